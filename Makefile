@@ -1,0 +1,108 @@
+# unifaas - top-level build.
+#   make            build everything into build/ (host tools, libuf, example images)
+#   make run        install dependencies, build, run the example functions as unikernels
+#   make test       the whole test suite (plain and ASan/UBSan builds)
+#   make bench      benchmarks (bench/RESULTS.md records them)
+#   make install    PREFIX=/usr/local
+
+VERSION  := 0.1.0
+BUILD    ?= build
+PREFIX   ?= /usr/local
+CC       ?= cc
+GUEST_CC ?= musl-gcc
+
+WARN      = -Wall -Wextra -Werror
+HOST_CFLAGS ?= -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -Iinclude/unifaas -Itender \
+	-DUNIFAAS_VERSION='"$(VERSION)"' $(EXTRA_CFLAGS)
+HOST_LDFLAGS ?= $(EXTRA_LDFLAGS)
+GUEST_CFLAGS = -std=gnu11 -O2 $(WARN) -fno-pie -ffunction-sections -fdata-sections \
+	-fno-asynchronous-unwind-tables -Iinclude/unifaas
+
+TENDER_SRCS = tender/hvt_main.c tender/hvt_kvm.c tender/hvt_elf.c tender/hvt_boot.c \
+	tender/hvt_hypercall.c tender/hvt_dataplane.c tender/hvt_seccomp.c tender/backend_local.c
+GUEST_SRCS  = guest/entry.S guest/boot.c guest/syscall.c guest/memory.c guest/api.c guest/loop.c
+FUNCTIONS   = $(wildcard functions/*.c)
+LIBDIR      = $(BUILD)/lib/unifaas
+
+TENDER_OBJS = $(TENDER_SRCS:%.c=$(BUILD)/obj/%.o)
+GUEST_OBJS  = $(patsubst %,$(BUILD)/obj/%.o,$(basename $(GUEST_SRCS)))
+IMAGES      = $(FUNCTIONS:functions/%.c=$(BUILD)/functions/%.uf)
+
+all: $(BUILD)/bin/uf-hvt $(BUILD)/bin/unifaas runtime $(IMAGES)
+
+runtime: $(LIBDIR)/libuf.a $(LIBDIR)/uf.ld $(LIBDIR)/include/unifaas.h \
+	$(LIBDIR)/include/uf_abi.h $(LIBDIR)/include/jsmn.h
+
+deps: $(BUILD)/.deps
+$(BUILD)/.deps: scripts/install-deps.sh
+	@mkdir -p $(BUILD)
+	./scripts/install-deps.sh
+	@touch $@
+
+$(BUILD)/obj/tender/%.o: tender/%.c tender/hvt.h tender/backend.h include/unifaas/uf_abi.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -c $< -o $@
+
+$(BUILD)/bin/uf-hvt: $(TENDER_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $^ -o $@ $(HOST_LDFLAGS) -lseccomp -ljansson
+
+$(BUILD)/bin/unifaas: cli/unifaas.c include/unifaas/uf_abi.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $< -o $@ $(HOST_LDFLAGS)
+
+$(BUILD)/obj/guest/%.o: guest/%.c guest/hypercall.h include/unifaas/uf_abi.h include/unifaas/unifaas.h
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/guest/%.o: guest/%.S include/unifaas/uf_abi.h
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+
+$(LIBDIR)/libuf.a: $(GUEST_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(LIBDIR)/uf.ld: guest/uf.ld
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+$(LIBDIR)/include/%.h: include/unifaas/%.h
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+# jsmn comes from Debian's libjsmn-dev; the guest include dir must not see
+# glibc's /usr/include, so the header is copied next to unifaas.h.
+$(LIBDIR)/include/jsmn.h: /usr/include/jsmn.h
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+$(BUILD)/functions/%.uf: functions/%.c $(BUILD)/bin/unifaas runtime
+	@mkdir -p $(dir $@)
+	$(BUILD)/bin/unifaas build $< -o $@
+
+run: deps
+	$(MAKE) all
+	./scripts/demo.sh $(BUILD)
+
+test: deps
+	$(MAKE) all
+	$(MAKE) BUILD=build-asan EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		EXTRA_LDFLAGS="-fsanitize=address,undefined" build-asan/bin/uf-hvt build-asan/bin/unifaas
+	./tests/run.sh
+
+bench: deps
+	$(MAKE) all
+	./bench/boot.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/unifaas/include
+	install -m 755 $(BUILD)/bin/unifaas $(BUILD)/bin/uf-hvt $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(LIBDIR)/libuf.a $(LIBDIR)/uf.ld $(DESTDIR)$(PREFIX)/lib/unifaas/
+	install -m 644 $(LIBDIR)/include/*.h $(DESTDIR)$(PREFIX)/lib/unifaas/include/
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all runtime deps run test bench install clean

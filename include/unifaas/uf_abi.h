@@ -1,0 +1,285 @@
+/*
+ * uf_abi.h - the hypercall ABI between a unifaas guest (libuf) and a tender.
+ *
+ * This header is the contract: it is compiled into both sides and versioned
+ * by UF_ABI_VERSION, which every image carries in an ELF note (".note.unifaas",
+ * name "unifaas", type UF_NOTE_ABI, a 32-bit version).  A tender refuses an
+ * image whose version differs.
+ *
+ * Privilege: the guest runs entirely in ring 3 (CPL 3).  The tender sets up
+ * everything privileged (GDT, TSS, IDT, page tables, syscall MSRs) before the
+ * first instruction, using the entry points named in the image's note.
+ * The TSS I/O permission bitmap opens exactly the hypercall ports to ring 3.
+ *
+ * Transport: the guest writes the 32-bit guest-physical address of an
+ * argument struct to I/O port UF_HC_PORT(call) with a 32-bit OUT.  Guest
+ * virtual = guest physical, so the address is the struct's pointer.  The
+ * tender validates every address and length against guest memory before it
+ * touches them; a malformed call ends the unit with UF_END_BAD_HYPERCALL.
+ * Fields marked "out" are written by the tender before the guest resumes.
+ *
+ * All structs use fixed-width fields and explicit padding so that both
+ * compilers lay them out identically; sizes are checked by static asserts.
+ */
+#ifndef UF_ABI_H
+#define UF_ABI_H
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+#endif
+
+#define UF_ABI_VERSION 1u
+#define UF_NOTE_NAME "unifaas"
+#define UF_NOTE_ABI 1u
+/*
+ * The note's descriptor (UF_NOTE_DESC_SIZE bytes, little-endian):
+ *   u32 abi_version, u32 reserved (0),
+ *   u64 syscall entry (LSTAR: where musl's `syscall` lands),
+ *   u64 exception table (32 u64 handler addresses for vectors 0..31).
+ */
+#define UF_NOTE_DESC_SIZE 24u
+
+/* ---- guest memory layout (guest physical = guest virtual) ---------------- */
+#define UF_PAGE_SIZE 4096u
+#define UF_GDT_ADDR 0x1000u       /* GDT, TSS, IDT: supervisor-only          */
+#define UF_TSS_ADDR 0x1800u       /* TSS with the hypercall I/O bitmap       */
+#define UF_IDT_ADDR 0x1c00u
+#define UF_BOOTINFO_ADDR 0x2000u  /* struct uf_bootinfo, read-write          */
+#define UF_IST_GUARD 0x3000u      /* not mapped: catches IST stack overflow  */
+#define UF_IST_LO 0x4000u         /* exception stack [UF_IST_LO, UF_IST_TOP), supervisor-only */
+#define UF_IST_TOP 0x10000u
+#define UF_PT_ADDR 0x10000u       /* page tables, not mapped for the guest   */
+#define UF_IMAGE_BASE 0x100000u   /* images are linked to load here          */
+#define UF_MEM_MIN (4u << 20)
+#define UF_MEM_MAX (1024u << 20)
+
+/*
+ * How a unit ended: the tender's process exit status.  Shared by every tender
+ * and by whatever starts them (CLI, unifaasd).  The tender also prints one
+ * line to stderr giving the reason.
+ */
+#define UF_END_EXIT 0          /* guest exited with status 0                  */
+#define UF_END_ERROR 1         /* guest exited non-zero or aborted            */
+#define UF_END_USAGE 2         /* bad options, unreadable or invalid image    */
+#define UF_END_FAULT 3         /* CPU exception in the guest                  */
+#define UF_END_TIMEOUT 4       /* an event used more than its CPU time limit  */
+#define UF_END_OOM 5           /* guest memory budget exhausted               */
+#define UF_END_BAD_HYPERCALL 6 /* malformed hypercall (pointer, length, port) */
+#define UF_END_INTERNAL 7      /* host-side failure (KVM, I/O, backend)       */
+
+#define UF_SEL_CODE 0x08u
+#define UF_SEL_DATA 0x10u
+#define UF_SEL_UDATA 0x23u /* user data, RPL 3 */
+#define UF_SEL_UCODE 0x2bu /* user 64-bit code, RPL 3 */
+#define UF_SEL_TSS 0x30u
+
+#define UF_BOOTINFO_MAGIC 0x75666269u /* "ufbi" */
+#define UF_BI_FSGSBASE 1u /* ring 3 may use WRFSBASE; else UF_HC_SETFS */
+#define UF_HC_BASE 0x500u
+#define UF_HC_PORT(call) ((uint16_t)(UF_HC_BASE + (call)))
+
+#ifndef __ASSEMBLER__
+
+/*
+ * Filled by the tender before the first instruction; the guest reads it and
+ * writes only `progress`.
+ */
+struct uf_bootinfo {
+	uint32_t magic;        /* UF_BOOTINFO_MAGIC                               */
+	uint32_t abi_version;  /* UF_ABI_VERSION of the tender                    */
+	uint64_t mem_size;     /* bytes of guest memory, from address 0           */
+	uint64_t heap_start;   /* first free page after the image                 */
+	uint64_t heap_end;     /* first byte of the stack guard page              */
+	uint64_t stack_lo;     /* lowest byte of the stack                        */
+	uint64_t stack_top;    /* initial stack pointer region ends here          */
+	uint64_t progress;     /* guest: number of events it has started handling */
+	uint32_t idle_ms;      /* how long the default loop waits for more work   */
+	uint32_t batch_max;    /* most events one pop may return                  */
+	uint32_t flags;        /* UF_BI_*                                         */
+	uint32_t reserved0;
+	uint64_t reserved[3];
+};
+
+/* ---- hypercalls ----------------------------------------------------------- */
+
+enum uf_hc {
+	UF_HC_CONSOLE = 0, /* struct uf_hc_console                          */
+	UF_HC_TIME = 1,    /* struct uf_hc_time                             */
+	UF_HC_RANDOM = 2,  /* struct uf_hc_random                           */
+	UF_HC_EXIT = 3,    /* struct uf_hc_exit; never returns              */
+	UF_HC_FAULT = 4,   /* struct uf_hc_fault; never returns             */
+	UF_HC_POP = 5,     /* struct uf_hc_pop                              */
+	UF_HC_COMMIT = 6,  /* struct uf_hc_commit                           */
+	UF_HC_KV = 7,      /* struct uf_hc_kv                               */
+	UF_HC_HTTP = 8,    /* struct uf_hc_http (served from the HTTP edge) */
+	UF_HC_NET = 9,     /* struct uf_hc_net (TAP frames, later)          */
+	UF_HC_YIELD = 10,  /* struct uf_hc_yield                            */
+	UF_HC_SETFS = 11,  /* struct uf_hc_setfs (when WRFSBASE is missing) */
+	UF_HC_COUNT
+};
+
+/* Status codes written to `ret` fields: 0 or a negative Linux errno. */
+
+struct uf_hc_console {
+	uint64_t buf; /* in: bytes to write                         */
+	uint64_t len; /* in: at most UF_CONSOLE_MAX                 */
+	uint32_t fd;  /* in: 1 stdout, 2 stderr                     */
+	int32_t ret;  /* out: 0 or -errno                           */
+};
+#define UF_CONSOLE_MAX (1u << 20)
+
+#define UF_CLOCK_WALL 0u
+#define UF_CLOCK_MONO 1u
+struct uf_hc_time {
+	uint32_t clock; /* in: UF_CLOCK_*                             */
+	int32_t ret;    /* out                                         */
+	uint64_t ns;    /* out: nanoseconds (since the epoch for WALL) */
+};
+
+struct uf_hc_random {
+	uint64_t buf; /* in */
+	uint64_t len; /* in: at most UF_RANDOM_MAX */
+	int32_t ret;  /* out */
+	uint32_t pad;
+};
+#define UF_RANDOM_MAX 256u
+
+/* Why the guest ends. */
+#define UF_EXIT_NORMAL 0u /* exit(status)                                  */
+#define UF_EXIT_ABORT 1u  /* abort() or a fatal signal raised on itself     */
+#define UF_EXIT_OOM 2u    /* the runtime could not get memory to go on      */
+struct uf_hc_exit {
+	uint32_t kind;   /* in: UF_EXIT_*                                   */
+	int32_t status;  /* in: exit status (NORMAL) or signal (ABORT)       */
+	uint64_t msg;    /* in: optional NUL-free text, 0 for none           */
+	uint64_t msg_len;
+};
+
+/*
+ * Reported by libuf's exception stubs: this is exactly the frame on the IST
+ * stack (the CPU's interrupt frame with the vector and an error code pushed
+ * in front).  The tender reads CR2 itself.
+ */
+struct uf_hc_fault {
+	uint64_t vector; /* CPU exception vector 0..31  */
+	uint64_t error;  /* error code, 0 if none        */
+	uint64_t rip;
+	uint64_t cs;
+	uint64_t rflags;
+	uint64_t rsp;
+	uint64_t ss;
+};
+
+/*
+ * Pop: the tender writes up to max_events records into [buf, buf+cap):
+ *   struct uf_rec_event, then id NUL, queue NUL, data NUL, padded to 8 bytes.
+ * status UF_POP_TOOBIG: the next event needs `needed` bytes of buffer.
+ * status UF_POP_DRAINED: no event came within timeout_ms (or, in local run
+ * mode, the input is exhausted); count is 0.
+ */
+#define UF_POP_OK 0
+#define UF_POP_DRAINED 1
+#define UF_POP_TOOBIG 2
+struct uf_hc_pop {
+	uint64_t buf;        /* in */
+	uint64_t cap;        /* in */
+	uint32_t max_events; /* in: 1..UF_BATCH_MAX */
+	uint32_t timeout_ms; /* in: wait this long for the first event */
+	uint32_t count;      /* out */
+	int32_t status;      /* out: UF_POP_* or -errno */
+	uint64_t needed;     /* out: with UF_POP_TOOBIG */
+	uint64_t used;       /* out: bytes written */
+};
+#define UF_BATCH_MAX 256u
+#define UF_ID_MAX 64u
+#define UF_QUEUE_MAX 128u
+
+struct uf_rec_event {
+	uint32_t id_len;    /* bytes, without the NUL */
+	uint32_t queue_len; /* bytes, without the NUL */
+	uint64_t data_len;  /* bytes, without the NUL */
+	uint64_t time_ms;   /* receive time, ms since the epoch */
+};
+#define UF_REC_ALIGN 8u
+
+/*
+ * Commit the batch returned by the last pop (events [0, count)).
+ * results[i] == 0 acknowledges event i; non-zero fails it (it will be
+ * retried or dead-lettered).  Staged pushes are records
+ *   struct uf_rec_push, queue NUL, data NUL, padded to 8 bytes,
+ * each naming the event (index) whose handler staged it; pushes of failed
+ * events must not be present.  Pushes and acks are applied together.
+ */
+struct uf_rec_push {
+	uint32_t event;     /* index into the batch */
+	uint32_t queue_len; /* bytes, without the NUL */
+	uint64_t data_len;  /* bytes, without the NUL */
+};
+struct uf_hc_commit {
+	uint64_t results;    /* in: int32_t[count]            */
+	uint64_t pushes;     /* in: staged push records        */
+	uint64_t pushes_len; /* in: bytes of records           */
+	uint32_t count;      /* in: events in the batch        */
+	uint32_t npush;      /* in: number of push records     */
+	int32_t ret;         /* out                            */
+	uint32_t pad;
+};
+
+#define UF_KV_GET 0u
+#define UF_KV_SET 1u
+#define UF_KV_INCR 2u
+#define UF_KV_DEL 3u
+struct uf_hc_kv {
+	uint32_t op;      /* in: UF_KV_*                                       */
+	uint32_t key_len; /* in: 1..UF_KEY_MAX                                 */
+	uint64_t key;     /* in                                                */
+	uint64_t val;     /* in: SET value / GET buffer                        */
+	uint64_t val_len; /* in: SET length / GET capacity; out: GET full size */
+	int64_t num;      /* in: INCR delta; out: INCR result                  */
+	int32_t ret;      /* out: 0, -ENOENT (GET/DEL of absent), -EINVAL, ...  */
+	uint32_t pad;
+};
+#define UF_KEY_MAX 512u
+#define UF_VALUE_MAX (16u << 20)
+
+/* Declared now, served when the HTTP edge exists: -ENOSYS until then. */
+struct uf_hc_http {
+	uint64_t method, method_len;
+	uint64_t url, url_len;
+	uint64_t headers, headers_len; /* "Name: value\r\n" lines */
+	uint64_t body, body_len;
+	uint64_t resp, resp_cap; /* in: response body buffer */
+	uint64_t resp_len;       /* out */
+	int32_t status;          /* out: HTTP status */
+	int32_t ret;             /* out */
+};
+
+struct uf_hc_net {
+	uint32_t op; /* 0 read frame, 1 write frame */
+	int32_t ret;
+	uint64_t buf, len;
+};
+
+struct uf_hc_setfs {
+	uint64_t base; /* in: new FS base (thread pointer) */
+	int32_t ret;
+	uint32_t pad;
+};
+
+struct uf_hc_yield {
+	uint64_t timeout_ns; /* in: sleep at most this long */
+	int32_t ret;
+	uint32_t pad;
+};
+
+_Static_assert(sizeof(struct uf_bootinfo) == 96, "bootinfo layout");
+_Static_assert(sizeof(struct uf_hc_console) == 24, "console layout");
+_Static_assert(sizeof(struct uf_hc_time) == 16, "time layout");
+_Static_assert(sizeof(struct uf_hc_pop) == 48, "pop layout");
+_Static_assert(sizeof(struct uf_hc_commit) == 40, "commit layout");
+_Static_assert(sizeof(struct uf_hc_kv) == 48, "kv layout");
+_Static_assert(sizeof(struct uf_rec_event) == 24, "event record layout");
+_Static_assert(sizeof(struct uf_rec_push) == 16, "push record layout");
+
+#endif /* __ASSEMBLER__ */
+#endif

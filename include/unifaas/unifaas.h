@@ -1,0 +1,102 @@
+/*
+ * unifaas.h - the API a unifaas function is written against.
+ *
+ * A function is plain C linked with musl and libuf into a unikernel image
+ * (`unifaas build`).  Write `uf_handle`; libuf's event loop calls it once per
+ * event.  Everything else in libc (stdio, malloc, strtod, qsort, libm, time)
+ * works as on Linux.  Standard output and error are the unit's log.
+ *
+ * Delivery is at-least-once: a handler may see the same event (same id)
+ * again after a crash or a failure, so use ev->id as the idempotency key.
+ *
+ * Errors: functions returning int return 0 on success and a negative errno
+ * value on failure (-EINVAL bad argument, -ENOENT absent key, -ENOBUFS
+ * buffer too small, -EPERM not granted by the manifest, -ENOMEM, -ENOSYS
+ * not available in this tender).
+ */
+#ifndef UNIFAAS_H
+#define UNIFAAS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct uf_ctx uf_ctx; /* opaque: the unit's connection to the platform */
+
+typedef struct uf_event {
+	const char *id;    /* unique id of the event (idempotency key), NUL-terminated */
+	const char *queue; /* queue it was taken from, NUL-terminated                  */
+	const char *data;  /* payload; data[len] == '\0' so text can be used as is     */
+	size_t len;        /* payload length in bytes                                  */
+	int64_t time_ms;   /* when the platform received it, ms since the epoch        */
+} uf_event;
+
+/*
+ * Written by the user: called once per event.  Return 0 to commit the event
+ * together with everything it pushed; return non-zero to fail it: its pushes
+ * are dropped and the event is retried (then dead-lettered).
+ */
+int uf_handle(uf_ctx *ctx, const uf_event *ev);
+
+/*
+ * Stage `len` bytes as a new event on `queue`.  Staged pushes are written
+ * atomically with the acknowledgement of the current event when its handler
+ * returns 0, and dropped if it fails.
+ */
+int uf_push(uf_ctx *ctx, const char *queue, const void *data, size_t len);
+
+/*
+ * For functions that run their own loop in main() instead of uf_handle:
+ * finishes the current event (committing its pushes unless uf_fail was
+ * called) and waits up to timeout_ms for the next one.
+ * Returns 1 with *ev filled, 0 when no event came in time (or the input is
+ * exhausted), or a negative errno.  ev's pointers stay valid until the next
+ * uf_pop.  uf_context() gives the ctx in main().
+ */
+int uf_pop(uf_ctx *ctx, uf_event *ev, int timeout_ms);
+uf_ctx *uf_context(void);
+/* Mark the current event failed (own-loop functions; uf_handle returns instead). */
+void uf_fail(uf_ctx *ctx);
+
+/*
+ * Key-value store, namespaced per workflow.  Values are byte strings.
+ * uf_kv_get copies at most cap bytes into buf and sets *len to the full
+ * length of the value (so a caller can retry with a bigger buffer; the
+ * return is -ENOBUFS when cap was too small).  A value shorter than cap is
+ * NUL-terminated.  uf_kv_incr treats the value as a decimal int64 (absent =
+ * 0), adds `by` and stores the result in *out when out is not NULL.
+ */
+int uf_kv_get(uf_ctx *ctx, const char *key, void *buf, size_t cap, size_t *len);
+int uf_kv_set(uf_ctx *ctx, const char *key, const void *val, size_t len);
+int uf_kv_incr(uf_ctx *ctx, const char *key, int64_t by, int64_t *out);
+int uf_kv_del(uf_ctx *ctx, const char *key);
+
+/* The function's environment (manifest `env`, `--env K=V`); NULL if unset. */
+const char *uf_getenv(const char *name);
+
+/*
+ * Outbound HTTP(S) to URLs the manifest allows.  Declared now; until the
+ * HTTP edge is built every tender answers -ENOSYS.
+ */
+typedef struct uf_http_req {
+	const char *method;  /* "GET", "POST", ...                 */
+	const char *url;     /* must match an `egress` prefix        */
+	const char *headers; /* "Name: value\r\n" lines, or NULL     */
+	const void *body;
+	size_t body_len;
+} uf_http_req;
+typedef struct uf_http_resp {
+	int status;   /* HTTP status code                       */
+	char *body;   /* caller's buffer                        */
+	size_t cap;   /* its capacity                           */
+	size_t len;   /* bytes of body received (may exceed cap) */
+} uf_http_resp;
+int uf_http(uf_ctx *ctx, const uf_http_req *req, uf_http_resp *resp);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian package unifaas needs to build, test and benchmark.
+# Idempotent: packages already present are skipped; apt runs only when
+# something is missing. Uses sudo when not root.
+set -euo pipefail
+
+PKGS=(
+	build-essential make pkg-config git
+	musl-tools musl-dev            # guest libc and musl-gcc
+	libjsmn-dev                    # header-only JSON for guests
+	libseccomp-dev                 # tender sandbox
+	libjansson-dev                 # host JSON (run mode events, KV files)
+	libcmocka-dev                  # unit tests
+	clang libclang-rt-14-dev       # libFuzzer target, sanitizers
+	runc hyperfine                 # benchmark baselines
+	procps psmisc                  # ps/pkill used by tests
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "install-deps: all ${#PKGS[@]} packages present"
+	exit 0
+fi
+
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,69 @@
+/*
+ * backend.h - what a tender serves the data-plane hypercalls against.
+ *
+ * The tender turns UF_HC_POP / UF_HC_COMMIT / UF_HC_KV into calls on one
+ * backend.  `unifaas run` uses the local backend (backend_local.c): events
+ * from the command line, a file or stdin, pushes printed as JSON lines, KV
+ * in memory and optionally a JSON file.  The Redis backend (next issue)
+ * implements the same calls against streams and consumer groups, so an
+ * image runs unchanged under both.
+ *
+ * Contract: peek() returns the next undelivered event without consuming it
+ * (waiting up to timeout_ms for the first); take() moves it into the
+ * in-flight batch; commit() settles the whole in-flight batch in order:
+ * results[i] == 0 acknowledges event i, and `pushes` (only of acknowledged
+ * events) are written with the acknowledgements.
+ */
+#ifndef UF_BACKEND_H
+#define UF_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct uf_bevent {
+	const char *id;
+	const char *queue;
+	const char *data;
+	size_t len;
+	uint64_t time_ms;
+};
+
+struct uf_bpush {
+	uint32_t event;
+	const char *queue;
+	size_t queue_len;
+	const char *data;
+	size_t len;
+};
+
+struct uf_backend {
+	/* 1: *ev is the next event; 0: none within timeout_ms; <0: -errno */
+	int (*peek)(struct uf_backend *b, uint32_t timeout_ms, const struct uf_bevent **ev);
+	void (*take)(struct uf_backend *b);
+	int (*commit)(struct uf_backend *b, const int32_t *results, uint32_t count,
+		      const struct uf_bpush *pushes, uint32_t npush);
+	/* GET: *val points to backend-owned bytes valid until the next call */
+	int (*kv_get)(struct uf_backend *b, const char *key, size_t klen, const char **val, size_t *len);
+	int (*kv_set)(struct uf_backend *b, const char *key, size_t klen, const char *val, size_t len);
+	int (*kv_incr)(struct uf_backend *b, const char *key, size_t klen, int64_t by, int64_t *out);
+	int (*kv_del)(struct uf_backend *b, const char *key, size_t klen);
+	/* called once when the unit ends, whatever the reason */
+	void (*close)(struct uf_backend *b);
+};
+
+/* Local run mode. */
+struct uf_local_opts {
+	const char **events; /* --event values */
+	int nevents;
+	const char *events_file; /* --events FILE, "-" for stdin */
+	const char *kv_file;     /* --kv FILE, may be NULL */
+	const char *queue;       /* queue name the events come from */
+	int out_fd;              /* where pushes go as JSON lines */
+	int err_fd;              /* where failures are reported */
+};
+struct uf_backend *uf_local_backend_open(const struct uf_local_opts *o, char *err, size_t errlen);
+
+/* JSON string escaping shared by the local backend's outputs. */
+size_t uf_json_escape(char *out, const char *in, size_t len);
+
+#endif

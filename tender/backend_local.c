@@ -1,0 +1,440 @@
+/*
+ * backend_local.c - the backend of `unifaas run`: one unit, no servers.
+ *
+ * Events come from --event values, then an --events file (or stdin), one
+ * per line (blank lines skipped, a trailing CR dropped); ids are their
+ * 1-based sequence numbers.  Committed pushes are printed to out_fd as JSON
+ * lines {"queue":...,"data":...}; a failed event is reported on err_fd and
+ * its pushes never appear.  The KV store lives in memory, loaded from and
+ * saved back to --kv FILE (a JSON object of string values) when the unit
+ * ends, however it ends.  The file is opened before the tender seccomps
+ * itself, and rewritten in place at the end.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "hvt.h"
+
+struct kv_entry {
+	char *key;
+	size_t klen;
+	char *val;
+	size_t len;
+	struct kv_entry *next;
+};
+
+#define KV_BUCKETS 1024
+
+struct local {
+	struct uf_backend b;
+	struct uf_local_opts o;
+	int next_event; /* index into o.events */
+	FILE *in;       /* after the --event values; NULL when exhausted */
+	int own_in;
+	char *line;
+	size_t line_cap;
+	uint64_t seq;
+	/* the peeked event, and the in-flight batch */
+	int have_pending;
+	struct uf_bevent pending;
+	char pending_id[24];
+	char *pending_data;
+	struct {
+		char id[24];
+		char *data;
+	} inflight[UF_BATCH_MAX];
+	uint32_t ninflight;
+	struct kv_entry *kv[KV_BUCKETS];
+	int kv_fd;
+	char *scratch; /* for printing */
+	size_t scratch_cap;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Reads the next non-blank line; returns its length or -1 at the end. */
+static ssize_t next_line(struct local *l)
+{
+	while (l->in) {
+		ssize_t n = getline(&l->line, &l->line_cap, l->in);
+		if (n < 0) {
+			if (l->own_in)
+				fclose(l->in);
+			l->in = NULL;
+			return -1;
+		}
+		while (n > 0 && (l->line[n - 1] == '\n' || l->line[n - 1] == '\r'))
+			l->line[--n] = '\0';
+		if (n > 0)
+			return n;
+	}
+	return -1;
+}
+
+static int local_peek(struct uf_backend *b, uint32_t timeout_ms, const struct uf_bevent **ev)
+{
+	struct local *l = (struct local *)b;
+	(void)timeout_ms; /* local input is either there or exhausted */
+	if (!l->have_pending) {
+		const char *src;
+		size_t len;
+		if (l->next_event < l->o.nevents) {
+			src = l->o.events[l->next_event++];
+			len = strlen(src);
+		} else {
+			ssize_t n = next_line(l);
+			if (n < 0)
+				return 0;
+			src = l->line;
+			len = (size_t)n;
+		}
+		l->pending_data = malloc(len + 1);
+		if (!l->pending_data)
+			return -ENOMEM;
+		memcpy(l->pending_data, src, len);
+		l->pending_data[len] = '\0';
+		snprintf(l->pending_id, sizeof(l->pending_id), "%" PRIu64, ++l->seq);
+		l->pending = (struct uf_bevent){
+			.id = l->pending_id, .queue = l->o.queue, .data = l->pending_data, .len = len, .time_ms = now_ms()};
+		l->have_pending = 1;
+	}
+	*ev = &l->pending;
+	return 1;
+}
+
+static void local_take(struct uf_backend *b)
+{
+	struct local *l = (struct local *)b;
+	memcpy(l->inflight[l->ninflight].id, l->pending_id, sizeof(l->pending_id));
+	l->inflight[l->ninflight].data = l->pending_data;
+	l->ninflight++;
+	l->have_pending = 0;
+	l->pending_data = NULL;
+}
+
+size_t uf_json_escape(char *out, const char *in, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)in[i];
+		if (c == '"' || c == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)c;
+		} else if (c == '\n') {
+			out[o++] = '\\';
+			out[o++] = 'n';
+		} else if (c == '\t') {
+			out[o++] = '\\';
+			out[o++] = 't';
+		} else if (c == '\r') {
+			out[o++] = '\\';
+			out[o++] = 'r';
+		} else if (c < 0x20 || c == 0x7f) {
+			memcpy(out + o, "\\u00", 4);
+			out[o + 4] = hex[c >> 4];
+			out[o + 5] = hex[c & 15];
+			o += 6;
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	return o;
+}
+
+static int scratch_reserve(struct local *l, size_t n)
+{
+	if (n <= l->scratch_cap)
+		return 0;
+	char *s = realloc(l->scratch, n);
+	if (!s)
+		return -ENOMEM;
+	l->scratch = s;
+	l->scratch_cap = n;
+	return 0;
+}
+
+static int print_push(struct local *l, const struct uf_bpush *p)
+{
+	if (scratch_reserve(l, 32 + 6 * (p->queue_len + p->len)) < 0)
+		return -ENOMEM;
+	char *s = l->scratch;
+	size_t o = 0;
+	memcpy(s + o, "{\"queue\":\"", 10);
+	o += 10;
+	o += uf_json_escape(s + o, p->queue, p->queue_len);
+	memcpy(s + o, "\",\"data\":\"", 10);
+	o += 10;
+	o += uf_json_escape(s + o, p->data, p->len);
+	memcpy(s + o, "\"}\n", 3);
+	o += 3;
+	hvt_write_all(l->o.out_fd, s, o);
+	return 0;
+}
+
+static int local_commit(struct uf_backend *b, const int32_t *results, uint32_t count,
+			const struct uf_bpush *pushes, uint32_t npush)
+{
+	struct local *l = (struct local *)b;
+	int rc = 0;
+	for (uint32_t i = 0; i < npush && rc == 0; i++)
+		rc = print_push(l, &pushes[i]);
+	for (uint32_t i = 0; i < count && i < l->ninflight; i++) {
+		if (results[i] != 0)
+			dprintf(l->o.err_fd, "uf-hvt: event %s failed: handler returned %d; its pushes were dropped\n",
+				l->inflight[i].id, results[i]);
+		free(l->inflight[i].data);
+	}
+	l->ninflight = 0;
+	return rc;
+}
+
+static uint32_t kv_hash(const char *k, size_t n)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)k[i]) * 16777619u;
+	return h % KV_BUCKETS;
+}
+
+static struct kv_entry **kv_find(struct local *l, const char *k, size_t n)
+{
+	struct kv_entry **e = &l->kv[kv_hash(k, n)];
+	while (*e && !((*e)->klen == n && memcmp((*e)->key, k, n) == 0))
+		e = &(*e)->next;
+	return e;
+}
+
+static int local_kv_get(struct uf_backend *b, const char *k, size_t n, const char **val, size_t *len)
+{
+	struct kv_entry *e = *kv_find((struct local *)b, k, n);
+	if (!e)
+		return -ENOENT;
+	*val = e->val;
+	*len = e->len;
+	return 0;
+}
+
+static int local_kv_set(struct uf_backend *b, const char *k, size_t n, const char *val, size_t len)
+{
+	struct kv_entry **slot = kv_find((struct local *)b, k, n);
+	char *v = malloc(len + 1);
+	if (!v)
+		return -ENOMEM;
+	memcpy(v, val, len);
+	v[len] = '\0';
+	if (!*slot) {
+		struct kv_entry *e = calloc(1, sizeof(*e));
+		char *key = malloc(n + 1);
+		if (!e || !key) {
+			free(e);
+			free(key);
+			free(v);
+			return -ENOMEM;
+		}
+		memcpy(key, k, n);
+		key[n] = '\0';
+		e->key = key;
+		e->klen = n;
+		*slot = e;
+	}
+	free((*slot)->val);
+	(*slot)->val = v;
+	(*slot)->len = len;
+	return 0;
+}
+
+static int parse_int64(const char *s, size_t n, int64_t *out)
+{
+	char buf[32];
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	char *end;
+	errno = 0;
+	long long v = strtoll(buf, &end, 10);
+	if (errno || *end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int local_kv_incr(struct uf_backend *b, const char *k, size_t n, int64_t by, int64_t *out)
+{
+	struct kv_entry *e = *kv_find((struct local *)b, k, n);
+	int64_t v = 0;
+	if (e && parse_int64(e->val, e->len, &v) < 0)
+		return -EINVAL; /* the value is not an integer */
+	if ((by > 0 && v > INT64_MAX - by) || (by < 0 && v < INT64_MIN - by))
+		return -ERANGE;
+	v += by;
+	char buf[24];
+	int len = snprintf(buf, sizeof(buf), "%" PRId64, v);
+	int r = local_kv_set(b, k, n, buf, (size_t)len);
+	if (r == 0)
+		*out = v;
+	return r;
+}
+
+static int local_kv_del(struct uf_backend *b, const char *k, size_t n)
+{
+	struct kv_entry **slot = kv_find((struct local *)b, k, n);
+	struct kv_entry *e = *slot;
+	if (!e)
+		return -ENOENT;
+	*slot = e->next;
+	free(e->key);
+	free(e->val);
+	free(e);
+	return 0;
+}
+
+static void kv_save(struct local *l)
+{
+	if (l->kv_fd < 0)
+		return;
+	FILE *f = fdopen(l->kv_fd, "w");
+	if (!f)
+		return;
+	l->kv_fd = -1;
+	if (ftruncate(fileno(f), 0) < 0 || lseek(fileno(f), 0, SEEK_SET) < 0)
+		dprintf(l->o.err_fd, "uf-hvt: kv file %s: cannot rewrite: %s\n", l->o.kv_file, strerror(errno));
+	fputs("{", f);
+	const char *sep = "\n";
+	for (int i = 0; i < KV_BUCKETS; i++) {
+		for (struct kv_entry *e = l->kv[i]; e; e = e->next) {
+			if (scratch_reserve(l, 6 * (e->klen + e->len) + 16) < 0)
+				continue;
+			size_t o = uf_json_escape(l->scratch, e->key, e->klen);
+			fprintf(f, "%s  \"%.*s\": ", sep, (int)o, l->scratch);
+			o = uf_json_escape(l->scratch, e->val, e->len);
+			fprintf(f, "\"%.*s\"", (int)o, l->scratch);
+			sep = ",\n";
+		}
+	}
+	fputs("\n}\n", f);
+	if (fclose(f) != 0)
+		dprintf(l->o.err_fd, "uf-hvt: kv file %s: write failed: %s\n", l->o.kv_file, strerror(errno));
+}
+
+static void local_close(struct uf_backend *b)
+{
+	struct local *l = (struct local *)b;
+	kv_save(l);
+	for (int i = 0; i < KV_BUCKETS; i++) {
+		while (l->kv[i]) {
+			struct kv_entry *e = l->kv[i];
+			l->kv[i] = e->next;
+			free(e->key);
+			free(e->val);
+			free(e);
+		}
+	}
+	for (uint32_t i = 0; i < l->ninflight; i++)
+		free(l->inflight[i].data);
+	if (l->in && l->own_in)
+		fclose(l->in);
+	free(l->pending_data);
+	free(l->line);
+	free(l->scratch);
+	free(l);
+}
+
+static int kv_load(struct local *l, char *err, size_t errlen)
+{
+	const char *path = l->o.kv_file;
+	l->kv_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (l->kv_fd < 0) {
+		snprintf(err, errlen, "kv file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	if (fstat(l->kv_fd, &st) == 0 && st.st_size == 0)
+		return 0; /* new store */
+	json_error_t je;
+	json_t *root = json_loadfd(l->kv_fd, JSON_REJECT_DUPLICATES, &je);
+	if (!root) {
+		snprintf(err, errlen, "kv file %s:%d:%d: %s", path, je.line, je.column, je.text);
+		return -1;
+	}
+	if (!json_is_object(root)) {
+		snprintf(err, errlen, "kv file %s: expected a JSON object of string values", path);
+		json_decref(root);
+		return -1;
+	}
+	const char *k;
+	json_t *v;
+	json_object_foreach(root, k, v)
+	{
+		char num[32];
+		const char *s;
+		size_t n;
+		if (json_is_string(v)) {
+			s = json_string_value(v);
+			n = json_string_length(v);
+		} else if (json_is_integer(v)) {
+			n = (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+			s = num;
+		} else {
+			snprintf(err, errlen, "kv file %s: key '%s': value must be a string or an integer", path, k);
+			json_decref(root);
+			return -1;
+		}
+		size_t kl = strlen(k);
+		if (kl == 0 || kl > UF_KEY_MAX || local_kv_set(&l->b, k, kl, s, n) < 0) {
+			snprintf(err, errlen, "kv file %s: key '%.40s': empty, longer than %u bytes, or out of memory",
+				 path, k, UF_KEY_MAX);
+			json_decref(root);
+			return -1;
+		}
+	}
+	json_decref(root);
+	return 0;
+}
+
+struct uf_backend *uf_local_backend_open(const struct uf_local_opts *o, char *err, size_t errlen)
+{
+	struct local *l = calloc(1, sizeof(*l));
+	if (!l) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	l->b = (struct uf_backend){local_peek, local_take, local_commit, local_kv_get, local_kv_set,
+				   local_kv_incr, local_kv_del, local_close};
+	l->o = *o;
+	l->kv_fd = -1;
+	if (o->events_file && strcmp(o->events_file, "-") != 0) {
+		l->in = fopen(o->events_file, "re");
+		if (!l->in) {
+			snprintf(err, errlen, "events file %s: %s", o->events_file, strerror(errno));
+			free(l);
+			return NULL;
+		}
+		l->own_in = 1;
+	} else if (o->events_file) {
+		l->in = stdin;
+	}
+	if (o->kv_file && kv_load(l, err, errlen) < 0) {
+		if (l->kv_fd >= 0)
+			close(l->kv_fd);
+		l->kv_fd = -1;
+		local_close(&l->b);
+		return NULL;
+	}
+	return &l->b;
+}

@@ -1,0 +1,116 @@
+/*
+ * hvt.h - the uf-hvt tender: one process, one VM, one vCPU, one unit.
+ *
+ * struct hvt holds everything about the running unit.  Setup (hvt_kvm.c,
+ * hvt_elf.c, hvt_boot.c) fills it; the run loop (hvt_main.c) enters the guest
+ * and hands every I/O exit to hvt_hypercall (hvt_hypercall.c), which serves
+ * it through the platform backend (backend.h).
+ *
+ * Guest memory is reached only through hvt_guest_ptr(), the one place that
+ * checks a guest address and length: readable means inside guest memory and
+ * off the NULL page; writable additionally means inside a region the guest
+ * itself may write (never its code, rodata, GDT or page tables), so a
+ * hypercall cannot be used to get around W^X.
+ */
+#ifndef UF_HVT_H
+#define UF_HVT_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "uf_abi.h"
+
+#define HVT_MAX_REGIONS 16
+
+struct hvt_region {
+	uint64_t lo, hi; /* [lo, hi) */
+};
+
+struct hvt_note {
+	uint32_t version;
+	uint64_t syscall_entry; /* LSTAR */
+	uint64_t exc_table;     /* guest address of 32 handler addresses */
+};
+
+struct hvt_layout {
+	uint64_t entry;
+	struct hvt_note note;
+	uint64_t exc_handlers[32];
+	uint64_t image_end; /* end of the highest segment, page-aligned */
+	uint64_t heap_start, heap_end, stack_lo, stack_top;
+	struct hvt_region exec[HVT_MAX_REGIONS];   /* R+X: image text          */
+	struct hvt_region ro[HVT_MAX_REGIONS];     /* R: image rodata          */
+	struct hvt_region rw[HVT_MAX_REGIONS];     /* R+W: everything writable */
+	int nexec, nro, nrw;
+	uint8_t phdrs[64 * 56]; /* copy of the program headers, for AT_PHDR */
+	uint32_t phnum;
+};
+
+struct hvt_options {
+	const char *image;
+	uint64_t mem_size;
+	uint32_t timeout_ms; /* CPU time per event; 0 = no limit */
+	uint32_t idle_ms;
+	uint32_t batch_max;
+	uint64_t stack_size;
+	const char **env; /* "KEY=VALUE", NULL-terminated */
+	int nenv;
+	int verbose;
+};
+
+struct hvt {
+	struct hvt_options opt;
+	uint8_t *mem;
+	uint64_t mem_size;
+	struct hvt_layout lay;
+	int kvm_fd, vm_fd, vcpu_fd;
+	int fsgsbase; /* KVM lets the guest use WRFSBASE */
+	struct kvm_run *run;
+	size_t run_size;
+	struct uf_backend *backend;
+	uint32_t inflight; /* events popped and not yet committed */
+	int console_fd; /* where the guest's stdout and stderr go */
+	/* how the unit ended, once it has */
+	int ended;
+	int end_code;
+	char end_reason[512];
+	/* time limit bookkeeping */
+	uint64_t watched_progress;
+	int stalled_ticks;
+};
+
+/* Checked access to guest memory: NULL if [gpa, gpa+len) is not allowed. */
+void *hvt_guest_ptr(struct hvt *h, uint64_t gpa, uint64_t len, int writable);
+int hvt_gpa_writable(const struct hvt_layout *lay, uint64_t gpa, uint64_t len);
+
+/* End the unit with a UF_END_* code and a reason; first call wins. */
+void hvt_end(struct hvt *h, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* hvt_elf.c: check and load the image into guest memory, fill h->lay. */
+int hvt_elf_load(struct hvt *h, const char *path, char *err, size_t errlen);
+int hvt_elf_check_note(const uint8_t *file, size_t size, struct hvt_note *note, char *err, size_t errlen);
+
+/* hvt_boot.c: page tables, GDT/TSS, boot info, initial stack. */
+int hvt_boot_setup(struct hvt *h, uint64_t *rsp, char *err, size_t errlen);
+uint32_t hvt_tss_limit(void);
+
+/* hvt_kvm.c */
+int hvt_kvm_open(struct hvt *h, char *err, size_t errlen);
+int hvt_kvm_vcpu(struct hvt *h, uint64_t rip, uint64_t rsp, char *err, size_t errlen);
+void hvt_kvm_close(struct hvt *h);
+uint64_t hvt_kvm_rip(struct hvt *h);
+uint64_t hvt_kvm_cr2(struct hvt *h);
+int hvt_kvm_set_fs(struct hvt *h, uint64_t base);
+
+/* hvt_hypercall.c: serve one OUT to `port` carrying `value`. */
+void hvt_hypercall(struct hvt *h, uint16_t port, uint32_t value);
+
+/* hvt_seccomp.c */
+int hvt_seccomp_apply(struct hvt *h, char *err, size_t errlen);
+
+/* Writes all of buf, retrying short writes; ignores a closed reader. */
+void hvt_write_all(int fd, const void *buf, size_t len);
+
+#endif

@@ -1,0 +1,255 @@
+/*
+ * hvt_hypercall.c - serves the guest's hypercalls (uf_abi.h).
+ *
+ * One entry point, hvt_hypercall(), is called for every 32-bit OUT the guest
+ * makes.  It checks the port, copies the argument struct out of guest memory
+ * (after hvt_guest_ptr has checked it), runs the call's handler on the copy
+ * and copies the struct back.  Handlers check every pointer and length the
+ * struct carries before use.  Any malformed call ends the unit with
+ * UF_END_BAD_HYPERCALL and a message naming the call and the field; the
+ * tender itself never reads or writes outside guest memory.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hvt.h"
+
+#define bad(h, ...) hvt_end((h), UF_END_BAD_HYPERCALL, "bad hypercall: " __VA_ARGS__)
+
+static const void *in_buf(struct hvt *h, const char *call, const char *field, uint64_t gpa, uint64_t len)
+{
+	const void *p = len ? hvt_guest_ptr(h, gpa, len, 0) : h->mem;
+	if (!p)
+		bad(h, "%s: %s [0x%lx, +%lu) is outside guest memory", call, field, (unsigned long)gpa,
+		    (unsigned long)len);
+	return p;
+}
+
+static void *out_buf(struct hvt *h, const char *call, const char *field, uint64_t gpa, uint64_t len)
+{
+	void *p = len ? hvt_guest_ptr(h, gpa, len, 1) : h->mem;
+	if (!p)
+		bad(h, "%s: %s [0x%lx, +%lu) is not writable guest memory", call, field, (unsigned long)gpa,
+		    (unsigned long)len);
+	return p;
+}
+
+static void hc_console(struct hvt *h, void *arg)
+{
+	struct uf_hc_console *a = arg;
+	if (a->fd != 1 && a->fd != 2) {
+		a->ret = -EBADF;
+		return;
+	}
+	if (a->len > UF_CONSOLE_MAX) {
+		bad(h, "console: length %lu exceeds %u", (unsigned long)a->len, UF_CONSOLE_MAX);
+		return;
+	}
+	const void *p = in_buf(h, "console", "buf", a->buf, a->len);
+	if (!p)
+		return;
+	hvt_write_all(h->console_fd, p, a->len);
+	a->ret = 0;
+}
+
+static void hc_time(struct hvt *h, void *arg)
+{
+	struct uf_hc_time *a = arg;
+	struct timespec ts;
+	if (a->clock != UF_CLOCK_WALL && a->clock != UF_CLOCK_MONO) {
+		bad(h, "time: unknown clock %u", a->clock);
+		return;
+	}
+	clock_gettime(a->clock == UF_CLOCK_WALL ? CLOCK_REALTIME : CLOCK_MONOTONIC, &ts);
+	a->ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	a->ret = 0;
+}
+
+static void hc_random(struct hvt *h, void *arg)
+{
+	struct uf_hc_random *a = arg;
+	if (a->len > UF_RANDOM_MAX) {
+		bad(h, "random: length %lu exceeds %u", (unsigned long)a->len, UF_RANDOM_MAX);
+		return;
+	}
+	void *p = out_buf(h, "random", "buf", a->buf, a->len);
+	if (!p)
+		return;
+	a->ret = getrandom(p, a->len, 0) == (ssize_t)a->len ? 0 : -EIO;
+}
+
+static void hc_exit(struct hvt *h, void *arg)
+{
+	struct uf_hc_exit *a = arg;
+	char msg[257] = "";
+	if (a->msg) {
+		uint64_t n = a->msg_len > 256 ? 256 : a->msg_len;
+		const char *p = in_buf(h, "exit", "msg", a->msg, n);
+		if (!p)
+			return;
+		memcpy(msg, p, n);
+		msg[n] = '\0';
+	}
+	switch (a->kind) {
+	case UF_EXIT_NORMAL:
+		if (a->status == 0)
+			hvt_end(h, UF_END_EXIT, "exited with status 0");
+		else
+			hvt_end(h, UF_END_ERROR, "function error: exited with status %d", a->status);
+		break;
+	case UF_EXIT_ABORT:
+		hvt_end(h, UF_END_ERROR, "function error: %s (signal %d)", msg[0] ? msg : "aborted", a->status);
+		break;
+	case UF_EXIT_OOM:
+		hvt_end(h, UF_END_OOM, "out of memory: %s (budget %lu MiB; raise it with --mem)",
+			msg[0] ? msg : "guest runtime could not allocate", (unsigned long)(h->mem_size >> 20));
+		break;
+	default:
+		bad(h, "exit: unknown kind %u", a->kind);
+	}
+}
+
+static const char *vector_name(uint64_t v)
+{
+	static const char *names[32] = {
+		[0] = "#DE divide error",     [1] = "#DB debug",
+		[2] = "NMI",                  [3] = "#BP breakpoint",
+		[4] = "#OF overflow",         [5] = "#BR bound range",
+		[6] = "#UD invalid opcode",   [7] = "#NM device not available",
+		[8] = "#DF double fault",     [10] = "#TS invalid TSS",
+		[11] = "#NP segment not present", [12] = "#SS stack-segment fault",
+		[13] = "#GP general protection", [14] = "#PF page fault",
+		[16] = "#MF x87 floating point", [17] = "#AC alignment check",
+		[18] = "#MC machine check",   [19] = "#XM SIMD floating point",
+		[21] = "#CP control protection",
+	};
+	return v < 32 && names[v] ? names[v] : "reserved exception";
+}
+
+static int in_any(const struct hvt_region *r, int n, uint64_t a)
+{
+	for (int i = 0; i < n; i++)
+		if (a >= r[i].lo && a < r[i].hi)
+			return 1;
+	return 0;
+}
+
+/* What a page fault means, in the words a function author needs. */
+static void describe_pf(struct hvt *h, const struct uf_hc_fault *f, char *out, size_t len)
+{
+	const struct hvt_layout *lay = &h->lay;
+	const char *access = (f->error & 0x10) ? "execute" : (f->error & 0x2) ? "write" : "read";
+	uint64_t a = hvt_kvm_cr2(h);
+	const char *what;
+	if (a < UF_PAGE_SIZE)
+		what = "NULL pointer dereference";
+	else if (a >= lay->stack_lo - UF_PAGE_SIZE && a < lay->stack_lo)
+		what = "stack overflow (hit the guard page below the stack)";
+	else if ((f->error & 0x2) && in_any(lay->exec, lay->nexec, a))
+		what = "write to the function's own code (text is read-only)";
+	else if ((f->error & 0x2) && in_any(lay->ro, lay->nro, a))
+		what = "write to read-only data";
+	else if ((f->error & 0x10) && (f->error & 0x1))
+		what = "execute of non-executable memory";
+	else if (a >= h->mem_size)
+		what = "access beyond the guest memory budget";
+	else
+		what = "access to unmapped memory";
+	snprintf(out, len, "%s (%s of address 0x%lx)", what, access, (unsigned long)a);
+}
+
+static void hc_fault(struct hvt *h, void *arg)
+{
+	const struct uf_hc_fault *f = arg;
+	char detail[160] = "";
+	if (f->vector == 14)
+		describe_pf(h, f, detail, sizeof(detail));
+	else if (f->vector == 13 || f->vector == 12 || f->vector == 8)
+		snprintf(detail, sizeof(detail), "error code 0x%lx", (unsigned long)f->error);
+	hvt_end(h, UF_END_FAULT, "guest fault: %s%s%s at rip 0x%lx (rsp 0x%lx)", vector_name(f->vector),
+		detail[0] ? ": " : "", detail, (unsigned long)f->rip, (unsigned long)f->rsp);
+}
+
+static void hc_yield(struct hvt *h, void *arg)
+{
+	(void)h;
+	struct uf_hc_yield *a = arg;
+	uint64_t ns = a->timeout_ns;
+	struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u)};
+	if (ts.tv_sec > 3600)
+		ts.tv_sec = 3600;
+	nanosleep(&ts, NULL);
+	a->ret = 0;
+}
+
+static void hc_setfs(struct hvt *h, void *arg)
+{
+	struct uf_hc_setfs *a = arg;
+	if (a->base >= h->mem_size) {
+		bad(h, "setfs: base 0x%lx is outside guest memory", (unsigned long)a->base);
+		return;
+	}
+	a->ret = hvt_kvm_set_fs(h, a->base) < 0 ? -EIO : 0;
+}
+
+static void hc_http(struct hvt *h, void *arg)
+{
+	(void)h;
+	((struct uf_hc_http *)arg)->ret = -ENOSYS;
+}
+
+static void hc_net(struct hvt *h, void *arg)
+{
+	(void)h;
+	((struct uf_hc_net *)arg)->ret = -ENOSYS;
+}
+
+/* hvt_dataplane.c */
+void hvt_hc_pop(struct hvt *h, void *arg);
+void hvt_hc_commit(struct hvt *h, void *arg);
+void hvt_hc_kv(struct hvt *h, void *arg);
+
+static const struct {
+	const char *name;
+	size_t size;
+	void (*fn)(struct hvt *h, void *arg);
+	int supervisor; /* argument lives on the exception stack, read-only here */
+} calls[UF_HC_COUNT] = {
+	[UF_HC_CONSOLE] = {"console", sizeof(struct uf_hc_console), hc_console},
+	[UF_HC_TIME] = {"time", sizeof(struct uf_hc_time), hc_time},
+	[UF_HC_RANDOM] = {"random", sizeof(struct uf_hc_random), hc_random},
+	[UF_HC_EXIT] = {"exit", sizeof(struct uf_hc_exit), hc_exit},
+	[UF_HC_FAULT] = {"fault", sizeof(struct uf_hc_fault), hc_fault, 1},
+	[UF_HC_POP] = {"pop", sizeof(struct uf_hc_pop), hvt_hc_pop},
+	[UF_HC_COMMIT] = {"commit", sizeof(struct uf_hc_commit), hvt_hc_commit},
+	[UF_HC_KV] = {"kv", sizeof(struct uf_hc_kv), hvt_hc_kv},
+	[UF_HC_HTTP] = {"http", sizeof(struct uf_hc_http), hc_http},
+	[UF_HC_NET] = {"net", sizeof(struct uf_hc_net), hc_net},
+	[UF_HC_YIELD] = {"yield", sizeof(struct uf_hc_yield), hc_yield},
+	[UF_HC_SETFS] = {"setfs", sizeof(struct uf_hc_setfs), hc_setfs},
+};
+
+void hvt_hypercall(struct hvt *h, uint16_t port, uint32_t value)
+{
+	if (port < UF_HC_BASE || port >= UF_HC_BASE + UF_HC_COUNT) {
+		bad(h, "I/O to port 0x%x, which is not a hypercall", port);
+		return;
+	}
+	unsigned n = port - UF_HC_BASE;
+	uint64_t arg[32]; /* aligned copy: the guest's struct may be misaligned */
+	void *p = calls[n].supervisor ? (value >= UF_IST_LO && value + calls[n].size <= UF_IST_TOP ? h->mem + value : NULL)
+				      : hvt_guest_ptr(h, value, calls[n].size, 1);
+	if (!p) {
+		bad(h, "%s: argument struct at 0x%x (%zu bytes) is not in writable guest memory", calls[n].name, value,
+		    calls[n].size);
+		return;
+	}
+	memcpy(arg, p, calls[n].size);
+	calls[n].fn(h, arg);
+	if (!calls[n].supervisor)
+		memcpy(p, arg, calls[n].size);
+}

@@ -1,0 +1,229 @@
+/*
+ * hvt_kvm.c - the VM itself: /dev/kvm, guest memory, one vCPU in long mode.
+ *
+ * Guest memory is one anonymous mapping registered as KVM memory slot 0 at
+ * guest-physical 0; pages are allocated by the host only when first touched,
+ * so a unit's RSS is what it uses, not its budget.  The vCPU starts in
+ * 64-bit mode with paging (CR3 = page tables of hvt_boot.c), SSE enabled,
+ * EFER.SCE set for `syscall`, NX enforced and CR0.WP set so that read-only
+ * pages are read-only in ring 0 too.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "hvt.h"
+
+#define CR0_PE (1ull << 0)
+#define CR0_MP (1ull << 1)
+#define CR0_ET (1ull << 4)
+#define CR0_NE (1ull << 5)
+#define CR0_WP (1ull << 16)
+#define CR0_AM (1ull << 18)
+#define CR0_PG (1ull << 31)
+#define CR4_PAE (1ull << 5)
+#define CR4_OSFXSR (1ull << 9)
+#define CR4_OSXMMEXCPT (1ull << 10)
+#define CR4_FSGSBASE (1ull << 16)
+#define EFER_SCE (1ull << 0)
+#define MSR_STAR 0xc0000081u
+#define MSR_LSTAR 0xc0000082u
+#define MSR_SFMASK 0xc0000084u
+#define EFER_LME (1ull << 8)
+#define EFER_LMA (1ull << 10)
+#define EFER_NXE (1ull << 11)
+
+int hvt_kvm_open(struct hvt *h, char *err, size_t errlen)
+{
+	h->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (h->kvm_fd < 0) {
+		snprintf(err, errlen, "cannot open /dev/kvm: %s%s", strerror(errno),
+			 errno == ENOENT ? " (no KVM on this host: enable virtualisation or load kvm)"
+			 : errno == EACCES ? " (add yourself to the kvm group)"
+					   : "");
+		return -1;
+	}
+	int api = ioctl(h->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (api != KVM_API_VERSION) {
+		snprintf(err, errlen, "KVM API version %d, expected %d", api, KVM_API_VERSION);
+		return -1;
+	}
+	h->vm_fd = ioctl(h->kvm_fd, KVM_CREATE_VM, 0);
+	if (h->vm_fd < 0) {
+		snprintf(err, errlen, "KVM_CREATE_VM: %s", strerror(errno));
+		return -1;
+	}
+	h->mem = mmap(NULL, h->mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (h->mem == MAP_FAILED) {
+		h->mem = NULL;
+		snprintf(err, errlen, "cannot reserve %lu MiB of guest memory: %s", (unsigned long)(h->mem_size >> 20),
+			 strerror(errno));
+		return -1;
+	}
+	struct kvm_userspace_memory_region region = {
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = h->mem_size,
+		.userspace_addr = (uint64_t)(uintptr_t)h->mem,
+	};
+	if (ioctl(h->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+		snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The guest starts, and stays, in ring 3. */
+static void segments(struct kvm_sregs *s)
+{
+	struct kvm_segment code = {
+		.base = 0, .limit = 0xffffffff, .selector = UF_SEL_UCODE, .type = 11,
+		.present = 1, .dpl = 3, .db = 0, .s = 1, .l = 1, .g = 1,
+	};
+	struct kvm_segment data = {
+		.base = 0, .limit = 0xffffffff, .selector = UF_SEL_UDATA, .type = 3,
+		.present = 1, .dpl = 3, .db = 1, .s = 1, .l = 0, .g = 1,
+	};
+	s->cs = code;
+	s->ds = s->es = s->fs = s->gs = s->ss = data;
+	s->tr = (struct kvm_segment){
+		.base = UF_TSS_ADDR, .limit = hvt_tss_limit(), .selector = UF_SEL_TSS, .type = 11, .present = 1, .s = 0,
+	};
+	s->gdt.base = UF_GDT_ADDR;
+	s->gdt.limit = 8 * 8 - 1;
+	s->idt.base = UF_IDT_ADDR;
+	s->idt.limit = 32 * 16 - 1;
+}
+
+/*
+ * The guest sees the host's CPUID as KVM supports it (SSE, NX, ...).
+ * Where KVM offers FSGSBASE, libuf sets its TLS pointer with WRFSBASE;
+ * elsewhere with one UF_HC_SETFS hypercall.
+ */
+static int set_cpuid(struct hvt *h, char *err, size_t errlen)
+{
+	struct {
+		struct kvm_cpuid2 c;
+		struct kvm_cpuid_entry2 e[128];
+	} cpuid = {.c.nent = 128};
+	if (ioctl(h->kvm_fd, KVM_GET_SUPPORTED_CPUID, &cpuid) < 0) {
+		snprintf(err, errlen, "KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
+		return -1;
+	}
+	int fsgsbase = 0;
+	for (uint32_t i = 0; i < cpuid.c.nent; i++)
+		if (cpuid.e[i].function == 7 && cpuid.e[i].index == 0)
+			fsgsbase = cpuid.e[i].ebx & 1;
+	h->fsgsbase = fsgsbase;
+	if (ioctl(h->vcpu_fd, KVM_SET_CPUID2, &cpuid) < 0) {
+		snprintf(err, errlen, "KVM_SET_CPUID2: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int hvt_kvm_vcpu(struct hvt *h, uint64_t rip, uint64_t rsp, char *err, size_t errlen)
+{
+	h->vcpu_fd = ioctl(h->vm_fd, KVM_CREATE_VCPU, 0);
+	if (h->vcpu_fd < 0) {
+		snprintf(err, errlen, "KVM_CREATE_VCPU: %s", strerror(errno));
+		return -1;
+	}
+	int sz = ioctl(h->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (sz <= 0) {
+		snprintf(err, errlen, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+		return -1;
+	}
+	h->run_size = (size_t)sz;
+	h->run = mmap(NULL, h->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, h->vcpu_fd, 0);
+	if (h->run == MAP_FAILED) {
+		h->run = NULL;
+		snprintf(err, errlen, "mmap of kvm_run: %s", strerror(errno));
+		return -1;
+	}
+
+	if (set_cpuid(h, err, errlen) < 0)
+		return -1;
+	struct kvm_sregs s;
+	if (ioctl(h->vcpu_fd, KVM_GET_SREGS, &s) < 0) {
+		snprintf(err, errlen, "KVM_GET_SREGS: %s", strerror(errno));
+		return -1;
+	}
+	segments(&s);
+	s.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_PG;
+	s.cr3 = UF_PT_ADDR;
+	s.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT | (h->fsgsbase ? CR4_FSGSBASE : 0);
+	if (h->fsgsbase)
+		((struct uf_bootinfo *)(h->mem + UF_BOOTINFO_ADDR))->flags |= UF_BI_FSGSBASE;
+	s.efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
+	if (ioctl(h->vcpu_fd, KVM_SET_SREGS, &s) < 0) {
+		snprintf(err, errlen, "KVM_SET_SREGS: %s", strerror(errno));
+		return -1;
+	}
+	/* syscall: kernel CS/SS from STAR[47:32]; SYSRET to user CS/SS from STAR[63:48] */
+	struct {
+		struct kvm_msrs m;
+		struct kvm_msr_entry e[3];
+	} msrs = {.m.nmsrs = 3};
+	msrs.e[0] = (struct kvm_msr_entry){.index = MSR_STAR,
+					   .data = ((uint64_t)(UF_SEL_UDATA - 8 - 3) << 48) | ((uint64_t)UF_SEL_CODE << 32)};
+	msrs.e[1] = (struct kvm_msr_entry){.index = MSR_LSTAR, .data = h->lay.note.syscall_entry};
+	msrs.e[2] = (struct kvm_msr_entry){.index = MSR_SFMASK, .data = 0x700}; /* TF, IF, DF */
+	if (ioctl(h->vcpu_fd, KVM_SET_MSRS, &msrs) != 3) {
+		snprintf(err, errlen, "KVM_SET_MSRS (syscall MSRs) failed");
+		return -1;
+	}
+	struct kvm_regs r = {.rip = rip, .rsp = rsp, .rflags = 0x2};
+	if (ioctl(h->vcpu_fd, KVM_SET_REGS, &r) < 0) {
+		snprintf(err, errlen, "KVM_SET_REGS: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int hvt_kvm_set_fs(struct hvt *h, uint64_t base)
+{
+	struct kvm_sregs s;
+	if (ioctl(h->vcpu_fd, KVM_GET_SREGS, &s) < 0)
+		return -1;
+	s.fs.base = base;
+	return ioctl(h->vcpu_fd, KVM_SET_SREGS, &s);
+}
+
+uint64_t hvt_kvm_cr2(struct hvt *h)
+{
+	struct kvm_sregs s;
+	if (ioctl(h->vcpu_fd, KVM_GET_SREGS, &s) < 0)
+		return 0;
+	return s.cr2;
+}
+
+uint64_t hvt_kvm_rip(struct hvt *h)
+{
+	struct kvm_regs r;
+	if (ioctl(h->vcpu_fd, KVM_GET_REGS, &r) < 0)
+		return 0;
+	return r.rip;
+}
+
+void hvt_kvm_close(struct hvt *h)
+{
+	if (h->run)
+		munmap(h->run, h->run_size);
+	if (h->vcpu_fd >= 0)
+		close(h->vcpu_fd);
+	if (h->vm_fd >= 0)
+		close(h->vm_fd);
+	if (h->kvm_fd >= 0)
+		close(h->kvm_fd);
+	if (h->mem)
+		munmap(h->mem, h->mem_size);
+	h->run = NULL;
+	h->mem = NULL;
+	h->vcpu_fd = h->vm_fd = h->kvm_fd = -1;
+}

@@ -1,0 +1,387 @@
+/*
+ * hvt_main.c - uf-hvt: run one unikernel image as one execution unit.
+ *
+ * Order of work: parse options; open the backend (files are opened here,
+ * before the sandbox); create the VM and load the image; build the boot
+ * state; seccomp; then run the vCPU until the unit ends.  Every way a unit
+ * ends goes through hvt_end(), which records one UF_END_* code and one
+ * reason; the reason is printed as one line on stderr (always for an
+ * abnormal end, with -v also for a clean one) and the code is the exit
+ * status.
+ *
+ * The time limit: a CPU-time timer ticks every timeout/4 while the unit
+ * runs; the guest counts the events it starts in bootinfo->progress.  Four
+ * ticks without progress means one event has used its whole limit, and the
+ * unit is stopped.  A blocked unit (waiting for events) uses no CPU and so
+ * never times out.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hvt.h"
+
+#define TICKS_PER_TIMEOUT 4
+
+static struct hvt *the_hvt; /* for the signal handler only */
+static volatile sig_atomic_t tick_pending;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: uf-hvt [options] IMAGE\n"
+		"Runs a unifaas unikernel image on KVM as one execution unit.\n\n"
+		"  --mem SIZE          guest memory budget (default 8M; K, M, G suffixes)\n"
+		"  --stack SIZE        guest stack size (default 256K)\n"
+		"  --timeout-ms N      CPU time one event may use (default 0 = unlimited)\n"
+		"  --idle-ms N         how long the unit waits for more events (default 0)\n"
+		"  --batch N           most events per pop (default 64, max %u)\n"
+		"  --env KEY=VALUE     add to the function's environment (repeatable)\n"
+		"  --event DATA        an event (repeatable); then --events or stdin\n"
+		"  --events FILE       events, one per line ('-' for stdin)\n"
+		"  --queue NAME        queue name the events appear to come from (default input)\n"
+		"  --kv FILE           load the KV store from FILE and save it back at the end\n"
+		"  --no-seccomp        do not sandbox the tender (debugging only)\n"
+		"  -v, --verbose       report clean exits and boot timing on stderr\n"
+		"  -h, --help          this text\n\n"
+		"Exit status: 0 clean exit, 1 function error, 2 usage or bad image, 3 guest fault,\n"
+		"4 time limit, 5 out of memory, 6 bad hypercall, 7 internal error.\n",
+		UF_BATCH_MAX);
+}
+
+void hvt_end(struct hvt *h, int code, const char *fmt, ...)
+{
+	if (h->ended)
+		return;
+	h->ended = 1;
+	h->end_code = code;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(h->end_reason, sizeof(h->end_reason), fmt, ap);
+	va_end(ap);
+}
+
+void hvt_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return; /* reader gone: the output is dropped, the unit goes on */
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	uint64_t mul = 1;
+	if (*end == 'K' || *end == 'k')
+		mul = 1ull << 10;
+	else if (*end == 'M' || *end == 'm')
+		mul = 1ull << 20;
+	else if (*end == 'G' || *end == 'g')
+		mul = 1ull << 30;
+	if (mul != 1) {
+		end++;
+		if (strcmp(end, "iB") == 0 || strcmp(end, "B") == 0)
+			end += strlen(end);
+	}
+	if (*end || v > UINT64_MAX / mul)
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+static int parse_u32(const char *s, uint32_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v > UINT32_MAX || s[0] == '-')
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void on_tick(int sig)
+{
+	(void)sig;
+	tick_pending = 1;
+	if (the_hvt && the_hvt->run)
+		the_hvt->run->immediate_exit = 1;
+}
+
+static int arm_timer(struct hvt *h, timer_t *t)
+{
+	if (h->opt.timeout_ms == 0)
+		return 0;
+	struct sigaction sa = {.sa_handler = on_tick};
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGALRM, &sa, NULL) < 0)
+		return -1;
+	struct sigevent sev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGALRM};
+	if (timer_create(CLOCK_THREAD_CPUTIME_ID, &sev, t) < 0)
+		return -1;
+	uint64_t ns = (uint64_t)h->opt.timeout_ms * 1000000u / TICKS_PER_TIMEOUT;
+	struct itimerspec its = {
+		.it_interval = {.tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u)},
+	};
+	its.it_value = its.it_interval;
+	return timer_settime(*t, 0, &its, NULL);
+}
+
+static void check_progress(struct hvt *h)
+{
+	tick_pending = 0;
+	h->run->immediate_exit = 0;
+	const volatile struct uf_bootinfo *bi = (const void *)(h->mem + UF_BOOTINFO_ADDR);
+	uint64_t p = bi->progress;
+	if (p != h->watched_progress) {
+		h->watched_progress = p;
+		h->stalled_ticks = 0;
+		return;
+	}
+	if (++h->stalled_ticks >= TICKS_PER_TIMEOUT)
+		hvt_end(h, UF_END_TIMEOUT, "time limit: event %lu used more than %u ms of CPU time (rip 0x%lx)",
+			(unsigned long)p, h->opt.timeout_ms, (unsigned long)hvt_kvm_rip(h));
+}
+
+static void run_vcpu(struct hvt *h)
+{
+	while (!h->ended) {
+		int r = ioctl(h->vcpu_fd, KVM_RUN, 0);
+		if (tick_pending)
+			check_progress(h);
+		if (r < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			hvt_end(h, UF_END_INTERNAL, "KVM_RUN: %s", strerror(errno));
+			break;
+		}
+		struct kvm_run *run = h->run;
+		switch (run->exit_reason) {
+		case KVM_EXIT_IO:
+			if (run->io.direction != KVM_EXIT_IO_OUT || run->io.size != 4 || run->io.count != 1) {
+				hvt_end(h, UF_END_BAD_HYPERCALL,
+					"bad hypercall: %s of %u bytes x%u on port 0x%x (hypercalls are one 32-bit OUT)",
+					run->io.direction == KVM_EXIT_IO_OUT ? "OUT" : "IN", run->io.size, run->io.count,
+					run->io.port);
+				break;
+			}
+			uint32_t v;
+			memcpy(&v, (uint8_t *)run + run->io.data_offset, 4);
+			hvt_hypercall(h, run->io.port, v);
+			break;
+		case KVM_EXIT_HLT:
+			hvt_end(h, UF_END_FAULT, "guest fault: halted at rip 0x%lx", (unsigned long)hvt_kvm_rip(h));
+			break;
+		case KVM_EXIT_SHUTDOWN:
+			hvt_end(h, UF_END_FAULT,
+				"guest fault: triple fault at rip 0x%lx (an exception before the runtime's handlers "
+				"were installed, or inside one)",
+				(unsigned long)hvt_kvm_rip(h));
+			break;
+		case KVM_EXIT_MMIO:
+			hvt_end(h, UF_END_FAULT, "guest fault: access to guest-physical 0x%lx outside guest memory at rip 0x%lx",
+				(unsigned long)run->mmio.phys_addr, (unsigned long)hvt_kvm_rip(h));
+			break;
+		case KVM_EXIT_FAIL_ENTRY:
+			hvt_end(h, UF_END_INTERNAL, "KVM entry failed (reason 0x%llx)",
+				(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+			break;
+		case KVM_EXIT_INTERNAL_ERROR:
+			hvt_end(h, UF_END_INTERNAL, "KVM internal error (suberror %u) at rip 0x%lx",
+				run->internal.suberror, (unsigned long)hvt_kvm_rip(h));
+			break;
+		default:
+			hvt_end(h, UF_END_INTERNAL, "unexpected KVM exit %u at rip 0x%lx", run->exit_reason,
+				(unsigned long)hvt_kvm_rip(h));
+		}
+	}
+}
+
+enum { OPT_MEM = 256, OPT_STACK, OPT_TIMEOUT, OPT_IDLE, OPT_BATCH, OPT_ENV, OPT_EVENT, OPT_EVENTS,
+       OPT_QUEUE, OPT_KV, OPT_NOSECCOMP };
+
+static const struct option long_opts[] = {
+	{"mem", required_argument, 0, OPT_MEM},       {"stack", required_argument, 0, OPT_STACK},
+	{"timeout-ms", required_argument, 0, OPT_TIMEOUT}, {"idle-ms", required_argument, 0, OPT_IDLE},
+	{"batch", required_argument, 0, OPT_BATCH},   {"env", required_argument, 0, OPT_ENV},
+	{"event", required_argument, 0, OPT_EVENT},   {"events", required_argument, 0, OPT_EVENTS},
+	{"queue", required_argument, 0, OPT_QUEUE},   {"kv", required_argument, 0, OPT_KV},
+	{"no-seccomp", no_argument, 0, OPT_NOSECCOMP}, {"verbose", no_argument, 0, 'v'},
+	{"help", no_argument, 0, 'h'},                {0, 0, 0, 0},
+};
+
+static int bad_opt(const char *opt, const char *val, const char *why)
+{
+	fprintf(stderr, "uf-hvt: %s '%s': %s\n", opt, val, why);
+	return -1;
+}
+
+static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_local_opts *lo, int *seccomp)
+{
+	static const char *env[256], *events[4096];
+	o->env = env;
+	lo->events = events;
+	int c;
+	while ((c = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_MEM:
+			if (parse_size(optarg, &o->mem_size) < 0 || o->mem_size < UF_MEM_MIN || o->mem_size > UF_MEM_MAX ||
+			    o->mem_size % (2u << 20))
+				return bad_opt("--mem", optarg, "must be a multiple of 2M between 4M and 1G");
+			break;
+		case OPT_STACK:
+			if (parse_size(optarg, &o->stack_size) < 0 || o->stack_size < (16u << 10) ||
+			    o->stack_size % UF_PAGE_SIZE || o->stack_size > (64u << 20))
+				return bad_opt("--stack", optarg, "must be a multiple of 4K between 16K and 64M");
+			break;
+		case OPT_TIMEOUT:
+			if (parse_u32(optarg, &o->timeout_ms) < 0)
+				return bad_opt("--timeout-ms", optarg, "not a number of milliseconds");
+			break;
+		case OPT_IDLE:
+			if (parse_u32(optarg, &o->idle_ms) < 0)
+				return bad_opt("--idle-ms", optarg, "not a number of milliseconds");
+			break;
+		case OPT_BATCH:
+			if (parse_u32(optarg, &o->batch_max) < 0 || o->batch_max == 0 || o->batch_max > UF_BATCH_MAX)
+				return bad_opt("--batch", optarg, "must be 1..256");
+			break;
+		case OPT_ENV:
+			if (!strchr(optarg, '=') || optarg[0] == '=')
+				return bad_opt("--env", optarg, "expected KEY=VALUE");
+			if (o->nenv == 255)
+				return bad_opt("--env", optarg, "more than 255 variables");
+			env[o->nenv++] = optarg;
+			break;
+		case OPT_EVENT:
+			if (lo->nevents == 4096)
+				return bad_opt("--event", optarg, "more than 4096 --event options; use --events FILE");
+			events[lo->nevents++] = optarg;
+			break;
+		case OPT_EVENTS:
+			lo->events_file = optarg;
+			break;
+		case OPT_QUEUE:
+			lo->queue = optarg;
+			break;
+		case OPT_KV:
+			lo->kv_file = optarg;
+			break;
+		case OPT_NOSECCOMP:
+			*seccomp = 0;
+			break;
+		case 'v':
+			o->verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "uf-hvt: expected one IMAGE argument\n");
+		usage(stderr);
+		return -1;
+	}
+	o->image = argv[optind];
+	if (o->stack_size * 2 > o->mem_size)
+		return bad_opt("--stack", "", "must be at most half of --mem");
+	size_t ql = strlen(lo->queue);
+	if (ql == 0 || ql > UF_QUEUE_MAX || strspn(lo->queue, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != ql)
+		return bad_opt("--queue", lo->queue, "must be 1..128 of [A-Za-z0-9._-]");
+	if (lo->nevents == 0 && !lo->events_file)
+		lo->events_file = "-";
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t t0 = now_ns();
+	struct hvt h = {.kvm_fd = -1, .vm_fd = -1, .vcpu_fd = -1, .console_fd = 2};
+	struct uf_local_opts lo = {.queue = "input", .out_fd = 1, .err_fd = 2};
+	int use_seccomp = 1;
+	char err[512];
+	h.opt = (struct hvt_options){.mem_size = 8u << 20, .stack_size = 256u << 10, .batch_max = 64};
+	if (parse_args(argc, argv, &h.opt, &lo, &use_seccomp) < 0)
+		return UF_END_USAGE;
+	h.mem_size = h.opt.mem_size;
+	signal(SIGPIPE, SIG_IGN);
+	the_hvt = &h;
+
+	h.backend = uf_local_backend_open(&lo, err, sizeof(err));
+	if (!h.backend) {
+		fprintf(stderr, "uf-hvt: %s\n", err);
+		return UF_END_USAGE;
+	}
+	uint64_t rsp = 0, t_vm, t_load, t_boot;
+	int code = UF_END_INTERNAL;
+	if (hvt_kvm_open(&h, err, sizeof(err)) < 0)
+		goto fail;
+	t_vm = now_ns();
+	code = UF_END_USAGE;
+	if (hvt_elf_load(&h, h.opt.image, err, sizeof(err)) < 0 || hvt_boot_setup(&h, &rsp, err, sizeof(err)) < 0)
+		goto fail_image;
+	t_load = now_ns();
+	code = UF_END_INTERNAL;
+	if (hvt_kvm_vcpu(&h, h.lay.entry, rsp, err, sizeof(err)) < 0)
+		goto fail;
+	timer_t timer;
+	if (arm_timer(&h, &timer) < 0) {
+		snprintf(err, sizeof(err), "cannot arm the CPU-time timer: %s", strerror(errno));
+		goto fail;
+	}
+	if (use_seccomp && hvt_seccomp_apply(&h, err, sizeof(err)) < 0)
+		goto fail;
+	t_boot = now_ns();
+
+	run_vcpu(&h);
+
+	if (h.opt.verbose)
+		fprintf(stderr, "uf-hvt: %s: timing: vm_us=%lu load_us=%lu vcpu_us=%lu total_us=%lu\n", h.opt.image,
+			(unsigned long)(t_vm - t0) / 1000, (unsigned long)(t_load - t_vm) / 1000,
+			(unsigned long)(t_boot - t_load) / 1000, (unsigned long)(now_ns() - t0) / 1000);
+	h.backend->close(h.backend);
+	if (h.end_code != UF_END_EXIT || h.opt.verbose)
+		fprintf(stderr, "uf-hvt: %s: %s\n", h.opt.image, h.end_reason);
+	hvt_kvm_close(&h);
+	return h.end_code;
+
+fail_image:
+	fprintf(stderr, "uf-hvt: %s: %s\n", h.opt.image, err);
+	goto out;
+fail:
+	fprintf(stderr, "uf-hvt: %s: %s\n", h.opt.image, err);
+out:
+	h.backend->close(h.backend);
+	hvt_kvm_close(&h);
+	return code;
+}
