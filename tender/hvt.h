@@ -76,6 +76,7 @@ struct hvt {
 	int ended;
 	int end_code;
 	char end_reason[512];
+	uint64_t t_start_ns, t_ready_ns; /* tender start; first pop (boot-to-ready) */
 	/* time limit bookkeeping */
 	uint64_t watched_progress;
 	int stalled_ticks;
@@ -109,6 +110,8 @@ void hvt_hypercall(struct hvt *h, uint16_t port, uint32_t value);
 
 /* hvt_seccomp.c */
 int hvt_seccomp_apply(struct hvt *h, char *err, size_t errlen);
+
+uint64_t hvt_now_ns(void);
 
 /* Writes all of buf, retrying short writes; ignores a closed reader. */
 void hvt_write_all(int fd, const void *buf, size_t len);

@@ -49,6 +49,8 @@ static void put_event(uint8_t *dst, const struct uf_bevent *ev)
 void hvt_hc_pop(struct hvt *h, void *arg)
 {
 	struct uf_hc_pop *a = arg;
+	if (!h->t_ready_ns)
+		h->t_ready_ns = hvt_now_ns();
 	if (a->max_events == 0 || a->max_events > UF_BATCH_MAX) {
 		bad(h, "pop: max_events %u is not in 1..%u", a->max_events, UF_BATCH_MAX);
 		return;

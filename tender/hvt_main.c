@@ -119,7 +119,7 @@ static int parse_u32(const char *s, uint32_t *out)
 	return 0;
 }
 
-static uint64_t now_ns(void)
+uint64_t hvt_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -325,7 +325,7 @@ static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_lo
 
 int main(int argc, char **argv)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = hvt_now_ns();
 	struct hvt h = {.kvm_fd = -1, .vm_fd = -1, .vcpu_fd = -1, .console_fd = 2};
 	struct uf_local_opts lo = {.queue = "input", .out_fd = 1, .err_fd = 2};
 	int use_seccomp = 1;
@@ -334,6 +334,7 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &h.opt, &lo, &use_seccomp) < 0)
 		return UF_END_USAGE;
 	h.mem_size = h.opt.mem_size;
+	h.t_start_ns = t0;
 	signal(SIGPIPE, SIG_IGN);
 	the_hvt = &h;
 
@@ -346,11 +347,11 @@ int main(int argc, char **argv)
 	int code = UF_END_INTERNAL;
 	if (hvt_kvm_open(&h, err, sizeof(err)) < 0)
 		goto fail;
-	t_vm = now_ns();
+	t_vm = hvt_now_ns();
 	code = UF_END_USAGE;
 	if (hvt_elf_load(&h, h.opt.image, err, sizeof(err)) < 0 || hvt_boot_setup(&h, &rsp, err, sizeof(err)) < 0)
 		goto fail_image;
-	t_load = now_ns();
+	t_load = hvt_now_ns();
 	code = UF_END_INTERNAL;
 	if (hvt_kvm_vcpu(&h, h.lay.entry, rsp, err, sizeof(err)) < 0)
 		goto fail;
@@ -361,14 +362,17 @@ int main(int argc, char **argv)
 	}
 	if (use_seccomp && hvt_seccomp_apply(&h, err, sizeof(err)) < 0)
 		goto fail;
-	t_boot = now_ns();
+	t_boot = hvt_now_ns();
 
 	run_vcpu(&h);
 
 	if (h.opt.verbose)
-		fprintf(stderr, "uf-hvt: %s: timing: vm_us=%lu load_us=%lu vcpu_us=%lu total_us=%lu\n", h.opt.image,
-			(unsigned long)(t_vm - t0) / 1000, (unsigned long)(t_load - t_vm) / 1000,
-			(unsigned long)(t_boot - t_load) / 1000, (unsigned long)(now_ns() - t0) / 1000);
+		fprintf(stderr,
+			"uf-hvt: %s: timing: vm_us=%lu load_us=%lu vcpu_us=%lu ready_us=%ld total_us=%lu\n",
+			h.opt.image, (unsigned long)(t_vm - t0) / 1000, (unsigned long)(t_load - t_vm) / 1000,
+			(unsigned long)(t_boot - t_load) / 1000,
+			h.t_ready_ns ? (long)((h.t_ready_ns - t0) / 1000) : -1L,
+			(unsigned long)(hvt_now_ns() - t0) / 1000);
 	h.backend->close(h.backend);
 	if (h.end_code != UF_END_EXIT || h.opt.verbose)
 		fprintf(stderr, "uf-hvt: %s: %s\n", h.opt.image, h.end_reason);
