@@ -89,7 +89,7 @@ run: deps
 test: deps
 	$(MAKE) all
 	$(MAKE) BUILD=build-asan EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-		EXTRA_LDFLAGS="-fsanitize=address,undefined" build-asan/bin/uf-hvt build-asan/bin/unifaas
+		EXTRA_LDFLAGS="-fsanitize=address,undefined" build-asan/bin/uf-hvt build-asan/bin/unifaas runtime
 	./tests/run.sh
 
 bench: deps

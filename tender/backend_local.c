@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,19 @@ static uint64_t now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* After seccomp: no stdio here, only write/ftruncate/lseek on the open fd. */
+static void report(struct local *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void report(struct local *l, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		hvt_write_all(l->o.err_fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
 /* Reads the next non-blank line; returns its length or -1 at the end. */
@@ -195,8 +209,8 @@ static int local_commit(struct uf_backend *b, const int32_t *results, uint32_t c
 		rc = print_push(l, &pushes[i]);
 	for (uint32_t i = 0; i < count && i < l->ninflight; i++) {
 		if (results[i] != 0)
-			dprintf(l->o.err_fd, "uf-hvt: event %s failed: handler returned %d; its pushes were dropped\n",
-				l->inflight[i].id, results[i]);
+			report(l, "uf-hvt: event %s failed: handler returned %d; its pushes were dropped\n",
+			       l->inflight[i].id, results[i]);
 		free(l->inflight[i].data);
 	}
 	l->ninflight = 0;
@@ -304,32 +318,59 @@ static int local_kv_del(struct uf_backend *b, const char *k, size_t n)
 	return 0;
 }
 
+static int out_append(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
+{
+	if (*len + n > *cap) {
+		size_t c = *cap ? *cap * 2 : 4096;
+		while (c < *len + n)
+			c *= 2;
+		char *b = realloc(*buf, c);
+		if (!b)
+			return -1;
+		*buf = b;
+		*cap = c;
+	}
+	memcpy(*buf + *len, p, n);
+	*len += n;
+	return 0;
+}
+
+static int out_json_string(struct local *l, char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+	if (scratch_reserve(l, 6 * n + 2) < 0)
+		return -1;
+	l->scratch[0] = '"';
+	size_t o = 1 + uf_json_escape(l->scratch + 1, s, n);
+	l->scratch[o++] = '"';
+	return out_append(buf, len, cap, l->scratch, o);
+}
+
 static void kv_save(struct local *l)
 {
 	if (l->kv_fd < 0)
 		return;
-	FILE *f = fdopen(l->kv_fd, "w");
-	if (!f)
-		return;
-	l->kv_fd = -1;
-	if (ftruncate(fileno(f), 0) < 0 || lseek(fileno(f), 0, SEEK_SET) < 0)
-		dprintf(l->o.err_fd, "uf-hvt: kv file %s: cannot rewrite: %s\n", l->o.kv_file, strerror(errno));
-	fputs("{", f);
-	const char *sep = "\n";
-	for (int i = 0; i < KV_BUCKETS; i++) {
-		for (struct kv_entry *e = l->kv[i]; e; e = e->next) {
-			if (scratch_reserve(l, 6 * (e->klen + e->len) + 16) < 0)
-				continue;
-			size_t o = uf_json_escape(l->scratch, e->key, e->klen);
-			fprintf(f, "%s  \"%.*s\": ", sep, (int)o, l->scratch);
-			o = uf_json_escape(l->scratch, e->val, e->len);
-			fprintf(f, "\"%.*s\"", (int)o, l->scratch);
-			sep = ",\n";
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int rc = out_append(&buf, &len, &cap, "{", 1);
+	const char *sep = "\n  ";
+	for (int i = 0; i < KV_BUCKETS && rc == 0; i++) {
+		for (struct kv_entry *e = l->kv[i]; e && rc == 0; e = e->next) {
+			rc |= out_append(&buf, &len, &cap, sep, strlen(sep));
+			rc |= out_json_string(l, &buf, &len, &cap, e->key, e->klen);
+			rc |= out_append(&buf, &len, &cap, ": ", 2);
+			rc |= out_json_string(l, &buf, &len, &cap, e->val, e->len);
+			sep = ",\n  ";
 		}
 	}
-	fputs("\n}\n", f);
-	if (fclose(f) != 0)
-		dprintf(l->o.err_fd, "uf-hvt: kv file %s: write failed: %s\n", l->o.kv_file, strerror(errno));
+	rc |= out_append(&buf, &len, &cap, "\n}\n", 3);
+	if (rc != 0)
+		report(l, "uf-hvt: kv file %s: out of memory, not saved\n", l->o.kv_file);
+	else if (ftruncate(l->kv_fd, 0) < 0 || lseek(l->kv_fd, 0, SEEK_SET) < 0 ||
+		 write(l->kv_fd, buf, len) != (ssize_t)len)
+		report(l, "uf-hvt: kv file %s: cannot save: %s\n", l->o.kv_file, strerror(errno));
+	free(buf);
+	close(l->kv_fd);
+	l->kv_fd = -1;
 }
 
 static void local_close(struct uf_backend *b)

@@ -69,6 +69,19 @@ void hvt_end(struct hvt *h, int code, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* stderr line without stdio: safe after seccomp (no fstat/ioctl on first use). */
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		hvt_write_all(2, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+}
+
 void hvt_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
@@ -367,15 +380,14 @@ int main(int argc, char **argv)
 	run_vcpu(&h);
 
 	if (h.opt.verbose)
-		fprintf(stderr,
-			"uf-hvt: %s: timing: vm_us=%lu load_us=%lu vcpu_us=%lu ready_us=%ld total_us=%lu\n",
+		say("uf-hvt: %s: timing: vm_us=%lu load_us=%lu vcpu_us=%lu ready_us=%ld total_us=%lu\n",
 			h.opt.image, (unsigned long)(t_vm - t0) / 1000, (unsigned long)(t_load - t_vm) / 1000,
 			(unsigned long)(t_boot - t_load) / 1000,
 			h.t_ready_ns ? (long)((h.t_ready_ns - t0) / 1000) : -1L,
 			(unsigned long)(hvt_now_ns() - t0) / 1000);
 	h.backend->close(h.backend);
 	if (h.end_code != UF_END_EXIT || h.opt.verbose)
-		fprintf(stderr, "uf-hvt: %s: %s\n", h.opt.image, h.end_reason);
+		say("uf-hvt: %s: %s\n", h.opt.image, h.end_reason);
 	hvt_kvm_close(&h);
 	return h.end_code;
 

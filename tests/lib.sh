@@ -14,6 +14,10 @@ UF_BIN="$UF_TOP/$UF_BUILD/bin"
 UNIFAAS="$UF_BIN/unifaas"
 HVT="$UF_BIN/uf-hvt"
 UF_TMP=${UF_TMP:-$(mktemp -d)}
+# The ASan build's tender seccomps itself; LeakSanitizer would need ptrace at
+# exit, so leaks are checked by the unit tests (no seccomp there) instead.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 UF_RESULTS=${UF_RESULTS:-$UF_TMP/results}
 UF_SUITE=${UF_SUITE:-$(basename "$0" .sh)}
 
