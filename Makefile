@@ -43,9 +43,18 @@ $(BUILD)/obj/tender/%.o: tender/%.c tender/hvt.h tender/backend.h include/unifaa
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -c $< -o $@
 
+# The seccomp filter is compiled to BPF at build time (see hvt_seccomp_rules.h).
+$(BUILD)/gen/gen_seccomp: tender/gen_seccomp.c tender/hvt_seccomp_rules.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 $(WARN) -Itender $< -o $@ -lseccomp
+$(BUILD)/gen/hvt_seccomp_bpf.h: $(BUILD)/gen/gen_seccomp
+	$< >$@.tmp && mv $@.tmp $@
+$(BUILD)/obj/tender/hvt_seccomp.o: $(BUILD)/gen/hvt_seccomp_bpf.h
+$(BUILD)/obj/tender/hvt_seccomp.o: HOST_CFLAGS += -I$(BUILD)/gen
+
 $(BUILD)/bin/uf-hvt: $(TENDER_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $^ -o $@ $(HOST_LDFLAGS) -lseccomp -ljansson
+	$(CC) $(HOST_CFLAGS) $^ -o $@ $(HOST_LDFLAGS) -ljansson
 
 $(BUILD)/bin/unifaas: cli/unifaas.c include/unifaas/uf_abi.h
 	@mkdir -p $(dir $@)

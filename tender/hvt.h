@@ -66,7 +66,6 @@ struct hvt {
 	uint64_t mem_size;
 	struct hvt_layout lay;
 	int kvm_fd, vm_fd, vcpu_fd;
-	int fsgsbase; /* KVM lets the guest use WRFSBASE */
 	struct kvm_run *run;
 	size_t run_size;
 	struct uf_backend *backend;

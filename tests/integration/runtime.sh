@@ -21,4 +21,31 @@ done
 grep -q 'event 2 failed' "$UF_TMP/err" && pass failed-event-reported || fail failed-event-reported "no report"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d=={"count":"42"} else 1)' "$UF_TMP/kv.json" &&
 	pass kv-file-saved || fail kv-file-saved "$(cat "$UF_TMP/kv.json")"
+# A unit waiting for its first event: the tender is sandboxed and holds only
+# its stdio and the three KVM descriptors.
+fib=$(build_guest "$UF_TOP/functions/fib.c") || fail build-fib "fib.c did not build"
+mkfifo "$UF_TMP/in"
+timeout 20 "$HVT" --events "$UF_TMP/in" "$fib" >"$UF_TMP/fifo.out" 2>&1 &
+waiter=$!
+exec 7>"$UF_TMP/in"
+sleep 0.3
+hvt=$(pgrep -P $waiter uf-hvt)
+st=/proc/$hvt/status
+if grep -q '^Seccomp:[[:space:]]*2' "$st" && grep -q '^NoNewPrivs:[[:space:]]*1' "$st"; then
+	pass seccomp-active
+else
+	fail seccomp-active "$(grep -E 'Seccomp|NoNewPrivs' "$st" | tr '\n' ' ')"
+fi
+fds=$(ls -l /proc/$hvt/fd | awk 'NR>1 {print $NF}' | sort | tr '\n' ' ')
+case "$fds" in
+*anon_inode:kvm-vcpu* ) n=$(ls /proc/$hvt/fd | wc -l)
+	[ "$n" -le 7 ] && pass fds-minimal || fail fds-minimal "$n fds: $fds" ;;
+*) fail fds-minimal "no vcpu fd: $fds" ;;
+esac
+echo 7 >&7
+exec 7>&-
+wait $waiter
+rc=$?
+[ $rc -eq 0 ] && grep -q '"fib\\":13' "$UF_TMP/fifo.out" && pass fifo-event-then-eof ||
+	fail fifo-event-then-eof "status $rc: $(cat "$UF_TMP/fifo.out")"
 finish
