@@ -30,6 +30,7 @@
 #define CR4_OSFXSR (1ull << 9)
 #define CR4_OSXMMEXCPT (1ull << 10)
 #define EFER_SCE (1ull << 0)
+#define MSR_FS_BASE 0xc0000100u
 #define MSR_STAR 0xc0000081u
 #define MSR_LSTAR 0xc0000082u
 #define MSR_SFMASK 0xc0000084u
@@ -162,11 +163,11 @@ int hvt_kvm_vcpu(struct hvt *h, uint64_t rip, uint64_t rsp, char *err, size_t er
 
 int hvt_kvm_set_fs(struct hvt *h, uint64_t base)
 {
-	struct kvm_sregs s;
-	if (ioctl(h->vcpu_fd, KVM_GET_SREGS, &s) < 0)
-		return -1;
-	s.fs.base = base;
-	return ioctl(h->vcpu_fd, KVM_SET_SREGS, &s);
+	struct {
+		struct kvm_msrs m;
+		struct kvm_msr_entry e;
+	} msr = {.m.nmsrs = 1, .e = {.index = MSR_FS_BASE, .data = base}};
+	return ioctl(h->vcpu_fd, KVM_SET_MSRS, &msr) == 1 ? 0 : -1;
 }
 
 uint64_t hvt_kvm_cr2(struct hvt *h)

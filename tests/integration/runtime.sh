@@ -21,9 +21,20 @@ done
 grep -q 'event 2 failed' "$UF_TMP/err" && pass failed-event-reported || fail failed-event-reported "no report"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d=={"count":"42"} else 1)' "$UF_TMP/kv.json" &&
 	pass kv-file-saved || fail kv-file-saved "$(cat "$UF_TMP/kv.json")"
+fib=$(build_guest "$UF_TOP/functions/fib.c") || fail build-fib "fib.c did not build"
+
+# An event larger than the unit's free memory ends it as out of memory (5),
+# and the same event fits once the budget is raised.
+python3 -c "print('x' * (6 << 20))" >"$UF_TMP/big.txt"
+timeout 20 "$HVT" --mem 4M --events "$UF_TMP/big.txt" "$fib" >/dev/null 2>"$UF_TMP/oom.err"
+rc=$?
+[ $rc -eq 5 ] && grep -q 'out of memory: an event is larger than the free guest memory' "$UF_TMP/oom.err" &&
+	pass oom-big-event || fail oom-big-event "status $rc: $(cat "$UF_TMP/oom.err")"
+timeout 20 "$HVT" --mem 16M --events "$UF_TMP/big.txt" "$fib" >/dev/null 2>&1 &&
+	pass big-event-fits || fail big-event-fits "status $?"
+
 # A unit waiting for its first event: the tender is sandboxed and holds only
 # its stdio and the three KVM descriptors.
-fib=$(build_guest "$UF_TOP/functions/fib.c") || fail build-fib "fib.c did not build"
 mkfifo "$UF_TMP/in"
 # (started with every inherited descriptor above 2 closed)
 timeout 20 python3 -c 'import os, sys; os.closerange(3, 4096); os.execv(sys.argv[1], sys.argv[1:])' \
