@@ -30,20 +30,20 @@ static char bindir[PATH_MAX];
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: unifaas COMMAND [ARGS]\n\n"
-		   "Commands:\n"
-		   "  build SRC.c... [-o IMAGE] [CFLAGS...]  compile a function into a unikernel image\n"
-		   "  run IMAGE [options]                    run an image once, events from stdin\n"
-		   "  version                                print the version and ABI\n"
-		   "  help [COMMAND]                         this text, or a command's\n\n"
-		   "'unifaas COMMAND --help' describes each command.\n");
+	           "Commands:\n"
+	           "  build SRC.c... [-o IMAGE] [CFLAGS...]  compile a function into a unikernel image\n"
+	           "  run IMAGE [options]                    run an image once, events from stdin\n"
+	           "  version                                print the version and ABI\n"
+	           "  help [COMMAND]                         this text, or a command's\n\n"
+	           "'unifaas COMMAND --help' describes each command.\n");
 }
 
 static void build_usage(FILE *f)
 {
 	fprintf(f, "usage: unifaas build SRC.c [SRC.c...] [-o IMAGE] [-O2] [-DNAME=VAL] [-IDIR] [-lLIB] [-s]\n"
-		   "Compiles C sources with musl against unifaas.h and links them with libuf into a\n"
-		   "static unikernel image (default IMAGE: the first source's name with .uf).\n"
-		   "Options other than -o are passed to the compiler; -s strips symbols.\n");
+	           "Compiles C sources with musl against unifaas.h and links them with libuf into a\n"
+	           "static unikernel image (default IMAGE: the first source's name with .uf).\n"
+	           "Options other than -o are passed to the compiler; -s strips symbols.\n");
 }
 
 static int find_bindir(void)
@@ -93,10 +93,19 @@ static int cmd_build(int argc, char **argv)
 	snprintf(inc, sizeof(inc), "-I%s/include", ldir);
 	snprintf(ld, sizeof(ld), "-Wl,-T,%s/uf.ld", ldir);
 	args[na++] = GUEST_CC;
-	static const char *base[] = {"-std=gnu11", "-O2", "-static", "-fno-pie", "-no-pie", "-nostartfiles",
-				     "-ffunction-sections", "-fdata-sections", "-fno-asynchronous-unwind-tables",
-				     "-Wl,--gc-sections", "-Wl,-z,max-page-size=4096", "-Wl,--build-id=none",
-				     "-Wl,-z,noexecstack"};
+	static const char *base[] = {"-std=gnu11",
+	                             "-O2",
+	                             "-static",
+	                             "-fno-pie",
+	                             "-no-pie",
+	                             "-nostartfiles",
+	                             "-ffunction-sections",
+	                             "-fdata-sections",
+	                             "-fno-asynchronous-unwind-tables",
+	                             "-Wl,--gc-sections",
+	                             "-Wl,-z,max-page-size=4096",
+	                             "-Wl,--build-id=none",
+	                             "-Wl,-z,noexecstack"};
 	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
 		args[na++] = (char *)base[i];
 	args[na++] = inc;
@@ -163,7 +172,7 @@ static int cmd_build(int argc, char **argv)
 	if (pid == 0) {
 		execvp(GUEST_CC, args);
 		fprintf(stderr, "unifaas: build: cannot run %s: %s (install musl-tools: scripts/install-deps.sh)\n",
-			GUEST_CC, strerror(errno));
+		        GUEST_CC, strerror(errno));
 		_exit(127);
 	}
 	int st;

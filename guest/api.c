@@ -21,7 +21,7 @@
 #include "unifaas.h"
 
 #define POPBUF_INITIAL (64u << 10)
-#define STAGE_MAX (1u << 20)
+#define STAGE_MAX      (1u << 20)
 
 struct uf_ctx {
 	char *popbuf;
@@ -78,11 +78,11 @@ static void commit(uf_ctx *ctx)
 	if (ctx->count == 0)
 		return;
 	struct uf_hc_commit hc = {
-		.results = (uint64_t)(uintptr_t)ctx->results,
-		.pushes = (uint64_t)(uintptr_t)ctx->stage,
-		.pushes_len = ctx->stage_len,
-		.count = ctx->count,
-		.npush = ctx->npush,
+	    .results = (uint64_t)(uintptr_t)ctx->results,
+	    .pushes = (uint64_t)(uintptr_t)ctx->stage,
+	    .pushes_len = ctx->stage_len,
+	    .count = ctx->count,
+	    .npush = ctx->npush,
 	};
 	uf_hypercall(UF_HC_COMMIT, &hc);
 	ctx->count = ctx->cur = 0;
@@ -103,11 +103,11 @@ static void parse_batch(uf_ctx *ctx, uint32_t count)
 		const struct uf_rec_event *r = (const void *)p;
 		const char *s = p + sizeof(*r);
 		ctx->events[i] = (uf_event){
-			.id = s,
-			.queue = s + r->id_len + 1,
-			.data = s + r->id_len + 1 + r->queue_len + 1,
-			.len = r->data_len,
-			.time_ms = (int64_t)r->time_ms,
+		    .id = s,
+		    .queue = s + r->id_len + 1,
+		    .data = s + r->id_len + 1 + r->queue_len + 1,
+		    .len = r->data_len,
+		    .time_ms = (int64_t)r->time_ms,
 		};
 		ctx->results[i] = 0;
 		p += align8(sizeof(*r) + r->id_len + 1 + r->queue_len + 1 + r->data_len + 1);
@@ -130,10 +130,10 @@ static int fetch(uf_ctx *ctx, int timeout_ms)
 		max = UF_BATCH_MAX;
 	for (;;) {
 		struct uf_hc_pop hc = {
-			.buf = (uint64_t)(uintptr_t)ctx->popbuf,
-			.cap = ctx->popcap,
-			.max_events = max,
-			.timeout_ms = timeout_ms < 0 ? 0 : (uint32_t)timeout_ms,
+		    .buf = (uint64_t)(uintptr_t)ctx->popbuf,
+		    .cap = ctx->popcap,
+		    .max_events = max,
+		    .timeout_ms = timeout_ms < 0 ? 0 : (uint32_t)timeout_ms,
 		};
 		uf_hypercall(UF_HC_POP, &hc);
 		if (hc.status == UF_POP_DRAINED)
@@ -296,16 +296,16 @@ int uf_http(uf_ctx *ctx, const uf_http_req *req, uf_http_resp *resp)
 	if (!ctx || !req || !resp || !req->method || !req->url || (!req->body && req->body_len))
 		return -EINVAL;
 	struct uf_hc_http hc = {
-		.method = (uint64_t)(uintptr_t)req->method,
-		.method_len = strlen(req->method),
-		.url = (uint64_t)(uintptr_t)req->url,
-		.url_len = strlen(req->url),
-		.headers = (uint64_t)(uintptr_t)req->headers,
-		.headers_len = req->headers ? strlen(req->headers) : 0,
-		.body = (uint64_t)(uintptr_t)req->body,
-		.body_len = req->body_len,
-		.resp = (uint64_t)(uintptr_t)resp->body,
-		.resp_cap = resp->cap,
+	    .method = (uint64_t)(uintptr_t)req->method,
+	    .method_len = strlen(req->method),
+	    .url = (uint64_t)(uintptr_t)req->url,
+	    .url_len = strlen(req->url),
+	    .headers = (uint64_t)(uintptr_t)req->headers,
+	    .headers_len = req->headers ? strlen(req->headers) : 0,
+	    .body = (uint64_t)(uintptr_t)req->body,
+	    .body_len = req->body_len,
+	    .resp = (uint64_t)(uintptr_t)resp->body,
+	    .resp_cap = resp->cap,
 	};
 	uf_hypercall(UF_HC_HTTP, &hc);
 	if (hc.ret < 0)

@@ -11,8 +11,8 @@
 
 #include "hypercall.h"
 
-int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv,
-		      void (*init)(void), void (*fini)(void), void (*ldso)(void));
+int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv, void (*init)(void), void (*fini)(void),
+                      void (*ldso)(void));
 int main(int argc, char **argv, char **envp);
 
 _Noreturn void uf_boot(uint64_t *sp)

@@ -14,10 +14,7 @@
 
 static inline void uf_hypercall(enum uf_hc call, void *arg)
 {
-	__asm__ volatile("outl %0, %1"
-			 :
-			 : "a"((uint32_t)(uintptr_t)arg), "Nd"(UF_HC_PORT(call))
-			 : "memory");
+	__asm__ volatile("outl %0, %1" : : "a"((uint32_t)(uintptr_t)arg), "Nd"(UF_HC_PORT(call)) : "memory");
 }
 
 static inline struct uf_bootinfo *uf_bootinfo(void)

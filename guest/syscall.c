@@ -33,8 +33,7 @@ static long console_write(int fd, const void *buf, uint64_t len)
 		uint64_t n = len - done;
 		if (n > UF_CONSOLE_MAX)
 			n = UF_CONSOLE_MAX;
-		struct uf_hc_console hc = {
-			.buf = (uint64_t)(uintptr_t)buf + done, .len = n, .fd = (uint32_t)fd};
+		struct uf_hc_console hc = {.buf = (uint64_t)(uintptr_t)buf + done, .len = n, .fd = (uint32_t)fd};
 		uf_hypercall(UF_HC_CONSOLE, &hc);
 		if (hc.ret < 0)
 			return done ? (long)done : hc.ret;

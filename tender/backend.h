@@ -40,8 +40,8 @@ struct uf_backend {
 	/* 1: *ev is the next event; 0: none within timeout_ms; <0: -errno */
 	int (*peek)(struct uf_backend *b, uint32_t timeout_ms, const struct uf_bevent **ev);
 	void (*take)(struct uf_backend *b);
-	int (*commit)(struct uf_backend *b, const int32_t *results, uint32_t count,
-		      const struct uf_bpush *pushes, uint32_t npush);
+	int (*commit)(struct uf_backend *b, const int32_t *results, uint32_t count, const struct uf_bpush *pushes,
+	              uint32_t npush);
 	/* GET: *val points to backend-owned bytes valid until the next call */
 	int (*kv_get)(struct uf_backend *b, const char *key, size_t klen, const char **val, size_t *len);
 	int (*kv_set)(struct uf_backend *b, const char *key, size_t klen, const char *val, size_t len);

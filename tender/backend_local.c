@@ -123,7 +123,7 @@ static int local_peek(struct uf_backend *b, uint32_t timeout_ms, const struct uf
 		l->pending_data[len] = '\0';
 		snprintf(l->pending_id, sizeof(l->pending_id), "%" PRIu64, ++l->seq);
 		l->pending = (struct uf_bevent){
-			.id = l->pending_id, .queue = l->o.queue, .data = l->pending_data, .len = len, .time_ms = now_ms()};
+		    .id = l->pending_id, .queue = l->o.queue, .data = l->pending_data, .len = len, .time_ms = now_ms()};
 		l->have_pending = 1;
 	}
 	*ev = &l->pending;
@@ -200,8 +200,8 @@ static int print_push(struct local *l, const struct uf_bpush *p)
 	return 0;
 }
 
-static int local_commit(struct uf_backend *b, const int32_t *results, uint32_t count,
-			const struct uf_bpush *pushes, uint32_t npush)
+static int local_commit(struct uf_backend *b, const int32_t *results, uint32_t count, const struct uf_bpush *pushes,
+                        uint32_t npush)
 {
 	struct local *l = (struct local *)b;
 	int rc = 0;
@@ -366,7 +366,7 @@ static void kv_save(struct local *l)
 	if (rc != 0)
 		report(l, "uf-hvt: kv file %s: out of memory, not saved\n", l->o.kv_file);
 	else if (ftruncate(l->kv_fd, 0) < 0 || lseek(l->kv_fd, 0, SEEK_SET) < 0 ||
-		 write(l->kv_fd, buf, len) != (ssize_t)len)
+	         write(l->kv_fd, buf, len) != (ssize_t)len)
 		report(l, "uf-hvt: kv file %s: cannot save: %s\n", l->o.kv_file, strerror(errno));
 	free(buf);
 	close(l->kv_fd);
@@ -439,7 +439,7 @@ static int kv_load(struct local *l, char *err, size_t errlen)
 		size_t kl = strlen(k);
 		if (kl == 0 || kl > UF_KEY_MAX || local_kv_set(&l->b, k, kl, s, n) < 0) {
 			snprintf(err, errlen, "kv file %s: key '%.40s': empty, longer than %u bytes, or out of memory",
-				 path, k, UF_KEY_MAX);
+			         path, k, UF_KEY_MAX);
 			json_decref(root);
 			return -1;
 		}
@@ -455,8 +455,8 @@ struct uf_backend *uf_local_backend_open(const struct uf_local_opts *o, char *er
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	l->b = (struct uf_backend){local_peek, local_take, local_commit, local_kv_get, local_kv_set,
-				   local_kv_incr, local_kv_del, local_close};
+	l->b = (struct uf_backend){local_peek,   local_take,    local_commit, local_kv_get,
+	                           local_kv_set, local_kv_incr, local_kv_del, local_close};
 	l->o = *o;
 	l->kv_fd = -1;
 	if (o->events_file && strcmp(o->events_file, "-") != 0) {

@@ -16,12 +16,12 @@ static int add_rules(scmp_filter_ctx ctx, int sanitizer)
 {
 	int rc = 0;
 #define HVT_ALLOW(name) rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(name), 0);
-#define HVT_ALLOW_IOCTL(cmd) \
+#define HVT_ALLOW_IOCTL(cmd)                                                                                           \
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)(cmd)));
-#define HVT_ALLOW_MMAP_NOEXEC \
+#define HVT_ALLOW_MMAP_NOEXEC                                                                                          \
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-#define HVT_SANITIZER_ALLOW(name) \
-	if (sanitizer)            \
+#define HVT_SANITIZER_ALLOW(name)                                                                                      \
+	if (sanitizer)                                                                                                 \
 		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(name), 0);
 #include "hvt_seccomp_rules.h"
 	return rc;

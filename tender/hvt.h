@@ -40,9 +40,9 @@ struct hvt_layout {
 	uint64_t exc_handlers[32];
 	uint64_t image_end; /* end of the highest segment, page-aligned */
 	uint64_t heap_start, heap_end, stack_lo, stack_top;
-	struct hvt_region exec[HVT_MAX_REGIONS];   /* R+X: image text          */
-	struct hvt_region ro[HVT_MAX_REGIONS];     /* R: image rodata          */
-	struct hvt_region rw[HVT_MAX_REGIONS];     /* R+W: everything writable */
+	struct hvt_region exec[HVT_MAX_REGIONS]; /* R+X: image text          */
+	struct hvt_region ro[HVT_MAX_REGIONS];   /* R: image rodata          */
+	struct hvt_region rw[HVT_MAX_REGIONS];   /* R+W: everything writable */
 	int nexec, nro, nrw;
 	uint8_t phdrs[64 * 56]; /* copy of the program headers, for AT_PHDR */
 	uint32_t phnum;
@@ -70,7 +70,7 @@ struct hvt {
 	size_t run_size;
 	struct uf_backend *backend;
 	uint32_t inflight; /* events popped and not yet committed */
-	int console_fd; /* where the guest's stdout and stderr go */
+	int console_fd;    /* where the guest's stdout and stderr go */
 	/* how the unit ended, once it has */
 	int ended;
 	int end_code;

@@ -25,14 +25,14 @@
 
 #include "hvt.h"
 
-#define PTE_P 0x1ull
-#define PTE_W 0x2ull
-#define PTE_U 0x4ull
-#define PTE_A 0x20ull
-#define PTE_D 0x40ull
+#define PTE_P  0x1ull
+#define PTE_W  0x2ull
+#define PTE_U  0x4ull
+#define PTE_A  0x20ull
+#define PTE_D  0x40ull
 #define PTE_PS 0x80ull
 #define PTE_NX (1ull << 63)
-#define MIB2 (2ull << 20)
+#define MIB2   (2ull << 20)
 
 enum page_kind { PG_NONE, PG_RO, PG_RW, PG_RX, PG_SUPER_RO, PG_SUPER_RW };
 
@@ -140,10 +140,10 @@ static int build_page_tables(struct hvt *h, char *err, size_t errlen)
  * bits of p..p+3 clear, so three ports past the last call are opened too
  * (the tender rejects OUTs to them as bad hypercalls).
  */
-#define IOMAP_OFF 0x68u
-#define IOMAP_END (UF_HC_BASE + UF_HC_COUNT + 3)
+#define IOMAP_OFF  0x68u
+#define IOMAP_END  (UF_HC_BASE + UF_HC_COUNT + 3)
 #define IOMAP_LAST ((IOMAP_END - 1) / 8)
-#define TSS_LIMIT (IOMAP_OFF + IOMAP_LAST + 1)
+#define TSS_LIMIT  (IOMAP_OFF + IOMAP_LAST + 1)
 
 uint32_t hvt_tss_limit(void)
 {
@@ -161,7 +161,7 @@ static void build_gdt_tss_idt(struct hvt *h)
 	gdt[5] = 0x00affb000000ffffull; /* user 64-bit code, DPL 3 */
 	uint64_t base = UF_TSS_ADDR, limit = TSS_LIMIT;
 	gdt[6] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0xbull << 40) | (1ull << 47) |
-		 (((base >> 24) & 0xff) << 56);
+	         (((base >> 24) & 0xff) << 56);
 	gdt[7] = base >> 32;
 
 	uint8_t *tss = h->mem + UF_TSS_ADDR;
@@ -174,7 +174,7 @@ static void build_gdt_tss_idt(struct hvt *h)
 	uint8_t *bitmap = tss + IOMAP_OFF;
 	memset(bitmap, 0xff, IOMAP_LAST + 2); /* a set bit denies the port */
 	for (unsigned port = UF_HC_BASE; port < IOMAP_END; port++)
-		bitmap[port / 8] &= (uint8_t)~(1u << (port % 8));
+		bitmap[port / 8] &= (uint8_t) ~(1u << (port % 8));
 
 	uint8_t *idt = h->mem + UF_IDT_ADDR;
 	for (int v = 0; v < 32; v++) {
@@ -220,9 +220,9 @@ static int build_stack(struct hvt *h, uint64_t *rsp, char *err, size_t errlen)
 	sp &= ~7ull;
 	uint64_t at_phdr = push_bytes(h, &sp, lay->phdrs, lay->phnum * sizeof(Elf64_Phdr));
 
-	uint64_t auxv[] = {AT_PHDR,  at_phdr,  AT_PHENT, sizeof(Elf64_Phdr), AT_PHNUM, lay->phnum,
-			   AT_PAGESZ, UF_PAGE_SIZE, AT_ENTRY, lay->entry, AT_RANDOM, at_random,
-			   AT_SECURE, 0, AT_NULL, 0};
+	uint64_t auxv[] = {AT_PHDR,      at_phdr,  AT_PHENT,   sizeof(Elf64_Phdr), AT_PHNUM,  lay->phnum, AT_PAGESZ,
+	                   UF_PAGE_SIZE, AT_ENTRY, lay->entry, AT_RANDOM,          at_random, AT_SECURE,  0,
+	                   AT_NULL,      0};
 	size_t words = 1 + 2 + (size_t)h->opt.nenv + 1 + sizeof(auxv) / 8;
 	sp = (sp - words * 8) & ~15ull;
 	if (sp < lay->stack_lo + UF_PAGE_SIZE) {
@@ -250,9 +250,9 @@ int hvt_boot_setup(struct hvt *h, uint64_t *rsp, char *err, size_t errlen)
 	lay->heap_end = lay->stack_lo - UF_PAGE_SIZE; /* guard page */
 	if (lay->heap_end < lay->heap_start + (64u << 10)) {
 		snprintf(err, errlen,
-			 "memory budget of %lu KiB leaves no room for a heap (image ends at %lu KiB, stack %lu KiB)",
-			 (unsigned long)(h->mem_size >> 10), (unsigned long)(lay->image_end >> 10),
-			 (unsigned long)(h->opt.stack_size >> 10));
+		         "memory budget of %lu KiB leaves no room for a heap (image ends at %lu KiB, stack %lu KiB)",
+		         (unsigned long)(h->mem_size >> 10), (unsigned long)(lay->image_end >> 10),
+		         (unsigned long)(h->opt.stack_size >> 10));
 		return -1;
 	}
 	region_add_rw(lay, UF_BOOTINFO_ADDR, UF_BOOTINFO_ADDR + UF_PAGE_SIZE);
@@ -265,15 +265,15 @@ int hvt_boot_setup(struct hvt *h, uint64_t *rsp, char *err, size_t errlen)
 
 	struct uf_bootinfo *bi = (struct uf_bootinfo *)(h->mem + UF_BOOTINFO_ADDR);
 	*bi = (struct uf_bootinfo){
-		.magic = UF_BOOTINFO_MAGIC,
-		.abi_version = UF_ABI_VERSION,
-		.mem_size = h->mem_size,
-		.heap_start = lay->heap_start,
-		.heap_end = lay->heap_end,
-		.stack_lo = lay->stack_lo,
-		.stack_top = lay->stack_top,
-		.idle_ms = h->opt.idle_ms,
-		.batch_max = h->opt.batch_max,
+	    .magic = UF_BOOTINFO_MAGIC,
+	    .abi_version = UF_ABI_VERSION,
+	    .mem_size = h->mem_size,
+	    .heap_start = lay->heap_start,
+	    .heap_end = lay->heap_end,
+	    .stack_lo = lay->stack_lo,
+	    .stack_top = lay->stack_top,
+	    .idle_ms = h->opt.idle_ms,
+	    .batch_max = h->opt.batch_max,
 	};
 	return build_stack(h, rsp, err, errlen);
 }

@@ -31,10 +31,10 @@ static uint64_t event_rec_size(const struct uf_bevent *ev)
 static void put_event(uint8_t *dst, const struct uf_bevent *ev)
 {
 	struct uf_rec_event r = {
-		.id_len = (uint32_t)strlen(ev->id),
-		.queue_len = (uint32_t)strlen(ev->queue),
-		.data_len = ev->len,
-		.time_ms = ev->time_ms,
+	    .id_len = (uint32_t)strlen(ev->id),
+	    .queue_len = (uint32_t)strlen(ev->queue),
+	    .data_len = ev->len,
+	    .time_ms = ev->time_ms,
 	};
 	memcpy(dst, &r, sizeof(r));
 	uint8_t *p = dst + sizeof(r);
@@ -111,7 +111,7 @@ static int queue_name_ok(const char *q, size_t n)
 
 /* Parse the staged pushes into `out`; returns 0, or -1 after ending the unit. */
 static int parse_pushes(struct hvt *h, const uint8_t *p, uint64_t len, uint32_t npush, const int32_t *results,
-			uint32_t count, struct uf_bpush *out)
+                        uint32_t count, struct uf_bpush *out)
 {
 	uint64_t off = 0;
 	for (uint32_t i = 0; i < npush; i++) {
@@ -137,12 +137,14 @@ static int parse_pushes(struct hvt *h, const uint8_t *p, uint64_t len, uint32_t 
 		const char *q = (const char *)p + body;
 		const char *d = q + r.queue_len + 1;
 		if (q[r.queue_len] != '\0' || d[r.data_len] != '\0' || !queue_name_ok(q, r.queue_len)) {
-			bad(h, "commit: push record %u: queue name is not 1..%u of [A-Za-z0-9._-] or a terminator is missing",
+			bad(h,
+			    "commit: push record %u: queue name is not 1..%u of [A-Za-z0-9._-] or a terminator is "
+			    "missing",
 			    i, UF_QUEUE_MAX);
 			return -1;
 		}
 		out[i] = (struct uf_bpush){
-			.event = r.event, .queue = q, .queue_len = r.queue_len, .data = d, .len = r.data_len};
+		    .event = r.event, .queue = q, .queue_len = r.queue_len, .data = d, .len = r.data_len};
 		off += align8(sizeof(r) + r.queue_len + 1 + r.data_len + 1);
 		if (off > len)
 			off = len;

@@ -58,18 +58,17 @@ int hvt_elf_check_note(const uint8_t *file, size_t size, struct hvt_note *note, 
 		return -1;
 	}
 	const Elf64_Ehdr *eh = (const void *)file;
-	if (eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB ||
-	    eh->e_machine != EM_X86_64) {
+	if (eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB || eh->e_machine != EM_X86_64) {
 		snprintf(err, errlen, "not an x86-64 little-endian ELF64 image");
 		return -1;
 	}
 	if (eh->e_type != ET_EXEC) {
 		snprintf(err, errlen, "ELF type %u is not a static executable (ET_EXEC); build it with 'unifaas build'",
-			 eh->e_type);
+		         eh->e_type);
 		return -1;
 	}
-	if (eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phnum == 0 || eh->e_phnum > 64 ||
-	    eh->e_phoff > size || (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > size - eh->e_phoff) {
+	if (eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phnum == 0 || eh->e_phnum > 64 || eh->e_phoff > size ||
+	    (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > size - eh->e_phoff) {
 		snprintf(err, errlen, "program header table is missing, truncated or has more than 64 entries");
 		return -1;
 	}
@@ -85,15 +84,16 @@ int hvt_elf_check_note(const uint8_t *file, size_t size, struct hvt_note *note, 
 			uint32_t v = note->version;
 			if (v != UF_ABI_VERSION) {
 				snprintf(err, errlen,
-					 "image speaks unifaas ABI version %u, this tender speaks version %u; "
-					 "rebuild the function with this unifaas",
-					 v, UF_ABI_VERSION);
+				         "image speaks unifaas ABI version %u, this tender speaks version %u; "
+				         "rebuild the function with this unifaas",
+				         v, UF_ABI_VERSION);
 				return -1;
 			}
 			return 0;
 		}
 	}
-	snprintf(err, errlen, "no unifaas ABI note (.note.unifaas): not a unifaas image; build it with 'unifaas build'");
+	snprintf(err, errlen,
+	         "no unifaas ABI note (.note.unifaas): not a unifaas image; build it with 'unifaas build'");
 	return -1;
 }
 
@@ -139,7 +139,7 @@ static int load_segments(struct hvt *h, const uint8_t *file, size_t size, char *
 		}
 		if (lo < top || hi < lo) {
 			snprintf(err, errlen, "segment %d at 0x%lx is below 0x%x or overlaps the previous one", i,
-				 (unsigned long)lo, UF_IMAGE_BASE);
+			         (unsigned long)lo, UF_IMAGE_BASE);
 			return -1;
 		}
 		if (p->p_filesz > p->p_memsz || p->p_offset > size || p->p_filesz > size - p->p_offset) {
@@ -148,12 +148,12 @@ static int load_segments(struct hvt *h, const uint8_t *file, size_t size, char *
 		}
 		if ((p->p_flags & PF_W) && (p->p_flags & PF_X)) {
 			snprintf(err, errlen, "segment %d at 0x%lx is both writable and executable (W^X)", i,
-				 (unsigned long)lo);
+			         (unsigned long)lo);
 			return -1;
 		}
 		if (hi > h->mem_size) {
 			snprintf(err, errlen, "segment %d ends at 0x%lx, beyond the %lu MiB memory budget", i,
-				 (unsigned long)hi, (unsigned long)(h->mem_size >> 20));
+			         (unsigned long)hi, (unsigned long)(h->mem_size >> 20));
 			return -1;
 		}
 		if (nload == HVT_MAX_REGIONS - 4) {
@@ -184,13 +184,13 @@ static int load_segments(struct hvt *h, const uint8_t *file, size_t size, char *
 entry_ok:
 	if (!in_exec(lay, lay->note.syscall_entry)) {
 		snprintf(err, errlen, "syscall entry 0x%lx named by the note is not in an executable segment",
-			 (unsigned long)lay->note.syscall_entry);
+		         (unsigned long)lay->note.syscall_entry);
 		return -1;
 	}
 	uint64_t tab = lay->note.exc_table;
 	if (tab % 8 || !in_ro(lay, tab, 32 * 8)) {
 		snprintf(err, errlen, "exception table 0x%lx named by the note is not in read-only data",
-			 (unsigned long)tab);
+		         (unsigned long)tab);
 		return -1;
 	}
 	for (int v = 0; v < 32; v++) {
@@ -198,7 +198,7 @@ entry_ok:
 		memcpy(&a, h->mem + tab + 8 * (uint64_t)v, 8);
 		if (!in_exec(lay, a)) {
 			snprintf(err, errlen, "exception handler %d at 0x%lx is not in an executable segment", v,
-				 (unsigned long)a);
+			         (unsigned long)a);
 			return -1;
 		}
 		lay->exc_handlers[v] = a;

@@ -106,7 +106,7 @@ static void hc_exit(struct hvt *h, void *arg)
 		break;
 	case UF_EXIT_OOM:
 		hvt_end(h, UF_END_OOM, "out of memory: %s (budget %lu MiB; raise it with --mem)",
-			msg[0] ? msg : "guest runtime could not allocate", (unsigned long)(h->mem_size >> 20));
+		        msg[0] ? msg : "guest runtime could not allocate", (unsigned long)(h->mem_size >> 20));
 		break;
 	default:
 		bad(h, "exit: unknown kind %u", a->kind);
@@ -116,16 +116,25 @@ static void hc_exit(struct hvt *h, void *arg)
 static const char *vector_name(uint64_t v)
 {
 	static const char *names[32] = {
-		[0] = "#DE divide error",     [1] = "#DB debug",
-		[2] = "NMI",                  [3] = "#BP breakpoint",
-		[4] = "#OF overflow",         [5] = "#BR bound range",
-		[6] = "#UD invalid opcode",   [7] = "#NM device not available",
-		[8] = "#DF double fault",     [10] = "#TS invalid TSS",
-		[11] = "#NP segment not present", [12] = "#SS stack-segment fault",
-		[13] = "#GP general protection", [14] = "#PF page fault",
-		[16] = "#MF x87 floating point", [17] = "#AC alignment check",
-		[18] = "#MC machine check",   [19] = "#XM SIMD floating point",
-		[21] = "#CP control protection",
+	    [0] = "#DE divide error",
+	    [1] = "#DB debug",
+	    [2] = "NMI",
+	    [3] = "#BP breakpoint",
+	    [4] = "#OF overflow",
+	    [5] = "#BR bound range",
+	    [6] = "#UD invalid opcode",
+	    [7] = "#NM device not available",
+	    [8] = "#DF double fault",
+	    [10] = "#TS invalid TSS",
+	    [11] = "#NP segment not present",
+	    [12] = "#SS stack-segment fault",
+	    [13] = "#GP general protection",
+	    [14] = "#PF page fault",
+	    [16] = "#MF x87 floating point",
+	    [17] = "#AC alignment check",
+	    [18] = "#MC machine check",
+	    [19] = "#XM SIMD floating point",
+	    [21] = "#CP control protection",
 	};
 	return v < 32 && names[v] ? names[v] : "reserved exception";
 }
@@ -171,7 +180,7 @@ static void hc_fault(struct hvt *h, void *arg)
 	else if (f->vector == 13 || f->vector == 12 || f->vector == 8)
 		snprintf(detail, sizeof(detail), "error code 0x%lx", (unsigned long)f->error);
 	hvt_end(h, UF_END_FAULT, "guest fault: %s%s%s at rip 0x%lx (rsp 0x%lx)", vector_name(f->vector),
-		detail[0] ? ": " : "", detail, (unsigned long)f->rip, (unsigned long)f->rsp);
+	        detail[0] ? ": " : "", detail, (unsigned long)f->rip, (unsigned long)f->rsp);
 }
 
 static void hc_yield(struct hvt *h, void *arg)
@@ -219,18 +228,18 @@ static const struct {
 	void (*fn)(struct hvt *h, void *arg);
 	int supervisor; /* argument lives on the exception stack, read-only here */
 } calls[UF_HC_COUNT] = {
-	[UF_HC_CONSOLE] = {"console", sizeof(struct uf_hc_console), hc_console},
-	[UF_HC_TIME] = {"time", sizeof(struct uf_hc_time), hc_time},
-	[UF_HC_RANDOM] = {"random", sizeof(struct uf_hc_random), hc_random},
-	[UF_HC_EXIT] = {"exit", sizeof(struct uf_hc_exit), hc_exit},
-	[UF_HC_FAULT] = {"fault", sizeof(struct uf_hc_fault), hc_fault, 1},
-	[UF_HC_POP] = {"pop", sizeof(struct uf_hc_pop), hvt_hc_pop},
-	[UF_HC_COMMIT] = {"commit", sizeof(struct uf_hc_commit), hvt_hc_commit},
-	[UF_HC_KV] = {"kv", sizeof(struct uf_hc_kv), hvt_hc_kv},
-	[UF_HC_HTTP] = {"http", sizeof(struct uf_hc_http), hc_http},
-	[UF_HC_NET] = {"net", sizeof(struct uf_hc_net), hc_net},
-	[UF_HC_YIELD] = {"yield", sizeof(struct uf_hc_yield), hc_yield},
-	[UF_HC_SETFS] = {"setfs", sizeof(struct uf_hc_setfs), hc_setfs},
+    [UF_HC_CONSOLE] = {"console", sizeof(struct uf_hc_console), hc_console},
+    [UF_HC_TIME] = {"time", sizeof(struct uf_hc_time), hc_time},
+    [UF_HC_RANDOM] = {"random", sizeof(struct uf_hc_random), hc_random},
+    [UF_HC_EXIT] = {"exit", sizeof(struct uf_hc_exit), hc_exit},
+    [UF_HC_FAULT] = {"fault", sizeof(struct uf_hc_fault), hc_fault, 1},
+    [UF_HC_POP] = {"pop", sizeof(struct uf_hc_pop), hvt_hc_pop},
+    [UF_HC_COMMIT] = {"commit", sizeof(struct uf_hc_commit), hvt_hc_commit},
+    [UF_HC_KV] = {"kv", sizeof(struct uf_hc_kv), hvt_hc_kv},
+    [UF_HC_HTTP] = {"http", sizeof(struct uf_hc_http), hc_http},
+    [UF_HC_NET] = {"net", sizeof(struct uf_hc_net), hc_net},
+    [UF_HC_YIELD] = {"yield", sizeof(struct uf_hc_yield), hc_yield},
+    [UF_HC_SETFS] = {"setfs", sizeof(struct uf_hc_setfs), hc_setfs},
 };
 
 void hvt_hypercall(struct hvt *h, uint16_t port, uint32_t value)
@@ -241,8 +250,9 @@ void hvt_hypercall(struct hvt *h, uint16_t port, uint32_t value)
 	}
 	unsigned n = port - UF_HC_BASE;
 	uint64_t arg[32]; /* aligned copy: the guest's struct may be misaligned */
-	void *p = calls[n].supervisor ? (value >= UF_IST_LO && value + calls[n].size <= UF_IST_TOP ? h->mem + value : NULL)
-				      : hvt_guest_ptr(h, value, calls[n].size, 1);
+	void *p = calls[n].supervisor
+	              ? (value >= UF_IST_LO && value + calls[n].size <= UF_IST_TOP ? h->mem + value : NULL)
+	              : hvt_guest_ptr(h, value, calls[n].size, 1);
 	if (!p) {
 		bad(h, "%s: argument struct at 0x%x (%zu bytes) is not in writable guest memory", calls[n].name, value,
 		    calls[n].size);

@@ -19,33 +19,33 @@
 
 #include "hvt.h"
 
-#define CR0_PE (1ull << 0)
-#define CR0_MP (1ull << 1)
-#define CR0_ET (1ull << 4)
-#define CR0_NE (1ull << 5)
-#define CR0_WP (1ull << 16)
-#define CR0_AM (1ull << 18)
-#define CR0_PG (1ull << 31)
-#define CR4_PAE (1ull << 5)
-#define CR4_OSFXSR (1ull << 9)
+#define CR0_PE         (1ull << 0)
+#define CR0_MP         (1ull << 1)
+#define CR0_ET         (1ull << 4)
+#define CR0_NE         (1ull << 5)
+#define CR0_WP         (1ull << 16)
+#define CR0_AM         (1ull << 18)
+#define CR0_PG         (1ull << 31)
+#define CR4_PAE        (1ull << 5)
+#define CR4_OSFXSR     (1ull << 9)
 #define CR4_OSXMMEXCPT (1ull << 10)
-#define EFER_SCE (1ull << 0)
-#define MSR_FS_BASE 0xc0000100u
-#define MSR_STAR 0xc0000081u
-#define MSR_LSTAR 0xc0000082u
-#define MSR_SFMASK 0xc0000084u
-#define EFER_LME (1ull << 8)
-#define EFER_LMA (1ull << 10)
-#define EFER_NXE (1ull << 11)
+#define EFER_SCE       (1ull << 0)
+#define MSR_FS_BASE    0xc0000100u
+#define MSR_STAR       0xc0000081u
+#define MSR_LSTAR      0xc0000082u
+#define MSR_SFMASK     0xc0000084u
+#define EFER_LME       (1ull << 8)
+#define EFER_LMA       (1ull << 10)
+#define EFER_NXE       (1ull << 11)
 
 int hvt_kvm_open(struct hvt *h, char *err, size_t errlen)
 {
 	h->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (h->kvm_fd < 0) {
 		snprintf(err, errlen, "cannot open /dev/kvm: %s%s", strerror(errno),
-			 errno == ENOENT ? " (no KVM on this host: enable virtualisation or load kvm)"
-			 : errno == EACCES ? " (add yourself to the kvm group)"
-					   : "");
+		         errno == ENOENT   ? " (no KVM on this host: enable virtualisation or load kvm)"
+		         : errno == EACCES ? " (add yourself to the kvm group)"
+		                           : "");
 		return -1;
 	}
 	int api = ioctl(h->kvm_fd, KVM_GET_API_VERSION, 0);
@@ -62,14 +62,14 @@ int hvt_kvm_open(struct hvt *h, char *err, size_t errlen)
 	if (h->mem == MAP_FAILED) {
 		h->mem = NULL;
 		snprintf(err, errlen, "cannot reserve %lu MiB of guest memory: %s", (unsigned long)(h->mem_size >> 20),
-			 strerror(errno));
+		         strerror(errno));
 		return -1;
 	}
 	struct kvm_userspace_memory_region region = {
-		.slot = 0,
-		.guest_phys_addr = 0,
-		.memory_size = h->mem_size,
-		.userspace_addr = (uint64_t)(uintptr_t)h->mem,
+	    .slot = 0,
+	    .guest_phys_addr = 0,
+	    .memory_size = h->mem_size,
+	    .userspace_addr = (uint64_t)(uintptr_t)h->mem,
 	};
 	if (ioctl(h->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
 		snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
@@ -82,17 +82,38 @@ int hvt_kvm_open(struct hvt *h, char *err, size_t errlen)
 static void segments(struct kvm_sregs *s)
 {
 	struct kvm_segment code = {
-		.base = 0, .limit = 0xffffffff, .selector = UF_SEL_UCODE, .type = 11,
-		.present = 1, .dpl = 3, .db = 0, .s = 1, .l = 1, .g = 1,
+	    .base = 0,
+	    .limit = 0xffffffff,
+	    .selector = UF_SEL_UCODE,
+	    .type = 11,
+	    .present = 1,
+	    .dpl = 3,
+	    .db = 0,
+	    .s = 1,
+	    .l = 1,
+	    .g = 1,
 	};
 	struct kvm_segment data = {
-		.base = 0, .limit = 0xffffffff, .selector = UF_SEL_UDATA, .type = 3,
-		.present = 1, .dpl = 3, .db = 1, .s = 1, .l = 0, .g = 1,
+	    .base = 0,
+	    .limit = 0xffffffff,
+	    .selector = UF_SEL_UDATA,
+	    .type = 3,
+	    .present = 1,
+	    .dpl = 3,
+	    .db = 1,
+	    .s = 1,
+	    .l = 0,
+	    .g = 1,
 	};
 	s->cs = code;
 	s->ds = s->es = s->fs = s->gs = s->ss = data;
 	s->tr = (struct kvm_segment){
-		.base = UF_TSS_ADDR, .limit = hvt_tss_limit(), .selector = UF_SEL_TSS, .type = 11, .present = 1, .s = 0,
+	    .base = UF_TSS_ADDR,
+	    .limit = hvt_tss_limit(),
+	    .selector = UF_SEL_TSS,
+	    .type = 11,
+	    .present = 1,
+	    .s = 0,
 	};
 	s->gdt.base = UF_GDT_ADDR;
 	s->gdt.limit = 8 * 8 - 1;
@@ -145,8 +166,8 @@ int hvt_kvm_vcpu(struct hvt *h, uint64_t rip, uint64_t rsp, char *err, size_t er
 		struct kvm_msrs m;
 		struct kvm_msr_entry e[3];
 	} msrs = {.m.nmsrs = 3};
-	msrs.e[0] = (struct kvm_msr_entry){.index = MSR_STAR,
-					   .data = ((uint64_t)(UF_SEL_UDATA - 8 - 3) << 48) | ((uint64_t)UF_SEL_CODE << 32)};
+	msrs.e[0] = (struct kvm_msr_entry){
+	    .index = MSR_STAR, .data = ((uint64_t)(UF_SEL_UDATA - 8 - 3) << 48) | ((uint64_t)UF_SEL_CODE << 32)};
 	msrs.e[1] = (struct kvm_msr_entry){.index = MSR_LSTAR, .data = h->lay.note.syscall_entry};
 	msrs.e[2] = (struct kvm_msr_entry){.index = MSR_SFMASK, .data = 0x700}; /* TF, IF, DF */
 	if (ioctl(h->vcpu_fd, KVM_SET_MSRS, &msrs) != 3) {

@@ -37,24 +37,24 @@ static volatile sig_atomic_t tick_pending;
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: uf-hvt [options] IMAGE\n"
-		"Runs a unifaas unikernel image on KVM as one execution unit.\n\n"
-		"  --mem SIZE          guest memory budget (default 8M; K, M, G suffixes)\n"
-		"  --stack SIZE        guest stack size (default 256K)\n"
-		"  --timeout-ms N      CPU time one event may use (default 0 = unlimited)\n"
-		"  --idle-ms N         how long the unit waits for more events (default 0)\n"
-		"  --batch N           most events per pop (default 64, max %u)\n"
-		"  --env KEY=VALUE     add to the function's environment (repeatable)\n"
-		"  --event DATA        an event (repeatable); then --events or stdin\n"
-		"  --events FILE       events, one per line ('-' for stdin)\n"
-		"  --queue NAME        queue name the events appear to come from (default input)\n"
-		"  --kv FILE           load the KV store from FILE and save it back at the end\n"
-		"  --no-seccomp        do not sandbox the tender (debugging only)\n"
-		"  -v, --verbose       report clean exits and boot timing on stderr\n"
-		"  -h, --help          this text\n\n"
-		"Exit status: 0 clean exit, 1 function error, 2 usage or bad image, 3 guest fault,\n"
-		"4 time limit, 5 out of memory, 6 bad hypercall, 7 internal error.\n",
-		UF_BATCH_MAX);
+	        "usage: uf-hvt [options] IMAGE\n"
+	        "Runs a unifaas unikernel image on KVM as one execution unit.\n\n"
+	        "  --mem SIZE          guest memory budget (default 8M; K, M, G suffixes)\n"
+	        "  --stack SIZE        guest stack size (default 256K)\n"
+	        "  --timeout-ms N      CPU time one event may use (default 0 = unlimited)\n"
+	        "  --idle-ms N         how long the unit waits for more events (default 0)\n"
+	        "  --batch N           most events per pop (default 64, max %u)\n"
+	        "  --env KEY=VALUE     add to the function's environment (repeatable)\n"
+	        "  --event DATA        an event (repeatable); then --events or stdin\n"
+	        "  --events FILE       events, one per line ('-' for stdin)\n"
+	        "  --queue NAME        queue name the events appear to come from (default input)\n"
+	        "  --kv FILE           load the KV store from FILE and save it back at the end\n"
+	        "  --no-seccomp        do not sandbox the tender (debugging only)\n"
+	        "  -v, --verbose       report clean exits and boot timing on stderr\n"
+	        "  -h, --help          this text\n\n"
+	        "Exit status: 0 clean exit, 1 function error, 2 usage or bad image, 3 guest fault,\n"
+	        "4 time limit, 5 out of memory, 6 bad hypercall, 7 internal error.\n",
+	        UF_BATCH_MAX);
 }
 
 void hvt_end(struct hvt *h, int code, const char *fmt, ...)
@@ -160,7 +160,7 @@ static int arm_timer(struct hvt *h, timer_t *t)
 		return -1;
 	uint64_t ns = (uint64_t)h->opt.timeout_ms * 1000000u / TICKS_PER_TIMEOUT;
 	struct itimerspec its = {
-		.it_interval = {.tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u)},
+	    .it_interval = {.tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u)},
 	};
 	its.it_value = its.it_interval;
 	return timer_settime(*t, 0, &its, NULL);
@@ -179,7 +179,7 @@ static void check_progress(struct hvt *h)
 	}
 	if (++h->stalled_ticks >= TICKS_PER_TIMEOUT)
 		hvt_end(h, UF_END_TIMEOUT, "time limit: event %lu used more than %u ms of CPU time (rip 0x%lx)",
-			(unsigned long)p, h->opt.timeout_ms, (unsigned long)hvt_kvm_rip(h));
+		        (unsigned long)p, h->opt.timeout_ms, (unsigned long)hvt_kvm_rip(h));
 }
 
 static void run_vcpu(struct hvt *h)
@@ -198,10 +198,11 @@ static void run_vcpu(struct hvt *h)
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO:
 			if (run->io.direction != KVM_EXIT_IO_OUT || run->io.size != 4 || run->io.count != 1) {
-				hvt_end(h, UF_END_BAD_HYPERCALL,
-					"bad hypercall: %s of %u bytes x%u on port 0x%x (hypercalls are one 32-bit OUT)",
-					run->io.direction == KVM_EXIT_IO_OUT ? "OUT" : "IN", run->io.size, run->io.count,
-					run->io.port);
+				hvt_end(
+				    h, UF_END_BAD_HYPERCALL,
+				    "bad hypercall: %s of %u bytes x%u on port 0x%x (hypercalls are one 32-bit OUT)",
+				    run->io.direction == KVM_EXIT_IO_OUT ? "OUT" : "IN", run->io.size, run->io.count,
+				    run->io.port);
 				break;
 			}
 			uint32_t v;
@@ -213,40 +214,59 @@ static void run_vcpu(struct hvt *h)
 			break;
 		case KVM_EXIT_SHUTDOWN:
 			hvt_end(h, UF_END_FAULT,
-				"guest fault: triple fault at rip 0x%lx (an exception before the runtime's handlers "
-				"were installed, or inside one)",
-				(unsigned long)hvt_kvm_rip(h));
+			        "guest fault: triple fault at rip 0x%lx (an exception before the runtime's handlers "
+			        "were installed, or inside one)",
+			        (unsigned long)hvt_kvm_rip(h));
 			break;
 		case KVM_EXIT_MMIO:
-			hvt_end(h, UF_END_FAULT, "guest fault: access to guest-physical 0x%lx outside guest memory at rip 0x%lx",
-				(unsigned long)run->mmio.phys_addr, (unsigned long)hvt_kvm_rip(h));
+			hvt_end(h, UF_END_FAULT,
+			        "guest fault: access to guest-physical 0x%lx outside guest memory at rip 0x%lx",
+			        (unsigned long)run->mmio.phys_addr, (unsigned long)hvt_kvm_rip(h));
 			break;
 		case KVM_EXIT_FAIL_ENTRY:
 			hvt_end(h, UF_END_INTERNAL, "KVM entry failed (reason 0x%llx)",
-				(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+			        (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 			break;
 		case KVM_EXIT_INTERNAL_ERROR:
 			hvt_end(h, UF_END_INTERNAL, "KVM internal error (suberror %u) at rip 0x%lx",
-				run->internal.suberror, (unsigned long)hvt_kvm_rip(h));
+			        run->internal.suberror, (unsigned long)hvt_kvm_rip(h));
 			break;
 		default:
 			hvt_end(h, UF_END_INTERNAL, "unexpected KVM exit %u at rip 0x%lx", run->exit_reason,
-				(unsigned long)hvt_kvm_rip(h));
+			        (unsigned long)hvt_kvm_rip(h));
 		}
 	}
 }
 
-enum { OPT_MEM = 256, OPT_STACK, OPT_TIMEOUT, OPT_IDLE, OPT_BATCH, OPT_ENV, OPT_EVENT, OPT_EVENTS,
-       OPT_QUEUE, OPT_KV, OPT_NOSECCOMP };
+enum {
+	OPT_MEM = 256,
+	OPT_STACK,
+	OPT_TIMEOUT,
+	OPT_IDLE,
+	OPT_BATCH,
+	OPT_ENV,
+	OPT_EVENT,
+	OPT_EVENTS,
+	OPT_QUEUE,
+	OPT_KV,
+	OPT_NOSECCOMP
+};
 
 static const struct option long_opts[] = {
-	{"mem", required_argument, 0, OPT_MEM},       {"stack", required_argument, 0, OPT_STACK},
-	{"timeout-ms", required_argument, 0, OPT_TIMEOUT}, {"idle-ms", required_argument, 0, OPT_IDLE},
-	{"batch", required_argument, 0, OPT_BATCH},   {"env", required_argument, 0, OPT_ENV},
-	{"event", required_argument, 0, OPT_EVENT},   {"events", required_argument, 0, OPT_EVENTS},
-	{"queue", required_argument, 0, OPT_QUEUE},   {"kv", required_argument, 0, OPT_KV},
-	{"no-seccomp", no_argument, 0, OPT_NOSECCOMP}, {"verbose", no_argument, 0, 'v'},
-	{"help", no_argument, 0, 'h'},                {0, 0, 0, 0},
+    {"mem", required_argument, 0, OPT_MEM},
+    {"stack", required_argument, 0, OPT_STACK},
+    {"timeout-ms", required_argument, 0, OPT_TIMEOUT},
+    {"idle-ms", required_argument, 0, OPT_IDLE},
+    {"batch", required_argument, 0, OPT_BATCH},
+    {"env", required_argument, 0, OPT_ENV},
+    {"event", required_argument, 0, OPT_EVENT},
+    {"events", required_argument, 0, OPT_EVENTS},
+    {"queue", required_argument, 0, OPT_QUEUE},
+    {"kv", required_argument, 0, OPT_KV},
+    {"no-seccomp", no_argument, 0, OPT_NOSECCOMP},
+    {"verbose", no_argument, 0, 'v'},
+    {"help", no_argument, 0, 'h'},
+    {0, 0, 0, 0},
 };
 
 static int bad_opt(const char *opt, const char *val, const char *why)
@@ -264,8 +284,8 @@ static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_lo
 	while ((c = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_MEM:
-			if (parse_size(optarg, &o->mem_size) < 0 || o->mem_size < UF_MEM_MIN || o->mem_size > UF_MEM_MAX ||
-			    o->mem_size % (2u << 20))
+			if (parse_size(optarg, &o->mem_size) < 0 || o->mem_size < UF_MEM_MIN ||
+			    o->mem_size > UF_MEM_MAX || o->mem_size % (2u << 20))
 				return bad_opt("--mem", optarg, "must be a multiple of 2M between 4M and 1G");
 			break;
 		case OPT_STACK:
@@ -329,7 +349,8 @@ static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_lo
 	if (o->stack_size * 2 > o->mem_size)
 		return bad_opt("--stack", "", "must be at most half of --mem");
 	size_t ql = strlen(lo->queue);
-	if (ql == 0 || ql > UF_QUEUE_MAX || strspn(lo->queue, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != ql)
+	if (ql == 0 || ql > UF_QUEUE_MAX ||
+	    strspn(lo->queue, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != ql)
 		return bad_opt("--queue", lo->queue, "must be 1..128 of [A-Za-z0-9._-]");
 	if (lo->nevents == 0 && !lo->events_file)
 		lo->events_file = "-";
@@ -380,11 +401,10 @@ int main(int argc, char **argv)
 	run_vcpu(&h);
 
 	if (h.opt.verbose)
-		say("uf-hvt: %s: timing: vm_us=%lu load_us=%lu vcpu_us=%lu ready_us=%ld total_us=%lu\n",
-			h.opt.image, (unsigned long)(t_vm - t0) / 1000, (unsigned long)(t_load - t_vm) / 1000,
-			(unsigned long)(t_boot - t_load) / 1000,
-			h.t_ready_ns ? (long)((h.t_ready_ns - t0) / 1000) : -1L,
-			(unsigned long)(hvt_now_ns() - t0) / 1000);
+		say("uf-hvt: %s: timing: vm_us=%lu load_us=%lu vcpu_us=%lu ready_us=%ld total_us=%lu\n", h.opt.image,
+		    (unsigned long)(t_vm - t0) / 1000, (unsigned long)(t_load - t_vm) / 1000,
+		    (unsigned long)(t_boot - t_load) / 1000, h.t_ready_ns ? (long)((h.t_ready_ns - t0) / 1000) : -1L,
+		    (unsigned long)(hvt_now_ns() - t0) / 1000);
 	h.backend->close(h.backend);
 	if (h.end_code != UF_END_EXIT || h.opt.verbose)
 		say("uf-hvt: %s: %s\n", h.opt.image, h.end_reason);

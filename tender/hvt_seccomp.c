@@ -24,10 +24,10 @@ int hvt_seccomp_apply(struct hvt *h, char *err, size_t errlen)
 	(void)h;
 #if defined(__SANITIZE_ADDRESS__)
 	struct sock_fprog prog = {.len = sizeof(hvt_seccomp_bpf_san) / sizeof(hvt_seccomp_bpf_san[0]),
-				  .filter = (struct sock_filter *)hvt_seccomp_bpf_san};
+	                          .filter = (struct sock_filter *)hvt_seccomp_bpf_san};
 #else
 	struct sock_fprog prog = {.len = sizeof(hvt_seccomp_bpf) / sizeof(hvt_seccomp_bpf[0]),
-				  .filter = (struct sock_filter *)hvt_seccomp_bpf};
+	                          .filter = (struct sock_filter *)hvt_seccomp_bpf};
 #endif
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) {
 		snprintf(err, errlen, "cannot install the seccomp filter: %s", strerror(errno));

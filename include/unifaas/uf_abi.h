@@ -29,8 +29,8 @@
 #endif
 
 #define UF_ABI_VERSION 1u
-#define UF_NOTE_NAME "unifaas"
-#define UF_NOTE_ABI 1u
+#define UF_NOTE_NAME   "unifaas"
+#define UF_NOTE_ABI    1u
 /*
  * The note's descriptor (UF_NOTE_DESC_SIZE bytes, little-endian):
  *   u32 abi_version, u32 reserved (0),
@@ -40,43 +40,43 @@
 #define UF_NOTE_DESC_SIZE 24u
 
 /* ---- guest memory layout (guest physical = guest virtual) ---------------- */
-#define UF_PAGE_SIZE 4096u
-#define UF_GDT_ADDR 0x1000u       /* GDT, TSS, IDT: supervisor-only          */
-#define UF_TSS_ADDR 0x1800u       /* TSS with the hypercall I/O bitmap       */
-#define UF_IDT_ADDR 0x1c00u
-#define UF_BOOTINFO_ADDR 0x2000u  /* struct uf_bootinfo, read-write          */
-#define UF_IST_GUARD 0x3000u      /* not mapped: catches IST stack overflow  */
-#define UF_IST_LO 0x4000u         /* exception stack [UF_IST_LO, UF_IST_TOP), supervisor-only */
-#define UF_IST_TOP 0x10000u
-#define UF_PT_ADDR 0x10000u       /* page tables, not mapped for the guest   */
-#define UF_IMAGE_BASE 0x100000u   /* images are linked to load here          */
-#define UF_MEM_MIN (4u << 20)
-#define UF_MEM_MAX (1024u << 20)
+#define UF_PAGE_SIZE     4096u
+#define UF_GDT_ADDR      0x1000u /* GDT, TSS, IDT: supervisor-only          */
+#define UF_TSS_ADDR      0x1800u /* TSS with the hypercall I/O bitmap       */
+#define UF_IDT_ADDR      0x1c00u
+#define UF_BOOTINFO_ADDR 0x2000u /* struct uf_bootinfo, read-write          */
+#define UF_IST_GUARD     0x3000u /* not mapped: catches IST stack overflow  */
+#define UF_IST_LO        0x4000u /* exception stack [UF_IST_LO, UF_IST_TOP), supervisor-only */
+#define UF_IST_TOP       0x10000u
+#define UF_PT_ADDR       0x10000u  /* page tables, not mapped for the guest   */
+#define UF_IMAGE_BASE    0x100000u /* images are linked to load here          */
+#define UF_MEM_MIN       (4u << 20)
+#define UF_MEM_MAX       (1024u << 20)
 
 /*
  * How a unit ended: the tender's process exit status.  Shared by every tender
  * and by whatever starts them (CLI, unifaasd).  The tender also prints one
  * line to stderr giving the reason.
  */
-#define UF_END_EXIT 0          /* guest exited with status 0                  */
-#define UF_END_ERROR 1         /* guest exited non-zero or aborted            */
-#define UF_END_USAGE 2         /* bad options, unreadable or invalid image    */
-#define UF_END_FAULT 3         /* CPU exception in the guest                  */
-#define UF_END_TIMEOUT 4       /* an event used more than its CPU time limit  */
-#define UF_END_OOM 5           /* guest memory budget exhausted               */
+#define UF_END_EXIT          0 /* guest exited with status 0                  */
+#define UF_END_ERROR         1 /* guest exited non-zero or aborted            */
+#define UF_END_USAGE         2 /* bad options, unreadable or invalid image    */
+#define UF_END_FAULT         3 /* CPU exception in the guest                  */
+#define UF_END_TIMEOUT       4 /* an event used more than its CPU time limit  */
+#define UF_END_OOM           5 /* guest memory budget exhausted               */
 #define UF_END_BAD_HYPERCALL 6 /* malformed hypercall (pointer, length, port) */
-#define UF_END_INTERNAL 7      /* host-side failure (KVM, I/O, backend)       */
+#define UF_END_INTERNAL      7 /* host-side failure (KVM, I/O, backend)       */
 
-#define UF_SEL_CODE 0x08u
-#define UF_SEL_DATA 0x10u
+#define UF_SEL_CODE  0x08u
+#define UF_SEL_DATA  0x10u
 #define UF_SEL_UDATA 0x23u /* user data, RPL 3 */
 #define UF_SEL_UCODE 0x2bu /* user 64-bit code, RPL 3 */
-#define UF_SEL_TSS 0x30u
+#define UF_SEL_TSS   0x30u
 
 #define UF_BOOTINFO_MAGIC 0x75666269u /* "ufbi" */
-#define UF_BI_FSGSBASE 1u /* ring 3 may use WRFSBASE; else UF_HC_SETFS */
-#define UF_HC_BASE 0x500u
-#define UF_HC_PORT(call) ((uint16_t)(UF_HC_BASE + (call)))
+#define UF_BI_FSGSBASE    1u          /* ring 3 may use WRFSBASE; else UF_HC_SETFS */
+#define UF_HC_BASE        0x500u
+#define UF_HC_PORT(call)  ((uint16_t)(UF_HC_BASE + (call)))
 
 #ifndef __ASSEMBLER__
 
@@ -85,17 +85,17 @@
  * writes only `progress`.
  */
 struct uf_bootinfo {
-	uint32_t magic;        /* UF_BOOTINFO_MAGIC                               */
-	uint32_t abi_version;  /* UF_ABI_VERSION of the tender                    */
-	uint64_t mem_size;     /* bytes of guest memory, from address 0           */
-	uint64_t heap_start;   /* first free page after the image                 */
-	uint64_t heap_end;     /* first byte of the stack guard page              */
-	uint64_t stack_lo;     /* lowest byte of the stack                        */
-	uint64_t stack_top;    /* initial stack pointer region ends here          */
-	uint64_t progress;     /* guest: number of events it has started handling */
-	uint32_t idle_ms;      /* how long the default loop waits for more work   */
-	uint32_t batch_max;    /* most events one pop may return                  */
-	uint32_t flags;        /* UF_BI_*                                         */
+	uint32_t magic;       /* UF_BOOTINFO_MAGIC                               */
+	uint32_t abi_version; /* UF_ABI_VERSION of the tender                    */
+	uint64_t mem_size;    /* bytes of guest memory, from address 0           */
+	uint64_t heap_start;  /* first free page after the image                 */
+	uint64_t heap_end;    /* first byte of the stack guard page              */
+	uint64_t stack_lo;    /* lowest byte of the stack                        */
+	uint64_t stack_top;   /* initial stack pointer region ends here          */
+	uint64_t progress;    /* guest: number of events it has started handling */
+	uint32_t idle_ms;     /* how long the default loop waits for more work   */
+	uint32_t batch_max;   /* most events one pop may return                  */
+	uint32_t flags;       /* UF_BI_*                                         */
 	uint32_t reserved0;
 	uint64_t reserved[3];
 };
@@ -146,12 +146,12 @@ struct uf_hc_random {
 
 /* Why the guest ends. */
 #define UF_EXIT_NORMAL 0u /* exit(status)                                  */
-#define UF_EXIT_ABORT 1u  /* abort() or a fatal signal raised on itself     */
-#define UF_EXIT_OOM 2u    /* the runtime could not get memory to go on      */
+#define UF_EXIT_ABORT  1u /* abort() or a fatal signal raised on itself     */
+#define UF_EXIT_OOM    2u /* the runtime could not get memory to go on      */
 struct uf_hc_exit {
-	uint32_t kind;   /* in: UF_EXIT_*                                   */
-	int32_t status;  /* in: exit status (NORMAL) or signal (ABORT)       */
-	uint64_t msg;    /* in: optional NUL-free text, 0 for none           */
+	uint32_t kind;  /* in: UF_EXIT_*                                   */
+	int32_t status; /* in: exit status (NORMAL) or signal (ABORT)       */
+	uint64_t msg;   /* in: optional NUL-free text, 0 for none           */
 	uint64_t msg_len;
 };
 
@@ -177,9 +177,9 @@ struct uf_hc_fault {
  * status UF_POP_DRAINED: no event came within timeout_ms (or, in local run
  * mode, the input is exhausted); count is 0.
  */
-#define UF_POP_OK 0
+#define UF_POP_OK      0
 #define UF_POP_DRAINED 1
-#define UF_POP_TOOBIG 2
+#define UF_POP_TOOBIG  2
 struct uf_hc_pop {
 	uint64_t buf;        /* in */
 	uint64_t cap;        /* in */
@@ -191,7 +191,7 @@ struct uf_hc_pop {
 	uint64_t used;       /* out: bytes written */
 };
 #define UF_BATCH_MAX 256u
-#define UF_ID_MAX 64u
+#define UF_ID_MAX    64u
 #define UF_QUEUE_MAX 128u
 
 struct uf_rec_event {
@@ -225,10 +225,10 @@ struct uf_hc_commit {
 	uint32_t pad;
 };
 
-#define UF_KV_GET 0u
-#define UF_KV_SET 1u
+#define UF_KV_GET  0u
+#define UF_KV_SET  1u
 #define UF_KV_INCR 2u
-#define UF_KV_DEL 3u
+#define UF_KV_DEL  3u
 struct uf_hc_kv {
 	uint32_t op;      /* in: UF_KV_*                                       */
 	uint32_t key_len; /* in: 1..UF_KEY_MAX                                 */
@@ -239,7 +239,7 @@ struct uf_hc_kv {
 	int32_t ret;      /* out: 0, -ENOENT (GET/DEL of absent), -EINVAL, ...  */
 	uint32_t pad;
 };
-#define UF_KEY_MAX 512u
+#define UF_KEY_MAX   512u
 #define UF_VALUE_MAX (16u << 20)
 
 /* Declared now, served when the HTTP edge exists: -ENOSYS until then. */

@@ -89,10 +89,10 @@ typedef struct uf_http_req {
 	size_t body_len;
 } uf_http_req;
 typedef struct uf_http_resp {
-	int status;   /* HTTP status code                       */
-	char *body;   /* caller's buffer                        */
-	size_t cap;   /* its capacity                           */
-	size_t len;   /* bytes of body received (may exceed cap) */
+	int status; /* HTTP status code                       */
+	char *body; /* caller's buffer                        */
+	size_t cap; /* its capacity                           */
+	size_t len; /* bytes of body received (may exceed cap) */
 } uf_http_resp;
 int uf_http(uf_ctx *ctx, const uf_http_req *req, uf_http_resp *resp);
 
