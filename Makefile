@@ -33,8 +33,9 @@ IMAGES      = $(FUNCTIONS:functions/%.c=$(BUILD)/functions/%.uf)
 
 all: $(BUILD)/bin/uf-hvt $(BUILD)/bin/unifaas runtime $(IMAGES)
 
-runtime: $(LIBDIR)/libuf.a $(LIBDIR)/uf.ld $(LIBDIR)/include/unifaas.h \
+RUNTIME = $(LIBDIR)/libuf.a $(LIBDIR)/uf.ld $(LIBDIR)/include/unifaas.h \
 	$(LIBDIR)/include/uf_abi.h $(LIBDIR)/include/jsmn.h
+runtime: $(RUNTIME)
 
 deps: $(BUILD)/.deps
 $(BUILD)/.deps: scripts/install-deps.sh
@@ -90,7 +91,7 @@ $(LIBDIR)/include/jsmn.h: /usr/include/jsmn.h
 	@mkdir -p $(dir $@)
 	cp $< $@
 
-$(BUILD)/functions/%.uf: functions/%.c $(BUILD)/bin/unifaas runtime
+$(BUILD)/functions/%.uf: functions/%.c $(BUILD)/bin/unifaas $(RUNTIME)
 	@mkdir -p $(dir $@)
 	$(BUILD)/bin/unifaas build $< -o $@
 

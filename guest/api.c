@@ -21,7 +21,7 @@
 #include "unifaas.h"
 
 #define POPBUF_INITIAL (64u << 10)
-#define STAGE_MAX      (1u << 20)
+#define EVENT_PUSH_MAX (1u << 20) /* bytes of push records one event may stage */
 
 struct uf_ctx {
 	char *popbuf;
@@ -90,10 +90,17 @@ static void commit(uf_ctx *ctx)
 	ctx->npush = 0;
 }
 
+/*
+ * Commit what this unit has done: called when the loop ends and at exit(0).
+ * Events of the batch that were never started are handed back unhandled.
+ */
 void uf_api_flush(void)
 {
-	finish_event(&the_ctx);
-	commit(&the_ctx);
+	uf_ctx *ctx = &the_ctx;
+	finish_event(ctx);
+	for (uint32_t i = ctx->count ? ctx->cur + 1 : 0; i < ctx->count; i++)
+		ctx->results[i] = UF_RESULT_SKIPPED;
+	commit(ctx);
 }
 
 static void parse_batch(uf_ctx *ctx, uint32_t count)
@@ -186,8 +193,13 @@ int uf_pop(uf_ctx *ctx, uf_event *ev, int timeout_ms)
 
 void uf_fail(uf_ctx *ctx)
 {
+	uf_api_fail(ctx, 1);
+}
+
+void uf_api_fail(uf_ctx *ctx, int code)
+{
 	if (ctx && ctx->in_event)
-		ctx->results[ctx->cur] = 1;
+		ctx->results[ctx->cur] = code == 0 || code == UF_RESULT_SKIPPED ? 1 : code;
 }
 
 int uf_push(uf_ctx *ctx, const char *queue, const void *data, size_t len)
@@ -200,7 +212,7 @@ int uf_push(uf_ctx *ctx, const char *queue, const void *data, size_t len)
 	if (!queue_name_ok(queue, qlen))
 		return -EINVAL;
 	uint64_t rec = align8(sizeof(struct uf_rec_push) + qlen + 1 + len + 1);
-	if (ctx->stage_len + rec > STAGE_MAX)
+	if (ctx->stage_len - ctx->event_stage_start + rec > EVENT_PUSH_MAX)
 		return -ENOBUFS;
 	if (ctx->stage_len + rec > ctx->stage_cap) {
 		uint64_t cap = ctx->stage_cap ? ctx->stage_cap : 4096;

@@ -29,5 +29,7 @@ long uf_memory_mmap(uintptr_t addr, uint64_t len, int prot, int flags, int fd);
 long uf_memory_munmap(uintptr_t addr, uint64_t len);
 void uf_memory_init(void);
 void uf_api_flush(void);
+struct uf_ctx;
+void uf_api_fail(struct uf_ctx *ctx, int code); /* fail the current event with the handler's code */
 
 #endif

@@ -15,9 +15,11 @@ int main(void)
 	uf_event ev;
 	int rc;
 	int idle = (int)uf_bootinfo()->idle_ms;
-	while ((rc = uf_pop(ctx, &ev, idle)) > 0)
-		if (uf_handle(ctx, &ev) != 0)
-			uf_fail(ctx);
+	while ((rc = uf_pop(ctx, &ev, idle)) > 0) {
+		int r = uf_handle(ctx, &ev);
+		if (r != 0)
+			uf_api_fail(ctx, r);
+	}
 	uf_api_flush();
 	return rc < 0 ? 1 : 0;
 }

@@ -47,8 +47,9 @@ struct uf_backend {
 	int (*kv_set)(struct uf_backend *b, const char *key, size_t klen, const char *val, size_t len);
 	int (*kv_incr)(struct uf_backend *b, const char *key, size_t klen, int64_t by, int64_t *out);
 	int (*kv_del)(struct uf_backend *b, const char *key, size_t klen);
-	/* called once when the unit ends, whatever the reason */
-	void (*close)(struct uf_backend *b);
+	/* called once at the end, whatever the reason; ran is 0 when the unit
+	 * never started (setup failed), so nothing it did needs keeping */
+	void (*close)(struct uf_backend *b, int ran);
 };
 
 /* Local run mode. */

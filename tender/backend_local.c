@@ -1,9 +1,10 @@
 /*
  * backend_local.c - the backend of `unifaas run`: one unit, no servers.
  *
- * Events come from --event values, then an --events file (or stdin), one
- * per line (blank lines skipped, a trailing CR dropped); ids are their
- * 1-based sequence numbers.  Committed pushes are printed to out_fd as JSON
+ * Events come from --event values, then an --events file (or stdin when
+ * neither is given), one per line (blank lines skipped, a trailing CR
+ * dropped); ids are their 1-based sequence numbers.  Input is read with
+ * read(2) and poll(2) only, since it is read after the tender's seccomp.  Committed pushes are printed to out_fd as JSON
  * lines {"queue":...,"data":...}; a failed event is reported on err_fd and
  * its pushes never appear.  The KV store lives in memory, loaded from and
  * saved back to --kv FILE (a JSON object of string values) when the unit
@@ -14,6 +15,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,10 +41,11 @@ struct local {
 	struct uf_backend b;
 	struct uf_local_opts o;
 	int next_event; /* index into o.events */
-	FILE *in;       /* after the --event values; NULL when exhausted */
-	int own_in;
-	char *line;
-	size_t line_cap;
+	int in_fd;   /* after the --event values; -1 when there is none */
+	int own_in;  /* in_fd was opened here (not stdin) */
+	int in_eof;  /* read() said end of input */
+	char *rbuf;  /* read buffer: [rstart, rend) not yet consumed */
+	size_t rcap, rstart, rend;
 	uint64_t seq;
 	/* the peeked event, and the in-flight batch */
 	int have_pending;
@@ -56,6 +59,7 @@ struct local {
 	uint32_t ninflight;
 	struct kv_entry *kv[KV_BUCKETS];
 	int kv_fd;
+	int kv_created; /* the --kv file did not exist before this run */
 	char *scratch; /* for printing */
 	size_t scratch_cap;
 };
@@ -80,21 +84,60 @@ static void report(struct local *l, const char *fmt, ...)
 		hvt_write_all(l->o.err_fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
-/* Reads the next non-blank line; returns its length or -1 at the end. */
-static ssize_t next_line(struct local *l)
+/* Is input waiting on in_fd right now? */
+static int input_ready(int fd)
 {
-	while (l->in) {
-		ssize_t n = getline(&l->line, &l->line_cap, l->in);
-		if (n < 0) {
-			if (l->own_in)
-				fclose(l->in);
-			l->in = NULL;
-			return -1;
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	return poll(&p, 1, 0) > 0;
+}
+
+/*
+ * The next non-blank line, NUL-terminated in rbuf: its length, -1 at the
+ * end of the input, or -2 when `wait` is 0 and no whole line is there yet.
+ * Plain read(2), no stdio: it runs after seccomp.
+ */
+static ssize_t next_line(struct local *l, int wait, char **line)
+{
+	while (l->in_fd >= 0) {
+		char *s = l->rbuf + l->rstart;
+		char *nl = memchr(s, '\n', l->rend - l->rstart);
+		size_t len;
+		if (nl || (l->in_eof && l->rend > l->rstart)) {
+			len = nl ? (size_t)(nl - s) : l->rend - l->rstart;
+			l->rstart += nl ? len + 1 : len;
+			s[len] = '\0'; /* rbuf always keeps one spare byte */
+			while (len > 0 && s[len - 1] == '\r')
+				s[--len] = '\0';
+			if (len == 0)
+				continue;
+			*line = s;
+			return (ssize_t)len;
 		}
-		while (n > 0 && (l->line[n - 1] == '\n' || l->line[n - 1] == '\r'))
-			l->line[--n] = '\0';
-		if (n > 0)
-			return n;
+		if (l->in_eof)
+			return -1;
+		if (!wait && !input_ready(l->in_fd))
+			return -2;
+		if (l->rstart > 0) {
+			memmove(l->rbuf, l->rbuf + l->rstart, l->rend - l->rstart);
+			l->rend -= l->rstart;
+			l->rstart = 0;
+		}
+		if (l->rend + 1 >= l->rcap) {
+			char *nb = realloc(l->rbuf, l->rcap * 2);
+			if (!nb)
+				return -1;
+			l->rbuf = nb;
+			l->rcap *= 2;
+		}
+		ssize_t n = read(l->in_fd, l->rbuf + l->rend, l->rcap - l->rend - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			report(l, "uf-hvt: reading events: %s; treating it as the end of the input\n", strerror(errno));
+		if (n <= 0)
+			l->in_eof = 1;
+		else
+			l->rend += (size_t)n;
 	}
 	return -1;
 }
@@ -102,18 +145,22 @@ static ssize_t next_line(struct local *l)
 static int local_peek(struct uf_backend *b, uint32_t timeout_ms, const struct uf_bevent **ev)
 {
 	struct local *l = (struct local *)b;
-	(void)timeout_ms; /* local input is either there or exhausted */
+	/*
+	 * Local input has no idle time: a run ends when its input ends.  The
+	 * first event of a pop waits for input; the rest of the batch is
+	 * what is already there, so interactive input is handled line by line.
+	 */
+	(void)timeout_ms;
 	if (!l->have_pending) {
-		const char *src;
+		char *src;
 		size_t len;
 		if (l->next_event < l->o.nevents) {
-			src = l->o.events[l->next_event++];
+			src = (char *)l->o.events[l->next_event++];
 			len = strlen(src);
 		} else {
-			ssize_t n = next_line(l);
+			ssize_t n = next_line(l, l->ninflight == 0, &src);
 			if (n < 0)
 				return 0;
-			src = l->line;
 			len = (size_t)n;
 		}
 		l->pending_data = malloc(len + 1);
@@ -208,7 +255,10 @@ static int local_commit(struct uf_backend *b, const int32_t *results, uint32_t c
 	for (uint32_t i = 0; i < npush && rc == 0; i++)
 		rc = print_push(l, &pushes[i]);
 	for (uint32_t i = 0; i < count && i < l->ninflight; i++) {
-		if (results[i] != 0)
+		if (results[i] == UF_RESULT_SKIPPED)
+			report(l, "uf-hvt: event %s was not handled: the unit exited before reaching it\n",
+			       l->inflight[i].id);
+		else if (results[i] != 0)
 			report(l, "uf-hvt: event %s failed: handler returned %d; its pushes were dropped\n",
 			       l->inflight[i].id, results[i]);
 		free(l->inflight[i].data);
@@ -373,10 +423,17 @@ static void kv_save(struct local *l)
 	l->kv_fd = -1;
 }
 
-static void local_close(struct uf_backend *b)
+static void local_close(struct uf_backend *b, int ran)
 {
 	struct local *l = (struct local *)b;
-	kv_save(l);
+	if (ran) {
+		kv_save(l);
+	} else if (l->kv_fd >= 0) {
+		close(l->kv_fd); /* never started: leave the file as it was */
+		l->kv_fd = -1;
+		if (l->kv_created)
+			unlink(l->o.kv_file);
+	}
 	for (int i = 0; i < KV_BUCKETS; i++) {
 		while (l->kv[i]) {
 			struct kv_entry *e = l->kv[i];
@@ -388,10 +445,10 @@ static void local_close(struct uf_backend *b)
 	}
 	for (uint32_t i = 0; i < l->ninflight; i++)
 		free(l->inflight[i].data);
-	if (l->in && l->own_in)
-		fclose(l->in);
+	if (l->own_in)
+		close(l->in_fd);
+	free(l->rbuf);
 	free(l->pending_data);
-	free(l->line);
 	free(l->scratch);
 	free(l);
 }
@@ -399,7 +456,11 @@ static void local_close(struct uf_backend *b)
 static int kv_load(struct local *l, char *err, size_t errlen)
 {
 	const char *path = l->o.kv_file;
-	l->kv_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	l->kv_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (l->kv_fd < 0 && errno == ENOENT) {
+		l->kv_fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		l->kv_created = l->kv_fd >= 0;
+	}
 	if (l->kv_fd < 0) {
 		snprintf(err, errlen, "kv file %s: %s", path, strerror(errno));
 		return -1;
@@ -459,22 +520,31 @@ struct uf_backend *uf_local_backend_open(const struct uf_local_opts *o, char *er
 	                           local_kv_set, local_kv_incr, local_kv_del, local_close};
 	l->o = *o;
 	l->kv_fd = -1;
+	l->in_fd = -1;
+	l->rcap = 64 << 10;
+	l->rbuf = malloc(l->rcap);
+	if (!l->rbuf) {
+		snprintf(err, errlen, "out of memory");
+		free(l);
+		return NULL;
+	}
 	if (o->events_file && strcmp(o->events_file, "-") != 0) {
-		l->in = fopen(o->events_file, "re");
-		if (!l->in) {
+		l->in_fd = open(o->events_file, O_RDONLY | O_CLOEXEC);
+		if (l->in_fd < 0) {
 			snprintf(err, errlen, "events file %s: %s", o->events_file, strerror(errno));
+			free(l->rbuf);
 			free(l);
 			return NULL;
 		}
 		l->own_in = 1;
 	} else if (o->events_file) {
-		l->in = stdin;
+		l->in_fd = 0;
 	}
 	if (o->kv_file && kv_load(l, err, errlen) < 0) {
 		if (l->kv_fd >= 0)
 			close(l->kv_fd);
 		l->kv_fd = -1;
-		local_close(&l->b);
+		local_close(&l->b, 0);
 		return NULL;
 	}
 	return &l->b;

@@ -79,6 +79,8 @@ struct hvt {
 	/* time limit bookkeeping */
 	uint64_t watched_progress;
 	int stalled_ticks;
+	uint32_t batch_events; /* events in the last pop: the batch's CPU budget */
+	uint64_t batch_ticks;  /* ticks since that pop */
 };
 
 /* Checked access to guest memory: NULL if [gpa, gpa+len) is not allowed. */

@@ -92,6 +92,8 @@ void hvt_hc_pop(struct hvt *h, void *arg)
 		h->backend->take(h->backend);
 	}
 	h->inflight = a->count;
+	h->batch_events = a->count;
+	h->batch_ticks = 0;
 	if (a->count == 0 && a->status == UF_POP_OK)
 		a->status = UF_POP_DRAINED;
 }
@@ -125,7 +127,7 @@ static int parse_pushes(struct hvt *h, const uint8_t *p, uint64_t len, uint32_t 
 		uint64_t body = off + sizeof(r);
 		if (r.event >= count || results[r.event] != 0) {
 			bad(h, "commit: push record %u names event %u, which is %s", i, r.event,
-			    r.event >= count ? "not in the batch" : "failed");
+			    r.event >= count ? "not in the batch" : "not acknowledged");
 			return -1;
 		}
 		if (r.queue_len > UF_QUEUE_MAX || r.data_len > len ||

@@ -156,6 +156,8 @@ static void describe_pf(struct hvt *h, const struct uf_hc_fault *f, char *out, s
 	const char *what;
 	if (a < UF_PAGE_SIZE)
 		what = "NULL pointer dereference";
+	else if (a < UF_PT_ADDR)
+		what = "access to the runtime's protected low memory (descriptor tables, exception stack)";
 	else if (a >= lay->stack_lo - UF_PAGE_SIZE && a < lay->stack_lo)
 		what = "stack overflow (hit the guard page below the stack)";
 	else if ((f->error & 0x2) && in_any(lay->exec, lay->nexec, a))

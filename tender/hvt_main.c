@@ -12,8 +12,10 @@
  * The time limit: a CPU-time timer ticks every timeout/4 while the unit
  * runs; the guest counts the events it starts in bootinfo->progress.  Four
  * ticks without progress means one event has used its whole limit, and the
- * unit is stopped.  A blocked unit (waiting for events) uses no CPU and so
- * never times out.
+ * unit is stopped.  The counter is guest memory, so a guest could fake
+ * progress: the tender also caps a whole batch of n events at n limits (and
+ * start-up, before the first pop, at one).  A blocked unit (waiting for
+ * events) uses no CPU and so never times out.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -172,6 +174,12 @@ static void check_progress(struct hvt *h)
 	h->run->immediate_exit = 0;
 	const volatile struct uf_bootinfo *bi = (const void *)(h->mem + UF_BOOTINFO_ADDR);
 	uint64_t p = bi->progress;
+	uint32_t n = h->batch_events ? h->batch_events : 1;
+	if (++h->batch_ticks > (uint64_t)n * TICKS_PER_TIMEOUT + 1) {
+		hvt_end(h, UF_END_TIMEOUT, "time limit: a batch of %u events used more than %u x %u ms of CPU time", n,
+			n, h->opt.timeout_ms);
+		return;
+	}
 	if (p != h->watched_progress) {
 		h->watched_progress = p;
 		h->stalled_ticks = 0;
@@ -346,8 +354,11 @@ static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_lo
 		return -1;
 	}
 	o->image = argv[optind];
-	if (o->stack_size * 2 > o->mem_size)
-		return bad_opt("--stack", "", "must be at most half of --mem");
+	if (o->stack_size * 2 > o->mem_size) {
+		fprintf(stderr, "uf-hvt: --stack %lu KiB: must be at most half of --mem (%lu KiB)\n",
+			(unsigned long)(o->stack_size >> 10), (unsigned long)(o->mem_size >> 10));
+		return -1;
+	}
 	size_t ql = strlen(lo->queue);
 	if (ql == 0 || ql > UF_QUEUE_MAX ||
 	    strspn(lo->queue, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != ql)
@@ -405,7 +416,7 @@ int main(int argc, char **argv)
 		    (unsigned long)(t_vm - t0) / 1000, (unsigned long)(t_load - t_vm) / 1000,
 		    (unsigned long)(t_boot - t_load) / 1000, h.t_ready_ns ? (long)((h.t_ready_ns - t0) / 1000) : -1L,
 		    (unsigned long)(hvt_now_ns() - t0) / 1000);
-	h.backend->close(h.backend);
+	h.backend->close(h.backend, 1);
 	if (h.end_code != UF_END_EXIT || h.opt.verbose)
 		say("uf-hvt: %s: %s\n", h.opt.image, h.end_reason);
 	hvt_kvm_close(&h);
@@ -417,7 +428,7 @@ fail_image:
 fail:
 	fprintf(stderr, "uf-hvt: %s: %s\n", h.opt.image, err);
 out:
-	h.backend->close(h.backend);
+	h.backend->close(h.backend, 0);
 	hvt_kvm_close(&h);
 	return code;
 }

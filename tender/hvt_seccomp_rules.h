@@ -15,6 +15,8 @@
  */
 HVT_ALLOW(read)
 HVT_ALLOW(write)
+HVT_ALLOW(poll)
+HVT_ALLOW(ppoll)
 HVT_ALLOW(writev)
 HVT_ALLOW(lseek)
 HVT_ALLOW(ftruncate)

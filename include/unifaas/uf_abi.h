@@ -204,12 +204,16 @@ struct uf_rec_event {
 
 /*
  * Commit the batch returned by the last pop (events [0, count)).
- * results[i] == 0 acknowledges event i; non-zero fails it (it will be
- * retried or dead-lettered).  Staged pushes are records
+ * results[i] == 0 acknowledges event i; UF_RESULT_SKIPPED hands it back
+ * unhandled (the unit exited before reaching it: it is delivered again and
+ * the attempt does not count as a failure); any other value fails it with
+ * that code (it will be retried or dead-lettered).  Staged pushes are records
  *   struct uf_rec_push, queue NUL, data NUL, padded to 8 bytes,
  * each naming the event (index) whose handler staged it; pushes of failed
  * events must not be present.  Pushes and acks are applied together.
  */
+#define UF_RESULT_OK 0
+#define UF_RESULT_SKIPPED INT32_MIN
 struct uf_rec_push {
 	uint32_t event;     /* index into the batch */
 	uint32_t queue_len; /* bytes, without the NUL */

@@ -33,6 +33,28 @@ rc=$?
 timeout 20 "$HVT" --mem 16M --events "$UF_TMP/big.txt" "$fib" >/dev/null 2>&1 &&
 	pass big-event-fits || fail big-event-fits "status $?"
 
+# Edge cases of the function API (tests/guest/api_edges.c).
+edges=$(build_guest "$UF_TOP/tests/guest/api_edges.c") || fail build-api-edges "api_edges.c did not build"
+printf 'a\nb\nc\n' >"$UF_TMP/abc"
+timeout 20 "$HVT" --env CASE=exit-mid-batch --events "$UF_TMP/abc" "$edges" >"$UF_TMP/e.out" 2>"$UF_TMP/e.err"
+rc=$?
+[ $rc -eq 0 ] && [ "$(cat "$UF_TMP/e.out")" = '{"queue":"out","data":"a"}' ] &&
+	grep -q 'event 2 was not handled' "$UF_TMP/e.err" && grep -q 'event 3 was not handled' "$UF_TMP/e.err" &&
+	pass exit-mid-batch-hands-back || fail exit-mid-batch-hands-back "status $rc: $(cat "$UF_TMP/e.out" "$UF_TMP/e.err")"
+start=$(date +%s%N)
+timeout 20 "$HVT" --env CASE=cheat-progress --timeout-ms 100 --event x "$edges" >/dev/null 2>"$UF_TMP/e.err"
+rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+[ $rc -eq 4 ] && grep -q 'batch of 1 events' "$UF_TMP/e.err" && [ $ms -lt 5000 ] &&
+	pass faked-progress-still-limited || fail faked-progress-still-limited "status $rc after $ms ms: $(cat "$UF_TMP/e.err")"
+n=$(timeout 20 "$HVT" --env CASE=push-limit --events "$UF_TMP/abc" --event 4 --event 5 --event 6 --event 7 "$edges" | wc -l)
+[ "$n" = 7 ] && pass push-limit-per-event || fail push-limit-per-event "$n of 7 pushes"
+timeout 20 "$HVT" --env CASE=push-too-much --event x "$edges" 2>&1 | grep -q 'push-too-much: ENOBUFS' &&
+	pass push-over-1MiB-enobufs || fail push-over-1MiB-enobufs "no ENOBUFS"
+timeout 20 "$HVT" --env CASE=code --event x "$edges" 2>&1 | grep -q 'handler returned 7' &&
+	pass failure-code-reported || fail failure-code-reported "code not reported"
+timeout 20 "$UNIFAAS" run "$fib" </dev/null >/dev/null 2>&1 && pass stdin-dev-null || fail stdin-dev-null "status $?"
+
 # A unit waiting for its first event: the tender is sandboxed and holds only
 # its stdio and the three KVM descriptors.
 mkfifo "$UF_TMP/in"
