@@ -36,6 +36,7 @@ struct kv_entry {
 };
 
 #define KV_BUCKETS 1024
+#define KV_BYTES_MAX (64u << 20) /* host memory the local store may hold */
 
 struct local {
 	struct uf_backend b;
@@ -59,6 +60,7 @@ struct local {
 	uint32_t ninflight;
 	struct kv_entry *kv[KV_BUCKETS];
 	int kv_fd;
+	size_t kv_bytes; /* keys + values held */
 	int kv_created; /* the --kv file did not exist before this run */
 	char *scratch; /* for printing */
 	size_t scratch_cap;
@@ -295,7 +297,11 @@ static int local_kv_get(struct uf_backend *b, const char *k, size_t n, const cha
 
 static int local_kv_set(struct uf_backend *b, const char *k, size_t n, const char *val, size_t len)
 {
-	struct kv_entry **slot = kv_find((struct local *)b, k, n);
+	struct local *l = (struct local *)b;
+	struct kv_entry **slot = kv_find(l, k, n);
+	size_t old = *slot ? (*slot)->klen + (*slot)->len : 0;
+	if (l->kv_bytes - old + n + len > KV_BYTES_MAX)
+		return -ENOSPC; /* the local store is for trying functions, not for bulk data */
 	char *v = malloc(len + 1);
 	if (!v)
 		return -ENOMEM;
@@ -319,6 +325,7 @@ static int local_kv_set(struct uf_backend *b, const char *k, size_t n, const cha
 	free((*slot)->val);
 	(*slot)->val = v;
 	(*slot)->len = len;
+	l->kv_bytes = l->kv_bytes - old + n + len;
 	return 0;
 }
 
@@ -357,11 +364,13 @@ static int local_kv_incr(struct uf_backend *b, const char *k, size_t n, int64_t 
 
 static int local_kv_del(struct uf_backend *b, const char *k, size_t n)
 {
-	struct kv_entry **slot = kv_find((struct local *)b, k, n);
+	struct local *l = (struct local *)b;
+	struct kv_entry **slot = kv_find(l, k, n);
 	struct kv_entry *e = *slot;
 	if (!e)
 		return -ENOENT;
 	*slot = e->next;
+	l->kv_bytes -= e->klen + e->len;
 	free(e->key);
 	free(e->val);
 	free(e);

@@ -137,8 +137,9 @@ static int build_page_tables(struct hvt *h, char *err, size_t errlen)
 
 /*
  * The hypercall ports in the I/O bitmap.  A 32-bit OUT to port p needs the
- * bits of p..p+3 clear, so three ports past the last call are opened too
- * (the tender rejects OUTs to them as bad hypercalls).
+ * bits of p..p+3 clear, so the three ports past the last call are opened
+ * too: narrower OUTs to them reach the tender and are rejected as bad
+ * hypercalls; a 32-bit OUT to them needs a closed port and faults (#GP).
  */
 #define IOMAP_OFF  0x68u
 #define IOMAP_END  (UF_HC_BASE + UF_HC_COUNT + 3)

@@ -221,6 +221,10 @@ int hvt_elf_load(struct hvt *h, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "not a regular file");
 		goto out_fd;
 	}
+	if ((size_t)st.st_size < sizeof(Elf64_Ehdr)) {
+		snprintf(err, errlen, "not an ELF file");
+		goto out_fd;
+	}
 	if ((uint64_t)st.st_size > h->mem_size) {
 		snprintf(err, errlen, "image of %ld bytes is larger than the memory budget", (long)st.st_size);
 		goto out_fd;

@@ -91,7 +91,9 @@ static void hc_exit(struct hvt *h, void *arg)
 		const char *p = in_buf(h, "exit", "msg", a->msg, n);
 		if (!p)
 			return;
-		memcpy(msg, p, n);
+		/* the reason is one line of plain text: no control bytes from the guest */
+		for (uint64_t i = 0; i < n; i++)
+			msg[i] = (p[i] < 0x20 || p[i] == 0x7f) ? '?' : p[i];
 		msg[n] = '\0';
 	}
 	switch (a->kind) {

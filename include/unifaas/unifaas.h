@@ -63,6 +63,9 @@ void uf_fail(uf_ctx *ctx);
 
 /*
  * Key-value store, namespaced per workflow.  Values are byte strings.
+ * KV operations take effect at once, not at commit: a failed or retried
+ * event's KV writes stay (make them idempotent, e.g. keyed by ev->id).
+ * -ENOSPC when the store is full (`unifaas run` keeps at most 64 MiB).
  * uf_kv_get copies at most cap bytes into buf and sets *len to the full
  * length of the value (so a caller can retry with a bigger buffer; the
  * return is -ENOBUFS when cap was too small).  A value shorter than cap is
