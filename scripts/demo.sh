@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# demo.sh BUILD_DIR - runs every example function as a unikernel (`make run`).
+#
+# Each step prints a heading, the `unifaas run` command it runs, the pushes
+# the unit committed (stdout, JSON lines) and the unit's log (stderr, marked
+# with "|").  A step states the exit status it expects: 0 for the normal runs,
+# 4 for the run that shows the CPU time limit.  The script ends with a
+# one-line summary and exits 1 if any step ended otherwise.
+# Sample events come from functions/testdata/, so only this tree is needed.
+set -u
+
+if [ $# -ne 1 ] || [ ! -x "$1/bin/unifaas" ]; then
+	echo "usage: demo.sh BUILD_DIR   (BUILD_DIR/bin/unifaas must exist: run 'make' first)" >&2
+	exit 2
+fi
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=$(realpath --relative-to="$top" "$1")
+cd "$top" || exit 2
+uf=$build/bin/unifaas
+img=$build/functions
+data=functions/testdata
+tmp=$(mktemp -d /tmp/unifaas-demo.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+
+steps=0 unexpected=0 pushes=0
+
+# step WANT_STATUS unifaas run ARGS... : runs one unit and shows what it did.
+# With SHOW=N only the first N pushes are printed (the rest are counted).
+step() {
+	local want=$1 show=${SHOW:-1000} rc n
+	shift
+	printf '$ %s\n' "$*"
+	"$@" </dev/null >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	n=$(wc -l <"$tmp/out")
+	head -n "$show" "$tmp/out" | sed 's/^/  /'
+	[ "$n" -gt "$show" ] && echo "  ... $((n - show)) more pushes, the last one: $(tail -n 1 "$tmp/out")"
+	sed 's/^/  | /' "$tmp/err"
+	steps=$((steps + 1))
+	pushes=$((pushes + n))
+	if [ "$rc" -eq "$want" ]; then
+		echo "  -> exit status $rc (expected)"
+	else
+		echo "  -> exit status $rc, expected $want: UNEXPECTED"
+		unexpected=$((unexpected + 1))
+	fi
+}
+
+heading() {
+	printf '\n== %s\n' "$*"
+}
+
+heading "hello: a main() that prints and exits (its stdout is the unit's log)"
+step 0 "$uf" run "$img/hello.uf"
+
+heading "fib: one event per number, each result pushed to 'results'"
+step 0 "$uf" run "$img/fib.uf" --event 10 --event 20 --event 30
+
+heading "fib: fib(45) under a 100 ms CPU time limit per event is stopped"
+step 4 "$uf" run "$img/fib.uf" --timeout-ms 100 --event 45
+
+heading "fdc: a burst of 200 fridge-door events, the count kept in a KV file"
+for _ in $(seq 100); do printf 'open\nclose\n'; done >"$tmp/door.txt"
+SHOW=2 step 0 "$uf" run "$img/fdc.uf" --kv "$tmp/fdc-kv.json" --events "$tmp/door.txt"
+[ -f "$tmp/fdc-kv.json" ] && echo "  KV file after the unit ended: $(tr -d '\n ' <"$tmp/fdc-kv.json")"
+
+heading "fdc: a second unit with the same KV file goes on counting"
+step 0 "$uf" run "$img/fdc.uf" --kv "$tmp/fdc-kv.json" --event open --event close --event open
+
+heading "threshold: Smart Citizen Kit readings, CO2 limit 1000 ppm (the last line is malformed)"
+step 0 "$uf" run "$img/threshold.uf" --events "$data/sck-raw.txt"
+
+heading "threshold: the same readings with CO2_LIMIT_PPM=2000"
+step 0 "$uf" run "$img/threshold.uf" --env CO2_LIMIT_PPM=2000 --events "$data/sck-raw.txt"
+
+heading "lights: motion and lux events of two rooms, state per room in KV"
+step 0 "$uf" run "$img/lights.uf" --kv "$tmp/lights-kv.json" --events "$data/lights.txt"
+
+echo
+if [ "$unexpected" -eq 0 ]; then
+	echo "demo: $steps units run, $pushes pushes, every exit status as expected"
+	exit 0
+fi
+echo "demo: $steps units run, $unexpected with an unexpected exit status"
+exit 1
