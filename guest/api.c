@@ -49,19 +49,6 @@ static uint64_t align8(uint64_t n)
 	return (n + UF_REC_ALIGN - 1) & ~(uint64_t)(UF_REC_ALIGN - 1);
 }
 
-static int queue_name_ok(const char *q, size_t n)
-{
-	if (n == 0 || n > UF_QUEUE_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = q[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-		      c == '_' || c == '.'))
-			return 0;
-	}
-	return 1;
-}
-
 static void finish_event(uf_ctx *ctx)
 {
 	if (!ctx->in_event)
@@ -209,7 +196,7 @@ int uf_push(uf_ctx *ctx, const char *queue, const void *data, size_t len)
 	if (!ctx->in_event)
 		return -EINVAL;
 	size_t qlen = strlen(queue);
-	if (!queue_name_ok(queue, qlen))
+	if (!uf_queue_name_ok(queue, qlen))
 		return -EINVAL;
 	uint64_t rec = align8(sizeof(struct uf_rec_push) + qlen + 1 + len + 1);
 	if (ctx->stage_len - ctx->event_stage_start + rec > EVENT_PUSH_MAX)

@@ -4,12 +4,10 @@
  * Events come from --event values, then an --events file (or stdin when
  * neither is given), one per line (blank lines skipped, a trailing CR
  * dropped); ids are their 1-based sequence numbers.  Input is read with
- * read(2) and poll(2) only, since it is read after the tender's seccomp.  Committed pushes are printed to out_fd as JSON
- * lines {"queue":...,"data":...}; a failed event is reported on err_fd and
- * its pushes never appear.  The KV store lives in memory, loaded from and
- * saved back to --kv FILE (a JSON object of string values) when the unit
- * ends, however it ends.  The file is opened before the tender seccomps
- * itself, and rewritten in place at the end.
+ * read(2) and poll(2) only, since it is read after the tender's seccomp.  Committed pushes are printed to out_fd as
+ * JSON lines {"queue":...,"data":...}; a failed event is reported on err_fd and its pushes never appear.  The KV store
+ * lives in memory, loaded from and saved back to --kv FILE (a JSON object of string values) when the unit ends, however
+ * it ends.  The file is opened before the tender seccomps itself, and rewritten in place at the end.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,17 +33,17 @@ struct kv_entry {
 	struct kv_entry *next;
 };
 
-#define KV_BUCKETS 1024
+#define KV_BUCKETS   1024
 #define KV_BYTES_MAX (64u << 20) /* host memory the local store may hold */
 
 struct local {
 	struct uf_backend b;
 	struct uf_local_opts o;
 	int next_event; /* index into o.events */
-	int in_fd;   /* after the --event values; -1 when there is none */
-	int own_in;  /* in_fd was opened here (not stdin) */
-	int in_eof;  /* read() said end of input */
-	char *rbuf;  /* read buffer: [rstart, rend) not yet consumed */
+	int in_fd;      /* after the --event values; -1 when there is none */
+	int own_in;     /* in_fd was opened here (not stdin) */
+	int in_eof;     /* read() said end of input */
+	char *rbuf;     /* read buffer: [rstart, rend) not yet consumed */
 	size_t rcap, rstart, rend;
 	uint64_t seq;
 	/* the peeked event, and the in-flight batch */
@@ -61,8 +59,8 @@ struct local {
 	struct kv_entry *kv[KV_BUCKETS];
 	int kv_fd;
 	size_t kv_bytes; /* keys + values held */
-	int kv_created; /* the --kv file did not exist before this run */
-	char *scratch; /* for printing */
+	int kv_created;  /* the --kv file did not exist before this run */
+	char *scratch;   /* for printing */
 	size_t scratch_cap;
 };
 
@@ -71,19 +69,6 @@ static uint64_t now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* After seccomp: no stdio here, only write/ftruncate/lseek on the open fd. */
-static void report(struct local *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void report(struct local *l, const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		hvt_write_all(l->o.err_fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
 /* Is input waiting on in_fd right now? */
@@ -135,7 +120,8 @@ static ssize_t next_line(struct local *l, int wait, char **line)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			report(l, "uf-hvt: reading events: %s; treating it as the end of the input\n", strerror(errno));
+			hvt_printf(l->o.err_fd, "uf-hvt: reading events: %s; treating it as the end of the input\n",
+			           strerror(errno));
 		if (n <= 0)
 			l->in_eof = 1;
 		else
@@ -258,11 +244,13 @@ static int local_commit(struct uf_backend *b, const int32_t *results, uint32_t c
 		rc = print_push(l, &pushes[i]);
 	for (uint32_t i = 0; i < count && i < l->ninflight; i++) {
 		if (results[i] == UF_RESULT_SKIPPED)
-			report(l, "uf-hvt: event %s was not handled: the unit exited before reaching it\n",
-			       l->inflight[i].id);
+			hvt_printf(l->o.err_fd,
+			           "uf-hvt: event %s was not handled: the unit exited before reaching it\n",
+			           l->inflight[i].id);
 		else if (results[i] != 0)
-			report(l, "uf-hvt: event %s failed: handler returned %d; its pushes were dropped\n",
-			       l->inflight[i].id, results[i]);
+			hvt_printf(l->o.err_fd,
+			           "uf-hvt: event %s failed: handler returned %d; its pushes were dropped\n",
+			           l->inflight[i].id, results[i]);
 		free(l->inflight[i].data);
 	}
 	l->ninflight = 0;
@@ -423,10 +411,10 @@ static void kv_save(struct local *l)
 	}
 	rc |= out_append(&buf, &len, &cap, "\n}\n", 3);
 	if (rc != 0)
-		report(l, "uf-hvt: kv file %s: out of memory, not saved\n", l->o.kv_file);
+		hvt_printf(l->o.err_fd, "uf-hvt: kv file %s: out of memory, not saved\n", l->o.kv_file);
 	else if (ftruncate(l->kv_fd, 0) < 0 || lseek(l->kv_fd, 0, SEEK_SET) < 0 ||
 	         write(l->kv_fd, buf, len) != (ssize_t)len)
-		report(l, "uf-hvt: kv file %s: cannot save: %s\n", l->o.kv_file, strerror(errno));
+		hvt_printf(l->o.err_fd, "uf-hvt: kv file %s: cannot save: %s\n", l->o.kv_file, strerror(errno));
 	free(buf);
 	close(l->kv_fd);
 	l->kv_fd = -1;

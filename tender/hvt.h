@@ -114,6 +114,10 @@ int hvt_seccomp_apply(struct hvt *h, char *err, size_t errlen);
 
 uint64_t hvt_now_ns(void);
 
+/* Formats one message (at most 1 KiB) and writes it with write(2): no stdio,
+ * so it is safe after seccomp (stdio probes the descriptor on first use). */
+void hvt_printf(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Writes all of buf, retrying short writes; ignores a closed reader. */
 void hvt_write_all(int fd, const void *buf, size_t len);
 

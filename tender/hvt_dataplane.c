@@ -98,19 +98,6 @@ void hvt_hc_pop(struct hvt *h, void *arg)
 		a->status = UF_POP_DRAINED;
 }
 
-static int queue_name_ok(const char *q, size_t n)
-{
-	if (n == 0 || n > UF_QUEUE_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = q[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-		      c == '_' || c == '.'))
-			return 0;
-	}
-	return 1;
-}
-
 /* Parse the staged pushes into `out`; returns 0, or -1 after ending the unit. */
 static int parse_pushes(struct hvt *h, const uint8_t *p, uint64_t len, uint32_t npush, const int32_t *results,
                         uint32_t count, struct uf_bpush *out)
@@ -138,7 +125,7 @@ static int parse_pushes(struct hvt *h, const uint8_t *p, uint64_t len, uint32_t 
 		}
 		const char *q = (const char *)p + body;
 		const char *d = q + r.queue_len + 1;
-		if (q[r.queue_len] != '\0' || d[r.data_len] != '\0' || !queue_name_ok(q, r.queue_len)) {
+		if (q[r.queue_len] != '\0' || d[r.data_len] != '\0' || !uf_queue_name_ok(q, r.queue_len)) {
 			bad(h,
 			    "commit: push record %u: queue name is not 1..%u of [A-Za-z0-9._-] or a terminator is "
 			    "missing",

@@ -71,9 +71,7 @@ void hvt_end(struct hvt *h, int code, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* stderr line without stdio: safe after seccomp (no fstat/ioctl on first use). */
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
+void hvt_printf(int fd, const char *fmt, ...)
 {
 	char buf[1024];
 	va_list ap;
@@ -81,7 +79,7 @@ static void say(const char *fmt, ...)
 	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		hvt_write_all(2, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+		hvt_write_all(fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
 void hvt_write_all(int fd, const void *buf, size_t len)
@@ -177,7 +175,7 @@ static void check_progress(struct hvt *h)
 	uint32_t n = h->batch_events ? h->batch_events : 1;
 	if (++h->batch_ticks > (uint64_t)n * TICKS_PER_TIMEOUT + 1) {
 		hvt_end(h, UF_END_TIMEOUT, "time limit: a batch of %u events used more than %u x %u ms of CPU time", n,
-			n, h->opt.timeout_ms);
+		        n, h->opt.timeout_ms);
 		return;
 	}
 	if (p != h->watched_progress) {
@@ -356,12 +354,10 @@ static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_lo
 	o->image = argv[optind];
 	if (o->stack_size * 2 > o->mem_size) {
 		fprintf(stderr, "uf-hvt: --stack %lu KiB: must be at most half of --mem (%lu KiB)\n",
-			(unsigned long)(o->stack_size >> 10), (unsigned long)(o->mem_size >> 10));
+		        (unsigned long)(o->stack_size >> 10), (unsigned long)(o->mem_size >> 10));
 		return -1;
 	}
-	size_t ql = strlen(lo->queue);
-	if (ql == 0 || ql > UF_QUEUE_MAX ||
-	    strspn(lo->queue, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != ql)
+	if (!uf_queue_name_ok(lo->queue, strlen(lo->queue)))
 		return bad_opt("--queue", lo->queue, "must be 1..128 of [A-Za-z0-9._-]");
 	if (lo->nevents == 0 && !lo->events_file)
 		lo->events_file = "-";
@@ -412,13 +408,14 @@ int main(int argc, char **argv)
 	run_vcpu(&h);
 
 	if (h.opt.verbose)
-		say("uf-hvt: %s: timing: vm_us=%lu load_us=%lu vcpu_us=%lu ready_us=%ld total_us=%lu\n", h.opt.image,
-		    (unsigned long)(t_vm - t0) / 1000, (unsigned long)(t_load - t_vm) / 1000,
-		    (unsigned long)(t_boot - t_load) / 1000, h.t_ready_ns ? (long)((h.t_ready_ns - t0) / 1000) : -1L,
-		    (unsigned long)(hvt_now_ns() - t0) / 1000);
+		hvt_printf(2, "uf-hvt: %s: timing: vm_us=%lu load_us=%lu vcpu_us=%lu ready_us=%ld total_us=%lu\n",
+		           h.opt.image, (unsigned long)(t_vm - t0) / 1000, (unsigned long)(t_load - t_vm) / 1000,
+		           (unsigned long)(t_boot - t_load) / 1000,
+		           h.t_ready_ns ? (long)((h.t_ready_ns - t0) / 1000) : -1L,
+		           (unsigned long)(hvt_now_ns() - t0) / 1000);
 	h.backend->close(h.backend, 1);
 	if (h.end_code != UF_END_EXIT || h.opt.verbose)
-		say("uf-hvt: %s: %s\n", h.opt.image, h.end_reason);
+		hvt_printf(2, "uf-hvt: %s: %s\n", h.opt.image, h.end_reason);
 	hvt_kvm_close(&h);
 	return h.end_code;
 

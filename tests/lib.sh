@@ -51,6 +51,16 @@ build_guest() {
 	echo "$out"
 }
 
+# no_stray IMAGE: fails (printing them) if uf-hvt processes of IMAGE remain
+no_stray() {
+	local left
+	left=$(pgrep -f -- "$1" | tr '\n' ' ')
+	[ -z "$left" ] || {
+		echo "stray tender processes: $left"
+		return 1
+	}
+}
+
 finish() {
 	:
 }

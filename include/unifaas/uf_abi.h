@@ -194,6 +194,20 @@ struct uf_hc_pop {
 #define UF_ID_MAX    64u
 #define UF_QUEUE_MAX 128u
 
+/* A queue name: 1..UF_QUEUE_MAX bytes of [A-Za-z0-9._-]. */
+static inline int uf_queue_name_ok(const char *q, uint64_t n)
+{
+	if (n == 0 || n > UF_QUEUE_MAX)
+		return 0;
+	for (uint64_t i = 0; i < n; i++) {
+		char c = q[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+		      c == '_' || c == '.'))
+			return 0;
+	}
+	return 1;
+}
+
 struct uf_rec_event {
 	uint32_t id_len;    /* bytes, without the NUL */
 	uint32_t queue_len; /* bytes, without the NUL */
@@ -212,7 +226,7 @@ struct uf_rec_event {
  * each naming the event (index) whose handler staged it; pushes of failed
  * events must not be present.  Pushes and acks are applied together.
  */
-#define UF_RESULT_OK 0
+#define UF_RESULT_OK      0
 #define UF_RESULT_SKIPPED INT32_MIN
 struct uf_rec_push {
 	uint32_t event;     /* index into the batch */

@@ -12,16 +12,6 @@ build_guest "$UF_TOP/tests/guest/faults.c" "$img" >/dev/null || {
 }
 pass build
 
-# no_stray: no uf-hvt process of this suite's image may be left running
-no_stray() {
-	local left
-	left=$(pgrep -f -- "$img" | tr '\n' ' ')
-	[ -z "$left" ] || {
-		echo "stray tender processes: $left"
-		return 1
-	}
-}
-
 # expect NAME STATUS REASON_ERE [uf-hvt options...]
 # Runs the image (bounded by timeout 20); passes when the exit status is
 # STATUS, the tender's reason (the line "uf-hvt: IMAGE: ..." on stderr) is
@@ -47,8 +37,8 @@ expect() {
 	elif [ "$want" -ne 0 ] && [ "$(tail -n 1 "$err" | tr -d -c '\n' | wc -c)" -ne 1 ]; then
 		why="reason is not newline-terminated"
 	fi
-	if [ -z "$why" ] && ! no_stray >/dev/null; then
-		why=$(no_stray)
+	if [ -z "$why" ] && ! no_stray "$img" >/dev/null; then
+		why=$(no_stray "$img")
 	fi
 	if [ -z "$why" ]; then
 		pass "$name"
@@ -108,7 +98,7 @@ expect int-0x80 3 'guest fault: ' --env CASE=int_0x80 --event x
 # the same through `unifaas run` (which execs the tender)
 timeout 20 "$UNIFAAS" run --env CASE=div_zero --event x "$img" </dev/null >/dev/null 2>"$UF_TMP/$UF_SUITE.run.err"
 rc=$?
-if [ $rc -eq 3 ] && grep -q "^uf-hvt: $img: guest fault: #DE divide error" "$UF_TMP/$UF_SUITE.run.err" && no_stray; then
+if [ $rc -eq 3 ] && grep -q "^uf-hvt: $img: guest fault: #DE divide error" "$UF_TMP/$UF_SUITE.run.err" && no_stray "$img"; then
 	pass unifaas-run-fault
 else
 	fail unifaas-run-fault "status $rc: $(tail -2 "$UF_TMP/$UF_SUITE.run.err" | tr '\n' ' ')"
@@ -165,7 +155,7 @@ if [ $rc -eq 4 ] && [ $ms -lt 5000 ] && grep -q "time limit" "$UF_TMP/$UF_SUITE.
 else
 	fail timeout-forged-progress-batch "status $rc after $ms ms: $(tail -1 "$UF_TMP/$UF_SUITE.forge5.err")"
 fi
-no_stray >/dev/null && pass timeout-forged-progress-no-stray || fail timeout-forged-progress-no-stray "$(no_stray)"
+no_stray "$img" >/dev/null && pass timeout-forged-progress-no-stray || fail timeout-forged-progress-no-stray "$(no_stray "$img")"
 
 # --- memory budget: malloc fails cleanly, nothing crashes -------------------------
 # prints "huge=null big=null got=BYTES small=BYTES" (1 MiB blocks, then 4 KiB blocks)
@@ -223,13 +213,13 @@ fi
 # the readers going away is not the unit's problem: no SIGPIPE, status 0
 timeout 20 "$HVT" --env CASE=print_lines --event x "$img" </dev/null >/dev/null 2> >(head -c 1000 >/dev/null)
 rc=$?
-[ $rc -eq 0 ] && no_stray >/dev/null && pass log-reader-gone || fail log-reader-gone "status $rc"
+[ $rc -eq 0 ] && no_stray "$img" >/dev/null && pass log-reader-gone || fail log-reader-gone "status $rc"
 many=()
 for i in $(seq 1000); do many+=(--event "g$i"); done
 timeout 20 "$HVT" --env CASE=handler_fail "${many[@]}" "$img" </dev/null 2>/dev/null |
 	head -c 100 >/dev/null
 rc=${PIPESTATUS[0]}
-[ $rc -eq 0 ] && no_stray >/dev/null && pass push-reader-gone || fail push-reader-gone "status $rc"
+[ $rc -eq 0 ] && no_stray "$img" >/dev/null && pass push-reader-gone || fail push-reader-gone "status $rc"
 
 # --- ending on purpose ------------------------------------------------------------
 expect abort 1 'function error: abort\(\) called \(signal 6\)' --env CASE=abort --event x
@@ -305,8 +295,8 @@ anon_inode:kvm-vm
 		fail "$name" "Seccomp: '$seccomp', expected 2 (filter)"
 	elif [ $rc -ne 0 ] || ! grep -q 'faults: woke up' "$err"; then
 		fail "$name" "status $rc (sleeping must not count against --timeout-ms): $(tail -2 "$err" | tr '\n' ' ')"
-	elif ! no_stray >/dev/null; then
-		fail "$name" "$(no_stray)"
+	elif ! no_stray "$img" >/dev/null; then
+		fail "$name" "$(no_stray "$img")"
 	else
 		pass "$name"
 	fi
@@ -315,5 +305,5 @@ inspect_fds tender-descriptors ""
 echo '{"k":"v"}' >"$UF_TMP/$UF_SUITE.kv.json"
 inspect_fds tender-descriptors-kv "$UF_TMP/$UF_SUITE.kv.json"
 
-no_stray >/dev/null && pass no-stray-tenders || fail no-stray-tenders "$(no_stray)"
+no_stray "$img" >/dev/null && pass no-stray-tenders || fail no-stray-tenders "$(no_stray "$img")"
 finish

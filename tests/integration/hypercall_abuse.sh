@@ -13,15 +13,6 @@ build_guest "$UF_TOP/tests/guest/hcabuse.c" "$img" >/dev/null || {
 }
 pass build
 
-no_stray() {
-	local left
-	left=$(pgrep -f -- "$img" | tr '\n' ' ')
-	[ -z "$left" ] || {
-		echo "stray tender processes: $left"
-		return 1
-	}
-}
-
 # expect NAME STATUS ERE [uf-hvt options...]: runs CASE=NAME (bounded).  For
 # STATUS 0 the guest's own output (on stderr) must contain a line matching
 # ERE and the tender must print no reason; otherwise the reason must be the
@@ -46,7 +37,7 @@ expect() {
 	elif [ "$want" -ne 0 ] && ! tail -n 1 "$err" | grep -Eq "^uf-hvt: $img: ($re)"; then
 		why="reason does not match /$re/"
 	fi
-	[ -z "$why" ] && ! no_stray >/dev/null && why=$(no_stray)
+	[ -z "$why" ] && ! no_stray "$img" >/dev/null && why=$(no_stray "$img")
 	if [ -z "$why" ]; then
 		pass "$name"
 		return 0
@@ -218,5 +209,5 @@ for c in out32_50c out32_50d out32_50e out8_50f out8_4ff out8_3f8 out32_cf8 in8_
 	expect "port_$c" 3 'guest fault: #GP general protection'
 done
 
-no_stray >/dev/null && pass no-stray-tenders || fail no-stray-tenders "$(no_stray)"
+no_stray "$img" >/dev/null && pass no-stray-tenders || fail no-stray-tenders "$(no_stray "$img")"
 finish
