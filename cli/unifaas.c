@@ -32,7 +32,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: unifaas COMMAND [ARGS]\n\n"
 	           "Commands:\n"
 	           "  build SRC.c... [-o IMAGE] [CFLAGS...]  compile a function into a unikernel image\n"
-	           "  run IMAGE [options]                    run an image once, events from stdin\n"
+	           "  run IMAGE [options]                    run an image once as a local unit (see run --help)\n"
 	           "  version                                print the version and ABI\n"
 	           "  help [COMMAND]                         this text, or a command's\n\n"
 	           "'unifaas COMMAND --help' describes each command.\n");

@@ -93,7 +93,7 @@ static void hc_exit(struct hvt *h, void *arg)
 			return;
 		/* the reason is one line of plain text: no control bytes from the guest */
 		for (uint64_t i = 0; i < n; i++)
-			msg[i] = (p[i] < 0x20 || p[i] == 0x7f) ? '?' : p[i];
+			msg[i] = ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) ? '?' : p[i];
 		msg[n] = '\0';
 	}
 	switch (a->kind) {

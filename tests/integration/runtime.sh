@@ -45,7 +45,7 @@ start=$(date +%s%N)
 timeout 20 "$HVT" --env CASE=cheat-progress --timeout-ms 100 --event x "$edges" >/dev/null 2>"$UF_TMP/e.err"
 rc=$?
 ms=$((($(date +%s%N) - start) / 1000000))
-[ $rc -eq 4 ] && grep -q 'batch of 1 events' "$UF_TMP/e.err" && [ $ms -lt 5000 ] &&
+[ $rc -eq 4 ] && grep -q 'batch of 1 event used' "$UF_TMP/e.err" && [ $ms -lt 5000 ] &&
 	pass faked-progress-still-limited || fail faked-progress-still-limited "status $rc after $ms ms: $(cat "$UF_TMP/e.err")"
 n=$(timeout 20 "$HVT" --env CASE=push-limit --events "$UF_TMP/abc" --event 4 --event 5 --event 6 --event 7 "$edges" | wc -l)
 [ "$n" = 7 ] && pass push-limit-per-event || fail push-limit-per-event "$n of 7 pushes"
