@@ -21,8 +21,8 @@ HVT_STATIC ?= -static
 GUEST_CFLAGS = -std=gnu11 -O2 $(WARN) -fno-pie -ffunction-sections -fdata-sections \
 	-fno-asynchronous-unwind-tables -Iinclude/unifaas
 
-TENDER_SRCS = tender/hvt_main.c tender/hvt_kvm.c tender/hvt_elf.c tender/hvt_boot.c \
-	tender/hvt_hypercall.c tender/hvt_dataplane.c tender/hvt_seccomp.c tender/backend_local.c
+include tender/sources.mk
+TENDER_SRCS = $(patsubst %,tender/%.c,$(TENDER_CORE) $(TENDER_KVM))
 GUEST_SRCS  = guest/entry.S guest/boot.c guest/syscall.c guest/memory.c guest/api.c guest/loop.c
 FUNCTIONS   = $(wildcard functions/*.c)
 LIBDIR      = $(BUILD)/lib/unifaas

@@ -64,7 +64,11 @@ struct uf_local_opts {
 };
 struct uf_backend *uf_local_backend_open(const struct uf_local_opts *o, char *err, size_t errlen);
 
-/* JSON string escaping shared by the local backend's outputs. */
-size_t uf_json_escape(char *out, const char *in, size_t len);
+/* json_text.c: JSON output (see there). */
+size_t uf_json_escape(char *out, const char *in, size_t len); /* out: 6 * len bytes */
+int uf_utf8_valid(const char *s, size_t n);
+int uf_kv_key_ok(const char *key, size_t n); /* 1..UF_KEY_MAX bytes of UTF-8, no NUL */
+size_t uf_base64_encode(char *out, const char *in, size_t len); /* out: 4 * (len + 2) / 3 */
+long uf_base64_decode(char *out, const char *in, size_t len);   /* -1 if not base64 */
 
 #endif

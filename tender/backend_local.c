@@ -175,36 +175,6 @@ static void local_take(struct uf_backend *b)
 	l->pending_data = NULL;
 }
 
-size_t uf_json_escape(char *out, const char *in, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)in[i];
-		if (c == '"' || c == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)c;
-		} else if (c == '\n') {
-			out[o++] = '\\';
-			out[o++] = 'n';
-		} else if (c == '\t') {
-			out[o++] = '\\';
-			out[o++] = 't';
-		} else if (c == '\r') {
-			out[o++] = '\\';
-			out[o++] = 'r';
-		} else if (c < 0x20 || c == 0x7f) {
-			memcpy(out + o, "\\u00", 4);
-			out[o + 4] = hex[c >> 4];
-			out[o + 5] = hex[c & 15];
-			o += 6;
-		} else {
-			out[o++] = (char)c;
-		}
-	}
-	return o;
-}
-
 static int scratch_reserve(struct local *l, size_t n)
 {
 	if (n <= l->scratch_cap)
@@ -219,16 +189,19 @@ static int scratch_reserve(struct local *l, size_t n)
 
 static int print_push(struct local *l, const struct uf_bpush *p)
 {
-	if (scratch_reserve(l, 32 + 6 * (p->queue_len + p->len)) < 0)
+	/* text as "data"; bytes that are not UTF-8 as "data_base64" (as CloudEvents) */
+	int text = uf_utf8_valid(p->data, p->len);
+	if (scratch_reserve(l, 40 + 6 * (p->queue_len + p->len)) < 0)
 		return -ENOMEM;
 	char *s = l->scratch;
 	size_t o = 0;
 	memcpy(s + o, "{\"queue\":\"", 10);
 	o += 10;
 	o += uf_json_escape(s + o, p->queue, p->queue_len);
-	memcpy(s + o, "\",\"data\":\"", 10);
-	o += 10;
-	o += uf_json_escape(s + o, p->data, p->len);
+	const char *field = text ? "\",\"data\":\"" : "\",\"data_base64\":\"";
+	memcpy(s + o, field, strlen(field));
+	o += strlen(field);
+	o += text ? uf_json_escape(s + o, p->data, p->len) : uf_base64_encode(s + o, p->data, p->len);
 	memcpy(s + o, "\"}\n", 3);
 	o += 3;
 	hvt_write_all(l->o.out_fd, s, o);
@@ -286,6 +259,8 @@ static int local_kv_get(struct uf_backend *b, const char *k, size_t n, const cha
 static int local_kv_set(struct uf_backend *b, const char *k, size_t n, const char *val, size_t len)
 {
 	struct local *l = (struct local *)b;
+	if (!uf_kv_key_ok(k, n))
+		return -EINVAL;
 	struct kv_entry **slot = kv_find(l, k, n);
 	size_t old = *slot ? (*slot)->klen + (*slot)->len : 0;
 	if (l->kv_bytes - old + n + len > KV_BYTES_MAX)
@@ -317,17 +292,21 @@ static int local_kv_set(struct uf_backend *b, const char *k, size_t n, const cha
 	return 0;
 }
 
+/* A decimal int64 as Redis INCR reads it: optional '-', digits, nothing else. */
 static int parse_int64(const char *s, size_t n, int64_t *out)
 {
 	char buf[32];
+	size_t i = s[0] == '-' && n > 1 ? 1 : 0;
 	if (n == 0 || n >= sizeof(buf))
 		return -1;
+	for (; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
 	memcpy(buf, s, n);
 	buf[n] = '\0';
-	char *end;
 	errno = 0;
-	long long v = strtoll(buf, &end, 10);
-	if (errno || *end)
+	long long v = strtoll(buf, NULL, 10);
+	if (errno)
 		return -1;
 	*out = v;
 	return 0;
@@ -392,6 +371,18 @@ static int out_json_string(struct local *l, char **buf, size_t *len, size_t *cap
 	return out_append(buf, len, cap, l->scratch, o);
 }
 
+/* A value: a JSON string if it is text, else {"base64": "..."}. */
+static int out_json_value(struct local *l, char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+	if (uf_utf8_valid(s, n))
+		return out_json_string(l, buf, len, cap, s, n);
+	if (scratch_reserve(l, 4 * (n + 2) / 3 + 16) < 0)
+		return -1;
+	size_t o = uf_base64_encode(l->scratch, s, n);
+	return out_append(buf, len, cap, "{\"base64\": \"", 12) | out_append(buf, len, cap, l->scratch, o) |
+	       out_append(buf, len, cap, "\"}", 2);
+}
+
 static void kv_save(struct local *l)
 {
 	if (l->kv_fd < 0)
@@ -405,7 +396,7 @@ static void kv_save(struct local *l)
 			rc |= out_append(&buf, &len, &cap, sep, strlen(sep));
 			rc |= out_json_string(l, &buf, &len, &cap, e->key, e->klen);
 			rc |= out_append(&buf, &len, &cap, ": ", 2);
-			rc |= out_json_string(l, &buf, &len, &cap, e->val, e->len);
+			rc |= out_json_value(l, &buf, &len, &cap, e->val, e->len);
 			sep = ",\n  ";
 		}
 	}
@@ -466,7 +457,7 @@ static int kv_load(struct local *l, char *err, size_t errlen)
 	if (fstat(l->kv_fd, &st) == 0 && st.st_size == 0)
 		return 0; /* new store */
 	json_error_t je;
-	json_t *root = json_loadfd(l->kv_fd, JSON_REJECT_DUPLICATES, &je);
+	json_t *root = json_loadfd(l->kv_fd, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
 	if (!root) {
 		snprintf(err, errlen, "kv file %s:%d:%d: %s", path, je.line, je.column, je.text);
 		return -1;
@@ -480,22 +471,32 @@ static int kv_load(struct local *l, char *err, size_t errlen)
 	json_t *v;
 	json_object_foreach(root, k, v)
 	{
-		char num[32];
+		char num[32], *bytes = NULL;
 		const char *s;
 		size_t n;
+		json_t *b64 = json_is_object(v) && json_object_size(v) == 1 ? json_object_get(v, "base64") : NULL;
 		if (json_is_string(v)) {
 			s = json_string_value(v);
 			n = json_string_length(v);
 		} else if (json_is_integer(v)) {
 			n = (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 			s = num;
+		} else if (json_is_string(b64) && (bytes = malloc(json_string_length(b64) + 1)) &&
+		           uf_base64_decode(bytes, json_string_value(b64), json_string_length(b64)) >= 0) {
+			n = (size_t)uf_base64_decode(bytes, json_string_value(b64), json_string_length(b64));
+			s = bytes;
 		} else {
-			snprintf(err, errlen, "kv file %s: key '%s': value must be a string or an integer", path, k);
+			free(bytes);
+			snprintf(err, errlen,
+			         "kv file %s: key '%.40s': value must be a string, an integer or {\"base64\": \"...\"}",
+			         path, k);
 			json_decref(root);
 			return -1;
 		}
 		size_t kl = strlen(k);
-		if (kl == 0 || kl > UF_KEY_MAX || local_kv_set(&l->b, k, kl, s, n) < 0) {
+		int bad = kl == 0 || kl > UF_KEY_MAX || local_kv_set(&l->b, k, kl, s, n) < 0;
+		free(bytes);
+		if (bad) {
 			snprintf(err, errlen, "kv file %s: key '%.40s': empty, longer than %u bytes, or out of memory",
 			         path, k, UF_KEY_MAX);
 			json_decref(root);

@@ -185,6 +185,10 @@ void hvt_hc_kv(struct hvt *h, void *arg)
 		bad(h, "kv: key [0x%lx, +%u) lies outside guest memory", (unsigned long)a->key, a->key_len);
 		return;
 	}
+	if (!uf_kv_key_ok(key, a->key_len)) {
+		a->ret = -EINVAL; /* keys are text: UTF-8 without NUL */
+		return;
+	}
 	switch (a->op) {
 	case UF_KV_GET: {
 		const char *val;

@@ -29,17 +29,18 @@ static int note_find(const uint8_t *p, uint64_t len, struct hvt_note *note)
 {
 	uint64_t off = 0;
 	while (off + sizeof(Elf64_Nhdr) <= len) {
-		const Elf64_Nhdr *n = (const void *)(p + off);
-		uint64_t name_off = off + sizeof(*n);
-		uint64_t desc_off = name_off + ((n->n_namesz + 3ull) & ~3ull);
-		uint64_t next = desc_off + ((n->n_descsz + 3ull) & ~3ull);
+		Elf64_Nhdr n; /* copied: the file decides the alignment */
+		memcpy(&n, p + off, sizeof(n));
+		uint64_t name_off = off + sizeof(n);
+		uint64_t desc_off = name_off + ((n.n_namesz + 3ull) & ~3ull);
+		uint64_t next = desc_off + ((n.n_descsz + 3ull) & ~3ull);
 		if (next > len)
 			return 0;
-		if (n->n_type == UF_NOTE_ABI && n->n_namesz == sizeof(UF_NOTE_NAME) &&
-		    memcmp(p + name_off, UF_NOTE_NAME, sizeof(UF_NOTE_NAME)) == 0 && n->n_descsz >= 4) {
+		if (n.n_type == UF_NOTE_ABI && n.n_namesz == sizeof(UF_NOTE_NAME) &&
+		    memcmp(p + name_off, UF_NOTE_NAME, sizeof(UF_NOTE_NAME)) == 0 && n.n_descsz >= 4) {
 			memset(note, 0, sizeof(*note));
 			memcpy(&note->version, p + desc_off, 4);
-			if (n->n_descsz >= UF_NOTE_DESC_SIZE) {
+			if (n.n_descsz >= UF_NOTE_DESC_SIZE) {
 				memcpy(&note->syscall_entry, p + desc_off + 8, 8);
 				memcpy(&note->exc_table, p + desc_off + 16, 8);
 			}
@@ -72,7 +73,8 @@ int hvt_elf_check_note(const uint8_t *file, size_t size, struct hvt_note *note, 
 		snprintf(err, errlen, "program header table is missing, truncated or has more than 64 entries");
 		return -1;
 	}
-	const Elf64_Phdr *ph = (const void *)(file + eh->e_phoff);
+	Elf64_Phdr ph[64]; /* copied: e_phoff may be misaligned */
+	memcpy(ph, file + eh->e_phoff, (size_t)eh->e_phnum * sizeof(Elf64_Phdr));
 	for (int i = 0; i < eh->e_phnum; i++) {
 		if (ph[i].p_type != PT_NOTE)
 			continue;
@@ -122,8 +124,9 @@ static int in_ro(const struct hvt_layout *lay, uint64_t a, uint64_t len)
 
 static int load_segments(struct hvt *h, const uint8_t *file, size_t size, char *err, size_t errlen)
 {
-	const Elf64_Ehdr *eh = (const void *)file;
-	const Elf64_Phdr *ph = (const void *)(file + eh->e_phoff);
+	const Elf64_Ehdr *eh = (const void *)file; /* the mapping is page-aligned */
+	Elf64_Phdr ph[64];                          /* checked: at most 64, inside the file */
+	memcpy(ph, file + eh->e_phoff, (size_t)eh->e_phnum * sizeof(Elf64_Phdr));
 	struct hvt_layout *lay = &h->lay;
 	uint64_t top = UF_IMAGE_BASE;
 	int nload = 0;

@@ -62,7 +62,8 @@ uf_ctx *uf_context(void);
 void uf_fail(uf_ctx *ctx);
 
 /*
- * Key-value store, namespaced per workflow.  Values are byte strings.
+ * Key-value store, namespaced per workflow.  Keys are UTF-8 text (1..512
+ * bytes, no NUL); values are byte strings.
  * KV operations take effect at once, not at commit: a failed or retried
  * event's KV writes stay (make them idempotent, e.g. keyed by ev->id).
  * -ENOSPC when the store is full (`unifaas run` keeps at most 64 MiB).

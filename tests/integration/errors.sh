@@ -161,8 +161,8 @@ kv_bad kv-truncated '{"a": "1"' ':1:[0-9]+: '
 kv_bad kv-duplicate '{"a": "1", "a": "2"}' ':1:[0-9]+: duplicate object key'
 kv_bad kv-array '[1, 2]' ': expected a JSON object of string values$'
 kv_bad kv-string '"just a string"' ': expected a JSON object of string values$|:1:[0-9]+: '
-kv_bad kv-nested '{"a": {"b": "c"}}' ": key 'a': value must be a string or an integer$"
-kv_bad kv-real '{"a": 1.5}' ": key 'a': value must be a string or an integer$"
+kv_bad kv-nested '{"a": {"b": "c"}}' ": key 'a': value must be a string, an integer or "
+kv_bad kv-real '{"a": 1.5}' ": key 'a': value must be a string, an integer or "
 kv_bad kv-empty-key '{"": "x"}' ": key '': empty, longer than 512 bytes"
 # a unit that cannot start does not create the --kv file
 expect_err kv-not-created-on-failed-start 2 "^uf-hvt: $UF_TMP/nonexistent.uf: cannot open" \

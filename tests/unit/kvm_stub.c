@@ -1,0 +1,72 @@
+/*
+ * kvm_stub.c - replaces tender/hvt_kvm.c in unit tests and the fuzzer.
+ *
+ * Why a stub, and why only this file: hvt_kvm.c is the only tender source
+ * that needs /dev/kvm.  hvt_main.c (which holds hvt_end, hvt_write_all and
+ * hvt_now_ns, used by the code under test) is compiled for real, with
+ * -Dmain=hvt_real_main so that its main() does not clash with the test's;
+ * its run loop and option parsing then link against these functions, so all
+ * of hvt_kvm.c's API is provided here.  The VM setup calls fail (no VM in a
+ * unit test); the three queries the hypercall code makes (rip, cr2, set_fs)
+ * return what the test put in the stub_* globals (kvm_stub.h).
+ */
+#include <stdio.h>
+
+#include "hvt.h"
+#include "kvm_stub.h"
+
+uint64_t stub_rip = 0x100123;
+uint64_t stub_cr2;
+int stub_set_fs_rc;
+uint64_t stub_fs_base;
+int stub_set_fs_calls;
+
+void stub_reset(void)
+{
+	stub_rip = 0x100123;
+	stub_cr2 = 0;
+	stub_set_fs_rc = 0;
+	stub_fs_base = 0;
+	stub_set_fs_calls = 0;
+}
+
+int hvt_kvm_open(struct hvt *h, char *err, size_t errlen)
+{
+	(void)h;
+	snprintf(err, errlen, "kvm_stub: no KVM in unit tests");
+	return -1;
+}
+
+int hvt_kvm_vcpu(struct hvt *h, uint64_t rip, uint64_t rsp, char *err, size_t errlen)
+{
+	(void)h;
+	(void)rip;
+	(void)rsp;
+	snprintf(err, errlen, "kvm_stub: no KVM in unit tests");
+	return -1;
+}
+
+void hvt_kvm_close(struct hvt *h)
+{
+	(void)h; /* guest memory belongs to the test (uft_hvt_free) */
+}
+
+uint64_t hvt_kvm_rip(struct hvt *h)
+{
+	(void)h;
+	return stub_rip;
+}
+
+uint64_t hvt_kvm_cr2(struct hvt *h)
+{
+	(void)h;
+	return stub_cr2;
+}
+
+int hvt_kvm_set_fs(struct hvt *h, uint64_t base)
+{
+	(void)h;
+	stub_fs_base = base;
+	stub_set_fs_calls++;
+	return stub_set_fs_rc;
+}

@@ -1,0 +1,708 @@
+/*
+ * test_dataplane.c - the data-plane hypercalls (tender/hvt_dataplane.c):
+ * UF_HC_POP, UF_HC_COMMIT and UF_HC_KV, driven through hvt_hypercall() on a
+ * struct hvt with malloc'd guest memory (support.c) and the real local
+ * backend: events from a temporary file, pushes to a temporary file that
+ * the tests read back.
+ *
+ * What is checked: pop writes records exactly as uf_abi.h describes them;
+ * TOOBIG reports the size needed and consumes nothing; commit prints the
+ * staged pushes as JSON lines and reports failed events; KV get/set/incr/del
+ * follow the ABI; and every malformed pop, commit or kv call ends the unit
+ * with UF_END_BAD_HYPERCALL and a reason naming the call - with nothing of a
+ * rejected commit reaching the output.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "hvt.h"
+#include "support.h"
+
+#define EVENTS "alpha\nbeta\n\ngamma\r\n" /* three events: blank line skipped, CR dropped */
+
+/* Guest addresses used by the tests (all in the heap). */
+#define ARG (UFT_HEAP + 0x40)
+#define KEY (UFT_HEAP + 0x100)
+#define RES (UFT_HEAP + 0x200)
+#define PUSH (UFT_HEAP + 0x400)
+#define VAL (UFT_HEAP + 0x800)
+#define BUF (UFT_HEAP + 0x1000)
+
+static int setup(void **state)
+{
+	struct uft_fx *fx = calloc(1, sizeof(*fx));
+	if (!fx || uft_fx_open(fx, EVENTS, NULL) < 0)
+		return -1;
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	uft_fx_close(*state);
+	free(*state);
+	return 0;
+}
+
+static uint8_t *G(struct uft_fx *fx, uint64_t gpa)
+{
+	return fx->h.mem + gpa;
+}
+
+static void hc(struct uft_fx *fx, enum uf_hc call, uint64_t arg)
+{
+	hvt_hypercall(&fx->h, UF_HC_PORT(call), (uint32_t)arg);
+}
+
+static void assert_running(struct uft_fx *fx)
+{
+	if (fx->h.ended)
+		fail_msg("the unit ended (code %d): %s", fx->h.end_code, fx->h.end_reason);
+}
+
+/* The unit ended as a bad hypercall, and the reason names `call`; `what` is the case. */
+static void assert_bad(struct uft_fx *fx, const char *call, const char *what)
+{
+	char want[64];
+	snprintf(want, sizeof(want), "bad hypercall: %s", call);
+	if (!fx->h.ended || fx->h.end_code != UF_END_BAD_HYPERCALL || strncmp(fx->h.end_reason, want, strlen(want)) != 0)
+		fail_msg("%s with %s: ended=%d code=%d (want %d) reason \"%s\" (want \"%s...\")", call, what,
+			 fx->h.ended, fx->h.end_code, UF_END_BAD_HYPERCALL, fx->h.end_reason, want);
+}
+
+static char *out_text(struct uft_fx *fx)
+{
+	char *s = uft_slurp(fx->out, NULL);
+	assert_non_null(s);
+	return s;
+}
+
+static void assert_out(struct uft_fx *fx, const char *want)
+{
+	char *got = out_text(fx);
+	if (strcmp(got, want) != 0)
+		fail_msg("pushes printed:\n%s\nexpected:\n%s", got, want);
+	free(got);
+}
+
+static struct uf_hc_pop pop(struct uft_fx *fx, uint64_t buf, uint64_t cap, uint32_t max)
+{
+	struct uf_hc_pop a = {.buf = buf, .cap = cap, .max_events = max, .status = -999, .count = 999};
+	memcpy(G(fx, ARG), &a, sizeof(a));
+	hc(fx, UF_HC_POP, ARG);
+	memcpy(&a, G(fx, ARG), sizeof(a));
+	return a;
+}
+
+static struct uf_hc_commit commit(struct uft_fx *fx, uint32_t count, const int32_t *results, uint64_t pushes,
+				  uint64_t pushes_len, uint32_t npush)
+{
+	if (count && results)
+		memcpy(G(fx, RES), results, count * sizeof(int32_t));
+	struct uf_hc_commit a = {.results = RES, .pushes = pushes, .pushes_len = pushes_len, .count = count,
+				 .npush = npush, .ret = -999};
+	memcpy(G(fx, ARG), &a, sizeof(a));
+	hc(fx, UF_HC_COMMIT, ARG);
+	memcpy(&a, G(fx, ARG), sizeof(a));
+	return a;
+}
+
+/* Stages one push record at gpa; returns its padded size. */
+static uint64_t stage(struct uft_fx *fx, uint64_t gpa, uint32_t event, const char *queue, const void *data,
+		      uint64_t len)
+{
+	struct uf_rec_push r = {.event = event, .queue_len = (uint32_t)strlen(queue), .data_len = len};
+	uint8_t *p = G(fx, gpa);
+	memcpy(p, &r, sizeof(r));
+	memcpy(p + sizeof(r), queue, r.queue_len + 1);
+	memcpy(p + sizeof(r) + r.queue_len + 1, data, len);
+	p[sizeof(r) + r.queue_len + 1 + len] = '\0';
+	return (sizeof(r) + r.queue_len + 1 + len + 1 + 7) & ~7ull;
+}
+
+struct rec {
+	struct uf_rec_event r;
+	const char *id, *queue, *data;
+};
+
+/* Parses the record at p, checking its terminators; returns its padded size. */
+static uint64_t parse_rec(const uint8_t *p, struct rec *out)
+{
+	memcpy(&out->r, p, sizeof(out->r));
+	const char *s = (const char *)p + sizeof(out->r);
+	out->id = s;
+	assert_int_equal(s[out->r.id_len], '\0');
+	assert_int_equal(strlen(out->id), out->r.id_len);
+	s += out->r.id_len + 1;
+	out->queue = s;
+	assert_int_equal(s[out->r.queue_len], '\0');
+	s += out->r.queue_len + 1;
+	out->data = s;
+	assert_int_equal(s[out->r.data_len], '\0');
+	uint64_t n = sizeof(out->r) + out->r.id_len + 1 + out->r.queue_len + 1 + out->r.data_len + 1;
+	return (n + UF_REC_ALIGN - 1) & ~(uint64_t)(UF_REC_ALIGN - 1);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- pop ---------------------------------------------------------------------- */
+
+static void test_pop_fills_records(void **state)
+{
+	struct uft_fx *fx = *state;
+	memset(G(fx, BUF), 0xaa, 4096);
+	uint64_t t0 = now_ms();
+	struct uf_hc_pop a = pop(fx, BUF, 4096, 8);
+	uint64_t t1 = now_ms();
+	assert_running(fx);
+	assert_int_equal(a.status, UF_POP_OK);
+	assert_int_equal(a.count, 3);
+	assert_int_equal(a.needed, 0);
+	assert_int_equal(a.used, 3 * 40); /* 24 + "1\0" + "input\0" + "alpha\0" = 38 -> 40, ... */
+	assert_int_equal(fx->h.inflight, 3);
+	assert_true(fx->h.t_ready_ns != 0); /* boot-to-ready is stamped at the first pop */
+
+	static const char *data[] = {"alpha", "beta", "gamma"}, *ids[] = {"1", "2", "3"};
+	uint64_t off = 0;
+	for (int i = 0; i < 3; i++) {
+		struct rec r;
+		assert_int_equal(off % UF_REC_ALIGN, 0);
+		off += parse_rec(G(fx, BUF + off), &r);
+		assert_string_equal(r.id, ids[i]);
+		assert_string_equal(r.queue, "input");
+		assert_int_equal(r.r.queue_len, 5);
+		assert_int_equal(r.r.data_len, strlen(data[i]));
+		assert_memory_equal(r.data, data[i], r.r.data_len);
+		assert_true(r.r.time_ms >= t0 && r.r.time_ms <= t1);
+	}
+	assert_int_equal(off, a.used);
+	for (uint64_t i = a.used; i < 4096; i++) /* nothing written past `used` */
+		if (G(fx, BUF)[i] != 0xaa)
+			fail_msg("pop wrote byte %lu, past used=%lu", (unsigned long)i, (unsigned long)a.used);
+
+	int32_t ok[3] = {0, 0, 0};
+	struct uf_hc_commit c = commit(fx, 3, ok, 0, 0, 0);
+	assert_running(fx);
+	assert_int_equal(c.ret, 0);
+	assert_int_equal(fx->h.inflight, 0);
+	assert_out(fx, "");
+
+	a = pop(fx, BUF, 4096, 8); /* input exhausted */
+	assert_running(fx);
+	assert_int_equal(a.status, UF_POP_DRAINED);
+	assert_int_equal(a.count, 0);
+	assert_int_equal(a.used, 0);
+	assert_int_equal(fx->h.inflight, 0);
+}
+
+static void test_pop_max_events(void **state)
+{
+	struct uft_fx *fx = *state;
+	struct uf_hc_pop a = pop(fx, BUF, 4096, 2);
+	assert_int_equal(a.status, UF_POP_OK);
+	assert_int_equal(a.count, 2);
+	assert_int_equal(fx->h.inflight, 2);
+	int32_t ok[2] = {0, 0};
+	commit(fx, 2, ok, 0, 0, 0);
+	a = pop(fx, BUF, 4096, UF_BATCH_MAX);
+	assert_running(fx);
+	assert_int_equal(a.count, 1);
+	struct rec r;
+	parse_rec(G(fx, BUF), &r);
+	assert_string_equal(r.id, "3");
+	assert_string_equal(r.data, "gamma");
+}
+
+static void test_pop_toobig(void **state)
+{
+	struct uft_fx *fx = *state;
+	struct uf_hc_pop a = pop(fx, BUF, 39, 8);
+	assert_running(fx);
+	assert_int_equal(a.status, UF_POP_TOOBIG);
+	assert_int_equal(a.needed, 40);
+	assert_int_equal(a.count, 0);
+	assert_int_equal(a.used, 0);
+	assert_int_equal(fx->h.inflight, 0);
+	/* nothing was consumed: the same event fits a buffer of `needed` bytes */
+	a = pop(fx, BUF, a.needed, 8);
+	assert_running(fx);
+	assert_int_equal(a.status, UF_POP_OK);
+	assert_int_equal(a.count, 1);
+	assert_int_equal(a.used, 40);
+	struct rec r;
+	parse_rec(G(fx, BUF), &r);
+	assert_string_equal(r.id, "1");
+	assert_string_equal(r.data, "alpha");
+}
+
+static void test_pop_partial_batch(void **state)
+{
+	struct uft_fx *fx = *state;
+	/* room for one record and most of the second: only whole records are written */
+	memset(G(fx, BUF), 0xaa, 128);
+	struct uf_hc_pop a = pop(fx, BUF, 79, 8);
+	assert_running(fx);
+	assert_int_equal(a.status, UF_POP_OK);
+	assert_int_equal(a.count, 1);
+	assert_int_equal(a.needed, 0);
+	assert_int_equal(a.used, 40);
+	assert_int_equal(G(fx, BUF)[40], 0xaa);
+	int32_t ok[1] = {0};
+	commit(fx, 1, ok, 0, 0, 0);
+	a = pop(fx, BUF, 4096, 8);
+	assert_int_equal(a.count, 2);
+	struct rec r;
+	parse_rec(G(fx, BUF), &r);
+	assert_string_equal(r.id, "2");
+}
+
+static void test_pop_record_into_last_bytes_of_heap(void **state)
+{
+	struct uft_fx *fx = *state;
+	/* a buffer ending exactly at the stack guard page is fine */
+	struct uf_hc_pop a = pop(fx, UFT_HEAP_END - 40, 40, 1);
+	assert_running(fx);
+	assert_int_equal(a.count, 1);
+	struct rec r;
+	parse_rec(G(fx, UFT_HEAP_END - 40), &r);
+	assert_string_equal(r.data, "alpha");
+}
+
+static void test_pop_unaligned_arg_struct(void **state)
+{
+	struct uft_fx *fx = *state;
+	struct uf_hc_pop a = {.buf = BUF, .cap = 4096, .max_events = 8};
+	memcpy(G(fx, ARG + 3), &a, sizeof(a));
+	hc(fx, UF_HC_POP, ARG + 3);
+	assert_running(fx);
+	memcpy(&a, G(fx, ARG + 3), sizeof(a));
+	assert_int_equal(a.count, 3);
+	assert_int_equal(a.status, UF_POP_OK);
+}
+
+static void test_pop_drained_without_events(void **state)
+{
+	(void)state;
+	struct uft_fx fx;
+	assert_int_equal(uft_fx_open(&fx, NULL, NULL), 0);
+	struct uf_hc_pop a = pop(&fx, BUF, 4096, 8);
+	assert_running(&fx);
+	assert_int_equal(a.status, UF_POP_DRAINED);
+	assert_int_equal(a.count, 0);
+	assert_int_equal(fx.h.inflight, 0);
+	uft_fx_close(&fx);
+}
+
+/* Each case: a fresh unit, one malformed pop, which must end the unit. */
+static void test_pop_malformed(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name;
+		uint64_t buf, cap;
+		uint32_t max;
+		uint64_t arg;
+		int pop_first; /* pop once (leaving events in flight) before the bad call */
+	} cases[] = {
+		{"max_events 0", BUF, 4096, 0, ARG, 0},
+		{"max_events 257", BUF, 4096, UF_BATCH_MAX + 1, ARG, 0},
+		{"max_events 2^32-1", BUF, 4096, UINT32_MAX, ARG, 0},
+		{"cap 0", BUF, 0, 1, ARG, 0},
+		{"buffer in text", UFT_TEXT_LO, 4096, 1, ARG, 0},
+		{"buffer in rodata", UFT_RO_LO, 256, 1, ARG, 0},
+		{"buffer in the GDT page", UF_GDT_ADDR, 256, 1, ARG, 0},
+		{"buffer in the page tables", UF_PT_ADDR, 4096, 1, ARG, 0},
+		{"buffer on the NULL page", 0, 4096, 1, ARG, 0},
+		{"buffer at 8", 8, 4096, 1, ARG, 0},
+		{"buffer into the stack guard", UFT_HEAP_END - 64, 128, 1, ARG, 0},
+		{"buffer past memory", UFT_MEM - 64, 128, 1, ARG, 0},
+		{"buffer beyond memory", UFT_MEM + 4096, 128, 1, ARG, 0},
+		{"cap wraps", BUF, UINT64_MAX - BUF + 2, 1, ARG, 0},
+		{"cap 2^64-1", BUF, UINT64_MAX, 1, ARG, 0},
+		{"batch still in flight", BUF, 4096, 1, ARG, 1},
+		{"argument struct in rodata", BUF, 4096, 1, UFT_RO_LO, 0},
+		{"argument struct in text", BUF, 4096, 1, UFT_TEXT_LO + 8, 0},
+		{"argument struct on the NULL page", BUF, 4096, 1, 0, 0},
+		{"argument struct across the end of memory", BUF, 4096, 1, UFT_MEM - 16, 0},
+		{"argument struct beyond memory", BUF, 4096, 1, 0xfffffff0u, 0},
+		{"argument struct on the exception stack", BUF, 4096, 1, UF_IST_LO, 0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct uft_fx fx;
+		assert_int_equal(uft_fx_open(&fx, EVENTS, NULL), 0);
+		if (cases[i].pop_first) {
+			pop(&fx, BUF, 4096, 1);
+			assert_running(&fx);
+		}
+		struct uf_hc_pop a = {.buf = cases[i].buf, .cap = cases[i].cap, .max_events = cases[i].max};
+		uint8_t *argp = hvt_guest_ptr(&fx.h, cases[i].arg, sizeof(a), 0);
+		if (argp)
+			memcpy(argp, &a, sizeof(a));
+		hc(&fx, UF_HC_POP, cases[i].arg);
+		assert_bad(&fx, "pop", cases[i].name);
+		uft_fx_close(&fx);
+	}
+}
+
+/* ---- commit ---------------------------------------------------------------- */
+
+static void test_commit_prints_pushes(void **state)
+{
+	struct uft_fx *fx = *state;
+	struct uf_hc_pop a = pop(fx, BUF, 4096, 2);
+	assert_int_equal(a.count, 2);
+	uint64_t off = 0;
+	off += stage(fx, PUSH + off, 0, "out", "hello \"x\"\n\\", 11);
+	off += stage(fx, PUSH + off, 1, "q.2-_Z9", "", 0);
+	off += stage(fx, PUSH + off, 0, "bin", "a\0b\x01\t\x7f", 6);
+	int32_t ok[2] = {0, 0};
+	struct uf_hc_commit c = commit(fx, 2, ok, PUSH, off, 3);
+	assert_running(fx);
+	assert_int_equal(c.ret, 0);
+	assert_int_equal(fx->h.inflight, 0);
+	assert_out(fx, "{\"queue\":\"out\",\"data\":\"hello \\\"x\\\"\\n\\\\\"}\n"
+		       "{\"queue\":\"q.2-_Z9\",\"data\":\"\"}\n"
+		       "{\"queue\":\"bin\",\"data\":\"a\\u0000b\\u0001\\t\\u007f\"}\n");
+	char *err = uft_slurp(fx->err, NULL);
+	assert_string_equal(err, "");
+	free(err);
+}
+
+static void test_commit_pushes_len_with_slack(void **state)
+{
+	struct uft_fx *fx = *state;
+	pop(fx, BUF, 4096, 1);
+	/* the last record need not be padded, and trailing staged bytes are ignored */
+	uint64_t n = stage(fx, PUSH, 0, "q", "abc", 3); /* 16 + 2 + 4 = 22 -> 24 */
+	int32_t ok[1] = {0};
+	struct uf_hc_commit c = commit(fx, 1, ok, PUSH, 22, 1);
+	assert_running(fx);
+	assert_int_equal(c.ret, 0);
+	assert_out(fx, "{\"queue\":\"q\",\"data\":\"abc\"}\n");
+	assert_int_equal(n, 24);
+}
+
+static void test_commit_failed_event(void **state)
+{
+	struct uft_fx *fx = *state;
+	pop(fx, BUF, 4096, 2);
+	uint64_t n = stage(fx, PUSH, 0, "results", "{\"ok\":true}", 11);
+	int32_t res[2] = {0, -3};
+	struct uf_hc_commit c = commit(fx, 2, res, PUSH, n, 1);
+	assert_running(fx);
+	assert_int_equal(c.ret, 0);
+	assert_int_equal(fx->h.inflight, 0);
+	assert_out(fx, "{\"queue\":\"results\",\"data\":\"{\\\"ok\\\":true}\"}\n");
+	char *err = uft_slurp(fx->err, NULL);
+	if (!strstr(err, "event 2 failed: handler returned -3"))
+		fail_msg("failure report: \"%s\"", err);
+	assert_null(strstr(err, "event 1 failed"));
+	free(err);
+}
+
+static void test_commit_empty_batch(void **state)
+{
+	struct uft_fx *fx = *state;
+	struct uf_hc_commit c = commit(fx, 0, NULL, 0, 0, 0);
+	assert_running(fx);
+	assert_int_equal(c.ret, 0);
+}
+
+enum mal {
+	M_COUNT_LOW, M_COUNT_HIGH, M_NPUSH_TOO_MANY, M_RESULTS_NULL, M_RESULTS_OUTSIDE, M_PUSHES_OUTSIDE,
+	M_PUSHES_WRAP, M_EVENT_NOT_IN_BATCH, M_EVENT_FAILED, M_QUEUE_TOO_LONG, M_QUEUE_EMPTY, M_DATA_PAST,
+	M_DATA_HUGE, M_QUEUE_NO_NUL, M_DATA_NO_NUL, M_QUEUE_SPACE, M_QUEUE_SLASH, M_QUEUE_UTF8,
+	M_SECOND_TRUNCATED, M_SECOND_HEADER_PAST, M_SECOND_BAD_EVENT, M_NO_POP, M_COUNT
+};
+
+static const char *mal_name[M_COUNT] = {
+	"count below the batch", "count above the batch", "npush too many for pushes_len", "results at NULL",
+	"results outside memory", "pushes outside memory", "pushes_len wraps", "push names event 2 of 2",
+	"push names a failed event", "queue_len 129", "empty queue name", "data_len past the buffer",
+	"data_len 2^64-1", "queue not NUL-terminated", "data not NUL-terminated", "queue with a space",
+	"queue with a slash", "queue with UTF-8", "second record's lengths past the buffer",
+	"second record's header past the buffer", "second record names a failed event",
+	"commit with nothing popped",
+};
+
+/*
+ * Each case: a fresh unit, two events popped, one good push staged, then one
+ * thing broken.  The unit must end as a bad commit, and nothing - not even
+ * the good push before the broken one - may reach the output.
+ */
+static void test_commit_malformed(void **state)
+{
+	(void)state;
+	for (int m = 0; m < M_COUNT; m++) {
+		struct uft_fx fx;
+		assert_int_equal(uft_fx_open(&fx, EVENTS, NULL), 0);
+		if (m != M_NO_POP)
+			assert_int_equal(pop(&fx, BUF, 4096, 2).count, 2);
+		int32_t res[2] = {0, 0};
+		uint32_t count = m == M_NO_POP ? 1 : 2, npush = 1;
+		uint64_t pushes = PUSH;
+		uint64_t len = stage(&fx, PUSH, 0, "out", "payload", 7); /* 16 + 4 + 8 = 28 -> 32 */
+		struct uf_rec_push *r = (struct uf_rec_push *)G(&fx, PUSH);
+		char *q = (char *)G(&fx, PUSH + 16);
+		switch (m) {
+		case M_COUNT_LOW: count = 1; break;
+		case M_COUNT_HIGH: count = 3; break;
+		case M_NPUSH_TOO_MANY: npush = 3; break; /* 3 * 16 > 32 */
+		case M_RESULTS_NULL: break;              /* below: results = 0 */
+		case M_RESULTS_OUTSIDE: break;
+		case M_PUSHES_OUTSIDE: pushes = UFT_MEM - 16; break;
+		case M_PUSHES_WRAP: len = UINT64_MAX - PUSH + 17; break;
+		case M_EVENT_NOT_IN_BATCH: r->event = 2; break;
+		case M_EVENT_FAILED: res[0] = 1; break;
+		case M_QUEUE_TOO_LONG:
+			r->queue_len = UF_QUEUE_MAX + 1;
+			memset(q, 'a', UF_QUEUE_MAX + 1);
+			q[UF_QUEUE_MAX + 1] = '\0';
+			r->data_len = 0;
+			q[UF_QUEUE_MAX + 2] = '\0';
+			len = 16 + UF_QUEUE_MAX + 3;
+			break;
+		case M_QUEUE_EMPTY: len = stage(&fx, PUSH, 0, "", "x", 1); break;
+		case M_DATA_PAST: r->data_len = 16; break;
+		case M_DATA_HUGE: r->data_len = UINT64_MAX; break;
+		case M_QUEUE_NO_NUL: q[3] = 'x'; break;
+		case M_DATA_NO_NUL: q[4 + 7] = 'x'; break;
+		case M_QUEUE_SPACE: len = stage(&fx, PUSH, 0, "a b", "x", 1); break;
+		case M_QUEUE_SLASH: len = stage(&fx, PUSH, 0, "a/b", "x", 1); break;
+		case M_QUEUE_UTF8: len = stage(&fx, PUSH, 0, "caf\xc3\xa9", "x", 1); break;
+		case M_SECOND_TRUNCATED:
+			stage(&fx, PUSH + len, 1, "out", "second", 6);
+			len += 16 + 4 + 6; /* the second record's data terminator is cut off */
+			npush = 2;
+			break;
+		case M_SECOND_HEADER_PAST:
+			npush = 2; /* 2 * 16 <= 32, but the first record takes all 32 bytes */
+			break;
+		case M_SECOND_BAD_EVENT:
+			len += stage(&fx, PUSH + len, 1, "out", "second", 6);
+			res[1] = 7;
+			npush = 2;
+			break;
+		}
+		memcpy(G(&fx, RES), res, sizeof(res));
+		struct uf_hc_commit a = {.results = m == M_RESULTS_NULL ? 0 : m == M_RESULTS_OUTSIDE ? UFT_MEM - 4 : RES,
+					 .pushes = pushes, .pushes_len = len, .count = count, .npush = npush};
+		memcpy(G(&fx, ARG), &a, sizeof(a));
+		hc(&fx, UF_HC_COMMIT, ARG);
+		assert_bad(&fx, "commit", mal_name[m]);
+		char *out = out_text(&fx);
+		if (out[0])
+			fail_msg("commit with %s was rejected but printed: %s", mal_name[m], out);
+		free(out);
+		uft_fx_close(&fx);
+	}
+}
+
+/* ---- kv -------------------------------------------------------------------- */
+
+static struct uf_hc_kv kv(struct uft_fx *fx, uint32_t op, const char *key, uint64_t val, uint64_t val_len,
+			  int64_t num)
+{
+	size_t kl = strlen(key);
+	memcpy(G(fx, KEY), key, kl);
+	struct uf_hc_kv a = {.op = op, .key_len = (uint32_t)kl, .key = KEY, .val = val, .val_len = val_len,
+			     .num = num, .ret = -999};
+	memcpy(G(fx, ARG), &a, sizeof(a));
+	hc(fx, UF_HC_KV, ARG);
+	memcpy(&a, G(fx, ARG), sizeof(a));
+	return a;
+}
+
+static void test_kv_set_get_del(void **state)
+{
+	struct uft_fx *fx = *state;
+	memcpy(G(fx, VAL), "hello", 5);
+	struct uf_hc_kv a = kv(fx, UF_KV_SET, "user:1", VAL, 5, 0);
+	assert_running(fx);
+	assert_int_equal(a.ret, 0);
+
+	memset(G(fx, BUF), 0xaa, 64);
+	a = kv(fx, UF_KV_GET, "user:1", BUF, 64, 0);
+	assert_running(fx);
+	assert_int_equal(a.ret, 0);
+	assert_int_equal(a.val_len, 5);
+	assert_memory_equal(G(fx, BUF), "hello", 5);
+	assert_int_equal(G(fx, BUF)[5], 0xaa);
+
+	/* too small a buffer: a prefix is copied, val_len says the full size */
+	memset(G(fx, BUF), 0xaa, 64);
+	a = kv(fx, UF_KV_GET, "user:1", BUF, 2, 0);
+	assert_int_equal(a.ret, 0);
+	assert_int_equal(a.val_len, 5);
+	assert_memory_equal(G(fx, BUF), "he", 2);
+	assert_int_equal(G(fx, BUF)[2], 0xaa);
+
+	/* capacity 0: size query, no buffer needed */
+	a = kv(fx, UF_KV_GET, "user:1", 0, 0, 0);
+	assert_running(fx);
+	assert_int_equal(a.ret, 0);
+	assert_int_equal(a.val_len, 5);
+
+	a = kv(fx, UF_KV_GET, "user:2", BUF, 64, 0);
+	assert_int_equal(a.ret, -ENOENT);
+	assert_int_equal(a.val_len, 64);
+
+	a = kv(fx, UF_KV_DEL, "user:1", 0, 0, 0);
+	assert_int_equal(a.ret, 0);
+	a = kv(fx, UF_KV_GET, "user:1", BUF, 64, 0);
+	assert_int_equal(a.ret, -ENOENT);
+	a = kv(fx, UF_KV_DEL, "user:1", 0, 0, 0);
+	assert_int_equal(a.ret, -ENOENT);
+
+	/* empty values exist */
+	a = kv(fx, UF_KV_SET, "empty", 0, 0, 0);
+	assert_int_equal(a.ret, 0);
+	a = kv(fx, UF_KV_GET, "empty", BUF, 64, 0);
+	assert_int_equal(a.ret, 0);
+	assert_int_equal(a.val_len, 0);
+	assert_running(fx);
+}
+
+static void test_kv_key_and_value_may_be_read_only(void **state)
+{
+	struct uft_fx *fx = *state;
+	/* keys and SET values are only read: text and rodata are fine */
+	memcpy(G(fx, UFT_RO_LO), "constkey", 8);
+	memcpy(G(fx, UFT_TEXT_LO), "\x90\x90\xc3", 3);
+	struct uf_hc_kv a = {.op = UF_KV_SET, .key_len = 8, .key = UFT_RO_LO, .val = UFT_TEXT_LO, .val_len = 3};
+	memcpy(G(fx, ARG), &a, sizeof(a));
+	hc(fx, UF_HC_KV, ARG);
+	assert_running(fx);
+	a = kv(fx, UF_KV_GET, "constkey", BUF, 16, 0);
+	assert_int_equal(a.ret, 0);
+	assert_int_equal(a.val_len, 3);
+	assert_memory_equal(G(fx, BUF), "\x90\x90\xc3", 3);
+}
+
+static void test_kv_incr(void **state)
+{
+	struct uft_fx *fx = *state;
+	struct uf_hc_kv a = kv(fx, UF_KV_INCR, "n", 0, 0, 5);
+	assert_int_equal(a.ret, 0);
+	assert_int_equal(a.num, 5);
+	a = kv(fx, UF_KV_INCR, "n", 0, 0, -7);
+	assert_int_equal(a.ret, 0);
+	assert_int_equal(a.num, -2);
+	a = kv(fx, UF_KV_GET, "n", BUF, 16, 0);
+	assert_int_equal(a.val_len, 2);
+	assert_memory_equal(G(fx, BUF), "-2", 2);
+
+	memcpy(G(fx, VAL), "abc", 3);
+	kv(fx, UF_KV_SET, "s", VAL, 3, 0);
+	a = kv(fx, UF_KV_INCR, "s", 0, 0, 1);
+	assert_int_equal(a.ret, -EINVAL);
+
+	memcpy(G(fx, VAL), "9223372036854775807", 19);
+	kv(fx, UF_KV_SET, "max", VAL, 19, 0);
+	a = kv(fx, UF_KV_INCR, "max", 0, 0, 1);
+	assert_int_equal(a.ret, -ERANGE);
+	a = kv(fx, UF_KV_INCR, "max", 0, 0, 0);
+	assert_int_equal(a.ret, 0);
+	assert_int_equal(a.num, INT64_MAX);
+	assert_running(fx);
+}
+
+/* UF_VALUE_MAX is enforced even when guest memory could hold more. */
+static void test_kv_set_value_max(void **state)
+{
+	(void)state;
+	struct uft_fx fx;
+	assert_int_equal(uft_fx_open_mem(&fx, NULL, NULL, 64ull << 20), 0);
+	assert_true(fx.h.lay.heap_end - UFT_HEAP > UF_VALUE_MAX + 1ull);
+	memset(G(&fx, UFT_HEAP + 0x10000), 'v', UF_VALUE_MAX + 1ull);
+	struct uf_hc_kv a = kv(&fx, UF_KV_SET, "big", UFT_HEAP + 0x10000, UF_VALUE_MAX, 0);
+	assert_running(&fx);
+	assert_int_equal(a.ret, 0);
+	a = kv(&fx, UF_KV_GET, "big", 0, 0, 0);
+	assert_int_equal(a.val_len, UF_VALUE_MAX);
+	kv(&fx, UF_KV_SET, "big", UFT_HEAP + 0x10000, UF_VALUE_MAX + 1ull, 0);
+	assert_bad(&fx, "kv set: value length 16777217 exceeds 16777216", "a value of UF_VALUE_MAX + 1 bytes");
+	uft_fx_close(&fx);
+}
+
+static void test_kv_malformed(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name;
+		uint32_t op, key_len;
+		uint64_t key, val, val_len, arg;
+	} cases[] = {
+		{"key_len 0", UF_KV_GET, 0, KEY, BUF, 16, ARG},
+		{"key_len 513", UF_KV_SET, UF_KEY_MAX + 1, KEY, VAL, 1, ARG},
+		{"key_len 2^32-1", UF_KV_DEL, UINT32_MAX, KEY, 0, 0, ARG},
+		{"key on the NULL page", UF_KV_GET, 4, 16, BUF, 16, ARG},
+		{"key across the end of memory", UF_KV_INCR, 8, UFT_MEM - 4, 0, 0, ARG},
+		{"key beyond memory", UF_KV_DEL, 8, UFT_MEM + 4096, 0, 0, ARG},
+		{"get buffer in text", UF_KV_GET, 3, KEY, UFT_TEXT_LO, 16, ARG},
+		{"get buffer in rodata", UF_KV_GET, 3, KEY, UFT_RO_LO, 16, ARG},
+		{"get buffer in the IDT", UF_KV_GET, 3, KEY, UF_IDT_ADDR, 16, ARG},
+		{"get buffer across the end of memory", UF_KV_GET, 3, KEY, UFT_MEM - 8, 16, ARG},
+		{"get buffer with wrapping length", UF_KV_GET, 3, KEY, BUF, UINT64_MAX - BUF + 2, ARG},
+		{"set value longer than UF_VALUE_MAX", UF_KV_SET, 3, KEY, UFT_HEAP, UF_VALUE_MAX + 1ull, ARG},
+		{"set value across the end of memory", UF_KV_SET, 3, KEY, UFT_MEM - 8, 16, ARG},
+		{"set value on the NULL page", UF_KV_SET, 3, KEY, 0, 16, ARG},
+		{"unknown op 4", 4, 3, KEY, 0, 0, ARG},
+		{"unknown op 2^32-1", UINT32_MAX, 3, KEY, 0, 0, ARG},
+		{"argument struct in rodata", UF_KV_GET, 3, KEY, BUF, 16, UFT_RO_LO + 8},
+		{"argument struct in the stack guard", UF_KV_GET, 3, KEY, BUF, 16, UFT_HEAP_END + 8},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct uft_fx fx;
+		assert_int_equal(uft_fx_open(&fx, NULL, NULL), 0);
+		memcpy(G(&fx, KEY), "key", 3);
+		struct uf_hc_kv a = {.op = cases[i].op, .key_len = cases[i].key_len, .key = cases[i].key,
+				     .val = cases[i].val, .val_len = cases[i].val_len};
+		uint8_t *argp = hvt_guest_ptr(&fx.h, cases[i].arg, sizeof(a), 0);
+		if (argp)
+			memcpy(argp, &a, sizeof(a));
+		hc(&fx, UF_HC_KV, cases[i].arg);
+		assert_bad(&fx, "kv", cases[i].name);
+		uft_fx_close(&fx);
+	}
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_pop_fills_records),
+		T(test_pop_max_events),
+		T(test_pop_toobig),
+		T(test_pop_partial_batch),
+		T(test_pop_record_into_last_bytes_of_heap),
+		T(test_pop_unaligned_arg_struct),
+		cmocka_unit_test(test_pop_drained_without_events),
+		cmocka_unit_test(test_pop_malformed),
+		T(test_commit_prints_pushes),
+		T(test_commit_pushes_len_with_slack),
+		T(test_commit_failed_event),
+		T(test_commit_empty_batch),
+		cmocka_unit_test(test_commit_malformed),
+		T(test_kv_set_get_del),
+		T(test_kv_key_and_value_may_be_read_only),
+		T(test_kv_incr),
+		cmocka_unit_test(test_kv_set_value_max),
+		cmocka_unit_test(test_kv_malformed),
+	};
+	return cmocka_run_group_tests_name("dataplane", tests, NULL, NULL);
+}
