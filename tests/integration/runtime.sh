@@ -57,6 +57,7 @@ timeout 20 "$UNIFAAS" run "$fib" </dev/null >/dev/null 2>&1 && pass stdin-dev-nu
 
 # A unit waiting for its first event: the tender is sandboxed and holds only
 # its stdio and the three KVM descriptors.
+rm -f "$UF_TMP/in"
 mkfifo "$UF_TMP/in"
 # (started with every inherited descriptor above 2 closed)
 timeout 20 python3 -c 'import os, sys; os.closerange(3, 4096); os.execv(sys.argv[1], sys.argv[1:])' \
