@@ -15,8 +15,13 @@ WARN      = -Wall -Wextra -Werror
 HOST_CFLAGS ?= -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -Iinclude/unifaas -Itender \
 	-DUNIFAAS_VERSION='"$(VERSION)"' $(EXTRA_CFLAGS)
 HOST_LDFLAGS ?= $(EXTRA_LDFLAGS)
-# The tender is linked statically: no dynamic loading on every unit start
-# (~0.35 ms of a ~2 ms boot here).  Sanitizer builds stay dynamic.
+# The tender is built with musl and linked statically: no dynamic loading,
+# and none of glibc's start-up CPUID probing, which traps to the hypervisor
+# on this (virtualised) host: ~0.75 ms for a static glibc hello, 0.33 ms for
+# musl's.  Linux headers come from the host's /usr/include, after musl's.
+# Sanitizer builds use the host compiler and glibc, dynamically linked.
+TENDER_CC ?= musl-gcc
+TENDER_CFLAGS = $(HOST_CFLAGS) -idirafter /usr/include -idirafter /usr/include/x86_64-linux-gnu
 HVT_STATIC ?= -static
 GUEST_CFLAGS = -std=gnu11 -O2 $(WARN) -fno-pie -ffunction-sections -fdata-sections \
 	-fno-asynchronous-unwind-tables -Iinclude/unifaas
@@ -45,7 +50,7 @@ $(BUILD)/.deps: scripts/install-deps.sh
 
 $(BUILD)/obj/tender/%.o: tender/%.c tender/hvt.h tender/backend.h include/unifaas/uf_abi.h
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -c $< -o $@
+	$(TENDER_CC) $(TENDER_CFLAGS) -c $< -o $@
 
 # The seccomp filter is compiled to BPF at build time (see hvt_seccomp_rules.h).
 $(BUILD)/gen/gen_seccomp: tender/gen_seccomp.c tender/hvt_seccomp_rules.h
@@ -54,11 +59,11 @@ $(BUILD)/gen/gen_seccomp: tender/gen_seccomp.c tender/hvt_seccomp_rules.h
 $(BUILD)/gen/hvt_seccomp_bpf.h: $(BUILD)/gen/gen_seccomp
 	$< >$@.tmp && mv $@.tmp $@
 $(BUILD)/obj/tender/hvt_seccomp.o: $(BUILD)/gen/hvt_seccomp_bpf.h
-$(BUILD)/obj/tender/hvt_seccomp.o: HOST_CFLAGS += -I$(BUILD)/gen
+$(BUILD)/obj/tender/hvt_seccomp.o: TENDER_CFLAGS += -I$(BUILD)/gen
 
 $(BUILD)/bin/uf-hvt: $(TENDER_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $^ -o $@ $(HOST_LDFLAGS) $(HVT_STATIC) -ljansson
+	$(TENDER_CC) $(TENDER_CFLAGS) $^ -o $@ $(HOST_LDFLAGS) $(HVT_STATIC)
 
 $(BUILD)/bin/unifaas: cli/unifaas.c include/unifaas/uf_abi.h
 	@mkdir -p $(dir $@)
@@ -101,7 +106,7 @@ run: deps
 
 test: deps
 	$(MAKE) all
-	$(MAKE) BUILD=build-asan HVT_STATIC= EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	$(MAKE) BUILD=build-asan HVT_STATIC= TENDER_CC=$(CC) EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		EXTRA_LDFLAGS="-fsanitize=address,undefined" build-asan/bin/uf-hvt build-asan/bin/unifaas runtime
 	./tests/run.sh
 

@@ -70,5 +70,10 @@ int uf_utf8_valid(const char *s, size_t n);
 int uf_kv_key_ok(const char *key, size_t n); /* 1..UF_KEY_MAX bytes of UTF-8, no NUL */
 size_t uf_base64_encode(char *out, const char *in, size_t len); /* out: 4 * (len + 2) / 3 */
 long uf_base64_decode(char *out, const char *in, size_t len);   /* -1 if not base64 */
+/* Called per entry of a KV file; returns NULL, or why the entry is refused. */
+typedef const char *(*uf_kv_entry_fn)(void *arg, const char *key, size_t klen, const char *val, size_t vlen);
+/* Parses a KV file (a JSON object); errors name path:line:col. */
+int uf_json_kv_parse(const char *path, const char *js, size_t len, uf_kv_entry_fn fn, void *arg, char *err,
+                     size_t errlen);
 
 #endif

@@ -6,13 +6,12 @@
  * dropped); ids are their 1-based sequence numbers.  Input is read with
  * read(2) and poll(2) only, since it is read after the tender's seccomp.  Committed pushes are printed to out_fd as
  * JSON lines {"queue":...,"data":...}; a failed event is reported on err_fd and its pushes never appear.  The KV store
- * lives in memory, loaded from and saved back to --kv FILE (a JSON object of string values) when the unit ends, however
+ * lives in memory, loaded from and saved back to --kv FILE (a JSON object of string values, parsed with jsmn) when the unit ends, however
  * it ends.  The file is opened before the tender seccomps itself, and rewritten in place at the end.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -441,6 +440,16 @@ static void local_close(struct uf_backend *b, int ran)
 	free(l);
 }
 
+static const char *kv_load_entry(void *arg, const char *key, size_t klen, const char *val, size_t vlen)
+{
+	struct local *l = arg;
+	if (*kv_find(l, key, klen))
+		return "duplicate object key";
+	if (!uf_kv_key_ok(key, klen))
+		return "key is empty, longer than 512 bytes, or not UTF-8 text";
+	return local_kv_set(&l->b, key, klen, val, vlen) < 0 ? "out of memory for the store" : NULL;
+}
+
 static int kv_load(struct local *l, char *err, size_t errlen)
 {
 	const char *path = l->o.kv_file;
@@ -454,57 +463,22 @@ static int kv_load(struct local *l, char *err, size_t errlen)
 		return -1;
 	}
 	struct stat st;
-	if (fstat(l->kv_fd, &st) == 0 && st.st_size == 0)
+	if (fstat(l->kv_fd, &st) < 0) {
+		snprintf(err, errlen, "kv file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (st.st_size == 0)
 		return 0; /* new store */
-	json_error_t je;
-	json_t *root = json_loadfd(l->kv_fd, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
-	if (!root) {
-		snprintf(err, errlen, "kv file %s:%d:%d: %s", path, je.line, je.column, je.text);
+	char *js = malloc((size_t)st.st_size + 1);
+	ssize_t got = js ? pread(l->kv_fd, js, (size_t)st.st_size, 0) : -1;
+	if (got != st.st_size) {
+		snprintf(err, errlen, "kv file %s: cannot read: %s", path, js ? strerror(errno) : "out of memory");
+		free(js);
 		return -1;
 	}
-	if (!json_is_object(root)) {
-		snprintf(err, errlen, "kv file %s: expected a JSON object of string values", path);
-		json_decref(root);
-		return -1;
-	}
-	const char *k;
-	json_t *v;
-	json_object_foreach(root, k, v)
-	{
-		char num[32], *bytes = NULL;
-		const char *s;
-		size_t n;
-		json_t *b64 = json_is_object(v) && json_object_size(v) == 1 ? json_object_get(v, "base64") : NULL;
-		if (json_is_string(v)) {
-			s = json_string_value(v);
-			n = json_string_length(v);
-		} else if (json_is_integer(v)) {
-			n = (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-			s = num;
-		} else if (json_is_string(b64) && (bytes = malloc(json_string_length(b64) + 1)) &&
-		           uf_base64_decode(bytes, json_string_value(b64), json_string_length(b64)) >= 0) {
-			n = (size_t)uf_base64_decode(bytes, json_string_value(b64), json_string_length(b64));
-			s = bytes;
-		} else {
-			free(bytes);
-			snprintf(err, errlen,
-			         "kv file %s: key '%.40s': value must be a string, an integer or {\"base64\": \"...\"}",
-			         path, k);
-			json_decref(root);
-			return -1;
-		}
-		size_t kl = strlen(k);
-		int bad = kl == 0 || kl > UF_KEY_MAX || local_kv_set(&l->b, k, kl, s, n) < 0;
-		free(bytes);
-		if (bad) {
-			snprintf(err, errlen, "kv file %s: key '%.40s': empty, longer than %u bytes, or out of memory",
-			         path, k, UF_KEY_MAX);
-			json_decref(root);
-			return -1;
-		}
-	}
-	json_decref(root);
-	return 0;
+	int rc = uf_json_kv_parse(path, js, (size_t)got, kv_load_entry, l, err, errlen);
+	free(js);
+	return rc;
 }
 
 struct uf_backend *uf_local_backend_open(const struct uf_local_opts *o, char *err, size_t errlen)

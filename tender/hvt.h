@@ -102,6 +102,7 @@ uint32_t hvt_tss_limit(void);
 int hvt_kvm_open(struct hvt *h, char *err, size_t errlen);
 int hvt_kvm_vcpu(struct hvt *h, uint64_t rip, uint64_t rsp, char *err, size_t errlen);
 void hvt_kvm_close(struct hvt *h);
+int hvt_kvm_run(struct hvt *h);
 uint64_t hvt_kvm_rip(struct hvt *h);
 uint64_t hvt_kvm_cr2(struct hvt *h);
 int hvt_kvm_set_fs(struct hvt *h, uint64_t base);

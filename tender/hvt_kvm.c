@@ -15,9 +15,21 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "hvt.h"
+
+/*
+ * Every KVM ioctl goes through here: the request is passed as an unsigned
+ * long, zero-extended.  musl's ioctl() takes it as an int, so requests with
+ * the top bit set (most KVM_GET_* ones) would reach the kernel sign-extended
+ * and fail the seccomp filter's exact match.
+ */
+static long kvm_ioctl(int fd, unsigned long req, void *arg)
+{
+	return syscall(SYS_ioctl, fd, req, arg);
+}
 
 #define CR0_PE         (1ull << 0)
 #define CR0_MP         (1ull << 1)
@@ -48,12 +60,12 @@ int hvt_kvm_open(struct hvt *h, char *err, size_t errlen)
 		                           : "");
 		return -1;
 	}
-	int api = ioctl(h->kvm_fd, KVM_GET_API_VERSION, 0);
+	int api = kvm_ioctl(h->kvm_fd, KVM_GET_API_VERSION, NULL);
 	if (api != KVM_API_VERSION) {
 		snprintf(err, errlen, "KVM API version %d, expected %d", api, KVM_API_VERSION);
 		return -1;
 	}
-	h->vm_fd = ioctl(h->kvm_fd, KVM_CREATE_VM, 0);
+	h->vm_fd = kvm_ioctl(h->kvm_fd, KVM_CREATE_VM, NULL);
 	if (h->vm_fd < 0) {
 		snprintf(err, errlen, "KVM_CREATE_VM: %s", strerror(errno));
 		return -1;
@@ -71,7 +83,7 @@ int hvt_kvm_open(struct hvt *h, char *err, size_t errlen)
 	    .memory_size = h->mem_size,
 	    .userspace_addr = (uint64_t)(uintptr_t)h->mem,
 	};
-	if (ioctl(h->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+	if (kvm_ioctl(h->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
 		snprintf(err, errlen, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
 		return -1;
 	}
@@ -123,12 +135,12 @@ static void segments(struct kvm_sregs *s)
 
 int hvt_kvm_vcpu(struct hvt *h, uint64_t rip, uint64_t rsp, char *err, size_t errlen)
 {
-	h->vcpu_fd = ioctl(h->vm_fd, KVM_CREATE_VCPU, 0);
+	h->vcpu_fd = kvm_ioctl(h->vm_fd, KVM_CREATE_VCPU, NULL);
 	if (h->vcpu_fd < 0) {
 		snprintf(err, errlen, "KVM_CREATE_VCPU: %s", strerror(errno));
 		return -1;
 	}
-	int sz = ioctl(h->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	int sz = kvm_ioctl(h->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, NULL);
 	if (sz <= 0) {
 		snprintf(err, errlen, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
 		return -1;
@@ -142,7 +154,7 @@ int hvt_kvm_vcpu(struct hvt *h, uint64_t rip, uint64_t rsp, char *err, size_t er
 	}
 
 	struct kvm_sregs s;
-	if (ioctl(h->vcpu_fd, KVM_GET_SREGS, &s) < 0) {
+	if (kvm_ioctl(h->vcpu_fd, KVM_GET_SREGS, &s) < 0) {
 		snprintf(err, errlen, "KVM_GET_SREGS: %s", strerror(errno));
 		return -1;
 	}
@@ -157,7 +169,7 @@ int hvt_kvm_vcpu(struct hvt *h, uint64_t rip, uint64_t rsp, char *err, size_t er
 	 */
 	s.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
 	s.efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
-	if (ioctl(h->vcpu_fd, KVM_SET_SREGS, &s) < 0) {
+	if (kvm_ioctl(h->vcpu_fd, KVM_SET_SREGS, &s) < 0) {
 		snprintf(err, errlen, "KVM_SET_SREGS: %s", strerror(errno));
 		return -1;
 	}
@@ -170,12 +182,12 @@ int hvt_kvm_vcpu(struct hvt *h, uint64_t rip, uint64_t rsp, char *err, size_t er
 	    .index = MSR_STAR, .data = ((uint64_t)(UF_SEL_UDATA - 8 - 3) << 48) | ((uint64_t)UF_SEL_CODE << 32)};
 	msrs.e[1] = (struct kvm_msr_entry){.index = MSR_LSTAR, .data = h->lay.note.syscall_entry};
 	msrs.e[2] = (struct kvm_msr_entry){.index = MSR_SFMASK, .data = 0x700}; /* TF, IF, DF */
-	if (ioctl(h->vcpu_fd, KVM_SET_MSRS, &msrs) != 3) {
+	if (kvm_ioctl(h->vcpu_fd, KVM_SET_MSRS, &msrs) != 3) {
 		snprintf(err, errlen, "KVM_SET_MSRS (syscall MSRs) failed");
 		return -1;
 	}
 	struct kvm_regs r = {.rip = rip, .rsp = rsp, .rflags = 0x2};
-	if (ioctl(h->vcpu_fd, KVM_SET_REGS, &r) < 0) {
+	if (kvm_ioctl(h->vcpu_fd, KVM_SET_REGS, &r) < 0) {
 		snprintf(err, errlen, "KVM_SET_REGS: %s", strerror(errno));
 		return -1;
 	}
@@ -188,21 +200,26 @@ int hvt_kvm_set_fs(struct hvt *h, uint64_t base)
 		struct kvm_msrs m;
 		struct kvm_msr_entry e;
 	} msr = {.m.nmsrs = 1, .e = {.index = MSR_FS_BASE, .data = base}};
-	return ioctl(h->vcpu_fd, KVM_SET_MSRS, &msr) == 1 ? 0 : -1;
+	return kvm_ioctl(h->vcpu_fd, KVM_SET_MSRS, &msr) == 1 ? 0 : -1;
 }
 
 uint64_t hvt_kvm_cr2(struct hvt *h)
 {
 	struct kvm_sregs s;
-	if (ioctl(h->vcpu_fd, KVM_GET_SREGS, &s) < 0)
+	if (kvm_ioctl(h->vcpu_fd, KVM_GET_SREGS, &s) < 0)
 		return 0;
 	return s.cr2;
+}
+
+int hvt_kvm_run(struct hvt *h)
+{
+	return (int)kvm_ioctl(h->vcpu_fd, KVM_RUN, NULL);
 }
 
 uint64_t hvt_kvm_rip(struct hvt *h)
 {
 	struct kvm_regs r;
-	if (ioctl(h->vcpu_fd, KVM_GET_REGS, &r) < 0)
+	if (kvm_ioctl(h->vcpu_fd, KVM_GET_REGS, &r) < 0)
 		return 0;
 	return r.rip;
 }

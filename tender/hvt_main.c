@@ -194,7 +194,7 @@ static void check_progress(struct hvt *h)
 static void run_vcpu(struct hvt *h)
 {
 	while (!h->ended) {
-		int r = ioctl(h->vcpu_fd, KVM_RUN, 0);
+		int r = hvt_kvm_run(h);
 		if (tick_pending)
 			check_progress(h);
 		if (r < 0) {
@@ -290,7 +290,8 @@ static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_lo
 	o->env = env;
 	lo->events = events;
 	int c;
-	while ((c = getopt_long(argc, argv, "vh", long_opts, NULL)) != -1) {
+	opterr = 0; /* our own messages, the same whatever the libc */
+	while ((c = getopt_long(argc, argv, ":vh", long_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_MEM:
 			if (parse_size(optarg, &o->mem_size) < 0 || o->mem_size < UF_MEM_MIN ||
@@ -344,7 +345,12 @@ static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_lo
 		case 'h':
 			usage(stdout);
 			exit(0);
+		case ':':
+			fprintf(stderr, "uf-hvt: option '%s' needs a value\n", argv[optind - 1]);
+			usage(stderr);
+			return -1;
 		default:
+			fprintf(stderr, "uf-hvt: unknown option '%s'\n", argv[optind - 1]);
 			usage(stderr);
 			return -1;
 		}

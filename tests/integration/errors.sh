@@ -141,8 +141,8 @@ expect_err stack-unaligned 2 "^uf-hvt: --stack '5000': must be a multiple of 4K 
 	"$HVT" --stack 5000 "$img"
 expect_err stack-over-half 2 '^uf-hvt: --stack .*must be at most half of --mem' "$HVT" --stack 8M "$img"
 expect_err queue-bad 2 "^uf-hvt: --queue 'a/b': must be 1..128 of \[A-Za-z0-9._-\]$" "$HVT" --queue a/b "$img"
-expect_err unknown-option 2 "unrecognized option '--frobnicate'" "$HVT" --frobnicate "$img"
-expect_err missing-option-value 2 "option '--mem' requires an argument" "$HVT" --mem
+expect_err unknown-option 2 "unknown option '--frobnicate'" "$HVT" --frobnicate "$img"
+expect_err missing-option-value 2 "option '--mem' needs a value" "$HVT" --mem
 expect_err events-missing 2 "^uf-hvt: events file $UF_TMP/nonexistent.events: No such file or directory$" \
 	"$HVT" --events "$UF_TMP/nonexistent.events" "$img"
 expect_err help 0 '' "$HVT" --help && grep -q '^usage: uf-hvt' "$UF_TMP/$UF_SUITE.help.out" &&
@@ -156,14 +156,14 @@ kv_bad() { # NAME CONTENT ERE
 	expect_err "$1" 2 "^uf-hvt: kv file $f($3)" "$HVT" --kv "$f" "$img" &&
 		{ cmp -s "$f" "$f.orig" && pass "$1-unchanged" || fail "$1-unchanged" "the file was rewritten: $(head -c 100 "$f")"; }
 }
-kv_bad kv-syntax $'{\n  "a": "1",\n  "b": \n}\n' ":4:1: "
+kv_bad kv-syntax $'{\n  "a": "1",\n  "b": \n}\n' ":[34]:[0-9]+: "
 kv_bad kv-truncated '{"a": "1"' ':1:[0-9]+: '
 kv_bad kv-duplicate '{"a": "1", "a": "2"}' ':1:[0-9]+: duplicate object key'
 kv_bad kv-array '[1, 2]' ': expected a JSON object of string values$'
 kv_bad kv-string '"just a string"' ': expected a JSON object of string values$|:1:[0-9]+: '
 kv_bad kv-nested '{"a": {"b": "c"}}' ": key 'a': value must be a string, an integer or "
 kv_bad kv-real '{"a": 1.5}' ": key 'a': value must be a string, an integer or "
-kv_bad kv-empty-key '{"": "x"}' ": key '': empty, longer than 512 bytes"
+kv_bad kv-empty-key '{"": "x"}' ":1:[0-9]+: key is empty, longer than 512 bytes"
 # a unit that cannot start does not create the --kv file
 expect_err kv-not-created-on-failed-start 2 "^uf-hvt: $UF_TMP/nonexistent.uf: cannot open" \
 	"$HVT" --kv "$UF_TMP/$UF_SUITE.new-kv.json" "$UF_TMP/nonexistent.uf" &&

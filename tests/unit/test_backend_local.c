@@ -371,7 +371,7 @@ static void test_kv_file_bad_contents(void **state)
 		{"{\"k\": [\"a\"]}", "key 'k': value must be a string, an integer or {\"base64\": \"...\"}"},
 		{"{\"k\": {\"a\": \"b\"}}", "key 'k': value must be a string, an integer or {\"base64\": \"...\"}"},
 		{"{\"k\": \"a\", \"k\": \"b\"}", "duplicate object key"},
-		{"{\"\": \"empty key\"}", "key '': empty, longer than 512 bytes"},
+		{"{\"\": \"empty key\"}", "key is empty, longer than 512 bytes"},
 		{"{\"a\": \"1\"} trailing", "kv file"},
 		{"{", "kv file"},
 	};
