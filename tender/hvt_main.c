@@ -395,6 +395,8 @@ int main(int argc, char **argv)
 	}
 	uint64_t rsp = 0, t_vm, t_load, t_boot;
 	int code = UF_END_INTERNAL;
+	if (hvt_reaper_start(err, sizeof(err)) < 0)
+		goto fail;
 	if (hvt_kvm_open(&h, err, sizeof(err)) < 0)
 		goto fail;
 	t_vm = hvt_now_ns();
@@ -425,8 +427,7 @@ int main(int argc, char **argv)
 	h.backend->close(h.backend, 1);
 	if (h.end_code != UF_END_EXIT || h.opt.verbose)
 		hvt_printf(2, "uf-hvt: %s: %s\n", h.opt.image, h.end_reason);
-	hvt_kvm_close(&h);
-	return h.end_code;
+	return h.end_code; /* the VM is destroyed in the reaper (hvt_reaper.c) */
 
 fail_image:
 	fprintf(stderr, "uf-hvt: %s: %s\n", h.opt.image, err);

@@ -24,7 +24,7 @@ expect_err() {
 		fail "$name" "status $rc, expected $want; stderr: $(head -c 300 "$err" | tr '\n' ' ')"
 	elif [ -n "$re" ] && ! grep -Eq -- "$re" "$err"; then
 		fail "$name" "stderr does not match /$re/: $(head -c 300 "$err" | tr '\n' ' ')"
-	elif pgrep -f -- "$UF_TMP/$UF_SUITE" >/dev/null; then
+	elif ! no_stray "$UF_TMP/$UF_SUITE" >/dev/null; then
 		fail "$name" "a process of this suite is still running"
 	else
 		pass "$name"
@@ -196,6 +196,6 @@ expect_err run-missing-image 2 "^uf-hvt: $UF_TMP/nonexistent.uf: cannot open: No
 	"$UNIFAAS" run "$UF_TMP/nonexistent.uf"
 expect_err run-bad-option 2 "^uf-hvt: --mem '3M': must be a multiple of 2M" "$UNIFAAS" run --mem 3M "$img"
 
-pgrep -f -- "$UF_TMP/$UF_SUITE" >/dev/null && fail no-stray-processes "$(pgrep -af -- "$UF_TMP/$UF_SUITE")" ||
-	pass no-stray-processes
+no_stray "$UF_TMP/$UF_SUITE" >/dev/null && pass no-stray-processes ||
+	fail no-stray-processes "$(pgrep -af -- "$UF_TMP/$UF_SUITE")"
 finish
