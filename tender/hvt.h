@@ -111,7 +111,7 @@ int hvt_kvm_set_fs(struct hvt *h, uint64_t base);
 void hvt_hypercall(struct hvt *h, uint16_t port, uint32_t value);
 
 /* hvt_reaper.c: hand VM teardown to a process that outlives the tender */
-int hvt_reaper_start(char *err, size_t errlen);
+int hvt_reaper_start(struct hvt *h, char *err, size_t errlen); /* after the vCPU exists */
 
 /* hvt_seccomp.c */
 int hvt_seccomp_apply(struct hvt *h, char *err, size_t errlen);

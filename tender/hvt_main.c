@@ -395,8 +395,6 @@ int main(int argc, char **argv)
 	}
 	uint64_t rsp = 0, t_vm, t_load, t_boot;
 	int code = UF_END_INTERNAL;
-	if (hvt_reaper_start(err, sizeof(err)) < 0)
-		goto fail;
 	if (hvt_kvm_open(&h, err, sizeof(err)) < 0)
 		goto fail;
 	t_vm = hvt_now_ns();
@@ -406,6 +404,8 @@ int main(int argc, char **argv)
 	t_load = hvt_now_ns();
 	code = UF_END_INTERNAL;
 	if (hvt_kvm_vcpu(&h, h.lay.entry, rsp, err, sizeof(err)) < 0)
+		goto fail;
+	if (hvt_reaper_start(&h, err, sizeof(err)) < 0)
 		goto fail;
 	timer_t timer;
 	if (arm_timer(&h, &timer) < 0) {
