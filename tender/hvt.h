@@ -58,6 +58,7 @@ struct hvt_options {
 	const char **env; /* "KEY=VALUE", NULL-terminated */
 	int nenv;
 	int verbose;
+	int fast_exit; /* hand VM teardown to a reaper (hvt_reaper.c) */
 };
 
 struct hvt {

@@ -47,10 +47,13 @@ static void usage(FILE *f)
 	        "  --idle-ms N         how long the unit waits for more events (default 0)\n"
 	        "  --batch N           most events per pop (default 64, max %u)\n"
 	        "  --env KEY=VALUE     add to the function's environment (repeatable)\n"
-	        "  --event DATA        an event (repeatable); then --events or stdin\n"
-	        "  --events FILE       events, one per line ('-' for stdin)\n"
+	        "  --event DATA        an event (repeatable); these come first\n"
+	        "  --events FILE       then events from FILE, one per line ('-' for stdin);\n"
+	        "                      with neither option, events are read from stdin\n"
 	        "  --queue NAME        queue name the events appear to come from (default input)\n"
 	        "  --kv FILE           load the KV store from FILE and save it back at the end\n"
+	        "  --fast-exit         exit without waiting for the VM's teardown, which a\n"
+	        "                      sibling process finishes: the caller must reap it\n"
 	        "  --no-seccomp        do not sandbox the tender (debugging only)\n"
 	        "  -v, --verbose       report clean exits and boot timing on stderr\n"
 	        "  -h, --help          this text\n\n"
@@ -258,7 +261,8 @@ enum {
 	OPT_EVENTS,
 	OPT_QUEUE,
 	OPT_KV,
-	OPT_NOSECCOMP
+	OPT_NOSECCOMP,
+	OPT_FASTEXIT
 };
 
 static const struct option long_opts[] = {
@@ -273,6 +277,7 @@ static const struct option long_opts[] = {
     {"queue", required_argument, 0, OPT_QUEUE},
     {"kv", required_argument, 0, OPT_KV},
     {"no-seccomp", no_argument, 0, OPT_NOSECCOMP},
+    {"fast-exit", no_argument, 0, OPT_FASTEXIT},
     {"verbose", no_argument, 0, 'v'},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
@@ -338,6 +343,9 @@ static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_lo
 			break;
 		case OPT_NOSECCOMP:
 			*seccomp = 0;
+			break;
+		case OPT_FASTEXIT:
+			o->fast_exit = 1;
 			break;
 		case 'v':
 			o->verbose = 1;
@@ -405,7 +413,7 @@ int main(int argc, char **argv)
 	code = UF_END_INTERNAL;
 	if (hvt_kvm_vcpu(&h, h.lay.entry, rsp, err, sizeof(err)) < 0)
 		goto fail;
-	if (hvt_reaper_start(&h, err, sizeof(err)) < 0)
+	if (h.opt.fast_exit && hvt_reaper_start(&h, err, sizeof(err)) < 0)
 		goto fail;
 	timer_t timer;
 	if (arm_timer(&h, &timer) < 0) {
@@ -427,7 +435,9 @@ int main(int argc, char **argv)
 	h.backend->close(h.backend, 1);
 	if (h.end_code != UF_END_EXIT || h.opt.verbose)
 		hvt_printf(2, "uf-hvt: %s: %s\n", h.opt.image, h.end_reason);
-	return h.end_code; /* the VM is destroyed in the reaper (hvt_reaper.c) */
+	if (!h.opt.fast_exit)
+		hvt_kvm_close(&h); /* else the reaper destroys the VM (hvt_reaper.c) */
+	return h.end_code;
 
 fail_image:
 	fprintf(stderr, "uf-hvt: %s: %s\n", h.opt.image, err);
