@@ -56,16 +56,19 @@ timeout 20 "$HVT" --env CASE=code --event x "$edges" 2>&1 | grep -q 'handler ret
 timeout 20 "$UNIFAAS" run "$fib" </dev/null >/dev/null 2>&1 && pass stdin-dev-null || fail stdin-dev-null "status $?"
 
 # A unit waiting for its first event: the tender is sandboxed and holds only
-# its stdio and the three KVM descriptors.
+# its stdio and the three KVM descriptors.  It runs with --fast-exit, so its
+# VM reaper (tender/hvt_reaper.c) is checked too: a sibling of the tender,
+# sandboxed, holding only the KVM descriptors and a pidfd of the tender,
+# gone once the tender is.
+# The tender is started by this shell (which reaps both), with every
+# inherited descriptor above 2 closed and a 20 s alarm as a watchdog.
 rm -f "$UF_TMP/in"
 mkfifo "$UF_TMP/in"
-# (started with every inherited descriptor above 2 closed)
-timeout 20 python3 -c 'import os, sys; os.closerange(3, 4096); os.execv(sys.argv[1], sys.argv[1:])' \
-	"$HVT" --events "$UF_TMP/in" "$fib" >"$UF_TMP/fifo.out" 2>&1 &
-waiter=$!
+python3 -c 'import os, signal, sys; os.closerange(3, 4096); signal.alarm(20); os.execv(sys.argv[1], sys.argv[1:])' \
+	"$HVT" --fast-exit --events "$UF_TMP/in" "$fib" >"$UF_TMP/fifo.out" 2>&1 &
+hvt=$!
 exec 7>"$UF_TMP/in"
 sleep 0.3
-hvt=$(pgrep -P $waiter)
 st=/proc/$hvt/status
 if grep -q '^Seccomp:[[:space:]]*2' "$st" && grep -q '^NoNewPrivs:[[:space:]]*1' "$st"; then
 	pass seccomp-active
@@ -79,10 +82,28 @@ case "$fds" in
 	[ "$n" -eq 7 ] && pass fds-minimal || fail fds-minimal "$n fds: $fds" ;;
 *) fail fds-minimal "no vcpu fd: $fds" ;;
 esac
+reaper=""
+for p in $(pgrep -P $$); do
+	[ "$p" != "$hvt" ] && [ "$(readlink /proc/$p/exe 2>/dev/null)" = "$(readlink -f "$HVT")" ] && reaper=$p
+done
+rfds=$(ls -l /proc/$reaper/fd 2>/dev/null | awk 'NR>1 {print $NF}' | sort | tr '\n' ' ')
+if [ -n "$reaper" ] && [ "$rfds" = "/dev/kvm anon_inode:[pidfd] anon_inode:kvm-vcpu:0 anon_inode:kvm-vm " ] &&
+	grep -q '^Seccomp:[[:space:]]*2' /proc/$reaper/status; then
+	pass reaper-confined
+else
+	fail reaper-confined "reaper '$reaper' fds: $rfds"
+fi
 echo 7 >&7
 exec 7>&-
-wait $waiter
+wait $hvt
 rc=$?
 [ $rc -eq 0 ] && grep -q '"fib\\":13' "$UF_TMP/fifo.out" && pass fifo-event-then-eof ||
 	fail fifo-event-then-eof "status $rc: $(cat "$UF_TMP/fifo.out")"
+gone=0
+for i in $(seq 40); do
+	[ -n "$reaper" ] && [ ! -d "/proc/$reaper" ] && { gone=1; break; }
+	wait "$reaper" 2>/dev/null
+	sleep 0.05
+done
+[ $gone = 1 ] && pass reaper-gone-after-exit || fail reaper-gone-after-exit "reaper '$reaper' still there"
 finish
