@@ -226,3 +226,10 @@ void uft_fx_close(struct uft_fx *fx)
 	uft_tmp_release(fx->console);
 	fx->events = fx->out = fx->err = fx->console = NULL;
 }
+
+int uft_fx_teardown(void **state)
+{
+	uft_fx_close(*state);
+	free(*state);
+	return 0;
+}

@@ -66,5 +66,13 @@ int uft_fx_open(struct uft_fx *fx, const char *events, const char *kv_file);
 /* The same with mem_size bytes of guest memory instead of UFT_MEM (stack still UFT_STACK at the top). */
 int uft_fx_open_mem(struct uft_fx *fx, const char *events, const char *kv_file, uint64_t mem_size);
 void uft_fx_close(struct uft_fx *fx);
+/* cmocka teardown for a fixture allocated by a test's setup */
+int uft_fx_teardown(void **state);
+
+/* A fixture's guest memory at a guest-physical address. */
+static inline uint8_t *G(struct uft_fx *fx, uint64_t gpa)
+{
+	return fx->h.mem + gpa;
+}
 
 #endif

@@ -46,17 +46,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	uft_fx_close(*state);
-	free(*state);
-	return 0;
-}
-
-static uint8_t *G(struct uft_fx *fx, uint64_t gpa)
-{
-	return fx->h.mem + gpa;
-}
 
 static void hc(struct uft_fx *fx, enum uf_hc call, uint64_t arg)
 {
@@ -683,7 +672,7 @@ static void test_kv_malformed(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, uft_fx_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_pop_fills_records),
 		T(test_pop_max_events),

@@ -32,17 +32,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
-{
-	uft_fx_close(*state);
-	free(*state);
-	return 0;
-}
-
-static uint8_t *G(struct uft_fx *fx, uint64_t gpa)
-{
-	return fx->h.mem + gpa;
-}
 
 /* Copies the struct to ARG, makes the call on `call`'s port, copies it back. */
 #define CALL(fx, call, s)                                                 \
@@ -336,7 +325,7 @@ static void test_yield_http_net(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, uft_fx_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_bad_ports),
 		T(test_first_end_wins),
