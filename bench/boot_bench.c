@@ -7,6 +7,8 @@
  * few discarded warm-up runs first.  What it measures:
  *
  *   uf_hello        start-to-exit of `uf-hvt hello.uf` (stderr on /dev/null)
+ *   uf_hello_fast   the same with --fast-exit (VM teardown in a sibling
+ *                   reaper, collected after the timing)
  *   uf_hello_v      the same with -v; stderr is read from a pipe and the
  *                   tender's timing line gives the breakdown of each run
  *   uf_hello_nosec  the same with -v --no-seccomp (what seccomp costs)
@@ -869,7 +871,7 @@ int main(int argc, char **argv)
 		} parts[] = {
 			{C_VM, "vm_us: open /dev/kvm, KVM_CREATE_VM, memory slot"},
 			{C_LOAD, "load_us: ELF load, page tables, boot state"},
-			{C_VCPU, "vcpu_us: vCPU, CPUID, registers (+ seccomp)"},
+			{C_VCPU, "vcpu_us: vCPU, registers, reaper (+ seccomp)"},
 			{C_RUN, "guest run to exit (total_us - the three above)"},
 			{C_TOTAL, "total_us: tender main() to its timing line"},
 			{C_OVER, "exec, libc start-up, VM teardown, exit (wall - total_us)"},

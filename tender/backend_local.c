@@ -476,6 +476,7 @@ static int kv_load(struct local *l, char *err, size_t errlen)
 		free(js);
 		return -1;
 	}
+	js[got] = '\0'; /* the parser may look one byte past a token, never past this */
 	int rc = uf_json_kv_parse(path, js, (size_t)got, kv_load_entry, l, err, errlen);
 	free(js);
 	return rc;

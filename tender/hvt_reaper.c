@@ -2,10 +2,11 @@
  * hvt_reaper.c - destroys the VM after the tender has exited.
  *
  * Destroying a VM costs ~0.7 ms here, a third of a unit's life, and in the
- * exit path it delays whoever waits for the tender.  So, before the VM
- * is set up, the tender clones a reaper: a separate process sharing its
- * memory (CLONE_VM, so no copy) with a copy of its descriptor table, of which
- * the reaper keeps only the three KVM descriptors.  When the tender exits,
+ * exit path it delays whoever waits for the tender.  So, once the VM and its
+ * vCPU are set up (before the guest runs), the tender clones a reaper: a
+ * separate process sharing its memory (CLONE_VM, so no copy) with a copy of
+ * its descriptor table, of which it keeps only the three KVM descriptors
+ * (and a pidfd of the tender).  When the tender exits,
  * the VM stays referenced by the reaper, so the exit is immediate; the
  * reaper, waiting on a pidfd of the tender, then exits and the kernel tears
  * the VM down in it.  Holding no other descriptor, the reaper never delays

@@ -3,7 +3,7 @@
  *
  * Read by gen_seccomp.c at build time, which compiles it with libseccomp into
  * a BPF program (build/gen/hvt_seccomp_bpf.h); hvt_seccomp.c installs that
- * program with one prctl.  Compiling the filter at every boot cost ~0.25 ms,
+ * program with two prctl calls.  Compiling the filter at every boot cost ~0.25 ms,
  * an eighth of the boot budget.
  *
  * HVT_ALLOW(name): allowed with any arguments.

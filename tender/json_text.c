@@ -162,7 +162,10 @@ static void line_col(const char *js, size_t pos, int *line, int *col)
 
 static int hexval(char c)
 {
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	                              : -1;
 }
 
 static int hex4(const char *s, uint32_t *out)
@@ -207,6 +210,8 @@ static long json_unescape(const char *s, size_t n, char *out)
 {
 	size_t o = 0;
 	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)s[i] < 0x20)
+			return -1; /* control bytes must be escaped in JSON */
 		if (s[i] != '\\') {
 			out[o++] = s[i];
 			continue;
@@ -223,8 +228,8 @@ static long json_unescape(const char *s, size_t n, char *out)
 			return -1;
 		i += 4;
 		if (cp >= 0xd800 && cp <= 0xdbff) { /* a surrogate pair */
-			if (i + 6 >= n || s[i + 1] != '\\' || s[i + 2] != 'u' || hex4(s + i + 3, &lo) < 0 || lo < 0xdc00 ||
-			    lo > 0xdfff)
+			if (i + 6 >= n || s[i + 1] != '\\' || s[i + 2] != 'u' || hex4(s + i + 3, &lo) < 0 ||
+			    lo < 0xdc00 || lo > 0xdfff)
 				return -1;
 			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
 			i += 6;
@@ -244,6 +249,37 @@ static int fail_at(const char *path, const char *js, size_t pos, char *err, size
 	return -1;
 }
 
+/*
+ * jsmn checks tokens, not the separators between them: it accepts
+ * {"a":1,} or {,"a":1}.  So the text between two tokens is checked here:
+ * [from, to) must be white space around exactly the separator `sep`
+ * (0 for none).
+ */
+static int gap_ok(const char *js, size_t from, size_t to, char sep)
+{
+	int seen = sep == 0;
+	for (size_t i = from; i < to; i++) {
+		char c = js[i];
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+			continue;
+		if (c != sep || seen)
+			return 0;
+		seen = 1;
+	}
+	return seen;
+}
+
+/* Where a token's text begins and ends, quotes included for strings. */
+static size_t tok_lo(const jsmntok_t *t)
+{
+	return (size_t)t->start - (t->type == JSMN_STRING);
+}
+
+static size_t tok_hi(const jsmntok_t *t)
+{
+	return (size_t)t->end + (t->type == JSMN_STRING);
+}
+
 /* Index of the token after the subtree rooted at t[i]. */
 static int skip_tokens(const jsmntok_t *t, int i)
 {
@@ -251,6 +287,47 @@ static int skip_tokens(const jsmntok_t *t, int i)
 	for (int c = 0; c < t[i].size; c++)
 		next = skip_tokens(t, next);
 	return next;
+}
+
+/*
+ * Checks the separators of the object at t[i] (and of objects inside it):
+ * '{' key ':' value (',' key ':' value)* '}'.  Returns the index after it,
+ * or -1 with *bad set to the offending position.
+ */
+static int object_ok(const char *js, const jsmntok_t *t, int i, size_t *bad)
+{
+	size_t prev = (size_t)t[i].start + 1; /* after '{' */
+	int k = i + 1;
+	for (int pair = 0; pair < t[i].size; pair++) {
+		const jsmntok_t *key = &t[k], *val = &t[k + 1];
+		if (!gap_ok(js, prev, tok_lo(key), pair ? ',' : 0)) {
+			*bad = prev;
+			return -1;
+		}
+		if (key->size != 1 || !gap_ok(js, tok_hi(key), tok_lo(val), ':')) {
+			/* point at what stands where the value should be */
+			size_t pos = tok_hi(key);
+			while (js[pos] == ' ' || js[pos] == '\t' || js[pos] == '\n' || js[pos] == '\r' || js[pos] == ':')
+				pos++;
+			*bad = pos;
+			return -1;
+		}
+		int next = k + 2;
+		if (val->type == JSMN_OBJECT) {
+			next = object_ok(js, t, k + 1, bad);
+			if (next < 0)
+				return -1;
+		} else if (val->type == JSMN_ARRAY) {
+			next = skip_tokens(t, k + 1);
+		}
+		prev = tok_hi(val);
+		k = next;
+	}
+	if (!gap_ok(js, prev, (size_t)t[i].end - 1, 0)) {
+		*bad = prev;
+		return -1;
+	}
+	return k;
 }
 
 int uf_json_kv_parse(const char *path, const char *js, size_t len, uf_kv_entry_fn fn, void *arg, char *err,
@@ -272,7 +349,8 @@ int uf_json_kv_parse(const char *path, const char *js, size_t len, uf_kv_entry_f
 	jsmn_init(&p);
 	n = jsmn_parse(&p, js, len, t, (unsigned)n);
 	if (n < 0) {
-		fail_at(path, js, p.pos, err, errlen, n == JSMN_ERROR_PART ? "unexpected end of the JSON text" : "invalid JSON");
+		fail_at(path, js, p.pos, err, errlen,
+		        n == JSMN_ERROR_PART ? "unexpected end of the JSON text" : "invalid JSON");
 		goto out;
 	}
 	if (n < 1 || t[0].type != JSMN_OBJECT) {
@@ -281,6 +359,19 @@ int uf_json_kv_parse(const char *path, const char *js, size_t len, uf_kv_entry_f
 	}
 	if (skip_tokens(t, 0) != n) {
 		fail_at(path, js, (size_t)t[0].end, err, errlen, "text after the JSON object");
+		goto out;
+	}
+	size_t bad = 0;
+	for (int k = 0; k < n; k++) {
+		if (t[k].type == JSMN_STRING &&
+		    json_unescape(js + t[k].start, (size_t)(t[k].end - t[k].start), val) < 0) {
+			fail_at(path, js, (size_t)t[k].start, err, errlen,
+			        "invalid string (bad escape or control byte)");
+			goto out;
+		}
+	}
+	if (object_ok(js, t, 0, &bad) < 0) {
+		fail_at(path, js, bad, err, errlen, "expected \"key\": value pairs separated by commas");
 		goto out;
 	}
 	int i = 1;
@@ -309,9 +400,11 @@ int uf_json_kv_parse(const char *path, const char *js, size_t len, uf_kv_entry_f
 			size_t pl = (size_t)(v->end - v->start);
 			const char *s = js + v->start;
 			size_t d = s[0] == '-' ? 1 : 0;
+			size_t first = d;
 			while (d < pl && s[d] >= '0' && s[d] <= '9')
 				d++;
-			if (d == pl && pl > (s[0] == '-' ? 1u : 0u) && pl < 20) {
+			int leading_zero = s[first] == '0' && pl > first + 1;
+			if (d == pl && pl > first && pl < 20 && !leading_zero) {
 				memcpy(val, s, pl);
 				vl = (long)pl;
 			}
@@ -322,7 +415,8 @@ int uf_json_kv_parse(const char *path, const char *js, size_t len, uf_kv_entry_f
 		}
 		i = next;
 		if (vl < 0) {
-			snprintf(err, errlen, "kv file %s: key '%.40s': value must be a string, an integer or {\"base64\": \"...\"}",
+			snprintf(err, errlen,
+			         "kv file %s: key '%.40s': value must be a string, an integer or {\"base64\": \"...\"}",
 			         path, key);
 			goto out;
 		}

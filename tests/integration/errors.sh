@@ -158,6 +158,14 @@ kv_bad() { # NAME CONTENT ERE
 }
 kv_bad kv-syntax $'{\n  "a": "1",\n  "b": \n}\n' ":[34]:[0-9]+: "
 kv_bad kv-truncated '{"a": "1"' ':1:[0-9]+: '
+# jsmn tokenises leniently; the tender checks what lies between the tokens
+kv_bad kv-trailing-comma '{"a": "x",}' ':1:10: expected "key": value pairs separated by commas'
+kv_bad kv-leading-comma '{,"a": "x"}' ':1:2: expected "key": value pairs'
+kv_bad kv-double-comma '{"a": "x",, "b": "y"}' ':1:10: expected "key": value pairs'
+kv_bad kv-missing-colon '{"a" "b"}' ':1:6: '
+kv_bad kv-raw-newline $'{"a": "x\ny"}' ':1:8: invalid string'
+kv_bad kv-leading-zero '{"a": 007}' ": key 'a': value must be a string, an integer or "
+kv_bad kv-trailing-text '{"a": "b"} x' ':1:12: '
 kv_bad kv-duplicate '{"a": "1", "a": "2"}' ':1:[0-9]+: duplicate object key'
 kv_bad kv-array '[1, 2]' ': expected a JSON object of string values$'
 kv_bad kv-string '"just a string"' ': expected a JSON object of string values$|:1:[0-9]+: '
