@@ -408,7 +408,7 @@ int main(int argc, char **argv)
 	t_vm = hvt_now_ns();
 	code = UF_END_USAGE;
 	if (hvt_elf_load(&h, h.opt.image, err, sizeof(err)) < 0 || hvt_boot_setup(&h, &rsp, err, sizeof(err)) < 0)
-		goto fail_image;
+		goto fail;
 	t_load = hvt_now_ns();
 	code = UF_END_INTERNAL;
 	if (hvt_kvm_vcpu(&h, h.lay.entry, rsp, err, sizeof(err)) < 0)
@@ -439,12 +439,8 @@ int main(int argc, char **argv)
 		hvt_kvm_close(&h); /* else the reaper destroys the VM (hvt_reaper.c) */
 	return h.end_code;
 
-fail_image:
-	fprintf(stderr, "uf-hvt: %s: %s\n", h.opt.image, err);
-	goto out;
 fail:
 	fprintf(stderr, "uf-hvt: %s: %s\n", h.opt.image, err);
-out:
 	h.backend->close(h.backend, 0);
 	hvt_kvm_close(&h);
 	return code;
