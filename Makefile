@@ -23,11 +23,12 @@ HOST_LDFLAGS ?= $(EXTRA_LDFLAGS)
 TENDER_CC ?= musl-gcc
 TENDER_CFLAGS = $(HOST_CFLAGS) -idirafter /usr/include -idirafter /usr/include/x86_64-linux-gnu
 HVT_STATIC ?= -static
+HIREDIS = $(if $(findstring musl,$(TENDER_CC)),/usr/lib/x86_64-linux-gnu/libhiredis.a,-lhiredis)
 GUEST_CFLAGS = -std=gnu11 -O2 $(WARN) -fno-pie -ffunction-sections -fdata-sections \
 	-fno-asynchronous-unwind-tables -Iinclude/unifaas
 
 include tender/sources.mk
-TENDER_SRCS = $(patsubst %,tender/%.c,$(TENDER_CORE) $(TENDER_KVM))
+TENDER_SRCS = $(patsubst %,tender/%.c,$(TENDER_CORE) $(TENDER_KVM) $(if $(findstring musl,$(TENDER_CC)),$(TENDER_MUSL)))
 GUEST_SRCS  = guest/entry.S guest/boot.c guest/syscall.c guest/memory.c guest/api.c guest/loop.c
 FUNCTIONS   = $(wildcard functions/*.c)
 LIBDIR      = $(BUILD)/lib/unifaas
@@ -63,7 +64,7 @@ $(BUILD)/obj/tender/hvt_seccomp.o: TENDER_CFLAGS += -I$(BUILD)/gen
 
 $(BUILD)/bin/uf-hvt: $(TENDER_OBJS)
 	@mkdir -p $(dir $@)
-	$(TENDER_CC) $(TENDER_CFLAGS) $^ -o $@ $(HOST_LDFLAGS) $(HVT_STATIC)
+	$(TENDER_CC) $(TENDER_CFLAGS) $^ -o $@ $(HOST_LDFLAGS) $(HVT_STATIC) $(HIREDIS)
 
 $(BUILD)/bin/unifaas: cli/unifaas.c include/unifaas/uf_abi.h
 	@mkdir -p $(dir $@)

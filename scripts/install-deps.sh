@@ -9,6 +9,7 @@ PKGS=(
 	musl-tools musl-dev            # guest libc and musl-gcc
 	libjsmn-dev                    # header-only JSON for guests
 	libseccomp-dev                 # tender sandbox
+	libhiredis-dev redis-server    # queues and KV (tender data plane, tests)
 	libjansson-dev                 # unit tests: an independent JSON parser
 	libcmocka-dev                  # unit tests
 	clang libclang-rt-14-dev       # libFuzzer target, sanitizers

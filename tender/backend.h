@@ -47,6 +47,9 @@ struct uf_backend {
 	int (*kv_set)(struct uf_backend *b, const char *key, size_t klen, const char *val, size_t len);
 	int (*kv_incr)(struct uf_backend *b, const char *key, size_t klen, int64_t by, int64_t *out);
 	int (*kv_del)(struct uf_backend *b, const char *key, size_t klen);
+	/* set with a reason when the backend itself failed (connection lost):
+	 * the tender then ends the unit as an internal error */
+	const char *failed;
 	/* called once at the end, whatever the reason; ran is 0 when the unit
 	 * never started (setup failed), so nothing it did needs keeping */
 	void (*close)(struct uf_backend *b, int ran);
@@ -64,10 +67,21 @@ struct uf_local_opts {
 };
 struct uf_backend *uf_local_backend_open(const struct uf_local_opts *o, char *err, size_t errlen);
 
+/* Redis data plane (backend_redis.c). */
+struct uf_redis_opts {
+	const char *socket;   /* unix socket of redis-server */
+	const char *workflow; /* key namespace */
+	const char *queue;    /* the stream this unit reads */
+	const char *group;    /* consumer group: the step */
+	const char *consumer; /* this unit */
+	uint32_t count;       /* entries per read */
+};
+struct uf_backend *uf_redis_backend_open(const struct uf_redis_opts *o, char *err, size_t errlen);
+
 /* json_text.c: JSON output (see there). */
 size_t uf_json_escape(char *out, const char *in, size_t len); /* out: 6 * len bytes */
 int uf_utf8_valid(const char *s, size_t n);
-int uf_kv_key_ok(const char *key, size_t n); /* 1..UF_KEY_MAX bytes of UTF-8, no NUL */
+int uf_kv_key_ok(const char *key, size_t n);                    /* 1..UF_KEY_MAX bytes of UTF-8, no NUL */
 size_t uf_base64_encode(char *out, const char *in, size_t len); /* out: 4 * (len + 2) / 3 */
 long uf_base64_decode(char *out, const char *in, size_t len);   /* -1 if not base64 */
 /* Called per entry of a KV file; returns NULL, or why the entry is refused. */

@@ -6,8 +6,8 @@
  * dropped); ids are their 1-based sequence numbers.  Input is read with
  * read(2) and poll(2) only, since it is read after the tender's seccomp.  Committed pushes are printed to out_fd as
  * JSON lines {"queue":...,"data":...}; a failed event is reported on err_fd and its pushes never appear.  The KV store
- * lives in memory, loaded from and saved back to --kv FILE (a JSON object of string values, parsed with jsmn) when the unit ends, however
- * it ends.  The file is opened before the tender seccomps itself, and rewritten in place at the end.
+ * lives in memory, loaded from and saved back to --kv FILE (a JSON object of string values, parsed with jsmn) when the
+ * unit ends, however it ends.  The file is opened before the tender seccomps itself, and rewritten in place at the end.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -489,8 +489,14 @@ struct uf_backend *uf_local_backend_open(const struct uf_local_opts *o, char *er
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	l->b = (struct uf_backend){local_peek,   local_take,    local_commit, local_kv_get,
-	                           local_kv_set, local_kv_incr, local_kv_del, local_close};
+	l->b = (struct uf_backend){.peek = local_peek,
+	                           .take = local_take,
+	                           .commit = local_commit,
+	                           .kv_get = local_kv_get,
+	                           .kv_set = local_kv_set,
+	                           .kv_incr = local_kv_incr,
+	                           .kv_del = local_kv_del,
+	                           .close = local_close};
 	l->o = *o;
 	l->kv_fd = -1;
 	l->in_fd = -1;

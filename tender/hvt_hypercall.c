@@ -264,6 +264,8 @@ void hvt_hypercall(struct hvt *h, uint16_t port, uint32_t value)
 	}
 	memcpy(arg, p, calls[n].size);
 	calls[n].fn(h, arg);
+	if (h->backend && h->backend->failed)
+		hvt_end(h, UF_END_INTERNAL, "%s", h->backend->failed);
 	if (!calls[n].supervisor)
 		memcpy(p, arg, calls[n].size);
 }

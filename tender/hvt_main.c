@@ -52,6 +52,13 @@ static void usage(FILE *f)
 	        "                      with neither option, events are read from stdin\n"
 	        "  --queue NAME        queue name the events appear to come from (default input)\n"
 	        "  --kv FILE           load the KV store from FILE and save it back at the end\n"
+	        "  --redis SOCKET      serve queues and KV from redis-server at SOCKET instead:\n"
+	        "                      the unit reads stream uf:q:WORKFLOW:QUEUE (--queue) in\n"
+	        "                      consumer group STEP as CONSUMER (password: env\n"
+	        "                      UF_REDIS_PASSWORD, user UF_REDIS_USER)\n"
+	        "  --workflow NAME     workflow (key namespace) with --redis (default default)\n"
+	        "  --step NAME         consumer group with --redis (default: the queue name)\n"
+	        "  --consumer NAME     consumer name with --redis (default unit-PID)\n"
 	        "  --fast-exit         exit without waiting for the VM's teardown, which a\n"
 	        "                      sibling process finishes: the caller must reap it\n"
 	        "  --no-seccomp        do not sandbox the tender (debugging only)\n"
@@ -180,8 +187,8 @@ static void check_progress(struct hvt *h)
 	 * between 1 and 1.25 limits by the per-event check below */
 	if (++h->batch_ticks > (uint64_t)n * (TICKS_PER_TIMEOUT + 1) + 1) {
 		hvt_end(h, UF_END_TIMEOUT,
-		        "time limit: a batch of %u event%s used more than %u x %u ms of CPU time (progress was faked)", n,
-		        n == 1 ? "" : "s", n, h->opt.timeout_ms * (TICKS_PER_TIMEOUT + 1) / TICKS_PER_TIMEOUT);
+		        "time limit: a batch of %u event%s used more than %u x %u ms of CPU time (progress was faked)",
+		        n, n == 1 ? "" : "s", n, h->opt.timeout_ms * (TICKS_PER_TIMEOUT + 1) / TICKS_PER_TIMEOUT);
 		return;
 	}
 	if (p != h->watched_progress) {
@@ -262,7 +269,11 @@ enum {
 	OPT_QUEUE,
 	OPT_KV,
 	OPT_NOSECCOMP,
-	OPT_FASTEXIT
+	OPT_FASTEXIT,
+	OPT_REDIS,
+	OPT_WORKFLOW,
+	OPT_STEP,
+	OPT_CONSUMER
 };
 
 static const struct option long_opts[] = {
@@ -278,6 +289,10 @@ static const struct option long_opts[] = {
     {"kv", required_argument, 0, OPT_KV},
     {"no-seccomp", no_argument, 0, OPT_NOSECCOMP},
     {"fast-exit", no_argument, 0, OPT_FASTEXIT},
+    {"redis", required_argument, 0, OPT_REDIS},
+    {"workflow", required_argument, 0, OPT_WORKFLOW},
+    {"step", required_argument, 0, OPT_STEP},
+    {"consumer", required_argument, 0, OPT_CONSUMER},
     {"verbose", no_argument, 0, 'v'},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
@@ -289,7 +304,8 @@ static int bad_opt(const char *opt, const char *val, const char *why)
 	return -1;
 }
 
-static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_local_opts *lo, int *seccomp)
+static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_local_opts *lo, struct uf_redis_opts *ro,
+                      int *seccomp)
 {
 	static const char *env[256], *events[4096];
 	o->env = env;
@@ -347,6 +363,19 @@ static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_lo
 		case OPT_FASTEXIT:
 			o->fast_exit = 1;
 			break;
+		case OPT_REDIS:
+			ro->socket = optarg;
+			break;
+		case OPT_WORKFLOW:
+		case OPT_STEP:
+		case OPT_CONSUMER:
+			if (!uf_queue_name_ok(optarg, strlen(optarg)))
+				return bad_opt(c == OPT_WORKFLOW ? "--workflow"
+				               : c == OPT_STEP   ? "--step"
+				                                 : "--consumer",
+				               optarg, "must be 1..128 of [A-Za-z0-9._-]");
+			*(c == OPT_WORKFLOW ? &ro->workflow : c == OPT_STEP ? &ro->group : &ro->consumer) = optarg;
+			break;
 		case 'v':
 			o->verbose = 1;
 			break;
@@ -389,14 +418,24 @@ int main(int argc, char **argv)
 	int use_seccomp = 1;
 	char err[512];
 	h.opt = (struct hvt_options){.mem_size = 8u << 20, .stack_size = 256u << 10, .batch_max = 64};
-	if (parse_args(argc, argv, &h.opt, &lo, &use_seccomp) < 0)
+	char consumer[32];
+	snprintf(consumer, sizeof(consumer), "unit-%d", (int)getpid());
+	struct uf_redis_opts ro = {.workflow = "default", .consumer = consumer};
+	if (parse_args(argc, argv, &h.opt, &lo, &ro, &use_seccomp) < 0)
 		return UF_END_USAGE;
 	h.mem_size = h.opt.mem_size;
 	h.t_start_ns = t0;
 	signal(SIGPIPE, SIG_IGN);
 	the_hvt = &h;
 
-	h.backend = uf_local_backend_open(&lo, err, sizeof(err));
+	if (ro.socket) {
+		ro.queue = lo.queue;
+		ro.group = ro.group ? ro.group : lo.queue;
+		ro.count = h.opt.batch_max;
+		h.backend = uf_redis_backend_open(&ro, err, sizeof(err));
+	} else {
+		h.backend = uf_local_backend_open(&lo, err, sizeof(err));
+	}
 	if (!h.backend) {
 		fprintf(stderr, "uf-hvt: %s\n", err);
 		return UF_END_USAGE;

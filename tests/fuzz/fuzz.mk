@@ -26,7 +26,7 @@ FUZZ_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
 # initializers that leave fields out (hvt_hypercall.c's call table), which is
 # deliberate there, so that one warning is off for tender sources.
 FUZZ_TENDER_CFLAGS := $(FUZZ_CFLAGS) -Wno-missing-field-initializers
-FUZZ_LDLIBS :=
+FUZZ_LDLIBS := -lhiredis
 SECCOMP_BPF := build/gen/hvt_seccomp_bpf.h
 
 include tender/sources.mk

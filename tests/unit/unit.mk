@@ -22,7 +22,7 @@ UNIT_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE $(SAN) \
 	-Iinclude/unifaas -Itender -Itests/unit -Ibuild/gen -DUNIFAAS_VERSION='"test"'
 # (clang's -Wextra also flags the tender's partial designated initializers)
 UNIT_TENDER_CFLAGS := $(UNIT_CFLAGS) -Wno-missing-field-initializers
-UNIT_LDLIBS := -lcmocka -ljansson # jansson: an independent JSON parser to check what the tender writes
+UNIT_LDLIBS := -lcmocka -ljansson -lhiredis # jansson: an independent JSON parser to check what the tender writes
 SECCOMP_BPF := build/gen/hvt_seccomp_bpf.h
 
 # The tender, as the top-level Makefile's TENDER_SRCS, minus hvt_kvm.c.
