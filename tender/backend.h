@@ -4,8 +4,9 @@
  * The tender turns UF_HC_POP / UF_HC_COMMIT / UF_HC_KV into calls on one
  * backend.  `unifaas run` uses the local backend (backend_local.c): events
  * from the command line, a file or stdin, pushes printed as JSON lines, KV
- * in memory and optionally a JSON file.  The Redis backend (next issue)
- * implements the same calls against streams and consumer groups, so an
+ * in memory and optionally a JSON file.  The Redis backend (backend_redis.c,
+ * uf-hvt --redis) implements the same calls against streams and consumer
+ * groups, so an
  * image runs unchanged under both.
  *
  * Contract: peek() returns the next undelivered event without consuming it
