@@ -6,8 +6,7 @@
  * from the command line, a file or stdin, pushes printed as JSON lines, KV
  * in memory and optionally a JSON file.  The Redis backend (backend_redis.c,
  * uf-hvt --redis) implements the same calls against streams and consumer
- * groups, so an
- * image runs unchanged under both.
+ * groups, so an image runs unchanged under both.
  *
  * Contract: peek() returns the next undelivered event without consuming it
  * (waiting up to timeout_ms for the first); take() moves it into the
