@@ -1,0 +1,90 @@
+/*
+ * manifest.h - a workflow manifest (ARCHITECTURE §6), parsed and checked.
+ *
+ * manifest.c owns the YAML schema (libcyaml) and every check on it: names,
+ * sizes, limits, queue wiring, file references.  A manifest that fails any
+ * check is rejected whole, with one message per problem that names the
+ * file, the line and the key (`eval.yaml:12: functions.fdc: unknown key
+ * 'listn' (did you mean 'listen'?)`), so nothing is ever half-deployed.
+ * The daemon only ever sees a struct uf_manifest that passed every check.
+ *
+ * Invariants of a parsed manifest: every name matches uf_queue_name_ok();
+ * every function listens to exactly one queue; min_units <= max_units;
+ * every image path is absolute (resolved against the manifest's directory
+ * or the base_dir given to the parser).
+ */
+#ifndef UF_MANIFEST_H
+#define UF_MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct uf_scale {
+	uint32_t min_units;       /* default 0: scale to zero */
+	uint32_t max_units;       /* default 4 */
+	uint32_t events_per_unit; /* backlog one unit is expected to absorb; default 64 */
+	uint32_t grace_ms;        /* min time between two starts of this step; default 20 */
+	uint32_t idle_ms;         /* a unit exits after this long with an empty queue; default 2000 */
+	uint32_t overflow;        /* backlog at max_units that stops the workflow; default 100000 */
+};
+
+struct uf_function {
+	char *name;        /* the step: key under functions: */
+	char *image;       /* absolute path of the .uf image */
+	char *listen;      /* queue it reads */
+	char **push;       /* queues it may push to */
+	size_t npush;
+	char **env_keys;   /* env: NAME: value, in file order */
+	char **env_values;
+	size_t nenv;
+	char **egress;     /* allowed URL prefixes (used by a later issue) */
+	size_t negress;
+	char **secrets;    /* names of secrets it may read (later issue) */
+	size_t nsecrets;
+	uint64_t memory;   /* guest memory in bytes; default 8 MiB; 1 MiB..1 GiB */
+	uint32_t timeout_ms; /* CPU time per event; default 1000; 0 = unlimited */
+	uint32_t batch;    /* events per pop; default 64; 1..1024 */
+	uint32_t retries;  /* deliveries after the first before dead-lettering; default 3 */
+	int net;           /* net: true -> gets a TAP device */
+	struct uf_scale scale;
+	unsigned line;     /* line of the function's key, for later messages */
+};
+
+struct uf_ingress_mqtt {
+	char *topic; /* MQTT topic filter */
+	char *queue;
+};
+struct uf_ingress_http {
+	char *path; /* begins with '/' */
+	char *queue;
+};
+
+struct uf_manifest {
+	char *name;      /* workflow name */
+	uint32_t max_units; /* workflow-wide unit limit; default 16 */
+	struct uf_function *functions;
+	size_t nfunctions;
+	struct uf_ingress_mqtt *mqtt;
+	size_t nmqtt;
+	struct uf_ingress_http *http;
+	size_t nhttp;
+};
+
+/*
+ * Parse and check `len` bytes of YAML.  `file` is the name used in messages
+ * (as the user typed it); `base_dir` resolves relative image paths (NULL:
+ * the directory of `file`).  check_images != 0 also requires every image to
+ * exist and be readable.
+ * Returns the manifest, or NULL with every problem written into err (one
+ * per line, `file:line: key: what (hint)`), truncated to errlen.
+ */
+struct uf_manifest *uf_manifest_parse(const char *yaml, size_t len, const char *file, const char *base_dir,
+                                      int check_images, char *err, size_t errlen);
+/* Same, reading the file. */
+struct uf_manifest *uf_manifest_load(const char *path, int check_images, char *err, size_t errlen);
+void uf_manifest_free(struct uf_manifest *m);
+
+/* The function listening to `queue`, or NULL. */
+const struct uf_function *uf_manifest_listener(const struct uf_manifest *m, const char *queue);
+
+#endif
