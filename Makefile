@@ -66,9 +66,9 @@ $(BUILD)/bin/uf-hvt: $(TENDER_OBJS)
 	@mkdir -p $(dir $@)
 	$(TENDER_CC) $(TENDER_CFLAGS) $^ -o $@ $(HOST_LDFLAGS) $(HVT_STATIC) $(HIREDIS)
 
-$(BUILD)/bin/unifaas: cli/unifaas.c include/unifaas/uf_abi.h
+$(BUILD)/bin/unifaas: $(wildcard cli/*.c) cli/cli.h include/unifaas/uf_abi.h
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $< -o $@ $(HOST_LDFLAGS)
+	$(CC) $(HOST_CFLAGS) $(filter %.c,$^) -o $@ $(HOST_LDFLAGS) $$(pkg-config --libs libcurl jansson hiredis)
 
 $(BUILD)/obj/guest/%.o: guest/%.c guest/hypercall.h include/unifaas/uf_abi.h include/unifaas/unifaas.h
 	@mkdir -p $(dir $@)

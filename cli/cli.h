@@ -1,0 +1,134 @@
+/*
+ * cli.h - what the files of the `unifaas` command share.
+ *
+ * main.c dispatches commands and owns their help texts; build_run.c the
+ * local commands (build, run); state.c the state directory (where it is,
+ * what is in it, the daemon's config file); services.c the platform's
+ * processes (up, down, status); client.c the HTTP client of the control API
+ * (docs/api.md) and the mapping of its errors to exit codes; commands.c the
+ * commands that are API calls (deploy, ps, push, ...).
+ *
+ * Every command returns one of the UF_EX_* codes below; main() exits with it.
+ */
+#ifndef UF_CLI_H
+#define UF_CLI_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* Exit codes of every command (docs/cli.md). */
+#define UF_EX_OK          0
+#define UF_EX_ERROR       1  /* anything else that failed */
+#define UF_EX_USAGE       2  /* bad command line */
+#define UF_EX_NOT_RUNNING 3  /* no state dir, or unifaasd does not answer */
+#define UF_EX_NOT_FOUND   4  /* the API said 404 */
+#define UF_EX_DATAERR     65 /* invalid manifest (422), as sysexits' EX_DATAERR */
+#define UF_EX_UNAVAILABLE 69 /* the API said 503 (Redis down), as EX_UNAVAILABLE */
+
+#define UF_HINT_UP "is the platform up? run 'unifaas up'"
+
+/* main.c */
+extern char cli_bindir[PATH_MAX]; /* directory of this executable */
+extern const char *cli_state_opt; /* --state-dir, or NULL */
+void cli_help(const char *cmd, FILE *f);
+/* Parses the options of a command with getopt_long. `longopts` and
+ * `shortopts` describe the command's own options; --help and --state-dir
+ * are added. Returns the option (as getopt does), -1 at the end, or '?'
+ * after printing a usage message (the caller returns UF_EX_USAGE), 'h' when
+ * help was printed (the caller returns UF_EX_OK). */
+struct option;
+int cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts, const struct option *longopts);
+/* Checks the number of positional arguments left after the options. */
+int cli_nargs(const char *cmd, int argc, char **argv, int min, int max);
+/* A name of the API (workflow, queue, step, KV key): 1-64 of [A-Za-z0-9._-]. */
+int cli_name_ok(const char *cmd, const char *what, const char *name);
+
+/* build_run.c */
+int cmd_build(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+void build_usage(FILE *f);
+const char *cli_tender_path(char *buf, size_t len);
+
+/* state.c: the state directory and the daemon's config in it. */
+struct cli_state {
+	char dir[PATH_MAX];
+	unsigned api_port;
+	unsigned mqtt_port;
+	unsigned max_units;
+	char api_url[64];
+	char mqtt_url[64];
+};
+/* Where the state dir is: --state-dir, $UNIFAAS_STATE, $XDG_STATE_HOME/unifaas,
+ * ~/.local/state/unifaas. Made absolute. Returns 0, or -1 with a message. */
+int state_locate(const char *cmd, struct cli_state *st);
+/* Reads <dir>/unifaas.conf into st. 0, or -1 (errno set) if it cannot. */
+int state_load(struct cli_state *st);
+/* <dir>/<name> into buf. */
+const char *state_path(const struct cli_state *st, const char *name, char *buf, size_t len);
+/* Reads a small file (a token, a password, a pid) with trailing whitespace
+ * dropped. 0, or -1 with errno. */
+int state_read_small(const char *path, char *buf, size_t len);
+
+/* services.c */
+int cmd_up(int argc, char **argv);
+int cmd_down(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+
+/* commands.c */
+int cmd_deploy(int argc, char **argv);
+int cmd_undeploy(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_push(int argc, char **argv);
+int cmd_ps(int argc, char **argv);
+int cmd_queues(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_kv(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+
+/* client.c: the control API over HTTP (libcurl). */
+struct api {
+	const char *cmd; /* for messages: "unifaas: <cmd>: ..." */
+	struct cli_state st;
+	char token[256];
+	void *curl;
+};
+struct api_reply {
+	long status; /* HTTP status, 0 if no answer */
+	char *body;  /* NUL-terminated (also when binary: see len) */
+	size_t len;
+	long long offset; /* X-Unifaas-Offset, -1 if absent */
+};
+/* What to do with a response body: keep it (default) or write it to a FILE
+ * as it arrives (logs -f). */
+struct api_request {
+	const char *method;       /* GET, POST, PUT, DELETE */
+	const char *path;         /* /v1/... with the query, names escaped */
+	const char *content_type; /* of body, or NULL */
+	const char *body;
+	size_t body_len;
+	long timeout_s; /* 0: 60 s */
+	FILE *sink;     /* if set, 2xx bodies go there instead of reply.body */
+};
+/* Locates the state dir, reads the config and the token, sets up curl.
+ * Returns UF_EX_OK or an exit code after printing why. */
+int api_open(struct api *a, const char *cmd);
+void api_close(struct api *a);
+/* Sends one request. Returns UF_EX_OK when an HTTP answer came (any
+ * status; see reply.status), else an exit code after printing why
+ * (UF_EX_NOT_RUNNING when nothing listens). */
+int api_call(struct api *a, const struct api_request *req, struct api_reply *reply);
+void api_reply_free(struct api_reply *r);
+/* For a non-2xx reply: prints "unifaas: <cmd>: <what>: <daemon message>"
+ * (with a hint where one exists) and returns the exit code of the status. */
+int api_fail(struct api *a, const char *what, const struct api_reply *r);
+/* The error code of an error reply ("not_found", ...), or "". */
+const char *api_error_code(const struct api_reply *r, char *buf, size_t len);
+/* The error message of an error reply, or the body, or the status text. */
+const char *api_error_message(const struct api_reply *r, char *buf, size_t len);
+/* Writes s, escaped for a URL path segment or query value, into buf. 0 or -1. */
+int api_escape(struct api *a, const char *s, char *buf, size_t len);
+/* GET /v1/health (no token) on 127.0.0.1:port: the HTTP status, 0 if no answer. */
+int api_health(unsigned port, long timeout_ms);
+
+#endif
