@@ -29,7 +29,7 @@ GUEST_CFLAGS = -std=gnu11 -O2 $(WARN) -fno-pie -ffunction-sections -fdata-sectio
 
 include tender/sources.mk
 TENDER_SRCS = $(patsubst %,tender/%.c,$(TENDER_CORE) $(TENDER_KVM) $(if $(findstring musl,$(TENDER_CC)),$(TENDER_MUSL)))
-GUEST_SRCS  = guest/entry.S guest/boot.c guest/syscall.c guest/memory.c guest/api.c guest/loop.c
+GUEST_SRCS  = guest/entry.S guest/boot.c guest/syscall.c guest/memory.c guest/api.c guest/loop.c guest/net.c
 FUNCTIONS   = $(wildcard functions/*.c)
 LIBDIR      = $(BUILD)/lib/unifaas
 
@@ -37,7 +37,7 @@ TENDER_OBJS = $(TENDER_SRCS:%.c=$(BUILD)/obj/%.o)
 GUEST_OBJS  = $(patsubst %,$(BUILD)/obj/%.o,$(basename $(GUEST_SRCS)))
 IMAGES      = $(FUNCTIONS:functions/%.c=$(BUILD)/functions/%.uf)
 
-all: $(BUILD)/bin/uf-hvt $(BUILD)/bin/unifaas runtime $(IMAGES)
+all: $(BUILD)/bin/uf-hvt $(BUILD)/bin/unifaas $(BUILD)/bin/unifaasd runtime $(IMAGES)
 
 RUNTIME = $(LIBDIR)/libuf.a $(LIBDIR)/uf.ld $(LIBDIR)/include/unifaas.h \
 	$(LIBDIR)/include/uf_abi.h $(LIBDIR)/include/jsmn.h
@@ -69,6 +69,21 @@ $(BUILD)/bin/uf-hvt: $(TENDER_OBJS)
 $(BUILD)/bin/unifaas: $(wildcard cli/*.c) cli/cli.h include/unifaas/uf_abi.h
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) $(filter %.c,$^) -o $@ $(HOST_LDFLAGS) $$(pkg-config --libs libcurl jansson hiredis)
+
+# unifaasd: glibc, dynamically linked (it starts once; the tender is what
+# must start fast).
+DAEMON_SRCS = $(addprefix daemon/,main.c config.c store.c registry.c units.c scheduler.c autoscale.c \
+	api.c logs.c manifest.c tap_pool.c)
+DAEMON_OBJS = $(DAEMON_SRCS:%.c=$(BUILD)/obj/%.o)
+DAEMON_LIBS = -luv -lhiredis -lmicrohttpd -ljansson -lcyaml -lyaml
+
+$(BUILD)/obj/daemon/%.o: daemon/%.c $(wildcard daemon/*.h) include/unifaas/uf_abi.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -Idaemon -c $< -o $@
+
+$(BUILD)/bin/unifaasd: $(DAEMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) $^ -o $@ $(HOST_LDFLAGS) $(DAEMON_LIBS)
 
 $(BUILD)/obj/guest/%.o: guest/%.c guest/hypercall.h include/unifaas/uf_abi.h include/unifaas/unifaas.h
 	@mkdir -p $(dir $@)
@@ -108,7 +123,7 @@ run: deps
 test: deps
 	$(MAKE) all
 	$(MAKE) BUILD=build-asan HVT_STATIC= TENDER_CC=$(CC) EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-		EXTRA_LDFLAGS="-fsanitize=address,undefined" build-asan/bin/uf-hvt build-asan/bin/unifaas runtime
+		EXTRA_LDFLAGS="-fsanitize=address,undefined" build-asan/bin/uf-hvt build-asan/bin/unifaas build-asan/bin/unifaasd runtime
 	./tests/run.sh
 
 bench: deps
@@ -117,7 +132,7 @@ bench: deps
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/unifaas/include
-	install -m 755 $(BUILD)/bin/unifaas $(BUILD)/bin/uf-hvt $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(BUILD)/bin/unifaas $(BUILD)/bin/uf-hvt $(BUILD)/bin/unifaasd $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(LIBDIR)/libuf.a $(LIBDIR)/uf.ld $(DESTDIR)$(PREFIX)/lib/unifaas/
 	install -m 644 $(LIBDIR)/include/*.h $(DESTDIR)$(PREFIX)/lib/unifaas/include/
 

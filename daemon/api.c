@@ -1,0 +1,742 @@
+/*
+ * api.c - the control API (docs/api.md) over HTTP on loopback.
+ *
+ * libmicrohttpd runs inside the daemon's one libuv loop: MHD in external
+ * mode with epoll, its epoll fd watched by a uv_poll and its timeouts by a
+ * uv_timer, so no thread ever touches daemon state.  A request body is
+ * collected whole (capped per path) before the route runs.  Log long polls
+ * suspend their connection and are resumed when the step's log grows or
+ * their wait is over.
+ *
+ * Every request but GET /v1/health needs `Authorization: Bearer <token>`
+ * (compared in constant time).  Every error is JSON {"error":{code,message}}
+ * with the status of docs/api.md; clients rely on `code`.
+ */
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "logs.h"
+#include "store.h"
+#include "uf_abi.h"
+#include "unifaasd.h"
+
+#define BODY_MAX_MANIFEST (1u << 20)
+#define BODY_MAX_EVENTS   (16u << 20)
+#define EVENT_MAX         (1u << 20)
+#define LOG_READ_MAX      (256u << 10)
+
+struct request {
+	char *body;
+	size_t len, cap;
+	int too_large;
+	int suspended;     /* waiting in a long poll */
+	uint64_t deadline; /* of the long poll */
+	struct logfile *log;
+	struct request *next_waiter;
+	struct MHD_Connection *conn;
+};
+
+struct api {
+	struct daemon *d;
+	struct MHD_Daemon *mhd;
+	uv_poll_t poll;
+	uv_timer_t timer;
+	struct request *waiters;
+};
+
+/* ---- responses ---- */
+
+static enum MHD_Result send_body(struct MHD_Connection *c, unsigned status, const char *type, const char *body,
+                                 size_t len, const char *offset_hdr)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", type);
+	if (offset_hdr)
+		MHD_add_response_header(r, "X-Unifaas-Offset", offset_hdr);
+	enum MHD_Result ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (!s)
+		return MHD_NO;
+	size_t n = strlen(s);
+	s = realloc(s, n + 2);
+	s[n] = '\n';
+	enum MHD_Result r = send_body(c, status, "application/json", s, n + 1, NULL);
+	free(s);
+	return r;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *code, const char *fmt, ...)
+{
+	char msg[8192];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return send_json(c, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
+}
+
+static enum MHD_Result unavailable(struct MHD_Connection *c)
+{
+	return send_error(c, 503, "unavailable", "redis is unreachable; retry later");
+}
+
+/* ---- helpers ---- */
+
+static int name_ok(const char *s)
+{
+	return s && uf_queue_name_ok(s, strlen(s));
+}
+
+static int key_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > 256)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+static const char *arg(struct MHD_Connection *c, const char *k)
+{
+	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, k);
+}
+
+static int authorized(struct api *a, struct MHD_Connection *c)
+{
+	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+	const char *tok = a->d->cfg.token;
+	if (!h || strncmp(h, "Bearer ", 7))
+		return 0;
+	h += 7;
+	size_t n = strlen(tok), m = strlen(h);
+	unsigned diff = (unsigned)(n ^ m);
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)tok[i] ^ (unsigned char)(i < m ? h[i] : 0);
+	return diff == 0;
+}
+
+static const char *state_name(const struct workflow *w)
+{
+	return w->state == WF_STOPPED ? "stopped" : "running";
+}
+
+/* ---- routes ---- */
+
+static enum MHD_Result r_health(struct api *a, struct MHD_Connection *c)
+{
+	int up = store_up(a->d->store);
+	return send_json(c, up ? 200 : 503,
+	                 json_pack("{s:s,s:s,s:s}", "status", up ? "ok" : "degraded", "version", UNIFAAS_VERSION,
+	                           "redis", up ? "ok" : "down"));
+}
+
+static enum MHD_Result r_status(struct api *a, struct MHD_Connection *c)
+{
+	struct daemon *d = a->d;
+	char url[64];
+	size_t nwf = 0;
+	for (struct workflow *w = d->workflows; w; w = w->next)
+		nwf++;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", d->cfg.api_port);
+	return send_json(c, 200,
+	                 json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:I}", "state_dir", d->cfg.state_dir,
+	                           "redis_socket", d->cfg.redis_socket, "mqtt_url", d->cfg.mqtt_url, "api_url", url,
+	                           "token_file", d->cfg.token_file, "units", (int)d->running, "max_units",
+	                           (int)d->cfg.max_units, "workflows", (int)nwf, "uptime_s",
+	                           (json_int_t)((now_ms() - d->started_ms) / 1000)));
+}
+
+static enum MHD_Result r_list(struct api *a, struct MHD_Connection *c)
+{
+	json_t *arr = json_array();
+	for (struct workflow *w = a->d->workflows; w; w = w->next)
+		json_array_append_new(arr, json_pack("{s:s,s:i,s:i,s:s,s:s}", "name", w->m->name, "steps",
+		                                     (int)w->m->nfunctions, "units", (int)w->running, "state",
+		                                     state_name(w), "reason", w->reason));
+	return send_json(c, 200, json_pack("{s:o}", "workflows", arr));
+}
+
+static json_t *strings(char **v, size_t n)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, json_string(v[i]));
+	return arr;
+}
+
+static enum MHD_Result r_workflow(struct api *a, struct MHD_Connection *c, struct workflow *w)
+{
+	(void)a;
+	json_t *steps = json_array();
+	for (size_t i = 0; i < w->m->nfunctions; i++) {
+		const struct uf_function *f = &w->m->functions[i];
+		const struct uf_scale *sc = &f->scale;
+		json_array_append_new(
+		    steps,
+		    json_pack("{s:s,s:s,s:o,s:s,s:{s:i,s:i,s:i,s:i,s:i,s:i},s:i,s:i,s:i,s:b,s:I,s:i}", "name", f->name,
+		              "listen", f->listen, "push", strings(f->push, f->npush), "image", w->steps[i].image,
+		              "scale", "min_units", (int)sc->min_units, "max_units", (int)sc->max_units,
+		              "events_per_unit", (int)sc->events_per_unit, "grace_ms", (int)sc->grace_ms, "idle_ms",
+		              (int)sc->idle_ms, "overflow", (int)sc->overflow, "timeout_ms", (int)f->timeout_ms,
+		              "retries", (int)f->retries, "batch", (int)f->batch, "net", f->net, "memory",
+		              (json_int_t)f->memory, "units", (int)w->steps[i].running));
+	}
+	return send_json(c, 200,
+	                 json_pack("{s:s,s:s,s:s,s:i,s:o}", "name", w->m->name, "state", state_name(w), "reason",
+	                           w->reason, "max_units", (int)w->m->max_units, "steps", steps));
+}
+
+static enum MHD_Result r_deploy(struct api *a, struct MHD_Connection *c, struct request *rq)
+{
+	const char *file = arg(c, "file"), *dir = arg(c, "dir"), *rep = arg(c, "replace");
+	char err[16384];
+	int created = 0, status = 0;
+	if (rq->too_large)
+		return send_error(c, 413, "too_large", "manifest over %u bytes", BODY_MAX_MANIFEST);
+	if (dir && dir[0] != '/')
+		return send_error(c, 400, "bad_request", "dir must be an absolute path, got '%s'", dir);
+	if (registry_deploy(a->d, rq->body ? rq->body : "", rq->len, file ? file : "manifest.yaml", dir ? dir : "/",
+	                    rep && !strcmp(rep, "1"), &created, err, sizeof(err), &status) < 0) {
+		const char *code = status == 422   ? "invalid_manifest"
+		                   : status == 409 ? "conflict"
+		                   : status == 503 ? "unavailable"
+		                                   : "internal";
+		return send_error(c, (unsigned)status, code, "%s", err);
+	}
+	/* the new workflow is first in the list */
+	struct workflow *w = a->d->workflows;
+	json_t *steps = json_array();
+	for (size_t i = 0; i < w->m->nfunctions; i++)
+		json_array_append_new(steps, json_string(w->m->functions[i].name));
+	return send_json(c, created ? 201 : 200, json_pack("{s:s,s:o}", "name", w->m->name, "steps", steps));
+}
+
+static enum MHD_Result r_undeploy(struct api *a, struct MHD_Connection *c, const char *name)
+{
+	const char *p = arg(c, "purge");
+	int purge = p && !strcmp(p, "1");
+	char err[512];
+	if (registry_undeploy(a->d, name, purge, err, sizeof(err)) < 0)
+		return send_error(c, 404, "not_found", "%s", err);
+	return send_json(c, 200, json_pack("{s:s,s:b}", "name", name, "purged", purge));
+}
+
+static enum MHD_Result r_resume(struct api *a, struct MHD_Connection *c, struct workflow *w)
+{
+	if (w->state != WF_STOPPED)
+		return send_error(c, 409, "conflict", "workflow '%s' is not stopped", w->m->name);
+	registry_set_state(w, WF_RUNNING, NULL);
+	for (size_t i = 0; i < w->m->nfunctions; i++)
+		w->steps[i].prev_backlog = UINT64_MAX; /* no overflow on the first check */
+	dlog("info", "what=resume workflow=%s", w->m->name);
+	scheduler_check_now(a->d);
+	return send_json(c, 200, json_pack("{s:s,s:s}", "name", w->m->name, "state", state_name(w)));
+}
+
+static int listened(const struct workflow *w, const char *q)
+{
+	return uf_manifest_listener(w->m, q) != NULL;
+}
+
+static enum MHD_Result r_push(struct api *a, struct MHD_Connection *c, struct request *rq, struct workflow *w,
+                              const char *q)
+{
+	struct daemon *d = a->d;
+	if (rq->too_large)
+		return send_error(c, 413, "too_large", "events over %u bytes in one request", BODY_MAX_EVENTS);
+	if (!listened(w, q))
+		return send_error(c, 404, "not_found", "no step of workflow '%s' listens to queue '%s'", w->m->name, q);
+	if (w->state == WF_STOPPED)
+		return send_error(c, 409, "stopped", "workflow '%s' is stopped: %s", w->m->name, w->reason);
+	const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+	int single = type && !strncmp(type, "application/octet-stream", 24);
+	const char *p = rq->body ? rq->body : "", *end = p + rq->len;
+	size_t n = 0;
+	char key[256];
+	snprintf(key, sizeof(key), "uf:q:%s:%s", w->m->name, q);
+	/* check every event before queueing any */
+	for (const char *s = p; s < end;) {
+		const char *nl = single ? end : memchr(s, '\n', (size_t)(end - s));
+		size_t len = (size_t)((nl ? nl : end) - s);
+		if (len > EVENT_MAX)
+			return send_error(c, 413, "too_large", "event %zu is %zu bytes, over %u", n + 1, len,
+			                  EVENT_MAX);
+		s += len + 1;
+		n++;
+	}
+	size_t queued = 0;
+	char first[64] = "", last[64] = "";
+	for (const char *s = p; s < end;) {
+		const char *nl = single ? end : memchr(s, '\n', (size_t)(end - s));
+		size_t len = (size_t)((nl ? nl : end) - s);
+		if (!single && len && s[len - 1] == '\r')
+			len--;
+		if (len || single) {
+			const char *argv[] = {"XADD", key, "*", "data", s};
+			size_t lens[] = {4, strlen(key), 1, 4, len};
+			if (store_appendv(d->store, 5, argv, lens) < 0)
+				return unavailable(c);
+			queued++;
+		}
+		s = (nl ? nl : end) + 1;
+	}
+	for (size_t i = 0; i < queued; i++) {
+		redisReply *r = store_reply(d->store);
+		if (!r)
+			return unavailable(c);
+		if (r->type == REDIS_REPLY_STRING) {
+			if (!first[0])
+				snprintf(first, sizeof(first), "%s", r->str);
+			snprintf(last, sizeof(last), "%s", r->str);
+		}
+		freeReplyObject(r);
+	}
+	scheduler_poke(d, w->m->name, q);
+	return send_json(c, 202,
+	                 json_pack("{s:I,s:s,s:s}", "queued", (json_int_t)queued, "first", first, "last", last));
+}
+
+static enum MHD_Result r_units(struct api *a, struct MHD_Connection *c)
+{
+	struct daemon *d = a->d;
+	json_t *units = json_array(), *steps = json_array();
+	uint64_t now = now_ms();
+	for (struct workflow *w = d->workflows; w; w = w->next)
+		for (size_t i = 0; i < w->m->nfunctions; i++) {
+			struct step *s = &w->steps[i];
+			redisReply *st = store_cmd(d->store, "HGETALL uf:stat:%s:%s", w->m->name, s->fn->name);
+			for (struct unit *u = s->units; u; u = u->next) {
+				long long ev = 0;
+				for (size_t k = 0; st && st->type == REDIS_REPLY_ARRAY && k + 1 < st->elements; k += 2)
+					if (!strcmp(st->element[k]->str, u->id))
+						ev = strtoll(st->element[k + 1]->str, NULL, 10);
+				json_array_append_new(
+				    units, json_pack("{s:s,s:s,s:s,s:i,s:s,s:I,s:I}", "id", u->id, "workflow",
+				                     w->m->name, "step", s->fn->name, "pid", u->pid, "state",
+				                     u->state == UNIT_RUNNING ? "running" : "stopping", "uptime_ms",
+				                     (json_int_t)(now - u->started_ms), "events", (json_int_t)ev));
+			}
+			if (st)
+				freeReplyObject(st);
+			json_t *exits = json_object();
+			static const char *names[] = {"clean",   "error", "usage",         "fault",
+			                              "timeout", "oom",   "bad_hypercall", "internal"};
+			for (int k = 0; k < 8; k++)
+				if (s->exits[k])
+					json_object_set_new(exits, names[k], json_integer((json_int_t)s->exits[k]));
+			if (s->killed)
+				json_object_set_new(exits, "killed", json_integer((json_int_t)s->killed));
+			const char *reason = w->state == WF_STOPPED ? w->reason : s->why_waiting;
+			json_array_append_new(steps,
+			                      json_pack("{s:s,s:s,s:i,s:i,s:s,s:s,s:I,s:I,s:o}", "workflow", w->m->name,
+			                                "step", s->fn->name, "units", (int)s->running, "max_units",
+			                                (int)s->fn->scale.max_units, "state", state_name(w), "reason",
+			                                reason, "starts", (json_int_t)s->starts, "backlog",
+			                                (json_int_t)s->backlog, "exits", exits));
+		}
+	return send_json(c, 200, json_pack("{s:o,s:o}", "units", units, "steps", steps));
+}
+
+static long long int_reply(struct daemon *d, const char *fmt, const char *wf, const char *q)
+{
+	redisReply *r = store_cmd(d->store, fmt, wf, q);
+	long long v = r && r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+	if (r)
+		freeReplyObject(r);
+	return v;
+}
+
+static json_t *queue_info(struct daemon *d, const char *wf, const char *q)
+{
+	json_t *groups = json_array();
+	redisReply *r = store_cmd(d->store, "XINFO GROUPS uf:q:%s:%s", wf, q);
+	for (size_t g = 0; r && r->type == REDIS_REPLY_ARRAY && g < r->elements; g++) {
+		redisReply *grp = r->element[g];
+		const char *name = "";
+		long long pending = 0, lag = 0;
+		for (size_t i = 0; i + 1 < grp->elements; i += 2) {
+			const char *k = grp->element[i]->str;
+			if (!strcmp(k, "name"))
+				name = grp->element[i + 1]->str;
+			else if (!strcmp(k, "pending"))
+				pending = grp->element[i + 1]->integer;
+			else if (!strcmp(k, "lag"))
+				lag = grp->element[i + 1]->type == REDIS_REPLY_INTEGER ? grp->element[i + 1]->integer
+				                                                       : -1;
+		}
+		json_array_append_new(groups, json_pack("{s:s,s:I,s:I}", "step", name, "pending", (json_int_t)pending,
+		                                        "lag", (json_int_t)lag));
+	}
+	if (r)
+		freeReplyObject(r);
+	return json_pack("{s:s,s:s,s:I,s:o,s:I}", "workflow", wf, "queue", q, "length",
+	                 (json_int_t)int_reply(d, "XLEN uf:q:%s:%s", wf, q), "groups", groups, "dead",
+	                 (json_int_t)int_reply(d, "XLEN uf:dlq:%s:%s", wf, q));
+}
+
+static enum MHD_Result r_queues(struct api *a, struct MHD_Connection *c)
+{
+	json_t *arr = json_array();
+	if (!store_up(a->d->store))
+		return unavailable(c);
+	for (struct workflow *w = a->d->workflows; w; w = w->next) {
+		json_t *seen = json_object();
+		for (size_t i = 0; i < w->m->nfunctions; i++) {
+			const struct uf_function *f = &w->m->functions[i];
+			const char *qs[65];
+			size_t nq = 0;
+			qs[nq++] = f->listen;
+			for (size_t k = 0; k < f->npush && nq < 65; k++)
+				qs[nq++] = f->push[k];
+			for (size_t k = 0; k < nq; k++) {
+				if (json_object_get(seen, qs[k]))
+					continue;
+				json_object_set_new(seen, qs[k], json_true());
+				json_array_append_new(arr, queue_info(a->d, w->m->name, qs[k]));
+			}
+		}
+		json_decref(seen);
+	}
+	return send_json(c, 200, json_pack("{s:o}", "queues", arr));
+}
+
+static void arm(struct api *a);
+
+static void wake_waiters(struct logfile *l, void *arg)
+{
+	struct api *a = arg;
+	int woke = 0;
+	for (struct request **p = &a->waiters; *p;) {
+		struct request *rq = *p;
+		if (rq->log == l) {
+			*p = rq->next_waiter;
+			rq->suspended = 0;
+			MHD_resume_connection(rq->conn);
+			woke = 1;
+		} else {
+			p = &rq->next_waiter;
+		}
+	}
+	if (woke)
+		arm(a);
+}
+
+static enum MHD_Result r_logs(struct api *a, struct MHD_Connection *c, struct request *rq, struct step *s)
+{
+	const char *o = arg(c, "offset"), *w = arg(c, "wait_ms");
+	char *end;
+	long long off = o ? strtoll(o, &end, 10) : 0;
+	if (o && (*end || end == o))
+		return send_error(c, 400, "bad_request", "offset must be an integer, got '%s'", o);
+	long long wait = w ? strtoll(w, &end, 10) : 0;
+	if (w && (*end || end == w || wait < 0 || wait > 30000))
+		return send_error(c, 400, "bad_request", "wait_ms must be 0..30000, got '%s'", w);
+	char *buf = malloc(LOG_READ_MAX);
+	if (!buf)
+		return MHD_NO;
+	uint64_t next = 0;
+	ssize_t n = logfile_read(s->log, off, buf, LOG_READ_MAX, &next);
+	if (n == 0 && wait > 0 && (!rq->deadline || now_ms() < rq->deadline)) {
+		free(buf);
+		logfile_on_append(s->log, wake_waiters, a);
+		if (!rq->deadline)
+			rq->deadline = now_ms() + (uint64_t)wait;
+		rq->log = s->log;
+		rq->conn = c;
+		rq->suspended = 1;
+		rq->next_waiter = a->waiters;
+		a->waiters = rq;
+		MHD_suspend_connection(c);
+		arm(a);
+		return MHD_YES;
+	}
+	char hdr[32];
+	snprintf(hdr, sizeof(hdr), "%llu", (unsigned long long)next);
+	enum MHD_Result r = send_body(c, 200, "text/plain; charset=utf-8", buf, n > 0 ? (size_t)n : 0, hdr);
+	free(buf);
+	return r;
+}
+
+static enum MHD_Result r_kv(struct api *a, struct MHD_Connection *c, struct request *rq, const char *method,
+                            struct workflow *w, const char *key)
+{
+	redisReply *r;
+	if (!key_ok(key))
+		return send_error(c, 400, "bad_request", "bad KV key '%s': 1-256 printable characters, no spaces", key);
+	if (!strcmp(method, "GET")) {
+		if (!(r = store_cmd(a->d->store, "GET uf:kv:%s:%s", w->m->name, key)))
+			return unavailable(c);
+		enum MHD_Result ret =
+		    r->type == REDIS_REPLY_STRING
+		        ? send_body(c, 200, "application/octet-stream", r->str, r->len, NULL)
+		        : send_error(c, 404, "not_found", "no key '%s' in workflow '%s'", key, w->m->name);
+		freeReplyObject(r);
+		return ret;
+	}
+	if (!strcmp(method, "PUT"))
+		r = store_cmd(a->d->store, "SET uf:kv:%s:%s %b", w->m->name, key, rq->body ? rq->body : "", rq->len);
+	else
+		r = store_cmd(a->d->store, "DEL uf:kv:%s:%s", w->m->name, key);
+	if (!r)
+		return unavailable(c);
+	freeReplyObject(r);
+	return send_body(c, 204, "text/plain", "", 0, NULL);
+}
+
+static struct step *find_step(struct workflow *w, const char *name)
+{
+	for (size_t i = 0; i < w->m->nfunctions; i++)
+		if (!strcmp(w->steps[i].fn->name, name))
+			return &w->steps[i];
+	return NULL;
+}
+
+#define METHOD_IS(m) (!strcmp(method, m))
+
+static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char *url, const char *method,
+                             struct request *rq)
+{
+	char path[2048], *seg[8] = {0};
+	int n = 0;
+	if (strlen(url) >= sizeof(path))
+		return send_error(c, 400, "bad_request", "path too long");
+	snprintf(path, sizeof(path), "%s", url);
+	for (char *save = NULL, *t = strtok_r(path, "/", &save); t && n < 8; t = strtok_r(NULL, "/", &save))
+		seg[n++] = t;
+	if (n < 2 || strcmp(seg[0], "v1"))
+		return send_error(c, 404, "not_found", "no such path: %s", url);
+	if (n == 2 && !strcmp(seg[1], "health"))
+		return METHOD_IS("GET") ? r_health(a, c) : send_error(c, 405, "method_not_allowed", "GET only");
+	if (!authorized(a, c))
+		return send_error(c, 401, "unauthorized",
+		                  "missing or wrong bearer token (see the api_token_file of "
+		                  "'unifaas status')");
+	if (n == 2 && !strcmp(seg[1], "status"))
+		return METHOD_IS("GET") ? r_status(a, c) : send_error(c, 405, "method_not_allowed", "GET only");
+	if (n == 2 && !strcmp(seg[1], "units"))
+		return METHOD_IS("GET") ? r_units(a, c) : send_error(c, 405, "method_not_allowed", "GET only");
+	if (n == 2 && !strcmp(seg[1], "queues"))
+		return METHOD_IS("GET") ? r_queues(a, c) : send_error(c, 405, "method_not_allowed", "GET only");
+	if (strcmp(seg[1], "workflows"))
+		return send_error(c, 404, "not_found", "no such path: %s", url);
+	if (n == 2) {
+		if (METHOD_IS("GET"))
+			return r_list(a, c);
+		if (METHOD_IS("POST"))
+			return r_deploy(a, c, rq);
+		return send_error(c, 405, "method_not_allowed", "GET or POST");
+	}
+	if (!name_ok(seg[2]))
+		return send_error(c, 400, "bad_request", "bad workflow name '%s'", seg[2]);
+	struct workflow *w = registry_find(a->d, seg[2]);
+	if (!w)
+		return send_error(c, 404, "not_found", "workflow '%s' is not deployed", seg[2]);
+	if (n == 3) {
+		if (METHOD_IS("GET"))
+			return r_workflow(a, c, w);
+		if (METHOD_IS("DELETE"))
+			return r_undeploy(a, c, seg[2]);
+		return send_error(c, 405, "method_not_allowed", "GET or DELETE");
+	}
+	if (n == 4 && !strcmp(seg[3], "resume"))
+		return METHOD_IS("POST") ? r_resume(a, c, w) : send_error(c, 405, "method_not_allowed", "POST only");
+	if (n == 6 && !strcmp(seg[3], "queues") && !strcmp(seg[5], "events")) {
+		if (!name_ok(seg[4]))
+			return send_error(c, 400, "bad_request", "bad queue name '%s'", seg[4]);
+		return METHOD_IS("POST") ? r_push(a, c, rq, w, seg[4])
+		                         : send_error(c, 405, "method_not_allowed", "POST only");
+	}
+	if (n == 6 && !strcmp(seg[3], "steps") && !strcmp(seg[5], "logs")) {
+		struct step *s = find_step(w, seg[4]);
+		if (!s)
+			return send_error(c, 404, "not_found", "workflow '%s' has no step '%s'", w->m->name, seg[4]);
+		return METHOD_IS("GET") ? r_logs(a, c, rq, s) : send_error(c, 405, "method_not_allowed", "GET only");
+	}
+	if (n == 5 && !strcmp(seg[3], "kv")) {
+		if (!METHOD_IS("GET") && !METHOD_IS("PUT") && !METHOD_IS("DELETE"))
+			return send_error(c, 405, "method_not_allowed", "GET, PUT or DELETE");
+		return r_kv(a, c, rq, method, w, seg[4]);
+	}
+	return send_error(c, 404, "not_found", "no such path: %s", url);
+}
+
+static size_t body_limit(const char *url)
+{
+	return strstr(url, "/events") ? BODY_MAX_EVENTS : BODY_MAX_MANIFEST;
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                               const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+	(void)version;
+	struct api *a = cls;
+	struct request *rq = *con_cls;
+	if (!rq) {
+		if (!(rq = calloc(1, sizeof(*rq))))
+			return MHD_NO;
+		*con_cls = rq;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		size_t n = *upload_size;
+		*upload_size = 0;
+		if (rq->too_large || rq->len + n > body_limit(url)) {
+			rq->too_large = 1;
+			return MHD_YES;
+		}
+		if (rq->len + n + 1 > rq->cap) {
+			size_t cap = (rq->len + n + 1) * 2;
+			char *b = realloc(rq->body, cap);
+			if (!b)
+				return MHD_NO;
+			rq->body = b;
+			rq->cap = cap;
+		}
+		memcpy(rq->body + rq->len, upload, n);
+		rq->len += n;
+		rq->body[rq->len] = 0;
+		return MHD_YES;
+	}
+	return route(a, c, url, method, rq);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	(void)c;
+	(void)toe;
+	struct api *a = cls;
+	struct request *rq = *con_cls;
+	if (!rq)
+		return;
+	for (struct request **p = &a->waiters; *p; p = &(*p)->next_waiter)
+		if (*p == rq) {
+			*p = rq->next_waiter;
+			break;
+		}
+	free(rq->body);
+	free(rq);
+	*con_cls = NULL;
+}
+
+/* ---- the loop glue ---- */
+
+static void run(struct api *a)
+{
+	uint64_t now = now_ms();
+	for (struct request **p = &a->waiters; *p;) {
+		struct request *rq = *p;
+		if (now >= rq->deadline) {
+			*p = rq->next_waiter;
+			rq->suspended = 0;
+			MHD_resume_connection(rq->conn);
+		} else {
+			p = &rq->next_waiter;
+		}
+	}
+	MHD_run(a->mhd);
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+	struct api *a = t->data;
+	run(a);
+	arm(a);
+}
+
+static void arm(struct api *a)
+{
+	MHD_UNSIGNED_LONG_LONG ms = 0;
+	uint64_t due = UINT64_MAX, now = now_ms();
+	if (MHD_get_timeout(a->mhd, &ms) == MHD_YES)
+		due = ms;
+	for (struct request *rq = a->waiters; rq; rq = rq->next_waiter) {
+		uint64_t left = rq->deadline > now ? rq->deadline - now : 0;
+		if (left < due)
+			due = left;
+	}
+	if (due == UINT64_MAX)
+		uv_timer_stop(&a->timer);
+	else
+		uv_timer_start(&a->timer, timer_cb, due, 0);
+}
+
+static void poll_cb(uv_poll_t *p, int status, int events)
+{
+	(void)status;
+	(void)events;
+	struct api *a = p->data;
+	run(a);
+	arm(a);
+}
+
+struct api *api_open(struct daemon *d, char *err, size_t errlen)
+{
+	struct api *a = calloc(1, sizeof(*a));
+	if (!a) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	a->d = d;
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(d->cfg.api_port)};
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, d->cfg.api_port, NULL,
+	                          NULL, handler, a, MHD_OPTION_SOCK_ADDR, &sin, MHD_OPTION_NOTIFY_COMPLETED, completed,
+	                          a, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_LIMIT,
+	                          (unsigned)256, MHD_OPTION_END);
+	if (!a->mhd) {
+		snprintf(err, errlen,
+		         "cannot listen on 127.0.0.1:%u (port in use? choose another with 'unifaas up "
+		         "--api-port N')",
+		         d->cfg.api_port);
+		free(a);
+		return NULL;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	uv_poll_init(d->loop, &a->poll, info->epoll_fd);
+	uv_timer_init(d->loop, &a->timer);
+	a->poll.data = a->timer.data = a;
+	uv_poll_start(&a->poll, UV_READABLE, poll_cb);
+	arm(a);
+	return a;
+}
+
+static void free_api(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void api_timer_closed(uv_handle_t *h)
+{
+	struct api *a = h->data;
+	uv_close((uv_handle_t *)&a->poll, free_api);
+}
+
+void api_close(struct api *a)
+{
+	if (!a)
+		return;
+	for (struct request *rq = a->waiters; rq; rq = rq->next_waiter)
+		MHD_resume_connection(rq->conn);
+	a->waiters = NULL;
+	MHD_stop_daemon(a->mhd);
+	uv_poll_stop(&a->poll);
+	uv_timer_stop(&a->timer);
+	uv_close((uv_handle_t *)&a->timer, api_timer_closed);
+}

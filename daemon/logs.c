@@ -1,0 +1,168 @@
+/*
+ * logs.c - the units' stdout and stderr, kept per step, capped and rotated.
+ *
+ * <state>/logs/<wf>/<step>.log receives one line per line a unit printed,
+ * prefixed with the unit id (`eval.fdc.3 | text`).  When the file passes
+ * its cap it becomes <step>.log.1 (replacing the previous one) and a new
+ * file starts, so a step never keeps more than twice its cap on disk.
+ *
+ * Readers address bytes by a logical offset that only grows: the current
+ * file starts at `cur_base`, the rotated one at `old_base`.  An offset
+ * older than what is kept restarts at the oldest kept byte.  Offsets
+ * restart from the kept files when the daemon restarts.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "logs.h"
+
+struct logfile {
+	char path[4200];
+	int fd;
+	uint64_t cap;
+	uint64_t size;     /* of the current file */
+	uint64_t cur_base; /* logical offset of the current file's first byte */
+	uint64_t old_base; /* ... of the rotated file's first byte */
+	int have_old;
+	void (*appended)(struct logfile *, void *);
+	void *arg;
+};
+
+static int mkdirs(const char *path)
+{
+	char tmp[4200];
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return 0;
+}
+
+struct logfile *logfile_open(const char *path, uint64_t cap, char *err, size_t errlen)
+{
+	struct logfile *l = calloc(1, sizeof(*l));
+	if (!l) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	snprintf(l->path, sizeof(l->path), "%s", path);
+	l->cap = cap;
+	if (mkdirs(path) < 0 || (l->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		free(l);
+		return NULL;
+	}
+	struct stat st;
+	char old[4300];
+	snprintf(old, sizeof(old), "%s.1", path);
+	if (stat(old, &st) == 0) {
+		l->have_old = 1;
+		l->cur_base = (uint64_t)st.st_size;
+	}
+	if (fstat(l->fd, &st) == 0)
+		l->size = (uint64_t)st.st_size;
+	return l;
+}
+
+void logfile_on_append(struct logfile *l, void (*fn)(struct logfile *, void *), void *arg)
+{
+	l->appended = fn;
+	l->arg = arg;
+}
+
+static void rotate(struct logfile *l)
+{
+	char old[4300];
+	snprintf(old, sizeof(old), "%s.1", l->path);
+	if (rename(l->path, old) < 0)
+		return;
+	int fd = open(l->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	close(l->fd);
+	l->fd = fd;
+	l->old_base = l->cur_base;
+	l->cur_base += l->size;
+	l->size = 0;
+	l->have_old = 1;
+}
+
+void logfile_line(struct logfile *l, const char *unit, const char *text, size_t len)
+{
+	char buf[4096];
+	int n = snprintf(buf, sizeof(buf), "%s | ", unit);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return;
+	size_t room = sizeof(buf) - (size_t)n - 1;
+	if (len > room)
+		len = room; /* one log line is at most 4 KiB */
+	memcpy(buf + n, text, len);
+	buf[(size_t)n + len] = '\n';
+	size_t total = (size_t)n + len + 1;
+	if (l->size + total > l->cap && l->size > 0)
+		rotate(l);
+	ssize_t w = write(l->fd, buf, total);
+	if (w > 0)
+		l->size += (uint64_t)w;
+	if (l->appended)
+		l->appended(l, l->arg);
+}
+
+uint64_t logfile_end(const struct logfile *l)
+{
+	return l->cur_base + l->size;
+}
+
+static ssize_t read_at(const char *path, uint64_t off, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = pread(fd, buf, cap, (off_t)off);
+	close(fd);
+	return n;
+}
+
+ssize_t logfile_read(const struct logfile *l, int64_t offset, char *buf, size_t cap, uint64_t *next)
+{
+	uint64_t end = logfile_end(l), oldest = l->have_old ? l->old_base : l->cur_base;
+	uint64_t off;
+	if (offset < 0)
+		off = (uint64_t)-offset > end - oldest ? oldest : end - (uint64_t)-offset;
+	else
+		off = (uint64_t)offset < oldest ? oldest : (uint64_t)offset;
+	if (off >= end) {
+		*next = end;
+		return 0;
+	}
+	ssize_t n;
+	if (off < l->cur_base) {
+		char old[4300];
+		snprintf(old, sizeof(old), "%s.1", l->path);
+		n = read_at(old, off - l->old_base, buf, cap);
+	} else {
+		n = read_at(l->path, off - l->cur_base, buf, cap);
+	}
+	if (n < 0)
+		return -1;
+	*next = off + (uint64_t)n;
+	return n;
+}
+
+void logfile_close(struct logfile *l)
+{
+	if (!l)
+		return;
+	close(l->fd);
+	free(l);
+}

@@ -1,0 +1,187 @@
+/*
+ * main.c - unifaasd: start-up, the loop, shutdown.
+ *
+ * Order at start: read <state>/unifaas.conf, connect to Redis, restore the
+ * deployed workflows, kill and settle units a previous unifaasd left
+ * behind, listen for the control API, then start the scheduler.  The
+ * process is a child subreaper so every descendant of a unit is reaped
+ * here.  SIGTERM/SIGINT: stop accepting requests, SIGTERM every unit
+ * (SIGKILL after 2 s), settle what they held, then exit 0.
+ * Logs go to stderr, one key=value line per event.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "store.h"
+#include "tap_pool.h"
+#include "unifaasd.h"
+
+uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void dlog(const char *level, const char *fmt, ...)
+{
+	char line[2048], ts[32];
+	struct timespec now;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "time=%s.%03ldZ level=%s %s\n", ts, now.tv_nsec / 1000000, level, line);
+}
+
+static void on_notify(void *arg, const char *wf, const char *queue)
+{
+	struct daemon *d = arg;
+	if (!wf) {
+		scheduler_check_now(d);
+		return;
+	}
+	scheduler_poke(d, wf, queue);
+}
+
+static void on_reconnect(void *arg)
+{
+	registry_reapply_acls(arg);
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void maybe_finish(struct daemon *d)
+{
+	if (!d->stopping || d->running)
+		return;
+	dlog("info", "what=shutdown result=done");
+	uv_stop(d->loop);
+}
+
+static void on_child(uv_signal_t *s, int sig)
+{
+	(void)sig;
+	struct daemon *d = s->data;
+	units_reap(d);
+	maybe_finish(d);
+}
+
+static void on_term(uv_signal_t *s, int sig)
+{
+	struct daemon *d = s->data;
+	if (d->stopping)
+		return;
+	dlog("info", "what=shutdown signal=%d units=%u", sig, d->running);
+	d->stopping = 1;
+	api_close(d->api);
+	d->api = NULL;
+	uv_timer_stop(&d->tick);
+	uv_timer_stop(&d->soon);
+	for (struct workflow *w = d->workflows; w; w = w->next)
+		for (size_t i = 0; i < w->m->nfunctions; i++)
+			units_stop_step(&w->steps[i], STOP_SHUTDOWN);
+	maybe_finish(d);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: unifaasd [--state-dir DIR]\n"
+	           "The unifaas orchestrator. Normally started by 'unifaas up', which writes\n"
+	           "DIR/unifaas.conf, DIR/api.token and starts redis-server first.\n"
+	           "  --state-dir DIR  state directory (default $UNIFAAS_STATE, else\n"
+	           "                   $XDG_STATE_HOME/unifaas, else ~/.local/state/unifaas)\n");
+}
+
+static int default_state_dir(char *out, size_t cap)
+{
+	const char *e = getenv("UNIFAAS_STATE"), *x = getenv("XDG_STATE_HOME"), *h = getenv("HOME");
+	if (e && *e)
+		return snprintf(out, cap, "%s", e) < (int)cap ? 0 : -1;
+	if (x && *x)
+		return snprintf(out, cap, "%s/unifaas", x) < (int)cap ? 0 : -1;
+	return snprintf(out, cap, "%s/.local/state/unifaas", h ? h : "/root") < (int)cap ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon d;
+	char state[4096] = "", err[1024];
+	static const struct option opts[] = {
+	    {"state-dir", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 's')
+			snprintf(state, sizeof(state), "%s", optarg);
+		else if (c == 'h') {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (!state[0] && default_state_dir(state, sizeof(state)) < 0)
+		return 2;
+	if (config_load(&d.cfg, state, err, sizeof(err)) < 0) {
+		fprintf(stderr, "unifaasd: config: %s\n", err);
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	d.loop = uv_default_loop();
+	d.started_ms = now_ms();
+	if (!(d.store =
+	          store_open(d.loop, d.cfg.redis_socket, d.cfg.redis_password, on_notify, &d, err, sizeof(err)))) {
+		fprintf(stderr, "unifaasd: %s\n", err);
+		return 1;
+	}
+	store_on_reconnect(d.store, on_reconnect);
+	registry_restore(&d);
+	units_cleanup_previous(&d);
+	if (!(d.api = api_open(&d, err, sizeof(err)))) {
+		fprintf(stderr, "unifaasd: api: %s\n", err);
+		return 1;
+	}
+	uv_signal_init(d.loop, &d.sigterm);
+	uv_signal_init(d.loop, &d.sigint);
+	uv_signal_init(d.loop, &d.sigchld);
+	d.sigterm.data = d.sigint.data = d.sigchld.data = &d;
+	uv_signal_start(&d.sigterm, on_term, SIGTERM);
+	uv_signal_start(&d.sigint, on_term, SIGINT);
+	uv_signal_start(&d.sigchld, on_child, SIGCHLD);
+	scheduler_start(&d);
+	dlog("info", "what=start version=%s pid=%d state_dir=%s api=127.0.0.1:%u redis=%s max_units=%u",
+	     UNIFAAS_VERSION, getpid(), d.cfg.state_dir, d.cfg.api_port, d.cfg.redis_socket, d.cfg.max_units);
+	uv_run(d.loop, UV_RUN_DEFAULT);
+
+	store_close(d.store);
+	if (d.taps)
+		tap_pool_close(d.taps, 0, err, sizeof(err));
+	registry_free_all(&d);
+	uv_walk(d.loop, close_walk, NULL);
+	uv_run(d.loop, UV_RUN_DEFAULT);
+	uv_loop_close(d.loop);
+	return 0;
+}

@@ -1,0 +1,437 @@
+/*
+ * registry.c - deployed workflows: deploy, undeploy, restore, ACL users.
+ *
+ * A deploy is checked whole before anything changes: the manifest parses
+ * and passes every check (manifest.c), every image is copied into
+ * <state>/images/<wf>/ (written to a temporary name, then renamed), and
+ * only then are Redis state, consumer groups and the ACL user written and
+ * the in-memory workflow swapped in.  So a failed deploy leaves the
+ * previous state untouched.
+ *
+ * Redis keeps what a restart needs: uf:state:workflows (set of names) and
+ * uf:state:wf:<name> (hash: yaml, file, dir, state, reason, acl_pass).  The
+ * ACL user of a workflow (uf-wf-<name>) may touch only its own keys and only
+ * the commands a tender uses; Redis does not persist ACL users set at run
+ * time, so they are re-applied on start and whenever Redis comes back.
+ * A workflow being undeployed leaves the list at once but is freed only
+ * when its last unit has exited (units point at their step).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "logs.h"
+#include "store.h"
+#include "unifaasd.h"
+
+/* Every command a tender sends (docs/tender.md lists the same). */
+static const char *const TENDER_COMMANDS[] = {
+    "+ping",       "+auth",   "+hello",    "+xreadgroup", "+xgroup|create", "+xadd", "+xack",
+    "+xautoclaim", "+xclaim", "+xpending", "+xrange",     "+multi",         "+exec", "+discard",
+    "+get",        "+set",    "+incrby",   "+del",        "+hincrby",
+};
+#define NCOMMANDS (sizeof(TENDER_COMMANDS) / sizeof(*TENDER_COMMANDS))
+
+static void random_hex(char *out, size_t bytes)
+{
+	unsigned char raw[64];
+	if (bytes > sizeof(raw))
+		bytes = sizeof(raw);
+	if (getrandom(raw, bytes, 0) != (ssize_t)bytes)
+		for (size_t i = 0; i < bytes; i++)
+			raw[i] = (unsigned char)(rand() ^ (int)now_ms());
+	for (size_t i = 0; i < bytes; i++)
+		sprintf(out + 2 * i, "%02x", raw[i]);
+}
+
+static int apply_acl(struct daemon *d, struct workflow *w)
+{
+	const char *n = w->m->name;
+	char pass[80], keys[4][128];
+	const char *argv[16 + NCOMMANDS];
+	int argc = 0;
+	snprintf(pass, sizeof(pass), ">%s", w->acl_pass);
+	snprintf(keys[0], sizeof(keys[0]), "~uf:q:%s:*", n);
+	snprintf(keys[1], sizeof(keys[1]), "~uf:kv:%s:*", n);
+	snprintf(keys[2], sizeof(keys[2]), "~uf:dlq:%s:*", n);
+	snprintf(keys[3], sizeof(keys[3]), "~uf:stat:%s:*", n);
+	const char *head[] = {"ACL",   "SETUSER", w->acl_user, "reset",         "on",   pass, keys[0],
+	                      keys[1], keys[2],   keys[3],     "resetchannels", "-@all"};
+	for (size_t i = 0; i < sizeof(head) / sizeof(*head); i++)
+		argv[argc++] = head[i];
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		argv[argc++] = TENDER_COMMANDS[i];
+	redisReply *r = store_cmdv(d->store, argc, argv, NULL);
+	int ok = r && r->type == REDIS_REPLY_STATUS;
+	if (!ok)
+		dlog("error", "what=acl workflow=%s op=setuser cause=\"%s\"", n,
+		     r && r->type == REDIS_REPLY_ERROR ? r->str : "redis unreachable");
+	if (r)
+		freeReplyObject(r);
+	return ok ? 0 : -1;
+}
+
+void registry_reapply_acls(void *arg)
+{
+	struct daemon *d = arg;
+	for (struct workflow *w = d->workflows; w; w = w->next)
+		apply_acl(d, w);
+}
+
+struct workflow *registry_find(struct daemon *d, const char *name)
+{
+	for (struct workflow *w = d->workflows; w; w = w->next)
+		if (!strcmp(w->m->name, name))
+			return w;
+	return NULL;
+}
+
+static void free_workflow(struct workflow *w)
+{
+	if (!w)
+		return;
+	for (size_t i = 0; w->steps && i < w->m->nfunctions; i++)
+		logfile_close(w->steps[i].log);
+	free(w->steps);
+	uf_manifest_free(w->m);
+	free(w);
+}
+
+static int copy_file(const char *from, const char *to, char *err, size_t errlen)
+{
+	char tmp[4600], buf[65536];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", to);
+	int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
+	if (in < 0) {
+		snprintf(err, errlen, "%s: %s", from, strerror(errno));
+		return -1;
+	}
+	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out < 0) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	ssize_t n;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+			goto out;
+		}
+	if (n < 0 || fsync(out) < 0 || rename(tmp, to) < 0) {
+		snprintf(err, errlen, "%s: %s", to, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	close(in);
+	if (out >= 0)
+		close(out);
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+static void image_path(struct daemon *d, const char *wf, const char *step, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/images/%s/%s.uf", d->cfg.state_dir, wf, step);
+}
+
+/* Build the in-memory workflow; images must already be in the state dir. */
+static struct workflow *make_workflow(struct daemon *d, struct uf_manifest *m, char *err, size_t errlen)
+{
+	struct workflow *w = calloc(1, sizeof(*w));
+	if (!w || !(w->steps = calloc(m->nfunctions ? m->nfunctions : 1, sizeof(*w->steps)))) {
+		free(w);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	w->d = d;
+	w->m = m;
+	snprintf(w->acl_user, sizeof(w->acl_user), "uf-wf-%s", m->name);
+	for (size_t i = 0; i < m->nfunctions; i++) {
+		struct step *s = &w->steps[i];
+		char path[4300];
+		s->wf = w;
+		s->fn = &m->functions[i];
+		image_path(d, m->name, s->fn->name, s->image, sizeof(s->image));
+		snprintf(path, sizeof(path), "%s/logs/%s/%s.log", d->cfg.state_dir, m->name, s->fn->name);
+		if (!(s->log = logfile_open(path, d->cfg.log_cap, err, errlen))) {
+			w->m = NULL; /* the caller still owns m */
+			free_workflow(w);
+			return NULL;
+		}
+	}
+	return w;
+}
+
+static int create_groups(struct daemon *d, struct workflow *w)
+{
+	for (size_t i = 0; i < w->m->nfunctions; i++) {
+		const struct uf_function *f = &w->m->functions[i];
+		redisReply *r =
+		    store_cmd(d->store, "XGROUP CREATE uf:q:%s:%s %s 0 MKSTREAM", w->m->name, f->listen, f->name);
+		int ok = r && (r->type == REDIS_REPLY_STATUS ||
+		               (r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "BUSYGROUP", 9)));
+		if (r)
+			freeReplyObject(r);
+		if (!ok)
+			return -1;
+	}
+	return 0;
+}
+
+static int save_state(struct daemon *d, struct workflow *w, const char *yaml, size_t len, const char *file,
+                      const char *dir)
+{
+	redisReply *r =
+	    store_cmd(d->store, "HSET uf:state:wf:%s yaml %b file %s dir %s state %s reason %s acl_pass %s", w->m->name,
+	              yaml, len, file, dir, w->state == WF_STOPPED ? "stopped" : "running", w->reason, w->acl_pass);
+	int ok = r && r->type == REDIS_REPLY_INTEGER;
+	if (r)
+		freeReplyObject(r);
+	r = ok ? store_cmd(d->store, "SADD uf:state:workflows %s", w->m->name) : NULL;
+	ok = r && r->type == REDIS_REPLY_INTEGER;
+	if (r)
+		freeReplyObject(r);
+	return ok ? 0 : -1;
+}
+
+void registry_set_state(struct workflow *w, enum wf_state s, const char *reason)
+{
+	w->state = s;
+	snprintf(w->reason, sizeof(w->reason), "%s", reason ? reason : "");
+	redisReply *r = store_cmd(w->d->store, "HSET uf:state:wf:%s state %s reason %s", w->m->name,
+	                          s == WF_STOPPED ? "stopped" : "running", w->reason);
+	if (r)
+		freeReplyObject(r);
+}
+
+static void unlink_workflow(struct daemon *d, struct workflow *w)
+{
+	for (struct workflow **p = &d->workflows; *p; p = &(*p)->next)
+		if (*p == w) {
+			*p = w->next;
+			return;
+		}
+}
+
+/* Called by units.c when a unit of a removed workflow is gone. */
+void registry_unit_gone(struct workflow *w)
+{
+	if (!w->removed || w->running)
+		return;
+	for (struct workflow **p = &w->d->retired; *p; p = &(*p)->next)
+		if (*p == w) {
+			*p = w->next;
+			break;
+		}
+	free_workflow(w);
+}
+
+static void retire(struct daemon *d, struct workflow *w)
+{
+	unlink_workflow(d, w);
+	w->removed = 1;
+	w->next = d->retired;
+	d->retired = w;
+	for (size_t i = 0; i < w->m->nfunctions; i++)
+		units_stop_step(&w->steps[i], STOP_UNDEPLOY);
+	registry_unit_gone(w);
+}
+
+int registry_deploy(struct daemon *d, const char *yaml, size_t len, const char *file, const char *dir, int replace,
+                    int *created, char *err, size_t errlen, int *http_status)
+{
+	*http_status = 422;
+	struct uf_manifest *m = uf_manifest_parse(yaml, len, file, dir, 1, err, errlen);
+	if (!m)
+		return -1;
+	struct workflow *old = registry_find(d, m->name), *w = NULL;
+	if (old && !replace) {
+		*http_status = 409;
+		snprintf(err, errlen, "workflow '%s' is already deployed (deploy with --replace to update it)",
+		         m->name);
+		goto fail;
+	}
+	char dirpath[4300];
+	snprintf(dirpath, sizeof(dirpath), "%s/images/%s/", d->cfg.state_dir, m->name);
+	*http_status = 500;
+	for (char *p = dirpath + 1; *p; p++)
+		if (*p == '/') {
+			*p = 0;
+			if (mkdir(dirpath, 0700) < 0 && errno != EEXIST) {
+				snprintf(err, errlen, "%s: %s", dirpath, strerror(errno));
+				goto fail;
+			}
+			*p = '/';
+		}
+	/* copy every image first: a failure here changes nothing deployed */
+	for (size_t i = 0; i < m->nfunctions; i++) {
+		char to[4300];
+		image_path(d, m->name, m->functions[i].name, to, sizeof(to));
+		char staged[4400];
+		snprintf(staged, sizeof(staged), "%s.new", to);
+		if (copy_file(m->functions[i].image, staged, err, errlen) < 0)
+			goto fail;
+	}
+	if (old)
+		retire(d, old);
+	for (size_t i = 0; i < m->nfunctions; i++) {
+		char to[4300], staged[4400];
+		image_path(d, m->name, m->functions[i].name, to, sizeof(to));
+		snprintf(staged, sizeof(staged), "%s.new", to);
+		if (rename(staged, to) < 0) {
+			snprintf(err, errlen, "%s: %s", to, strerror(errno));
+			goto fail;
+		}
+	}
+	if (!(w = make_workflow(d, m, err, errlen)))
+		goto fail;
+	m = NULL;
+	random_hex(w->acl_pass, 32);
+	*http_status = 503;
+	if (apply_acl(d, w) < 0 || create_groups(d, w) < 0 || save_state(d, w, yaml, len, file, dir) < 0) {
+		snprintf(err, errlen, "redis: could not store workflow '%s' (is redis-server up?)", w->m->name);
+		goto fail;
+	}
+	w->next = d->workflows;
+	d->workflows = w;
+	*created = !old;
+	dlog("info", "what=deploy workflow=%s steps=%zu file=%s replaced=%d", w->m->name, w->m->nfunctions, file,
+	     !!old);
+	scheduler_check_now(d);
+	return 0;
+fail:
+	free_workflow(w);
+	uf_manifest_free(m);
+	return -1;
+}
+
+static void purge_keys(struct daemon *d, const char *name)
+{
+	const char *prefixes[] = {"uf:q:", "uf:kv:", "uf:dlq:", "uf:stat:"};
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(*prefixes); i++) {
+		char cursor[32] = "0";
+		do {
+			redisReply *r =
+			    store_cmd(d->store, "SCAN %s MATCH %s%s:* COUNT 1000", cursor, prefixes[i], name);
+			if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+				if (r)
+					freeReplyObject(r);
+				return;
+			}
+			snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+			for (size_t k = 0; k < r->element[1]->elements; k++) {
+				redisReply *x = store_cmd(d->store, "UNLINK %s", r->element[1]->element[k]->str);
+				if (x)
+					freeReplyObject(x);
+			}
+			freeReplyObject(r);
+		} while (strcmp(cursor, "0"));
+	}
+}
+
+int registry_undeploy(struct daemon *d, const char *name, int purge, char *err, size_t errlen)
+{
+	struct workflow *w = registry_find(d, name);
+	if (!w) {
+		snprintf(err, errlen, "workflow '%s' is not deployed", name);
+		return -1;
+	}
+	char user[96];
+	snprintf(user, sizeof(user), "%s", w->acl_user);
+	retire(d, w);
+	redisReply *r = store_cmd(d->store, "SREM uf:state:workflows %s", name);
+	if (r)
+		freeReplyObject(r);
+	if ((r = store_cmd(d->store, "DEL uf:state:wf:%s", name)))
+		freeReplyObject(r);
+	if ((r = store_cmd(d->store, "ACL DELUSER %s", user)))
+		freeReplyObject(r);
+	if (purge)
+		purge_keys(d, name);
+	dlog("info", "what=undeploy workflow=%s purge=%d", name, purge);
+	return 0;
+}
+
+static const char *field(redisReply *h, const char *name)
+{
+	for (size_t i = 0; h && i + 1 < h->elements; i += 2)
+		if (!strcmp(h->element[i]->str, name))
+			return h->element[i + 1]->str;
+	return NULL;
+}
+
+static size_t field_len(redisReply *h, const char *name)
+{
+	for (size_t i = 0; h && i + 1 < h->elements; i += 2)
+		if (!strcmp(h->element[i]->str, name))
+			return h->element[i + 1]->len;
+	return 0;
+}
+
+static void restore_one(struct daemon *d, const char *name)
+{
+	char err[4096];
+	redisReply *h = store_cmd(d->store, "HGETALL uf:state:wf:%s", name);
+	const char *yaml = h && h->type == REDIS_REPLY_ARRAY ? field(h, "yaml") : NULL;
+	const char *file = field(h, "file"), *dir = field(h, "dir"), *pass = field(h, "acl_pass");
+	struct uf_manifest *m = NULL;
+	struct workflow *w = NULL;
+	if (!yaml || !file || !dir || !pass) {
+		dlog("error", "what=restore workflow=%s cause=\"state incomplete in redis\"", name);
+		goto out;
+	}
+	if (!(m = uf_manifest_parse(yaml, field_len(h, "yaml"), file, dir, 0, err, sizeof(err)))) {
+		dlog("error", "what=restore workflow=%s cause=\"%s\"", name, err);
+		goto out;
+	}
+	if (!(w = make_workflow(d, m, err, sizeof(err)))) {
+		dlog("error", "what=restore workflow=%s cause=\"%s\"", name, err);
+		uf_manifest_free(m);
+		goto out;
+	}
+	snprintf(w->acl_pass, sizeof(w->acl_pass), "%s", pass);
+	const char *st = field(h, "state"), *reason = field(h, "reason");
+	w->state = st && !strcmp(st, "stopped") ? WF_STOPPED : WF_RUNNING;
+	snprintf(w->reason, sizeof(w->reason), "%s", reason ? reason : "");
+	apply_acl(d, w);
+	create_groups(d, w);
+	w->next = d->workflows;
+	d->workflows = w;
+	dlog("info", "what=restore workflow=%s steps=%zu state=%s", name, m->nfunctions, st ? st : "running");
+out:
+	if (h)
+		freeReplyObject(h);
+}
+
+int registry_restore(struct daemon *d)
+{
+	redisReply *r = store_cmd(d->store, "SMEMBERS uf:state:workflows");
+	if (!r || r->type != REDIS_REPLY_ARRAY) {
+		if (r)
+			freeReplyObject(r);
+		return -1;
+	}
+	for (size_t i = 0; i < r->elements; i++)
+		restore_one(d, r->element[i]->str);
+	freeReplyObject(r);
+	return 0;
+}
+
+void registry_free_all(struct daemon *d)
+{
+	struct workflow *lists[] = {d->workflows, d->retired};
+	for (int i = 0; i < 2; i++)
+		while (lists[i]) {
+			struct workflow *w = lists[i];
+			lists[i] = w->next;
+			free_workflow(w);
+		}
+	d->workflows = d->retired = NULL;
+}

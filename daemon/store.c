@@ -1,0 +1,314 @@
+/*
+ * store.c - the daemon's connections to Redis.
+ *
+ * Two connections over the unix socket, both authenticated as the platform's
+ * own user: a synchronous one for commands (a round trip is ~50 us here,
+ * short enough to make from the loop) and an asynchronous one, attached to
+ * the libuv loop, subscribed to keyspace notifications of the queues
+ * (`__keyspace@0__:uf:q:*`, event `xadd`).  Either may drop when
+ * redis-server restarts: a command on a dead connection reconnects once
+ * (at most every 200 ms) and otherwise returns NULL; the subscriber
+ * reconnects every 500 ms and, once back, asks for a full check, because
+ * notifications sent while it was away are lost (the periodic check covers
+ * them anyway: a missed notification costs a tick, never an event).
+ */
+#include <errno.h>
+#include <hiredis/adapters/libuv.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+#include "unifaasd.h"
+
+#define NOTIFY_PATTERN "__keyspace@0__:uf:q:*"
+
+struct store {
+	uv_loop_t *loop;
+	char socket[4096];
+	char password[256];
+	redisContext *c;
+	uint64_t last_attempt_ms;
+	redisAsyncContext *sub;
+	uv_timer_t sub_retry;
+	store_notify_fn notify;
+	void *arg;
+	void (*reconnected)(void *arg);
+	int closing;
+	int was_down;
+};
+
+static int authenticate(redisContext *c, const char *password)
+{
+	if (!password[0])
+		return 0;
+	redisReply *r = redisCommand(c, "AUTH %s", password);
+	int ok = r && r->type == REDIS_REPLY_STATUS;
+	if (r)
+		freeReplyObject(r);
+	return ok ? 0 : -1;
+}
+
+static int connect_sync(struct store *s)
+{
+	struct timeval tv = {.tv_sec = 2};
+	s->last_attempt_ms = now_ms();
+	redisContext *c = redisConnectUnixWithTimeout(s->socket, tv);
+	if (!c || c->err) {
+		if (!s->was_down)
+			dlog("warn", "what=redis op=connect socket=%s cause=\"%s\"", s->socket,
+			     c ? c->errstr : "out of memory");
+		s->was_down = 1;
+		redisFree(c);
+		return -1;
+	}
+	redisSetTimeout(c, tv);
+	if (authenticate(c, s->password) < 0) {
+		dlog("error", "what=redis op=auth socket=%s cause=\"password refused\"", s->socket);
+		redisFree(c);
+		return -1;
+	}
+	int again = s->was_down;
+	s->was_down = 0;
+	s->c = c;
+	if (again) {
+		dlog("info", "what=redis op=connect socket=%s result=reconnected", s->socket);
+		if (s->reconnected)
+			s->reconnected(s->arg);
+	}
+	return 0;
+}
+
+static int ensure(struct store *s)
+{
+	if (s->c && !s->c->err)
+		return 0;
+	if (s->c) {
+		redisFree(s->c);
+		s->c = NULL;
+		s->was_down = 1;
+	}
+	if (now_ms() - s->last_attempt_ms < 200)
+		return -1;
+	return connect_sync(s);
+}
+
+redisReply *store_cmdv(struct store *s, int argc, const char **argv, const size_t *argvlen)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (ensure(s) < 0)
+			return NULL;
+		redisReply *r = redisCommandArgv(s->c, argc, argv, argvlen);
+		if (r)
+			return r;
+		dlog("warn", "what=redis op=%s cause=\"%s\"", argv[0], s->c->errstr);
+		redisFree(s->c);
+		s->c = NULL;
+		s->was_down = 1;
+		s->last_attempt_ms = 0; /* one immediate reconnect */
+	}
+	return NULL;
+}
+
+redisReply *store_cmd(struct store *s, const char *fmt, ...)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (ensure(s) < 0)
+			return NULL;
+		va_list ap;
+		va_start(ap, fmt);
+		redisReply *r = redisvCommand(s->c, fmt, ap);
+		va_end(ap);
+		if (r)
+			return r;
+		dlog("warn", "what=redis op=command cause=\"%s\"", s->c->errstr);
+		redisFree(s->c);
+		s->c = NULL;
+		s->was_down = 1;
+		s->last_attempt_ms = 0;
+	}
+	return NULL;
+}
+
+int store_up(struct store *s)
+{
+	redisReply *r = store_cmd(s, "PING");
+	int ok = r && r->type == REDIS_REPLY_STATUS;
+	if (r)
+		freeReplyObject(r);
+	return ok;
+}
+
+int store_append(struct store *s, const char *fmt, ...)
+{
+	if (ensure(s) < 0)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = redisvAppendCommand(s->c, fmt, ap);
+	va_end(ap);
+	return rc == REDIS_OK ? 0 : -1;
+}
+
+int store_appendv(struct store *s, int argc, const char **argv, const size_t *argvlen)
+{
+	if (ensure(s) < 0)
+		return -1;
+	return redisAppendCommandArgv(s->c, argc, argv, argvlen) == REDIS_OK ? 0 : -1;
+}
+
+redisReply *store_reply(struct store *s)
+{
+	if (!s->c)
+		return NULL;
+	void *r = NULL;
+	if (redisGetReply(s->c, &r) != REDIS_OK) {
+		dlog("warn", "what=redis op=reply cause=\"%s\"", s->c->errstr);
+		redisFree(s->c);
+		s->c = NULL;
+		s->was_down = 1;
+		return NULL;
+	}
+	return r;
+}
+
+/* ---- keyspace notifications ---- */
+
+static void sub_connect(struct store *s);
+
+static void on_message(redisAsyncContext *ac, void *reply, void *arg)
+{
+	(void)ac;
+	struct store *s = arg;
+	redisReply *r = reply;
+	/* pmessage <pattern> <channel> <event> */
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 4 || r->element[0]->type != REDIS_REPLY_STRING)
+		return;
+	if (strcmp(r->element[0]->str, "pmessage") || strcmp(r->element[3]->str, "xadd"))
+		return;
+	const char *key = strchr(r->element[2]->str, ':'); /* after __keyspace@0__ */
+	if (!key || strncmp(key + 1, "uf:q:", 5))
+		return;
+	char wf[UF_NAME_BUF];
+	const char *rest = key + 6, *colon = strchr(rest, ':');
+	if (!colon || (size_t)(colon - rest) >= sizeof(wf))
+		return;
+	memcpy(wf, rest, (size_t)(colon - rest));
+	wf[colon - rest] = 0;
+	s->notify(s->arg, wf, colon + 1);
+}
+
+static void sub_retry_cb(uv_timer_t *t)
+{
+	sub_connect(t->data);
+}
+
+static void on_sub_disconnect(const redisAsyncContext *ac, int status)
+{
+	struct store *s = ac->data;
+	s->sub = NULL;
+	if (s->closing)
+		return;
+	dlog("warn", "what=redis op=subscribe cause=\"%s\" retry_ms=500", status == REDIS_OK ? "closed" : ac->errstr);
+	uv_timer_start(&s->sub_retry, sub_retry_cb, 500, 0);
+}
+
+static void on_sub_connect(const redisAsyncContext *ac, int status)
+{
+	struct store *s = ac->data;
+	if (status == REDIS_OK)
+		return;
+	s->sub = NULL; /* hiredis frees the context */
+	if (!s->closing)
+		uv_timer_start(&s->sub_retry, sub_retry_cb, 500, 0);
+}
+
+static void on_subscribed(redisAsyncContext *ac, void *reply, void *arg)
+{
+	(void)ac;
+	struct store *s = arg;
+	redisReply *r = reply;
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && !strcmp(r->element[0]->str, "psubscribe")) {
+		/* the first reply of the subscription: anything missed while
+		 * disconnected is picked up by one full check */
+		s->notify(s->arg, NULL, NULL);
+		return;
+	}
+	on_message(ac, reply, arg);
+}
+
+static void sub_connect(struct store *s)
+{
+	redisAsyncContext *ac = redisAsyncConnectUnix(s->socket);
+	if (!ac || ac->err) {
+		if (ac)
+			redisAsyncFree(ac);
+		uv_timer_start(&s->sub_retry, sub_retry_cb, 500, 0);
+		return;
+	}
+	ac->data = s;
+	redisLibuvAttach(ac, s->loop);
+	redisAsyncSetConnectCallback(ac, on_sub_connect);
+	redisAsyncSetDisconnectCallback(ac, on_sub_disconnect);
+	if (s->password[0])
+		redisAsyncCommand(ac, NULL, NULL, "AUTH %s", s->password);
+	redisAsyncCommand(ac, on_subscribed, s, "PSUBSCRIBE %s", NOTIFY_PATTERN);
+	s->sub = ac;
+}
+
+struct store *store_open(uv_loop_t *loop, const char *socket, const char *password, store_notify_fn notify, void *arg,
+                         char *err, size_t errlen)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->loop = loop;
+	snprintf(s->socket, sizeof(s->socket), "%s", socket);
+	snprintf(s->password, sizeof(s->password), "%s", password);
+	s->notify = notify;
+	s->arg = arg;
+	if (connect_sync(s) < 0) {
+		snprintf(err, errlen, "redis at %s: cannot connect or authenticate", socket);
+		free(s);
+		return NULL;
+	}
+	uv_timer_init(loop, &s->sub_retry);
+	s->sub_retry.data = s;
+	/* the daemon's triggers: stream keyspace events (K: keyspace, t: stream) */
+	redisReply *r = store_cmd(s, "CONFIG SET notify-keyspace-events Kt");
+	if (!r || r->type == REDIS_REPLY_ERROR)
+		dlog("warn", "what=redis op=config cause=\"%s\" effect=\"triggers only by periodic check\"",
+		     r ? r->str : "no reply");
+	if (r)
+		freeReplyObject(r);
+	sub_connect(s);
+	return s;
+}
+
+void store_on_reconnect(struct store *s, void (*fn)(void *arg))
+{
+	s->reconnected = fn;
+}
+
+static void free_after_close(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	s->closing = 1;
+	if (s->sub)
+		redisAsyncDisconnect(s->sub);
+	if (s->c)
+		redisFree(s->c);
+	uv_timer_stop(&s->sub_retry);
+	uv_close((uv_handle_t *)&s->sub_retry, free_after_close);
+}

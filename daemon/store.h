@@ -1,0 +1,36 @@
+/*
+ * store.h - the daemon's Redis connections (store.c) and key names.
+ *
+ * Keys (ARCHITECTURE §3): uf:q:<wf>:<queue> streams, uf:kv:<wf>:<key>,
+ * uf:dlq:<wf>:<queue>, uf:stat:<wf>:<step> (per-unit counters the tenders
+ * write), and the platform's own state under uf:state:.
+ */
+#ifndef UF_STORE_H
+#define UF_STORE_H
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+#include <uv.h>
+
+#define UF_NAME_BUF 80 /* a name (64) and its terminator, with room */
+
+struct store;
+/* wf and queue are NULL when everything should be checked */
+typedef void (*store_notify_fn)(void *arg, const char *wf, const char *queue);
+
+struct store *store_open(uv_loop_t *loop, const char *socket, const char *password, store_notify_fn notify, void *arg,
+                         char *err, size_t errlen);
+void store_close(struct store *s);
+/* called (with the notify arg) when the command connection came back after
+ * Redis was unreachable: state Redis does not persist must be re-applied */
+void store_on_reconnect(struct store *s, void (*fn)(void *arg));
+/* NULL when Redis is unreachable; the caller frees the reply */
+redisReply *store_cmd(struct store *s, const char *fmt, ...);
+redisReply *store_cmdv(struct store *s, int argc, const char **argv, const size_t *argvlen);
+/* pipelining: append commands, then read one reply per command */
+int store_append(struct store *s, const char *fmt, ...);
+int store_appendv(struct store *s, int argc, const char **argv, const size_t *argvlen);
+redisReply *store_reply(struct store *s);
+int store_up(struct store *s);
+
+#endif

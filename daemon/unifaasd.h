@@ -1,0 +1,153 @@
+/*
+ * unifaasd.h - the orchestrator's shared state (ARCHITECTURE §4).
+ *
+ * One process, one libuv loop, no threads.  The daemon owns: the registry of
+ * deployed workflows (registry.c), the units it started (units.c), the
+ * decision when to start one (scheduler.c + autoscale.c), the control API
+ * (api.c), the units' logs (logs.c) and its connection to Redis (store.c).
+ * It never touches guest memory and never sits on the data path: units talk
+ * to Redis themselves.
+ *
+ * Invariants: every struct unit is in exactly one step's unit list from
+ * spawn until its process has been reaped and its pending events settled;
+ * a step's `running` equals the length of that list; everything needed to
+ * restore a workflow after a restart is in Redis (uf:state:*), everything
+ * else here is rebuilt from it.
+ */
+#ifndef UNIFAASD_H
+#define UNIFAASD_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "manifest.h"
+
+struct daemon;
+struct logfile;
+
+enum unit_state { UNIT_RUNNING, UNIT_STOPPING };
+
+struct unit {
+	struct unit *next;
+	struct step *step;
+	char id[160];                    /* <wf>.<step>.<n>: also the consumer name */
+	int pid;                         /* also its process group */
+	uv_pipe_t out, err;              /* the tender's stdout and stderr */
+	char outbuf[1024], errbuf[1024]; /* partial lines */
+	size_t outlen, errlen;
+	int open_handles; /* process, out, err not yet finished: freed at 0 */
+	int stop_reason;  /* why the daemon stopped it: STOP_* */
+	enum unit_state state;
+	uint64_t started_ms;
+	uint64_t events; /* acknowledged, from uf:stat:<wf>:<step> */
+	char tap[16];    /* TAP device held, "" if none */
+	int exited;
+	int64_t exit_status;
+	int term_signal;
+	char last_line[256];   /* last stderr line: the tender's reason */
+	uv_timer_t kill_timer; /* SIGKILL if SIGTERM was not enough */
+};
+
+struct step {
+	struct workflow *wf;
+	const struct uf_function *fn;
+	char image[1400]; /* the copy in the state dir */
+	struct unit *units;
+	uint32_t running;
+	uint64_t seq; /* next unit number */
+	uint64_t last_start_ms;
+	uint64_t starts;
+	uint64_t exits[8]; /* by UF_END_* status */
+	uint64_t killed;   /* ended by a signal */
+	uint64_t backlog;  /* lag + pending at the last check */
+	uint64_t prev_backlog;
+	uint64_t lag, pending;
+	int dirty;           /* a notification asked for a check */
+	uint32_t failures;   /* consecutive units that ended in failure */
+	uint64_t backoff_ms; /* no start before last_start_ms + this */
+	struct logfile *log;
+	char why_waiting[160]; /* why the last wanted start did not happen */
+};
+
+enum wf_state { WF_RUNNING, WF_STOPPED };
+
+struct workflow {
+	struct workflow *next;
+	struct daemon *d;
+	struct uf_manifest *m;
+	struct step *steps; /* m->nfunctions of them */
+	enum wf_state state;
+	char reason[512]; /* why it is stopped */
+	int removed;      /* undeployed: freed when its last unit is gone */
+	char acl_user[96];
+	char acl_pass[65];
+	uint32_t running;
+};
+
+struct daemon_config {
+	char state_dir[1024];
+	char redis_socket[1024];
+	char redis_password[256];
+	char hvt[1024];
+	char mqtt_url[256];
+	char token[256];
+	char token_file[1100];
+	uint16_t api_port;
+	uint32_t max_units;    /* node-wide */
+	uint32_t tick_ms;      /* reconcile period while work exists */
+	uint32_t idle_tick_ms; /* reconcile period when nothing runs */
+	uint64_t log_cap;      /* bytes per step log before rotation */
+};
+
+struct daemon {
+	uv_loop_t *loop;
+	struct daemon_config cfg;
+	struct workflow *workflows;
+	struct workflow *retired; /* undeployed, waiting for their units to end */
+	uint32_t running;         /* units on this node */
+	uint64_t started_ms;
+	uv_timer_t tick;
+	uv_timer_t soon; /* coalesces notifications into one check */
+	uv_signal_t sigterm, sigint, sigchld;
+	int stopping;
+	struct store *store;
+	struct api *api;
+	struct tap_pool *taps;
+};
+
+/* time */
+uint64_t now_ms(void);
+
+/* log: one line, key=value, to stderr (the daemon's log file) */
+void dlog(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* config.c */
+int config_load(struct daemon_config *c, const char *state_dir, char *err, size_t errlen);
+
+/* registry.c */
+int registry_restore(struct daemon *d);
+/* 0 ok (created=1 new, 0 replaced); -1 with err (and *http_status) */
+int registry_deploy(struct daemon *d, const char *yaml, size_t len, const char *file, const char *dir, int replace,
+                    int *created, char *err, size_t errlen, int *http_status);
+int registry_undeploy(struct daemon *d, const char *name, int purge, char *err, size_t errlen);
+struct workflow *registry_find(struct daemon *d, const char *name);
+void registry_set_state(struct workflow *w, enum wf_state s, const char *reason);
+void registry_free_all(struct daemon *d);
+void registry_unit_gone(struct workflow *w);
+void registry_reapply_acls(void *daemon);
+
+/* units.c */
+int unit_start(struct daemon *d, struct step *s, char *err, size_t errlen);
+enum { STOP_NONE, STOP_SCALE, STOP_UNDEPLOY, STOP_OVERFLOW, STOP_HUNG, STOP_SHUTDOWN };
+void unit_stop(struct unit *u, int sig, int why);
+void units_reap(struct daemon *d); /* on SIGCHLD */
+void units_stop_step(struct step *s, int why);
+void units_cleanup_previous(struct daemon *d);
+int units_settle_consumer(struct daemon *d, struct step *s, const char *consumer, const char *reason);
+
+/* scheduler.c */
+void scheduler_start(struct daemon *d);
+void scheduler_poke(struct daemon *d, const char *wf, const char *queue);
+void scheduler_check_now(struct daemon *d);
+
+#endif

@@ -1,0 +1,577 @@
+/*
+ * units.c - execution units: start, watch, stop, and settle what they held.
+ *
+ * A unit is one uf-hvt process reading its step's queue through the step's
+ * consumer group, as consumer <wf>.<step>.<n> (n never reused).  It is
+ * started with posix_spawn in its own process group (so the tender's
+ * --fast-exit teardown sibling is signalled with it) and reaped here on
+ * SIGCHLD with waitpid(-1): the daemon is a child subreaper, so orphans of
+ * its units are reaped too, never left to a PID 1 that does not reap.
+ * stdout and stderr go through pipes into the step's log, one prefixed line
+ * each; the last stderr line is the tender's one-line reason for ending.
+ *
+ * A unit is finished when its process is reaped and both pipes are at EOF;
+ * then whatever it still had pending in the group is settled: re-queued with
+ * its attempt counted (or dead-lettered past `retries`) when the unit died
+ * of its own accord, re-queued as is when the daemon stopped it to scale,
+ * undeploy or shut down.  The tender settles its own batch when the guest
+ * faults, so this covers only tenders that died (kill -9) or were killed.
+ * Units of a previous daemon (crash, kill -9) are found in uf:state:units
+ * at start, killed, and settled the same way.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "logs.h"
+#include "store.h"
+#include "tap_pool.h"
+#include "uf_abi.h"
+#include "unifaasd.h"
+
+extern char **environ;
+
+#define MAX_ARGS 96
+
+static struct unit *find_in(struct workflow *w, int pid)
+{
+	for (; w; w = w->next)
+		for (size_t i = 0; i < w->m->nfunctions; i++)
+			for (struct unit *u = w->steps[i].units; u; u = u->next)
+				if (u->pid == pid)
+					return u;
+	return NULL;
+}
+
+/* Units of undeployed workflows are still reaped: look there too. */
+static struct unit *find_any(struct daemon *d, int pid)
+{
+	struct unit *u = find_in(d->workflows, pid);
+	return u ? u : find_in(d->retired, pid);
+}
+
+/* ---- settling pending events ---- */
+
+static const char *entry_field(redisReply *fields, const char *name, size_t *len)
+{
+	for (size_t i = 0; fields && i + 1 < fields->elements; i += 2)
+		if (!strcmp(fields->element[i]->str, name)) {
+			*len = fields->element[i + 1]->len;
+			return fields->element[i + 1]->str;
+		}
+	return NULL;
+}
+
+/* Re-queue or dead-letter one pending entry, and ack it: one MULTI/EXEC. */
+static int settle_entry(struct daemon *d, struct step *s, const char *id, int count_attempt, const char *reason)
+{
+	const char *wf = s->wf->m->name, *q = s->fn->listen;
+	redisReply *r = store_cmd(d->store, "XRANGE uf:q:%s:%s %s %s", wf, q, id, id);
+	if (!r || r->type != REDIS_REPLY_ARRAY) {
+		if (r)
+			freeReplyObject(r);
+		return -1;
+	}
+	redisReply *fields = r->elements == 1 ? r->element[0]->element[1] : NULL;
+	size_t dlen = 0, olen = 0, alen = 0;
+	const char *data = entry_field(fields, "data", &dlen), *origin = entry_field(fields, "origin", &olen);
+	const char *att = entry_field(fields, "attempt", &alen);
+	unsigned long attempt = att ? strtoul(att, NULL, 10) : 0;
+	if (!origin) {
+		origin = id;
+		olen = strlen(id);
+	}
+	attempt += count_attempt ? 1 : 0;
+	char attempt_s[24], time_s[24];
+	snprintf(attempt_s, sizeof(attempt_s), "%lu", attempt);
+	snprintf(time_s, sizeof(time_s), "%llu", (unsigned long long)now_ms());
+	store_append(d->store, "MULTI");
+	if (data && attempt > s->fn->retries)
+		store_append(d->store, "XADD uf:dlq:%s:%s * data %b origin %b attempts %s step %s reason %s time %s",
+		             wf, q, data, dlen, origin, olen, attempt_s, s->fn->name, reason, time_s);
+	else if (data)
+		store_append(d->store, "XADD uf:q:%s:%s * data %b origin %b attempt %s reason %s", wf, q, data, dlen,
+		             origin, olen, attempt_s, reason);
+	store_append(d->store, "XACK uf:q:%s:%s %s %s", wf, q, s->fn->name, id);
+	store_append(d->store, "EXEC");
+	int replies = data ? 4 : 3, ok = 1;
+	freeReplyObject(r);
+	for (int i = 0; i < replies; i++) {
+		redisReply *x = store_reply(d->store);
+		if (!x)
+			return -1;
+		if (x->type == REDIS_REPLY_ERROR)
+			ok = 0;
+		freeReplyObject(x);
+	}
+	if (data && attempt > s->fn->retries)
+		dlog("warn", "what=dead-letter workflow=%s step=%s queue=%s event=%.*s attempts=%lu reason=\"%s\"", wf,
+		     s->fn->name, q, (int)olen, origin, attempt, reason);
+	return ok ? 0 : -1;
+}
+
+/* Settle everything `consumer` still has pending; then forget the consumer.
+ * count_attempt: whether this counts as a failed delivery. */
+static int settle(struct daemon *d, struct step *s, const char *consumer, int count_attempt, const char *reason)
+{
+	const char *wf = s->wf->m->name, *q = s->fn->listen;
+	int settled = 0;
+	for (;;) {
+		redisReply *r = store_cmd(d->store, "XPENDING uf:q:%s:%s %s - + 256 %s", wf, q, s->fn->name, consumer);
+		if (!r || r->type != REDIS_REPLY_ARRAY) {
+			if (r)
+				freeReplyObject(r);
+			return -1;
+		}
+		size_t n = r->elements;
+		for (size_t i = 0; i < n; i++)
+			if (settle_entry(d, s, r->element[i]->element[0]->str, count_attempt, reason) == 0)
+				settled++;
+		freeReplyObject(r);
+		if (n < 256)
+			break;
+	}
+	redisReply *r = store_cmd(d->store, "XGROUP DELCONSUMER uf:q:%s:%s %s %s", wf, q, s->fn->name, consumer);
+	if (r)
+		freeReplyObject(r);
+	if (settled)
+		dlog("info", "what=settle unit=%s workflow=%s step=%s events=%d counted=%d reason=\"%s\"", consumer, wf,
+		     s->fn->name, settled, count_attempt, reason);
+	return settled;
+}
+
+int units_settle_consumer(struct daemon *d, struct step *s, const char *consumer, const char *reason)
+{
+	return settle(d, s, consumer, 1, reason);
+}
+
+/* ---- finishing a unit ---- */
+
+static void forget(struct daemon *d, struct unit *u)
+{
+	struct step *s = u->step;
+	for (struct unit **p = &s->units; *p; p = &(*p)->next)
+		if (*p == u) {
+			*p = u->next;
+			break;
+		}
+	s->running--;
+	s->wf->running--;
+	d->running--;
+	redisReply *r = store_cmd(d->store, "HDEL uf:state:units %s", u->id);
+	if (r)
+		freeReplyObject(r);
+	if (u->tap[0] && d->taps)
+		tap_pool_release(d->taps, u->tap);
+}
+
+static void describe_end(struct unit *u, char *out, size_t cap)
+{
+	if (u->term_signal)
+		snprintf(out, cap, "unit %s killed by signal %d (%s)%s%s", u->id, u->term_signal,
+		         strsignal(u->term_signal), u->stop_reason == STOP_HUNG ? ": " : "",
+		         u->stop_reason == STOP_HUNG ? u->last_line : "");
+	else
+		snprintf(out, cap, "unit %s ended with status %lld: %s", u->id, (long long)u->exit_status,
+		         u->last_line[0] ? u->last_line : "no reason given");
+}
+
+static void kill_timer_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void finish(struct unit *u)
+{
+	struct step *s = u->step;
+	struct daemon *d = s->wf->d;
+	char reason[512];
+	describe_end(u, reason, sizeof(reason));
+	int by_us = u->stop_reason != STOP_NONE && u->stop_reason != STOP_HUNG;
+	int clean = !u->term_signal && u->exit_status == 0;
+	if (!u->term_signal && u->exit_status >= 0 && u->exit_status < 8)
+		s->exits[u->exit_status]++;
+	else
+		s->killed++;
+	dlog(clean ? "info" : "warn",
+	     "what=unit-exit unit=%s workflow=%s step=%s status=%lld signal=%d by_daemon=%d reason=\"%s\"", u->id,
+	     s->wf->m->name, s->fn->name, (long long)u->exit_status, u->term_signal, by_us,
+	     u->last_line[0] ? u->last_line : "-");
+	settle(d, s, u->id, !(clean || by_us), reason);
+	/* a unit that keeps failing must not be restarted in a tight loop */
+	if (clean || by_us) {
+		s->failures = 0;
+		s->backoff_ms = 0;
+	} else {
+		s->failures++;
+		s->backoff_ms = s->failures < 2 ? 0 : s->backoff_ms ? s->backoff_ms * 2 : 100;
+		if (s->backoff_ms > 30000)
+			s->backoff_ms = 30000;
+	}
+	forget(d, u);
+	uv_timer_stop(&u->kill_timer);
+	uv_close((uv_handle_t *)&u->kill_timer, kill_timer_closed);
+	if (s->wf->removed)
+		registry_unit_gone(s->wf);
+	else
+		scheduler_poke(d, s->wf->m->name, s->fn->listen);
+}
+
+static void handle_done(struct unit *u)
+{
+	if (--u->open_handles == 0)
+		finish(u);
+}
+
+static void pipe_closed(uv_handle_t *h)
+{
+	handle_done(h->data);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	(void)suggested;
+	static char chunk[65536];
+	(void)h;
+	*buf = uv_buf_init(chunk, sizeof(chunk));
+}
+
+static void emit(struct unit *u, int is_err, const char *line, size_t len)
+{
+	if (len && line[len - 1] == '\r')
+		len--;
+	logfile_line(u->step->log, u->id, line, len);
+	if (is_err && len) {
+		size_t n = len < sizeof(u->last_line) - 1 ? len : sizeof(u->last_line) - 1;
+		memcpy(u->last_line, line, n);
+		u->last_line[n] = 0;
+	}
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	struct unit *u = st->data;
+	int is_err = st == (uv_stream_t *)&u->err;
+	char *acc = is_err ? u->errbuf : u->outbuf;
+	size_t *alen = is_err ? &u->errlen : &u->outlen;
+	if (nread < 0) {
+		if (*alen)
+			emit(u, is_err, acc, *alen);
+		*alen = 0;
+		uv_close((uv_handle_t *)st, pipe_closed);
+		return;
+	}
+	const char *p = buf->base, *end = buf->base + nread;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		while (n) { /* a line longer than the buffer is cut into pieces */
+			size_t room = sizeof(u->outbuf) - *alen, k = n < room ? n : room;
+			memcpy(acc + *alen, p, k);
+			*alen += k;
+			p += k;
+			n -= k;
+			if (*alen == sizeof(u->outbuf)) {
+				emit(u, is_err, acc, *alen);
+				*alen = 0;
+			}
+		}
+		if (nl) {
+			emit(u, is_err, acc, *alen);
+			*alen = 0;
+			p = nl + 1;
+		}
+	}
+}
+
+/* ---- starting ---- */
+
+static char *fmt_dup(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt_dup(const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s;
+}
+
+/* argv for uf-hvt; every string allocated (freed by the caller) */
+static int build_argv(struct daemon *d, struct step *s, struct unit *u, char **argv)
+{
+	const struct uf_function *f = s->fn;
+	int n = 0;
+	uint32_t batch = f->batch > 256 ? 256 : f->batch;
+	size_t plen = 1;
+	for (size_t i = 0; i < f->npush; i++)
+		plen += strlen(f->push[i]) + 1;
+	char *allow = calloc(1, plen);
+	for (size_t i = 0; allow && i < f->npush; i++) {
+		strcat(allow, i ? "," : "");
+		strcat(allow, f->push[i]);
+	}
+	argv[n++] = fmt_dup("%s", d->cfg.hvt);
+	argv[n++] = fmt_dup("--redis=%s", d->cfg.redis_socket);
+	argv[n++] = fmt_dup("--workflow=%s", s->wf->m->name);
+	argv[n++] = fmt_dup("--queue=%s", f->listen);
+	argv[n++] = fmt_dup("--step=%s", f->name);
+	argv[n++] = fmt_dup("--consumer=%s", u->id);
+	argv[n++] = fmt_dup("--batch=%u", batch);
+	argv[n++] = fmt_dup("--idle-ms=%u", f->scale.idle_ms);
+	argv[n++] = fmt_dup("--timeout-ms=%u", f->timeout_ms);
+	argv[n++] = fmt_dup("--mem=%lluK", (unsigned long long)(f->memory >> 10));
+	argv[n++] = fmt_dup("--retries=%u", f->retries);
+	if (f->npush) /* TODO: a way to grant no queue at all */
+		argv[n++] = fmt_dup("--push-allow=%s", allow ? allow : "");
+	argv[n++] = fmt_dup("--fast-exit");
+	free(allow);
+	if (u->tap[0])
+		argv[n++] = fmt_dup("--tap=%s", u->tap);
+	for (size_t i = 0; i < f->nenv && n < MAX_ARGS - 3; i++)
+		argv[n++] = fmt_dup("--env=%s=%s", f->env_keys[i], f->env_values[i]);
+	argv[n++] = fmt_dup("%s", s->image);
+	argv[n] = NULL;
+	for (int i = 0; i < n; i++)
+		if (!argv[i])
+			return -1;
+	return n;
+}
+
+static void free_argv(char **argv)
+{
+	for (int i = 0; argv[i]; i++)
+		free(argv[i]);
+}
+
+static int spawn(struct daemon *d, struct step *s, struct unit *u, int outfd[2], int errfd[2], char *err, size_t errlen)
+{
+	char *argv[MAX_ARGS] = {0}, *envp[8] = {0};
+	int rc = -1, n = 0;
+	if (build_argv(d, s, u, argv) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	envp[n++] = fmt_dup("UF_REDIS_USER=%s", s->wf->acl_user);
+	envp[n++] = fmt_dup("UF_REDIS_PASSWORD=%s", s->wf->acl_pass);
+	envp[n++] = fmt_dup("UF_UNIT=%s", u->id);
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, outfd[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, errfd[1], 2);
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setpgroup(&at, 0);
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &all);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	pid_t pid;
+	int e = posix_spawn(&pid, argv[0], &fa, &at, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (e) {
+		snprintf(err, errlen, "cannot start %s: %s", argv[0], strerror(e));
+		goto out;
+	}
+	u->pid = pid;
+	rc = 0;
+out:
+	free_argv(argv);
+	for (int i = 0; envp[i]; i++)
+		free(envp[i]);
+	return rc;
+}
+
+static void record(struct daemon *d, struct unit *u)
+{
+	char val[256];
+	FILE *f;
+	char path[64], stat[1024];
+	unsigned long long start = 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", u->pid);
+	if ((f = fopen(path, "r"))) {
+		if (fgets(stat, sizeof(stat), f)) {
+			const char *p = strrchr(stat, ')');
+			/* field 22 (starttime) is the 20th after the comm field */
+			for (int i = 0; p && i < 20; i++)
+				p = strchr(p + 1, ' ');
+			if (p)
+				start = strtoull(p + 1, NULL, 10);
+		}
+		fclose(f);
+	}
+	snprintf(val, sizeof(val), "%d %llu %s %s", u->pid, start, u->step->wf->m->name, u->step->fn->name);
+	redisReply *r = store_cmd(d->store, "HSET uf:state:units %s %s", u->id, val);
+	if (r)
+		freeReplyObject(r);
+}
+
+int unit_start(struct daemon *d, struct step *s, char *err, size_t errlen)
+{
+	int outfd[2] = {-1, -1}, errfd[2] = {-1, -1};
+	struct unit *u = calloc(1, sizeof(*u));
+	if (!u) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	u->step = s;
+	/* unit numbers are never reused, across daemon restarts too */
+	redisReply *r = store_cmd(d->store, "HINCRBY uf:state:seq %s.%s 1", s->wf->m->name, s->fn->name);
+	if (r && r->type == REDIS_REPLY_INTEGER)
+		s->seq = (uint64_t)r->integer;
+	else
+		s->seq++;
+	if (r)
+		freeReplyObject(r);
+	snprintf(u->id, sizeof(u->id), "%s.%s.%llu", s->wf->m->name, s->fn->name, (unsigned long long)s->seq);
+	if (s->fn->net) {
+		char ip[16];
+		if (!d->taps || tap_pool_acquire(d->taps, u->tap, ip) < 0) {
+			snprintf(err, errlen, "no free TAP device for a net: true function");
+			free(u);
+			return -1;
+		}
+	}
+	if (pipe2(outfd, O_CLOEXEC) < 0 || pipe2(errfd, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	if (spawn(d, s, u, outfd, errfd, err, errlen) < 0)
+		goto fail;
+	close(outfd[1]);
+	close(errfd[1]);
+	uv_pipe_init(d->loop, &u->out, 0);
+	uv_pipe_init(d->loop, &u->err, 0);
+	uv_pipe_open(&u->out, outfd[0]);
+	uv_pipe_open(&u->err, errfd[0]);
+	u->out.data = u->err.data = u;
+	uv_read_start((uv_stream_t *)&u->out, alloc_cb, on_read);
+	uv_read_start((uv_stream_t *)&u->err, alloc_cb, on_read);
+	uv_timer_init(d->loop, &u->kill_timer);
+	u->kill_timer.data = u;
+	u->open_handles = 3;
+	u->started_ms = now_ms();
+	u->next = s->units;
+	s->units = u;
+	s->running++;
+	s->wf->running++;
+	d->running++;
+	s->starts++;
+	s->last_start_ms = u->started_ms;
+	record(d, u);
+	dlog("info", "what=unit-start unit=%s workflow=%s step=%s pid=%d%s%s", u->id, s->wf->m->name, s->fn->name,
+	     u->pid, u->tap[0] ? " tap=" : "", u->tap);
+	return 0;
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (outfd[i] >= 0)
+			close(outfd[i]);
+		if (errfd[i] >= 0)
+			close(errfd[i]);
+	}
+	if (u->tap[0])
+		tap_pool_release(d->taps, u->tap);
+	free(u);
+	return -1;
+}
+
+/* ---- stopping and reaping ---- */
+
+static void kill_cb(uv_timer_t *t)
+{
+	struct unit *u = t->data;
+	if (!u->exited)
+		kill(-u->pid, SIGKILL);
+}
+
+void unit_stop(struct unit *u, int sig, int why)
+{
+	if (u->exited)
+		return;
+	if (u->stop_reason == STOP_NONE || why == STOP_HUNG)
+		u->stop_reason = why;
+	u->state = UNIT_STOPPING;
+	kill(-u->pid, sig);
+	if (sig != SIGKILL)
+		uv_timer_start(&u->kill_timer, kill_cb, 2000, 0);
+}
+
+void units_stop_step(struct step *s, int why)
+{
+	for (struct unit *u = s->units; u; u = u->next)
+		unit_stop(u, SIGTERM, why);
+}
+
+void units_reap(struct daemon *d)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		struct unit *u = find_any(d, pid);
+		if (!u)
+			continue; /* a teardown sibling, or an orphan we adopted */
+		u->exited = 1;
+		u->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		u->term_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+		kill(-pid, SIGKILL); /* anything left in its group */
+		handle_done(u);
+	}
+}
+
+/* Units recorded by a previous daemon: kill them and settle their events. */
+void units_cleanup_previous(struct daemon *d)
+{
+	redisReply *r = store_cmd(d->store, "HGETALL uf:state:units");
+	if (!r || r->type != REDIS_REPLY_ARRAY) {
+		if (r)
+			freeReplyObject(r);
+		return;
+	}
+	for (size_t i = 0; i + 1 < r->elements; i += 2) {
+		const char *id = r->element[i]->str;
+		int pid = 0;
+		unsigned long long start = 0, now_start = 0;
+		char wf[UF_NAME_BUF] = "", step[UF_NAME_BUF] = "";
+		sscanf(r->element[i + 1]->str, "%d %llu %79s %79s", &pid, &start, wf, step);
+		char path[64], stat[1024];
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+		FILE *f = pid > 0 ? fopen(path, "r") : NULL;
+		if (f) {
+			if (fgets(stat, sizeof(stat), f)) {
+				const char *p = strrchr(stat, ')');
+				for (int k = 0; p && k < 20; k++)
+					p = strchr(p + 1, ' ');
+				if (p)
+					now_start = strtoull(p + 1, NULL, 10);
+			}
+			fclose(f);
+		}
+		int alive = f && now_start == start;
+		if (alive) {
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+		}
+		struct workflow *w = registry_find(d, wf);
+		for (size_t k = 0; w && k < w->m->nfunctions; k++)
+			if (!strcmp(w->steps[k].fn->name, step)) /* it may have been mid-event: count it */
+				settle(d, &w->steps[k], id, 1, "unit lost when the previous unifaasd ended");
+		dlog("info", "what=cleanup unit=%s pid=%d alive=%d action=%s", id, pid, alive,
+		     alive ? "killed" : "none");
+		redisReply *x = store_cmd(d->store, "HDEL uf:state:units %s", id);
+		if (x)
+			freeReplyObject(x);
+	}
+	freeReplyObject(r);
+}
