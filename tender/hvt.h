@@ -59,6 +59,16 @@ struct hvt_options {
 	int nenv;
 	int verbose;
 	int fast_exit; /* hand VM teardown to a reaper (hvt_reaper.c) */
+	const char *tap; /* --tap: TAP device to attach (hvt_net.c), or NULL */
+	uint8_t mac[6];  /* --mac, when mac_set; else derived from the tap name */
+	int mac_set;
+};
+
+/* hvt_net.c: the unit's TAP device; NET calls answer -ENOSYS unless attached. */
+struct hvt_net {
+	int attached;
+	int fd; /* O_NONBLOCK; valid only when attached */
+	uint8_t mac[6];
 };
 
 struct hvt {
@@ -70,6 +80,7 @@ struct hvt {
 	struct kvm_run *run;
 	size_t run_size;
 	struct uf_backend *backend;
+	struct hvt_net net;
 	uint32_t inflight; /* events popped and not yet committed */
 	int console_fd;    /* where the guest's stdout and stderr go */
 	/* how the unit ended, once it has */
@@ -110,6 +121,15 @@ int hvt_kvm_set_fs(struct hvt *h, uint64_t base);
 
 /* hvt_hypercall.c: serve one OUT to `port` carrying `value`. */
 void hvt_hypercall(struct hvt *h, uint16_t port, uint32_t value);
+
+/* hvt_net.c: attach to the existing TAP device h->opt.tap (before seccomp);
+ * -1 with a message naming the device and the cause.  hvt_net_attach_fd
+ * takes an already open frame descriptor instead (tests). */
+int hvt_net_open(struct hvt *h, char *err, size_t errlen);
+void hvt_net_attach_fd(struct hvt *h, int fd, const uint8_t mac[6]);
+void hvt_net_close(struct hvt *h);
+int hvt_net_parse_mac(const char *s, uint8_t mac[6]); /* "02:00:..": 0, or -1 if not a unicast MAC */
+void hvt_hc_net(struct hvt *h, void *arg);
 
 /* hvt_reaper.c: hand VM teardown to a process that outlives the tender */
 int hvt_reaper_start(struct hvt *h, char *err, size_t errlen); /* after the vCPU exists */

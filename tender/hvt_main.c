@@ -59,13 +59,17 @@ static void usage(FILE *f)
 	        "  --workflow NAME     workflow (key namespace) with --redis (default default)\n"
 	        "  --step NAME         consumer group with --redis (default: the queue name)\n"
 	        "  --consumer NAME     consumer name with --redis (default unit-PID)\n"
+	        "  --tap NAME          attach the unit to the existing TAP device NAME (raw\n"
+	        "                      Ethernet frames: uf_net_read/uf_net_write)\n"
+	        "  --mac MAC           the unit's MAC with --tap (default: derived from NAME)\n"
 	        "  --fast-exit         exit without waiting for the VM's teardown, which a\n"
 	        "                      sibling process finishes: the caller must reap it\n"
 	        "  --no-seccomp        do not sandbox the tender (debugging only)\n"
 	        "  -v, --verbose       report clean exits and boot timing on stderr\n"
 	        "  -h, --help          this text\n\n"
 	        "Exit status: 0 clean exit, 1 function error, 2 usage or bad image, 3 guest fault,\n"
-	        "4 time limit, 5 out of memory, 6 bad hypercall, 7 internal error.\n",
+	        "4 time limit, 5 out of memory, 6 bad hypercall, 7 internal error,\n"
+	        "8 --tap device missing, busy or not allowed.\n",
 	        UF_BATCH_MAX);
 }
 
@@ -273,7 +277,9 @@ enum {
 	OPT_REDIS,
 	OPT_WORKFLOW,
 	OPT_STEP,
-	OPT_CONSUMER
+	OPT_CONSUMER,
+	OPT_TAP,
+	OPT_MAC
 };
 
 static const struct option long_opts[] = {
@@ -293,6 +299,8 @@ static const struct option long_opts[] = {
     {"workflow", required_argument, 0, OPT_WORKFLOW},
     {"step", required_argument, 0, OPT_STEP},
     {"consumer", required_argument, 0, OPT_CONSUMER},
+    {"tap", required_argument, 0, OPT_TAP},
+    {"mac", required_argument, 0, OPT_MAC},
     {"verbose", no_argument, 0, 'v'},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
@@ -376,6 +384,14 @@ static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_lo
 				               optarg, "must be 1..128 of [A-Za-z0-9._-]");
 			*(c == OPT_WORKFLOW ? &ro->workflow : c == OPT_STEP ? &ro->group : &ro->consumer) = optarg;
 			break;
+		case OPT_TAP:
+			o->tap = optarg;
+			break;
+		case OPT_MAC:
+			if (hvt_net_parse_mac(optarg, o->mac) < 0)
+				return bad_opt("--mac", optarg, "expected a unicast MAC such as 02:00:00:00:00:01");
+			o->mac_set = 1;
+			break;
 		case 'v':
 			o->verbose = 1;
 			break;
@@ -441,7 +457,10 @@ int main(int argc, char **argv)
 		return UF_END_USAGE;
 	}
 	uint64_t rsp = 0, t_vm, t_load, t_boot;
-	int code = UF_END_INTERNAL;
+	int code = UF_END_NET;
+	if (h.opt.tap && hvt_net_open(&h, err, sizeof(err)) < 0)
+		goto fail;
+	code = UF_END_INTERNAL;
 	if (hvt_kvm_open(&h, err, sizeof(err)) < 0)
 		goto fail;
 	t_vm = hvt_now_ns();

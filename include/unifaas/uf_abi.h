@@ -66,6 +66,7 @@
 #define UF_END_OOM           5 /* guest memory budget exhausted               */
 #define UF_END_BAD_HYPERCALL 6 /* malformed hypercall (pointer, length, port) */
 #define UF_END_INTERNAL      7 /* host-side failure (KVM, I/O, backend)       */
+#define UF_END_NET           8 /* --tap device missing, busy or not allowed   */
 
 #define UF_SEL_CODE  0x08u
 #define UF_SEL_DATA  0x10u
@@ -112,7 +113,7 @@ enum uf_hc {
 	UF_HC_COMMIT = 6,  /* struct uf_hc_commit                           */
 	UF_HC_KV = 7,      /* struct uf_hc_kv                               */
 	UF_HC_HTTP = 8,    /* struct uf_hc_http (served from the HTTP edge) */
-	UF_HC_NET = 9,     /* struct uf_hc_net (TAP frames, later)          */
+	UF_HC_NET = 9,     /* struct uf_hc_net (raw frames on a TAP device) */
 	UF_HC_YIELD = 10,  /* struct uf_hc_yield                            */
 	UF_HC_SETFS = 11,  /* struct uf_hc_setfs (when WRFSBASE is missing) */
 	UF_HC_COUNT
@@ -272,10 +273,35 @@ struct uf_hc_http {
 	int32_t ret;             /* out */
 };
 
+/*
+ * Raw Ethernet frames on the unit's TAP device (uf-hvt --tap; manifest
+ * `net: true`).  Frames are whole Ethernet frames without preamble or FCS:
+ * destination MAC, source MAC, EtherType, payload.  Without a TAP device
+ * every op answers -ENOSYS.
+ *   READ:  wait up to timeout_ms (0 = just look) for one frame and copy it to
+ *          [buf, +len) (writable, len 1..UF_NET_BUF_MAX); ret = its length,
+ *          0 if none came in time, -EMSGSIZE if it was longer than len (the
+ *          frame is dropped), -EIO if the device failed.
+ *   WRITE: send the frame [buf, +len) (readable, len UF_NET_FRAME_MIN..
+ *          UF_NET_FRAME_MAX); ret = 0, -EAGAIN if the device's queue is
+ *          full (the frame is dropped, as a busy link would), -EIO.
+ *   MAC:   write the unit's 6-byte MAC address to [buf, +len), len == 6.
+ * A length or pointer outside these bounds is a malformed call.
+ */
+#define UF_NET_READ      0u
+#define UF_NET_WRITE     1u
+#define UF_NET_MAC       2u
+#define UF_NET_FRAME_MIN 14u     /* an Ethernet header                           */
+#define UF_NET_FRAME_MAX 1518u   /* 1500-byte payload, header and a VLAN tag      */
+#define UF_NET_BUF_MAX   65536u  /* most a READ buffer may claim                   */
+#define UF_NET_WAIT_MAX  3600000u /* a READ waits at most an hour (ms) per call   */
 struct uf_hc_net {
-	uint32_t op; /* 0 read frame, 1 write frame */
-	int32_t ret;
-	uint64_t buf, len;
+	uint32_t op;         /* in: UF_NET_*                                        */
+	int32_t ret;         /* out: READ frame length / 0, or -errno               */
+	uint64_t buf;        /* in: READ buffer, WRITE frame, MAC 6-byte buffer      */
+	uint64_t len;        /* in: READ capacity, WRITE frame length, MAC 6        */
+	uint32_t timeout_ms; /* in: READ only; longer than UF_NET_WAIT_MAX is capped */
+	uint32_t pad;
 };
 
 struct uf_hc_setfs {
@@ -296,6 +322,7 @@ _Static_assert(sizeof(struct uf_hc_time) == 16, "time layout");
 _Static_assert(sizeof(struct uf_hc_pop) == 48, "pop layout");
 _Static_assert(sizeof(struct uf_hc_commit) == 40, "commit layout");
 _Static_assert(sizeof(struct uf_hc_kv) == 48, "kv layout");
+_Static_assert(sizeof(struct uf_hc_net) == 32, "net layout");
 _Static_assert(sizeof(struct uf_rec_event) == 24, "event record layout");
 _Static_assert(sizeof(struct uf_rec_push) == 16, "push record layout");
 
