@@ -100,6 +100,42 @@ typedef struct uf_http_resp {
 } uf_http_resp;
 int uf_http(uf_ctx *ctx, const uf_http_req *req, uf_http_resp *resp);
 
+/*
+ * Network functions (manifest `net: true`; `uf-hvt --tap NAME`): the unit
+ * has one Ethernet port, a TAP device on the platform's bridge, and sends
+ * and receives raw frames on it.  A frame is destination MAC (6 bytes),
+ * source MAC (6), EtherType (2, big-endian) and payload: no preamble, no
+ * FCS.  There is no IP stack in libuf: the function speaks ARP, IP, ...
+ * itself (functions/pingd.c answers ARP and ping).  The unit's IPv4 address
+ * is in its environment, NET_IP (the platform's bridge is NET_IP's .1).
+ * Without a TAP device every call returns -ENOSYS.
+ *
+ * uf_net_mac:   copies the unit's MAC address (locally administered,
+ *               fixed for a given device) into mac.  0 or -errno.
+ * uf_net_read:  waits up to timeout_ms for one frame (0: only looks;
+ *               negative: waits without limit) and copies it into buf.
+ *               Returns the frame's length, 0 if none came in time,
+ *               -EMSGSIZE if it was longer than cap (that frame is dropped:
+ *               a cap of UF_NET_FRAME_MAX always suffices on the platform's
+ *               1500-byte links), -EINVAL if cap is 0 or buf NULL, -EIO if
+ *               the device failed.  cap above UF_NET_BUF_MAX is used as
+ *               UF_NET_BUF_MAX.
+ * uf_net_write: sends one frame of len bytes, UF_NET_FRAME_MIN (14, a bare
+ *               header) to UF_NET_FRAME_MAX (1518).  0, -EINVAL for a
+ *               length outside those bounds, -EAGAIN if the device's queue
+ *               is full (the frame is dropped, as on a busy link), -EIO.
+ *
+ * Every call is one VM exit; reading blocks the unit (using no CPU) until a
+ * frame or the timeout.  For the CPU time limit each uf_net_read starts a
+ * new event.
+ */
+#define UF_NET_FRAME_MIN 14u
+#define UF_NET_FRAME_MAX 1518u
+#define UF_NET_BUF_MAX   65536u
+int uf_net_mac(uint8_t mac[6]);
+int uf_net_read(void *buf, size_t cap, int timeout_ms);
+int uf_net_write(const void *frame, size_t len);
+
 #ifdef __cplusplus
 }
 #endif
