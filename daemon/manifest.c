@@ -470,13 +470,18 @@ static size_t levenshtein(const char *a, const char *b)
 	return row[lb];
 }
 
-/* The candidate within edit distance 2 of `s` (and shorter than a rewrite), or NULL. */
+/*
+ * The candidate nearest to `s`: within edit distance 2 and less than a whole
+ * rewrite, or of which `s` is a prefix of 3 or more bytes; else NULL.
+ */
 static const char *nearest(const char *s, const char *const *cands, size_t n)
 {
 	const char *best = NULL;
 	size_t bestd = 3;
 	for (size_t i = 0; i < n; i++) {
 		size_t d = levenshtein(s, cands[i]);
+		if (strlen(s) >= 3 && !strncmp(s, cands[i], strlen(s)))
+			d = 1; /* a prefix: mem -> memory */
 		if (d < bestd && d < strlen(cands[i])) {
 			best = cands[i];
 			bestd = d;
@@ -1018,7 +1023,8 @@ static void walk_value(struct mf_ctx *c, const struct mf_key *k, yaml_node_t *v,
 	}
 }
 
-static void unknown_key(struct mf_ctx *c, const struct mf_key *tab, const yaml_node_t *kn)
+/* Reports an unknown key; returns the index of the key it suggests, or -1. */
+static int unknown_key(struct mf_ctx *c, const struct mf_key *tab, const yaml_node_t *kn)
 {
 	const char *cands[32];
 	char buf[MF_SHOW_MAX + 8];
@@ -1026,11 +1032,16 @@ static void unknown_key(struct mf_ctx *c, const struct mf_key *tab, const yaml_n
 	for (; tab[n].key && n < 32; n++)
 		cands[n] = tab[n].key;
 	const char *near = nearest(text(kn), cands, n);
-	if (near)
-		walk_err(c, line_at(kn), "unknown key %s (did you mean '%s'?)",
-		         quote(text(kn), kn->data.scalar.length, buf, sizeof(buf)), near);
-	else
-		walk_err(c, line_at(kn), "unknown key %s", quote(text(kn), kn->data.scalar.length, buf, sizeof(buf)));
+	quote(text(kn), kn->data.scalar.length, buf, sizeof(buf));
+	if (!near) {
+		walk_err(c, line_at(kn), "unknown key %s", buf);
+		return -1;
+	}
+	walk_err(c, line_at(kn), "unknown key %s (did you mean '%s'?)", buf, near);
+	for (size_t i = 0; i < n; i++)
+		if (cands[i] == near)
+			return (int)i;
+	return -1;
 }
 
 /*
@@ -1039,7 +1050,7 @@ static void unknown_key(struct mf_ctx *c, const struct mf_key *tab, const yaml_n
  */
 static void walk_mapping(struct mf_ctx *c, const struct mf_key *tab, yaml_node_t *m, unsigned line, int out)
 {
-	uint32_t seen = 0;
+	uint32_t seen = 0, suggested = 0; /* no "missing 'listen'" after "did you mean 'listen'?" */
 	size_t n = m ? (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start) : 0;
 
 	for (size_t j = 0; j < n; j++) {
@@ -1051,7 +1062,9 @@ static void walk_mapping(struct mf_ctx *c, const struct mf_key *tab, yaml_node_t
 		while (tab[i].key && strcmp(tab[i].key, text(kn)))
 			i++;
 		if (!tab[i].key || strlen(text(kn)) != kn->data.scalar.length) {
-			unknown_key(c, tab, kn);
+			int near = unknown_key(c, tab, kn);
+			if (near >= 0)
+				suggested |= 1u << near;
 			continue;
 		}
 		seen |= 1u << i;
@@ -1064,7 +1077,8 @@ static void walk_mapping(struct mf_ctx *c, const struct mf_key *tab, yaml_node_t
 		if (seen & (1u << i))
 			continue;
 		if (tab[i].required) {
-			walk_err(c, line, "missing required key '%s'", tab[i].key);
+			if (!(suggested & (1u << i)))
+				walk_err(c, line, "missing required key '%s'", tab[i].key);
 			continue;
 		}
 		size_t old = path_key(c, tab[i].key, strlen(tab[i].key));
@@ -1214,13 +1228,10 @@ static void check_units(struct mf_ctx *c, const struct uf_manifest *m)
 		if (f->scale.min_units <= f->scale.max_units)
 			continue;
 		unsigned fl = line_of(c, f->line, "functions.%s.scale", f->name);
-		unsigned ml = line_of(c, 0, "functions.%s.scale.max_units", f->name);
-		char at[40] = ", the default";
-		if (ml)
-			snprintf(at, sizeof(at), " at line %u", ml);
+		int dflt = !line_of(c, 0, "functions.%s.scale.max_units", f->name);
 		mf_err(c, line_of(c, fl, "functions.%s.scale.min_units", f->name), "",
 		       "functions.%s.scale.min_units: %u is more than max_units (%u%s)", f->name, f->scale.min_units,
-		       f->scale.max_units, at);
+		       f->scale.max_units, dflt ? ", the default" : "");
 	}
 	if (sum > m->max_units)
 		mf_err(c, line_of(c, line_of(c, 1, "functions"), "max_units"), "max_units",
@@ -1257,12 +1268,14 @@ static void check_route(struct mf_ctx *c, const struct uf_manifest *m, const cha
 	for (size_t f = 0; f < m->nfunctions && n < 64; f++)
 		cands[n++] = m->functions[f].listen;
 	const char *near = nearest(queue, cands, n);
-	char hint[UF_QUEUE_MAX + 32] = "";
+	char hint[UF_QUEUE_MAX + 32];
 	if (near)
-		snprintf(hint, sizeof(hint), "did you mean '%s'? ", near);
+		snprintf(hint, sizeof(hint), "did you mean '%s'?", near);
+	else
+		snprintf(hint, sizeof(hint), "add a function with listen: %s", queue);
 	mf_err(c, line_of(c, 0, "ingress.%s[%zu].queue", kind, i), "",
-	       "ingress.%s[%zu].queue: no function listens to '%s' (%sevents would pile up unread)", kind, i, queue,
-	       hint);
+	       "ingress.%s[%zu].queue: no function listens to '%s', so its events would pile up unread (%s)", kind, i,
+	       queue, hint);
 }
 
 static void check_ingress(struct mf_ctx *c, const struct uf_manifest *m)

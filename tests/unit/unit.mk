@@ -57,6 +57,19 @@ $(UNIT_OUT)/test_%: $(UNIT_OBJ)/test_%.o $(UNIT_TENDER_OBJS) $(UNIT_SUPPORT_OBJS
 	@mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) $^ -o $@ $(UNIT_LDLIBS)
 
+# test_manifest tests the daemon's manifest parser, not the tender: it links
+# daemon/manifest.c with libcyaml and libyaml instead of the tender objects.
+$(UNIT_OBJ)/daemon/%.o: daemon/%.c daemon/%.h include/unifaas/uf_abi.h tests/unit/unit.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(UNIT_CFLAGS) -Idaemon -c $< -o $@
+
+$(UNIT_OBJ)/test_manifest.o: daemon/manifest.h
+$(UNIT_OBJ)/test_manifest.o: UNIT_CFLAGS += -Idaemon
+
+$(UNIT_OUT)/test_manifest: $(UNIT_OBJ)/test_manifest.o $(UNIT_OBJ)/daemon/manifest.o
+	@mkdir -p $(dir $@)
+	$(CC) $(UNIT_CFLAGS) $^ -o $@ -lcmocka -lcyaml -lyaml
+
 check: all
 	@rc=0; for t in $(UNIT_TESTS); do echo "== $$t"; $$t || rc=1; done; exit $$rc
 
