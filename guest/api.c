@@ -3,17 +3,31 @@
  *
  * A unit works in batches: one UF_HC_POP returns up to batch_max events into
  * `popbuf`; handlers run one after another; their pushes are staged in
- * `stage`; one UF_HC_COMMIT then acknowledges the successful events and
- * writes their pushes together.  So a batch costs two VM exits however many
- * events it holds.
+ * `stage` and their KV writes (set, del, incr) in `kvstage`; one
+ * UF_HC_COMMIT then acknowledges the successful events and applies their
+ * pushes and KV writes together.  So a batch costs two VM exits however
+ * many events it holds, plus one per KV read (uf_kv_get, or uf_kv_incr that
+ * wants the result) of a key the batch has not read or written yet.
  *
- * Invariants: `stage` holds only pushes of events that have not failed
- * (uf_fail cuts the current event's pushes off); `cur` is the index of the
- * event being handled, valid while `in_event`; bootinfo->progress counts
- * events started, which the tender watches to enforce the time limit.
+ * Read-your-writes: `cache` holds, for each key the batch has written, what
+ * the batch's writes make of it: a known value (after a set or del, or once
+ * the committed value was fetched and the staged increments applied to it)
+ * or, for a key only incremented blindly so far, the sum of the increments.
+ * Reads of such a key are answered from it (fetching the committed value
+ * once if needed); reads of other keys go to the tender.  The cache is a
+ * function of the staged records (plus fetched values), so when an event
+ * fails its records are cut off and the cache is rebuilt from the rest.
+ *
+ * Invariants: `stage` and `kvstage` hold only records of events that have
+ * not failed (uf_fail cuts the current event's off); `cur` is the index of
+ * the event being handled, valid while `in_event`; bootinfo->progress
+ * counts events started, which the tender watches to enforce the time
+ * limit and to tell which event a fault interrupted.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +36,20 @@
 
 #define POPBUF_INITIAL (64u << 10)
 #define EVENT_PUSH_MAX (1u << 20) /* bytes of push records one event may stage */
+#define KV_BUCKETS     64
+
+/* What this batch's staged writes make of one key (see the top). */
+struct kv_cached {
+	struct kv_cached *next;
+	uint32_t hash;
+	int known;     /* the value is known: val/len, or absent */
+	int present;   /* known: the key exists */
+	char *val;     /* known && present */
+	size_t len;
+	int64_t delta; /* !known: sum of the staged increments */
+	size_t klen;
+	char key[];
+};
 
 struct uf_ctx {
 	char *popbuf;
@@ -35,6 +63,12 @@ struct uf_ctx {
 	uint32_t npush;
 	uint64_t event_stage_start; /* stage_len when the current event began */
 	uint32_t event_npush_start;
+	char *kvstage; /* staged KV writes: struct uf_rec_kv records */
+	uint64_t kvstage_len, kvstage_cap;
+	uint32_t nkv;
+	uint64_t event_kv_start;
+	uint32_t event_nkv_start;
+	struct kv_cached *cache[KV_BUCKETS];
 };
 
 static struct uf_ctx the_ctx;
@@ -49,6 +83,20 @@ static uint64_t align8(uint64_t n)
 	return (n + UF_REC_ALIGN - 1) & ~(uint64_t)(UF_REC_ALIGN - 1);
 }
 
+static void cache_clear(uf_ctx *ctx)
+{
+	for (int i = 0; i < KV_BUCKETS; i++) {
+		while (ctx->cache[i]) {
+			struct kv_cached *e = ctx->cache[i];
+			ctx->cache[i] = e->next;
+			free(e->val);
+			free(e);
+		}
+	}
+}
+
+static void cache_replay(uf_ctx *ctx);
+
 static void finish_event(uf_ctx *ctx)
 {
 	if (!ctx->in_event)
@@ -56,6 +104,11 @@ static void finish_event(uf_ctx *ctx)
 	if (ctx->results[ctx->cur] != 0) {
 		ctx->stage_len = ctx->event_stage_start;
 		ctx->npush = ctx->event_npush_start;
+		if (ctx->nkv != ctx->event_nkv_start) {
+			ctx->kvstage_len = ctx->event_kv_start;
+			ctx->nkv = ctx->event_nkv_start;
+			cache_replay(ctx);
+		}
 	}
 	ctx->in_event = 0;
 }
@@ -70,11 +123,17 @@ static void commit(uf_ctx *ctx)
 	    .pushes_len = ctx->stage_len,
 	    .count = ctx->count,
 	    .npush = ctx->npush,
+	    .kv = (uint64_t)(uintptr_t)ctx->kvstage,
+	    .kv_len = ctx->kvstage_len,
+	    .nkv = ctx->nkv,
 	};
 	uf_hypercall(UF_HC_COMMIT, &hc);
 	ctx->count = ctx->cur = 0;
 	ctx->stage_len = 0;
 	ctx->npush = 0;
+	ctx->kvstage_len = 0;
+	ctx->nkv = 0;
+	cache_clear(ctx);
 }
 
 /*
@@ -154,6 +213,8 @@ static void start_event(uf_ctx *ctx, uf_event *ev)
 	ctx->in_event = 1;
 	ctx->event_stage_start = ctx->stage_len;
 	ctx->event_npush_start = ctx->npush;
+	ctx->event_kv_start = ctx->kvstage_len;
+	ctx->event_nkv_start = ctx->nkv;
 	volatile uint64_t *progress = &uf_bootinfo()->progress;
 	*progress = *progress + 1;
 }
@@ -227,13 +288,64 @@ int uf_push(uf_ctx *ctx, const char *queue, const void *data, size_t len)
 	return 0;
 }
 
-static int kv_call(uint32_t op, const char *key, struct uf_hc_kv *hc)
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid;
+ * the same rule as the tender's (tender/json_text.c). */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t len;
+	uint32_t min, cp;
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0)
+		len = 2, min = 0x80, cp = s[0] & 0x1f;
+	else if ((s[0] & 0xf0) == 0xe0)
+		len = 3, min = 0x800, cp = s[0] & 0x0f;
+	else if ((s[0] & 0xf8) == 0xf0)
+		len = 4, min = 0x10000, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	return cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ? 0 : len;
+}
+
+/* A key's length if it is 1..UF_KEY_MAX bytes of UTF-8, else 0. */
+static size_t key_len(const char *key)
 {
 	if (!key)
-		return -EINVAL;
-	size_t klen = strlen(key);
-	if (klen == 0 || klen > UF_KEY_MAX)
-		return -EINVAL;
+		return 0;
+	size_t n = strlen(key);
+	if (n == 0 || n > UF_KEY_MAX)
+		return 0;
+	for (size_t i = 0, l; i < n; i += l)
+		if (!(l = utf8_seq((const unsigned char *)key + i, n - i)))
+			return 0;
+	return n;
+}
+
+/* A decimal int64 as Redis reads it: optional '-', no leading zeros. */
+static int parse_int64(const char *s, size_t n, int64_t *out)
+{
+	size_t i = n > 0 && s[0] == '-' ? 1 : 0;
+	if (n == i || n - i > 19 || (s[i] == '0' && n != 1))
+		return -1;
+	uint64_t v = 0, lim = i ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for (size_t j = i; j < n; j++) {
+		if (s[j] < '0' || s[j] > '9' || v > (lim - (uint64_t)(s[j] - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(s[j] - '0');
+	}
+	*out = i ? (int64_t)(0 - v) : (int64_t)v;
+	return 0;
+}
+
+static int kv_hypercall(uint32_t op, const char *key, size_t klen, struct uf_hc_kv *hc)
+{
 	hc->op = op;
 	hc->key = (uint64_t)(uintptr_t)key;
 	hc->key_len = (uint32_t)klen;
@@ -241,12 +353,179 @@ static int kv_call(uint32_t op, const char *key, struct uf_hc_kv *hc)
 	return hc->ret;
 }
 
+static uint32_t key_hash(const char *k, size_t n)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)k[i]) * 16777619u;
+	return h;
+}
+
+static struct kv_cached *cache_find(uf_ctx *ctx, const char *key, size_t klen, int create)
+{
+	uint32_t h = key_hash(key, klen);
+	struct kv_cached **b = &ctx->cache[h % KV_BUCKETS];
+	for (struct kv_cached *e = *b; e; e = e->next)
+		if (e->hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0)
+			return e;
+	if (!create)
+		return NULL;
+	struct kv_cached *e = calloc(1, sizeof(*e) + klen + 1);
+	if (!e)
+		return NULL;
+	e->hash = h;
+	e->klen = klen;
+	memcpy(e->key, key, klen);
+	e->next = *b;
+	*b = e;
+	return e;
+}
+
+/* Make e's value `val` (NULL: absent); -ENOMEM leaves it as it was. */
+static int cache_set(struct kv_cached *e, const char *val, size_t len)
+{
+	char *v = NULL;
+	if (val) {
+		v = malloc(len + 1);
+		if (!v)
+			return -ENOMEM;
+		memcpy(v, val, len);
+		v[len] = '\0';
+	}
+	free(e->val);
+	e->val = v;
+	e->len = len;
+	e->known = 1;
+	e->present = val != NULL;
+	e->delta = 0;
+	return 0;
+}
+
+/* Add `by` to a known value: -EINVAL if it is not an integer, -ERANGE on overflow. */
+static int cache_add(struct kv_cached *e, int64_t by, int64_t *result)
+{
+	int64_t v = 0;
+	if (e->present && parse_int64(e->val, e->len, &v) < 0)
+		return -EINVAL;
+	if (__builtin_add_overflow(v, by, &v))
+		return -ERANGE;
+	char buf[24];
+	int n = snprintf(buf, sizeof(buf), "%" PRId64, v);
+	int r = cache_set(e, buf, (size_t)n);
+	if (r == 0 && result)
+		*result = v;
+	return r;
+}
+
+/* Rebuild the cache from the staged records (after a failed event's were cut off). */
+static void cache_replay(uf_ctx *ctx)
+{
+	cache_clear(ctx);
+	for (uint64_t off = 0; off < ctx->kvstage_len;) {
+		const struct uf_rec_kv *r = (const void *)(ctx->kvstage + off);
+		const char *k = (const char *)(r + 1);
+		struct kv_cached *e = cache_find(ctx, k, r->key_len, 1);
+		if (e && r->op == UF_KV_SET)
+			cache_set(e, k + r->key_len + 1, r->val_len);
+		else if (e && r->op == UF_KV_DEL)
+			cache_set(e, NULL, 0);
+		else if (e && e->known)
+			cache_add(e, r->num, NULL);
+		else if (e)
+			e->delta += r->num; /* checked for overflow when it was staged */
+		off += align8(sizeof(*r) + r->key_len + 1 + (r->op == UF_KV_SET ? r->val_len + 1 : 0));
+	}
+}
+
+/*
+ * Fetch the committed value of e's key and apply the staged increments to
+ * it.  Increments Redis will refuse at commit (the value is not an integer,
+ * or the sum overflows) leave it as it is, as they will leave the store.
+ */
+static int cache_fetch(uf_ctx *ctx, struct kv_cached *e)
+{
+	(void)ctx;
+	char small[64], *buf = small;
+	uint64_t cap = sizeof(small);
+	for (;;) {
+		struct uf_hc_kv hc = {.val = (uint64_t)(uintptr_t)buf, .val_len = cap};
+		int r = kv_hypercall(UF_KV_GET, e->key, e->klen, &hc);
+		if (r < 0 && r != -ENOENT) {
+			if (buf != small)
+				free(buf);
+			return r;
+		}
+		if (r == 0 && hc.val_len > cap) { /* grew: fetch again with room for it */
+			if (buf != small)
+				free(buf);
+			cap = hc.val_len;
+			if (!(buf = malloc(cap)))
+				return -ENOMEM;
+			continue;
+		}
+		int64_t delta = e->delta;
+		r = cache_set(e, r == 0 ? buf : NULL, r == 0 ? hc.val_len : 0);
+		if (buf != small)
+			free(buf);
+		if (r == 0 && delta)
+			cache_add(e, delta, NULL);
+		return r;
+	}
+}
+
+/* Append one KV record for the current event. */
+static int stage_kv(uf_ctx *ctx, uint32_t op, const char *key, size_t klen, const void *val, size_t len, int64_t num)
+{
+	uint64_t rec = align8(sizeof(struct uf_rec_kv) + klen + 1 + (op == UF_KV_SET ? len + 1 : 0));
+	if (ctx->kvstage_len + rec > ctx->kvstage_cap) {
+		uint64_t cap = ctx->kvstage_cap ? ctx->kvstage_cap : 4096;
+		while (cap < ctx->kvstage_len + rec)
+			cap *= 2;
+		char *ns = realloc(ctx->kvstage, cap);
+		if (!ns)
+			return -ENOMEM;
+		ctx->kvstage = ns;
+		ctx->kvstage_cap = cap;
+	}
+	char *p = ctx->kvstage + ctx->kvstage_len;
+	*(struct uf_rec_kv *)p = (struct uf_rec_kv){
+	    .op = op, .event = ctx->cur, .key_len = (uint32_t)klen, .val_len = op == UF_KV_SET ? len : 0, .num = num};
+	p += sizeof(struct uf_rec_kv);
+	memcpy(p, key, klen + 1);
+	if (op == UF_KV_SET) {
+		p += klen + 1;
+		if (len)
+			memcpy(p, val, len);
+		p[len] = '\0';
+	}
+	ctx->kvstage_len += rec;
+	ctx->nkv++;
+	return 0;
+}
+
 int uf_kv_get(uf_ctx *ctx, const char *key, void *buf, size_t cap, size_t *len)
 {
-	if (!ctx || (!buf && cap))
+	size_t klen = key_len(key);
+	if (!ctx || (!buf && cap) || !klen)
 		return -EINVAL;
+	struct kv_cached *e = cache_find(ctx, key, klen, 0);
+	if (e) { /* written by this batch: answer from what it wrote */
+		int r = e->known ? 0 : cache_fetch(ctx, e);
+		if (r < 0)
+			return r;
+		if (!e->present)
+			return -ENOENT;
+		memcpy(buf, e->val, e->len < cap ? e->len : cap);
+		if (len)
+			*len = e->len;
+		if (e->len > cap)
+			return -ENOBUFS;
+		if (e->len < cap)
+			((char *)buf)[e->len] = '\0';
+		return 0;
+	}
 	struct uf_hc_kv hc = {.val = (uint64_t)(uintptr_t)buf, .val_len = cap};
-	int r = kv_call(UF_KV_GET, key, &hc);
+	int r = kv_hypercall(UF_KV_GET, key, klen, &hc);
 	if (r < 0)
 		return r;
 	if (len)
@@ -260,29 +539,71 @@ int uf_kv_get(uf_ctx *ctx, const char *key, void *buf, size_t cap, size_t *len)
 
 int uf_kv_set(uf_ctx *ctx, const char *key, const void *val, size_t len)
 {
-	if (!ctx || (!val && len) || len > UF_VALUE_MAX)
+	size_t klen = key_len(key);
+	if (!ctx || (!val && len) || len > UF_VALUE_MAX || !klen)
 		return -EINVAL;
-	struct uf_hc_kv hc = {.val = (uint64_t)(uintptr_t)val, .val_len = len};
-	return kv_call(UF_KV_SET, key, &hc);
+	if (!ctx->in_event) { /* no event to commit it with: at once */
+		struct uf_hc_kv hc = {.val = (uint64_t)(uintptr_t)val, .val_len = len};
+		return kv_hypercall(UF_KV_SET, key, klen, &hc);
+	}
+	struct kv_cached *e = cache_find(ctx, key, klen, 1);
+	if (!e || cache_set(e, val ? val : "", len) < 0)
+		return -ENOMEM;
+	int r = stage_kv(ctx, UF_KV_SET, key, klen, val, len, 0);
+	if (r < 0)
+		cache_replay(ctx);
+	return r;
 }
 
 int uf_kv_incr(uf_ctx *ctx, const char *key, int64_t by, int64_t *out)
 {
-	if (!ctx)
+	size_t klen = key_len(key);
+	if (!ctx || !klen)
 		return -EINVAL;
-	struct uf_hc_kv hc = {.num = by};
-	int r = kv_call(UF_KV_INCR, key, &hc);
-	if (r == 0 && out)
-		*out = hc.num;
+	if (!ctx->in_event) {
+		struct uf_hc_kv hc = {.num = by};
+		int r = kv_hypercall(UF_KV_INCR, key, klen, &hc);
+		if (r == 0 && out)
+			*out = hc.num;
+		return r;
+	}
+	struct kv_cached *e = cache_find(ctx, key, klen, 1);
+	if (!e)
+		return -ENOMEM;
+	int r;
+	if (!e->known && !out) { /* blind: no need to read the value */
+		int64_t d;
+		if (__builtin_add_overflow(e->delta, by, &d))
+			return -ERANGE;
+		e->delta = d;
+	} else {
+		if (!e->known && (r = cache_fetch(ctx, e)) < 0)
+			return r;
+		if ((r = cache_add(e, by, out)) < 0)
+			return r;
+	}
+	r = stage_kv(ctx, UF_KV_INCR, key, klen, NULL, 0, by);
+	if (r < 0)
+		cache_replay(ctx);
 	return r;
 }
 
 int uf_kv_del(uf_ctx *ctx, const char *key)
 {
-	if (!ctx)
+	size_t klen = key_len(key);
+	if (!ctx || !klen)
 		return -EINVAL;
-	struct uf_hc_kv hc = {0};
-	return kv_call(UF_KV_DEL, key, &hc);
+	if (!ctx->in_event) {
+		struct uf_hc_kv hc = {0};
+		return kv_hypercall(UF_KV_DEL, key, klen, &hc);
+	}
+	struct kv_cached *e = cache_find(ctx, key, klen, 1);
+	if (!e || cache_set(e, NULL, 0) < 0)
+		return -ENOMEM;
+	int r = stage_kv(ctx, UF_KV_DEL, key, klen, NULL, 0, 0);
+	if (r < 0)
+		cache_replay(ctx);
+	return r;
 }
 
 const char *uf_getenv(const char *name)

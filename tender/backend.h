@@ -11,8 +11,13 @@
  * Contract: peek() returns the next undelivered event without consuming it
  * (waiting up to timeout_ms for the first); take() moves it into the
  * in-flight batch; commit() settles the whole in-flight batch in order:
- * results[i] == 0 acknowledges event i, and `pushes` (only of acknowledged
- * events) are written with the acknowledgements.
+ * results[i] == 0 acknowledges event i, and `pushes` and `kvs` (only of
+ * acknowledged events) are written with the acknowledgements, atomically;
+ * UF_RESULT_SKIPPED hands event i back unchanged; any other value fails it,
+ * reasons[i] (or NULL: "handler returned N") saying why.  What a failure or
+ * a hand-back means is the backend's: the Redis backend re-queues or
+ * dead-letters in the same transaction (backend_redis.c), the local one
+ * reports on stderr.
  */
 #ifndef UF_BACKEND_H
 #define UF_BACKEND_H
@@ -36,12 +41,23 @@ struct uf_bpush {
 	size_t len;
 };
 
+/* A staged KV write (uf_rec_kv): SET val/len, INCR num, DEL. */
+struct uf_bkv {
+	uint32_t op; /* UF_KV_SET, UF_KV_INCR, UF_KV_DEL */
+	uint32_t event;
+	const char *key;
+	size_t klen;
+	const char *val;
+	size_t len;
+	int64_t num;
+};
+
 struct uf_backend {
 	/* 1: *ev is the next event; 0: none within timeout_ms; <0: -errno */
 	int (*peek)(struct uf_backend *b, uint32_t timeout_ms, const struct uf_bevent **ev);
 	void (*take)(struct uf_backend *b);
-	int (*commit)(struct uf_backend *b, const int32_t *results, uint32_t count, const struct uf_bpush *pushes,
-	              uint32_t npush);
+	int (*commit)(struct uf_backend *b, const int32_t *results, const char *const *reasons, uint32_t count,
+	              const struct uf_bpush *pushes, uint32_t npush, const struct uf_bkv *kvs, uint32_t nkv);
 	/* GET: *val points to backend-owned bytes valid until the next call */
 	int (*kv_get)(struct uf_backend *b, const char *key, size_t klen, const char **val, size_t *len);
 	int (*kv_set)(struct uf_backend *b, const char *key, size_t klen, const char *val, size_t len);
@@ -50,6 +66,10 @@ struct uf_backend {
 	/* set with a reason when the backend itself failed (connection lost):
 	 * the tender then ends the unit as an internal error */
 	const char *failed;
+	/* 1: when the unit ends with a batch in flight, the tender settles it
+	 * (hvt_dataplane_settle: the culprit fails, the rest are handed back);
+	 * 0: it is dropped (local runs: nothing to hand back to) */
+	int settle_on_end;
 	/* called once at the end, whatever the reason; ran is 0 when the unit
 	 * never started (setup failed), so nothing it did needs keeping */
 	void (*close)(struct uf_backend *b, int ran);
@@ -75,6 +95,7 @@ struct uf_redis_opts {
 	const char *group;    /* consumer group: the step */
 	const char *consumer; /* this unit */
 	uint32_t count;       /* entries per read */
+	uint32_t retries;     /* failed deliveries re-queued before the DLQ */
 };
 struct uf_backend *uf_redis_backend_open(const struct uf_redis_opts *o, char *err, size_t errlen);
 

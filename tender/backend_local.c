@@ -5,7 +5,9 @@
  * neither is given), one per line (blank lines skipped, a trailing CR
  * dropped); ids are their 1-based sequence numbers.  Input is read with
  * read(2) and poll(2) only, since it is read after the tender's seccomp.  Committed pushes are printed to out_fd as
- * JSON lines {"queue":...,"data":...}; a failed event is reported on err_fd and its pushes never appear.  The KV store
+ * JSON lines {"queue":...,"data":...}; a failed event is reported on err_fd and its pushes never appear.  Staged KV
+ * writes (uf_rec_kv) are applied at commit, before the pushes are printed; one that fails (an INCR of a value that
+ * is not an integer, a full store) is reported and skipped, as Redis skips it inside EXEC.  The KV store
  * lives in memory, loaded from and saved back to --kv FILE (a JSON object of string values, parsed with jsmn) when the
  * unit ends, however it ends.  The file is opened before the tender seccomps itself, and rewritten in place at the end.
  */
@@ -207,28 +209,6 @@ static int print_push(struct local *l, const struct uf_bpush *p)
 	return 0;
 }
 
-static int local_commit(struct uf_backend *b, const int32_t *results, uint32_t count, const struct uf_bpush *pushes,
-                        uint32_t npush)
-{
-	struct local *l = (struct local *)b;
-	int rc = 0;
-	for (uint32_t i = 0; i < npush && rc == 0; i++)
-		rc = print_push(l, &pushes[i]);
-	for (uint32_t i = 0; i < count && i < l->ninflight; i++) {
-		if (results[i] == UF_RESULT_SKIPPED)
-			hvt_printf(l->o.err_fd,
-			           "uf-hvt: event %s was not handled: the unit exited before reaching it\n",
-			           l->inflight[i].id);
-		else if (results[i] != 0)
-			hvt_printf(l->o.err_fd,
-			           "uf-hvt: event %s failed: handler returned %d; its pushes were dropped\n",
-			           l->inflight[i].id, results[i]);
-		free(l->inflight[i].data);
-	}
-	l->ninflight = 0;
-	return rc;
-}
-
 static uint32_t kv_hash(const char *k, size_t n)
 {
 	uint32_t h = 2166136261u;
@@ -341,6 +321,47 @@ static int local_kv_del(struct uf_backend *b, const char *k, size_t n)
 	free(e->val);
 	free(e);
 	return 0;
+}
+
+/* One staged KV write of a committed event; failures are reported, not fatal. */
+static void apply_kv(struct local *l, const struct uf_bkv *k)
+{
+	static const char *const names[] = {[UF_KV_SET] = "set", [UF_KV_INCR] = "incr", [UF_KV_DEL] = "del"};
+	int64_t out;
+	int r = k->op == UF_KV_SET    ? local_kv_set(&l->b, k->key, k->klen, k->val, k->len)
+	        : k->op == UF_KV_INCR ? local_kv_incr(&l->b, k->key, k->klen, k->num, &out)
+	                              : local_kv_del(&l->b, k->key, k->klen);
+	if (r < 0 && r != -ENOENT)
+		hvt_printf(l->o.err_fd, "uf-hvt: event %s: kv %s '%.*s': %s; not applied\n", l->inflight[k->event].id,
+		           names[k->op], (int)(k->klen > 80 ? 80 : k->klen), k->key,
+		           r == -EINVAL ? "the value is not an integer" : strerror(-r));
+}
+
+static int local_commit(struct uf_backend *b, const int32_t *results, const char *const *reasons, uint32_t count,
+                        const struct uf_bpush *pushes, uint32_t npush, const struct uf_bkv *kvs, uint32_t nkv)
+{
+	struct local *l = (struct local *)b;
+	int rc = 0;
+	for (uint32_t i = 0; i < nkv; i++)
+		apply_kv(l, &kvs[i]);
+	for (uint32_t i = 0; i < npush && rc == 0; i++)
+		rc = print_push(l, &pushes[i]);
+	for (uint32_t i = 0; i < count && i < l->ninflight; i++) {
+		if (results[i] == UF_RESULT_SKIPPED)
+			hvt_printf(l->o.err_fd,
+			           "uf-hvt: event %s was not handled: the unit exited before reaching it\n",
+			           l->inflight[i].id);
+		else if (results[i] != 0 && reasons && reasons[i])
+			hvt_printf(l->o.err_fd, "uf-hvt: event %s failed: %s; its pushes were dropped\n",
+			           l->inflight[i].id, reasons[i]);
+		else if (results[i] != 0)
+			hvt_printf(l->o.err_fd,
+			           "uf-hvt: event %s failed: handler returned %d; its pushes were dropped\n",
+			           l->inflight[i].id, results[i]);
+		free(l->inflight[i].data);
+	}
+	l->ninflight = 0;
+	return rc;
 }
 
 static int out_append(char **buf, size_t *len, size_t *cap, const char *p, size_t n)

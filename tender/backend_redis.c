@@ -1,18 +1,40 @@
 /*
  * backend_redis.c - the tender's data plane against Redis (ARCHITECTURE §3).
  *
- * One unit reads one queue, the stream uf:q:<workflow>:<queue>, through the
- * consumer group named after its step, as its own consumer.  An event is a
- * stream entry with a field "data"; its id is the entry id (the idempotency
- * key) and its receive time the id's millisecond part.  A commit is one
- * MULTI/EXEC: XADD of every push of the acknowledged events, then XACK of
- * those events, so a unit that dies before EXEC has written nothing and
- * acknowledged nothing: its events stay pending in the group, to be claimed
- * again.  Failed and skipped events are not acknowledged either.  KV keys
- * live at uf:kv:<workflow>:<key>.
+ * One unit reads one queue, the stream uf:q:<wf>:<queue>, through the
+ * consumer group named after its step, as its own consumer.  An entry holds
+ * the field "data" and, when it was re-queued, "origin" (the id of the
+ * event's first entry: the idempotency key the handler sees as ev->id, and
+ * whose millisecond part is ev->time_ms) and "attempt" (failed deliveries
+ * so far; absent = 0).
  *
- * Not here yet (issue 3): claiming other consumers' stale pending events
- * (XAUTOCLAIM), retry limits and the dead-letter stream, per-step grants.
+ * Every batch is settled by one MULTI/EXEC, so a unit that dies before EXEC
+ * has written nothing and acknowledged nothing:
+ *   XADD uf:q:<wf>:<q> * data ..   each push of the acknowledged events
+ *   SET / INCRBY / DEL uf:kv:<wf>:<key>   their staged KV writes, in order
+ *                                  (adjacent INCRBYs of one key merged)
+ *   a failed event (handler error, uf_fail, refused push, or the guest's
+ *   fault or time limit while handling it), with n = attempt + 1:
+ *     n > retries: XADD uf:dlq:<wf>:<queue> * data .. origin .. attempts n
+ *                  step .. reason .. time <ms>
+ *     else:        XADD uf:q:<wf>:<queue> * data .. origin .. attempt n reason ..
+ *   an event handed back (never handled, or handled but its commit lost to a
+ *   fault of a later event): XADD uf:q:<wf>:<queue> * data .. origin .. attempt
+ *   (unchanged)
+ *   XACK of every event of the batch, whatever its outcome
+ *   HINCRBY uf:stat:<wf>:<step> <consumer> <acknowledged ok>, failed <n>,
+ *   dead <n> (each only when non-zero; failed counts every failed delivery,
+ *   dead those of them dead-lettered)
+ * So after a unit ends, none of its events is pending, unless the tender
+ * itself died (kill -9, a lost connection): entries pending for a consumer
+ * whose unit is gone are the orchestrator's to settle (XAUTOCLAIM, then
+ * re-queue or dead-letter them as above).  KV writes a handler stages are
+ * part of its event's commit; reads (GET) go to Redis at once.
+ *
+ * Keys touched: uf:q:<wf>:*, uf:kv:<wf>:*, uf:dlq:<wf>:*, uf:stat:<wf>:*.
+ * Commands used (a Redis ACL user for the workflow needs exactly these):
+ *   AUTH, XGROUP CREATE, XREADGROUP, XACK, XADD, MULTI, EXEC, GET, SET,
+ *   INCRBY, DEL, HINCRBY.
  * Connection: a unix socket, opened before the tender's seccomp; a password
  * comes from the environment (UF_REDIS_USER, UF_REDIS_PASSWORD), never argv.
  * On any Redis failure the backend records why in b.failed and answers -EIO;
@@ -20,15 +42,23 @@
  */
 #include <errno.h>
 #include <hiredis/hiredis.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "backend.h"
+#include "hvt.h"
 #include "uf_abi.h"
 
-struct inflight {
-	char id[UF_ID_MAX + 1];
+/* An entry handed out as an event; its strings live in a held reply. */
+struct entry {
+	const char *id;     /* stream entry id: what XACK needs */
+	const char *origin; /* idempotency key: the first entry's id */
+	const char *data;
+	size_t len;
+	uint32_t attempt;
 };
 
 struct redis_be {
@@ -37,14 +67,19 @@ struct redis_be {
 	const char *wf, *queue, *group, *consumer;
 	char stream[UF_QUEUE_MAX + 256];
 	uint32_t count;    /* entries asked for per read */
+	uint32_t retries;  /* failed deliveries re-queued before the DLQ */
 	redisReply *batch; /* the last XREADGROUP reply */
 	size_t next;       /* next entry of it to hand out */
+	int batch_taken;   /* an entry of `batch` is in flight: keep it on the next read */
+	redisReply *held[UF_BATCH_MAX + 1]; /* earlier replies in-flight entries point into */
+	uint32_t nheld;
 	struct uf_bevent pending;
+	struct entry pending_entry;
 	int have_pending;
-	struct inflight inflight[UF_BATCH_MAX];
+	struct entry inflight[UF_BATCH_MAX];
 	uint32_t ninflight;
 	redisReply *kv_reply; /* keeps a GET value alive until the next call */
-	char why[256];
+	char why[512];
 };
 
 static int fail(struct redis_be *r, const char *what, const redisReply *rep)
@@ -68,11 +103,20 @@ static redisReply *entries_of(redisReply *rep)
 	return s->element[1];
 }
 
+static void release_batch(struct redis_be *r)
+{
+	if (r->batch && r->batch_taken && r->nheld < UF_BATCH_MAX + 1)
+		r->held[r->nheld++] = r->batch;
+	else
+		freeReplyObject(r->batch);
+	r->batch = NULL;
+	r->batch_taken = 0;
+	r->next = 0;
+}
+
 static int read_batch(struct redis_be *r, uint32_t timeout_ms)
 {
-	freeReplyObject(r->batch);
-	r->batch = NULL;
-	r->next = 0;
+	release_batch(r);
 	char count[16], block[16];
 	snprintf(count, sizeof(count), "%u", r->count);
 	snprintf(block, sizeof(block), "%u", timeout_ms);
@@ -102,25 +146,40 @@ static int read_batch(struct redis_be *r, uint32_t timeout_ms)
 	return 0;
 }
 
-/* Entry i of the batch as an event; -1 if it is not id + [fields] with "data". */
+/* Entry e as an event; -1 if it is not id + [fields] with "data". */
 static int entry_event(struct redis_be *r, redisReply *e)
 {
 	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING ||
 	    e->element[0]->len > UF_ID_MAX)
 		return -1;
 	redisReply *f = e->element[1];
-	r->pending = (struct uf_bevent){.id = e->element[0]->str, .queue = r->queue};
-	r->pending.time_ms = strtoull(e->element[0]->str, NULL, 10);
+	struct entry *en = &r->pending_entry;
+	*en = (struct entry){.id = e->element[0]->str, .origin = e->element[0]->str};
 	if (f->type != REDIS_REPLY_ARRAY)
 		return -1;
-	for (size_t i = 0; i + 1 < f->elements; i += 2)
-		if (f->element[i]->type == REDIS_REPLY_STRING && strcmp(f->element[i]->str, "data") == 0 &&
-		    f->element[i + 1]->type == REDIS_REPLY_STRING) {
-			r->pending.data = f->element[i + 1]->str;
-			r->pending.len = f->element[i + 1]->len;
-			return 0;
+	int have_data = 0;
+	for (size_t i = 0; i + 1 < f->elements; i += 2) {
+		redisReply *k = f->element[i], *v = f->element[i + 1];
+		if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+			continue;
+		if (strcmp(k->str, "data") == 0) {
+			en->data = v->str;
+			en->len = v->len;
+			have_data = 1;
+		} else if (strcmp(k->str, "origin") == 0 && v->len > 0 && v->len <= UF_ID_MAX &&
+		           strlen(v->str) == v->len) {
+			en->origin = v->str;
+		} else if (strcmp(k->str, "attempt") == 0) {
+			unsigned long a = strtoul(v->str, NULL, 10);
+			en->attempt = a > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)a;
 		}
-	return -1;
+	}
+	if (!have_data)
+		return -1;
+	r->pending = (struct uf_bevent){
+	    .id = en->origin, .queue = r->queue, .data = en->data, .len = en->len,
+	    .time_ms = strtoull(en->origin, NULL, 10)};
+	return 0;
 }
 
 static int redis_peek(struct uf_backend *b, uint32_t timeout_ms, const struct uf_bevent **ev)
@@ -151,39 +210,175 @@ static int redis_peek(struct uf_backend *b, uint32_t timeout_ms, const struct uf
 static void redis_take(struct uf_backend *b)
 {
 	struct redis_be *r = (struct redis_be *)b;
-	snprintf(r->inflight[r->ninflight++].id, UF_ID_MAX + 1, "%s", r->pending.id);
+	r->inflight[r->ninflight++] = r->pending_entry;
+	r->batch_taken = 1;
 	r->have_pending = 0;
 }
 
-static int redis_commit(struct uf_backend *b, const int32_t *results, uint32_t count, const struct uf_bpush *pushes,
-                        uint32_t npush)
+static uint64_t now_ms(void)
 {
-	struct redis_be *r = (struct redis_be *)b;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Queue the KV writes, merging adjacent INCRBYs of one key; kv_of[j] is the
+ * write that queued command j stands for (for error messages). */
+static int append_kvs(struct redis_be *r, const struct uf_bkv *kvs, uint32_t nkv, uint32_t *kv_of)
+{
+	int queued = 0;
+	for (uint32_t i = 0; i < nkv; i++) {
+		const struct uf_bkv *k = &kvs[i];
+		kv_of[queued++] = i;
+		if (k->op == UF_KV_SET) {
+			redisAppendCommand(r->c, "SET uf:kv:%s:%b %b", r->wf, k->key, k->klen, k->val, k->len);
+		} else if (k->op == UF_KV_DEL) {
+			redisAppendCommand(r->c, "DEL uf:kv:%s:%b", r->wf, k->key, k->klen);
+		} else {
+			int64_t by = k->num, sum;
+			while (i + 1 < nkv && kvs[i + 1].op == UF_KV_INCR && kvs[i + 1].klen == k->klen &&
+			       memcmp(kvs[i + 1].key, k->key, k->klen) == 0 &&
+			       !__builtin_add_overflow(by, kvs[i + 1].num, &sum))
+				by = sum, i++;
+			char num[24];
+			int n = snprintf(num, sizeof(num), "%" PRId64, by);
+			redisAppendCommand(r->c, "INCRBY uf:kv:%s:%b %b", r->wf, k->key, k->klen, num, (size_t)n);
+		}
+	}
+	return queued;
+}
+
+/*
+ * Settle `n` entries in one MULTI/EXEC (see the top of this file): results
+ * as for commit(); pushes and KV writes of the acknowledged events first.
+ */
+static int settle(struct redis_be *r, const struct entry *ents, uint32_t n, const int32_t *results,
+                  const char *const *reasons, const struct uf_bpush *pushes, uint32_t npush, const struct uf_bkv *kvs,
+                  uint32_t nkv)
+{
+	uint32_t *kv_of = nkv ? malloc(nkv * sizeof(*kv_of)) : NULL;
+	if (nkv && !kv_of) {
+		snprintf(r->why, sizeof(r->why), "commit: out of host memory for %u kv writes", nkv);
+		r->b.failed = r->why;
+		return -ENOMEM;
+	}
 	int queued = 0, rc = 0;
+	uint32_t nok = 0, nfail = 0, ndead = 0;
+	char tms[24], att[16], why[64];
+	snprintf(tms, sizeof(tms), "%" PRIu64, now_ms());
 	redisAppendCommand(r->c, "MULTI");
 	for (uint32_t i = 0; i < npush; i++, queued++)
 		redisAppendCommand(r->c, "XADD uf:q:%s:%b * data %b", r->wf, pushes[i].queue, pushes[i].queue_len,
 		                   pushes[i].data, pushes[i].len);
-	const char *argv[3 + UF_BATCH_MAX] = {"XACK", r->stream, r->group};
-	int argc = 3;
-	for (uint32_t i = 0; i < count && i < r->ninflight; i++)
-		if (results[i] == 0)
-			argv[argc++] = r->inflight[i].id;
-	if (argc > 3) {
-		redisAppendCommandArgv(r->c, argc, argv, NULL);
+	int kv_first = queued;
+	int nkvq = append_kvs(r, kvs, nkv, kv_of);
+	queued += nkvq;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct entry *e = &ents[i];
+		if (results[i] == 0) {
+			nok++;
+			continue;
+		}
+		if (results[i] == UF_RESULT_SKIPPED) {
+			snprintf(att, sizeof(att), "%u", e->attempt);
+			redisAppendCommand(r->c, "XADD %s * data %b origin %s attempt %s", r->stream, e->data, e->len,
+			                   e->origin, att);
+			queued++;
+			continue;
+		}
+		const char *reason = reasons && reasons[i] ? reasons[i] : NULL;
+		if (!reason) {
+			snprintf(why, sizeof(why), "handler returned %d", results[i]);
+			reason = why;
+		}
+		nfail++;
+		snprintf(att, sizeof(att), "%u", e->attempt + 1);
+		if (e->attempt + 1 > r->retries) {
+			ndead++;
+			redisAppendCommand(r->c, "XADD uf:dlq:%s:%s * data %b origin %s attempts %s step %s reason %s time %s",
+			                   r->wf, r->queue, e->data, e->len, e->origin, att, r->group, reason, tms);
+		} else {
+			redisAppendCommand(r->c, "XADD %s * data %b origin %s attempt %s reason %s", r->stream, e->data,
+			                   e->len, e->origin, att, reason);
+		}
+		queued++;
+	}
+	if (n) {
+		const char *argv[3 + UF_BATCH_MAX] = {"XACK", r->stream, r->group};
+		for (uint32_t i = 0; i < n; i++)
+			argv[3 + i] = ents[i].id;
+		redisAppendCommandArgv(r->c, 3 + (int)n, argv, NULL);
+		queued++;
+	}
+	char stat[UF_QUEUE_MAX * 2 + 16];
+	snprintf(stat, sizeof(stat), "uf:stat:%s:%s", r->wf, r->group);
+	const char *fields[3] = {r->consumer, "failed", "dead"};
+	uint32_t counts[3] = {nok, nfail, ndead};
+	for (int f = 0; f < 3; f++) {
+		if (!counts[f])
+			continue;
+		snprintf(att, sizeof(att), "%u", counts[f]);
+		redisAppendCommand(r->c, "HINCRBY %s %s %s", stat, fields[f], att);
 		queued++;
 	}
 	redisAppendCommand(r->c, "EXEC");
 	for (int i = 0; i < queued + 2; i++) {
 		redisReply *rep = NULL;
-		if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || !rep || rep->type == REDIS_REPLY_ERROR ||
-		    (i == queued + 1 && rep->type != REDIS_REPLY_ARRAY))
+		if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || !rep) {
 			rc = rc ? rc : fail(r, "commit (MULTI/EXEC)", rep);
+			freeReplyObject(rep);
+			break;
+		}
+		if (i < queued + 1) { /* +OK, then QUEUED (or the error that aborts the EXEC) */
+			if (rep->type == REDIS_REPLY_ERROR)
+				rc = rc ? rc : fail(r, "commit (MULTI/EXEC)", rep);
+		} else if (rep->type != REDIS_REPLY_ARRAY || rep->elements != (size_t)queued) {
+			rc = rc ? rc : fail(r, "commit (MULTI/EXEC)", rep);
+		} else {
+			for (int j = 0; j < queued; j++) {
+				const redisReply *x = rep->element[j];
+				if (x->type != REDIS_REPLY_ERROR)
+					continue;
+				if (j < kv_first || j >= kv_first + nkvq) {
+					rc = rc ? rc : fail(r, "commit (MULTI/EXEC)", x);
+					continue;
+				}
+				/* a KV write Redis refused (INCRBY of a value that is not an
+				 * integer): EXEC applied the rest; report it, as the local
+				 * backend does */
+				const struct uf_bkv *k = &kvs[kv_of[j - kv_first]];
+				hvt_printf(2,
+				           "uf-hvt: unit=%s workflow=%s step=%s event=%s error=kv_write_failed op=%s "
+				           "key=%.*s reason=\"%s\"\n",
+				           r->consumer, r->wf, r->group, k->event < n ? ents[k->event].origin : "-",
+				           k->op == UF_KV_SET ? "set" : k->op == UF_KV_DEL ? "del" : "incr",
+				           (int)(k->klen > 80 ? 80 : k->klen), k->key, x->str);
+			}
+		}
 		freeReplyObject(rep);
 		if (r->c->err)
 			break;
 	}
+	free(kv_of);
+	return rc;
+}
+
+static void free_held(struct redis_be *r)
+{
+	for (uint32_t i = 0; i < r->nheld; i++)
+		freeReplyObject(r->held[i]);
+	r->nheld = 0;
+}
+
+static int redis_commit(struct uf_backend *b, const int32_t *results, const char *const *reasons, uint32_t count,
+                        const struct uf_bpush *pushes, uint32_t npush, const struct uf_bkv *kvs, uint32_t nkv)
+{
+	struct redis_be *r = (struct redis_be *)b;
+	uint32_t n = count < r->ninflight ? count : r->ninflight;
+	int rc = settle(r, r->inflight, n, results, reasons, pushes, npush, kvs, nkv);
 	r->ninflight = 0;
+	free_held(r);
+	r->batch_taken = 0;
 	return rc;
 }
 
@@ -240,10 +435,36 @@ static int redis_kv_del(struct uf_backend *b, const char *key, size_t klen)
 	return rep->integer ? 0 : -ENOENT;
 }
 
+/*
+ * Entries read from Redis (so pending for this consumer) but never handed to
+ * the guest: hand them back, re-queued unchanged, so that a unit that ends
+ * leaves nothing pending behind it.
+ */
+static void hand_back_unread(struct redis_be *r)
+{
+	redisReply *es = entries_of(r->batch);
+	if (!es || r->b.failed || r->c->err)
+		return;
+	struct entry ents[UF_BATCH_MAX];
+	int32_t results[UF_BATCH_MAX];
+	uint32_t n = 0;
+	for (size_t i = r->have_pending ? r->next - 1 : r->next; i < es->elements && n < UF_BATCH_MAX; i++) {
+		if (entry_event(r, es->element[i]) < 0)
+			continue;
+		ents[n] = r->pending_entry;
+		results[n++] = UF_RESULT_SKIPPED;
+	}
+	r->have_pending = 0;
+	if (n && settle(r, ents, n, results, NULL, NULL, 0, NULL, 0) < 0)
+		hvt_printf(2, "uf-hvt: %s; %u events read but not handled stay pending\n", r->why, n);
+}
+
 static void redis_close(struct uf_backend *b, int ran)
 {
-	(void)ran; /* nothing is kept locally: unacknowledged events stay pending in Redis */
 	struct redis_be *r = (struct redis_be *)b;
+	if (ran)
+		hand_back_unread(r);
+	free_held(r);
 	freeReplyObject(r->batch);
 	freeReplyObject(r->kv_reply);
 	redisFree(r->c);
@@ -265,6 +486,8 @@ struct uf_backend *uf_redis_backend_open(const struct uf_redis_opts *o, char *er
 	                           .kv_incr = redis_kv_incr,
 	                           .kv_del = redis_kv_del,
 	                           .close = redis_close};
+	r->b.settle_on_end = 1;
+	r->retries = o->retries;
 	r->wf = o->workflow;
 	r->queue = o->queue;
 	r->group = o->group;
@@ -281,8 +504,9 @@ struct uf_backend *uf_redis_backend_open(const struct uf_redis_opts *o, char *er
 		redisReply *rep =
 		    user ? redisCommand(r->c, "AUTH %s %s", user, pass) : redisCommand(r->c, "AUTH %s", pass);
 		int ok = rep && rep->type == REDIS_REPLY_STATUS;
-		snprintf(err, errlen, "redis at %s: AUTH: %s", o->socket,
-		         rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "failed");
+		snprintf(err, errlen, "redis at %s: AUTH%s%s: %s (check UF_REDIS_USER and UF_REDIS_PASSWORD)", o->socket,
+		         user ? " as " : "", user ? user : "",
+		         rep && rep->type == REDIS_REPLY_ERROR ? rep->str : r->c->err ? r->c->errstr : "failed");
 		freeReplyObject(rep);
 		if (!ok)
 			goto fail;

@@ -59,6 +59,12 @@ struct hvt_options {
 	int nenv;
 	int verbose;
 	int fast_exit; /* hand VM teardown to a reaper (hvt_reaper.c) */
+	/* --push-allow: the queues pushes may go to (NULL: any queue) */
+	const char **push_allow;
+	int npush_allow;
+	const char *push_allow_text; /* the option's value, for messages */
+	/* who this unit is, for log lines: consumer, workflow, step */
+	const char *unit, *workflow, *step;
 	const char *tap; /* --tap: TAP device to attach (hvt_net.c), or NULL */
 	uint8_t mac[6];  /* --mac, when mac_set; else derived from the tap name */
 	int mac_set;
@@ -82,6 +88,10 @@ struct hvt {
 	struct uf_backend *backend;
 	struct hvt_net net;
 	uint32_t inflight; /* events popped and not yet committed */
+	uint64_t pop_progress; /* bootinfo->progress at the last pop: event i of
+	                        * the batch is being handled when progress is
+	                        * pop_progress + i + 1 */
+	char denied_logged[8][UF_QUEUE_MAX + 1]; /* queues whose grant refusal was logged */
 	int console_fd;    /* where the guest's stdout and stderr go */
 	/* how the unit ended, once it has */
 	int ended;
@@ -130,6 +140,11 @@ void hvt_net_attach_fd(struct hvt *h, int fd, const uint8_t mac[6]);
 void hvt_net_close(struct hvt *h);
 int hvt_net_parse_mac(const char *s, uint8_t mac[6]); /* "02:00:..": 0, or -1 if not a unicast MAC */
 void hvt_hc_net(struct hvt *h, void *arg);
+
+/* hvt_dataplane.c: when the unit has ended with a batch in flight, settle
+ * it (backend->settle_on_end): the event being handled fails with the end
+ * reason, unless the end was clean; the others are handed back. */
+void hvt_dataplane_settle(struct hvt *h);
 
 /* hvt_reaper.c: hand VM teardown to a process that outlives the tender */
 int hvt_reaper_start(struct hvt *h, char *err, size_t errlen); /* after the vCPU exists */

@@ -5,9 +5,18 @@
  * (backend.h).  Pop writes whole event records into the guest's buffer and
  * never splits one: an event that does not fit is left for the next pop,
  * and if it is the first the guest is told the size it needs.  Commit
- * parses the staged push records strictly (bounds, NULs, queue names,
- * event indexes) before anything reaches the backend, so a corrupt staging
- * buffer ends the unit instead of writing garbage to a queue.
+ * parses the staged push and KV records strictly (bounds, NULs, queue
+ * names, keys, event indexes) before anything reaches the backend, so a
+ * corrupt staging buffer ends the unit instead of writing garbage.  Commit
+ * also enforces the unit's push grants (--push-allow): an event that pushed
+ * to a queue it may not is failed here, with its pushes and KV writes
+ * dropped, and goes the way of every failed event (retry, then DLQ).
+ *
+ * Which event of a batch is being handled: the guest counts the events it
+ * starts in bootinfo->progress (also the CPU-time watchdog's tick), so with
+ * pop_progress recorded at the pop, event progress - pop_progress - 1 is
+ * the current one.  hvt_dataplane_settle() uses that when the unit ends
+ * mid-batch to blame that event alone.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -92,6 +101,7 @@ void hvt_hc_pop(struct hvt *h, void *arg)
 		h->backend->take(h->backend);
 	}
 	h->inflight = a->count;
+	h->pop_progress = ((const volatile struct uf_bootinfo *)(h->mem + UF_BOOTINFO_ADDR))->progress;
 	h->batch_events = a->count;
 	h->batch_ticks = 0;
 	if (a->count == 0 && a->status == UF_POP_OK)
@@ -141,6 +151,127 @@ static int parse_pushes(struct hvt *h, const uint8_t *p, uint64_t len, uint32_t 
 	return 0;
 }
 
+/* Parse the staged KV writes into `out`; returns 0, or -1 after ending the unit. */
+static int parse_kvs(struct hvt *h, const uint8_t *p, uint64_t len, uint32_t nkv, const int32_t *results,
+                     uint32_t count, struct uf_bkv *out)
+{
+	uint64_t off = 0;
+	for (uint32_t i = 0; i < nkv; i++) {
+		struct uf_rec_kv r;
+		if (len - off < sizeof(r)) {
+			bad(h, "commit: kv record %u at offset %lu runs past the staged %lu bytes", i,
+			    (unsigned long)off, (unsigned long)len);
+			return -1;
+		}
+		memcpy(&r, p + off, sizeof(r));
+		uint64_t body = off + sizeof(r);
+		if (r.event >= count || results[r.event] != 0) {
+			bad(h, "commit: kv record %u names event %u, which is %s", i, r.event,
+			    r.event >= count ? "not in the batch" : "not acknowledged");
+			return -1;
+		}
+		if (r.op != UF_KV_SET && r.op != UF_KV_INCR && r.op != UF_KV_DEL) {
+			bad(h, "commit: kv record %u: unknown operation %u", i, r.op);
+			return -1;
+		}
+		int set = r.op == UF_KV_SET;
+		if (r.key_len == 0 || r.key_len > UF_KEY_MAX || r.val_len > UF_VALUE_MAX || (!set && r.val_len) ||
+		    len - body < (uint64_t)r.key_len + 1 + (set ? r.val_len + 1 : 0)) {
+			bad(h, "commit: kv record %u at offset %lu: lengths (key %u, value %lu) are out of range or "
+			       "run past the buffer",
+			    i, (unsigned long)off, r.key_len, (unsigned long)r.val_len);
+			return -1;
+		}
+		const char *k = (const char *)p + body;
+		const char *v = k + r.key_len + 1;
+		if (k[r.key_len] != '\0' || (set && v[r.val_len] != '\0') || !uf_kv_key_ok(k, r.key_len)) {
+			bad(h, "commit: kv record %u: key is not 1..%u bytes of UTF-8 text or a terminator is missing",
+			    i, UF_KEY_MAX);
+			return -1;
+		}
+		out[i] = (struct uf_bkv){.op = r.op,
+		                         .event = r.event,
+		                         .key = k,
+		                         .klen = r.key_len,
+		                         .val = set ? v : NULL,
+		                         .len = set ? r.val_len : 0,
+		                         .num = r.num};
+		off += align8(sizeof(r) + r.key_len + 1 + (set ? r.val_len + 1 : 0));
+		if (off > len)
+			off = len;
+	}
+	return 0;
+}
+
+static int push_allowed(const struct hvt *h, const char *q, size_t n)
+{
+	if (!h->opt.push_allow)
+		return 1;
+	for (int i = 0; i < h->opt.npush_allow; i++)
+		if (strlen(h->opt.push_allow[i]) == n && memcmp(h->opt.push_allow[i], q, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* Log a refused queue once per unit (one key=value line). */
+static void log_denied(struct hvt *h, const struct uf_bpush *p)
+{
+	size_t n = sizeof(h->denied_logged) / sizeof(h->denied_logged[0]), i;
+	for (i = 0; i < n && h->denied_logged[i][0]; i++)
+		if (strlen(h->denied_logged[i]) == p->queue_len && memcmp(h->denied_logged[i], p->queue, p->queue_len) == 0)
+			return;
+	if (i < n) {
+		memcpy(h->denied_logged[i], p->queue, p->queue_len);
+		h->denied_logged[i][p->queue_len] = '\0';
+	}
+	hvt_printf(2, "uf-hvt: unit=%s workflow=%s step=%s queue=%.*s error=push_not_granted allowed=%s\n",
+	           h->opt.unit ? h->opt.unit : "-", h->opt.workflow ? h->opt.workflow : "-",
+	           h->opt.step ? h->opt.step : "-", (int)p->queue_len, p->queue, h->opt.push_allow_text);
+}
+
+/*
+ * Fail every acknowledged event that pushed to a queue outside the grants,
+ * then drop the pushes and KV writes of failed events; `why` holds the
+ * reasons (one buffer per event, allocated on the first refusal).
+ */
+static void enforce_grants(struct hvt *h, int32_t *results, const char **reasons, char (**why)[320],
+                           struct uf_bpush *pushes, uint32_t *npush, struct uf_bkv *kvs, uint32_t *nkv)
+{
+	int refused = 0;
+	for (uint32_t i = 0; i < *npush; i++) {
+		struct uf_bpush *p = &pushes[i];
+		if (results[p->event] != 0 || push_allowed(h, p->queue, p->queue_len))
+			continue;
+		if (!*why && !(*why = calloc(UF_BATCH_MAX, sizeof(**why)))) {
+			hvt_end(h, UF_END_INTERNAL, "commit: out of host memory");
+			return;
+		}
+		char *w = (*why)[p->event];
+		int o = snprintf(w, sizeof(**why), "push to queue '%.*s' not granted (allowed: ", (int)p->queue_len,
+		                 p->queue);
+		for (int k = 0; k < h->opt.npush_allow && o < (int)sizeof(**why); k++)
+			o += snprintf(w + o, sizeof(**why) - (size_t)o, "%s%s", k ? ", " : "", h->opt.push_allow[k]);
+		if (o < (int)sizeof(**why))
+			snprintf(w + o, sizeof(**why) - (size_t)o, ")");
+		results[p->event] = 1;
+		reasons[p->event] = w;
+		log_denied(h, p);
+		refused = 1;
+	}
+	if (!refused)
+		return;
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < *npush; i++)
+		if (results[pushes[i].event] == 0)
+			pushes[n++] = pushes[i];
+	*npush = n;
+	n = 0;
+	for (uint32_t i = 0; i < *nkv; i++)
+		if (results[kvs[i].event] == 0)
+			kvs[n++] = kvs[i];
+	*nkv = n;
+}
+
 void hvt_hc_commit(struct hvt *h, void *arg)
 {
 	struct uf_hc_commit *a = arg;
@@ -152,24 +283,74 @@ void hvt_hc_commit(struct hvt *h, void *arg)
 		bad(h, "commit: %u push records cannot fit in %lu bytes", a->npush, (unsigned long)a->pushes_len);
 		return;
 	}
+	if (a->nkv > a->kv_len / sizeof(struct uf_rec_kv)) {
+		bad(h, "commit: %u kv records cannot fit in %lu bytes", a->nkv, (unsigned long)a->kv_len);
+		return;
+	}
 	const void *res_g = hvt_guest_ptr(h, a->results, (uint64_t)a->count * sizeof(int32_t), 0);
 	const uint8_t *push_g = a->pushes_len ? hvt_guest_ptr(h, a->pushes, a->pushes_len, 0) : NULL;
-	if ((a->count && !res_g) || (a->pushes_len && !push_g)) {
-		bad(h, "commit: %s buffer lies outside guest memory", res_g || !a->count ? "pushes" : "results");
+	const uint8_t *kv_g = a->kv_len ? hvt_guest_ptr(h, a->kv, a->kv_len, 0) : NULL;
+	if ((a->count && !res_g) || (a->pushes_len && !push_g) || (a->kv_len && !kv_g)) {
+		bad(h, "commit: %s buffer lies outside guest memory",
+		    a->count && !res_g ? "results" : a->pushes_len && !push_g ? "pushes" : "kv");
 		return;
 	}
 	int32_t results[UF_BATCH_MAX];
+	const char *reasons[UF_BATCH_MAX] = {0};
+	char(*why)[320] = NULL;
 	memcpy(results, res_g ? res_g : (const void *)results, (size_t)a->count * sizeof(int32_t));
 	struct uf_bpush *pushes = a->npush ? calloc(a->npush, sizeof(*pushes)) : NULL;
-	if (a->npush && !pushes) {
-		hvt_end(h, UF_END_INTERNAL, "commit: out of host memory for %u pushes", a->npush);
-		return;
+	struct uf_bkv *kvs = a->nkv ? calloc(a->nkv, sizeof(*kvs)) : NULL;
+	if ((a->npush && !pushes) || (a->nkv && !kvs)) {
+		hvt_end(h, UF_END_INTERNAL, "commit: out of host memory for %u pushes and %u kv writes", a->npush,
+		        a->nkv);
+		goto out;
 	}
-	if (parse_pushes(h, push_g, a->pushes_len, a->npush, results, a->count, pushes) == 0) {
-		a->ret = h->backend->commit(h->backend, results, a->count, pushes, a->npush);
-		h->inflight = 0;
-	}
+	uint32_t npush = a->npush, nkv = a->nkv;
+	if (parse_pushes(h, push_g, a->pushes_len, npush, results, a->count, pushes) < 0 ||
+	    parse_kvs(h, kv_g, a->kv_len, nkv, results, a->count, kvs) < 0)
+		goto out;
+	enforce_grants(h, results, reasons, &why, pushes, &npush, kvs, &nkv);
+	if (h->ended)
+		goto out;
+	a->ret = h->backend->commit(h->backend, results, reasons, a->count, pushes, npush, kvs, nkv);
+	h->inflight = 0;
+out:
 	free(pushes);
+	free(kvs);
+	free(why);
+}
+
+void hvt_dataplane_settle(struct hvt *h)
+{
+	struct uf_backend *b = h->backend;
+	if (!h->inflight || !b->settle_on_end || b->failed)
+		return;
+	int32_t results[UF_BATCH_MAX];
+	const char *reasons[UF_BATCH_MAX] = {0};
+	for (uint32_t i = 0; i < h->inflight; i++)
+		results[i] = UF_RESULT_SKIPPED;
+	switch (h->end_code) {
+	case UF_END_ERROR:
+	case UF_END_FAULT:
+	case UF_END_TIMEOUT:
+	case UF_END_OOM:
+	case UF_END_BAD_HYPERCALL: {
+		/* the guest's doing: blame the event it was handling */
+		uint64_t p = ((const volatile struct uf_bootinfo *)(h->mem + UF_BOOTINFO_ADDR))->progress;
+		uint64_t started = p - h->pop_progress;
+		uint32_t c = started == 0 ? 0 : started > h->inflight ? h->inflight - 1 : (uint32_t)(started - 1);
+		results[c] = 1;
+		reasons[c] = h->end_reason;
+		break;
+	}
+	default: /* a clean exit without commit, or the host's failure: hand all back */
+		break;
+	}
+	if (b->commit(b, results, reasons, h->inflight, NULL, 0, NULL, 0) < 0)
+		hvt_printf(2, "uf-hvt: %s: the batch in flight could not be settled (%s); its events stay pending\n",
+		           h->opt.image, b->failed ? b->failed : "backend error");
+	h->inflight = 0;
 }
 
 void hvt_hc_kv(struct hvt *h, void *arg)

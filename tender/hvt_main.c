@@ -59,6 +59,10 @@ static void usage(FILE *f)
 	        "  --workflow NAME     workflow (key namespace) with --redis (default default)\n"
 	        "  --step NAME         consumer group with --redis (default: the queue name)\n"
 	        "  --consumer NAME     consumer name with --redis (default unit-PID)\n"
+	        "  --retries N         with --redis: a failed event is re-queued N times, then\n"
+	        "                      dead-lettered to uf:dlq:WORKFLOW:QUEUE (default 3)\n"
+	        "  --push-allow Q,...  the only queues pushes may go to (default: any); a push\n"
+	        "                      elsewhere fails its event\n"
 	        "  --tap NAME          attach the unit to the existing TAP device NAME (raw\n"
 	        "                      Ethernet frames: uf_net_read/uf_net_write)\n"
 	        "  --mac MAC           the unit's MAC with --tap (default: derived from NAME)\n"
@@ -277,6 +281,8 @@ enum {
 	OPT_REDIS,
 	OPT_WORKFLOW,
 	OPT_STEP,
+	OPT_RETRIES,
+	OPT_PUSH_ALLOW,
 	OPT_CONSUMER,
 	OPT_TAP,
 	OPT_MAC
@@ -298,6 +304,8 @@ static const struct option long_opts[] = {
     {"redis", required_argument, 0, OPT_REDIS},
     {"workflow", required_argument, 0, OPT_WORKFLOW},
     {"step", required_argument, 0, OPT_STEP},
+    {"retries", required_argument, 0, OPT_RETRIES},
+    {"push-allow", required_argument, 0, OPT_PUSH_ALLOW},
     {"consumer", required_argument, 0, OPT_CONSUMER},
     {"tap", required_argument, 0, OPT_TAP},
     {"mac", required_argument, 0, OPT_MAC},
@@ -310,6 +318,23 @@ static int bad_opt(const char *opt, const char *val, const char *why)
 {
 	fprintf(stderr, "uf-hvt: %s '%s': %s\n", opt, val, why);
 	return -1;
+}
+
+/* --push-allow Q1,Q2,...: every name a queue name, at least one. */
+static int parse_push_allow(char *list, struct hvt_options *o)
+{
+	static const char *queues[64];
+	o->push_allow_text = strdup(list);
+	o->push_allow = queues;
+	o->npush_allow = 0;
+	if (!o->push_allow_text || !list[0] || list[0] == ',' || list[strlen(list) - 1] == ',' || strstr(list, ",,"))
+		return -1;
+	for (char *save = NULL, *q = strtok_r(list, ",", &save); q; q = strtok_r(NULL, ",", &save)) {
+		if (!uf_queue_name_ok(q, strlen(q)) || o->npush_allow == 64)
+			return -1;
+		queues[o->npush_allow++] = q;
+	}
+	return 0;
 }
 
 static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_local_opts *lo, struct uf_redis_opts *ro,
@@ -374,6 +399,15 @@ static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_lo
 		case OPT_REDIS:
 			ro->socket = optarg;
 			break;
+		case OPT_RETRIES:
+			if (parse_u32(optarg, &ro->retries) < 0 || ro->retries > 1000000)
+				return bad_opt("--retries", optarg, "must be a number of retries, 0..1000000");
+			break;
+		case OPT_PUSH_ALLOW:
+			if (parse_push_allow(optarg, o) < 0)
+				return bad_opt("--push-allow", o->push_allow_text ? o->push_allow_text : optarg,
+				               "must be 1..64 queue names (1..128 of [A-Za-z0-9._-]) separated by commas");
+			break;
 		case OPT_WORKFLOW:
 		case OPT_STEP:
 		case OPT_CONSUMER:
@@ -436,7 +470,7 @@ int main(int argc, char **argv)
 	h.opt = (struct hvt_options){.mem_size = 8u << 20, .stack_size = 256u << 10, .batch_max = 64};
 	char consumer[32];
 	snprintf(consumer, sizeof(consumer), "unit-%d", (int)getpid());
-	struct uf_redis_opts ro = {.workflow = "default", .consumer = consumer};
+	struct uf_redis_opts ro = {.workflow = "default", .consumer = consumer, .retries = 3};
 	if (parse_args(argc, argv, &h.opt, &lo, &ro, &use_seccomp) < 0)
 		return UF_END_USAGE;
 	h.mem_size = h.opt.mem_size;
@@ -448,6 +482,9 @@ int main(int argc, char **argv)
 		ro.queue = lo.queue;
 		ro.group = ro.group ? ro.group : lo.queue;
 		ro.count = h.opt.batch_max;
+		h.opt.unit = ro.consumer;
+		h.opt.workflow = ro.workflow;
+		h.opt.step = ro.group;
 		h.backend = uf_redis_backend_open(&ro, err, sizeof(err));
 	} else {
 		h.backend = uf_local_backend_open(&lo, err, sizeof(err));
@@ -483,6 +520,7 @@ int main(int argc, char **argv)
 	t_boot = hvt_now_ns();
 
 	run_vcpu(&h);
+	hvt_dataplane_settle(&h); /* a batch still in flight when the unit ended */
 
 	if (h.opt.verbose)
 		hvt_printf(2, "uf-hvt: %s: timing: vm_us=%lu load_us=%lu vcpu_us=%lu ready_us=%ld total_us=%lu\n",

@@ -28,7 +28,7 @@
 #include <stdint.h>
 #endif
 
-#define UF_ABI_VERSION 1u
+#define UF_ABI_VERSION 2u /* 2: KV writes staged in the commit (uf_rec_kv) */
 #define UF_NOTE_NAME   "unifaas"
 #define UF_NOTE_ABI    1u
 /*
@@ -225,7 +225,13 @@ struct uf_rec_event {
  * that code (it will be retried or dead-lettered).  Staged pushes are records
  *   struct uf_rec_push, queue NUL, data NUL, padded to 8 bytes,
  * each naming the event (index) whose handler staged it; pushes of failed
- * events must not be present.  Pushes and acks are applied together.
+ * events must not be present.  Staged KV writes are records
+ *   struct uf_rec_kv, key NUL, value NUL (SET only), padded to 8 bytes,
+ * in the order the handlers made them, each naming its event (which must be
+ * acknowledged, as for pushes).  Pushes, KV writes and acks are applied
+ * together, atomically; a tender may still fail an acknowledged event at
+ * commit (a push to a queue the unit is not granted), and then drops that
+ * event's pushes and KV writes.
  */
 #define UF_RESULT_OK      0
 #define UF_RESULT_SKIPPED INT32_MIN
@@ -241,9 +247,23 @@ struct uf_hc_commit {
 	uint32_t count;      /* in: events in the batch        */
 	uint32_t npush;      /* in: number of push records     */
 	int32_t ret;         /* out                            */
+	uint32_t nkv;        /* in: number of KV records       */
+	uint64_t kv;         /* in: staged KV write records    */
+	uint64_t kv_len;     /* in: bytes of KV records        */
+};
+/* A staged KV write: op is UF_KV_SET (val_len bytes of value follow the
+ * key), UF_KV_INCR (add num) or UF_KV_DEL. */
+struct uf_rec_kv {
+	uint32_t op;      /* UF_KV_SET, UF_KV_INCR or UF_KV_DEL */
+	uint32_t event;   /* index into the batch */
+	uint32_t key_len; /* 1..UF_KEY_MAX, without the NUL */
 	uint32_t pad;
+	uint64_t val_len; /* SET: value bytes (<= UF_VALUE_MAX), without the NUL; else 0 */
+	int64_t num;      /* INCR: the delta */
 };
 
+/* UF_HC_KV: GET reads the store as committed; SET, INCR and DEL take effect
+ * at once.  libuf uses only GET: it stages writes in the commit instead. */
 #define UF_KV_GET  0u
 #define UF_KV_SET  1u
 #define UF_KV_INCR 2u
@@ -320,7 +340,8 @@ _Static_assert(sizeof(struct uf_bootinfo) == 96, "bootinfo layout");
 _Static_assert(sizeof(struct uf_hc_console) == 24, "console layout");
 _Static_assert(sizeof(struct uf_hc_time) == 16, "time layout");
 _Static_assert(sizeof(struct uf_hc_pop) == 48, "pop layout");
-_Static_assert(sizeof(struct uf_hc_commit) == 40, "commit layout");
+_Static_assert(sizeof(struct uf_hc_commit) == 56, "commit layout");
+_Static_assert(sizeof(struct uf_rec_kv) == 32, "kv record layout");
 _Static_assert(sizeof(struct uf_hc_kv) == 48, "kv layout");
 _Static_assert(sizeof(struct uf_hc_net) == 32, "net layout");
 _Static_assert(sizeof(struct uf_rec_event) == 24, "event record layout");
