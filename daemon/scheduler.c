@@ -176,6 +176,36 @@ static void check_hung(struct daemon *d, struct step *s)
 	freeReplyObject(r);
 }
 
+static int live(const struct step *s, const char *consumer)
+{
+	for (const struct unit *u = s->units; u; u = u->next)
+		if (!strcmp(u->id, consumer))
+			return 1;
+	return 0;
+}
+
+/* Events pending for a consumer that is no unit of ours (its tender died
+ * while Redis was away, or it belonged to an earlier daemon): settle them. */
+static void settle_orphans(struct daemon *d, struct step *s)
+{
+	if (!s->pending)
+		return;
+	redisReply *r = store_cmd(d->store, "XPENDING uf:q:%s:%s %s", s->wf->m->name, s->fn->listen, s->fn->name);
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 4 && r->element[3]->type == REDIS_REPLY_ARRAY) {
+		redisReply *cs = r->element[3];
+		for (size_t i = 0; i < cs->elements; i++) {
+			const char *name = cs->element[i]->element[0]->str;
+			if (live(s, name))
+				continue;
+			char why[256];
+			snprintf(why, sizeof(why), "unit %s is gone without settling its events", name);
+			units_settle_consumer(d, s, name, why);
+		}
+	}
+	if (r)
+		freeReplyObject(r);
+}
+
 static void check_step(struct daemon *d, struct step *s)
 {
 	s->dirty = 0;
@@ -184,6 +214,7 @@ static void check_step(struct daemon *d, struct step *s)
 	if (read_backlog(d, s) < 0)
 		return;
 	check_hung(d, s);
+	settle_orphans(d, s);
 	if (s->wf->state == WF_RUNNING)
 		scale_step(d, s);
 }

@@ -1,0 +1,40 @@
+/*
+ * platform_fn.c - the function the platform tests deploy (tests/integration/
+ * platform.sh).  What it does depends on the event:
+ *   "crash"      faults (write to address 0)
+ *   "fail"       the handler fails (returns 1)
+ *   "hang"       sleeps forever (no CPU used: only the daemon can stop it)
+ *   "ungranted"  pushes to queue "secret", which no manifest grants
+ *   anything     counts it in KV "count" and, when env OUT is set, pushes
+ *                the event on to that queue
+ * env SPIN=N burns N loop iterations per event, so batches take long enough
+ * to be killed in the middle.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unifaas.h>
+
+int uf_handle(uf_ctx *ctx, const uf_event *ev)
+{
+	if (!strcmp(ev->data, "crash"))
+		*(volatile int *)0 = 1;
+	if (!strcmp(ev->data, "fail"))
+		return 1;
+	if (!strcmp(ev->data, "hang"))
+		for (;;) {
+			struct timespec ts = {1, 0};
+			nanosleep(&ts, NULL);
+		}
+	if (!strcmp(ev->data, "ungranted"))
+		return uf_push(ctx, "secret", ev->data, ev->len) < 0;
+	const char *spin = uf_getenv("SPIN");
+	for (volatile long i = 0, n = spin ? atol(spin) : 0; i < n; i++)
+		;
+	if (uf_kv_incr(ctx, "count", 1, NULL) < 0)
+		return 1;
+	const char *out = uf_getenv("OUT");
+	if (out && uf_push(ctx, out, ev->data, ev->len) < 0)
+		return 1;
+	return 0;
+}
