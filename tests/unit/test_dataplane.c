@@ -7,9 +7,13 @@
  *
  * What is checked: pop writes records exactly as uf_abi.h describes them;
  * TOOBIG reports the size needed and consumes nothing; commit prints the
- * staged pushes as JSON lines and reports failed events; KV get/set/incr/del
- * follow the ABI; and every malformed pop, commit or kv call ends the unit
- * with UF_END_BAD_HYPERCALL and a reason naming the call - with nothing of a
+ * staged pushes as JSON lines and reports failed events; staged KV records
+ * are applied in order with the commit, malformed ones end the unit; a push
+ * outside --push-allow fails its event (pushes and KV writes dropped, one
+ * log line); a unit that ends mid-batch has its batch settled with the
+ * event the progress counter names blamed; KV get/set/incr/del follow the
+ * ABI; and every malformed pop, commit or kv call ends the unit with
+ * UF_END_BAD_HYPERCALL and a reason naming the call - with nothing of a
  * rejected commit reaching the output.
  */
 #include <errno.h>
@@ -21,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -36,6 +41,7 @@
 #define PUSH (UFT_HEAP + 0x400)
 #define VAL (UFT_HEAP + 0x800)
 #define BUF (UFT_HEAP + 0x1000)
+#define KVREC (UFT_HEAP + 0x3000)
 
 static int setup(void **state)
 {
@@ -501,6 +507,230 @@ static void test_commit_malformed(void **state)
 	}
 }
 
+/* ---- staged KV writes -------------------------------------------------------- */
+
+/* Stages one KV record at gpa; returns its padded size. */
+static uint64_t stage_kv(struct uft_fx *fx, uint64_t gpa, uint32_t op, uint32_t event, const char *key,
+			 const char *val, int64_t num)
+{
+	struct uf_rec_kv r = {.op = op, .event = event, .key_len = (uint32_t)strlen(key),
+			      .val_len = val ? strlen(val) : 0, .num = num};
+	uint8_t *p = G(fx, gpa);
+	memcpy(p, &r, sizeof(r));
+	memcpy(p + sizeof(r), key, r.key_len + 1);
+	uint64_t n = sizeof(r) + r.key_len + 1;
+	if (op == UF_KV_SET) {
+		memcpy(p + n, val, r.val_len + 1);
+		n += r.val_len + 1;
+	}
+	return (n + 7) & ~7ull;
+}
+
+static struct uf_hc_commit commit_kv(struct uft_fx *fx, uint32_t count, const int32_t *results, uint64_t pushes,
+				     uint64_t pushes_len, uint32_t npush, uint64_t kvs, uint64_t kv_len, uint32_t nkv)
+{
+	memcpy(G(fx, RES), results, count * sizeof(int32_t));
+	struct uf_hc_commit a = {.results = RES, .pushes = pushes, .pushes_len = pushes_len, .count = count,
+				 .npush = npush, .kv = kvs, .kv_len = kv_len, .nkv = nkv, .ret = -999};
+	memcpy(G(fx, ARG), &a, sizeof(a));
+	hc(fx, UF_HC_COMMIT, ARG);
+	memcpy(&a, G(fx, ARG), sizeof(a));
+	return a;
+}
+
+static struct uf_hc_kv kv(struct uft_fx *fx, uint32_t op, const char *key, uint64_t val, uint64_t val_len,
+			  int64_t num);
+
+static void expect_kv(struct uft_fx *fx, const char *key, const char *want)
+{
+	struct uf_hc_kv a = kv(fx, UF_KV_GET, key, BUF, 64, 0);
+	if (!want) {
+		assert_int_equal(a.ret, -ENOENT);
+		return;
+	}
+	assert_int_equal(a.ret, 0);
+	assert_int_equal(a.val_len, strlen(want));
+	assert_memory_equal(G(fx, BUF), want, a.val_len);
+}
+
+static void test_commit_applies_kv_in_order(void **state)
+{
+	struct uft_fx *fx = *state;
+	assert_int_equal(pop(fx, BUF, 4096, 3).count, 3);
+	/* event 1 failed, so libuf sent none of its records (one would be refused:
+	 * test_commit_kv_malformed); the rest apply in order */
+	uint64_t off = 0;
+	off += stage_kv(fx, KVREC + off, UF_KV_INCR, 0, "n", NULL, 5);
+	off += stage_kv(fx, KVREC + off, UF_KV_SET, 0, "s", "first", 0);
+	off += stage_kv(fx, KVREC + off, UF_KV_SET, 2, "s", "second", 0);
+	off += stage_kv(fx, KVREC + off, UF_KV_DEL, 2, "gone", NULL, 0);
+	off += stage_kv(fx, KVREC + off, UF_KV_INCR, 2, "n", NULL, -2);
+	off += stage_kv(fx, KVREC + off, UF_KV_INCR, 2, "s", NULL, 1); /* not an integer: reported, skipped */
+	memcpy(G(fx, VAL), "x", 1);
+	kv(fx, UF_KV_SET, "gone", VAL, 1, 0); /* at once, before the commit */
+	int32_t res[3] = {0, 4, 0};
+	struct uf_hc_commit c = commit_kv(fx, 3, res, 0, 0, 0, KVREC, off, 6);
+	assert_running(fx);
+	assert_int_equal(c.ret, 0);
+	expect_kv(fx, "n", "3");
+	expect_kv(fx, "s", "second");
+	expect_kv(fx, "gone", NULL);
+	char *err = uft_slurp(fx->err, NULL);
+	if (!strstr(err, "uf-hvt: event 3: kv incr 's': the value is not an integer; not applied\n") ||
+	    !strstr(err, "event 2 failed: handler returned 4"))
+		fail_msg("reports: \"%s\"", err);
+	free(err);
+}
+
+enum kvmal { K_EVENT_FAILED, K_EVENT_OUT, K_OP, K_KEY_EMPTY, K_KEY_LONG, K_KEY_UTF8, K_KEY_NO_NUL, K_VAL_PAST,
+	     K_VAL_ON_DEL, K_NKV_TOO_MANY, K_OUTSIDE, K_VAL_HUGE, K_COUNT };
+static const char *kvmal_name[K_COUNT] = {
+	"kv record of a failed event", "kv record of event 2 of 2", "kv op 7", "empty key", "key_len 513",
+	"key not UTF-8", "key not NUL-terminated", "value past the buffer", "value on a DEL", "nkv too many",
+	"kv buffer outside memory", "val_len 2^64-1",
+};
+
+/* Each case: two events, one good push and one good KV record, then one thing broken. */
+static void test_commit_kv_malformed(void **state)
+{
+	(void)state;
+	for (int m = 0; m < K_COUNT; m++) {
+		struct uft_fx fx;
+		assert_int_equal(uft_fx_open(&fx, EVENTS, NULL), 0);
+		assert_int_equal(pop(&fx, BUF, 4096, 2).count, 2);
+		int32_t res[2] = {0, 0};
+		uint64_t plen = stage(&fx, PUSH, 0, "out", "payload", 7);
+		uint64_t len = stage_kv(&fx, KVREC, UF_KV_INCR, 0, "good", NULL, 1);
+		struct uf_rec_kv *r = (struct uf_rec_kv *)G(&fx, KVREC + len);
+		uint64_t kvs = KVREC;
+		uint32_t nkv = 2;
+		len += stage_kv(&fx, KVREC + len, UF_KV_SET, 1, "key", "value", 0);
+		char *k = (char *)(r + 1);
+		switch (m) {
+		case K_EVENT_FAILED: res[1] = 1; break;
+		case K_EVENT_OUT: r->event = 2; break;
+		case K_OP: r->op = 7; break;
+		case K_KEY_EMPTY: r->key_len = 0; break;
+		case K_KEY_LONG: r->key_len = UF_KEY_MAX + 1; len += 600; break;
+		case K_KEY_UTF8: k[1] = (char)0xff; break;
+		case K_KEY_NO_NUL: k[3] = 'x'; break;
+		case K_VAL_PAST: r->val_len = 64; break;
+		case K_VAL_ON_DEL: r->op = UF_KV_DEL; break;
+		case K_NKV_TOO_MANY: nkv = 5; break;
+		case K_OUTSIDE: kvs = UFT_MEM - 16; break;
+		case K_VAL_HUGE: r->val_len = UINT64_MAX; break;
+		}
+		struct uf_hc_commit c = commit_kv(&fx, 2, res, PUSH, plen, 1, kvs, len, nkv);
+		(void)c;
+		assert_bad(&fx, "commit", kvmal_name[m]);
+		char *out = out_text(&fx);
+		if (out[0])
+			fail_msg("commit with %s was rejected but printed: %s", kvmal_name[m], out);
+		free(out);
+		expect_kv(&fx, "good", NULL);
+		uft_fx_close(&fx);
+	}
+}
+
+/* ---- grants ---------------------------------------------------------------- */
+
+static void test_commit_push_not_granted(void **state)
+{
+	struct uft_fx *fx = *state;
+	static const char *allow[] = {"out", "other"};
+	fx->h.opt.push_allow = allow;
+	fx->h.opt.npush_allow = 2;
+	fx->h.opt.push_allow_text = "out,other";
+	fx->h.opt.unit = "u1";
+	fx->h.opt.workflow = "wf";
+	fx->h.opt.step = "st";
+	int saved = dup(2);
+	int log_fd = uft_open_out(fx->console);
+	dup2(log_fd, 2);
+	for (int round = 0; round < 2; round++) { /* logged once, however often refused */
+		assert_int_equal(pop(fx, BUF, 4096, 1 + round).count, 1 + round);
+		uint64_t off = 0;
+		off += stage(fx, PUSH + off, 0, "out", "fine", 4);
+		off += stage(fx, PUSH + off, 0, "secret", "no", 2);
+		if (round)
+			off += stage(fx, PUSH + off, 1, "other", "ok", 2);
+		uint64_t kl = stage_kv(fx, KVREC, UF_KV_INCR, 0, "n", NULL, 1);
+		int32_t res[2] = {0, 0};
+		struct uf_hc_commit c = commit_kv(fx, 1 + round, res, PUSH, off, 2 + round, KVREC, kl, 1);
+		assert_running(fx);
+		assert_int_equal(c.ret, 0);
+	}
+	dup2(saved, 2);
+	close(saved);
+	close(log_fd);
+	assert_out(fx, "{\"queue\":\"other\",\"data\":\"ok\"}\n");
+	expect_kv(fx, "n", NULL);
+	char *err = uft_slurp(fx->err, NULL);
+	if (!strstr(err, "event 1 failed: push to queue 'secret' not granted (allowed: out, other); its pushes were dropped"))
+		fail_msg("failure report: \"%s\"", err);
+	free(err);
+	char *log = uft_slurp(fx->console, NULL);
+	assert_string_equal(log, "uf-hvt: unit=u1 workflow=wf step=st queue=secret error=push_not_granted allowed=out,other\n");
+	free(log);
+}
+
+/* ---- settling a batch when the unit ends mid-batch -------------------------- */
+
+static void settle_case(uint64_t started, int end_code, const char *want_err)
+{
+	struct uft_fx fx;
+	assert_int_equal(uft_fx_open(&fx, EVENTS, NULL), 0);
+	struct uf_bootinfo *bi = (struct uf_bootinfo *)G(&fx, UF_BOOTINFO_ADDR);
+	bi->progress = 10;
+	assert_int_equal(pop(&fx, BUF, 4096, 3).count, 3);
+	bi->progress = 10 + started;
+	hvt_end(&fx.h, end_code, "guest fault: #PF page fault");
+	fx.h.backend->settle_on_end = 1; /* as the Redis backend; the local one reports */
+	hvt_dataplane_settle(&fx.h);
+	assert_int_equal(fx.h.inflight, 0);
+	char *err = uft_slurp(fx.err, NULL);
+	if (strcmp(err, want_err) != 0)
+		fail_msg("progress +%lu, end %d: reports\n%s\nexpected\n%s", (unsigned long)started, end_code, err,
+			 want_err);
+	free(err);
+	uft_fx_close(&fx);
+}
+
+static void test_settle_blames_current_event(void **state)
+{
+	(void)state;
+	const char *skip1 = "uf-hvt: event 1 was not handled: the unit exited before reaching it\n";
+	const char *skip2 = "uf-hvt: event 2 was not handled: the unit exited before reaching it\n";
+	const char *skip3 = "uf-hvt: event 3 was not handled: the unit exited before reaching it\n";
+	const char *f = "uf-hvt: event %d failed: guest fault: #PF page fault; its pushes were dropped\n";
+	char want[512], fail2[128], fail1[128], fail3[128];
+	snprintf(fail1, sizeof(fail1), f, 1);
+	snprintf(fail2, sizeof(fail2), f, 2);
+	snprintf(fail3, sizeof(fail3), f, 3);
+	snprintf(want, sizeof(want), "%s%s%s", skip1, fail2, skip3);
+	settle_case(2, UF_END_FAULT, want); /* the second event was being handled */
+	snprintf(want, sizeof(want), "%s%s%s", fail1, skip2, skip3);
+	settle_case(1, UF_END_TIMEOUT, want);
+	settle_case(0, UF_END_FAULT, want); /* before the first started: the first */
+	snprintf(want, sizeof(want), "%s%s%s", skip1, skip2, fail3);
+	settle_case(99, UF_END_ERROR, want); /* a faked counter: clamped to the last */
+	snprintf(want, sizeof(want), "%s%s%s", skip1, skip2, skip3);
+	settle_case(2, UF_END_EXIT, want); /* a clean end without commit: all handed back */
+	settle_case(2, UF_END_INTERNAL, want);
+}
+
+static void test_settle_not_for_local_runs(void **state)
+{
+	struct uft_fx *fx = *state;
+	assert_int_equal(pop(fx, BUF, 4096, 3).count, 3);
+	hvt_end(&fx->h, UF_END_FAULT, "guest fault");
+	hvt_dataplane_settle(&fx->h);
+	assert_int_equal(fx->h.inflight, 3); /* the local backend does not settle: nothing reported */
+	char *err = uft_slurp(fx->err, NULL);
+	assert_string_equal(err, "");
+	free(err);
+}
+
 /* ---- kv -------------------------------------------------------------------- */
 
 static struct uf_hc_kv kv(struct uft_fx *fx, uint32_t op, const char *key, uint64_t val, uint64_t val_len,
@@ -687,6 +917,11 @@ int main(void)
 		T(test_commit_failed_event),
 		T(test_commit_empty_batch),
 		cmocka_unit_test(test_commit_malformed),
+		T(test_commit_applies_kv_in_order),
+		cmocka_unit_test(test_commit_kv_malformed),
+		T(test_commit_push_not_granted),
+		cmocka_unit_test(test_settle_blames_current_event),
+		T(test_settle_not_for_local_runs),
 		T(test_kv_set_get_del),
 		T(test_kv_key_and_value_may_be_read_only),
 		T(test_kv_incr),
