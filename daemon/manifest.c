@@ -82,6 +82,7 @@ struct mf_key {
 	int required;
 	uint64_t def, min, max; /* MF_UINT, MF_SIZE (and MF_BOOL's def) */
 	const char *what;       /* what the value should be: "expected <what>" */
+	const char *item;       /* MF_QUEUES, MF_LIST: what each entry should be */
 	mf_check_fn check;      /* MF_STR, MF_QUEUES, MF_LIST entries */
 	const struct mf_key *sub;
 };
@@ -110,7 +111,11 @@ static const struct mf_key mf_scale[] = {
 static const struct mf_key mf_fn[] = {
     {.key = "image", .kind = MF_IMAGE, .required = 1, .what = "a path to a .uf image"},
     {.key = "listen", .kind = MF_STR, .required = 1, .what = "a queue name", .check = check_name},
-    {.key = "push", .kind = MF_QUEUES, .what = "a queue name or a list of them", .check = check_name},
+    {.key = "push",
+     .kind = MF_QUEUES,
+     .what = "a queue name or a list of them",
+     .item = "a queue name",
+     .check = check_name},
     {.key = "env", .kind = MF_ENV, .what = "a mapping of NAME: value"},
     {.key = "memory",
      .kind = MF_SIZE,
@@ -123,8 +128,12 @@ static const struct mf_key mf_fn[] = {
     UINT_KEY("batch", 64, 1, UF_BATCH_MAX),
     UINT_KEY("retries", 3, 0, 100),
     {.key = "net", .kind = MF_BOOL, .what = "true or false"},
-    {.key = "egress", .kind = MF_LIST, .what = "a list of URL prefixes", .check = check_url},
-    {.key = "secrets", .kind = MF_LIST, .what = "a list of variable names", .check = check_var},
+    {.key = "egress", .kind = MF_LIST, .what = "a list of URL prefixes", .item = "a URL prefix", .check = check_url},
+    {.key = "secrets",
+     .kind = MF_LIST,
+     .what = "a list of variable names",
+     .item = "a variable name",
+     .check = check_var},
     {0},
 };
 
@@ -247,6 +256,7 @@ struct mf_ctx {
 	char *err;
 	size_t errlen, used;
 	unsigned nerr, dropped;
+	int full; /* err has no room for another line */
 	yaml_document_t *in;
 	unsigned char *walked; /* input collections already walked: aliases */
 	yaml_document_t out;   /* the canonical document (pass 1 -> 2) */
@@ -258,22 +268,28 @@ struct mf_ctx {
 	char base[PATH_MAX]; /* absolute; relative images are resolved against it */
 };
 
-/* Appends one finished message line to the caller's buffer, truncating. */
-static void err_append(struct mf_ctx *c, const char *msg)
+/*
+ * Appends one finished message line to the caller's buffer.  Lines go in
+ * whole; once one does not fit, it and all later ones are dropped (counted in
+ * `dropped`).  Only a first line that alone is too long is cut.
+ */
+static int err_append(struct mf_ctx *c, const char *msg)
 {
-	if (!c->err || c->errlen == 0)
-		return;
-	size_t room = c->errlen - 1 - c->used;
-	if (c->used > 0 && room > 0) {
-		c->err[c->used++] = '\n';
-		room--;
+	size_t n = strlen(msg), sep = c->used > 0;
+	if (!c->err || c->errlen == 0 || c->full)
+		return -1;
+	if (c->used + sep + n >= c->errlen) {
+		c->full = c->used > 0;
+		if (c->full)
+			return -1;
+		n = c->errlen - 1;
 	}
-	size_t n = strlen(msg);
-	if (n > room)
-		n = room;
+	if (sep)
+		c->err[c->used++] = '\n';
 	memcpy(c->err + c->used, msg, n);
 	c->used += n;
 	c->err[c->used] = '\0';
+	return 0;
 }
 
 static size_t clamp(int n, size_t cap)
@@ -287,11 +303,11 @@ static void mf_verr(struct mf_ctx *c, unsigned line, unsigned col, const char *p
 	char msg[1024];
 	size_t n;
 
-	if (c->nerr >= MF_MAX_ERRORS) {
+	c->nerr++;
+	if (c->nerr > MF_MAX_ERRORS) {
 		c->dropped++;
 		return;
 	}
-	c->nerr++;
 	if (line && col)
 		n = clamp(snprintf(msg, sizeof(msg), "%s:%u:%u: ", c->file, line, col), sizeof(msg));
 	else if (line)
@@ -304,7 +320,8 @@ static void mf_verr(struct mf_ctx *c, unsigned line, unsigned col, const char *p
 	for (char *p = msg; *p; p++) /* one problem, one line */
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
-	err_append(c, msg);
+	if (err_append(c, msg) < 0)
+		c->dropped++;
 }
 
 __attribute__((format(printf, 4, 5))) static void mf_err(struct mf_ctx *c, unsigned line, const char *path,
@@ -831,7 +848,9 @@ static long earlier_item(struct mf_ctx *c, yaml_node_t *s, size_t j)
 static int walk_list(struct mf_ctx *c, const struct mf_key *k, yaml_node_t *v, unsigned line)
 {
 	char buf[MF_SHOW_MAX + 8];
+	struct mf_key entry = *k;
 	int seq = out_collection(c, 0);
+	entry.what = k->item;
 	if (!v || is_null(v))
 		return seq;
 	if (v->type == YAML_SCALAR_NODE && k->kind == MF_QUEUES) {
@@ -861,7 +880,7 @@ static int walk_list(struct mf_ctx *c, const struct mf_key *k, yaml_node_t *v, u
 			         line_at(node(c, v->data.sequence.items.start[i])));
 			continue;
 		}
-		out_item(c, seq, walk_string(c, k, item, il));
+		out_item(c, seq, walk_string(c, &entry, item, il));
 	}
 	return seq;
 }
@@ -1402,12 +1421,21 @@ static int walk_document(struct mf_ctx *c, yaml_document_t *doc)
 	return c->nerr ? -1 : 0;
 }
 
+/* "N more problems not shown", if it fits: room is kept for it when lines are dropped for space. */
 static void finish_errors(struct mf_ctx *c)
 {
-	char msg[96];
-	if (!c->dropped)
+	char msg[PATH_MAX + 64];
+	if (!c->dropped || !c->err || c->errlen == 0)
 		return;
-	snprintf(msg, sizeof(msg), "%s: %u more problems not shown", c->file, c->dropped);
+	snprintf(msg, sizeof(msg), "%s: %u more problem%s not shown", c->file, c->dropped, c->dropped > 1 ? "s" : "");
+	while (c->used > 0 && c->used + 1 + strlen(msg) >= c->errlen) { /* make room: drop whole lines */
+		char *nl = memrchr(c->err, '\n', c->used);
+		c->used = nl ? (size_t)(nl - c->err) : 0;
+		c->err[c->used] = '\0';
+		c->dropped++;
+		snprintf(msg, sizeof(msg), "%s: %u more problems not shown", c->file, c->dropped);
+	}
+	c->full = 0;
 	err_append(c, msg);
 }
 

@@ -1,10 +1,13 @@
-# tests/fuzz/fuzz.mk - the hypercall fuzzer (libFuzzer, clang).
+# tests/fuzz/fuzz.mk - the hypercall and manifest fuzzers (libFuzzer, clang).
 #
 # Run from the top of the tree (tests/run.sh does):
 #     make -f tests/fuzz/fuzz.mk build    build build/tests/fuzz/fuzz_hypercall
-#     make -f tests/fuzz/fuzz.mk run      build and fuzz for FUZZ_TIME seconds
-#                                         (default 20); non-zero exit on a crash,
-#                                         leak, timeout or broken invariant
+#                                         and build/tests/fuzz/fuzz_manifest
+#     make -f tests/fuzz/fuzz.mk run      build, fuzz the hypercalls for FUZZ_TIME
+#                                         seconds (default 20), then the manifest
+#                                         parser for FUZZ_MANIFEST_TIME (default 10);
+#                                         non-zero exit on a crash, leak, timeout
+#                                         or broken invariant
 #     make -f tests/fuzz/fuzz.mk corpus   regenerate the seeds in tests/fuzz/corpus
 #
 # The target links the tender's own sources (all but hvt_kvm.c, replaced by
@@ -14,6 +17,12 @@
 # New inputs go to build/tests/fuzz/corpus (tests/fuzz/corpus is only read);
 # a crashing input is saved as build/tests/fuzz/crash-* - replay it with
 #     FUZZ_VERBOSE=1 build/tests/fuzz/fuzz_hypercall build/tests/fuzz/crash-...
+#
+# fuzz_manifest links daemon/manifest.c (instrumented) with the system's
+# libcyaml and libyaml (not instrumented); its seeds are
+# tests/fuzz/corpus_manifest, its dictionary tests/fuzz/manifest.dict, new
+# inputs go to build/tests/fuzz/corpus_manifest and crashes to
+# build/tests/fuzz/manifest-crash-*.
 
 FUZZ_OUT   := build/tests/fuzz
 FUZZ_OBJ   := $(FUZZ_OUT)/obj
@@ -36,7 +45,11 @@ FUZZ_OBJS  := $(FUZZ_TENDER:%=$(FUZZ_OBJ)/tender/%.o) $(FUZZ_OBJ)/kvm_stub.o $(F
 FUZZ_HDRS  := $(wildcard tender/*.h include/unifaas/*.h tests/unit/*.h tests/fuzz/*.h)
 FUZZ_BIN   := $(FUZZ_OUT)/fuzz_hypercall
 
-build: $(FUZZ_BIN)
+FUZZ_MANIFEST_TIME ?= 10
+FUZZ_MANIFEST_BIN  := $(FUZZ_OUT)/fuzz_manifest
+FUZZ_MANIFEST_OBJS := $(FUZZ_OBJ)/daemon/manifest.o $(FUZZ_OBJ)/fuzz_manifest.o
+
+build: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN)
 
 $(SECCOMP_BPF): tender/hvt_seccomp_rules.h tender/gen_seccomp.c
 	$(MAKE) -f Makefile $@
@@ -59,14 +72,27 @@ $(FUZZ_OBJ)/%.o: tests/fuzz/%.c $(FUZZ_HDRS) tests/fuzz/fuzz.mk
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
 
+$(FUZZ_OBJ)/daemon/%.o: daemon/%.c daemon/%.h include/unifaas/uf_abi.h tests/fuzz/fuzz.mk
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Idaemon -c $< -o $@
+
+$(FUZZ_OBJ)/fuzz_manifest.o: daemon/manifest.h
+$(FUZZ_OBJ)/fuzz_manifest.o: FUZZ_CFLAGS += -Idaemon
+
+$(FUZZ_MANIFEST_BIN): $(FUZZ_MANIFEST_OBJS)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@ -lcyaml -lyaml
+
 # hvt_guest_ptr is wrapped so the target can check every pointer it hands out.
 $(FUZZ_BIN): $(FUZZ_OBJS)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@ -Wl,--wrap=hvt_guest_ptr $(FUZZ_LDLIBS)
 
-run: $(FUZZ_BIN)
-	@mkdir -p $(FUZZ_OUT)/corpus
+run: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN)
+	@mkdir -p $(FUZZ_OUT)/corpus $(FUZZ_OUT)/corpus_manifest
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -timeout=10 -max_len=16384 \
 		-print_final_stats=1 -artifact_prefix=$(FUZZ_OUT)/ $(FUZZ_OUT)/corpus tests/fuzz/corpus
+	$(FUZZ_MANIFEST_BIN) -max_total_time=$(FUZZ_MANIFEST_TIME) -rss_limit_mb=2048 -timeout=10 -max_len=8192 \
+		-dict=tests/fuzz/manifest.dict -print_final_stats=1 -artifact_prefix=$(FUZZ_OUT)/manifest- \
+		$(FUZZ_OUT)/corpus_manifest tests/fuzz/corpus_manifest
 
 $(FUZZ_OUT)/gen_corpus: tests/fuzz/gen_corpus.c $(FUZZ_HDRS)
 	@mkdir -p $(dir $@)

@@ -365,6 +365,14 @@ static void test_wrong_type_structure(void **state)
 	        "eval.yaml:1: name: expected a workflow name, got a list");
 }
 
+static void test_wrong_type_list_entry(void **state)
+{
+	(void)state;
+	refused(HEAD "    push: [ok, { a: 1 }]\n    secrets:\n      - [X]\n",
+	        "eval.yaml:6: functions.fdc.push: expected a queue name, got a mapping\n"
+	        "eval.yaml:8: functions.fdc.secrets: expected a variable name, got a list");
+}
+
 static void test_wrong_type_bool(void **state)
 {
 	(void)state;
@@ -672,6 +680,13 @@ static void test_truncated_buffer(void **state)
 	assert_string_equal(small, "eval.yaml:6: functions.");
 	m = uf_manifest_parse("x: [", 4, "eval.yaml", "/srv/wf", 0, NULL, 0);
 	assert_null(m);
+
+	/* whole lines only, and room is made for the count of the rest */
+	char mid[120];
+	const char *yaml = HEAD "    x1: 1\n    x2: 1\n    x3: 1\n";
+	m = uf_manifest_parse(yaml, strlen(yaml), "eval.yaml", "/srv/wf", 0, mid, sizeof(mid));
+	assert_null(m);
+	assert_string_equal(mid, "eval.yaml:6: functions.fdc: unknown key 'x1'\neval.yaml: 2 more problems not shown");
 }
 
 /* ---- images and files ----------------------------------------------------------- */
@@ -766,6 +781,7 @@ int main(void)
 	    cmocka_unit_test(test_non_scalar_key),
 	    cmocka_unit_test(test_wrong_type_integer),
 	    cmocka_unit_test(test_wrong_type_structure),
+	    cmocka_unit_test(test_wrong_type_list_entry),
 	    cmocka_unit_test(test_wrong_type_bool),
 	    cmocka_unit_test(test_out_of_range),
 	    cmocka_unit_test(test_bad_size),
