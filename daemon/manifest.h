@@ -9,9 +9,11 @@
  * The daemon only ever sees a struct uf_manifest that passed every check.
  *
  * Invariants of a parsed manifest: every name matches uf_queue_name_ok();
- * every function listens to exactly one queue; min_units <= max_units;
- * every image path is absolute (resolved against the manifest's directory
- * or the base_dir given to the parser).
+ * every function listens to exactly one queue, and no two to the same one;
+ * no function pushes to its own queue; every ingress queue has a listener;
+ * min_units <= max_units; every value is in its documented range; every
+ * default is filled in; every image path is absolute (resolved against the
+ * manifest's directory or the base_dir given to the parser).
  */
 #ifndef UF_MANIFEST_H
 #define UF_MANIFEST_H
@@ -41,10 +43,10 @@ struct uf_function {
 	size_t negress;
 	char **secrets;    /* names of secrets it may read (later issue) */
 	size_t nsecrets;
-	uint64_t memory;   /* guest memory in bytes; default 8 MiB; 1 MiB..1 GiB */
+	uint64_t memory;   /* guest memory in bytes; default 8 MiB; 4 MiB..1 GiB in 2 MiB steps (the tender's --mem) */
 	uint32_t timeout_ms; /* CPU time per event; default 1000; 0 = unlimited */
-	uint32_t batch;    /* events per pop; default 64; 1..1024 */
-	uint32_t retries;  /* deliveries after the first before dead-lettering; default 3 */
+	uint32_t batch;    /* events per pop; default 64; 1..UF_BATCH_MAX (256) */
+	uint32_t retries;  /* deliveries after the first before dead-lettering; default 3; 0..100 */
 	int net;           /* net: true -> gets a TAP device */
 	struct uf_scale scale;
 	unsigned line;     /* line of the function's key, for later messages */
@@ -73,10 +75,15 @@ struct uf_manifest {
 /*
  * Parse and check `len` bytes of YAML.  `file` is the name used in messages
  * (as the user typed it); `base_dir` resolves relative image paths (NULL:
- * the directory of `file`).  check_images != 0 also requires every image to
- * exist and be readable.
+ * the directory of `file`, itself made absolute against the working
+ * directory).  check_images != 0 also requires every image to exist, be a
+ * regular readable file and start with the ELF magic.  docs/manifest.md
+ * lists every key, default, range and check.
  * Returns the manifest, or NULL with every problem written into err (one
- * per line, `file:line: key: what (hint)`), truncated to errlen.
+ * per line, `file:line: key: what (hint)`, lines joined by '\n' with none
+ * after the last; whole lines only, then "file: N more problems not shown"
+ * if errlen or the limit of 50 cuts the list).  err may be NULL with
+ * errlen 0.  The result is freed with uf_manifest_free.
  */
 struct uf_manifest *uf_manifest_parse(const char *yaml, size_t len, const char *file, const char *base_dir,
                                       int check_images, char *err, size_t errlen);
