@@ -6,10 +6,12 @@
  * {"door":"open","count":N} to the queue `door-opens`; "close" does nothing.
  * Any other payload is logged and fails the event.
  *
- * The counter is updated with uf_kv_incr, which takes effect at once (KV
- * writes are not part of the event's commit): an "open" that is delivered
- * twice (at-least-once) is counted twice.  For a door counter that is an
- * acceptable error; see docs/writing-functions.md for the exact pattern.
+ * The counter is updated with uf_kv_incr, which is applied with the
+ * event's acknowledgement (KV writes are part of the commit): an "open"
+ * that is delivered twice (at-least-once) is still counted once.  The
+ * count it reports is read once per batch and carried forward by the
+ * batch's own increments; two units counting at the same time may report
+ * the same number, the stored total is exact (docs/writing-functions.md).
  */
 #include <inttypes.h>
 #include <stdio.h>

@@ -64,9 +64,19 @@ void uf_fail(uf_ctx *ctx);
 /*
  * Key-value store, namespaced per workflow.  Keys are UTF-8 text (1..512
  * bytes, no NUL); values are byte strings.
- * KV operations take effect at once, not at commit: a failed or retried
- * event's KV writes stay (make them idempotent, e.g. keyed by ev->id).
- * -ENOSPC when the store is full (`unifaas run` keeps at most 64 MiB).
+ * Writes (set, del, incr) made while handling an event are staged and
+ * applied with the event's acknowledgement, atomically, like its pushes: a
+ * failed or crashed attempt applies none, a retried event's apply once.
+ * Reads see the batch's own writes; reads of other keys see the store.
+ * uf_kv_incr with out reads the key's stored value once per batch and
+ * reports it plus this batch's increments (the INCRBY is applied at commit,
+ * so concurrent units never lose an increment, but may report equal
+ * values); with out NULL it reads nothing and costs no VM exit.  Inside an
+ * event uf_kv_del returns 0 (absent or not); a staged write the store
+ * refuses at commit (an increment of a non-integer, a full local store) is
+ * logged and skipped.  Outside an event (main before the first uf_pop) KV
+ * calls take effect at once; -ENOSPC when the store is full (`unifaas
+ * run` keeps at most 64 MiB).
  * uf_kv_get copies at most cap bytes into buf and sets *len to the full
  * length of the value (so a caller can retry with a bigger buffer; the
  * return is -ENOBUFS when cap was too small).  A value shorter than cap is
