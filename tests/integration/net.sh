@@ -93,7 +93,9 @@ sleep 0.2
 ping -c 1 -W 1 10.77.0.3 >/dev/null 2>&1 && ip neigh show 10.77.0.3 | grep -q 'lladdr 02:00:00:00:00:42 ' &&
 	pass second-unit-own-mac || fail second-unit-own-mac "$(ip neigh show 10.77.0.3) / $(cat "$UF_TMP/pingd1.err")"
 
-# Attach failures: status 8 (UF_END_NET) and a message naming device and cause.
+# Attach failures: status 8 (UF_END_NET) and a message naming device and
+# cause; a device with an owner refuses a tender that is neither the owner
+# nor has CAP_NET_ADMIN.
 tap_refused() { # NAME DEVICE EXPECTED-MESSAGE
 	local out rc
 	out=$(timeout 10 "$HVT" --tap "$2" --env NET_IP=10.77.0.9 "$img" 2>&1)
@@ -104,6 +106,12 @@ tap_refused tap-busy uf-tap0 "tap uf-tap0: busy: another unit (process) is attac
 tap_refused tap-missing uf-nope "tap uf-nope: no such network device"
 tap_refused tap-not-a-tap uf-br0 "tap uf-br0: not a TAP device"
 tap_refused tap-name-too-long uf-a-name-too-long "a device name is 1..15 characters"
+ip tuntap add dev uf-owned mode tap user 65534
+out=$(timeout 10 setpriv --bounding-set=-net_admin "$HVT" --tap uf-owned --env NET_IP=10.77.0.9 "$img" 2>&1)
+rc=$?
+[ $rc -eq 8 ] && [[ "$out" == *"tap uf-owned: not allowed to attach (needs CAP_NET_ADMIN"* ]] &&
+	pass tap-not-allowed || fail tap-not-allowed "status $rc: $out"
+ip link del uf-owned
 ip link show uf-nope >/dev/null 2>&1 && fail tap-missing-not-created "uf-hvt created uf-nope" ||
 	pass tap-missing-not-created
 out=$(timeout 10 "$HVT" --tap uf-tap2 --mac 01:00:5e:00:00:01 "$img" 2>&1)
