@@ -219,12 +219,30 @@ static void check_step(struct daemon *d, struct step *s)
 		scale_step(d, s);
 }
 
+/* Hear pushes to every queue that has a listening step with no unit: the
+ * cold-start trigger.  Busy queues are left to the tick. */
+static void update_watches(struct daemon *d)
+{
+	store_watch_begin(d->store);
+	for (struct workflow *w = d->workflows; w; w = w->next)
+		for (size_t i = 0; i < w->m->nfunctions; i++)
+			if (w->state == WF_RUNNING && w->steps[i].running == 0)
+				store_watch(d->store, w->m->name, w->steps[i].fn->listen);
+	store_watch_end(d->store);
+}
+
+void scheduler_units_changed(struct daemon *d)
+{
+	update_watches(d);
+}
+
 static void check_all(struct daemon *d, int only_dirty)
 {
 	for (struct workflow *w = d->workflows; w; w = w->next)
 		for (size_t i = 0; i < w->m->nfunctions; i++)
 			if (!only_dirty || w->steps[i].dirty)
 				check_step(d, &w->steps[i]);
+	update_watches(d);
 }
 
 static int any_work(struct daemon *d)

@@ -4,8 +4,10 @@
  * Two connections over the unix socket, both authenticated as the platform's
  * own user: a synchronous one for commands (a round trip is ~50 us here,
  * short enough to make from the loop) and an asynchronous one, attached to
- * the libuv loop, subscribed to keyspace notifications of the queues
- * (`__keyspace@0__:uf:q:*`, event `xadd`).  Either may drop when
+ * the libuv loop, subscribed to the keyspace channels (event `xadd`) of the
+ * queues the scheduler watches: only queues with a listening step that has
+ * no unit, because a notification per event of a busy queue would cost the
+ * daemon ~10% of a core at 20k events/s for nothing.  Either may drop when
  * redis-server restarts: a command on a dead connection reconnects once
  * (at most every 200 ms) and otherwise returns NULL; the subscriber
  * reconnects every 500 ms and, once back, asks for a full check, because
@@ -24,7 +26,15 @@
 #include "store.h"
 #include "unifaasd.h"
 
-#define NOTIFY_PATTERN "__keyspace@0__:uf:q:*"
+#define CHANNEL_PREFIX "__keyspace@0__:"
+
+/* A queue whose keyspace channel we want to hear (see store_watch). */
+struct watch {
+	struct watch *next;
+	char channel[UF_NAME_BUF * 2 + 32];
+	int subscribed; /* a SUBSCRIBE was sent on the current connection */
+	int wanted;     /* still wanted after the last store_watch_end */
+};
 
 struct store {
 	uv_loop_t *loop;
@@ -39,6 +49,7 @@ struct store {
 	void (*reconnected)(void *arg);
 	int closing;
 	int was_down;
+	struct watch *watches;
 };
 
 static int authenticate(redisContext *c, const char *password)
@@ -184,16 +195,17 @@ static void on_message(redisAsyncContext *ac, void *reply, void *arg)
 	(void)ac;
 	struct store *s = arg;
 	redisReply *r = reply;
-	/* pmessage <pattern> <channel> <event> */
-	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 4 || r->element[0]->type != REDIS_REPLY_STRING)
+	/* message <channel> <event> */
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[0]->type != REDIS_REPLY_STRING)
 		return;
-	if (strcmp(r->element[0]->str, "pmessage") || strcmp(r->element[3]->str, "xadd"))
+	if (strcmp(r->element[0]->str, "message") || r->element[2]->type != REDIS_REPLY_STRING ||
+	    strcmp(r->element[2]->str, "xadd"))
 		return;
-	const char *key = strchr(r->element[2]->str, ':'); /* after __keyspace@0__ */
-	if (!key || strncmp(key + 1, "uf:q:", 5))
+	const char *key = r->element[1]->str + strlen(CHANNEL_PREFIX);
+	if (strncmp(key, "uf:q:", 5))
 		return;
 	char wf[UF_NAME_BUF];
-	const char *rest = key + 6, *colon = strchr(rest, ':');
+	const char *rest = key + 5, *colon = strchr(rest, ':');
 	if (!colon || (size_t)(colon - rest) >= sizeof(wf))
 		return;
 	memcpy(wf, rest, (size_t)(colon - rest));
@@ -210,6 +222,8 @@ static void on_sub_disconnect(const redisAsyncContext *ac, int status)
 {
 	struct store *s = ac->data;
 	s->sub = NULL;
+	for (struct watch *w = s->watches; w; w = w->next)
+		w->subscribed = 0;
 	if (s->closing)
 		return;
 	dlog("warn", "what=redis op=subscribe cause=\"%s\" retry_ms=500", status == REDIS_OK ? "closed" : ac->errstr);
@@ -226,18 +240,23 @@ static void on_sub_connect(const redisAsyncContext *ac, int status)
 		uv_timer_start(&s->sub_retry, sub_retry_cb, 500, 0);
 }
 
-static void on_subscribed(redisAsyncContext *ac, void *reply, void *arg)
+/* The daemon's own channel: its first reply means the subscription
+ * connection is (again) up, and anything missed while it was down is
+ * picked up by one full check. */
+static void on_hello(redisAsyncContext *ac, void *reply, void *arg)
 {
 	(void)ac;
 	struct store *s = arg;
 	redisReply *r = reply;
-	if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && !strcmp(r->element[0]->str, "psubscribe")) {
-		/* the first reply of the subscription: anything missed while
-		 * disconnected is picked up by one full check */
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_STRING &&
+	    !strcmp(r->element[0]->str, "subscribe"))
 		s->notify(s->arg, NULL, NULL);
-		return;
-	}
-	on_message(ac, reply, arg);
+}
+
+static void subscribe(struct store *s, struct watch *w)
+{
+	if (s->sub && redisAsyncCommand(s->sub, on_message, s, "SUBSCRIBE %s", w->channel) == REDIS_OK)
+		w->subscribed = 1;
 }
 
 static void sub_connect(struct store *s)
@@ -255,8 +274,10 @@ static void sub_connect(struct store *s)
 	redisAsyncSetDisconnectCallback(ac, on_sub_disconnect);
 	if (s->password[0])
 		redisAsyncCommand(ac, NULL, NULL, "AUTH %s", s->password);
-	redisAsyncCommand(ac, on_subscribed, s, "PSUBSCRIBE %s", NOTIFY_PATTERN);
+	redisAsyncCommand(ac, on_hello, s, "SUBSCRIBE uf:daemon");
 	s->sub = ac;
+	for (struct watch *w = s->watches; w; w = w->next)
+		subscribe(s, w);
 }
 
 struct store *store_open(uv_loop_t *loop, const char *socket, const char *password, store_notify_fn notify, void *arg,
@@ -290,6 +311,48 @@ struct store *store_open(uv_loop_t *loop, const char *socket, const char *passwo
 	return s;
 }
 
+void store_watch_begin(struct store *s)
+{
+	for (struct watch *w = s->watches; w; w = w->next)
+		w->wanted = 0;
+}
+
+void store_watch(struct store *s, const char *wf, const char *queue)
+{
+	char channel[sizeof(((struct watch *)0)->channel)];
+	snprintf(channel, sizeof(channel), CHANNEL_PREFIX "uf:q:%s:%s", wf, queue);
+	for (struct watch *w = s->watches; w; w = w->next)
+		if (!strcmp(w->channel, channel)) {
+			w->wanted = 1;
+			if (!w->subscribed)
+				subscribe(s, w);
+			return;
+		}
+	struct watch *w = calloc(1, sizeof(*w));
+	if (!w)
+		return; /* the periodic check still sees the queue */
+	snprintf(w->channel, sizeof(w->channel), "%s", channel);
+	w->wanted = 1;
+	w->next = s->watches;
+	s->watches = w;
+	subscribe(s, w);
+}
+
+void store_watch_end(struct store *s)
+{
+	for (struct watch **p = &s->watches; *p;) {
+		struct watch *w = *p;
+		if (w->wanted) {
+			p = &w->next;
+			continue;
+		}
+		if (w->subscribed && s->sub)
+			redisAsyncCommand(s->sub, NULL, NULL, "UNSUBSCRIBE %s", w->channel);
+		*p = w->next;
+		free(w);
+	}
+}
+
 void store_on_reconnect(struct store *s, void (*fn)(void *arg))
 {
 	s->reconnected = fn;
@@ -305,6 +368,11 @@ void store_close(struct store *s)
 	if (!s)
 		return;
 	s->closing = 1;
+	while (s->watches) {
+		struct watch *w = s->watches;
+		s->watches = w->next;
+		free(w);
+	}
 	if (s->sub)
 		redisAsyncDisconnect(s->sub);
 	if (s->c)

@@ -32,5 +32,10 @@ int store_append(struct store *s, const char *fmt, ...);
 int store_appendv(struct store *s, int argc, const char **argv, const size_t *argvlen);
 redisReply *store_reply(struct store *s);
 int store_up(struct store *s);
+/* The set of queues whose pushes trigger a notification: between begin and
+ * end, call store_watch for every queue wanted; the others are dropped. */
+void store_watch_begin(struct store *s);
+void store_watch(struct store *s, const char *wf, const char *queue);
+void store_watch_end(struct store *s);
 
 #endif

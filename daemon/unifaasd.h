@@ -149,5 +149,6 @@ int units_settle_consumer(struct daemon *d, struct step *s, const char *consumer
 void scheduler_start(struct daemon *d);
 void scheduler_poke(struct daemon *d, const char *wf, const char *queue);
 void scheduler_check_now(struct daemon *d);
+void scheduler_units_changed(struct daemon *d); /* a unit started or ended */
 
 #endif

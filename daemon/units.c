@@ -222,6 +222,7 @@ static void finish(struct unit *u)
 		registry_unit_gone(s->wf);
 	else
 		scheduler_poke(d, s->wf->m->name, s->fn->listen);
+	scheduler_units_changed(d);
 }
 
 static void handle_done(struct unit *u)
