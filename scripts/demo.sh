@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# demo.sh BUILD_DIR - runs every example function as a unikernel (`make run`).
+# demo.sh BUILD_DIR - runs every example function as a unikernel, then the
+# platform (`make run`).
 #
 # Each step prints a heading, the `unifaas run` command it runs, the pushes
 # the unit committed (stdout, JSON lines) and the unit's log (stderr, marked
@@ -7,6 +8,10 @@
 # 4 for the run that shows the CPU time limit.  The script ends with a
 # one-line summary and exits 1 if any step ended otherwise.
 # Sample events come from functions/testdata/, so only this tree is needed.
+# The platform part runs the README's session on a private state dir and
+# ports (so it never touches a platform the user already runs): `unifaas up`
+# (redis-server, mosquitto, unifaasd), deploy workflows/eval.yaml, push 1000
+# events, read the counters, ps, queues, logs, `unifaas down`.
 set -u
 
 if [ $# -ne 1 ] || [ ! -x "$1/bin/unifaas" ]; then
@@ -76,10 +81,47 @@ step 0 "$uf" run "$img/threshold.uf" --env CO2_LIMIT_PPM=2000 --events "$data/sc
 heading "lights: motion and lux events of two rooms, state per room in KV"
 step 0 "$uf" run "$img/lights.uf" --kv "$tmp/lights-kv.json" --events "$data/lights.txt"
 
+# show ARGS...: prints and runs one `unifaas ARGS` on the demo's platform
+show() {
+	printf '$ unifaas %s\n' "$*"
+	U "$@" 2>&1 | sed 's/^/  /'
+	[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "  -> FAILED"; unexpected=$((unexpected + 1)); }
+}
+
+heading "the platform: events through Redis, units started and stopped by unifaasd"
+state=$tmp/state
+U() { "$uf" --state-dir "$state" "$@"; }
+trap 'U down >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+show up --api-port 7388 --mqtt-port 18883
+show deploy workflows/eval.yaml
+printf '$ for i in $(seq 1000); do echo open; done | unifaas push eval fridge-door\n'
+for _ in $(seq 1000); do echo open; done | U push eval fridge-door 2>&1 | sed 's/^/  /'
+for _ in $(seq 200); do
+	[ "$(U kv get eval door-log-count 2>/dev/null)" = 1000 ] && break
+	sleep 0.05
+done
+show ps
+show kv get eval fdc-count
+show kv get eval door-log-count
+show queues
+printf '$ unifaas logs eval/door-log | tail -n 3\n'
+U logs eval/door-log | tail -n 3 | sed 's/^/  /'
+count=$(U kv get eval fdc-count 2>/dev/null)
+if [ "$count" = 1000 ]; then
+	echo "  -> 1000 events pushed, 1000 counted by fdc, 1000 logged by door-log"
+else
+	echo "  -> fdc counted ${count:-nothing} of 1000: UNEXPECTED"
+	unexpected=$((unexpected + 1))
+fi
+echo "  (units exit after idle_ms = 2 s of empty queue)"
+sleep 2.5
+show ps
+show down
+
 echo
 if [ "$unexpected" -eq 0 ]; then
-	echo "demo: $steps units run, $pushes pushes, every exit status as expected"
+	echo "demo: $steps units run, $pushes pushes, every exit status as expected; platform session as expected"
 	exit 0
 fi
-echo "demo: $steps units run, $unexpected with an unexpected exit status"
+echo "demo: $steps units run, $unexpected unexpected results"
 exit 1
