@@ -3,7 +3,7 @@
  *
  * The file is `key=value` lines; `#` starts a comment.  Keys: redis_socket,
  * redis_password_file, api_port, mqtt_url, max_units, hvt, tick_ms,
- * idle_tick_ms, log_cap.  The API token is <state>/api.token.  An unknown
+ * idle_tick_ms, log_cap, tap_bridge, tap_cidr, tap_pool_size.  The API token is <state>/api.token.  An unknown
  * key or a bad value is an error naming the file and line: the daemon must
  * not start on a configuration it half understood.  Secrets are read from
  * their files and never logged.
@@ -75,6 +75,18 @@ static int set_key(struct daemon_config *c, const char *k, const char *v, char *
 		*(k[0] == 't' ? &c->tick_ms : &c->idle_tick_ms) = (uint32_t)n;
 		return 0;
 	}
+	if (!strcmp(k, "tap_bridge"))
+		return v[0] && snprintf(c->tap_bridge, sizeof(c->tap_bridge), "%s", v) < (int)sizeof(c->tap_bridge)
+		           ? 0
+		           : -1;
+	if (!strcmp(k, "tap_cidr"))
+		return v[0] && snprintf(c->tap_cidr, sizeof(c->tap_cidr), "%s", v) < (int)sizeof(c->tap_cidr) ? 0 : -1;
+	if (!strcmp(k, "tap_pool_size")) {
+		if (parse_num(v, 1000, &n) < 0 || n == 0)
+			return -1;
+		c->tap_pool_size = (uint32_t)n;
+		return 0;
+	}
 	if (!strcmp(k, "log_cap")) {
 		if (parse_num(v, UINT64_C(1) << 36, &n) < 0 || n < 4096)
 			return -1;
@@ -98,6 +110,9 @@ int config_load(struct daemon_config *c, const char *state_dir, char *err, size_
 	c->tick_ms = 100;
 	c->idle_tick_ms = 1000;
 	c->log_cap = 1 << 20;
+	snprintf(c->tap_bridge, sizeof(c->tap_bridge), "uf-br0");
+	snprintf(c->tap_cidr, sizeof(c->tap_cidr), "10.77.0.1/24");
+	c->tap_pool_size = 16;
 
 	snprintf(path, sizeof(path), "%s/unifaas.conf", state_dir);
 	FILE *f = fopen(path, "r");

@@ -41,6 +41,7 @@ struct unit {
 	uint64_t started_ms;
 	uint64_t events; /* acknowledged, from uf:stat:<wf>:<step> */
 	char tap[16];    /* TAP device held, "" if none */
+	char ip[16];     /* the unit's address on the TAP pool's subnet */
 	int exited;
 	int64_t exit_status;
 	int term_signal;
@@ -97,6 +98,9 @@ struct daemon_config {
 	uint32_t tick_ms;      /* reconcile period while work exists */
 	uint32_t idle_tick_ms; /* reconcile period when nothing runs */
 	uint64_t log_cap;      /* bytes per step log before rotation */
+	char tap_bridge[16];   /* the TAP pool (net: true functions) */
+	char tap_cidr[32];     /* host address/prefix on the bridge */
+	uint32_t tap_pool_size;
 };
 
 struct daemon {

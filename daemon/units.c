@@ -335,8 +335,14 @@ static int build_argv(struct daemon *d, struct step *s, struct unit *u, char **a
 		argv[n++] = fmt_dup("--push-allow=%s", allow ? allow : "");
 	argv[n++] = fmt_dup("--fast-exit");
 	free(allow);
-	if (u->tap[0])
+	if (u->tap[0]) {
+		char gw[32];
+		snprintf(gw, sizeof(gw), "%s", d->cfg.tap_cidr);
+		gw[strcspn(gw, "/")] = 0;
 		argv[n++] = fmt_dup("--tap=%s", u->tap);
+		argv[n++] = fmt_dup("--env=NET_IP=%s", u->ip);
+		argv[n++] = fmt_dup("--env=NET_GW=%s", gw);
+	}
 	for (size_t i = 0; i < f->nenv && n < MAX_ARGS - 3; i++)
 		argv[n++] = fmt_dup("--env=%s=%s", f->env_keys[i], f->env_values[i]);
 	argv[n++] = fmt_dup("%s", s->image);
@@ -419,6 +425,23 @@ static void record(struct daemon *d, struct unit *u)
 		freeReplyObject(r);
 }
 
+/* A TAP device for a net: true unit; the pool is made on first use. */
+static int acquire_tap(struct daemon *d, struct unit *u, char *err, size_t errlen)
+{
+	char why[512];
+	if (!d->taps &&
+	    !(d->taps = tap_pool_open(d->cfg.tap_bridge, d->cfg.tap_cidr, d->cfg.tap_pool_size, why, sizeof(why)))) {
+		snprintf(err, errlen, "TAP pool: %s", why);
+		return -1;
+	}
+	if (tap_pool_acquire(d->taps, u->tap, u->ip) < 0) {
+		snprintf(err, errlen, "no free TAP device (all %u of the pool in use)", d->cfg.tap_pool_size);
+		u->tap[0] = 0;
+		return -1;
+	}
+	return 0;
+}
+
 int unit_start(struct daemon *d, struct step *s, char *err, size_t errlen)
 {
 	int outfd[2] = {-1, -1}, errfd[2] = {-1, -1};
@@ -437,13 +460,9 @@ int unit_start(struct daemon *d, struct step *s, char *err, size_t errlen)
 	if (r)
 		freeReplyObject(r);
 	snprintf(u->id, sizeof(u->id), "%s.%s.%llu", s->wf->m->name, s->fn->name, (unsigned long long)s->seq);
-	if (s->fn->net) {
-		char ip[16];
-		if (!d->taps || tap_pool_acquire(d->taps, u->tap, ip) < 0) {
-			snprintf(err, errlen, "no free TAP device for a net: true function");
-			free(u);
-			return -1;
-		}
+	if (s->fn->net && acquire_tap(d, u, err, errlen) < 0) {
+		free(u);
+		return -1;
 	}
 	if (pipe2(outfd, O_CLOEXEC) < 0 || pipe2(errfd, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
