@@ -1,29 +1,27 @@
 /*
- * manifest.c - workflow manifests (ARCHITECTURE §6): YAML text in, a checked
- * struct uf_manifest out, or one message per problem, never a half-checked
- * manifest.  Three passes; each reports every problem it finds, and a pass
- * runs only when the ones before it found none:
- *
- *  1. libyaml loads the text into a node tree (syntax errors get
- *     file:line:column) and walk_*() checks it against the user-facing key
- *     tables below (mf_top, mf_fn, ...): unknown keys (with the nearest valid
- *     one), types, ranges, names, duplicates.  It records the line of every
- *     key path (the line index) and builds a canonical document shaped
- *     exactly like struct uf_manifest: functions as a list with name and
- *     line, env as two lists, push always a list, memory in bytes, every
- *     default filled in, image paths absolute.
- *  2. libcyaml loads that canonical document against mf_schema straight into
- *     struct uf_manifest, and frees it in uf_manifest_free.  libcyaml alone
- *     cannot express mappings with user-chosen keys (functions:, env:) or "a
- *     string or a list" (push:), and it stops at the first error without a
- *     line number: hence pass 1.  A libcyaml failure here is an internal bug.
- *  3. Checks across keys on the loaded struct (unit limits, loops, one
- *     listener per queue, ingress wiring, env/secrets, images on disk), with
- *     lines taken from the line index.
- *
- * Messages read `file:line: key.path: what (hint)`, one per line, with
- * control characters replaced, at most MF_MAX_ERRORS of them.
+ * manifest.c - workflow manifests (ARCHITECTURE §6): YAML in, a checked
+ * struct uf_manifest out, or one message per problem; never half-checked.
+ * Three passes, each reporting all it finds; one runs only if those before
+ * it found nothing:
+ *  1. libyaml loads the text (syntax errors get line:column) and walk_*()
+ *     checks the node tree against the user-facing key tables (mf_top,
+ *     mf_fn, ...): unknown keys with the nearest valid one, types, ranges,
+ *     names, duplicates.  It records the line of every key path (the line
+ *     index) and builds a canonical document shaped like struct
+ *     uf_manifest: functions a list with name and line, env two lists, push
+ *     always a list, memory in bytes, defaults filled in, images absolute.
+ *  2. libcyaml loads that document against mf_schema into struct
+ *     uf_manifest (and uf_manifest_free frees it).  libcyaml cannot express
+ *     user-chosen keys (functions:, env:) or "string or list" (push:), and
+ *     stops at the first error with no line: hence pass 1.  Failing here is
+ *     an internal bug.
+ *  3. Checks across keys on the struct: unit limits, loops, one listener per
+ *     queue, ingress wiring, env/secrets, images; lines from the line index.
+ * Messages: `file:line: key.path: what (hint)`, one line each, at most 50.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memrchr, PATH_MAX */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1363,7 +1361,7 @@ static int set_base(struct mf_ctx *c, const char *file, const char *base_dir)
 {
 	char dir[PATH_MAX], cwd[PATH_MAX];
 	const char *slash = file ? strrchr(file, '/') : NULL;
-	if (base_dir)
+	if (base_dir && *base_dir)
 		snprintf(dir, sizeof(dir), "%s", base_dir);
 	else if (slash)
 		snprintf(dir, sizeof(dir), "%.*s", slash == file ? 1 : (int)(slash - file), file);
@@ -1491,13 +1489,14 @@ struct uf_manifest *uf_manifest_load(const char *path, int check_images, char *e
 	struct uf_manifest *m = NULL;
 	char *buf = NULL;
 	struct stat st;
-	FILE *f = fopen(path, "re");
+	size_t n = 0;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO must not block us */
 
-	if (!f) {
+	if (fd < 0) {
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return NULL;
 	}
-	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "%s: not a regular file", path);
 		goto out;
 	}
@@ -1510,15 +1509,22 @@ struct uf_manifest *uf_manifest_load(const char *path, int check_images, char *e
 		snprintf(err, errlen, "%s: out of memory", path);
 		goto out;
 	}
-	size_t n = fread(buf, 1, (size_t)st.st_size, f);
-	if (ferror(f)) {
-		snprintf(err, errlen, "%s: read error", path);
-		goto out;
+	while (n < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(err, errlen, "%s: read: %s", path, strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
 	}
 	m = uf_manifest_parse(buf, n, path, NULL, check_images, err, errlen);
 out:
 	free(buf);
-	fclose(f);
+	close(fd);
 	return m;
 }
 

@@ -762,6 +762,14 @@ static void test_load_file(void **state)
 	assert_null(m);
 	snprintf(want, sizeof(want), "%s: not a regular file", tmp);
 	assert_string_equal(err, want);
+
+	snprintf(path, sizeof(path), "%s/fifo.yaml", tmp); /* must not block */
+	assert_int_equal(mkfifo(path, 0600), 0);
+	m = uf_manifest_load(path, 0, err, sizeof(err));
+	unlink(path);
+	assert_null(m);
+	snprintf(want, sizeof(want), "%s: not a regular file", path);
+	assert_string_equal(err, want);
 }
 
 int main(void)

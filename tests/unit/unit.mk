@@ -13,6 +13,8 @@
 # and its main() must not clash with cmocka's test main (see kvm_stub.c).
 # tender/hvt_seccomp.c includes the BPF filter generated at build time; the
 # top-level Makefile makes it (build/gen/hvt_seccomp_bpf.h), not this file.
+# The exception is test_manifest, the daemon's manifest parser: it links
+# daemon/manifest.c with -lcyaml -lyaml and no tender sources.
 
 UNIT_OUT   := build/tests/unit
 UNIT_OBJ   := $(UNIT_OUT)/obj
