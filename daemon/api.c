@@ -336,9 +336,9 @@ static enum MHD_Result r_units(struct api *a, struct MHD_Connection *c)
 			if (st)
 				freeReplyObject(st);
 			json_t *exits = json_object();
-			static const char *names[] = {"clean",   "error", "usage",         "fault",
-			                              "timeout", "oom",   "bad_hypercall", "internal"};
-			for (int k = 0; k < 8; k++)
+			static const char *names[UF_END_NET + 1] = {
+			    "clean", "error", "usage", "fault", "timeout", "oom", "bad_hypercall", "internal", "net"};
+			for (int k = 0; k <= UF_END_NET; k++)
 				if (s->exits[k])
 					json_object_set_new(exits, names[k], json_integer((json_int_t)s->exits[k]));
 			if (s->killed)

@@ -136,8 +136,10 @@ int config_load(struct daemon_config *c, const char *state_dir, char *err, size_
 		*eq = 0;
 		int r = set_key(c, k, eq + 1, pwfile, sizeof(pwfile));
 		if (r < 0) {
-			snprintf(err, errlen, "%s:%d: %s: %s '%s'", path, lineno, k,
-			         r == -2 ? "unknown key" : "bad value", eq + 1);
+			if (r == -2)
+				snprintf(err, errlen, "%s:%d: unknown key '%s'", path, lineno, k);
+			else
+				snprintf(err, errlen, "%s:%d: %s: bad value '%s'", path, lineno, k, eq + 1);
 			rc = -1;
 			break;
 		}

@@ -100,6 +100,8 @@ static void rotate(struct logfile *l)
 void logfile_line(struct logfile *l, const char *unit, const char *text, size_t len)
 {
 	char buf[4096];
+	if (len && text[len - 1] == '\r')
+		len--;
 	int n = snprintf(buf, sizeof(buf), "%s | ", unit);
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		return;

@@ -13,7 +13,7 @@ struct logfile;
 struct logfile *logfile_open(const char *path, uint64_t cap, char *err, size_t errlen);
 /* called after every appended line (the API wakes its long polls) */
 void logfile_on_append(struct logfile *l, void (*fn)(struct logfile *, void *), void *arg);
-/* append `unit | text\n` (text without its newline) */
+/* append `unit | text\n` (text without its newline; a trailing CR is dropped) */
 void logfile_line(struct logfile *l, const char *unit, const char *text, size_t len);
 /* logical offset just past the last byte written */
 uint64_t logfile_end(const struct logfile *l);

@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include "manifest.h"
+#include "uf_abi.h"
 
 struct daemon;
 struct logfile;
@@ -58,7 +59,7 @@ struct step {
 	uint64_t seq; /* next unit number */
 	uint64_t last_start_ms;
 	uint64_t starts;
-	uint64_t exits[8]; /* by UF_END_* status */
+	uint64_t exits[UF_END_NET + 1]; /* by UF_END_* status */
 	uint64_t killed;   /* ended by a signal */
 	uint64_t backlog;  /* lag + pending at the last check */
 	uint64_t prev_backlog;

@@ -196,7 +196,7 @@ static void finish(struct unit *u)
 	describe_end(u, reason, sizeof(reason));
 	int by_us = u->stop_reason != STOP_NONE && u->stop_reason != STOP_HUNG;
 	int clean = !u->term_signal && u->exit_status == 0;
-	if (!u->term_signal && u->exit_status >= 0 && u->exit_status < 8)
+	if (!u->term_signal && u->exit_status >= 0 && u->exit_status <= UF_END_NET)
 		s->exits[u->exit_status]++;
 	else
 		s->killed++;
@@ -246,8 +246,6 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void emit(struct unit *u, int is_err, const char *line, size_t len)
 {
-	if (len && line[len - 1] == '\r')
-		len--;
 	logfile_line(u->step->log, u->id, line, len);
 	if (is_err && len) {
 		size_t n = len < sizeof(u->last_line) - 1 ? len : sizeof(u->last_line) - 1;

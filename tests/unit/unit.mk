@@ -61,7 +61,7 @@ $(UNIT_OUT)/test_%: $(UNIT_OBJ)/test_%.o $(UNIT_TENDER_OBJS) $(UNIT_SUPPORT_OBJS
 
 # test_manifest tests the daemon's manifest parser, not the tender: it links
 # daemon/manifest.c with libcyaml and libyaml instead of the tender objects.
-$(UNIT_OBJ)/daemon/%.o: daemon/%.c daemon/%.h include/unifaas/uf_abi.h tests/unit/unit.mk
+$(UNIT_OBJ)/daemon/%.o: daemon/%.c $(wildcard daemon/*.h) include/unifaas/uf_abi.h tests/unit/unit.mk
 	@mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) -Idaemon -c $< -o $@
 
@@ -71,6 +71,15 @@ $(UNIT_OBJ)/test_manifest.o: UNIT_CFLAGS += -Idaemon
 $(UNIT_OUT)/test_manifest: $(UNIT_OBJ)/test_manifest.o $(UNIT_OBJ)/daemon/manifest.o
 	@mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) $^ -o $@ -lcmocka -lcyaml -lyaml
+
+# test_daemon tests the daemon's pure logic (scaling policy, logs, config).
+$(UNIT_OBJ)/test_daemon.o: $(wildcard daemon/*.h)
+$(UNIT_OBJ)/test_daemon.o: UNIT_CFLAGS += -Idaemon
+
+$(UNIT_OUT)/test_daemon: $(UNIT_OBJ)/test_daemon.o $(UNIT_OBJ)/daemon/autoscale.o $(UNIT_OBJ)/daemon/logs.o \
+		$(UNIT_OBJ)/daemon/config.o
+	@mkdir -p $(dir $@)
+	$(CC) $(UNIT_CFLAGS) $^ -o $@ -lcmocka
 
 check: all
 	@rc=0; for t in $(UNIT_TESTS); do echo "== $$t"; $$t || rc=1; done; exit $$rc

@@ -1,0 +1,248 @@
+/*
+ * test_daemon.c - unit tests of unifaasd's pure logic: the static-threshold
+ * scaling policy (autoscale.c), the capped and rotated unit logs (logs.c)
+ * and the configuration file (config.c).  The parts that need Redis, KVM or
+ * processes are tested end to end by tests/integration/platform.sh.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "autoscale.h"
+#include "logs.h"
+#include "unifaasd.h"
+
+/* ---- autoscale ---- */
+
+static uint32_t want(uint64_t backlog, uint32_t min, uint32_t max, uint32_t per)
+{
+	struct uf_scale sc = {.min_units = min, .max_units = max, .events_per_unit = per};
+	struct scale_input in = {.backlog = backlog, .running = 0, .cfg = &sc};
+	return scale_static_threshold.wanted(&in);
+}
+
+static void static_threshold(void **state)
+{
+	(void)state;
+	assert_int_equal(want(0, 0, 4, 64), 0);     /* scale to zero */
+	assert_int_equal(want(0, 2, 4, 64), 2);     /* min_units kept warm */
+	assert_int_equal(want(1, 0, 4, 64), 1);     /* any backlog: one unit */
+	assert_int_equal(want(64, 0, 4, 64), 1);    /* exactly one unit's worth */
+	assert_int_equal(want(65, 0, 4, 64), 2);    /* ceil */
+	assert_int_equal(want(10000, 0, 4, 64), 4); /* clamped to max */
+	assert_int_equal(want(UINT64_MAX, 0, 7, 1), 7);
+	assert_int_equal(want(5, 0, 4, 0), 4); /* per = 0 treated as 1 */
+	assert_ptr_equal(scale_policy_find(NULL), &scale_static_threshold);
+	assert_ptr_equal(scale_policy_find("static-threshold"), &scale_static_threshold);
+	assert_null(scale_policy_find("static-treshold"));
+}
+
+/* ---- logs ---- */
+
+static char dir[64];
+
+static int make_dir(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/uf-test-daemon.XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int remove_dir(void **state)
+{
+	(void)state;
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+static int appended;
+static void count_append(struct logfile *l, void *arg)
+{
+	(void)l;
+	(void)arg;
+	appended++;
+}
+
+static void log_lines_and_offsets(void **state)
+{
+	(void)state;
+	char path[128], err[256], buf[256];
+	uint64_t next;
+	snprintf(path, sizeof(path), "%s/logs/wf/step.log", dir); /* directories made on open */
+	struct logfile *l = logfile_open(path, 1 << 20, err, sizeof(err));
+	assert_non_null(l);
+	logfile_on_append(l, count_append, NULL);
+	logfile_line(l, "wf.s.1", "hello", 5);
+	logfile_line(l, "wf.s.2", "world\r", 6); /* a CR before the newline is dropped */
+	assert_int_equal(appended, 2);
+	ssize_t n = logfile_read(l, 0, buf, sizeof(buf), &next);
+	assert_int_equal(n, strlen("wf.s.1 | hello\nwf.s.2 | world\n"));
+	assert_memory_equal(buf, "wf.s.1 | hello\nwf.s.2 | world\n", (size_t)n);
+	assert_int_equal(next, n);
+	assert_int_equal(logfile_read(l, (int64_t)next, buf, sizeof(buf), &next), 0); /* nothing new */
+	n = logfile_read(l, -6, buf, sizeof(buf), &next);                             /* the last 6 bytes */
+	assert_int_equal(n, 6);
+	assert_memory_equal(buf, "world\n", 6);
+	assert_int_equal(logfile_end(l), next);
+	logfile_close(l);
+	l = NULL;
+}
+
+static void log_rotation_keeps_two_files(void **state)
+{
+	(void)state;
+	char path[128], old[140], err[256], buf[8192], line[64];
+	uint64_t next;
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/rot.log", dir);
+	snprintf(old, sizeof(old), "%s.1", path);
+	struct logfile *l = logfile_open(path, 4096, err, sizeof(err));
+	assert_non_null(l);
+	for (int i = 0; i < 1000; i++) { /* ~19 KB through a 4 KiB cap */
+		int len = snprintf(line, sizeof(line), "line %04d", i);
+		logfile_line(l, "u", line, (size_t)len);
+	}
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_size <= 4096);
+	assert_int_equal(stat(old, &st), 0);
+	assert_true(st.st_size <= 4096);
+	/* offset 0 fell out of the kept window: reading starts at the oldest kept byte */
+	ssize_t n = logfile_read(l, 0, buf, sizeof(buf) - 1, &next);
+	assert_true(n > 0);
+	buf[n] = 0;
+	assert_non_null(strstr(buf, "u | line "));
+	/* reading on from there reaches the newest line */
+	uint64_t end = logfile_end(l);
+	while (next < end) {
+		n = logfile_read(l, (int64_t)next, buf, sizeof(buf) - 1, &next);
+		assert_true(n > 0);
+	}
+	buf[n] = 0;
+	assert_non_null(strstr(buf, "u | line 0999\n"));
+	logfile_close(l);
+	/* reopened, the offsets continue from the kept files */
+	l = logfile_open(path, 4096, err, sizeof(err));
+	assert_non_null(l);
+	assert_int_equal(logfile_end(l), end - (end - logfile_end(l)));
+	n = logfile_read(l, -14, buf, sizeof(buf), &next);
+	assert_int_equal(n, 14);
+	assert_memory_equal(buf, "u | line 0999\n", 14);
+	logfile_close(l);
+}
+
+static void log_open_error_names_path(void **state)
+{
+	(void)state;
+	char err[256];
+	assert_null(logfile_open("/proc/uf-no/such.log", 4096, err, sizeof(err)));
+	assert_non_null(strstr(err, "/proc/uf-no"));
+}
+
+/* ---- config ---- */
+
+static void write_file(const char *name, const char *text)
+{
+	char path[160];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void config_reads_every_key(void **state)
+{
+	(void)state;
+	struct daemon_config c;
+	char err[512], conf[1024];
+	snprintf(conf, sizeof(conf),
+	         "# written by unifaas up\nredis_socket=/x/redis.sock\nredis_password_file=%s/pw\napi_port=7399\n"
+	         "mqtt_url=mqtt://127.0.0.1:1884\nmax_units=9\nhvt=/opt/uf-hvt\ntick_ms=50\nidle_tick_ms=2000\n"
+	         "log_cap=8192\ntap_bridge=br9\ntap_cidr=10.9.0.1/24\ntap_pool_size=4\n",
+	         dir);
+	write_file("unifaas.conf", conf);
+	write_file("pw", "secret\n");
+	write_file("api.token", "tok\n");
+	assert_int_equal(config_load(&c, dir, err, sizeof(err)), 0);
+	assert_string_equal(c.redis_socket, "/x/redis.sock");
+	assert_string_equal(c.redis_password, "secret");
+	assert_string_equal(c.token, "tok");
+	assert_int_equal(c.api_port, 7399);
+	assert_string_equal(c.mqtt_url, "mqtt://127.0.0.1:1884");
+	assert_int_equal(c.max_units, 9);
+	assert_string_equal(c.hvt, "/opt/uf-hvt");
+	assert_int_equal(c.tick_ms, 50);
+	assert_int_equal(c.idle_tick_ms, 2000);
+	assert_int_equal(c.log_cap, 8192);
+	assert_string_equal(c.tap_bridge, "br9");
+	assert_string_equal(c.tap_cidr, "10.9.0.1/24");
+	assert_int_equal(c.tap_pool_size, 4);
+}
+
+static void config_defaults(void **state)
+{
+	(void)state;
+	struct daemon_config c;
+	char err[512];
+	write_file("unifaas.conf", "\n");
+	write_file("api.token", "tok\n");
+	assert_int_equal(config_load(&c, dir, err, sizeof(err)), 0);
+	assert_int_equal(c.api_port, 7380);
+	assert_int_equal(c.max_units, 32);
+	assert_string_equal(c.redis_password, "");
+	assert_non_null(strstr(c.redis_socket, "/redis.sock"));
+}
+
+static void expect_config_error(const char *conf, const char *want)
+{
+	struct daemon_config c;
+	char err[512];
+	write_file("unifaas.conf", conf);
+	write_file("api.token", "tok\n");
+	assert_int_equal(config_load(&c, dir, err, sizeof(err)), -1);
+	if (!strstr(err, want))
+		fail_msg("error '%s' does not contain '%s'", err, want);
+}
+
+static void config_errors_name_line(void **state)
+{
+	(void)state;
+	expect_config_error("api_port=7380\nmax_unit=3\n", "unifaas.conf:2: unknown key 'max_unit'");
+	expect_config_error("api_port=99999\n", "unifaas.conf:1: api_port: bad value '99999'");
+	expect_config_error("max_units=0\n", "unifaas.conf:1: max_units: bad value '0'");
+	expect_config_error("tick_ms=5\n", "tick_ms: bad value '5'");
+	expect_config_error("no equals sign\n", "unifaas.conf:1: expected key=value");
+	expect_config_error("redis_password_file=/nonexistent/pw\n", "/nonexistent/pw: No such file or directory");
+	write_file("api.token", "");
+	struct daemon_config c;
+	char err[512];
+	write_file("unifaas.conf", "\n");
+	write_file("api.token", "\n");
+	assert_int_equal(config_load(&c, dir, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "api.token: empty"));
+	assert_int_equal(config_load(&c, "/nonexistent-state", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "run 'unifaas up'"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(static_threshold),
+	    cmocka_unit_test(log_lines_and_offsets),
+	    cmocka_unit_test(log_rotation_keeps_two_files),
+	    cmocka_unit_test(log_open_error_names_path),
+	    cmocka_unit_test(config_reads_every_key),
+	    cmocka_unit_test(config_defaults),
+	    cmocka_unit_test(config_errors_name_line),
+	};
+	return cmocka_run_group_tests(tests, make_dir, remove_dir);
+}
