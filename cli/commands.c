@@ -252,8 +252,9 @@ int cmd_deploy(int argc, char **argv)
 		json_decref(root);
 	} else if (r.status == 409) {
 		char msg[1024];
-		fprintf(stderr, "unifaas: deploy: %s: %s (to redeploy it, add --replace)\n", file,
-		        api_error_message(&r, msg, sizeof(msg)));
+		api_error_message(&r, msg, sizeof(msg));
+		fprintf(stderr, "unifaas: deploy: %s: %s%s\n", file, msg,
+		        strstr(msg, "--replace") ? "" : " (to redeploy it, add --replace)");
 		ex = UF_EX_ERROR;
 	} else {
 		ex = api_fail(&a, file, &r);

@@ -579,6 +579,23 @@ static int parse_uint(const char *opt, const char *v, unsigned min, unsigned max
 	return 0;
 }
 
+/* The ports and limit to start with: the options, else those of the last
+ * start (unifaas.conf), else the defaults. */
+static int choose_ports(struct up_plan *p, const struct cli_state *prev, int have_prev, unsigned opt[3],
+                        unsigned *max_units)
+{
+	p->st.api_port = opt[0] ? opt[0] : have_prev ? prev->api_port : 7380;
+	p->st.mqtt_port = opt[1] ? opt[1] : have_prev && prev->mqtt_port ? prev->mqtt_port : 1883;
+	*max_units = opt[2] ? opt[2] : have_prev && prev->max_units ? prev->max_units : 32;
+	if (p->st.api_port == p->st.mqtt_port) {
+		fprintf(stderr, "unifaas: up: the API and MQTT ports are both %u: pick another with %s\n",
+		        p->st.api_port, opt[0] ? "--mqtt-port N" : "--api-port N");
+		return -1;
+	}
+	snprintf(p->st.api_url, sizeof(p->st.api_url), "http://127.0.0.1:%u", p->st.api_port);
+	return 0;
+}
+
 int cmd_up(int argc, char **argv)
 {
 	static const struct option opts[] = {{"api-port", required_argument, NULL, 'a'},
@@ -586,37 +603,27 @@ int cmd_up(int argc, char **argv)
 	                                     {"max-units", required_argument, NULL, 'u'},
 	                                     {NULL, 0, NULL, 0}};
 	struct up_plan p;
-	unsigned api_port = 7380, mqtt_port = 1883, max_units = 32;
-	int c, explicit_ports = 0;
+	struct cli_state prev;
+	unsigned opt[3] = {0, 0, 0}, max_units = 32; /* api port, mqtt port, max units; 0: not given */
+	int c, running = 0;
 	char path[PATH_MAX + 32];
 
 	memset(&p, 0, sizeof(p));
 	while ((c = cli_getopt("up", argc, argv, "", opts)) != -1) {
-		switch (c) {
-		case 'h':
+		if (c == 'h')
 			return UF_EX_OK;
-		case 'a':
-			if (parse_uint("--api-port", optarg, 1, 65535, &api_port) < 0)
-				return UF_EX_USAGE;
-			explicit_ports = 1;
-			break;
-		case 'm':
-			if (parse_uint("--mqtt-port", optarg, 1, 65535, &mqtt_port) < 0)
-				return UF_EX_USAGE;
-			explicit_ports = 1;
-			break;
-		case 'u':
-			if (parse_uint("--max-units", optarg, 1, 100000, &max_units) < 0)
-				return UF_EX_USAGE;
-			break;
-		default:
-			return UF_EX_USAGE;
-		}
+		if (c == 'a' && parse_uint("--api-port", optarg, 1, 65535, &opt[0]) == 0)
+			continue;
+		if (c == 'm' && parse_uint("--mqtt-port", optarg, 1, 65535, &opt[1]) == 0)
+			continue;
+		if (c == 'u' && parse_uint("--max-units", optarg, 1, 100000, &opt[2]) == 0)
+			continue;
+		return UF_EX_USAGE;
 	}
 	if (cli_nargs("up", argc, argv, 0, 0) < 0)
 		return UF_EX_USAGE;
-	if (api_port == mqtt_port) {
-		fprintf(stderr, "unifaas: up: --api-port and --mqtt-port are both %u: they must differ\n", api_port);
+	if (opt[0] && opt[0] == opt[1]) {
+		fprintf(stderr, "unifaas: up: --api-port and --mqtt-port are both %u: they must differ\n", opt[0]);
 		return UF_EX_USAGE;
 	}
 	if (state_locate("up", &p.st) < 0)
@@ -632,38 +639,34 @@ int cmd_up(int argc, char **argv)
 	if (find_programs(&p) < 0)
 		return UF_EX_ERROR;
 
-	int running = 0;
+	prev = p.st;
+	int have_prev = state_load(&prev) == 0;
 	for (int i = 0; i < NSVC; i++)
 		running += (p.pid[i] = svc_pid(&p.st, i)) != 0;
-	if (running == NSVC && state_load(&p.st) == 0 && api_health(p.st.api_port, 2000) == 200) {
+	if (running == NSVC && have_prev && api_health(prev.api_port, 2000) == 200) {
 		printf("unifaas: up: already up\n");
-		return print_status(&p.st) == UF_EX_OK ? UF_EX_OK : UF_EX_ERROR;
+		return print_status(&prev) == UF_EX_OK ? UF_EX_OK : UF_EX_ERROR;
 	}
-	if (make_state_dir("up", p.st.dir) < 0 || make_dir("up", state_path(&p.st, "logs", path, sizeof(path))) < 0 ||
-	    make_dir("up", state_path(&p.st, "redis", path, sizeof(path))) < 0 ||
-	    make_dir("up", state_path(&p.st, "mosquitto", path, sizeof(path))) < 0)
-		return UF_EX_ERROR;
 	if (running) {
 		/* complete a half-started platform with the config it has */
-		if (state_load(&p.st) < 0 || state_read_small(state_path(&p.st, "redis.pass", path, sizeof(path)),
-		                                              p.redis_pass, sizeof(p.redis_pass)) < 0) {
+		if (!have_prev || state_read_small(state_path(&p.st, "redis.pass", path, sizeof(path)), p.redis_pass,
+		                                   sizeof(p.redis_pass)) < 0) {
 			fprintf(stderr,
 			        "unifaas: up: some servers run but %s/unifaas.conf or redis.pass is missing: "
 			        "run 'unifaas down' first\n",
 			        p.st.dir);
 			return UF_EX_ERROR;
 		}
-		if (explicit_ports && (p.st.api_port != api_port || p.st.mqtt_port != mqtt_port))
-			fprintf(stderr,
-			        "unifaas: up: keeping api port %u and mqtt port %u of the running servers "
-			        "(run 'unifaas down' first to change them)\n",
-			        p.st.api_port, p.st.mqtt_port);
-	} else {
-		p.st.api_port = api_port;
-		p.st.mqtt_port = mqtt_port;
-		if (write_configs(&p, max_units) < 0)
-			return UF_EX_ERROR;
-		snprintf(p.st.api_url, sizeof(p.st.api_url), "http://127.0.0.1:%u", api_port);
+		p.st = prev;
+		if ((opt[0] && opt[0] != prev.api_port) || (opt[1] && opt[1] != prev.mqtt_port) ||
+		    (opt[2] && opt[2] != prev.max_units))
+			fprintf(
+			    stderr,
+			    "unifaas: up: keeping api port %u, mqtt port %u and max units %u of the running servers "
+			    "(run 'unifaas down' first to change them)\n",
+			    prev.api_port, prev.mqtt_port, prev.max_units);
+	} else if (choose_ports(&p, &prev, have_prev, opt, &max_units) < 0) {
+		return UF_EX_USAGE;
 	}
 	if (!p.pid[SVC_MQTT] && !port_free(p.st.mqtt_port)) {
 		fprintf(stderr,
@@ -679,6 +682,12 @@ int cmd_up(int argc, char **argv)
 		        p.st.api_port);
 		return UF_EX_ERROR;
 	}
+	if (make_state_dir("up", p.st.dir) < 0 || make_dir("up", state_path(&p.st, "logs", path, sizeof(path))) < 0 ||
+	    make_dir("up", state_path(&p.st, "redis", path, sizeof(path))) < 0 ||
+	    make_dir("up", state_path(&p.st, "mosquitto", path, sizeof(path))) < 0)
+		return UF_EX_ERROR;
+	if (!running && write_configs(&p, max_units) < 0)
+		return UF_EX_ERROR;
 	for (int i = 0; i < NSVC; i++) {
 		if (p.pid[i] && wait_ready(&p, i) == 0)
 			continue;
@@ -695,8 +704,7 @@ int cmd_up(int argc, char **argv)
 			return UF_EX_ERROR;
 		}
 	}
-	int ex = print_status(&p.st);
-	return ex == UF_EX_OK ? UF_EX_OK : UF_EX_ERROR;
+	return print_status(&p.st) == UF_EX_OK ? UF_EX_OK : UF_EX_ERROR;
 }
 
 /* Redis: SHUTDOWN (fsyncs and keeps the AOF); a signal if that fails. */
