@@ -10,7 +10,14 @@ PKGS=(
 	libjsmn-dev                    # header-only JSON for guests
 	libseccomp-dev                 # tender sandbox
 	libhiredis-dev redis-server    # queues and KV (tender data plane, tests)
-	libjansson-dev                 # unit tests: an independent JSON parser
+	redis-tools                    # redis-cli, used by tests
+	libjansson-dev                 # host JSON: CLI, daemon, unit tests
+	libcurl4-openssl-dev           # CLI's API client, HTTP egress
+	libuv1-dev                     # daemon event loop
+	libcyaml-dev libyaml-dev       # workflow manifests
+	libmicrohttpd-dev              # daemon HTTP API
+	mosquitto libmosquitto-dev     # MQTT broker and client
+	iproute2 iputils-ping          # TAP devices for network functions, tests
 	libcmocka-dev                  # unit tests
 	clang libclang-rt-14-dev       # libFuzzer target, sanitizers
 	runc hyperfine                 # benchmark baselines
