@@ -169,9 +169,12 @@ int api_call(struct api *a, const struct api_request *req, struct api_reply *rep
 	api_reply_free(reply);
 	const char *why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
 	switch (rc) {
-	case CURLE_COULDNT_CONNECT:
-		fprintf(stderr, "unifaas: %s: cannot reach unifaasd at %s: %s (%s)\n", a->cmd, a->st.api_url, why,
-		        UF_HINT_UP);
+	case CURLE_COULDNT_CONNECT: {
+		long oserr = 0;
+		curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr);
+		fprintf(stderr, "unifaas: %s: cannot reach unifaasd at %s: %s (%s)\n", a->cmd, a->st.api_url,
+		        oserr ? strerror((int)oserr) : why, UF_HINT_UP);
+	}
 		return UF_EX_NOT_RUNNING;
 	case CURLE_OPERATION_TIMEDOUT:
 		fprintf(stderr, "unifaas: %s: unifaasd at %s did not answer in %ld s (see %s/logs/unifaasd.log)\n",

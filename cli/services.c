@@ -542,6 +542,12 @@ static int print_status(const struct cli_state *st_in)
 	fflush(stdout);
 	if (!pid[SVC_DAEMON])
 		return UF_EX_NOT_RUNNING;
+	if (have_conf && api_health(st.api_port, 5000) == 503) {
+		fprintf(stderr, "unifaas: status: unifaasd cannot reach Redis%s\n",
+		        pid[SVC_REDIS] ? "; see logs/redis.log in the state dir"
+		                       : ": run 'unifaas up' to start it again");
+		return UF_EX_UNAVAILABLE;
+	}
 
 	struct api a;
 	struct api_reply r = {0};

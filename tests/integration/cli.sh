@@ -317,6 +317,18 @@ U logs clitest/fdc >"$W/full.out"
 cmp -s -n "$(stat -c %s "$W/follow.out")" "$W/follow.out" "$W/full.out" && pass logs-follow-same-as-log ||
 	fail logs-follow-same-as-log "$(diff "$W/follow.out" "$W/full.out" | head -5 | tr '\n' '|')"
 
+# --- Redis lost under a running daemon: status says so, up starts it again -------------
+REDISCLI_AUTH=$(cat "$S/redis.pass") redis-cli -s "$S/redis.sock" SHUTDOWN >/dev/null 2>&1
+wait_for 10 test ! -S "$S/redis.sock"
+expect status-redis-down 69 "^unifaas: status: unifaasd cannot reach Redis: run 'unifaas up' to start it again$" U status
+grep -qx 'redis: stopped' "$W/status-redis-down.out" && pass status-shows-redis-stopped ||
+	fail status-shows-redis-stopped "$(tr '\n' '|' <"$W/status-redis-down.out")"
+daemon_pid=$(cat "$S/unifaasd.pid")
+expect up-completes 0 '' U up
+grep -Eqx 'redis: running \(pid [0-9]+\)' "$W/up-completes.out" && [ "$(cat "$S/unifaasd.pid")" = "$daemon_pid" ] &&
+	pass up-completes-half-started || fail up-completes-half-started "$(tr '\n' '|' <"$W/up-completes.out")"
+wait_for 10 U status && pass status-after-redis-back || fail status-after-redis-back "$(U status 2>&1 | tail -n 2)"
+
 # --- down, and up again with the data kept ---------------------------------------------
 expect down 0 '' U down
 for n in unifaasd mosquitto redis; do
