@@ -651,6 +651,11 @@ int cmd_up(int argc, char **argv)
 		running += (p.pid[i] = svc_pid(&p.st, i)) != 0;
 	if (running == NSVC && have_prev && api_health(prev.api_port, 2000) == 200) {
 		printf("unifaas: up: already up\n");
+		if ((opt[0] && opt[0] != prev.api_port) || (opt[1] && opt[1] != prev.mqtt_port) ||
+		    (opt[2] && opt[2] != prev.max_units))
+			fprintf(stderr,
+			        "unifaas: up: options ignored: the platform runs already (run 'unifaas down' first "
+			        "to change them)\n");
 		return print_status(&prev) == UF_EX_OK ? UF_EX_OK : UF_EX_ERROR;
 	}
 	if (running) {
