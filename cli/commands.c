@@ -219,8 +219,8 @@ int cmd_deploy(int argc, char **argv)
 	char *yaml = read_all(f, &len);
 	fclose(f);
 	if (!yaml) {
-		fprintf(stderr, "unifaas: deploy: reading %s: %s\n", file, strerror(errno));
-		return UF_EX_ERROR;
+		fprintf(stderr, "unifaas: deploy: %s: %s\n", file, strerror(errno));
+		return UF_EX_USAGE;
 	}
 	if ((ex = api_open(&a, "deploy")) != UF_EX_OK)
 		goto out;

@@ -109,6 +109,7 @@ expect same-ports 2 "^unifaas: up: --api-port and --mqtt-port are both 9000: the
 expect up-extra-arg 2 "^unifaas: up: unexpected argument 'now'$" "$UNIFAAS" up now
 expect deploy-no-file 2 '^unifaas: deploy: missing argument$' "$UNIFAAS" deploy
 expect deploy-missing-file 2 "^unifaas: deploy: $W/none.yaml: No such file or directory$" "$UNIFAAS" deploy "$W/none.yaml"
+expect deploy-directory 2 "^unifaas: deploy: $W: Is a directory$" "$UNIFAAS" deploy "$W"
 expect push-one-arg 2 '^unifaas: push: missing argument$' "$UNIFAAS" push wf
 expect push-bad-name 2 "^unifaas: push: workflow name 'a b' is not valid: use 1-64 of A-Z a-z 0-9 . _ -$" \
 	"$UNIFAAS" push 'a b' q x
@@ -169,6 +170,18 @@ grep -q '^unifaas: up: stopped mosquitto again$' "$W/up-daemon-dies.err" &&
 	fail up-daemon-dies-cleanup "$(cat "$W/up-daemon-dies.err" | tr '\n' ' ')"
 [ -z "$(left_running)" ] && [ -z "$(ls "$S"/*.pid 2>/dev/null)" ] && pass up-daemon-dies-nothing-left ||
 	fail up-daemon-dies-nothing-left "running: $(left_running)"
+# a state dir that cannot be made, or whose socket path would be too long
+expect up-state-not-creatable 1 "^unifaas: up: cannot create /etc/hostname/x: Not a directory$" \
+	"$UNIFAAS" --state-dir /etc/hostname/x "${UP[@]}"
+long="$W/$(printf 'd%.0s' $(seq 120))"
+expect up-state-too-long 2 "^unifaas: up: state dir $long: too long for a unix socket path \(at most [0-9]+ characters\): use a shorter --state-dir$" \
+	"$UNIFAAS" --state-dir "$long" "${UP[@]}"
+[ ! -e "$long" ] && pass up-state-too-long-creates-nothing || fail up-state-too-long-creates-nothing "$long was made"
+# a stale pid file naming a live process that is not unifaasd: never signalled
+mkdir -p "$W/stale" && echo $$ >"$W/stale/unifaasd.pid"
+expect down-stale-pid 0 '' "$UNIFAAS" --state-dir "$W/stale" down
+grep -qx 'unifaasd: not running' "$W/down-stale-pid.out" && [ ! -e "$W/stale/unifaasd.pid" ] && pass down-stale-pid-ignored ||
+	fail down-stale-pid-ignored "$(cat "$W/down-stale-pid.out")"
 # a port that is taken, by a real second broker
 mosquitto -p "$MQTT" >/dev/null 2>&1 &
 squatter=$!
@@ -271,6 +284,12 @@ printf 'open\n\nopen' | U push clitest door >"$W/push-blank.out" 2>&1
 grep -qx 'queued 2' "$W/push-blank.out" && pass push-blank-lines-skipped || fail push-blank-lines-skipped "$(cat "$W/push-blank.out")"
 expect push-empty-stdin 0 '' U push clitest door
 grep -qx 'queued 0' "$W/push-empty-stdin.out" && pass push-empty-stdin-output || fail push-empty-stdin-output "$(cat "$W/push-empty-stdin.out")"
+head -c $((1100 * 1024)) /dev/zero | tr '\0' a >"$W/big-event.txt"
+echo >>"$W/big-event.txt"
+U push clitest door <"$W/big-event.txt" >/dev/null 2>"$W/push-too-large.err"
+rc=$?
+[ $rc = 1 ] && grep -q '^unifaas: push: clitest/door: .*(the request is too large)$' "$W/push-too-large.err" &&
+	pass push-too-large || fail push-too-large "status $rc: $(cat "$W/push-too-large.err")"
 expect push-unknown-workflow 4 "^unifaas: push: nosuch/door: " U push nosuch door open
 
 expect ps 0 '' U ps
