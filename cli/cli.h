@@ -94,13 +94,13 @@ struct api {
 	void *curl;
 };
 struct api_reply {
-	long status; /* HTTP status, 0 if no answer */
-	char *body;  /* NUL-terminated (also when binary: see len) */
-	size_t len;
+	long status;      /* HTTP status, 0 if no answer */
+	char *body;       /* NUL-terminated (also when binary: see len); NULL with a sink */
+	size_t len;       /* bytes of body, or written to the sink */
 	long long offset; /* X-Unifaas-Offset, -1 if absent */
 };
-/* What to do with a response body: keep it (default) or write it to a FILE
- * as it arrives (logs -f). */
+/* One request. A 2xx body is kept in the reply, or, with a sink, written
+ * there as it arrives (logs -f). */
 struct api_request {
 	const char *method;       /* GET, POST, PUT, DELETE */
 	const char *path;         /* /v1/... with the query, names escaped */
@@ -122,8 +122,6 @@ void api_reply_free(struct api_reply *r);
 /* For a non-2xx reply: prints "unifaas: <cmd>: <what>: <daemon message>"
  * (with a hint where one exists) and returns the exit code of the status. */
 int api_fail(struct api *a, const char *what, const struct api_reply *r);
-/* The error code of an error reply ("not_found", ...), or "". */
-const char *api_error_code(const struct api_reply *r, char *buf, size_t len);
 /* The error message of an error reply, or the body, or the status text. */
 const char *api_error_message(const struct api_reply *r, char *buf, size_t len);
 /* Writes s, escaped for a URL path segment or query value, into buf. 0 or -1. */

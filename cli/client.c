@@ -209,15 +209,6 @@ static json_t *error_object(const struct api_reply *r)
 	return err;
 }
 
-const char *api_error_code(const struct api_reply *r, char *buf, size_t len)
-{
-	json_t *err = error_object(r);
-	const char *code = err ? json_string_value(json_object_get(err, "code")) : NULL;
-	snprintf(buf, len, "%s", code ? code : "");
-	json_decref(err);
-	return buf;
-}
-
 const char *api_error_message(const struct api_reply *r, char *buf, size_t len)
 {
 	json_t *err = error_object(r);
