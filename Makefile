@@ -2,7 +2,7 @@
 #   make            build everything into build/ (host tools, libuf, example images)
 #   make run        install dependencies, build, run the example functions as unikernels
 #   make test       the whole test suite (plain and ASan/UBSan builds)
-#   make bench      benchmarks (bench/RESULTS.md records them)
+#   make bench      benchmarks (bench/RESULTS.md records them); make bench-platform: the platform
 #   make install    PREFIX=/usr/local
 
 VERSION  := 0.1.0
@@ -130,6 +130,10 @@ bench: deps
 	$(MAKE) all
 	./bench/boot.sh $(BUILD)
 
+bench-platform: deps
+	$(MAKE) all
+	./bench/platform.sh $(BUILD)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/unifaas/include
 	install -m 755 $(BUILD)/bin/unifaas $(BUILD)/bin/uf-hvt $(BUILD)/bin/unifaasd $(DESTDIR)$(PREFIX)/bin/
@@ -139,4 +143,4 @@ install: all
 clean:
 	rm -rf build build-asan
 
-.PHONY: all runtime deps run test bench install clean
+.PHONY: all runtime deps run test bench bench-platform install clean
