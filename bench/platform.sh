@@ -18,7 +18,8 @@
 #
 # Knobs (environment): TP_EVENTS (40000), TP_REPS (3), WARM_RUNS (2000),
 # COLD_RUNS (1000), RUNC_RUNS (100; 0 = no runc baseline), COLD_IDLE_MS
-# (10: idle_ms of the cold step), IDLE_S (10), MEM_KMAX (10), MEM_WINDOW_S
+# (10: idle_ms of the cold step), COLD_GAP_MS (0: pause between the last
+# unit's disappearance from uf:state:units and the next cold event), IDLE_S (10), MEM_KMAX (10), MEM_WINDOW_S
 # (3), FEED_RATE (200 events/s per unit), ONLY (idle,tp,lat,mem), API_PORT
 # (random), MANUAL_UP=1 (start redis-server and unifaasd by hand instead of
 # `unifaas up`; no mosquitto then), KEEP=1 (keep the work dir).
@@ -192,7 +193,7 @@ set +e
 	--work "$W" --out "$OUT" --md "$W/summary.md" --eval "$ROOT/workflows/eval.yaml" --eval-dir "$ROOT/workflows" \
 	"${RUNC_ARGS[@]}" --runc-runs "$RUNC_RUNS" \
 	--tp-events "${TP_EVENTS:-40000}" --tp-reps "${TP_REPS:-3}" --warm-runs "${WARM_RUNS:-2000}" \
-	--cold-runs "${COLD_RUNS:-1000}" --cold-idle-ms "${COLD_IDLE_MS:-10}" --idle-s "${IDLE_S:-10}" \
+	--cold-runs "${COLD_RUNS:-1000}" --cold-idle-ms "${COLD_IDLE_MS:-10}" --cold-gap-ms "${COLD_GAP_MS:-0}" --idle-s "${IDLE_S:-10}" \
 	--mem-kmax "${MEM_KMAX:-10}" --mem-window-s "${MEM_WINDOW_S:-3}" --feed-rate "${FEED_RATE:-200}" \
 	${ONLY:+--only "$ONLY"} | tee "$OUT/platform-summary.txt"
 rc=${PIPESTATUS[0]}
@@ -212,7 +213,7 @@ fi
 	echo "- Machine: $(nproc) cores, $(sed -n 's/^model name\s*:\s*//p' /proc/cpuinfo | head -1), kernel $(uname -r), $KVM_KIND; loadavg before $LOAD_BEFORE"
 	echo "- Tree: $TREE${DIRTY:+ with uncommitted changes in: $DIRTY}"
 	echo "- Platform: started by $([ "$UP_VIA" = cli ] && echo "'unifaas up' (redis-server, mosquitto, unifaasd)" || echo "hand (redis-server, unifaasd; no mosquitto)")"
-	echo "- Knobs: TP_EVENTS=${TP_EVENTS:-40000} TP_REPS=${TP_REPS:-3} WARM_RUNS=${WARM_RUNS:-2000} COLD_RUNS=${COLD_RUNS:-1000} RUNC_RUNS=$RUNC_RUNS COLD_IDLE_MS=${COLD_IDLE_MS:-10} IDLE_S=${IDLE_S:-10} MEM_KMAX=${MEM_KMAX:-10} MEM_WINDOW_S=${MEM_WINDOW_S:-3} FEED_RATE=${FEED_RATE:-200}${ONLY:+ ONLY=$ONLY}"
+	echo "- Knobs: TP_EVENTS=${TP_EVENTS:-40000} TP_REPS=${TP_REPS:-3} WARM_RUNS=${WARM_RUNS:-2000} COLD_RUNS=${COLD_RUNS:-1000} RUNC_RUNS=$RUNC_RUNS COLD_IDLE_MS=${COLD_IDLE_MS:-10} COLD_GAP_MS=${COLD_GAP_MS:-0} IDLE_S=${IDLE_S:-10} MEM_KMAX=${MEM_KMAX:-10} MEM_WINDOW_S=${MEM_WINDOW_S:-3} FEED_RATE=${FEED_RATE:-200}${ONLY:+ ONLY=$ONLY}"
 	echo "- Raw figures: bench/results/platform-*.csv"
 	echo
 	cat "$W/summary.md"

@@ -76,7 +76,7 @@ extern char **environ;
 static struct {
 	const char *state, *fdc, *native, *runc, *bundle, *out, *md, *work, *eval, *eval_dir, *only;
 	unsigned api_port;
-	unsigned tp_events, tp_reps, warm_runs, cold_runs, runc_runs, warmup, mem_kmax, idle_ms_cold;
+	unsigned tp_events, tp_reps, warm_runs, cold_runs, runc_runs, warmup, mem_kmax, idle_ms_cold, cold_gap_ms;
 	double idle_s, mem_window_s, feed_rate;
 } opt = {.tp_events = 40000,
 	 .tp_reps = 3,
@@ -1042,6 +1042,76 @@ static int wait_no_units(double timeout_s)
 	return -1;
 }
 
+/*
+ * Unit starts of workflow wf in the daemon's log (<state>/logs/unifaasd.log,
+ * lines "time=YYYY-MM-DDTHH:MM:SS.mmmZ ... what=unit-start ... workflow=wf"),
+ * as Unix ms, in file order (ascending).
+ */
+static size_t log_unit_starts(const char *wf, double *out, size_t cap)
+{
+	char path[1200], line[2048], want[160];
+	snprintf(path, sizeof(path), "%s/logs/unifaasd.log", opt.state);
+	snprintf(want, sizeof(want), " workflow=%s ", wf);
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+	if (!f)
+		return 0;
+	while (n < cap && fgets(line, sizeof(line), f)) {
+		if (!strstr(line, " what=unit-start ") || !strstr(line, want))
+			continue;
+		struct tm tm = {0};
+		int ms;
+		if (sscanf(line, "time=%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+			   &tm.tm_min, &tm.tm_sec, &ms) != 7)
+			continue;
+		tm.tm_year -= 1900, tm.tm_mon -= 1;
+		out[n++] = (double)timegm(&tm) * 1e3 + ms;
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * Split each cold sample at the daemon's unit-start log line: XADD -> unit
+ * started (trigger: notification, check, spawn; 1 ms log resolution), and
+ * unit started -> push read (exec, boot, handling, commit).
+ */
+static void cold_breakdown(const double *lat, const double *wall, size_t n)
+{
+	size_t cap = n * 2 + 64, ns;
+	double *starts = malloc(cap * sizeof(double)), *trig = malloc(n * sizeof(double)),
+	       *rest = malloc(n * sizeof(double));
+	ns = log_unit_starts("latc", starts, cap);
+	size_t m = 0, slow = 0, j = 0;
+	for (size_t i = 0; i < n && ns; i++) {
+		/* the first start logged at or after the XADD (the log has ms, the XADD sub-ms) */
+		while (j < ns && starts[j] < wall[i] - 1.0)
+			j++;
+		if (j == ns)
+			break;
+		double t = starts[j] - wall[i];
+		if (t < 0)
+			t = 0;
+		trig[m] = t * 1e3, rest[m] = lat[i] - t * 1e3;
+		slow += trig[m] > 20e3;
+		m++;
+	}
+	if (m) {
+		add_dist("cold, of which XADD -> unit-start (log, 1 ms)", trig, m);
+		add_dist("cold, of which unit-start -> push read", rest, m);
+		struct stats st = stats_of(trig, m), sr = stats_of(rest, m);
+		char v[64], b[96];
+		snprintf(v, sizeof(v), "%.1f ms / %.1f ms", st.p50 / 1e3, sr.p50 / 1e3);
+		snprintf(b, sizeof(b), "%zu of %zu samples waited > 20 ms for the start", slow, m);
+		add_row("cold p50 split: XADD->unit-start / start->handled", v, b, "-", "-", "-");
+		printf("  %zu of %zu cold samples waited more than 20 ms between XADD and the daemon's unit-start\n", slow,
+		       m);
+	} else {
+		printf("  (no unit-start lines of latc found in %s/logs/unifaasd.log: no cold breakdown)\n", opt.state);
+	}
+	free(starts), free(trig), free(rest);
+}
+
 static void fig_lat(void)
 {
 	printf("\n== lat: push-to-handled latency ==\n");
@@ -1110,6 +1180,8 @@ static void fig_lat(void)
 				failures++;
 				continue;
 			}
+			if (var == 0)
+				sleep_us(opt.cold_gap_ms * 1e3);
 			double us = lat_sample(var ? "nlatc" : "latc", last[var], sizeof(last[var]),
 					       var ? ONESHOT_EXEC : ONESHOT_NONE, i);
 			if (us < 0) {
@@ -1129,6 +1201,7 @@ static void fig_lat(void)
 	write_samples(csv, "cold_forkexec", c[1], NULL, nc[1]);
 	add_dist("cold, unifaas (trigger + spawn + boot)", c[0], nc[0]);
 	add_dist("cold, fork+exec native_fdc --once", c[1], nc[1]);
+	cold_breakdown(c[0], cw, nc[0]);
 	struct stats sc = stats_of(c[0], nc[0]), sf = stats_of(c[1], nc[1]), sr = {0};
 	printf("  (cold runs took %.1f s: %.1f ms per pair, mostly waiting for the unit's idle exit and reap)\n",
 	       cold_secs, 1e3 * cold_secs / (opt.cold_runs + cold_warm));
@@ -1495,7 +1568,7 @@ static void usage(void)
 		"              [--md FILE] [--eval FILE --eval-dir DIR] [--runc PATH --bundle DIR] [--only LIST]\n"
 		"              [--tp-events N] [--tp-reps N] [--warm-runs N] [--cold-runs N] [--runc-runs N]\n"
 		"              [--warmup N] [--cold-idle-ms N] [--idle-s S] [--mem-kmax N] [--mem-window-s S]\n"
-		"              [--feed-rate EV_PER_S_PER_UNIT]\n"
+		"              [--feed-rate EV_PER_S_PER_UNIT] [--cold-gap-ms N]\n"
 		"LIST: any of idle,tp,lat,mem (default all)\n");
 	exit(2);
 }
@@ -1518,7 +1591,8 @@ int main(int argc, char **argv)
 	    {"tp-events", 1, 0, 1},    {"tp-reps", 1, 0, 2},        {"warm-runs", 1, 0, 3},
 	    {"cold-runs", 1, 0, 4},    {"runc-runs", 1, 0, 5},      {"warmup", 1, 0, 6},
 	    {"cold-idle-ms", 1, 0, 7}, {"idle-s", 1, 0, 8},         {"mem-kmax", 1, 0, 9},
-	    {"mem-window-s", 1, 0, 10}, {"feed-rate", 1, 0, 11},    {0, 0, 0, 0}};
+	    {"mem-window-s", 1, 0, 10}, {"feed-rate", 1, 0, 11},    {"cold-gap-ms", 1, 0, 12},
+	    {0, 0, 0, 0}};
 	int o;
 	optind = 2;
 	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -1548,6 +1622,7 @@ int main(int argc, char **argv)
 		case 9: opt.mem_kmax = u; break;
 		case 10: opt.mem_window_s = d; break;
 		case 11: opt.feed_rate = d; break;
+		case 12: opt.cold_gap_ms = u; break;
 		default: usage();
 		}
 	}
