@@ -418,6 +418,7 @@ static enum MHD_Result r_queues(struct api *a, struct MHD_Connection *c)
 }
 
 static void arm(struct api *a);
+static void run(struct api *a);
 
 static void wake_waiters(struct logfile *l, void *arg)
 {
@@ -434,8 +435,11 @@ static void wake_waiters(struct logfile *l, void *arg)
 			p = &rq->next_waiter;
 		}
 	}
-	if (woke)
+	/* MHD does not wake its epoll fd for a resumed connection: run it now */
+	if (woke) {
+		run(a);
 		arm(a);
+	}
 }
 
 static enum MHD_Result r_logs(struct api *a, struct MHD_Connection *c, struct request *rq, struct step *s)

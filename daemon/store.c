@@ -190,22 +190,29 @@ redisReply *store_reply(struct store *s)
 
 static void sub_connect(struct store *s);
 
+/* A keyspace message of a watched queue (`message <channel> xadd`), or the
+ * confirmation that the watch is in place (`subscribe <channel> <n>`): an
+ * event pushed while the watch was being set up sent no notification, so
+ * the confirmation asks for one check of the queue as well. */
 static void on_message(redisAsyncContext *ac, void *reply, void *arg)
 {
 	(void)ac;
 	struct store *s = arg;
 	redisReply *r = reply;
-	/* message <channel> <event> */
-	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[0]->type != REDIS_REPLY_STRING)
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[0]->type != REDIS_REPLY_STRING ||
+	    r->element[1]->type != REDIS_REPLY_STRING)
 		return;
-	if (strcmp(r->element[0]->str, "message") || r->element[2]->type != REDIS_REPLY_STRING ||
-	    strcmp(r->element[2]->str, "xadd"))
+	const char *kind = r->element[0]->str;
+	if (!strcmp(kind, "message")) {
+		if (r->element[2]->type != REDIS_REPLY_STRING || strcmp(r->element[2]->str, "xadd"))
+			return;
+	} else if (strcmp(kind, "subscribe")) {
 		return;
-	const char *key = r->element[1]->str + strlen(CHANNEL_PREFIX);
-	if (strncmp(key, "uf:q:", 5))
+	}
+	if (strncmp(r->element[1]->str, CHANNEL_PREFIX "uf:q:", strlen(CHANNEL_PREFIX) + 5))
 		return;
 	char wf[UF_NAME_BUF];
-	const char *rest = key + 5, *colon = strchr(rest, ':');
+	const char *rest = r->element[1]->str + strlen(CHANNEL_PREFIX) + 5, *colon = strchr(rest, ':');
 	if (!colon || (size_t)(colon - rest) >= sizeof(wf))
 		return;
 	memcpy(wf, rest, (size_t)(colon - rest));

@@ -188,7 +188,11 @@ static int redis_peek(struct uf_backend *b, uint32_t timeout_ms, const struct uf
 	while (!r->have_pending) {
 		redisReply *es = entries_of(r->batch);
 		if (!es || r->next >= es->elements) {
-			/* a pop's later events are only those already there */
+			/* a pop's later events are only those already there; when the
+			 * last read got fewer than it asked for there were no more, so
+			 * asking again would cost a round trip for nothing */
+			if (r->ninflight && es && es->elements < r->count)
+				return 0;
 			int e = read_batch(r, r->ninflight ? 0 : timeout_ms);
 			if (e < 0)
 				return e;
