@@ -329,8 +329,7 @@ static int build_argv(struct daemon *d, struct step *s, struct unit *u, char **a
 	argv[n++] = fmt_dup("--timeout-ms=%u", f->timeout_ms);
 	argv[n++] = fmt_dup("--mem=%lluK", (unsigned long long)(f->memory >> 10));
 	argv[n++] = fmt_dup("--retries=%u", f->retries);
-	if (f->npush) /* TODO: a way to grant no queue at all */
-		argv[n++] = fmt_dup("--push-allow=%s", allow ? allow : "");
+	argv[n++] = fmt_dup("--push-allow=%s", allow ? allow : ""); /* empty: no queue */
 	argv[n++] = fmt_dup("--fast-exit");
 	free(allow);
 	if (u->tap[0]) {

@@ -249,6 +249,8 @@ static void enforce_grants(struct hvt *h, int32_t *results, const char **reasons
 		char *w = (*why)[p->event];
 		int o = snprintf(w, sizeof(**why), "push to queue '%.*s' not granted (allowed: ", (int)p->queue_len,
 		                 p->queue);
+		if (h->opt.npush_allow == 0 && o < (int)sizeof(**why))
+			o += snprintf(w + o, sizeof(**why) - (size_t)o, "none");
 		for (int k = 0; k < h->opt.npush_allow && o < (int)sizeof(**why); k++)
 			o += snprintf(w + o, sizeof(**why) - (size_t)o, "%s%s", k ? ", " : "", h->opt.push_allow[k]);
 		if (o < (int)sizeof(**why))

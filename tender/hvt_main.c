@@ -320,14 +320,16 @@ static int bad_opt(const char *opt, const char *val, const char *why)
 	return -1;
 }
 
-/* --push-allow Q1,Q2,...: every name a queue name, at least one. */
+/* --push-allow Q1,Q2,...: every name a queue name; empty: no queue at all. */
 static int parse_push_allow(char *list, struct hvt_options *o)
 {
 	static const char *queues[64];
-	o->push_allow_text = strdup(list);
+	o->push_allow_text = strdup(list[0] ? list : "none");
 	o->push_allow = queues;
 	o->npush_allow = 0;
-	if (!o->push_allow_text || !list[0] || list[0] == ',' || list[strlen(list) - 1] == ',' || strstr(list, ",,"))
+	if (!list[0])
+		return o->push_allow_text ? 0 : -1;
+	if (!o->push_allow_text || list[0] == ',' || list[strlen(list) - 1] == ',' || strstr(list, ",,"))
 		return -1;
 	for (char *save = NULL, *q = strtok_r(list, ",", &save); q; q = strtok_r(NULL, ",", &save)) {
 		if (!uf_queue_name_ok(q, strlen(q)) || o->npush_allow == 64)
@@ -406,7 +408,7 @@ static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_lo
 		case OPT_PUSH_ALLOW:
 			if (parse_push_allow(optarg, o) < 0)
 				return bad_opt("--push-allow", o->push_allow_text ? o->push_allow_text : optarg,
-				               "must be 1..64 queue names (1..128 of [A-Za-z0-9._-]) separated by commas");
+				               "must be 0..64 queue names (1..128 of [A-Za-z0-9._-]) separated by commas");
 			break;
 		case OPT_WORKFLOW:
 		case OPT_STEP:

@@ -129,9 +129,16 @@ rc=$?
 [ "$(grep -c 'error=push_not_granted' "$UF_TMP/r.err")" = 1 ] &&
 	grep -q '^uf-hvt: unit=u9 workflow=w9 step=g queue=secret error=push_not_granted allowed=out,other$' "$UF_TMP/r.err" &&
 	pass push-not-granted-logged || fail push-not-granted-logged "$(cat "$UF_TMP/r.err")"
+# an empty grant: no queue at all (a step whose manifest lists no push:)
+printf 'XADD uf:q:w9b:in * data %s\n' ok | R >/dev/null
+unit --workflow w9b --queue in --step g --consumer u9b --retries 0 --push-allow= "$dp" >/dev/null 2>"$UF_TMP/r.err"
+rc=$?
+[ $rc -eq 0 ] && [ "$(R XLEN uf:q:w9b:out)" = 0 ] && [ "$(R XLEN uf:dlq:w9b:in)" = 1 ] &&
+	[[ $(flat uf:dlq:w9b:in) == *"not granted (allowed: none)"* ]] && pass push-allow-none ||
+	fail push-allow-none "status $rc, out $(R XLEN uf:q:w9b:out), dlq: $(flat uf:dlq:w9b:in)"
 "$HVT" --push-allow out,,x "$dp" </dev/null >/dev/null 2>"$UF_TMP/r.err"
 rc=$?
-[ $rc -eq 2 ] && grep -q "^uf-hvt: --push-allow 'out,,x': must be 1..64 queue names" "$UF_TMP/r.err" && pass push-allow-bad ||
+[ $rc -eq 2 ] && grep -q "^uf-hvt: --push-allow 'out,,x': must be 0..64 queue names" "$UF_TMP/r.err" && pass push-allow-bad ||
 	fail push-allow-bad "status $rc: $(cat "$UF_TMP/r.err")"
 "$HVT" --retries -1 "$dp" </dev/null >/dev/null 2>"$UF_TMP/r.err"
 rc=$?
