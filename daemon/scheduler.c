@@ -273,7 +273,8 @@ static void arm_soon(struct daemon *d, uint64_t ms)
 {
 	for (struct workflow *w = d->workflows; w; w = w->next)
 		for (size_t i = 0; i < w->m->nfunctions; i++)
-			if (w->steps[i].wf->state == WF_RUNNING && w->steps[i].backlog)
+			if (w->state == WF_RUNNING &&
+			    (w->steps[i].backlog || w->steps[i].running < w->steps[i].fn->scale.min_units))
 				w->steps[i].dirty = 1;
 	if (!uv_is_active((uv_handle_t *)&d->soon) || uv_timer_get_due_in(&d->soon) > ms)
 		uv_timer_start(&d->soon, soon_cb, ms, 0);
