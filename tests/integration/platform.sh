@@ -38,13 +38,13 @@ functions:
     listen: in-a
     env: { SPIN: "200000" }
     batch: 16
-    scale: { max_units: 4, events_per_unit: 50, grace_ms: 150, idle_ms: 300 }
+    scale: { max_units: 4, events_per_unit: 50, grace_ms: 300, idle_ms: 300 }
   b:
     image: $fn
     listen: in-b
     env: { SPIN: "200000" }
     batch: 16
-    scale: { max_units: 4, events_per_unit: 50, grace_ms: 150, idle_ms: 300 }
+    scale: { max_units: 4, events_per_unit: 50, grace_ms: 300, idle_ms: 300 }
 EOF
 )
 U deploy "$m" >/dev/null
@@ -67,7 +67,7 @@ for l in sys.stdin:
     if s in last: gap = min(gap, (t - last[s]) * 1000)
     last[s] = t
 print(int(gap))')
-[ "$gap" -ge 145 ] && pass grace-period || fail grace-period "two starts of one step ${gap} ms apart, grace_ms 150"
+[ "$gap" -ge 270 ] && pass grace-period || fail grace-period "two starts of one step ${gap} ms apart, grace_ms 300 (log times: +-10 ms)"
 wait_for 10 no_units burst && pass burst-scale-to-zero || fail burst-scale-to-zero "$(U ps)"
 
 # --- kill -9 of a unit in the middle of a batch ---------------------------
