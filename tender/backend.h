@@ -63,6 +63,9 @@ struct uf_backend {
 	int (*kv_set)(struct uf_backend *b, const char *key, size_t klen, const char *val, size_t len);
 	int (*kv_incr)(struct uf_backend *b, const char *key, size_t klen, int64_t by, int64_t *out);
 	int (*kv_del)(struct uf_backend *b, const char *key, size_t klen);
+	/* optional: finish opening (replies to requests sent by open); called
+	 * once after the VM is set up, before the guest runs; -1 with err */
+	int (*ready)(struct uf_backend *b, char *err, size_t errlen);
 	/* set with a reason when the backend itself failed (connection lost):
 	 * the tender then ends the unit as an internal error */
 	const char *failed;

@@ -64,13 +64,15 @@ struct entry {
 struct redis_be {
 	struct uf_backend b;
 	redisContext *c;
+	const char *socket, *user; /* for messages */
+	int authing;               /* an AUTH reply is still to be read */
 	const char *wf, *queue, *group, *consumer;
 	char stream[UF_QUEUE_MAX + 256];
-	uint32_t count;    /* entries asked for per read */
-	uint32_t retries;  /* failed deliveries re-queued before the DLQ */
-	redisReply *batch; /* the last XREADGROUP reply */
-	size_t next;       /* next entry of it to hand out */
-	int batch_taken;   /* an entry of `batch` is in flight: keep it on the next read */
+	uint32_t count;                     /* entries asked for per read */
+	uint32_t retries;                   /* failed deliveries re-queued before the DLQ */
+	redisReply *batch;                  /* the last XREADGROUP reply */
+	size_t next;                        /* next entry of it to hand out */
+	int batch_taken;                    /* an entry of `batch` is in flight: keep it on the next read */
 	redisReply *held[UF_BATCH_MAX + 1]; /* earlier replies in-flight entries point into */
 	uint32_t nheld;
 	struct uf_bevent pending;
@@ -176,9 +178,11 @@ static int entry_event(struct redis_be *r, redisReply *e)
 	}
 	if (!have_data)
 		return -1;
-	r->pending = (struct uf_bevent){
-	    .id = en->origin, .queue = r->queue, .data = en->data, .len = en->len,
-	    .time_ms = strtoull(en->origin, NULL, 10)};
+	r->pending = (struct uf_bevent){.id = en->origin,
+	                                .queue = r->queue,
+	                                .data = en->data,
+	                                .len = en->len,
+	                                .time_ms = strtoull(en->origin, NULL, 10)};
 	return 0;
 }
 
@@ -299,8 +303,9 @@ static int settle(struct redis_be *r, const struct entry *ents, uint32_t n, cons
 		snprintf(att, sizeof(att), "%u", e->attempt + 1);
 		if (e->attempt + 1 > r->retries) {
 			ndead++;
-			redisAppendCommand(r->c, "XADD uf:dlq:%s:%s * data %b origin %s attempts %s step %s reason %s time %s",
-			                   r->wf, r->queue, e->data, e->len, e->origin, att, r->group, reason, tms);
+			redisAppendCommand(
+			    r->c, "XADD uf:dlq:%s:%s * data %b origin %s attempts %s step %s reason %s time %s", r->wf,
+			    r->queue, e->data, e->len, e->origin, att, r->group, reason, tms);
 		} else {
 			redisAppendCommand(r->c, "XADD %s * data %b origin %s attempt %s reason %s", r->stream, e->data,
 			                   e->len, e->origin, att, reason);
@@ -355,7 +360,9 @@ static int settle(struct redis_be *r, const struct entry *ents, uint32_t n, cons
 				           "uf-hvt: unit=%s workflow=%s step=%s event=%s error=kv_write_failed op=%s "
 				           "key=%.*s reason=\"%s\"\n",
 				           r->consumer, r->wf, r->group, k->event < n ? ents[k->event].origin : "-",
-				           k->op == UF_KV_SET ? "set" : k->op == UF_KV_DEL ? "del" : "incr",
+				           k->op == UF_KV_SET   ? "set"
+				           : k->op == UF_KV_DEL ? "del"
+				                                : "incr",
 				           (int)(k->klen > 80 ? 80 : k->klen), k->key, x->str);
 			}
 		}
@@ -475,6 +482,37 @@ static void redis_close(struct uf_backend *b, int ran)
 	free(r);
 }
 
+/* The replies to what uf_redis_backend_open sent: -1 with err if refused. */
+static int redis_ready(struct uf_backend *b, char *err, size_t errlen)
+{
+	struct redis_be *r = (struct redis_be *)b;
+	redisReply *rep = NULL;
+	if (r->authing) {
+		if (redisGetReply(r->c, (void **)&rep) != REDIS_OK)
+			rep = NULL;
+		int ok = rep && rep->type == REDIS_REPLY_STATUS;
+		snprintf(err, errlen, "redis at %s: AUTH%s%s: %s (check UF_REDIS_USER and UF_REDIS_PASSWORD)",
+		         r->socket, r->user ? " as " : "", r->user ? r->user : "",
+		         rep && rep->type == REDIS_REPLY_ERROR ? rep->str
+		         : r->c->err                           ? r->c->errstr
+		                                               : "failed");
+		freeReplyObject(rep);
+		if (!ok)
+			return -1;
+	}
+	/* the group may already exist (BUSYGROUP): every other error is fatal */
+	if (redisGetReply(r->c, (void **)&rep) != REDIS_OK)
+		rep = NULL;
+	if (!rep || (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "BUSYGROUP", 9) != 0)) {
+		snprintf(err, errlen, "redis: XGROUP CREATE %s %s: %s", r->stream, r->group,
+		         rep ? rep->str : r->c->errstr);
+		freeReplyObject(rep);
+		return -1;
+	}
+	freeReplyObject(rep);
+	return 0;
+}
+
 struct uf_backend *uf_redis_backend_open(const struct uf_redis_opts *o, char *err, size_t errlen)
 {
 	struct redis_be *r = calloc(1, sizeof(*r));
@@ -489,6 +527,7 @@ struct uf_backend *uf_redis_backend_open(const struct uf_redis_opts *o, char *er
 	                           .kv_set = redis_kv_set,
 	                           .kv_incr = redis_kv_incr,
 	                           .kv_del = redis_kv_del,
+	                           .ready = redis_ready,
 	                           .close = redis_close};
 	r->b.settle_on_end = 1;
 	r->retries = o->retries;
@@ -503,27 +542,25 @@ struct uf_backend *uf_redis_backend_open(const struct uf_redis_opts *o, char *er
 		snprintf(err, errlen, "redis at %s: %s", o->socket, r->c ? r->c->errstr : "out of memory");
 		goto fail;
 	}
+	/* AUTH and XGROUP CREATE are sent now and their replies read in
+	 * redis_ready(), after the VM is set up: the round trips overlap the
+	 * KVM work instead of adding to the boot */
 	const char *user = getenv("UF_REDIS_USER"), *pass = getenv("UF_REDIS_PASSWORD");
-	if (pass) {
-		redisReply *rep =
-		    user ? redisCommand(r->c, "AUTH %s %s", user, pass) : redisCommand(r->c, "AUTH %s", pass);
-		int ok = rep && rep->type == REDIS_REPLY_STATUS;
-		snprintf(err, errlen, "redis at %s: AUTH%s%s: %s (check UF_REDIS_USER and UF_REDIS_PASSWORD)", o->socket,
-		         user ? " as " : "", user ? user : "",
-		         rep && rep->type == REDIS_REPLY_ERROR ? rep->str : r->c->err ? r->c->errstr : "failed");
-		freeReplyObject(rep);
-		if (!ok)
-			goto fail;
-	}
-	/* the group may already exist (BUSYGROUP): every other error is fatal */
-	redisReply *rep = redisCommand(r->c, "XGROUP CREATE %s %s 0 MKSTREAM", r->stream, r->group);
-	if (!rep || (rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "BUSYGROUP", 9) != 0)) {
-		snprintf(err, errlen, "redis: XGROUP CREATE %s %s: %s", r->stream, r->group,
-		         rep ? rep->str : r->c->errstr);
-		freeReplyObject(rep);
+	r->socket = o->socket;
+	r->user = user;
+	r->authing = pass != NULL;
+	int ok = REDIS_OK;
+	if (pass)
+		ok = user ? redisAppendCommand(r->c, "AUTH %s %s", user, pass)
+		          : redisAppendCommand(r->c, "AUTH %s", pass);
+	if (ok == REDIS_OK)
+		ok = redisAppendCommand(r->c, "XGROUP CREATE %s %s 0 MKSTREAM", r->stream, r->group);
+	for (int done = 0; ok == REDIS_OK && !done;)
+		ok = redisBufferWrite(r->c, &done);
+	if (ok != REDIS_OK) {
+		snprintf(err, errlen, "redis at %s: %s", o->socket, r->c->errstr);
 		goto fail;
 	}
-	freeReplyObject(rep);
 	return &r->b;
 fail:
 	redisFree(r->c);

@@ -87,12 +87,12 @@ struct hvt {
 	size_t run_size;
 	struct uf_backend *backend;
 	struct hvt_net net;
-	uint32_t inflight; /* events popped and not yet committed */
-	uint64_t pop_progress; /* bootinfo->progress at the last pop: event i of
-	                        * the batch is being handled when progress is
-	                        * pop_progress + i + 1 */
+	uint32_t inflight;                       /* events popped and not yet committed */
+	uint64_t pop_progress;                   /* bootinfo->progress at the last pop: event i of
+	                                          * the batch is being handled when progress is
+	                                          * pop_progress + i + 1 */
 	char denied_logged[8][UF_QUEUE_MAX + 1]; /* queues whose grant refusal was logged */
-	int console_fd;    /* where the guest's stdout and stderr go */
+	int console_fd;                          /* where the guest's stdout and stderr go */
 	/* how the unit ended, once it has */
 	int ended;
 	int end_code;
@@ -121,9 +121,14 @@ int hvt_boot_setup(struct hvt *h, uint64_t *rsp, char *err, size_t errlen);
 uint32_t hvt_tss_limit(void);
 
 /* hvt_kvm.c */
-int hvt_kvm_open(struct hvt *h, char *err, size_t errlen);
+int hvt_kvm_create(struct hvt *h, char *err, size_t errlen); /* /dev/kvm, VM, vCPU */
+int hvt_kvm_open(struct hvt *h, char *err, size_t errlen);   /* + memory (creates if needed) */
 int hvt_kvm_vcpu(struct hvt *h, uint64_t rip, uint64_t rsp, char *err, size_t errlen);
 void hvt_kvm_close(struct hvt *h);
+
+/* hvt_standby.c: 1 with argc/argv of the unit to become, 0 when released
+ * before any request, -1 with err on a malformed request */
+int hvt_standby_wait(int *argc, char ***argv, char *err, size_t errlen);
 int hvt_kvm_run(struct hvt *h);
 uint64_t hvt_kvm_rip(struct hvt *h);
 uint64_t hvt_kvm_cr2(struct hvt *h);

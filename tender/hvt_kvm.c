@@ -50,7 +50,12 @@ static long kvm_ioctl(int fd, unsigned long req, void *arg)
 #define EFER_LMA       (1ull << 10)
 #define EFER_NXE       (1ull << 11)
 
-int hvt_kvm_open(struct hvt *h, char *err, size_t errlen)
+/*
+ * The image-independent part of a VM: /dev/kvm, the VM and its one vCPU
+ * with its kvm_run page.  A standby tender (hvt_standby.c) does this before
+ * it knows what it will run; KVM lets memory be added to a VM afterwards.
+ */
+int hvt_kvm_create(struct hvt *h, char *err, size_t errlen)
 {
 	h->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (h->kvm_fd < 0) {
@@ -70,6 +75,31 @@ int hvt_kvm_open(struct hvt *h, char *err, size_t errlen)
 		snprintf(err, errlen, "KVM_CREATE_VM: %s", strerror(errno));
 		return -1;
 	}
+	h->vcpu_fd = kvm_ioctl(h->vm_fd, KVM_CREATE_VCPU, NULL);
+	if (h->vcpu_fd < 0) {
+		snprintf(err, errlen, "KVM_CREATE_VCPU: %s", strerror(errno));
+		return -1;
+	}
+	int sz = kvm_ioctl(h->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, NULL);
+	if (sz <= 0) {
+		snprintf(err, errlen, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+		return -1;
+	}
+	h->run_size = (size_t)sz;
+	h->run = mmap(NULL, h->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, h->vcpu_fd, 0);
+	if (h->run == MAP_FAILED) {
+		h->run = NULL;
+		snprintf(err, errlen, "mmap of kvm_run: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The VM (made here unless a standby made it already) and its memory. */
+int hvt_kvm_open(struct hvt *h, char *err, size_t errlen)
+{
+	if (h->vm_fd < 0 && hvt_kvm_create(h, err, errlen) < 0)
+		return -1;
 	h->mem = mmap(NULL, h->mem_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (h->mem == MAP_FAILED) {
 		h->mem = NULL;
@@ -133,26 +163,9 @@ static void segments(struct kvm_sregs *s)
 	s->idt.limit = 32 * 16 - 1;
 }
 
+/* The vCPU's boot state: long mode, ring 3, syscall MSRs, entry registers. */
 int hvt_kvm_vcpu(struct hvt *h, uint64_t rip, uint64_t rsp, char *err, size_t errlen)
 {
-	h->vcpu_fd = kvm_ioctl(h->vm_fd, KVM_CREATE_VCPU, NULL);
-	if (h->vcpu_fd < 0) {
-		snprintf(err, errlen, "KVM_CREATE_VCPU: %s", strerror(errno));
-		return -1;
-	}
-	int sz = kvm_ioctl(h->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, NULL);
-	if (sz <= 0) {
-		snprintf(err, errlen, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
-		return -1;
-	}
-	h->run_size = (size_t)sz;
-	h->run = mmap(NULL, h->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, h->vcpu_fd, 0);
-	if (h->run == MAP_FAILED) {
-		h->run = NULL;
-		snprintf(err, errlen, "mmap of kvm_run: %s", strerror(errno));
-		return -1;
-	}
-
 	struct kvm_sregs s;
 	if (kvm_ioctl(h->vcpu_fd, KVM_GET_SREGS, &s) < 0) {
 		snprintf(err, errlen, "KVM_GET_SREGS: %s", strerror(errno));

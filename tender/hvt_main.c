@@ -66,6 +66,9 @@ static void usage(FILE *f)
 	        "  --tap NAME          attach the unit to the existing TAP device NAME (raw\n"
 	        "                      Ethernet frames: uf_net_read/uf_net_write)\n"
 	        "  --mac MAC           the unit's MAC with --tap (default: derived from NAME)\n"
+	        "  --standby           (alone) make the VM and vCPU now, then read the unit's\n"
+	        "                      options, image and environment from stdin (unifaasd's\n"
+	        "                      pre-started tenders; see hvt_standby.c)\n"
 	        "  --fast-exit         exit without waiting for the VM's teardown, which a\n"
 	        "                      sibling process finishes: the caller must reap it\n"
 	        "  --no-seccomp        do not sandbox the tender (debugging only)\n"
@@ -407,8 +410,9 @@ static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_lo
 			break;
 		case OPT_PUSH_ALLOW:
 			if (parse_push_allow(optarg, o) < 0)
-				return bad_opt("--push-allow", o->push_allow_text ? o->push_allow_text : optarg,
-				               "must be 0..64 queue names (1..128 of [A-Za-z0-9._-]) separated by commas");
+				return bad_opt(
+				    "--push-allow", o->push_allow_text ? o->push_allow_text : optarg,
+				    "must be 0..64 queue names (1..128 of [A-Za-z0-9._-]) separated by commas");
 			break;
 		case OPT_WORKFLOW:
 		case OPT_STEP:
@@ -473,6 +477,20 @@ int main(int argc, char **argv)
 	char consumer[32];
 	snprintf(consumer, sizeof(consumer), "unit-%d", (int)getpid());
 	struct uf_redis_opts ro = {.workflow = "default", .consumer = consumer, .retries = 3};
+	if (argc == 2 && !strcmp(argv[1], "--standby")) { /* see hvt_standby.c */
+		if (hvt_kvm_create(&h, err, sizeof(err)) < 0) {
+			fprintf(stderr, "uf-hvt: standby: %s\n", err);
+			return UF_END_INTERNAL;
+		}
+		int r = hvt_standby_wait(&argc, &argv, err, sizeof(err));
+		if (r <= 0) {
+			if (r < 0)
+				fprintf(stderr, "uf-hvt: %s\n", err);
+			hvt_kvm_close(&h);
+			return r < 0 ? UF_END_USAGE : UF_END_EXIT;
+		}
+		t0 = hvt_now_ns(); /* boot timing counts from the launch */
+	}
 	if (parse_args(argc, argv, &h.opt, &lo, &ro, &use_seccomp) < 0)
 		return UF_END_USAGE;
 	h.mem_size = h.opt.mem_size;
@@ -510,6 +528,10 @@ int main(int argc, char **argv)
 	code = UF_END_INTERNAL;
 	if (hvt_kvm_vcpu(&h, h.lay.entry, rsp, err, sizeof(err)) < 0)
 		goto fail;
+	code = UF_END_USAGE;
+	if (h.backend->ready && h.backend->ready(h.backend, err, sizeof(err)) < 0)
+		goto fail;
+	code = UF_END_INTERNAL;
 	if (h.opt.fast_exit && hvt_reaper_start(&h, err, sizeof(err)) < 0)
 		goto fail;
 	timer_t timer;

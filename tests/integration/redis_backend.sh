@@ -219,8 +219,33 @@ rc=$?
 # a wrong password: a clear error and status 2
 UF_REDIS_USER=ufacl UF_REDIS_PASSWORD=wrong unit --workflow acl --queue in "$fdc" >/dev/null 2>"$UF_TMP/r.err"
 rc=$?
-[ $rc -eq 2 ] && grep -q "^uf-hvt: redis at $sock: AUTH as ufacl: WRONGPASS .* (check UF_REDIS_USER and UF_REDIS_PASSWORD)$" \
+[ $rc -eq 2 ] && grep -q "^uf-hvt: $fdc: redis at $sock: AUTH as ufacl: WRONGPASS .* (check UF_REDIS_USER and UF_REDIS_PASSWORD)$" \
 	"$UF_TMP/r.err" && pass wrong-password || fail wrong-password "status $rc: $(cat "$UF_TMP/r.err")"
+
+# a standby tender (uf-hvt --standby): VM and vCPU first, then the unit's
+# options, image and environment from stdin; released by end of file
+launch() { # ARGS... : a launch request on stdout
+	printf 'UFLAUNCH1\n'
+	for a in "$@"; do printf 'A%s\0' "$a"; done
+}
+printf 'XADD uf:q:sb:in * data %s\n' open open open | R >/dev/null
+launch --redis "$sock" --workflow sb --queue in --step fdc "$fdc" | { sleep 0.1; cat; } |
+	timeout 20 "$HVT" --standby >/dev/null 2>"$UF_TMP/r.err"
+rc=$?
+[ $rc -eq 0 ] && [ "$(R GET uf:kv:sb:fdc-count)" = 3 ] && [ "$(pending uf:q:sb:in fdc)" = 0 ] && pass standby-launch ||
+	fail standby-launch "status $rc, count $(R GET uf:kv:sb:fdc-count): $(cat "$UF_TMP/r.err")"
+timeout 10 "$HVT" --standby </dev/null >"$UF_TMP/r.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && [ ! -s "$UF_TMP/r.out" ] && pass standby-released || fail standby-released "status $rc: $(cat "$UF_TMP/r.out")"
+printf 'UFLAUNCH1\nX--bogus\0' | timeout 10 "$HVT" --standby >/dev/null 2>"$UF_TMP/r.err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "^uf-hvt: standby: malformed launch request token 'X--bogus'" "$UF_TMP/r.err" &&
+	pass standby-malformed || fail standby-malformed "status $rc: $(cat "$UF_TMP/r.err")"
+{ launch --redis "$sock" --workflow sb --queue in "$fdc"; printf 'EUF_REDIS_PASSWORD=wrong\0'; } |
+	timeout 10 "$HVT" --standby >/dev/null 2>"$UF_TMP/r.err"
+rc=$?
+[ $rc -eq 2 ] && grep -q "AUTH: .*(check UF_REDIS_USER and UF_REDIS_PASSWORD)" "$UF_TMP/r.err" && pass standby-env ||
+	fail standby-env "status $rc: $(cat "$UF_TMP/r.err")"
 
 # errors: no server; a server that goes away while the unit waits
 unit --queue x "$fdc" >/dev/null 2>"$UF_TMP/r.err" --redis "$dir/nothing.sock"
@@ -236,3 +261,4 @@ rc=$?
 [ $rc -eq 7 ] && grep -q 'redis: XREADGROUP' "$UF_TMP/r.err" && pass server-gone ||
 	fail server-gone "status $rc: $(cat "$UF_TMP/r.err")"
 finish
+

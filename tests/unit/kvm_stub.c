@@ -30,6 +30,13 @@ void stub_reset(void)
 	stub_set_fs_calls = 0;
 }
 
+int hvt_kvm_create(struct hvt *h, char *err, size_t errlen)
+{
+	(void)h;
+	snprintf(err, errlen, "kvm_stub: no KVM in unit tests");
+	return -1;
+}
+
 int hvt_kvm_open(struct hvt *h, char *err, size_t errlen)
 {
 	(void)h;

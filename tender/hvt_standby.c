@@ -1,0 +1,94 @@
+/*
+ * hvt_standby.c - a tender started before it knows what it will run.
+ *
+ * `uf-hvt --standby` does the image-independent half of a boot - exec,
+ * /dev/kvm, KVM_CREATE_VM, KVM_CREATE_VCPU, ~0.6 ms here - and then waits
+ * on stdin for a launch request from unifaasd: the options and image of the
+ * unit it is to become, and the environment it needs (the workflow's Redis
+ * credentials, which never appear on a command line).  From there it boots
+ * exactly like a tender started with those arguments.
+ *
+ * The request: "UFLAUNCH1\n", then tokens each ending in a NUL byte, "A"
+ * followed by one argument or "E" followed by NAME=VALUE, then end of file.
+ * Invariants: nothing guest- or workflow-specific happens before the
+ * request is complete; a request is at most 64 KiB and 256 tokens; end of
+ * file before any byte means the daemon let the standby go (exit 0); stdin
+ * is /dev/null once the request is read.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hvt.h"
+
+#define REQ_MAGIC  "UFLAUNCH1\n"
+#define REQ_MAX    (64u << 10)
+#define TOKENS_MAX 256
+
+static char req[REQ_MAX];
+static char *args[TOKENS_MAX + 2];
+
+/* Reads stdin to end of file; the length, or -1. */
+static ssize_t read_request(void)
+{
+	size_t n = 0;
+	for (;;) {
+		ssize_t r = read(0, req + n, sizeof(req) - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return (ssize_t)n;
+		n += (size_t)r;
+		if (n == sizeof(req))
+			return -1;
+	}
+}
+
+int hvt_standby_wait(int *argc, char ***argv, char *err, size_t errlen)
+{
+	ssize_t n = read_request();
+	if (n == 0)
+		return 0;
+	if (n < 0) {
+		snprintf(err, errlen, "standby: launch request: %s", errno ? strerror(errno) : "over 64 KiB");
+		return -1;
+	}
+	size_t m = strlen(REQ_MAGIC);
+	if ((size_t)n < m || memcmp(req, REQ_MAGIC, m) != 0 || req[n - 1] != '\0') {
+		snprintf(err, errlen, "standby: malformed launch request (%zd bytes)", n);
+		return -1;
+	}
+	int na = 0;
+	args[na++] = (*argv)[0];
+	for (char *p = req + m; p < req + n; p += strlen(p) + 1) {
+		if (p[0] == 'A' && na < TOKENS_MAX) {
+			args[na++] = p + 1;
+		} else if (p[0] == 'E' && strchr(p + 1, '=') && p[1] != '=') {
+			char *eq = strchr(p, '=');
+			*eq = '\0';
+			int rc = setenv(p + 1, eq + 1, 1);
+			*eq = '=';
+			if (rc < 0) {
+				snprintf(err, errlen, "standby: setenv: %s", strerror(errno));
+				return -1;
+			}
+		} else {
+			snprintf(err, errlen, "standby: malformed launch request token '%.40s'", p);
+			return -1;
+		}
+	}
+	args[na] = NULL;
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, 0);
+		close(null);
+	}
+	*argc = na;
+	*argv = args;
+	return 1;
+}
