@@ -3,10 +3,9 @@
  *
  * The file is `key=value` lines; `#` starts a comment.  Keys: redis_socket,
  * redis_password_file, api_port, mqtt_url, max_units, hvt, tick_ms,
- * idle_tick_ms, log_cap, tap_bridge, tap_cidr, tap_pool_size.  The API token is <state>/api.token.  An unknown
- * key or a bad value is an error naming the file and line: the daemon must
- * not start on a configuration it half understood.  Secrets are read from
- * their files and never logged.
+ * idle_tick_ms, log_cap, tap_bridge, tap_cidr, tap_pool_size, prestart.  The API token is <state>/api.token.  An
+ * unknown key or a bad value is an error naming the file and line: the daemon must not start on a configuration it half
+ * understood.  Secrets are read from their files and never logged.
  */
 #include <errno.h>
 #include <limits.h>
@@ -81,6 +80,12 @@ static int set_key(struct daemon_config *c, const char *k, const char *v, char *
 		           : -1;
 	if (!strcmp(k, "tap_cidr"))
 		return v[0] && snprintf(c->tap_cidr, sizeof(c->tap_cidr), "%s", v) < (int)sizeof(c->tap_cidr) ? 0 : -1;
+	if (!strcmp(k, "prestart")) {
+		if (parse_num(v, 64, &n) < 0)
+			return -1;
+		c->prestart = (uint32_t)n;
+		return 0;
+	}
 	if (!strcmp(k, "tap_pool_size")) {
 		if (parse_num(v, 1000, &n) < 0 || n == 0)
 			return -1;
@@ -113,6 +118,7 @@ int config_load(struct daemon_config *c, const char *state_dir, char *err, size_
 	snprintf(c->tap_bridge, sizeof(c->tap_bridge), "uf-br0");
 	snprintf(c->tap_cidr, sizeof(c->tap_cidr), "10.77.0.1/24");
 	c->tap_pool_size = 16;
+	c->prestart = 2;
 
 	snprintf(path, sizeof(path), "%s/unifaas.conf", state_dir);
 	FILE *f = fopen(path, "r");

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "standby.h"
 #include "store.h"
 #include "tap_pool.h"
 #include "unifaasd.h"
@@ -70,7 +71,7 @@ static void close_walk(uv_handle_t *h, void *arg)
 
 static void maybe_finish(struct daemon *d)
 {
-	if (!d->stopping || d->running)
+	if (!d->stopping || d->running || standby_count(d->standbys))
 		return;
 	dlog("info", "what=shutdown result=done");
 	uv_stop(d->loop);
@@ -98,6 +99,7 @@ static void on_term(uv_signal_t *s, int sig)
 	for (struct workflow *w = d->workflows; w; w = w->next)
 		for (size_t i = 0; i < w->m->nfunctions; i++)
 			units_stop_step(&w->steps[i], STOP_SHUTDOWN);
+	standby_release_all(d->standbys);
 	maybe_finish(d);
 }
 
@@ -171,11 +173,14 @@ int main(int argc, char **argv)
 	uv_signal_start(&d.sigterm, on_term, SIGTERM);
 	uv_signal_start(&d.sigint, on_term, SIGINT);
 	uv_signal_start(&d.sigchld, on_child, SIGCHLD);
+	d.standbys = standby_open(&d, d.cfg.prestart);
 	scheduler_start(&d);
-	dlog("info", "what=start version=%s pid=%d state_dir=%s api=127.0.0.1:%u redis=%s max_units=%u",
-	     UNIFAAS_VERSION, getpid(), d.cfg.state_dir, d.cfg.api_port, d.cfg.redis_socket, d.cfg.max_units);
+	dlog("info", "what=start version=%s pid=%d state_dir=%s api=127.0.0.1:%u redis=%s max_units=%u prestart=%u",
+	     UNIFAAS_VERSION, getpid(), d.cfg.state_dir, d.cfg.api_port, d.cfg.redis_socket, d.cfg.max_units,
+	     d.cfg.prestart);
 	uv_run(d.loop, UV_RUN_DEFAULT);
 
+	standby_close(d.standbys);
 	store_close(d.store);
 	if (d.taps)
 		tap_pool_close(d.taps, 0, err, sizeof(err));

@@ -38,6 +38,7 @@ struct unit {
 	size_t outlen, errlen;
 	int open_handles; /* process, out, err not yet finished: freed at 0 */
 	int stop_reason;  /* why the daemon stopped it: STOP_* */
+	int standby;      /* started from a pre-started tender */
 	enum unit_state state;
 	uint64_t started_ms;
 	uint64_t events; /* acknowledged, from uf:stat:<wf>:<step> */
@@ -60,8 +61,8 @@ struct step {
 	uint64_t last_start_ms;
 	uint64_t starts;
 	uint64_t exits[UF_END_NET + 1]; /* by UF_END_* status */
-	uint64_t killed;   /* ended by a signal */
-	uint64_t backlog;  /* lag + pending at the last check */
+	uint64_t killed;                /* ended by a signal */
+	uint64_t backlog;               /* lag + pending at the last check */
 	uint64_t prev_backlog;
 	uint64_t lag, pending;
 	int dirty;           /* a notification asked for a check */
@@ -102,6 +103,7 @@ struct daemon_config {
 	char tap_bridge[16];   /* the TAP pool (net: true functions) */
 	char tap_cidr[32];     /* host address/prefix on the bridge */
 	uint32_t tap_pool_size;
+	uint32_t prestart; /* standby tenders kept ready (0: none) */
 };
 
 struct daemon {
@@ -118,6 +120,7 @@ struct daemon {
 	struct store *store;
 	struct api *api;
 	struct tap_pool *taps;
+	struct standby_pool *standbys;
 };
 
 /* time */

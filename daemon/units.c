@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "logs.h"
+#include "standby.h"
 #include "store.h"
 #include "tap_pool.h"
 #include "uf_abi.h"
@@ -356,23 +357,66 @@ static void free_argv(char **argv)
 		free(argv[i]);
 }
 
-static int spawn(struct daemon *d, struct step *s, struct unit *u, int outfd[2], int errfd[2], char *err, size_t errlen)
+static void build_env(const struct step *s, const struct unit *u, char **envp)
 {
-	char *argv[MAX_ARGS] = {0}, *envp[8] = {0};
-	int rc = -1, n = 0;
-	if (build_argv(d, s, u, argv) < 0) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
+	int n = 0;
 	envp[n++] = fmt_dup("UF_REDIS_USER=%s", s->wf->acl_user);
 	envp[n++] = fmt_dup("UF_REDIS_PASSWORD=%s", s->wf->acl_pass);
 	envp[n++] = fmt_dup("UF_UNIT=%s", u->id);
+	envp[n] = NULL;
+}
+
+static void free_env(char **envp)
+{
+	for (int i = 0; envp[i]; i++)
+		free(envp[i]);
+}
+
+/* A pre-started tender becomes the unit: 0, or -1 (start one the plain way). */
+static int launch_standby(struct daemon *d, struct unit *u, char **argv, char **envp, int *outfd, int *errfd)
+{
+	int pid, in;
+	if (standby_take(d->standbys, &pid, &in, outfd, errfd) < 0)
+		return -1;
+	int e = standby_launch(in, argv, envp);
+	close(in);
+	if (e < 0) { /* it died under us: its exit is reaped as a stray child */
+		dlog("warn", "what=standby op=launch unit=%s pid=%d cause=\"%s\"", u->id, pid, strerror(-e));
+		kill(-pid, SIGKILL);
+		close(*outfd);
+		close(*errfd);
+		return -1;
+	}
+	u->pid = pid;
+	u->standby = 1;
+	return 0;
+}
+
+/* Starts the tender: a standby if one is ready, else posix_spawn.  On
+ * success, outfd and errfd are our read ends of its stdout and stderr. */
+static int spawn(struct daemon *d, struct step *s, struct unit *u, int *outfd, int *errfd, char *err, size_t errlen)
+{
+	char *argv[MAX_ARGS] = {0}, *envp[8] = {0};
+	int rc = -1, out[2] = {-1, -1}, errp[2] = {-1, -1};
+	build_env(s, u, envp);
+	if (build_argv(d, s, u, argv) < 0 || !envp[0] || !envp[1] || !envp[2]) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (launch_standby(d, u, argv, envp, outfd, errfd) == 0) {
+		rc = 0;
+		goto out;
+	}
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		goto out;
+	}
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, outfd[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, errfd[1], 2);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
 	posix_spawnattr_init(&at);
 	posix_spawnattr_setpgroup(&at, 0);
 	sigset_t none, all;
@@ -390,11 +434,19 @@ static int spawn(struct daemon *d, struct step *s, struct unit *u, int outfd[2],
 		goto out;
 	}
 	u->pid = pid;
+	*outfd = out[0];
+	*errfd = errp[0];
+	out[0] = errp[0] = -1;
 	rc = 0;
 out:
+	for (int i = 0; i < 2; i++) {
+		if (out[i] >= 0)
+			close(out[i]);
+		if (errp[i] >= 0)
+			close(errp[i]);
+	}
 	free_argv(argv);
-	for (int i = 0; envp[i]; i++)
-		free(envp[i]);
+	free_env(envp);
 	return rc;
 }
 
@@ -441,7 +493,7 @@ static int acquire_tap(struct daemon *d, struct unit *u, char *err, size_t errle
 
 int unit_start(struct daemon *d, struct step *s, char *err, size_t errlen)
 {
-	int outfd[2] = {-1, -1}, errfd[2] = {-1, -1};
+	int outfd = -1, errfd = -1;
 	struct unit *u = calloc(1, sizeof(*u));
 	if (!u) {
 		snprintf(err, errlen, "out of memory");
@@ -461,18 +513,12 @@ int unit_start(struct daemon *d, struct step *s, char *err, size_t errlen)
 		free(u);
 		return -1;
 	}
-	if (pipe2(outfd, O_CLOEXEC) < 0 || pipe2(errfd, O_CLOEXEC) < 0) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
+	if (spawn(d, s, u, &outfd, &errfd, err, errlen) < 0)
 		goto fail;
-	}
-	if (spawn(d, s, u, outfd, errfd, err, errlen) < 0)
-		goto fail;
-	close(outfd[1]);
-	close(errfd[1]);
 	uv_pipe_init(d->loop, &u->out, 0);
 	uv_pipe_init(d->loop, &u->err, 0);
-	uv_pipe_open(&u->out, outfd[0]);
-	uv_pipe_open(&u->err, errfd[0]);
+	uv_pipe_open(&u->out, outfd);
+	uv_pipe_open(&u->err, errfd);
 	u->out.data = u->err.data = u;
 	uv_read_start((uv_stream_t *)&u->out, alloc_cb, on_read);
 	uv_read_start((uv_stream_t *)&u->err, alloc_cb, on_read);
@@ -488,16 +534,10 @@ int unit_start(struct daemon *d, struct step *s, char *err, size_t errlen)
 	s->starts++;
 	s->last_start_ms = u->started_ms;
 	record(d, u);
-	dlog("info", "what=unit-start unit=%s workflow=%s step=%s pid=%d%s%s", u->id, s->wf->m->name, s->fn->name,
-	     u->pid, u->tap[0] ? " tap=" : "", u->tap);
+	dlog("info", "what=unit-start unit=%s workflow=%s step=%s pid=%d standby=%d%s%s", u->id, s->wf->m->name,
+	     s->fn->name, u->pid, u->standby, u->tap[0] ? " tap=" : "", u->tap);
 	return 0;
 fail:
-	for (int i = 0; i < 2; i++) {
-		if (outfd[i] >= 0)
-			close(outfd[i]);
-		if (errfd[i] >= 0)
-			close(errfd[i]);
-	}
 	if (u->tap[0])
 		tap_pool_release(d->taps, u->tap);
 	free(u);
@@ -537,8 +577,10 @@ void units_reap(struct daemon *d)
 	pid_t pid;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		struct unit *u = find_any(d, pid);
-		if (!u)
-			continue; /* a teardown sibling, or an orphan we adopted */
+		if (!u) { /* a standby, a teardown sibling, or an orphan we adopted */
+			standby_reaped(d->standbys, pid, WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status));
+			continue;
+		}
 		u->exited = 1;
 		u->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 		u->term_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;

@@ -66,7 +66,7 @@ static void usage(FILE *f)
 	        "  --tap NAME          attach the unit to the existing TAP device NAME (raw\n"
 	        "                      Ethernet frames: uf_net_read/uf_net_write)\n"
 	        "  --mac MAC           the unit's MAC with --tap (default: derived from NAME)\n"
-	        "  --standby           (alone) make the VM and vCPU now, then read the unit's\n"
+	        "  --standby [BLANKS]  (alone) make the VM and vCPU now, then read the unit's\n"
 	        "                      options, image and environment from stdin (unifaasd's\n"
 	        "                      pre-started tenders; see hvt_standby.c)\n"
 	        "  --fast-exit         exit without waiting for the VM's teardown, which a\n"
@@ -477,7 +477,8 @@ int main(int argc, char **argv)
 	char consumer[32];
 	snprintf(consumer, sizeof(consumer), "unit-%d", (int)getpid());
 	struct uf_redis_opts ro = {.workflow = "default", .consumer = consumer, .retries = 3};
-	if (argc == 2 && !strcmp(argv[1], "--standby")) { /* see hvt_standby.c */
+	if ((argc == 2 || (argc == 3 && !argv[2][strspn(argv[2], " ")])) && !strcmp(argv[1], "--standby")) {
+		/* see hvt_standby.c */
 		if (hvt_kvm_create(&h, err, sizeof(err)) < 0) {
 			fprintf(stderr, "uf-hvt: standby: %s\n", err);
 			return UF_END_INTERNAL;

@@ -13,7 +13,8 @@
  * Invariants: nothing guest- or workflow-specific happens before the
  * request is complete; a request is at most 64 KiB and 256 tokens; end of
  * file before any byte means the daemon let the standby go (exit 0); stdin
- * is /dev/null once the request is read.
+ * is /dev/null once the request is read.  `uf-hvt --standby [PADDING]`: the
+ * optional blank argument only makes room for the unit's command line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +50,33 @@ static ssize_t read_request(void)
 	}
 }
 
+/*
+ * Let ps and /proc/PID/cmdline show the unit's arguments, not "--standby",
+ * so a unit can be found by its options (its environment is not shown).
+ * The arguments are written over the standby's own command line, which
+ * unifaasd pads with a long blank argument for the purpose; what does not
+ * fit is cut.
+ */
+static void show_args(int na, int orig_argc, char **orig_argv)
+{
+	char *start = orig_argv[0], *end = orig_argv[orig_argc - 1] + strlen(orig_argv[orig_argc - 1]) + 1;
+	size_t room = (size_t)(end - start), n = 0;
+	static char cmdline[REQ_MAX];
+	for (int i = 0; i < na; i++) {
+		size_t len = strlen(args[i]) + 1;
+		if (n + len > sizeof(cmdline))
+			break;
+		memcpy(cmdline + n, args[i], len);
+		n += len;
+	}
+	if (n > room)
+		n = room;
+	memcpy(start, cmdline, n);
+	memset(start + n, 0, room - n);
+	if (n)
+		start[n - 1] = '\0';
+}
+
 int hvt_standby_wait(int *argc, char ***argv, char *err, size_t errlen)
 {
 	ssize_t n = read_request();
@@ -63,8 +91,13 @@ int hvt_standby_wait(int *argc, char ***argv, char *err, size_t errlen)
 		snprintf(err, errlen, "standby: malformed launch request (%zd bytes)", n);
 		return -1;
 	}
-	int na = 0;
-	args[na++] = (*argv)[0];
+	int na = 0, orig_argc = *argc;
+	char **orig_argv = *argv;
+	args[na++] = strdup((*argv)[0]);
+	if (!args[0]) {
+		snprintf(err, errlen, "standby: out of memory");
+		return -1;
+	}
 	for (char *p = req + m; p < req + n; p += strlen(p) + 1) {
 		if (p[0] == 'A' && na < TOKENS_MAX) {
 			args[na++] = p + 1;
@@ -83,6 +116,7 @@ int hvt_standby_wait(int *argc, char ***argv, char *err, size_t errlen)
 		}
 	}
 	args[na] = NULL;
+	show_args(na, orig_argc, orig_argv);
 	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (null >= 0) {
 		dup2(null, 0);
