@@ -1,5 +1,7 @@
 /*
- * config.c - reads <state>/unifaas.conf, written by `unifaas up`.
+ * config.c - reads <state>/unifaas.conf, written by `unifaas up`, then the
+ * optional <state>/unifaasd.conf, the user's own settings (same format; its
+ * keys override; `up` never rewrites it).
  *
  * The file is `key=value` lines; `#` starts a comment.  Keys: redis_socket,
  * redis_password_file, api_port, mqtt_url, max_units, hvt, tick_ms,
@@ -101,9 +103,50 @@ static int set_key(struct daemon_config *c, const char *k, const char *v, char *
 	return -2;
 }
 
+/* key=value lines of `path` into c; missing file: -1 if required, else 0 */
+static int parse_file(struct daemon_config *c, const char *path, int required, char *pwfile, size_t pwcap, char *err,
+                      size_t errlen)
+{
+	char line[4400];
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		if (!required && errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s%s", path, strerror(errno),
+		         required ? " (run 'unifaas up', which writes it)" : "");
+		return -1;
+	}
+	int lineno = 0, rc = 0;
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		line[strcspn(line, "\r\n")] = 0;
+		char *k = line + strspn(line, " \t");
+		if (!*k || *k == '#')
+			continue;
+		char *eq = strchr(k, '=');
+		if (!eq) {
+			snprintf(err, errlen, "%s:%d: expected key=value", path, lineno);
+			rc = -1;
+			break;
+		}
+		*eq = 0;
+		int r = set_key(c, k, eq + 1, pwfile, pwcap);
+		if (r < 0) {
+			if (r == -2)
+				snprintf(err, errlen, "%s:%d: unknown key '%s'", path, lineno, k);
+			else
+				snprintf(err, errlen, "%s:%d: %s: bad value '%s'", path, lineno, k, eq + 1);
+			rc = -1;
+			break;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
 int config_load(struct daemon_config *c, const char *state_dir, char *err, size_t errlen)
 {
-	char path[1200], line[4400], pwfile[1024] = "";
+	char path[1200], pwfile[1024] = "";
 	memset(c, 0, sizeof(*c));
 	snprintf(c->state_dir, sizeof(c->state_dir), "%s", state_dir);
 	snprintf(c->redis_socket, sizeof(c->redis_socket), "%s/redis.sock", state_dir);
@@ -121,36 +164,11 @@ int config_load(struct daemon_config *c, const char *state_dir, char *err, size_
 	c->prestart = 2;
 
 	snprintf(path, sizeof(path), "%s/unifaas.conf", state_dir);
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		snprintf(err, errlen, "%s: %s (run 'unifaas up', which writes it)", path, strerror(errno));
+	if (parse_file(c, path, 1, pwfile, sizeof(pwfile), err, errlen) < 0)
 		return -1;
-	}
-	int lineno = 0, rc = 0;
-	while (fgets(line, sizeof(line), f)) {
-		lineno++;
-		line[strcspn(line, "\r\n")] = 0;
-		char *k = line + strspn(line, " \t");
-		if (!*k || *k == '#')
-			continue;
-		char *eq = strchr(k, '=');
-		if (!eq) {
-			snprintf(err, errlen, "%s:%d: expected key=value", path, lineno);
-			rc = -1;
-			break;
-		}
-		*eq = 0;
-		int r = set_key(c, k, eq + 1, pwfile, sizeof(pwfile));
-		if (r < 0) {
-			if (r == -2)
-				snprintf(err, errlen, "%s:%d: unknown key '%s'", path, lineno, k);
-			else
-				snprintf(err, errlen, "%s:%d: %s: bad value '%s'", path, lineno, k, eq + 1);
-			rc = -1;
-			break;
-		}
-	}
-	fclose(f);
+	/* the user's own settings, which `unifaas up` never rewrites */
+	snprintf(path, sizeof(path), "%s/unifaasd.conf", state_dir);
+	int rc = parse_file(c, path, 0, pwfile, sizeof(pwfile), err, errlen);
 	if (rc < 0)
 		return -1;
 	if (pwfile[0] && read_secret(pwfile, c->redis_password, sizeof(c->redis_password), err, errlen) < 0)

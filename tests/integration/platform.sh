@@ -218,6 +218,27 @@ printf '%s' "$out" | grep -q NOPERM && pass acl-other-workflow-denied || fail ac
 out=$(redis-cli --no-auth-warning -s "$PLAT_STATE/redis.sock" --user uf-wf-k9 --pass "$pass_k9" GET uf:kv:k9:count 2>&1)
 [ "$out" = 3000 ] && pass acl-own-workflow-allowed || fail acl-own-workflow-allowed "$out"
 
+# --- pre-started tenders: cold starts use them; if they fail, units start anyway
+daemon_log | grep -q 'what=unit-start .* standby=1' && pass cold-start-uses-standby ||
+	fail cold-start-uses-standby "no unit started from a standby"
+cat >"$UF_TMP/hvt-no-standby" <<EOF
+#!/bin/sh
+[ "\$1" = --standby ] && { echo "standby refused by the test" >&2; exit 1; }
+exec "$HVT" "\$@"
+EOF
+chmod +x "$UF_TMP/hvt-no-standby"
+echo "hvt=$UF_TMP/hvt-no-standby" >"$PLAT_STATE/unifaasd.conf"
+pkill -TERM -f -- "unifaasd --state-dir $PLAT_STATE"
+wait_for 10 sh -c "! pgrep -f -- 'unifaasd --state-dir $PLAT_STATE'"
+U up >/dev/null 2>&1
+for i in $(seq 100); do echo open; done | U push eval fridge-door >/dev/null
+wait_for 30 kv_is eval fdc-count 1100 && pass standby-failing-units-still-start ||
+	fail standby-failing-units-still-start "fdc-count $(kv eval fdc-count)"
+daemon_log | grep -q 'what=standby op=pause' && pass standby-failures-pause-pool || fail standby-failures-pause-pool "no pause"
+daemon_log | grep 'what=standby op=exit' | grep -q 'standby refused by the test' && pass standby-failure-logged ||
+	fail standby-failure-logged "$(daemon_log | grep 'what=standby' | head -3)"
+rm -f "$PLAT_STATE/unifaasd.conf"
+
 # --- undeploy --purge removes its data; down leaves nothing running -------
 U undeploy k9 --purge >/dev/null && [ "$(R EXISTS uf:q:k9:in uf:kv:k9:count)" = 0 ] && pass undeploy-purge ||
 	fail undeploy-purge "keys left: $(R KEYS 'uf:*:k9:*' | tr '\n' ' ')"

@@ -233,6 +233,27 @@ static void config_errors_name_line(void **state)
 	assert_non_null(strstr(err, "run 'unifaas up'"));
 }
 
+static void config_user_file_overrides(void **state)
+{
+	(void)state;
+	struct daemon_config c;
+	char err[512];
+	write_file("unifaas.conf", "max_units=9\n");
+	write_file("api.token", "tok\n");
+	write_file("unifaasd.conf", "# mine\nprestart=0\nmax_units=3\n");
+	assert_int_equal(config_load(&c, dir, err, sizeof(err)), 0);
+	assert_int_equal(c.prestart, 0);
+	assert_int_equal(c.max_units, 3);
+	write_file("unifaasd.conf", "prestart=99\n");
+	assert_int_equal(config_load(&c, dir, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "unifaasd.conf:1: prestart: bad value '99'"));
+	char path[160];
+	snprintf(path, sizeof(path), "%s/unifaasd.conf", dir);
+	unlink(path);
+	assert_int_equal(config_load(&c, dir, err, sizeof(err)), 0);
+	assert_int_equal(c.prestart, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -243,6 +264,7 @@ int main(void)
 	    cmocka_unit_test(config_reads_every_key),
 	    cmocka_unit_test(config_defaults),
 	    cmocka_unit_test(config_errors_name_line),
+	    cmocka_unit_test(config_user_file_overrides),
 	};
 	return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }
