@@ -31,25 +31,25 @@ struct uf_scale {
 };
 
 struct uf_function {
-	char *name;        /* the step: key under functions: */
-	char *image;       /* absolute path of the .uf image */
-	char *listen;      /* queue it reads */
-	char **push;       /* queues it may push to */
+	char *name;   /* the step: key under functions: */
+	char *image;  /* absolute path of the .uf image */
+	char *listen; /* queue it reads */
+	char **push;  /* queues it may push to */
 	size_t npush;
-	char **env_keys;   /* env: NAME: value, in file order */
+	char **env_keys; /* env: NAME: value, in file order */
 	char **env_values;
 	size_t nenv;
-	char **egress;     /* allowed URL prefixes (used by a later issue) */
+	char **egress; /* allowed URL prefixes (used by a later issue) */
 	size_t negress;
-	char **secrets;    /* names of secrets it may read (later issue) */
+	char **secrets; /* names of secrets it may read (later issue) */
 	size_t nsecrets;
-	uint64_t memory;   /* guest memory in bytes; default 8 MiB; 4 MiB..1 GiB in 2 MiB steps (the tender's --mem) */
+	uint64_t memory; /* guest memory in bytes; default 8 MiB; 4 MiB..1 GiB in 2 MiB steps (the tender's --mem) */
 	uint32_t timeout_ms; /* CPU time per event; default 1000; 0 = unlimited */
-	uint32_t batch;    /* events per pop; default 64; 1..UF_BATCH_MAX (256) */
-	uint32_t retries;  /* deliveries after the first before dead-lettering; default 3; 0..100 */
-	int net;           /* net: true -> gets a TAP device */
+	uint32_t batch;      /* events per pop; default 64; 1..UF_BATCH_MAX (256) */
+	uint32_t retries;    /* deliveries after the first before dead-lettering; default 3; 0..100 */
+	int net;             /* net: true -> gets a TAP device */
 	struct uf_scale scale;
-	unsigned line;     /* line of the function's key, for later messages */
+	unsigned line; /* line of the function's key, for later messages */
 };
 
 struct uf_ingress_mqtt {
@@ -62,7 +62,7 @@ struct uf_ingress_http {
 };
 
 struct uf_manifest {
-	char *name;      /* workflow name */
+	char *name;         /* workflow name */
 	uint32_t max_units; /* workflow-wide unit limit; default 16 */
 	struct uf_function *functions;
 	size_t nfunctions;

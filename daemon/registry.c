@@ -412,12 +412,9 @@ out:
 
 int registry_restore(struct daemon *d)
 {
-	redisReply *r = store_cmd(d->store, "SMEMBERS uf:state:workflows");
-	if (!r || r->type != REDIS_REPLY_ARRAY) {
-		if (r)
-			freeReplyObject(r);
+	redisReply *r = store_array(d->store, "SMEMBERS uf:state:workflows");
+	if (!r)
 		return -1;
-	}
 	for (size_t i = 0; i < r->elements; i++)
 		restore_one(d, r->element[i]->str);
 	freeReplyObject(r);

@@ -147,12 +147,9 @@ static void check_hung(struct daemon *d, struct step *s)
 	if (!s->fn->timeout_ms || !s->running)
 		return;
 	redisReply *r =
-	    store_cmd(d->store, "XPENDING uf:q:%s:%s %s - + 1000", s->wf->m->name, s->fn->listen, s->fn->name);
-	if (!r || r->type != REDIS_REPLY_ARRAY) {
-		if (r)
-			freeReplyObject(r);
+	    store_array(d->store, "XPENDING uf:q:%s:%s %s - + 1000", s->wf->m->name, s->fn->listen, s->fn->name);
+	if (!r)
 		return;
-	}
 	for (struct unit *u = s->units; u; u = u->next) {
 		long long held = 0, oldest = 0;
 		for (size_t i = 0; i < r->elements; i++) {

@@ -124,15 +124,15 @@ redisReply *store_cmdv(struct store *s, int argc, const char **argv, const size_
 	return NULL;
 }
 
-redisReply *store_cmd(struct store *s, const char *fmt, ...)
+static redisReply *vcmd(struct store *s, const char *fmt, va_list ap)
 {
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (ensure(s) < 0)
 			return NULL;
-		va_list ap;
-		va_start(ap, fmt);
-		redisReply *r = redisvCommand(s->c, fmt, ap);
-		va_end(ap);
+		va_list copy;
+		va_copy(copy, ap);
+		redisReply *r = redisvCommand(s->c, fmt, copy);
+		va_end(copy);
 		if (r)
 			return r;
 		dlog("warn", "what=redis op=command cause=\"%s\"", s->c->errstr);
@@ -142,6 +142,28 @@ redisReply *store_cmd(struct store *s, const char *fmt, ...)
 		s->last_attempt_ms = 0;
 	}
 	return NULL;
+}
+
+redisReply *store_cmd(struct store *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	redisReply *r = vcmd(s, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+redisReply *store_array(struct store *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	redisReply *r = vcmd(s, fmt, ap);
+	va_end(ap);
+	if (r && r->type != REDIS_REPLY_ARRAY) {
+		freeReplyObject(r);
+		r = NULL;
+	}
+	return r;
 }
 
 int store_up(struct store *s)

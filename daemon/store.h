@@ -26,6 +26,8 @@ void store_close(struct store *s);
 void store_on_reconnect(struct store *s, void (*fn)(void *arg));
 /* NULL when Redis is unreachable; the caller frees the reply */
 redisReply *store_cmd(struct store *s, const char *fmt, ...);
+/* the same, but NULL unless the reply is an array */
+redisReply *store_array(struct store *s, const char *fmt, ...);
 redisReply *store_cmdv(struct store *s, int argc, const char **argv, const size_t *argvlen);
 /* pipelining: append commands, then read one reply per command */
 int store_append(struct store *s, const char *fmt, ...);

@@ -93,7 +93,10 @@ static int del_link(const char *name)
 		struct nlmsghdr nh;
 		struct ifinfomsg ifi;
 	} req = {
-	    .nh = {.nlmsg_len = sizeof(req), .nlmsg_type = RTM_DELLINK, .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK, .nlmsg_seq = 1},
+	    .nh = {.nlmsg_len = sizeof(req),
+	           .nlmsg_type = RTM_DELLINK,
+	           .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK,
+	           .nlmsg_seq = 1},
 	    .ifi = {.ifi_family = AF_UNSPEC, .ifi_index = (int)idx},
 	};
 	int rc = -EIO;
@@ -128,10 +131,12 @@ static int make_tap(struct tap_dev *d, char *err, size_t errlen)
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		int e = errno;
 		if (e == EBUSY)
-			snprintf(err, errlen, "tap pool: take over %s: busy (a unit of an earlier unifaasd still runs on it)",
+			snprintf(err, errlen,
+			         "tap pool: take over %s: busy (a unit of an earlier unifaasd still runs on it)",
 			         d->name);
 		else if (e == EINVAL && existed)
-			snprintf(err, errlen, "tap pool: take over %s: a device of that name exists and is not a TAP device",
+			snprintf(err, errlen,
+			         "tap pool: take over %s: a device of that name exists and is not a TAP device",
 			         d->name);
 		else
 			fail_on(err, errlen, existed ? "take over" : "create TAP device", d->name, e);
@@ -208,7 +213,8 @@ static int setup_bridge(struct tap_pool *p, uint32_t host, uint32_t mask, char *
 		char drv[40];
 		driver_of(p->sock, p->bridge, drv, sizeof(drv));
 		if (strcmp(drv, "bridge") != 0) {
-			snprintf(err, errlen, "tap pool: bridge %s: a device of that name exists and is not a bridge%s%s%s",
+			snprintf(err, errlen,
+			         "tap pool: bridge %s: a device of that name exists and is not a bridge%s%s%s",
 			         p->bridge, drv[0] ? " (driver " : "", drv, drv[0] ? ")" : "");
 			return -1;
 		}
@@ -219,7 +225,8 @@ static int setup_bridge(struct tap_pool *p, uint32_t host, uint32_t mask, char *
 		}
 		p->created_bridge = 1;
 	}
-	if (set_ipv4(p->sock, p->bridge, SIOCSIFADDR, host) < 0 || set_ipv4(p->sock, p->bridge, SIOCSIFNETMASK, mask) < 0) {
+	if (set_ipv4(p->sock, p->bridge, SIOCSIFADDR, host) < 0 ||
+	    set_ipv4(p->sock, p->bridge, SIOCSIFNETMASK, mask) < 0) {
 		fail_on(err, errlen, "set the address of bridge", p->bridge, errno);
 		return -1;
 	}
@@ -240,18 +247,21 @@ struct tap_pool *tap_pool_open(const char *bridge, const char *cidr, unsigned si
 		return NULL;
 	}
 	if (!cidr || parse_cidr(cidr, &host, &prefix) < 0) {
-		snprintf(err, errlen, "tap pool: subnet '%s': expected the host's address and prefix, e.g. 10.77.0.1/24",
+		snprintf(err, errlen,
+		         "tap pool: subnet '%s': expected the host's address and prefix, e.g. 10.77.0.1/24",
 		         cidr ? cidr : "");
 		return NULL;
 	}
 	uint32_t mask = ~0u << (32 - prefix), net = host & mask, bcast = net | ~mask;
 	if (host == net || host == bcast) {
-		snprintf(err, errlen, "tap pool: subnet %s: the host address is the network or broadcast address", cidr);
+		snprintf(err, errlen, "tap pool: subnet %s: the host address is the network or broadcast address",
+		         cidr);
 		return NULL;
 	}
 	if (size == 0 || size > TAP_POOL_MAX || (uint64_t)host + size >= bcast) {
-		snprintf(err, errlen, "tap pool: %u devices: must be 1..%u and their addresses (after %s) fit in the subnet",
-		         size, TAP_POOL_MAX, cidr);
+		snprintf(err, errlen,
+		         "tap pool: %u devices: must be 1..%u and their addresses (after %s) fit in the subnet", size,
+		         TAP_POOL_MAX, cidr);
 		return NULL;
 	}
 	struct tap_pool *p = calloc(1, sizeof(*p) + size * sizeof(p->dev[0]));

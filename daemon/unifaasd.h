@@ -4,7 +4,9 @@
  * One process, one libuv loop, no threads.  The daemon owns: the registry of
  * deployed workflows (registry.c), the units it started (units.c), the
  * decision when to start one (scheduler.c + autoscale.c), the control API
- * (api.c), the units' logs (logs.c) and its connection to Redis (store.c).
+ * (api.c), the units' logs (logs.c), its connection to Redis (store.c),
+ * pre-started tenders (standby.c), the TAP pool (tap_pool.c) and its
+ * configuration (config.c); manifests are parsed by manifest.c.
  * It never touches guest memory and never sits on the data path: units talk
  * to Redis themselves.
  *
@@ -149,6 +151,9 @@ int unit_start(struct daemon *d, struct step *s, char *err, size_t errlen);
 enum { STOP_NONE, STOP_SCALE, STOP_UNDEPLOY, STOP_OVERFLOW, STOP_HUNG, STOP_SHUTDOWN };
 void unit_stop(struct unit *u, int sig, int why);
 void units_reap(struct daemon *d); /* on SIGCHLD */
+/* posix_spawn in a process group of its own, signals reset; in < 0: /dev/null.
+ * 0 or an errno. */
+int spawn_tender(char *const argv[], char *const envp[], int in, int out, int err, pid_t *pid);
 void units_stop_step(struct step *s, int why);
 void units_cleanup_previous(struct daemon *d);
 int units_settle_consumer(struct daemon *d, struct step *s, const char *consumer, const char *reason);

@@ -74,12 +74,9 @@ static const char *entry_field(redisReply *fields, const char *name, size_t *len
 static int settle_entry(struct daemon *d, struct step *s, const char *id, int count_attempt, const char *reason)
 {
 	const char *wf = s->wf->m->name, *q = s->fn->listen;
-	redisReply *r = store_cmd(d->store, "XRANGE uf:q:%s:%s %s %s", wf, q, id, id);
-	if (!r || r->type != REDIS_REPLY_ARRAY) {
-		if (r)
-			freeReplyObject(r);
+	redisReply *r = store_array(d->store, "XRANGE uf:q:%s:%s %s %s", wf, q, id, id);
+	if (!r)
 		return -1;
-	}
 	redisReply *fields = r->elements == 1 ? r->element[0]->element[1] : NULL;
 	size_t dlen = 0, olen = 0, alen = 0;
 	const char *data = entry_field(fields, "data", &dlen), *origin = entry_field(fields, "origin", &olen);
@@ -125,12 +122,10 @@ static int settle(struct daemon *d, struct step *s, const char *consumer, int co
 	const char *wf = s->wf->m->name, *q = s->fn->listen;
 	int settled = 0;
 	for (;;) {
-		redisReply *r = store_cmd(d->store, "XPENDING uf:q:%s:%s %s - + 256 %s", wf, q, s->fn->name, consumer);
-		if (!r || r->type != REDIS_REPLY_ARRAY) {
-			if (r)
-				freeReplyObject(r);
+		redisReply *r =
+		    store_array(d->store, "XPENDING uf:q:%s:%s %s - + 256 %s", wf, q, s->fn->name, consumer);
+		if (!r)
 			return -1;
-		}
 		size_t n = r->elements;
 		for (size_t i = 0; i < n; i++)
 			if (settle_entry(d, s, r->element[i]->element[0]->str, count_attempt, reason) == 0)
@@ -392,6 +387,31 @@ static int launch_standby(struct daemon *d, struct unit *u, char **argv, char **
 	return 0;
 }
 
+int spawn_tender(char *const argv[], char *const envp[], int in, int out, int err, pid_t *pid)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	posix_spawn_file_actions_init(&fa);
+	if (in >= 0)
+		posix_spawn_file_actions_adddup2(&fa, in, 0);
+	else
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, out, 1);
+	posix_spawn_file_actions_adddup2(&fa, err, 2);
+	posix_spawnattr_init(&at);
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setpgroup(&at, 0);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &all);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	int e = posix_spawn(pid, argv[0], &fa, &at, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	return e;
+}
+
 /* Starts the tender: a standby if one is ready, else posix_spawn.  On
  * success, outfd and errfd are our read ends of its stdout and stderr. */
 static int spawn(struct daemon *d, struct step *s, struct unit *u, int *outfd, int *errfd, char *err, size_t errlen)
@@ -411,24 +431,8 @@ static int spawn(struct daemon *d, struct step *s, struct unit *u, int *outfd, i
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		goto out;
 	}
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-	posix_spawnattr_init(&at);
-	posix_spawnattr_setpgroup(&at, 0);
-	sigset_t none, all;
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setsigdefault(&at, &all);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	pid_t pid;
-	int e = posix_spawn(&pid, argv[0], &fa, &at, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
+	int e = spawn_tender(argv, envp, -1, out[1], errp[1], &pid);
 	if (e) {
 		snprintf(err, errlen, "cannot start %s: %s", argv[0], strerror(e));
 		goto out;
@@ -450,25 +454,32 @@ out:
 	return rc;
 }
 
+/* Field 22 of /proc/PID/stat, the start time: with the pid, it names one
+ * process for good (pids are reused).  0 if the process is gone. */
+static unsigned long long proc_start_time(int pid)
+{
+	char path[64], stat[1024];
+	unsigned long long start = 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	FILE *f = pid > 0 ? fopen(path, "r") : NULL;
+	if (!f)
+		return 0;
+	if (fgets(stat, sizeof(stat), f)) {
+		const char *p = strrchr(stat, ')'); /* the command name may hold spaces */
+		for (int i = 0; p && i < 20; i++)
+			p = strchr(p + 1, ' ');
+		if (p)
+			start = strtoull(p + 1, NULL, 10);
+	}
+	fclose(f);
+	return start;
+}
+
 static void record(struct daemon *d, struct unit *u)
 {
 	char val[256];
-	FILE *f;
-	char path[64], stat[1024];
-	unsigned long long start = 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", u->pid);
-	if ((f = fopen(path, "r"))) {
-		if (fgets(stat, sizeof(stat), f)) {
-			const char *p = strrchr(stat, ')');
-			/* field 22 (starttime) is the 20th after the comm field */
-			for (int i = 0; p && i < 20; i++)
-				p = strchr(p + 1, ' ');
-			if (p)
-				start = strtoull(p + 1, NULL, 10);
-		}
-		fclose(f);
-	}
-	snprintf(val, sizeof(val), "%d %llu %s %s", u->pid, start, u->step->wf->m->name, u->step->fn->name);
+	snprintf(val, sizeof(val), "%d %llu %s %s", u->pid, proc_start_time(u->pid), u->step->wf->m->name,
+	         u->step->fn->name);
 	redisReply *r = store_cmd(d->store, "HSET uf:state:units %s %s", u->id, val);
 	if (r)
 		freeReplyObject(r);
@@ -592,32 +603,17 @@ void units_reap(struct daemon *d)
 /* Units recorded by a previous daemon: kill them and settle their events. */
 void units_cleanup_previous(struct daemon *d)
 {
-	redisReply *r = store_cmd(d->store, "HGETALL uf:state:units");
-	if (!r || r->type != REDIS_REPLY_ARRAY) {
-		if (r)
-			freeReplyObject(r);
+	redisReply *r = store_array(d->store, "HGETALL uf:state:units");
+	if (!r)
 		return;
-	}
 	for (size_t i = 0; i + 1 < r->elements; i += 2) {
 		const char *id = r->element[i]->str;
 		int pid = 0;
 		unsigned long long start = 0, now_start = 0;
 		char wf[UF_NAME_BUF] = "", step[UF_NAME_BUF] = "";
 		sscanf(r->element[i + 1]->str, "%d %llu %79s %79s", &pid, &start, wf, step);
-		char path[64], stat[1024];
-		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-		FILE *f = pid > 0 ? fopen(path, "r") : NULL;
-		if (f) {
-			if (fgets(stat, sizeof(stat), f)) {
-				const char *p = strrchr(stat, ')');
-				for (int k = 0; p && k < 20; k++)
-					p = strchr(p + 1, ' ');
-				if (p)
-					now_start = strtoull(p + 1, NULL, 10);
-			}
-			fclose(f);
-		}
-		int alive = f && now_start == start;
+		now_start = proc_start_time(pid);
+		int alive = now_start && now_start == start;
 		if (alive) {
 			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
