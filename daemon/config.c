@@ -5,7 +5,8 @@
  *
  * The file is `key=value` lines; `#` starts a comment.  Keys: redis_socket,
  * redis_password_file, api_port, mqtt_url, max_units, hvt, tick_ms,
- * idle_tick_ms, log_cap, tap_bridge, tap_cidr, tap_pool_size, prestart.  The API token is <state>/api.token.  An
+ * idle_tick_ms, log_cap, tap_bridge, tap_cidr, tap_pool_size, prestart,
+ * retain_handled, trim_interval_ms.  The API token is <state>/api.token.  An
  * unknown key or a bad value is an error naming the file and line: the daemon must not start on a configuration it half
  * understood.  Secrets are read from their files and never logged.
  */
@@ -82,6 +83,18 @@ static int set_key(struct daemon_config *c, const char *k, const char *v, char *
 		           : -1;
 	if (!strcmp(k, "tap_cidr"))
 		return v[0] && snprintf(c->tap_cidr, sizeof(c->tap_cidr), "%s", v) < (int)sizeof(c->tap_cidr) ? 0 : -1;
+	if (!strcmp(k, "retain_handled")) {
+		if (parse_num(v, 100000000, &n) < 0)
+			return -1;
+		c->retain_handled = (uint32_t)n;
+		return 0;
+	}
+	if (!strcmp(k, "trim_interval_ms")) {
+		if (parse_num(v, 86400000, &n) < 0 || n < 100)
+			return -1;
+		c->trim_interval_ms = (uint32_t)n;
+		return 0;
+	}
 	if (!strcmp(k, "prestart")) {
 		if (parse_num(v, 64, &n) < 0)
 			return -1;
@@ -162,6 +175,8 @@ int config_load(struct daemon_config *c, const char *state_dir, char *err, size_
 	snprintf(c->tap_cidr, sizeof(c->tap_cidr), "10.77.0.1/24");
 	c->tap_pool_size = 16;
 	c->prestart = 2;
+	c->retain_handled = 10000;
+	c->trim_interval_ms = 30000;
 
 	snprintf(path, sizeof(path), "%s/unifaas.conf", state_dir);
 	if (parse_file(c, path, 1, pwfile, sizeof(pwfile), err, errlen) < 0)

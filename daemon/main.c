@@ -96,6 +96,7 @@ static void on_term(uv_signal_t *s, int sig)
 	d->api = NULL;
 	uv_timer_stop(&d->tick);
 	uv_timer_stop(&d->soon);
+	uv_timer_stop(&d->trim);
 	for (struct workflow *w = d->workflows; w; w = w->next)
 		for (size_t i = 0; i < w->m->nfunctions; i++)
 			units_stop_step(&w->steps[i], STOP_SHUTDOWN);

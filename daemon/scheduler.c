@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "autoscale.h"
+#include "retention.h"
 #include "store.h"
 #include "unifaasd.h"
 
@@ -303,10 +304,17 @@ void scheduler_check_now(struct daemon *d)
 	check_all(d, 0);
 }
 
+static void trim_cb(uv_timer_t *t)
+{
+	retention_run(t->data);
+}
+
 void scheduler_start(struct daemon *d)
 {
 	uv_timer_init(d->loop, &d->tick);
 	uv_timer_init(d->loop, &d->soon);
-	d->tick.data = d->soon.data = d;
+	uv_timer_init(d->loop, &d->trim);
+	d->tick.data = d->soon.data = d->trim.data = d;
 	uv_timer_start(&d->tick, tick_cb, 0, 0);
+	uv_timer_start(&d->trim, trim_cb, d->cfg.trim_interval_ms, d->cfg.trim_interval_ms);
 }

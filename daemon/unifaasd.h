@@ -105,7 +105,9 @@ struct daemon_config {
 	char tap_bridge[16];   /* the TAP pool (net: true functions) */
 	char tap_cidr[32];     /* host address/prefix on the bridge */
 	uint32_t tap_pool_size;
-	uint32_t prestart; /* standby tenders kept ready (0: none) */
+	uint32_t prestart;
+	uint32_t retain_handled;   /* handled entries a queue keeps (retention.c) */
+	uint32_t trim_interval_ms; /* how often queues are trimmed */ /* standby tenders kept ready (0: none) */
 };
 
 struct daemon {
@@ -116,7 +118,8 @@ struct daemon {
 	uint32_t running;         /* units on this node */
 	uint64_t started_ms;
 	uv_timer_t tick;
-	uv_timer_t soon; /* coalesces notifications into one check */
+	uv_timer_t soon;
+	uv_timer_t trim; /* coalesces notifications into one check */
 	uv_signal_t sigterm, sigint, sigchld;
 	int stopping;
 	struct store *store;

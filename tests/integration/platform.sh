@@ -227,7 +227,7 @@ cat >"$UF_TMP/hvt-no-standby" <<EOF
 exec "$HVT" "\$@"
 EOF
 chmod +x "$UF_TMP/hvt-no-standby"
-echo "hvt=$UF_TMP/hvt-no-standby" >"$PLAT_STATE/unifaasd.conf"
+printf 'hvt=%s\nretain_handled=100\ntrim_interval_ms=300\n' "$UF_TMP/hvt-no-standby" >"$PLAT_STATE/unifaasd.conf"
 pkill -TERM -f -- "unifaasd --state-dir $PLAT_STATE"
 wait_for 10 sh -c "! pgrep -f -- 'unifaasd --state-dir $PLAT_STATE'"
 U up >/dev/null 2>&1
@@ -237,6 +237,36 @@ wait_for 30 kv_is eval fdc-count 1100 && pass standby-failing-units-still-start 
 daemon_log | grep -q 'what=standby op=pause' && pass standby-failures-pause-pool || fail standby-failures-pause-pool "no pause"
 daemon_log | grep 'what=standby op=exit' | grep -q 'standby refused by the test' && pass standby-failure-logged ||
 	fail standby-failure-logged "$(daemon_log | grep 'what=standby' | head -3)"
+# retention (same daemon settings): handled entries beyond the last 100 are
+# trimmed and logged; entries not handled yet are never trimmed
+if wait_for 10 xlen_is uf:q:eval:fridge-door 100 && wait_for 10 xlen_is uf:q:eval:door-opens 100; then
+	pass retention-trims-handled
+else
+	fail retention-trims-handled "fridge-door $(R XLEN uf:q:eval:fridge-door), door-opens $(R XLEN uf:q:eval:door-opens)"
+fi
+daemon_log | grep -q 'what=trim workflow=eval queue=fridge-door entries=[0-9]* kept_handled=100' && pass retention-logged ||
+	fail retention-logged "no trim line"
+m=$(manifest ret <<EOF
+name: ret
+functions:
+  s:
+    image: $fn
+    listen: in
+    env: { SPIN: "1000000" }
+    batch: 8
+    scale: { max_units: 1, idle_ms: 300 }
+EOF
+)
+U deploy "$m" >/dev/null
+for i in $(seq 1000); do echo x; done | U push ret in >/dev/null
+low=ok
+for i in $(seq 20); do
+	sleep 0.1
+	unhandled=$(R XINFO GROUPS uf:q:ret:in | awk '$0=="pending"{getline; p=$0} $0=="lag"{getline; print p+$0}')
+	[ "$(R XLEN uf:q:ret:in)" -ge "$unhandled" ] || low="length $(R XLEN uf:q:ret:in) < $unhandled unhandled"
+done
+[ "$low" = ok ] && wait_for 30 kv_is ret count 1000 && pass retention-keeps-unhandled ||
+	fail retention-keeps-unhandled "$low; count $(kv ret count)"
 rm -f "$PLAT_STATE/unifaasd.conf"
 
 # --- undeploy --purge removes its data; down leaves nothing running -------
