@@ -2,7 +2,8 @@
 #   make            build everything into build/ (host tools, libuf, example images)
 #   make run        install dependencies, build, run the example functions as unikernels
 #   make test       the whole test suite (plain and ASan/UBSan builds)
-#   make bench      benchmarks (bench/RESULTS.md records them); make bench-platform: the platform
+#   make bench      benchmarks: unit boot and the platform (bench/RESULTS.md records them;
+#                   make bench-boot / make bench-platform run one); make bench-platform: the platform
 #   make install    PREFIX=/usr/local
 
 VERSION  := 0.1.0
@@ -129,6 +130,11 @@ test: deps
 bench: deps
 	$(MAKE) all
 	./bench/boot.sh $(BUILD)
+	./bench/platform.sh $(BUILD)
+
+bench-boot: deps
+	$(MAKE) all
+	./bench/boot.sh $(BUILD)
 
 bench-platform: deps
 	$(MAKE) all
@@ -143,4 +149,4 @@ install: all
 clean:
 	rm -rf build build-asan
 
-.PHONY: all runtime deps run test bench bench-platform install clean
+.PHONY: all runtime deps run test bench bench-boot bench-platform install clean
