@@ -12,6 +12,7 @@
  * (compared in constant time).  Every error is JSON {"error":{code,message}}
  * with the status of docs/api.md; clients rely on `code`.
  */
+#include <errno.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <stdio.h>
@@ -66,16 +67,47 @@ static enum MHD_Result send_body(struct MHD_Connection *c, unsigned status, cons
 
 static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *j)
 {
-	char *s = json_dumps(j, JSON_COMPACT);
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
-	if (!s)
-		return MHD_NO;
+	if (!s) { /* json_pack refuses what is not UTF-8: never leave the client without an answer */
+		static const char fallback[] =
+		    "{\"error\":{\"code\":\"internal\",\"message\":\"the reply could not be encoded\"}}\n";
+		return send_body(c, 500, "application/json", fallback, sizeof(fallback) - 1, NULL);
+	}
 	size_t n = strlen(s);
 	s = realloc(s, n + 2);
 	s[n] = '\n';
 	enum MHD_Result r = send_body(c, status, "application/json", s, n + 1, NULL);
 	free(s);
 	return r;
+}
+
+/* Length of the UTF-8 sequence at s (1..4), or 0 if it is not one. */
+static size_t utf8_len(const unsigned char *s)
+{
+	if (s[0] < 0x80)
+		return 1;
+	size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if (n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0)))
+		return 0; /* overlong, surrogate */
+	if (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90)))
+		return 0;
+	return n;
+}
+
+/* Replace every byte that is not part of valid UTF-8 with '?'. */
+static void utf8_scrub(char *s)
+{
+	for (unsigned char *p = (unsigned char *)s; *p;) {
+		size_t n = utf8_len(p);
+		if (n == 0)
+			*p++ = '?';
+		else
+			p += n;
+	}
 }
 
 static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *code, const char *fmt, ...)
@@ -87,6 +119,7 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, con
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	utf8_scrub(msg); /* names from the path may be any bytes */
 	return send_json(c, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
 }
 
@@ -102,14 +135,19 @@ static int name_ok(const char *s)
 	return s && uf_queue_name_ok(s, strlen(s));
 }
 
+/* A KV key a function can also use: 1..UF_KEY_MAX bytes of UTF-8 text
+ * without spaces or control characters ('/' cannot come through the path). */
 static int key_ok(const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
-	if (n == 0 || n > 256)
+	if (n == 0 || n > UF_KEY_MAX)
 		return 0;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		size_t k = utf8_len(p);
+		if (k == 0 || (k == 1 && (*p <= ' ' || *p == 0x7f)))
 			return 0;
+		p += k;
+	}
 	return 1;
 }
 
@@ -244,7 +282,7 @@ static enum MHD_Result r_resume(struct api *a, struct MHD_Connection *c, struct 
 		return send_error(c, 409, "conflict", "workflow '%s' is not stopped", w->m->name);
 	registry_set_state(w, WF_RUNNING, NULL);
 	for (size_t i = 0; i < w->m->nfunctions; i++)
-		w->steps[i].prev_backlog = UINT64_MAX; /* no overflow on the first check */
+		w->steps[i].fresh = 1; /* no overflow on the first check */
 	dlog("info", "what=resume workflow=%s", w->m->name);
 	scheduler_check_now(a->d);
 	return send_json(c, 200, json_pack("{s:s,s:s}", "name", w->m->name, "state", state_name(w)));
@@ -281,9 +319,9 @@ static enum MHD_Result r_push(struct api *a, struct MHD_Connection *c, struct re
 		s += len + 1;
 		n++;
 	}
-	size_t queued = 0;
-	char first[64] = "", last[64] = "";
-	for (const char *s = p; s < end;) {
+	size_t sent = 0, queued = 0;
+	char first[64] = "", last[64] = "", refused[256] = "";
+	for (const char *s = p; single ? sent == 0 : s < end;) { /* single: one event, even empty */
 		const char *nl = single ? end : memchr(s, '\n', (size_t)(end - s));
 		size_t len = (size_t)((nl ? nl : end) - s);
 		if (!single && len && s[len - 1] == '\r')
@@ -293,11 +331,11 @@ static enum MHD_Result r_push(struct api *a, struct MHD_Connection *c, struct re
 			size_t lens[] = {4, strlen(key), 1, 4, len};
 			if (store_appendv(d->store, 5, argv, lens) < 0)
 				return unavailable(c);
-			queued++;
+			sent++;
 		}
 		s = (nl ? nl : end) + 1;
 	}
-	for (size_t i = 0; i < queued; i++) {
+	for (size_t i = 0; i < sent; i++) {
 		redisReply *r = store_reply(d->store);
 		if (!r)
 			return unavailable(c);
@@ -305,10 +343,19 @@ static enum MHD_Result r_push(struct api *a, struct MHD_Connection *c, struct re
 			if (!first[0])
 				snprintf(first, sizeof(first), "%s", r->str);
 			snprintf(last, sizeof(last), "%s", r->str);
+			queued++;
+		} else if (!refused[0]) {
+			snprintf(refused, sizeof(refused), "%s",
+			         r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
 		}
 		freeReplyObject(r);
 	}
-	scheduler_poke(d, w->m->name, q);
+	if (queued)
+		scheduler_poke(d, w->m->name, q);
+	if (queued < sent)
+		return send_error(c, 503, "unavailable", "redis refused %zu of %zu events (%s); %zu queued%s%s%s%s",
+		                  sent - queued, sent, refused, queued, queued ? ", ids " : "", first,
+		                  queued ? " .. " : "", last);
 	return send_json(c, 202,
 	                 json_pack("{s:I,s:s,s:s}", "queued", (json_int_t)queued, "first", first, "last", last));
 }
@@ -446,8 +493,9 @@ static enum MHD_Result r_logs(struct api *a, struct MHD_Connection *c, struct re
 {
 	const char *o = arg(c, "offset"), *w = arg(c, "wait_ms");
 	char *end;
+	errno = 0;
 	long long off = o ? strtoll(o, &end, 10) : 0;
-	if (o && (*end || end == o))
+	if (o && (*end || end == o || errno == ERANGE))
 		return send_error(c, 400, "bad_request", "offset must be an integer, got '%s'", o);
 	long long wait = w ? strtoll(w, &end, 10) : 0;
 	if (w && (*end || end == w || wait < 0 || wait > 30000))
@@ -483,7 +531,9 @@ static enum MHD_Result r_kv(struct api *a, struct MHD_Connection *c, struct requ
 {
 	redisReply *r;
 	if (!key_ok(key))
-		return send_error(c, 400, "bad_request", "bad KV key '%s': 1-256 printable characters, no spaces", key);
+		return send_error(c, 400, "bad_request",
+		                  "bad KV key '%s': 1-%u bytes of UTF-8 text, no spaces or control characters", key,
+		                  UF_KEY_MAX);
 	if (!strcmp(method, "GET")) {
 		if (!(r = store_cmd(a->d->store, "GET uf:kv:%s:%s", w->m->name, key)))
 			return unavailable(c);
@@ -494,12 +544,19 @@ static enum MHD_Result r_kv(struct api *a, struct MHD_Connection *c, struct requ
 		freeReplyObject(r);
 		return ret;
 	}
+	if (!strcmp(method, "PUT") && rq->too_large)
+		return send_error(c, 413, "too_large", "KV value over %u bytes", BODY_MAX_EVENTS);
 	if (!strcmp(method, "PUT"))
 		r = store_cmd(a->d->store, "SET uf:kv:%s:%s %b", w->m->name, key, rq->body ? rq->body : "", rq->len);
 	else
 		r = store_cmd(a->d->store, "DEL uf:kv:%s:%s", w->m->name, key);
 	if (!r)
 		return unavailable(c);
+	if (r->type == REDIS_REPLY_ERROR) {
+		enum MHD_Result ret = send_error(c, 503, "unavailable", "redis refused the write: %s", r->str);
+		freeReplyObject(r);
+		return ret;
+	}
 	freeReplyObject(r);
 	return send_body(c, 204, "text/plain", "", 0, NULL);
 }
@@ -581,9 +638,23 @@ static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char
 	return send_error(c, 404, "not_found", "no such path: %s", url);
 }
 
+/* Events and KV values may be large; everything else is a manifest or less.
+ * /v1/workflows/WF/queues/Q/events and /v1/workflows/WF/kv/KEY. */
 static size_t body_limit(const char *url)
 {
-	return strstr(url, "/events") ? BODY_MAX_EVENTS : BODY_MAX_MANIFEST;
+	const char *seg[7];
+	int n = 0;
+	for (const char *p = url; *p && n < 7;) {
+		while (*p == '/')
+			p++;
+		if (*p)
+			seg[n++] = p;
+		while (*p && *p != '/')
+			p++;
+	}
+	int events = n == 6 && !strncmp(seg[3], "queues/", 7) && !strcmp(seg[5], "events");
+	int kv = n == 5 && !strncmp(seg[3], "kv/", 3);
+	return events || kv ? BODY_MAX_EVENTS : BODY_MAX_MANIFEST;
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -736,6 +807,11 @@ void api_close(struct api *a)
 {
 	if (!a)
 		return;
+	struct workflow *lists[] = {a->d->workflows, a->d->retired};
+	for (int l = 0; l < 2; l++) /* units still write lines: nobody to wake */
+		for (struct workflow *w = lists[l]; w; w = w->next)
+			for (size_t i = 0; i < w->m->nfunctions; i++)
+				logfile_on_append(w->steps[i].log, NULL, NULL);
 	for (struct request *rq = a->waiters; rq; rq = rq->next_waiter)
 		MHD_resume_connection(rq->conn);
 	a->waiters = NULL;

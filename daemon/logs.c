@@ -139,8 +139,9 @@ ssize_t logfile_read(const struct logfile *l, int64_t offset, char *buf, size_t 
 {
 	uint64_t end = logfile_end(l), oldest = l->have_old ? l->old_base : l->cur_base;
 	uint64_t off;
+	uint64_t back = (uint64_t)0 - (uint64_t)offset; /* |offset|, also for INT64_MIN */
 	if (offset < 0)
-		off = (uint64_t)-offset > end - oldest ? oldest : end - (uint64_t)-offset;
+		off = back > end - oldest ? oldest : end - back;
 	else
 		off = (uint64_t)offset < oldest ? oldest : (uint64_t)offset;
 	if (off >= end) {

@@ -69,7 +69,7 @@ static void close_walk(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
-static void maybe_finish(struct daemon *d)
+void daemon_maybe_finish(struct daemon *d)
 {
 	if (!d->stopping || d->running || standby_count(d->standbys))
 		return;
@@ -82,7 +82,7 @@ static void on_child(uv_signal_t *s, int sig)
 	(void)sig;
 	struct daemon *d = s->data;
 	units_reap(d);
-	maybe_finish(d);
+	daemon_maybe_finish(d);
 }
 
 static void on_term(uv_signal_t *s, int sig)
@@ -101,7 +101,7 @@ static void on_term(uv_signal_t *s, int sig)
 		for (size_t i = 0; i < w->m->nfunctions; i++)
 			units_stop_step(&w->steps[i], STOP_SHUTDOWN);
 	standby_release_all(d->standbys);
-	maybe_finish(d);
+	daemon_maybe_finish(d);
 }
 
 static void usage(FILE *f)
@@ -151,6 +151,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "unifaasd: config: %s\n", err);
 		return 1;
 	}
+	closefrom(3); /* whatever the starter left open is not ours */
 	signal(SIGPIPE, SIG_IGN);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	d.loop = uv_default_loop();

@@ -86,6 +86,7 @@ struct mf_key {
 };
 
 static const char *check_name(const char *s, size_t n);
+static const char *check_short_name(const char *s, size_t n);
 static const char *check_var(const char *s, size_t n);
 static const char *check_url(const char *s, size_t n);
 static const char *check_topic(const char *s, size_t n);
@@ -154,7 +155,7 @@ static const struct mf_key mf_ingress[] = {
 };
 
 static const struct mf_key mf_top[] = {
-    {.key = "name", .kind = MF_STR, .required = 1, .what = "a workflow name", .check = check_name},
+    {.key = "name", .kind = MF_STR, .required = 1, .what = "a workflow name", .check = check_short_name},
     UINT_KEY("max_units", 16, 1, MF_UNITS_MAX),
     {.key = "functions", .kind = MF_FUNCTIONS, .required = 1, .what = "a mapping of function names"},
     {.key = "ingress", .kind = MF_FLAT, .what = "a mapping with mqtt: and http:", .sub = mf_ingress},
@@ -510,6 +511,15 @@ static const char *nearest(const char *s, const char *const *cands, size_t n)
 static const char *check_name(const char *s, size_t n)
 {
 	return uf_queue_name_ok(s, n) ? NULL : "is not a valid name (1..128 characters of A-Z a-z 0-9 . _ -)";
+}
+
+/* Workflow and function names: a unit is named <workflow>.<function>.<n>
+ * and that must fit the 128 characters of a consumer name. */
+static const char *check_short_name(const char *s, size_t n)
+{
+	return n <= UF_MANIFEST_NAME_MAX && uf_queue_name_ok(s, n)
+	           ? NULL
+	           : "is not a valid name (1..48 characters of A-Z a-z 0-9 . _ -)";
 }
 
 static const char *check_var(const char *s, size_t n)
@@ -971,9 +981,9 @@ static int walk_functions(struct mf_ctx *c, const struct mf_key *k, yaml_node_t 
 		if (!kn || !fn)
 			continue;
 		unsigned fl = line_at(kn);
-		if (!uf_queue_name_ok(text(kn), kn->data.scalar.length)) {
+		if (check_short_name(text(kn), kn->data.scalar.length)) {
 			walk_err(c, fl, "%s %s", quote(text(kn), kn->data.scalar.length, buf, sizeof(buf)),
-			         check_name(text(kn), kn->data.scalar.length));
+			         check_short_name(text(kn), kn->data.scalar.length));
 			continue;
 		}
 		size_t old = path_key(c, text(kn), kn->data.scalar.length);

@@ -21,6 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Workflow and function names: 1..48 characters (queue names: 1..128). */
+#define UF_MANIFEST_NAME_MAX 48
+
 struct uf_scale {
 	uint32_t min_units;       /* default 0: scale to zero */
 	uint32_t max_units;       /* default 4 */

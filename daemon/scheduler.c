@@ -58,6 +58,10 @@ static int read_backlog(struct daemon *d, struct step *s)
 		s->pending = (uint64_t)pending;
 		s->prev_backlog = s->backlog;
 		s->backlog = s->lag + s->pending;
+		if (s->fresh) { /* just resumed: no growth to compare with yet */
+			s->prev_backlog = s->backlog;
+			s->fresh = 0;
+		}
 		rc = 0;
 	}
 	if (rc < 0 && r->elements == 0) {
@@ -174,11 +178,18 @@ static void check_hung(struct daemon *d, struct step *s)
 	freeReplyObject(r);
 }
 
-static int live(const struct step *s, const char *consumer)
+/* Is `consumer` one of this daemon's units?  Also the units of a workflow
+ * being replaced or undeployed, which share the group until they end (and
+ * settle their events themselves, uncounted). */
+static int live(const struct daemon *d, const char *consumer)
 {
-	for (const struct unit *u = s->units; u; u = u->next)
-		if (!strcmp(u->id, consumer))
-			return 1;
+	const struct workflow *lists[] = {d->workflows, d->retired};
+	for (int l = 0; l < 2; l++)
+		for (const struct workflow *w = lists[l]; w; w = w->next)
+			for (size_t i = 0; i < w->m->nfunctions; i++)
+				for (const struct unit *u = w->steps[i].units; u; u = u->next)
+					if (!strcmp(u->id, consumer))
+						return 1;
 	return 0;
 }
 
@@ -193,7 +204,7 @@ static void settle_orphans(struct daemon *d, struct step *s)
 		redisReply *cs = r->element[3];
 		for (size_t i = 0; i < cs->elements; i++) {
 			const char *name = cs->element[i]->element[0]->str;
-			if (live(s, name))
+			if (live(d, name))
 				continue;
 			char why[256];
 			snprintf(why, sizeof(why), "unit %s is gone without settling its events", name);

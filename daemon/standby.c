@@ -87,8 +87,13 @@ fail:
 static void refill_cb(uv_timer_t *t)
 {
 	struct standby_pool *p = t->data;
-	if (p->d->stopping || now_ms() < p->paused_until)
+	uint64_t now = now_ms();
+	if (p->d->stopping)
 		return;
+	if (now < p->paused_until) { /* a take or a death re-armed us early */
+		uv_timer_start(&p->refill, refill_cb, p->paused_until - now, 0);
+		return;
+	}
 	while (p->count < p->want)
 		if (spawn_one(p) < 0)
 			break;

@@ -15,6 +15,7 @@
  * them anyway: a missed notification costs a tick, never an event).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -31,9 +32,9 @@
 /* A queue whose keyspace channel we want to hear (see store_watch). */
 struct watch {
 	struct watch *next;
-	char channel[UF_NAME_BUF * 2 + 32];
-	int subscribed; /* a SUBSCRIBE was sent on the current connection */
-	int wanted;     /* still wanted after the last store_watch_end */
+	char channel[256]; /* __keyspace@0__:uf:q:<wf 48>:<queue 128> */
+	int subscribed;    /* a SUBSCRIBE was sent on the current connection */
+	int wanted;        /* still wanted after the last store_watch_end */
 };
 
 struct store {
@@ -77,6 +78,7 @@ static int connect_sync(struct store *s)
 		return -1;
 	}
 	redisSetTimeout(c, tv);
+	fcntl(c->fd, F_SETFD, FD_CLOEXEC); /* never inherited by a unit */
 	if (authenticate(c, s->password) < 0) {
 		dlog("error", "what=redis op=auth socket=%s cause=\"password refused\"", s->socket);
 		redisFree(c);
@@ -298,6 +300,7 @@ static void sub_connect(struct store *s)
 		return;
 	}
 	ac->data = s;
+	fcntl(ac->c.fd, F_SETFD, FD_CLOEXEC);
 	redisLibuvAttach(ac, s->loop);
 	redisAsyncSetConnectCallback(ac, on_sub_connect);
 	redisAsyncSetDisconnectCallback(ac, on_sub_disconnect);

@@ -68,6 +68,7 @@ struct step {
 	uint64_t prev_backlog;
 	uint64_t lag, pending;
 	int dirty;           /* a notification asked for a check */
+	int fresh;           /* resumed: the next backlog read sets the baseline */
 	uint32_t failures;   /* consecutive units that ended in failure */
 	uint64_t backoff_ms; /* no start before last_start_ms + this */
 	struct logfile *log;
@@ -106,7 +107,7 @@ struct daemon_config {
 	char tap_cidr[32];     /* host address/prefix on the bridge */
 	uint32_t tap_pool_size;
 	uint32_t prestart;
-	uint32_t retain_handled;   /* handled entries a queue keeps (retention.c) */
+	uint32_t retain_handled;                                      /* handled entries a queue keeps (retention.c) */
 	uint32_t trim_interval_ms; /* how often queues are trimmed */ /* standby tenders kept ready (0: none) */
 };
 
@@ -130,6 +131,9 @@ struct daemon {
 
 /* time */
 uint64_t now_ms(void);
+
+/* main.c: ends the loop once a shutdown has stopped every unit and standby */
+void daemon_maybe_finish(struct daemon *d);
 
 /* log: one line, key=value, to stderr (the daemon's log file) */
 void dlog(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

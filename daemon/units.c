@@ -98,8 +98,16 @@ static int settle_entry(struct daemon *d, struct step *s, const char *id, int co
 		store_append(d->store, "XADD uf:q:%s:%s * data %b origin %b attempt %s reason %s", wf, q, data, dlen,
 		             origin, olen, attempt_s, reason);
 	store_append(d->store, "XACK uf:q:%s:%s %s %s", wf, q, s->fn->name, id);
+	int dead = data && attempt > s->fn->retries, replies = data ? 4 : 3, ok = 1; /* MULTI [XADD] XACK EXEC */
+	if (count_attempt || dead) { /* the same counters the tender keeps (uf:stat) */
+		store_append(d->store, "HINCRBY uf:stat:%s:%s %s 1", wf, s->fn->name, dead ? "dead" : "failed");
+		replies++;
+	}
+	if (count_attempt && dead) {
+		store_append(d->store, "HINCRBY uf:stat:%s:%s failed 1", wf, s->fn->name);
+		replies++;
+	}
 	store_append(d->store, "EXEC");
-	int replies = data ? 4 : 3, ok = 1;
 	freeReplyObject(r);
 	for (int i = 0; i < replies; i++) {
 		redisReply *x = store_reply(d->store);
@@ -109,14 +117,28 @@ static int settle_entry(struct daemon *d, struct step *s, const char *id, int co
 			ok = 0;
 		freeReplyObject(x);
 	}
-	if (data && attempt > s->fn->retries)
+	if (dead)
 		dlog("warn", "what=dead-letter workflow=%s step=%s queue=%s event=%.*s attempts=%lu reason=\"%s\"", wf,
 		     s->fn->name, q, (int)olen, origin, attempt, reason);
 	return ok ? 0 : -1;
 }
 
+/* Entries `consumer` has pending in the step's group; -1 if unknown. */
+static long long pending_of(struct daemon *d, struct step *s, const char *consumer)
+{
+	redisReply *r = store_array(d->store, "XPENDING uf:q:%s:%s %s - + 1 %s", s->wf->m->name, s->fn->listen,
+	                            s->fn->name, consumer);
+	long long n = r ? (long long)r->elements : -1;
+	if (r)
+		freeReplyObject(r);
+	return n;
+}
+
 /* Settle everything `consumer` still has pending; then forget the consumer.
- * count_attempt: whether this counts as a failed delivery. */
+ * count_attempt: whether this counts as a failed delivery.  The consumer is
+ * deleted only once nothing is pending for it (deleting it would drop what
+ * is left): when Redis refuses a re-queue, what remains is settled by a
+ * later check (settle_orphans). */
 static int settle(struct daemon *d, struct step *s, const char *consumer, int count_attempt, const char *reason)
 {
 	const char *wf = s->wf->m->name, *q = s->fn->listen;
@@ -127,16 +149,25 @@ static int settle(struct daemon *d, struct step *s, const char *consumer, int co
 		if (!r)
 			return -1;
 		size_t n = r->elements;
+		int this_pass = 0;
 		for (size_t i = 0; i < n; i++)
 			if (settle_entry(d, s, r->element[i]->element[0]->str, count_attempt, reason) == 0)
-				settled++;
+				this_pass++;
 		freeReplyObject(r);
-		if (n < 256)
+		settled += this_pass;
+		if (n < 256 || this_pass == 0) /* done, or Redis refuses: try again later */
 			break;
 	}
-	redisReply *r = store_cmd(d->store, "XGROUP DELCONSUMER uf:q:%s:%s %s %s", wf, q, s->fn->name, consumer);
-	if (r)
-		freeReplyObject(r);
+	if (pending_of(d, s, consumer) == 0) {
+		redisReply *r =
+		    store_cmd(d->store, "XGROUP DELCONSUMER uf:q:%s:%s %s %s", wf, q, s->fn->name, consumer);
+		if (r)
+			freeReplyObject(r);
+	} else {
+		dlog("warn",
+		     "what=settle unit=%s workflow=%s step=%s result=incomplete effect=\"retried at the next check\"",
+		     consumer, wf, s->fn->name);
+	}
 	if (settled)
 		dlog("info", "what=settle unit=%s workflow=%s step=%s events=%d counted=%d reason=\"%s\"", consumer, wf,
 		     s->fn->name, settled, count_attempt, reason);
@@ -219,6 +250,7 @@ static void finish(struct unit *u)
 	else
 		scheduler_poke(d, s->wf->m->name, s->fn->listen);
 	scheduler_units_changed(d);
+	daemon_maybe_finish(d); /* the last unit of a shutdown may end here */
 }
 
 static void handle_done(struct unit *u)
@@ -398,6 +430,7 @@ int spawn_tender(char *const argv[], char *const envp[], int in, int out, int er
 		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, out, 1);
 	posix_spawn_file_actions_adddup2(&fa, err, 2);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3); /* nothing of ours leaks in */
 	posix_spawnattr_init(&at);
 	sigset_t none, all;
 	sigemptyset(&none);
@@ -473,6 +506,23 @@ static unsigned long long proc_start_time(int pid)
 	}
 	fclose(f);
 	return start;
+}
+
+/* pid is still the process that started at `start`, and not a zombie */
+static int proc_running(int pid, unsigned long long start)
+{
+	char path[64], stat[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	int running = 0;
+	if (fgets(stat, sizeof(stat), f)) {
+		const char *p = strrchr(stat, ')');
+		running = p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+	}
+	fclose(f);
+	return running && proc_start_time(pid) == start;
 }
 
 static void record(struct daemon *d, struct unit *u)
@@ -617,6 +667,10 @@ void units_cleanup_previous(struct daemon *d)
 		if (alive) {
 			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
+			/* not our child: wait (up to 1 s) until it is gone or a zombie,
+			 * so no EXEC of it can land after its events are settled */
+			for (int t = 0; t < 100 && proc_running(pid, start); t++)
+				usleep(10000);
 		}
 		struct workflow *w = registry_find(d, wf);
 		for (size_t k = 0; w && k < w->m->nfunctions; k++)

@@ -22,6 +22,7 @@ PKGS=(
 	clang libclang-rt-14-dev       # libFuzzer target, sanitizers
 	runc hyperfine                 # benchmark baselines
 	procps psmisc                  # ps/pkill used by tests
+	curl python3                   # tests: raw HTTP requests, JSON and log parsing
 )
 
 missing=()
