@@ -71,8 +71,9 @@ static void close_walk(uv_handle_t *h, void *arg)
 
 void daemon_maybe_finish(struct daemon *d)
 {
-	if (!d->stopping || d->running || standby_count(d->standbys))
+	if (d->stopping != 1 || d->running || standby_count(d->standbys))
 		return;
+	d->stopping = 2; /* once */
 	dlog("info", "what=shutdown result=done");
 	uv_stop(d->loop);
 }

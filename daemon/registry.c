@@ -3,10 +3,10 @@
  *
  * A deploy is checked whole before anything changes: the manifest parses
  * and passes every check (manifest.c), every image is copied into
- * <state>/images/<wf>/ (written to a temporary name, then renamed), and
- * only then are Redis state, consumer groups and the ACL user written and
- * the in-memory workflow swapped in.  So a failed deploy leaves the
- * previous state untouched.
+ * <state>/images/<wf>/ under a temporary name, the ACL user, consumer
+ * groups and Redis state are written; only then are the images renamed
+ * into place and the previous workflow of that name retired.  So a failed
+ * deploy leaves the deployed workflow running as it was.
  *
  * Redis keeps what a restart needs: uf:state:workflows (set of names) and
  * uf:state:wf:<name> (hash: yaml, file, dir, state, reason, acl_pass).  The
@@ -279,26 +279,33 @@ int registry_deploy(struct daemon *d, const char *yaml, size_t len, const char *
 		if (copy_file(m->functions[i].image, staged, err, errlen) < 0)
 			goto fail;
 	}
-	if (old)
-		retire(d, old);
-	for (size_t i = 0; i < m->nfunctions; i++) {
+	/* everything that can fail, before the old workflow is touched */
+	if (!(w = make_workflow(d, m, err, errlen)))
+		goto fail;
+	m = NULL;
+	if (old) /* the ACL user is shared: old units must keep authenticating */
+		snprintf(w->acl_pass, sizeof(w->acl_pass), "%s", old->acl_pass);
+	else
+		random_hex(w->acl_pass, 32);
+	*http_status = 503;
+	if (apply_acl(d, w) < 0 || create_groups(d, w) < 0 || save_state(d, w, yaml, len, file, dir) < 0) {
+		snprintf(err, errlen, "redis: could not store workflow '%s' (is redis-server up?)", w->m->name);
+		if (old)
+			apply_acl(d, old);
+		goto fail;
+	}
+	*http_status = 500;
+	for (size_t i = 0; i < w->m->nfunctions; i++) {
 		char to[4300], staged[4400];
-		image_path(d, m->name, m->functions[i].name, to, sizeof(to));
+		image_path(d, w->m->name, w->m->functions[i].name, to, sizeof(to));
 		snprintf(staged, sizeof(staged), "%s.new", to);
-		if (rename(staged, to) < 0) {
+		if (rename(staged, to) < 0) { /* same directory: does not happen in practice */
 			snprintf(err, errlen, "%s: %s", to, strerror(errno));
 			goto fail;
 		}
 	}
-	if (!(w = make_workflow(d, m, err, errlen)))
-		goto fail;
-	m = NULL;
-	random_hex(w->acl_pass, 32);
-	*http_status = 503;
-	if (apply_acl(d, w) < 0 || create_groups(d, w) < 0 || save_state(d, w, yaml, len, file, dir) < 0) {
-		snprintf(err, errlen, "redis: could not store workflow '%s' (is redis-server up?)", w->m->name);
-		goto fail;
-	}
+	if (old)
+		retire(d, old);
 	w->next = d->workflows;
 	d->workflows = w;
 	*created = !old;

@@ -122,7 +122,7 @@ struct daemon {
 	uv_timer_t soon;
 	uv_timer_t trim; /* coalesces notifications into one check */
 	uv_signal_t sigterm, sigint, sigchld;
-	int stopping;
+	int stopping; /* 1: shutting down; 2: done, the loop is stopping */
 	struct store *store;
 	struct api *api;
 	struct tap_pool *taps;

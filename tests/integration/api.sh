@@ -114,6 +114,40 @@ fi
 daemon_log | grep -q 'what=settle unit=oom.s.1 .*result=incomplete' && pass settle-incomplete-logged ||
 	fail settle-incomplete-logged "no incomplete settle line"
 
+# deploy --replace: a replace that fails leaves the deployed workflow running
+R SET uf:q:eval:zz notastream >/dev/null
+sed 's/^ingress:/  zz-step:\n    image: ..\/build\/functions\/door_log.uf\n    listen: zz\ningress:/' "$UF_TOP/workflows/eval.yaml" >"$UF_TOP/workflows/.zz-test.yaml"
+U deploy --replace "$UF_TOP/workflows/.zz-test.yaml" >"$UF_TMP/r.out" 2>&1
+rc=$?
+rm -f "$UF_TOP/workflows/.zz-test.yaml"
+got=$(req GET /v1/workflows/eval)
+[ $rc -ne 0 ] && [ "${got%% *}" = 200 ] && echo open | U push eval fridge-door >/dev/null && pass failed-replace-keeps-workflow ||
+	fail failed-replace-keeps-workflow "deploy rc $rc ($(cat "$UF_TMP/r.out")), then $got"
+R DEL uf:q:eval:zz >/dev/null
+# ... and a replace while units work neither counts their events as failures nor loses one
+m=$(manifest rep <<EOF
+name: rep
+functions:
+  s:
+    image: $UF_TMP/platform_fn.uf
+    listen: in
+    env: { SPIN: "5000000" }
+    batch: 8
+    retries: 0
+    scale: { max_units: 2, idle_ms: 500 }
+EOF
+)
+U deploy "$m" >/dev/null
+for i in $(seq 100); do echo x; done | U push rep in >/dev/null
+wait_for 10 sh -c "pgrep -f -- '--consumer=rep\.s\.' >/dev/null"
+sleep 0.2
+U deploy --replace "$m" >/dev/null
+if wait_for 30 sh -c "[ \$(\"$UNIFAAS\" --state-dir \"$PLAT_STATE\" kv get rep count) -ge 100 ]" && wait_for 10 drained rep in s; then
+	[ "$(R XLEN uf:dlq:rep:in)" = 0 ] && pass replace-busy-nothing-failed || fail replace-busy-nothing-failed "$(R XLEN uf:dlq:rep:in) dead-lettered"
+else
+	fail replace-busy-nothing-failed "count $(kv rep count) of 100"
+fi
+
 # units never inherit the daemon's (admin) Redis connections
 wait_for 10 sh -c "pgrep -f -- '--standby' >/dev/null"
 sb=$(pgrep -f -- '--standby' | head -1)
