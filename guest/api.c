@@ -42,9 +42,9 @@
 struct kv_cached {
 	struct kv_cached *next;
 	uint32_t hash;
-	int known;     /* the value is known: val/len, or absent */
-	int present;   /* known: the key exists */
-	char *val;     /* known && present */
+	int known;   /* the value is known: val/len, or absent */
+	int present; /* known: the key exists */
+	char *val;   /* known && present */
 	size_t len;
 	int64_t delta; /* !known: sum of the staged increments */
 	size_t klen;
@@ -113,11 +113,12 @@ static void finish_event(uf_ctx *ctx)
 	ctx->in_event = 0;
 }
 
-static void commit(uf_ctx *ctx)
+/* The commit of the batch in flight; 0 if there is none. */
+static int commit_args(uf_ctx *ctx, struct uf_hc_commit *hc)
 {
 	if (ctx->count == 0)
-		return;
-	struct uf_hc_commit hc = {
+		return 0;
+	*hc = (struct uf_hc_commit){
 	    .results = (uint64_t)(uintptr_t)ctx->results,
 	    .pushes = (uint64_t)(uintptr_t)ctx->stage,
 	    .pushes_len = ctx->stage_len,
@@ -127,13 +128,27 @@ static void commit(uf_ctx *ctx)
 	    .kv_len = ctx->kvstage_len,
 	    .nkv = ctx->nkv,
 	};
-	uf_hypercall(UF_HC_COMMIT, &hc);
+	return 1;
+}
+
+/* After a commit: nothing in flight, nothing staged. */
+static void committed(uf_ctx *ctx)
+{
 	ctx->count = ctx->cur = 0;
 	ctx->stage_len = 0;
 	ctx->npush = 0;
 	ctx->kvstage_len = 0;
 	ctx->nkv = 0;
 	cache_clear(ctx);
+}
+
+static void commit(uf_ctx *ctx)
+{
+	struct uf_hc_commit hc;
+	if (!commit_args(ctx, &hc))
+		return;
+	uf_hypercall(UF_HC_COMMIT, &hc);
+	committed(ctx);
 }
 
 /*
@@ -169,9 +184,12 @@ static void parse_batch(uf_ctx *ctx, uint32_t count)
 	ctx->cur = 0;
 }
 
-/* Fetch a new batch; returns its size, 0 if none came in time, or -errno. */
+/* Settle the batch in flight (if any) and fetch a new one, in one
+ * hypercall; returns its size, 0 if none came in time, or -errno. */
 static int fetch(uf_ctx *ctx, int timeout_ms)
 {
+	struct uf_hc_commit hc_commit;
+	int settle = commit_args(ctx, &hc_commit);
 	if (!ctx->popbuf) {
 		ctx->popbuf = malloc(POPBUF_INITIAL);
 		if (!ctx->popbuf)
@@ -187,8 +205,13 @@ static int fetch(uf_ctx *ctx, int timeout_ms)
 		    .cap = ctx->popcap,
 		    .max_events = max,
 		    .timeout_ms = timeout_ms < 0 ? 0 : (uint32_t)timeout_ms,
+		    .commit = settle ? (uint64_t)(uintptr_t)&hc_commit : 0,
 		};
 		uf_hypercall(UF_HC_POP, &hc);
+		if (settle) { /* settled, whatever the pop says */
+			committed(ctx);
+			settle = 0;
+		}
 		if (hc.status == UF_POP_DRAINED)
 			return 0;
 		if (hc.status == UF_POP_TOOBIG) {
@@ -231,8 +254,7 @@ int uf_pop(uf_ctx *ctx, uf_event *ev, int timeout_ms)
 			return 1;
 		}
 	}
-	commit(ctx);
-	int n = fetch(ctx, timeout_ms);
+	int n = fetch(ctx, timeout_ms); /* also commits the batch that ended */
 	if (n <= 0)
 		return n;
 	start_event(ctx, ev);

@@ -55,6 +55,8 @@ static void put_event(uint8_t *dst, const struct uf_bevent *ev)
 	p[ev->len] = '\0';
 }
 
+void hvt_hc_commit(struct hvt *h, void *arg);
+
 void hvt_hc_pop(struct hvt *h, void *arg)
 {
 	struct uf_hc_pop *a = arg;
@@ -63,6 +65,19 @@ void hvt_hc_pop(struct hvt *h, void *arg)
 	if (a->max_events == 0 || a->max_events > UF_BATCH_MAX) {
 		bad(h, "pop: max_events %u is not in 1..%u", a->max_events, UF_BATCH_MAX);
 		return;
+	}
+	if (a->commit) { /* settle the batch in flight first: one exit for both */
+		struct uf_hc_commit c, *g = hvt_guest_ptr(h, a->commit, sizeof(c), 1);
+		if (!g) {
+			bad(h, "pop: commit struct at 0x%lx (%zu bytes) is not in writable guest memory",
+			    (unsigned long)a->commit, sizeof(c));
+			return;
+		}
+		memcpy(&c, g, sizeof(c));
+		hvt_hc_commit(h, &c);
+		memcpy(g, &c, sizeof(c));
+		if (h->ended || (h->backend && h->backend->failed))
+			return;
 	}
 	if (h->inflight) {
 		bad(h, "pop: the previous batch of %u events was not committed", h->inflight);
@@ -177,8 +192,9 @@ static int parse_kvs(struct hvt *h, const uint8_t *p, uint64_t len, uint32_t nkv
 		int set = r.op == UF_KV_SET;
 		if (r.key_len == 0 || r.key_len > UF_KEY_MAX || r.val_len > UF_VALUE_MAX || (!set && r.val_len) ||
 		    len - body < (uint64_t)r.key_len + 1 + (set ? r.val_len + 1 : 0)) {
-			bad(h, "commit: kv record %u at offset %lu: lengths (key %u, value %lu) are out of range or "
-			       "run past the buffer",
+			bad(h,
+			    "commit: kv record %u at offset %lu: lengths (key %u, value %lu) are out of range or "
+			    "run past the buffer",
 			    i, (unsigned long)off, r.key_len, (unsigned long)r.val_len);
 			return -1;
 		}
@@ -218,7 +234,8 @@ static void log_denied(struct hvt *h, const struct uf_bpush *p)
 {
 	size_t n = sizeof(h->denied_logged) / sizeof(h->denied_logged[0]), i;
 	for (i = 0; i < n && h->denied_logged[i][0]; i++)
-		if (strlen(h->denied_logged[i]) == p->queue_len && memcmp(h->denied_logged[i], p->queue, p->queue_len) == 0)
+		if (strlen(h->denied_logged[i]) == p->queue_len &&
+		    memcmp(h->denied_logged[i], p->queue, p->queue_len) == 0)
 			return;
 	if (i < n) {
 		memcpy(h->denied_logged[i], p->queue, p->queue_len);
@@ -294,7 +311,9 @@ void hvt_hc_commit(struct hvt *h, void *arg)
 	const uint8_t *kv_g = a->kv_len ? hvt_guest_ptr(h, a->kv, a->kv_len, 0) : NULL;
 	if ((a->count && !res_g) || (a->pushes_len && !push_g) || (a->kv_len && !kv_g)) {
 		bad(h, "commit: %s buffer lies outside guest memory",
-		    a->count && !res_g ? "results" : a->pushes_len && !push_g ? "pushes" : "kv");
+		    a->count && !res_g         ? "results"
+		    : a->pushes_len && !push_g ? "pushes"
+		                               : "kv");
 		return;
 	}
 	int32_t results[UF_BATCH_MAX];

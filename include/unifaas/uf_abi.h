@@ -28,7 +28,7 @@
 #include <stdint.h>
 #endif
 
-#define UF_ABI_VERSION 2u /* 2: KV writes staged in the commit (uf_rec_kv) */
+#define UF_ABI_VERSION 3u /* 3: pop settles the previous batch (uf_hc_pop.commit) */
 #define UF_NOTE_NAME   "unifaas"
 #define UF_NOTE_ABI    1u
 /*
@@ -190,6 +190,8 @@ struct uf_hc_pop {
 	int32_t status;      /* out: UF_POP_* or -errno */
 	uint64_t needed;     /* out: with UF_POP_TOOBIG */
 	uint64_t used;       /* out: bytes written */
+	uint64_t commit;     /* in: 0, or a struct uf_hc_commit for the batch in
+	                      * flight, settled first (one exit instead of two) */
 };
 #define UF_BATCH_MAX 256u
 #define UF_ID_MAX    64u
@@ -339,7 +341,7 @@ struct uf_hc_yield {
 _Static_assert(sizeof(struct uf_bootinfo) == 96, "bootinfo layout");
 _Static_assert(sizeof(struct uf_hc_console) == 24, "console layout");
 _Static_assert(sizeof(struct uf_hc_time) == 16, "time layout");
-_Static_assert(sizeof(struct uf_hc_pop) == 48, "pop layout");
+_Static_assert(sizeof(struct uf_hc_pop) == 56, "pop layout");
 _Static_assert(sizeof(struct uf_hc_commit) == 56, "commit layout");
 _Static_assert(sizeof(struct uf_rec_kv) == 32, "kv record layout");
 _Static_assert(sizeof(struct uf_hc_kv) == 48, "kv layout");

@@ -35,12 +35,12 @@
 #define EVENTS "alpha\nbeta\n\ngamma\r\n" /* three events: blank line skipped, CR dropped */
 
 /* Guest addresses used by the tests (all in the heap). */
-#define ARG (UFT_HEAP + 0x40)
-#define KEY (UFT_HEAP + 0x100)
-#define RES (UFT_HEAP + 0x200)
-#define PUSH (UFT_HEAP + 0x400)
-#define VAL (UFT_HEAP + 0x800)
-#define BUF (UFT_HEAP + 0x1000)
+#define ARG   (UFT_HEAP + 0x40)
+#define KEY   (UFT_HEAP + 0x100)
+#define RES   (UFT_HEAP + 0x200)
+#define PUSH  (UFT_HEAP + 0x400)
+#define VAL   (UFT_HEAP + 0x800)
+#define BUF   (UFT_HEAP + 0x1000)
 #define KVREC (UFT_HEAP + 0x3000)
 
 static int setup(void **state)
@@ -51,7 +51,6 @@ static int setup(void **state)
 	*state = fx;
 	return 0;
 }
-
 
 static void hc(struct uft_fx *fx, enum uf_hc call, uint64_t arg)
 {
@@ -69,9 +68,10 @@ static void assert_bad(struct uft_fx *fx, const char *call, const char *what)
 {
 	char want[64];
 	snprintf(want, sizeof(want), "bad hypercall: %s", call);
-	if (!fx->h.ended || fx->h.end_code != UF_END_BAD_HYPERCALL || strncmp(fx->h.end_reason, want, strlen(want)) != 0)
+	if (!fx->h.ended || fx->h.end_code != UF_END_BAD_HYPERCALL ||
+	    strncmp(fx->h.end_reason, want, strlen(want)) != 0)
 		fail_msg("%s with %s: ended=%d code=%d (want %d) reason \"%s\" (want \"%s...\")", call, what,
-			 fx->h.ended, fx->h.end_code, UF_END_BAD_HYPERCALL, fx->h.end_reason, want);
+		         fx->h.ended, fx->h.end_code, UF_END_BAD_HYPERCALL, fx->h.end_reason, want);
 }
 
 static char *out_text(struct uft_fx *fx)
@@ -99,12 +99,12 @@ static struct uf_hc_pop pop(struct uft_fx *fx, uint64_t buf, uint64_t cap, uint3
 }
 
 static struct uf_hc_commit commit(struct uft_fx *fx, uint32_t count, const int32_t *results, uint64_t pushes,
-				  uint64_t pushes_len, uint32_t npush)
+                                  uint64_t pushes_len, uint32_t npush)
 {
 	if (count && results)
 		memcpy(G(fx, RES), results, count * sizeof(int32_t));
-	struct uf_hc_commit a = {.results = RES, .pushes = pushes, .pushes_len = pushes_len, .count = count,
-				 .npush = npush, .ret = -999};
+	struct uf_hc_commit a = {
+	    .results = RES, .pushes = pushes, .pushes_len = pushes_len, .count = count, .npush = npush, .ret = -999};
 	memcpy(G(fx, ARG), &a, sizeof(a));
 	hc(fx, UF_HC_COMMIT, ARG);
 	memcpy(&a, G(fx, ARG), sizeof(a));
@@ -113,7 +113,7 @@ static struct uf_hc_commit commit(struct uft_fx *fx, uint32_t count, const int32
 
 /* Stages one push record at gpa; returns its padded size. */
 static uint64_t stage(struct uft_fx *fx, uint64_t gpa, uint32_t event, const char *queue, const void *data,
-		      uint64_t len)
+                      uint64_t len)
 {
 	struct uf_rec_push r = {.event = event, .queue_len = (uint32_t)strlen(queue), .data_len = len};
 	uint8_t *p = G(fx, gpa);
@@ -313,28 +313,28 @@ static void test_pop_malformed(void **state)
 		uint64_t arg;
 		int pop_first; /* pop once (leaving events in flight) before the bad call */
 	} cases[] = {
-		{"max_events 0", BUF, 4096, 0, ARG, 0},
-		{"max_events 257", BUF, 4096, UF_BATCH_MAX + 1, ARG, 0},
-		{"max_events 2^32-1", BUF, 4096, UINT32_MAX, ARG, 0},
-		{"cap 0", BUF, 0, 1, ARG, 0},
-		{"buffer in text", UFT_TEXT_LO, 4096, 1, ARG, 0},
-		{"buffer in rodata", UFT_RO_LO, 256, 1, ARG, 0},
-		{"buffer in the GDT page", UF_GDT_ADDR, 256, 1, ARG, 0},
-		{"buffer in the page tables", UF_PT_ADDR, 4096, 1, ARG, 0},
-		{"buffer on the NULL page", 0, 4096, 1, ARG, 0},
-		{"buffer at 8", 8, 4096, 1, ARG, 0},
-		{"buffer into the stack guard", UFT_HEAP_END - 64, 128, 1, ARG, 0},
-		{"buffer past memory", UFT_MEM - 64, 128, 1, ARG, 0},
-		{"buffer beyond memory", UFT_MEM + 4096, 128, 1, ARG, 0},
-		{"cap wraps", BUF, UINT64_MAX - BUF + 2, 1, ARG, 0},
-		{"cap 2^64-1", BUF, UINT64_MAX, 1, ARG, 0},
-		{"batch still in flight", BUF, 4096, 1, ARG, 1},
-		{"argument struct in rodata", BUF, 4096, 1, UFT_RO_LO, 0},
-		{"argument struct in text", BUF, 4096, 1, UFT_TEXT_LO + 8, 0},
-		{"argument struct on the NULL page", BUF, 4096, 1, 0, 0},
-		{"argument struct across the end of memory", BUF, 4096, 1, UFT_MEM - 16, 0},
-		{"argument struct beyond memory", BUF, 4096, 1, 0xfffffff0u, 0},
-		{"argument struct on the exception stack", BUF, 4096, 1, UF_IST_LO, 0},
+	    {"max_events 0", BUF, 4096, 0, ARG, 0},
+	    {"max_events 257", BUF, 4096, UF_BATCH_MAX + 1, ARG, 0},
+	    {"max_events 2^32-1", BUF, 4096, UINT32_MAX, ARG, 0},
+	    {"cap 0", BUF, 0, 1, ARG, 0},
+	    {"buffer in text", UFT_TEXT_LO, 4096, 1, ARG, 0},
+	    {"buffer in rodata", UFT_RO_LO, 256, 1, ARG, 0},
+	    {"buffer in the GDT page", UF_GDT_ADDR, 256, 1, ARG, 0},
+	    {"buffer in the page tables", UF_PT_ADDR, 4096, 1, ARG, 0},
+	    {"buffer on the NULL page", 0, 4096, 1, ARG, 0},
+	    {"buffer at 8", 8, 4096, 1, ARG, 0},
+	    {"buffer into the stack guard", UFT_HEAP_END - 64, 128, 1, ARG, 0},
+	    {"buffer past memory", UFT_MEM - 64, 128, 1, ARG, 0},
+	    {"buffer beyond memory", UFT_MEM + 4096, 128, 1, ARG, 0},
+	    {"cap wraps", BUF, UINT64_MAX - BUF + 2, 1, ARG, 0},
+	    {"cap 2^64-1", BUF, UINT64_MAX, 1, ARG, 0},
+	    {"batch still in flight", BUF, 4096, 1, ARG, 1},
+	    {"argument struct in rodata", BUF, 4096, 1, UFT_RO_LO, 0},
+	    {"argument struct in text", BUF, 4096, 1, UFT_TEXT_LO + 8, 0},
+	    {"argument struct on the NULL page", BUF, 4096, 1, 0, 0},
+	    {"argument struct across the end of memory", BUF, 4096, 1, UFT_MEM - 16, 0},
+	    {"argument struct beyond memory", BUF, 4096, 1, 0xfffffff0u, 0},
+	    {"argument struct on the exception stack", BUF, 4096, 1, UF_IST_LO, 0},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct uft_fx fx;
@@ -370,11 +370,56 @@ static void test_commit_prints_pushes(void **state)
 	assert_int_equal(c.ret, 0);
 	assert_int_equal(fx->h.inflight, 0);
 	assert_out(fx, "{\"queue\":\"out\",\"data\":\"hello \\\"x\\\"\\n\\\\\"}\n"
-		       "{\"queue\":\"q.2-_Z9\",\"data\":\"\"}\n"
-		       "{\"queue\":\"bin\",\"data\":\"a\\u0000b\\u0001\\t\\u007f\"}\n");
+	               "{\"queue\":\"q.2-_Z9\",\"data\":\"\"}\n"
+	               "{\"queue\":\"bin\",\"data\":\"a\\u0000b\\u0001\\t\\u007f\"}\n");
 	char *err = uft_slurp(fx->err, NULL);
 	assert_string_equal(err, "");
 	free(err);
+}
+
+/* A pop that carries the commit of the batch in flight (uf_hc_pop.commit):
+ * the batch is settled first, then the next one returned - one exit. */
+static void test_pop_commits_previous_batch(void **state)
+{
+	struct uft_fx *fx = *state;
+	assert_int_equal(pop(fx, BUF, 4096, 2).count, 2);
+	uint64_t len = stage(fx, PUSH, 1, "out", "b", 1);
+	int32_t ok[2] = {0, 0};
+	memcpy(G(fx, RES), ok, sizeof(ok));
+	struct uf_hc_commit c = {
+	    .results = RES, .pushes = PUSH, .pushes_len = len, .count = 2, .npush = 1, .ret = -999};
+	memcpy(G(fx, KEY), &c, sizeof(c));
+	struct uf_hc_pop a = {.buf = BUF, .cap = 4096, .max_events = 8, .commit = KEY};
+	memcpy(G(fx, ARG), &a, sizeof(a));
+	hc(fx, UF_HC_POP, ARG);
+	assert_running(fx);
+	memcpy(&a, G(fx, ARG), sizeof(a));
+	memcpy(&c, G(fx, KEY), sizeof(c));
+	assert_int_equal(c.ret, 0); /* the commit's answer is written back */
+	assert_int_equal(a.status, UF_POP_OK);
+	assert_int_equal(a.count, 1); /* the third event */
+	assert_int_equal(fx->h.inflight, 1);
+	assert_out(fx, "{\"queue\":\"out\",\"data\":\"b\"}\n");
+}
+
+static void test_pop_commit_malformed(void **state)
+{
+	(void)state;
+	for (int m = 0; m < 2; m++) {
+		struct uft_fx fx;
+		assert_int_equal(uft_fx_open(&fx, EVENTS, NULL), 0);
+		assert_int_equal(pop(&fx, BUF, 4096, 2).count, 2);
+		struct uf_hc_commit c = {.results = RES, .count = m == 0 ? 1 : 2};
+		memcpy(G(&fx, KEY), &c, sizeof(c));
+		/* m 0: the commit's count is wrong; m 1: the commit struct is not in guest memory */
+		struct uf_hc_pop a = {.buf = BUF, .cap = 4096, .max_events = 8, .commit = m == 0 ? KEY : 0xfffff000ull};
+		memcpy(G(&fx, ARG), &a, sizeof(a));
+		hc(&fx, UF_HC_POP, ARG);
+		assert_int_equal(fx.h.end_code, UF_END_BAD_HYPERCALL);
+		assert_non_null(strstr(fx.h.end_reason, m == 0 ? "commit: count 1 but 2 events are in flight"
+		                                               : "pop: commit struct at 0xfffff000"));
+		uft_fx_close(&fx);
+	}
 }
 
 static void test_commit_pushes_len_with_slack(void **state)
@@ -418,20 +463,54 @@ static void test_commit_empty_batch(void **state)
 }
 
 enum mal {
-	M_COUNT_LOW, M_COUNT_HIGH, M_NPUSH_TOO_MANY, M_RESULTS_NULL, M_RESULTS_OUTSIDE, M_PUSHES_OUTSIDE,
-	M_PUSHES_WRAP, M_EVENT_NOT_IN_BATCH, M_EVENT_FAILED, M_QUEUE_TOO_LONG, M_QUEUE_EMPTY, M_DATA_PAST,
-	M_DATA_HUGE, M_QUEUE_NO_NUL, M_DATA_NO_NUL, M_QUEUE_SPACE, M_QUEUE_SLASH, M_QUEUE_UTF8,
-	M_SECOND_TRUNCATED, M_SECOND_HEADER_PAST, M_SECOND_BAD_EVENT, M_NO_POP, M_COUNT
+	M_COUNT_LOW,
+	M_COUNT_HIGH,
+	M_NPUSH_TOO_MANY,
+	M_RESULTS_NULL,
+	M_RESULTS_OUTSIDE,
+	M_PUSHES_OUTSIDE,
+	M_PUSHES_WRAP,
+	M_EVENT_NOT_IN_BATCH,
+	M_EVENT_FAILED,
+	M_QUEUE_TOO_LONG,
+	M_QUEUE_EMPTY,
+	M_DATA_PAST,
+	M_DATA_HUGE,
+	M_QUEUE_NO_NUL,
+	M_DATA_NO_NUL,
+	M_QUEUE_SPACE,
+	M_QUEUE_SLASH,
+	M_QUEUE_UTF8,
+	M_SECOND_TRUNCATED,
+	M_SECOND_HEADER_PAST,
+	M_SECOND_BAD_EVENT,
+	M_NO_POP,
+	M_COUNT
 };
 
 static const char *mal_name[M_COUNT] = {
-	"count below the batch", "count above the batch", "npush too many for pushes_len", "results at NULL",
-	"results outside memory", "pushes outside memory", "pushes_len wraps", "push names event 2 of 2",
-	"push names a failed event", "queue_len 129", "empty queue name", "data_len past the buffer",
-	"data_len 2^64-1", "queue not NUL-terminated", "data not NUL-terminated", "queue with a space",
-	"queue with a slash", "queue with UTF-8", "second record's lengths past the buffer",
-	"second record's header past the buffer", "second record names a failed event",
-	"commit with nothing popped",
+    "count below the batch",
+    "count above the batch",
+    "npush too many for pushes_len",
+    "results at NULL",
+    "results outside memory",
+    "pushes outside memory",
+    "pushes_len wraps",
+    "push names event 2 of 2",
+    "push names a failed event",
+    "queue_len 129",
+    "empty queue name",
+    "data_len past the buffer",
+    "data_len 2^64-1",
+    "queue not NUL-terminated",
+    "data not NUL-terminated",
+    "queue with a space",
+    "queue with a slash",
+    "queue with UTF-8",
+    "second record's lengths past the buffer",
+    "second record's header past the buffer",
+    "second record names a failed event",
+    "commit with nothing popped",
 };
 
 /*
@@ -454,15 +533,31 @@ static void test_commit_malformed(void **state)
 		struct uf_rec_push *r = (struct uf_rec_push *)G(&fx, PUSH);
 		char *q = (char *)G(&fx, PUSH + 16);
 		switch (m) {
-		case M_COUNT_LOW: count = 1; break;
-		case M_COUNT_HIGH: count = 3; break;
-		case M_NPUSH_TOO_MANY: npush = 3; break; /* 3 * 16 > 32 */
-		case M_RESULTS_NULL: break;              /* below: results = 0 */
-		case M_RESULTS_OUTSIDE: break;
-		case M_PUSHES_OUTSIDE: pushes = UFT_MEM - 16; break;
-		case M_PUSHES_WRAP: len = UINT64_MAX - PUSH + 17; break;
-		case M_EVENT_NOT_IN_BATCH: r->event = 2; break;
-		case M_EVENT_FAILED: res[0] = 1; break;
+		case M_COUNT_LOW:
+			count = 1;
+			break;
+		case M_COUNT_HIGH:
+			count = 3;
+			break;
+		case M_NPUSH_TOO_MANY:
+			npush = 3;
+			break; /* 3 * 16 > 32 */
+		case M_RESULTS_NULL:
+			break; /* below: results = 0 */
+		case M_RESULTS_OUTSIDE:
+			break;
+		case M_PUSHES_OUTSIDE:
+			pushes = UFT_MEM - 16;
+			break;
+		case M_PUSHES_WRAP:
+			len = UINT64_MAX - PUSH + 17;
+			break;
+		case M_EVENT_NOT_IN_BATCH:
+			r->event = 2;
+			break;
+		case M_EVENT_FAILED:
+			res[0] = 1;
+			break;
 		case M_QUEUE_TOO_LONG:
 			r->queue_len = UF_QUEUE_MAX + 1;
 			memset(q, 'a', UF_QUEUE_MAX + 1);
@@ -471,14 +566,30 @@ static void test_commit_malformed(void **state)
 			q[UF_QUEUE_MAX + 2] = '\0';
 			len = 16 + UF_QUEUE_MAX + 3;
 			break;
-		case M_QUEUE_EMPTY: len = stage(&fx, PUSH, 0, "", "x", 1); break;
-		case M_DATA_PAST: r->data_len = 16; break;
-		case M_DATA_HUGE: r->data_len = UINT64_MAX; break;
-		case M_QUEUE_NO_NUL: q[3] = 'x'; break;
-		case M_DATA_NO_NUL: q[4 + 7] = 'x'; break;
-		case M_QUEUE_SPACE: len = stage(&fx, PUSH, 0, "a b", "x", 1); break;
-		case M_QUEUE_SLASH: len = stage(&fx, PUSH, 0, "a/b", "x", 1); break;
-		case M_QUEUE_UTF8: len = stage(&fx, PUSH, 0, "caf\xc3\xa9", "x", 1); break;
+		case M_QUEUE_EMPTY:
+			len = stage(&fx, PUSH, 0, "", "x", 1);
+			break;
+		case M_DATA_PAST:
+			r->data_len = 16;
+			break;
+		case M_DATA_HUGE:
+			r->data_len = UINT64_MAX;
+			break;
+		case M_QUEUE_NO_NUL:
+			q[3] = 'x';
+			break;
+		case M_DATA_NO_NUL:
+			q[4 + 7] = 'x';
+			break;
+		case M_QUEUE_SPACE:
+			len = stage(&fx, PUSH, 0, "a b", "x", 1);
+			break;
+		case M_QUEUE_SLASH:
+			len = stage(&fx, PUSH, 0, "a/b", "x", 1);
+			break;
+		case M_QUEUE_UTF8:
+			len = stage(&fx, PUSH, 0, "caf\xc3\xa9", "x", 1);
+			break;
 		case M_SECOND_TRUNCATED:
 			stage(&fx, PUSH + len, 1, "out", "second", 6);
 			len += 16 + 4 + 6; /* the second record's data terminator is cut off */
@@ -494,8 +605,13 @@ static void test_commit_malformed(void **state)
 			break;
 		}
 		memcpy(G(&fx, RES), res, sizeof(res));
-		struct uf_hc_commit a = {.results = m == M_RESULTS_NULL ? 0 : m == M_RESULTS_OUTSIDE ? UFT_MEM - 4 : RES,
-					 .pushes = pushes, .pushes_len = len, .count = count, .npush = npush};
+		struct uf_hc_commit a = {.results = m == M_RESULTS_NULL      ? 0
+		                                    : m == M_RESULTS_OUTSIDE ? UFT_MEM - 4
+		                                                             : RES,
+		                         .pushes = pushes,
+		                         .pushes_len = len,
+		                         .count = count,
+		                         .npush = npush};
 		memcpy(G(&fx, ARG), &a, sizeof(a));
 		hc(&fx, UF_HC_COMMIT, ARG);
 		assert_bad(&fx, "commit", mal_name[m]);
@@ -510,11 +626,11 @@ static void test_commit_malformed(void **state)
 /* ---- staged KV writes -------------------------------------------------------- */
 
 /* Stages one KV record at gpa; returns its padded size. */
-static uint64_t stage_kv(struct uft_fx *fx, uint64_t gpa, uint32_t op, uint32_t event, const char *key,
-			 const char *val, int64_t num)
+static uint64_t stage_kv(struct uft_fx *fx, uint64_t gpa, uint32_t op, uint32_t event, const char *key, const char *val,
+                         int64_t num)
 {
-	struct uf_rec_kv r = {.op = op, .event = event, .key_len = (uint32_t)strlen(key),
-			      .val_len = val ? strlen(val) : 0, .num = num};
+	struct uf_rec_kv r = {
+	    .op = op, .event = event, .key_len = (uint32_t)strlen(key), .val_len = val ? strlen(val) : 0, .num = num};
 	uint8_t *p = G(fx, gpa);
 	memcpy(p, &r, sizeof(r));
 	memcpy(p + sizeof(r), key, r.key_len + 1);
@@ -527,19 +643,25 @@ static uint64_t stage_kv(struct uft_fx *fx, uint64_t gpa, uint32_t op, uint32_t 
 }
 
 static struct uf_hc_commit commit_kv(struct uft_fx *fx, uint32_t count, const int32_t *results, uint64_t pushes,
-				     uint64_t pushes_len, uint32_t npush, uint64_t kvs, uint64_t kv_len, uint32_t nkv)
+                                     uint64_t pushes_len, uint32_t npush, uint64_t kvs, uint64_t kv_len, uint32_t nkv)
 {
 	memcpy(G(fx, RES), results, count * sizeof(int32_t));
-	struct uf_hc_commit a = {.results = RES, .pushes = pushes, .pushes_len = pushes_len, .count = count,
-				 .npush = npush, .kv = kvs, .kv_len = kv_len, .nkv = nkv, .ret = -999};
+	struct uf_hc_commit a = {.results = RES,
+	                         .pushes = pushes,
+	                         .pushes_len = pushes_len,
+	                         .count = count,
+	                         .npush = npush,
+	                         .kv = kvs,
+	                         .kv_len = kv_len,
+	                         .nkv = nkv,
+	                         .ret = -999};
 	memcpy(G(fx, ARG), &a, sizeof(a));
 	hc(fx, UF_HC_COMMIT, ARG);
 	memcpy(&a, G(fx, ARG), sizeof(a));
 	return a;
 }
 
-static struct uf_hc_kv kv(struct uft_fx *fx, uint32_t op, const char *key, uint64_t val, uint64_t val_len,
-			  int64_t num);
+static struct uf_hc_kv kv(struct uft_fx *fx, uint32_t op, const char *key, uint64_t val, uint64_t val_len, int64_t num);
 
 static void expect_kv(struct uft_fx *fx, const char *key, const char *want)
 {
@@ -582,12 +704,34 @@ static void test_commit_applies_kv_in_order(void **state)
 	free(err);
 }
 
-enum kvmal { K_EVENT_FAILED, K_EVENT_OUT, K_OP, K_KEY_EMPTY, K_KEY_LONG, K_KEY_UTF8, K_KEY_NO_NUL, K_VAL_PAST,
-	     K_VAL_ON_DEL, K_NKV_TOO_MANY, K_OUTSIDE, K_VAL_HUGE, K_COUNT };
+enum kvmal {
+	K_EVENT_FAILED,
+	K_EVENT_OUT,
+	K_OP,
+	K_KEY_EMPTY,
+	K_KEY_LONG,
+	K_KEY_UTF8,
+	K_KEY_NO_NUL,
+	K_VAL_PAST,
+	K_VAL_ON_DEL,
+	K_NKV_TOO_MANY,
+	K_OUTSIDE,
+	K_VAL_HUGE,
+	K_COUNT
+};
 static const char *kvmal_name[K_COUNT] = {
-	"kv record of a failed event", "kv record of event 2 of 2", "kv op 7", "empty key", "key_len 513",
-	"key not UTF-8", "key not NUL-terminated", "value past the buffer", "value on a DEL", "nkv too many",
-	"kv buffer outside memory", "val_len 2^64-1",
+    "kv record of a failed event",
+    "kv record of event 2 of 2",
+    "kv op 7",
+    "empty key",
+    "key_len 513",
+    "key not UTF-8",
+    "key not NUL-terminated",
+    "value past the buffer",
+    "value on a DEL",
+    "nkv too many",
+    "kv buffer outside memory",
+    "val_len 2^64-1",
 };
 
 /* Each case: two events, one good push and one good KV record, then one thing broken. */
@@ -607,18 +751,43 @@ static void test_commit_kv_malformed(void **state)
 		len += stage_kv(&fx, KVREC + len, UF_KV_SET, 1, "key", "value", 0);
 		char *k = (char *)(r + 1);
 		switch (m) {
-		case K_EVENT_FAILED: res[1] = 1; break;
-		case K_EVENT_OUT: r->event = 2; break;
-		case K_OP: r->op = 7; break;
-		case K_KEY_EMPTY: r->key_len = 0; break;
-		case K_KEY_LONG: r->key_len = UF_KEY_MAX + 1; len += 600; break;
-		case K_KEY_UTF8: k[1] = (char)0xff; break;
-		case K_KEY_NO_NUL: k[3] = 'x'; break;
-		case K_VAL_PAST: r->val_len = 64; break;
-		case K_VAL_ON_DEL: r->op = UF_KV_DEL; break;
-		case K_NKV_TOO_MANY: nkv = 5; break;
-		case K_OUTSIDE: kvs = UFT_MEM - 16; break;
-		case K_VAL_HUGE: r->val_len = UINT64_MAX; break;
+		case K_EVENT_FAILED:
+			res[1] = 1;
+			break;
+		case K_EVENT_OUT:
+			r->event = 2;
+			break;
+		case K_OP:
+			r->op = 7;
+			break;
+		case K_KEY_EMPTY:
+			r->key_len = 0;
+			break;
+		case K_KEY_LONG:
+			r->key_len = UF_KEY_MAX + 1;
+			len += 600;
+			break;
+		case K_KEY_UTF8:
+			k[1] = (char)0xff;
+			break;
+		case K_KEY_NO_NUL:
+			k[3] = 'x';
+			break;
+		case K_VAL_PAST:
+			r->val_len = 64;
+			break;
+		case K_VAL_ON_DEL:
+			r->op = UF_KV_DEL;
+			break;
+		case K_NKV_TOO_MANY:
+			nkv = 5;
+			break;
+		case K_OUTSIDE:
+			kvs = UFT_MEM - 16;
+			break;
+		case K_VAL_HUGE:
+			r->val_len = UINT64_MAX;
+			break;
 		}
 		struct uf_hc_commit c = commit_kv(&fx, 2, res, PUSH, plen, 1, kvs, len, nkv);
 		(void)c;
@@ -666,11 +835,14 @@ static void test_commit_push_not_granted(void **state)
 	assert_out(fx, "{\"queue\":\"other\",\"data\":\"ok\"}\n");
 	expect_kv(fx, "n", NULL);
 	char *err = uft_slurp(fx->err, NULL);
-	if (!strstr(err, "event 1 failed: push to queue 'secret' not granted (allowed: out, other); its pushes were dropped"))
+	if (!strstr(
+	        err,
+	        "event 1 failed: push to queue 'secret' not granted (allowed: out, other); its pushes were dropped"))
 		fail_msg("failure report: \"%s\"", err);
 	free(err);
 	char *log = uft_slurp(fx->console, NULL);
-	assert_string_equal(log, "uf-hvt: unit=u1 workflow=wf step=st queue=secret error=push_not_granted allowed=out,other\n");
+	assert_string_equal(
+	    log, "uf-hvt: unit=u1 workflow=wf step=st queue=secret error=push_not_granted allowed=out,other\n");
 	free(log);
 }
 
@@ -691,7 +863,7 @@ static void settle_case(uint64_t started, int end_code, const char *want_err)
 	char *err = uft_slurp(fx.err, NULL);
 	if (strcmp(err, want_err) != 0)
 		fail_msg("progress +%lu, end %d: reports\n%s\nexpected\n%s", (unsigned long)started, end_code, err,
-			 want_err);
+		         want_err);
 	free(err);
 	uft_fx_close(&fx);
 }
@@ -733,13 +905,12 @@ static void test_settle_not_for_local_runs(void **state)
 
 /* ---- kv -------------------------------------------------------------------- */
 
-static struct uf_hc_kv kv(struct uft_fx *fx, uint32_t op, const char *key, uint64_t val, uint64_t val_len,
-			  int64_t num)
+static struct uf_hc_kv kv(struct uft_fx *fx, uint32_t op, const char *key, uint64_t val, uint64_t val_len, int64_t num)
 {
 	size_t kl = strlen(key);
 	memcpy(G(fx, KEY), key, kl);
-	struct uf_hc_kv a = {.op = op, .key_len = (uint32_t)kl, .key = KEY, .val = val, .val_len = val_len,
-			     .num = num, .ret = -999};
+	struct uf_hc_kv a = {
+	    .op = op, .key_len = (uint32_t)kl, .key = KEY, .val = val, .val_len = val_len, .num = num, .ret = -999};
 	memcpy(G(fx, ARG), &a, sizeof(a));
 	hc(fx, UF_HC_KV, ARG);
 	memcpy(&a, G(fx, ARG), sizeof(a));
@@ -866,31 +1037,34 @@ static void test_kv_malformed(void **state)
 		uint32_t op, key_len;
 		uint64_t key, val, val_len, arg;
 	} cases[] = {
-		{"key_len 0", UF_KV_GET, 0, KEY, BUF, 16, ARG},
-		{"key_len 513", UF_KV_SET, UF_KEY_MAX + 1, KEY, VAL, 1, ARG},
-		{"key_len 2^32-1", UF_KV_DEL, UINT32_MAX, KEY, 0, 0, ARG},
-		{"key on the NULL page", UF_KV_GET, 4, 16, BUF, 16, ARG},
-		{"key across the end of memory", UF_KV_INCR, 8, UFT_MEM - 4, 0, 0, ARG},
-		{"key beyond memory", UF_KV_DEL, 8, UFT_MEM + 4096, 0, 0, ARG},
-		{"get buffer in text", UF_KV_GET, 3, KEY, UFT_TEXT_LO, 16, ARG},
-		{"get buffer in rodata", UF_KV_GET, 3, KEY, UFT_RO_LO, 16, ARG},
-		{"get buffer in the IDT", UF_KV_GET, 3, KEY, UF_IDT_ADDR, 16, ARG},
-		{"get buffer across the end of memory", UF_KV_GET, 3, KEY, UFT_MEM - 8, 16, ARG},
-		{"get buffer with wrapping length", UF_KV_GET, 3, KEY, BUF, UINT64_MAX - BUF + 2, ARG},
-		{"set value longer than UF_VALUE_MAX", UF_KV_SET, 3, KEY, UFT_HEAP, UF_VALUE_MAX + 1ull, ARG},
-		{"set value across the end of memory", UF_KV_SET, 3, KEY, UFT_MEM - 8, 16, ARG},
-		{"set value on the NULL page", UF_KV_SET, 3, KEY, 0, 16, ARG},
-		{"unknown op 4", 4, 3, KEY, 0, 0, ARG},
-		{"unknown op 2^32-1", UINT32_MAX, 3, KEY, 0, 0, ARG},
-		{"argument struct in rodata", UF_KV_GET, 3, KEY, BUF, 16, UFT_RO_LO + 8},
-		{"argument struct in the stack guard", UF_KV_GET, 3, KEY, BUF, 16, UFT_HEAP_END + 8},
+	    {"key_len 0", UF_KV_GET, 0, KEY, BUF, 16, ARG},
+	    {"key_len 513", UF_KV_SET, UF_KEY_MAX + 1, KEY, VAL, 1, ARG},
+	    {"key_len 2^32-1", UF_KV_DEL, UINT32_MAX, KEY, 0, 0, ARG},
+	    {"key on the NULL page", UF_KV_GET, 4, 16, BUF, 16, ARG},
+	    {"key across the end of memory", UF_KV_INCR, 8, UFT_MEM - 4, 0, 0, ARG},
+	    {"key beyond memory", UF_KV_DEL, 8, UFT_MEM + 4096, 0, 0, ARG},
+	    {"get buffer in text", UF_KV_GET, 3, KEY, UFT_TEXT_LO, 16, ARG},
+	    {"get buffer in rodata", UF_KV_GET, 3, KEY, UFT_RO_LO, 16, ARG},
+	    {"get buffer in the IDT", UF_KV_GET, 3, KEY, UF_IDT_ADDR, 16, ARG},
+	    {"get buffer across the end of memory", UF_KV_GET, 3, KEY, UFT_MEM - 8, 16, ARG},
+	    {"get buffer with wrapping length", UF_KV_GET, 3, KEY, BUF, UINT64_MAX - BUF + 2, ARG},
+	    {"set value longer than UF_VALUE_MAX", UF_KV_SET, 3, KEY, UFT_HEAP, UF_VALUE_MAX + 1ull, ARG},
+	    {"set value across the end of memory", UF_KV_SET, 3, KEY, UFT_MEM - 8, 16, ARG},
+	    {"set value on the NULL page", UF_KV_SET, 3, KEY, 0, 16, ARG},
+	    {"unknown op 4", 4, 3, KEY, 0, 0, ARG},
+	    {"unknown op 2^32-1", UINT32_MAX, 3, KEY, 0, 0, ARG},
+	    {"argument struct in rodata", UF_KV_GET, 3, KEY, BUF, 16, UFT_RO_LO + 8},
+	    {"argument struct in the stack guard", UF_KV_GET, 3, KEY, BUF, 16, UFT_HEAP_END + 8},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct uft_fx fx;
 		assert_int_equal(uft_fx_open(&fx, NULL, NULL), 0);
 		memcpy(G(&fx, KEY), "key", 3);
-		struct uf_hc_kv a = {.op = cases[i].op, .key_len = cases[i].key_len, .key = cases[i].key,
-				     .val = cases[i].val, .val_len = cases[i].val_len};
+		struct uf_hc_kv a = {.op = cases[i].op,
+		                     .key_len = cases[i].key_len,
+		                     .key = cases[i].key,
+		                     .val = cases[i].val,
+		                     .val_len = cases[i].val_len};
 		uint8_t *argp = hvt_guest_ptr(&fx.h, cases[i].arg, sizeof(a), 0);
 		if (argp)
 			memcpy(argp, &a, sizeof(a));
@@ -904,29 +1078,31 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, uft_fx_teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_pop_fills_records),
-		T(test_pop_max_events),
-		T(test_pop_toobig),
-		T(test_pop_partial_batch),
-		T(test_pop_record_into_last_bytes_of_heap),
-		T(test_pop_unaligned_arg_struct),
-		cmocka_unit_test(test_pop_drained_without_events),
-		cmocka_unit_test(test_pop_malformed),
-		T(test_commit_prints_pushes),
-		T(test_commit_pushes_len_with_slack),
-		T(test_commit_failed_event),
-		T(test_commit_empty_batch),
-		cmocka_unit_test(test_commit_malformed),
-		T(test_commit_applies_kv_in_order),
-		cmocka_unit_test(test_commit_kv_malformed),
-		T(test_commit_push_not_granted),
-		cmocka_unit_test(test_settle_blames_current_event),
-		T(test_settle_not_for_local_runs),
-		T(test_kv_set_get_del),
-		T(test_kv_key_and_value_may_be_read_only),
-		T(test_kv_incr),
-		cmocka_unit_test(test_kv_set_value_max),
-		cmocka_unit_test(test_kv_malformed),
+	    T(test_pop_fills_records),
+	    T(test_pop_max_events),
+	    T(test_pop_toobig),
+	    T(test_pop_partial_batch),
+	    T(test_pop_record_into_last_bytes_of_heap),
+	    T(test_pop_unaligned_arg_struct),
+	    cmocka_unit_test(test_pop_drained_without_events),
+	    cmocka_unit_test(test_pop_malformed),
+	    cmocka_unit_test(test_pop_commit_malformed),
+	    T(test_commit_prints_pushes),
+	    T(test_pop_commits_previous_batch),
+	    T(test_commit_pushes_len_with_slack),
+	    T(test_commit_failed_event),
+	    T(test_commit_empty_batch),
+	    cmocka_unit_test(test_commit_malformed),
+	    T(test_commit_applies_kv_in_order),
+	    cmocka_unit_test(test_commit_kv_malformed),
+	    T(test_commit_push_not_granted),
+	    cmocka_unit_test(test_settle_blames_current_event),
+	    T(test_settle_not_for_local_runs),
+	    T(test_kv_set_get_del),
+	    T(test_kv_key_and_value_may_be_read_only),
+	    T(test_kv_incr),
+	    cmocka_unit_test(test_kv_set_value_max),
+	    cmocka_unit_test(test_kv_malformed),
 	};
 	return cmocka_run_group_tests_name("dataplane", tests, NULL, NULL);
 }
