@@ -413,23 +413,12 @@ static long long int_reply(struct daemon *d, const char *fmt, const char *wf, co
 static json_t *queue_info(struct daemon *d, const char *wf, const char *q)
 {
 	json_t *groups = json_array();
-	redisReply *r = store_cmd(d->store, "XINFO GROUPS uf:q:%s:%s", wf, q);
-	for (size_t g = 0; r && r->type == REDIS_REPLY_ARRAY && g < r->elements; g++) {
-		redisReply *grp = r->element[g];
-		const char *name = "";
-		long long pending = 0, lag = 0;
-		for (size_t i = 0; i + 1 < grp->elements; i += 2) {
-			const char *k = grp->element[i]->str;
-			if (!strcmp(k, "name"))
-				name = grp->element[i + 1]->str;
-			else if (!strcmp(k, "pending"))
-				pending = grp->element[i + 1]->integer;
-			else if (!strcmp(k, "lag"))
-				lag = grp->element[i + 1]->type == REDIS_REPLY_INTEGER ? grp->element[i + 1]->integer
-				                                                       : -1;
-		}
-		json_array_append_new(groups, json_pack("{s:s,s:I,s:I}", "step", name, "pending", (json_int_t)pending,
-		                                        "lag", (json_int_t)lag));
+	redisReply *r = store_array(d->store, "XINFO GROUPS uf:q:%s:%s", wf, q);
+	for (size_t i = 0; r && i < r->elements; i++) {
+		struct store_group g;
+		store_group(r->element[i], &g);
+		json_array_append_new(groups, json_pack("{s:s,s:I,s:I}", "step", g.name ? g.name : "", "pending",
+		                                        (json_int_t)g.pending, "lag", (json_int_t)g.lag));
 	}
 	if (r)
 		freeReplyObject(r);

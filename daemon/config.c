@@ -1,7 +1,8 @@
 /*
  * config.c - reads <state>/unifaas.conf, written by `unifaas up`, then the
  * optional <state>/unifaasd.conf, the user's own settings (same format; its
- * keys override; `up` never rewrites it).
+ * keys override; `up` never rewrites it).  Also makes the state dir's
+ * subdirectories (mkdirs: logs, images).
  *
  * The file is `key=value` lines; `#` starts a comment.  Keys: redis_socket,
  * redis_password_file, api_port, mqtt_url, max_units, hvt, tick_ms,
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "unifaasd.h"
 
@@ -155,6 +157,24 @@ static int parse_file(struct daemon_config *c, const char *path, int required, c
 	}
 	fclose(f);
 	return rc;
+}
+
+int mkdirs(const char *path)
+{
+	char tmp[4200];
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return 0;
 }
 
 int config_load(struct daemon_config *c, const char *state_dir, char *err, size_t errlen)

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "logs.h"
+#include "unifaasd.h"
 
 struct logfile {
 	char path[4200];
@@ -32,21 +33,6 @@ struct logfile {
 	void (*appended)(struct logfile *, void *);
 	void *arg;
 };
-
-static int mkdirs(const char *path)
-{
-	char tmp[4200];
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return 0;
-}
 
 struct logfile *logfile_open(const char *path, uint64_t cap, char *err, size_t errlen)
 {

@@ -261,15 +261,10 @@ int registry_deploy(struct daemon *d, const char *yaml, size_t len, const char *
 	char dirpath[4300];
 	snprintf(dirpath, sizeof(dirpath), "%s/images/%s/", d->cfg.state_dir, m->name);
 	*http_status = 500;
-	for (char *p = dirpath + 1; *p; p++)
-		if (*p == '/') {
-			*p = 0;
-			if (mkdir(dirpath, 0700) < 0 && errno != EEXIST) {
-				snprintf(err, errlen, "%s: %s", dirpath, strerror(errno));
-				goto fail;
-			}
-			*p = '/';
-		}
+	if (mkdirs(dirpath) < 0) {
+		snprintf(err, errlen, "%s: %s", dirpath, strerror(errno));
+		goto fail;
+	}
 	/* copy every image first: a failure here changes nothing deployed */
 	for (size_t i = 0; i < m->nfunctions; i++) {
 		char to[4300];
@@ -366,20 +361,10 @@ int registry_undeploy(struct daemon *d, const char *name, int purge, char *err, 
 	return 0;
 }
 
-static const char *field(redisReply *h, const char *name)
+static const char *field(const redisReply *h, const char *name)
 {
-	for (size_t i = 0; h && i + 1 < h->elements; i += 2)
-		if (!strcmp(h->element[i]->str, name))
-			return h->element[i + 1]->str;
-	return NULL;
-}
-
-static size_t field_len(redisReply *h, const char *name)
-{
-	for (size_t i = 0; h && i + 1 < h->elements; i += 2)
-		if (!strcmp(h->element[i]->str, name))
-			return h->element[i + 1]->len;
-	return 0;
+	redisReply *v = store_field(h, name);
+	return v && v->type == REDIS_REPLY_STRING ? v->str : NULL;
 }
 
 static void restore_one(struct daemon *d, const char *name)
@@ -394,7 +379,7 @@ static void restore_one(struct daemon *d, const char *name)
 		dlog("error", "what=restore workflow=%s cause=\"state incomplete in redis\"", name);
 		goto out;
 	}
-	if (!(m = uf_manifest_parse(yaml, field_len(h, "yaml"), file, dir, 0, err, sizeof(err)))) {
+	if (!(m = uf_manifest_parse(yaml, store_field(h, "yaml")->len, file, dir, 0, err, sizeof(err)))) {
 		dlog("error", "what=restore workflow=%s cause=\"%s\"", name, err);
 		goto out;
 	}

@@ -37,32 +37,17 @@ static int id_less(struct stream_id a, struct stream_id b)
 	return a.ms < b.ms || (a.ms == b.ms && a.seq < b.seq);
 }
 
-static const char *group_field(redisReply *g, const char *name)
-{
-	for (size_t i = 0; i + 1 < g->elements; i += 2)
-		if (!strcmp(g->element[i]->str, name))
-			return g->element[i + 1]->type == REDIS_REPLY_STRING ? g->element[i + 1]->str : NULL;
-	return NULL;
-}
-
-static long long group_int(redisReply *g, const char *name)
-{
-	for (size_t i = 0; i + 1 < g->elements; i += 2)
-		if (!strcmp(g->element[i]->str, name))
-			return g->element[i + 1]->integer;
-	return 0;
-}
-
 /* The oldest id any group of `key` still needs; -1 if unknown or none. */
 static int oldest_needed(struct store *st, const char *key, struct stream_id *need)
 {
 	redisReply *r = store_array(st, "XINFO GROUPS %s", key);
 	int found = 0;
 	for (size_t g = 0; r && g < r->elements; g++) {
-		redisReply *grp = r->element[g];
+		struct store_group grp;
 		struct stream_id id;
-		if (group_int(grp, "pending") > 0) {
-			redisReply *p = store_array(st, "XPENDING %s %s", key, group_field(grp, "name"));
+		store_group(r->element[g], &grp);
+		if (grp.pending > 0) {
+			redisReply *p = store_array(st, "XPENDING %s %s", key, grp.name ? grp.name : "");
 			int ok = p && p->elements == 4 && p->element[1]->type == REDIS_REPLY_STRING &&
 			         parse_id(p->element[1]->str, &id) == 0;
 			if (p)
@@ -70,7 +55,7 @@ static int oldest_needed(struct store *st, const char *key, struct stream_id *ne
 			if (!ok)
 				goto unknown;
 		} else {
-			if (parse_id(group_field(grp, "last-delivered-id"), &id) < 0)
+			if (parse_id(grp.last_delivered, &id) < 0)
 				goto unknown;
 			id.seq++; /* what comes after the last delivered one */
 		}

@@ -32,30 +32,17 @@ static const struct scale_policy *policy = &scale_static_threshold;
 /* Fill s->lag, s->pending, s->backlog from XINFO GROUPS; -1 if unknown. */
 static int read_backlog(struct daemon *d, struct step *s)
 {
-	redisReply *r = store_cmd(d->store, "XINFO GROUPS uf:q:%s:%s", s->wf->m->name, s->fn->listen);
+	redisReply *r = store_array(d->store, "XINFO GROUPS uf:q:%s:%s", s->wf->m->name, s->fn->listen);
 	int rc = -1;
-	if (!r || r->type != REDIS_REPLY_ARRAY)
-		goto out;
-	for (size_t g = 0; g < r->elements; g++) {
-		redisReply *grp = r->element[g];
-		const char *name = NULL;
-		long long pending = 0, lag = -1;
-		for (size_t i = 0; i + 1 < grp->elements; i += 2) {
-			const char *k = grp->element[i]->str;
-			redisReply *v = grp->element[i + 1];
-			if (!strcmp(k, "name"))
-				name = v->str;
-			else if (!strcmp(k, "pending"))
-				pending = v->integer;
-			else if (!strcmp(k, "lag"))
-				lag = v->type == REDIS_REPLY_INTEGER ? v->integer : -1;
-		}
-		if (!name || strcmp(name, s->fn->name))
+	if (!r)
+		return -1;
+	for (size_t i = 0; i < r->elements; i++) {
+		struct store_group g;
+		store_group(r->element[i], &g);
+		if (!g.name || strcmp(g.name, s->fn->name))
 			continue;
-		if (lag < 0) /* Redis cannot tell (after deletions): assume work */
-			lag = 1;
-		s->lag = (uint64_t)lag;
-		s->pending = (uint64_t)pending;
+		s->lag = g.lag < 0 ? 1 : (uint64_t)g.lag; /* Redis cannot tell (after deletions): assume work */
+		s->pending = (uint64_t)g.pending;
 		s->prev_backlog = s->backlog;
 		s->backlog = s->lag + s->pending;
 		if (s->fresh) { /* just resumed: no growth to compare with yet */
@@ -68,9 +55,7 @@ static int read_backlog(struct daemon *d, struct step *s)
 		s->lag = s->pending = s->backlog = 0;
 		rc = 0;
 	}
-out:
-	if (r)
-		freeReplyObject(r);
+	freeReplyObject(r);
 	return rc;
 }
 
@@ -146,23 +131,33 @@ static void scale_step(struct daemon *d, struct step *s)
 	}
 }
 
-/* Kill units whose oldest pending event is older than its time budget. */
-static void check_hung(struct daemon *d, struct step *s)
+/* How many events `consumer` holds, from an XPENDING summary reply. */
+static long long held_by(const redisReply *summary, const char *consumer)
+{
+	const redisReply *cs = summary->element[3];
+	for (size_t i = 0; cs->type == REDIS_REPLY_ARRAY && i < cs->elements; i++)
+		if (!strcmp(cs->element[i]->element[0]->str, consumer))
+			return strtoll(cs->element[i]->element[1]->str, NULL, 10);
+	return 0;
+}
+
+/* Kill units whose oldest pending event is older than its time budget:
+ * timeout_ms per event they hold, + 1 s.  Only entries idle longer than
+ * the smallest budget (one event) are fetched, so a healthy step costs one
+ * short reply per tick. */
+static void check_hung(struct daemon *d, struct step *s, const redisReply *summary)
 {
 	if (!s->fn->timeout_ms || !s->running)
 		return;
-	redisReply *r =
-	    store_array(d->store, "XPENDING uf:q:%s:%s %s - + 1000", s->wf->m->name, s->fn->listen, s->fn->name);
+	redisReply *r = store_array(d->store, "XPENDING uf:q:%s:%s %s IDLE %u - + 1000", s->wf->m->name, s->fn->listen,
+	                            s->fn->name, s->fn->timeout_ms + 1000);
 	if (!r)
 		return;
 	for (struct unit *u = s->units; u; u = u->next) {
-		long long held = 0, oldest = 0;
+		long long held = held_by(summary, u->id), oldest = 0;
 		for (size_t i = 0; i < r->elements; i++) {
 			redisReply *e = r->element[i];
-			if (e->elements < 4 || strcmp(e->element[1]->str, u->id))
-				continue;
-			held++;
-			if (e->element[2]->integer > oldest)
+			if (e->elements >= 4 && !strcmp(e->element[1]->str, u->id) && e->element[2]->integer > oldest)
 				oldest = e->element[2]->integer;
 		}
 		long long limit = held * (long long)s->fn->timeout_ms + 1000;
@@ -178,38 +173,31 @@ static void check_hung(struct daemon *d, struct step *s)
 	freeReplyObject(r);
 }
 
-/* Is `consumer` one of this daemon's units?  Also the units of a workflow
- * being replaced or undeployed, which share the group until they end (and
- * settle their events themselves, uncounted). */
-static int live(const struct daemon *d, const char *consumer)
+/* Events pending for a consumer that is no unit of ours (its tender died
+ * while Redis was away, or it belonged to an earlier daemon): settle them.
+ * Units of a workflow being replaced are still ours: they settle their own. */
+static void settle_orphans(struct daemon *d, struct step *s, const redisReply *summary)
 {
-	const struct workflow *lists[] = {d->workflows, d->retired};
-	for (int l = 0; l < 2; l++)
-		for (const struct workflow *w = lists[l]; w; w = w->next)
-			for (size_t i = 0; i < w->m->nfunctions; i++)
-				for (const struct unit *u = w->steps[i].units; u; u = u->next)
-					if (!strcmp(u->id, consumer))
-						return 1;
-	return 0;
+	const redisReply *cs = summary->element[3];
+	for (size_t i = 0; cs->type == REDIS_REPLY_ARRAY && i < cs->elements; i++) {
+		const char *name = cs->element[i]->element[0]->str;
+		if (unit_find(d, 0, name))
+			continue;
+		char why[256];
+		snprintf(why, sizeof(why), "unit %s is gone without settling its events", name);
+		units_settle_consumer(d, s, name, why);
+	}
 }
 
-/* Events pending for a consumer that is no unit of ours (its tender died
- * while Redis was away, or it belonged to an earlier daemon): settle them. */
-static void settle_orphans(struct daemon *d, struct step *s)
+/* The checks that need the group's pending entries: one summary for both. */
+static void check_pending(struct daemon *d, struct step *s)
 {
 	if (!s->pending)
 		return;
-	redisReply *r = store_cmd(d->store, "XPENDING uf:q:%s:%s %s", s->wf->m->name, s->fn->listen, s->fn->name);
-	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 4 && r->element[3]->type == REDIS_REPLY_ARRAY) {
-		redisReply *cs = r->element[3];
-		for (size_t i = 0; i < cs->elements; i++) {
-			const char *name = cs->element[i]->element[0]->str;
-			if (live(d, name))
-				continue;
-			char why[256];
-			snprintf(why, sizeof(why), "unit %s is gone without settling its events", name);
-			units_settle_consumer(d, s, name, why);
-		}
+	redisReply *r = store_array(d->store, "XPENDING uf:q:%s:%s %s", s->wf->m->name, s->fn->listen, s->fn->name);
+	if (r && r->elements == 4) {
+		check_hung(d, s, r);
+		settle_orphans(d, s, r);
 	}
 	if (r)
 		freeReplyObject(r);
@@ -222,8 +210,7 @@ static void check_step(struct daemon *d, struct step *s)
 		return;
 	if (read_backlog(d, s) < 0)
 		return;
-	check_hung(d, s);
-	settle_orphans(d, s);
+	check_pending(d, s);
 	if (s->wf->state == WF_RUNNING)
 		scale_step(d, s);
 }

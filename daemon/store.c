@@ -177,6 +177,24 @@ int store_up(struct store *s)
 	return ok;
 }
 
+redisReply *store_field(const redisReply *pairs, const char *name)
+{
+	for (size_t i = 0; pairs && pairs->type == REDIS_REPLY_ARRAY && i + 1 < pairs->elements; i += 2)
+		if (pairs->element[i]->type == REDIS_REPLY_STRING && !strcmp(pairs->element[i]->str, name))
+			return pairs->element[i + 1];
+	return NULL;
+}
+
+void store_group(const redisReply *record, struct store_group *g)
+{
+	redisReply *name = store_field(record, "name"), *last = store_field(record, "last-delivered-id");
+	redisReply *pending = store_field(record, "pending"), *lag = store_field(record, "lag");
+	g->name = name && name->type == REDIS_REPLY_STRING ? name->str : NULL;
+	g->last_delivered = last && last->type == REDIS_REPLY_STRING ? last->str : NULL;
+	g->pending = pending && pending->type == REDIS_REPLY_INTEGER ? pending->integer : 0;
+	g->lag = lag && lag->type == REDIS_REPLY_INTEGER ? lag->integer : -1;
+}
+
 int store_append(struct store *s, const char *fmt, ...)
 {
 	if (ensure(s) < 0)

@@ -34,6 +34,16 @@ int store_append(struct store *s, const char *fmt, ...);
 int store_appendv(struct store *s, int argc, const char **argv, const size_t *argvlen);
 redisReply *store_reply(struct store *s);
 int store_up(struct store *s);
+
+/* The value of `name` in a flat name/value array reply (HGETALL, an XINFO
+ * record, a stream entry's fields), or NULL. */
+redisReply *store_field(const redisReply *pairs, const char *name);
+/* One record of XINFO GROUPS; lag is -1 when Redis cannot tell. */
+struct store_group {
+	const char *name, *last_delivered;
+	long long pending, lag;
+};
+void store_group(const redisReply *record, struct store_group *g);
 /* The set of queues whose pushes trigger a notification: between begin and
  * end, call store_watch for every queue wanted; the others are dropped. */
 void store_watch_begin(struct store *s);

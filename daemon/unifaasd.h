@@ -131,6 +131,8 @@ struct daemon {
 
 /* time */
 uint64_t now_ms(void);
+/* config.c: mkdir -p of every directory in path up to its last '/' (0700) */
+int mkdirs(const char *path);
 
 /* main.c: ends the loop once a shutdown has stopped every unit and standby */
 void daemon_maybe_finish(struct daemon *d);
@@ -158,6 +160,7 @@ int unit_start(struct daemon *d, struct step *s, char *err, size_t errlen);
 enum { STOP_NONE, STOP_SCALE, STOP_UNDEPLOY, STOP_OVERFLOW, STOP_HUNG, STOP_SHUTDOWN };
 void unit_stop(struct unit *u, int sig, int why);
 void units_reap(struct daemon *d); /* on SIGCHLD */
+struct unit *unit_find(const struct daemon *d, int pid, const char *id);
 /* posix_spawn in a process group of its own, signals reset; in < 0: /dev/null.
  * 0 or an errno. */
 int spawn_tender(char *const argv[], char *const envp[], int in, int out, int err, pid_t *pid);

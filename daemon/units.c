@@ -41,33 +41,29 @@ extern char **environ;
 
 #define MAX_ARGS 96
 
-static struct unit *find_in(struct workflow *w, int pid)
+/* A unit of this daemon by pid (id NULL) or by id, also among undeployed
+ * workflows waiting for their units to end. */
+struct unit *unit_find(const struct daemon *d, int pid, const char *id)
 {
-	for (; w; w = w->next)
-		for (size_t i = 0; i < w->m->nfunctions; i++)
-			for (struct unit *u = w->steps[i].units; u; u = u->next)
-				if (u->pid == pid)
-					return u;
+	struct workflow *lists[] = {d->workflows, d->retired};
+	for (int l = 0; l < 2; l++)
+		for (struct workflow *w = lists[l]; w; w = w->next)
+			for (size_t i = 0; i < w->m->nfunctions; i++)
+				for (struct unit *u = w->steps[i].units; u; u = u->next)
+					if (id ? !strcmp(u->id, id) : u->pid == pid)
+						return u;
 	return NULL;
-}
-
-/* Units of undeployed workflows are still reaped: look there too. */
-static struct unit *find_any(struct daemon *d, int pid)
-{
-	struct unit *u = find_in(d->workflows, pid);
-	return u ? u : find_in(d->retired, pid);
 }
 
 /* ---- settling pending events ---- */
 
-static const char *entry_field(redisReply *fields, const char *name, size_t *len)
+static const char *entry_field(const redisReply *fields, const char *name, size_t *len)
 {
-	for (size_t i = 0; fields && i + 1 < fields->elements; i += 2)
-		if (!strcmp(fields->element[i]->str, name)) {
-			*len = fields->element[i + 1]->len;
-			return fields->element[i + 1]->str;
-		}
-	return NULL;
+	redisReply *v = store_field(fields, name);
+	if (!v || v->type != REDIS_REPLY_STRING)
+		return NULL;
+	*len = v->len;
+	return v->str;
 }
 
 /* Re-queue or dead-letter one pending entry, and ack it: one MULTI/EXEC. */
@@ -487,18 +483,22 @@ out:
 	return rc;
 }
 
-/* Field 22 of /proc/PID/stat, the start time: with the pid, it names one
- * process for good (pids are reused).  0 if the process is gone. */
-static unsigned long long proc_start_time(int pid)
+/* From /proc/PID/stat: the state letter (field 3) and the start time
+ * (field 22), which with the pid names one process for good (pids are
+ * reused).  Start time 0 if the process is gone. */
+static unsigned long long proc_stat(int pid, char *state)
 {
 	char path[64], stat[1024];
 	unsigned long long start = 0;
+	*state = 0;
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	FILE *f = pid > 0 ? fopen(path, "r") : NULL;
 	if (!f)
 		return 0;
 	if (fgets(stat, sizeof(stat), f)) {
 		const char *p = strrchr(stat, ')'); /* the command name may hold spaces */
+		if (p && p[1] == ' ')
+			*state = p[2];
 		for (int i = 0; p && i < 20; i++)
 			p = strchr(p + 1, ' ');
 		if (p)
@@ -508,21 +508,17 @@ static unsigned long long proc_start_time(int pid)
 	return start;
 }
 
+static unsigned long long proc_start_time(int pid)
+{
+	char state;
+	return proc_stat(pid, &state);
+}
+
 /* pid is still the process that started at `start`, and not a zombie */
 static int proc_running(int pid, unsigned long long start)
 {
-	char path[64], stat[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	int running = 0;
-	if (fgets(stat, sizeof(stat), f)) {
-		const char *p = strrchr(stat, ')');
-		running = p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
-	}
-	fclose(f);
-	return running && proc_start_time(pid) == start;
+	char state;
+	return proc_stat(pid, &state) == start && state != 'Z' && state != 'X';
 }
 
 static void record(struct daemon *d, struct unit *u)
@@ -637,7 +633,7 @@ void units_reap(struct daemon *d)
 	int status;
 	pid_t pid;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		struct unit *u = find_any(d, pid);
+		struct unit *u = unit_find(d, pid, NULL);
 		if (!u) { /* a standby, a teardown sibling, or an orphan we adopted */
 			standby_reaped(d->standbys, pid, WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status));
 			continue;
