@@ -13,7 +13,7 @@ CC       ?= cc
 GUEST_CC ?= musl-gcc
 
 WARN      = -Wall -Wextra -Werror
-HOST_CFLAGS ?= -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -Iinclude/unifaas -Itender \
+HOST_CFLAGS ?= -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -Iinclude/unifaas -Icommon -Itender \
 	-DUNIFAAS_VERSION='"$(VERSION)"' $(EXTRA_CFLAGS)
 HOST_LDFLAGS ?= $(EXTRA_LDFLAGS)
 # The tender is built with musl and linked statically: no dynamic loading,
@@ -29,12 +29,18 @@ GUEST_CFLAGS = -std=gnu11 -O2 $(WARN) -fno-pie -ffunction-sections -fdata-sectio
 	-fno-asynchronous-unwind-tables -Iinclude/unifaas
 
 include tender/sources.mk
+include common/sources.mk
 TENDER_SRCS = $(patsubst %,tender/%.c,$(TENDER_CORE) $(TENDER_KVM) $(if $(findstring musl,$(TENDER_CC)),$(TENDER_MUSL)))
 GUEST_SRCS  = guest/entry.S guest/boot.c guest/syscall.c guest/memory.c guest/api.c guest/loop.c guest/net.c
 FUNCTIONS   = $(wildcard functions/*.c)
 LIBDIR      = $(BUILD)/lib/unifaas
 
-TENDER_OBJS = $(TENDER_SRCS:%.c=$(BUILD)/obj/%.o)
+# The shared rulebook (common/) is compiled twice: with musl into the tender,
+# with the host compiler into unifaasd and the CLI.
+COMMON_SRCS = $(COMMON:%=common/%.c)
+COMMON_HDRS = $(wildcard common/*.h)
+TENDER_OBJS = $(TENDER_SRCS:%.c=$(BUILD)/obj/%.o) $(COMMON:%=$(BUILD)/obj/common-musl/%.o)
+COMMON_OBJS = $(COMMON:%=$(BUILD)/obj/common/%.o)
 GUEST_OBJS  = $(patsubst %,$(BUILD)/obj/%.o,$(basename $(GUEST_SRCS)))
 IMAGES      = $(FUNCTIONS:functions/%.c=$(BUILD)/functions/%.uf)
 
@@ -50,9 +56,17 @@ $(BUILD)/.deps: scripts/install-deps.sh
 	./scripts/install-deps.sh
 	@touch $@
 
-$(BUILD)/obj/tender/%.o: tender/%.c tender/hvt.h tender/backend.h include/unifaas/uf_abi.h
+$(BUILD)/obj/tender/%.o: tender/%.c tender/hvt.h tender/backend.h include/unifaas/uf_abi.h $(COMMON_HDRS)
 	@mkdir -p $(dir $@)
 	$(TENDER_CC) $(TENDER_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/common-musl/%.o: common/%.c $(COMMON_HDRS) include/unifaas/uf_abi.h
+	@mkdir -p $(dir $@)
+	$(TENDER_CC) $(TENDER_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/common/%.o: common/%.c $(COMMON_HDRS) include/unifaas/uf_abi.h
+	@mkdir -p $(dir $@)
+	$(CC) $(HOST_CFLAGS) -c $< -o $@
 
 # The seccomp filter is compiled to BPF at build time (see hvt_seccomp_rules.h).
 $(BUILD)/gen/gen_seccomp: tender/gen_seccomp.c tender/hvt_seccomp_rules.h
@@ -67,9 +81,9 @@ $(BUILD)/bin/uf-hvt: $(TENDER_OBJS)
 	@mkdir -p $(dir $@)
 	$(TENDER_CC) $(TENDER_CFLAGS) $^ -o $@ $(HOST_LDFLAGS) $(HVT_STATIC) $(HIREDIS)
 
-$(BUILD)/bin/unifaas: $(wildcard cli/*.c) cli/cli.h include/unifaas/uf_abi.h
+$(BUILD)/bin/unifaas: $(wildcard cli/*.c) cli/cli.h include/unifaas/uf_abi.h $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $(filter %.c,$^) -o $@ $(HOST_LDFLAGS) $$(pkg-config --libs libcurl jansson hiredis)
+	$(CC) $(HOST_CFLAGS) $(filter %.c %.o,$^) -o $@ $(HOST_LDFLAGS) $$(pkg-config --libs libcurl jansson hiredis)
 
 # unifaasd: glibc, dynamically linked (it starts once; the tender is what
 # must start fast).
@@ -78,11 +92,11 @@ DAEMON_SRCS = $(addprefix daemon/,main.c config.c store.c registry.c units.c sch
 DAEMON_OBJS = $(DAEMON_SRCS:%.c=$(BUILD)/obj/%.o)
 DAEMON_LIBS = -luv -lhiredis -lmicrohttpd -ljansson -lcyaml -lyaml
 
-$(BUILD)/obj/daemon/%.o: daemon/%.c $(wildcard daemon/*.h) include/unifaas/uf_abi.h
+$(BUILD)/obj/daemon/%.o: daemon/%.c $(wildcard daemon/*.h) include/unifaas/uf_abi.h $(COMMON_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) -Idaemon -c $< -o $@
 
-$(BUILD)/bin/unifaasd: $(DAEMON_OBJS)
+$(BUILD)/bin/unifaasd: $(DAEMON_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) $^ -o $@ $(HOST_LDFLAGS) $(DAEMON_LIBS)
 

@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rules.h"
+
 struct uf_bevent {
 	const char *id;
 	const char *queue;
@@ -102,10 +104,8 @@ struct uf_redis_opts {
 };
 struct uf_backend *uf_redis_backend_open(const struct uf_redis_opts *o, char *err, size_t errlen);
 
-/* json_text.c: JSON output (see there). */
+/* json_text.c: JSON output (see there); UTF-8 and key rules: common/rules.h. */
 size_t uf_json_escape(char *out, const char *in, size_t len); /* out: 6 * len bytes */
-int uf_utf8_valid(const char *s, size_t n);
-int uf_kv_key_ok(const char *key, size_t n);                    /* 1..UF_KEY_MAX bytes of UTF-8, no NUL */
 size_t uf_base64_encode(char *out, const char *in, size_t len); /* out: 4 * (len + 2) / 3 */
 long uf_base64_decode(char *out, const char *in, size_t len);   /* -1 if not base64 */
 /* Called per entry of a KV file; returns NULL, or why the entry is refused. */

@@ -30,7 +30,7 @@ FUZZ_CC    ?= clang
 FUZZ_TIME  ?= 20
 FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
-	-Iinclude/unifaas -Itender -Itests/unit -Itests/fuzz -Ibuild/gen -DUNIFAAS_VERSION='"fuzz"'
+	-Iinclude/unifaas -Icommon -Itender -Itests/unit -Itests/fuzz -Ibuild/gen -DUNIFAAS_VERSION='"fuzz"'
 # The tender is gcc -Werror clean; clang's -Wextra also flags designated
 # initializers that leave fields out (hvt_hypercall.c's call table), which is
 # deliberate there, so that one warning is off for tender sources.
@@ -39,15 +39,17 @@ FUZZ_LDLIBS := -lhiredis
 SECCOMP_BPF := build/gen/hvt_seccomp_bpf.h
 
 include tender/sources.mk
+include common/sources.mk
 FUZZ_TENDER := $(TENDER_CORE)
-FUZZ_OBJS  := $(FUZZ_TENDER:%=$(FUZZ_OBJ)/tender/%.o) $(FUZZ_OBJ)/kvm_stub.o $(FUZZ_OBJ)/support.o \
+FUZZ_COMMON_OBJS := $(COMMON:%=$(FUZZ_OBJ)/common/%.o)
+FUZZ_OBJS  := $(FUZZ_TENDER:%=$(FUZZ_OBJ)/tender/%.o) $(FUZZ_COMMON_OBJS) $(FUZZ_OBJ)/kvm_stub.o $(FUZZ_OBJ)/support.o \
 	$(FUZZ_OBJ)/fuzz_hypercall.o
-FUZZ_HDRS  := $(wildcard tender/*.h include/unifaas/*.h tests/unit/*.h tests/fuzz/*.h)
+FUZZ_HDRS  := $(wildcard tender/*.h common/*.h include/unifaas/*.h tests/unit/*.h tests/fuzz/*.h)
 FUZZ_BIN   := $(FUZZ_OUT)/fuzz_hypercall
 
 FUZZ_MANIFEST_TIME ?= 10
 FUZZ_MANIFEST_BIN  := $(FUZZ_OUT)/fuzz_manifest
-FUZZ_MANIFEST_OBJS := $(FUZZ_OBJ)/daemon/manifest.o $(FUZZ_OBJ)/fuzz_manifest.o
+FUZZ_MANIFEST_OBJS := $(FUZZ_OBJ)/daemon/manifest.o $(FUZZ_OBJ)/fuzz_manifest.o $(FUZZ_COMMON_OBJS)
 
 build: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN)
 
@@ -63,6 +65,10 @@ $(FUZZ_OBJ)/tender/hvt_main.o: tender/hvt_main.c $(FUZZ_HDRS) tests/fuzz/fuzz.mk
 $(FUZZ_OBJ)/tender/%.o: tender/%.c $(FUZZ_HDRS) tests/fuzz/fuzz.mk
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_TENDER_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_OBJ)/common/%.o: common/%.c $(FUZZ_HDRS) tests/fuzz/fuzz.mk
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(FUZZ_OBJ)/%.o: tests/unit/%.c $(FUZZ_HDRS) tests/fuzz/fuzz.mk
 	@mkdir -p $(dir $@)

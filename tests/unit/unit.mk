@@ -21,7 +21,7 @@ UNIT_OBJ   := $(UNIT_OUT)/obj
 CC         ?= cc
 SAN        := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 UNIT_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE $(SAN) \
-	-Iinclude/unifaas -Itender -Itests/unit -Ibuild/gen -DUNIFAAS_VERSION='"test"'
+	-Iinclude/unifaas -Icommon -Itender -Itests/unit -Ibuild/gen -DUNIFAAS_VERSION='"test"'
 # (clang's -Wextra also flags the tender's partial designated initializers)
 UNIT_TENDER_CFLAGS := $(UNIT_CFLAGS) -Wno-missing-field-initializers
 UNIT_LDLIBS := -lcmocka -ljansson -lhiredis # jansson: an independent JSON parser to check what the tender writes
@@ -29,12 +29,14 @@ SECCOMP_BPF := build/gen/hvt_seccomp_bpf.h
 
 # The tender, as the top-level Makefile's TENDER_SRCS, minus hvt_kvm.c.
 include tender/sources.mk
+include common/sources.mk
 UNIT_TENDER := $(TENDER_CORE)
-UNIT_TENDER_OBJS := $(UNIT_TENDER:%=$(UNIT_OBJ)/tender/%.o)
+UNIT_COMMON_OBJS := $(COMMON:%=$(UNIT_OBJ)/common/%.o)
+UNIT_TENDER_OBJS := $(UNIT_TENDER:%=$(UNIT_OBJ)/tender/%.o) $(UNIT_COMMON_OBJS)
 UNIT_SUPPORT_OBJS := $(UNIT_OBJ)/kvm_stub.o $(UNIT_OBJ)/support.o
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(UNIT_OUT)/%,$(wildcard tests/unit/test_*.c))
-UNIT_HDRS  := $(wildcard tender/*.h include/unifaas/*.h tests/unit/*.h)
+UNIT_HDRS  := $(wildcard tender/*.h common/*.h include/unifaas/*.h tests/unit/*.h)
 
 all: $(UNIT_TESTS)
 
@@ -50,6 +52,10 @@ $(UNIT_OBJ)/tender/hvt_main.o: tender/hvt_main.c $(UNIT_HDRS) tests/unit/unit.mk
 $(UNIT_OBJ)/tender/%.o: tender/%.c $(UNIT_HDRS) tests/unit/unit.mk
 	@mkdir -p $(dir $@)
 	$(CC) $(UNIT_TENDER_CFLAGS) -c $< -o $@
+
+$(UNIT_OBJ)/common/%.o: common/%.c $(UNIT_HDRS) tests/unit/unit.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(UNIT_CFLAGS) -c $< -o $@
 
 $(UNIT_OBJ)/%.o: tests/unit/%.c $(UNIT_HDRS) tests/unit/unit.mk
 	@mkdir -p $(dir $@)
@@ -68,7 +74,7 @@ $(UNIT_OBJ)/daemon/%.o: daemon/%.c $(wildcard daemon/*.h) include/unifaas/uf_abi
 $(UNIT_OBJ)/test_manifest.o: daemon/manifest.h
 $(UNIT_OBJ)/test_manifest.o: UNIT_CFLAGS += -Idaemon
 
-$(UNIT_OUT)/test_manifest: $(UNIT_OBJ)/test_manifest.o $(UNIT_OBJ)/daemon/manifest.o
+$(UNIT_OUT)/test_manifest: $(UNIT_OBJ)/test_manifest.o $(UNIT_OBJ)/daemon/manifest.o $(UNIT_COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) $^ -o $@ -lcmocka -lcyaml -lyaml
 
@@ -77,7 +83,7 @@ $(UNIT_OBJ)/test_daemon.o: $(wildcard daemon/*.h)
 $(UNIT_OBJ)/test_daemon.o: UNIT_CFLAGS += -Idaemon
 
 $(UNIT_OUT)/test_daemon: $(UNIT_OBJ)/test_daemon.o $(UNIT_OBJ)/daemon/autoscale.o $(UNIT_OBJ)/daemon/logs.o \
-		$(UNIT_OBJ)/daemon/config.o
+		$(UNIT_OBJ)/daemon/config.o $(UNIT_COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) $^ -o $@ -lcmocka
 

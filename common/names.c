@@ -1,0 +1,52 @@
+/*
+ * names.c - name, key and text rules shared by tender, daemon and CLI
+ * (declared in rules.h; see there for the invariants).
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "rules.h"
+
+size_t uf_utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t len;
+	uint32_t min, cp;
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0) {
+		len = 2, min = 0x80, cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3, min = 0x800, cp = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		len = 4, min = 0x10000, cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+int uf_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	for (size_t i = 0; i < n;) {
+		size_t l = uf_utf8_seq(p + i, n - i);
+		if (l == 0)
+			return 0;
+		i += l;
+	}
+	return 1;
+}
+
+int uf_kv_key_ok(const char *key, size_t n)
+{
+	return n > 0 && n <= UF_KEY_MAX && !memchr(key, 0, n) && uf_utf8_valid(key, n);
+}

@@ -1,0 +1,31 @@
+/*
+ * rules.h - the rules that the tender, unifaasd and the CLI must agree on,
+ * defined once (ARCHITECTURE §8: one rule, one definition).
+ *
+ * What lives here: name and key rules, text rules (UTF-8), and whatever
+ * else two components would otherwise each write down.  The ABI limits the
+ * guest also needs (UF_QUEUE_MAX, UF_KEY_MAX, ...) stay in uf_abi.h and are
+ * used from here, never restated.
+ *
+ * Invariants: every function here is pure (no I/O, no global state), builds
+ * with glibc and with musl (the tender is a static musl binary), and takes
+ * explicit lengths: names and keys may come from guest memory or the
+ * network and are not NUL-terminated.
+ */
+#ifndef UF_RULES_H
+#define UF_RULES_H
+
+#include <stddef.h>
+
+#include "uf_abi.h"
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes, n >= 1), or 0
+ * if it is not one (overlong forms, surrogates and code points past
+ * U+10FFFF are invalid). */
+size_t uf_utf8_seq(const unsigned char *s, size_t n);
+/* Whether [s, s+n) is entirely valid UTF-8. */
+int uf_utf8_valid(const char *s, size_t n);
+/* A KV key: 1..UF_KEY_MAX bytes of UTF-8 text without NUL. */
+int uf_kv_key_ok(const char *key, size_t n);
+
+#endif
