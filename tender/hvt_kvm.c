@@ -237,10 +237,15 @@ uint64_t hvt_kvm_rip(struct hvt *h)
 	return r.rip;
 }
 
+/* h->run is cleared before it is unmapped: whatever still looks at it
+ * (a signal handler) sees the mapping or NULL, never a dangling page. */
 void hvt_kvm_close(struct hvt *h)
 {
-	if (h->run)
-		munmap(h->run, h->run_size);
+	struct kvm_run *run = h->run;
+	h->run = NULL;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (run)
+		munmap(run, h->run_size);
 	if (h->vcpu_fd >= 0)
 		close(h->vcpu_fd);
 	if (h->vm_fd >= 0)
@@ -249,7 +254,6 @@ void hvt_kvm_close(struct hvt *h)
 		close(h->kvm_fd);
 	if (h->mem)
 		munmap(h->mem, h->mem_size);
-	h->run = NULL;
 	h->mem = NULL;
 	h->vcpu_fd = h->vm_fd = h->kvm_fd = -1;
 }

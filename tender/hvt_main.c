@@ -187,6 +187,20 @@ static int arm_timer(struct hvt *h, timer_t *t)
 	return timer_settime(*t, 0, &its, NULL);
 }
 
+/*
+ * The timer stops when the vCPU does: on_tick writes through h->run, which
+ * hvt_kvm_close unmaps, and a CPU-time tick can fall anywhere in teardown
+ * (settling, the backend's close and the unmapping itself use CPU time).
+ * Deleting it here means no tick is delivered after this returns.
+ */
+static void disarm_timer(timer_t t, int armed)
+{
+	if (armed)
+		timer_delete(t);
+	the_hvt = NULL;
+	tick_pending = 0;
+}
+
 static void check_progress(struct hvt *h)
 {
 	tick_pending = 0;
@@ -515,6 +529,8 @@ int main(int argc, char **argv)
 		return UF_END_USAGE;
 	}
 	uint64_t rsp = 0, t_vm, t_load, t_boot;
+	timer_t timer = 0;
+	int timer_armed = 0;
 	int code = UF_END_NET;
 	if (h.opt.tap && hvt_net_open(&h, err, sizeof(err)) < 0)
 		goto fail;
@@ -535,16 +551,17 @@ int main(int argc, char **argv)
 	code = UF_END_INTERNAL;
 	if (h.opt.fast_exit && hvt_reaper_start(&h, err, sizeof(err)) < 0)
 		goto fail;
-	timer_t timer;
 	if (arm_timer(&h, &timer) < 0) {
 		snprintf(err, sizeof(err), "cannot arm the CPU-time timer: %s", strerror(errno));
 		goto fail;
 	}
+	timer_armed = h.opt.timeout_ms != 0;
 	if (use_seccomp && hvt_seccomp_apply(&h, err, sizeof(err)) < 0)
 		goto fail;
 	t_boot = hvt_now_ns();
 
 	run_vcpu(&h);
+	disarm_timer(timer, timer_armed);
 	hvt_dataplane_settle(&h); /* a batch still in flight when the unit ended */
 
 	if (h.opt.verbose)
@@ -561,6 +578,7 @@ int main(int argc, char **argv)
 	return h.end_code;
 
 fail:
+	disarm_timer(timer, timer_armed);
 	fprintf(stderr, "uf-hvt: %s: %s\n", h.opt.image, err);
 	h.backend->close(h.backend, 0);
 	hvt_kvm_close(&h);
