@@ -49,7 +49,7 @@ struct unit {
 	int exited;
 	int64_t exit_status;
 	int term_signal;
-	char last_line[256];   /* last stderr line: the tender's reason */
+	char last_line[256];   /* last stderr line (the tender's reason), or why the daemon killed it (hung) */
 	uv_timer_t kill_timer; /* SIGKILL if SIGTERM was not enough */
 };
 

@@ -268,10 +268,13 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init(chunk, sizeof(chunk));
 }
 
+/* A unit's line goes to its step's log; the last stderr line is kept as
+ * its reason for ending, unless the daemon already wrote why it killed it
+ * (hung): what the unit printed before dying must not replace that. */
 static void emit(struct unit *u, int is_err, const char *line, size_t len)
 {
 	logfile_line(u->step->log, u->id, line, len);
-	if (is_err && len) {
+	if (is_err && len && u->stop_reason != STOP_HUNG) {
 		size_t n = len < sizeof(u->last_line) - 1 ? len : sizeof(u->last_line) - 1;
 		memcpy(u->last_line, line, n);
 		u->last_line[n] = 0;
