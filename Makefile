@@ -81,7 +81,18 @@ $(BUILD)/bin/uf-hvt: $(TENDER_OBJS)
 	@mkdir -p $(dir $@)
 	$(TENDER_CC) $(TENDER_CFLAGS) $^ -o $@ $(HOST_LDFLAGS) $(HVT_STATIC) $(HIREDIS)
 
-$(BUILD)/bin/unifaas: $(wildcard cli/*.c) cli/cli.h include/unifaas/uf_abi.h $(COMMON_OBJS)
+# The CLI is two programs (cli/usage.c says why): the front `unifaas`, static
+# musl like the tender, serves build/run/new/help/version and execs the API
+# half, linked with libcurl, jansson and hiredis, for the other commands.
+CLI_FRONT_SRCS = cli/front.c cli/usage.c cli/build_run.c cli/new.c
+CLI_API_SRCS   = $(filter-out cli/front.c,$(wildcard cli/*.c))
+COMMON_MUSL_OBJS = $(COMMON:%=$(BUILD)/obj/common-musl/%.o)
+
+$(BUILD)/bin/unifaas: $(CLI_FRONT_SRCS) cli/cli.h include/unifaas/uf_abi.h $(COMMON_MUSL_OBJS) | $(LIBDIR)/unifaas-api
+	@mkdir -p $(dir $@)
+	$(TENDER_CC) $(TENDER_CFLAGS) $(filter %.c %.o,$^) -o $@ $(HOST_LDFLAGS) $(HVT_STATIC)
+
+$(LIBDIR)/unifaas-api: $(CLI_API_SRCS) cli/cli.h include/unifaas/uf_abi.h $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) $(filter %.c %.o,$^) -o $@ $(HOST_LDFLAGS) $$(pkg-config --libs libcurl jansson hiredis)
 
@@ -157,6 +168,7 @@ bench-platform: deps
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/unifaas/include
 	install -m 755 $(BUILD)/bin/unifaas $(BUILD)/bin/uf-hvt $(BUILD)/bin/unifaasd $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(LIBDIR)/unifaas-api $(DESTDIR)$(PREFIX)/lib/unifaas/
 	install -m 644 $(LIBDIR)/libuf.a $(LIBDIR)/uf.ld $(DESTDIR)$(PREFIX)/lib/unifaas/
 	install -m 644 $(LIBDIR)/include/*.h $(DESTDIR)$(PREFIX)/lib/unifaas/include/
 

@@ -23,24 +23,6 @@
 
 #define GUEST_CC "musl-gcc"
 
-void build_usage(FILE *f)
-{
-	fprintf(f, "usage: unifaas build SRC.c [SRC.c...] [-o IMAGE] [-O2] [-DNAME=VAL] [-IDIR] [-lLIB] [-s]\n"
-	           "Compiles C sources with musl against unifaas.h and links them with libuf into a\n"
-	           "static unikernel image (default IMAGE: the first source's name with .uf).\n"
-	           "Options other than -o are passed to the compiler; -s strips symbols.\n");
-}
-
-static const char *libdir(void)
-{
-	static char dir[PATH_MAX + 32];
-	const char *env = getenv("UNIFAAS_LIBDIR");
-	if (env)
-		return env;
-	snprintf(dir, sizeof(dir), "%s/../lib/unifaas", cli_bindir);
-	return dir;
-}
-
 static int file_exists(const char *p)
 {
 	struct stat st;
@@ -55,7 +37,7 @@ int cmd_build(int argc, char **argv)
 	char *args[512];
 	int na = 0;
 	char inc[PATH_MAX + 64], ld[PATH_MAX + 64], lib[PATH_MAX + 64];
-	const char *ldir = libdir();
+	const char *ldir = cli_libdir();
 
 	snprintf(lib, sizeof(lib), "%s/libuf.a", ldir);
 	if (!file_exists(lib)) {
@@ -84,7 +66,7 @@ int cmd_build(int argc, char **argv)
 	args[na++] = ld;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			build_usage(stdout);
+			cli_help("build", stdout);
 			return 0;
 		}
 		if (strcmp(argv[i], "-o") == 0) {
@@ -113,7 +95,7 @@ int cmd_build(int argc, char **argv)
 	}
 	if (nsrc == 0) {
 		fprintf(stderr, "unifaas: build: no source files given\n");
-		build_usage(stderr);
+		cli_help("build", stderr);
 		return 2;
 	}
 	char defout[PATH_MAX];
@@ -153,17 +135,6 @@ int cmd_build(int argc, char **argv)
 		return 1;
 	}
 	return 0;
-}
-
-/* The tender: $UNIFAAS_TENDER, else BIN/uf-hvt. */
-const char *cli_tender_path(char *buf, size_t len)
-{
-	const char *env = getenv("UNIFAAS_TENDER");
-	if (env)
-		snprintf(buf, len, "%s", env);
-	else
-		snprintf(buf, len, "%s/uf-hvt", cli_bindir);
-	return buf;
 }
 
 int cmd_run(int argc, char **argv)

@@ -1,8 +1,10 @@
 /*
  * cli.h - what the files of the `unifaas` command share.
  *
- * main.c dispatches commands and owns their help texts; build_run.c the
- * local commands (build, run); state.c the state directory (where it is,
+ * usage.c owns the command table, help texts and option parsing, shared by
+ * the front (front.c: the `unifaas` executable, static musl, local commands)
+ * and the API half (main.c: unifaas-api, every command); build_run.c the
+ * local commands (build, run), new.c `new`; state.c the state directory (where it is,
  * what is in it, the daemon's config file); services.c the platform's
  * processes (up, down, status); client.c the HTTP client of the control API
  * (docs/api.md) and the mapping of its errors to exit codes; commands.c the
@@ -28,10 +30,20 @@
 
 #define UF_HINT_UP "is the platform up? run 'unifaas up'"
 
-/* main.c */
-extern char cli_bindir[PATH_MAX]; /* directory of this executable */
+/* Where the API half (unifaas-api) and the runtime are, relative to BIN. */
+#define CLI_API_DIR "lib/unifaas"
+
+/* usage.c */
+extern char cli_bindir[PATH_MAX]; /* BIN: the front's directory */
 extern const char *cli_state_opt; /* --state-dir, or NULL */
+/* The start of both mains: the global --state-dir, version, help, unknown
+ * commands.  Returns an exit code when that was all, else -1 with argc/argv
+ * moved to the command (argv[0] its name). */
+int cli_start(int *argc, char ***argv);
 void cli_help(const char *cmd, FILE *f);
+void cli_short_usage(const char *cmd);
+const char *cli_tender_path(char *buf, size_t len); /* $UNIFAAS_TENDER, else BIN/uf-hvt */
+const char *cli_libdir(void);                       /* $UNIFAAS_LIBDIR, else BIN/../lib/unifaas */
 /* Parses the options of a command with getopt_long. `longopts` and
  * `shortopts` describe the command's own options; --help and --state-dir
  * are added. Returns the option (as getopt does), -1 at the end, or '?'
@@ -47,8 +59,9 @@ int cli_name_ok(const char *cmd, const char *what, const char *name);
 /* build_run.c */
 int cmd_build(int argc, char **argv);
 int cmd_run(int argc, char **argv);
-void build_usage(FILE *f);
-const char *cli_tender_path(char *buf, size_t len);
+
+/* new.c */
+int cmd_new(int argc, char **argv);
 
 /* state.c: the state directory and the daemon's config in it. */
 struct cli_state {

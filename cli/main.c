@@ -1,290 +1,36 @@
 /*
- * main.c - the `unifaas` command: dispatch, help texts, option parsing.
+ * main.c - the API half of the `unifaas` command (BIN/../lib/unifaas/
+ * unifaas-api): the commands that talk to the platform, linked with libcurl,
+ * jansson and hiredis.  The front (front.c) execs it with its own arguments
+ * for every command it does not serve itself; it can also serve the local
+ * ones, so that it is a whole `unifaas` when run by hand.
  *
- * `unifaas [--state-dir DIR] COMMAND [ARGS]`.  Each command is a function
- * cmd_NAME(argc, argv) with argv[0] the command's name; it returns the exit
- * code (UF_EX_* in cli.h).  The help of every command lives in the table
- * below, so `unifaas help CMD` and `unifaas CMD --help` print the same text.
- * `run` is the exception: its options are the tender's, and its help is the
- * tender's own.
- *
- * Options are parsed with getopt_long (GNU order: options may follow the
- * arguments; `--` ends them).  Every command also accepts --help and the
- * global --state-dir, which may come before the command too.
+ * The table below maps a command's name to its function; names, synopses and
+ * help texts are in usage.c's table, shared with the front.
  */
-#include <errno.h>
-#include <getopt.h>
-#include <libgen.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
-#include "uf_abi.h"
 
-char cli_bindir[PATH_MAX];
-const char *cli_state_opt;
-
-struct command {
+static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
-	const char *synopsis; /* after "unifaas " */
-	const char *help;     /* after the synopsis line; NULL: own help */
+} handlers[] = {
+    {"build", cmd_build},   {"run", cmd_run},       {"new", cmd_new},       {"up", cmd_up},
+    {"down", cmd_down},     {"status", cmd_status}, {"deploy", cmd_deploy}, {"undeploy", cmd_undeploy},
+    {"ls", cmd_ls},         {"resume", cmd_resume}, {"push", cmd_push},     {"ps", cmd_ps},
+    {"queues", cmd_queues}, {"logs", cmd_logs},     {"kv", cmd_kv},
 };
-
-static const struct command commands[] = {
-    {"build", cmd_build, "build SRC.c [SRC.c...] [-o IMAGE] [-O2] [-DNAME=VAL] [-IDIR] [-lLIB] [-s]", NULL},
-    {"run", cmd_run, "run IMAGE [options]", NULL},
-    {"up", cmd_up, "up [--api-port N] [--mqtt-port N] [--max-units N]",
-     "Starts the platform: redis-server, mosquitto and unifaasd, detached, with their\n"
-     "config, secrets, data and logs in the state dir (created 0700). Waits until\n"
-     "each answers (at most 10 s each), then prints the status. Nothing to do when\n"
-     "the platform is already up. Ports and limits are used when the platform\n"
-     "starts; to change them, run 'unifaas down' first.\n\n"
-     "  --api-port N    control API port on 127.0.0.1 (default 7380)\n"
-     "  --mqtt-port N   MQTT broker port on 127.0.0.1 (default 1883)\n"
-     "  --max-units N   most execution units running at once (default 32)\n\n"
-     "Status 1 if a port is taken or a server does not start (its log is shown and\n"
-     "what was started is stopped again).\n"},
-    {"down", cmd_down, "down",
-     "Stops the platform: unifaasd (which stops its units; SIGKILL after 10 s),\n"
-     "then mosquitto, then Redis (SHUTDOWN: the append-only file keeps the data).\n"
-     "Status 0 also when it was not running.\n"},
-    {"status", cmd_status, "status [--json]",
-     "Prints where the platform's parts are and whether they run, one 'name: value'\n"
-     "line each; with --json, the API's GET /v1/status as is.\n"
-     "Status 0 when unifaasd answers, 3 when it is not running, 69 when it runs\n"
-     "but does not answer or has lost Redis.\n"},
-    {"deploy", cmd_deploy, "deploy FILE.yaml [--replace]",
-     "Deploys the workflow of a manifest. Relative image paths are resolved against\n"
-     "the manifest's directory; images are copied, so rebuilding one changes nothing\n"
-     "until the next deploy.\n\n"
-     "  --replace   redeploy a workflow of the same name\n\n"
-     "Status 65 if the manifest is invalid (every problem is printed, one per line,\n"
-     "FILE:LINE: key: what), 1 if the workflow exists (use --replace).\n"},
-    {"undeploy", cmd_undeploy, "undeploy WF [--purge]",
-     "Stops the workflow's units and removes it.\n\n"
-     "  --purge   also delete its queues, dead-letter streams and KV keys\n"},
-    {"ls", cmd_ls, "ls [--json]", "Lists the deployed workflows: NAME STEPS UNITS STATE REASON.\n"},
-    {"resume", cmd_resume, "resume WF",
-     "Restarts a workflow that was stopped by overflow. Status 1 if it was not stopped.\n"},
-    {"push", cmd_push, "push WF QUEUE [DATA]",
-     "Queues DATA as one event on the workflow's queue; without DATA, queues each\n"
-     "line of standard input as an event (empty lines are skipped), sent in\n"
-     "requests of at most 10000 lines. Prints 'queued N'. Status 1 if the workflow\n"
-     "is stopped (its queued events are kept).\n"},
-    {"ps", cmd_ps, "ps [--json]",
-     "Lists the running units: WORKFLOW STEP UNIT PID STATE UPTIME EVENTS (the events\n"
-     "each unit acknowledged), then one line for each step that is not running,\n"
-     "with the reason.\n"},
-    {"queues", cmd_queues, "queues [--json]",
-     "Lists the queues: WORKFLOW QUEUE LENGTH PENDING LAG DEAD. PENDING is delivered\n"
-     "but not acknowledged, LAG not yet read (summed and the largest over the steps\n"
-     "that read the queue), DEAD the length of its dead-letter stream.\n"},
-    {"logs", cmd_logs, "logs WF/STEP [-f]",
-     "Prints the log of a step's units (their stdout and stderr, each line prefixed\n"
-     "by the unit id).\n\n"
-     "  -f, --follow   keep printing lines as they come, until interrupted\n"},
-    {"kv", cmd_kv, "kv get|set|del WF KEY [VALUE]",
-     "Reads, writes or deletes a key of the workflow's key-value store. 'get' prints\n"
-     "the value and a newline (status 1 if the key does not exist); 'set' without\n"
-     "VALUE stores standard input as is; 'del' succeeds also when the key was absent.\n"},
-    {"version", NULL, "version", "Prints the version and the ABI version of the images it builds.\n"},
-    {"help", NULL, "help [COMMAND]", "Prints the list of commands, or the help of one.\n"},
-};
-#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
-
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: unifaas COMMAND [ARGS]\n\n"
-	           "Commands:\n"
-	           "  build SRC.c... [-o IMAGE] [CFLAGS...]  compile a function into a unikernel image\n"
-	           "  run IMAGE [options]                    run an image once as a local unit (see run --help)\n\n"
-	           "  up [--api-port N] [--mqtt-port N] [--max-units N]\n"
-	           "                                         start the platform (redis, mosquitto, unifaasd)\n"
-	           "  down                                   stop it\n"
-	           "  status [--json]                        where its parts are and whether they run\n\n"
-	           "  deploy FILE.yaml [--replace]           deploy a workflow manifest\n"
-	           "  undeploy WF [--purge]                  remove a workflow (--purge: and its data)\n"
-	           "  ls [--json]                            deployed workflows\n"
-	           "  resume WF                              restart a workflow stopped by overflow\n"
-	           "  push WF QUEUE [DATA]                   queue an event, or each line of stdin\n"
-	           "  ps [--json]                            running units\n"
-	           "  queues [--json]                        queue lengths, pending, lag, dead letters\n"
-	           "  logs WF/STEP [-f]                      a step's log\n"
-	           "  kv get|set|del WF KEY [VALUE]          a workflow's key-value store\n\n"
-	           "  version                                print the version and ABI\n"
-	           "  help [COMMAND]                         this text, or a command's\n\n"
-	           "Global option: --state-dir DIR, the platform's state directory (default\n"
-	           "$UNIFAAS_STATE, else $XDG_STATE_HOME/unifaas, else ~/.local/state/unifaas).\n\n"
-	           "Exit status: 0 ok, 1 error, 2 usage, 3 platform not running, 4 not found,\n"
-	           "65 invalid manifest, 69 unavailable (unifaasd lost Redis; retry later).\n\n"
-	           "'unifaas COMMAND --help' describes each command.\n");
-}
-
-static const struct command *find_command(const char *name)
-{
-	for (size_t i = 0; i < NCOMMANDS; i++)
-		if (strcmp(commands[i].name, name) == 0)
-			return &commands[i];
-	return NULL;
-}
-
-void cli_help(const char *cmd, FILE *f)
-{
-	const struct command *c = find_command(cmd);
-	if (!c) {
-		usage(f);
-		return;
-	}
-	if (strcmp(c->name, "build") == 0) {
-		build_usage(f);
-		return;
-	}
-	fprintf(f, "usage: unifaas %s\n%s", c->synopsis, c->help ? c->help : "");
-}
-
-static void short_usage(const char *cmd)
-{
-	const struct command *c = find_command(cmd);
-	if (c)
-		fprintf(stderr, "usage: unifaas %s\n(unifaas %s --help for more)\n", c->synopsis, cmd);
-}
-
-#define OPT_STATE_DIR 0x100
-
-int cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts, const struct option *longopts)
-{
-	struct option all[16];
-	size_t n = 0;
-	char sopts[32];
-
-	for (; longopts && longopts[n].name && n < 13; n++)
-		all[n] = longopts[n];
-	all[n++] = (struct option){"help", no_argument, NULL, 'h'};
-	all[n++] = (struct option){"state-dir", required_argument, NULL, OPT_STATE_DIR};
-	all[n] = (struct option){NULL, 0, NULL, 0};
-	snprintf(sopts, sizeof(sopts), ":h%s", shortopts);
-	opterr = 0;
-	for (;;) {
-		int c = getopt_long(argc, argv, sopts, all, NULL);
-		if (c == OPT_STATE_DIR) {
-			cli_state_opt = optarg;
-			continue;
-		}
-		if (c == 'h') {
-			cli_help(cmd, stdout);
-			return 'h';
-		}
-		if (c == '?' || c == ':') {
-			const char *bad = argv[optind - 1];
-			if (c == ':')
-				fprintf(stderr, "unifaas: %s: option '%s' needs a value\n", cmd, bad);
-			else if (optopt && bad[0] == '-' && bad[1] != '-')
-				fprintf(stderr, "unifaas: %s: unknown option '-%c'\n", cmd, optopt);
-			else
-				fprintf(stderr, "unifaas: %s: unknown option '%s'\n", cmd, bad);
-			short_usage(cmd);
-			return '?';
-		}
-		return c;
-	}
-}
-
-int cli_nargs(const char *cmd, int argc, char **argv, int min, int max)
-{
-	int n = argc - optind;
-	if (n < min)
-		fprintf(stderr, "unifaas: %s: missing argument\n", cmd);
-	else if (n > max)
-		fprintf(stderr, "unifaas: %s: unexpected argument '%s'\n", cmd, argv[optind + max]);
-	else
-		return 0;
-	short_usage(cmd);
-	return -1;
-}
-
-int cli_name_ok(const char *cmd, const char *what, const char *name)
-{
-	size_t len = strlen(name);
-	int ok = len >= 1 && len <= 64;
-	for (size_t i = 0; ok && i < len; i++) {
-		char c = name[i];
-		ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-		     c == '_' || c == '-';
-	}
-	if (!ok)
-		fprintf(stderr, "unifaas: %s: %s name '%s' is not valid: use 1-64 of A-Z a-z 0-9 . _ -\n", cmd, what,
-		        name);
-	return ok;
-}
-
-static int find_bindir(void)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0) {
-		fprintf(stderr, "unifaas: cannot find own executable: %s\n", strerror(errno));
-		return -1;
-	}
-	self[n] = '\0';
-	snprintf(cli_bindir, sizeof(cli_bindir), "%s", dirname(self));
-	return 0;
-}
-
-static int cmd_help(int argc, char **argv)
-{
-	if (argc > 1 && strcmp(argv[1], "run") == 0)
-		return cmd_run(2, (char *[]){"run", "--help", NULL});
-	if (argc > 1 && !find_command(argv[1])) {
-		fprintf(stderr, "unifaas: help: unknown command '%s'\n", argv[1]);
-		usage(stderr);
-		return UF_EX_USAGE;
-	}
-	cli_help(argc > 1 ? argv[1] : "", stdout);
-	return UF_EX_OK;
-}
 
 int main(int argc, char **argv)
 {
-	int i = 1;
-
-	/* the global option before the command */
-	while (i < argc && strncmp(argv[i], "--state-dir", 11) == 0) {
-		if (argv[i][11] == '=') {
-			cli_state_opt = argv[i] + 12;
-			i++;
-		} else if (argv[i][11] == '\0' && i + 1 < argc) {
-			cli_state_opt = argv[i + 1];
-			i += 2;
-		} else if (argv[i][11] == '\0') {
-			fprintf(stderr, "unifaas: option '--state-dir' needs a value\n");
-			return UF_EX_USAGE;
-		} else {
-			break;
-		}
-	}
-	if (i >= argc) {
-		usage(stderr);
-		return UF_EX_USAGE;
-	}
-	if (find_bindir() < 0)
-		return UF_EX_ERROR;
-	const char *cmd = argv[i];
-	argc -= i;
-	argv += i;
-	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-		printf("unifaas %s (ABI %u)\n", UNIFAAS_VERSION, UF_ABI_VERSION);
-		return UF_EX_OK;
-	}
-	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
-		return cmd_help(argc, argv);
-	const struct command *c = find_command(cmd);
-	if (!c || !c->fn) {
-		fprintf(stderr, "unifaas: unknown command '%s'\n", cmd);
-		usage(stderr);
-		return UF_EX_USAGE;
-	}
-	return c->fn(argc, argv);
+	int r = cli_start(&argc, &argv);
+	if (r >= 0)
+		return r;
+	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+		if (strcmp(handlers[i].name, argv[0]) == 0)
+			return handlers[i].fn(argc, argv);
+	fprintf(stderr, "unifaas: %s: not served by %s/../%s/unifaas-api (reinstall unifaas)\n", argv[0], cli_bindir,
+	        CLI_API_DIR);
+	return UF_EX_ERROR;
 }
