@@ -47,19 +47,12 @@ int cmd_build(int argc, char **argv)
 	snprintf(inc, sizeof(inc), "-I%s/include", ldir);
 	snprintf(ld, sizeof(ld), "-Wl,-T,%s/uf.ld", ldir);
 	args[na++] = GUEST_CC;
-	static const char *base[] = {"-std=gnu11",
-	                             "-O2",
-	                             "-static",
-	                             "-fno-pie",
-	                             "-no-pie",
-	                             "-nostartfiles",
-	                             "-ffunction-sections",
-	                             "-fdata-sections",
-	                             "-fno-asynchronous-unwind-tables",
-	                             "-Wl,--gc-sections",
-	                             "-Wl,-z,max-page-size=4096",
-	                             "-Wl,--build-id=none",
-	                             "-Wl,-z,noexecstack"};
+	static const char *base[] = {"-std=gnu11", "-O2", "-static", "-fno-pie", "-no-pie", "-nostartfiles",
+	                             "-ffunction-sections", "-fdata-sections", "-fno-asynchronous-unwind-tables",
+	                             /* a frame larger than the 4 KiB guard page below the
+	                              * stack must hit it, not jump over it into the heap */
+	                             "-fstack-clash-protection", "-Wl,--gc-sections", "-Wl,-z,max-page-size=4096",
+	                             "-Wl,--build-id=none", "-Wl,-z,noexecstack"};
 	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
 		args[na++] = (char *)base[i];
 	args[na++] = inc;

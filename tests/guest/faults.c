@@ -22,6 +22,17 @@ static int recurse(int depth)
 	return recurse(depth + 1) + pad[0] + pad[255];
 }
 
+/* One frame of 3 MiB: far more than the 4 KiB guard page below the stack.
+ * Built without -fstack-clash-protection, the first store lands 3 MiB
+ * below the stack pointer, in the heap, and the event ends "cleanly". */
+static __attribute__((noinline)) int big_frame(int v)
+{
+	volatile char buf[3u << 20];
+	buf[0] = (char)v;
+	buf[sizeof(buf) - 1] = (char)v;
+	return buf[0] + buf[sizeof(buf) - 1];
+}
+
 __attribute__((noinline, used)) void faults_target(void)
 {
 	__asm__ volatile("" ::: "memory");
@@ -86,6 +97,8 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 		__asm__ volatile("ud2");
 	} else if (!strcmp(c, "stack_overflow")) {
 		printf("depth %d\n", recurse(0));
+	} else if (!strcmp(c, "big_frame")) {
+		printf("big frame returned %d (wrote below the stack guard)\n", big_frame(1));
 	} else if (!strcmp(c, "spin")) {
 		volatile unsigned long n = 0;
 		for (;;)

@@ -66,6 +66,10 @@ expect stack-overflow 3 'guest fault: #PF page fault: stack overflow \(hit the g
 	--env CASE=stack_overflow --event x
 expect stack-overflow-small-stack 3 'guest fault: #PF page fault: stack overflow' \
 	--stack 16K --env CASE=stack_overflow --event x
+# a 3 MiB frame jumps over the 4 KiB guard page unless images are built with
+# -fstack-clash-protection (each page of the frame probed as it is made)
+expect stack-big-frame 3 'guest fault: #PF page fault: stack overflow \(hit the guard page below the stack\)' \
+	--env CASE=big_frame --event x
 expect write-own-code 3 "guest fault: #PF page fault: write to the function's own code \(text is read-only\) \(write of address 0x" \
 	--env CASE=write_code --event x
 expect write-rodata 3 'guest fault: #PF page fault: write to read-only data \(write of address 0x' \
