@@ -17,6 +17,7 @@
 #ifndef UNIFAAS_H
 #define UNIFAAS_H
 
+#include <errno.h> /* the -E... codes the functions below return */
 #include <stddef.h>
 #include <stdint.h>
 

@@ -199,7 +199,38 @@ if expect_err build-syntax-error 1 "^unifaas: build: compiling $UF_TMP/syntax.c 
 	[ ! -e "$UF_TMP/syntax.uf" ] && pass build-syntax-error-no-output || fail build-syntax-error-no-output "an image was written"
 fi
 printf '#include <stdio.h>\nint helper(void) { return 1; }\n' >"$UF_TMP/nohandler.c"
-expect_err build-no-handler 1 'undefined reference to .uf_handle' "$UNIFAAS" build "$UF_TMP/nohandler.c" -o "$UF_TMP/nohandler.uf"
+if expect_err build-no-handler 1 "^unifaas: build: $UF_TMP/nohandler.c: no uf_handle and no main: define int uf_handle" \
+	"$UNIFAAS" build "$UF_TMP/nohandler.c" -o "$UF_TMP/nohandler.uf"; then
+	! grep -q 'undefined reference' "$UF_TMP/$UF_SUITE.build-no-handler.err" && pass build-no-handler-no-linker-noise ||
+		fail build-no-handler-no-linker-noise "$(head -3 "$UF_TMP/$UF_SUITE.build-no-handler.err")"
+fi
+# a failed build names its stage and leaves the previous image as it was, and
+# no temporary file beside it
+mkdir -p "$UF_TMP/keep"
+"$UNIFAAS" build "$UF_TOP/tests/guest/minimal.c" -o "$UF_TMP/keep/f.uf" >/dev/null 2>&1
+cp "$UF_TMP/keep/f.uf" "$UF_TMP/good.uf"
+printf '#include <unifaas.h>\nint missing(void);\nint uf_handle(uf_ctx *c, const uf_event *e) { (void)c; (void)e; return missing(); }\n' \
+	>"$UF_TMP/linkerr.c"
+if expect_err build-link-error 1 "^unifaas: build: linking $UF_TMP/keep/f.uf failed$" \
+	"$UNIFAAS" build "$UF_TMP/linkerr.c" -o "$UF_TMP/keep/f.uf"; then
+	grep -q "undefined reference to .missing" "$UF_TMP/$UF_SUITE.build-link-error.err" && pass build-link-error-diagnostic ||
+		fail build-link-error-diagnostic "$(head -3 "$UF_TMP/$UF_SUITE.build-link-error.err")"
+	! grep -q 'compiling' "$UF_TMP/$UF_SUITE.build-link-error.err" && pass build-link-error-not-compile ||
+		fail build-link-error-not-compile "a link error is called a compile error"
+fi
+cmp -s "$UF_TMP/keep/f.uf" "$UF_TMP/good.uf" && pass build-link-error-keeps-image ||
+	fail build-link-error-keeps-image "the previous image was removed or changed"
+expect_err build-compile-error-keeps 1 "^unifaas: build: compiling $UF_TMP/syntax.c failed$" \
+	"$UNIFAAS" build "$UF_TMP/syntax.c" -o "$UF_TMP/keep/f.uf"
+cmp -s "$UF_TMP/keep/f.uf" "$UF_TMP/good.uf" && pass build-compile-error-keeps-image ||
+	fail build-compile-error-keeps-image "the previous image was removed or changed"
+[ "$(ls -A "$UF_TMP/keep")" = f.uf ] && pass build-no-temporary-left || fail build-no-temporary-left "$(ls -A "$UF_TMP/keep" | tr '\n' ' ')"
+"$UNIFAAS" build "$UF_TOP/tests/guest/minimal.c" -o "$UF_TMP/keep/f.uf" >/dev/null 2>&1 && [ -x "$UF_TMP/keep/f.uf" ] &&
+	[ "$(ls -A "$UF_TMP/keep")" = f.uf ] && pass build-replaces-image || fail build-replaces-image "$(ls -lA "$UF_TMP/keep")"
+# unifaas.h brings what its documented error codes need
+printf '#include <unifaas.h>\nint uf_handle(uf_ctx *c, const uf_event *e) { (void)e; return uf_push(c, "q", "x", 1) == -EPERM; }\n' \
+	>"$UF_TMP/errnos.c"
+expect_err build-errno-codes 0 '' "$UNIFAAS" build "$UF_TMP/errnos.c" -Wall -Werror -o "$UF_TMP/errnos.uf"
 expect_err run-missing-image 2 "^uf-hvt: $UF_TMP/nonexistent.uf: cannot open: No such file or directory$" \
 	"$UNIFAAS" run "$UF_TMP/nonexistent.uf"
 expect_err run-bad-option 2 "^uf-hvt: --mem '3M': must be a multiple of 2M" "$UNIFAAS" run --mem 3M "$img"
