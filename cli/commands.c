@@ -18,9 +18,10 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "rules.h"
 
-#define PUSH_LINES_PER_REQUEST 10000
-#define PUSH_BYTES_PER_REQUEST (8u << 20) /* half the API's 16 MiB limit */
+#define PUSH_LINES_PER_REQUEST UF_PUSH_EVENTS_MAX
+#define PUSH_BYTES_PER_REQUEST (UF_PUSH_BYTES_MAX / 2) /* a line more stays within the limit */
 #define LOGS_WAIT_MS           25000
 
 /* --- small helpers ------------------------------------------------------------------ */

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "rules.h"
 #include "uf_abi.h"
 
 char cli_bindir[PATH_MAX];
@@ -90,8 +91,10 @@ static const struct command commands[] = {
     {"push", "push WF QUEUE [DATA]",
      "Queues DATA as one event on the workflow's queue; without DATA, queues each\n"
      "line of standard input as an event (empty lines are skipped), sent in\n"
-     "requests of at most 10000 lines. Prints 'queued N'. Status 1 if the workflow\n"
-     "is stopped (its queued events are kept).\n"},
+     "requests of at most " UF_STR(
+         UF_PUSH_EVENTS_MAX) " lines (the API's limit of events per push\n"
+                             "request) and 8 MiB, so input of any size streams. Prints 'queued N'.\n"
+                             "Status 1 if the workflow is stopped (its queued events are kept).\n"},
     {"ps", "ps [--json]",
      "Lists the running units: WORKFLOW STEP UNIT PID STATE UPTIME EVENTS (the events\n"
      "each unit acknowledged), then one line for each step that is not running,\n"

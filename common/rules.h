@@ -28,4 +28,13 @@ int uf_utf8_valid(const char *s, size_t n);
 /* A KV key: 1..UF_KEY_MAX bytes of UTF-8 text without NUL. */
 int uf_kv_key_ok(const char *key, size_t n);
 
+/* One push request of the control API (POST .../queues/Q/events) carries
+ * at most UF_PUSH_EVENTS_MAX events in at most UF_PUSH_BYTES_MAX bytes;
+ * unifaasd refuses more (413) and `unifaas push` splits its input into
+ * requests within both. */
+#define UF_PUSH_EVENTS_MAX 10000 /* plain digits: help texts print it with UF_STR */
+#define UF_PUSH_BYTES_MAX  (16u << 20)
+#define UF_STR_(x)         #x
+#define UF_STR(x)          UF_STR_(x)
+
 #endif

@@ -11,6 +11,16 @@
  * Every request but GET /v1/health needs `Authorization: Bearer <token>`
  * (compared in constant time).  Every error is JSON {"error":{code,message}}
  * with the status of docs/api.md; clients rely on `code`.
+ *
+ * Hostile clients (docs/api.md, "Limits"): the token, the Content-Length
+ * header(s) and the route's body limit are checked as soon as the head is
+ * in, and a refusal (401, 400, 413) is answered before any byte of the body
+ * is read (no `100 Continue` either), so a request without the token costs
+ * the daemon its head only.  Each connection is in one phase: HEAD (from
+ * accept, or the end of its previous request, to the end of the request
+ * head), BODY (to the end of the body) or ANSWER; HEAD and BODY have total
+ * deadlines, not idle ones, and a connection past its deadline is cut.  One
+ * client address holds at most CONN_PER_IP connections.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -18,22 +28,42 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 
 #include "api.h"
 #include "logs.h"
+#include "rules.h"
 #include "store.h"
 #include "uf_abi.h"
 #include "unifaasd.h"
 
 #define BODY_MAX_MANIFEST (1u << 20)
-#define BODY_MAX_EVENTS   (16u << 20)
+#define BODY_MAX_EVENTS   UF_PUSH_BYTES_MAX
 #define EVENT_MAX         (1u << 20)
 #define LOG_READ_MAX      (256u << 10)
+
+#define CONN_MAX         256u
+#define CONN_PER_IP      32u
+#define HEAD_DEADLINE_MS 10000u /* accept (or previous request) to end of head */
+#define BODY_DEADLINE_MS 30000u /* end of head to end of body: 16 MiB at 560 KB/s */
+#define IDLE_TIMEOUT_S   60u    /* answering: a client that stops reading */
+
+enum phase { PHASE_HEAD, PHASE_BODY, PHASE_ANSWER, PHASE_CUT };
+
+/* One accepted connection (MHD's socket context). */
+struct conn {
+	struct conn *next;
+	int fd;
+	enum phase phase;
+	uint64_t since; /* the phase began */
+};
 
 struct request {
 	char *body;
 	size_t len, cap;
 	int too_large;
+	int answered;      /* refused on its head: the body is never read */
 	int suspended;     /* waiting in a long poll */
 	uint64_t deadline; /* of the long poll */
 	struct logfile *log;
@@ -47,6 +77,7 @@ struct api {
 	uv_poll_t poll;
 	uv_timer_t timer;
 	struct request *waiters;
+	struct conn *conns;
 };
 
 /* ---- responses ---- */
@@ -168,6 +199,12 @@ static int authorized(struct api *a, struct MHD_Connection *c)
 	for (size_t i = 0; i < n; i++)
 		diff |= (unsigned char)tok[i] ^ (unsigned char)(i < m ? h[i] : 0);
 	return diff == 0;
+}
+
+static enum MHD_Result unauthorized(struct MHD_Connection *c)
+{
+	return send_error(c, 401, "unauthorized",
+	                  "missing or wrong bearer token (see the api_token_file of 'unifaas status')");
 }
 
 static const char *state_name(const struct workflow *w)
@@ -316,8 +353,14 @@ static enum MHD_Result r_push(struct api *a, struct MHD_Connection *c, struct re
 		if (len > EVENT_MAX)
 			return send_error(c, 413, "too_large", "event %zu is %zu bytes, over %u", n + 1, len,
 			                  EVENT_MAX);
+		size_t text = !single && len && s[len - 1] == '\r' ? len - 1 : len;
+		n += single || text > 0; /* empty lines are skipped, as below */
 		s += len + 1;
-		n++;
+		if (n > UF_PUSH_EVENTS_MAX)
+			return send_error(c, 413, "too_large",
+			                  "more than %u events in one request (the limit per push request); "
+			                  "send them in several requests, as 'unifaas push' does",
+			                  UF_PUSH_EVENTS_MAX);
 	}
 	size_t sent = 0, queued = 0;
 	char first[64] = "", last[64] = "", refused[256] = "";
@@ -574,10 +617,8 @@ static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char
 		return send_error(c, 404, "not_found", "no such path: %s", url);
 	if (n == 2 && !strcmp(seg[1], "health"))
 		return METHOD_IS("GET") ? r_health(a, c) : send_error(c, 405, "method_not_allowed", "GET only");
-	if (!authorized(a, c))
-		return send_error(c, 401, "unauthorized",
-		                  "missing or wrong bearer token (see the api_token_file of "
-		                  "'unifaas status')");
+	if (!authorized(a, c)) /* refused on the head already (refuse_on_head) */
+		return unauthorized(c);
 	if (n == 2 && !strcmp(seg[1], "status"))
 		return METHOD_IS("GET") ? r_status(a, c) : send_error(c, 405, "method_not_allowed", "GET only");
 	if (n == 2 && !strcmp(seg[1], "units"))
@@ -627,13 +668,13 @@ static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char
 	return send_error(c, 404, "not_found", "no such path: %s", url);
 }
 
-/* Events and KV values may be large; everything else is a manifest or less.
- * /v1/workflows/WF/queues/Q/events and /v1/workflows/WF/kv/KEY. */
-static size_t body_limit(const char *url)
+/* ---- admission: what is decided on the head, before the body ---- */
+
+/* The path's segments (at most max; empty ones skipped), as route() sees them. */
+static int segments(const char *url, const char **seg, int max)
 {
-	const char *seg[7];
 	int n = 0;
-	for (const char *p = url; *p && n < 7;) {
+	for (const char *p = url; *p && n < max;) {
 		while (*p == '/')
 			p++;
 		if (*p)
@@ -641,9 +682,158 @@ static size_t body_limit(const char *url)
 		while (*p && *p != '/')
 			p++;
 	}
-	int events = n == 6 && !strncmp(seg[3], "queues/", 7) && !strcmp(seg[5], "events");
-	int kv = n == 5 && !strncmp(seg[3], "kv/", 3);
+	return n;
+}
+
+static int seg_is(const char *seg, const char *name)
+{
+	size_t n = strlen(name);
+	return !strncmp(seg, name, n) && (seg[n] == '/' || !seg[n]);
+}
+
+/* Events and KV values may be large; everything else is a manifest or less.
+ * /v1/workflows/WF/queues/Q/events and /v1/workflows/WF/kv/KEY. */
+static size_t body_limit(const char *url)
+{
+	const char *seg[7];
+	int n = segments(url, seg, 7);
+	int events = n == 6 && seg_is(seg[3], "queues") && seg_is(seg[5], "events");
+	int kv = n == 5 && seg_is(seg[3], "kv");
 	return events || kv ? BODY_MAX_EVENTS : BODY_MAX_MANIFEST;
+}
+
+static int needs_token(const char *url)
+{
+	const char *seg[3];
+	int n = segments(url, seg, 3);
+	return !(n == 2 && seg_is(seg[0], "v1") && seg_is(seg[1], "health"));
+}
+
+/* Every Content-Length header of the request: how many, and whether they agree. */
+struct lengths {
+	unsigned count;
+	int differ;
+	const char *first;
+};
+
+static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	struct lengths *l = cls;
+	if (strcasecmp(key, "Content-Length"))
+		return MHD_YES;
+	if (l->count++ == 0)
+		l->first = value;
+	else if (strcmp(l->first, value ? value : ""))
+		l->differ = 1;
+	return MHD_YES;
+}
+
+/* Called once the head is in: refuse now what would be refused anyway, so
+ * the body of a refused request is never read.  1 when answered. */
+static int refuse_on_head(struct api *a, struct MHD_Connection *c, const char *url, struct request *rq)
+{
+	struct lengths l = {0};
+	MHD_get_connection_values(c, MHD_HEADER_KIND, count_length, &l);
+	if (l.differ) {
+		send_error(c, 400, "bad_request", "%u Content-Length headers that differ: send one", l.count);
+		return 1;
+	}
+	if (needs_token(url) && !authorized(a, c)) {
+		unauthorized(c);
+		return 1;
+	}
+	size_t limit = body_limit(url);
+	if (l.first) {
+		char *end;
+		errno = 0;
+		unsigned long long n = strtoull(l.first, &end, 10);
+		if (l.first[0] < '0' || l.first[0] > '9' || *end || errno == ERANGE) {
+			send_error(c, 400, "bad_request", "Content-Length '%s' is not a byte count", l.first);
+			return 1;
+		}
+		if (n > limit) {
+			send_error(c, 413, "too_large", "body of %llu bytes, over the %zu bytes this path takes", n,
+			           limit);
+			return 1;
+		}
+		if (n && (rq->body = malloc((size_t)n + 1))) /* else grown as it comes */
+			rq->cap = (size_t)n + 1;
+	}
+	return 0;
+}
+
+/* ---- connections and their deadlines ---- */
+
+static struct conn *conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return i ? i->socket_context : NULL;
+}
+
+static void set_phase(struct MHD_Connection *c, enum phase p)
+{
+	struct conn *k = conn_of(c);
+	if (k && k->phase != PHASE_CUT && k->phase != p) {
+		k->phase = p;
+		k->since = now_ms();
+	}
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+	struct api *a = cls;
+	struct conn *k = *socket_context;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (!(k = calloc(1, sizeof(*k))))
+			return; /* no deadline for this one: MHD's idle timeout still applies */
+		k->fd = i ? i->connect_fd : -1;
+		k->phase = PHASE_HEAD;
+		k->since = now_ms();
+		k->next = a->conns;
+		a->conns = k;
+		*socket_context = k;
+		return;
+	}
+	for (struct conn **p = &a->conns; k && *p; p = &(*p)->next)
+		if (*p == k) {
+			*p = k->next;
+			free(k);
+			break;
+		}
+	*socket_context = NULL;
+}
+
+static uint64_t deadline_of(const struct conn *k)
+{
+	if (k->phase == PHASE_HEAD)
+		return k->since + HEAD_DEADLINE_MS;
+	if (k->phase == PHASE_BODY)
+		return k->since + BODY_DEADLINE_MS;
+	return UINT64_MAX;
+}
+
+/* A connection past its deadline: a best-effort 408, then both directions
+ * shut, which MHD sees as the client gone and cleans up. */
+static void cut(struct conn *k)
+{
+	static const char reply[] = "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+	dlog("warn", "what=api-deadline phase=%s deadline_ms=%u action=close", k->phase == PHASE_HEAD ? "head" : "body",
+	     k->phase == PHASE_HEAD ? HEAD_DEADLINE_MS : BODY_DEADLINE_MS);
+	if (send(k->fd, reply, sizeof(reply) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* its buffer is full or it is gone: closing is all we can do */
+	}
+	shutdown(k->fd, SHUT_RDWR);
+	k->phase = PHASE_CUT;
+}
+
+static void cut_late(struct api *a, uint64_t now)
+{
+	for (struct conn *k = a->conns; k; k = k->next)
+		if (k->fd >= 0 && now >= deadline_of(k))
+			cut(k);
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -652,10 +842,17 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	(void)version;
 	struct api *a = cls;
 	struct request *rq = *con_cls;
-	if (!rq) {
+	if (!rq) { /* the head is in */
 		if (!(rq = calloc(1, sizeof(*rq))))
 			return MHD_NO;
 		*con_cls = rq;
+		set_phase(c, PHASE_BODY);
+		if ((rq->answered = refuse_on_head(a, c, url, rq)))
+			set_phase(c, PHASE_ANSWER);
+		return MHD_YES;
+	}
+	if (rq->answered) { /* MHD does not pass a refused body on; be sure */
+		*upload_size = 0;
 		return MHD_YES;
 	}
 	if (*upload_size) {
@@ -678,15 +875,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		rq->body[rq->len] = 0;
 		return MHD_YES;
 	}
+	set_phase(c, PHASE_ANSWER);
 	return route(a, c, url, method, rq);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-	(void)c;
 	(void)toe;
 	struct api *a = cls;
 	struct request *rq = *con_cls;
+	set_phase(c, PHASE_HEAD); /* the next request on this connection */
 	if (!rq)
 		return;
 	for (struct request **p = &a->waiters; *p; p = &(*p)->next_waiter)
@@ -704,6 +902,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
 static void run(struct api *a)
 {
 	uint64_t now = now_ms();
+	cut_late(a, now);
 	for (struct request **p = &a->waiters; *p;) {
 		struct request *rq = *p;
 		if (now >= rq->deadline) {
@@ -735,6 +934,11 @@ static void arm(struct api *a)
 		if (left < due)
 			due = left;
 	}
+	for (struct conn *k = a->conns; k; k = k->next) {
+		uint64_t at = deadline_of(k), left = at > now ? at - now : 0;
+		if (at != UINT64_MAX && left < due)
+			due = left;
+	}
 	if (due == UINT64_MAX)
 		uv_timer_stop(&a->timer);
 	else
@@ -762,8 +966,9 @@ struct api *api_open(struct daemon *d, char *err, size_t errlen)
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	a->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, d->cfg.api_port, NULL,
 	                          NULL, handler, a, MHD_OPTION_SOCK_ADDR, &sin, MHD_OPTION_NOTIFY_COMPLETED, completed,
-	                          a, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_LIMIT,
-	                          (unsigned)256, MHD_OPTION_END);
+	                          a, MHD_OPTION_NOTIFY_CONNECTION, on_connection, a, MHD_OPTION_CONNECTION_TIMEOUT,
+	                          IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, CONN_MAX,
+	                          MHD_OPTION_PER_IP_CONNECTION_LIMIT, CONN_PER_IP, MHD_OPTION_END);
 	if (!a->mhd) {
 		snprintf(err, errlen,
 		         "cannot listen on 127.0.0.1:%u (port in use? choose another with 'unifaas up "

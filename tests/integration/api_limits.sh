@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The control API against hostile clients (docs/api.md, "Limits"): a request
+# without the token is refused on its head (401) and its body never read, so
+# a flood of large tokenless uploads leaves unifaasd's memory as it was; a
+# body over the path's limit is refused on its Content-Length (413); two
+# Content-Length headers that differ get 400; connections that never finish
+# their head are cut at the head deadline and one address cannot take every
+# connection; a push request holds at most UF_PUSH_EVENTS_MAX events and the
+# daemon answers others while it handles the largest one.  Raw sockets from
+# tests/platform/hostile.py, loopback only, bounded in count and time.
+. "$(dirname "$0")/../lib.sh"
+. "$UF_TOP/tests/platform/lib.sh"
+
+trap plat_down EXIT
+plat_up || { fail up "unifaas up failed: $(tail -5 "$UF_TMP/$UF_SUITE.up.log" | tr '\n' ' ')"; exit 0; }
+U deploy "$UF_TOP/workflows/eval.yaml" >/dev/null || { fail deploy "eval did not deploy"; exit 0; }
+TOKEN=$(cat "$PLAT_STATE/api.token")
+PORT=$PLAT_API_PORT
+API=http://127.0.0.1:$PORT
+DPID=$(cat "$PLAT_STATE/unifaasd.pid")
+H() { python3 "$UF_TOP/tests/platform/hostile.py" "$@"; }
+# field NAME LINE: the value of NAME=value in LINE
+field() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+
+# a body that comes one byte a second is cut at the body deadline (30 s);
+# started first, checked last
+H slowbody "$PORT" "$TOKEN" 40 >"$UF_TMP/slowbody.out" &
+slowbody=$!
+
+# --- 1. refused on the head, the body never read ---
+# 100 tokenless connections (4 source addresses) each announcing and sending
+# 16 MiB: every one gets 401 and the daemon's RSS stays where it was (it
+# grew by their bodies, ~1.6 GiB here, before)
+out=$(H flood "$PORT" "$DPID" 100 $((16 << 20)))
+before=$(field rss_before_kib "$out") peak=$(field rss_max_kib "$out")
+[ "$(field statuses "$out")" = "401:100,unfinished:0" ] && pass flood-all-401 || fail flood-all-401 "$out"
+[ $((peak - before)) -lt 32768 ] && pass flood-rss-bounded || fail flood-rss-bounded "RSS grew by $(((peak - before) / 1024)) MiB: $out"
+echo "info: tokenless flood 100 x 16 MiB: unifaasd RSS ${before} KiB -> peak ${peak} KiB"
+
+# Expect: 100-continue without the token: 401 at once, no 100 Continue
+got=$(printf 'PUT /v1/workflows/eval/kv/x HTTP/1.1\r\nHost: x\r\nContent-Length: 16777216\r\nExpect: 100-continue\r\n\r\n' | H raw "$PORT")
+[[ "$got" == "HTTP/1.1 401"* ]] && pass expect-continue-no-token-401 || fail expect-continue-no-token-401 "$got"
+# ... over the path's limit with the token: 413 before the body
+got=$(printf 'PUT /v1/workflows/eval/kv/x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: 16777217\r\nExpect: 100-continue\r\n\r\n' "$TOKEN" | H raw "$PORT")
+[[ "$got" == "HTTP/1.1 413"* ]] && pass expect-continue-too-large-413 || fail expect-continue-too-large-413 "$got"
+got=$(printf 'POST /v1/workflows HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: 1048577\r\n\r\n' "$TOKEN" | H raw "$PORT")
+[[ "$got" == "HTTP/1.1 413"* ]] && pass manifest-length-413-on-head || fail manifest-length-413-on-head "$got"
+# ... and a request that passes still gets its 100 Continue
+got=$(printf 'PUT /v1/workflows/eval/kv/x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n' "$TOKEN" | H raw "$PORT")
+[[ "$got" == "HTTP/1.1 100"* ]] && pass expect-continue-with-token-100 || fail expect-continue-with-token-100 "$got"
+# exact codes through curl
+code=$(head -c 20000000 /dev/zero | curl -s -o /dev/null -w '%{http_code}' -X PUT --data-binary @- "$API/v1/workflows/eval/kv/x")
+[ "$code" = 401 ] && pass curl-no-token-401 || fail curl-no-token-401 "status $code"
+code=$(head -c 20000000 /dev/zero | curl -s -o /dev/null -w '%{http_code}' -H 'Expect:' -X PUT --data-binary @- "$API/v1/workflows/eval/kv/x")
+[ "$code" = 401 ] && pass curl-no-token-no-expect-401 || fail curl-no-token-no-expect-401 "status $code"
+
+# --- 3. two Content-Length headers that differ ---
+len0=$(R XLEN uf:q:eval:fridge-door)
+got=$(printf 'POST /v1/workflows/eval/queues/fridge-door/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: 3\r\nContent-Length: 10\r\n\r\nabc\nabcdef' "$TOKEN" | H raw "$PORT")
+[[ "$got" == "HTTP/1.1 400"* ]] && [ "$(R XLEN uf:q:eval:fridge-door)" = "$len0" ] && pass two-content-lengths-400 ||
+	fail two-content-lengths-400 "$got, queue $len0 -> $(R XLEN uf:q:eval:fridge-door)"
+
+# --- 4. one push request: at most UF_PUSH_EVENTS_MAX (10000) events ---
+seq 10001 >"$UF_TMP/10001"
+code=$(curl -s -o "$UF_TMP/body" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" --data-binary @"$UF_TMP/10001" "$API/v1/workflows/eval/queues/fridge-door/events")
+[ "$code" = 413 ] && grep -q '"too_large"' "$UF_TMP/body" && grep -q '10000 events' "$UF_TMP/body" &&
+	[ "$(R XLEN uf:q:eval:fridge-door)" = "$len0" ] && pass push-10001-events-413 || fail push-10001-events-413 "$code $(cat "$UF_TMP/body")"
+got=$(seq 10000 | curl -s -H "Authorization: Bearer $TOKEN" --data-binary @- "$API/v1/workflows/eval/queues/fridge-door/events")
+[[ "$got" == *'"queued":10000'* ]] && pass push-10000-events-202 || fail push-10000-events-202 "$got"
+got=$(seq 25000 | U push eval fridge-door)
+[ "$got" = "queued 25000" ] && pass cli-push-splits || fail cli-push-splits "$got"
+# the daemon answers while it handles the largest push (10000 events, 16 MiB)
+# and refuses a 15 MiB body of 5.2M events (it used to block 13 s on one)
+python3 -c 'import sys; sys.stdout.write(("y" * 1676 + "\n") * 10000)' >"$UF_TMP/maxpush"
+python3 -c 'import sys; sys.stdout.write("ab\n" * 5200000)' >"$UF_TMP/manyevents"
+H health "$PORT" 4 >"$UF_TMP/health.out" &
+hp=$!
+sleep 0.3
+big=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' -H "Authorization: Bearer $TOKEN" --data-binary @"$UF_TMP/maxpush" "$API/v1/workflows/eval/queues/fridge-door/events")
+many=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' -H "Authorization: Bearer $TOKEN" --data-binary @"$UF_TMP/manyevents" "$API/v1/workflows/eval/queues/fridge-door/events")
+wait $hp
+hl=$(cat "$UF_TMP/health.out")
+echo "info: largest push $big; 5.2M-event push $many; health while pushing: $hl"
+[ "${big%% *}" = 202 ] && [ "${many%% *}" = 413 ] && pass push-max-and-over || fail push-max-and-over "largest $big, 5.2M events $many"
+[ "$(field max_ms "$hl")" -lt 1000 ] && pass health-during-max-push || fail health-during-max-push "$hl"
+
+# --- 2. slow heads: cut at the deadline (10 s); one address cannot take all ---
+out=$(H slow "$PORT" 260 14)
+echo "info: 260 slow connections from 127.0.0.1: $out"
+[ "$(field accepted "$out")" -le 32 ] && pass slow-per-address-limit || fail slow-per-address-limit "$out"
+[ "$(field other_status "$out")" = 200 ] && [ "$(field other_ms "$out")" -lt 1000 ] && pass slow-other-client-answered ||
+	fail slow-other-client-answered "$out"
+l=$(field longest_s "$out")
+[ "${l%.*}" -ge 9 ] && [ "${l%.*}" -lt 13 ] && pass slow-cut-at-head-deadline || fail slow-cut-at-head-deadline "$out"
+daemon_log | grep -q 'what=api-deadline phase=head' && pass slow-cut-logged || fail slow-cut-logged "no api-deadline line"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$API/v1/units")
+[ "$code" = 200 ] && pass answers-after-slow || fail answers-after-slow "status $code"
+wait $slowbody
+out=$(cat "$UF_TMP/slowbody.out")
+echo "info: slow body: $out"
+c=$(field closed_s "$out")
+[ "${c%.*}" -ge 29 ] && [ "${c%.*}" -lt 33 ] && pass slow-body-cut-at-deadline || fail slow-body-cut-at-deadline "$out"
+[ "$(R EXISTS uf:kv:eval:slow)" = 0 ] && pass slow-body-nothing-stored || fail slow-body-nothing-stored "stored"

@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+"""hostile.py - clients that misbehave against the control API (api_limits.sh).
+
+Every mode is bounded in connections and time and talks to loopback only.
+
+  flood PORT PID N SIZE      N connections without a token, spread over the
+                             source addresses 127.0.0.1..4, each announcing
+                             and sending SIZE bytes; prints "statuses=<s:n,..>
+                             rss_before_kib=A rss_max_kib=B"
+  slow PORT N SECONDS        N connections from 127.0.0.1 that send a request
+                             head one byte a second and never finish it; after
+                             1 s a client from 127.0.0.2 asks GET /v1/health.
+                             Prints "accepted=A other_status=S other_ms=T
+                             longest_s=L" (L: how long the longest slow one
+                             stayed open, SECONDS if it never closed)
+  slowbody PORT TOKEN SECONDS  a request with the token whose body comes one
+                             byte a second; prints "closed_s=T status=S"
+  raw PORT                   sends standard input as is, prints the first
+                             response line (2 s at most)
+  health PORT SECONDS        GET /v1/health in a loop; prints "n=N max_ms=M"
+"""
+import os
+import selectors
+import socket
+import sys
+import time
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def connect(port, src="127.0.0.1", timeout=5):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def status_of(data):
+    line = data.split(b"\r\n", 1)[0].decode("latin-1")
+    parts = line.split(" ")
+    return parts[1] if len(parts) > 1 else "none"
+
+
+def flood(port, pid, n, size):
+    sel = selectors.DefaultSelector()
+    chunk = b"x" * 65536
+    before = rss_kib(pid)
+    peak = before
+    conns = {}
+    for i in range(n):
+        s = connect(port, f"127.0.0.{1 + i % 4}")
+        s.setblocking(False)
+        head = (f"PUT /v1/workflows/eval/kv/flood{i} HTTP/1.1\r\nHost: x\r\n"
+                f"Content-Length: {size}\r\n\r\n").encode()
+        s.send(head)
+        conns[s] = {"left": size, "reply": b""}
+        sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
+    end = time.monotonic() + 60
+    statuses = {}
+    while conns and time.monotonic() < end:
+        for key, ev in sel.select(0.05):
+            s, st = key.fileobj, conns[key.fileobj]
+            done = False
+            try:
+                if ev & selectors.EVENT_READ:
+                    b = s.recv(65536)
+                    st["reply"] += b
+                    done = not b or b"\r\n\r\n" in st["reply"]
+                if not done and ev & selectors.EVENT_WRITE and st["left"] > 0:
+                    k = s.send(chunk[: min(len(chunk), st["left"])])
+                    st["left"] -= k
+                    if st["left"] == 0:
+                        sel.modify(s, selectors.EVENT_READ)
+            except OSError:
+                done = True
+            if done:
+                code = status_of(st["reply"]) if st["reply"] else "closed"
+                statuses[code] = statuses.get(code, 0) + 1
+                sel.unregister(s)
+                s.close()
+                del conns[s]
+        peak = max(peak, rss_kib(pid))
+    statuses["unfinished"] = len(conns)
+    for s in conns:
+        s.close()
+    peak = max(peak, rss_kib(pid))
+    print("statuses=" + ",".join(f"{k}:{v}" for k, v in sorted(statuses.items())),
+          f"rss_before_kib={before} rss_max_kib={peak}")
+
+
+def slow(port, n, seconds):
+    head = b"GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 10000
+    conns, accepted = [], 0
+    for _ in range(n):
+        try:
+            s = connect(port)
+            s.setblocking(False)
+            conns.append([s, 0, None])  # socket, bytes sent, closed at
+        except OSError:
+            pass
+    start = time.monotonic()
+    other_status, other_ms = "none", -1
+    asked = False
+    while time.monotonic() - start < seconds and any(c[2] is None for c in conns):
+        now = time.monotonic()
+        for c in conns:
+            if c[2] is not None:
+                continue
+            try:
+                if c[1] < int(now - start) + 1:
+                    c[0].send(head[c[1]:c[1] + 1])
+                    c[1] += 1
+                b = c[0].recv(4096)
+                if not b:
+                    c[2] = now - start
+            except BlockingIOError:
+                pass
+            except OSError:
+                c[2] = now - start
+        if not asked and now - start >= 1:
+            asked = True
+            # a connection closed within the first second was refused at accept
+            accepted = sum(1 for c in conns if c[2] is None or c[2] > 0.5)
+            t0 = time.monotonic()
+            try:
+                o = connect(port, "127.0.0.2", timeout=15)
+                o.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                other_status = status_of(o.recv(4096))
+                o.close()
+            except OSError as e:
+                other_status = type(e).__name__
+            other_ms = int((time.monotonic() - t0) * 1000)
+        time.sleep(0.05)
+    longest = max((c[2] if c[2] is not None else seconds) for c in conns
+                  if c[2] is None or c[2] > 0.5) if accepted else 0
+    for c in conns:
+        c[0].close()
+    print(f"accepted={accepted} other_status={other_status} other_ms={other_ms} longest_s={longest:.1f}")
+
+
+def slowbody(port, token, seconds):
+    s = connect(port, timeout=1)
+    s.sendall((f"PUT /v1/workflows/eval/kv/slow HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+               "Content-Length: 1000\r\n\r\n").encode())
+    start, reply, closed = time.monotonic(), b"", None
+    while closed is None and time.monotonic() - start < seconds:
+        try:
+            s.send(b"z")
+            b = s.recv(4096)
+            reply += b
+            if not b:
+                closed = time.monotonic() - start
+        except socket.timeout:
+            pass
+        except OSError:
+            closed = time.monotonic() - start
+    s.close()
+    print(f"closed_s={closed if closed is not None else seconds:.1f} status={status_of(reply) if reply else 'none'}")
+
+
+def raw(port):
+    s = connect(port, timeout=2)
+    s.sendall(sys.stdin.buffer.read())
+    try:
+        data = s.recv(4096)
+    except socket.timeout:
+        data = b""
+    print(data.split(b"\r\n", 1)[0].decode("latin-1") if data else "no answer")
+
+
+def health(port, seconds):
+    end, n, worst = time.monotonic() + seconds, 0, 0.0
+    while time.monotonic() < end:
+        t0 = time.monotonic()
+        s = connect(port, timeout=30)
+        s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        s.recv(4096)
+        s.close()
+        worst = max(worst, time.monotonic() - t0)
+        n += 1
+        time.sleep(0.02)
+    print(f"n={n} max_ms={int(worst * 1000)}")
+
+
+def main():
+    mode, port = sys.argv[1], int(sys.argv[2])
+    if mode == "flood":
+        flood(port, int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+    elif mode == "slow":
+        slow(port, int(sys.argv[3]), float(sys.argv[4]))
+    elif mode == "slowbody":
+        slowbody(port, sys.argv[3], float(sys.argv[4]))
+    elif mode == "raw":
+        raw(port)
+    elif mode == "health":
+        health(port, float(sys.argv[3]))
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
