@@ -16,6 +16,7 @@
 #define UF_RULES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "uf_abi.h"
 
@@ -36,5 +37,17 @@ int uf_kv_key_ok(const char *key, size_t n);
 #define UF_PUSH_BYTES_MAX  (16u << 20)
 #define UF_STR_(x)         #x
 #define UF_STR(x)          UF_STR_(x)
+
+/* Base64 (RFC 4648, padded): how bytes that are not UTF-8 text travel in
+ * JSON (`data_base64`, the KV file's {"base64": ...}).  out holds
+ * 4 * ((len + 2) / 3) bytes; decode returns the bytes written, or -1 if
+ * `in` is not base64 (out holds 3 * len / 4). */
+size_t uf_base64_encode(char *out, const char *in, size_t len);
+long uf_base64_decode(char *out, const char *in, size_t len);
+
+/* A duration: digits and one unit, ms, s, m, h or d (`500ms`, `10s`, `5m`,
+ * `1h`, `2d`), at most UF_DURATION_MAX_MS.  0, or -1 if s is not one. */
+#define UF_DURATION_MAX_MS (366ull * 86400000ull)
+int uf_duration_ms(const char *s, uint64_t *ms);
 
 #endif

@@ -106,8 +106,6 @@ struct uf_backend *uf_redis_backend_open(const struct uf_redis_opts *o, char *er
 
 /* json_text.c: JSON output (see there); UTF-8 and key rules: common/rules.h. */
 size_t uf_json_escape(char *out, const char *in, size_t len); /* out: 6 * len bytes */
-size_t uf_base64_encode(char *out, const char *in, size_t len); /* out: 4 * (len + 2) / 3 */
-long uf_base64_decode(char *out, const char *in, size_t len);   /* -1 if not base64 */
 /* Called per entry of a KV file; returns NULL, or why the entry is refused. */
 typedef const char *(*uf_kv_entry_fn)(void *arg, const char *key, size_t klen, const char *val, size_t vlen);
 /* Parses a KV file (a JSON object); errors name path:line:col. */

@@ -1,6 +1,6 @@
 /*
- * json_text.c - JSON text the tender writes: string escaping, and base64 for
- * bytes that are not UTF-8.
+ * json_text.c - JSON text the tender writes: string escaping (base64 for
+ * bytes that are not UTF-8 is common/text.c's).
  *
  * Invariants: uf_json_escape always produces valid JSON string contents,
  * whatever the input bytes (a byte that is not part of valid UTF-8 becomes
@@ -42,55 +42,6 @@ size_t uf_json_escape(char *out, const char *in, size_t len)
 		i++;
 	}
 	return o;
-}
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-size_t uf_base64_encode(char *out, const char *in, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)in;
-	size_t o = 0, i = 0;
-	for (; i + 2 < len; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-		out[o++] = b64[v >> 18];
-		out[o++] = b64[(v >> 12) & 63];
-		out[o++] = b64[(v >> 6) & 63];
-		out[o++] = b64[v & 63];
-	}
-	if (i < len) {
-		uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0);
-		out[o++] = b64[v >> 18];
-		out[o++] = b64[(v >> 12) & 63];
-		out[o++] = i + 1 < len ? b64[(v >> 6) & 63] : '=';
-		out[o++] = '=';
-	}
-	return o;
-}
-
-long uf_base64_decode(char *out, const char *in, size_t len)
-{
-	size_t o = 0;
-	uint32_t v = 0;
-	int bits = 0;
-	if (len % 4)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		const char *c = strchr(b64, in[i]);
-		if (in[i] == '=') {
-			if (i < len - 2 || (i == len - 2 && in[len - 1] != '='))
-				return -1;
-			break;
-		}
-		if (!c || !in[i])
-			return -1;
-		v = v << 6 | (uint32_t)(c - b64);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (char)(v >> bits);
-		}
-	}
-	return (long)o;
 }
 
 /* ---- reading a KV file: a JSON object of values ---------------------------- */
