@@ -99,6 +99,30 @@ int cmd_logs(int argc, char **argv);
 int cmd_kv(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 
+/* commands.c: what the command files share. */
+struct api;
+/* A table printed with columns aligned; cells are copied (NULL: "-"). */
+struct table {
+	size_t ncols, nrows, cap;
+	char **cells;
+};
+void table_add(struct table *t, ...);
+void table_print(struct table *t);
+struct json_t;
+/* a string member, NULL if absent or empty; a number member formatted into buf */
+const char *jstr(struct json_t *o, const char *key);
+const char *jnum(struct json_t *o, const char *key, char *buf, size_t len);
+/* options of commands that take only --json: -1 to go on, else the exit code */
+int json_opts(const char *cmd, int argc, char **argv, int *json);
+/* GET path; 200 -> *root parsed, or printed as is with --json */
+int get_json(struct api *a, const char *path, int json, struct json_t **root);
+const char *fmt_uptime(long long ms, char *buf, size_t len);
+
+/* inspect.c: looking inside workflows */
+int cmd_events(int argc, char **argv);
+int cmd_dlq(int argc, char **argv);
+int cmd_describe(int argc, char **argv);
+
 /* client.c: the control API over HTTP (libcurl). */
 struct api {
 	const char *cmd; /* for messages: "unifaas: <cmd>: ..." */

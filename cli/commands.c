@@ -26,13 +26,7 @@
 
 /* --- small helpers ------------------------------------------------------------------ */
 
-/* A table printed with columns aligned; cells are copied. */
-struct table {
-	size_t ncols, nrows, cap;
-	char **cells;
-};
-
-static void table_add(struct table *t, ...)
+void table_add(struct table *t, ...)
 {
 	va_list ap;
 	if (t->nrows == t->cap) {
@@ -52,7 +46,7 @@ static void table_add(struct table *t, ...)
 	t->nrows++;
 }
 
-static void table_print(struct table *t)
+void table_print(struct table *t)
 {
 	size_t w[16] = {0};
 	for (size_t r = 0; r < t->nrows; r++)
@@ -75,13 +69,13 @@ static void table_print(struct table *t)
 	t->nrows = t->cap = 0;
 }
 
-static const char *jstr(json_t *o, const char *key)
+const char *jstr(json_t *o, const char *key)
 {
 	const char *s = json_string_value(json_object_get(o, key));
 	return s && s[0] ? s : NULL;
 }
 
-static const char *jnum(json_t *o, const char *key, char *buf, size_t len)
+const char *jnum(json_t *o, const char *key, char *buf, size_t len)
 {
 	json_t *v = json_object_get(o, key);
 	if (!json_is_number(v))
@@ -100,7 +94,7 @@ static void print_body(const struct api_reply *r)
 }
 
 /* Options of commands that only take --json. Returns -1 to go on, else the exit code. */
-static int json_opts(const char *cmd, int argc, char **argv, int *json)
+int json_opts(const char *cmd, int argc, char **argv, int *json)
 {
 	static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
 	int c;
@@ -124,7 +118,7 @@ static int no_opts(const char *cmd, int argc, char **argv, int min, int max)
 }
 
 /* GET path; 200 -> *root (parsed) or printed as is with --json. */
-static int get_json(struct api *a, const char *path, int json, json_t **root)
+int get_json(struct api *a, const char *path, int json, json_t **root)
 {
 	struct api_reply r;
 	int ex = api_call(a, &(struct api_request){.method = "GET", .path = path}, &r);
@@ -147,7 +141,7 @@ static int get_json(struct api *a, const char *path, int json, json_t **root)
 	return ex;
 }
 
-static const char *fmt_uptime(long long ms, char *buf, size_t len)
+const char *fmt_uptime(long long ms, char *buf, size_t len)
 {
 	long long s = ms / 1000;
 	if (ms < 0)
@@ -294,8 +288,9 @@ int cmd_undeploy(int argc, char **argv)
 	if (r.status == 200) {
 		json_t *root = json_loadb(r.body ? r.body : "", r.len, 0, NULL);
 		printf("undeployed %s%s\n", wf,
-		       json_is_true(json_object_get(root, "purged")) ? " (its queues, dead letters and KV deleted)"
-		                                                     : "");
+		       json_is_true(json_object_get(root, "purged"))
+		           ? " (its queues, dead letters, KV, images and logs deleted)"
+		           : " (its queues, dead letters and KV kept: 'undeploy --purge' deletes them)");
 		json_decref(root);
 	} else {
 		ex = api_fail(&a, wf, &r);
@@ -508,34 +503,32 @@ out:
 int cmd_queues(int argc, char **argv)
 {
 	struct api a;
-	json_t *root, *q, *g;
+	json_t *root, *q;
 	struct table t = {.ncols = 6};
 	int json, ex = json_opts("queues", argc, argv, &json);
-	size_t i, k;
-	char len[32], pend[32], lag[32], dead[32];
+	size_t i;
+	char wait[32], pend[32], ent[32], dead[32], kept[4096] = "";
 
 	if (ex >= 0)
 		return ex;
 	if ((ex = api_open(&a, "queues")) != UF_EX_OK || (ex = get_json(&a, "/v1/queues", json, &root)) != UF_EX_OK ||
 	    !root)
 		goto out;
-	table_add(&t, "WORKFLOW", "QUEUE", "LENGTH", "PENDING", "LAG", "DEAD");
+	table_add(&t, "WORKFLOW", "QUEUE", "WAITING", "PENDING", "ENTRIES", "DEAD");
 	json_array_foreach(json_object_get(root, "queues"), i, q)
 	{
-		long long pending = 0, maxlag = -1;
-		json_array_foreach(json_object_get(q, "groups"), k, g)
-		{
-			pending += (long long)json_number_value(json_object_get(g, "pending"));
-			json_t *l = json_object_get(g, "lag");
-			if (json_is_number(l) && (long long)json_number_value(l) > maxlag)
-				maxlag = (long long)json_number_value(l);
-		}
-		snprintf(pend, sizeof(pend), "%lld", pending);
-		snprintf(lag, sizeof(lag), "%lld", maxlag);
-		table_add(&t, jstr(q, "workflow"), jstr(q, "queue"), jnum(q, "length", len, sizeof(len)), pend,
-		          maxlag >= 0 ? lag : NULL, jnum(q, "dead", dead, sizeof(dead)));
+		const char *wf = jstr(q, "workflow");
+		table_add(&t, wf, jstr(q, "queue"), jnum(q, "waiting", wait, sizeof(wait)),
+		          jnum(q, "pending", pend, sizeof(pend)), jnum(q, "entries", ent, sizeof(ent)),
+		          jnum(q, "dead", dead, sizeof(dead)));
+		char line[200];
+		snprintf(line, sizeof(line), "%s: undeployed, its queues, dead letters and KV kept\n", wf ? wf : "?");
+		if (json_is_false(json_object_get(q, "deployed")) && !strstr(kept, line) &&
+		    strlen(kept) + strlen(line) < sizeof(kept))
+			strcat(kept, line);
 	}
 	table_print(&t);
+	fputs(kept, stdout);
 	json_decref(root);
 out:
 	api_close(&a);
@@ -544,22 +537,50 @@ out:
 
 /* --- logs, kv ------------------------------------------------------------------------- */
 
+/* --tail N and --since DURATION as the first request's query, or -1. */
+static int logs_start(const char *tail, const char *since, char *q, size_t len)
+{
+	char *end;
+	uint64_t ms;
+	long long n = tail ? strtoll(tail, &end, 10) : 1;
+	if (tail && (*end || end == tail || n < 1 || n > 1000000)) {
+		fprintf(stderr, "unifaas: logs: --tail '%s': expected a number of lines 1..1000000\n", tail);
+		return -1;
+	}
+	if (since && uf_duration_ms(since, &ms) < 0) {
+		fprintf(stderr, "unifaas: logs: --since '%s': expected a duration such as 500ms, 10s, 5m, 1h or 2d\n",
+		        since);
+		return -1;
+	}
+	snprintf(q, len, "%s%s%s%s%s", tail ? "tail=" : "", tail ? tail : "", tail && since ? "&" : "",
+	         since ? "since=" : "", since ? since : "");
+	return 0;
+}
+
 int cmd_logs(int argc, char **argv)
 {
-	static const struct option opts[] = {{"follow", no_argument, NULL, 'f'}, {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {{"follow", no_argument, NULL, 'f'},
+	                                     {"tail", required_argument, NULL, 't'},
+	                                     {"since", required_argument, NULL, 's'},
+	                                     {NULL, 0, NULL, 0}};
 	struct api a;
 	struct api_reply r;
-	char ewf[256], estep[256], path[700], wf[128];
+	char ewf[256], estep[256], path[900], wf[128], start[128] = "";
+	const char *tail = NULL, *since = NULL;
 	int c, follow = 0, ex;
 	long long offset = 0;
 
 	while ((c = cli_getopt("logs", argc, argv, "f", opts)) != -1) {
 		if (c == 'f')
 			follow = 1;
+		else if (c == 't')
+			tail = optarg;
+		else if (c == 's')
+			since = optarg;
 		else
 			return c == 'h' ? UF_EX_OK : UF_EX_USAGE;
 	}
-	if (cli_nargs("logs", argc, argv, 1, 1) < 0)
+	if (cli_nargs("logs", argc, argv, 1, 1) < 0 || logs_start(tail, since, start, sizeof(start)) < 0)
 		return UF_EX_USAGE;
 	const char *arg = argv[optind], *slash = strchr(arg, '/');
 	if (!slash) {
@@ -573,12 +594,15 @@ int cmd_logs(int argc, char **argv)
 		goto out;
 	api_escape(&a, wf, ewf, sizeof(ewf));
 	api_escape(&a, slash + 1, estep, sizeof(estep));
-	do {
-		if (follow)
-			snprintf(path, sizeof(path), "/v1/workflows/%s/steps/%s/logs?offset=%lld&wait_ms=%d", ewf,
-			         estep, offset, LOGS_WAIT_MS);
+	/* without -f: read until a reply is empty, so the whole log (or its
+	 * --tail/--since part) is printed, not its first 256 KiB */
+	for (int first = 1;; first = 0) {
+		int n = snprintf(path, sizeof(path), "/v1/workflows/%s/steps/%s/logs?", ewf, estep);
+		if (first && start[0])
+			snprintf(path + n, sizeof(path) - (size_t)n, "%s%s", start, follow ? "&wait_ms=25000" : "");
 		else
-			snprintf(path, sizeof(path), "/v1/workflows/%s/steps/%s/logs?offset=%lld", ewf, estep, offset);
+			snprintf(path + n, sizeof(path) - (size_t)n, "offset=%lld%s", offset,
+			         follow ? "&wait_ms=25000" : "");
 		ex = api_call(&a,
 		              &(struct api_request){
 		                  .method = "GET", .path = path, .sink = stdout, .timeout_s = LOGS_WAIT_MS / 1000 + 30},
@@ -591,8 +615,11 @@ int cmd_logs(int argc, char **argv)
 			break;
 		}
 		offset = r.offset >= 0 ? r.offset : offset + (long long)r.len;
+		size_t got = r.len;
 		api_reply_free(&r);
-	} while (follow);
+		if (!follow && got == 0)
+			break;
+	}
 out:
 	api_close(&a);
 	return ex;

@@ -16,10 +16,11 @@ static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } handlers[] = {
-    {"build", cmd_build},   {"run", cmd_run},       {"new", cmd_new},       {"up", cmd_up},
-    {"down", cmd_down},     {"status", cmd_status}, {"deploy", cmd_deploy}, {"undeploy", cmd_undeploy},
-    {"ls", cmd_ls},         {"resume", cmd_resume}, {"push", cmd_push},     {"ps", cmd_ps},
-    {"queues", cmd_queues}, {"logs", cmd_logs},     {"kv", cmd_kv},
+    {"build", cmd_build},   {"run", cmd_run},           {"new", cmd_new},       {"up", cmd_up},
+    {"down", cmd_down},     {"status", cmd_status},     {"deploy", cmd_deploy}, {"undeploy", cmd_undeploy},
+    {"ls", cmd_ls},         {"resume", cmd_resume},     {"push", cmd_push},     {"ps", cmd_ps},
+    {"queues", cmd_queues}, {"logs", cmd_logs},         {"kv", cmd_kv},         {"events", cmd_events},
+    {"dlq", cmd_dlq},       {"describe", cmd_describe},
 };
 
 int main(int argc, char **argv)

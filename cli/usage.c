@@ -84,8 +84,10 @@ static const struct command commands[] = {
      "Status 65 if the manifest is invalid (every problem is printed, one per line,\n"
      "FILE:LINE: key: what), 1 if the workflow exists (use --replace).\n"},
     {"undeploy", "undeploy WF [--purge]",
-     "Stops the workflow's units and removes it.\n\n"
-     "  --purge   also delete its queues, dead-letter streams and KV keys\n"},
+     "Stops the workflow's units and removes it. Its queues, dead letters and KV are\n"
+     "kept, and stay readable (queues, events, dlq, kv) until it is deployed again.\n\n"
+     "  --purge   delete everything of it: queues, dead letters, KV, counters, images\n"
+     "            and logs (also of a workflow undeployed earlier without --purge)\n"},
     {"ls", "ls [--json]", "Lists the deployed workflows: NAME STEPS UNITS STATE REASON.\n"},
     {"resume", "resume WF", "Restarts a workflow that was stopped by overflow. Status 1 if it was not stopped.\n"},
     {"push", "push WF QUEUE [DATA]",
@@ -100,13 +102,41 @@ static const struct command commands[] = {
      "each unit acknowledged), then one line for each step that is not running,\n"
      "with the reason.\n"},
     {"queues", "queues [--json]",
-     "Lists the queues: WORKFLOW QUEUE LENGTH PENDING LAG DEAD. PENDING is delivered\n"
-     "but not acknowledged, LAG not yet read (summed and the largest over the steps\n"
-     "that read the queue), DEAD the length of its dead-letter stream.\n"},
-    {"logs", "logs WF/STEP [-f]",
-     "Prints the log of a step's units (their stdout and stderr, each line prefixed\n"
-     "by the unit id).\n\n"
-     "  -f, --follow   keep printing lines as they come, until interrupted\n"},
+     "Lists the queues: WORKFLOW QUEUE WAITING PENDING ENTRIES DEAD. WAITING counts\n"
+     "events not handled yet (each event once: a retried event's earlier copies are\n"
+     "done), '-' when no step reads the queue; PENDING those of them delivered to a\n"
+     "unit and not yet acknowledged; ENTRIES the stream's entries (handled events and\n"
+     "retried copies included, until retention trims them); DEAD the dead letters.\n"
+     "Queues of workflows undeployed without --purge are listed too, and said so.\n"},
+    {"events", "events WF QUEUE [--from ID] [--count N] [-f] [--json]",
+     "Prints the entries of a queue, oldest first: ID TIME ATTEMPT DATA (data that is\n"
+     "not UTF-8 as base64:..., control characters escaped). The results of a\n"
+     "workflow's last step are read this way.\n\n"
+     "  --from ID      start at entry ID (default: the oldest kept)\n"
+     "  --count N      at most N entries per request, 1..10000 (default 100)\n"
+     "  -f, --follow   keep printing new entries as they come, until interrupted\n"
+     "  --json         one JSON object per entry (the API's), one per line\n"},
+    {"dlq", "dlq ls|replay|purge WF [QUEUE] [ID...]",
+     "Dead letters: events that failed more than their step's retries.\n\n"
+     "  dlq ls WF [QUEUE] [--from ID] [--count N] [--json]\n"
+     "      ID TIME QUEUE STEP EVENT ATTEMPTS REASON DATA, oldest first\n"
+     "  dlq replay WF QUEUE [ID...]\n"
+     "      queue them again (all, or the IDs given) on the queue they came from, with\n"
+     "      their attempts reset; each leaves the dead letters as it is queued. With\n"
+     "      IDs, nothing is replayed unless every ID exists (status 4)\n"
+     "  dlq purge WF [QUEUE]\n"
+     "      delete them\n"},
+    {"describe", "describe WF [--json]",
+     "Shows a deployed workflow: its steps with their grants (listen, push, KV\n"
+     "namespace, network), scaling and limits, the units running, how units ended,\n"
+     "recent failures and recent dead letters. --json: the API's GET /v1/workflows/WF.\n"},
+    {"logs", "logs WF/STEP [-f] [--tail N] [--since DURATION]",
+     "Prints the log of a step's units (their stdout and stderr), each line prefixed\n"
+     "by the time unifaasd received it (UTC) and the unit id.\n\n"
+     "  -f, --follow        keep printing lines as they come, until interrupted\n"
+     "  --tail N            start with the last N lines (1..1000000)\n"
+     "  --since DURATION    start with the lines of the last DURATION: 500ms, 10s,\n"
+     "                      5m, 1h, 2d\n"},
     {"kv", "kv get|set|del WF KEY [VALUE]",
      "Reads, writes or deletes a key of the workflow's key-value store. 'get' prints\n"
      "the value and a newline (status 1 if the key does not exist); 'set' without\n"
@@ -133,8 +163,12 @@ static void usage(FILE *f)
 	           "  resume WF                              restart a workflow stopped by overflow\n"
 	           "  push WF QUEUE [DATA]                   queue an event, or each line of stdin\n"
 	           "  ps [--json]                            running units\n"
-	           "  queues [--json]                        queue lengths, pending, lag, dead letters\n"
-	           "  logs WF/STEP [-f]                      a step's log\n"
+	           "  queues [--json]                        events waiting, pending, entries, dead letters\n"
+	           "  events WF QUEUE [--from ID] [-f]       read a queue's events (a last step's results)\n"
+	           "  dlq ls|replay|purge WF [QUEUE]         dead letters: list, queue again, delete\n"
+	           "  describe WF [--json]                   steps, grants, scaling, units, recent failures\n"
+	           "  logs WF/STEP [-f] [--tail N] [--since D]\n"
+	           "                                         a step's log\n"
 	           "  kv get|set|del WF KEY [VALUE]          a workflow's key-value store\n\n"
 	           "  version                                print the version and ABI\n"
 	           "  help [COMMAND]                         this text, or a command's\n\n"

@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 
 #include "api.h"
+#include "api_routes.h"
 #include "logs.h"
 #include "rules.h"
 #include "store.h"
@@ -66,6 +67,8 @@ struct request {
 	int answered;      /* refused on its head: the body is never read */
 	int suspended;     /* waiting in a long poll */
 	uint64_t deadline; /* of the long poll */
+	uint64_t period;   /* run the route again every period ms (0: when the log grows) */
+	uint64_t recheck;  /* next time it is run again */
 	struct logfile *log;
 	struct request *next_waiter;
 	struct MHD_Connection *conn;
@@ -159,6 +162,39 @@ static enum MHD_Result unavailable(struct MHD_Connection *c)
 	return send_error(c, 503, "unavailable", "redis is unreachable; retry later");
 }
 
+/* ---- what the other route files use (api_routes.h) ---- */
+
+struct daemon *api_daemon(struct api *a)
+{
+	return a->d;
+}
+
+enum MHD_Result api_body(struct MHD_Connection *c, unsigned status, const char *type, const char *body, size_t len,
+                         const char *offset_hdr)
+{
+	return send_body(c, status, type, body, len, offset_hdr);
+}
+
+enum MHD_Result api_json(struct MHD_Connection *c, unsigned status, json_t *j)
+{
+	return send_json(c, status, j);
+}
+
+enum MHD_Result api_error(struct MHD_Connection *c, unsigned status, const char *code, const char *fmt, ...)
+{
+	char msg[8192];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return send_error(c, status, code, "%s", msg);
+}
+
+enum MHD_Result api_unavailable(struct MHD_Connection *c)
+{
+	return unavailable(c);
+}
+
 /* ---- helpers ---- */
 
 static int name_ok(const char *s)
@@ -185,6 +221,11 @@ static int key_ok(const char *s)
 static const char *arg(struct MHD_Connection *c, const char *k)
 {
 	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, k);
+}
+
+const char *api_arg(struct MHD_Connection *c, const char *k)
+{
+	return arg(c, k);
 }
 
 static int authorized(struct api *a, struct MHD_Connection *c)
@@ -246,36 +287,6 @@ static enum MHD_Result r_list(struct api *a, struct MHD_Connection *c)
 		                                     (int)w->m->nfunctions, "units", (int)w->running, "state",
 		                                     state_name(w), "reason", w->reason));
 	return send_json(c, 200, json_pack("{s:o}", "workflows", arr));
-}
-
-static json_t *strings(char **v, size_t n)
-{
-	json_t *arr = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, json_string(v[i]));
-	return arr;
-}
-
-static enum MHD_Result r_workflow(struct api *a, struct MHD_Connection *c, struct workflow *w)
-{
-	(void)a;
-	json_t *steps = json_array();
-	for (size_t i = 0; i < w->m->nfunctions; i++) {
-		const struct uf_function *f = &w->m->functions[i];
-		const struct uf_scale *sc = &f->scale;
-		json_array_append_new(
-		    steps,
-		    json_pack("{s:s,s:s,s:o,s:s,s:{s:i,s:i,s:i,s:i,s:i,s:i},s:i,s:i,s:i,s:b,s:I,s:i}", "name", f->name,
-		              "listen", f->listen, "push", strings(f->push, f->npush), "image", w->steps[i].image,
-		              "scale", "min_units", (int)sc->min_units, "max_units", (int)sc->max_units,
-		              "events_per_unit", (int)sc->events_per_unit, "grace_ms", (int)sc->grace_ms, "idle_ms",
-		              (int)sc->idle_ms, "overflow", (int)sc->overflow, "timeout_ms", (int)f->timeout_ms,
-		              "retries", (int)f->retries, "batch", (int)f->batch, "net", f->net, "memory",
-		              (json_int_t)f->memory, "units", (int)w->steps[i].running));
-	}
-	return send_json(c, 200,
-	                 json_pack("{s:s,s:s,s:s,s:i,s:o}", "name", w->m->name, "state", state_name(w), "reason",
-	                           w->reason, "max_units", (int)w->m->max_units, "steps", steps));
 }
 
 static enum MHD_Result r_deploy(struct api *a, struct MHD_Connection *c, struct request *rq)
@@ -403,6 +414,19 @@ static enum MHD_Result r_push(struct api *a, struct MHD_Connection *c, struct re
 	                 json_pack("{s:I,s:s,s:s}", "queued", (json_int_t)queued, "first", first, "last", last));
 }
 
+json_t *api_step_exits(const struct step *s)
+{
+	static const char *names[UF_END_NET + 1] = {"clean", "error",         "usage",    "fault", "timeout",
+	                                            "oom",   "bad_hypercall", "internal", "net"};
+	json_t *exits = json_object();
+	for (int k = 0; k <= UF_END_NET; k++)
+		if (s->exits[k])
+			json_object_set_new(exits, names[k], json_integer((json_int_t)s->exits[k]));
+	if (s->killed)
+		json_object_set_new(exits, "killed", json_integer((json_int_t)s->killed));
+	return exits;
+}
+
 static enum MHD_Result r_units(struct api *a, struct MHD_Connection *c)
 {
 	struct daemon *d = a->d;
@@ -425,14 +449,7 @@ static enum MHD_Result r_units(struct api *a, struct MHD_Connection *c)
 			}
 			if (st)
 				freeReplyObject(st);
-			json_t *exits = json_object();
-			static const char *names[UF_END_NET + 1] = {
-			    "clean", "error", "usage", "fault", "timeout", "oom", "bad_hypercall", "internal", "net"};
-			for (int k = 0; k <= UF_END_NET; k++)
-				if (s->exits[k])
-					json_object_set_new(exits, names[k], json_integer((json_int_t)s->exits[k]));
-			if (s->killed)
-				json_object_set_new(exits, "killed", json_integer((json_int_t)s->killed));
+			json_t *exits = api_step_exits(s);
 			const char *reason = w->state == WF_STOPPED ? w->reason : s->why_waiting;
 			json_array_append_new(steps,
 			                      json_pack("{s:s,s:s,s:i,s:i,s:s,s:s,s:I,s:I,s:o}", "workflow", w->m->name,
@@ -442,58 +459,6 @@ static enum MHD_Result r_units(struct api *a, struct MHD_Connection *c)
 			                                (json_int_t)s->backlog, "exits", exits));
 		}
 	return send_json(c, 200, json_pack("{s:o,s:o}", "units", units, "steps", steps));
-}
-
-static long long int_reply(struct daemon *d, const char *fmt, const char *wf, const char *q)
-{
-	redisReply *r = store_cmd(d->store, fmt, wf, q);
-	long long v = r && r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
-	if (r)
-		freeReplyObject(r);
-	return v;
-}
-
-static json_t *queue_info(struct daemon *d, const char *wf, const char *q)
-{
-	json_t *groups = json_array();
-	redisReply *r = store_array(d->store, "XINFO GROUPS uf:q:%s:%s", wf, q);
-	for (size_t i = 0; r && i < r->elements; i++) {
-		struct store_group g;
-		store_group(r->element[i], &g);
-		json_array_append_new(groups, json_pack("{s:s,s:I,s:I}", "step", g.name ? g.name : "", "pending",
-		                                        (json_int_t)g.pending, "lag", (json_int_t)g.lag));
-	}
-	if (r)
-		freeReplyObject(r);
-	return json_pack("{s:s,s:s,s:I,s:o,s:I}", "workflow", wf, "queue", q, "length",
-	                 (json_int_t)int_reply(d, "XLEN uf:q:%s:%s", wf, q), "groups", groups, "dead",
-	                 (json_int_t)int_reply(d, "XLEN uf:dlq:%s:%s", wf, q));
-}
-
-static enum MHD_Result r_queues(struct api *a, struct MHD_Connection *c)
-{
-	json_t *arr = json_array();
-	if (!store_up(a->d->store))
-		return unavailable(c);
-	for (struct workflow *w = a->d->workflows; w; w = w->next) {
-		json_t *seen = json_object();
-		for (size_t i = 0; i < w->m->nfunctions; i++) {
-			const struct uf_function *f = &w->m->functions[i];
-			const char *qs[65];
-			size_t nq = 0;
-			qs[nq++] = f->listen;
-			for (size_t k = 0; k < f->npush && nq < 65; k++)
-				qs[nq++] = f->push[k];
-			for (size_t k = 0; k < nq; k++) {
-				if (json_object_get(seen, qs[k]))
-					continue;
-				json_object_set_new(seen, qs[k], json_true());
-				json_array_append_new(arr, queue_info(a->d, w->m->name, qs[k]));
-			}
-		}
-		json_decref(seen);
-	}
-	return send_json(c, 200, json_pack("{s:o}", "queues", arr));
 }
 
 static void arm(struct api *a);
@@ -521,14 +486,76 @@ static void wake_waiters(struct logfile *l, void *arg)
 	}
 }
 
-static enum MHD_Result r_logs(struct api *a, struct MHD_Connection *c, struct request *rq, struct step *s)
+const char *api_body_of(const struct request *rq, size_t *len)
 {
-	const char *o = arg(c, "offset"), *w = arg(c, "wait_ms");
+	*len = rq->len;
+	return rq->body ? rq->body : "";
+}
+
+int api_wait_over(const struct request *rq)
+{
+	return rq->deadline && now_ms() >= rq->deadline;
+}
+
+enum MHD_Result api_wait(struct api *a, struct request *rq, struct MHD_Connection *c, uint64_t wait_ms,
+                         uint64_t period_ms, struct logfile *log)
+{
+	uint64_t now = now_ms();
+	if (log)
+		logfile_on_append(log, wake_waiters, a);
+	if (!rq->deadline)
+		rq->deadline = now + wait_ms;
+	rq->period = period_ms;
+	rq->recheck = period_ms ? now + period_ms : 0;
+	rq->log = log;
+	rq->conn = c;
+	rq->suspended = 1;
+	rq->next_waiter = a->waiters;
+	a->waiters = rq;
+	MHD_suspend_connection(c);
+	arm(a);
+	return MHD_YES;
+}
+
+/* Where a log read starts: offset=N, or tail=N lines and/or since=DURATION
+ * (lines newer than that), which the reply's offset then replaces. */
+static int log_offset(struct MHD_Connection *c, struct step *s, long long *off, char *err, size_t errlen)
+{
+	const char *o = arg(c, "offset"), *t = arg(c, "tail"), *since = arg(c, "since");
 	char *end;
 	errno = 0;
-	long long off = o ? strtoll(o, &end, 10) : 0;
-	if (o && (*end || end == o || errno == ERANGE))
-		return send_error(c, 400, "bad_request", "offset must be an integer, got '%s'", o);
+	*off = o ? strtoll(o, &end, 10) : 0;
+	if (o && (*end || end == o || errno == ERANGE)) {
+		snprintf(err, errlen, "offset must be an integer, got '%s'", o);
+		return -1;
+	}
+	unsigned long long tail = t ? strtoull(t, &end, 10) : 0;
+	if (t && (*end || end == t || t[0] == '-' || tail < 1 || tail > 1000000)) {
+		snprintf(err, errlen, "tail must be a number of lines 1..1000000, got '%s'", t);
+		return -1;
+	}
+	uint64_t ago = 0;
+	if (since && uf_duration_ms(since, &ago) < 0) {
+		snprintf(err, errlen, "since must be a duration such as 30s, 5m, 1h or 2d, got '%s'", since);
+		return -1;
+	}
+	if (o && (t || since)) {
+		snprintf(err, errlen, "offset cannot be combined with tail or since");
+		return -1;
+	}
+	uint64_t start, now = wall_ms();
+	if ((t || since) && logfile_start(s->log, tail, since ? (ago < now ? now - ago : 1) : 0, &start) == 0)
+		*off = (long long)start;
+	return 0;
+}
+
+static enum MHD_Result r_logs(struct api *a, struct MHD_Connection *c, struct request *rq, struct step *s)
+{
+	const char *w = arg(c, "wait_ms");
+	char *end, why[256];
+	long long off;
+	if (log_offset(c, s, &off, why, sizeof(why)) < 0)
+		return send_error(c, 400, "bad_request", "%s", why);
 	long long wait = w ? strtoll(w, &end, 10) : 0;
 	if (w && (*end || end == w || wait < 0 || wait > 30000))
 		return send_error(c, 400, "bad_request", "wait_ms must be 0..30000, got '%s'", w);
@@ -537,19 +564,9 @@ static enum MHD_Result r_logs(struct api *a, struct MHD_Connection *c, struct re
 		return MHD_NO;
 	uint64_t next = 0;
 	ssize_t n = logfile_read(s->log, off, buf, LOG_READ_MAX, &next);
-	if (n == 0 && wait > 0 && (!rq->deadline || now_ms() < rq->deadline)) {
+	if (n == 0 && wait > 0 && !api_wait_over(rq)) {
 		free(buf);
-		logfile_on_append(s->log, wake_waiters, a);
-		if (!rq->deadline)
-			rq->deadline = now_ms() + (uint64_t)wait;
-		rq->log = s->log;
-		rq->conn = c;
-		rq->suspended = 1;
-		rq->next_waiter = a->waiters;
-		a->waiters = rq;
-		MHD_suspend_connection(c);
-		arm(a);
-		return MHD_YES;
+		return api_wait(a, rq, c, (uint64_t)wait, 0, s->log);
 	}
 	char hdr[32];
 	snprintf(hdr, sizeof(hdr), "%llu", (unsigned long long)next);
@@ -559,7 +576,7 @@ static enum MHD_Result r_logs(struct api *a, struct MHD_Connection *c, struct re
 }
 
 static enum MHD_Result r_kv(struct api *a, struct MHD_Connection *c, struct request *rq, const char *method,
-                            struct workflow *w, const char *key)
+                            const char *wf, const char *key)
 {
 	redisReply *r;
 	if (!key_ok(key))
@@ -567,21 +584,20 @@ static enum MHD_Result r_kv(struct api *a, struct MHD_Connection *c, struct requ
 		                  "bad KV key '%s': 1-%u bytes of UTF-8 text, no spaces or control characters", key,
 		                  UF_KEY_MAX);
 	if (!strcmp(method, "GET")) {
-		if (!(r = store_cmd(a->d->store, "GET uf:kv:%s:%s", w->m->name, key)))
+		if (!(r = store_cmd(a->d->store, "GET uf:kv:%s:%s", wf, key)))
 			return unavailable(c);
-		enum MHD_Result ret =
-		    r->type == REDIS_REPLY_STRING
-		        ? send_body(c, 200, "application/octet-stream", r->str, r->len, NULL)
-		        : send_error(c, 404, "not_found", "no key '%s' in workflow '%s'", key, w->m->name);
+		enum MHD_Result ret = r->type == REDIS_REPLY_STRING
+		                          ? send_body(c, 200, "application/octet-stream", r->str, r->len, NULL)
+		                          : send_error(c, 404, "not_found", "no key '%s' in workflow '%s'", key, wf);
 		freeReplyObject(r);
 		return ret;
 	}
 	if (!strcmp(method, "PUT") && rq->too_large)
 		return send_error(c, 413, "too_large", "KV value over %u bytes", BODY_MAX_EVENTS);
 	if (!strcmp(method, "PUT"))
-		r = store_cmd(a->d->store, "SET uf:kv:%s:%s %b", w->m->name, key, rq->body ? rq->body : "", rq->len);
+		r = store_cmd(a->d->store, "SET uf:kv:%s:%s %b", wf, key, rq->body ? rq->body : "", rq->len);
 	else
-		r = store_cmd(a->d->store, "DEL uf:kv:%s:%s", w->m->name, key);
+		r = store_cmd(a->d->store, "DEL uf:kv:%s:%s", wf, key);
 	if (!r)
 		return unavailable(c);
 	if (r->type == REDIS_REPLY_ERROR) {
@@ -602,6 +618,28 @@ static struct step *find_step(struct workflow *w, const char *name)
 }
 
 #define METHOD_IS(m) (!strcmp(method, m))
+
+/* A workflow that is not deployed: kept (undeployed without purge), its KV
+ * and inspect.c's reading routes are served; anything else is a 404. */
+static enum MHD_Result r_kept(struct api *a, struct MHD_Connection *c, struct request *rq, const char *method,
+                              char **seg, int n)
+{
+	if (n == 3 && METHOD_IS("DELETE")) /* registry.c purges a kept workflow */
+		return r_undeploy(a, c, seg[2]);
+	int mine = 0, kept = n >= 4 ? inspect_kept(a->d, seg[2]) : 0;
+	if (kept < 0)
+		return unavailable(c);
+	if (kept && n == 5 && !strcmp(seg[3], "kv")) {
+		if (!METHOD_IS("GET") && !METHOD_IS("PUT") && !METHOD_IS("DELETE"))
+			return send_error(c, 405, "method_not_allowed", "GET, PUT or DELETE");
+		return r_kv(a, c, rq, method, seg[2], seg[4]);
+	}
+	enum MHD_Result ret = kept ? inspect_route(a, c, rq, method, seg, n, NULL, &mine) : MHD_NO;
+	if (mine)
+		return ret;
+	return send_error(c, 404, "not_found", "workflow '%s' is not deployed%s", seg[2],
+	                  kept ? " (it was undeployed: only its queues, dead letters and KV can be read)" : "");
+}
 
 static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char *url, const char *method,
                              struct request *rq)
@@ -624,7 +662,7 @@ static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char
 	if (n == 2 && !strcmp(seg[1], "units"))
 		return METHOD_IS("GET") ? r_units(a, c) : send_error(c, 405, "method_not_allowed", "GET only");
 	if (n == 2 && !strcmp(seg[1], "queues"))
-		return METHOD_IS("GET") ? r_queues(a, c) : send_error(c, 405, "method_not_allowed", "GET only");
+		return METHOD_IS("GET") ? inspect_queues(a, c) : send_error(c, 405, "method_not_allowed", "GET only");
 	if (strcmp(seg[1], "workflows"))
 		return send_error(c, 404, "not_found", "no such path: %s", url);
 	if (n == 2) {
@@ -637,22 +675,22 @@ static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char
 	if (!name_ok(seg[2]))
 		return send_error(c, 400, "bad_request", "bad workflow name '%s'", seg[2]);
 	struct workflow *w = registry_find(a->d, seg[2]);
-	if (!w)
-		return send_error(c, 404, "not_found", "workflow '%s' is not deployed", seg[2]);
-	if (n == 3) {
-		if (METHOD_IS("GET"))
-			return r_workflow(a, c, w);
-		if (METHOD_IS("DELETE"))
-			return r_undeploy(a, c, seg[2]);
-		return send_error(c, 405, "method_not_allowed", "GET or DELETE");
-	}
+	int mine = 0;
+	if (!w) /* undeployed without purge: its queues, dead letters and KV stay readable */
+		return r_kept(a, c, rq, method, seg, n);
+	enum MHD_Result ret = inspect_route(a, c, rq, method, seg, n, w, &mine);
+	if (mine)
+		return ret;
+	if (n == 3)
+		return METHOD_IS("DELETE") ? r_undeploy(a, c, seg[2])
+		                           : send_error(c, 405, "method_not_allowed", "GET or DELETE");
 	if (n == 4 && !strcmp(seg[3], "resume"))
 		return METHOD_IS("POST") ? r_resume(a, c, w) : send_error(c, 405, "method_not_allowed", "POST only");
 	if (n == 6 && !strcmp(seg[3], "queues") && !strcmp(seg[5], "events")) {
 		if (!name_ok(seg[4]))
 			return send_error(c, 400, "bad_request", "bad queue name '%s'", seg[4]);
 		return METHOD_IS("POST") ? r_push(a, c, rq, w, seg[4])
-		                         : send_error(c, 405, "method_not_allowed", "POST only");
+		                         : send_error(c, 405, "method_not_allowed", "GET or POST");
 	}
 	if (n == 6 && !strcmp(seg[3], "steps") && !strcmp(seg[5], "logs")) {
 		struct step *s = find_step(w, seg[4]);
@@ -663,7 +701,7 @@ static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char
 	if (n == 5 && !strcmp(seg[3], "kv")) {
 		if (!METHOD_IS("GET") && !METHOD_IS("PUT") && !METHOD_IS("DELETE"))
 			return send_error(c, 405, "method_not_allowed", "GET, PUT or DELETE");
-		return r_kv(a, c, rq, method, w, seg[4]);
+		return r_kv(a, c, rq, method, w->m->name, seg[4]);
 	}
 	return send_error(c, 404, "not_found", "no such path: %s", url);
 }
@@ -905,7 +943,7 @@ static void run(struct api *a)
 	cut_late(a, now);
 	for (struct request **p = &a->waiters; *p;) {
 		struct request *rq = *p;
-		if (now >= rq->deadline) {
+		if (now >= rq->deadline || (rq->recheck && now >= rq->recheck)) {
 			*p = rq->next_waiter;
 			rq->suspended = 0;
 			MHD_resume_connection(rq->conn);
@@ -930,7 +968,8 @@ static void arm(struct api *a)
 	if (MHD_get_timeout(a->mhd, &ms) == MHD_YES)
 		due = ms;
 	for (struct request *rq = a->waiters; rq; rq = rq->next_waiter) {
-		uint64_t left = rq->deadline > now ? rq->deadline - now : 0;
+		uint64_t due_at = rq->recheck && rq->recheck < rq->deadline ? rq->recheck : rq->deadline;
+		uint64_t left = due_at > now ? due_at - now : 0;
 		if (left < due)
 			due = left;
 	}

@@ -2,14 +2,18 @@
  * logs.c - the units' stdout and stderr, kept per step, capped and rotated.
  *
  * <state>/logs/<wf>/<step>.log receives one line per line a unit printed,
- * prefixed with the unit id (`eval.fdc.3 | text`).  When the file passes
+ * prefixed with the time the daemon received it (UTC, milliseconds) and
+ * the unit id (`2026-12-04T18:20:01.123Z eval.fdc.3 | text`), so lines are
+ * in time order within a file.  When the file passes
  * its cap it becomes <step>.log.1 (replacing the previous one) and a new
  * file starts, so a step never keeps more than twice its cap on disk.
  *
  * Readers address bytes by a logical offset that only grows: the current
  * file starts at `cur_base`, the rotated one at `old_base`.  An offset
  * older than what is kept restarts at the oldest kept byte.  Offsets
- * restart from the kept files when the daemon restarts.
+ * restart from the kept files when the daemon restarts.  logfile_start
+ * finds where the last N lines, or the lines since a time, begin, looking
+ * at most at the last LOG_SCAN_MAX bytes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,10 +21,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "logs.h"
 #include "unifaasd.h"
+
+#define LOG_SCAN_MAX (16u << 20)
+#define LOG_TIME_LEN 24 /* 2026-12-04T18:20:01.123Z */
 
 struct logfile {
 	char path[4200];
@@ -83,12 +91,37 @@ static void rotate(struct logfile *l)
 	l->have_old = 1;
 }
 
+/* The current UTC time as LOG_TIME_LEN characters; the date and second
+ * part is formatted once a second. */
+static void log_time(char *out)
+{
+	static time_t cached_sec = -1;
+	static char cached[24];
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (ts.tv_sec != cached_sec) {
+		struct tm tm;
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_sec = ts.tv_sec;
+	}
+	unsigned ms = (unsigned)(ts.tv_nsec / 1000000) % 1000;
+	memcpy(out, cached, 19);
+	out[19] = '.';
+	out[20] = (char)('0' + ms / 100);
+	out[21] = (char)('0' + ms / 10 % 10);
+	out[22] = (char)('0' + ms % 10);
+	out[23] = 'Z';
+	out[24] = 0;
+}
+
 void logfile_line(struct logfile *l, const char *unit, const char *text, size_t len)
 {
-	char buf[4096];
+	char buf[4096], when[LOG_TIME_LEN + 1];
 	if (len && text[len - 1] == '\r')
 		len--;
-	int n = snprintf(buf, sizeof(buf), "%s | ", unit);
+	log_time(when);
+	int n = snprintf(buf, sizeof(buf), "%s %s | ", when, unit);
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		return;
 	size_t room = sizeof(buf) - (size_t)n - 1;
@@ -146,6 +179,56 @@ ssize_t logfile_read(const struct logfile *l, int64_t offset, char *buf, size_t 
 		return -1;
 	*next = off + (uint64_t)n;
 	return n;
+}
+
+/* Epoch ms of a line's time stamp, or 0 if the line has none. */
+static uint64_t line_time(const char *p, size_t n)
+{
+	struct tm tm = {0};
+	unsigned ms;
+	char z;
+	if (n < LOG_TIME_LEN ||
+	    sscanf(p, "%4d-%2d-%2dT%2d:%2d:%2d.%3u%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+	           &tm.tm_sec, &ms, &z) != 8 ||
+	    z != 'Z')
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	time_t t = timegm(&tm);
+	return t < 0 ? 0 : (uint64_t)t * 1000 + ms;
+}
+
+int logfile_start(const struct logfile *l, uint64_t tail, uint64_t since_ms, uint64_t *start)
+{
+	uint64_t end = logfile_end(l), oldest = l->have_old ? l->old_base : l->cur_base;
+	uint64_t from = end - oldest > LOG_SCAN_MAX ? end - LOG_SCAN_MAX : oldest, got = 0, next;
+	size_t len = (size_t)(end - from);
+	char *buf = malloc(len ? len : 1);
+	if (!buf)
+		return -1;
+	while (got < len) { /* the window may span the rotated file and the current one */
+		ssize_t n = logfile_read(l, (int64_t)(from + got), buf + got, len - got, &next);
+		if (n <= 0)
+			break;
+		got += (uint64_t)n;
+	}
+	/* walk back line by line while the line is wanted: among the last
+	 * `tail`, and not older than since_ms */
+	size_t pos = (size_t)got, lines = 0;
+	while (pos > 0 && (!tail || lines < tail)) {
+		size_t s = pos - 1; /* pos - 1 is the previous line's newline */
+		while (s > 0 && buf[s - 1] != '\n')
+			s--;
+		if (s == 0 && from > oldest)
+			break; /* the line starts before the window: leave it out */
+		if (since_ms && line_time(buf + s, pos - s) < since_ms)
+			break;
+		pos = s;
+		lines++;
+	}
+	*start = from + pos;
+	free(buf);
+	return 0;
 }
 
 void logfile_close(struct logfile *l)

@@ -14,13 +14,18 @@
  * the commands a tender uses; Redis does not persist ACL users set at run
  * time, so they are re-applied on start and whenever Redis comes back.
  * A workflow being undeployed leaves the list at once but is freed only
- * when its last unit has exited (units point at their step).
+ * when its last unit has exited (units point at their step).  Undeployed
+ * without purge, it is "kept": uf:state:kept lists it and
+ * uf:state:queues:<wf> its queues, so its queues, dead letters and KV stay
+ * readable (inspect.c) until a purge or a new deploy.  A purge deletes its
+ * queues, dead letters, KV, counters, kept state, images and logs.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,6 +41,8 @@ static const char *const TENDER_COMMANDS[] = {
     "+get",        "+set",    "+incrby",   "+del",        "+hincrby",
 };
 #define NCOMMANDS (sizeof(TENDER_COMMANDS) / sizeof(*TENDER_COMMANDS))
+
+static void forget_kept(struct daemon *d, const char *name, int purge);
 
 static void random_hex(char *out, size_t bytes)
 {
@@ -301,6 +308,8 @@ int registry_deploy(struct daemon *d, const char *yaml, size_t len, const char *
 	}
 	if (old)
 		retire(d, old);
+	else
+		forget_kept(d, w->m->name, 0);
 	w->next = d->workflows;
 	d->workflows = w;
 	*created = !old;
@@ -312,6 +321,62 @@ fail:
 	free_workflow(w);
 	uf_manifest_free(m);
 	return -1;
+}
+
+/* Deletes the files of a directory, then the directory (images/<wf>/ and
+ * logs/<wf>/ hold files only). */
+static void remove_dir(const char *path)
+{
+	DIR *dir = opendir(path);
+	struct dirent *e;
+	char file[4600];
+	if (!dir)
+		return;
+	while ((e = readdir(dir)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+			if (unlink(file) < 0)
+				dlog("warn", "what=purge file=%s cause=\"%s\"", file, strerror(errno));
+		}
+	closedir(dir);
+	if (rmdir(path) < 0)
+		dlog("warn", "what=purge dir=%s cause=\"%s\"", path, strerror(errno));
+}
+
+static void cmd(struct daemon *d, const char *fmt, const char *a1, const char *a2)
+{
+	redisReply *r = store_cmd(d->store, fmt, a1, a2);
+	if (r)
+		freeReplyObject(r);
+}
+
+/* The workflow is deployed again (purge 0) or purged (1): no longer kept. */
+static void forget_kept(struct daemon *d, const char *name, int purge)
+{
+	cmd(d, "SREM uf:state:kept %s", name, NULL);
+	if (purge)
+		cmd(d, "DEL uf:state:queues:%s", name, NULL);
+}
+
+/* Undeployed without purge: its data stays readable (inspect.c). */
+static void keep(struct daemon *d, const struct workflow *w)
+{
+	for (size_t i = 0; i < w->m->nfunctions; i++) {
+		const struct uf_function *f = &w->m->functions[i];
+		cmd(d, "SADD uf:state:queues:%s %s", w->m->name, f->listen);
+		for (size_t k = 0; k < f->npush; k++)
+			cmd(d, "SADD uf:state:queues:%s %s", w->m->name, f->push[k]);
+	}
+	cmd(d, "SADD uf:state:kept %s", w->m->name, NULL);
+}
+
+static void purge_files(struct daemon *d, const char *name)
+{
+	char path[4300];
+	snprintf(path, sizeof(path), "%s/images/%s", d->cfg.state_dir, name);
+	remove_dir(path);
+	snprintf(path, sizeof(path), "%s/logs/%s", d->cfg.state_dir, name);
+	remove_dir(path);
 }
 
 static void purge_keys(struct daemon *d, const char *name)
@@ -342,12 +407,26 @@ int registry_undeploy(struct daemon *d, const char *name, int purge, char *err, 
 {
 	struct workflow *w = registry_find(d, name);
 	if (!w) {
-		snprintf(err, errlen, "workflow '%s' is not deployed", name);
+		redisReply *k = store_cmd(d->store, "SISMEMBER uf:state:kept %s", name);
+		int kept = k && k->type == REDIS_REPLY_INTEGER && k->integer == 1;
+		if (k)
+			freeReplyObject(k);
+		if (kept && purge) { /* what an earlier undeploy kept */
+			purge_keys(d, name);
+			purge_files(d, name);
+			forget_kept(d, name, 1);
+			dlog("info", "what=undeploy workflow=%s purge=1 kept=1", name);
+			return 0;
+		}
+		snprintf(err, errlen, "workflow '%s' is not deployed%s", name,
+		         kept ? " (undeployed earlier, its data kept: --purge deletes it)" : "");
 		return -1;
 	}
 	char user[96];
 	snprintf(user, sizeof(user), "%s", w->acl_user);
-	retire(d, w);
+	if (!purge)
+		keep(d, w);
+	retire(d, w); /* w may be freed here */
 	redisReply *r = store_cmd(d->store, "SREM uf:state:workflows %s", name);
 	if (r)
 		freeReplyObject(r);
@@ -355,8 +434,11 @@ int registry_undeploy(struct daemon *d, const char *name, int purge, char *err, 
 		freeReplyObject(r);
 	if ((r = store_cmd(d->store, "ACL DELUSER %s", user)))
 		freeReplyObject(r);
-	if (purge)
+	if (purge) {
 		purge_keys(d, name);
+		purge_files(d, name);
+		forget_kept(d, name, 1);
+	}
 	dlog("info", "what=undeploy workflow=%s purge=%d", name, purge);
 	return 0;
 }

@@ -53,6 +53,8 @@ struct unit {
 	uv_timer_t kill_timer; /* SIGKILL if SIGTERM was not enough */
 };
 
+#define STEP_ENDS_KEPT 5
+
 struct step {
 	struct workflow *wf;
 	const struct uf_function *fn;
@@ -72,7 +74,12 @@ struct step {
 	uint32_t failures;   /* consecutive units that ended in failure */
 	uint64_t backoff_ms; /* no start before last_start_ms + this */
 	struct logfile *log;
-	char why_waiting[160]; /* why the last wanted start did not happen */
+	char why_waiting[160];    /* why the last wanted start did not happen */
+	struct unit_end {         /* the last units that ended in failure (describe) */
+		uint64_t time_ms; /* epoch */
+		char reason[512];
+	} ends[STEP_ENDS_KEPT];
+	uint32_t nends; /* ever noted; ends[nends % STEP_ENDS_KEPT] is the next slot */
 };
 
 enum wf_state { WF_RUNNING, WF_STOPPED };
@@ -129,8 +136,9 @@ struct daemon {
 	struct standby_pool *standbys;
 };
 
-/* time */
+/* time: now_ms for intervals (monotonic), wall_ms for times users see (epoch) */
 uint64_t now_ms(void);
+uint64_t wall_ms(void);
 /* config.c: mkdir -p of every directory in path up to its last '/' (0700) */
 int mkdirs(const char *path);
 
@@ -167,6 +175,9 @@ int spawn_tender(char *const argv[], char *const envp[], int in, int out, int er
 void units_stop_step(struct step *s, int why);
 void units_cleanup_previous(struct daemon *d);
 int units_settle_consumer(struct daemon *d, struct step *s, const char *consumer, const char *reason);
+
+/* inspect.c: note a unit that ended in failure, for describe */
+void inspect_note_end(struct step *s, const char *reason);
 
 /* scheduler.c */
 void scheduler_start(struct daemon *d);

@@ -227,6 +227,8 @@ static void finish(struct unit *u)
 	     "what=unit-exit unit=%s workflow=%s step=%s status=%lld signal=%d by_daemon=%d reason=\"%s\"", u->id,
 	     s->wf->m->name, s->fn->name, (long long)u->exit_status, u->term_signal, by_us,
 	     u->last_line[0] ? u->last_line : "-");
+	if (!(clean || by_us))
+		inspect_note_end(s, reason);
 	settle(d, s, u->id, !(clean || by_us), reason);
 	/* a unit that keeps failing must not be restarted in a tight loop */
 	if (clean || by_us) {

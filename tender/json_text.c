@@ -213,7 +213,8 @@ static int object_ok(const char *js, const jsmntok_t *t, int i, size_t *bad)
 		if (key->size != 1 || !gap_ok(js, tok_hi(key), tok_lo(val), ':')) {
 			/* point at what stands where the value should be */
 			size_t pos = tok_hi(key);
-			while (js[pos] == ' ' || js[pos] == '\t' || js[pos] == '\n' || js[pos] == '\r' || js[pos] == ':')
+			while (js[pos] == ' ' || js[pos] == '\t' || js[pos] == '\n' || js[pos] == '\r' ||
+			       js[pos] == ':')
 				pos++;
 			*bad = pos;
 			return -1;

@@ -82,13 +82,13 @@ left_running() {
 
 # --- help and usage (no platform needed) ----------------------------------------------
 expect help 0 '' "$UNIFAAS" help
-for c in build run up down status deploy undeploy ls resume push ps queues logs kv version; do
+for c in build run up down status deploy undeploy ls resume push ps queues events dlq describe logs kv version; do
 	grep -q "^  $c" "$W/help.out" || fail help-lists-$c "'unifaas help' does not list $c"
 done
 grep -q '^Exit status: 0 ok, 1 error, 2 usage, 3 platform not running, 4 not found,' "$W/help.out" &&
 	grep -q '65 invalid manifest, 69 unavailable' "$W/help.out" && pass help-exit-codes ||
 	fail help-exit-codes "the exit codes are not in 'unifaas help'"
-for c in up down status deploy undeploy ls resume push ps queues logs kv; do
+for c in up down status deploy undeploy ls resume push ps queues events dlq describe logs kv; do
 	if "$UNIFAAS" "$c" --help >"$W/h1" 2>&1 && "$UNIFAAS" help "$c" >"$W/h2" 2>&1 &&
 		grep -q "^usage: unifaas $c" "$W/h1" && cmp -s "$W/h1" "$W/h2"; then
 		pass "help-$c"
@@ -138,6 +138,7 @@ loc() { "$UNIFAAS" status "$@" 2>/dev/null | sed -n 's/^state_dir: //p'; }
 # --- platform not running ---------------------------------------------------------------
 printf 'name: x\n' >"$W/x.yaml"
 for c in "ps" "ls" "queues" "push wf q x" "kv get wf k" "logs wf/s" "undeploy wf" "resume wf" "deploy $W/x.yaml" \
+	"events wf q" "dlq ls wf" "describe wf" \
 	"status --json"; do
 	# shellcheck disable=SC2086
 	expect "not-running-${c%% *}" 3 "is the platform up\? run 'unifaas up'" U $c
@@ -300,8 +301,8 @@ grep -q '^{"units": *\[' "$W/ps-json.out" && pass ps-json-is-api || fail ps-json
 count() { [ "$(U kv get clitest fdc-count 2>/dev/null)" = 25003 ]; }
 wait_for 60 count && pass events-handled || fail events-handled "fdc-count $(U kv get clitest fdc-count 2>&1)"
 expect queues 0 '' U queues
-grep -Eq '^WORKFLOW +QUEUE +LENGTH +PENDING +LAG +DEAD$' "$W/queues.out" &&
-	grep -Eq '^clitest +door +25003 +0 +0 +0$' "$W/queues.out" && grep -Eq '^clitest +door-opens +25003 ' "$W/queues.out" &&
+grep -Eq '^WORKFLOW +QUEUE +WAITING +PENDING +ENTRIES +DEAD$' "$W/queues.out" &&
+	grep -Eq '^clitest +door +0 +0 +25003 +0$' "$W/queues.out" && grep -Eq '^clitest +door-opens +[-0-9]+ +0 +25003 ' "$W/queues.out" &&
 	pass queues-table || fail queues-table "$(cat "$W/queues.out")"
 expect queues-json 0 '' U queues --json
 grep -q '^{"queues": *\[' "$W/queues-json.out" && pass queues-json-is-api || fail queues-json-is-api "$(cat "$W/queues-json.out")"
@@ -363,7 +364,7 @@ grep -qx "api_url: http://127.0.0.1:$API" "$W/up-restart.out" && pass up-keeps-p
 [ "$(U kv get clitest fdc-count 2>&1)" = 25003 ] && U ls | grep -q '^clitest ' && pass data-survives-restart ||
 	fail data-survives-restart "fdc-count $(U kv get clitest fdc-count 2>&1); $(U ls 2>&1 | tr '\n' '|')"
 expect undeploy-purge 0 '' U undeploy clitest --purge
-grep -qx 'undeployed clitest (its queues, dead letters and KV deleted)' "$W/undeploy-purge.out" && pass undeploy-output ||
+grep -qx 'undeployed clitest (its queues, dead letters, KV, images and logs deleted)' "$W/undeploy-purge.out" && pass undeploy-output ||
 	fail undeploy-output "$(cat "$W/undeploy-purge.out")"
 expect kv-after-purge 4 '' U kv del clitest fdc-count
 expect down-final 0 '' U down

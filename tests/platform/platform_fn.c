@@ -8,8 +8,10 @@
  *   anything     counts it in KV "count" and, when env OUT is set, pushes
  *                the event on to that queue
  * env SPIN=N burns N loop iterations per event, so batches take long enough
- * to be killed in the middle.
+ * to be killed in the middle; env ECHO set prints each event it counts
+ * (`event ID: DATA`, into the step's log).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -33,6 +35,8 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 		;
 	if (uf_kv_incr(ctx, "count", 1, NULL) < 0)
 		return 1;
+	if (uf_getenv("ECHO"))
+		printf("event %s: %s\n", ev->id, ev->data);
 	const char *out = uf_getenv("OUT");
 	if (out && uf_push(ctx, out, ev->data, ev->len) < 0)
 		return 1;

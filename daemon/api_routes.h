@@ -1,0 +1,55 @@
+/*
+ * api_routes.h - what the control API's route files share: api.c (the HTTP
+ * server, requests, workflows, push, units, logs, KV) and inspect.c (reading
+ * queues, dead letters, describe, queue figures).
+ *
+ * A route answers with api_json/api_error/api_body and returns what they
+ * return.  A route with nothing to answer yet may park its request with
+ * api_wait (a long poll): the route is called again with the same request
+ * when the log grows, every `period_ms` if set, and when the wait is over;
+ * api_wait_over() then says to answer with what there is.
+ */
+#ifndef UF_API_ROUTES_H
+#define UF_API_ROUTES_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdint.h>
+
+struct api;
+struct request;
+struct logfile;
+struct daemon;
+struct workflow;
+
+struct daemon *api_daemon(struct api *a);
+enum MHD_Result api_body(struct MHD_Connection *c, unsigned status, const char *type, const char *body, size_t len,
+                         const char *offset_hdr);
+/* takes j; a reply jansson cannot encode becomes a 500 */
+enum MHD_Result api_json(struct MHD_Connection *c, unsigned status, json_t *j);
+enum MHD_Result api_error(struct MHD_Connection *c, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+enum MHD_Result api_unavailable(struct MHD_Connection *c);
+/* a query argument, or NULL */
+const char *api_arg(struct MHD_Connection *c, const char *k);
+/* the request's body (collected whole before the route runs) */
+const char *api_body_of(const struct request *rq, size_t *len);
+/* how a step's units ended: {"clean":N,"fault":N,"killed":N,...} */
+struct step;
+json_t *api_step_exits(const struct step *s);
+int api_wait_over(const struct request *rq);
+enum MHD_Result api_wait(struct api *a, struct request *rq, struct MHD_Connection *c, uint64_t wait_ms,
+                         uint64_t period_ms, struct logfile *log);
+
+/* inspect.c: the routes it serves.  inspect_route answers the request and
+ * sets *mine, or leaves *mine 0 for api.c's own routes.  w is the deployed
+ * workflow named seg[2], or NULL when it is only kept (undeployed without
+ * purge: its queues, dead letters and KV are still readable). */
+enum MHD_Result inspect_route(struct api *a, struct MHD_Connection *c, struct request *rq, const char *method,
+                              char **seg, int n, struct workflow *w, int *mine);
+enum MHD_Result inspect_queues(struct api *a, struct MHD_Connection *c);
+/* 1 if `wf` was undeployed without purge (its data kept), 0 if not, -1 if
+ * Redis cannot tell */
+int inspect_kept(struct daemon *d, const char *wf);
+
+#endif
