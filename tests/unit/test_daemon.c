@@ -12,12 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "autoscale.h"
 #include "logs.h"
+#include "rules.h"
 #include "unifaasd.h"
 
 /* ---- autoscale ---- */
@@ -85,8 +87,11 @@ static void log_lines_and_offsets(void **state)
 	logfile_line(l, "wf.s.2", "world\r", 6); /* a CR before the newline is dropped */
 	assert_int_equal(appended, 2);
 	ssize_t n = logfile_read(l, 0, buf, sizeof(buf), &next);
-	assert_int_equal(n, strlen("wf.s.1 | hello\nwf.s.2 | world\n"));
-	assert_memory_equal(buf, "wf.s.1 | hello\nwf.s.2 | world\n", (size_t)n);
+	/* each line: the UTC time it was received, then the unit id */
+	assert_int_equal(n, 2 * 25 + strlen("wf.s.1 | hello\nwf.s.2 | world\n"));
+	assert_true(buf[4] == '-' && buf[10] == 'T' && buf[19] == '.' && buf[23] == 'Z' && buf[24] == ' ');
+	assert_memory_equal(buf + 25, "wf.s.1 | hello\n", 15);
+	assert_memory_equal(buf + 40 + 25, "wf.s.2 | world\n", 15);
 	assert_int_equal(next, n);
 	assert_int_equal(logfile_read(l, (int64_t)next, buf, sizeof(buf), &next), 0); /* nothing new */
 	n = logfile_read(l, -6, buf, sizeof(buf), &next);                             /* the last 6 bytes */
@@ -95,6 +100,64 @@ static void log_lines_and_offsets(void **state)
 	assert_int_equal(logfile_end(l), next);
 	logfile_close(l);
 	l = NULL;
+}
+
+static uint64_t epoch_ms(void)
+{
+	return (uint64_t)time(NULL) * 1000;
+}
+
+/* Where the last N lines, or the lines since a time, begin (logs --tail, --since). */
+static void log_start_tail_and_since(void **state)
+{
+	(void)state;
+	char path[128], err[256], buf[256], line[32];
+	uint64_t start, next;
+	snprintf(path, sizeof(path), "%s/tail.log", dir);
+	struct logfile *l = logfile_open(path, 1 << 20, err, sizeof(err));
+	assert_non_null(l);
+	assert_int_equal(logfile_start(l, 3, 0, &start), 0); /* empty: the end */
+	assert_int_equal(start, 0);
+	for (int i = 0; i < 10; i++) {
+		int len = snprintf(line, sizeof(line), "line %d", i);
+		logfile_line(l, "u", line, (size_t)len);
+	}
+	assert_int_equal(logfile_start(l, 2, 0, &start), 0);
+	ssize_t n = logfile_read(l, (int64_t)start, buf, sizeof(buf) - 1, &next);
+	buf[n] = 0;
+	assert_int_equal(n, 2 * (25 + strlen("u | line 8\n")));
+	assert_non_null(strstr(buf, "u | line 8\n"));
+	assert_null(strstr(buf, "line 7"));
+	assert_int_equal(logfile_start(l, 100, 0, &start), 0); /* more than there are: all */
+	assert_int_equal(start, 0);
+	assert_int_equal(logfile_start(l, 0, epoch_ms() + 60000, &start), 0); /* since the future: none */
+	assert_int_equal(start, logfile_end(l));
+	assert_int_equal(logfile_start(l, 0, epoch_ms() - 60000, &start), 0); /* since a minute ago: all */
+	assert_int_equal(start, 0);
+	assert_int_equal(logfile_start(l, 4, epoch_ms() - 60000, &start), 0); /* both: the later start */
+	assert_int_equal(logfile_end(l) - start, 4 * (25 + strlen("u | line 8\n")));
+	logfile_close(l);
+}
+
+static void durations(void **state)
+{
+	(void)state;
+	uint64_t ms;
+	assert_int_equal(uf_duration_ms("500ms", &ms), 0);
+	assert_int_equal(ms, 500);
+	assert_int_equal(uf_duration_ms("10s", &ms), 0);
+	assert_int_equal(ms, 10000);
+	assert_int_equal(uf_duration_ms("5m", &ms), 0);
+	assert_int_equal(ms, 300000);
+	assert_int_equal(uf_duration_ms("1h", &ms), 0);
+	assert_int_equal(ms, 3600000);
+	assert_int_equal(uf_duration_ms("2d", &ms), 0);
+	assert_int_equal(ms, 2 * 86400000ull);
+	assert_int_equal(uf_duration_ms("0s", &ms), 0);
+	assert_int_equal(ms, 0);
+	const char *bad[] = {"", "s", "10", "5x", "-5s", "1.5h", "10 s", "367d", "99999999999999999999s", "1hh"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		assert_int_equal(uf_duration_ms(bad[i], &ms), -1);
 }
 
 static void log_rotation_keeps_two_files(void **state)
@@ -260,6 +323,8 @@ int main(void)
 	    cmocka_unit_test(static_threshold),
 	    cmocka_unit_test(log_lines_and_offsets),
 	    cmocka_unit_test(log_rotation_keeps_two_files),
+	    cmocka_unit_test(log_start_tail_and_since),
+	    cmocka_unit_test(durations),
 	    cmocka_unit_test(log_open_error_names_path),
 	    cmocka_unit_test(config_reads_every_key),
 	    cmocka_unit_test(config_defaults),
