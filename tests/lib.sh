@@ -6,7 +6,16 @@
 # each) so that tests/run.sh can count them across scripts.
 #
 # Environment: UF_BUILD (default build) names the build directory whose
-# binaries are tested; UF_TMP is a scratch directory removed by run.sh.
+# binaries are tested; UF_TMP is a scratch directory of this suite alone
+# (run.sh gives each suite its own, removed at the end), so files, state dirs
+# and sockets under it never meet another suite's or another run's.
+#
+# Side by side: several runs on one machine, and the suites of one run in
+# parallel, must not meet.  So a suite names nothing machine-wide: servers
+# listen on ports from uf_port, processes are found through what is its own
+# (a pid, its parent, a path under UF_TMP) and never by a pattern any other
+# run's processes could match, and network devices live in a network
+# namespace of the suite's own (unshare -n, see net.sh).
 
 UF_BUILD=${UF_BUILD:-build}
 UF_TOP=${UF_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
@@ -62,6 +71,57 @@ no_stray() {
 		sleep 0.05
 	done
 	echo "stray tender processes: $left"
+	return 1
+}
+
+# uf_port: prints a TCP port for a server of this run on 127.0.0.1.  It is
+# below the kernel's ephemeral range (so no outgoing connection holds it),
+# nothing listens on it, and it is claimed in $UF_PORTS_DIR (a symlink named
+# after the port, pointing to the owning process $UF_PORT_OWNER: run.sh, or
+# the suite when run alone) so that no other suite or run picks it while the
+# owner lives.  A claim whose owner is gone is stale and taken over.
+UF_PORTS_DIR=${UF_PORTS_DIR:-/tmp/unifaas-test-ports}
+UF_PORT_OWNER=${UF_PORT_OWNER:-$$}
+uf_port() {
+	local lo hi p i owner
+	read -r hi _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || hi=32768
+	lo=$((hi > 12000 ? hi - 10000 : 1024))
+	mkdir -p "$UF_PORTS_DIR" 2>/dev/null
+	for i in $(seq 1000); do
+		p=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo)))
+		if ln -s "$UF_PORT_OWNER" "$UF_PORTS_DIR/$p" 2>/dev/null; then
+			if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+				echo "$p"
+				return 0
+			fi
+			rm -f "$UF_PORTS_DIR/$p" # something else listens there
+		elif owner=$(readlink "$UF_PORTS_DIR/$p") && [ -n "$owner" ] && [ ! -d "/proc/$owner" ]; then
+			rm -f "$UF_PORTS_DIR/$p"
+		fi
+	done
+	echo "uf_port: no free port found between $lo and $hi" >&2
+	return 1
+}
+
+# uf_ports_release OWNER: drops the port claims of OWNER (run.sh, at its end)
+uf_ports_release() {
+	local f
+	for f in "$UF_PORTS_DIR"/*; do
+		[ "$(readlink "$f" 2>/dev/null)" = "$1" ] && rm -f "$f"
+	done
+	return 0
+}
+
+# wait_for SECONDS CMD... : polls CMD every 50 ms, SECONDS*20 times, until it
+# succeeds.  Wait for the state a test needs this way, never with a fixed
+# sleep that a loaded machine outlasts (suites run side by side).
+wait_for() {
+	local t=$1 i
+	shift
+	for i in $(seq $((t * 20))); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
 	return 1
 }
 

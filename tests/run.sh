@@ -1,67 +1,205 @@
 #!/usr/bin/env bash
-# tests/run.sh - runs the whole test suite and prints "N passed, N failed".
+# tests/run.sh - runs the whole test suite, suites side by side, and prints
+# "N passed, N failed" as its last line.
 #
-# 1. unit tests (cmocka) of the host-side logic, built by tests/unit/unit.mk;
-# 2. integration and fault tests (tests/integration/*.sh) against the real
-#    binaries and real KVM, first with the normal build, then with the
-#    ASan/UBSan build of the host tools;
-# 3. a bounded run of the hypercall-validation fuzz target.
-# Exit status is 0 only if nothing failed.
+# The jobs:
+# 1. unit: the cmocka unit tests of the host-side logic (tests/unit/unit.mk);
+# 2. every tests/integration/*.sh, against the real binaries and real KVM,
+#    once with the normal build and once (NAME@asan) with the ASan/UBSan
+#    build of the host tools - a new suite there is picked up by itself;
+# 3. fuzz: a bounded run of the fuzz targets (tests/fuzz/fuzz.mk).
+#
+# Most of a suite's time is waiting (for units to scale, idle timeouts, a
+# restart), so UF_JOBS jobs (default 4) run at once, the longest first (by
+# the times of the previous run in build/tests/times, else the estimates
+# below).  Each job has a scratch directory of its own ($UF_TMP, under this
+# run's directory), its own ports (uf_port in tests/lib.sh) and its own
+# network namespace where it needs one, so jobs of this run and of another
+# run on the same machine never meet.  A job's output is printed whole when
+# it ends, its failures again at the end.  UF_ONLY="NAME..." runs only those
+# jobs (e.g. UF_ONLY="cli platform@asan").
+#
+# After the jobs, any process still running from this run's directory (its
+# state dirs, images, sockets) is a leak: it is named as a failure and killed.
+# Nothing else is ever signalled.  Exit status is 0 only if nothing failed.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
-cd "$top"
+cd "$top" || exit 1
 export UF_TOP=$top
-export UF_TMP=$(mktemp -d /tmp/unifaas-test.XXXXXX)
-export UF_RESULTS=$UF_TMP/results
-: >"$UF_RESULTS"
-trap 'rm -rf "$UF_TMP"' EXIT
+UF_RUN=$(mktemp -d /tmp/unifaas-test.XXXXXX)
+export UF_RUN
+# ports claimed by any job of this run belong to this process (tests/lib.sh)
+export UF_PORT_OWNER=$$
+UF_TMP=$UF_RUN
+. "$top/tests/lib.sh"
+JOBS=${UF_JOBS:-4}
+SUITE_TIMEOUT=${UF_SUITE_TIMEOUT:-900}
+TIMES=$top/build/tests/times
 
-run_suite() { # BUILD SCRIPT
-	local build=$1 script=$2 name
-	name=$(basename "$script" .sh)
-	[ "$build" = build ] || name="$name@asan"
-	echo "== $name"
-	UF_BUILD=$build UF_SUITE=$name bash "$script" || echo "FAIL $name: script exited $?" >>"$UF_RESULTS"
+declare -A job_of started
+
+# own_pids: the processes of this run, but for this shell: those with this
+# run's UF_RUN in their environment (every job and what it starts with the
+# environment it has) or this run's directory in their command line or as
+# working directory (servers and units, which get an environment of their own)
+own_pids() {
+	local p
+	for p in /proc/[0-9]*; do
+		p=${p#/proc/}
+		[ "$p" = $$ ] || [ "$p" = "$BASHPID" ] && continue
+		grep -qzxF "UF_RUN=$UF_RUN" "/proc/$p/environ" 2>/dev/null ||
+			{ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | grep -qF "$UF_RUN/" ||
+			case "$(readlink "/proc/$p/cwd" 2>/dev/null)/" in "$UF_RUN"/*) ;; *) continue ;; esac
+		[ -d "/proc/$p" ] && echo "$p"
+	done
 }
 
-if [ -f tests/unit/unit.mk ]; then
-	echo "== unit"
-	if make -s -f tests/unit/unit.mk >"$UF_TMP/unit-build.log" 2>&1; then
+finish_run() {
+	local p
+	trap - INT TERM
+	for p in $(own_pids); do
+		kill -KILL "$p" 2>/dev/null
+	done
+	wait 2>/dev/null
+	uf_ports_release $$
+	rm -rf "$UF_RUN"
+}
+trap finish_run EXIT
+trap 'exit 130' INT TERM
+
+# The jobs, each as NAME; the estimate (seconds, measured on a 2-core machine)
+# orders the first run, unknown suites count as long so they start early.
+estimate() {
+	local t
+	t=$(awk -v n="$1" '$1 == n {print int($2)}' "$TIMES" 2>/dev/null)
+	[ -n "$t" ] && {
+		echo "$t"
+		return
+	}
+	case $1 in # seconds, 4 at once, 2 cores, other work beside (18:28 UTC 4 Dec)
+	platform | platform@asan) echo 50 ;;
+	fuzz) echo 32 ;;
+	faults | faults@asan) echo 26 ;;
+	api | api@asan | cli@asan) echo 18 ;;
+	unit) echo 12 ;; # with its build
+	cli | errors* | hypercall_abuse* | platform_net*) echo 11 ;;
+	redis_backend* | net | net@asan | runtime*) echo 5 ;;
+	run_example*) echo 1 ;;
+	*) echo 20 ;;
+	esac
+}
+
+jobs_list() {
+	local s n
+	[ -f tests/unit/unit.mk ] && echo unit
+	[ -f tests/fuzz/fuzz.mk ] && echo fuzz
+	for s in tests/integration/*.sh; do
+		n=$(basename "$s" .sh)
+		echo "$n"
+		[ -x build-asan/bin/uf-hvt ] && echo "$n@asan"
+	done
+}
+
+# run_job NAME: runs one job in the foreground; output and results in its dir
+run_job() {
+	local name=$1 dir=$UF_RUN/$1 t
+	mkdir -p "$dir"
+	export UF_TMP=$dir UF_RESULTS=$dir/results UF_SUITE=$name
+	: >"$UF_RESULTS"
+	case $name in
+	unit)
+		if ! make -s -f tests/unit/unit.mk >"$dir/unit-build.log" 2>&1; then
+			fail build "$(tail -5 "$dir/unit-build.log" | tr '\n' ' ')"
+			return
+		fi
 		for t in build/tests/unit/test_*; do
 			[ -x "$t" ] || continue
-			n=$(basename "$t")
-			if "$t" >"$UF_TMP/$n.log" 2>&1; then
-				echo "PASS unit/$n" | tee -a "$UF_RESULTS"
+			if "$t" >"$dir/$(basename "$t").log" 2>&1; then
+				pass "$(basename "$t")"
 			else
-				echo "FAIL unit/$n: $(grep -E 'FAILED|ERROR|Assert' "$UF_TMP/$n.log" | head -3 | tr '\n' ' ')" | tee -a "$UF_RESULTS"
+				fail "$(basename "$t")" "$(grep -E 'FAILED|ERROR|Assert' "$dir/$(basename "$t").log" | head -3 | tr '\n' ' ')"
 			fi
 		done
-	else
-		echo "FAIL unit/build: $(tail -5 "$UF_TMP/unit-build.log" | tr '\n' ' ')" | tee -a "$UF_RESULTS"
-	fi
-fi
+		;;
+	fuzz)
+		if make -s -f tests/fuzz/fuzz.mk run >"$dir/fuzz.log" 2>&1; then
+			pass hypercall
+		else
+			fail hypercall "$(tail -5 "$dir/fuzz.log" | tr '\n' ' ')"
+		fi
+		;;
+	*)
+		local build=build script=tests/integration/$name.sh
+		case $name in *@asan)
+			build=build-asan
+			script=tests/integration/${name%@asan}.sh
+			;;
+		esac
+		UF_BUILD=$build timeout -k 10 "$SUITE_TIMEOUT" bash "$script" </dev/null
+		t=$?
+		[ $t -eq 124 ] && t="$t (timed out after $SUITE_TIMEOUT s)"
+		[ "$t" = 0 ] || fail script "$script exited with status $t"
+		;;
+	esac
+}
 
-for s in tests/integration/*.sh; do
-	run_suite build "$s"
+start_job() {
+	local name=$1
+	started[$name]=${EPOCHREALTIME/./}
+	(run_job "$name") >"$UF_RUN/$name.log" 2>&1 &
+	job_of[$!]=$name
+}
+
+# end_job PID: prints the job's output and its time
+end_job() {
+	local name=${job_of[$1]} us
+	us=$((${EPOCHREALTIME/./} - ${started[$name]}))
+	printf '%s %d.%d\n' "$name" $((us / 1000000)) $((us / 100000 % 10)) >>"$UF_RUN/times"
+	printf '== %s (%d.%d s)\n' "$name" $((us / 1000000)) $((us / 100000 % 10))
+	cat "$UF_RUN/$name.log"
+}
+
+# the jobs, longest first
+mapfile -t todo < <(for j in $(jobs_list); do
+	case " ${UF_ONLY:-$j} " in *" $j "*) echo "$(estimate "$j") $j" ;; esac
+done | sort -k1,1nr -k2 | awk '{print $2}')
+
+t0=${EPOCHREALTIME/./}
+running=0
+for j in "${todo[@]}"; do
+	if [ $running -ge "$JOBS" ]; then
+		wait -n -p done_pid
+		end_job "$done_pid"
+		running=$((running - 1))
+	fi
+	start_job "$j"
+	running=$((running + 1))
 done
-if [ -x build-asan/bin/uf-hvt ]; then
-	for s in tests/integration/*.sh; do
-		run_suite build-asan "$s"
-	done
-fi
+while [ $running -gt 0 ]; do
+	wait -n -p done_pid
+	end_job "$done_pid"
+	running=$((running - 1))
+done
+us=$((${EPOCHREALTIME/./} - t0))
 
-if [ -f tests/fuzz/fuzz.mk ]; then
-	echo "== fuzz"
-	if make -s -f tests/fuzz/fuzz.mk run >"$UF_TMP/fuzz.log" 2>&1; then
-		echo "PASS fuzz/hypercall" | tee -a "$UF_RESULTS"
-	else
-		echo "FAIL fuzz/hypercall: $(tail -5 "$UF_TMP/fuzz.log" | tr '\n' ' ')" | tee -a "$UF_RESULTS"
-	fi
-fi
+# leftovers: processes of this run still there a second after every job ended
+left=
+none_left() { [ -z "$(own_pids)" ]; }
+wait_for 1 none_left
+for p in $(own_pids); do
+	left="$left $p($({ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | cut -c1-100))"
+	kill -KILL "$p" 2>/dev/null
+done
+[ -n "$left" ] && echo "FAIL run/leftovers: still running after every job ended:$left" | tee -a "$UF_RUN/results"
 
-passed=$(grep -c '^PASS' "$UF_RESULTS")
-failed=$(grep -c '^FAIL' "$UF_RESULTS")
+cat "$UF_RUN"/*/results >>"$UF_RUN/results" 2>/dev/null
+if [ -z "${UF_ONLY:-}" ]; then
+	mkdir -p "$(dirname "$TIMES")" && sort "$UF_RUN/times" >"$TIMES"
+fi
+passed=$(grep -c '^PASS' "$UF_RUN/results")
+failed=$(grep -c '^FAIL' "$UF_RUN/results")
 echo
-grep '^FAIL' "$UF_RESULTS" || true
+printf 'all jobs: %d.%d s with %d at once\n' $((us / 1000000)) $((us / 100000 % 10)) "$JOBS"
+grep '^FAIL' "$UF_RUN/results"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

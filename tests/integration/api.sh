@@ -100,10 +100,10 @@ EOF
 )
 U deploy "$m" >/dev/null
 for i in $(seq 40); do echo x; done | U push oom in >/dev/null # ~1 s of work in one batch
-wait_for 10 sh -c "pgrep -f -- '--consumer=oom\.s\.' >/dev/null"
-sleep 0.4
+wait_for 10 plat_pids '--consumer=oom\.s\.'
+wait_for 10 holds oom in s # the batch is the unit's
 R CONFIG SET maxmemory 1 >/dev/null
-pkill -9 -f -- '--consumer=oom\.s\.'
+plat_kill 9 '--consumer=oom\.s\.'
 sleep 1.5
 R CONFIG SET maxmemory 0 >/dev/null
 if wait_for 30 kv_is oom count 40; then
@@ -116,10 +116,11 @@ daemon_log | grep -q 'what=settle unit=oom.s.1 .*result=incomplete' && pass sett
 
 # deploy --replace: a replace that fails leaves the deployed workflow running
 R SET uf:q:eval:zz notastream >/dev/null
-sed 's/^ingress:/  zz-step:\n    image: ..\/build\/functions\/door_log.uf\n    listen: zz\ningress:/' "$UF_TOP/workflows/eval.yaml" >"$UF_TOP/workflows/.zz-test.yaml"
-U deploy --replace "$UF_TOP/workflows/.zz-test.yaml" >"$UF_TMP/r.out" 2>&1
+zz="$UF_TOP/workflows/.zz-test.$UF_SUITE.$$.yaml" # beside eval.yaml (relative image paths); one per suite and run
+sed 's/^ingress:/  zz-step:\n    image: ..\/build\/functions\/door_log.uf\n    listen: zz\ningress:/' "$UF_TOP/workflows/eval.yaml" >"$zz"
+U deploy --replace "$zz" >"$UF_TMP/r.out" 2>&1
 rc=$?
-rm -f "$UF_TOP/workflows/.zz-test.yaml"
+rm -f "$zz"
 got=$(req GET /v1/workflows/eval)
 [ $rc -ne 0 ] && [ "${got%% *}" = 200 ] && echo open | U push eval fridge-door >/dev/null && pass failed-replace-keeps-workflow ||
 	fail failed-replace-keeps-workflow "deploy rc $rc ($(cat "$UF_TMP/r.out")), then $got"
@@ -139,7 +140,7 @@ EOF
 )
 U deploy "$m" >/dev/null
 for i in $(seq 100); do echo x; done | U push rep in >/dev/null
-wait_for 10 sh -c "pgrep -f -- '--consumer=rep\.s\.' >/dev/null"
+wait_for 10 plat_pids '--consumer=rep\.s\.'
 sleep 0.2
 U deploy --replace "$m" >/dev/null
 if wait_for 30 sh -c "[ \$(\"$UNIFAAS\" --state-dir \"$PLAT_STATE\" kv get rep count) -ge 100 ]" && wait_for 10 drained rep in s; then
@@ -149,8 +150,8 @@ else
 fi
 
 # units never inherit the daemon's (admin) Redis connections
-wait_for 10 sh -c "pgrep -f -- '--standby' >/dev/null"
-sb=$(pgrep -f -- '--standby' | head -1)
+wait_for 10 plat_pids '--standby'
+sb=$(plat_pids '--standby' | head -1)
 socks=$(ls -l /proc/"$sb"/fd 2>/dev/null | grep -c socket)
 [ -n "$sb" ] && [ "$socks" = 0 ] && pass standby-no-inherited-sockets ||
 	fail standby-no-inherited-sockets "standby $sb holds $socks sockets: $(ls -l /proc/"$sb"/fd 2>&1 | tail -5 | tr '\n' ' ')"

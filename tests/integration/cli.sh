@@ -2,8 +2,9 @@
 # The `unifaas` command's contract (docs/cli.md): help and usage errors, exit
 # codes, the state dir, `up`/`down`/`status` with real redis-server,
 # mosquitto and unifaasd, and the API commands against the real daemon.
-# Every platform of this suite lives in a state dir under $UF_TMP, on free
-# ports, so a user's platform is never touched.
+# Every platform of this suite lives in a state dir under $UF_TMP, on ports
+# claimed with uf_port, so neither a user's platform nor another test run's
+# is ever touched.
 #
 # `unifaas up` leaves its servers running detached; when `down` stops them
 # they are nobody's children, and PID 1 here does not reap orphans.  So this
@@ -50,29 +51,6 @@ expect() {
 		return 0
 	fi
 	return 1
-}
-
-# a TCP port on 127.0.0.1 that nothing listens on
-free_port() {
-	local p i
-	for i in $(seq 100); do
-		p=$((20000 + RANDOM % 40000))
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || {
-			echo "$p"
-			return 0
-		}
-	done
-	return 1
-}
-
-# wait_for SECONDS CMD... : until CMD succeeds
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		[ $SECONDS -ge $end ] && return 1
-		sleep 0.1
-	done
 }
 
 # processes whose command line names the state dir (servers, units)
@@ -151,11 +129,10 @@ expect down-not-running 0 '' U down
 	fail down-says-not-running "$(cat "$W/down-not-running.out")"
 [ ! -e "$S" ] && pass down-creates-nothing || fail down-creates-nothing "down created $S"
 
-API=$(free_port) && MQTT=$(free_port) || {
+API=$(uf_port) && MQTT=$(uf_port) || {
 	fail free-ports "no free port found"
 	exit 0
 }
-[ "$API" != "$MQTT" ] || MQTT=$((API + 1))
 UP=(up --api-port "$API" --mqtt-port "$MQTT")
 
 # --- up that cannot complete leaves nothing running ------------------------------------

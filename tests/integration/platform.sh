@@ -87,8 +87,8 @@ EOF
 U deploy "$m" >/dev/null
 for i in $(seq 1000); do echo "e$i"; done | U push k9 in >/dev/null
 wait_for 10 units_is k9 1
-sleep 0.5
-pkill -9 -f -- '--consumer=k9\.s\.' && pass kill-unit || fail kill-unit "no unit to kill"
+wait_for 10 holds k9 in s # in the middle of a batch
+plat_kill 9 '--consumer=k9\.s\.' && pass kill-unit || fail kill-unit "no unit to kill"
 if wait_for 60 kv_is k9 count 1000 && wait_for 20 drained k9 in s; then
 	pass kill-unit-every-event
 else
@@ -199,7 +199,7 @@ U resume ovf >/dev/null && pass resume || fail resume "resume failed"
 wait_for 60 kv_is ovf count "$accepted" && pass overflow-nothing-lost || fail overflow-nothing-lost "count $(kv ovf count) of $accepted"
 
 # --- malformed manifests: clear errors, nothing deployed ------------------
-before=$(U ls)
+before=$(workflows)
 printf 'name: typo\nfunctions:\n  s:\n    image: %s\n    listn: in\n' "$fn" >"$UF_TMP/typo.yaml"
 U deploy "$UF_TMP/typo.yaml" >"$UF_TMP/t.out" 2>&1
 rc=$?
@@ -209,7 +209,7 @@ printf 'name: noimg\nfunctions:\n  s:\n    image: /nonexistent.uf\n    listen: i
 U deploy "$UF_TMP/noimg.yaml" >"$UF_TMP/t.out" 2>&1
 rc=$?
 [ $rc = 65 ] && grep -q "noimg.yaml:4" "$UF_TMP/t.out" && pass manifest-missing-image || fail manifest-missing-image "rc $rc: $(cat "$UF_TMP/t.out")"
-[ "$(U ls)" = "$before" ] && pass manifest-nothing-deployed || fail manifest-nothing-deployed "$(U ls)"
+[ "$(workflows)" = "$before" ] && pass manifest-nothing-deployed || fail manifest-nothing-deployed "$(U ls)"
 
 # --- grants enforced by Redis too: the workflow's ACL user ---------------
 pass_k9=$(R HGET uf:state:wf:k9 acl_pass)

@@ -21,11 +21,25 @@ fi
 # ---- inside the private network namespace ----
 ip link set lo up
 . "$UF_TOP/tests/platform/lib.sh"
-img=$(build_guest "$UF_TOP/functions/pingd.c") || { fail build-pingd "pingd.c did not build"; exit 0; }
+img=$(build_guest "$UF_TOP/functions/pingd.c") || {
+	fail build-pingd "pingd.c did not build"
+	exit 0
+}
+# The pool's bridge, subnet and size are this run's own (unifaasd.conf), not
+# the defaults: the namespace already keeps them apart from every other run,
+# and this checks that unifaasd takes them from its configuration.
+br=ufbr$RANDOM
+net=10.$((RANDOM % 200 + 20)).$((RANDOM % 250))
+host=$net.1 ip0=$net.2 ip1=$net.3
+PLAT_CONF=$(printf 'tap_bridge=%s\ntap_cidr=%s/24\ntap_pool_size=2\n' "$br" "$host")
 trap plat_down EXIT
-plat_up || { fail up "unifaas up failed: $(tail -5 "$UF_TMP/$UF_SUITE.up.log" | tr '\n' ' ')"; exit 0; }
+plat_up || {
+	fail up "unifaas up failed: $(tail -5 "$UF_TMP/$UF_SUITE.up.log" | tr '\n' ' ')"
+	exit 0
+}
 
-m=$(manifest netwf <<EOF
+m=$(
+	manifest netwf <<EOF
 name: netwf
 functions:
   pingd:
@@ -38,21 +52,43 @@ EOF
 U deploy "$m" >"$UF_TMP/d.out" 2>&1 && pass deploy-net || fail deploy-net "$(cat "$UF_TMP/d.out")"
 wait_for 10 units_is netwf 2 && pass net-units-started || fail net-units-started "$(U ps)"
 # the pool's bridge carries the host address; each unit has its own device and address
-ip -br addr show uf-br0 | grep -q '10\.77\.0\.1/24' && pass bridge-address || fail bridge-address "$(ip -br addr)"
-ps -eo args | grep -- '--tap=uf-tap0' | grep -q 'NET_IP=10.77.0.2' && pass unit-gets-tap-and-ip ||
-	fail unit-gets-tap-and-ip "$(ps -eo args | grep uf-hvt | grep -v grep)"
-out=$(ping -c 3 -W 2 10.77.0.2 2>&1) && pass ping-unit-0 || fail ping-unit-0 "$out"
-out=$(ping -c 3 -W 2 10.77.0.3 2>&1) && pass ping-unit-1 || fail ping-unit-1 "$out"
+[ "$(ip -o -4 addr show dev "$br" 2>/dev/null | awk '{print $4}')" = "$host/24" ] && pass bridge-address ||
+	fail bridge-address "$(ip -br addr)"
+# unit_on DEVICE: the pid of this platform's unit attached to DEVICE
+unit_on() { plat_pids "--tap=$1( |$)"; }
+cmd_of() { tr '\0' ' ' <"/proc/$1/cmdline"; }
+u0=$(unit_on uf-tap0 | head -1)
+[ -n "$u0" ] && [[ " $(cmd_of "$u0") " == *" --env=NET_IP=$ip0 "* ]] && pass unit-gets-tap-and-ip ||
+	fail unit-gets-tap-and-ip "unit on uf-tap0: '$u0' $(cmd_of "$u0" 2>&1)"
+out=$(ping -c 3 -W 2 "$ip0" 2>&1) && pass ping-unit-0 || fail ping-unit-0 "$out"
+out=$(ping -c 3 -W 2 "$ip1" 2>&1) && pass ping-unit-1 || fail ping-unit-1 "$out"
 printf '%s\n' "$out" | grep -Eo 'rtt [^ ]+ = [^ ]+ ms' | sed "s/^/$UF_SUITE: /"
 
-# a killed unit gives its device back: the replacement gets a device again and answers
-pkill -9 -f -- '--tap=uf-tap0' && pass kill-net-unit || fail kill-net-unit "no unit on uf-tap0"
-wait_for 10 sh -c "ps -eo args | grep -v grep | grep -q -- '--consumer=netwf.pingd.3'" &&
-	out=$(ping -c 2 -W 2 10.77.0.2 2>&1) && pass replacement-answers || fail replacement-answers "$out $(U ps)"
+# A TAP device has carrier while a process is attached to it, none when free
+# (read with ip: /sys shows the namespace it was mounted in, not this one).
+# attached DEVICE: a process holds it; in_pool DEVICE: it is still there, a
+# port of the pool's bridge, up, and free
+attached() { ip -o link show dev "$1" 2>/dev/null | grep -q '[<,]LOWER_UP[,>]'; }
+in_pool() {
+	local l
+	l=$(ip -o link show dev "$1" 2>/dev/null) && [[ $l =~ [\<,]NO-CARRIER[,\>] && $l =~ [\<,]UP[,\>] && $l == *" master $br "* ]]
+}
+attached uf-tap0 && attached uf-tap1 && pass devices-attached ||
+	fail devices-attached "$(ip -o link show | grep uf-tap | cut -d' ' -f2- | tr '\n' ' ')"
 
-# undeploy stops the units; their devices are free (nothing attached)
+# a killed unit gives its device back: the replacement gets that device again and answers
+plat_kill 9 "--tap=uf-tap0( |$)" && pass kill-net-unit || fail kill-net-unit "no unit on uf-tap0"
+wait_for 10 plat_pids '--consumer=netwf\.pingd\.3( |$)' && wait_for 10 unit_on uf-tap0 &&
+	out=$(ping -c 2 -W 2 "$ip0" 2>&1) && pass replacement-answers || fail replacement-answers "$out $(U ps)"
+
+# undeploy stops the units; their devices are back in the pool: still ports of
+# the bridge, nothing attached, and handed out again to the next units
 U undeploy netwf >/dev/null
 wait_for 10 no_units netwf && pass net-units-stopped || fail net-units-stopped "$(U ps)"
-out=$(ping -c 1 -W 1 10.77.0.2 2>&1) && fail device-released "still answering: $out" || pass device-released
+wait_for 10 in_pool uf-tap0 && wait_for 10 in_pool uf-tap1 && pass device-released ||
+	fail device-released "$(ip -o link show | grep uf-tap | cut -d' ' -f2- | tr '\n' ' ')"
+U deploy "$m" >"$UF_TMP/d2.out" 2>&1 && wait_for 10 units_is netwf 2 && wait_for 10 unit_on uf-tap0 &&
+	wait_for 10 unit_on uf-tap1 && out=$(ping -c 1 -W 2 "$ip1" 2>&1) && pass devices-handed-out-again ||
+	fail devices-handed-out-again "$(cat "$UF_TMP/d2.out") $(U ps) ${out:-}"
 plat_down
 no_stray "$PLAT_STATE" >/dev/null && pass no-stray-units || fail no-stray-units "tenders left"

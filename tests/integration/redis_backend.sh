@@ -14,7 +14,7 @@ mkdir -p "$dir"
 sock="$dir/redis.sock"
 redis-server --port 0 --unixsocket "$sock" --save '' --appendonly no --daemonize yes \
 	--pidfile "$dir/redis.pid" --dir "$dir" >/dev/null || { fail redis-start "redis-server did not start"; exit 0; }
-for i in $(seq 50); do [ -S "$sock" ] && break; sleep 0.05; done
+wait_for 10 test -S "$sock"
 R() { redis-cli -s "$sock" "$@"; }
 trap 'R shutdown nosave >/dev/null 2>&1' EXIT
 
@@ -254,7 +254,7 @@ rc=$?
 	fail no-server "status $rc: $(cat "$UF_TMP/r.err")"
 timeout 30 "$HVT" --redis "$sock" --workflow w6 --queue in --idle-ms 5000 "$fdc" >/dev/null 2>"$UF_TMP/r.err" &
 waiter=$!
-sleep 0.5
+wait_for 10 sh -c "redis-cli -s '$sock' CLIENT LIST | grep -Eq 'flags=[A-Za-z]*b'" # the unit waits in XREADGROUP
 R shutdown nosave >/dev/null 2>&1
 wait $waiter
 rc=$?

@@ -68,7 +68,18 @@ python3 -c 'import os, signal, sys; os.closerange(3, 4096); signal.alarm(20); os
 	"$HVT" --fast-exit --events "$UF_TMP/in" "$fib" >"$UF_TMP/fifo.out" 2>&1 &
 hvt=$!
 exec 7>"$UF_TMP/in"
-sleep 0.3
+# set up: the tender sandboxed (after its VM and reaper) and the reaper too
+# (waited for: a fixed delay is outlasted on a loaded machine)
+set_up() {
+	local p
+	grep -q '^Seccomp:[[:space:]]*2' "/proc/$hvt/status" || return 1
+	for p in $(pgrep -P $$); do
+		[ "$p" != "$hvt" ] && [ "$(readlink "/proc/$p/exe")" = "$(readlink -f "$HVT")" ] &&
+			grep -q '^Seccomp:[[:space:]]*2' "/proc/$p/status" && return 0
+	done
+	return 1
+}
+wait_for 10 set_up
 st=/proc/$hvt/status
 if grep -q '^Seccomp:[[:space:]]*2' "$st" && grep -q '^NoNewPrivs:[[:space:]]*1' "$st"; then
 	pass seccomp-active

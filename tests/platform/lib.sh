@@ -2,20 +2,29 @@
 #
 # Sourced after tests/lib.sh.  plat_up starts redis-server, mosquitto and
 # unifaasd with `unifaas up` in a fresh state dir under $UF_TMP, on ports
-# derived from the suite's pid so parallel or leftover platforms never clash;
-# plat_down stops it (also on EXIT).  U runs the CLI against it, R runs
-# redis-cli as the platform's admin user.
+# claimed with uf_port so parallel runs and suites never clash; plat_down
+# stops it (also on EXIT).  U runs the CLI against it, R runs redis-cli as
+# the platform's admin user.  plat_pids/plat_kill find the processes this
+# platform's unifaasd started (units, standby tenders): never another run's
+# units of a workflow of the same name.
 
 PLAT_STATE="$UF_TMP/$UF_SUITE.state"
-PLAT_API_PORT=$((20000 + ($$ % 20000) * 2))
-PLAT_MQTT_PORT=$((PLAT_API_PORT + 1))
+PLAT_API_PORT=$(uf_port) && PLAT_MQTT_PORT=$(uf_port) || {
+	fail ports "no free TCP port for the platform"
+	exit 0
+}
 export UNIFAAS_STATE=$PLAT_STATE
 
 U() { "$UNIFAAS" --state-dir "$PLAT_STATE" "$@"; }
 R() { REDISCLI_AUTH=$(cat "$PLAT_STATE/redis.pass") redis-cli --no-auth-warning -s "$PLAT_STATE/redis.sock" "$@"; }
 
+# plat_up: a fresh platform; PLAT_CONF, when set, is written to the state
+# dir's unifaasd.conf first (the user's own settings, e.g. a TAP pool's)
 plat_up() {
 	rm -rf "$PLAT_STATE"
+	if [ -n "${PLAT_CONF:-}" ]; then
+		mkdir -p -m 700 "$PLAT_STATE" && printf '%s\n' "$PLAT_CONF" >"$PLAT_STATE/unifaasd.conf" || return 1
+	fi
 	U up --api-port "$PLAT_API_PORT" --mqtt-port "$PLAT_MQTT_PORT" >"$UF_TMP/$UF_SUITE.up.log" 2>&1
 }
 
@@ -23,15 +32,19 @@ plat_down() {
 	U down >/dev/null 2>&1
 }
 
-# wait_for SECONDS CMD... : polls CMD every 50 ms until it succeeds
-wait_for() {
-	local t=$1 i
-	shift
-	for i in $(seq $((t * 20))); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	return 1
+# plat_pids PATTERN: pids of the processes this platform's unifaasd started
+# (children of the unifaasd in $PLAT_STATE) whose command line matches the
+# extended regular expression PATTERN; fails when there is none
+plat_pids() {
+	local d
+	d=$(cat "$PLAT_STATE/unifaasd.pid" 2>/dev/null) && [ -n "$d" ] && pgrep -P "$d" -f -- "$1"
+}
+# plat_kill SIGNAL PATTERN: sends SIGNAL to them; fails when there is none
+plat_kill() {
+	local p
+	p=$(plat_pids "$2") || return 1
+	# shellcheck disable=SC2086
+	kill -"$1" $p
 }
 
 # eq A B : true when equal (for wait_for)
@@ -47,6 +60,11 @@ no_units() { [ "$(units "$1")" = 0 ]; }
 drained() { # WF QUEUE STEP: nothing lagging or pending
 	[ "$(R XINFO GROUPS "uf:q:$1:$2" | awk -v s="$3" '$0=="name"{getline; n=$0} $0=="pending"{getline; p=$0} $0=="lag"{getline; if (n==s) print p+$0}')" = 0 ]
 }
+# holds WF QUEUE STEP: a unit of STEP holds events not acknowledged yet
+holds() { [ "$(R XPENDING "uf:q:$1:$2" "$3" | head -1)" -gt 0 ]; }
+# workflows: the names of the deployed workflows, one a line (not the rest of
+# `unifaas ls`, whose units and state change by themselves)
+workflows() { U ls --json | python3 -c 'import json,sys; print("\n".join(sorted(w["name"] for w in json.load(sys.stdin)["workflows"])))'; }
 daemon_log() { cat "$PLAT_STATE/logs/unifaasd.log"; }
 
 # manifest NAME: writes a manifest from stdin into $UF_TMP and echoes its path
