@@ -146,16 +146,20 @@ run_job() {
 start_job() {
 	local name=$1
 	started[$name]=${EPOCHREALTIME/./}
-	(run_job "$name") >"$UF_RUN/$name.log" 2>&1 &
+	(
+		run_job "$name"
+		times >"$UF_RUN/$name/cpu" # (2nd line) user and system time of what it waited for
+	) >"$UF_RUN/$name.log" 2>&1 &
 	job_of[$!]=$name
 }
 
-# end_job PID: prints the job's output and its time
+# end_job PID: prints the job's output, its time and the CPU time it took
 end_job() {
-	local name=${job_of[$1]} us
+	local name=${job_of[$1]} us cpu
 	us=$((${EPOCHREALTIME/./} - ${started[$name]}))
-	printf '%s %d.%d\n' "$name" $((us / 1000000)) $((us / 100000 % 10)) >>"$UF_RUN/times"
-	printf '== %s (%d.%d s)\n' "$name" $((us / 1000000)) $((us / 100000 % 10))
+	cpu=$(awk 'NR == 2 {gsub(/[ms]/, " "); printf "%.1f", $1 * 60 + $2 + $3 * 60 + $4}' "$UF_RUN/$name/cpu" 2>/dev/null)
+	printf '%s %d.%d %s\n' "$name" $((us / 1000000)) $((us / 100000 % 10)) "${cpu:-?}" >>"$UF_RUN/times"
+	printf '== %s (%d.%d s, CPU %s s)\n' "$name" $((us / 1000000)) $((us / 100000 % 10)) "${cpu:-?}"
 	cat "$UF_RUN/$name.log"
 }
 
