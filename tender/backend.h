@@ -22,8 +22,10 @@
 #ifndef UF_BACKEND_H
 #define UF_BACKEND_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "rules.h"
 
@@ -91,6 +93,20 @@ struct uf_local_opts {
 	int err_fd;              /* where failures are reported */
 };
 struct uf_backend *uf_local_backend_open(const struct uf_local_opts *o, char *err, size_t errlen);
+
+/* kvfile.c: the --kv file, replaced atomically (write a temporary file,
+ * fsync, rename, fsync the directory) by a helper forked before seccomp.
+ * kvf_open before the sandbox (mode: the new file's); then exactly one of
+ * kvf_commit (0, or -1 with errno: the old file is left as it was) or
+ * kvf_abandon. */
+struct kvf {
+	int tmp_fd, sock;
+	pid_t helper;
+	char tmp_name[NAME_MAX + 1];
+};
+int kvf_open(struct kvf *f, const char *path, mode_t mode, char *err, size_t errlen);
+int kvf_commit(struct kvf *f, const char *buf, size_t len);
+void kvf_abandon(struct kvf *f);
 
 /* Redis data plane (backend_redis.c). */
 struct uf_redis_opts {

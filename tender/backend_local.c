@@ -9,7 +9,8 @@
  * writes (uf_rec_kv) are applied at commit, before the pushes are printed; one that fails (an INCR of a value that
  * is not an integer, a full store) is reported and skipped, as Redis skips it inside EXEC.  The KV store
  * lives in memory, loaded from and saved back to --kv FILE (a JSON object of string values, parsed with jsmn) when the
- * unit ends, however it ends.  The file is opened before the tender seccomps itself, and rewritten in place at the end.
+ * unit ends, however it ends.  The file is read before the tender seccomps itself and replaced atomically at the end
+ * (kvfile.c: a temporary file beside it, fsync, rename): a crash never leaves it truncated.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -58,9 +59,8 @@ struct local {
 	} inflight[UF_BATCH_MAX];
 	uint32_t ninflight;
 	struct kv_entry *kv[KV_BUCKETS];
-	int kv_fd;
+	struct kvf kvf;  /* the --kv file's replacement; kvf.sock < 0: no --kv */
 	size_t kv_bytes; /* keys + values held */
-	int kv_created;  /* the --kv file did not exist before this run */
 	char *scratch;   /* for printing */
 	size_t scratch_cap;
 };
@@ -405,7 +405,7 @@ static int out_json_value(struct local *l, char **buf, size_t *len, size_t *cap,
 
 static void kv_save(struct local *l)
 {
-	if (l->kv_fd < 0)
+	if (l->kvf.sock < 0)
 		return;
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
@@ -421,27 +421,24 @@ static void kv_save(struct local *l)
 		}
 	}
 	rc |= out_append(&buf, &len, &cap, "\n}\n", 3);
-	if (rc != 0)
-		hvt_printf(l->o.err_fd, "uf-hvt: kv file %s: out of memory, not saved\n", l->o.kv_file);
-	else if (ftruncate(l->kv_fd, 0) < 0 || lseek(l->kv_fd, 0, SEEK_SET) < 0 ||
-	         write(l->kv_fd, buf, len) != (ssize_t)len)
-		hvt_printf(l->o.err_fd, "uf-hvt: kv file %s: cannot save: %s\n", l->o.kv_file, strerror(errno));
+	if (rc != 0) {
+		hvt_printf(l->o.err_fd, "uf-hvt: kv file %s: out of memory, not saved (the file is as it was)\n",
+		           l->o.kv_file);
+		kvf_abandon(&l->kvf);
+	} else if (kvf_commit(&l->kvf, buf, len) < 0) {
+		hvt_printf(l->o.err_fd, "uf-hvt: kv file %s: cannot save: %s (the file is as it was)\n", l->o.kv_file,
+		           strerror(errno));
+	}
 	free(buf);
-	close(l->kv_fd);
-	l->kv_fd = -1;
 }
 
 static void local_close(struct uf_backend *b, int ran)
 {
 	struct local *l = (struct local *)b;
-	if (ran) {
+	if (ran)
 		kv_save(l);
-	} else if (l->kv_fd >= 0) {
-		close(l->kv_fd); /* never started: leave the file as it was */
-		l->kv_fd = -1;
-		if (l->kv_created)
-			unlink(l->o.kv_file);
-	}
+	else
+		kvf_abandon(&l->kvf); /* never started: the file stays as it was */
 	for (int i = 0; i < KV_BUCKETS; i++) {
 		while (l->kv[i]) {
 			struct kv_entry *e = l->kv[i];
@@ -471,35 +468,43 @@ static const char *kv_load_entry(void *arg, const char *key, size_t klen, const 
 	return local_kv_set(&l->b, key, klen, val, vlen) < 0 ? "out of memory for the store" : NULL;
 }
 
+/* Reads FILE if it exists (a missing file is an empty store), then
+ * prepares its replacement (kvfile.c) with the same mode. */
 static int kv_load(struct local *l, char *err, size_t errlen)
 {
 	const char *path = l->o.kv_file;
-	l->kv_fd = open(path, O_RDWR | O_CLOEXEC);
-	if (l->kv_fd < 0 && errno == ENOENT) {
-		l->kv_fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		l->kv_created = l->kv_fd >= 0;
-	}
-	if (l->kv_fd < 0) {
+	char *js = NULL;
+	struct stat st = {0};
+	int rc = -1, fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno != ENOENT) {
 		snprintf(err, errlen, "kv file %s: %s", path, strerror(errno));
 		return -1;
 	}
-	struct stat st;
-	if (fstat(l->kv_fd, &st) < 0) {
+	if (fd < 0) {
+		mode_t mask = umask(0);
+		umask(mask);
+		st.st_mode = 0644 & ~mask;
+	} else if (fstat(fd, &st) < 0) {
 		snprintf(err, errlen, "kv file %s: %s", path, strerror(errno));
-		return -1;
+		goto out;
 	}
-	if (st.st_size == 0)
-		return 0; /* new store */
-	char *js = malloc((size_t)st.st_size + 1);
-	ssize_t got = js ? pread(l->kv_fd, js, (size_t)st.st_size, 0) : -1;
-	if (got != st.st_size) {
-		snprintf(err, errlen, "kv file %s: cannot read: %s", path, js ? strerror(errno) : "out of memory");
-		free(js);
-		return -1;
+	if (st.st_size > 0) {
+		js = malloc((size_t)st.st_size + 1);
+		ssize_t got = js ? pread(fd, js, (size_t)st.st_size, 0) : -1;
+		if (got != st.st_size) {
+			snprintf(err, errlen, "kv file %s: cannot read: %s", path,
+			         js ? strerror(errno) : "out of memory");
+			goto out;
+		}
+		js[got] = '\0'; /* the parser may look one byte past a token, never past this */
+		if (uf_json_kv_parse(path, js, (size_t)got, kv_load_entry, l, err, errlen) < 0)
+			goto out;
 	}
-	js[got] = '\0'; /* the parser may look one byte past a token, never past this */
-	int rc = uf_json_kv_parse(path, js, (size_t)got, kv_load_entry, l, err, errlen);
+	rc = kvf_open(&l->kvf, path, st.st_mode & 07777, err, errlen);
+out:
 	free(js);
+	if (fd >= 0)
+		close(fd);
 	return rc;
 }
 
@@ -519,7 +524,7 @@ struct uf_backend *uf_local_backend_open(const struct uf_local_opts *o, char *er
 	                           .kv_del = local_kv_del,
 	                           .close = local_close};
 	l->o = *o;
-	l->kv_fd = -1;
+	l->kvf = (struct kvf){.tmp_fd = -1, .sock = -1, .helper = -1};
 	l->in_fd = -1;
 	l->rcap = 64 << 10;
 	l->rbuf = malloc(l->rcap);
@@ -541,9 +546,6 @@ struct uf_backend *uf_local_backend_open(const struct uf_local_opts *o, char *er
 		l->in_fd = 0;
 	}
 	if (o->kv_file && kv_load(l, err, errlen) < 0) {
-		if (l->kv_fd >= 0)
-			close(l->kv_fd);
-		l->kv_fd = -1;
 		local_close(&l->b, 0);
 		return NULL;
 	}

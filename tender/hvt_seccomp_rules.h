@@ -39,6 +39,7 @@ HVT_ALLOW(timer_delete)
 HVT_ALLOW(exit)
 HVT_ALLOW(exit_group)
 HVT_ALLOW(futex)
+HVT_ALLOW(wait4) /* reaps the --kv file's helper (kvfile.c) */
 HVT_ALLOW_IOCTL(KVM_RUN)
 HVT_ALLOW_IOCTL(KVM_GET_REGS)
 HVT_ALLOW_IOCTL(KVM_GET_SREGS)

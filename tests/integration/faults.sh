@@ -298,9 +298,11 @@ inspect_fds() {
 	local want="anon_inode:kvm-vcpu:0
 anon_inode:kvm-vm
 /dev/kvm"
-	[ -n "$kv" ] && want+=$'\n'"$kv"
+	# with --kv: the new version of the file, beside it, and the socket to the
+	# helper that renames it over the file at the end (tender/kvfile.c)
+	[ -n "$kv" ] && want+=$'\n'"$(dirname "$kv")/.$(basename "$kv").XXXXXX"$'\n'"socket"
 	want=$(sort <<<"$want")
-	fds=$(sort <<<"${fds%$'\n'}")
+	fds=$(sed -e 's/\.[A-Za-z0-9]\{6\}$/.XXXXXX/' -e 's/^socket:\[[0-9]*\]$/socket/' <<<"${fds%$'\n'}" | sort)
 	if [ -z "$hpid" ]; then
 		fail "$name" "could not find the running tender (status $rc)"
 	elif [ "$fds" != "$want" ]; then
@@ -318,6 +320,35 @@ anon_inode:kvm-vm
 inspect_fds tender-descriptors ""
 echo '{"k":"v"}' >"$UF_TMP/$UF_SUITE.kv.json"
 inspect_fds tender-descriptors-kv "$UF_TMP/$UF_SUITE.kv.json"
+
+# --- the --kv file is replaced, never rewritten in place ----------------------------
+# A tender killed while it writes the new store (here by SIGXFSZ: a 1 KiB file
+# size limit and a 3 KiB store) leaves the old file whole and no temporary file.
+kvd="$UF_TMP/$UF_SUITE.kvdir"
+mkdir -p "$kvd"
+printf '{"pad": "%03000d", "fdc-count": "41"}' 7 >"$kvd/kv.json"
+cp "$kvd/kv.json" "$UF_TMP/$UF_SUITE.kv.orig"
+fdc=$(build_guest "$UF_TOP/functions/fdc.c" "$UF_TMP/$UF_SUITE-fdc.uf")
+{ (ulimit -f 1 && exec timeout 20 "$HVT" --kv "$kvd/kv.json" --event open "$fdc" </dev/null >/dev/null 2>&1); } 2>/dev/null
+rc=$?
+left() { [ "$(ls -A "$kvd")" = kv.json ]; }
+settled() { # the helper removes the temporary file once it sees the tender gone
+	local i
+	for i in $(seq 40); do left && return 0; sleep 0.05; done
+	return 1
+}
+if [ $rc -eq 0 ]; then
+	fail kv-killed-while-saving "status 0: the tender was not stopped by the file size limit"
+elif ! cmp -s "$kvd/kv.json" "$UF_TMP/$UF_SUITE.kv.orig"; then
+	fail kv-killed-while-saving "status $rc; the old store was changed: $(head -c 100 "$kvd/kv.json")"
+elif ! settled; then
+	fail kv-killed-while-saving "temporary file left: $(ls -A "$kvd" | tr '\n' ' ')"
+else
+	pass kv-killed-while-saving
+fi
+timeout 20 "$HVT" --kv "$kvd/kv.json" --event open "$fdc" </dev/null >/dev/null 2>&1
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(d["fdc-count"] != "42" or len(d["pad"]) != 3000)' "$kvd/kv.json" &&
+	left && pass kv-saved-whole || fail kv-saved-whole "$(head -c 100 "$kvd/kv.json"); $(ls -A "$kvd" | tr '\n' ' ')"
 
 no_stray "$img" >/dev/null && pass no-stray-tenders || fail no-stray-tenders "$(no_stray "$img")"
 finish

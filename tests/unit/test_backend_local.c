@@ -6,7 +6,10 @@
  * and uf_json_escape.
  */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -406,7 +409,8 @@ static void test_kv_file_unopenable(void **state)
 	(void)state;
 	struct bk k;
 	assert_int_equal(bk_open(&k, NULL, 0, NULL, "/nonexistent/dir/kv.json"), -1);
-	assert_err_contains("kv file /nonexistent/dir/kv.json: No such file or directory");
+	assert_err_contains("kv file /nonexistent/dir/kv.json: ");
+	assert_err_contains("No such file or directory");
 	bk_close(&k);
 }
 
@@ -450,6 +454,51 @@ static void test_kv_file_created_and_saved(void **state)
 	json_decref(root);
 	assert_int_equal(bk_open(&k, NULL, 0, NULL, path), 0);
 	bk_close(&k);
+}
+
+/* The store is replaced, never rewritten in place: when writing the new
+ * version fails (here: RLIMIT_FSIZE, EFBIG), the old file is left whole and
+ * no temporary file is left beside it. */
+static void test_kv_file_save_fails_old_survives(void **state)
+{
+	(void)state;
+	char old[4096];
+	int n = snprintf(old, sizeof(old), "{\"keep\": \"%0*d\"}", 3000, 7);
+	char *path = uft_tmpfile(old, (size_t)n);
+	struct bk k;
+	assert_int_equal(bk_open(&k, NULL, 0, NULL, path), 0);
+	assert_int_equal(k.b->kv_set(k.b, "k", 1, "v", 1), 0);
+
+	struct rlimit was, small = {.rlim_cur = 1024, .rlim_max = RLIM_INFINITY};
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &was), 0);
+	small.rlim_max = was.rlim_max;
+	void (*sig)(int) = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	bk_close(&k);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
+	signal(SIGXFSZ, sig);
+
+	size_t len;
+	char *after = uft_slurp(path, &len);
+	assert_int_equal(len, (size_t)n);
+	assert_memory_equal(after, old, (size_t)n);
+	free(after);
+	char *msg = uft_slurp(k.errf, NULL);
+	if (!strstr(msg, "cannot save: File too large (the file is as it was)"))
+		fail_msg("stderr: %s", msg);
+	free(msg);
+	/* nothing but the store in its directory's view of it: no .NAME.XXXXXX */
+	char dir[4096], pattern[4200];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	*slash = '\0';
+	snprintf(pattern, sizeof(pattern), ".%s.", slash + 1);
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	for (struct dirent *e; (e = readdir(d));)
+		if (strncmp(e->d_name, pattern, strlen(pattern)) == 0)
+			fail_msg("temporary file left: %s/%s", dir, e->d_name);
+	closedir(d);
 }
 
 /* A unit that never ran (setup failed) leaves the --kv file as it found it. */
@@ -666,6 +715,7 @@ int main(void)
 		cmocka_unit_test(test_kv_incr),
 		cmocka_unit_test(test_kv_incr_value_with_nul_is_not_integer),
 		cmocka_unit_test(test_kv_file_load),
+		cmocka_unit_test(test_kv_file_save_fails_old_survives),
 		cmocka_unit_test(test_kv_file_bad_json),
 		cmocka_unit_test(test_kv_file_bad_contents),
 		cmocka_unit_test(test_kv_file_unopenable),
