@@ -177,7 +177,7 @@ expect_err kv-not-created-on-failed-start 2 "^uf-hvt: $UF_TMP/nonexistent.uf: ca
 	"$HVT" --kv "$UF_TMP/$UF_SUITE.new-kv.json" "$UF_TMP/nonexistent.uf" &&
 	{ [ ! -e "$UF_TMP/$UF_SUITE.new-kv.json" ] && pass kv-not-created-on-failed-start-no-file ||
 		fail kv-not-created-on-failed-start-no-file "the kv file was created"; }
-expect_err kv-unopenable 2 "^uf-hvt: kv file $UF_TMP/no/such/dir.json: No such file or directory$" \
+expect_err kv-unopenable 2 "^uf-hvt: kv file $UF_TMP/no/such/dir.json: cannot prepare its replacement in $UF_TMP/no/such: No such file or directory$" \
 	"$HVT" --kv "$UF_TMP/no/such/dir.json" "$img"
 
 # --- unifaas ------------------------------------------------------------------------
