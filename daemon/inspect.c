@@ -180,21 +180,33 @@ static json_t *entry_json(const redisReply *e, const char *dead_queue)
  * its manifest (listen_only: only the queues a step reads, the ones with
  * dead letters), a kept one's from uf:state:queues:<wf>.  NULL if Redis is
  * unreachable. */
+static int has_queue(json_t *queues, const char *q)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(queues, i, v) if (!strcmp(json_string_value(v), q)) return 1;
+	return 0;
+}
+
+static void add_name(json_t *arr, const char *q)
+{
+	if (!has_queue(arr, q))
+		json_array_append_new(arr, json_string(q));
+}
+
+/* The queues of a workflow as a JSON array of names, each once: a deployed
+ * one's from its manifest (listen_only: only the queues a step reads, the
+ * ones with dead letters), a kept one's from uf:state:queues:<wf>.  NULL if
+ * Redis is unreachable. */
 static json_t *wf_queues(struct daemon *d, struct workflow *w, const char *wf, int listen_only)
 {
 	json_t *arr = json_array();
 	if (w) {
 		for (size_t i = 0; i < w->m->nfunctions; i++) {
 			const struct uf_function *f = &w->m->functions[i];
-			json_array_append_new(arr, json_string(f->listen));
-			for (size_t k = 0; !listen_only && k < f->npush; k++) {
-				size_t j;
-				json_t *v;
-				int seen = 0;
-				json_array_foreach(arr, j, v) seen |= !strcmp(json_string_value(v), f->push[k]);
-				if (!seen)
-					json_array_append_new(arr, json_string(f->push[k]));
-			}
+			add_name(arr, f->listen);
+			for (size_t k = 0; !listen_only && k < f->npush; k++)
+				add_name(arr, f->push[k]);
 		}
 		return arr;
 	}
@@ -205,17 +217,9 @@ static json_t *wf_queues(struct daemon *d, struct workflow *w, const char *wf, i
 	}
 	for (size_t i = 0; i < r->elements; i++)
 		if (r->element[i]->type == REDIS_REPLY_STRING)
-			json_array_append_new(arr, json_string(r->element[i]->str));
+			add_name(arr, r->element[i]->str);
 	freeReplyObject(r);
 	return arr;
-}
-
-static int has_queue(json_t *queues, const char *q)
-{
-	size_t i;
-	json_t *v;
-	json_array_foreach(queues, i, v) if (!strcmp(json_string_value(v), q)) return 1;
-	return 0;
 }
 
 /* from= and count= of a page; -1 with err */

@@ -209,6 +209,11 @@ echo crash | U push ins in >/dev/null
 wait_for 20 bash -c "'$UNIFAAS' --state-dir '$PLAT_STATE' describe ins | grep -Eq '^  failed:    [0-9TZ:.-]+ unit ins\.a\.[0-9]+ (ended with status 3: .*guest fault|killed by signal 31)'" &&
 	pass describe-unit-failure ||
 	fail describe-unit-failure "$(U describe ins)"
+# a queue one step pushes to and the next reads is listed once
+U deploy "$UF_TOP/workflows/eval.yaml" >/dev/null
+[ "$(U describe eval --json | field '["queues"]')" = "['fridge-door', 'door-opens']" ] &&
+	[ "$(U queues | grep -c '^eval ')" = 2 ] && pass queues-listed-once || fail queues-listed-once "$(U queues)"
+U undeploy eval --purge >/dev/null
 expect describe-no-workflow 4 "unifaas: describe: nosuch: workflow 'nosuch' is not deployed" U describe nosuch
 
 # --- undeploy keeps queues, dead letters and KV readable; --purge removes everything ----
