@@ -44,6 +44,10 @@
 #define EVENT_MAX         (1u << 20)
 #define LOG_READ_MAX      (256u << 10)
 
+#define REDIS_WAIT_MS  (STORE_TIMEOUT_MS + 500) /* store_send answers within its timeout */
+#define HEALTH_WAIT_MS 500u
+#define UNITS_WAIT_MS  500u /* then the cached event counts */
+
 #define CONN_MAX         256u
 #define CONN_PER_IP      32u
 #define HEAD_DEADLINE_MS 10000u /* accept (or previous request) to end of head */
@@ -66,12 +70,31 @@ struct request {
 	int too_large;
 	int answered;      /* refused on its head: the body is never read */
 	int suspended;     /* waiting in a long poll */
-	uint64_t deadline; /* of the long poll */
+	uint64_t deadline; /* of the long poll, or of the wait for Redis */
 	uint64_t period;   /* run the route again every period ms (0: when the log grows) */
 	uint64_t recheck;  /* next time it is run again */
 	struct logfile *log;
 	struct request *next_waiter;
 	struct MHD_Connection *conn;
+	/* An answer that waits for Redis replies (store_send): the connection
+	 * is suspended until the last reply or the deadline, whichever first. */
+	struct api *a;
+	int calls;      /* replies still to come */
+	int redis_wait; /* suspended for them */
+	int gone;       /* the connection ended first: the last reply frees this */
+	int ready;      /* the answer below is complete */
+	int partial_ok; /* at the deadline, answer what is in (marked stale) */
+	unsigned status;
+	json_t *doc; /* a JSON answer, or: */
+	char *out;   /* a raw one */
+	size_t outlen;
+	char what[700];       /* the 404 message of a missing key */
+	char wf[UF_NAME_BUF]; /* push: where, for the scheduler */
+	char queue[UF_QUEUE_MAX + 1];
+	size_t events, sent, queued;
+	int missing;                        /* replies that never came */
+	void (*finish)(struct request *rq); /* makes the answer from the replies */
+	char first[64], last[64], refused[256];
 };
 
 struct api {
@@ -144,17 +167,41 @@ static void utf8_scrub(char *s)
 	}
 }
 
+static json_t *error_doc(const char *code, const char *fmt, va_list ap)
+{
+	char msg[8192];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	utf8_scrub(msg); /* names from the path may be any bytes */
+	return json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+}
+
 static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *code, const char *fmt, ...)
 {
-	char msg[8192];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	json_t *j = error_doc(code, fmt, ap);
 	va_end(ap);
-	utf8_scrub(msg); /* names from the path may be any bytes */
-	return send_json(c, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
+	return send_json(c, status, j);
+}
+
+/* The answer of a request waiting for Redis, kept until it is sent. */
+static void answer_json(struct request *rq, unsigned status, json_t *j)
+{
+	json_decref(rq->doc);
+	rq->status = status;
+	rq->doc = j;
+}
+
+static void answer_error(struct request *rq, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void answer_error(struct request *rq, unsigned status, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	answer_json(rq, status, error_doc(code, fmt, ap));
+	va_end(ap);
 }
 
 static enum MHD_Result unavailable(struct MHD_Connection *c)
@@ -253,11 +300,114 @@ static const char *state_name(const struct workflow *w)
 	return w->state == WF_STOPPED ? "stopped" : "running";
 }
 
+/* ---- answers that wait for Redis ---- */
+
+static void arm(struct api *a);
+static void run(struct api *a);
+static void timer_cb(uv_timer_t *t);
+
+static void free_request(struct request *rq)
+{
+	free(rq->body);
+	free(rq->out);
+	json_decref(rq->doc);
+	free(rq);
+}
+
+static void unwait(struct api *a, struct request *rq)
+{
+	for (struct request **p = &a->waiters; *p; p = &(*p)->next_waiter)
+		if (*p == rq) {
+			*p = rq->next_waiter;
+			return;
+		}
+}
+
+/* Whether a reply that arrives now is still wanted. */
+static int live(const struct request *rq)
+{
+	return !rq->gone && !rq->ready;
+}
+
+/* Every reply is in, or the deadline passed: the answer is made final and
+ * the connection woken; MHD sends it at its next run (handler, rq->ready). */
+static void redis_done(struct request *rq)
+{
+	struct api *a = rq->a;
+	int complete = !rq->calls && !rq->missing;
+	if (rq->finish)
+		rq->finish(rq); /* may decide the answer is whole (partial_ok) */
+	if (!complete && !rq->partial_ok)
+		answer_error(rq, 503, "unavailable",
+		             rq->calls ? "redis did not answer in time; retry later"
+		                       : "redis is unreachable; retry later");
+	else if (!complete && rq->status == 200 && json_is_object(rq->doc))
+		json_object_set_new(rq->doc, "stale", json_true()); /* from the daemon's last reading */
+	rq->ready = 1;
+	rq->redis_wait = 0;
+	unwait(a, rq);
+	MHD_resume_connection(rq->conn);
+	uv_timer_start(&a->timer, timer_cb, 0, 0);
+}
+
+/* After each reply (r NULL: none came): the last one completes the answer. */
+static void replied(struct request *rq, const redisReply *r)
+{
+	rq->calls--;
+	rq->missing += !r;
+	if (rq->gone) {
+		if (!rq->calls)
+			free_request(rq);
+		return;
+	}
+	if (!rq->calls && !rq->ready)
+		redis_done(rq);
+}
+
+/* Suspends the connection until the replies to the commands sent are in,
+ * at most wait_ms.  Nothing sent: Redis is unreachable, answered now. */
+static enum MHD_Result wait_redis(struct api *a, struct MHD_Connection *c, struct request *rq, uint64_t wait_ms)
+{
+	if (!rq->calls) {
+		if (rq->finish)
+			rq->finish(rq);
+		if (rq->partial_ok && rq->doc) {
+			if (rq->status == 200)
+				json_object_set_new(rq->doc, "stale", json_true());
+			json_t *j = rq->doc;
+			rq->doc = NULL;
+			return send_json(c, rq->status, j);
+		}
+		return unavailable(c);
+	}
+	rq->conn = c;
+	rq->redis_wait = 1;
+	rq->deadline = now_ms() + wait_ms;
+	rq->next_waiter = a->waiters;
+	a->waiters = rq;
+	MHD_suspend_connection(c);
+	arm(a);
+	return MHD_YES;
+}
+
+/* The answer made while the connection was suspended. */
+static enum MHD_Result send_ready(struct MHD_Connection *c, struct request *rq)
+{
+	if (rq->doc) {
+		json_t *j = rq->doc;
+		rq->doc = NULL;
+		return send_json(c, rq->status, j);
+	}
+	return send_body(c, rq->status, rq->status == 200 ? "application/octet-stream" : "text/plain",
+	                 rq->out ? rq->out : "", rq->outlen, NULL);
+}
+
 /* ---- routes ---- */
 
+/* From memory, at once, whatever Redis does (store_healthy). */
 static enum MHD_Result r_health(struct api *a, struct MHD_Connection *c)
 {
-	int up = store_up(a->d->store);
+	int up = store_healthy(a->d->store);
 	return send_json(c, up ? 200 : 503,
 	                 json_pack("{s:s,s:s,s:s}", "status", up ? "ok" : "degraded", "version", UNIFAAS_VERSION,
 	                           "redis", up ? "ok" : "down"));
@@ -341,6 +491,42 @@ static int listened(const struct workflow *w, const char *q)
 	return uf_manifest_listener(w->m, q) != NULL;
 }
 
+static void push_reply(redisReply *r, void *arg)
+{
+	struct request *rq = arg;
+	if (live(rq) && r && r->type == REDIS_REPLY_STRING) {
+		if (!rq->first[0])
+			snprintf(rq->first, sizeof(rq->first), "%s", r->str);
+		snprintf(rq->last, sizeof(rq->last), "%s", r->str);
+		rq->queued++;
+	} else if (live(rq) && r && !rq->refused[0]) {
+		snprintf(rq->refused, sizeof(rq->refused), "%s",
+		         r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+	}
+	replied(rq, r);
+}
+
+/* Every XADD answered (or not in time): 202 only when all were queued. */
+static void push_finish(struct request *rq)
+{
+	if (rq->queued)
+		scheduler_poke(rq->a->d, rq->wf, rq->queue);
+	if (rq->queued == rq->events) {
+		answer_json(
+		    rq, 202,
+		    json_pack("{s:I,s:s,s:s}", "queued", (json_int_t)rq->queued, "first", rq->first, "last", rq->last));
+		rq->partial_ok = 1; /* the answer is whole whatever else is late */
+		return;
+	}
+	answer_error(rq, 503, "unavailable", "redis queued %zu of %zu events (%s)%s%s%s%s; retry the rest", rq->queued,
+	             rq->events,
+	             rq->refused[0]          ? rq->refused
+	             : rq->sent < rq->events ? "redis is unreachable"
+	                                     : "no answer in time: the unconfirmed ones may be queued",
+	             rq->queued ? ", ids " : "", rq->first, rq->queued ? " .. " : "", rq->last);
+	rq->partial_ok = 1; /* this 503 says it all */
+}
+
 static enum MHD_Result r_push(struct api *a, struct MHD_Connection *c, struct request *rq, struct workflow *w,
                               const char *q)
 {
@@ -373,9 +559,11 @@ static enum MHD_Result r_push(struct api *a, struct MHD_Connection *c, struct re
 			                  "send them in several requests, as 'unifaas push' does",
 			                  UF_PUSH_EVENTS_MAX);
 	}
-	size_t sent = 0, queued = 0;
-	char first[64] = "", last[64] = "", refused[256] = "";
-	for (const char *s = p; single ? sent == 0 : s < end;) { /* single: one event, even empty */
+	snprintf(rq->wf, sizeof(rq->wf), "%s", w->m->name);
+	snprintf(rq->queue, sizeof(rq->queue), "%s", q);
+	rq->events = single ? 1 : n;
+	rq->finish = push_finish;
+	for (const char *s = p; single ? rq->sent == 0 : s < end;) { /* single: one event, even empty */
 		const char *nl = single ? end : memchr(s, '\n', (size_t)(end - s));
 		size_t len = (size_t)((nl ? nl : end) - s);
 		if (!single && len && s[len - 1] == '\r')
@@ -383,35 +571,14 @@ static enum MHD_Result r_push(struct api *a, struct MHD_Connection *c, struct re
 		if (len || single) {
 			const char *argv[] = {"XADD", key, "*", "data", s};
 			size_t lens[] = {4, strlen(key), 1, 4, len};
-			if (store_appendv(d->store, 5, argv, lens) < 0)
-				return unavailable(c);
-			sent++;
+			if (store_sendv(d->store, push_reply, rq, 5, argv, lens) < 0)
+				break; /* the rest is not sent: the answer says how many were queued */
+			rq->sent++;
+			rq->calls++;
 		}
 		s = (nl ? nl : end) + 1;
 	}
-	for (size_t i = 0; i < sent; i++) {
-		redisReply *r = store_reply(d->store);
-		if (!r)
-			return unavailable(c);
-		if (r->type == REDIS_REPLY_STRING) {
-			if (!first[0])
-				snprintf(first, sizeof(first), "%s", r->str);
-			snprintf(last, sizeof(last), "%s", r->str);
-			queued++;
-		} else if (!refused[0]) {
-			snprintf(refused, sizeof(refused), "%s",
-			         r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-		}
-		freeReplyObject(r);
-	}
-	if (queued)
-		scheduler_poke(d, w->m->name, q);
-	if (queued < sent)
-		return send_error(c, 503, "unavailable", "redis refused %zu of %zu events (%s); %zu queued%s%s%s%s",
-		                  sent - queued, sent, refused, queued, queued ? ", ids " : "", first,
-		                  queued ? " .. " : "", last);
-	return send_json(c, 202,
-	                 json_pack("{s:I,s:s,s:s}", "queued", (json_int_t)queued, "first", first, "last", last));
+	return wait_redis(a, c, rq, REDIS_WAIT_MS);
 }
 
 json_t *api_step_exits(const struct step *s)
@@ -427,42 +594,102 @@ json_t *api_step_exits(const struct step *s)
 	return exits;
 }
 
-static enum MHD_Result r_units(struct api *a, struct MHD_Connection *c)
+/* A reply that fills part of a JSON answer: what it fills. */
+struct part {
+	struct request *rq;
+	json_t *obj; /* a reference of its own */
+	int kind;
+};
+
+static int ask_part(struct daemon *d, struct request *rq, store_cb cb, json_t *obj, int kind, const char *fmt,
+                    const char *wf, const char *name)
+{
+	struct part *pt = calloc(1, sizeof(*pt));
+	if (!pt) {
+		rq->missing++;
+		return -1;
+	}
+	*pt = (struct part){.rq = rq, .obj = json_incref(obj), .kind = kind};
+	if (store_send(d->store, cb, pt, fmt, wf, name) < 0) {
+		json_decref(pt->obj);
+		free(pt);
+		rq->missing++; /* the answer lacks this part */
+		return -1;
+	}
+	rq->calls++;
+	return 0;
+}
+
+static void part_done(struct part *pt, const redisReply *r)
+{
+	struct request *rq = pt->rq;
+	json_decref(pt->obj);
+	free(pt);
+	replied(rq, r);
+}
+
+/* uf:stat:<wf>:<step> (HGETALL): each unit's acknowledged events. */
+static void units_reply(redisReply *r, void *arg)
+{
+	struct part *pt = arg;
+	if (live(pt->rq) && r && r->type == REDIS_REPLY_ARRAY) {
+		size_t i;
+		json_t *e;
+		json_array_foreach(pt->obj, i, e)
+		{
+			const char *id = json_string_value(json_object_get(e, "id"));
+			redisReply *v = id ? store_field(r, id) : NULL;
+			if (!v || v->type != REDIS_REPLY_STRING)
+				continue;
+			long long ev = strtoll(v->str, NULL, 10);
+			json_object_set_new(e, "events", json_integer(ev));
+			struct unit *u = unit_find(pt->rq->a->d, 0, id);
+			if (u) /* what the next answer shows if Redis is slow then */
+				u->events = (uint64_t)ev;
+		}
+	}
+	part_done(pt, r);
+}
+
+static json_t *step_json(struct workflow *w, struct step *s)
+{
+	const char *reason = w->state == WF_STOPPED ? w->reason : s->why_waiting;
+	return json_pack("{s:s,s:s,s:i,s:i,s:s,s:s,s:I,s:I,s:o}", "workflow", w->m->name, "step", s->fn->name, "units",
+	                 (int)s->running, "max_units", (int)s->fn->scale.max_units, "state", state_name(w), "reason",
+	                 reason, "starts", (json_int_t)s->starts, "backlog", (json_int_t)s->backlog, "exits",
+	                 api_step_exits(s));
+}
+
+/* The units as the daemon knows them; each one's event count from Redis,
+ * or, when Redis does not answer within UNITS_WAIT_MS, the last one read
+ * (the answer is then marked "stale"). */
+static enum MHD_Result r_units(struct api *a, struct MHD_Connection *c, struct request *rq)
 {
 	struct daemon *d = a->d;
 	json_t *units = json_array(), *steps = json_array();
 	uint64_t now = now_ms();
+	answer_json(rq, 200, json_pack("{s:o,s:o}", "units", units, "steps", steps));
+	rq->partial_ok = 1;
 	for (struct workflow *w = d->workflows; w; w = w->next)
 		for (size_t i = 0; i < w->m->nfunctions; i++) {
 			struct step *s = &w->steps[i];
-			redisReply *st = store_cmd(d->store, "HGETALL uf:stat:%s:%s", w->m->name, s->fn->name);
+			json_t *mine = json_array();
 			for (struct unit *u = s->units; u; u = u->next) {
-				long long ev = 0;
-				for (size_t k = 0; st && st->type == REDIS_REPLY_ARRAY && k + 1 < st->elements; k += 2)
-					if (!strcmp(st->element[k]->str, u->id))
-						ev = strtoll(st->element[k + 1]->str, NULL, 10);
-				json_array_append_new(
-				    units, json_pack("{s:s,s:s,s:s,s:i,s:s,s:I,s:I}", "id", u->id, "workflow",
-				                     w->m->name, "step", s->fn->name, "pid", u->pid, "state",
-				                     u->state == UNIT_RUNNING ? "running" : "stopping", "uptime_ms",
-				                     (json_int_t)(now - u->started_ms), "events", (json_int_t)ev));
+				json_t *e =
+				    json_pack("{s:s,s:s,s:s,s:i,s:s,s:I,s:I}", "id", u->id, "workflow", w->m->name,
+				              "step", s->fn->name, "pid", u->pid, "state",
+				              u->state == UNIT_RUNNING ? "running" : "stopping", "uptime_ms",
+				              (json_int_t)(now - u->started_ms), "events", (json_int_t)u->events);
+				json_array_append(units, e);
+				json_array_append_new(mine, e);
 			}
-			if (st)
-				freeReplyObject(st);
-			json_t *exits = api_step_exits(s);
-			const char *reason = w->state == WF_STOPPED ? w->reason : s->why_waiting;
-			json_array_append_new(steps,
-			                      json_pack("{s:s,s:s,s:i,s:i,s:s,s:s,s:I,s:I,s:o}", "workflow", w->m->name,
-			                                "step", s->fn->name, "units", (int)s->running, "max_units",
-			                                (int)s->fn->scale.max_units, "state", state_name(w), "reason",
-			                                reason, "starts", (json_int_t)s->starts, "backlog",
-			                                (json_int_t)s->backlog, "exits", exits));
+			if (s->units)
+				ask_part(d, rq, units_reply, mine, 0, "HGETALL uf:stat:%s:%s", w->m->name, s->fn->name);
+			json_decref(mine);
+			json_array_append_new(steps, step_json(w, s));
 		}
-	return send_json(c, 200, json_pack("{s:o,s:o}", "units", units, "steps", steps));
+	return wait_redis(a, c, rq, UNITS_WAIT_MS);
 }
-
-static void arm(struct api *a);
-static void run(struct api *a);
 
 static void wake_waiters(struct logfile *l, void *arg)
 {
@@ -575,38 +802,53 @@ static enum MHD_Result r_logs(struct api *a, struct MHD_Connection *c, struct re
 	return r;
 }
 
+static void kv_get_reply(redisReply *r, void *arg)
+{
+	struct request *rq = arg;
+	if (live(rq) && r && r->type == REDIS_REPLY_STRING && (rq->out = malloc(r->len ? r->len : 1))) {
+		memcpy(rq->out, r->str, r->len);
+		rq->outlen = r->len;
+		rq->status = 200;
+	} else if (live(rq) && r && r->type == REDIS_REPLY_NIL) {
+		answer_error(rq, 404, "not_found", "%s", rq->what);
+	} else if (live(rq) && r) {
+		answer_error(rq, 503, "unavailable", "redis refused the read: %s",
+		             r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+	}
+	replied(rq, r);
+}
+
+static void kv_write_reply(redisReply *r, void *arg)
+{
+	struct request *rq = arg;
+	if (live(rq) && r && r->type == REDIS_REPLY_ERROR)
+		answer_error(rq, 503, "unavailable", "redis refused the write: %s", r->str);
+	else if (live(rq) && r)
+		rq->status = 204;
+	replied(rq, r);
+}
+
 static enum MHD_Result r_kv(struct api *a, struct MHD_Connection *c, struct request *rq, const char *method,
                             const char *wf, const char *key)
 {
-	redisReply *r;
+	struct store *st = a->d->store;
+	int sent;
 	if (!key_ok(key))
 		return send_error(c, 400, "bad_request",
 		                  "bad KV key '%s': 1-%u bytes of UTF-8 text, no spaces or control characters", key,
 		                  UF_KEY_MAX);
-	if (!strcmp(method, "GET")) {
-		if (!(r = store_cmd(a->d->store, "GET uf:kv:%s:%s", wf, key)))
-			return unavailable(c);
-		enum MHD_Result ret = r->type == REDIS_REPLY_STRING
-		                          ? send_body(c, 200, "application/octet-stream", r->str, r->len, NULL)
-		                          : send_error(c, 404, "not_found", "no key '%s' in workflow '%s'", key, wf);
-		freeReplyObject(r);
-		return ret;
-	}
 	if (!strcmp(method, "PUT") && rq->too_large)
 		return send_error(c, 413, "too_large", "KV value over %u bytes", BODY_MAX_EVENTS);
-	if (!strcmp(method, "PUT"))
-		r = store_cmd(a->d->store, "SET uf:kv:%s:%s %b", wf, key, rq->body ? rq->body : "", rq->len);
+	snprintf(rq->what, sizeof(rq->what), "no key '%s' in workflow '%s'", key, wf);
+	if (!strcmp(method, "GET"))
+		sent = store_send(st, kv_get_reply, rq, "GET uf:kv:%s:%s", wf, key);
+	else if (!strcmp(method, "PUT"))
+		sent = store_send(st, kv_write_reply, rq, "SET uf:kv:%s:%s %b", wf, key, rq->body ? rq->body : "",
+		                  rq->len);
 	else
-		r = store_cmd(a->d->store, "DEL uf:kv:%s:%s", wf, key);
-	if (!r)
-		return unavailable(c);
-	if (r->type == REDIS_REPLY_ERROR) {
-		enum MHD_Result ret = send_error(c, 503, "unavailable", "redis refused the write: %s", r->str);
-		freeReplyObject(r);
-		return ret;
-	}
-	freeReplyObject(r);
-	return send_body(c, 204, "text/plain", "", 0, NULL);
+		sent = store_send(st, kv_write_reply, rq, "DEL uf:kv:%s:%s", wf, key);
+	rq->calls += sent == 0;
+	return wait_redis(a, c, rq, REDIS_WAIT_MS);
 }
 
 static struct step *find_step(struct workflow *w, const char *name)
@@ -660,7 +902,7 @@ static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char
 	if (n == 2 && !strcmp(seg[1], "status"))
 		return METHOD_IS("GET") ? r_status(a, c) : send_error(c, 405, "method_not_allowed", "GET only");
 	if (n == 2 && !strcmp(seg[1], "units"))
-		return METHOD_IS("GET") ? r_units(a, c) : send_error(c, 405, "method_not_allowed", "GET only");
+		return METHOD_IS("GET") ? r_units(a, c, rq) : send_error(c, 405, "method_not_allowed", "GET only");
 	if (n == 2 && !strcmp(seg[1], "queues"))
 		return METHOD_IS("GET") ? inspect_queues(a, c) : send_error(c, 405, "method_not_allowed", "GET only");
 	if (strcmp(seg[1], "workflows"))
@@ -883,6 +1125,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	if (!rq) { /* the head is in */
 		if (!(rq = calloc(1, sizeof(*rq))))
 			return MHD_NO;
+		rq->a = a;
 		*con_cls = rq;
 		set_phase(c, PHASE_BODY);
 		if ((rq->answered = refuse_on_head(a, c, url, rq)))
@@ -914,6 +1157,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		return MHD_YES;
 	}
 	set_phase(c, PHASE_ANSWER);
+	if (rq->ready) /* made while suspended, waiting for Redis */
+		return send_ready(c, rq);
 	return route(a, c, url, method, rq);
 }
 
@@ -925,14 +1170,15 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
 	set_phase(c, PHASE_HEAD); /* the next request on this connection */
 	if (!rq)
 		return;
-	for (struct request **p = &a->waiters; *p; p = &(*p)->next_waiter)
-		if (*p == rq) {
-			*p = rq->next_waiter;
-			break;
-		}
-	free(rq->body);
-	free(rq);
+	unwait(a, rq);
 	*con_cls = NULL;
+	if (rq->calls) { /* replies still to come: the last one frees it */
+		rq->gone = 1;
+		free(rq->body);
+		rq->body = NULL;
+		return;
+	}
+	free_request(rq);
 }
 
 /* ---- the loop glue ---- */
@@ -946,7 +1192,10 @@ static void run(struct api *a)
 		if (now >= rq->deadline || (rq->recheck && now >= rq->recheck)) {
 			*p = rq->next_waiter;
 			rq->suspended = 0;
-			MHD_resume_connection(rq->conn);
+			if (rq->redis_wait)
+				redis_done(rq); /* with what came in time */
+			else
+				MHD_resume_connection(rq->conn);
 		} else {
 			p = &rq->next_waiter;
 		}

@@ -212,10 +212,13 @@ void registry_set_state(struct workflow *w, enum wf_state s, const char *reason)
 {
 	w->state = s;
 	snprintf(w->reason, sizeof(w->reason), "%s", reason ? reason : "");
-	redisReply *r = store_cmd(w->d->store, "HSET uf:state:wf:%s state %s reason %s", w->m->name,
-	                          s == WF_STOPPED ? "stopped" : "running", w->reason);
-	if (r)
-		freeReplyObject(r);
+	/* from the loop: sent, not waited for (a lost write is logged) */
+	if (store_send(w->d->store, NULL, NULL, "HSET uf:state:wf:%s state %s reason %s", w->m->name,
+	               s == WF_STOPPED ? "stopped" : "running", w->reason) < 0)
+		dlog("warn",
+		     "what=redis op=hset workflow=%s state=%s cause=\"redis unreachable\" effect=\"not kept "
+		     "across a restart\"",
+		     w->m->name, s == WF_STOPPED ? "stopped" : "running");
 }
 
 static void unlink_workflow(struct daemon *d, struct workflow *w)

@@ -1,10 +1,14 @@
 /*
  * store.c - the daemon's connections to Redis.
  *
- * Two connections over the unix socket, both authenticated as the platform's
- * own user: a synchronous one for commands (a round trip is ~50 us here,
- * short enough to make from the loop) and an asynchronous one, attached to
- * the libuv loop, subscribed to the keyspace channels (event `xadd`) of the
+ * Three connections over the unix socket, all authenticated as the
+ * platform's own user: a synchronous one used before the loop runs (restore
+ * at start) and by the call sites not yet moved to the asynchronous one;
+ * an asynchronous one for commands from the loop (store_send: the loop
+ * never waits for a reply, and a command without a reply within
+ * STORE_TIMEOUT_MS drops the connection, so every caller hears NULL and
+ * carries on; it is made again at most every 200 ms); and an asynchronous
+ * one, attached to the libuv loop, subscribed to the keyspace channels (event `xadd`) of the
  * queues the scheduler watches: only queues with a listening step that has
  * no unit, because a notification per event of a busy queue would cost the
  * daemon ~10% of a core at 20k events/s for nothing.  Either may drop when
@@ -37,8 +41,25 @@ struct watch {
 	int wanted;        /* still wanted after the last store_watch_end */
 };
 
+/* A command sent on the asynchronous connection, waiting for its reply;
+ * kept in send order, so the oldest is first. */
+struct call {
+	struct call *next, *prev;
+	struct store *s;
+	store_cb cb;
+	void *arg;
+	uint64_t sent_ms;
+	char op[24]; /* the command's name, for the log */
+};
+
 struct store {
 	uv_loop_t *loop;
+	redisAsyncContext *ac; /* commands from the loop */
+	uv_timer_t ac_timer;   /* watchdog of the oldest call; reconnect */
+	uint64_t ac_attempt_ms;
+	int ac_was_down;
+	int ac_ready; /* authenticated */
+	struct call *calls, *calls_last;
 	char socket[4096];
 	char password[256];
 	redisContext *c;
@@ -228,6 +249,168 @@ redisReply *store_reply(struct store *s)
 	return r;
 }
 
+/* ---- commands from the loop ---- */
+
+static void ac_connect(struct store *s);
+static void ac_down(struct store *s, const char *why);
+
+static void call_unlink(struct store *s, struct call *c)
+{
+	*(c->prev ? &c->prev->next : &s->calls) = c->next;
+	*(c->next ? &c->next->prev : &s->calls_last) = c->prev;
+}
+
+static void on_call_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	(void)ac;
+	struct call *c = privdata;
+	redisReply *r = reply;
+	call_unlink(c->s, c);
+	if (c->cb)
+		c->cb(r, c->arg);
+	else if (r && r->type == REDIS_REPLY_ERROR)
+		dlog("warn", "what=redis op=%s cause=\"%s\"", c->op, r->str);
+	free(c);
+}
+
+static void ac_timer_cb(uv_timer_t *t)
+{
+	struct store *s = t->data;
+	uint64_t now = now_ms();
+	if (!s->ac) {
+		ac_connect(s);
+		return;
+	}
+	if (s->calls && now - s->calls->sent_ms >= STORE_TIMEOUT_MS) {
+		if (!s->ac_was_down)
+			dlog("warn", "what=redis op=%s cause=\"no reply in %d ms\" action=reconnect", s->calls->op,
+			     STORE_TIMEOUT_MS);
+		redisAsyncContext *ac = s->ac;
+		ac_down(s, "no reply");
+		redisAsyncFree(ac); /* every waiting call hears NULL */
+		return;
+	}
+	if (s->calls)
+		uv_timer_start(&s->ac_timer, ac_timer_cb, s->calls->sent_ms + STORE_TIMEOUT_MS - now, 0);
+}
+
+static void ac_down(struct store *s, const char *why)
+{
+	if (!s->ac_was_down)
+		dlog("warn", "what=redis op=connect socket=%s cause=\"%s\" retry_ms=200", s->socket, why);
+	s->ac = NULL;
+	s->ac_ready = 0;
+	s->ac_was_down = 1;
+	if (!s->closing)
+		uv_timer_start(&s->ac_timer, ac_timer_cb, 200, 0);
+}
+
+static void on_ac_disconnect(const redisAsyncContext *ac, int status)
+{
+	struct store *s = ac->data;
+	if (s->ac == ac) /* not one we dropped ourselves */
+		ac_down(s, status == REDIS_OK ? "closed" : ac->errstr);
+}
+
+static void on_ac_connect(const redisAsyncContext *ac, int status)
+{
+	struct store *s = ac->data;
+	if (status != REDIS_OK && s->ac == ac)
+		ac_down(s, ac->errstr); /* hiredis frees the context */
+}
+
+/* The AUTH reply: the connection is usable, again or for the first time. */
+static void on_ac_auth(redisReply *r, void *arg)
+{
+	struct store *s = arg;
+	if (!r || r->type == REDIS_REPLY_ERROR) {
+		if (r)
+			dlog("error", "what=redis op=auth socket=%s cause=\"%s\"", s->socket, r->str);
+		return;
+	}
+	s->ac_ready = 1;
+	if (s->ac_was_down) {
+		s->ac_was_down = 0;
+		dlog("info", "what=redis op=connect socket=%s result=reconnected", s->socket);
+		if (s->reconnected)
+			s->reconnected(s->arg);
+	}
+}
+
+static void ac_connect(struct store *s)
+{
+	s->ac_attempt_ms = now_ms();
+	redisAsyncContext *ac = redisAsyncConnectUnix(s->socket);
+	if (!ac || ac->err) {
+		ac_down(s, ac ? ac->errstr : "out of memory");
+		if (ac)
+			redisAsyncFree(ac);
+		return;
+	}
+	ac->data = s;
+	fcntl(ac->c.fd, F_SETFD, FD_CLOEXEC); /* never inherited by a unit */
+	redisLibuvAttach(ac, s->loop);
+	redisAsyncSetConnectCallback(ac, on_ac_connect);
+	redisAsyncSetDisconnectCallback(ac, on_ac_disconnect);
+	s->ac = ac;
+	if (s->password[0])
+		store_send(s, on_ac_auth, s, "AUTH %s", s->password);
+	else
+		store_send(s, on_ac_auth, s, "PING");
+}
+
+static int call_start(struct store *s, struct call *c, store_cb cb, void *arg, const char *op)
+{
+	c->s = s;
+	c->cb = cb;
+	c->arg = arg;
+	c->sent_ms = now_ms();
+	snprintf(c->op, sizeof(c->op), "%.*s", (int)strcspn(op, " "), op);
+	c->prev = s->calls_last;
+	*(s->calls_last ? &s->calls_last->next : &s->calls) = c;
+	s->calls_last = c;
+	if (!uv_is_active((uv_handle_t *)&s->ac_timer))
+		uv_timer_start(&s->ac_timer, ac_timer_cb, STORE_TIMEOUT_MS, 0);
+	return 0;
+}
+
+int store_send(struct store *s, store_cb cb, void *arg, const char *fmt, ...)
+{
+	if (!s->ac || s->closing)
+		return -1;
+	struct call *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = redisvAsyncCommand(s->ac, on_call_reply, c, fmt, ap);
+	va_end(ap);
+	if (rc != REDIS_OK) {
+		free(c);
+		return -1;
+	}
+	return call_start(s, c, cb, arg, fmt);
+}
+
+int store_healthy(struct store *s)
+{
+	return s->ac && s->ac_ready && (!s->calls || now_ms() - s->calls->sent_ms < STORE_TIMEOUT_MS / 2);
+}
+
+int store_sendv(struct store *s, store_cb cb, void *arg, int argc, const char **argv, const size_t *argvlen)
+{
+	if (!s->ac || s->closing)
+		return -1;
+	struct call *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -1;
+	if (redisAsyncCommandArgv(s->ac, on_call_reply, c, argc, argv, argvlen) != REDIS_OK) {
+		free(c);
+		return -1;
+	}
+	return call_start(s, c, cb, arg, argv[0]);
+}
+
 /* ---- keyspace notifications ---- */
 
 static void sub_connect(struct store *s);
@@ -350,6 +533,9 @@ struct store *store_open(uv_loop_t *loop, const char *socket, const char *passwo
 	}
 	uv_timer_init(loop, &s->sub_retry);
 	s->sub_retry.data = s;
+	uv_timer_init(loop, &s->ac_timer);
+	s->ac_timer.data = s;
+	ac_connect(s);
 	/* the daemon's triggers: stream keyspace events (K: keyspace, t: stream) */
 	redisReply *r = store_cmd(s, "CONFIG SET notify-keyspace-events Kt");
 	if (!r || r->type == REDIS_REPLY_ERROR)
@@ -413,6 +599,12 @@ static void free_after_close(uv_handle_t *h)
 	free(h->data);
 }
 
+static void ac_timer_closed(uv_handle_t *h)
+{
+	struct store *s = h->data;
+	uv_close((uv_handle_t *)&s->sub_retry, free_after_close);
+}
+
 void store_close(struct store *s)
 {
 	if (!s)
@@ -425,8 +617,14 @@ void store_close(struct store *s)
 	}
 	if (s->sub)
 		redisAsyncDisconnect(s->sub);
+	if (s->ac) {
+		redisAsyncContext *ac = s->ac;
+		s->ac = NULL;
+		redisAsyncFree(ac); /* waiting calls hear NULL */
+	}
 	if (s->c)
 		redisFree(s->c);
 	uv_timer_stop(&s->sub_retry);
-	uv_close((uv_handle_t *)&s->sub_retry, free_after_close);
+	uv_timer_stop(&s->ac_timer);
+	uv_close((uv_handle_t *)&s->ac_timer, ac_timer_closed);
 }
