@@ -3,4 +3,4 @@
 # and the CLI; tests/unit/unit.mk; tests/fuzz/fuzz.mk).  Each is built once
 # per toolchain: with musl for the static tender, with the host compiler for
 # everything else.
-COMMON = names text
+COMMON = names text image

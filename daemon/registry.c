@@ -2,7 +2,9 @@
  * registry.c - deployed workflows: deploy, undeploy, restore, ACL users.
  *
  * A deploy is checked whole before anything changes: the manifest parses
- * and passes every check (manifest.c), every image is copied into
+ * and passes every check (manifest.c), every image is read once, checked
+ * exactly as the tender checks it (common/image.c: an image the tender
+ * would refuse is refused here, with its reason) and copied into
  * <state>/images/<wf>/ under a temporary name, the ACL user, consumer
  * groups and Redis state are written; only then are the images renamed
  * into place and the previous workflow of that name retired.  So a failed
@@ -30,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "image.h"
 #include "logs.h"
 #include "store.h"
 #include "unifaasd.h"
@@ -109,37 +112,70 @@ static void free_workflow(struct workflow *w)
 	free(w);
 }
 
-static int copy_file(const char *from, const char *to, char *err, size_t errlen)
+/* Reads a whole image, at most max bytes (more could never run): a
+ * malloc'd buffer, or NULL with err. */
+static uint8_t *read_image(const char *path, uint64_t max, size_t *len, char *err, size_t errlen)
 {
-	char tmp[4600], buf[65536];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", to);
-	int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
-	if (in < 0) {
-		snprintf(err, errlen, "%s: %s", from, strerror(errno));
-		return -1;
-	}
-	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (out < 0) {
-		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+	struct stat st;
+	uint8_t *buf = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto out;
 	}
-	ssize_t n;
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, (size_t)n) != n) {
-			snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-			goto out;
-		}
-	if (n < 0 || fsync(out) < 0 || rename(tmp, to) < 0) {
-		snprintf(err, errlen, "%s: %s", to, strerror(errno));
+	if ((uint64_t)st.st_size > max) {
+		snprintf(err, errlen, "%s: image of %lld bytes is larger than the memory budget", path,
+		         (long long)st.st_size);
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	ssize_t n = buf ? read(fd, buf, (size_t)st.st_size + 1) : -1; /* one more: it must not have grown */
+	if (n != st.st_size) {
+		snprintf(err, errlen, "%s: %s", path, n < 0 ? strerror(errno) : "changed while it was read");
+		free(buf);
+		buf = NULL;
+		goto out;
+	}
+	*len = (size_t)n;
+out:
+	if (fd >= 0)
+		close(fd);
+	return buf;
+}
+
+/*
+ * Stages function f's image at `to`: the bytes are read once, checked with
+ * the tender's own check (common/image.c, for f's memory budget), and
+ * written and synced under a temporary name; an image the tender would
+ * refuse is refused here with the tender's reason (*bad set: a 422).
+ */
+static int stage_image(const struct uf_function *f, const char *to, int *bad, char *err, size_t errlen)
+{
+	char tmp[4600], why[256];
+	size_t len = 0;
+	struct uf_image img;
+	int out = -1, rc = -1;
+	uint8_t *buf = read_image(f->image, f->memory, &len, err, errlen);
+	if (!buf)
+		return -1;
+	if (uf_image_check(buf, len, f->memory, &img, why, sizeof(why)) < 0) {
+		*bad = 1;
+		snprintf(err, errlen, "functions.%s.image: %s: %s", f->name, f->image, why);
+		goto out;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", to);
+	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out < 0 || write(out, buf, len) != (ssize_t)len || fsync(out) < 0 || rename(tmp, to) < 0) {
+		snprintf(err, errlen, "%s: %s", out < 0 ? tmp : to, strerror(errno));
+		if (out >= 0)
+			unlink(tmp);
 		goto out;
 	}
 	rc = 0;
 out:
-	close(in);
 	if (out >= 0)
 		close(out);
-	if (rc < 0)
-		unlink(tmp);
+	free(buf);
 	return rc;
 }
 
@@ -281,8 +317,11 @@ int registry_deploy(struct daemon *d, const char *yaml, size_t len, const char *
 		image_path(d, m->name, m->functions[i].name, to, sizeof(to));
 		char staged[4400];
 		snprintf(staged, sizeof(staged), "%s.new", to);
-		if (copy_file(m->functions[i].image, staged, err, errlen) < 0)
+		int bad = 0;
+		if (stage_image(&m->functions[i], staged, &bad, err, errlen) < 0) {
+			*http_status = bad ? 422 : 500;
 			goto fail;
+		}
 	}
 	/* everything that can fail, before the old workflow is touched */
 	if (!(w = make_workflow(d, m, err, errlen)))

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "backend.h"
+#include "image.h"
 #include "uf_abi.h"
 
 #define HVT_MAX_REGIONS 16
@@ -28,15 +29,9 @@ struct hvt_region {
 	uint64_t lo, hi; /* [lo, hi) */
 };
 
-struct hvt_note {
-	uint32_t version;
-	uint64_t syscall_entry; /* LSTAR */
-	uint64_t exc_table;     /* guest address of 32 handler addresses */
-};
-
 struct hvt_layout {
 	uint64_t entry;
-	struct hvt_note note;
+	struct uf_image_note note; /* common/image.h */
 	uint64_t exc_handlers[32];
 	uint64_t image_end; /* end of the highest segment, page-aligned */
 	uint64_t heap_start, heap_end, stack_lo, stack_top;
@@ -112,9 +107,9 @@ int hvt_gpa_writable(const struct hvt_layout *lay, uint64_t gpa, uint64_t len);
 /* End the unit with a UF_END_* code and a reason; first call wins. */
 void hvt_end(struct hvt *h, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* hvt_elf.c: check and load the image into guest memory, fill h->lay. */
+/* hvt_elf.c: check (uf_image_check) and load the image into guest memory,
+ * fill h->lay. */
 int hvt_elf_load(struct hvt *h, const char *path, char *err, size_t errlen);
-int hvt_elf_check_note(const uint8_t *file, size_t size, struct hvt_note *note, char *err, size_t errlen);
 
 /* hvt_boot.c: page tables, GDT/TSS, boot info, initial stack. */
 int hvt_boot_setup(struct hvt *h, uint64_t *rsp, char *err, size_t errlen);

@@ -143,7 +143,7 @@ int uft_hvt_init(struct hvt *h, uint64_t mem_size, const struct uf_local_opts *l
 	/* What hvt_elf_load records for a text + rodata + data image. */
 	struct hvt_layout *lay = &h->lay;
 	lay->entry = UFT_TEXT_LO;
-	lay->note = (struct hvt_note){.version = UF_ABI_VERSION, .syscall_entry = UFT_TEXT_LO + 0x100,
+	lay->note = (struct uf_image_note){.version = UF_ABI_VERSION, .syscall_entry = UFT_TEXT_LO + 0x100,
 				      .exc_table = UFT_RO_LO};
 	for (int v = 0; v < 32; v++)
 		lay->exc_handlers[v] = UFT_TEXT_LO + 0x200 + 16 * (uint64_t)v;

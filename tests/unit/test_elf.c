@@ -1,5 +1,5 @@
 /*
- * test_elf.c - image validation (tender/hvt_elf.c): hvt_elf_check_note on
+ * test_elf.c - image validation (tender/hvt_elf.c): uf_image_check_note on
  * synthetic ELF byte buffers and hvt_elf_load on temporary image files.
  *
  * make_image() builds a minimal valid image the way guest/uf.ld lays one
@@ -102,9 +102,9 @@ static char err[512];
 
 static int check(const uint8_t *b, size_t size)
 {
-	struct hvt_note note;
+	struct uf_image_note note;
 	err[0] = '\0';
-	return hvt_elf_check_note(b, size, &note, err, sizeof(err));
+	return uf_image_check_note(b, size, &note, err, sizeof(err));
 }
 
 #define assert_err_contains(s)                                                   \
@@ -113,14 +113,14 @@ static int check(const uint8_t *b, size_t size)
 			fail_msg("error \"%s\" does not contain \"%s\"", err, (s)); \
 	} while (0)
 
-/* ---- hvt_elf_check_note --------------------------------------------------- */
+/* ---- uf_image_check_note --------------------------------------------------- */
 
 static void test_note_good(void **state)
 {
 	(void)state;
 	uint8_t *b = make_image();
-	struct hvt_note note = {0};
-	assert_int_equal(hvt_elf_check_note(b, IMG_SIZE, &note, err, sizeof(err)), 0);
+	struct uf_image_note note = {0};
+	assert_int_equal(uf_image_check_note(b, IMG_SIZE, &note, err, sizeof(err)), 0);
 	assert_int_equal(note.version, UF_ABI_VERSION);
 	assert_int_equal(note.syscall_entry, SYSCALL_ENTRY);
 	assert_int_equal(note.exc_table, RO_VA);
@@ -281,8 +281,8 @@ static void test_note_second_of_several(void **state)
 	memset(p + 16, 0xab, 20);
 	put_note(p + 36, UF_NOTE_ABI, UF_NOTE_NAME, 8, UF_ABI_VERSION);
 	ph(b, PH_NOTE)->p_filesz = 36 + NOTE_SIZE;
-	struct hvt_note note = {0};
-	assert_int_equal(hvt_elf_check_note(b, IMG_SIZE, &note, err, sizeof(err)), 0);
+	struct uf_image_note note = {0};
+	assert_int_equal(uf_image_check_note(b, IMG_SIZE, &note, err, sizeof(err)), 0);
 	assert_int_equal(note.exc_table, RO_VA);
 	free(b);
 }
@@ -331,9 +331,9 @@ static void misaligned_phdrs(void)
 	uint8_t *b = make_image();
 	memmove(b + 0x124, b + PH_OFF, NPH * sizeof(Elf64_Phdr));
 	eh(b)->e_phoff = 0x124;
-	struct hvt_note note;
+	struct uf_image_note note;
 	char e[256];
-	int rc = hvt_elf_check_note(b, IMG_SIZE, &note, e, sizeof(e));
+	int rc = uf_image_check_note(b, IMG_SIZE, &note, e, sizeof(e));
 	free(b);
 	_exit(rc == 0 || rc == -1 ? 0 : 1);
 }
@@ -342,7 +342,7 @@ static void test_misaligned_phdrs_no_ub(void **state)
 {
 	(void)state;
 	if (!child_ok(misaligned_phdrs))
-		fail_msg("hvt_elf_check_note on an image with e_phoff=0x124 crashed (undefined behaviour: "
+		fail_msg("uf_image_check_note on an image with e_phoff=0x124 crashed (undefined behaviour: "
 			 "misaligned Elf64_Phdr access in tender/hvt_elf.c)");
 }
 
@@ -351,9 +351,9 @@ static void misaligned_note(void)
 	uint8_t *b = make_image();
 	memmove(b + NOTE_OFF + 2, b + NOTE_OFF, NOTE_SIZE);
 	ph(b, PH_NOTE)->p_offset = NOTE_OFF + 2;
-	struct hvt_note note;
+	struct uf_image_note note;
 	char e[256];
-	int rc = hvt_elf_check_note(b, IMG_SIZE, &note, e, sizeof(e));
+	int rc = uf_image_check_note(b, IMG_SIZE, &note, e, sizeof(e));
 	free(b);
 	_exit(rc == 0 || rc == -1 ? 0 : 1);
 }
@@ -362,7 +362,7 @@ static void test_misaligned_note_no_ub(void **state)
 {
 	(void)state;
 	if (!child_ok(misaligned_note))
-		fail_msg("hvt_elf_check_note on an image whose note is at offset 0x202 crashed (undefined "
+		fail_msg("uf_image_check_note on an image whose note is at offset 0x202 crashed (undefined "
 			 "behaviour: misaligned Elf64_Nhdr access in tender/hvt_elf.c note_find)");
 }
 
