@@ -342,7 +342,6 @@ out:
 		if (replies[i])
 			freeReplyObject(replies[i]);
 	free(replies);
-	(void)nextlen;
 	return out;
 }
 
