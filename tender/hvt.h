@@ -100,7 +100,17 @@ struct hvt {
 	uint64_t batch_ticks;  /* ticks since that pop */
 };
 
-/* Checked access to guest memory: NULL if [gpa, gpa+len) is not allowed. */
+/*
+ * Checked access to guest memory, the one accessor: NULL if [gpa, gpa+len)
+ * is not allowed.  The rule for what it returns: copy, then check.  Guest
+ * memory may change at any moment (nothing may rest on the vCPU staying
+ * stopped), so anything the tender checks - a length, a name, a key, a
+ * record, a grant - is first copied into tender memory, once, and only the
+ * copy is checked and used (hvt_hypercall copies the argument struct,
+ * hvt_dataplane.c the staged records, keys and values).  Bytes the tender
+ * passes on without looking at them (console output, a frame to the TAP
+ * device, what it writes into the guest) may be used in place.
+ */
 void *hvt_guest_ptr(struct hvt *h, uint64_t gpa, uint64_t len, int writable);
 int hvt_gpa_writable(const struct hvt_layout *lay, uint64_t gpa, uint64_t len);
 

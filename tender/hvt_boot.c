@@ -91,6 +91,7 @@ int hvt_gpa_writable(const struct hvt_layout *lay, uint64_t gpa, uint64_t len)
 	return 0;
 }
 
+/* The one guest-memory accessor; its rule (copy, then check) is in hvt.h. */
 void *hvt_guest_ptr(struct hvt *h, uint64_t gpa, uint64_t len, int writable)
 {
 	if (gpa < UF_PAGE_SIZE || gpa > h->mem_size || len > h->mem_size - gpa)

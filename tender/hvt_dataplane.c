@@ -4,8 +4,10 @@
  * These translate between the guest's records (uf_abi.h) and the backend
  * (backend.h).  Pop writes whole event records into the guest's buffer and
  * never splits one: an event that does not fit is left for the next pop,
- * and if it is the first the guest is told the size it needs.  Commit
- * parses the staged push and KV records strictly (bounds, NULs, queue
+ * and if it is the first the guest is told the size it needs.  Guest
+ * memory is copied, then checked (hvt.h: hvt_guest_ptr): commit copies the
+ * staged records into tender memory once, and parses, checks and writes
+ * only that copy; kv copies the key and value.  Commit parses them strictly (bounds, NULs, queue
  * names, keys, event indexes) before anything reaches the backend, so a
  * corrupt staging buffer ends the unit instead of writing garbage.  Commit
  * also enforces the unit's push grants (--push-allow): an event that pushed
@@ -320,16 +322,24 @@ void hvt_hc_commit(struct hvt *h, void *arg)
 	const char *reasons[UF_BATCH_MAX] = {0};
 	char(*why)[320] = NULL;
 	memcpy(results, res_g ? res_g : (const void *)results, (size_t)a->count * sizeof(int32_t));
+	/* copy, then check: the records are copied out of guest memory once, and
+	 * only the copies are parsed, checked against the grants and written */
+	uint8_t *push_c = a->pushes_len ? malloc(a->pushes_len) : NULL;
+	uint8_t *kv_c = a->kv_len ? malloc(a->kv_len) : NULL;
 	struct uf_bpush *pushes = a->npush ? calloc(a->npush, sizeof(*pushes)) : NULL;
 	struct uf_bkv *kvs = a->nkv ? calloc(a->nkv, sizeof(*kvs)) : NULL;
-	if ((a->npush && !pushes) || (a->nkv && !kvs)) {
+	if ((a->npush && !pushes) || (a->nkv && !kvs) || (a->pushes_len && !push_c) || (a->kv_len && !kv_c)) {
 		hvt_end(h, UF_END_INTERNAL, "commit: out of host memory for %u pushes and %u kv writes", a->npush,
 		        a->nkv);
 		goto out;
 	}
+	if (push_c)
+		memcpy(push_c, push_g, a->pushes_len);
+	if (kv_c)
+		memcpy(kv_c, kv_g, a->kv_len);
 	uint32_t npush = a->npush, nkv = a->nkv;
-	if (parse_pushes(h, push_g, a->pushes_len, npush, results, a->count, pushes) < 0 ||
-	    parse_kvs(h, kv_g, a->kv_len, nkv, results, a->count, kvs) < 0)
+	if (parse_pushes(h, push_c, a->pushes_len, npush, results, a->count, pushes) < 0 ||
+	    parse_kvs(h, kv_c, a->kv_len, nkv, results, a->count, kvs) < 0)
 		goto out;
 	enforce_grants(h, results, reasons, &why, pushes, &npush, kvs, &nkv);
 	if (h->ended)
@@ -339,6 +349,8 @@ void hvt_hc_commit(struct hvt *h, void *arg)
 out:
 	free(pushes);
 	free(kvs);
+	free(push_c);
+	free(kv_c);
 	free(why);
 }
 
@@ -382,11 +394,13 @@ void hvt_hc_kv(struct hvt *h, void *arg)
 		bad(h, "kv: key length %u is not in 1..%u", a->key_len, UF_KEY_MAX);
 		return;
 	}
-	const char *key = hvt_guest_ptr(h, a->key, a->key_len, 0);
-	if (!key) {
+	const char *key_g = hvt_guest_ptr(h, a->key, a->key_len, 0);
+	if (!key_g) {
 		bad(h, "kv: key [0x%lx, +%u) lies outside guest memory", (unsigned long)a->key, a->key_len);
 		return;
 	}
+	char key[UF_KEY_MAX]; /* copy, then check */
+	memcpy(key, key_g, a->key_len);
 	if (!uf_kv_key_ok(key, a->key_len)) {
 		a->ret = -EINVAL; /* keys are text: UTF-8 without NUL */
 		return;
@@ -414,13 +428,21 @@ void hvt_hc_kv(struct hvt *h, void *arg)
 			bad(h, "kv set: value length %lu exceeds %u", (unsigned long)a->val_len, UF_VALUE_MAX);
 			return;
 		}
-		const char *val = a->val_len ? hvt_guest_ptr(h, a->val, a->val_len, 0) : "";
-		if (!val) {
+		const char *val_g = a->val_len ? hvt_guest_ptr(h, a->val, a->val_len, 0) : "";
+		if (!val_g) {
 			bad(h, "kv set: value [0x%lx, +%lu) lies outside guest memory", (unsigned long)a->val,
 			    (unsigned long)a->val_len);
 			return;
 		}
+		char *val = malloc(a->val_len + 1);
+		if (!val) {
+			hvt_end(h, UF_END_INTERNAL, "kv set: out of host memory for a value of %lu bytes",
+			        (unsigned long)a->val_len);
+			return;
+		}
+		memcpy(val, val_g, a->val_len);
 		a->ret = b->kv_set(b, key, a->key_len, val, a->val_len);
+		free(val);
 		return;
 	}
 	case UF_KV_INCR:

@@ -846,6 +846,59 @@ static void test_commit_push_not_granted(void **state)
 	free(log);
 }
 
+/* ---- copy, then check: guest memory changed after the checks ---------------- */
+
+/*
+ * A guest can change its memory while the tender works on it (another vCPU,
+ * or a device later).  This backend rewrites the staged records in guest
+ * memory at the last moment - after the commit was parsed, checked and
+ * granted, just before it is written - as such a guest would, then lets the
+ * real backend write.  What is written must be what was checked.
+ */
+static struct uft_fx *tamper_fx;
+static struct uf_backend *tamper_real;
+static uint64_t tamper_push_off, tamper_kv_off;
+
+static int tamper_commit(struct uf_backend *b, const int32_t *results, const char *const *reasons, uint32_t count,
+                         const struct uf_bpush *pushes, uint32_t npush, const struct uf_bkv *kvs, uint32_t nkv)
+{
+	(void)b;
+	uint8_t *push = G(tamper_fx, PUSH + tamper_push_off + sizeof(struct uf_rec_push));
+	memcpy(push, "sec", 3);      /* queue "out" -> "sec": not granted */
+	memcpy(push + 4, "EVIL", 4); /* data "fine" -> "EVIL" */
+	uint8_t *kv = G(tamper_fx, KVREC + tamper_kv_off + sizeof(struct uf_rec_kv));
+	memcpy(kv, "k2", 2);       /* key "k1" -> "k2" */
+	memcpy(kv + 3, "EVIL", 4); /* value "good" -> "EVIL" */
+	return tamper_real->commit(tamper_real, results, reasons, count, pushes, npush, kvs, nkv);
+}
+
+static void test_commit_uses_copy_not_guest_memory(void **state)
+{
+	struct uft_fx *fx = *state;
+	static const char *allow[] = {"out"};
+	fx->h.opt.push_allow = allow;
+	fx->h.opt.npush_allow = 1;
+	fx->h.opt.push_allow_text = "out";
+	assert_int_equal(pop(fx, BUF, 4096, 1).count, 1);
+	tamper_push_off = 0;
+	uint64_t off = stage(fx, PUSH, 0, "out", "fine", 4);
+	tamper_kv_off = 0;
+	uint64_t kl = stage_kv(fx, KVREC, UF_KV_SET, 0, "k1", "good", 0);
+	struct uf_backend wrap = *fx->h.backend;
+	wrap.commit = tamper_commit;
+	tamper_fx = fx;
+	tamper_real = fx->h.backend;
+	fx->h.backend = &wrap;
+	int32_t res[1] = {0};
+	struct uf_hc_commit c = commit_kv(fx, 1, res, PUSH, off, 1, KVREC, kl, 1);
+	fx->h.backend = tamper_real;
+	assert_running(fx);
+	assert_int_equal(c.ret, 0);
+	assert_out(fx, "{\"queue\":\"out\",\"data\":\"fine\"}\n");
+	expect_kv(fx, "k1", "good");
+	expect_kv(fx, "k2", NULL);
+}
+
 /* ---- settling a batch when the unit ends mid-batch -------------------------- */
 
 static void settle_case(uint64_t started, int end_code, const char *want_err)
@@ -1096,6 +1149,7 @@ int main(void)
 	    T(test_commit_applies_kv_in_order),
 	    cmocka_unit_test(test_commit_kv_malformed),
 	    T(test_commit_push_not_granted),
+	    T(test_commit_uses_copy_not_guest_memory),
 	    cmocka_unit_test(test_settle_blames_current_event),
 	    T(test_settle_not_for_local_runs),
 	    T(test_kv_set_get_del),
