@@ -3,7 +3,8 @@
 #
 # Builds the C harness (bench/boot_bench.c) and the baselines (functions/hello.c
 # as a static musl binary, and a minimal runc bundle holding only that binary),
-# then runs the harness: start-to-exit of hello.uf, boot-to-ready of fib.uf,
+# then runs the harness: start-to-exit of hello.uf (by uf-hvt, and by
+# `unifaas run`, which execs it), boot-to-ready of fib.uf,
 # the same hello under fork+exec and under `runc run`, the RSS of an idle unit
 # and the image sizes.  Raw samples and the full output go to bench/out/; the
 # summary is printed, and the "Latest run" section of bench/RESULTS.md is
@@ -28,9 +29,10 @@ ORDER_ARGS=()
 CC=${CC:-cc}
 
 HVT=$BUILD/bin/uf-hvt
+UNIFAAS=$BUILD/bin/unifaas
 HELLO=$BUILD/functions/hello.uf
 FIB=$BUILD/functions/fib.uf
-for f in "$HVT" "$HELLO" "$FIB"; do
+for f in "$HVT" "$UNIFAAS" "$HELLO" "$FIB"; do
 	[ -e "$f" ] || { echo "boot.sh: $f is missing: run make first" >&2; exit 2; }
 done
 
@@ -38,8 +40,10 @@ mkdir -p "$OUT" "$WORK/snap"
 rm -f "$OUT"/*.tsv "$OUT"/*.txt "$OUT"/*.md
 
 # Benchmark a snapshot, so that a rebuild of BUILD during the run changes nothing.
-cp "$HVT" "$HELLO" "$FIB" "$WORK/snap/"
+# The CLI's front sits beside uf-hvt, so `unifaas run` execs this uf-hvt.
+cp "$HVT" "$UNIFAAS" "$HELLO" "$FIB" "$WORK/snap/"
 HVT=$WORK/snap/uf-hvt
+UNIFAAS=$WORK/snap/unifaas
 HELLO=$WORK/snap/hello.uf
 FIB=$WORK/snap/fib.uf
 
@@ -102,7 +106,7 @@ fi
 	echo "uf-hvt: $HVT ($(git rev-parse --short HEAD 2>/dev/null || echo unknown))"
 } >"$OUT/machine.txt"
 
-"$WORK/boot_bench" --hvt "$HVT" --hello "$HELLO" --fib "$FIB" --static "$WORK/hello-static" \
+"$WORK/boot_bench" --hvt "$HVT" --unifaas "$UNIFAAS" --hello "$HELLO" --fib "$FIB" --static "$WORK/hello-static" \
 	"${RUNC_ARGS[@]}" --out "$OUT" --runs "$RUNS" --runc-runs "$RUNC_RUNS" --warmup "$WARMUP" \
 	--rss-runs "$RSS_RUNS" "${ORDER_ARGS[@]}" --md "$OUT/summary.md" | tee "$OUT/summary.txt"
 echo

@@ -13,6 +13,8 @@
  *                   tender's timing line gives the breakdown of each run
  *   uf_hello_nosec  the same with -v --no-seccomp (what seccomp costs)
  *   uf_ready        boot-to-ready (ready_us) of `uf-hvt -v --event 1 fib.uf`
+ *   unifaas_run     start-to-exit of `unifaas run hello.uf` (the CLI's front,
+ *                   which execs uf-hvt: what a user types), with --unifaas
  *   exec_static     fork+exec of hello.c built with musl-gcc -static
  *   runc            `runc run --bundle B ID` of that binary, one new ID a run
  *   idle RSS        `uf-hvt -v --events FIFO fib.uf` with the FIFO held open
@@ -51,6 +53,7 @@ extern char **environ;
 #define TARGET_READY_P50_MS 1.0
 #define TARGET_RSS_KIB 1536.0
 #define TARGET_IMAGE_KIB 100.0
+#define TARGET_RUN_OVER_MS 0.5 /* unifaas run within this of uf-hvt alone (p50) */
 
 /* A run during which other work used more than this share of the machine is flagged. */
 #define BUSY_PCT 10.0
@@ -623,20 +626,20 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: boot_bench --hvt UF-HVT --hello HELLO.UF --fib FIB.UF --static HELLO-STATIC --out DIR\n"
 		"                  [--runc RUNC --bundle DIR] [--runs N] [--runc-runs N] [--warmup N]\n"
-		"                  [--rss-runs N] [--md FILE] [--blocks]\n");
+		"                  [--rss-runs N] [--md FILE] [--blocks] [--unifaas UNIFAAS]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	const char *hvt = NULL, *hello = NULL, *fib = NULL, *stat_hello = NULL, *runc = NULL, *bundle = NULL,
-		   *md_path = NULL;
+		   *md_path = NULL, *unifaas = NULL;
 	int runs = 1000, runc_runs = 200, warmup = 10, rss_runs = 5, interleave = 1;
 	static const struct option lo[] = {
 		{"hvt", 1, 0, 'H'},  {"hello", 1, 0, 'e'}, {"fib", 1, 0, 'f'},       {"static", 1, 0, 's'},
 		{"runc", 1, 0, 'r'}, {"bundle", 1, 0, 'b'}, {"out", 1, 0, 'o'},      {"runs", 1, 0, 'n'},
 		{"runc-runs", 1, 0, 'c'}, {"warmup", 1, 0, 'w'}, {"rss-runs", 1, 0, 'R'}, {"md", 1, 0, 'm'},
-		{"blocks", 0, 0, 'B'}, {0, 0, 0, 0},
+		{"blocks", 0, 0, 'B'}, {"unifaas", 1, 0, 'U'}, {0, 0, 0, 0},
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -654,6 +657,7 @@ int main(int argc, char **argv)
 		case 'R': rss_runs = atoi(optarg); break;
 		case 'm': md_path = optarg; break;
 		case 'B': interleave = 0; break;
+		case 'U': unifaas = optarg; break;
 		default: usage();
 		}
 	}
@@ -674,6 +678,7 @@ int main(int argc, char **argv)
 	char *a_static[] = {(char *)stat_hello, NULL};
 	char *a_noop[] = {(char *)hvt, "--help", NULL};
 	char *a_runc[] = {(char *)runc, "run", "--bundle", (char *)bundle, NULL, NULL};
+	char *a_run[] = {(char *)unifaas, "run", (char *)hello, NULL};
 	struct exp e_hello = {.name = "uf_hello", .argv = a_hello, .runs = runs, .warmup = warmup, .id_slot = -1};
 	struct exp e_hello_fast = {.name = "uf_hello_fast", .argv = a_hello_fast, .runs = runs, .warmup = warmup, .id_slot = -1};
 	struct exp e_hello_v = {.name = "uf_hello_v", .argv = a_hello_v, .runs = runs, .warmup = warmup, .timing = 1, .id_slot = -1};
@@ -682,6 +687,7 @@ int main(int argc, char **argv)
 	struct exp e_noop = {.name = "uf_hvt_help", .argv = a_noop, .runs = runs / 2, .warmup = warmup, .id_slot = -1};
 	struct exp e_static = {.name = "exec_static", .argv = a_static, .runs = runs, .warmup = warmup, .id_slot = -1};
 	struct exp e_runc = {.name = "runc", .argv = a_runc, .runs = runc_runs, .warmup = runc_runs ? 3 : 0, .id_slot = 4};
+	struct exp e_run = {.name = "unifaas_run", .argv = a_run, .runs = unifaas ? runs : 0, .warmup = unifaas ? warmup : 0, .id_slot = -1};
 
 	/*
 	 * The timed starts.  runc comes last, on its own: every container leaves
@@ -689,7 +695,7 @@ int main(int argc, char **argv)
 	 * would otherwise land on the unikernel runs.  The idle-unit RSS comes
 	 * after them (it is not timing-sensitive).
 	 */
-	struct exp *timed[] = {&e_hello, &e_hello_fast, &e_ready, &e_static, &e_hello_v, &e_hello_ns, &e_noop};
+	struct exp *timed[] = {&e_hello, &e_run, &e_hello_fast, &e_ready, &e_static, &e_hello_v, &e_hello_ns, &e_noop};
 	struct exp *last[] = {&e_runc};
 	struct probe pr1 = probe_start();
 	run_all(timed, (int)(sizeof(timed) / sizeof(timed[0])), interleave);
@@ -793,6 +799,18 @@ int main(int argc, char **argv)
 			 ms(m2, sizeof(m2), have_rc, rc->p99));
 		snprintf(r, sizeof(r), "runc/uf %.1fx (p99)", r_runc99);
 		fprintf(f, fmt_row, "start-to-exit p99 (hello)", a, b, r, "-", "-");
+		{ /* what a user types: unifaas run, beside uf-hvt alone and runc from the same run */
+			const struct stats *ur = &e_run.st[C_WALL];
+			int have_ur = ur->n > 0 && have_uf;
+			ms(a, sizeof(a), have_ur, ur->p50);
+			snprintf(b, sizeof(b), "uf-hvt %s; runc %s", ms(m1, sizeof(m1), have_uf, uf->p50),
+				 ms(m2, sizeof(m2), have_rc, rc->p50));
+			snprintf(r, sizeof(r), "run/uf %.2fx (%+.3f ms); runc/run %.1fx", have_ur ? ur->p50 / uf->p50 : 0.0,
+				 have_ur ? (ur->p50 - uf->p50) / 1e3 : 0.0, have_ur && have_rc ? rc->p50 / ur->p50 : 0.0);
+			snprintf(t, sizeof(t), "<= uf-hvt + %.1f ms", TARGET_RUN_OVER_MS);
+			fprintf(f, fmt_row, "unifaas run p50 (hello)", a, b, r, t,
+				within(have_ur, ur->p50 - uf->p50 <= TARGET_RUN_OVER_MS * 1e3));
+		}
 		const struct stats *uff = &e_hello_fast.st[C_WALL];
 		ms(a, sizeof(a), uff->n > 0, uff->p50);
 		snprintf(b, sizeof(b), "fork+exec %s; runc %s", ms(m1, sizeof(m1), have_fe, fe->p50),
@@ -848,6 +866,7 @@ int main(int argc, char **argv)
 				   "%8s %8s %8s\n",
 				"measurement", "n", "mean", "min", "p50", "p90", "p99", "max");
 		print_dist(f, "start-to-exit, uf-hvt hello.uf", &e_hello, C_WALL, md);
+		print_dist(f, "start-to-exit, unifaas run hello.uf", &e_run, C_WALL, md);
 		print_dist(f, "same, uf-hvt --fast-exit", &e_hello_fast, C_WALL, md);
 		print_dist(f, "start-to-exit, static fork+exec", &e_static, C_WALL, md);
 		print_dist(f, "start-to-exit, static runc run", &e_runc, C_WALL, md);
@@ -904,7 +923,7 @@ int main(int argc, char **argv)
 				nrss, m_rss[0], m_rss[1], m_rss[2], m_anon[0], m_file[0], m_pss[0], m_pss[1], m_pss[2],
 				m_pssanon[0]);
 
-		struct exp *all[] = {&e_hello, &e_static, &e_runc, &e_ready, &e_hello_v, &e_hello_ns, &e_noop};
+		struct exp *all[] = {&e_hello, &e_run, &e_static, &e_runc, &e_ready, &e_hello_v, &e_hello_ns, &e_noop};
 		int any = 0;
 		for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 			if (all[i]->failed) {
@@ -922,7 +941,7 @@ int main(int argc, char **argv)
 		if (md)
 			fclose(f);
 	}
-	struct exp *every[] = {&e_hello, &e_ready, &e_static, &e_hello_v, &e_hello_ns, &e_noop, &e_runc};
+	struct exp *every[] = {&e_hello, &e_run, &e_ready, &e_static, &e_hello_v, &e_hello_ns, &e_noop, &e_runc};
 	for (size_t i = 0; i < sizeof(every) / sizeof(every[0]); i++)
 		for (int k = 0; k < NCOL; k++)
 			free(every[i]->col[k]);
