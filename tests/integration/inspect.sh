@@ -225,6 +225,11 @@ grep -qx "undeployed ins (its queues, dead letters and KV kept: 'undeploy --purg
 U queues >"$W/kept.out"
 grep -Eq '^ins +in ' "$W/kept.out" && grep -Eq '^ins +out ' "$W/kept.out" && grep -qx 'ins: undeployed, its queues, dead letters and KV kept' "$W/kept.out" &&
 	pass kept-queues || fail kept-queues "$(cat "$W/kept.out")"
+# kept across a restart of the platform (the state is in Redis)
+U down >/dev/null 2>&1
+U up >/dev/null 2>&1 || fail kept-restart-up "$(tail -3 "$PLAT_STATE/logs/unifaasd.log")"
+U queues | grep -qx 'ins: undeployed, its queues, dead letters and KV kept' && pass kept-after-restart ||
+	fail kept-after-restart "$(U queues 2>&1)"
 expect kept-events 0 '' U events ins out --count 1
 grep -q ' e1$' "$W/kept-events.out" && pass kept-events-read || fail kept-events-read "$(cat "$W/kept-events.out")"
 expect kept-kv 0 '' U kv get ins count
