@@ -43,7 +43,7 @@ COMMON_SRCS = $(COMMON:%=common/%.c)
 COMMON_HDRS = $(wildcard common/*.h)
 TENDER_OBJS = $(TENDER_SRCS:%.c=$(BUILD)/obj/%.o) $(COMMON:%=$(BUILD)/obj/common-musl/%.o)
 COMMON_OBJS = $(COMMON:%=$(BUILD)/obj/common/%.o)
-GUEST_OBJS  = $(patsubst %,$(BUILD)/obj/%.o,$(basename $(GUEST_SRCS)))
+GUEST_OBJS  = $(patsubst %,$(BUILD)/obj/%.o,$(basename $(GUEST_SRCS))) $(COMMON_GUEST:%=$(BUILD)/obj/guest-common/%.o)
 IMAGES      = $(FUNCTIONS:functions/%.c=$(BUILD)/functions/%.uf)
 
 all: $(BUILD)/bin/uf-hvt $(BUILD)/bin/unifaas $(BUILD)/bin/unifaasd runtime $(IMAGES)
@@ -113,9 +113,14 @@ $(BUILD)/bin/unifaasd: $(DAEMON_OBJS) $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(HOST_CFLAGS) $^ -o $@ $(HOST_LDFLAGS) $(DAEMON_LIBS)
 
-$(BUILD)/obj/guest/%.o: guest/%.c guest/hypercall.h include/unifaas/uf_abi.h include/unifaas/unifaas.h
+$(BUILD)/obj/guest/%.o: guest/%.c guest/hypercall.h include/unifaas/uf_abi.h include/unifaas/unifaas.h $(COMMON_HDRS)
 	@mkdir -p $(dir $@)
-	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+	$(GUEST_CC) $(GUEST_CFLAGS) -Icommon -c $< -o $@
+
+# the shared rules libuf checks a guest's names, keys and counters with
+$(BUILD)/obj/guest-common/%.o: common/%.c $(COMMON_HDRS) include/unifaas/uf_abi.h
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS) -Icommon -c $< -o $@
 
 $(BUILD)/obj/guest/%.o: guest/%.S include/unifaas/uf_abi.h
 	@mkdir -p $(dir $@)

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "rules.h"
+
 /* Exit codes of every command (docs/cli.md). */
 #define UF_EX_OK          0
 #define UF_EX_ERROR       1  /* anything else that failed */
@@ -53,8 +55,9 @@ struct option;
 int cli_getopt(const char *cmd, int argc, char **argv, const char *shortopts, const struct option *longopts);
 /* Checks the number of positional arguments left after the options. */
 int cli_nargs(const char *cmd, int argc, char **argv, int min, int max);
-/* A name of the API (workflow, queue, step, KV key): 1-64 of [A-Za-z0-9._-]. */
-int cli_name_ok(const char *cmd, const char *what, const char *name);
+/* Whether name follows the rule of its kind (common/rules.h); if not, says
+ * so with the rule. */
+int cli_name_ok(const char *cmd, enum uf_name_kind kind, const char *name);
 
 /* build_run.c */
 int cmd_build(int argc, char **argv);
@@ -159,6 +162,8 @@ void api_reply_free(struct api_reply *r);
 /* For a non-2xx reply: prints "unifaas: <cmd>: <what>: <daemon message>"
  * (with a hint where one exists) and returns the exit code of the status. */
 int api_fail(struct api *a, const char *what, const struct api_reply *r);
+/* Whether an error reply's code (docs/api.md) is `code`. */
+int api_error_is(const struct api_reply *r, const char *code);
 /* The error message of an error reply, or the body, or the status text. */
 const char *api_error_message(const struct api_reply *r, char *buf, size_t len);
 /* Writes s, escaped for a URL path segment or query value, into buf. 0 or -1. */

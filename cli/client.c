@@ -125,7 +125,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 
 int api_call(struct api *a, const struct api_request *req, struct api_reply *reply)
 {
-	char url[512], auth[300], ctype[128], errbuf[CURL_ERROR_SIZE] = "";
+	char url[4096], auth[300], ctype[128], errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdrs = NULL;
 	struct sink_ctx ctx = {.curl = a->curl, .reply = reply, .sink = req->sink};
 	CURL *c = a->curl;
@@ -133,7 +133,11 @@ int api_call(struct api *a, const struct api_request *req, struct api_reply *rep
 
 	memset(reply, 0, sizeof(*reply));
 	reply->offset = -1;
-	snprintf(url, sizeof(url), "%s%s", a->st.api_url, req->path);
+	int n = snprintf(url, sizeof(url), "%s%s", a->st.api_url, req->path);
+	if (n < 0 || (size_t)n >= sizeof(url)) { /* never send a cut path: it may name something else */
+		fprintf(stderr, "unifaas: %s: request path of %zu bytes is too long\n", a->cmd, strlen(req->path));
+		return UF_EX_USAGE;
+	}
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", a->token);
 	hdrs = curl_slist_append(hdrs, auth);
 	hdrs = curl_slist_append(hdrs, "Expect:");
@@ -143,6 +147,9 @@ int api_call(struct api *a, const struct api_request *req, struct api_reply *rep
 	}
 	curl_easy_reset(c);
 	curl_easy_setopt(c, CURLOPT_URL, url);
+	/* the path as built: a key "." or ".." is a key, not a dot segment to
+	 * squash (kv del WF .. would otherwise DELETE /v1/workflows/WF) */
+	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
@@ -207,6 +214,15 @@ static json_t *error_object(const struct api_reply *r)
 	json_incref(err);
 	json_decref(root);
 	return err;
+}
+
+int api_error_is(const struct api_reply *r, const char *code)
+{
+	json_t *err = error_object(r);
+	const char *c = err ? json_string_value(json_object_get(err, "code")) : NULL;
+	int is = c && !strcmp(c, code);
+	json_decref(err);
+	return is;
 }
 
 const char *api_error_message(const struct api_reply *r, char *buf, size_t len)

@@ -275,7 +275,7 @@ int cmd_undeploy(int argc, char **argv)
 		else
 			return c == 'h' ? UF_EX_OK : UF_EX_USAGE;
 	}
-	if (cli_nargs("undeploy", argc, argv, 1, 1) < 0 || !cli_name_ok("undeploy", "workflow", argv[optind]))
+	if (cli_nargs("undeploy", argc, argv, 1, 1) < 0 || !cli_name_ok("undeploy", UF_NAME_WORKFLOW, argv[optind]))
 		return UF_EX_USAGE;
 	const char *wf = argv[optind];
 	if ((ex = api_open(&a, "undeploy")) != UF_EX_OK)
@@ -335,7 +335,7 @@ int cmd_resume(int argc, char **argv)
 	if (ex >= 0)
 		return ex;
 	const char *wf = argv[optind];
-	if (!cli_name_ok("resume", "workflow", wf))
+	if (!cli_name_ok("resume", UF_NAME_WORKFLOW, wf))
 		return UF_EX_USAGE;
 	if ((ex = api_open(&a, "resume")) != UF_EX_OK)
 		goto out;
@@ -439,7 +439,7 @@ int cmd_push(int argc, char **argv)
 	if (ex >= 0)
 		return ex;
 	const char *wf = argv[optind], *queue = argv[optind + 1], *data = optind + 2 < argc ? argv[optind + 2] : NULL;
-	if (!cli_name_ok("push", "workflow", wf) || !cli_name_ok("push", "queue", queue))
+	if (!cli_name_ok("push", UF_NAME_WORKFLOW, wf) || !cli_name_ok("push", UF_NAME_QUEUE, queue))
 		return UF_EX_USAGE;
 	if ((ex = api_open(&a, "push")) != UF_EX_OK)
 		goto out;
@@ -588,7 +588,7 @@ int cmd_logs(int argc, char **argv)
 		return UF_EX_USAGE;
 	}
 	snprintf(wf, sizeof(wf), "%.*s", (int)(slash - arg < 127 ? slash - arg : 127), arg);
-	if (!cli_name_ok("logs", "workflow", wf) || !cli_name_ok("logs", "step", slash + 1))
+	if (!cli_name_ok("logs", UF_NAME_WORKFLOW, wf) || !cli_name_ok("logs", UF_NAME_STEP, slash + 1))
 		return UF_EX_USAGE;
 	if ((ex = api_open(&a, "logs")) != UF_EX_OK)
 		goto out;
@@ -629,8 +629,10 @@ int cmd_kv(int argc, char **argv)
 {
 	struct api a;
 	struct api_reply r;
-	char ewf[256], ekey[256], path[600], what[200];
 	int ex = no_opts("kv", argc, argv, 3, 4);
+	/* a key travels percent-encoded: up to 3 bytes per byte */
+	char ewf[3 * UF_NAME_MAX + 1], ekey[3 * UF_KEY_MAX + 1], path[sizeof(ewf) + sizeof(ekey) + 32],
+	    what[UF_KEY_MAX + UF_NAME_MAX + 16];
 	char *value = NULL;
 	size_t vlen = 0;
 
@@ -646,7 +648,7 @@ int cmd_kv(int argc, char **argv)
 		fprintf(stderr, "unifaas: kv: %s: unexpected argument '%s'\n", op, argv[optind + 3]);
 		return UF_EX_USAGE;
 	}
-	if (!cli_name_ok("kv", "workflow", wf) || !cli_name_ok("kv", "key", key))
+	if (!cli_name_ok("kv", UF_NAME_WORKFLOW, wf) || !cli_name_ok("kv", UF_NAME_KEY, key))
 		return UF_EX_USAGE;
 	if (strcmp(op, "set") == 0 && nargs == 3) {
 		value = read_all(stdin, &vlen);
@@ -682,8 +684,9 @@ int cmd_kv(int argc, char **argv)
 		/* done, nothing to say */
 	} else {
 		ex = api_fail(&a, what, &r);
-		/* a missing key is an ordinary answer of `get`, not a missing object */
-		if (ex == UF_EX_NOT_FOUND && op[0] == 'g')
+		/* a missing key is an ordinary answer of `get`, not a missing
+		 * object; a missing workflow is (status 4) */
+		if (ex == UF_EX_NOT_FOUND && api_error_is(&r, "key_not_found"))
 			ex = UF_EX_ERROR;
 	}
 	api_reply_free(&r);

@@ -166,7 +166,7 @@ int cmd_events(int argc, char **argv)
 	if (cli_nargs("events", argc, argv, 2, 2) < 0)
 		return UF_EX_USAGE;
 	const char *wf = argv[optind], *q = argv[optind + 1];
-	if (!cli_name_ok("events", "workflow", wf) || !cli_name_ok("events", "queue", q))
+	if (!cli_name_ok("events", UF_NAME_WORKFLOW, wf) || !cli_name_ok("events", UF_NAME_QUEUE, q))
 		return UF_EX_USAGE;
 	if ((ex = api_open(&a, "events")) != UF_EX_OK)
 		goto out;
@@ -343,7 +343,7 @@ int cmd_dlq(int argc, char **argv)
 		fprintf(stderr, "unifaas: dlq: %s: --from, --count and --json are options of 'dlq ls'\n", op);
 		return UF_EX_USAGE;
 	}
-	if (!cli_name_ok("dlq", "workflow", wf) || (q && !cli_name_ok("dlq", "queue", q)))
+	if (!cli_name_ok("dlq", UF_NAME_WORKFLOW, wf) || (q && !cli_name_ok("dlq", UF_NAME_QUEUE, q)))
 		return UF_EX_USAGE;
 	if ((ex = api_open(&a, "dlq")) != UF_EX_OK)
 		goto out;
@@ -429,7 +429,7 @@ int cmd_describe(int argc, char **argv)
 	if (cli_nargs("describe", argc, argv, 1, 1) < 0)
 		return UF_EX_USAGE;
 	const char *wf = argv[optind];
-	if (!cli_name_ok("describe", "workflow", wf))
+	if (!cli_name_ok("describe", UF_NAME_WORKFLOW, wf))
 		return UF_EX_USAGE;
 	if ((ex = api_open(&a, "describe")) != UF_EX_OK)
 		goto out;

@@ -257,19 +257,13 @@ int cli_nargs(const char *cmd, int argc, char **argv, int min, int max)
 	return -1;
 }
 
-int cli_name_ok(const char *cmd, const char *what, const char *name)
+int cli_name_ok(const char *cmd, enum uf_name_kind kind, const char *name)
 {
-	size_t len = strlen(name);
-	int ok = len >= 1 && len <= 64;
-	for (size_t i = 0; ok && i < len; i++) {
-		char c = name[i];
-		ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-		     c == '_' || c == '-';
-	}
-	if (!ok)
-		fprintf(stderr, "unifaas: %s: %s name '%s' is not valid: use 1-64 of A-Z a-z 0-9 . _ -\n", cmd, what,
-		        name);
-	return ok;
+	if (uf_name_ok(kind, name, strlen(name)))
+		return 1;
+	fprintf(stderr, "unifaas: %s: %s '%s' is not valid: use %s\n", cmd, uf_name_what(kind), name,
+	        uf_name_rule(kind));
+	return 0;
 }
 
 int cli_is_command(const char *name)

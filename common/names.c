@@ -1,6 +1,6 @@
 /*
- * names.c - name, key and text rules shared by tender, daemon and CLI
- * (declared in rules.h; see there for the invariants).
+ * names.c - name, key and text rules shared by tender, daemon, CLI and the
+ * guest runtime (declared in rules.h; see there for the invariants).
  */
 #include <stdint.h>
 #include <string.h>
@@ -49,4 +49,41 @@ int uf_utf8_valid(const char *s, size_t n)
 int uf_kv_key_ok(const char *key, size_t n)
 {
 	return n > 0 && n <= UF_KEY_MAX && !memchr(key, 0, n) && uf_utf8_valid(key, n);
+}
+
+int uf_name_ok(enum uf_name_kind kind, const char *s, size_t n)
+{
+	switch (kind) {
+	case UF_NAME_WORKFLOW:
+	case UF_NAME_STEP:
+		return n <= UF_NAME_MAX && uf_queue_name_ok(s, n);
+	case UF_NAME_QUEUE:
+		return uf_queue_name_ok(s, n);
+	case UF_NAME_KEY:
+		return uf_kv_key_ok(s, n);
+	}
+	return 0;
+}
+
+const char *uf_name_rule(enum uf_name_kind kind)
+{
+	switch (kind) {
+	case UF_NAME_WORKFLOW:
+	case UF_NAME_STEP:
+		return UF_NAME_RULE_SHORT;
+	case UF_NAME_QUEUE:
+		return UF_NAME_RULE_QUEUE;
+	case UF_NAME_KEY:
+		return UF_NAME_RULE_KEY;
+	}
+	return "";
+}
+
+const char *uf_name_what(enum uf_name_kind kind)
+{
+	static const char *const what[] = {[UF_NAME_WORKFLOW] = "workflow name",
+	                                   [UF_NAME_STEP] = "step name",
+	                                   [UF_NAME_QUEUE] = "queue name",
+	                                   [UF_NAME_KEY] = "KV key"};
+	return (unsigned)kind < sizeof(what) / sizeof(*what) ? what[kind] : "name";
 }

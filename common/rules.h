@@ -1,16 +1,20 @@
 /*
- * rules.h - the rules that the tender, unifaasd and the CLI must agree on,
- * defined once (ARCHITECTURE §8: one rule, one definition).
+ * rules.h - the rules that the tender, unifaasd, the CLI and the guest
+ * runtime must agree on, defined once (ARCHITECTURE §8: one rule, one
+ * definition).
  *
- * What lives here: name and key rules, text rules (UTF-8), and whatever
- * else two components would otherwise each write down.  The ABI limits the
- * guest also needs (UF_QUEUE_MAX, UF_KEY_MAX, ...) stay in uf_abi.h and are
- * used from here, never restated.
+ * What lives here: name and key rules with their limits and the words that
+ * describe them to users, text rules (UTF-8), the decimal integer format
+ * of counters.  The ABI limits the guest also needs (UF_QUEUE_MAX,
+ * UF_KEY_MAX, ...) stay in uf_abi.h and are used from here, never
+ * restated.  names.c and numbers.c are also linked into libuf (the guest
+ * runtime), so a key or a counter the guest accepts is exactly one the
+ * tender, the daemon and the CLI accept.
  *
  * Invariants: every function here is pure (no I/O, no global state), builds
- * with glibc and with musl (the tender is a static musl binary), and takes
- * explicit lengths: names and keys may come from guest memory or the
- * network and are not NUL-terminated.
+ * with glibc and with musl (the tender is a static musl binary, libuf a
+ * freestanding-ish musl archive), and takes explicit lengths: names and keys
+ * may come from guest memory or the network and are not NUL-terminated.
  */
 #ifndef UF_RULES_H
 #define UF_RULES_H
@@ -19,6 +23,29 @@
 #include <stdint.h>
 
 #include "uf_abi.h"
+
+/* Workflow and function (step) names: a unit is named <workflow>.<step>.<n>
+ * and that must fit the UF_QUEUE_MAX bytes of a consumer name. */
+#define UF_NAME_MAX 48u
+
+/* What a name names; each kind has one rule. */
+enum uf_name_kind {
+	UF_NAME_WORKFLOW, /* 1..UF_NAME_MAX of [A-Za-z0-9._-] */
+	UF_NAME_STEP,     /* 1..UF_NAME_MAX of [A-Za-z0-9._-] */
+	UF_NAME_QUEUE,    /* 1..UF_QUEUE_MAX of [A-Za-z0-9._-] (uf_queue_name_ok) */
+	UF_NAME_KEY,      /* a KV key: uf_kv_key_ok */
+};
+/* The rules in words, for messages (uf_name_rule returns them; the unit
+ * test checks the numbers against the limits). */
+#define UF_NAME_RULE_SHORT "1..48 characters of A-Z a-z 0-9 . _ -"
+#define UF_NAME_RULE_QUEUE "1..128 characters of A-Z a-z 0-9 . _ -"
+#define UF_NAME_RULE_KEY   "1..512 bytes of UTF-8 text without NUL"
+/* Whether [s, s+n) is a valid name of that kind. */
+int uf_name_ok(enum uf_name_kind kind, const char *s, size_t n);
+/* The rule in words, for messages: "1..48 characters of A-Z a-z 0-9 . _ -". */
+const char *uf_name_rule(enum uf_name_kind kind);
+/* What the kind is called in messages: "workflow name", ..., "KV key". */
+const char *uf_name_what(enum uf_name_kind kind);
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes, n >= 1), or 0
  * if it is not one (overlong forms, surrogates and code points past
@@ -49,5 +76,11 @@ long uf_base64_decode(char *out, const char *in, size_t len);
  * `1h`, `2d`), at most UF_DURATION_MAX_MS.  0, or -1 if s is not one. */
 #define UF_DURATION_MAX_MS (366ull * 86400000ull)
 int uf_duration_ms(const char *s, uint64_t *ms);
+
+/* A counter's value or an increment: a decimal int64 exactly as Redis
+ * INCRBY reads one - an optional '-', then digits without a leading zero
+ * ("0" alone is zero; "-0", "007", "+1", " 1", "1 " are refused), in
+ * INT64_MIN..INT64_MAX.  0 and *out set, or -1. */
+int uf_int64_parse(const char *s, size_t n, int64_t *out);
 
 #endif

@@ -21,6 +21,13 @@
  * head), BODY (to the end of the body) or ANSWER; HEAD and BODY have total
  * deadlines, not idle ones, and a connection past its deadline is cut.  One
  * client address holds at most CONN_PER_IP connections.
+ *
+ * Paths are routed on the request line as the client sent it (MHD's URI
+ * log callback hands it over before MHD decodes it): the path is split on
+ * '/' first, then each segment is percent-decoded on its own, so a key's
+ * "%2F" is a '/' inside the key, never a separator.  Names and keys are
+ * then checked against the rules of common/rules.h; a malformed escape or
+ * a decoded NUL is refused (400) naming the segment as sent.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -65,6 +72,8 @@ struct conn {
 };
 
 struct request {
+	char *path; /* the request line's path as sent, not decoded (no query) */
+	int headed; /* the head is in (refuse_on_head ran) */
 	char *body;
 	size_t len, cap;
 	int too_large;
@@ -139,31 +148,16 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json
 	return r;
 }
 
-/* Length of the UTF-8 sequence at s (1..4), or 0 if it is not one. */
-static size_t utf8_len(const unsigned char *s)
-{
-	if (s[0] < 0x80)
-		return 1;
-	size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
-	for (size_t i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if (n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0)))
-		return 0; /* overlong, surrogate */
-	if (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90)))
-		return 0;
-	return n;
-}
-
 /* Replace every byte that is not part of valid UTF-8 with '?'. */
 static void utf8_scrub(char *s)
 {
-	for (unsigned char *p = (unsigned char *)s; *p;) {
-		size_t n = utf8_len(p);
-		if (n == 0)
-			*p++ = '?';
+	size_t n = strlen(s);
+	for (size_t i = 0; i < n;) {
+		size_t l = uf_utf8_seq((const unsigned char *)s + i, n - i);
+		if (l == 0)
+			s[i++] = '?';
 		else
-			p += n;
+			i += l;
 	}
 }
 
@@ -244,25 +238,63 @@ enum MHD_Result api_unavailable(struct MHD_Connection *c)
 
 /* ---- helpers ---- */
 
-static int name_ok(const char *s)
+static int name_ok(enum uf_name_kind kind, const char *s)
 {
-	return s && uf_queue_name_ok(s, strlen(s));
+	return s && uf_name_ok(kind, s, strlen(s));
 }
 
-/* A KV key a function can also use: 1..UF_KEY_MAX bytes of UTF-8 text
- * without spaces or control characters ('/' cannot come through the path). */
-static int key_ok(const char *s)
+static int hexval(char c)
 {
-	size_t n = s ? strlen(s) : 0;
-	if (n == 0 || n > UF_KEY_MAX)
-		return 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		size_t k = utf8_len(p);
-		if (k == 0 || (k == 1 && (*p <= ' ' || *p == 0x7f)))
-			return 0;
-		p += k;
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	                              : -1;
+}
+
+/* Percent-decodes [raw, raw+n) into out, NUL-terminated (n + 1 bytes are
+ * enough).  The decoded length, or -1 for a '%' not followed by two hex
+ * digits. */
+static ssize_t pct_decode(const char *raw, size_t n, char *out)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (raw[i] != '%') {
+			out[o++] = raw[i];
+			continue;
+		}
+		int h = i + 2 < n ? hexval(raw[i + 1]) : -1, l = i + 2 < n ? hexval(raw[i + 2]) : -1;
+		if (h < 0 || l < 0)
+			return -1;
+		out[o++] = (char)(h << 4 | l);
+		i += 2;
 	}
-	return 1;
+	out[o] = 0;
+	return (ssize_t)o;
+}
+
+/* Splits the raw path on '/' (empty segments skipped), then decodes each
+ * segment into buf (at least strlen(path) + 8 bytes).  The number of
+ * segments (at most max); -1 when a segment is malformed or decodes to a
+ * NUL: *bad is then that segment as sent. */
+static int split_path(const char *path, char *buf, char **seg, int max, const char **bad)
+{
+	int n = 0;
+	for (const char *p = path; *p && n < max;) {
+		while (*p == '/')
+			p++;
+		size_t len = strcspn(p, "/");
+		if (!len)
+			break;
+		ssize_t d = pct_decode(p, len, buf);
+		if (d < 0 || memchr(buf, 0, (size_t)d)) {
+			*bad = p;
+			return -1;
+		}
+		seg[n++] = buf;
+		buf += d + 1;
+		p += len;
+	}
+	return n;
 }
 
 static const char *arg(struct MHD_Connection *c, const char *k)
@@ -310,6 +342,7 @@ static void free_request(struct request *rq)
 {
 	free(rq->body);
 	free(rq->out);
+	free(rq->path);
 	json_decref(rq->doc);
 	free(rq);
 }
@@ -810,7 +843,7 @@ static void kv_get_reply(redisReply *r, void *arg)
 		rq->outlen = r->len;
 		rq->status = 200;
 	} else if (live(rq) && r && r->type == REDIS_REPLY_NIL) {
-		answer_error(rq, 404, "not_found", "%s", rq->what);
+		answer_error(rq, 404, "key_not_found", "%s", rq->what);
 	} else if (live(rq) && r) {
 		answer_error(rq, 503, "unavailable", "redis refused the read: %s",
 		             r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
@@ -833,20 +866,18 @@ static enum MHD_Result r_kv(struct api *a, struct MHD_Connection *c, struct requ
 {
 	struct store *st = a->d->store;
 	int sent;
-	if (!key_ok(key))
-		return send_error(c, 400, "bad_request",
-		                  "bad KV key '%s': 1-%u bytes of UTF-8 text, no spaces or control characters", key,
-		                  UF_KEY_MAX);
+	if (!name_ok(UF_NAME_KEY, key)) /* the message shows the key scrubbed: it may not be UTF-8 */
+		return send_error(c, 400, "bad_request", "bad KV key '%s': " UF_NAME_RULE_KEY, key);
 	if (!strcmp(method, "PUT") && rq->too_large)
 		return send_error(c, 413, "too_large", "KV value over %u bytes", BODY_MAX_EVENTS);
 	snprintf(rq->what, sizeof(rq->what), "no key '%s' in workflow '%s'", key, wf);
 	if (!strcmp(method, "GET"))
-		sent = store_send(st, kv_get_reply, rq, "GET uf:kv:%s:%s", wf, key);
+		sent = store_send(st, kv_get_reply, rq, "GET uf:kv:%s:%b", wf, key, strlen(key));
 	else if (!strcmp(method, "PUT"))
-		sent = store_send(st, kv_write_reply, rq, "SET uf:kv:%s:%s %b", wf, key, rq->body ? rq->body : "",
-		                  rq->len);
+		sent = store_send(st, kv_write_reply, rq, "SET uf:kv:%s:%b %b", wf, key, strlen(key),
+		                  rq->body ? rq->body : "", rq->len);
 	else
-		sent = store_send(st, kv_write_reply, rq, "DEL uf:kv:%s:%s", wf, key);
+		sent = store_send(st, kv_write_reply, rq, "DEL uf:kv:%s:%b", wf, key, strlen(key));
 	rq->calls += sent == 0;
 	return wait_redis(a, c, rq, REDIS_WAIT_MS);
 }
@@ -886,13 +917,16 @@ static enum MHD_Result r_kept(struct api *a, struct MHD_Connection *c, struct re
 static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char *url, const char *method,
                              struct request *rq)
 {
-	char path[2048], *seg[8] = {0};
-	int n = 0;
-	if (strlen(url) >= sizeof(path))
+	char path[2048 + 8], *seg[8] = {0};
+	const char *bad = NULL;
+	if (strlen(url) >= 2048)
 		return send_error(c, 400, "bad_request", "path too long");
-	snprintf(path, sizeof(path), "%s", url);
-	for (char *save = NULL, *t = strtok_r(path, "/", &save); t && n < 8; t = strtok_r(NULL, "/", &save))
-		seg[n++] = t;
+	int n = split_path(url, path, seg, 8, &bad);
+	if (n < 0)
+		return send_error(c, 400, "bad_request",
+		                  "path segment '%.*s': a '%%' must be followed by two hex digits, and no name or "
+		                  "key may hold a NUL byte (%%00)",
+		                  (int)strcspn(bad, "/"), bad);
 	if (n < 2 || strcmp(seg[0], "v1"))
 		return send_error(c, 404, "not_found", "no such path: %s", url);
 	if (n == 2 && !strcmp(seg[1], "health"))
@@ -914,8 +948,8 @@ static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char
 			return r_deploy(a, c, rq);
 		return send_error(c, 405, "method_not_allowed", "GET or POST");
 	}
-	if (!name_ok(seg[2]))
-		return send_error(c, 400, "bad_request", "bad workflow name '%s'", seg[2]);
+	if (!name_ok(UF_NAME_WORKFLOW, seg[2]))
+		return send_error(c, 400, "bad_request", "bad workflow name '%s': " UF_NAME_RULE_SHORT, seg[2]);
 	struct workflow *w = registry_find(a->d, seg[2]);
 	int mine = 0;
 	if (!w) /* undeployed without purge: its queues, dead letters and KV stay readable */
@@ -929,8 +963,8 @@ static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char
 	if (n == 4 && !strcmp(seg[3], "resume"))
 		return METHOD_IS("POST") ? r_resume(a, c, w) : send_error(c, 405, "method_not_allowed", "POST only");
 	if (n == 6 && !strcmp(seg[3], "queues") && !strcmp(seg[5], "events")) {
-		if (!name_ok(seg[4]))
-			return send_error(c, 400, "bad_request", "bad queue name '%s'", seg[4]);
+		if (!name_ok(UF_NAME_QUEUE, seg[4]))
+			return send_error(c, 400, "bad_request", "bad queue name '%s': " UF_NAME_RULE_QUEUE, seg[4]);
 		return METHOD_IS("POST") ? r_push(a, c, rq, w, seg[4])
 		                         : send_error(c, 405, "method_not_allowed", "GET or POST");
 	}
@@ -972,7 +1006,8 @@ static int seg_is(const char *seg, const char *name)
 }
 
 /* Events and KV values may be large; everything else is a manifest or less.
- * /v1/workflows/WF/queues/Q/events and /v1/workflows/WF/kv/KEY. */
+ * /v1/workflows/WF/queues/Q/events and /v1/workflows/WF/kv/KEY (the raw
+ * path: a key's %2F is no separator). */
 static size_t body_limit(const char *url)
 {
 	const char *seg[7];
@@ -1122,11 +1157,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	(void)version;
 	struct api *a = cls;
 	struct request *rq = *con_cls;
-	if (!rq) { /* the head is in */
-		if (!(rq = calloc(1, sizeof(*rq))))
-			return MHD_NO;
-		rq->a = a;
-		*con_cls = rq;
+	if (!rq || !rq->path)
+		return MHD_NO; /* uri_seen could not allocate */
+	url = rq->path;        /* MHD's url is decoded before the split: route the path as sent */
+	if (!rq->headed) {     /* the head is in */
+		rq->headed = 1;
 		set_phase(c, PHASE_BODY);
 		if ((rq->answered = refuse_on_head(a, c, url, rq)))
 			set_phase(c, PHASE_ANSWER);
@@ -1179,6 +1214,21 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
 		return;
 	}
 	free_request(rq);
+}
+
+/* MHD's URI log callback: the request line's URI before MHD decodes it.
+ * Its result becomes the request's con_cls. */
+static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	(void)c;
+	struct request *rq = calloc(1, sizeof(*rq));
+	if (rq && !(rq->path = strndup(uri, strcspn(uri, "?")))) {
+		free(rq);
+		return NULL;
+	}
+	if (rq)
+		rq->a = cls;
+	return rq;
 }
 
 /* ---- the loop glue ---- */
@@ -1252,11 +1302,11 @@ struct api *api_open(struct daemon *d, char *err, size_t errlen)
 	a->d = d;
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(d->cfg.api_port)};
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	a->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, d->cfg.api_port, NULL,
-	                          NULL, handler, a, MHD_OPTION_SOCK_ADDR, &sin, MHD_OPTION_NOTIFY_COMPLETED, completed,
-	                          a, MHD_OPTION_NOTIFY_CONNECTION, on_connection, a, MHD_OPTION_CONNECTION_TIMEOUT,
-	                          IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, CONN_MAX,
-	                          MHD_OPTION_PER_IP_CONNECTION_LIMIT, CONN_PER_IP, MHD_OPTION_END);
+	a->mhd = MHD_start_daemon(
+	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, d->cfg.api_port, NULL, NULL, handler, a,
+	    MHD_OPTION_SOCK_ADDR, &sin, MHD_OPTION_NOTIFY_COMPLETED, completed, a, MHD_OPTION_NOTIFY_CONNECTION,
+	    on_connection, a, MHD_OPTION_URI_LOG_CALLBACK, uri_seen, a, MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
+	    MHD_OPTION_CONNECTION_LIMIT, CONN_MAX, MHD_OPTION_PER_IP_CONNECTION_LIMIT, CONN_PER_IP, MHD_OPTION_END);
 	if (!a->mhd) {
 		snprintf(err, errlen,
 		         "cannot listen on 127.0.0.1:%u (port in use? choose another with 'unifaas up "

@@ -37,6 +37,7 @@
 #include <yaml.h>
 
 #include "manifest.h"
+#include "rules.h"
 #include "uf_abi.h"
 
 #define MF_MAX_ERRORS    50
@@ -508,18 +509,15 @@ static const char *nearest(const char *s, const char *const *cands, size_t n)
 
 /* ---- value checks --------------------------------------------------------- */
 
+/* Queue names, and workflow and function names: the rules of rules.h. */
 static const char *check_name(const char *s, size_t n)
 {
-	return uf_queue_name_ok(s, n) ? NULL : "is not a valid name (1..128 characters of A-Z a-z 0-9 . _ -)";
+	return uf_name_ok(UF_NAME_QUEUE, s, n) ? NULL : "is not a valid name (" UF_NAME_RULE_QUEUE ")";
 }
 
-/* Workflow and function names: a unit is named <workflow>.<function>.<n>
- * and that must fit the 128 characters of a consumer name. */
 static const char *check_short_name(const char *s, size_t n)
 {
-	return n <= UF_MANIFEST_NAME_MAX && uf_queue_name_ok(s, n)
-	           ? NULL
-	           : "is not a valid name (1..48 characters of A-Z a-z 0-9 . _ -)";
+	return uf_name_ok(UF_NAME_WORKFLOW, s, n) ? NULL : "is not a valid name (" UF_NAME_RULE_SHORT ")";
 }
 
 static const char *check_var(const char *s, size_t n)

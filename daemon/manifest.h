@@ -8,7 +8,9 @@
  * 'listn' (did you mean 'listen'?)`), so nothing is ever half-deployed.
  * The daemon only ever sees a struct uf_manifest that passed every check.
  *
- * Invariants of a parsed manifest: every name matches uf_queue_name_ok();
+ * Invariants of a parsed manifest: every name follows its rule in
+ * common/rules.h (workflow and function names 1..UF_NAME_MAX, queues
+ * 1..UF_QUEUE_MAX);
  * every function listens to exactly one queue, and no two to the same one;
  * no function pushes to its own queue; every ingress queue has a listener;
  * min_units <= max_units; every value is in its documented range; every
@@ -20,9 +22,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-/* Workflow and function names: 1..48 characters (queue names: 1..128). */
-#define UF_MANIFEST_NAME_MAX 48
 
 struct uf_scale {
 	uint32_t min_units;       /* default 0: scale to zero */

@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "hypercall.h"
+#include "rules.h"
 #include "unifaas.h"
 
 #define POPBUF_INITIAL (64u << 10)
@@ -310,60 +311,11 @@ int uf_push(uf_ctx *ctx, const char *queue, const void *data, size_t len)
 	return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid;
- * the same rule as the tender's (tender/json_text.c). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t min, cp;
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0)
-		len = 2, min = 0x80, cp = s[0] & 0x1f;
-	else if ((s[0] & 0xf0) == 0xe0)
-		len = 3, min = 0x800, cp = s[0] & 0x0f;
-	else if ((s[0] & 0xf8) == 0xf0)
-		len = 4, min = 0x10000, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	return cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ? 0 : len;
-}
-
-/* A key's length if it is 1..UF_KEY_MAX bytes of UTF-8, else 0. */
+/* A key's length if it is a valid KV key (rules.h: uf_kv_key_ok), else 0. */
 static size_t key_len(const char *key)
 {
-	if (!key)
-		return 0;
-	size_t n = strlen(key);
-	if (n == 0 || n > UF_KEY_MAX)
-		return 0;
-	for (size_t i = 0, l; i < n; i += l)
-		if (!(l = utf8_seq((const unsigned char *)key + i, n - i)))
-			return 0;
-	return n;
-}
-
-/* A decimal int64 as Redis reads it: optional '-', no leading zeros. */
-static int parse_int64(const char *s, size_t n, int64_t *out)
-{
-	size_t i = n > 0 && s[0] == '-' ? 1 : 0;
-	if (n == i || n - i > 19 || (s[i] == '0' && n != 1))
-		return -1;
-	uint64_t v = 0, lim = i ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-	for (size_t j = i; j < n; j++) {
-		if (s[j] < '0' || s[j] > '9' || v > (lim - (uint64_t)(s[j] - '0')) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(s[j] - '0');
-	}
-	*out = i ? (int64_t)(0 - v) : (int64_t)v;
-	return 0;
+	size_t n = key ? strlen(key) : 0;
+	return uf_kv_key_ok(key, n) ? n : 0;
 }
 
 static int kv_hypercall(uint32_t op, const char *key, size_t klen, struct uf_hc_kv *hc)
@@ -427,7 +379,7 @@ static int cache_set(struct kv_cached *e, const char *val, size_t len)
 static int cache_add(struct kv_cached *e, int64_t by, int64_t *result)
 {
 	int64_t v = 0;
-	if (e->present && parse_int64(e->val, e->len, &v) < 0)
+	if (e->present && uf_int64_parse(e->val, e->len, &v) < 0)
 		return -EINVAL;
 	if (__builtin_add_overflow(v, by, &v))
 		return -ERANGE;

@@ -271,31 +271,11 @@ static int local_kv_set(struct uf_backend *b, const char *k, size_t n, const cha
 	return 0;
 }
 
-/* A decimal int64 as Redis INCR reads it: optional '-', digits, nothing else. */
-static int parse_int64(const char *s, size_t n, int64_t *out)
-{
-	char buf[32];
-	size_t i = s[0] == '-' && n > 1 ? 1 : 0;
-	if (n == 0 || n >= sizeof(buf))
-		return -1;
-	for (; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	errno = 0;
-	long long v = strtoll(buf, NULL, 10);
-	if (errno)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int local_kv_incr(struct uf_backend *b, const char *k, size_t n, int64_t by, int64_t *out)
 {
 	struct kv_entry *e = *kv_find((struct local *)b, k, n);
 	int64_t v = 0;
-	if (e && parse_int64(e->val, e->len, &v) < 0)
+	if (e && uf_int64_parse(e->val, e->len, &v) < 0)
 		return -EINVAL; /* the value is not an integer */
 	if ((by > 0 && v > INT64_MAX - by) || (by < 0 && v < INT64_MIN - by))
 		return -ERANGE;

@@ -42,8 +42,8 @@ expect bad-method "405 method_not_allowed" PUT /v1/units
 expect not-utf8-workflow "400 bad_request" GET /v1/workflows/%FF
 expect not-utf8-path "404 not_found" GET /v1/nope%C3
 expect not-utf8-kv-key "400 bad_request" GET /v1/workflows/eval/kv/%FFabc
-expect kv-key-control "400 bad_request" GET /v1/workflows/eval/kv/a%01b
-expect missing-key "404 not_found" GET /v1/workflows/eval/kv/no-such-key
+expect kv-key-nul "400 bad_request" GET /v1/workflows/eval/kv/a%00b
+expect missing-key "404 key_not_found" GET /v1/workflows/eval/kv/no-such-key
 expect unknown-queue "404 not_found" POST /v1/workflows/eval/queues/nobody/events --data-binary x
 expect bad-offset "400 bad_request" GET "/v1/workflows/eval/steps/fdc/logs?offset=-9223372036854775809"
 expect bad-wait "400 bad_request" GET "/v1/workflows/eval/steps/fdc/logs?wait_ms=99999"

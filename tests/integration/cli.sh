@@ -89,14 +89,16 @@ expect deploy-no-file 2 '^unifaas: deploy: missing argument$' "$UNIFAAS" deploy
 expect deploy-missing-file 2 "^unifaas: deploy: $W/none.yaml: No such file or directory$" "$UNIFAAS" deploy "$W/none.yaml"
 expect deploy-directory 2 "^unifaas: deploy: $W: Is a directory$" "$UNIFAAS" deploy "$W"
 expect push-one-arg 2 '^unifaas: push: missing argument$' "$UNIFAAS" push wf
-expect push-bad-name 2 "^unifaas: push: workflow name 'a b' is not valid: use 1-64 of A-Z a-z 0-9 . _ -$" \
+expect push-bad-name 2 "^unifaas: push: workflow name 'a b' is not valid: use 1\.\.48 characters of A-Z a-z 0-9 \. _ -$" \
 	"$UNIFAAS" push 'a b' q x
 expect push-bad-queue 2 "^unifaas: push: queue name 'q/../x' is not valid" "$UNIFAAS" push wf 'q/../x' x
-expect long-name 2 "name '$(printf 'a%.0s' $(seq 65))' is not valid" "$UNIFAAS" undeploy "$(printf 'a%.0s' $(seq 65))"
+expect long-name 2 "name '$(printf 'a%.0s' $(seq 49))' is not valid" "$UNIFAAS" undeploy "$(printf 'a%.0s' $(seq 49))"
 expect logs-no-slash 2 "^unifaas: logs: 'wf': expected WORKFLOW/STEP$" "$UNIFAAS" logs wf
 expect kv-bad-op 2 "^unifaas: kv: unknown operation 'put': expected get, set or del$" "$UNIFAAS" kv put wf k v
 expect kv-get-extra 2 "^unifaas: kv: get: unexpected argument 'v'$" "$UNIFAAS" kv get wf k v
-expect kv-bad-key 2 "^unifaas: kv: key name 'a:b' is not valid" "$UNIFAAS" kv get wf a:b
+expect kv-bad-key 2 "^unifaas: kv: KV key '$(printf 'k%.0s' $(seq 513))' is not valid: use 1\.\.512 bytes of UTF-8 text without NUL$" \
+	"$UNIFAAS" kv get wf "$(printf 'k%.0s' $(seq 513))"
+expect kv-bad-key-utf8 2 "' is not valid: use 1\.\.512 bytes of UTF-8 text without NUL$" "$UNIFAAS" kv get wf "$(printf 'a\377b')"
 expect resume-no-wf 2 '^unifaas: resume: missing argument$' "$UNIFAAS" resume
 expect version 0 '' "$UNIFAAS" version
 grep -Eq '^unifaas [0-9.]+ \(ABI [0-9]+\)$' "$W/version.out" && pass version-line || fail version-line "$(cat "$W/version.out")"

@@ -5,6 +5,8 @@
  *   "fail"       the handler fails (returns 1)
  *   "hang"       sleeps forever (no CPU used: only the daemon can stop it)
  *   "ungranted"  pushes to queue "secret", which no manifest grants
+ *   "set:K=V"    sets KV key K (any key a function may write: ':', '/',
+ *                spaces, UTF-8) to V
  *   anything     counts it in KV "count" and, when env OUT is set, pushes
  *                the event on to that queue
  * env SPIN=N burns N loop iterations per event, so batches take long enough
@@ -30,6 +32,16 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 		}
 	if (!strcmp(ev->data, "ungranted"))
 		return uf_push(ctx, "secret", ev->data, ev->len) < 0;
+	const char *eq = strchr(ev->data, '=');
+	if (!strncmp(ev->data, "set:", 4) && eq) {
+		char key[600];
+		size_t n = (size_t)(eq - ev->data) - 4;
+		if (n >= sizeof(key))
+			return 1;
+		memcpy(key, ev->data + 4, n);
+		key[n] = '\0';
+		return uf_kv_set(ctx, key, eq + 1, strlen(eq + 1)) < 0;
+	}
 	const char *spin = uf_getenv("SPIN");
 	for (volatile long i = 0, n = spin ? atol(spin) : 0; i < n; i++)
 		;
