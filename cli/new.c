@@ -60,7 +60,8 @@ static const char c_template[] =
 
 static const char yaml_template[] = "# %1$s - a workflow of one function (written by `unifaas new %1$s`).\n"
                                     "# unifaas build %1$s/%1$s.c && unifaas deploy %1$s/%1$s.yaml\n"
-                                    "# unifaas push %1$s requests hello; the replies stay in queue `replies`.\n"
+                                    "# unifaas push %1$s requests hello; the replies stay in queue `replies`:\n"
+                                    "# unifaas events %1$s replies\n"
                                     "# Every key: docs/manifest.md.\n"
                                     "name: %1$s\n"
                                     "functions:\n"
