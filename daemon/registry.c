@@ -59,7 +59,8 @@ static void random_hex(char *out, size_t bytes)
 		sprintf(out + 2 * i, "%02x", raw[i]);
 }
 
-static int apply_acl(struct daemon *d, struct workflow *w)
+/* wait 0: sent from the loop, not waited for (an error reply is logged) */
+static int apply_acl(struct daemon *d, struct workflow *w, int wait)
 {
 	const char *n = w->m->name;
 	char pass[80], keys[4][128];
@@ -76,6 +77,8 @@ static int apply_acl(struct daemon *d, struct workflow *w)
 		argv[argc++] = head[i];
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		argv[argc++] = TENDER_COMMANDS[i];
+	if (!wait)
+		return store_sendv(d->store, NULL, NULL, argc, argv, NULL);
 	redisReply *r = store_cmdv(d->store, argc, argv, NULL);
 	int ok = r && r->type == REDIS_REPLY_STATUS;
 	if (!ok)
@@ -90,7 +93,7 @@ void registry_reapply_acls(void *arg)
 {
 	struct daemon *d = arg;
 	for (struct workflow *w = d->workflows; w; w = w->next)
-		apply_acl(d, w);
+		apply_acl(d, w, 0); /* Redis is back: re-applied without blocking the loop */
 }
 
 struct workflow *registry_find(struct daemon *d, const char *name)
@@ -98,6 +101,15 @@ struct workflow *registry_find(struct daemon *d, const char *name)
 	for (struct workflow *w = d->workflows; w; w = w->next)
 		if (!strcmp(w->m->name, name))
 			return w;
+	return NULL;
+}
+
+struct step *registry_find_step(struct daemon *d, const char *wf, const char *step)
+{
+	struct workflow *w = registry_find(d, wf);
+	for (size_t i = 0; w && i < w->m->nfunctions; i++)
+		if (!strcmp(w->steps[i].fn->name, step))
+			return &w->steps[i];
 	return NULL;
 }
 
@@ -332,10 +344,10 @@ int registry_deploy(struct daemon *d, const char *yaml, size_t len, const char *
 	else
 		random_hex(w->acl_pass, 32);
 	*http_status = 503;
-	if (apply_acl(d, w) < 0 || create_groups(d, w) < 0 || save_state(d, w, yaml, len, file, dir) < 0) {
+	if (apply_acl(d, w, 1) < 0 || create_groups(d, w) < 0 || save_state(d, w, yaml, len, file, dir) < 0) {
 		snprintf(err, errlen, "redis: could not store workflow '%s' (is redis-server up?)", w->m->name);
 		if (old)
-			apply_acl(d, old);
+			apply_acl(d, old, 1);
 		goto fail;
 	}
 	*http_status = 500;
@@ -516,7 +528,7 @@ static void restore_one(struct daemon *d, const char *name)
 	const char *st = field(h, "state"), *reason = field(h, "reason");
 	w->state = st && !strcmp(st, "stopped") ? WF_STOPPED : WF_RUNNING;
 	snprintf(w->reason, sizeof(w->reason), "%s", reason ? reason : "");
-	apply_acl(d, w);
+	apply_acl(d, w, 1);
 	create_groups(d, w);
 	w->next = d->workflows;
 	d->workflows = w;

@@ -14,6 +14,8 @@
  * The trim point is the oldest entry still needed by any group: its oldest
  * pending entry, or the first entry after its last-delivered id.  Entries
  * are ordered by id, so XTRIM MINID <point> cannot drop an unhandled one.
+ * The reads and the trim are sent without waiting for Redis (store_send);
+ * a trim that gets no answer is simply tried again next interval.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,66 +39,121 @@ static int id_less(struct stream_id a, struct stream_id b)
 	return a.ms < b.ms || (a.ms == b.ms && a.seq < b.seq);
 }
 
-/* The oldest id any group of `key` still needs; -1 if unknown or none. */
-static int oldest_needed(struct store *st, const char *key, struct stream_id *need)
+/* One queue's trim: its reads and writes go out without waiting (store_send). */
+struct trim {
+	struct daemon *d;
+	char wf[UF_NAME_BUF], queue[UF_QUEUE_MAX + 1], key[300];
+	int calls, failed, found;
+	struct stream_id need; /* the oldest id any group still needs */
+};
+
+static void need_id(struct trim *t, struct stream_id id)
 {
-	redisReply *r = store_array(st, "XINFO GROUPS %s", key);
-	int found = 0;
-	for (size_t g = 0; r && g < r->elements; g++) {
+	if (!t->found || id_less(id, t->need))
+		t->need = id;
+	t->found = 1;
+}
+
+static void trimmed(redisReply *r, void *arg)
+{
+	struct trim *t = arg;
+	if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+		dlog("info", "what=trim workflow=%s queue=%s entries=%lld kept_handled=%u", t->wf, t->queue, r->integer,
+		     t->d->cfg.retain_handled);
+	free(t);
+}
+
+static void trim_to(struct trim *t, const char *point)
+{
+	if (store_send(t->d->store, trimmed, t, "XTRIM %s MINID %s", t->key, point) < 0)
+		free(t);
+}
+
+/* The `keep` handled entries just before `need`: the oldest of them is the point. */
+static void kept_read(redisReply *r, void *arg)
+{
+	struct trim *t = arg;
+	uint32_t keep = t->d->cfg.retain_handled;
+	char point[64];
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != keep) { /* no more handled entries than are kept */
+		free(t);
+		return;
+	}
+	snprintf(point, sizeof(point), "%s", r->element[keep - 1]->element[0]->str);
+	trim_to(t, point);
+}
+
+/* Every group's need is known: trim up to it, keeping retain_handled. */
+static void needs_known(struct trim *t)
+{
+	uint32_t keep = t->d->cfg.retain_handled;
+	char point[64];
+	if (t->failed || !t->found) {
+		free(t);
+		return;
+	}
+	snprintf(point, sizeof(point), "%llu-%llu", t->need.ms, t->need.seq);
+	if (!keep)
+		trim_to(t, point);
+	else if (store_send(t->d->store, kept_read, t, "XREVRANGE %s (%s - COUNT %u", t->key, point, keep) < 0)
+		free(t);
+}
+
+static void trim_release(struct trim *t)
+{
+	if (--t->calls == 0)
+		needs_known(t);
+}
+
+/* XPENDING summary of a group with pending entries: its oldest one. */
+static void oldest_pending(redisReply *r, void *arg)
+{
+	struct trim *t = arg;
+	struct stream_id id;
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 4 && r->element[1]->type == REDIS_REPLY_STRING &&
+	    parse_id(r->element[1]->str, &id) == 0)
+		need_id(t, id);
+	else
+		t->failed = 1;
+	trim_release(t);
+}
+
+static void groups_read(redisReply *r, void *arg)
+{
+	struct trim *t = arg;
+	t->failed |= !r || r->type != REDIS_REPLY_ARRAY;
+	for (size_t g = 0; !t->failed && g < r->elements; g++) {
 		struct store_group grp;
 		struct stream_id id;
 		store_group(r->element[g], &grp);
 		if (grp.pending > 0) {
-			redisReply *p = store_array(st, "XPENDING %s %s", key, grp.name ? grp.name : "");
-			int ok = p && p->elements == 4 && p->element[1]->type == REDIS_REPLY_STRING &&
-			         parse_id(p->element[1]->str, &id) == 0;
-			if (p)
-				freeReplyObject(p);
-			if (!ok)
-				goto unknown;
+			if (store_send(t->d->store, oldest_pending, t, "XPENDING %s %s", t->key,
+			               grp.name ? grp.name : "") < 0)
+				t->failed = 1;
+			else
+				t->calls++;
+		} else if (parse_id(grp.last_delivered, &id) < 0) {
+			t->failed = 1;
 		} else {
-			if (parse_id(grp.last_delivered, &id) < 0)
-				goto unknown;
 			id.seq++; /* what comes after the last delivered one */
+			need_id(t, id);
 		}
-		if (!found || id_less(id, *need))
-			*need = id;
-		found = 1;
 	}
-	if (r)
-		freeReplyObject(r);
-	return found ? 0 : -1;
-unknown:
-	freeReplyObject(r);
-	return -1;
+	trim_release(t);
 }
 
 static void trim_queue(struct daemon *d, const char *wf, const char *queue)
 {
-	char key[300], point[64];
-	struct stream_id need;
-	snprintf(key, sizeof(key), "uf:q:%s:%s", wf, queue);
-	if (oldest_needed(d->store, key, &need) < 0)
+	struct trim *t = calloc(1, sizeof(*t));
+	if (!t)
 		return;
-	uint32_t keep = d->cfg.retain_handled;
-	snprintf(point, sizeof(point), "%llu-%llu", need.ms, need.seq);
-	redisReply *r = NULL;
-	if (keep) { /* the oldest of the `keep` handled entries just before `need` */
-		r = store_array(d->store, "XREVRANGE %s (%s - COUNT %u", key, point, keep);
-		int enough = r && r->elements == keep;
-		if (enough)
-			snprintf(point, sizeof(point), "%s", r->element[keep - 1]->element[0]->str);
-		if (r)
-			freeReplyObject(r);
-		if (!enough) /* no more handled entries than are kept */
-			return;
-	}
-	r = store_cmd(d->store, "XTRIM %s MINID %s", key, point);
-	if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
-		dlog("info", "what=trim workflow=%s queue=%s entries=%lld kept_handled=%u", wf, queue, r->integer,
-		     d->cfg.retain_handled);
-	if (r)
-		freeReplyObject(r);
+	t->d = d;
+	snprintf(t->wf, sizeof(t->wf), "%s", wf);
+	snprintf(t->queue, sizeof(t->queue), "%s", queue);
+	snprintf(t->key, sizeof(t->key), "uf:q:%s:%s", wf, queue);
+	t->calls = 1;
+	if (store_send(d->store, groups_read, t, "XINFO GROUPS %s", t->key) < 0)
+		free(t);
 }
 
 void retention_run(struct daemon *d)

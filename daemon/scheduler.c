@@ -9,13 +9,19 @@
  * otherwise, so a lost notification costs a tick, never an event.
  *
  * A check reads the step's group (XINFO GROUPS: lag + pending = backlog),
- * asks the policy how many units it wants and starts the difference, each
+ * who holds what (XPENDING summary) and each unit's oldest pending entry,
+ * all sent at once without waiting (store_send); the last reply decides:
+ * it asks the policy how many units it wants and starts the difference, each
  * start passing, in order: the step's max_units (inside the policy), the
  * workflow's max_units, the node's max_units, the step's grace_ms since its
- * last start, a free TAP device (net: true, in unit_start).  A step at its
+ * last start, a free TAP device (net: true, in unit_start); one start at a
+ * time per step, since a unit's number comes from Redis.  A step at its
  * maximum whose backlog grew past `overflow` stops its workflow.  A unit
  * whose oldest pending event waited longer than timeout_ms for each event
  * it holds (+1 s) is hung and killed; its events are settled as failed.
+ * The deadline read last is kept, so a hung unit is killed on time also
+ * while Redis does not answer (kill_overdue); one check per step is out at
+ * a time, so a stalled Redis does not pile up reads.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -29,34 +35,40 @@
 
 static const struct scale_policy *policy = &scale_static_threshold;
 
-/* Fill s->lag, s->pending, s->backlog from XINFO GROUPS; -1 if unknown. */
-static int read_backlog(struct daemon *d, struct step *s)
+/* What a check read, copied out of its replies. */
+struct held {
+	char name[160];
+	long long n;
+};
+
+struct check {
+	struct daemon *d;
+	char wf[UF_NAME_BUF], step[UF_NAME_BUF];
+	char queue_name[UF_QUEUE_MAX + 1];
+	int calls, failed;
+	int found; /* XINFO GROUPS had the step's group (or no group at all: found 2) */
+	long long lag, pending;
+	struct held *held; /* XPENDING summary: who holds how many */
+	size_t nheld;
+	struct held *oldest; /* XPENDING - + 1 <unit>: idle ms of each unit's oldest entry, -1 none */
+	size_t noldest;
+};
+
+/* Fill s->lag, s->pending, s->backlog from the check's XINFO GROUPS. */
+static void apply_backlog(struct step *s, const struct check *k)
 {
-	redisReply *r = store_array(d->store, "XINFO GROUPS uf:q:%s:%s", s->wf->m->name, s->fn->listen);
-	int rc = -1;
-	if (!r)
-		return -1;
-	for (size_t i = 0; i < r->elements; i++) {
-		struct store_group g;
-		store_group(r->element[i], &g);
-		if (!g.name || strcmp(g.name, s->fn->name))
-			continue;
-		s->lag = g.lag < 0 ? 1 : (uint64_t)g.lag; /* Redis cannot tell (after deletions): assume work */
-		s->pending = (uint64_t)g.pending;
-		s->prev_backlog = s->backlog;
-		s->backlog = s->lag + s->pending;
-		if (s->fresh) { /* just resumed: no growth to compare with yet */
-			s->prev_backlog = s->backlog;
-			s->fresh = 0;
-		}
-		rc = 0;
-	}
-	if (rc < 0 && r->elements == 0) {
+	if (k->found == 2) {
 		s->lag = s->pending = s->backlog = 0;
-		rc = 0;
+		return;
 	}
-	freeReplyObject(r);
-	return rc;
+	s->lag = k->lag < 0 ? 1 : (uint64_t)k->lag; /* Redis cannot tell (after deletions): assume work */
+	s->pending = (uint64_t)k->pending;
+	s->prev_backlog = s->backlog;
+	s->backlog = s->lag + s->pending;
+	if (s->fresh) { /* just resumed: no growth to compare with yet */
+		s->prev_backlog = s->backlog;
+		s->fresh = 0;
+	}
 }
 
 static void set_waiting(struct step *s, const char *why)
@@ -85,6 +97,23 @@ static void overflow(struct daemon *d, struct step *s)
 
 static void arm_soon(struct daemon *d, uint64_t ms);
 
+/* Units asked for (unit numbers on their way) count against the limits. */
+static uint32_t starting_in(const struct workflow *w)
+{
+	uint32_t n = 0;
+	for (size_t i = 0; i < w->m->nfunctions; i++)
+		n += (uint32_t)w->steps[i].starting;
+	return n;
+}
+
+static uint32_t starting_on_node(const struct daemon *d)
+{
+	uint32_t n = 0;
+	for (const struct workflow *w = d->workflows; w; w = w->next)
+		n += starting_in(w);
+	return n;
+}
+
 /* Start what the policy wants, one limit at a time. */
 static void scale_step(struct daemon *d, struct step *s)
 {
@@ -99,12 +128,14 @@ static void scale_step(struct daemon *d, struct step *s)
 	}
 	while (s->running < want) {
 		char why[160], err[512];
-		if (s->wf->running >= s->wf->m->max_units) {
+		if (s->starting) /* one unit number asked at a time: scheduler_start_done goes on */
+			return;
+		if (s->wf->running + starting_in(s->wf) >= s->wf->m->max_units) {
 			snprintf(why, sizeof(why), "workflow max_units %u reached", s->wf->m->max_units);
 			set_waiting(s, why);
 			return;
 		}
-		if (d->running >= d->cfg.max_units) {
+		if (d->running + starting_on_node(d) >= d->cfg.max_units) {
 			snprintf(why, sizeof(why), "node max_units %u reached", d->cfg.max_units);
 			set_waiting(s, why);
 			return;
@@ -121,98 +152,221 @@ static void scale_step(struct daemon *d, struct step *s)
 			arm_soon(d, s->backoff_ms - since);
 			return;
 		}
-		if (unit_start(d, s, err, sizeof(err)) < 0) {
-			snprintf(why, sizeof(why), "cannot start a unit: %.120s", err);
-			set_waiting(s, why);
-			dlog("error", "what=unit-start workflow=%s step=%s cause=\"%s\"", s->wf->m->name, f->name, err);
-			return;
-		}
-		s->why_waiting[0] = 0;
+		if (unit_start(d, s, err, sizeof(err)) < 0)
+			scheduler_start_done(d, s, -1, err);
+		return;
 	}
 }
 
-/* How many events `consumer` holds, from an XPENDING summary reply. */
-static long long held_by(const redisReply *summary, const char *consumer)
+void scheduler_start_done(struct daemon *d, struct step *s, int rc, const char *err)
 {
-	const redisReply *cs = summary->element[3];
-	for (size_t i = 0; cs->type == REDIS_REPLY_ARRAY && i < cs->elements; i++)
-		if (!strcmp(cs->element[i]->element[0]->str, consumer))
-			return strtoll(cs->element[i]->element[1]->str, NULL, 10);
-	return 0;
+	char why[160];
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "cannot start a unit: %.120s", err);
+		set_waiting(s, why);
+		dlog("error", "what=unit-start workflow=%s step=%s cause=\"%s\"", s->wf->m->name, s->fn->name, err);
+		return;
+	}
+	s->why_waiting[0] = 0;
+	s->dirty = 1; /* more may be wanted: the next check starts them */
+	arm_soon(d, 0);
 }
 
-/* Kill units whose oldest pending event is older than its time budget:
- * timeout_ms per event they hold, + 1 s.  Only entries idle longer than
- * the smallest budget (one event) are fetched, so a healthy step costs one
- * short reply per tick. */
-static void check_hung(struct daemon *d, struct step *s, const redisReply *summary)
+static long long lookup(const struct held *h, size_t n, const char *name)
 {
-	if (!s->fn->timeout_ms || !s->running)
-		return;
-	redisReply *r = store_array(d->store, "XPENDING uf:q:%s:%s %s IDLE %u - + 1000", s->wf->m->name, s->fn->listen,
-	                            s->fn->name, s->fn->timeout_ms + 1000);
-	if (!r)
-		return;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(h[i].name, name))
+			return h[i].n;
+	return -1;
+}
+
+static void kill_hung(struct step *s, struct unit *u, uint64_t now)
+{
+	long long held_for = (long long)(now - u->held_since);
+	snprintf(u->last_line, sizeof(u->last_line),
+	         "hung: held %lld event(s) for %lld ms, over %u ms per event (timeout_ms) + 1 s", u->held, held_for,
+	         s->fn->timeout_ms);
+	dlog("warn", "what=unit-hung unit=%s workflow=%s step=%s held=%lld idle_ms=%lld action=kill", u->id,
+	     s->wf->m->name, s->fn->name, u->held, held_for);
+	unit_stop(u, SIGKILL, STOP_HUNG);
+}
+
+/* A unit's time budget: timeout_ms per event it holds, + 1 s, from when it
+ * took the oldest (its lowest pending id, as Redis last said).  The deadline
+ * is kept, so a unit is killed on time also when Redis stops answering. */
+static void check_hung(struct step *s, const struct check *k, uint64_t now)
+{
 	for (struct unit *u = s->units; u; u = u->next) {
-		long long held = held_by(summary, u->id), oldest = 0;
-		for (size_t i = 0; i < r->elements; i++) {
-			redisReply *e = r->element[i];
-			if (e->elements >= 4 && !strcmp(e->element[1]->str, u->id) && e->element[2]->integer > oldest)
-				oldest = e->element[2]->integer;
+		long long held = lookup(k->held, k->nheld, u->id), idle = lookup(k->oldest, k->noldest, u->id);
+		if (held <= 0 || idle < 0 || !s->fn->timeout_ms) {
+			u->hung_at = 0;
+			continue;
 		}
-		long long limit = held * (long long)s->fn->timeout_ms + 1000;
-		if (held && oldest > limit && u->state == UNIT_RUNNING) {
-			snprintf(u->last_line, sizeof(u->last_line),
-			         "hung: held %lld event(s) for %lld ms, over %u ms per event (timeout_ms) + 1 s", held,
-			         oldest, s->fn->timeout_ms);
-			dlog("warn", "what=unit-hung unit=%s workflow=%s step=%s held=%lld idle_ms=%lld action=kill",
-			     u->id, s->wf->m->name, s->fn->name, held, oldest);
-			unit_stop(u, SIGKILL, STOP_HUNG);
-		}
+		u->held = held;
+		u->held_since = now - (uint64_t)idle;
+		u->hung_at = u->held_since + (uint64_t)held * s->fn->timeout_ms + 1000;
+		if (now > u->hung_at && u->state == UNIT_RUNNING)
+			kill_hung(s, u, now);
 	}
-	freeReplyObject(r);
+}
+
+/* Redis has not answered a check for a while: the deadlines it gave last
+ * still hold (check_hung). */
+static void kill_overdue(struct daemon *d, uint64_t now)
+{
+	for (struct workflow *w = d->workflows; w; w = w->next)
+		for (size_t i = 0; i < w->m->nfunctions; i++) {
+			struct step *s = &w->steps[i];
+			if (now - s->read_ms < 250)
+				continue;
+			for (struct unit *u = s->units; u; u = u->next)
+				if (u->hung_at && now > u->hung_at && u->state == UNIT_RUNNING)
+					kill_hung(s, u, now);
+		}
 }
 
 /* Events pending for a consumer that is no unit of ours (its tender died
  * while Redis was away, or it belonged to an earlier daemon): settle them.
  * Units of a workflow being replaced are still ours: they settle their own. */
-static void settle_orphans(struct daemon *d, struct step *s, const redisReply *summary)
+static void settle_orphans(struct daemon *d, struct step *s, const struct check *k)
 {
-	const redisReply *cs = summary->element[3];
-	for (size_t i = 0; cs->type == REDIS_REPLY_ARRAY && i < cs->elements; i++) {
-		const char *name = cs->element[i]->element[0]->str;
-		if (unit_find(d, 0, name))
+	for (size_t i = 0; i < k->nheld; i++) {
+		if (k->held[i].n <= 0 || unit_find(d, 0, k->held[i].name))
 			continue;
 		char why[256];
-		snprintf(why, sizeof(why), "unit %s is gone without settling its events", name);
-		units_settle_consumer(d, s, name, why);
+		snprintf(why, sizeof(why), "unit %s is gone without settling its events", k->held[i].name);
+		units_settle_consumer(d, s, k->held[i].name, why);
 	}
 }
 
-/* The checks that need the group's pending entries: one summary for both. */
-static void check_pending(struct daemon *d, struct step *s)
+static void check_free(struct check *k)
 {
-	if (!s->pending)
-		return;
-	redisReply *r = store_array(d->store, "XPENDING uf:q:%s:%s %s", s->wf->m->name, s->fn->listen, s->fn->name);
-	if (r && r->elements == 4) {
-		check_hung(d, s, r);
-		settle_orphans(d, s, r);
-	}
-	if (r)
-		freeReplyObject(r);
+	free(k->held);
+	free(k->oldest);
+	free(k);
 }
 
+/* Every read of a check is in (or failed): decide for the step. */
+static void check_decide(struct check *k)
+{
+	struct daemon *d = k->d;
+	struct step *s = registry_find_step(d, k->wf, k->step);
+	uint64_t now = now_ms();
+	if (s)
+		s->checking = 0;
+	if (!s || k->failed || !k->found || s->wf->state != WF_RUNNING || d->stopping) {
+		check_free(k);
+		return;
+	}
+	s->read_ms = now;
+	apply_backlog(s, k);
+	check_hung(s, k, now);
+	settle_orphans(d, s, k);
+	if (s->wf->state == WF_RUNNING)
+		scale_step(d, s);
+	check_free(k);
+}
+
+static void check_release(struct check *k)
+{
+	if (--k->calls == 0)
+		check_decide(k);
+}
+
+static void check_replied(struct check *k, const redisReply *r)
+{
+	k->failed |= !r;
+	check_release(k);
+}
+
+static void groups_read(redisReply *r, void *arg)
+{
+	struct check *k = arg;
+	for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+		struct store_group g;
+		store_group(r->element[i], &g);
+		if (!g.name || strcmp(g.name, k->step))
+			continue;
+		k->found = 1;
+		k->lag = g.lag;
+		k->pending = g.pending;
+	}
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 0)
+		k->found = 2;
+	check_replied(k, r);
+}
+
+/* XPENDING summary: [count, min, max, [[consumer, n], ...]] */
+static void summary_read(redisReply *r, void *arg)
+{
+	struct check *k = arg;
+	const redisReply *cs = r && r->type == REDIS_REPLY_ARRAY && r->elements == 4 ? r->element[3] : NULL;
+	size_t n = cs && cs->type == REDIS_REPLY_ARRAY ? cs->elements : 0;
+	if (n && (k->held = calloc(n, sizeof(*k->held))))
+		for (size_t i = 0; i < n; i++) {
+			snprintf(k->held[k->nheld].name, sizeof(k->held->name), "%s", cs->element[i]->element[0]->str);
+			k->held[k->nheld++].n = strtoll(cs->element[i]->element[1]->str, NULL, 10);
+		}
+	check_replied(k, r);
+}
+
+/* One unit's oldest pending entry: [[id, consumer, idle, deliveries]] */
+struct oldest_ask {
+	struct check *k;
+	size_t i;
+};
+
+static void oldest_read(redisReply *r, void *arg)
+{
+	struct oldest_ask *o = arg;
+	struct check *k = o->k;
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->elements >= 3)
+		k->oldest[o->i].n = r->element[0]->element[2]->integer;
+	free(o);
+	check_replied(k, r);
+}
+
+static int ask(struct check *k, store_cb cb, void *arg, const char *fmt, const char *consumer)
+{
+	if (store_send(k->d->store, cb, arg, fmt, k->wf, k->queue_name, k->step, consumer) < 0) {
+		k->failed = 1;
+		return -1;
+	}
+	k->calls++;
+	return 0;
+}
+
+/* A step's check: its reads go out together, without waiting; the last
+ * reply decides (check_decide).  One check per step at a time. */
 static void check_step(struct daemon *d, struct step *s)
 {
 	s->dirty = 0;
-	if (s->wf->state != WF_RUNNING || d->stopping)
+	if (s->wf->state != WF_RUNNING || d->stopping || s->checking)
 		return;
-	if (read_backlog(d, s) < 0)
+	struct check *k = calloc(1, sizeof(*k));
+	if (!k || (s->running && !(k->oldest = calloc(s->running, sizeof(*k->oldest))))) {
+		free(k);
 		return;
-	check_pending(d, s);
-	if (s->wf->state == WF_RUNNING)
-		scale_step(d, s);
+	}
+	k->d = d;
+	snprintf(k->wf, sizeof(k->wf), "%s", s->wf->m->name);
+	snprintf(k->step, sizeof(k->step), "%s", s->fn->name);
+	snprintf(k->queue_name, sizeof(k->queue_name), "%s", s->fn->listen);
+	k->calls = 1; /* held while asking */
+	ask(k, groups_read, k, "XINFO GROUPS uf:q:%s:%s", NULL);
+	ask(k, summary_read, k, "XPENDING uf:q:%s:%s %s", NULL);
+	for (struct unit *u = s->units; u && s->fn->timeout_ms && k->noldest < s->running; u = u->next) {
+		struct oldest_ask *o = calloc(1, sizeof(*o));
+		if (!o)
+			break;
+		*o = (struct oldest_ask){.k = k, .i = k->noldest};
+		snprintf(k->oldest[k->noldest].name, sizeof(k->oldest->name), "%s", u->id);
+		k->oldest[k->noldest++].n = -1;
+		if (ask(k, oldest_read, o, "XPENDING uf:q:%s:%s %s - + 1 %s", u->id) < 0)
+			free(o);
+	}
+	s->checking = 1;
+	check_release(k);
 }
 
 /* Hear pushes to every queue that has a listening step with no unit: the
@@ -255,6 +409,7 @@ static int any_work(struct daemon *d)
 static void tick_cb(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
+	kill_overdue(d, now_ms());
 	check_all(d, 0);
 	uv_timer_start(&d->tick, tick_cb, any_work(d) ? d->cfg.tick_ms : d->cfg.idle_tick_ms, 0);
 }

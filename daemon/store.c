@@ -3,7 +3,8 @@
  *
  * Three connections over the unix socket, all authenticated as the
  * platform's own user: a synchronous one used before the loop runs (restore
- * at start) and by the call sites not yet moved to the asynchronous one;
+ * and cleanup at start) and, from the loop, only by deploy, undeploy and the
+ * inspect routes (inspect.c), which still wait for their replies;
  * an asynchronous one for commands from the loop (store_send: the loop
  * never waits for a reply, and a command without a reply within
  * STORE_TIMEOUT_MS drops the connection, so every caller hears NULL and
@@ -20,7 +21,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdarg.h>
@@ -58,7 +58,8 @@ struct store {
 	uv_timer_t ac_timer;   /* watchdog of the oldest call; reconnect */
 	uint64_t ac_attempt_ms;
 	int ac_was_down;
-	int ac_ready; /* authenticated */
+	int ac_ready;    /* authenticated */
+	int open_timers; /* while closing */
 	struct call *calls, *calls_last;
 	char socket[4096];
 	char password[256];
@@ -189,15 +190,6 @@ redisReply *store_array(struct store *s, const char *fmt, ...)
 	return r;
 }
 
-int store_up(struct store *s)
-{
-	redisReply *r = store_cmd(s, "PING");
-	int ok = r && r->type == REDIS_REPLY_STATUS;
-	if (r)
-		freeReplyObject(r);
-	return ok;
-}
-
 redisReply *store_field(const redisReply *pairs, const char *name)
 {
 	for (size_t i = 0; pairs && pairs->type == REDIS_REPLY_ARRAY && i + 1 < pairs->elements; i += 2)
@@ -247,6 +239,92 @@ redisReply *store_reply(struct store *s)
 		return NULL;
 	}
 	return r;
+}
+
+/* ---- hiredis on the libuv loop ----
+ *
+ * hiredis's own libuv adapter (adapters/libuv.h, 0.14) drops a poll event
+ * that comes with an error status, and libuv reports a connection reset by
+ * the server (Redis shut down with commands of ours unread) as exactly that,
+ * after stopping the poll: the context is then never read again and never
+ * hears that it is dead.  This is that adapter with the error read, which
+ * makes hiredis see the reset and disconnect. */
+struct uv_events {
+	uv_poll_t poll;
+	redisAsyncContext *ac;
+	int events;
+};
+
+static void ev_poll(uv_poll_t *h, int status, int events)
+{
+	struct uv_events *p = h->data;
+	if (status < 0)
+		events = UV_READABLE; /* the read fails, and hiredis disconnects */
+	if (p->ac && (events & UV_READABLE))
+		redisAsyncHandleRead(p->ac);
+	if (p->ac && (events & UV_WRITABLE))
+		redisAsyncHandleWrite(p->ac);
+}
+
+static void ev_update(struct uv_events *p, int add, int flag)
+{
+	p->events = add ? p->events | flag : p->events & ~flag;
+	if (p->events)
+		uv_poll_start(&p->poll, p->events, ev_poll);
+	else
+		uv_poll_stop(&p->poll);
+}
+
+static void ev_add_read(void *d)
+{
+	ev_update(d, 1, UV_READABLE);
+}
+
+static void ev_del_read(void *d)
+{
+	ev_update(d, 0, UV_READABLE);
+}
+
+static void ev_add_write(void *d)
+{
+	ev_update(d, 1, UV_WRITABLE);
+}
+
+static void ev_del_write(void *d)
+{
+	ev_update(d, 0, UV_WRITABLE);
+}
+
+static void ev_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void ev_cleanup(void *d)
+{
+	struct uv_events *p = d;
+	p->ac = NULL;
+	uv_close((uv_handle_t *)&p->poll, ev_closed);
+}
+
+static int attach(redisAsyncContext *ac, uv_loop_t *loop)
+{
+	struct uv_events *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -1;
+	if (uv_poll_init(loop, &p->poll, ac->c.fd) != 0) {
+		free(p);
+		return -1;
+	}
+	p->ac = ac;
+	p->poll.data = p;
+	ac->ev.addRead = ev_add_read;
+	ac->ev.delRead = ev_del_read;
+	ac->ev.addWrite = ev_add_write;
+	ac->ev.delWrite = ev_del_write;
+	ac->ev.cleanup = ev_cleanup;
+	ac->ev.data = p;
+	return 0;
 }
 
 /* ---- commands from the loop ---- */
@@ -349,7 +427,11 @@ static void ac_connect(struct store *s)
 	}
 	ac->data = s;
 	fcntl(ac->c.fd, F_SETFD, FD_CLOEXEC); /* never inherited by a unit */
-	redisLibuvAttach(ac, s->loop);
+	if (attach(ac, s->loop) < 0) {
+		redisAsyncFree(ac);
+		ac_down(s, "out of memory");
+		return;
+	}
 	redisAsyncSetConnectCallback(ac, on_ac_connect);
 	redisAsyncSetDisconnectCallback(ac, on_ac_disconnect);
 	s->ac = ac;
@@ -502,7 +584,11 @@ static void sub_connect(struct store *s)
 	}
 	ac->data = s;
 	fcntl(ac->c.fd, F_SETFD, FD_CLOEXEC);
-	redisLibuvAttach(ac, s->loop);
+	if (attach(ac, s->loop) < 0) {
+		redisAsyncFree(ac);
+		uv_timer_start(&s->sub_retry, sub_retry_cb, 500, 0);
+		return;
+	}
 	redisAsyncSetConnectCallback(ac, on_sub_connect);
 	redisAsyncSetDisconnectCallback(ac, on_sub_disconnect);
 	if (s->password[0])
@@ -594,15 +680,12 @@ void store_on_reconnect(struct store *s, void (*fn)(void *arg))
 	s->reconnected = fn;
 }
 
-static void free_after_close(uv_handle_t *h)
-{
-	free(h->data);
-}
-
-static void ac_timer_closed(uv_handle_t *h)
+/* Both timers closed: the store is freed. */
+static void timer_closed(uv_handle_t *h)
 {
 	struct store *s = h->data;
-	uv_close((uv_handle_t *)&s->sub_retry, free_after_close);
+	if (--s->open_timers == 0)
+		free(s);
 }
 
 void store_close(struct store *s)
@@ -624,7 +707,7 @@ void store_close(struct store *s)
 	}
 	if (s->c)
 		redisFree(s->c);
-	uv_timer_stop(&s->sub_retry);
-	uv_timer_stop(&s->ac_timer);
-	uv_close((uv_handle_t *)&s->ac_timer, ac_timer_closed);
+	s->open_timers = 2;
+	uv_close((uv_handle_t *)&s->sub_retry, timer_closed);
+	uv_close((uv_handle_t *)&s->ac_timer, timer_closed);
 }

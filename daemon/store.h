@@ -33,7 +33,6 @@ redisReply *store_cmdv(struct store *s, int argc, const char **argv, const size_
 int store_append(struct store *s, const char *fmt, ...);
 int store_appendv(struct store *s, int argc, const char **argv, const size_t *argvlen);
 redisReply *store_reply(struct store *s);
-int store_up(struct store *s);
 
 /* Commands from the loop, which never waits for Redis: cb gets the reply,
  * or NULL when Redis did not answer within STORE_TIMEOUT_MS (the connection

@@ -51,6 +51,11 @@ struct unit {
 	int term_signal;
 	char last_line[256];   /* last stderr line (the tender's reason), or why the daemon killed it (hung) */
 	uv_timer_t kill_timer; /* SIGKILL if SIGTERM was not enough */
+	int failed;            /* ended of its own accord, not cleanly: its events count as failed */
+	char end_reason[512];  /* what its settled events carry */
+	long long held;        /* events it held at the last check */
+	uint64_t held_since;   /* when it took the oldest of them (daemon clock, from that check) */
+	uint64_t hung_at;      /* then past its budget: killed, also if Redis stops answering */
 };
 
 #define STEP_ENDS_KEPT 5
@@ -75,6 +80,9 @@ struct step {
 	uint64_t backoff_ms; /* no start before last_start_ms + this */
 	struct logfile *log;
 	char why_waiting[160];    /* why the last wanted start did not happen */
+	int starting;             /* a unit number asked for (unit_start) */
+	int checking;             /* a check's reads are out (scheduler.c) */
+	uint64_t read_ms;         /* when the last check's reads came in */
 	struct unit_end {         /* the last units that ended in failure (describe) */
 		uint64_t time_ms; /* epoch */
 		char reason[512];
@@ -158,6 +166,8 @@ int registry_deploy(struct daemon *d, const char *yaml, size_t len, const char *
                     int *created, char *err, size_t errlen, int *http_status);
 int registry_undeploy(struct daemon *d, const char *name, int purge, char *err, size_t errlen);
 struct workflow *registry_find(struct daemon *d, const char *name);
+/* a deployed workflow's step by names (what outlives a reply from Redis) */
+struct step *registry_find_step(struct daemon *d, const char *wf, const char *step);
 void registry_set_state(struct workflow *w, enum wf_state s, const char *reason);
 void registry_free_all(struct daemon *d);
 void registry_unit_gone(struct workflow *w);
@@ -174,7 +184,8 @@ struct unit *unit_find(const struct daemon *d, int pid, const char *id);
 int spawn_tender(char *const argv[], char *const envp[], int in, int out, int err, pid_t *pid);
 void units_stop_step(struct step *s, int why);
 void units_cleanup_previous(struct daemon *d);
-int units_settle_consumer(struct daemon *d, struct step *s, const char *consumer, const char *reason);
+/* sent, not waited for: settles what `consumer` holds (once at a time) */
+void units_settle_consumer(struct daemon *d, struct step *s, const char *consumer, const char *reason);
 
 /* inspect.c: note a unit that ended in failure, for describe */
 void inspect_note_end(struct step *s, const char *reason);
@@ -184,5 +195,7 @@ void scheduler_start(struct daemon *d);
 void scheduler_poke(struct daemon *d, const char *wf, const char *queue);
 void scheduler_check_now(struct daemon *d);
 void scheduler_units_changed(struct daemon *d); /* a unit started or ended */
+/* the start unit_start asked for: rc 0 started, -1 not (err says why) */
+void scheduler_start_done(struct daemon *d, struct step *s, int rc, const char *err);
 
 #endif

@@ -57,6 +57,53 @@ struct unit *unit_find(const struct daemon *d, int pid, const char *id)
 
 /* ---- settling pending events ---- */
 
+/*
+ * Settling runs on the loop without waiting (store_send): a chain of
+ * replies per consumer, in passes of up to 256 pending entries, each entry
+ * read (XRANGE) and then re-queued or dead-lettered and acked in one
+ * MULTI/EXEC; a consumer is forgotten (DELCONSUMER) once nothing is pending
+ * for it.  A command that gets no reply is not repeated: what is still
+ * pending is settled by a later check (settle_orphans), and since the
+ * transaction acks the entry, an entry settled once is never settled again.
+ * One chain per consumer at a time (settle_busy), so two never race on
+ * one entry.
+ */
+struct settle {
+	struct settle *next;
+	struct daemon *d;
+	char wf[UF_NAME_BUF], step[UF_NAME_BUF], queue[UF_QUEUE_MAX + 1];
+	char consumer[160];
+	char reason[512];
+	int count_attempt;
+	uint32_t retries;
+	int calls;        /* replies still to come in this pass */
+	int pass_n;       /* entries in this pass */
+	int pass_settled; /* of them, settled */
+	int settled;
+	int complete; /* nothing is pending for the consumer any more */
+	void (*done)(void *arg, int complete);
+	void *arg;
+};
+
+/* One entry being settled. */
+struct settle_entry {
+	struct settle *st;
+	char id[64];
+	unsigned long attempt;
+	int dead;
+	char origin[64];
+};
+
+static struct settle *settling; /* chains under way */
+
+static int settle_busy(const char *consumer)
+{
+	for (struct settle *st = settling; st; st = st->next)
+		if (!strcmp(st->consumer, consumer))
+			return 1;
+	return 0;
+}
+
 static const char *entry_field(const redisReply *fields, const char *name, size_t *len)
 {
 	redisReply *v = store_field(fields, name);
@@ -66,113 +113,173 @@ static const char *entry_field(const redisReply *fields, const char *name, size_
 	return v->str;
 }
 
-/* Re-queue or dead-letter one pending entry, and ack it: one MULTI/EXEC. */
-static int settle_entry(struct daemon *d, struct step *s, const char *id, int count_attempt, const char *reason)
+static void settle_pass(struct settle *st);
+
+static void settle_end(struct settle *st)
 {
-	const char *wf = s->wf->m->name, *q = s->fn->listen;
-	redisReply *r = store_array(d->store, "XRANGE uf:q:%s:%s %s %s", wf, q, id, id);
-	if (!r)
-		return -1;
-	redisReply *fields = r->elements == 1 ? r->element[0]->element[1] : NULL;
+	for (struct settle **p = &settling; *p; p = &(*p)->next)
+		if (*p == st) {
+			*p = st->next;
+			break;
+		}
+	if (st->settled)
+		dlog("info", "what=settle unit=%s workflow=%s step=%s events=%d counted=%d reason=\"%s\"", st->consumer,
+		     st->wf, st->step, st->settled, st->count_attempt, st->reason);
+	if (st->done)
+		st->done(st->arg, st->complete);
+	free(st);
+}
+
+static void settle_forget_consumer(redisReply *r, void *arg)
+{
+	struct settle *st = arg;
+	st->complete = r && r->type == REDIS_REPLY_ARRAY && r->elements == 0;
+	if (st->complete)
+		store_send(st->d->store, NULL, NULL, "XGROUP DELCONSUMER uf:q:%s:%s %s %s", st->wf, st->queue, st->step,
+		           st->consumer);
+	else if (r) /* deleting it would drop what is left */
+		dlog("warn",
+		     "what=settle unit=%s workflow=%s step=%s result=incomplete effect=\"retried at the next check\"",
+		     st->consumer, st->wf, st->step);
+	settle_end(st);
+}
+
+/* This pass is over: another one, or forget the consumer. */
+static void settle_pass_over(struct settle *st)
+{
+	st->settled += st->pass_settled;
+	if (st->pass_n == 256 && st->pass_settled > 0) {
+		settle_pass(st);
+		return;
+	}
+	if (store_send(st->d->store, settle_forget_consumer, st, "XPENDING uf:q:%s:%s %s - + 1 %s", st->wf, st->queue,
+	               st->step, st->consumer) < 0)
+		settle_forget_consumer(NULL, st);
+}
+
+static void settle_exec_reply(redisReply *r, void *arg)
+{
+	struct settle_entry *e = arg;
+	struct settle *st = e->st;
+	if (r && r->type == REDIS_REPLY_ARRAY) {
+		st->pass_settled++;
+		if (e->dead)
+			dlog("warn",
+			     "what=dead-letter workflow=%s step=%s queue=%s event=%s attempts=%lu reason=\"%s\"",
+			     st->wf, st->step, st->queue, e->origin, e->attempt, st->reason);
+	}
+	free(e);
+	if (--st->calls == 0)
+		settle_pass_over(st);
+}
+
+/* The entry as it is in the stream: re-queue or dead-letter it, and ack it. */
+static void settle_entry_read(redisReply *r, void *arg)
+{
+	struct settle_entry *e = arg;
+	struct settle *st = e->st;
+	struct store *db = st->d->store;
+	const char *wf = st->wf, *q = st->queue;
+	redisReply *fields = r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 ? r->element[0]->element[1] : NULL;
 	size_t dlen = 0, olen = 0, alen = 0;
 	const char *data = entry_field(fields, "data", &dlen), *origin = entry_field(fields, "origin", &olen);
 	const char *att = entry_field(fields, "attempt", &alen);
-	unsigned long attempt = att ? strtoul(att, NULL, 10) : 0;
+	if (!r) { /* no reply: left pending for a later check */
+		free(e);
+		if (--st->calls == 0)
+			settle_pass_over(st);
+		return;
+	}
 	if (!origin) {
-		origin = id;
-		olen = strlen(id);
+		origin = e->id;
+		olen = strlen(e->id);
 	}
-	attempt += count_attempt ? 1 : 0;
+	e->attempt = (att ? strtoul(att, NULL, 10) : 0) + (st->count_attempt ? 1 : 0);
+	e->dead = data && e->attempt > st->retries;
+	snprintf(e->origin, sizeof(e->origin), "%.*s", (int)olen, origin);
 	char attempt_s[24], time_s[24];
-	snprintf(attempt_s, sizeof(attempt_s), "%lu", attempt);
+	snprintf(attempt_s, sizeof(attempt_s), "%lu", e->attempt);
 	snprintf(time_s, sizeof(time_s), "%llu", (unsigned long long)now_ms());
-	store_append(d->store, "MULTI");
-	if (data && attempt > s->fn->retries)
-		store_append(d->store, "XADD uf:dlq:%s:%s * data %b origin %b attempts %s step %s reason %s time %s",
-		             wf, q, data, dlen, origin, olen, attempt_s, s->fn->name, reason, time_s);
+	/* sent back to back, so nothing else comes between MULTI and EXEC */
+	store_send(db, NULL, NULL, "MULTI");
+	if (e->dead)
+		store_send(db, NULL, NULL,
+		           "XADD uf:dlq:%s:%s * data %b origin %b attempts %s step %s reason %s time %s", wf, q, data,
+		           dlen, origin, olen, attempt_s, st->step, st->reason, time_s);
 	else if (data)
-		store_append(d->store, "XADD uf:q:%s:%s * data %b origin %b attempt %s reason %s", wf, q, data, dlen,
-		             origin, olen, attempt_s, reason);
-	store_append(d->store, "XACK uf:q:%s:%s %s %s", wf, q, s->fn->name, id);
-	int dead = data && attempt > s->fn->retries, replies = data ? 4 : 3, ok = 1; /* MULTI [XADD] XACK EXEC */
-	if (count_attempt || dead) { /* the same counters the tender keeps (uf:stat) */
-		store_append(d->store, "HINCRBY uf:stat:%s:%s %s 1", wf, s->fn->name, dead ? "dead" : "failed");
-		replies++;
-	}
-	if (count_attempt && dead) {
-		store_append(d->store, "HINCRBY uf:stat:%s:%s failed 1", wf, s->fn->name);
-		replies++;
-	}
-	store_append(d->store, "EXEC");
-	freeReplyObject(r);
-	for (int i = 0; i < replies; i++) {
-		redisReply *x = store_reply(d->store);
-		if (!x)
-			return -1;
-		if (x->type == REDIS_REPLY_ERROR)
-			ok = 0;
-		freeReplyObject(x);
-	}
-	if (dead)
-		dlog("warn", "what=dead-letter workflow=%s step=%s queue=%s event=%.*s attempts=%lu reason=\"%s\"", wf,
-		     s->fn->name, q, (int)olen, origin, attempt, reason);
-	return ok ? 0 : -1;
+		store_send(db, NULL, NULL, "XADD uf:q:%s:%s * data %b origin %b attempt %s reason %s", wf, q, data,
+		           dlen, origin, olen, attempt_s, st->reason);
+	store_send(db, NULL, NULL, "XACK uf:q:%s:%s %s %s", wf, q, st->step, e->id);
+	if (st->count_attempt || e->dead) /* the same counters the tender keeps (uf:stat) */
+		store_send(db, NULL, NULL, "HINCRBY uf:stat:%s:%s %s 1", wf, st->step, e->dead ? "dead" : "failed");
+	if (st->count_attempt && e->dead)
+		store_send(db, NULL, NULL, "HINCRBY uf:stat:%s:%s failed 1", wf, st->step);
+	if (store_send(db, settle_exec_reply, e, "EXEC") < 0)
+		settle_exec_reply(NULL, e);
 }
 
-/* Entries `consumer` has pending in the step's group; -1 if unknown. */
-static long long pending_of(struct daemon *d, struct step *s, const char *consumer)
+static void settle_pending_read(redisReply *r, void *arg)
 {
-	redisReply *r = store_array(d->store, "XPENDING uf:q:%s:%s %s - + 1 %s", s->wf->m->name, s->fn->listen,
-	                            s->fn->name, consumer);
-	long long n = r ? (long long)r->elements : -1;
-	if (r)
-		freeReplyObject(r);
-	return n;
-}
-
-/* Settle everything `consumer` still has pending; then forget the consumer.
- * count_attempt: whether this counts as a failed delivery.  The consumer is
- * deleted only once nothing is pending for it (deleting it would drop what
- * is left): when Redis refuses a re-queue, what remains is settled by a
- * later check (settle_orphans). */
-static int settle(struct daemon *d, struct step *s, const char *consumer, int count_attempt, const char *reason)
-{
-	const char *wf = s->wf->m->name, *q = s->fn->listen;
-	int settled = 0;
-	for (;;) {
-		redisReply *r =
-		    store_array(d->store, "XPENDING uf:q:%s:%s %s - + 256 %s", wf, q, s->fn->name, consumer);
-		if (!r)
-			return -1;
-		size_t n = r->elements;
-		int this_pass = 0;
-		for (size_t i = 0; i < n; i++)
-			if (settle_entry(d, s, r->element[i]->element[0]->str, count_attempt, reason) == 0)
-				this_pass++;
-		freeReplyObject(r);
-		settled += this_pass;
-		if (n < 256 || this_pass == 0) /* done, or Redis refuses: try again later */
+	struct settle *st = arg;
+	st->pass_n = r && r->type == REDIS_REPLY_ARRAY ? (int)r->elements : 0;
+	st->pass_settled = 0;
+	if (!r || r->type != REDIS_REPLY_ARRAY) { /* Redis away: a later check settles what is left */
+		settle_end(st);
+		return;
+	}
+	st->calls = 1; /* held until every entry is asked for */
+	for (size_t i = 0; i < r->elements; i++) {
+		struct settle_entry *e = calloc(1, sizeof(*e));
+		if (!e)
 			break;
+		e->st = st;
+		snprintf(e->id, sizeof(e->id), "%s", r->element[i]->element[0]->str);
+		if (store_send(st->d->store, settle_entry_read, e, "XRANGE uf:q:%s:%s %s %s", st->wf, st->queue, e->id,
+		               e->id) < 0) {
+			free(e);
+			break;
+		}
+		st->calls++;
 	}
-	if (pending_of(d, s, consumer) == 0) {
-		redisReply *r =
-		    store_cmd(d->store, "XGROUP DELCONSUMER uf:q:%s:%s %s %s", wf, q, s->fn->name, consumer);
-		if (r)
-			freeReplyObject(r);
-	} else {
-		dlog("warn",
-		     "what=settle unit=%s workflow=%s step=%s result=incomplete effect=\"retried at the next check\"",
-		     consumer, wf, s->fn->name);
-	}
-	if (settled)
-		dlog("info", "what=settle unit=%s workflow=%s step=%s events=%d counted=%d reason=\"%s\"", consumer, wf,
-		     s->fn->name, settled, count_attempt, reason);
-	return settled;
+	if (--st->calls == 0)
+		settle_pass_over(st);
 }
 
-int units_settle_consumer(struct daemon *d, struct step *s, const char *consumer, const char *reason)
+static void settle_pass(struct settle *st)
 {
-	return settle(d, s, consumer, 1, reason);
+	if (store_send(st->d->store, settle_pending_read, st, "XPENDING uf:q:%s:%s %s - + 256 %s", st->wf, st->queue,
+	               st->step, st->consumer) < 0)
+		settle_pending_read(NULL, st);
+}
+
+/* Settle everything `consumer` still has pending in the step's group, then
+ * forget the consumer; done(arg) when over, whatever came of it.
+ * count_attempt: whether this counts as a failed delivery. */
+static void settle(struct daemon *d, struct step *s, const char *consumer, int count_attempt, const char *reason,
+                   void (*done)(void *arg, int complete), void *arg)
+{
+	struct settle *st = calloc(1, sizeof(*st));
+	if (!st || settle_busy(consumer)) {
+		free(st);
+		if (done)
+			done(arg, 0);
+		return;
+	}
+	*st = (struct settle){
+	    .d = d, .count_attempt = count_attempt, .retries = s->fn->retries, .done = done, .arg = arg};
+	snprintf(st->wf, sizeof(st->wf), "%s", s->wf->m->name);
+	snprintf(st->step, sizeof(st->step), "%s", s->fn->name);
+	snprintf(st->queue, sizeof(st->queue), "%s", s->fn->listen);
+	snprintf(st->consumer, sizeof(st->consumer), "%s", consumer);
+	snprintf(st->reason, sizeof(st->reason), "%s", reason);
+	st->next = settling;
+	settling = st;
+	settle_pass(st);
+}
+
+void units_settle_consumer(struct daemon *d, struct step *s, const char *consumer, const char *reason)
+{
+	settle(d, s, consumer, 1, reason, NULL, NULL);
 }
 
 /* ---- finishing a unit ---- */
@@ -188,9 +295,7 @@ static void forget(struct daemon *d, struct unit *u)
 	s->running--;
 	s->wf->running--;
 	d->running--;
-	redisReply *r = store_cmd(d->store, "HDEL uf:state:units %s", u->id);
-	if (r)
-		freeReplyObject(r);
+	store_send(d->store, NULL, NULL, "HDEL uf:state:units %s", u->id);
 	if (u->tap[0] && d->taps)
 		tap_pool_release(d->taps, u->tap);
 }
@@ -211,6 +316,8 @@ static void kill_timer_closed(uv_handle_t *h)
 	free(h->data);
 }
 
+static void settled(void *arg, int complete);
+
 static void finish(struct unit *u)
 {
 	struct step *s = u->step;
@@ -229,9 +336,10 @@ static void finish(struct unit *u)
 	     u->last_line[0] ? u->last_line : "-");
 	if (!(clean || by_us))
 		inspect_note_end(s, reason);
-	settle(d, s, u->id, !(clean || by_us), reason);
+	u->failed = !(clean || by_us);
+	snprintf(u->end_reason, sizeof(u->end_reason), "%s", reason);
 	/* a unit that keeps failing must not be restarted in a tight loop */
-	if (clean || by_us) {
+	if (!u->failed) {
 		s->failures = 0;
 		s->backoff_ms = 0;
 	} else {
@@ -239,6 +347,28 @@ static void finish(struct unit *u)
 		s->backoff_ms = s->failures < 2 ? 0 : s->backoff_ms ? s->backoff_ms * 2 : 100;
 		if (s->backoff_ms > 30000)
 			s->backoff_ms = 30000;
+	}
+	settle(d, s, u->id, u->failed, u->end_reason, settled, u);
+}
+
+static void resettle(uv_timer_t *t)
+{
+	struct unit *u = t->data;
+	settle(u->step->wf->d, u->step, u->id, u->failed, u->end_reason, settled, u);
+}
+
+/* What the unit held is settled: it is gone.  While Redis does not answer,
+ * the unit stays (exited) and its settling is tried again every 500 ms, so
+ * its events get its reason; a shutdown does not wait for that (what is
+ * left is settled by the next start, from uf:state:units). */
+static void settled(void *arg, int complete)
+{
+	struct unit *u = arg;
+	struct step *s = u->step;
+	struct daemon *d = s->wf->d;
+	if (!complete && !d->stopping) {
+		uv_timer_start(&u->kill_timer, resettle, 500, 0);
+		return;
 	}
 	forget(d, u);
 	uv_timer_stop(&u->kill_timer);
@@ -531,9 +661,7 @@ static void record(struct daemon *d, struct unit *u)
 	char val[256];
 	snprintf(val, sizeof(val), "%d %llu %s %s", u->pid, proc_start_time(u->pid), u->step->wf->m->name,
 	         u->step->fn->name);
-	redisReply *r = store_cmd(d->store, "HSET uf:state:units %s %s", u->id, val);
-	if (r)
-		freeReplyObject(r);
+	store_send(d->store, NULL, NULL, "HSET uf:state:units %s %s", u->id, val);
 }
 
 /* A TAP device for a net: true unit; the pool is made on first use. */
@@ -553,7 +681,13 @@ static int acquire_tap(struct daemon *d, struct unit *u, char *err, size_t errle
 	return 0;
 }
 
-int unit_start(struct daemon *d, struct step *s, char *err, size_t errlen)
+/* A start waiting for its unit number. */
+struct start {
+	struct daemon *d;
+	char wf[UF_NAME_BUF], step[UF_NAME_BUF];
+};
+
+static int launch(struct daemon *d, struct step *s, uint64_t seq, char *err, size_t errlen)
 {
 	int outfd = -1, errfd = -1;
 	struct unit *u = calloc(1, sizeof(*u));
@@ -562,14 +696,7 @@ int unit_start(struct daemon *d, struct step *s, char *err, size_t errlen)
 		return -1;
 	}
 	u->step = s;
-	/* unit numbers are never reused, across daemon restarts too */
-	redisReply *r = store_cmd(d->store, "HINCRBY uf:state:seq %s.%s 1", s->wf->m->name, s->fn->name);
-	if (r && r->type == REDIS_REPLY_INTEGER)
-		s->seq = (uint64_t)r->integer;
-	else
-		s->seq++;
-	if (r)
-		freeReplyObject(r);
+	s->seq = seq;
 	snprintf(u->id, sizeof(u->id), "%s.%s.%llu", s->wf->m->name, s->fn->name, (unsigned long long)s->seq);
 	if (s->fn->net && acquire_tap(d, u, err, errlen) < 0) {
 		free(u);
@@ -604,6 +731,46 @@ fail:
 		tap_pool_release(d->taps, u->tap);
 	free(u);
 	return -1;
+}
+
+/* The unit's number came: start it, unless its step went away meanwhile. */
+static void numbered(redisReply *r, void *arg)
+{
+	struct start *st = arg;
+	struct daemon *d = st->d;
+	struct step *s = registry_find_step(d, st->wf, st->step);
+	char err[640];
+	if (s)
+		s->starting = 0;
+	if (s && !d->stopping && s->wf->state == WF_RUNNING) {
+		if (!r || r->type != REDIS_REPLY_INTEGER)
+			scheduler_start_done(d, s, -1, r ? "redis refused a unit number" : "redis did not answer");
+		else
+			scheduler_start_done(d, s, launch(d, s, (uint64_t)r->integer, err, sizeof(err)), err);
+	}
+	free(st);
+}
+
+/* Unit numbers are never reused, across daemon restarts too: each comes
+ * from Redis (HINCRBY, not retried), and the unit starts when it is in.
+ * 0: asked (scheduler_start_done follows); -1 with err. */
+int unit_start(struct daemon *d, struct step *s, char *err, size_t errlen)
+{
+	struct start *st = calloc(1, sizeof(*st));
+	if (!st) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	st->d = d;
+	snprintf(st->wf, sizeof(st->wf), "%s", s->wf->m->name);
+	snprintf(st->step, sizeof(st->step), "%s", s->fn->name);
+	if (store_send(d->store, numbered, st, "HINCRBY uf:state:seq %s.%s 1", st->wf, st->step) < 0) {
+		free(st);
+		snprintf(err, errlen, "redis is unreachable");
+		return -1;
+	}
+	s->starting = 1;
+	return 0;
 }
 
 /* ---- stopping and reaping ---- */
@@ -673,15 +840,12 @@ void units_cleanup_previous(struct daemon *d)
 			for (int t = 0; t < 100 && proc_running(pid, start); t++)
 				usleep(10000);
 		}
-		struct workflow *w = registry_find(d, wf);
-		for (size_t k = 0; w && k < w->m->nfunctions; k++)
-			if (!strcmp(w->steps[k].fn->name, step)) /* it may have been mid-event: count it */
-				settle(d, &w->steps[k], id, 1, "unit lost when the previous unifaasd ended");
+		struct step *s = registry_find_step(d, wf, step);
+		if (s) /* it may have been mid-event: count it (settled once the loop runs) */
+			settle(d, s, id, 1, "unit lost when the previous unifaasd ended", NULL, NULL);
 		dlog("info", "what=cleanup unit=%s pid=%d alive=%d action=%s", id, pid, alive,
 		     alive ? "killed" : "none");
-		redisReply *x = store_cmd(d->store, "HDEL uf:state:units %s", id);
-		if (x)
-			freeReplyObject(x);
+		store_send(d->store, NULL, NULL, "HDEL uf:state:units %s", id);
 	}
 	freeReplyObject(r);
 }
