@@ -30,7 +30,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -39,6 +38,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "secret.h"
 
 #define READY_TIMEOUT_MS 10000
 #define STOP_TIMEOUT_MS  10000
@@ -133,20 +133,17 @@ static int ensure_secret(const char *cmd, const struct cli_state *st, const char
                          size_t outlen)
 {
 	char path[PATH_MAX + 16];
-	unsigned char raw[64];
 
 	state_path(st, name, path, sizeof(path));
 	if (state_read_small(path, out, outlen) == 0 && out[0]) {
 		chmod(path, 0600);
 		return 0;
 	}
-	if (nbytes > sizeof(raw) || outlen < 2 * nbytes + 2 || getrandom(raw, nbytes, 0) != (ssize_t)nbytes) {
-		fprintf(stderr, "unifaas: %s: cannot make a random %s: %s\n", cmd, name, strerror(errno));
+	if (uf_random_hex(out, outlen, nbytes) < 0) {
+		fprintf(stderr, "unifaas: %s: cannot make a random %s: getrandom: %s\n", cmd, name, strerror(errno));
 		return -1;
 	}
-	for (size_t i = 0; i < nbytes; i++)
-		sprintf(out + 2 * i, "%02x", raw[i]);
-	char text[2 * sizeof(raw) + 2];
+	char text[2 * 64 + 2];
 	snprintf(text, sizeof(text), "%s\n", out);
 	return write_file(cmd, path, 0600, text);
 }

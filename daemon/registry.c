@@ -28,12 +28,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "image.h"
 #include "logs.h"
+#include "secret.h"
 #include "store.h"
 #include "unifaasd.h"
 
@@ -46,18 +46,6 @@ static const char *const TENDER_COMMANDS[] = {
 #define NCOMMANDS (sizeof(TENDER_COMMANDS) / sizeof(*TENDER_COMMANDS))
 
 static void forget_kept(struct daemon *d, const char *name, int purge);
-
-static void random_hex(char *out, size_t bytes)
-{
-	unsigned char raw[64];
-	if (bytes > sizeof(raw))
-		bytes = sizeof(raw);
-	if (getrandom(raw, bytes, 0) != (ssize_t)bytes)
-		for (size_t i = 0; i < bytes; i++)
-			raw[i] = (unsigned char)(rand() ^ (int)now_ms());
-	for (size_t i = 0; i < bytes; i++)
-		sprintf(out + 2 * i, "%02x", raw[i]);
-}
 
 /* wait 0: sent from the loop, not waited for (an error reply is logged) */
 static int apply_acl(struct daemon *d, struct workflow *w, int wait)
@@ -339,10 +327,15 @@ int registry_deploy(struct daemon *d, const char *yaml, size_t len, const char *
 	if (!(w = make_workflow(d, m, err, errlen)))
 		goto fail;
 	m = NULL;
-	if (old) /* the ACL user is shared: old units must keep authenticating */
+	if (old) { /* the ACL user is shared: old units must keep authenticating */
 		snprintf(w->acl_pass, sizeof(w->acl_pass), "%s", old->acl_pass);
-	else
-		random_hex(w->acl_pass, 32);
+	} else if (uf_random_hex(w->acl_pass, sizeof(w->acl_pass), 32) < 0) {
+		snprintf(err, errlen,
+		         "cannot make a password for the workflow's Redis user: getrandom: %s (the kernel gives no "
+		         "randomness to unifaasd; nothing was deployed)",
+		         strerror(errno));
+		goto fail;
+	}
 	*http_status = 503;
 	if (apply_acl(d, w, 1) < 0 || create_groups(d, w) < 0 || save_state(d, w, yaml, len, file, dir) < 0) {
 		snprintf(err, errlen, "redis: could not store workflow '%s' (is redis-server up?)", w->m->name);

@@ -35,3 +35,29 @@ if wait_for 20 xlen_is uf:dlq:hung:in 1; then
 else
 	fail hung-reason-kept "not dead-lettered: $(R XLEN uf:dlq:hung:in)"
 fi
+
+# --- no randomness, no credentials: deploy and up are refused -------------
+printf '#include <errno.h>\n#include <sys/types.h>\nssize_t getrandom(void *b, size_t n, unsigned f) { (void)b; (void)n; (void)f; errno = ENOSYS; return -1; }\n' >"$UF_TMP/norandom.c"
+cc -shared -fPIC -o "$UF_TMP/norandom.so" "$UF_TMP/norandom.c"
+pkill -TERM -f -- "unifaasd --state-dir $PLAT_STATE"
+wait_for 10 sh -c "! pgrep -f -- 'unifaasd --state-dir $PLAT_STATE'"
+LD_PRELOAD=$UF_TMP/norandom.so U up >/dev/null 2>&1
+m=$(manifest norand <<EOF2
+name: norand
+functions:
+  s:
+    image: $fn
+    listen: in
+EOF2
+)
+U deploy "$m" >"$UF_TMP/nr.out" 2>&1
+rc=$?
+[ $rc != 0 ] && grep -q "cannot make a password for the workflow's Redis user: getrandom: Function not implemented" "$UF_TMP/nr.out" &&
+	! U ls | grep -q norand && pass no-random-deploy-refused || fail no-random-deploy-refused "rc $rc: $(cat "$UF_TMP/nr.out"); $(U ls | grep norand)"
+LD_PRELOAD=$UF_TMP/norandom.so "$UNIFAAS" --state-dir "$UF_TMP/norandom.state" up --api-port 1 >"$UF_TMP/nr.out" 2>&1
+rc=$?
+[ $rc != 0 ] && grep -q "cannot make a random .*getrandom: Function not implemented" "$UF_TMP/nr.out" &&
+	! pgrep -f -- "$UF_TMP/norandom.state" >/dev/null && pass no-random-up-refused || fail no-random-up-refused "rc $rc: $(cat "$UF_TMP/nr.out")"
+pkill -TERM -f -- "unifaasd --state-dir $PLAT_STATE"
+wait_for 10 sh -c "! pgrep -f -- 'unifaasd --state-dir $PLAT_STATE'"
+U up >/dev/null 2>&1
