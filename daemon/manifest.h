@@ -23,6 +23,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What a manifest may be, checked before the YAML is parsed, so hostile
+ * input costs little (libyaml's time grows with the square of the nesting
+ * depth): its size in bytes, how deep its lists and mappings nest (a real
+ * manifest needs 6), and how many mapping keys it has in all (a function
+ * with every key and 255 env variables has under 300). */
+#define UF_MANIFEST_BYTES_MAX (1u << 20)
+#define UF_MANIFEST_DEPTH_MAX 32
+#define UF_MANIFEST_KEYS_MAX  20000
+
 struct uf_scale {
 	uint32_t min_units;       /* default 0: scale to zero */
 	uint32_t max_units;       /* default 4 */

@@ -117,7 +117,7 @@ daemon_log | grep -q 'what=settle unit=oom.s.1 .*result=incomplete' && pass sett
 # deploy --replace: a replace that fails leaves the deployed workflow running
 R SET uf:q:eval:zz notastream >/dev/null
 zz="$UF_TOP/workflows/.zz-test.$UF_SUITE.$$.yaml" # beside eval.yaml (relative image paths); one per suite and run
-sed 's/^ingress:/  zz-step:\n    image: ..\/build\/functions\/door_log.uf\n    listen: zz\ningress:/' "$UF_TOP/workflows/eval.yaml" >"$zz"
+{ cat "$UF_TOP/workflows/eval.yaml"; printf '  zz-step:\n    image: ../build/functions/door_log.uf\n    listen: zz\n'; } >"$zz"
 U deploy --replace "$zz" >"$UF_TMP/r.out" 2>&1
 rc=$?
 rm -f "$zz"

@@ -36,6 +36,13 @@ else
 	fail hung-reason-kept "not dead-lettered: $(R XLEN uf:dlq:hung:in)"
 fi
 
+# --- keys the platform does not serve yet are refused, not ignored --------
+printf 'name: unserved\nfunctions:\n  s:\n    image: %s\n    listen: in\ningress:\n  http: [{ path: /in, queue: in }]\n' "$fn" >"$UF_TMP/unserved.yaml"
+U deploy "$UF_TMP/unserved.yaml" >"$UF_TMP/us.out" 2>&1
+rc=$?
+[ $rc = 65 ] && grep -q "unserved.yaml:6: ingress: not served by this version of unifaas (MQTT and HTTP routes" "$UF_TMP/us.out" &&
+	! U ls | grep -q unserved && pass unserved-key-refused || fail unserved-key-refused "rc $rc: $(cat "$UF_TMP/us.out")"
+
 # --- no randomness, no credentials: deploy and up are refused -------------
 printf '#include <errno.h>\n#include <sys/types.h>\nssize_t getrandom(void *b, size_t n, unsigned f) { (void)b; (void)n; (void)f; errno = ENOSYS; return -1; }\n' >"$UF_TMP/norandom.c"
 cc -shared -fPIC -o "$UF_TMP/norandom.so" "$UF_TMP/norandom.c"
