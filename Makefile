@@ -33,6 +33,7 @@ GUEST_CFLAGS = -std=gnu11 -O2 $(WARN) -fno-pie -ffunction-sections -fdata-sectio
 include tender/sources.mk
 include common/sources.mk
 TENDER_SRCS = $(patsubst %,tender/%.c,$(TENDER_CORE) $(TENDER_KVM) $(if $(findstring musl,$(TENDER_CC)),$(TENDER_MUSL)))
+TENDER_ENTRY_OBJ = $(BUILD)/obj/tender/$(TENDER_ENTRY).o
 GUEST_SRCS  = guest/entry.S guest/boot.c guest/syscall.c guest/memory.c guest/api.c guest/loop.c guest/net.c
 FUNCTIONS   = $(wildcard functions/*.c)
 LIBDIR      = $(BUILD)/lib/unifaas
@@ -79,20 +80,20 @@ $(BUILD)/gen/hvt_seccomp_bpf.h: $(BUILD)/gen/gen_seccomp
 $(BUILD)/obj/tender/hvt_seccomp.o: $(BUILD)/gen/hvt_seccomp_bpf.h
 $(BUILD)/obj/tender/hvt_seccomp.o: TENDER_CFLAGS += -I$(BUILD)/gen
 
-$(BUILD)/bin/uf-hvt: $(TENDER_OBJS)
+$(BUILD)/bin/uf-hvt: $(TENDER_OBJS) $(TENDER_ENTRY_OBJ)
 	@mkdir -p $(dir $@)
 	$(TENDER_CC) $(TENDER_CFLAGS) $^ -o $@ $(HOST_LDFLAGS) $(HVT_STATIC) $(HIREDIS)
 
-# The CLI is two programs (cli/usage.c says why): the front `unifaas`, static
-# musl like the tender, serves build/run/new/help/version and execs the API
-# half, linked with libcurl, jansson and hiredis, for the other commands.
+# The CLI is two programs (cli/front.c says why): the front `unifaas`, static
+# musl like the tender and with the tender linked in (`unifaas run` calls
+# hvt_main()), serves build/run/new/help/version and execs the API half,
+# linked with libcurl, jansson and hiredis, for the other commands.
 CLI_FRONT_SRCS = cli/front.c cli/usage.c cli/build_run.c cli/new.c
 CLI_API_SRCS   = $(filter-out cli/front.c,$(wildcard cli/*.c))
-COMMON_MUSL_OBJS = $(COMMON:%=$(BUILD)/obj/common-musl/%.o)
 
-$(BUILD)/bin/unifaas: $(CLI_FRONT_SRCS) cli/cli.h include/unifaas/uf_abi.h $(COMMON_MUSL_OBJS) | $(LIBDIR)/unifaas-api
+$(BUILD)/bin/unifaas: $(CLI_FRONT_SRCS) cli/cli.h include/unifaas/uf_abi.h $(TENDER_OBJS) | $(LIBDIR)/unifaas-api
 	@mkdir -p $(dir $@)
-	$(TENDER_CC) $(TENDER_CFLAGS) $(filter %.c %.o,$^) -o $@ $(HOST_LDFLAGS) $(HVT_STATIC)
+	$(TENDER_CC) $(TENDER_CFLAGS) $(filter %.c %.o,$^) -o $@ $(HOST_LDFLAGS) $(HVT_STATIC) $(HIREDIS)
 
 $(LIBDIR)/unifaas-api: $(CLI_API_SRCS) cli/cli.h include/unifaas/uf_abi.h $(COMMON_OBJS)
 	@mkdir -p $(dir $@)

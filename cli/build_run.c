@@ -5,8 +5,10 @@
  * linker script) in two stages, each named when it fails: every source is
  * compiled into an object of a temporary directory, then the objects are
  * linked into a temporary file beside the image, renamed over it only once
- * complete (a failed build never removes the previous image); `run` executes an image once as a local unit: it execs
- * uf-hvt, which parses the run options itself.
+ * complete (a failed build never removes the previous image).  cmd_run
+ * execs the tender ($UNIFAAS_TENDER, else BIN/uf-hvt), which parses the run
+ * options itself; the front uses it only when UNIFAAS_TENDER is set, and
+ * otherwise runs the tender linked into it (front.c).
  *
  * Resources are found relative to this executable: BIN/../lib/unifaas holds
  * libuf.a, uf.ld and include/ (the same layout in the build tree and after

@@ -7,7 +7,7 @@
  * version - and execs the API half (main.c, BIN/../lib/unifaas/unifaas-api,
  * linked with libcurl, jansson and hiredis) with the same arguments for
  * every other command.  Loading libcurl and its 30 libraries cost `unifaas
- * run` ~5 ms before it exec'd the tender; see front.c for the measurement.
+ * run` ~5 ms before it exec'd the tender; see front.c for the measurements.
  *
  * `unifaas [--state-dir DIR] COMMAND [ARGS]`.  Each command is a function
  * cmd_NAME(argc, argv) with argv[0] the command's name; it returns the exit

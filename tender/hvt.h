@@ -100,6 +100,11 @@ struct hvt {
 	uint64_t batch_ticks;  /* ticks since that pop */
 };
 
+/* hvt_main.c: the tender's whole life, from its arguments to its exit
+ * status; main() of uf-hvt (hvt_entry.c) and `unifaas run` (cli/front.c,
+ * which links the tender in rather than exec it) call it. */
+int hvt_main(int argc, char **argv);
+
 /*
  * Checked access to guest memory, the one accessor: NULL if [gpa, gpa+len)
  * is not allowed.  The rule for what it returns: copy, then check.  Guest

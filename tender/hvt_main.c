@@ -480,7 +480,7 @@ static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_lo
 	return 0;
 }
 
-int main(int argc, char **argv)
+int hvt_main(int argc, char **argv)
 {
 	uint64_t t0 = hvt_now_ns();
 	struct hvt h = {.kvm_fd = -1, .vm_fd = -1, .vcpu_fd = -1, .console_fd = 2};

@@ -4,6 +4,8 @@
 # the unit tests and the fuzzer replace with tests/unit/kvm_stub.c.
 TENDER_CORE = hvt_main hvt_elf hvt_boot hvt_hypercall hvt_dataplane hvt_seccomp backend_local kvfile backend_redis json_text hvt_reaper hvt_net hvt_standby
 TENDER_KVM  = hvt_kvm
+# main() of uf-hvt alone: `unifaas run` links the rest and calls hvt_main().
+TENDER_ENTRY = hvt_entry
 # Debian's libhiredis.a is built for glibc: the musl tender adds the four
 # fortify functions it calls (glibc builds have them).
 TENDER_MUSL = glibc_compat

@@ -11,8 +11,8 @@
 #     make -f tests/fuzz/fuzz.mk corpus   regenerate the seeds in tests/fuzz/corpus
 #
 # The target links the tender's own sources (all but hvt_kvm.c, replaced by
-# tests/unit/kvm_stub.c; hvt_main.c with -Dmain=hvt_real_main, as in
-# tests/unit/unit.mk), instrumented for coverage, ASan and UBSan.  The
+# tests/unit/kvm_stub.c; uf-hvt's main() is in hvt_entry.c, not linked),
+# instrumented for coverage, ASan and UBSan.  The
 # seccomp BPF header hvt_seccomp.c includes comes from the top-level Makefile.
 # New inputs go to build/tests/fuzz/corpus (tests/fuzz/corpus is only read);
 # a crashing input is saved as build/tests/fuzz/crash-* - replay it with
@@ -57,10 +57,6 @@ $(SECCOMP_BPF): tender/hvt_seccomp_rules.h tender/gen_seccomp.c
 	$(MAKE) -f Makefile $@
 
 $(FUZZ_OBJ)/tender/hvt_seccomp.o: $(SECCOMP_BPF)
-
-$(FUZZ_OBJ)/tender/hvt_main.o: tender/hvt_main.c $(FUZZ_HDRS) tests/fuzz/fuzz.mk
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_TENDER_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Dmain=hvt_real_main -c $< -o $@
 
 $(FUZZ_OBJ)/tender/%.o: tender/%.c $(FUZZ_HDRS) tests/fuzz/fuzz.mk
 	@mkdir -p $(dir $@)

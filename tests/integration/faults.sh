@@ -99,7 +99,7 @@ expect load-kernel-segment 3 'guest fault: #GP general protection: error code 0x
 expect int3 3 'guest fault: ' --env CASE=int3 --event x
 expect int-0x80 3 'guest fault: ' --env CASE=int_0x80 --event x
 
-# the same through `unifaas run` (which execs the tender)
+# the same through `unifaas run` (the tender linked into the CLI's front)
 timeout 20 "$UNIFAAS" run --env CASE=div_zero --event x "$img" </dev/null >/dev/null 2>"$UF_TMP/$UF_SUITE.run.err"
 rc=$?
 if [ $rc -eq 3 ] && grep -q "^uf-hvt: $img: guest fault: #DE divide error" "$UF_TMP/$UF_SUITE.run.err" && no_stray "$img"; then

@@ -3,9 +3,8 @@
  *
  * Why a stub, and why only this file: hvt_kvm.c is the only tender source
  * that needs /dev/kvm.  hvt_main.c (which holds hvt_end, hvt_write_all and
- * hvt_now_ns, used by the code under test) is compiled for real, with
- * -Dmain=hvt_real_main so that its main() does not clash with the test's;
- * its run loop and option parsing then link against these functions, so all
+ * hvt_now_ns, used by the code under test) is compiled for real (uf-hvt's
+ * main() is in hvt_entry.c, not linked into tests); its run loop and option parsing then link against these functions, so all
  * of hvt_kvm.c's API is provided here.  The VM setup calls fail (no VM in a
  * unit test); the three queries the hypercall code makes (rip, cr2, set_fs)
  * return what the test put in the stub_* globals (kvm_stub.h).

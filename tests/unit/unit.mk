@@ -8,9 +8,8 @@
 # tender's own sources (compiled here with ASan/UBSan, UBSan non-recovering
 # so undefined behaviour fails the test) - every tender file except
 # tender/hvt_kvm.c, which needs /dev/kvm and is replaced by
-# tests/unit/kvm_stub.c.  tender/hvt_main.c is compiled with
-# -Dmain=hvt_real_main: it provides hvt_end, hvt_write_all and hvt_now_ns,
-# and its main() must not clash with cmocka's test main (see kvm_stub.c).
+# tests/unit/kvm_stub.c.  uf-hvt's main() is in tender/hvt_entry.c, which
+# is not linked here (the tests have cmocka's main).
 # tender/hvt_seccomp.c includes the BPF filter generated at build time; the
 # top-level Makefile makes it (build/gen/hvt_seccomp_bpf.h), not this file.
 # The exception is test_manifest, the daemon's manifest parser: it links
@@ -44,10 +43,6 @@ $(SECCOMP_BPF): tender/hvt_seccomp_rules.h tender/gen_seccomp.c
 	$(MAKE) -f Makefile $@
 
 $(UNIT_OBJ)/tender/hvt_seccomp.o: $(SECCOMP_BPF)
-
-$(UNIT_OBJ)/tender/hvt_main.o: tender/hvt_main.c $(UNIT_HDRS) tests/unit/unit.mk
-	@mkdir -p $(dir $@)
-	$(CC) $(UNIT_TENDER_CFLAGS) -Dmain=hvt_real_main -c $< -o $@
 
 $(UNIT_OBJ)/tender/%.o: tender/%.c $(UNIT_HDRS) tests/unit/unit.mk
 	@mkdir -p $(dir $@)
