@@ -128,7 +128,7 @@ SECTION=$(mktemp)
 	echo "- Date: $(sed -n 's/^date: //p' "$OUT/machine.txt")"
 	echo "- Machine: $(nproc) cores, $(sed -n 's/^cpu: //p' "$OUT/machine.txt"), kernel $(uname -r), $KVM_KIND"
 	echo "- Tree: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- tender guest include 2>/dev/null || echo ' (tender/guest modified)')"
-	echo "- Runs: $RUNS per experiment ($((RUNS / 2)) for --no-seccomp and --help), $RUNC_RUNS runc, $RSS_RUNS idle units;" \
+	echo "- Runs: $RUNS per experiment ($((RUNS / 2)) for --no-seccomp), $RUNC_RUNS runc, $RSS_RUNS idle units;" \
 		"$WARMUP warm-up runs discarded each (3 for runc); ${ORDER:-interleaved}"
 	echo
 	cat "$OUT/summary.md"
