@@ -10,9 +10,9 @@
  *     unifaas deploy NAME/NAME.yaml
  *     unifaas push NAME requests hello
  *
- * NAME is a workflow and function name (uf_queue_name_ok, at most
- * CLI_NEW_NAME_MAX so that it fits the manifest's limit for both) that does
- * not start with '.' or '-', since it is also a directory and file name.
+ * NAME is a valid workflow name and step name (common/rules.h, the rule the
+ * manifest applies) that does not start with '.' or '-', since it is also a
+ * directory and file name.
  * Nothing is overwritten: an existing NAME/ is refused, and the files are
  * created with O_EXCL.
  */
@@ -25,11 +25,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "uf_abi.h"
-
-/* The manifest's limit for workflow and function names (daemon/manifest.h,
- * UF_MANIFEST_NAME_MAX). */
-#define CLI_NEW_NAME_MAX 48
+#include "rules.h"
 
 static const char c_template[] =
     "/*\n"
@@ -76,13 +72,14 @@ static const char yaml_template[] = "# %1$s - a workflow of one function (writte
 static int name_ok(const char *name)
 {
 	size_t n = strlen(name);
-	return n <= CLI_NEW_NAME_MAX && uf_queue_name_ok(name, n) && name[0] != '.' && name[0] != '-';
+	return uf_name_ok(UF_NAME_WORKFLOW, name, n) && uf_name_ok(UF_NAME_STEP, name, n) && name[0] != '.' &&
+	       name[0] != '-';
 }
 
 /* Creates dir/dir.ext from the template; 0, or -1 after a message. */
 static int write_file(const char *name, const char *ext, const char *tmpl)
 {
-	char path[2 * CLI_NEW_NAME_MAX + 16];
+	char path[2 * UF_NAME_MAX + 16];
 	snprintf(path, sizeof(path), "%s/%s.%s", name, name, ext);
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
@@ -111,9 +108,8 @@ int cmd_new(int argc, char **argv)
 	const char *name = argv[optind];
 	if (!name_ok(name)) {
 		fprintf(stderr,
-		        "unifaas: new: '%s' is not a valid function name: use 1-%d of A-Z a-z 0-9 . _ -, "
-		        "not starting with '.' or '-'\n",
-		        name, CLI_NEW_NAME_MAX);
+		        "unifaas: new: '%s' is not a valid function name: use %s, not starting with '.' or '-'\n", name,
+		        uf_name_rule(UF_NAME_WORKFLOW));
 		return UF_EX_USAGE;
 	}
 	if (mkdir(name, 0755) < 0) {
