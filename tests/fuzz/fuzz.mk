@@ -1,11 +1,12 @@
 # tests/fuzz/fuzz.mk - the hypercall and manifest fuzzers (libFuzzer, clang).
 #
 # Run from the top of the tree (tests/run.sh does):
-#     make -f tests/fuzz/fuzz.mk build    build build/tests/fuzz/fuzz_hypercall
-#                                         and build/tests/fuzz/fuzz_manifest
+#     make -f tests/fuzz/fuzz.mk build    build build/tests/fuzz/fuzz_hypercall,
+#                                         fuzz_manifest and fuzz_image
 #     make -f tests/fuzz/fuzz.mk run      build, fuzz the hypercalls for FUZZ_TIME
 #                                         seconds (default 20), then the manifest
-#                                         parser for FUZZ_MANIFEST_TIME (default 10);
+#                                         parser for FUZZ_MANIFEST_TIME (default 10),
+#                                         the image check for FUZZ_IMAGE_TIME (5);
 #                                         non-zero exit on a crash, leak, timeout
 #                                         or broken invariant
 #     make -f tests/fuzz/fuzz.mk corpus   regenerate the seeds in tests/fuzz/corpus
@@ -17,6 +18,11 @@
 # New inputs go to build/tests/fuzz/corpus (tests/fuzz/corpus is only read);
 # a crashing input is saved as build/tests/fuzz/crash-* - replay it with
 #     FUZZ_VERBOSE=1 build/tests/fuzz/fuzz_hypercall build/tests/fuzz/crash-...
+#
+# fuzz_image checks images (common/image.c, as the tender and deploy do);
+# its seeds are the example images make builds (build/functions/*.uf),
+# new inputs go to build/tests/fuzz/corpus_image, crashes to
+# build/tests/fuzz/image-crash-*.
 #
 # fuzz_manifest links daemon/manifest.c (instrumented) with the system's
 # libcyaml and libyaml (not instrumented); its seeds are
@@ -51,7 +57,14 @@ FUZZ_MANIFEST_TIME ?= 10
 FUZZ_MANIFEST_BIN  := $(FUZZ_OUT)/fuzz_manifest
 FUZZ_MANIFEST_OBJS := $(FUZZ_OBJ)/daemon/manifest.o $(FUZZ_OBJ)/fuzz_manifest.o $(FUZZ_COMMON_OBJS)
 
-build: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN)
+FUZZ_IMAGE_TIME ?= 5
+FUZZ_IMAGE_BIN  := $(FUZZ_OUT)/fuzz_image
+FUZZ_IMAGE_OBJS := $(FUZZ_OBJ)/fuzz_image.o $(FUZZ_COMMON_OBJS)
+
+build: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN) $(FUZZ_IMAGE_BIN)
+
+$(FUZZ_IMAGE_BIN): $(FUZZ_IMAGE_OBJS)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@
 
 $(SECCOMP_BPF): tender/hvt_seccomp_rules.h tender/gen_seccomp.c
 	$(MAKE) -f Makefile $@
@@ -88,13 +101,16 @@ $(FUZZ_MANIFEST_BIN): $(FUZZ_MANIFEST_OBJS)
 $(FUZZ_BIN): $(FUZZ_OBJS)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@ -Wl,--wrap=hvt_guest_ptr $(FUZZ_LDLIBS)
 
-run: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN)
-	@mkdir -p $(FUZZ_OUT)/corpus $(FUZZ_OUT)/corpus_manifest
+run: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN) $(FUZZ_IMAGE_BIN)
+	@mkdir -p $(FUZZ_OUT)/corpus $(FUZZ_OUT)/corpus_manifest $(FUZZ_OUT)/corpus_image $(FUZZ_OUT)/seeds_image
+	cp build/functions/*.uf $(FUZZ_OUT)/seeds_image/ 2>/dev/null || true
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -timeout=10 -max_len=16384 \
 		-print_final_stats=1 -artifact_prefix=$(FUZZ_OUT)/ $(FUZZ_OUT)/corpus tests/fuzz/corpus
 	$(FUZZ_MANIFEST_BIN) -max_total_time=$(FUZZ_MANIFEST_TIME) -rss_limit_mb=2048 -timeout=10 -max_len=8192 \
 		-dict=tests/fuzz/manifest.dict -print_final_stats=1 -artifact_prefix=$(FUZZ_OUT)/manifest- \
 		$(FUZZ_OUT)/corpus_manifest tests/fuzz/corpus_manifest
+	$(FUZZ_IMAGE_BIN) -max_total_time=$(FUZZ_IMAGE_TIME) -rss_limit_mb=2048 -timeout=10 -max_len=131072 \
+		-print_final_stats=1 -artifact_prefix=$(FUZZ_OUT)/image- $(FUZZ_OUT)/corpus_image $(FUZZ_OUT)/seeds_image
 
 $(FUZZ_OUT)/gen_corpus: tests/fuzz/gen_corpus.c $(FUZZ_HDRS)
 	@mkdir -p $(dir $@)
