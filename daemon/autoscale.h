@@ -1,7 +1,7 @@
 /*
  * autoscale.h - scaling policies: how many units a step wants.
  *
- * A policy sees one step's backlog (entries not yet acknowledged: lag +
+ * A policy sees one step's backlog (entries not yet acknowledged: unread +
  * pending), how many units it runs and its scale settings, and answers how
  * many units it wants.  The scheduler clamps nothing itself beyond the
  * limits checked in order (step, workflow, node, grace, TAP), so a policy

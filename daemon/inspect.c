@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "api_routes.h"
+#include "backlog.h"
 #include "rules.h"
 #include "store.h"
 #include "unifaasd.h"
@@ -37,7 +38,6 @@
 #define FOLLOW_PERIOD_MS 100 /* a follower sees a new entry within this */
 #define REPLAY_BATCH     500
 #define RECENT_DEAD      5
-#define UNREAD_COUNT_MAX 100000
 
 /* KEYS[1] the dead-letter stream, KEYS[2] the queue; ARGV[1] "strict" (every
  * id must be there, else nothing moves) or "lenient" (missing ids skipped),
@@ -623,18 +623,6 @@ enum MHD_Result inspect_route(struct api *a, struct MHD_Connection *c, struct re
 
 /* ---- GET /v1/queues ---- */
 
-/* Entries after `last` (a group's last-delivered id), up to UNREAD_COUNT_MAX:
- * for when Redis cannot tell the group's lag. */
-static long long unread_after(struct daemon *d, const char *wf, const char *q, const char *last)
-{
-	redisReply *r =
-	    store_array(d->store, "XRANGE uf:q:%s:%s (%s + COUNT %d", wf, q, last ? last : "0-0", UNREAD_COUNT_MAX);
-	long long n = r ? (long long)r->elements : 0;
-	if (r)
-		freeReplyObject(r);
-	return n;
-}
-
 static long long xlen(struct daemon *d, const char *key_fmt, const char *wf, const char *q)
 {
 	redisReply *r = store_cmd(d->store, key_fmt, wf, q);
@@ -655,10 +643,15 @@ static json_t *queue_json(struct daemon *d, const char *wf, const char *q, int d
 	redisReply *r = store_array(d->store, "XINFO GROUPS uf:q:%s:%s", wf, q);
 	for (size_t i = 0; r && i < r->elements; i++) {
 		struct store_group g;
+		struct backlog b;
+		char key[300];
 		store_group(r->element[i], &g);
-		long long unread = g.lag >= 0 ? g.lag : unread_after(d, wf, q, g.last_delivered);
+		snprintf(key, sizeof(key), "uf:q:%s:%s", wf, q);
+		/* counted, not Redis's lag (wrong after a Redis restart: backlog.c) */
+		long long unread =
+		    g.name && backlog_count(d->store, key, g.name, 0, 1, &b) == 0 ? (long long)b.unread : 0;
 		json_array_append_new(groups, json_pack("{s:s,s:I,s:I,s:I}", "step", g.name ? g.name : "", "pending",
-		                                        (json_int_t)g.pending, "lag", (json_int_t)g.lag, "waiting",
+		                                        (json_int_t)g.pending, "lag", (json_int_t)unread, "waiting",
 		                                        (json_int_t)(unread + g.pending)));
 		pending += g.pending;
 		if (unread + g.pending > waiting)

@@ -8,9 +8,10 @@
  * tick_ms while any unit runs or any backlog exists and every idle_tick_ms
  * otherwise, so a lost notification costs a tick, never an event.
  *
- * A check reads the step's group (XINFO GROUPS: lag + pending = backlog),
- * who holds what (XPENDING summary) and each unit's oldest pending entry,
- * all sent at once without waiting (store_send); the last reply decides:
+ * A check reads the step's group (XINFO GROUPS, then the backlog counted
+ * from its last-delivered id: backlog.c), who holds what (XPENDING
+ * summary) and each unit's oldest pending entry, all sent at once without
+ * waiting (store_send); the last reply decides:
  * it asks the policy how many units it wants and starts the difference, each
  * start passing, in order: the step's max_units (inside the policy), the
  * workflow's max_units, the node's max_units, the step's grace_ms since its
@@ -29,6 +30,7 @@
 #include <string.h>
 
 #include "autoscale.h"
+#include "backlog.h"
 #include "retention.h"
 #include "store.h"
 #include "unifaasd.h"
@@ -46,27 +48,39 @@ struct check {
 	char wf[UF_NAME_BUF], step[UF_NAME_BUF];
 	char queue_name[UF_QUEUE_MAX + 1];
 	int calls, failed;
-	int found; /* XINFO GROUPS had the step's group (or no group at all: found 2) */
-	long long lag, pending;
+	int found;     /* XINFO GROUPS had the step's group (or no group at all: found 2) */
+	uint64_t need; /* how far the backlog must be exact (read_backlog) */
+	int exact;
+	struct backlog b;
 	struct held *held; /* XPENDING summary: who holds how many */
 	size_t nheld;
 	struct held *oldest; /* XPENDING - + 1 <unit>: idle ms of each unit's oldest entry, -1 none */
 	size_t noldest;
 };
 
-/* Fill s->lag, s->pending, s->backlog from the check's XINFO GROUPS. */
+/* Below its max_units a step needs its backlog only up to what max_units
+ * absorb; at its maximum, exactly whenever it can be past `overflow`. */
+static void backlog_needed(const struct step *s, struct check *k)
+{
+	const struct uf_scale *c = &s->fn->scale;
+	k->exact = s->running >= c->max_units;
+	k->need = k->exact ? (uint64_t)c->overflow + 1 : (uint64_t)c->max_units * c->events_per_unit + 1;
+}
+
+/* Fill s->unread, s->pending, s->backlog from the check's count. */
 static void apply_backlog(struct step *s, const struct check *k)
 {
+	s->prev_most = s->backlog_most;
 	if (k->found == 2) {
-		s->lag = s->pending = s->backlog = 0;
+		s->unread = s->pending = s->backlog = s->backlog_most = 0;
 		return;
 	}
-	s->lag = k->lag < 0 ? 1 : (uint64_t)k->lag; /* Redis cannot tell (after deletions): assume work */
-	s->pending = (uint64_t)k->pending;
-	s->prev_backlog = s->backlog;
-	s->backlog = s->lag + s->pending;
+	s->unread = k->b.unread;
+	s->pending = k->b.pending;
+	s->backlog = k->b.unread + k->b.pending;
+	s->backlog_most = k->b.most;
 	if (s->fresh) { /* just resumed: no growth to compare with yet */
-		s->prev_backlog = s->backlog;
+		s->prev_most = UINT64_MAX;
 		s->fresh = 0;
 	}
 }
@@ -122,7 +136,9 @@ static void scale_step(struct daemon *d, struct step *s)
 	uint32_t want = policy->wanted(&in);
 	if (s->backlog > 0 && want == 0 && f->scale.max_units > 0)
 		want = 1;
-	if (s->running >= f->scale.max_units && s->backlog > f->scale.overflow && s->backlog > s->prev_backlog) {
+	/* grown for sure: past the most the previous count allowed (the count
+	 * itself when exact; a lower bound says nothing about growth) */
+	if (s->running >= f->scale.max_units && s->backlog > f->scale.overflow && s->backlog > s->prev_most) {
 		overflow(d, s);
 		return;
 	}
@@ -279,20 +295,37 @@ static void check_replied(struct check *k, const redisReply *r)
 	check_release(k);
 }
 
+static void backlog_read(const struct backlog *b, void *arg)
+{
+	struct check *k = arg;
+	if (b)
+		k->b = *b;
+	k->failed |= !b;
+	check_release(k);
+}
+
+/* The step's group: its last-delivered id and pending count, from which
+ * the backlog is counted (backlog.c; Redis's lag is not trusted). */
 static void groups_read(redisReply *r, void *arg)
 {
 	struct check *k = arg;
-	for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-		struct store_group g;
+	struct store_group g = {0};
+	for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements && !k->found; i++) {
 		store_group(r->element[i], &g);
-		if (!g.name || strcmp(g.name, k->step))
-			continue;
-		k->found = 1;
-		k->lag = g.lag;
-		k->pending = g.pending;
+		k->found = g.name && g.last_delivered && !strcmp(g.name, k->step);
 	}
 	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 0)
 		k->found = 2;
+	if (k->found == 1) {
+		char key[300];
+		snprintf(key, sizeof(key), "uf:q:%s:%s", k->wf, k->queue_name);
+		k->calls++;
+		if (backlog_ask(k->d->store, key, g.last_delivered, (uint64_t)g.pending, k->need, k->exact,
+		                backlog_read, k) < 0) {
+			k->failed = 1;
+			k->calls--;
+		}
+	}
 	check_replied(k, r);
 }
 
@@ -352,6 +385,7 @@ static void check_step(struct daemon *d, struct step *s)
 	snprintf(k->wf, sizeof(k->wf), "%s", s->wf->m->name);
 	snprintf(k->step, sizeof(k->step), "%s", s->fn->name);
 	snprintf(k->queue_name, sizeof(k->queue_name), "%s", s->fn->listen);
+	backlog_needed(s, k);
 	k->calls = 1; /* held while asking */
 	ask(k, groups_read, k, "XINFO GROUPS uf:q:%s:%s", NULL);
 	ask(k, summary_read, k, "XPENDING uf:q:%s:%s %s", NULL);

@@ -69,11 +69,11 @@ struct step {
 	uint64_t seq; /* next unit number */
 	uint64_t last_start_ms;
 	uint64_t starts;
-	uint64_t exits[UF_END_NET + 1]; /* by UF_END_* status */
-	uint64_t killed;                /* ended by a signal */
-	uint64_t backlog;               /* lag + pending at the last check */
-	uint64_t prev_backlog;
-	uint64_t lag, pending;
+	uint64_t exits[UF_END_NET + 1];   /* by UF_END_* status */
+	uint64_t killed;                  /* ended by a signal */
+	uint64_t backlog;                 /* unread + pending at the last check (backlog.c) */
+	uint64_t backlog_most, prev_most; /* the backlog was at most this (backlog.c) */
+	uint64_t unread, pending;
 	int dirty;           /* a notification asked for a check */
 	int fresh;           /* resumed: the next backlog read sets the baseline */
 	uint32_t failures;   /* consecutive units that ended in failure */

@@ -9,8 +9,8 @@
  *                ENV_COUNT), each holding ENV_LEN bytes of the letter
  *                'a' + index % 26; sets KV "env-ok" to how many matched and
  *                "env-total" to how many variables it has in all
- *   anything     counts it in KV "count" (env SPIN=N burns N loop
- *                iterations first)
+ *   "slow"       burns env SPIN=N loop iterations, then counts as below
+ *   anything     counts it in KV "count"
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +59,7 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 	}
 	if (!strcmp(ev->data, "env"))
 		return check_env(ctx);
-	const char *spin = uf_getenv("SPIN");
+	const char *spin = strcmp(ev->data, "slow") ? NULL : uf_getenv("SPIN");
 	for (volatile long i = 0, n = spin ? atol(spin) : 0; i < n; i++)
 		;
 	return uf_kv_incr(ctx, "count", 1, NULL) < 0;
