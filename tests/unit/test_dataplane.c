@@ -899,6 +899,31 @@ static void test_commit_uses_copy_not_guest_memory(void **state)
 	expect_kv(fx, "k2", NULL);
 }
 
+/* The same for the KV call: the key is checked (UTF-8, no NUL), then used. */
+static int tamper_kv_set(struct uf_backend *b, const char *key, size_t klen, const char *val, size_t len)
+{
+	(void)b;
+	memcpy(G(tamper_fx, KEY), "\0\xff", 2); /* a key that would have been refused */
+	memcpy(G(tamper_fx, VAL), "EVIL", 4);
+	return tamper_real->kv_set(tamper_real, key, klen, val, len);
+}
+
+static void test_kv_uses_copy_not_guest_memory(void **state)
+{
+	struct uft_fx *fx = *state;
+	memcpy(G(fx, VAL), "good", 4);
+	struct uf_backend wrap = *fx->h.backend;
+	wrap.kv_set = tamper_kv_set;
+	tamper_fx = fx;
+	tamper_real = fx->h.backend;
+	fx->h.backend = &wrap;
+	struct uf_hc_kv a = kv(fx, UF_KV_SET, "k1", VAL, 4, 0);
+	fx->h.backend = tamper_real;
+	assert_running(fx);
+	assert_int_equal(a.ret, 0);
+	expect_kv(fx, "k1", "good");
+}
+
 /* ---- settling a batch when the unit ends mid-batch -------------------------- */
 
 static void settle_case(uint64_t started, int end_code, const char *want_err)
@@ -1150,6 +1175,7 @@ int main(void)
 	    cmocka_unit_test(test_commit_kv_malformed),
 	    T(test_commit_push_not_granted),
 	    T(test_commit_uses_copy_not_guest_memory),
+	    T(test_kv_uses_copy_not_guest_memory),
 	    cmocka_unit_test(test_settle_blames_current_event),
 	    T(test_settle_not_for_local_runs),
 	    T(test_kv_set_get_del),
