@@ -100,8 +100,10 @@ int kvf_open(struct kvf *f, const char *path, mode_t mode, char *err, size_t err
 	f->sock = sv[0];
 	return 0;
 
-fail_unlink:
+fail_unlink:;
+	int e = errno; /* unlink must not change the reason */
 	unlink(tmp_path);
+	errno = e;
 fail:
 	snprintf(err, errlen, "kv file %s: cannot prepare its replacement in %s: %s", path, d, strerror(errno));
 	if (f->tmp_fd >= 0)
