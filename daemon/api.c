@@ -88,11 +88,12 @@ struct request {
 	/* An answer that waits for Redis replies (store_send): the connection
 	 * is suspended until the last reply or the deadline, whichever first. */
 	struct api *a;
-	int calls;      /* replies still to come */
-	int redis_wait; /* suspended for them */
-	int gone;       /* the connection ended first: the last reply frees this */
-	int ready;      /* the answer below is complete */
-	int partial_ok; /* at the deadline, answer what is in (marked stale) */
+	int calls;           /* replies still to come */
+	int redis_wait;      /* suspended for them */
+	int gone;            /* the connection ended first: the last reply frees this */
+	int ready;           /* the answer below is complete */
+	int partial_ok;      /* at the deadline, answer what is in (marked stale) */
+	int undeploy, purge; /* what registry_done answers */
 	unsigned status;
 	json_t *doc; /* a JSON answer, or: */
 	char *out;   /* a raw one */
@@ -377,6 +378,8 @@ static void redis_done(struct request *rq)
 	else if (!complete && rq->status == 200 && json_is_object(rq->doc))
 		json_object_set_new(rq->doc, "stale", json_true()); /* from the daemon's last reading */
 	rq->ready = 1;
+	if (!rq->redis_wait) /* done before it was suspended: wait_redis answers */
+		return;
 	rq->redis_wait = 0;
 	unwait(a, rq);
 	MHD_resume_connection(rq->conn);
@@ -384,10 +387,10 @@ static void redis_done(struct request *rq)
 }
 
 /* After each reply (r NULL: none came): the last one completes the answer. */
-static void replied(struct request *rq, const redisReply *r)
+static void replied(struct request *rq, int missing)
 {
 	rq->calls--;
-	rq->missing += !r;
+	rq->missing += missing;
 	if (rq->gone) {
 		if (!rq->calls)
 			free_request(rq);
@@ -397,10 +400,14 @@ static void replied(struct request *rq, const redisReply *r)
 		redis_done(rq);
 }
 
+static enum MHD_Result send_ready(struct MHD_Connection *c, struct request *rq);
+
 /* Suspends the connection until the replies to the commands sent are in,
  * at most wait_ms.  Nothing sent: Redis is unreachable, answered now. */
 static enum MHD_Result wait_redis(struct api *a, struct MHD_Connection *c, struct request *rq, uint64_t wait_ms)
 {
+	if (rq->ready)
+		return send_ready(c, rq);
 	if (!rq->calls) {
 		if (rq->finish)
 			rq->finish(rq);
@@ -472,39 +479,78 @@ static enum MHD_Result r_list(struct api *a, struct MHD_Connection *c)
 	return send_json(c, 200, json_pack("{s:o}", "workflows", arr));
 }
 
+#define REGISTRY_WAIT_MS 600000u /* the registry's chain ends by itself (store_send's timeout) */
+
+/* A deploy or undeploy is over (registry_done_fn). */
+static void registry_done(void *arg, int status, const char *wf, const char *err)
+{
+	struct request *rq = arg;
+	if (!live(rq)) { /* its client is gone (rq->a may be too, at shutdown) */
+		replied(rq, 0);
+		return;
+	}
+	struct workflow *w = status == 200 || status == 201 ? registry_find(rq->a->d, wf) : NULL;
+	if (rq->undeploy && status == 200) {
+		answer_json(rq, 200, json_pack("{s:s,s:b}", "name", wf, "purged", rq->purge));
+	} else if (w) {
+		json_t *steps = json_array();
+		for (size_t i = 0; i < w->m->nfunctions; i++)
+			json_array_append_new(steps, json_string(w->m->functions[i].name));
+		answer_json(rq, (unsigned)status, json_pack("{s:s,s:o}", "name", w->m->name, "steps", steps));
+	} else {
+		answer_error(rq, status >= 400 ? (unsigned)status : 500,
+		             status == 404   ? "not_found"
+		             : status == 409 ? "conflict"
+		             : status == 503 ? "unavailable"
+		                             : "internal",
+		             "%s", err ? err : "the workflow went away meanwhile");
+	}
+	replied(rq, 0);
+}
+
+static const char *registry_code(int status)
+{
+	return status == 422   ? "invalid_manifest"
+	       : status == 409 ? "conflict"
+	       : status == 404 ? "not_found"
+	       : status == 503 ? "unavailable"
+	                       : "internal";
+}
+
+/* Deploy: checked and staged at once, answered once Redis took it. */
 static enum MHD_Result r_deploy(struct api *a, struct MHD_Connection *c, struct request *rq)
 {
 	const char *file = arg(c, "file"), *dir = arg(c, "dir"), *rep = arg(c, "replace");
 	char err[16384];
-	int created = 0, status = 0;
+	int status = 0;
 	if (rq->too_large)
 		return send_error(c, 413, "too_large", "manifest over %u bytes", BODY_MAX_MANIFEST);
 	if (dir && dir[0] != '/')
 		return send_error(c, 400, "bad_request", "dir must be an absolute path, got '%s'", dir);
+	rq->calls++;
 	if (registry_deploy(a->d, rq->body ? rq->body : "", rq->len, file ? file : "manifest.yaml", dir ? dir : "/",
-	                    rep && !strcmp(rep, "1"), &created, err, sizeof(err), &status) < 0) {
-		const char *code = status == 422   ? "invalid_manifest"
-		                   : status == 409 ? "conflict"
-		                   : status == 503 ? "unavailable"
-		                                   : "internal";
-		return send_error(c, (unsigned)status, code, "%s", err);
+	                    rep && !strcmp(rep, "1"), registry_done, rq, err, sizeof(err), &status) < 0) {
+		rq->calls--;
+		return send_error(c, (unsigned)status, registry_code(status), "%s", err);
 	}
-	/* the new workflow is first in the list */
-	struct workflow *w = a->d->workflows;
-	json_t *steps = json_array();
-	for (size_t i = 0; i < w->m->nfunctions; i++)
-		json_array_append_new(steps, json_string(w->m->functions[i].name));
-	return send_json(c, created ? 201 : 200, json_pack("{s:s,s:o}", "name", w->m->name, "steps", steps));
+	rq->partial_ok = 1; /* the registry's answer is whole */
+	return wait_redis(a, c, rq, REGISTRY_WAIT_MS);
 }
 
-static enum MHD_Result r_undeploy(struct api *a, struct MHD_Connection *c, const char *name)
+static enum MHD_Result r_undeploy(struct api *a, struct MHD_Connection *c, struct request *rq, const char *name)
 {
 	const char *p = arg(c, "purge");
-	int purge = p && !strcmp(p, "1");
 	char err[512];
-	if (registry_undeploy(a->d, name, purge, err, sizeof(err)) < 0)
-		return send_error(c, 404, "not_found", "%s", err);
-	return send_json(c, 200, json_pack("{s:s,s:b}", "name", name, "purged", purge));
+	int status = 0;
+	rq->undeploy = 1;
+	rq->purge = p && !strcmp(p, "1");
+	rq->calls++;
+	if (registry_undeploy(a->d, name, rq->purge, registry_done, rq, err, sizeof(err), &status) < 0) {
+		rq->calls--;
+		return send_error(c, (unsigned)status, registry_code(status), "%s", err);
+	}
+	rq->partial_ok = 1;
+	return wait_redis(a, c, rq, REGISTRY_WAIT_MS);
 }
 
 static enum MHD_Result r_resume(struct api *a, struct MHD_Connection *c, struct workflow *w)
@@ -536,7 +582,7 @@ static void push_reply(redisReply *r, void *arg)
 		snprintf(rq->refused, sizeof(rq->refused), "%s",
 		         r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
 	}
-	replied(rq, r);
+	replied(rq, !r);
 }
 
 /* Every XADD answered (or not in time): 202 only when all were queued. */
@@ -658,7 +704,7 @@ static void part_done(struct part *pt, const redisReply *r)
 	struct request *rq = pt->rq;
 	json_decref(pt->obj);
 	free(pt);
-	replied(rq, r);
+	replied(rq, !r);
 }
 
 /* uf:stat:<wf>:<step> (HGETALL): each unit's acknowledged events. */
@@ -848,7 +894,7 @@ static void kv_get_reply(redisReply *r, void *arg)
 		answer_error(rq, 503, "unavailable", "redis refused the read: %s",
 		             r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
 	}
-	replied(rq, r);
+	replied(rq, !r);
 }
 
 static void kv_write_reply(redisReply *r, void *arg)
@@ -858,7 +904,7 @@ static void kv_write_reply(redisReply *r, void *arg)
 		answer_error(rq, 503, "unavailable", "redis refused the write: %s", r->str);
 	else if (live(rq) && r)
 		rq->status = 204;
-	replied(rq, r);
+	replied(rq, !r);
 }
 
 static enum MHD_Result r_kv(struct api *a, struct MHD_Connection *c, struct request *rq, const char *method,
@@ -898,7 +944,7 @@ static enum MHD_Result r_kept(struct api *a, struct MHD_Connection *c, struct re
                               char **seg, int n)
 {
 	if (n == 3 && METHOD_IS("DELETE")) /* registry.c purges a kept workflow */
-		return r_undeploy(a, c, seg[2]);
+		return r_undeploy(a, c, rq, seg[2]);
 	int mine = 0, kept = n >= 4 ? inspect_kept(a->d, seg[2]) : 0;
 	if (kept < 0)
 		return unavailable(c);
@@ -958,7 +1004,7 @@ static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char
 	if (mine)
 		return ret;
 	if (n == 3)
-		return METHOD_IS("DELETE") ? r_undeploy(a, c, seg[2])
+		return METHOD_IS("DELETE") ? r_undeploy(a, c, rq, seg[2])
 		                           : send_error(c, 405, "method_not_allowed", "GET or DELETE");
 	if (n == 4 && !strcmp(seg[3], "resume"))
 		return METHOD_IS("POST") ? r_resume(a, c, w) : send_error(c, 405, "method_not_allowed", "POST only");

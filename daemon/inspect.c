@@ -324,7 +324,8 @@ static json_t *dead_letters(struct daemon *d, const char *wf, json_t *queues, co
 			all[nd++] = (struct dead){json_string_value(json_object_get(e, "id")), e};
 		}
 	}
-	qsort(all, nd, sizeof(*all), dead_cmp);
+	if (nd > 1) /* all is NULL when there is none: qsort wants an array */
+		qsort(all, nd, sizeof(*all), dead_cmp);
 	out = json_array();
 	next[0] = 0;
 	for (size_t k = 0; k < nd; k++) {

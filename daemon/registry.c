@@ -8,7 +8,12 @@
  * <state>/images/<wf>/ under a temporary name, the ACL user, consumer
  * groups and Redis state are written; only then are the images renamed
  * into place and the previous workflow of that name retired.  So a failed
- * deploy leaves the deployed workflow running as it was.
+ * deploy leaves the deployed workflow running as it was.  The Redis writes
+ * of a deploy or undeploy (and a purge's SCAN/UNLINK chain) are sent from
+ * the loop without waiting (store_send); the last reply commits or undoes
+ * the deploy (deploy_commit) and ends the request (registry_done_fn).  One
+ * deploy per workflow name is under way at a time.  Only the restore at
+ * start reads Redis synchronously, before the loop runs.
  *
  * Redis keeps what a restart needs: uf:state:workflows (set of names) and
  * uf:state:wf:<name> (hash: yaml, file, dir, state, reason, acl_pass).  The
@@ -47,8 +52,8 @@ static const char *const TENDER_COMMANDS[] = {
 
 static void forget_kept(struct daemon *d, const char *name, int purge);
 
-/* wait 0: sent from the loop, not waited for (an error reply is logged) */
-static int apply_acl(struct daemon *d, struct workflow *w, int wait)
+/* The workflow's ACL user, sent (cb gets the reply; NULL: an error is logged). */
+static int acl_send(struct daemon *d, struct workflow *w, store_cb cb, void *arg)
 {
 	const char *n = w->m->name;
 	char pass[80], keys[4][128];
@@ -65,23 +70,14 @@ static int apply_acl(struct daemon *d, struct workflow *w, int wait)
 		argv[argc++] = head[i];
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		argv[argc++] = TENDER_COMMANDS[i];
-	if (!wait)
-		return store_sendv(d->store, NULL, NULL, argc, argv, NULL);
-	redisReply *r = store_cmdv(d->store, argc, argv, NULL);
-	int ok = r && r->type == REDIS_REPLY_STATUS;
-	if (!ok)
-		dlog("error", "what=acl workflow=%s op=setuser cause=\"%s\"", n,
-		     r && r->type == REDIS_REPLY_ERROR ? r->str : "redis unreachable");
-	if (r)
-		freeReplyObject(r);
-	return ok ? 0 : -1;
+	return store_sendv(d->store, cb, arg, argc, argv, NULL);
 }
 
 void registry_reapply_acls(void *arg)
 {
 	struct daemon *d = arg;
 	for (struct workflow *w = d->workflows; w; w = w->next)
-		apply_acl(d, w, 0); /* Redis is back: re-applied without blocking the loop */
+		acl_send(d, w, NULL, NULL); /* Redis is back: re-applied without blocking the loop */
 }
 
 struct workflow *registry_find(struct daemon *d, const char *name)
@@ -212,36 +208,35 @@ static struct workflow *make_workflow(struct daemon *d, struct uf_manifest *m, c
 	return w;
 }
 
-static int create_groups(struct daemon *d, struct workflow *w)
+/* Whether a setup write went through (a group that exists is fine). */
+static int written_ok(const redisReply *r)
 {
-	for (size_t i = 0; i < w->m->nfunctions; i++) {
-		const struct uf_function *f = &w->m->functions[i];
-		redisReply *r =
-		    store_cmd(d->store, "XGROUP CREATE uf:q:%s:%s %s 0 MKSTREAM", w->m->name, f->listen, f->name);
-		int ok = r && (r->type == REDIS_REPLY_STATUS ||
-		               (r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "BUSYGROUP", 9)));
-		if (r)
-			freeReplyObject(r);
-		if (!ok)
-			return -1;
-	}
-	return 0;
+	return r && (r->type != REDIS_REPLY_ERROR || !strncmp(r->str, "BUSYGROUP", 9));
 }
 
-static int save_state(struct daemon *d, struct workflow *w, const char *yaml, size_t len, const char *file,
-                      const char *dir)
+/* A restored workflow's setup: only logged. */
+static void restore_written(redisReply *r, void *arg)
 {
-	redisReply *r =
-	    store_cmd(d->store, "HSET uf:state:wf:%s yaml %b file %s dir %s state %s reason %s acl_pass %s", w->m->name,
-	              yaml, len, file, dir, w->state == WF_STOPPED ? "stopped" : "running", w->reason, w->acl_pass);
-	int ok = r && r->type == REDIS_REPLY_INTEGER;
-	if (r)
-		freeReplyObject(r);
-	r = ok ? store_cmd(d->store, "SADD uf:state:workflows %s", w->m->name) : NULL;
-	ok = r && r->type == REDIS_REPLY_INTEGER;
-	if (r)
-		freeReplyObject(r);
-	return ok ? 0 : -1;
+	(void)arg;
+	if (!written_ok(r))
+		dlog("error", "what=restore op=setup cause=\"%s\"", r ? r->str : "no answer from redis");
+}
+
+/* ACL user and consumer groups, sent; *sent counts the commands that
+ * were (their replies will come).  -1 if one could not be. */
+static int send_setup(struct daemon *d, struct workflow *w, store_cb cb, void *arg, int *sent)
+{
+	if (acl_send(d, w, cb, arg) < 0)
+		return -1;
+	++*sent;
+	for (size_t i = 0; i < w->m->nfunctions; i++) {
+		const struct uf_function *f = &w->m->functions[i];
+		if (store_send(d->store, cb, arg, "XGROUP CREATE uf:q:%s:%s %s 0 MKSTREAM", w->m->name, f->listen,
+		               f->name) < 0)
+			return -1;
+		++*sent;
+	}
+	return 0;
 }
 
 void registry_set_state(struct workflow *w, enum wf_state s, const char *reason)
@@ -290,17 +285,110 @@ static void retire(struct daemon *d, struct workflow *w)
 	registry_unit_gone(w);
 }
 
+/* A deploy or undeploy whose Redis writes are out; its last reply ends it
+ * (store_send answers every command within STORE_TIMEOUT_MS). */
+struct op {
+	struct op *next;
+	struct daemon *d;
+	struct workflow *w; /* deploy: the new workflow, linked only once Redis took it */
+	char name[UF_NAME_BUF];
+	char file[256];
+	int calls, failed, purge, prefix;
+	char cursor[32];
+	char why[256];
+	registry_done_fn done;
+	void *arg;
+};
+
+static struct op *deploying; /* one deploy per name at a time */
+
+static void op_end(struct op *op, int status, const char *err)
+{
+	for (struct op **p = &deploying; *p; p = &(*p)->next)
+		if (*p == op) {
+			*p = op->next;
+			break;
+		}
+	op->done(op->arg, status, op->name, err);
+	free(op);
+}
+
+static void note_failure(struct op *op, const redisReply *r)
+{
+	if (!op->failed++)
+		snprintf(op->why, sizeof(op->why), "%s", r ? r->str : "no answer from redis");
+}
+
+/* Redis took every write: the images go into place, the workflow is
+ * deployed (the previous one of its name retired). */
+static void deploy_commit(struct op *op)
+{
+	struct daemon *d = op->d;
+	struct workflow *w = op->w, *old = registry_find(d, op->name); /* found again: it may have gone */
+	char err[4600];
+	if (op->failed) {
+		snprintf(err, sizeof(err), "redis: could not store workflow '%s' (%s; is redis-server up?)", op->name,
+		         op->why);
+		if (old) /* the user is shared: the old units keep theirs */
+			acl_send(d, old, NULL, NULL);
+		free_workflow(w);
+		op_end(op, 503, err);
+		return;
+	}
+	for (size_t i = 0; i < w->m->nfunctions; i++) {
+		char to[4300], staged[4400];
+		image_path(d, w->m->name, w->m->functions[i].name, to, sizeof(to));
+		snprintf(staged, sizeof(staged), "%s.new", to);
+		if (rename(staged, to) < 0) { /* same directory: does not happen in practice */
+			snprintf(err, sizeof(err), "%s: %s", to, strerror(errno));
+			free_workflow(w);
+			op_end(op, 500, err);
+			return;
+		}
+	}
+	if (old)
+		retire(d, old);
+	else
+		forget_kept(d, w->m->name, 0);
+	w->next = d->workflows;
+	d->workflows = w;
+	dlog("info", "what=deploy workflow=%s steps=%zu file=%s replaced=%d", w->m->name, w->m->nfunctions, op->file,
+	     !!old);
+	scheduler_check_now(d);
+	op_end(op, old ? 200 : 201, NULL);
+}
+
+static void deploy_written(redisReply *r, void *arg)
+{
+	struct op *op = arg;
+	if (!written_ok(r))
+		note_failure(op, r);
+	if (--op->calls == 0)
+		deploy_commit(op);
+}
+
+static int deploy_in_progress(const char *name)
+{
+	for (struct op *op = deploying; op; op = op->next)
+		if (!strcmp(op->name, name))
+			return 1;
+	return 0;
+}
+
 int registry_deploy(struct daemon *d, const char *yaml, size_t len, const char *file, const char *dir, int replace,
-                    int *created, char *err, size_t errlen, int *http_status)
+                    registry_done_fn done, void *arg, char *err, size_t errlen, int *http_status)
 {
 	*http_status = 422;
 	struct uf_manifest *m = uf_manifest_parse(yaml, len, file, dir, 1, err, errlen);
 	if (!m)
 		return -1;
 	struct workflow *old = registry_find(d, m->name), *w = NULL;
-	if (old && !replace) {
+	struct op *op = NULL;
+	if ((old && !replace) || deploy_in_progress(m->name)) {
 		*http_status = 409;
-		snprintf(err, errlen, "workflow '%s' is already deployed (deploy with --replace to update it)",
+		snprintf(err, errlen,
+		         old && !replace ? "workflow '%s' is already deployed (deploy with --replace to update it)"
+		                         : "workflow '%s' is being deployed right now; retry when that is done",
 		         m->name);
 		goto fail;
 	}
@@ -324,8 +412,10 @@ int registry_deploy(struct daemon *d, const char *yaml, size_t len, const char *
 		}
 	}
 	/* everything that can fail, before the old workflow is touched */
-	if (!(w = make_workflow(d, m, err, errlen)))
+	if (!(w = make_workflow(d, m, err, errlen)) || !(op = calloc(1, sizeof(*op)))) {
+		snprintf(err, errlen, "out of memory");
 		goto fail;
+	}
 	m = NULL;
 	if (old) { /* the ACL user is shared: old units must keep authenticating */
 		snprintf(w->acl_pass, sizeof(w->acl_pass), "%s", old->acl_pass);
@@ -336,37 +426,34 @@ int registry_deploy(struct daemon *d, const char *yaml, size_t len, const char *
 		         strerror(errno));
 		goto fail;
 	}
-	*http_status = 503;
-	if (apply_acl(d, w, 1) < 0 || create_groups(d, w) < 0 || save_state(d, w, yaml, len, file, dir) < 0) {
-		snprintf(err, errlen, "redis: could not store workflow '%s' (is redis-server up?)", w->m->name);
-		if (old)
-			apply_acl(d, old, 1);
+	*op = (struct op){.d = d, .w = w, .done = done, .arg = arg};
+	snprintf(op->name, sizeof(op->name), "%s", w->m->name);
+	snprintf(op->file, sizeof(op->file), "%s", file);
+	/* sent together; the last reply commits (deploy_commit) */
+	int sent = 0;
+	int ok = send_setup(d, w, deploy_written, op, &sent) == 0 &&
+	         store_send(d->store, deploy_written, op,
+	                    "HSET uf:state:wf:%s yaml %b file %s dir %s state %s reason %s acl_pass %s", w->m->name,
+	                    yaml, len, file, dir, "running", "", w->acl_pass) == 0 &&
+	         ++sent && store_send(d->store, deploy_written, op, "SADD uf:state:workflows %s", w->m->name) == 0 &&
+	         ++sent;
+	if (!sent) {
+		*http_status = 503;
+		snprintf(err, errlen,
+		         "redis: could not store workflow '%s' (redis is unreachable; is redis-server up?)",
+		         w->m->name);
 		goto fail;
 	}
-	*http_status = 500;
-	for (size_t i = 0; i < w->m->nfunctions; i++) {
-		char to[4300], staged[4400];
-		image_path(d, w->m->name, w->m->functions[i].name, to, sizeof(to));
-		snprintf(staged, sizeof(staged), "%s.new", to);
-		if (rename(staged, to) < 0) { /* same directory: does not happen in practice */
-			snprintf(err, errlen, "%s: %s", to, strerror(errno));
-			goto fail;
-		}
-	}
-	if (old)
-		retire(d, old);
-	else
-		forget_kept(d, w->m->name, 0);
-	w->next = d->workflows;
-	d->workflows = w;
-	*created = !old;
-	dlog("info", "what=deploy workflow=%s steps=%zu file=%s replaced=%d", w->m->name, w->m->nfunctions, file,
-	     !!old);
-	scheduler_check_now(d);
+	if (!ok) /* the replies of what was sent still come: it fails then */
+		note_failure(op, NULL);
+	op->calls = sent;
+	op->next = deploying;
+	deploying = op;
 	return 0;
 fail:
 	free_workflow(w);
 	uf_manifest_free(m);
+	free(op);
 	return -1;
 }
 
@@ -390,11 +477,10 @@ static void remove_dir(const char *path)
 		dlog("warn", "what=purge dir=%s cause=\"%s\"", path, strerror(errno));
 }
 
+/* Sent, not waited for: an error reply is logged. */
 static void cmd(struct daemon *d, const char *fmt, const char *a1, const char *a2)
 {
-	redisReply *r = store_cmd(d->store, fmt, a1, a2);
-	if (r)
-		freeReplyObject(r);
+	store_send(d->store, NULL, NULL, fmt, a1, a2);
 }
 
 /* The workflow is deployed again (purge 0) or purged (1): no longer kept. */
@@ -426,47 +512,122 @@ static void purge_files(struct daemon *d, const char *name)
 	remove_dir(path);
 }
 
-static void purge_keys(struct daemon *d, const char *name)
+/* ---- undeploy: its writes and the purge, a chain of replies ---- */
+
+static const char *const PURGED[] = {"uf:q:", "uf:kv:", "uf:dlq:", "uf:stat:"};
+#define NPURGED (sizeof(PURGED) / sizeof(*PURGED))
+
+static void purge_scan(struct op *op);
+
+static void undeploy_end(redisReply *r, void *arg)
 {
-	const char *prefixes[] = {"uf:q:", "uf:kv:", "uf:dlq:", "uf:stat:"};
-	for (size_t i = 0; i < sizeof(prefixes) / sizeof(*prefixes); i++) {
-		char cursor[32] = "0";
-		do {
-			redisReply *r =
-			    store_cmd(d->store, "SCAN %s MATCH %s%s:* COUNT 1000", cursor, prefixes[i], name);
-			if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-				if (r)
-					freeReplyObject(r);
-				return;
+	struct op *op = arg;
+	if (!r)
+		note_failure(op, NULL);
+	if (op->failed && op->purge) {
+		char err[400];
+		snprintf(err, sizeof(err), "redis: purge of workflow '%s' incomplete (%s); run it again", op->name,
+		         op->why);
+		op_end(op, 503, err);
+		return;
+	}
+	dlog("info", "what=undeploy workflow=%s purge=%d", op->name, op->purge);
+	op_end(op, 200, NULL); /* undeployed here even if Redis missed its state (restored: no units start) */
+}
+
+/* Every prefix scanned and unlinked: the files, and the kept marks. */
+static void purge_done(struct op *op)
+{
+	purge_files(op->d, op->name);
+	forget_kept(op->d, op->name, 1);
+	if (store_send(op->d->store, undeploy_end, op, "PING") < 0) /* after all of the above */
+		undeploy_end(NULL, op);
+}
+
+static void purge_read(redisReply *r, void *arg)
+{
+	struct op *op = arg;
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[1]->type != REDIS_REPLY_ARRAY) {
+		note_failure(op, r && r->type == REDIS_REPLY_ERROR ? r : NULL);
+		undeploy_end(r ? r : NULL, op);
+		return;
+	}
+	const redisReply *keys = r->element[1];
+	if (keys->elements) {
+		const char **argv = calloc(keys->elements + 1, sizeof(*argv));
+		size_t *lens = calloc(keys->elements + 1, sizeof(*lens));
+		if (argv && lens) {
+			argv[0] = "UNLINK";
+			lens[0] = 6;
+			for (size_t k = 0; k < keys->elements; k++) {
+				argv[k + 1] = keys->element[k]->str;
+				lens[k + 1] = keys->element[k]->len;
 			}
-			snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-			for (size_t k = 0; k < r->element[1]->elements; k++) {
-				redisReply *x = store_cmd(d->store, "UNLINK %s", r->element[1]->element[k]->str);
-				if (x)
-					freeReplyObject(x);
-			}
-			freeReplyObject(r);
-		} while (strcmp(cursor, "0"));
+			store_sendv(op->d->store, NULL, NULL, (int)keys->elements + 1, argv, lens);
+		} else {
+			note_failure(op, NULL);
+		}
+		free(argv);
+		free(lens);
+	}
+	snprintf(op->cursor, sizeof(op->cursor), "%s", r->element[0]->str);
+	if (!strcmp(op->cursor, "0"))
+		op->prefix++;
+	if (op->prefix < (int)NPURGED)
+		purge_scan(op);
+	else
+		purge_done(op);
+}
+
+static void purge_scan(struct op *op)
+{
+	if (store_send(op->d->store, purge_read, op, "SCAN %s MATCH %s%s:* COUNT 1000", op->cursor, PURGED[op->prefix],
+	               op->name) < 0)
+		purge_read(NULL, op);
+}
+
+static void purge_start(struct op *op)
+{
+	op->prefix = 0;
+	snprintf(op->cursor, sizeof(op->cursor), "0");
+	purge_scan(op);
+}
+
+/* Not deployed: was it undeployed earlier with its data kept? */
+static void kept_read(redisReply *r, void *arg)
+{
+	struct op *op = arg;
+	int kept = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+	char err[300];
+	if (!r) {
+		op_end(op, 503, "redis did not answer; retry later");
+	} else if (kept && op->purge) { /* what an earlier undeploy kept */
+		purge_start(op);
+	} else {
+		snprintf(err, sizeof(err), "workflow '%s' is not deployed%s", op->name,
+		         kept ? " (undeployed earlier, its data kept: --purge deletes it)" : "");
+		op_end(op, 404, err);
 	}
 }
 
-int registry_undeploy(struct daemon *d, const char *name, int purge, char *err, size_t errlen)
+int registry_undeploy(struct daemon *d, const char *name, int purge, registry_done_fn done, void *arg, char *err,
+                      size_t errlen, int *http_status)
 {
 	struct workflow *w = registry_find(d, name);
+	struct op *op = calloc(1, sizeof(*op));
+	if (!op) {
+		*http_status = 500;
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	*op = (struct op){.d = d, .purge = purge, .done = done, .arg = arg};
+	snprintf(op->name, sizeof(op->name), "%s", name);
 	if (!w) {
-		redisReply *k = store_cmd(d->store, "SISMEMBER uf:state:kept %s", name);
-		int kept = k && k->type == REDIS_REPLY_INTEGER && k->integer == 1;
-		if (k)
-			freeReplyObject(k);
-		if (kept && purge) { /* what an earlier undeploy kept */
-			purge_keys(d, name);
-			purge_files(d, name);
-			forget_kept(d, name, 1);
-			dlog("info", "what=undeploy workflow=%s purge=1 kept=1", name);
+		if (store_send(d->store, kept_read, op, "SISMEMBER uf:state:kept %s", name) == 0)
 			return 0;
-		}
-		snprintf(err, errlen, "workflow '%s' is not deployed%s", name,
-		         kept ? " (undeployed earlier, its data kept: --purge deletes it)" : "");
+		free(op);
+		*http_status = 503;
+		snprintf(err, errlen, "redis is unreachable; retry later");
 		return -1;
 	}
 	char user[96];
@@ -474,19 +635,12 @@ int registry_undeploy(struct daemon *d, const char *name, int purge, char *err, 
 	if (!purge)
 		keep(d, w);
 	retire(d, w); /* w may be freed here */
-	redisReply *r = store_cmd(d->store, "SREM uf:state:workflows %s", name);
-	if (r)
-		freeReplyObject(r);
-	if ((r = store_cmd(d->store, "DEL uf:state:wf:%s", name)))
-		freeReplyObject(r);
-	if ((r = store_cmd(d->store, "ACL DELUSER %s", user)))
-		freeReplyObject(r);
-	if (purge) {
-		purge_keys(d, name);
-		purge_files(d, name);
-		forget_kept(d, name, 1);
-	}
-	dlog("info", "what=undeploy workflow=%s purge=%d", name, purge);
+	cmd(d, "SREM uf:state:workflows %s", name, NULL);
+	cmd(d, "DEL uf:state:wf:%s", name, NULL);
+	if (purge)
+		cmd(d, "ACL DELUSER %s", user, NULL), purge_start(op);
+	else if (store_send(d->store, undeploy_end, op, "ACL DELUSER %s", user) < 0)
+		undeploy_end(NULL, op);
 	return 0;
 }
 
@@ -521,8 +675,8 @@ static void restore_one(struct daemon *d, const char *name)
 	const char *st = field(h, "state"), *reason = field(h, "reason");
 	w->state = st && !strcmp(st, "stopped") ? WF_STOPPED : WF_RUNNING;
 	snprintf(w->reason, sizeof(w->reason), "%s", reason ? reason : "");
-	apply_acl(d, w, 1);
-	create_groups(d, w);
+	int sent = 0; /* sent now, written once the loop runs, before any unit can start */
+	send_setup(d, w, restore_written, NULL, &sent);
 	w->next = d->workflows;
 	d->workflows = w;
 	dlog("info", "what=restore workflow=%s steps=%zu state=%s", name, m->nfunctions, st ? st : "running");

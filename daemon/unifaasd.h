@@ -162,9 +162,16 @@ int config_load(struct daemon_config *c, const char *state_dir, char *err, size_
 /* registry.c */
 int registry_restore(struct daemon *d);
 /* 0 ok (created=1 new, 0 replaced); -1 with err (and *http_status) */
+/* The end of a deploy or undeploy once Redis answered: the HTTP status
+ * (201 created, 200 replaced or undeployed, 404, 409, 503, 500) and, unless
+ * it succeeded, why. */
+typedef void (*registry_done_fn)(void *arg, int status, const char *workflow, const char *err);
+/* 0: the writes are out and done(arg, ...) follows from the loop (possibly
+ * before this returns, for an undeploy); -1 with err and *http_status at once */
 int registry_deploy(struct daemon *d, const char *yaml, size_t len, const char *file, const char *dir, int replace,
-                    int *created, char *err, size_t errlen, int *http_status);
-int registry_undeploy(struct daemon *d, const char *name, int purge, char *err, size_t errlen);
+                    registry_done_fn done, void *arg, char *err, size_t errlen, int *http_status);
+int registry_undeploy(struct daemon *d, const char *name, int purge, registry_done_fn done, void *arg, char *err,
+                      size_t errlen, int *http_status);
 struct workflow *registry_find(struct daemon *d, const char *name);
 /* a deployed workflow's step by names (what outlives a reply from Redis) */
 struct step *registry_find_step(struct daemon *d, const char *wf, const char *step);

@@ -51,7 +51,22 @@ kill -STOP "$RPID"
 ) &
 watcher=$!
 
-# the API while Redis is stopped
+# the API while Redis is stopped: a deploy waits for Redis (and is refused
+# when it does not answer) while everything else is answered at once
+m2=$(manifest stall2 <<EOF
+name: stall2
+functions:
+  s:
+    image: $fn
+    listen: in
+EOF
+)
+(
+	t=$(date +%s%N)
+	"$UNIFAAS" --state-dir "$PLAT_STATE" deploy "$m2" >/dev/null 2>&1
+	echo "$? $((($(date +%s%N) - t) / 1000000))"
+) >"$UF_TMP/deploy2" &
+deployer=$!
 H() { python3 "$UF_TOP/tests/platform/hostile.py" "$@"; }
 hl=$(H health "$PORT" 1.5)
 t=$(date +%s%N)
@@ -59,16 +74,19 @@ ps_out=$(timeout 5 "$UNIFAAS" --state-dir "$PLAT_STATE" ps --json)
 ps_rc=$? ps_ms=$((($(date +%s%N) - t) / 1000000))
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$PORT/v1/health")
 # the hung unit, killed on time with Redis still stopped
-wait $watcher
+wait $watcher $deployer
+read -r d2_rc d2_ms <"$UF_TMP/deploy2"
 gone_ms=$(cat "$UF_TMP/gone_ms")
 kill -CONT "$RPID"
-echo "info: Redis stopped: health $hl; ps ${ps_ms} ms rc $ps_rc; health status $code; hung unit gone after ${gone_ms:-never} ms (budget 1500 ms from delivery)"
+echo "info: Redis stopped: health $hl; ps ${ps_ms} ms rc $ps_rc; health status $code; hung unit gone after ${gone_ms:-never} ms (budget 1500 ms from delivery); deploy rc $d2_rc after $d2_ms ms"
 
 max=$(printf '%s\n' "$hl" | tr ' ' '\n' | sed -n 's/^max_ms=//p')
 [ "${max:-99999}" -lt 300 ] && pass health-prompt-while-redis-stopped || fail health-prompt-while-redis-stopped "$hl"
 [ "$code" = 503 ] && pass health-says-degraded || fail health-says-degraded "status $code"
 [ $ps_rc = 0 ] && [ $ps_ms -lt 2000 ] && printf '%s' "$ps_out" | grep -q '"stall.s.' && pass ps-while-redis-stopped ||
 	fail ps-while-redis-stopped "rc $ps_rc in $ps_ms ms: $ps_out"
+[ "$d2_rc" = 69 ] && [ "$d2_ms" -lt 4000 ] && pass deploy-refused-while-redis-stopped ||
+	fail deploy-refused-while-redis-stopped "rc $d2_rc after $d2_ms ms"
 [ -n "$gone_ms" ] && [ "$gone_ms" -ge 1400 ] && [ "$gone_ms" -lt 2000 ] && pass hung-unit-killed-on-time || fail hung-unit-killed-on-time "gone after ${gone_ms:-never} ms"
 
 # Redis back: the event is dead-lettered as hung, the daemon healthy again
@@ -81,3 +99,4 @@ fi
 wait_for 10 sh -c "[ \$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$PORT/v1/health) = 200 ]" && pass healthy-after-stall ||
 	fail healthy-after-stall "health still $(curl -s "http://127.0.0.1:$PORT/v1/health")"
 echo x | U push stall in >/dev/null && wait_for 10 drained stall in s && pass works-after-stall || fail works-after-stall "x not handled"
+U deploy "$m2" >/dev/null && U undeploy --purge stall2 >/dev/null && pass deploy-after-stall || fail deploy-after-stall "stall2 did not deploy and purge"
