@@ -412,7 +412,9 @@ int registry_deploy(struct daemon *d, const char *yaml, size_t len, const char *
 		}
 	}
 	/* everything that can fail, before the old workflow is touched */
-	if (!(w = make_workflow(d, m, err, errlen)) || !(op = calloc(1, sizeof(*op)))) {
+	if (!(w = make_workflow(d, m, err, errlen)))
+		goto fail;
+	if (!(op = calloc(1, sizeof(*op)))) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
