@@ -125,6 +125,26 @@ wait_for() {
 	return 1
 }
 
+# timed CMD...: runs CMD; sets TIMED_MS to its wall time and TIMED_CPU_MS to
+# the user+system CPU time of CMD and of what it waited for; returns CMD's
+# status.  Bound the time a piece of work takes by its CPU time: suites run
+# side by side (and beside other work), and on a loaded machine the wall time
+# of the same work grows with the load.
+timed() {
+	local t0=${EPOCHREALTIME/./} rc
+	(
+		"$@"
+		rc=$?
+		times >"$UF_TMP/.timed.$BASHPID" && mv "$UF_TMP/.timed.$BASHPID" "$UF_TMP/.timed"
+		exit $rc
+	)
+	rc=$?
+	TIMED_MS=$(((${EPOCHREALTIME/./} - t0) / 1000))
+	TIMED_CPU_MS=$(awk 'NR == 2 {gsub(/[ms]/, " "); printf "%d", ($1 * 60 + $2 + $3 * 60 + $4) * 1000}' "$UF_TMP/.timed" 2>/dev/null)
+	TIMED_CPU_MS=${TIMED_CPU_MS:-0}
+	return $rc
+}
+
 finish() {
 	:
 }

@@ -41,12 +41,11 @@ rc=$?
 [ $rc -eq 0 ] && [ "$(cat "$UF_TMP/e.out")" = '{"queue":"out","data":"a"}' ] &&
 	grep -q 'event 2 was not handled' "$UF_TMP/e.err" && grep -q 'event 3 was not handled' "$UF_TMP/e.err" &&
 	pass exit-mid-batch-hands-back || fail exit-mid-batch-hands-back "status $rc: $(cat "$UF_TMP/e.out" "$UF_TMP/e.err")"
-start=$(date +%s%N)
-timeout 20 "$HVT" --env CASE=cheat-progress --timeout-ms 100 --event x "$edges" >/dev/null 2>"$UF_TMP/e.err"
+timed timeout 60 "$HVT" --env CASE=cheat-progress --timeout-ms 100 --event x "$edges" >/dev/null 2>"$UF_TMP/e.err"
 rc=$?
-ms=$((($(date +%s%N) - start) / 1000000))
-[ $rc -eq 4 ] && grep -q 'batch of 1 event used' "$UF_TMP/e.err" && [ $ms -lt 5000 ] &&
-	pass faked-progress-still-limited || fail faked-progress-still-limited "status $rc after $ms ms: $(cat "$UF_TMP/e.err")"
+[ $rc -eq 4 ] && grep -q 'batch of 1 event used' "$UF_TMP/e.err" && [ "$TIMED_CPU_MS" -lt 2000 ] &&
+	pass faked-progress-still-limited ||
+	fail faked-progress-still-limited "status $rc after $TIMED_CPU_MS ms of CPU: $(cat "$UF_TMP/e.err")"
 n=$(timeout 20 "$HVT" --env CASE=push-limit --events "$UF_TMP/abc" --event 4 --event 5 --event 6 --event 7 "$edges" | wc -l)
 [ "$n" = 7 ] && pass push-limit-per-event || fail push-limit-per-event "$n of 7 pushes"
 timeout 20 "$HVT" --env CASE=push-too-much --event x "$edges" 2>&1 | grep -q 'push-too-much: ENOBUFS' &&
