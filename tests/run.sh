@@ -17,7 +17,8 @@
 # network namespace where it needs one, so jobs of this run and of another
 # run on the same machine never meet.  A job's output is printed whole when
 # it ends, its failures again at the end.  UF_ONLY="NAME..." runs only those
-# jobs (e.g. UF_ONLY="cli platform@asan").
+# jobs (e.g. UF_ONLY="cli platform@asan"); UF_KEEP=1 keeps the run's directory
+# (logs, state dirs) for a look afterwards.
 #
 # After the jobs, any process still running from this run's directory (its
 # state dirs, images, sockets) is a leak: it is named as a failure and killed.
@@ -62,7 +63,11 @@ finish_run() {
 	done
 	wait 2>/dev/null
 	uf_ports_release $$
-	rm -rf "$UF_RUN"
+	if [ -n "${UF_KEEP:-}" ]; then
+		echo "(kept: $UF_RUN)"
+	else
+		rm -rf "$UF_RUN"
+	fi
 }
 trap finish_run EXIT
 trap 'exit 130' INT TERM

@@ -62,6 +62,14 @@ drained() { # WF QUEUE STEP: nothing lagging or pending
 }
 # holds WF QUEUE STEP: a unit of STEP holds events not acknowledged yet
 holds() { [ "$(R XPENDING "uf:q:$1:$2" "$3" | head -1)" -gt 0 ]; }
+# busy WF QUEUE STEP N: a unit of STEP holds events and N or more wait behind
+# them (XINFO lag: not after a Redis restart), so that a kill lands in the
+# middle of its work and not after its last batch
+busy() {
+	local pl
+	pl=$(R XINFO GROUPS "uf:q:$1:$2" | awk -v s="$3" '$0=="name"{getline; n=$0} $0=="pending"{getline; p=$0} $0=="lag"{getline; if (n==s) print p, $0}')
+	[ "${pl% *}" -gt 0 ] && [ "${pl#* }" -ge "$4" ]
+}
 # workflows: the names of the deployed workflows, one a line (not the rest of
 # `unifaas ls`, whose units and state change by themselves)
 workflows() { U ls --json | python3 -c 'import json,sys; print("\n".join(sorted(w["name"] for w in json.load(sys.stdin)["workflows"])))'; }
