@@ -105,6 +105,9 @@ struct request {
 	int missing;                        /* replies that never came */
 	void (*finish)(struct request *rq); /* makes the answer from the replies */
 	char first[64], last[64], refused[256];
+	int again;                 /* run the route again once the replies are in */
+	void *slot;                /* a route file's state across its runs */
+	void (*slot_free)(void *); /* frees it with the request */
 };
 
 struct api {
@@ -341,6 +344,8 @@ static void timer_cb(uv_timer_t *t);
 
 static void free_request(struct request *rq)
 {
+	if (rq->slot_free)
+		rq->slot_free(rq->slot);
 	free(rq->body);
 	free(rq->out);
 	free(rq->path);
@@ -823,6 +828,59 @@ enum MHD_Result api_wait(struct api *a, struct request *rq, struct MHD_Connectio
 	return MHD_YES;
 }
 
+int api_sendv(struct request *rq, store_cb cb, int argc, const char **argv, const size_t *lens)
+{
+	if (store_sendv(rq->a->d->store, cb, rq, argc, argv, lens) < 0)
+		return -1;
+	rq->calls++;
+	return 0;
+}
+
+void api_replied(struct request *rq, const redisReply *r)
+{
+	replied(rq, r);
+}
+
+int api_live(const struct request *rq)
+{
+	return live(rq);
+}
+
+void api_answer_json(struct request *rq, unsigned status, json_t *j)
+{
+	answer_json(rq, status, j);
+}
+
+void api_answer_error(struct request *rq, unsigned status, const char *code, const char *fmt, ...)
+{
+	char msg[8192];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	answer_error(rq, status, code, "%s", msg);
+}
+
+void api_again(struct request *rq)
+{
+	rq->again = 1;
+}
+
+void *api_slot(struct request *rq, size_t size, void (*slot_free)(void *))
+{
+	if (!rq->slot && (rq->slot = calloc(1, size)))
+		rq->slot_free = slot_free;
+	return rq->slot;
+}
+
+enum MHD_Result api_wait_replies(struct api *a, struct MHD_Connection *c, struct request *rq,
+                                 void (*finish)(struct request *rq))
+{
+	rq->finish = finish;
+	rq->recheck = rq->period = 0;
+	return wait_redis(a, c, rq, REDIS_WAIT_MS);
+}
+
 /* Where a log read starts: offset=N, or tail=N lines and/or since=DURATION
  * (lines newer than that), which the reply's offset then replaces. */
 static int log_offset(struct MHD_Connection *c, struct step *s, long long *off, char *err, size_t errlen)
@@ -938,26 +996,12 @@ static struct step *find_step(struct workflow *w, const char *name)
 
 #define METHOD_IS(m) (!strcmp(method, m))
 
-/* A workflow that is not deployed: kept (undeployed without purge), its KV
- * and inspect.c's reading routes are served; anything else is a 404. */
-static enum MHD_Result r_kept(struct api *a, struct MHD_Connection *c, struct request *rq, const char *method,
-                              char **seg, int n)
+enum MHD_Result api_kv(struct api *a, struct MHD_Connection *c, struct request *rq, const char *method, const char *wf,
+                       const char *key)
 {
-	if (n == 3 && METHOD_IS("DELETE")) /* registry.c purges a kept workflow */
-		return r_undeploy(a, c, rq, seg[2]);
-	int mine = 0, kept = n >= 4 ? inspect_kept(a->d, seg[2]) : 0;
-	if (kept < 0)
-		return unavailable(c);
-	if (kept && n == 5 && !strcmp(seg[3], "kv")) {
-		if (!METHOD_IS("GET") && !METHOD_IS("PUT") && !METHOD_IS("DELETE"))
-			return send_error(c, 405, "method_not_allowed", "GET, PUT or DELETE");
-		return r_kv(a, c, rq, method, seg[2], seg[4]);
-	}
-	enum MHD_Result ret = kept ? inspect_route(a, c, rq, method, seg, n, NULL, &mine) : MHD_NO;
-	if (mine)
-		return ret;
-	return send_error(c, 404, "not_found", "workflow '%s' is not deployed%s", seg[2],
-	                  kept ? " (it was undeployed: only its queues, dead letters and KV can be read)" : "");
+	if (!METHOD_IS("GET") && !METHOD_IS("PUT") && !METHOD_IS("DELETE"))
+		return send_error(c, 405, "method_not_allowed", "GET, PUT or DELETE");
+	return r_kv(a, c, rq, method, wf, key);
 }
 
 static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char *url, const char *method,
@@ -984,7 +1028,8 @@ static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char
 	if (n == 2 && !strcmp(seg[1], "units"))
 		return METHOD_IS("GET") ? r_units(a, c, rq) : send_error(c, 405, "method_not_allowed", "GET only");
 	if (n == 2 && !strcmp(seg[1], "queues"))
-		return METHOD_IS("GET") ? inspect_queues(a, c) : send_error(c, 405, "method_not_allowed", "GET only");
+		return METHOD_IS("GET") ? inspect_queues(a, c, rq)
+		                        : send_error(c, 405, "method_not_allowed", "GET only");
 	if (strcmp(seg[1], "workflows"))
 		return send_error(c, 404, "not_found", "no such path: %s", url);
 	if (n == 2) {
@@ -998,8 +1043,10 @@ static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char
 		return send_error(c, 400, "bad_request", "bad workflow name '%s': " UF_NAME_RULE_SHORT, seg[2]);
 	struct workflow *w = registry_find(a->d, seg[2]);
 	int mine = 0;
+	if (!w && n == 3 && METHOD_IS("DELETE")) /* registry.c also purges a kept workflow */
+		return r_undeploy(a, c, rq, seg[2]);
 	if (!w) /* undeployed without purge: its queues, dead letters and KV stay readable */
-		return r_kept(a, c, rq, method, seg, n);
+		return inspect_kept_route(a, c, rq, method, seg, n);
 	enum MHD_Result ret = inspect_route(a, c, rq, method, seg, n, w, &mine);
 	if (mine)
 		return ret;
@@ -1238,6 +1285,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		return MHD_YES;
 	}
 	set_phase(c, PHASE_ANSWER);
+	if (rq->ready && rq->again && !rq->status) { /* the route goes on with what its replies left */
+		rq->ready = rq->again = rq->missing = 0;
+		rq->deadline = rq->recheck = rq->period = 0;
+		rq->finish = NULL;
+		return route(a, c, url, method, rq);
+	}
 	if (rq->ready) /* made while suspended, waiting for Redis */
 		return send_ready(c, rq);
 	return route(a, c, url, method, rq);

@@ -8,6 +8,14 @@
  * api_wait (a long poll): the route is called again with the same request
  * when the log grows, every `period_ms` if set, and when the wait is over;
  * api_wait_over() then says to answer with what there is.
+ *
+ * Redis is never waited for on the loop: a route sends its commands with
+ * api_sendv (each callback ends with api_replied) and returns
+ * api_wait_replies; the callbacks (or `finish`, once every reply is in)
+ * answer with api_answer_json/api_answer_error, or call api_again to have
+ * the route run again with what they kept in its api_slot.  A reply that
+ * never comes answers 503.  Nothing a callback uses may point into daemon
+ * state that can go meanwhile (a workflow undeployed while Redis answers).
  */
 #ifndef UF_API_ROUTES_H
 #define UF_API_ROUTES_H
@@ -41,15 +49,34 @@ int api_wait_over(const struct request *rq);
 enum MHD_Result api_wait(struct api *a, struct request *rq, struct MHD_Connection *c, uint64_t wait_ms,
                          uint64_t period_ms, struct logfile *log);
 
+#include <hiredis/hiredis.h>
+typedef void (*api_reply_fn)(redisReply *reply, void *rq);
+int api_sendv(struct request *rq, api_reply_fn cb, int argc, const char **argv, const size_t *lens);
+void api_replied(struct request *rq, const redisReply *r);
+/* whether a reply arriving now is still wanted */
+int api_live(const struct request *rq);
+void api_answer_json(struct request *rq, unsigned status, json_t *j);
+void api_answer_error(struct request *rq, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void api_again(struct request *rq);
+/* the route's state, zeroed when first asked for; slot_free frees it with the request */
+void *api_slot(struct request *rq, size_t size, void (*slot_free)(void *));
+enum MHD_Result api_wait_replies(struct api *a, struct MHD_Connection *c, struct request *rq,
+                                 void (*finish)(struct request *rq));
+/* api.c's KV route, for a kept workflow */
+enum MHD_Result api_kv(struct api *a, struct MHD_Connection *c, struct request *rq, const char *method, const char *wf,
+                       const char *key);
+
 /* inspect.c: the routes it serves.  inspect_route answers the request and
  * sets *mine, or leaves *mine 0 for api.c's own routes.  w is the deployed
  * workflow named seg[2], or NULL when it is only kept (undeployed without
  * purge: its queues, dead letters and KV are still readable). */
 enum MHD_Result inspect_route(struct api *a, struct MHD_Connection *c, struct request *rq, const char *method,
                               char **seg, int n, struct workflow *w, int *mine);
-enum MHD_Result inspect_queues(struct api *a, struct MHD_Connection *c);
-/* 1 if `wf` was undeployed without purge (its data kept), 0 if not, -1 if
- * Redis cannot tell */
-int inspect_kept(struct daemon *d, const char *wf);
+enum MHD_Result inspect_queues(struct api *a, struct MHD_Connection *c, struct request *rq);
+/* a workflow that is not deployed: its KV and the reading routes if it is
+ * kept (undeployed without purge), else 404 */
+enum MHD_Result inspect_kept_route(struct api *a, struct MHD_Connection *c, struct request *rq, const char *method,
+                                   char **seg, int n);
 
 #endif

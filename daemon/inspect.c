@@ -28,6 +28,7 @@
 
 #include "api_routes.h"
 #include "backlog.h"
+#include "logs.h"
 #include "rules.h"
 #include "store.h"
 #include "unifaasd.h"
@@ -36,46 +37,148 @@
 #define PAGE_MAX         10000
 #define WAIT_MAX_MS      30000
 #define FOLLOW_PERIOD_MS 100 /* a follower sees a new entry within this */
-#define REPLAY_BATCH     500
+#define REPLAY_ALL_MAX   100000
 #define RECENT_DEAD      5
 
 /* KEYS[1] the dead-letter stream, KEYS[2] the queue; ARGV[1] "strict" (every
- * id must be there, else nothing moves) or "lenient" (missing ids skipped),
- * then the ids.  Returns {moved, first missing id or ""}.  An entry is
- * deleted only after its XADD succeeded. */
+ * id must be there, else nothing moves) or "all" (every entry up to the
+ * newest one now, at most ARGV[2]), then the ids.  Returns {moved, first
+ * missing id or "", entries left}.  An entry is deleted only after its
+ * XADD succeeded. */
 static const char REPLAY_LUA[] =
-    "local strict = ARGV[1] == 'strict'\n"
-    "if strict then\n"
-    "  for i = 2, #ARGV do\n"
-    "    if #redis.call('XRANGE', KEYS[1], ARGV[i], ARGV[i]) == 0 then return {0, ARGV[i]} end\n"
+    "local function move(id)\n"
+    "  local e = redis.call('XRANGE', KEYS[1], id, id)\n"
+    "  if #e == 0 then return 0 end\n"
+    "  local f, data, origin = e[1][2], '', id\n"
+    "  for k = 1, #f, 2 do\n"
+    "    if f[k] == 'data' then data = f[k + 1] elseif f[k] == 'origin' then origin = f[k + 1] end\n"
     "  end\n"
+    "  redis.call('XADD', KEYS[2], '*', 'data', data, 'origin', origin)\n"
+    "  redis.call('XDEL', KEYS[1], id)\n"
+    "  return 1\n"
     "end\n"
     "local moved = 0\n"
-    "for i = 2, #ARGV do\n"
-    "  local e = redis.call('XRANGE', KEYS[1], ARGV[i], ARGV[i])\n"
-    "  if #e == 1 then\n"
-    "    local f, data, origin = e[1][2], '', ARGV[i]\n"
-    "    for k = 1, #f, 2 do\n"
-    "      if f[k] == 'data' then data = f[k + 1] elseif f[k] == 'origin' then origin = f[k + 1] end\n"
-    "    end\n"
-    "    redis.call('XADD', KEYS[2], '*', 'data', data, 'origin', origin)\n"
-    "    redis.call('XDEL', KEYS[1], ARGV[i])\n"
-    "    moved = moved + 1\n"
+    "if ARGV[1] == 'strict' then\n"
+    "  for i = 3, #ARGV do\n"
+    "    if #redis.call('XRANGE', KEYS[1], ARGV[i], ARGV[i]) == 0 then return {0, ARGV[i], 0} end\n"
     "  end\n"
+    "  for i = 3, #ARGV do moved = moved + move(ARGV[i]) end\n"
+    "  return {moved, '', 0}\n"
     "end\n"
-    "return {moved, ''}\n";
+    "local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)\n"
+    "if #last == 0 then return {0, '', 0} end\n"
+    "local stop, most = last[1][1], tonumber(ARGV[2])\n"
+    "while moved < most do\n"
+    "  local batch = redis.call('XRANGE', KEYS[1], '-', stop, 'COUNT', math.min(500, most - moved))\n"
+    "  if #batch == 0 then break end\n"
+    "  for _, e in ipairs(batch) do moved = moved + move(e[1]) end\n"
+    "end\n"
+    "return {moved, '', #redis.call('XRANGE', KEYS[1], '-', stop, 'COUNT', 1)}\n";
 
-/* ---- small helpers ---- */
+/* KEYS[1]: the dead-letter stream.  Its length, then it is deleted. */
+static const char PURGE_LUA[] = "local n = redis.call('XLEN', KEYS[1])\n"
+                                "redis.call('DEL', KEYS[1])\n"
+                                "return n\n";
 
-int inspect_kept(struct daemon *d, const char *wf)
+/* The figures of every queue: ARGV[1] = BACKLOG_SCAN_MAX, ARGV[2] = n, then n pairs workflow, queue of
+ * deployed workflows; the queues of kept workflows (uf:state:kept, not among
+ * those) are added.  Per queue: {wf, queue, deployed, XLEN, dead-letter
+ * XLEN, XINFO GROUPS, unread per group}.  A group's unread entries are
+ * counted as backlog.c counts them (Redis's lag is wrong after a restart):
+ * the entries after its last-delivered id, up to BACKLOG_SCAN_MAX, past
+ * that the stream's length minus the entries up to last-delivered.  A key
+ * of another type counts as empty. */
+static const char QUEUES_LUA[] = "local scan\n"
+                                 "local function len(k)\n"
+                                 "  local n = redis.pcall('XLEN', k)\n"
+                                 "  if type(n) == 'number' then return n end\n"
+                                 "  return 0\n"
+                                 "end\n"
+                                 "local function one(wf, q, dep)\n"
+                                 "  local k = 'uf:q:' .. wf .. ':' .. q\n"
+                                 "  local groups = redis.pcall('XINFO', 'GROUPS', k)\n"
+                                 "  if type(groups) ~= 'table' or groups.err then groups = {} end\n"
+                                 "  local unread = {}\n"
+                                 "  for i, g in ipairs(groups) do\n"
+                                 "    local last = '0-0'\n"
+                                 "    for j = 1, #g, 2 do\n"
+                                 "      if g[j] == 'last-delivered-id' then last = g[j + 1] end\n"
+                                 "    end\n"
+                                 "    local n = #redis.call('XRANGE', k, '(' .. last, '+', 'COUNT', scan)\n"
+                                 "    if n >= scan then\n"
+                                 "      n = math.max(len(k) - #redis.call('XRANGE', k, '-', last), 0)\n"
+                                 "    end\n"
+                                 "    unread[i] = n\n"
+                                 "  end\n"
+                                 "  return {wf, q, dep, len(k), len('uf:dlq:' .. wf .. ':' .. q), groups, unread}\n"
+                                 "end\n"
+                                 "local out, deployed = {}, {}\n"
+                                 "scan = tonumber(ARGV[1])\n"
+                                 "local n = tonumber(ARGV[2])\n"
+                                 "for i = 0, n - 1 do\n"
+                                 "  deployed[ARGV[3 + 2 * i]] = true\n"
+                                 "  out[#out + 1] = one(ARGV[3 + 2 * i], ARGV[4 + 2 * i], 1)\n"
+                                 "end\n"
+                                 "local kept = redis.call('SMEMBERS', 'uf:state:kept')\n"
+                                 "table.sort(kept)\n"
+                                 "for _, wf in ipairs(kept) do\n"
+                                 "  if not deployed[wf] then\n"
+                                 "    local qs = redis.call('SMEMBERS', 'uf:state:queues:' .. wf)\n"
+                                 "    table.sort(qs)\n"
+                                 "    for _, q in ipairs(qs) do out[#out + 1] = one(wf, q, 0) end\n"
+                                 "  end\n"
+                                 "end\n"
+                                 "return out\n";
+
+/* A request's state across its runs and replies (api_slot). */
+struct ictx {
+	struct api *a;
+	int kept;       /* not deployed: 0 not asked yet, 1 kept, 2 not kept */
+	json_t *queues; /* a kept workflow's queues */
+	int started;    /* events: the long poll began */
+	uint64_t until; /* ... and ends */
+	int empty;      /* ... and the last read found nothing */
+	char wf[UF_NAME_BUF], q[UF_QUEUE_MAX + 1], from[64];
+	long count;
+	int newest;
+	json_t *list;  /* dead letters collected from the replies */
+	json_t *asked; /* ... of these queues, in the order sent (replies come in order) */
+	size_t heard;  /* replies to them so far */
+	json_t *doc;   /* describe: what was made before asking Redis */
+	long long sum; /* purge: entries deleted */
+	int refused;   /* a command Redis refused */
+	char why[256];
+};
+
+static void ictx_free(void *p)
 {
-	redisReply *r = store_cmd(d->store, "SISMEMBER uf:state:kept %s", wf);
-	int kept = r && r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -1;
-	if (r)
-		freeReplyObject(r);
-	return kept;
+	struct ictx *x = p;
+	if (!x)
+		return;
+	json_decref(x->queues);
+	json_decref(x->list);
+	json_decref(x->asked);
+	json_decref(x->doc);
+	free(x);
 }
 
+static struct ictx *ctx_of(struct request *rq)
+{
+	return api_slot(rq, sizeof(struct ictx), ictx_free);
+}
+
+/* Notes why Redis refused a command (r an error reply). */
+static void refused(struct ictx *x, const redisReply *r)
+{
+	if (!x->refused)
+		snprintf(x->why, sizeof(x->why), "%s", r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+	x->refused = 1;
+}
+
+static int send_cmd(struct request *rq, api_reply_fn cb, int argc, const char **argv)
+{
+	return api_sendv(rq, cb, argc, argv, NULL);
+}
 void inspect_note_end(struct step *s, const char *reason)
 {
 	struct unit_end *e = &s->ends[s->nends++ % STEP_ENDS_KEPT];
@@ -193,33 +296,87 @@ static void add_name(json_t *arr, const char *q)
 	if (!has_queue(arr, q))
 		json_array_append_new(arr, json_string(q));
 }
+struct dead {
+	const char *id;
+	json_t *j;
+};
+
+static int dead_cmp(const void *x, const void *y)
+{
+	return id_cmp(((const struct dead *)x)->id, ((const struct dead *)y)->id);
+}
 
 /* The queues of a workflow as a JSON array of names, each once: a deployed
  * one's from its manifest (listen_only: only the queues a step reads, the
- * ones with dead letters), a kept one's from uf:state:queues:<wf>.  NULL if
- * Redis is unreachable. */
-static json_t *wf_queues(struct daemon *d, struct workflow *w, const char *wf, int listen_only)
+ * ones with dead letters), a kept one's as its kept check read them. */
+static json_t *wf_queues(struct workflow *w, struct ictx *x, int listen_only)
 {
 	json_t *arr = json_array();
-	if (w) {
-		for (size_t i = 0; i < w->m->nfunctions; i++) {
-			const struct uf_function *f = &w->m->functions[i];
-			add_name(arr, f->listen);
-			for (size_t k = 0; !listen_only && k < f->npush; k++)
-				add_name(arr, f->push[k]);
-		}
+	size_t i;
+	json_t *v;
+	if (!w) {
+		json_array_foreach(x->queues, i, v) add_name(arr, json_string_value(v));
 		return arr;
 	}
-	redisReply *r = store_array(d->store, "SMEMBERS uf:state:queues:%s", wf);
-	if (!r) {
-		json_decref(arr);
-		return NULL;
+	for (i = 0; i < w->m->nfunctions; i++) {
+		const struct uf_function *f = &w->m->functions[i];
+		add_name(arr, f->listen);
+		for (size_t k = 0; !listen_only && k < f->npush; k++)
+			add_name(arr, f->push[k]);
 	}
-	for (size_t i = 0; i < r->elements; i++)
-		if (r->element[i]->type == REDIS_REPLY_STRING)
-			add_name(arr, r->element[i]->str);
-	freeReplyObject(r);
 	return arr;
+}
+
+/* ---- a workflow that is not deployed: kept? ---- */
+
+static void kept_reply(redisReply *r, void *arg)
+{
+	struct request *rq = arg;
+	struct ictx *x = ctx_of(rq);
+	if (x && r && r->type == REDIS_REPLY_INTEGER)
+		x->kept = r->integer == 1 ? 1 : 2;
+	api_replied(rq, r);
+}
+
+static void kept_queues_reply(redisReply *r, void *arg)
+{
+	struct request *rq = arg;
+	struct ictx *x = ctx_of(rq);
+	for (size_t i = 0; x && r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
+		if (r->element[i]->type == REDIS_REPLY_STRING)
+			json_array_append_new(x->queues, json_string(r->element[i]->str));
+	api_replied(rq, r);
+}
+
+enum MHD_Result inspect_route(struct api *a, struct MHD_Connection *c, struct request *rq, const char *method,
+                              char **seg, int n, struct workflow *w, int *mine);
+
+enum MHD_Result inspect_kept_route(struct api *a, struct MHD_Connection *c, struct request *rq, const char *method,
+                                   char **seg, int n)
+{
+	struct ictx *x = ctx_of(rq);
+	if (!x)
+		return api_error(c, 500, "internal", "out of memory");
+	if (n >= 4 && !x->kept) { /* ask Redis, then run again */
+		const char *is[] = {"SISMEMBER", "uf:state:kept", seg[2]};
+		char key[128];
+		snprintf(key, sizeof(key), "uf:state:queues:%s", seg[2]);
+		const char *qs[] = {"SMEMBERS", key};
+		json_decref(x->queues);
+		x->queues = json_array();
+		if (send_cmd(rq, kept_reply, 3, is) < 0 || send_cmd(rq, kept_queues_reply, 2, qs) < 0)
+			return api_wait_replies(a, c, rq, NULL); /* what was sent, then 503 */
+		api_again(rq);
+		return api_wait_replies(a, c, rq, NULL);
+	}
+	int mine = 0;
+	if (x->kept == 1 && n == 5 && !strcmp(seg[3], "kv"))
+		return api_kv(a, c, rq, method, seg[2], seg[4]);
+	enum MHD_Result ret = x->kept == 1 ? inspect_route(a, c, rq, method, seg, n, NULL, &mine) : MHD_NO;
+	if (mine)
+		return ret;
+	return api_error(c, 404, "not_found", "workflow '%s' is not deployed%s", seg[2],
+	                 x->kept == 1 ? " (it was undeployed: only its queues, dead letters and KV can be read)" : "");
 }
 
 /* from= and count= of a page; -1 with err */
@@ -243,286 +400,286 @@ static int page_args(struct MHD_Connection *c, const char **from, long *count, c
 
 /* ---- GET /v1/workflows/{wf}/queues/{q}/events ---- */
 
+static json_t *events_doc(struct ictx *x, const redisReply *r)
+{
+	json_t *events = json_array();
+	char next[64];
+	snprintf(next, sizeof(next), "%s", x->from);
+	for (size_t i = 0; r && i < r->elements; i++) {
+		json_t *e = entry_json(r->element[i], NULL);
+		if (e) {
+			json_array_append_new(events, e);
+			id_after(r->element[i]->element[0]->str, next, sizeof(next));
+		}
+	}
+	return json_pack("{s:s,s:s,s:o,s:s}", "workflow", x->wf, "queue", x->q, "events", events, "next", next);
+}
+
+static void events_reply(redisReply *r, void *arg)
+{
+	struct request *rq = arg;
+	struct ictx *x = ctx_of(rq);
+	if (!api_live(rq) || !r || !x) {
+		/* gone, or no reply: api.c answers 503 */
+	} else if (r->type != REDIS_REPLY_ARRAY) {
+		api_answer_error(rq, 503, "unavailable", "redis refused XRANGE: %s",
+		                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+	} else if (r->elements == 0 && x->until && now_ms() < x->until) {
+		x->empty = 1; /* wait for one: the route runs again */
+		api_again(rq);
+	} else {
+		api_answer_json(rq, 200, events_doc(x, r));
+	}
+	api_replied(rq, r);
+}
+
 static enum MHD_Result r_events(struct api *a, struct MHD_Connection *c, struct request *rq, const char *wf,
                                 const char *q)
 {
-	struct daemon *d = api_daemon(a);
+	struct ictx *x = ctx_of(rq);
 	const char *from, *w = api_arg(c, "wait_ms");
 	long count;
-	char err[256], *end;
+	char err[256], *end, cnt[24];
 	if (page_args(c, &from, &count, err, sizeof(err)) < 0)
 		return api_error(c, 400, "bad_request", "%s", err);
 	long wait = w ? strtol(w, &end, 10) : 0;
 	if (w && (*end || end == w || wait < 0 || wait > WAIT_MAX_MS))
 		return api_error(c, 400, "bad_request", "wait_ms must be 0..%d, got '%s'", WAIT_MAX_MS, w);
-	redisReply *r = store_array(d->store, "XRANGE uf:q:%s:%s %s + COUNT %ld", wf, q, from, count);
-	if (!r)
-		return api_unavailable(c);
-	if (r->elements == 0 && wait > 0 && !api_wait_over(rq)) {
-		freeReplyObject(r);
-		return api_wait(a, rq, c, (uint64_t)wait, FOLLOW_PERIOD_MS, NULL);
+	uint64_t now = now_ms();
+	if (!x->started) {
+		x->started = 1;
+		x->until = wait ? now + (uint64_t)wait : 0;
 	}
-	json_t *events = json_array();
-	char next[64];
-	snprintf(next, sizeof(next), "%s", from);
-	for (size_t i = 0; i < r->elements; i++) {
-		json_t *e = entry_json(r->element[i], NULL);
-		if (e)
-			json_array_append_new(events, e);
-		id_after(r->element[i]->element[0]->str, next, sizeof(next));
+	snprintf(x->wf, sizeof(x->wf), "%s", wf);
+	snprintf(x->q, sizeof(x->q), "%s", q);
+	snprintf(x->from, sizeof(x->from), "%s", from);
+	if (x->empty) { /* nothing yet: look again every FOLLOW_PERIOD_MS until the wait is over */
+		x->empty = 0;
+		if (now < x->until)
+			return api_wait(a, rq, c, x->until - now, FOLLOW_PERIOD_MS, NULL);
+		return api_json(c, 200, events_doc(x, NULL));
 	}
-	freeReplyObject(r);
-	return api_json(c, 200,
-	                json_pack("{s:s,s:s,s:o,s:s}", "workflow", wf, "queue", q, "events", events, "next", next));
+	char key[256];
+	snprintf(key, sizeof(key), "uf:q:%s:%s", wf, q);
+	snprintf(cnt, sizeof(cnt), "%ld", count);
+	const char *argv[] = {"XRANGE", key, from, "+", "COUNT", cnt};
+	send_cmd(rq, events_reply, 6, argv);
+	return api_wait_replies(a, c, rq, NULL);
 }
 
 /* ---- dead letters ---- */
 
-struct dead {
-	const char *id;
-	json_t *j;
-};
-
-static int dead_cmp(const void *x, const void *y)
+static void dead_reply(redisReply *r, void *arg)
 {
-	return id_cmp(((const struct dead *)x)->id, ((const struct dead *)y)->id);
+	struct request *rq = arg;
+	struct ictx *x = ctx_of(rq);
+	const char *q = x ? json_string_value(json_array_get(x->asked, x->heard++)) : NULL;
+	if (api_live(rq) && r && x && r->type != REDIS_REPLY_ARRAY)
+		refused(x, r);
+	for (size_t i = 0; api_live(rq) && q && r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+		json_t *e = entry_json(r->element[i], q);
+		if (e)
+			json_array_append_new(x->list, e);
+	}
+	api_replied(rq, r);
 }
 
-/* Up to `count` dead letters of `queues` from `from` on (newest first and
- * `from` ignored when newest), merged in id order; *next set when more
- * may follow.  NULL if Redis is unreachable. */
-static json_t *dead_letters(struct daemon *d, const char *wf, json_t *queues, const char *from, long count, int newest,
-                            char *next, size_t nextlen)
+/* x->list (entries of every queue) in id order, the first x->count (the
+ * newest, newest first, with x->newest); *next when more may follow. */
+static json_t *dead_merged(struct ictx *x, char *next, size_t nextlen)
 {
-	size_t nd = 0, cap = 0, i;
-	struct dead *all = NULL;
-	redisReply **replies = calloc(json_array_size(queues) + 1, sizeof(*replies));
-	json_t *v, *out = NULL;
-	if (!replies)
-		return NULL;
-	json_array_foreach(queues, i, v)
-	{
-		const char *q = json_string_value(v);
-		redisReply *r = newest
-		                    ? store_array(d->store, "XREVRANGE uf:dlq:%s:%s + - COUNT %ld", wf, q, count)
-		                    : store_array(d->store, "XRANGE uf:dlq:%s:%s %s + COUNT %ld", wf, q, from, count);
-		if (!r)
-			goto out;
-		replies[i] = r;
-		for (size_t k = 0; k < r->elements; k++) {
-			json_t *e = entry_json(r->element[k], q);
-			if (!e)
-				continue;
-			if (nd == cap) {
-				struct dead *n = realloc(all, (cap = cap ? 2 * cap : 64) * sizeof(*all));
-				if (!n) {
-					json_decref(e);
-					goto out;
-				}
-				all = n;
-			}
-			all[nd++] = (struct dead){json_string_value(json_object_get(e, "id")), e};
-		}
-	}
-	if (nd > 1) /* all is NULL when there is none: qsort wants an array */
-		qsort(all, nd, sizeof(*all), dead_cmp);
-	out = json_array();
+	size_t n = json_array_size(x->list), i;
+	struct dead *all = calloc(n ? n : 1, sizeof(*all));
+	json_t *out = json_array(), *e;
 	next[0] = 0;
-	for (size_t k = 0; k < nd; k++) {
-		size_t at = newest ? nd - 1 - k : k;
-		if ((long)k < count)
-			json_array_append(out, all[at].j);
-		if ((long)k == count - 1 && !newest)
+	if (!all)
+		return out;
+	json_array_foreach(x->list, i, e) all[i] = (struct dead){json_string_value(json_object_get(e, "id")), e};
+	qsort(all, n, sizeof(*all), dead_cmp);
+	for (size_t k = 0; k < n && (long)k < x->count; k++) {
+		size_t at = x->newest ? n - 1 - k : k;
+		json_array_append(out, all[at].j);
+		if ((long)k == x->count - 1 && !x->newest)
 			id_after(all[at].id, next, nextlen);
 	}
-out:
-	for (size_t k = 0; k < nd; k++)
-		json_decref(all[k].j);
 	free(all);
-	for (i = 0; i < json_array_size(queues); i++)
-		if (replies[i])
-			freeReplyObject(replies[i]);
-	free(replies);
 	return out;
 }
 
-static enum MHD_Result r_dead_list(struct api *a, struct MHD_Connection *c, const char *wf, json_t *queues)
+static void dead_list_finish(struct request *rq)
 {
-	const char *from;
-	long count;
-	char err[256], next[64] = "";
-	if (page_args(c, &from, &count, err, sizeof(err)) < 0)
-		return api_error(c, 400, "bad_request", "%s", err);
-	json_t *list = dead_letters(api_daemon(a), wf, queues, from, count, 0, next, sizeof(next));
-	if (!list)
-		return api_unavailable(c);
-	json_t *o = json_pack("{s:s,s:o}", "workflow", wf, "dead_letters", list);
+	struct ictx *x = ctx_of(rq);
+	char next[64];
+	if (!x || x->refused) {
+		if (x)
+			api_answer_error(rq, 503, "unavailable", "redis refused to read dead letters: %s", x->why);
+		return;
+	}
+	json_t *o = json_pack("{s:s,s:o}", "workflow", x->wf, "dead_letters", dead_merged(x, next, sizeof(next)));
 	if (next[0])
 		json_object_set_new(o, "next", json_string(next));
-	return api_json(c, 200, o);
+	api_answer_json(rq, 200, o);
 }
 
-static enum MHD_Result r_dead_purge(struct api *a, struct MHD_Connection *c, const char *wf, json_t *queues)
+/* Sends one XRANGE (or XREVRANGE, newest) per queue; the replies fill x->list. */
+static int send_dead_reads(struct request *rq, struct ictx *x, json_t *queues, const char *from)
 {
-	struct daemon *d = api_daemon(a);
-	long long purged = 0;
 	size_t i;
 	json_t *v;
+	char cnt[24];
+	snprintf(cnt, sizeof(cnt), "%ld", x->count);
+	json_decref(x->list);
+	json_decref(x->asked);
+	x->list = json_array();
+	x->asked = json_array();
+	x->heard = 0;
 	json_array_foreach(queues, i, v)
 	{
-		const char *q = json_string_value(v);
-		store_append(d->store, "MULTI");
-		store_append(d->store, "XLEN uf:dlq:%s:%s", wf, q);
-		store_append(d->store, "DEL uf:dlq:%s:%s", wf, q);
-		store_append(d->store, "EXEC");
-		int ok = 1;
-		for (int k = 0; k < 4; k++) {
-			redisReply *r = store_reply(d->store);
-			if (!r)
-				return api_unavailable(c);
-			if (k == 3 && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-			    r->element[0]->type == REDIS_REPLY_INTEGER)
-				purged += r->element[0]->integer;
-			else if (k == 3)
-				ok = 0;
-			freeReplyObject(r);
-		}
-		if (!ok)
-			return api_error(c, 503, "unavailable", "redis refused to delete uf:dlq:%s:%s", wf, q);
+		json_array_append(x->asked, v);
+		char key[256];
+		snprintf(key, sizeof(key), "uf:dlq:%s:%s", x->wf, json_string_value(v));
+		const char *fwd[] = {"XRANGE", key, from, "+", "COUNT", cnt};
+		const char *back[] = {"XREVRANGE", key, "+", "-", "COUNT", cnt};
+		if (send_cmd(rq, dead_reply, 6, x->newest ? back : fwd) < 0)
+			return -1;
 	}
-	dlog("info", "what=dlq-purge workflow=%s entries=%lld", wf, purged);
-	return api_json(c, 200, json_pack("{s:s,s:I}", "workflow", wf, "purged", (json_int_t)purged));
+	return 0;
 }
 
-/* One EVAL of the replay script: moved entries, or -1 (Redis down or
- * refusing, with err), or -2 with the missing id in err. */
-static long long replay_ids(struct daemon *d, const char *wf, const char *q, const char **ids, size_t n, int strict,
-                            char *err, size_t errlen)
+static enum MHD_Result r_dead_list(struct api *a, struct MHD_Connection *c, struct request *rq, const char *wf,
+                                   json_t *queues)
 {
-	char dlq[256], key[256];
+	struct ictx *x = ctx_of(rq);
+	const char *from;
+	char err[256];
+	if (page_args(c, &from, &x->count, err, sizeof(err)) < 0)
+		return api_error(c, 400, "bad_request", "%s", err);
+	snprintf(x->wf, sizeof(x->wf), "%s", wf);
+	send_dead_reads(rq, x, queues, from);
+	return api_wait_replies(a, c, rq, dead_list_finish);
+}
+
+static void purge_reply(redisReply *r, void *arg)
+{
+	struct request *rq = arg;
+	struct ictx *x = ctx_of(rq);
+	if (x && r && r->type == REDIS_REPLY_INTEGER)
+		x->sum += r->integer;
+	else if (x && r)
+		refused(x, r);
+	api_replied(rq, r);
+}
+
+static void purge_finish(struct request *rq)
+{
+	struct ictx *x = ctx_of(rq);
+	if (!x)
+		return;
+	dlog("info", "what=dlq-purge workflow=%s entries=%lld", x->wf, x->sum);
+	if (x->refused)
+		api_answer_error(rq, 503, "unavailable", "redis refused to delete dead letters: %s", x->why);
+	else
+		api_answer_json(rq, 200, json_pack("{s:s,s:I}", "workflow", x->wf, "purged", (json_int_t)x->sum));
+}
+
+static enum MHD_Result r_dead_purge(struct api *a, struct MHD_Connection *c, struct request *rq, const char *wf,
+                                    json_t *queues)
+{
+	struct ictx *x = ctx_of(rq);
+	size_t i;
+	json_t *v;
+	snprintf(x->wf, sizeof(x->wf), "%s", wf);
+	json_array_foreach(queues, i, v)
+	{
+		char key[256];
+		snprintf(key, sizeof(key), "uf:dlq:%s:%s", wf, json_string_value(v));
+		const char *argv[] = {"EVAL", PURGE_LUA, "1", key};
+		if (send_cmd(rq, purge_reply, 4, argv) < 0)
+			break;
+	}
+	return api_wait_replies(a, c, rq, purge_finish);
+}
+
+static void replay_reply(redisReply *r, void *arg)
+{
+	struct request *rq = arg;
+	struct ictx *x = ctx_of(rq);
+	if (!api_live(rq) || !r || !x) {
+		/* gone, or no reply: api.c answers 503 */
+	} else if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[0]->type != REDIS_REPLY_INTEGER ||
+	           r->element[1]->type != REDIS_REPLY_STRING || r->element[2]->type != REDIS_REPLY_INTEGER) {
+		api_answer_error(rq, 503, "unavailable", "redis refused the replay: %s",
+		                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+	} else if (r->element[1]->len) {
+		api_answer_error(rq, 404, "not_found",
+		                 "no dead letter '%s' in queue '%s' of workflow '%s'; nothing was replayed",
+		                 r->element[1]->str, x->q, x->wf);
+	} else {
+		long long moved = r->element[0]->integer;
+		if (moved)
+			scheduler_poke(api_daemon(x->a), x->wf, x->q); /* by name: safe if it went meanwhile */
+		dlog("info", "what=dlq-replay workflow=%s queue=%s entries=%lld", x->wf, x->q, moved);
+		api_answer_json(rq, 200,
+		                json_pack("{s:s,s:s,s:I,s:I}", "workflow", x->wf, "queue", x->q, "replayed",
+		                          (json_int_t)moved, "left", (json_int_t)r->element[2]->integer));
+	}
+	api_replied(rq, r);
+}
+
+static enum MHD_Result r_dead_replay(struct api *a, struct MHD_Connection *c, struct request *rq, const char *wf,
+                                     const char *q)
+{
+	struct ictx *x = ctx_of(rq);
+	size_t len, i, nids;
+	const char *body = api_body_of(rq, &len);
+	json_error_t jerr;
+	json_t *root = len ? json_loadb(body, len, 0, &jerr) : NULL, *ids = json_object_get(root, "ids"), *v;
+	enum MHD_Result ret;
+	char dlq[256], key[256], most[24];
+	if (len && (!root || (ids && !json_is_array(ids)))) {
+		json_decref(root);
+		return api_error(c, 400, "bad_request", "body must be {\"ids\": [\"ID\", ...]} or empty (every one)");
+	}
+	if ((nids = json_array_size(ids)) > PAGE_MAX) {
+		json_decref(root);
+		return api_error(c, 400, "bad_request", "at most %d ids in one replay", PAGE_MAX);
+	}
+	const char **argv = calloc(nids + 8, sizeof(*argv)) /* 7 before the ids */;
+	if (!argv) {
+		json_decref(root);
+		return api_error(c, 500, "internal", "out of memory");
+	}
 	snprintf(dlq, sizeof(dlq), "uf:dlq:%s:%s", wf, q);
 	snprintf(key, sizeof(key), "uf:q:%s:%s", wf, q);
-	const char **argv = calloc(n + 6, sizeof(*argv));
-	if (!argv) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
+	snprintf(most, sizeof(most), "%d", REPLAY_ALL_MAX);
 	size_t argc = 0;
 	argv[argc++] = "EVAL";
 	argv[argc++] = REPLAY_LUA;
 	argv[argc++] = "2";
 	argv[argc++] = dlq;
 	argv[argc++] = key;
-	argv[argc++] = strict ? "strict" : "lenient";
-	for (size_t i = 0; i < n; i++)
-		argv[argc++] = ids[i];
-	redisReply *r = store_cmdv(d->store, (int)argc, argv, NULL);
-	free(argv);
-	long long moved = -1;
-	if (!r)
-		snprintf(err, errlen, "redis is unreachable; retry later");
-	else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_INTEGER) {
-		moved = r->element[0]->integer;
-		if (r->element[1]->type == REDIS_REPLY_STRING && r->element[1]->len) {
-			snprintf(err, errlen, "%s", r->element[1]->str);
-			moved = -2;
-		}
-	} else {
-		snprintf(err, errlen, "redis refused the replay: %s",
-		         r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
-	}
-	if (r)
-		freeReplyObject(r);
-	return moved;
-}
-
-/* Every dead letter there was when the replay began, in batches. */
-static long long replay_all(struct daemon *d, const char *wf, const char *q, char *err, size_t errlen)
-{
-	redisReply *last = store_array(d->store, "XREVRANGE uf:dlq:%s:%s + - COUNT 1", wf, q);
-	if (!last) {
-		snprintf(err, errlen, "redis is unreachable; retry later");
-		return -1;
-	}
-	char end[64] = "";
-	if (last->elements == 1)
-		snprintf(end, sizeof(end), "%s", last->element[0]->element[0]->str);
-	freeReplyObject(last);
-	long long total = 0;
-	while (end[0]) {
-		redisReply *r = store_array(d->store, "XRANGE uf:dlq:%s:%s - %s COUNT %d", wf, q, end, REPLAY_BATCH);
-		if (!r) {
-			snprintf(err, errlen, "redis is unreachable; retry later");
-			return -1;
-		}
-		const char *ids[REPLAY_BATCH];
-		size_t n = 0;
-		for (size_t i = 0; i < r->elements && n < REPLAY_BATCH; i++)
-			ids[n++] = r->element[i]->element[0]->str;
-		long long moved = n ? replay_ids(d, wf, q, ids, n, 0, err, errlen) : 0;
-		freeReplyObject(r);
-		if (moved < 0)
-			return -1;
-		total += moved;
-		if (n < REPLAY_BATCH || moved == 0)
-			break;
-	}
-	return total;
-}
-
-static enum MHD_Result r_dead_replay(struct api *a, struct MHD_Connection *c, const char *body, size_t len,
-                                     struct workflow *w, const char *wf, const char *q)
-{
-	struct daemon *d = api_daemon(a);
-	json_error_t jerr;
-	json_t *root = len ? json_loadb(body, len, 0, &jerr) : NULL, *ids = json_object_get(root, "ids"), *v;
-	char err[512];
-	long long moved;
-	size_t i;
-	if (len && (!root || (ids && !json_is_array(ids)))) {
-		json_decref(root);
-		return api_error(c, 400, "bad_request", "body must be {\"ids\": [\"ID\", ...]} or empty (every one)");
-	}
-	if (json_array_size(ids) > PAGE_MAX) {
-		json_decref(root);
-		return api_error(c, 400, "bad_request", "at most %d ids in one replay", PAGE_MAX);
-	}
-	if (json_array_size(ids)) {
-		const char **list = calloc(json_array_size(ids), sizeof(*list));
-		if (!list) {
+	argv[argc++] = nids ? "strict" : "all";
+	argv[argc++] = most;
+	json_array_foreach(ids, i, v)
+	{
+		const char *id = json_string_value(v);
+		if (!id || !id_ok(id)) {
+			ret = api_error(c, 400, "bad_request",
+			                "bad dead letter id '%s': expected MS-SEQ such as 1733300000000-0",
+			                id ? id : "(not a string)");
+			free(argv);
 			json_decref(root);
-			return api_error(c, 500, "internal", "out of memory");
+			return ret;
 		}
-		json_array_foreach(ids, i, v)
-		{
-			const char *id = json_string_value(v);
-			if (!id || !id_ok(id)) {
-				enum MHD_Result ret =
-				    api_error(c, 400, "bad_request",
-				              "bad dead letter id '%s': expected MS-SEQ such as 1733300000000-0",
-				              id ? id : "(not a string)");
-				free(list);
-				json_decref(root);
-				return ret;
-			}
-			list[i] = id;
-		}
-		moved = replay_ids(d, wf, q, list, json_array_size(ids), 1, err, sizeof(err));
-		free(list);
-	} else {
-		moved = replay_all(d, wf, q, err, sizeof(err));
+		argv[argc++] = id;
 	}
+	x->a = a;
+	snprintf(x->wf, sizeof(x->wf), "%s", wf);
+	snprintf(x->q, sizeof(x->q), "%s", q);
+	api_sendv(rq, replay_reply, (int)argc, argv, NULL);
+	free(argv);
 	json_decref(root);
-	if (moved == -2)
-		return api_error(c, 404, "not_found",
-		                 "no dead letter '%s' in queue '%s' of workflow '%s'; nothing was replayed", err, q,
-		                 wf);
-	if (moved < 0)
-		return api_error(c, 503, "unavailable", "%s", err);
-	if (moved && w)
-		scheduler_poke(d, wf, q);
-	dlog("info", "what=dlq-replay workflow=%s queue=%s entries=%lld", wf, q, moved);
-	return api_json(c, 200, json_pack("{s:s,s:s,s:I}", "workflow", wf, "queue", q, "replayed", (json_int_t)moved));
+	return api_wait_replies(a, c, rq, NULL);
 }
 
 /* ---- describe: GET /v1/workflows/{wf} ---- */
@@ -560,21 +717,36 @@ static json_t *step_json(struct step *s)
 	                 "exits", api_step_exits(s), "recent_failures", ends);
 }
 
-static enum MHD_Result r_describe(struct api *a, struct MHD_Connection *c, struct workflow *w)
+static void describe_finish(struct request *rq)
 {
+	struct ictx *x = ctx_of(rq);
+	char next[64];
+	if (!x || !x->doc)
+		return;
+	json_object_set_new(x->doc, "recent_dead_letters", dead_merged(x, next, sizeof(next)));
+	api_answer_json(rq, 200, json_incref(x->doc));
+}
+
+/* Made now (the workflow may be gone when Redis answers); the last dead
+ * letters are added from the replies. */
+static enum MHD_Result r_describe(struct api *a, struct MHD_Connection *c, struct request *rq, struct workflow *w)
+{
+	struct ictx *x = ctx_of(rq);
 	json_t *steps = json_array();
 	for (size_t i = 0; i < w->m->nfunctions; i++)
 		json_array_append_new(steps, step_json(&w->steps[i]));
-	json_t *listened = wf_queues(api_daemon(a), w, w->m->name, 1);
-	char next[64];
-	json_t *dead = dead_letters(api_daemon(a), w->m->name, listened, "-", RECENT_DEAD, 1, next, sizeof(next));
+	json_decref(x->doc);
+	x->doc =
+	    json_pack("{s:s,s:s,s:s,s:i,s:i,s:o,s:o}", "name", w->m->name, "state",
+	              w->state == WF_STOPPED ? "stopped" : "running", "reason", w->reason, "max_units",
+	              (int)w->m->max_units, "units", (int)w->running, "queues", wf_queues(w, x, 0), "steps", steps);
+	snprintf(x->wf, sizeof(x->wf), "%s", w->m->name);
+	x->count = RECENT_DEAD;
+	x->newest = 1;
+	json_t *listened = wf_queues(w, x, 1);
+	send_dead_reads(rq, x, listened, "-");
 	json_decref(listened);
-	return api_json(c, 200,
-	                json_pack("{s:s,s:s,s:s,s:i,s:i,s:o,s:o,s:o}", "name", w->m->name, "state",
-	                          w->state == WF_STOPPED ? "stopped" : "running", "reason", w->reason, "max_units",
-	                          (int)w->m->max_units, "units", (int)w->running, "queues",
-	                          wf_queues(api_daemon(a), w, w->m->name, 0), "steps", steps, "recent_dead_letters",
-	                          dead ? dead : json_array()));
+	return api_wait_replies(a, c, rq, describe_finish);
 }
 
 /* ---- the router ---- */
@@ -588,9 +760,12 @@ enum MHD_Result inspect_route(struct api *a, struct MHD_Connection *c, struct re
 	int qdead = n == 6 && !strcmp(seg[3], "queues") && !strcmp(seg[5], "dlq");
 	int replay = n == 7 && !strcmp(seg[3], "queues") && !strcmp(seg[5], "dlq") && !strcmp(seg[6], "replay");
 	int wdead = n == 4 && !strcmp(seg[3], "dlq");
+	struct ictx *x = ctx_of(rq);
 	*mine = 1;
+	if (!x)
+		return api_error(c, 500, "internal", "out of memory");
 	if (n == 3 && get && w)
-		return r_describe(a, c, w);
+		return r_describe(a, c, rq, w);
 	if (!events && !qdead && !replay && !wdead) {
 		*mine = 0;
 		return MHD_NO;
@@ -599,23 +774,19 @@ enum MHD_Result inspect_route(struct api *a, struct MHD_Connection *c, struct re
 		return api_error(c, 405, "method_not_allowed", "GET or DELETE");
 	if (replay && !post)
 		return api_error(c, 405, "method_not_allowed", "POST only");
-	if (q && !uf_queue_name_ok(q, strlen(q)))
+	if (q && !uf_name_ok(UF_NAME_QUEUE, q, strlen(q)))
 		return api_error(c, 400, "bad_request", "bad queue name '%s'", q);
-	json_t *queues = wf_queues(api_daemon(a), w, wf, 0);
-	if (!queues)
-		return api_unavailable(c);
+	json_t *queues = wf_queues(w, x, 0);
 	enum MHD_Result ret;
 	if (q && !has_queue(queues, q)) {
 		ret = api_error(c, 404, "not_found", "workflow '%s' has no queue '%s'", wf, q);
 	} else if (events) {
 		ret = r_events(a, c, rq, wf, q);
 	} else if (replay) {
-		size_t len;
-		const char *body = api_body_of(rq, &len);
-		ret = r_dead_replay(a, c, body, len, w, wf, q);
+		ret = r_dead_replay(a, c, rq, wf, q);
 	} else {
-		json_t *which = q ? json_pack("[s]", q) : wf_queues(api_daemon(a), w, wf, 1);
-		ret = !which ? api_unavailable(c) : get ? r_dead_list(a, c, wf, which) : r_dead_purge(a, c, wf, which);
+		json_t *which = q ? json_pack("[s]", q) : wf_queues(w, x, 1);
+		ret = get ? r_dead_list(a, c, rq, wf, which) : r_dead_purge(a, c, rq, wf, which);
 		json_decref(which);
 	}
 	json_decref(queues);
@@ -624,69 +795,93 @@ enum MHD_Result inspect_route(struct api *a, struct MHD_Connection *c, struct re
 
 /* ---- GET /v1/queues ---- */
 
-static long long xlen(struct daemon *d, const char *key_fmt, const char *wf, const char *q)
+/* A queue's figures from QUEUES_LUA's record: `entries` counts stream
+ * entries (handled ones and re-queued copies included, until retention
+ * trims them); `waiting` counts events not yet handled (each once: a
+ * re-queued event's older entries are acknowledged), null when no step
+ * reads the queue. */
+static json_t *queue_json(const redisReply *rec)
 {
-	redisReply *r = store_cmd(d->store, key_fmt, wf, q);
-	long long v = r && r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
-	if (r)
-		freeReplyObject(r);
-	return v;
-}
-
-/* A queue's figures: `entries` counts stream entries (handled ones and
- * re-queued copies included, until retention trims them); `waiting` counts
- * events not yet handled (each once: a re-queued event's older entries are
- * acknowledged), null when no step reads the queue. */
-static json_t *queue_json(struct daemon *d, const char *wf, const char *q, int deployed)
-{
+	if (rec->type != REDIS_REPLY_ARRAY || rec->elements != 7 || rec->element[0]->type != REDIS_REPLY_STRING ||
+	    rec->element[1]->type != REDIS_REPLY_STRING)
+		return NULL;
+	const redisReply *gs = rec->element[5], *unread = rec->element[6];
 	json_t *groups = json_array();
 	long long waiting = -1, pending = 0;
-	redisReply *r = store_array(d->store, "XINFO GROUPS uf:q:%s:%s", wf, q);
-	for (size_t i = 0; r && i < r->elements; i++) {
+	for (size_t i = 0; gs->type == REDIS_REPLY_ARRAY && i < gs->elements; i++) {
 		struct store_group g;
-		struct backlog b;
-		char key[300];
-		store_group(r->element[i], &g);
-		snprintf(key, sizeof(key), "uf:q:%s:%s", wf, q);
-		/* counted, not Redis's lag (wrong after a Redis restart: backlog.c) */
-		long long unread =
-		    g.name && backlog_count(d->store, key, g.name, 0, 1, &b) == 0 ? (long long)b.unread : 0;
+		store_group(gs->element[i], &g);
+		long long u = unread->type == REDIS_REPLY_ARRAY && i < unread->elements &&
+		                      unread->element[i]->type == REDIS_REPLY_INTEGER
+		                  ? unread->element[i]->integer
+		                  : 0;
+		/* "lag": counted, not Redis's (wrong after a Redis restart: backlog.c) */
 		json_array_append_new(groups, json_pack("{s:s,s:I,s:I,s:I}", "step", g.name ? g.name : "", "pending",
-		                                        (json_int_t)g.pending, "lag", (json_int_t)unread, "waiting",
-		                                        (json_int_t)(unread + g.pending)));
+		                                        (json_int_t)g.pending, "lag", (json_int_t)u, "waiting",
+		                                        (json_int_t)(u + g.pending)));
 		pending += g.pending;
-		if (unread + g.pending > waiting)
-			waiting = unread + g.pending;
+		if (u + g.pending > waiting)
+			waiting = u + g.pending;
 	}
-	if (r)
-		freeReplyObject(r);
-	json_t *o = json_pack("{s:s,s:s,s:b,s:I,s:I,s:o,s:I}", "workflow", wf, "queue", q, "deployed", deployed,
-	                      "entries", (json_int_t)xlen(d, "XLEN uf:q:%s:%s", wf, q), "pending", (json_int_t)pending,
-	                      "groups", groups, "dead", (json_int_t)xlen(d, "XLEN uf:dlq:%s:%s", wf, q));
-	json_object_set_new(o, "waiting", waiting >= 0 ? json_integer((json_int_t)waiting) : json_null());
+	json_t *o =
+	    json_pack("{s:s,s:s,s:b,s:I,s:I,s:o,s:I}", "workflow", rec->element[0]->str, "queue", rec->element[1]->str,
+	              "deployed", rec->element[2]->integer == 1, "entries", (json_int_t)rec->element[3]->integer,
+	              "pending", (json_int_t)pending, "groups", groups, "dead", (json_int_t)rec->element[4]->integer);
+	if (o)
+		json_object_set_new(o, "waiting", waiting >= 0 ? json_integer((json_int_t)waiting) : json_null());
 	return o;
 }
 
-static void add_queues(struct daemon *d, json_t *arr, struct workflow *w, const char *wf)
+static void queues_reply(redisReply *r, void *arg)
 {
-	json_t *qs = wf_queues(d, w, wf, 0), *v;
-	size_t i;
-	json_array_foreach(qs, i, v) json_array_append_new(arr, queue_json(d, wf, json_string_value(v), w != NULL));
-	json_decref(qs);
+	struct request *rq = arg;
+	if (api_live(rq) && r && r->type == REDIS_REPLY_ARRAY) {
+		json_t *arr = json_array();
+		for (size_t i = 0; i < r->elements; i++) {
+			json_t *q = queue_json(r->element[i]);
+			if (q)
+				json_array_append_new(arr, q);
+		}
+		api_answer_json(rq, 200, json_pack("{s:o}", "queues", arr));
+	} else if (api_live(rq) && r) {
+		api_answer_error(rq, 503, "unavailable", "redis refused to list queues: %s",
+		                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+	}
+	api_replied(rq, r);
 }
 
-enum MHD_Result inspect_queues(struct api *a, struct MHD_Connection *c)
+enum MHD_Result inspect_queues(struct api *a, struct MHD_Connection *c, struct request *rq)
 {
 	struct daemon *d = api_daemon(a);
-	redisReply *kept = store_array(d->store, "SMEMBERS uf:state:kept");
-	if (!kept)
-		return api_unavailable(c);
-	json_t *arr = json_array();
-	for (struct workflow *w = d->workflows; w; w = w->next)
-		add_queues(d, arr, w, w->m->name);
-	for (size_t i = 0; i < kept->elements; i++)
-		if (kept->element[i]->type == REDIS_REPLY_STRING && !registry_find(d, kept->element[i]->str))
-			add_queues(d, arr, NULL, kept->element[i]->str);
-	freeReplyObject(kept);
-	return api_json(c, 200, json_pack("{s:o}", "queues", arr));
+	json_t *args = json_array(), *v;
+	size_t n = 0, i;
+	for (struct workflow *w = d->workflows; w; w = w->next) {
+		json_t *qs = wf_queues(w, NULL, 0);
+		json_array_foreach(qs, i, v)
+		{
+			json_array_append_new(args, json_string(w->m->name));
+			json_array_append(args, v);
+			n++;
+		}
+		json_decref(qs);
+	}
+	const char **argv = calloc(2 * n + 6, sizeof(*argv));
+	char count[24], scan[24];
+	if (!argv) {
+		json_decref(args);
+		return api_error(c, 500, "internal", "out of memory");
+	}
+	snprintf(count, sizeof(count), "%zu", n);
+	snprintf(scan, sizeof(scan), "%d", BACKLOG_SCAN_MAX);
+	size_t argc = 0;
+	argv[argc++] = "EVAL";
+	argv[argc++] = QUEUES_LUA;
+	argv[argc++] = "0";
+	argv[argc++] = scan;
+	argv[argc++] = count;
+	json_array_foreach(args, i, v) argv[argc++] = json_string_value(v);
+	api_sendv(rq, queues_reply, (int)argc, argv, NULL);
+	free(argv);
+	json_decref(args);
+	return api_wait_replies(a, c, rq, NULL);
 }

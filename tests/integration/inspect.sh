@@ -221,6 +221,24 @@ U deploy "$UF_TOP/workflows/eval.yaml" >/dev/null
 U undeploy eval --purge >/dev/null
 expect describe-no-workflow 4 "unifaas: describe: nosuch: workflow 'nosuch' is not deployed" U describe nosuch
 
+# --- Redis stalled: the reading routes answer 503 (69), never hang ----------------------
+# (they wait for Redis on the asynchronous connection, at most 2.5 s; the bound here is
+# looser while other parts of unifaasd still make synchronous calls from the loop)
+rpid=$(cat "$PLAT_STATE/redis.pid")
+trap 'kill -CONT $rpid 2>/dev/null; plat_down' EXIT
+kill -STOP "$rpid"
+for c in "queues" "events ins out" "dlq ls ins" "describe ins"; do
+	t0=$(date +%s%N)
+	# shellcheck disable=SC2086
+	U $c >/dev/null 2>"$W/stall.err"
+	rc=$? ms=$((($(date +%s%N) - t0) / 1000000))
+	[ $rc = 69 ] && [ $ms -lt 30000 ] && grep -q 'redis' "$W/stall.err" && pass "stalled-${c%% *}" ||
+		fail "stalled-${c%% *}" "status $rc after $ms ms: $(cat "$W/stall.err")"
+done
+kill -CONT "$rpid"
+trap plat_down EXIT
+wait_for 10 U queues && U events ins out --count 1 | grep -q ' e1$' && pass after-stall || fail after-stall "$(U queues 2>&1)"
+
 # --- undeploy keeps queues, dead letters and KV readable; --purge removes everything ----
 wait_for 20 no_units ins
 expect undeploy-keep 0 '' U undeploy ins
