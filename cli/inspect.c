@@ -251,6 +251,9 @@ static int call_count(struct api *a, const struct api_request *req, const char *
 	if (r.status == 200) {
 		json_t *root = json_loadb(r.body ? r.body : "", r.len, 0, NULL);
 		printf(fmt, (long long)json_integer_value(json_object_get(root, key)), what);
+		long long left = (long long)json_integer_value(json_object_get(root, "left"));
+		if (left > 0)
+			fprintf(stderr, "unifaas: %s: %lld more left: run it again\n", a->cmd, left);
 		json_decref(root);
 	} else {
 		ex = api_fail(a, what, &r);
