@@ -17,7 +17,15 @@
  * queues, dead letters and KV stay readable until it is purged or deployed
  * again.  Replay moves dead letters back to their queue with a Lua script,
  * so each entry leaves the dead-letter stream in the same step that
- * re-queues it (attempt reset, origin kept); nothing else here writes.
+ * re-queues it (attempt reset, origin kept); replay and purge are the only
+ * writes here.
+ *
+ * Every command goes on the asynchronous connection (api_routes.h): a
+ * route sends, the connection waits suspended, and the replies' callbacks
+ * build the answer from data copied out of the replies, never from
+ * pointers into workflows, which may be undeployed meanwhile.  Where one
+ * reading needs several commands that depend on each other (queue figures,
+ * replay, purge), it is one Lua script.
  */
 #include <errno.h>
 #include <jansson.h>
