@@ -838,7 +838,7 @@ int api_sendv(struct request *rq, store_cb cb, int argc, const char **argv, cons
 
 void api_replied(struct request *rq, const redisReply *r)
 {
-	replied(rq, r);
+	replied(rq, !r);
 }
 
 int api_live(const struct request *rq)

@@ -232,6 +232,7 @@ for c in "queues" "events ins out" "dlq ls ins" "describe ins"; do
 	# shellcheck disable=SC2086
 	U $c >/dev/null 2>"$W/stall.err"
 	rc=$? ms=$((($(date +%s%N) - t0) / 1000000))
+	echo "  ${c%% *} answered in $ms ms with Redis stopped"
 	[ $rc = 69 ] && [ $ms -lt 30000 ] && grep -q 'redis' "$W/stall.err" && pass "stalled-${c%% *}" ||
 		fail "stalled-${c%% *}" "status $rc after $ms ms: $(cat "$W/stall.err")"
 done
