@@ -73,13 +73,18 @@ struct cli_state {
 	unsigned mqtt_port;
 	unsigned max_units;
 	char api_url[64];
-	char mqtt_url[64];
+	char mqtt_url[256];
 };
 /* Where the state dir is: --state-dir, $UNIFAAS_STATE, $XDG_STATE_HOME/unifaas,
  * ~/.local/state/unifaas. Made absolute. Returns 0, or -1 with a message. */
 int state_locate(const char *cmd, struct cli_state *st);
-/* Reads <dir>/unifaas.conf into st. 0, or -1 (errno set) if it cannot. */
-int state_load(struct cli_state *st);
+/* Reads the configuration as unifaasd does (common/config.h: unifaas.conf,
+ * then unifaasd.conf over it) into st. 0, or -1 with err (errno ENOENT when
+ * unifaas.conf is missing). */
+int state_load(struct cli_state *st, char *err, size_t errlen);
+/* Applies <dir>/unifaasd.conf over the api port, max units and MQTT URL in
+ * st, as unifaasd will (for `up`, before it writes unifaas.conf). */
+int state_user_overrides(struct cli_state *st, char *err, size_t errlen);
 /* <dir>/<name> into buf. */
 const char *state_path(const struct cli_state *st, const char *name, char *buf, size_t len);
 /* Reads a small file (a token, a password, a pid) with trailing whitespace

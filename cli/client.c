@@ -38,11 +38,10 @@ int api_open(struct api *a, const char *cmd)
 		fprintf(stderr, "unifaas: %s: state dir %s: %s\n", cmd, a->st.dir, strerror(errno));
 		return UF_EX_ERROR;
 	}
-	if (state_load(&a->st) < 0) {
+	char err[PATH_MAX + 256];
+	if (state_load(&a->st, err, sizeof(err)) < 0) {
 		int e = errno;
-		fprintf(stderr, "unifaas: %s: %s: %s (%s)\n", cmd,
-		        state_path(&a->st, "unifaas.conf", path, sizeof(path)),
-		        e == EINVAL ? "no api_port= line" : strerror(e), UF_HINT_UP);
+		fprintf(stderr, "unifaas: %s: %s\n", cmd, err);
 		return e == ENOENT ? UF_EX_NOT_RUNNING : UF_EX_ERROR;
 	}
 	if (state_read_small(state_path(&a->st, "api.token", path, sizeof(path)), a->token, sizeof(a->token)) < 0) {

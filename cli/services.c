@@ -198,8 +198,9 @@ struct up_plan {
 	char exe[NSVC][PATH_MAX]; /* absolute paths of the programs */
 	char hvt[PATH_MAX];
 	char redis_pass[80];
-	pid_t pid[NSVC];   /* running (started now or before) */
-	int started[NSVC]; /* started by this `up` */
+	pid_t pid[NSVC];        /* running (started now or before) */
+	int started[NSVC];      /* started by this `up` */
+	unsigned conf_api_port; /* the api_port= up writes; st.api_port is unifaasd's, after unifaasd.conf */
 };
 
 /* The programs up starts, found before anything is started. */
@@ -280,7 +281,7 @@ static int write_configs(struct up_plan *p, unsigned max_units)
 	         "mqtt_url=mqtt://127.0.0.1:%u\n"
 	         "max_units=%u\n"
 	         "hvt=%s\n",
-	         st->dir, st->dir, st->api_port, st->mqtt_port, max_units, p->hvt);
+	         st->dir, st->dir, p->conf_api_port, st->mqtt_port, max_units, p->hvt);
 	return write_file("up", state_path(st, "unifaas.conf", path, sizeof(path)), 0600, text);
 }
 
@@ -520,7 +521,8 @@ static void stop_started(struct up_plan *p)
 static int print_status(const struct cli_state *st_in)
 {
 	struct cli_state st = *st_in;
-	int have_conf = state_load(&st) == 0;
+	char err[PATH_MAX + 256];
+	int have_conf = state_load(&st, err, sizeof(err)) == 0;
 	char path[PATH_MAX + 16];
 	pid_t pid[NSVC];
 
@@ -599,6 +601,29 @@ static int choose_ports(struct up_plan *p, const struct cli_state *prev, int hav
 	return 0;
 }
 
+/* unifaasd applies the user's unifaasd.conf over the unifaas.conf written
+ * here (common/config.h): the API port it sets is the one to check and wait
+ * for, and the one every later command calls. */
+static int user_overrides(struct up_plan *p, const unsigned opt[3], unsigned *max_units)
+{
+	char err[PATH_MAX + 256];
+	p->conf_api_port = p->st.api_port;
+	p->st.max_units = *max_units;
+	if (state_user_overrides(&p->st, err, sizeof(err)) < 0) {
+		fprintf(stderr, "unifaas: up: %s\n", err);
+		return -1;
+	}
+	if (opt[0] && p->st.api_port != opt[0])
+		fprintf(stderr, "unifaas: up: api_port=%u in %s/unifaasd.conf overrides --api-port %u\n",
+		        p->st.api_port, p->st.dir, opt[0]);
+	if (p->st.api_port == p->st.mqtt_port) {
+		fprintf(stderr, "unifaas: up: api_port=%u in %s/unifaasd.conf is also the MQTT port\n", p->st.api_port,
+		        p->st.dir);
+		return -1;
+	}
+	return 0;
+}
+
 int cmd_up(int argc, char **argv)
 {
 	static const struct option opts[] = {{"api-port", required_argument, NULL, 'a'},
@@ -643,7 +668,8 @@ int cmd_up(int argc, char **argv)
 		return UF_EX_ERROR;
 
 	prev = p.st;
-	int have_prev = state_load(&prev) == 0;
+	char err[PATH_MAX + 256];
+	int have_prev = state_load(&prev, err, sizeof(err)) == 0;
 	for (int i = 0; i < NSVC; i++)
 		running += (p.pid[i] = svc_pid(&p.st, i)) != 0;
 	if (running == NSVC && have_prev && api_health(prev.api_port, 2000) == 200) {
@@ -675,6 +701,8 @@ int cmd_up(int argc, char **argv)
 			    prev.api_port, prev.mqtt_port, prev.max_units);
 	} else if (choose_ports(&p, &prev, have_prev, opt, &max_units) < 0) {
 		return UF_EX_USAGE;
+	} else if (user_overrides(&p, opt, &max_units) < 0) {
+		return UF_EX_ERROR;
 	}
 	if (!p.pid[SVC_MQTT] && !port_free(p.st.mqtt_port)) {
 		fprintf(stderr,

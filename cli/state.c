@@ -5,7 +5,11 @@
  *
  *   unifaas.conf     key=value lines unifaasd reads (redis_socket=,
  *                    redis_password_file=, api_port=, mqtt_url=, max_units=,
- *                    hvt=); the CLI reads api_port= and mqtt_url= back
+ *                    hvt=), written by `up`
+ *   unifaasd.conf    the user's own settings, same format, never rewritten;
+ *                    its keys override unifaas.conf's.  Both are read by
+ *                    common/config.c, for unifaasd and the CLI alike, so an
+ *                    api_port set there is the port the CLI calls
  *   api.token        the control API's bearer token (0600)
  *   redis.pass       Redis's password (0600); redis.conf, redis.sock, redis/
  *   mosquitto.conf   and mosquitto/ (persistence)
@@ -24,6 +28,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
 
 static int set_dir(const char *cmd, struct cli_state *st, const char *base, const char *suffix)
 {
@@ -105,45 +110,36 @@ int state_read_small(const char *path, char *buf, size_t len)
 	return 0;
 }
 
-static unsigned parse_port(const char *s)
+static void state_set(struct cli_state *st, const struct uf_config *c)
 {
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || v == 0 || v > 65535)
-		return 0;
-	return (unsigned)v;
+	st->api_port = c->api_port;
+	st->max_units = c->max_units;
+	st->mqtt_port = uf_config_mqtt_port(c);
+	snprintf(st->mqtt_url, sizeof(st->mqtt_url), "%s", c->mqtt_url);
+	snprintf(st->api_url, sizeof(st->api_url), "http://127.0.0.1:%u", st->api_port);
 }
 
-int state_load(struct cli_state *st)
+int state_load(struct cli_state *st, char *err, size_t errlen)
 {
-	char path[PATH_MAX + 16], line[PATH_MAX + 64];
-	FILE *f = fopen(state_path(st, "unifaas.conf", path, sizeof(path)), "re");
+	struct uf_config c;
+	if (uf_config_load(&c, st->dir, err, errlen) < 0)
+		return -1;
+	state_set(st, &c);
+	return 0;
+}
 
-	if (!f)
+int state_user_overrides(struct cli_state *st, char *err, size_t errlen)
+{
+	struct uf_config c;
+	char path[PATH_MAX + 16];
+	uf_config_defaults(&c, st->dir);
+	c.api_port = (uint16_t)st->api_port;
+	c.max_units = st->max_units;
+	snprintf(c.mqtt_url, sizeof(c.mqtt_url), "%s", st->mqtt_url);
+	if (uf_config_read(&c, state_path(st, "unifaasd.conf", path, sizeof(path)), 0, err, errlen) < 0)
 		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\r\n")] = '\0';
-		char *eq = strchr(line, '=');
-		if (!eq || line[0] == '#')
-			continue;
-		*eq = '\0';
-		const char *v = eq + 1;
-		if (strcmp(line, "api_port") == 0) {
-			st->api_port = parse_port(v);
-		} else if (strcmp(line, "mqtt_url") == 0) {
-			snprintf(st->mqtt_url, sizeof(st->mqtt_url), "%s", v);
-			const char *colon = strrchr(v, ':');
-			st->mqtt_port = colon ? parse_port(colon + 1) : 0;
-		} else if (strcmp(line, "max_units") == 0) {
-			st->max_units = (unsigned)strtoul(v, NULL, 10);
-		}
-	}
-	fclose(f);
-	if (!st->api_port) {
-		errno = EINVAL;
-		return -1;
-	}
-	snprintf(st->api_url, sizeof(st->api_url), "http://127.0.0.1:%u", st->api_port);
+	unsigned mqtt_port = st->mqtt_port; /* the broker up starts listens there, whatever unifaasd calls */
+	state_set(st, &c);
+	st->mqtt_port = mqtt_port;
 	return 0;
 }

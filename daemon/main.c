@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "delivery.h"
 #include "standby.h"
 #include "store.h"
 #include "tap_pool.h"
@@ -34,9 +35,7 @@ uint64_t now_ms(void)
 
 uint64_t wall_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return uf_time_ms(); /* the one clock of event times (common/delivery.h) */
 }
 
 void dlog(const char *level, const char *fmt, ...)

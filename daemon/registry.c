@@ -37,18 +37,11 @@
 #include <unistd.h>
 
 #include "image.h"
+#include "delivery.h"
 #include "logs.h"
 #include "secret.h"
 #include "store.h"
 #include "unifaasd.h"
-
-/* Every command a tender sends (docs/tender.md lists the same). */
-static const char *const TENDER_COMMANDS[] = {
-    "+ping",       "+auth",   "+hello",    "+xreadgroup", "+xgroup|create", "+xadd", "+xack",
-    "+xautoclaim", "+xclaim", "+xpending", "+xrange",     "+multi",         "+exec", "+discard",
-    "+get",        "+set",    "+incrby",   "+del",        "+hincrby",
-};
-#define NCOMMANDS (sizeof(TENDER_COMMANDS) / sizeof(*TENDER_COMMANDS))
 
 static void forget_kept(struct daemon *d, const char *name, int purge);
 
@@ -56,8 +49,8 @@ static void forget_kept(struct daemon *d, const char *name, int purge);
 static int acl_send(struct daemon *d, struct workflow *w, store_cb cb, void *arg)
 {
 	const char *n = w->m->name;
-	char pass[80], keys[4][128];
-	const char *argv[16 + NCOMMANDS];
+	char pass[80], keys[4][128], cmds[UF_UNIT_NCOMMANDS][32];
+	const char *argv[16 + UF_UNIT_NCOMMANDS];
 	int argc = 0;
 	snprintf(pass, sizeof(pass), ">%s", w->acl_pass);
 	snprintf(keys[0], sizeof(keys[0]), "~uf:q:%s:*", n);
@@ -68,8 +61,10 @@ static int acl_send(struct daemon *d, struct workflow *w, store_cb cb, void *arg
 	                      keys[1], keys[2],   keys[3],     "resetchannels", "-@all"};
 	for (size_t i = 0; i < sizeof(head) / sizeof(*head); i++)
 		argv[argc++] = head[i];
-	for (size_t i = 0; i < NCOMMANDS; i++)
-		argv[argc++] = TENDER_COMMANDS[i];
+	for (size_t i = 0; i < UF_UNIT_NCOMMANDS; i++) { /* exactly what units send (common/delivery.h) */
+		snprintf(cmds[i], sizeof(cmds[i]), "+%s", uf_unit_commands[i]);
+		argv[argc++] = cmds[i];
+	}
 	return store_sendv(d->store, cb, arg, argc, argv, NULL);
 }
 

@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "config.h"
 #include "manifest.h"
 #include "uf_abi.h"
 
@@ -105,30 +106,9 @@ struct workflow {
 	uint32_t running;
 };
 
-struct daemon_config {
-	char state_dir[1024];
-	char redis_socket[1024];
-	char redis_password[256];
-	char hvt[1024];
-	char mqtt_url[256];
-	char token[256];
-	char token_file[1100];
-	uint16_t api_port;
-	uint32_t max_units;    /* node-wide */
-	uint32_t tick_ms;      /* reconcile period while work exists */
-	uint32_t idle_tick_ms; /* reconcile period when nothing runs */
-	uint64_t log_cap;      /* bytes per step log before rotation */
-	char tap_bridge[16];   /* the TAP pool (net: true functions) */
-	char tap_cidr[32];     /* host address/prefix on the bridge */
-	uint32_t tap_pool_size;
-	uint32_t prestart;
-	uint32_t retain_handled;                                      /* handled entries a queue keeps (retention.c) */
-	uint32_t trim_interval_ms; /* how often queues are trimmed */ /* standby tenders kept ready (0: none) */
-};
-
 struct daemon {
 	uv_loop_t *loop;
-	struct daemon_config cfg;
+	struct uf_config cfg;
 	struct workflow *workflows;
 	struct workflow *retired; /* undeployed, waiting for their units to end */
 	uint32_t running;         /* units on this node */
@@ -157,7 +137,7 @@ void daemon_maybe_finish(struct daemon *d);
 void dlog(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* config.c */
-int config_load(struct daemon_config *c, const char *state_dir, char *err, size_t errlen);
+int config_load(struct uf_config *c, const char *state_dir, char *err, size_t errlen);
 
 /* registry.c */
 int registry_restore(struct daemon *d);

@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "delivery.h"
 #include "logs.h"
 #include "standby.h"
 #include "store.h"
@@ -89,9 +90,9 @@ struct settle {
 struct settle_entry {
 	struct settle *st;
 	char id[64];
-	unsigned long attempt;
+	uint32_t attempt; /* deliveries made, when dead */
 	int dead;
-	char origin[64];
+	char origin[UF_ID_MAX + 1]; /* for the log line: the reply is gone by then */
 };
 
 static struct settle *settling; /* chains under way */
@@ -102,15 +103,6 @@ static int settle_busy(const char *consumer)
 		if (!strcmp(st->consumer, consumer))
 			return 1;
 	return 0;
-}
-
-static const char *entry_field(const redisReply *fields, const char *name, size_t *len)
-{
-	redisReply *v = store_field(fields, name);
-	if (!v || v->type != REDIS_REPLY_STRING)
-		return NULL;
-	*len = v->len;
-	return v->str;
 }
 
 static void settle_pass(struct settle *st);
@@ -164,8 +156,7 @@ static void settle_exec_reply(redisReply *r, void *arg)
 	if (r && r->type == REDIS_REPLY_ARRAY) {
 		st->pass_settled++;
 		if (e->dead)
-			dlog("warn",
-			     "what=dead-letter workflow=%s step=%s queue=%s event=%s attempts=%lu reason=\"%s\"",
+			dlog("warn", "what=dead-letter workflow=%s step=%s queue=%s event=%s attempts=%u reason=\"%s\"",
 			     st->wf, st->step, st->queue, e->origin, e->attempt, st->reason);
 	}
 	free(e);
@@ -173,47 +164,44 @@ static void settle_exec_reply(redisReply *r, void *arg)
 		settle_pass_over(st);
 }
 
-/* The entry as it is in the stream: re-queue or dead-letter it, and ack it. */
+/* The entry as it is in the stream: re-queue or dead-letter it, and ack it,
+ * with the delivery protocol's steps (common/delivery.h), the same the
+ * tender takes for the events it settles itself. */
 static void settle_entry_read(redisReply *r, void *arg)
 {
 	struct settle_entry *e = arg;
 	struct settle *st = e->st;
 	struct store *db = st->d->store;
-	const char *wf = st->wf, *q = st->queue;
+	struct uf_delivery dv = {.wf = st->wf, .queue = st->queue, .step = st->step, .retries = st->retries};
+	struct uf_entry en;
+	struct uf_cmd cmd;
 	redisReply *fields = r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 ? r->element[0]->element[1] : NULL;
-	size_t dlen = 0, olen = 0, alen = 0;
-	const char *data = entry_field(fields, "data", &dlen), *origin = entry_field(fields, "origin", &olen);
-	const char *att = entry_field(fields, "attempt", &alen);
 	if (!r) { /* no reply: left pending for a later check */
 		free(e);
 		if (--st->calls == 0)
 			settle_pass_over(st);
 		return;
 	}
-	if (!origin) {
-		origin = e->id;
-		olen = strlen(e->id);
+	uf_entry_init(&en, e->id);
+	for (size_t i = 0; fields && fields->type == REDIS_REPLY_ARRAY && i + 1 < fields->elements; i += 2) {
+		redisReply *k = fields->element[i], *v = fields->element[i + 1];
+		if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING)
+			uf_entry_field(&en, k->str, k->len, v->str, v->len);
 	}
-	e->attempt = (att ? strtoul(att, NULL, 10) : 0) + (st->count_attempt ? 1 : 0);
-	e->dead = data && e->attempt > st->retries;
-	snprintf(e->origin, sizeof(e->origin), "%.*s", (int)olen, origin);
-	char attempt_s[24], time_s[24];
-	snprintf(attempt_s, sizeof(attempt_s), "%lu", e->attempt);
-	snprintf(time_s, sizeof(time_s), "%llu", (unsigned long long)now_ms());
+	snprintf(e->origin, sizeof(e->origin), "%.*s", (int)en.origin_len, en.origin);
 	/* sent back to back, so nothing else comes between MULTI and EXEC */
 	store_send(db, NULL, NULL, "MULTI");
-	if (e->dead)
-		store_send(db, NULL, NULL,
-		           "XADD uf:dlq:%s:%s * data %b origin %b attempts %s step %s reason %s time %s", wf, q, data,
-		           dlen, origin, olen, attempt_s, st->step, st->reason, time_s);
-	else if (data)
-		store_send(db, NULL, NULL, "XADD uf:q:%s:%s * data %b origin %b attempt %s reason %s", wf, q, data,
-		           dlen, origin, olen, attempt_s, st->reason);
-	store_send(db, NULL, NULL, "XACK uf:q:%s:%s %s %s", wf, q, st->step, e->id);
-	if (st->count_attempt || e->dead) /* the same counters the tender keeps (uf:stat) */
-		store_send(db, NULL, NULL, "HINCRBY uf:stat:%s:%s %s 1", wf, st->step, e->dead ? "dead" : "failed");
-	if (st->count_attempt && e->dead)
-		store_send(db, NULL, NULL, "HINCRBY uf:stat:%s:%s failed 1", wf, st->step);
+	if (en.data) { /* an entry without data is no event: only acknowledged */
+		e->dead = uf_settle_cmd(&dv, &en, st->count_attempt, st->reason, uf_time_ms(), &cmd) > 0;
+		e->attempt = en.attempt + 1;
+		store_sendv(db, NULL, NULL, cmd.argc, cmd.argv, cmd.len);
+	}
+	uf_ack_cmd(&dv, e->id, &cmd);
+	store_sendv(db, NULL, NULL, cmd.argc, cmd.argv, cmd.len);
+	const char *counters[2] = {st->count_attempt && en.data ? UF_STAT_FAILED : NULL, e->dead ? UF_STAT_DEAD : NULL};
+	for (int i = 0; i < 2; i++) /* the same counters the tender keeps (uf:stat) */
+		if (counters[i] && uf_count_cmd(&dv, counters[i], 1, &cmd) == 0)
+			store_sendv(db, NULL, NULL, cmd.argc, cmd.argv, cmd.len);
 	if (store_send(db, settle_exec_reply, e, "EXEC") < 0)
 		settle_exec_reply(NULL, e);
 }

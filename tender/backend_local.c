@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "delivery.h"
 #include "hvt.h"
 
 struct kv_entry {
@@ -64,13 +65,6 @@ struct local {
 	char *scratch;   /* for printing */
 	size_t scratch_cap;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Is input waiting on in_fd right now? */
 static int input_ready(int fd)
@@ -158,8 +152,11 @@ static int local_peek(struct uf_backend *b, uint32_t timeout_ms, const struct uf
 		memcpy(l->pending_data, src, len);
 		l->pending_data[len] = '\0';
 		snprintf(l->pending_id, sizeof(l->pending_id), "%" PRIu64, ++l->seq);
-		l->pending = (struct uf_bevent){
-		    .id = l->pending_id, .queue = l->o.queue, .data = l->pending_data, .len = len, .time_ms = now_ms()};
+		l->pending = (struct uf_bevent){.id = l->pending_id,
+		                                .queue = l->o.queue,
+		                                .data = l->pending_data,
+		                                .len = len,
+		                                .time_ms = uf_time_ms()};
 		l->have_pending = 1;
 	}
 	*ev = &l->pending;

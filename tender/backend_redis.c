@@ -2,11 +2,13 @@
  * backend_redis.c - the tender's data plane against Redis (ARCHITECTURE §3).
  *
  * One unit reads one queue, the stream uf:q:<wf>:<queue>, through the
- * consumer group named after its step, as its own consumer.  An entry holds
- * the field "data" and, when it was re-queued, "origin" (the id of the
- * event's first entry: the idempotency key the handler sees as ev->id, and
- * whose millisecond part is ev->time_ms) and "attempt" (failed deliveries
- * so far; absent = 0).
+ * consumer group named after its step, as its own consumer.  The entry
+ * fields, their parsing and the commands that settle an event are the
+ * delivery protocol of common/delivery.h, which unifaasd uses too for the
+ * events of units that died: an entry holds "data" and, when it was
+ * re-queued, "origin" (the id of the event's first entry: the idempotency
+ * key the handler sees as ev->id, and whose millisecond part is
+ * ev->time_ms) and "attempt" (failed deliveries so far; absent = 0).
  *
  * Every batch is settled by one MULTI/EXEC, so a unit that dies before EXEC
  * has written nothing and acknowledged nothing:
@@ -32,9 +34,10 @@
  * part of its event's commit; reads (GET) go to Redis at once.
  *
  * Keys touched: uf:q:<wf>:*, uf:kv:<wf>:*, uf:dlq:<wf>:*, uf:stat:<wf>:*.
- * Commands used (a Redis ACL user for the workflow needs exactly these):
- *   AUTH, XGROUP CREATE, XREADGROUP, XACK, XADD, MULTI, EXEC, GET, SET,
- *   INCRBY, DEL, HINCRBY.
+ * Commands used: exactly uf_unit_commands (common/delivery.c), which the
+ * workflow's Redis ACL user is granted and nothing more: AUTH, XGROUP
+ * CREATE, XREADGROUP, XACK, XADD, MULTI, EXEC, GET, SET, INCRBY, DEL,
+ * HINCRBY.
  * Connection: a unix socket, opened before the tender's seccomp; a password
  * comes from the environment (UF_REDIS_USER, UF_REDIS_PASSWORD), never argv.
  * On any Redis failure the backend records why in b.failed and answers -EIO;
@@ -49,17 +52,9 @@
 #include <time.h>
 
 #include "backend.h"
+#include "delivery.h"
 #include "hvt.h"
 #include "uf_abi.h"
-
-/* An entry handed out as an event; its strings live in a held reply. */
-struct entry {
-	const char *id;     /* stream entry id: what XACK needs */
-	const char *origin; /* idempotency key: the first entry's id */
-	const char *data;
-	size_t len;
-	uint32_t attempt;
-};
 
 struct redis_be {
 	struct uf_backend b;
@@ -67,18 +62,18 @@ struct redis_be {
 	const char *socket, *user; /* for messages */
 	int authing;               /* an AUTH reply is still to be read */
 	const char *wf, *queue, *group, *consumer;
+	struct uf_delivery dv; /* wf, queue, group and retries, for the protocol's commands */
 	char stream[UF_QUEUE_MAX + 256];
 	uint32_t count;                     /* entries asked for per read */
-	uint32_t retries;                   /* failed deliveries re-queued before the DLQ */
 	redisReply *batch;                  /* the last XREADGROUP reply */
 	size_t next;                        /* next entry of it to hand out */
 	int batch_taken;                    /* an entry of `batch` is in flight: keep it on the next read */
 	redisReply *held[UF_BATCH_MAX + 1]; /* earlier replies in-flight entries point into */
 	uint32_t nheld;
 	struct uf_bevent pending;
-	struct entry pending_entry;
+	struct uf_entry pending_entry; /* its strings live in a held reply */
 	int have_pending;
-	struct entry inflight[UF_BATCH_MAX];
+	struct uf_entry inflight[UF_BATCH_MAX];
 	uint32_t ninflight;
 	redisReply *kv_reply; /* keeps a GET value alive until the next call */
 	char why[512];
@@ -155,28 +150,16 @@ static int entry_event(struct redis_be *r, redisReply *e)
 	    e->element[0]->len > UF_ID_MAX)
 		return -1;
 	redisReply *f = e->element[1];
-	struct entry *en = &r->pending_entry;
-	*en = (struct entry){.id = e->element[0]->str, .origin = e->element[0]->str};
+	struct uf_entry *en = &r->pending_entry;
+	uf_entry_init(en, e->element[0]->str);
 	if (f->type != REDIS_REPLY_ARRAY)
 		return -1;
-	int have_data = 0;
 	for (size_t i = 0; i + 1 < f->elements; i += 2) {
 		redisReply *k = f->element[i], *v = f->element[i + 1];
-		if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
-			continue;
-		if (strcmp(k->str, "data") == 0) {
-			en->data = v->str;
-			en->len = v->len;
-			have_data = 1;
-		} else if (strcmp(k->str, "origin") == 0 && v->len > 0 && v->len <= UF_ID_MAX &&
-		           strlen(v->str) == v->len) {
-			en->origin = v->str;
-		} else if (strcmp(k->str, "attempt") == 0) {
-			unsigned long a = strtoul(v->str, NULL, 10);
-			en->attempt = a > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)a;
-		}
+		if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING)
+			uf_entry_field(en, k->str, k->len, v->str, v->len);
 	}
-	if (!have_data)
+	if (!en->data)
 		return -1;
 	r->pending = (struct uf_bevent){.id = en->origin,
 	                                .queue = r->queue,
@@ -223,13 +206,6 @@ static void redis_take(struct uf_backend *b)
 	r->have_pending = 0;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Queue the KV writes, merging adjacent INCRBYs of one key; kv_of[j] is the
  * write that queued command j stands for (for error messages). */
 static int append_kvs(struct redis_be *r, const struct uf_bkv *kvs, uint32_t nkv, uint32_t *kv_of)
@@ -260,7 +236,7 @@ static int append_kvs(struct redis_be *r, const struct uf_bkv *kvs, uint32_t nkv
  * Settle `n` entries in one MULTI/EXEC (see the top of this file): results
  * as for commit(); pushes and KV writes of the acknowledged events first.
  */
-static int settle(struct redis_be *r, const struct entry *ents, uint32_t n, const int32_t *results,
+static int settle(struct redis_be *r, const struct uf_entry *ents, uint32_t n, const int32_t *results,
                   const char *const *reasons, const struct uf_bpush *pushes, uint32_t npush, const struct uf_bkv *kvs,
                   uint32_t nkv)
 {
@@ -272,8 +248,9 @@ static int settle(struct redis_be *r, const struct entry *ents, uint32_t n, cons
 	}
 	int queued = 0, rc = 0;
 	uint32_t nok = 0, nfail = 0, ndead = 0;
-	char tms[24], att[16], why[64];
-	snprintf(tms, sizeof(tms), "%" PRIu64, now_ms());
+	uint64_t tms = uf_time_ms();
+	struct uf_cmd cmd;
+	char why[64];
 	redisAppendCommand(r->c, "MULTI");
 	for (uint32_t i = 0; i < npush; i++, queued++)
 		redisAppendCommand(r->c, "XADD uf:q:%s:%b * data %b", r->wf, pushes[i].queue, pushes[i].queue_len,
@@ -282,34 +259,21 @@ static int settle(struct redis_be *r, const struct entry *ents, uint32_t n, cons
 	int nkvq = append_kvs(r, kvs, nkv, kv_of);
 	queued += nkvq;
 	for (uint32_t i = 0; i < n; i++) {
-		const struct entry *e = &ents[i];
+		const struct uf_entry *e = &ents[i];
 		if (results[i] == 0) {
 			nok++;
 			continue;
 		}
-		if (results[i] == UF_RESULT_SKIPPED) {
-			snprintf(att, sizeof(att), "%u", e->attempt);
-			redisAppendCommand(r->c, "XADD %s * data %b origin %s attempt %s", r->stream, e->data, e->len,
-			                   e->origin, att);
-			queued++;
-			continue;
-		}
+		int counted = results[i] != UF_RESULT_SKIPPED; /* a failure, or handed back unhandled */
 		const char *reason = reasons && reasons[i] ? reasons[i] : NULL;
-		if (!reason) {
+		if (counted && !reason) {
 			snprintf(why, sizeof(why), "handler returned %d", results[i]);
 			reason = why;
 		}
-		nfail++;
-		snprintf(att, sizeof(att), "%u", e->attempt + 1);
-		if (e->attempt + 1 > r->retries) {
-			ndead++;
-			redisAppendCommand(
-			    r->c, "XADD uf:dlq:%s:%s * data %b origin %s attempts %s step %s reason %s time %s", r->wf,
-			    r->queue, e->data, e->len, e->origin, att, r->group, reason, tms);
-		} else {
-			redisAppendCommand(r->c, "XADD %s * data %b origin %s attempt %s reason %s", r->stream, e->data,
-			                   e->len, e->origin, att, reason);
-		}
+		int dead = uf_settle_cmd(&r->dv, e, counted, reason, tms, &cmd);
+		nfail += counted;
+		ndead += dead > 0;
+		redisAppendCommandArgv(r->c, cmd.argc, cmd.argv, cmd.len);
 		queued++;
 	}
 	if (n) {
@@ -319,15 +283,12 @@ static int settle(struct redis_be *r, const struct entry *ents, uint32_t n, cons
 		redisAppendCommandArgv(r->c, 3 + (int)n, argv, NULL);
 		queued++;
 	}
-	char stat[UF_QUEUE_MAX * 2 + 16];
-	snprintf(stat, sizeof(stat), "uf:stat:%s:%s", r->wf, r->group);
-	const char *fields[3] = {r->consumer, "failed", "dead"};
+	const char *fields[3] = {r->consumer, UF_STAT_FAILED, UF_STAT_DEAD};
 	uint32_t counts[3] = {nok, nfail, ndead};
 	for (int f = 0; f < 3; f++) {
-		if (!counts[f])
+		if (!counts[f] || uf_count_cmd(&r->dv, fields[f], counts[f], &cmd) < 0)
 			continue;
-		snprintf(att, sizeof(att), "%u", counts[f]);
-		redisAppendCommand(r->c, "HINCRBY %s %s %s", stat, fields[f], att);
+		redisAppendCommandArgv(r->c, cmd.argc, cmd.argv, cmd.len);
 		queued++;
 	}
 	redisAppendCommand(r->c, "EXEC");
@@ -456,7 +417,7 @@ static void hand_back_unread(struct redis_be *r)
 	redisReply *es = entries_of(r->batch);
 	if (!es || r->b.failed || r->c->err)
 		return;
-	struct entry ents[UF_BATCH_MAX];
+	struct uf_entry ents[UF_BATCH_MAX];
 	int32_t results[UF_BATCH_MAX];
 	uint32_t n = 0;
 	for (size_t i = r->have_pending ? r->next - 1 : r->next; i < es->elements && n < UF_BATCH_MAX; i++) {
@@ -530,13 +491,13 @@ struct uf_backend *uf_redis_backend_open(const struct uf_redis_opts *o, char *er
 	                           .ready = redis_ready,
 	                           .close = redis_close};
 	r->b.settle_on_end = 1;
-	r->retries = o->retries;
+	r->dv = (struct uf_delivery){.wf = o->workflow, .queue = o->queue, .step = o->group, .retries = o->retries};
 	r->wf = o->workflow;
 	r->queue = o->queue;
 	r->group = o->group;
 	r->consumer = o->consumer;
 	r->count = o->count;
-	snprintf(r->stream, sizeof(r->stream), "uf:q:%s:%s", o->workflow, o->queue);
+	uf_key(r->stream, sizeof(r->stream), "q", o->workflow, o->queue, strlen(o->queue));
 	r->c = redisConnectUnix(o->socket);
 	if (!r->c || r->c->err) {
 		snprintf(err, errlen, "redis at %s: %s", o->socket, r->c ? r->c->errstr : "out of memory");

@@ -31,6 +31,29 @@ for v in 0:1 7:8 -1:0 -9223372036854775808:-9223372036854775807; do
 done
 
 trap plat_down EXIT
+
+# --- configuration: one reader, one precedence ---------------------------
+# unifaasd applies <state>/unifaasd.conf over unifaas.conf; the CLI reads
+# both the same way (common/config.c), so it calls the port unifaasd uses
+port2=$(uf_port)
+if PLAT_CONF="api_port=$port2" plat_up; then
+	pass up-with-user-api-port
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port2/v1/health")" = 200 ] &&
+		pass user-api-port-served || fail user-api-port-served "nothing answers on $port2"
+	out=$(U ls 2>&1) && pass cli-uses-user-api-port || fail cli-uses-user-api-port "$out"
+	U status | grep -qx "api_url: http://127.0.0.1:$port2" && pass status-shows-user-api-port ||
+		fail status-shows-user-api-port "$(U status 2>&1 | tr '\n' ' ')"
+	printf 'api_port=%s\nmax_unit=3\n' "$port2" >"$PLAT_STATE/unifaasd.conf"
+	U ls >/dev/null 2>"$UF_TMP/err"
+	rc=$?
+	[ $rc = 1 ] && grep -q "unifaasd.conf:2: unknown key 'max_unit'" "$UF_TMP/err" && pass cli-bad-user-conf ||
+		fail cli-bad-user-conf "exit $rc: $(cat "$UF_TMP/err")"
+	printf 'api_port=%s\n' "$port2" >"$PLAT_STATE/unifaasd.conf"
+else
+	fail up-with-user-api-port "$(tail -3 "$UF_TMP/$UF_SUITE.up.log" | tr '\n' ' ')"
+fi
+plat_down
+
 plat_up || {
 	fail up "unifaas up failed: $(tail -5 "$UF_TMP/$UF_SUITE.up.log" | tr '\n' ' ')"
 	exit 0
@@ -116,6 +139,60 @@ U push keys "q$(printf 'q%.0s' $(seq 128))" x 2>/dev/null
 U kv get "$(printf 'w%.0s' $(seq 49))" k 2>"$UF_TMP/err"
 [ $? = 2 ] && grep -q '1\.\.48 characters' "$UF_TMP/err" && pass cli-workflow-49-usage ||
 	fail cli-workflow-49-usage "$(cat "$UF_TMP/err")"
+
+# --- the workflow's Redis user: exactly the commands units send -----------
+# (the keys above were written by units of "keys" under that user)
+AUTHU() { REDISCLI_AUTH=$(R HGET uf:state:wf:keys acl_pass) redis-cli --no-auth-warning --user uf-wf-keys -s "$PLAT_STATE/redis.sock" "$@" 2>&1; }
+for c in "GET uf:kv:keys:x" "XADD uf:q:keys:unread * data acl-check" "HINCRBY uf:stat:keys:s probe 0"; do
+	# shellcheck disable=SC2086
+	out=$(AUTHU $c)
+	case $out in *NOPERM*) fail "acl-allows ${c%% *}" "$out" ;; *) pass "acl-allows ${c%% *}" ;; esac
+done
+for c in "KEYS uf:kv:keys:x" "FLUSHDB" "CONFIG GET maxmemory" "XPENDING uf:q:keys:in s" "XAUTOCLAIM uf:q:keys:in s c 0 0" \
+	"XRANGE uf:q:keys:in - +" "PING" "DISCARD" "EVAL return 1 0"; do
+	# shellcheck disable=SC2086
+	out=$(AUTHU $c)
+	case $out in *NOPERM*) pass "acl-refuses ${c%% *}" ;; *) fail "acl-refuses ${c%% *}" "$out" ;; esac
+done
+[ "$(R DBSIZE)" -gt 0 ] && pass acl-flushdb-did-nothing || fail acl-flushdb-did-nothing "database empty"
+
+# --- a dead letter written by unifaasd: epoch-ms time, the right id logged -
+m2=$(manifest dl <<EOF
+name: dl
+functions:
+  s:
+    image: $fn
+    listen: in
+    retries: 1
+    timeout_ms: 60000
+    scale: { max_units: 1, idle_ms: 300, grace_ms: 0 }
+EOF
+)
+U deploy "$m2" >/dev/null
+echo hang | U push dl in >/dev/null
+id=$(R XRANGE uf:q:dl:in - + | head -1)
+# killed twice: re-queued with its origin, then dead-lettered (the origin
+# then comes from the entry's fields, which the log line must not read
+# after their reply is freed)
+kill_holder() { wait_for 30 holds dl in s && plat_kill 9 '--consumer=dl\.s\.' 2>/dev/null; }
+if kill_holder && wait_for 20 xlen_is uf:q:dl:in 2 &&
+	kill_holder && wait_for 20 xlen_is uf:dlq:dl:in 1; then
+	pass daemon-dead-letter
+	now=$(date +%s%3N)
+	t=$(R XRANGE uf:dlq:dl:in - + | grep -A1 -x time | tail -1)
+	o=$(R XRANGE uf:dlq:dl:in - + | grep -A1 -x origin | tail -1)
+	[ -n "$t" ] && [ $((now - t)) -ge 0 ] && [ $((now - t)) -lt 10000 ] && pass daemon-dead-letter-epoch-time ||
+		fail daemon-dead-letter-epoch-time "time '$t', now $now"
+	[ "$o" = "$id" ] && pass daemon-dead-letter-origin || fail daemon-dead-letter-origin "origin '$o', event $id"
+	wait_for 5 grep -q "what=dead-letter workflow=dl step=s queue=in event=\"\?$id\"\? " "$PLAT_STATE/logs/unifaasd.log" &&
+		pass daemon-dead-letter-log-id || fail daemon-dead-letter-log-id "$(grep dead-letter "$PLAT_STATE/logs/unifaasd.log")"
+	[ "$(R XRANGE uf:dlq:dl:in - + | grep -A1 -x attempts | tail -1)" = 2 ] && pass daemon-dead-letter-attempts ||
+		fail daemon-dead-letter-attempts "$(R XRANGE uf:dlq:dl:in - + | tr '\n' ' ')"
+	[ "$(R HGET uf:stat:dl:s dead)" = 1 ] && [ "$(R HGET uf:stat:dl:s failed)" = 2 ] && pass daemon-dead-letter-counted ||
+		fail daemon-dead-letter-counted "$(R HGETALL uf:stat:dl:s | tr '\n' ' ')"
+else
+	fail daemon-dead-letter "dead $(R XLEN uf:dlq:dl:in), pending $(R XPENDING uf:q:dl:in s | head -1)"
+fi
 
 # --- the API: split first, then decode; NUL and bad UTF-8 refused ---------
 R SET 'uf:kv:keys:device/kitchen/avg' 21.5 >/dev/null

@@ -225,7 +225,7 @@ static void write_file(const char *name, const char *text)
 static void config_reads_every_key(void **state)
 {
 	(void)state;
-	struct daemon_config c;
+	struct uf_config c;
 	char err[512], conf[1024];
 	snprintf(conf, sizeof(conf),
 	         "# written by unifaas up\nredis_socket=/x/redis.sock\nredis_password_file=%s/pw\napi_port=7399\n"
@@ -254,7 +254,7 @@ static void config_reads_every_key(void **state)
 static void config_defaults(void **state)
 {
 	(void)state;
-	struct daemon_config c;
+	struct uf_config c;
 	char err[512];
 	write_file("unifaas.conf", "\n");
 	write_file("api.token", "tok\n");
@@ -267,7 +267,7 @@ static void config_defaults(void **state)
 
 static void expect_config_error(const char *conf, const char *want)
 {
-	struct daemon_config c;
+	struct uf_config c;
 	char err[512];
 	write_file("unifaas.conf", conf);
 	write_file("api.token", "tok\n");
@@ -286,7 +286,7 @@ static void config_errors_name_line(void **state)
 	expect_config_error("no equals sign\n", "unifaas.conf:1: expected key=value");
 	expect_config_error("redis_password_file=/nonexistent/pw\n", "/nonexistent/pw: No such file or directory");
 	write_file("api.token", "");
-	struct daemon_config c;
+	struct uf_config c;
 	char err[512];
 	write_file("unifaas.conf", "\n");
 	write_file("api.token", "\n");
@@ -299,7 +299,7 @@ static void config_errors_name_line(void **state)
 static void config_user_file_overrides(void **state)
 {
 	(void)state;
-	struct daemon_config c;
+	struct uf_config c;
 	char err[512];
 	write_file("unifaas.conf", "max_units=9\n");
 	write_file("api.token", "tok\n");

@@ -8,10 +8,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "config.h"
+#include "delivery.h"
 #include "rules.h"
 
 static char buf[UF_KEY_MAX + 8];
@@ -116,13 +120,128 @@ static void int64_as_redis_reads_it(void **state)
 	assert_true(v == 1);
 }
 
+/* The command as one string, arguments joined by spaces. */
+static const char *joined(const struct uf_cmd *c)
+{
+	static char out[1024];
+	size_t o = 0;
+	for (int i = 0; i < c->argc; i++)
+		o += (size_t)snprintf(out + o, sizeof(out) - o, "%s%.*s", i ? " " : "", (int)c->len[i], c->argv[i]);
+	return out;
+}
+
+static void entry_fields_parsed_once(void **state)
+{
+	(void)state;
+	struct uf_entry e;
+	uf_entry_init(&e, "5-1");
+	uf_entry_field(&e, "data", 4, "a\0b", 3);
+	uf_entry_field(&e, "attempt", 7, "2", 1);
+	uf_entry_field(&e, "origin", 6, "1-0", 3);
+	uf_entry_field(&e, "reason", 6, "x", 1);
+	assert_int_equal(e.len, 3);
+	assert_memory_equal(e.data, "a\0b", 3);
+	assert_int_equal(e.attempt, 2);
+	assert_int_equal(e.origin_len, 3);
+	assert_memory_equal(e.origin, "1-0", 3);
+	uf_entry_init(&e, "7-0"); /* malformed values are ignored: origin stays the id */
+	uf_entry_field(&e, "origin", 6, "a\0b", 3);
+	uf_entry_field(&e, "attempt", 7, "007", 3);
+	assert_string_equal(e.origin, "7-0");
+	assert_int_equal(e.attempt, 0);
+	assert_null(e.data);
+}
+
+static void settle_commands(void **state)
+{
+	(void)state;
+	struct uf_delivery d = {.wf = "eval", .queue = "in", .step = "fdc", .retries = 2};
+	struct uf_entry e;
+	struct uf_cmd c;
+	uf_entry_init(&e, "5-1");
+	uf_entry_field(&e, "data", 4, "open", 4);
+	uf_entry_field(&e, "origin", 6, "1-0", 3);
+	uf_entry_field(&e, "attempt", 7, "1", 1);
+	assert_int_equal(uf_settle_cmd(&d, &e, 1, "boom", 42, &c), 0); /* attempt 2 <= 2 retries */
+	assert_string_equal(joined(&c), "XADD uf:q:eval:in * data open origin 1-0 attempt 2 reason boom");
+	assert_int_equal(uf_settle_cmd(&d, &e, 0, NULL, 42, &c), 0); /* handed back: unchanged */
+	assert_string_equal(joined(&c), "XADD uf:q:eval:in * data open origin 1-0 attempt 1");
+	uf_entry_field(&e, "attempt", 7, "2", 1);
+	assert_int_equal(uf_settle_cmd(&d, &e, 1, "boom", 1796000000123ull, &c), 1);
+	assert_string_equal(
+	    joined(&c),
+	    "XADD uf:dlq:eval:in * data open origin 1-0 attempts 3 step fdc reason boom time 1796000000123");
+	assert_int_equal(uf_settle_cmd(&d, &e, 0, "stopped", 42, &c), 0); /* not counted: never dead */
+	assert_int_equal(uf_ack_cmd(&d, "5-1", &c), 0);
+	assert_string_equal(joined(&c), "XACK uf:q:eval:in fdc 5-1");
+	assert_int_equal(uf_count_cmd(&d, UF_STAT_DEAD, 3, &c), 0);
+	assert_string_equal(joined(&c), "HINCRBY uf:stat:eval:fdc dead 3");
+}
+
+/* The one clock of event times is the epoch in ms (a dead letter's time). */
+static void event_time_is_epoch_ms(void **state)
+{
+	(void)state;
+	uint64_t t = uf_time_ms();
+	assert_true(t > 1700000000000ull && t < 4102444800000ull);
+}
+
+static void unit_commands_are_what_units_send(void **state)
+{
+	(void)state;
+	const char *want[] = {"auth", "xgroup|create", "xreadgroup", "xadd",   "xack", "multi",
+	                      "exec", "get",           "set",        "incrby", "del",  "hincrby"};
+	assert_int_equal(UF_UNIT_NCOMMANDS, sizeof(want) / sizeof(*want));
+	for (size_t i = 0; i < UF_UNIT_NCOMMANDS; i++)
+		assert_string_equal(uf_unit_commands[i], want[i]);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* unifaasd.conf over unifaas.conf over the defaults, for every reader. */
+static void config_precedence(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/uf-config-XXXXXX", path[64], err[512];
+	struct uf_config c;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/unifaas.conf", dir);
+	write_file(path, "api_port=7400\nmax_units=8\nmqtt_url=mqtt://127.0.0.1:1999\n");
+	assert_int_equal(uf_config_load(&c, dir, err, sizeof(err)), 0);
+	assert_int_equal(c.api_port, 7400);
+	assert_int_equal(c.max_units, 8);
+	assert_int_equal(c.tick_ms, 100); /* a default */
+	assert_int_equal(uf_config_mqtt_port(&c), 1999);
+	snprintf(path, sizeof(path), "%s/unifaasd.conf", dir);
+	write_file(path, "# mine\napi_port=7411\n");
+	assert_int_equal(uf_config_load(&c, dir, err, sizeof(err)), 0);
+	assert_int_equal(c.api_port, 7411);
+	assert_int_equal(c.max_units, 8);
+	write_file(path, "api_port=0\n");
+	assert_int_equal(uf_config_load(&c, dir, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "unifaasd.conf:1: api_port: bad value '0'"));
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/unifaas.conf", dir);
+	unlink(path);
+	assert_int_equal(uf_config_load(&c, dir, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "unifaas.conf: No such file or directory"));
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(names_at_their_limits),
-	    cmocka_unit_test(keys_are_utf8_without_nul),
-	    cmocka_unit_test(rule_words_match_the_limits),
-	    cmocka_unit_test(int64_as_redis_reads_it),
+	    cmocka_unit_test(names_at_their_limits),       cmocka_unit_test(keys_are_utf8_without_nul),
+	    cmocka_unit_test(rule_words_match_the_limits), cmocka_unit_test(int64_as_redis_reads_it),
+	    cmocka_unit_test(entry_fields_parsed_once),    cmocka_unit_test(settle_commands),
+	    cmocka_unit_test(event_time_is_epoch_ms),      cmocka_unit_test(unit_commands_are_what_units_send),
+	    cmocka_unit_test(config_precedence),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,156 @@
+/*
+ * config.c - the one reader of unifaas.conf and unifaasd.conf (config.h
+ * says the precedence), used by unifaasd and the CLI.  Plain stdio; builds
+ * with glibc and musl like the rest of common/.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+void uf_config_defaults(struct uf_config *c, const char *state_dir)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->state_dir, sizeof(c->state_dir), "%s", state_dir);
+	snprintf(c->redis_socket, sizeof(c->redis_socket), "%s/redis.sock", state_dir);
+	snprintf(c->mqtt_url, sizeof(c->mqtt_url), "mqtt://127.0.0.1:1883");
+	snprintf(c->token_file, sizeof(c->token_file), "%s/api.token", state_dir);
+	snprintf(c->hvt, sizeof(c->hvt), "uf-hvt");
+	c->api_port = 7380;
+	c->max_units = 32;
+	c->tick_ms = 100;
+	c->idle_tick_ms = 1000;
+	c->log_cap = 1 << 20;
+	snprintf(c->tap_bridge, sizeof(c->tap_bridge), "uf-br0");
+	snprintf(c->tap_cidr, sizeof(c->tap_cidr), "10.77.0.1/24");
+	c->tap_pool_size = 16;
+	c->prestart = 2;
+	c->retain_handled = 10000;
+	c->trim_interval_ms = 30000;
+}
+
+static int parse_num(const char *v, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (v[0] < '0' || v[0] > '9' || errno || *end || n < min || n > max)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+static int set_str(char *dst, size_t cap, const char *v, int nonempty)
+{
+	return (!nonempty || v[0]) && snprintf(dst, cap, "%s", v) < (int)cap ? 0 : -1;
+}
+
+/* The numeric keys: where each goes and its range. */
+static const struct num_key {
+	const char *key;
+	size_t off, size;
+	uint64_t min, max;
+} NUM_KEYS[] = {
+#define NUM(k, lo, hi)                                                                                                 \
+	{                                                                                                              \
+#k, offsetof(struct uf_config, k), sizeof(((struct uf_config *)0)->k), lo, hi                          \
+	}
+    NUM(api_port, 1, 65535),      NUM(max_units, 1, 4096),           NUM(tick_ms, 10, 60000),
+    NUM(idle_tick_ms, 10, 60000), NUM(retain_handled, 0, 100000000), NUM(trim_interval_ms, 100, 86400000),
+    NUM(prestart, 0, 64),         NUM(tap_pool_size, 1, 1000),       NUM(log_cap, 4096, UINT64_C(1) << 36),
+#undef NUM
+};
+
+/* 0, -1 for a bad value, -2 for an unknown key */
+static int set_key(struct uf_config *c, const char *k, const char *v)
+{
+	if (!strcmp(k, "redis_socket"))
+		return set_str(c->redis_socket, sizeof(c->redis_socket), v, 0);
+	if (!strcmp(k, "redis_password_file"))
+		return set_str(c->redis_password_file, sizeof(c->redis_password_file), v, 0);
+	if (!strcmp(k, "hvt"))
+		return set_str(c->hvt, sizeof(c->hvt), v, 0);
+	if (!strcmp(k, "mqtt_url"))
+		return set_str(c->mqtt_url, sizeof(c->mqtt_url), v, 0);
+	if (!strcmp(k, "tap_bridge"))
+		return set_str(c->tap_bridge, sizeof(c->tap_bridge), v, 1);
+	if (!strcmp(k, "tap_cidr"))
+		return set_str(c->tap_cidr, sizeof(c->tap_cidr), v, 1);
+	for (size_t i = 0; i < sizeof(NUM_KEYS) / sizeof(*NUM_KEYS); i++) {
+		const struct num_key *nk = &NUM_KEYS[i];
+		uint64_t n;
+		if (strcmp(k, nk->key))
+			continue;
+		if (parse_num(v, nk->min, nk->max, &n) < 0)
+			return -1;
+		char *dst = (char *)c + nk->off;
+		if (nk->size == 2)
+			*(uint16_t *)(void *)dst = (uint16_t)n;
+		else if (nk->size == 4)
+			*(uint32_t *)(void *)dst = (uint32_t)n;
+		else
+			*(uint64_t *)(void *)dst = n;
+		return 0;
+	}
+	return -2;
+}
+
+int uf_config_read(struct uf_config *c, const char *path, int required, char *err, size_t errlen)
+{
+	char line[4400];
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		if (!required && errno == ENOENT)
+			return 0;
+		int e = errno;
+		snprintf(err, errlen, "%s: %s%s", path, strerror(e),
+		         required ? " (run 'unifaas up', which writes it)" : "");
+		errno = e;
+		return -1;
+	}
+	int lineno = 0, rc = 0;
+	while (rc == 0 && fgets(line, sizeof(line), f)) {
+		lineno++;
+		line[strcspn(line, "\r\n")] = 0;
+		char *k = line + strspn(line, " \t");
+		if (!*k || *k == '#')
+			continue;
+		char *eq = strchr(k, '=');
+		if (!eq) {
+			snprintf(err, errlen, "%s:%d: expected key=value", path, lineno);
+			rc = -1;
+			break;
+		}
+		*eq = 0;
+		int r = set_key(c, k, eq + 1);
+		if (r == -2)
+			snprintf(err, errlen, "%s:%d: unknown key '%s'", path, lineno, k);
+		else if (r < 0)
+			snprintf(err, errlen, "%s:%d: %s: bad value '%s'", path, lineno, k, eq + 1);
+		rc = r < 0 ? -1 : 0;
+	}
+	fclose(f);
+	if (rc < 0)
+		errno = EINVAL;
+	return rc;
+}
+
+int uf_config_load(struct uf_config *c, const char *state_dir, char *err, size_t errlen)
+{
+	char path[1200];
+	uf_config_defaults(c, state_dir);
+	snprintf(path, sizeof(path), "%s/unifaas.conf", state_dir);
+	if (uf_config_read(c, path, 1, err, errlen) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/unifaasd.conf", state_dir);
+	return uf_config_read(c, path, 0, err, errlen);
+}
+
+unsigned uf_config_mqtt_port(const struct uf_config *c)
+{
+	const char *colon = strrchr(c->mqtt_url, ':');
+	uint64_t port;
+	return colon && parse_num(colon + 1, 1, 65535, &port) == 0 ? (unsigned)port : 0;
+}

@@ -1,0 +1,55 @@
+/*
+ * config.h - the platform's configuration, read one way by unifaasd and by
+ * the CLI (ARCHITECTURE §8: one reader, one precedence).
+ *
+ * Precedence, lowest first: the defaults below; <state>/unifaas.conf,
+ * written by `unifaas up` at every start (required); <state>/unifaasd.conf,
+ * the user's own settings, which `up` never rewrites (optional).  A key set
+ * in a later file overrides it in the earlier ones, so an api_port in
+ * unifaasd.conf is the port unifaasd listens on and the port the CLI calls.
+ *
+ * Both files are `key=value` lines; `#` starts a comment.  An unknown key
+ * or a bad value is an error naming the file and line: nothing may run on a
+ * configuration it half understood.  Secrets are not read here (only the
+ * name of the Redis password file); unifaasd reads them (daemon/config.c).
+ */
+#ifndef UF_CONFIG_H
+#define UF_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct uf_config {
+	char state_dir[1024];
+	char redis_socket[1024];
+	char redis_password_file[1024];
+	char hvt[1024];
+	char mqtt_url[256];
+	uint16_t api_port;
+	uint32_t max_units;        /* node-wide */
+	uint32_t tick_ms;          /* reconcile period while work exists */
+	uint32_t idle_tick_ms;     /* reconcile period when nothing runs */
+	uint64_t log_cap;          /* bytes per step log before rotation */
+	char tap_bridge[16];       /* the TAP pool (net: true functions) */
+	char tap_cidr[32];         /* host address/prefix on the bridge */
+	uint32_t tap_pool_size;    /* TAP devices in the pool */
+	uint32_t prestart;         /* standby tenders kept ready (0: none) */
+	uint32_t retain_handled;   /* handled entries a queue keeps (retention.c) */
+	uint32_t trim_interval_ms; /* how often queues are trimmed */
+	/* filled by unifaasd (daemon/config.c), never by uf_config_load */
+	char redis_password[256];
+	char token[256];
+	char token_file[1100];
+};
+
+/* The defaults (state_dir and the paths in it set from state_dir). */
+void uf_config_defaults(struct uf_config *c, const char *state_dir);
+/* Applies the key=value lines of `path` over c.  A missing file is an
+ * error if `required`, else nothing.  0, or -1 with err ("path:line: ..."). */
+int uf_config_read(struct uf_config *c, const char *path, int required, char *err, size_t errlen);
+/* Defaults, then <state_dir>/unifaas.conf, then <state_dir>/unifaasd.conf. */
+int uf_config_load(struct uf_config *c, const char *state_dir, char *err, size_t errlen);
+/* The port of c->mqtt_url (mqtt://host:port), or 0. */
+unsigned uf_config_mqtt_port(const struct uf_config *c);
+
+#endif

@@ -1,0 +1,129 @@
+/*
+ * delivery.c - the delivery protocol's names and steps (delivery.h): field
+ * names, keys, entry parsing and the commands that settle an event, used by
+ * the tender and by unifaasd alike.  No I/O but the clock.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "delivery.h"
+
+const char *const uf_unit_commands[UF_UNIT_NCOMMANDS] = {
+    "auth",                                   /* the unit's ACL user, at open */
+    "xgroup|create",                          /* its step's group, at open (MKSTREAM) */
+    "xreadgroup",                             /* pops */
+    "xadd",                                   /* pushes, re-queues, dead letters */
+    "xack",                                   /* settling */
+    "multi",         "exec",                  /* each batch settled in one transaction */
+    "get",           "set",  "incrby", "del", /* KV */
+    "hincrby",                                /* uf:stat counters */
+};
+
+int uf_key(char *buf, size_t cap, const char *kind, const char *wf, const char *name, size_t name_len)
+{
+	int n = snprintf(buf, cap, "uf:%s:%s:%.*s", kind, wf, (int)name_len, name);
+	return n < 0 || (size_t)n >= cap ? -1 : n;
+}
+
+void uf_entry_init(struct uf_entry *e, const char *id)
+{
+	*e = (struct uf_entry){.id = id, .origin = id, .origin_len = strlen(id)};
+}
+
+static int field_is(const char *k, size_t klen, const char *name)
+{
+	return klen == strlen(name) && !memcmp(k, name, klen);
+}
+
+void uf_entry_field(struct uf_entry *e, const char *k, size_t klen, const char *v, size_t vlen)
+{
+	int64_t a;
+	if (field_is(k, klen, UF_FIELD_DATA)) {
+		e->data = v;
+		e->len = vlen;
+	} else if (field_is(k, klen, UF_FIELD_ORIGIN) && vlen > 0 && vlen <= UF_ID_MAX && !memchr(v, 0, vlen)) {
+		e->origin = v;
+		e->origin_len = vlen;
+	} else if (field_is(k, klen, UF_FIELD_ATTEMPT) && uf_int64_parse(v, vlen, &a) == 0 && a >= 0) {
+		e->attempt = a > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)a;
+	}
+}
+
+static void arg(struct uf_cmd *c, const char *s, size_t len)
+{
+	c->argv[c->argc] = s;
+	c->len[c->argc++] = len;
+}
+
+static void arg_s(struct uf_cmd *c, const char *s)
+{
+	arg(c, s, strlen(s));
+}
+
+int uf_settle_cmd(const struct uf_delivery *d, const struct uf_entry *e, int counted, const char *reason,
+                  uint64_t time_ms, struct uf_cmd *out)
+{
+	uint32_t attempt = e->attempt + (counted ? 1 : 0);
+	int dead = counted && attempt > d->retries;
+	out->argc = 0;
+	if (uf_key(out->key, sizeof(out->key), dead ? "dlq" : "q", d->wf, d->queue, strlen(d->queue)) < 0)
+		return -1;
+	snprintf(out->num[0], sizeof(out->num[0]), "%" PRIu32, attempt);
+	snprintf(out->num[1], sizeof(out->num[1]), "%" PRIu64, time_ms);
+	arg_s(out, "XADD");
+	arg_s(out, out->key);
+	arg_s(out, "*");
+	arg_s(out, UF_FIELD_DATA);
+	arg(out, e->data ? e->data : "", e->data ? e->len : 0);
+	arg_s(out, UF_FIELD_ORIGIN);
+	arg(out, e->origin, e->origin_len);
+	arg_s(out, dead ? UF_FIELD_ATTEMPTS : UF_FIELD_ATTEMPT);
+	arg_s(out, out->num[0]);
+	if (dead) {
+		arg_s(out, UF_FIELD_STEP);
+		arg_s(out, d->step);
+	}
+	if (reason) {
+		arg_s(out, UF_FIELD_REASON);
+		arg_s(out, reason);
+	}
+	if (dead) {
+		arg_s(out, UF_FIELD_TIME);
+		arg_s(out, out->num[1]);
+	}
+	return dead;
+}
+
+int uf_ack_cmd(const struct uf_delivery *d, const char *id, struct uf_cmd *out)
+{
+	out->argc = 0;
+	if (uf_key(out->key, sizeof(out->key), "q", d->wf, d->queue, strlen(d->queue)) < 0)
+		return -1;
+	arg_s(out, "XACK");
+	arg_s(out, out->key);
+	arg_s(out, d->step);
+	arg_s(out, id);
+	return 0;
+}
+
+int uf_count_cmd(const struct uf_delivery *d, const char *field, uint64_t n, struct uf_cmd *out)
+{
+	out->argc = 0;
+	if (uf_key(out->key, sizeof(out->key), "stat", d->wf, d->step, strlen(d->step)) < 0)
+		return -1;
+	snprintf(out->num[0], sizeof(out->num[0]), "%" PRIu64, n);
+	arg_s(out, "HINCRBY");
+	arg_s(out, out->key);
+	arg_s(out, field);
+	arg_s(out, out->num[0]);
+	return 0;
+}
+
+uint64_t uf_time_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}

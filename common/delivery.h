@@ -1,0 +1,108 @@
+/*
+ * delivery.h - the delivery protocol of queues (ARCHITECTURE §3), written
+ * once for the two places that settle events: the tender
+ * (tender/backend_redis.c), which settles each batch its guest handled,
+ * and unifaasd (daemon/units.c), which settles what a unit that died still
+ * held.  Both build their Redis commands here and send them in their own
+ * MULTI/EXEC (the tender over its hiredis context, the daemon over its
+ * store); nothing here does I/O except uf_time_ms reading the clock.
+ *
+ * Keys: uf:q:<wf>:<queue> (a stream), uf:dlq:<wf>:<queue> (its dead
+ * letters), uf:stat:<wf>:<step> (a hash of counters), uf:kv:<wf>:<key>.
+ *
+ * A queue entry holds UF_FIELD_DATA and, once re-queued, UF_FIELD_ORIGIN
+ * (the id of the event's first entry: its idempotency key, whose
+ * millisecond part is the event's time), UF_FIELD_ATTEMPT (failed
+ * deliveries so far; absent = 0) and UF_FIELD_REASON (why the last one
+ * failed).  A dead letter holds data, origin, UF_FIELD_ATTEMPTS (deliveries
+ * made), UF_FIELD_STEP, reason and UF_FIELD_TIME (epoch milliseconds when it
+ * was dead-lettered: uf_time_ms, the one clock of event times).
+ *
+ * Settling an event that was not acknowledged:
+ *   counted (its handler failed, it faulted or timed out, or its unit died
+ *   holding it): attempt + 1; past the step's retries it is dead-lettered,
+ *   else re-queued with the new attempt and the reason;
+ *   not counted (handed back unhandled, or its unit was stopped by the
+ *   daemon): re-queued with its attempt unchanged.
+ * Every settled entry is acknowledged (XACK) in the same transaction, and
+ * the step's counters are raised there too: <consumer> by the events it
+ * acknowledged, UF_STAT_FAILED by the counted failures, UF_STAT_DEAD by the
+ * dead-lettered ones.
+ *
+ * A unit's Redis ACL user may send exactly UF_UNIT_COMMANDS (registry.c
+ * grants them; the tender sends nothing else).
+ */
+#ifndef UF_DELIVERY_H
+#define UF_DELIVERY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rules.h"
+
+#define UF_FIELD_DATA     "data"
+#define UF_FIELD_ORIGIN   "origin"
+#define UF_FIELD_ATTEMPT  "attempt"
+#define UF_FIELD_REASON   "reason"
+#define UF_FIELD_ATTEMPTS "attempts"
+#define UF_FIELD_STEP     "step"
+#define UF_FIELD_TIME     "time"
+
+#define UF_STAT_FAILED "failed"
+#define UF_STAT_DEAD   "dead"
+
+/* The commands a unit sends, as ACL rules name them (lower case). */
+#define UF_UNIT_NCOMMANDS 12
+extern const char *const uf_unit_commands[UF_UNIT_NCOMMANDS];
+
+/* uf:<kind>:<wf>:<name> into buf (kind "q", "dlq", "stat", "kv"); the
+ * length, or -1 if it does not fit. */
+int uf_key(char *buf, size_t cap, const char *kind, const char *wf, const char *name, size_t name_len);
+
+/* One stream entry, parsed; its strings point into the caller's reply. */
+struct uf_entry {
+	const char *id;
+	const char *origin; /* the entry's own id when it has none */
+	size_t origin_len;
+	const char *data; /* NULL: no data field (not an event) */
+	size_t len;
+	uint32_t attempt;
+};
+/* Starts an entry `id` (NUL-terminated): origin = id, no data, attempt 0. */
+void uf_entry_init(struct uf_entry *e, const char *id);
+/* Takes one field/value pair of the entry into e; unknown fields and
+ * malformed values (an origin that is not 1..UF_ID_MAX bytes without NUL,
+ * an attempt that is not a decimal integer) are ignored. */
+void uf_entry_field(struct uf_entry *e, const char *k, size_t klen, const char *v, size_t vlen);
+
+/* One Redis command as an argument vector, with room for the strings it
+ * builds (key, numbers). */
+#define UF_CMD_ARGS 16
+struct uf_cmd {
+	int argc;
+	const char *argv[UF_CMD_ARGS];
+	size_t len[UF_CMD_ARGS];
+	char key[2 * UF_QUEUE_MAX + 16];
+	char num[2][24];
+};
+
+/* Where one step's units deliver. */
+struct uf_delivery {
+	const char *wf, *queue, *step; /* step: the consumer group */
+	uint32_t retries;              /* failed deliveries re-queued before the dead letter */
+};
+
+/* The XADD that settles e (see the top of this file): counted or not,
+ * reason (NULL: none), time_ms for a dead letter.  Returns 1 if it is a
+ * dead letter, 0 if a re-queue, -1 if a name does not fit. */
+int uf_settle_cmd(const struct uf_delivery *d, const struct uf_entry *e, int counted, const char *reason,
+                  uint64_t time_ms, struct uf_cmd *out);
+/* XACK of one entry of the step's group. */
+int uf_ack_cmd(const struct uf_delivery *d, const char *id, struct uf_cmd *out);
+/* HINCRBY uf:stat:<wf>:<step> field n. */
+int uf_count_cmd(const struct uf_delivery *d, const char *field, uint64_t n, struct uf_cmd *out);
+
+/* Now, in milliseconds since the epoch: the clock of event times. */
+uint64_t uf_time_ms(void);
+
+#endif
