@@ -102,7 +102,7 @@ int uf_config_read(struct uf_config *c, const char *path, int required, char *er
 	char line[4400];
 	FILE *f = fopen(path, "re");
 	if (!f) {
-		if (!required && errno == ENOENT)
+		if (!required && (errno == ENOENT || errno == ENOTDIR)) /* absent: nothing to apply */
 			return 0;
 		int e = errno;
 		snprintf(err, errlen, "%s: %s%s", path, strerror(e),
