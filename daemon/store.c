@@ -2,18 +2,18 @@
  * store.c - the daemon's connections to Redis.
  *
  * Three connections over the unix socket, all authenticated as the
- * platform's own user: a synchronous one used before the loop runs (restore
- * and cleanup at start) and, from the loop, only by deploy, undeploy and the
- * inspect routes (inspect.c), which still wait for their replies;
- * an asynchronous one for commands from the loop (store_send: the loop
- * never waits for a reply, and a command without a reply within
- * STORE_TIMEOUT_MS drops the connection, so every caller hears NULL and
- * carries on; it is made again at most every 200 ms); and an asynchronous
- * one, attached to the libuv loop, subscribed to the keyspace channels (event `xadd`) of the
+ * platform's own user: a synchronous one, used only before the loop runs
+ * (restore and cleanup at start; reads, so its one retry after a broken
+ * connection cannot do anything twice); an asynchronous one for every
+ * command from the loop (store_send: the loop never waits for a reply, a
+ * command is never retried, and one without a reply within STORE_TIMEOUT_MS
+ * drops the connection, so every caller hears NULL and carries on; it is
+ * made again at most every 200 ms); and an asynchronous one subscribed to
+ * the keyspace channels (event `xadd`) of the
  * queues the scheduler watches: only queues with a listening step that has
  * no unit, because a notification per event of a busy queue would cost the
- * daemon ~10% of a core at 20k events/s for nothing.  Either may drop when
- * redis-server restarts: a command on a dead connection reconnects once
+ * daemon ~10% of a core at 20k events/s for nothing.  Any may drop when
+ * redis-server restarts: a synchronous command reconnects once
  * (at most every 200 ms) and otherwise returns NULL; the subscriber
  * reconnects every 500 ms and, once back, asks for a full check, because
  * notifications sent while it was away are lost (the periodic check covers
