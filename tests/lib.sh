@@ -25,7 +25,9 @@ HVT="$UF_BIN/uf-hvt"
 UF_TMP=${UF_TMP:-$(mktemp -d)}
 # The ASan build's tender seccomps itself; LeakSanitizer would need ptrace at
 # exit, so leaks are checked by the unit tests (no seccomp there) instead.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0}
+# verify_asan_link_order=0: a test may LD_PRELOAD a library into the ASan
+# build (daemon.sh's getrandom that fails), which ASan otherwise refuses.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0:verify_asan_link_order=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 UF_RESULTS=${UF_RESULTS:-$UF_TMP/results}
 UF_SUITE=${UF_SUITE:-$(basename "$0" .sh)}

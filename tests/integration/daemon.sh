@@ -113,7 +113,7 @@ printf 'name: unserved\nfunctions:\n  s:\n    image: %s\n    listen: in\ningress
 U deploy "$UF_TMP/unserved.yaml" >"$UF_TMP/us.out" 2>&1
 rc=$?
 [ $rc = 65 ] && grep -q "unserved.yaml:6: ingress: not served by this version of unifaas (MQTT and HTTP routes" "$UF_TMP/us.out" &&
-	! U ls | grep -q unserved && pass unserved-key-refused || fail unserved-key-refused "rc $rc: $(cat "$UF_TMP/us.out")"
+	not_deployed unserved && pass unserved-key-refused || fail unserved-key-refused "rc $rc: $(cat "$UF_TMP/us.out")"
 
 # --- no randomness, no credentials: deploy and up are refused -------------
 printf '#include <errno.h>\n#include <sys/types.h>\nssize_t getrandom(void *b, size_t n, unsigned f) { (void)b; (void)n; (void)f; errno = ENOSYS; return -1; }\n' >"$UF_TMP/norandom.c"
@@ -132,7 +132,7 @@ EOF2
 U deploy "$m" >"$UF_TMP/nr.out" 2>&1
 rc=$?
 [ $rc != 0 ] && grep -q "cannot make a password for the workflow's Redis user: getrandom: Function not implemented" "$UF_TMP/nr.out" &&
-	! U ls | grep -q norand && pass no-random-deploy-refused || fail no-random-deploy-refused "rc $rc: $(cat "$UF_TMP/nr.out"); $(U ls | grep norand)"
+	not_deployed norand && pass no-random-deploy-refused || fail no-random-deploy-refused "rc $rc: $(cat "$UF_TMP/nr.out"); $(U ls | grep norand)"
 LD_PRELOAD=$UF_TMP/norandom.so "$UNIFAAS" --state-dir "$UF_TMP/norandom.state" up --api-port 1 >"$UF_TMP/nr.out" 2>&1
 rc=$?
 [ $rc != 0 ] && grep -q "cannot make a random .*getrandom: Function not implemented" "$UF_TMP/nr.out" &&

@@ -73,6 +73,12 @@ busy() {
 # workflows: the names of the deployed workflows, one a line (not the rest of
 # `unifaas ls`, whose units and state change by themselves)
 workflows() { U ls --json | python3 -c 'import json,sys; print("\n".join(sorted(w["name"] for w in json.load(sys.stdin)["workflows"])))'; }
+# not_deployed WF: the list of deployed workflows could be read and WF is not
+# in it (`! U ls | grep WF` also passes when the daemon does not answer)
+not_deployed() {
+	local w
+	w=$(workflows) && ! grep -qxF -- "$1" <<<"$w"
+}
 daemon_log() { cat "$PLAT_STATE/logs/unifaasd.log"; }
 
 # manifest NAME: writes a manifest from stdin into $UF_TMP and echoes its path
