@@ -494,6 +494,8 @@ int cmd_ps(int argc, char **argv)
 			       jstr(s, "step") ? jstr(s, "step") : "?", state ? state : "?", reason ? ": " : "",
 			       reason ? reason : "");
 	}
+	if (json_is_true(json_object_get(root, "stale")))
+		fprintf(stderr, "unifaas: ps: Redis did not answer in time: EVENTS are the counts last read\n");
 	json_decref(root);
 out:
 	api_close(&a);

@@ -83,7 +83,8 @@ echo "info: Redis stopped: health $hl; ps ${ps_ms} ms rc $ps_rc; health status $
 max=$(printf '%s\n' "$hl" | tr ' ' '\n' | sed -n 's/^max_ms=//p')
 [ "${max:-99999}" -lt 300 ] && pass health-prompt-while-redis-stopped || fail health-prompt-while-redis-stopped "$hl"
 [ "$code" = 503 ] && pass health-says-degraded || fail health-says-degraded "status $code"
-[ $ps_rc = 0 ] && [ $ps_ms -lt 2000 ] && printf '%s' "$ps_out" | grep -q '"stall.s.' && pass ps-while-redis-stopped ||
+[ $ps_rc = 0 ] && [ $ps_ms -lt 2000 ] && printf '%s' "$ps_out" | grep -q '"stall.s.' &&
+	printf '%s' "$ps_out" | grep -Eq '"stale": *true' && pass ps-while-redis-stopped ||
 	fail ps-while-redis-stopped "rc $ps_rc in $ps_ms ms: $ps_out"
 [ "$d2_rc" = 69 ] && [ "$d2_ms" -lt 4000 ] && pass deploy-refused-while-redis-stopped ||
 	fail deploy-refused-while-redis-stopped "rc $d2_rc after $d2_ms ms"
