@@ -7,7 +7,8 @@
  * Entries are shown as stored: a queue entry holds `data` and, once
  * re-queued, `origin` (the event's first id, its idempotency key),
  * `attempt` and `reason`; a dead letter (uf:dlq:<wf>:<queue>, written by the
- * tender and by units.c) holds `data origin attempts step reason time`.
+ * tender and by units.c) holds `data origin attempts step reason time`
+ * (field names and entry parsing: common/delivery.h).
  * Data that is valid UTF-8 is served as `data`, any other bytes as
  * `data_base64`, as `unifaas run` prints pushes.  An entry's `time` is the
  * millisecond part of its id: when Redis stored it (epoch ms).
@@ -36,6 +37,7 @@
 
 #include "api_routes.h"
 #include "backlog.h"
+#include "delivery.h"
 #include "logs.h"
 #include "rules.h"
 #include "store.h"
@@ -59,9 +61,10 @@ static const char REPLAY_LUA[] =
     "  if #e == 0 then return 0 end\n"
     "  local f, data, origin = e[1][2], '', id\n"
     "  for k = 1, #f, 2 do\n"
-    "    if f[k] == 'data' then data = f[k + 1] elseif f[k] == 'origin' then origin = f[k + 1] end\n"
+    "    if f[k] == '" UF_FIELD_DATA "' then data = f[k + 1]\n"
+    "    elseif f[k] == '" UF_FIELD_ORIGIN "' then origin = f[k + 1] end\n"
     "  end\n"
-    "  redis.call('XADD', KEYS[2], '*', 'data', data, 'origin', origin)\n"
+    "  redis.call('XADD', KEYS[2], '*', '" UF_FIELD_DATA "', data, '" UF_FIELD_ORIGIN "', origin)\n"
     "  redis.call('XDEL', KEYS[1], id)\n"
     "  return 1\n"
     "end\n"
@@ -264,26 +267,30 @@ static json_t *entry_json(const redisReply *e, const char *dead_queue)
 		return NULL;
 	const char *id = e->element[0]->str;
 	const redisReply *f = e->element[1];
-	size_t dlen = 0;
-	const char *data = field(f, "data", &dlen), *origin = field(f, "origin", NULL),
-	           *reason = field(f, "reason", NULL);
-	json_t *o = json_pack("{s:s,s:I,s:s}", "id", id, "time", (json_int_t)strtoull(id, NULL, 10), "origin",
-	                      origin ? origin : id);
+	struct uf_entry en; /* data, origin and attempt parsed as the tender and units.c do */
+	uf_entry_init(&en, id);
+	for (size_t i = 0; f->type == REDIS_REPLY_ARRAY && i + 1 < f->elements; i += 2)
+		if (f->element[i]->type == REDIS_REPLY_STRING && f->element[i + 1]->type == REDIS_REPLY_STRING)
+			uf_entry_field(&en, f->element[i]->str, f->element[i]->len, f->element[i + 1]->str,
+			               f->element[i + 1]->len);
+	const char *reason = field(f, UF_FIELD_REASON, NULL);
+	json_t *o = json_pack("{s:s,s:I,s:s%}", "id", id, "time", (json_int_t)strtoull(id, NULL, 10), "origin",
+	                      en.origin, en.origin_len);
 	if (!o)
 		return NULL;
 	if (dead_queue) {
-		const char *step = field(f, "step", NULL);
+		const char *step = field(f, UF_FIELD_STEP, NULL);
 		json_object_set_new(o, "queue", json_string(dead_queue));
 		json_object_set_new(o, "step", json_string(step ? step : ""));
-		json_object_set_new(o, "attempts", int_field(f, "attempts"));
+		json_object_set_new(o, "attempts", int_field(f, UF_FIELD_ATTEMPTS));
 	} else {
-		json_object_set_new(o, "attempt", int_field(f, "attempt"));
+		json_object_set_new(o, "attempt", json_integer((json_int_t)en.attempt));
 	}
 	if (reason) {
 		json_t *r = json_string(reason);
 		json_object_set_new(o, "reason", r ? r : json_string("(not UTF-8)"));
 	}
-	set_data(o, data ? data : "", dlen);
+	set_data(o, en.data ? en.data : "", en.data ? en.len : 0);
 	return o;
 }
 
