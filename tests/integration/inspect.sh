@@ -173,6 +173,15 @@ expect logs-since-0 0 '' U logs ins/a --since 0s
 [ ! -s "$W/logs-since-0.out" ] && pass logs-since-none || fail logs-since-none "$(cat "$W/logs-since-0.out")"
 expect logs-since-1h 0 '' U logs ins/a --since 1h
 [ -s "$W/logs.out" ] && cmp -s "$W/logs-since-1h.out" "$W/logs.out" && pass logs-since-all || fail logs-since-all "$(diff "$W/logs-since-1h.out" "$W/logs.out" | head -3)"
+# --tail with -f: the last line, then new ones
+U logs ins/a --tail 1 -f >"$W/tailf.out" 2>&1 &
+tpid=$!
+wait_for 10 test -s "$W/tailf.out"
+echo tailf | U push ins in >/dev/null
+wait_for 20 grep -q ': tailf$' "$W/tailf.out" && [ "$(head -1 "$W/tailf.out")" = "$(tail -1 "$W/logs.out")" ] &&
+	[ "$(wc -l <"$W/tailf.out")" = 2 ] && pass logs-tail-follow || fail logs-tail-follow "$(cat "$W/tailf.out")"
+kill $tpid 2>/dev/null
+wait $tpid 2>/dev/null
 expect logs-bad-since 2 "unifaas: logs: --since '5x': expected a duration such as 500ms, 10s, 5m, 1h or 2d" U logs ins/a --since 5x
 expect logs-bad-tail 2 "unifaas: logs: --tail '0': expected a number of lines 1..1000000" U logs ins/a --tail 0
 expect logs-no-workflow 4 "unifaas: logs: nosuch/a: workflow 'nosuch' is not deployed" U logs nosuch/a
