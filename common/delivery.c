@@ -96,6 +96,19 @@ int uf_settle_cmd(const struct uf_delivery *d, const struct uf_entry *e, int cou
 	return dead;
 }
 
+int uf_push_cmd(const char *wf, const char *queue, size_t queue_len, const char *data, size_t len, struct uf_cmd *out)
+{
+	out->argc = 0;
+	if (uf_key(out->key, sizeof(out->key), "q", wf, queue, queue_len) < 0)
+		return -1;
+	arg_s(out, "XADD");
+	arg_s(out, out->key);
+	arg_s(out, "*");
+	arg_s(out, UF_FIELD_DATA);
+	arg(out, data, len);
+	return 0;
+}
+
 int uf_ack_cmd(const struct uf_delivery *d, const char *id, struct uf_cmd *out)
 {
 	out->argc = 0;

@@ -97,6 +97,8 @@ struct uf_delivery {
  * dead letter, 0 if a re-queue, -1 if a name does not fit. */
 int uf_settle_cmd(const struct uf_delivery *d, const struct uf_entry *e, int counted, const char *reason,
                   uint64_t time_ms, struct uf_cmd *out);
+/* The XADD of a new event (a push): data on uf:q:<wf>:<queue>. */
+int uf_push_cmd(const char *wf, const char *queue, size_t queue_len, const char *data, size_t len, struct uf_cmd *out);
 /* XACK of one entry of the step's group. */
 int uf_ack_cmd(const struct uf_delivery *d, const char *id, struct uf_cmd *out);
 /* HINCRBY uf:stat:<wf>:<step> field n. */

@@ -40,6 +40,7 @@
 
 #include "api.h"
 #include "api_routes.h"
+#include "delivery.h"
 #include "logs.h"
 #include "rules.h"
 #include "store.h"
@@ -625,8 +626,6 @@ static enum MHD_Result r_push(struct api *a, struct MHD_Connection *c, struct re
 	int single = type && !strncmp(type, "application/octet-stream", 24);
 	const char *p = rq->body ? rq->body : "", *end = p + rq->len;
 	size_t n = 0;
-	char key[256];
-	snprintf(key, sizeof(key), "uf:q:%s:%s", w->m->name, q);
 	/* check every event before queueing any */
 	for (const char *s = p; s < end;) {
 		const char *nl = single ? end : memchr(s, '\n', (size_t)(end - s));
@@ -653,9 +652,9 @@ static enum MHD_Result r_push(struct api *a, struct MHD_Connection *c, struct re
 		if (!single && len && s[len - 1] == '\r')
 			len--;
 		if (len || single) {
-			const char *argv[] = {"XADD", key, "*", "data", s};
-			size_t lens[] = {4, strlen(key), 1, 4, len};
-			if (store_sendv(d->store, push_reply, rq, 5, argv, lens) < 0)
+			struct uf_cmd cmd; /* the push of the delivery protocol (common/delivery.h) */
+			uf_push_cmd(w->m->name, q, strlen(q), s, len, &cmd);
+			if (store_sendv(d->store, push_reply, rq, cmd.argc, cmd.argv, cmd.len) < 0)
 				break; /* the rest is not sent: the answer says how many were queued */
 			rq->sent++;
 			rq->calls++;

@@ -252,9 +252,10 @@ static int settle(struct redis_be *r, const struct uf_entry *ents, uint32_t n, c
 	struct uf_cmd cmd;
 	char why[64];
 	redisAppendCommand(r->c, "MULTI");
-	for (uint32_t i = 0; i < npush; i++, queued++)
-		redisAppendCommand(r->c, "XADD uf:q:%s:%b * data %b", r->wf, pushes[i].queue, pushes[i].queue_len,
-		                   pushes[i].data, pushes[i].len);
+	for (uint32_t i = 0; i < npush; i++, queued++) { /* names checked at the hypercall: the key fits */
+		uf_push_cmd(r->wf, pushes[i].queue, pushes[i].queue_len, pushes[i].data, pushes[i].len, &cmd);
+		redisAppendCommandArgv(r->c, cmd.argc, cmd.argv, cmd.len);
+	}
 	int kv_first = queued;
 	int nkvq = append_kvs(r, kvs, nkv, kv_of);
 	queued += nkvq;

@@ -172,6 +172,8 @@ static void settle_commands(void **state)
 	    joined(&c),
 	    "XADD uf:dlq:eval:in * data open origin 1-0 attempts 3 step fdc reason boom time 1796000000123");
 	assert_int_equal(uf_settle_cmd(&d, &e, 0, "stopped", 42, &c), 0); /* not counted: never dead */
+	assert_int_equal(uf_push_cmd("eval", "out", 3, "x y", 3, &c), 0);
+	assert_string_equal(joined(&c), "XADD uf:q:eval:out * data x y");
 	assert_int_equal(uf_ack_cmd(&d, "5-1", &c), 0);
 	assert_string_equal(joined(&c), "XACK uf:q:eval:in fdc 5-1");
 	assert_int_equal(uf_count_cmd(&d, UF_STAT_DEAD, 3, &c), 0);
