@@ -7,7 +7,7 @@
  * process is a child subreaper so every descendant of a unit is reaped
  * here.  SIGTERM/SIGINT: stop accepting requests, SIGTERM every unit
  * (SIGKILL after 2 s), settle what they held, then exit 0.
- * Logs go to stderr, one key=value line per event.
+ * Logs go to stderr, one key=value record per event (dlog.c).
  */
 #include <getopt.h>
 #include <signal.h>
@@ -20,38 +20,10 @@
 #include <unistd.h>
 
 #include "api.h"
-#include "delivery.h"
 #include "standby.h"
 #include "store.h"
 #include "tap_pool.h"
 #include "unifaasd.h"
-
-uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-uint64_t wall_ms(void)
-{
-	return uf_time_ms(); /* the one clock of event times (common/delivery.h) */
-}
-
-void dlog(const char *level, const char *fmt, ...)
-{
-	char line[2048], ts[32];
-	struct timespec now;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "time=%s.%03ldZ level=%s %s\n", ts, now.tv_nsec / 1000000, level, line);
-}
 
 static void on_notify(void *arg, const char *wf, const char *queue)
 {

@@ -6,7 +6,8 @@
  * decision when to start one (scheduler.c + autoscale.c), the control API
  * (api.c), the units' logs (logs.c), its connection to Redis (store.c),
  * pre-started tenders (standby.c), the TAP pool (tap_pool.c) and its
- * configuration (config.c); manifests are parsed by manifest.c.
+ * configuration (config.c), its own log records (dlog.c) and clocks
+ * (clock.c); manifests are parsed by manifest.c.
  * It never touches guest memory and never sits on the data path: units talk
  * to Redis themselves.
  *
@@ -19,6 +20,8 @@
 #ifndef UNIFAASD_H
 #define UNIFAASD_H
 
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -124,7 +127,7 @@ struct daemon {
 	struct standby_pool *standbys;
 };
 
-/* time: now_ms for intervals (monotonic), wall_ms for times users see (epoch) */
+/* clock.c: now_ms for intervals (monotonic), wall_ms for times users see (epoch) */
 uint64_t now_ms(void);
 uint64_t wall_ms(void);
 /* config.c: mkdir -p of every directory in path up to its last '/' (0700) */
@@ -133,8 +136,14 @@ int mkdirs(const char *path);
 /* main.c: ends the loop once a shutdown has stopped every unit and standby */
 void daemon_maybe_finish(struct daemon *d);
 
-/* log: one line, key=value, to stderr (the daemon's log file) */
+/* dlog.c: one record, key=value, to stderr (the daemon's log file).  The
+ * format's literal text is the keys; every conversion is a value, quoted
+ * and escaped as needed (so write `cause=%s`, not `cause="%s"`). */
 void dlog(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* the record dlog writes, into line (cap >= 3), ending in a newline */
+void dlog_format(char *line, size_t cap, const char *level, const char *fmt, va_list ap);
+/* one value as dlog writes it: bare when a plain token, else quoted */
+void dlog_value(char *out, size_t cap, const char *v, size_t n);
 
 /* config.c */
 int config_load(struct uf_config *c, const char *state_dir, char *err, size_t errlen);

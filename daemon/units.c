@@ -711,8 +711,8 @@ static int launch(struct daemon *d, struct step *s, uint64_t seq, char *err, siz
 	s->starts++;
 	s->last_start_ms = u->started_ms;
 	record(d, u);
-	dlog("info", "what=unit-start unit=%s workflow=%s step=%s pid=%d standby=%d%s%s", u->id, s->wf->m->name,
-	     s->fn->name, u->pid, u->standby, u->tap[0] ? " tap=" : "", u->tap);
+	dlog("info", "what=unit-start unit=%s workflow=%s step=%s pid=%d standby=%d tap=%s", u->id, s->wf->m->name,
+	     s->fn->name, u->pid, u->standby, u->tap[0] ? u->tap : "-");
 	return 0;
 fail:
 	if (u->tap[0])

@@ -108,6 +108,55 @@ else
 fi
 U undeploy bigovf >/dev/null
 
+# --- a guest's text cannot forge fields in the daemon's key=value log -------
+m=$(manifest forge <<EOF2
+name: forge
+functions:
+  s:
+    image: $fn
+    listen: in
+    env: { FORGE: 'done" level=error what=overflow workflow=forged \\ end' }
+    scale: { max_units: 1, idle_ms: 200 }
+EOF2
+)
+U deploy "$m" >/dev/null
+echo forge | U push forge in >/dev/null
+wait_for 20 sh -c "grep -q 'what=unit-exit unit=forge.s' '$PLAT_STATE/logs/unifaasd.log'"
+out=$(python3 - "$PLAT_STATE/logs/unifaasd.log" <<'PY'
+import re, sys
+text = 'done" level=error what=overflow workflow=forged \\ end'
+bare = r'[^\s"=\\]+'
+quoted = r'"(?:[^"\\\x00-\x1f]|\\["\\nrt]|\\x[0-9a-f]{2})*"'
+field = re.compile(r'([a-z_]+)=(%s|%s)(?: |$)' % (quoted, bare))
+def unquote(v):
+    if not v.startswith('"'):
+        return v
+    return re.sub(r'\\(x[0-9a-f]{2}|.)', lambda m: chr(int(m.group(1)[1:], 16)) if m.group(1)[0] == 'x' and len(m.group(1)) == 3 else {'n': '\n', 'r': '\r', 't': '\t'}.get(m.group(1), m.group(1)), v[1:-1])
+records, bad = [], []
+for n, line in enumerate(open(sys.argv[1], encoding='utf-8', errors='surrogateescape'), 1):
+    line = line.rstrip('\n')
+    pos, rec = 0, {}
+    while pos < len(line):
+        m = field.match(line, pos)
+        if not m or m.group(1) in rec:
+            bad.append('%d: %s' % (n, line[:160]))
+            break
+        rec[m.group(1)] = unquote(m.group(2))
+        pos = m.end()
+    records.append(rec)
+hits = [r for r in records if any(text in v for v in r.values())]
+print('unparsed=%d forged_records=%d forged_workflow=%d fields=%s' % (len(bad), len(hits),
+      sum(r.get('workflow') == 'forged' for r in records), ','.join(k for k, v in hits[0].items() if text in v) if hits else '-'))
+for b in bad[:3]:
+    print('  ' + b)
+PY
+)
+case $out in
+"unparsed=0 forged_records=1 forged_workflow=0 fields=reason") pass log-values-escaped ;;
+*) fail log-values-escaped "$out" ;;
+esac
+U undeploy forge >/dev/null
+
 # --- keys the platform does not serve yet are refused, not ignored --------
 printf 'name: unserved\nfunctions:\n  s:\n    image: %s\n    listen: in\ningress:\n  http: [{ path: /in, queue: in }]\n' "$fn" >"$UF_TMP/unserved.yaml"
 U deploy "$UF_TMP/unserved.yaml" >"$UF_TMP/us.out" 2>&1

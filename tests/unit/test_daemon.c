@@ -1,7 +1,8 @@
 /*
  * test_daemon.c - unit tests of unifaasd's pure logic: the static-threshold
- * scaling policy (autoscale.c), the capped and rotated unit logs (logs.c)
- * and the configuration file (config.c).  The parts that need Redis, KVM or
+ * scaling policy (autoscale.c), the capped and rotated unit logs (logs.c),
+ * the daemon's own key=value log records (dlog.c) and the configuration
+ * file (config.c).  The parts that need Redis, KVM or
  * processes are tested end to end by tests/integration/platform.sh.
  */
 #include <setjmp.h>
@@ -21,6 +22,65 @@
 #include "logs.h"
 #include "rules.h"
 #include "unifaasd.h"
+
+/* ---- dlog: values cannot forge fields ---- */
+
+static const char *value(const char *v, size_t n)
+{
+	static char out[256];
+	dlog_value(out, sizeof(out), v, n);
+	return out;
+}
+
+static void dlog_values_quoted_and_escaped(void **state)
+{
+	(void)state;
+	assert_string_equal(value("eval.fdc.3", 10), "eval.fdc.3"); /* a plain token stays bare */
+	assert_string_equal(value("", 0), "\"\"");
+	assert_string_equal(value("a b", 3), "\"a b\"");
+	assert_string_equal(value("k=v", 3), "\"k=v\"");
+	const char forged[] = "x\" level=error what=overflow";
+	assert_string_equal(value(forged, strlen(forged)), "\"x\\\" level=error what=overflow\"");
+	assert_string_equal(value("a\nb\tc\\", 6), "\"a\\nb\\tc\\\\\"");
+	assert_string_equal(value("\x01\xff caf\xc3\xa9", 8), "\"\\x01\\xff caf\xc3\xa9\""); /* UTF-8 kept */
+	assert_string_equal(value("a\0b", 3), "\"a\\x00b\"");
+}
+
+static const char *record(const char *level, const char *fmt, ...)
+{
+	static char line[4100];
+	va_list ap;
+	va_start(ap, fmt);
+	dlog_format(line, sizeof(line), level, fmt, ap);
+	va_end(ap);
+	const char *rest = strstr(line, " level=");
+	assert_non_null(rest);
+	assert_int_equal(line[strlen(line) - 1], '\n');
+	return rest + 1;
+}
+
+static void dlog_records(void **state)
+{
+	(void)state;
+	const char forged[] = "done\" level=error what=overflow\nlevel=error what=fake";
+	/* a value the format wraps in quotes is escaped inside them; others get their own */
+	assert_string_equal(
+	    record("info", "what=unit-exit unit=%s status=%lld reason=\"%s\" by=%d", "w.s.1", -1LL, forged, 0),
+	    "level=info what=unit-exit unit=w.s.1 status=-1 reason=\"done\\\" level=error what=overflow\\nlevel=error "
+	    "what=fake\" by=0\n");
+	assert_string_equal(
+	    record("warn", "cause=%s n=%zu id=%.*s x=%5u%%", forged, (size_t)7, 3, "abcdef", 42u),
+	    "level=warn cause=\"done\\\" level=error what=overflow\\nlevel=error what=fake\" n=7 id=abc "
+	    "x=\"   42\"%\n");
+	/* a record longer than a line is cut whole: its quote is closed */
+	char big[6000];
+	memset(big, '"', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	const char *r = record("info", "what=x v=%s", big);
+	size_t n = strlen(r);
+	assert_true(n > 4000);
+	assert_memory_equal(r + n - 4, "\\\"\"\n", 4); /* ...\"" then the newline */
+}
 
 /* ---- autoscale ---- */
 
@@ -320,6 +380,8 @@ static void config_user_file_overrides(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(dlog_values_quoted_and_escaped),
+	    cmocka_unit_test(dlog_records),
 	    cmocka_unit_test(static_threshold),
 	    cmocka_unit_test(log_lines_and_offsets),
 	    cmocka_unit_test(log_rotation_keeps_two_files),

@@ -78,6 +78,7 @@ $(UNIT_OBJ)/test_daemon.o: $(wildcard daemon/*.h)
 $(UNIT_OBJ)/test_daemon.o: UNIT_CFLAGS += -Idaemon
 
 $(UNIT_OUT)/test_daemon: $(UNIT_OBJ)/test_daemon.o $(UNIT_OBJ)/daemon/autoscale.o $(UNIT_OBJ)/daemon/logs.o \
+		$(UNIT_OBJ)/daemon/dlog.o \
 		$(UNIT_OBJ)/daemon/config.o $(UNIT_COMMON_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) $^ -o $@ -lcmocka
