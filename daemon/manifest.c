@@ -36,17 +36,18 @@
 #include <cyaml/cyaml.h>
 #include <yaml.h>
 
+#include "launch.h"
 #include "manifest.h"
 #include "rules.h"
 #include "uf_abi.h"
 
 #define MF_MAX_ERRORS    50
-#define MF_PATH_MAX      512  /* key paths in messages */
-#define MF_COMPONENT_MAX 64   /* bytes of one key shown in a path */
-#define MF_SHOW_MAX      40   /* bytes of a bad value quoted in a message */
-#define MF_VARS_MAX      255  /* env + secrets: the tender's --env limit */
-#define MF_VALUE_MAX     4096 /* bytes of one env value */
-#define MF_VAR_MAX       128  /* bytes of a variable name */
+#define MF_PATH_MAX      512              /* key paths in messages */
+#define MF_COMPONENT_MAX 64               /* bytes of one key shown in a path */
+#define MF_SHOW_MAX      40               /* bytes of a bad value quoted in a message */
+#define MF_VARS_MAX      UF_FN_VARS_MAX   /* env + secrets (launch.h) */
+#define MF_VALUE_MAX     UF_ENV_VALUE_MAX /* bytes of one env value */
+#define MF_VAR_MAX       UF_ENV_NAME_MAX  /* bytes of a variable name */
 #define MF_URL_MAX       2048
 #define MF_TOPIC_MAX     65535 /* MQTT's own limit */
 #define MF_HTTP_PATH_MAX 1024

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "launch.h"
 #include "standby.h"
 #include "unifaasd.h"
 
@@ -135,38 +136,45 @@ int standby_take(struct standby_pool *p, int *pid, int *in, int *out, int *err)
 }
 
 /* Write one token: tag byte, text, NUL. */
-static int put(char *buf, size_t cap, size_t *n, char tag, const char *text)
+static void put(char *buf, size_t *n, char tag, const char *text)
 {
 	size_t len = strlen(text);
-	if (*n + len + 2 > cap)
-		return -1;
 	buf[(*n)++] = tag;
 	memcpy(buf + *n, text, len + 1);
 	*n += len + 1;
-	return 0;
 }
 
+/* The launch request (launch.h): the options, then the environment. */
 int standby_launch(int in, char *const argv[], char *const envp[])
 {
-	static char buf[64 << 10];
-	size_t n = 0;
-	memcpy(buf, "UFLAUNCH1\n", 10);
-	n = 10;
+	size_t n = strlen(UF_LAUNCH_MAGIC), need = n;
 	for (int i = 1; argv[i]; i++)
-		if (put(buf, sizeof(buf), &n, 'A', argv[i]) < 0)
-			return -E2BIG;
+		need += strlen(argv[i]) + 2;
 	for (int i = 0; envp[i]; i++)
-		if (put(buf, sizeof(buf), &n, 'E', envp[i]) < 0)
-			return -E2BIG;
+		need += strlen(envp[i]) + 2;
+	if (need > UF_LAUNCH_MAX)
+		return -E2BIG;
+	char *buf = malloc(need);
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, UF_LAUNCH_MAGIC, n);
+	for (int i = 1; argv[i]; i++)
+		put(buf, &n, 'A', argv[i]);
+	for (int i = 0; envp[i]; i++)
+		put(buf, &n, 'E', envp[i]);
+	int rc = 0;
 	for (size_t off = 0; off < n;) {
 		ssize_t w = write(in, buf + off, n - off);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w < 0)
-			return -errno;
+		if (w < 0) {
+			rc = -errno;
+			break;
+		}
 		off += (size_t)w;
 	}
-	return 0;
+	free(buf);
+	return rc;
 }
 
 int standby_reaped(struct standby_pool *p, int pid, int status)

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "delivery.h"
+#include "launch.h"
 #include "logs.h"
 #include "standby.h"
 #include "store.h"
@@ -40,7 +41,8 @@
 
 extern char **environ;
 
-#define MAX_ARGS 96
+#define MAX_ARGS  24 /* options only: the environment travels apart (launch.h) */
+#define ENV_EXTRA 6  /* credentials, unit id, NET_IP, NET_GW, NULL */
 
 /* A unit of this daemon by pid (id NULL) or by id, also among undeployed
  * workflows waiting for their units to end. */
@@ -479,16 +481,14 @@ static int build_argv(struct daemon *d, struct step *s, struct unit *u, char **a
 	argv[n++] = fmt_dup("--push-allow=%s", allow ? allow : ""); /* empty: no queue */
 	argv[n++] = fmt_dup("--fast-exit");
 	free(allow);
-	if (u->tap[0]) {
-		char gw[32];
-		snprintf(gw, sizeof(gw), "%s", d->cfg.tap_cidr);
-		gw[strcspn(gw, "/")] = 0;
+	/* the environment sits on the guest's stack: make room for it */
+	size_t env = 0;
+	for (size_t i = 0; i < f->nenv; i++)
+		env += strlen(f->env_keys[i]) + strlen(f->env_values[i]) + 2 + 8;
+	if (env > (16u << 10))
+		argv[n++] = fmt_dup("--stack=%zuK", (UF_STACK_DEFAULT + env + 4095) / 4096 * 4);
+	if (u->tap[0])
 		argv[n++] = fmt_dup("--tap=%s", u->tap);
-		argv[n++] = fmt_dup("--env=NET_IP=%s", u->ip);
-		argv[n++] = fmt_dup("--env=NET_GW=%s", gw);
-	}
-	for (size_t i = 0; i < f->nenv && n < MAX_ARGS - 3; i++)
-		argv[n++] = fmt_dup("--env=%s=%s", f->env_keys[i], f->env_values[i]);
 	argv[n++] = fmt_dup("%s", s->image);
 	argv[n] = NULL;
 	for (int i = 0; i < n; i++)
@@ -503,19 +503,42 @@ static void free_argv(char **argv)
 		free(argv[i]);
 }
 
-static void build_env(const struct step *s, const struct unit *u, char **envp)
+/* The tender's environment (never its argv, launch.h): the workflow's
+ * Redis credentials, the unit's id, and the function's variables, each as
+ * UF_ENV_KEY=VALUE (NET_IP and NET_GW too for a unit with a TAP device).
+ * NULL-terminated, nenv + ENV_EXTRA entries; -1 when out of memory. */
+static int build_env(struct daemon *d, const struct step *s, const struct unit *u, char **envp)
 {
-	int n = 0;
+	const struct uf_function *f = s->fn;
+	size_t n = 0;
 	envp[n++] = fmt_dup("UF_REDIS_USER=%s", s->wf->acl_user);
 	envp[n++] = fmt_dup("UF_REDIS_PASSWORD=%s", s->wf->acl_pass);
 	envp[n++] = fmt_dup("UF_UNIT=%s", u->id);
+	if (u->tap[0]) {
+		char gw[32];
+		snprintf(gw, sizeof(gw), "%s", d->cfg.tap_cidr);
+		gw[strcspn(gw, "/")] = 0;
+		envp[n++] = fmt_dup(UF_FN_ENV_PREFIX "NET_IP=%s", u->ip);
+		envp[n++] = fmt_dup(UF_FN_ENV_PREFIX "NET_GW=%s", gw);
+	}
+	for (size_t i = 0; i < f->nenv; i++)
+		envp[n++] = fmt_dup(UF_FN_ENV_PREFIX "%s=%s", f->env_keys[i], f->env_values[i]);
 	envp[n] = NULL;
+	int rc = 0;
+	for (size_t i = 0; i < n; i++)
+		rc |= !envp[i];
+	for (size_t i = 0; rc && i < n; i++) {
+		free(envp[i]);
+		envp[i] = NULL;
+	}
+	return -rc;
 }
 
 static void free_env(char **envp)
 {
-	for (int i = 0; envp[i]; i++)
+	for (int i = 0; envp && envp[i]; i++)
 		free(envp[i]);
+	free(envp);
 }
 
 /* A pre-started tender becomes the unit: 0, or -1 (start one the plain way). */
@@ -568,10 +591,9 @@ int spawn_tender(char *const argv[], char *const envp[], int in, int out, int er
  * success, outfd and errfd are our read ends of its stdout and stderr. */
 static int spawn(struct daemon *d, struct step *s, struct unit *u, int *outfd, int *errfd, char *err, size_t errlen)
 {
-	char *argv[MAX_ARGS] = {0}, *envp[8] = {0};
+	char *argv[MAX_ARGS] = {0}, **envp = calloc(s->fn->nenv + ENV_EXTRA, sizeof(*envp));
 	int rc = -1, out[2] = {-1, -1}, errp[2] = {-1, -1};
-	build_env(s, u, envp);
-	if (build_argv(d, s, u, argv) < 0 || !envp[0] || !envp[1] || !envp[2]) {
+	if (!envp || build_env(d, s, u, envp) < 0 || build_argv(d, s, u, argv) < 0) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}

@@ -30,6 +30,9 @@
 #include <unistd.h>
 
 #include "hvt.h"
+#include "launch.h"
+
+extern char **environ;
 
 #define TICKS_PER_TIMEOUT 4
 
@@ -46,7 +49,8 @@ static void usage(FILE *f)
 	        "  --timeout-ms N      CPU time one event may use (default 0 = unlimited)\n"
 	        "  --idle-ms N         how long the unit waits for more events (default 0)\n"
 	        "  --batch N           most events per pop (default 64, max %u)\n"
-	        "  --env KEY=VALUE     add to the function's environment (repeatable)\n"
+	        "  --env KEY=VALUE     add to the function's environment (repeatable); so does\n"
+	        "                      each variable UF_ENV_KEY=VALUE of uf-hvt's own environment\n"
 	        "  --event DATA        an event (repeatable); these come first\n"
 	        "  --events FILE       then events from FILE, one per line ('-' for stdin);\n"
 	        "                      with neither option, events are read from stdin\n"
@@ -356,10 +360,32 @@ static int parse_push_allow(char *list, struct hvt_options *o)
 	return 0;
 }
 
+/*
+ * The function's environment as unifaasd passes it (common/launch.h): each
+ * UF_ENV_KEY=VALUE of ours becomes KEY=VALUE for the guest, in order, after
+ * any --env.  Values are never printed: they may be secrets.
+ */
+static int env_from_environ(struct hvt_options *o)
+{
+	size_t plen = strlen(UF_FN_ENV_PREFIX);
+	for (char **e = environ; *e; e++) {
+		const char *kv = *e + plen;
+		if (strncmp(*e, UF_FN_ENV_PREFIX, plen) || kv[0] == '=' || !strchr(kv, '='))
+			continue;
+		if (o->nenv == UF_ENV_MAX) {
+			fprintf(stderr, "uf-hvt: environment: more than %d %s* variables\n", UF_ENV_MAX,
+			        UF_FN_ENV_PREFIX);
+			return -1;
+		}
+		o->env[o->nenv++] = kv;
+	}
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_local_opts *lo, struct uf_redis_opts *ro,
                       int *seccomp)
 {
-	static const char *env[256], *events[4096];
+	static const char *env[UF_ENV_MAX + 1], *events[4096];
 	o->env = env;
 	lo->events = events;
 	int c;
@@ -391,8 +417,9 @@ static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_lo
 		case OPT_ENV:
 			if (!strchr(optarg, '=') || optarg[0] == '=')
 				return bad_opt("--env", optarg, "expected KEY=VALUE");
-			if (o->nenv == 255)
-				return bad_opt("--env", optarg, "more than 255 variables");
+			if (o->nenv == UF_ENV_MAX)
+				return bad_opt("--env", optarg,
+				               "too many variables (see UF_ENV_MAX in common/launch.h)");
 			env[o->nenv++] = optarg;
 			break;
 		case OPT_EVENT:
@@ -462,6 +489,8 @@ static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_lo
 			return -1;
 		}
 	}
+	if (env_from_environ(o) < 0)
+		return -1;
 	if (optind != argc - 1) {
 		fprintf(stderr, "uf-hvt: expected one IMAGE argument\n");
 		usage(stderr);
@@ -487,7 +516,7 @@ int hvt_main(int argc, char **argv)
 	struct uf_local_opts lo = {.queue = "input", .out_fd = 1, .err_fd = 2};
 	int use_seccomp = 1;
 	char err[512];
-	h.opt = (struct hvt_options){.mem_size = 8u << 20, .stack_size = 256u << 10, .batch_max = 64};
+	h.opt = (struct hvt_options){.mem_size = 8u << 20, .stack_size = UF_STACK_DEFAULT, .batch_max = 64};
 	char consumer[32];
 	snprintf(consumer, sizeof(consumer), "unit-%d", (int)getpid());
 	struct uf_redis_opts ro = {.workflow = "default", .consumer = consumer, .retries = 3};

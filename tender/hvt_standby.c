@@ -8,10 +8,12 @@
  * credentials, which never appear on a command line).  From there it boots
  * exactly like a tender started with those arguments.
  *
- * The request: "UFLAUNCH1\n", then tokens each ending in a NUL byte, "A"
- * followed by one argument or "E" followed by NAME=VALUE, then end of file.
- * Invariants: nothing guest- or workflow-specific happens before the
- * request is complete; a request is at most 64 KiB and 256 tokens; end of
+ * The request (common/launch.h): UF_LAUNCH_MAGIC, then tokens each ending
+ * in a NUL byte, "A" followed by one argument or "E" followed by
+ * NAME=VALUE (the credentials and the function's environment, which never
+ * appear on a command line), then end of file.  Invariants: nothing guest-
+ * or workflow-specific happens before the request is complete; a request
+ * is at most UF_LAUNCH_MAX bytes and TOKENS_MAX arguments; end of
  * file before any byte means the daemon let the standby go (exit 0); stdin
  * is /dev/null once the request is read.  `uf-hvt --standby [PADDING]`: the
  * optional blank argument only makes room for the unit's command line.
@@ -24,12 +26,12 @@
 #include <unistd.h>
 
 #include "hvt.h"
+#include "launch.h"
 
-#define REQ_MAGIC  "UFLAUNCH1\n"
-#define REQ_MAX    (64u << 10)
 #define TOKENS_MAX 256
+#define ARGS_SHOWN (64u << 10) /* bytes of arguments written over the command line */
 
-static char req[REQ_MAX];
+static char req[UF_LAUNCH_MAX];
 static char *args[TOKENS_MAX + 2];
 
 /* Reads stdin to end of file; the length, or -1. */
@@ -45,8 +47,10 @@ static ssize_t read_request(void)
 		if (r == 0)
 			return (ssize_t)n;
 		n += (size_t)r;
-		if (n == sizeof(req))
+		if (n == sizeof(req)) {
+			errno = 0; /* too long, not a read error */
 			return -1;
+		}
 	}
 }
 
@@ -61,7 +65,7 @@ static void show_args(int na, int orig_argc, char **orig_argv)
 {
 	char *start = orig_argv[0], *end = orig_argv[orig_argc - 1] + strlen(orig_argv[orig_argc - 1]) + 1;
 	size_t room = (size_t)(end - start), n = 0;
-	static char cmdline[REQ_MAX];
+	static char cmdline[ARGS_SHOWN];
 	for (int i = 0; i < na; i++) {
 		size_t len = strlen(args[i]) + 1;
 		if (n + len > sizeof(cmdline))
@@ -83,11 +87,12 @@ int hvt_standby_wait(int *argc, char ***argv, char *err, size_t errlen)
 	if (n == 0)
 		return 0;
 	if (n < 0) {
-		snprintf(err, errlen, "standby: launch request: %s", errno ? strerror(errno) : "over 64 KiB");
+		snprintf(err, errlen, "standby: launch request: %s",
+		         errno ? strerror(errno) : "over UF_LAUNCH_MAX bytes (common/launch.h)");
 		return -1;
 	}
-	size_t m = strlen(REQ_MAGIC);
-	if ((size_t)n < m || memcmp(req, REQ_MAGIC, m) != 0 || req[n - 1] != '\0') {
+	size_t m = strlen(UF_LAUNCH_MAGIC);
+	if ((size_t)n < m || memcmp(req, UF_LAUNCH_MAGIC, m) != 0 || req[n - 1] != '\0') {
 		snprintf(err, errlen, "standby: malformed launch request (%zd bytes)", n);
 		return -1;
 	}

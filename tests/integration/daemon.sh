@@ -108,6 +108,50 @@ else
 fi
 U undeploy bigovf >/dev/null
 
+# --- a function's environment: all of it arrives, none of it on a command line
+# 253 variables of 4096 bytes (the manifest's most per value) + ENV_COUNT and
+# ENV_LEN: the manifest's 255; once through a standby tender, once started plain
+env_manifest() { # NAME
+	python3 - "$1" "$fn" <<'PY'
+import sys
+name, image = sys.argv[1], sys.argv[2]
+print("name: %s\nfunctions:\n  s:\n    image: %s\n    listen: in\n    scale: { max_units: 1, idle_ms: 4000 }\n    env:" % (name, image))
+print('      ENV_COUNT: "253"\n      ENV_LEN: "4096"')
+for i in range(253):
+    print('      E%03d: "%s"' % (i, chr(ord('a') + i % 26) * 4096))
+PY
+}
+env_case() { # NAME LABEL
+	env_manifest "$1" >"$UF_TMP/$1.yaml"
+	U deploy "$UF_TMP/$1.yaml" >"$UF_TMP/$1.out" 2>&1 || { fail "env-$2-deploy" "$(head -c 300 "$UF_TMP/$1.out")"; return; }
+	echo env | U push "$1" in >/dev/null
+	if wait_for 20 kv_is "$1" env-ok 253; then
+		[ "$(kv "$1" env-total)" = 255 ] && pass "env-$2-all-255" || fail "env-$2-all-255" "the function has $(kv "$1" env-total) variables, 255 expected"
+	else
+		fail "env-$2-all-255" "env-ok $(kv "$1" env-ok) of 253 (env-total $(kv "$1" env-total))"
+	fi
+	local pids leaked="" p
+	pids=$(pgrep -f -- "--workflow=$1( |$)")
+	[ -n "$pids" ] || { fail "env-$2-not-in-cmdline" "no tender of $1 running"; return; }
+	for p in $pids; do
+		tr '\0' ' ' <"/proc/$p/cmdline" | grep -Eq 'E000|ENV_COUNT|aaaaaaaaaaaaaaaa' && leaked="$leaked $p"
+	done
+	[ -z "$leaked" ] && pass "env-$2-not-in-cmdline" || fail "env-$2-not-in-cmdline" "env values in the command line of$leaked: $(tr '\0' ' ' <"/proc/${leaked# }/cmdline" | head -c 200)"
+	U undeploy "$1" >/dev/null
+}
+env_case envs standby
+daemon_log | grep 'what=unit-start unit=envs\.' | grep -q 'standby=1' || fail env-standby-used "the unit did not start from a standby"
+printf 'prestart=0\n' >"$PLAT_STATE/unifaasd.conf"
+pkill -TERM -f -- "unifaasd --state-dir $PLAT_STATE"
+wait_for 10 sh -c "! pgrep -f -- 'unifaasd --state-dir $PLAT_STATE'"
+U up >/dev/null 2>&1
+env_case envp plain
+daemon_log | grep 'what=unit-start unit=envp\.' | grep -q 'standby=0' || fail env-plain-used "the unit started from a standby"
+rm -f "$PLAT_STATE/unifaasd.conf"
+pkill -TERM -f -- "unifaasd --state-dir $PLAT_STATE"
+wait_for 10 sh -c "! pgrep -f -- 'unifaasd --state-dir $PLAT_STATE'"
+U up >/dev/null 2>&1
+
 # --- a guest's text cannot forge fields in the daemon's key=value log -------
 m=$(manifest forge <<EOF2
 name: forge

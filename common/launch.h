@@ -1,0 +1,30 @@
+/*
+ * launch.h - how unifaasd hands a unit its settings: the rules the daemon
+ * (units.c, standby.c) and the tender (hvt_main.c, hvt_standby.c) share.
+ *
+ * Options go on the tender's command line; anything secret or user-given
+ * goes in its environment, never in argv (argv is readable by every user
+ * in `ps -ef`; /proc/PID/environ only by the unit's owner): the workflow's
+ * Redis credentials (UF_REDIS_USER, UF_REDIS_PASSWORD) and the function's
+ * environment, each variable KEY=VALUE as UF_ENV_KEY=VALUE, which the
+ * tender strips of the prefix and gives the guest, in order.
+ *
+ * A pre-started tender (uf-hvt --standby) gets the same through its stdin:
+ * UF_LAUNCH_MAGIC, then tokens each ending in a NUL byte, "A" and one
+ * argument or "E" and NAME=VALUE, then end of file; at most
+ * UF_LAUNCH_MAX bytes in all (room for UF_ENV_MAX variables of
+ * UF_ENV_VALUE_MAX bytes with their names, and the options).
+ */
+#ifndef UF_LAUNCH_H
+#define UF_LAUNCH_H
+
+#define UF_FN_VARS_MAX   255                  /* a manifest's env and secrets together */
+#define UF_ENV_MAX       (UF_FN_VARS_MAX + 2) /* and NET_IP, NET_GW for net: true units */
+#define UF_ENV_NAME_MAX  128                  /* bytes of a variable name */
+#define UF_ENV_VALUE_MAX 4096                 /* bytes of one value */
+#define UF_FN_ENV_PREFIX "UF_ENV_"
+#define UF_STACK_DEFAULT (256u << 10) /* the guest's stack when nothing else is asked */
+#define UF_LAUNCH_MAGIC  "UFLAUNCH1\n"
+#define UF_LAUNCH_MAX    (2u << 20)
+
+#endif
