@@ -211,9 +211,10 @@ rc=$?
 # --- no randomness, no credentials: deploy and up are refused -------------
 printf '#include <errno.h>\n#include <sys/types.h>\nssize_t getrandom(void *b, size_t n, unsigned f) { (void)b; (void)n; (void)f; errno = ENOSYS; return -1; }\n' >"$UF_TMP/norandom.c"
 cc -shared -fPIC -o "$UF_TMP/norandom.so" "$UF_TMP/norandom.c"
+norandom_asan="$ASAN_OPTIONS:verify_asan_link_order=0" # the ASan build: preloaded before its runtime
 pkill -TERM -f -- "unifaasd --state-dir $PLAT_STATE"
 wait_for 10 sh -c "! pgrep -f -- 'unifaasd --state-dir $PLAT_STATE'"
-LD_PRELOAD=$UF_TMP/norandom.so U up >/dev/null 2>&1
+LD_PRELOAD=$UF_TMP/norandom.so ASAN_OPTIONS=$norandom_asan U up >/dev/null 2>&1
 m=$(manifest norand <<EOF2
 name: norand
 functions:
@@ -226,7 +227,7 @@ U deploy "$m" >"$UF_TMP/nr.out" 2>&1
 rc=$?
 [ $rc != 0 ] && grep -q "cannot make a password for the workflow's Redis user: getrandom: Function not implemented" "$UF_TMP/nr.out" &&
 	not_deployed norand && pass no-random-deploy-refused || fail no-random-deploy-refused "rc $rc: $(cat "$UF_TMP/nr.out"); $(U ls | grep norand)"
-LD_PRELOAD=$UF_TMP/norandom.so "$UNIFAAS" --state-dir "$UF_TMP/norandom.state" up --api-port 1 >"$UF_TMP/nr.out" 2>&1
+LD_PRELOAD=$UF_TMP/norandom.so ASAN_OPTIONS=$norandom_asan "$UNIFAAS" --state-dir "$UF_TMP/norandom.state" up --api-port 1 >"$UF_TMP/nr.out" 2>&1
 rc=$?
 [ $rc != 0 ] && grep -q "cannot make a random .*getrandom: Function not implemented" "$UF_TMP/nr.out" &&
 	! pgrep -f -- "$UF_TMP/norandom.state" >/dev/null && pass no-random-up-refused || fail no-random-up-refused "rc $rc: $(cat "$UF_TMP/nr.out")"
