@@ -28,10 +28,10 @@
  * other side with 10,000 handled entries kept 6-15 ms, paid only at
  * max_units with more than `overflow` entries in the stream.
  *
- * The steps are written once (scan_count, after_scan, after_len,
- * after_upto) and driven twice: backlog_ask on the loop's asynchronous
- * connection (the scheduler's checks never wait), backlog_count waiting
- * (an API request that reads the queues).
+ * The steps (scan_count, after_scan, after_len, after_upto) are driven
+ * on the loop's asynchronous connection (backlog_ask), so the scheduler's
+ * checks never wait; `unifaas queues` counts the same way inside one Lua
+ * script (inspect.c QUEUES_LUA, with BACKLOG_SCAN_MAX).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,62 +72,6 @@ static void after_upto(struct backlog *b, uint64_t len, uint64_t upto)
 	b->exact = 1;
 	b->most = b->unread + b->pending;
 }
-
-/* ---- waiting on the command connection ---- */
-
-static long long count_range(struct store *st, const char *key, const char *from, const char *to,
-                             unsigned long long max)
-{
-	redisReply *r = store_array(st, "XRANGE %s %s %s COUNT %llu", key, from, to, max);
-	long long n = r ? (long long)r->elements : -1;
-	if (r)
-		freeReplyObject(r);
-	return n;
-}
-
-int backlog_count(struct store *st, const char *key, const char *group, uint64_t need, int exact, struct backlog *b)
-{
-	redisReply *r = store_array(st, "XINFO GROUPS %s", key);
-	int rc = -1;
-	if (!r)
-		return -1;
-	struct store_group g = {0};
-	for (size_t i = 0; i < r->elements && !g.name; i++) {
-		store_group(r->element[i], &g);
-		if (g.name && strcmp(g.name, group))
-			g.name = NULL;
-	}
-	if (!g.name || !g.last_delivered)
-		goto out;
-	char from[80];
-	snprintf(from, sizeof(from), "(%s", g.last_delivered);
-	uint64_t scan = scan_count(need, exact);
-	*b = (struct backlog){.pending = (uint64_t)g.pending};
-	long long n = count_range(st, key, from, "+", (unsigned long long)scan), len = -1, upto = -1;
-	if (n < 0)
-		goto out;
-	if (after_scan(b, (uint64_t)n, scan, need, exact)) {
-		rc = 0;
-		goto out;
-	}
-	redisReply *l = store_cmd(st, "XLEN %s", key);
-	len = l && l->type == REDIS_REPLY_INTEGER ? l->integer : -1;
-	if (l)
-		freeReplyObject(l);
-	if (len < 0)
-		goto out;
-	if (!after_len(b, (uint64_t)len, need)) {
-		if ((upto = count_range(st, key, "-", g.last_delivered, (unsigned long long)len + 1)) < 0)
-			goto out;
-		after_upto(b, (uint64_t)len, (uint64_t)upto);
-	}
-	rc = 0;
-out:
-	freeReplyObject(r);
-	return rc;
-}
-
-/* ---- on the loop's asynchronous connection ---- */
 
 struct ask {
 	struct store *st;

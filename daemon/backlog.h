@@ -20,17 +20,14 @@ struct backlog {
 	uint64_t most;    /* unread + pending is at most this (UINT64_MAX: not known) */
 };
 
-/* Counts group `group` of stream `key`, waiting for each reply.  Unread entries are exact below
- * `need`; at or past it they are a lower bound (`exact` 0 in *b) unless
- * the caller asks for `exact`, and even then a lower bound when the stream
- * is shorter than `need` (so the backlog cannot reach it).  0, or -1 when
- * Redis did not answer or the group is not there. */
-int backlog_count(struct store *st, const char *key, const char *group, uint64_t need, int exact, struct backlog *b);
-
-/* The same, on the loop's asynchronous connection, for a group whose
- * last-delivered id and pending count are known (XINFO GROUPS): `done` is
- * called once with the count, or NULL when Redis did not answer.  -1 (and
- * no call) when the first command could not be sent. */
+/* Counts the backlog of a group of stream `key` from its last-delivered id
+ * `last` and pending count (XINFO GROUPS), on the loop's asynchronous connection.
+ * Unread entries are exact below `need`; at or past it they are a lower
+ * bound (`exact` 0) unless the caller asks for `exact`, and even then a
+ * lower bound when the stream is shorter than `need` (so the backlog
+ * cannot reach it).  `done` is called once with the count, or NULL when
+ * Redis did not answer; -1 (and no call) when the first command could not
+ * be sent. */
 typedef void (*backlog_fn)(const struct backlog *b, void *arg);
 int backlog_ask(struct store *st, const char *key, const char *last, uint64_t pending, uint64_t need, int exact,
                 backlog_fn done, void *arg);
