@@ -457,14 +457,20 @@ static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_lo
 			break;
 		case OPT_WORKFLOW:
 		case OPT_STEP:
-		case OPT_CONSUMER:
-			if (!uf_queue_name_ok(optarg, strlen(optarg)))
+		case OPT_CONSUMER: { /* the rules of names (common/rules.h); a consumer is named like a queue */
+			enum uf_name_kind k = c == OPT_WORKFLOW ? UF_NAME_WORKFLOW
+			                      : c == OPT_STEP   ? UF_NAME_STEP
+			                                        : UF_NAME_QUEUE;
+			if (!uf_name_ok(k, optarg, strlen(optarg)))
 				return bad_opt(c == OPT_WORKFLOW ? "--workflow"
 				               : c == OPT_STEP   ? "--step"
 				                                 : "--consumer",
-				               optarg, "must be 1..128 of [A-Za-z0-9._-]");
+				               optarg,
+				               k == UF_NAME_QUEUE ? "must be " UF_NAME_RULE_QUEUE
+				                                  : "must be " UF_NAME_RULE_SHORT);
 			*(c == OPT_WORKFLOW ? &ro->workflow : c == OPT_STEP ? &ro->group : &ro->consumer) = optarg;
 			break;
+		}
 		case OPT_TAP:
 			o->tap = optarg;
 			break;

@@ -30,6 +30,16 @@ for v in 0:1 7:8 -1:0 -9223372036854775808:-9223372036854775807; do
 	[ "$got" = "${v#*:}" ] && pass "run-incr-'${v%%:*}'" || fail "run-incr-'${v%%:*}'" "count '$got': $(cat "$UF_TMP/run.err")"
 done
 
+# the tender's names follow the same rules as the manifest's
+w49=$(printf 'w%.0s' $(seq 49))
+"$HVT" --redis /nonexistent --workflow "$w49" "$fn" 2>"$UF_TMP/err" >/dev/null
+rc=$?
+[ $rc = 2 ] && grep -q "^uf-hvt: --workflow '$w49': must be 1\.\.48 characters" "$UF_TMP/err" && pass tender-workflow-49 ||
+	fail tender-workflow-49 "exit $rc: $(cat "$UF_TMP/err")"
+"$HVT" --redis /nonexistent --step "$w49" "$fn" 2>/dev/null >/dev/null
+rc=$?
+[ $rc = 2 ] && pass tender-step-49 || fail tender-step-49 "exit $rc"
+
 trap plat_down EXIT
 
 # --- configuration: one reader, one precedence ---------------------------
