@@ -36,9 +36,10 @@ w49=$(printf 'w%.0s' $(seq 49))
 rc=$?
 [ $rc = 2 ] && grep -q "^uf-hvt: --workflow '$w49': must be 1\.\.48 characters" "$UF_TMP/err" && pass tender-workflow-49 ||
 	fail tender-workflow-49 "exit $rc: $(cat "$UF_TMP/err")"
-"$HVT" --redis /nonexistent --step "$w49" "$fn" 2>/dev/null >/dev/null
+"$HVT" --redis /nonexistent --step "$w49" "$fn" 2>"$UF_TMP/err" >/dev/null
 rc=$?
-[ $rc = 2 ] && pass tender-step-49 || fail tender-step-49 "exit $rc"
+[ $rc = 2 ] && grep -q "^uf-hvt: --step '$w49': must be 1\.\.48 characters" "$UF_TMP/err" && pass tender-step-49 ||
+	fail tender-step-49 "exit $rc: $(cat "$UF_TMP/err")"
 
 trap plat_down EXIT
 
