@@ -418,7 +418,7 @@ static enum MHD_Result wait_redis(struct api *a, struct MHD_Connection *c, struc
 		if (rq->finish)
 			rq->finish(rq);
 		if (rq->partial_ok && rq->doc) {
-			if (rq->status == 200)
+			if (rq->status == 200 && rq->missing) /* nothing asked (no unit): nothing stale */
 				json_object_set_new(rq->doc, "stale", json_true());
 			json_t *j = rq->doc;
 			rq->doc = NULL;

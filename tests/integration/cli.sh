@@ -227,6 +227,12 @@ expect wrong-token 1 "^unifaas: ls: .*\(the token in api.token is not the runnin
 cp "$W/token.saved" "$S/api.token"
 
 # --- the API commands -------------------------------------------------------------------
+# no unit runs: nothing was asked of Redis, so nothing is stale (ps said
+# "Redis did not answer in time" whenever no unit ran)
+expect ps-no-units 0 '' U ps
+[ ! -s "$W/ps-no-units.err" ] && [ "$(cat "$W/ps-no-units.out")" = "$(printf 'WORKFLOW  STEP  UNIT  PID  STATE  UPTIME  EVENTS')" ] &&
+	pass ps-no-units-not-stale || fail ps-no-units-not-stale "$(cat "$W/ps-no-units.out" "$W/ps-no-units.err")"
+U ps --json | grep -q '"stale"' && fail ps-no-units-json-not-stale "$(U ps --json)" || pass ps-no-units-json-not-stale
 fdc=$(build_guest "$UF_TOP/functions/fdc.c" "$W/fdc.uf") || fail build-fdc "fdc.c did not build"
 cat >"$W/w.yaml" <<'EOF'
 name: clitest
