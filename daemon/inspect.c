@@ -197,16 +197,24 @@ void inspect_note_end(struct step *s, const char *reason)
 	snprintf(e->reason, sizeof(e->reason), "%s", reason);
 }
 
-/* A stream entry id: MS or MS-SEQ, decimal. */
+/* n decimal digits at s that fit a 64-bit unsigned part of a stream id
+ * (Redis refuses a larger one: it must be a 400 here, not Redis's error). */
+static int id_part_ok(const char *s, size_t n)
+{
+	static const char max[] = "18446744073709551615";
+	return n > 0 && (n < sizeof(max) - 1 || (n == sizeof(max) - 1 && memcmp(s, max, n) <= 0));
+}
+
+/* A stream entry id: MS or MS-SEQ, decimal, each part within 64 bits. */
 static int id_ok(const char *s)
 {
 	size_t n = strspn(s, "0123456789");
-	if (n == 0 || n > 20)
+	if (!id_part_ok(s, n))
 		return 0;
 	if (!s[n])
 		return 1;
 	size_t m = s[n] == '-' ? strspn(s + n + 1, "0123456789") : 0;
-	return m > 0 && m <= 20 && !s[n + 1 + m];
+	return id_part_ok(s + n + 1, m) && !s[n + 1 + m];
 }
 
 static int id_cmp(const char *a, const char *b)
@@ -651,9 +659,16 @@ static enum MHD_Result r_dead_replay(struct api *a, struct MHD_Connection *c, st
 	json_t *root = len ? json_loadb(body, len, 0, &jerr) : NULL, *ids = json_object_get(root, "ids"), *v;
 	enum MHD_Result ret;
 	char dlq[256], key[256], most[24];
-	if (len && (!root || (ids && !json_is_array(ids)))) {
+	/* Only an empty body replays every dead letter: a body that names no id
+	 * (a typo'd key, an empty list, another shape) is refused, never taken
+	 * for "all". */
+	if (len &&
+	    (!json_is_object(root) || json_object_size(root) != 1 || !json_is_array(ids) || !json_array_size(ids))) {
 		json_decref(root);
-		return api_error(c, 400, "bad_request", "body must be {\"ids\": [\"ID\", ...]} or empty (every one)");
+		return api_error(c, 400, "bad_request",
+		                 "replay body must be {\"ids\": [\"ID\", ...]} with 1..%d ids, or empty to "
+		                 "replay every dead letter of the queue",
+		                 PAGE_MAX);
 	}
 	if ((nids = json_array_size(ids)) > PAGE_MAX) {
 		json_decref(root);

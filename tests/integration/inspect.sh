@@ -124,6 +124,17 @@ got=$(req GET /v1/workflows/ins/dlq)
 first=${ids%% *}
 expect dlq-replay-missing 4 "unifaas: dlq: ins/in: no dead letter '1-1' in queue 'in' of workflow 'ins'; nothing was replayed" U dlq replay ins in "$first" 1-1
 [ "$(R XLEN uf:dlq:ins:in)" = 2 ] && pass dlq-replay-missing-atomic || fail dlq-replay-missing-atomic "dlq $(R XLEN uf:dlq:ins:in)"
+# only an empty body replays every dead letter: a body naming no id (a typo'd
+# key, an empty list, another shape) is refused and moves nothing
+for body in '{"idz":["1-1"]}' '{"ids":[]}' '[]' '{}' '"x"' '{"ids":["1-1"],"all":true}'; do
+	got=$(req POST /v1/workflows/ins/queues/in/dlq/replay --data-binary "$body")
+	[ "${got%% *}" = 400 ] && [ "$(R XLEN uf:dlq:ins:in)" = 2 ] && pass "api-dlq-replay-no-ids $body" ||
+		fail "api-dlq-replay-no-ids $body" "$got; dlq $(R XLEN uf:dlq:ins:in)"
+done
+# ids past 64 bits are refused as ids (400), not sent to Redis (was 503)
+expect dlq-replay-id-overflow 2 "unifaas: dlq: ins/in: bad dead letter id '99999999999999999999-1': expected MS-SEQ such as 1733300000000-0" U dlq replay ins in 99999999999999999999-1
+expect events-from-overflow 2 "unifaas: events: ins/out: from must be an entry id such as 1733300000000-0, got '18446744073709551616-0'" U events ins out --from 18446744073709551616-0
+expect events-from-max 0 '' U events ins out --from 18446744073709551615-18446744073709551615
 expect dlq-replay-bad-id 2 "unifaas: dlq: ins/in: bad dead letter id 'x': expected MS-SEQ such as 1733300000000-0" U dlq replay ins in x
 expect dlq-replay-no-queue 2 "unifaas: dlq: replay: missing QUEUE (dead letters go back to the queue they came from)" U dlq replay ins
 expect dlq-bad-op 2 "unifaas: dlq: unknown operation 'rm': expected ls, replay or purge" U dlq rm ins
