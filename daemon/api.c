@@ -1003,6 +1003,18 @@ enum MHD_Result api_kv(struct api *a, struct MHD_Connection *c, struct request *
 	return r_kv(a, c, rq, method, wf, key);
 }
 
+/* A query argument that decodes to a NUL byte would be read cut short
+ * (count=1%00x as 1, dir=/a%00/b as /a): its name goes to *cls. */
+static enum MHD_Result nul_arg(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size, const char *value,
+                               size_t value_size)
+{
+	(void)kind;
+	if (strlen(key) == key_size && (!value || strlen(value) == value_size))
+		return MHD_YES;
+	*(const char **)cls = key;
+	return MHD_NO;
+}
+
 static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char *url, const char *method,
                              struct request *rq)
 {
@@ -1022,6 +1034,11 @@ static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char
 		return METHOD_IS("GET") ? r_health(a, c) : send_error(c, 405, "method_not_allowed", "GET only");
 	if (!authorized(a, c)) /* refused on the head already (refuse_on_head) */
 		return unauthorized(c);
+	const char *nul = NULL;
+	MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, nul_arg, &nul);
+	if (nul)
+		return send_error(c, 400, "bad_request",
+		                  "query argument '%s': a NUL byte (%%00) is not allowed in a query; remove it", nul);
 	if (n == 2 && !strcmp(seg[1], "status"))
 		return METHOD_IS("GET") ? r_status(a, c) : send_error(c, 405, "method_not_allowed", "GET only");
 	if (n == 2 && !strcmp(seg[1], "units"))

@@ -47,6 +47,11 @@ expect missing-key "404 key_not_found" GET /v1/workflows/eval/kv/no-such-key
 expect unknown-queue "404 not_found" POST /v1/workflows/eval/queues/nobody/events --data-binary x
 expect bad-offset "400 bad_request" GET "/v1/workflows/eval/steps/fdc/logs?offset=-9223372036854775809"
 expect bad-wait "400 bad_request" GET "/v1/workflows/eval/steps/fdc/logs?wait_ms=99999"
+# a query value that decodes to NUL is refused, not read cut short (tail=1%00x was tail=1)
+expect query-nul "400 bad_request" GET "/v1/workflows/eval/steps/fdc/logs?tail=1%00x"
+expect query-nul-events "400 bad_request" GET "/v1/workflows/eval/queues/door-opens/events?count=1%00"
+expect query-nul-name "400 bad_request" GET "/v1/workflows/eval/queues/door-opens/events?co%00unt=1"
+expect query-nul-deploy "400 bad_request" POST "/v1/workflows?dir=/tmp%00/x" --data-binary "name: x"
 got=$(req GET "/v1/workflows/eval/steps/fdc/logs?offset=-9223372036854775808")
 [ "${got%% *}" = 200 ] && pass offset-int64-min || fail offset-int64-min "$got"
 printf 'name: x\nfunctions:\n  s:\n    image: /nonexistent.uf\n    listen: q\n' >"$UF_TMP/m.yaml"
