@@ -72,6 +72,27 @@ static int has_suffix(const char *s, const char *suf)
 	return n >= m && strcmp(s + n - m, suf) == 0;
 }
 
+/* What the compiler takes as a source here; anything else it would take
+ * for linker input and fail on with a message about a missing object. */
+static int is_source(const char *s)
+{
+	return has_suffix(s, ".c") || has_suffix(s, ".S") || has_suffix(s, ".s") || has_suffix(s, ".o") ||
+	       has_suffix(s, ".a");
+}
+
+/* The source that is the same file as out, if any: the image, renamed over
+ * it, would replace the user's source. */
+static const char *source_at(const struct build *b, const char *out)
+{
+	struct stat o, st;
+	if (stat(out, &o) != 0)
+		return NULL;
+	for (int i = 0; i < b->nsrc; i++)
+		if (stat(b->srcs[i], &st) == 0 && st.st_dev == o.st_dev && st.st_ino == o.st_ino)
+			return b->srcs[i];
+	return NULL;
+}
+
 /* Options that mean something only to the linker stay out of the compile. */
 static int link_only(const char *opt)
 {
@@ -110,6 +131,14 @@ static int parse(struct build *b, int argc, char **argv, int *help)
 				fprintf(stderr, "unifaas: build: %s: %s\n", argv[i], strerror(errno));
 				return UF_EX_USAGE;
 			}
+			if (!is_source(argv[i])) {
+				fprintf(
+				    stderr,
+				    "unifaas: build: %s: not a source unifaas build takes (C .c, assembler .S or .s, "
+				    "objects .o, archives .a)\n",
+				    argv[i]);
+				return UF_EX_USAGE;
+			}
 			b->srcs[b->nsrc++] = argv[i];
 		}
 	}
@@ -125,6 +154,13 @@ static int parse(struct build *b, int argc, char **argv, int *help)
 			*dot = '\0';
 		strncat(b->defout, ".uf", sizeof(b->defout) - strlen(b->defout) - 1);
 		b->out = b->defout;
+	}
+	const char *src = source_at(b, b->out);
+	if (src) {
+		fprintf(stderr,
+		        "unifaas: build: -o %s is the source %s: the image would replace it; name the image NAME.uf\n",
+		        b->out, src);
+		return UF_EX_USAGE;
 	}
 	return UF_EX_OK;
 }

@@ -227,6 +227,19 @@ cmp -s "$UF_TMP/keep/f.uf" "$UF_TMP/good.uf" && pass build-compile-error-keeps-i
 [ "$(ls -A "$UF_TMP/keep")" = f.uf ] && pass build-no-temporary-left || fail build-no-temporary-left "$(ls -A "$UF_TMP/keep" | tr '\n' ' ')"
 "$UNIFAAS" build "$UF_TOP/tests/guest/minimal.c" -o "$UF_TMP/keep/f.uf" >/dev/null 2>&1 && [ -x "$UF_TMP/keep/f.uf" ] &&
 	[ "$(ls -A "$UF_TMP/keep")" = f.uf ] && pass build-replaces-image || fail build-replaces-image "$(ls -lA "$UF_TMP/keep")"
+# -o naming a source would replace the user's C file with the image: refused, source intact
+cp "$UF_TOP/tests/guest/minimal.c" "$UF_TMP/mine.c"
+expect_err build-output-is-source 2 "^unifaas: build: -o $UF_TMP/mine.c is the source $UF_TMP/mine.c: the image would replace it; name the image NAME.uf$" \
+	"$UNIFAAS" build "$UF_TMP/mine.c" -o "$UF_TMP/mine.c"
+cmp -s "$UF_TMP/mine.c" "$UF_TOP/tests/guest/minimal.c" && pass build-output-is-source-kept ||
+	fail build-output-is-source-kept "the source was overwritten"
+(cd "$UF_TMP" && expect_err build-output-is-source-other-path 2 "^unifaas: build: -o ./mine.c is the source mine.c: " \
+	"$UNIFAAS" build mine.c -o ./mine.c)
+# a file that is not a source gcc would take for linker input ("linker input
+# file unused", "cannot find ...o"): named as such before anything runs
+printf 'junk\n' >"$UF_TMP/notes.txt"
+expect_err build-not-a-source 2 "^unifaas: build: $UF_TMP/notes.txt: not a source unifaas build takes \(C \.c, assembler \.S or \.s, objects \.o, archives \.a\)$" \
+	"$UNIFAAS" build "$UF_TMP/notes.txt" -o "$UF_TMP/notes.uf"
 # unifaas.h brings what its documented error codes need
 printf '#include <unifaas.h>\nint uf_handle(uf_ctx *c, const uf_event *e) { (void)e; return uf_push(c, "q", "x", 1) == -EPERM; }\n' \
 	>"$UF_TMP/errnos.c"
