@@ -124,11 +124,18 @@ static void settle_end(struct settle *st)
 	free(st);
 }
 
+/* The queue or its group is gone (undeploy --purge deleted it while the
+ * unit was stopping): nothing is pending for anyone, nothing to settle. */
+static int no_group(const redisReply *r)
+{
+	return r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOGROUP", 7);
+}
+
 static void settle_forget_consumer(redisReply *r, void *arg)
 {
 	struct settle *st = arg;
-	st->complete = r && r->type == REDIS_REPLY_ARRAY && r->elements == 0;
-	if (st->complete)
+	st->complete = (r && r->type == REDIS_REPLY_ARRAY && r->elements == 0) || no_group(r);
+	if (st->complete && !no_group(r))
 		store_send(st->d->store, NULL, NULL, "XGROUP DELCONSUMER uf:q:%s:%s %s %s", st->wf, st->queue, st->step,
 		           st->consumer);
 	else if (r) /* deleting it would drop what is left */
@@ -214,6 +221,7 @@ static void settle_pending_read(redisReply *r, void *arg)
 	st->pass_n = r && r->type == REDIS_REPLY_ARRAY ? (int)r->elements : 0;
 	st->pass_settled = 0;
 	if (!r || r->type != REDIS_REPLY_ARRAY) { /* Redis away: a later check settles what is left */
+		st->complete = no_group(r);
 		settle_end(st);
 		return;
 	}
