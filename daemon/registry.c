@@ -12,7 +12,8 @@
  * of a deploy or undeploy (and a purge's SCAN/UNLINK chain) are sent from
  * the loop without waiting (store_send); the last reply commits or undoes
  * the deploy (deploy_commit) and ends the request (registry_done_fn).  One
- * deploy per workflow name is under way at a time.  Only the restore at
+ * deploy or undeploy per workflow name is under way at a time (another is
+ * refused, 409), so their writes never interleave.  Only the restore at
  * start reads Redis synchronously, before the loop runs.
  *
  * Redis keeps what a restart needs: uf:state:workflows (set of names) and
@@ -288,6 +289,7 @@ struct op {
 	struct workflow *w; /* deploy: the new workflow, linked only once Redis took it */
 	char name[UF_NAME_BUF];
 	char file[256];
+	int undeploy; /* an undeploy (and its purge), not a deploy */
 	int calls, failed, purge, prefix;
 	char cursor[32];
 	char why[256];
@@ -295,17 +297,45 @@ struct op {
 	void *arg;
 };
 
-static struct op *deploying; /* one deploy per name at a time */
+/* The deploys and undeploys under way: one per name at a time.  Their
+ * writes to one workflow's keys must not interleave (an undeploy's ACL
+ * DELUSER after a deploy's ACL SETUSER left a deployed workflow without its
+ * user; a purge's UNLINK after a deploy's XGROUP CREATE, without its queue). */
+static struct op *busy;
 
-static void op_end(struct op *op, int status, const char *err)
+static void op_hold(struct op *op)
 {
-	for (struct op **p = &deploying; *p; p = &(*p)->next)
+	op->next = busy;
+	busy = op;
+}
+
+static void op_release(struct op *op)
+{
+	for (struct op **p = &busy; *p; p = &(*p)->next)
 		if (*p == op) {
 			*p = op->next;
 			break;
 		}
+}
+
+static void op_end(struct op *op, int status, const char *err)
+{
+	op_release(op);
 	op->done(op->arg, status, op->name, err);
 	free(op);
+}
+
+/* 0, or -1 with a 409 when a deploy or undeploy of `name` is under way. */
+static int name_free(const char *name, char *err, size_t errlen, int *http_status)
+{
+	for (struct op *op = busy; op; op = op->next)
+		if (!strcmp(op->name, name)) {
+			*http_status = 409;
+			snprintf(err, errlen, "workflow '%s' is being %s right now; retry when that is done", name,
+			         op->undeploy ? "undeployed" : "deployed");
+			return -1;
+		}
+	return 0;
 }
 
 static void note_failure(struct op *op, const redisReply *r)
@@ -362,14 +392,6 @@ static void deploy_written(redisReply *r, void *arg)
 		deploy_commit(op);
 }
 
-static int deploy_in_progress(const char *name)
-{
-	for (struct op *op = deploying; op; op = op->next)
-		if (!strcmp(op->name, name))
-			return 1;
-	return 0;
-}
-
 int registry_deploy(struct daemon *d, const char *yaml, size_t len, const char *file, const char *dir, int replace,
                     registry_done_fn done, void *arg, char *err, size_t errlen, int *http_status)
 {
@@ -379,11 +401,11 @@ int registry_deploy(struct daemon *d, const char *yaml, size_t len, const char *
 		return -1;
 	struct workflow *old = registry_find(d, m->name), *w = NULL;
 	struct op *op = NULL;
-	if ((old && !replace) || deploy_in_progress(m->name)) {
+	if (name_free(m->name, err, errlen, http_status) < 0)
+		goto fail;
+	if (old && !replace) {
 		*http_status = 409;
-		snprintf(err, errlen,
-		         old && !replace ? "workflow '%s' is already deployed (deploy with --replace to update it)"
-		                         : "workflow '%s' is being deployed right now; retry when that is done",
+		snprintf(err, errlen, "workflow '%s' is already deployed (deploy with --replace to update it)",
 		         m->name);
 		goto fail;
 	}
@@ -444,8 +466,7 @@ int registry_deploy(struct daemon *d, const char *yaml, size_t len, const char *
 	if (!ok) /* the replies of what was sent still come: it fails then */
 		note_failure(op, NULL);
 	op->calls = sent;
-	op->next = deploying;
-	deploying = op;
+	op_hold(op);
 	return 0;
 fail:
 	free_workflow(w);
@@ -611,17 +632,21 @@ int registry_undeploy(struct daemon *d, const char *name, int purge, registry_do
                       size_t errlen, int *http_status)
 {
 	struct workflow *w = registry_find(d, name);
+	if (name_free(name, err, errlen, http_status) < 0)
+		return -1;
 	struct op *op = calloc(1, sizeof(*op));
 	if (!op) {
 		*http_status = 500;
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	*op = (struct op){.d = d, .purge = purge, .done = done, .arg = arg};
+	*op = (struct op){.d = d, .undeploy = 1, .purge = purge, .done = done, .arg = arg};
 	snprintf(op->name, sizeof(op->name), "%s", name);
+	op_hold(op); /* until op_end */
 	if (!w) {
 		if (store_send(d->store, kept_read, op, "SISMEMBER uf:state:kept %s", name) == 0)
 			return 0;
+		op_release(op);
 		free(op);
 		*http_status = 503;
 		snprintf(err, errlen, "redis is unreachable; retry later");
