@@ -142,3 +142,95 @@ else
 	check purge-deploy-race whole race2
 fi
 check races-sanitizer sanitizer_clean
+
+# ---- API clients that leave while their request waits for Redis: the
+# reply (or its absence, 2 s later) comes for a connection that is gone
+m=$(manifest busy <<EOF
+name: busy
+functions:
+  s:
+    image: $fn
+    listen: in
+    scale: { max_units: 2, idle_ms: 20000, grace_ms: 0 }
+EOF
+)
+U deploy "$m" >/dev/null || fail deploy "busy did not deploy"
+base=http://127.0.0.1:$PORT/v1/workflows/busy
+leave() { # clients that give up after 0.3 s, one of each kind of wait
+	local i
+	for i in 1 2 3 4; do
+		api --max-time 0.3 -o /dev/null "$base/kv/k$i" &
+		api --max-time 0.3 -o /dev/null -X PUT --data-binary v "$base/kv/k$i" &
+		api --max-time 0.3 -o /dev/null --data-binary "set:p$i=p" "$base/queues/in/events" &
+		api --max-time 0.3 -o /dev/null "$base/queues/in/events?wait_ms=3000" &
+		api --max-time 0.3 -o /dev/null "http://127.0.0.1:$PORT/v1/units" &
+		api --max-time 0.3 -o /dev/null "$base" &
+		api --max-time 0.3 -o /dev/null "http://127.0.0.1:$PORT/v1/workflows/nosuch/dlq" &
+	done
+	wait
+}
+health_ok() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$PORT/v1/health")" = 200 ]; }
+# the replies come after the clients left
+kill -STOP "$RPID"
+leave
+sleep 0.5
+kill -CONT "$RPID"
+# no reply at all: the daemon drops the connection after 2 s, every caller hears NULL
+kill -STOP "$RPID"
+leave
+sleep 2.5
+kill -CONT "$RPID"
+if wait_for 10 health_ok && daemon_alive && [ "$(kv busy k1)" = v ]; then
+	pass clients-gone
+else
+	fail clients-gone "daemon alive: $(daemon_alive && echo yes || echo no); log: $(tail -n 3 "$PLAT_STATE/logs/unifaasd.log" | tr '\n' ' ')"
+fi
+check clients-gone-sanitizer sanitizer_clean
+
+# ---- many clients at once (bounded, loopback) while units work: every
+# push confirmed, the events all counted by the units (exact total)
+crowd() {
+	local i j
+	for i in $(seq 16); do
+		(
+			for j in $(seq 10); do
+				api -o /dev/null -w '%{http_code}\n' --data-binary $'incr\nincr\nincr' "$base/queues/in/events"
+				api -o /dev/null "$base/kv/count"
+				api -o /dev/null "$base/queues/in/events?count=5"
+			done
+		) &
+	done
+	wait
+}
+wait_for 10 drained busy in s
+R DEL uf:kv:busy:count >/dev/null
+codes=$(crowd | sort | uniq -c | tr -s ' ' | tr '\n' ';')
+count_is() { [ "$(kv busy count)" = "$1" ]; }
+if [ "$codes" = " 160 202;" ] && wait_for 30 count_is 480; then
+	pass crowd
+else
+	fail crowd "push answers: $codes; count $(kv busy count) of 480"
+fi
+
+# ---- SIGTERM while commands wait for Redis: the daemon ends its chains and
+# exits cleanly (no sanitizer report, 'shutdown result=done')
+dpid=$(cat "$PLAT_STATE/unifaasd.pid")
+echo hang | U push busy in >/dev/null
+kill -STOP "$RPID"
+leave &
+lp=$!
+(U deploy --replace "$m" >/dev/null 2>&1 &)
+sleep 0.2
+kill -TERM "$dpid"
+gone() { ! kill -0 "$dpid" 2>/dev/null; }
+wait_for 15 gone
+ok=$?
+kill -CONT "$RPID"
+wait $lp
+if [ $ok = 0 ] && grep -q 'what=shutdown result=done' "$PLAT_STATE/logs/unifaasd.log"; then
+	pass sigterm-in-flight
+else
+	fail sigterm-in-flight "unifaasd $(gone && echo exited || echo 'still runs 15 s after SIGTERM'); log: $(tail -n 3 "$PLAT_STATE/logs/unifaasd.log" | tr '\n' ' ')"
+fi
+check sigterm-sanitizer sanitizer_clean
+finish
