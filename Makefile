@@ -154,9 +154,11 @@ run: deps
 	$(MAKE) all
 	./scripts/demo.sh $(BUILD)
 
+# the two builds of `make test` use every core, also when make was started without -j
+TEST_JOBS ?= $(shell nproc)
 test: deps
-	$(MAKE) all
-	$(MAKE) BUILD=build-asan HVT_STATIC= TENDER_CC=$(CC) EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	$(MAKE) -j$(TEST_JOBS) all
+	$(MAKE) -j$(TEST_JOBS) BUILD=build-asan HVT_STATIC= TENDER_CC=$(CC) EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		EXTRA_LDFLAGS="-fsanitize=address,undefined" build-asan/bin/uf-hvt build-asan/bin/unifaas build-asan/bin/unifaasd runtime
 	./tests/run.sh
 

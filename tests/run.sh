@@ -81,18 +81,19 @@ estimate() {
 		echo "$t"
 		return
 	}
-	case $1 in # seconds, 4 at once, 2 cores, other work beside (18:28 UTC 4 Dec)
-	platform | platform@asan) echo 50 ;;
-	fuzz) echo 32 ;;
+	case $1 in # seconds, 4 at once, 2 cores, other work beside (fresh clone, 19:25 UTC 4 Dec)
+	fuzz) echo 68 ;;
+	platform | platform@asan) echo 58 ;;
+	daemon | daemon@asan) echo 54 ;;
+	unit) echo 44 ;; # with its build
 	api_limits | api_limits@asan) echo 31 ;;
-	faults | faults@asan) echo 26 ;;
-	api | api@asan | cli@asan) echo 18 ;;
-	unit) echo 12 ;; # with its build
-	cli | errors* | hypercall_abuse* | platform_net*) echo 11 ;;
-	redis_backend* | net | net@asan | runtime*) echo 5 ;;
-	daemon* | local*) echo 3 ;;
+	errors* | faults* | hypercall_abuse*) echo 25 ;;
+	api | api@asan | cli* | inspect*) echo 14 ;;
+	rules* | platform_net*) echo 8 ;;
+	redis_backend* | net | net@asan | runtime* | redis_stall*) echo 4 ;;
+	local* | deploy_images*) echo 2 ;;
 	run_example*) echo 1 ;;
-	*) echo 20 ;;
+	*) echo 30 ;;
 	esac
 }
 
@@ -115,7 +116,7 @@ run_job() {
 	: >"$UF_RESULTS"
 	case $name in
 	unit)
-		if ! make -s -f tests/unit/unit.mk >"$dir/unit-build.log" 2>&1; then
+		if ! make -s -j2 -f tests/unit/unit.mk >"$dir/unit-build.log" 2>&1; then
 			fail build "$(tail -5 "$dir/unit-build.log" | tr '\n' ' ')"
 			return
 		fi
@@ -129,7 +130,8 @@ run_job() {
 		done
 		;;
 	fuzz)
-		if make -s -f tests/fuzz/fuzz.mk run >"$dir/fuzz.log" 2>&1; then
+		if make -s -j2 -f tests/fuzz/fuzz.mk build >"$dir/fuzz.log" 2>&1 &&
+			make -s -f tests/fuzz/fuzz.mk run >>"$dir/fuzz.log" 2>&1; then
 			pass hypercall
 		else
 			fail hypercall "$(tail -5 "$dir/fuzz.log" | tr '\n' ' ')"

@@ -86,8 +86,7 @@ EOF
 )
 U deploy "$m" >/dev/null
 for i in $(seq 1000); do echo "e$i"; done | U push k9 in >/dev/null
-wait_for 10 busy k9 in s 200 # in the middle of a batch, more to come
-plat_kill 9 '--consumer=k9\.s\.' && pass kill-unit || fail kill-unit "no unit to kill"
+kill_holding k9 in s && pass kill-unit || fail kill-unit "no unit holding a batch to kill"
 if wait_for 60 kv_is k9 count 1000 && wait_for 20 drained k9 in s; then
 	pass kill-unit-every-event
 else

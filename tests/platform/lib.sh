@@ -73,6 +73,21 @@ busy() {
 # workflows: the names of the deployed workflows, one a line (not the rest of
 # `unifaas ls`, whose units and state change by themselves)
 workflows() { U ls --json | python3 -c 'import json,sys; print("\n".join(sorted(w["name"] for w in json.load(sys.stdin)["workflows"])))'; }
+# kill_holding WF QUEUE STEP: SIGKILLs the unit of STEP (one unit) while it
+# holds a batch and more events wait: it is stopped first and killed only if
+# it holds events then (not in the instant between two batches), else
+# continued and tried again; fails if that never happens within 10 s
+kill_holding() {
+	local i re="--consumer=$1\\.$3\\."
+	for i in $(seq 100); do
+		if busy "$1" "$2" "$3" 200 && plat_kill STOP "$re"; then
+			holds "$1" "$2" "$3" && plat_kill KILL "$re" && return 0
+			plat_kill CONT "$re"
+		fi
+		sleep 0.1
+	done
+	return 1
+}
 # not_deployed WF: the list of deployed workflows could be read and WF is not
 # in it (`! U ls | grep WF` also passes when the daemon does not answer)
 not_deployed() {
