@@ -10,7 +10,7 @@
 # 3. fuzz: a bounded run of the fuzz targets (tests/fuzz/fuzz.mk).
 #
 # Most of a suite's time is waiting (for units to scale, idle timeouts, a
-# restart), so UF_JOBS jobs (default 4) run at once, the longest first (by
+# restart), so UF_JOBS jobs (default 6) run at once, the longest first (by
 # the times of the previous run in build/tests/times, else the estimates
 # below).  Each job has a scratch directory of its own ($UF_TMP, under this
 # run's directory), its own ports (uf_port in tests/lib.sh) and its own
@@ -33,7 +33,7 @@ export UF_RUN
 export UF_PORT_OWNER=$$
 UF_TMP=$UF_RUN
 . "$top/tests/lib.sh"
-JOBS=${UF_JOBS:-4}
+JOBS=${UF_JOBS:-6}
 SUITE_TIMEOUT=${UF_SUITE_TIMEOUT:-900}
 TIMES=$top/build/tests/times
 

@@ -56,11 +56,12 @@ wait_for 10 units_is netwf 2 && pass net-units-started || fail net-units-started
 	fail bridge-address "$(ip -br addr)"
 # unit_on DEVICE: the pid of this platform's unit attached to DEVICE
 unit_on() { plat_pids "--tap=$1( |$)"; }
-cmd_of() { tr '\0' ' ' <"/proc/$1/cmdline"; }
-u0=$(unit_on uf-tap0 | head -1)
-[ -n "$u0" ] && [[ " $(cmd_of "$u0") " == *" --env=NET_IP=$ip0 "* ]] && pass unit-gets-tap-and-ip ||
-	fail unit-gets-tap-and-ip "unit on uf-tap0: '$u0' $(cmd_of "$u0" 2>&1)"
 out=$(ping -c 3 -W 2 "$ip0" 2>&1) && pass ping-unit-0 || fail ping-unit-0 "$out"
+# the unit attached to uf-tap0 is the one that answers as the first address:
+# the MAC the host learnt for it is behind the bridge port uf-tap0
+mac0=$(ip neigh show "$ip0" dev "$br" | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}')
+[ -n "$(unit_on uf-tap0)" ] && [ -n "$mac0" ] && bridge fdb show dev uf-tap0 | grep -qi "^$mac0 " &&
+	pass unit-gets-tap-and-ip || fail unit-gets-tap-and-ip "MAC of $ip0 '$mac0'; uf-tap0: $(bridge fdb show dev uf-tap0 | tr '\n' ' ')"
 out=$(ping -c 3 -W 2 "$ip1" 2>&1) && pass ping-unit-1 || fail ping-unit-1 "$out"
 printf '%s\n' "$out" | grep -Eo 'rtt [^ ]+ = [^ ]+ ms' | sed "s/^/$UF_SUITE: /"
 
