@@ -550,8 +550,10 @@ static int logs_start(const char *tail, const char *since, char *q, size_t len)
 		return -1;
 	}
 	if (since && uf_duration_ms(since, &ms) < 0) {
-		fprintf(stderr, "unifaas: logs: --since '%s': expected a duration such as 500ms, 10s, 5m, 1h or 2d\n",
-		        since);
+		fprintf(stderr,
+		        "unifaas: logs: --since '%s': expected a duration such as 500ms, 10s, 5m, 1h or 2d, at most "
+		        "%llud\n",
+		        since, UF_DURATION_MAX_MS / 86400000ull);
 		return -1;
 	}
 	snprintf(q, len, "%s%s%s%s%s", tail ? "tail=" : "", tail ? tail : "", tail && since ? "&" : "",

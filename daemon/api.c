@@ -899,7 +899,8 @@ static int log_offset(struct MHD_Connection *c, struct step *s, long long *off, 
 	}
 	uint64_t ago = 0;
 	if (since && uf_duration_ms(since, &ago) < 0) {
-		snprintf(err, errlen, "since must be a duration such as 30s, 5m, 1h or 2d, got '%s'", since);
+		snprintf(err, errlen, "since must be a duration such as 30s, 5m, 1h or 2d, at most %llud, got '%s'",
+		         UF_DURATION_MAX_MS / 86400000ull, since);
 		return -1;
 	}
 	if (o && (t || since)) {

@@ -193,7 +193,13 @@ wait_for 20 grep -q ': tailf$' "$W/tailf.out" && [ "$(head -1 "$W/tailf.out")" =
 	[ "$(wc -l <"$W/tailf.out")" = 2 ] && pass logs-tail-follow || fail logs-tail-follow "$(cat "$W/tailf.out")"
 kill $tpid 2>/dev/null
 wait $tpid 2>/dev/null
-expect logs-bad-since 2 "unifaas: logs: --since '5x': expected a duration such as 500ms, 10s, 5m, 1h or 2d" U logs ins/a --since 5x
+expect logs-bad-since 2 "unifaas: logs: --since '5x': expected a duration such as 500ms, 10s, 5m, 1h or 2d, at most 366d" U logs ins/a --since 5x
+# past the limit: the message gives it (was the same 'such as' line, no bound)
+expect logs-since-too-long 2 "unifaas: logs: --since '367d': expected a duration such as 500ms, 10s, 5m, 1h or 2d, at most 366d" U logs ins/a --since 367d
+expect logs-since-max 0 '' U logs ins/a --since 366d
+got=$(req GET '/v1/workflows/ins/steps/a/logs?since=367d')
+[ "$got" = "400 {\"error\":{\"code\":\"bad_request\",\"message\":\"since must be a duration such as 30s, 5m, 1h or 2d, at most 366d, got '367d'\"}}" ] &&
+	pass api-logs-since-too-long || fail api-logs-since-too-long "$got"
 expect logs-bad-tail 2 "unifaas: logs: --tail '0': expected a number of lines 1..1000000" U logs ins/a --tail 0
 expect logs-no-workflow 4 "unifaas: logs: nosuch/a: workflow 'nosuch' is not deployed" U logs nosuch/a
 got=$(req GET '/v1/workflows/ins/steps/a/logs?since=soon')
