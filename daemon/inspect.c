@@ -398,8 +398,12 @@ enum MHD_Result inspect_kept_route(struct api *a, struct MHD_Connection *c, stru
 	enum MHD_Result ret = x->kept == 1 ? inspect_route(a, c, rq, method, seg, n, NULL, &mine) : MHD_NO;
 	if (mine)
 		return ret;
-	return api_error(c, 404, "not_found", "workflow '%s' is not deployed%s", seg[2],
-	                 x->kept == 1 ? " (it was undeployed: only its queues, dead letters and KV can be read)" : "");
+	return api_error(
+	    c, 404, "not_found", "workflow '%s' is not deployed%s", seg[2],
+	    x->kept == 1
+	        ? " (undeployed, its data kept: only its events, dead letters and KV are served; deploy it again to "
+	          "push or run it)"
+	        : "");
 }
 
 /* from= and count= of a page; -1 with err */

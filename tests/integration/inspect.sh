@@ -286,7 +286,8 @@ expect kept-kv 0 '' U kv get ins count
 expect kept-dlq 0 '' U dlq ls ins
 [ "$(grep -c 'handler returned 1' "$W/kept-dlq.out")" = 2 ] && pass kept-dlq-read || fail kept-dlq-read "$(cat "$W/kept-dlq.out")"
 expect kept-no-describe 4 "unifaas: describe: ins: workflow 'ins' is not deployed" U describe ins
-expect kept-no-push 4 '' U push ins in x
+# the message says what still works (KV is also written) and how to push again
+expect kept-no-push 4 "unifaas: push: ins/in: workflow 'ins' is not deployed (undeployed, its data kept: only its events, dead letters and KV are served; deploy it again to push or run it)" U push ins in x
 expect kept-undeploy-again 4 "unifaas: undeploy: ins: workflow 'ins' is not deployed (undeployed earlier, its data kept: --purge deletes it)" U undeploy ins
 expect purge-kept 0 '' U undeploy ins --purge
 [ "$(R --scan --pattern 'uf:*:ins:*' | wc -l)" = 0 ] && [ "$(R SISMEMBER uf:state:kept ins)" = 0 ] &&
