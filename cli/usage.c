@@ -259,12 +259,40 @@ int cli_nargs(const char *cmd, int argc, char **argv, int min, int max)
 	return -1;
 }
 
+#define SHOW_MAX 64 /* bytes of a refused name or key shown in its message */
+
+/* A refused name or key as a message shows it: at most SHOW_MAX bytes (cut
+ * on a character boundary, then "..." and its length), control bytes and,
+ * in text that is not UTF-8, every byte past ASCII as \xNN, so that the
+ * message stays one line and shows the offending bytes. */
+static void show_name(FILE *f, const char *s)
+{
+	size_t n = strlen(s), cut = n;
+	int utf8 = uf_utf8_valid(s, n);
+	if (n > SHOW_MAX)
+		for (cut = SHOW_MAX; utf8 && cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80; cut--)
+			;
+	fputc('\'', f);
+	for (size_t i = 0; i < cut; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == 0x7f || (!utf8 && c >= 0x80))
+			fprintf(f, "\\x%02x", c);
+		else
+			fputc(c, f);
+	}
+	if (cut < n)
+		fprintf(f, "...' (%zu bytes)", n);
+	else
+		fputc('\'', f);
+}
+
 int cli_name_ok(const char *cmd, enum uf_name_kind kind, const char *name)
 {
 	if (uf_name_ok(kind, name, strlen(name)))
 		return 1;
-	fprintf(stderr, "unifaas: %s: %s '%s' is not valid: use %s\n", cmd, uf_name_what(kind), name,
-	        uf_name_rule(kind));
+	fprintf(stderr, "unifaas: %s: %s ", cmd, uf_name_what(kind));
+	show_name(stderr, name);
+	fprintf(stderr, " is not valid: use %s\n", uf_name_rule(kind));
 	return 0;
 }
 

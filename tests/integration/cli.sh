@@ -96,9 +96,12 @@ expect long-name 2 "name '$(printf 'a%.0s' $(seq 49))' is not valid" "$UNIFAAS" 
 expect logs-no-slash 2 "^unifaas: logs: 'wf': expected WORKFLOW/STEP$" "$UNIFAAS" logs wf
 expect kv-bad-op 2 "^unifaas: kv: unknown operation 'put': expected get, set or del$" "$UNIFAAS" kv put wf k v
 expect kv-get-extra 2 "^unifaas: kv: get: unexpected argument 'v'$" "$UNIFAAS" kv get wf k v
-expect kv-bad-key 2 "^unifaas: kv: KV key '$(printf 'k%.0s' $(seq 513))' is not valid: use 1\.\.512 bytes of UTF-8 text without NUL$" \
+# a refused name or key is shown cut to 64 bytes, with its length, and its
+# control and non-UTF-8 bytes as \xNN (they reached the terminal raw)
+expect kv-bad-key 2 "^unifaas: kv: KV key '$(printf 'k%.0s' $(seq 64))\.\.\.' \(513 bytes\) is not valid: use 1\.\.512 bytes of UTF-8 text without NUL$" \
 	"$UNIFAAS" kv get wf "$(printf 'k%.0s' $(seq 513))"
-expect kv-bad-key-utf8 2 "' is not valid: use 1\.\.512 bytes of UTF-8 text without NUL$" "$UNIFAAS" kv get wf "$(printf 'a\377b')"
+expect kv-bad-key-utf8 2 "^unifaas: kv: KV key 'a\\\\xffb' is not valid: use 1\.\.512 bytes of UTF-8 text without NUL$" "$UNIFAAS" kv get wf "$(printf 'a\377b')"
+expect bad-name-control 2 "^unifaas: push: workflow name 'a\\\\x1b\[2Jb' is not valid" "$UNIFAAS" push "$(printf 'a\033[2Jb')" q x
 expect resume-no-wf 2 '^unifaas: resume: missing argument$' "$UNIFAAS" resume
 expect version 0 '' "$UNIFAAS" version
 grep -Eq '^unifaas [0-9.]+ \(ABI [0-9]+\)$' "$W/version.out" && pass version-line || fail version-line "$(cat "$W/version.out")"
