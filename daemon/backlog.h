@@ -13,6 +13,29 @@ struct store;
  * other side of the group's last-delivered id (see backlog.c). */
 #define BACKLOG_SCAN_MAX 2048
 
+/*
+ * The rule, once, as a Lua function run inside Redis by the scheduler
+ * (backlog_ask) and by `unifaas queues` (inspect.c):
+ *   uf_unread(key, last, scan, need, exact) -> unread, exact [, most]
+ * counts the entries of stream `key` after the group's last-delivered id
+ * `last`, one by one up to `scan`.  Past that, when the caller needs an
+ * exact figure (`exact`, or `need` above `scan`), the other side is
+ * counted: XLEN minus the entries up to `last` (handled entries retention
+ * keeps, plus the pending ones), unless the stream is shorter than `need`
+ * (the backlog cannot reach it: a lower bound, at most XLEN, is returned).
+ * `exact` in the result is 1 when unread is exact, 0 when a lower bound.
+ */
+#define BACKLOG_LUA                                                                                                    \
+	"local function uf_unread(k, last, scan, need, exact)\n"                                                       \
+	"  local n = #redis.call('XRANGE', k, '(' .. last, '+', 'COUNT', scan)\n"                                      \
+	"  if n < scan then return n, 1 end\n"                                                                         \
+	"  if not (exact or need > scan) then return n, 0 end\n"                                                       \
+	"  local len = redis.call('XLEN', k)\n"                                                                        \
+	"  if len < need then return n, 0, len end\n"                                                                  \
+	"  local upto = #redis.call('XRANGE', k, '-', last, 'COUNT', len + 1)\n"                                       \
+	"  return math.max(len - upto, 0), 1\n"                                                                        \
+	"end\n"
+
 struct backlog {
 	uint64_t unread;  /* entries after the group's last-delivered id */
 	uint64_t pending; /* delivered, not acknowledged */
@@ -27,7 +50,7 @@ struct backlog {
  * lower bound when the stream is shorter than `need` (so the backlog
  * cannot reach it).  `done` is called once with the count, or NULL when
  * Redis did not answer; -1 (and no call) when the first command could not
- * be sent. */
+ * be sent.  One EVAL of BACKLOG_LUA. */
 typedef void (*backlog_fn)(const struct backlog *b, void *arg);
 int backlog_ask(struct store *st, const char *key, const char *last, uint64_t pending, uint64_t need, int exact,
                 backlog_fn done, void *arg);
