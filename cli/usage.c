@@ -141,8 +141,8 @@ static const struct command commands[] = {
      "Reads, writes or deletes a key of the workflow's key-value store. 'get' prints\n"
      "the value and a newline (status 1 if the key does not exist); 'set' without\n"
      "VALUE stores standard input as is; 'del' succeeds also when the key was absent.\n"
-     "KEY is any key a function can write: 1..512 bytes of UTF-8 text (':', '/',\n"
-     "spaces included). Status 4 if the workflow is not deployed.\n"},
+     "KEY is any key a function can write: " UF_NAME_RULE_KEY "\n"
+     "(':', '/', spaces included). Status 4 if the workflow is not deployed.\n"},
     {"version", "version", "Prints the version and the ABI version of the images it builds.\n"},
     {"help", "help [COMMAND]", "Prints the list of commands, or the help of one.\n"},
 };

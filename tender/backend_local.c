@@ -441,7 +441,7 @@ static const char *kv_load_entry(void *arg, const char *key, size_t klen, const 
 	if (*kv_find(l, key, klen))
 		return "duplicate object key";
 	if (!uf_kv_key_ok(key, klen))
-		return "key is empty, longer than 512 bytes, or not UTF-8 text";
+		return "key is not " UF_NAME_RULE_KEY;
 	return local_kv_set(&l->b, key, klen, val, vlen) < 0 ? "out of memory for the store" : NULL;
 }
 

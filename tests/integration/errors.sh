@@ -171,7 +171,7 @@ kv_bad kv-array '[1, 2]' ': expected a JSON object of string values$'
 kv_bad kv-string '"just a string"' ': expected a JSON object of string values$|:1:[0-9]+: '
 kv_bad kv-nested '{"a": {"b": "c"}}' ": key 'a': value must be a string, an integer or "
 kv_bad kv-real '{"a": 1.5}' ": key 'a': value must be a string, an integer or "
-kv_bad kv-empty-key '{"": "x"}' ":1:[0-9]+: key is empty, longer than 512 bytes"
+kv_bad kv-empty-key '{"": "x"}' ":1:[0-9]+: key is not 1..512 bytes of UTF-8 text without NUL"
 # a unit that cannot start does not create the --kv file
 expect_err kv-not-created-on-failed-start 2 "^uf-hvt: $UF_TMP/nonexistent.uf: cannot open" \
 	"$HVT" --kv "$UF_TMP/$UF_SUITE.new-kv.json" "$UF_TMP/nonexistent.uf" &&

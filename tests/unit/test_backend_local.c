@@ -374,7 +374,7 @@ static void test_kv_file_bad_contents(void **state)
 		{"{\"k\": [\"a\"]}", "key 'k': value must be a string, an integer or {\"base64\": \"...\"}"},
 		{"{\"k\": {\"a\": \"b\"}}", "key 'k': value must be a string, an integer or {\"base64\": \"...\"}"},
 		{"{\"k\": \"a\", \"k\": \"b\"}", "duplicate object key"},
-		{"{\"\": \"empty key\"}", "key is empty, longer than 512 bytes"},
+		{"{\"\": \"empty key\"}", "key is not 1..512 bytes of UTF-8 text without NUL"},
 		{"{\"a\": \"1\"} trailing", "kv file"},
 		{"{", "kv file"},
 	};
@@ -400,7 +400,7 @@ static void test_kv_file_bad_contents(void **state)
 	char *path = uft_tmpfile(json, strlen(json));
 	struct bk k;
 	assert_int_equal(bk_open(&k, NULL, 0, NULL, path), -1);
-	assert_err_contains("longer than 512 bytes");
+	assert_err_contains("key is not 1..512 bytes of UTF-8 text without NUL");
 	bk_close(&k);
 }
 
