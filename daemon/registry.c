@@ -84,9 +84,11 @@ struct workflow *registry_find(struct daemon *d, const char *name)
 	return NULL;
 }
 
-struct step *registry_find_step(struct daemon *d, const char *wf, const char *step)
+struct step *registry_find_step(struct daemon *d, const char *wf, const char *step, uint64_t serial)
 {
 	struct workflow *w = registry_find(d, wf);
+	if (w && serial && w->serial != serial)
+		return NULL; /* replaced meanwhile */
 	for (size_t i = 0; w && i < w->m->nfunctions; i++)
 		if (!strcmp(w->steps[i].fn->name, step))
 			return &w->steps[i];
@@ -185,8 +187,10 @@ static struct workflow *make_workflow(struct daemon *d, struct uf_manifest *m, c
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	static uint64_t serials;
 	w->d = d;
 	w->m = m;
+	w->serial = ++serials;
 	snprintf(w->acl_user, sizeof(w->acl_user), "uf-wf-%s", m->name);
 	for (size_t i = 0; i < m->nfunctions; i++) {
 		struct step *s = &w->steps[i];

@@ -47,6 +47,7 @@ struct check {
 	struct daemon *d;
 	char wf[UF_NAME_BUF], step[UF_NAME_BUF];
 	char queue_name[UF_QUEUE_MAX + 1];
+	uint64_t serial; /* of the workflow checked: its replacement is not it */
 	int calls, failed;
 	int found;     /* XINFO GROUPS had the step's group (or no group at all: found 2) */
 	uint64_t need; /* how far the backlog must be exact (read_backlog) */
@@ -266,7 +267,7 @@ static void check_free(struct check *k)
 static void check_decide(struct check *k)
 {
 	struct daemon *d = k->d;
-	struct step *s = registry_find_step(d, k->wf, k->step);
+	struct step *s = registry_find_step(d, k->wf, k->step, k->serial);
 	uint64_t now = now_ms();
 	if (s)
 		s->checking = 0;
@@ -382,6 +383,7 @@ static void check_step(struct daemon *d, struct step *s)
 		return;
 	}
 	k->d = d;
+	k->serial = s->wf->serial;
 	snprintf(k->wf, sizeof(k->wf), "%s", s->wf->m->name);
 	snprintf(k->step, sizeof(k->step), "%s", s->fn->name);
 	snprintf(k->queue_name, sizeof(k->queue_name), "%s", s->fn->listen);

@@ -107,6 +107,8 @@ struct workflow {
 	char acl_user[96];
 	char acl_pass[65];
 	uint32_t running;
+	uint64_t serial; /* this deploy of the workflow, never reused: a reply for
+	                    a replaced one does not act on its successor */
 };
 
 struct daemon {
@@ -163,7 +165,8 @@ int registry_undeploy(struct daemon *d, const char *name, int purge, registry_do
                       size_t errlen, int *http_status);
 struct workflow *registry_find(struct daemon *d, const char *name);
 /* a deployed workflow's step by names (what outlives a reply from Redis) */
-struct step *registry_find_step(struct daemon *d, const char *wf, const char *step);
+/* the step of a deployed workflow; serial: of that deploy only (0: any) */
+struct step *registry_find_step(struct daemon *d, const char *wf, const char *step, uint64_t serial);
 void registry_set_state(struct workflow *w, enum wf_state s, const char *reason);
 void registry_free_all(struct daemon *d);
 void registry_unit_gone(struct workflow *w);

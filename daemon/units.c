@@ -703,6 +703,7 @@ static int acquire_tap(struct daemon *d, struct unit *u, char *err, size_t errle
 struct start {
 	struct daemon *d;
 	char wf[UF_NAME_BUF], step[UF_NAME_BUF];
+	uint64_t serial; /* of the workflow asked for: a replacement is not it */
 };
 
 static int launch(struct daemon *d, struct step *s, uint64_t seq, char *err, size_t errlen)
@@ -756,7 +757,7 @@ static void numbered(redisReply *r, void *arg)
 {
 	struct start *st = arg;
 	struct daemon *d = st->d;
-	struct step *s = registry_find_step(d, st->wf, st->step);
+	struct step *s = registry_find_step(d, st->wf, st->step, st->serial);
 	char err[640];
 	if (s)
 		s->starting = 0;
@@ -780,6 +781,7 @@ int unit_start(struct daemon *d, struct step *s, char *err, size_t errlen)
 		return -1;
 	}
 	st->d = d;
+	st->serial = s->wf->serial;
 	snprintf(st->wf, sizeof(st->wf), "%s", s->wf->m->name);
 	snprintf(st->step, sizeof(st->step), "%s", s->fn->name);
 	if (store_send(d->store, numbered, st, "HINCRBY uf:state:seq %s.%s 1", st->wf, st->step) < 0) {
@@ -858,7 +860,7 @@ void units_cleanup_previous(struct daemon *d)
 			for (int t = 0; t < 100 && proc_running(pid, start); t++)
 				usleep(10000);
 		}
-		struct step *s = registry_find_step(d, wf, step);
+		struct step *s = registry_find_step(d, wf, step, 0);
 		if (s) /* it may have been mid-event: count it (settled once the loop runs) */
 			settle(d, s, id, 1, "unit lost when the previous unifaasd ended", NULL, NULL);
 		dlog("info", "what=cleanup unit=%s pid=%d alive=%d action=%s", id, pid, alive,

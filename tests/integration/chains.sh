@@ -143,6 +143,56 @@ else
 fi
 check races-sanitizer sanitizer_clean
 
+# ---- a step's check in flight while its workflow is replaced: the check
+# (sent for the old step, its backlog read after the new one is deployed)
+# must not decide for the new step of the same name.  Before, the old
+# queue's backlog was taken for the new step's, which listens elsewhere and
+# has nothing to do, and a unit was started for it
+m=$(manifest swap <<EOF
+name: swap
+functions:
+  s:
+    image: $fn
+    listen: a
+    timeout_ms: 60000
+    scale: { max_units: 1, idle_ms: 20000, grace_ms: 0 }
+EOF
+)
+m2=$(manifest swap2 <<EOF
+name: swap
+functions:
+  s:
+    image: $fn
+    listen: b
+    scale: { max_units: 1, idle_ms: 20000, grace_ms: 0 }
+EOF
+)
+new_unit() { [ "$(units swap)" != 0 ]; }
+if ! U deploy "$m" >/dev/null; then
+	fail check-across-replace "swap did not deploy"
+else
+	echo hang | U push swap a >/dev/null
+	wait_for 10 holds swap a s
+	seq 20 | U push swap a >/dev/null # waiting behind the hung one: a backlog of 20
+	kill -STOP "$RPID"
+	sleep 0.3 # the tick's check of step s is out (one every 100 ms while a unit runs)
+	(
+		U deploy --replace "$m2"
+		echo "rc=$?"
+	) >"$UF_TMP/swap.d" 2>&1 &
+	dp=$!
+	wait_for 5 test -e "$PLAT_STATE/images/swap/s.uf.new"
+	kill -CONT "$RPID"
+	wait $dp
+	if ! grep -q '^rc=0' "$UF_TMP/swap.d"; then
+		fail check-across-replace "the replace failed: $(tr '\n' ' ' <"$UF_TMP/swap.d")"
+	elif wait_for 3 new_unit; then
+		fail check-across-replace "a unit started for the new step s, whose queue b is empty: $(U ps 2>&1 | tr '\n' ' ')"
+	else
+		pass check-across-replace
+	fi
+fi
+
 # ---- API clients that leave while their request waits for Redis: the
 # reply (or its absence, 2 s later) comes for a connection that is gone
 m=$(manifest busy <<EOF
