@@ -25,6 +25,7 @@ void uf_config_defaults(struct uf_config *c, const char *state_dir)
 	c->log_cap = 1 << 20;
 	snprintf(c->tap_bridge, sizeof(c->tap_bridge), "uf-br0");
 	snprintf(c->tap_cidr, sizeof(c->tap_cidr), "10.77.0.1/24");
+	snprintf(c->tap_prefix, sizeof(c->tap_prefix), "uf-tap");
 	c->tap_pool_size = 16;
 	c->prestart = 2;
 	c->retain_handled = 10000;
@@ -78,6 +79,8 @@ static int set_key(struct uf_config *c, const char *k, const char *v)
 		return set_str(c->tap_bridge, sizeof(c->tap_bridge), v, 1);
 	if (!strcmp(k, "tap_cidr"))
 		return set_str(c->tap_cidr, sizeof(c->tap_cidr), v, 1);
+	if (!strcmp(k, "tap_prefix"))
+		return set_str(c->tap_prefix, sizeof(c->tap_prefix), v, 1);
 	for (size_t i = 0; i < sizeof(NUM_KEYS) / sizeof(*NUM_KEYS); i++) {
 		const struct num_key *nk = &NUM_KEYS[i];
 		uint64_t n;

@@ -32,6 +32,7 @@ struct uf_config {
 	uint64_t log_cap;          /* bytes per step log before rotation */
 	char tap_bridge[16];       /* the TAP pool (net: true functions) */
 	char tap_cidr[32];         /* host address/prefix on the bridge */
+	char tap_prefix[12];       /* device names: PREFIX0, PREFIX1, ... */
 	uint32_t tap_pool_size;    /* TAP devices in the pool */
 	uint32_t prestart;         /* standby tenders kept ready (0: none) */
 	uint32_t retain_handled;   /* handled entries a queue keeps (retention.c) */

@@ -237,13 +237,35 @@ static int setup_bridge(struct tap_pool *p, uint32_t host, uint32_t mask, char *
 	return 0;
 }
 
-struct tap_pool *tap_pool_open(const char *bridge, const char *cidr, unsigned size, char *err, size_t errlen)
+/* A prefix of device names: 1..TAP_POOL_PREFIX_MAX characters that the
+ * kernel takes in a name (no '/', ':' or white space). */
+static int prefix_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > TAP_POOL_PREFIX_MAX)
+		return 0;
+	for (; *s; s++)
+		if (*s == '/' || *s == ':' || *s <= ' ' || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+struct tap_pool *tap_pool_open(const char *bridge, const char *cidr, const char *name_prefix, unsigned size, char *err,
+                               size_t errlen)
 {
 	uint32_t host;
 	unsigned prefix;
+	if (!name_prefix)
+		name_prefix = TAP_POOL_PREFIX;
 	if (!bridge || strlen(bridge) == 0 || strlen(bridge) >= IFNAMSIZ) {
 		snprintf(err, errlen, "tap pool: bridge '%s': a device name is 1..%d characters", bridge ? bridge : "",
 		         IFNAMSIZ - 1);
+		return NULL;
+	}
+	if (!prefix_ok(name_prefix)) {
+		snprintf(err, errlen,
+		         "tap pool: prefix '%s': 1..%u characters, none of them '/', ':' or white space (tap_prefix)",
+		         name_prefix, TAP_POOL_PREFIX_MAX);
 		return NULL;
 	}
 	if (!cidr || parse_cidr(cidr, &host, &prefix) < 0) {
@@ -280,7 +302,7 @@ struct tap_pool *tap_pool_open(const char *bridge, const char *cidr, unsigned si
 		goto fail;
 	for (unsigned i = 0; i < size; i++) {
 		struct tap_dev *d = &p->dev[i];
-		snprintf(d->name, sizeof(d->name), TAP_POOL_PREFIX "%u", i);
+		snprintf(d->name, sizeof(d->name), "%s%u", name_prefix, i);
 		struct in_addr in = {.s_addr = htonl(host + 1 + i)};
 		inet_ntop(AF_INET, &in, d->ip, sizeof(d->ip));
 		p->size = i + 1; /* so that the clean-up below sees it */

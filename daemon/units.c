@@ -686,8 +686,8 @@ static void record(struct daemon *d, struct unit *u)
 static int acquire_tap(struct daemon *d, struct unit *u, char *err, size_t errlen)
 {
 	char why[512];
-	if (!d->taps &&
-	    !(d->taps = tap_pool_open(d->cfg.tap_bridge, d->cfg.tap_cidr, d->cfg.tap_pool_size, why, sizeof(why)))) {
+	if (!d->taps && !(d->taps = tap_pool_open(d->cfg.tap_bridge, d->cfg.tap_cidr, d->cfg.tap_prefix,
+	                                          d->cfg.tap_pool_size, why, sizeof(why)))) {
 		snprintf(err, errlen, "TAP pool: %s", why);
 		return -1;
 	}

@@ -164,6 +164,16 @@ pool_refused pool-not-a-bridge "tap pool: bridge lo: a device of that name exist
 	"$tapctl" lo 10.78.0.1/24 2
 ip -o -4 addr show dev lo | grep -q 10.78 && fail pool-not-a-bridge-untouched "lo got the pool's address" ||
 	pass pool-not-a-bridge-untouched
+# Two pools in one namespace: each its own bridge, subnet and device prefix
+# (unifaasd's tap_prefix); a prefix that cannot make device names is refused.
+out=$(TAPCTL_PREFIX=t7- "$tapctl" uf-br7 10.79.0.1/24 2 acquire acquire keep 2>&1)
+ports=$(ip -o link show master uf-br7 | awk -F': ' '{print $2}' | sed 's/@.*//' | sort | tr '\n' ' ')
+[ "$out" = "$(printf 'acquire t7-0 10.79.0.2\nacquire t7-1 10.79.0.3')" ] && [ "$ports" = "t7-0 t7-1 " ] &&
+	pass pool-prefix || fail pool-prefix "$out / ports '$ports'"
+TAPCTL_PREFIX=t7- "$tapctl" uf-br7 10.79.0.1/24 2 destroy >/dev/null 2>&1
+pool_refused pool-prefix-too-long "tap pool: prefix 'abcdefghijkl': 1..11 characters, none of them '/', ':' or white space" \
+	env TAPCTL_PREFIX=abcdefghijkl "$tapctl" uf-br8 10.78.0.1/24 2
+pool_refused pool-prefix-slash "tap pool: prefix 'a/b': 1..11 characters" env TAPCTL_PREFIX=a/b "$tapctl" uf-br8 10.78.0.1/24 2
 ip tuntap add dev uf-tap0 mode tun 2>/dev/null
 pool_refused pool-name-taken "tap pool: take over uf-tap0: a device of that name exists and is not a TAP device" \
 	"$tapctl" uf-br8 10.78.0.1/24 2

@@ -28,10 +28,10 @@ img=$(build_guest "$UF_TOP/functions/pingd.c") || {
 # The pool's bridge, subnet and size are this run's own (unifaasd.conf), not
 # the defaults: the namespace already keeps them apart from every other run,
 # and this checks that unifaasd takes them from its configuration.
-br=ufbr$RANDOM
+br=ufbr$RANDOM pfx=uft$RANDOM-
 net=10.$((RANDOM % 200 + 20)).$((RANDOM % 250))
-host=$net.1 ip0=$net.2 ip1=$net.3
-PLAT_CONF=$(printf 'tap_bridge=%s\ntap_cidr=%s/24\ntap_pool_size=2\n' "$br" "$host")
+host=$net.1 ip0=$net.2 ip1=$net.3 tap0=${pfx}0 tap1=${pfx}1
+PLAT_CONF=$(printf 'tap_bridge=%s\ntap_cidr=%s/24\ntap_pool_size=2\ntap_prefix=%s\n' "$br" "$host" "$pfx")
 trap plat_down EXIT
 plat_up || {
 	fail up "unifaas up failed: $(tail -5 "$UF_TMP/$UF_SUITE.up.log" | tr '\n' ' ')"
@@ -57,11 +57,11 @@ wait_for 10 units_is netwf 2 && pass net-units-started || fail net-units-started
 # unit_on DEVICE: the pid of this platform's unit attached to DEVICE
 unit_on() { plat_pids "--tap=$1( |$)"; }
 out=$(ping -c 3 -W 2 "$ip0" 2>&1) && pass ping-unit-0 || fail ping-unit-0 "$out"
-# the unit attached to uf-tap0 is the one that answers as the first address:
-# the MAC the host learnt for it is behind the bridge port uf-tap0
+# the unit attached to $tap0 is the one that answers as the first address:
+# the MAC the host learnt for it is behind the bridge port $tap0
 mac0=$(ip neigh show "$ip0" dev "$br" | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i + 1)}')
-[ -n "$(unit_on uf-tap0)" ] && [ -n "$mac0" ] && bridge fdb show dev uf-tap0 | grep -qi "^$mac0 " &&
-	pass unit-gets-tap-and-ip || fail unit-gets-tap-and-ip "MAC of $ip0 '$mac0'; uf-tap0: $(bridge fdb show dev uf-tap0 | tr '\n' ' ')"
+[ -n "$(unit_on "$tap0")" ] && [ -n "$mac0" ] && bridge fdb show dev "$tap0" | grep -qi "^$mac0 " &&
+	pass unit-gets-tap-and-ip || fail unit-gets-tap-and-ip "MAC of $ip0 '$mac0'; $tap0: $(bridge fdb show dev "$tap0" | tr '\n' ' ')"
 out=$(ping -c 3 -W 2 "$ip1" 2>&1) && pass ping-unit-1 || fail ping-unit-1 "$out"
 printf '%s\n' "$out" | grep -Eo 'rtt [^ ]+ = [^ ]+ ms' | sed "s/^/$UF_SUITE: /"
 
@@ -74,22 +74,22 @@ in_pool() {
 	local l
 	l=$(ip -o link show dev "$1" 2>/dev/null) && [[ $l =~ [\<,]NO-CARRIER[,\>] && $l =~ [\<,]UP[,\>] && $l == *" master $br "* ]]
 }
-attached uf-tap0 && attached uf-tap1 && pass devices-attached ||
-	fail devices-attached "$(ip -o link show | grep uf-tap | cut -d' ' -f2- | tr '\n' ' ')"
+attached "$tap0" && attached "$tap1" && pass devices-attached ||
+	fail devices-attached "$(ip -o link show | grep "$pfx" | cut -d' ' -f2- | tr '\n' ' ')"
 
 # a killed unit gives its device back: the replacement gets that device again and answers
-plat_kill 9 "--tap=uf-tap0( |$)" && pass kill-net-unit || fail kill-net-unit "no unit on uf-tap0"
-wait_for 10 plat_pids '--consumer=netwf\.pingd\.3( |$)' && wait_for 10 unit_on uf-tap0 &&
+plat_kill 9 "--tap=$tap0( |$)" && pass kill-net-unit || fail kill-net-unit "no unit on $tap0"
+wait_for 10 plat_pids '--consumer=netwf\.pingd\.3( |$)' && wait_for 10 unit_on "$tap0" &&
 	out=$(ping -c 2 -W 2 "$ip0" 2>&1) && pass replacement-answers || fail replacement-answers "$out $(U ps)"
 
 # undeploy stops the units; their devices are back in the pool: still ports of
 # the bridge, nothing attached, and handed out again to the next units
 U undeploy netwf >/dev/null
 wait_for 10 no_units netwf && pass net-units-stopped || fail net-units-stopped "$(U ps)"
-wait_for 10 in_pool uf-tap0 && wait_for 10 in_pool uf-tap1 && pass device-released ||
-	fail device-released "$(ip -o link show | grep uf-tap | cut -d' ' -f2- | tr '\n' ' ')"
-U deploy "$m" >"$UF_TMP/d2.out" 2>&1 && wait_for 10 units_is netwf 2 && wait_for 10 unit_on uf-tap0 &&
-	wait_for 10 unit_on uf-tap1 && out=$(ping -c 1 -W 2 "$ip1" 2>&1) && pass devices-handed-out-again ||
+wait_for 10 in_pool "$tap0" && wait_for 10 in_pool "$tap1" && pass device-released ||
+	fail device-released "$(ip -o link show | grep "$pfx" | cut -d' ' -f2- | tr '\n' ' ')"
+U deploy "$m" >"$UF_TMP/d2.out" 2>&1 && wait_for 10 units_is netwf 2 && wait_for 10 unit_on "$tap0" &&
+	wait_for 10 unit_on "$tap1" && out=$(ping -c 1 -W 2 "$ip1" 2>&1) && pass devices-handed-out-again ||
 	fail devices-handed-out-again "$(cat "$UF_TMP/d2.out") $(U ps) ${out:-}"
 plat_down
 no_stray "$PLAT_STATE" >/dev/null && pass no-stray-units || fail no-stray-units "tenders left"

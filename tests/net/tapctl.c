@@ -12,6 +12,7 @@
  *   destroy         close the pool, deleting its devices (must be last)
  * Without keep or destroy the pool is closed with destroy at the end.
  * A failed open prints the pool's message on stderr and exits 3.
+ * TAPCTL_PREFIX in the environment: the prefix of the device names.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,7 +28,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: tapctl BRIDGE CIDR SIZE COMMAND...\n");
 		return 2;
 	}
-	struct tap_pool *p = tap_pool_open(argv[1], argv[2], (unsigned)strtoul(argv[3], NULL, 10), err, sizeof(err));
+	struct tap_pool *p = tap_pool_open(argv[1], argv[2], getenv("TAPCTL_PREFIX"),
+	                                   (unsigned)strtoul(argv[3], NULL, 10), err, sizeof(err));
 	if (!p) {
 		fprintf(stderr, "%s\n", err);
 		return 3;
