@@ -262,6 +262,52 @@ else
 	fail crowd "push answers: $codes; count $(kv busy count) of 480"
 fi
 
+# ---- redis-server killed (kill -9) in the middle of a batch, and the unit
+# holding it killed while Redis is away: the daemon's settling of the unit
+# finds no Redis (retried every 500 ms) and ends once Redis is back; every
+# event handled exactly once (exact totals), nothing dead, no unit left
+m=$(manifest rk <<EOF
+name: rk
+functions:
+  s:
+    image: $fn
+    listen: in
+    push: [out]
+    env: { SPIN: "1000000", OUT: out }
+    batch: 64
+    retries: 5
+    scale: { max_units: 1, idle_ms: 500 }
+EOF
+)
+U deploy "$m" >/dev/null || fail deploy "rk did not deploy"
+for i in $(seq 1000); do echo "r$i"; done | U push rk in >/dev/null
+re='--consumer=rk\.s\.'
+stopped=
+for i in $(seq 100); do # the unit stopped while it holds a batch
+	if busy rk in s 200 && plat_kill STOP "$re"; then
+		holds rk in s && stopped=1 && break
+		plat_kill CONT "$re"
+	fi
+	sleep 0.1
+done
+if [ -z "$stopped" ]; then
+	fail redis-kill9 "no unit holding a batch"
+else
+	kill -9 "$RPID"
+	plat_kill KILL "$re"
+	sleep 1.2 # the daemon tries to settle the unit without Redis
+	U up >/dev/null 2>&1 || fail redis-kill9 "unifaas up after kill -9 of redis-server"
+	RPID=$(cat "$PLAT_STATE/redis.pid" 2>/dev/null || cat "$PLAT_STATE/redis-server.pid")
+	if wait_for 60 kv_is rk count 1000 && wait_for 20 drained rk in s && wait_for 10 node_units_is 0; then
+		pass redis-kill9
+	else
+		fail redis-kill9 "count $(kv rk count) of 1000; node units $(node_units)"
+	fi
+	[ "$(R XLEN uf:q:rk:out)" = 1000 ] && [ "$(R XLEN uf:dlq:rk:in)" = 0 ] && pass redis-kill9-exact ||
+		fail redis-kill9-exact "out has $(R XLEN uf:q:rk:out) entries for 1000 events, $(R XLEN uf:dlq:rk:in) dead"
+fi
+check redis-kill9-sanitizer sanitizer_clean
+
 # ---- SIGTERM while commands wait for Redis: the daemon ends its chains and
 # exits cleanly (no sanitizer report, 'shutdown result=done')
 dpid=$(cat "$PLAT_STATE/unifaasd.pid")
