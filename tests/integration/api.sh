@@ -106,9 +106,7 @@ EOF
 U deploy "$m" >/dev/null
 for i in $(seq 40); do echo x; done | U push oom in >/dev/null # ~1 s of work in one batch
 wait_for 10 plat_pids '--consumer=oom\.s\.'
-wait_for 10 holds oom in s # the batch is the unit's
-R CONFIG SET maxmemory 1 >/dev/null
-plat_kill 9 '--consumer=oom\.s\.'
+kill_holding oom in s R CONFIG SET maxmemory 1 >/dev/null # killed holding its batch
 sleep 1.5
 R CONFIG SET maxmemory 0 >/dev/null
 if wait_for 30 kv_is oom count 40; then

@@ -62,29 +62,24 @@ drained() { # WF QUEUE STEP: nothing lagging or pending
 }
 # holds WF QUEUE STEP: a unit of STEP holds events not acknowledged yet
 holds() { [ "$(R XPENDING "uf:q:$1:$2" "$3" | head -1)" -gt 0 ]; }
-# busy WF QUEUE STEP N: a unit of STEP holds events and N or more wait behind
-# them (XINFO lag: not after a Redis restart), so that a kill lands in the
-# middle of its work and not after its last batch
-busy() {
-	local pl
-	pl=$(R XINFO GROUPS "uf:q:$1:$2" | awk -v s="$3" '$0=="name"{getline; n=$0} $0=="pending"{getline; p=$0} $0=="lag"{getline; if (n==s) print p, $0}')
-	[ "${pl% *}" -gt 0 ] && [ "${pl#* }" -ge "$4" ]
-}
-# workflows: the names of the deployed workflows, one a line (not the rest of
-# `unifaas ls`, whose units and state change by themselves)
-workflows() { U ls --json | python3 -c 'import json,sys; print("\n".join(sorted(w["name"] for w in json.load(sys.stdin)["workflows"])))'; }
-# kill_holding WF QUEUE STEP: SIGKILLs the unit of STEP (one unit) while it
-# holds a batch and more events wait: it is stopped first and killed only if
-# it holds events then (not in the instant between two batches), else
-# continued and tried again; fails if that never happens within 10 s
+# kill_holding WF QUEUE STEP [CMD...]: SIGKILLs the unit of STEP (one unit)
+# while it holds a batch: it is stopped first and killed only if it holds
+# events then (not in the instant between two batches; CMD, if given, runs
+# while it is stopped), else continued and tried again; fails if that does
+# not happen within 20 s
 kill_holding() {
-	local i re="--consumer=$1\\.$3\\."
-	for i in $(seq 100); do
-		if busy "$1" "$2" "$3" 200 && plat_kill STOP "$re"; then
-			holds "$1" "$2" "$3" && plat_kill KILL "$re" && return 0
+	local wf=$1 q=$2 st=$3 re="--consumer=$1\\.$3\\." end=$((SECONDS + 20))
+	shift 3
+	while [ $SECONDS -lt $end ]; do
+		if holds "$wf" "$q" "$st" && plat_kill STOP "$re"; then
+			if holds "$wf" "$q" "$st"; then
+				[ $# -eq 0 ] || "$@"
+				plat_kill KILL "$re"
+				return
+			fi
 			plat_kill CONT "$re"
 		fi
-		sleep 0.1
+		sleep 0.05
 	done
 	return 1
 }
