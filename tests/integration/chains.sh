@@ -308,6 +308,36 @@ else
 fi
 check redis-kill9-sanitizer sanitizer_clean
 
+# ---- deploy --replace while units work, twice: the old units stop (their
+# batches re-queued as they are), the new ones go on; every event handled
+# exactly once (exact totals), nothing dead, no unit left behind
+m=$(manifest rep <<EOF
+name: rep
+functions:
+  s:
+    image: $fn
+    listen: in
+    push: [out]
+    env: { SPIN: "1000000", OUT: out }
+    batch: 64
+    scale: { max_units: 2, events_per_unit: 100, idle_ms: 500, grace_ms: 0 }
+EOF
+)
+U deploy "$m" >/dev/null || fail deploy "rep did not deploy"
+for i in $(seq 1000); do echo "p$i"; done | U push rep in >/dev/null
+replaced=0
+for n in 1 2; do
+	wait_for 10 busy rep in s 100 && U deploy --replace "$m" >/dev/null && replaced=$((replaced + 1))
+done
+if [ $replaced = 2 ] && wait_for 60 kv_is rep count 1000 && wait_for 20 drained rep in s; then
+	pass replace-while-working
+else
+	fail replace-while-working "replaced $replaced of 2 times while busy; count $(kv rep count) of 1000"
+fi
+[ "$(R XLEN uf:q:rep:out)" = 1000 ] && [ "$(R XLEN uf:dlq:rep:in)" = 0 ] && pass replace-while-working-exact ||
+	fail replace-while-working-exact "out has $(R XLEN uf:q:rep:out) entries for 1000 events, $(R XLEN uf:dlq:rep:in) dead"
+check replace-sanitizer sanitizer_clean
+
 # ---- SIGTERM while commands wait for Redis: the daemon ends its chains and
 # exits cleanly (no sanitizer report, 'shutdown result=done')
 dpid=$(cat "$PLAT_STATE/unifaasd.pid")
