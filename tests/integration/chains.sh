@@ -286,7 +286,7 @@ stopped=
 for i in $(seq 100); do # the unit stopped while it holds a batch
 	if busy rk in s 200 && plat_kill STOP "$re"; then
 		holds rk in s && stopped=1 && break
-		plat_kill CONT "$re"
+		plat_kill CONT "$re" 2>/dev/null
 	fi
 	sleep 0.1
 done
@@ -294,7 +294,7 @@ if [ -z "$stopped" ]; then
 	fail redis-kill9 "no unit holding a batch"
 else
 	kill -9 "$RPID"
-	plat_kill KILL "$re"
+	plat_kill KILL "$re" 2>/dev/null
 	sleep 1.2 # the daemon tries to settle the unit without Redis
 	U up >/dev/null 2>&1 || fail redis-kill9 "unifaas up after kill -9 of redis-server"
 	RPID=$(cat "$PLAT_STATE/redis.pid" 2>/dev/null || cat "$PLAT_STATE/redis-server.pid")
