@@ -281,20 +281,10 @@ EOF
 )
 U deploy "$m" >/dev/null || fail deploy "rk did not deploy"
 for i in $(seq 1000); do echo "r$i"; done | U push rk in >/dev/null
-re='--consumer=rk\.s\.'
-stopped=
-for i in $(seq 100); do # the unit stopped while it holds a batch
-	if busy rk in s 200 && plat_kill STOP "$re"; then
-		holds rk in s && stopped=1 && break
-		plat_kill CONT "$re" 2>/dev/null
-	fi
-	sleep 0.1
-done
-if [ -z "$stopped" ]; then
+# the unit stopped while it holds a batch, Redis killed meanwhile, then the unit
+if ! kill_holding rk in s kill -9 "$RPID"; then
 	fail redis-kill9 "no unit holding a batch"
 else
-	kill -9 "$RPID"
-	plat_kill KILL "$re" 2>/dev/null
 	sleep 1.2 # the daemon tries to settle the unit without Redis
 	U up >/dev/null 2>&1 || fail redis-kill9 "unifaas up after kill -9 of redis-server"
 	RPID=$(cat "$PLAT_STATE/redis.pid" 2>/dev/null || cat "$PLAT_STATE/redis-server.pid")
@@ -327,7 +317,7 @@ U deploy "$m" >/dev/null || fail deploy "rep did not deploy"
 for i in $(seq 1000); do echo "p$i"; done | U push rep in >/dev/null
 replaced=0
 for n in 1 2; do
-	wait_for 10 busy rep in s 100 && U deploy --replace "$m" >/dev/null && replaced=$((replaced + 1))
+	wait_for 10 holds rep in s && U deploy --replace "$m" >/dev/null && replaced=$((replaced + 1))
 done
 if [ $replaced = 2 ] && wait_for 60 kv_is rep count 1000 && wait_for 20 drained rep in s; then
 	pass replace-while-working
