@@ -189,6 +189,8 @@ int cmd_events(int argc, char **argv)
 		if (!follow) {
 			if ((long)got == count)
 				fprintf(stderr, "(more may follow: --from %s)\n", from);
+			if (!json && !header) /* a table has its header, also when empty */
+				printf("%-20s  %-24s  %-7s  %s\n", "ID", "TIME", "ATTEMPT", "DATA");
 			break;
 		}
 	}

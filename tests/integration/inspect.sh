@@ -54,6 +54,10 @@ EOF
 U deploy "$m" >/dev/null || { fail deploy "$(U deploy "$m" 2>&1)"; exit 0; }
 
 # --- events: a step's results, read back ---------------------------------------------
+# nothing pushed yet: the table is its header alone (was no output at all)
+expect events-empty 0 '' U events ins out
+[ "$(cat "$W/events-empty.out")" = "$(printf '%-20s  %-24s  %-7s  %s' ID TIME ATTEMPT DATA)" ] &&
+	pass events-empty-header || fail events-empty-header "'$(cat "$W/events-empty.out")'"
 printf 'e1\ne2\ne3\n' | U push ins in >/dev/null
 wait_for 20 kv_is ins count 3 || fail handled "count $(kv ins count)"
 expect events 0 '' U events ins out
