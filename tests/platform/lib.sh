@@ -83,6 +83,9 @@ kill_holding() {
 	done
 	return 1
 }
+# workflows: the names of the deployed workflows, one a line (not the rest of
+# `unifaas ls`, whose units and state change by themselves)
+workflows() { U ls --json | python3 -c 'import json,sys; print("\n".join(sorted(w["name"] for w in json.load(sys.stdin)["workflows"])))'; }
 # not_deployed WF: the list of deployed workflows could be read and WF is not
 # in it (`! U ls | grep WF` also passes when the daemon does not answer)
 not_deployed() {
