@@ -271,7 +271,8 @@ int api_fail(struct api *a, const char *what, const struct api_reply *r)
 		break;
 	case 503:
 		ex = UF_EX_UNAVAILABLE;
-		hint = " (unifaasd cannot reach Redis; retry later, or see logs/redis.log in the state dir)";
+		hint = " ('unifaas status' shows whether Redis runs, 'unifaas up' starts it again; its log is "
+		       "logs/redis.log in the state dir)";
 		break;
 	}
 	fprintf(stderr, "unifaas: %s: %s%s%s%s\n", a->cmd, what ? what : "", what ? ": " : "", msg, hint);

@@ -331,6 +331,10 @@ wait_for 10 test ! -S "$S/redis.sock"
 expect status-redis-down 69 "^unifaas: status: unifaasd cannot reach Redis: run 'unifaas up' to start it again$" U status
 grep -qx 'redis: stopped' "$W/status-redis-down.out" && pass status-shows-redis-stopped ||
 	fail status-shows-redis-stopped "$(tr '\n' '|' <"$W/status-redis-down.out")"
+# a command that needs Redis says so once and how to go on (was "...; retry later
+# (unifaasd cannot reach Redis; retry later, or see logs/redis.log ...)")
+expect kv-redis-down 69 "^unifaas: kv: get clitest fdc-count: redis is unreachable; retry later \('unifaas status' shows whether Redis runs, 'unifaas up' starts it again; its log is logs/redis.log in the state dir\)$" \
+	U kv get clitest fdc-count
 daemon_pid=$(cat "$S/unifaasd.pid")
 expect up-completes 0 '' U up
 grep -Eqx 'redis: running \(pid [0-9]+\)' "$W/up-completes.out" && [ "$(cat "$S/unifaasd.pid")" = "$daemon_pid" ] &&
