@@ -143,6 +143,34 @@ else
 fi
 check races-sanitizer sanitizer_clean
 
+# ---- redis-server killed while a deploy's writes wait for their replies:
+# the deploy is refused (503: every reply NULL), nothing half-deployed, and
+# the same deploy goes through once Redis is back
+m=$(manifest rd <<EOF
+name: rd
+functions:
+  s:
+    image: $fn
+    listen: in
+EOF
+)
+kill -STOP "$RPID"
+(
+	U deploy "$m"
+	echo "rc=$?"
+) >"$UF_TMP/rd.d" 2>&1 &
+dp=$!
+wait_for 5 test -e "$PLAT_STATE/images/rd/s.uf.new"
+kill -9 "$RPID"
+wait $dp
+U up >/dev/null 2>&1 || fail deploy-redis-killed "unifaas up after kill -9 of redis-server"
+RPID=$(cat "$PLAT_STATE/redis.pid" 2>/dev/null || cat "$PLAT_STATE/redis-server.pid")
+if grep -q '^rc=69' "$UF_TMP/rd.d" && not_deployed rd && consistent rd && U deploy "$m" >/dev/null && consistent rd; then
+	pass deploy-redis-killed
+else
+	fail deploy-redis-killed "$(tr '\n' ' ' <"$UF_TMP/rd.d"); $(consistent rd)"
+fi
+
 # ---- a step's check in flight while its workflow is replaced: the check
 # (sent for the old step, its backlog read after the new one is deployed)
 # must not decide for the new step of the same name.  Before, the old
