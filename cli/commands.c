@@ -159,8 +159,9 @@ const char *fmt_uptime(long long ms, char *buf, size_t len)
 	return buf;
 }
 
-/* Reads a whole file (or stdin for "-"). */
-static char *read_all(FILE *f, size_t *len)
+/* Reads a whole file, at most max bytes: NULL with errno EFBIG past them
+ * (/dev/zero, a log given by mistake), so nothing unbounded is read. */
+static char *read_all(FILE *f, size_t max, size_t *len)
 {
 	size_t cap = 65536, n = 0;
 	char *buf = malloc(cap);
@@ -169,6 +170,11 @@ static char *read_all(FILE *f, size_t *len)
 		n += got;
 		if (got == 0)
 			break;
+		if (n > max) {
+			free(buf);
+			errno = EFBIG;
+			return NULL;
+		}
 		if (n == cap) {
 			char *nb = realloc(buf, cap *= 2);
 			if (!nb)
@@ -211,8 +217,13 @@ int cmd_deploy(int argc, char **argv)
 			fclose(f);
 		return UF_EX_USAGE;
 	}
-	char *yaml = read_all(f, &len);
+	char *yaml = read_all(f, UF_MANIFEST_BYTES_MAX, &len);
 	fclose(f);
+	if (!yaml && errno == EFBIG) {
+		fprintf(stderr, "unifaas: deploy: %s: larger than %u bytes; is this a manifest?\n", file,
+		        UF_MANIFEST_BYTES_MAX);
+		return UF_EX_USAGE;
+	}
 	if (!yaml) {
 		fprintf(stderr, "unifaas: deploy: %s: %s\n", file, strerror(errno));
 		return UF_EX_USAGE;
@@ -655,7 +666,15 @@ int cmd_kv(int argc, char **argv)
 	if (!cli_name_ok("kv", UF_NAME_WORKFLOW, wf) || !cli_name_ok("kv", UF_NAME_KEY, key))
 		return UF_EX_USAGE;
 	if (strcmp(op, "set") == 0 && nargs == 3) {
-		value = read_all(stdin, &vlen);
+		value = read_all(stdin, UF_PUSH_BYTES_MAX, &vlen);
+		if (!value && errno == EFBIG) {
+			fprintf(
+			    stderr,
+			    "unifaas: kv: set %s: the value on standard input is over %u bytes, the most a KV value "
+			    "may be\n",
+			    wf, UF_PUSH_BYTES_MAX);
+			return UF_EX_ERROR;
+		}
 		if (!value) {
 			fprintf(stderr, "unifaas: kv: set: reading standard input: %s\n", strerror(errno));
 			return UF_EX_ERROR;

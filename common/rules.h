@@ -62,6 +62,10 @@ int uf_kv_key_ok(const char *key, size_t n);
  * requests within both. */
 #define UF_PUSH_EVENTS_MAX 10000 /* plain digits: help texts print it with UF_STR */
 #define UF_PUSH_BYTES_MAX  (16u << 20)
+
+/* A manifest's size: unifaasd refuses a larger one before parsing it (413
+ * on the API, manifest.c for files), and `unifaas deploy` reads no more. */
+#define UF_MANIFEST_BYTES_MAX (1u << 20)
 #define UF_STR_(x)         #x
 #define UF_STR(x)          UF_STR_(x)
 

@@ -47,7 +47,7 @@
 #include "uf_abi.h"
 #include "unifaasd.h"
 
-#define BODY_MAX_MANIFEST UF_MANIFEST_BYTES_MAX /* manifest.h: the one limit */
+#define BODY_MAX_MANIFEST UF_MANIFEST_BYTES_MAX /* rules.h: the one limit */
 #define BODY_MAX_EVENTS   UF_PUSH_BYTES_MAX
 #define EVENT_MAX         (1u << 20)
 #define LOG_READ_MAX      (256u << 10)

@@ -23,12 +23,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rules.h"
+
 /* What a manifest may be, checked before the YAML is parsed, so hostile
  * input costs little (libyaml's time grows with the square of the nesting
- * depth): its size in bytes, how deep its lists and mappings nest (a real
+ * depth): its size in bytes (UF_MANIFEST_BYTES_MAX, rules.h), how deep its lists and mappings nest (a real
  * manifest needs 6), and how many mapping keys it has in all (a function
  * with every key and 255 env variables has under 300). */
-#define UF_MANIFEST_BYTES_MAX (1u << 20)
 #define UF_MANIFEST_DEPTH_MAX 32
 #define UF_MANIFEST_KEYS_MAX  20000
 

@@ -88,6 +88,10 @@ expect up-extra-arg 2 "^unifaas: up: unexpected argument 'now'$" "$UNIFAAS" up n
 expect deploy-no-file 2 '^unifaas: deploy: missing argument$' "$UNIFAAS" deploy
 expect deploy-missing-file 2 "^unifaas: deploy: $W/none.yaml: No such file or directory$" "$UNIFAAS" deploy "$W/none.yaml"
 expect deploy-directory 2 "^unifaas: deploy: $W: Is a directory$" "$UNIFAAS" deploy "$W"
+# input without end is read up to its limit, not forever (deploy /dev/zero hung, growing)
+expect deploy-endless 2 "^unifaas: deploy: /dev/zero: larger than 1048576 bytes; is this a manifest\?$" timeout 20 "$UNIFAAS" deploy /dev/zero
+expect kv-set-endless 1 "^unifaas: kv: set wf: the value on standard input is over 16777216 bytes, the most a KV value may be$" \
+	timeout 20 bash -c '"$0" kv set wf k </dev/zero' "$UNIFAAS"
 expect push-one-arg 2 '^unifaas: push: missing argument$' "$UNIFAAS" push wf
 expect push-bad-name 2 "^unifaas: push: workflow name 'a b' is not valid: use 1\.\.48 characters of A-Z a-z 0-9 \. _ -$" \
 	"$UNIFAAS" push 'a b' q x
