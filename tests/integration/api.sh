@@ -107,7 +107,9 @@ U deploy "$m" >/dev/null
 for i in $(seq 40); do echo x; done | U push oom in >/dev/null # ~1 s of work in one batch
 wait_for 10 plat_pids '--consumer=oom\.s\.'
 kill_holding oom in s R CONFIG SET maxmemory 1 >/dev/null # killed holding its batch
-sleep 1.5
+# Redis takes writes again once the daemon has tried to settle the unit
+# (waited for: a loaded machine outlasts a fixed delay)
+wait_for 20 sh -c "grep -q 'what=settle unit=oom.s.1 .*result=incomplete' '$PLAT_STATE/logs/unifaasd.log'"
 R CONFIG SET maxmemory 0 >/dev/null
 if wait_for 30 kv_is oom count 40; then
 	pass oom-kill-nothing-lost

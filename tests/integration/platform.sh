@@ -199,7 +199,7 @@ U resume ovf >/dev/null && pass resume || fail resume "resume failed"
 wait_for 60 kv_is ovf count "$accepted" && pass overflow-nothing-lost || fail overflow-nothing-lost "count $(kv ovf count) of $accepted"
 
 # --- malformed manifests: clear errors, nothing deployed ------------------
-before=$(workflows)
+before=$(workflows) || fail manifest-nothing-deployed "cannot list the workflows"
 printf 'name: typo\nfunctions:\n  s:\n    image: %s\n    listn: in\n' "$fn" >"$UF_TMP/typo.yaml"
 U deploy "$UF_TMP/typo.yaml" >"$UF_TMP/t.out" 2>&1
 rc=$?
@@ -209,7 +209,7 @@ printf 'name: noimg\nfunctions:\n  s:\n    image: /nonexistent.uf\n    listen: i
 U deploy "$UF_TMP/noimg.yaml" >"$UF_TMP/t.out" 2>&1
 rc=$?
 [ $rc = 65 ] && grep -q "noimg.yaml:4" "$UF_TMP/t.out" && pass manifest-missing-image || fail manifest-missing-image "rc $rc: $(cat "$UF_TMP/t.out")"
-[ "$(workflows)" = "$before" ] && pass manifest-nothing-deployed || fail manifest-nothing-deployed "$(U ls)"
+[ -n "$before" ] && [ "$(workflows)" = "$before" ] && pass manifest-nothing-deployed || fail manifest-nothing-deployed "$(U ls)"
 
 # --- grants enforced by Redis too: the workflow's ACL user ---------------
 pass_k9=$(R HGET uf:state:wf:k9 acl_pass)

@@ -66,9 +66,9 @@ holds() { [ "$(R XPENDING "uf:q:$1:$2" "$3" | head -1)" -gt 0 ]; }
 # while it holds a batch: it is stopped first and killed only if it holds
 # events then (not in the instant between two batches; CMD, if given, runs
 # while it is stopped), else continued and tried again; fails if that does
-# not happen within 20 s
+# not happen within 60 s
 kill_holding() {
-	local wf=$1 q=$2 st=$3 re="--consumer=$1\\.$3\\." end=$((SECONDS + 20))
+	local wf=$1 q=$2 st=$3 re="--consumer=$1\\.$3\\." end=$((SECONDS + 60))
 	shift 3
 	while [ $SECONDS -lt $end ]; do
 		if holds "$wf" "$q" "$st" && plat_kill STOP "$re"; then
