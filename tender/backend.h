@@ -91,6 +91,7 @@ struct uf_local_opts {
 	const char *queue;       /* queue name the events come from */
 	int out_fd;              /* where pushes go as JSON lines */
 	int err_fd;              /* where failures are reported */
+	size_t line_max;         /* the guest memory budget: a longer line cannot be an event */
 };
 struct uf_backend *uf_local_backend_open(const struct uf_local_opts *o, char *err, size_t errlen);
 

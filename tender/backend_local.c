@@ -46,6 +46,7 @@ struct local {
 	int in_fd;      /* after the --event values; -1 when there is none */
 	int own_in;     /* in_fd was opened here (not stdin) */
 	int in_eof;     /* read() said end of input */
+	int skip_line;  /* the rest of an overlong line is dropped */
 	char *rbuf;     /* read buffer: [rstart, rend) not yet consumed */
 	size_t rcap, rstart, rend;
 	uint64_t seq;
@@ -76,7 +77,11 @@ static int input_ready(int fd)
 /*
  * The next non-blank line, NUL-terminated in rbuf: its length, -1 at the
  * end of the input, or -2 when `wait` is 0 and no whole line is there yet.
- * Plain read(2), no stdio: it runs after seccomp.
+ * Plain read(2), no stdio: it runs after seccomp.  A line is buffered up to
+ * o.line_max bytes (the guest memory budget) and no more: past that it is
+ * handed on as it is, larger than any buffer the guest can have (the unit
+ * ends out of memory, saying so), and the rest of it is dropped, so
+ * endless input (/dev/zero) costs bounded memory instead of all of it.
  */
 static ssize_t next_line(struct local *l, int wait, char **line)
 {
@@ -84,7 +89,19 @@ static ssize_t next_line(struct local *l, int wait, char **line)
 		char *s = l->rbuf + l->rstart;
 		char *nl = memchr(s, '\n', l->rend - l->rstart);
 		size_t len;
-		if (nl || (l->in_eof && l->rend > l->rstart)) {
+		if (l->skip_line) {
+			l->rstart = nl ? (size_t)(nl + 1 - l->rbuf) : l->rend;
+			l->skip_line = !nl && !l->in_eof;
+			if (!l->skip_line)
+				continue;
+		} else if (!nl && l->o.line_max && l->rend - l->rstart > l->o.line_max) {
+			len = l->rend - l->rstart;
+			l->rstart = l->rend;
+			l->skip_line = 1;
+			s[len] = '\0';
+			*line = s;
+			return (ssize_t)len;
+		} else if (nl || (l->in_eof && l->rend > l->rstart)) {
 			len = nl ? (size_t)(nl - s) : l->rend - l->rstart;
 			l->rstart += nl ? len + 1 : len;
 			s[len] = '\0'; /* rbuf always keeps one spare byte */

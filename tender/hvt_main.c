@@ -557,6 +557,7 @@ int hvt_main(int argc, char **argv)
 		h.opt.step = ro.group;
 		h.backend = uf_redis_backend_open(&ro, err, sizeof(err));
 	} else {
+		lo.line_max = h.opt.mem_size;
 		h.backend = uf_local_backend_open(&lo, err, sizeof(err));
 	}
 	if (!h.backend) {

@@ -194,6 +194,10 @@ head -c $((10 * MiB)) /dev/zero | tr '\0' 'e' >"$UF_TMP/$UF_SUITE.big-event"
 echo >>"$UF_TMP/$UF_SUITE.big-event"
 expect event-over-budget 5 'out of memory: an event is larger than the free guest memory \(budget 8 MiB; raise it with --mem\)' \
 	--env CASE=exit0 --events "$UF_TMP/$UF_SUITE.big-event"
+# input without a line end (/dev/zero): the tender buffers a line up to the
+# budget, not forever (it grew to 4 GiB in 4 s and was killed at 20 s)
+expect endless-line 5 'out of memory: an event is larger than the free guest memory \(budget 8 MiB; raise it with --mem\)' \
+	--env CASE=exit0 --events /dev/zero
 
 # --- printing megabytes: every byte arrives (the unit's log is the tender's stderr) -
 if expect print-8MiB-printf 0 '' --env CASE=print_lines --event x; then
