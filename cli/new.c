@@ -107,9 +107,8 @@ int cmd_new(int argc, char **argv)
 		return UF_EX_USAGE;
 	const char *name = argv[optind];
 	if (!name_ok(name)) {
-		fprintf(stderr,
-		        "unifaas: new: '%s' is not a valid function name: use %s, not starting with '.' or '-'\n", name,
-		        uf_name_rule(UF_NAME_WORKFLOW));
+		fprintf(stderr, "unifaas: new: '%s' is not a valid function name: use %s, and no leading '.' or '-'\n",
+		        name, uf_name_rule(UF_NAME_WORKFLOW));
 		return UF_EX_USAGE;
 	}
 	if (mkdir(name, 0755) < 0) {

@@ -55,8 +55,9 @@ int uf_name_ok(enum uf_name_kind kind, const char *s, size_t n)
 {
 	switch (kind) {
 	case UF_NAME_WORKFLOW:
-	case UF_NAME_STEP:
-		return n <= UF_NAME_MAX && uf_queue_name_ok(s, n);
+	case UF_NAME_STEP: /* path components in the state dir: never . or .. */
+		return n <= UF_NAME_MAX && uf_queue_name_ok(s, n) &&
+		       !(s[0] == '.' && (n == 1 || (n == 2 && s[1] == '.')));
 	case UF_NAME_QUEUE:
 		return uf_queue_name_ok(s, n);
 	case UF_NAME_KEY:

@@ -30,19 +30,19 @@
 
 /* What a name names; each kind has one rule. */
 enum uf_name_kind {
-	UF_NAME_WORKFLOW, /* 1..UF_NAME_MAX of [A-Za-z0-9._-] */
-	UF_NAME_STEP,     /* 1..UF_NAME_MAX of [A-Za-z0-9._-] */
+	UF_NAME_WORKFLOW, /* 1..UF_NAME_MAX of [A-Za-z0-9._-], not . or .. (a directory in the state dir) */
+	UF_NAME_STEP,     /* 1..UF_NAME_MAX of [A-Za-z0-9._-], not . or .. (a file name there) */
 	UF_NAME_QUEUE,    /* 1..UF_QUEUE_MAX of [A-Za-z0-9._-] (uf_queue_name_ok) */
 	UF_NAME_KEY,      /* a KV key: uf_kv_key_ok */
 };
 /* The rules in words, for messages (uf_name_rule returns them; the unit
  * test checks the numbers against the limits). */
-#define UF_NAME_RULE_SHORT "1..48 characters of A-Z a-z 0-9 . _ -"
+#define UF_NAME_RULE_SHORT "1..48 characters of A-Z a-z 0-9 . _ -, not . or .."
 #define UF_NAME_RULE_QUEUE "1..128 characters of A-Z a-z 0-9 . _ -"
 #define UF_NAME_RULE_KEY   "1..512 bytes of UTF-8 text without NUL"
 /* Whether [s, s+n) is a valid name of that kind. */
 int uf_name_ok(enum uf_name_kind kind, const char *s, size_t n);
-/* The rule in words, for messages: "1..48 characters of A-Z a-z 0-9 . _ -". */
+/* The rule in words, for messages: "1..48 characters of A-Z a-z 0-9 . _ -, not . or ..". */
 const char *uf_name_rule(enum uf_name_kind kind);
 /* What the kind is called in messages: "workflow name", ..., "KV key". */
 const char *uf_name_what(enum uf_name_kind kind);

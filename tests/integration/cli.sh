@@ -93,7 +93,7 @@ expect deploy-endless 2 "^unifaas: deploy: /dev/zero: larger than 1048576 bytes;
 expect kv-set-endless 1 "^unifaas: kv: set wf: the value on standard input is over 16777216 bytes, the most a KV value may be$" \
 	timeout 20 bash -c '"$0" kv set wf k </dev/zero' "$UNIFAAS"
 expect push-one-arg 2 '^unifaas: push: missing argument$' "$UNIFAAS" push wf
-expect push-bad-name 2 "^unifaas: push: workflow name 'a b' is not valid: use 1\.\.48 characters of A-Z a-z 0-9 \. _ -$" \
+expect push-bad-name 2 "^unifaas: push: workflow name 'a b' is not valid: use 1\.\.48 characters of A-Z a-z 0-9 \. _ -, not \. or \.\.$" \
 	"$UNIFAAS" push 'a b' q x
 expect push-bad-queue 2 "^unifaas: push: queue name 'q/../x' is not valid" "$UNIFAAS" push wf 'q/../x' x
 expect long-name 2 "name '$(printf 'a%.0s' $(seq 49))' is not valid" "$UNIFAAS" undeploy "$(printf 'a%.0s' $(seq 49))"

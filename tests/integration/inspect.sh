@@ -293,6 +293,22 @@ expect kept-no-describe 4 "unifaas: describe: ins: workflow 'ins' is not deploye
 # the message says what still works (KV is also written) and how to push again
 expect kept-no-push 4 "unifaas: push: ins/in: workflow 'ins' is not deployed (undeployed, its data kept: only its events, dead letters and KV are served; deploy it again to push or run it)" U push ins in x
 expect kept-undeploy-again 4 "unifaas: undeploy: ins: workflow 'ins' is not deployed (undeployed earlier, its data kept: --purge deletes it)" U undeploy ins
+# "." and ".." are no workflow or step names: as path components they put a
+# workflow's images and logs outside its directory, and its purge deleted
+# every file of the state dir (api.token, redis.pass, unifaas.conf) or of logs/
+cp "$fn" "$W/dots.uf"
+for n in . ..; do
+	printf 'name: "%s"\nfunctions:\n  a:\n    image: dots.uf\n    listen: q\n' "$n" >"$W/wf-dot.yaml"
+	expect "deploy-workflow-named-$n" 65 '' U deploy "$W/wf-dot.yaml"
+	printf 'name: dots\nfunctions:\n  "%s":\n    image: dots.uf\n    listen: q\n' "$n" >"$W/step-dot.yaml"
+	expect "deploy-step-named-$n" 65 '' U deploy "$W/step-dot.yaml"
+	got=$(req GET "/v1/workflows/$n" --path-as-is)
+	[ "${got%% *}" = 400 ] && pass "api-workflow-named-$n" || fail "api-workflow-named-$n" "$got"
+	expect "undeploy-named-$n" 2 '' U undeploy "$n" --purge
+done
+[ -f "$PLAT_STATE/api.token" ] && [ -f "$PLAT_STATE/unifaas.conf" ] && [ -f "$PLAT_STATE/logs/unifaasd.log" ] &&
+	[ -z "$(ls "$PLAT_STATE"/*.uf "$PLAT_STATE"/*.log 2>/dev/null)" ] && pass dot-names-state-intact ||
+	fail dot-names-state-intact "$(ls "$PLAT_STATE" | tr '\n' ' ')"
 expect purge-kept 0 '' U undeploy ins --purge
 [ "$(R --scan --pattern 'uf:*:ins:*' | wc -l)" = 0 ] && [ "$(R SISMEMBER uf:state:kept ins)" = 0 ] &&
 	[ ! -e "$PLAT_STATE/images/ins" ] && [ ! -e "$PLAT_STATE/logs/ins" ] && ! U queues | grep -q '^ins ' &&

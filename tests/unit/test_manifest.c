@@ -441,19 +441,20 @@ static void test_bad_size(void **state)
 static void test_bad_names(void **state)
 {
 	(void)state;
-	refused("name: my eval\n"
-	        "functions:\n"
-	        "  fdc!:\n"
-	        "    image: fdc.uf\n"
-	        "    listen: q\n"
-	        "  b:\n"
-	        "    image: b.uf\n"
-	        "    listen: \"a/b\"\n"
-	        "    push: [ok, \"\"]\n",
-	        "eval.yaml:1: name: 'my eval' is not a valid name (1..48 characters of A-Z a-z 0-9 . _ -)\n"
-	        "eval.yaml:3: functions: 'fdc!' is not a valid name (1..48 characters of A-Z a-z 0-9 . _ -)\n"
-	        "eval.yaml:8: functions.b.listen: 'a/b' is not a valid name (1..128 characters of A-Z a-z 0-9 . _ -)\n"
-	        "eval.yaml:9: functions.b.push: '' is not a valid name (1..128 characters of A-Z a-z 0-9 . _ -)");
+	refused(
+	    "name: my eval\n"
+	    "functions:\n"
+	    "  fdc!:\n"
+	    "    image: fdc.uf\n"
+	    "    listen: q\n"
+	    "  b:\n"
+	    "    image: b.uf\n"
+	    "    listen: \"a/b\"\n"
+	    "    push: [ok, \"\"]\n",
+	    "eval.yaml:1: name: 'my eval' is not a valid name (1..48 characters of A-Z a-z 0-9 . _ -, not . or ..)\n"
+	    "eval.yaml:3: functions: 'fdc!' is not a valid name (1..48 characters of A-Z a-z 0-9 . _ -, not . or ..)\n"
+	    "eval.yaml:8: functions.b.listen: 'a/b' is not a valid name (1..128 characters of A-Z a-z 0-9 . _ -)\n"
+	    "eval.yaml:9: functions.b.push: '' is not a valid name (1..128 characters of A-Z a-z 0-9 . _ -)");
 }
 
 static void test_long_name_cut(void **state)
@@ -462,7 +463,7 @@ static void test_long_name_cut(void **state)
 	char yaml[512];
 	snprintf(yaml, sizeof(yaml), "name: %0130d\nfunctions:\n  fdc:\n    image: fdc.uf\n    listen: q\n", 7);
 	refused(yaml, "eval.yaml:1: name: '0000000000000000000000000000000000000000...' is not a valid name (1..48 "
-	              "characters of A-Z a-z 0-9 . _ -)");
+	              "characters of A-Z a-z 0-9 . _ -, not . or ..)");
 	/* a unit is <workflow>.<function>.<n>, a consumer name of at most 128: 48 + 48 fit, 49 does not */
 	snprintf(yaml, sizeof(yaml), "name: %048d\nfunctions:\n  %048d:\n    image: fdc.uf\n    listen: q\n", 7, 8);
 	struct uf_manifest *m = uf_manifest_parse(yaml, strlen(yaml), "eval.yaml", "/tmp", 0, NULL, 0);
@@ -471,7 +472,7 @@ static void test_long_name_cut(void **state)
 	snprintf(yaml, sizeof(yaml), "name: w\nfunctions:\n  %049d:\n    image: fdc.uf\n    listen: q\n", 8);
 	refused(yaml,
 	        "eval.yaml:3: functions: '0000000000000000000000000000000000000000...' is not a valid name (1..48 "
-	        "characters of A-Z a-z 0-9 . _ -)");
+	        "characters of A-Z a-z 0-9 . _ -, not . or ..)");
 }
 
 static void test_nul_and_control_bytes(void **state)
@@ -782,7 +783,8 @@ static void test_many_errors_together(void **state)
 	        "eval.yaml:7: functions.fdc.batch: 0 is out of range (1..256)\n"
 	        "eval.yaml:8: functions.fdc.memory: unknown size unit 'MB' in '8 MB' (use KiB, MiB or GiB, e.g. 8MiB)\n"
 	        "eval.yaml:9: functions.fdc.scale: unknown key 'idle' (did you mean 'idle_ms'?)\n"
-	        "eval.yaml:10: functions: 'bad name' is not a valid name (1..48 characters of A-Z a-z 0-9 . _ -)");
+	        "eval.yaml:10: functions: 'bad name' is not a valid name (1..48 characters of A-Z a-z 0-9 . _ -, not . "
+	        "or ..)");
 }
 
 static void test_too_many_errors(void **state)

@@ -41,6 +41,14 @@ static void names_at_their_limits(void **state)
 	for (int k = UF_NAME_WORKFLOW; k <= UF_NAME_KEY; k++)
 		assert_false(uf_name_ok((enum uf_name_kind)k, "", 0));
 	assert_true(uf_name_ok(UF_NAME_QUEUE, "a-b_c.D9", 8));
+	/* workflow and step names are path components of the state dir
+	 * (images/WF/STEP.uf, logs/WF/STEP.log): "." and ".." would escape it */
+	for (int k = UF_NAME_WORKFLOW; k <= UF_NAME_STEP; k++) {
+		assert_false(uf_name_ok((enum uf_name_kind)k, ".", 1));
+		assert_false(uf_name_ok((enum uf_name_kind)k, "..", 2));
+		assert_true(uf_name_ok((enum uf_name_kind)k, "...", 3));
+		assert_true(uf_name_ok((enum uf_name_kind)k, ".a", 2));
+	}
 	const char *bad[] = {"a b", "a/b", "a:b", "é"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		assert_false(uf_name_ok(UF_NAME_WORKFLOW, bad[i], strlen(bad[i])));
