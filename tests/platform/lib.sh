@@ -63,24 +63,30 @@ drained() { # WF QUEUE STEP: nothing lagging or pending
 # holds WF QUEUE STEP: a unit of STEP holds events not acknowledged yet
 holds() { [ "$(R XPENDING "uf:q:$1:$2" "$3" | head -1)" -gt 0 ]; }
 # kill_holding WF QUEUE STEP [CMD...]: SIGKILLs the unit of STEP (one unit)
-# while it holds a batch: it is stopped first and killed only if it holds
-# events then (not in the instant between two batches; CMD, if given, runs
-# while it is stopped), else continued and tried again; fails if that does
-# not happen within 60 s
+# while it holds a batch.  The unit is stopped first and killed only if it
+# holds events then (CMD, if given, runs while it is stopped); else it is
+# continued and stopped again at once, so it cannot run through its work
+# between two looks (a unit handles 1000 events in about a second, a look at
+# Redis takes a good part of that on a loaded machine).  Fails if that does
+# not happen within 60 s.
 kill_holding() {
-	local wf=$1 q=$2 st=$3 re="--consumer=$1\\.$3\\." end=$((SECONDS + 60))
+	local wf=$1 q=$2 st=$3 re="--consumer=$1\\.$3\\." end=$((SECONDS + 60)) tries=0 found=0
 	shift 3
 	while [ $SECONDS -lt $end ]; do
-		if holds "$wf" "$q" "$st" && plat_kill STOP "$re"; then
+		tries=$((tries + 1))
+		if plat_kill STOP "$re" 2>/dev/null; then
+			found=$((found + 1))
 			if holds "$wf" "$q" "$st"; then
 				[ $# -eq 0 ] || "$@"
 				plat_kill KILL "$re"
 				return
 			fi
-			plat_kill CONT "$re"
+			plat_kill CONT "$re" 2>/dev/null
+		else
+			sleep 0.02 # no unit (yet)
 		fi
-		sleep 0.05
 	done
+	echo "kill_holding $wf $q $st: $tries tries, a unit stopped $found times, never holding events" >&2
 	return 1
 }
 # workflows: the names of the deployed workflows, one a line (not the rest of
