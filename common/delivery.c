@@ -134,6 +134,63 @@ int uf_count_cmd(const struct uf_delivery *d, const char *field, uint64_t n, str
 	return 0;
 }
 
+/* Lua 5.1 (Redis): unpack, not table.unpack.  Pending (for any consumer)
+ * is read first and the XADD is the first write: a Redis out of memory
+ * refuses a script's first write when it grows memory (XADD, not XACK) and
+ * then nothing is done, as a MULTI/EXEC refused at OOM; later writes are
+ * not refused, so no entry is acked without its re-queue.  Atomic, so it is
+ * the same as XACK-then-XADD-if-acked. */
+const char uf_settle_script[] =
+    "if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1) == 0 then return 0 end\n"
+    "local n = tonumber(ARGV[3])\n"
+    "if n > 0 then redis.call('XADD', KEYS[2], '*', unpack(ARGV, 4, 3 + n)) end\n"
+    "if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) ~= 1 then return redis.error_reply('settle: XACK') end\n"
+    "for i = 4 + n, #ARGV do redis.call('HINCRBY', KEYS[3], ARGV[i], 1) end\n"
+    "return 1\n";
+
+static void eval_arg(struct uf_settle_eval *s, const char *a, size_t len)
+{
+	s->argv[s->argc] = a;
+	s->len[s->argc++] = len;
+}
+
+int uf_settle_eval_cmd(const struct uf_delivery *d, const struct uf_entry *e, int counted, const char *reason,
+                       uint64_t time_ms, struct uf_settle_eval *out)
+{
+	out->argc = 0;
+	out->dead = 0;
+	out->attempt = e->attempt;
+	out->add.argc = 0;
+	if (uf_ack_cmd(d, e->id, &out->ack) < 0 || uf_count_cmd(d, UF_STAT_FAILED, 1, &out->stat) < 0)
+		return -1;
+	if (e->data) { /* an entry without data is no event: only acknowledged */
+		int dead = uf_settle_cmd(d, e, counted, reason, time_ms, &out->add);
+		if (dead < 0)
+			return -1;
+		out->dead = dead;
+		out->attempt = e->attempt + (counted ? 1 : 0);
+	}
+	int nadd = out->add.argc ? out->add.argc - 3 : 0; /* XADD key * <fields> */
+	snprintf(out->n, sizeof(out->n), "%d", nadd);
+	eval_arg(out, "EVAL", 4);
+	eval_arg(out, uf_settle_script, sizeof(uf_settle_script) - 1);
+	eval_arg(out, "3", 1);
+	eval_arg(out, out->ack.argv[1], out->ack.len[1]);
+	eval_arg(out, out->add.argc ? out->add.argv[1] : out->ack.argv[1],
+	         out->add.argc ? out->add.len[1] : out->ack.len[1]);
+	eval_arg(out, out->stat.argv[1], out->stat.len[1]);
+	eval_arg(out, d->step, strlen(d->step));
+	eval_arg(out, e->id, strlen(e->id));
+	eval_arg(out, out->n, strlen(out->n));
+	for (int i = 3; i < out->add.argc; i++)
+		eval_arg(out, out->add.argv[i], out->add.len[i]);
+	if (counted && e->data)
+		eval_arg(out, UF_STAT_FAILED, strlen(UF_STAT_FAILED));
+	if (out->dead)
+		eval_arg(out, UF_STAT_DEAD, strlen(UF_STAT_DEAD));
+	return 0;
+}
+
 uint64_t uf_time_ms(void)
 {
 	struct timespec ts;

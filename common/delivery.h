@@ -3,9 +3,10 @@
  * once for the two places that settle events: the tender
  * (tender/backend_redis.c), which settles each batch its guest handled,
  * and unifaasd (daemon/units.c), which settles what a unit that died still
- * held.  Both build their Redis commands here and send them in their own
- * MULTI/EXEC (the tender over its hiredis context, the daemon over its
- * store); nothing here does I/O except uf_time_ms reading the clock.
+ * held.  Both build their Redis commands here: the tender sends them in a
+ * MULTI/EXEC over its hiredis context, the daemon as one EVAL per entry
+ * (uf_settle_eval_cmd) over its store; nothing here does I/O except
+ * uf_time_ms reading the clock.
  *
  * Keys: uf:q:<wf>:<queue> (a stream), uf:dlq:<wf>:<queue> (its dead
  * letters), uf:stat:<wf>:<step> (a hash of counters), uf:kv:<wf>:<key>.
@@ -24,7 +25,8 @@
  *   else re-queued with the new attempt and the reason;
  *   not counted (handed back unhandled, or its unit was stopped by the
  *   daemon): re-queued with its attempt unchanged.
- * Every settled entry is acknowledged (XACK) in the same transaction, and
+ * Every settled entry is acknowledged (XACK) in the same transaction (or
+ * script: the daemon's settles only what its XACK acknowledged), and
  * the step's counters are raised there too: <consumer> by the events it
  * acknowledged, UF_STAT_FAILED by the counted failures, UF_STAT_DEAD by the
  * dead-lettered ones.
@@ -103,6 +105,38 @@ int uf_push_cmd(const char *wf, const char *queue, size_t queue_len, const char 
 int uf_ack_cmd(const struct uf_delivery *d, const char *id, struct uf_cmd *out);
 /* HINCRBY uf:stat:<wf>:<step> field n. */
 int uf_count_cmd(const struct uf_delivery *d, const char *field, uint64_t n, struct uf_cmd *out);
+
+/*
+ * The settle of one entry by unifaasd (a unit that died holding it), as one
+ * EVAL of uf_settle_script: only if the entry is still pending does the
+ * script add the re-queue or dead letter uf_settle_cmd builds, acknowledge
+ * it (XACK) and raise the counters (UF_STAT_FAILED when
+ * counted, UF_STAT_DEAD when dead-lettered; an entry without data is only
+ * acknowledged).  So settling an entry twice - a retry after a lost reply,
+ * two settles racing - re-queues and counts it once.  The reply is 1 if
+ * this call settled it, 0 if it was no longer pending.  The tender keeps its
+ * MULTI/EXEC: its commit is never retried and its ACL user has no EVAL.
+ *
+ * Script: KEYS = queue stream, where the XADD goes, stat hash; ARGV =
+ * group, id, n, the XADD's n field/value arguments, counter fields.
+ */
+extern const char uf_settle_script[];
+#define UF_SETTLE_ARGS (7 + UF_CMD_ARGS + 2)
+struct uf_settle_eval {
+	int argc;
+	const char *argv[UF_SETTLE_ARGS];
+	size_t len[UF_SETTLE_ARGS];
+	int dead;           /* 1 if it dead-letters the event */
+	uint32_t attempt;   /* the attempt it records (deliveries made, if dead) */
+	struct uf_cmd add;  /* the XADD, whose key and fields it carries */
+	struct uf_cmd ack;  /* its key: the queue */
+	struct uf_cmd stat; /* its key: the counters */
+	char n[12];
+};
+/* EVAL uf_settle_script for e (counted, reason, time_ms as uf_settle_cmd);
+ * 0, or -1 if a name does not fit. */
+int uf_settle_eval_cmd(const struct uf_delivery *d, const struct uf_entry *e, int counted, const char *reason,
+                       uint64_t time_ms, struct uf_settle_eval *out);
 
 /* Now, in milliseconds since the epoch: the clock of event times. */
 uint64_t uf_time_ms(void);

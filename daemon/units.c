@@ -63,11 +63,15 @@ struct unit *unit_find(const struct daemon *d, int pid, const char *id)
 /*
  * Settling runs on the loop without waiting (store_send): a chain of
  * replies per consumer, in passes of up to 256 pending entries, each entry
- * read (XRANGE) and then re-queued or dead-lettered and acked in one
- * MULTI/EXEC; a consumer is forgotten (DELCONSUMER) once nothing is pending
- * for it.  A command that gets no reply is not repeated: what is still
- * pending is settled by a later check (settle_orphans), and since the
- * transaction acks the entry, an entry settled once is never settled again.
+ * read (XRANGE) and then, only if it is still pending, re-queued or
+ * dead-lettered, acked and counted in one EVAL (uf_settle_eval_cmd); a
+ * consumer is forgotten (DELCONSUMER) once nothing is pending for it.  A
+ * command that gets no reply is not repeated: what is still pending is
+ * settled by a later check (settle_orphans).  An entry settled once is
+ * never settled again, even by a second EVAL built from a read that saw it
+ * still pending (a dropped connection's EVAL run after the retry's read,
+ * which Redis 7 does not do today, or any other duplicate settle): that
+ * EVAL finds it no longer pending and does nothing.
  * One chain per consumer at a time (settle_busy), so two never race on
  * one entry.
  */
@@ -162,7 +166,7 @@ static void settle_exec_reply(redisReply *r, void *arg)
 {
 	struct settle_entry *e = arg;
 	struct settle *st = e->st;
-	if (r && r->type == REDIS_REPLY_ARRAY) {
+	if (r && r->type == REDIS_REPLY_INTEGER && r->integer == 1) { /* 0: no longer pending, settled before */
 		st->pass_settled++;
 		if (e->dead)
 			dlog("warn", "what=dead-letter workflow=%s step=%s queue=%s event=%s attempts=%u reason=\"%s\"",
@@ -183,7 +187,7 @@ static void settle_entry_read(redisReply *r, void *arg)
 	struct store *db = st->d->store;
 	struct uf_delivery dv = {.wf = st->wf, .queue = st->queue, .step = st->step, .retries = st->retries};
 	struct uf_entry en;
-	struct uf_cmd cmd;
+	struct uf_settle_eval ev;
 	redisReply *fields = r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 ? r->element[0]->element[1] : NULL;
 	if (!r) { /* no reply: left pending for a later check */
 		free(e);
@@ -198,21 +202,13 @@ static void settle_entry_read(redisReply *r, void *arg)
 			uf_entry_field(&en, k->str, k->len, v->str, v->len);
 	}
 	snprintf(e->origin, sizeof(e->origin), "%.*s", (int)en.origin_len, en.origin);
-	/* sent back to back, so nothing else comes between MULTI and EXEC */
-	store_send(db, NULL, NULL, "MULTI");
-	if (en.data) { /* an entry without data is no event: only acknowledged */
-		e->dead = uf_settle_cmd(&dv, &en, st->count_attempt, st->reason, uf_time_ms(), &cmd) > 0;
-		e->attempt = en.attempt + 1;
-		store_sendv(db, NULL, NULL, cmd.argc, cmd.argv, cmd.len);
-	}
-	uf_ack_cmd(&dv, e->id, &cmd);
-	store_sendv(db, NULL, NULL, cmd.argc, cmd.argv, cmd.len);
-	const char *counters[2] = {st->count_attempt && en.data ? UF_STAT_FAILED : NULL, e->dead ? UF_STAT_DEAD : NULL};
-	for (int i = 0; i < 2; i++) /* the same counters the tender keeps (uf:stat) */
-		if (counters[i] && uf_count_cmd(&dv, counters[i], 1, &cmd) == 0)
-			store_sendv(db, NULL, NULL, cmd.argc, cmd.argv, cmd.len);
-	if (store_send(db, settle_exec_reply, e, "EXEC") < 0)
+	if (uf_settle_eval_cmd(&dv, &en, st->count_attempt, st->reason, uf_time_ms(), &ev) < 0 ||
+	    store_sendv(db, settle_exec_reply, e, ev.argc, ev.argv, ev.len) < 0) {
 		settle_exec_reply(NULL, e);
+		return;
+	}
+	e->dead = ev.dead;
+	e->attempt = ev.attempt;
 }
 
 static void settle_pending_read(redisReply *r, void *arg)

@@ -86,6 +86,8 @@ EOF
 )
 U deploy "$m" >/dev/null
 for i in $(seq 1000); do echo "e$i"; done | U push k9 in >/dev/null
+R MONITOR >"$UF_TMP/k9.monitor" 2>&1 & # the daemon's settle, as Redis received it
+monitor=$!
 kill_holding k9 in s && pass kill-unit || fail kill-unit "no unit holding a batch to kill"
 if wait_for 60 kv_is k9 count 1000 && wait_for 20 drained k9 in s; then
 	pass kill-unit-every-event
@@ -99,6 +101,28 @@ retried=$(R XRANGE uf:q:k9:in - + | grep -c '^attempt$')
 [ "$(R XLEN uf:q:k9:out)" = 1000 ] && pass kill-unit-no-duplicates ||
 	fail kill-unit-no-duplicates "out has $(R XLEN uf:q:k9:out) entries for 1000 events ($retried retried)"
 [ "$(R XLEN uf:dlq:k9:in)" = 0 ] && pass kill-unit-nothing-dead || fail kill-unit-nothing-dead "$(R XLEN uf:dlq:k9:in) dead"
+# The daemon's settle of the killed unit's entries, sent again as it was
+# (what a retry on a new connection does when Redis runs the first one late,
+# after the retry read the entries as still pending): it re-queues and counts
+# nothing more.  Its commands are those that re-queued to uf:q:k9:in: an EVAL
+# (or, before, a MULTI..EXEC block) from the MONITOR capture.
+kill "$monitor" 2>/dev/null
+wait "$monitor" 2>/dev/null
+awk '{ sub(/^[0-9.]+ \[[^]]*\] /, "") }
+	/^"MULTI"/ { blk = $0 "\n"; inblk = 1; next }
+	inblk { blk = blk $0 "\n"; if (/^"XADD" "uf:q:k9:in"/) requeue = 1
+		if (/^"EXEC"/) { if (requeue) printf "%s", blk; inblk = requeue = 0 }; next }
+	/^"EVAL" .* "uf:q:k9:in" "uf:q:k9:in" / { print }' "$UF_TMP/k9.monitor" >"$UF_TMP/k9.settle"
+n_settle=$(grep -c -e '^"EVAL"' -e '^"EXEC"' "$UF_TMP/k9.settle")
+last=$(R XREVRANGE uf:q:k9:in + - COUNT 1 | head -1)
+failed=$(R HGET uf:stat:k9:s failed)
+R <"$UF_TMP/k9.settle" >"$UF_TMP/k9.replay" 2>&1
+again=$(R XRANGE uf:q:k9:in "($last" + | grep -c -x origin)
+if [ "$n_settle" -gt 0 ] && [ "$failed" -gt 0 ] && [ "$again" = 0 ] && [ "$(R HGET uf:stat:k9:s failed)" = "$failed" ]; then
+	pass settle-twice-once
+else
+	fail settle-twice-once "$n_settle settle command(s) sent again: $again more re-queued, failed $failed -> $(R HGET uf:stat:k9:s failed)"
+fi
 
 # --- kill -9 of unifaasd: restart, old units cleaned, every event handled --
 for i in $(seq 1000); do echo "f$i"; done | U push k9 in >/dev/null

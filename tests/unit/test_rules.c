@@ -160,16 +160,22 @@ static void entry_fields_parsed_once(void **state)
 	assert_null(e.data);
 }
 
+/* Entry 5-1, a re-queued event: data "open", origin 1-0, attempt 1. */
+static void entry_5_1(struct uf_entry *e)
+{
+	uf_entry_init(e, "5-1");
+	uf_entry_field(e, "data", 4, "open", 4);
+	uf_entry_field(e, "origin", 6, "1-0", 3);
+	uf_entry_field(e, "attempt", 7, "1", 1);
+}
+
 static void settle_commands(void **state)
 {
 	(void)state;
 	struct uf_delivery d = {.wf = "eval", .queue = "in", .step = "fdc", .retries = 2};
 	struct uf_entry e;
 	struct uf_cmd c;
-	uf_entry_init(&e, "5-1");
-	uf_entry_field(&e, "data", 4, "open", 4);
-	uf_entry_field(&e, "origin", 6, "1-0", 3);
-	uf_entry_field(&e, "attempt", 7, "1", 1);
+	entry_5_1(&e);
 	assert_int_equal(uf_settle_cmd(&d, &e, 1, "boom", 42, &c), 0); /* attempt 2 <= 2 retries */
 	assert_string_equal(joined(&c), "XADD uf:q:eval:in * data open origin 1-0 attempt 2 reason boom");
 	assert_int_equal(uf_settle_cmd(&d, &e, 0, NULL, 42, &c), 0); /* handed back: unchanged */
@@ -186,6 +192,56 @@ static void settle_commands(void **state)
 	assert_string_equal(joined(&c), "XACK uf:q:eval:in fdc 5-1");
 	assert_int_equal(uf_count_cmd(&d, UF_STAT_DEAD, 3, &c), 0);
 	assert_string_equal(joined(&c), "HINCRBY uf:stat:eval:fdc dead 3");
+}
+
+/* The daemon's settle of one entry, as one EVAL: the script is the one
+ * definition, keys and arguments come from the same steps as the tender's
+ * XADD, XACK and HINCRBY (script text left out of the joined string). */
+static const char *joined_eval(const struct uf_settle_eval *s)
+{
+	static char out[1024];
+	size_t o = 0;
+	for (int i = 0; i < s->argc; i++)
+		if (i != 1)
+			o += (size_t)snprintf(out + o, sizeof(out) - o, "%s%.*s", i ? " " : "", (int)s->len[i],
+			                      s->argv[i]);
+	return out;
+}
+
+static void settle_eval_commands(void **state)
+{
+	(void)state;
+	struct uf_delivery d = {.wf = "eval", .queue = "in", .step = "fdc", .retries = 2};
+	struct uf_entry e;
+	struct uf_settle_eval s;
+	entry_5_1(&e);
+	assert_int_equal(uf_settle_eval_cmd(&d, &e, 1, "unit died", 42, &s), 0);
+	assert_string_equal(s.argv[1], uf_settle_script);
+	assert_int_equal(s.len[1], strlen(uf_settle_script));
+	assert_non_null(strstr(uf_settle_script,
+	                       "if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1) == 0 then return 0"));
+	assert_string_equal(joined_eval(&s), "EVAL 3 uf:q:eval:in uf:q:eval:in uf:stat:eval:fdc fdc 5-1 8 data open "
+	                                     "origin 1-0 attempt 2 reason unit died failed");
+	assert_int_equal(s.dead, 0);
+	assert_int_equal(s.attempt, 2);
+	uf_entry_field(&e, "attempt", 7, "2", 1); /* past the retries: dead letter, counted twice */
+	assert_int_equal(uf_settle_eval_cmd(&d, &e, 1, "unit died", 1796000000123ull, &s), 0);
+	assert_string_equal(joined_eval(&s),
+	                    "EVAL 3 uf:q:eval:in uf:dlq:eval:in uf:stat:eval:fdc fdc 5-1 12 data open origin 1-0 "
+	                    "attempts 3 step fdc reason unit died time 1796000000123 failed dead");
+	assert_int_equal(s.dead, 1);
+	assert_int_equal(s.attempt, 3);
+	assert_int_equal(uf_settle_eval_cmd(&d, &e, 0, "stopped", 42, &s), 0); /* not counted: no counter */
+	assert_string_equal(joined_eval(&s), "EVAL 3 uf:q:eval:in uf:q:eval:in uf:stat:eval:fdc fdc 5-1 8 data open "
+	                                     "origin 1-0 attempt 2 reason stopped");
+	uf_entry_init(&e, "6-0"); /* no data: no event, only acknowledged */
+	assert_int_equal(uf_settle_eval_cmd(&d, &e, 1, "unit died", 42, &s), 0);
+	assert_string_equal(joined_eval(&s), "EVAL 3 uf:q:eval:in uf:q:eval:in uf:stat:eval:fdc fdc 6-0 0");
+	char big[UF_QUEUE_MAX * 3];
+	memset(big, 'q', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	d.queue = big; /* a key that does not fit */
+	assert_int_equal(uf_settle_eval_cmd(&d, &e, 1, "unit died", 42, &s), -1);
 }
 
 /* The one clock of event times is the epoch in ms (a dead letter's time). */
@@ -247,10 +303,15 @@ static void config_precedence(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(names_at_their_limits),       cmocka_unit_test(keys_are_utf8_without_nul),
-	    cmocka_unit_test(rule_words_match_the_limits), cmocka_unit_test(int64_as_redis_reads_it),
-	    cmocka_unit_test(entry_fields_parsed_once),    cmocka_unit_test(settle_commands),
-	    cmocka_unit_test(event_time_is_epoch_ms),      cmocka_unit_test(unit_commands_are_what_units_send),
+	    cmocka_unit_test(names_at_their_limits),
+	    cmocka_unit_test(keys_are_utf8_without_nul),
+	    cmocka_unit_test(rule_words_match_the_limits),
+	    cmocka_unit_test(int64_as_redis_reads_it),
+	    cmocka_unit_test(entry_fields_parsed_once),
+	    cmocka_unit_test(settle_commands),
+	    cmocka_unit_test(settle_eval_commands),
+	    cmocka_unit_test(event_time_is_epoch_ms),
+	    cmocka_unit_test(unit_commands_are_what_units_send),
 	    cmocka_unit_test(config_precedence),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
