@@ -78,9 +78,14 @@ attached "$tap0" && attached "$tap1" && pass devices-attached ||
 	fail devices-attached "$(ip -o link show | grep "$pfx" | cut -d' ' -f2- | tr '\n' ' ')"
 
 # a killed unit gives its device back: the replacement gets that device again and answers
+# (the replacement is found by its device and pid, not by its unit number:
+# numbers are handed out per start, and a start may fail and be retried)
+killed=$(unit_on "$tap0")
+replaced() { local p; p=$(unit_on "$tap0") && [ "$p" != "$killed" ]; }
 plat_kill 9 "--tap=$tap0( |$)" && pass kill-net-unit || fail kill-net-unit "no unit on $tap0"
-wait_for 10 plat_pids '--consumer=netwf\.pingd\.3( |$)' && wait_for 10 unit_on "$tap0" &&
-	out=$(ping -c 2 -W 2 "$ip0" 2>&1) && pass replacement-answers || fail replacement-answers "$out $(U ps)"
+out=
+wait_for 10 replaced && out=$(ping -c 2 -W 2 "$ip0" 2>&1) && pass replacement-answers ||
+	fail replacement-answers "${out:-no new unit on $tap0} $(U ps) $(grep -E 'unit-(start|exit)' "$PLAT_STATE/logs/unifaasd.log" | tail -4)"
 
 # undeploy stops the units; their devices are back in the pool: still ports of
 # the bridge, nothing attached, and handed out again to the next units
