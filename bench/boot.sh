@@ -40,7 +40,8 @@ mkdir -p "$OUT" "$WORK/snap"
 rm -f "$OUT"/*.tsv "$OUT"/*.txt "$OUT"/*.md
 
 # Benchmark a snapshot, so that a rebuild of BUILD during the run changes nothing.
-# The CLI's front sits beside uf-hvt, so `unifaas run` execs this uf-hvt.
+# The CLI's front runs the tender linked into it (an exec of this uf-hvt only
+# with UNIFAAS_TENDER set); both are copied so a rebuild changes neither.
 cp "$HVT" "$UNIFAAS" "$HELLO" "$FIB" "$WORK/snap/"
 HVT=$WORK/snap/uf-hvt
 UNIFAAS=$WORK/snap/unifaas

@@ -14,7 +14,7 @@
  *   uf_hello_nosec  the same with -v --no-seccomp (what seccomp costs)
  *   uf_ready        boot-to-ready (ready_us) of `uf-hvt -v --event 1 fib.uf`
  *   unifaas_run     start-to-exit of `unifaas run hello.uf` (the CLI's front,
- *                   which execs uf-hvt: what a user types), with --unifaas
+ *                   with the tender linked in: what a user types), with --unifaas
  *   exec_static     fork+exec of hello.c built with musl-gcc -static
  *   runc            `runc run --bundle B ID` of that binary, one new ID a run
  *   idle RSS        `uf-hvt -v --events FIFO fib.uf` with the FIFO held open
