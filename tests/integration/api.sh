@@ -7,8 +7,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$UF_TOP/tests/platform/lib.sh"
 
-trap plat_down EXIT
-plat_up || { fail up "unifaas up failed: $(tail -5 "$UF_TMP/$UF_SUITE.up.log" | tr '\n' ' ')"; exit 0; }
+plat_suite_up
 U deploy "$UF_TOP/workflows/eval.yaml" >/dev/null || { fail deploy "eval did not deploy"; exit 0; }
 TOKEN=$(cat "$PLAT_STATE/api.token")
 API=http://127.0.0.1:$PLAT_API_PORT

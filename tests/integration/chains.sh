@@ -9,14 +9,8 @@
 . "$UF_TOP/tests/platform/lib.sh"
 
 fn=$(build_guest "$UF_TOP/tests/platform/platform_fn.c") || { fail build "platform_fn.c did not build"; exit 0; }
-RPID=
-cleanup() {
-	[ -n "$RPID" ] && kill -CONT "$RPID" 2>/dev/null
-	plat_down
-}
-trap cleanup EXIT
-plat_up || { fail up "unifaas up failed: $(tail -5 "$UF_TMP/$UF_SUITE.up.log" | tr '\n' ' ')"; exit 0; }
-RPID=$(cat "$PLAT_STATE/redis.pid" 2>/dev/null || cat "$PLAT_STATE/redis-server.pid")
+plat_suite_up
+RPID=$(redis_pid)
 PORT=$PLAT_API_PORT
 TOKEN=$(cat "$PLAT_STATE/api.token")
 api() { curl -s --max-time 5 -H "Authorization: Bearer $TOKEN" "$@"; }
@@ -164,7 +158,7 @@ wait_for 5 test -e "$PLAT_STATE/images/rd/s.uf.new"
 kill -9 "$RPID"
 wait $dp
 U up >/dev/null 2>&1 || fail deploy-redis-killed "unifaas up after kill -9 of redis-server"
-RPID=$(cat "$PLAT_STATE/redis.pid" 2>/dev/null || cat "$PLAT_STATE/redis-server.pid")
+RPID=$(redis_pid)
 if grep -q '^rc=69' "$UF_TMP/rd.d" && not_deployed rd && consistent rd && U deploy "$m" >/dev/null && consistent rd; then
 	pass deploy-redis-killed
 else
@@ -315,7 +309,7 @@ if ! kill_holding rk in s kill -9 "$RPID"; then
 else
 	sleep 1.2 # the daemon tries to settle the unit without Redis
 	U up >/dev/null 2>&1 || fail redis-kill9 "unifaas up after kill -9 of redis-server"
-	RPID=$(cat "$PLAT_STATE/redis.pid" 2>/dev/null || cat "$PLAT_STATE/redis-server.pid")
+	RPID=$(redis_pid)
 	if wait_for 60 kv_is rk count 1000 && wait_for 20 drained rk in s && wait_for 10 node_units_is 0; then
 		pass redis-kill9
 	else

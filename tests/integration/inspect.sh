@@ -8,8 +8,7 @@
 . "$UF_TOP/tests/platform/lib.sh"
 
 fn=$(build_guest "$UF_TOP/tests/platform/platform_fn.c") || { fail build "platform_fn.c did not build"; exit 0; }
-trap plat_down EXIT
-plat_up || { fail up "unifaas up failed: $(tail -5 "$UF_TMP/$UF_SUITE.up.log" | tr '\n' ' ')"; exit 0; }
+plat_suite_up
 W="$UF_TMP/$UF_SUITE.work"
 mkdir -p "$W"
 

@@ -10,14 +10,8 @@
 . "$UF_TOP/tests/platform/lib.sh"
 
 fn=$(build_guest "$UF_TOP/tests/platform/platform_fn.c") || { fail build "platform_fn.c did not build"; exit 0; }
-RPID=
-cleanup() {
-	[ -n "$RPID" ] && kill -CONT "$RPID" 2>/dev/null
-	plat_down
-}
-trap cleanup EXIT
-plat_up || { fail up "unifaas up failed: $(tail -5 "$UF_TMP/$UF_SUITE.up.log" | tr '\n' ' ')"; exit 0; }
-RPID=$(cat "$PLAT_STATE/redis.pid" 2>/dev/null || cat "$PLAT_STATE/redis-server.pid")
+plat_suite_up
+RPID=$(redis_pid)
 PORT=$PLAT_API_PORT
 m=$(manifest stall <<EOF
 name: stall

@@ -32,6 +32,24 @@ plat_down() {
 	U down >/dev/null 2>&1
 }
 
+# plat_suite_up: a suite's platform, brought down again on EXIT (with Redis
+# continued first if a test stopped it: RPID, from redis_pid); when it does
+# not come up, the failure is recorded and the suite ends.
+RPID=
+plat_cleanup() {
+	[ -n "$RPID" ] && kill -CONT "$RPID" 2>/dev/null
+	plat_down
+}
+plat_suite_up() {
+	trap plat_cleanup EXIT
+	plat_up || {
+		fail up "unifaas up failed: $(tail -5 "$UF_TMP/$UF_SUITE.up.log" | tr '\n' ' ')"
+		exit 0
+	}
+}
+# redis_pid: the platform's redis-server
+redis_pid() { cat "$PLAT_STATE/redis.pid" 2>/dev/null || cat "$PLAT_STATE/redis-server.pid"; }
+
 # plat_pids PATTERN: pids of the processes this platform's unifaasd started
 # (children of the unifaasd in $PLAT_STATE) whose command line matches the
 # extended regular expression PATTERN; fails when there is none
