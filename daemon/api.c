@@ -52,9 +52,13 @@
 #define EVENT_MAX         (1u << 20)
 #define LOG_READ_MAX      (256u << 10)
 
-#define REDIS_WAIT_MS  (STORE_TIMEOUT_MS + 500) /* store_send answers within its timeout */
-#define HEALTH_WAIT_MS 500u
-#define UNITS_WAIT_MS  500u /* then the cached event counts */
+#define REDIS_WAIT_MS (STORE_TIMEOUT_MS + 500) /* store_send answers within its timeout */
+/* A push's commands are answered one after another: the store's watchdog
+ * cuts them only when Redis stops making progress, so the answer waits for
+ * their number too (Redis answers well over 2000 XADDs a second anywhere). */
+#define PUSH_WAIT_MS(events) (REDIS_WAIT_MS + (events) / 2)
+#define HEALTH_WAIT_MS       500u
+#define UNITS_WAIT_MS        500u /* then the cached event counts */
 
 #define CONN_MAX         256u
 #define CONN_PER_IP      32u
@@ -661,7 +665,7 @@ static enum MHD_Result r_push(struct api *a, struct MHD_Connection *c, struct re
 		}
 		s = (nl ? nl : end) + 1;
 	}
-	return wait_redis(a, c, rq, REDIS_WAIT_MS);
+	return wait_redis(a, c, rq, PUSH_WAIT_MS(rq->sent));
 }
 
 json_t *api_step_exits(const struct step *s)

@@ -6,9 +6,13 @@
  * (restore and cleanup at start; reads, so its one retry after a broken
  * connection cannot do anything twice); an asynchronous one for every
  * command from the loop (store_send: the loop never waits for a reply, a
- * command is never retried, and one without a reply within STORE_TIMEOUT_MS
- * drops the connection, so every caller hears NULL and carries on; it is
- * made again at most every 200 ms); and an asynchronous one subscribed to
+ * command is never retried, and when Redis makes no progress - the oldest
+ * command waiting gets no reply within STORE_TIMEOUT_MS, plus the time its
+ * size allows (STORE_BYTES_PER_MS), counted from when it was sent or from
+ * the reply before it, whichever is later - the connection is dropped, so
+ * every caller hears NULL and carries on; it is made again at most every
+ * 200 ms.  A busy Redis working through a 16 MiB push is not a stalled
+ * one: the deadline follows what Redis is working on); and an asynchronous one subscribed to
  * the keyspace channels (event `xadd`) of the
  * queues the scheduler watches: only queues with a listening step that has
  * no unit, because a notification per event of a busy queue would cost the
@@ -49,7 +53,8 @@ struct call {
 	store_cb cb;
 	void *arg;
 	uint64_t sent_ms;
-	char op[24]; /* the command's name, for the log */
+	uint64_t allow_ms; /* STORE_TIMEOUT_MS plus what its size allows */
+	char op[24];       /* the command's name, for the log */
 };
 
 struct store {
@@ -61,6 +66,7 @@ struct store {
 	int ac_ready;    /* authenticated */
 	int open_timers; /* while closing */
 	struct call *calls, *calls_last;
+	uint64_t last_reply_ms; /* Redis's last sign of progress */
 	char socket[4096];
 	char password[256];
 	redisContext *c;
@@ -343,12 +349,23 @@ static void on_call_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	(void)ac;
 	struct call *c = privdata;
 	redisReply *r = reply;
+	c->s->last_reply_ms = now_ms();
 	call_unlink(c->s, c);
 	if (c->cb)
 		c->cb(r, c->arg);
 	else if (r && r->type == REDIS_REPLY_ERROR)
 		dlog("warn", "what=redis op=%s cause=\"%s\"", c->op, r->str);
 	free(c);
+}
+
+/* When the oldest waiting call is overdue: Redis answers in order, so it
+ * started on that call when the call was sent or when the reply before it
+ * came, whichever is later. */
+static uint64_t oldest_deadline(const struct store *s)
+{
+	const struct call *c = s->calls;
+	uint64_t from = c->sent_ms > s->last_reply_ms ? c->sent_ms : s->last_reply_ms;
+	return from + c->allow_ms;
 }
 
 static void ac_timer_cb(uv_timer_t *t)
@@ -359,17 +376,17 @@ static void ac_timer_cb(uv_timer_t *t)
 		ac_connect(s);
 		return;
 	}
-	if (s->calls && now - s->calls->sent_ms >= STORE_TIMEOUT_MS) {
+	if (s->calls && now >= oldest_deadline(s)) {
 		if (!s->ac_was_down)
-			dlog("warn", "what=redis op=%s cause=\"no reply in %d ms\" action=reconnect", s->calls->op,
-			     STORE_TIMEOUT_MS);
+			dlog("warn", "what=redis op=%s cause=\"no reply in %llu ms\" action=reconnect", s->calls->op,
+			     (unsigned long long)s->calls->allow_ms);
 		redisAsyncContext *ac = s->ac;
 		ac_down(s, "no reply");
 		redisAsyncFree(ac); /* every waiting call hears NULL */
 		return;
 	}
 	if (s->calls)
-		uv_timer_start(&s->ac_timer, ac_timer_cb, s->calls->sent_ms + STORE_TIMEOUT_MS - now, 0);
+		uv_timer_start(&s->ac_timer, ac_timer_cb, oldest_deadline(s) - now, 0);
 }
 
 static void ac_down(struct store *s, const char *why)
@@ -441,18 +458,21 @@ static void ac_connect(struct store *s)
 		store_send(s, on_ac_auth, s, "PING");
 }
 
-static int call_start(struct store *s, struct call *c, store_cb cb, void *arg, const char *op)
+static int call_start(struct store *s, struct call *c, store_cb cb, void *arg, const char *op, size_t bytes)
 {
 	c->s = s;
 	c->cb = cb;
 	c->arg = arg;
 	c->sent_ms = now_ms();
+	c->allow_ms = STORE_TIMEOUT_MS + bytes / STORE_BYTES_PER_MS;
+	if (!s->calls)
+		s->last_reply_ms = c->sent_ms; /* idle until now, not stalled */
 	snprintf(c->op, sizeof(c->op), "%.*s", (int)strcspn(op, " "), op);
 	c->prev = s->calls_last;
 	*(s->calls_last ? &s->calls_last->next : &s->calls) = c;
 	s->calls_last = c;
 	if (!uv_is_active((uv_handle_t *)&s->ac_timer))
-		uv_timer_start(&s->ac_timer, ac_timer_cb, STORE_TIMEOUT_MS, 0);
+		uv_timer_start(&s->ac_timer, ac_timer_cb, c->allow_ms, 0);
 	return 0;
 }
 
@@ -463,20 +483,28 @@ int store_send(struct store *s, store_cb cb, void *arg, const char *fmt, ...)
 	struct call *c = calloc(1, sizeof(*c));
 	if (!c)
 		return -1;
+	char *cmd = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	int rc = redisvAsyncCommand(s->ac, on_call_reply, c, fmt, ap);
+	int len = redisvFormatCommand(&cmd, fmt, ap);
 	va_end(ap);
-	if (rc != REDIS_OK) {
+	if (len < 0 || redisAsyncFormattedCommand(s->ac, on_call_reply, c, cmd, (size_t)len) != REDIS_OK) {
+		redisFreeCommand(cmd);
 		free(c);
 		return -1;
 	}
-	return call_start(s, c, cb, arg, fmt);
+	redisFreeCommand(cmd);
+	return call_start(s, c, cb, arg, fmt, (size_t)len);
 }
 
 int store_healthy(struct store *s)
 {
-	return s->ac && s->ac_ready && (!s->calls || now_ms() - s->calls->sent_ms < STORE_TIMEOUT_MS / 2);
+	if (!s->ac || !s->ac_ready)
+		return 0;
+	if (!s->calls)
+		return 1;
+	uint64_t from = s->calls->sent_ms > s->last_reply_ms ? s->calls->sent_ms : s->last_reply_ms;
+	return now_ms() - from < s->calls->allow_ms / 2;
 }
 
 int store_sendv(struct store *s, store_cb cb, void *arg, int argc, const char **argv, const size_t *argvlen)
@@ -490,7 +518,10 @@ int store_sendv(struct store *s, store_cb cb, void *arg, int argc, const char **
 		free(c);
 		return -1;
 	}
-	return call_start(s, c, cb, arg, argv[0]);
+	size_t bytes = 0;
+	for (int i = 0; i < argc; i++)
+		bytes += argvlen ? argvlen[i] : strlen(argv[i]);
+	return call_start(s, c, cb, arg, argv[0], bytes);
 }
 
 /* ---- keyspace notifications ---- */

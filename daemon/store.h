@@ -35,18 +35,20 @@ int store_appendv(struct store *s, int argc, const char **argv, const size_t *ar
 redisReply *store_reply(struct store *s);
 
 /* Commands from the loop, which never waits for Redis: cb gets the reply,
- * or NULL when Redis did not answer within STORE_TIMEOUT_MS (the connection
- * is then dropped and made again) or the connection dropped; the reply is
+ * or NULL when Redis made no progress on it within STORE_TIMEOUT_MS plus
+ * one ms per STORE_BYTES_PER_MS bytes of the command (the connection is
+ * then dropped and made again) or the connection dropped; the reply is
  * freed once cb returns.  A command is sent once and never retried here: a
  * caller that must see it done asks again later, and what it repeats is
  * idempotent.  cb may be NULL (an error reply is then logged).  -1, cb not
  * called, when Redis cannot be reached right now. */
-#define STORE_TIMEOUT_MS 2000
+#define STORE_TIMEOUT_MS   2000
+#define STORE_BYTES_PER_MS 4096 /* a 16 MiB push may take 4 s more */
 typedef void (*store_cb)(redisReply *reply, void *arg);
 int store_send(struct store *s, store_cb cb, void *arg, const char *fmt, ...);
 int store_sendv(struct store *s, store_cb cb, void *arg, int argc, const char **argv, const size_t *argvlen);
-/* From memory, without a round trip: the command connection is up and no
- * command has waited longer than STORE_TIMEOUT_MS / 2 for its reply. */
+/* From memory, without a round trip: the command connection is up and
+ * Redis has not been silent on its oldest command for half its deadline. */
 int store_healthy(struct store *s);
 
 /* The value of `name` in a flat name/value array reply (HGETALL, an XINFO
