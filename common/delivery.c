@@ -48,6 +48,15 @@ void uf_entry_field(struct uf_entry *e, const char *k, size_t klen, const char *
 		e->origin_len = vlen;
 	} else if (field_is(k, klen, UF_FIELD_ATTEMPT) && uf_int64_parse(v, vlen, &a) == 0 && a >= 0) {
 		e->attempt = a > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)a;
+	} else if (field_is(k, klen, UF_FIELD_SRC)) {
+		e->src = v;
+		e->src_len = vlen;
+	} else if (field_is(k, klen, UF_FIELD_ATTRS)) {
+		e->attrs = v;
+		e->attrs_len = vlen;
+	} else if (field_is(k, klen, UF_FIELD_REPLY) && vlen > 0 && vlen <= UF_REPLY_TOKEN_MAX) {
+		e->reply = v;
+		e->reply_len = vlen;
 	}
 }
 
@@ -60,6 +69,25 @@ static void arg(struct uf_cmd *c, const char *s, size_t len)
 static void arg_s(struct uf_cmd *c, const char *s)
 {
 	arg(c, s, strlen(s));
+}
+
+/* An event's edge fields, each when present (a dead letter keeps no reply
+ * token: nobody waits for it any more). */
+static void edge_fields(struct uf_cmd *c, const char *src, size_t src_len, const char *attrs, size_t attrs_len,
+                        const char *reply, size_t reply_len)
+{
+	if (src) {
+		arg_s(c, UF_FIELD_SRC);
+		arg(c, src, src_len);
+	}
+	if (attrs) {
+		arg_s(c, UF_FIELD_ATTRS);
+		arg(c, attrs, attrs_len);
+	}
+	if (reply) {
+		arg_s(c, UF_FIELD_REPLY);
+		arg(c, reply, reply_len);
+	}
 }
 
 int uf_settle_cmd(const struct uf_delivery *d, const struct uf_entry *e, int counted, const char *reason,
@@ -79,6 +107,7 @@ int uf_settle_cmd(const struct uf_delivery *d, const struct uf_entry *e, int cou
 	arg(out, e->data ? e->data : "", e->data ? e->len : 0);
 	arg_s(out, UF_FIELD_ORIGIN);
 	arg(out, e->origin, e->origin_len);
+	edge_fields(out, e->src, e->src_len, e->attrs, e->attrs_len, dead ? NULL : e->reply, e->reply_len);
 	arg_s(out, dead ? UF_FIELD_ATTEMPTS : UF_FIELD_ATTEMPT);
 	arg_s(out, out->num[0]);
 	if (dead) {
@@ -196,4 +225,14 @@ uint64_t uf_time_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int uf_ingress_cmd(const char *wf, const char *queue, size_t queue_len, const char *data, size_t len, const char *src,
+                   size_t src_len, const char *attrs, size_t attrs_len, const char *reply, size_t reply_len,
+                   struct uf_cmd *out)
+{
+	if (uf_push_cmd(wf, queue, queue_len, data, len, out) < 0)
+		return -1;
+	edge_fields(out, src, src_len, attrs, attrs_len, reply, reply_len);
+	return 0;
 }

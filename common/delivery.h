@@ -49,6 +49,47 @@
 #define UF_FIELD_ATTEMPTS "attempts"
 #define UF_FIELD_STEP     "step"
 #define UF_FIELD_TIME     "time"
+/* Edges (ARCHITECTURE §5): where an event came from, kept byte for byte
+ * through re-queues and into its dead letter.  SRC: the MQTT topic or the
+ * HTTP path it arrived on (absent for pushes); ATTRS: a JSON object of its
+ * CloudEvents attributes and content type (absent when none); REPLY: the
+ * token of an invoke-and-wait request waiting for its result (below). */
+#define UF_FIELD_SRC       "src"
+#define UF_FIELD_ATTRS     "attrs"
+#define UF_FIELD_REPLY     "reply"
+#define UF_REPLY_TOKEN_MAX 64u /* bytes of a reply token: [A-Za-z0-9_-] */
+
+/*
+ * Invoke-and-wait (POST .../invoke): unifaasd adds the event with a REPLY
+ * token and listens on the channel uf:reply:<wf>.  Whoever settles an event
+ * that carries a token PUBLISHes, in the same transaction as the settle,
+ * one message "<token>\n<outcome>\n<body>" to that channel:
+ *   outcome "ok": committed; body is what the handler set with uf_reply, or
+ *     else {"pushes":[{"queue":Q,"data":S}...]} (S a JSON string when the
+ *     data is UTF-8, else "data_base64") of what it pushed;
+ *   outcome "failed": the attempt failed (body: the reason); the event is
+ *     still retried or dead-lettered as usual.
+ * Nobody listening is fine: the waiting request then answers 202.
+ */
+#define UF_REPLY_CHANNEL "uf:reply:" /* + <wf> */
+#define UF_REPLY_OK      "ok"
+#define UF_REPLY_FAILED  "failed"
+
+/*
+ * MQTT egress (uf_mqtt_publish): a publish staged by a handler is added, in
+ * its event's commit, to the stream UF_OUTBOX_MQTT with the fields below;
+ * unifaasd's MQTT client publishes each entry and deletes it once the
+ * broker has it (PUBACK for QoS 1): at least once, and only for events that
+ * committed.  The tender checks the topic against the function's publish
+ * filters before it stages anything (common/topic.h).
+ */
+#define UF_OUTBOX_MQTT     "uf:out:mqtt"
+#define UF_OUT_FIELD_WF    "wf"
+#define UF_OUT_FIELD_STEP  "step"
+#define UF_OUT_FIELD_TOPIC "topic"
+#define UF_OUT_FIELD_QOS   "qos"
+#define UF_OUT_FIELD_DATA  "data"
+#define UF_OUT_FIELD_EVENT "event" /* the origin id of the event that published */
 
 #define UF_STAT_FAILED "failed"
 #define UF_STAT_DEAD   "dead"
@@ -69,6 +110,8 @@ struct uf_entry {
 	const char *data; /* NULL: no data field (not an event) */
 	size_t len;
 	uint32_t attempt;
+	const char *src, *attrs, *reply; /* NULL when absent (UF_FIELD_SRC, ...) */
+	size_t src_len, attrs_len, reply_len;
 };
 /* Starts an entry `id` (NUL-terminated): origin = id, no data, attempt 0. */
 void uf_entry_init(struct uf_entry *e, const char *id);
@@ -79,7 +122,7 @@ void uf_entry_field(struct uf_entry *e, const char *k, size_t klen, const char *
 
 /* One Redis command as an argument vector, with room for the strings it
  * builds (key, numbers). */
-#define UF_CMD_ARGS 16
+#define UF_CMD_ARGS 24
 struct uf_cmd {
 	int argc;
 	const char *argv[UF_CMD_ARGS];
@@ -101,6 +144,11 @@ int uf_settle_cmd(const struct uf_delivery *d, const struct uf_entry *e, int cou
                   uint64_t time_ms, struct uf_cmd *out);
 /* The XADD of a new event (a push): data on uf:q:<wf>:<queue>. */
 int uf_push_cmd(const char *wf, const char *queue, size_t queue_len, const char *data, size_t len, struct uf_cmd *out);
+/* The XADD of an event from an edge: data, and src, attrs and reply when
+ * not NULL, on uf:q:<wf>:<queue>. */
+int uf_ingress_cmd(const char *wf, const char *queue, size_t queue_len, const char *data, size_t len, const char *src,
+                   size_t src_len, const char *attrs, size_t attrs_len, const char *reply, size_t reply_len,
+                   struct uf_cmd *out);
 /* XACK of one entry of the step's group. */
 int uf_ack_cmd(const struct uf_delivery *d, const char *id, struct uf_cmd *out);
 /* HINCRBY uf:stat:<wf>:<step> field n. */

@@ -38,6 +38,7 @@
 
 #include "launch.h"
 #include "manifest.h"
+#include "topic.h"
 #include "rules.h"
 #include "uf_abi.h"
 
@@ -49,7 +50,7 @@
 #define MF_VALUE_MAX     UF_ENV_VALUE_MAX /* bytes of one env value */
 #define MF_VAR_MAX       UF_ENV_NAME_MAX  /* bytes of a variable name */
 #define MF_URL_MAX       2048
-#define MF_TOPIC_MAX     65535 /* MQTT's own limit */
+#define MF_TOPIC_MAX     UF_TOPIC_MAX
 #define MF_HTTP_PATH_MAX 1024
 #define MF_UNITS_MAX     1024
 #define MF_MEM_ALIGN     (2u << 20) /* the tender maps guest memory in 2 MiB pages */
@@ -573,21 +574,15 @@ static const char *check_url(const char *s, size_t n)
 	return NULL;
 }
 
-/* MQTT topic filter: '+' and '#' fill a whole level, '#' only the last. */
+/* MQTT topic filter: the one rule (common/topic.h). */
 static const char *check_topic(const char *s, size_t n)
 {
-	static const char bad[] = "is not a valid MQTT topic filter ('+' and '#' must fill a whole level, '#' "
-	                          "only the last)";
-	if (n == 0 || n > MF_TOPIC_MAX)
-		return "is not a valid MQTT topic filter (1..65535 bytes)";
-	for (size_t i = 0; i < n; i++) {
-		int starts = i == 0 || s[i - 1] == '/', ends = i + 1 == n || s[i + 1] == '/';
-		if (s[i] == '+' && !(starts && ends))
-			return bad;
-		if (s[i] == '#' && !(starts && i + 1 == n))
-			return bad;
-	}
-	return NULL;
+	static char msg[128]; /* the manifest is checked on one thread */
+	const char *why;
+	if (uf_topic_filter_ok(s, n, &why))
+		return NULL;
+	snprintf(msg, sizeof(msg), "is not a valid MQTT topic filter (%s)", why);
+	return msg;
 }
 
 static const char *check_http_path(const char *s, size_t n)

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "delivery.h"
 #include "rules.h"
+#include "topic.h"
 
 static char buf[UF_KEY_MAX + 8];
 
@@ -300,6 +301,85 @@ static void config_precedence(void **state)
 	rmdir(dir);
 }
 
+/* MQTT topic rules (common/topic.h), against MQTT 3.1.1 section 4.7's examples. */
+static int match(const char *f, const char *t)
+{
+	return uf_topic_match(f, strlen(f), t, strlen(t));
+}
+
+static void topic_rules(void **state)
+{
+	(void)state;
+	const char *why = NULL;
+	static const char *good_filters[] = {
+	    "#", "+", "+/+", "/+", "a/#", "a/+/c", "sport/tennis/#", "device/sck/+/readings/raw", "a//b"};
+	static const char *bad_filters[] = {"", "a#", "a/#/b", "a+", "+a/b", "a/b+", "sport/tennis#"};
+	for (size_t i = 0; i < sizeof(good_filters) / sizeof(*good_filters); i++)
+		assert_true(uf_topic_filter_ok(good_filters[i], strlen(good_filters[i]), NULL));
+	for (size_t i = 0; i < sizeof(bad_filters) / sizeof(*bad_filters); i++) {
+		assert_false(uf_topic_filter_ok(bad_filters[i], strlen(bad_filters[i]), &why));
+		assert_non_null(why);
+	}
+	assert_true(uf_topic_name_ok("device/sck/abc/readings/raw", 27, NULL));
+	assert_false(uf_topic_name_ok("a/+/b", 5, &why));
+	assert_string_equal(why, "must not contain the wildcards '+' or '#'");
+	assert_false(uf_topic_name_ok("a\0b", 3, NULL));
+	assert_false(uf_topic_name_ok("\xff", 1, &why));
+	assert_true(match("sport/tennis/player1/#", "sport/tennis/player1"));
+	assert_true(match("sport/tennis/player1/#", "sport/tennis/player1/ranking"));
+	assert_true(match("sport/tennis/player1/#", "sport/tennis/player1/score/wimbledon"));
+	assert_true(match("sport/#", "sport"));
+	assert_true(match("#", "a/b/c"));
+	assert_true(match("sport/tennis/+", "sport/tennis/player1"));
+	assert_false(match("sport/tennis/+", "sport/tennis/player1/ranking"));
+	assert_false(match("sport/+", "sport"));
+	assert_true(match("sport/+", "sport/"));
+	assert_true(match("+/+", "/finance"));
+	assert_true(match("/+", "/finance"));
+	assert_false(match("+", "/finance"));
+	assert_false(match("#", "$SYS/broker"));
+	assert_false(match("+/broker", "$SYS/broker"));
+	assert_true(match("$SYS/#", "$SYS/broker"));
+	assert_true(match("device/sck/+/readings/raw", "device/sck/tok123/readings/raw"));
+	assert_false(match("device/sck/+/readings/raw", "device/sck/tok123/readings"));
+	assert_false(match("a/b", "a/bc"));
+	assert_false(match("a/bc", "a/b"));
+	assert_true(match("a//b", "a//b"));
+	assert_false(match("a/b/c", "a/b"));
+}
+
+/* Edge fields travel through a re-queue; a dead letter drops the reply token. */
+static void edge_fields_kept(void **state)
+{
+	(void)state;
+	struct uf_entry e;
+	uf_entry_init(&e, "1-0");
+	uf_entry_field(&e, "data", 4, "x", 1);
+	uf_entry_field(&e, "src", 3, "device/sck/t/readings/raw", 25);
+	uf_entry_field(&e, "attrs", 5, "{}", 2);
+	uf_entry_field(&e, "reply", 5, "tok", 3);
+	struct uf_delivery d = {.wf = "w", .queue = "q", .step = "s", .retries = 1};
+	struct uf_cmd c;
+	assert_int_equal(uf_settle_cmd(&d, &e, 1, "boom", 5, &c), 0);
+	int src = 0, reply = 0;
+	for (int i = 0; i + 1 < c.argc; i++) {
+		src |= c.len[i] == 3 && !memcmp(c.argv[i], "src", 3) && c.len[i + 1] == 25;
+		reply |= c.len[i] == 5 && !memcmp(c.argv[i], "reply", 5);
+	}
+	assert_true(src && reply);
+	e.attempt = 1;
+	assert_int_equal(uf_settle_cmd(&d, &e, 1, "boom", 5, &c), 1);
+	src = reply = 0;
+	for (int i = 0; i + 1 < c.argc; i++) {
+		src |= c.len[i] == 3 && !memcmp(c.argv[i], "src", 3);
+		reply |= c.len[i] == 5 && !memcmp(c.argv[i], "reply", 5);
+	}
+	assert_true(src && !reply);
+	assert_int_equal(uf_ingress_cmd("w", "q", 1, "d", 1, "/readings", 9, NULL, 0, NULL, 0, &c), 0);
+	assert_int_equal(c.argc, 7);
+	assert_memory_equal(c.argv[5], "src", 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -313,6 +393,8 @@ int main(void)
 	    cmocka_unit_test(event_time_is_epoch_ms),
 	    cmocka_unit_test(unit_commands_are_what_units_send),
 	    cmocka_unit_test(config_precedence),
+	    cmocka_unit_test(topic_rules),
+	    cmocka_unit_test(edge_fields_kept),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
