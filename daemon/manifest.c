@@ -159,8 +159,18 @@ static const struct mf_key mf_http[] = {
 };
 
 static const struct mf_key mf_ingress[] = {
-    {.key = "mqtt", .kind = MF_ROUTES, .what = "a list of {topic, queue} entries", .sub = mf_mqtt},
-    {.key = "http", .kind = MF_ROUTES, .what = "a list of {path, queue} entries", .sub = mf_http},
+    {.key = "mqtt",
+     .kind = MF_ROUTES,
+     .what = "a list of {topic, queue} entries",
+     .sub = mf_mqtt,
+     .unserved = "MQTT routes are not wired to queues yet; push events with 'unifaas push' or POST "
+                 "/v1/workflows/{wf}/queues/{queue}/events, and remove the key"},
+    {.key = "http",
+     .kind = MF_ROUTES,
+     .what = "a list of {path, queue} entries",
+     .sub = mf_http,
+     .unserved = "HTTP routes are not wired to queues yet; push events with 'unifaas push' or POST "
+                 "/v1/workflows/{wf}/queues/{queue}/events, and remove the key"},
     {0},
 };
 
@@ -168,12 +178,7 @@ static const struct mf_key mf_top[] = {
     {.key = "name", .kind = MF_STR, .required = 1, .what = "a workflow name", .check = check_short_name},
     UINT_KEY("max_units", 16, 1, MF_UNITS_MAX),
     {.key = "functions", .kind = MF_FUNCTIONS, .required = 1, .what = "a mapping of function names"},
-    {.key = "ingress",
-     .kind = MF_FLAT,
-     .what = "a mapping with mqtt: and http:",
-     .sub = mf_ingress,
-     .unserved = "MQTT and HTTP routes are not wired to queues yet; push events with 'unifaas push' or POST "
-                 "/v1/workflows/{wf}/queues/{queue}/events, and remove the key"},
+    {.key = "ingress", .kind = MF_FLAT, .what = "a mapping with mqtt: and http:", .sub = mf_ingress},
     {0},
 };
 

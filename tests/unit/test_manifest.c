@@ -49,6 +49,14 @@ static void refused(const char *yaml, const char *want)
 
 #define HEAD "name: eval\nfunctions:\n  fdc:\n    image: fdc.uf\n    listen: q\n"
 
+/* The refusal of an ingress kind not served yet, at line `l` (a string). */
+#define MQTT_UNSERVED(l)                                                                                               \
+	"eval.yaml:" l ": ingress.mqtt: not served by this version of unifaas (MQTT routes are not wired to queues "   \
+	"yet; push events with 'unifaas push' or POST /v1/workflows/{wf}/queues/{queue}/events, and remove the key)"
+#define HTTP_UNSERVED(l)                                                                                               \
+	"eval.yaml:" l ": ingress.http: not served by this version of unifaas (HTTP routes are not wired to queues "   \
+	"yet; push events with 'unifaas push' or POST /v1/workflows/{wf}/queues/{queue}/events, and remove the key)"
+
 static void write_file(const char *path, const void *data, size_t len)
 {
 	FILE *f = fopen(path, "w");
@@ -212,16 +220,11 @@ static void test_unserved_keys(void **state)
 	        "eval.yaml:6: functions.fdc.egress: not served by this version of unifaas (functions cannot reach the "
 	        "network through the host yet: uf_http answers -ENOSYS; remove the key)\n"
 	        "eval.yaml:7: functions.fdc.secrets: not served by this version of unifaas (no secret store yet; pass "
-	        "the value in env: (it reaches the unit without appearing on any command line) and remove the key)\n"
-	        "eval.yaml:8: ingress: not served by this version of unifaas (MQTT and HTTP routes are not wired to "
-	        "queues yet; push events with 'unifaas push' or POST /v1/workflows/{wf}/queues/{queue}/events, and "
-	        "remove the key)");
+	        "the value in env: (it reaches the unit without appearing on any command line) and remove the "
+	        "key)\n" MQTT_UNSERVED("9") "\n" HTTP_UNSERVED("11"));
 	refused(HEAD "    egress: []\ningress:\n",
 	        "eval.yaml:6: functions.fdc.egress: not served by this version of unifaas (functions cannot reach the "
-	        "network through the host yet: uf_http answers -ENOSYS; remove the key)\n"
-	        "eval.yaml:7: ingress: not served by this version of unifaas (MQTT and HTTP routes are not wired to "
-	        "queues yet; push events with 'unifaas push' or POST /v1/workflows/{wf}/queues/{queue}/events, and "
-	        "remove the key)");
+	        "network through the host yet: uf_http answers -ENOSYS; remove the key)");
 	refused(HEAD "    secrets: [\"no-dash\"]\n",
 	        "eval.yaml:6: functions.fdc.secrets: not served by this version of unifaas (no secret store yet; pass "
 	        "the value in env: (it reaches the unit without appearing on any command line) and remove the key)\n"
@@ -309,11 +312,9 @@ static void test_unknown_ingress(void **state)
 {
 	(void)state;
 	refused(HEAD "ingress:\n  htp: []\n  mqtt: [{ topik: a, queue: q }]\n",
-	        "eval.yaml:6: ingress: not served by this version of unifaas (MQTT and HTTP routes are not wired to "
-	        "queues yet; push events with 'unifaas push' or POST /v1/workflows/{wf}/queues/{queue}/events, and "
-	        "remove the key)\n"
-	        "eval.yaml:7: ingress: unknown key 'htp' (did you mean 'http'?)\n"
-	        "eval.yaml:8: ingress.mqtt[0]: unknown key 'topik' (did you mean 'topic'?)");
+	        "eval.yaml:7: ingress: unknown key 'htp' (did you mean 'http'?)\n" MQTT_UNSERVED(
+	            "8") "\n"
+	                 "eval.yaml:8: ingress.mqtt[0]: unknown key 'topik' (did you mean 'topic'?)");
 }
 
 static void test_missing_required(void **state)
@@ -324,10 +325,8 @@ static void test_missing_required(void **state)
 	refused("# a comment\nmax_units: 3\n",
 	        "eval.yaml:2: missing required key 'name'\neval.yaml:2: missing required key 'functions'");
 	refused(HEAD "ingress:\n  http: [{ path: /x }]\n",
-	        "eval.yaml:6: ingress: not served by this version of unifaas (MQTT and HTTP routes are not wired to "
-	        "queues yet; push events with 'unifaas push' or POST /v1/workflows/{wf}/queues/{queue}/events, and "
-	        "remove the key)\n"
-	        "eval.yaml:7: ingress.http[0]: missing required key 'queue'");
+	        HTTP_UNSERVED("7") "\n"
+	                           "eval.yaml:7: ingress.http[0]: missing required key 'queue'");
 }
 
 static void test_duplicate_key(void **state)
@@ -380,16 +379,13 @@ static void test_wrong_type_structure(void **state)
 	        "eval.yaml:6: functions.fdc.egress: not served by this version of unifaas (functions cannot reach the "
 	        "network through the host yet: uf_http answers -ENOSYS; remove the key)\n"
 	        "eval.yaml:6: functions.fdc.egress: expected a list of URL prefixes, got 'https://x/'");
-	refused(HEAD "ingress:\n  mqtt: { topic: a, queue: q }\n",
-	        "eval.yaml:6: ingress: not served by this version of unifaas (MQTT and HTTP routes are not wired to "
-	        "queues yet; push events with 'unifaas push' or POST /v1/workflows/{wf}/queues/{queue}/events, and "
-	        "remove the key)\n"
-	        "eval.yaml:7: ingress.mqtt: expected a list of {topic, queue} entries, got a mapping");
+	refused(
+	    HEAD "ingress:\n  mqtt: { topic: a, queue: q }\n",
+	    MQTT_UNSERVED("7") "\n"
+	                       "eval.yaml:7: ingress.mqtt: expected a list of {topic, queue} entries, got a mapping");
 	refused(HEAD "ingress:\n  http: [/x]\n",
-	        "eval.yaml:6: ingress: not served by this version of unifaas (MQTT and HTTP routes are not wired to "
-	        "queues yet; push events with 'unifaas push' or POST /v1/workflows/{wf}/queues/{queue}/events, and "
-	        "remove the key)\n"
-	        "eval.yaml:7: ingress.http[0]: expected a mapping {path, queue}, got '/x'");
+	        HTTP_UNSERVED("7") "\n"
+	                           "eval.yaml:7: ingress.http[0]: expected a mapping {path, queue}, got '/x'");
 	refused("name: [eval]\nfunctions:\n  fdc:\n    image: fdc.uf\n    listen: q\n",
 	        "eval.yaml:1: name: expected a workflow name, got a list");
 }
@@ -526,16 +522,18 @@ static void test_bad_routes(void **state)
 	             "  http:\n"
 	             "    - { path: x, queue: q }\n"
 	             "    - { path: \"/x?y=1\", queue: q }\n",
-	        "eval.yaml:6: ingress: not served by this version of unifaas (MQTT and HTTP routes are not wired to "
-	        "queues yet; push events with 'unifaas push' or POST /v1/workflows/{wf}/queues/{queue}/events, and "
-	        "remove the key)\n"
-	        "eval.yaml:8: ingress.mqtt[0].topic: 'a/#/b' is not a valid MQTT topic filter ('+' and '#' must fill a "
-	        "whole level, '#' only the last)\n"
-	        "eval.yaml:9: ingress.mqtt[1].topic: 'a/b+' is not a valid MQTT topic filter ('+' and '#' must fill a "
-	        "whole level, '#' only the last)\n"
-	        "eval.yaml:11: ingress.http[0].path: 'x' does not start with '/'\n"
-	        "eval.yaml:12: ingress.http[1].path: '/x?y=1' is not a plain URL path (no spaces, '?', '#' or control "
-	        "characters; at most 1024 bytes)");
+	        MQTT_UNSERVED("7") "\n"
+	                           "eval.yaml:8: ingress.mqtt[0].topic: 'a/#/b' is not a valid MQTT topic filter ('+' "
+	                           "and '#' must fill a "
+	                           "whole level, '#' only the last)\n"
+	                           "eval.yaml:9: ingress.mqtt[1].topic: 'a/b+' is not a valid MQTT topic filter ('+' "
+	                           "and '#' must fill a "
+	                           "whole level, '#' only the last)\n" HTTP_UNSERVED(
+	                               "10") "\n"
+	                                     "eval.yaml:11: ingress.http[0].path: 'x' does not start with '/'\n"
+	                                     "eval.yaml:12: ingress.http[1].path: '/x?y=1' is not a plain URL path (no "
+	                                     "spaces, '?', '#' or control "
+	                                     "characters; at most 1024 bytes)");
 }
 
 /* ---- malformed: wiring and limits ---------------------------------------------- */
@@ -604,9 +602,7 @@ static void test_ingress_without_listener(void **state)
 	        "  http:\n"
 	        "    - path: /x\n"
 	        "      queue: other\n",
-	        "eval.yaml:4: ingress: not served by this version of unifaas (MQTT and HTTP routes are not wired to "
-	        "queues yet; push events with 'unifaas push' or POST /v1/workflows/{wf}/queues/{queue}/events, and "
-	        "remove the key)");
+	        MQTT_UNSERVED("5") "\n" HTTP_UNSERVED("6"));
 }
 
 static void test_no_functions(void **state)
