@@ -220,6 +220,28 @@ int uf_settle_eval_cmd(const struct uf_delivery *d, const struct uf_entry *e, in
 	return 0;
 }
 
+const uint32_t uf_lat_bounds_ms[UF_LAT_NBOUNDS] = {1,   2,    5,    10,   25,    50,    100,  250,
+                                                   500, 1000, 2500, 5000, 10000, 30000, 60000};
+
+unsigned uf_lat_bucket(uint64_t ms)
+{
+	unsigned i = 0;
+	while (i < UF_LAT_NBOUNDS && ms > uf_lat_bounds_ms[i])
+		i++;
+	return i;
+}
+
+uint64_t uf_lat_ms(const char *origin, size_t n, uint64_t now_ms)
+{
+	uint64_t t = 0;
+	size_t i = 0;
+	for (; i < n && i < 20 && origin[i] >= '0' && origin[i] <= '9'; i++)
+		t = t * 10 + (uint64_t)(origin[i] - '0');
+	if (i == 0 || (i < n && origin[i] != '-') || t > now_ms)
+		return 0;
+	return now_ms - t;
+}
+
 uint64_t uf_time_ms(void)
 {
 	struct timespec ts;

@@ -94,6 +94,27 @@
 #define UF_STAT_FAILED "failed"
 #define UF_STAT_DEAD   "dead"
 
+/*
+ * Event latency, received -> committed (GET /metrics): in each commit the
+ * tender counts every event it acknowledges as handled in one bucket of
+ * uf:stat:<wf>:<step>, the field UF_STAT_LAT_BUCKET "<i>" (i: the index of
+ * the first bound in uf_lat_bounds_ms the latency is not above, or
+ * UF_LAT_NBOUNDS for over the last one: not cumulative), and adds it to
+ * UF_STAT_LAT_SUM_MS.  Received = the millisecond part of the event's
+ * origin id (when its first entry was added to a queue); committed = the
+ * tender's uf_time_ms when it sends the commit.  Both wall clocks of the
+ * same host.
+ */
+#define UF_LAT_NBOUNDS     15
+#define UF_STAT_LAT_BUCKET "lat:"
+#define UF_STAT_LAT_SUM_MS "lat:sum_ms"
+extern const uint32_t uf_lat_bounds_ms[UF_LAT_NBOUNDS];
+/* the bucket of a latency of ms milliseconds (0..UF_LAT_NBOUNDS) */
+unsigned uf_lat_bucket(uint64_t ms);
+/* the latency in ms of an event whose origin id is `origin` (n bytes),
+ * committed at now_ms; 0 if the id is malformed or in the future */
+uint64_t uf_lat_ms(const char *origin, size_t n, uint64_t now_ms);
+
 /* The commands a unit sends, as ACL rules name them (lower case). */
 #define UF_UNIT_NCOMMANDS 12
 extern const char *const uf_unit_commands[UF_UNIT_NCOMMANDS];

@@ -103,6 +103,7 @@ struct request {
 	json_t *doc; /* a JSON answer, or: */
 	char *out;   /* a raw one */
 	size_t outlen;
+	const char *out_type; /* its content type (NULL: octet-stream) */
 	char what[700];       /* the 404 message of a missing key */
 	char wf[UF_NAME_BUF]; /* push: where, for the scheduler */
 	char queue[UF_QUEUE_MAX + 1];
@@ -448,8 +449,8 @@ static enum MHD_Result send_ready(struct MHD_Connection *c, struct request *rq)
 		rq->doc = NULL;
 		return send_json(c, rq->status, j);
 	}
-	return send_body(c, rq->status, rq->status == 200 ? "application/octet-stream" : "text/plain",
-	                 rq->out ? rq->out : "", rq->outlen, NULL);
+	const char *type = rq->out_type ? rq->out_type : rq->status == 200 ? "application/octet-stream" : "text/plain";
+	return send_body(c, rq->status, type, rq->out ? rq->out : "", rq->outlen, NULL);
 }
 
 /* ---- routes ---- */
@@ -854,6 +855,17 @@ void api_answer_json(struct request *rq, unsigned status, json_t *j)
 	answer_json(rq, status, j);
 }
 
+void api_answer_text(struct request *rq, unsigned status, const char *type, char *body, size_t len)
+{
+	json_decref(rq->doc);
+	rq->doc = NULL;
+	free(rq->out);
+	rq->status = status;
+	rq->out = body;
+	rq->outlen = len;
+	rq->out_type = type;
+}
+
 void api_answer_error(struct request *rq, unsigned status, const char *code, const char *fmt, ...)
 {
 	char msg[8192];
@@ -1033,6 +1045,14 @@ static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char
 		                  "path segment '%.*s': a '%%' must be followed by two hex digits, and no name or "
 		                  "key may hold a NUL byte (%%00)",
 		                  (int)strcspn(bad, "/"), bad);
+	if (n == 1 && !strcmp(seg[0], "healthz")) /* metrics_api.c */
+		return METHOD_IS("GET") ? metrics_healthz(a, c) : send_error(c, 405, "method_not_allowed", "GET only");
+	if (n == 1 && !strcmp(seg[0], "metrics")) {
+		if (!authorized(a, c))
+			return unauthorized(c);
+		return METHOD_IS("GET") ? metrics_scrape(a, c, rq)
+		                        : send_error(c, 405, "method_not_allowed", "GET only");
+	}
 	if (n < 2 || strcmp(seg[0], "v1"))
 		return send_error(c, 404, "not_found", "no such path: %s", url);
 	if (n == 2 && !strcmp(seg[1], "health"))
@@ -1135,7 +1155,7 @@ static int needs_token(const char *url)
 {
 	const char *seg[3];
 	int n = segments(url, seg, 3);
-	return !(n == 2 && seg_is(seg[0], "v1") && seg_is(seg[1], "health"));
+	return !(n == 2 && seg_is(seg[0], "v1") && seg_is(seg[1], "health")) && !(n == 1 && seg_is(seg[0], "healthz"));
 }
 
 /* Every Content-Length header of the request: how many, and whether they agree. */

@@ -59,6 +59,8 @@ void api_answer_json(struct request *rq, unsigned status, json_t *j);
 void api_answer_error(struct request *rq, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void api_again(struct request *rq);
+/* a raw answer; takes body (malloc'd); type: its Content-Type */
+void api_answer_text(struct request *rq, unsigned status, const char *type, char *body, size_t len);
 /* the route's state, zeroed when first asked for; slot_free frees it with the request */
 void *api_slot(struct request *rq, size_t size, void (*slot_free)(void *));
 enum MHD_Result api_wait_replies(struct api *a, struct MHD_Connection *c, struct request *rq,
@@ -78,5 +80,15 @@ enum MHD_Result inspect_queues(struct api *a, struct MHD_Connection *c, struct r
  * kept (undeployed without purge), else 404 */
 enum MHD_Result inspect_kept_route(struct api *a, struct MHD_Connection *c, struct request *rq, const char *method,
                                    char **seg, int n);
+
+/* inspect.c: GET /v1/queues's one EVAL, its reply to cb (an array of
+ * records, each made JSON by inspect_queue_json: workflow, queue,
+ * deployed, entries, pending, dead, waiting, groups); -1 if not sent */
+int inspect_queues_send(struct api *a, struct request *rq, api_reply_fn cb);
+json_t *inspect_queue_json(const redisReply *rec);
+
+/* metrics_api.c: GET /metrics (Prometheus text) and GET /healthz */
+enum MHD_Result metrics_scrape(struct api *a, struct MHD_Connection *c, struct request *rq);
+enum MHD_Result metrics_healthz(struct api *a, struct MHD_Connection *c);
 
 #endif

@@ -829,7 +829,7 @@ enum MHD_Result inspect_route(struct api *a, struct MHD_Connection *c, struct re
  * trims them); `waiting` counts events not yet handled (each once: a
  * re-queued event's older entries are acknowledged), null when no step
  * reads the queue. */
-static json_t *queue_json(const redisReply *rec)
+json_t *inspect_queue_json(const redisReply *rec)
 {
 	if (rec->type != REDIS_REPLY_ARRAY || rec->elements != 7 || rec->element[0]->type != REDIS_REPLY_STRING ||
 	    rec->element[1]->type != REDIS_REPLY_STRING)
@@ -867,7 +867,7 @@ static void queues_reply(redisReply *r, void *arg)
 	if (api_live(rq) && r && r->type == REDIS_REPLY_ARRAY) {
 		json_t *arr = json_array();
 		for (size_t i = 0; i < r->elements; i++) {
-			json_t *q = queue_json(r->element[i]);
+			json_t *q = inspect_queue_json(r->element[i]);
 			if (q)
 				json_array_append_new(arr, q);
 		}
@@ -879,7 +879,7 @@ static void queues_reply(redisReply *r, void *arg)
 	api_replied(rq, r);
 }
 
-enum MHD_Result inspect_queues(struct api *a, struct MHD_Connection *c, struct request *rq)
+int inspect_queues_send(struct api *a, struct request *rq, api_reply_fn cb)
 {
 	struct daemon *d = api_daemon(a);
 	json_t *args = json_array(), *v;
@@ -896,10 +896,9 @@ enum MHD_Result inspect_queues(struct api *a, struct MHD_Connection *c, struct r
 	}
 	const char **argv = calloc(2 * n + 6, sizeof(*argv));
 	char count[24], scan[24];
-	if (!argv) {
-		json_decref(args);
-		return api_error(c, 500, "internal", "out of memory");
-	}
+	int rc = -1;
+	if (!argv)
+		goto out;
 	snprintf(count, sizeof(count), "%zu", n);
 	snprintf(scan, sizeof(scan), "%d", BACKLOG_SCAN_MAX);
 	size_t argc = 0;
@@ -909,8 +908,15 @@ enum MHD_Result inspect_queues(struct api *a, struct MHD_Connection *c, struct r
 	argv[argc++] = scan;
 	argv[argc++] = count;
 	json_array_foreach(args, i, v) argv[argc++] = json_string_value(v);
-	api_sendv(rq, queues_reply, (int)argc, argv, NULL);
+	rc = api_sendv(rq, cb, (int)argc, argv, NULL);
+out:
 	free(argv);
 	json_decref(args);
+	return rc;
+}
+
+enum MHD_Result inspect_queues(struct api *a, struct MHD_Connection *c, struct request *rq)
+{
+	inspect_queues_send(a, rq, queues_reply);
 	return api_wait_replies(a, c, rq, NULL);
 }

@@ -21,6 +21,7 @@
 
 #include "api.h"
 #include "standby.h"
+#include "metrics.h"
 #include "store.h"
 #include "tap_pool.h"
 #include "unifaasd.h"
@@ -166,6 +167,7 @@ int main(int argc, char **argv)
 	if (d.taps)
 		tap_pool_close(d.taps, 0, err, sizeof(err));
 	registry_free_all(&d);
+	metrics_reset();
 	uv_walk(d.loop, close_walk, NULL);
 	uv_run(d.loop, UV_RUN_DEFAULT);
 	uv_loop_close(d.loop);

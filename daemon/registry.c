@@ -41,6 +41,7 @@
 #include "delivery.h"
 #include "logs.h"
 #include "secret.h"
+#include "metrics.h"
 #include "store.h"
 #include "unifaasd.h"
 
@@ -661,6 +662,7 @@ int registry_undeploy(struct daemon *d, const char *name, int purge, registry_do
 	if (!purge)
 		keep(d, w);
 	retire(d, w); /* w may be freed here */
+	metrics_forget("workflow", name);
 	cmd(d, "SREM uf:state:workflows %s", name, NULL);
 	cmd(d, "DEL uf:state:wf:%s", name, NULL);
 	if (purge)

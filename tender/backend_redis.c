@@ -232,6 +232,38 @@ static int append_kvs(struct redis_be *r, const struct uf_bkv *kvs, uint32_t nkv
 	return queued;
 }
 
+/* Queue the latency counts of the events acknowledged as handled (results
+ * 0): one HINCRBY per bucket used and one of the sum (delivery.h).  The
+ * number of commands queued. */
+static int append_latency(struct redis_be *r, const struct uf_entry *ents, const int32_t *results, uint32_t n,
+                          uint64_t tms)
+{
+	uint32_t in[UF_LAT_NBOUNDS + 1] = {0};
+	uint64_t sum = 0;
+	int queued = 0;
+	struct uf_cmd cmd;
+	char field[32];
+	for (uint32_t i = 0; i < n; i++) {
+		if (results[i] != 0)
+			continue;
+		uint64_t ms = uf_lat_ms(ents[i].origin, ents[i].origin_len, tms);
+		in[uf_lat_bucket(ms)]++;
+		sum += ms;
+	}
+	for (unsigned b = 0; b <= UF_LAT_NBOUNDS; b++) {
+		snprintf(field, sizeof(field), UF_STAT_LAT_BUCKET "%u", b);
+		if (in[b] && uf_count_cmd(&r->dv, field, in[b], &cmd) == 0) {
+			redisAppendCommandArgv(r->c, cmd.argc, cmd.argv, cmd.len);
+			queued++;
+		}
+	}
+	if (queued && uf_count_cmd(&r->dv, UF_STAT_LAT_SUM_MS, sum, &cmd) == 0) {
+		redisAppendCommandArgv(r->c, cmd.argc, cmd.argv, cmd.len);
+		queued++;
+	}
+	return queued;
+}
+
 /*
  * Settle `n` entries in one MULTI/EXEC (see the top of this file): results
  * as for commit(); pushes and KV writes of the acknowledged events first.
@@ -292,6 +324,7 @@ static int settle(struct redis_be *r, const struct uf_entry *ents, uint32_t n, c
 		redisAppendCommandArgv(r->c, cmd.argc, cmd.argv, cmd.len);
 		queued++;
 	}
+	queued += append_latency(r, ents, results, n, tms);
 	redisAppendCommand(r->c, "EXEC");
 	for (int i = 0; i < queued + 2; i++) {
 		redisReply *rep = NULL;

@@ -83,6 +83,14 @@ $(UNIT_OUT)/test_daemon: $(UNIT_OBJ)/test_daemon.o $(UNIT_OBJ)/daemon/autoscale.
 	@mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) $^ -o $@ -lcmocka
 
+# test_metrics tests the daemon's metrics registry and text format.
+$(UNIT_OBJ)/test_metrics.o: daemon/metrics.h
+$(UNIT_OBJ)/test_metrics.o: UNIT_CFLAGS += -Idaemon
+
+$(UNIT_OUT)/test_metrics: $(UNIT_OBJ)/test_metrics.o $(UNIT_OBJ)/daemon/metrics.o $(UNIT_COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(UNIT_CFLAGS) $^ -o $@ -lcmocka
+
 check: all
 	@rc=0; for t in $(UNIT_TESTS); do echo "== $$t"; $$t || rc=1; done; exit $$rc
 
