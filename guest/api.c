@@ -171,15 +171,21 @@ static void parse_batch(uf_ctx *ctx, uint32_t count)
 	for (uint32_t i = 0; i < count; i++) {
 		const struct uf_rec_event *r = (const void *)p;
 		const char *s = p + sizeof(*r);
+		const char *data = s + r->id_len + 1 + r->queue_len + 1, *src = data + r->data_len + 1;
 		ctx->events[i] = (uf_event){
 		    .id = s,
 		    .queue = s + r->id_len + 1,
-		    .data = s + r->id_len + 1 + r->queue_len + 1,
+		    .data = data,
 		    .len = r->data_len,
 		    .time_ms = (int64_t)r->time_ms,
+		    .source = src,
+		    .source_len = r->src_len,
+		    .attrs = src + r->src_len + 1,
+		    .attrs_len = r->attrs_len,
 		};
 		ctx->results[i] = 0;
-		p += align8(sizeof(*r) + r->id_len + 1 + r->queue_len + 1 + r->data_len + 1);
+		p += align8(sizeof(*r) + r->id_len + 1 + r->queue_len + 1 + r->data_len + 1 + r->src_len + 1 +
+		            r->attrs_len + 1);
 	}
 	ctx->count = count;
 	ctx->cur = 0;

@@ -35,6 +35,8 @@ struct uf_bevent {
 	const char *data;
 	size_t len;
 	uint64_t time_ms;
+	const char *src, *attrs; /* where it came from (uf_rec_event); NULL: none */
+	size_t src_len, attrs_len;
 };
 
 struct uf_bpush {
@@ -89,6 +91,8 @@ struct uf_local_opts {
 	const char *events_file; /* --events FILE, "-" for stdin */
 	const char *kv_file;     /* --kv FILE, may be NULL */
 	const char *queue;       /* queue name the events come from */
+	const char *source;      /* --source: every event's source (NULL: none) */
+	const char *attrs;       /* --attrs: every event's attrs (NULL: none) */
 	int out_fd;              /* where pushes go as JSON lines */
 	int err_fd;              /* where failures are reported */
 	size_t line_max;         /* the guest memory budget: a longer line cannot be an event */

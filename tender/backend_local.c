@@ -173,7 +173,11 @@ static int local_peek(struct uf_backend *b, uint32_t timeout_ms, const struct uf
 		                                .queue = l->o.queue,
 		                                .data = l->pending_data,
 		                                .len = len,
-		                                .time_ms = uf_time_ms()};
+		                                .time_ms = uf_time_ms(),
+		                                .src = l->o.source,
+		                                .src_len = l->o.source ? strlen(l->o.source) : 0,
+		                                .attrs = l->o.attrs,
+		                                .attrs_len = l->o.attrs ? strlen(l->o.attrs) : 0};
 		l->have_pending = 1;
 	}
 	*ev = &l->pending;

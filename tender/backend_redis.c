@@ -165,7 +165,11 @@ static int entry_event(struct redis_be *r, redisReply *e)
 	                                .queue = r->queue,
 	                                .data = en->data,
 	                                .len = en->len,
-	                                .time_ms = strtoull(en->origin, NULL, 10)};
+	                                .time_ms = strtoull(en->origin, NULL, 10),
+	                                .src = en->src,
+	                                .src_len = en->src_len,
+	                                .attrs = en->attrs,
+	                                .attrs_len = en->attrs_len};
 	return 0;
 }
 

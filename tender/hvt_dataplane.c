@@ -36,7 +36,8 @@ static uint64_t align8(uint64_t n)
 
 static uint64_t event_rec_size(const struct uf_bevent *ev)
 {
-	return align8(sizeof(struct uf_rec_event) + strlen(ev->id) + 1 + strlen(ev->queue) + 1 + ev->len + 1);
+	return align8(sizeof(struct uf_rec_event) + strlen(ev->id) + 1 + strlen(ev->queue) + 1 + ev->len + 1 +
+	              (ev->src ? ev->src_len : 0) + 1 + (ev->attrs ? ev->attrs_len : 0) + 1);
 }
 
 static void put_event(uint8_t *dst, const struct uf_bevent *ev)
@@ -46,6 +47,8 @@ static void put_event(uint8_t *dst, const struct uf_bevent *ev)
 	    .queue_len = (uint32_t)strlen(ev->queue),
 	    .data_len = ev->len,
 	    .time_ms = ev->time_ms,
+	    .src_len = ev->src ? (uint32_t)ev->src_len : 0,
+	    .attrs_len = ev->attrs ? (uint32_t)ev->attrs_len : 0,
 	};
 	memcpy(dst, &r, sizeof(r));
 	uint8_t *p = dst + sizeof(r);
@@ -55,6 +58,14 @@ static void put_event(uint8_t *dst, const struct uf_bevent *ev)
 	p += r.queue_len + 1;
 	memcpy(p, ev->data, ev->len);
 	p[ev->len] = '\0';
+	p += ev->len + 1;
+	if (r.src_len)
+		memcpy(p, ev->src, r.src_len);
+	p[r.src_len] = '\0';
+	p += r.src_len + 1;
+	if (r.attrs_len)
+		memcpy(p, ev->attrs, r.attrs_len);
+	p[r.attrs_len] = '\0';
 }
 
 void hvt_hc_commit(struct hvt *h, void *arg);

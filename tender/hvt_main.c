@@ -55,6 +55,10 @@ static void usage(FILE *f)
 	        "  --events FILE       then events from FILE, one per line ('-' for stdin);\n"
 	        "                      with neither option, events are read from stdin\n"
 	        "  --queue NAME        queue name the events appear to come from (default input)\n"
+	        "  --source TEXT       where the events appear to come from (ev->source: an\n"
+	        "                      MQTT topic or HTTP path; default none)\n"
+	        "  --attrs JSON        the events' CloudEvents attributes (ev->attrs; a JSON\n"
+	        "                      object; default none)\n"
 	        "  --kv FILE           load the KV store from FILE and save it back at the end\n"
 	        "  --redis SOCKET      serve queues and KV from redis-server at SOCKET instead:\n"
 	        "                      the unit reads stream uf:q:WORKFLOW:QUEUE (--queue) in\n"
@@ -306,7 +310,9 @@ enum {
 	OPT_PUSH_ALLOW,
 	OPT_CONSUMER,
 	OPT_TAP,
-	OPT_MAC
+	OPT_MAC,
+	OPT_SOURCE,
+	OPT_ATTRS
 };
 
 static const struct option long_opts[] = {
@@ -319,6 +325,8 @@ static const struct option long_opts[] = {
     {"event", required_argument, 0, OPT_EVENT},
     {"events", required_argument, 0, OPT_EVENTS},
     {"queue", required_argument, 0, OPT_QUEUE},
+    {"source", required_argument, 0, OPT_SOURCE},
+    {"attrs", required_argument, 0, OPT_ATTRS},
     {"kv", required_argument, 0, OPT_KV},
     {"no-seccomp", no_argument, 0, OPT_NOSECCOMP},
     {"fast-exit", no_argument, 0, OPT_FASTEXIT},
@@ -432,6 +440,14 @@ static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_lo
 			break;
 		case OPT_QUEUE:
 			lo->queue = optarg;
+			break;
+		case OPT_SOURCE:
+			lo->source = optarg;
+			break;
+		case OPT_ATTRS:
+			if (optarg[0] != '{' || optarg[strlen(optarg) - 1] != '}')
+				return bad_opt("--attrs", optarg, "must be a JSON object, {...}");
+			lo->attrs = optarg;
 			break;
 		case OPT_KV:
 			lo->kv_file = optarg;

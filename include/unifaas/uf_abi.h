@@ -28,7 +28,10 @@
 #include <stdint.h>
 #endif
 
-#define UF_ABI_VERSION 3u /* 3: pop settles the previous batch (uf_hc_pop.commit) */
+/* 3: pop settles the previous batch (uf_hc_pop.commit); 4: an event record
+ * carries where the event came from (source, attrs: issue 9's edges), so an
+ * image built for 3 would read the records wrong and is refused. */
+#define UF_ABI_VERSION 4u
 #define UF_NOTE_NAME   "unifaas"
 #define UF_NOTE_ABI    1u
 /*
@@ -173,7 +176,12 @@ struct uf_hc_fault {
 
 /*
  * Pop: the tender writes up to max_events records into [buf, buf+cap):
- *   struct uf_rec_event, then id NUL, queue NUL, data NUL, padded to 8 bytes.
+ *   struct uf_rec_event, then id NUL, queue NUL, data NUL, source NUL,
+ *   attrs NUL, padded to 8 bytes.
+ * source is the MQTT topic or HTTP path the event arrived on, attrs a JSON
+ * object of its CloudEvents attributes and content type; each is empty
+ * (length 0) when the event has none (pushed by a function, the CLI, the
+ * control API).
  * status UF_POP_TOOBIG: the next event needs `needed` bytes of buffer.
  * status UF_POP_DRAINED: no event came within timeout_ms (or, in local run
  * mode, the input is exhausted); count is 0.
@@ -216,6 +224,8 @@ struct uf_rec_event {
 	uint32_t queue_len; /* bytes, without the NUL */
 	uint64_t data_len;  /* bytes, without the NUL */
 	uint64_t time_ms;   /* receive time, ms since the epoch */
+	uint32_t src_len;   /* bytes of source, without the NUL */
+	uint32_t attrs_len; /* bytes of attrs, without the NUL */
 };
 #define UF_REC_ALIGN 8u
 
@@ -313,9 +323,9 @@ struct uf_hc_http {
 #define UF_NET_READ      0u
 #define UF_NET_WRITE     1u
 #define UF_NET_MAC       2u
-#define UF_NET_FRAME_MIN 14u     /* an Ethernet header                           */
-#define UF_NET_FRAME_MAX 1518u   /* 1500-byte payload, header and a VLAN tag      */
-#define UF_NET_BUF_MAX   65536u  /* most a READ buffer may claim                   */
+#define UF_NET_FRAME_MIN 14u      /* an Ethernet header                           */
+#define UF_NET_FRAME_MAX 1518u    /* 1500-byte payload, header and a VLAN tag      */
+#define UF_NET_BUF_MAX   65536u   /* most a READ buffer may claim                   */
 #define UF_NET_WAIT_MAX  3600000u /* a READ waits at most an hour (ms) per call   */
 struct uf_hc_net {
 	uint32_t op;         /* in: UF_NET_*                                        */
@@ -346,7 +356,7 @@ _Static_assert(sizeof(struct uf_hc_commit) == 56, "commit layout");
 _Static_assert(sizeof(struct uf_rec_kv) == 32, "kv record layout");
 _Static_assert(sizeof(struct uf_hc_kv) == 48, "kv layout");
 _Static_assert(sizeof(struct uf_hc_net) == 32, "net layout");
-_Static_assert(sizeof(struct uf_rec_event) == 24, "event record layout");
+_Static_assert(sizeof(struct uf_rec_event) == 32, "event record layout");
 _Static_assert(sizeof(struct uf_rec_push) == 16, "push record layout");
 
 #endif /* __ASSEMBLER__ */

@@ -33,6 +33,16 @@ typedef struct uf_event {
 	const char *data;  /* payload; data[len] == '\0' so text can be used as is     */
 	size_t len;        /* payload length in bytes                                  */
 	int64_t time_ms;   /* when the platform received it, ms since the epoch        */
+	/* Where it came from: the MQTT topic or the HTTP path it arrived on
+	 * (e.g. "device/sck/<token>/readings/raw"); "" for events pushed by a
+	 * function, the CLI or the control API.  NUL-terminated. */
+	const char *source;
+	size_t source_len;
+	/* Its CloudEvents attributes and content type as the text of one JSON
+	 * object (e.g. {"type":"...","source":"...","datacontenttype":"..."});
+	 * "" when it has none.  NUL-terminated. */
+	const char *attrs;
+	size_t attrs_len;
 } uf_event;
 
 /*

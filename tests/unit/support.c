@@ -132,7 +132,7 @@ int uft_hvt_init(struct hvt *h, uint64_t mem_size, const struct uf_local_opts *l
 	h->kvm_fd = h->vm_fd = h->vcpu_fd = -1;
 	h->console_fd = console_fd;
 	h->opt = (struct hvt_options){
-		.image = "/images/unit-test.uf", .mem_size = mem_size, .stack_size = UFT_STACK, .batch_max = 64};
+	    .image = "/images/unit-test.uf", .mem_size = mem_size, .stack_size = UFT_STACK, .batch_max = 64};
 	h->mem_size = mem_size;
 	h->mem = calloc(1, mem_size);
 	if (!h->mem) {
@@ -143,8 +143,8 @@ int uft_hvt_init(struct hvt *h, uint64_t mem_size, const struct uf_local_opts *l
 	/* What hvt_elf_load records for a text + rodata + data image. */
 	struct hvt_layout *lay = &h->lay;
 	lay->entry = UFT_TEXT_LO;
-	lay->note = (struct uf_image_note){.version = UF_ABI_VERSION, .syscall_entry = UFT_TEXT_LO + 0x100,
-				      .exc_table = UFT_RO_LO};
+	lay->note = (struct uf_image_note){
+	    .version = UF_ABI_VERSION, .syscall_entry = UFT_TEXT_LO + 0x100, .exc_table = UFT_RO_LO};
 	for (int v = 0; v < 32; v++)
 		lay->exc_handlers[v] = UFT_TEXT_LO + 0x200 + 16 * (uint64_t)v;
 	lay->exec[lay->nexec++] = (struct hvt_region){UFT_TEXT_LO, UFT_TEXT_HI};
@@ -195,6 +195,12 @@ int uft_fx_open(struct uft_fx *fx, const char *events, const char *kv_file)
 
 int uft_fx_open_mem(struct uft_fx *fx, const char *events, const char *kv_file, uint64_t mem_size)
 {
+	return uft_fx_open_src(fx, events, kv_file, mem_size, NULL, NULL);
+}
+
+int uft_fx_open_src(struct uft_fx *fx, const char *events, const char *kv_file, uint64_t mem_size, const char *source,
+                    const char *attrs)
+{
 	memset(fx, 0, sizeof(*fx));
 	fx->events = events ? uft_tmpfile(events, strlen(events)) : NULL;
 	fx->out = uft_tmpname();
@@ -203,8 +209,13 @@ int uft_fx_open_mem(struct uft_fx *fx, const char *events, const char *kv_file, 
 	fx->out_fd = uft_open_out(fx->out);
 	fx->err_fd = uft_open_out(fx->err);
 	fx->console_fd = uft_open_out(fx->console);
-	struct uf_local_opts lo = {.events_file = fx->events, .kv_file = kv_file, .queue = "input",
-				   .out_fd = fx->out_fd, .err_fd = fx->err_fd};
+	struct uf_local_opts lo = {.events_file = fx->events,
+	                           .kv_file = kv_file,
+	                           .queue = "input",
+	                           .source = source,
+	                           .attrs = attrs,
+	                           .out_fd = fx->out_fd,
+	                           .err_fd = fx->err_fd};
 	if (uft_hvt_init(&fx->h, mem_size, &lo, fx->console_fd) < 0) {
 		close(fx->out_fd);
 		close(fx->err_fd);

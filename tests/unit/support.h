@@ -17,18 +17,18 @@
 #include "backend.h"
 #include "hvt.h"
 
-#define UFT_MEM (8ull << 20)
-#define UFT_STACK (256ull << 10)
-#define UFT_TEXT_LO 0x100000ull /* R+X */
-#define UFT_TEXT_HI 0x102000ull
-#define UFT_RO_LO 0x102000ull /* R   */
-#define UFT_RO_HI 0x103000ull
-#define UFT_DATA_LO 0x103000ull /* R+W */
-#define UFT_DATA_HI 0x104000ull
+#define UFT_MEM       (8ull << 20)
+#define UFT_STACK     (256ull << 10)
+#define UFT_TEXT_LO   0x100000ull /* R+X */
+#define UFT_TEXT_HI   0x102000ull
+#define UFT_RO_LO     0x102000ull /* R   */
+#define UFT_RO_HI     0x103000ull
+#define UFT_DATA_LO   0x103000ull /* R+W */
+#define UFT_DATA_HI   0x104000ull
 #define UFT_IMAGE_END UFT_DATA_HI
-#define UFT_HEAP UFT_IMAGE_END                /* heap_start */
-#define UFT_STACK_LO (UFT_MEM - UFT_STACK)     /* stack_lo   */
-#define UFT_HEAP_END (UFT_STACK_LO - 0x1000ull) /* guard page below the stack */
+#define UFT_HEAP      UFT_IMAGE_END              /* heap_start */
+#define UFT_STACK_LO  (UFT_MEM - UFT_STACK)      /* stack_lo   */
+#define UFT_HEAP_END  (UFT_STACK_LO - 0x1000ull) /* guard page below the stack */
 
 /*
  * Fills *h (guest memory of mem_size bytes, default layout above) and opens
@@ -65,6 +65,9 @@ struct uft_fx {
 int uft_fx_open(struct uft_fx *fx, const char *events, const char *kv_file);
 /* The same with mem_size bytes of guest memory instead of UFT_MEM (stack still UFT_STACK at the top). */
 int uft_fx_open_mem(struct uft_fx *fx, const char *events, const char *kv_file, uint64_t mem_size);
+/* The same with every event's source and attrs (--source, --attrs; NULL: none). */
+int uft_fx_open_src(struct uft_fx *fx, const char *events, const char *kv_file, uint64_t mem_size, const char *source,
+                    const char *attrs);
 void uft_fx_close(struct uft_fx *fx);
 /* cmocka teardown for a fixture allocated by a test's setup */
 int uft_fx_teardown(void **state);

@@ -126,7 +126,7 @@ static uint64_t stage(struct uft_fx *fx, uint64_t gpa, uint32_t event, const cha
 
 struct rec {
 	struct uf_rec_event r;
-	const char *id, *queue, *data;
+	const char *id, *queue, *data, *src, *attrs;
 };
 
 /* Parses the record at p, checking its terminators; returns its padded size. */
@@ -143,7 +143,16 @@ static uint64_t parse_rec(const uint8_t *p, struct rec *out)
 	s += out->r.queue_len + 1;
 	out->data = s;
 	assert_int_equal(s[out->r.data_len], '\0');
-	uint64_t n = sizeof(out->r) + out->r.id_len + 1 + out->r.queue_len + 1 + out->r.data_len + 1;
+	s += out->r.data_len + 1;
+	out->src = s;
+	assert_int_equal(s[out->r.src_len], '\0');
+	assert_int_equal(strlen(out->src), out->r.src_len);
+	s += out->r.src_len + 1;
+	out->attrs = s;
+	assert_int_equal(s[out->r.attrs_len], '\0');
+	assert_int_equal(strlen(out->attrs), out->r.attrs_len);
+	uint64_t n = sizeof(out->r) + out->r.id_len + 1 + out->r.queue_len + 1 + out->r.data_len + 1 + out->r.src_len +
+	             1 + out->r.attrs_len + 1;
 	return (n + UF_REC_ALIGN - 1) & ~(uint64_t)(UF_REC_ALIGN - 1);
 }
 
@@ -167,7 +176,7 @@ static void test_pop_fills_records(void **state)
 	assert_int_equal(a.status, UF_POP_OK);
 	assert_int_equal(a.count, 3);
 	assert_int_equal(a.needed, 0);
-	assert_int_equal(a.used, 3 * 40); /* 24 + "1\0" + "input\0" + "alpha\0" = 38 -> 40, ... */
+	assert_int_equal(a.used, 3 * 48); /* 32 + "1\0" + "input\0" + "alpha\0" + "\0\0" = 48, ... */
 	assert_int_equal(fx->h.inflight, 3);
 	assert_true(fx->h.t_ready_ns != 0); /* boot-to-ready is stamped at the first pop */
 
@@ -183,6 +192,8 @@ static void test_pop_fills_records(void **state)
 		assert_int_equal(r.r.data_len, strlen(data[i]));
 		assert_memory_equal(r.data, data[i], r.r.data_len);
 		assert_true(r.r.time_ms >= t0 && r.r.time_ms <= t1);
+		assert_int_equal(r.r.src_len, 0); /* no source: empty strings */
+		assert_int_equal(r.r.attrs_len, 0);
 	}
 	assert_int_equal(off, a.used);
 	for (uint64_t i = a.used; i < 4096; i++) /* nothing written past `used` */
@@ -225,10 +236,10 @@ static void test_pop_max_events(void **state)
 static void test_pop_toobig(void **state)
 {
 	struct uft_fx *fx = *state;
-	struct uf_hc_pop a = pop(fx, BUF, 39, 8);
+	struct uf_hc_pop a = pop(fx, BUF, 47, 8);
 	assert_running(fx);
 	assert_int_equal(a.status, UF_POP_TOOBIG);
-	assert_int_equal(a.needed, 40);
+	assert_int_equal(a.needed, 48);
 	assert_int_equal(a.count, 0);
 	assert_int_equal(a.used, 0);
 	assert_int_equal(fx->h.inflight, 0);
@@ -237,7 +248,7 @@ static void test_pop_toobig(void **state)
 	assert_running(fx);
 	assert_int_equal(a.status, UF_POP_OK);
 	assert_int_equal(a.count, 1);
-	assert_int_equal(a.used, 40);
+	assert_int_equal(a.used, 48);
 	struct rec r;
 	parse_rec(G(fx, BUF), &r);
 	assert_string_equal(r.id, "1");
@@ -249,13 +260,13 @@ static void test_pop_partial_batch(void **state)
 	struct uft_fx *fx = *state;
 	/* room for one record and most of the second: only whole records are written */
 	memset(G(fx, BUF), 0xaa, 128);
-	struct uf_hc_pop a = pop(fx, BUF, 79, 8);
+	struct uf_hc_pop a = pop(fx, BUF, 95, 8);
 	assert_running(fx);
 	assert_int_equal(a.status, UF_POP_OK);
 	assert_int_equal(a.count, 1);
 	assert_int_equal(a.needed, 0);
-	assert_int_equal(a.used, 40);
-	assert_int_equal(G(fx, BUF)[40], 0xaa);
+	assert_int_equal(a.used, 48);
+	assert_int_equal(G(fx, BUF)[48], 0xaa);
 	int32_t ok[1] = {0};
 	commit(fx, 1, ok, 0, 0, 0);
 	a = pop(fx, BUF, 4096, 8);
@@ -269,12 +280,41 @@ static void test_pop_record_into_last_bytes_of_heap(void **state)
 {
 	struct uft_fx *fx = *state;
 	/* a buffer ending exactly at the stack guard page is fine */
-	struct uf_hc_pop a = pop(fx, UFT_HEAP_END - 40, 40, 1);
+	struct uf_hc_pop a = pop(fx, UFT_HEAP_END - 48, 48, 1);
 	assert_running(fx);
 	assert_int_equal(a.count, 1);
 	struct rec r;
-	parse_rec(G(fx, UFT_HEAP_END - 40), &r);
+	parse_rec(G(fx, UFT_HEAP_END - 48), &r);
 	assert_string_equal(r.data, "alpha");
+}
+
+/* ABI 4: an event's source and attrs follow its data, each NUL-terminated */
+static void test_pop_source_and_attrs(void **state)
+{
+	(void)state;
+	struct uft_fx fx;
+	const char *src = "device/sck/tok123/readings/raw", *attrs = "{\"type\":\"org.example.reading\"}";
+	assert_int_equal(uft_fx_open_src(&fx, "alpha\nbeta\n", NULL, UFT_MEM, src, attrs), 0);
+	memset(G(&fx, BUF), 0xaa, 4096);
+	struct uf_hc_pop a = pop(&fx, BUF, 4096, 8);
+	assert_running(&fx);
+	assert_int_equal(a.count, 2);
+	uint64_t off = 0;
+	for (int i = 0; i < 2; i++) {
+		struct rec r;
+		off += parse_rec(G(&fx, BUF + off), &r);
+		assert_string_equal(r.data, i ? "beta" : "alpha");
+		assert_int_equal(r.r.src_len, strlen(src));
+		assert_string_equal(r.src, src);
+		assert_int_equal(r.r.attrs_len, strlen(attrs));
+		assert_string_equal(r.attrs, attrs);
+	}
+	assert_int_equal(off, a.used);
+	/* each record grows by both: 32 + "1\0" 2 + "input\0" 6 + "alpha\0" 6 + 31 + 31 = 108 -> 112 */
+	assert_int_equal(a.used, 112 + 112);
+	int32_t ok[2] = {0, 0};
+	commit(&fx, 2, ok, 0, 0, 0);
+	uft_fx_close(&fx);
 }
 
 static void test_pop_unaligned_arg_struct(void **state)
@@ -1161,6 +1201,7 @@ int main(void)
 	    T(test_pop_toobig),
 	    T(test_pop_partial_batch),
 	    T(test_pop_record_into_last_bytes_of_heap),
+	    cmocka_unit_test(test_pop_source_and_attrs),
 	    T(test_pop_unaligned_arg_struct),
 	    cmocka_unit_test(test_pop_drained_without_events),
 	    cmocka_unit_test(test_pop_malformed),
