@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "rules.h"
 
@@ -58,6 +59,9 @@ int cli_nargs(const char *cmd, int argc, char **argv, int min, int max);
 /* Whether name follows the rule of its kind (common/rules.h); if not, says
  * so with the rule. */
 int cli_name_ok(const char *cmd, enum uf_name_kind kind, const char *name);
+/* Writes s quoted for a one-line message: control bytes (and, in text that
+ * is not UTF-8, bytes past ASCII) as \xNN, a long s cut. */
+void cli_show_name(FILE *f, const char *s);
 
 /* build_run.c */
 int cmd_build(int argc, char **argv);
@@ -74,6 +78,11 @@ struct cli_state {
 	unsigned max_units;
 	char api_url[64];
 	char mqtt_url[256];
+	/* the broker's other listeners (unifaasd.conf; cli/broker.c) */
+	char mqtt_bind[64];
+	unsigned mqtt_tls_port;
+	char mqtt_tls_cert[1024];
+	char mqtt_tls_key[1024];
 };
 /* Where the state dir is: --state-dir, $UNIFAAS_STATE, $XDG_STATE_HOME/unifaas,
  * ~/.local/state/unifaas. Made absolute. Returns 0, or -1 with a message. */
@@ -91,10 +100,31 @@ const char *state_path(const struct cli_state *st, const char *name, char *buf, 
  * dropped. 0, or -1 with errno. */
 int state_read_small(const char *path, char *buf, size_t len);
 
+/* Writes a file whole (a temporary, fsync, rename) with the given mode.
+ * 0, or -1 after printing "unifaas: CMD: ..." */
+int state_write_file(const char *cmd, const char *path, mode_t mode, const char *text);
+/* The secret file <dir>/NAME: nbytes random bytes in hex, made 0600 if it
+ * does not exist, else kept; its text into out.  0, or -1 after printing. */
+int state_secret(const char *cmd, const struct cli_state *st, const char *name, size_t nbytes, char *out,
+                 size_t outlen);
+
 /* services.c */
+/* The pid of the platform's server NAME ("redis", "mosquitto", "unifaasd")
+ * if it runs, else 0. */
+int services_pid(const struct cli_state *st, const char *name);
 int cmd_up(int argc, char **argv);
 int cmd_down(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+
+/* broker.c: mosquitto's config, the platform's account, device accounts */
+/* Writes mosquitto.conf, mqtt.pass (kept if it exists), and the password
+ * and ACL files from the device registry, for `up`.  0, or -1 after
+ * printing why. */
+int broker_write_config(const struct cli_state *st, const char *user);
+/* Checks the broker settings of unifaasd.conf (addresses, ports, TLS
+ * files) before anything starts.  0, or -1 after printing why. */
+int broker_check_config(const struct cli_state *st);
+int cmd_device(int argc, char **argv);
 
 /* commands.c */
 int cmd_deploy(int argc, char **argv);

@@ -98,54 +98,19 @@ static pid_t svc_pid(const struct cli_state *st, int i)
 	return proc_alive((pid_t)pid, services[i].comm) ? (pid_t)pid : 0;
 }
 
+int services_pid(const struct cli_state *st, const char *name)
+{
+	for (int i = 0; i < NSVC; i++)
+		if (strcmp(services[i].name, name) == 0)
+			return (int)svc_pid(st, i);
+	return 0;
+}
+
 static void svc_forget(const struct cli_state *st, int i)
 {
 	char path[PATH_MAX + 32];
 	snprintf(path, sizeof(path), "%s/%s.pid", st->dir, services[i].name);
 	unlink(path);
-}
-
-/* Writes a file whole (via a temporary and rename), with the given mode. */
-static int write_file(const char *cmd, const char *path, mode_t mode, const char *text)
-{
-	char tmp[PATH_MAX + 16];
-	size_t len = strlen(text);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0 || fchmod(fd, mode) < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
-		fprintf(stderr, "unifaas: %s: writing %s: %s\n", cmd, tmp, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	close(fd);
-	if (rename(tmp, path) < 0) {
-		fprintf(stderr, "unifaas: %s: %s: %s\n", cmd, path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
-/* A secret file of nbytes random bytes in hex; an existing one is kept. */
-static int ensure_secret(const char *cmd, const struct cli_state *st, const char *name, size_t nbytes, char *out,
-                         size_t outlen)
-{
-	char path[PATH_MAX + 16];
-
-	state_path(st, name, path, sizeof(path));
-	if (state_read_small(path, out, outlen) == 0 && out[0]) {
-		chmod(path, 0600);
-		return 0;
-	}
-	if (uf_random_hex(out, outlen, nbytes) < 0) {
-		fprintf(stderr, "unifaas: %s: cannot make a random %s: getrandom: %s\n", cmd, name, strerror(errno));
-		return -1;
-	}
-	char text[2 * 64 + 2];
-	snprintf(text, sizeof(text), "%s\n", out);
-	return write_file(cmd, path, 0600, text);
 }
 
 static int make_dir(const char *cmd, const char *path)
@@ -243,8 +208,8 @@ static int write_configs(struct up_plan *p, unsigned max_units)
 	char path[PATH_MAX + 32], token[160], text[4 * PATH_MAX + 1024];
 	struct passwd *pw = getpwuid(geteuid());
 
-	if (ensure_secret("up", st, "redis.pass", 16, p->redis_pass, sizeof(p->redis_pass)) < 0 ||
-	    ensure_secret("up", st, "api.token", 32, token, sizeof(token)) < 0)
+	if (state_secret("up", st, "redis.pass", 16, p->redis_pass, sizeof(p->redis_pass)) < 0 ||
+	    state_secret("up", st, "api.token", 32, token, sizeof(token)) < 0)
 		return -1;
 	memset(token, 0, sizeof(token));
 	snprintf(text, sizeof(text),
@@ -260,29 +225,21 @@ static int write_configs(struct up_plan *p, unsigned max_units)
 	         "daemonize no\n"
 	         "logfile %s/logs/redis.log\n",
 	         st->dir, p->redis_pass, st->dir, st->dir);
-	if (write_file("up", state_path(st, "redis.conf", path, sizeof(path)), 0600, text) < 0)
+	if (state_write_file("up", state_path(st, "redis.conf", path, sizeof(path)), 0600, text) < 0)
 		return -1;
-	snprintf(text, sizeof(text),
-	         "# written by 'unifaas up'; rewritten at each start\n"
-	         "listener %u 127.0.0.1\n"
-	         "allow_anonymous true\n"
-	         "persistence true\n"
-	         "persistence_location %s/mosquitto\n"
-	         "log_dest file %s/logs/mosquitto.log\n"
-	         "log_timestamp_format %%Y-%%m-%%dT%%H:%%M:%%S\n"
-	         "user %s\n",
-	         st->mqtt_port, st->dir, st->dir, pw ? pw->pw_name : "root");
-	if (write_file("up", state_path(st, "mosquitto.conf", path, sizeof(path)), 0600, text) < 0)
+	if (broker_write_config(st, pw ? pw->pw_name : "root") < 0)
 		return -1;
 	snprintf(text, sizeof(text),
 	         "redis_socket=%s/redis.sock\n"
 	         "redis_password_file=%s/redis.pass\n"
 	         "api_port=%u\n"
 	         "mqtt_url=mqtt://127.0.0.1:%u\n"
+	         "mqtt_username=unifaasd\n"
+	         "mqtt_password_file=%s/mqtt.pass\n"
 	         "max_units=%u\n"
 	         "hvt=%s\n",
-	         st->dir, st->dir, p->conf_api_port, st->mqtt_port, max_units, p->hvt);
-	return write_file("up", state_path(st, "unifaas.conf", path, sizeof(path)), 0600, text);
+	         st->dir, st->dir, p->conf_api_port, st->mqtt_port, st->dir, max_units, p->hvt);
+	return state_write_file("up", state_path(st, "unifaas.conf", path, sizeof(path)), 0600, text);
 }
 
 /* Is 127.0.0.1:port free to listen on? */
@@ -492,7 +449,7 @@ static int start_service(struct up_plan *p, int i)
 	p->started[i] = 1;
 	snprintf(pidpath, sizeof(pidpath), "%s/%s.pid", p->st.dir, services[i].name);
 	snprintf(pidtext, sizeof(pidtext), "%d\n", (int)pid);
-	if (write_file("up", pidpath, 0600, pidtext) < 0)
+	if (state_write_file("up", pidpath, 0600, pidtext) < 0)
 		return -1;
 	if (wait_ready(p, i) < 0) {
 		show_log_tail(&p->st, i);
@@ -701,7 +658,7 @@ int cmd_up(int argc, char **argv)
 			    prev.api_port, prev.mqtt_port, prev.max_units);
 	} else if (choose_ports(&p, &prev, have_prev, opt, &max_units) < 0) {
 		return UF_EX_USAGE;
-	} else if (user_overrides(&p, opt, &max_units) < 0) {
+	} else if (user_overrides(&p, opt, &max_units) < 0 || broker_check_config(&p.st) < 0) {
 		return UF_EX_ERROR;
 	}
 	if (!p.pid[SVC_MQTT] && !port_free(p.st.mqtt_port)) {
@@ -709,6 +666,12 @@ int cmd_up(int argc, char **argv)
 		        "unifaas: up: port %u (MQTT) is already in use on 127.0.0.1: another broker? "
 		        "pick a free one with --mqtt-port N\n",
 		        p.st.mqtt_port);
+		return UF_EX_ERROR;
+	}
+	if (!p.pid[SVC_MQTT] && p.st.mqtt_tls_port && !port_free(p.st.mqtt_tls_port)) {
+		fprintf(stderr,
+		        "unifaas: up: port %u (mqtt_tls_port in unifaasd.conf) is already in use: pick another\n",
+		        p.st.mqtt_tls_port);
 		return UF_EX_ERROR;
 	}
 	if (!p.pid[SVC_DAEMON] && !port_free(p.st.api_port)) {

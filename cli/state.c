@@ -25,10 +25,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
+#include "secret.h"
 
 static int set_dir(const char *cmd, struct cli_state *st, const char *base, const char *suffix)
 {
@@ -117,6 +119,10 @@ static void state_set(struct cli_state *st, const struct uf_config *c)
 	st->mqtt_port = uf_config_mqtt_port(c);
 	snprintf(st->mqtt_url, sizeof(st->mqtt_url), "%s", c->mqtt_url);
 	snprintf(st->api_url, sizeof(st->api_url), "http://127.0.0.1:%u", st->api_port);
+	snprintf(st->mqtt_bind, sizeof(st->mqtt_bind), "%s", c->mqtt_bind);
+	st->mqtt_tls_port = c->mqtt_tls_port;
+	snprintf(st->mqtt_tls_cert, sizeof(st->mqtt_tls_cert), "%s", c->mqtt_tls_cert);
+	snprintf(st->mqtt_tls_key, sizeof(st->mqtt_tls_key), "%s", c->mqtt_tls_key);
 }
 
 int state_load(struct cli_state *st, char *err, size_t errlen)
@@ -142,4 +148,44 @@ int state_user_overrides(struct cli_state *st, char *err, size_t errlen)
 	state_set(st, &c);
 	st->mqtt_port = mqtt_port;
 	return 0;
+}
+
+int state_write_file(const char *cmd, const char *path, mode_t mode, const char *text)
+{
+	char tmp[PATH_MAX + 16];
+	size_t len = strlen(text);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0 || fchmod(fd, mode) < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
+		fprintf(stderr, "unifaas: %s: writing %s: %s\n", cmd, tmp, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	close(fd);
+	if (rename(tmp, path) < 0) {
+		fprintf(stderr, "unifaas: %s: %s: %s\n", cmd, path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+int state_secret(const char *cmd, const struct cli_state *st, const char *name, size_t nbytes, char *out, size_t outlen)
+{
+	char path[PATH_MAX + 16];
+
+	state_path(st, name, path, sizeof(path));
+	if (state_read_small(path, out, outlen) == 0 && out[0]) {
+		chmod(path, 0600);
+		return 0;
+	}
+	if (uf_random_hex(out, outlen, nbytes) < 0) {
+		fprintf(stderr, "unifaas: %s: cannot make a random %s: getrandom: %s\n", cmd, name, strerror(errno));
+		return -1;
+	}
+	char text[2 * 64 + 2];
+	snprintf(text, sizeof(text), "%s\n", out);
+	return state_write_file(cmd, path, 0600, text);
 }

@@ -143,6 +143,18 @@ static const struct command commands[] = {
      "VALUE stores standard input as is; 'del' succeeds also when the key was absent.\n"
      "KEY is any key a function can write: " UF_NAME_RULE_KEY "\n"
      "(':', '/', spaces included). Status 4 if the workflow is not deployed.\n"},
+    {"device", "device add NAME [--topic FILTER]... | device ls | device rm NAME",
+     "Manages the MQTT broker's device accounts (the broker admits no anonymous\n"
+     "client). 'add' makes an account with a random password and prints exactly two\n"
+     "lines, 'username: NAME' and 'password: SECRET' (shown only this once); the\n"
+     "device may publish only to topics its filters match, and subscribe nowhere.\n"
+     "Without --topic its filter is devices/NAME/#. 'ls' prints the names and their\n"
+     "filters, never a password. 'rm' removes the account and a running broker\n"
+     "disconnects the device. The broker reads the change at once (SIGHUP).\n\n"
+     "  --topic FILTER   an MQTT topic filter ('+' and '#' wildcards), repeatable\n\n"
+     "NAME: " UF_NAME_RULE_SHORT " (not 'unifaasd',\n"
+     "the platform's own account). Status 2 for a bad name or filter, 1 if NAME\n"
+     "exists already (add), 4 if it does not (rm).\n"},
     {"version", "version", "Prints the version and the ABI version of the images it builds.\n"},
     {"help", "help [COMMAND]", "Prints the list of commands, or the help of one.\n"},
 };
@@ -172,6 +184,8 @@ static void usage(FILE *f)
 	           "  logs WF/STEP [-f] [--tail N] [--since D]\n"
 	           "                                         a step's log\n"
 	           "  kv get|set|del WF KEY [VALUE]          a workflow's key-value store\n\n"
+	           "  device add NAME [--topic FILTER]...    an MQTT device account (prints its password)\n"
+	           "  device ls | device rm NAME             list device accounts, remove one\n\n"
 	           "  version                                print the version and ABI\n"
 	           "  help [COMMAND]                         this text, or a command's\n\n"
 	           "Global option: --state-dir DIR, the platform's state directory (default\n"
@@ -265,7 +279,7 @@ int cli_nargs(const char *cmd, int argc, char **argv, int min, int max)
  * on a character boundary, then "..." and its length), control bytes and,
  * in text that is not UTF-8, every byte past ASCII as \xNN, so that the
  * message stays one line and shows the offending bytes. */
-static void show_name(FILE *f, const char *s)
+void cli_show_name(FILE *f, const char *s)
 {
 	size_t n = strlen(s), cut = n;
 	int utf8 = uf_utf8_valid(s, n);
@@ -291,7 +305,7 @@ int cli_name_ok(const char *cmd, enum uf_name_kind kind, const char *name)
 	if (uf_name_ok(kind, name, strlen(name)))
 		return 1;
 	fprintf(stderr, "unifaas: %s: %s ", cmd, uf_name_what(kind));
-	show_name(stderr, name);
+	cli_show_name(stderr, name);
 	fprintf(stderr, " is not valid: use %s\n", uf_name_rule(kind));
 	return 0;
 }

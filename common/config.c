@@ -16,6 +16,8 @@ void uf_config_defaults(struct uf_config *c, const char *state_dir)
 	snprintf(c->state_dir, sizeof(c->state_dir), "%s", state_dir);
 	snprintf(c->redis_socket, sizeof(c->redis_socket), "%s/redis.sock", state_dir);
 	snprintf(c->mqtt_url, sizeof(c->mqtt_url), "mqtt://127.0.0.1:1883");
+	snprintf(c->mqtt_username, sizeof(c->mqtt_username), "unifaasd");
+	snprintf(c->mqtt_password_file, sizeof(c->mqtt_password_file), "%s/mqtt.pass", state_dir);
 	snprintf(c->token_file, sizeof(c->token_file), "%s/api.token", state_dir);
 	snprintf(c->hvt, sizeof(c->hvt), "uf-hvt");
 	c->api_port = 7380;
@@ -58,9 +60,16 @@ static const struct num_key {
 	{                                                                                                              \
 #k, offsetof(struct uf_config, k), sizeof(((struct uf_config *)0)->k), lo, hi                          \
 	}
-    NUM(api_port, 1, 65535),      NUM(max_units, 1, 4096),           NUM(tick_ms, 10, 60000),
-    NUM(idle_tick_ms, 10, 60000), NUM(retain_handled, 0, 100000000), NUM(trim_interval_ms, 100, 86400000),
-    NUM(prestart, 0, 64),         NUM(tap_pool_size, 1, 1000),       NUM(log_cap, 4096, UINT64_C(1) << 36),
+    NUM(api_port, 1, 65535),
+    NUM(max_units, 1, 4096),
+    NUM(mqtt_tls_port, 0, 65535),
+    NUM(tick_ms, 10, 60000),
+    NUM(idle_tick_ms, 10, 60000),
+    NUM(retain_handled, 0, 100000000),
+    NUM(trim_interval_ms, 100, 86400000),
+    NUM(prestart, 0, 64),
+    NUM(tap_pool_size, 1, 1000),
+    NUM(log_cap, 4096, UINT64_C(1) << 36),
 #undef NUM
 };
 
@@ -75,6 +84,16 @@ static int set_key(struct uf_config *c, const char *k, const char *v)
 		return set_str(c->hvt, sizeof(c->hvt), v, 0);
 	if (!strcmp(k, "mqtt_url"))
 		return set_str(c->mqtt_url, sizeof(c->mqtt_url), v, 0);
+	if (!strcmp(k, "mqtt_username"))
+		return set_str(c->mqtt_username, sizeof(c->mqtt_username), v, 1);
+	if (!strcmp(k, "mqtt_password_file"))
+		return set_str(c->mqtt_password_file, sizeof(c->mqtt_password_file), v, 1);
+	if (!strcmp(k, "mqtt_bind"))
+		return set_str(c->mqtt_bind, sizeof(c->mqtt_bind), v, 0);
+	if (!strcmp(k, "mqtt_tls_cert"))
+		return set_str(c->mqtt_tls_cert, sizeof(c->mqtt_tls_cert), v, 0);
+	if (!strcmp(k, "mqtt_tls_key"))
+		return set_str(c->mqtt_tls_key, sizeof(c->mqtt_tls_key), v, 0);
 	if (!strcmp(k, "tap_bridge"))
 		return set_str(c->tap_bridge, sizeof(c->tap_bridge), v, 1);
 	if (!strcmp(k, "tap_cidr"))

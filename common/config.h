@@ -25,6 +25,12 @@ struct uf_config {
 	char redis_password_file[1024];
 	char hvt[1024];
 	char mqtt_url[256];
+	char mqtt_username[64];        /* unifaasd's broker account (cli/broker.c) */
+	char mqtt_password_file[1024]; /* its password, in a file of its own (0600) */
+	char mqtt_bind[64];            /* another address the broker listens on (LAN), "" none */
+	uint16_t mqtt_tls_port;        /* the broker's TLS listener, 0 none */
+	char mqtt_tls_cert[1024];      /* its certificate chain (PEM) */
+	char mqtt_tls_key[1024];       /* its private key (PEM) */
 	uint16_t api_port;
 	uint32_t max_units;        /* node-wide */
 	uint32_t tick_ms;          /* reconcile period while work exists */

@@ -56,6 +56,7 @@ int uf_name_ok(enum uf_name_kind kind, const char *s, size_t n)
 	switch (kind) {
 	case UF_NAME_WORKFLOW:
 	case UF_NAME_STEP: /* path components in the state dir: never . or .. */
+	case UF_NAME_DEVICE:
 		return n <= UF_NAME_MAX && uf_queue_name_ok(s, n) &&
 		       !(s[0] == '.' && (n == 1 || (n == 2 && s[1] == '.')));
 	case UF_NAME_QUEUE:
@@ -71,6 +72,7 @@ const char *uf_name_rule(enum uf_name_kind kind)
 	switch (kind) {
 	case UF_NAME_WORKFLOW:
 	case UF_NAME_STEP:
+	case UF_NAME_DEVICE:
 		return UF_NAME_RULE_SHORT;
 	case UF_NAME_QUEUE:
 		return UF_NAME_RULE_QUEUE;
@@ -85,6 +87,7 @@ const char *uf_name_what(enum uf_name_kind kind)
 	static const char *const what[] = {[UF_NAME_WORKFLOW] = "workflow name",
 	                                   [UF_NAME_STEP] = "step name",
 	                                   [UF_NAME_QUEUE] = "queue name",
-	                                   [UF_NAME_KEY] = "KV key"};
+	                                   [UF_NAME_KEY] = "KV key",
+	                                   [UF_NAME_DEVICE] = "device name"};
 	return (unsigned)kind < sizeof(what) / sizeof(*what) ? what[kind] : "name";
 }

@@ -34,6 +34,7 @@ enum uf_name_kind {
 	UF_NAME_STEP,     /* 1..UF_NAME_MAX of [A-Za-z0-9._-], not . or .. (a file name there) */
 	UF_NAME_QUEUE,    /* 1..UF_QUEUE_MAX of [A-Za-z0-9._-] (uf_queue_name_ok) */
 	UF_NAME_KEY,      /* a KV key: uf_kv_key_ok */
+	UF_NAME_DEVICE,   /* an MQTT device account: as WORKFLOW (a line of the broker's files) */
 };
 /* The rules in words, for messages (uf_name_rule returns them; the unit
  * test checks the numbers against the limits). */
@@ -66,8 +67,8 @@ int uf_kv_key_ok(const char *key, size_t n);
 /* A manifest's size: unifaasd refuses a larger one before parsing it (413
  * on the API, manifest.c for files), and `unifaas deploy` reads no more. */
 #define UF_MANIFEST_BYTES_MAX (1u << 20)
-#define UF_STR_(x)         #x
-#define UF_STR(x)          UF_STR_(x)
+#define UF_STR_(x)            #x
+#define UF_STR(x)             UF_STR_(x)
 
 /* Base64 (RFC 4648, padded): how bytes that are not UTF-8 text travel in
  * JSON (`data_base64`, the KV file's {"base64": ...}).  out holds

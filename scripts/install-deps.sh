@@ -17,6 +17,7 @@ PKGS=(
 	libcyaml-dev libyaml-dev       # workflow manifests
 	libmicrohttpd-dev              # daemon HTTP API
 	mosquitto libmosquitto-dev     # MQTT broker and client
+	mosquitto-clients libssl-dev openssl # mosquitto_pub/sub (tests); $7$ hashes (CLI); test CAs
 	iproute2 iputils-ping          # TAP devices for network functions, tests
 	libcmocka-dev                  # unit tests
 	clang libclang-rt-14-dev       # libFuzzer target, sanitizers
