@@ -345,6 +345,16 @@ int broker_write_config(const struct cli_state *st, const char *user)
 	return state_write_file("up", state_path(st, "mosquitto.conf", path, sizeof(path)), 0600, text);
 }
 
+void broker_print_urls(const struct cli_state *st)
+{
+	const char *a = st->mqtt_bind[0] ? st->mqtt_bind : "127.0.0.1";
+	int v6 = strchr(a, ':') != NULL;
+	if (st->mqtt_bind[0])
+		printf("mqtt_lan_url: mqtt://%s%s%s:%u\n", v6 ? "[" : "", a, v6 ? "]" : "", st->mqtt_port);
+	if (st->mqtt_tls_port)
+		printf("mqtt_tls_url: mqtts://%s%s%s:%u\n", v6 ? "[" : "", a, v6 ? "]" : "", st->mqtt_tls_port);
+}
+
 static struct device *registry_find(struct registry *r, const char *name)
 {
 	for (size_t i = 0; i < r->n; i++)

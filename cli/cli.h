@@ -124,6 +124,8 @@ int broker_write_config(const struct cli_state *st, const char *user);
 /* Checks the broker settings of unifaasd.conf (addresses, ports, TLS
  * files) before anything starts.  0, or -1 after printing why. */
 int broker_check_config(const struct cli_state *st);
+/* The status lines of the LAN and TLS listeners, if configured. */
+void broker_print_urls(const struct cli_state *st);
 int cmd_device(int argc, char **argv);
 
 /* commands.c */

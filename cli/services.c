@@ -486,6 +486,8 @@ static int print_status(const struct cli_state *st_in)
 	printf("state_dir: %s\n", st.dir);
 	printf("redis_socket: %s\n", state_path(&st, "redis.sock", path, sizeof(path)));
 	printf("mqtt_url: %s\n", have_conf && st.mqtt_url[0] ? st.mqtt_url : "-");
+	if (have_conf)
+		broker_print_urls(&st);
 	printf("api_url: %s\n", have_conf ? st.api_url : "-");
 	printf("api_token_file: %s\n", state_path(&st, "api.token", path, sizeof(path)));
 	for (int i = 0; i < NSVC; i++) {

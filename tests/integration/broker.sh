@@ -51,6 +51,9 @@ M=$PLAT_MQTT_PORT
 S=$PLAT_STATE
 PASS=$(cat "$S/mqtt.pass")
 
+U status >"$W/status.out" 2>&1
+grep -qx "mqtt_lan_url: mqtt://127.0.0.2:$M" "$W/status.out" && grep -qx "mqtt_tls_url: mqtts://127.0.0.2:$TLS_PORT" "$W/status.out" &&
+	pass status-urls || fail status-urls "$(cat "$W/status.out")"
 for f in mqtt.pass mosquitto.passwd mosquitto.acl mqtt.devices mosquitto.conf; do
 	[ "$(stat -c %a "$S/$f" 2>/dev/null)" = 600 ] || fail "mode-$f" "$(stat -c %a "$S/$f" 2>&1)"
 done
