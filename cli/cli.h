@@ -157,6 +157,11 @@ int json_opts(const char *cmd, int argc, char **argv, int *json);
 /* GET path; 200 -> *root parsed, or printed as is with --json */
 int get_json(struct api *a, const char *path, int json, struct json_t **root);
 const char *fmt_uptime(long long ms, char *buf, size_t len);
+/* a whole file, at most max bytes (NULL with errno EFBIG past them) */
+char *read_all(FILE *f, size_t max, size_t *len);
+
+/* secret.c */
+int cmd_secret(int argc, char **argv);
 
 /* inspect.c: looking inside workflows */
 int cmd_events(int argc, char **argv);

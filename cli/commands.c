@@ -161,7 +161,7 @@ const char *fmt_uptime(long long ms, char *buf, size_t len)
 
 /* Reads a whole file, at most max bytes: NULL with errno EFBIG past them
  * (/dev/zero, a log given by mistake), so nothing unbounded is read. */
-static char *read_all(FILE *f, size_t max, size_t *len)
+char *read_all(FILE *f, size_t max, size_t *len)
 {
 	size_t cap = 65536, n = 0;
 	char *buf = malloc(cap);

@@ -20,7 +20,7 @@ static const struct {
     {"down", cmd_down},     {"status", cmd_status},     {"deploy", cmd_deploy}, {"undeploy", cmd_undeploy},
     {"ls", cmd_ls},         {"resume", cmd_resume},     {"push", cmd_push},     {"ps", cmd_ps},
     {"queues", cmd_queues}, {"logs", cmd_logs},         {"kv", cmd_kv},         {"events", cmd_events},
-    {"dlq", cmd_dlq},       {"describe", cmd_describe}, {"device", cmd_device},
+    {"dlq", cmd_dlq},       {"describe", cmd_describe}, {"device", cmd_device}, {"secret", cmd_secret},
 };
 
 int main(int argc, char **argv)

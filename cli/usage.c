@@ -155,6 +155,13 @@ static const struct command commands[] = {
      "NAME: " UF_NAME_RULE_SHORT " (not 'unifaasd',\n"
      "the platform's own account). Status 2 for a bad name or filter, 1 if NAME\n"
      "exists already (add), 4 if it does not (rm).\n"},
+    {"secret", "secret set NAME | secret ls [--json] | secret rm NAME",
+     "Keeps secrets for functions (manifest 'secrets: [NAME]'): 'set' reads the value\n"
+     "from standard input (one trailing newline dropped; from a terminal, one line\n"
+     "not echoed), never from the command line; 'ls' prints names and when each was\n"
+     "set, never values; 'rm' removes one. A unit gets the values when it starts:\n"
+     "units started after a change get the new value, running ones keep theirs.\n"
+     "NAME: " UF_NAME_RULE_VAR ". Values: 1..4096 bytes, no NUL.\n"},
     {"version", "version", "Prints the version and the ABI version of the images it builds.\n"},
     {"help", "help [COMMAND]", "Prints the list of commands, or the help of one.\n"},
 };
@@ -183,7 +190,8 @@ static void usage(FILE *f)
 	           "  describe WF [--json]                   steps, grants, scaling, units, recent failures\n"
 	           "  logs WF/STEP [-f] [--tail N] [--since D]\n"
 	           "                                         a step's log\n"
-	           "  kv get|set|del WF KEY [VALUE]          a workflow's key-value store\n\n"
+	           "  kv get|set|del WF KEY [VALUE]          a workflow's key-value store\n"
+	           "  secret set|ls|rm [NAME]                secrets for functions (value on stdin)\n\n"
 	           "  device add NAME [--topic FILTER]...    an MQTT device account (prints its password)\n"
 	           "  device ls | device rm NAME             list device accounts, remove one\n\n"
 	           "  version                                print the version and ABI\n"

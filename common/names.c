@@ -5,7 +5,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "launch.h"
 #include "rules.h"
+
+_Static_assert(UF_VAR_MAX == UF_ENV_NAME_MAX, "a variable name is an environment name");
 
 size_t uf_utf8_seq(const unsigned char *s, size_t n)
 {
@@ -51,6 +54,15 @@ int uf_kv_key_ok(const char *key, size_t n)
 	return n > 0 && n <= UF_KEY_MAX && !memchr(key, 0, n) && uf_utf8_valid(key, n);
 }
 
+static int var_name_ok(const char *s, size_t n)
+{
+	int ok = n > 0 && n <= UF_VAR_MAX && !(s[0] >= '0' && s[0] <= '9');
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		     s[i] == '_';
+	return ok;
+}
+
 int uf_name_ok(enum uf_name_kind kind, const char *s, size_t n)
 {
 	switch (kind) {
@@ -63,6 +75,8 @@ int uf_name_ok(enum uf_name_kind kind, const char *s, size_t n)
 		return uf_queue_name_ok(s, n);
 	case UF_NAME_KEY:
 		return uf_kv_key_ok(s, n);
+	case UF_NAME_VAR:
+		return var_name_ok(s, n);
 	}
 	return 0;
 }
@@ -78,16 +92,16 @@ const char *uf_name_rule(enum uf_name_kind kind)
 		return UF_NAME_RULE_QUEUE;
 	case UF_NAME_KEY:
 		return UF_NAME_RULE_KEY;
+	case UF_NAME_VAR:
+		return UF_NAME_RULE_VAR;
 	}
 	return "";
 }
 
 const char *uf_name_what(enum uf_name_kind kind)
 {
-	static const char *const what[] = {[UF_NAME_WORKFLOW] = "workflow name",
-	                                   [UF_NAME_STEP] = "step name",
-	                                   [UF_NAME_QUEUE] = "queue name",
-	                                   [UF_NAME_KEY] = "KV key",
-	                                   [UF_NAME_DEVICE] = "device name"};
+	static const char *const what[] = {[UF_NAME_WORKFLOW] = "workflow name", [UF_NAME_STEP] = "step name",
+	                                   [UF_NAME_QUEUE] = "queue name",       [UF_NAME_KEY] = "KV key",
+	                                   [UF_NAME_DEVICE] = "device name",     [UF_NAME_VAR] = "variable name"};
 	return (unsigned)kind < sizeof(what) / sizeof(*what) ? what[kind] : "name";
 }

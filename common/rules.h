@@ -35,12 +35,15 @@ enum uf_name_kind {
 	UF_NAME_QUEUE,    /* 1..UF_QUEUE_MAX of [A-Za-z0-9._-] (uf_queue_name_ok) */
 	UF_NAME_KEY,      /* a KV key: uf_kv_key_ok */
 	UF_NAME_DEVICE,   /* an MQTT device account: as WORKFLOW (a line of the broker's files) */
+	UF_NAME_VAR,      /* an environment variable or secret: 1..UF_VAR_MAX of [A-Za-z0-9_], not a digit first */
 };
 /* The rules in words, for messages (uf_name_rule returns them; the unit
  * test checks the numbers against the limits). */
 #define UF_NAME_RULE_SHORT "1..48 characters of A-Z a-z 0-9 . _ -, not . or .."
 #define UF_NAME_RULE_QUEUE "1..128 characters of A-Z a-z 0-9 . _ -"
 #define UF_NAME_RULE_KEY   "1..512 bytes of UTF-8 text without NUL"
+#define UF_NAME_RULE_VAR   "a letter or _, then letters, digits or _, at most 128 characters"
+#define UF_VAR_MAX         128u /* = UF_ENV_NAME_MAX of launch.h (names.c checks) */
 /* Whether [s, s+n) is a valid name of that kind. */
 int uf_name_ok(enum uf_name_kind kind, const char *s, size_t n);
 /* The rule in words, for messages: "1..48 characters of A-Z a-z 0-9 . _ -, not . or ..". */

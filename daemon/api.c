@@ -1071,6 +1071,8 @@ static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char
 	if (n == 2 && !strcmp(seg[1], "queues"))
 		return METHOD_IS("GET") ? inspect_queues(a, c, rq)
 		                        : send_error(c, 405, "method_not_allowed", "GET only");
+	if (!strcmp(seg[1], "secrets")) /* secrets.c */
+		return secrets_route(a, c, rq, method, seg, n);
 	if (strcmp(seg[1], "workflows"))
 		return send_error(c, 404, "not_found", "no such path: %s", url);
 	if (n == 2) {

@@ -87,6 +87,10 @@ enum MHD_Result inspect_kept_route(struct api *a, struct MHD_Connection *c, stru
 int inspect_queues_send(struct api *a, struct request *rq, api_reply_fn cb);
 json_t *inspect_queue_json(const redisReply *rec);
 
+/* secrets.c: /v1/secrets (n == 2) and /v1/secrets/NAME (n == 3) */
+enum MHD_Result secrets_route(struct api *a, struct MHD_Connection *c, struct request *rq, const char *method,
+                              char **seg, int n);
+
 /* metrics_api.c: GET /metrics (Prometheus text) and GET /healthz */
 enum MHD_Result metrics_scrape(struct api *a, struct MHD_Connection *c, struct request *rq);
 enum MHD_Result metrics_healthz(struct api *a, struct MHD_Connection *c);

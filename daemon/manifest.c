@@ -140,9 +140,7 @@ static const struct mf_key mf_fn[] = {
      .kind = MF_LIST,
      .what = "a list of variable names",
      .item = "a variable name",
-     .check = check_var,
-     .unserved = "no secret store yet; pass the value in env: (it reaches the unit without appearing on any "
-                 "command line) and remove the key"},
+     .check = check_var},
     {0},
 };
 
@@ -552,11 +550,7 @@ static const char *check_short_name(const char *s, size_t n)
 
 static const char *check_var(const char *s, size_t n)
 {
-	int ok = n > 0 && n <= MF_VAR_MAX && !(s[0] >= '0' && s[0] <= '9');
-	for (size_t i = 0; ok && i < n; i++)
-		ok = (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-		     s[i] == '_';
-	return ok ? NULL : "is not a valid variable name (a letter or _, then letters, digits or _)";
+	return uf_name_ok(UF_NAME_VAR, s, n) ? NULL : "is not a valid variable name (" UF_NAME_RULE_VAR ")";
 }
 
 static int has_space_or_control(const char *s, size_t n)
@@ -1437,8 +1431,11 @@ static void check_ingress(struct mf_ctx *c, const struct uf_manifest *m)
 	}
 }
 
-static void check_vars(struct mf_ctx *c, const struct uf_function *f)
+static void check_vars(struct mf_ctx *c, struct uf_function *f)
 {
+	if (f->nsecrets && (f->secret_lines = calloc(f->nsecrets, sizeof(*f->secret_lines))))
+		for (size_t s = 0; s < f->nsecrets; s++)
+			f->secret_lines[s] = line_of(c, f->line, "functions.%s.secrets[%zu]", f->name, s);
 	if (f->nenv + f->nsecrets > MF_VARS_MAX)
 		mf_err(c, f->line, "", "functions.%s: %zu env variables and secrets, more than %d", f->name,
 		       f->nenv + f->nsecrets, MF_VARS_MAX);
@@ -1653,6 +1650,10 @@ out:
 
 void uf_manifest_free(struct uf_manifest *m)
 {
+	for (size_t i = 0; m && i < m->nfunctions; i++) { /* not cyaml's: made after the load */
+		free(m->functions[i].secret_lines);
+		m->functions[i].secret_lines = NULL;
+	}
 	if (m)
 		cyaml_free(&mf_free_config, &mf_schema, m, 0);
 }

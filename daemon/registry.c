@@ -42,6 +42,7 @@
 #include "logs.h"
 #include "secret.h"
 #include "metrics.h"
+#include "secrets.h"
 #include "store.h"
 #include "unifaasd.h"
 
@@ -414,6 +415,8 @@ int registry_deploy(struct daemon *d, const char *yaml, size_t len, const char *
 		         m->name);
 		goto fail;
 	}
+	if (secrets_check(d, m, file, err, errlen) < 0) /* 422, as the manifest's own problems */
+		goto fail;
 	char dirpath[4300];
 	snprintf(dirpath, sizeof(dirpath), "%s/images/%s/", d->cfg.state_dir, m->name);
 	*http_status = 500;

@@ -34,6 +34,7 @@
 #include "launch.h"
 #include "logs.h"
 #include "metrics.h"
+#include "secrets.h"
 #include "standby.h"
 #include "store.h"
 #include "tap_pool.h"
@@ -458,8 +459,9 @@ static char *fmt_dup(const char *fmt, ...)
 	return s;
 }
 
-/* argv for uf-hvt; every string allocated (freed by the caller) */
-static int build_argv(struct daemon *d, struct step *s, struct unit *u, char **argv)
+/* argv for uf-hvt; every string allocated (freed by the caller).  envp: the
+ * unit's environment (build_env), whose variables the guest's stack holds. */
+static int build_argv(struct daemon *d, struct step *s, struct unit *u, char **argv, char *const *envp)
 {
 	const struct uf_function *f = s->fn;
 	int n = 0;
@@ -487,9 +489,10 @@ static int build_argv(struct daemon *d, struct step *s, struct unit *u, char **a
 	argv[n++] = fmt_dup("--fast-exit");
 	free(allow);
 	/* the environment sits on the guest's stack: make room for it */
-	size_t env = 0;
-	for (size_t i = 0; i < f->nenv; i++)
-		env += strlen(f->env_keys[i]) + strlen(f->env_values[i]) + 2 + 8;
+	size_t env = 0, pre = strlen(UF_FN_ENV_PREFIX);
+	for (size_t i = 0; envp[i]; i++)
+		if (!strncmp(envp[i], UF_FN_ENV_PREFIX, pre))
+			env += strlen(envp[i]) - pre + 1 + 8;
 	if (env > (16u << 10))
 		argv[n++] = fmt_dup("--stack=%zuK", (UF_STACK_DEFAULT + env + 4095) / 4096 * 4);
 	if (u->tap[0])
@@ -509,10 +512,13 @@ static void free_argv(char **argv)
 }
 
 /* The tender's environment (never its argv, launch.h): the workflow's
- * Redis credentials, the unit's id, and the function's variables, each as
- * UF_ENV_KEY=VALUE (NET_IP and NET_GW too for a unit with a TAP device).
- * NULL-terminated, nenv + ENV_EXTRA entries; -1 when out of memory. */
-static int build_env(struct daemon *d, const struct step *s, const struct unit *u, char **envp)
+ * Redis credentials, the unit's id, and the function's variables and
+ * secrets (read from the store now: secrets.c), each as UF_ENV_KEY=VALUE
+ * (NET_IP and NET_GW too for a unit with a TAP device).  NULL-terminated,
+ * nenv + nsecrets + ENV_EXTRA entries; -1 with err (a secret removed since
+ * the deploy, or out of memory). */
+static int build_env(struct daemon *d, const struct step *s, const struct unit *u, char **envp, char *err,
+                     size_t errlen)
 {
 	const struct uf_function *f = s->fn;
 	size_t n = 0;
@@ -528,10 +534,28 @@ static int build_env(struct daemon *d, const struct step *s, const struct unit *
 	}
 	for (size_t i = 0; i < f->nenv; i++)
 		envp[n++] = fmt_dup(UF_FN_ENV_PREFIX "%s=%s", f->env_keys[i], f->env_values[i]);
-	envp[n] = NULL;
 	int rc = 0;
+	char *value = malloc(UF_ENV_VALUE_MAX + 1);
+	for (size_t i = 0; value && i < f->nsecrets && !rc; i++) {
+		if (secrets_read(d, f->secrets[i], value, UF_ENV_VALUE_MAX + 1) < 0) {
+			snprintf(err, errlen, "secret '%s': %s; set it with 'unifaas secret set %s'", f->secrets[i],
+			         errno == ENOENT ? "not set (removed since the deploy)" : strerror(errno),
+			         f->secrets[i]);
+			rc = 1;
+			break;
+		}
+		envp[n++] = fmt_dup(UF_FN_ENV_PREFIX "%s=%s", f->secrets[i], value);
+	}
+	if (value)
+		explicit_bzero(value, UF_ENV_VALUE_MAX + 1);
+	else
+		rc = 1;
+	free(value);
+	envp[n] = NULL;
 	for (size_t i = 0; i < n; i++)
 		rc |= !envp[i];
+	if (rc && !err[0])
+		snprintf(err, errlen, "out of memory");
 	for (size_t i = 0; rc && i < n; i++) {
 		free(envp[i]);
 		envp[i] = NULL;
@@ -541,8 +565,10 @@ static int build_env(struct daemon *d, const struct step *s, const struct unit *
 
 static void free_env(char **envp)
 {
-	for (int i = 0; envp && envp[i]; i++)
+	for (int i = 0; envp && envp[i]; i++) { /* secrets and credentials: not left in freed memory */
+		explicit_bzero(envp[i], strlen(envp[i]));
 		free(envp[i]);
+	}
 	free(envp);
 }
 
@@ -596,10 +622,12 @@ int spawn_tender(char *const argv[], char *const envp[], int in, int out, int er
  * success, outfd and errfd are our read ends of its stdout and stderr. */
 static int spawn(struct daemon *d, struct step *s, struct unit *u, int *outfd, int *errfd, char *err, size_t errlen)
 {
-	char *argv[MAX_ARGS] = {0}, **envp = calloc(s->fn->nenv + ENV_EXTRA, sizeof(*envp));
+	char *argv[MAX_ARGS] = {0}, **envp = calloc(s->fn->nenv + s->fn->nsecrets + ENV_EXTRA, sizeof(*envp));
 	int rc = -1, out[2] = {-1, -1}, errp[2] = {-1, -1};
-	if (!envp || build_env(d, s, u, envp) < 0 || build_argv(d, s, u, argv) < 0) {
-		snprintf(err, errlen, "out of memory");
+	err[0] = 0;
+	if (!envp || build_env(d, s, u, envp, err, errlen) < 0 || build_argv(d, s, u, argv, envp) < 0) {
+		if (!err[0])
+			snprintf(err, errlen, "out of memory");
 		goto out;
 	}
 	if (launch_standby(d, u, argv, envp, outfd, errfd) == 0) {

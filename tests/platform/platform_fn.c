@@ -7,6 +7,7 @@
  *   "ungranted"  pushes to queue "secret", which no manifest grants
  *   "set:K=V"    sets KV key K (any key a function may write: ':', '/',
  *                spaces, UTF-8) to V
+ *   "getenv:N"   sets KV key "env:N" to uf_getenv(N), or to "(unset)"
  *   anything     counts it in KV "count" and, when env OUT is set, pushes
  *                the event on to that queue
  * env SPIN=N burns N loop iterations per event, so batches take long enough
@@ -32,6 +33,12 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 		}
 	if (!strcmp(ev->data, "ungranted"))
 		return uf_push(ctx, "secret", ev->data, ev->len) < 0;
+	if (!strncmp(ev->data, "getenv:", 7)) {
+		char key[200];
+		const char *v = uf_getenv(ev->data + 7);
+		snprintf(key, sizeof(key), "env:%s", ev->data + 7);
+		return uf_kv_set(ctx, key, v ? v : "(unset)", strlen(v ? v : "(unset)")) < 0;
+	}
 	const char *eq = strchr(ev->data, '=');
 	if (!strncmp(ev->data, "set:", 4) && eq) {
 		char key[600];

@@ -212,24 +212,19 @@ static void test_unserved_keys(void **state)
 {
 	(void)state;
 	refused(HEAD "    egress: [\"https://hooks.slack.com/\"]\n"
-	             "    secrets: [SLACK_WEBHOOK_URL]\n"
+	             "    secrets: [SLACK_WEBHOOK_URL]\n" /* served: no line */
 	             "ingress:\n"
 	             "  mqtt:\n"
 	             "    - { topic: \"device/sck/+/readings/raw\", queue: q }\n"
 	             "  http: [{ path: /readings, queue: q }]\n",
 	        "eval.yaml:6: functions.fdc.egress: not served by this version of unifaas (functions cannot reach the "
-	        "network through the host yet: uf_http answers -ENOSYS; remove the key)\n"
-	        "eval.yaml:7: functions.fdc.secrets: not served by this version of unifaas (no secret store yet; pass "
-	        "the value in env: (it reaches the unit without appearing on any command line) and remove the "
-	        "key)\n" MQTT_UNSERVED("9") "\n" HTTP_UNSERVED("11"));
+	        "network through the host yet: uf_http answers -ENOSYS; remove the key)\n" MQTT_UNSERVED(
+	            "9") "\n" HTTP_UNSERVED("11"));
 	refused(HEAD "    egress: []\ningress:\n",
 	        "eval.yaml:6: functions.fdc.egress: not served by this version of unifaas (functions cannot reach the "
 	        "network through the host yet: uf_http answers -ENOSYS; remove the key)");
 	refused(HEAD "    secrets: [\"no-dash\"]\n",
-	        "eval.yaml:6: functions.fdc.secrets: not served by this version of unifaas (no secret store yet; pass "
-	        "the value in env: (it reaches the unit without appearing on any command line) and remove the key)\n"
-	        "eval.yaml:6: functions.fdc.secrets: 'no-dash' is not a valid variable name (a letter or _, then "
-	        "letters, digits or _)");
+	        "eval.yaml:6: functions.fdc.secrets: 'no-dash' is not a valid variable name (" UF_NAME_RULE_VAR ")");
 }
 
 /* push: one name alone; empty optional collections; sizes in every unit; ./ images. */
@@ -395,8 +390,6 @@ static void test_wrong_type_list_entry(void **state)
 	(void)state;
 	refused(HEAD "    push: [ok, { a: 1 }]\n    secrets:\n      - [X]\n",
 	        "eval.yaml:6: functions.fdc.push: expected a queue name, got a mapping\n"
-	        "eval.yaml:7: functions.fdc.secrets: not served by this version of unifaas (no secret store yet; pass "
-	        "the value in env: (it reaches the unit without appearing on any command line) and remove the key)\n"
 	        "eval.yaml:8: functions.fdc.secrets: expected a variable name, got a list");
 }
 
@@ -486,17 +479,13 @@ static void test_env_and_secrets(void **state)
 	refused(HEAD "    env:\n      A:\n      B: [x]\n      9X: 1\n      A: 2\n    secrets: [OK, \"no-dash\", OK]\n",
 	        "eval.yaml:7: functions.fdc.env.A: expected a value (\"\" for empty), got nothing\n"
 	        "eval.yaml:8: functions.fdc.env.B: expected a value (\"\" for empty), got a list\n"
-	        "eval.yaml:9: functions.fdc.env: '9X' is not a valid variable name (a letter or _, then letters, "
-	        "digits or _)\n"
+	        "eval.yaml:9: functions.fdc.env: '9X' is not a valid variable name (" UF_NAME_RULE_VAR ")\n"
 	        "eval.yaml:10: functions.fdc.env: duplicate variable 'A' (first at line 7)\n"
-	        "eval.yaml:11: functions.fdc.secrets: not served by this version of unifaas (no secret store yet; pass "
-	        "the value in env: (it reaches the unit without appearing on any command line) and remove the key)\n"
-	        "eval.yaml:11: functions.fdc.secrets: 'no-dash' is not a valid variable name (a letter or _, then "
-	        "letters, digits or _)\n"
+	        "eval.yaml:11: functions.fdc.secrets: 'no-dash' is not a valid variable name (" UF_NAME_RULE_VAR ")\n"
 	        "eval.yaml:11: functions.fdc.secrets: duplicate entry 'OK' (also at line 11)");
-	refused(HEAD "    env: { TOKEN: x }\n    secrets: [TOKEN]\n",
-	        "eval.yaml:7: functions.fdc.secrets: not served by this version of unifaas (no secret store yet; pass "
-	        "the value in env: (it reaches the unit without appearing on any command line) and remove the key)");
+	refused(
+	    HEAD "    env: { TOKEN: x }\n    secrets: [TOKEN]\n",
+	    "eval.yaml:7: functions.fdc.secrets: 'TOKEN' is also set in env (line 6); a variable comes from one place");
 }
 
 static void test_bad_egress(void **state)

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Secrets (issue 9 §3; daemon/secrets.c, docs/manifest.md "secrets"):
+# `unifaas secret set` (value on stdin) / ls / rm, and a function reading
+# its secret through uf_getenv (tests/platform/platform_fn.c "getenv:N").
+# The value must appear in no argv (ps -ef, /proc/<tender>/cmdline), no
+# log, no API reply (describe, GET /v1/workflows/WF, secret ls), not in the
+# manifest stored in Redis, and in no file of the state dir but its own
+# (Redis's AOF included).  A deploy naming a secret not set fails naming it
+# with its file:line; names follow the variable rule; a changed secret
+# reaches the units started after the change.
+. "$(dirname "$0")/../lib.sh"
+. "$UF_TOP/tests/platform/lib.sh"
+
+fn=$(build_guest "$UF_TOP/tests/platform/platform_fn.c") || { fail build "platform_fn.c did not build"; exit 0; }
+plat_suite_up
+PORT=$PLAT_API_PORT
+TOKEN=$(cat "$PLAT_STATE/api.token")
+V1="v1-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+V2="v2-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+
+printf '%s\n' "$V1" | U secret set SLACK_URL && pass set || fail set "secret set failed"
+ls_out=$(U secret ls) ls_json=$(U secret ls --json)
+grep -q '^SLACK_URL ' <<<"$ls_out" && ! grep -q "$V1" <<<"$ls_out$ls_json" &&
+	python3 -c 'import json,sys; s=json.loads(sys.argv[1])["secrets"]; assert [x["name"] for x in s]==["SLACK_URL"] and set(s[0])=={"name","set","set_ms"}' "$ls_json" &&
+	pass ls-names-only || fail ls-names-only "$ls_out $ls_json"
+mode=$(stat -c '%a' "$PLAT_STATE/secrets/SLACK_URL") dmode=$(stat -c '%a' "$PLAT_STATE/secrets")
+[ "$mode" = 600 ] && [ "$dmode" = 700 ] && pass store-private || fail store-private "file $mode, dir $dmode"
+[ "$(cat "$PLAT_STATE/secrets/SLACK_URL")" = "$V1" ] && pass newline-dropped || fail newline-dropped "stored '$(cat "$PLAT_STATE/secrets/SLACK_URL")'"
+
+# names: the variable rule, in the CLI and in the API
+for bad in 9lives a-b 'a b' ''; do
+	out=$(printf x | U secret set "$bad" 2>&1)
+	rc=$?
+	[ $rc = 2 ] && grep -q "letter or _" <<<"$out" && pass "name-refused-'$bad'" || fail "name-refused-'$bad'" "rc $rc: $out"
+done
+code=$(curl -s -o "$UF_TMP/put.json" -w '%{http_code}' -X PUT --data-binary x -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/v1/secrets/bad-name")
+[ "$code" = 400 ] && pass api-name-refused || fail api-name-refused "$code $(cat "$UF_TMP/put.json")"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT --data-binary x "http://127.0.0.1:$PORT/v1/secrets/OK")
+[ "$code" = 401 ] && pass api-needs-token || fail api-needs-token "$code"
+out=$(U secret set OTHER "$V2" 2>&1)
+rc=$?
+[ $rc = 2 ] && grep -q "standard input" <<<"$out" && [ ! -e "$PLAT_STATE/secrets/OTHER" ] && pass value-never-from-argv || fail value-never-from-argv "rc $rc: $out"
+head -c 5000 /dev/zero | tr '\0' x | U secret set BIG >/dev/null 2>&1
+[ ! -e "$PLAT_STATE/secrets/BIG" ] && pass over-4096-refused || fail over-4096-refused "a 5000-byte secret was stored"
+
+m=$(manifest sec <<EOF
+name: sec
+functions:
+  s:
+    image: $fn
+    listen: in
+    secrets:
+      - SLACK_URL
+      - NOT_SET_YET
+    scale: { max_units: 1, idle_ms: 60000, grace_ms: 0 }
+EOF
+)
+out=$(U deploy "$m" 2>&1)
+rc=$?
+[ $rc != 0 ] && grep -q "sec.yaml:8: functions.s.secrets: secret 'NOT_SET_YET' is not set" <<<"$out" && ! grep -q SLACK_URL <<<"$out" &&
+	not_deployed sec && pass deploy-missing-secret-fails || fail deploy-missing-secret-fails "rc $rc: $out"
+sed -i '/NOT_SET_YET/d' "$m"
+U deploy "$m" >/dev/null || fail deploy "sec did not deploy"
+echo getenv:SLACK_URL | U push sec in >/dev/null
+wait_for 20 kv_is sec env:SLACK_URL "$V1" && pass function-reads-secret || fail function-reads-secret "env:SLACK_URL is '$(kv sec env:SLACK_URL)'"
+
+# nowhere else
+tpid=$(plat_pids '--consumer=sec\.s\.' | head -1)
+leaks=
+ps -ef >"$UF_TMP/ps.txt" # (a pipe would list grep, whose argv holds the value)
+grep -q -- "$V1" "$UF_TMP/ps.txt" && leaks="$leaks ps"
+[ -n "$tpid" ] && tr '\0' ' ' <"/proc/$tpid/cmdline" | grep -q -- "$V1" && leaks="$leaks cmdline"
+[ -n "$tpid" ] || leaks="$leaks no-tender-found"
+U describe sec --json | grep -q -- "$V1" && leaks="$leaks describe-json"
+U describe sec | grep -q -- "$V1" && leaks="$leaks describe"
+curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/v1/workflows/sec" | grep -q -- "$V1" && leaks="$leaks api-workflow"
+curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/v1/secrets" | grep -q -- "$V1" && leaks="$leaks api-secrets"
+R HGET uf:state:wf:sec yaml | grep -q -- "$V1" && leaks="$leaks stored-manifest"
+[ -z "$leaks" ] && pass value-nowhere-else || fail value-nowhere-else "found in:$leaks"
+# the function wrote the value into its own KV on purpose: without that key,
+# no file of the state dir (logs, images, Redis's AOF rewritten) holds it
+R DEL uf:kv:sec:env:SLACK_URL >/dev/null
+R BGREWRITEAOF >/dev/null 2>&1; sleep 1
+files=$(grep -rl --binary-files=text -- "$V1" "$PLAT_STATE" 2>/dev/null | grep -v "^$PLAT_STATE/secrets/SLACK_URL$")
+[ -z "$files" ] && pass not-in-any-state-file || fail not-in-any-state-file "$files"
+
+# a change reaches the units started after it; the running one keeps its value
+printf '%s' "$V2" | U secret set SLACK_URL || fail set2 "second set failed"
+echo getenv:SLACK_URL | U push sec in >/dev/null
+wait_for 20 kv_is sec env:SLACK_URL "$V1" && pass running-unit-keeps-value || fail running-unit-keeps-value "'$(kv sec env:SLACK_URL)'"
+plat_kill TERM '--consumer=sec\.s\.'
+wait_for 20 no_units sec
+echo getenv:SLACK_URL | U push sec in >/dev/null
+wait_for 20 kv_is sec env:SLACK_URL "$V2" && pass new-unit-gets-new-value || fail new-unit-gets-new-value "'$(kv sec env:SLACK_URL)'"
+daemon_log | grep -q -- "$V2" && fail log-clean "the daemon log holds the value" || pass log-clean
+
+# rm: the next deploy fails naming it; a unit that must start says why
+plat_kill TERM '--consumer=sec\.s\.'
+wait_for 20 no_units sec
+U secret rm SLACK_URL && [ ! -e "$PLAT_STATE/secrets/SLACK_URL" ] && pass rm || fail rm "secret rm failed"
+U secret rm SLACK_URL 2>/dev/null
+[ $? = 4 ] && pass rm-missing-not-found || fail rm-missing-not-found "rm of a missing secret did not exit 4"
+out=$(U deploy --replace "$m" 2>&1)
+rc=$?
+[ $rc != 0 ] && grep -q "secret 'SLACK_URL' is not set" <<<"$out" && pass deploy-after-rm-fails || fail deploy-after-rm-fails "rc $rc: $out"
+echo getenv:SLACK_URL | U push sec in >/dev/null
+wait_for 10 sh -c "grep -q \"what=unit-start workflow=sec step=s cause=.*secret 'SLACK_URL'\" '$PLAT_STATE/logs/unifaasd.log'" &&
+	pass start-without-secret-says-why || fail start-without-secret-says-why "$(daemon_log | grep 'what=unit-start workflow=sec' | tail -2)"
+finish
