@@ -163,6 +163,15 @@ expect bad-filter-empty 2 "^unifaas: device: --topic '': not a topic filter: it 
 expect device-exists 1 "^unifaas: device add: device 'sck1' exists already" U device add sck1
 expect device-rm-unknown 4 "^unifaas: device rm: no device 'ghost'" U device rm ghost
 expect device-op-unknown 2 "^unifaas: device: unknown operation 'del': expected add, ls or rm" U device del sck1
+expect device-add-no-name 2 "^unifaas: device add: missing NAME" U device add
+expect device-ls-topic 2 "^unifaas: device ls: --topic is for 'device add'" U device ls --topic a
+# adds at once: each holds the registry's lock, none loses another's device
+for i in 1 2 3 4 5 6; do U device add "par$i" >"$W/par$i.out" 2>&1 & done
+wait_jobs=$(jobs -p)
+for j in $wait_jobs; do [ "$j" = "$SUB_all" ] || wait "$j"; done
+n=$(U device ls | grep -c "^par[1-6] ")
+[ "$n" = 6 ] && [ "$(grep -c "^par[1-6]:" "$S/mosquitto.passwd")" = 6 ] && pass device-add-concurrent ||
+	fail device-add-concurrent "$n of 6 listed: $(cat "$W"/par*.out)"
 grep -q "^d1	" "$S/mqtt.devices" && fail bad-not-added "d1 is in the registry" || pass bad-not-added
 
 # rm: a connected device is disconnected and cannot connect again
