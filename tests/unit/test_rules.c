@@ -44,6 +44,13 @@ static void names_at_their_limits(void **state)
 	assert_true(uf_name_ok(UF_NAME_QUEUE, "a-b_c.D9", 8));
 	/* workflow and step names are path components of the state dir
 	 * (images/WF/STEP.uf, logs/WF/STEP.log): "." and ".." would escape it */
+	assert_true(uf_name_ok(UF_NAME_DEVICE, fill('d', UF_NAME_MAX), UF_NAME_MAX));
+	assert_false(uf_name_ok(UF_NAME_DEVICE, fill('d', UF_NAME_MAX + 1), UF_NAME_MAX + 1));
+	/* a device name is a line of mosquitto's files and a level of its default filter */
+	const char *dev_bad[] = {"", ".", "..", "a b", "a/b", "a:b", "a#", "a+b", "a\n"};
+	for (size_t i = 0; i < sizeof(dev_bad) / sizeof(*dev_bad); i++)
+		assert_false(uf_name_ok(UF_NAME_DEVICE, dev_bad[i], strlen(dev_bad[i])));
+	assert_true(uf_name_ok(UF_NAME_DEVICE, "sck-kitchen.2", 13));
 	for (int k = UF_NAME_WORKFLOW; k <= UF_NAME_STEP; k++) {
 		assert_false(uf_name_ok((enum uf_name_kind)k, ".", 1));
 		assert_false(uf_name_ok((enum uf_name_kind)k, "..", 2));
@@ -84,6 +91,9 @@ static void rule_words_match_the_limits(void **state)
 	assert_non_null(strstr(uf_name_rule(UF_NAME_KEY), want));
 	assert_string_equal(uf_name_what(UF_NAME_KEY), "KV key");
 	assert_string_equal(uf_name_what(UF_NAME_QUEUE), "queue name");
+	snprintf(want, sizeof(want), "1..%u ", UF_NAME_MAX);
+	assert_non_null(strstr(uf_name_rule(UF_NAME_DEVICE), want));
+	assert_string_equal(uf_name_what(UF_NAME_DEVICE), "device name");
 }
 
 static void int64_as_redis_reads_it(void **state)
