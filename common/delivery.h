@@ -109,6 +109,11 @@
 #define UF_STAT_LAT_BUCKET "lat:"
 #define UF_STAT_LAT_SUM_MS "lat:sum_ms"
 extern const uint32_t uf_lat_bounds_ms[UF_LAT_NBOUNDS];
+/* Cold start, in the same buckets: from unifaasd's launch of a unit
+ * (UF_SPAWN_ENV of launch.h) to the first pop that gave it an event, as
+ * the tender's clock says; counted once per unit, in its first commit. */
+#define UF_STAT_COLD_BUCKET "cold:"
+#define UF_STAT_COLD_SUM_MS "cold:sum_ms"
 /* the bucket of a latency of ms milliseconds (0..UF_LAT_NBOUNDS) */
 unsigned uf_lat_bucket(uint64_t ms);
 /* the latency in ms of an event whose origin id is `origin` (n bytes),

@@ -23,6 +23,10 @@
 #define UF_ENV_NAME_MAX  128                  /* bytes of a variable name */
 #define UF_ENV_VALUE_MAX 4096                 /* bytes of one value */
 #define UF_FN_ENV_PREFIX "UF_ENV_"
+/* when unifaasd launched the unit (spawn, or hand-over to a standby), its
+ * uf_time_ms in decimal: the tender measures its cold start from it
+ * (delivery.h, UF_STAT_COLD_BUCKET) */
+#define UF_SPAWN_ENV     "UF_SPAWN_MS"
 #define UF_STACK_DEFAULT (256u << 10) /* the guest's stack when nothing else is asked */
 #define UF_LAUNCH_MAGIC  "UFLAUNCH1\n"
 #define UF_LAUNCH_MAX    (2u << 20)

@@ -121,7 +121,8 @@ static double handled(json_t *st)
 	json_t *v;
 	double n = 0;
 	json_object_foreach(st, k, v) if (strcmp(k, UF_STAT_FAILED) && strcmp(k, UF_STAT_DEAD) &&
-	                                  strncmp(k, UF_STAT_LAT_BUCKET, strlen(UF_STAT_LAT_BUCKET))) n +=
+	                                  strncmp(k, UF_STAT_LAT_BUCKET, strlen(UF_STAT_LAT_BUCKET)) &&
+	                                  strncmp(k, UF_STAT_COLD_BUCKET, strlen(UF_STAT_COLD_BUCKET))) n +=
 	    (double)json_integer_value(v);
 	return n;
 }
@@ -131,23 +132,27 @@ static double stat_field(json_t *st, const char *k)
 	return (double)json_integer_value(json_object_get(st, k));
 }
 
-static void latency_histogram(struct mbuf *b, const char *wf, const char *step, json_t *st)
+/* A histogram of uf:stat's bucket fields prefix<i> and its sum_ms field. */
+static void stat_histogram(struct mbuf *b, const char *name, const char *prefix, const char *sum_ms, const char *wf,
+                           const char *step, json_t *st)
 {
 	static const char *const labels[] = {"workflow", "step", "le"};
 	uint64_t cum = 0;
-	char field[32], le[32];
+	char field[32], le[32], sample[96];
+	snprintf(sample, sizeof(sample), "%s_bucket", name);
 	for (unsigned i = 0; i <= UF_LAT_NBOUNDS; i++) {
-		snprintf(field, sizeof(field), UF_STAT_LAT_BUCKET "%u", i);
+		snprintf(field, sizeof(field), "%s%u", prefix, i);
 		cum += (uint64_t)json_integer_value(json_object_get(st, field));
 		if (i < UF_LAT_NBOUNDS)
 			snprintf(le, sizeof(le), "%.15g", uf_lat_bounds_ms[i] / 1000.0);
 		const char *values[] = {wf, step, i < UF_LAT_NBOUNDS ? le : "+Inf"};
-		metrics_sample(b, "unifaas_event_latency_seconds_bucket", 3, labels, values, (double)cum);
+		metrics_sample(b, sample, 3, labels, values, (double)cum);
 	}
 	const char *values[] = {wf, step};
-	metrics_sample(b, "unifaas_event_latency_seconds_sum", 2, WS, values,
-	               stat_field(st, UF_STAT_LAT_SUM_MS) / 1000.0);
-	metrics_sample(b, "unifaas_event_latency_seconds_count", 2, WS, values, (double)cum);
+	snprintf(sample, sizeof(sample), "%s_sum", name);
+	metrics_sample(b, sample, 2, WS, values, stat_field(st, sum_ms) / 1000.0);
+	snprintf(sample, sizeof(sample), "%s_count", name);
+	metrics_sample(b, sample, 2, WS, values, (double)cum);
 }
 
 /* Per step, from uf:stat (steps of deployed workflows whose counters came). */
@@ -165,6 +170,10 @@ static void render_stats(struct mbuf *b, struct daemon *d, const struct scrape *
 	     "Event latency from its first entry in a queue (stream id) to the commit that acknowledged it as "
 	     "handled, counted by the tender in the commit (retries included).",
 	     3},
+	    {"unifaas_unit_cold_start_seconds", "histogram",
+	     "Unit cold start: from the daemon's launch of the unit (spawn or standby hand-over) to its first pop "
+	     "that returned events, measured by the tender and counted in its first commit.",
+	     4},
 	};
 	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
 		metrics_family(b, fams[f].name, fams[f].type, fams[f].help);
@@ -175,7 +184,11 @@ static void render_stats(struct mbuf *b, struct daemon *d, const struct scrape *
 				if (!st)
 					continue;
 				if (fams[f].kind == 3)
-					latency_histogram(b, w->m->name, step, st);
+					stat_histogram(b, fams[f].name, UF_STAT_LAT_BUCKET, UF_STAT_LAT_SUM_MS,
+					               w->m->name, step, st);
+				else if (fams[f].kind == 4)
+					stat_histogram(b, fams[f].name, UF_STAT_COLD_BUCKET, UF_STAT_COLD_SUM_MS,
+					               w->m->name, step, st);
 				else
 					metrics_sample(b, fams[f].name, 2, WS, values,
 					               fams[f].kind == 0   ? handled(st)

@@ -44,7 +44,7 @@
 extern char **environ;
 
 #define MAX_ARGS  24 /* options only: the environment travels apart (launch.h) */
-#define ENV_EXTRA 6  /* credentials, unit id, NET_IP, NET_GW, NULL */
+#define ENV_EXTRA 7  /* credentials, unit id, spawn time, NET_IP, NET_GW, NULL */
 
 /* A unit of this daemon by pid (id NULL) or by id, also among undeployed
  * workflows waiting for their units to end. */
@@ -525,6 +525,7 @@ static int build_env(struct daemon *d, const struct step *s, const struct unit *
 	envp[n++] = fmt_dup("UF_REDIS_USER=%s", s->wf->acl_user);
 	envp[n++] = fmt_dup("UF_REDIS_PASSWORD=%s", s->wf->acl_pass);
 	envp[n++] = fmt_dup("UF_UNIT=%s", u->id);
+	envp[n++] = fmt_dup(UF_SPAWN_ENV "=%llu", (unsigned long long)uf_time_ms());
 	if (u->tap[0]) {
 		char gw[32];
 		snprintf(gw, sizeof(gw), "%s", d->cfg.tap_cidr);

@@ -54,6 +54,7 @@
 #include "backend.h"
 #include "delivery.h"
 #include "hvt.h"
+#include "launch.h"
 #include "uf_abi.h"
 
 struct redis_be {
@@ -75,7 +76,10 @@ struct redis_be {
 	int have_pending;
 	struct uf_entry inflight[UF_BATCH_MAX];
 	uint32_t ninflight;
-	redisReply *kv_reply; /* keeps a GET value alive until the next call */
+	redisReply *kv_reply;  /* keeps a GET value alive until the next call */
+	uint64_t spawn_ms;     /* UF_SPAWN_ENV: when unifaasd launched this unit (0: not known) */
+	uint64_t first_pop_ms; /* when the first entries came (0: none yet) */
+	int cold_sent;         /* the cold start was counted */
 	char why[512];
 };
 
@@ -140,6 +144,8 @@ static int read_batch(struct redis_be *r, uint32_t timeout_ms)
 		return e;
 	}
 	r->batch = rep;
+	if (!r->first_pop_ms && entries_of(rep)->elements)
+		r->first_pop_ms = uf_time_ms();
 	return 0;
 }
 
@@ -268,6 +274,26 @@ static int append_latency(struct redis_be *r, const struct uf_entry *ents, const
 	return queued;
 }
 
+/* Queue the unit's cold start (delivery.h), once, in its first commit after
+ * its first events came.  The number of commands queued. */
+static int append_cold_start(struct redis_be *r)
+{
+	struct uf_cmd cmd;
+	char field[32];
+	if (r->cold_sent || !r->spawn_ms || !r->first_pop_ms)
+		return 0;
+	r->cold_sent = 1;
+	uint64_t ms = r->first_pop_ms > r->spawn_ms ? r->first_pop_ms - r->spawn_ms : 0;
+	snprintf(field, sizeof(field), UF_STAT_COLD_BUCKET "%u", uf_lat_bucket(ms));
+	if (uf_count_cmd(&r->dv, field, 1, &cmd) < 0)
+		return 0;
+	redisAppendCommandArgv(r->c, cmd.argc, cmd.argv, cmd.len);
+	if (uf_count_cmd(&r->dv, UF_STAT_COLD_SUM_MS, ms, &cmd) < 0)
+		return 1;
+	redisAppendCommandArgv(r->c, cmd.argc, cmd.argv, cmd.len);
+	return 2;
+}
+
 /*
  * Settle `n` entries in one MULTI/EXEC (see the top of this file): results
  * as for commit(); pushes and KV writes of the acknowledged events first.
@@ -329,6 +355,7 @@ static int settle(struct redis_be *r, const struct uf_entry *ents, uint32_t n, c
 		queued++;
 	}
 	queued += append_latency(r, ents, results, n, tms);
+	queued += append_cold_start(r);
 	redisAppendCommand(r->c, "EXEC");
 	for (int i = 0; i < queued + 2; i++) {
 		redisReply *rep = NULL;
@@ -544,7 +571,8 @@ struct uf_backend *uf_redis_backend_open(const struct uf_redis_opts *o, char *er
 	/* AUTH and XGROUP CREATE are sent now and their replies read in
 	 * redis_ready(), after the VM is set up: the round trips overlap the
 	 * KVM work instead of adding to the boot */
-	const char *user = getenv("UF_REDIS_USER"), *pass = getenv("UF_REDIS_PASSWORD");
+	const char *user = getenv("UF_REDIS_USER"), *pass = getenv("UF_REDIS_PASSWORD"), *sp = getenv(UF_SPAWN_ENV);
+	r->spawn_ms = sp ? strtoull(sp, NULL, 10) : 0;
 	r->socket = o->socket;
 	r->user = user;
 	r->authing = pass != NULL;

@@ -63,6 +63,8 @@ W='{step="s",workflow="met"}'
 starts=$(daemon_log | grep -c 'what=unit-start unit=met\.s\.')
 got=$(($(fig 'unifaas_unit_starts_total{how="spawn",step="s",workflow="met"}' || echo 0) + $(fig 'unifaas_unit_starts_total{how="standby",step="s",workflow="met"}' | grep . || echo 0)))
 [ "$starts" -ge 1 ] && [ "$got" = "$starts" ] && pass unit-starts-counted || fail unit-starts-counted "metrics $got, daemon log $starts"
+cold=$(fig "unifaas_unit_cold_start_seconds_count$W")
+[ "${cold:-0}" -ge 1 ] && [ "$cold" -le "$starts" ] && pass cold-starts-counted || fail cold-starts-counted "cold starts '$cold', unit starts $starts"
 check handled-equals-kv [ "$(fig "unifaas_events_handled_total$W")" = 20 ]
 check latency-count-equals-handled [ "$(fig "unifaas_event_latency_seconds_count$W")" = 20 ]
 check latency-inf-bucket [ "$(fig 'unifaas_event_latency_seconds_bucket{le="+Inf",step="s",workflow="met"}')" = 20 ]
