@@ -422,6 +422,8 @@ static enum MHD_Result wait_redis(struct api *a, struct MHD_Connection *c, struc
 	if (!rq->calls) {
 		if (rq->finish)
 			rq->finish(rq);
+		if (rq->partial_ok && rq->out && !rq->doc) /* a raw answer made without Redis */
+			return send_ready(c, rq);
 		if (rq->partial_ok && rq->doc) {
 			if (rq->status == 200 && rq->missing) /* nothing asked (no unit): nothing stale */
 				json_object_set_new(rq->doc, "stale", json_true());
@@ -874,6 +876,11 @@ void api_answer_error(struct request *rq, unsigned status, const char *code, con
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	answer_error(rq, status, code, "%s", msg);
+}
+
+void api_partial_ok(struct request *rq)
+{
+	rq->partial_ok = 1;
 }
 
 void api_again(struct request *rq)

@@ -59,6 +59,8 @@ void api_answer_json(struct request *rq, unsigned status, json_t *j);
 void api_answer_error(struct request *rq, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void api_again(struct request *rq);
+/* the route's finish makes a whole answer also when replies are missing */
+void api_partial_ok(struct request *rq);
 /* a raw answer; takes body (malloc'd); type: its Content-Type */
 void api_answer_text(struct request *rq, unsigned status, const char *type, char *body, size_t len);
 /* the route's state, zeroed when first asked for; slot_free frees it with the request */

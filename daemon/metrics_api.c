@@ -14,8 +14,9 @@
  *     counters hash uf:stat:<wf>:<step> (events acknowledged per unit,
  *     failed, dead-lettered, and the latency buckets the tenders count in
  *     their commits: common/delivery.h).
- * When Redis does not answer in time the scrape is a 503 (Prometheus
- * records the target as down); /healthz says why.
+ * When Redis does not answer (store_healthy says it is away: not asked; or
+ * no reply within the API's wait) the scrape still answers 200 with what
+ * the daemon knows and unifaas_redis_up 0; /healthz says why.
  *
  * /healthz answers at once from memory and one connect: Redis from
  * store_healthy (the command connection's state, no round trip, so a
@@ -49,6 +50,7 @@ struct scrape {
 	json_t *queues; /* inspect_queue_json of each queue */
 	json_t *asked;  /* [wf, step] of each HGETALL sent, in order */
 	json_t *stats;  /* the replies to them: objects field -> integer */
+	int queues_in;  /* the queues' reply came */
 	struct api *a;
 };
 
@@ -72,7 +74,7 @@ static void queues_in(redisReply *r, void *arg)
 {
 	struct request *rq = arg;
 	struct scrape *x = scrape_of(rq);
-	if (api_live(rq) && x && r && r->type == REDIS_REPLY_ARRAY)
+	if (api_live(rq) && x && r && r->type == REDIS_REPLY_ARRAY && (x->queues_in = 1))
 		for (size_t i = 0; i < r->elements; i++) {
 			json_t *q = inspect_queue_json(r->element[i]);
 			if (q)
@@ -86,6 +88,10 @@ static void stat_in(redisReply *r, void *arg)
 	struct request *rq = arg;
 	struct scrape *x = scrape_of(rq);
 	json_t *o = json_object();
+	if (!r || r->type != REDIS_REPLY_ARRAY) { /* no figures: not a step of zeros */
+		json_decref(o);
+		o = json_null();
+	}
 	for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2)
 		if (r->element[i]->type == REDIS_REPLY_STRING && r->element[i + 1]->type == REDIS_REPLY_STRING)
 			json_object_set_new(o, r->element[i]->str,
@@ -106,7 +112,7 @@ static json_t *stat_of(const struct scrape *x, const char *wf, const char *step)
 	{
 		if (!strcmp(json_string_value(json_array_get(v, 0)), wf) &&
 		    !strcmp(json_string_value(json_array_get(v, 1)), step))
-			return json_array_get(x->stats, i);
+			return json_is_object(json_array_get(x->stats, i)) ? json_array_get(x->stats, i) : NULL;
 	}
 	return NULL;
 }
@@ -273,7 +279,14 @@ static void scrape_finish(struct request *rq)
 	struct mbuf b = {0};
 	if (!x || !x->a)
 		return;
+	int whole = x->queues_in && json_array_size(x->stats) == json_array_size(x->asked);
+	for (size_t i = 0; whole && i < json_array_size(x->stats); i++)
+		whole = json_is_object(json_array_get(x->stats, i));
 	metrics_render(&b);
+	metrics_family(&b, "unifaas_redis_up", "gauge",
+	               "1 if Redis answered every read of this scrape; 0 if not, and the figures read from Redis "
+	               "(queues, events, latency, cold starts) are missing from it.");
+	metrics_sample(&b, "unifaas_redis_up", 0, NULL, NULL, whole);
 	render_units(&b, api_daemon(x->a));
 	render_queues(&b, x);
 	render_stats(&b, api_daemon(x->a), x);
@@ -293,8 +306,9 @@ enum MHD_Result metrics_scrape(struct api *a, struct MHD_Connection *c, struct r
 	    (!x->stats && !(x->stats = json_array())))
 		return api_error(c, 500, "internal", "out of memory");
 	x->a = a;
+	api_partial_ok(rq); /* without Redis: what the daemon knows, and unifaas_redis_up 0 */
 	metric_add(M_SCRAPES, NULL, 1);
-	if (inspect_queues_send(a, rq, queues_in) == 0)
+	if (store_healthy(d->store) && inspect_queues_send(a, rq, queues_in) == 0)
 		for (struct workflow *w = d->workflows; w; w = w->next)
 			for (size_t i = 0; i < w->m->nfunctions; i++) {
 				char key[2 * UF_NAME_BUF + 16];

@@ -81,6 +81,7 @@ d="$(fig "unifaas_queue_depth$Q")"
 check pending-is-xpending [ "$(fig "unifaas_queue_pending$Q")" = "$(R XPENDING uf:q:met2:in h | head -1)" ]
 check entries-is-xlen [ "$(fig "unifaas_queue_entries$Q")" = "$(R XLEN uf:q:met2:in)" ]
 check units-running [ "$(fig 'unifaas_units{state="running",step="h",workflow="met2"}')" = 1 ]
+check redis-up [ "$(fig "unifaas_redis_up{}")" = 1 ]
 
 # /healthz: both reachable, then Redis stopped, then the broker gone
 hz() { curl -s -o "$UF_TMP/hz.json" -w '%{http_code} %{time_total}' --max-time 5 "http://127.0.0.1:$PORT/healthz"; }
@@ -98,7 +99,13 @@ for i in $(seq 30); do
 	sleep 0.1
 done
 redis_ok=$(hzf redis) mqtt_ok=$(hzf mqtt)
+# /metrics meanwhile: at once, what the daemon knows, and unifaas_redis_up 0
+mcode=$(curl -s -o "$UF_TMP/scrape.txt" -w '%{http_code} %{time_total}' --max-time 10 -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/metrics")
 kill -CONT "$RPID"
+read -r mc mt <<<"$mcode"
+parse && [ "$mc" = 200 ] && [ "$(fig "unifaas_redis_up{}")" = 0 ] && [ "$(fig 'unifaas_units{state="running",step="h",workflow="met2"}')" = 1 ] &&
+	! grep -q '^unifaas_queue_depth{' "$UF_TMP/scrape.txt" && python3 -c "import sys; sys.exit(float('$mt') >= 1)" &&
+	pass metrics-without-redis || fail metrics-without-redis "status $mc in ${mt}s: $(head -3 "$UF_TMP/scrape.err") $(grep redis_up "$UF_TMP/scrape.txt")"
 echo "info: healthz with Redis stopped: $code after $i tries, slowest answer $worst ms"
 [ "$code" = 503 ] && [ "$redis_ok" = False ] && [ "$mqtt_ok" = True ] && pass healthz-redis-stopped || fail healthz-redis-stopped "$code $(cat "$UF_TMP/hz.json")"
 [ "$worst" -lt 1000 ] && pass healthz-prompt-redis-stopped || fail healthz-prompt-redis-stopped "slowest answer $worst ms"
