@@ -162,6 +162,7 @@ static enum MHD_Result r_set(struct api *a, struct MHD_Connection *c, struct req
 		return api_error(c, 400, "bad_request",
 		                 "secret '%s': the value holds a NUL byte, which an environment variable cannot", name);
 	int e = store(api_daemon(a), name, value, len);
+	explicit_bzero((char *)value, len); /* the request's copy: not left in freed memory */
 	if (e) {
 		dlog("error", "what=secret op=set name=%s cause=\"%s\"", name, strerror(e));
 		return api_error(c, 500, "internal", "secret '%s': cannot write it in the state dir: %s", name,
