@@ -106,4 +106,16 @@ rc=$?
 echo getenv:SLACK_URL | U push sec in >/dev/null
 wait_for 10 sh -c "grep -q \"what=unit-start workflow=sec step=s cause=.*secret 'SLACK_URL'\" '$PLAT_STATE/logs/unifaasd.log'" &&
 	pass start-without-secret-says-why || fail start-without-secret-says-why "$(daemon_log | grep 'what=unit-start workflow=sec' | tail -2)"
+
+# the same through a tender spawned for the unit (no standby: prestart=0)
+plat_down
+PLAT_CONF=prestart=0 plat_up || { fail up2 "the platform without standbys did not come up"; exit 0; }
+printf '%s' "$V1" | U secret set SLACK_URL && U deploy "$m" >/dev/null || fail deploy-spawned "set or deploy failed"
+echo getenv:SLACK_URL | U push sec in >/dev/null
+wait_for 20 kv_is sec env:SLACK_URL "$V1" && daemon_log | grep 'what=unit-start unit=sec\.' | grep -q 'standby=0' &&
+	pass spawned-unit-reads-secret || fail spawned-unit-reads-secret "'$(kv sec env:SLACK_URL)' $(daemon_log | grep 'what=unit-start unit=sec' | head -1)"
+tpid=$(plat_pids '--consumer=sec\.s\.' | head -1)
+ps -ef >"$UF_TMP/ps.txt"
+[ -n "$tpid" ] && ! grep -q -- "$V1" "$UF_TMP/ps.txt" && ! tr '\0' ' ' <"/proc/$tpid/cmdline" | grep -q -- "$V1" &&
+	pass spawned-not-in-argv || fail spawned-not-in-argv "tender '$tpid'"
 finish
