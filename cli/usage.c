@@ -161,7 +161,7 @@ static const struct command commands[] = {
      "not echoed), never from the command line; 'ls' prints names and when each was\n"
      "set, never values; 'rm' removes one. A unit gets the values when it starts:\n"
      "units started after a change get the new value, running ones keep theirs.\n"
-     "NAME: " UF_NAME_RULE_VAR ". Values: 1..4096 bytes, no NUL.\n"},
+     "NAME: " UF_NAME_RULE_VAR ".\nValues: 1..4096 bytes, no NUL.\n"},
     {"version", "version", "Prints the version and the ABI version of the images it builds.\n"},
     {"help", "help [COMMAND]", "Prints the list of commands, or the help of one.\n"},
 };
