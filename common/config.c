@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "uf_abi.h"
 
 void uf_config_defaults(struct uf_config *c, const char *state_dir)
 {
@@ -32,6 +33,9 @@ void uf_config_defaults(struct uf_config *c, const char *state_dir)
 	c->prestart = 2;
 	c->retain_handled = 10000;
 	c->trim_interval_ms = 30000;
+	c->egress_connect_timeout_ms = 5000;
+	c->egress_timeout_ms = 10000;
+	c->egress_max_response = 8u << 20;
 }
 
 static int parse_num(const char *v, uint64_t min, uint64_t max, uint64_t *out)
@@ -70,6 +74,9 @@ static const struct num_key {
     NUM(prestart, 0, 64),
     NUM(tap_pool_size, 1, 1000),
     NUM(log_cap, 4096, UINT64_C(1) << 36),
+    NUM(egress_connect_timeout_ms, 1, UF_HTTP_TIMEOUT_MAX),
+    NUM(egress_timeout_ms, 1, UF_HTTP_TIMEOUT_MAX),
+    NUM(egress_max_response, 0, UINT64_C(1) << 32),
 #undef NUM
 };
 
@@ -94,6 +101,8 @@ static int set_key(struct uf_config *c, const char *k, const char *v)
 		return set_str(c->mqtt_tls_cert, sizeof(c->mqtt_tls_cert), v, 0);
 	if (!strcmp(k, "mqtt_tls_key"))
 		return set_str(c->mqtt_tls_key, sizeof(c->mqtt_tls_key), v, 0);
+	if (!strcmp(k, "egress_ca_file"))
+		return set_str(c->egress_ca_file, sizeof(c->egress_ca_file), v, 0);
 	if (!strcmp(k, "tap_bridge"))
 		return set_str(c->tap_bridge, sizeof(c->tap_bridge), v, 1);
 	if (!strcmp(k, "tap_cidr"))

@@ -43,6 +43,11 @@ struct uf_config {
 	uint32_t prestart;         /* standby tenders kept ready (0: none) */
 	uint32_t retain_handled;   /* handled entries a queue keeps (retention.c) */
 	uint32_t trim_interval_ms; /* how often queues are trimmed */
+	/* uf_http (daemon/egress_server.c) */
+	char egress_ca_file[1024];          /* PEM CAs trusted besides the system's bundle */
+	uint32_t egress_connect_timeout_ms; /* connecting, TLS handshake included */
+	uint32_t egress_timeout_ms;         /* a whole call; a function's own limit is capped by it */
+	uint64_t egress_max_response;       /* largest response body read: past it, -EFBIG */
 	/* filled by unifaasd (daemon/config.c), never by uf_config_load */
 	char redis_password[256];
 	char token[256];

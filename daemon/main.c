@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "egress_server.h"
 #include "standby.h"
 #include "metrics.h"
 #include "store.h"
@@ -155,6 +156,10 @@ int main(int argc, char **argv)
 	uv_signal_start(&d.sigterm, on_term, SIGTERM);
 	uv_signal_start(&d.sigint, on_term, SIGINT);
 	uv_signal_start(&d.sigchld, on_child, SIGCHLD);
+	if (!(d.egress = egress_open(&d.cfg, err, sizeof(err)))) {
+		fprintf(stderr, "unifaasd: egress: %s\n", err);
+		return 1;
+	}
 	d.standbys = standby_open(&d, d.cfg.prestart);
 	scheduler_start(&d);
 	dlog("info", "what=start version=%s pid=%d state_dir=%s api=127.0.0.1:%u redis=%s max_units=%u prestart=%u",
@@ -163,6 +168,7 @@ int main(int argc, char **argv)
 	uv_run(d.loop, UV_RUN_DEFAULT);
 
 	standby_close(d.standbys);
+	egress_close(d.egress);
 	store_close(d.store);
 	if (d.taps)
 		tap_pool_close(d.taps, 0, err, sizeof(err));

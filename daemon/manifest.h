@@ -51,7 +51,7 @@ struct uf_function {
 	char **env_keys; /* env: NAME: value, in file order */
 	char **env_values;
 	size_t nenv;
-	char **egress; /* allowed URL prefixes (used by a later issue) */
+	char **egress; /* allowed URL prefixes (common/egress.h: egress_server.c) */
 	size_t negress;
 	char **secrets; /* names of secrets it may read (secrets.c delivers them) */
 	size_t nsecrets;

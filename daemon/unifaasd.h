@@ -1,13 +1,14 @@
 /*
  * unifaasd.h - the orchestrator's shared state (ARCHITECTURE §4).
  *
- * One process, one libuv loop, no threads.  The daemon owns: the registry of
+ * One process, one libuv loop, no threads but egress_server.c's.  The daemon owns: the registry of
  * deployed workflows (registry.c), the units it started (units.c), the
  * decision when to start one (scheduler.c + autoscale.c), the control API
  * (api.c), the units' logs (logs.c), its connection to Redis (store.c),
  * pre-started tenders (standby.c), the TAP pool (tap_pool.c) and its
  * configuration (config.c), its own log records (dlog.c) and clocks
- * (clock.c); manifests are parsed by manifest.c.
+ * (clock.c), units' outbound HTTP (egress_server.c, on threads of its own:
+ * the one exception to "no threads"); manifests are parsed by manifest.c.
  * It never touches guest memory and never sits on the data path: units talk
  * to Redis themselves.
  *
@@ -127,6 +128,7 @@ struct daemon {
 	struct api *api;
 	struct tap_pool *taps;
 	struct standby_pool *standbys;
+	struct egress *egress; /* uf_http (egress_server.c) */
 };
 
 /* clock.c: now_ms for intervals (monotonic), wall_ms for times users see (epoch) */

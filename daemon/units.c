@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "delivery.h"
+#include "egress_server.h"
 #include "launch.h"
 #include "logs.h"
 #include "metrics.h"
@@ -44,7 +45,7 @@
 extern char **environ;
 
 #define MAX_ARGS  24 /* options only: the environment travels apart (launch.h) */
-#define ENV_EXTRA 7  /* credentials, unit id, spawn time, NET_IP, NET_GW, NULL */
+#define ENV_EXTRA 8  /* credentials, unit id, spawn time, egress token, NET_IP, NET_GW, NULL */
 
 /* A unit of this daemon by pid (id NULL) or by id, also among undeployed
  * workflows waiting for their units to end. */
@@ -320,6 +321,7 @@ static void finish(struct unit *u)
 	struct daemon *d = s->wf->d;
 	char reason[512];
 	describe_end(u, reason, sizeof(reason));
+	egress_revoke(d->egress, u->id);
 	int by_us = u->stop_reason != STOP_NONE && u->stop_reason != STOP_HUNG;
 	int clean = !u->term_signal && u->exit_status == 0;
 	if (!u->term_signal && u->exit_status >= 0 && u->exit_status <= UF_END_NET)
@@ -497,6 +499,8 @@ static int build_argv(struct daemon *d, struct step *s, struct unit *u, char **a
 		argv[n++] = fmt_dup("--stack=%zuK", (UF_STACK_DEFAULT + env + 4095) / 4096 * 4);
 	if (u->tap[0])
 		argv[n++] = fmt_dup("--tap=%s", u->tap);
+	/* uf_http: through the egress server, or refused (no egress: list) */
+	argv[n++] = f->negress ? fmt_dup("--egress=%s", egress_socket(d->egress)) : fmt_dup("--egress=none");
 	argv[n++] = fmt_dup("%s", s->image);
 	argv[n] = NULL;
 	for (int i = 0; i < n; i++)
@@ -512,13 +516,14 @@ static void free_argv(char **argv)
 }
 
 /* The tender's environment (never its argv, launch.h): the workflow's
- * Redis credentials, the unit's id, and the function's variables and
- * secrets (read from the store now: secrets.c), each as UF_ENV_KEY=VALUE
- * (NET_IP and NET_GW too for a unit with a TAP device).  NULL-terminated,
+ * Redis credentials, the unit's id, its egress token (egress_server.c) if
+ * the function has `egress:`, and the function's variables and secrets
+ * (read from the store now: secrets.c), each as UF_ENV_KEY=VALUE (NET_IP
+ * and NET_GW too for a unit with a TAP device).  NULL-terminated,
  * nenv + nsecrets + ENV_EXTRA entries; -1 with err (a secret removed since
  * the deploy, or out of memory). */
-static int build_env(struct daemon *d, const struct step *s, const struct unit *u, char **envp, char *err,
-                     size_t errlen)
+static int build_env(struct daemon *d, const struct step *s, const struct unit *u, const char *egress_token,
+                     char **envp, char *err, size_t errlen)
 {
 	const struct uf_function *f = s->fn;
 	size_t n = 0;
@@ -526,6 +531,8 @@ static int build_env(struct daemon *d, const struct step *s, const struct unit *
 	envp[n++] = fmt_dup("UF_REDIS_PASSWORD=%s", s->wf->acl_pass);
 	envp[n++] = fmt_dup("UF_UNIT=%s", u->id);
 	envp[n++] = fmt_dup(UF_SPAWN_ENV "=%llu", (unsigned long long)uf_time_ms());
+	if (egress_token)
+		envp[n++] = fmt_dup(UF_EG_TOKEN_ENV "=%s", egress_token);
 	if (u->tap[0]) {
 		char gw[32];
 		snprintf(gw, sizeof(gw), "%s", d->cfg.tap_cidr);
@@ -624,9 +631,16 @@ int spawn_tender(char *const argv[], char *const envp[], int in, int out, int er
 static int spawn(struct daemon *d, struct step *s, struct unit *u, int *outfd, int *errfd, char *err, size_t errlen)
 {
 	char *argv[MAX_ARGS] = {0}, **envp = calloc(s->fn->nenv + s->fn->nsecrets + ENV_EXTRA, sizeof(*envp));
-	int rc = -1, out[2] = {-1, -1}, errp[2] = {-1, -1};
+	char token[UF_EG_TOKEN_LEN + 1];
+	int rc = -1, out[2] = {-1, -1}, errp[2] = {-1, -1}, egress = s->fn->negress > 0;
 	err[0] = 0;
-	if (!envp || build_env(d, s, u, envp, err, errlen) < 0 || build_argv(d, s, u, argv, envp) < 0) {
+	if (egress &&
+	    egress_grant(d->egress, u->id, s->wf->m->name, s->fn->name, s->fn->egress, s->fn->negress, token) < 0) {
+		snprintf(err, errlen, "cannot grant egress: out of memory or randomness");
+		goto out;
+	}
+	if (!envp || build_env(d, s, u, egress ? token : NULL, envp, err, errlen) < 0 ||
+	    build_argv(d, s, u, argv, envp) < 0) {
 		if (!err[0])
 			snprintf(err, errlen, "out of memory");
 		goto out;
@@ -657,6 +671,9 @@ out:
 		if (errp[i] >= 0)
 			close(errp[i]);
 	}
+	if (rc < 0 && egress)
+		egress_revoke(d->egress, u->id);
+	explicit_bzero(token, sizeof(token));
 	free_argv(argv);
 	free_env(envp);
 	return rc;

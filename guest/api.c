@@ -593,8 +593,10 @@ const char *uf_getenv(const char *name)
 
 int uf_http(uf_ctx *ctx, const uf_http_req *req, uf_http_resp *resp)
 {
-	if (!ctx || !req || !resp || !req->method || !req->url || (!req->body && req->body_len))
+	if (!ctx || !req || !resp || !req->method || !req->url || (!req->body && req->body_len) ||
+	    (!resp->body && resp->cap) || (!resp->headers && resp->headers_cap))
 		return -EINVAL;
+	const char *id = ctx->in_event ? ctx->events[ctx->cur].id : NULL;
 	struct uf_hc_http hc = {
 	    .method = (uint64_t)(uintptr_t)req->method,
 	    .method_len = strlen(req->method),
@@ -604,13 +606,23 @@ int uf_http(uf_ctx *ctx, const uf_http_req *req, uf_http_resp *resp)
 	    .headers_len = req->headers ? strlen(req->headers) : 0,
 	    .body = (uint64_t)(uintptr_t)req->body,
 	    .body_len = req->body_len,
+	    .event_id = (uint64_t)(uintptr_t)id,
+	    .event_id_len = id ? strlen(id) : 0,
 	    .resp = (uint64_t)(uintptr_t)resp->body,
 	    .resp_cap = resp->cap,
+	    .resp_headers = (uint64_t)(uintptr_t)resp->headers,
+	    .resp_headers_cap = resp->headers_cap,
+	    .timeout_ms = req->timeout_ms,
 	};
 	uf_hypercall(UF_HC_HTTP, &hc);
 	if (hc.ret < 0)
 		return hc.ret;
 	resp->status = hc.status;
 	resp->len = hc.resp_len;
+	resp->headers_len = hc.resp_headers_len;
+	if (hc.resp_len < resp->cap)
+		resp->body[hc.resp_len] = '\0';
+	if (hc.resp_headers_len < resp->headers_cap)
+		resp->headers[hc.resp_headers_len] = '\0';
 	return 0;
 }

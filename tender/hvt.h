@@ -63,6 +63,7 @@ struct hvt_options {
 	const char *tap; /* --tap: TAP device to attach (hvt_net.c), or NULL */
 	uint8_t mac[6];  /* --mac, when mac_set; else derived from the tap name */
 	int mac_set;
+	const char *egress; /* --egress: unifaasd's egress socket (hvt_egress.c), or NULL */
 };
 
 /* hvt_net.c: the unit's TAP device; NET calls answer -ENOSYS unless attached. */
@@ -88,6 +89,8 @@ struct hvt {
 	                                          * pop_progress + i + 1 */
 	char denied_logged[8][UF_QUEUE_MAX + 1]; /* queues whose grant refusal was logged */
 	int console_fd;                          /* where the guest's stdout and stderr go */
+	int egress_on, egress_fd, egress_broken; /* hvt_egress.c: connected to unifaasd's egress server */
+	int egress_none;                         /* --egress none: every call is refused */
 	/* how the unit ended, once it has */
 	int ended;
 	int end_code;
@@ -155,6 +158,12 @@ void hvt_net_attach_fd(struct hvt *h, int fd, const uint8_t mac[6]);
 void hvt_net_close(struct hvt *h);
 int hvt_net_parse_mac(const char *s, uint8_t mac[6]); /* "02:00:..": 0, or -1 if not a unicast MAC */
 void hvt_hc_net(struct hvt *h, void *arg);
+
+/* hvt_egress.c: connect to --egress (before seccomp; -1 with err), serve
+ * UF_HC_HTTP through it (-ENOSYS without), close. */
+int hvt_egress_open(struct hvt *h, char *err, size_t errlen);
+void hvt_hc_http(struct hvt *h, void *arg);
+void hvt_egress_close(struct hvt *h);
 
 /* hvt_dataplane.c: when the unit has ended with a batch in flight, settle
  * it (backend->settle_on_end): the event being handled fails with the end

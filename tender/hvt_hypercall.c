@@ -209,12 +209,6 @@ static void hc_setfs(struct hvt *h, void *arg)
 	a->ret = hvt_kvm_set_fs(h, a->base) < 0 ? -EIO : 0;
 }
 
-static void hc_http(struct hvt *h, void *arg)
-{
-	(void)h;
-	((struct uf_hc_http *)arg)->ret = -ENOSYS;
-}
-
 /* hvt_dataplane.c */
 void hvt_hc_pop(struct hvt *h, void *arg);
 void hvt_hc_commit(struct hvt *h, void *arg);
@@ -234,8 +228,8 @@ static const struct {
     [UF_HC_POP] = {"pop", sizeof(struct uf_hc_pop), hvt_hc_pop},
     [UF_HC_COMMIT] = {"commit", sizeof(struct uf_hc_commit), hvt_hc_commit},
     [UF_HC_KV] = {"kv", sizeof(struct uf_hc_kv), hvt_hc_kv},
-    [UF_HC_HTTP] = {"http", sizeof(struct uf_hc_http), hc_http},
-    [UF_HC_NET] = {"net", sizeof(struct uf_hc_net), hvt_hc_net}, /* hvt_net.c */
+    [UF_HC_HTTP] = {"http", sizeof(struct uf_hc_http), hvt_hc_http}, /* hvt_egress.c */
+    [UF_HC_NET] = {"net", sizeof(struct uf_hc_net), hvt_hc_net},     /* hvt_net.c */
     [UF_HC_YIELD] = {"yield", sizeof(struct uf_hc_yield), hc_yield},
     [UF_HC_SETFS] = {"setfs", sizeof(struct uf_hc_setfs), hc_setfs},
 };

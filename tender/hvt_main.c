@@ -74,6 +74,9 @@ static void usage(FILE *f)
 	        "  --tap NAME          attach the unit to the existing TAP device NAME (raw\n"
 	        "                      Ethernet frames: uf_net_read/uf_net_write)\n"
 	        "  --mac MAC           the unit's MAC with --tap (default: derived from NAME)\n"
+	        "  --egress SOCKET     serve uf_http through unifaasd's egress server at SOCKET\n"
+	        "                      (token: env UF_EGRESS_TOKEN; without it uf_http\n"
+	        "                      answers -ENOSYS); 'none': every call is refused\n"
 	        "  --standby [BLANKS]  (alone) make the VM and vCPU now, then read the unit's\n"
 	        "                      options, image and environment from stdin (unifaasd's\n"
 	        "                      pre-started tenders; see hvt_standby.c)\n"
@@ -312,7 +315,8 @@ enum {
 	OPT_TAP,
 	OPT_MAC,
 	OPT_SOURCE,
-	OPT_ATTRS
+	OPT_ATTRS,
+	OPT_EGRESS
 };
 
 static const struct option long_opts[] = {
@@ -338,6 +342,7 @@ static const struct option long_opts[] = {
     {"consumer", required_argument, 0, OPT_CONSUMER},
     {"tap", required_argument, 0, OPT_TAP},
     {"mac", required_argument, 0, OPT_MAC},
+    {"egress", required_argument, 0, OPT_EGRESS},
     {"verbose", no_argument, 0, 'v'},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
@@ -495,6 +500,9 @@ static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_lo
 				return bad_opt("--mac", optarg, "expected a unicast MAC such as 02:00:00:00:00:01");
 			o->mac_set = 1;
 			break;
+		case OPT_EGRESS:
+			o->egress = optarg;
+			break;
 		case 'v':
 			o->verbose = 1;
 			break;
@@ -587,6 +595,8 @@ int hvt_main(int argc, char **argv)
 	if (h.opt.tap && hvt_net_open(&h, err, sizeof(err)) < 0)
 		goto fail;
 	code = UF_END_INTERNAL;
+	if (hvt_egress_open(&h, err, sizeof(err)) < 0)
+		goto fail;
 	if (hvt_kvm_open(&h, err, sizeof(err)) < 0)
 		goto fail;
 	t_vm = hvt_now_ns();
@@ -623,6 +633,7 @@ int hvt_main(int argc, char **argv)
 		           h.t_ready_ns ? (long)((h.t_ready_ns - t0) / 1000) : -1L,
 		           (unsigned long)(hvt_now_ns() - t0) / 1000);
 	h.backend->close(h.backend, 1);
+	hvt_egress_close(&h);
 	if (h.end_code != UF_END_EXIT || h.opt.verbose)
 		hvt_printf(2, "uf-hvt: %s: %s\n", h.opt.image, h.end_reason);
 	if (!h.opt.fast_exit)
@@ -633,6 +644,7 @@ fail:
 	disarm_timer(timer, timer_armed);
 	fprintf(stderr, "uf-hvt: %s: %s\n", h.opt.image, err);
 	h.backend->close(h.backend, 0);
+	hvt_egress_close(&h);
 	hvt_kvm_close(&h);
 	return code;
 }

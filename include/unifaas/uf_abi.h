@@ -30,7 +30,8 @@
 
 /* 3: pop settles the previous batch (uf_hc_pop.commit); 4: an event record
  * carries where the event came from (source, attrs: issue 9's edges), so an
- * image built for 3 would read the records wrong and is refused. */
+ * image built for 3 would read the records wrong and is refused; uf_hc_http
+ * gains response headers, a timeout and the event id) */
 #define UF_ABI_VERSION 4u
 #define UF_NOTE_NAME   "unifaas"
 #define UF_NOTE_ABI    1u
@@ -115,7 +116,7 @@ enum uf_hc {
 	UF_HC_POP = 5,     /* struct uf_hc_pop                              */
 	UF_HC_COMMIT = 6,  /* struct uf_hc_commit                           */
 	UF_HC_KV = 7,      /* struct uf_hc_kv                               */
-	UF_HC_HTTP = 8,    /* struct uf_hc_http (served from the HTTP edge) */
+	UF_HC_HTTP = 8,    /* struct uf_hc_http (egress through unifaasd)   */
 	UF_HC_NET = 9,     /* struct uf_hc_net (raw frames on a TAP device) */
 	UF_HC_YIELD = 10,  /* struct uf_hc_yield                            */
 	UF_HC_SETFS = 11,  /* struct uf_hc_setfs (when WRFSBASE is missing) */
@@ -293,16 +294,44 @@ struct uf_hc_kv {
 #define UF_KEY_MAX   512u
 #define UF_VALUE_MAX (16u << 20)
 
-/* Declared now, served when the HTTP edge exists: -ENOSYS until then. */
+/*
+ * Outbound HTTP(S) (uf_http).  The tender does not speak HTTP: it forwards
+ * the request over a unix socket to unifaasd's egress server (common/
+ * egress.h), which checks the URL against the function's manifest
+ * `egress:` prefixes and makes the call with libcurl.  Without an egress
+ * server (local runs) the call answers -ENOSYS.
+ * Lengths past the UF_HTTP_*_MAX limits, and pointers outside guest memory
+ * (buffers the tender writes must be writable), are malformed calls.
+ * ret: 0 (status, headers and body filled), or -EPERM (URL not allowed),
+ * -EINVAL (bad method, URL or header), -ETIMEDOUT, -EPROTO (TLS failed),
+ * -ECONNREFUSED, -EHOSTUNREACH, -EFBIG (body past the platform's cap),
+ * -EIO.  resp_len and resp_headers_len are the full lengths: larger than
+ * the capacities when the guest's buffers were too small (truncated).
+ */
+#define UF_HTTP_METHOD_MAX       16u
+#define UF_HTTP_URL_MAX          2048u
+#define UF_HTTP_HEADERS_MAX      (16u << 10) /* request header lines               */
+#define UF_HTTP_BODY_MAX         (4u << 20)  /* request body                       */
+#define UF_HTTP_RESP_MAX         (16u << 20) /* most of a response body returned   */
+#define UF_HTTP_RESP_HEADERS_MAX (64u << 10)
+#define UF_HTTP_TIMEOUT_MAX      300000u /* ms: a longer per-call timeout is capped */
 struct uf_hc_http {
-	uint64_t method, method_len;
-	uint64_t url, url_len;
-	uint64_t headers, headers_len; /* "Name: value\r\n" lines */
-	uint64_t body, body_len;
-	uint64_t resp, resp_cap; /* in: response body buffer */
-	uint64_t resp_len;       /* out */
-	int32_t status;          /* out: HTTP status */
-	int32_t ret;             /* out */
+	uint64_t method, method_len;             /* in: "GET", "POST", ... (A-Z)            */
+	uint64_t url, url_len;                   /* in                                       */
+	uint64_t headers, headers_len;           /* in: "Name: value\r\n" lines             */
+	uint64_t body, body_len;                 /* in                                       */
+	uint64_t event_id, event_id_len;         /* in: the event being handled (0 if none): sent
+	                                          * as the Idempotency-Key header            */
+	uint64_t resp, resp_cap;                 /* in: response body buffer (writable)      */
+	uint64_t resp_len;                       /* out: full body length                    */
+	uint64_t resp_headers, resp_headers_cap; /* in: buffer for the response's
+	                                          * "Name: value\r\n" lines        */
+	uint64_t resp_headers_len;               /* out: full length of those lines          */
+	uint32_t timeout_ms;                     /* in: total time for the call, 0 = platform
+	                                          * default; capped by the platform          */
+	int32_t status;                          /* out: HTTP status                         */
+	int32_t ret;                             /* out: 0 or -errno                         */
+	uint32_t pad;
 };
 
 /*
@@ -356,6 +385,7 @@ _Static_assert(sizeof(struct uf_hc_commit) == 56, "commit layout");
 _Static_assert(sizeof(struct uf_rec_kv) == 32, "kv record layout");
 _Static_assert(sizeof(struct uf_hc_kv) == 48, "kv layout");
 _Static_assert(sizeof(struct uf_hc_net) == 32, "net layout");
+_Static_assert(sizeof(struct uf_hc_http) == 144, "http layout");
 _Static_assert(sizeof(struct uf_rec_event) == 32, "event record layout");
 _Static_assert(sizeof(struct uf_rec_push) == 16, "push record layout");
 

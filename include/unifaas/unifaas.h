@@ -103,21 +103,39 @@ int uf_kv_del(uf_ctx *ctx, const char *key);
 const char *uf_getenv(const char *name);
 
 /*
- * Outbound HTTP(S) to URLs the manifest allows.  Declared now; until the
- * HTTP edge is built every tender answers -ENOSYS.
+ * Outbound HTTP(S) to URLs the manifest's `egress:` prefixes allow
+ * (docs/writing-functions.md).  unifaasd makes the call with TLS
+ * verification on; the unit itself has no network access.  The event
+ * being handled travels as the header `Idempotency-Key: <event id>`: a
+ * call is a side effect a failed (retried) event cannot undo, so the
+ * receiver should use the key to drop duplicates.
+ * Returns 0 with status, headers and body filled in (any HTTP status,
+ * also 4xx/5xx; redirects are not followed: a 3xx comes back with its
+ * Location header), or -EPERM (URL not allowed), -EINVAL (bad method, URL
+ * or header line), -ETIMEDOUT, -EPROTO (TLS handshake or certificate
+ * check failed), -ECONNREFUSED, -EHOSTUNREACH, -EFBIG (response body past
+ * the platform's cap), -EIO, -ENOSYS (local `unifaas run`: no egress).
+ * resp->len and resp->headers_len are the full lengths, which exceed cap
+ * and headers_cap when the response did not fit (the bytes that fit are
+ * returned, truncated).  A body shorter than cap is NUL-terminated, and
+ * so are the headers.
  */
 typedef struct uf_http_req {
-	const char *method;  /* "GET", "POST", ...                 */
-	const char *url;     /* must match an `egress` prefix        */
-	const char *headers; /* "Name: value\r\n" lines, or NULL     */
+	const char *method;  /* "GET", "POST", ...                          */
+	const char *url;     /* must match an `egress` prefix                 */
+	const char *headers; /* "Name: value\r\n" lines, or NULL              */
 	const void *body;
 	size_t body_len;
+	unsigned timeout_ms; /* whole call; 0: the platform's default (capped) */
 } uf_http_req;
 typedef struct uf_http_resp {
-	int status; /* HTTP status code                       */
-	char *body; /* caller's buffer                        */
-	size_t cap; /* its capacity                           */
-	size_t len; /* bytes of body received (may exceed cap) */
+	int status;         /* HTTP status code                                */
+	char *body;         /* caller's buffer (may be NULL with cap 0)         */
+	size_t cap;         /* its capacity                                    */
+	size_t len;         /* full body length (may exceed cap)               */
+	char *headers;      /* buffer for "Name: value\r\n" lines, or NULL     */
+	size_t headers_cap; /* its capacity                                    */
+	size_t headers_len; /* full length of the header lines (may exceed cap) */
 } uf_http_resp;
 int uf_http(uf_ctx *ctx, const uf_http_req *req, uf_http_resp *resp);
 

@@ -212,17 +212,12 @@ static void test_unserved_keys(void **state)
 {
 	(void)state;
 	refused(HEAD "    egress: [\"https://hooks.slack.com/\"]\n"
-	             "    secrets: [SLACK_WEBHOOK_URL]\n" /* served: no line */
+	             "    secrets: [SLACK_WEBHOOK_URL]\n" /* both served: no line */
 	             "ingress:\n"
 	             "  mqtt:\n"
 	             "    - { topic: \"device/sck/+/readings/raw\", queue: q }\n"
 	             "  http: [{ path: /readings, queue: q }]\n",
-	        "eval.yaml:6: functions.fdc.egress: not served by this version of unifaas (functions cannot reach the "
-	        "network through the host yet: uf_http answers -ENOSYS; remove the key)\n" MQTT_UNSERVED(
-	            "9") "\n" HTTP_UNSERVED("11"));
-	refused(HEAD "    egress: []\ningress:\n",
-	        "eval.yaml:6: functions.fdc.egress: not served by this version of unifaas (functions cannot reach the "
-	        "network through the host yet: uf_http answers -ENOSYS; remove the key)");
+	        MQTT_UNSERVED("9") "\n" HTTP_UNSERVED("11"));
 	refused(HEAD "    secrets: [\"no-dash\"]\n",
 	        "eval.yaml:6: functions.fdc.secrets: 'no-dash' is not a valid variable name (" UF_NAME_RULE_VAR ")");
 }
@@ -371,8 +366,6 @@ static void test_wrong_type_structure(void **state)
 	refused(HEAD "    env: [A=1]\n",
 	        "eval.yaml:6: functions.fdc.env: expected a mapping of NAME: value, got a list");
 	refused(HEAD "    egress: https://x/\n",
-	        "eval.yaml:6: functions.fdc.egress: not served by this version of unifaas (functions cannot reach the "
-	        "network through the host yet: uf_http answers -ENOSYS; remove the key)\n"
 	        "eval.yaml:6: functions.fdc.egress: expected a list of URL prefixes, got 'https://x/'");
 	refused(
 	    HEAD "ingress:\n  mqtt: { topic: a, queue: q }\n",
@@ -492,13 +485,21 @@ static void test_bad_egress(void **state)
 {
 	(void)state;
 	refused(HEAD "    egress: [\"ftp://x/\", \"https://\", \"https:///x\", \"https://a b/\"]\n",
-	        "eval.yaml:6: functions.fdc.egress: not served by this version of unifaas (functions cannot reach the "
-	        "network through the host yet: uf_http answers -ENOSYS; remove the key)\n"
 	        "eval.yaml:6: functions.fdc.egress: 'ftp://x/' does not start with https:// or http://\n"
 	        "eval.yaml:6: functions.fdc.egress: 'https://' has no host after the scheme\n"
 	        "eval.yaml:6: functions.fdc.egress: 'https:///x' has no host after the scheme\n"
-	        "eval.yaml:6: functions.fdc.egress: 'https://a b/' is not a URL prefix (too long, or contains spaces "
-	        "or control characters)");
+	        "eval.yaml:6: functions.fdc.egress: 'https://a b/' contains a space, a control byte, a backslash or a "
+	        "non-ASCII byte (percent-encode it)");
+	refused(HEAD "    egress: [\"https://u@hooks.slack.com/\", \"https://a/x/../y\", \"https://a/%2e%2E/y\",\n"
+	             "             \"https://a:0/\", \"https://a..b/\", \"https://a/#f\"]\n",
+	        "eval.yaml:6: functions.fdc.egress: 'https://u@hooks.slack.com/' has userinfo (user@host): "
+	        "credentials go in a header, never in the URL\n"
+	        "eval.yaml:6: functions.fdc.egress: 'https://a/x/../y' has a dot segment ('.' or '..') in its path\n"
+	        "eval.yaml:6: functions.fdc.egress: 'https://a/%2e%2E/y' has a dot segment ('.' or '..') in its path\n"
+	        "eval.yaml:7: functions.fdc.egress: 'https://a:0/' has a malformed port (expected 1..65535)\n"
+	        "eval.yaml:7: functions.fdc.egress: 'https://a..b/' has a host with an empty label (leading, "
+	        "trailing or doubled '.')\n"
+	        "eval.yaml:7: functions.fdc.egress: 'https://a/#f' has a fragment ('#')");
 }
 
 static void test_bad_routes(void **state)
