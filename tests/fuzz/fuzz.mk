@@ -2,7 +2,7 @@
 #
 # Run from the top of the tree (tests/run.sh does):
 #     make -f tests/fuzz/fuzz.mk build    build build/tests/fuzz/fuzz_hypercall,
-#                                         fuzz_manifest and fuzz_image
+#                                         fuzz_manifest, fuzz_image and fuzz_egress
 #     make -f tests/fuzz/fuzz.mk run      build, fuzz the hypercalls for FUZZ_TIME
 #                                         seconds (default 20), then the manifest
 #                                         parser for FUZZ_MANIFEST_TIME (default 10),
@@ -23,6 +23,11 @@
 # its seeds are the example images make builds (build/functions/*.uf),
 # new inputs go to build/tests/fuzz/corpus_image, crashes to
 # build/tests/fuzz/image-crash-*.
+#
+# fuzz_egress checks the egress rules (common/egress.c: the tender <->
+# unifaasd wire parsers, URLs and the allow-list match); dictionary
+# tests/fuzz/egress.dict, new inputs in build/tests/fuzz/corpus_egress,
+# crashes as build/tests/fuzz/egress-crash-*.
 #
 # fuzz_manifest links daemon/manifest.c (instrumented) with the system's
 # libcyaml and libyaml (not instrumented); its seeds are
@@ -61,7 +66,14 @@ FUZZ_IMAGE_TIME ?= 5
 FUZZ_IMAGE_BIN  := $(FUZZ_OUT)/fuzz_image
 FUZZ_IMAGE_OBJS := $(FUZZ_OBJ)/fuzz_image.o $(FUZZ_COMMON_OBJS)
 
-build: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN) $(FUZZ_IMAGE_BIN)
+FUZZ_EGRESS_TIME ?= 5
+FUZZ_EGRESS_BIN  := $(FUZZ_OUT)/fuzz_egress
+FUZZ_EGRESS_OBJS := $(FUZZ_OBJ)/fuzz_egress.o $(FUZZ_COMMON_OBJS)
+
+build: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN) $(FUZZ_IMAGE_BIN) $(FUZZ_EGRESS_BIN)
+
+$(FUZZ_EGRESS_BIN): $(FUZZ_EGRESS_OBJS)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@
 
 $(FUZZ_IMAGE_BIN): $(FUZZ_IMAGE_OBJS)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@
@@ -101,7 +113,7 @@ $(FUZZ_MANIFEST_BIN): $(FUZZ_MANIFEST_OBJS)
 $(FUZZ_BIN): $(FUZZ_OBJS)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@ -Wl,--wrap=hvt_guest_ptr $(FUZZ_LDLIBS)
 
-run: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN) $(FUZZ_IMAGE_BIN)
+run: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN) $(FUZZ_IMAGE_BIN) $(FUZZ_EGRESS_BIN)
 	@mkdir -p $(FUZZ_OUT)/corpus $(FUZZ_OUT)/corpus_manifest $(FUZZ_OUT)/corpus_image $(FUZZ_OUT)/seeds_image
 	cp build/functions/*.uf $(FUZZ_OUT)/seeds_image/ 2>/dev/null || true
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -timeout=10 -max_len=16384 \
@@ -111,6 +123,10 @@ run: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN) $(FUZZ_IMAGE_BIN)
 		$(FUZZ_OUT)/corpus_manifest tests/fuzz/corpus_manifest
 	$(FUZZ_IMAGE_BIN) -max_total_time=$(FUZZ_IMAGE_TIME) -rss_limit_mb=2048 -timeout=10 -max_len=131072 \
 		-print_final_stats=1 -artifact_prefix=$(FUZZ_OUT)/image- $(FUZZ_OUT)/corpus_image $(FUZZ_OUT)/seeds_image
+	@mkdir -p $(FUZZ_OUT)/corpus_egress
+	$(FUZZ_EGRESS_BIN) -max_total_time=$(FUZZ_EGRESS_TIME) -rss_limit_mb=2048 -timeout=10 -max_len=4096 \
+		-dict=tests/fuzz/egress.dict -print_final_stats=1 -artifact_prefix=$(FUZZ_OUT)/egress- \
+		$(FUZZ_OUT)/corpus_egress
 
 $(FUZZ_OUT)/gen_corpus: tests/fuzz/gen_corpus.c $(FUZZ_HDRS)
 	@mkdir -p $(dir $@)

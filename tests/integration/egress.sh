@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# uf_http end to end: a deployed function calls local HTTP(S) servers
+# (tests/platform/egress_server.py) through unifaasd's egress server.  A CA
+# and the servers' certificates are made here with openssl; the platform
+# trusts the CA through egress_ca_file.  A second CA ("rogue") signs the
+# certificate of a server the platform must not trust.  Each event's
+# outcome lands in KV (tests/platform/egress_fn.c); each server logs every
+# request, so "never contacted" is checked, not assumed.
+. "$(dirname "$0")/../lib.sh"
+. "$UF_TOP/tests/platform/lib.sh"
+
+fn=$(build_guest "$UF_TOP/tests/platform/egress_fn.c") || { fail build "egress_fn.c did not build"; exit 0; }
+
+# ---- certificates ----
+P=$UF_TMP/pki
+mkdir -p "$P"
+mkcert() { # NAME CA: a key and a certificate for 127.0.0.1/localhost signed by CA
+	openssl req -new -newkey rsa:2048 -nodes -keyout "$P/$1.key" -subj "/CN=localhost" -out "$P/$1.csr" 2>/dev/null &&
+		printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$P/$1.ext" &&
+		openssl x509 -req -in "$P/$1.csr" -CA "$P/$2.pem" -CAkey "$P/$2.key" -CAcreateserial -days 2 \
+			-extfile "$P/$1.ext" -out "$P/$1.pem" 2>/dev/null
+}
+mkca() {
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$P/$1.key" -subj "/CN=unifaas test $1" -days 2 \
+		-out "$P/$1.pem" 2>/dev/null
+}
+if ! { mkca ca && mkca rogue && mkcert good ca && mkcert bad rogue; }; then
+	fail pki "openssl could not make the test CA and certificates"
+	exit 0
+fi
+
+# ---- servers: good (trusted CA), bad (rogue CA), plain (http) ----
+SRV_PIDS=()
+start_server() { # NAME [CERT KEY]
+	python3 "$UF_TOP/tests/platform/egress_server.py" "$UF_TMP/$1.port" "$UF_TMP/$1.log" "${@:2}" \
+		>"$UF_TMP/$1.out" 2>&1 &
+	SRV_PIDS+=($!)
+	wait_for 10 test -s "$UF_TMP/$1.port" && cat "$UF_TMP/$1.port"
+}
+GOOD=$(start_server good "$P/good.pem" "$P/good.key") && BAD=$(start_server bad "$P/bad.pem" "$P/bad.key") &&
+	PLAIN=$(start_server plain) || {
+	fail servers "the test servers did not start: $(cat "$UF_TMP"/*.out)"
+	kill "${SRV_PIDS[@]}" 2>/dev/null
+	exit 0
+}
+stop_servers() { kill "${SRV_PIDS[@]}" 2>/dev/null; }
+
+# the real CA works with curl, the rogue one does not: the fixtures are right
+check fixture-curl curl -sf --cacert "$P/ca.pem" "https://127.0.0.1:$GOOD/api/hello"
+
+PLAT_CONF="egress_ca_file=$P/ca.pem
+egress_timeout_ms=1500
+egress_connect_timeout_ms=1000
+egress_max_response=262144"
+trap 'plat_cleanup; stop_servers' EXIT
+plat_up || {
+	fail up "unifaas up failed: $(tail -5 "$UF_TMP/$UF_SUITE.up.log" | tr '\n' ' ')"
+	exit 0
+}
+
+m=$(manifest eg <<EOF
+name: eg
+functions:
+  call:
+    image: $fn
+    listen: in
+    timeout_ms: 5000
+    memory: 8MiB
+    batch: 1
+    egress:
+      - https://127.0.0.1:$GOOD/api
+      - https://localhost:$GOOD/x/
+      - https://127.0.0.1:$BAD/
+      - https://127.0.0.1:$PLAIN/
+    scale: { max_units: 1, idle_ms: 20000 }
+EOF
+)
+U deploy "$m" >/dev/null || { fail deploy "the egress workflow did not deploy: $(U deploy "$m" 2>&1)"; exit 0; }
+
+# call TAG METHOD URL CAP [TIMEOUT]: pushes the event and waits for its outcome
+call() {
+	echo "$*" | U push eg in >/dev/null && wait_for 20 kv eg "$1" && kv eg "$1"
+}
+# expect TAG PATTERN: the outcome of TAG matches the extended regex PATTERN
+expect() {
+	local got
+	got=$(kv eg "$1")
+	[[ $got =~ $2 ]] || { echo "$1: got '$got', expected /$2/"; return 1; }
+}
+contacted() { grep -c -- "$1" "$UF_TMP/$2.log"; }
+
+# ---- 200 with body and headers; the event id arrives as Idempotency-Key ----
+call ok GET "https://127.0.0.1:$GOOD/api/hello" 4096 >/dev/null
+check get-200-body-headers expect ok '^ret=0 status=200 len=12 hlen=[1-9][0-9]* sum=[0-9]+ xtest=key=[0-9]+-[0-9]+ body=hello egress$'
+call post POST "https://127.0.0.1:$GOOD/api/post" 4096 >/dev/null
+check post-body-and-headers expect post '^ret=0 status=200 .* body=POST ping X-From=egress_fn$'
+
+# ---- outside the allow-list: -EPERM (1), the server never contacted ----
+call other GET "https://127.0.0.1:$GOOD/other/hello" 4096 >/dev/null
+check denied-eperm expect other '^ret=-1 status=0'
+check denied-not-contacted test "$(contacted /other/ good)" = 0
+check denied-logged grep -q "what=egress-denied unit=eg\.call\.[0-9]* workflow=eg step=call url=https://127.0.0.1:$GOOD/other/hello" "$PLAT_STATE/logs/unifaasd.log"
+# confusable host, dot segments (plain and encoded), userinfo
+call conf GET "https://localhost.evil.example:$GOOD/x/hello" 4096 >/dev/null
+check confusable-host expect conf '^ret=-1 status=0'
+call dots GET "https://localhost:$GOOD/x/../api/hello" 4096 >/dev/null
+check dot-segments expect dots '^ret=-1 status=0'
+call edots GET "https://localhost:$GOOD/x/%2e%2E/api/hello" 4096 >/dev/null
+check encoded-dot-segments expect edots '^ret=-1 status=0'
+call user GET "https://user@localhost:$GOOD/x/hello" 4096 >/dev/null
+check userinfo expect user '^ret=-1 status=0'
+check dots-not-contacted test "$(grep -c -E '\.\.|%2e|/api/hello.*user' "$UF_TMP/good.log")" = 0
+# inside the /x/ prefix by host name: allowed
+call xok GET "https://localhost:$GOOD/x/hello" 4096 >/dev/null
+check prefix-by-name expect xok '^ret=0 status=200 .* body=hello egress$'
+
+# ---- http:// refused when the prefix says https:// ----
+call plain GET "http://127.0.0.1:$PLAIN/hello" 4096 >/dev/null
+check http-refused expect plain '^ret=-1 status=0'
+check http-not-contacted test "$(contacted /hello plain)" = 0
+
+# ---- a certificate from another CA: -EPROTO (71), never the body ----
+call tls GET "https://127.0.0.1:$BAD/hello" 4096 >/dev/null
+check tls-error expect tls '^ret=-71 status=0 len=0 hlen=0 sum=0 xtest=- body=-$'
+check tls-logged grep -q "what=egress-failed unit=eg\.call\.[0-9]* .*host=127.0.0.1:$BAD errno=71 cause=.*certificate" "$PLAT_STATE/logs/unifaasd.log"
+
+# ---- a server that hangs: -ETIMEDOUT (110) within egress_timeout_ms ----
+t0=${EPOCHREALTIME/./}
+call hang GET "https://127.0.0.1:$GOOD/api/hang" 4096 >/dev/null
+ms=$(((${EPOCHREALTIME/./} - t0) / 1000))
+check hang-timeout expect hang '^ret=-110 status=0'
+check hang-bounded test "$ms" -lt 4000 -a "$ms" -ge 1400
+# a per-call limit below the platform's
+t0=${EPOCHREALTIME/./}
+call hang2 GET "https://127.0.0.1:$GOOD/api/hang" 4096 300 >/dev/null
+ms2=$(((${EPOCHREALTIME/./} - t0) / 1000))
+check hang-per-call-timeout expect hang2 '^ret=-110 status=0'
+check hang-per-call-bounded test "$ms2" -lt 1400
+# the unit and the daemon are fine: the same unit answers the next call
+call after GET "https://127.0.0.1:$GOOD/api/hello" 4096 >/dev/null
+check after-hang expect after '^ret=0 status=200'
+check after-hang-same-unit test "$(grep -c 'what=unit-start unit=eg.call' "$PLAT_STATE/logs/unifaasd.log")" = 1
+
+# ---- sizes: truncated to the guest's buffer, full length reported; past
+# egress_max_response (256 KiB): -EFBIG (27), with or without Content-Length
+sum4k=$(python3 -c 'print(sum(i % 251 for i in range(4096)) % 2**32)')
+call big GET "https://127.0.0.1:$GOOD/api/big?n=100000" 4096 >/dev/null
+check big-truncated expect big "^ret=0 status=200 len=100000 hlen=[0-9]+ sum=$sum4k "
+sum100k=$(python3 -c 'print(sum(i % 251 for i in range(100000)) % 2**32)')
+call stream GET "https://127.0.0.1:$GOOD/api/stream?n=100000" 200000 >/dev/null
+check stream-whole expect stream "^ret=0 status=200 len=100000 hlen=[0-9]+ sum=$sum100k "
+call huge GET "https://127.0.0.1:$GOOD/api/big?n=300000" 4096 >/dev/null
+check over-cap-efbig expect huge '^ret=-27 status=0'
+call hugestream GET "https://127.0.0.1:$GOOD/api/stream?n=300000" 4096 >/dev/null
+check over-cap-stream-efbig expect hugestream '^ret=-27 status=0'
+
+# ---- redirects are returned, not followed ----
+call redir GET "https://127.0.0.1:$GOOD/api/redirect" 4096 >/dev/null
+check redirect-not-followed expect redir '^ret=0 status=302 len=0'
+
+# ---- a function without egress: gets -EPERM, and its log says so ----
+m2=$(manifest noeg <<EOF
+name: noeg
+functions:
+  call:
+    image: $fn
+    listen: in
+EOF
+)
+U deploy "$m2" >/dev/null
+echo "n GET https://127.0.0.1:$GOOD/api/hello 4096" | U push noeg in >/dev/null
+wait_for 20 kv noeg n
+check no-egress-list-eperm test "$(kv noeg n | cut -d' ' -f1)" = ret=-1
+check no-egress-not-contacted test "$(contacted /api/hello good)" = 3
+
+check daemon-alive kill -0 "$(cat "$PLAT_STATE/unifaasd.pid")"
+check sanitizer-clean bash -c "! grep -E 'AddressSanitizer|runtime error' '$PLAT_STATE/logs/unifaasd.log'"
+finish
