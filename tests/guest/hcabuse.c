@@ -665,15 +665,44 @@ static void c_kv_roundtrip(void)
 	kv_call(UF_KV_GET, 11, KEYP, (uintptr_t)kvbuf, 4); /* short buffer: val_len says 16 */
 }
 
-static void c_http_enosys(void)
+/* malformed http calls end the unit, whether or not egress is served */
+static void c_http_garbage(void)
 {
-	/* garbage pointers: http is not served, and says so with -ENOSYS */
 	struct uf_hc_http h = {.method = 0xdead0000u,
 	                       .method_len = UINT64_MAX,
 	                       .url = 0,
 	                       .url_len = 5,
 	                       .resp = TEXT_ADDR,
 	                       .resp_cap = 1u << 30};
+	hc(UF_HC_HTTP, &h);
+	done(h.ret);
+}
+static const char http_get[] = "GEThttp://example.com/";
+static void c_http_resp_text(void)
+{
+	struct uf_hc_http h = {.method = (uintptr_t)http_get,
+	                       .method_len = 3,
+	                       .url = (uintptr_t)http_get + 3,
+	                       .url_len = 19,
+	                       .resp = TEXT_ADDR,
+	                       .resp_cap = 16};
+	hc(UF_HC_HTTP, &h);
+	done(h.ret);
+}
+static void c_http_url_beyond(void)
+{
+	struct uf_hc_http h = {.method = (uintptr_t)http_get, .method_len = 3, .url = 0xfffffff0u, .url_len = 19};
+	hc(UF_HC_HTTP, &h);
+	done(h.ret);
+}
+static void c_http_headers_long(void)
+{
+	struct uf_hc_http h = {.method = (uintptr_t)http_get,
+	                       .method_len = 3,
+	                       .url = (uintptr_t)http_get + 3,
+	                       .url_len = 19,
+	                       .headers = (uintptr_t)http_get,
+	                       .headers_len = UF_HTTP_HEADERS_MAX + 1};
 	hc(UF_HC_HTTP, &h);
 	done(h.ret);
 }
@@ -834,7 +863,7 @@ static const struct {
 	C(commit_nothing), C(kv_keylen0), C(kv_keylen513), C(kv_keylen100000), C(kv_key_null),
 	C(kv_key_beyond), C(kv_op9), C(kv_get_text), C(kv_get_rodata), C(kv_get_pagetables),
 	C(kv_get_beyond), C(kv_get_cap_huge), C(kv_get_absent_text), C(kv_set_len_huge),
-	C(kv_set_val_beyond), C(kv_set_val_null), C(kv_get_absent), C(kv_roundtrip), C(http_enosys),
+	C(kv_set_val_beyond), C(kv_set_val_null), C(kv_get_absent), C(kv_roundtrip), C(http_garbage), C(http_resp_text), C(http_url_beyond), C(http_headers_long),
 	C(net_enosys), C(http_api), C(yield_short), C(setfs_beyond), C(setfs_huge), C(port_out32_50c),
 	C(port_out32_50d), C(port_out32_50e), C(port_out8_50c), C(port_out8_50e), C(port_out16_50d),
 	C(port_out8_console), C(port_out16_exit), C(port_in32_console), C(port_rep_outsl),
