@@ -17,7 +17,9 @@
  * waits for any of this.  Shared state is only the grants list (token ->
  * unit, workflow, step, prefixes), under `lock`; a connection copies its
  * grant at hello and needs nothing shared afterwards except the read-only
- * settings.  dlog is one write(2) per record, safe from any thread.
+ * settings.  dlog is one write(2) per record, safe from any thread; the
+ * metrics registry is not, so calls are counted under `lock` and handed to
+ * the loop thread through a uv_async (on_counted).
  *
  * Invariants: a request is served only on a connection whose hello named a
  * live grant; its URL is parsed and matched against the grant's prefixes
@@ -43,6 +45,7 @@
 #include <unistd.h>
 
 #include "egress_server.h"
+#include "metrics.h"
 #include "store.h"
 #include "unifaasd.h"
 
@@ -65,6 +68,12 @@ struct egress {
 	char *ca; /* the system bundle + egress_ca_file, or NULL: curl's default */
 	size_t ca_len;
 	volatile int closing;
+	/* calls by outcome since the loop last took them (under lock); the
+	 * loop thread moves them into the metrics registry, which is not
+	 * thread-safe (on_counted) */
+	uv_async_t counted;
+	uint32_t by_status[1000]; /* HTTP status of an answered call */
+	uint32_t refused, timeout, error;
 };
 
 /* one connection's state */
@@ -173,6 +182,52 @@ static int grant_find(struct egress *e, const char *token, struct grant *out)
 		}
 	pthread_mutex_unlock(&e->lock);
 	return rc;
+}
+
+/* ---- metrics: unifaas_egress_calls_total{kind="http",status} ------------------ */
+
+static void count_call(struct egress *e, const struct uf_eg_resp_fixed *f)
+{
+	pthread_mutex_lock(&e->lock);
+	if (f->ret == 0)
+		e->by_status[f->status < 1000 && f->status >= 0 ? f->status : 0]++;
+	else if (f->ret == -EPERM || f->ret == -EINVAL)
+		e->refused++;
+	else if (f->ret == -ETIMEDOUT)
+		e->timeout++;
+	else
+		e->error++;
+	pthread_mutex_unlock(&e->lock);
+	uv_async_send(&e->counted);
+}
+
+static void add_calls(const char *status, uint32_t n)
+{
+	const char *labels[] = {"http", status};
+	if (n)
+		metric_add(M_EGRESS_CALLS, labels, n);
+}
+
+static void on_counted(uv_async_t *a)
+{
+	struct egress *e = a->data;
+	uint32_t by_status[1000], refused, timeout, error;
+	pthread_mutex_lock(&e->lock);
+	memcpy(by_status, e->by_status, sizeof(by_status));
+	memset(e->by_status, 0, sizeof(e->by_status));
+	refused = e->refused;
+	timeout = e->timeout;
+	error = e->error;
+	e->refused = e->timeout = e->error = 0;
+	pthread_mutex_unlock(&e->lock);
+	for (int i = 0; i < 1000; i++) {
+		char st[8];
+		snprintf(st, sizeof(st), "%d", i);
+		add_calls(st, by_status[i]);
+	}
+	add_calls("refused", refused);
+	add_calls("timeout", timeout);
+	add_calls("error", error);
 }
 
 /* ---- socket I/O ------------------------------------------------------------ */
@@ -430,6 +485,7 @@ static int answer(struct conn *c, const struct uf_eg_req *r)
 		serve(c, r, &k, &f);
 	if (f.ret != 0)
 		f.body_len = f.headers_len = 0;
+	count_call(c->e, &f);
 	struct uf_eg_hdr h = {.magic = UF_EG_MAGIC, .type = UF_EG_RESP, .len = sizeof(f) + f.headers_len + f.body_len};
 	int rc = write_full(c->fd, &h, sizeof(h)) || write_full(c->fd, &f, sizeof(f)) ||
 	         write_full(c->fd, k.hdrs, f.headers_len) || write_full(c->fd, k.body, f.body_len);
@@ -565,7 +621,7 @@ static int load_ca(struct egress *e, const char *extra, char *err, size_t errlen
 	return rc;
 }
 
-struct egress *egress_open(const struct uf_config *c, char *err, size_t errlen)
+struct egress *egress_open(uv_loop_t *loop, const struct uf_config *c, char *err, size_t errlen)
 {
 	struct egress *e = calloc(1, sizeof(*e));
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -596,6 +652,8 @@ struct egress *egress_open(const struct uf_config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: cannot listen: %s", e->path, strerror(errno));
 		goto fail;
 	}
+	uv_async_init(loop, &e->counted, on_counted);
+	e->counted.data = e;
 	return e;
 fail:
 	if (e->fd >= 0)

@@ -6,14 +6,16 @@
 #define UF_EGRESS_SERVER_H
 
 #include <stddef.h>
+#include <uv.h>
 
 #include "config.h"
 #include "egress.h"
 
 struct egress;
 
-/* Listens on <state>/egress.sock; NULL with err. */
-struct egress *egress_open(const struct uf_config *c, char *err, size_t errlen);
+/* Listens on <state>/egress.sock; calls are counted in the metrics
+ * registry from `loop`'s thread.  NULL with err. */
+struct egress *egress_open(uv_loop_t *loop, const struct uf_config *c, char *err, size_t errlen);
 /* The socket a unit's tender connects to (uf-hvt --egress). */
 const char *egress_socket(const struct egress *e);
 /* Lets unit `unit` (of wf/step) call the URLs under `prefixes` (manifest

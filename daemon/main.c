@@ -156,7 +156,7 @@ int main(int argc, char **argv)
 	uv_signal_start(&d.sigterm, on_term, SIGTERM);
 	uv_signal_start(&d.sigint, on_term, SIGINT);
 	uv_signal_start(&d.sigchld, on_child, SIGCHLD);
-	if (!(d.egress = egress_open(&d.cfg, err, sizeof(err)))) {
+	if (!(d.egress = egress_open(d.loop, &d.cfg, err, sizeof(err)))) {
 		fprintf(stderr, "unifaasd: egress: %s\n", err);
 		return 1;
 	}

@@ -173,6 +173,19 @@ wait_for 20 kv noeg n
 check no-egress-list-eperm test "$(kv noeg n | cut -d' ' -f1)" = ret=-1
 check no-egress-not-contacted test "$(contacted /api/hello good)" = 3
 
+# ---- unifaas_egress_calls_total counts the calls by outcome (GET /metrics) ----
+metric() { # STATUS: the counter's value for kind http
+	curl -s --max-time 5 -H "Authorization: Bearer $(cat "$PLAT_STATE/api.token")" \
+		"http://127.0.0.1:$PLAT_API_PORT/metrics" |
+		awk -v s="$1" '$1 == "unifaas_egress_calls_total{kind=\"http\",status=\"" s "\"}" {print $2}'
+}
+metrics_ok() {
+	local want="200=6 302=1 refused=6 timeout=2 error=3" got="" k
+	for k in 200 302 refused timeout error; do got="$got $k=$(metric $k)"; done
+	[ "${got# }" = "$want" ] || { echo "metrics: $got, expected $want"; return 1; }
+}
+check metrics-egress-calls metrics_ok
+
 check daemon-alive kill -0 "$(cat "$PLAT_STATE/unifaasd.pid")"
 check sanitizer-clean bash -c "! grep -E 'AddressSanitizer|runtime error' '$PLAT_STATE/logs/unifaasd.log'"
 finish
