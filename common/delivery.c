@@ -19,6 +19,7 @@ const char *const uf_unit_commands[UF_UNIT_NCOMMANDS] = {
     "multi",         "exec",                  /* each batch settled in one transaction */
     "get",           "set",  "incrby", "del", /* KV */
     "hincrby",                                /* uf:stat counters */
+    "publish",                                /* invoke replies, uf:reply:<wf> only */
 };
 
 int uf_key(char *buf, size_t cap, const char *kind, const char *wf, const char *name, size_t name_len)
@@ -256,5 +257,55 @@ int uf_ingress_cmd(const char *wf, const char *queue, size_t queue_len, const ch
 	if (uf_push_cmd(wf, queue, queue_len, data, len, out) < 0)
 		return -1;
 	edge_fields(out, src, src_len, attrs, attrs_len, reply, reply_len);
+	return 0;
+}
+
+size_t uf_reply_msg(char *buf, size_t cap, const char *token, size_t token_len, const char *outcome, const char *body,
+                    size_t body_len)
+{
+	size_t olen = strlen(outcome), n = token_len + 1 + olen + 1 + body_len;
+	if (n > cap)
+		return n;
+	memcpy(buf, token, token_len);
+	buf[token_len] = '\n';
+	memcpy(buf + token_len + 1, outcome, olen);
+	buf[token_len + 1 + olen] = '\n';
+	if (body_len)
+		memcpy(buf + token_len + 1 + olen + 1, body, body_len);
+	return n;
+}
+
+int uf_reply_cmd(const char *wf, const char *msg, size_t len, struct uf_cmd *out)
+{
+	out->argc = 0;
+	int n = snprintf(out->key, sizeof(out->key), UF_REPLY_CHANNEL "%s", wf);
+	if (n < 0 || (size_t)n >= sizeof(out->key))
+		return -1;
+	arg_s(out, "PUBLISH");
+	arg_s(out, out->key);
+	arg(out, msg, len);
+	return 0;
+}
+
+int uf_outbox_cmd(const struct uf_delivery *d, const char *topic, size_t topic_len, uint32_t qos, const char *data,
+                  size_t len, const char *origin, size_t origin_len, struct uf_cmd *out)
+{
+	out->argc = 0;
+	snprintf(out->num[0], sizeof(out->num[0]), "%" PRIu32, qos);
+	arg_s(out, "XADD");
+	arg_s(out, UF_OUTBOX_MQTT);
+	arg_s(out, "*");
+	arg_s(out, UF_OUT_FIELD_WF);
+	arg_s(out, d->wf);
+	arg_s(out, UF_OUT_FIELD_STEP);
+	arg_s(out, d->step);
+	arg_s(out, UF_OUT_FIELD_TOPIC);
+	arg(out, topic, topic_len);
+	arg_s(out, UF_OUT_FIELD_QOS);
+	arg_s(out, out->num[0]);
+	arg_s(out, UF_OUT_FIELD_DATA);
+	arg(out, data, len);
+	arg_s(out, UF_OUT_FIELD_EVENT);
+	arg(out, origin, origin_len);
 	return 0;
 }

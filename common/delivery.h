@@ -32,7 +32,8 @@
  * dead-lettered ones.
  *
  * A unit's Redis ACL user may send exactly UF_UNIT_COMMANDS (registry.c
- * grants them; the tender sends nothing else).
+ * grants them; the tender sends nothing else), on its workflow's keys, the
+ * outbox UF_OUTBOX_MQTT (write only) and the channel uf:reply:<wf>.
  */
 #ifndef UF_DELIVERY_H
 #define UF_DELIVERY_H
@@ -74,6 +75,7 @@
 #define UF_REPLY_CHANNEL "uf:reply:" /* + <wf> */
 #define UF_REPLY_OK      "ok"
 #define UF_REPLY_FAILED  "failed"
+/* (uf_reply_msg and uf_reply_cmd below build the message and its PUBLISH.) */
 
 /*
  * MQTT egress (uf_mqtt_publish): a publish staged by a handler is added, in
@@ -121,7 +123,7 @@ unsigned uf_lat_bucket(uint64_t ms);
 uint64_t uf_lat_ms(const char *origin, size_t n, uint64_t now_ms);
 
 /* The commands a unit sends, as ACL rules name them (lower case). */
-#define UF_UNIT_NCOMMANDS 12
+#define UF_UNIT_NCOMMANDS 13
 extern const char *const uf_unit_commands[UF_UNIT_NCOMMANDS];
 
 /* uf:<kind>:<wf>:<name> into buf (kind "q", "dlq", "stat", "kv"); the
@@ -179,6 +181,17 @@ int uf_ingress_cmd(const char *wf, const char *queue, size_t queue_len, const ch
 int uf_ack_cmd(const struct uf_delivery *d, const char *id, struct uf_cmd *out);
 /* HINCRBY uf:stat:<wf>:<step> field n. */
 int uf_count_cmd(const struct uf_delivery *d, const char *field, uint64_t n, struct uf_cmd *out);
+/* The reply message "<token>\n<outcome>\n<body>" into buf when it fits
+ * (cap bytes); returns its length either way (allocate that, call again). */
+size_t uf_reply_msg(char *buf, size_t cap, const char *token, size_t token_len, const char *outcome, const char *body,
+                    size_t body_len);
+/* PUBLISH uf:reply:<wf> msg; -1 if the name does not fit.  msg must
+ * outlive out. */
+int uf_reply_cmd(const char *wf, const char *msg, size_t len, struct uf_cmd *out);
+/* XADD uf:out:mqtt * wf .. step .. topic .. qos .. data .. event <origin>:
+ * one staged publish of a committing event (strings must outlive out). */
+int uf_outbox_cmd(const struct uf_delivery *d, const char *topic, size_t topic_len, uint32_t qos, const char *data,
+                  size_t len, const char *origin, size_t origin_len, struct uf_cmd *out);
 
 /*
  * The settle of one entry by unifaasd (a unit that died holding it), as one

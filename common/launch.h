@@ -27,6 +27,8 @@
  * uf_time_ms in decimal: the tender measures its cold start from it
  * (delivery.h, UF_STAT_COLD_BUCKET) */
 #define UF_SPAWN_ENV     "UF_SPAWN_MS"
+#define UF_PUBLISH_MAX   32           /* a function's publish: filters (uf-hvt --publish, each) */
+#define UF_PUBLISH_LEN   1024         /* bytes of one of them */
 #define UF_STACK_DEFAULT (256u << 10) /* the guest's stack when nothing else is asked */
 #define UF_LAUNCH_MAGIC  "UFLAUNCH1\n"
 #define UF_LAUNCH_MAX    (2u << 20)

@@ -93,6 +93,7 @@ static const char *check_short_name(const char *s, size_t n);
 static const char *check_var(const char *s, size_t n);
 static const char *check_url(const char *s, size_t n);
 static const char *check_topic(const char *s, size_t n);
+static const char *check_publish(const char *s, size_t n);
 static const char *check_http_path(const char *s, size_t n);
 
 #define UINT_KEY(k, d, lo, hi)                                                                                         \
@@ -130,6 +131,12 @@ static const struct mf_key mf_fn[] = {
     UINT_KEY("batch", 64, 1, UF_BATCH_MAX),
     UINT_KEY("retries", 3, 0, 100),
     {.key = "net", .kind = MF_BOOL, .what = "true or false"},
+    {.key = "publish",
+     .kind = MF_LIST,
+     .max = UF_PUBLISH_MAX,
+     .what = "a list of MQTT topic filters",
+     .item = "an MQTT topic filter",
+     .check = check_publish},
     {.key = "egress", .kind = MF_LIST, .what = "a list of URL prefixes", .item = "a URL prefix", .check = check_url},
     {.key = "secrets",
      .kind = MF_LIST,
@@ -202,6 +209,7 @@ static const cyaml_schema_field_t mf_function_fields[] = {
     STRINGS("env_keys", struct uf_function, env_keys, nenv),
     STRINGS("env_values", struct uf_function, env_values, nenv),
     STRINGS("egress", struct uf_function, egress, negress),
+    STRINGS("publish", struct uf_function, publish, npublish),
     STRINGS("secrets", struct uf_function, secrets, nsecrets),
     CYAML_FIELD_UINT("memory", CYAML_FLAG_DEFAULT, struct uf_function, memory),
     CYAML_FIELD_UINT("timeout_ms", CYAML_FLAG_DEFAULT, struct uf_function, timeout_ms),
@@ -576,6 +584,14 @@ static const char *check_topic(const char *s, size_t n)
 	return msg;
 }
 
+/* A publish: filter: a topic filter the tender takes on its command line. */
+static const char *check_publish(const char *s, size_t n)
+{
+	if (n > UF_PUBLISH_LEN)
+		return "is longer than 1024 bytes";
+	return check_topic(s, n);
+}
+
 static const char *check_http_path(const char *s, size_t n)
 {
 	if (n == 0 || s[0] != '/')
@@ -909,6 +925,8 @@ static int walk_list(struct mf_ctx *c, const struct mf_key *k, yaml_node_t *v, u
 		return seq;
 	}
 	size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	if (k->max && n > k->max)
+		walk_err(c, line, "%zu entries, at most %llu allowed", n, (unsigned long long)k->max);
 	for (size_t j = 0; j < n; j++) {
 		yaml_node_t *item = node(c, v->data.sequence.items.start[j]);
 		if (!item)
@@ -982,6 +1000,8 @@ static int walk_routes(struct mf_ctx *c, const struct mf_key *k, yaml_node_t *v,
 		return seq;
 	}
 	size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	if (k->max && n > k->max)
+		walk_err(c, line, "%zu entries, at most %llu allowed", n, (unsigned long long)k->max);
 	for (size_t j = 0; j < n; j++) {
 		yaml_node_t *item = node(c, v->data.sequence.items.start[j]);
 		if (!item)

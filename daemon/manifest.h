@@ -56,6 +56,8 @@ struct uf_function {
 	char **secrets; /* names of secrets it may read (secrets.c delivers them) */
 	size_t nsecrets;
 	unsigned *secret_lines; /* the line of each, for messages (NULL if not known) */
+	char **publish; /* MQTT topic filters uf_mqtt_publish may use (uf-hvt --publish) */
+	size_t npublish;
 	uint64_t memory; /* guest memory in bytes; default 8 MiB; 4 MiB..1 GiB in 2 MiB steps (the tender's --mem) */
 	uint32_t timeout_ms; /* CPU time per event; default 1000; 0 = unlimited */
 	uint32_t batch;      /* events per pop; default 64; 1..UF_BATCH_MAX (256) */

@@ -52,7 +52,7 @@ static void forget_kept(struct daemon *d, const char *name, int purge);
 static int acl_send(struct daemon *d, struct workflow *w, store_cb cb, void *arg)
 {
 	const char *n = w->m->name;
-	char pass[80], keys[4][128], cmds[UF_UNIT_NCOMMANDS][32];
+	char pass[80], keys[4][128], chan[128], cmds[UF_UNIT_NCOMMANDS][32];
 	const char *argv[16 + UF_UNIT_NCOMMANDS];
 	int argc = 0;
 	snprintf(pass, sizeof(pass), ">%s", w->acl_pass);
@@ -60,8 +60,11 @@ static int acl_send(struct daemon *d, struct workflow *w, store_cb cb, void *arg
 	snprintf(keys[1], sizeof(keys[1]), "~uf:kv:%s:*", n);
 	snprintf(keys[2], sizeof(keys[2]), "~uf:dlq:%s:*", n);
 	snprintf(keys[3], sizeof(keys[3]), "~uf:stat:%s:*", n);
-	const char *head[] = {"ACL",   "SETUSER", w->acl_user, "reset",         "on",   pass, keys[0],
-	                      keys[1], keys[2],   keys[3],     "resetchannels", "-@all"};
+	snprintf(chan, sizeof(chan), "&" UF_REPLY_CHANNEL "%s", n); /* invoke replies: its own channel only */
+	/* the MQTT outbox: write only (Redis 7 key permissions), so a unit can
+	 * add publishes but not read or delete other workflows' */
+	const char *head[] = {"ACL",   "SETUSER", w->acl_user,          "reset",         "on", pass,   keys[0], keys[1],
+	                      keys[2], keys[3],   "%W~" UF_OUTBOX_MQTT, "resetchannels", chan, "-@all"};
 	for (size_t i = 0; i < sizeof(head) / sizeof(*head); i++)
 		argv[argc++] = head[i];
 	for (size_t i = 0; i < UF_UNIT_NCOMMANDS; i++) { /* exactly what units send (common/delivery.h) */

@@ -44,8 +44,8 @@
 
 extern char **environ;
 
-#define MAX_ARGS  24 /* options only: the environment travels apart (launch.h) */
-#define ENV_EXTRA 8  /* credentials, unit id, spawn time, egress token, NET_IP, NET_GW, NULL */
+#define MAX_ARGS  (24 + UF_PUBLISH_MAX) /* options only: the environment travels apart (launch.h) */
+#define ENV_EXTRA 8                     /* credentials, unit id, spawn time, egress token, NET_IP, NET_GW, NULL */
 
 /* A unit of this daemon by pid (id NULL) or by id, also among undeployed
  * workflows waiting for their units to end. */
@@ -67,7 +67,9 @@ struct unit *unit_find(const struct daemon *d, int pid, const char *id)
  * Settling runs on the loop without waiting (store_send): a chain of
  * replies per consumer, in passes of up to 256 pending entries, each entry
  * read (XRANGE) and then, only if it is still pending, re-queued or
- * dead-lettered, acked and counted in one EVAL (uf_settle_eval_cmd); a
+ * dead-lettered, acked and counted in one EVAL (uf_settle_eval_cmd), and
+ * when that EVAL settled a counted failure of an entry with an invoke reply
+ * token, its "failed" reply PUBLISHed (delivery.h); a
  * consumer is forgotten (DELCONSUMER) once nothing is pending for it.  A
  * command that gets no reply is not repeated: what is still pending is
  * settled by a later check (settle_orphans).  An entry settled once is
@@ -101,7 +103,8 @@ struct settle_entry {
 	char id[64];
 	uint32_t attempt; /* deliveries made, when dead */
 	int dead;
-	char origin[UF_ID_MAX + 1]; /* for the log line: the reply is gone by then */
+	char origin[UF_ID_MAX + 1];         /* for the log line: the reply is gone by then */
+	char token[UF_REPLY_TOKEN_MAX + 1]; /* its invoke reply token, "" for none */
 };
 
 static struct settle *settling; /* chains under way */
@@ -165,12 +168,27 @@ static void settle_pass_over(struct settle *st)
 		settle_forget_consumer(NULL, st);
 }
 
+/* An invoke waits for this event, which its dead unit failed: tell it
+ * (delivery.h), once the settle EVAL said it settled the entry. */
+static void publish_failed(struct settle *st, const char *token)
+{
+	size_t len = uf_reply_msg(NULL, 0, token, strlen(token), UF_REPLY_FAILED, st->reason, strlen(st->reason));
+	char *msg = malloc(len);
+	struct uf_cmd cmd;
+	if (msg && (uf_reply_msg(msg, len, token, strlen(token), UF_REPLY_FAILED, st->reason, strlen(st->reason)),
+	            uf_reply_cmd(st->wf, msg, len, &cmd) == 0))
+		store_sendv(st->d->store, NULL, NULL, cmd.argc, cmd.argv, cmd.len);
+	free(msg);
+}
+
 static void settle_exec_reply(redisReply *r, void *arg)
 {
 	struct settle_entry *e = arg;
 	struct settle *st = e->st;
 	if (r && r->type == REDIS_REPLY_INTEGER && r->integer == 1) { /* 0: no longer pending, settled before */
 		st->pass_settled++;
+		if (e->token[0] && st->count_attempt)
+			publish_failed(st, e->token);
 		if (e->dead)
 			dlog("warn", "what=dead-letter workflow=%s step=%s queue=%s event=%s attempts=%u reason=\"%s\"",
 			     st->wf, st->step, st->queue, e->origin, e->attempt, st->reason);
@@ -205,6 +223,8 @@ static void settle_entry_read(redisReply *r, void *arg)
 			uf_entry_field(&en, k->str, k->len, v->str, v->len);
 	}
 	snprintf(e->origin, sizeof(e->origin), "%.*s", (int)en.origin_len, en.origin);
+	if (en.reply && en.reply_len <= UF_REPLY_TOKEN_MAX)
+		snprintf(e->token, sizeof(e->token), "%.*s", (int)en.reply_len, en.reply);
 	if (uf_settle_eval_cmd(&dv, &en, st->count_attempt, st->reason, uf_time_ms(), &ev) < 0 ||
 	    store_sendv(db, settle_exec_reply, e, ev.argc, ev.argv, ev.len) < 0) {
 		settle_exec_reply(NULL, e);
@@ -489,6 +509,8 @@ static int build_argv(struct daemon *d, struct step *s, struct unit *u, char **a
 	argv[n++] = fmt_dup("--retries=%u", f->retries);
 	argv[n++] = fmt_dup("--push-allow=%s", allow ? allow : ""); /* empty: no queue */
 	argv[n++] = fmt_dup("--fast-exit");
+	for (size_t i = 0; i < f->npublish && i < UF_PUBLISH_MAX; i++) /* none: no topic */
+		argv[n++] = fmt_dup("--publish=%s", f->publish[i]);
 	free(allow);
 	/* the environment sits on the guest's stack: make room for it */
 	size_t env = 0, pre = strlen(UF_FN_ENV_PREFIX);

@@ -3,9 +3,11 @@
  *
  * A unit works in batches: one UF_HC_POP returns up to batch_max events into
  * `popbuf`; handlers run one after another; their pushes are staged in
- * `stage` and their KV writes (set, del, incr) in `kvstage`; one
- * UF_HC_COMMIT then acknowledges the successful events and applies their
- * pushes and KV writes together.  So a batch costs two VM exits however
+ * `stage`, their KV writes (set, del, incr) in `kvstage` and their outputs
+ * (uf_reply, uf_mqtt_publish) in `outstage`; one UF_HC_COMMIT then
+ * acknowledges the successful events and applies their pushes, KV writes
+ * and outputs together.  A publish costs one more exit (UF_HC_TOPIC: the
+ * tender decides whether the topic is allowed).  So a batch costs two VM exits however
  * many events it holds, plus one per KV read (uf_kv_get, or uf_kv_incr that
  * wants the result) of a key the batch has not read or written yet.
  *
@@ -18,8 +20,9 @@
  * function of the staged records (plus fetched values), so when an event
  * fails its records are cut off and the cache is rebuilt from the rest.
  *
- * Invariants: `stage` and `kvstage` hold only records of events that have
- * not failed (uf_fail cuts the current event's off); `cur` is the index of
+ * Invariants: `stage`, `kvstage` and `outstage` hold only records of events
+ * that have not failed (uf_fail cuts the current event's off); `outstage`
+ * holds at most one reply per event; `cur` is the index of
  * the event being handled, valid while `in_event`; bootinfo->progress
  * counts events started, which the tender watches to enforce the time
  * limit and to tell which event a fault interrupted.
@@ -37,6 +40,7 @@
 
 #define POPBUF_INITIAL (64u << 10)
 #define EVENT_PUSH_MAX (1u << 20) /* bytes of push records one event may stage */
+#define EVENT_OUT_MAX  (4u << 20) /* bytes of output records one event may stage */
 #define KV_BUCKETS     64
 
 /* What this batch's staged writes make of one key (see the top). */
@@ -69,6 +73,11 @@ struct uf_ctx {
 	uint32_t nkv;
 	uint64_t event_kv_start;
 	uint32_t event_nkv_start;
+	char *outstage; /* staged outputs: struct uf_rec_out records */
+	uint64_t outstage_len, outstage_cap;
+	uint32_t nout;
+	uint64_t event_out_start;
+	uint32_t event_nout_start;
 	struct kv_cached *cache[KV_BUCKETS];
 };
 
@@ -105,6 +114,8 @@ static void finish_event(uf_ctx *ctx)
 	if (ctx->results[ctx->cur] != 0) {
 		ctx->stage_len = ctx->event_stage_start;
 		ctx->npush = ctx->event_npush_start;
+		ctx->outstage_len = ctx->event_out_start;
+		ctx->nout = ctx->event_nout_start;
 		if (ctx->nkv != ctx->event_nkv_start) {
 			ctx->kvstage_len = ctx->event_kv_start;
 			ctx->nkv = ctx->event_nkv_start;
@@ -128,6 +139,9 @@ static int commit_args(uf_ctx *ctx, struct uf_hc_commit *hc)
 	    .kv = (uint64_t)(uintptr_t)ctx->kvstage,
 	    .kv_len = ctx->kvstage_len,
 	    .nkv = ctx->nkv,
+	    .outs = (uint64_t)(uintptr_t)ctx->outstage,
+	    .outs_len = ctx->outstage_len,
+	    .nout = ctx->nout,
 	};
 	return 1;
 }
@@ -140,6 +154,8 @@ static void committed(uf_ctx *ctx)
 	ctx->npush = 0;
 	ctx->kvstage_len = 0;
 	ctx->nkv = 0;
+	ctx->outstage_len = 0;
+	ctx->nout = 0;
 	cache_clear(ctx);
 }
 
@@ -245,6 +261,8 @@ static void start_event(uf_ctx *ctx, uf_event *ev)
 	ctx->event_npush_start = ctx->npush;
 	ctx->event_kv_start = ctx->kvstage_len;
 	ctx->event_nkv_start = ctx->nkv;
+	ctx->event_out_start = ctx->outstage_len;
+	ctx->event_nout_start = ctx->nout;
 	volatile uint64_t *progress = &uf_bootinfo()->progress;
 	*progress = *progress + 1;
 }
@@ -315,6 +333,87 @@ int uf_push(uf_ctx *ctx, const char *queue, const void *data, size_t len)
 	ctx->stage_len += rec;
 	ctx->npush++;
 	return 0;
+}
+
+static uint64_t out_rec_size(const struct uf_rec_out *r)
+{
+	return align8(sizeof(*r) + r->topic_len + 1 + r->data_len + 1);
+}
+
+/* Remove the current event's reply record, if it staged one. */
+static void drop_reply(uf_ctx *ctx)
+{
+	for (uint64_t off = ctx->event_out_start; off < ctx->outstage_len;) {
+		struct uf_rec_out *r = (void *)(ctx->outstage + off);
+		uint64_t n = out_rec_size(r);
+		if (r->kind == UF_OUTPUT_REPLY) {
+			memmove(ctx->outstage + off, ctx->outstage + off + n, ctx->outstage_len - off - n);
+			ctx->outstage_len -= n;
+			ctx->nout--;
+			return;
+		}
+		off += n;
+	}
+}
+
+/* Append one output record for the current event. */
+static int stage_out(uf_ctx *ctx, uint32_t kind, const char *topic, size_t tlen, uint32_t qos, const void *data,
+                     size_t len)
+{
+	struct uf_rec_out r = {
+	    .kind = kind, .event = ctx->cur, .topic_len = (uint32_t)tlen, .qos = qos, .data_len = len};
+	uint64_t rec = out_rec_size(&r);
+	if (len > UF_OUTPUT_DATA_MAX || ctx->outstage_len - ctx->event_out_start + rec > EVENT_OUT_MAX)
+		return -ENOBUFS;
+	if (ctx->outstage_len + rec > ctx->outstage_cap) {
+		uint64_t cap = ctx->outstage_cap ? ctx->outstage_cap : 4096;
+		while (cap < ctx->outstage_len + rec)
+			cap *= 2;
+		char *ns = realloc(ctx->outstage, cap);
+		if (!ns)
+			return -ENOMEM;
+		ctx->outstage = ns;
+		ctx->outstage_cap = cap;
+	}
+	char *p = ctx->outstage + ctx->outstage_len;
+	memcpy(p, &r, sizeof(r));
+	p += sizeof(r);
+	if (tlen)
+		memcpy(p, topic, tlen);
+	p[tlen] = '\0';
+	p += tlen + 1;
+	if (len)
+		memcpy(p, data, len);
+	p[len] = '\0';
+	ctx->outstage_len += rec;
+	ctx->nout++;
+	return 0;
+}
+
+int uf_reply(uf_ctx *ctx, const void *data, size_t len)
+{
+	if (!ctx || (!data && len) || !ctx->in_event)
+		return -EINVAL;
+	if (len > UF_OUTPUT_DATA_MAX)
+		return -ENOBUFS;
+	drop_reply(ctx); /* the last reply wins */
+	return stage_out(ctx, UF_OUTPUT_REPLY, NULL, 0, 0, data, len);
+}
+
+int uf_mqtt_publish(uf_ctx *ctx, const char *topic, const void *data, size_t len, int qos)
+{
+	if (!ctx || !topic || (!data && len) || (qos != 0 && qos != 1) || !ctx->in_event)
+		return -EINVAL;
+	size_t tlen = strlen(topic);
+	if (tlen == 0 || tlen > 65535)
+		return -EINVAL;
+	if (len > UF_OUTPUT_DATA_MAX)
+		return -ENOBUFS;
+	struct uf_hc_topic hc = {.topic = (uint64_t)(uintptr_t)topic, .topic_len = (uint32_t)tlen};
+	uf_hypercall(UF_HC_TOPIC, &hc); /* the tender decides: -EINVAL, -EPERM */
+	if (hc.ret < 0)
+		return hc.ret;
+	return stage_out(ctx, UF_OUTPUT_MQTT, topic, tlen, (uint32_t)qos, data, len);
 }
 
 /* A key's length if it is a valid KV key (rules.h: uf_kv_key_ok), else 0. */

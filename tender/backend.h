@@ -11,8 +11,9 @@
  * Contract: peek() returns the next undelivered event without consuming it
  * (waiting up to timeout_ms for the first); take() moves it into the
  * in-flight batch; commit() settles the whole in-flight batch in order:
- * results[i] == 0 acknowledges event i, and `pushes` and `kvs` (only of
- * acknowledged events) are written with the acknowledgements, atomically;
+ * results[i] == 0 acknowledges event i, and `pushes`, `kvs` and `outs`
+ * (only of acknowledged events) are written with the acknowledgements,
+ * atomically;
  * UF_RESULT_SKIPPED hands event i back unchanged; any other value fails it,
  * reasons[i] (or NULL: "handler returned N") saying why.  What a failure or
  * a hand-back means is the backend's: the Redis backend re-queues or
@@ -58,12 +59,24 @@ struct uf_bkv {
 	int64_t num;
 };
 
+/* A staged output (uf_rec_out): a reply, or an MQTT publish. */
+struct uf_bout {
+	uint32_t kind; /* UF_OUTPUT_REPLY, UF_OUTPUT_MQTT */
+	uint32_t event;
+	const char *topic; /* MQTT: a valid topic name the unit may use */
+	size_t topic_len;
+	uint32_t qos; /* MQTT: 0 or 1 */
+	const char *data;
+	size_t len;
+};
+
 struct uf_backend {
 	/* 1: *ev is the next event; 0: none within timeout_ms; <0: -errno */
 	int (*peek)(struct uf_backend *b, uint32_t timeout_ms, const struct uf_bevent **ev);
 	void (*take)(struct uf_backend *b);
 	int (*commit)(struct uf_backend *b, const int32_t *results, const char *const *reasons, uint32_t count,
-	              const struct uf_bpush *pushes, uint32_t npush, const struct uf_bkv *kvs, uint32_t nkv);
+	              const struct uf_bpush *pushes, uint32_t npush, const struct uf_bkv *kvs, uint32_t nkv,
+	              const struct uf_bout *outs, uint32_t nout);
 	/* GET: *val points to backend-owned bytes valid until the next call */
 	int (*kv_get)(struct uf_backend *b, const char *key, size_t klen, const char **val, size_t *len);
 	int (*kv_set)(struct uf_backend *b, const char *key, size_t klen, const char *val, size_t len);
@@ -127,6 +140,10 @@ struct uf_backend *uf_redis_backend_open(const struct uf_redis_opts *o, char *er
 
 /* json_text.c: JSON output (see there); UTF-8 and key rules: common/rules.h. */
 size_t uf_json_escape(char *out, const char *in, size_t len); /* out: 6 * len bytes */
+/* "data":"<text>" for UTF-8 data, else "data_base64":"<base64>" (as
+ * CloudEvents); out: UF_JSON_DATA_MAX(len) bytes.  Its length. */
+#define UF_JSON_DATA_MAX(len) (6 * (size_t)(len) + 20)
+size_t uf_json_data(char *out, const char *data, size_t len);
 /* Called per entry of a KV file; returns NULL, or why the entry is refused. */
 typedef const char *(*uf_kv_entry_fn)(void *arg, const char *key, size_t klen, const char *val, size_t vlen);
 /* Parses a KV file (a JSON object); errors name path:line:col. */

@@ -5,7 +5,9 @@
  * neither is given), one per line (blank lines skipped, a trailing CR
  * dropped); ids are their 1-based sequence numbers.  Input is read with
  * read(2) and poll(2) only, since it is read after the tender's seccomp.  Committed pushes are printed to out_fd as
- * JSON lines {"queue":...,"data":...}; a failed event is reported on err_fd and its pushes never appear.  Staged KV
+ * JSON lines {"queue":...,"data":...}, then the committed outputs: MQTT publishes {"topic":...,"qos":N,"data":...}
+ * and replies {"reply":"<event id>","data":...}; a failed event is reported on err_fd and its pushes and outputs
+ * never appear.  Staged KV
  * writes (uf_rec_kv) are applied at commit, before the pushes are printed; one that fails (an INCR of a value that
  * is not an integer, a full store) is reported and skipped, as Redis skips it inside EXEC.  The KV store
  * lives in memory, loaded from and saved back to --kv FILE (a JSON object of string values, parsed with jsmn) when the
@@ -208,21 +210,41 @@ static int scratch_reserve(struct local *l, size_t n)
 
 static int print_push(struct local *l, const struct uf_bpush *p)
 {
-	/* text as "data"; bytes that are not UTF-8 as "data_base64" (as CloudEvents) */
-	int text = uf_utf8_valid(p->data, p->len);
-	if (scratch_reserve(l, 40 + 6 * (p->queue_len + p->len)) < 0)
+	if (scratch_reserve(l, 40 + 6 * p->queue_len + UF_JSON_DATA_MAX(p->len)) < 0)
 		return -ENOMEM;
 	char *s = l->scratch;
 	size_t o = 0;
 	memcpy(s + o, "{\"queue\":\"", 10);
 	o += 10;
 	o += uf_json_escape(s + o, p->queue, p->queue_len);
-	const char *field = text ? "\",\"data\":\"" : "\",\"data_base64\":\"";
-	memcpy(s + o, field, strlen(field));
-	o += strlen(field);
-	o += text ? uf_json_escape(s + o, p->data, p->len) : uf_base64_encode(s + o, p->data, p->len);
-	memcpy(s + o, "\"}\n", 3);
-	o += 3;
+	memcpy(s + o, "\",", 2);
+	o += 2;
+	o += uf_json_data(s + o, p->data, p->len);
+	memcpy(s + o, "}\n", 2);
+	o += 2;
+	hvt_write_all(l->o.out_fd, s, o);
+	return 0;
+}
+
+/* An output as a JSON line beside the pushes: a publish
+ * {"topic":T,"qos":Q,"data":S}, a reply {"reply":"<event id>","data":S}. */
+static int print_out(struct local *l, const struct uf_bout *p)
+{
+	if (scratch_reserve(l, 64 + 6 * p->topic_len + UF_JSON_DATA_MAX(p->len)) < 0)
+		return -ENOMEM;
+	char *s = l->scratch;
+	size_t o = 0;
+	if (p->kind == UF_OUTPUT_MQTT) {
+		memcpy(s + o, "{\"topic\":\"", 10);
+		o += 10;
+		o += uf_json_escape(s + o, p->topic, p->topic_len);
+		o += (size_t)sprintf(s + o, "\",\"qos\":%u,", p->qos);
+	} else {
+		o += (size_t)sprintf(s + o, "{\"reply\":\"%s\",", l->inflight[p->event].id);
+	}
+	o += uf_json_data(s + o, p->data, p->len);
+	memcpy(s + o, "}\n", 2);
+	o += 2;
 	hvt_write_all(l->o.out_fd, s, o);
 	return 0;
 }
@@ -336,14 +358,17 @@ static void apply_kv(struct local *l, const struct uf_bkv *k)
 }
 
 static int local_commit(struct uf_backend *b, const int32_t *results, const char *const *reasons, uint32_t count,
-                        const struct uf_bpush *pushes, uint32_t npush, const struct uf_bkv *kvs, uint32_t nkv)
+                        const struct uf_bpush *pushes, uint32_t npush, const struct uf_bkv *kvs, uint32_t nkv,
+                        const struct uf_bout *outs, uint32_t nout)
 {
 	struct local *l = (struct local *)b;
 	int rc = 0;
 	for (uint32_t i = 0; i < nkv; i++)
 		apply_kv(l, &kvs[i]);
-	for (uint32_t i = 0; i < npush && rc == 0; i++)
-		rc = print_push(l, &pushes[i]);
+	/* event by event: its pushes, then its outputs */
+	for (uint32_t i = 0, j = 0; (i < npush || j < nout) && rc == 0;)
+		rc = j == nout || (i < npush && pushes[i].event <= outs[j].event) ? print_push(l, &pushes[i++])
+		                                                                  : print_out(l, &outs[j++]);
 	for (uint32_t i = 0; i < count && i < l->ninflight; i++) {
 		if (results[i] == UF_RESULT_SKIPPED)
 			hvt_printf(l->o.err_fd,

@@ -13,6 +13,9 @@
  * Every batch is settled by one MULTI/EXEC, so a unit that dies before EXEC
  * has written nothing and acknowledged nothing:
  *   XADD uf:q:<wf>:<q> * data ..   each push of the acknowledged events
+ *   XADD uf:out:mqtt * wf .. step .. topic .. qos .. data .. event <origin>
+ *                                  each MQTT publish they staged (the outbox
+ *                                  unifaasd's MQTT client empties)
  *   SET / INCRBY / DEL uf:kv:<wf>:<key>   their staged KV writes, in order
  *                                  (adjacent INCRBYs of one key merged)
  *   a failed event (handler error, uf_fail, refused push, or the guest's
@@ -27,17 +30,20 @@
  *   HINCRBY uf:stat:<wf>:<step> <consumer> <acknowledged ok>, failed <n>,
  *   dead <n> (each only when non-zero; failed counts every failed delivery,
  *   dead those of them dead-lettered)
+ *   PUBLISH uf:reply:<wf> "<token>\n<outcome>\n<body>" for each acknowledged
+ *   or failed event whose entry carries a reply token (an invoke waits):
+ *   ok + its uf_reply (or the JSON of its pushes), failed + the reason
  * So after a unit ends, none of its events is pending, unless the tender
  * itself died (kill -9, a lost connection): entries pending for a consumer
  * whose unit is gone are the orchestrator's to settle (XAUTOCLAIM, then
  * re-queue or dead-letter them as above).  KV writes a handler stages are
  * part of its event's commit; reads (GET) go to Redis at once.
  *
- * Keys touched: uf:q:<wf>:*, uf:kv:<wf>:*, uf:dlq:<wf>:*, uf:stat:<wf>:*.
+ * Keys touched: uf:q:<wf>:*, uf:kv:<wf>:*, uf:dlq:<wf>:*, uf:stat:<wf>:*, uf:out:mqtt (XADD only).
  * Commands used: exactly uf_unit_commands (common/delivery.c), which the
  * workflow's Redis ACL user is granted and nothing more: AUTH, XGROUP
  * CREATE, XREADGROUP, XACK, XADD, MULTI, EXEC, GET, SET, INCRBY, DEL,
- * HINCRBY.
+ * HINCRBY, PUBLISH (uf:reply:<wf> only; the outbox uf:out:mqtt write only).
  * Connection: a unix socket, opened before the tender's seccomp; a password
  * comes from the environment (UF_REDIS_USER, UF_REDIS_PASSWORD), never argv.
  * On any Redis failure the backend records why in b.failed and answers -EIO;
@@ -298,9 +304,87 @@ static int append_cold_start(struct redis_be *r)
  * Settle `n` entries in one MULTI/EXEC (see the top of this file): results
  * as for commit(); pushes and KV writes of the acknowledged events first.
  */
+/* {"pushes":[{"queue":Q,"data":S}...]} of event ev's pushes (malloc'd,
+ * *len bytes): an invoke's result when its handler set no uf_reply. */
+static char *pushes_json(const struct uf_bpush *pushes, uint32_t npush, uint32_t ev, size_t *len)
+{
+	size_t cap = 16;
+	for (uint32_t i = 0; i < npush; i++)
+		if (pushes[i].event == ev)
+			cap += 16 + 6 * pushes[i].queue_len + UF_JSON_DATA_MAX(pushes[i].len);
+	char *s = malloc(cap);
+	if (!s)
+		return NULL;
+	size_t o = (size_t)sprintf(s, "{\"pushes\":[");
+	int first = 1;
+	for (uint32_t i = 0; i < npush; i++) {
+		if (pushes[i].event != ev)
+			continue;
+		o += (size_t)sprintf(s + o, "%s{\"queue\":\"", first ? "" : ",");
+		o += uf_json_escape(s + o, pushes[i].queue, pushes[i].queue_len);
+		memcpy(s + o, "\",", 2);
+		o += 2;
+		o += uf_json_data(s + o, pushes[i].data, pushes[i].len);
+		s[o++] = '}';
+		first = 0;
+	}
+	memcpy(s + o, "]}", 2);
+	*len = o + 2;
+	return s;
+}
+
+/*
+ * Queue the invoke replies of the settled events that carry a reply token
+ * (delivery.h): one PUBLISH uf:reply:<wf> each, "ok" with the event's
+ * uf_reply or else the JSON of its pushes, "failed" with the reason; an
+ * event handed back (it will be delivered again) sends none.  The number
+ * of commands queued.  A reply the tender has no memory for is logged and
+ * left out (the waiting request answers 202, as when it times out).
+ */
+static int append_replies(struct redis_be *r, const struct uf_entry *ents, uint32_t n, const int32_t *results,
+                          const char *const *reasons, const struct uf_bpush *pushes, uint32_t npush,
+                          const struct uf_bout *outs, uint32_t nout)
+{
+	int queued = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct uf_entry *e = &ents[i];
+		if (!e->reply || results[i] == UF_RESULT_SKIPPED)
+			continue;
+		char why[64], *own = NULL;
+		const char *body = NULL, *outcome = results[i] ? UF_REPLY_FAILED : UF_REPLY_OK;
+		size_t blen = 0;
+		if (results[i] != 0) {
+			snprintf(why, sizeof(why), "handler returned %d", results[i]);
+			body = reasons && reasons[i] ? reasons[i] : why;
+			blen = strlen(body);
+		}
+		for (uint32_t k = 0; !body && k < nout; k++)
+			if (outs[k].kind == UF_OUTPUT_REPLY && outs[k].event == i)
+				body = outs[k].data, blen = outs[k].len;
+		if (!body)
+			body = own = pushes_json(pushes, npush, i, &blen);
+		size_t mlen = body ? uf_reply_msg(NULL, 0, e->reply, e->reply_len, outcome, body, blen) : 0;
+		char *msg = body ? malloc(mlen) : NULL;
+		struct uf_cmd cmd;
+		if (msg && (uf_reply_msg(msg, mlen, e->reply, e->reply_len, outcome, body, blen),
+		            uf_reply_cmd(r->wf, msg, mlen, &cmd) == 0)) {
+			redisAppendCommandArgv(r->c, cmd.argc, cmd.argv, cmd.len);
+			queued++;
+		} else {
+			hvt_printf(2,
+			           "uf-hvt: unit=%s workflow=%s step=%s event=%.*s error=reply_not_sent cause=\"out of "
+			           "host memory\"\n",
+			           r->consumer, r->wf, r->group, (int)e->origin_len, e->origin);
+		}
+		free(msg);
+		free(own);
+	}
+	return queued;
+}
+
 static int settle(struct redis_be *r, const struct uf_entry *ents, uint32_t n, const int32_t *results,
                   const char *const *reasons, const struct uf_bpush *pushes, uint32_t npush, const struct uf_bkv *kvs,
-                  uint32_t nkv)
+                  uint32_t nkv, const struct uf_bout *outs, uint32_t nout)
 {
 	uint32_t *kv_of = nkv ? malloc(nkv * sizeof(*kv_of)) : NULL;
 	if (nkv && !kv_of) {
@@ -317,6 +401,15 @@ static int settle(struct redis_be *r, const struct uf_entry *ents, uint32_t n, c
 	for (uint32_t i = 0; i < npush; i++, queued++) { /* names checked at the hypercall: the key fits */
 		uf_push_cmd(r->wf, pushes[i].queue, pushes[i].queue_len, pushes[i].data, pushes[i].len, &cmd);
 		redisAppendCommandArgv(r->c, cmd.argc, cmd.argv, cmd.len);
+	}
+	for (uint32_t i = 0; i < nout; i++) { /* the publishes of the acknowledged events: the outbox */
+		const struct uf_bout *o = &outs[i];
+		if (o->kind != UF_OUTPUT_MQTT || o->event >= n)
+			continue;
+		uf_outbox_cmd(&r->dv, o->topic, o->topic_len, o->qos, o->data, o->len, ents[o->event].origin,
+		              ents[o->event].origin_len, &cmd);
+		redisAppendCommandArgv(r->c, cmd.argc, cmd.argv, cmd.len);
+		queued++;
 	}
 	int kv_first = queued;
 	int nkvq = append_kvs(r, kvs, nkv, kv_of);
@@ -356,6 +449,7 @@ static int settle(struct redis_be *r, const struct uf_entry *ents, uint32_t n, c
 	}
 	queued += append_latency(r, ents, results, n, tms);
 	queued += append_cold_start(r);
+	queued += append_replies(r, ents, n, results, reasons, pushes, npush, outs, nout);
 	redisAppendCommand(r->c, "EXEC");
 	for (int i = 0; i < queued + 2; i++) {
 		redisReply *rep = NULL;
@@ -408,11 +502,12 @@ static void free_held(struct redis_be *r)
 }
 
 static int redis_commit(struct uf_backend *b, const int32_t *results, const char *const *reasons, uint32_t count,
-                        const struct uf_bpush *pushes, uint32_t npush, const struct uf_bkv *kvs, uint32_t nkv)
+                        const struct uf_bpush *pushes, uint32_t npush, const struct uf_bkv *kvs, uint32_t nkv,
+                        const struct uf_bout *outs, uint32_t nout)
 {
 	struct redis_be *r = (struct redis_be *)b;
 	uint32_t n = count < r->ninflight ? count : r->ninflight;
-	int rc = settle(r, r->inflight, n, results, reasons, pushes, npush, kvs, nkv);
+	int rc = settle(r, r->inflight, n, results, reasons, pushes, npush, kvs, nkv, outs, nout);
 	r->ninflight = 0;
 	free_held(r);
 	r->batch_taken = 0;
@@ -492,7 +587,7 @@ static void hand_back_unread(struct redis_be *r)
 		results[n++] = UF_RESULT_SKIPPED;
 	}
 	r->have_pending = 0;
-	if (n && settle(r, ents, n, results, NULL, NULL, 0, NULL, 0) < 0)
+	if (n && settle(r, ents, n, results, NULL, NULL, 0, NULL, 0, NULL, 0) < 0)
 		hvt_printf(2, "uf-hvt: %s; %u events read but not handled stay pending\n", r->why, n);
 }
 

@@ -58,6 +58,12 @@ struct hvt_options {
 	const char **push_allow;
 	int npush_allow;
 	const char *push_allow_text; /* the option's value, for messages */
+	/* --publish: the MQTT topic filters publishes may match; publish_any:
+	 * any topic (a local run without --publish) */
+	const char **publish;
+	int npublish;
+	int publish_any;
+	char *publish_text; /* the filters, for messages */
 	/* who this unit is, for log lines: consumer, workflow, step */
 	const char *unit, *workflow, *step;
 	const char *tap; /* --tap: TAP device to attach (hvt_net.c), or NULL */
@@ -88,6 +94,7 @@ struct hvt {
 	                                          * the batch is being handled when progress is
 	                                          * pop_progress + i + 1 */
 	char denied_logged[8][UF_QUEUE_MAX + 1]; /* queues whose grant refusal was logged */
+	uint32_t topics_denied;                  /* publish refusals logged (at most 16) */
 	int console_fd;                          /* where the guest's stdout and stderr go */
 	int egress_on, egress_fd, egress_broken; /* hvt_egress.c: connected to unifaasd's egress server */
 	int egress_none;                         /* --egress none: every call is refused */

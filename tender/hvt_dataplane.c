@@ -10,9 +10,12 @@
  * only that copy; kv copies the key and value.  Commit parses them strictly (bounds, NULs, queue
  * names, keys, event indexes) before anything reaches the backend, so a
  * corrupt staging buffer ends the unit instead of writing garbage.  Commit
- * also enforces the unit's push grants (--push-allow): an event that pushed
- * to a queue it may not is failed here, with its pushes and KV writes
- * dropped, and goes the way of every failed event (retry, then DLQ).
+ * also enforces the unit's push grants (--push-allow) and publish filters
+ * (--publish): an event that pushed to a queue it may not, or published on
+ * a topic no filter matches (libuf asks first with UF_HC_TOPIC, so only a
+ * guest that skips the question gets here), is failed here, with its
+ * pushes, KV writes and outputs dropped, and goes the way of every failed
+ * event (retry, then DLQ).
  *
  * Which event of a batch is being handled: the guest counts the events it
  * starts in bootinfo->progress (also the CPU-time watchdog's tick), so with
@@ -26,6 +29,7 @@
 #include <string.h>
 
 #include "hvt.h"
+#include "topic.h"
 
 #define bad(h, ...) hvt_end((h), UF_END_BAD_HYPERCALL, "bad hypercall: " __VA_ARGS__)
 
@@ -232,6 +236,118 @@ static int parse_kvs(struct hvt *h, const uint8_t *p, uint64_t len, uint32_t nkv
 	return 0;
 }
 
+/* Parse the staged outputs into `out`; returns 0, or -1 after ending the unit. */
+static int parse_outs(struct hvt *h, const uint8_t *p, uint64_t len, uint32_t nout, const int32_t *results,
+                      uint32_t count, struct uf_bout *out)
+{
+	uint64_t off = 0;
+	uint8_t replied[UF_BATCH_MAX] = {0};
+	for (uint32_t i = 0; i < nout; i++) {
+		struct uf_rec_out r;
+		if (len - off < sizeof(r)) {
+			bad(h, "commit: output record %u at offset %lu runs past the staged %lu bytes", i,
+			    (unsigned long)off, (unsigned long)len);
+			return -1;
+		}
+		memcpy(&r, p + off, sizeof(r));
+		uint64_t body = off + sizeof(r);
+		if (r.event >= count || results[r.event] != 0) {
+			bad(h, "commit: output record %u names event %u, which is %s", i, r.event,
+			    r.event >= count ? "not in the batch" : "not acknowledged");
+			return -1;
+		}
+		int mqtt = r.kind == UF_OUTPUT_MQTT;
+		if ((r.kind != UF_OUTPUT_REPLY && !mqtt) || (mqtt && (r.topic_len == 0 || r.qos > 1)) ||
+		    (!mqtt && (r.topic_len || r.qos || replied[r.event]++))) {
+			bad(h,
+			    "commit: output record %u: kind %u, topic length %u, qos %u: not a reply (one per event) "
+			    "or an MQTT publish (qos 0 or 1)",
+			    i, r.kind, r.topic_len, r.qos);
+			return -1;
+		}
+		if (r.topic_len > UF_TOPIC_MAX || r.data_len > UF_OUTPUT_DATA_MAX ||
+		    len - body < (uint64_t)r.topic_len + 1 + r.data_len + 1) {
+			bad(h,
+			    "commit: output record %u at offset %lu: lengths (topic %u, data %lu) are out of range or "
+			    "run past the buffer",
+			    i, (unsigned long)off, r.topic_len, (unsigned long)r.data_len);
+			return -1;
+		}
+		const char *t = (const char *)p + body;
+		const char *d = t + r.topic_len + 1;
+		if (t[r.topic_len] != '\0' || d[r.data_len] != '\0' ||
+		    (mqtt && !uf_topic_name_ok(t, r.topic_len, NULL))) {
+			bad(h,
+			    "commit: output record %u: the topic is not an MQTT topic name or a terminator is missing",
+			    i);
+			return -1;
+		}
+		out[i] = (struct uf_bout){.kind = r.kind,
+		                          .event = r.event,
+		                          .topic = mqtt ? t : NULL,
+		                          .topic_len = r.topic_len,
+		                          .qos = r.qos,
+		                          .data = d,
+		                          .len = r.data_len};
+		off += align8(sizeof(r) + r.topic_len + 1 + r.data_len + 1);
+		if (off > len)
+			off = len;
+	}
+	return 0;
+}
+
+/* --publish: may the unit publish on topic t (a valid topic name)? */
+static int topic_allowed(const struct hvt *h, const char *t, size_t n)
+{
+	if (h->opt.publish_any)
+		return 1;
+	for (int i = 0; i < h->opt.npublish; i++)
+		if (uf_topic_match(h->opt.publish[i], strlen(h->opt.publish[i]), t, n))
+			return 1;
+	return 0;
+}
+
+/* One key=value line per refused publish, the first 16 of a unit. */
+static void log_topic_denied(struct hvt *h, const char *t, size_t n)
+{
+	if (h->topics_denied >= 16)
+		return;
+	hvt_printf(2, "uf-hvt: unit=%s workflow=%s step=%s topic=\"%.*s\" error=publish_not_allowed allowed=\"%s\"%s\n",
+	           h->opt.unit ? h->opt.unit : "-", h->opt.workflow ? h->opt.workflow : "-",
+	           h->opt.step ? h->opt.step : "-", (int)(n > 200 ? 200 : n), t,
+	           h->opt.publish_text ? h->opt.publish_text : "none",
+	           ++h->topics_denied == 16 ? " (further refusals of this unit are not logged)" : "");
+}
+
+void hvt_hc_topic(struct hvt *h, void *arg)
+{
+	struct uf_hc_topic *a = arg;
+	if (a->topic_len == 0 || a->topic_len > UF_TOPIC_MAX) {
+		bad(h, "topic: length %u is not in 1..%u", a->topic_len, UF_TOPIC_MAX);
+		return;
+	}
+	const char *g = hvt_guest_ptr(h, a->topic, a->topic_len, 0);
+	if (!g) {
+		bad(h, "topic: [0x%lx, +%u) lies outside guest memory", (unsigned long)a->topic, a->topic_len);
+		return;
+	}
+	char *t = malloc(a->topic_len); /* copy, then check */
+	if (!t) {
+		hvt_end(h, UF_END_INTERNAL, "topic: out of host memory");
+		return;
+	}
+	memcpy(t, g, a->topic_len);
+	if (!uf_topic_name_ok(t, a->topic_len, NULL)) {
+		a->ret = -EINVAL;
+	} else if (!topic_allowed(h, t, a->topic_len)) {
+		log_topic_denied(h, t, a->topic_len);
+		a->ret = -EPERM;
+	} else {
+		a->ret = 0;
+	}
+	free(t);
+}
+
 static int push_allowed(const struct hvt *h, const char *q, size_t n)
 {
 	if (!h->opt.push_allow)
@@ -265,9 +381,26 @@ static void log_denied(struct hvt *h, const struct uf_bpush *p)
  * reasons (one buffer per event, allocated on the first refusal).
  */
 static void enforce_grants(struct hvt *h, int32_t *results, const char **reasons, char (**why)[320],
-                           struct uf_bpush *pushes, uint32_t *npush, struct uf_bkv *kvs, uint32_t *nkv)
+                           struct uf_bpush *pushes, uint32_t *npush, struct uf_bkv *kvs, uint32_t *nkv,
+                           struct uf_bout *outs, uint32_t *nout)
 {
 	int refused = 0;
+	for (uint32_t i = 0; i < *nout; i++) {
+		struct uf_bout *p = &outs[i];
+		if (p->kind != UF_OUTPUT_MQTT || results[p->event] != 0 || topic_allowed(h, p->topic, p->topic_len))
+			continue;
+		if (!*why && !(*why = calloc(UF_BATCH_MAX, sizeof(**why)))) {
+			hvt_end(h, UF_END_INTERNAL, "commit: out of host memory");
+			return;
+		}
+		snprintf((*why)[p->event], sizeof(**why), "publish to topic '%.*s' not allowed (publish: %s)",
+		         (int)(p->topic_len > 120 ? 120 : p->topic_len), p->topic,
+		         h->opt.publish_text ? h->opt.publish_text : "none");
+		results[p->event] = 1;
+		reasons[p->event] = (*why)[p->event];
+		log_topic_denied(h, p->topic, p->topic_len);
+		refused = 1;
+	}
 	for (uint32_t i = 0; i < *npush; i++) {
 		struct uf_bpush *p = &pushes[i];
 		if (results[p->event] != 0 || push_allowed(h, p->queue, p->queue_len))
@@ -302,6 +435,11 @@ static void enforce_grants(struct hvt *h, int32_t *results, const char **reasons
 		if (results[kvs[i].event] == 0)
 			kvs[n++] = kvs[i];
 	*nkv = n;
+	n = 0;
+	for (uint32_t i = 0; i < *nout; i++)
+		if (results[outs[i].event] == 0)
+			outs[n++] = outs[i];
+	*nout = n;
 }
 
 void hvt_hc_commit(struct hvt *h, void *arg)
@@ -319,14 +457,20 @@ void hvt_hc_commit(struct hvt *h, void *arg)
 		bad(h, "commit: %u kv records cannot fit in %lu bytes", a->nkv, (unsigned long)a->kv_len);
 		return;
 	}
+	if (a->nout > a->outs_len / sizeof(struct uf_rec_out)) {
+		bad(h, "commit: %u output records cannot fit in %lu bytes", a->nout, (unsigned long)a->outs_len);
+		return;
+	}
 	const void *res_g = hvt_guest_ptr(h, a->results, (uint64_t)a->count * sizeof(int32_t), 0);
 	const uint8_t *push_g = a->pushes_len ? hvt_guest_ptr(h, a->pushes, a->pushes_len, 0) : NULL;
 	const uint8_t *kv_g = a->kv_len ? hvt_guest_ptr(h, a->kv, a->kv_len, 0) : NULL;
-	if ((a->count && !res_g) || (a->pushes_len && !push_g) || (a->kv_len && !kv_g)) {
+	const uint8_t *out_g = a->outs_len ? hvt_guest_ptr(h, a->outs, a->outs_len, 0) : NULL;
+	if ((a->count && !res_g) || (a->pushes_len && !push_g) || (a->kv_len && !kv_g) || (a->outs_len && !out_g)) {
 		bad(h, "commit: %s buffer lies outside guest memory",
 		    a->count && !res_g         ? "results"
 		    : a->pushes_len && !push_g ? "pushes"
-		                               : "kv");
+		    : a->kv_len && !kv_g       ? "kv"
+		                               : "outputs");
 		return;
 	}
 	int32_t results[UF_BATCH_MAX];
@@ -337,31 +481,39 @@ void hvt_hc_commit(struct hvt *h, void *arg)
 	 * only the copies are parsed, checked against the grants and written */
 	uint8_t *push_c = a->pushes_len ? malloc(a->pushes_len) : NULL;
 	uint8_t *kv_c = a->kv_len ? malloc(a->kv_len) : NULL;
+	uint8_t *out_c = a->outs_len ? malloc(a->outs_len) : NULL;
 	struct uf_bpush *pushes = a->npush ? calloc(a->npush, sizeof(*pushes)) : NULL;
 	struct uf_bkv *kvs = a->nkv ? calloc(a->nkv, sizeof(*kvs)) : NULL;
-	if ((a->npush && !pushes) || (a->nkv && !kvs) || (a->pushes_len && !push_c) || (a->kv_len && !kv_c)) {
-		hvt_end(h, UF_END_INTERNAL, "commit: out of host memory for %u pushes and %u kv writes", a->npush,
-		        a->nkv);
+	struct uf_bout *outs = a->nout ? calloc(a->nout, sizeof(*outs)) : NULL;
+	if ((a->npush && !pushes) || (a->nkv && !kvs) || (a->nout && !outs) || (a->pushes_len && !push_c) ||
+	    (a->kv_len && !kv_c) || (a->outs_len && !out_c)) {
+		hvt_end(h, UF_END_INTERNAL, "commit: out of host memory for %u pushes, %u kv writes and %u outputs",
+		        a->npush, a->nkv, a->nout);
 		goto out;
 	}
 	if (push_c)
 		memcpy(push_c, push_g, a->pushes_len);
 	if (kv_c)
 		memcpy(kv_c, kv_g, a->kv_len);
-	uint32_t npush = a->npush, nkv = a->nkv;
+	if (out_c)
+		memcpy(out_c, out_g, a->outs_len);
+	uint32_t npush = a->npush, nkv = a->nkv, nout = a->nout;
 	if (parse_pushes(h, push_c, a->pushes_len, npush, results, a->count, pushes) < 0 ||
-	    parse_kvs(h, kv_c, a->kv_len, nkv, results, a->count, kvs) < 0)
+	    parse_kvs(h, kv_c, a->kv_len, nkv, results, a->count, kvs) < 0 ||
+	    parse_outs(h, out_c, a->outs_len, nout, results, a->count, outs) < 0)
 		goto out;
-	enforce_grants(h, results, reasons, &why, pushes, &npush, kvs, &nkv);
+	enforce_grants(h, results, reasons, &why, pushes, &npush, kvs, &nkv, outs, &nout);
 	if (h->ended)
 		goto out;
-	a->ret = h->backend->commit(h->backend, results, reasons, a->count, pushes, npush, kvs, nkv);
+	a->ret = h->backend->commit(h->backend, results, reasons, a->count, pushes, npush, kvs, nkv, outs, nout);
 	h->inflight = 0;
 out:
 	free(pushes);
 	free(kvs);
+	free(outs);
 	free(push_c);
 	free(kv_c);
+	free(out_c);
 	free(why);
 }
 
@@ -391,7 +543,7 @@ void hvt_dataplane_settle(struct hvt *h)
 	default: /* a clean exit without commit, or the host's failure: hand all back */
 		break;
 	}
-	if (b->commit(b, results, reasons, h->inflight, NULL, 0, NULL, 0) < 0)
+	if (b->commit(b, results, reasons, h->inflight, NULL, 0, NULL, 0, NULL, 0) < 0)
 		hvt_printf(2, "uf-hvt: %s: the batch in flight could not be settled (%s); its events stay pending\n",
 		           h->opt.image, b->failed ? b->failed : "backend error");
 	h->inflight = 0;

@@ -213,6 +213,7 @@ static void hc_setfs(struct hvt *h, void *arg)
 void hvt_hc_pop(struct hvt *h, void *arg);
 void hvt_hc_commit(struct hvt *h, void *arg);
 void hvt_hc_kv(struct hvt *h, void *arg);
+void hvt_hc_topic(struct hvt *h, void *arg);
 
 static const struct {
 	const char *name;
@@ -232,6 +233,7 @@ static const struct {
     [UF_HC_NET] = {"net", sizeof(struct uf_hc_net), hvt_hc_net},     /* hvt_net.c */
     [UF_HC_YIELD] = {"yield", sizeof(struct uf_hc_yield), hc_yield},
     [UF_HC_SETFS] = {"setfs", sizeof(struct uf_hc_setfs), hc_setfs},
+    [UF_HC_TOPIC] = {"topic", sizeof(struct uf_hc_topic), hvt_hc_topic},
 };
 
 void hvt_hypercall(struct hvt *h, uint16_t port, uint32_t value)

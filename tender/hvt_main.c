@@ -31,6 +31,7 @@
 
 #include "hvt.h"
 #include "launch.h"
+#include "topic.h"
 
 extern char **environ;
 
@@ -71,6 +72,9 @@ static void usage(FILE *f)
 	        "                      dead-lettered to uf:dlq:WORKFLOW:QUEUE (default 3)\n"
 	        "  --push-allow Q,...  the only queues pushes may go to (default: any); a push\n"
 	        "                      elsewhere fails its event\n"
+	        "  --publish FILTER    an MQTT topic filter uf_mqtt_publish may publish to\n"
+	        "                      (repeatable); other topics get -EPERM.  Without it:\n"
+	        "                      no topic with --redis, any topic in a local run\n"
 	        "  --tap NAME          attach the unit to the existing TAP device NAME (raw\n"
 	        "                      Ethernet frames: uf_net_read/uf_net_write)\n"
 	        "  --mac MAC           the unit's MAC with --tap (default: derived from NAME)\n"
@@ -316,7 +320,8 @@ enum {
 	OPT_MAC,
 	OPT_SOURCE,
 	OPT_ATTRS,
-	OPT_EGRESS
+	OPT_EGRESS,
+	OPT_PUBLISH
 };
 
 static const struct option long_opts[] = {
@@ -331,6 +336,7 @@ static const struct option long_opts[] = {
     {"queue", required_argument, 0, OPT_QUEUE},
     {"source", required_argument, 0, OPT_SOURCE},
     {"attrs", required_argument, 0, OPT_ATTRS},
+    {"publish", required_argument, 0, OPT_PUBLISH},
     {"kv", required_argument, 0, OPT_KV},
     {"no-seccomp", no_argument, 0, OPT_NOSECCOMP},
     {"fast-exit", no_argument, 0, OPT_FASTEXIT},
@@ -370,6 +376,28 @@ static int parse_push_allow(char *list, struct hvt_options *o)
 			return -1;
 		queues[o->npush_allow++] = q;
 	}
+	return 0;
+}
+
+/* --publish FILTER: one more MQTT topic filter (common/topic.h). */
+static int add_publish(const char *f, struct hvt_options *o)
+{
+	static const char *filters[UF_PUBLISH_MAX];
+	const char *why = "too many filters";
+	size_t n = strlen(f), have = o->publish_text ? strlen(o->publish_text) : 0;
+	if (o->npublish == UF_PUBLISH_MAX || n > UF_PUBLISH_LEN || !uf_topic_filter_ok(f, n, &why)) {
+		fprintf(stderr, "uf-hvt: --publish '%.*s': %s (at most %d filters of %d bytes)\n",
+		        (int)(n > 200 ? 200 : n), f, n > UF_PUBLISH_LEN ? "too long" : why, UF_PUBLISH_MAX,
+		        UF_PUBLISH_LEN);
+		return -1;
+	}
+	char *t = realloc(o->publish_text, have + n + 3);
+	if (!t)
+		return -1;
+	snprintf(t + have, n + 3, "%s%s", have ? ", " : "", f);
+	o->publish_text = t;
+	o->publish = filters;
+	filters[o->npublish++] = f;
 	return 0;
 }
 
@@ -448,6 +476,10 @@ static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_lo
 			break;
 		case OPT_SOURCE:
 			lo->source = optarg;
+			break;
+		case OPT_PUBLISH:
+			if (add_publish(optarg, o) < 0)
+				return -1;
 			break;
 		case OPT_ATTRS:
 			if (optarg[0] != '{' || optarg[strlen(optarg) - 1] != '}')
@@ -536,6 +568,7 @@ static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_lo
 		return bad_opt("--queue", lo->queue, "must be 1..128 of [A-Za-z0-9._-]");
 	if (lo->nevents == 0 && !lo->events_file)
 		lo->events_file = "-";
+	o->publish_any = !ro->socket && o->npublish == 0; /* a local run: any topic */
 	return 0;
 }
 

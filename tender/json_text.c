@@ -44,6 +44,17 @@ size_t uf_json_escape(char *out, const char *in, size_t len)
 	return o;
 }
 
+size_t uf_json_data(char *out, const char *data, size_t len)
+{
+	int text = uf_utf8_valid(data, len);
+	const char *field = text ? "\"data\":\"" : "\"data_base64\":\"";
+	size_t o = strlen(field);
+	memcpy(out, field, o);
+	o += text ? uf_json_escape(out + o, data, len) : uf_base64_encode(out + o, data, len);
+	out[o++] = '"';
+	return o;
+}
+
 /* ---- reading a KV file: a JSON object of values ---------------------------- */
 
 #define JSMN_STATIC

@@ -28,10 +28,12 @@
 #include <stdint.h>
 #endif
 
-/* 3: pop settles the previous batch (uf_hc_pop.commit); 4: an event record
- * carries where the event came from (source, attrs: issue 9's edges), so an
- * image built for 3 would read the records wrong and is refused; uf_hc_http
- * gains response headers, a timeout and the event id) */
+/* 3: pop settles the previous batch (uf_hc_pop.commit); 4 (issue 9's
+ * edges): an event record carries where the event came from (source,
+ * attrs), a commit carries outputs (uf_reply, uf_mqtt_publish),
+ * UF_HC_TOPIC checks a publish topic, and uf_hc_http gains response
+ * headers, a timeout and the event id; an image built for 3 would read the
+ * records wrong and is refused. */
 #define UF_ABI_VERSION 4u
 #define UF_NOTE_NAME   "unifaas"
 #define UF_NOTE_ABI    1u
@@ -120,6 +122,7 @@ enum uf_hc {
 	UF_HC_NET = 9,     /* struct uf_hc_net (raw frames on a TAP device) */
 	UF_HC_YIELD = 10,  /* struct uf_hc_yield                            */
 	UF_HC_SETFS = 11,  /* struct uf_hc_setfs (when WRFSBASE is missing) */
+	UF_HC_TOPIC = 12,  /* struct uf_hc_topic (may this unit publish there?) */
 	UF_HC_COUNT
 };
 
@@ -241,10 +244,17 @@ struct uf_rec_event {
  * events must not be present.  Staged KV writes are records
  *   struct uf_rec_kv, key NUL, value NUL (SET only), padded to 8 bytes,
  * in the order the handlers made them, each naming its event (which must be
- * acknowledged, as for pushes).  Pushes, KV writes and acks are applied
+ * acknowledged, as for pushes).  Staged outputs are records
+ *   struct uf_rec_out, topic NUL, data NUL, padded to 8 bytes,
+ * each naming its (acknowledged) event: UF_OUTPUT_REPLY, the result an
+ * invoke-and-wait caller gets (at most one per event; topic_len and qos 0),
+ * or UF_OUTPUT_MQTT, a message to publish on an MQTT topic name (1..65535
+ * bytes of UTF-8 without NUL, '+' or '#') with QoS 0 or 1, which the tender
+ * adds to the MQTT outbox.  Pushes, KV writes, outputs and acks are applied
  * together, atomically; a tender may still fail an acknowledged event at
- * commit (a push to a queue the unit is not granted), and then drops that
- * event's pushes and KV writes.
+ * commit (a push to a queue the unit is not granted, a publish to a topic
+ * it may not use), and then drops that event's pushes, KV writes and
+ * outputs.
  */
 #define UF_RESULT_OK      0
 #define UF_RESULT_SKIPPED INT32_MIN
@@ -263,6 +273,30 @@ struct uf_hc_commit {
 	uint32_t nkv;        /* in: number of KV records       */
 	uint64_t kv;         /* in: staged KV write records    */
 	uint64_t kv_len;     /* in: bytes of KV records        */
+	uint64_t outs;       /* in: staged output records      */
+	uint64_t outs_len;   /* in: bytes of output records    */
+	uint32_t nout;       /* in: number of output records   */
+	uint32_t pad;
+};
+#define UF_OUTPUT_REPLY    1u
+#define UF_OUTPUT_MQTT     2u
+#define UF_OUTPUT_DATA_MAX (1u << 20) /* bytes of one output's data */
+struct uf_rec_out {
+	uint32_t kind;      /* UF_OUTPUT_*                                */
+	uint32_t event;     /* index into the batch                       */
+	uint32_t topic_len; /* MQTT: 1..65535; REPLY: 0                   */
+	uint32_t qos;       /* MQTT: 0 or 1; REPLY: 0                     */
+	uint64_t data_len;  /* <= UF_OUTPUT_DATA_MAX, without the NUL     */
+};
+
+/* UF_HC_TOPIC: may this unit publish on topic [topic, +topic_len)?  ret 0
+ * yes, -EINVAL it is not a topic name, -EPERM no filter of the function's
+ * manifest `publish:` matches it (the tender logs one line).  libuf asks
+ * before it stages a publish; the tender checks again at commit. */
+struct uf_hc_topic {
+	uint64_t topic;     /* in */
+	uint32_t topic_len; /* in: 1..65535 */
+	int32_t ret;        /* out */
 };
 /* A staged KV write: op is UF_KV_SET (val_len bytes of value follow the
  * key), UF_KV_INCR (add num) or UF_KV_DEL. */
@@ -381,7 +415,9 @@ _Static_assert(sizeof(struct uf_bootinfo) == 96, "bootinfo layout");
 _Static_assert(sizeof(struct uf_hc_console) == 24, "console layout");
 _Static_assert(sizeof(struct uf_hc_time) == 16, "time layout");
 _Static_assert(sizeof(struct uf_hc_pop) == 56, "pop layout");
-_Static_assert(sizeof(struct uf_hc_commit) == 56, "commit layout");
+_Static_assert(sizeof(struct uf_hc_commit) == 80, "commit layout");
+_Static_assert(sizeof(struct uf_rec_out) == 24, "output record layout");
+_Static_assert(sizeof(struct uf_hc_topic) == 16, "topic layout");
 _Static_assert(sizeof(struct uf_rec_kv) == 32, "kv record layout");
 _Static_assert(sizeof(struct uf_hc_kv) == 48, "kv layout");
 _Static_assert(sizeof(struct uf_hc_net) == 32, "net layout");

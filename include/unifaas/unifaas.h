@@ -60,6 +60,25 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev);
 int uf_push(uf_ctx *ctx, const char *queue, const void *data, size_t len);
 
 /*
+ * Set the result an invoke-and-wait caller gets (POST .../invoke, `unifaas
+ * invoke`): sent when the event commits, instead of the default (the JSON
+ * of what it pushed).  The last call of an event wins; a failed event sends
+ * its failure instead.  -EINVAL outside an event, -ENOBUFS over 1 MiB.
+ */
+int uf_reply(uf_ctx *ctx, const void *data, size_t len);
+
+/*
+ * Publish `len` bytes on the MQTT topic name `topic` (no '+' or '#') with
+ * QoS 0 or 1, staged like a push: published only if the event commits, at
+ * least once (a message can be published again if the platform stops
+ * between handing it to the broker and noting that it did).  Only topics
+ * matched by a filter of the function's manifest `publish:` are allowed:
+ * -EPERM otherwise (the platform logs it), -EINVAL for an invalid topic
+ * name or qos, -ENOBUFS over 1 MiB.
+ */
+int uf_mqtt_publish(uf_ctx *ctx, const char *topic, const void *data, size_t len, int qos);
+
+/*
  * For functions that run their own loop in main() instead of uf_handle:
  * finishes the current event (committing its pushes unless uf_fail was
  * called) and waits up to timeout_ms for the next one.

@@ -236,6 +236,7 @@ static const struct callinfo calls[UF_HC_COUNT] = {
 	[UF_HC_NET] = {sizeof(struct uf_hc_net), offsetof(struct uf_hc_net, ret)},
 	[UF_HC_YIELD] = {sizeof(struct uf_hc_yield), offsetof(struct uf_hc_yield, ret)},
 	[UF_HC_SETFS] = {sizeof(struct uf_hc_setfs), offsetof(struct uf_hc_setfs, ret)},
+	[UF_HC_TOPIC] = {sizeof(struct uf_hc_topic), offsetof(struct uf_hc_topic, ret)},
 };
 
 #define SENTINEL 0x5eed5eed

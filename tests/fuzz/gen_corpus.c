@@ -51,6 +51,17 @@ static uint64_t push_rec(struct seed *s, uint64_t gpa, uint32_t event, const cha
 	return (sizeof(r) + r.queue_len + 1 + dlen + 1 + 7) & ~7ull;
 }
 
+static uint64_t out_rec(struct seed *s, uint64_t gpa, uint32_t kind, uint32_t event, const char *topic, uint32_t qos,
+			const char *d)
+{
+	struct uf_rec_out r = {.kind = kind, .event = event, .topic_len = (uint32_t)strlen(topic), .qos = qos,
+			       .data_len = strlen(d)};
+	put(s, gpa, &r, sizeof(r));
+	put(s, gpa + sizeof(r), topic, r.topic_len + 1);
+	put(s, gpa + sizeof(r) + r.topic_len + 1, d, r.data_len + 1);
+	return (sizeof(r) + r.topic_len + 1 + r.data_len + 1 + 7) & ~7ull;
+}
+
 static void pop(struct seed *s, uint64_t at, uint64_t buf, uint64_t cap, uint32_t max)
 {
 	struct uf_hc_pop a = {.buf = buf, .cap = cap, .max_events = max};
@@ -65,6 +76,15 @@ static void commit(struct seed *s, uint64_t at, uint32_t count, const int32_t *r
 				 .npush = npush};
 	if (count)
 		put(s, H(0x3000), res, count * sizeof(int32_t));
+	put(s, at, &a, sizeof(a));
+	call(s, UF_HC_COMMIT, at);
+}
+
+/* a commit of `count` acknowledged events with output records at H(0x2400) */
+static void commit_outs(struct seed *s, uint64_t at, uint32_t count, const int32_t *res, uint64_t len, uint32_t nout)
+{
+	struct uf_hc_commit a = {.results = H(0x3000), .count = count, .outs = H(0x2400), .outs_len = len, .nout = nout};
+	put(s, H(0x3000), res, count * sizeof(int32_t));
 	put(s, at, &a, sizeof(a));
 	call(s, UF_HC_COMMIT, at);
 }
@@ -203,5 +223,22 @@ int main(int argc, char **argv)
 	emit("wrap-pop", &s);
 	kv(&s, H(0x40), UF_KV_GET, "k", 1, H(0x900), (uint64_t)0 - H(0x900) + 64, 0);
 	emit("wrap-kv-get", &s);
+
+	/* ABI 4: ask for a topic, then commit a publish and a reply */
+	put(&s, H(0x800), "lights/1/set", 12);
+	struct uf_hc_topic tp = {.topic = H(0x800), .topic_len = 12};
+	put(&s, H(0x240), &tp, sizeof(tp));
+	pop(&s, H(0x40), H(0x1000), 4096, 2);
+	call(&s, UF_HC_TOPIC, H(0x240));
+	off = out_rec(&s, H(0x2400), UF_OUTPUT_MQTT, 0, "lights/1/set", 1, "on");
+	off += out_rec(&s, H(0x2400) + off, UF_OUTPUT_REPLY, 1, "", 0, "{\"ok\":true}");
+	commit_outs(&s, H(0x80), 2, ok, off, 2);
+	emit("commit-outputs", &s);
+	/* the same with the second record's data NUL cut off */
+	pop(&s, H(0x40), H(0x1000), 4096, 2);
+	off = out_rec(&s, H(0x2400), UF_OUTPUT_MQTT, 0, "a/b", 0, "x");
+	uint64_t off3 = out_rec(&s, H(0x2400) + off, UF_OUTPUT_REPLY, 1, "", 0, "reply");
+	commit_outs(&s, H(0x80), 2, ok, off + off3 - 3, 2);
+	emit("commit-outputs-truncated", &s);
 	return 0;
 }

@@ -2,8 +2,12 @@
 # Issue 9, the guest/tender side of the edges (ABI 4), through a real
 # deployed function (tests/platform/edge_fn.c) against real Redis: an
 # event's source and attrs (the fields an edge writes with uf_ingress_cmd,
-# common/delivery.h) reach the function; `unifaas run --source/--attrs`
-# gives them locally.
+# common/delivery.h) reach the function; uf_mqtt_publish lands in the
+# outbox uf:out:mqtt only when its event commits and only for topics the
+# manifest's publish: allows (-EPERM otherwise); invoke replies are
+# PUBLISHed on uf:reply:<wf> for ok and failed outcomes, by the tender and
+# by unifaasd for a unit killed holding the event; the workflow's ACL user
+# gets exactly that.  `unifaas run --source/--attrs/--publish` locally.
 . "$(dirname "$0")/../lib.sh"
 . "$UF_TOP/tests/platform/lib.sh"
 
@@ -15,6 +19,15 @@ out=$("$UNIFAAS" run --source 'device/sck/tok1/readings/raw' --attrs '{"type":"t
 	pass run-source-attrs || fail run-source-attrs "$out $(cat "$UF_TMP/run.err")"
 out=$("$UNIFAAS" run --event 42 "$fn" 2>"$UF_TMP/run.err")
 [ "$out" = '{"queue":"out","data":"source=|attrs=|data=42"}' ] && pass run-no-source || fail run-no-source "$out $(cat "$UF_TMP/run.err")"
+# publishes and replies are printed beside the pushes, event by event
+out=$("$UNIFAAS" run --publish 'lights/+/set' --event pub:lights/1/set --event pub:other --event reply:hi --event pubfail:lights/2/set "$fn" 2>"$UF_TMP/run.err")
+want='{"queue":"out","data":"pub=0"}
+{"topic":"lights/1/set","qos":1,"data":"m-lights/1/set"}
+{"queue":"out","data":"pub=-1"}
+{"reply":"3","data":"hi"}'
+[ "$out" = "$want" ] && pass run-publish-reply || fail run-publish-reply "$out"
+grep -q 'topic="other" error=publish_not_allowed allowed="lights/+/set"' "$UF_TMP/run.err" && pass run-publish-refused-logged ||
+	fail run-publish-refused-logged "$(cat "$UF_TMP/run.err")"
 
 plat_suite_up
 m=$(manifest edges <<EOF2
@@ -24,6 +37,7 @@ functions:
     image: $fn
     listen: in
     push: [out]
+    publish: ["lights/+/set", "alerts/#"]
     retries: 0
 EOF2
 )
@@ -40,5 +54,62 @@ source=|attrs=|data=d2'
 else
 	fail source-attrs-reach-function "out has $(R XLEN uf:q:edges:out) entries; dlq $(R XLEN uf:dlq:edges:in)"
 fi
+
+# --- uf_mqtt_publish: the outbox, only when the event commits --------------
+R XADD uf:q:edges:in '*' data pub:lights/7/set >/dev/null
+if wait_for 30 xlen_is uf:out:mqtt 1; then
+	got=$(R --raw XRANGE uf:out:mqtt - + | sed -n '2,$p' | tr '\n' ' ')
+	id=$(R --raw XRANGE uf:q:edges:in - + | grep -B2 -x 'pub:lights/7/set' | head -1)
+	[ "$got" = "wf edges step e topic lights/7/set qos 1 data m-lights/7/set event $id " ] &&
+		pass publish-in-outbox || fail publish-in-outbox "$got (event $id)"
+else
+	fail publish-in-outbox "outbox has $(R XLEN uf:out:mqtt) entries"
+fi
+R XADD uf:q:edges:in '*' data pubfail:lights/8/set >/dev/null
+R XADD uf:q:edges:in '*' data pub:other/topic >/dev/null
+R XADD uf:q:edges:in '*' data pub:lights/+/set >/dev/null
+if wait_for 30 xlen_is uf:dlq:edges:in 1 && wait_for 30 drained edges in e; then
+	[ "$(R XLEN uf:out:mqtt)" = 1 ] && pass publish-not-on-failure || fail publish-not-on-failure "outbox $(R --raw XRANGE uf:out:mqtt - +)"
+	pubs=$(R --raw XRANGE uf:q:edges:out - + | grep '^pub=' | tr '\n' ' ')
+	[ "$pubs" = "pub=0 pub=-1 pub=-22 " ] && pass publish-eperm-einval || fail publish-eperm-einval "$pubs"
+else
+	fail publish-not-on-failure "dlq $(R XLEN uf:dlq:edges:in)"
+fi
+grep -q 'workflow=edges step=e topic="other/topic" error=publish_not_allowed allowed="lights/+/set, alerts/#"' \
+	"$PLAT_STATE"/logs/edges* "$PLAT_STATE"/logs/*/* 2>/dev/null && pass publish-refusal-logged ||
+	fail publish-refusal-logged "$(U logs edges/e 2>&1 | tail -3)"
+
+# --- the unit's ACL: exactly its keys, the outbox write only, its reply channel
+acl=$(R ACL GETUSER uf-wf-edges | tr '\n' ' ')
+case "$acl" in
+*'%W~uf:out:mqtt'*'&uf:reply:edges'*) pass acl-outbox-channel ;;
+*) fail acl-outbox-channel "$acl" ;;
+esac
+grep -q ' +publish' <<<"$acl" && ! grep -q '&\*' <<<"$acl" && pass acl-publish-command || fail acl-publish-command "$acl"
+
+# --- invoke replies on uf:reply:edges ---------------------------------------
+R --raw SUBSCRIBE uf:reply:edges >"$UF_TMP/replies" 2>&1 &
+sub=$!
+wait_for 10 grep -q subscribe "$UF_TMP/replies" || true
+R XADD uf:q:edges:in '*' data reply:hello reply tok1 >/dev/null
+R XADD uf:q:edges:in '*' data replyfail:z reply tok2 >/dev/null
+R XADD uf:q:edges:in '*' data plain reply tok3 >/dev/null
+R XADD uf:q:edges:in '*' data crash reply tok4 >/dev/null
+has() { python3 -c 'import sys; sys.exit(0 if sys.argv[2] in open(sys.argv[1]).read() else 1)' "$UF_TMP/replies" "$1"; }
+wait_for 30 has "tok4" || true
+has $'tok1\nok\nhello\n' && pass reply-ok-uf-reply || fail reply-ok-uf-reply "$(cat "$UF_TMP/replies")"
+has $'tok2\nfailed\nhandler returned 7\n' && pass reply-failed || fail reply-failed "$(cat "$UF_TMP/replies")"
+has $'tok3\nok\n{"pushes":[{"queue":"out","data":"source=|attrs=|data=plain"}]}\n' && pass reply-ok-pushes ||
+	fail reply-ok-pushes "$(cat "$UF_TMP/replies")"
+has $'tok4\nfailed\nguest fault' && pass reply-fault-failed || fail reply-fault-failed "$(cat "$UF_TMP/replies")"
+# a unit killed (SIGKILL) while it holds a tokened event: unifaasd settles it and replies
+R XADD uf:q:edges:in '*' data hang reply tok5 >/dev/null
+if wait_for 30 holds edges in e && plat_kill KILL '--consumer=edges\.e\.'; then
+	wait_for 30 has "tok5" || true
+	has $'tok5\nfailed\n' && pass reply-killed-unit-failed || fail reply-killed-unit-failed "$(cat "$UF_TMP/replies")"
+else
+	fail reply-killed-unit-failed "no unit held the event"
+fi
+kill "$sub" 2>/dev/null
 
 finish

@@ -107,7 +107,7 @@ static void test_events_values_then_file(void **state)
 	assert_int_equal(k.b->peek(k.b, 1000, &ev), 0);
 	assert_int_equal(k.b->peek(k.b, 0, &ev), 0);
 	int32_t res[6] = {0};
-	assert_int_equal(k.b->commit(k.b, res, NULL, 6, NULL, 0, NULL, 0), 0);
+	assert_int_equal(k.b->commit(k.b, res, NULL, 6, NULL, 0, NULL, 0, NULL, 0), 0);
 	bk_close(&k);
 }
 
@@ -136,7 +136,7 @@ static void test_commit_output_and_failures(void **state)
 		{.event = 2, .queue = "o.2", .queue_len = 3, .data = "line\nbreak\\", .len = 11},
 	};
 	int32_t res[3] = {0, 42, 0};
-	assert_int_equal(k.b->commit(k.b, res, NULL, 3, pushes, 2, NULL, 0), 0);
+	assert_int_equal(k.b->commit(k.b, res, NULL, 3, pushes, 2, NULL, 0, NULL, 0), 0);
 	char *out = uft_slurp(k.out, NULL);
 	assert_string_equal(out, "{\"queue\":\"out\",\"data\":\"x\\\"y\"}\n"
 				 "{\"queue\":\"o.2\",\"data\":\"line\\nbreak\\\\\"}\n");
@@ -162,7 +162,7 @@ static void test_commit_skipped_events(void **state)
 		k.b->take(k.b);
 	}
 	int32_t res[2] = {UF_RESULT_OK, UF_RESULT_SKIPPED};
-	assert_int_equal(k.b->commit(k.b, res, NULL, 2, NULL, 0, NULL, 0), 0);
+	assert_int_equal(k.b->commit(k.b, res, NULL, 2, NULL, 0, NULL, 0, NULL, 0), 0);
 	char *e = uft_slurp(k.errf, NULL);
 	if (!strstr(e, "event 2 was not handled"))
 		fail_msg("report for a skipped event: \"%s\"", e);

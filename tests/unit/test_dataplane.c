@@ -42,6 +42,8 @@
 #define VAL   (UFT_HEAP + 0x800)
 #define BUF   (UFT_HEAP + 0x1000)
 #define KVREC (UFT_HEAP + 0x3000)
+#define OUTS  (UFT_HEAP + 0x5000)
+#define TOPIC (UFT_HEAP + 0x7000)
 
 static int setup(void **state)
 {
@@ -682,23 +684,29 @@ static uint64_t stage_kv(struct uft_fx *fx, uint64_t gpa, uint32_t op, uint32_t 
 	return (n + 7) & ~7ull;
 }
 
-static struct uf_hc_commit commit_kv(struct uft_fx *fx, uint32_t count, const int32_t *results, uint64_t pushes,
-                                     uint64_t pushes_len, uint32_t npush, uint64_t kvs, uint64_t kv_len, uint32_t nkv)
+/* Commits a (results, count, ret filled in here) with these results. */
+static struct uf_hc_commit commit_with(struct uft_fx *fx, const int32_t *results, struct uf_hc_commit a)
 {
-	memcpy(G(fx, RES), results, count * sizeof(int32_t));
-	struct uf_hc_commit a = {.results = RES,
-	                         .pushes = pushes,
-	                         .pushes_len = pushes_len,
-	                         .count = count,
-	                         .npush = npush,
-	                         .kv = kvs,
-	                         .kv_len = kv_len,
-	                         .nkv = nkv,
-	                         .ret = -999};
+	memcpy(G(fx, RES), results, a.count * sizeof(int32_t));
+	a.results = RES;
+	a.ret = -999;
 	memcpy(G(fx, ARG), &a, sizeof(a));
 	hc(fx, UF_HC_COMMIT, ARG);
 	memcpy(&a, G(fx, ARG), sizeof(a));
 	return a;
+}
+
+static struct uf_hc_commit commit_kv(struct uft_fx *fx, uint32_t count, const int32_t *results, uint64_t pushes,
+                                     uint64_t pushes_len, uint32_t npush, uint64_t kvs, uint64_t kv_len, uint32_t nkv)
+{
+	return commit_with(fx, results,
+	                   (struct uf_hc_commit){.pushes = pushes,
+	                                         .pushes_len = pushes_len,
+	                                         .count = count,
+	                                         .npush = npush,
+	                                         .kv = kvs,
+	                                         .kv_len = kv_len,
+	                                         .nkv = nkv});
 }
 
 static struct uf_hc_kv kv(struct uft_fx *fx, uint32_t op, const char *key, uint64_t val, uint64_t val_len, int64_t num);
@@ -886,6 +894,237 @@ static void test_commit_push_not_granted(void **state)
 	free(log);
 }
 
+/* ---- outputs (ABI 4): uf_reply, uf_mqtt_publish ------------------------------ */
+
+/* Stages one output record at gpa; returns its padded size. */
+static uint64_t stage_out(struct uft_fx *fx, uint64_t gpa, uint32_t kind, uint32_t event, const char *topic,
+                          uint32_t qos, const char *data)
+{
+	struct uf_rec_out r = {
+	    .kind = kind, .event = event, .topic_len = (uint32_t)strlen(topic), .qos = qos, .data_len = strlen(data)};
+	uint8_t *p = G(fx, gpa);
+	memcpy(p, &r, sizeof(r));
+	memcpy(p + sizeof(r), topic, r.topic_len + 1);
+	memcpy(p + sizeof(r) + r.topic_len + 1, data, r.data_len + 1);
+	return (sizeof(r) + r.topic_len + 1 + r.data_len + 1 + 7) & ~7ull;
+}
+
+static struct uf_hc_commit commit_outs(struct uft_fx *fx, uint32_t count, const int32_t *results, uint64_t pushes,
+                                       uint64_t pushes_len, uint32_t npush, uint64_t outs, uint64_t outs_len,
+                                       uint32_t nout)
+{
+	return commit_with(fx, results,
+	                   (struct uf_hc_commit){.pushes = pushes,
+	                                         .pushes_len = pushes_len,
+	                                         .count = count,
+	                                         .npush = npush,
+	                                         .outs = outs,
+	                                         .outs_len = outs_len,
+	                                         .nout = nout});
+}
+
+static int32_t topic_call(struct uft_fx *fx, const char *topic, uint32_t len)
+{
+	memcpy(G(fx, TOPIC), topic, strlen(topic));
+	struct uf_hc_topic a = {.topic = TOPIC, .topic_len = len, .ret = -999};
+	memcpy(G(fx, ARG), &a, sizeof(a));
+	hc(fx, UF_HC_TOPIC, ARG);
+	memcpy(&a, G(fx, ARG), sizeof(a));
+	return a.ret;
+}
+
+static const char *publish_filters[] = {"lights/+/set", "alerts/#"};
+static void allow_publish(struct uft_fx *fx)
+{
+	fx->h.opt.publish = publish_filters;
+	fx->h.opt.npublish = 2;
+	fx->h.opt.publish_text = (char *)"lights/+/set, alerts/#";
+}
+
+/* Committed outputs are printed after their event's pushes (local backend);
+ * those of a failed event are never present. */
+static void test_commit_outputs(void **state)
+{
+	struct uft_fx *fx = *state;
+	allow_publish(fx);
+	assert_int_equal(pop(fx, BUF, 4096, 3).count, 3);
+	uint64_t pl = stage(fx, PUSH, 0, "out", "p0", 2);
+	uint64_t ol = stage_out(fx, OUTS, UF_OUTPUT_MQTT, 0, "lights/1/set", 1, "on");
+	ol += stage_out(fx, OUTS + ol, UF_OUTPUT_REPLY, 0, "", 0, "{\"r\":0}");
+	ol += stage_out(fx, OUTS + ol, UF_OUTPUT_MQTT, 2, "alerts/x/y", 0, "\xff\x01");
+	int32_t res[3] = {0, 5, 0};
+	struct uf_hc_commit c = commit_outs(fx, 3, res, PUSH, pl, 1, OUTS, ol, 3);
+	assert_running(fx);
+	assert_int_equal(c.ret, 0);
+	assert_out(fx, "{\"queue\":\"out\",\"data\":\"p0\"}\n"
+	               "{\"topic\":\"lights/1/set\",\"qos\":1,\"data\":\"on\"}\n"
+	               "{\"reply\":\"1\",\"data\":\"{\\\"r\\\":0}\"}\n"
+	               "{\"topic\":\"alerts/x/y\",\"qos\":0,\"data_base64\":\"/wE=\"}\n");
+}
+
+/* A publish on a topic no filter allows, staged without asking (UF_HC_TOPIC),
+ * fails its event at commit: nothing of it is written. */
+static void test_commit_publish_not_allowed(void **state)
+{
+	struct uft_fx *fx = *state;
+	allow_publish(fx);
+	int saved = dup(2), log_fd = uft_open_out(fx->console);
+	dup2(log_fd, 2);
+	assert_int_equal(pop(fx, BUF, 4096, 2).count, 2);
+	uint64_t pl = stage(fx, PUSH, 0, "out", "p0", 2);
+	pl += stage(fx, PUSH + pl, 1, "out", "p1", 2);
+	uint64_t ol = stage_out(fx, OUTS, UF_OUTPUT_MQTT, 0, "lights/1/set", 1, "fine");
+	ol += stage_out(fx, OUTS + ol, UF_OUTPUT_MQTT, 1, "lights/1/other", 1, "no");
+	int32_t res[2] = {0, 0};
+	struct uf_hc_commit c = commit_outs(fx, 2, res, PUSH, pl, 2, OUTS, ol, 2);
+	dup2(saved, 2);
+	close(saved);
+	close(log_fd);
+	assert_running(fx);
+	assert_int_equal(c.ret, 0);
+	assert_out(fx, "{\"queue\":\"out\",\"data\":\"p0\"}\n"
+	               "{\"topic\":\"lights/1/set\",\"qos\":1,\"data\":\"fine\"}\n");
+	char *err = uft_slurp(fx->err, NULL);
+	if (!strstr(err, "event 2 failed: publish to topic 'lights/1/other' not allowed (publish: lights/+/set, "
+	                 "alerts/#)"))
+		fail_msg("failure report: \"%s\"", err);
+	free(err);
+	char *log = uft_slurp(fx->console, NULL);
+	if (!strstr(log, "topic=\"lights/1/other\" error=publish_not_allowed allowed=\"lights/+/set, alerts/#\""))
+		fail_msg("log: \"%s\"", log);
+	free(log);
+}
+
+/* UF_HC_TOPIC: 0 allowed, -EPERM not allowed (nothing allowed without
+ * --publish, outside a local run), -EINVAL not a topic name; a bad length or
+ * pointer ends the unit. */
+static void test_topic_call(void **state)
+{
+	struct uft_fx *fx = *state;
+	int saved = dup(2), log_fd = uft_open_out(fx->console);
+	dup2(log_fd, 2);
+	assert_int_equal(topic_call(fx, "lights/1/set", 12), -EPERM); /* no --publish */
+	allow_publish(fx);
+	assert_int_equal(topic_call(fx, "lights/1/set", 12), 0);
+	assert_int_equal(topic_call(fx, "alerts/a/b/c", 12), 0);
+	assert_int_equal(topic_call(fx, "lights/1/2/set", 14), -EPERM);
+	assert_int_equal(topic_call(fx, "lights/+/set", 12), -EINVAL); /* a filter, not a name */
+	assert_int_equal(topic_call(fx, "alerts/\0x", 9), -EINVAL);
+	fx->h.opt.publish_any = 1;
+	assert_int_equal(topic_call(fx, "any/topic", 9), 0);
+	dup2(saved, 2);
+	close(saved);
+	close(log_fd);
+	assert_running(fx);
+	topic_call(fx, "x", 0);
+	assert_bad(fx, "topic", "length 0");
+	uft_fx_close(fx);
+	assert_int_equal(uft_fx_open(fx, EVENTS, NULL), 0);
+	struct uf_hc_topic a = {.topic = UFT_MEM - 4, .topic_len = 12};
+	memcpy(G(fx, ARG), &a, sizeof(a));
+	hc(fx, UF_HC_TOPIC, ARG);
+	assert_bad(fx, "topic", "a topic past guest memory");
+}
+
+enum {
+	O_EVENT_FAILED,
+	O_EVENT_OUT,
+	O_KIND,
+	O_REPLY_TOPIC,
+	O_REPLY_TWICE,
+	O_QOS,
+	O_TOPIC_EMPTY,
+	O_TOPIC_WILDCARD,
+	O_TOPIC_NO_NUL,
+	O_DATA_PAST,
+	O_DATA_HUGE,
+	O_NOUT_TOO_MANY,
+	O_OUTSIDE,
+	O_COUNT
+};
+static const char *const omal_name[O_COUNT] = {"an output of a failed event",
+                                               "an output of an event outside the batch",
+                                               "an unknown kind",
+                                               "a reply with a topic",
+                                               "two replies for one event",
+                                               "qos 2",
+                                               "an MQTT output without topic",
+                                               "a topic with a wildcard",
+                                               "a topic without its NUL",
+                                               "data past the buffer",
+                                               "a huge data length",
+                                               "more records than fit",
+                                               "records outside guest memory"};
+
+/* Every malformed output record ends the unit with UF_END_BAD_HYPERCALL and
+ * writes nothing (not even the well-formed records before it). */
+static void test_commit_outputs_malformed(void **state)
+{
+	(void)state;
+	for (int m = 0; m < O_COUNT; m++) {
+		struct uft_fx fx;
+		assert_int_equal(uft_fx_open(&fx, EVENTS, NULL), 0);
+		allow_publish(&fx);
+		assert_int_equal(pop(&fx, BUF, 4096, 2).count, 2);
+		int32_t res[2] = {0, 0};
+		uint64_t pl = stage(&fx, PUSH, 0, "out", "payload", 7);
+		uint64_t ol = stage_out(&fx, OUTS, UF_OUTPUT_REPLY, 0, "", 0, "good"), first = ol;
+		struct uf_rec_out *r = (struct uf_rec_out *)G(&fx, OUTS + ol);
+		ol += stage_out(&fx, OUTS + ol, UF_OUTPUT_MQTT, 1, "alerts/1", 1, "x");
+		char *t = (char *)(r + 1);
+		uint64_t outs = OUTS;
+		uint32_t nout = 2;
+		switch (m) {
+		case O_EVENT_FAILED:
+			res[1] = 1;
+			break;
+		case O_EVENT_OUT:
+			r->event = 2;
+			break;
+		case O_KIND:
+			r->kind = 3;
+			break;
+		case O_REPLY_TOPIC:
+			r->kind = UF_OUTPUT_REPLY;
+			break;
+		case O_REPLY_TWICE: /* well-formed, but event 0 already has its reply */
+			ol = first + stage_out(&fx, OUTS + first, UF_OUTPUT_REPLY, 0, "", 0, "again");
+			break;
+		case O_QOS:
+			r->qos = 2;
+			break;
+		case O_TOPIC_EMPTY:
+			r->topic_len = 0;
+			break;
+		case O_TOPIC_WILDCARD:
+			t[7] = '#';
+			break;
+		case O_TOPIC_NO_NUL:
+			t[8] = 'x';
+			break;
+		case O_DATA_PAST:
+			r->data_len = 64;
+			break;
+		case O_DATA_HUGE:
+			r->data_len = UINT64_MAX - 4;
+			break;
+		case O_NOUT_TOO_MANY:
+			nout = 5;
+			break;
+		case O_OUTSIDE:
+			outs = UFT_MEM - 16;
+			break;
+		}
+		commit_outs(&fx, 2, res, PUSH, pl, 1, outs, ol, nout);
+		assert_bad(&fx, "commit", omal_name[m]);
+		char *out = out_text(&fx);
+		if (out[0])
+			fail_msg("commit with %s was rejected but printed: %s", omal_name[m], out);
+		free(out);
+		uft_fx_close(&fx);
+	}
+}
+
 /* ---- copy, then check: guest memory changed after the checks ---------------- */
 
 /*
@@ -900,7 +1139,8 @@ static struct uf_backend *tamper_real;
 static uint64_t tamper_push_off, tamper_kv_off;
 
 static int tamper_commit(struct uf_backend *b, const int32_t *results, const char *const *reasons, uint32_t count,
-                         const struct uf_bpush *pushes, uint32_t npush, const struct uf_bkv *kvs, uint32_t nkv)
+                         const struct uf_bpush *pushes, uint32_t npush, const struct uf_bkv *kvs, uint32_t nkv,
+                         const struct uf_bout *outs, uint32_t nout)
 {
 	(void)b;
 	uint8_t *push = G(tamper_fx, PUSH + tamper_push_off + sizeof(struct uf_rec_push));
@@ -909,7 +1149,7 @@ static int tamper_commit(struct uf_backend *b, const int32_t *results, const cha
 	uint8_t *kv = G(tamper_fx, KVREC + tamper_kv_off + sizeof(struct uf_rec_kv));
 	memcpy(kv, "k2", 2);       /* key "k1" -> "k2" */
 	memcpy(kv + 3, "EVIL", 4); /* value "good" -> "EVIL" */
-	return tamper_real->commit(tamper_real, results, reasons, count, pushes, npush, kvs, nkv);
+	return tamper_real->commit(tamper_real, results, reasons, count, pushes, npush, kvs, nkv, outs, nout);
 }
 
 static void test_commit_uses_copy_not_guest_memory(void **state)
@@ -1215,6 +1455,10 @@ int main(void)
 	    T(test_commit_applies_kv_in_order),
 	    cmocka_unit_test(test_commit_kv_malformed),
 	    T(test_commit_push_not_granted),
+	    T(test_commit_outputs),
+	    T(test_commit_publish_not_allowed),
+	    T(test_topic_call),
+	    cmocka_unit_test(test_commit_outputs_malformed),
 	    T(test_commit_uses_copy_not_guest_memory),
 	    T(test_kv_uses_copy_not_guest_memory),
 	    cmocka_unit_test(test_settle_blames_current_event),

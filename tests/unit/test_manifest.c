@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "launch.h"
 #include "manifest.h"
 
 static char err[8192];
@@ -119,6 +120,7 @@ static const char full_yaml[] = "# every key\n"
                                 "    batch: 128\n"
                                 "    retries: 5\n"
                                 "    net: true\n"
+                                "    publish: [\"lights/+/set\", \"alerts/#\"]\n"
                                 "  slack-alert:\n"
                                 "    image: /opt/uf/slack_alert.uf\n"
                                 "    listen: alerts\n";
@@ -141,6 +143,9 @@ static void test_full(void **state)
 	assert_int_equal(f->npush, 2);
 	assert_string_equal(f->push[0], "alerts");
 	assert_string_equal(f->push[1], "readings-log");
+	assert_int_equal(f->npublish, 2);
+	assert_string_equal(f->publish[0], "lights/+/set");
+	assert_string_equal(f->publish[1], "alerts/#");
 	assert_int_equal(f->nenv, 4);
 	assert_string_equal(f->env_keys[0], "CO2_LIMIT_PPM");
 	assert_string_equal(f->env_values[0], "1000");
@@ -166,7 +171,7 @@ static void test_full(void **state)
 
 	f = &m->functions[1];
 	assert_string_equal(f->name, "slack-alert");
-	assert_int_equal(f->line, 22);
+	assert_int_equal(f->line, 23);
 	assert_string_equal(f->image, "/opt/uf/slack_alert.uf");
 	assert_int_equal(m->nmqtt, 0);
 	assert_int_equal(m->nhttp, 0);
@@ -479,6 +484,23 @@ static void test_env_and_secrets(void **state)
 	refused(
 	    HEAD "    env: { TOKEN: x }\n    secrets: [TOKEN]\n",
 	    "eval.yaml:7: functions.fdc.secrets: 'TOKEN' is also set in env (line 6); a variable comes from one place");
+}
+
+static void test_bad_publish(void **state)
+{
+	(void)state;
+	refused(HEAD "    publish: [\"a/#/b\", \"x+\", \"ok/+\", \"ok/+\"]\n",
+	        "eval.yaml:6: functions.fdc.publish: 'a/#/b' is not a valid MQTT topic filter ('+' and '#' must fill "
+	        "a whole level, '#' only the last)\n"
+	        "eval.yaml:6: functions.fdc.publish: 'x+' is not a valid MQTT topic filter ('+' and '#' must fill a "
+	        "whole level, '#' only the last)\n"
+	        "eval.yaml:6: functions.fdc.publish: duplicate entry 'ok/+' (also at line 6)");
+	char yaml[4096];
+	int n = snprintf(yaml, sizeof(yaml), HEAD "    publish: [");
+	for (int i = 0; i < UF_PUBLISH_MAX + 1; i++)
+		n += snprintf(yaml + n, sizeof(yaml) - (size_t)n, "%sa/%d", i ? ", " : "", i);
+	snprintf(yaml + n, sizeof(yaml) - (size_t)n, "]\n");
+	refused(yaml, "eval.yaml:6: functions.fdc.publish: 33 entries, at most 32 allowed");
 }
 
 static void test_bad_egress(void **state)
@@ -918,6 +940,7 @@ int main(void)
 	    cmocka_unit_test(test_long_name_cut),
 	    cmocka_unit_test(test_nul_and_control_bytes),
 	    cmocka_unit_test(test_env_and_secrets),
+	    cmocka_unit_test(test_bad_publish),
 	    cmocka_unit_test(test_bad_egress),
 	    cmocka_unit_test(test_bad_routes),
 	    cmocka_unit_test(test_min_above_max),

@@ -266,8 +266,8 @@ static void event_time_is_epoch_ms(void **state)
 static void unit_commands_are_what_units_send(void **state)
 {
 	(void)state;
-	const char *want[] = {"auth", "xgroup|create", "xreadgroup", "xadd",   "xack", "multi",
-	                      "exec", "get",           "set",        "incrby", "del",  "hincrby"};
+	const char *want[] = {"auth", "xgroup|create", "xreadgroup", "xadd", "xack",    "multi",  "exec",
+	                      "get",  "set",           "incrby",     "del",  "hincrby", "publish"};
 	assert_int_equal(UF_UNIT_NCOMMANDS, sizeof(want) / sizeof(*want));
 	for (size_t i = 0; i < UF_UNIT_NCOMMANDS; i++)
 		assert_string_equal(uf_unit_commands[i], want[i]);
