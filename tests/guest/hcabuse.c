@@ -70,7 +70,7 @@ static const char ro_data[64] = "read-only data of hcabuse";
 #define RODATA_ADDR ((uint64_t)(uintptr_t)ro_data)
 
 static const char *call_names[UF_HC_COUNT] = {
-    "console", "time", "random", "exit", "fault", "pop", "commit", "kv", "http", "net", "yield", "setfs",
+    "console", "time", "random", "exit", "fault", "pop", "commit", "kv", "http", "net", "yield", "setfs", "topic",
 };
 
 /* Buffers in the data segment (writable). */
@@ -493,6 +493,45 @@ static void c_commit_pushes_len_huge(void)
 	hc(UF_HC_COMMIT, &c);
 	done(c.ret);
 }
+/* ABI 4: output records and the TOPIC call */
+static void c_commit_outs_beyond(void)
+{
+	pop_ok(1);
+	struct uf_hc_commit c = {
+	    .results = (uintptr_t)results, .outs = 0xfffff000u, .outs_len = 64, .count = 1, .nout = 1};
+	hc(UF_HC_COMMIT, &c);
+	done(c.ret);
+}
+static void c_commit_out_past(void)
+{
+	pop_ok(1);
+	struct uf_rec_out r = {.kind = UF_OUTPUT_MQTT, .topic_len = 3, .qos = 1, .data_len = 4096};
+	memcpy(stage, &r, sizeof(r));
+	memcpy(stage + sizeof(r), "a/b\0data", 9);
+	struct uf_hc_commit c = {
+	    .results = (uintptr_t)results, .outs = (uintptr_t)stage, .outs_len = 40, .count = 1, .nout = 1};
+	hc(UF_HC_COMMIT, &c);
+	done(c.ret);
+}
+static void c_topic_beyond(void)
+{
+	struct uf_hc_topic t = {.topic = bi()->mem_size - 2, .topic_len = 8};
+	hc(UF_HC_TOPIC, &t);
+	done(t.ret);
+}
+static void c_topic_len0(void)
+{
+	struct uf_hc_topic t = {.topic = (uintptr_t)stage, .topic_len = 0};
+	hc(UF_HC_TOPIC, &t);
+	done(t.ret);
+}
+static void c_topic_wildcard(void)
+{
+	memcpy(stage, "a/+", 3);
+	struct uf_hc_topic t = {.topic = (uintptr_t)stage, .topic_len = 3};
+	hc(UF_HC_TOPIC, &t);
+	done(t.ret);
+}
 static void c_commit_push_event_range(void)
 {
 	pop_ok(1);
@@ -741,32 +780,32 @@ static void c_setfs_huge(void)
 }
 
 /* I/O that is not a hypercall. */
-static void c_port_out32_50c(void)
+static void c_port_out32_50d(void)
 {
 	out32(UF_HC_BASE + UF_HC_COUNT, (uint32_t)(uintptr_t)popbuf);
 	done(-1);
 }
-static void c_port_out32_50d(void)
+static void c_port_out32_50e(void)
 {
 	out32(UF_HC_BASE + UF_HC_COUNT + 1, (uint32_t)(uintptr_t)popbuf);
 	done(-1);
 }
-static void c_port_out32_50e(void)
+static void c_port_out32_50f(void)
 {
 	out32(UF_HC_BASE + UF_HC_COUNT + 2, (uint32_t)(uintptr_t)popbuf);
 	done(-1);
 }
-static void c_port_out8_50c(void)
+static void c_port_out8_50d(void)
 {
 	out8(UF_HC_BASE + UF_HC_COUNT, 1);
 	done(-1);
 }
-static void c_port_out8_50e(void)
+static void c_port_out8_50f(void)
 {
 	out8(UF_HC_BASE + UF_HC_COUNT + 2, 1);
 	done(-1);
 }
-static void c_port_out16_50d(void)
+static void c_port_out16_50e(void)
 {
 	out16(UF_HC_BASE + UF_HC_COUNT + 1, 1);
 	done(-1);
@@ -813,7 +852,7 @@ static void c_port_rep_outsl_ok(void)
 	done((long)cnt);
 }
 /* Ports the bitmap keeps closed: the CPU refuses them (#GP) before the tender sees anything. */
-static void c_port_out8_50f(void)
+static void c_port_out8_510(void)
 {
 	out8(UF_HC_BASE + UF_HC_COUNT + 3, 1);
 	done(-1);
@@ -857,6 +896,7 @@ static const struct {
 	C(pop_buf_beyond), C(pop_cap0), C(pop_cap_huge), C(pop_twice), C(pop_small),
 	C(commit_count_mismatch), C(commit_count_mismatch_inflight), C(commit_npush_overflow),
 	C(commit_results_null), C(commit_results_beyond), C(commit_pushes_beyond), C(commit_pushes_len_huge),
+	C(commit_outs_beyond), C(commit_out_past), C(topic_beyond), C(topic_len0), C(topic_wildcard),
 	C(commit_push_event_range), C(commit_push_failed_event), C(commit_push_data_len),
 	C(commit_push_data_len_max), C(commit_push_queue_len), C(commit_push_no_nul),
 	C(commit_push_bad_queue), C(commit_push_empty_queue), C(commit_push_truncated), C(commit_ok),
@@ -864,10 +904,10 @@ static const struct {
 	C(kv_key_beyond), C(kv_op9), C(kv_get_text), C(kv_get_rodata), C(kv_get_pagetables),
 	C(kv_get_beyond), C(kv_get_cap_huge), C(kv_get_absent_text), C(kv_set_len_huge),
 	C(kv_set_val_beyond), C(kv_set_val_null), C(kv_get_absent), C(kv_roundtrip), C(http_garbage), C(http_resp_text), C(http_url_beyond), C(http_headers_long),
-	C(net_enosys), C(http_api), C(yield_short), C(setfs_beyond), C(setfs_huge), C(port_out32_50c),
-	C(port_out32_50d), C(port_out32_50e), C(port_out8_50c), C(port_out8_50e), C(port_out16_50d),
+	C(net_enosys), C(http_api), C(yield_short), C(setfs_beyond), C(setfs_huge), C(port_out32_50d),
+	C(port_out32_50e), C(port_out32_50f), C(port_out8_50d), C(port_out8_50f), C(port_out16_50e),
 	C(port_out8_console), C(port_out16_exit), C(port_in32_console), C(port_rep_outsl),
-	C(port_rep_outsl_ok), C(port_out8_50f), C(port_out8_4ff), C(port_out8_3f8), C(port_out32_cf8),
+	C(port_rep_outsl_ok), C(port_out8_510), C(port_out8_4ff), C(port_out8_3f8), C(port_out32_cf8),
 	C(port_in8_60),
 };
 #undef C

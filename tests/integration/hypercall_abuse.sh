@@ -57,7 +57,7 @@ fi
 # null: 0; unmapped: 0x3000 (guard below the exception stack); beyond: 0xfffffff0;
 # text: the function's code; rodata: read-only data; end: straddles the top of
 # guest memory; gdt: 0x1000 (supervisor-only); pagetables: 0x10000
-for call in console time random exit fault pop commit kv http net yield setfs; do
+for call in console time random exit fault pop commit kv http net yield setfs topic; do
 	for where in null unmapped beyond text rodata end gdt pagetables; do
 		case $where in
 		null) at=0x0 ;;
@@ -141,6 +141,11 @@ commit_bad commit_results_null 'bad hypercall: commit: results buffer lies outsi
 commit_bad commit_results_beyond 'bad hypercall: commit: results buffer lies outside guest memory'
 commit_bad commit_pushes_beyond 'bad hypercall: commit: pushes buffer lies outside guest memory'
 commit_bad commit_pushes_len_huge 'bad hypercall: commit: pushes buffer lies outside guest memory'
+commit_bad commit_outs_beyond 'bad hypercall: commit: outputs buffer lies outside guest memory'
+commit_bad commit_out_past 'bad hypercall: commit: output record 0 at offset 0: lengths \(topic 3, data 4096\) are out of range or run past the buffer'
+expect topic_beyond 6 'bad hypercall: topic: \[0x[0-9a-f]+, \+8\) lies outside guest memory'
+expect topic_len0 6 'bad hypercall: topic: length 0 is not in 1..65535'
+expect topic_wildcard 0 'ret=-22'
 commit_bad commit_push_event_range 'bad hypercall: commit: push record 1 names event 5, which is not in the batch'
 commit_bad commit_push_failed_event 'bad hypercall: commit: push record 0 names event 0, which is (failed|not acknowledged)'
 commit_bad commit_push_data_len 'bad hypercall: commit: push record 1 at offset 32: lengths \(queue 3, data 1073741824\) run past the buffer'
@@ -196,9 +201,9 @@ expect setfs_beyond 6 'bad hypercall: setfs: base 0xfffffff0 is outside guest me
 expect setfs_huge 6 'bad hypercall: setfs: base 0x8000000000000000 is outside guest memory'
 
 # --- I/O that is not one 32-bit OUT to a hypercall port ------------------------------
-expect port_out8_50c 6 'bad hypercall: OUT of 1 bytes x1 on port 0x50c'
-expect port_out8_50e 6 'bad hypercall: OUT of 1 bytes x1 on port 0x50e'
-expect port_out16_50d 6 'bad hypercall: OUT of 2 bytes x1 on port 0x50d'
+expect port_out8_50d 6 'bad hypercall: OUT of 1 bytes x1 on port 0x50d'
+expect port_out8_50f 6 'bad hypercall: OUT of 1 bytes x1 on port 0x50f'
+expect port_out16_50e 6 'bad hypercall: OUT of 2 bytes x1 on port 0x50e'
 expect port_out8_console 6 'bad hypercall: OUT of 1 bytes x1 on port 0x500'
 expect port_out16_exit 6 'bad hypercall: OUT of 2 bytes x1 on port 0x503'
 expect port_in32_console 6 'bad hypercall: IN of 4 bytes x1 on port 0x500'
@@ -206,10 +211,10 @@ expect port_in32_console 6 'bad hypercall: IN of 4 bytes x1 on port 0x500'
 # the bad second element must be refused
 expect port_rep_outsl 6 'bad hypercall: (time: argument struct at 0x0 |OUT of 4 bytes x2)'
 expect port_rep_outsl_ok 0 'ret=0'
-# A 32-bit OUT to 0x50c..0x50e needs the I/O bitmap bits of 0x50c..0x511, and
-# 0x50f.. are closed: the CPU raises #GP in the guest before any VM exit.
+# A 32-bit OUT to 0x50d..0x50f needs the I/O bitmap bits of 0x50d..0x512, and
+# 0x510.. are closed: the CPU raises #GP in the guest before any VM exit.
 # Ports outside the range are closed too.  Either way the tender sees no I/O.
-for c in out32_50c out32_50d out32_50e out8_50f out8_4ff out8_3f8 out32_cf8 in8_60; do
+for c in out32_50d out32_50e out32_50f out8_510 out8_4ff out8_3f8 out32_cf8 in8_60; do
 	expect "port_$c" 3 'guest fault: #GP general protection'
 done
 
