@@ -29,6 +29,9 @@ def pattern(n):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body go out in two writes: without TCP_NODELAY the second
+    # waits for the client's delayed ACK (40 ms a request on keep-alive)
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
         pass
