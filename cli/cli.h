@@ -83,6 +83,8 @@ struct cli_state {
 	unsigned mqtt_tls_port;
 	char mqtt_tls_cert[1024];
 	char mqtt_tls_key[1024];
+	unsigned ingress_port; /* HTTP ingress (ingress_port=) */
+	char ingress_url[96];  /* http://<ingress_bind>:<ingress_port> */
 };
 /* Where the state dir is: --state-dir, $UNIFAAS_STATE, $XDG_STATE_HOME/unifaas,
  * ~/.local/state/unifaas. Made absolute. Returns 0, or -1 with a message. */
@@ -127,6 +129,11 @@ int broker_check_config(const struct cli_state *st);
 /* The status lines of the LAN and TLS listeners, if configured. */
 void broker_print_urls(const struct cli_state *st);
 int cmd_device(int argc, char **argv);
+/* ingress.c: the HTTP ingress's tokens, invoke-and-wait */
+int cmd_token(int argc, char **argv);
+int cmd_invoke(int argc, char **argv);
+#define UF_EX_FAILED  5  /* invoke: the handler failed (502) */
+#define UF_EX_RUNNING 75 /* invoke: no result within the timeout (202), as EX_TEMPFAIL */
 
 /* commands.c */
 int cmd_deploy(int argc, char **argv);

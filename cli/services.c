@@ -163,9 +163,10 @@ struct up_plan {
 	char exe[NSVC][PATH_MAX]; /* absolute paths of the programs */
 	char hvt[PATH_MAX];
 	char redis_pass[80];
-	pid_t pid[NSVC];        /* running (started now or before) */
-	int started[NSVC];      /* started by this `up` */
-	unsigned conf_api_port; /* the api_port= up writes; st.api_port is unifaasd's, after unifaasd.conf */
+	pid_t pid[NSVC];            /* running (started now or before) */
+	int started[NSVC];          /* started by this `up` */
+	unsigned conf_api_port;     /* the api_port= up writes; st.api_port is unifaasd's, after unifaasd.conf */
+	unsigned conf_ingress_port; /* the same for ingress_port= */
 };
 
 /* The programs up starts, found before anything is started. */
@@ -233,12 +234,13 @@ static int write_configs(struct up_plan *p, unsigned max_units)
 	         "redis_socket=%s/redis.sock\n"
 	         "redis_password_file=%s/redis.pass\n"
 	         "api_port=%u\n"
+	         "ingress_port=%u\n"
 	         "mqtt_url=mqtt://127.0.0.1:%u\n"
 	         "mqtt_username=unifaasd\n"
 	         "mqtt_password_file=%s/mqtt.pass\n"
 	         "max_units=%u\n"
 	         "hvt=%s\n",
-	         st->dir, st->dir, p->conf_api_port, st->mqtt_port, st->dir, max_units, p->hvt);
+	         st->dir, st->dir, p->conf_api_port, p->conf_ingress_port, st->mqtt_port, st->dir, max_units, p->hvt);
 	return state_write_file("up", state_path(st, "unifaas.conf", path, sizeof(path)), 0600, text);
 }
 
@@ -489,6 +491,7 @@ static int print_status(const struct cli_state *st_in)
 	if (have_conf)
 		broker_print_urls(&st);
 	printf("api_url: %s\n", have_conf ? st.api_url : "-");
+	printf("ingress_url: %s\n", have_conf ? st.ingress_url : "-");
 	printf("api_token_file: %s\n", state_path(&st, "api.token", path, sizeof(path)));
 	for (int i = 0; i < NSVC; i++) {
 		pid[i] = svc_pid(&st, i);
@@ -545,15 +548,22 @@ static int parse_uint(const char *opt, const char *v, unsigned min, unsigned max
 
 /* The ports and limit to start with: the options, else those of the last
  * start (unifaas.conf), else the defaults. */
-static int choose_ports(struct up_plan *p, const struct cli_state *prev, int have_prev, unsigned opt[3],
+static int choose_ports(struct up_plan *p, const struct cli_state *prev, int have_prev, unsigned opt[4],
                         unsigned *max_units)
 {
 	p->st.api_port = opt[0] ? opt[0] : have_prev ? prev->api_port : 7380;
 	p->st.mqtt_port = opt[1] ? opt[1] : have_prev && prev->mqtt_port ? prev->mqtt_port : 1883;
 	*max_units = opt[2] ? opt[2] : have_prev && prev->max_units ? prev->max_units : 32;
+	p->st.ingress_port = opt[3] ? opt[3] : have_prev && prev->ingress_port ? prev->ingress_port : 7381;
 	if (p->st.api_port == p->st.mqtt_port) {
 		fprintf(stderr, "unifaas: up: the API and MQTT ports are both %u: pick another with %s\n",
 		        p->st.api_port, opt[0] ? "--mqtt-port N" : "--api-port N");
+		return -1;
+	}
+	if (p->st.ingress_port == p->st.api_port || p->st.ingress_port == p->st.mqtt_port) {
+		fprintf(stderr, "unifaas: up: the HTTP ingress port %u is also the %s port: pick another with %s\n",
+		        p->st.ingress_port, p->st.ingress_port == p->st.api_port ? "API" : "MQTT",
+		        opt[3] ? "--api-port N or --mqtt-port N" : "--ingress-port N");
 		return -1;
 	}
 	snprintf(p->st.api_url, sizeof(p->st.api_url), "http://127.0.0.1:%u", p->st.api_port);
@@ -563,10 +573,11 @@ static int choose_ports(struct up_plan *p, const struct cli_state *prev, int hav
 /* unifaasd applies the user's unifaasd.conf over the unifaas.conf written
  * here (common/config.h): the API port it sets is the one to check and wait
  * for, and the one every later command calls. */
-static int user_overrides(struct up_plan *p, const unsigned opt[3], unsigned *max_units)
+static int user_overrides(struct up_plan *p, const unsigned opt[4], unsigned *max_units)
 {
 	char err[PATH_MAX + 256];
 	p->conf_api_port = p->st.api_port;
+	p->conf_ingress_port = p->st.ingress_port;
 	p->st.max_units = *max_units;
 	if (state_user_overrides(&p->st, err, sizeof(err)) < 0) {
 		fprintf(stderr, "unifaas: up: %s\n", err);
@@ -588,10 +599,11 @@ int cmd_up(int argc, char **argv)
 	static const struct option opts[] = {{"api-port", required_argument, NULL, 'a'},
 	                                     {"mqtt-port", required_argument, NULL, 'm'},
 	                                     {"max-units", required_argument, NULL, 'u'},
+	                                     {"ingress-port", required_argument, NULL, 'i'},
 	                                     {NULL, 0, NULL, 0}};
 	struct up_plan p;
 	struct cli_state prev;
-	unsigned opt[3] = {0, 0, 0}, max_units = 32; /* api port, mqtt port, max units; 0: not given */
+	unsigned opt[4] = {0, 0, 0, 0}, max_units = 32; /* api, mqtt port, max units, ingress port; 0: not given */
 	int c, running = 0;
 	char path[PATH_MAX + 32];
 
@@ -604,6 +616,8 @@ int cmd_up(int argc, char **argv)
 		if (c == 'm' && parse_uint("--mqtt-port", optarg, 1, 65535, &opt[1]) == 0)
 			continue;
 		if (c == 'u' && parse_uint("--max-units", optarg, 1, 100000, &opt[2]) == 0)
+			continue;
+		if (c == 'i' && parse_uint("--ingress-port", optarg, 1, 65535, &opt[3]) == 0)
 			continue;
 		return UF_EX_USAGE;
 	}
@@ -634,7 +648,7 @@ int cmd_up(int argc, char **argv)
 	if (running == NSVC && have_prev && api_health(prev.api_port, 2000) == 200) {
 		printf("unifaas: up: already up\n");
 		if ((opt[0] && opt[0] != prev.api_port) || (opt[1] && opt[1] != prev.mqtt_port) ||
-		    (opt[2] && opt[2] != prev.max_units))
+		    (opt[2] && opt[2] != prev.max_units) || (opt[3] && opt[3] != prev.ingress_port))
 			fprintf(stderr,
 			        "unifaas: up: options ignored: the platform runs already (run 'unifaas down' first "
 			        "to change them)\n");
@@ -652,7 +666,7 @@ int cmd_up(int argc, char **argv)
 		}
 		p.st = prev;
 		if ((opt[0] && opt[0] != prev.api_port) || (opt[1] && opt[1] != prev.mqtt_port) ||
-		    (opt[2] && opt[2] != prev.max_units))
+		    (opt[2] && opt[2] != prev.max_units) || (opt[3] && opt[3] != prev.ingress_port))
 			fprintf(
 			    stderr,
 			    "unifaas: up: keeping api port %u, mqtt port %u and max units %u of the running servers "
@@ -674,6 +688,13 @@ int cmd_up(int argc, char **argv)
 		fprintf(stderr,
 		        "unifaas: up: port %u (mqtt_tls_port in unifaasd.conf) is already in use: pick another\n",
 		        p.st.mqtt_tls_port);
+		return UF_EX_ERROR;
+	}
+	if (!p.pid[SVC_DAEMON] && !port_free(p.st.ingress_port)) {
+		fprintf(stderr,
+		        "unifaas: up: port %u (HTTP ingress) is already in use on 127.0.0.1: "
+		        "pick a free one with --ingress-port N\n",
+		        p.st.ingress_port);
 		return UF_EX_ERROR;
 	}
 	if (!p.pid[SVC_DAEMON] && !port_free(p.st.api_port)) {

@@ -123,6 +123,8 @@ static void state_set(struct cli_state *st, const struct uf_config *c)
 	st->mqtt_tls_port = c->mqtt_tls_port;
 	snprintf(st->mqtt_tls_cert, sizeof(st->mqtt_tls_cert), "%s", c->mqtt_tls_cert);
 	snprintf(st->mqtt_tls_key, sizeof(st->mqtt_tls_key), "%s", c->mqtt_tls_key);
+	st->ingress_port = c->ingress_port;
+	snprintf(st->ingress_url, sizeof(st->ingress_url), "http://%s:%u", c->ingress_bind, c->ingress_port);
 }
 
 int state_load(struct cli_state *st, char *err, size_t errlen)
@@ -140,6 +142,7 @@ int state_user_overrides(struct cli_state *st, char *err, size_t errlen)
 	char path[PATH_MAX + 16];
 	uf_config_defaults(&c, st->dir);
 	c.api_port = (uint16_t)st->api_port;
+	c.ingress_port = (uint16_t)st->ingress_port;
 	c.max_units = st->max_units;
 	snprintf(c.mqtt_url, sizeof(c.mqtt_url), "%s", st->mqtt_url);
 	if (uf_config_read(&c, state_path(st, "unifaasd.conf", path, sizeof(path)), 0, err, errlen) < 0)

@@ -56,7 +56,7 @@ static const struct command commands[] = {
      "  unifaas build NAME/NAME.c && unifaas deploy NAME/NAME.yaml\n"
      "  unifaas push NAME requests hello\n\n"
      "Status 2 if NAME is not a valid name, 1 if NAME exists (nothing is overwritten).\n"},
-    {"up", "up [--api-port N] [--mqtt-port N] [--max-units N]",
+    {"up", "up [--api-port N] [--mqtt-port N] [--ingress-port N] [--max-units N]",
      "Starts the platform: redis-server, mosquitto and unifaasd, detached, with their\n"
      "config, secrets, data and logs in the state dir (created 0700). Waits until\n"
      "each answers (at most 10 s each), then prints the status. Nothing to do when\n"
@@ -64,6 +64,8 @@ static const struct command commands[] = {
      "starts; to change them, run 'unifaas down' first.\n\n"
      "  --api-port N    control API port on 127.0.0.1 (default 7380)\n"
      "  --mqtt-port N   MQTT broker port on 127.0.0.1 (default 1883)\n"
+     "  --ingress-port N  HTTP ingress port (default 7381; its address is\n"
+     "                  ingress_bind= in unifaasd.conf, default 127.0.0.1)\n"
      "  --max-units N   most execution units running at once (default 32)\n\n"
      "Status 1 if a port is taken or a server does not start (its log is shown and\n"
      "what was started is stopped again).\n"},
@@ -162,6 +164,24 @@ static const struct command commands[] = {
      "set, never values; 'rm' removes one. A unit gets the values when it starts:\n"
      "units started after a change get the new value, running ones keep theirs.\n"
      "NAME: " UF_NAME_RULE_VAR ".\nValues: 1..4096 bytes, no NUL.\n"},
+    {"token", "token create WF | token ls [WF] [--json] | token rm ID",
+     "Bearer tokens of the HTTP ingress, one workflow each (docs/api.md).\n\n"
+     "  create WF   makes a token for workflow WF (deployed) and prints it alone on\n"
+     "              stdout: the only time it is shown (only its hash is stored)\n"
+     "  ls [WF]     lists the tokens: id, workflow, created (never the secret)\n"
+     "  rm ID       revokes the token with that id (at once)\n\n"
+     "A device sends it as 'Authorization: Bearer TOKEN' to the routes of its\n"
+     "workflow, http://INGRESS/WF/PATH ('unifaas status' prints ingress_url).\n"
+     "Status 4 if the workflow or the token does not exist.\n"},
+    {"invoke", "invoke WF QUEUE [DATA] [--timeout-ms N]",
+     "Queues one event (DATA, or standard input as is) on the queue and waits for\n"
+     "its result: what the handler set with uf_reply, or else what it pushed\n"
+     "(JSON), printed on stdout.\n\n"
+     "  --timeout-ms N  how long to wait (default 10000, at most 60000)\n\n"
+     "Status 0 when the handler committed, 5 when it failed (the reason on stderr;\n"
+     "the event is retried or dead-lettered as usual), 75 when it was still\n"
+     "running at the timeout (its id on stderr: 'unifaas events' shows what it\n"
+     "pushes later), 4 if no step listens to the queue.\n"},
     {"version", "version", "Prints the version and the ABI version of the images it builds.\n"},
     {"help", "help [COMMAND]", "Prints the list of commands, or the help of one.\n"},
 };
@@ -174,7 +194,7 @@ static void usage(FILE *f)
 	           "  build SRC.c... [-o IMAGE] [CFLAGS...]  compile a function into a unikernel image\n"
 	           "  run IMAGE [options]                    run an image once as a local unit (see run --help)\n"
 	           "  new NAME                               write NAME/NAME.c and NAME/NAME.yaml to start from\n\n"
-	           "  up [--api-port N] [--mqtt-port N] [--max-units N]\n"
+	           "  up [--api-port N] [--mqtt-port N] [--ingress-port N] [--max-units N]\n"
 	           "                                         start the platform (redis, mosquitto, unifaasd)\n"
 	           "  down                                   stop it\n"
 	           "  status [--json]                        where its parts are and whether they run\n\n"
@@ -193,7 +213,9 @@ static void usage(FILE *f)
 	           "  kv get|set|del WF KEY [VALUE]          a workflow's key-value store\n"
 	           "  secret set|ls|rm [NAME]                secrets for functions (value on stdin)\n\n"
 	           "  device add NAME [--topic FILTER]...    an MQTT device account (prints its password)\n"
-	           "  device ls | device rm NAME             list device accounts, remove one\n\n"
+	           "  device ls | device rm NAME             list device accounts, remove one\n"
+	           "  token create|ls|rm ...                 bearer tokens of the HTTP ingress\n"
+	           "  invoke WF QUEUE [DATA]                 queue an event and wait for its result\n\n"
 	           "  version                                print the version and ABI\n"
 	           "  help [COMMAND]                         this text, or a command's\n\n"
 	           "Global option: --state-dir DIR, the platform's state directory (default\n"

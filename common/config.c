@@ -22,6 +22,9 @@ void uf_config_defaults(struct uf_config *c, const char *state_dir)
 	snprintf(c->token_file, sizeof(c->token_file), "%s/api.token", state_dir);
 	snprintf(c->hvt, sizeof(c->hvt), "uf-hvt");
 	c->api_port = 7380;
+	c->ingress_port = 7381;
+	snprintf(c->ingress_bind, sizeof(c->ingress_bind), "127.0.0.1");
+	c->ingress_body_max = 1 << 20;
 	c->max_units = 32;
 	c->tick_ms = 100;
 	c->idle_tick_ms = 1000;
@@ -77,6 +80,8 @@ static const struct num_key {
     NUM(egress_connect_timeout_ms, 1, UF_HTTP_TIMEOUT_MAX),
     NUM(egress_timeout_ms, 1, UF_HTTP_TIMEOUT_MAX),
     NUM(egress_max_response, 0, UINT64_C(1) << 32),
+    NUM(ingress_port, 1, 65535),
+    NUM(ingress_body_max, 0, UINT64_C(1) << 26),
 #undef NUM
 };
 
@@ -103,6 +108,8 @@ static int set_key(struct uf_config *c, const char *k, const char *v)
 		return set_str(c->mqtt_tls_key, sizeof(c->mqtt_tls_key), v, 0);
 	if (!strcmp(k, "egress_ca_file"))
 		return set_str(c->egress_ca_file, sizeof(c->egress_ca_file), v, 0);
+	if (!strcmp(k, "ingress_bind"))
+		return set_str(c->ingress_bind, sizeof(c->ingress_bind), v, 1);
 	if (!strcmp(k, "tap_bridge"))
 		return set_str(c->tap_bridge, sizeof(c->tap_bridge), v, 1);
 	if (!strcmp(k, "tap_cidr"))

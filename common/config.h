@@ -32,6 +32,9 @@ struct uf_config {
 	char mqtt_tls_cert[1024];      /* its certificate chain (PEM) */
 	char mqtt_tls_key[1024];       /* its private key (PEM) */
 	uint16_t api_port;
+	uint16_t ingress_port;     /* HTTP ingress (docs/api.md): devices and webhooks */
+	char ingress_bind[64];     /* the IPv4 address it listens on */
+	uint64_t ingress_body_max; /* bytes of one ingress request's body */
 	uint32_t max_units;        /* node-wide */
 	uint32_t tick_ms;          /* reconcile period while work exists */
 	uint32_t idle_tick_ms;     /* reconcile period when nothing runs */

@@ -36,14 +36,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 
 #include "api.h"
 #include "api_routes.h"
 #include "delivery.h"
+#include "ingress.h"
 #include "logs.h"
 #include "rules.h"
 #include "store.h"
+#include "tokens.h"
 #include "uf_abi.h"
 #include "unifaasd.h"
 
@@ -71,6 +74,7 @@ enum phase { PHASE_HEAD, PHASE_BODY, PHASE_ANSWER, PHASE_CUT };
 /* One accepted connection (MHD's socket context). */
 struct conn {
 	struct conn *next;
+	const char *srv; /* its server's name, for the log */
 	int fd;
 	enum phase phase;
 	uint64_t since; /* the phase began */
@@ -82,6 +86,7 @@ struct request {
 	char *body;
 	size_t len, cap;
 	int too_large;
+	size_t limit;      /* of the body: what the server's admit set on the head */
 	int answered;      /* refused on its head: the body is never read */
 	int suspended;     /* waiting in a long poll */
 	uint64_t deadline; /* of the long poll, or of the wait for Redis */
@@ -103,9 +108,10 @@ struct request {
 	json_t *doc; /* a JSON answer, or: */
 	char *out;   /* a raw one */
 	size_t outlen;
-	const char *out_type; /* its content type (NULL: octet-stream) */
-	char what[700];       /* the 404 message of a missing key */
-	char wf[UF_NAME_BUF]; /* push: where, for the scheduler */
+	const char *out_type;           /* its Content-Type, NULL: by status */
+	char out_hdr[32], out_val[128]; /* one header more, "" if none */
+	char what[700];                 /* the 404 message of a missing key */
+	char wf[UF_NAME_BUF];           /* push: where, for the scheduler */
 	char queue[UF_QUEUE_MAX + 1];
 	size_t events, sent, queued;
 	int missing;                        /* replies that never came */
@@ -114,10 +120,13 @@ struct request {
 	int again;                 /* run the route again once the replies are in */
 	void *slot;                /* a route file's state across its runs */
 	void (*slot_free)(void *); /* frees it with the request */
+	size_t slot_size;
 };
 
 struct api {
 	struct daemon *d;
+	const struct api_server *srv; /* its routes: the control API's, or another server's (api_routes.h) */
+	void *ctx;                    /* srv's own state */
 	struct MHD_Daemon *mhd;
 	uv_poll_t poll;
 	uv_timer_t timer;
@@ -127,21 +136,36 @@ struct api {
 
 /* ---- responses ---- */
 
-static enum MHD_Result send_body(struct MHD_Connection *c, unsigned status, const char *type, const char *body,
-                                 size_t len, const char *offset_hdr)
+static enum MHD_Result send_with(struct MHD_Connection *c, unsigned status, const char *type, const char *body,
+                                 size_t len, const char *hdr, const char *value)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
 	if (!r)
 		return MHD_NO;
 	MHD_add_response_header(r, "Content-Type", type);
-	if (offset_hdr)
-		MHD_add_response_header(r, "X-Unifaas-Offset", offset_hdr);
+	if (hdr && hdr[0])
+		MHD_add_response_header(r, hdr, value);
 	enum MHD_Result ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
 }
 
+static enum MHD_Result send_body(struct MHD_Connection *c, unsigned status, const char *type, const char *body,
+                                 size_t len, const char *offset_hdr)
+{
+	return send_with(c, status, type, body, len, offset_hdr ? "X-Unifaas-Offset" : NULL, offset_hdr);
+}
+
+static enum MHD_Result send_json_hdr(struct MHD_Connection *c, unsigned status, json_t *j, const char *hdr,
+                                     const char *value);
+
 static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *j)
+{
+	return send_json_hdr(c, status, j, NULL, NULL);
+}
+
+static enum MHD_Result send_json_hdr(struct MHD_Connection *c, unsigned status, json_t *j, const char *hdr,
+                                     const char *value)
 {
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
@@ -153,7 +177,7 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json
 	size_t n = strlen(s);
 	s = realloc(s, n + 2);
 	s[n] = '\n';
-	enum MHD_Result r = send_body(c, status, "application/json", s, n + 1, NULL);
+	enum MHD_Result r = send_with(c, status, "application/json", s, n + 1, hdr, value);
 	free(s);
 	return r;
 }
@@ -206,6 +230,16 @@ static void answer_error(struct request *rq, unsigned status, const char *code, 
 	va_start(ap, fmt);
 	answer_json(rq, status, error_doc(code, fmt, ap));
 	va_end(ap);
+}
+
+enum MHD_Result api_error_hdr(struct MHD_Connection *c, unsigned status, const char *hdr, const char *value,
+                              const char *code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	json_t *j = error_doc(code, fmt, ap);
+	va_end(ap);
+	return send_json_hdr(c, status, j, hdr, value);
 }
 
 static enum MHD_Result unavailable(struct MHD_Connection *c)
@@ -282,11 +316,8 @@ static ssize_t pct_decode(const char *raw, size_t n, char *out)
 	return (ssize_t)o;
 }
 
-/* Splits the raw path on '/' (empty segments skipped), then decodes each
- * segment into buf (at least strlen(path) + 8 bytes).  The number of
- * segments (at most max); -1 when a segment is malformed or decodes to a
- * NUL: *bad is then that segment as sent. */
-static int split_path(const char *path, char *buf, char **seg, int max, const char **bad)
+/* api_split_path (api_routes.h): segments, each decoded on its own. */
+int api_split_path(const char *path, char *buf, char **seg, int max, const char **bad)
 {
 	int n = 0;
 	for (const char *p = path; *p && n < max;) {
@@ -452,7 +483,7 @@ static enum MHD_Result send_ready(struct MHD_Connection *c, struct request *rq)
 		return send_json(c, rq->status, j);
 	}
 	const char *type = rq->out_type ? rq->out_type : rq->status == 200 ? "application/octet-stream" : "text/plain";
-	return send_body(c, rq->status, type, rq->out ? rq->out : "", rq->outlen, NULL);
+	return send_with(c, rq->status, type, rq->out ? rq->out : "", rq->outlen, rq->out_hdr, rq->out_val);
 }
 
 /* ---- routes ---- */
@@ -469,16 +500,17 @@ static enum MHD_Result r_health(struct api *a, struct MHD_Connection *c)
 static enum MHD_Result r_status(struct api *a, struct MHD_Connection *c)
 {
 	struct daemon *d = a->d;
-	char url[64];
+	char url[64], ingress[96];
 	size_t nwf = 0;
 	for (struct workflow *w = d->workflows; w; w = w->next)
 		nwf++;
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u", d->cfg.api_port);
+	snprintf(ingress, sizeof(ingress), "http://%s:%u", d->cfg.ingress_bind, d->cfg.ingress_port);
 	return send_json(c, 200,
-	                 json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:I}", "state_dir", d->cfg.state_dir,
+	                 json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:I}", "state_dir", d->cfg.state_dir,
 	                           "redis_socket", d->cfg.redis_socket, "mqtt_url", d->cfg.mqtt_url, "api_url", url,
-	                           "token_file", d->cfg.token_file, "units", (int)d->running, "max_units",
-	                           (int)d->cfg.max_units, "workflows", (int)nwf, "uptime_s",
+	                           "ingress_url", ingress, "token_file", d->cfg.token_file, "units", (int)d->running,
+	                           "max_units", (int)d->cfg.max_units, "workflows", (int)nwf, "uptime_s",
 	                           (json_int_t)((now_ms() - d->started_ms) / 1000)));
 }
 
@@ -669,6 +701,24 @@ static enum MHD_Result r_push(struct api *a, struct MHD_Connection *c, struct re
 		s = (nl ? nl : end) + 1;
 	}
 	return wait_redis(a, c, rq, PUSH_WAIT_MS(rq->sent));
+}
+
+/* POST /v1/workflows/WF/queues/Q/invoke?timeout_ms=N: the body is one
+ * event; ingress.c waits for its result. */
+static enum MHD_Result r_invoke(struct api *a, struct MHD_Connection *c, struct request *rq, struct workflow *w,
+                                const char *q)
+{
+	char err[256];
+	uint64_t ms;
+	if (rq->too_large)
+		return send_error(c, 413, "too_large", "an event over %u bytes", BODY_MAX_MANIFEST);
+	if (!listened(w, q))
+		return send_error(c, 404, "not_found", "no step of workflow '%s' listens to queue '%s'", w->m->name, q);
+	if (w->state == WF_STOPPED)
+		return send_error(c, 409, "stopped", "workflow '%s' is stopped: %s", w->m->name, w->reason);
+	if (ingress_timeout_arg(arg(c, "timeout_ms"), &ms, err, sizeof(err)) < 0)
+		return send_error(c, 400, "bad_request", "%s", err);
+	return ingress_invoke(a, c, rq, w, q, rq->body ? rq->body : "", rq->len, NULL, NULL, ms);
 }
 
 json_t *api_step_exits(const struct step *s)
@@ -890,17 +940,67 @@ void api_again(struct request *rq)
 
 void *api_slot(struct request *rq, size_t size, void (*slot_free)(void *))
 {
-	if (!rq->slot && (rq->slot = calloc(1, size)))
+	if (rq->slot && (rq->slot_size != size || rq->slot_free != slot_free)) {
+		/* another route file's (inspect.c looked at this request first) */
+		if (rq->slot_free)
+			rq->slot_free(rq->slot);
+		rq->slot = NULL;
+	}
+	if (!rq->slot && (rq->slot = calloc(1, size))) {
 		rq->slot_free = slot_free;
+		rq->slot_size = size;
+	}
 	return rq->slot;
 }
 
 enum MHD_Result api_wait_replies(struct api *a, struct MHD_Connection *c, struct request *rq,
                                  void (*finish)(struct request *rq))
 {
+	return api_wait_replies_for(a, c, rq, finish, REDIS_WAIT_MS);
+}
+
+enum MHD_Result api_wait_replies_for(struct api *a, struct MHD_Connection *c, struct request *rq,
+                                     void (*finish)(struct request *rq), uint64_t wait_ms)
+{
 	rq->finish = finish;
 	rq->recheck = rq->period = 0;
-	return wait_redis(a, c, rq, REDIS_WAIT_MS);
+	return wait_redis(a, c, rq, wait_ms);
+}
+
+void api_answer_whole(struct request *rq)
+{
+	rq->partial_ok = 1;
+}
+
+void api_hold(struct request *rq)
+{
+	rq->calls++;
+}
+
+struct api *api_of(struct request *rq)
+{
+	return rq->a;
+}
+
+int api_too_large(const struct request *rq)
+{
+	return rq->too_large;
+}
+
+void api_answer_raw(struct request *rq, unsigned status, const char *type, const char *body, size_t len,
+                    const char *hdr, const char *value)
+{
+	json_decref(rq->doc);
+	rq->doc = NULL;
+	free(rq->out);
+	rq->out = malloc(len ? len : 1);
+	if (rq->out)
+		memcpy(rq->out, body, len);
+	rq->outlen = rq->out ? len : 0;
+	rq->status = status;
+	rq->out_type = type;
+	snprintf(rq->out_hdr, sizeof(rq->out_hdr), "%s", hdr ? hdr : "");
+	snprintf(rq->out_val, sizeof(rq->out_val), "%s", value ? value : "");
 }
 
 /* Where a log read starts: offset=N, or tail=N lines and/or since=DURATION
@@ -1046,7 +1146,7 @@ static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char
 	const char *bad = NULL;
 	if (strlen(url) >= 2048)
 		return send_error(c, 400, "bad_request", "path too long");
-	int n = split_path(url, path, seg, 8, &bad);
+	int n = api_split_path(url, path, seg, 8, &bad);
 	if (n < 0)
 		return send_error(c, 400, "bad_request",
 		                  "path segment '%.*s': a '%%' must be followed by two hex digits, and no name or "
@@ -1080,6 +1180,8 @@ static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char
 		                        : send_error(c, 405, "method_not_allowed", "GET only");
 	if (!strcmp(seg[1], "secrets")) /* secrets.c */
 		return secrets_route(a, c, rq, method, seg, n);
+	if (!strcmp(seg[1], "tokens"))
+		return tokens_route(a, c, rq, method, seg, n);
 	if (strcmp(seg[1], "workflows"))
 		return send_error(c, 404, "not_found", "no such path: %s", url);
 	if (n == 2) {
@@ -1110,6 +1212,12 @@ static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char
 			return send_error(c, 400, "bad_request", "bad queue name '%s': " UF_NAME_RULE_QUEUE, seg[4]);
 		return METHOD_IS("POST") ? r_push(a, c, rq, w, seg[4])
 		                         : send_error(c, 405, "method_not_allowed", "GET or POST");
+	}
+	if (n == 6 && !strcmp(seg[3], "queues") && !strcmp(seg[5], "invoke")) {
+		if (!name_ok(UF_NAME_QUEUE, seg[4]))
+			return send_error(c, 400, "bad_request", "bad queue name '%s': " UF_NAME_RULE_QUEUE, seg[4]);
+		return METHOD_IS("POST") ? r_invoke(a, c, rq, w, seg[4])
+		                         : send_error(c, 405, "method_not_allowed", "POST only");
 	}
 	if (n == 6 && !strcmp(seg[3], "steps") && !strcmp(seg[5], "logs")) {
 		struct step *s = find_step(w, seg[4]);
@@ -1187,9 +1295,26 @@ static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind, const ch
 	return MHD_YES;
 }
 
+/* The control API's admission: its token, and its body limit by path. */
+static int api_admit(struct api *a, struct MHD_Connection *c, const char *url, const char *method, struct request *rq,
+                     size_t *limit)
+{
+	(void)method;
+	(void)rq;
+	if (needs_token(url) && !authorized(a, c)) {
+		unauthorized(c);
+		return 1;
+	}
+	*limit = body_limit(url);
+	return 0;
+}
+
 /* Called once the head is in: refuse now what would be refused anyway, so
- * the body of a refused request is never read.  1 when answered. */
-static int refuse_on_head(struct api *a, struct MHD_Connection *c, const char *url, struct request *rq)
+ * the body of a refused request is never read: Content-Length headers that
+ * differ, what the server's admit refuses (a token), a Content-Length that
+ * is no byte count or is over the limit admit set.  1 when answered. */
+static int refuse_on_head(struct api *a, struct MHD_Connection *c, const char *url, const char *method,
+                          struct request *rq)
 {
 	struct lengths l = {0};
 	MHD_get_connection_values(c, MHD_HEADER_KIND, count_length, &l);
@@ -1197,11 +1322,10 @@ static int refuse_on_head(struct api *a, struct MHD_Connection *c, const char *u
 		send_error(c, 400, "bad_request", "%u Content-Length headers that differ: send one", l.count);
 		return 1;
 	}
-	if (needs_token(url) && !authorized(a, c)) {
-		unauthorized(c);
+	size_t limit = 0;
+	if (a->srv->admit(a, c, url, method, rq, &limit))
 		return 1;
-	}
-	size_t limit = body_limit(url);
+	rq->limit = limit;
 	if (l.first) {
 		char *end;
 		errno = 0;
@@ -1248,6 +1372,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 		if (!(k = calloc(1, sizeof(*k))))
 			return; /* no deadline for this one: MHD's idle timeout still applies */
 		k->fd = i ? i->connect_fd : -1;
+		k->srv = a->srv->name;
 		k->phase = PHASE_HEAD;
 		k->since = now_ms();
 		k->next = a->conns;
@@ -1278,8 +1403,8 @@ static uint64_t deadline_of(const struct conn *k)
 static void cut(struct conn *k)
 {
 	static const char reply[] = "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
-	dlog("warn", "what=api-deadline phase=%s deadline_ms=%u action=close", k->phase == PHASE_HEAD ? "head" : "body",
-	     k->phase == PHASE_HEAD ? HEAD_DEADLINE_MS : BODY_DEADLINE_MS);
+	dlog("warn", "what=%s-deadline phase=%s deadline_ms=%u action=close", k->srv,
+	     k->phase == PHASE_HEAD ? "head" : "body", k->phase == PHASE_HEAD ? HEAD_DEADLINE_MS : BODY_DEADLINE_MS);
 	if (send(k->fd, reply, sizeof(reply) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
 		/* its buffer is full or it is gone: closing is all we can do */
 	}
@@ -1306,7 +1431,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	if (!rq->headed) {     /* the head is in */
 		rq->headed = 1;
 		set_phase(c, PHASE_BODY);
-		if ((rq->answered = refuse_on_head(a, c, url, rq)))
+		if ((rq->answered = refuse_on_head(a, c, url, method, rq)))
 			set_phase(c, PHASE_ANSWER);
 		return MHD_YES;
 	}
@@ -1317,7 +1442,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	if (*upload_size) {
 		size_t n = *upload_size;
 		*upload_size = 0;
-		if (rq->too_large || rq->len + n > body_limit(url)) {
+		if (rq->too_large || rq->len + n > rq->limit) {
 			rq->too_large = 1;
 			return MHD_YES;
 		}
@@ -1339,11 +1464,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		rq->ready = rq->again = rq->missing = 0;
 		rq->deadline = rq->recheck = rq->period = 0;
 		rq->finish = NULL;
-		return route(a, c, url, method, rq);
+		return a->srv->route(a, c, url, method, rq);
 	}
 	if (rq->ready) /* made while suspended, waiting for Redis */
 		return send_ready(c, rq);
-	return route(a, c, url, method, rq);
+	return a->srv->route(a, c, url, method, rq);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
@@ -1441,26 +1566,33 @@ static void poll_cb(uv_poll_t *p, int status, int events)
 	arm(a);
 }
 
-struct api *api_open(struct daemon *d, char *err, size_t errlen)
+static const struct api_server control_api = {
+    .name = "api", .port_option = "--api-port N", .admit = api_admit, .route = route};
+
+struct api *api_serve(struct daemon *d, const struct api_server *srv, void *ctx, const char *addr, unsigned port,
+                      char *err, size_t errlen)
 {
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1) {
+		snprintf(err, errlen, "'%s' is not an IPv4 address to listen on", addr);
+		return NULL;
+	}
 	struct api *a = calloc(1, sizeof(*a));
 	if (!a) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	a->d = d;
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(d->cfg.api_port)};
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a->srv = srv;
+	a->ctx = ctx;
 	a->mhd = MHD_start_daemon(
-	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, d->cfg.api_port, NULL, NULL, handler, a,
+	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, (uint16_t)port, NULL, NULL, handler, a,
 	    MHD_OPTION_SOCK_ADDR, &sin, MHD_OPTION_NOTIFY_COMPLETED, completed, a, MHD_OPTION_NOTIFY_CONNECTION,
 	    on_connection, a, MHD_OPTION_URI_LOG_CALLBACK, uri_seen, a, MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
 	    MHD_OPTION_CONNECTION_LIMIT, CONN_MAX, MHD_OPTION_PER_IP_CONNECTION_LIMIT, CONN_PER_IP, MHD_OPTION_END);
 	if (!a->mhd) {
-		snprintf(err, errlen,
-		         "cannot listen on 127.0.0.1:%u (port in use? choose another with 'unifaas up "
-		         "--api-port N')",
-		         d->cfg.api_port);
+		snprintf(err, errlen, "cannot listen on %s:%u (port in use? choose another with 'unifaas up %s')", addr,
+		         port, srv->port_option);
 		free(a);
 		return NULL;
 	}
@@ -1471,6 +1603,16 @@ struct api *api_open(struct daemon *d, char *err, size_t errlen)
 	uv_poll_start(&a->poll, UV_READABLE, poll_cb);
 	arm(a);
 	return a;
+}
+
+struct api *api_open(struct daemon *d, char *err, size_t errlen)
+{
+	return api_serve(d, &control_api, NULL, "127.0.0.1", d->cfg.api_port, err, errlen);
+}
+
+void *api_ctx(struct api *a)
+{
+	return a->ctx;
 }
 
 static void free_api(uv_handle_t *h)
@@ -1489,7 +1631,7 @@ void api_close(struct api *a)
 	if (!a)
 		return;
 	struct workflow *lists[] = {a->d->workflows, a->d->retired};
-	for (int l = 0; l < 2; l++) /* units still write lines: nobody to wake */
+	for (int l = 0; l < 2 && a->srv == &control_api; l++) /* units still write lines: nobody to wake */
 		for (struct workflow *w = lists[l]; w; w = w->next)
 			for (size_t i = 0; i < w->m->nfunctions; i++)
 				logfile_on_append(w->steps[i].log, NULL, NULL);

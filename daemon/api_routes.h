@@ -63,10 +63,59 @@ void api_again(struct request *rq);
 void api_partial_ok(struct request *rq);
 /* a raw answer; takes body (malloc'd); type: its Content-Type */
 void api_answer_text(struct request *rq, unsigned status, const char *type, char *body, size_t len);
-/* the route's state, zeroed when first asked for; slot_free frees it with the request */
+/* the route's state, zeroed when first asked for; slot_free (non-NULL) frees
+ * it with the request.  Asked with another size or slot_free (another route
+ * file looked at the request first), the old one is freed for a new one. */
 void *api_slot(struct request *rq, size_t size, void (*slot_free)(void *));
 enum MHD_Result api_wait_replies(struct api *a, struct MHD_Connection *c, struct request *rq,
                                  void (*finish)(struct request *rq));
+/*
+ * Another HTTP server on api.c's machinery (connections, head and body
+ * deadlines, per-address limits, bodies collected whole, suspend/resume,
+ * answers that wait for Redis): the HTTP ingress (ingress.c).  admit runs
+ * once the head is in, after the Content-Length headers were found to
+ * agree: it answers now and returns 1 (the body is never read), or returns
+ * 0 with *limit, the body's byte limit (a larger Content-Length is 413 at
+ * once, a larger body 413 once in: rq's api_too_large).  route runs once the
+ * body is in, as the control API's.
+ */
+struct api_server {
+	const char *name;        /* in log lines: what=<name>-deadline */
+	const char *port_option; /* the option of 'unifaas up' that moves its port */
+	int (*admit)(struct api *a, struct MHD_Connection *c, const char *url, const char *method, struct request *rq,
+	             size_t *limit);
+	enum MHD_Result (*route)(struct api *a, struct MHD_Connection *c, const char *url, const char *method,
+	                         struct request *rq);
+};
+struct api *api_serve(struct daemon *d, const struct api_server *srv, void *ctx, const char *addr, unsigned port,
+                      char *err, size_t errlen);
+void *api_ctx(struct api *a);
+/* the body went over the limit admit set (its bytes were not kept) */
+int api_too_large(const struct request *rq);
+/* an error answer with one header more (Allow, Retry-After, WWW-Authenticate) */
+enum MHD_Result api_error_hdr(struct MHD_Connection *c, unsigned status, const char *hdr, const char *value,
+                              const char *code, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* Splits the raw path on '/' (empty segments skipped) and percent-decodes
+ * each segment into buf (strlen(path) + 8 bytes): the number of segments
+ * (at most max), or -1 with *bad the segment as sent when one has a '%' not
+ * followed by two hex digits or decodes to a NUL. */
+int api_split_path(const char *path, char *buf, char **seg, int max, const char **bad);
+/* A raw answer made while waiting (type NULL: application/octet-stream),
+ * with one header more when hdr is set. */
+void api_answer_raw(struct request *rq, unsigned status, const char *type, const char *body, size_t len,
+                    const char *hdr, const char *value);
+/* A reply that comes from elsewhere than api_sendv (a message on a
+ * channel): counted as one more the answer waits for; api_replied (r
+ * non-NULL when it came) ends it. */
+void api_hold(struct request *rq);
+/* api_wait_replies with a wait of its own (ms) before the answer is made
+ * with what came: finish then sets it (and api_answer_whole). */
+enum MHD_Result api_wait_replies_for(struct api *a, struct MHD_Connection *c, struct request *rq,
+                                     void (*finish)(struct request *rq), uint64_t wait_ms);
+/* what finish answered is whole, whatever replies are missing */
+void api_answer_whole(struct request *rq);
+struct api *api_of(struct request *rq);
+
 /* api.c's KV route, for a kept workflow */
 enum MHD_Result api_kv(struct api *a, struct MHD_Connection *c, struct request *rq, const char *method, const char *wf,
                        const char *key);

@@ -21,10 +21,12 @@
 
 #include "api.h"
 #include "egress_server.h"
+#include "ingress.h"
 #include "standby.h"
 #include "metrics.h"
 #include "store.h"
 #include "tap_pool.h"
+#include "tokens.h"
 #include "unifaasd.h"
 
 static void on_notify(void *arg, const char *wf, const char *queue)
@@ -73,6 +75,7 @@ static void on_term(uv_signal_t *s, int sig)
 		return;
 	dlog("info", "what=shutdown signal=%d units=%u", sig, d->running);
 	d->stopping = 1;
+	ingress_close(d->ingress);
 	api_close(d->api);
 	d->api = NULL;
 	uv_timer_stop(&d->tick);
@@ -144,9 +147,14 @@ int main(int argc, char **argv)
 	}
 	store_on_reconnect(d.store, on_reconnect);
 	registry_restore(&d);
+	tokens_load(&d);
 	units_cleanup_previous(&d);
 	if (!(d.api = api_open(&d, err, sizeof(err)))) {
 		fprintf(stderr, "unifaasd: api: %s\n", err);
+		return 1;
+	}
+	if (!ingress_open(&d, err, sizeof(err))) {
+		fprintf(stderr, "unifaasd: ingress: %s\n", err);
 		return 1;
 	}
 	uv_signal_init(d.loop, &d.sigterm);
@@ -162,9 +170,11 @@ int main(int argc, char **argv)
 	}
 	d.standbys = standby_open(&d, d.cfg.prestart);
 	scheduler_start(&d);
-	dlog("info", "what=start version=%s pid=%d state_dir=%s api=127.0.0.1:%u redis=%s max_units=%u prestart=%u",
-	     UNIFAAS_VERSION, getpid(), d.cfg.state_dir, d.cfg.api_port, d.cfg.redis_socket, d.cfg.max_units,
-	     d.cfg.prestart);
+	dlog("info",
+	     "what=start version=%s pid=%d state_dir=%s api=127.0.0.1:%u ingress=%s:%u redis=%s max_units=%u "
+	     "prestart=%u",
+	     UNIFAAS_VERSION, getpid(), d.cfg.state_dir, d.cfg.api_port, d.cfg.ingress_bind, d.cfg.ingress_port,
+	     d.cfg.redis_socket, d.cfg.max_units, d.cfg.prestart);
 	uv_run(d.loop, UV_RUN_DEFAULT);
 
 	standby_close(d.standbys);
@@ -174,6 +184,7 @@ int main(int argc, char **argv)
 		tap_pool_close(d.taps, 0, err, sizeof(err));
 	registry_free_all(&d);
 	metrics_reset();
+	tokens_free(&d);
 	uv_walk(d.loop, close_walk, NULL);
 	uv_run(d.loop, UV_RUN_DEFAULT);
 	uv_loop_close(d.loop);

@@ -165,12 +165,7 @@ static const struct mf_key mf_ingress[] = {
      .sub = mf_mqtt,
      .unserved = "MQTT routes are not wired to queues yet; push events with 'unifaas push' or POST "
                  "/v1/workflows/{wf}/queues/{queue}/events, and remove the key"},
-    {.key = "http",
-     .kind = MF_ROUTES,
-     .what = "a list of {path, queue} entries",
-     .sub = mf_http,
-     .unserved = "HTTP routes are not wired to queues yet; push events with 'unifaas push' or POST "
-                 "/v1/workflows/{wf}/queues/{queue}/events, and remove the key"},
+    {.key = "http", .kind = MF_ROUTES, .what = "a list of {path, queue} entries", .sub = mf_http},
     {0},
 };
 
@@ -598,6 +593,15 @@ static const char *check_http_path(const char *s, size_t n)
 		return "does not start with '/'";
 	if (n > MF_HTTP_PATH_MAX || has_space_or_control(s, n) || memchr(s, '?', n) || memchr(s, '#', n))
 		return "is not a plain URL path (no spaces, '?', '#' or control characters; at most 1024 bytes)";
+	if (memchr(s, '%', n))
+		return "holds a '%': write the path as it reads, unescaped (clients may escape it)";
+	size_t end = n;
+	while (end > 1 && s[end - 1] == '/')
+		end--;
+	if (end == 1)
+		return "is '/' alone: name the route, such as /readings (the URL is /<workflow><path>)";
+	if (end >= 7 && !memcmp(s + end - 7, "/invoke", 7))
+		return "ends in /invoke, which is reserved: POST <path>/invoke waits for the event's result";
 	return NULL;
 }
 

@@ -22,6 +22,12 @@
  * reconnects every 500 ms and, once back, asks for a full check, because
  * notifications sent while it was away are lost (the periodic check covers
  * them anyway: a missed notification costs a tick, never an event).
+ *
+ * A channel subscription (store_psubscribe: invoke-and-wait's replies)
+ * has a dedicated connection of its own, so a burst of keyspace messages
+ * never delays a reply and a reply pattern never mixes with the watch
+ * set.  It reconnects every 500 ms; what is published while it is away is
+ * lost (its waiters answer at their timeouts).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -57,8 +63,19 @@ struct call {
 	char op[24];       /* the command's name, for the log */
 };
 
+/* A pattern subscription on a connection of its own (store_psubscribe). */
+struct psub {
+	struct store *s;
+	char pattern[128];
+	store_message_fn fn;
+	void *arg;
+	redisAsyncContext *ac;
+	uv_timer_t retry;
+};
+
 struct store {
 	uv_loop_t *loop;
+	struct psub *psub;     /* at most one: the reply channels */
 	redisAsyncContext *ac; /* commands from the loop */
 	uv_timer_t ac_timer;   /* watchdog of the oldest call; reconnect */
 	uint64_t ac_attempt_ms;
@@ -630,6 +647,101 @@ static void sub_connect(struct store *s)
 		subscribe(s, w);
 }
 
+/* ---- a pattern subscription (store_psubscribe) ---- */
+
+static void psub_connect(struct psub *p);
+
+static void psub_retry_cb(uv_timer_t *t)
+{
+	psub_connect(t->data);
+}
+
+static void psub_later(struct psub *p)
+{
+	p->ac = NULL;
+	if (!p->s->closing)
+		uv_timer_start(&p->retry, psub_retry_cb, 500, 0);
+}
+
+static void on_psub_disconnect(const redisAsyncContext *ac, int status)
+{
+	struct psub *p = ac->data;
+	if (!p->s->closing)
+		dlog("warn", "what=redis op=psubscribe pattern=%s cause=\"%s\" retry_ms=500", p->pattern,
+		     status == REDIS_OK ? "closed" : ac->errstr);
+	psub_later(p);
+}
+
+static void on_psub_connect(const redisAsyncContext *ac, int status)
+{
+	if (status != REDIS_OK)
+		psub_later(ac->data); /* hiredis frees the context */
+}
+
+/* pmessage <pattern> <channel> <payload> */
+static void on_pmessage(redisAsyncContext *ac, void *reply, void *arg)
+{
+	(void)ac;
+	struct psub *p = arg;
+	redisReply *r = reply;
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 4 || r->element[0]->type != REDIS_REPLY_STRING ||
+	    strcmp(r->element[0]->str, "pmessage") || r->element[2]->type != REDIS_REPLY_STRING ||
+	    r->element[3]->type != REDIS_REPLY_STRING)
+		return;
+	p->fn(p->arg, r->element[2]->str, r->element[3]->str, r->element[3]->len);
+}
+
+static void psub_connect(struct psub *p)
+{
+	redisAsyncContext *ac = redisAsyncConnectUnix(p->s->socket);
+	if (!ac || ac->err) {
+		if (ac)
+			redisAsyncFree(ac);
+		psub_later(p);
+		return;
+	}
+	ac->data = p;
+	fcntl(ac->c.fd, F_SETFD, FD_CLOEXEC);
+	if (attach(ac, p->s->loop) < 0) {
+		redisAsyncFree(ac);
+		psub_later(p);
+		return;
+	}
+	redisAsyncSetConnectCallback(ac, on_psub_connect);
+	redisAsyncSetDisconnectCallback(ac, on_psub_disconnect);
+	if (p->s->password[0])
+		redisAsyncCommand(ac, NULL, NULL, "AUTH %s", p->s->password);
+	redisAsyncCommand(ac, on_pmessage, p, "PSUBSCRIBE %s", p->pattern);
+	p->ac = ac;
+}
+
+int store_psubscribe(struct store *s, const char *pattern, store_message_fn fn, void *arg)
+{
+	if (s->psub || strlen(pattern) >= sizeof(s->psub->pattern))
+		return -1;
+	struct psub *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -1;
+	p->s = s;
+	snprintf(p->pattern, sizeof(p->pattern), "%s", pattern);
+	p->fn = fn;
+	p->arg = arg;
+	uv_timer_init(s->loop, &p->retry);
+	p->retry.data = p;
+	s->psub = p;
+	psub_connect(p);
+	return 0;
+}
+
+static void psub_timer_closed(uv_handle_t *h)
+{
+	struct psub *p = h->data;
+	struct store *s = p->s;
+	free(p);
+	if (--s->open_timers == 0)
+		free(s);
+}
+
 struct store *store_open(uv_loop_t *loop, const char *socket, const char *password, store_notify_fn notify, void *arg,
                          char *err, size_t errlen)
 {
@@ -738,7 +850,12 @@ void store_close(struct store *s)
 	}
 	if (s->c)
 		redisFree(s->c);
-	s->open_timers = 2;
+	s->open_timers = 2 + (s->psub != NULL);
+	if (s->psub) {
+		if (s->psub->ac)
+			redisAsyncDisconnect(s->psub->ac);
+		uv_close((uv_handle_t *)&s->psub->retry, psub_timer_closed);
+	}
 	uv_close((uv_handle_t *)&s->sub_retry, timer_closed);
 	uv_close((uv_handle_t *)&s->ac_timer, timer_closed);
 }

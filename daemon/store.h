@@ -66,4 +66,10 @@ void store_watch_begin(struct store *s);
 void store_watch(struct store *s, const char *wf, const char *queue);
 void store_watch_end(struct store *s);
 
+/* PSUBSCRIBE pattern on a dedicated connection (one per store): fn gets
+ * the channel and payload of each message.  It reconnects every 500 ms;
+ * messages published while it is away are lost.  0, or -1. */
+typedef void (*store_message_fn)(void *arg, const char *channel, const char *msg, size_t len);
+int store_psubscribe(struct store *s, const char *pattern, store_message_fn fn, void *arg);
+
 #endif

@@ -126,6 +126,8 @@ struct daemon {
 	int stopping; /* 1: shutting down; 2: done, the loop is stopping */
 	struct store *store;
 	struct api *api;
+	struct ingress *ingress; /* HTTP ingress (ingress.c) */
+	struct token *tokens;    /* its bearer tokens (tokens.c) */
 	struct tap_pool *taps;
 	struct standby_pool *standbys;
 	struct egress *egress; /* uf_http (egress_server.c) */

@@ -15,13 +15,15 @@ PKGS=(
 	libcurl4-openssl-dev           # CLI's API client, HTTP egress
 	libuv1-dev                     # daemon event loop
 	libcyaml-dev libyaml-dev       # workflow manifests
-	libmicrohttpd-dev              # daemon HTTP API
+	libmicrohttpd-dev              # daemon HTTP API and HTTP ingress
+	libssl-dev                     # daemon: SHA-256 of ingress tokens, base64 of CloudEvents (libcrypto)
 	mosquitto libmosquitto-dev     # MQTT broker and client
 	mosquitto-clients libssl-dev openssl # mosquitto_pub/sub (tests); $7$ hashes (CLI); test CAs
 	iproute2 iputils-ping          # TAP devices for network functions, tests
 	libcmocka-dev                  # unit tests
 	clang libclang-rt-14-dev       # libFuzzer target, sanitizers
 	runc hyperfine                 # benchmark baselines
+	wrk                            # bench only (bench/http_ingress.sh): never needed by the platform
 	procps psmisc                  # ps/pkill used by tests
 	curl python3                   # tests: raw HTTP requests, JSON and log parsing
 )

@@ -138,11 +138,11 @@ expect down-not-running 0 '' U down
 	fail down-says-not-running "$(cat "$W/down-not-running.out")"
 [ ! -e "$S" ] && pass down-creates-nothing || fail down-creates-nothing "down created $S"
 
-API=$(uf_port) && MQTT=$(uf_port) || {
+API=$(uf_port) && MQTT=$(uf_port) && INGRESS=$(uf_port) || {
 	fail free-ports "no free port found"
 	exit 0
 }
-UP=(up --api-port "$API" --mqtt-port "$MQTT")
+UP=(up --api-port "$API" --mqtt-port "$MQTT" --ingress-port "$INGRESS")
 
 # --- up that cannot complete leaves nothing running ------------------------------------
 expect up-without-unifaasd 1 "^unifaas: up: unifaasd not found at $W/no-unifaasd: No such file or directory \(run 'make', or set UNIFAAS_DAEMON\)$" \
@@ -176,7 +176,7 @@ if wait_for 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$MQTT"; then
 	expect up-mqtt-port-taken 1 "^unifaas: up: port $MQTT \(MQTT\) is already in use on 127.0.0.1: another broker\? pick a free one with --mqtt-port N$" \
 		U "${UP[@]}"
 	expect up-api-port-taken 1 "^unifaas: up: port $MQTT \(control API\) is already in use on 127.0.0.1: pick a free one with --api-port N$" \
-		U up --api-port "$MQTT" --mqtt-port "$API"
+		U up --api-port "$MQTT" --mqtt-port "$API" --ingress-port "$INGRESS"
 	[ -z "$(left_running)" ] && pass up-port-taken-nothing-left || fail up-port-taken-nothing-left "$(left_running)"
 else
 	fail up-port-taken "the squatting mosquitto did not listen on $MQTT"
@@ -196,7 +196,8 @@ if ! expect up 0 '' U "${UP[@]}"; then
 	exit 0
 fi
 for l in "state_dir: $S" "redis_socket: $S/redis.sock" "mqtt_url: mqtt://127.0.0.1:$MQTT" \
-	"api_url: http://127.0.0.1:$API" "api_token_file: $S/api.token" "units: 0 (max 32)" "workflows: 0"; do
+	"api_url: http://127.0.0.1:$API" "ingress_url: http://127.0.0.1:$INGRESS" "api_token_file: $S/api.token" \
+	"units: 0 (max 32)" "workflows: 0"; do
 	grep -qxF "$l" "$W/up.out" || fail up-prints-status "no line '$l' in: $(tr '\n' '|' <"$W/up.out")"
 done
 grep -Eq '^unifaasd: running \(pid [0-9]+\)$' "$W/up.out" && pass up-prints-status ||
@@ -356,7 +357,8 @@ expect status-after-down 3 '' U status
 expect down-again 0 '' U down
 expect ps-after-down 3 "^unifaas: ps: cannot reach unifaasd at http://127.0.0.1:$API: .*\(is the platform up\? run 'unifaas up'\)$" U ps
 expect up-restart 0 '' U up
-grep -qx "api_url: http://127.0.0.1:$API" "$W/up-restart.out" && pass up-keeps-ports || fail up-keeps-ports "$(cat "$W/up-restart.out")"
+grep -qx "api_url: http://127.0.0.1:$API" "$W/up-restart.out" && grep -qx "ingress_url: http://127.0.0.1:$INGRESS" "$W/up-restart.out" &&
+	pass up-keeps-ports || fail up-keeps-ports "$(cat "$W/up-restart.out")"
 [ "$(U kv get clitest fdc-count 2>&1)" = 25003 ] && U ls | grep -q '^clitest ' && pass data-survives-restart ||
 	fail data-survives-restart "fdc-count $(U kv get clitest fdc-count 2>&1); $(U ls 2>&1 | tr '\n' '|')"
 expect undeploy-purge 0 '' U undeploy clitest --purge

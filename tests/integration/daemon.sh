@@ -201,10 +201,10 @@ esac
 U undeploy forge >/dev/null
 
 # --- keys the platform does not serve yet are refused, not ignored --------
-printf 'name: unserved\nfunctions:\n  s:\n    image: %s\n    listen: in\ningress:\n  http: [{ path: /in, queue: in }]\n' "$fn" >"$UF_TMP/unserved.yaml"
+printf 'name: unserved\nfunctions:\n  s:\n    image: %s\n    listen: in\ningress:\n  mqtt: [{ topic: a/b, queue: in }]\n' "$fn" >"$UF_TMP/unserved.yaml"
 U deploy "$UF_TMP/unserved.yaml" >"$UF_TMP/us.out" 2>&1
 rc=$?
-[ $rc = 65 ] && grep -q "unserved.yaml:7: ingress.http: not served by this version of unifaas (HTTP routes" "$UF_TMP/us.out" &&
+[ $rc = 65 ] && grep -q "unserved.yaml:7: ingress.mqtt: not served by this version of unifaas (MQTT routes" "$UF_TMP/us.out" &&
 	not_deployed unserved && pass unserved-key-refused || fail unserved-key-refused "rc $rc: $(cat "$UF_TMP/us.out")"
 
 # --- no randomness, no credentials: deploy and up are refused -------------

@@ -9,7 +9,7 @@
 # units of a workflow of the same name.
 
 PLAT_STATE="$UF_TMP/$UF_SUITE.state"
-PLAT_API_PORT=$(uf_port) && PLAT_MQTT_PORT=$(uf_port) || {
+PLAT_API_PORT=$(uf_port) && PLAT_MQTT_PORT=$(uf_port) && PLAT_INGRESS_PORT=$(uf_port) || {
 	fail ports "no free TCP port for the platform"
 	exit 0
 }
@@ -25,7 +25,8 @@ plat_up() {
 	if [ -n "${PLAT_CONF:-}" ]; then
 		mkdir -p -m 700 "$PLAT_STATE" && printf '%s\n' "$PLAT_CONF" >"$PLAT_STATE/unifaasd.conf" || return 1
 	fi
-	U up --api-port "$PLAT_API_PORT" --mqtt-port "$PLAT_MQTT_PORT" >"$UF_TMP/$UF_SUITE.up.log" 2>&1
+	U up --api-port "$PLAT_API_PORT" --mqtt-port "$PLAT_MQTT_PORT" --ingress-port "$PLAT_INGRESS_PORT" \
+		>"$UF_TMP/$UF_SUITE.up.log" 2>&1
 }
 
 plat_down() {

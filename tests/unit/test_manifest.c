@@ -54,9 +54,6 @@ static void refused(const char *yaml, const char *want)
 #define MQTT_UNSERVED(l)                                                                                               \
 	"eval.yaml:" l ": ingress.mqtt: not served by this version of unifaas (MQTT routes are not wired to queues "   \
 	"yet; push events with 'unifaas push' or POST /v1/workflows/{wf}/queues/{queue}/events, and remove the key)"
-#define HTTP_UNSERVED(l)                                                                                               \
-	"eval.yaml:" l ": ingress.http: not served by this version of unifaas (HTTP routes are not wired to queues "   \
-	"yet; push events with 'unifaas push' or POST /v1/workflows/{wf}/queues/{queue}/events, and remove the key)"
 
 static void write_file(const char *path, const void *data, size_t len)
 {
@@ -222,7 +219,7 @@ static void test_unserved_keys(void **state)
 	             "  mqtt:\n"
 	             "    - { topic: \"device/sck/+/readings/raw\", queue: q }\n"
 	             "  http: [{ path: /readings, queue: q }]\n",
-	        MQTT_UNSERVED("9") "\n" HTTP_UNSERVED("11"));
+	        MQTT_UNSERVED("9"));
 	refused(HEAD "    secrets: [\"no-dash\"]\n",
 	        "eval.yaml:6: functions.fdc.secrets: 'no-dash' is not a valid variable name (" UF_NAME_RULE_VAR ")");
 }
@@ -320,8 +317,7 @@ static void test_missing_required(void **state)
 	refused("# a comment\nmax_units: 3\n",
 	        "eval.yaml:2: missing required key 'name'\neval.yaml:2: missing required key 'functions'");
 	refused(HEAD "ingress:\n  http: [{ path: /x }]\n",
-	        HTTP_UNSERVED("7") "\n"
-	                           "eval.yaml:7: ingress.http[0]: missing required key 'queue'");
+	        "eval.yaml:7: ingress.http[0]: missing required key 'queue'");
 }
 
 static void test_duplicate_key(void **state)
@@ -377,8 +373,7 @@ static void test_wrong_type_structure(void **state)
 	    MQTT_UNSERVED("7") "\n"
 	                       "eval.yaml:7: ingress.mqtt: expected a list of {topic, queue} entries, got a mapping");
 	refused(HEAD "ingress:\n  http: [/x]\n",
-	        HTTP_UNSERVED("7") "\n"
-	                           "eval.yaml:7: ingress.http[0]: expected a mapping {path, queue}, got '/x'");
+	        "eval.yaml:7: ingress.http[0]: expected a mapping {path, queue}, got '/x'");
 	refused("name: [eval]\nfunctions:\n  fdc:\n    image: fdc.uf\n    listen: q\n",
 	        "eval.yaml:1: name: expected a workflow name, got a list");
 }
@@ -540,12 +535,34 @@ static void test_bad_routes(void **state)
 	                           "whole level, '#' only the last)\n"
 	                           "eval.yaml:9: ingress.mqtt[1].topic: 'a/b+' is not a valid MQTT topic filter ('+' "
 	                           "and '#' must fill a "
-	                           "whole level, '#' only the last)\n" HTTP_UNSERVED(
-	                               "10") "\n"
-	                                     "eval.yaml:11: ingress.http[0].path: 'x' does not start with '/'\n"
-	                                     "eval.yaml:12: ingress.http[1].path: '/x?y=1' is not a plain URL path (no "
-	                                     "spaces, '?', '#' or control "
-	                                     "characters; at most 1024 bytes)");
+	                           "whole level, '#' only the last)\n"
+	                           "eval.yaml:11: ingress.http[0].path: 'x' does not start with '/'\n"
+	                           "eval.yaml:12: ingress.http[1].path: '/x?y=1' is not a plain URL path (no "
+	                           "spaces, '?', '#' or control "
+	                           "characters; at most 1024 bytes)");
+}
+
+/* ingress.http is served: routes parse; a path that is '/' alone, holds a
+ * '%' or ends in /invoke (the invoke-and-wait suffix) is refused. */
+static void test_http_routes(void **state)
+{
+	(void)state;
+	struct uf_manifest *m =
+	    parse(HEAD "ingress:\n  http: [{ path: /readings, queue: q }, { path: /a/b/, queue: q }]\n");
+	assert_non_null(m);
+	assert_int_equal(m->nhttp, 2);
+	assert_string_equal(m->http[0].path, "/readings");
+	assert_string_equal(m->http[1].queue, "q");
+	uf_manifest_free(m);
+	refused(
+	    HEAD "ingress:\n  http:\n    - { path: /, queue: q }\n    - { path: /a%20b, queue: q }\n"
+	         "    - { path: /x/invoke/, queue: q }\n",
+	    "eval.yaml:8: ingress.http[0].path: '/' is '/' alone: name the route, such as /readings (the URL is "
+	    "/<workflow><path>)\n"
+	    "eval.yaml:9: ingress.http[1].path: '/a%20b' holds a '%': write the path as it reads, unescaped (clients "
+	    "may escape it)\n"
+	    "eval.yaml:10: ingress.http[2].path: '/x/invoke/' ends in /invoke, which is reserved: POST "
+	    "<path>/invoke waits for the event's result");
 }
 
 /* ---- malformed: wiring and limits ---------------------------------------------- */
@@ -614,7 +631,7 @@ static void test_ingress_without_listener(void **state)
 	        "  http:\n"
 	        "    - path: /x\n"
 	        "      queue: other\n",
-	        MQTT_UNSERVED("5") "\n" HTTP_UNSERVED("6"));
+	        MQTT_UNSERVED("5"));
 }
 
 static void test_no_functions(void **state)
@@ -943,6 +960,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_publish),
 	    cmocka_unit_test(test_bad_egress),
 	    cmocka_unit_test(test_bad_routes),
+	    cmocka_unit_test(test_http_routes),
 	    cmocka_unit_test(test_min_above_max),
 	    cmocka_unit_test(test_workflow_units),
 	    cmocka_unit_test(test_push_to_own_queue),
