@@ -391,6 +391,11 @@ static void describe_step(json_t *s)
 	printf("  image:     %s\n", jstr(s, "image") ? jstr(s, "image") : "-");
 	printf("  grants:    listen %s; push %s; kv %s; net %s\n", jstr(g, "listen") ? jstr(g, "listen") : "-", push,
 	       jstr(g, "kv") ? jstr(g, "kv") : "-", json_is_true(json_object_get(g, "net")) ? "yes" : "no");
+	if (json_array_size(json_object_get(g, "publish"))) { /* MQTT topic filters (uf_mqtt_publish) */
+		char pub[2048];
+		join(json_object_get(g, "publish"), pub, sizeof(pub));
+		printf("  publish:   %s\n", pub);
+	}
 	printf("  scaling:   %lld..%lld units, %lld events per unit, grace %lld ms, idle %lld ms, overflow %lld\n",
 	       num(sc, "min_units"), num(sc, "max_units"), num(sc, "events_per_unit"), num(sc, "grace_ms"),
 	       num(sc, "idle_ms"), num(sc, "overflow"));

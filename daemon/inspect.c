@@ -721,6 +721,9 @@ static json_t *step_json(struct step *s)
 	uint64_t now = now_ms();
 	for (size_t k = 0; k < f->npush; k++)
 		json_array_append_new(push, json_string(f->push[k]));
+	json_t *publish = json_array();
+	for (size_t k = 0; k < f->npublish; k++)
+		json_array_append_new(publish, json_string(f->publish[k]));
 	for (struct unit *u = s->units; u; u = u->next)
 		json_array_append_new(units, json_pack("{s:s,s:i,s:s,s:I}", "id", u->id, "pid", u->pid, "state",
 		                                       u->state == UNIT_RUNNING ? "running" : "stopping", "uptime_ms",
@@ -734,16 +737,16 @@ static json_t *step_json(struct step *s)
 	}
 	char kv[128];
 	snprintf(kv, sizeof(kv), "uf:kv:%s:*", s->wf->m->name);
-	return json_pack("{s:s,s:s,s:s,s:o,s:{s:s,s:O,s:s,s:b},s:{s:i,s:i,s:i,s:i,s:i,s:i},s:i,s:i,s:i,s:b,s:I,"
-	                 "s:i,s:o,s:I,s:I,s:s,s:o,s:o}",
-	                 "name", f->name, "image", s->image, "listen", f->listen, "push", push, "grants", "listen",
-	                 f->listen, "push", push, "kv", kv, "net", f->net, "scale", "min_units", (int)sc->min_units,
-	                 "max_units", (int)sc->max_units, "events_per_unit", (int)sc->events_per_unit, "grace_ms",
-	                 (int)sc->grace_ms, "idle_ms", (int)sc->idle_ms, "overflow", (int)sc->overflow, "timeout_ms",
-	                 (int)f->timeout_ms, "retries", (int)f->retries, "batch", (int)f->batch, "net", f->net,
-	                 "memory", (json_int_t)f->memory, "running", (int)s->running, "units", units, "starts",
-	                 (json_int_t)s->starts, "backlog", (json_int_t)s->backlog, "waiting_reason", s->why_waiting,
-	                 "exits", api_step_exits(s), "recent_failures", ends);
+	return json_pack(
+	    "{s:s,s:s,s:s,s:o,s:{s:s,s:O,s:s,s:b,s:o},s:{s:i,s:i,s:i,s:i,s:i,s:i},s:i,s:i,s:i,s:b,s:I,"
+	    "s:i,s:o,s:I,s:I,s:s,s:o,s:o}",
+	    "name", f->name, "image", s->image, "listen", f->listen, "push", push, "grants", "listen", f->listen,
+	    "push", push, "kv", kv, "net", f->net, "publish", publish, "scale", "min_units", (int)sc->min_units,
+	    "max_units", (int)sc->max_units, "events_per_unit", (int)sc->events_per_unit, "grace_ms", (int)sc->grace_ms,
+	    "idle_ms", (int)sc->idle_ms, "overflow", (int)sc->overflow, "timeout_ms", (int)f->timeout_ms, "retries",
+	    (int)f->retries, "batch", (int)f->batch, "net", f->net, "memory", (json_int_t)f->memory, "running",
+	    (int)s->running, "units", units, "starts", (json_int_t)s->starts, "backlog", (json_int_t)s->backlog,
+	    "waiting_reason", s->why_waiting, "exits", api_step_exits(s), "recent_failures", ends);
 }
 
 static void describe_finish(struct request *rq)

@@ -79,6 +79,11 @@ grep -q 'workflow=edges step=e topic="other/topic" error=publish_not_allowed all
 	"$PLAT_STATE"/logs/edges* "$PLAT_STATE"/logs/*/* 2>/dev/null && pass publish-refusal-logged ||
 	fail publish-refusal-logged "$(U logs edges/e 2>&1 | tail -3)"
 
+# --- describe shows the publish filters among the grants ---------------------
+U describe edges | grep -qx '  publish:   lights/+/set, alerts/#' &&
+	[ "$(U describe edges --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["steps"][0]["grants"]["publish"])')" = "['lights/+/set', 'alerts/#']" ] &&
+	pass describe-publish || fail describe-publish "$(U describe edges | grep -A3 grants)"
+
 # --- the unit's ACL: exactly its keys, the outbox write only, its reply channel
 acl=$(R ACL GETUSER uf-wf-edges | tr '\n' ' ')
 case "$acl" in

@@ -234,7 +234,7 @@ grep -qx 'workflow:  ins' "$W/describe.out" && grep -qx '  grants:    listen in;
 expect describe-json 0 '' U describe ins --json
 python3 -c 'import json,sys
 d=json.load(open(sys.argv[1])); s=d["steps"][0]
-assert s["grants"]=={"listen":"in","push":["out"],"kv":"uf:kv:ins:*","net":False}, s["grants"]
+assert s["grants"]=={"listen":"in","push":["out"],"kv":"uf:kv:ins:*","net":False,"publish":[]}, s["grants"]
 assert s["scale"]["max_units"]==1 and s["retries"]==1 and d["queues"]==["in","out"]
 assert len(d["recent_dead_letters"])==2 and d["recent_dead_letters"][0]["reason"]=="handler returned 1"' "$W/describe-json.out" &&
 	pass describe-json-fields || fail describe-json-fields "$(cat "$W/describe-json.out")"
