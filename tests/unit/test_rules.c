@@ -359,6 +359,39 @@ static void topic_rules(void **state)
 }
 
 /* Edge fields travel through a re-queue; a dead letter drops the reply token. */
+/* The invoke reply message and its PUBLISH, and the outbox XADD (delivery.h). */
+static void reply_and_outbox_commands(void **state)
+{
+	(void)state;
+	char buf[64];
+	size_t n = uf_reply_msg(NULL, 0, "tok", 3, UF_REPLY_OK, "{\"a\":1}", 7);
+	assert_int_equal(n, 3 + 1 + 2 + 1 + 7); /* asked with no room: only the length */
+	assert_int_equal(uf_reply_msg(buf, sizeof(buf), "tok", 3, UF_REPLY_OK, "{\"a\":1}", 7), n);
+	assert_memory_equal(buf, "tok\nok\n{\"a\":1}", n);
+	assert_int_equal(uf_reply_msg(buf, sizeof(buf), "t", 1, UF_REPLY_FAILED, "", 0), 9);
+	assert_memory_equal(buf, "t\nfailed\n", 9);
+	struct uf_cmd c;
+	assert_int_equal(uf_reply_cmd("wf", buf, 9, &c), 0);
+	assert_int_equal(c.argc, 3);
+	assert_string_equal(c.argv[0], "PUBLISH");
+	assert_string_equal(c.argv[1], "uf:reply:wf");
+	assert_int_equal(c.len[2], 9);
+	char wf[sizeof(c.key)];
+	memset(wf, 'w', sizeof(wf) - 1);
+	wf[sizeof(wf) - 1] = 0;
+	assert_int_equal(uf_reply_cmd(wf, buf, 9, &c), -1); /* the channel does not fit */
+	struct uf_delivery d = {.wf = "wf", .queue = "q", .step = "st"};
+	assert_int_equal(uf_outbox_cmd(&d, "a/b", 3, 1, "on\0x", 4, "17-0", 4, &c), 0);
+	const char *want[] = {"XADD", "uf:out:mqtt", "*", "wf",   "wf",    "step",  "st",  "topic",
+	                      "a/b",  "qos",         "1", "data", "on\0x", "event", "17-0"};
+	assert_int_equal(c.argc, 15);
+	for (int i = 0; i < 15; i++) {
+		size_t len = i == 12 ? 4 : strlen(want[i]);
+		assert_int_equal(c.len[i], len);
+		assert_memory_equal(c.argv[i], want[i], len);
+	}
+}
+
 static void edge_fields_kept(void **state)
 {
 	(void)state;
@@ -405,6 +438,7 @@ int main(void)
 	    cmocka_unit_test(config_precedence),
 	    cmocka_unit_test(topic_rules),
 	    cmocka_unit_test(edge_fields_kept),
+	    cmocka_unit_test(reply_and_outbox_commands),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
