@@ -102,7 +102,7 @@ $(LIBDIR)/unifaas-api: $(CLI_API_SRCS) cli/cli.h include/unifaas/uf_abi.h $(COMM
 # unifaasd: glibc, dynamically linked (it starts once; the tender is what
 # must start fast).
 DAEMON_SRCS = $(addprefix daemon/,main.c backlog.c clock.c dlog.c config.c store.c registry.c units.c scheduler.c autoscale.c \
-	api.c inspect.c logs.c manifest.c tap_pool.c standby.c retention.c metrics.c metrics_api.c secrets.c egress_server.c)
+	api.c inspect.c logs.c manifest.c tap_pool.c standby.c retention.c metrics.c metrics_api.c secrets.c egress_server.c egress_call.c)
 DAEMON_SRCS += daemon/ingress.c daemon/tokens.c daemon/cloudevent.c # HTTP ingress
 DAEMON_OBJS = $(DAEMON_SRCS:%.c=$(BUILD)/obj/%.o)
 DAEMON_LIBS = -luv -lhiredis -lmicrohttpd -ljansson -lcyaml -lyaml -lcurl -lpthread

@@ -11,9 +11,9 @@
  * common/egress.h.  docs/tender.md has the design.
  *
  * Threads: one accept thread, and one thread per unit connection, which
- * owns a curl easy handle for the connection's life (so keep-alive
- * connections and TLS sessions are reused from one call to the next) and
- * serves its unit's requests one at a time, in order.  The libuv loop never
+ * checks the hello and then serves its unit's requests one at a time, in
+ * order, with egress_call.c (libcurl, one easy handle for the connection's
+ * life: keep-alive connections and TLS sessions are reused).  The libuv loop never
  * waits for any of this.  Shared state is only the grants list (token ->
  * unit, workflow, step, prefixes), under `lock`; a connection copies its
  * grant at hello and needs nothing shared afterwards except the read-only
@@ -22,17 +22,10 @@
  * the loop thread through a uv_async (on_counted).
  *
  * Invariants: a request is served only on a connection whose hello named a
- * live grant; its URL is parsed and matched against the grant's prefixes
- * with the one rule (uf_url_parse, uf_url_allows), and libcurl is given the
- * URL rebuilt from the parsed parts, with redirects off, proxies off,
- * http/https only and certificate verification on; never more than the
- * request's capacities is sent back; every refusal and failure is one log
- * line naming the unit (a refused URL is logged whole; for a failed call
- * only its host, since an allowed URL may hold a secret such as a webhook
- * token).  The struct egress is never freed (threads may outlive
+ * live grant, against that grant's prefixes (egress_call.c says how); each
+ * of egress_call.c's notes is one log line naming the unit.  The struct egress is never freed (threads may outlive
  * egress_close until their units go; the process ends soon after).
  */
-#include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -44,6 +37,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "egress_call.h"
 #include "egress_server.h"
 #include "metrics.h"
 #include "store.h"
@@ -63,10 +57,7 @@ struct egress {
 	pthread_t acceptor;
 	pthread_mutex_t lock;
 	struct grant *grants;
-	uint32_t connect_ms, timeout_ms;
-	uint64_t max_response;
-	char *ca; /* the system bundle + egress_ca_file, or NULL: curl's default */
-	size_t ca_len;
+	struct eg_settings set; /* its ca is ours (eg_load_ca) */
 	volatile int closing;
 	/* calls by outcome since the loop last took them (under lock); the
 	 * loop thread moves them into the metrics registry, which is not
@@ -81,17 +72,6 @@ struct conn {
 	struct egress *e;
 	int fd;
 	struct grant g; /* copied at hello */
-	CURL *curl;
-};
-
-/* one call's state, shared with curl's callbacks */
-struct call {
-	CURL *curl;
-	char *body, *hdrs;
-	uint64_t cap, hcap;
-	uint64_t stored, got, hstored, hfull, max;
-	curl_off_t length; /* Content-Length, -1 unknown */
-	int hcut, cut, too_big;
 };
 
 /* ---- grants ---------------------------------------------------------------- */
@@ -230,270 +210,6 @@ static void on_counted(uv_async_t *a)
 	add_calls("error", error);
 }
 
-/* ---- socket I/O ------------------------------------------------------------ */
-
-static int read_full(int fd, void *buf, size_t len)
-{
-	char *p = buf;
-	while (len) {
-		ssize_t n = read(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int write_full(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* ---- one call ------------------------------------------------------------- */
-
-static size_t on_header(char *b, size_t sz, size_t nm, void *arg)
-{
-	struct call *c = arg;
-	size_t len = sz * nm;
-	if (len >= 5 && !memcmp(b, "HTTP/", 5)) { /* a new response (after 1xx): start again */
-		c->hstored = c->hfull = 0;
-		c->hcut = 0;
-		return len;
-	}
-	if (len <= 2 && (b[0] == '\r' || b[0] == '\n'))
-		return len;
-	if (!c->hcut && c->hstored + len <= c->hcap) {
-		memcpy(c->hdrs + c->hstored, b, len);
-		c->hstored += len;
-	} else {
-		c->hcut = 1; /* whole lines only */
-	}
-	c->hfull += len;
-	return len;
-}
-
-static size_t on_body(char *b, size_t sz, size_t nm, void *arg)
-{
-	struct call *c = arg;
-	size_t len = sz * nm;
-	if (c->got == 0 && curl_easy_getinfo(c->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &c->length) != CURLE_OK)
-		c->length = -1;
-	if ((c->length >= 0 && (uint64_t)c->length > c->max) || c->got + len > c->max) {
-		c->too_big = 1;
-		return 0;
-	}
-	uint64_t room = c->cap - c->stored, k = len < room ? len : room;
-	memcpy(c->body + c->stored, b, k);
-	c->stored += k;
-	c->got += len;
-	/* the guest's buffer is full and the full length is known: stop here */
-	if (c->stored == c->cap && c->length >= 0 && c->got < (uint64_t)c->length) {
-		c->cut = 1;
-		return 0;
-	}
-	return len;
-}
-
-static int curl_errno(CURLcode rc)
-{
-	switch (rc) {
-	case CURLE_OPERATION_TIMEDOUT:
-		return -ETIMEDOUT;
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-	case CURLE_SSL_INVALIDCERTSTATUS:
-	case CURLE_SSL_CRL_BADFILE:
-		return -EPROTO;
-	case CURLE_COULDNT_RESOLVE_HOST:
-		return -EHOSTUNREACH;
-	case CURLE_COULDNT_CONNECT:
-		return -ECONNREFUSED;
-	default:
-		return -EIO;
-	}
-}
-
-/* the request's header lines, checked, plus the idempotency key */
-static int make_headers(const struct uf_eg_req *r, struct curl_slist **list, const char **why)
-{
-	char line[UF_HTTP_HEADERS_MAX + 1];
-	const char *p = r->headers, *end = r->headers + r->f.headers_len;
-	*list = curl_slist_append(NULL, "Expect:"); /* no 100-continue round trip */
-	while (*list && p < end) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
-		const char *next = eol ? eol + 1 : end;
-		if (eol && n && p[n - 1] == '\r')
-			n--;
-		if (!eol && n == 0)
-			break;
-		if (!uf_eg_header_line_ok(p, n, why))
-			return -1;
-		memcpy(line, p, n);
-		line[n] = 0;
-		*list = curl_slist_append(*list, line);
-		p = next;
-	}
-	if (*list && r->f.id_len) {
-		snprintf(line, sizeof(line), "Idempotency-Key: %.*s", (int)r->f.id_len, r->id);
-		*list = curl_slist_append(*list, line);
-	}
-	if (!*list)
-		*why = "out of memory";
-	return *list ? 0 : -1;
-}
-
-static void set_method(CURL *h, const struct uf_eg_req *r)
-{
-	char m[UF_HTTP_METHOD_MAX + 1];
-	snprintf(m, sizeof(m), "%.*s", (int)r->f.method_len, r->method);
-	if (!strcmp(m, "GET") && !r->f.body_len) {
-		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-		return;
-	}
-	if (!strcmp(m, "HEAD")) {
-		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-		return;
-	}
-	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->f.body_len);
-	curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, r->f.body_len ? (const char *)r->body : "");
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
-}
-
-static void configure(struct conn *c, const struct uf_eg_req *r, const char *url, struct curl_slist *hdrs,
-                      struct call *k, char *errbuf)
-{
-	struct egress *e = c->e;
-	CURL *h = c->curl;
-	uint32_t t = r->f.timeout_ms && r->f.timeout_ms < e->timeout_ms ? r->f.timeout_ms : e->timeout_ms;
-	curl_easy_reset(h); /* keeps the connection cache: keep-alive survives */
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_PROXY, "");
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)e->connect_ms);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)t);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (e->ca) {
-		struct curl_blob blob = {.data = e->ca, .len = e->ca_len, .flags = CURL_BLOB_NOCOPY};
-		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
-	}
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "unifaas/" UNIFAAS_VERSION);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, k);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, k);
-	set_method(h, r);
-}
-
-static void log_denied(struct conn *c, const struct uf_eg_req *r, const char *cause)
-{
-	dlog("warn", "what=egress-denied unit=%s workflow=%s step=%s url=%.*s cause=%s", c->g.unit, c->g.wf, c->g.step,
-	     (int)r->f.url_len, r->url, cause);
-}
-
-/* the URL rebuilt from its parsed parts into url, when a prefix allows it */
-static int allowed(struct conn *c, const struct uf_eg_req *r, char *url, size_t cap, struct uf_url *u)
-{
-	const char *why = NULL;
-	if (uf_url_parse(r->url, r->f.url_len, u, &why) < 0) {
-		log_denied(c, r, why);
-		return 0;
-	}
-	for (size_t i = 0; i < c->g.n; i++) {
-		struct uf_url p;
-		if (uf_url_parse(c->g.prefixes[i], strlen(c->g.prefixes[i]), &p, NULL) == 0 && uf_url_allows(&p, u))
-			return uf_url_format(u, url, cap) != 0;
-	}
-	log_denied(c, r,
-	           u->https ? "no egress prefix of the manifest matches it"
-	                    : "no egress prefix of the manifest matches it (plain http:// needs a prefix that says "
-	                      "http://)");
-	return 0;
-}
-
-/* Serves one request into k and f; body/headers buffers are k's. */
-static void serve(struct conn *c, const struct uf_eg_req *r, struct call *k, struct uf_eg_resp_fixed *f)
-{
-	char url[UF_HTTP_URL_MAX + 16], errbuf[CURL_ERROR_SIZE] = "";
-	struct uf_url u;
-	struct curl_slist *hdrs = NULL;
-	const char *why = NULL;
-	if (!allowed(c, r, url, sizeof(url), &u)) {
-		f->ret = -EPERM;
-		return;
-	}
-	if (make_headers(r, &hdrs, &why) < 0) {
-		dlog("warn", "what=egress-refused unit=%s workflow=%s step=%s host=%s cause=%s", c->g.unit, c->g.wf,
-		     c->g.step, u.host, why);
-		curl_slist_free_all(hdrs);
-		f->ret = -EINVAL;
-		return;
-	}
-	configure(c, r, url, hdrs, k, errbuf);
-	CURLcode rc = curl_easy_perform(c->curl);
-	curl_slist_free_all(hdrs);
-	long status = 0;
-	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
-	if (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && k->cut)) {
-		f->ret = 0;
-		f->status = (int32_t)status;
-		f->body_full = k->cut ? (uint64_t)k->length : k->got;
-		f->headers_full = k->hfull;
-		f->body_len = k->stored;
-		f->headers_len = k->hstored;
-		return;
-	}
-	f->ret = k->too_big ? -EFBIG : curl_errno(rc);
-	dlog("warn", "what=egress-failed unit=%s workflow=%s step=%s host=%s:%u errno=%d cause=%s", c->g.unit, c->g.wf,
-	     c->g.step, u.host, (unsigned)u.port, -f->ret,
-	     k->too_big  ? "response body larger than egress_max_response"
-	     : errbuf[0] ? errbuf
-	                 : curl_easy_strerror(rc));
-}
-
-static int answer(struct conn *c, const struct uf_eg_req *r)
-{
-	struct call k = {
-	    .curl = c->curl, .cap = r->f.resp_cap, .hcap = r->f.headers_cap, .max = c->e->max_response, .length = -1};
-	struct uf_eg_resp_fixed f = {.ret = -EIO};
-	k.body = malloc(k.cap ? k.cap : 1);
-	k.hdrs = malloc(k.hcap ? k.hcap : 1);
-	if (k.body && k.hdrs)
-		serve(c, r, &k, &f);
-	if (f.ret != 0)
-		f.body_len = f.headers_len = 0;
-	count_call(c->e, &f);
-	struct uf_eg_hdr h = {.magic = UF_EG_MAGIC, .type = UF_EG_RESP, .len = sizeof(f) + f.headers_len + f.body_len};
-	int rc = write_full(c->fd, &h, sizeof(h)) || write_full(c->fd, &f, sizeof(f)) ||
-	         write_full(c->fd, k.hdrs, f.headers_len) || write_full(c->fd, k.body, f.body_len);
-	free(k.body);
-	free(k.hdrs);
-	return rc ? -1 : 0;
-}
-
 /* ---- connections ------------------------------------------------------------ */
 
 static int hello(struct conn *c)
@@ -503,8 +219,8 @@ static int hello(struct conn *c)
 	const char *why = "unknown token";
 	struct timeval tv = {.tv_sec = 10};
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (read_full(c->fd, &h, sizeof(h)) < 0 || uf_eg_hdr_check(&h, &why) < 0 || h.type != UF_EG_HELLO ||
-	    read_full(c->fd, token, sizeof(token)) < 0 || grant_find(c->e, token, &c->g) < 0) {
+	if (eg_read_full(c->fd, &h, sizeof(h)) < 0 || uf_eg_hdr_check(&h, &why) < 0 || h.type != UF_EG_HELLO ||
+	    eg_read_full(c->fd, token, sizeof(token)) < 0 || grant_find(c->e, token, &c->g) < 0) {
 		dlog("warn", "what=egress-refused op=hello cause=%s", h.type == UF_EG_HELLO ? why : "no hello");
 		return -1;
 	}
@@ -513,31 +229,37 @@ static int hello(struct conn *c)
 	return 0;
 }
 
+/* the egress_call.c notes, as daemon log lines */
+static void note(void *arg, const struct eg_caller *c, const struct eg_note *n)
+{
+	(void)arg;
+	if (!strcmp(n->kind, "denied"))
+		dlog("warn", "what=egress-denied unit=%s workflow=%s step=%s url=%.*s cause=%s", c->unit, c->wf,
+		     c->step, (int)n->url_len, n->url, n->cause);
+	else if (!strcmp(n->kind, "refused"))
+		dlog("warn", "what=egress-refused unit=%s workflow=%s step=%s host=%s cause=%s", c->unit, c->wf,
+		     c->step, n->host, n->cause);
+	else
+		dlog("warn", "what=egress-failed unit=%s workflow=%s step=%s host=%s:%u errno=%d cause=%s", c->unit,
+		     c->wf, c->step, n->host, n->port, n->err, n->cause);
+}
+
+static void counted(void *arg, const struct uf_eg_resp_fixed *f)
+{
+	count_call(arg, f);
+}
+
 static void *conn_main(void *arg)
 {
 	struct conn *c = arg;
-	struct uf_eg_hdr h;
-	char *buf = NULL;
-	if (hello(c) < 0 || !(c->curl = curl_easy_init()))
-		goto out;
-	while (read_full(c->fd, &h, sizeof(h)) == 0) {
-		struct uf_eg_req r;
-		const char *why = "not a request";
-		if (uf_eg_hdr_check(&h, &why) < 0 || h.type != UF_EG_REQ || !(buf = malloc(h.len)) ||
-		    read_full(c->fd, buf, h.len) < 0 || uf_eg_req_parse(buf, h.len, &r, &why) < 0) {
+	const char *why = NULL;
+	if (hello(c) == 0) {
+		struct eg_caller caller = {c->g.unit, c->g.wf, c->g.step, c->g.prefixes, c->g.n};
+		struct eg_hooks hooks = {note, counted, c->e};
+		if (eg_serve(c->fd, &caller, &c->e->set, &hooks, &why) < 0)
 			dlog("warn", "what=egress-refused unit=%s op=request cause=%s action=disconnect", c->g.unit,
 			     why);
-			break;
-		}
-		if (answer(c, &r) < 0)
-			break;
-		free(buf);
-		buf = NULL;
 	}
-out:
-	free(buf);
-	if (c->curl)
-		curl_easy_cleanup(c->curl);
 	grant_free(&c->g);
 	close(c->fd);
 	free(c);
@@ -577,66 +299,27 @@ static void *accept_main(void *arg)
 
 /* ---- setup ------------------------------------------------------------------- */
 
-static int slurp(const char *path, char **buf, size_t *len, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "re");
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	char tmp[65536];
-	size_t n;
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0) {
-		char *p = realloc(*buf, *len + n + 2);
-		if (!p) {
-			fclose(f);
-			snprintf(err, errlen, "%s: out of memory", path);
-			return -1;
-		}
-		*buf = p;
-		memcpy(*buf + *len, tmp, n);
-		*len += n;
-		(*buf)[(*len)++] = '\n';
-	}
-	fclose(f);
-	return 0;
-}
-
 /* egress_ca_file: trusted in addition to the system's bundle (curl's) */
-static int load_ca(struct egress *e, const char *extra, char *err, size_t errlen)
-{
-	char *sys = NULL;
-	CURL *h = curl_easy_init();
-	if (!extra[0])
-		return h ? (curl_easy_cleanup(h), 0) : 0;
-	if (h)
-		curl_easy_getinfo(h, CURLINFO_CAINFO, &sys);
-	int rc = sys ? slurp(sys, &e->ca, &e->ca_len, err, errlen) : 0;
-	if (h)
-		curl_easy_cleanup(h);
-	if (rc == 0 && slurp(extra, &e->ca, &e->ca_len, err, errlen) < 0)
-		rc = -1;
-	if (rc < 0)
-		snprintf(err + strlen(err), errlen - strlen(err), " (egress_ca_file)");
-	return rc;
-}
-
 struct egress *egress_open(uv_loop_t *loop, const struct uf_config *c, char *err, size_t errlen)
 {
 	struct egress *e = calloc(1, sizeof(*e));
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (!e || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	if (!e || eg_init() < 0) {
 		snprintf(err, errlen, "out of memory");
 		free(e);
 		return NULL;
 	}
 	pthread_mutex_init(&e->lock, NULL);
 	e->fd = -1;
-	e->connect_ms = c->egress_connect_timeout_ms;
-	e->timeout_ms = c->egress_timeout_ms;
-	e->max_response = c->egress_max_response;
-	if (load_ca(e, c->egress_ca_file, err, errlen) < 0)
+	e->set.connect_ms = c->egress_connect_timeout_ms;
+	e->set.timeout_ms = c->egress_timeout_ms;
+	e->set.max_response = c->egress_max_response;
+	char *ca = NULL;
+	if (eg_load_ca(c->egress_ca_file, &ca, &e->set.ca_len, err, errlen) < 0) {
+		snprintf(err + strlen(err), errlen - strlen(err), " (egress_ca_file)");
 		goto fail;
+	}
+	e->set.ca = ca;
 	if (snprintf(e->path, sizeof(e->path), "%s/egress.sock", c->state_dir) >= (int)sizeof(e->path)) {
 		snprintf(err, errlen, "%s/egress.sock: path longer than a unix socket allows; use a shorter state dir",
 		         c->state_dir);
@@ -658,7 +341,7 @@ struct egress *egress_open(uv_loop_t *loop, const struct uf_config *c, char *err
 fail:
 	if (e->fd >= 0)
 		close(e->fd);
-	free(e->ca);
+	free((char *)e->set.ca);
 	free(e);
 	return NULL;
 }
