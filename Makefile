@@ -88,16 +88,18 @@ $(BUILD)/bin/uf-hvt: $(TENDER_OBJS) $(TENDER_ENTRY_OBJ)
 # musl like the tender and with the tender linked in (`unifaas run` calls
 # hvt_main()), serves build/run/new/help/version and execs the API half,
 # linked with libcurl, jansson and hiredis, for the other commands.
-CLI_FRONT_SRCS = cli/front.c cli/usage.c cli/build_run.c cli/new.c
-CLI_API_SRCS   = $(filter-out cli/front.c,$(wildcard cli/*.c))
+CLI_FRONT_SRCS = cli/front.c cli/usage.c cli/build_run.c cli/new.c cli/egress_local.c
+# the API half also serves `run --allow-egress`'s egress calls (cli/egress_serve.c)
+# with unifaasd's own code for them (daemon/egress_call.c)
+CLI_API_SRCS   = $(filter-out cli/front.c,$(wildcard cli/*.c)) daemon/egress_call.c
 
 $(BUILD)/bin/unifaas: $(CLI_FRONT_SRCS) cli/cli.h include/unifaas/uf_abi.h $(TENDER_OBJS) | $(LIBDIR)/unifaas-api
 	@mkdir -p $(dir $@)
 	$(TENDER_CC) $(TENDER_CFLAGS) $(filter %.c %.o,$^) -o $@ $(HOST_LDFLAGS) $(HVT_STATIC) $(HIREDIS)
 
-$(LIBDIR)/unifaas-api: $(CLI_API_SRCS) cli/cli.h include/unifaas/uf_abi.h $(COMMON_OBJS)
+$(LIBDIR)/unifaas-api: $(CLI_API_SRCS) cli/cli.h daemon/egress_call.h include/unifaas/uf_abi.h $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) $(filter %.c %.o,$^) -o $@ $(HOST_LDFLAGS) $$(pkg-config --libs libcurl jansson hiredis libcrypto)
+	$(CC) $(HOST_CFLAGS) -Idaemon $(filter %.c %.o,$^) -o $@ $(HOST_LDFLAGS) $$(pkg-config --libs libcurl jansson hiredis libcrypto)
 
 # unifaasd: glibc, dynamically linked (it starts once; the tender is what
 # must start fast).

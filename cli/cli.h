@@ -66,6 +66,13 @@ void cli_show_name(FILE *f, const char *s);
 /* build_run.c */
 int cmd_build(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+/* egress_local.c: `run --allow-egress PREFIX... [--egress-ca FILE]`: starts
+ * the egress helper and replaces those options by --egress-fd in *argv
+ * (0), or -1 after a message */
+int cli_egress_local(int *argc, char ***argv);
+/* egress_serve.c: the helper (unifaas-api CLI_EGRESS_SERVE ...) */
+#define CLI_EGRESS_SERVE "__egress-serve"
+int cli_egress_serve(int argc, char **argv);
 
 /* new.c */
 int cmd_new(int argc, char **argv);

@@ -51,6 +51,8 @@ int main(int argc, char **argv)
 		return r;
 	if (strcmp(argv[0], "build") == 0)
 		return cmd_build(argc, argv);
+	if (strcmp(argv[0], "run") == 0 && cli_egress_local(&argc, &argv) < 0) /* --allow-egress */
+		return UF_EX_USAGE;
 	if (strcmp(argv[0], "run") == 0 && !getenv("UNIFAAS_TENDER")) {
 		argv[0] = "uf-hvt"; /* the tender, linked in: no second exec */
 		return hvt_main(argc, argv);

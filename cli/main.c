@@ -26,9 +26,13 @@ static const struct {
 
 int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], CLI_EGRESS_SERVE)) /* internal: `run --allow-egress`'s helper */
+		return cli_egress_serve(argc - 1, argv + 1);
 	int r = cli_start(&argc, &argv);
 	if (r >= 0)
 		return r;
+	if (!strcmp(argv[0], "run") && cli_egress_local(&argc, &argv) < 0)
+		return UF_EX_USAGE;
 	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
 		if (strcmp(handlers[i].name, argv[0]) == 0)
 			return handlers[i].fn(argc, argv);

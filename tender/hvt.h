@@ -70,6 +70,7 @@ struct hvt_options {
 	uint8_t mac[6];  /* --mac, when mac_set; else derived from the tap name */
 	int mac_set;
 	const char *egress; /* --egress: unifaasd's egress socket (hvt_egress.c), or NULL */
+	int egress_fd;      /* --egress-fd: a connected egress socket, or 0 */
 };
 
 /* hvt_net.c: the unit's TAP device; NET calls answer -ENOSYS unless attached. */

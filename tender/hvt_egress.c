@@ -3,14 +3,16 @@
  *
  * The tender has no HTTP or TLS stack (it is a static musl binary under a
  * seccomp filter; libcurl is glibc's).  With --egress SOCKET it connects,
- * before seccomp, to unifaasd's egress server (daemon/egress.c) and says
+ * before seccomp, to unifaasd's egress server (daemon/egress_server.c) and says
  * who it is with the secret token unifaasd put in its environment
  * (UF_EGRESS_TOKEN, common/egress.h; removed from the environment at once,
  * never given to the guest).  Each UF_HC_HTTP call is then one REQ message
  * and one RESP message on that socket, in the wire format of
  * common/egress.h; the daemon checks the URL against the manifest's
  * `egress:` prefixes and makes the call.  Without --egress every call
- * answers -ENOSYS; with --egress none (a function without `egress:`)
+ * answers -ENOSYS; with --egress-fd N (`unifaas run --allow-egress`,
+ * cli/egress_local.c) descriptor N is such a connection already, made
+ * and trusted by whoever started the tender; with --egress none (a function without `egress:`)
  * every call answers -EPERM, with a line on stderr (the step's log).
  *
  * Invariants: the socket is used after seccomp only with writev, read and
@@ -45,6 +47,17 @@
 
 int hvt_egress_open(struct hvt *h, char *err, size_t errlen)
 {
+	if (h->opt.egress_fd) { /* connected and trusted already: no hello */
+		int type = 0;
+		socklen_t len = sizeof(type);
+		if (getsockopt(h->opt.egress_fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM) {
+			snprintf(err, errlen, "--egress-fd %d: not a stream socket", h->opt.egress_fd);
+			return -1;
+		}
+		h->egress_fd = h->opt.egress_fd;
+		h->egress_on = 1;
+		return 0;
+	}
 	if (!h->opt.egress)
 		return 0;
 	if (!strcmp(h->opt.egress, "none")) {

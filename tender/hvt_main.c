@@ -81,6 +81,9 @@ static void usage(FILE *f)
 	        "  --egress SOCKET     serve uf_http through unifaasd's egress server at SOCKET\n"
 	        "                      (token: env UF_EGRESS_TOKEN; without it uf_http\n"
 	        "                      answers -ENOSYS); 'none': every call is refused\n"
+	        "  --egress-fd N       serve uf_http through descriptor N, a socket already\n"
+	        "                      connected to an egress server (`unifaas run\n"
+	        "                      --allow-egress` starts one)\n"
 	        "  --standby [BLANKS]  (alone) make the VM and vCPU now, then read the unit's\n"
 	        "                      options, image and environment from stdin (unifaasd's\n"
 	        "                      pre-started tenders; see hvt_standby.c)\n"
@@ -321,6 +324,7 @@ enum {
 	OPT_SOURCE,
 	OPT_ATTRS,
 	OPT_EGRESS,
+	OPT_EGRESS_FD,
 	OPT_PUBLISH
 };
 
@@ -349,6 +353,7 @@ static const struct option long_opts[] = {
     {"tap", required_argument, 0, OPT_TAP},
     {"mac", required_argument, 0, OPT_MAC},
     {"egress", required_argument, 0, OPT_EGRESS},
+    {"egress-fd", required_argument, 0, OPT_EGRESS_FD},
     {"verbose", no_argument, 0, 'v'},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
@@ -535,6 +540,13 @@ static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_lo
 		case OPT_EGRESS:
 			o->egress = optarg;
 			break;
+		case OPT_EGRESS_FD: {
+			uint32_t fd;
+			if (parse_u32(optarg, &fd) < 0 || fd < 3 || fd > 1024)
+				return bad_opt("--egress-fd", optarg, "expected an open descriptor number, 3..1024");
+			o->egress_fd = (int)fd;
+			break;
+		}
 		case 'v':
 			o->verbose = 1;
 			break;

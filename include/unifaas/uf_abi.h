@@ -333,7 +333,7 @@ struct uf_hc_kv {
  * the request over a unix socket to unifaasd's egress server (common/
  * egress.h), which checks the URL against the function's manifest
  * `egress:` prefixes and makes the call with libcurl.  Without an egress
- * server (local runs) the call answers -ENOSYS.
+ * server (a local run without --allow-egress) the call answers -ENOSYS.
  * Lengths past the UF_HTTP_*_MAX limits, and pointers outside guest memory
  * (buffers the tender writes must be writable), are malformed calls.
  * ret: 0 (status, headers and body filled), or -EPERM (URL not allowed),

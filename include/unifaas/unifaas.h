@@ -133,7 +133,7 @@ const char *uf_getenv(const char *name);
  * Location header), or -EPERM (URL not allowed), -EINVAL (bad method, URL
  * or header line), -ETIMEDOUT, -EPROTO (TLS handshake or certificate
  * check failed), -ECONNREFUSED, -EHOSTUNREACH, -EFBIG (response body past
- * the platform's cap), -EIO, -ENOSYS (local `unifaas run`: no egress).
+ * the platform's cap), -EIO, -ENOSYS (`unifaas run` without --allow-egress).
  * resp->len and resp->headers_len are the full lengths, which exceed cap
  * and headers_cap when the response did not fit (the bytes that fit are
  * returned, truncated).  A body shorter than cap is NUL-terminated, and

@@ -44,9 +44,37 @@ GOOD=$(start_server good "$P/good.pem" "$P/good.key") && BAD=$(start_server bad 
 	exit 0
 }
 stop_servers() { kill "${SRV_PIDS[@]}" 2>/dev/null; }
+contacted() { grep -c -- "$1" "$UF_TMP/$2.log"; } # PATTERN SERVER: requests that matched
 
 # the real CA works with curl, the rogue one does not: the fixtures are right
 check fixture-curl curl -sf --cacert "$P/ca.pem" "https://127.0.0.1:$GOOD/api/hello"
+
+# ---- unifaas run --allow-egress: the same calls and rules without a platform
+# (the front starts unifaas-api's egress helper on a socketpair) ----
+lrun() { # NAME ARGS...: runs egress_fn locally, its KV in $UF_TMP/NAME.kv
+	"$UNIFAAS" run "$fn" --kv "$UF_TMP/$1.kv" "${@:2}" >"$UF_TMP/$1.run.out" 2>&1
+}
+lkv() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], "-"))' "$UF_TMP/$1.kv" "$2"; }
+lexpect() { # NAME TAG ERE
+	local got
+	got=$(lkv "$1" "$2")
+	[[ $got =~ $3 ]] || { echo "$2: got '$got', expected /$3/; $(cat "$UF_TMP/$1.run.out")"; return 1; }
+}
+lrun local --allow-egress "https://127.0.0.1:$GOOD/local" --allow-egress "https://127.0.0.1:$BAD/" \
+	--egress-ca "$P/ca.pem" --event "ok GET https://127.0.0.1:$GOOD/local/hello 4096" \
+	--event "no GET https://127.0.0.1:$GOOD/elsewhere/hello 4096" --event "tls GET https://127.0.0.1:$BAD/local/x 64"
+check local-200 lexpect local ok '^ret=0 status=200 len=12 hlen=[1-9][0-9]* sum=[0-9]+ xtest=key=1 body=hello egress$'
+check local-denied lexpect local no '^ret=-1 status=0'
+check local-denied-not-contacted test "$(contacted /elsewhere/ good)" = 0
+check local-denied-said grep -q "unifaas: egress: denied https://127.0.0.1:$GOOD/elsewhere/hello" "$UF_TMP/local.run.out"
+check local-tls-error lexpect local tls '^ret=-71 status=0'
+lrun local2 --event "x GET https://127.0.0.1:$GOOD/local/hello 4096"
+check local-enosys-without-allow lexpect local2 x '^ret=-38 status=0'
+bad_prefix() {
+	"$UNIFAAS" run "$fn" --allow-egress "https://u@127.0.0.1/" --event x >"$UF_TMP/bp.out" 2>&1
+	[ $? = 2 ] && grep -q "unifaas: run: --allow-egress 'https://u@127.0.0.1/': has userinfo" "$UF_TMP/bp.out"
+}
+check local-bad-prefix bad_prefix
 
 PLAT_CONF="egress_ca_file=$P/ca.pem
 egress_timeout_ms=1500
@@ -87,7 +115,6 @@ expect() {
 	got=$(kv eg "$1")
 	[[ $got =~ $2 ]] || { echo "$1: got '$got', expected /$2/"; return 1; }
 }
-contacted() { grep -c -- "$1" "$UF_TMP/$2.log"; }
 
 # ---- 200 with body and headers; the event id arrives as Idempotency-Key ----
 call ok GET "https://127.0.0.1:$GOOD/api/hello" 4096 >/dev/null
