@@ -65,12 +65,12 @@ struct ingress {
 struct inreq {
 	char wf[UF_NAME_BUF];
 	char queue[UF_QUEUE_MAX + 1];
-	char src[PATH_MAX_BYTES + 8]; /* the route's path as the manifest gives it */
+	char *src; /* the route's path as the manifest gives it (a copy: a redeploy may free the manifest) */
 	int invoke;
 	uint64_t timeout_ms;
 	/* the XADD */
 	char id[64];
-	char refused[256];
+	char refused[128];
 	int replied; /* its reply came (id or refused) */
 	/* invoke */
 	struct ingress *in;
@@ -87,6 +87,7 @@ struct inreq {
 static void inreq_free(void *p)
 {
 	struct inreq *s = p;
+	free(s->src);
 	free(s->result);
 	free(s);
 }
@@ -225,7 +226,10 @@ static int admit(struct api *a, struct MHD_Connection *c, const char *url, const
 	}
 	snprintf(s->wf, sizeof(s->wf), "%s", wf);
 	snprintf(s->queue, sizeof(s->queue), "%s", r->queue);
-	snprintf(s->src, sizeof(s->src), "%s", r->path);
+	if (!(s->src = strdup(r->path))) {
+		api_error(c, 500, "internal", "out of memory");
+		return 1;
+	}
 	s->invoke = invoke;
 	if (invoke) {
 		char err[256];
