@@ -6,7 +6,9 @@
 # line of the shared fixtures), limits (413 on Content-Length and on a
 # chunked body), a stopped workflow (503), invoke-and-wait (202 at the
 # timeout, 200/502 from a reply published on uf:reply:<wf>, the CLI's exit
-# status), and that nothing refused is queued.
+# status), end to end through a deployed function (uf_reply, a failing
+# handler, a CloudEvent's source and attributes in the guest), and that
+# nothing refused is queued.
 . "$(dirname "$0")/../lib.sh"
 . "$UF_TOP/tests/platform/lib.sh"
 
@@ -310,6 +312,40 @@ rc=$?
 [ $rc = 75 ] && grep -q "still running" "$UF_TMP/cli3" && pass cli-invoke-still-running || fail cli-invoke-still-running "rc $rc: $(cat "$UF_TMP/cli3")"
 U invoke inv nosuch hello >/dev/null 2>&1
 [ $? = 4 ] && pass cli-invoke-unknown-queue || fail cli-invoke-unknown-queue "status not 4"
+
+# --- end to end through a deployed function (tests/platform/edge_fn.c) -------------
+efn=$(build_guest "$UF_TOP/tests/platform/edge_fn.c") || fail build-edge-fn "edge_fn.c did not build"
+m5=$(manifest e2e <<EOF
+name: e2e
+functions:
+  s: { image: $efn, listen: in, push: [out], retries: 0 }
+  sink: { image: $efn, listen: out, env: { OUT: none } }
+ingress:
+  http: [{ path: /in, queue: in }]
+EOF
+)
+U deploy "$m5" >/dev/null || fail deploy5 "e2e did not deploy: $(U deploy "$m5" 2>&1)"
+A5=(-H "Authorization: Bearer $(U token create e2e)")
+got=$(post "/e2e/in/invoke?timeout_ms=30000" "${A5[@]}" --data-binary "reply:hello")
+[ "$got" = "200 hello" ] && pass e2e-invoke-uf-reply || fail e2e-invoke-uf-reply "$got"
+got=$(post "/e2e/in/invoke?timeout_ms=30000" "${A5[@]}" --data-binary "fail")
+[ "${got%% *}" = 502 ] && [ "$(printf '%s' "${got#* }" | code_of)" = handler_failed ] && pass e2e-invoke-failed-502 ||
+	fail e2e-invoke-failed-502 "$got"
+# a CloudEvent reaches the function with its source (the route) and attributes
+ce='{"specversion":"1.0","type":"t.door","source":"/door/1","id":"e1","datacontenttype":"text/plain","data":"open"}'
+got=$(post "/e2e/in/invoke?timeout_ms=30000" "${A5[@]}" -H "Content-Type: application/cloudevents+json" --data-binary "$ce")
+python3 - "${got%% *}" "${got#* }" <<'EOF' && pass e2e-cloudevent-reaches-function || fail e2e-cloudevent-reaches-function "$got"
+import json, sys
+status, body = sys.argv[1], json.loads(sys.argv[2])
+assert status == '200', status
+line = body['pushes'][0]['data']
+src, attrs, data = line.split('|', 2)
+assert src == 'source=/in' and data == 'data=open', line
+a = json.loads(attrs[len('attrs='):])
+assert a['id'] == 'e1' and a['source'] == '/door/1' and a['datacontenttype'] == 'text/plain' and 'data' not in a, a
+EOF
+out=$(U invoke e2e in "reply:from the cli" --timeout-ms 30000 2>&1)
+[ "$out" = "from the cli" ] && pass e2e-cli-invoke || fail e2e-cli-invoke "$out"
 
 # --- counted by outcome (GET /metrics) --------------------------------------------------
 curl -s -H "Authorization: Bearer $(cat "$PLAT_STATE/api.token")" "http://127.0.0.1:$PLAT_API_PORT/metrics" >"$UF_TMP/metrics"
