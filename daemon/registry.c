@@ -61,16 +61,18 @@ static int acl_send(struct daemon *d, struct workflow *w, store_cb cb, void *arg
 	snprintf(keys[2], sizeof(keys[2]), "~uf:dlq:%s:*", n);
 	snprintf(keys[3], sizeof(keys[3]), "~uf:stat:%s:*", n);
 	snprintf(chan, sizeof(chan), "&" UF_REPLY_CHANNEL "%s", n); /* invoke replies: its own channel only */
-	/* the MQTT outbox: write only (Redis 7 key permissions), so a unit can
-	 * add publishes but not read or delete other workflows' */
-	const char *head[] = {"ACL",   "SETUSER", w->acl_user,          "reset",         "on", pass,   keys[0], keys[1],
-	                      keys[2], keys[3],   "%W~" UF_OUTBOX_MQTT, "resetchannels", chan, "-@all"};
+	const char *head[] = {"ACL",   "SETUSER", w->acl_user, "reset",         "on", pass,   keys[0],
+	                      keys[1], keys[2],   keys[3],     "resetchannels", chan, "-@all"};
 	for (size_t i = 0; i < sizeof(head) / sizeof(*head); i++)
 		argv[argc++] = head[i];
 	for (size_t i = 0; i < UF_UNIT_NCOMMANDS; i++) { /* exactly what units send (common/delivery.h) */
 		snprintf(cmds[i], sizeof(cmds[i]), "+%s", uf_unit_commands[i]);
 		argv[argc++] = cmds[i];
 	}
+	/* the MQTT outbox, shared by all workflows: XADD only (a Redis 7
+	 * selector with a write-only key permission), so a unit adds its
+	 * publishes but cannot read, acknowledge or delete anyone's */
+	argv[argc++] = "(%W~" UF_OUTBOX_MQTT " +xadd)";
 	return store_sendv(d->store, cb, arg, argc, argv, NULL);
 }
 

@@ -87,10 +87,22 @@ U describe edges | grep -qx '  publish:   lights/+/set, alerts/#' &&
 # --- the unit's ACL: exactly its keys, the outbox write only, its reply channel
 acl=$(R ACL GETUSER uf-wf-edges | tr '\n' ' ')
 case "$acl" in
-*'%W~uf:out:mqtt'*'&uf:reply:edges'*) pass acl-outbox-channel ;;
+*'channels &uf:reply:edges selectors commands -@all +xadd keys %W~uf:out:mqtt channels'*) pass acl-outbox-channel ;;
 *) fail acl-outbox-channel "$acl" ;;
 esac
 grep -q ' +publish' <<<"$acl" && ! grep -q '&\*' <<<"$acl" && pass acl-publish-command || fail acl-publish-command "$acl"
+# what Redis 7.0 makes of those rules (ACL DRYRUN): the outbox is write only,
+# the reply channel is the workflow's own
+dry() { R ACL DRYRUN uf-wf-edges "$@" 2>&1; }
+# (GET, DEL, XACK and XADD elsewhere are granted: only the key is refused)
+[ "$(dry XADD uf:out:mqtt '*' wf edges)" = OK ] && [ "$(dry PUBLISH uf:reply:edges m)" = OK ] &&
+	dry GET uf:out:mqtt | grep -q "no permissions to access the 'uf:out:mqtt' key" &&
+	dry DEL uf:out:mqtt | grep -q "no permissions to access the 'uf:out:mqtt' key" &&
+	dry XACK uf:out:mqtt unifaasd 1-0 | grep -q "no permissions to access the 'uf:out:mqtt' key" &&
+	dry XADD uf:q:other:in '*' data x | grep -q "no permissions to access the 'uf:q:other:in' key" &&
+	dry PUBLISH uf:reply:other m | grep -q "no permissions to access the 'uf:reply:other' channel" &&
+	dry SUBSCRIBE uf:reply:edges | grep -q "no permissions to run the 'subscribe' command" &&
+	pass acl-dryrun || fail acl-dryrun "$(dry DEL uf:out:mqtt) / $(dry XACK uf:out:mqtt unifaasd 1-0) / $(dry PUBLISH uf:reply:other m)"
 
 # --- invoke replies on uf:reply:edges ---------------------------------------
 R --raw SUBSCRIBE uf:reply:edges >"$UF_TMP/replies" 2>&1 &
