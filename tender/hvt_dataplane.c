@@ -307,15 +307,22 @@ static int topic_allowed(const struct hvt *h, const char *t, size_t n)
 	return 0;
 }
 
-/* One key=value line per refused publish, the first 16 of a unit. */
+/* One key=value line per refused publish, the first 16 of a unit; the
+ * topic's first 200 bytes, control bytes and quotes shown as '?' (it stays
+ * one line). */
 static void log_topic_denied(struct hvt *h, const char *t, size_t n)
 {
 	if (h->topics_denied >= 16)
 		return;
-	hvt_printf(2, "uf-hvt: unit=%s workflow=%s step=%s topic=\"%.*s\" error=publish_not_allowed allowed=\"%s\"%s\n",
+	char shown[201];
+	size_t k = n < 200 ? n : 200;
+	for (size_t i = 0; i < k; i++)
+		shown[i] = (unsigned char)t[i] < 0x20 || t[i] == 0x7f || t[i] == '"' ? '?' : t[i];
+	shown[k] = '\0';
+	hvt_printf(2,
+	           "uf-hvt: unit=%s workflow=%s step=%s topic=\"%s\" error=publish_not_allowed allowed=\"%.400s\"%s\n",
 	           h->opt.unit ? h->opt.unit : "-", h->opt.workflow ? h->opt.workflow : "-",
-	           h->opt.step ? h->opt.step : "-", (int)(n > 200 ? 200 : n), t,
-	           h->opt.publish_text ? h->opt.publish_text : "none",
+	           h->opt.step ? h->opt.step : "-", shown, h->opt.publish_text ? h->opt.publish_text : "none",
 	           ++h->topics_denied == 16 ? " (further refusals of this unit are not logged)" : "");
 }
 

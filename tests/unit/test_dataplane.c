@@ -925,7 +925,7 @@ static struct uf_hc_commit commit_outs(struct uft_fx *fx, uint32_t count, const 
 
 static int32_t topic_call(struct uft_fx *fx, const char *topic, uint32_t len)
 {
-	memcpy(G(fx, TOPIC), topic, strlen(topic));
+	memcpy(G(fx, TOPIC), topic, len); /* len bytes: a topic may hold a NUL */
 	struct uf_hc_topic a = {.topic = TOPIC, .topic_len = len, .ret = -999};
 	memcpy(G(fx, ARG), &a, sizeof(a));
 	hc(fx, UF_HC_TOPIC, ARG);
@@ -1010,12 +1010,18 @@ static void test_topic_call(void **state)
 	assert_int_equal(topic_call(fx, "lights/1/2/set", 14), -EPERM);
 	assert_int_equal(topic_call(fx, "lights/+/set", 12), -EINVAL); /* a filter, not a name */
 	assert_int_equal(topic_call(fx, "alerts/\0x", 9), -EINVAL);
+	assert_int_equal(topic_call(fx, "x/\n\"y", 5), -EPERM); /* logged on one line */
 	fx->h.opt.publish_any = 1;
 	assert_int_equal(topic_call(fx, "any/topic", 9), 0);
 	dup2(saved, 2);
 	close(saved);
 	close(log_fd);
 	assert_running(fx);
+	char *log = uft_slurp(fx->console, NULL);
+	if (!strstr(log, "topic=\"lights/1/set\" error=publish_not_allowed allowed=\"none\"\n") ||
+	    !strstr(log, "topic=\"x/??y\" error=publish_not_allowed allowed=\"lights/+/set, alerts/#\"\n"))
+		fail_msg("log: \"%s\"", log);
+	free(log);
 	topic_call(fx, "x", 0);
 	assert_bad(fx, "topic", "length 0");
 	uft_fx_close(fx);
