@@ -52,6 +52,20 @@ echo hang | U push met2 in >/dev/null
 wait_for 10 holds met2 in h || fail held "the unit did not take the hang event"
 for i in $(seq 7); do echo "w$i"; done | U push met2 in >/dev/null
 
+# HTTP ingress (daemon/ingress.c counts each request): 3 accepted, 1 without a token
+m3=$(manifest meti <<EOF
+name: meti
+functions:
+  s: { image: $fn, listen: in }
+ingress:
+  http: [{ path: /m, queue: in }]
+EOF
+)
+U deploy "$m3" >/dev/null || fail deploy3 "meti did not deploy"
+ITOK=$(U token create meti)
+for i in 1 2 3; do curl -s -o /dev/null -X POST -H "Authorization: Bearer $ITOK" --data-binary "i$i" "http://127.0.0.1:$PLAT_INGRESS_PORT/meti/m"; done
+curl -s -o /dev/null -X POST --data-binary x "http://127.0.0.1:$PLAT_INGRESS_PORT/meti/m"
+
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$PORT/metrics")
 [ "$code" = 401 ] && pass metrics-needs-token || fail metrics-needs-token "status $code without a token"
 scrape
@@ -80,6 +94,8 @@ d="$(fig "unifaas_queue_depth$Q")"
 [ "$d" = 8 ] && [ "$truth" = 8 ] && pass depth-is-backlog || fail depth-is-backlog "metrics $d, unifaas queues $truth, pushed 8"
 check pending-is-xpending [ "$(fig "unifaas_queue_pending$Q")" = "$(R XPENDING uf:q:met2:in h | head -1)" ]
 check entries-is-xlen [ "$(fig "unifaas_queue_entries$Q")" = "$(R XLEN uf:q:met2:in)" ]
+check http-ingress-accepted [ "$(fig 'unifaas_ingress_messages_total{outcome="accepted",source="http"}')" = 3 ]
+check http-ingress-unauthorized [ "$(fig 'unifaas_ingress_messages_total{outcome="unauthorized",source="http"}')" = 1 ]
 check units-running [ "$(fig 'unifaas_units{state="running",step="h",workflow="met2"}')" = 1 ]
 check redis-up [ "$(fig "unifaas_redis_up{}")" = 1 ]
 

@@ -88,14 +88,14 @@ files=$(grep -rl --binary-files=text -- "$V1" "$PLAT_STATE" 2>/dev/null | grep -
 printf '%s' "$V2" | U secret set SLACK_URL || fail set2 "second set failed"
 echo getenv:SLACK_URL | U push sec in >/dev/null
 wait_for 20 kv_is sec env:SLACK_URL "$V1" && pass running-unit-keeps-value || fail running-unit-keeps-value "'$(kv sec env:SLACK_URL)'"
-plat_kill TERM '--consumer=sec\.s\.'
+plat_kill TERM '--consumer=sec\.s\.' 2>/dev/null
 wait_for 20 no_units sec
 echo getenv:SLACK_URL | U push sec in >/dev/null
 wait_for 20 kv_is sec env:SLACK_URL "$V2" && pass new-unit-gets-new-value || fail new-unit-gets-new-value "'$(kv sec env:SLACK_URL)'"
 daemon_log | grep -q -- "$V2" && fail log-clean "the daemon log holds the value" || pass log-clean
 
 # rm: the next deploy fails naming it; a unit that must start says why
-plat_kill TERM '--consumer=sec\.s\.'
+plat_kill TERM '--consumer=sec\.s\.' 2>/dev/null
 wait_for 20 no_units sec
 U secret rm SLACK_URL && [ ! -e "$PLAT_STATE/secrets/SLACK_URL" ] && pass rm || fail rm "secret rm failed"
 U secret rm SLACK_URL 2>/dev/null
