@@ -250,16 +250,17 @@ int ce_binary(const char *const *names, const char *const *values, size_t n, con
 		snprintf(name, sizeof(name), "%s", names[i] + 3);
 		for (char *p = name; *p; p++)
 			*p = (char)tolower((unsigned char)*p);
+		const char *who = name[0] ? name : names[i]; /* "ce-" alone: no name to give */
 		for (size_t j = 0; v[j]; j++) {
 			int h = v[j] == '%' ? hexval(v[j + 1]) : 0, l = v[j] == '%' && h >= 0 ? hexval(v[j + 2]) : 0;
 			if (o + 1 >= sizeof(value))
-				return refuse(ev, name, "header '%s': over %zu bytes", names[i], sizeof(value) - 1);
+				return refuse(ev, who, "header '%s': over %zu bytes", names[i], sizeof(value) - 1);
 			if (v[j] != '%') {
 				value[o++] = v[j];
 				continue;
 			}
 			if (h < 0 || l < 0 || (h << 4 | l) == 0)
-				return refuse(ev, name,
+				return refuse(ev, who,
 				              "header '%s': a '%%' must be followed by two hex digits (not %%00)",
 				              names[i]);
 			value[o++] = (char)(h << 4 | l);
@@ -267,11 +268,11 @@ int ce_binary(const char *const *names, const char *const *values, size_t n, con
 		}
 		value[o] = 0;
 		if (strlen(names[i]) <= 3 || !name_ok(name))
-			return refuse(ev, name, "header '%s': CloudEvents names are 1-%d of a-z and 0-9 only", names[i],
+			return refuse(ev, who, "header '%s': CloudEvents names are 1-%d of a-z and 0-9 only", names[i],
 			              ATTR_NAME_MAX);
 		json_t *s = json_stringn(value, o);
 		if (!s)
-			return refuse(ev, name, "header '%s': its value is not UTF-8 once percent-decoded", names[i]);
+			return refuse(ev, who, "header '%s': its value is not UTF-8 once percent-decoded", names[i]);
 		json_object_set_new(ev->attrs, name, s);
 	}
 	if (content_type) {

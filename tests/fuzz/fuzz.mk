@@ -29,6 +29,12 @@
 # tests/fuzz/egress.dict, new inputs in build/tests/fuzz/corpus_egress,
 # crashes as build/tests/fuzz/egress-crash-*.
 #
+# fuzz_cloudevent checks the HTTP ingress's CloudEvents parser
+# (daemon/cloudevent.c: structured and binary mode) for FUZZ_CE_TIME (5 s);
+# seeds are the shared fixtures (../shared/testdata/cloudevents), new
+# inputs go to build/tests/fuzz/corpus_cloudevent, crashes to
+# build/tests/fuzz/cloudevent-crash-*.
+#
 # fuzz_manifest links daemon/manifest.c (instrumented) with the system's
 # libcyaml and libyaml (not instrumented); its seeds are
 # tests/fuzz/corpus_manifest, its dictionary tests/fuzz/manifest.dict, new
@@ -70,7 +76,16 @@ FUZZ_EGRESS_TIME ?= 5
 FUZZ_EGRESS_BIN  := $(FUZZ_OUT)/fuzz_egress
 FUZZ_EGRESS_OBJS := $(FUZZ_OBJ)/fuzz_egress.o $(FUZZ_COMMON_OBJS)
 
-build: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN) $(FUZZ_IMAGE_BIN) $(FUZZ_EGRESS_BIN)
+FUZZ_CE_TIME ?= 5
+FUZZ_CE_BIN  := $(FUZZ_OUT)/fuzz_cloudevent
+FUZZ_CE_OBJS := $(FUZZ_OBJ)/daemon/cloudevent.o $(FUZZ_OBJ)/fuzz_cloudevent.o
+
+build: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN) $(FUZZ_IMAGE_BIN) $(FUZZ_EGRESS_BIN) $(FUZZ_CE_BIN)
+
+$(FUZZ_OBJ)/fuzz_cloudevent.o: FUZZ_CFLAGS += -Idaemon
+
+$(FUZZ_CE_BIN): $(FUZZ_CE_OBJS)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@ -ljansson -lcrypto
 
 $(FUZZ_EGRESS_BIN): $(FUZZ_EGRESS_OBJS)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@
@@ -113,7 +128,7 @@ $(FUZZ_MANIFEST_BIN): $(FUZZ_MANIFEST_OBJS)
 $(FUZZ_BIN): $(FUZZ_OBJS)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@ -Wl,--wrap=hvt_guest_ptr $(FUZZ_LDLIBS)
 
-run: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN) $(FUZZ_IMAGE_BIN) $(FUZZ_EGRESS_BIN)
+run: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN) $(FUZZ_IMAGE_BIN) $(FUZZ_EGRESS_BIN) $(FUZZ_CE_BIN)
 	@mkdir -p $(FUZZ_OUT)/corpus $(FUZZ_OUT)/corpus_manifest $(FUZZ_OUT)/corpus_image $(FUZZ_OUT)/seeds_image
 	cp build/functions/*.uf $(FUZZ_OUT)/seeds_image/ 2>/dev/null || true
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -timeout=10 -max_len=16384 \
@@ -127,6 +142,10 @@ run: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN) $(FUZZ_IMAGE_BIN) $(FUZZ_EGRESS_BIN)
 	$(FUZZ_EGRESS_BIN) -max_total_time=$(FUZZ_EGRESS_TIME) -rss_limit_mb=2048 -timeout=10 -max_len=4096 \
 		-dict=tests/fuzz/egress.dict -print_final_stats=1 -artifact_prefix=$(FUZZ_OUT)/egress- \
 		$(FUZZ_OUT)/corpus_egress
+	@mkdir -p $(FUZZ_OUT)/corpus_cloudevent
+	cp ../shared/testdata/cloudevents/*.jsonl $(FUZZ_OUT)/corpus_cloudevent/ 2>/dev/null || true
+	$(FUZZ_CE_BIN) -max_total_time=$(FUZZ_CE_TIME) -rss_limit_mb=2048 -timeout=10 -max_len=4096 \
+		-print_final_stats=1 -artifact_prefix=$(FUZZ_OUT)/cloudevent- $(FUZZ_OUT)/corpus_cloudevent
 
 $(FUZZ_OUT)/gen_corpus: tests/fuzz/gen_corpus.c $(FUZZ_HDRS)
 	@mkdir -p $(dir $@)

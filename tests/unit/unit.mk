@@ -91,6 +91,14 @@ $(UNIT_OUT)/test_metrics: $(UNIT_OBJ)/test_metrics.o $(UNIT_OBJ)/daemon/metrics.
 	@mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) $^ -o $@ -lcmocka
 
+# test_cloudevent tests the HTTP ingress's CloudEvents rules.
+$(UNIT_OBJ)/test_cloudevent.o: daemon/cloudevent.h
+$(UNIT_OBJ)/test_cloudevent.o: UNIT_CFLAGS += -Idaemon
+
+$(UNIT_OUT)/test_cloudevent: $(UNIT_OBJ)/test_cloudevent.o $(UNIT_OBJ)/daemon/cloudevent.o
+	@mkdir -p $(dir $@)
+	$(CC) $(UNIT_CFLAGS) $^ -o $@ -lcmocka -ljansson -lcrypto
+
 check: all
 	@rc=0; for t in $(UNIT_TESTS); do echo "== $$t"; $$t || rc=1; done; exit $$rc
 
