@@ -4,6 +4,7 @@
 #   make test       the whole test suite (plain and ASan/UBSan builds)
 #   make bench      benchmarks: unit boot and the platform (bench/RESULTS.md records them;
 #                   make bench-boot / make bench-platform run one); make bench-platform: the platform
+#                   make bench-ingress: the HTTP ingress (bench/http_ingress.sh)
 #   make install    PREFIX=/usr/local
 
 VERSION  := 0.1.0
@@ -179,6 +180,11 @@ bench-platform: deps
 	$(MAKE) all
 	./bench/platform.sh $(BUILD)
 
+# HTTP ingress events/s (wrk) beside bare XADD (redis-benchmark): bench/http_ingress.sh
+bench-ingress: deps
+	$(MAKE) all
+	./bench/http_ingress.sh $(BUILD)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/unifaas/include
 	install -m 755 $(BUILD)/bin/unifaas $(BUILD)/bin/uf-hvt $(BUILD)/bin/unifaasd $(DESTDIR)$(PREFIX)/bin/
@@ -189,4 +195,4 @@ install: all
 clean:
 	rm -rf build build-asan
 
-.PHONY: all runtime deps run test bench bench-boot bench-platform install clean
+.PHONY: all runtime deps run test bench bench-boot bench-platform bench-ingress install clean
