@@ -198,6 +198,29 @@ wait_for 20 kv noeg n
 check no-egress-list-eperm test "$(kv noeg n | cut -d' ' -f1)" = ret=-1
 check no-egress-not-contacted test "$(contacted /api/hello good)" = 3
 
+# ---- functions/slack_notify.c, its webhook URL a secret, posts an alert ----
+notify=$(build_guest "$UF_TOP/functions/slack_notify.c")
+printf '%s' "https://127.0.0.1:$GOOD/hooks/T0/B0/webhook" | U secret set SLACK_WEBHOOK_URL >/dev/null
+m3=$(manifest slack <<EOF
+name: slack
+functions:
+  notify:
+    image: $notify
+    listen: alerts
+    egress: [ "https://127.0.0.1:$GOOD/hooks/" ]
+    secrets: [ SLACK_WEBHOOK_URL ]
+    timeout_ms: 7000
+EOF
+)
+U deploy "$m3" >/dev/null || fail slack-deploy "$(U deploy "$m3" 2>&1)"
+echo '{"co2_ppm":1450,"level":"poor air"}' | U push slack alerts >/dev/null
+posted() { grep -F 'body={"text":"CO2 alert: {\"co2_ppm\":1450,\"level\":\"poor air\"}"}' "$UF_TMP/good.log" | grep -Eq '^WEBHOOK key=[0-9]+-[0-9]+ '; }
+check slack-notify-posts wait_for 20 posted
+check slack-notify-handled wait_for 20 drained slack alerts notify
+# the example workflow passes every check, now that its secret is set
+example_deploys() { U deploy "$UF_TOP/workflows/co2-slack.yaml" && U undeploy co2-slack; }
+check example-co2-slack-deploys example_deploys
+
 # ---- unifaas_egress_calls_total counts the calls by outcome (GET /metrics) ----
 metric() { # STATUS: the counter's value for kind http
 	curl -s --max-time 5 -H "Authorization: Bearer $(cat "$PLAT_STATE/api.token")" \
@@ -205,7 +228,7 @@ metric() { # STATUS: the counter's value for kind http
 		awk -v s="$1" '$1 == "unifaas_egress_calls_total{kind=\"http\",status=\"" s "\"}" {print $2}'
 }
 metrics_ok() {
-	local want="200=6 302=1 refused=6 timeout=2 error=3" got="" k
+	local want="200=7 302=1 refused=6 timeout=2 error=3" got="" k
 	for k in 200 302 refused timeout error; do got="$got $k=$(metric $k)"; done
 	[ "${got# }" = "$want" ] || { echo "metrics: $got, expected $want"; return 1; }
 }

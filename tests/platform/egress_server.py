@@ -13,6 +13,8 @@ Paths:
   /.../stream?n=N   200, N bytes, no Content-Length (connection closes)
   /.../hang         sends nothing for 60 s
   /.../redirect     302 to https://example.invalid/
+  /.../webhook      200 "ok"; the log line also has key=<Idempotency-Key>
+                    and body=<the request body>
 """
 import http.server
 import os
@@ -70,6 +72,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send(200, pattern(int(q["n"][0])), length=False)
         elif u.path.endswith("/hang"):
             time.sleep(60)
+        elif u.path.endswith("/webhook"):
+            with open(LOG, "a") as f:
+                f.write("WEBHOOK key=%s body=%s\n" % (self.headers.get("Idempotency-Key", "-"), body.decode()))
+            self.send(200, b"ok")
         elif u.path.endswith("/redirect"):
             self.send(302, b"", [("Location", "https://example.invalid/")])
         else:
