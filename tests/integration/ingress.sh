@@ -292,6 +292,31 @@ R PUBLISH uf:reply:ing "$(printf 'x\nok\nwrong')" >/dev/null
 wait $p
 [ "$(cut -d' ' -f1 <"$UF_TMP/inv3")" = 202 ] && pass invoke-other-reply-ignored || fail invoke-other-reply-ignored "$(cat "$UF_TMP/inv3")"
 
+# a client that leaves while its invoke waits: the wait ends at its
+# timeout and the daemon carries on (its state is freed then: ASan build)
+curl -s -m 0.3 -o /dev/null -X POST "${A3[@]}" --data-binary x "$IN/inv/in/invoke?timeout_ms=800"
+last_tok=$(newest_tok)
+curl -s -m 0.3 -o /dev/null -X POST "${A3[@]}" --data-binary x "$IN/inv/in/invoke?timeout_ms=5000" &
+sleep 0.5
+reply_to ok "too late" # its reply comes after the client left
+sleep 0.6
+got=$(post "/inv/in/invoke?timeout_ms=100" "${A3[@]}" --data-binary x)
+[ "${got%% *}" = 202 ] && ! grep -q "Sanitizer\|runtime error" "$PLAT_STATE/logs/unifaasd.log" && pass invoke-client-gone ||
+	fail invoke-client-gone "$got $(grep -A3 Sanitizer "$PLAT_STATE/logs/unifaasd.log" | head -5)"
+
+# Redis stopped: 503 'unavailable' within the store's deadline, nothing
+# accepted before is lost, and the ingress takes events again once it is back
+before=$(R XLEN uf:q:ing:readings)
+rp=$(redis_pid)
+kill -STOP "$rp"
+RPID=$rp
+got=$(post /ing/readings "${AUTH[@]}" -m 10 --data-binary x)
+kill -CONT "$rp"
+RPID=
+[ "${got%% *}" = 503 ] && [ "$(printf '%s' "${got#* }" | code_of)" = unavailable ] && pass redis-stopped-503 || fail redis-stopped-503 "$got"
+wait_for 10 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: Bearer $TOK' --data-binary y $IN/ing/readings)\" = 202 ]" &&
+	[ "$(R XLEN uf:q:ing:readings)" -ge "$((before + 1))" ] && pass redis-back-202 || fail redis-back-202 "$(post /ing/readings "${AUTH[@]}" --data-binary y)"
+
 # the CLI: the result on stdout, and the exit status says what came of it
 last_tok=$(newest_tok)
 U invoke inv in hello >"$UF_TMP/cli1" 2>&1 &
