@@ -1139,6 +1139,13 @@ static enum MHD_Result nul_arg(void *cls, enum MHD_ValueKind kind, const char *k
 	return MHD_NO;
 }
 
+const char *api_query_nul(struct MHD_Connection *c)
+{
+	const char *nul = NULL;
+	MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, nul_arg, &nul);
+	return nul;
+}
+
 static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char *url, const char *method,
                              struct request *rq)
 {
@@ -1166,8 +1173,7 @@ static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char
 		return METHOD_IS("GET") ? r_health(a, c) : send_error(c, 405, "method_not_allowed", "GET only");
 	if (!authorized(a, c)) /* refused on the head already (refuse_on_head) */
 		return unauthorized(c);
-	const char *nul = NULL;
-	MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, nul_arg, &nul);
+	const char *nul = api_query_nul(c);
 	if (nul)
 		return send_error(c, 400, "bad_request",
 		                  "query argument '%s': a NUL byte (%%00) is not allowed in a query; remove it", nul);

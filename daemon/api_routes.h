@@ -38,6 +38,9 @@ enum MHD_Result api_json(struct MHD_Connection *c, unsigned status, json_t *j);
 enum MHD_Result api_error(struct MHD_Connection *c, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 enum MHD_Result api_unavailable(struct MHD_Connection *c);
+/* the name of a query argument that decodes to a NUL byte (read cut short
+ * otherwise: timeout_ms=1%00x as 1), or NULL */
+const char *api_query_nul(struct MHD_Connection *c);
 /* a query argument, or NULL */
 const char *api_arg(struct MHD_Connection *c, const char *k);
 /* the request's body (collected whole before the route runs) */

@@ -231,6 +231,13 @@ static int admit(struct api *a, struct MHD_Connection *c, const char *url, const
 		return 1;
 	}
 	s->invoke = invoke;
+	const char *nul = api_query_nul(c);
+	if (nul) {
+		snprintf(msg, sizeof(msg),
+		         "query argument '%s': a NUL byte (%%00) is not allowed in a query; remove it", nul);
+		bad(in, c, 400, "bad_request", msg);
+		return 1;
+	}
 	if (invoke) {
 		char err[256];
 		if (ingress_timeout_arg(api_arg(c, "timeout_ms"), &s->timeout_ms, err, sizeof(err)) < 0) {

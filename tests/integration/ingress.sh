@@ -255,6 +255,7 @@ got=$(post "/inv/in/invoke?timeout_ms=300" "${A3[@]}" --data-binary x)
 	pass invoke-timeout-202 || fail invoke-timeout-202 "$got"
 expect invoke-bad-timeout "400 bad_request" "/inv/in/invoke?timeout_ms=soon" "${A3[@]}" --data-binary x
 expect invoke-timeout-over-max "400 bad_request" "/inv/in/invoke?timeout_ms=60001" "${A3[@]}" --data-binary x
+expect invoke-timeout-nul "400 bad_request" "/inv/in/invoke?timeout_ms=1%00x" "${A3[@]}" --data-binary x
 
 # newest_tok: the reply token of the newest entry of inv/in
 newest_tok() { R --raw XREVRANGE uf:q:inv:in + - COUNT 1 | awk 'p{print; exit} $0=="reply"{p=1}'; }
