@@ -53,6 +53,7 @@ struct uf_config {
 	uint64_t egress_max_response;       /* largest response body read: past it, -EFBIG */
 	/* filled by unifaasd (daemon/config.c), never by uf_config_load */
 	char redis_password[256];
+	char mqtt_password[256];
 	char token[256];
 	char token_file[1100];
 };

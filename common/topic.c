@@ -78,3 +78,42 @@ int uf_topic_match(const char *f, size_t flen, const char *t, size_t tlen)
 		j = te + 1;
 	}
 }
+
+/* One level of s[*i..) (ended when *i > n): its end. */
+static size_t level_end(const char *s, size_t n, size_t i)
+{
+	while (i < n && s[i] != '/')
+		i++;
+	return i;
+}
+
+static int is_level(const char *s, size_t i, size_t e, char c)
+{
+	return e - i == 1 && s[i] == c;
+}
+
+int uf_topic_filters_overlap(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t i = 0, j = 0;
+	for (int level = 0;; level++) {
+		int aend = i > alen, bend = j > blen;
+		size_t ae = aend ? i : level_end(a, alen, i), be = bend ? j : level_end(b, blen, j);
+		int ahash = !aend && is_level(a, i, ae, '#'), bhash = !bend && is_level(b, j, be, '#');
+		int aplus = !aend && is_level(a, i, ae, '+'), bplus = !bend && is_level(b, j, be, '+');
+		/* a leading wildcard never matches a topic starting with '$' */
+		int adollar = level == 0 && !aend && ae > i && a[i] == '$';
+		int bdollar = level == 0 && !bend && be > j && b[j] == '$';
+		if (aend && bend)
+			return 1;
+		if (ahash || bhash) /* the rest, and the parent level ("a/#" matches "a") */
+			return !((ahash || aplus) && bdollar) && !((bhash || bplus) && adollar);
+		if (aend || bend)
+			return 0;
+		if ((aplus && bdollar) || (bplus && adollar))
+			return 0;
+		if (!aplus && !bplus && (ae - i != be - j || memcmp(a + i, b + j, ae - i)))
+			return 0;
+		i = ae + 1;
+		j = be + 1;
+	}
+}

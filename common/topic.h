@@ -24,5 +24,8 @@ int uf_topic_name_ok(const char *s, size_t n, const char **why);
 int uf_topic_filter_ok(const char *s, size_t n, const char **why);
 /* 1 if the topic name matches the filter (both valid), else 0. */
 int uf_topic_match(const char *filter, size_t flen, const char *topic, size_t tlen);
+/* 1 if some topic name matches both filters (both valid), else 0: a
+ * workflow's ingress routes may not overlap, so a message takes one. */
+int uf_topic_filters_overlap(const char *a, size_t alen, const char *b, size_t blen);
 
 #endif

@@ -3,7 +3,7 @@
  * of common/config.c (defaults, then <state>/unifaas.conf written by
  * `unifaas up`, then the user's <state>/unifaasd.conf, whose keys override;
  * the CLI reads them the same way), then the secrets: the Redis password
- * from redis_password_file and the API token from <state>/api.token, read
+ * from redis_password_file, the broker's from mqtt_password_file and the API token from <state>/api.token, read
  * from their files and never logged.  Also makes the state dir's
  * subdirectories (mkdirs: logs, images).
  */
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "unifaasd.h"
 
@@ -58,6 +59,11 @@ int config_load(struct uf_config *c, const char *state_dir, char *err, size_t er
 		return -1;
 	if (c->redis_password_file[0] &&
 	    read_secret(c->redis_password_file, c->redis_password, sizeof(c->redis_password), err, errlen) < 0)
+		return -1;
+	/* absent (a state dir without a broker account): the broker refuses
+	 * the client, which logs it; unifaasd still serves everything else */
+	if (c->mqtt_password_file[0] && access(c->mqtt_password_file, F_OK) == 0 &&
+	    read_secret(c->mqtt_password_file, c->mqtt_password, sizeof(c->mqtt_password), err, errlen) < 0)
 		return -1;
 	return read_secret(c->token_file, c->token, sizeof(c->token), err, errlen);
 }

@@ -22,6 +22,7 @@
 #include "api.h"
 #include "egress_server.h"
 #include "ingress.h"
+#include "mqtt.h"
 #include "standby.h"
 #include "metrics.h"
 #include "store.h"
@@ -78,6 +79,7 @@ static void on_term(uv_signal_t *s, int sig)
 	ingress_close(d->ingress);
 	api_close(d->api);
 	d->api = NULL;
+	mqtt_close(d->mqtt);
 	uv_timer_stop(&d->tick);
 	uv_timer_stop(&d->soon);
 	uv_timer_stop(&d->trim);
@@ -170,6 +172,7 @@ int main(int argc, char **argv)
 	}
 	d.standbys = standby_open(&d, d.cfg.prestart);
 	scheduler_start(&d);
+	d.mqtt = mqtt_open(&d);
 	dlog("info",
 	     "what=start version=%s pid=%d state_dir=%s api=127.0.0.1:%u ingress=%s:%u redis=%s max_units=%u "
 	     "prestart=%u",

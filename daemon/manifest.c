@@ -149,6 +149,7 @@ static const struct mf_key mf_fn[] = {
 static const struct mf_key mf_mqtt[] = {
     {.key = "topic", .kind = MF_STR, .required = 1, .what = "an MQTT topic filter", .check = check_topic},
     {.key = "queue", .kind = MF_STR, .required = 1, .what = "a queue name", .check = check_name},
+    UINT_KEY("qos", 1, 0, 1),
     {0},
 };
 
@@ -159,12 +160,7 @@ static const struct mf_key mf_http[] = {
 };
 
 static const struct mf_key mf_ingress[] = {
-    {.key = "mqtt",
-     .kind = MF_ROUTES,
-     .what = "a list of {topic, queue} entries",
-     .sub = mf_mqtt,
-     .unserved = "MQTT routes are not wired to queues yet; push events with 'unifaas push' or POST "
-                 "/v1/workflows/{wf}/queues/{queue}/events, and remove the key"},
+    {.key = "mqtt", .kind = MF_ROUTES, .what = "a list of {topic, queue} entries", .sub = mf_mqtt},
     {.key = "http", .kind = MF_ROUTES, .what = "a list of {path, queue} entries", .sub = mf_http},
     {0},
 };
@@ -223,6 +219,7 @@ static const cyaml_schema_value_t mf_function = {
 static const cyaml_schema_field_t mf_mqtt_fields[] = {
     CYAML_FIELD_STRING_PTR("topic", CYAML_FLAG_POINTER, struct uf_ingress_mqtt, topic, 1, MF_TOPIC_MAX),
     CYAML_FIELD_STRING_PTR("queue", CYAML_FLAG_POINTER, struct uf_ingress_mqtt, queue, 1, UF_QUEUE_MAX),
+    CYAML_FIELD_UINT("qos", CYAML_FLAG_DEFAULT, struct uf_ingress_mqtt, qos),
     CYAML_FIELD_END,
 };
 static const cyaml_schema_value_t mf_mqtt_entry = {
@@ -1436,6 +1433,13 @@ static void check_ingress(struct mf_ctx *c, const struct uf_manifest *m)
 				mf_err(c, line_of(c, 0, "ingress.mqtt[%zu].topic", i), "",
 				       "ingress.mqtt[%zu].topic: '%s' is already routed by ingress.mqtt[%zu]", i,
 				       m->mqtt[i].topic, j);
+			else if (uf_topic_filters_overlap(m->mqtt[j].topic, strlen(m->mqtt[j].topic), m->mqtt[i].topic,
+			                                  strlen(m->mqtt[i].topic)))
+				mf_err(c, line_of(c, 0, "ingress.mqtt[%zu].topic", i), "",
+				       "ingress.mqtt[%zu].topic: '%s' overlaps '%s' of ingress.mqtt[%zu] (a message on "
+				       "both "
+				       "would be taken twice; make the filters disjoint)",
+				       i, m->mqtt[i].topic, m->mqtt[j].topic, j);
 	}
 	for (size_t i = 0; i < m->nhttp; i++) {
 		check_route(c, m, "http", i, m->http[i].queue);

@@ -68,8 +68,9 @@ struct uf_function {
 };
 
 struct uf_ingress_mqtt {
-	char *topic; /* MQTT topic filter */
+	char *topic; /* MQTT topic filter; no two of a workflow overlap */
 	char *queue;
+	uint32_t qos; /* 0 or 1 (default): the QoS subscribed with */
 };
 struct uf_ingress_http {
 	char *path; /* begins with '/' */

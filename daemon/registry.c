@@ -40,6 +40,7 @@
 #include "image.h"
 #include "delivery.h"
 #include "logs.h"
+#include "mqtt.h"
 #include "secret.h"
 #include "metrics.h"
 #include "secrets.h"
@@ -257,6 +258,7 @@ void registry_set_state(struct workflow *w, enum wf_state s, const char *reason)
 		     "what=redis op=hset workflow=%s state=%s cause=\"redis unreachable\" effect=\"not kept "
 		     "across a restart\"",
 		     w->m->name, s == WF_STOPPED ? "stopped" : "running");
+	mqtt_sync(w->d->mqtt, w->m->name); /* stopped: its MQTT messages wait in the broker */
 }
 
 static void unlink_workflow(struct daemon *d, struct workflow *w)
@@ -390,6 +392,7 @@ static void deploy_commit(struct op *op)
 	d->workflows = w;
 	dlog("info", "what=deploy workflow=%s steps=%zu file=%s replaced=%d", w->m->name, w->m->nfunctions, op->file,
 	     !!old);
+	mqtt_sync(d->mqtt, w->m->name);
 	scheduler_check_now(d);
 	op_end(op, old ? 200 : 201, NULL);
 }
@@ -671,6 +674,7 @@ int registry_undeploy(struct daemon *d, const char *name, int purge, registry_do
 		keep(d, w);
 	retire(d, w); /* w may be freed here */
 	metrics_forget("workflow", name);
+	mqtt_sync(d->mqtt, name); /* its MQTT session ends */
 	cmd(d, "SREM uf:state:workflows %s", name, NULL);
 	cmd(d, "DEL uf:state:wf:%s", name, NULL);
 	if (purge)

@@ -8,7 +8,8 @@
  * pre-started tenders (standby.c), the TAP pool (tap_pool.c) and its
  * configuration (config.c), its own log records (dlog.c) and clocks
  * (clock.c), units' outbound HTTP (egress_server.c, on threads of its own:
- * the one exception to "no threads"); manifests are parsed by manifest.c.
+ * the one exception to "no threads"); its MQTT client (mqtt.c: ingress routes,
+ * the outbox); manifests are parsed by manifest.c.
  * It never touches guest memory and never sits on the data path: units talk
  * to Redis themselves.
  *
@@ -131,6 +132,7 @@ struct daemon {
 	struct tap_pool *taps;
 	struct standby_pool *standbys;
 	struct egress *egress; /* uf_http (egress_server.c) */
+	struct mqtt *mqtt; /* NULL when mqtt_url cannot be used */
 };
 
 /* clock.c: now_ms for intervals (monotonic), wall_ms for times users see (epoch) */

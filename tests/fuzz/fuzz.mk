@@ -35,6 +35,11 @@
 # inputs go to build/tests/fuzz/corpus_cloudevent, crashes to
 # build/tests/fuzz/cloudevent-crash-*.
 #
+# fuzz_mqtt parses MQTT packets as unifaasd's client does
+# (daemon/mqtt_codec.c); its seeds are tests/fuzz/corpus_mqtt (packets a
+# broker sends), new inputs go to build/tests/fuzz/corpus_mqtt, crashes to
+# build/tests/fuzz/mqtt-crash-*.
+#
 # fuzz_manifest links daemon/manifest.c (instrumented) with the system's
 # libcyaml and libyaml (not instrumented); its seeds are
 # tests/fuzz/corpus_manifest, its dictionary tests/fuzz/manifest.dict, new
@@ -68,6 +73,10 @@ FUZZ_MANIFEST_TIME ?= 10
 FUZZ_MANIFEST_BIN  := $(FUZZ_OUT)/fuzz_manifest
 FUZZ_MANIFEST_OBJS := $(FUZZ_OBJ)/daemon/manifest.o $(FUZZ_OBJ)/fuzz_manifest.o $(FUZZ_COMMON_OBJS)
 
+FUZZ_MQTT_TIME ?= 5
+FUZZ_MQTT_BIN  := $(FUZZ_OUT)/fuzz_mqtt
+FUZZ_MQTT_OBJS := $(FUZZ_OBJ)/daemon/mqtt_codec.o $(FUZZ_OBJ)/fuzz_mqtt.o $(FUZZ_COMMON_OBJS)
+
 FUZZ_IMAGE_TIME ?= 5
 FUZZ_IMAGE_BIN  := $(FUZZ_OUT)/fuzz_image
 FUZZ_IMAGE_OBJS := $(FUZZ_OBJ)/fuzz_image.o $(FUZZ_COMMON_OBJS)
@@ -80,7 +89,7 @@ FUZZ_CE_TIME ?= 5
 FUZZ_CE_BIN  := $(FUZZ_OUT)/fuzz_cloudevent
 FUZZ_CE_OBJS := $(FUZZ_OBJ)/daemon/cloudevent.o $(FUZZ_OBJ)/fuzz_cloudevent.o
 
-build: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN) $(FUZZ_IMAGE_BIN) $(FUZZ_EGRESS_BIN) $(FUZZ_CE_BIN)
+build: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN) $(FUZZ_IMAGE_BIN) $(FUZZ_EGRESS_BIN) $(FUZZ_CE_BIN) $(FUZZ_MQTT_BIN)
 
 $(FUZZ_OBJ)/fuzz_cloudevent.o: FUZZ_CFLAGS += -Idaemon
 
@@ -89,6 +98,12 @@ $(FUZZ_CE_BIN): $(FUZZ_CE_OBJS)
 
 $(FUZZ_EGRESS_BIN): $(FUZZ_EGRESS_OBJS)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@
+
+$(FUZZ_MQTT_BIN): $(FUZZ_MQTT_OBJS)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@
+
+$(FUZZ_OBJ)/fuzz_mqtt.o: daemon/mqtt_codec.h
+$(FUZZ_OBJ)/fuzz_mqtt.o: FUZZ_CFLAGS += -Idaemon
 
 $(FUZZ_IMAGE_BIN): $(FUZZ_IMAGE_OBJS)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@
@@ -128,7 +143,7 @@ $(FUZZ_MANIFEST_BIN): $(FUZZ_MANIFEST_OBJS)
 $(FUZZ_BIN): $(FUZZ_OBJS)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@ -Wl,--wrap=hvt_guest_ptr $(FUZZ_LDLIBS)
 
-run: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN) $(FUZZ_IMAGE_BIN) $(FUZZ_EGRESS_BIN) $(FUZZ_CE_BIN)
+run: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN) $(FUZZ_IMAGE_BIN) $(FUZZ_EGRESS_BIN) $(FUZZ_CE_BIN) $(FUZZ_MQTT_BIN)
 	@mkdir -p $(FUZZ_OUT)/corpus $(FUZZ_OUT)/corpus_manifest $(FUZZ_OUT)/corpus_image $(FUZZ_OUT)/seeds_image
 	cp build/functions/*.uf $(FUZZ_OUT)/seeds_image/ 2>/dev/null || true
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -timeout=10 -max_len=16384 \
@@ -146,6 +161,9 @@ run: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN) $(FUZZ_IMAGE_BIN) $(FUZZ_EGRESS_BIN) $(FUZ
 	cp ../shared/testdata/cloudevents/*.jsonl $(FUZZ_OUT)/corpus_cloudevent/ 2>/dev/null || true
 	$(FUZZ_CE_BIN) -max_total_time=$(FUZZ_CE_TIME) -rss_limit_mb=2048 -timeout=10 -max_len=4096 \
 		-print_final_stats=1 -artifact_prefix=$(FUZZ_OUT)/cloudevent- $(FUZZ_OUT)/corpus_cloudevent
+	@mkdir -p $(FUZZ_OUT)/corpus_mqtt
+	$(FUZZ_MQTT_BIN) -max_total_time=$(FUZZ_MQTT_TIME) -rss_limit_mb=2048 -timeout=10 -max_len=2048 \
+		-print_final_stats=1 -artifact_prefix=$(FUZZ_OUT)/mqtt- $(FUZZ_OUT)/corpus_mqtt tests/fuzz/corpus_mqtt
 
 $(FUZZ_OUT)/gen_corpus: tests/fuzz/gen_corpus.c $(FUZZ_HDRS)
 	@mkdir -p $(dir $@)

@@ -50,11 +50,6 @@ static void refused(const char *yaml, const char *want)
 
 #define HEAD "name: eval\nfunctions:\n  fdc:\n    image: fdc.uf\n    listen: q\n"
 
-/* The refusal of an ingress kind not served yet, at line `l` (a string). */
-#define MQTT_UNSERVED(l)                                                                                               \
-	"eval.yaml:" l ": ingress.mqtt: not served by this version of unifaas (MQTT routes are not wired to queues "   \
-	"yet; push events with 'unifaas push' or POST /v1/workflows/{wf}/queues/{queue}/events, and remove the key)"
-
 static void write_file(const char *path, const void *data, size_t len)
 {
 	FILE *f = fopen(path, "w");
@@ -208,18 +203,21 @@ static void test_defaults(void **state)
 	uf_manifest_free(m);
 }
 
-/* Keys the platform does not serve yet are refused, each with why and what
- * to do instead, even when empty; their values are still checked. */
+/* Every key of the design is served now (egress, secrets, ingress.mqtt,
+ * ingress.http): a manifest with all of them is accepted; a key marked
+ * .unserved in manifest.c would be refused with why, its value still
+ * checked. */
 static void test_unserved_keys(void **state)
 {
 	(void)state;
-	refused(HEAD "    egress: [\"https://hooks.slack.com/\"]\n"
-	             "    secrets: [SLACK_WEBHOOK_URL]\n" /* both served: no line */
-	             "ingress:\n"
-	             "  mqtt:\n"
-	             "    - { topic: \"device/sck/+/readings/raw\", queue: q }\n"
-	             "  http: [{ path: /readings, queue: q }]\n",
-	        MQTT_UNSERVED("9"));
+	struct uf_manifest *m = parse(HEAD "    egress: [\"https://hooks.slack.com/\"]\n"
+	                                   "    secrets: [SLACK_WEBHOOK_URL]\n"
+	                                   "ingress:\n"
+	                                   "  mqtt:\n"
+	                                   "    - { topic: \"device/sck/+/readings/raw\", queue: q }\n"
+	                                   "  http: [{ path: /readings, queue: q }]\n");
+	assert_non_null(m);
+	uf_manifest_free(m);
 	refused(HEAD "    secrets: [\"no-dash\"]\n",
 	        "eval.yaml:6: functions.fdc.secrets: 'no-dash' is not a valid variable name (" UF_NAME_RULE_VAR ")");
 }
@@ -304,9 +302,8 @@ static void test_unknown_ingress(void **state)
 {
 	(void)state;
 	refused(HEAD "ingress:\n  htp: []\n  mqtt: [{ topik: a, queue: q }]\n",
-	        "eval.yaml:7: ingress: unknown key 'htp' (did you mean 'http'?)\n" MQTT_UNSERVED(
-	            "8") "\n"
-	                 "eval.yaml:8: ingress.mqtt[0]: unknown key 'topik' (did you mean 'topic'?)");
+	        "eval.yaml:7: ingress: unknown key 'htp' (did you mean 'http'?)\n"
+	        "eval.yaml:8: ingress.mqtt[0]: unknown key 'topik' (did you mean 'topic'?)");
 }
 
 static void test_missing_required(void **state)
@@ -368,10 +365,8 @@ static void test_wrong_type_structure(void **state)
 	        "eval.yaml:6: functions.fdc.env: expected a mapping of NAME: value, got a list");
 	refused(HEAD "    egress: https://x/\n",
 	        "eval.yaml:6: functions.fdc.egress: expected a list of URL prefixes, got 'https://x/'");
-	refused(
-	    HEAD "ingress:\n  mqtt: { topic: a, queue: q }\n",
-	    MQTT_UNSERVED("7") "\n"
-	                       "eval.yaml:7: ingress.mqtt: expected a list of {topic, queue} entries, got a mapping");
+	refused(HEAD "ingress:\n  mqtt: { topic: a, queue: q }\n",
+	        "eval.yaml:7: ingress.mqtt: expected a list of {topic, queue} entries, got a mapping");
 	refused(HEAD "ingress:\n  http: [/x]\n",
 	        "eval.yaml:7: ingress.http[0]: expected a mapping {path, queue}, got '/x'");
 	refused("name: [eval]\nfunctions:\n  fdc:\n    image: fdc.uf\n    listen: q\n",
@@ -529,17 +524,16 @@ static void test_bad_routes(void **state)
 	             "  http:\n"
 	             "    - { path: x, queue: q }\n"
 	             "    - { path: \"/x?y=1\", queue: q }\n",
-	        MQTT_UNSERVED("7") "\n"
-	                           "eval.yaml:8: ingress.mqtt[0].topic: 'a/#/b' is not a valid MQTT topic filter ('+' "
-	                           "and '#' must fill a "
-	                           "whole level, '#' only the last)\n"
-	                           "eval.yaml:9: ingress.mqtt[1].topic: 'a/b+' is not a valid MQTT topic filter ('+' "
-	                           "and '#' must fill a "
-	                           "whole level, '#' only the last)\n"
-	                           "eval.yaml:11: ingress.http[0].path: 'x' does not start with '/'\n"
-	                           "eval.yaml:12: ingress.http[1].path: '/x?y=1' is not a plain URL path (no "
-	                           "spaces, '?', '#' or control "
-	                           "characters; at most 1024 bytes)");
+	        "eval.yaml:8: ingress.mqtt[0].topic: 'a/#/b' is not a valid MQTT topic filter ('+' "
+	        "and '#' must fill a "
+	        "whole level, '#' only the last)\n"
+	        "eval.yaml:9: ingress.mqtt[1].topic: 'a/b+' is not a valid MQTT topic filter ('+' "
+	        "and '#' must fill a "
+	        "whole level, '#' only the last)\n"
+	        "eval.yaml:11: ingress.http[0].path: 'x' does not start with '/'\n"
+	        "eval.yaml:12: ingress.http[1].path: '/x?y=1' is not a plain URL path (no "
+	        "spaces, '?', '#' or control "
+	        "characters; at most 1024 bytes)");
 }
 
 /* ingress.http is served: routes parse; a path that is '/' alone, holds a
@@ -617,9 +611,8 @@ static void test_two_listeners(void **state)
 	        "one function (push to a second queue to fan out)");
 }
 
-/* The cross-key ingress checks (a queue with no listener, a route given
- * twice) wait in manifest.c for ingress to be served; until then the key
- * itself is refused, and only that is reported. */
+/* The cross-key ingress checks (a queue with no listener, an MQTT filter
+ * given twice or overlapping another, an HTTP route without a listener). */
 static void test_ingress_without_listener(void **state)
 {
 	(void)state;
@@ -627,11 +620,52 @@ static void test_ingress_without_listener(void **state)
 	        "functions:\n"
 	        "  fdc: { image: fdc.uf, listen: readings }\n"
 	        "ingress:\n"
-	        "  mqtt: [{ topic: a/b, queue: reading }, { topic: a/b, queue: readings }]\n"
-	        "  http:\n"
-	        "    - path: /x\n"
-	        "      queue: other\n",
-	        MQTT_UNSERVED("5"));
+	        "  mqtt:\n"
+	        "    - { topic: a/b, queue: reading }\n"
+	        "    - { topic: a/b, queue: readings }\n"
+	        "    - { topic: a/+, queue: readings }\n"
+	        "    - { topic: x/#, queue: readings }\n",
+	        "eval.yaml:6: ingress.mqtt[0].queue: no function listens to 'reading', so its events would pile up "
+	        "unread (did you mean 'readings'?)\n"
+	        "eval.yaml:7: ingress.mqtt[1].topic: 'a/b' is already routed by ingress.mqtt[0]\n"
+	        "eval.yaml:8: ingress.mqtt[2].topic: 'a/+' overlaps 'a/b' of ingress.mqtt[0] (a message on both would "
+	        "be taken twice; make the filters disjoint)\n"
+	        "eval.yaml:8: ingress.mqtt[2].topic: 'a/+' overlaps 'a/b' of ingress.mqtt[1] (a message on both would "
+	        "be taken twice; make the filters disjoint)");
+	refused(
+	    "name: eval\n"
+	    "functions:\n"
+	    "  fdc: { image: fdc.uf, listen: readings }\n"
+	    "ingress:\n"
+	    "  http:\n"
+	    "    - path: /x\n"
+	    "      queue: other\n",
+	    "eval.yaml:7: ingress.http[0].queue: no function listens to 'other', so its events would pile up unread "
+	    "(add a function with listen: other)");
+	refused(HEAD "ingress:\n  mqtt: [{ topic: y/+, queue: q, qos: 2 }]\n",
+	        "eval.yaml:7: ingress.mqtt[0].qos: 2 is out of range (0..1)");
+}
+
+/* ingress.mqtt routes: qos defaults to 1, 0 is kept. */
+static void test_mqtt_routes(void **state)
+{
+	(void)state;
+	struct uf_manifest *m = parse("name: eval\n"
+	                              "functions:\n"
+	                              "  fdc: { image: fdc.uf, listen: readings }\n"
+	                              "  alarm: { image: fdc.uf, listen: alarms }\n"
+	                              "ingress:\n"
+	                              "  mqtt:\n"
+	                              "    - { topic: device/sck/+/readings/raw, queue: readings }\n"
+	                              "    - { topic: alarm/#, queue: alarms, qos: 0 }\n");
+	assert_non_null(m);
+	assert_int_equal(m->nmqtt, 2);
+	assert_string_equal(m->mqtt[0].topic, "device/sck/+/readings/raw");
+	assert_string_equal(m->mqtt[0].queue, "readings");
+	assert_int_equal(m->mqtt[0].qos, 1);
+	assert_string_equal(m->mqtt[1].topic, "alarm/#");
+	assert_int_equal(m->mqtt[1].qos, 0);
+	uf_manifest_free(m);
 }
 
 static void test_no_functions(void **state)
@@ -967,6 +1001,7 @@ int main(void)
 	    cmocka_unit_test(test_duplicate_push),
 	    cmocka_unit_test(test_two_listeners),
 	    cmocka_unit_test(test_ingress_without_listener),
+	    cmocka_unit_test(test_mqtt_routes),
 	    cmocka_unit_test(test_no_functions),
 	    cmocka_unit_test(test_syntax_error),
 	    cmocka_unit_test(test_invalid_utf8),

@@ -317,6 +317,42 @@ static int match(const char *f, const char *t)
 	return uf_topic_match(f, strlen(f), t, strlen(t));
 }
 
+/* Two filters overlap when one topic name matches both: each pair is
+ * checked both ways, and against a topic both match where they do. */
+static int overlap(const char *a, const char *b)
+{
+	int ab = uf_topic_filters_overlap(a, strlen(a), b, strlen(b));
+	assert_int_equal(ab, uf_topic_filters_overlap(b, strlen(b), a, strlen(a)));
+	return ab;
+}
+
+static void topic_overlap(void **state)
+{
+	(void)state;
+	assert_true(overlap("a/b", "a/b"));
+	assert_true(overlap("a/+", "a/b"));
+	assert_true(overlap("a/#", "a")); /* "a" matches both */
+	assert_true(match("a/#", "a") && match("a", "a"));
+	assert_true(overlap("#", "x/y"));
+	assert_true(overlap("+/b", "a/+"));
+	assert_true(match("+/b", "a/b") && match("a/+", "a/b"));
+	assert_true(overlap("alarm/#", "alarm/+/x"));
+	assert_true(overlap("+", "#"));
+	assert_true(overlap("/+", "+/x"));
+	assert_false(overlap("a/b", "a/c"));
+	assert_false(overlap("a/+", "a/b/c"));
+	assert_false(overlap("a/+", "a"));
+	assert_false(overlap("dev/+/readings", "alarm/#"));
+	assert_false(overlap("dev/+/readings", "burst/+"));
+	assert_false(overlap("a/b/#", "a/c/#"));
+	assert_false(overlap("ab", "a"));
+	/* a leading wildcard never matches a topic starting with '$' */
+	assert_false(overlap("#", "$SYS/#"));
+	assert_false(overlap("+/broker", "$SYS/broker"));
+	assert_true(overlap("$SYS/#", "$SYS/broker"));
+	assert_true(overlap("a/#", "a/$x")); /* only the first level is special */
+}
+
 static void topic_rules(void **state)
 {
 	(void)state;
@@ -437,6 +473,7 @@ int main(void)
 	    cmocka_unit_test(unit_commands_are_what_units_send),
 	    cmocka_unit_test(config_precedence),
 	    cmocka_unit_test(topic_rules),
+	    cmocka_unit_test(topic_overlap),
 	    cmocka_unit_test(edge_fields_kept),
 	    cmocka_unit_test(reply_and_outbox_commands),
 	};

@@ -99,6 +99,14 @@ $(UNIT_OUT)/test_cloudevent: $(UNIT_OBJ)/test_cloudevent.o $(UNIT_OBJ)/daemon/cl
 	@mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) $^ -o $@ -lcmocka -ljansson -lcrypto
 
+# test_mqtt tests the daemon's MQTT codec.
+$(UNIT_OBJ)/test_mqtt.o: daemon/mqtt_codec.h
+$(UNIT_OBJ)/test_mqtt.o: UNIT_CFLAGS += -Idaemon
+
+$(UNIT_OUT)/test_mqtt: $(UNIT_OBJ)/test_mqtt.o $(UNIT_OBJ)/daemon/mqtt_codec.o $(UNIT_COMMON_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(UNIT_CFLAGS) $^ -o $@ -lcmocka
+
 check: all
 	@rc=0; for t in $(UNIT_TESTS); do echo "== $$t"; $$t || rc=1; done; exit $$rc
 

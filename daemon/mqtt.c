@@ -1,0 +1,1115 @@
+/*
+ * mqtt.c - unifaasd's MQTT 3.1.1 client on the daemon's libuv loop: the
+ * ingress of every workflow's ingress.mqtt routes and the publisher of the
+ * MQTT outbox (ARCHITECTURE §5).  Packets are built and parsed by
+ * mqtt_codec.c; this file owns the connections and what is promised on
+ * them.
+ *
+ * Ingress: one session per workflow with routes, client id
+ * "unifaasd-<wf>", clean session off, each route's filter subscribed with
+ * its QoS.  A PUBLISH becomes one event (uf_ingress_cmd: payload byte for
+ * byte, UF_FIELD_SRC = the topic, time = the entry id) on the queue of the
+ * route whose filter matches (manifest.c refuses overlapping filters, so
+ * at most one does).  Nothing lost: a QoS 1 message is acknowledged
+ * (PUBACK) only after Redis answered its XADD, and PUBACKs go out in the
+ * order the messages came (MQTT 3.1.1 §4.6): every message waits in the
+ * session's in-flight list, in arrival order, and only a done head is
+ * acknowledged.  An XADD that fails drops the connection without
+ * acknowledging it or anything after it; the broker sends them again on
+ * the next connection (persistent session), so an event may be added
+ * twice, never lost.  A message no route matches or whose payload is over
+ * MQTT_PAYLOAD_MAX is acknowledged and dropped with a log line.  A stopped
+ * workflow's session is disconnected: the broker keeps its messages (up to
+ * its max_queued_messages) until `resume` connects it again; undeploy ends
+ * the session (a connection with clean session on).
+ *
+ * Outbox: one connection "unifaasd:outbox" (clean session; ':' is in no
+ * workflow name) reads UF_OUTBOX_MQTT through the consumer group
+ * OUTBOX_GROUP, publishes each entry with its QoS and deletes it (XACK +
+ * XDEL) after its PUBACK, or once written for QoS 0.  After a new
+ * connection it first reads its pending entries again (from id 0): at
+ * least once.
+ *
+ * Every connection reconnects with backoff (200 ms doubling to 10 s) and
+ * logs once per change of state.  Redis is reached only through the
+ * store's asynchronous commands (store_sendv), whose replies come in the
+ * order the commands were sent.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "delivery.h"
+#include "mqtt.h"
+#include "mqtt_codec.h"
+#include "store.h"
+#include "topic.h"
+#include "unifaasd.h"
+
+#define BACKOFF_MIN_MS   200
+#define BACKOFF_MAX_MS   10000
+#define KEEPALIVE_S      20
+#define CONNACK_WAIT_MS  5000
+#define PACKET_MAX       (MQTT_PAYLOAD_MAX + UF_TOPIC_MAX + 16) /* a whole packet buffered */
+#define IN_MAX           (PACKET_MAX + 65536)
+#define OUTBOX_GROUP     "unifaasd"
+#define OUTBOX_WINDOW    256 /* publishes waiting for their PUBACK */
+#define OUTBOX_POLL_MS   20
+#define OUTBOX_CLIENT_ID "unifaasd:outbox"
+#define SUB_ID           1 /* SUBSCRIBE and UNSUBSCRIBE packet ids */
+
+struct conn;
+struct conn_ops {
+	void (*up)(struct conn *c, int session_present);
+	void (*packet)(struct conn *c, const struct mqtt_packet *p);
+	void (*down)(struct conn *c);
+};
+
+enum conn_state { C_IDLE, C_WAIT, C_CONNECTING, C_CONNACK, C_UP };
+
+/* One connection to the broker, made again while wanted. */
+struct conn {
+	struct mqtt *m;
+	const struct conn_ops *ops;
+	void *owner;
+	char client_id[UF_NAME_BUF + 16];
+	int clean, want;
+	enum conn_state state;
+	uv_tcp_t *tcp; /* per attempt: freed once closed */
+	uv_connect_t connect_req;
+	uv_timer_t timer; /* backoff, CONNACK wait, keep-alive */
+	uint64_t gen;     /* connections made: what was sent on an older one is void */
+	uint64_t backoff_ms;
+	int was_down; /* logged as down, not up since */
+	int ping_out; /* a PINGREQ without its PINGRESP yet */
+	uint8_t *in;  /* bytes received, not yet a whole packet */
+	size_t inlen, incap;
+	size_t skip;  /* bytes of an oversize packet still to drop */
+	uint8_t *out; /* bytes to write at the end of this loop turn */
+	size_t outlen, outcap;
+	struct conn *next_out; /* on m->flush_list while outlen > 0 */
+	int queued_out;
+};
+
+/* A received message waiting for its XADD, in arrival order. */
+struct inflight {
+	struct inflight *next;
+	struct session *s; /* NULL once the session is gone: freed by its reply */
+	uint64_t gen;
+	uint16_t id;
+	uint8_t qos;
+	int state; /* 0 waiting, 1 done (acknowledge), -1 failed */
+};
+
+struct session {
+	struct session *next;
+	struct mqtt *m;
+	char wf[UF_NAME_BUF];
+	struct conn c;
+	int ending;  /* undeployed: a clean connection, then freed */
+	char **subs; /* filters subscribed (or to be) on this session */
+	uint8_t *subs_qos;
+	size_t nsubs;
+	char **stale; /* filters subscribed once, no longer routed: unsubscribed at connect */
+	size_t nstale;
+	struct inflight *head, *tail;
+	uint64_t unrouted_logged;
+};
+
+/* An outbox entry published with QoS 1, waiting for its PUBACK. */
+struct pending_pub {
+	uint16_t id; /* 0: free slot */
+	char entry[UF_ID_MAX + 1];
+};
+
+struct outbox {
+	struct conn c;
+	int reading;       /* an XREADGROUP (or XGROUP CREATE) is out */
+	uint64_t read_gen; /* on this connection */
+	int rewind;        /* reading this connection's pending entries from last_id */
+	char last_id[UF_ID_MAX + 1];
+	struct pending_pub slots[OUTBOX_WINDOW];
+	unsigned used;
+	uint16_t next_id;
+	uv_timer_t poll;
+	char **done; /* entries the broker took, deleted at the end of this turn */
+	size_t ndone, capdone;
+	int group_ok;
+};
+
+/* A write whose completion acknowledges QoS 0 outbox entries. */
+struct wreq {
+	uv_write_t req;
+	struct conn *c;
+	uint64_t gen;
+	uint8_t *buf;
+	char **q0; /* outbox entries written with QoS 0 */
+	size_t nq0;
+};
+
+struct mqtt {
+	struct daemon *d;
+	struct sockaddr_storage addr;
+	char url[256];
+	const char *username, *password; /* NULL: anonymous */
+	struct session *sessions;
+	struct outbox ob;
+	uv_check_t flush; /* writes what a loop turn queued, once */
+	struct conn *flush_list;
+	char **q0; /* QoS 0 entries in the next write of the outbox */
+	size_t nq0, capq0;
+	struct mqtt_stats stats;
+	int closing;
+};
+
+/* ---- connections ---- */
+
+static void conn_start(struct conn *c);
+static void conn_drop(struct conn *c, const char *why);
+
+static void tcp_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+/* Queued for the end of this loop turn (m->flush). */
+static int conn_out(struct conn *c, const void *a, size_t alen, const void *b, size_t blen)
+{
+	if (c->state != C_UP && c->state != C_CONNACK)
+		return -1;
+	size_t need = c->outlen + alen + blen;
+	if (need > c->outcap) {
+		size_t cap = c->outcap ? c->outcap : 4096;
+		while (cap < need)
+			cap *= 2;
+		uint8_t *n = realloc(c->out, cap);
+		if (!n)
+			return -1;
+		c->out = n;
+		c->outcap = cap;
+	}
+	memcpy(c->out + c->outlen, a, alen);
+	if (blen)
+		memcpy(c->out + c->outlen + alen, b, blen);
+	c->outlen = need;
+	if (!c->queued_out) {
+		c->queued_out = 1;
+		c->next_out = c->m->flush_list;
+		c->m->flush_list = c;
+	}
+	return 0;
+}
+
+static void free_strs(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void ack_q0(struct mqtt *m, char **ids, size_t n);
+
+static void on_written(uv_write_t *req, int status)
+{
+	struct wreq *w = (struct wreq *)req;
+	if (status == 0 && w->nq0)
+		ack_q0(w->c->m, w->q0, w->nq0);
+	else if (status < 0 && w->c->gen == w->gen && w->c->state >= C_CONNACK)
+		conn_drop(w->c, uv_strerror(status));
+	free_strs(w->q0, w->nq0);
+	free(w->buf);
+	free(w);
+}
+
+static void conn_flush(struct conn *c)
+{
+	c->queued_out = 0;
+	if (!c->outlen || !c->tcp || c->state < C_CONNACK)
+		return;
+	struct wreq *w = calloc(1, sizeof(*w));
+	if (!w) {
+		conn_drop(c, "out of memory");
+		return;
+	}
+	w->c = c;
+	w->gen = c->gen;
+	w->buf = c->out;
+	uv_buf_t b = uv_buf_init((char *)c->out, (unsigned)c->outlen);
+	c->out = NULL;
+	c->outlen = c->outcap = 0;
+	if (&c->m->ob.c == c && c->m->nq0) { /* the QoS 0 entries in these bytes */
+		w->q0 = c->m->q0;
+		w->nq0 = c->m->nq0;
+		c->m->q0 = NULL;
+		c->m->nq0 = c->m->capq0 = 0;
+	}
+	int rc = uv_write(&w->req, (uv_stream_t *)c->tcp, &b, 1, on_written);
+	if (rc < 0) {
+		free_strs(w->q0, w->nq0);
+		free(w->buf);
+		free(w);
+		conn_drop(c, uv_strerror(rc));
+	}
+}
+
+static void on_flush(uv_check_t *h)
+{
+	struct mqtt *m = h->data;
+	while (m->flush_list) {
+		struct conn *c = m->flush_list;
+		m->flush_list = c->next_out;
+		conn_flush(c);
+	}
+}
+
+static void backoff_cb(uv_timer_t *t)
+{
+	conn_start(t->data);
+}
+
+/* The connection is gone (or given up): reconnect later if still wanted. */
+static void conn_close(struct conn *c)
+{
+	if (c->tcp) {
+		uv_close((uv_handle_t *)c->tcp, tcp_closed);
+		c->tcp = NULL;
+	}
+	if (c->queued_out) { /* unlink from the flush list */
+		for (struct conn **p = &c->m->flush_list; *p; p = &(*p)->next_out)
+			if (*p == c) {
+				*p = c->next_out;
+				break;
+			}
+		c->queued_out = 0;
+	}
+	free(c->out);
+	c->out = NULL;
+	c->outlen = c->outcap = 0;
+	c->inlen = c->skip = 0;
+	c->ping_out = 0;
+	int was_up = c->state >= C_CONNACK;
+	c->state = C_IDLE;
+	c->gen++;
+	uv_timer_stop(&c->timer);
+	if (was_up && c->ops->down)
+		c->ops->down(c);
+	if (c->want && !c->m->closing) {
+		c->state = C_WAIT;
+		uv_timer_start(&c->timer, backoff_cb, c->backoff_ms, 0);
+		c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+	}
+}
+
+static void conn_drop(struct conn *c, const char *why)
+{
+	if (!c->was_down)
+		dlog("warn", "what=mqtt op=connect client=%s broker=%s cause=\"%s\" retry_ms=%llu", c->client_id,
+		     c->m->url, why, (unsigned long long)c->backoff_ms);
+	c->was_down = 1;
+	conn_close(c);
+}
+
+static void keepalive_cb(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+	uint8_t b[2];
+	if (c->state == C_CONNACK) {
+		conn_drop(c, "no CONNACK in 5 s");
+		return;
+	}
+	if (c->ping_out) {
+		conn_drop(c, "no PINGRESP within the keep-alive");
+		return;
+	}
+	c->ping_out = 1;
+	conn_out(c, b, mqtt_pingreq(b, sizeof(b)), NULL, 0);
+	uv_timer_start(&c->timer, keepalive_cb, KEEPALIVE_S * 1000 / 2, 0);
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct conn *c = h->data;
+	(void)hint;
+	if (c->incap - c->inlen < 65536) { /* room for a read; a whole packet fits in IN_MAX */
+		size_t cap = c->incap ? c->incap * 2 : 131072;
+		cap = cap < c->inlen + 65536 ? c->inlen + 65536 : cap;
+		cap = cap > IN_MAX ? IN_MAX : cap;
+		uint8_t *n = cap > c->incap ? realloc(c->in, cap) : NULL;
+		if (n) {
+			c->in = n;
+			c->incap = cap;
+		}
+	}
+	*buf = uv_buf_init((char *)c->in + c->inlen, (unsigned)(c->incap - c->inlen));
+}
+
+static void handle_packet(struct conn *c, const struct mqtt_packet *p)
+{
+	if (p->type == MQTT_PINGRESP) {
+		c->ping_out = 0;
+		return;
+	}
+	if (c->state == C_CONNACK) {
+		if (p->type != MQTT_CONNACK) {
+			conn_drop(c, "first packet is not CONNACK");
+			return;
+		}
+		if (p->code) {
+			char why[96];
+			snprintf(why, sizeof(why), "broker refused: %s", mqtt_connack_reason(p->code));
+			conn_drop(c, why);
+			return;
+		}
+		c->state = C_UP;
+		c->backoff_ms = BACKOFF_MIN_MS;
+		if (c->was_down)
+			c->m->stats.reconnects++;
+		dlog("info", "what=mqtt op=connect client=%s broker=%s result=%s session_present=%u", c->client_id,
+		     c->m->url, c->was_down ? "reconnected" : "connected", p->session_present);
+		c->was_down = 0;
+		uv_timer_start(&c->timer, keepalive_cb, KEEPALIVE_S * 1000 / 2, 0);
+		c->ops->up(c, p->session_present);
+		return;
+	}
+	c->ops->packet(c, p);
+}
+
+/* Every whole packet in c->in; an oversize PUBLISH is handed on with no
+ * payload (p->payload NULL) and its bytes dropped as they come. */
+static void parse_input(struct conn *c)
+{
+	size_t off = 0;
+	uint64_t gen = c->gen;
+	while (c->gen == gen && off < c->inlen) {
+		if (c->skip) {
+			size_t n = c->inlen - off < c->skip ? c->inlen - off : c->skip;
+			off += n;
+			c->skip -= n;
+			continue;
+		}
+		struct mqtt_packet p;
+		const char *why = "malformed packet";
+		ssize_t n = mqtt_parse(c->in + off, c->inlen - off, PACKET_MAX, &p, &why);
+		if (n == 0)
+			break;
+		if (n == -1) {
+			char msg[128];
+			snprintf(msg, sizeof(msg), "protocol error: %s", why);
+			conn_drop(c, msg);
+			return;
+		}
+		if (n == -2) { /* the head only: acknowledge and drop the rest */
+			handle_packet(c, &p);
+			size_t have = c->inlen - off;
+			c->skip = p.size - have;
+			off = c->inlen;
+			continue;
+		}
+		handle_packet(c, &p);
+		off += (size_t)n;
+	}
+	if (c->gen != gen)
+		return;
+	memmove(c->in, c->in + off, c->inlen - off);
+	c->inlen -= off;
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
+{
+	struct conn *c = st->data;
+	(void)buf;
+	if (n < 0) {
+		conn_drop(c, n == UV_EOF ? "closed by the broker" : uv_strerror((int)n));
+		return;
+	}
+	c->inlen += (size_t)n;
+	parse_input(c);
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+	struct conn *c = req->data;
+	uint8_t b[512];
+	if (status == UV_ECANCELED || !c->tcp || (uv_tcp_t *)req->handle != c->tcp)
+		return;
+	if (status < 0) {
+		conn_drop(c, uv_strerror(status));
+		return;
+	}
+	c->tcp->data = c;
+	c->state = C_CONNACK;
+	size_t n = mqtt_connect(b, sizeof(b), c->client_id, c->m->username, c->m->password, KEEPALIVE_S, c->clean);
+	if (!n || uv_read_start((uv_stream_t *)c->tcp, on_alloc, on_read) < 0) {
+		conn_drop(c, "cannot start the session");
+		return;
+	}
+	conn_out(c, b, n, NULL, 0);
+	uv_timer_start(&c->timer, keepalive_cb, CONNACK_WAIT_MS, 0);
+}
+
+static void conn_start(struct conn *c)
+{
+	if (c->state != C_IDLE && c->state != C_WAIT)
+		return;
+	uv_timer_stop(&c->timer);
+	c->state = C_CONNECTING;
+	c->tcp = calloc(1, sizeof(*c->tcp));
+	if (!c->tcp || uv_tcp_init(c->m->d->loop, c->tcp) < 0) {
+		free(c->tcp);
+		c->tcp = NULL;
+		conn_drop(c, "out of memory");
+		return;
+	}
+	c->tcp->data = c;
+	uv_tcp_nodelay(c->tcp, 1);
+	c->connect_req.data = c;
+	int rc = uv_tcp_connect(&c->connect_req, c->tcp, (const struct sockaddr *)&c->m->addr, on_connect);
+	if (rc < 0)
+		conn_drop(c, uv_strerror(rc));
+}
+
+static void conn_init(struct mqtt *m, struct conn *c, const char *id, const struct conn_ops *ops, void *owner)
+{
+	memset(c, 0, sizeof(*c));
+	c->m = m;
+	c->ops = ops;
+	c->owner = owner;
+	c->backoff_ms = BACKOFF_MIN_MS;
+	snprintf(c->client_id, sizeof(c->client_id), "%s", id);
+	uv_timer_init(m->d->loop, &c->timer);
+	c->timer.data = c;
+}
+
+/* Wanted or not: connects, or sends DISCONNECT and closes. */
+static void conn_want(struct conn *c, int want)
+{
+	c->want = want;
+	if (want) {
+		conn_start(c);
+		return;
+	}
+	if (c->state >= C_CONNACK && c->tcp) {
+		uint8_t b[2];
+		conn_flush(c);
+		uv_buf_t buf = uv_buf_init((char *)b, (unsigned)mqtt_disconnect(b, sizeof(b)));
+		uv_try_write((uv_stream_t *)c->tcp, &buf, 1);
+	}
+	if (c->state != C_IDLE)
+		conn_close(c);
+	c->backoff_ms = BACKOFF_MIN_MS;
+}
+
+static void timer_free(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+/* ---- ingress sessions ---- */
+
+static void session_free(struct session *s);
+
+static struct session *session_of(struct conn *c)
+{
+	return c->owner;
+}
+
+/* Acknowledge the done messages at the head, in order; a failed head
+ * drops the connection (it and what follows come again). */
+static void session_flush(struct session *s)
+{
+	while (s->head && s->head->state) {
+		struct inflight *f = s->head;
+		if (f->gen == s->c.gen && f->state < 0) {
+			conn_drop(&s->c, "redis did not take a message; not acknowledged, the broker sends it again");
+			continue; /* its gen is now old: dropped below */
+		}
+		if (f->gen == s->c.gen && f->qos) {
+			uint8_t b[4];
+			conn_out(&s->c, b, mqtt_puback(b, sizeof(b), f->id), NULL, 0);
+		}
+		s->head = f->next;
+		if (!s->head)
+			s->tail = NULL;
+		free(f);
+	}
+}
+
+static void xadd_done(redisReply *r, void *arg)
+{
+	struct inflight *f = arg;
+	struct session *s = f->s;
+	if (!s) { /* the session ended meanwhile */
+		free(f);
+		return;
+	}
+	if (r && r->type == REDIS_REPLY_STRING) {
+		f->state = 1;
+		s->m->stats.queued++;
+	} else {
+		f->state = -1;
+		s->m->stats.store_failed++;
+		dlog("error", "what=mqtt-ingress workflow=%s op=xadd cause=\"%s\"", s->wf,
+		     r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply from redis");
+	}
+	session_flush(s);
+}
+
+static struct inflight *inflight_add(struct session *s, const struct mqtt_packet *p, int state)
+{
+	struct inflight *f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->s = s;
+	f->gen = s->c.gen;
+	f->id = p->id;
+	f->qos = p->qos;
+	f->state = state;
+	*(s->tail ? &s->tail->next : &s->head) = f;
+	s->tail = f;
+	return f;
+}
+
+/* The queue of the route matching topic, or NULL. */
+static const char *route(const struct workflow *w, const uint8_t *topic, size_t tlen)
+{
+	for (size_t i = 0; w && i < w->m->nmqtt; i++)
+		if (uf_topic_match(w->m->mqtt[i].topic, strlen(w->m->mqtt[i].topic), (const char *)topic, tlen))
+			return w->m->mqtt[i].queue;
+	return NULL;
+}
+
+static void session_message(struct session *s, const struct mqtt_packet *p)
+{
+	struct mqtt *m = s->m;
+	struct workflow *w = registry_find(m->d, s->wf);
+	const char *queue = s->ending ? NULL : route(w, p->topic, p->topic_len);
+	m->stats.received++;
+	int big = !p->payload || p->payload_len > MQTT_PAYLOAD_MAX;
+	if (big || !queue) { /* acknowledged (in order) and dropped */
+		uint64_t n = big ? ++m->stats.oversize : ++m->stats.unrouted;
+		if (big || n - s->unrouted_logged >= 1000 || !s->unrouted_logged) {
+			dlog("warn", "what=mqtt-ingress workflow=%s topic=%.*s action=dropped cause=\"%s\" count=%llu",
+			     s->wf, (int)p->topic_len, (const char *)p->topic,
+			     big ? "payload over 1 MiB (MQTT_PAYLOAD_MAX)" : "no route matches the topic",
+			     (unsigned long long)n);
+			if (!big)
+				s->unrouted_logged = n;
+		}
+		if (!inflight_add(s, p, 1))
+			conn_drop(&s->c, "out of memory");
+		session_flush(s);
+		return;
+	}
+	struct uf_cmd cmd;
+	struct inflight *f = NULL;
+	if (uf_ingress_cmd(s->wf, queue, strlen(queue), (const char *)p->payload, p->payload_len,
+	                   (const char *)p->topic, p->topic_len, NULL, 0, NULL, 0, &cmd) < 0 ||
+	    !(f = inflight_add(s, p, 0))) {
+		conn_drop(&s->c, "cannot build the event");
+		return;
+	}
+	if (store_sendv(m->d->store, xadd_done, f, cmd.argc, cmd.argv, cmd.len) < 0) {
+		f->state = -1;
+		m->stats.store_failed++;
+		session_flush(s);
+	}
+}
+
+static void session_packet(struct conn *c, const struct mqtt_packet *p)
+{
+	struct session *s = session_of(c);
+	if (p->type == MQTT_PUBLISH) {
+		session_message(s, p);
+	} else if (p->type == MQTT_SUBACK) {
+		for (size_t i = 0; i < p->payload_len && i < s->nsubs; i++)
+			if (p->payload[i] == 0x80)
+				dlog("error",
+				     "what=mqtt op=subscribe workflow=%s filter=%s cause=\"refused by the broker\"",
+				     s->wf, s->subs[i]);
+	}
+}
+
+static void session_subscribe(struct session *s)
+{
+	size_t cap = 16;
+	for (size_t i = 0; i < s->nsubs; i++)
+		cap += 3 + strlen(s->subs[i]);
+	for (size_t i = 0; i < s->nstale; i++)
+		cap += 2 + strlen(s->stale[i]);
+	uint8_t *b = malloc(cap + 2 * MQTT_HEAD_MAX);
+	if (!b)
+		return;
+	size_t n = s->nsubs ? mqtt_subscribe(b, cap, SUB_ID, (const char *const *)s->subs, s->subs_qos, s->nsubs) : 0;
+	n += s->nstale ? mqtt_unsubscribe(b + n, cap + 2 * MQTT_HEAD_MAX - n, SUB_ID + 1, (const char *const *)s->stale,
+	                                  s->nstale)
+	               : 0;
+	if (n)
+		conn_out(&s->c, b, n, NULL, 0);
+	free(b);
+	free_strs(s->stale, s->nstale);
+	s->stale = NULL;
+	s->nstale = 0;
+}
+
+static void session_up(struct conn *c, int session_present)
+{
+	struct session *s = session_of(c);
+	(void)session_present;
+	if (s->ending) { /* the clean connection ended the session: done */
+		dlog("info", "what=mqtt op=end-session workflow=%s client=%s result=ended", s->wf, c->client_id);
+		conn_want(c, 0);
+		session_free(s);
+		return;
+	}
+	session_subscribe(s);
+}
+
+static void session_down(struct conn *c)
+{
+	(void)c; /* in-flight messages of the old connection are dropped as their replies come */
+}
+
+static const struct conn_ops session_ops = {session_up, session_packet, session_down};
+
+static struct session *session_find(struct mqtt *m, const char *wf)
+{
+	for (struct session *s = m->sessions; s; s = s->next)
+		if (!strcmp(s->wf, wf))
+			return s;
+	return NULL;
+}
+
+static void session_free(struct session *s)
+{
+	for (struct session **p = &s->m->sessions; *p; p = &(*p)->next)
+		if (*p == s) {
+			*p = s->next;
+			break;
+		}
+	for (struct inflight *f = s->head; f; f = f->next)
+		f->s = NULL; /* freed by their replies; done ones now */
+	while (s->head && s->head->state) {
+		struct inflight *f = s->head;
+		s->head = f->next;
+		free(f);
+	}
+	free_strs(s->subs, s->nsubs);
+	free(s->subs_qos);
+	free_strs(s->stale, s->nstale);
+	free(s->c.in);
+	s->c.timer.data = s;
+	uv_close((uv_handle_t *)&s->c.timer, timer_free);
+}
+
+/* The routes of w become the session's subscriptions; filters no longer
+ * routed are unsubscribed at the next connection. */
+static int session_routes(struct session *s, const struct workflow *w)
+{
+	size_t n = w->m->nmqtt;
+	char **subs = calloc(n ? n : 1, sizeof(*subs));
+	uint8_t *qos = calloc(n ? n : 1, 1);
+	if (!subs || !qos)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		if (!(subs[i] = strdup(w->m->mqtt[i].topic)))
+			goto fail;
+		qos[i] = (uint8_t)w->m->mqtt[i].qos;
+	}
+	for (size_t i = 0; i < s->nsubs; i++) {
+		size_t j = 0;
+		while (j < n && strcmp(subs[j], s->subs[i]))
+			j++;
+		char **st = j < n ? NULL : realloc(s->stale, (s->nstale + 1) * sizeof(*st));
+		if (st) {
+			s->stale = st;
+			s->stale[s->nstale++] = s->subs[i];
+			s->subs[i] = NULL;
+		}
+	}
+	free_strs(s->subs, s->nsubs);
+	free(s->subs_qos);
+	s->subs = subs;
+	s->subs_qos = qos;
+	s->nsubs = n;
+	return 0;
+fail:
+	free_strs(subs, n);
+	free(qos);
+	return -1;
+}
+
+static struct session *session_new(struct mqtt *m, const char *wf)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	char id[UF_NAME_BUF + 16];
+	if (!s)
+		return NULL;
+	s->m = m;
+	snprintf(s->wf, sizeof(s->wf), "%s", wf);
+	snprintf(id, sizeof(id), "unifaasd-%s", wf);
+	conn_init(m, &s->c, id, &session_ops, s);
+	s->next = m->sessions;
+	m->sessions = s;
+	return s;
+}
+
+void mqtt_sync(struct mqtt *m, const char *wf)
+{
+	if (!m || m->closing)
+		return;
+	struct workflow *w = registry_find(m->d, wf);
+	struct session *s = session_find(m, wf);
+	int routed = w && w->m->nmqtt > 0;
+	if (!routed) {
+		if (!s)
+			return;
+		/* undeployed (or no routes left): end the session with a clean connection */
+		conn_want(&s->c, 0);
+		s->ending = 1;
+		s->c.clean = 1;
+		conn_want(&s->c, 1);
+		return;
+	}
+	if (!s && !(s = session_new(m, wf))) {
+		dlog("error", "what=mqtt workflow=%s cause=\"out of memory\"", wf);
+		return;
+	}
+	if (s->ending) { /* deployed again before the old session ended */
+		conn_want(&s->c, 0);
+		s->ending = 0;
+	}
+	s->c.clean = 0;
+	if (session_routes(s, w) < 0)
+		dlog("error", "what=mqtt workflow=%s cause=\"out of memory\"", wf);
+	int run = w->state == WF_RUNNING && !m->d->stopping;
+	if (run && s->c.state == C_UP)
+		session_subscribe(s); /* a replace: the new routes at once */
+	if (!run && s->c.want)
+		dlog("info",
+		     "what=mqtt op=pause workflow=%s client=%s effect=\"messages wait in the broker's session\"", wf,
+		     s->c.client_id);
+	conn_want(&s->c, run);
+}
+
+/* ---- outbox ---- */
+
+static void outbox_read(struct outbox *ob);
+
+static struct mqtt *outbox_mqtt(struct outbox *ob)
+{
+	return ob->c.m;
+}
+
+static void deleted(redisReply *r, void *arg)
+{
+	(void)arg;
+	if (!r || r->type == REDIS_REPLY_ERROR)
+		dlog("warn", "what=mqtt-outbox op=delete cause=\"%s\" effect=\"published again later\"",
+		     r ? r->str : "no reply from redis");
+}
+
+/* XACK and XDEL of entries the broker has: one command each. */
+static void outbox_delete(struct mqtt *m, char **ids, size_t n)
+{
+	if (!n)
+		return;
+	const char **argv = calloc(n + 3, sizeof(*argv));
+	if (!argv)
+		return;
+	argv[0] = "XACK";
+	argv[1] = UF_OUTBOX_MQTT;
+	argv[2] = OUTBOX_GROUP;
+	for (size_t i = 0; i < n; i++)
+		argv[3 + i] = ids[i];
+	store_sendv(m->d->store, deleted, NULL, (int)n + 3, argv, NULL);
+	argv[1] = "XDEL";
+	argv[2] = UF_OUTBOX_MQTT;
+	store_sendv(m->d->store, deleted, NULL, (int)n + 2, argv + 1, NULL);
+	free(argv);
+}
+
+static void ack_q0(struct mqtt *m, char **ids, size_t n)
+{
+	m->stats.published += n;
+	outbox_delete(m, ids, n);
+	outbox_read(&m->ob);
+}
+
+static int push_str(char ***v, size_t *n, size_t *cap, const char *s)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 64;
+		char **nv = realloc(*v, c * sizeof(**v));
+		if (!nv)
+			return -1;
+		*v = nv;
+		*cap = c;
+	}
+	if (!((*v)[*n] = strdup(s)))
+		return -1;
+	++*n;
+	return 0;
+}
+
+static void outbox_flush_done(struct outbox *ob)
+{
+	outbox_delete(outbox_mqtt(ob), ob->done, ob->ndone);
+	free_strs(ob->done, ob->ndone);
+	ob->done = NULL;
+	ob->ndone = ob->capdone = 0;
+}
+
+static const char *field_str(const redisReply *fields, const char *name, size_t *len)
+{
+	redisReply *v = store_field(fields, name);
+	if (!v || v->type != REDIS_REPLY_STRING)
+		return NULL;
+	*len = v->len;
+	return v->str;
+}
+
+/* One outbox entry: published, or dropped if it cannot be. */
+static void outbox_publish(struct outbox *ob, const redisReply *entry)
+{
+	struct mqtt *m = outbox_mqtt(ob);
+	const redisReply *id = entry->element[0], *fields = entry->element[1];
+	size_t tlen = 0, dlen = 0, qlen = 0;
+	const char *topic = field_str(fields, UF_OUT_FIELD_TOPIC, &tlen),
+	           *data = field_str(fields, UF_OUT_FIELD_DATA, &dlen);
+	const char *q = field_str(fields, UF_OUT_FIELD_QOS, &qlen);
+	int qos = q && qlen == 1 && (q[0] == '0' || q[0] == '1') ? q[0] - '0' : -1;
+	uint8_t head[MQTT_HEAD_MAX + 4 + UF_TOPIC_MAX];
+	if (!topic || !data || qos < 0 || !uf_topic_name_ok(topic, tlen, NULL) || dlen > MQTT_REMAINING_MAX / 2) {
+		m->stats.outbox_invalid++;
+		dlog("error", "what=mqtt-outbox entry=%s action=dropped cause=\"no valid topic, qos (0 or 1) or data\"",
+		     id->str);
+		push_str(&ob->done, &ob->ndone, &ob->capdone, id->str);
+		return;
+	}
+	uint16_t pid = 0;
+	if (qos) {
+		unsigned slot = 0;
+		while (slot < OUTBOX_WINDOW && ob->slots[slot].id)
+			slot++;
+		if (slot == OUTBOX_WINDOW)
+			return; /* not reached: reads stop at the window */
+		do
+			pid = ++ob->next_id;
+		while (!pid);
+		ob->slots[slot].id = pid;
+		snprintf(ob->slots[slot].entry, sizeof(ob->slots[slot].entry), "%s", id->str);
+		ob->used++;
+	}
+	size_t n = mqtt_publish_head(head, sizeof(head), topic, tlen, dlen, qos, pid, 0);
+	conn_out(&ob->c, head, n, data, dlen);
+	if (!qos)
+		push_str(&m->q0, &m->nq0, &m->capq0, id->str);
+}
+
+static void outbox_poll_cb(uv_timer_t *t)
+{
+	struct outbox *ob = t->data;
+	outbox_flush_done(ob);
+	outbox_read(ob);
+}
+
+static void group_made(redisReply *r, void *arg)
+{
+	struct outbox *ob = arg;
+	ob->reading = 0;
+	ob->group_ok = r && (r->type != REDIS_REPLY_ERROR || !strncmp(r->str, "BUSYGROUP", 9));
+	if (!ob->group_ok)
+		dlog("warn", "what=mqtt-outbox op=xgroup cause=\"%s\" retry_ms=1000",
+		     r ? r->str : "no reply from redis");
+	uv_timer_start(&ob->poll, outbox_poll_cb, ob->group_ok ? 0 : 1000, 0);
+}
+
+static void outbox_got(redisReply *r, void *arg)
+{
+	struct outbox *ob = arg;
+	ob->reading = 0;
+	if (ob->c.state != C_UP || ob->read_gen != ob->c.gen) {
+		outbox_read(ob); /* a new connection reads its pending entries from the start */
+		return;
+	}
+	if (r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOGROUP", 7)) {
+		ob->group_ok = 0;
+		outbox_read(ob);
+		return;
+	}
+	size_t got = 0;
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY &&
+	    r->element[0]->elements == 2 && r->element[0]->element[1]->type == REDIS_REPLY_ARRAY) {
+		const redisReply *entries = r->element[0]->element[1];
+		for (size_t i = 0; i < entries->elements; i++) {
+			const redisReply *e = entries->element[i];
+			if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+			    e->element[0]->type != REDIS_REPLY_STRING)
+				continue;
+			got++;
+			if (ob->rewind)
+				snprintf(ob->last_id, sizeof(ob->last_id), "%s", e->element[0]->str);
+			if (e->element[1]->type == REDIS_REPLY_ARRAY) /* else deleted since: acknowledged below */
+				outbox_publish(ob, e);
+			else
+				push_str(&ob->done, &ob->ndone, &ob->capdone, e->element[0]->str);
+		}
+		outbox_flush_done(ob);
+	} else if (!r || r->type == REDIS_REPLY_ERROR) {
+		uv_timer_start(&ob->poll, outbox_poll_cb, 1000, 0);
+		return;
+	}
+	if (ob->rewind && !got)
+		ob->rewind = 0;
+	if (got || ob->rewind)
+		outbox_read(ob);
+	else
+		uv_timer_start(&ob->poll, outbox_poll_cb, OUTBOX_POLL_MS, 0);
+}
+
+static void outbox_read(struct outbox *ob)
+{
+	struct store *st = outbox_mqtt(ob)->d->store;
+	if (ob->c.state != C_UP || ob->reading || outbox_mqtt(ob)->closing)
+		return;
+	if (!ob->group_ok) { /* made at start, and again if Redis lost it */
+		if (store_send(st, group_made, ob, "XGROUP CREATE %s %s 0 MKSTREAM", UF_OUTBOX_MQTT, OUTBOX_GROUP) == 0)
+			ob->reading = 1;
+		else
+			uv_timer_start(&ob->poll, outbox_poll_cb, 1000, 0);
+		return;
+	}
+	unsigned room = OUTBOX_WINDOW - ob->used;
+	if (room < OUTBOX_WINDOW / 4)
+		return; /* PUBACKs read more */
+	char count[16];
+	snprintf(count, sizeof(count), "%u", room);
+	const char *argv[] = {"XREADGROUP", "GROUP",        OUTBOX_GROUP,
+	                      "unifaasd",   "COUNT",        count,
+	                      "STREAMS",    UF_OUTBOX_MQTT, ob->rewind ? ob->last_id : ">"};
+	uv_timer_stop(&ob->poll);
+	ob->read_gen = ob->c.gen;
+	if (store_sendv(st, outbox_got, ob, 9, argv, NULL) == 0)
+		ob->reading = 1;
+	else
+		uv_timer_start(&ob->poll, outbox_poll_cb, 1000, 0);
+}
+
+static void outbox_up(struct conn *c, int session_present)
+{
+	struct outbox *ob = c->owner;
+	(void)session_present;
+	ob->rewind = 1;
+	snprintf(ob->last_id, sizeof(ob->last_id), "0");
+	outbox_read(ob);
+}
+
+static void outbox_packet(struct conn *c, const struct mqtt_packet *p)
+{
+	struct outbox *ob = c->owner;
+	if (p->type != MQTT_PUBACK)
+		return;
+	for (unsigned i = 0; i < OUTBOX_WINDOW; i++)
+		if (ob->slots[i].id == p->id) {
+			ob->slots[i].id = 0;
+			ob->used--;
+			push_str(&ob->done, &ob->ndone, &ob->capdone, ob->slots[i].entry);
+			c->m->stats.published++;
+			break;
+		}
+	if (ob->ndone >= 64) {
+		outbox_flush_done(ob);
+		outbox_read(ob);
+	} else {
+		uv_timer_start(&ob->poll, outbox_poll_cb, 0, 0); /* the rest of this turn's PUBACKs first */
+	}
+}
+
+static void outbox_down(struct conn *c)
+{
+	struct outbox *ob = c->owner;
+	memset(ob->slots, 0, sizeof(ob->slots)); /* still pending in Redis: read again */
+	ob->used = 0;
+	free_strs(c->m->q0, c->m->nq0);
+	c->m->q0 = NULL;
+	c->m->nq0 = c->m->capq0 = 0;
+}
+
+static const struct conn_ops outbox_ops = {outbox_up, outbox_packet, outbox_down};
+
+/* ---- the client ---- */
+
+static int parse_url(struct mqtt *m, const char *url)
+{
+	char host[200];
+	unsigned port = 1883;
+	const char *p = strncmp(url, "mqtt://", 7) ? NULL : url + 7;
+	if (!p)
+		return -1;
+	size_t hl = p[0] == '[' ? strcspn(p, "]") + 1 : strcspn(p, ":/");
+	if (hl >= sizeof(host))
+		return -1;
+	memcpy(host, p, hl);
+	host[hl] = 0;
+	if (p[hl] == ':' && sscanf(p + hl + 1, "%u", &port) != 1)
+		return -1;
+	if (!strcmp(host, "localhost"))
+		snprintf(host, sizeof(host), "127.0.0.1");
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&m->addr;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&m->addr;
+	if (uv_ip4_addr(host, (int)port, a4) == 0)
+		return 0;
+	if (host[0] == '[') {
+		host[hl - 1] = 0;
+		return uv_ip6_addr(host + 1, (int)port, a6) == 0 ? 0 : -1;
+	}
+	return -1;
+}
+
+struct mqtt *mqtt_open(struct daemon *d)
+{
+	struct mqtt *m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->d = d;
+	snprintf(m->url, sizeof(m->url), "%s", d->cfg.mqtt_url);
+	if (parse_url(m, d->cfg.mqtt_url) < 0) {
+		dlog("error",
+		     "what=mqtt op=open broker=%s cause=\"mqtt_url is not mqtt://IP:PORT\" effect=\"no MQTT ingress or "
+		     "egress\"",
+		     d->cfg.mqtt_url);
+		free(m);
+		return NULL;
+	}
+	m->username = d->cfg.mqtt_username[0] ? d->cfg.mqtt_username : NULL;
+	m->password = m->username && d->cfg.mqtt_password[0] ? d->cfg.mqtt_password : NULL;
+	uv_check_init(d->loop, &m->flush);
+	m->flush.data = m;
+	uv_check_start(&m->flush, on_flush);
+	conn_init(m, &m->ob.c, OUTBOX_CLIENT_ID, &outbox_ops, &m->ob);
+	m->ob.c.clean = 1;
+	uv_timer_init(d->loop, &m->ob.poll);
+	m->ob.poll.data = &m->ob;
+	conn_want(&m->ob.c, 1);
+	for (struct workflow *w = d->workflows; w; w = w->next)
+		mqtt_sync(m, w->m->name);
+	return m;
+}
+
+void mqtt_close(struct mqtt *m)
+{
+	if (!m)
+		return;
+	for (struct session *s = m->sessions; s; s = s->next)
+		conn_want(&s->c, 0);
+	conn_want(&m->ob.c, 0);
+	m->closing = 1;
+	on_flush(&m->flush);
+}
+
+const struct mqtt_stats *mqtt_stats(const struct mqtt *m)
+{
+	return &m->stats;
+}
