@@ -158,7 +158,7 @@ functions:
   slow:
     image: $fn
     listen: q
-    env: { SPIN: "30000000" }
+    env: { SPIN: "300000000" }
     batch: 1
     timeout_ms: 0
     scale: { max_units: 1, events_per_unit: 1, overflow: 20 }
@@ -169,7 +169,9 @@ EOF
 U deploy "$m" >/dev/null
 wait_for 10 sh -c "grep -q 'client=unifaasd-ov .*result=connected' '$PLAT_STATE/logs/unifaasd.log'"
 sleep 0.3
-seq -f "o%g" 100 | PUB -q 1 -t ov/in -l
+seq -f "o%g" 50 | PUB -q 1 -t ov/in -l
+sleep 0.5 # the backlog grows from one check to the next
+seq -f "o%g" 51 100 | PUB -q 1 -t ov/in -l
 if wait_for 30 state_is ov stopped; then
 	pass overflow-stopped
 else
