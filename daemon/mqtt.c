@@ -42,6 +42,7 @@
 #include <string.h>
 
 #include "delivery.h"
+#include "metrics.h"
 #include "mqtt.h"
 #include "mqtt_codec.h"
 #include "store.h"
@@ -160,9 +161,21 @@ struct mqtt {
 	struct conn *flush_list;
 	char **q0; /* QoS 0 entries in the next write of the outbox */
 	size_t nq0, capq0;
-	struct mqtt_stats stats;
+	uint64_t unrouted, oversize; /* dropped so far (their log lines are thinned) */
 	int closing;
 };
+
+static void count_in(const char *outcome)
+{
+	const char *v[] = {"mqtt", outcome};
+	metric_add(M_INGRESS_MESSAGES, v, 1);
+}
+
+static void count_out(const char *status, size_t n)
+{
+	const char *v[] = {"mqtt", status};
+	metric_add(M_EGRESS_CALLS, v, (double)n);
+}
 
 /* ---- connections ---- */
 
@@ -364,8 +377,6 @@ static void handle_packet(struct conn *c, const struct mqtt_packet *p)
 		}
 		c->state = C_UP;
 		c->backoff_ms = BACKOFF_MIN_MS;
-		if (c->was_down)
-			c->m->stats.reconnects++;
 		dlog("info", "what=mqtt op=connect client=%s broker=%s result=%s session_present=%u", c->client_id,
 		     c->m->url, c->was_down ? "reconnected" : "connected", p->session_present);
 		c->was_down = 0;
@@ -546,10 +557,10 @@ static void xadd_done(redisReply *r, void *arg)
 	}
 	if (r && r->type == REDIS_REPLY_STRING) {
 		f->state = 1;
-		s->m->stats.queued++;
+		count_in("accepted");
 	} else {
 		f->state = -1;
-		s->m->stats.store_failed++;
+		count_in("store_failed");
 		dlog("error", "what=mqtt-ingress workflow=%s op=xadd cause=\"%s\"", s->wf,
 		     r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply from redis");
 	}
@@ -585,10 +596,10 @@ static void session_message(struct session *s, const struct mqtt_packet *p)
 	struct mqtt *m = s->m;
 	struct workflow *w = registry_find(m->d, s->wf);
 	const char *queue = s->ending ? NULL : route(w, p->topic, p->topic_len);
-	m->stats.received++;
 	int big = !p->payload || p->payload_len > MQTT_PAYLOAD_MAX;
 	if (big || !queue) { /* acknowledged (in order) and dropped */
-		uint64_t n = big ? ++m->stats.oversize : ++m->stats.unrouted;
+		uint64_t n = big ? ++m->oversize : ++m->unrouted;
+		count_in(big ? "too_large" : "unrouted");
 		if (big || n - s->unrouted_logged >= 1000 || !s->unrouted_logged) {
 			dlog("warn", "what=mqtt-ingress workflow=%s topic=%.*s action=dropped cause=\"%s\" count=%llu",
 			     s->wf, (int)p->topic_len, (const char *)p->topic,
@@ -612,7 +623,7 @@ static void session_message(struct session *s, const struct mqtt_packet *p)
 	}
 	if (store_sendv(m->d->store, xadd_done, f, cmd.argc, cmd.argv, cmd.len) < 0) {
 		f->state = -1;
-		m->stats.store_failed++;
+		count_in("store_failed");
 		session_flush(s);
 	}
 }
@@ -832,7 +843,7 @@ static void outbox_delete(struct mqtt *m, char **ids, size_t n)
 
 static void ack_q0(struct mqtt *m, char **ids, size_t n)
 {
-	m->stats.published += n;
+	count_out("published", n);
 	outbox_delete(m, ids, n);
 	outbox_read(&m->ob);
 }
@@ -882,7 +893,7 @@ static void outbox_publish(struct outbox *ob, const redisReply *entry)
 	int qos = q && qlen == 1 && (q[0] == '0' || q[0] == '1') ? q[0] - '0' : -1;
 	uint8_t head[MQTT_HEAD_MAX + 4 + UF_TOPIC_MAX];
 	if (!topic || !data || qos < 0 || !uf_topic_name_ok(topic, tlen, NULL) || dlen > MQTT_REMAINING_MAX / 2) {
-		m->stats.outbox_invalid++;
+		count_out("refused", 1);
 		dlog("error", "what=mqtt-outbox entry=%s action=dropped cause=\"no valid topic, qos (0 or 1) or data\"",
 		     id->str);
 		push_str(&ob->done, &ob->ndone, &ob->capdone, id->str);
@@ -1016,7 +1027,7 @@ static void outbox_packet(struct conn *c, const struct mqtt_packet *p)
 			ob->slots[i].id = 0;
 			ob->used--;
 			push_str(&ob->done, &ob->ndone, &ob->capdone, ob->slots[i].entry);
-			c->m->stats.published++;
+			count_out("published", 1);
 			break;
 		}
 	if (ob->ndone >= 64) {
@@ -1107,9 +1118,4 @@ void mqtt_close(struct mqtt *m)
 	conn_want(&m->ob.c, 0);
 	m->closing = 1;
 	on_flush(&m->flush);
-}
-
-const struct mqtt_stats *mqtt_stats(const struct mqtt *m)
-{
-	return &m->stats;
 }
