@@ -4,15 +4,17 @@
 #
 # Brings up a private platform (`unifaas up`, ports from uf_port, state dir
 # under a temporary directory) and a device account, then, REPS times:
-#   baseline: `mosquitto_pub -l -q 1` of N messages to a plain
-#     `mosquitto_sub -q 1 -C N` (what the broker and the publisher do
-#     alone), timed from the publisher's start to the subscriber's exit;
-#   unifaasd: the same N messages on a topic routed to a queue (ingress.mqtt,
-#     QoS 1: each acknowledged only after its XADD), timed from the
-#     publisher's start until the queue holds them all (polled every 20 ms).
+#   baseline: P publishers (`mosquitto_pub -l -q 1`, N/P messages each)
+#     to a plain `mosquitto_sub -q 1 -C N` (what the broker and the
+#     publishers do alone), timed from the publishers' start to the
+#     subscriber's exit;
+#   unifaasd: the same publishers on a topic routed to a queue
+#     (ingress.mqtt, QoS 1: each message acknowledged only after its XADD),
+#     timed from their start until the queue holds all N (polled every
+#     20 ms).
 # The step that listens has max_units 1, so one unit runs beside, as it
 # would.  Prints each figure, their medians and the ratio; never fails on a
-# slow figure.  Knobs: N (50000), REPS (3).
+# slow figure.  Knobs: N (50000), REPS (3), P (4).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export UF_BUILD=${1:-build}
@@ -22,6 +24,7 @@ UF_SUITE=mqttbench
 . tests/platform/lib.sh
 N=${N:-50000}
 REPS=${REPS:-3}
+P=${P:-4}
 now() { date +%s.%N; }
 
 fn=$(build_guest tests/platform/platform_fn.c) || exit 1
@@ -37,8 +40,15 @@ ingress:
   mqtt: [{ topic: bench/in, queue: in }]
 Y
 U deploy "$UF_TMP/wf.yaml" >/dev/null || exit 1
-seq -f "m%g" "$N" >"$UF_TMP/msgs"
-pub() { mosquitto_pub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u bench -P "$PASS" -q 1 -t "$1" -l <"$UF_TMP/msgs"; }
+seq -f "m%g" "$N" | split -n "l/$P" - "$UF_TMP/msgs."
+pub() {
+	local f pids=()
+	for f in "$UF_TMP"/msgs.*; do
+		mosquitto_pub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u bench -P "$PASS" -q 1 -t "$1" -l <"$f" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+}
 sleep 1
 
 base=() ufd=()
@@ -63,6 +73,6 @@ for r in $(seq "$REPS"); do
 done
 med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 b=$(med "${base[@]}") u=$(med "${ufd[@]}")
-printf 'MQTT QoS 1, %d messages x %d, medians: baseline (mosquitto -> plain subscriber) %.0f msg/s; unifaasd ingress (acknowledged after XADD) %.0f msg/s; ratio %.2f; target >= 10000 msg/s: %s\n' \
-	"$N" "$REPS" "$b" "$u" "$(echo "$u / $b" | bc -l)" "$(echo "$u >= 10000" | bc)"
+printf 'MQTT QoS 1, %d messages from %d publishers x %d, medians: baseline (mosquitto -> plain subscriber) %.0f msg/s; unifaasd ingress (acknowledged after XADD) %.0f msg/s; ratio %.2f; target >= 10000 msg/s: %s\n' \
+	"$N" "$P" "$REPS" "$b" "$u" "$(echo "$u / $b" | bc -l)" "$(echo "$u >= 10000" | bc)"
 printf 'machine: %s, %s cores; %s\n' "$(sed -n 's/^model name\t: //p' /proc/cpuinfo | head -1)" "$(nproc)" "$(date -u '+%Y-%m-%d %H:%M UTC')"

@@ -502,9 +502,12 @@ static void conn_want(struct conn *c, int want)
 		return;
 	}
 	if (c->state >= C_CONNACK && c->tcp) {
+		/* what is queued (PUBACKs) and DISCONNECT, written now if the
+		 * socket takes them (closing cancels a pending uv_write): else
+		 * the broker sends the unacknowledged messages again */
 		uint8_t b[2];
-		conn_flush(c);
-		uv_buf_t buf = uv_buf_init((char *)b, (unsigned)mqtt_disconnect(b, sizeof(b)));
+		conn_out(c, b, mqtt_disconnect(b, sizeof(b)), NULL, 0);
+		uv_buf_t buf = uv_buf_init((char *)c->out, (unsigned)c->outlen);
 		uv_try_write((uv_stream_t *)c->tcp, &buf, 1);
 	}
 	if (c->state != C_IDLE)

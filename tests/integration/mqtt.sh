@@ -92,6 +92,12 @@ PY
 [ "$(R XLEN uf:q:mq:readings)" = 4 ] && daemon_log | grep -q 'what=mqtt-ingress workflow=mq topic=dev/big/readings action=dropped cause="payload over 1 MiB' &&
 	pass oversize-dropped-logged || fail oversize-dropped-logged "xlen $(R XLEN uf:q:mq:readings); $(daemon_log | grep mqtt-ingress | tail -2)"
 kill -0 "$(cat "$PLAT_STATE/unifaasd.pid")" && pass alive-after-bad-input || fail alive-after-bad-input "unifaasd died"
+# counted by outcome on /metrics: r1 a1 r2 bin r3 accepted, one too large
+curl -s --max-time 10 -H "Authorization: Bearer $(cat "$PLAT_STATE/api.token")" \
+	"http://127.0.0.1:$PLAT_API_PORT/metrics" >"$UF_TMP/metrics.txt"
+grep -qx 'unifaas_ingress_messages_total{source="mqtt",outcome="accepted"} 5' "$UF_TMP/metrics.txt" &&
+	grep -qx 'unifaas_ingress_messages_total{source="mqtt",outcome="too_large"} 1' "$UF_TMP/metrics.txt" &&
+	pass metrics-by-outcome || fail metrics-by-outcome "$(grep 'source="mqtt"' "$UF_TMP/metrics.txt")"
 
 # burst PREFIX: N messages PREFIX1..PREFIXN on burst/PREFIX, QoS 1, in
 # chunks of 250 a little apart (so a kill lands in the middle); a chunk is
