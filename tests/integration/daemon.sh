@@ -200,12 +200,12 @@ case $out in
 esac
 U undeploy forge >/dev/null
 
-# --- keys the platform does not serve yet are refused, not ignored --------
-printf 'name: unserved\nfunctions:\n  s:\n    image: %s\n    listen: in\ningress:\n  mqtt: [{ topic: a/b, queue: in }]\n' "$fn" >"$UF_TMP/unserved.yaml"
-U deploy "$UF_TMP/unserved.yaml" >"$UF_TMP/us.out" 2>&1
+# --- every key of the design is served: ingress deploys (no key refused) --
+printf 'name: routed\nfunctions:\n  s:\n    image: %s\n    listen: in\ningress:\n  mqtt: [{ topic: a/b, queue: in }]\n  http: [{ path: /in, queue: in }]\n' "$fn" >"$UF_TMP/routed.yaml"
+U deploy "$UF_TMP/routed.yaml" >"$UF_TMP/us.out" 2>&1
 rc=$?
-[ $rc = 65 ] && grep -q "unserved.yaml:7: ingress.mqtt: not served by this version of unifaas (MQTT routes" "$UF_TMP/us.out" &&
-	not_deployed unserved && pass unserved-key-refused || fail unserved-key-refused "rc $rc: $(cat "$UF_TMP/us.out")"
+[ $rc = 0 ] && ! not_deployed routed && pass ingress-deploys || fail ingress-deploys "rc $rc: $(cat "$UF_TMP/us.out")"
+U undeploy routed >/dev/null
 
 # --- no randomness, no credentials: deploy and up are refused -------------
 printf '#include <errno.h>\n#include <sys/types.h>\nssize_t getrandom(void *b, size_t n, unsigned f) { (void)b; (void)n; (void)f; errno = ENOSYS; return -1; }\n' >"$UF_TMP/norandom.c"

@@ -3,8 +3,9 @@
 # deployed function (tests/platform/edge_fn.c) against real Redis: an
 # event's source and attrs (the fields an edge writes with uf_ingress_cmd,
 # common/delivery.h) reach the function; uf_mqtt_publish lands in the
-# outbox uf:out:mqtt only when its event commits and only for topics the
-# manifest's publish: allows (-EPERM otherwise); invoke replies are
+# outbox uf:out:mqtt (and through unifaasd on a subscriber) only when its
+# event commits and only for topics the manifest's publish: allows (-EPERM
+# otherwise); invoke replies are
 # PUBLISHed on uf:reply:<wf> for ok and failed outcomes, by the tender and
 # by unifaasd for a unit killed holding the event; the workflow's ACL user
 # gets exactly that.  `unifaas run --source/--attrs/--publish` locally.
@@ -56,25 +57,31 @@ else
 fi
 
 # --- uf_mqtt_publish: the outbox, only when the event commits --------------
+# unifaasd publishes the outbox (daemon/mqtt.c) and deletes each entry the
+# broker took: a subscriber (the platform's account) sees what committed
+mosquitto_sub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u unifaasd -P "$(cat "$PLAT_STATE/mqtt.pass")" -q 1 -v \
+	-t 'lights/#' -t 'other/#' -W 60 >"$UF_TMP/sub.out" 2>&1 &
+subpid=$!
+sleep 0.5
+got_pub() { grep -qx "$1" "$UF_TMP/sub.out"; }
 R XADD uf:q:edges:in '*' data pub:lights/7/set >/dev/null
-if wait_for 30 xlen_is uf:out:mqtt 1; then
-	got=$(R --raw XRANGE uf:out:mqtt - + | sed -n '2,$p' | tr '\n' ' ')
-	id=$(R --raw XRANGE uf:q:edges:in - + | grep -B2 -x 'pub:lights/7/set' | head -1)
-	[ "$got" = "wf edges step e topic lights/7/set qos 1 data m-lights/7/set event $id " ] &&
-		pass publish-in-outbox || fail publish-in-outbox "$got (event $id)"
+if wait_for 30 got_pub "lights/7/set m-lights/7/set" && wait_for 10 xlen_is uf:out:mqtt 0; then
+	pass publish-reaches-subscriber
 else
-	fail publish-in-outbox "outbox has $(R XLEN uf:out:mqtt) entries"
+	fail publish-reaches-subscriber "subscriber: $(cat "$UF_TMP/sub.out"); outbox $(R XLEN uf:out:mqtt)"
 fi
 R XADD uf:q:edges:in '*' data pubfail:lights/8/set >/dev/null
 R XADD uf:q:edges:in '*' data pub:other/topic >/dev/null
 R XADD uf:q:edges:in '*' data pub:lights/+/set >/dev/null
-if wait_for 30 xlen_is uf:dlq:edges:in 1 && wait_for 30 drained edges in e; then
-	[ "$(R XLEN uf:out:mqtt)" = 1 ] && pass publish-not-on-failure || fail publish-not-on-failure "outbox $(R --raw XRANGE uf:out:mqtt - +)"
+R XADD uf:q:edges:in '*' data pub:lights/9/set >/dev/null # after the others: once it is there, they would be too
+if wait_for 30 xlen_is uf:dlq:edges:in 1 && wait_for 30 drained edges in e && wait_for 30 got_pub "lights/9/set m-lights/9/set"; then
+	[ "$(wc -l <"$UF_TMP/sub.out")" = 2 ] && pass publish-not-on-failure || fail publish-not-on-failure "subscriber: $(cat "$UF_TMP/sub.out")"
 	pubs=$(R --raw XRANGE uf:q:edges:out - + | grep '^pub=' | tr '\n' ' ')
-	[ "$pubs" = "pub=0 pub=-1 pub=-22 " ] && pass publish-eperm-einval || fail publish-eperm-einval "$pubs"
+	[ "$pubs" = "pub=0 pub=-1 pub=-22 pub=0 " ] && pass publish-eperm-einval || fail publish-eperm-einval "$pubs"
 else
-	fail publish-not-on-failure "dlq $(R XLEN uf:dlq:edges:in)"
+	fail publish-not-on-failure "dlq $(R XLEN uf:dlq:edges:in); subscriber: $(cat "$UF_TMP/sub.out")"
 fi
+kill "$subpid" 2>/dev/null
 grep -q 'workflow=edges step=e topic="other/topic" error=publish_not_allowed allowed="lights/+/set, alerts/#"' \
 	"$PLAT_STATE"/logs/edges* "$PLAT_STATE"/logs/*/* 2>/dev/null && pass publish-refusal-logged ||
 	fail publish-refusal-logged "$(U logs edges/e 2>&1 | tail -3)"
