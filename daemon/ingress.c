@@ -294,9 +294,11 @@ static enum MHD_Result invalid_event(struct ingress *in, struct MHD_Connection *
 	return api_json(c, 400, j);
 }
 
-/* The body as an event: ev->data/len and ev->attrs (NULL: none).  -1 when
+/* The body as an event: data and dlen (the body itself, or ev's payload for a
+ * CloudEvent) and ev->attrs (NULL: none).  -1 when
  * answered (400, 415). */
-static int read_body(struct ingress *in, struct MHD_Connection *c, const char *body, size_t len, struct ce_event *ev)
+static int read_body(struct ingress *in, struct MHD_Connection *c, const char *body, size_t len, struct ce_event *ev,
+                     const char **data, size_t *dlen)
 {
 	const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
 	struct ce_headers h = {0};
@@ -314,6 +316,8 @@ static int read_body(struct ingress *in, struct MHD_Connection *c, const char *b
 			ce_event_free(ev);
 			return -1;
 		}
+		*data = ev->data ? ev->data : "";
+		*dlen = ev->len;
 		return 0;
 	}
 	if (h.n || h.over) {
@@ -326,6 +330,8 @@ static int read_body(struct ingress *in, struct MHD_Connection *c, const char *b
 			ce_event_free(ev);
 			return -1;
 		}
+		*data = ev->data ? ev->data : "";
+		*dlen = ev->len;
 		return 0;
 	}
 	if (type && ce_type_is_json(type)) {
@@ -348,10 +354,8 @@ static int read_body(struct ingress *in, struct MHD_Connection *c, const char *b
 		}
 		ev->attrs = json_pack("{s:o}", "datacontenttype", s);
 	}
-	ev->data = malloc(len ? len : 1);
-	if (ev->data && len)
-		memcpy(ev->data, body, len);
-	ev->len = len;
+	*data = body; /* kept byte for byte: no copy */
+	*dlen = len;
 	return 0;
 }
 
@@ -409,7 +413,9 @@ static void accept_finish(struct request *rq)
 		return;
 	count(in, IN_ACCEPTED);
 	scheduler_poke(api_daemon(api_of(rq)), s->wf, s->queue);
-	api_answer_json(rq, 202, json_pack("{s:s}", "id", s->id));
+	char body[sizeof(s->id) + 16]; /* a stream id: digits and '-', nothing to escape */
+	int n = snprintf(body, sizeof(body), "{\"id\":\"%s\"}\n", s->id);
+	api_answer_raw(rq, 202, "application/json", body, (size_t)n, NULL, NULL);
 	api_answer_whole(rq);
 }
 
@@ -558,14 +564,15 @@ static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char
 	size_t len;
 	const char *body = api_body_of(rq, &len);
 	struct ce_event ev;
-	if (read_body(in, c, body, len, &ev) < 0)
+	const char *data = "";
+	size_t dlen = 0;
+	if (read_body(in, c, body, len, &ev, &data, &dlen) < 0)
 		return MHD_YES;
 	char *attrs = ev.attrs ? json_dumps(ev.attrs, JSON_COMPACT) : NULL;
 	enum MHD_Result ret;
 	if (s->invoke) {
-		ret =
-		    ingress_invoke(a, c, rq, w, s->queue, ev.data ? ev.data : "", ev.len, s->src, attrs, s->timeout_ms);
-	} else if (queue_event(rq, s, ev.data ? ev.data : "", ev.len, s->src, attrs) < 0) {
+		ret = ingress_invoke(a, c, rq, w, s->queue, data, dlen, s->src, attrs, s->timeout_ms);
+	} else if (queue_event(rq, s, data, dlen, s->src, attrs) < 0) {
 		count(in, IN_UNAVAILABLE);
 		ret = api_unavailable(c);
 	} else {
