@@ -419,3 +419,11 @@ if wait_for 10 sh -c "\"$UNIFAAS\" --state-dir \"$PLAT_STATE\" ls | grep -q 'ovf
 else
 	fail stopped-503 "ovf did not stop: $(U ls)"
 fi
+
+# --- ingress_body_max from unifaasd.conf ------------------------------------------------
+printf 'ingress_body_max=100\n' >"$PLAT_STATE/unifaasd.conf"
+U down >/dev/null 2>&1
+U up >/dev/null 2>&1 || fail body-max-restart "unifaas up with ingress_body_max=100"
+got=$(post /ing/readings "${AUTH[@]}" --data-binary "$(head -c 101 /dev/zero | tr '\0' x)")
+got2=$(post /ing/readings "${AUTH[@]}" --data-binary "$(head -c 100 /dev/zero | tr '\0' x)")
+[ "${got%% *}" = 413 ] && [ "${got2%% *}" = 202 ] && pass body-max-config || fail body-max-config "101: $got; 100: $got2"
