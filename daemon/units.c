@@ -769,10 +769,10 @@ struct start {
 	struct daemon *d;
 	char wf[UF_NAME_BUF], step[UF_NAME_BUF];
 	uint64_t serial;   /* of the workflow asked for: a replacement is not it */
-	uint64_t asked_ms; /* unit_start was called (now_ms) */
+	uint64_t asked_ns; /* unit_start was called (uv_hrtime) */
 };
 
-static int launch(struct daemon *d, struct step *s, uint64_t seq, uint64_t asked_ms, char *err, size_t errlen)
+static int launch(struct daemon *d, struct step *s, uint64_t seq, uint64_t asked_ns, char *err, size_t errlen)
 {
 	int outfd = -1, errfd = -1;
 	struct unit *u = calloc(1, sizeof(*u));
@@ -810,7 +810,7 @@ static int launch(struct daemon *d, struct step *s, uint64_t seq, uint64_t asked
 	record(d, u);
 	const char *how[] = {s->wf->m->name, s->fn->name, u->standby ? "standby" : "spawn"};
 	metric_add(M_UNIT_STARTS, how, 1);
-	metric_observe(M_UNIT_SPAWN, how, (double)(u->started_ms - asked_ms) / 1000.0);
+	metric_observe(M_UNIT_SPAWN, how, (double)(uv_hrtime() - asked_ns) / 1e9);
 	dlog("info", "what=unit-start unit=%s workflow=%s step=%s pid=%d standby=%d tap=%s", u->id, s->wf->m->name,
 	     s->fn->name, u->pid, u->standby, u->tap[0] ? u->tap : "-");
 	return 0;
@@ -834,7 +834,7 @@ static void numbered(redisReply *r, void *arg)
 		if (!r || r->type != REDIS_REPLY_INTEGER)
 			scheduler_start_done(d, s, -1, r ? "redis refused a unit number" : "redis did not answer");
 		else
-			scheduler_start_done(d, s, launch(d, s, (uint64_t)r->integer, st->asked_ms, err, sizeof(err)),
+			scheduler_start_done(d, s, launch(d, s, (uint64_t)r->integer, st->asked_ns, err, sizeof(err)),
 			                     err);
 	}
 	free(st);
@@ -852,7 +852,7 @@ int unit_start(struct daemon *d, struct step *s, char *err, size_t errlen)
 	}
 	st->d = d;
 	st->serial = s->wf->serial;
-	st->asked_ms = now_ms();
+	st->asked_ns = uv_hrtime();
 	snprintf(st->wf, sizeof(st->wf), "%s", s->wf->m->name);
 	snprintf(st->step, sizeof(st->step), "%s", s->fn->name);
 	if (store_send(d->store, numbered, st, "HINCRBY uf:state:seq %s.%s 1", st->wf, st->step) < 0) {
