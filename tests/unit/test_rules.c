@@ -65,6 +65,24 @@ static void names_at_their_limits(void **state)
 	}
 }
 
+/* env keys and secret names: one rule for the manifest, the CLI and the API */
+static void variable_names(void **state)
+{
+	(void)state;
+	const char *good[] = {"A", "_", "SLACK_URL", "a9", "_9x"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)
+		assert_true(uf_name_ok(UF_NAME_VAR, good[i], strlen(good[i])));
+	const char *bad[] = {"", "9A", "a-b", "a b", "a.b", "a=b", "é", "a\n", "../x", "a/b"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		assert_false(uf_name_ok(UF_NAME_VAR, bad[i], strlen(bad[i])));
+	assert_true(uf_name_ok(UF_NAME_VAR, fill('V', UF_VAR_MAX), UF_VAR_MAX));
+	assert_false(uf_name_ok(UF_NAME_VAR, fill('V', UF_VAR_MAX + 1), UF_VAR_MAX + 1));
+	char want[32];
+	snprintf(want, sizeof(want), "at most %u", UF_VAR_MAX);
+	assert_non_null(strstr(uf_name_rule(UF_NAME_VAR), want));
+	assert_string_equal(uf_name_what(UF_NAME_VAR), "variable name");
+}
+
 static void keys_are_utf8_without_nul(void **state)
 {
 	(void)state;
@@ -463,6 +481,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(names_at_their_limits),
+	    cmocka_unit_test(variable_names),
 	    cmocka_unit_test(keys_are_utf8_without_nul),
 	    cmocka_unit_test(rule_words_match_the_limits),
 	    cmocka_unit_test(int64_as_redis_reads_it),
