@@ -7,9 +7,12 @@
  * kernel cannot give randomness (an old kernel, a seccomp filter, an
  * interrupted read) the caller gets an error to refuse the operation with;
  * nothing guessable such as rand() or the clock is ever used instead.
+ * A process that holds secrets dumps no core (uf_no_core_dumps).
  */
 #include <errno.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 
 #include "secret.h"
 
@@ -41,4 +44,10 @@ int uf_random_hex(char *out, size_t outlen, size_t nbytes)
 	}
 	out[2 * nbytes] = '\0';
 	return 0;
+}
+
+int uf_no_core_dumps(void)
+{
+	struct rlimit none = {0, 0};
+	return setrlimit(RLIMIT_CORE, &none) == 0 && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 ? 0 : -1;
 }

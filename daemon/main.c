@@ -25,6 +25,7 @@
 #include "mqtt.h"
 #include "standby.h"
 #include "metrics.h"
+#include "secret.h"
 #include "store.h"
 #include "tap_pool.h"
 #include "tokens.h"
@@ -137,7 +138,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "unifaasd: config: %s\n", err);
 		return 1;
 	}
-	closefrom(3); /* whatever the starter left open is not ours */
+	closefrom(3);                 /* whatever the starter left open is not ours */
+	if (uf_no_core_dumps() < 0) { /* it holds Redis's password, secrets on their way to units */
+		fprintf(stderr, "unifaasd: cannot turn core dumps off: %s\n", strerror(errno));
+		return 1;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	d.loop = uv_default_loop();

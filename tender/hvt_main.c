@@ -31,6 +31,7 @@
 
 #include "hvt.h"
 #include "launch.h"
+#include "secret.h"
 #include "topic.h"
 
 extern char **environ;
@@ -600,6 +601,10 @@ int hvt_main(int argc, char **argv)
 	char consumer[32];
 	snprintf(consumer, sizeof(consumer), "unit-%d", (int)getpid());
 	struct uf_redis_opts ro = {.workflow = "default", .consumer = consumer, .retries = 3};
+	if (uf_no_core_dumps() < 0) { /* before any credential, secret or guest byte arrives */
+		fprintf(stderr, "uf-hvt: cannot turn core dumps off: %s\n", strerror(errno));
+		return UF_END_INTERNAL;
+	}
 	if ((argc == 2 || (argc == 3 && !argv[2][strspn(argv[2], " ")])) && !strcmp(argv[1], "--standby")) {
 		/* see hvt_standby.c */
 		if (hvt_kvm_create(&h, err, sizeof(err)) < 0) {

@@ -109,7 +109,8 @@ wait_for 10 sh -c "grep -q \"what=unit-start workflow=sec step=s cause=.*secret 
 
 # the same through a tender spawned for the unit (no standby: prestart=0)
 plat_down
-PLAT_CONF=prestart=0 plat_up || { fail up2 "the platform without standbys did not come up"; exit 0; }
+# (under 'ulimit -c unlimited', for the core dump case below)
+(ulimit -c unlimited && PLAT_CONF=prestart=0 plat_up) || { fail up2 "the platform without standbys did not come up"; exit 0; }
 printf '%s' "$V1" | U secret set SLACK_URL && U deploy "$m" >/dev/null || fail deploy-spawned "set or deploy failed"
 echo getenv:SLACK_URL | U push sec in >/dev/null
 wait_for 20 kv_is sec env:SLACK_URL "$V1" && daemon_log | grep 'what=unit-start unit=sec\.' | grep -q 'standby=0' &&
@@ -118,4 +119,19 @@ tpid=$(plat_pids '--consumer=sec\.s\.' | head -1)
 ps -ef >"$UF_TMP/ps.txt"
 [ -n "$tpid" ] && ! grep -q -- "$V1" "$UF_TMP/ps.txt" && ! tr '\0' ' ' <"/proc/$tpid/cmdline" | grep -q -- "$V1" &&
 	pass spawned-not-in-argv || fail spawned-not-in-argv "tender '$tpid'"
+
+# no core dump carries the value: unifaasd and the tender set their core
+# limit to 0 and are not dumpable, so a tender that crashes writes no core
+# even though the platform was started under 'ulimit -c unlimited'
+dpid=$(cat "$PLAT_STATE/unifaasd.pid")
+no_core_limit() { grep -Eq '^Max core file size +0 +0 ' "/proc/$1/limits"; }
+[ -n "$tpid" ] && no_core_limit "$tpid" && no_core_limit "$dpid" && pass core-limit-zero ||
+	fail core-limit-zero "tender: $(grep core "/proc/$tpid/limits"); unifaasd: $(grep core "/proc/$dpid/limits")"
+cwd=$(readlink "/proc/$tpid/cwd")
+kill -SEGV "$tpid"
+wait_for 10 sh -c "! kill -0 $tpid 2>/dev/null"
+sleep 1
+cores=$(find "$PLAT_STATE" "$cwd" -maxdepth 1 -name 'core*' -type f 2>/dev/null)
+[ -z "$cores" ] && pass crash-dumps-no-core ||
+	fail crash-dumps-no-core "core files: $cores$(grep -l --binary-files=text -- "$V1" $cores >/dev/null && echo ', holding the value')"
 finish
