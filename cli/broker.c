@@ -332,10 +332,16 @@ int broker_write_config(const struct cli_state *st, const char *user)
 	                        "listener %u %s\n",
 	                        st->dir, st->dir, QUEUED_MESSAGES, INFLIGHT, st->dir, st->dir, user, st->mqtt_port,
 	                        wildcard ? bind : "127.0.0.1");
+	/* Listeners only devices use (unifaasd connects on loopback): a client's
+	 * id is its username there, so a device cannot take over a session of
+	 * the platform (its client id "unifaasd-<wf>"), or another device's,
+	 * by connecting with that id */
 	if (bind[0] && !wildcard && strcmp(bind, "127.0.0.1"))
-		len += (size_t)snprintf(text + len, sizeof(text) - len, "listener %u %s\n", st->mqtt_port, bind);
+		len += (size_t)snprintf(text + len, sizeof(text) - len,
+		                        "listener %u %s\nuse_username_as_clientid true\n", st->mqtt_port, bind);
 	if (st->mqtt_tls_port)
-		len += (size_t)snprintf(text + len, sizeof(text) - len, "listener %u %s\ncertfile %s\nkeyfile %s\n",
+		len += (size_t)snprintf(text + len, sizeof(text) - len,
+		                        "listener %u %s\ncertfile %s\nkeyfile %s\nuse_username_as_clientid true\n",
 		                        st->mqtt_tls_port, bind[0] ? bind : "127.0.0.1", st->mqtt_tls_cert,
 		                        st->mqtt_tls_key);
 	if (len >= sizeof(text)) {

@@ -196,6 +196,16 @@ out=$(pub sck1 "$DP" 127.0.0.2 "$TLS_PORT" sck/status tls3 1 2>&1)
 out=$(pub nobody x 127.0.0.2 "$TLS_PORT" sck/status tls4 1 --cafile "$W/ca.crt" 2>&1)
 [ $? != 0 ] && grep -q "not authorised" <<<"$out" && pass tls-needs-account || fail tls-needs-account "$out"
 
+# a device on the LAN or TLS listener cannot take over a session of the
+# platform by connecting with its client id ("all": the platform account's
+# subscriber; unifaasd's are "unifaasd-<wf>"): there its id is its username
+pub sck1 "$DP" 127.0.0.2 "$M" sck/status hijack1 1 -i all &&
+	pub sck1 "$DP" 127.0.0.2 "$TLS_PORT" sck/status hijack2 1 -i all --cafile "$W/ca.crt" &&
+	wait_for 10 got all "sck/status hijack1" && wait_for 10 got all "sck/status hijack2" &&
+	! grep -q "Client all already connected" "$S/logs/mosquitto.log" && kill -0 "$SUB_all" &&
+	pass lan-device-cannot-take-client-id ||
+	fail lan-device-cannot-take-client-id "$(grep -E "as all |Client all " "$S/logs/mosquitto.log" | tail -4)"
+
 # the accounts survive a restart (up renders the broker's files from the registry)
 kill "$SUB_all" 2>/dev/null
 plat_down
