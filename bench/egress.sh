@@ -24,16 +24,12 @@ export UF_TMP UF_SUITE=egress-bench UF_RESULTS=$UF_TMP/results
 N=${N:-500}
 . tests/lib.sh
 . tests/platform/lib.sh
+. tests/platform/pki.sh
 
 fn=$(build_guest bench/egress_fn.c) || { echo "egress.sh: bench/egress_fn.c did not build" >&2; exit 1; }
 P=$UF_TMP/pki
 mkdir -p "$P"
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$P/ca.key" -subj "/CN=unifaas bench CA" -days 1 \
-	-out "$P/ca.pem" 2>/dev/null &&
-	openssl req -new -newkey rsa:2048 -nodes -keyout "$P/srv.key" -subj "/CN=localhost" -out "$P/srv.csr" 2>/dev/null &&
-	printf 'subjectAltName=IP:127.0.0.1\n' >"$P/srv.ext" &&
-	openssl x509 -req -in "$P/srv.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" -CAcreateserial -days 1 \
-		-extfile "$P/srv.ext" -out "$P/srv.pem" 2>/dev/null || { echo "egress.sh: openssl failed" >&2; exit 1; }
+{ pki_ca "$P" ca && pki_cert "$P" srv ca IP:127.0.0.1; } || { echo "egress.sh: openssl failed" >&2; exit 1; }
 python3 tests/platform/egress_server.py "$UF_TMP/port" "$UF_TMP/srv.log" "$P/srv.pem" "$P/srv.key" &
 SRV=$!
 trap 'plat_down; kill $SRV 2>/dev/null; rm -rf "$UF_TMP"' EXIT

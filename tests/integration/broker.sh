@@ -9,20 +9,14 @@
 # made here by openssl (a client trusting another CA is refused).
 . "$(dirname "$0")/../lib.sh"
 . "$UF_TOP/tests/platform/lib.sh"
+. "$UF_TOP/tests/platform/pki.sh"
 
 W=$UF_TMP/broker
 mkdir -p "$W"
 TLS_PORT=$(uf_port) || { fail ports "no free port for TLS"; exit 0; }
 
 # a CA, a server certificate for 127.0.0.1 and 127.0.0.2 signed by it, and another CA
-mkca() { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$W/$1.key" \
-	-out "$W/$1.crt" -days 2 -subj "/CN=unifaas test $1" >/dev/null 2>&1; }
-if ! mkca ca || ! mkca otherca ||
-	! openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$W/srv.key" -out "$W/srv.csr" \
-		-subj /CN=127.0.0.2 >/dev/null 2>&1 ||
-	! printf 'subjectAltName=IP:127.0.0.1,IP:127.0.0.2\n' >"$W/san.ext" ||
-	! openssl x509 -req -in "$W/srv.csr" -CA "$W/ca.crt" -CAkey "$W/ca.key" -CAcreateserial -out "$W/srv.crt" \
-		-days 2 -extfile "$W/san.ext" >/dev/null 2>&1; then
+if ! pki_ca "$W" ca || ! pki_ca "$W" otherca || ! pki_cert "$W" srv ca IP:127.0.0.2 IP:127.0.0.1; then
 	fail openssl "could not make the test CA and certificate"
 	exit 0
 fi
@@ -41,11 +35,11 @@ bad_up() { # NAME CONF REGEX
 }
 bad_up bind "mqtt_bind=lan" "^unifaas: up: mqtt_bind=lan in .*/unifaasd.conf: not an IPv4 or IPv6 address"
 bad_up tls-no-cert "mqtt_tls_port=$TLS_PORT" "^unifaas: up: mqtt_tls_port=$TLS_PORT in .*: needs mqtt_tls_cert=PATH"
-bad_up tls-missing-key "$(printf 'mqtt_tls_port=%s\nmqtt_tls_cert=%s\nmqtt_tls_key=%s' "$TLS_PORT" "$W/srv.crt" "$W/none.key")" \
+bad_up tls-missing-key "$(printf 'mqtt_tls_port=%s\nmqtt_tls_cert=%s\nmqtt_tls_key=%s' "$TLS_PORT" "$W/srv.pem" "$W/none.key")" \
 	"^unifaas: up: mqtt_tls_key=$W/none.key in .*: No such file or directory"
 
 PLAT_CONF=$(printf 'mqtt_bind=127.0.0.2\nmqtt_tls_port=%s\nmqtt_tls_cert=%s\nmqtt_tls_key=%s' \
-	"$TLS_PORT" "$W/srv.crt" "$W/srv.key")
+	"$TLS_PORT" "$W/srv.pem" "$W/srv.key")
 plat_suite_up
 M=$PLAT_MQTT_PORT
 S=$PLAT_STATE
@@ -187,20 +181,20 @@ out=$(pub lamp "$DP2" 127.0.0.1 "$M" devices/lamp/state off 1 2>&1)
 U device ls | grep -q "^lamp " && fail rm-ls "lamp still listed" || pass rm-ls
 
 # TLS: the CA made here is trusted, another CA is not; TLS listens on mqtt_bind
-pub sck1 "$DP" 127.0.0.2 "$TLS_PORT" sck/status tls1 1 --cafile "$W/ca.crt" && wait_for 10 got all "sck/status tls1" &&
+pub sck1 "$DP" 127.0.0.2 "$TLS_PORT" sck/status tls1 1 --cafile "$W/ca.pem" && wait_for 10 got all "sck/status tls1" &&
 	pass tls-good-ca || fail tls-good-ca "$(cat "$W/all.out")"
-out=$(pub sck1 "$DP" 127.0.0.2 "$TLS_PORT" sck/status tls2 1 --cafile "$W/otherca.crt" 2>&1)
+out=$(pub sck1 "$DP" 127.0.0.2 "$TLS_PORT" sck/status tls2 1 --cafile "$W/otherca.pem" 2>&1)
 [ $? != 0 ] && ! got all "sck/status tls2" && pass tls-wrong-ca-refused || fail tls-wrong-ca-refused "$out"
 out=$(pub sck1 "$DP" 127.0.0.2 "$TLS_PORT" sck/status tls3 1 2>&1)
 [ $? != 0 ] && pass tls-plain-refused || fail tls-plain-refused "a plain client was served on the TLS port: $out"
-out=$(pub nobody x 127.0.0.2 "$TLS_PORT" sck/status tls4 1 --cafile "$W/ca.crt" 2>&1)
+out=$(pub nobody x 127.0.0.2 "$TLS_PORT" sck/status tls4 1 --cafile "$W/ca.pem" 2>&1)
 [ $? != 0 ] && grep -q "not authorised" <<<"$out" && pass tls-needs-account || fail tls-needs-account "$out"
 
 # a device on the LAN or TLS listener cannot take over a session of the
 # platform by connecting with its client id ("all": the platform account's
 # subscriber; unifaasd's are "unifaasd-<wf>"): there its id is its username
 pub sck1 "$DP" 127.0.0.2 "$M" sck/status hijack1 1 -i all &&
-	pub sck1 "$DP" 127.0.0.2 "$TLS_PORT" sck/status hijack2 1 -i all --cafile "$W/ca.crt" &&
+	pub sck1 "$DP" 127.0.0.2 "$TLS_PORT" sck/status hijack2 1 -i all --cafile "$W/ca.pem" &&
 	wait_for 10 got all "sck/status hijack1" && wait_for 10 got all "sck/status hijack2" &&
 	! grep -q "Client all already connected" "$S/logs/mosquitto.log" && kill -0 "$SUB_all" &&
 	pass lan-device-cannot-take-client-id ||

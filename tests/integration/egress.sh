@@ -8,23 +8,15 @@
 # request, so "never contacted" is checked, not assumed.
 . "$(dirname "$0")/../lib.sh"
 . "$UF_TOP/tests/platform/lib.sh"
+. "$UF_TOP/tests/platform/pki.sh"
 
 fn=$(build_guest "$UF_TOP/tests/platform/egress_fn.c") || { fail build "egress_fn.c did not build"; exit 0; }
 
 # ---- certificates ----
 P=$UF_TMP/pki
 mkdir -p "$P"
-mkcert() { # NAME CA: a key and a certificate for 127.0.0.1/localhost signed by CA
-	openssl req -new -newkey rsa:2048 -nodes -keyout "$P/$1.key" -subj "/CN=localhost" -out "$P/$1.csr" 2>/dev/null &&
-		printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$P/$1.ext" &&
-		openssl x509 -req -in "$P/$1.csr" -CA "$P/$2.pem" -CAkey "$P/$2.key" -CAcreateserial -days 2 \
-			-extfile "$P/$1.ext" -out "$P/$1.pem" 2>/dev/null
-}
-mkca() {
-	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$P/$1.key" -subj "/CN=unifaas test $1" -days 2 \
-		-out "$P/$1.pem" 2>/dev/null
-}
-if ! { mkca ca && mkca rogue && mkcert good ca && mkcert bad rogue; }; then
+if ! { pki_ca "$P" ca && pki_ca "$P" rogue && pki_cert "$P" good ca IP:127.0.0.1 DNS:localhost &&
+	pki_cert "$P" bad rogue IP:127.0.0.1 DNS:localhost; }; then
 	fail pki "openssl could not make the test CA and certificates"
 	exit 0
 fi
