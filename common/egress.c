@@ -198,6 +198,16 @@ size_t uf_url_format(const struct uf_url *u, char *out, size_t cap)
 	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 
+void uf_url_loggable(const char *s, size_t n, char *out, size_t cap)
+{
+	struct uf_url u;
+	if (uf_url_parse(s, n, &u, NULL) == 0)
+		snprintf(out, cap, "%s://%s:%u/... (path of %zu bytes not shown)", u.https ? "https" : "http", u.host,
+		         (unsigned)u.port, u.path_len);
+	else
+		snprintf(out, cap, "(a URL of %zu bytes, not shown)", n);
+}
+
 /* ---- the wire ------------------------------------------------------------ */
 
 int uf_eg_hdr_check(const struct uf_eg_hdr *h, const char **why)

@@ -65,6 +65,13 @@ int uf_url_allows(const struct uf_url *prefix, const struct uf_url *url);
  * does not fit. */
 size_t uf_url_format(const struct uf_url *u, char *out, size_t cap);
 
+/* What a log line may show of the URL [s, s+n) a function called:
+ * "https://host:port/... (path of N bytes not shown)" when it parses, else
+ * "(a URL of N bytes, not shown)".  Never its path or query, which may hold
+ * a secret (a Slack webhook's token is its path) even when the URL is
+ * refused.  Into out (cap bytes, always NUL-terminated when cap > 0). */
+void uf_url_loggable(const char *s, size_t n, char *out, size_t cap);
+
 /* ---- the wire -------------------------------------------------------------- */
 
 #define UF_EG_MAGIC     0x47454655u /* "UFEG" */

@@ -23,8 +23,9 @@
  *
  * Invariants: a request is served only on a connection whose hello named a
  * live grant, against that grant's prefixes (egress_call.c says how); each
- * of egress_call.c's notes is one log line naming the unit.  The struct egress is never freed (threads may outlive
- * egress_close until their units go; the process ends soon after).
+ * of egress_call.c's notes is one log line naming the unit, and showing of
+ * a URL its origin only (uf_url_loggable: a path may hold a secret).  The struct egress is never freed (threads may
+ * outlive egress_close until their units go; the process ends soon after).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -233,10 +234,12 @@ static int hello(struct conn *c)
 static void note(void *arg, const struct eg_caller *c, const struct eg_note *n)
 {
 	(void)arg;
-	if (!strcmp(n->kind, "denied"))
-		dlog("warn", "what=egress-denied unit=%s workflow=%s step=%s url=%.*s cause=%s", c->unit, c->wf,
-		     c->step, (int)n->url_len, n->url, n->cause);
-	else if (!strcmp(n->kind, "refused"))
+	char url[UF_URL_HOST_MAX + 96];
+	if (!strcmp(n->kind, "denied")) {
+		uf_url_loggable(n->url, n->url_len, url, sizeof(url));
+		dlog("warn", "what=egress-denied unit=%s workflow=%s step=%s url=\"%s\" cause=%s", c->unit, c->wf,
+		     c->step, url, n->cause);
+	} else if (!strcmp(n->kind, "refused"))
 		dlog("warn", "what=egress-refused unit=%s workflow=%s step=%s host=%s cause=%s", c->unit, c->wf,
 		     c->step, n->host, n->cause);
 	else

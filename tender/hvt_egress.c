@@ -267,15 +267,9 @@ static int exchange(struct hvt *h, struct uf_hc_http *a, const struct hc_bufs *b
 /* --egress none: the function's manifest has no egress: list */
 static void deny_none(struct uf_hc_http *a, const struct hc_bufs *b)
 {
-	char url[201];
-	size_t n = a->url_len < 200 ? a->url_len : 200;
-	for (size_t i = 0; i < n; i++) { /* one line of plain text: nothing the guest sends may forge another */
-		char c = ((const char *)b->url)[i];
-		url[i] = (unsigned char)c <= 0x20 || (unsigned char)c >= 0x7f ? '?' : c;
-	}
-	url[n] = 0;
-	hvt_printf(2, "uf-hvt: egress denied: %s%s: the function's manifest has no egress: list\n", url,
-	           a->url_len > n ? "..." : "");
+	char url[UF_URL_HOST_MAX + 96]; /* its origin only: the path may hold a secret; one line of plain text */
+	uf_url_loggable(b->url, a->url_len, url, sizeof(url));
+	hvt_printf(2, "uf-hvt: egress denied: %s: the function's manifest has no egress: list\n", url);
 	a->ret = -EPERM;
 }
 

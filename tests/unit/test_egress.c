@@ -118,6 +118,21 @@ static void test_format(void **state)
 	assert_string_equal(out, "http://10.0.0.2:80/");
 }
 
+/* a refused URL in a log line: its origin, never its path or query */
+static void test_loggable(void **state)
+{
+	(void)state;
+	char out[128];
+	const char *s = "https://Hooks.Slack.com/services/T0/B0/SECRETTOKEN?k=SECRET2";
+	uf_url_loggable(s, strlen(s), out, sizeof(out));
+	assert_string_equal(out, "https://hooks.slack.com:443/... (path of 37 bytes not shown)");
+	s = "https://user:SECRET@hooks.slack.com/x"; /* refused by the parser: nothing of it */
+	uf_url_loggable(s, strlen(s), out, sizeof(out));
+	assert_string_equal(out, "(a URL of 37 bytes, not shown)");
+	uf_url_loggable(s, strlen(s), out, 8);
+	assert_string_equal(out, "(a URL ");
+}
+
 /* a request message as the tender builds it */
 static size_t build_req(char *buf, const char *method, const char *url, const char *hdrs, const char *id,
                         const char *body)
@@ -239,7 +254,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_allow_list), cmocka_unit_test(test_format),       cmocka_unit_test(test_wire_req),
-	    cmocka_unit_test(test_wire_resp),  cmocka_unit_test(test_header_lines),
+	    cmocka_unit_test(test_wire_resp),  cmocka_unit_test(test_header_lines), cmocka_unit_test(test_loggable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
