@@ -40,7 +40,8 @@ ingress:
   mqtt: [{ topic: bench/in, queue: in }]
 Y
 U deploy "$UF_TMP/wf.yaml" >/dev/null || exit 1
-seq -f "m%g" "$N" | split -n "l/$P" - "$UF_TMP/msgs."
+seq -f "m%g" "$N" >"$UF_TMP/all"
+split -n "l/$P" "$UF_TMP/all" "$UF_TMP/msgs."
 pub() {
 	local f pids=()
 	for f in "$UF_TMP"/msgs.*; do
@@ -53,7 +54,7 @@ sleep 1
 
 base=() ufd=()
 for r in $(seq "$REPS"); do
-	mosquitto_sub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u unifaasd -P "$SUBPASS" -i "bench-sub-$r" -q 1 \
+	timeout 300 mosquitto_sub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u unifaasd -P "$SUBPASS" -i "bench-sub-$r" -q 1 \
 		-t bench/base -C "$N" >/dev/null &
 	sp=$!
 	sleep 0.5
@@ -66,7 +67,8 @@ for r in $(seq "$REPS"); do
 	want=$((N * r))
 	t0=$(now)
 	pub bench/in
-	until [ "$(R XLEN uf:q:mqb:in)" -ge "$want" ]; do sleep 0.02; done
+	end=$((SECONDS + 300))
+	until [ "$(R XLEN uf:q:mqb:in)" -ge "$want" ] || [ $SECONDS -gt $end ]; do sleep 0.02; done
 	t1=$(now)
 	ufd+=("$(echo "$N / ($t1 - $t0)" | bc -l)")
 	printf 'rep %d: mosquitto to a plain subscriber %.0f msg/s, unifaasd ingress %.0f msg/s\n' "$r" "${base[-1]}" "${ufd[-1]}"
