@@ -111,8 +111,9 @@ static int parse_authority(const char *s, size_t n, struct uf_url *u, const char
 	return host_end < n ? parse_port(s + host_end + 1, n - host_end - 1, u, why) : 0;
 }
 
-/* the path before any '?': no dot segments (also %2e-encoded), no encoded
- * '/' or '\', every '%' followed by two hex digits */
+/* the path before any '?': no dot segments (also %2e-encoded, and with
+ * path parameters: "..;x" is ".." to Tomcat and Jetty), no encoded '/' or
+ * '\', every '%' followed by two hex digits */
 static int check_path(const char *p, size_t n, const char **why)
 {
 	size_t q = n;
@@ -127,13 +128,17 @@ static int check_path(const char *p, size_t n, const char **why)
 		if (i < q && ((a == '2' && b == 'f') || (a == '5' && b == 'c')))
 			return fail(why, "has an encoded '/' or '\\' (%2f, %5c) in its path");
 	}
-	size_t seg = 0, dots = 0, other = 0;
+	size_t seg = 0, dots = 0, other = 0, params = 0;
 	for (size_t i = 0; i <= q; i++) {
 		if (i == q || p[i] == '/') {
 			if (i > seg && other == 0 && (dots == 1 || dots == 2))
-				return fail(why, "has a dot segment ('.' or '..') in its path");
+				return fail(why, "has a dot segment ('.' or '..', also as '..;') in its path");
 			seg = i + 1;
-			dots = other = 0;
+			dots = other = params = 0;
+		} else if (params) {
+			continue; /* the segment's parameters: not its name */
+		} else if (p[i] == ';' || (p[i] == '%' && i + 2 < q && p[i + 1] == '3' && lower(p[i + 2]) == 'b')) {
+			params = 1;
 		} else if (p[i] == '.') {
 			dots++;
 		} else if (p[i] == '%' && i + 2 < q && p[i + 1] == '2' && lower(p[i + 2]) == 'e') {

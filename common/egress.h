@@ -10,7 +10,8 @@
  *    the URL's path starts with the prefix's path at a segment boundary
  *    (`/x` allows `/x`, `/x/y` and `/x?q`, not `/xy`; a prefix ending in
  *    '/' or holding a '?' matches as written).  URLs with userinfo
- *    (`user@host`), a fragment, dot segments (`/a/../b`, also %2e-encoded),
+ *    (`user@host`), a fragment, dot segments (`/a/../b`, also %2e-encoded
+ *    or with path parameters, `/a/..;x/b`),
  *    an encoded '/' or '\' (%2f, %5c), a backslash, spaces or control bytes
  *    are refused outright, so no server can read a path differently from
  *    the one checked.  unifaasd gives libcurl the URL rebuilt from the

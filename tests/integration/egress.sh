@@ -129,6 +129,8 @@ call dots GET "https://localhost:$GOOD/x/../api/hello" 4096 >/dev/null
 check dot-segments expect dots '^ret=-1 status=0'
 call edots GET "https://localhost:$GOOD/x/%2e%2E/api/hello" 4096 >/dev/null
 check encoded-dot-segments expect edots '^ret=-1 status=0'
+call semidots GET "https://localhost:$GOOD/x/..;/api/hello" 4096 >/dev/null
+check dot-segment-with-parameters expect semidots '^ret=-1 status=0'
 call user GET "https://user@localhost:$GOOD/x/hello" 4096 >/dev/null
 check userinfo expect user '^ret=-1 status=0'
 check dots-not-contacted test "$(grep -c -E '\.\.|%2e|/api/hello.*user' "$UF_TMP/good.log")" = 0
@@ -224,7 +226,7 @@ metric() { # STATUS: the counter's value for kind http
 		awk -v s="$1" '$1 == "unifaas_egress_calls_total{kind=\"http\",status=\"" s "\"}" {print $2}'
 }
 metrics_ok() {
-	local want="200=7 302=1 refused=6 timeout=2 error=3" got="" k
+	local want="200=7 302=1 refused=7 timeout=2 error=3" got="" k
 	for k in 200 302 refused timeout error; do got="$got $k=$(metric $k)"; done
 	[ "${got# }" = "$want" ] || { echo "metrics: $got, expected $want"; return 1; }
 }

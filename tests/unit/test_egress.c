@@ -71,6 +71,15 @@ static void test_allow_list(void **state)
 	assert_false(allows("https://a/x/", "https://a/x/..%2fy"));
 	assert_false(allows("https://a/x/", "https://a/x/%2F../y"));
 	assert_false(allows("https://a/x/", "https://a/x/.."));
+	/* a dot segment with path parameters: Tomcat and Jetty read "..;/" as "../" */
+	assert_false(allows("https://a/x/", "https://a/x/..;/y"));
+	assert_false(allows("https://a/x/", "https://a/x/..;jsessionid=1/y"));
+	assert_false(allows("https://a/x/", "https://a/x/.%2e;/y"));
+	assert_false(allows("https://a/x/", "https://a/x/..%3B/y"));
+	assert_false(allows("https://a/x/", "https://a/x/.;"));
+	assert_true(allows("https://a/x/", "https://a/x/y;v=1"));
+	assert_true(allows("https://a/x/", "https://a/x/;/y"));
+	assert_true(allows("https://a/x/", "https://a/x/...;/y"));
 	assert_true(allows("https://a/x/", "https://a/x/...y"));
 	assert_true(allows("https://a/x/", "https://a/x/y?p=../z"));
 	assert_true(allows("https://a/x?k=", "https://a/x?k=v"));
