@@ -23,14 +23,19 @@ fi
 
 # ---- servers: good (trusted CA), bad (rogue CA), plain (http) ----
 SRV_PIDS=()
-start_server() { # NAME [CERT KEY]
+# start_server NAME [CERT KEY]: started in this shell (not in a $(...)
+# subshell, whose SRV_PIDS the EXIT trap would never see: every run left its
+# three servers running), its port then read by server_port NAME
+start_server() {
 	python3 "$UF_TOP/tests/platform/egress_server.py" "$UF_TMP/$1.port" "$UF_TMP/$1.log" "${@:2}" \
 		>"$UF_TMP/$1.out" 2>&1 &
 	SRV_PIDS+=($!)
-	wait_for 10 test -s "$UF_TMP/$1.port" && cat "$UF_TMP/$1.port"
 }
-GOOD=$(start_server good "$P/good.pem" "$P/good.key") && BAD=$(start_server bad "$P/bad.pem" "$P/bad.key") &&
-	PLAIN=$(start_server plain) || {
+server_port() { wait_for 10 test -s "$UF_TMP/$1.port" && cat "$UF_TMP/$1.port"; }
+start_server good "$P/good.pem" "$P/good.key"
+start_server bad "$P/bad.pem" "$P/bad.key"
+start_server plain
+GOOD=$(server_port good) && BAD=$(server_port bad) && PLAIN=$(server_port plain) || {
 	fail servers "the test servers did not start: $(cat "$UF_TMP"/*.out)"
 	kill "${SRV_PIDS[@]}" 2>/dev/null
 	exit 0
