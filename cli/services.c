@@ -637,6 +637,15 @@ int cmd_up(int argc, char **argv)
 		        p.st.dir, sizeof(sun.sun_path) - sizeof("/redis.sock"));
 		return UF_EX_USAGE;
 	}
+	for (const char *ch = p.st.dir; *ch; ch++) /* its paths are written bare into redis.conf, mosquitto.conf */
+		if ((unsigned char)*ch <= ' ' || *ch == 0x7f || *ch == '"' || *ch == '\'') {
+			fprintf(stderr, "unifaas: up: state dir ");
+			cli_show_name(stderr, p.st.dir);
+			fprintf(stderr,
+			        ": has a space, a control character or a quote, which redis.conf and "
+			        "mosquitto.conf cannot hold: use a --state-dir (or UNIFAAS_STATE) without them\n");
+			return UF_EX_USAGE;
+		}
 	if (find_programs(&p) < 0)
 		return UF_EX_ERROR;
 

@@ -33,6 +33,17 @@ bad_up() { # NAME CONF REGEX
 		fail "up-refuses-$1" "status $rc: $(cat "$s.out")"
 	fi
 }
+# a state dir whose path redis.conf and mosquitto.conf cannot hold (a space
+# cut redis.conf's unixsocket line; a newline would add a line of its own)
+sd_n=0
+for d in "my state" "$(printf 'x\nallow_anonymous true')"; do
+	sd_n=$((sd_n + 1))
+	out=$("$UNIFAAS" --state-dir "$W/$d" up --api-port "$PLAT_API_PORT" --mqtt-port "$PLAT_MQTT_PORT" 2>&1)
+	rc=$?
+	[ $rc = 2 ] && grep -q "^unifaas: up: state dir .*: has a space, a control character or a quote" <<<"$out" &&
+		[ ! -e "$W/$d/redis.conf" ] && pass "up-refuses-state-dir-$sd_n" || fail "up-refuses-state-dir-$sd_n" "status $rc: $out"
+	[ -e "$W/$d/redis.pid" ] && "$UNIFAAS" --state-dir "$W/$d" down >/dev/null 2>&1
+done
 bad_up bind "mqtt_bind=lan" "^unifaas: up: mqtt_bind=lan in .*/unifaasd.conf: not an IPv4 or IPv6 address"
 bad_up tls-no-cert "mqtt_tls_port=$TLS_PORT" "^unifaas: up: mqtt_tls_port=$TLS_PORT in .*: needs mqtt_tls_cert=PATH"
 bad_up tls-missing-key "$(printf 'mqtt_tls_port=%s\nmqtt_tls_cert=%s\nmqtt_tls_key=%s' "$TLS_PORT" "$W/srv.pem" "$W/none.key")" \
