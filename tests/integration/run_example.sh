@@ -27,4 +27,20 @@ else
 fi
 out=$(printf '1\n2\n10\n' | "$UNIFAAS" run "$UF_TMP/fib.uf" | wc -l)
 [ "$out" = 3 ] && pass run-fib-three-events || fail run-fib-three-events "got $out lines"
+
+# every whole function in docs/writing-functions.md (a ```c block that
+# has #include lines and no "..." line) builds as written, without a warning
+python3 - "$UF_TOP/docs/writing-functions.md" "$UF_TMP/docex" <<'PY'
+import os, re, sys
+os.makedirs(sys.argv[2], exist_ok=True)
+for k, b in enumerate(re.findall(r"```c\n(.*?)```", open(sys.argv[1]).read(), re.S)):
+    if "#include <" in b and "..." not in [l.strip() for l in b.splitlines()]:
+        open(os.path.join(sys.argv[2], "ex%02d.c" % k), "w").write(b)
+PY
+bad=
+for f in "$UF_TMP"/docex/ex*.c; do
+	"$UNIFAAS" build "$f" -o "${f%.c}.uf" >"${f%.c}.out" 2>&1 && [ ! -s "${f%.c}.out" ] || bad="$bad $(head -1 "$f"): $(head -3 "${f%.c}.out")"
+done
+n=$(ls "$UF_TMP"/docex/ex*.c | wc -l)
+[ "$n" -ge 8 ] && [ -z "$bad" ] && pass docs-examples-build || fail docs-examples-build "$n examples;$bad"
 finish
