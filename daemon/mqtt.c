@@ -31,7 +31,9 @@
  * least once.
  *
  * Every connection reconnects with backoff (200 ms doubling to 10 s) and
- * logs once per change of state.  Redis is reached only through the
+ * logs once per change of state; an ingress session connects only while
+ * the store is healthy (store_healthy), so while Redis is away its
+ * messages wait in the broker instead of being taken and dropped.  Redis is reached only through the
  * store's asynchronous commands (store_sendv), whose replies come in the
  * order the commands were sent.
  */
@@ -77,6 +79,8 @@ struct conn {
 	void *owner;
 	char client_id[UF_NAME_BUF + 16];
 	int clean, want;
+	int needs_redis; /* connects only while the store is healthy (an ingress session) */
+	int redis_waits; /* turns waited for it: logged once, after a second */
 	enum conn_state state;
 	uv_tcp_t *tcp; /* per attempt: freed once closed */
 	uv_connect_t connect_req;
@@ -465,6 +469,20 @@ static void conn_start(struct conn *c)
 	if (c->state != C_IDLE && c->state != C_WAIT)
 		return;
 	uv_timer_stop(&c->timer);
+	/* an ingress session with Redis away would take messages only to
+	 * drop them unacknowledged: it waits (the broker keeps them) */
+	if (c->needs_redis && !store_healthy(c->m->d->store)) {
+		if (++c->redis_waits == 1000 / BACKOFF_MIN_MS)
+			dlog("warn",
+			     "what=mqtt op=connect client=%s cause=\"redis unreachable\" effect=\"messages wait in the "
+			     "broker's session\"",
+			     c->client_id);
+		c->was_down |= c->redis_waits >= 1000 / BACKOFF_MIN_MS;
+		c->state = C_WAIT;
+		uv_timer_start(&c->timer, backoff_cb, BACKOFF_MIN_MS, 0);
+		return;
+	}
+	c->redis_waits = 0;
 	c->state = C_CONNECTING;
 	c->tcp = calloc(1, sizeof(*c->tcp));
 	if (!c->tcp || uv_tcp_init(c->m->d->loop, c->tcp) < 0) {
@@ -564,8 +582,9 @@ static void xadd_done(redisReply *r, void *arg)
 	} else {
 		f->state = -1;
 		count_in("store_failed");
-		dlog("error", "what=mqtt-ingress workflow=%s op=xadd cause=\"%s\"", s->wf,
-		     r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply from redis");
+		if (f->gen == s->c.gen) /* the first of this connection: it drops, the rest are not logged */
+			dlog("error", "what=mqtt-ingress workflow=%s op=xadd cause=\"%s\"", s->wf,
+			     r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply from redis");
 	}
 	session_flush(s);
 }
@@ -764,6 +783,7 @@ static struct session *session_new(struct mqtt *m, const char *wf)
 	snprintf(s->wf, sizeof(s->wf), "%s", wf);
 	snprintf(id, sizeof(id), "unifaasd-%s", wf);
 	conn_init(m, &s->c, id, &session_ops, s);
+	s->c.needs_redis = 1;
 	s->next = m->sessions;
 	m->sessions = s;
 	return s;
@@ -783,6 +803,7 @@ void mqtt_sync(struct mqtt *m, const char *wf)
 		conn_want(&s->c, 0);
 		s->ending = 1;
 		s->c.clean = 1;
+		s->c.needs_redis = 0;
 		conn_want(&s->c, 1);
 		return;
 	}
@@ -793,6 +814,7 @@ void mqtt_sync(struct mqtt *m, const char *wf)
 	if (s->ending) { /* deployed again before the old session ended */
 		conn_want(&s->c, 0);
 		s->ending = 0;
+		s->c.needs_redis = 1;
 	}
 	s->c.clean = 0;
 	if (session_routes(s, w) < 0)

@@ -4,7 +4,8 @@
 # are published with mosquitto_pub (QoS 1) and counted in the queues
 # (distinct payloads: delivery is at least once, so an event may be added
 # twice, never lost), also across a kill -9 of unifaasd and a restart of
-# mosquitto in the middle of a burst, and across a stopped workflow.
+# mosquitto or of Redis in the middle of a burst, and across a stopped
+# workflow.
 . "$(dirname "$0")/../lib.sh"
 . "$UF_TOP/tests/platform/lib.sh"
 
@@ -156,6 +157,34 @@ fi
 [ "$before" -lt $N ] && pass broker-stopped-mid-burst || fail broker-stopped-mid-burst "the burst was over before the stop ($before)"
 wait_for 20 sh -c "grep -q 'what=mqtt op=connect client=unifaasd-mq .*result=reconnected' '$PLAT_STATE/logs/unifaasd.log'" && pass reconnect-logged ||
 	fail reconnect-logged "$(daemon_log | grep 'what=mqtt' | tail -3)"
+
+# --- Redis restarted during a burst: every message queued -----------------
+# While Redis is away the XADDs fail: nothing is acknowledged, the session
+# drops and comes back with backoff; the broker keeps the messages.
+burst d &
+pubpid=$!
+wait_for 20 xlen_gt uf:q:mq:burst $((2 * N + 1000))
+rpid=$(redis_pid)
+before=$(distinct mq burst d)
+if [ -n "$rpid" ] && kill -TERM "$rpid"; then
+	wait_for 20 sh -c "! kill -0 $rpid 2>/dev/null"
+	sleep 0.5
+	U up >/dev/null 2>&1
+	pass redis-restarted
+else
+	fail redis-restarted "no redis pid in $PLAT_STATE"
+fi
+wait "$pubpid"
+if wait_for 90 distinct_is mq burst d $N; then
+	pass redis-restart-all-queued
+else
+	fail redis-restart-all-queued "$(distinct mq burst d) of $N distinct (at the stop: $before)"
+fi
+[ "$before" -lt $N ] && pass redis-stopped-mid-burst || fail redis-stopped-mid-burst "the burst was over before the stop ($before)"
+# logged once or twice for the outage (the failed XADD, the wait), not per
+# message or per reconnection
+n=$(daemon_log | grep -c 'client=unifaasd-mq .*cause="redis\|what=mqtt-ingress workflow=mq op=xadd')
+[ "$n" -ge 1 ] && [ "$n" -le 3 ] && pass redis-away-logged-once || fail redis-away-logged-once "$n lines: $(daemon_log | grep 'what=mqtt' | tail -4)"
 
 # --- a stopped workflow's messages wait in the broker; resume drains them --
 m=$(manifest ov <<EOF
