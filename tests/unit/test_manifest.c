@@ -506,8 +506,10 @@ static void test_bad_egress(void **state)
 	             "             \"https://a:0/\", \"https://a..b/\", \"https://a/#f\"]\n",
 	        "eval.yaml:6: functions.fdc.egress: 'https://u@hooks.slack.com/' has userinfo (user@host): "
 	        "credentials go in a header, never in the URL\n"
-	        "eval.yaml:6: functions.fdc.egress: 'https://a/x/../y' has a dot segment ('.' or '..') in its path\n"
-	        "eval.yaml:6: functions.fdc.egress: 'https://a/%2e%2E/y' has a dot segment ('.' or '..') in its path\n"
+	        "eval.yaml:6: functions.fdc.egress: 'https://a/x/../y' has a dot segment ('.' or '..', also as '..;') "
+	        "in its path\n"
+	        "eval.yaml:6: functions.fdc.egress: 'https://a/%2e%2E/y' has a dot segment ('.' or '..', also as "
+	        "'..;') in its path\n"
 	        "eval.yaml:7: functions.fdc.egress: 'https://a:0/' has a malformed port (expected 1..65535)\n"
 	        "eval.yaml:7: functions.fdc.egress: 'https://a..b/' has a host with an empty label (leading, "
 	        "trailing or doubled '.')\n"
