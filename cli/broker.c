@@ -43,9 +43,11 @@
 #define PLATFORM_USER   "unifaasd" /* config.c's default mqtt_username; up writes it too */
 #define PW_ITERATIONS   101        /* mosquitto_passwd's own count for $7$ */
 #define PW_SALT_BYTES   12
-#define DEVICE_FILTERS  64     /* filters a device may have */
-#define QUEUED_MESSAGES 100000 /* per persistent session (docs/architecture.md) */
-#define INFLIGHT        1000   /* QoS 1 messages in flight to one client */
+#define DEVICE_FILTERS  64           /* filters a device may have */
+#define QUEUED_MESSAGES 100000       /* per persistent session (docs/architecture.md) */
+#define INFLIGHT        1000         /* QoS 1 messages in flight to one client */
+#define PACKET_MAX      (4u << 20)   /* a device's packet: unifaasd takes payloads of 1 MiB at most */
+#define QUEUED_BYTES    (256u << 20) /* per persistent session, beside QUEUED_MESSAGES */
 
 struct device {
 	char *name, *hash;
@@ -323,15 +325,17 @@ int broker_write_config(const struct cli_state *st, const char *user)
 	                        "password_file %s/mosquitto.passwd\n"
 	                        "acl_file %s/mosquitto.acl\n"
 	                        "max_queued_messages %d\n"
+	                        "max_queued_bytes %u\n"
 	                        "max_inflight_messages %d\n"
+	                        "max_packet_size %u\n"
 	                        "persistence true\n"
 	                        "persistence_location %s/mosquitto\n"
 	                        "log_dest file %s/logs/mosquitto.log\n"
 	                        "log_timestamp_format %%Y-%%m-%%dT%%H:%%M:%%S\n"
 	                        "user %s\n"
 	                        "listener %u %s\n",
-	                        st->dir, st->dir, QUEUED_MESSAGES, INFLIGHT, st->dir, st->dir, user, st->mqtt_port,
-	                        wildcard ? bind : "127.0.0.1");
+	                        st->dir, st->dir, QUEUED_MESSAGES, QUEUED_BYTES, INFLIGHT, PACKET_MAX, st->dir, st->dir,
+	                        user, st->mqtt_port, wildcard ? bind : "127.0.0.1");
 	/* Listeners only devices use (unifaasd connects on loopback): a client's
 	 * id is its username there, so a device cannot take over a session of
 	 * the platform (its client id "unifaasd-<wf>"), or another device's,

@@ -219,3 +219,19 @@ U up --api-port "$PLAT_API_PORT" --mqtt-port "$M" >"$W/up2.out" 2>&1 || fail up-
 	wait_for 10 got again "sck/status back" && pass devices-survive-restart ||
 	fail devices-survive-restart "$(cat "$W/again.out")"
 kill "$SUB_again" 2>/dev/null
+
+# what one device account can make the broker hold: a packet over 4 MiB is
+# refused (unifaasd takes payloads of 1 MiB at most), and a persistent
+# session that is not read (a stopped workflow's) holds at most 256 MiB;
+# without these a device's 100 MB messages grew mosquitto by 100 MB each
+DP3=$(U device add bulk --topic 'bulk/#' | sed -n 's/^password: //p')
+mosquitto_sub -h 127.0.0.1 -p "$M" -u unifaasd -P "$PASS" -i q1 -c -q 1 -t 'bulk/#' -E
+head -c $((5 << 20)) /dev/zero | tr '\0' y >"$W/5m"
+mosquitto_pub -h 127.0.0.1 -p "$M" -u bulk -P "$DP3" -i bulk -q 1 -t bulk/big -f "$W/5m" >/dev/null 2>&1
+python3 -c 'import sys; l = b"x" * (1 << 20) + b"\n"; [sys.stdout.buffer.write(l) for _ in range(300)]' |
+	mosquitto_pub -h 127.0.0.1 -p "$M" -u bulk -P "$DP3" -i bulk -q 1 -t bulk/m -l
+mosquitto_sub -h 127.0.0.1 -p "$M" -u unifaasd -P "$PASS" -i q1 -c -q 1 -t 'bulk/#' -W 20 2>/dev/null |
+	awk '{n[length($0)]++} END {printf "%d %d\n", n[1048576], n[5242880]}' >"$W/q1.count"
+read -r n1 n5 <"$W/q1.count"
+[ "$n5" = 0 ] && [ "$n1" -ge 200 ] && [ "$n1" -le 257 ] && pass device-bounded ||
+	fail device-bounded "the session held $n1 of 300 1-MiB messages (want 200..257) and $n5 5-MiB ones (want 0)"
