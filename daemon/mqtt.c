@@ -55,6 +55,7 @@
 #define BACKOFF_MAX_MS   10000
 #define KEEPALIVE_S      20
 #define CONNACK_WAIT_MS  5000
+#define CONN_LASTED_MS   5000                                   /* a connection up this long resets the backoff */
 #define PACKET_MAX       (MQTT_PAYLOAD_MAX + UF_TOPIC_MAX + 16) /* a whole packet buffered */
 #define IN_MAX           (PACKET_MAX + 65536)
 #define OUTBOX_GROUP     "unifaasd"
@@ -87,9 +88,12 @@ struct conn {
 	uv_timer_t timer; /* backoff, CONNACK wait, keep-alive */
 	uint64_t gen;     /* connections made: what was sent on an older one is void */
 	uint64_t backoff_ms;
-	int was_down; /* logged as down, not up since */
-	int ping_out; /* a PINGREQ without its PINGRESP yet */
-	uint8_t *in;  /* bytes received, not yet a whole packet */
+	int was_down;         /* logged as down, not logged up since */
+	int ever_up;          /* a CONNACK came once: "reconnected" from then on */
+	uint64_t up_ms;       /* when the current connection's CONNACK came */
+	char last_cause[128]; /* the last drop logged: the same again on a connection that did not last is quiet */
+	int ping_out;         /* a PINGREQ without its PINGRESP yet */
+	uint8_t *in;          /* bytes received, not yet a whole packet */
 	size_t inlen, incap;
 	size_t skip;  /* bytes of an oversize packet still to drop */
 	uint8_t *out; /* bytes to write at the end of this loop turn */
@@ -121,6 +125,7 @@ struct session {
 	size_t nstale;
 	struct inflight *head, *tail;
 	uint64_t unrouted_logged;
+	char xadd_err[64]; /* why the connection's first failed XADD failed */
 };
 
 /* An outbox entry published with QoS 1, waiting for its PUBACK. */
@@ -319,12 +324,21 @@ static void conn_close(struct conn *c)
 	}
 }
 
+/* Logged once per change of state: a connection that drops again for the
+ * same cause before it lasted CONN_LASTED_MS (Redis still loading, a
+ * broker refusing) is quiet, and its backoff keeps growing. */
 static void conn_drop(struct conn *c, const char *why)
 {
-	if (!c->was_down)
+	if (c->state == C_UP && now_ms() - c->up_ms >= CONN_LASTED_MS) {
+		c->last_cause[0] = 0;
+		c->backoff_ms = BACKOFF_MIN_MS;
+	}
+	if (strncmp(why, c->last_cause, sizeof(c->last_cause) - 1)) {
 		dlog("warn", "what=mqtt op=connect client=%s broker=%s cause=\"%s\" retry_ms=%llu", c->client_id,
 		     c->m->url, why, (unsigned long long)c->backoff_ms);
-	c->was_down = 1;
+		snprintf(c->last_cause, sizeof(c->last_cause), "%s", why);
+		c->was_down = 1;
+	}
 	conn_close(c);
 }
 
@@ -380,10 +394,12 @@ static void handle_packet(struct conn *c, const struct mqtt_packet *p)
 			return;
 		}
 		c->state = C_UP;
-		c->backoff_ms = BACKOFF_MIN_MS;
-		dlog("info", "what=mqtt op=connect client=%s broker=%s result=%s session_present=%u", c->client_id,
-		     c->m->url, c->was_down ? "reconnected" : "connected", p->session_present);
+		c->up_ms = now_ms();
+		if (c->was_down || !c->ever_up)
+			dlog("info", "what=mqtt op=connect client=%s broker=%s result=%s session_present=%u",
+			     c->client_id, c->m->url, c->ever_up ? "reconnected" : "connected", p->session_present);
 		c->was_down = 0;
+		c->ever_up = 1;
 		uv_timer_start(&c->timer, keepalive_cb, KEEPALIVE_S * 1000 / 2, 0);
 		c->ops->up(c, p->session_present);
 		return;
@@ -554,7 +570,11 @@ static void session_flush(struct session *s)
 	while (s->head && s->head->state) {
 		struct inflight *f = s->head;
 		if (f->gen == s->c.gen && f->state < 0) {
-			conn_drop(&s->c, "redis did not take a message; not acknowledged, the broker sends it again");
+			char why[128];
+			snprintf(why, sizeof(why), "redis did not take a message (%.40s): not acknowledged, sent again",
+			         s->xadd_err[0] ? s->xadd_err : "unreachable");
+			s->xadd_err[0] = 0;
+			conn_drop(&s->c, why);
 			continue; /* its gen is now old: dropped below */
 		}
 		if (f->gen == s->c.gen && f->qos) {
@@ -582,9 +602,9 @@ static void xadd_done(redisReply *r, void *arg)
 	} else {
 		f->state = -1;
 		count_in("store_failed");
-		if (f->gen == s->c.gen) /* the first of this connection: it drops, the rest are not logged */
-			dlog("error", "what=mqtt-ingress workflow=%s op=xadd cause=\"%s\"", s->wf,
-			     r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply from redis");
+		if (f->gen == s->c.gen) /* the first of this connection: it drops with this cause */
+			snprintf(s->xadd_err, sizeof(s->xadd_err), "%s",
+			         r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
 	}
 	session_flush(s);
 }
