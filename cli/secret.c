@@ -5,11 +5,13 @@
  * A value is read from standard input only, never from the command line
  * (every user sees argv in `ps`): piped or redirected, one trailing
  * newline dropped (`echo x | unifaas secret set N` stores "x"); from a
- * terminal, one line read with echo off.  Nothing here prints a value.
+ * terminal, one line read with echo off (turned back on also when a
+ * signal such as ^C ends the command there).  Nothing here prints a value.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,21 +22,37 @@
 #include "launch.h"
 #include "rules.h"
 
+static struct termios tty_saved; /* the terminal as it was, for on_stop */
+
+/* A signal that ends us while echo is off gives the terminal its echo back. */
+static void on_stop(int sig)
+{
+	tcsetattr(0, TCSAFLUSH, &tty_saved);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 /* One line from the terminal, not echoed. */
 static char *read_tty(size_t *len)
 {
-	struct termios old, quiet;
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+	struct sigaction sa = {.sa_handler = on_stop}, prev[sizeof(sigs) / sizeof(*sigs)];
+	struct termios quiet;
 	char *line = malloc(UF_ENV_VALUE_MAX + 2);
-	if (!line || tcgetattr(0, &old) < 0) {
+	if (!line || tcgetattr(0, &tty_saved) < 0) {
 		free(line);
 		return NULL;
 	}
-	quiet = old;
+	quiet = tty_saved;
 	quiet.c_lflag &= ~(tcflag_t)ECHO;
 	fprintf(stderr, "value (not shown): ");
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(*sigs); i++)
+		sigaction(sigs[i], &sa, &prev[i]);
 	tcsetattr(0, TCSAFLUSH, &quiet);
 	char *got = fgets(line, UF_ENV_VALUE_MAX + 2, stdin);
-	tcsetattr(0, TCSAFLUSH, &old);
+	tcsetattr(0, TCSAFLUSH, &tty_saved);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(*sigs); i++)
+		sigaction(sigs[i], &prev[i], NULL);
 	fputc('\n', stderr);
 	if (!got) {
 		free(line);

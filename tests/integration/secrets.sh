@@ -27,6 +27,28 @@ mode=$(stat -c '%a' "$PLAT_STATE/secrets/SLACK_URL") dmode=$(stat -c '%a' "$PLAT
 [ "$mode" = 600 ] && [ "$dmode" = 700 ] && pass store-private || fail store-private "file $mode, dir $dmode"
 [ "$(cat "$PLAT_STATE/secrets/SLACK_URL")" = "$V1" ] && pass newline-dropped || fail newline-dropped "stored '$(cat "$PLAT_STATE/secrets/SLACK_URL")'"
 
+# from a terminal the value is read with echo off; interrupted there (^C),
+# the terminal gets its echo back (it stayed off: what the user typed next
+# was not shown)
+tty_echo_after_int() {
+	python3 - "$UNIFAAS" "$PLAT_STATE" <<'PY'
+import os, pty, signal, sys, termios, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "--state-dir", sys.argv[2], "secret", "set", "TTYTEST"])
+buf, end = b"", time.time() + 10
+while b"not shown" not in buf and time.time() < end:
+    buf += os.read(fd, 100)
+os.kill(pid, signal.SIGINT)
+_, st = os.waitpid(pid, 0)
+echo = termios.tcgetattr(fd)[3] & termios.ECHO
+print("prompt" if b"not shown" in buf else "no-prompt", "echo" if echo else "no-echo", "sigint" if os.WIFSIGNALED(st) and os.WTERMSIG(st) == signal.SIGINT else "status")
+PY
+}
+out=$(tty_echo_after_int 2>&1)
+[ "$out" = "prompt echo sigint" ] && [ ! -e "$PLAT_STATE/secrets/TTYTEST" ] && pass tty-echo-restored-on-interrupt ||
+	fail tty-echo-restored-on-interrupt "$out"
+
 # names: the variable rule, in the CLI and in the API
 for bad in 9lives a-b 'a b' ''; do
 	out=$(printf x | U secret set "$bad" 2>&1)
