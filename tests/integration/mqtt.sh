@@ -243,6 +243,33 @@ wait_for 10 xlen_is uf:out:mqtt 0 && pass outbox-deleted || fail outbox-deleted 
 daemon_log | grep -q 'what=mqtt-outbox entry=.* action=dropped' && pass outbox-invalid-logged ||
 	fail outbox-invalid-logged "$(daemon_log | grep mqtt-outbox | tail -2)"
 
+# --- outbox entries read but not acknowledged survive a kill -9 -----------
+# The broker is stopped (SIGSTOP): unifaasd reads the entries (pending in
+# its consumer group) and writes them, no PUBACK comes; killed -9 and
+# started again, it reads its pending entries again and publishes them.
+mosquitto_sub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u unifaasd -P "$(cat "$PLAT_STATE/mqtt.pass")" -q 1 -v \
+	-t 'again/#' -C 2 -W 60 >"$UF_TMP/sub2.out" 2>&1 &
+subpid=$!
+sleep 0.5
+mpid=$(cat "$PLAT_STATE/mosquitto.pid")
+outbox_pending() { [ "$(R XPENDING uf:out:mqtt unifaasd | head -1)" = 2 ]; }
+kill -STOP "$mpid"
+R XADD uf:out:mqtt '*' wf mq step count topic again/one qos 1 data p1 event 2-1 >/dev/null
+R XADD uf:out:mqtt '*' wf mq step count topic again/two qos 1 data p2 event 2-2 >/dev/null
+if wait_for 10 outbox_pending; then
+	kill -9 "$(cat "$PLAT_STATE/unifaasd.pid")"
+	kill -CONT "$mpid"
+	U up >/dev/null 2>&1
+	pass outbox-pending-at-kill
+else
+	kill -CONT "$mpid"
+	fail outbox-pending-at-kill "pending: $(R XPENDING uf:out:mqtt unifaasd | head -1)"
+fi
+wait "$subpid"
+[ "$(sort "$UF_TMP/sub2.out" | tr '\n' ' ')" = "again/one p1 again/two p2 " ] && wait_for 10 xlen_is uf:out:mqtt 0 &&
+	pass outbox-pending-published-after-restart ||
+	fail outbox-pending-published-after-restart "subscriber: $(cat "$UF_TMP/sub2.out"); outbox $(R XLEN uf:out:mqtt)"
+
 # --- undeploy ends the session --------------------------------------------
 U undeploy ov >/dev/null
 wait_for 10 sh -c "grep -q 'what=mqtt op=end-session workflow=ov' '$PLAT_STATE/logs/unifaasd.log'" && pass undeploy-ends-session ||
