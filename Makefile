@@ -5,6 +5,7 @@
 #   make bench      benchmarks: unit boot and the platform (bench/RESULTS.md records them;
 #                   make bench-boot / make bench-platform run one); make bench-platform: the platform
 #                   make bench-ingress: the HTTP ingress (bench/http_ingress.sh)
+#                   make bench-edges: HTTP and MQTT ingress and egress, each beside its baseline (bench/edges.sh)
 #   make install    PREFIX=/usr/local
 
 VERSION  := 0.1.0
@@ -181,6 +182,11 @@ bench-platform: deps
 	$(MAKE) all
 	./bench/platform.sh $(BUILD)
 
+# the edges (issue 9): HTTP and MQTT ingress, egress, each beside its baseline
+bench-edges: deps
+	$(MAKE) all
+	./bench/edges.sh $(BUILD)
+
 # HTTP ingress events/s (wrk) beside bare XADD (redis-benchmark): bench/http_ingress.sh
 bench-ingress: deps
 	$(MAKE) all
@@ -196,4 +202,4 @@ install: all
 clean:
 	rm -rf build build-asan
 
-.PHONY: all runtime deps run test bench bench-boot bench-platform bench-ingress install clean
+.PHONY: all runtime deps run test bench bench-boot bench-platform bench-edges bench-ingress install clean
