@@ -25,6 +25,7 @@ void uf_config_defaults(struct uf_config *c, const char *state_dir)
 	c->ingress_port = 7381;
 	snprintf(c->ingress_bind, sizeof(c->ingress_bind), "127.0.0.1");
 	c->ingress_body_max = 1 << 20;
+	c->ingress_conns_per_address = 128;
 	c->max_units = 32;
 	c->tick_ms = 100;
 	c->idle_tick_ms = 1000;
@@ -82,6 +83,7 @@ static const struct num_key {
     NUM(egress_max_response, 0, UINT64_C(1) << 32),
     NUM(ingress_port, 1, 65535),
     NUM(ingress_body_max, 0, UINT64_C(1) << 26),
+    NUM(ingress_conns_per_address, 1, UF_SERVER_CONN_MAX),
 #undef NUM
 };
 

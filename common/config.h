@@ -19,6 +19,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Connections one HTTP server of unifaasd (control API, ingress) holds in
+ * all; a per-address limit is at most this. */
+#define UF_SERVER_CONN_MAX 256u
+
 struct uf_config {
 	char state_dir[1024];
 	char redis_socket[1024];
@@ -32,20 +36,21 @@ struct uf_config {
 	char mqtt_tls_cert[1024];      /* its certificate chain (PEM) */
 	char mqtt_tls_key[1024];       /* its private key (PEM) */
 	uint16_t api_port;
-	uint16_t ingress_port;     /* HTTP ingress (docs/api.md): devices and webhooks */
-	char ingress_bind[64];     /* the IPv4 address it listens on */
-	uint64_t ingress_body_max; /* bytes of one ingress request's body */
-	uint32_t max_units;        /* node-wide */
-	uint32_t tick_ms;          /* reconcile period while work exists */
-	uint32_t idle_tick_ms;     /* reconcile period when nothing runs */
-	uint64_t log_cap;          /* bytes per step log before rotation */
-	char tap_bridge[16];       /* the TAP pool (net: true functions) */
-	char tap_cidr[32];         /* host address/prefix on the bridge */
-	char tap_prefix[12];       /* device names: PREFIX0, PREFIX1, ... */
-	uint32_t tap_pool_size;    /* TAP devices in the pool */
-	uint32_t prestart;         /* standby tenders kept ready (0: none) */
-	uint32_t retain_handled;   /* handled entries a queue keeps (retention.c) */
-	uint32_t trim_interval_ms; /* how often queues are trimmed */
+	uint16_t ingress_port;              /* HTTP ingress (docs/api.md): devices and webhooks */
+	char ingress_bind[64];              /* the IPv4 address it listens on */
+	uint64_t ingress_body_max;          /* bytes of one ingress request's body */
+	uint32_t ingress_conns_per_address; /* connections one client address holds (NAT) */
+	uint32_t max_units;                 /* node-wide */
+	uint32_t tick_ms;                   /* reconcile period while work exists */
+	uint32_t idle_tick_ms;              /* reconcile period when nothing runs */
+	uint64_t log_cap;                   /* bytes per step log before rotation */
+	char tap_bridge[16];                /* the TAP pool (net: true functions) */
+	char tap_cidr[32];                  /* host address/prefix on the bridge */
+	char tap_prefix[12];                /* device names: PREFIX0, PREFIX1, ... */
+	uint32_t tap_pool_size;             /* TAP devices in the pool */
+	uint32_t prestart;                  /* standby tenders kept ready (0: none) */
+	uint32_t retain_handled;            /* handled entries a queue keeps (retention.c) */
+	uint32_t trim_interval_ms;          /* how often queues are trimmed */
 	/* uf_http (daemon/egress_server.c) */
 	char egress_ca_file[1024];          /* PEM CAs trusted besides the system's bundle */
 	uint32_t egress_connect_timeout_ms; /* connecting, TLS handshake included */

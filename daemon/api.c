@@ -20,7 +20,8 @@
  * accept, or the end of its previous request, to the end of the request
  * head), BODY (to the end of the body) or ANSWER; HEAD and BODY have total
  * deadlines, not idle ones, and a connection past its deadline is cut.  One
- * client address holds at most CONN_PER_IP connections.
+ * client address holds at most CONN_PER_IP connections to the control API,
+ * and ingress_conns_per_address to the ingress (devices behind one NAT).
  *
  * Paths are routed on the request line as the client sent it (MHD's URI
  * log callback hands it over before MHD decodes it): the path is split on
@@ -63,7 +64,7 @@
 #define HEALTH_WAIT_MS       500u
 #define UNITS_WAIT_MS        500u /* then the cached event counts */
 
-#define CONN_MAX         256u
+#define CONN_MAX         UF_SERVER_CONN_MAX
 #define CONN_PER_IP      32u
 #define HEAD_DEADLINE_MS 10000u /* accept (or previous request) to end of head */
 #define BODY_DEADLINE_MS 30000u /* end of head to end of body: 16 MiB at 560 KB/s */
@@ -1576,7 +1577,7 @@ static const struct api_server control_api = {
     .name = "api", .port_option = "--api-port N", .admit = api_admit, .route = route};
 
 struct api *api_serve(struct daemon *d, const struct api_server *srv, void *ctx, const char *addr, unsigned port,
-                      char *err, size_t errlen)
+                      unsigned per_address, char *err, size_t errlen)
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1) {
@@ -1595,7 +1596,7 @@ struct api *api_serve(struct daemon *d, const struct api_server *srv, void *ctx,
 	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, (uint16_t)port, NULL, NULL, handler, a,
 	    MHD_OPTION_SOCK_ADDR, &sin, MHD_OPTION_NOTIFY_COMPLETED, completed, a, MHD_OPTION_NOTIFY_CONNECTION,
 	    on_connection, a, MHD_OPTION_URI_LOG_CALLBACK, uri_seen, a, MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
-	    MHD_OPTION_CONNECTION_LIMIT, CONN_MAX, MHD_OPTION_PER_IP_CONNECTION_LIMIT, CONN_PER_IP, MHD_OPTION_END);
+	    MHD_OPTION_CONNECTION_LIMIT, CONN_MAX, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_address, MHD_OPTION_END);
 	if (!a->mhd) {
 		snprintf(err, errlen, "cannot listen on %s:%u (port in use? choose another with 'unifaas up %s')", addr,
 		         port, srv->port_option);
@@ -1613,7 +1614,7 @@ struct api *api_serve(struct daemon *d, const struct api_server *srv, void *ctx,
 
 struct api *api_open(struct daemon *d, char *err, size_t errlen)
 {
-	return api_serve(d, &control_api, NULL, "127.0.0.1", d->cfg.api_port, err, errlen);
+	return api_serve(d, &control_api, NULL, "127.0.0.1", d->cfg.api_port, CONN_PER_IP, err, errlen);
 }
 
 void *api_ctx(struct api *a)

@@ -90,8 +90,9 @@ struct api_server {
 	enum MHD_Result (*route)(struct api *a, struct MHD_Connection *c, const char *url, const char *method,
 	                         struct request *rq);
 };
+/* per_address: connections one client address may hold (at most UF_SERVER_CONN_MAX) */
 struct api *api_serve(struct daemon *d, const struct api_server *srv, void *ctx, const char *addr, unsigned port,
-                      char *err, size_t errlen);
+                      unsigned per_address, char *err, size_t errlen);
 void *api_ctx(struct api *a);
 /* the body went over the limit admit set (its bytes were not kept) */
 int api_too_large(const struct request *rq);

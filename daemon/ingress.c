@@ -176,6 +176,13 @@ static int admit(struct api *a, struct MHD_Connection *c, const char *url, const
 		return 1;
 	}
 	const char *wf = tokens_check(d, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"), &why);
+	if (!wf && !strcmp(why, "not loaded")) {
+		count(in, IN_UNAVAILABLE);
+		api_error_hdr(c, 503, "Retry-After", "1", "unavailable",
+		              "tokens not loaded yet; retry (unifaasd has not read them from Redis since it "
+		              "started; it keeps trying)");
+		return 1;
+	}
 	if (!wf) {
 		count(in, IN_UNAUTHORIZED);
 		api_error_hdr(c, 401, "WWW-Authenticate", "Bearer", "unauthorized",
@@ -595,7 +602,8 @@ struct ingress *ingress_open(struct daemon *d, char *err, size_t errlen)
 	}
 	in->d = d;
 	d->ingress = in;
-	if (!(in->srv = api_serve(d, &ingress_server, in, d->cfg.ingress_bind, d->cfg.ingress_port, err, errlen))) {
+	if (!(in->srv = api_serve(d, &ingress_server, in, d->cfg.ingress_bind, d->cfg.ingress_port,
+	                          d->cfg.ingress_conns_per_address, err, errlen))) {
 		d->ingress = NULL;
 		free(in);
 		return NULL;

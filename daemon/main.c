@@ -44,6 +44,7 @@ static void on_notify(void *arg, const char *wf, const char *queue)
 static void on_reconnect(void *arg)
 {
 	registry_reapply_acls(arg);
+	tokens_load(arg); /* Redis may have been away or restarted: its table again */
 }
 
 static void close_walk(uv_handle_t *h, void *arg)

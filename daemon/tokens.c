@@ -10,9 +10,14 @@
  *
  * Invariants: unifaasd is the only writer of TOKENS_KEY (through these
  * routes), and its in-memory table d->tokens is that hash: loaded at
- * start, changed only after Redis confirmed the change.  So a request's
- * token is checked on its head, before its body is read, without a round
- * trip to Redis.  The secret is compared as its hash, in constant time.
+ * start and again on every reconnection to Redis (one load at a time; a
+ * failed one retried every TOKENS_RETRY_MS), changed only after Redis
+ * confirmed the change.  A load and a change travel on the same ordered
+ * connection, so a change confirmed after a load's reply is applied on top
+ * of it and one confirmed before is in it.  So a request's token is
+ * checked on its head, before its body is read, without a round trip to
+ * Redis; until the first load succeeded no token is judged (503, not 401).
+ * The secret is compared as its hash, in constant time.
  */
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -96,26 +101,72 @@ static struct token *parse(const char *id, const char *v)
 	return t;
 }
 
-int tokens_load(struct daemon *d)
+static void retry_cb(uv_timer_t *t)
 {
-	redisReply *r = store_array(d->store, "HGETALL %s", TOKENS_KEY);
-	if (!r) {
-		dlog("error",
-		     "what=tokens op=load cause=\"redis did not answer\" effect=\"ingress refuses every token\"");
-		return -1;
-	}
+	tokens_load(t->data);
+}
+
+/* the table in the HGETALL reply r (a malformed entry is logged and skipped) */
+static struct token *parse_all(const redisReply *r)
+{
+	struct token *list = NULL;
 	for (size_t i = 0; i + 1 < r->elements; i += 2) {
-		struct token *t = parse(r->element[i]->str, r->element[i + 1]->str);
+		struct token *t =
+		    r->element[i]->type == REDIS_REPLY_STRING && r->element[i + 1]->type == REDIS_REPLY_STRING
+		        ? parse(r->element[i]->str, r->element[i + 1]->str)
+		        : NULL;
 		if (!t) {
 			dlog("warn", "what=tokens op=load id=%s cause=\"malformed entry\" action=skip",
-			     r->element[i]->str);
+			     r->element[i]->type == REDIS_REPLY_STRING ? r->element[i]->str : "?");
 			continue;
 		}
-		t->next = d->tokens;
-		d->tokens = t;
+		t->next = list;
+		list = t;
 	}
-	freeReplyObject(r);
-	return 0;
+	return list;
+}
+
+static void load_reply(redisReply *r, void *arg)
+{
+	struct daemon *d = arg;
+	d->tokens_loading = 0;
+	if (d->stopping)
+		return;
+	if (!r || r->type != REDIS_REPLY_ARRAY) {
+		if (!d->tokens_failing)
+			dlog("error", "what=tokens op=load cause=%s effect=%s retry_ms=%u",
+			     r && r->type == REDIS_REPLY_ERROR ? r->str : "redis did not answer",
+			     d->tokens_loaded ? "tokens as last loaded" : "ingress answers 503 until loaded",
+			     TOKENS_RETRY_MS);
+		d->tokens_failing = 1;
+		uv_timer_start(&d->tokens_retry, retry_cb, TOKENS_RETRY_MS, 0);
+		return;
+	}
+	struct token *list = parse_all(r);
+	tokens_free(d);
+	d->tokens = list;
+	size_t n = 0;
+	for (struct token *t = list; t; t = t->next)
+		n++;
+	dlog("info", "what=tokens op=load tokens=%zu", n);
+	d->tokens_loaded = 1;
+	d->tokens_failing = 0;
+}
+
+void tokens_load(struct daemon *d)
+{
+	if (!d->tokens_retry.data) {
+		uv_timer_init(d->loop, &d->tokens_retry);
+		d->tokens_retry.data = d;
+	}
+	if (d->tokens_loading || d->stopping)
+		return;
+	uv_timer_stop(&d->tokens_retry);
+	if (store_send(d->store, load_reply, d, "HGETALL %s", TOKENS_KEY) < 0) {
+		load_reply(NULL, d); /* not connected now: logged, tried again */
+		return;
+	}
+	d->tokens_loading = 1;
 }
 
 void tokens_free(struct daemon *d)
@@ -133,6 +184,9 @@ const char *tokens_check(struct daemon *d, const char *h, const char **why)
 	if (!h || strncasecmp(h, "Bearer ", 7))
 		return NULL;
 	h += 7 + strspn(h + 7, " ");
+	*why = "not loaded";
+	if (!d->tokens_loaded)
+		return NULL;
 	*why = "unknown";
 	if (strlen(h) != TOKEN_ID_HEX + 1 + TOKEN_SECRET_HEX || h[TOKEN_ID_HEX] != '.')
 		return NULL;
@@ -267,6 +321,10 @@ static enum MHD_Result rm(struct api *a, struct MHD_Connection *c, struct reques
 enum MHD_Result tokens_route(struct api *a, struct MHD_Connection *c, struct request *rq, const char *method,
                              char **seg, int n)
 {
+	if (!api_daemon(a)->tokens_loaded)
+		return api_error_hdr(c, 503, "Retry-After", "1", "unavailable",
+		                     "tokens not loaded yet (unifaasd has not read them from Redis since it "
+		                     "started; it keeps trying): retry");
 	if (n == 2 && !strcmp(method, "GET"))
 		return list(a, c);
 	if (n == 2 && !strcmp(method, "POST"))

@@ -129,10 +129,14 @@ struct daemon {
 	struct api *api;
 	struct ingress *ingress; /* HTTP ingress (ingress.c) */
 	struct token *tokens;    /* its bearer tokens (tokens.c) */
+	int tokens_loaded;       /* a load succeeded: tokens is Redis's table */
+	int tokens_loading;      /* a load waits for its reply */
+	int tokens_failing;      /* the last load failed (logged once) */
+	uv_timer_t tokens_retry; /* the next load after a failed one */
 	struct tap_pool *taps;
 	struct standby_pool *standbys;
 	struct egress *egress; /* uf_http (egress_server.c) */
-	struct mqtt *mqtt; /* NULL when mqtt_url cannot be used */
+	struct mqtt *mqtt;     /* NULL when mqtt_url cannot be used */
 };
 
 /* clock.c: now_ms for intervals (monotonic), wall_ms for times users see (epoch) */
