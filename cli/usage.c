@@ -44,7 +44,9 @@ struct command {
 /* Every command, local or not: the front prints any of these helps without
  * starting the API half. */
 static const struct command commands[] = {
-    {"build", "build SRC.c [SRC.c...] [-o IMAGE] [-O2] [-DNAME=VAL] [-IDIR] [-lLIB] [-s]",
+    {"build",
+     "build SRC.c [SRC.c...] [-o IMAGE] [-O2] [-DNAME=VAL] [-IDIR]\n"
+     "                     [-lLIB] [-s]",
      "Compiles C sources with musl against unifaas.h and links them with libuf into a\n"
      "static unikernel image (default IMAGE: the first source's name with .uf).\n"
      "Options other than -o are passed to the compiler; -s strips symbols.\n"},
@@ -56,7 +58,9 @@ static const struct command commands[] = {
      "  unifaas build NAME/NAME.c && unifaas deploy NAME/NAME.yaml\n"
      "  unifaas push NAME requests hello\n\n"
      "Status 2 if NAME is not a valid name, 1 if NAME exists (nothing is overwritten).\n"},
-    {"up", "up [--api-port N] [--mqtt-port N] [--ingress-port N] [--max-units N]",
+    {"up",
+     "up [--api-port N] [--mqtt-port N] [--ingress-port N]\n"
+     "                  [--max-units N]",
      "Starts the platform: redis-server, mosquitto and unifaasd, detached, with their\n"
      "config, secrets, data and logs in the state dir (created 0700). Waits until\n"
      "each answers (at most 10 s each), then prints the status. Nothing to do when\n"
@@ -91,7 +95,9 @@ static const struct command commands[] = {
      "  --purge   delete everything of it: queues, dead letters, KV, counters, images\n"
      "            and logs (also of a workflow undeployed earlier without --purge)\n"},
     {"ls", "ls [--json]", "Lists the deployed workflows: NAME STEPS UNITS STATE REASON.\n"},
-    {"resume", "resume WF", "Restarts a workflow that was stopped by overflow. Status 1 if it was not stopped.\n"},
+    {"resume", "resume WF",
+     "Restarts a workflow that was stopped by overflow. Status 1 if it was not\n"
+     "stopped.\n"},
     {"push", "push WF QUEUE [DATA]",
      "Queues DATA as one event on the workflow's queue; without DATA, queues each\n"
      "line of standard input as an event (empty lines are skipped), sent in\n"
@@ -191,30 +197,30 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: unifaas COMMAND [ARGS]\n\n"
 	           "Commands:\n"
-	           "  build SRC.c... [-o IMAGE] [CFLAGS...]  compile a function into a unikernel image\n"
-	           "  run IMAGE [options]                    run an image once as a local unit (see run --help)\n"
-	           "  new NAME                               write NAME/NAME.c and NAME/NAME.yaml to start from\n\n"
+	           "  build SRC.c... [-o IMAGE] [CFLAGS...]  compile a function into an image\n"
+	           "  run IMAGE [options]                    run an image once here (run --help)\n"
+	           "  new NAME                               write NAME/NAME.c and NAME/NAME.yaml\n\n"
 	           "  up [--api-port N] [--mqtt-port N] [--ingress-port N] [--max-units N]\n"
-	           "                                         start the platform (redis, mosquitto, unifaasd)\n"
+	           "                                         start redis, mosquitto and unifaasd\n"
 	           "  down                                   stop it\n"
-	           "  status [--json]                        where its parts are and whether they run\n\n"
+	           "  status [--json]                        where its parts are, whether they run\n\n"
 	           "  deploy FILE.yaml [--replace]           deploy a workflow manifest\n"
-	           "  undeploy WF [--purge]                  remove a workflow (--purge: and its data)\n"
+	           "  undeploy WF [--purge]                  remove a workflow (--purge: its data)\n"
 	           "  ls [--json]                            deployed workflows\n"
 	           "  resume WF                              restart a workflow stopped by overflow\n"
 	           "  push WF QUEUE [DATA]                   queue an event, or each line of stdin\n"
 	           "  invoke WF QUEUE [DATA]                 queue an event and wait for its result\n"
 	           "  ps [--json]                            running units\n"
-	           "  queues [--json]                        events waiting, pending, entries, dead letters\n"
-	           "  events WF QUEUE [--from ID] [-f]       read a queue's events (a last step's results)\n"
+	           "  queues [--json]                        waiting, pending, entries, dead letters\n"
+	           "  events WF QUEUE [--from ID] [-f]       read a queue's events (results)\n"
 	           "  dlq ls|replay|purge WF [QUEUE]         dead letters: list, queue again, delete\n"
-	           "  describe WF [--json]                   steps, grants, scaling, units, recent failures\n"
+	           "  describe WF [--json]                   steps, grants, scaling, units, failures\n"
 	           "  logs WF/STEP [-f] [--tail N] [--since D]\n"
 	           "                                         a step's log\n"
 	           "  kv get|set|del WF KEY [VALUE]          a workflow's key-value store\n"
 	           "  token create|ls|rm [WF|ID]             bearer tokens of the HTTP ingress\n"
 	           "  secret set|ls|rm [NAME]                secrets for functions (value on stdin)\n\n"
-	           "  device add NAME [--topic FILTER]...    an MQTT device account (prints its password)\n"
+	           "  device add NAME [--topic FILTER]...    an MQTT account; prints its password\n"
 	           "  device ls | device rm NAME             list device accounts, remove one\n\n"
 	           "  version                                print the version and ABI\n"
 	           "  help [COMMAND]                         this text, or a command's\n\n"

@@ -98,8 +98,8 @@ static void usage(FILE *f)
 	        "  --no-seccomp        do not sandbox the tender (debugging only)\n"
 	        "  -v, --verbose       report clean exits and boot timing on stderr\n"
 	        "  -h, --help          this text\n\n"
-	        "Exit status: 0 clean exit, 1 function error, 2 usage or bad image, 3 guest fault,\n"
-	        "4 time limit, 5 out of memory, 6 bad hypercall, 7 internal error,\n"
+	        "Exit status: 0 clean exit, 1 function error, 2 usage or bad image,\n"
+	        "3 guest fault, 4 time limit, 5 out of memory, 6 bad hypercall, 7 internal error,\n"
 	        "8 --tap device missing, busy or not allowed.\n",
 	        UF_BATCH_MAX);
 }

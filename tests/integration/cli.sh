@@ -74,6 +74,31 @@ for c in up down status deploy undeploy ls resume push ps queues events dlq desc
 		fail "help-$c" "$(head -2 "$W/h1" | tr '\n' ' ')"
 	fi
 done
+# docs/cli.md shows 'unifaas help' as it is and each command's usage as its
+# help prints it; every line of every help fits 80 columns
+python3 - "$UF_TOP/docs/cli.md" "$UNIFAAS" >"$W/helpdoc" 2>&1 <<'EOF' && pass help-matches-cli-md || fail help-matches-cli-md "$(head -5 "$W/helpdoc")"
+import re, subprocess, sys
+doc, U = open(sys.argv[1]).read(), sys.argv[2]
+def out(*a):
+    return subprocess.run([U, *a], capture_output=True, text=True).stdout
+m = re.search(r"## unifaas\n\n((?:    .*\n|\n)+?)\n`unifaas help", doc)
+block = "\n".join(l[4:] for l in m.group(1).rstrip("\n").split("\n")) + "\n"
+bad = [] if block == out("help") else ["the '## unifaas' block is not 'unifaas help'"]
+for u in re.finditer(r"^    (usage: unifaas (\w+) .*\n(?:     +\S.*\n)*)", doc, re.M):
+    want, cmd = u.group(1), u.group(2)
+    if cmd == "COMMAND":
+        continue
+    got = out("help", cmd)
+    lines = want.splitlines()
+    if not got.startswith("\n".join([lines[0]] + [l[4:] for l in lines[1:]]) + "\n"):
+        bad.append("usage of %s: cli.md %r, help %r" % (cmd, want, got.splitlines()[:2]))
+for cmd in [""] + sorted(set(re.findall(r"^  (\w+) ", out("help"), re.M))):
+    for l in out(*(["help", cmd] if cmd else ["help"])).splitlines():
+        if len(l) > 80:
+            bad.append("help %s: %d columns: %s" % (cmd, len(l), l))
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+EOF
 expect help-unknown 2 "^unifaas: help: unknown command 'frob'$" "$UNIFAAS" help frob
 expect unknown-option 2 "^unifaas: ps: unknown option '--bogus'$" "$UNIFAAS" ps --bogus
 grep -q '^usage: unifaas ps \[--json\]$' "$W/unknown-option.err" && pass unknown-option-usage ||
