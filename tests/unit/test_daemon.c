@@ -290,7 +290,8 @@ static void config_reads_every_key(void **state)
 	snprintf(conf, sizeof(conf),
 	         "# written by unifaas up\nredis_socket=/x/redis.sock\nredis_password_file=%s/pw\napi_port=7399\n"
 	         "mqtt_url=mqtt://127.0.0.1:1884\nmax_units=9\nhvt=/opt/uf-hvt\ntick_ms=50\nidle_tick_ms=2000\n"
-	         "log_cap=8192\ntap_bridge=br9\ntap_cidr=10.9.0.1/24\ntap_pool_size=4\n",
+	         "log_cap=8192\ntap_bridge=br9\ntap_cidr=10.9.0.1/24\ntap_pool_size=4\n"
+	         "ingress_conns_per_address=256\n",
 	         dir);
 	write_file("unifaas.conf", conf);
 	write_file("pw", "secret\n");
@@ -309,6 +310,7 @@ static void config_reads_every_key(void **state)
 	assert_string_equal(c.tap_bridge, "br9");
 	assert_string_equal(c.tap_cidr, "10.9.0.1/24");
 	assert_int_equal(c.tap_pool_size, 4);
+	assert_int_equal(c.ingress_conns_per_address, UF_SERVER_CONN_MAX);
 }
 
 static void config_defaults(void **state)
@@ -321,6 +323,7 @@ static void config_defaults(void **state)
 	assert_int_equal(config_load(&c, dir, err, sizeof(err)), 0);
 	assert_int_equal(c.api_port, 7380);
 	assert_int_equal(c.max_units, 32);
+	assert_int_equal(c.ingress_conns_per_address, 128);
 	assert_string_equal(c.redis_password, "");
 	assert_non_null(strstr(c.redis_socket, "/redis.sock"));
 }
@@ -343,6 +346,8 @@ static void config_errors_name_line(void **state)
 	expect_config_error("api_port=99999\n", "unifaas.conf:1: api_port: bad value '99999'");
 	expect_config_error("max_units=0\n", "unifaas.conf:1: max_units: bad value '0'");
 	expect_config_error("tick_ms=5\n", "tick_ms: bad value '5'");
+	expect_config_error("ingress_conns_per_address=257\n", "ingress_conns_per_address: bad value '257'");
+	expect_config_error("ingress_conns_per_address=0\n", "ingress_conns_per_address: bad value '0'");
 	expect_config_error("no equals sign\n", "unifaas.conf:1: expected key=value");
 	expect_config_error("redis_password_file=/nonexistent/pw\n", "/nonexistent/pw: No such file or directory");
 	write_file("api.token", "");
