@@ -11,7 +11,9 @@
 # The platform part runs the README's session on a private state dir and
 # ports (so it never touches a platform the user already runs): `unifaas up`
 # (redis-server, mosquitto, unifaasd), deploy workflows/eval.yaml, push 1000
-# events, read the counters, ps, queues, logs, `unifaas down`.
+# events, then 100 more from a device account over MQTT (QoS 1) and 100 over
+# the HTTP ingress with a token, read the counters, ps, queues, logs,
+# `unifaas down`.
 set -u
 
 if [ $# -ne 1 ] || [ ! -x "$1/bin/unifaas" ]; then
@@ -92,12 +94,47 @@ heading "the platform: events through Redis, units started and stopped by unifaa
 state=$tmp/state
 U() { "$uf" --state-dir "$state" "$@"; }
 trap 'U down >/dev/null 2>&1; rm -rf "$tmp"' EXIT
-show up --api-port 7388 --mqtt-port 18883
+show up --api-port 7388 --mqtt-port 18883 --ingress-port 7387
 show deploy workflows/eval.yaml
 printf '$ for i in $(seq 1000); do echo open; done | unifaas push eval fridge-door\n'
 for _ in $(seq 1000); do echo open; done | U push eval fridge-door 2>&1 | sed 's/^/  /'
+total=1000
+heading "the edges: a door sensor over MQTT, another over HTTP, into the same queue"
+printf '$ unifaas device add fridge-sensor --topic home/+/door\n'
+U device add fridge-sensor --topic 'home/+/door' >"$tmp/dev" 2>&1
+sed 's/^password: .*/password: (hidden here)/; s/^/  /' "$tmp/dev"
+pass=$(sed -n 's/^password: //p' "$tmp/dev")
+# the workflow's MQTT session subscribes just after the deploy: a message
+# published before its SUBACK would find no subscriber
+for _ in $(seq 100); do
+	grep -q 'client=unifaasd-eval .*result=connected' "$state/logs/unifaasd.log" 2>/dev/null && break
+	sleep 0.05
+done
+sleep 0.2
+if command -v mosquitto_pub >/dev/null && [ -n "$pass" ]; then
+	printf '$ for i in $(seq 100); do echo open; done | mosquitto_pub -p 18883 -u fridge-sensor -P ... -q 1 -t home/kitchen/door -l\n'
+	for _ in $(seq 100); do echo open; done |
+		mosquitto_pub -p 18883 -u fridge-sensor -P "$pass" -q 1 -t home/kitchen/door -l 2>&1 | sed 's/^/  /'
+	total=$((total + 100))
+else
+	echo "  -> no mosquitto_pub (apt-get install mosquitto-clients) or no device password: UNEXPECTED"
+	unexpected=$((unexpected + 1))
+fi
+printf '$ token=$(unifaas token create eval)\n'
+token=$(U token create eval 2>"$tmp/tok.err") || sed 's/^/  /' "$tmp/tok.err"
+printf '$ for i in $(seq 100); do curl -s -H "Authorization: Bearer $token" --data-binary open http://127.0.0.1:7387/eval/door; done\n'
+ok=0
+for _ in $(seq 100); do
+	code=$(curl -s -o "$tmp/ing" -w '%{http_code}' -H "Authorization: Bearer $token" --data-binary open \
+		http://127.0.0.1:7387/eval/door)
+	[ "$code" = 202 ] && ok=$((ok + 1))
+done
+echo "  the last answer: $(cat "$tmp/ing")"
+echo "  -> $ok of 100 answered 202"
+total=$((total + ok))
+[ "$ok" = 100 ] || unexpected=$((unexpected + 1))
 for _ in $(seq 200); do
-	[ "$(U kv get eval door-log-count 2>/dev/null)" = 1000 ] && break
+	[ "$(U kv get eval door-log-count 2>/dev/null)" = "$total" ] && break
 	sleep 0.05
 done
 show ps
@@ -107,10 +144,11 @@ show queues
 printf '$ unifaas logs eval/door-log | tail -n 3\n'
 U logs eval/door-log | tail -n 3 | sed 's/^/  /'
 count=$(U kv get eval fdc-count 2>/dev/null)
-if [ "$count" = 1000 ]; then
-	echo "  -> 1000 events pushed, 1000 counted by fdc, 1000 logged by door-log"
+logged=$(U kv get eval door-log-count 2>/dev/null)
+if [ "$count" = "$total" ] && [ "$logged" = "$total" ]; then
+	echo "  -> $total events in (1000 pushed, the rest from the devices), $count counted by fdc, $logged logged by door-log"
 else
-	echo "  -> fdc counted ${count:-nothing} of 1000: UNEXPECTED"
+	echo "  -> fdc counted ${count:-nothing} and door-log logged ${logged:-nothing} of $total: UNEXPECTED"
 	unexpected=$((unexpected + 1))
 fi
 echo "  (units exit after idle_ms = 2 s of empty queue)"
