@@ -10,8 +10,21 @@
  * broker reads two files rendered from the registry at each change and each
  * `up`: mosquitto.passwd (the platform's account and every device's) and
  * mosquitto.acl (the platform may read and write every topic; a device may
- * only publish, under its filters).  After a change a running mosquitto gets
- * SIGHUP: it reads both files again, and a client whose account is gone is
+ * only publish, under its filters).
+ *
+ * Listeners: unifaasd's own is the unix socket <state>/mqtt.sock (in the
+ * state dir, 0700: only whoever controls the platform reaches it); on every
+ * other (loopback TCP, LAN, TLS), the ones devices use, a client's id is
+ * its username (use_username_as_clientid), and no device name starts with
+ * UF_MQTT_PLATFORM, the prefix of every client id of unifaasd's sessions:
+ * so no device connection can take over one of the platform's sessions.
+ * Accounts are global (per_listener_settings false) on purpose: mosquitto
+ * 2.0.11 cannot tie a persisted session to a unix socket listener again
+ * after a restart under per_listener_settings true ("Failed to associate
+ * persisted user ... with ACLs"), and then denies, so drops, every message
+ * queued for unifaasd's sessions until they reconnect.
+ *
+ * After a change a running mosquitto gets SIGHUP: it reads both files again, and a client whose account is gone is
  * disconnected.  Why files and not the daemon: the broker must admit the
  * devices whether unifaasd runs or not (a restarted broker reads them as it
  * starts), and the state dir is already what grants control of the platform.
@@ -40,8 +53,8 @@
 #include "secret.h"
 #include "topic.h"
 
-#define PLATFORM_USER   "unifaasd" /* config.c's default mqtt_username; up writes it too */
-#define PW_ITERATIONS   101        /* mosquitto_passwd's own count for $7$ */
+#define PLATFORM_USER   UF_MQTT_PLATFORM /* config.c's default mqtt_username; up writes it too */
+#define PW_ITERATIONS   101              /* mosquitto_passwd's own count for $7$ */
 #define PW_SALT_BYTES   12
 #define DEVICE_FILTERS  64           /* filters a device may have */
 #define QUEUED_MESSAGES 100000       /* per persistent session (docs/architecture.md) */
@@ -84,6 +97,13 @@ static int pw_hash(const char *pass, char *out, size_t outlen)
 	EVP_EncodeBlock(hash64, hash, sizeof(hash));
 	int n = snprintf(out, outlen, "$7$%d$%s$%s", PW_ITERATIONS, salt64, hash64);
 	return n > 0 && (size_t)n < outlen ? 0 : -1;
+}
+
+/* Whether a device name is the platform's: its account, or the prefix of
+ * its sessions' client ids (a device's client id is its name). */
+static int device_name_reserved(const char *name)
+{
+	return !strncmp(name, UF_MQTT_PLATFORM, strlen(UF_MQTT_PLATFORM));
 }
 
 /* Whether a filter may be a device's: valid (topic.h) and safe in the ACL
@@ -221,12 +241,21 @@ static int registry_render(const char *cmd, const struct cli_state *st, const st
 	       st->dir, PLATFORM_USER);
 	for (size_t i = 0; i < r->n; i++) {
 		const struct device *d = &r->dev[i];
+		int reserved = device_name_reserved(d->name); /* added before the rule: kept, never admitted */
+		if (reserved)
+			fprintf(stderr,
+			        "unifaas: %s: device '%s': names starting with '%s' are the platform's: not "
+			        "admitted by the broker ('unifaas device rm %s', then add it under another name)\n",
+			        cmd, d->name, UF_MQTT_PLATFORM, d->name);
 		append(&reg, &rl, "%s\t%s", d->name, d->hash);
-		append(&pw, &pl, "%s:%s\n", d->name, d->hash);
-		append(&acl, &al, "\nuser %s\n", d->name);
+		if (!reserved) {
+			append(&pw, &pl, "%s:%s\n", d->name, d->hash);
+			append(&acl, &al, "\nuser %s\n", d->name);
+		}
 		for (size_t k = 0; k < d->nfilters; k++) {
 			append(&reg, &rl, "\t%s", d->filters[k]);
-			append(&acl, &al, "topic write %s\n", d->filters[k]);
+			if (!reserved)
+				append(&acl, &al, "topic write %s\n", d->filters[k]);
 		}
 		append(&reg, &rl, "\n");
 	}
@@ -305,6 +334,13 @@ int broker_check_config(const struct cli_state *st)
 	return 0;
 }
 
+/* One listener devices use (into text, cap bytes): its length. */
+static size_t device_listener(char *text, size_t cap, unsigned port, const char *addr)
+{
+	int n = snprintf(text, cap, "listener %u %s\nuse_username_as_clientid true\n", port, addr);
+	return n < 0 ? cap + 1 : (size_t)n;
+}
+
 int broker_write_config(const struct cli_state *st, const char *user)
 {
 	char path[PATH_MAX + 32], text[4 * PATH_MAX + 2048];
@@ -333,21 +369,22 @@ int broker_write_config(const struct cli_state *st, const char *user)
 	                        "log_dest file %s/logs/mosquitto.log\n"
 	                        "log_timestamp_format %%Y-%%m-%%dT%%H:%%M:%%S\n"
 	                        "user %s\n"
-	                        "listener %u %s\n",
+	                        "# unifaasd's own listener, in the state dir\n"
+	                        "listener 0 %s/" BROKER_SOCKET "\n",
 	                        st->dir, st->dir, QUEUED_MESSAGES, QUEUED_BYTES, INFLIGHT, PACKET_MAX, st->dir, st->dir,
-	                        user, st->mqtt_port, wildcard ? bind : "127.0.0.1");
-	/* Listeners only devices use (unifaasd connects on loopback): a client's
-	 * id is its username there, so a device cannot take over a session of
-	 * the platform (its client id "unifaasd-<wf>"), or another device's,
-	 * by connecting with that id */
+	                        user, st->dir);
+	/* The listeners devices use: a client's id is its username, so a
+	 * device cannot take over a session of the platform (UF_MQTT_PLATFORM
+	 * "-<wf>", a prefix no device name has) or another device's by
+	 * connecting with its id */
+	len += device_listener(text + len, sizeof(text) - len, st->mqtt_port, wildcard ? bind : "127.0.0.1");
 	if (bind[0] && !wildcard && strcmp(bind, "127.0.0.1"))
-		len += (size_t)snprintf(text + len, sizeof(text) - len,
-		                        "listener %u %s\nuse_username_as_clientid true\n", st->mqtt_port, bind);
-	if (st->mqtt_tls_port)
-		len += (size_t)snprintf(text + len, sizeof(text) - len,
-		                        "listener %u %s\ncertfile %s\nkeyfile %s\nuse_username_as_clientid true\n",
-		                        st->mqtt_tls_port, bind[0] ? bind : "127.0.0.1", st->mqtt_tls_cert,
-		                        st->mqtt_tls_key);
+		len += device_listener(text + len, sizeof(text) - len, st->mqtt_port, bind);
+	if (st->mqtt_tls_port) {
+		len += device_listener(text + len, sizeof(text) - len, st->mqtt_tls_port, bind[0] ? bind : "127.0.0.1");
+		len += (size_t)snprintf(text + len, len < sizeof(text) ? sizeof(text) - len : 0,
+		                        "certfile %s\nkeyfile %s\n", st->mqtt_tls_cert, st->mqtt_tls_key);
+	}
 	if (len >= sizeof(text)) {
 		fprintf(stderr, "unifaas: up: mosquitto.conf: the paths are too long\n");
 		return -1;
@@ -516,9 +553,11 @@ int cmd_device(int argc, char **argv)
 	}
 	if (want == 2 && !cli_name_ok("device", UF_NAME_DEVICE, name))
 		return UF_EX_USAGE;
-	if (want == 2 && !strcmp(name, PLATFORM_USER)) {
-		fprintf(stderr, "unifaas: device: '%s' is the platform's own broker account: pick another name\n",
-		        name);
+	if (want == 2 && op[0] == 'a' && device_name_reserved(name)) {
+		fprintf(stderr,
+		        "unifaas: device add: '%s': names starting with '%s' are the platform's (its broker account "
+		        "and the client ids of its sessions): pick another name\n",
+		        name, UF_MQTT_PLATFORM);
 		return UF_EX_USAGE;
 	}
 	if (state_locate("device", &st) < 0)

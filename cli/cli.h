@@ -130,6 +130,10 @@ int cmd_status(int argc, char **argv);
  * and ACL files from the device registry, for `up`.  0, or -1 after
  * printing why. */
 int broker_write_config(const struct cli_state *st, const char *user);
+/* unifaasd's own listener on the broker, a unix socket in the state dir
+ * (unifaas.conf's mqtt_socket): no longer than "redis.sock", whose path
+ * length `up` checks. */
+#define BROKER_SOCKET "mqtt.sock"
 /* Checks the broker settings of unifaasd.conf (addresses, ports, TLS
  * files) before anything starts.  0, or -1 after printing why. */
 int broker_check_config(const struct cli_state *st);

@@ -236,11 +236,13 @@ static int write_configs(struct up_plan *p, unsigned max_units)
 	         "api_port=%u\n"
 	         "ingress_port=%u\n"
 	         "mqtt_url=mqtt://127.0.0.1:%u\n"
-	         "mqtt_username=unifaasd\n"
+	         "mqtt_socket=%s/" BROKER_SOCKET "\n"
+	         "mqtt_username=" UF_MQTT_PLATFORM "\n"
 	         "mqtt_password_file=%s/mqtt.pass\n"
 	         "max_units=%u\n"
 	         "hvt=%s\n",
-	         st->dir, st->dir, p->conf_api_port, p->conf_ingress_port, st->mqtt_port, st->dir, max_units, p->hvt);
+	         st->dir, st->dir, p->conf_api_port, p->conf_ingress_port, st->mqtt_port, st->dir, st->dir, max_units,
+	         p->hvt);
 	return state_write_file("up", state_path(st, "unifaas.conf", path, sizeof(path)), 0600, text);
 }
 
@@ -630,6 +632,7 @@ int cmd_up(int argc, char **argv)
 	if (state_locate("up", &p.st) < 0)
 		return UF_EX_ERROR;
 	struct sockaddr_un sun;
+	_Static_assert(sizeof(BROKER_SOCKET) <= sizeof("redis.sock"), "mqtt.sock: its path is checked here");
 	if (strlen(p.st.dir) + sizeof("/redis.sock") > sizeof(sun.sun_path)) {
 		fprintf(stderr,
 		        "unifaas: up: state dir %s: too long for a unix socket path (at most %zu characters): "

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "rules.h"
 #include "uf_abi.h"
 
 void uf_config_defaults(struct uf_config *c, const char *state_dir)
@@ -17,7 +18,7 @@ void uf_config_defaults(struct uf_config *c, const char *state_dir)
 	snprintf(c->state_dir, sizeof(c->state_dir), "%s", state_dir);
 	snprintf(c->redis_socket, sizeof(c->redis_socket), "%s/redis.sock", state_dir);
 	snprintf(c->mqtt_url, sizeof(c->mqtt_url), "mqtt://127.0.0.1:1883");
-	snprintf(c->mqtt_username, sizeof(c->mqtt_username), "unifaasd");
+	snprintf(c->mqtt_username, sizeof(c->mqtt_username), UF_MQTT_PLATFORM);
 	snprintf(c->mqtt_password_file, sizeof(c->mqtt_password_file), "%s/mqtt.pass", state_dir);
 	snprintf(c->token_file, sizeof(c->token_file), "%s/api.token", state_dir);
 	snprintf(c->hvt, sizeof(c->hvt), "uf-hvt");
@@ -98,6 +99,8 @@ static int set_key(struct uf_config *c, const char *k, const char *v)
 		return set_str(c->hvt, sizeof(c->hvt), v, 0);
 	if (!strcmp(k, "mqtt_url"))
 		return set_str(c->mqtt_url, sizeof(c->mqtt_url), v, 0);
+	if (!strcmp(k, "mqtt_socket"))
+		return set_str(c->mqtt_socket, sizeof(c->mqtt_socket), v, 0);
 	if (!strcmp(k, "mqtt_username"))
 		return set_str(c->mqtt_username, sizeof(c->mqtt_username), v, 1);
 	if (!strcmp(k, "mqtt_password_file"))

@@ -28,7 +28,8 @@ struct uf_config {
 	char redis_socket[1024];
 	char redis_password_file[1024];
 	char hvt[1024];
-	char mqtt_url[256];
+	char mqtt_url[256];            /* the broker's loopback listener for devices (healthz checks it) */
+	char mqtt_socket[1024];        /* unifaasd's own listener, a unix socket: used instead of mqtt_url */
 	char mqtt_username[64];        /* unifaasd's broker account (cli/broker.c) */
 	char mqtt_password_file[1024]; /* its password, in a file of its own (0600) */
 	char mqtt_bind[64];            /* another address the broker listens on (LAN), "" none */

@@ -287,16 +287,22 @@ int uf_reply_cmd(const char *wf, const char *msg, size_t len, struct uf_cmd *out
 	return 0;
 }
 
+int uf_outbox_key(char *buf, size_t cap, const char *wf)
+{
+	int n = snprintf(buf, cap, UF_OUTBOX_MQTT "%s", wf);
+	return n < 0 || (size_t)n >= cap ? -1 : n;
+}
+
 int uf_outbox_cmd(const struct uf_delivery *d, const char *topic, size_t topic_len, uint32_t qos, const char *data,
                   size_t len, const char *origin, size_t origin_len, struct uf_cmd *out)
 {
 	out->argc = 0;
+	if (uf_outbox_key(out->key, sizeof(out->key), d->wf) < 0)
+		return -1;
 	snprintf(out->num[0], sizeof(out->num[0]), "%" PRIu32, qos);
 	arg_s(out, "XADD");
-	arg_s(out, UF_OUTBOX_MQTT);
+	arg_s(out, out->key);
 	arg_s(out, "*");
-	arg_s(out, UF_OUT_FIELD_WF);
-	arg_s(out, d->wf);
 	arg_s(out, UF_OUT_FIELD_STEP);
 	arg_s(out, d->step);
 	arg_s(out, UF_OUT_FIELD_TOPIC);

@@ -33,7 +33,8 @@
  *
  * A unit's Redis ACL user may send exactly UF_UNIT_COMMANDS (registry.c
  * grants them; the tender sends nothing else), on its workflow's keys, the
- * outbox UF_OUTBOX_MQTT (write only) and the channel uf:reply:<wf>.
+ * workflow's MQTT outbox UF_OUTBOX_MQTT<wf> (write only) and the channel
+ * uf:reply:<wf>.
  */
 #ifndef UF_DELIVERY_H
 #define UF_DELIVERY_H
@@ -79,14 +80,17 @@
 
 /*
  * MQTT egress (uf_mqtt_publish): a publish staged by a handler is added, in
- * its event's commit, to the stream UF_OUTBOX_MQTT with the fields below;
- * unifaasd's MQTT client publishes each entry and deletes it once the
- * broker has it (PUBACK for QoS 1): at least once, and only for events that
- * committed.  The tender checks the topic against the function's publish
- * filters before it stages anything (common/topic.h).
+ * its event's commit, to its workflow's outbox, the stream
+ * UF_OUTBOX_MQTT<wf>, with the fields below; unifaasd's MQTT client
+ * publishes each entry and deletes it once the broker has it (PUBACK for
+ * QoS 1): at least once, and only for events that committed.  The tender
+ * checks the topic against the function's publish filters before it stages
+ * anything (common/topic.h); unifaasd checks it again, against the union
+ * of the publish filters of the workflow the stream's key names (an entry
+ * names no workflow: a unit's ACL user may add to its own outbox only), and
+ * refuses an entry outside them.  Undeploy deletes the outbox.
  */
-#define UF_OUTBOX_MQTT     "uf:out:mqtt"
-#define UF_OUT_FIELD_WF    "wf"
+#define UF_OUTBOX_MQTT     "uf:out:mqtt:" /* + <wf> */
 #define UF_OUT_FIELD_STEP  "step"
 #define UF_OUT_FIELD_TOPIC "topic"
 #define UF_OUT_FIELD_QOS   "qos"
@@ -188,8 +192,12 @@ size_t uf_reply_msg(char *buf, size_t cap, const char *token, size_t token_len, 
 /* PUBLISH uf:reply:<wf> msg; -1 if the name does not fit.  msg must
  * outlive out. */
 int uf_reply_cmd(const char *wf, const char *msg, size_t len, struct uf_cmd *out);
-/* XADD uf:out:mqtt * wf .. step .. topic .. qos .. data .. event <origin>:
- * one staged publish of a committing event (strings must outlive out). */
+/* The outbox of workflow wf, UF_OUTBOX_MQTT<wf>, into buf: its length, or
+ * -1 if it does not fit. */
+int uf_outbox_key(char *buf, size_t cap, const char *wf);
+/* XADD uf:out:mqtt:<wf> * step .. topic .. qos .. data .. event <origin>:
+ * one staged publish of a committing event (strings must outlive out);
+ * -1 if the key does not fit. */
 int uf_outbox_cmd(const struct uf_delivery *d, const char *topic, size_t topic_len, uint32_t qos, const char *data,
                   size_t len, const char *origin, size_t origin_len, struct uf_cmd *out);
 

@@ -27,6 +27,11 @@
 /* Workflow and function (step) names: a unit is named <workflow>.<step>.<n>
  * and that must fit the UF_QUEUE_MAX bytes of a consumer name. */
 #define UF_NAME_MAX 48u
+/* The platform's MQTT account and the prefix of the client id of each of
+ * its sessions (daemon/mqtt.c: UF_MQTT_PLATFORM "-<wf>" and ":outbox").  A
+ * device's client id is its name (cli/broker.c), so no device name may
+ * start with it. */
+#define UF_MQTT_PLATFORM "unifaasd"
 
 /* What a name names; each kind has one rule. */
 enum uf_name_kind {

@@ -51,18 +51,19 @@
 #include "topic.h"
 #include "unifaasd.h"
 
-#define BACKOFF_MIN_MS   200
-#define BACKOFF_MAX_MS   10000
-#define KEEPALIVE_S      20
-#define CONNACK_WAIT_MS  5000
-#define CONN_LASTED_MS   5000                                   /* a connection up this long resets the backoff */
-#define PACKET_MAX       (MQTT_PAYLOAD_MAX + UF_TOPIC_MAX + 16) /* a whole packet buffered */
-#define IN_MAX           (PACKET_MAX + 65536)
-#define OUTBOX_GROUP     "unifaasd"
-#define OUTBOX_WINDOW    256 /* publishes waiting for their PUBACK */
-#define OUTBOX_POLL_MS   20
-#define OUTBOX_CLIENT_ID "unifaasd:outbox"
-#define SUB_ID           1 /* SUBSCRIBE and UNSUBSCRIBE packet ids */
+#define BACKOFF_MIN_MS     200
+#define BACKOFF_MAX_MS     10000
+#define KEEPALIVE_S        20
+#define CONNACK_WAIT_MS    5000
+#define CONN_LASTED_MS     5000                                   /* a connection up this long resets the backoff */
+#define PACKET_MAX         (MQTT_PAYLOAD_MAX + UF_TOPIC_MAX + 16) /* a whole packet buffered */
+#define IN_MAX             (PACKET_MAX + 65536)
+#define OUTBOX_GROUP       "unifaasd"
+#define OUTBOX_WINDOW      256 /* publishes waiting for their PUBACK */
+#define OUTBOX_POLL_MS     20
+#define OUTBOX_STREAMS_MAX 64 /* outboxes one XREADGROUP reads; the rest on the next turns */
+#define OUTBOX_CLIENT_ID   UF_MQTT_PLATFORM ":outbox"
+#define SUB_ID             1 /* SUBSCRIBE and UNSUBSCRIBE packet ids */
 
 struct conn;
 struct conn_ops {
@@ -72,6 +73,12 @@ struct conn_ops {
 };
 
 enum conn_state { C_IDLE, C_WAIT, C_CONNECTING, C_CONNACK, C_UP };
+
+/* A connection's socket: TCP, or the broker's unix socket (mqtt_socket). */
+union conn_handle {
+	uv_tcp_t tcp;
+	uv_pipe_t pipe;
+};
 
 /* One connection to the broker, made again while wanted. */
 struct conn {
@@ -83,7 +90,7 @@ struct conn {
 	int needs_redis; /* connects only while the store is healthy (an ingress session) */
 	int redis_waits; /* turns waited for it: logged once, after a second */
 	enum conn_state state;
-	uv_tcp_t *tcp; /* per attempt: freed once closed */
+	uv_stream_t *tcp; /* per attempt (a union conn_handle): freed once closed */
 	uv_connect_t connect_req;
 	uv_timer_t timer; /* backoff, CONNACK wait, keep-alive */
 	uint64_t gen;     /* connections made: what was sent on an older one is void */
@@ -128,25 +135,39 @@ struct session {
 	char xadd_err[64]; /* why the connection's first failed XADD failed */
 };
 
+/* An entry of an outbox: "<key> <id>" (OBREF_BUF). */
+#define OBKEY_BUF (sizeof(UF_OUTBOX_MQTT) + UF_NAME_BUF)
+#define OBREF_BUF (OBKEY_BUF + UF_ID_MAX + 2)
+
 /* An outbox entry published with QoS 1, waiting for its PUBACK. */
 struct pending_pub {
 	uint16_t id; /* 0: free slot */
-	char entry[UF_ID_MAX + 1];
+	char entry[OBREF_BUF];
+};
+
+/* One workflow's outbox, read while the workflow is deployed. */
+struct obstream {
+	struct obstream *next;
+	char wf[UF_NAME_BUF];
+	char key[OBKEY_BUF];
+	int group_ok;
+	uint64_t group_retry_ms; /* a failed XGROUP CREATE is not sent again before */
+	int rewind;              /* reading this connection's pending entries from last_id */
+	char last_id[UF_ID_MAX + 1];
 };
 
 struct outbox {
 	struct conn c;
-	int reading;       /* an XREADGROUP (or XGROUP CREATE) is out */
+	int reading;       /* an XREADGROUP, or XGROUP CREATEs (their number), out */
 	uint64_t read_gen; /* on this connection */
-	int rewind;        /* reading this connection's pending entries from last_id */
-	char last_id[UF_ID_MAX + 1];
+	struct obstream *streams;
+	size_t turn; /* streams read so far: where the next read starts */
 	struct pending_pub slots[OUTBOX_WINDOW];
 	unsigned used;
 	uint16_t next_id;
 	uv_timer_t poll;
-	char **done; /* entries the broker took, deleted at the end of this turn */
+	char **done; /* entries the broker took (or refused ones), deleted at the end of this turn */
 	size_t ndone, capdone;
-	int group_ok;
 };
 
 /* A write whose completion acknowledges QoS 0 outbox entries. */
@@ -162,7 +183,8 @@ struct wreq {
 struct mqtt {
 	struct daemon *d;
 	struct sockaddr_storage addr;
-	char url[256];
+	char sock[108];                  /* the broker's unix socket (mqtt_socket), "" for TCP to addr */
+	char url[256];                   /* where the broker is, for logs */
 	const char *username, *password; /* NULL: anonymous */
 	struct session *sessions;
 	struct outbox ob;
@@ -267,7 +289,7 @@ static void conn_flush(struct conn *c)
 		c->m->q0 = NULL;
 		c->m->nq0 = c->m->capq0 = 0;
 	}
-	int rc = uv_write(&w->req, (uv_stream_t *)c->tcp, &b, 1, on_written);
+	int rc = uv_write(&w->req, c->tcp, &b, 1, on_written);
 	if (rc < 0) {
 		free_strs(w->q0, w->nq0);
 		free(w->buf);
@@ -463,7 +485,7 @@ static void on_connect(uv_connect_t *req, int status)
 {
 	struct conn *c = req->data;
 	uint8_t b[512];
-	if (status == UV_ECANCELED || !c->tcp || (uv_tcp_t *)req->handle != c->tcp)
+	if (status == UV_ECANCELED || !c->tcp || req->handle != c->tcp)
 		return;
 	if (status < 0) {
 		conn_drop(c, uv_strerror(status));
@@ -472,7 +494,7 @@ static void on_connect(uv_connect_t *req, int status)
 	c->tcp->data = c;
 	c->state = C_CONNACK;
 	size_t n = mqtt_connect(b, sizeof(b), c->client_id, c->m->username, c->m->password, KEEPALIVE_S, c->clean);
-	if (!n || uv_read_start((uv_stream_t *)c->tcp, on_alloc, on_read) < 0) {
+	if (!n || uv_read_start(c->tcp, on_alloc, on_read) < 0) {
 		conn_drop(c, "cannot start the session");
 		return;
 	}
@@ -500,17 +522,23 @@ static void conn_start(struct conn *c)
 	}
 	c->redis_waits = 0;
 	c->state = C_CONNECTING;
-	c->tcp = calloc(1, sizeof(*c->tcp));
-	if (!c->tcp || uv_tcp_init(c->m->d->loop, c->tcp) < 0) {
-		free(c->tcp);
-		c->tcp = NULL;
-		conn_drop(c, "out of memory");
+	union conn_handle *h = calloc(1, sizeof(*h));
+	struct mqtt *m = c->m;
+	int rc = !h ? UV_ENOMEM : m->sock[0] ? uv_pipe_init(m->d->loop, &h->pipe, 0) : uv_tcp_init(m->d->loop, &h->tcp);
+	if (rc < 0) {
+		free(h);
+		conn_drop(c, uv_strerror(rc));
 		return;
 	}
+	c->tcp = (uv_stream_t *)h;
 	c->tcp->data = c;
-	uv_tcp_nodelay(c->tcp, 1);
 	c->connect_req.data = c;
-	int rc = uv_tcp_connect(&c->connect_req, c->tcp, (const struct sockaddr *)&c->m->addr, on_connect);
+	if (m->sock[0]) {
+		uv_pipe_connect(&c->connect_req, &h->pipe, m->sock, on_connect);
+		return;
+	}
+	uv_tcp_nodelay(&h->tcp, 1);
+	rc = uv_tcp_connect(&c->connect_req, &h->tcp, (const struct sockaddr *)&m->addr, on_connect);
 	if (rc < 0)
 		conn_drop(c, uv_strerror(rc));
 }
@@ -542,7 +570,7 @@ static void conn_want(struct conn *c, int want)
 		uint8_t b[2];
 		conn_out(c, b, mqtt_disconnect(b, sizeof(b)), NULL, 0);
 		uv_buf_t buf = uv_buf_init((char *)c->out, (unsigned)c->outlen);
-		uv_try_write((uv_stream_t *)c->tcp, &buf, 1);
+		uv_try_write(c->tcp, &buf, 1);
 	}
 	if (c->state != C_IDLE)
 		conn_close(c);
@@ -801,7 +829,7 @@ static struct session *session_new(struct mqtt *m, const char *wf)
 		return NULL;
 	s->m = m;
 	snprintf(s->wf, sizeof(s->wf), "%s", wf);
-	snprintf(id, sizeof(id), "unifaasd-%s", wf);
+	snprintf(id, sizeof(id), UF_MQTT_PLATFORM "-%s", wf);
 	conn_init(m, &s->c, id, &session_ops, s);
 	s->c.needs_redis = 1;
 	s->next = m->sessions;
@@ -809,11 +837,14 @@ static struct session *session_new(struct mqtt *m, const char *wf)
 	return s;
 }
 
+static void outbox_track(struct mqtt *m, const char *wf, int want);
+
 void mqtt_sync(struct mqtt *m, const char *wf)
 {
 	if (!m || m->closing)
 		return;
 	struct workflow *w = registry_find(m->d, wf);
+	outbox_track(m, wf, w != NULL);
 	struct session *s = session_find(m, wf);
 	int routed = w && w->m->nmqtt > 0;
 	if (!routed) {
@@ -858,6 +889,14 @@ static struct mqtt *outbox_mqtt(struct outbox *ob)
 	return ob->c.m;
 }
 
+static struct obstream *stream_find(struct outbox *ob, const char *key)
+{
+	for (struct obstream *s = ob->streams; s; s = s->next)
+		if (!strcmp(s->key, key))
+			return s;
+	return NULL;
+}
+
 static void deleted(redisReply *r, void *arg)
 {
 	(void)arg;
@@ -866,30 +905,40 @@ static void deleted(redisReply *r, void *arg)
 		     r ? r->str : "no reply from redis");
 }
 
-/* XACK and XDEL of entries the broker has: one command each. */
-static void outbox_delete(struct mqtt *m, char **ids, size_t n)
+/* XACK and XDEL of entries the broker has ("<key> <id>" each): one
+ * command of each per outbox. */
+static void outbox_delete(struct mqtt *m, char **refs, size_t n)
 {
-	if (!n)
-		return;
 	const char **argv = calloc(n + 3, sizeof(*argv));
-	if (!argv)
-		return;
-	argv[0] = "XACK";
-	argv[1] = UF_OUTBOX_MQTT;
-	argv[2] = OUTBOX_GROUP;
-	for (size_t i = 0; i < n; i++)
-		argv[3 + i] = ids[i];
-	store_sendv(m->d->store, deleted, NULL, (int)n + 3, argv, NULL);
-	argv[1] = "XDEL";
-	argv[2] = UF_OUTBOX_MQTT;
-	store_sendv(m->d->store, deleted, NULL, (int)n + 2, argv + 1, NULL);
+	char *used = calloc(n ? n : 1, 1), key[OBKEY_BUF];
+	for (size_t i = 0; argv && used && i < n; i++) {
+		size_t kl = strcspn(refs[i], " ");
+		int argc = 3;
+		if (used[i] || kl >= sizeof(key) || !refs[i][kl])
+			continue;
+		memcpy(key, refs[i], kl);
+		key[kl] = 0;
+		for (size_t j = i; j < n; j++)
+			if (!used[j] && !strncmp(refs[j], key, kl) && refs[j][kl] == ' ') {
+				used[j] = 1;
+				argv[argc++] = refs[j] + kl + 1;
+			}
+		argv[0] = "XACK";
+		argv[1] = key;
+		argv[2] = OUTBOX_GROUP;
+		store_sendv(m->d->store, deleted, NULL, argc, argv, NULL);
+		argv[1] = "XDEL";
+		argv[2] = key;
+		store_sendv(m->d->store, deleted, NULL, argc - 1, argv + 1, NULL);
+	}
 	free(argv);
+	free(used);
 }
 
-static void ack_q0(struct mqtt *m, char **ids, size_t n)
+static void ack_q0(struct mqtt *m, char **refs, size_t n)
 {
 	count_out("published", n);
-	outbox_delete(m, ids, n);
+	outbox_delete(m, refs, n);
 	outbox_read(&m->ob);
 }
 
@@ -926,22 +975,55 @@ static const char *field_str(const redisReply *fields, const char *name, size_t 
 	return v->str;
 }
 
-/* One outbox entry: published, or dropped if it cannot be. */
-static void outbox_publish(struct outbox *ob, const redisReply *entry)
+/* Whether a step of w may publish to topic: the union of its steps'
+ * publish filters (what the tender checked before staging it). */
+static int topic_allowed(const struct workflow *w, const char *topic, size_t tlen)
+{
+	for (size_t i = 0; w && i < w->m->nfunctions; i++)
+		for (size_t k = 0; k < w->m->functions[i].npublish; k++) {
+			const char *f = w->m->functions[i].publish[k];
+			if (uf_topic_match(f, strlen(f), topic, tlen))
+				return 1;
+		}
+	return 0;
+}
+
+/* A refused entry: counted, logged (its topic printable and cut short: a
+ * unit wrote it) and deleted. */
+static void outbox_refuse(struct outbox *ob, const struct obstream *s, const char *ref, const char *topic, size_t tlen,
+                          const char *why)
+{
+	char shown[129];
+	size_t n = topic ? (tlen < sizeof(shown) - 1 ? tlen : sizeof(shown) - 1) : 0;
+	for (size_t i = 0; i < n; i++)
+		shown[i] = (unsigned char)topic[i] < 0x20 || topic[i] == '"' || topic[i] == 0x7f ? '?' : topic[i];
+	shown[n] = 0;
+	count_out("refused", 1);
+	dlog("error", "what=mqtt-outbox workflow=%s entry=%s topic=\"%s\" action=dropped cause=\"%s\"", s->wf,
+	     ref + strlen(s->key) + 1, shown, why);
+	push_str(&ob->done, &ob->ndone, &ob->capdone, ref);
+}
+
+/* One entry of s: published, or refused if it cannot or may not be. */
+static void outbox_publish(struct outbox *ob, const struct obstream *s, const redisReply *entry)
 {
 	struct mqtt *m = outbox_mqtt(ob);
-	const redisReply *id = entry->element[0], *fields = entry->element[1];
+	const redisReply *fields = entry->element[1];
+	char ref[OBREF_BUF];
 	size_t tlen = 0, dlen = 0, qlen = 0;
 	const char *topic = field_str(fields, UF_OUT_FIELD_TOPIC, &tlen),
 	           *data = field_str(fields, UF_OUT_FIELD_DATA, &dlen);
 	const char *q = field_str(fields, UF_OUT_FIELD_QOS, &qlen);
 	int qos = q && qlen == 1 && (q[0] == '0' || q[0] == '1') ? q[0] - '0' : -1;
 	uint8_t head[MQTT_HEAD_MAX + 4 + UF_TOPIC_MAX];
+	snprintf(ref, sizeof(ref), "%s %s", s->key, entry->element[0]->str);
 	if (!topic || !data || qos < 0 || !uf_topic_name_ok(topic, tlen, NULL) || dlen > MQTT_REMAINING_MAX / 2) {
-		count_out("refused", 1);
-		dlog("error", "what=mqtt-outbox entry=%s action=dropped cause=\"no valid topic, qos (0 or 1) or data\"",
-		     id->str);
-		push_str(&ob->done, &ob->ndone, &ob->capdone, id->str);
+		outbox_refuse(ob, s, ref, topic, tlen, "no valid topic, qos (0 or 1) or data");
+		return;
+	}
+	/* the workflow is the stream's, never what the entry says */
+	if (!topic_allowed(registry_find(m->d, s->wf), topic, tlen)) {
+		outbox_refuse(ob, s, ref, topic, tlen, "topic outside the workflow's publish filters");
 		return;
 	}
 	uint16_t pid = 0;
@@ -955,13 +1037,13 @@ static void outbox_publish(struct outbox *ob, const redisReply *entry)
 			pid = ++ob->next_id;
 		while (!pid);
 		ob->slots[slot].id = pid;
-		snprintf(ob->slots[slot].entry, sizeof(ob->slots[slot].entry), "%s", id->str);
+		snprintf(ob->slots[slot].entry, sizeof(ob->slots[slot].entry), "%s", ref);
 		ob->used++;
 	}
 	size_t n = mqtt_publish_head(head, sizeof(head), topic, tlen, dlen, qos, pid, 0);
 	conn_out(&ob->c, head, n, data, dlen);
 	if (!qos)
-		push_str(&m->q0, &m->nq0, &m->capq0, id->str);
+		push_str(&m->q0, &m->nq0, &m->capq0, ref);
 }
 
 static void outbox_poll_cb(uv_timer_t *t)
@@ -971,15 +1053,83 @@ static void outbox_poll_cb(uv_timer_t *t)
 	outbox_read(ob);
 }
 
+/* The consumer group of one outbox, made (XGROUP CREATE ... MKSTREAM). */
+struct obgroup_req {
+	struct outbox *ob;
+	char key[OBKEY_BUF];
+};
+
 static void group_made(redisReply *r, void *arg)
 {
-	struct outbox *ob = arg;
-	ob->reading = 0;
-	ob->group_ok = r && (r->type != REDIS_REPLY_ERROR || !strncmp(r->str, "BUSYGROUP", 9));
-	if (!ob->group_ok)
-		dlog("warn", "what=mqtt-outbox op=xgroup cause=\"%s\" retry_ms=1000",
+	struct obgroup_req *g = arg;
+	struct outbox *ob = g->ob;
+	struct obstream *s = stream_find(ob, g->key);
+	int ok = r && (r->type != REDIS_REPLY_ERROR || !strncmp(r->str, "BUSYGROUP", 9));
+	ob->reading--;
+	if (s) {
+		s->group_ok = ok;
+		s->group_retry_ms = ok ? 0 : now_ms() + 1000;
+	}
+	if (!ok)
+		dlog("warn", "what=mqtt-outbox op=xgroup key=%s cause=\"%s\" retry_ms=1000", g->key,
 		     r ? r->str : "no reply from redis");
-	uv_timer_start(&ob->poll, outbox_poll_cb, ob->group_ok ? 0 : 1000, 0);
+	free(g);
+	if (!ob->reading)
+		uv_timer_start(&ob->poll, outbox_poll_cb, 0, 0);
+}
+
+/* Groups not made yet (a new workflow, or Redis lost them): asked for;
+ * the number of requests sent. */
+static int outbox_make_groups(struct outbox *ob)
+{
+	struct store *st = outbox_mqtt(ob)->d->store;
+	uint64_t now = now_ms();
+	int sent = 0;
+	for (struct obstream *s = ob->streams; s; s = s->next) {
+		struct obgroup_req *g = s->group_ok || s->group_retry_ms > now ? NULL : calloc(1, sizeof(*g));
+		if (!g)
+			continue;
+		g->ob = ob;
+		snprintf(g->key, sizeof(g->key), "%s", s->key);
+		if (store_send(st, group_made, g, "XGROUP CREATE %s %s 0 MKSTREAM", s->key, OUTBOX_GROUP) < 0) {
+			s->group_retry_ms = now + 1000;
+			free(g);
+			continue;
+		}
+		ob->reading++;
+		sent++;
+	}
+	return sent;
+}
+
+/* One stream block [key, entries] of an XREADGROUP reply; the entries it
+ * held. */
+static size_t outbox_got_stream(struct outbox *ob, const redisReply *b)
+{
+	if (b->type != REDIS_REPLY_ARRAY || b->elements != 2 || b->element[0]->type != REDIS_REPLY_STRING ||
+	    b->element[1]->type != REDIS_REPLY_ARRAY)
+		return 0;
+	struct obstream *s = stream_find(ob, b->element[0]->str);
+	const redisReply *entries = b->element[1];
+	if (!s) /* undeployed meanwhile: its outbox is deleted */
+		return 0;
+	if (s->rewind && !entries->elements)
+		s->rewind = 0;
+	for (size_t i = 0; i < entries->elements; i++) {
+		const redisReply *e = entries->element[i];
+		char ref[OBREF_BUF];
+		if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING)
+			continue;
+		if (s->rewind)
+			snprintf(s->last_id, sizeof(s->last_id), "%s", e->element[0]->str);
+		if (e->element[1]->type == REDIS_REPLY_ARRAY) { /* else deleted since: acknowledged below */
+			outbox_publish(ob, s, e);
+		} else {
+			snprintf(ref, sizeof(ref), "%s %s", s->key, e->element[0]->str);
+			push_str(&ob->done, &ob->ndone, &ob->capdone, ref);
+		}
+	}
+	return entries->elements;
 }
 
 static void outbox_got(redisReply *r, void *arg)
@@ -991,74 +1141,111 @@ static void outbox_got(redisReply *r, void *arg)
 		return;
 	}
 	if (r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOGROUP", 7)) {
-		ob->group_ok = 0;
+		for (struct obstream *s = ob->streams; s; s = s->next)
+			s->group_ok = 0; /* made again (BUSYGROUP for those that have it) */
 		outbox_read(ob);
 		return;
 	}
-	size_t got = 0;
-	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY &&
-	    r->element[0]->elements == 2 && r->element[0]->element[1]->type == REDIS_REPLY_ARRAY) {
-		const redisReply *entries = r->element[0]->element[1];
-		for (size_t i = 0; i < entries->elements; i++) {
-			const redisReply *e = entries->element[i];
-			if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-			    e->element[0]->type != REDIS_REPLY_STRING)
-				continue;
-			got++;
-			if (ob->rewind)
-				snprintf(ob->last_id, sizeof(ob->last_id), "%s", e->element[0]->str);
-			if (e->element[1]->type == REDIS_REPLY_ARRAY) /* else deleted since: acknowledged below */
-				outbox_publish(ob, e);
-			else
-				push_str(&ob->done, &ob->ndone, &ob->capdone, e->element[0]->str);
-		}
-		outbox_flush_done(ob);
-	} else if (!r || r->type == REDIS_REPLY_ERROR) {
+	if (!r || r->type == REDIS_REPLY_ERROR) {
 		uv_timer_start(&ob->poll, outbox_poll_cb, 1000, 0);
 		return;
 	}
-	if (ob->rewind && !got)
-		ob->rewind = 0;
-	if (got || ob->rewind)
+	size_t got = 0;
+	for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
+		got += outbox_got_stream(ob, r->element[i]);
+	outbox_flush_done(ob);
+	int rewind = 0;
+	for (struct obstream *s = ob->streams; s; s = s->next)
+		rewind |= s->rewind && s->group_ok;
+	if (got || rewind)
 		outbox_read(ob);
 	else
 		uv_timer_start(&ob->poll, outbox_poll_cb, OUTBOX_POLL_MS, 0);
 }
 
+/* One XREADGROUP over up to OUTBOX_STREAMS_MAX outboxes, taken in turn:
+ * new entries (">"), or this connection's pending ones after last_id. */
 static void outbox_read(struct outbox *ob)
 {
 	struct store *st = outbox_mqtt(ob)->d->store;
+	const char *argv[7 + 2 * OUTBOX_STREAMS_MAX];
+	struct obstream *sel[OUTBOX_STREAMS_MAX];
+	size_t nsel = 0, nok = 0;
+	char count[16];
 	if (ob->c.state != C_UP || ob->reading || outbox_mqtt(ob)->closing)
 		return;
-	if (!ob->group_ok) { /* made at start, and again if Redis lost it */
-		if (store_send(st, group_made, ob, "XGROUP CREATE %s %s 0 MKSTREAM", UF_OUTBOX_MQTT, OUTBOX_GROUP) == 0)
-			ob->reading = 1;
-		else
-			uv_timer_start(&ob->poll, outbox_poll_cb, 1000, 0);
-		return;
-	}
+	uv_timer_stop(&ob->poll);
+	if (outbox_make_groups(ob))
+		return; /* read when they are made */
 	unsigned room = OUTBOX_WINDOW - ob->used;
 	if (room < OUTBOX_WINDOW / 4)
 		return; /* PUBACKs read more */
-	char count[16];
-	snprintf(count, sizeof(count), "%u", room);
-	const char *argv[] = {"XREADGROUP", "GROUP",        OUTBOX_GROUP,
-	                      "unifaasd",   "COUNT",        count,
-	                      "STREAMS",    UF_OUTBOX_MQTT, ob->rewind ? ob->last_id : ">"};
-	uv_timer_stop(&ob->poll);
+	for (struct obstream *s = ob->streams; s; s = s->next)
+		nok += s->group_ok;
+	size_t start = nok ? ob->turn % nok : 0, i = 0;
+	for (struct obstream *s = ob->streams; s; s = s->next) /* from start, then round to it */
+		if (s->group_ok && i++ >= start && nsel < OUTBOX_STREAMS_MAX)
+			sel[nsel++] = s;
+	i = 0;
+	for (struct obstream *s = ob->streams; s && i < start; s = s->next)
+		if (s->group_ok && i++ < start && nsel < OUTBOX_STREAMS_MAX)
+			sel[nsel++] = s;
+	if (!nsel) {
+		uv_timer_start(&ob->poll, outbox_poll_cb, ob->streams ? 1000 : OUTBOX_POLL_MS, 0);
+		return;
+	}
+	ob->turn += nsel;
+	snprintf(count, sizeof(count), "%u", room / (unsigned)nsel);
+	const char *head[] = {"XREADGROUP", "GROUP", OUTBOX_GROUP, "unifaasd", "COUNT", count, "STREAMS"};
+	memcpy(argv, head, sizeof(head));
+	for (size_t i = 0; i < nsel; i++) {
+		argv[7 + i] = sel[i]->key;
+		argv[7 + nsel + i] = sel[i]->rewind ? sel[i]->last_id : ">";
+	}
 	ob->read_gen = ob->c.gen;
-	if (store_sendv(st, outbox_got, ob, 9, argv, NULL) == 0)
+	if (store_sendv(st, outbox_got, ob, 7 + 2 * (int)nsel, argv, NULL) == 0)
 		ob->reading = 1;
 	else
 		uv_timer_start(&ob->poll, outbox_poll_cb, 1000, 0);
+}
+
+/* The outbox of workflow wf is read while it is deployed (want). */
+static void outbox_track(struct mqtt *m, const char *wf, int want)
+{
+	struct outbox *ob = &m->ob;
+	char key[OBKEY_BUF];
+	if (uf_outbox_key(key, sizeof(key), wf) < 0)
+		return;
+	struct obstream **p = &ob->streams;
+	while (*p && strcmp((*p)->key, key))
+		p = &(*p)->next;
+	if (!want && *p) {
+		struct obstream *s = *p;
+		*p = s->next;
+		free(s);
+	} else if (want && !*p) {
+		struct obstream *s = calloc(1, sizeof(*s));
+		if (!s) {
+			dlog("error", "what=mqtt-outbox workflow=%s cause=\"out of memory\"", wf);
+			return;
+		}
+		snprintf(s->wf, sizeof(s->wf), "%s", wf);
+		snprintf(s->key, sizeof(s->key), "%s", key);
+		s->rewind = 1; /* entries read by an earlier run of unifaasd, not acknowledged */
+		snprintf(s->last_id, sizeof(s->last_id), "0");
+		*p = s;
+		outbox_read(ob);
+	}
 }
 
 static void outbox_up(struct conn *c, int session_present)
 {
 	struct outbox *ob = c->owner;
 	(void)session_present;
-	ob->rewind = 1;
-	snprintf(ob->last_id, sizeof(ob->last_id), "0");
+	for (struct obstream *s = ob->streams; s; s = s->next) {
+		s->rewind = 1;
+		snprintf(s->last_id, sizeof(s->last_id), "0");
+	}
 	outbox_read(ob);
 }
 
@@ -1130,14 +1317,26 @@ struct mqtt *mqtt_open(struct daemon *d)
 	if (!m)
 		return NULL;
 	m->d = d;
-	snprintf(m->url, sizeof(m->url), "%s", d->cfg.mqtt_url);
-	if (parse_url(m, d->cfg.mqtt_url) < 0) {
+	if (d->cfg.mqtt_socket[0]) { /* the platform's own listener (cli/broker.c) */
+		if (strlen(d->cfg.mqtt_socket) >= sizeof(m->sock)) {
+			dlog("error",
+			     "what=mqtt op=open broker=%s cause=\"mqtt_socket is longer than a unix socket path "
+			     "(%zu bytes)\" effect=\"no MQTT ingress or egress\"",
+			     d->cfg.mqtt_socket, sizeof(m->sock) - 1);
+			free(m);
+			return NULL;
+		}
+		snprintf(m->sock, sizeof(m->sock), "%s", d->cfg.mqtt_socket);
+		snprintf(m->url, sizeof(m->url), "unix:%s", d->cfg.mqtt_socket);
+	} else if (parse_url(m, d->cfg.mqtt_url) < 0) {
 		dlog("error",
 		     "what=mqtt op=open broker=%s cause=\"mqtt_url is not mqtt://IP:PORT\" effect=\"no MQTT ingress or "
 		     "egress\"",
 		     d->cfg.mqtt_url);
 		free(m);
 		return NULL;
+	} else {
+		snprintf(m->url, sizeof(m->url), "%s", d->cfg.mqtt_url);
 	}
 	m->username = d->cfg.mqtt_username[0] ? d->cfg.mqtt_username : NULL;
 	m->password = m->username && d->cfg.mqtt_password[0] ? d->cfg.mqtt_password : NULL;
@@ -1148,9 +1347,9 @@ struct mqtt *mqtt_open(struct daemon *d)
 	m->ob.c.clean = 1;
 	uv_timer_init(d->loop, &m->ob.poll);
 	m->ob.poll.data = &m->ob;
-	conn_want(&m->ob.c, 1);
 	for (struct workflow *w = d->workflows; w; w = w->next)
 		mqtt_sync(m, w->m->name);
+	conn_want(&m->ob.c, 1);
 	return m;
 }
 

@@ -53,7 +53,7 @@ static void forget_kept(struct daemon *d, const char *name, int purge);
 static int acl_send(struct daemon *d, struct workflow *w, store_cb cb, void *arg)
 {
 	const char *n = w->m->name;
-	char pass[80], keys[4][128], chan[128], cmds[UF_UNIT_NCOMMANDS][32];
+	char pass[80], keys[4][128], chan[128], cmds[UF_UNIT_NCOMMANDS][32], outbox[128], sel[160];
 	const char *argv[16 + UF_UNIT_NCOMMANDS];
 	int argc = 0;
 	snprintf(pass, sizeof(pass), ">%s", w->acl_pass);
@@ -70,10 +70,12 @@ static int acl_send(struct daemon *d, struct workflow *w, store_cb cb, void *arg
 		snprintf(cmds[i], sizeof(cmds[i]), "+%s", uf_unit_commands[i]);
 		argv[argc++] = cmds[i];
 	}
-	/* the MQTT outbox, shared by all workflows: XADD only (a Redis 7
-	 * selector with a write-only key permission), so a unit adds its
-	 * publishes but cannot read, acknowledge or delete anyone's */
-	argv[argc++] = "(%W~" UF_OUTBOX_MQTT " +xadd)";
+	/* its own MQTT outbox: XADD only (a Redis 7 selector with a
+	 * write-only key permission), so a unit adds its publishes but cannot
+	 * read, acknowledge or delete them, nor add to another workflow's */
+	uf_outbox_key(outbox, sizeof(outbox), n);
+	snprintf(sel, sizeof(sel), "(%%W~%s +xadd)", outbox);
+	argv[argc++] = sel;
 	return store_sendv(d->store, cb, arg, argc, argv, NULL);
 }
 
@@ -674,7 +676,8 @@ int registry_undeploy(struct daemon *d, const char *name, int purge, registry_do
 		keep(d, w);
 	retire(d, w); /* w may be freed here */
 	metrics_forget("workflow", name);
-	mqtt_sync(d->mqtt, name); /* its MQTT session ends */
+	mqtt_sync(d->mqtt, name);                          /* its MQTT session ends */
+	cmd(d, "UNLINK " UF_OUTBOX_MQTT "%s", name, NULL); /* publishes not sent yet: gone with it */
 	cmd(d, "SREM uf:state:workflows %s", name, NULL);
 	cmd(d, "DEL uf:state:wf:%s", name, NULL);
 	if (purge)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The MQTT broker `unifaas up` starts (cli/broker.c), driven with the real
 # mosquitto_pub/mosquitto_sub: no anonymous client; the platform's account
-# (unifaasd, password in mqtt.pass) reads and writes everything; device
+# (unifaasd, password in mqtt.pass) reads and writes everything (unifaasd
+# connects on its own listener, the unix socket mqtt.sock); device
 # accounts from `unifaas device add` publish only under their filters
 # (mosquitto drops the rest silently: a subscriber must never see it),
 # subscribe nowhere, and are disconnected by `device rm`; a LAN listener on
@@ -64,10 +65,15 @@ for f in mqtt.pass mosquitto.passwd mosquitto.acl mqtt.devices mosquitto.conf; d
 done
 pass files-0600
 grep -qx "mqtt_username=unifaasd" "$S/unifaas.conf" && grep -qx "mqtt_password_file=$S/mqtt.pass" "$S/unifaas.conf" &&
+	grep -qx "mqtt_socket=$S/mqtt.sock" "$S/unifaas.conf" &&
 	pass daemon-conf || fail daemon-conf "$(cat "$S/unifaas.conf")"
 grep -qx "allow_anonymous false" "$S/mosquitto.conf" && ! grep -q "^unifaasd:" "$S/mqtt.pass" &&
 	grep -q '^unifaasd:\$7\$101\$' "$S/mosquitto.passwd" && ! grep -qF "$PASS" "$S/mosquitto.passwd" &&
 	pass passwd-hashed || fail passwd-hashed "$(cat "$S/mosquitto.conf" "$S/mosquitto.passwd")"
+# every listener but unifaasd's own socket makes a client's id its username
+[ "$(grep -c '^listener ' "$S/mosquitto.conf")" = 4 ] && grep -qx "listener 0 $S/mqtt.sock" "$S/mosquitto.conf" &&
+	[ "$(grep -c '^use_username_as_clientid true$' "$S/mosquitto.conf")" = 3 ] && pass listeners ||
+	fail listeners "$(cat "$S/mosquitto.conf")"
 
 # anonymous: refused on every listener
 for a in 127.0.0.1 127.0.0.2; do
@@ -79,12 +85,12 @@ done
 # sub NAME FILTER: a subscriber with the platform's account, its messages in
 # $W/NAME.out, ready when a probe it subscribed to came back
 sub() {
-	mosquitto_sub -h 127.0.0.1 -p "$M" -u unifaasd -P "$PASS" -i "$1" -q 1 -v -t "$2" -t "probe/$1" >"$W/$1.out" 2>&1 &
+	mosquitto_sub --unix "$S/mqtt.sock" -u unifaasd -P "$PASS" -i "$1" -q 1 -v -t "$2" -t "probe/$1" >"$W/$1.out" 2>&1 &
 	eval "SUB_$1=$!"
 	wait_for 10 probe "$1"
 }
 probe() {
-	mosquitto_pub -h 127.0.0.1 -p "$M" -u unifaasd -P "$PASS" -t "probe/$1" -m ready -q 1 && grep -q "^probe/$1 ready" "$W/$1.out"
+	mosquitto_pub --unix "$S/mqtt.sock" -u unifaasd -P "$PASS" -t "probe/$1" -m ready -q 1 && grep -q "^probe/$1 ready" "$W/$1.out"
 }
 got() { grep -qxF -- "$2" "$W/$1.out"; }
 pub() { # USER PASS HOST PORT TOPIC MSG QOS [mosquitto_pub options]
@@ -127,8 +133,8 @@ fi
 # platform's subscriber, never the device's
 mosquitto_sub -h 127.0.0.1 -p "$M" -u sck1 -P "$DP" -i sck1-sub -q 1 -v -t 'sck/#' -t '#' >"$W/devsub.out" 2>&1 &
 DEVSUB=$!
-wait_for 10 grep -q "as sck1-sub " "$S/logs/mosquitto.log" && probe all # a round trip after its SUBSCRIBE
-pub unifaasd "$PASS" 127.0.0.1 "$M" sck/status tosub 1
+wait_for 10 grep -q "as sck1 " "$S/logs/mosquitto.log" && probe all # a round trip after its SUBSCRIBE
+mosquitto_pub --unix "$S/mqtt.sock" -u unifaasd -P "$PASS" -t sck/status -m tosub -q 1
 wait_for 10 got all "sck/status tosub" && sleep 0.5
 kill "$DEVSUB" 2>/dev/null
 got all "sck/status tosub" && [ ! -s "$W/devsub.out" ] && pass device-cannot-subscribe ||
@@ -157,7 +163,9 @@ expect() { # NAME STATUS REGEX CMD...
 	[ "$rc" = "$want" ] && grep -qE -- "$re" <<<"$out" && pass "$name" || fail "$name" "status $rc: $out"
 }
 expect bad-device-name 2 "^unifaas: device: device name 'a/b' is not valid: use 1\.\.48 characters" U device add a/b
-expect device-name-platform 2 "^unifaas: device: 'unifaasd' is the platform's own broker account" U device add unifaasd
+expect device-name-platform 2 "^unifaas: device add: 'unifaasd': names starting with 'unifaasd' are the platform's" U device add unifaasd
+expect device-name-platform-id 2 "^unifaas: device add: 'unifaasd-co2': names starting with 'unifaasd' are the platform's" \
+	U device add unifaasd-co2
 expect bad-filter-hash 2 "^unifaas: device: --topic 'a/#/b': not a topic filter: it '\+' and '#' must fill a whole level" \
 	U device add d1 --topic 'a/#/b'
 expect bad-filter-plus 2 "^unifaas: device: --topic 'a/b\+': not a topic filter" U device add d1 --topic 'a/b+'
@@ -182,9 +190,9 @@ grep -q "^d1	" "$S/mqtt.devices" && fail bad-not-added "d1 is in the registry" |
 # rm: a connected device is disconnected and cannot connect again
 (sleep 30) | mosquitto_pub -h 127.0.0.1 -p "$M" -u lamp -P "$DP2" -i lamp-live -t devices/lamp/x -l >"$W/live.out" 2>&1 &
 LIVE=$!
-wait_for 10 grep -q "as lamp-live " "$S/logs/mosquitto.log" || fail live "lamp-live did not connect"
+wait_for 10 grep -q "as lamp .*u'lamp'" "$S/logs/mosquitto.log" || fail live "lamp did not connect" # its id: its username
 U device rm lamp && pass device-rm || fail device-rm "status $?"
-wait_for 10 grep -q "Client lamp-live disconnected" "$S/logs/mosquitto.log" && pass rm-disconnects ||
+wait_for 10 grep -q "Client lamp disconnected" "$S/logs/mosquitto.log" && pass rm-disconnects ||
 	fail rm-disconnects "$(tail -5 "$S/logs/mosquitto.log")"
 kill "$LIVE" 2>/dev/null
 out=$(pub lamp "$DP2" 127.0.0.1 "$M" devices/lamp/state off 1 2>&1)
@@ -201,15 +209,16 @@ out=$(pub sck1 "$DP" 127.0.0.2 "$TLS_PORT" sck/status tls3 1 2>&1)
 out=$(pub nobody x 127.0.0.2 "$TLS_PORT" sck/status tls4 1 --cafile "$W/ca.pem" 2>&1)
 [ $? != 0 ] && grep -q "not authorised" <<<"$out" && pass tls-needs-account || fail tls-needs-account "$out"
 
-# a device on the LAN or TLS listener cannot take over a session of the
-# platform by connecting with its client id ("all": the platform account's
-# subscriber; unifaasd's are "unifaasd-<wf>"): there its id is its username
-pub sck1 "$DP" 127.0.0.2 "$M" sck/status hijack1 1 -i all &&
+# a device on any listener cannot take over a session of the platform by
+# connecting with its client id ("all": the platform account's subscriber;
+# unifaasd's are "unifaasd-<wf>", mqtt.sh): there its id is its username
+pub sck1 "$DP" 127.0.0.1 "$M" sck/status hijack0 1 -i all && wait_for 10 got all "sck/status hijack0" &&
+	pub sck1 "$DP" 127.0.0.2 "$M" sck/status hijack1 1 -i all &&
 	pub sck1 "$DP" 127.0.0.2 "$TLS_PORT" sck/status hijack2 1 -i all --cafile "$W/ca.pem" &&
 	wait_for 10 got all "sck/status hijack1" && wait_for 10 got all "sck/status hijack2" &&
 	! grep -q "Client all already connected" "$S/logs/mosquitto.log" && kill -0 "$SUB_all" &&
-	pass lan-device-cannot-take-client-id ||
-	fail lan-device-cannot-take-client-id "$(grep -E "as all |Client all " "$S/logs/mosquitto.log" | tail -4)"
+	pass device-cannot-take-client-id ||
+	fail device-cannot-take-client-id "$(grep -E "as all |Client all " "$S/logs/mosquitto.log" | tail -4)"
 
 # the accounts survive a restart (up renders the broker's files from the registry)
 kill "$SUB_all" 2>/dev/null
@@ -225,12 +234,12 @@ kill "$SUB_again" 2>/dev/null
 # session that is not read (a stopped workflow's) holds at most 256 MiB;
 # without these a device's 100 MB messages grew mosquitto by 100 MB each
 DP3=$(U device add bulk --topic 'bulk/#' | sed -n 's/^password: //p')
-mosquitto_sub -h 127.0.0.1 -p "$M" -u unifaasd -P "$PASS" -i q1 -c -q 1 -t 'bulk/#' -E
+mosquitto_sub --unix "$S/mqtt.sock" -u unifaasd -P "$PASS" -i q1 -c -q 1 -t 'bulk/#' -E
 head -c $((5 << 20)) /dev/zero | tr '\0' y >"$W/5m"
 mosquitto_pub -h 127.0.0.1 -p "$M" -u bulk -P "$DP3" -i bulk -q 1 -t bulk/big -f "$W/5m" >/dev/null 2>&1
 python3 -c 'import sys; l = b"x" * (1 << 20) + b"\n"; [sys.stdout.buffer.write(l) for _ in range(300)]' |
 	mosquitto_pub -h 127.0.0.1 -p "$M" -u bulk -P "$DP3" -i bulk -q 1 -t bulk/m -l
-mosquitto_sub -h 127.0.0.1 -p "$M" -u unifaasd -P "$PASS" -i q1 -c -q 1 -t 'bulk/#' -W 20 2>/dev/null |
+mosquitto_sub --unix "$S/mqtt.sock" -u unifaasd -P "$PASS" -i q1 -c -q 1 -t 'bulk/#' -W 20 2>/dev/null |
 	awk '{n[length($0)]++} END {printf "%d %d\n", n[1048576], n[5242880]}' >"$W/q1.count"
 read -r n1 n5 <"$W/q1.count"
 [ "$n5" = 0 ] && [ "$n1" -ge 200 ] && [ "$n1" -le 257 ] && pass device-bounded ||

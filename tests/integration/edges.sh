@@ -52,7 +52,7 @@ DEV_PASS=$(sed -n 's/^password: //p' "$UF_TMP/dev")
 TOKEN=$(U token create relay) || fail token "token create failed"
 
 # the subscriber: the platform's account, on the topic the function publishes
-mosquitto_sub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u unifaasd -P "$(cat "$PLAT_STATE/mqtt.pass")" -q 1 \
+mosquitto_sub --unix "$PLAT_STATE/mqtt.sock" -u unifaasd -P "$(cat "$PLAT_STATE/mqtt.pass")" -q 1 \
 	-t 'relay/#' -v -C 2 -W 60 >"$UF_TMP/sub.out" 2>&1 &
 SUB=$!
 wait_for 10 sh -c "grep -q 'client=unifaasd-relay .*result=connected' '$PLAT_STATE/logs/unifaasd.log'" ||
@@ -80,7 +80,7 @@ SUB=
 grep -q "^relay/out src=device/sck/aA1234/readings/raw type=- data=" "$UF_TMP/sub.out" &&
 	grep -q '^relay/out src=/ce type=me.smartcitizen.reading data=' "$UF_TMP/sub.out" &&
 	pass published-to-subscriber || fail published-to-subscriber "subscriber got: $(cat "$UF_TMP/sub.out")"
-wait_for 10 sh -c "[ \"\$(REDISCLI_AUTH=\$(cat '$PLAT_STATE/redis.pass') redis-cli --no-auth-warning -s '$PLAT_STATE/redis.sock' XLEN uf:out:mqtt)\" = 0 ]"
-[ "$(R XLEN uf:out:mqtt)" = 0 ] && pass outbox-drained || fail outbox-drained "uf:out:mqtt holds $(R XLEN uf:out:mqtt)"
+wait_for 10 sh -c "[ \"\$(REDISCLI_AUTH=\$(cat '$PLAT_STATE/redis.pass') redis-cli --no-auth-warning -s '$PLAT_STATE/redis.sock' XLEN uf:out:mqtt:relay)\" = 0 ]"
+[ "$(R XLEN uf:out:mqtt:relay)" = 0 ] && pass outbox-drained || fail outbox-drained "uf:out:mqtt:relay holds $(R XLEN uf:out:mqtt:relay)"
 # the secret's value went to the function only
 ! grep -rq "hooks/webhook" "$PLAT_STATE/logs" && pass secret-not-logged || fail secret-not-logged "$(grep -r hooks/webhook "$PLAT_STATE/logs" | head -2)"

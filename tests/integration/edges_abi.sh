@@ -3,7 +3,7 @@
 # deployed function (tests/platform/edge_fn.c) against real Redis: an
 # event's source and attrs (the fields an edge writes with uf_ingress_cmd,
 # common/delivery.h) reach the function; uf_mqtt_publish lands in the
-# outbox uf:out:mqtt (and through unifaasd on a subscriber) only when its
+# outbox uf:out:mqtt:<wf> (and through unifaasd on a subscriber) only when its
 # event commits and only for topics the manifest's publish: allows (-EPERM
 # otherwise); invoke replies are
 # PUBLISHed on uf:reply:<wf> for ok and failed outcomes, by the tender and
@@ -59,16 +59,16 @@ fi
 # --- uf_mqtt_publish: the outbox, only when the event commits --------------
 # unifaasd publishes the outbox (daemon/mqtt.c) and deletes each entry the
 # broker took: a subscriber (the platform's account) sees what committed
-mosquitto_sub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u unifaasd -P "$(cat "$PLAT_STATE/mqtt.pass")" -q 1 -v \
+mosquitto_sub --unix "$PLAT_STATE/mqtt.sock" -u unifaasd -P "$(cat "$PLAT_STATE/mqtt.pass")" -q 1 -v \
 	-t 'lights/#' -t 'other/#' -W 60 >"$UF_TMP/sub.out" 2>&1 &
 subpid=$!
 sleep 0.5
 got_pub() { grep -qx "$1" "$UF_TMP/sub.out"; }
 R XADD uf:q:edges:in '*' data pub:lights/7/set >/dev/null
-if wait_for 30 got_pub "lights/7/set m-lights/7/set" && wait_for 10 xlen_is uf:out:mqtt 0; then
+if wait_for 30 got_pub "lights/7/set m-lights/7/set" && wait_for 10 xlen_is uf:out:mqtt:edges 0; then
 	pass publish-reaches-subscriber
 else
-	fail publish-reaches-subscriber "subscriber: $(cat "$UF_TMP/sub.out"); outbox $(R XLEN uf:out:mqtt)"
+	fail publish-reaches-subscriber "subscriber: $(cat "$UF_TMP/sub.out"); outbox $(R XLEN uf:out:mqtt:edges)"
 fi
 R XADD uf:q:edges:in '*' data pubfail:lights/8/set >/dev/null
 R XADD uf:q:edges:in '*' data pub:other/topic >/dev/null
@@ -91,25 +91,34 @@ U describe edges | grep -qx '  publish:   lights/+/set, alerts/#' &&
 	[ "$(U describe edges --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["steps"][0]["grants"]["publish"])')" = "['lights/+/set', 'alerts/#']" ] &&
 	pass describe-publish || fail describe-publish "$(U describe edges | grep -A3 grants)"
 
-# --- the unit's ACL: exactly its keys, the outbox write only, its reply channel
+# --- the unit's ACL: exactly its keys, its outbox write only, its reply channel
 acl=$(R ACL GETUSER uf-wf-edges | tr '\n' ' ')
 case "$acl" in
-*'channels &uf:reply:edges selectors commands -@all +xadd keys %W~uf:out:mqtt channels'*) pass acl-outbox-channel ;;
+*'channels &uf:reply:edges selectors commands -@all +xadd keys %W~uf:out:mqtt:edges channels'*) pass acl-outbox-channel ;;
 *) fail acl-outbox-channel "$acl" ;;
 esac
 grep -q ' +publish' <<<"$acl" && ! grep -q '&\*' <<<"$acl" && pass acl-publish-command || fail acl-publish-command "$acl"
-# what Redis 7.0 makes of those rules (ACL DRYRUN): the outbox is write only,
-# the reply channel is the workflow's own
+# what Redis 7.0 makes of those rules (ACL DRYRUN): its own outbox is write
+# only, another workflow's (or the old shared one) not even that, the reply
+# channel is the workflow's own
 dry() { R ACL DRYRUN uf-wf-edges "$@" 2>&1; }
 # (GET, DEL, XACK and XADD elsewhere are granted: only the key is refused)
-[ "$(dry XADD uf:out:mqtt '*' wf edges)" = OK ] && [ "$(dry PUBLISH uf:reply:edges m)" = OK ] &&
-	dry GET uf:out:mqtt | grep -q "no permissions to access the 'uf:out:mqtt' key" &&
-	dry DEL uf:out:mqtt | grep -q "no permissions to access the 'uf:out:mqtt' key" &&
-	dry XACK uf:out:mqtt unifaasd 1-0 | grep -q "no permissions to access the 'uf:out:mqtt' key" &&
+[ "$(dry XADD uf:out:mqtt:edges '*' topic t)" = OK ] && [ "$(dry PUBLISH uf:reply:edges m)" = OK ] &&
+	dry GET uf:out:mqtt:edges | grep -q "no permissions to access the 'uf:out:mqtt:edges' key" &&
+	dry DEL uf:out:mqtt:edges | grep -q "no permissions to access the 'uf:out:mqtt:edges' key" &&
+	dry XACK uf:out:mqtt:edges unifaasd 1-0 | grep -q "no permissions to access the 'uf:out:mqtt:edges' key" &&
+	dry XADD uf:out:mqtt:other '*' topic t | grep -q "no permissions to access the 'uf:out:mqtt:other' key" &&
+	dry XADD uf:out:mqtt '*' topic t | grep -q "no permissions to access the 'uf:out:mqtt' key" &&
 	dry XADD uf:q:other:in '*' data x | grep -q "no permissions to access the 'uf:q:other:in' key" &&
 	dry PUBLISH uf:reply:other m | grep -q "no permissions to access the 'uf:reply:other' channel" &&
 	dry SUBSCRIBE uf:reply:edges | grep -q "no permissions to run the 'subscribe' command" &&
-	pass acl-dryrun || fail acl-dryrun "$(dry DEL uf:out:mqtt) / $(dry XACK uf:out:mqtt unifaasd 1-0) / $(dry PUBLISH uf:reply:other m)"
+	pass acl-dryrun || fail acl-dryrun "$(dry XADD uf:out:mqtt:other '*' topic t) / $(dry DEL uf:out:mqtt:edges) / $(dry PUBLISH uf:reply:other m)"
+# for real, as the workflow's own user: a forged entry in another workflow's
+# outbox is refused by Redis (NOPERM), and nothing lands there
+forged=$(REDISCLI_AUTH= redis-cli --no-auth-warning -s "$PLAT_STATE/redis.sock" --user uf-wf-edges \
+	--pass "$(R HGET uf:state:wf:edges acl_pass)" XADD uf:out:mqtt:other '*' topic lights/1/set qos 1 data forged 2>&1)
+grep -q "^NOPERM" <<<"$forged" && [ "$(R EXISTS uf:out:mqtt:other)" = 0 ] && pass forged-other-outbox-noperm ||
+	fail forged-other-outbox-noperm "$forged"
 
 # --- invoke replies on uf:reply:edges ---------------------------------------
 R --raw SUBSCRIBE uf:reply:edges >"$UF_TMP/replies" 2>&1 &

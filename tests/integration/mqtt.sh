@@ -14,7 +14,7 @@ command -v mosquitto_pub >/dev/null || {
 	exit 0
 }
 fn=$(build_guest "$UF_TOP/tests/platform/platform_fn.c") || { fail build "platform_fn.c did not build"; exit 0; }
-PLAT_CONF="retain_handled=1000000" # every entry stays countable
+PLAT_CONF=$(printf "retain_handled=1000000\nmqtt_bind=127.0.0.2") # every entry stays countable; a LAN listener (loopback still)
 plat_suite_up
 pass up
 
@@ -38,6 +38,7 @@ functions:
   count:
     image: $fn
     listen: readings
+    publish: ["out/#", "again/#"]
   alarms:
     image: $fn
     listen: alarms
@@ -99,6 +100,29 @@ curl -s --max-time 10 -H "Authorization: Bearer $(cat "$PLAT_STATE/api.token")" 
 grep -qx 'unifaas_ingress_messages_total{source="mqtt",outcome="accepted"} 5' "$UF_TMP/metrics.txt" &&
 	grep -qx 'unifaas_ingress_messages_total{source="mqtt",outcome="too_large"} 1' "$UF_TMP/metrics.txt" &&
 	pass metrics-by-outcome || fail metrics-by-outcome "$(grep 'source="mqtt"' "$UF_TMP/metrics.txt")"
+
+# --- no device takes over unifaasd's session ------------------------------
+# A device connects with unifaasd's client id (clean session) on the
+# loopback and the LAN listener while another device publishes a QoS 1
+# burst: its id is its username there, so the session stays connected and
+# every message arrives (before the fix the session was taken over and
+# messages lost).
+U device add kitchen --topic 'k/#' >"$UF_TMP/kitchen.cred" 2>&1
+KP=$(sed -n 's/^password: //p' "$UF_TMP/kitchen.cred")
+hijack=
+for h in 127.0.0.1 127.0.0.2; do
+	mosquitto_sub -h $h -p "$PLAT_MQTT_PORT" -u kitchen -P "$KP" -i unifaasd-mq -c -t x -W 5 >/dev/null 2>&1 &
+	hijack="$hijack $!"
+done
+sleep 0.2
+seq -f "h%g" 50 | PUB -q 1 -t alarm/takeover -l
+wait $hijack
+if wait_for 10 distinct_is mq alarms h 50 && ! grep -q "Client unifaasd-mq already connected" "$PLAT_STATE/logs/mosquitto.log" &&
+	! daemon_log | grep -q 'client=unifaasd-mq .*cause='; then
+	pass device-cannot-take-session
+else
+	fail device-cannot-take-session "$(distinct mq alarms h) of 50; $(grep 'unifaasd-mq' "$PLAT_STATE/logs/mosquitto.log" | tail -3)"
+fi
 
 # burst PREFIX: N messages PREFIX1..PREFIXN on burst/PREFIX, QoS 1, in
 # chunks of 250 a little apart (so a kill lands in the middle); a chunk is
@@ -228,34 +252,44 @@ done
 distinct_is ov q s 300 && pass resume-drains || fail resume-drains "$(payloads ov q | grep '^s' | sort -u | wc -l) of 300"
 
 # --- the outbox: published, deleted after the PUBACK ----------------------
-(mosquitto_sub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u unifaasd -P "$(cat "$PLAT_STATE/mqtt.pass")" -q 1 -t 'out/#' -v -C 3 -W 20 >"$UF_TMP/sub.out" 2>&1) &
+SUBP=(--unix "$PLAT_STATE/mqtt.sock" -u unifaasd -P "$(cat "$PLAT_STATE/mqtt.pass")")
+(mosquitto_sub "${SUBP[@]}" -q 1 -t 'out/#' -t 'secret/#' -v -C 3 -W 20 >"$UF_TMP/sub.out" 2>&1) &
 subpid=$!
 sleep 0.5
-R XADD uf:out:mqtt '*' wf mq step count topic out/one qos 1 data hello event 1-1 >/dev/null
-R XADD uf:out:mqtt '*' wf mq step count topic out/two qos 0 data bye event 1-2 >/dev/null
-R XADD uf:out:mqtt '*' wf mq step count topic 'out/+' qos 1 data bad event 1-3 >/dev/null
-R XADD uf:out:mqtt '*' wf mq step count topic out/three qos 1 data 3 event 1-4 >/dev/null
+OB=uf:out:mqtt:mq
+R XADD $OB '*' step count topic out/one qos 1 data hello event 1-1 >/dev/null
+R XADD $OB '*' step count topic secret/x qos 1 data forged event 1-5 >/dev/null # outside mq's publish filters
+R XADD $OB '*' step count topic out/two qos 0 data bye event 1-2 >/dev/null
+R XADD $OB '*' step count topic 'out/+' qos 1 data bad event 1-3 >/dev/null
+R XADD $OB '*' step count topic out/three qos 1 data 3 event 1-4 >/dev/null
 wait "$subpid"
 sort "$UF_TMP/sub.out" | tr '\n' ' ' >"$UF_TMP/subs"
 [ "$(cat "$UF_TMP/subs")" = "out/one hello out/three 3 out/two bye " ] && pass outbox-published ||
 	fail outbox-published "subscriber got: $(cat "$UF_TMP/subs")"
-wait_for 10 xlen_is uf:out:mqtt 0 && pass outbox-deleted || fail outbox-deleted "$(R XLEN uf:out:mqtt) entries left"
-daemon_log | grep -q 'what=mqtt-outbox entry=.* action=dropped' && pass outbox-invalid-logged ||
+wait_for 10 xlen_is $OB 0 && pass outbox-deleted || fail outbox-deleted "$(R XLEN $OB) entries left"
+daemon_log | grep -q 'what=mqtt-outbox workflow=mq entry=.* action=dropped cause="no valid topic' && pass outbox-invalid-logged ||
 	fail outbox-invalid-logged "$(daemon_log | grep mqtt-outbox | tail -2)"
+# a topic outside the workflow's publish filters: never published, logged, counted
+daemon_log | grep -q 'what=mqtt-outbox workflow=mq entry=.* topic="secret/x" action=dropped cause="topic outside the workflow.s publish filters"' &&
+	! grep -q forged "$UF_TMP/sub.out" && pass outbox-outside-filters-refused ||
+	fail outbox-outside-filters-refused "$(daemon_log | grep mqtt-outbox | tail -2); sub: $(cat "$UF_TMP/sub.out")"
+curl -s --max-time 10 -H "Authorization: Bearer $(cat "$PLAT_STATE/api.token")" \
+	"http://127.0.0.1:$PLAT_API_PORT/metrics" | grep -qx 'unifaas_egress_calls_total{kind="mqtt",status="refused"} 2' &&
+	pass outbox-refused-counted || fail outbox-refused-counted "$(curl -s -H "Authorization: Bearer $(cat "$PLAT_STATE/api.token")" "http://127.0.0.1:$PLAT_API_PORT/metrics" | grep egress_calls)"
 
 # --- outbox entries read but not acknowledged survive a kill -9 -----------
 # The broker is stopped (SIGSTOP): unifaasd reads the entries (pending in
 # its consumer group) and writes them, no PUBACK comes; killed -9 and
 # started again, it reads its pending entries again and publishes them.
-mosquitto_sub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u unifaasd -P "$(cat "$PLAT_STATE/mqtt.pass")" -q 1 -v \
+mosquitto_sub "${SUBP[@]}" -q 1 -v \
 	-t 'again/#' -C 2 -W 60 >"$UF_TMP/sub2.out" 2>&1 &
 subpid=$!
 sleep 0.5
 mpid=$(cat "$PLAT_STATE/mosquitto.pid")
-outbox_pending() { [ "$(R XPENDING uf:out:mqtt unifaasd | head -1)" = 2 ]; }
+outbox_pending() { [ "$(R XPENDING $OB unifaasd | head -1)" = 2 ]; }
 kill -STOP "$mpid"
-R XADD uf:out:mqtt '*' wf mq step count topic again/one qos 1 data p1 event 2-1 >/dev/null
-R XADD uf:out:mqtt '*' wf mq step count topic again/two qos 1 data p2 event 2-2 >/dev/null
+R XADD $OB '*' step count topic again/one qos 1 data p1 event 2-1 >/dev/null
+R XADD $OB '*' step count topic again/two qos 1 data p2 event 2-2 >/dev/null
 if wait_for 10 outbox_pending; then
 	kill -9 "$(cat "$PLAT_STATE/unifaasd.pid")"
 	kill -CONT "$mpid"
@@ -263,15 +297,17 @@ if wait_for 10 outbox_pending; then
 	pass outbox-pending-at-kill
 else
 	kill -CONT "$mpid"
-	fail outbox-pending-at-kill "pending: $(R XPENDING uf:out:mqtt unifaasd | head -1)"
+	fail outbox-pending-at-kill "pending: $(R XPENDING $OB unifaasd | head -1)"
 fi
 wait "$subpid"
-[ "$(sort "$UF_TMP/sub2.out" | tr '\n' ' ')" = "again/one p1 again/two p2 " ] && wait_for 10 xlen_is uf:out:mqtt 0 &&
+[ "$(sort "$UF_TMP/sub2.out" | tr '\n' ' ')" = "again/one p1 again/two p2 " ] && wait_for 10 xlen_is $OB 0 &&
 	pass outbox-pending-published-after-restart ||
-	fail outbox-pending-published-after-restart "subscriber: $(cat "$UF_TMP/sub2.out"); outbox $(R XLEN uf:out:mqtt)"
+	fail outbox-pending-published-after-restart "subscriber: $(cat "$UF_TMP/sub2.out"); outbox $(R XLEN $OB)"
 
 # --- undeploy ends the session --------------------------------------------
+R XADD uf:out:mqtt:ov '*' step slow topic x qos 1 data left event 3-1 >/dev/null
 U undeploy ov >/dev/null
 wait_for 10 sh -c "grep -q 'what=mqtt op=end-session workflow=ov' '$PLAT_STATE/logs/unifaasd.log'" && pass undeploy-ends-session ||
 	fail undeploy-ends-session "$(daemon_log | grep 'workflow=ov' | tail -3)"
+[ "$(R EXISTS uf:out:mqtt:ov)" = 0 ] && pass undeploy-removes-outbox || fail undeploy-removes-outbox "uf:out:mqtt:ov still exists"
 kill -0 "$(cat "$PLAT_STATE/unifaasd.pid")" && pass alive-at-end || fail alive-at-end "unifaasd died"

@@ -192,7 +192,7 @@ redis_out=$(R XRANGE uf:q:l:lights - + | grep '^{')
 # DLQ): the list is complete.  The same user without HINCRBY cannot commit.
 cmds="+xreadgroup +xgroup|create +xack +xadd +multi +exec +get +set +incrby +del +publish +hincrby"
 keys="~uf:q:acl:* ~uf:kv:acl:* ~uf:dlq:acl:* ~uf:stat:acl:*"
-R ACL SETUSER ufacl reset on '>s3cret' $keys resetchannels '&uf:reply:acl' -@all $cmds '(%W~uf:out:mqtt +xadd)' >/dev/null
+R ACL SETUSER ufacl reset on '>s3cret' $keys resetchannels '&uf:reply:acl' -@all $cmds '(%W~uf:out:mqtt:acl +xadd)' >/dev/null
 R ACL SETUSER ufpoor reset on '>s3cret' $keys resetchannels '&uf:reply:acl' -@all ${cmds% +hincrby} >/dev/null
 { for i in $(seq 299); do echo "XADD uf:q:acl:fridge-door * data open"; done
 	echo "XADD uf:q:acl:fridge-door * data open reply tok1"; } | R >/dev/null # a waiting invoke: PUBLISH
