@@ -54,7 +54,7 @@ sleep 1
 
 base=() ufd=()
 for r in $(seq "$REPS"); do
-	timeout 300 mosquitto_sub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u unifaasd -P "$SUBPASS" -i "bench-sub-$r" -q 1 \
+	timeout 300 mosquitto_sub --unix "$PLAT_STATE/mqtt.sock" -u unifaasd -P "$SUBPASS" -i "bench-sub-$r" -q 1 \
 		-t bench/base -C "$N" >/dev/null &
 	sp=$!
 	sleep 0.5

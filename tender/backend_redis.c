@@ -13,7 +13,7 @@
  * Every batch is settled by one MULTI/EXEC, so a unit that dies before EXEC
  * has written nothing and acknowledged nothing:
  *   XADD uf:q:<wf>:<q> * data ..   each push of the acknowledged events
- *   XADD uf:out:mqtt * wf .. step .. topic .. qos .. data .. event <origin>
+ *   XADD uf:out:mqtt:<wf> * step .. topic .. qos .. data .. event <origin>
  *                                  each MQTT publish they staged (the outbox
  *                                  unifaasd's MQTT client empties)
  *   SET / INCRBY / DEL uf:kv:<wf>:<key>   their staged KV writes, in order
@@ -39,11 +39,11 @@
  * re-queue or dead-letter them as above).  KV writes a handler stages are
  * part of its event's commit; reads (GET) go to Redis at once.
  *
- * Keys touched: uf:q:<wf>:*, uf:kv:<wf>:*, uf:dlq:<wf>:*, uf:stat:<wf>:*, uf:out:mqtt (XADD only).
+ * Keys touched: uf:q:<wf>:*, uf:kv:<wf>:*, uf:dlq:<wf>:*, uf:stat:<wf>:*, uf:out:mqtt:<wf> (XADD only).
  * Commands used: exactly uf_unit_commands (common/delivery.c), which the
  * workflow's Redis ACL user is granted and nothing more: AUTH, XGROUP
  * CREATE, XREADGROUP, XACK, XADD, MULTI, EXEC, GET, SET, INCRBY, DEL,
- * HINCRBY, PUBLISH (uf:reply:<wf> only; the outbox uf:out:mqtt write only).
+ * HINCRBY, PUBLISH (uf:reply:<wf> only; the outbox uf:out:mqtt:<wf> write only).
  * Connection: a unix socket, opened before the tender's seccomp; a password
  * comes from the environment (UF_REDIS_USER, UF_REDIS_PASSWORD), never argv.
  * On any Redis failure the backend records why in b.failed and answers -EIO;
