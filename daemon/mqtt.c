@@ -24,11 +24,21 @@
  * the session (a connection with clean session on).
  *
  * Outbox: one connection "unifaasd:outbox" (clean session; ':' is in no
- * workflow name) reads UF_OUTBOX_MQTT through the consumer group
- * OUTBOX_GROUP, publishes each entry with its QoS and deletes it (XACK +
- * XDEL) after its PUBACK, or once written for QoS 0.  After a new
- * connection it first reads its pending entries again (from id 0): at
- * least once.
+ * workflow name) reads the outbox of every deployed workflow,
+ * UF_OUTBOX_MQTT<wf> (struct obstream, one per workflow, kept by
+ * mqtt_sync), through the consumer group OUTBOX_GROUP, up to
+ * OUTBOX_STREAMS_MAX streams per XREADGROUP in turn, publishes each entry
+ * with its QoS and deletes it (XACK + XDEL) after its PUBACK, or once
+ * written for QoS 0.  After a new connection it first reads each stream's
+ * pending entries again (from id 0): at least once.  An entry names no
+ * workflow: its workflow is the stream's, and its topic must match one of
+ * that workflow's publish filters, else it is refused (logged, counted,
+ * deleted) - a unit's ACL user can add only to its own outbox, so a
+ * guest that took over its tender publishes nowhere its workflow may not.
+ *
+ * The broker is reached on unifaasd's own listener, the unix socket
+ * mqtt_socket (cli/broker.c: no device listener lets a client pick a
+ * platform client id), or over TCP at mqtt_url when it is not set.
  *
  * Every connection reconnects with backoff (200 ms doubling to 10 s) and
  * logs once per change of state; an ingress session connects only while

@@ -13,7 +13,8 @@ struct mqtt;
  * unifaas_ingress_messages_total{source="mqtt", outcome} (accepted,
  * unrouted, too_large, store_failed: not acknowledged, sent again by the
  * broker) and outbox entries in unifaas_egress_calls_total{kind="mqtt",
- * status} (published, refused: no valid topic, QoS or data). */
+ * status} (published; refused: no valid topic, QoS or data, or a topic
+ * outside its workflow's publish filters). */
 #define MQTT_PAYLOAD_MAX (1u << 20)
 
 /* The client, from d->cfg (mqtt_url, mqtt_username, the password read by

@@ -444,6 +444,12 @@ static void reply_and_outbox_commands(void **state)
 		assert_int_equal(c.len[i], len);
 		assert_memory_equal(c.argv[i], want[i], len);
 	}
+	d.wf = wf; /* a workflow's outbox key that does not fit: refused, not cut */
+	assert_int_equal(uf_outbox_cmd(&d, "a/b", 3, 1, "x", 1, "17-0", 4, &c), -1);
+	char key[32];
+	assert_int_equal(uf_outbox_key(key, sizeof(key), "co2"), 15);
+	assert_string_equal(key, "uf:out:mqtt:co2");
+	assert_int_equal(uf_outbox_key(key, 15, "co2"), -1);
 }
 
 static void edge_fields_kept(void **state)
