@@ -1,9 +1,13 @@
 /*
  * main.c - unifaasd: start-up, the loop, shutdown.
  *
- * Order at start: read <state>/unifaas.conf, connect to Redis, restore the
- * deployed workflows, kill and settle units a previous unifaasd left
- * behind, listen for the control API, then start the scheduler.  The
+ * Order at start: read <state>/unifaas.conf, wait until Redis answers
+ * (store_wait_ready: a Redis still loading its AOF, stopped or not yet
+ * listening is waited for, up to STORE_READY_WAIT_MS from the start; then
+ * exit 1 naming the socket and what Redis said), restore the deployed
+ * workflows, kill and settle units a previous unifaasd left behind - each
+ * read whole, and read again after waiting for Redis when it fails, never
+ * half-applied - listen for the control API, then start the scheduler.  The
  * process is a child subreaper so every descendant of a unit is reaped
  * here.  SIGTERM/SIGINT: stop accepting requests, SIGTERM every unit
  * (SIGKILL after 2 s), settle what they held, then exit 0.
@@ -45,6 +49,28 @@ static void on_reconnect(void *arg)
 {
 	registry_reapply_acls(arg);
 	tokens_load(arg); /* Redis may have been away or restarted: its table again */
+}
+
+/* A read at start (read: 0, or -1 with nothing applied): run again once
+ * Redis answers again, until deadline_ms. */
+static int start_read(struct daemon *d, int (*read)(struct daemon *, char *, size_t), const char *what,
+                      uint64_t deadline_ms, char *err, size_t errlen)
+{
+	char cause[512];
+	for (int logged = 0;;) {
+		if (!read(d, cause, sizeof(cause)))
+			return 0;
+		if (!logged++)
+			dlog("warn", "what=%s cause=\"%s\" action=\"read again once redis answers\"", what, cause);
+		if (store_wait_ready(d->store, deadline_ms, err, errlen) < 0)
+			return -1;
+		if (now_ms() + 200 >= deadline_ms) {
+			snprintf(err, errlen, "%s: %s, still after %u s: check redis (state dir's logs/redis.log)",
+			         what, cause, STORE_READY_WAIT_MS / 1000);
+			return -1;
+		}
+		usleep(200000); /* Redis answers PING but not this read: not too often */
+	}
 }
 
 static void close_walk(uv_handle_t *h, void *arg)
@@ -153,10 +179,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "unifaasd: %s\n", err);
 		return 1;
 	}
-	store_on_reconnect(d.store, on_reconnect);
-	registry_restore(&d);
+	uint64_t deadline = d.started_ms + STORE_READY_WAIT_MS;
+	if (start_read(&d, registry_restore, "restore", deadline, err, sizeof(err)) < 0 ||
+	    start_read(&d, units_cleanup_previous, "cleanup", deadline, err, sizeof(err)) < 0) {
+		fprintf(stderr, "unifaasd: %s\n", err);
+		return 1;
+	}
+	store_on_reconnect(d.store, on_reconnect); /* after the reads: restore sent the ACLs itself */
 	tokens_load(&d);
-	units_cleanup_previous(&d);
 	if (!(d.api = api_open(&d, err, sizeof(err)))) {
 		fprintf(stderr, "unifaasd: api: %s\n", err);
 		return 1;

@@ -14,7 +14,9 @@
  * the deploy (deploy_commit) and ends the request (registry_done_fn).  One
  * deploy or undeploy per workflow name is under way at a time (another is
  * refused, 409), so their writes never interleave.  Only the restore at
- * start reads Redis synchronously, before the loop runs.
+ * start reads Redis synchronously, before the loop runs, and whole: every
+ * state hash is read before the first workflow is made, so a read that
+ * fails applies nothing and main.c reads again once Redis answers.
  *
  * Redis keeps what a restart needs: uf:state:workflows (set of names) and
  * uf:state:wf:<name> (hash: yaml, file, dir, state, reason, acl_pass).  The
@@ -693,26 +695,27 @@ static const char *field(const redisReply *h, const char *name)
 	return v && v->type == REDIS_REPLY_STRING ? v->str : NULL;
 }
 
-static void restore_one(struct daemon *d, const char *name)
+/* A workflow from its state hash h (HGETALL uf:state:wf:<name>), read
+ * whole before: state that cannot make a workflow is logged and skipped. */
+static void restore_one(struct daemon *d, const char *name, const redisReply *h)
 {
 	char err[4096];
-	redisReply *h = store_cmd(d->store, "HGETALL uf:state:wf:%s", name);
-	const char *yaml = h && h->type == REDIS_REPLY_ARRAY ? field(h, "yaml") : NULL;
+	const char *yaml = h->type == REDIS_REPLY_ARRAY ? field(h, "yaml") : NULL;
 	const char *file = field(h, "file"), *dir = field(h, "dir"), *pass = field(h, "acl_pass");
 	struct uf_manifest *m = NULL;
 	struct workflow *w = NULL;
 	if (!yaml || !file || !dir || !pass) {
 		dlog("error", "what=restore workflow=%s cause=\"state incomplete in redis\"", name);
-		goto out;
+		return;
 	}
 	if (!(m = uf_manifest_parse(yaml, store_field(h, "yaml")->len, file, dir, 0, err, sizeof(err)))) {
 		dlog("error", "what=restore workflow=%s cause=\"%s\"", name, err);
-		goto out;
+		return;
 	}
 	if (!(w = make_workflow(d, m, err, sizeof(err)))) {
 		dlog("error", "what=restore workflow=%s cause=\"%s\"", name, err);
 		uf_manifest_free(m);
-		goto out;
+		return;
 	}
 	snprintf(w->acl_pass, sizeof(w->acl_pass), "%s", pass);
 	const char *st = field(h, "state"), *reason = field(h, "reason");
@@ -723,20 +726,45 @@ static void restore_one(struct daemon *d, const char *name)
 	w->next = d->workflows;
 	d->workflows = w;
 	dlog("info", "what=restore workflow=%s steps=%zu state=%s", name, m->nfunctions, st ? st : "running");
-out:
-	if (h)
-		freeReplyObject(h);
 }
 
-int registry_restore(struct daemon *d)
+/* Every read first, then the workflows made: a Redis that stops answering
+ * midway leaves nothing applied (-1, err says why) and the caller reads
+ * again once Redis answers. */
+int registry_restore(struct daemon *d, char *err, size_t errlen)
 {
-	redisReply *r = store_array(d->store, "SMEMBERS uf:state:workflows");
-	if (!r)
-		return -1;
-	for (size_t i = 0; i < r->elements; i++)
-		restore_one(d, r->element[i]->str);
-	freeReplyObject(r);
-	return 0;
+	redisReply *names = store_cmd(d->store, "SMEMBERS uf:state:workflows"), **h = NULL;
+	size_t n = 0;
+	int rc = -1;
+	if (!names || names->type != REDIS_REPLY_ARRAY) {
+		snprintf(err, errlen, "SMEMBERS uf:state:workflows: %s",
+		         names && names->type == REDIS_REPLY_ERROR ? names->str : "no answer from redis");
+		goto out;
+	}
+	if (names->elements && !(h = calloc(names->elements, sizeof(*h)))) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	for (; n < names->elements; n++) {
+		const char *name = names->element[n]->str;
+		h[n] = store_cmd(d->store, "HGETALL uf:state:wf:%s", name);
+		if (!h[n] || h[n]->type == REDIS_REPLY_ERROR) {
+			snprintf(err, errlen, "HGETALL uf:state:wf:%s: %s", name,
+			         h[n] ? h[n]->str : "no answer from redis");
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		restore_one(d, names->element[i]->str, h[i]);
+	rc = 0;
+out:
+	for (size_t i = 0; h && i < names->elements; i++)
+		if (h[i])
+			freeReplyObject(h[i]);
+	free(h);
+	if (names)
+		freeReplyObject(names);
+	return rc;
 }
 
 void registry_free_all(struct daemon *d)

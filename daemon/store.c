@@ -29,6 +29,7 @@
  * set.  It reconnects every 500 ms; what is published while it is away is
  * lost (its waiters answer at their timeouts).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <hiredis/async.h>
@@ -37,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store.h"
 #include "unifaasd.h"
@@ -95,18 +97,22 @@ struct store {
 	void (*reconnected)(void *arg);
 	int closing;
 	int was_down;
+	int refused;     /* the last AUTH got an error reply: the password is wrong */
+	char cause[256]; /* why the last connect_sync failed */
 	struct watch *watches;
 };
 
+/* 0 accepted (or no password), -1 refused, -2 no answer (Redis stopped or
+ * gone: not a verdict on the password). */
 static int authenticate(redisContext *c, const char *password)
 {
 	if (!password[0])
 		return 0;
 	redisReply *r = redisCommand(c, "AUTH %s", password);
-	int ok = r && r->type == REDIS_REPLY_STATUS;
+	int rc = !r ? -2 : r->type == REDIS_REPLY_STATUS ? 0 : -1;
 	if (r)
 		freeReplyObject(r);
-	return ok ? 0 : -1;
+	return rc;
 }
 
 static int connect_sync(struct store *s)
@@ -115,20 +121,26 @@ static int connect_sync(struct store *s)
 	s->last_attempt_ms = now_ms();
 	redisContext *c = redisConnectUnixWithTimeout(s->socket, tv);
 	if (!c || c->err) {
+		snprintf(s->cause, sizeof(s->cause), "%s", c ? c->errstr : "out of memory");
 		if (!s->was_down)
-			dlog("warn", "what=redis op=connect socket=%s cause=\"%s\"", s->socket,
-			     c ? c->errstr : "out of memory");
+			dlog("warn", "what=redis op=connect socket=%s cause=\"%s\"", s->socket, s->cause);
 		s->was_down = 1;
 		redisFree(c);
 		return -1;
 	}
 	redisSetTimeout(c, tv);
 	fcntl(c->fd, F_SETFD, FD_CLOEXEC); /* never inherited by a unit */
-	if (authenticate(c, s->password) < 0) {
-		dlog("error", "what=redis op=auth socket=%s cause=\"password refused\"", s->socket);
+	int auth = authenticate(c, s->password);
+	if (auth < 0) {
+		s->refused = auth == -1;
+		snprintf(s->cause, sizeof(s->cause), "%s",
+		         auth == -1 ? "password refused" : "no answer to AUTH within 2 s");
+		dlog(auth == -1 ? "error" : "warn", "what=redis op=auth socket=%s cause=\"%s\"", s->socket, s->cause);
+		s->was_down = 1;
 		redisFree(c);
 		return -1;
 	}
+	s->refused = 0;
 	int again = s->was_down;
 	s->was_down = 0;
 	s->c = c;
@@ -262,6 +274,80 @@ redisReply *store_reply(struct store *s)
 		return NULL;
 	}
 	return r;
+}
+
+/* One readiness probe on the synchronous connection: 0 when Redis answers
+ * PING with PONG; else -1 and what it got in s->cause (LOADING, no answer,
+ * no socket...), or -2 when it refused the password. */
+static int probe(struct store *s)
+{
+	s->last_attempt_ms = 0; /* the caller paces the attempts */
+	if (ensure(s) < 0)
+		return s->refused ? -2 : -1;
+	redisReply *r = redisCommand(s->c, "PING");
+	int ok = r && r->type == REDIS_REPLY_STATUS && !strcmp(r->str, "PONG");
+	if (!ok)
+		snprintf(s->cause, sizeof(s->cause), "%s",
+		         !r                             ? "no answer to PING within 2 s"
+		         : r->type == REDIS_REPLY_ERROR ? r->str
+		                                        : "PING not answered PONG");
+	if (r)
+		freeReplyObject(r);
+	if (!r) { /* a stopped Redis: the next attempt connects again */
+		redisFree(s->c);
+		s->c = NULL;
+		s->was_down = 1;
+	}
+	return ok ? 0 : -1;
+}
+
+/* The kind of a cause, for logging once per change: LOADING's text, a
+ * timeout's, a refused connection's are each stable; only the first word
+ * of an error reply is kept. */
+static size_t cause_kind(const char *cause)
+{
+	size_t n = strcspn(cause, " ");
+	return isupper((unsigned char)cause[0]) && cause[1] && isupper((unsigned char)cause[1]) ? n : strlen(cause);
+}
+
+int store_wait_ready(struct store *s, uint64_t deadline_ms, char *err, size_t errlen)
+{
+	uint64_t t0 = now_ms();
+	unsigned pause_ms = 50;
+	char seen[sizeof(s->cause)] = "";
+	for (;;) {
+		int rc = probe(s);
+		if (rc == 0) {
+			if (seen[0])
+				dlog("info", "what=redis op=wait socket=%s result=ready waited_ms=%llu", s->socket,
+				     (unsigned long long)(now_ms() - t0));
+			return 0;
+		}
+		if (rc == -2) {
+			snprintf(
+			    err, errlen,
+			    "redis at %s refused unifaasd's password: redis_password in unifaas.conf does not match "
+			    "Redis's ACL (run 'unifaas down', then 'unifaas up')",
+			    s->socket);
+			return -1;
+		}
+		size_t k = cause_kind(s->cause);
+		if (k != cause_kind(seen) || strncmp(seen, s->cause, k)) {
+			dlog("warn",
+			     "what=redis op=wait socket=%s state=not-ready cause=\"%s\" retry=until-ready bound_ms=%u",
+			     s->socket, s->cause, STORE_READY_WAIT_MS);
+			snprintf(seen, sizeof(seen), "%s", s->cause);
+		}
+		if (now_ms() + pause_ms >= deadline_ms) {
+			snprintf(err, errlen,
+			         "redis at %s not ready after %llu ms (last: %s): check that redis-server runs and has "
+			         "loaded its data (state dir's logs/redis.log), then start unifaasd again",
+			         s->socket, (unsigned long long)(now_ms() - t0), s->cause);
+			return -1;
+		}
+		usleep(pause_ms * 1000);
+		pause_ms = pause_ms * 2 > 1000 ? 1000 : pause_ms * 2;
+	}
 }
 
 /* ---- hiredis on the libuv loop ----
@@ -755,8 +841,9 @@ struct store *store_open(uv_loop_t *loop, const char *socket, const char *passwo
 	snprintf(s->password, sizeof(s->password), "%s", password);
 	s->notify = notify;
 	s->arg = arg;
-	if (connect_sync(s) < 0) {
-		snprintf(err, errlen, "redis at %s: cannot connect or authenticate", socket);
+	if (store_wait_ready(s, now_ms() + STORE_READY_WAIT_MS, err, errlen) < 0) {
+		if (s->c)
+			redisFree(s->c);
 		free(s);
 		return NULL;
 	}

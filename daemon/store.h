@@ -10,6 +10,7 @@
 
 #include <hiredis/hiredis.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #define UF_NAME_BUF 80 /* a name (64) and its terminator, with room */
@@ -21,6 +22,15 @@ typedef void (*store_notify_fn)(void *arg, const char *wf, const char *queue);
 struct store *store_open(uv_loop_t *loop, const char *socket, const char *password, store_notify_fn notify, void *arg,
                          char *err, size_t errlen);
 void store_close(struct store *s);
+/* Start-up only (it blocks): waits until Redis answers PING with PONG.
+ * Not ready yet - no socket, connection refused, no answer within 2 s (a
+ * stopped Redis), -LOADING or another error reply - is retried with a
+ * backoff from 50 ms to 1 s, logged once per change of cause, until
+ * deadline_ms (now_ms() clock); then -1 and err names the socket and what
+ * Redis last gave.  A refused password ends it at once.  store_open waits
+ * so, up to STORE_READY_WAIT_MS; a Redis that answers costs one PING. */
+#define STORE_READY_WAIT_MS 60000
+int store_wait_ready(struct store *s, uint64_t deadline_ms, char *err, size_t errlen);
 /* called (with the notify arg) when the command connection came back after
  * Redis was unreachable: state Redis does not persist must be re-applied */
 void store_on_reconnect(struct store *s, void (*fn)(void *arg));

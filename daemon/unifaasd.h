@@ -161,7 +161,7 @@ void dlog_value(char *out, size_t cap, const char *v, size_t n);
 int config_load(struct uf_config *c, const char *state_dir, char *err, size_t errlen);
 
 /* registry.c */
-int registry_restore(struct daemon *d);
+int registry_restore(struct daemon *d, char *err, size_t errlen);
 /* 0 ok (created=1 new, 0 replaced); -1 with err (and *http_status) */
 /* The end of a deploy or undeploy once Redis answered: the HTTP status
  * (201 created, 200 replaced or undeployed, 404, 409, 503, 500) and, unless
@@ -192,7 +192,7 @@ struct unit *unit_find(const struct daemon *d, int pid, const char *id);
  * 0 or an errno. */
 int spawn_tender(char *const argv[], char *const envp[], int in, int out, int err, pid_t *pid);
 void units_stop_step(struct step *s, int why);
-void units_cleanup_previous(struct daemon *d);
+int units_cleanup_previous(struct daemon *d, char *err, size_t errlen);
 /* sent, not waited for: settles what `consumer` holds (once at a time) */
 void units_settle_consumer(struct daemon *d, struct step *s, const char *consumer, const char *reason);
 

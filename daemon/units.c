@@ -910,11 +910,16 @@ void units_reap(struct daemon *d)
 }
 
 /* Units recorded by a previous daemon: kill them and settle their events. */
-void units_cleanup_previous(struct daemon *d)
+int units_cleanup_previous(struct daemon *d, char *err, size_t errlen)
 {
-	redisReply *r = store_array(d->store, "HGETALL uf:state:units");
-	if (!r)
-		return;
+	redisReply *r = store_cmd(d->store, "HGETALL uf:state:units");
+	if (!r || r->type != REDIS_REPLY_ARRAY) { /* nothing done yet: main.c reads again */
+		snprintf(err, errlen, "HGETALL uf:state:units: %s",
+		         r && r->type == REDIS_REPLY_ERROR ? r->str : "no answer from redis");
+		if (r)
+			freeReplyObject(r);
+		return -1;
+	}
 	for (size_t i = 0; i + 1 < r->elements; i += 2) {
 		const char *id = r->element[i]->str;
 		int pid = 0;
@@ -939,4 +944,5 @@ void units_cleanup_previous(struct daemon *d)
 		store_send(d->store, NULL, NULL, "HDEL uf:state:units %s", id);
 	}
 	freeReplyObject(r);
+	return 0;
 }
