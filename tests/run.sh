@@ -88,7 +88,7 @@ estimate() {
 	unit) echo 44 ;; # with its build
 	api_limits | api_limits@asan) echo 31 ;;
 	errors* | faults* | hypercall_abuse*) echo 25 ;;
-	api | api@asan | cli* | inspect*) echo 14 ;;
+	api | api@asan | cli* | inspect* | redis_start*) echo 14 ;;
 	rules* | platform_net*) echo 8 ;;
 	redis_backend* | net | net@asan | runtime* | redis_stall*) echo 4 ;;
 	local* | deploy_images*) echo 2 ;;
