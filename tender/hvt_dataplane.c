@@ -140,6 +140,41 @@ void hvt_hc_pop(struct hvt *h, void *arg)
 		a->status = UF_POP_DRAINED;
 }
 
+/* The fixed part of staged record i (`what`: "push", "kv", "output") at
+ * off, copied into r (n bytes); 0, or -1 after ending the unit when it
+ * runs past the staged len bytes. */
+static int record_head(struct hvt *h, const char *what, uint32_t i, const uint8_t *p, uint64_t len, uint64_t off,
+                       void *r, size_t n)
+{
+	if (len - off < n) {
+		bad(h, "commit: %s record %u at offset %lu runs past the staged %lu bytes", what, i, (unsigned long)off,
+		    (unsigned long)len);
+		return -1;
+	}
+	memcpy(r, p + off, n);
+	return 0;
+}
+
+/* A record may only name an event of the batch that its handler
+ * acknowledged; 0, or -1 after ending the unit. */
+static int record_event(struct hvt *h, const char *what, uint32_t i, uint32_t event, const int32_t *results,
+                        uint32_t count)
+{
+	if (event < count && results[event] == 0)
+		return 0;
+	bad(h, "commit: %s record %u names event %u, which is %s", what, i, event,
+	    event >= count ? "not in the batch" : "not acknowledged");
+	return -1;
+}
+
+/* Where the record after one of `size` bytes at off starts (8-aligned, at
+ * most len: a later record there is reported as running past). */
+static uint64_t record_next(uint64_t off, uint64_t size, uint64_t len)
+{
+	off += align8(size);
+	return off > len ? len : off;
+}
+
 /* Parse the staged pushes into `out`; returns 0, or -1 after ending the unit. */
 static int parse_pushes(struct hvt *h, const uint8_t *p, uint64_t len, uint32_t npush, const int32_t *results,
                         uint32_t count, struct uf_bpush *out)
@@ -147,18 +182,10 @@ static int parse_pushes(struct hvt *h, const uint8_t *p, uint64_t len, uint32_t 
 	uint64_t off = 0;
 	for (uint32_t i = 0; i < npush; i++) {
 		struct uf_rec_push r;
-		if (len - off < sizeof(r)) {
-			bad(h, "commit: push record %u at offset %lu runs past the staged %lu bytes", i,
-			    (unsigned long)off, (unsigned long)len);
+		if (record_head(h, "push", i, p, len, off, &r, sizeof(r)) < 0 ||
+		    record_event(h, "push", i, r.event, results, count) < 0)
 			return -1;
-		}
-		memcpy(&r, p + off, sizeof(r));
 		uint64_t body = off + sizeof(r);
-		if (r.event >= count || results[r.event] != 0) {
-			bad(h, "commit: push record %u names event %u, which is %s", i, r.event,
-			    r.event >= count ? "not in the batch" : "not acknowledged");
-			return -1;
-		}
 		if (r.queue_len > UF_QUEUE_MAX || r.data_len > len ||
 		    len - body < (uint64_t)r.queue_len + 1 + r.data_len + 1) {
 			bad(h, "commit: push record %u at offset %lu: lengths (queue %u, data %lu) run past the buffer",
@@ -176,9 +203,7 @@ static int parse_pushes(struct hvt *h, const uint8_t *p, uint64_t len, uint32_t 
 		}
 		out[i] = (struct uf_bpush){
 		    .event = r.event, .queue = q, .queue_len = r.queue_len, .data = d, .len = r.data_len};
-		off += align8(sizeof(r) + r.queue_len + 1 + r.data_len + 1);
-		if (off > len)
-			off = len;
+		off = record_next(off, sizeof(r) + r.queue_len + 1 + r.data_len + 1, len);
 	}
 	return 0;
 }
@@ -190,18 +215,10 @@ static int parse_kvs(struct hvt *h, const uint8_t *p, uint64_t len, uint32_t nkv
 	uint64_t off = 0;
 	for (uint32_t i = 0; i < nkv; i++) {
 		struct uf_rec_kv r;
-		if (len - off < sizeof(r)) {
-			bad(h, "commit: kv record %u at offset %lu runs past the staged %lu bytes", i,
-			    (unsigned long)off, (unsigned long)len);
+		if (record_head(h, "kv", i, p, len, off, &r, sizeof(r)) < 0 ||
+		    record_event(h, "kv", i, r.event, results, count) < 0)
 			return -1;
-		}
-		memcpy(&r, p + off, sizeof(r));
 		uint64_t body = off + sizeof(r);
-		if (r.event >= count || results[r.event] != 0) {
-			bad(h, "commit: kv record %u names event %u, which is %s", i, r.event,
-			    r.event >= count ? "not in the batch" : "not acknowledged");
-			return -1;
-		}
 		if (r.op != UF_KV_SET && r.op != UF_KV_INCR && r.op != UF_KV_DEL) {
 			bad(h, "commit: kv record %u: unknown operation %u", i, r.op);
 			return -1;
@@ -229,9 +246,7 @@ static int parse_kvs(struct hvt *h, const uint8_t *p, uint64_t len, uint32_t nkv
 		                         .val = set ? v : NULL,
 		                         .len = set ? r.val_len : 0,
 		                         .num = r.num};
-		off += align8(sizeof(r) + r.key_len + 1 + (set ? r.val_len + 1 : 0));
-		if (off > len)
-			off = len;
+		off = record_next(off, sizeof(r) + r.key_len + 1 + (set ? r.val_len + 1 : 0), len);
 	}
 	return 0;
 }
@@ -244,18 +259,10 @@ static int parse_outs(struct hvt *h, const uint8_t *p, uint64_t len, uint32_t no
 	uint8_t replied[UF_BATCH_MAX] = {0};
 	for (uint32_t i = 0; i < nout; i++) {
 		struct uf_rec_out r;
-		if (len - off < sizeof(r)) {
-			bad(h, "commit: output record %u at offset %lu runs past the staged %lu bytes", i,
-			    (unsigned long)off, (unsigned long)len);
+		if (record_head(h, "output", i, p, len, off, &r, sizeof(r)) < 0 ||
+		    record_event(h, "output", i, r.event, results, count) < 0)
 			return -1;
-		}
-		memcpy(&r, p + off, sizeof(r));
 		uint64_t body = off + sizeof(r);
-		if (r.event >= count || results[r.event] != 0) {
-			bad(h, "commit: output record %u names event %u, which is %s", i, r.event,
-			    r.event >= count ? "not in the batch" : "not acknowledged");
-			return -1;
-		}
 		int mqtt = r.kind == UF_OUTPUT_MQTT;
 		if ((r.kind != UF_OUTPUT_REPLY && !mqtt) || (mqtt && (r.topic_len == 0 || r.qos > 1)) ||
 		    (!mqtt && (r.topic_len || r.qos || replied[r.event]++))) {
@@ -289,9 +296,7 @@ static int parse_outs(struct hvt *h, const uint8_t *p, uint64_t len, uint32_t no
 		                          .qos = r.qos,
 		                          .data = d,
 		                          .len = r.data_len};
-		off += align8(sizeof(r) + r.topic_len + 1 + r.data_len + 1);
-		if (off > len)
-			off = len;
+		off = record_next(off, sizeof(r) + r.topic_len + 1 + r.data_len + 1, len);
 	}
 	return 0;
 }
