@@ -157,6 +157,13 @@ $(BUILD)/functions/%.uf: functions/%.c $(BUILD)/bin/unifaas $(RUNTIME)
 	@mkdir -p $(dir $@)
 	$(BUILD)/bin/unifaas build $< -o $@
 
+# functions that read Smart Citizen Kits are built with the shared parser
+SCK_FUNCTIONS = threshold
+$(SCK_FUNCTIONS:%=$(BUILD)/functions/%.uf): $(BUILD)/functions/%.uf: functions/%.c functions/lib/sck.c functions/lib/sck.h \
+		$(BUILD)/bin/unifaas $(RUNTIME)
+	@mkdir -p $(dir $@)
+	$(BUILD)/bin/unifaas build $< functions/lib/sck.c -o $@
+
 run: deps
 	$(MAKE) all
 	./scripts/demo.sh $(BUILD)

@@ -1,227 +1,155 @@
 /*
- * threshold.c - CO2 alert threshold for Smart Citizen Kit readings.
+ * threshold.c - CO2 alerts from Smart Citizen Kit readings (workflows/co2.yaml).
  *
- * Each event is one SCK raw payload, e.g.
- *   {t:2025-03-01T10:01:00Z,158:1450,55:23.10,56:51.00}
- * (grammar: `{`, pairs separated by commas and/or spaces, `}`; a pair is
- * the timestamp `t:YYYY-MM-DDTHH:MM:SSZ`, exactly once, or
- * `<sensor id>:<integer | decimal | null>`; spaces around `:` are allowed;
- * null values are dropped).  Sensor 158 is the SCD30's CO2 in ppm.
+ * Each event is one kit message as it arrived over MQTT: ev->source is its
+ * topic, device/sck/<token>/readings/raw (raw format) or .../readings
+ * (JSON), parsed by lib/sck.c.  Every timestamp group is pushed, as JSON
+ * {"device","time","sensors":{"<id>":value,...}}, to `readings-log`.
  *
- * Every reading is pushed, normalised to JSON, to `readings-log`.  When CO2
- * is at or above CO2_LIMIT_PPM (env, default 1000) an alert is pushed to
- * `alerts` with a level: "poor air, open a window" for 1000-2000 ppm,
- * "headaches, loss of attention" above 2000 ppm, and "above the configured
- * limit" for a limit set below 1000.  A malformed payload is logged on
- * stderr and fails the event (nothing is pushed for it).  A malformed
- * CO2_LIMIT_PPM ends the unit: no event can be judged without it.
+ * CO2 (sensor 158, ppm) moves the device's level, kept in KV under
+ * co2:<token>:level as "0" ok, "1" warning, "2" danger.  The level rises
+ * when the CO2 reaches CO2_WARN_PPM (default 1000) or CO2_DANGER_PPM (2000)
+ * and falls only when the CO2 goes below a limit minus CO2_HYSTERESIS_PPM
+ * (100), so a sensor hovering around a limit moves once.  Each rise pushes
+ * an alert to `alerts`, {"device","level":"warning"|"danger","ppm","time"};
+ * the fall back to ok pushes {"level":"ok"} (the all-clear); a fall from
+ * danger to warning pushes nothing.
+ *
+ * A malformed payload or a topic that is not a kit's fails the event
+ * (retried, then dead-lettered) with one stderr line naming the device,
+ * the topic and the parse error; a JSON message without data is dropped
+ * (committed, nothing pushed).  A malformed limit in env ends the unit:
+ * no reading can be judged without it.
  */
-#include <ctype.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unifaas.h>
 
-#define SENSOR_CO2 158
-#define MAX_SENSORS 64
-#define TIME_LEN 20 /* YYYY-MM-DDTHH:MM:SSZ */
+#include "lib/sck.h"
 
-struct reading {
-	char time[TIME_LEN + 1];
-	int n;
-	long id[MAX_SENSORS];
-	double value[MAX_SENSORS];
+enum { LEVEL_OK, LEVEL_WARN, LEVEL_DANGER };
+static const char *const level_name[] = {"ok", "warning", "danger"};
+
+struct limits {
+	double warn, danger, hyst;
 };
 
-static const char *skip_space(const char *p)
+static double env_ppm(const char *name, double dflt)
 {
-	while (*p == ' ')
-		p++;
-	return p;
-}
-
-/* YYYY-MM-DDTHH:MM:SSZ, digits where the pattern has 9. */
-static const char *parse_time(const char *p, char *out)
-{
-	static const char pat[] = "9999-99-99T99:99:99Z";
-	for (int i = 0; i < TIME_LEN; i++) {
-		if (pat[i] == '9' ? !isdigit((unsigned char)p[i]) : p[i] != pat[i])
-			return NULL;
-		out[i] = p[i];
-	}
-	out[TIME_LEN] = '\0';
-	return p + TIME_LEN;
-}
-
-/* -?digits(.digits)? or null; *is_null tells which. */
-static const char *parse_value(const char *p, double *v, int *is_null)
-{
-	const char *s = p;
-	*is_null = 0;
-	if (strncmp(p, "null", 4) == 0) {
-		*is_null = 1;
-		return p + 4;
-	}
-	if (*p == '-')
-		p++;
-	if (!isdigit((unsigned char)*p))
-		return NULL;
-	while (isdigit((unsigned char)*p))
-		p++;
-	if (*p == '.') {
-		p++;
-		if (!isdigit((unsigned char)*p))
-			return NULL;
-		while (isdigit((unsigned char)*p))
-			p++;
-	}
-	char num[64];
-	if ((size_t)(p - s) >= sizeof(num))
-		return NULL;
-	memcpy(num, s, (size_t)(p - s));
-	num[p - s] = '\0';
-	*v = strtod(num, NULL);
-	return isfinite(*v) ? p : NULL;
-}
-
-/* Parses a raw payload into *r; on error returns -1 with a reason in why. */
-static int parse_raw(const char *s, struct reading *r, const char **why)
-{
-	const char *p = skip_space(s);
-	r->n = 0;
-	r->time[0] = '\0';
-	if (*p++ != '{') {
-		*why = "does not start with '{'";
-		return -1;
-	}
-	for (;;) {
-		while (*p == ' ' || *p == ',')
-			p++;
-		if (*p == '}')
-			break;
-		if (*p == '\0') {
-			*why = "ends before the closing '}'";
-			return -1;
-		}
-		if (*p == 't') {
-			if (r->time[0]) {
-				*why = "has more than one timestamp";
-				return -1;
-			}
-			p = skip_space(p + 1);
-			if (*p++ != ':' || !(p = parse_time(skip_space(p), r->time))) {
-				*why = "has a timestamp not of the form t:YYYY-MM-DDTHH:MM:SSZ";
-				return -1;
-			}
-		} else {
-			if (!isdigit((unsigned char)*p)) {
-				*why = "has a sensor id that is not an integer";
-				return -1;
-			}
-			char *end;
-			errno = 0;
-			long id = strtol(p, &end, 10);
-			if (errno || end - p > 9) {
-				*why = "has a sensor id that is too large";
-				return -1;
-			}
-			p = skip_space(end);
-			if (*p++ != ':') {
-				*why = "has a sensor id without ':' and a value";
-				return -1;
-			}
-			double v;
-			int is_null;
-			p = parse_value(skip_space(p), &v, &is_null);
-			if (!p) {
-				*why = "has a sensor value that is not a number or null";
-				return -1;
-			}
-			if (!is_null) {
-				if (r->n == MAX_SENSORS) {
-					*why = "has more sensors than this function keeps (64)";
-					return -1;
-				}
-				r->id[r->n] = id;
-				r->value[r->n++] = v;
-			}
-		}
-		if (*p != ' ' && *p != ',' && *p != '}') {
-			*why = "has garbage after a value (pairs are separated by ',' or ' ')";
-			return -1;
-		}
-	}
-	if (*skip_space(p + 1) != '\0') {
-		*why = "has text after the closing '}'";
-		return -1;
-	}
-	if (!r->time[0]) {
-		*why = "has no timestamp (t:...)";
-		return -1;
-	}
-	return 0;
-}
-
-/* CO2_LIMIT_PPM, read once; a bad value ends the unit with a message. */
-static double co2_limit(void)
-{
-	static double limit;
-	if (limit > 0)
-		return limit;
-	const char *s = uf_getenv("CO2_LIMIT_PPM");
-	if (!s) {
-		limit = 1000;
-		return limit;
-	}
+	const char *s = uf_getenv(name);
+	if (!s)
+		return dflt;
 	char *end;
 	double v = strtod(s, &end);
-	if (end == s || *end || !isfinite(v) || v <= 0) {
-		fprintf(stderr, "threshold: CO2_LIMIT_PPM='%s' is not a positive number of ppm; fix the env\n", s);
+	if (end == s || *end || !isfinite(v) || v < 0) {
+		fprintf(stderr, "threshold: env %s='%s' is not a number of ppm >= 0; fix the manifest's env\n", name,
+		        s);
 		exit(2);
 	}
-	limit = v;
-	return limit;
+	return v;
 }
 
-static const char *co2_level(double ppm)
+/* The limits, read once; inconsistent ones end the unit with a message. */
+static const struct limits *limits(void)
 {
-	if (ppm > 2000)
-		return "headaches, loss of attention";
-	if (ppm >= 1000)
-		return "poor air, open a window";
-	return "above the configured limit";
+	static struct limits l;
+	static int read;
+	if (read)
+		return &l;
+	l.warn = env_ppm("CO2_WARN_PPM", 1000);
+	l.danger = env_ppm("CO2_DANGER_PPM", 2000);
+	l.hyst = env_ppm("CO2_HYSTERESIS_PPM", 100);
+	if (!(l.warn > 0 && l.warn < l.danger && l.hyst < l.warn)) {
+		fprintf(stderr,
+		        "threshold: env CO2_WARN_PPM=%g, CO2_DANGER_PPM=%g, CO2_HYSTERESIS_PPM=%g: need 0 < warn < "
+		        "danger and hysteresis < warn; fix the manifest's env\n",
+		        l.warn, l.danger, l.hyst);
+		exit(2);
+	}
+	read = 1;
+	return &l;
+}
+
+/* The level after a reading of ppm at level cur: up at a limit, down below it minus the hysteresis. */
+static int next_level(const struct limits *l, int cur, double ppm)
+{
+	int up = ppm >= l->danger ? LEVEL_DANGER : ppm >= l->warn ? LEVEL_WARN : LEVEL_OK;
+	int down = ppm >= l->danger - l->hyst ? LEVEL_DANGER : ppm >= l->warn - l->hyst ? LEVEL_WARN : LEVEL_OK;
+	return cur < up ? up : cur > down ? down : cur;
+}
+
+static int log_group(uf_ctx *ctx, const char *dev, const struct sck_group *g)
+{
+	char out[4096];
+	size_t o = (size_t)snprintf(out, sizeof(out), "{\"device\":\"%s\",\"time\":\"%s\",\"sensors\":{", dev, g->time);
+	for (int i = 0; i < g->n && o < sizeof(out); i++)
+		o += (size_t)snprintf(out + o, sizeof(out) - o, "%s\"%ld\":%.10g", i ? "," : "", g->s[i].id,
+		                      g->s[i].value);
+	if (o < sizeof(out))
+		o += (size_t)snprintf(out + o, sizeof(out) - o, "}}");
+	if (o >= sizeof(out)) {
+		fprintf(stderr, "threshold: device %s: a reading of %d sensors does not fit %zu bytes\n", dev, g->n,
+		        sizeof(out));
+		return -1;
+	}
+	return uf_push(ctx, "readings-log", out, o);
+}
+
+/* Moves the device's level with group g's CO2, if it has one; alerts on a change that matters. */
+static int judge(uf_ctx *ctx, const char *dev, const struct sck_group *g, int *level)
+{
+	double ppm = NAN;
+	for (int i = 0; i < g->n; i++)
+		if (g->s[i].id == SCK_CO2)
+			ppm = g->s[i].value;
+	if (isnan(ppm))
+		return 0;
+	int next = next_level(limits(), *level, ppm);
+	int was = *level;
+	*level = next;
+	if (next <= was && !(next == LEVEL_OK && was != LEVEL_OK))
+		return 0;
+	char out[256];
+	int n = snprintf(out, sizeof(out), "{\"device\":\"%s\",\"level\":\"%s\",\"ppm\":%.10g,\"time\":\"%s\"}", dev,
+	                 level_name[next], ppm, g->time);
+	return uf_push(ctx, "alerts", out, (size_t)n);
 }
 
 int uf_handle(uf_ctx *ctx, const uf_event *ev)
 {
-	struct reading r;
-	const char *why;
-	if (parse_raw(ev->data, &r, &why) < 0) {
-		fprintf(stderr, "threshold: event %s: malformed SCK payload: %s: '%.60s'\n", ev->id, why, ev->data);
+	static struct sck_msg m; /* 16 KiB: not on the stack */
+	char dev[SCK_TOKEN_MAX], err[200], key[SCK_TOKEN_MAX + 16], val[8];
+	enum sck_format f;
+	if (sck_topic(ev->source, ev->source_len, dev, &f, err, sizeof(err)) < 0) {
+		fprintf(stderr, "threshold: event %s: %s\n", ev->id, err);
 		return 1;
 	}
-	double limit = co2_limit();
-	int co2 = -1;
-	char log[2048];
-	size_t o = (size_t)snprintf(log, sizeof(log), "{\"time\":\"%s\",\"sensors\":{", r.time);
-	for (int i = 0; i < r.n; i++) {
-		o += (size_t)snprintf(log + o, sizeof(log) - o, "%s\"%ld\":%.10g", i ? "," : "", r.id[i], r.value[i]);
-		if (r.id[i] == SENSOR_CO2)
-			co2 = i;
-	}
-	o += (size_t)snprintf(log + o, sizeof(log) - o, "}}");
-	if (o >= sizeof(log)) {
-		fprintf(stderr, "threshold: event %s: reading too long to log\n", ev->id);
+	int rc = sck_parse(f, ev->data, ev->len, &m, err, sizeof(err));
+	if (rc == SCK_ERROR) {
+		fprintf(stderr, "threshold: event %s: device %s topic %s: malformed SCK %s payload: %s\n", ev->id, dev,
+		        ev->source, f == SCK_RAW ? "raw" : "JSON", err);
 		return 1;
 	}
-	int rc = uf_push(ctx, "readings-log", log, o);
-	if (rc < 0 || co2 < 0 || r.value[co2] < limit)
-		return rc < 0;
-	char alert[256];
-	int n = snprintf(alert, sizeof(alert),
-			 "{\"time\":\"%s\",\"co2_ppm\":%.10g,\"limit_ppm\":%.10g,\"level\":\"%s\"}", r.time,
-			 r.value[co2], limit, co2_level(r.value[co2]));
-	return uf_push(ctx, "alerts", alert, (size_t)n) < 0;
+	if (rc == SCK_EMPTY) {
+		fprintf(stderr, "threshold: event %s: device %s topic %s: no data, dropped\n", ev->id, dev, ev->source);
+		return 0;
+	}
+	snprintf(key, sizeof(key), "co2:%s:level", dev);
+	size_t vlen;
+	int level = LEVEL_OK;
+	rc = uf_kv_get(ctx, key, val, sizeof(val), &vlen);
+	if (rc == 0 && vlen == 1 && val[0] >= '0' && val[0] <= '2')
+		level = val[0] - '0';
+	int was = level;
+	for (int i = 0; i < m.ngroups; i++)
+		if (log_group(ctx, dev, &m.g[i]) < 0 || judge(ctx, dev, &m.g[i], &level) < 0)
+			return 1;
+	if (level != was) {
+		val[0] = (char)('0' + level);
+		if (uf_kv_set(ctx, key, val, 1) < 0)
+			return 1;
+	}
+	return 0;
 }
