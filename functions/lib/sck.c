@@ -197,6 +197,8 @@ static int parse_raw(struct cur *c, struct sck_msg *m)
 			if (peek(c) == '}')
 				return fail(c, "expected a pair after ','");
 		}
+		if (peek(c) < 0)
+			return fail(c, "message ends before its closing '}'");
 		if (c->i == sep && peek(c) != '}')
 			return fail(c, "expected ',', ' ' or '}' after a pair");
 	}
@@ -449,22 +451,28 @@ static int group_item(struct cur *c, void *arg)
 	return 0;
 }
 
+struct msg_in {
+	struct sck_msg *m;
+	int seen; /* a "data" member was read */
+};
+
 static int msg_member(struct cur *c, const char *name, void *arg)
 {
-	struct sck_msg *m = arg;
+	struct msg_in *in = arg;
 	if (strcmp(name, "data") != 0)
 		return json_skip(c, 0);
-	if (m->ngroups)
+	if (in->seen++)
 		return fail(c, "a second \"data\"");
 	if (peek(c) == 'n') /* "data": null, a message without data */
 		return json_literal(c, "null");
-	return json_array(c, group_item, m, "\"data\"");
+	return json_array(c, group_item, in->m, "\"data\"");
 }
 
 static int parse_json(struct cur *c, struct sck_msg *m)
 {
+	struct msg_in in = {m, 0};
 	skip_ws(c);
-	if (json_object(c, msg_member, m) < 0)
+	if (json_object(c, msg_member, &in) < 0)
 		return SCK_ERROR;
 	skip_ws(c);
 	if (c->i < c->len)

@@ -14,11 +14,11 @@
 
 #include <stddef.h>
 
-#define SCK_CO2 158         /* SCD30 CO2, ppm */
+#define SCK_CO2         158 /* SCD30 CO2, ppm */
 #define SCK_MAX_SENSORS 64  /* per group; more is refused */
-#define SCK_MAX_GROUPS 16   /* per JSON message; more is refused */
-#define SCK_TIME_MAX 40     /* a group's time, with its NUL */
-#define SCK_TOKEN_MAX 64    /* a device token, with its NUL */
+#define SCK_MAX_GROUPS  16  /* per JSON message; more is refused */
+#define SCK_TIME_MAX    40  /* a group's time, with its NUL */
+#define SCK_TOKEN_MAX   64  /* a device token, with its NUL */
 
 struct sck_sensor {
 	long id;

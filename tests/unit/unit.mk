@@ -107,6 +107,18 @@ $(UNIT_OUT)/test_mqtt: $(UNIT_OBJ)/test_mqtt.o $(UNIT_OBJ)/daemon/mqtt_codec.o $
 	@mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) $^ -o $@ -lcmocka
 
+# test_sck tests the Smart Citizen Kit parsers the kit functions are built with.
+$(UNIT_OBJ)/functions/lib/%.o: functions/lib/%.c functions/lib/sck.h tests/unit/unit.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(UNIT_CFLAGS) -c $< -o $@
+
+$(UNIT_OBJ)/test_sck.o: functions/lib/sck.h
+$(UNIT_OBJ)/test_sck.o: UNIT_CFLAGS += -Ifunctions/lib
+
+$(UNIT_OUT)/test_sck: $(UNIT_OBJ)/test_sck.o $(UNIT_OBJ)/functions/lib/sck.o
+	@mkdir -p $(dir $@)
+	$(CC) $(UNIT_CFLAGS) $^ -o $@ -lcmocka
+
 check: all
 	@rc=0; for t in $(UNIT_TESTS); do echo "== $$t"; $$t || rc=1; done; exit $$rc
 
