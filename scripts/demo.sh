@@ -74,11 +74,14 @@ SHOW=2 step 0 "$uf" run "$img/fdc.uf" --kv "$tmp/fdc-kv.json" --events "$tmp/doo
 heading "fdc: a second unit with the same KV file goes on counting"
 step 0 "$uf" run "$img/fdc.uf" --kv "$tmp/fdc-kv.json" --event open --event close --event open
 
-heading "threshold: Smart Citizen Kit readings, CO2 limit 1000 ppm (the last line is malformed)"
-step 0 "$uf" run "$img/threshold.uf" --events "$data/sck-raw.txt"
+heading "threshold: a kit's raw readings rising past 1000 and 2000 ppm and falling back (the last line is malformed)"
+step 0 "$uf" run "$img/threshold.uf" --source device/sck/kit1/readings/raw --events "$data/sck-raw.txt"
 
-heading "threshold: the same readings with CO2_LIMIT_PPM=2000"
-step 0 "$uf" run "$img/threshold.uf" --env CO2_LIMIT_PPM=2000 --events "$data/sck-raw.txt"
+heading "threshold: the same readings with CO2_WARN_PPM=1500: one danger alert, one all-clear"
+step 0 "$uf" run "$img/threshold.uf" --env CO2_WARN_PPM=1500 --source device/sck/kit1/readings/raw --events "$data/sck-raw.txt"
+
+heading "threshold: an older kit's JSON readings (several groups in one message; an empty and a malformed one)"
+step 0 "$uf" run "$img/threshold.uf" --source device/sck/kit2/readings --events "$data/sck-json.txt"
 
 heading "lights: motion and lux events of two rooms, state per room in KV"
 step 0 "$uf" run "$img/lights.uf" --kv "$tmp/lights-kv.json" --events "$data/lights.txt"
