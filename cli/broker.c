@@ -410,9 +410,73 @@ static struct device *registry_find(struct registry *r, const char *name)
 	return NULL;
 }
 
+/* Sets device NAME's hash and filters in r, adding it if it is new. */
+static int registry_set(struct registry *r, const char *name, const char *hash, char **filters, size_t nfilters)
+{
+	struct device *d = registry_find(r, name);
+	if (!d) {
+		if (!(d = realloc(r->dev, (r->n + 1) * sizeof(*d))))
+			return -1;
+		r->dev = d;
+		d = &r->dev[r->n++];
+		memset(d, 0, sizeof(*d));
+		if (!(d->name = strdup(name)))
+			return -1;
+	}
+	free(d->hash);
+	for (size_t k = 0; k < d->nfilters; k++)
+		free(d->filters[k]);
+	free(d->filters);
+	d->nfilters = 0;
+	d->hash = strdup(hash);
+	d->filters = calloc(nfilters, sizeof(char *));
+	if (!d->hash || !d->filters)
+		return -1;
+	for (size_t k = 0; k < nfilters; k++)
+		if (!(d->filters[d->nfilters++] = strdup(filters[k])))
+			return -1;
+	return 0;
+}
+
+/* A fresh password for a device (pass, DEVICE_PASS_LEN) and its hash. */
+static int device_password(const char *cmd, char *pass, char *hash, size_t hashlen)
+{
+	if (uf_random_hex(pass, DEVICE_PASS_LEN, 16) < 0 || pw_hash(pass, hash, hashlen) < 0) {
+		fprintf(stderr, "unifaas: %s: cannot make a password: %s\n", cmd, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int broker_devices_rekey(const char *cmd, const struct cli_state *st, char **names, char **filters, size_t n,
+                         char (*pass)[DEVICE_PASS_LEN])
+{
+	struct registry r;
+	char hash[256];
+	int rc = -1;
+
+	if (registry_open(cmd, st, &r) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (device_password(cmd, pass[i], hash, sizeof(hash)) < 0)
+			goto out;
+		if (registry_set(&r, names[i], hash, &filters[i], 1) < 0) {
+			fprintf(stderr, "unifaas: %s: out of memory\n", cmd);
+			goto out;
+		}
+	}
+	if (registry_render(cmd, st, &r) < 0)
+		goto out;
+	broker_reload(cmd, st);
+	rc = 0;
+out:
+	registry_free(&r);
+	return rc;
+}
+
 static int device_add(const struct cli_state *st, const char *name, char **filters, size_t nfilters)
 {
-	char pass[64], hash[256], deflt[UF_NAME_MAX + 16], *deflts[1] = {deflt};
+	char pass[DEVICE_PASS_LEN], hash[256], deflt[UF_NAME_MAX + 16], *deflts[1] = {deflt};
 	struct registry r;
 	int ex = UF_EX_ERROR;
 
@@ -430,24 +494,10 @@ static int device_add(const struct cli_state *st, const char *name, char **filte
 		        name, name);
 		goto out;
 	}
-	if (uf_random_hex(pass, sizeof(pass), 16) < 0 || pw_hash(pass, hash, sizeof(hash)) < 0) {
-		fprintf(stderr, "unifaas: device add: cannot make a password: %s\n", strerror(errno));
+	if (device_password("device add", pass, hash, sizeof(hash)) < 0)
 		goto out;
-	}
-	struct device *d = realloc(r.dev, (r.n + 1) * sizeof(*d));
-	if (!d)
+	if (registry_set(&r, name, hash, filters, nfilters) < 0)
 		goto out;
-	r.dev = d;
-	d = &r.dev[r.n++];
-	memset(d, 0, sizeof(*d));
-	d->name = strdup(name);
-	d->hash = strdup(hash);
-	d->filters = calloc(nfilters, sizeof(char *));
-	if (!d->name || !d->hash || !d->filters)
-		goto out;
-	for (size_t k = 0; k < nfilters; k++)
-		if (!(d->filters[d->nfilters++] = strdup(filters[k])))
-			goto out;
 	if (registry_render("device add", st, &r) < 0)
 		goto out;
 	broker_reload("device add", st);

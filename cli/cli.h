@@ -140,6 +140,15 @@ int broker_check_config(const struct cli_state *st);
 /* The status lines of the LAN and TLS listeners, if configured. */
 void broker_print_urls(const struct cli_state *st);
 int cmd_device(int argc, char **argv);
+/* Gives each device names[i] (added if new, else its password and filters
+ * replaced) a fresh password, into pass[i], and the one filter filters[i];
+ * one change of the broker's files.  0, or -1 after printing why.  For
+ * `sim` (sim.c), whose simulated kits are device accounts. */
+#define DEVICE_PASS_LEN 64
+int broker_devices_rekey(const char *cmd, const struct cli_state *st, char **names, char **filters, size_t n,
+                         char (*pass)[DEVICE_PASS_LEN]);
+/* sim.c: `unifaas sim sck`, simulated Smart Citizen Kits */
+int cmd_sim(int argc, char **argv);
 /* ingress.c: the HTTP ingress's tokens, invoke-and-wait */
 int cmd_token(int argc, char **argv);
 int cmd_invoke(int argc, char **argv);

@@ -21,7 +21,7 @@ static const struct {
     {"ls", cmd_ls},         {"resume", cmd_resume},     {"push", cmd_push},     {"ps", cmd_ps},
     {"queues", cmd_queues}, {"logs", cmd_logs},         {"kv", cmd_kv},         {"events", cmd_events},
     {"dlq", cmd_dlq},       {"describe", cmd_describe}, {"device", cmd_device}, {"secret", cmd_secret},
-    {"token", cmd_token},   {"invoke", cmd_invoke},
+    {"token", cmd_token},   {"invoke", cmd_invoke},     {"sim", cmd_sim},
 };
 
 int main(int argc, char **argv)

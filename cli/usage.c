@@ -163,6 +163,27 @@ static const struct command commands[] = {
      "NAME: " UF_NAME_RULE_SHORT " (not 'unifaasd',\n"
      "the platform's own account). Status 2 for a bad name or filter, 1 if NAME\n"
      "exists already (add), 4 if it does not (rm).\n"},
+    {"sim",
+     "sim sck [--devices N] [--interval-ms T]\n"
+     "                   [--co2 rising|steady|noisy] [--count M | --duration S]\n"
+     "                   [--format raw|json|mixed] [--seed S] [--prefix P]",
+     "Simulates Smart Citizen Kits: each kit is a device account P1..PN (default P:\n"
+     "sck-sim-; made, or given a new password, at each run, filter device/sck/NAME/#)\n"
+     "publishing M readings (CO2 as sensor 158, temperature, humidity, battery) over\n"
+     "MQTT QoS 1 to the platform's broker: device/sck/NAME/readings/raw (raw format)\n"
+     "or device/sck/NAME/readings (JSON format). Prints each message the broker\n"
+     "acknowledged ('TOPIC PAYLOAD'), then 'published N, failed F'.\n\n"
+     "  --devices N       kits (default 1, at most 1000)\n"
+     "  --interval-ms T   between two rounds of readings (default 1000)\n"
+     "  --co2 P           rising (400 to 2500 ppm over the run), steady (600 +-5),\n"
+     "                    noisy (1000 +-150); default steady\n"
+     "  --count M         readings per kit (default 10)\n"
+     "  --duration S      instead of --count: S seconds' worth of readings\n"
+     "  --format F        raw, json, or mixed (odd kits raw, even kits JSON)\n"
+     "  --seed S          same seed, same values (default: the time; it is printed)\n"
+     "  --prefix P        the kits' device names P1..PN (default sck-sim-)\n\n"
+     "Status 2 for a bad option (named), 3 if the broker cannot be reached, 1 if a\n"
+     "message was not acknowledged.\n"},
     {"secret", "secret set NAME | secret ls [--json] | secret rm NAME",
      "Keeps secrets for functions (manifest 'secrets: [NAME]'): 'set' reads the value\n"
      "from standard input (one trailing newline dropped; from a terminal, one line\n"
@@ -221,7 +242,8 @@ static void usage(FILE *f)
 	           "  token create|ls|rm [WF|ID]             bearer tokens of the HTTP ingress\n"
 	           "  secret set|ls|rm [NAME]                secrets for functions (value on stdin)\n\n"
 	           "  device add NAME [--topic FILTER]...    an MQTT account; prints its password\n"
-	           "  device ls | device rm NAME             list device accounts, remove one\n\n"
+	           "  device ls | device rm NAME             list device accounts, remove one\n"
+	           "  sim sck [--devices N] [--co2 P] ...    simulated Smart Citizen Kits (MQTT)\n\n"
 	           "  version                                print the version and ABI\n"
 	           "  help [COMMAND]                         this text, or a command's\n\n"
 	           "Global option: --state-dir DIR, the platform's state directory (default\n"
