@@ -32,7 +32,8 @@
 #define SIM_ACK_MS      5000 /* a PUBACK later than this: a failure */
 #define SIM_CONNECT_MS  5000 /* the broker reads a new account on SIGHUP: retry refusals this long */
 
-enum co2_pattern { CO2_RISING, CO2_STEADY, CO2_NOISY };
+enum co2_pattern { CO2_RISING, CO2_STEADY, CO2_NOISY, CO2_PEAK };
+static const char *const co2_names[] = {"rising", "steady", "noisy", "peak"};
 enum sim_format { FMT_RAW, FMT_JSON, FMT_MIXED };
 
 struct kit {
@@ -76,6 +77,10 @@ static int co2_value(const struct sim *sim, struct kit *k, unsigned i)
 	switch (sim->co2) {
 	case CO2_RISING: /* 400 -> 2500 ppm over the run */
 		return 400 + (int)(2100.0 * i / (sim->count > 1 ? sim->count - 1 : 1) + 0.5);
+	case CO2_PEAK: { /* 400 -> 2500 at the middle reading -> 400 at the last */
+		double x = (double)i / (sim->count > 1 ? sim->count - 1 : 1);
+		return 400 + (int)(2100.0 * (1 - (x < 0.5 ? 1 - 2 * x : 2 * x - 1)) + 0.5);
+	}
 	case CO2_STEADY:
 		return 600 + (int)(5 * rng_unit(&k->rng));
 	default: /* noisy: around 1000 ppm */
@@ -265,8 +270,11 @@ static int sim_options(int argc, char **argv, struct sim *sim)
 				sim->co2 = CO2_STEADY;
 			else if (!strcmp(optarg, "noisy"))
 				sim->co2 = CO2_NOISY;
+			else if (!strcmp(optarg, "peak"))
+				sim->co2 = CO2_PEAK;
 			else {
-				fprintf(stderr, "unifaas: sim: --co2 '%s': expected rising, steady or noisy\n", optarg);
+				fprintf(stderr, "unifaas: sim: --co2 '%s': expected rising, peak, steady or noisy\n",
+				        optarg);
 				return UF_EX_USAGE;
 			}
 			break;
@@ -385,11 +393,7 @@ int cmd_sim(int argc, char **argv)
 		}
 	printf("sim sck: %u kit%s (%s1..%s%u), %u readings each, every %u ms, co2 %s, seed %llu, broker %s\n",
 	       sim.devices, sim.devices == 1 ? "" : "s", sim.prefix, sim.prefix, sim.devices, sim.count,
-	       sim.interval_ms,
-	       sim.co2 == CO2_RISING   ? "rising"
-	       : sim.co2 == CO2_STEADY ? "steady"
-	                               : "noisy",
-	       (unsigned long long)sim.seed, st.mqtt_url);
+	       sim.interval_ms, co2_names[sim.co2], (unsigned long long)sim.seed, st.mqtt_url);
 	fflush(stdout);
 	for (unsigned r = 0; r < sim.count; r++) {
 		if (r && sim.interval_ms)

@@ -165,7 +165,7 @@ static const struct command commands[] = {
      "exists already (add), 4 if it does not (rm).\n"},
     {"sim",
      "sim sck [--devices N] [--interval-ms T]\n"
-     "                   [--co2 rising|steady|noisy] [--count M | --duration S]\n"
+     "                   [--co2 rising|peak|steady|noisy] [--count M | --duration S]\n"
      "                   [--format raw|json|mixed] [--seed S] [--prefix P]",
      "Simulates Smart Citizen Kits: each kit is a device account P1..PN (default P:\n"
      "sck-sim-; made, or given a new password, at each run, filter device/sck/NAME/#)\n"
@@ -175,8 +175,9 @@ static const struct command commands[] = {
      "acknowledged ('TOPIC PAYLOAD'), then 'published N, failed F'.\n\n"
      "  --devices N       kits (default 1, at most 1000)\n"
      "  --interval-ms T   between two rounds of readings (default 1000)\n"
-     "  --co2 P           rising (400 to 2500 ppm over the run), steady (600 +-5),\n"
-     "                    noisy (1000 +-150); default steady\n"
+     "  --co2 P           rising (400 to 2500 ppm over the run), peak (400 to 2500\n"
+     "                    at the middle reading, back to 400 at the last), steady\n"
+     "                    (600 +-5), noisy (1000 +-150); default steady\n"
      "  --count M         readings per kit (default 10)\n"
      "  --duration S      instead of --count: S seconds' worth of readings\n"
      "  --format F        raw, json, or mixed (odd kits raw, even kits JSON)\n"

@@ -103,6 +103,11 @@ fi
 vals "$UF_TMP/n1" | sed -n 's/.*158:\([0-9]*\)}$/\1/p' | awk '$1<850||$1>1150{bad++} {n++} END{exit !(n==30 && !bad)}' &&
 	pass co2-noisy || fail co2-noisy "$(vals "$UF_TMP/n1" | head -3 | tr '\n' ' ')"
 
+# peak: 400 up to 2500 at the middle reading, back down to 400 at the last
+U sim sck --count 9 --interval-ms 0 --co2 peak --prefix peak- >"$UF_TMP/peak" 2>&1
+[ "$(vals "$UF_TMP/peak" | sed -n 's/.*158:\([0-9]*\)}$/\1/p' | tr '\n' ' ')" = "400 925 1450 1975 2500 1975 1450 925 400 " ] &&
+	pass co2-peak || fail co2-peak "$(cat "$UF_TMP/peak")"
+
 # --- bad options: status 2, the option named ----------------------------
 bad_opt() { # NAME PATTERN ARGS...
 	local name=$1 pat=$2
@@ -112,7 +117,7 @@ bad_opt() { # NAME PATTERN ARGS...
 	[ $rc = 2 ] && grep -q -- "$pat" "$UF_TMP/$name.err" && pass "$name" ||
 		fail "$name" "status $rc: $(head -2 "$UF_TMP/$name.err" | tr '\n' ' ')"
 }
-bad_opt bad-co2 "^unifaas: sim: --co2 'up': expected rising, steady or noisy$" sck --co2 up
+bad_opt bad-co2 "^unifaas: sim: --co2 'up': expected rising, peak, steady or noisy$" sck --co2 up
 bad_opt bad-devices "^unifaas: sim: --devices '0': expected a number from 1 to 1000$" sck --devices 0
 bad_opt bad-count "^unifaas: sim: --count 'many': expected a number" sck --count many
 bad_opt bad-interval "^unifaas: sim: --interval-ms '-5': expected a number" sck --interval-ms -5
