@@ -105,7 +105,9 @@ static int sensor_id(struct cur *c, long *id)
 		c->i = start;
 		return fail(c, "sensor id longer than 9 digits");
 	}
-	*id = strtol(c->s + start, NULL, 10);
+	*id = 0; /* from the digits, not strtol: the input need not end in a NUL */
+	for (size_t k = start; k < c->i; k++)
+		*id = *id * 10 + (c->s[k] - '0');
 	return 0;
 }
 

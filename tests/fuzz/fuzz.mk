@@ -35,6 +35,12 @@
 # inputs go to build/tests/fuzz/corpus_cloudevent, crashes to
 # build/tests/fuzz/cloudevent-crash-*.
 #
+# fuzz_sck checks the Smart Citizen Kit parsers (functions/lib/sck.c: raw,
+# JSON, the topic) for FUZZ_SCK_TIME (5 s); seeds are the shared fixtures
+# (../shared/testdata/sck) and functions/testdata/sck-*.txt, one file a
+# line; new inputs go to
+# build/tests/fuzz/corpus_sck, crashes to build/tests/fuzz/sck-crash-*.
+#
 # fuzz_mqtt parses MQTT packets as unifaasd's client does
 # (daemon/mqtt_codec.c); its seeds are tests/fuzz/corpus_mqtt (packets a
 # broker sends), new inputs go to build/tests/fuzz/corpus_mqtt, crashes to
@@ -89,7 +95,21 @@ FUZZ_CE_TIME ?= 5
 FUZZ_CE_BIN  := $(FUZZ_OUT)/fuzz_cloudevent
 FUZZ_CE_OBJS := $(FUZZ_OBJ)/daemon/cloudevent.o $(FUZZ_OBJ)/fuzz_cloudevent.o
 
-build: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN) $(FUZZ_IMAGE_BIN) $(FUZZ_EGRESS_BIN) $(FUZZ_CE_BIN) $(FUZZ_MQTT_BIN)
+FUZZ_SCK_TIME ?= 5
+FUZZ_SCK_BIN  := $(FUZZ_OUT)/fuzz_sck
+FUZZ_SCK_OBJS := $(FUZZ_OBJ)/functions/lib/sck.o $(FUZZ_OBJ)/fuzz_sck.o
+
+build: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN) $(FUZZ_IMAGE_BIN) $(FUZZ_EGRESS_BIN) $(FUZZ_CE_BIN) $(FUZZ_MQTT_BIN) $(FUZZ_SCK_BIN)
+
+$(FUZZ_OBJ)/fuzz_sck.o: functions/lib/sck.h
+$(FUZZ_OBJ)/fuzz_sck.o: FUZZ_CFLAGS += -Ifunctions/lib
+
+$(FUZZ_OBJ)/functions/lib/%.o: functions/lib/%.c functions/lib/sck.h tests/fuzz/fuzz.mk
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_SCK_BIN): $(FUZZ_SCK_OBJS)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@ -lm
 
 $(FUZZ_OBJ)/fuzz_cloudevent.o: FUZZ_CFLAGS += -Idaemon
 
@@ -143,7 +163,7 @@ $(FUZZ_MANIFEST_BIN): $(FUZZ_MANIFEST_OBJS)
 $(FUZZ_BIN): $(FUZZ_OBJS)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@ -Wl,--wrap=hvt_guest_ptr $(FUZZ_LDLIBS)
 
-run: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN) $(FUZZ_IMAGE_BIN) $(FUZZ_EGRESS_BIN) $(FUZZ_CE_BIN) $(FUZZ_MQTT_BIN)
+run: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN) $(FUZZ_IMAGE_BIN) $(FUZZ_EGRESS_BIN) $(FUZZ_CE_BIN) $(FUZZ_MQTT_BIN) $(FUZZ_SCK_BIN)
 	@mkdir -p $(FUZZ_OUT)/corpus $(FUZZ_OUT)/corpus_manifest $(FUZZ_OUT)/corpus_image $(FUZZ_OUT)/seeds_image
 	cp build/functions/*.uf $(FUZZ_OUT)/seeds_image/ 2>/dev/null || true
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -timeout=10 -max_len=16384 \
@@ -164,6 +184,11 @@ run: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN) $(FUZZ_IMAGE_BIN) $(FUZZ_EGRESS_BIN) $(FUZ
 	@mkdir -p $(FUZZ_OUT)/corpus_mqtt
 	$(FUZZ_MQTT_BIN) -max_total_time=$(FUZZ_MQTT_TIME) -rss_limit_mb=2048 -timeout=10 -max_len=2048 \
 		-print_final_stats=1 -artifact_prefix=$(FUZZ_OUT)/mqtt- $(FUZZ_OUT)/corpus_mqtt tests/fuzz/corpus_mqtt
+	@mkdir -p $(FUZZ_OUT)/corpus_sck
+	for f in ../shared/testdata/sck/raw-*.txt ../shared/testdata/sck/json-*.json functions/testdata/sck-*.txt; do \
+		[ -f "$$f" ] && split -l 1 "$$f" "$(FUZZ_OUT)/corpus_sck/$$(basename "$$f")-"; done; true
+	$(FUZZ_SCK_BIN) -max_total_time=$(FUZZ_SCK_TIME) -rss_limit_mb=2048 -timeout=10 -max_len=4096 \
+		-print_final_stats=1 -artifact_prefix=$(FUZZ_OUT)/sck- $(FUZZ_OUT)/corpus_sck
 
 $(FUZZ_OUT)/gen_corpus: tests/fuzz/gen_corpus.c $(FUZZ_HDRS)
 	@mkdir -p $(dir $@)

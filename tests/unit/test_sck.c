@@ -209,6 +209,25 @@ static void raw_malformed(void **state)
 	assert_non_null(strstr(err, "at byte 29: NUL"));
 }
 
+/* The parsers read len bytes, never up to a NUL (a buffer of exactly len under ASan). */
+static void unterminated(void **state)
+{
+	(void)state;
+	const char *const msgs[] = {
+	    "{2", "{t:2025-03-01T10:00:00Z,158:612}", "{158:1.5", "{\"data\":[{\"id\":1", "{\"data\":[]}", "{t"};
+	for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+		size_t len = strlen(msgs[i]);
+		char *exact = malloc(len);
+		assert_non_null(exact);
+		memcpy(exact, msgs[i], len);
+		sck_parse(SCK_RAW, exact, len, &m, err, sizeof(err));
+		sck_parse(SCK_JSON, exact, len, &m, err, sizeof(err));
+		free(exact);
+	}
+	assert_int_equal(sck_parse(SCK_RAW, "{t:2025-03-01T10:00:00Z,158:612}", 32, &m, err, sizeof(err)), SCK_OK);
+	assert_true(value(0, 158) == 612);
+}
+
 static void json_groups(void **state)
 {
 	(void)state;
@@ -290,12 +309,19 @@ static void topics(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(fixtures_raw_valid),  cmocka_unit_test(fixtures_raw_invalid),
-	    cmocka_unit_test(fixtures_json_valid), cmocka_unit_test(raw_values),
-	    cmocka_unit_test(raw_separators),      cmocka_unit_test(raw_timestamp_anywhere),
-	    cmocka_unit_test(raw_null_dropped),    cmocka_unit_test(raw_malformed),
-	    cmocka_unit_test(json_groups),         cmocka_unit_test(json_empty_dropped),
-	    cmocka_unit_test(json_malformed),      cmocka_unit_test(topics),
+	    cmocka_unit_test(fixtures_raw_valid),
+	    cmocka_unit_test(fixtures_raw_invalid),
+	    cmocka_unit_test(fixtures_json_valid),
+	    cmocka_unit_test(raw_values),
+	    cmocka_unit_test(raw_separators),
+	    cmocka_unit_test(raw_timestamp_anywhere),
+	    cmocka_unit_test(raw_null_dropped),
+	    cmocka_unit_test(raw_malformed),
+	    cmocka_unit_test(unterminated),
+	    cmocka_unit_test(json_groups),
+	    cmocka_unit_test(json_empty_dropped),
+	    cmocka_unit_test(json_malformed),
+	    cmocka_unit_test(topics),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
