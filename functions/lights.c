@@ -3,12 +3,18 @@
  *
  * Events are JSON objects from the sensors of one room:
  *   {"room":"kitchen","motion":true}     motion sensor (true or false)
+ *   {"room":"kitchen","BinaryState":1}   the same, WeMo-style (1 or 0, or "1"/"0")
  *   {"room":"kitchen","lux":12.5}        light sensor, in lux
- * (both fields may come in one event; other fields are ignored).  A room's
+ * (both fields may come in one event; other fields are ignored).  Without
+ * "room", an event that came over MQTT takes the room from its topic's
+ * second level (wemo/<room>/motion).  A room's
  * light should be on while there is motion and it is dark, i.e. its last
  * lux reading is below LIGHTS_DARK_LUX (env, default 50; no reading yet
  * counts as dark).  When that changes, {"room":...,"light":"on"|"off"} is
- * pushed to the queue `lights`.
+ * pushed to the queue `lights` and, when LIGHTS_BULB_TOPIC is set (a topic
+ * name whose one '+' level stands for the room, e.g. hue/+/set), the
+ * Hue-style command {"on":true,"bri":254} or {"on":false} is published on
+ * it with QoS 1 (the manifest's `publish:` must allow it).
  *
  * Per-room state is one KV value, "lights:<room>", itself small JSON:
  *   {"motion":true,"lux":12.5,"light":"on"}       ("lux":null if unknown)
@@ -28,14 +34,14 @@
 #include <string.h>
 #include <unifaas.h>
 
-#define ROOM_MAX 64
+#define ROOM_MAX   64
 #define MAX_TOKENS 32
 
 struct room_state {
-	int motion;    /* last motion reading (0 before the first) */
-	int have_lux;  /* a lux reading has come in */
-	double lux;    /* the last one */
-	int light;     /* the light is on */
+	int motion;   /* last motion reading (0 before the first) */
+	int have_lux; /* a lux reading has come in */
+	double lux;   /* the last one */
+	int light;    /* the light is on */
 };
 
 /* One parsed event: which fields it carried. */
@@ -96,8 +102,23 @@ static int room_ok(const char *s, int n)
 	return 1;
 }
 
+/* The room from an MQTT topic's second level (wemo/<room>/motion), if valid. */
+static void room_from_topic(const char *topic, struct update *u)
+{
+	const char *a = strchr(topic, '/');
+	if (!a)
+		return;
+	a++;
+	const char *b = strchr(a, '/');
+	int n = b ? (int)(b - a) : (int)strlen(a);
+	if (!room_ok(a, n))
+		return;
+	memcpy(u->room, a, (size_t)n);
+	u->room[n] = '\0';
+}
+
 /* Parses an event; on error returns -1 with the reason in *why. */
-static int parse_event(const char *js, size_t len, struct update *u, const char **why)
+static int parse_event(const char *js, size_t len, const char *topic, struct update *u, const char **why)
 {
 	jsmn_parser p;
 	jsmntok_t t[MAX_TOKENS];
@@ -105,10 +126,10 @@ static int parse_event(const char *js, size_t len, struct update *u, const char 
 	int n = jsmn_parse(&p, js, len, t, MAX_TOKENS);
 	memset(u, 0, sizeof(*u));
 	if (n < 1 || t[0].type != JSMN_OBJECT) {
-		*why = n == JSMN_ERROR_NOMEM ? "too many fields"
-		       : n == JSMN_ERROR_PART ? "incomplete JSON"
+		*why = n == JSMN_ERROR_NOMEM   ? "too many fields"
+		       : n == JSMN_ERROR_PART  ? "incomplete JSON"
 		       : n == JSMN_ERROR_INVAL ? "invalid JSON"
-					       : "not a JSON object";
+		                               : "not a JSON object";
 		return -1;
 	}
 	size_t end = (size_t)t[0].end;
@@ -135,6 +156,15 @@ static int parse_event(const char *js, size_t len, struct update *u, const char 
 				return -1;
 			}
 			u->has_motion = 1;
+		} else if (tok_is(js, k, "BinaryState")) {
+			int n = v->end - v->start;
+			char c = n == 1 ? js[v->start] : 0;
+			if ((v->type != JSMN_PRIMITIVE && v->type != JSMN_STRING) || (c != '0' && c != '1')) {
+				*why = "\"BinaryState\" must be 1 or 0";
+				return -1;
+			}
+			u->motion = c == '1';
+			u->has_motion = 1;
 		} else if (tok_is(js, k, "lux")) {
 			if (tok_number(js, v, &u->lux, NULL) < 0 || u->lux < 0) {
 				*why = "\"lux\" must be a number >= 0";
@@ -143,8 +173,10 @@ static int parse_event(const char *js, size_t len, struct update *u, const char 
 			u->has_lux = 1;
 		}
 	}
+	if (!u->room[0])
+		room_from_topic(topic, u);
 	if (!u->room[0]) {
-		*why = "no \"room\"";
+		*why = "no \"room\" (nor a room in the topic)";
 		return -1;
 	}
 	if (!u->has_motion && !u->has_lux) {
@@ -193,7 +225,7 @@ static int save_state(uf_ctx *ctx, const char *key, const struct room_state *s)
 	if (s->have_lux)
 		snprintf(lux, sizeof(lux), "%.10g", s->lux);
 	int n = snprintf(buf, sizeof(buf), "{\"motion\":%s,\"lux\":%s,\"light\":\"%s\"}", s->motion ? "true" : "false",
-			 lux, s->light ? "on" : "off");
+	                 lux, s->light ? "on" : "off");
 	return uf_kv_set(ctx, key, buf, (size_t)n);
 }
 
@@ -209,11 +241,35 @@ static double dark_lux(void)
 	return v;
 }
 
+/* The Hue-style command to the room's bulb, on LIGHTS_BULB_TOPIC ('+' = the room). */
+static int publish_command(uf_ctx *ctx, const char *id, const char *room, int on)
+{
+	const char *tmpl = uf_getenv("LIGHTS_BULB_TOPIC");
+	if (!tmpl || !*tmpl)
+		return 0;
+	const char *plus = strchr(tmpl, '+');
+	char topic[256];
+	int n = plus ? snprintf(topic, sizeof(topic), "%.*s%s%s", (int)(plus - tmpl), tmpl, room, plus + 1)
+	             : snprintf(topic, sizeof(topic), "%s", tmpl);
+	if (n < 0 || n >= (int)sizeof(topic)) {
+		fprintf(stderr, "lights: event %s: LIGHTS_BULB_TOPIC '%.60s' is too long\n", id, tmpl);
+		return 1;
+	}
+	const char *cmd = on ? "{\"on\":true,\"bri\":254}" : "{\"on\":false}";
+	int r = uf_mqtt_publish(ctx, topic, cmd, strlen(cmd), 1);
+	if (r < 0) {
+		fprintf(stderr, "lights: event %s: publish to %s: %s (manifest publish: must allow it)\n", id, topic,
+		        strerror(-r));
+		return 1;
+	}
+	return 0;
+}
+
 int uf_handle(uf_ctx *ctx, const uf_event *ev)
 {
 	struct update u;
 	const char *why;
-	if (parse_event(ev->data, ev->len, &u, &why) < 0) {
+	if (parse_event(ev->data, ev->len, ev->source ? ev->source : "", &u, &why) < 0) {
 		fprintf(stderr, "lights: event %s: bad sensor event: %s: '%.80s'\n", ev->id, why, ev->data);
 		return 1;
 	}
@@ -223,7 +279,7 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 	int r = load_state(ctx, key, &s);
 	if (r < 0) {
 		fprintf(stderr, "lights: event %s: kv %s: cannot read the room's state (%s)\n", ev->id, key,
-			strerror(-r));
+		        strerror(-r));
 		return 1;
 	}
 	if (u.has_motion)
@@ -243,5 +299,7 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 		return 0;
 	char out[128];
 	int n = snprintf(out, sizeof(out), "{\"room\":\"%s\",\"light\":\"%s\"}", u.room, s.light ? "on" : "off");
-	return uf_push(ctx, "lights", out, (size_t)n) < 0;
+	if (uf_push(ctx, "lights", out, (size_t)n) < 0)
+		return 1;
+	return publish_command(ctx, ev->id, u.room, s.light);
 }

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The evaluation workloads (issue 10 §2, docs/examples.md) on one real
+# platform, each through its own workflow in workflows/ and checked by its
+# defined outputs (values, not just events):
+#   lights: WeMo-style motion events over MQTT (mosquitto_pub, a device
+#   account) -> Hue-style commands published to hue/<room>/set (seen by a
+#   real mosquitto_sub) and the rooms' state in KV; a malformed event is
+#   dead-lettered while the unit goes on.
+. "$(dirname "$0")/../lib.sh"
+. "$UF_TOP/tests/platform/lib.sh"
+
+command -v mosquitto_sub >/dev/null || {
+	fail tools "mosquitto-clients not installed (apt-get install mosquitto-clients)"
+	exit 0
+}
+for f in lights; do
+	[ -f "$UF_TOP/build/functions/$f.uf" ] || { fail build "build/functions/$f.uf missing (make all)"; exit 0; }
+done
+SUB=
+trap 'plat_cleanup; [ -n "$SUB" ] && kill $SUB 2>/dev/null' EXIT
+plat_up || { fail up "unifaas up failed: $(tail -5 "$UF_TMP/$UF_SUITE.up.log" | tr '\n' ' ')"; exit 0; }
+pass up
+payloads() { R XRANGE "uf:q:$1:$2" - + | awk 'p=="data"{print} {p=$0}'; }
+dlq_is() { [ "$(R XLEN "uf:dlq:$1:$2")" = "$3" ]; }
+no_crash() { U ps 2>&1 | grep -q "crash\|fault" && fail "$1-no-crash" "$(U ps 2>&1)" || pass "$1-no-crash"; }
+
+# --- lights ----------------------------------------------------------------
+U device add wemo --topic 'wemo/+/motion' >"$UF_TMP/wemo.cred" 2>&1 || fail lights-device "$(cat "$UF_TMP/wemo.cred")"
+WEMO_PASS=$(sed -n 's/^password: //p' "$UF_TMP/wemo.cred")
+U deploy "$UF_TOP/workflows/lights.yaml" >"$UF_TMP/lights.deploy" 2>&1 && pass lights-deploy ||
+	fail lights-deploy "$(cat "$UF_TMP/lights.deploy")"
+# the bulbs: a subscriber on hue/+/set (the platform's account: devices only publish)
+mosquitto_sub --unix "$PLAT_STATE/mqtt.sock" -u unifaasd -P "$(cat "$PLAT_STATE/mqtt.pass")" -q 1 \
+	-t 'hue/+/set' -v -C 3 -W 60 >"$UF_TMP/hue.out" 2>&1 &
+SUB=$!
+wait_for 10 sh -c "grep -q 'client=unifaasd-lights .*result=connected' '$PLAT_STATE/logs/unifaasd.log'" ||
+	fail lights-session "unifaasd's MQTT session for lights did not connect"
+sleep 0.5 # the subscriber's SUBACK
+MOTION() { mosquitto_pub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u wemo -P "$WEMO_PASS" -q 1 -t "wemo/$1/motion" -m "$2"; }
+# kitchen: motion (on), motion again (no change), still (off); the hall is
+# bright (lux 400: stays off); a malformed event; then the garage (on)
+MOTION kitchen '{"deviceId":"wemo-motion-1","BinaryState":1,"timestamp":1733353200}'
+MOTION kitchen '{"deviceId":"wemo-motion-1","BinaryState":1,"timestamp":1733353260}'
+MOTION hall '{"deviceId":"wemo-motion-2","BinaryState":"1","lux":400}'
+MOTION kitchen '{"deviceId":"wemo-motion-1","BinaryState":0,"timestamp":1733353500}'
+MOTION kitchen '{"deviceId":"wemo-motion-1","BinaryState":1,'
+MOTION garage '{"deviceId":"wemo-motion-3","BinaryState":1}'
+wait $SUB
+SUB=
+exp='hue/kitchen/set {"on":true,"bri":254}
+hue/kitchen/set {"on":false}
+hue/garage/set {"on":true,"bri":254}'
+[ "$(cat "$UF_TMP/hue.out")" = "$exp" ] && pass lights-hue-commands || fail lights-hue-commands "bulbs got: $(cat "$UF_TMP/hue.out")"
+[ "$(kv lights lights:kitchen)" = '{"motion":false,"lux":null,"light":"off"}' ] &&
+	[ "$(kv lights lights:hall)" = '{"motion":true,"lux":400,"light":"off"}' ] &&
+	[ "$(kv lights lights:garage)" = '{"motion":true,"lux":null,"light":"on"}' ] && pass lights-room-state ||
+	fail lights-room-state "kitchen $(kv lights lights:kitchen) hall $(kv lights lights:hall) garage $(kv lights lights:garage)"
+[ "$(payloads lights lights | tr '\n' ' ')" = '{"room":"kitchen","light":"on"} {"room":"kitchen","light":"off"} {"room":"garage","light":"on"} ' ] &&
+	pass lights-queue || fail lights-queue "$(payloads lights lights | tr '\n' ' ')"
+wait_for 30 dlq_is lights motion 1 && pass lights-malformed-dead-lettered ||
+	fail lights-malformed-dead-lettered "$(R XLEN uf:dlq:lights:motion) dead letters"
+U logs lights/lights 2>&1 | grep -q 'bad sensor event: incomplete JSON' && pass lights-malformed-logged ||
+	fail lights-malformed-logged "$(U logs lights/lights 2>&1 | tail -3)"
+no_crash lights
