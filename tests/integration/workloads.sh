@@ -6,6 +6,10 @@
 #   account) -> Hue-style commands published to hue/<room>/set (seen by a
 #   real mosquitto_sub) and the rooms' state in KV; a malformed event is
 #   dead-lettered while the unit goes on.
+#   fdc (workflows/eval.yaml): door events pushed with `unifaas push` and
+#   published over MQTT -> fdc-count, the openings per hour of day
+#   (fdc:hour:HH) and fdc-summary in KV, door-log's count; a bad payload is
+#   dead-lettered.
 . "$(dirname "$0")/../lib.sh"
 . "$UF_TOP/tests/platform/lib.sh"
 
@@ -13,7 +17,7 @@ command -v mosquitto_sub >/dev/null || {
 	fail tools "mosquitto-clients not installed (apt-get install mosquitto-clients)"
 	exit 0
 }
-for f in lights; do
+for f in lights fdc door_log; do
 	[ -f "$UF_TOP/build/functions/$f.uf" ] || { fail build "build/functions/$f.uf missing (make all)"; exit 0; }
 done
 SUB=
@@ -62,3 +66,30 @@ wait_for 30 dlq_is lights motion 1 && pass lights-malformed-dead-lettered ||
 U logs lights/lights 2>&1 | grep -q 'bad sensor event: incomplete JSON' && pass lights-malformed-logged ||
 	fail lights-malformed-logged "$(U logs lights/lights 2>&1 | tail -3)"
 no_crash lights
+
+# --- fdc (eval.yaml) -------------------------------------------------------
+U device add door --topic 'home/+/door' >"$UF_TMP/door.cred" 2>&1 || fail fdc-device "$(cat "$UF_TMP/door.cred")"
+DOOR_PASS=$(sed -n 's/^password: //p' "$UF_TMP/door.cred")
+U deploy "$UF_TOP/workflows/eval.yaml" >"$UF_TMP/eval.deploy" 2>&1 && pass fdc-deploy || fail fdc-deploy "$(cat "$UF_TMP/eval.deploy")"
+H0=$(date -u +%H)
+U push eval fridge-door <"$UF_TOP/functions/testdata/fridge-door.txt" >/dev/null || fail fdc-push "push failed"
+mosquitto_pub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u door -P "$DOOR_PASS" -q 1 -t home/kitchen/door -m open ||
+	fail fdc-mqtt "mosquitto_pub failed"
+wait_for 30 kv_is eval door-log-count 4 && pass fdc-door-log-count || fail fdc-door-log-count "door-log-count $(kv eval door-log-count)"
+H1=$(date -u +%H)
+[ "$(kv eval fdc-count)" = 4 ] && pass fdc-count || fail fdc-count "fdc-count $(kv eval fdc-count)"
+# 4 openings in this hour (or split over the two hours the run straddled),
+# the summary's slots equal to the exact per-hour counters
+sum=$(kv eval fdc-summary)
+h0=$(kv eval "fdc:hour:$H0") h1=$(kv eval "fdc:hour:$H1")
+python3 - "$sum" "$H0" "$H1" "${h0:-0}" "${h1:-0}" <<'EOP' && pass fdc-hourly-summary || fail fdc-hourly-summary "fdc-summary $sum, fdc:hour:$H0=$h0 fdc:hour:$H1=$h1"
+import json, sys
+s, h0, h1 = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+c = {h0: int(sys.argv[4]), h1: int(sys.argv[5])}
+b = s["by_hour"]
+ok = s["total"] == 4 and len(b) == 24 and sum(b) == 4 and sum(c.values()) == 4
+ok = ok and all(b[h] == (c.get(h, 0)) for h in range(24))
+sys.exit(0 if ok else 1)
+EOP
+wait_for 30 dlq_is eval fridge-door 1 && pass fdc-bad-dead-lettered || fail fdc-bad-dead-lettered "$(R XLEN uf:dlq:eval:fridge-door) dead letters"
+no_crash fdc
