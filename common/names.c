@@ -54,6 +54,33 @@ int uf_kv_key_ok(const char *key, size_t n)
 	return n > 0 && n <= UF_KEY_MAX && !memchr(key, 0, n) && uf_utf8_valid(key, n);
 }
 
+int uf_reason_ok(const char *s, size_t n)
+{
+	if (n == 0 || n > UF_REASON_MAX || !uf_utf8_valid(s, n))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+size_t uf_reason_clean(char *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		const unsigned char *u = (const unsigned char *)s + i;
+		size_t k = uf_utf8_seq(u, n - i);
+		if (k == 0 || *u < 0x20 || *u == 0x7f) {
+			s[i] = '?';
+			k = 1;
+		}
+		if (i + k > UF_REASON_MAX)
+			break;
+		i += k;
+	}
+	return i;
+}
+
 static int var_name_ok(const char *s, size_t n)
 {
 	int ok = n > 0 && n <= UF_VAR_MAX && !(s[0] >= '0' && s[0] <= '9');

@@ -65,6 +65,14 @@ int uf_utf8_valid(const char *s, size_t n);
 /* A KV key: 1..UF_KEY_MAX bytes of UTF-8 text without NUL. */
 int uf_kv_key_ok(const char *key, size_t n);
 
+/* A failed event's reason (UF_OUTPUT_REASON): 1..UF_REASON_MAX bytes of
+ * UTF-8 without control characters (so it stays one line in a log). */
+int uf_reason_ok(const char *s, size_t n);
+/* Make [s, s+n) a reason in place: each invalid UTF-8 byte and control
+ * character becomes '?', and the text is cut to UF_REASON_MAX bytes at a
+ * character boundary.  Returns the new length (0 only if n was 0). */
+size_t uf_reason_clean(char *s, size_t n);
+
 /* One push request of the control API (POST .../queues/Q/events) carries
  * at most UF_PUSH_EVENTS_MAX events in at most UF_PUSH_BYTES_MAX bytes;
  * unifaasd refuses more (413) and `unifaas push` splits its input into

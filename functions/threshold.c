@@ -17,7 +17,8 @@
  *
  * A malformed payload or a topic that is not a kit's fails the event
  * (retried, then dead-lettered) with one stderr line naming the device,
- * the topic and the parse error; a JSON message without data is dropped
+ * the topic and the parse error, which is also the dead letter's reason
+ * (uf_fail_reason: "device <token> topic <topic>: <parse error>"); a JSON message without data is dropped
  * (committed, nothing pushed).  A malformed limit in env ends the unit:
  * no reading can be judged without it.
  */
@@ -124,12 +125,15 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 	enum sck_format f;
 	if (sck_topic(ev->source, ev->source_len, dev, &f, err, sizeof(err)) < 0) {
 		fprintf(stderr, "threshold: event %s: %s\n", ev->id, err);
+		uf_fail_reason(ctx, "topic %s: %s", ev->source, err);
 		return 1;
 	}
 	int rc = sck_parse(f, ev->data, ev->len, &m, err, sizeof(err));
 	if (rc == SCK_ERROR) {
 		fprintf(stderr, "threshold: event %s: device %s topic %s: malformed SCK %s payload: %s\n", ev->id, dev,
 		        ev->source, f == SCK_RAW ? "raw" : "JSON", err);
+		uf_fail_reason(ctx, "device %s topic %s: malformed SCK %s payload: %s", dev, ev->source,
+		               f == SCK_RAW ? "raw" : "JSON", err);
 		return 1;
 	}
 	if (rc == SCK_EMPTY) {

@@ -22,13 +22,15 @@
  *
  * Invariants: `stage`, `kvstage` and `outstage` hold only records of events
  * that have not failed (uf_fail cuts the current event's off); `outstage`
- * holds at most one reply per event; `cur` is the index of
+ * holds at most one reply per event, and one reason per failed event (the
+ * current event's stays in `reason` until it finishes); `cur` is the index of
  * the event being handled, valid while `in_event`; bootinfo->progress
  * counts events started, which the tender watches to enforce the time
  * limit and to tell which event a fault interrupted.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +80,8 @@ struct uf_ctx {
 	uint32_t nout;
 	uint64_t event_out_start;
 	uint32_t event_nout_start;
+	char reason[UF_REASON_MAX + 4]; /* the current event's uf_fail_reason */
+	size_t reason_len;
 	struct kv_cached *cache[KV_BUCKETS];
 };
 
@@ -106,6 +110,8 @@ static void cache_clear(uf_ctx *ctx)
 }
 
 static void cache_replay(uf_ctx *ctx);
+static int stage_out(uf_ctx *ctx, uint32_t kind, const char *topic, size_t tlen, uint32_t qos, const void *data,
+                     size_t len);
 
 static void finish_event(uf_ctx *ctx)
 {
@@ -121,6 +127,8 @@ static void finish_event(uf_ctx *ctx)
 			ctx->nkv = ctx->event_nkv_start;
 			cache_replay(ctx);
 		}
+		if (ctx->reason_len) /* without memory for it: "handler returned N" */
+			(void)stage_out(ctx, UF_OUTPUT_REASON, NULL, 0, 0, ctx->reason, ctx->reason_len);
 	}
 	ctx->in_event = 0;
 }
@@ -263,6 +271,7 @@ static void start_event(uf_ctx *ctx, uf_event *ev)
 	ctx->event_nkv_start = ctx->nkv;
 	ctx->event_out_start = ctx->outstage_len;
 	ctx->event_nout_start = ctx->nout;
+	ctx->reason_len = 0;
 	volatile uint64_t *progress = &uf_bootinfo()->progress;
 	*progress = *progress + 1;
 }
@@ -289,6 +298,21 @@ int uf_pop(uf_ctx *ctx, uf_event *ev, int timeout_ms)
 void uf_fail(uf_ctx *ctx)
 {
 	uf_api_fail(ctx, 1);
+}
+
+int uf_fail_reason(uf_ctx *ctx, const char *fmt, ...)
+{
+	if (!ctx || !fmt || !ctx->in_event)
+		return -EINVAL;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(ctx->reason, sizeof(ctx->reason), fmt, ap);
+	va_end(ap);
+	size_t len = n < 0 ? 0 : (size_t)n >= sizeof(ctx->reason) ? sizeof(ctx->reason) - 1 : (size_t)n;
+	ctx->reason_len = uf_reason_clean(ctx->reason, len);
+	if (ctx->results[ctx->cur] == 0)
+		ctx->results[ctx->cur] = 1;
+	return 0;
 }
 
 void uf_api_fail(uf_ctx *ctx, int code)

@@ -251,27 +251,66 @@ static int parse_kvs(struct hvt *h, const uint8_t *p, uint64_t len, uint32_t nkv
 	return 0;
 }
 
-/* Parse the staged outputs into `out`; returns 0, or -1 after ending the unit. */
-static int parse_outs(struct hvt *h, const uint8_t *p, uint64_t len, uint32_t nout, const int32_t *results,
-                      uint32_t count, struct uf_bout *out)
+/* Check an output record's kind against its event: a reply (one per event)
+ * or an MQTT publish of an acknowledged event, or the reason of a failed
+ * one (one per event); seen[] has bit 1 for a reply, 2 for a reason.
+ * Returns 0, or -1 after ending the unit. */
+static int out_kind_ok(struct hvt *h, uint32_t i, const struct uf_rec_out *r, const int32_t *results, uint32_t count,
+                       uint8_t *seen)
+{
+	if (r->kind == UF_OUTPUT_REASON) {
+		if (r->event < count && results[r->event] != 0 && results[r->event] != UF_RESULT_SKIPPED &&
+		    !r->topic_len && !r->qos && !(seen[r->event] & 2)) {
+			seen[r->event] |= 2;
+			return 0;
+		}
+		bad(h,
+		    "commit: output record %u: a reason for event %u, which is not a failed event of the batch, "
+		    "or with a topic or qos, or a second one",
+		    i, r->event);
+		return -1;
+	}
+	if (record_event(h, "output", i, r->event, results, count) < 0)
+		return -1;
+	int mqtt = r->kind == UF_OUTPUT_MQTT;
+	if ((r->kind != UF_OUTPUT_REPLY && !mqtt) || (mqtt && (r->topic_len == 0 || r->qos > 1)) ||
+	    (!mqtt && (r->topic_len || r->qos || (seen[r->event] & 1)))) {
+		bad(h,
+		    "commit: output record %u: kind %u, topic length %u, qos %u: not a reply (one per event), "
+		    "an MQTT publish (qos 0 or 1) or a failure's reason",
+		    i, r->kind, r->topic_len, r->qos);
+		return -1;
+	}
+	seen[r->event] |= !mqtt;
+	return 0;
+}
+
+/* A reason record's text: 0, or -1 after ending the unit. */
+static int reason_text_ok(struct hvt *h, uint32_t i, const char *d, uint64_t n)
+{
+	if (uf_reason_ok(d, n))
+		return 0;
+	bad(h, "commit: output record %u: a reason of %lu bytes is not 1..%u bytes of UTF-8 without control characters",
+	    i, (unsigned long)n, UF_REASON_MAX);
+	return -1;
+}
+
+/* Parse the staged outputs into `out` (*nout becomes their number) and the
+ * failed events' reasons into `reasons`; returns 0, or -1 after ending the
+ * unit. */
+static int parse_outs(struct hvt *h, const uint8_t *p, uint64_t len, uint32_t *nout_p, const int32_t *results,
+                      uint32_t count, struct uf_bout *out, const char **reasons)
 {
 	uint64_t off = 0;
-	uint8_t replied[UF_BATCH_MAX] = {0};
+	uint8_t seen[UF_BATCH_MAX] = {0};
+	uint32_t nout = *nout_p, n = 0;
 	for (uint32_t i = 0; i < nout; i++) {
 		struct uf_rec_out r;
 		if (record_head(h, "output", i, p, len, off, &r, sizeof(r)) < 0 ||
-		    record_event(h, "output", i, r.event, results, count) < 0)
+		    out_kind_ok(h, i, &r, results, count, seen) < 0)
 			return -1;
 		uint64_t body = off + sizeof(r);
 		int mqtt = r.kind == UF_OUTPUT_MQTT;
-		if ((r.kind != UF_OUTPUT_REPLY && !mqtt) || (mqtt && (r.topic_len == 0 || r.qos > 1)) ||
-		    (!mqtt && (r.topic_len || r.qos || replied[r.event]++))) {
-			bad(h,
-			    "commit: output record %u: kind %u, topic length %u, qos %u: not a reply (one per event) "
-			    "or an MQTT publish (qos 0 or 1)",
-			    i, r.kind, r.topic_len, r.qos);
-			return -1;
-		}
 		if (r.topic_len > UF_TOPIC_MAX || r.data_len > UF_OUTPUT_DATA_MAX ||
 		    len - body < (uint64_t)r.topic_len + 1 + r.data_len + 1) {
 			bad(h,
@@ -289,15 +328,22 @@ static int parse_outs(struct hvt *h, const uint8_t *p, uint64_t len, uint32_t no
 			    i);
 			return -1;
 		}
-		out[i] = (struct uf_bout){.kind = r.kind,
-		                          .event = r.event,
-		                          .topic = mqtt ? t : NULL,
-		                          .topic_len = r.topic_len,
-		                          .qos = r.qos,
-		                          .data = d,
-		                          .len = r.data_len};
 		off = record_next(off, sizeof(r) + r.topic_len + 1 + r.data_len + 1, len);
+		if (r.kind == UF_OUTPUT_REASON) {
+			if (reason_text_ok(h, i, d, r.data_len) < 0)
+				return -1;
+			reasons[r.event] = d;
+			continue;
+		}
+		out[n++] = (struct uf_bout){.kind = r.kind,
+		                            .event = r.event,
+		                            .topic = mqtt ? t : NULL,
+		                            .topic_len = r.topic_len,
+		                            .qos = r.qos,
+		                            .data = d,
+		                            .len = r.data_len};
 	}
+	*nout_p = n;
 	return 0;
 }
 
@@ -512,7 +558,7 @@ void hvt_hc_commit(struct hvt *h, void *arg)
 	uint32_t npush = a->npush, nkv = a->nkv, nout = a->nout;
 	if (parse_pushes(h, push_c, a->pushes_len, npush, results, a->count, pushes) < 0 ||
 	    parse_kvs(h, kv_c, a->kv_len, nkv, results, a->count, kvs) < 0 ||
-	    parse_outs(h, out_c, a->outs_len, nout, results, a->count, outs) < 0)
+	    parse_outs(h, out_c, a->outs_len, &nout, results, a->count, outs, reasons) < 0)
 		goto out;
 	enforce_grants(h, results, reasons, &why, pushes, &npush, kvs, &nkv, outs, &nout);
 	if (h->ended)

@@ -118,7 +118,7 @@ void hvt_end(struct hvt *h, int code, const char *fmt, ...)
 
 void hvt_printf(int fd, const char *fmt, ...)
 {
-	char buf[1024];
+	char buf[2048]; /* room for a line holding a reason (UF_REASON_MAX) */
 	va_list ap;
 	va_start(ap, fmt);
 	int n = vsnprintf(buf, sizeof(buf), fmt, ap);

@@ -33,8 +33,10 @@
  * attrs), a commit carries outputs (uf_reply, uf_mqtt_publish),
  * UF_HC_TOPIC checks a publish topic, and uf_hc_http gains response
  * headers, a timeout and the event id; an image built for 3 would read the
- * records wrong and is refused. */
-#define UF_ABI_VERSION 4u
+ * records wrong and is refused; 5: a commit may carry a failed event's
+ * reason (UF_OUTPUT_REASON), which a tender built for 4 would take for a
+ * malformed record and end the unit: it refuses the image instead. */
+#define UF_ABI_VERSION 5u
 #define UF_NOTE_NAME   "unifaas"
 #define UF_NOTE_ABI    1u
 /*
@@ -250,11 +252,16 @@ struct uf_rec_event {
  * invoke-and-wait caller gets (at most one per event; topic_len and qos 0),
  * or UF_OUTPUT_MQTT, a message to publish on an MQTT topic name (1..65535
  * bytes of UTF-8 without NUL, '+' or '#') with QoS 0 or 1, which the tender
- * adds to the MQTT outbox.  Pushes, KV writes, outputs and acks are applied
+ * adds to the MQTT outbox, or UF_OUTPUT_REASON, why a *failed* event
+ * failed (at most one per event; topic_len and qos 0; 1..UF_REASON_MAX
+ * bytes of UTF-8 without control characters), which the tender records as
+ * the reason of that event's re-queue or dead letter instead of "handler
+ * returned N".  Pushes, KV writes, outputs and acks are applied
  * together, atomically; a tender may still fail an acknowledged event at
  * commit (a push to a queue the unit is not granted, a publish to a topic
  * it may not use), and then drops that event's pushes, KV writes and
- * outputs.
+ * outputs.  Any other kind, or a reason naming an acknowledged event, ends
+ * the unit with UF_END_BAD_HYPERCALL.
  */
 #define UF_RESULT_OK      0
 #define UF_RESULT_SKIPPED INT32_MIN
@@ -280,12 +287,14 @@ struct uf_hc_commit {
 };
 #define UF_OUTPUT_REPLY    1u
 #define UF_OUTPUT_MQTT     2u
+#define UF_OUTPUT_REASON   3u
+#define UF_REASON_MAX      1024u      /* bytes of a failure's reason */
 #define UF_OUTPUT_DATA_MAX (1u << 20) /* bytes of one output's data */
 struct uf_rec_out {
 	uint32_t kind;      /* UF_OUTPUT_*                                */
 	uint32_t event;     /* index into the batch                       */
-	uint32_t topic_len; /* MQTT: 1..65535; REPLY: 0                   */
-	uint32_t qos;       /* MQTT: 0 or 1; REPLY: 0                     */
+	uint32_t topic_len; /* MQTT: 1..65535; REPLY, REASON: 0           */
+	uint32_t qos;       /* MQTT: 0 or 1; REPLY, REASON: 0             */
 	uint64_t data_len;  /* <= UF_OUTPUT_DATA_MAX, without the NUL     */
 };
 

@@ -92,6 +92,17 @@ uf_ctx *uf_context(void);
 void uf_fail(uf_ctx *ctx);
 
 /*
+ * Mark the current event failed and say why, printf-style: the text becomes
+ * the reason of its re-queue or dead letter (`unifaas dlq`, `unifaas
+ * events`) and of its failure in a local run, instead of "handler returned
+ * N".  Cut to 1 KiB (UF_REASON_MAX); invalid UTF-8 and control characters
+ * become '?'.  The last call of an event wins; the event stays failed
+ * whatever uf_handle then returns.  Own-loop functions call it instead of
+ * uf_fail.  Returns 0, or -EINVAL outside an event.
+ */
+int uf_fail_reason(uf_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
  * Key-value store, namespaced per workflow.  Keys are UTF-8 text (1..512
  * bytes, no NUL); values are byte strings.
  * Writes (set, del, incr) made while handling an event are staged and

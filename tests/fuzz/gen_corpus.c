@@ -240,5 +240,22 @@ int main(int argc, char **argv)
 	uint64_t off3 = out_rec(&s, H(0x2400) + off, UF_OUTPUT_REPLY, 1, "", 0, "reply");
 	commit_outs(&s, H(0x80), 2, ok, off + off3 - 3, 2);
 	emit("commit-outputs-truncated", &s);
+
+	/* ABI 5: a failed event's reason beside an acknowledged event's reply */
+	int32_t one_failed[2] = {0, 1};
+	pop(&s, H(0x40), H(0x1000), 4096, 2);
+	off = out_rec(&s, H(0x2400), UF_OUTPUT_REPLY, 0, "", 0, "{\"ok\":true}");
+	off += out_rec(&s, H(0x2400) + off, UF_OUTPUT_REASON, 1, "", 0, "device kit4 topic t: at byte 13");
+	commit_outs(&s, H(0x80), 2, one_failed, off, 2);
+	emit("commit-reason", &s);
+	/* malformed: a reason for an acknowledged event, one with a control character */
+	pop(&s, H(0x40), H(0x1000), 4096, 2);
+	off = out_rec(&s, H(0x2400), UF_OUTPUT_REASON, 0, "", 0, "not failed");
+	commit_outs(&s, H(0x80), 2, one_failed, off, 1);
+	emit("commit-reason-acked", &s);
+	pop(&s, H(0x40), H(0x1000), 4096, 2);
+	off = out_rec(&s, H(0x2400), UF_OUTPUT_REASON, 1, "", 0, "two\nlines");
+	commit_outs(&s, H(0x80), 2, one_failed, off, 1);
+	emit("commit-reason-control", &s);
 	return 0;
 }

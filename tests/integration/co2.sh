@@ -75,6 +75,10 @@ eq_dlq() { [ "$(dlq_n)" = 1 ]; }
 wait_for 30 eq_dlq && pass malformed-dead-lettered || fail malformed-dead-lettered "$(dlq_n) dead letters"
 dl=$(R XRANGE uf:dlq:co2-monitor:readings - +)
 grep -qx 'device/sck/kit4/readings/raw' <<<"$dl" && pass dead-letter-topic || fail dead-letter-topic "$dl"
+# its reason is threshold's uf_fail_reason: the device, the topic and the parse error
+why='device kit4 topic device/sck/kit4/readings/raw: malformed SCK raw payload: at byte 13'
+grep -q "^$why" <<<"$dl" && U dlq ls co2-monitor readings --json 2>&1 | grep -qF "$why" &&
+	pass dead-letter-reason || fail dead-letter-reason "$dl $(U dlq ls co2-monitor readings --json 2>&1)"
 grep -q 'device kit4 topic device/sck/kit4/readings/raw: malformed SCK raw payload: at byte 13' < <(U logs co2-monitor/threshold 2>&1) &&
 	pass malformed-logged || fail malformed-logged "$(U logs co2-monitor/threshold 2>&1 | tail -3)"
 RAW kit4 1300

@@ -69,7 +69,7 @@ refused() {
 }
 refused ls "$W/ls.uf" 'functions\.f\.image: .*ls\.uf: .*(no unifaas ABI note|not a static executable)'
 refused abi "$W/abi.uf" "functions\.f\.image: .*abi\.uf: image speaks unifaas ABI version [0-9]+, this tender speaks version"
-refused abi3 "$W/abi3.uf" "functions\.f\.image: .*abi3\.uf: image speaks unifaas ABI version 3, this tender speaks version 4; rebuild the function with this unifaas"
+refused abi3 "$W/abi3.uf" "functions\.f\.image: .*abi3\.uf: image speaks unifaas ABI version 3, this tender speaks version 5; rebuild the function with this unifaas"
 refused wx "$W/wx.uf" 'functions\.f\.image: .*wx\.uf: segment [0-9]+ at 0x[0-9a-f]+ is both writable and executable \(W\^X\)'
 # and a good image still deploys
 printf 'name: img-good\nfunctions:\n  f:\n    image: %s\n    listen: in\n' "$good" >"$W/good.yaml"

@@ -962,6 +962,33 @@ static void test_commit_outputs(void **state)
 	               "{\"topic\":\"alerts/x/y\",\"qos\":0,\"data_base64\":\"/wE=\"}\n");
 }
 
+/* A failed event's reason (UF_OUTPUT_REASON) replaces "handler returned N"
+ * in its failure; UF_REASON_MAX bytes of UTF-8 are accepted; an event
+ * without one still reports its code. */
+static void test_commit_reason(void **state)
+{
+	struct uft_fx *fx = *state;
+	assert_int_equal(pop(fx, BUF, 4096, 3).count, 3);
+	static char longest[UF_REASON_MAX + 1];
+	memset(longest, 'b', UF_REASON_MAX - 2);
+	memcpy(longest + UF_REASON_MAX - 2, "\xc3\xa9", 2); /* ends in a 2-byte character */
+	uint64_t ol = stage_out(fx, OUTS, UF_OUTPUT_REPLY, 0, "", 0, "r0");
+	ol += stage_out(fx, OUTS + ol, UF_OUTPUT_REASON, 1, "", 0, "device kit4 topic t/x: at byte 13 \xe2\x80\x94 ");
+	ol += stage_out(fx, OUTS + ol, UF_OUTPUT_REASON, 2, "", 0, longest);
+	int32_t res[3] = {0, 7, -2};
+	struct uf_hc_commit c = commit_outs(fx, 3, res, 0, 0, 0, OUTS, ol, 3);
+	assert_running(fx);
+	assert_int_equal(c.ret, 0);
+	assert_out(fx, "{\"reply\":\"1\",\"data\":\"r0\"}\n");
+	char *err = uft_slurp(fx->err, NULL);
+	char want[UF_REASON_MAX + 64];
+	snprintf(want, sizeof(want), "event 3 failed: %s;", longest);
+	if (!strstr(err, "event 2 failed: device kit4 topic t/x: at byte 13 \xe2\x80\x94 ;") || !strstr(err, want) ||
+	    strstr(err, "handler returned"))
+		fail_msg("failure report: \"%s\"", err);
+	free(err);
+}
+
 /* A publish on a topic no filter allows, staged without asking (UF_HC_TOPIC),
  * fails its event at commit: nothing of it is written. */
 static void test_commit_publish_not_allowed(void **state)
@@ -1046,6 +1073,14 @@ enum {
 	O_DATA_HUGE,
 	O_NOUT_TOO_MANY,
 	O_OUTSIDE,
+	O_REASON_ACKED,
+	O_REASON_SKIPPED,
+	O_REASON_TWICE,
+	O_REASON_TOPIC,
+	O_REASON_EMPTY,
+	O_REASON_CONTROL,
+	O_REASON_UTF8,
+	O_REASON_LONG,
 	O_COUNT
 };
 static const char *const omal_name[O_COUNT] = {"an output of a failed event",
@@ -1060,7 +1095,15 @@ static const char *const omal_name[O_COUNT] = {"an output of a failed event",
                                                "data past the buffer",
                                                "a huge data length",
                                                "more records than fit",
-                                               "records outside guest memory"};
+                                               "records outside guest memory",
+                                               "a reason of an acknowledged event",
+                                               "a reason of an event handed back",
+                                               "two reasons for one event",
+                                               "a reason with a topic",
+                                               "an empty reason",
+                                               "a reason with a newline",
+                                               "a reason that is not UTF-8",
+                                               "a reason over UF_REASON_MAX"};
 
 /* Every malformed output record ends the unit with UF_END_BAD_HYPERCALL and
  * writes nothing (not even the well-formed records before it). */
@@ -1088,7 +1131,7 @@ static void test_commit_outputs_malformed(void **state)
 			r->event = 2;
 			break;
 		case O_KIND:
-			r->kind = 3;
+			r->kind = 4;
 			break;
 		case O_REPLY_TOPIC:
 			r->kind = UF_OUTPUT_REPLY;
@@ -1120,6 +1163,22 @@ static void test_commit_outputs_malformed(void **state)
 		case O_OUTSIDE:
 			outs = UFT_MEM - 16;
 			break;
+		}
+		if (m >= O_REASON_ACKED) { /* the second record: event 1's reason */
+			static char long_reason[UF_REASON_MAX + 2];
+			memset(long_reason, 'a', UF_REASON_MAX + 1);
+			const char *why = m == O_REASON_EMPTY     ? ""
+			                  : m == O_REASON_CONTROL ? "line\nbreak"
+			                  : m == O_REASON_UTF8    ? "bad \xc3("
+			                  : m == O_REASON_LONG    ? long_reason
+			                                          : "parse error";
+			res[1] = m == O_REASON_ACKED ? 0 : m == O_REASON_SKIPPED ? UF_RESULT_SKIPPED : 1;
+			ol = first +
+			     stage_out(&fx, OUTS + first, UF_OUTPUT_REASON, 1, m == O_REASON_TOPIC ? "t" : "", 0, why);
+			if (m == O_REASON_TWICE) {
+				ol += stage_out(&fx, OUTS + ol, UF_OUTPUT_REASON, 1, "", 0, "again");
+				nout = 3;
+			}
 		}
 		commit_outs(&fx, 2, res, PUSH, pl, 1, outs, ol, nout);
 		assert_bad(&fx, "commit", omal_name[m]);
@@ -1462,6 +1521,7 @@ int main(void)
 	    cmocka_unit_test(test_commit_kv_malformed),
 	    T(test_commit_push_not_granted),
 	    T(test_commit_outputs),
+	    T(test_commit_reason),
 	    T(test_commit_publish_not_allowed),
 	    T(test_topic_call),
 	    cmocka_unit_test(test_commit_outputs_malformed),

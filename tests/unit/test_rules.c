@@ -95,6 +95,33 @@ static void keys_are_utf8_without_nul(void **state)
 		assert_false(uf_kv_key_ok(bad[i], strlen(bad[i])));
 }
 
+/* A failure's reason: checked by the tender, made by libuf's uf_fail_reason. */
+static void reasons_checked_and_cleaned(void **state)
+{
+	(void)state;
+	const char *ok = "device kit4 topic t: at byte 13 \xe2\x80\x94";
+	assert_true(uf_reason_ok(ok, strlen(ok)));
+	assert_false(uf_reason_ok("", 0));
+	assert_false(uf_reason_ok("a\nb", 3));
+	assert_false(uf_reason_ok("a\x7f", 2));
+	assert_false(uf_reason_ok("a\xc3", 2));
+	static char big[UF_REASON_MAX + 8];
+	memset(big, 'x', sizeof(big));
+	assert_true(uf_reason_ok(big, UF_REASON_MAX));
+	assert_false(uf_reason_ok(big, UF_REASON_MAX + 1));
+	char s[] = "ok\n\xff\xc3\xa9\x01\xc3";
+	size_t n = uf_reason_clean(s, sizeof(s) - 1);
+	assert_int_equal(n, 8);
+	assert_memory_equal(s, "ok??\xc3\xa9??", 8);
+	assert_true(uf_reason_ok(s, n));
+	/* cut at a character boundary: a 2-byte character straddling the limit goes */
+	memcpy(big + UF_REASON_MAX - 1, "\xc3\xa9", 2);
+	n = uf_reason_clean(big, UF_REASON_MAX + 1);
+	assert_int_equal(n, UF_REASON_MAX - 1);
+	assert_true(uf_reason_ok(big, n));
+	assert_int_equal(uf_reason_clean(big, 0), 0);
+}
+
 /* The words of each rule name its limit: one number, read the same everywhere. */
 static void rule_words_match_the_limits(void **state)
 {
@@ -498,6 +525,7 @@ int main(void)
 	    cmocka_unit_test(unit_commands_are_what_units_send),
 	    cmocka_unit_test(config_precedence),
 	    cmocka_unit_test(topic_rules),
+	    cmocka_unit_test(reasons_checked_and_cleaned),
 	    cmocka_unit_test(topic_overlap),
 	    cmocka_unit_test(edge_fields_kept),
 	    cmocka_unit_test(reply_and_outbox_commands),
