@@ -157,6 +157,9 @@ $(BUILD)/functions/%.uf: functions/%.c $(BUILD)/bin/unifaas $(RUNTIME)
 	@mkdir -p $(dir $@)
 	$(BUILD)/bin/unifaas build $< -o $@
 
+# functions that include the flat-JSON helpers (header-only)
+$(BUILD)/functions/lights.uf $(BUILD)/functions/alert.uf: functions/lib/flatjson.h
+
 # functions that read Smart Citizen Kits are built with the shared parser
 SCK_FUNCTIONS = threshold
 $(SCK_FUNCTIONS:%=$(BUILD)/functions/%.uf): $(BUILD)/functions/%.uf: functions/%.c functions/lib/sck.c functions/lib/sck.h \

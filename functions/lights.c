@@ -20,19 +20,11 @@
  *   {"motion":true,"lux":12.5,"light":"on"}       ("lux":null if unknown)
  * so each event costs one KV get and at most one KV set.  Room names are
  * 1..64 of [A-Za-z0-9_-], which keeps them safe in keys and in JSON.
- * JSON is parsed with jsmn (header-only, on the guest include path) in
- * strict mode; jsmn only finds tokens, so types and the object's extent are
- * checked here.
+ * JSON is parsed with jsmn in strict mode through lib/flatjson.h, which
+ * checks the object's extent and flatness; the types are checked here.
  */
-#define JSMN_STATIC
-#define JSMN_STRICT
-#include <jsmn.h>
+#include "lib/flatjson.h"
 #include <errno.h>
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unifaas.h>
 
 #define ROOM_MAX   64
 #define MAX_TOKENS 32
@@ -52,56 +44,6 @@ struct update {
 	double lux;
 };
 
-static int tok_is(const char *js, const jsmntok_t *t, const char *s)
-{
-	size_t n = strlen(s);
-	return t->type == JSMN_STRING && (size_t)(t->end - t->start) == n && memcmp(js + t->start, s, n) == 0;
-}
-
-static int tok_bool(const char *js, const jsmntok_t *t, int *out)
-{
-	if (t->type != JSMN_PRIMITIVE)
-		return -1;
-	if (t->end - t->start == 4 && memcmp(js + t->start, "true", 4) == 0)
-		*out = 1;
-	else if (t->end - t->start == 5 && memcmp(js + t->start, "false", 5) == 0)
-		*out = 0;
-	else
-		return -1;
-	return 0;
-}
-
-/* A JSON number (jsmn primitive that strtod reads whole), or null if null_ok. */
-static int tok_number(const char *js, const jsmntok_t *t, double *out, int *is_null)
-{
-	char buf[64];
-	int n = t->end - t->start;
-	if (t->type != JSMN_PRIMITIVE || n <= 0 || n >= (int)sizeof(buf))
-		return -1;
-	memcpy(buf, js + t->start, (size_t)n);
-	buf[n] = '\0';
-	if (is_null) {
-		*is_null = strcmp(buf, "null") == 0;
-		if (*is_null)
-			return 0;
-	}
-	if (buf[0] != '-' && (buf[0] < '0' || buf[0] > '9'))
-		return -1; /* true, false, null */
-	char *end;
-	*out = strtod(buf, &end);
-	return *end || !isfinite(*out) ? -1 : 0;
-}
-
-static int room_ok(const char *s, int n)
-{
-	if (n < 1 || n > ROOM_MAX)
-		return 0;
-	for (int i = 0; i < n; i++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-", s[i]) || !s[i])
-			return 0;
-	return 1;
-}
-
 /* The room from an MQTT topic's second level (wemo/<room>/motion), if valid. */
 static void room_from_topic(const char *topic, struct update *u)
 {
@@ -111,7 +53,7 @@ static void room_from_topic(const char *topic, struct update *u)
 	a++;
 	const char *b = strchr(a, '/');
 	int n = b ? (int)(b - a) : (int)strlen(a);
-	if (!room_ok(a, n))
+	if (!fj_name_ok(a, n, ROOM_MAX))
 		return;
 	memcpy(u->room, a, (size_t)n);
 	u->room[n] = '\0';
@@ -120,43 +62,29 @@ static void room_from_topic(const char *topic, struct update *u)
 /* Parses an event; on error returns -1 with the reason in *why. */
 static int parse_event(const char *js, size_t len, const char *topic, struct update *u, const char **why)
 {
-	jsmn_parser p;
 	jsmntok_t t[MAX_TOKENS];
-	jsmn_init(&p);
-	int n = jsmn_parse(&p, js, len, t, MAX_TOKENS);
 	memset(u, 0, sizeof(*u));
-	if (n < 1 || t[0].type != JSMN_OBJECT) {
-		*why = n == JSMN_ERROR_NOMEM   ? "too many fields"
-		       : n == JSMN_ERROR_PART  ? "incomplete JSON"
-		       : n == JSMN_ERROR_INVAL ? "invalid JSON"
-		                               : "not a JSON object";
+	int n = fj_parse_flat(js, len, t, MAX_TOKENS, why);
+	if (n < 0)
 		return -1;
-	}
-	size_t end = (size_t)t[0].end;
-	while (end < len && (js[end] == ' ' || js[end] == '\t'))
-		end++;
-	if (end != len || n != 1 + 2 * t[0].size) {
-		*why = end != len ? "text after the JSON object" : "nested objects and arrays are not expected";
-		return -1;
-	}
 	/* Keys are at odd i, their values at i + 1: all flat, as checked above. */
 	for (int i = 1; i + 1 < n; i += 2) {
 		const jsmntok_t *k = &t[i], *v = &t[i + 1];
-		if (tok_is(js, k, "room")) {
+		if (fj_is(js, k, "room")) {
 			int rn = v->end - v->start;
-			if (v->type != JSMN_STRING || !room_ok(js + v->start, rn)) {
+			if (v->type != JSMN_STRING || !fj_name_ok(js + v->start, rn, ROOM_MAX)) {
 				*why = "\"room\" must be a string of 1..64 [A-Za-z0-9_-]";
 				return -1;
 			}
 			memcpy(u->room, js + v->start, (size_t)rn);
 			u->room[rn] = '\0';
-		} else if (tok_is(js, k, "motion")) {
-			if (tok_bool(js, v, &u->motion) < 0) {
+		} else if (fj_is(js, k, "motion")) {
+			if (fj_bool(js, v, &u->motion) < 0) {
 				*why = "\"motion\" must be true or false";
 				return -1;
 			}
 			u->has_motion = 1;
-		} else if (tok_is(js, k, "BinaryState")) {
+		} else if (fj_is(js, k, "BinaryState")) {
 			int n = v->end - v->start;
 			char c = n == 1 ? js[v->start] : 0;
 			if ((v->type != JSMN_PRIMITIVE && v->type != JSMN_STRING) || (c != '0' && c != '1')) {
@@ -165,8 +93,8 @@ static int parse_event(const char *js, size_t len, const char *topic, struct upd
 			}
 			u->motion = c == '1';
 			u->has_motion = 1;
-		} else if (tok_is(js, k, "lux")) {
-			if (tok_number(js, v, &u->lux, NULL) < 0 || u->lux < 0) {
+		} else if (fj_is(js, k, "lux")) {
+			if (fj_number(js, v, &u->lux, NULL) < 0 || u->lux < 0) {
 				*why = "\"lux\" must be a number >= 0";
 				return -1;
 			}
@@ -206,12 +134,12 @@ static int load_state(uf_ctx *ctx, const char *key, struct room_state *s)
 		return -EINVAL;
 	for (int i = 1; i + 1 < n; i += 2) {
 		int is_null = 0;
-		if (tok_is(buf, &t[i], "motion") && tok_bool(buf, &t[i + 1], &s->motion) < 0)
+		if (fj_is(buf, &t[i], "motion") && fj_bool(buf, &t[i + 1], &s->motion) < 0)
 			return -EINVAL;
-		if (tok_is(buf, &t[i], "light"))
-			s->light = tok_is(buf, &t[i + 1], "on");
-		if (tok_is(buf, &t[i], "lux")) {
-			if (tok_number(buf, &t[i + 1], &s->lux, &is_null) < 0)
+		if (fj_is(buf, &t[i], "light"))
+			s->light = fj_is(buf, &t[i + 1], "on");
+		if (fj_is(buf, &t[i], "lux")) {
+			if (fj_number(buf, &t[i + 1], &s->lux, &is_null) < 0)
 				return -EINVAL;
 			s->have_lux = !is_null;
 		}
@@ -227,18 +155,6 @@ static int save_state(uf_ctx *ctx, const char *key, const struct room_state *s)
 	int n = snprintf(buf, sizeof(buf), "{\"motion\":%s,\"lux\":%s,\"light\":\"%s\"}", s->motion ? "true" : "false",
 	                 lux, s->light ? "on" : "off");
 	return uf_kv_set(ctx, key, buf, (size_t)n);
-}
-
-static double dark_lux(void)
-{
-	const char *s = uf_getenv("LIGHTS_DARK_LUX");
-	char *end;
-	double v = s ? strtod(s, &end) : 50;
-	if (s && (end == s || *end || !isfinite(v))) {
-		fprintf(stderr, "lights: LIGHTS_DARK_LUX='%s' is not a number of lux; using 50\n", s);
-		return 50;
-	}
-	return v;
 }
 
 /* The Hue-style command to the room's bulb, on LIGHTS_BULB_TOPIC ('+' = the room). */
@@ -289,7 +205,7 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 		s.have_lux = 1;
 	}
 	int was_on = s.light;
-	s.light = s.motion && (!s.have_lux || s.lux < dark_lux());
+	s.light = s.motion && (!s.have_lux || s.lux < fj_env_number("LIGHTS_DARK_LUX", 50, "lights"));
 	r = save_state(ctx, key, &s);
 	if (r < 0) {
 		fprintf(stderr, "lights: event %s: kv set %s: %s\n", ev->id, key, strerror(-r));

@@ -10,6 +10,10 @@
 #   published over MQTT -> fdc-count, the openings per hour of day
 #   (fdc:hour:HH) and fdc-summary in KV, door-log's count; a bad payload is
 #   dead-lettered.
+#   alert: Nest-style smoke readings over MQTT -> one alert per alarm going
+#   over SMOKE_ALERT_LEVEL and one all-clear, in `alerts` and POSTed to a
+#   local webhook (tests/platform/egress_server.py, over uf_http); malformed
+#   readings dead-lettered.
 . "$(dirname "$0")/../lib.sh"
 . "$UF_TOP/tests/platform/lib.sh"
 
@@ -17,11 +21,11 @@ command -v mosquitto_sub >/dev/null || {
 	fail tools "mosquitto-clients not installed (apt-get install mosquitto-clients)"
 	exit 0
 }
-for f in lights fdc door_log; do
+for f in lights fdc door_log alert; do
 	[ -f "$UF_TOP/build/functions/$f.uf" ] || { fail build "build/functions/$f.uf missing (make all)"; exit 0; }
 done
-SUB=
-trap 'plat_cleanup; [ -n "$SUB" ] && kill $SUB 2>/dev/null' EXIT
+SUB= SRV=
+trap 'plat_cleanup; [ -n "$SUB" ] && kill $SUB 2>/dev/null; [ -n "$SRV" ] && kill $SRV 2>/dev/null' EXIT
 plat_up || { fail up "unifaas up failed: $(tail -5 "$UF_TMP/$UF_SUITE.up.log" | tr '\n' ' ')"; exit 0; }
 pass up
 payloads() { R XRANGE "uf:q:$1:$2" - + | awk 'p=="data"{print} {p=$0}'; }
@@ -93,3 +97,36 @@ sys.exit(0 if ok else 1)
 EOP
 wait_for 30 dlq_is eval fridge-door 1 && pass fdc-bad-dead-lettered || fail fdc-bad-dead-lettered "$(R XLEN uf:dlq:eval:fridge-door) dead letters"
 no_crash fdc
+
+# --- alert -----------------------------------------------------------------
+python3 "$UF_TOP/tests/platform/egress_server.py" "$UF_TMP/hook.port" "$UF_TMP/hook.log" >"$UF_TMP/hook.out" 2>&1 &
+SRV=$!
+wait_for 10 test -s "$UF_TMP/hook.port" || fail alert-server "the webhook server did not start: $(cat "$UF_TMP/hook.out")"
+HOOK="http://127.0.0.1:$(cat "$UF_TMP/hook.port")/hooks/"
+# workflows/alert.yaml with the webhook its comment describes
+m=$(sed -e "s#image: \.\./#image: $UF_TOP/#" -e "s#env: { SMOKE_ALERT_LEVEL: 50 }#env: { SMOKE_ALERT_LEVEL: 50, ALERT_WEBHOOK_URL: \"${HOOK}webhook\" }\n    egress: [ \"$HOOK\" ]#" \
+	"$UF_TOP/workflows/alert.yaml" | manifest alert)
+U device add nest --topic 'nest/+/smoke' >"$UF_TMP/nest.cred" 2>&1 || fail alert-device "$(cat "$UF_TMP/nest.cred")"
+NEST_PASS=$(sed -n 's/^password: //p' "$UF_TMP/nest.cred")
+U deploy "$m" >"$UF_TMP/alert.deploy" 2>&1 && pass alert-deploy || fail alert-deploy "$(cat "$UF_TMP/alert.deploy")"
+i=0
+while IFS= read -r line; do
+	i=$((i + 1))
+	dev=$(sed -n 's/.*"device_id":"\([^"]*\)".*/\1/p' <<<"$line")
+	mosquitto_pub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u nest -P "$NEST_PASS" -q 1 -t "nest/${dev:-x}/smoke" -m "$line" ||
+		fail alert-publish "mosquitto_pub of line $i failed"
+done <"$UF_TOP/functions/testdata/nest-smoke.txt"
+wait_for 30 dlq_is alert smoke 2 && pass alert-malformed-dead-lettered ||
+	fail alert-malformed-dead-lettered "$(R XLEN uf:dlq:alert:smoke) dead letters"
+exp='{"device":"nest-protect-1","where":"Kitchen","alert":"smoke","smoke_level":64,"threshold":50}
+{"device":"nest-protect-2","where":"Hallway","alert":"smoke","smoke_level":30,"threshold":50}
+{"device":"nest-protect-1","where":"Kitchen","alert":"clear","smoke_level":8,"threshold":50}'
+[ "$(payloads alert alerts)" = "$exp" ] && pass alert-events || fail alert-events "alerts: $(payloads alert alerts)"
+got=$(sed -n 's/^WEBHOOK key=[0-9-]* body=//p' "$UF_TMP/hook.log")
+[ "$got" = "$exp" ] && pass alert-webhook || fail alert-webhook "the webhook got: $(cat "$UF_TMP/hook.log")"
+[ "$(kv alert smoke:nest-protect-1)" = 0 ] && [ "$(kv alert smoke:nest-protect-2)" = 1 ] && pass alert-state ||
+	fail alert-state "nest-protect-1 $(kv alert smoke:nest-protect-1), nest-protect-2 $(kv alert smoke:nest-protect-2)"
+U logs alert/alert 2>&1 | grep -q 'bad smoke alarm reading: "smoke_level" must be a number' &&
+	U logs alert/alert 2>&1 | grep -q 'bad smoke alarm reading: incomplete JSON' && pass alert-malformed-logged ||
+	fail alert-malformed-logged "$(U logs alert/alert 2>&1 | tail -3)"
+no_crash alert
