@@ -158,7 +158,7 @@ $(BUILD)/functions/%.uf: functions/%.c $(BUILD)/bin/unifaas $(RUNTIME)
 	$(BUILD)/bin/unifaas build $< -o $@
 
 # functions that include the flat-JSON helpers (header-only)
-$(BUILD)/functions/lights.uf $(BUILD)/functions/alert.uf: functions/lib/flatjson.h
+$(patsubst %,$(BUILD)/functions/%.uf,lights alert dhs dhs_stats): functions/lib/flatjson.h
 
 # functions that read Smart Citizen Kits are built with the shared parser
 SCK_FUNCTIONS = threshold
