@@ -16,13 +16,13 @@
 #include <time.h>
 #include <unifaas.h>
 
-#define CHECK(name, cond)                                                                                    \
-	do {                                                                                                 \
-		if (!(cond)) {                                                                               \
-			printf("FAIL %s (line %d)\n", name, __LINE__);                                       \
-			exit(1);                                                                             \
-		}                                                                                            \
-		printf("ok %s\n", name);                                                             \
+#define CHECK(name, cond)                                                                                              \
+	do {                                                                                                           \
+		if (!(cond)) {                                                                                         \
+			printf("FAIL %s (line %d)\n", name, __LINE__);                                                 \
+			exit(1);                                                                                       \
+		}                                                                                                      \
+		printf("ok %s\n", name);                                                                               \
 	} while (0)
 
 static int cmp_int(const void *a, const void *b)
@@ -68,8 +68,8 @@ int main(void)
 	CHECK("nanosleep", ns >= 2000000);
 
 	unsigned char r1[32] = {0}, r2[32] = {0};
-	CHECK("getrandom", getrandom(r1, sizeof r1, 0) == 32 && getrandom(r2, sizeof r2, 0) == 32 &&
-				   memcmp(r1, r2, 32) != 0);
+	CHECK("getrandom",
+	      getrandom(r1, sizeof r1, 0) == 32 && getrandom(r2, sizeof r2, 0) == 32 && memcmp(r1, r2, 32) != 0);
 
 	errno = 0;
 	CHECK("errno-tls", strtol("99999999999999999999", NULL, 10) == LONG_MAX && errno == ERANGE);
@@ -92,7 +92,8 @@ int main(void)
 	CHECK("kv-incr-again", uf_kv_incr(ctx, "count", 1, &n) == 0 && n == 42);
 	CHECK("kv-set", uf_kv_set(ctx, "name", "room-2.14", 9) == 0);
 	size_t len = 0;
-	CHECK("kv-get", uf_kv_get(ctx, "name", buf, sizeof buf, &len) == 0 && len == 9 && strcmp(buf, "room-2.14") == 0);
+	CHECK("kv-get",
+	      uf_kv_get(ctx, "name", buf, sizeof buf, &len) == 0 && len == 9 && strcmp(buf, "room-2.14") == 0);
 	CHECK("kv-get-small", uf_kv_get(ctx, "name", buf, 4, &len) == -ENOBUFS && len == 9);
 	CHECK("kv-incr-nonint", uf_kv_incr(ctx, "name", 1, &n) == -EINVAL);
 	CHECK("kv-del", uf_kv_del(ctx, "name") == 0 && uf_kv_get(ctx, "name", buf, sizeof buf, &len) == -ENOENT);
@@ -101,13 +102,25 @@ int main(void)
 
 	uf_event ev;
 	CHECK("pop", uf_pop(ctx, &ev, 0) == 1 && strcmp(ev.data, "first") == 0 && strcmp(ev.queue, "input") == 0 &&
-			     strcmp(ev.id, "1") == 0 && ev.len == 5);
+	                 strcmp(ev.id, "1") == 0 && ev.len == 5);
 	CHECK("push-bad-queue", uf_push(ctx, "bad queue", "x", 1) == -EINVAL);
 	CHECK("push", uf_push(ctx, "out", ev.data, ev.len) == 0);
 	CHECK("pop-second", uf_pop(ctx, &ev, 0) == 1 && strcmp(ev.data, "second") == 0);
 	uf_push(ctx, "out", "dropped", 7);
 	uf_fail(ctx);
+	/* own loop: uf_fail_reason fails the event with a reason, cleaned
+	 * (control characters and invalid UTF-8 become '?') */
+	CHECK("pop-third", uf_pop(ctx, &ev, 0) == 1 && strcmp(ev.data, "third") == 0);
+	uf_push(ctx, "out", "dropped", 7);
+	CHECK("fail-reason", uf_fail_reason(ctx, "bad\nline %s \xff %d", ev.data, 7) == 0);
+	/* cut to 1 KiB at a character boundary: 600 two-byte characters give 512 */
+	static char e_acute[1201];
+	for (int i = 0; i < 600; i++)
+		memcpy(e_acute + 2 * i, "\xc3\xa9", 2);
+	CHECK("pop-fourth", uf_pop(ctx, &ev, 0) == 1 && strcmp(ev.data, "fourth") == 0);
+	CHECK("fail-reason-long", uf_fail_reason(ctx, "%s", e_acute) == 0);
 	CHECK("pop-drained", uf_pop(ctx, &ev, 0) == 0);
+	CHECK("fail-reason-outside-event", uf_fail_reason(ctx, "x") == -EINVAL);
 	uf_http_resp resp = {0};
 	uf_http_req req = {.method = "GET", .url = "https://example.invalid/"};
 	CHECK("http-enosys", uf_http(ctx, &req, &resp) == -ENOSYS);

@@ -5,20 +5,27 @@
 
 img=$(build_guest "$UF_TOP/tests/guest/libc_smoke.c") || { fail build "libc_smoke.c did not build"; exit 0; }
 echo '{"count":"0"}' >"$UF_TMP/kv.json"
-timeout 20 "$HVT" --env CO2_LIMIT_PPM=1000 --kv "$UF_TMP/kv.json" --event first --event second "$img" \
+timeout 20 "$HVT" --env CO2_LIMIT_PPM=1000 --kv "$UF_TMP/kv.json" --event first --event second --event third \
+	--event fourth "$img" \
 	>"$UF_TMP/out" 2>"$UF_TMP/err"
 rc=$?
 [ $rc -eq 0 ] && pass libc-smoke-exit || fail libc-smoke-exit "status $rc: $(tail -3 "$UF_TMP/err")"
 for c in printf-float strtod libm qsort malloc realloc malloc-3MiB calloc-zeroed-after-free clock_gettime time \
 	nanosleep getrandom errno-tls thread-local getenv getenv-absent jsmn kv-incr kv-incr-again kv-set kv-get \
 	kv-get-small kv-incr-nonint kv-del kv-bad-key push-outside-event pop push-bad-queue push pop-second \
-	pop-drained http-enosys; do
+	pop-third fail-reason pop-fourth fail-reason-long pop-drained fail-reason-outside-event http-enosys; do
 	grep -qx "ok $c" "$UF_TMP/err" && pass "$c" || fail "$c" "$(grep -m1 FAIL "$UF_TMP/err")"
 done
 # pushes of the failed second event must not appear; the first's must
 [ "$(cat "$UF_TMP/out")" = '{"queue":"out","data":"first"}' ] && pass commit-semantics ||
 	fail commit-semantics "stdout: $(cat "$UF_TMP/out")"
-grep -q 'event 2 failed' "$UF_TMP/err" && pass failed-event-reported || fail failed-event-reported "no report"
+grep -q 'event 2 failed: handler returned 1;' "$UF_TMP/err" && pass failed-event-reported || fail failed-event-reported "no report"
+# uf_fail_reason: the reason replaces "handler returned N", cleaned and cut to 1 KiB
+grep -qxF 'uf-hvt: event 3 failed: bad?line third ? 7; its pushes were dropped' "$UF_TMP/err" &&
+	pass fail-reason-reported || fail fail-reason-reported "$(grep 'event 3' "$UF_TMP/err")"
+long=$(python3 -c 'print("\u00e9" * 512)')
+grep -qxF "uf-hvt: event 4 failed: $long; its pushes were dropped" "$UF_TMP/err" &&
+	pass fail-reason-cut || fail fail-reason-cut "$(grep 'event 4' "$UF_TMP/err" | wc -c) bytes"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d=={"count":"42"} else 1)' "$UF_TMP/kv.json" &&
 	pass kv-file-saved || fail kv-file-saved "$(cat "$UF_TMP/kv.json")"
 fib=$(build_guest "$UF_TOP/functions/fib.c") || fail build-fib "fib.c did not build"
