@@ -1,17 +1,56 @@
-/* fib.c - computes fib(n) for each event "n" and pushes the result to `results`. */
+/*
+ * fib.c - the Fibonacci benchmark (docs/examples.md): for each event, the
+ * index n (decimal digits, 0..92, optionally as {"n":N}), it computes
+ * fib(n) by the naive recursion (the usual FaaS CPU benchmark: its cost
+ * doubles with n's growth by about 1.6), pushes {"n":N,"fib":F} to
+ * `results` and sets the same JSON as the invoke reply (`unifaas invoke`).
+ * fib(92) is the largest that fits in int64; anything else is not an index
+ * and fails the event with the reason (uf_fail_reason).
+ */
+#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
+#include <string.h>
 #include <unifaas.h>
 
-static long fib(int n)
+#define FIB_MAX 92
+
+static int64_t fib(int n)
 {
 	return n < 2 ? n : fib(n - 1) + fib(n - 2);
 }
 
+/* The index in s[0..len): "N" or {"n":N}, N of 1..2 digits in 0..FIB_MAX; -1 if not. */
+static int parse_index(const char *s, size_t len)
+{
+	const char *p = s, *end = s + len;
+	while (end > p && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+		end--;
+	int json = end - p > 5 && memcmp(p, "{\"n\":", 5) == 0 && end[-1] == '}';
+	if (json) {
+		p += 5;
+		end--;
+	}
+	if (end - p < 1 || end - p > 2)
+		return -1;
+	int n = 0;
+	for (; p < end; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		n = n * 10 + (*p - '0');
+	}
+	return n <= FIB_MAX ? n : -1;
+}
+
 int uf_handle(uf_ctx *ctx, const uf_event *ev)
 {
+	int n = parse_index(ev->data, ev->len);
+	if (n < 0) {
+		uf_fail_reason(ctx, "fib: '%.40s' is not an index 0..%d (\"N\" or {\"n\":N})", ev->data, FIB_MAX);
+		return 1;
+	}
 	char out[64];
-	int n = atoi(ev->data);
-	int len = snprintf(out, sizeof out, "{\"n\":%d,\"fib\":%ld}", n, fib(n));
-	return uf_push(ctx, "results", out, (size_t)len);
+	int len = snprintf(out, sizeof out, "{\"n\":%d,\"fib\":%lld}", n, (long long)fib(n));
+	if (uf_push(ctx, "results", out, (size_t)len) < 0)
+		return 1;
+	return uf_reply(ctx, out, (size_t)len) < 0;
 }

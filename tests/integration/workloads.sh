@@ -18,6 +18,9 @@
 #   dhs-stats -> the daily, ISO-weekly and monthly averages in KV; the
 #   malformed readings dead-lettered at the first step (the truncated one,
 #   which the ingress refuses with 400, pushed with `unifaas push`).
+#   fib: `unifaas invoke` returns {"n":N,"fib":F} (uf_reply) for known
+#   values; `unifaas push` of the sample indexes fills `results`; a bad
+#   index fails the invoke (status 5, its reason) and is dead-lettered.
 . "$(dirname "$0")/../lib.sh"
 . "$UF_TOP/tests/platform/lib.sh"
 
@@ -25,7 +28,7 @@ command -v mosquitto_sub >/dev/null || {
 	fail tools "mosquitto-clients not installed (apt-get install mosquitto-clients)"
 	exit 0
 }
-for f in lights fdc door_log alert dhs dhs_stats; do
+for f in lights fdc door_log alert dhs dhs_stats fib; do
 	[ -f "$UF_TOP/build/functions/$f.uf" ] || { fail build "build/functions/$f.uf missing (make all)"; exit 0; }
 done
 SUB= SRV=
@@ -164,3 +167,25 @@ U logs dhs/dhs 2>&1 | grep -q 'bad weight reading: "weight_kg" must be a number 
 	U logs dhs/dhs 2>&1 | grep -q 'bad weight reading: incomplete JSON' && pass dhs-malformed-logged ||
 	fail dhs-malformed-logged "$(U logs dhs/dhs 2>&1 | tail -3)"
 no_crash dhs
+
+# --- fib -------------------------------------------------------------------
+U deploy "$UF_TOP/workflows/fib.yaml" >"$UF_TMP/fib.deploy" 2>&1 && pass fib-deploy || fail fib-deploy "$(cat "$UF_TMP/fib.deploy")"
+bad=
+for nf in 0:0 1:1 2:1 10:55 20:6765 30:832040; do
+	got=$(U invoke fib numbers "${nf%%:*}" 2>&1)
+	[ "$got" = "{\"n\":${nf%%:*},\"fib\":${nf#*:}}" ] || bad+="fib(${nf%%:*})=$got "
+done
+got=$(U invoke fib numbers '{"n":25}' 2>&1)
+[ "$got" = '{"n":25,"fib":75025}' ] || bad+="fib({n:25})=$got "
+[ -z "$bad" ] && pass fib-invoke-values || fail fib-invoke-values "$bad"
+U invoke fib numbers 93 >"$UF_TMP/fib93.out" 2>"$UF_TMP/fib93.err"
+rc=$?
+[ $rc = 5 ] && grep -q "fib: '93' is not an index 0..92" "$UF_TMP/fib93.err" && pass fib-invoke-bad-index ||
+	fail fib-invoke-bad-index "status $rc: $(cat "$UF_TMP/fib93.out" "$UF_TMP/fib93.err")"
+U push fib numbers <"$UF_TOP/functions/testdata/fib.txt" >/dev/null || fail fib-push "push failed"
+res() { payloads fib results | grep -c .; }
+eq_res() { [ "$(res)" = 9 ]; }
+wait_for 30 eq_res && payloads fib results | tail -2 | tr '\n' ' ' | grep -qx '{"n":10,"fib":55} {"n":30,"fib":832040} ' &&
+	pass fib-push-results || fail fib-push-results "$(payloads fib results | tr '\n' ' ')"
+wait_for 30 dlq_is fib numbers 4 && pass fib-bad-dead-lettered || fail fib-bad-dead-lettered "$(R XLEN uf:dlq:fib:numbers) dead letters"
+no_crash fib
