@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The evaluation workloads (issue 10 §2, docs/examples.md) on one real
 # platform, each through its own workflow in workflows/ and checked by its
-# defined outputs (values, not just events):
+# defined outputs (values, not just events); local-*: the `unifaas run`
+# lines docs/examples.md shows give the values it shows.
 #   lights: WeMo-style motion events over MQTT (mosquitto_pub, a device
 #   account) -> Hue-style commands published to hue/<room>/set (seen by a
 #   real mosquitto_sub) and the rooms' state in KV; a malformed event is
@@ -35,6 +36,28 @@ SUB= SRV=
 trap 'plat_cleanup; [ -n "$SUB" ] && kill $SUB 2>/dev/null; [ -n "$SRV" ] && kill $SRV 2>/dev/null' EXIT
 plat_up || { fail up "unifaas up failed: $(tail -5 "$UF_TMP/$UF_SUITE.up.log" | tr '\n' ' ')"; exit 0; }
 pass up
+# --- the local runs docs/examples.md shows (unifaas run, no platform) ---------
+TD=$UF_TOP/functions/testdata IMG=$UF_TOP/build/functions
+out=$("$UNIFAAS" run --publish 'hue/+/set' --env LIGHTS_BULB_TOPIC=hue/+/set --source wemo/kitchen/motion \
+	--events "$TD/wemo-motion.txt" "$IMG/lights.uf" 2>/dev/null | grep '"topic"' | tr '\n' ' ')
+[ "$out" = '{"topic":"hue/kitchen/set","qos":1,"data":"{\"on\":true,\"bri\":254}"} {"topic":"hue/hall/set","qos":1,"data":"{\"on\":true,\"bri\":254}"} {"topic":"hue/kitchen/set","qos":1,"data":"{\"on\":false}"} ' ] &&
+	pass local-lights || fail local-lights "$out"
+"$UNIFAAS" run --env FDC_UTC_OFFSET_MIN=-60 --kv "$UF_TMP/fdc-kv.json" --events "$TD/fridge-door.txt" "$IMG/fdc.uf" >/dev/null 2>&1
+python3 -c "
+import json,sys,time
+kv=json.load(open('$UF_TMP/fdc-kv.json')); s=json.loads(kv['fdc-summary']); h=[k for k in kv if k.startswith('fdc:hour:')]
+sys.exit(0 if kv['fdc-count']=='3' and s['total']==3 and sum(s['by_hour'])==3 and len(h)==1 and s['by_hour'][int(h[0][9:])]==3 else 1)" 2>/dev/null &&
+	pass local-fdc || fail local-fdc "$(cat "$UF_TMP/fdc-kv.json")"
+"$UNIFAAS" run --kv "$UF_TMP/alert-kv.json" --events "$TD/nest-smoke.txt" "$IMG/alert.uf" >"$UF_TMP/alert-local.out" 2>/dev/null
+[ "$(grep -c '"alert\\":' "$UF_TMP/alert-local.out")" = 3 ] && grep -q '"smoke:nest-protect-2": "1"' "$UF_TMP/alert-kv.json" &&
+	pass local-alert || fail local-alert "$(cat "$UF_TMP/alert-local.out" "$UF_TMP/alert-kv.json")"
+"$UNIFAAS" run --events "$TD/weights.txt" "$IMG/dhs.uf" 2>/dev/null | python3 -c 'import json,sys; [print(json.loads(l)["data"]) for l in sys.stdin]' |
+	"$UNIFAAS" run --queue weights --kv "$UF_TMP/dhs-kv.json" --events - "$IMG/dhs_stats.uf" >/dev/null 2>&1
+grep -qF '"dhs:alice:month:2025-12": "{\"n\":4,\"sum\":286,\"avg\":71.50}"' "$UF_TMP/dhs-kv.json" && pass local-dhs ||
+	fail local-dhs "$(cat "$UF_TMP/dhs-kv.json")"
+out=$("$UNIFAAS" run --events "$TD/fib.txt" "$IMG/fib.uf" 2>&1 | grep -c 'reply\|is not an index')
+[ "$out" = 5 ] && pass local-fib || fail local-fib "$("$UNIFAAS" run --events "$TD/fib.txt" "$IMG/fib.uf" 2>&1)"
+
 payloads() { R XRANGE "uf:q:$1:$2" - + | awk 'p=="data"{print} {p=$0}'; }
 dlq_is() { [ "$(R XLEN "uf:dlq:$1:$2")" = "$3" ]; }
 no_crash() { U ps 2>&1 | grep -q "crash\|fault" && fail "$1-no-crash" "$(U ps 2>&1)" || pass "$1-no-crash"; }
@@ -93,7 +116,7 @@ H1=$(date -u +%H)
 # the summary's slots equal to the exact per-hour counters
 sum=$(kv eval fdc-summary)
 h0=$(kv eval "fdc:hour:$H0") h1=$(kv eval "fdc:hour:$H1")
-python3 - "$sum" "$H0" "$H1" "${h0:-0}" "${h1:-0}" <<'EOP' && pass fdc-hourly-summary || fail fdc-hourly-summary "fdc-summary $sum, fdc:hour:$H0=$h0 fdc:hour:$H1=$h1"
+python3 - "$sum" "$H0" "$H1" "${h0:-0}" "${h1:-0}" 2>/dev/null <<'EOP' && pass fdc-hourly-summary || fail fdc-hourly-summary "fdc-summary $sum, fdc:hour:$H0=$h0 fdc:hour:$H1=$h1"
 import json, sys
 s, h0, h1 = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 c = {h0: int(sys.argv[4]), h1: int(sys.argv[5])}
