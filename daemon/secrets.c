@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "api_routes.h"
+#include "egress_call.h" /* eg_write_full: whole writes to a blocking fd */
 #include "launch.h"
 #include "rules.h"
 #include "secrets.h"
@@ -101,20 +102,6 @@ int secrets_check(const struct daemon *d, const struct uf_manifest *m, const cha
 
 /* ---- routes ---- */
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* The value into <dir>/NAME, whole or not at all: 0, or an errno. */
 static int store(const struct daemon *d, const char *name, const char *value, size_t len)
 {
@@ -129,7 +116,7 @@ static int store(const struct daemon *d, const char *name, const char *value, si
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600), e = 0;
 	if (fd < 0)
 		return errno;
-	if (fchmod(fd, 0600) < 0 || write_all(fd, value, len) < 0 || fsync(fd) < 0)
+	if (fchmod(fd, 0600) < 0 || eg_write_full(fd, value, len) < 0 || fsync(fd) < 0)
 		e = errno ? errno : EIO;
 	if (close(fd) < 0 && !e)
 		e = errno;
