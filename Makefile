@@ -101,7 +101,7 @@ $(BUILD)/bin/unifaas: $(CLI_FRONT_SRCS) cli/cli.h include/unifaas/uf_abi.h $(TEN
 
 $(LIBDIR)/unifaas-api: $(CLI_API_SRCS) cli/cli.h daemon/egress_call.h include/unifaas/uf_abi.h $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -Idaemon $(filter %.c %.o,$^) -o $@ $(HOST_LDFLAGS) $$(pkg-config --libs libcurl jansson hiredis libcrypto libmosquitto)
+	$(CC) $(HOST_CFLAGS) -Idaemon $(filter %.c %.o,$^) -o $@ $(HOST_LDFLAGS) $$(pkg-config --libs libcurl jansson hiredis libcrypto libmosquitto libmicrohttpd) -lpthread
 
 # unifaasd: glibc, dynamically linked (it starts once; the tender is what
 # must start fast).

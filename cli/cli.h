@@ -149,6 +149,13 @@ int broker_devices_rekey(const char *cmd, const struct cli_state *st, char **nam
                          char (*pass)[DEVICE_PASS_LEN]);
 /* sim.c: `unifaas sim sck`, simulated Smart Citizen Kits */
 int cmd_sim(int argc, char **argv);
+/* An option's number from min to max into *out; 0, or -1 after "unifaas:
+ * CMD: OPT 'V': expected a number ..." and the command's short usage. */
+int sim_opt_uint(const char *cmd, const char *opt, const char *v, unsigned long long min, unsigned long long max,
+                 unsigned long long *out);
+/* sim_slack.c: `unifaas sim slack`, a local webhook answering like Slack
+ * (argv[0] "slack") */
+int cmd_sim_slack(int argc, char **argv);
 /* ingress.c: the HTTP ingress's tokens, invoke-and-wait */
 int cmd_token(int argc, char **argv);
 int cmd_invoke(int argc, char **argv);

@@ -197,19 +197,25 @@ static void sim_wait(struct kit *kits, unsigned n, unsigned ms)
 	}
 }
 
-static int opt_uint(const char *opt, const char *v, unsigned long long min, unsigned long long max,
-                    unsigned long long *out)
+int sim_opt_uint(const char *cmd, const char *opt, const char *v, unsigned long long min, unsigned long long max,
+                 unsigned long long *out)
 {
 	char *end;
 	errno = 0;
 	unsigned long long n = strtoull(v, &end, 10);
 	if (errno || end == v || *end || v[0] == '-' || n < min || n > max) {
-		fprintf(stderr, "unifaas: sim: %s '%s': expected a number from %llu to %llu\n", opt, v, min, max);
-		cli_short_usage("sim");
+		fprintf(stderr, "unifaas: %s: %s '%s': expected a number from %llu to %llu\n", cmd, opt, v, min, max);
+		cli_short_usage(cmd);
 		return -1;
 	}
 	*out = n;
 	return 0;
+}
+
+static int opt_uint(const char *opt, const char *v, unsigned long long min, unsigned long long max,
+                    unsigned long long *out)
+{
+	return sim_opt_uint("sim", opt, v, min, max, out);
 }
 
 /* --devices N --interval-ms T --co2 P --count M --duration S --format F
@@ -356,6 +362,8 @@ int cmd_sim(int argc, char **argv)
 	char **names = NULL, **filters = NULL, (*pass)[DEVICE_PASS_LEN] = NULL;
 	struct kit *kits = NULL;
 	unsigned long published = 0, failed = 0;
+	if (argc > 1 && !strcmp(argv[1], "slack")) /* sim_slack.c */
+		return cmd_sim_slack(argc - 1, argv + 1);
 	int ex = sim_options(argc, argv, &sim);
 	if (ex >= 0)
 		return ex;

@@ -185,6 +185,36 @@ static const struct command commands[] = {
      "  --prefix P        the kits' device names P1..PN (default sck-sim-)\n\n"
      "Status 2 for a bad option (named), 3 if the broker cannot be reached, 1 if a\n"
      "message was not acknowledged.\n"},
+    {"sim slack",
+     "sim slack [--port P] [--path PREFIX] [--respond LIST]\n"
+     "                   [--rate N/S] [--log FILE] [--count N]",
+     "A local stand-in for a Slack incoming webhook, for tests and demos: an HTTP\n"
+     "server on 127.0.0.1 that answers a POST under PREFIX as Slack does. Its first\n"
+     "line is 'sim slack: listening on URL', the webhook URL to use (e.g. as the\n"
+     "secret SLACK_WEBHOOK_URL; allow its http://127.0.0.1:P/ in the manifest's\n"
+     "egress). A message is accepted (200, body 'ok') when its body is a JSON object\n"
+     "with a non-empty \"text\" or \"blocks\"; else 400 invalid_payload (400 no_text\n"
+     "for an object with neither). Each accepted message is printed as Slack shows\n"
+     "it: '[slack] HH:MM:SS BOT: TEXT' (BOT: its \"username\", else unifaas-bot).\n"
+     "Another path: 404 no_service; another method: 405; a body over 1 MiB: 413.\n\n"
+     "  --port P        the port (default 0: any free one, printed)\n"
+     "  --path PREFIX   the webhook's path, or its start (default /services/)\n"
+     "  --respond LIST  the answers to the next requests, in order, then ok: comma-\n"
+     "                  separated ok; a Slack error with its status (invalid_payload\n"
+     "                  and no_text 400, action_prohibited and invalid_token 403,\n"
+     "                  no_service and channel_not_found 404, channel_is_archived\n"
+     "                  410, rollup_error 500); a status 400-599; 429 (no\n"
+     "                  Retry-After) or 429:S (Retry-After: S); timeout:MS (holds\n"
+     "                  the request MS ms, then closes it unanswered, not posted)\n"
+     "  --rate N/S      Slack's rate limit: past N accepted messages in S seconds,\n"
+     "                  429 with Retry-After (the seconds until one leaves the window)\n"
+     "  --log FILE      appends one JSON line per request: t_us (receive time, epoch\n"
+     "                  microseconds), status (0: no answer), answer, path,\n"
+     "                  idempotency_key, content_type, body\n"
+     "  --count N       exits after N accepted messages\n\n"
+     "An answer from --rate does not use up a --respond item. SIGINT or SIGTERM end\n"
+     "it; it prints 'sim slack: A accepted, R refused' and exits 0. Status 2 for a\n"
+     "bad option (named), 1 if the port cannot be had.\n"},
     {"secret", "secret set NAME | secret ls [--json] | secret rm NAME",
      "Keeps secrets for functions (manifest 'secrets: [NAME]'): 'set' reads the value\n"
      "from standard input (one trailing newline dropped; from a terminal, one line\n"
@@ -244,7 +274,8 @@ static void usage(FILE *f)
 	           "  secret set|ls|rm [NAME]                secrets for functions (value on stdin)\n\n"
 	           "  device add NAME [--topic FILTER]...    an MQTT account; prints its password\n"
 	           "  device ls | device rm NAME             list device accounts, remove one\n"
-	           "  sim sck [--devices N] [--co2 P] ...    simulated Smart Citizen Kits (MQTT)\n\n"
+	           "  sim sck [--devices N] [--co2 P] ...    simulated Smart Citizen Kits (MQTT)\n"
+	           "  sim slack [--port P] [--respond L] ... a local webhook answering like Slack\n\n"
 	           "  version                                print the version and ABI\n"
 	           "  help [COMMAND]                         this text, or a command's\n\n"
 	           "Global option: --state-dir DIR, the platform's state directory (default\n"
@@ -404,7 +435,12 @@ static int cmd_help(int argc, char **argv)
 		usage(stderr);
 		return UF_EX_USAGE;
 	}
-	cli_help(argc > 1 ? argv[1] : "", stdout);
+	char two[64]; /* a command with its own help per subcommand: "sim slack" */
+	const char *cmd = argc > 1 ? argv[1] : "";
+	int n = argc > 2 ? snprintf(two, sizeof(two), "%s %s", argv[1], argv[2]) : -1;
+	if (n > 0 && (size_t)n < sizeof(two) && find_command(two))
+		cmd = two;
+	cli_help(cmd, stdout);
 	return UF_EX_OK;
 }
 

@@ -84,16 +84,17 @@ def out(*a):
 m = re.search(r"## unifaas\n\n((?:    .*\n|\n)+?)\n`unifaas help", doc)
 block = "\n".join(l[4:] for l in m.group(1).rstrip("\n").split("\n")) + "\n"
 bad = [] if block == out("help") else ["the '## unifaas' block is not 'unifaas help'"]
-for u in re.finditer(r"^    (usage: unifaas (\w+) .*\n(?:     +\S.*\n)*)", doc, re.M):
+# "sim slack": a subcommand with its own help (`unifaas help sim slack`)
+for u in re.finditer(r"^    (usage: unifaas (\w+(?: slack)?) .*\n(?:     +\S.*\n)*)", doc, re.M):
     want, cmd = u.group(1), u.group(2)
     if cmd == "COMMAND":
         continue
-    got = out("help", cmd)
+    got = out("help", *cmd.split())
     lines = want.splitlines()
     if not got.startswith("\n".join([lines[0]] + [l[4:] for l in lines[1:]]) + "\n"):
         bad.append("usage of %s: cli.md %r, help %r" % (cmd, want, got.splitlines()[:2]))
-for cmd in [""] + sorted(set(re.findall(r"^  (\w+) ", out("help"), re.M))):
-    for l in out(*(["help", cmd] if cmd else ["help"])).splitlines():
+for cmd in [""] + sorted(set(re.findall(r"^  (\w+(?: slack)?) ", out("help"), re.M))):
+    for l in out(*(["help", *cmd.split()] if cmd else ["help"])).splitlines():
         if len(l) > 80:
             bad.append("help %s: %d columns: %s" % (cmd, len(l), l))
 print("\n".join(bad))
