@@ -158,10 +158,11 @@ $(BUILD)/functions/%.uf: functions/%.c $(BUILD)/bin/unifaas $(RUNTIME)
 	$(BUILD)/bin/unifaas build $< -o $@
 
 # functions that include the flat-JSON helpers (header-only)
-$(patsubst %,$(BUILD)/functions/%.uf,lights alert dhs dhs_stats): functions/lib/flatjson.h
+$(patsubst %,$(BUILD)/functions/%.uf,lights alert dhs dhs_stats logger log_query): functions/lib/flatjson.h
+$(patsubst %,$(BUILD)/functions/%.uf,logger log_query): functions/lib/readings_log.h
 
 # functions that read Smart Citizen Kits are built with the shared parser
-SCK_FUNCTIONS = threshold
+SCK_FUNCTIONS = threshold logger log_query
 $(SCK_FUNCTIONS:%=$(BUILD)/functions/%.uf): $(BUILD)/functions/%.uf: functions/%.c functions/lib/sck.c functions/lib/sck.h \
 		$(BUILD)/bin/unifaas $(RUNTIME)
 	@mkdir -p $(dir $@)

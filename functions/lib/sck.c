@@ -496,18 +496,25 @@ int sck_parse(enum sck_format f, const char *s, size_t len, struct sck_msg *m, c
 	return f == SCK_RAW ? parse_raw(&c, m) : parse_json(&c, m);
 }
 
+size_t sck_token_len(const char *s, size_t len)
+{
+	size_t t = 0;
+	for (; t < len && s[t] != '/'; t++) {
+		char ch = s[t];
+		if (t == SCK_TOKEN_MAX - 1 || !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		                                (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
+			return 0;
+	}
+	return t;
+}
+
 int sck_topic(const char *topic, size_t len, char *token, enum sck_format *f, char *err, size_t errlen)
 {
 	static const char pre[] = "device/sck/";
-	size_t n = sizeof(pre) - 1, t = 0;
+	size_t n = sizeof(pre) - 1, t;
 	if (len < n || memcmp(topic, pre, n) != 0)
 		goto fail;
-	for (; n + t < len && topic[n + t] != '/'; t++) {
-		char ch = topic[n + t];
-		if (t == SCK_TOKEN_MAX - 1 || !((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		                                (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
-			goto fail;
-	}
+	t = sck_token_len(topic + n, len - n);
 	const char *rest = topic + n + t;
 	size_t rlen = len - n - t;
 	if (t == 0)

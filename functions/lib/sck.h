@@ -1,7 +1,7 @@
 /*
  * sck.h - Smart Citizen Kit readings: the two payload formats and the topic.
  *
- * Shared by the functions that read kits (threshold.c; a logger later) and
+ * Shared by the functions that read kits (threshold.c, logger.c, log_query.c) and
  * built into each of their images with `unifaas build F.c lib/sck.c`; the
  * unit test tests/unit/test_sck.c builds it on the host.  No I/O, no
  * allocation: a message is parsed into a caller's struct sck_msg.
@@ -54,6 +54,12 @@ int sck_parse(enum sck_format f, const char *s, size_t len, struct sck_msg *m, c
  * of [A-Za-z0-9._-], so it fits in JSON and KV keys as is) and the format
  * (`readings/raw` raw, `readings` JSON).  0, or -1 with err saying why.
  */
+/*
+ * The length of the device token at s[0..len): its characters up to the
+ * first '/' or the end, when they are 1..63 of [A-Za-z0-9._-]; 0 when not.
+ */
+size_t sck_token_len(const char *s, size_t len);
+
 int sck_topic(const char *topic, size_t len, char *token, enum sck_format *f, char *err, size_t errlen);
 
 #endif

@@ -1,0 +1,311 @@
+/*
+ * logger.c - keeps every Smart Citizen Kit reading, per device and sensor,
+ * in KV (workflows/co2.yaml, step `logger` on `readings-log`).
+ *
+ * Each event is one timestamp group as threshold.c pushes it:
+ *   {"device":"kit1","time":"2025-03-01T10:00:00Z","sensors":{"158":612,"55":22.5}}
+ * and each of its sensor values becomes one reading in the ring of that
+ * device and sensor, laid out as lib/readings_log.h says (log:<dev>:<id>:n
+ * counts them, slot (k-1) mod LOG_KEEP holds reading k, log:devices and
+ * log:<dev>:sensors index what there is).  Retention: the last LOG_KEEP
+ * readings of each device's sensor (env, default 1440, a day at the kit's
+ * one reading a minute); for at most LOG_MAX_DEVICES devices (default 256),
+ * a reading of one more is failed with the reason (dead-lettered: raise
+ * the limit and replay it).
+ *
+ * Idempotency: a reading is identified by its device, sensor and time (a
+ * kit that publishes a message again, a broker's QoS 1 resend, an event
+ * pushed twice); the marker log:<dev>:<id>:t:<time> says it is logged, so
+ * it is skipped the second time (and a line says so).  A marker goes with
+ * its slot, so once a ring is full a reading older than the one it would
+ * replace is skipped too: it is outside what the log keeps (a duplicate of
+ * a reading already gone, or one that came very late).  Times compare as
+ * text, which orders the kits' ISO 8601 UTC times.  All writes are
+ * staged with the event and commit with it: a failed or retried event
+ * leaves nothing half-written.  The ring's count is read and raised with
+ * uf_kv_incr: the step runs one unit (max_units 1), else two units could
+ * take the same k.  Malformed input fails the event with a reason naming
+ * the field; a malformed LOG_KEEP or LOG_MAX_DEVICES ends the unit.
+ */
+#include "lib/flatjson.h"
+#include "lib/readings_log.h"
+
+#define MAX_TOKENS (8 + 2 * SCK_MAX_SENSORS * 2)
+
+struct reading {
+	char device[SCK_TOKEN_MAX];
+	char time[SCK_TIME_MAX];
+	int n;
+	struct sck_sensor s[SCK_MAX_SENSORS];
+};
+
+static long keep, max_devices;
+
+/* The env limits, read once; a malformed one ends the unit. */
+static void read_env(void)
+{
+	if (keep)
+		return;
+	keep = log_env_int("LOG_KEEP", LOG_KEEP_DEFAULT, LOG_KEEP_MAX);
+	max_devices = log_env_int("LOG_MAX_DEVICES", LOG_MAX_DEVICES_DEFAULT, LOG_MAX_DEVICES_MAX);
+	if (keep < 0 || max_devices < 0) {
+		fprintf(stderr,
+		        "logger: env LOG_KEEP='%s' (1..%d), LOG_MAX_DEVICES='%s' (1..%d): not an integer in range; fix "
+		        "the manifest's env\n",
+		        uf_getenv("LOG_KEEP") ? uf_getenv("LOG_KEEP") : "", LOG_KEEP_MAX,
+		        uf_getenv("LOG_MAX_DEVICES") ? uf_getenv("LOG_MAX_DEVICES") : "", LOG_MAX_DEVICES_MAX);
+		exit(2);
+	}
+}
+
+static int tok_len(const jsmntok_t *t)
+{
+	return t->end - t->start;
+}
+
+/* The "sensors" object at t[i]: its id:value pairs into r; the index after it, or -1 with *why. */
+static int parse_sensors(const char *js, const jsmntok_t *t, int i, struct reading *r, char *why, size_t wl)
+{
+	if (t[i].type != JSMN_OBJECT)
+		return snprintf(why, wl, "\"sensors\" is not an object of \"<id>\": value"), -1;
+	int pairs = t[i].size;
+	i++;
+	for (int p = 0; p < pairs; p++, i += 2) {
+		const jsmntok_t *k = &t[i], *v = &t[i + 1];
+		char idtxt[16], *end;
+		int kn = tok_len(k);
+		if (kn < 1 || kn > 9 || strspn(js + k->start, "0123456789") < (size_t)kn)
+			return snprintf(why, wl, "sensor id '%.*s' is not an integer 0..%ld", kn > 20 ? 20 : kn,
+			                js + k->start, LOG_SENSOR_MAX),
+			       -1;
+		memcpy(idtxt, js + k->start, (size_t)kn);
+		idtxt[kn] = '\0';
+		double val;
+		if (v->type != JSMN_PRIMITIVE || fj_number(js, v, &val, NULL) < 0)
+			return snprintf(why, wl, "sensor %s: value '%.*s' is not a number", idtxt,
+			                tok_len(v) > 20 ? 20 : tok_len(v), js + v->start),
+			       -1;
+		if (r->n == SCK_MAX_SENSORS)
+			return snprintf(why, wl, "more than %d sensors", SCK_MAX_SENSORS), -1;
+		r->s[r->n].id = strtol(idtxt, &end, 10);
+		r->s[r->n++].value = val;
+	}
+	return i;
+}
+
+/* Parses one readings-log event into r: 0, or -1 with the reason in why. */
+static int parse(const char *js, size_t len, struct reading *r, char *why, size_t wl)
+{
+	static jsmntok_t t[MAX_TOKENS];
+	jsmn_parser p;
+	jsmn_init(&p);
+	memset(r, 0, sizeof(*r));
+	int n = jsmn_parse(&p, js, len, t, MAX_TOKENS);
+	while (len > 0 && (js[len - 1] == ' ' || js[len - 1] == '\t' || js[len - 1] == '\r' || js[len - 1] == '\n'))
+		len--;
+	if (n < 1 || t[0].type != JSMN_OBJECT || (size_t)t[0].end != len)
+		return snprintf(why, wl, "not one JSON object {\"device\",\"time\",\"sensors\":{...}}%s",
+		                n == JSMN_ERROR_NOMEM ? " (too many fields)" : ""),
+		       -1;
+	int i = 1, have_sensors = 0;
+	for (int f = 0; f < t[0].size; f++) {
+		const jsmntok_t *k = &t[i], *v = &t[i + 1];
+		if (fj_is(js, k, "sensors")) {
+			if ((i = parse_sensors(js, t, i + 1, r, why, wl)) < 0)
+				return -1;
+			have_sensors = 1;
+			continue;
+		}
+		if (v->type == JSMN_OBJECT || v->type == JSMN_ARRAY)
+			return snprintf(why, wl, "field '%.*s' is not a scalar", tok_len(k) > 20 ? 20 : tok_len(k),
+			                js + k->start),
+			       -1;
+		if (fj_is(js, k, "device")) {
+			if (v->type != JSMN_STRING || !log_device_ok(js + v->start, (size_t)tok_len(v)))
+				return snprintf(why, wl, "\"device\" is not a kit token (1..%d of [A-Za-z0-9._-])",
+				                SCK_TOKEN_MAX - 1),
+				       -1;
+			memcpy(r->device, js + v->start, (size_t)tok_len(v));
+		} else if (fj_is(js, k, "time")) {
+			if (v->type != JSMN_STRING || !log_time_ok(js + v->start, (size_t)tok_len(v)))
+				return snprintf(why, wl, "\"time\" is not a time of 1..%d of [0-9A-Za-z:.+-]",
+				                SCK_TIME_MAX - 1),
+				       -1;
+			memcpy(r->time, js + v->start, (size_t)tok_len(v));
+		}
+		i += 2;
+	}
+	if (!r->device[0] || !r->time[0] || !have_sensors)
+		return snprintf(why, wl, "no \"%s\"", !r->device[0] ? "device" : !r->time[0] ? "time" : "sensors"), -1;
+	return 0;
+}
+
+/*
+ * Adds the names[0..n) not in it yet to the JSON array in key (created if
+ * absent), in one write; fails when that would make it hold more than max
+ * (what names the limit).  quote: the elements are strings.
+ */
+static int list_add(uf_ctx *ctx, const char *key, char names[][SCK_TOKEN_MAX], int n, int quote, long max,
+                    const char *what)
+{
+	char *list = NULL, *out = NULL;
+	size_t len = 0, o;
+	int r = log_get(ctx, key, &list, &len), count, added = 0;
+	if (r < 0 && r != -ENOENT)
+		goto fail;
+	count = list ? log_list_count(list) : 0;
+	if (!(out = malloc(len + (size_t)n * (SCK_TOKEN_MAX + 4) + 4)) && (r = -ENOMEM))
+		goto fail;
+	o = count ? len - 1 : 1; /* the old elements, without their ']' */
+	memcpy(out, count ? list : "[", o);
+	for (int i = 0; i < n; i++) {
+		out[o] = '\0';
+		if (log_list_has(out, names[i], strlen(names[i])))
+			continue;
+		if (count + ++added > max) {
+			uf_fail_reason(ctx, "logger: %s: %s already holds %ld, the most it keeps; raise %s", names[i],
+			               key, max, what);
+			goto out;
+		}
+		o += (size_t)sprintf(out + o, "%s%s%s%s", o > 1 ? "," : "", quote ? "\"" : "", names[i],
+		                     quote ? "\"" : "");
+	}
+	out[o++] = ']';
+	if (added && (r = uf_kv_set(ctx, key, out, o)) < 0)
+		goto fail;
+	free(list);
+	free(out);
+	return 0;
+fail:
+	uf_fail_reason(ctx, "logger: kv %s: %s", key, strerror(-r));
+out:
+	free(list);
+	free(out);
+	return -1;
+}
+
+enum { LOGGED, DUPLICATE, TOO_OLD };
+
+/* The time of the reading in slot key into time: 0, 1 when the slot holds none, or -errno. */
+static int slot_time(uf_ctx *ctx, const char *slot_key, char *time)
+{
+	char val[128], value[32];
+	size_t len;
+	long long k;
+	int r = uf_kv_get(ctx, slot_key, val, sizeof(val) - 1, &len);
+	if (r == -ENOENT || r == -ENOBUFS)
+		return 1; /* not the logger's: overwritten all the same */
+	if (r < 0)
+		return r;
+	val[len] = '\0';
+	return log_slot_parse(val, &k, time, value) < 0 ? 1 : 0;
+}
+
+/*
+ * Logs one reading as reading k of its ring, in slot (k-1) mod keep, unless
+ * its marker says it is logged (DUPLICATE) or the ring is full and it is
+ * older than the reading it would replace (TOO_OLD: outside what the log
+ * keeps; also what a duplicate of a reading gone from the ring is).
+ * LOGGED, DUPLICATE, TOO_OLD, or -1 (reason set).
+ */
+static int log_one(uf_ctx *ctx, const struct reading *rd, const struct sck_sensor *s)
+{
+	char seen[LOG_KEY_MAX], key[LOG_KEY_MAX], val[128], old[SCK_TIME_MAX];
+	size_t len;
+	long long k;
+	log_key_seen(seen, rd->device, s->id, rd->time);
+	int r = uf_kv_get(ctx, seen, val, sizeof(val), &len);
+	if (r == 0 || r == -ENOBUFS)
+		return DUPLICATE;
+	if (r != -ENOENT)
+		goto fail;
+	k = log_ring_count(ctx, rd->device, s->id) + 1;
+	if (k < 1 && (r = (int)(k - 1)) < 0)
+		goto fail;
+	log_key_slot(key, rd->device, s->id, (k - 1) % keep);
+	if (k > keep && (r = slot_time(ctx, key, old)) < 0)
+		goto fail;
+	if (k > keep && r == 0) {
+		if (strcmp(rd->time, old) < 0)
+			return TOO_OLD;
+		log_key_seen(val, rd->device, s->id, old);
+		if ((r = uf_kv_del(ctx, val)) < 0)
+			goto fail;
+	}
+	log_key_count(val, rd->device, s->id);
+	if ((r = uf_kv_incr(ctx, val, 1, NULL)) < 0)
+		goto fail;
+	int n = log_slot_format(val, sizeof(val), k, rd->time, s->value);
+	if ((r = uf_kv_set(ctx, key, val, (size_t)n)) < 0)
+		goto fail;
+	n = snprintf(val, sizeof(val), "%lld", k);
+	if ((r = uf_kv_set(ctx, seen, val, (size_t)n)) < 0)
+		goto fail;
+	return LOGGED;
+fail:
+	uf_fail_reason(ctx, "logger: device %s sensor %ld time %s: kv: %s", rd->device, s->id, rd->time, strerror(-r));
+	return -1;
+}
+
+/* log:keep says the LOG_KEEP this unit writes with (for log_query), checked once per unit. */
+static int record_keep(uf_ctx *ctx)
+{
+	static int known;
+	char buf[24];
+	size_t len;
+	if (known)
+		return 0;
+	int r = uf_kv_get(ctx, LOG_KEY_KEEP, buf, sizeof(buf) - 1, &len);
+	if (r == 0) {
+		buf[len] = '\0';
+		if (atol(buf) == keep)
+			return known = 1, 0;
+	}
+	int n = snprintf(buf, sizeof(buf), "%ld", keep);
+	r = uf_kv_set(ctx, LOG_KEY_KEEP, buf, (size_t)n);
+	return r < 0 ? uf_fail_reason(ctx, "logger: kv set %s: %s", LOG_KEY_KEEP, strerror(-r)), -1 : 0;
+}
+
+/* The device in log:devices, its sensors in log:<dev>:sensors. */
+static int add_to_index(uf_ctx *ctx, const struct reading *rd)
+{
+	static char names[SCK_MAX_SENSORS][SCK_TOKEN_MAX];
+	char key[LOG_KEY_MAX];
+	snprintf(names[0], sizeof(names[0]), "%s", rd->device);
+	if (list_add(ctx, LOG_KEY_DEVICES, names, 1, 1, max_devices, "LOG_MAX_DEVICES") < 0)
+		return -1;
+	for (int i = 0; i < rd->n; i++)
+		snprintf(names[i], sizeof(names[i]), "%ld", rd->s[i].id);
+	log_key_sensors(key, rd->device);
+	return list_add(ctx, key, names, rd->n, 0, LOG_MAX_SENSORS, "the sensors a device may have (64)");
+}
+
+int uf_handle(uf_ctx *ctx, const uf_event *ev)
+{
+	static struct reading rd;
+	char why[160];
+	read_env();
+	if (parse(ev->data, ev->len, &rd, why, sizeof(why)) < 0) {
+		fprintf(stderr, "logger: event %s: bad reading: %s: '%.80s'\n", ev->id, why, ev->data);
+		uf_fail_reason(ctx, "logger: %s event: %s: '%.80s'", ev->queue, why, ev->data);
+		return 1;
+	}
+	if (rd.n == 0)
+		return 0;
+	if (record_keep(ctx) < 0 || add_to_index(ctx, &rd) < 0)
+		return 1;
+	int skipped[3] = {0};
+	for (int i = 0; i < rd.n; i++) {
+		int r = log_one(ctx, &rd, &rd.s[i]);
+		if (r < 0)
+			return 1;
+		skipped[r]++;
+	}
+	if (skipped[DUPLICATE] || skipped[TOO_OLD])
+		printf(
+		    "logger: event %s: device %s time %s: %d of %d readings skipped: %d already logged, %d older than "
+		    "the last %ld kept\n",
+		    ev->id, rd.device, rd.time, skipped[DUPLICATE] + skipped[TOO_OLD], rd.n, skipped[DUPLICATE],
+		    skipped[TOO_OLD], keep);
+	return 0;
+}
