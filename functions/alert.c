@@ -20,6 +20,7 @@
  * answer other than 2xx fails the event (it is retried: the receiver drops
  * repeats by the Idempotency-Key header).  Malformed JSON fails the event.
  */
+#include "lib/fail.h"
 #include "lib/flatjson.h"
 #include <errno.h>
 
@@ -95,7 +96,7 @@ static int parse_reading(const char *js, size_t len, struct reading *r, const ch
 }
 
 /* POSTs the alert to ALERT_WEBHOOK_URL when set; 0, or 1 (the event fails). */
-static int webhook(uf_ctx *ctx, const char *id, const char *json, size_t len)
+static int webhook(uf_ctx *ctx, const uf_event *ev, const char *json, size_t len)
 {
 	const char *url = uf_getenv("ALERT_WEBHOOK_URL");
 	if (!url || !*url)
@@ -109,16 +110,12 @@ static int webhook(uf_ctx *ctx, const char *id, const char *json, size_t len)
 	                   .timeout_ms = 5000};
 	uf_http_resp resp = {.body = body, .cap = sizeof(body)};
 	int r = uf_http(ctx, &req, &resp);
-	if (r < 0) {
-		fprintf(stderr, "alert: event %s: webhook POST: %s (egress: must allow ALERT_WEBHOOK_URL)\n", id,
-		        strerror(-r));
-		return 1;
-	}
-	if (resp.status < 200 || resp.status > 299) {
-		fprintf(stderr, "alert: event %s: webhook answered %d: %.80s\n", id, resp.status,
-		        resp.len < resp.cap ? body : "");
-		return 1;
-	}
+	if (r < 0)
+		return fn_fail(ctx, ev, "alert", "webhook POST to ALERT_WEBHOOK_URL: %s (egress: must allow it)",
+		               strerror(-r));
+	if (resp.status < 200 || resp.status > 299)
+		return fn_fail(ctx, ev, "alert", "webhook ALERT_WEBHOOK_URL answered %d: %.80s", resp.status,
+		               resp.len < resp.cap ? body : "");
 	return 0;
 }
 
@@ -126,34 +123,29 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 {
 	struct reading rd;
 	const char *why;
-	if (parse_reading(ev->data, ev->len, &rd, &why) < 0) {
-		fprintf(stderr, "alert: event %s: bad smoke alarm reading: %s: '%.80s'\n", ev->id, why, ev->data);
-		return 1;
-	}
+	if (parse_reading(ev->data, ev->len, &rd, &why) < 0)
+		return fn_fail(ctx, ev, "alert", "bad smoke alarm reading%s%s: %s: '%.80s'",
+		               *ev->source ? " from " : "", ev->source, why, ev->data);
 	char key[NAME_MAX_LEN + 16], state[8] = "0";
 	size_t slen = 0;
 	snprintf(key, sizeof(key), "smoke:%s", rd.device);
 	int r = uf_kv_get(ctx, key, state, sizeof(state) - 1, &slen);
-	if (r < 0 && r != -ENOENT) {
-		fprintf(stderr, "alert: event %s: kv get %s: %s\n", ev->id, key, strerror(-r));
-		return 1;
-	}
+	if (r < 0 && r != -ENOENT)
+		return fn_fail(ctx, ev, "alert", "kv get %s: %s", key, strerror(-r));
 	double limit = fj_env_number("SMOKE_ALERT_LEVEL", 50, "alert");
 	int was = r == 0 && slen == 1 && state[0] == '1';
 	int over = rd.level >= limit || rd.emergency;
 	if (over == was)
 		return 0;
 	r = uf_kv_set(ctx, key, over ? "1" : "0", 1);
-	if (r < 0) {
-		fprintf(stderr, "alert: event %s: kv set %s: %s\n", ev->id, key, strerror(-r));
-		return 1;
-	}
+	if (r < 0)
+		return fn_fail(ctx, ev, "alert", "kv set %s: %s", key, strerror(-r));
 	char out[320];
 	int n =
 	    snprintf(out, sizeof(out),
 	             "{\"device\":\"%s\",\"where\":\"%s\",\"alert\":\"%s\",\"smoke_level\":%.10g,\"threshold\":%.10g}",
 	             rd.device, rd.where, over ? "smoke" : "clear", rd.level, limit);
-	if (uf_push(ctx, "alerts", out, (size_t)n) < 0)
-		return 1;
-	return webhook(ctx, ev->id, out, (size_t)n);
+	if ((r = uf_push(ctx, "alerts", out, (size_t)n)) < 0)
+		return fn_fail(ctx, ev, "alert", "device %s: push to alerts: %s", rd.device, strerror(-r));
+	return webhook(ctx, ev, out, (size_t)n);
 }

@@ -12,6 +12,7 @@
  * pushed to `weights` as {"user":"...","date":N,"weight_kg":W}; anything
  * else fails the event (it is retried, then dead-lettered).
  */
+#include "lib/fail.h"
 #include "lib/flatjson.h"
 #include <inttypes.h>
 
@@ -47,12 +48,12 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 		why = "no \"user\"";
 	if (!why && kg < 0)
 		why = "no \"weight_kg\"";
-	if (why) {
-		fprintf(stderr, "dhs: event %s: bad weight reading: %s: '%.80s'\n", ev->id, why, ev->data);
-		return 1;
-	}
+	if (why)
+		return fn_fail(ctx, ev, "dhs", "bad weight reading%s%s: %s: '%.80s'", *ev->source ? " from " : "",
+		               ev->source, why, ev->data);
 	char out[160];
 	int len = snprintf(out, sizeof(out), "{\"user\":\"%s\",\"date\":%" PRId64 ",\"weight_kg\":%.10g}", user,
 	                   (int64_t)date, kg);
-	return uf_push(ctx, "weights", out, (size_t)len) < 0;
+	int r = uf_push(ctx, "weights", out, (size_t)len);
+	return r < 0 ? fn_fail(ctx, ev, "dhs", "user %s: push to weights: %s", user, strerror(-r)) : 0;
 }

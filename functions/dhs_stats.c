@@ -13,6 +13,7 @@
  * unit (max_units 1 in dhs.yaml): two units could overwrite each other's
  * update.  A retried event is applied once (its KV writes commit with it).
  */
+#include "lib/fail.h"
 #include "lib/flatjson.h"
 #include <errno.h>
 #include <inttypes.h>
@@ -65,10 +66,13 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 		else if (fj_is(js, &t[i], "date") && fj_number(js, &t[i + 1], &date, NULL) < 0)
 			date = -1;
 	}
-	if (n < 0 || !user[0] || kg <= 0 || date < 0) {
-		fprintf(stderr, "dhs-stats: event %s: not a reading from dhs: '%.80s'\n", ev->id, js);
-		return 1;
-	}
+	if (n < 0 || !user[0] || kg <= 0 || date < 0)
+		return fn_fail(ctx, ev, "dhs-stats", "not a reading from dhs: %s: '%.80s'",
+		               n < 0      ? why
+		               : !user[0] ? "no \"user\" of 1..64 [A-Za-z0-9_-]"
+		               : kg <= 0  ? "no \"weight_kg\" above 0"
+		                          : "no \"date\" (seconds since the epoch)",
+		               js);
 	time_t secs = (time_t)date;
 	struct tm tm;
 	char period[3][16], key[128];
@@ -79,10 +83,8 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 	for (int p = 0; p < 3; p++) {
 		snprintf(key, sizeof(key), "dhs:%s:%s", user, period[p]);
 		int r = add_to(ctx, key, kg);
-		if (r < 0) {
-			fprintf(stderr, "dhs-stats: event %s: kv %s: %s\n", ev->id, key, strerror(-r));
-			return 1;
-		}
+		if (r < 0)
+			return fn_fail(ctx, ev, "dhs-stats", "kv %s: %s", key, strerror(-r));
 	}
 	return 0;
 }

@@ -29,6 +29,8 @@
 #include <string.h>
 #include <unifaas.h>
 
+#include "lib/fail.h"
+
 #define HOURS 24
 
 /* The hour of day (0..23) of ms since the epoch, shifted by FDC_UTC_OFFSET_MIN. */
@@ -95,22 +97,18 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 {
 	if (strcmp(ev->data, "close") == 0)
 		return 0;
-	if (strcmp(ev->data, "open") != 0) {
-		fprintf(stderr, "fdc: event %s: payload '%.40s' is neither \"open\" nor \"close\"\n", ev->id, ev->data);
-		return 1;
-	}
+	if (strcmp(ev->data, "open") != 0)
+		return fn_fail(ctx, ev, "fdc", "door event%s%s: payload '%.40s' is neither \"open\" nor \"close\"",
+		               *ev->source ? " from " : "", ev->source, ev->data);
 	int64_t n;
 	int r = uf_kv_incr(ctx, "fdc-count", 1, &n);
-	if (r < 0) {
-		fprintf(stderr, "fdc: event %s: kv incr fdc-count: %s\n", ev->id, strerror(-r));
-		return 1;
-	}
+	if (r < 0)
+		return fn_fail(ctx, ev, "fdc", "kv incr fdc-count: %s", strerror(-r));
 	r = count_hour(ctx, ev, n);
-	if (r < 0) {
-		fprintf(stderr, "fdc: event %s: kv: the hourly count or fdc-summary: %s\n", ev->id, strerror(-r));
-		return 1;
-	}
+	if (r < 0)
+		return fn_fail(ctx, ev, "fdc", "kv: the hourly count or fdc-summary: %s", strerror(-r));
 	char out[64];
 	int len = snprintf(out, sizeof(out), "{\"door\":\"open\",\"count\":%" PRId64 "}", n);
-	return uf_push(ctx, "door-opens", out, (size_t)len);
+	r = uf_push(ctx, "door-opens", out, (size_t)len);
+	return r < 0 ? fn_fail(ctx, ev, "fdc", "push to door-opens: %s", strerror(-r)) : 0;
 }

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unifaas.h>
 
+#include "lib/fail.h"
+
 #define FIB_MAX 92
 
 static int64_t fib(int n)
@@ -44,13 +46,13 @@ static int parse_index(const char *s, size_t len)
 int uf_handle(uf_ctx *ctx, const uf_event *ev)
 {
 	int n = parse_index(ev->data, ev->len);
-	if (n < 0) {
-		uf_fail_reason(ctx, "fib: '%.40s' is not an index 0..%d (\"N\" or {\"n\":N})", ev->data, FIB_MAX);
-		return 1;
-	}
+	if (n < 0)
+		return fn_fail(ctx, ev, "fib", "'%.40s' is not an index 0..%d (\"N\" or {\"n\":N})", ev->data, FIB_MAX);
 	char out[64];
 	int len = snprintf(out, sizeof out, "{\"n\":%d,\"fib\":%lld}", n, (long long)fib(n));
-	if (uf_push(ctx, "results", out, (size_t)len) < 0)
-		return 1;
-	return uf_reply(ctx, out, (size_t)len) < 0;
+	int r = uf_push(ctx, "results", out, (size_t)len);
+	if (r < 0)
+		return fn_fail(ctx, ev, "fib", "push to results: %s", strerror(-r));
+	r = uf_reply(ctx, out, (size_t)len);
+	return r < 0 ? fn_fail(ctx, ev, "fib", "uf_reply: %s", strerror(-r)) : 0;
 }

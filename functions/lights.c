@@ -23,6 +23,7 @@
  * JSON is parsed with jsmn in strict mode through lib/flatjson.h, which
  * checks the object's extent and flatness; the types are checked here.
  */
+#include "lib/fail.h"
 #include "lib/flatjson.h"
 #include <errno.h>
 
@@ -158,7 +159,7 @@ static int save_state(uf_ctx *ctx, const char *key, const struct room_state *s)
 }
 
 /* The Hue-style command to the room's bulb, on LIGHTS_BULB_TOPIC ('+' = the room). */
-static int publish_command(uf_ctx *ctx, const char *id, const char *room, int on)
+static int publish_command(uf_ctx *ctx, const uf_event *ev, const char *room, int on)
 {
 	const char *tmpl = uf_getenv("LIGHTS_BULB_TOPIC");
 	if (!tmpl || !*tmpl)
@@ -167,17 +168,13 @@ static int publish_command(uf_ctx *ctx, const char *id, const char *room, int on
 	char topic[256];
 	int n = plus ? snprintf(topic, sizeof(topic), "%.*s%s%s", (int)(plus - tmpl), tmpl, room, plus + 1)
 	             : snprintf(topic, sizeof(topic), "%s", tmpl);
-	if (n < 0 || n >= (int)sizeof(topic)) {
-		fprintf(stderr, "lights: event %s: LIGHTS_BULB_TOPIC '%.60s' is too long\n", id, tmpl);
-		return 1;
-	}
+	if (n < 0 || n >= (int)sizeof(topic))
+		return fn_fail(ctx, ev, "lights", "LIGHTS_BULB_TOPIC '%.60s' is too long", tmpl);
 	const char *cmd = on ? "{\"on\":true,\"bri\":254}" : "{\"on\":false}";
 	int r = uf_mqtt_publish(ctx, topic, cmd, strlen(cmd), 1);
-	if (r < 0) {
-		fprintf(stderr, "lights: event %s: publish to %s: %s (manifest publish: must allow it)\n", id, topic,
-		        strerror(-r));
-		return 1;
-	}
+	if (r < 0)
+		return fn_fail(ctx, ev, "lights", "room %s: publish to %s: %s (manifest publish: must allow it)", room,
+		               topic, strerror(-r));
 	return 0;
 }
 
@@ -185,19 +182,15 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 {
 	struct update u;
 	const char *why;
-	if (parse_event(ev->data, ev->len, ev->source ? ev->source : "", &u, &why) < 0) {
-		fprintf(stderr, "lights: event %s: bad sensor event: %s: '%.80s'\n", ev->id, why, ev->data);
-		return 1;
-	}
+	if (parse_event(ev->data, ev->len, ev->source ? ev->source : "", &u, &why) < 0)
+		return fn_fail(ctx, ev, "lights", "bad sensor event%s%s: %s: '%.80s'", *ev->source ? " from " : "",
+		               ev->source, why, ev->data);
 	char key[ROOM_MAX + 16];
 	snprintf(key, sizeof(key), "lights:%s", u.room);
 	struct room_state s;
 	int r = load_state(ctx, key, &s);
-	if (r < 0) {
-		fprintf(stderr, "lights: event %s: kv %s: cannot read the room's state (%s)\n", ev->id, key,
-		        strerror(-r));
-		return 1;
-	}
+	if (r < 0)
+		return fn_fail(ctx, ev, "lights", "kv %s: cannot read the room's state (%s)", key, strerror(-r));
 	if (u.has_motion)
 		s.motion = u.motion;
 	if (u.has_lux) {
@@ -207,15 +200,13 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 	int was_on = s.light;
 	s.light = s.motion && (!s.have_lux || s.lux < fj_env_number("LIGHTS_DARK_LUX", 50, "lights"));
 	r = save_state(ctx, key, &s);
-	if (r < 0) {
-		fprintf(stderr, "lights: event %s: kv set %s: %s\n", ev->id, key, strerror(-r));
-		return 1;
-	}
+	if (r < 0)
+		return fn_fail(ctx, ev, "lights", "kv set %s: %s", key, strerror(-r));
 	if (s.light == was_on)
 		return 0;
 	char out[128];
 	int n = snprintf(out, sizeof(out), "{\"room\":\"%s\",\"light\":\"%s\"}", u.room, s.light ? "on" : "off");
-	if (uf_push(ctx, "lights", out, (size_t)n) < 0)
-		return 1;
-	return publish_command(ctx, ev->id, u.room, s.light);
+	if ((r = uf_push(ctx, "lights", out, (size_t)n)) < 0)
+		return fn_fail(ctx, ev, "lights", "room %s: push to lights: %s", u.room, strerror(-r));
+	return publish_command(ctx, ev, u.room, s.light);
 }

@@ -27,6 +27,7 @@
  * take the same k.  Malformed input fails the event with a reason naming
  * the field; a malformed LOG_KEEP or LOG_MAX_DEVICES ends the unit.
  */
+#include "lib/fail.h"
 #include "lib/flatjson.h"
 #include "lib/readings_log.h"
 
@@ -285,11 +286,8 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 	static struct reading rd;
 	char why[160];
 	read_env();
-	if (parse(ev->data, ev->len, &rd, why, sizeof(why)) < 0) {
-		fprintf(stderr, "logger: event %s: bad reading: %s: '%.80s'\n", ev->id, why, ev->data);
-		uf_fail_reason(ctx, "logger: %s event: %s: '%.80s'", ev->queue, why, ev->data);
-		return 1;
-	}
+	if (parse(ev->data, ev->len, &rd, why, sizeof(why)) < 0)
+		return fn_fail(ctx, ev, "logger", "bad %s event: %s: '%.80s'", ev->queue, why, ev->data);
 	if (rd.n == 0)
 		return 0;
 	if (record_keep(ctx) < 0 || add_to_index(ctx, &rd) < 0)

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <unifaas.h>
 
+#include "lib/fail.h"
 #include "lib/sck.h"
 
 enum { LEVEL_OK, LEVEL_WARN, LEVEL_DANGER };
@@ -81,7 +82,8 @@ static int next_level(const struct limits *l, int cur, double ppm)
 	return cur < up ? up : cur > down ? down : cur;
 }
 
-static int log_group(uf_ctx *ctx, const char *dev, const struct sck_group *g)
+/* Pushes group g to readings-log: 0, or 1 (the event fails, with the reason). */
+static int log_group(uf_ctx *ctx, const uf_event *ev, const char *dev, const struct sck_group *g)
 {
 	char out[4096];
 	size_t o = (size_t)snprintf(out, sizeof(out), "{\"device\":\"%s\",\"time\":\"%s\",\"sensors\":{", dev, g->time);
@@ -90,16 +92,16 @@ static int log_group(uf_ctx *ctx, const char *dev, const struct sck_group *g)
 		                      g->s[i].value);
 	if (o < sizeof(out))
 		o += (size_t)snprintf(out + o, sizeof(out) - o, "}}");
-	if (o >= sizeof(out)) {
-		fprintf(stderr, "threshold: device %s: a reading of %d sensors does not fit %zu bytes\n", dev, g->n,
-		        sizeof(out));
-		return -1;
-	}
-	return uf_push(ctx, "readings-log", out, o);
+	if (o >= sizeof(out))
+		return fn_fail(ctx, ev, "threshold",
+		               "device %s time %s: a reading of %d sensors does not fit %zu bytes", dev, g->time, g->n,
+		               sizeof(out));
+	int r = uf_push(ctx, "readings-log", out, o);
+	return r < 0 ? fn_fail(ctx, ev, "threshold", "device %s: push to readings-log: %s", dev, strerror(-r)) : 0;
 }
 
-/* Moves the device's level with group g's CO2, if it has one; alerts on a change that matters. */
-static int judge(uf_ctx *ctx, const char *dev, const struct sck_group *g, int *level)
+/* Moves the device's level with group g's CO2, if it has one; alerts on a change that matters.  0, or 1 (failed). */
+static int judge(uf_ctx *ctx, const uf_event *ev, const char *dev, const struct sck_group *g, int *level)
 {
 	double ppm = NAN;
 	for (int i = 0; i < g->n; i++)
@@ -115,7 +117,8 @@ static int judge(uf_ctx *ctx, const char *dev, const struct sck_group *g, int *l
 	char out[256];
 	int n = snprintf(out, sizeof(out), "{\"device\":\"%s\",\"level\":\"%s\",\"ppm\":%.10g,\"time\":\"%s\"}", dev,
 	                 level_name[next], ppm, g->time);
-	return uf_push(ctx, "alerts", out, (size_t)n);
+	int r = uf_push(ctx, "alerts", out, (size_t)n);
+	return r < 0 ? fn_fail(ctx, ev, "threshold", "device %s: push to alerts: %s", dev, strerror(-r)) : 0;
 }
 
 int uf_handle(uf_ctx *ctx, const uf_event *ev)
@@ -148,12 +151,12 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 		level = val[0] - '0';
 	int was = level;
 	for (int i = 0; i < m.ngroups; i++)
-		if (log_group(ctx, dev, &m.g[i]) < 0 || judge(ctx, dev, &m.g[i], &level) < 0)
+		if (log_group(ctx, ev, dev, &m.g[i]) || judge(ctx, ev, dev, &m.g[i], &level))
 			return 1;
 	if (level != was) {
 		val[0] = (char)('0' + level);
-		if (uf_kv_set(ctx, key, val, 1) < 0)
-			return 1;
+		if ((rc = uf_kv_set(ctx, key, val, 1)) < 0)
+			return fn_fail(ctx, ev, "threshold", "device %s: kv set %s: %s", dev, key, strerror(-rc));
 	}
 	return 0;
 }

@@ -202,7 +202,7 @@ got=$(curl -s -w ' %{http_code}' -H "Authorization: Bearer $TOKEN" -H 'Content-T
 U push co2-monitor readings-log '{"device":"kit6","time":"2025-03-01T14:00:00Z","sensors":{"158":"high"}}' >/dev/null
 dlq_is() { [ "$(R XLEN uf:dlq:co2-monitor:readings-log)" = 1 ]; }
 wait_for 30 dlq_is && pass malformed-dead-lettered || fail malformed-dead-lettered "$(R XLEN uf:dlq:co2-monitor:readings-log)"
-why="logger: readings-log event: sensor 158: value 'high' is not a number"
+why="logger: bad readings-log event: sensor 158: value 'high' is not a number"
 U dlq ls co2-monitor readings-log --json 2>&1 | grep -qF "$why" && pass malformed-reason ||
 	fail malformed-reason "$(U dlq ls co2-monitor readings-log --json 2>&1)"
 PUB kit6 raw '{t:2025-03-01T14:01:00Z,158:1300}'

@@ -55,11 +55,19 @@ sys.exit(0 if kv['fdc-count']=='3' and s['total']==3 and sum(s['by_hour'])==3 an
 	"$UNIFAAS" run --queue weights --kv "$UF_TMP/dhs-kv.json" --events - "$IMG/dhs_stats.uf" >/dev/null 2>&1
 grep -qF '"dhs:alice:month:2025-12": "{\"n\":4,\"sum\":286,\"avg\":71.50}"' "$UF_TMP/dhs-kv.json" && pass local-dhs ||
 	fail local-dhs "$(cat "$UF_TMP/dhs-kv.json")"
-out=$("$UNIFAAS" run --events "$TD/fib.txt" "$IMG/fib.uf" 2>&1 | grep -c 'reply\|is not an index')
+out=$("$UNIFAAS" run --events "$TD/fib.txt" "$IMG/fib.uf" 2>&1 | grep -c '"reply"\|event [0-9]* failed: fib: .* is not an index')
 [ "$out" = 5 ] && pass local-fib || fail local-fib "$("$UNIFAAS" run --events "$TD/fib.txt" "$IMG/fib.uf" 2>&1)"
 
 payloads() { R XRANGE "uf:q:$1:$2" - + | awk 'p=="data"{print} {p=$0}'; }
 dlq_is() { [ "$(R XLEN "uf:dlq:$1:$2")" = "$3" ]; }
+# reasons WF QUEUE: the reasons of its dead letters, one a line (uf_fail_reason's, lib/fail.h)
+reasons() { U dlq ls "$1" "$2" --json 2>/dev/null | python3 -c 'import json,sys; [print(json.loads(l)["reason"]) for l in sys.stdin if l.strip()]'; }
+# has_reason NAME WF QUEUE TEXT: a dead letter of WF/QUEUE has the reason TEXT (the whole line)
+has_reason() {
+	local got
+	got=$(reasons "$2" "$3")
+	grep -qxF -- "$4" <<<"$got" && pass "$1" || fail "$1" "reasons: $(tr '\n' '|' <<<"$got")"
+}
 no_crash() { U ps 2>&1 | grep -q "crash\|fault" && fail "$1-no-crash" "$(U ps 2>&1)" || pass "$1-no-crash"; }
 
 # --- lights ----------------------------------------------------------------
@@ -97,7 +105,8 @@ hue/garage/set {"on":true,"bri":254}'
 	pass lights-queue || fail lights-queue "$(payloads lights lights | tr '\n' ' ')"
 wait_for 30 dlq_is lights motion 1 && pass lights-malformed-dead-lettered ||
 	fail lights-malformed-dead-lettered "$(R XLEN uf:dlq:lights:motion) dead letters"
-U logs lights/lights 2>&1 | grep -q 'bad sensor event: incomplete JSON' && pass lights-malformed-logged ||
+has_reason lights-malformed-reason lights motion "lights: bad sensor event from wemo/kitchen/motion: incomplete JSON: '{\"deviceId\":\"wemo-motion-1\",\"BinaryState\":1,'"
+U logs lights/lights 2>&1 | grep -q 'bad sensor event from wemo/kitchen/motion: incomplete JSON' && pass lights-malformed-logged ||
 	fail lights-malformed-logged "$(U logs lights/lights 2>&1 | tail -3)"
 no_crash lights
 
@@ -126,6 +135,7 @@ ok = ok and all(b[h] == (c.get(h, 0)) for h in range(24))
 sys.exit(0 if ok else 1)
 EOP
 wait_for 30 dlq_is eval fridge-door 1 && pass fdc-bad-dead-lettered || fail fdc-bad-dead-lettered "$(R XLEN uf:dlq:eval:fridge-door) dead letters"
+has_reason fdc-bad-reason eval fridge-door "fdc: door event: payload '$(grep -vx 'open\|close' "$UF_TOP/functions/testdata/fridge-door.txt")' is neither \"open\" nor \"close\""
 no_crash fdc
 
 # --- alert -----------------------------------------------------------------
@@ -156,8 +166,12 @@ got=$(sed -n 's/^WEBHOOK key=[0-9-]* body=//p' "$UF_TMP/hook.log")
 [ "$got" = "$exp" ] && pass alert-webhook || fail alert-webhook "the webhook got: $(cat "$UF_TMP/hook.log")"
 [ "$(kv alert smoke:nest-protect-1)" = 0 ] && [ "$(kv alert smoke:nest-protect-2)" = 1 ] && pass alert-state ||
 	fail alert-state "nest-protect-1 $(kv alert smoke:nest-protect-1), nest-protect-2 $(kv alert smoke:nest-protect-2)"
-U logs alert/alert 2>&1 | grep -q 'bad smoke alarm reading: "smoke_level" must be a number' &&
-	U logs alert/alert 2>&1 | grep -q 'bad smoke alarm reading: incomplete JSON' && pass alert-malformed-logged ||
+r=$(reasons alert smoke)
+grep -q '^alert: bad smoke alarm reading from nest/nest-protect-1/smoke: "smoke_level" must be a number >= 0: ' <<<"$r" &&
+	grep -q '^alert: bad smoke alarm reading from nest/nest-protect-1/smoke: incomplete JSON: ' <<<"$r" && pass alert-malformed-reason ||
+	fail alert-malformed-reason "$r"
+U logs alert/alert 2>&1 | grep -q 'bad smoke alarm reading from nest/.*/smoke: "smoke_level" must be a number' &&
+	U logs alert/alert 2>&1 | grep -q 'bad smoke alarm reading from nest/nest-protect-1/smoke: incomplete JSON' && pass alert-malformed-logged ||
 	fail alert-malformed-logged "$(U logs alert/alert 2>&1 | tail -3)"
 no_crash alert
 
@@ -186,7 +200,14 @@ done
 [ -z "$bad" ] && pass dhs-averages || fail dhs-averages "$bad"
 wait_for 30 dlq_is dhs readings 2 && pass dhs-malformed-dead-lettered ||
 	fail dhs-malformed-dead-lettered "$(R XLEN uf:dlq:dhs:readings) dead letters"
-U logs dhs/dhs 2>&1 | grep -q 'bad weight reading: "weight_kg" must be a number in 1..500' &&
+r=$(reasons dhs readings)
+grep -q '^dhs: bad weight reading from /weight: "weight_kg" must be a number in 1..500: ' <<<"$r" &&
+	grep -q '^dhs: bad weight reading: incomplete JSON: ' <<<"$r" && pass dhs-malformed-reason || fail dhs-malformed-reason "$r"
+# a weights event dhs would never push reaches dhs-stats: dead-lettered there with what is missing
+U push dhs weights '{"user":"carol","weight_kg":70}' >/dev/null || fail dhs-stats-push "push failed"
+wait_for 30 dlq_is dhs weights 1 && pass dhs-stats-bad-dead-lettered || fail dhs-stats-bad-dead-lettered "$(R XLEN uf:dlq:dhs:weights)"
+has_reason dhs-stats-bad-reason dhs weights "dhs-stats: not a reading from dhs: no \"date\" (seconds since the epoch): '{\"user\":\"carol\",\"weight_kg\":70}'"
+U logs dhs/dhs 2>&1 | grep -q 'bad weight reading from /weight: "weight_kg" must be a number in 1..500' &&
 	U logs dhs/dhs 2>&1 | grep -q 'bad weight reading: incomplete JSON' && pass dhs-malformed-logged ||
 	fail dhs-malformed-logged "$(U logs dhs/dhs 2>&1 | tail -3)"
 no_crash dhs
@@ -211,4 +232,5 @@ eq_res() { [ "$(res)" = 9 ]; }
 wait_for 30 eq_res && payloads fib results | tail -2 | tr '\n' ' ' | grep -qx '{"n":10,"fib":55} {"n":30,"fib":832040} ' &&
 	pass fib-push-results || fail fib-push-results "$(payloads fib results | tr '\n' ' ')"
 wait_for 30 dlq_is fib numbers 4 && pass fib-bad-dead-lettered || fail fib-bad-dead-lettered "$(R XLEN uf:dlq:fib:numbers) dead letters"
+has_reason fib-bad-reason fib numbers "fib: '93' is not an index 0..92 (\"N\" or {\"n\":N})"
 no_crash fib
