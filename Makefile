@@ -6,6 +6,8 @@
 #                   make bench-boot / make bench-platform run one); make bench-platform: the platform
 #                   make bench-ingress: the HTTP ingress (bench/http_ingress.sh)
 #                   make bench-edges: HTTP and MQTT ingress and egress, each beside its baseline (bench/edges.sh)
+#                   make bench-usecase: CO2 readings over MQTT -> threshold -> slack-alert -> webhook, cold and
+#                   warm, beside Node-RED (installed by the benchmark from npm) and the paper (bench/usecase.sh)
 #   make install    PREFIX=/usr/local
 
 VERSION  := 0.1.0
@@ -205,6 +207,11 @@ bench-ingress: deps
 	$(MAKE) all
 	./bench/http_ingress.sh $(BUILD)
 
+# the paper's use case (issue 10): MQTT -> threshold -> slack-alert -> webhook beside Node-RED: bench/usecase.sh
+bench-usecase: deps
+	$(MAKE) all
+	./bench/usecase.sh $(BUILD)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/unifaas/include
 	install -m 755 $(BUILD)/bin/unifaas $(BUILD)/bin/uf-hvt $(BUILD)/bin/unifaasd $(DESTDIR)$(PREFIX)/bin/
@@ -215,4 +222,4 @@ install: all
 clean:
 	rm -rf build build-asan
 
-.PHONY: all runtime deps run test bench bench-boot bench-platform bench-edges bench-ingress install clean
+.PHONY: all runtime deps run test bench bench-boot bench-platform bench-edges bench-ingress bench-usecase install clean
