@@ -44,8 +44,8 @@
 # GAP_MS (50), COLD_IDLE_MS (10), NODE_RED_DIR
 # (${XDG_CACHE_HOME:-~/.cache}/unifaas-bench/node-red), NODE_RED_VERSION
 # (the npm tag or version to install, default 4), KEEP=1 (keep the work
-# dir), MONITOR=1 (also record Redis's MONITOR during the run, for the
-# per-hop breakdown in RESULTS.md).
+# dir), MONITOR=1 (record Redis's MONITOR during the run and print where
+# each reading's time goes, hop by hop: bench/usecase_hops.py).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -215,7 +215,8 @@ TMPL=$(sed -n '2p' "$SCK/raw-valid.txt" | sed -e 's/t:[0-9TZ:-]*/t:%T/' -e 's/15
 case $TMPL in *%T*%C*) ;; *) die "no raw template from $SCK/raw-valid.txt line 2: $TMPL" ;; esac
 MON_PID=
 if [ "${MONITOR:-0}" = 1 ]; then
-	R MONITOR >"$UF_TMP/monitor.txt" &
+	REDISCLI_AUTH=$(cat "$PLAT_STATE/redis.pass") redis-cli --no-auth-warning -s "$PLAT_STATE/redis.sock" MONITOR \
+		>"$UF_TMP/monitor.txt" &
 	MON_PID=$!
 fi
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -229,8 +230,11 @@ t0=$SECONDS
 drc=$?
 secs=$((SECONDS - t0))
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
-[ -n "$MON_PID" ] && kill "$MON_PID" 2>/dev/null && cp "$UF_TMP/monitor.txt" "$OUT/usecase-monitor.txt"
-cp "$HOOK_LOG" "$OUT/usecase-hook.log"
+if [ -n "$MON_PID" ]; then
+	kill "$MON_PID" 2>/dev/null
+	MON_PID=
+	python3 bench/usecase_hops.py "$UF_TMP/monitor.txt" "$OUT/usecase-samples.csv" "$ALERT_STEP" >"$UF_TMP/hops.txt" 2>&1
+fi
 
 # ---- the report ----
 echo "== bench/usecase.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(sed -n 's/^model name\t: //p' /proc/cpuinfo | head -1), kernel $(uname -r)"
@@ -256,5 +260,10 @@ END {
 		(nm > 0 && v["unifaas-warm", "mean"] <= 1.5 * nm) ? "met" : "NOT met", nm > 0 ? v["unifaas-warm", "mean"] / nm : 0
 }' "$UF_TMP/drv.out"
 echo "(sd and variance: sample standard deviation in ms and its square in ms^2; the paper's \"variance\" in ms is read as a standard deviation)"
+if [ -f "$UF_TMP/hops.txt" ]; then
+	echo
+	echo "== where the time goes (MONITOR=1: Redis's MONITOR was on during the run, so the figures above are a little inflated)"
+	cat "$UF_TMP/hops.txt"
+fi
 [ "$drc" = 0 ] || echo "usecase.sh: some readings got no alert (driver status $drc); see above" >&2
 exit 0
