@@ -257,7 +257,7 @@ END {
 	printf "targets: cold mean <= 5 ms: %s (%.3f ms); warm mean <= 2 ms: %s (%.3f ms); warm mean within 1.5x of node-red: %s (%.2fx)\n",
 		v["unifaas-cold", "mean"] <= 5 ? "met" : "NOT met", v["unifaas-cold", "mean"],
 		v["unifaas-warm", "mean"] <= 2 ? "met" : "NOT met", v["unifaas-warm", "mean"],
-		(nm > 0 && v["unifaas-warm", "mean"] <= 1.5 * nm) ? "met" : "NOT met", nm > 0 ? v["unifaas-warm", "mean"] / nm : 0
+		(nm > 0 && v["unifaas-warm", "mean"] <= 1.5 * nm) ? "met" : "NOT met", (nm > 0 ? v["unifaas-warm", "mean"] / nm : 0)
 }' "$UF_TMP/drv.out"
 echo "(sd and variance: sample standard deviation in ms and its square in ms^2; the paper's \"variance\" in ms is read as a standard deviation)"
 if [ -f "$UF_TMP/hops.txt" ]; then
