@@ -7,12 +7,15 @@
 # paper's published figures.
 #
 # One private platform (`unifaas up`, own state dir and ports, as the
-# tests' plat_up), one webhook, one broker, three kits, each a device
+# tests' plat_up), one webhook (`unifaas sim slack`, which logs each
+# request's receive time in epoch microseconds), one broker, three kits,
+# each a device
 # account publishing the raw format (the fixture line of
 # /work/shared/testdata/sck/raw-valid.txt with the time and CO2 changed)
 # at QoS 1:
-#   unifaas-cold  workflow uc-cold: co2.yaml's threshold and slack-alert
-#                 steps, min_units 0, idle_ms COLD_IDLE_MS (10): before each
+#   unifaas-cold  workflow uc-cold: co2.yaml's threshold and its alert step
+#                 (slack-alert; co2-slack.yaml's notify while co2.yaml has none),
+#                 min_units 0, idle_ms COLD_IDLE_MS (10): before each
 #                 reading the driver waits until uf:state:units lists no
 #                 unit of it (scaled to zero), so each reading starts both
 #                 units;
@@ -22,7 +25,8 @@
 #                 NODE_RED_DIR, outside the tree) running
 #                 bench/usecase-node-red.json: mqtt in -> function node
 #                 (threshold.c's rule, hysteresis state in flow context) ->
-#                 http request POST.  It subscribes with the platform's
+#                 http request POST, keep-alive, the same message text as
+#                 slack_alert.c.  It subscribes with the platform's
 #                 broker account (a device account may only publish), as
 #                 unifaasd does.
 # Each workflow and Node-RED listen to their own kit's topic only, so a
@@ -107,35 +111,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# ---- the webhook ----
+# ---- the webhook: `unifaas sim slack` (a Slack-like local webhook; its log has t_us, the receive time) ----
 HOOK_LOG=$UF_TMP/hook.log
 : >"$HOOK_LOG"
 HOOK_PORT=$(uf_port) || die "no free port for the webhook"
-if "$UNIFAAS" sim slack --help 2>&1 | grep -q -e "--log"; then
-	"$UNIFAAS" sim slack --port "$HOOK_PORT" --log "$HOOK_LOG" >"$UF_TMP/hook.out" 2>&1 &
-	HOOK_PID=$!
-	HOOK_KIND="unifaas sim slack"
-else
-	# until `unifaas sim slack` is there: a threaded Python receiver, one JSON line per request
-	python3 -c '
-import http.server, json, sys, time
-log = open(sys.argv[2], "a", buffering=1)
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    def log_message(self, *a): pass
-    def do_POST(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(n)
-        t = time.time_ns() // 1000
-        self.send_response(200); self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", "2"); self.end_headers(); self.wfile.write(b"ok")
-        log.write(json.dumps({"t_us": t, "path": self.path, "body": body.decode("utf-8", "replace")}) + "\n")
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-' "$HOOK_PORT" "$HOOK_LOG" >"$UF_TMP/hook.out" 2>&1 &
-	HOOK_PID=$!
-	HOOK_KIND="python3 http.server (bench/usecase.sh)"
-fi
+"$UNIFAAS" sim slack --port "$HOOK_PORT" --log "$HOOK_LOG" >"$UF_TMP/hook.out" 2>&1 &
+HOOK_PID=$!
 HOOK_URL="http://127.0.0.1:$HOOK_PORT/services/T000/B000/bench"
 wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$HOOK_PORT/" || die "the webhook did not start: $(cat "$UF_TMP/hook.out")"
 
@@ -238,7 +219,7 @@ fi
 
 # ---- the report ----
 echo "== bench/usecase.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(sed -n 's/^model name\t: //p' /proc/cpuinfo | head -1), kernel $(uname -r)"
-echo "tree $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' + changes'); workflow steps from $SRC_WF (threshold, $ALERT_STEP); webhook: $HOOK_KIND; Node-RED $NR_VER on Node.js $(node --version)"
+echo "tree $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' + changes'); workflow steps from $SRC_WF (threshold, $ALERT_STEP); webhook: unifaas sim slack; Node-RED $NR_VER on Node.js $(node --version)"
 echo "N=$N readings per pipeline after $WARMUP warm-up rounds, GAP_MS=$GAP_MS, COLD_IDLE_MS=$COLD_IDLE_MS; run took ${secs}s; load average before $load0, after $load1"
 echo
 grep -v '^STAT' "$UF_TMP/drv.out"
