@@ -200,7 +200,15 @@ if [ "${MONITOR:-0}" = 1 ]; then
 		>"$UF_TMP/monitor.txt" &
 	MON_PID=$!
 fi
+stat() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat; }
+busy() { echo "$1 $2" | awk '{b = $3 - $1; i = $4 - $2; printf "%.0f%%", (b + i > 0 ? 100 * b / (b + i) : 0)}'; }
+# what the machine does without us: 2 s with everything up and idle
+cpu0=$(stat)
+sleep 2
+cpu1=$(stat)
+bg=$(busy "$cpu0" "$cpu1")
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
+cpu0=$(stat)
 t0=$SECONDS
 "$DRV" --mqtt-port "$PLAT_MQTT_PORT" --hook-log "$HOOK_LOG" --template "$TMPL" --n "$N" --warmup "$WARMUP" \
 	--gap-ms "$GAP_MS" --redis-sock "$PLAT_STATE/redis.sock" --redis-pass-file "$PLAT_STATE/redis.pass" \
@@ -211,6 +219,8 @@ t0=$SECONDS
 drc=$?
 secs=$((SECONDS - t0))
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
+cpu1=$(stat)
+busy=$(busy "$cpu0" "$cpu1")
 if [ -n "$MON_PID" ]; then
 	kill "$MON_PID" 2>/dev/null
 	MON_PID=
@@ -220,7 +230,7 @@ fi
 # ---- the report ----
 echo "== bench/usecase.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(sed -n 's/^model name\t: //p' /proc/cpuinfo | head -1), kernel $(uname -r)"
 echo "tree $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' + changes'); workflow steps from $SRC_WF (threshold, $ALERT_STEP); webhook: unifaas sim slack; Node-RED $NR_VER on Node.js $(node --version)"
-echo "N=$N readings per pipeline after $WARMUP warm-up rounds, GAP_MS=$GAP_MS, COLD_IDLE_MS=$COLD_IDLE_MS; run took ${secs}s; load average before $load0, after $load1"
+echo "N=$N readings per pipeline after $WARMUP warm-up rounds, GAP_MS=$GAP_MS, COLD_IDLE_MS=$COLD_IDLE_MS; run took ${secs}s; other work kept the machine $bg busy (2 s just before, platform and Node-RED idle), $busy over the run (ours included); load average before $load0, after $load1"
 echo
 grep -v '^STAT' "$UF_TMP/drv.out"
 awk '
