@@ -101,9 +101,9 @@ $(BUILD)/bin/unifaas: $(CLI_FRONT_SRCS) cli/cli.h include/unifaas/uf_abi.h $(TEN
 	@mkdir -p $(dir $@)
 	$(TENDER_CC) $(TENDER_CFLAGS) $(filter %.c %.o,$^) -o $@ $(HOST_LDFLAGS) $(HVT_STATIC) $(HIREDIS)
 
-$(LIBDIR)/unifaas-api: $(CLI_API_SRCS) cli/cli.h daemon/egress_call.h include/unifaas/uf_abi.h $(COMMON_OBJS)
+$(LIBDIR)/unifaas-api: $(CLI_API_SRCS) cli/cli.h cli/sim.h daemon/egress_call.h include/unifaas/uf_abi.h $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -Idaemon $(filter %.c %.o,$^) -o $@ $(HOST_LDFLAGS) $$(pkg-config --libs libcurl jansson hiredis libcrypto libmosquitto libmicrohttpd) -lpthread
+	$(CC) $(HOST_CFLAGS) -Idaemon $(filter %.c %.o,$^) -o $@ $(HOST_LDFLAGS) $$(pkg-config --libs libcurl jansson hiredis libcrypto libmosquitto libmicrohttpd) -lpthread -lm
 
 # unifaasd: glibc, dynamically linked (it starts once; the tender is what
 # must start fast).

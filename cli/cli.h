@@ -147,7 +147,7 @@ int cmd_device(int argc, char **argv);
 #define DEVICE_PASS_LEN 64
 int broker_devices_rekey(const char *cmd, const struct cli_state *st, char **names, char **filters, size_t n,
                          char (*pass)[DEVICE_PASS_LEN]);
-/* sim.c: `unifaas sim sck`, simulated Smart Citizen Kits */
+/* sim.c: `unifaas sim KIND`, simulated devices (sim.h says more) */
 int cmd_sim(int argc, char **argv);
 /* An option's number from min to max into *out; 0, or -1 after "unifaas:
  * CMD: OPT 'V': expected a number ..." and the command's short usage. */

@@ -1,63 +1,51 @@
 /*
- * sim.c - `unifaas sim sck`: simulated Smart Citizen Kits publishing their
- * readings to the platform's broker the way a kit does.
+ * sim.c - `unifaas sim KIND`: simulated devices publishing to the
+ * platform's broker the way real ones do (docs/cli.md).
  *
- * Each kit is a device account (broker.c's registry, the code of `unifaas
- * device add`) named PREFIX1..PREFIXN, its token; the simulator gives it a
- * fresh password at each run (so re-running re-keys the same accounts) with
- * the one filter device/sck/<token>/#, connects with the token as client id
- * and publishes to device/sck/<token>/readings/raw (the raw format) or
- * device/sck/<token>/readings (the JSON format), both as
- * /work/shared/testdata/sck/README.md (docs/cli.md) defines them, CO2 as
- * sensor 158.
+ * The table `simulators` maps a name to a device kind (sim.h: sim_sck.c's
+ * Smart Citizen Kit, sim_home.c's motion sensor, body analyzer, smoke
+ * alarm and fridge door), run by the driver below, or to a command of its
+ * own.  The driver parses the options every kind has and the kind's own,
+ * makes each device a device account (broker.c's registry, the code of
+ * `unifaas device add`) named PREFIX1..PREFIXN, its token; gives it a
+ * fresh password at each run (so re-running re-keys the same accounts)
+ * with the one topic filter the kind gives it, connects it with its name as
+ * client id, then publishes each device's messages when they are due
+ * (every --interval-ms, or when the kind says), the earliest first and
+ * devices due together in their order.
  *
  * Invariants: every publish is QoS 1 and counted as published only once
  * its PUBACK came back, so "published N" is what the broker took; the run
- * is bounded (count readings per kit); the values of a run depend only on
- * --seed, the pattern and the count (never the clock, except the
- * timestamps).
+ * is bounded (count messages per device); the values of a run depend only
+ * on --seed and the options (never the clock, except timestamps).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <mosquitto.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "sim.h"
 
-#define SIM_DEVICES_MAX 1000
-#define SIM_ACK_MS      5000 /* a PUBACK later than this: a failure */
-#define SIM_CONNECT_MS  5000 /* the broker reads a new account on SIGHUP: retry refusals this long */
+#define SIM_ACK_MS     5000 /* a PUBACK later than this: a failure */
+#define SIM_CONNECT_MS 5000 /* the broker reads a new account on SIGHUP: retry refusals this long */
+#define SIM_OPTS_MAX   12   /* options of one simulator (cli_getopt takes 13) */
 
-enum co2_pattern { CO2_RISING, CO2_STEADY, CO2_NOISY, CO2_PEAK };
-static const char *const co2_names[] = {"rising", "steady", "noisy", "peak"};
-enum sim_format { FMT_RAW, FMT_JSON, FMT_MIXED };
-
-struct kit {
-	char name[UF_NAME_MAX + 1];
-	char filter[UF_NAME_MAX + 32];
-	struct mosquitto *m;
-	uint64_t rng;
-	int connack; /* -1 waiting, else the CONNACK's code */
-	int acked;   /* the mid of the last PUBACK */
-	int json;
+/* Every simulator: a device kind, run by the driver below, or a command of
+ * its own (argv[0] its name, then the other arguments). */
+static const struct {
+	const char *name;
+	const struct sim_kind *kind;
+	int (*cmd)(int argc, char **argv);
+} simulators[] = {
+    {"sck", &sim_sck, NULL},     {"motion", &sim_motion, NULL}, {"weight", &sim_weight, NULL},
+    {"smoke", &sim_smoke, NULL}, {"door", &sim_door, NULL},     {"slack", NULL, cmd_sim_slack},
 };
+#define SIM_NAMES_LIST "sck, motion, weight, smoke, door or slack"
 
-struct sim {
-	unsigned devices, interval_ms, count;
-	enum co2_pattern co2;
-	enum sim_format format;
-	uint64_t seed;
-	const char *prefix;
-	char host[256];
-	int port;
-};
-
-/* splitmix64: small, and the same numbers everywhere for one seed */
-static uint64_t rng_next(uint64_t *s)
+uint64_t sim_rng_next(uint64_t *s)
 {
 	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -65,136 +53,29 @@ static uint64_t rng_next(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
-/* uniform in [-1, 1] */
-static double rng_unit(uint64_t *s)
+double sim_rng_unit(uint64_t *s)
 {
-	return (double)(rng_next(s) >> 11) / (double)(1ull << 52) - 1.0;
+	return (double)(sim_rng_next(s) >> 11) / (double)(1ull << 52) - 1.0;
 }
 
-/* CO2 in ppm of reading k (0..n-1) */
-static int co2_value(const struct sim *sim, struct kit *k, unsigned i)
+double sim_rng_frac(uint64_t *s)
 {
-	switch (sim->co2) {
-	case CO2_RISING: /* 400 -> 2500 ppm over the run */
-		return 400 + (int)(2100.0 * i / (sim->count > 1 ? sim->count - 1 : 1) + 0.5);
-	case CO2_PEAK: { /* 400 -> 2500 at the middle reading -> 400 at the last */
-		double x = (double)i / (sim->count > 1 ? sim->count - 1 : 1);
-		return 400 + (int)(2100.0 * (1 - (x < 0.5 ? 1 - 2 * x : 2 * x - 1)) + 0.5);
-	}
-	case CO2_STEADY:
-		return 600 + (int)(5 * rng_unit(&k->rng));
-	default: /* noisy: around 1000 ppm */
-		return 1000 + (int)(150 * rng_unit(&k->rng));
-	}
+	return (double)(sim_rng_next(s) >> 11) / (double)(1ull << 53);
 }
 
-/* The payload of reading i of kit k into buf, its topic into topic. */
-static void reading(const struct sim *sim, struct kit *k, unsigned i, char *topic, size_t tlen, char *buf, size_t len)
+void sim_utc_now(char *buf, size_t len)
 {
-	char ts[32];
 	time_t now = time(NULL);
 	struct tm tm;
 	gmtime_r(&now, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	int co2 = co2_value(sim, k, i);
-	double temp = 21.0 + 0.5 * rng_unit(&k->rng), hum = 45.0 + 2 * rng_unit(&k->rng);
-	int battery = 100 - (int)(i / 10 % 100);
-	if (k->json) {
-		snprintf(topic, tlen, "device/sck/%s/readings", k->name);
-		snprintf(buf, len,
-		         "{\"data\":[{\"recorded_at\":\"%s\",\"sensors\":[{\"id\":158,\"value\":%d},"
-		         "{\"id\":55,\"value\":%.2f},{\"id\":56,\"value\":%.2f},{\"id\":10,\"value\":%d}]}]}",
-		         ts, co2, temp, hum, battery);
-	} else {
-		snprintf(topic, tlen, "device/sck/%s/readings/raw", k->name);
-		snprintf(buf, len, "{t:%s,10:%d,55:%.2f,56:%.2f,158:%d}", ts, battery, temp, hum, co2);
-	}
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void on_connect(struct mosquitto *m, void *obj, int rc)
+int sim_bad(const char *opt, const char *v, const char *expected)
 {
-	(void)m;
-	((struct kit *)obj)->connack = rc;
-}
-
-static void on_publish(struct mosquitto *m, void *obj, int mid)
-{
-	(void)m;
-	((struct kit *)obj)->acked = mid;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Connects kit k; retries a refused login while the broker reads its new
- * account.  0, or -1 after printing why. */
-static int kit_connect(const struct sim *sim, struct kit *k, const char *pass, const char *url)
-{
-	long long end = now_ms() + SIM_CONNECT_MS;
-	int rc;
-	if (!(k->m = mosquitto_new(k->name, true, k))) {
-		fprintf(stderr, "unifaas: sim: %s: cannot make an MQTT client: %s\n", k->name, strerror(errno));
-		return -1;
-	}
-	mosquitto_connect_callback_set(k->m, on_connect);
-	mosquitto_publish_callback_set(k->m, on_publish);
-	mosquitto_username_pw_set(k->m, k->name, pass);
-	for (;;) {
-		k->connack = -1;
-		rc = mosquitto_connect(k->m, sim->host, sim->port, 60);
-		if (rc != MOSQ_ERR_SUCCESS) {
-			fprintf(stderr,
-			        "unifaas: sim: cannot reach the broker at %s (mqtt_url in the state dir's "
-			        "unifaas.conf): %s: "
-			        "%s\n",
-			        url, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc), UF_HINT_UP);
-			return -1;
-		}
-		while (k->connack < 0 && now_ms() < end)
-			if (mosquitto_loop(k->m, 100, 1) != MOSQ_ERR_SUCCESS && k->connack < 0)
-				break;
-		if (k->connack == 0)
-			return 0;
-		if (now_ms() >= end)
-			break;
-		mosquitto_disconnect(k->m);
-		usleep(100 * 1000);
-	}
-	fprintf(stderr, "unifaas: sim: %s: the broker at %s refused the connection: %s\n", k->name, url,
-	        k->connack < 0 ? "no CONNACK" : mosquitto_connack_string(k->connack));
+	fprintf(stderr, "unifaas: sim: %s '%s': expected %s\n", opt, v, expected);
+	cli_short_usage("sim");
 	return -1;
-}
-
-/* Publishes one message at QoS 1 and waits for its PUBACK.  0, or -1 after
- * printing why (the caller counts a failure and reconnects). */
-static int kit_publish(struct kit *k, const char *topic, const char *payload)
-{
-	int mid, rc = mosquitto_publish(k->m, &mid, topic, (int)strlen(payload), payload, 1, false);
-	long long end = now_ms() + SIM_ACK_MS;
-	while (rc == MOSQ_ERR_SUCCESS && k->acked != mid && now_ms() < end)
-		rc = mosquitto_loop(k->m, 100, 1);
-	if (k->acked == mid)
-		return 0;
-	fprintf(stderr, "unifaas: sim: %s: publish to %s failed: %s\n", k->name, topic,
-	        rc != MOSQ_ERR_SUCCESS ? mosquitto_strerror(rc) : "no PUBACK within 5 s");
-	return -1;
-}
-
-/* Sleeps ms while the clients keep their connections. */
-static void sim_wait(struct kit *kits, unsigned n, unsigned ms)
-{
-	long long end = now_ms() + ms;
-	while (now_ms() < end) {
-		for (unsigned i = 0; i < n; i++)
-			mosquitto_loop(kits[i].m, 0, 1);
-		long long left = end - now_ms();
-		if (left > 0)
-			usleep((useconds_t)(left > 50 ? 50 : left) * 1000);
-	}
 }
 
 int sim_opt_uint(const char *cmd, const char *opt, const char *v, unsigned long long min, unsigned long long max,
@@ -212,128 +93,148 @@ int sim_opt_uint(const char *cmd, const char *opt, const char *v, unsigned long 
 	return 0;
 }
 
-static int opt_uint(const char *opt, const char *v, unsigned long long min, unsigned long long max,
-                    unsigned long long *out)
+int sim_opt_names(const char *opt, const char *v, struct sim_names *names)
 {
-	return sim_opt_uint("sim", opt, v, min, max, out);
+	free(names->buf);
+	*names = (struct sim_names){.buf = strdup(v)};
+	if (!names->buf)
+		return sim_bad(opt, v, "a shorter list (out of memory)");
+	for (char *p = names->buf, *next; p; p = next) {
+		size_t n = strcspn(p, ",");
+		next = p[n] ? p + n + 1 : NULL;
+		p[n] = 0;
+		int ok = n >= 1 && n <= UF_NAME_MAX && names->n < SIM_NAMES_MAX;
+		for (size_t i = 0; ok && i < n; i++)
+			ok = isalnum((unsigned char)p[i]) || p[i] == '_' || p[i] == '-';
+		if (!ok)
+			return sim_bad(opt, v, "NAME[,NAME]... (at most 64 names, each 1..48 of A-Z a-z 0-9 _ -)");
+		names->name[names->n++] = p;
+	}
+	return 0;
 }
 
-/* --devices N --interval-ms T --co2 P --count M --duration S --format F
- * --seed S --prefix P into sim.  -1 to run, else the exit code (UF_EX_USAGE,
- * or UF_EX_OK after --help). */
-static int sim_options(int argc, char **argv, struct sim *sim)
+/* The simulator named on the command line: the first argument that is
+ * neither an option nor an option's value (every option of sim but --help
+ * takes one), or NULL. */
+static const char *sim_named(int argc, char **argv)
 {
-	static const struct option opts[] = {{"devices", required_argument, NULL, 'n'},
-	                                     {"interval-ms", required_argument, NULL, 'i'},
-	                                     {"co2", required_argument, NULL, 'c'},
-	                                     {"count", required_argument, NULL, 'm'},
-	                                     {"duration", required_argument, NULL, 'd'},
-	                                     {"format", required_argument, NULL, 'f'},
-	                                     {"seed", required_argument, NULL, 's'},
-	                                     {"prefix", required_argument, NULL, 'p'},
-	                                     {NULL, 0, NULL, 0}};
-	unsigned long long v, duration = 0;
-	int c, have_count = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--"))
+			return i + 1 < argc ? argv[i + 1] : NULL;
+		if (a[0] != '-' || !a[1])
+			return a;
+		if (strcmp(a, "--help") && strcmp(a, "-h") && !strchr(a, '='))
+			i++;
+	}
+	return NULL;
+}
 
-	*sim = (struct sim){.devices = 1,
-	                    .interval_ms = 1000,
-	                    .count = 10,
-	                    .co2 = CO2_STEADY,
-	                    .format = FMT_RAW,
-	                    .seed = (uint64_t)time(NULL),
-	                    .prefix = "sck-sim-"};
-	while ((c = cli_getopt("sim", argc, argv, "", opts)) != -1) {
-		switch (c) {
-		case 'n':
-			if (opt_uint("--devices", optarg, 1, SIM_DEVICES_MAX, &v) < 0)
-				return UF_EX_USAGE;
-			sim->devices = (unsigned)v;
-			break;
-		case 'i':
-			if (opt_uint("--interval-ms", optarg, 0, 3600000, &v) < 0)
-				return UF_EX_USAGE;
-			sim->interval_ms = (unsigned)v;
-			break;
-		case 'm':
-			if (opt_uint("--count", optarg, 1, 1000000, &v) < 0)
-				return UF_EX_USAGE;
-			sim->count = (unsigned)v;
-			have_count = 1;
-			break;
-		case 'd':
-			if (opt_uint("--duration", optarg, 1, 86400, &duration) < 0)
-				return UF_EX_USAGE;
-			break;
-		case 's':
-			if (opt_uint("--seed", optarg, 0, UINT64_MAX, &v) < 0)
-				return UF_EX_USAGE;
-			sim->seed = v;
-			break;
-		case 'c':
-			if (!strcmp(optarg, "rising"))
-				sim->co2 = CO2_RISING;
-			else if (!strcmp(optarg, "steady"))
-				sim->co2 = CO2_STEADY;
-			else if (!strcmp(optarg, "noisy"))
-				sim->co2 = CO2_NOISY;
-			else if (!strcmp(optarg, "peak"))
-				sim->co2 = CO2_PEAK;
-			else {
-				fprintf(stderr, "unifaas: sim: --co2 '%s': expected rising, peak, steady or noisy\n",
-				        optarg);
-				return UF_EX_USAGE;
-			}
-			break;
-		case 'f':
-			if (!strcmp(optarg, "raw"))
-				sim->format = FMT_RAW;
-			else if (!strcmp(optarg, "json"))
-				sim->format = FMT_JSON;
-			else if (!strcmp(optarg, "mixed"))
-				sim->format = FMT_MIXED;
-			else {
-				fprintf(stderr, "unifaas: sim: --format '%s': expected raw, json or mixed\n", optarg);
-				return UF_EX_USAGE;
-			}
-			break;
-		case 'p':
-			sim->prefix = optarg;
-			break;
-		default:
-			return c == 'h' ? UF_EX_OK : UF_EX_USAGE;
-		}
+/* The options every device kind has. */
+static int sim_common_option(struct sim *sim, int c, const char *arg, unsigned long long *duration)
+{
+	unsigned long long v;
+	switch (c) {
+	case 'n':
+		if (sim_opt_uint("sim", "--devices", arg, 1, SIM_DEVICES_MAX, &v) < 0)
+			return -1;
+		sim->devices = (unsigned)v;
+		sim->have_devices = 1;
+		return 0;
+	case 'i':
+		if (sim_opt_uint("sim", "--interval-ms", arg, 0, 3600000, &v) < 0)
+			return -1;
+		sim->interval_ms = (unsigned)v;
+		sim->have_interval = 1;
+		return 0;
+	case 'm':
+		if (sim_opt_uint("sim", "--count", arg, 1, SIM_COUNT_MAX, &v) < 0)
+			return -1;
+		sim->count = (unsigned)v;
+		return 0;
+	case 'd':
+		return sim_opt_uint("sim", "--duration", arg, 1, 86400, duration);
+	case 's':
+		if (sim_opt_uint("sim", "--seed", arg, 0, UINT64_MAX, &v) < 0)
+			return -1;
+		sim->seed = v;
+		return 0;
+	case 'p':
+		sim->prefix = arg;
+		return 0;
 	}
-	if (duration && have_count) {
-		fprintf(stderr, "unifaas: sim: --count and --duration: give one of them\n");
-		return UF_EX_USAGE;
-	}
-	if (duration) {
-		if (sim->interval_ms == 0) {
-			fprintf(stderr, "unifaas: sim: --duration needs an --interval-ms above 0\n");
-			return UF_EX_USAGE;
-		}
-		unsigned long long n = duration * 1000 / sim->interval_ms;
-		sim->count = n < 1 ? 1 : n > 1000000 ? 1000000 : (unsigned)n;
-	}
-	if (cli_nargs("sim", argc, argv, 1, 1) < 0)
-		return UF_EX_USAGE;
-	if (strcmp(argv[optind], "sck")) {
-		fprintf(stderr, "unifaas: sim: unknown simulator '%s': expected sck\n", argv[optind]);
-		return UF_EX_USAGE;
-	}
+	return -1;
+}
+
+/* The devices' names P1..PN must be device names, not the platform's. */
+static int sim_check_prefix(const struct sim *sim)
+{
 	char name[UF_NAME_MAX + 32];
 	int n = snprintf(name, sizeof(name), "%s%u", sim->prefix, sim->devices);
 	if (n < 0 || (size_t)n >= sizeof(name) || !cli_name_ok("sim", UF_NAME_DEVICE, name)) {
 		fprintf(stderr,
 		        "unifaas: sim: --prefix '%s': the device names (%s1..%s%u) must be valid device names\n",
 		        sim->prefix, sim->prefix, sim->prefix, sim->devices);
-		return UF_EX_USAGE;
+		return -1;
 	}
 	if (!strncmp(name, UF_MQTT_PLATFORM, strlen(UF_MQTT_PLATFORM))) {
 		fprintf(stderr, "unifaas: sim: --prefix '%s': names starting with '%s' are the platform's\n",
 		        sim->prefix, UF_MQTT_PLATFORM);
+		return -1;
+	}
+	return 0;
+}
+
+/* The options of kind k (or, with k NULL, only the common ones: for --help
+ * and the messages) into sim.  -1 to run, else the exit code (UF_EX_USAGE,
+ * or UF_EX_OK after --help). */
+static int sim_options(int argc, char **argv, const struct sim_kind *k, struct sim *sim)
+{
+	static const struct option common[] = {
+	    {"devices", required_argument, NULL, 'n'}, {"interval-ms", required_argument, NULL, 'i'},
+	    {"count", required_argument, NULL, 'm'},   {"duration", required_argument, NULL, 'd'},
+	    {"seed", required_argument, NULL, 's'},    {"prefix", required_argument, NULL, 'p'}};
+	struct option opts[SIM_OPTS_MAX + 1];
+	size_t n = 0;
+	unsigned long long duration = 0;
+	int c, have_count = 0;
+
+	for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
+		opts[n++] = common[i];
+	for (size_t i = 0; k && k->opts[i].name && n < SIM_OPTS_MAX; i++)
+		opts[n++] = k->opts[i];
+	opts[n] = (struct option){NULL, 0, NULL, 0};
+	*sim = (struct sim){.kind = k,
+	                    .devices = 1,
+	                    .interval_ms = 1000,
+	                    .count = 10,
+	                    .seed = (uint64_t)time(NULL),
+	                    .prefix = k ? k->prefix : ""};
+	if (k && k->defaults)
+		k->defaults(sim);
+	while ((c = cli_getopt("sim", argc, argv, "", opts)) != -1) {
+		if (c == 'h' || c == '?')
+			return c == 'h' ? UF_EX_OK : UF_EX_USAGE;
+		have_count |= c == 'm';
+		if (c >= 0x200 ? k->option(sim, c, optarg) : sim_common_option(sim, c, optarg, &duration))
+			return UF_EX_USAGE;
+	}
+	if (cli_nargs("sim", argc, argv, 1, 1) < 0 || !k)
+		return UF_EX_USAGE;
+	if (duration && have_count) {
+		fprintf(stderr, "unifaas: sim: --count and --duration: give one of them\n");
 		return UF_EX_USAGE;
 	}
+	if (duration && !k->gap_ms) {
+		if (sim->interval_ms == 0) {
+			fprintf(stderr, "unifaas: sim: --duration needs an --interval-ms above 0\n");
+			return UF_EX_USAGE;
+		}
+		unsigned long long m = duration * 1000 / sim->interval_ms;
+		sim->count = m < 1 ? 1 : m > SIM_COUNT_MAX ? SIM_COUNT_MAX : (unsigned)m;
+	}
+	if ((k->check && k->check(sim, duration) < 0) || sim_check_prefix(sim) < 0)
+		return UF_EX_USAGE;
 	return -1;
 }
 
@@ -354,86 +255,247 @@ static int sim_broker(const char *url, struct sim *sim)
 	return 0;
 }
 
-int cmd_sim(int argc, char **argv)
+static void on_connect(struct mosquitto *m, void *obj, int rc)
 {
-	struct sim sim;
-	struct cli_state st;
-	char err[512], topic[UF_NAME_MAX + 64], payload[512];
-	char **names = NULL, **filters = NULL, (*pass)[DEVICE_PASS_LEN] = NULL;
-	struct kit *kits = NULL;
+	(void)m;
+	((struct sim_dev *)obj)->connack = rc;
+}
+
+static void on_publish(struct mosquitto *m, void *obj, int mid)
+{
+	(void)m;
+	((struct sim_dev *)obj)->acked = mid;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Connects device d; retries a refused login while the broker reads its
+ * new account.  0, or -1 after printing why. */
+static int dev_connect(const struct sim *sim, struct sim_dev *d, const char *pass, const char *url)
+{
+	long long end = now_ms() + SIM_CONNECT_MS;
+	int rc;
+	if (!(d->m = mosquitto_new(d->name, true, d))) {
+		fprintf(stderr, "unifaas: sim: %s: cannot make an MQTT client: %s\n", d->name, strerror(errno));
+		return -1;
+	}
+	mosquitto_connect_callback_set(d->m, on_connect);
+	mosquitto_publish_callback_set(d->m, on_publish);
+	mosquitto_username_pw_set(d->m, d->name, pass);
+	for (;;) {
+		d->connack = -1;
+		rc = mosquitto_connect(d->m, sim->host, sim->port, 60);
+		if (rc != MOSQ_ERR_SUCCESS) {
+			fprintf(stderr,
+			        "unifaas: sim: cannot reach the broker at %s (mqtt_url in the state dir's "
+			        "unifaas.conf): %s: "
+			        "%s\n",
+			        url, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc), UF_HINT_UP);
+			return -1;
+		}
+		while (d->connack < 0 && now_ms() < end)
+			if (mosquitto_loop(d->m, 100, 1) != MOSQ_ERR_SUCCESS && d->connack < 0)
+				break;
+		if (d->connack == 0)
+			return 0;
+		if (now_ms() >= end)
+			break;
+		mosquitto_disconnect(d->m);
+		usleep(100 * 1000);
+	}
+	fprintf(stderr, "unifaas: sim: %s: the broker at %s refused the connection: %s\n", d->name, url,
+	        d->connack < 0 ? "no CONNACK" : mosquitto_connack_string(d->connack));
+	return -1;
+}
+
+/* Publishes one message at QoS 1 and waits for its PUBACK.  0, or -1 after
+ * printing why (the caller counts a failure and reconnects). */
+static int dev_publish(struct sim_dev *d, const char *topic, const char *payload)
+{
+	int mid, rc = mosquitto_publish(d->m, &mid, topic, (int)strlen(payload), payload, 1, false);
+	long long end = now_ms() + SIM_ACK_MS;
+	while (rc == MOSQ_ERR_SUCCESS && d->acked != mid && now_ms() < end)
+		rc = mosquitto_loop(d->m, 100, 1);
+	if (d->acked == mid)
+		return 0;
+	fprintf(stderr, "unifaas: sim: %s: publish to %s failed: %s\n", d->name, topic,
+	        rc != MOSQ_ERR_SUCCESS ? mosquitto_strerror(rc) : "no PUBACK within 5 s");
+	return -1;
+}
+
+/* Waits until the monotonic time `until` while the clients keep their connections. */
+static void sim_wait(struct sim_dev *devs, unsigned n, long long until)
+{
+	while (now_ms() < until) {
+		for (unsigned i = 0; i < n; i++)
+			mosquitto_loop(devs[i].m, 0, 1);
+		long long left = until - now_ms();
+		if (left > 0)
+			usleep((useconds_t)(left > 50 ? 50 : left) * 1000);
+	}
+}
+
+/* The device whose next message is due first (the first of those due
+ * together), or NULL when every device has sent all its messages. */
+static struct sim_dev *sim_next(const struct sim *sim, struct sim_dev *devs)
+{
+	struct sim_dev *next = NULL;
+	for (unsigned i = 0; i < sim->devices; i++)
+		if (devs[i].sent < sim->count && (!next || devs[i].due_ms < next->due_ms))
+			next = &devs[i];
+	return next;
+}
+
+/* Sends every device's messages, each printed as 'TOPIC PAYLOAD' once
+ * acknowledged; the number that failed. */
+static unsigned long sim_publish_all(const struct sim *sim, struct sim_dev *devs)
+{
+	char topic[UF_NAME_MAX + 128], payload[512];
 	unsigned long published = 0, failed = 0;
-	if (argc > 1 && !strcmp(argv[1], "slack")) /* sim_slack.c */
-		return cmd_sim_slack(argc - 1, argv + 1);
-	int ex = sim_options(argc, argv, &sim);
-	if (ex >= 0)
-		return ex;
+	long long start = now_ms();
+	struct sim_dev *d;
+	for (unsigned i = 0; i < sim->devices; i++)
+		devs[i].due_ms = start;
+	while ((d = sim_next(sim, devs))) {
+		sim_wait(devs, sim->devices, d->due_ms);
+		sim->kind->message(sim, d, d->sent, topic, sizeof(topic), payload, sizeof(payload));
+		if (dev_publish(d, topic, payload) == 0) {
+			published++;
+			printf("%s %s\n", topic, payload);
+		} else {
+			failed++;
+			mosquitto_reconnect(d->m);
+		}
+		fflush(stdout);
+		if (++d->sent < sim->count)
+			d->due_ms += sim->kind->gap_ms ? sim->kind->gap_ms(sim, d, d->sent) : sim->interval_ms;
+	}
+	printf("published %lu, failed %lu\n", published, failed);
+	return failed;
+}
+
+/* Makes the device accounts and connects them: the exit code of a failure, or -1. */
+static int sim_connect_all(const struct sim *sim, const struct cli_state *st, struct sim_dev *devs)
+{
+	char **names = calloc(sim->devices, sizeof(*names)), **filters = calloc(sim->devices, sizeof(*filters));
+	char(*pass)[DEVICE_PASS_LEN] = calloc(sim->devices, sizeof(*pass));
+	int ex = UF_EX_ERROR;
+	if (!names || !filters || !pass) {
+		fprintf(stderr, "unifaas: sim: out of memory\n");
+		goto out;
+	}
+	for (unsigned i = 0; i < sim->devices; i++) {
+		names[i] = devs[i].name;
+		filters[i] = devs[i].filter;
+	}
+	if (broker_devices_rekey("sim", st, names, filters, sim->devices, pass) < 0)
+		goto out;
+	ex = UF_EX_NOT_RUNNING;
+	for (unsigned i = 0; i < sim->devices; i++)
+		if (dev_connect(sim, &devs[i], pass[i], st->mqtt_url) < 0)
+			goto out;
+	ex = -1;
+out:
+	if (pass)
+		memset(pass, 0, sim->devices * sizeof(*pass));
+	free(names);
+	free(filters);
+	free(pass);
+	return ex;
+}
+
+/* Runs the devices of sim->kind; the exit code. */
+static int sim_run(struct sim *sim)
+{
+	const struct sim_kind *k = sim->kind;
+	struct cli_state st;
+	char err[512], what[160];
+	struct sim_dev *devs = NULL;
+	int ex;
 	if (state_locate("sim", &st) < 0)
 		return UF_EX_NOT_RUNNING;
 	if (state_load(&st, err, sizeof(err)) < 0) {
 		fprintf(stderr, "unifaas: sim: %s\n", err);
 		return UF_EX_NOT_RUNNING;
 	}
-	if (sim_broker(st.mqtt_url, &sim) < 0)
+	if (sim_broker(st.mqtt_url, sim) < 0)
 		return UF_EX_ERROR;
-	ex = UF_EX_ERROR;
-	kits = calloc(sim.devices, sizeof(*kits));
-	names = calloc(sim.devices, sizeof(*names));
-	filters = calloc(sim.devices, sizeof(*filters));
-	pass = calloc(sim.devices, sizeof(*pass));
-	if (!kits || !names || !filters || !pass)
-		goto out;
-	for (unsigned i = 0; i < sim.devices; i++) {
-		struct kit *k = &kits[i];
-		snprintf(k->name, sizeof(k->name), "%s%u", sim.prefix, i + 1);
-		snprintf(k->filter, sizeof(k->filter), "device/sck/%s/#", k->name);
-		k->rng = sim.seed * 1000003u + i;
-		k->json = sim.format == FMT_JSON || (sim.format == FMT_MIXED && i % 2);
-		names[i] = k->name;
-		filters[i] = k->filter;
+	if (!(devs = calloc(sim->devices, sizeof(*devs)))) {
+		fprintf(stderr, "unifaas: sim: out of memory\n");
+		return UF_EX_ERROR;
 	}
-	if (broker_devices_rekey("sim", &st, names, filters, sim.devices, pass) < 0)
-		goto out;
+	for (unsigned i = 0; i < sim->devices; i++) {
+		struct sim_dev *d = &devs[i];
+		snprintf(d->name, sizeof(d->name), "%s%u", sim->prefix, i + 1);
+		d->idx = i;
+		d->rng = sim->seed * 1000003u + i;
+		d->room = sim->rooms.n ? sim->rooms.name[i % sim->rooms.n] : NULL;
+		k->setup(sim, d);
+	}
 	mosquitto_lib_init();
-	for (unsigned i = 0; i < sim.devices; i++)
-		if (kit_connect(&sim, &kits[i], pass[i], st.mqtt_url) < 0) {
-			ex = UF_EX_NOT_RUNNING;
-			goto out;
-		}
-	printf("sim sck: %u kit%s (%s1..%s%u), %u readings each, every %u ms, co2 %s, seed %llu, broker %s\n",
-	       sim.devices, sim.devices == 1 ? "" : "s", sim.prefix, sim.prefix, sim.devices, sim.count,
-	       sim.interval_ms, co2_names[sim.co2], (unsigned long long)sim.seed, st.mqtt_url);
+	if ((ex = sim_connect_all(sim, &st, devs)) >= 0)
+		goto out;
+	k->describe(sim, what, sizeof(what));
+	printf("sim %s: %u %s%s (%s1..%s%u), %u messages each, ", k->name, sim->devices, k->device,
+	       sim->devices == 1 ? "" : "s", sim->prefix, sim->prefix, sim->devices, sim->count);
+	if (!k->gap_ms)
+		printf("every %u ms, ", sim->interval_ms);
+	printf("%s, seed %llu, broker %s\n", what, (unsigned long long)sim->seed, st.mqtt_url);
 	fflush(stdout);
-	for (unsigned r = 0; r < sim.count; r++) {
-		if (r && sim.interval_ms)
-			sim_wait(kits, sim.devices, sim.interval_ms);
-		for (unsigned i = 0; i < sim.devices; i++) {
-			struct kit *k = &kits[i];
-			reading(&sim, k, r, topic, sizeof(topic), payload, sizeof(payload));
-			if (kit_publish(k, topic, payload) == 0) {
-				published++;
-				printf("%s %s\n", topic, payload);
-			} else {
-				failed++;
-				mosquitto_reconnect(k->m);
-			}
-			fflush(stdout);
-		}
-	}
-	printf("published %lu, failed %lu\n", published, failed);
-	ex = failed ? UF_EX_ERROR : UF_EX_OK;
+	ex = sim_publish_all(sim, devs) ? UF_EX_ERROR : UF_EX_OK;
 out:
-	if (kits)
-		for (unsigned i = 0; i < sim.devices; i++)
-			if (kits[i].m) {
-				mosquitto_disconnect(kits[i].m);
-				mosquitto_destroy(kits[i].m);
-			}
-	if (pass)
-		memset(pass, 0, sim.devices * sizeof(*pass));
-	free(kits);
-	free(names);
-	free(filters);
-	free(pass);
+	for (unsigned i = 0; i < sim->devices; i++)
+		if (devs[i].m) {
+			mosquitto_disconnect(devs[i].m);
+			mosquitto_destroy(devs[i].m);
+		}
+	free(devs);
 	mosquitto_lib_cleanup();
+	return ex;
+}
+
+/* Runs a simulator that is a command of its own with argv[0] its name and
+ * the other arguments after it. */
+static int sim_command(int (*cmd)(int, char **), const char *name, int argc, char **argv)
+{
+	char **args = calloc((size_t)argc + 1, sizeof(*args));
+	int n = 1, ex;
+	if (!args) {
+		fprintf(stderr, "unifaas: sim: out of memory\n");
+		return UF_EX_ERROR;
+	}
+	args[0] = (char *)name;
+	for (int i = 1; i < argc; i++)
+		if (argv[i] != name)
+			args[n++] = argv[i];
+	ex = cmd(n, args);
+	free(args);
+	return ex;
+}
+
+int cmd_sim(int argc, char **argv)
+{
+	const char *name = sim_named(argc, argv);
+	struct sim sim;
+	size_t i = 0, n = sizeof(simulators) / sizeof(simulators[0]);
+	while (name && i < n && strcmp(simulators[i].name, name))
+		i++;
+	if (name && i == n) {
+		fprintf(stderr, "unifaas: sim: unknown simulator '%s': expected " SIM_NAMES_LIST "\n", name);
+		cli_short_usage("sim");
+		return UF_EX_USAGE;
+	}
+	if (name && simulators[i].cmd)
+		return sim_command(simulators[i].cmd, name, argc, argv);
+	int ex = sim_options(argc, argv, name ? simulators[i].kind : NULL, &sim);
+	if (ex < 0)
+		ex = sim_run(&sim);
+	free(sim.rooms.buf);
+	free(sim.users.buf);
 	return ex;
 }
