@@ -9,7 +9,7 @@
  * counts them, slot (k-1) mod LOG_KEEP holds reading k, log:devices and
  * log:<dev>:sensors index what there is).  Retention: the last LOG_KEEP
  * readings of each device's sensor (env, default 1440, a day at the kit's
- * one reading a minute); for at most LOG_MAX_DEVICES devices (default 256),
+ * one reading a minute); for at most LOG_MAX_DEVICES devices (default 64),
  * a reading of one more is failed with the reason (dead-lettered: raise
  * the limit and replay it).
  *

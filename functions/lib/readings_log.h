@@ -31,7 +31,7 @@
 
 #define LOG_KEEP_DEFAULT        1440 /* a day of readings at the kit's one a minute */
 #define LOG_KEEP_MAX            1000000
-#define LOG_MAX_DEVICES_DEFAULT 256
+#define LOG_MAX_DEVICES_DEFAULT 64
 #define LOG_MAX_DEVICES_MAX     10000
 #define LOG_MAX_SENSORS         SCK_MAX_SENSORS /* per device */
 #define LOG_SENSOR_MAX          999999999L      /* sensor ids are 0..this */
