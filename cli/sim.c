@@ -17,7 +17,8 @@
  * Invariants: every publish is QoS 1 and counted as published only once
  * its PUBACK came back, so "published N" is what the broker took; the run
  * is bounded (count messages per device); the values of a run depend only
- * on --seed and the options (never the clock, except timestamps).
+ * on --seed and the options (never the clock, except timestamps and
+ * weight's dates without --start-date).
  */
 #include <ctype.h>
 #include <errno.h>

@@ -14,7 +14,7 @@
  * Invariants: a message counts as published only once its PUBACK came
  * back; a run is bounded (count messages per device); the values of a run
  * depend only on --seed and the options, never on the clock (only
- * timestamps do).
+ * timestamps do, and weight's dates without --start-date).
  */
 #ifndef UF_CLI_SIM_H
 #define UF_CLI_SIM_H
