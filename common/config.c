@@ -41,6 +41,7 @@ void uf_config_defaults(struct uf_config *c, const char *state_dir)
 	c->egress_connect_timeout_ms = 5000;
 	c->egress_timeout_ms = 10000;
 	c->egress_max_response = 8u << 20;
+	uf_limits_defaults(&c->limits);
 }
 
 static int parse_num(const char *v, uint64_t min, uint64_t max, uint64_t *out)
@@ -121,6 +122,12 @@ static int set_key(struct uf_config *c, const char *k, const char *v)
 		return set_str(c->tap_cidr, sizeof(c->tap_cidr), v, 1);
 	if (!strcmp(k, "tap_prefix"))
 		return set_str(c->tap_prefix, sizeof(c->tap_prefix), v, 1);
+	if (!strncmp(k, "limits.", 7)) {
+		int i = uf_limit_find(k + 7, strlen(k + 7));
+		if (i < 0)
+			return -2;
+		return parse_num(v, uf_limit_info[i].min, uf_limit_info[i].max, &c->limits.v[i]);
+	}
 	for (size_t i = 0; i < sizeof(NUM_KEYS) / sizeof(*NUM_KEYS); i++) {
 		const struct num_key *nk = &NUM_KEYS[i];
 		uint64_t n;
@@ -170,7 +177,11 @@ int uf_config_read(struct uf_config *c, const char *path, int required, char *er
 		int r = set_key(c, k, eq + 1);
 		if (r == -2)
 			snprintf(err, errlen, "%s:%d: unknown key '%s'", path, lineno, k);
-		else if (r < 0)
+		else if (r < 0 && !strncmp(k, "limits.", 7)) {
+			const struct uf_limit_info *li = &uf_limit_info[uf_limit_find(k + 7, strlen(k + 7))];
+			snprintf(err, errlen, "%s:%d: %s: bad value '%s' (expected %llu..%llu, the %s)", path, lineno,
+			         k, eq + 1, (unsigned long long)li->min, (unsigned long long)li->max, li->what);
+		} else if (r < 0)
 			snprintf(err, errlen, "%s:%d: %s: bad value '%s'", path, lineno, k, eq + 1);
 		rc = r < 0 ? -1 : 0;
 	}
@@ -188,7 +199,14 @@ int uf_config_load(struct uf_config *c, const char *state_dir, char *err, size_t
 	if (uf_config_read(c, path, 1, err, errlen) < 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/unifaasd.conf", state_dir);
-	return uf_config_read(c, path, 0, err, errlen);
+	if (uf_config_read(c, path, 0, err, errlen) < 0)
+		return -1;
+	char why[256];
+	if (uf_limits_check(&c->limits, why, sizeof(why)) == 0)
+		return 0;
+	snprintf(err, errlen, "%s: %s (set both in unifaasd.conf)", path, why);
+	errno = EINVAL;
+	return -1;
 }
 
 unsigned uf_config_mqtt_port(const struct uf_config *c)

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "event_limits.h"
+
 /* Connections one HTTP server of unifaasd (control API, ingress) holds in
  * all; a per-address limit is at most this. */
 #define UF_SERVER_CONN_MAX 256u
@@ -57,6 +59,9 @@ struct uf_config {
 	uint32_t egress_connect_timeout_ms; /* connecting, TLS handshake included */
 	uint32_t egress_timeout_ms;         /* a whole call; a function's own limit is capped by it */
 	uint64_t egress_max_response;       /* largest response body read: past it, -EFBIG */
+	/* limits.<name>=N: what one event may write, and the size of one
+	 * MULTI/EXEC of a commit (common/event_limits.h); the ceiling of a manifest's */
+	struct uf_limits limits;
 	/* filled by unifaasd (daemon/config.c), never by uf_config_load */
 	char redis_password[256];
 	char mqtt_password[256];
@@ -69,7 +74,8 @@ void uf_config_defaults(struct uf_config *c, const char *state_dir);
 /* Applies the key=value lines of `path` over c.  A missing file is an
  * error if `required`, else nothing.  0, or -1 with err ("path:line: ..."). */
 int uf_config_read(struct uf_config *c, const char *path, int required, char *err, size_t errlen);
-/* Defaults, then <state_dir>/unifaas.conf, then <state_dir>/unifaasd.conf. */
+/* Defaults, then <state_dir>/unifaas.conf, then <state_dir>/unifaasd.conf;
+ * then the limits are checked together (uf_limits_check). */
 int uf_config_load(struct uf_config *c, const char *state_dir, char *err, size_t errlen);
 /* The port of c->mqtt_url (mqtt://host:port), or 0. */
 unsigned uf_config_mqtt_port(const struct uf_config *c);

@@ -7,5 +7,5 @@
 # COMMON_GUEST: the pure rules the guest runtime (libuf) links too - names,
 # keys, UTF-8, the integer format - so a guest checks exactly what the
 # tender checks.
-COMMON_GUEST = names numbers
+COMMON_GUEST = names numbers event_limits
 COMMON = $(COMMON_GUEST) text image secret config delivery topic egress

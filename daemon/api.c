@@ -666,6 +666,10 @@ static enum MHD_Result r_push(struct api *a, struct MHD_Connection *c, struct re
 	int single = type && !strncmp(type, "application/octet-stream", 24);
 	const char *p = rq->body ? rq->body : "", *end = p + rq->len;
 	size_t n = 0;
+	struct uf_limits lim; /* event_limits.h: what the queue's listener takes */
+	char where[64];
+	uf_queue_limits(w->m, q, &d->cfg.limits, &lim);
+	uf_limit_where(where, sizeof(where), &lim, UF_LIM_EVENT_BYTES);
 	/* check every event before queueing any */
 	for (const char *s = p; s < end;) {
 		const char *nl = single ? end : memchr(s, '\n', (size_t)(end - s));
@@ -674,6 +678,9 @@ static enum MHD_Result r_push(struct api *a, struct MHD_Connection *c, struct re
 			return send_error(c, 413, "too_large", "event %zu is %zu bytes, over %u", n + 1, len,
 			                  EVENT_MAX);
 		size_t text = !single && len && s[len - 1] == '\r' ? len - 1 : len;
+		if (text > lim.v[UF_LIM_EVENT_BYTES])
+			return send_error(c, 413, "too_large", "event %zu is %zu bytes, over the limit %llu (%s)",
+			                  n + 1, text, (unsigned long long)lim.v[UF_LIM_EVENT_BYTES], where);
 		n += single || text > 0; /* empty lines are skipped, as below */
 		s += len + 1;
 		if (n > UF_PUSH_EVENTS_MAX)
@@ -719,6 +726,14 @@ static enum MHD_Result r_invoke(struct api *a, struct MHD_Connection *c, struct 
 		return send_error(c, 409, "stopped", "workflow '%s' is stopped: %s", w->m->name, w->reason);
 	if (ingress_timeout_arg(arg(c, "timeout_ms"), &ms, err, sizeof(err)) < 0)
 		return send_error(c, 400, "bad_request", "%s", err);
+	struct uf_limits lim; /* event_limits.h: what the queue's listener takes */
+	uf_queue_limits(w->m, q, &a->d->cfg.limits, &lim);
+	if (rq->len > lim.v[UF_LIM_EVENT_BYTES]) {
+		char where[64];
+		uf_limit_where(where, sizeof(where), &lim, UF_LIM_EVENT_BYTES);
+		return send_error(c, 413, "too_large", "event of %zu bytes, over the limit %llu (%s)", rq->len,
+		                  (unsigned long long)lim.v[UF_LIM_EVENT_BYTES], where);
+	}
 	return ingress_invoke(a, c, rq, w, q, rq->body ? rq->body : "", rq->len, NULL, NULL, ms);
 }
 

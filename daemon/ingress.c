@@ -575,6 +575,16 @@ static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char
 	size_t dlen = 0;
 	if (read_body(in, c, body, len, &ev, &data, &dlen) < 0)
 		return MHD_YES;
+	struct uf_limits lim;
+	uf_queue_limits(w->m, s->queue, &in->d->cfg.limits, &lim);
+	if (dlen > lim.v[UF_LIM_EVENT_BYTES]) { /* event_limits.h: what the listener takes */
+		char where[64], msg[200];
+		uf_limit_where(where, sizeof(where), &lim, UF_LIM_EVENT_BYTES);
+		snprintf(msg, sizeof(msg), "event of %zu bytes, over the limit %llu (%s)", dlen,
+		         (unsigned long long)lim.v[UF_LIM_EVENT_BYTES], where);
+		ce_event_free(&ev);
+		return bad(in, c, 413, "too_large", msg);
+	}
 	char *attrs = ev.attrs ? json_dumps(ev.attrs, JSON_COMPACT) : NULL;
 	enum MHD_Result ret;
 	if (s->invoke) {

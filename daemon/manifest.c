@@ -81,6 +81,7 @@ struct mf_key {
 	enum mf_kind kind;
 	int required;
 	uint64_t def, min, max; /* MF_UINT, MF_SIZE (and MF_BOOL's def) */
+	uint64_t align;         /* MF_SIZE: a multiple of it (0: any) */
 	const char *what;       /* what the value should be: "expected <what>" */
 	const char *item;       /* MF_QUEUES, MF_LIST: what each entry should be */
 	mf_check_fn check;      /* MF_STR, MF_QUEUES, MF_LIST entries */
@@ -111,6 +112,19 @@ static const struct mf_key mf_scale[] = {
     {0},
 };
 
+#define LIMIT_SIZE(k, hi)                                                                                              \
+	{                                                                                                              \
+		.key = k, .kind = MF_SIZE, .def = 0, .min = 1, .max = hi, .what = "a size such as 1MiB"                \
+	}
+/* 0 (absent): the node's; see common/event_limits.h */
+static const struct mf_key mf_limits[] = {
+    LIMIT_SIZE("value_bytes", UF_LIM_VALUE_BYTES_MAX),
+    LIMIT_SIZE("event_bytes", UF_LIM_EVENT_BYTES_MAX),
+    UINT_KEY("writes_per_event", 0, 1, UF_LIM_WRITES_MAX),
+    LIMIT_SIZE("commit_bytes", UF_LIM_COMMIT_BYTES_MAX),
+    {0},
+};
+
 static const struct mf_key mf_fn[] = {
     {.key = "image", .kind = MF_IMAGE, .required = 1, .what = "a path to a .uf image"},
     {.key = "listen", .kind = MF_STR, .required = 1, .what = "a queue name", .check = check_name},
@@ -125,8 +139,10 @@ static const struct mf_key mf_fn[] = {
      .def = MF_MEM_DEFAULT,
      .min = UF_MEM_MIN,
      .max = UF_MEM_MAX,
+     .align = MF_MEM_ALIGN,
      .what = "a size such as 8MiB"},
     {.key = "scale", .kind = MF_MAP, .what = "a mapping", .sub = mf_scale},
+    {.key = "limits", .kind = MF_MAP, .what = "a mapping", .sub = mf_limits},
     UINT_KEY("timeout_ms", 1000, 0, 3600000),
     UINT_KEY("batch", 64, 1, UF_BATCH_MAX),
     UINT_KEY("retries", 3, 0, 100),
@@ -192,6 +208,14 @@ static const cyaml_schema_field_t mf_scale_fields[] = {
     CYAML_FIELD_END,
 };
 
+static const cyaml_schema_field_t mf_limits_fields[] = {
+    CYAML_FIELD_UINT("value_bytes", CYAML_FLAG_DEFAULT, struct uf_fn_limits, value_bytes),
+    CYAML_FIELD_UINT("event_bytes", CYAML_FLAG_DEFAULT, struct uf_fn_limits, event_bytes),
+    CYAML_FIELD_UINT("writes_per_event", CYAML_FLAG_DEFAULT, struct uf_fn_limits, writes_per_event),
+    CYAML_FIELD_UINT("commit_bytes", CYAML_FLAG_DEFAULT, struct uf_fn_limits, commit_bytes),
+    CYAML_FIELD_END,
+};
+
 static const cyaml_schema_field_t mf_function_fields[] = {
     CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_POINTER, struct uf_function, name, 1, UF_QUEUE_MAX),
     CYAML_FIELD_STRING_PTR("image", CYAML_FLAG_POINTER, struct uf_function, image, 1, PATH_MAX - 1),
@@ -208,6 +232,7 @@ static const cyaml_schema_field_t mf_function_fields[] = {
     CYAML_FIELD_UINT("retries", CYAML_FLAG_DEFAULT, struct uf_function, retries),
     CYAML_FIELD_BOOL("net", CYAML_FLAG_DEFAULT, struct uf_function, net),
     CYAML_FIELD_MAPPING("scale", CYAML_FLAG_DEFAULT, struct uf_function, scale, mf_scale_fields),
+    CYAML_FIELD_MAPPING("limits", CYAML_FLAG_DEFAULT, struct uf_function, limits, mf_limits_fields),
     CYAML_FIELD_UINT("line", CYAML_FLAG_DEFAULT, struct uf_function, line),
     CYAML_FIELD_END,
 };
@@ -278,7 +303,8 @@ struct mf_ctx {
 	int lines_sorted; /* by path, once the walk is over (line_of) */
 	char path[MF_PATH_MAX];
 	size_t pathlen;
-	char base[PATH_MAX]; /* absolute; relative images are resolved against it */
+	char base[PATH_MAX];          /* absolute; relative images are resolved against it */
+	const struct uf_limits *node; /* the node's limits, the ceiling of a function's (NULL: none) */
 };
 
 /*
@@ -836,6 +862,21 @@ static int walk_uint(struct mf_ctx *c, const struct mf_key *k, yaml_node_t *v, u
 	return out_uint(c, u);
 }
 
+/* n bytes as the manifest would write it: 1GiB, 8MiB, 512KiB or 100. */
+static const char *size_text(char *buf, size_t len, uint64_t n)
+{
+	unsigned long long u = (unsigned long long)n;
+	if (n && n % (1u << 30) == 0)
+		snprintf(buf, len, "%lluGiB", u >> 30);
+	else if (n && n % (1u << 20) == 0)
+		snprintf(buf, len, "%lluMiB", u >> 20);
+	else if (n && n % (1u << 10) == 0)
+		snprintf(buf, len, "%lluKiB", u >> 10);
+	else
+		snprintf(buf, len, "%llu", u);
+	return buf;
+}
+
 /* 8MiB, 512KiB, 1GiB (one space allowed before the unit) or plain bytes. */
 static int walk_size(struct mf_ctx *c, const struct mf_key *k, yaml_node_t *v, unsigned line)
 {
@@ -864,12 +905,12 @@ static int walk_size(struct mf_ctx *c, const struct mf_key *k, yaml_node_t *v, u
 		return 0;
 	}
 	if (u > k->max / mult || u * mult < k->min) {
-		walk_err(c, line, "%s is out of range (%lluMiB..%lluGiB)",
-		         quote(s, v->data.scalar.length, buf, sizeof(buf)), (unsigned long long)(k->min >> 20),
-		         (unsigned long long)(k->max >> 30));
+		char lo[32], hi[32];
+		walk_err(c, line, "%s is out of range (%s..%s)", quote(s, v->data.scalar.length, buf, sizeof(buf)),
+		         size_text(lo, sizeof(lo), k->min), size_text(hi, sizeof(hi), k->max));
 		return 0;
 	}
-	if ((u * mult) % MF_MEM_ALIGN) {
+	if (k->align && (u * mult) % k->align) {
 		walk_err(c, line, "%s is not a multiple of 2MiB", quote(s, v->data.scalar.length, buf, sizeof(buf)));
 		return 0;
 	}
@@ -1385,6 +1426,63 @@ static void check_units(struct mf_ctx *c, const struct uf_manifest *m)
 		       (unsigned long long)sum, m->max_units);
 }
 
+static void fn_limits(const struct uf_function *f, uint64_t v[UF_LIM_EVENT_COUNT])
+{
+	v[UF_LIM_VALUE_BYTES] = f->limits.value_bytes;
+	v[UF_LIM_EVENT_BYTES] = f->limits.event_bytes;
+	v[UF_LIM_WRITES] = f->limits.writes_per_event;
+	v[UF_LIM_COMMIT_BYTES] = f->limits.commit_bytes;
+}
+
+void uf_function_limits(const struct uf_function *f, const struct uf_limits *node, struct uf_limits *out,
+                        uint32_t *capped)
+{
+	uint64_t v[UF_LIM_EVENT_COUNT];
+	fn_limits(f, v);
+	uf_limits_apply(out, node, v, capped);
+}
+
+void uf_queue_limits(const struct uf_manifest *m, const char *queue, const struct uf_limits *node,
+                     struct uf_limits *out)
+{
+	const struct uf_function *f = m ? uf_manifest_listener(m, queue) : NULL;
+	if (f) {
+		uf_function_limits(f, node, out, NULL);
+	} else {
+		*out = *node;
+		out->from_manifest = 0;
+	}
+}
+
+/* A function's limits: each at most the node's, and consistent together
+ * (its value and event sizes within its commit_bytes). */
+static void check_limits(struct mf_ctx *c, const struct uf_function *f)
+{
+	uint64_t v[UF_LIM_EVENT_COUNT];
+	fn_limits(f, v);
+	if (!c->node)
+		return;
+	int over = 0;
+	for (int i = 0; i < UF_LIM_EVENT_COUNT; i++) {
+		if (v[i] <= c->node->v[i])
+			continue;
+		over = 1;
+		const char *name = uf_limit_info[i].name;
+		mf_err(c,
+		       line_of(c, line_of(c, f->line, "functions.%s.limits", f->name), "functions.%s.limits.%s",
+		               f->name, name),
+		       "",
+		       "functions.%s.limits.%s: %llu is more than this node allows (%llu: limits.%s in unifaasd.conf)",
+		       f->name, name, (unsigned long long)v[i], (unsigned long long)c->node->v[i], name);
+	}
+	struct uf_limits in_force;
+	char why[256];
+	uf_limits_apply(&in_force, c->node, v, NULL);
+	if (!over && uf_limits_check(&in_force, why, sizeof(why)) < 0)
+		mf_err(c, line_of(c, f->line, "functions.%s.limits", f->name), "", "functions.%s.limits: %s", f->name,
+		       why);
+}
+
 static void check_wiring(struct mf_ctx *c, const struct uf_manifest *m)
 {
 	for (size_t i = 0; i < m->nfunctions; i++) {
@@ -1579,7 +1677,13 @@ static void finish_errors(struct mf_ctx *c)
 struct uf_manifest *uf_manifest_parse(const char *yaml, size_t len, const char *file, const char *base_dir,
                                       int check_images, char *err, size_t errlen)
 {
-	struct mf_ctx c = {.file = file ? file : "manifest", .err = err, .errlen = errlen};
+	return uf_manifest_parse_node(yaml, len, file, base_dir, check_images, NULL, err, errlen);
+}
+
+struct uf_manifest *uf_manifest_parse_node(const char *yaml, size_t len, const char *file, const char *base_dir,
+                                           int check_images, const struct uf_limits *node, char *err, size_t errlen)
+{
+	struct mf_ctx c = {.file = file ? file : "manifest", .err = err, .errlen = errlen, .node = node};
 	struct uf_manifest *m = NULL;
 	yaml_document_t doc;
 	int have_doc = 0;
@@ -1604,6 +1708,7 @@ struct uf_manifest *uf_manifest_parse(const char *yaml, size_t len, const char *
 	check_ingress(&c, m);
 	for (size_t i = 0; i < m->nfunctions; i++) {
 		check_vars(&c, &m->functions[i]);
+		check_limits(&c, &m->functions[i]);
 		if (check_images)
 			check_image(&c, &m->functions[i]);
 	}

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "event_limits.h"
 #include "rules.h"
 
 /* What a manifest may be, checked before the YAML is parsed, so hostile
@@ -42,6 +43,15 @@ struct uf_scale {
 	uint32_t overflow;        /* backlog at max_units that stops the workflow; default 100000 */
 };
 
+/* functions.F.limits (common/event_limits.h, in enum uf_limit order): 0 =
+ * not set, the node's applies; each at most the node's (checked at deploy). */
+struct uf_fn_limits {
+	uint64_t value_bytes;
+	uint64_t event_bytes;
+	uint64_t writes_per_event;
+	uint64_t commit_bytes;
+};
+
 struct uf_function {
 	char *name;   /* the step: key under functions: */
 	char *image;  /* absolute path of the .uf image */
@@ -56,7 +66,7 @@ struct uf_function {
 	char **secrets; /* names of secrets it may read (secrets.c delivers them) */
 	size_t nsecrets;
 	unsigned *secret_lines; /* the line of each, for messages (NULL if not known) */
-	char **publish; /* MQTT topic filters uf_mqtt_publish may use (uf-hvt --publish) */
+	char **publish;         /* MQTT topic filters uf_mqtt_publish may use (uf-hvt --publish) */
 	size_t npublish;
 	uint64_t memory; /* guest memory in bytes; default 8 MiB; 4 MiB..1 GiB in 2 MiB steps (the tender's --mem) */
 	uint32_t timeout_ms; /* CPU time per event; default 1000; 0 = unlimited */
@@ -64,6 +74,7 @@ struct uf_function {
 	uint32_t retries;    /* deliveries after the first before dead-lettering; default 3; 0..100 */
 	int net;             /* net: true -> gets a TAP device */
 	struct uf_scale scale;
+	struct uf_fn_limits limits;
 	unsigned line; /* line of the function's key, for later messages */
 };
 
@@ -103,6 +114,18 @@ struct uf_manifest {
  */
 struct uf_manifest *uf_manifest_parse(const char *yaml, size_t len, const char *file, const char *base_dir,
                                       int check_images, char *err, size_t errlen);
+/* Same, and each function's limits at most the node's (`node`; NULL: only
+ * their ranges): what deploy checks.  A stored manifest is restored
+ * without it, its limits capped to a node whose own were lowered since. */
+struct uf_manifest *uf_manifest_parse_node(const char *yaml, size_t len, const char *file, const char *base_dir,
+                                           int check_images, const struct uf_limits *node, char *err, size_t errlen);
+/* The limits in force for f on a node with `node` (uf_limits_apply). */
+void uf_function_limits(const struct uf_function *f, const struct uf_limits *node, struct uf_limits *out,
+                        uint32_t *capped);
+/* The limits in force for events on `queue` (its listener's, else the
+ * node's): what the ingress edges check an event's size against. */
+void uf_queue_limits(const struct uf_manifest *m, const char *queue, const struct uf_limits *node,
+                     struct uf_limits *out);
 /* Same, reading the file. */
 struct uf_manifest *uf_manifest_load(const char *path, int check_images, char *err, size_t errlen);
 void uf_manifest_free(struct uf_manifest *m);

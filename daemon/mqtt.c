@@ -676,15 +676,26 @@ static void session_message(struct session *s, const struct mqtt_packet *p)
 	struct mqtt *m = s->m;
 	struct workflow *w = registry_find(m->d, s->wf);
 	const char *queue = s->ending ? NULL : route(w, p->topic, p->topic_len);
+	/* over the listener's limits.event_bytes (event_limits.h): dropped and
+	 * logged, as a payload over MQTT_PAYLOAD_MAX (docs/api.md says why) */
+	struct uf_limits lim;
+	char cause[160] = "payload over 1 MiB (MQTT_PAYLOAD_MAX)";
+	uf_queue_limits(w && queue ? w->m : NULL, queue ? queue : "", &m->d->cfg.limits, &lim);
 	int big = !p->payload || p->payload_len > MQTT_PAYLOAD_MAX;
+	if (!big && queue && p->payload_len > lim.v[UF_LIM_EVENT_BYTES]) {
+		char where[64];
+		uf_limit_where(where, sizeof(where), &lim, UF_LIM_EVENT_BYTES);
+		snprintf(cause, sizeof(cause), "event of %zu bytes, over the limit %llu (%s)", (size_t)p->payload_len,
+		         (unsigned long long)lim.v[UF_LIM_EVENT_BYTES], where);
+		big = 1;
+	}
 	if (big || !queue) { /* acknowledged (in order) and dropped */
 		uint64_t n = big ? ++m->oversize : ++m->unrouted;
 		count_in(big ? "too_large" : "unrouted");
 		if (big || n - s->unrouted_logged >= 1000 || !s->unrouted_logged) {
 			dlog("warn", "what=mqtt-ingress workflow=%s topic=%.*s action=dropped cause=\"%s\" count=%llu",
 			     s->wf, (int)p->topic_len, (const char *)p->topic,
-			     big ? "payload over 1 MiB (MQTT_PAYLOAD_MAX)" : "no route matches the topic",
-			     (unsigned long long)n);
+			     big ? cause : "no route matches the topic", (unsigned long long)n);
 			if (!big)
 				s->unrouted_logged = n;
 		}

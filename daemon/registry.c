@@ -414,7 +414,7 @@ int registry_deploy(struct daemon *d, const char *yaml, size_t len, const char *
                     registry_done_fn done, void *arg, char *err, size_t errlen, int *http_status)
 {
 	*http_status = 422;
-	struct uf_manifest *m = uf_manifest_parse(yaml, len, file, dir, 1, err, errlen);
+	struct uf_manifest *m = uf_manifest_parse_node(yaml, len, file, dir, 1, &d->cfg.limits, err, errlen);
 	if (!m)
 		return -1;
 	struct workflow *old = registry_find(d, m->name), *w = NULL;

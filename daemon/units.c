@@ -44,7 +44,7 @@
 
 extern char **environ;
 
-#define MAX_ARGS  (24 + UF_PUBLISH_MAX) /* options only: the environment travels apart (launch.h) */
+#define MAX_ARGS  (32 + UF_PUBLISH_MAX) /* options only: the environment travels apart (launch.h) */
 #define ENV_EXTRA 8                     /* credentials, unit id, spawn time, egress token, NET_IP, NET_GW, NULL */
 
 /* A unit of this daemon by pid (id NULL) or by id, also among undeployed
@@ -512,6 +512,12 @@ static int build_argv(struct daemon *d, struct step *s, struct unit *u, char **a
 	for (size_t i = 0; i < f->npublish && i < UF_PUBLISH_MAX; i++) /* none: no topic */
 		argv[n++] = fmt_dup("--publish=%s", f->publish[i]);
 	free(allow);
+	/* what one event may write, and a commit's chunks (event_limits.h) */
+	struct uf_limits lim;
+	uf_function_limits(f, &d->cfg.limits, &lim, NULL);
+	for (int i = 0; i < UF_LIM_COUNT; i++)
+		argv[n++] = fmt_dup("--%slimit=%s=%llu", lim.from_manifest & (1u << i) ? "manifest-" : "",
+		                    uf_limit_info[i].name, (unsigned long long)lim.v[i]);
 	/* the environment sits on the guest's stack: make room for it */
 	size_t env = 0, pre = strlen(UF_FN_ENV_PREFIX);
 	for (size_t i = 0; envp[i]; i++)

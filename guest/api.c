@@ -20,6 +20,14 @@
  * function of the staged records (plus fetched values), so when an event
  * fails its records are cut off and the cache is rebuilt from the rest.
  *
+ * Limits (common/event_limits.h, given by the tender in the bootinfo): each
+ * staging call of an event (push, publish, KV write) is admitted first;
+ * one past a limit returns its error (-EFBIG a value or event too large,
+ * -E2BIG too many writes, -ENOBUFS too many bytes in the event's commit),
+ * as does every later one of that event, and the event fails with a reason
+ * naming the limit (limit_reason), whatever its handler returns or says.
+ * The tender checks the same limits again at commit.
+ *
  * Invariants: `stage`, `kvstage` and `outstage` hold only records of events
  * that have not failed (uf_fail cuts the current event's off); `outstage`
  * holds at most one reply per event, and one reason per failed event (the
@@ -36,12 +44,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "event_limits.h"
 #include "hypercall.h"
 #include "rules.h"
 #include "unifaas.h"
 
 #define POPBUF_INITIAL (64u << 10)
-#define EVENT_PUSH_MAX (1u << 20) /* bytes of push records one event may stage */
 #define EVENT_OUT_MAX  (4u << 20) /* bytes of output records one event may stage */
 #define KV_BUCKETS     64
 
@@ -82,6 +90,16 @@ struct uf_ctx {
 	uint32_t event_nout_start;
 	char reason[UF_REASON_MAX + 4]; /* the current event's uf_fail_reason */
 	size_t reason_len;
+	/* the limits of what one event may stage (event_limits.h, from the
+	 * bootinfo), and what the current event staged or tried to */
+	struct uf_limits lim;
+	int lim_loaded;
+	uint64_t ev_writes, ev_bytes;
+	int ev_limit; /* the first limit it went past (enum uf_limit), or -1 */
+	uint64_t ev_limit_got;
+	int ev_limit_published;
+	char ev_limit_name[81];
+	size_t ev_limit_name_len;
 	struct kv_cached *cache[KV_BUCKETS];
 };
 
@@ -113,10 +131,25 @@ static void cache_replay(uf_ctx *ctx);
 static int stage_out(uf_ctx *ctx, uint32_t kind, const char *topic, size_t tlen, uint32_t qos, const void *data,
                      size_t len);
 
+/* The event went past a limit: its reason names it (whatever the handler
+ * said), with the writes or bytes it tried to stage in all. */
+static void limit_reason(uf_ctx *ctx)
+{
+	uint64_t got = ctx->ev_limit == UF_LIM_WRITES         ? ctx->ev_writes
+	               : ctx->ev_limit == UF_LIM_COMMIT_BYTES ? ctx->ev_bytes
+	                                                      : ctx->ev_limit_got;
+	ctx->reason_len =
+	    (size_t)uf_limit_reason(ctx->reason, sizeof(ctx->reason), &ctx->lim, (enum uf_limit)ctx->ev_limit, got,
+	                            ctx->ev_limit_published, ctx->ev_limit_name, ctx->ev_limit_name_len);
+	ctx->results[ctx->cur] = ctx->results[ctx->cur] ? ctx->results[ctx->cur] : 1;
+}
+
 static void finish_event(uf_ctx *ctx)
 {
 	if (!ctx->in_event)
 		return;
+	if (ctx->ev_limit >= 0)
+		limit_reason(ctx);
 	if (ctx->results[ctx->cur] != 0) {
 		ctx->stage_len = ctx->event_stage_start;
 		ctx->npush = ctx->event_npush_start;
@@ -261,8 +294,67 @@ static int fetch(uf_ctx *ctx, int timeout_ms)
 	}
 }
 
+/* The limits the tender gave (0: a tender without them: the defaults). */
+static void load_limits(uf_ctx *ctx)
+{
+	const volatile struct uf_bootinfo *bi = uf_bootinfo();
+	uf_limits_defaults(&ctx->lim);
+	uint32_t given[UF_LIM_EVENT_COUNT] = {
+	    [UF_LIM_VALUE_BYTES] = bi->lim_value_bytes,
+	    [UF_LIM_EVENT_BYTES] = bi->lim_event_bytes,
+	    [UF_LIM_WRITES] = bi->lim_writes,
+	    [UF_LIM_COMMIT_BYTES] = bi->lim_commit_bytes,
+	};
+	for (int i = 0; i < UF_LIM_EVENT_COUNT; i++)
+		if (given[i])
+			ctx->lim.v[i] = given[i];
+	ctx->lim.from_manifest = bi->lim_manifest;
+	ctx->lim_loaded = 1;
+}
+
+static int limit_errno(int which)
+{
+	return which == UF_LIM_WRITES         ? -UF_LIMIT_ERRNO_WRITES
+	       : which == UF_LIM_COMMIT_BYTES ? -UF_LIMIT_ERRNO_COMMIT
+	                                      : -UF_LIMIT_ERRNO_VALUE;
+}
+
+/*
+ * One more write of the current event, of `bytes` bytes in its commit; its
+ * item (a value or an event of item_len bytes, named name) checked against
+ * limit `item` (-1: none).  0, or the error of the first limit the event
+ * went past (event_limits.h): from then on every staging call of the event
+ * fails with it, and the event fails with its reason (limit_reason).
+ */
+static int admit(uf_ctx *ctx, uint64_t bytes, int item, uint64_t item_len, int published, const char *name, size_t n)
+{
+	ctx->ev_writes++;
+	ctx->ev_bytes += bytes;
+	if (ctx->ev_limit < 0) {
+		if (item >= 0 && item_len > ctx->lim.v[item]) {
+			ctx->ev_limit = item;
+			ctx->ev_limit_got = item_len;
+			ctx->ev_limit_published = published;
+			ctx->ev_limit_name_len = n > 80 ? 80 : n;
+			memcpy(ctx->ev_limit_name, name, ctx->ev_limit_name_len);
+		} else if (ctx->ev_writes > ctx->lim.v[UF_LIM_WRITES]) {
+			ctx->ev_limit = UF_LIM_WRITES;
+		} else if (ctx->ev_bytes > ctx->lim.v[UF_LIM_COMMIT_BYTES]) {
+			ctx->ev_limit = UF_LIM_COMMIT_BYTES;
+		}
+	}
+	if (ctx->ev_limit < 0)
+		return 0;
+	ctx->results[ctx->cur] = ctx->results[ctx->cur] ? ctx->results[ctx->cur] : 1;
+	return limit_errno(ctx->ev_limit);
+}
+
 static void start_event(uf_ctx *ctx, uf_event *ev)
 {
+	if (!ctx->lim_loaded)
+		load_limits(ctx);
+	ctx->ev_writes = ctx->ev_bytes = 0;
+	ctx->ev_limit = -1;
 	*ev = ctx->events[ctx->cur];
 	ctx->in_event = 1;
 	ctx->event_stage_start = ctx->stage_len;
@@ -330,9 +422,10 @@ int uf_push(uf_ctx *ctx, const char *queue, const void *data, size_t len)
 	size_t qlen = strlen(queue);
 	if (!uf_queue_name_ok(queue, qlen))
 		return -EINVAL;
+	int lr = admit(ctx, qlen + len, UF_LIM_EVENT_BYTES, len, 0, queue, qlen);
+	if (lr < 0)
+		return lr;
 	uint64_t rec = align8(sizeof(struct uf_rec_push) + qlen + 1 + len + 1);
-	if (ctx->stage_len - ctx->event_stage_start + rec > EVENT_PUSH_MAX)
-		return -ENOBUFS;
 	if (ctx->stage_len + rec > ctx->stage_cap) {
 		uint64_t cap = ctx->stage_cap ? ctx->stage_cap : 4096;
 		while (cap < ctx->stage_len + rec)
@@ -437,6 +530,9 @@ int uf_mqtt_publish(uf_ctx *ctx, const char *topic, const void *data, size_t len
 	uf_hypercall(UF_HC_TOPIC, &hc); /* the tender decides: -EINVAL, -EPERM */
 	if (hc.ret < 0)
 		return hc.ret;
+	int lr = admit(ctx, tlen + len, UF_LIM_EVENT_BYTES, len, 1, topic, tlen);
+	if (lr < 0)
+		return lr;
 	return stage_out(ctx, UF_OUTPUT_MQTT, topic, tlen, (uint32_t)qos, data, len);
 }
 
@@ -649,10 +745,13 @@ int uf_kv_set(uf_ctx *ctx, const char *key, const void *val, size_t len)
 		struct uf_hc_kv hc = {.val = (uint64_t)(uintptr_t)val, .val_len = len};
 		return kv_hypercall(UF_KV_SET, key, klen, &hc);
 	}
+	int r = admit(ctx, klen + len, UF_LIM_VALUE_BYTES, len, 0, key, klen);
+	if (r < 0)
+		return r;
 	struct kv_cached *e = cache_find(ctx, key, klen, 1);
 	if (!e || cache_set(e, val ? val : "", len) < 0)
 		return -ENOMEM;
-	int r = stage_kv(ctx, UF_KV_SET, key, klen, val, len, 0);
+	r = stage_kv(ctx, UF_KV_SET, key, klen, val, len, 0);
 	if (r < 0)
 		cache_replay(ctx);
 	return r;
@@ -670,10 +769,12 @@ int uf_kv_incr(uf_ctx *ctx, const char *key, int64_t by, int64_t *out)
 			*out = hc.num;
 		return r;
 	}
+	int r = admit(ctx, klen, -1, 0, 0, NULL, 0);
+	if (r < 0)
+		return r;
 	struct kv_cached *e = cache_find(ctx, key, klen, 1);
 	if (!e)
 		return -ENOMEM;
-	int r;
 	if (!e->known && !out) { /* blind: no need to read the value */
 		int64_t d;
 		if (__builtin_add_overflow(e->delta, by, &d))
@@ -700,10 +801,13 @@ int uf_kv_del(uf_ctx *ctx, const char *key)
 		struct uf_hc_kv hc = {0};
 		return kv_hypercall(UF_KV_DEL, key, klen, &hc);
 	}
+	int r = admit(ctx, klen, -1, 0, 0, NULL, 0);
+	if (r < 0)
+		return r;
 	struct kv_cached *e = cache_find(ctx, key, klen, 1);
 	if (!e || cache_set(e, NULL, 0) < 0)
 		return -ENOMEM;
-	int r = stage_kv(ctx, UF_KV_DEL, key, klen, NULL, 0, 0);
+	r = stage_kv(ctx, UF_KV_DEL, key, klen, NULL, 0, 0);
 	if (r < 0)
 		cache_replay(ctx);
 	return r;

@@ -135,6 +135,8 @@ struct uf_redis_opts {
 	const char *consumer; /* this unit */
 	uint32_t count;       /* entries per read */
 	uint32_t retries;     /* failed deliveries re-queued before the DLQ */
+	uint64_t chunk_bytes; /* a commit's MULTI/EXEC writes at most this (whole events) */
+	uint64_t chunk_writes;
 };
 struct uf_backend *uf_redis_backend_open(const struct uf_redis_opts *o, char *err, size_t errlen);
 

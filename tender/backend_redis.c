@@ -72,6 +72,7 @@ struct redis_be {
 	struct uf_delivery dv; /* wf, queue, group and retries, for the protocol's commands */
 	char stream[UF_QUEUE_MAX + 256];
 	uint32_t count;                     /* entries asked for per read */
+	uint64_t chunk_bytes, chunk_writes; /* a commit's MULTI/EXEC: at most these, whole events */
 	redisReply *batch;                  /* the last XREADGROUP reply */
 	size_t next;                        /* next entry of it to hand out */
 	int batch_taken;                    /* an entry of `batch` is in flight: keep it on the next read */
@@ -222,13 +223,17 @@ static void redis_take(struct uf_backend *b)
 	r->have_pending = 0;
 }
 
-/* Queue the KV writes, merging adjacent INCRBYs of one key; kv_of[j] is the
- * write that queued command j stands for (for error messages). */
-static int append_kvs(struct redis_be *r, const struct uf_bkv *kvs, uint32_t nkv, uint32_t *kv_of)
+/* Queue the KV writes of events [lo, hi), merging adjacent INCRBYs of one
+ * key; kv_of[j] is the write that queued command j stands for (for error
+ * messages). */
+static int append_kvs(struct redis_be *r, const struct uf_bkv *kvs, uint32_t nkv, uint32_t lo, uint32_t hi,
+                      uint32_t *kv_of)
 {
 	int queued = 0;
 	for (uint32_t i = 0; i < nkv; i++) {
 		const struct uf_bkv *k = &kvs[i];
+		if (k->event < lo || k->event >= hi)
+			continue;
 		kv_of[queued++] = i;
 		if (k->op == UF_KV_SET) {
 			redisAppendCommand(r->c, "SET uf:kv:%s:%b %b", r->wf, k->key, k->klen, k->val, k->len);
@@ -236,7 +241,8 @@ static int append_kvs(struct redis_be *r, const struct uf_bkv *kvs, uint32_t nkv
 			redisAppendCommand(r->c, "DEL uf:kv:%s:%b", r->wf, k->key, k->klen);
 		} else {
 			int64_t by = k->num, sum;
-			while (i + 1 < nkv && kvs[i + 1].op == UF_KV_INCR && kvs[i + 1].klen == k->klen &&
+			while (i + 1 < nkv && kvs[i + 1].op == UF_KV_INCR && kvs[i + 1].event >= lo &&
+			       kvs[i + 1].event < hi && kvs[i + 1].klen == k->klen &&
 			       memcmp(kvs[i + 1].key, k->key, k->klen) == 0 &&
 			       !__builtin_add_overflow(by, kvs[i + 1].num, &sum))
 				by = sum, i++;
@@ -341,12 +347,12 @@ static char *pushes_json(const struct uf_bpush *pushes, uint32_t npush, uint32_t
  * of commands queued.  A reply the tender has no memory for is logged and
  * left out (the waiting request answers 202, as when it times out).
  */
-static int append_replies(struct redis_be *r, const struct uf_entry *ents, uint32_t n, const int32_t *results,
-                          const char *const *reasons, const struct uf_bpush *pushes, uint32_t npush,
-                          const struct uf_bout *outs, uint32_t nout)
+static int append_replies(struct redis_be *r, const struct uf_entry *ents, uint32_t lo, uint32_t hi,
+                          const int32_t *results, const char *const *reasons, const struct uf_bpush *pushes,
+                          uint32_t npush, const struct uf_bout *outs, uint32_t nout)
 {
 	int queued = 0;
-	for (uint32_t i = 0; i < n; i++) {
+	for (uint32_t i = lo; i < hi; i++) {
 		const struct uf_entry *e = &ents[i];
 		if (!e->reply || results[i] == UF_RESULT_SKIPPED)
 			continue;
@@ -382,9 +388,12 @@ static int append_replies(struct redis_be *r, const struct uf_entry *ents, uint3
 	return queued;
 }
 
-static int settle(struct redis_be *r, const struct uf_entry *ents, uint32_t n, const int32_t *results,
-                  const char *const *reasons, const struct uf_bpush *pushes, uint32_t npush, const struct uf_bkv *kvs,
-                  uint32_t nkv, const struct uf_bout *outs, uint32_t nout)
+/* One MULTI/EXEC: the settlement of events [lo, hi) of the batch with
+ * every write they staged (see the top of this file). */
+static int settle_chunk(struct redis_be *r, const struct uf_entry *ents, uint32_t lo, uint32_t hi,
+                        const int32_t *results, const char *const *reasons, const struct uf_bpush *pushes,
+                        uint32_t npush, const struct uf_bkv *kvs, uint32_t nkv, const struct uf_bout *outs,
+                        uint32_t nout, uint64_t tms)
 {
 	uint32_t *kv_of = nkv ? malloc(nkv * sizeof(*kv_of)) : NULL;
 	if (nkv && !kv_of) {
@@ -393,18 +402,20 @@ static int settle(struct redis_be *r, const struct uf_entry *ents, uint32_t n, c
 		return -ENOMEM;
 	}
 	int queued = 0, rc = 0;
-	uint32_t nok = 0, nfail = 0, ndead = 0;
-	uint64_t tms = uf_time_ms();
+	uint32_t nok = 0, nfail = 0, ndead = 0, n = hi - lo;
 	struct uf_cmd cmd;
 	char why[64];
 	redisAppendCommand(r->c, "MULTI");
-	for (uint32_t i = 0; i < npush; i++, queued++) { /* names checked at the hypercall: the key fits */
+	for (uint32_t i = 0; i < npush; i++) { /* names checked at the hypercall: the key fits */
+		if (pushes[i].event < lo || pushes[i].event >= hi)
+			continue;
 		uf_push_cmd(r->wf, pushes[i].queue, pushes[i].queue_len, pushes[i].data, pushes[i].len, &cmd);
 		redisAppendCommandArgv(r->c, cmd.argc, cmd.argv, cmd.len);
+		queued++;
 	}
 	for (uint32_t i = 0; i < nout; i++) { /* the publishes of the acknowledged events: the outbox */
 		const struct uf_bout *o = &outs[i];
-		if (o->kind != UF_OUTPUT_MQTT || o->event >= n)
+		if (o->kind != UF_OUTPUT_MQTT || o->event < lo || o->event >= hi)
 			continue;
 		uf_outbox_cmd(&r->dv, o->topic, o->topic_len, o->qos, o->data, o->len, ents[o->event].origin,
 		              ents[o->event].origin_len, &cmd);
@@ -412,9 +423,9 @@ static int settle(struct redis_be *r, const struct uf_entry *ents, uint32_t n, c
 		queued++;
 	}
 	int kv_first = queued;
-	int nkvq = append_kvs(r, kvs, nkv, kv_of);
+	int nkvq = append_kvs(r, kvs, nkv, lo, hi, kv_of);
 	queued += nkvq;
-	for (uint32_t i = 0; i < n; i++) {
+	for (uint32_t i = lo; i < hi; i++) {
 		const struct uf_entry *e = &ents[i];
 		if (results[i] == 0) {
 			nok++;
@@ -435,7 +446,7 @@ static int settle(struct redis_be *r, const struct uf_entry *ents, uint32_t n, c
 	if (n) {
 		const char *argv[3 + UF_BATCH_MAX] = {"XACK", r->stream, r->group};
 		for (uint32_t i = 0; i < n; i++)
-			argv[3 + i] = ents[i].id;
+			argv[3 + i] = ents[lo + i].id;
 		redisAppendCommandArgv(r->c, 3 + (int)n, argv, NULL);
 		queued++;
 	}
@@ -447,9 +458,9 @@ static int settle(struct redis_be *r, const struct uf_entry *ents, uint32_t n, c
 		redisAppendCommandArgv(r->c, cmd.argc, cmd.argv, cmd.len);
 		queued++;
 	}
-	queued += append_latency(r, ents, results, n, tms);
+	queued += append_latency(r, ents + lo, results + lo, n, tms);
 	queued += append_cold_start(r);
-	queued += append_replies(r, ents, n, results, reasons, pushes, npush, outs, nout);
+	queued += append_replies(r, ents, lo, hi, results, reasons, pushes, npush, outs, nout);
 	redisAppendCommand(r->c, "EXEC");
 	for (int i = 0; i < queued + 2; i++) {
 		redisReply *rep = NULL;
@@ -479,7 +490,7 @@ static int settle(struct redis_be *r, const struct uf_entry *ents, uint32_t n, c
 				hvt_printf(2,
 				           "uf-hvt: unit=%s workflow=%s step=%s event=%s error=kv_write_failed op=%s "
 				           "key=%.*s reason=\"%s\"\n",
-				           r->consumer, r->wf, r->group, k->event < n ? ents[k->event].origin : "-",
+				           r->consumer, r->wf, r->group, k->event < hi ? ents[k->event].origin : "-",
 				           k->op == UF_KV_SET   ? "set"
 				           : k->op == UF_KV_DEL ? "del"
 				                                : "incr",
@@ -491,6 +502,45 @@ static int settle(struct redis_be *r, const struct uf_entry *ents, uint32_t n, c
 			break;
 	}
 	free(kv_of);
+	return rc;
+}
+
+/*
+ * Settle `n` entries (results as for commit()) in as few MULTI/EXECs as the
+ * chunk limits allow (see the top of this file): each holds whole events,
+ * at most chunk_writes commands and chunk_bytes bytes unless one event
+ * alone is larger (the per-event limits keep it within them).  A chunk
+ * that fails stops the rest, whose events stay pending.
+ */
+static int settle(struct redis_be *r, const struct uf_entry *ents, uint32_t n, const int32_t *results,
+                  const char *const *reasons, const struct uf_bpush *pushes, uint32_t npush, const struct uf_bkv *kvs,
+                  uint32_t nkv, const struct uf_bout *outs, uint32_t nout)
+{
+	uint64_t w[UF_BATCH_MAX] = {0}, b[UF_BATCH_MAX] = {0}, tms = uf_time_ms();
+	for (uint32_t i = 0; i < n; i++) { /* its settlement (and the data of a re-queue), its reply */
+		w[i] = 1 + (ents[i].reply != NULL);
+		b[i] = results[i] ? ents[i].len : 0;
+	}
+	for (uint32_t i = 0; i < npush; i++)
+		if (pushes[i].event < n)
+			w[pushes[i].event]++, b[pushes[i].event] += pushes[i].queue_len + pushes[i].len;
+	for (uint32_t i = 0; i < nout; i++)
+		if (outs[i].event < n)
+			w[outs[i].event] += outs[i].kind == UF_OUTPUT_MQTT,
+			    b[outs[i].event] += outs[i].topic_len + outs[i].len;
+	for (uint32_t i = 0; i < nkv; i++)
+		if (kvs[i].event < n)
+			w[kvs[i].event]++, b[kvs[i].event] += kvs[i].klen + kvs[i].len;
+	uint32_t lo = 0;
+	int rc;
+	do {
+		uint32_t hi = lo;
+		uint64_t cw = 0, cb = 0;
+		while (hi < n && (hi == lo || (cw + w[hi] <= r->chunk_writes && cb + b[hi] <= r->chunk_bytes)))
+			cw += w[hi], cb += b[hi], hi++;
+		rc = settle_chunk(r, ents, lo, hi, results, reasons, pushes, npush, kvs, nkv, outs, nout, tms);
+		lo = hi;
+	} while (rc == 0 && lo < n);
 	return rc;
 }
 
@@ -657,6 +707,8 @@ struct uf_backend *uf_redis_backend_open(const struct uf_redis_opts *o, char *er
 	r->group = o->group;
 	r->consumer = o->consumer;
 	r->count = o->count;
+	r->chunk_bytes = o->chunk_bytes ? o->chunk_bytes : UINT64_MAX;
+	r->chunk_writes = o->chunk_writes ? o->chunk_writes : UINT64_MAX;
 	uf_key(r->stream, sizeof(r->stream), "q", o->workflow, o->queue, strlen(o->queue));
 	r->c = redisConnectUnix(o->socket);
 	if (!r->c || r->c->err) {

@@ -21,6 +21,7 @@
 
 #include "backend.h"
 #include "image.h"
+#include "event_limits.h"
 #include "uf_abi.h"
 
 #define HVT_MAX_REGIONS 16
@@ -71,6 +72,9 @@ struct hvt_options {
 	int mac_set;
 	const char *egress; /* --egress: unifaasd's egress socket (hvt_egress.c), or NULL */
 	int egress_fd;      /* --egress-fd: a connected egress socket, or 0 */
+	/* --limit, --manifest-limit: what one event may write, the size of one
+	 * commit's MULTI/EXEC (common/event_limits.h; the node defaults otherwise) */
+	struct uf_limits limits;
 };
 
 /* hvt_net.c: the unit's TAP device; NET calls answer -ENOSYS unless attached. */
@@ -96,6 +100,7 @@ struct hvt {
 	                                          * pop_progress + i + 1 */
 	char denied_logged[8][UF_QUEUE_MAX + 1]; /* queues whose grant refusal was logged */
 	uint32_t topics_denied;                  /* publish refusals logged (at most 16) */
+	uint32_t limits_logged;                  /* limit refusals logged (at most 16) */
 	int console_fd;                          /* where the guest's stdout and stderr go */
 	int egress_on, egress_fd, egress_broken; /* hvt_egress.c: connected to unifaasd's egress server */
 	int egress_none;                         /* --egress none: every call is refused */

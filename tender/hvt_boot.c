@@ -276,6 +276,11 @@ int hvt_boot_setup(struct hvt *h, uint64_t *rsp, char *err, size_t errlen)
 	    .stack_top = lay->stack_top,
 	    .idle_ms = h->opt.idle_ms,
 	    .batch_max = h->opt.batch_max,
+	    .lim_writes = (uint32_t)h->opt.limits.v[UF_LIM_WRITES],
+	    .lim_value_bytes = (uint32_t)h->opt.limits.v[UF_LIM_VALUE_BYTES],
+	    .lim_event_bytes = (uint32_t)h->opt.limits.v[UF_LIM_EVENT_BYTES],
+	    .lim_commit_bytes = (uint32_t)h->opt.limits.v[UF_LIM_COMMIT_BYTES],
+	    .lim_manifest = h->opt.limits.from_manifest,
 	};
 	return build_stack(h, rsp, err, errlen);
 }

@@ -433,6 +433,9 @@ static void log_denied(struct hvt *h, const struct uf_bpush *p)
 	           h->opt.step ? h->opt.step : "-", (int)p->queue_len, p->queue, h->opt.push_allow_text);
 }
 
+static void drop_failed(const int32_t *results, struct uf_bpush *pushes, uint32_t *npush, struct uf_bkv *kvs,
+                        uint32_t *nkv, struct uf_bout *outs, uint32_t *nout);
+
 /*
  * Fail every acknowledged event that pushed to a queue outside the grants,
  * then drop the pushes and KV writes of failed events; `why` holds the
@@ -481,8 +484,101 @@ static void enforce_grants(struct hvt *h, int32_t *results, const char **reasons
 		log_denied(h, p);
 		refused = 1;
 	}
-	if (!refused)
+	if (refused)
+		drop_failed(results, pushes, npush, kvs, nkv, outs, nout);
+}
+
+/* Remember event e's failure reason (the first wins); 0, or -1 after
+ * ending the unit (no host memory for the reasons). */
+static int refuse(struct hvt *h, uint32_t e, int32_t *results, const char **reasons, char (**why)[320])
+{
+	if (!*why && !(*why = calloc(UF_BATCH_MAX, sizeof(**why)))) {
+		hvt_end(h, UF_END_INTERNAL, "commit: out of host memory");
+		return -1;
+	}
+	results[e] = 1;
+	reasons[e] = (*why)[e];
+	return 0;
+}
+
+/* One line per refusal, the first 16 of a unit. */
+static void log_limit(struct hvt *h, const char *reason)
+{
+	if (h->limits_logged >= 16)
 		return;
+	hvt_printf(2, "uf-hvt: unit=%s workflow=%s step=%s error=limit_exceeded reason=\"%s\"%s\n",
+	           h->opt.unit ? h->opt.unit : "-", h->opt.workflow ? h->opt.workflow : "-",
+	           h->opt.step ? h->opt.step : "-", reason,
+	           ++h->limits_logged == 16 ? " (further refusals of this unit are not logged)" : "");
+}
+
+/* Fail acknowledged event e for limit `which` (event_limits.h), if it is not failed yet. */
+static int over(struct hvt *h, uint32_t e, enum uf_limit which, uint64_t got, int published, const char *name, size_t n,
+                int32_t *results, const char **reasons, char (**why)[320])
+{
+	if (results[e] != 0)
+		return 0;
+	if (refuse(h, e, results, reasons, why) < 0)
+		return -1;
+	uf_limit_reason((*why)[e], sizeof(**why), &h->opt.limits, which, got, published, name, n);
+	log_limit(h, (*why)[e]);
+	return 1;
+}
+
+/*
+ * The limits of what one event may write (common/event_limits.h), checked on the
+ * staged records whatever the guest's runtime checked already: an event
+ * with a value or an event larger than allowed, more writes (pushes, MQTT
+ * publishes, KV writes) or more bytes in all is failed with a reason that
+ * names the limit, and its records are dropped.
+ */
+static void enforce_limits(struct hvt *h, int32_t *results, const char **reasons, char (**why)[320], uint32_t count,
+                           struct uf_bpush *pushes, uint32_t *npush, struct uf_bkv *kvs, uint32_t *nkv,
+                           struct uf_bout *outs, uint32_t *nout)
+{
+	const uint64_t *lim = h->opt.limits.v;
+	uint64_t writes[UF_BATCH_MAX] = {0}, bytes[UF_BATCH_MAX] = {0};
+	int refused = 0, r = 0;
+	for (uint32_t i = 0; r >= 0 && i < *npush; i++) {
+		const struct uf_bpush *p = &pushes[i];
+		writes[p->event]++;
+		bytes[p->event] += p->queue_len + p->len;
+		if (p->len > lim[UF_LIM_EVENT_BYTES])
+			refused |= r = over(h, p->event, UF_LIM_EVENT_BYTES, p->len, 0, p->queue, p->queue_len, results,
+			                    reasons, why);
+	}
+	for (uint32_t i = 0; r >= 0 && i < *nout; i++) {
+		const struct uf_bout *o = &outs[i];
+		if (o->kind != UF_OUTPUT_MQTT)
+			continue;
+		writes[o->event]++;
+		bytes[o->event] += o->topic_len + o->len;
+		if (o->len > lim[UF_LIM_EVENT_BYTES])
+			refused |= r = over(h, o->event, UF_LIM_EVENT_BYTES, o->len, 1, o->topic, o->topic_len, results,
+			                    reasons, why);
+	}
+	for (uint32_t i = 0; r >= 0 && i < *nkv; i++) {
+		const struct uf_bkv *k = &kvs[i];
+		writes[k->event]++;
+		bytes[k->event] += k->klen + k->len;
+		if (k->op == UF_KV_SET && k->len > lim[UF_LIM_VALUE_BYTES])
+			refused |= r =
+			    over(h, k->event, UF_LIM_VALUE_BYTES, k->len, 0, k->key, k->klen, results, reasons, why);
+	}
+	for (uint32_t e = 0; r >= 0 && e < count; e++) {
+		if (writes[e] > lim[UF_LIM_WRITES])
+			refused |= r = over(h, e, UF_LIM_WRITES, writes[e], 0, NULL, 0, results, reasons, why);
+		else if (bytes[e] > lim[UF_LIM_COMMIT_BYTES])
+			refused |= r = over(h, e, UF_LIM_COMMIT_BYTES, bytes[e], 0, NULL, 0, results, reasons, why);
+	}
+	if (r >= 0 && refused)
+		drop_failed(results, pushes, npush, kvs, nkv, outs, nout);
+}
+
+/* Drop the pushes, KV writes and outputs of failed events. */
+static void drop_failed(const int32_t *results, struct uf_bpush *pushes, uint32_t *npush, struct uf_bkv *kvs,
+                        uint32_t *nkv, struct uf_bout *outs, uint32_t *nout)
+{
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < *npush; i++)
 		if (results[pushes[i].event] == 0)
@@ -561,6 +657,8 @@ void hvt_hc_commit(struct hvt *h, void *arg)
 	    parse_outs(h, out_c, a->outs_len, &nout, results, a->count, outs, reasons) < 0)
 		goto out;
 	enforce_grants(h, results, reasons, &why, pushes, &npush, kvs, &nkv, outs, &nout);
+	if (!h->ended)
+		enforce_limits(h, results, reasons, &why, a->count, pushes, &npush, kvs, &nkv, outs, &nout);
 	if (h->ended)
 		goto out;
 	a->ret = h->backend->commit(h->backend, results, reasons, a->count, pushes, npush, kvs, nkv, outs, nout);
@@ -647,6 +745,10 @@ void hvt_hc_kv(struct hvt *h, void *arg)
 	case UF_KV_SET: {
 		if (a->val_len > UF_VALUE_MAX) {
 			bad(h, "kv set: value length %lu exceeds %u", (unsigned long)a->val_len, UF_VALUE_MAX);
+			return;
+		}
+		if (a->val_len > h->opt.limits.v[UF_LIM_VALUE_BYTES]) { /* limits.value_bytes: no event to fail */
+			a->ret = -UF_LIMIT_ERRNO_VALUE;
 			return;
 		}
 		const char *val_g = a->val_len ? hvt_guest_ptr(h, a->val, a->val_len, 0) : "";

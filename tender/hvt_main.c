@@ -76,6 +76,12 @@ static void usage(FILE *f)
 	        "  --publish FILTER    an MQTT topic filter uf_mqtt_publish may publish to\n"
 	        "                      (repeatable); other topics get -EPERM.  Without it:\n"
 	        "                      no topic with --redis, any topic in a local run\n"
+	        "  --limit NAME=N      a limit on what one event may write (common/event_limits.h:\n"
+	        "                      value_bytes, event_bytes, writes_per_event,\n"
+	        "                      commit_bytes, batch_commit_bytes, batch_commit_writes;\n"
+	        "                      default: the node defaults); past one, the event fails\n"
+	        "  --manifest-limit NAME=N\n"
+	        "                      the same, named as the manifest's in failure reasons\n"
 	        "  --tap NAME          attach the unit to the existing TAP device NAME (raw\n"
 	        "                      Ethernet frames: uf_net_read/uf_net_write)\n"
 	        "  --mac MAC           the unit's MAC with --tap (default: derived from NAME)\n"
@@ -331,7 +337,9 @@ enum {
 	OPT_ATTRS,
 	OPT_EGRESS,
 	OPT_EGRESS_FD,
-	OPT_PUBLISH
+	OPT_PUBLISH,
+	OPT_LIMIT,
+	OPT_MANIFEST_LIMIT
 };
 
 static const struct option long_opts[] = {
@@ -347,6 +355,8 @@ static const struct option long_opts[] = {
     {"source", required_argument, 0, OPT_SOURCE},
     {"attrs", required_argument, 0, OPT_ATTRS},
     {"publish", required_argument, 0, OPT_PUBLISH},
+    {"limit", required_argument, 0, OPT_LIMIT},
+    {"manifest-limit", required_argument, 0, OPT_MANIFEST_LIMIT},
     {"kv", required_argument, 0, OPT_KV},
     {"no-seccomp", no_argument, 0, OPT_NOSECCOMP},
     {"fast-exit", no_argument, 0, OPT_FASTEXIT},
@@ -409,6 +419,30 @@ static int add_publish(const char *f, struct hvt_options *o)
 	o->publish_text = t;
 	o->publish = filters;
 	filters[o->npublish++] = f;
+	return 0;
+}
+
+/* --limit NAME=N (--manifest-limit: set by the function's manifest). */
+static int parse_limit(const char *arg, struct uf_limits *l, int manifest)
+{
+	const char *eq = strchr(arg, '=');
+	int i = eq ? uf_limit_find(arg, (size_t)(eq - arg)) : -1;
+	uint64_t n = 0;
+	if (i < 0)
+		return bad_opt(manifest ? "--manifest-limit" : "--limit", arg,
+		               "expected NAME=N, NAME one of value_bytes, event_bytes, writes_per_event, "
+		               "commit_bytes, batch_commit_bytes, batch_commit_writes");
+	if (parse_size(eq + 1, &n) < 0 || n < uf_limit_info[i].min || n > uf_limit_info[i].max) {
+		char why[96];
+		snprintf(why, sizeof(why), "must be %llu..%llu", (unsigned long long)uf_limit_info[i].min,
+		         (unsigned long long)uf_limit_info[i].max);
+		return bad_opt(manifest ? "--manifest-limit" : "--limit", arg, why);
+	}
+	l->v[i] = n;
+	if (manifest)
+		l->from_manifest |= 1u << i;
+	else
+		l->from_manifest &= ~(1u << i);
 	return 0;
 }
 
@@ -490,6 +524,11 @@ static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_lo
 			break;
 		case OPT_PUBLISH:
 			if (add_publish(optarg, o) < 0)
+				return -1;
+			break;
+		case OPT_LIMIT:
+		case OPT_MANIFEST_LIMIT:
+			if (parse_limit(optarg, &o->limits, c == OPT_MANIFEST_LIMIT) < 0)
 				return -1;
 			break;
 		case OPT_ATTRS:
@@ -587,6 +626,11 @@ static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_lo
 	if (lo->nevents == 0 && !lo->events_file)
 		lo->events_file = "-";
 	o->publish_any = !ro->socket && o->npublish == 0; /* a local run: any topic */
+	char why[256];
+	if (uf_limits_check(&o->limits, why, sizeof(why)) < 0) {
+		fprintf(stderr, "uf-hvt: --limit: %s\n", why);
+		return -1;
+	}
 	return 0;
 }
 
@@ -598,6 +642,7 @@ int hvt_main(int argc, char **argv)
 	int use_seccomp = 1;
 	char err[512];
 	h.opt = (struct hvt_options){.mem_size = 8u << 20, .stack_size = UF_STACK_DEFAULT, .batch_max = 64};
+	uf_limits_defaults(&h.opt.limits);
 	char consumer[32];
 	snprintf(consumer, sizeof(consumer), "unit-%d", (int)getpid());
 	struct uf_redis_opts ro = {.workflow = "default", .consumer = consumer, .retries = 3};
@@ -631,6 +676,8 @@ int hvt_main(int argc, char **argv)
 		ro.queue = lo.queue;
 		ro.group = ro.group ? ro.group : lo.queue;
 		ro.count = h.opt.batch_max;
+		ro.chunk_bytes = h.opt.limits.v[UF_LIM_BATCH_BYTES];
+		ro.chunk_writes = h.opt.limits.v[UF_LIM_BATCH_WRITES];
 		h.opt.unit = ro.consumer;
 		h.opt.workflow = ro.workflow;
 		h.opt.step = ro.group;

@@ -105,8 +105,16 @@ struct uf_bootinfo {
 	uint32_t idle_ms;     /* how long the default loop waits for more work   */
 	uint32_t batch_max;   /* most events one pop may return                  */
 	uint32_t flags;       /* UF_BI_*                                         */
-	uint32_t reserved0;
-	uint64_t reserved[3];
+	/* What one event may stage (common/event_limits.h; 0: not given, libuf uses
+	 * its defaults): past one, the staging call fails and so does the
+	 * event.  lim_manifest bit i: limit i (enum uf_limit) was set by the
+	 * function's manifest, else it is the node's (named in the reason). */
+	uint32_t lim_writes;       /* pushes, publishes and KV writes of one event */
+	uint32_t lim_value_bytes;  /* bytes of one KV value                        */
+	uint32_t lim_event_bytes;  /* bytes of one pushed or published event       */
+	uint32_t lim_commit_bytes; /* bytes one event's commit writes              */
+	uint32_t lim_manifest;
+	uint64_t reserved;
 };
 
 /* ---- hypercalls ----------------------------------------------------------- */

@@ -133,6 +133,7 @@ int uft_hvt_init(struct hvt *h, uint64_t mem_size, const struct uf_local_opts *l
 	h->console_fd = console_fd;
 	h->opt = (struct hvt_options){
 	    .image = "/images/unit-test.uf", .mem_size = mem_size, .stack_size = UFT_STACK, .batch_max = 64};
+	uf_limits_defaults(&h->opt.limits); /* as hvt_main */
 	h->mem_size = mem_size;
 	h->mem = calloc(1, mem_size);
 	if (!h->mem) {

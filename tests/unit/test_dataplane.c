@@ -419,6 +419,35 @@ static void test_commit_prints_pushes(void **state)
 	free(err);
 }
 
+/* The limits of what one event may write (event_limits.h) hold at commit
+ * whatever the guest's runtime checked: an event past one fails with a
+ * reason naming it, its pushes dropped; the other events commit. */
+static void test_commit_limits(void **state)
+{
+	struct uft_fx *fx = *state;
+	assert_int_equal(pop(fx, BUF, 4096, 3).count, 3);
+	fx->h.opt.limits.v[UF_LIM_WRITES] = 2;
+	fx->h.opt.limits.v[UF_LIM_EVENT_BYTES] = 4;
+	fx->h.opt.limits.from_manifest = 1u << UF_LIM_EVENT_BYTES;
+	uint64_t off = 0;
+	off += stage(fx, PUSH + off, 0, "out", "a", 1);
+	off += stage(fx, PUSH + off, 0, "out", "b", 1);
+	off += stage(fx, PUSH + off, 0, "out", "c", 1);     /* a third write: over 2 */
+	off += stage(fx, PUSH + off, 1, "out", "dddd", 4);  /* at the limit: passes */
+	off += stage(fx, PUSH + off, 2, "out", "eeeee", 5); /* over 4 bytes */
+	int32_t ok[3] = {0, 0, 0};
+	struct uf_hc_commit c = commit(fx, 3, ok, PUSH, off, 5);
+	assert_running(fx);
+	assert_int_equal(c.ret, 0);
+	assert_out(fx, "{\"queue\":\"out\",\"data\":\"dddd\"}\n");
+	char *err = uft_slurp(fx->err, NULL);
+	assert_non_null(strstr(err, "event staged 3 writes (pushes, publishes and KV writes), over the limit 2 "
+	                            "(node limits.writes_per_event)"));
+	assert_non_null(
+	    strstr(err, "event of 5 bytes pushed to queue 'out', over the limit 4 (manifest limits.event_bytes)"));
+	free(err);
+}
+
 /* A pop that carries the commit of the batch in flight (uf_hc_pop.commit):
  * the batch is settled first, then the next one returned - one exit. */
 static void test_pop_commits_previous_batch(void **state)
@@ -1440,6 +1469,7 @@ static void test_kv_set_value_max(void **state)
 	(void)state;
 	struct uft_fx fx;
 	assert_int_equal(uft_fx_open_mem(&fx, NULL, NULL, 64ull << 20), 0);
+	fx.h.opt.limits.v[UF_LIM_VALUE_BYTES] = UF_VALUE_MAX; /* limits.value_bytes at its most */
 	assert_true(fx.h.lay.heap_end - UFT_HEAP > UF_VALUE_MAX + 1ull);
 	memset(G(&fx, UFT_HEAP + 0x10000), 'v', UF_VALUE_MAX + 1ull);
 	struct uf_hc_kv a = kv(&fx, UF_KV_SET, "big", UFT_HEAP + 0x10000, UF_VALUE_MAX, 0);
@@ -1450,6 +1480,17 @@ static void test_kv_set_value_max(void **state)
 	kv(&fx, UF_KV_SET, "big", UFT_HEAP + 0x10000, UF_VALUE_MAX + 1ull, 0);
 	assert_bad(&fx, "kv set: value length 16777217 exceeds 16777216", "a value of UF_VALUE_MAX + 1 bytes");
 	uft_fx_close(&fx);
+}
+
+/* limits.value_bytes holds for a KV write outside an event too: -EFBIG. */
+static void test_kv_set_value_limit(void **state)
+{
+	struct uft_fx *fx = *state;
+	fx->h.opt.limits.v[UF_LIM_VALUE_BYTES] = 3;
+	memcpy(G(fx, VAL), "abcd", 4);
+	assert_int_equal(kv(fx, UF_KV_SET, "k", VAL, 3, 0).ret, 0);
+	assert_int_equal(kv(fx, UF_KV_SET, "k", VAL, 4, 0).ret, -EFBIG);
+	assert_running(fx);
 }
 
 static void test_kv_malformed(void **state)
@@ -1512,6 +1553,8 @@ int main(void)
 	    cmocka_unit_test(test_pop_malformed),
 	    cmocka_unit_test(test_pop_commit_malformed),
 	    T(test_commit_prints_pushes),
+	    T(test_commit_limits),
+	    T(test_kv_set_value_limit),
 	    T(test_pop_commits_previous_batch),
 	    T(test_commit_pushes_len_with_slack),
 	    T(test_commit_failed_event),

@@ -964,6 +964,39 @@ static void test_load_file(void **state)
 	assert_string_equal(err, want);
 }
 
+/* functions.F.limits: sizes and counts in range, absent = 0 (the node's);
+ * with the node's limits (deploy), none may be more than the node's. */
+static void test_limits(void **state)
+{
+	(void)state;
+	const char *y = HEAD "    limits: { value_bytes: 64KiB, writes_per_event: 10 }\n";
+	struct uf_manifest *m = parse(y);
+	assert_non_null(m);
+	assert_int_equal(m->functions[0].limits.value_bytes, 64u << 10);
+	assert_int_equal(m->functions[0].limits.writes_per_event, 10);
+	assert_int_equal(m->functions[0].limits.commit_bytes, 0);
+	struct uf_limits node, in_force;
+	uf_limits_defaults(&node);
+	uf_function_limits(&m->functions[0], &node, &in_force, NULL);
+	assert_int_equal(in_force.v[UF_LIM_WRITES], 10);
+	assert_int_equal(in_force.v[UF_LIM_EVENT_BYTES], 1u << 20);
+	assert_int_equal(in_force.from_manifest, (1u << UF_LIM_VALUE_BYTES) | (1u << UF_LIM_WRITES));
+	uf_manifest_free(m);
+	refused(HEAD "    limits: { value_bytes: 32MiB }\n",
+	        "eval.yaml:6: functions.fdc.limits.value_bytes: '32MiB' is out of range (1..16MiB)");
+	refused(HEAD "    limits: { writes: 3 }\n",
+	        "eval.yaml:6: functions.fdc.limits: unknown key 'writes' (did you mean 'writes_per_event'?)");
+	const char *over = HEAD "    limits:\n      writes_per_event: 5000\n";
+	node.v[UF_LIM_WRITES] = 100;
+	m = uf_manifest_parse_node(over, strlen(over), "eval.yaml", "/srv/wf", 0, &node, err, sizeof(err));
+	assert_null(m);
+	assert_string_equal(err, "eval.yaml:7: functions.fdc.limits.writes_per_event: 5000 is more than this node "
+	                         "allows (100: limits.writes_per_event in unifaasd.conf)");
+	m = uf_manifest_parse(over, strlen(over), "eval.yaml", "/srv/wf", 0, err, sizeof(err)); /* a restore */
+	assert_non_null(m);
+	uf_manifest_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1017,6 +1050,7 @@ int main(void)
 	    cmocka_unit_test(test_truncated_buffer),
 	    cmocka_unit_test(test_images),
 	    cmocka_unit_test(test_load_file),
+	    cmocka_unit_test(test_limits),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

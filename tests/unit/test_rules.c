@@ -356,6 +356,68 @@ static void config_precedence(void **state)
 	rmdir(dir);
 }
 
+/* The node's limits (event_limits.h) in the config: limits.NAME=N, in
+ * range, and an event's writes fit one commit chunk. */
+static void config_limits(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/uf-config-XXXXXX", path[64], err[512];
+	struct uf_config c;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/unifaas.conf", dir);
+	write_file(path, "api_port=7400\n");
+	assert_int_equal(uf_config_load(&c, dir, err, sizeof(err)), 0);
+	assert_int_equal(c.limits.v[UF_LIM_WRITES], 1000); /* the defaults */
+	assert_int_equal(c.limits.v[UF_LIM_VALUE_BYTES], 1u << 20);
+	snprintf(path, sizeof(path), "%s/unifaasd.conf", dir);
+	write_file(path, "limits.writes_per_event=10\nlimits.value_bytes=100\n");
+	assert_int_equal(uf_config_load(&c, dir, err, sizeof(err)), 0);
+	assert_int_equal(c.limits.v[UF_LIM_WRITES], 10);
+	assert_int_equal(c.limits.v[UF_LIM_VALUE_BYTES], 100);
+	write_file(path, "limits.writes_per_event=0\n");
+	assert_int_equal(uf_config_load(&c, dir, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "unifaasd.conf:1: limits.writes_per_event: bad value '0' (expected 1..1000000"));
+	write_file(path, "limits.pushes=5\n");
+	assert_int_equal(uf_config_load(&c, dir, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "unknown key 'limits.pushes'"));
+	write_file(path, "limits.writes_per_event=5000\n"); /* more than a chunk (batch_commit_writes 1000) */
+	assert_int_equal(uf_config_load(&c, dir, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "limits.writes_per_event 5000 is more than limits.batch_commit_writes 1000"));
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/unifaas.conf", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* The reason an event past a limit fails with names the limit, its value
+ * and where it was set; a name cut at 80 bytes stays valid UTF-8. */
+static void limit_reasons(void **state)
+{
+	(void)state;
+	struct uf_limits l;
+	char buf[UF_REASON_MAX + 1], key[200];
+	uf_limits_defaults(&l);
+	uf_limit_reason(buf, sizeof(buf), &l, UF_LIM_WRITES, 43001, 0, NULL, 0);
+	assert_string_equal(buf, "event staged 43001 writes (pushes, publishes and KV writes), over the limit 1000 "
+	                         "(node limits.writes_per_event)");
+	uint64_t fn[UF_LIM_EVENT_COUNT] = {[UF_LIM_VALUE_BYTES] = 10, [UF_LIM_WRITES] = 5000};
+	uint32_t capped;
+	struct uf_limits f;
+	uf_limits_apply(&f, &l, fn, &capped);
+	assert_int_equal(f.v[UF_LIM_VALUE_BYTES], 10);
+	assert_int_equal(f.v[UF_LIM_WRITES], 1000); /* over the node's: capped */
+	assert_int_equal(capped, 1u << UF_LIM_WRITES);
+	uf_limit_reason(buf, sizeof(buf), &f, UF_LIM_VALUE_BYTES, 11, 0, "k", 1);
+	assert_string_equal(buf, "KV value of 11 bytes for key 'k', over the limit 10 (manifest limits.value_bytes)");
+	for (int i = 0; i < 100; i++)
+		memcpy(key + 2 * i, "\xc3\xa9", 2); /* é: byte 80 ends one, 81 would cut the next */
+	int n = uf_limit_reason(buf, sizeof(buf), &f, UF_LIM_EVENT_BYTES, 2, 1, key + 1, 199);
+	assert_true(uf_reason_ok(buf, (size_t)n));
+	assert_int_equal(uf_limit_find("commit_bytes", 12), UF_LIM_COMMIT_BYTES);
+	assert_int_equal(uf_limit_find("commit", 6), -1);
+	assert_int_equal(uf_limits_check(&l, buf, sizeof(buf)), 0);
+}
+
 /* MQTT topic rules (common/topic.h), against MQTT 3.1.1 section 4.7's examples. */
 static int match(const char *f, const char *t)
 {
@@ -524,6 +586,8 @@ int main(void)
 	    cmocka_unit_test(event_time_is_epoch_ms),
 	    cmocka_unit_test(unit_commands_are_what_units_send),
 	    cmocka_unit_test(config_precedence),
+	    cmocka_unit_test(config_limits),
+	    cmocka_unit_test(limit_reasons),
 	    cmocka_unit_test(topic_rules),
 	    cmocka_unit_test(reasons_checked_and_cleaned),
 	    cmocka_unit_test(topic_overlap),
