@@ -10,8 +10,19 @@
  * key the handler sees as ev->id, and whose millisecond part is
  * ev->time_ms) and "attempt" (failed deliveries so far; absent = 0).
  *
- * Every batch is settled by one MULTI/EXEC, so a unit that dies before EXEC
- * has written nothing and acknowledged nothing:
+ * A batch is settled by MULTI/EXECs of whole events, in order: each holds
+ * at most limits.batch_commit_writes commands and batch_commit_bytes bytes
+ * of the events it settles (common/event_limits.h; one event alone may
+ * pass them by its settlement and reply, never by its writes, which the
+ * per-event limits keep within them).  So Redis, single-threaded, is never
+ * held by one commit for longer than a chunk takes (bench/stall.sh), and
+ * an event's acknowledgement and all its writes are in one MULTI/EXEC:
+ * all or nothing.  A unit that dies between two EXECs has settled the
+ * events of the chunks before (written and acknowledged) and nothing of
+ * the rest, which stay pending and are re-queued by unifaasd like those of
+ * any dead unit: each event is still written exactly once per successful
+ * delivery and delivered at least once.  What one MULTI/EXEC holds, for
+ * the events it settles:
  *   XADD uf:q:<wf>:<q> * data ..   each push of the acknowledged events
  *   XADD uf:out:mqtt:<wf> * step .. topic .. qos .. data .. event <origin>
  *                                  each MQTT publish they staged (the outbox
@@ -26,14 +37,16 @@
  *   an event handed back (never handled, or handled but its commit lost to a
  *   fault of a later event): XADD uf:q:<wf>:<queue> * data .. origin .. attempt
  *   (unchanged)
- *   XACK of every event of the batch, whatever its outcome
+ *   XACK of every event it settles, whatever its outcome
  *   HINCRBY uf:stat:<wf>:<step> <consumer> <acknowledged ok>, failed <n>,
  *   dead <n> (each only when non-zero; failed counts every failed delivery,
  *   dead those of them dead-lettered)
  *   PUBLISH uf:reply:<wf> "<token>\n<outcome>\n<body>" for each acknowledged
  *   or failed event whose entry carries a reply token (an invoke waits):
  *   ok + its uf_reply (or the JSON of its pushes), failed + the reason
- * So after a unit ends, none of its events is pending, unless the tender
+ * (the stats and replies of a chunk's events go in its MULTI/EXEC, the
+ * unit's cold start in the first).  So after a unit ends, none of its
+ * events is pending, unless the tender
  * itself died (kill -9, a lost connection): entries pending for a consumer
  * whose unit is gone are the orchestrator's to settle (XAUTOCLAIM, then
  * re-queue or dead-letter them as above).  KV writes a handler stages are
@@ -306,10 +319,6 @@ static int append_cold_start(struct redis_be *r)
 	return 2;
 }
 
-/*
- * Settle `n` entries in one MULTI/EXEC (see the top of this file): results
- * as for commit(); pushes and KV writes of the acknowledged events first.
- */
 /* {"pushes":[{"queue":Q,"data":S}...]} of event ev's pushes (malloc'd,
  * *len bytes): an invoke's result when its handler set no uf_reply. */
 static char *pushes_json(const struct uf_bpush *pushes, uint32_t npush, uint32_t ev, size_t *len)

@@ -6,7 +6,8 @@
  *                   tender's per-batch CPU cap must still stop it;
  *   push-limit      every event pushes 200 KB: fine per event even though
  *                   a batch stages more than 1 MiB in total;
- *   push-too-much   one event pushes more than 1 MiB: -ENOBUFS;
+ *   push-too-much   one event pushes more than 1 MiB (run with --limit
+ *                   commit_bytes=1M): -ENOBUFS, and the event fails;
  *   code            the handler returns 7: the failure report says 7.
  */
 #include <errno.h>

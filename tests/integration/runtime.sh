@@ -55,8 +55,10 @@ rc=$?
 	fail faked-progress-still-limited "status $rc after $TIMED_CPU_MS ms of CPU: $(cat "$UF_TMP/e.err")"
 n=$(timeout 20 "$HVT" --env CASE=push-limit --events "$UF_TMP/abc" --event 4 --event 5 --event 6 --event 7 "$edges" | wc -l)
 [ "$n" = 7 ] && pass push-limit-per-event || fail push-limit-per-event "$n of 7 pushes"
-timeout 20 "$HVT" --env CASE=push-too-much --event x "$edges" 2>&1 | grep -q 'push-too-much: ENOBUFS' &&
-	pass push-over-1MiB-enobufs || fail push-over-1MiB-enobufs "no ENOBUFS"
+out=$(timeout 20 "$HVT" --limit commit_bytes=1M --env CASE=push-too-much --event x "$edges" 2>&1)
+grep -q 'push-too-much: ENOBUFS' <<<"$out" &&
+	grep -q "event 1 failed: event's commit would write 1200018 bytes, over the limit 1048576 (node limits.commit_bytes)" <<<"$out" &&
+	pass push-over-commit-bytes-enobufs || fail push-over-commit-bytes-enobufs "no ENOBUFS or no reason: $out"
 timeout 20 "$HVT" --env CASE=code --event x "$edges" 2>&1 | grep -q 'handler returned 7' &&
 	pass failure-code-reported || fail failure-code-reported "code not reported"
 timeout 20 "$UNIFAAS" run "$fib" </dev/null >/dev/null 2>&1 && pass stdin-dev-null || fail stdin-dev-null "status $?"
