@@ -161,16 +161,22 @@ $(BUILD)/functions/%.uf: functions/%.c $(BUILD)/bin/unifaas $(RUNTIME)
 
 # functions that include the flat-JSON helpers (header-only)
 $(patsubst %,$(BUILD)/functions/%.uf,lights alert dhs dhs_stats logger log_query): functions/lib/flatjson.h
-$(patsubst %,$(BUILD)/functions/%.uf,logger log_query): functions/lib/readings_log.h
 # functions that fail events with lib/fail.h's log line and reason
 $(patsubst %,$(BUILD)/functions/%.uf,lights alert dhs dhs_stats fdc fib threshold logger): functions/lib/fail.h
 
 # functions that read Smart Citizen Kits are built with the shared parser
-SCK_FUNCTIONS = threshold logger log_query
+SCK_FUNCTIONS = threshold
 $(SCK_FUNCTIONS:%=$(BUILD)/functions/%.uf): $(BUILD)/functions/%.uf: functions/%.c functions/lib/sck.c functions/lib/sck.h \
 		$(BUILD)/bin/unifaas $(RUNTIME)
 	@mkdir -p $(dir $@)
 	$(BUILD)/bin/unifaas build $< functions/lib/sck.c -o $@
+
+# the CO2 log's writer and reader also share its layout and parsers
+LOG_FUNCTIONS = logger log_query
+$(LOG_FUNCTIONS:%=$(BUILD)/functions/%.uf): $(BUILD)/functions/%.uf: functions/%.c functions/lib/sck.c functions/lib/sck.h \
+		functions/lib/readings_log.c functions/lib/readings_log.h $(BUILD)/bin/unifaas $(RUNTIME)
+	@mkdir -p $(dir $@)
+	$(BUILD)/bin/unifaas build $< functions/lib/sck.c functions/lib/readings_log.c -o $@
 
 run: deps
 	$(MAKE) all

@@ -28,17 +28,7 @@
  * the field; a malformed LOG_KEEP or LOG_MAX_DEVICES ends the unit.
  */
 #include "lib/fail.h"
-#include "lib/flatjson.h"
 #include "lib/readings_log.h"
-
-#define MAX_TOKENS (8 + 2 * SCK_MAX_SENSORS * 2)
-
-struct reading {
-	char device[SCK_TOKEN_MAX];
-	char time[SCK_TIME_MAX];
-	int n;
-	struct sck_sensor s[SCK_MAX_SENSORS];
-};
 
 static long keep, max_devices;
 
@@ -57,88 +47,6 @@ static void read_env(void)
 		        uf_getenv("LOG_MAX_DEVICES") ? uf_getenv("LOG_MAX_DEVICES") : "", LOG_MAX_DEVICES_MAX);
 		exit(2);
 	}
-}
-
-static int tok_len(const jsmntok_t *t)
-{
-	return t->end - t->start;
-}
-
-/* The "sensors" object at t[i]: its id:value pairs into r; the index after it, or -1 with *why. */
-static int parse_sensors(const char *js, const jsmntok_t *t, int i, struct reading *r, char *why, size_t wl)
-{
-	if (t[i].type != JSMN_OBJECT)
-		return snprintf(why, wl, "\"sensors\" is not an object of \"<id>\": value"), -1;
-	int pairs = t[i].size;
-	i++;
-	for (int p = 0; p < pairs; p++, i += 2) {
-		const jsmntok_t *k = &t[i], *v = &t[i + 1];
-		char idtxt[16], *end;
-		int kn = tok_len(k);
-		if (kn < 1 || kn > 9 || strspn(js + k->start, "0123456789") < (size_t)kn)
-			return snprintf(why, wl, "sensor id '%.*s' is not an integer 0..%ld", kn > 20 ? 20 : kn,
-			                js + k->start, LOG_SENSOR_MAX),
-			       -1;
-		memcpy(idtxt, js + k->start, (size_t)kn);
-		idtxt[kn] = '\0';
-		double val;
-		if (v->type != JSMN_PRIMITIVE || fj_number(js, v, &val, NULL) < 0)
-			return snprintf(why, wl, "sensor %s: value '%.*s' is not a number", idtxt,
-			                tok_len(v) > 20 ? 20 : tok_len(v), js + v->start),
-			       -1;
-		if (r->n == SCK_MAX_SENSORS)
-			return snprintf(why, wl, "more than %d sensors", SCK_MAX_SENSORS), -1;
-		r->s[r->n].id = strtol(idtxt, &end, 10);
-		r->s[r->n++].value = val;
-	}
-	return i;
-}
-
-/* Parses one readings-log event into r: 0, or -1 with the reason in why. */
-static int parse(const char *js, size_t len, struct reading *r, char *why, size_t wl)
-{
-	static jsmntok_t t[MAX_TOKENS];
-	jsmn_parser p;
-	jsmn_init(&p);
-	memset(r, 0, sizeof(*r));
-	int n = jsmn_parse(&p, js, len, t, MAX_TOKENS);
-	while (len > 0 && (js[len - 1] == ' ' || js[len - 1] == '\t' || js[len - 1] == '\r' || js[len - 1] == '\n'))
-		len--;
-	if (n < 1 || t[0].type != JSMN_OBJECT || (size_t)t[0].end != len)
-		return snprintf(why, wl, "not one JSON object {\"device\",\"time\",\"sensors\":{...}}%s",
-		                n == JSMN_ERROR_NOMEM ? " (too many fields)" : ""),
-		       -1;
-	int i = 1, have_sensors = 0;
-	for (int f = 0; f < t[0].size; f++) {
-		const jsmntok_t *k = &t[i], *v = &t[i + 1];
-		if (fj_is(js, k, "sensors")) {
-			if ((i = parse_sensors(js, t, i + 1, r, why, wl)) < 0)
-				return -1;
-			have_sensors = 1;
-			continue;
-		}
-		if (v->type == JSMN_OBJECT || v->type == JSMN_ARRAY)
-			return snprintf(why, wl, "field '%.*s' is not a scalar", tok_len(k) > 20 ? 20 : tok_len(k),
-			                js + k->start),
-			       -1;
-		if (fj_is(js, k, "device")) {
-			if (v->type != JSMN_STRING || !log_device_ok(js + v->start, (size_t)tok_len(v)))
-				return snprintf(why, wl, "\"device\" is not a kit token (1..%d of [A-Za-z0-9._-])",
-				                SCK_TOKEN_MAX - 1),
-				       -1;
-			memcpy(r->device, js + v->start, (size_t)tok_len(v));
-		} else if (fj_is(js, k, "time")) {
-			if (v->type != JSMN_STRING || !log_time_ok(js + v->start, (size_t)tok_len(v)))
-				return snprintf(why, wl, "\"time\" is not a time of 1..%d of [0-9A-Za-z:.+-]",
-				                SCK_TIME_MAX - 1),
-				       -1;
-			memcpy(r->time, js + v->start, (size_t)tok_len(v));
-		}
-		i += 2;
-	}
-	if (!r->device[0] || !r->time[0] || !have_sensors)
-		return snprintf(why, wl, "no \"%s\"", !r->device[0] ? "device" : !r->time[0] ? "time" : "sensors"), -1;
-	return 0;
 }
 
 /*
@@ -209,7 +117,7 @@ static int slot_time(uf_ctx *ctx, const char *slot_key, char *time)
  * keeps; also what a duplicate of a reading gone from the ring is).
  * LOGGED, DUPLICATE, TOO_OLD, or -1 (reason set).
  */
-static int log_one(uf_ctx *ctx, const struct reading *rd, const struct sck_sensor *s)
+static int log_one(uf_ctx *ctx, const struct log_reading *rd, const struct sck_sensor *s)
 {
 	char seen[LOG_KEY_MAX], key[LOG_KEY_MAX], val[128], old[SCK_TIME_MAX];
 	size_t len;
@@ -268,7 +176,7 @@ static int record_keep(uf_ctx *ctx)
 }
 
 /* The device in log:devices, its sensors in log:<dev>:sensors. */
-static int add_to_index(uf_ctx *ctx, const struct reading *rd)
+static int add_to_index(uf_ctx *ctx, const struct log_reading *rd)
 {
 	static char names[SCK_MAX_SENSORS][SCK_TOKEN_MAX];
 	char key[LOG_KEY_MAX];
@@ -283,10 +191,10 @@ static int add_to_index(uf_ctx *ctx, const struct reading *rd)
 
 int uf_handle(uf_ctx *ctx, const uf_event *ev)
 {
-	static struct reading rd;
+	static struct log_reading rd;
 	char why[160];
 	read_env();
-	if (parse(ev->data, ev->len, &rd, why, sizeof(why)) < 0)
+	if (log_parse_reading(ev->data, ev->len, &rd, why, sizeof(why)) < 0)
 		return fn_fail(ctx, ev, "logger", "bad %s event: %s: '%.80s'", ev->queue, why, ev->data);
 	if (rd.n == 0)
 		return 0;

@@ -1,9 +1,12 @@
 /*
  * readings_log.h - the CO2 workflow's log of readings in KV: its key names,
  * its slot format and its retention, shared by the function that writes it
- * (logger.c) and the one that reads it back (log_query.c).  Header-only
- * (static inline), like flatjson.h; each image is built with lib/sck.c for
- * the device-token rule.  docs/examples.md documents the keys for users.
+ * (logger.c) and the one that reads it back (log_query.c).  The parsers
+ * are in lib/readings_log.c (no I/O: tests/unit/test_readings_log.c and
+ * tests/fuzz/fuzz_readings_log.c build them on the host); the key names and
+ * the KV helpers are static inline here.  Each image is built with
+ * `unifaas build F.c lib/sck.c lib/readings_log.c`.  docs/examples.md
+ * documents the keys for users.
  *
  * Keys (in the workflow's KV; <dev> a kit's token, <id> a sensor id):
  *   log:devices          the devices with readings, a JSON array ["kit1",...]
@@ -39,22 +42,48 @@
 #define LOG_KEY_KEEP            "log:keep"
 #define LOG_KEY_MAX             (8 + SCK_TOKEN_MAX + 12 + SCK_TIME_MAX)
 
+/* One readings-log event: a device's sensor values at one time. */
+struct log_reading {
+	char device[SCK_TOKEN_MAX];
+	char time[SCK_TIME_MAX];
+	int n;
+	struct sck_sensor s[SCK_MAX_SENSORS];
+};
+
+/*
+ * Parses a readings-log event, as threshold.c pushes it, into r:
+ *   {"device":"kit1","time":"2025-03-01T10:00:00Z","sensors":{"158":612,"55":22.5}}
+ * (other scalar fields ignored): 0, or -1 with the reason in why (naming
+ * the field and, for a sensor, its id).
+ */
+int log_parse_reading(const char *js, size_t len, struct log_reading *r, char *why, size_t wl);
+
 /* s[0..n) is a device token (sck.h's rule: 1..63 of [A-Za-z0-9._-]). */
-static inline int log_device_ok(const char *s, size_t n)
-{
-	return n > 0 && sck_token_len(s, n) == n;
-}
+int log_device_ok(const char *s, size_t n);
 
 /* s[0..n) is a reading's time as the logger keeps it: 1..39 of [0-9A-Za-z:.+-] (ISO 8601). */
-static inline int log_time_ok(const char *s, size_t n)
-{
-	if (n < 1 || n >= SCK_TIME_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!s[i] || !strchr("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ:.+-", s[i]))
-			return 0;
-	return 1;
-}
+int log_time_ok(const char *s, size_t n);
+
+/*
+ * Reads a slot's value s (NUL-terminated) into its k, time (cap
+ * SCK_TIME_MAX) and the value's text as written (cap 32): 0, or -1 when it
+ * is not what log_slot_format writes.
+ */
+int log_slot_parse(const char *s, long long *k, char *time, char *value);
+
+/*
+ * Walks a JSON array of device names or sensor ids as the logger writes it
+ * (["a","b"] or [1,2]: no spaces, no escapes): each call puts the next
+ * element's text at *elem (length *n) and returns 1, or 0 at the end.
+ * *pos starts at 0.
+ */
+int log_list_next(const char *list, size_t *pos, const char **elem, size_t *n);
+
+/* The list holds the element name[0..n) (as text: "kit1" or "158"). */
+int log_list_has(const char *list, const char *name, size_t n);
+
+/* Elements in the list. */
+int log_list_count(const char *list);
 
 static inline void log_key_sensors(char *k, const char *dev)
 {
@@ -77,21 +106,6 @@ static inline void log_key_seen(char *k, const char *dev, long id, const char *t
 static inline int log_slot_format(char *out, size_t cap, long long k, const char *time, double value)
 {
 	return snprintf(out, cap, "{\"n\":%lld,\"time\":\"%s\",\"value\":%.10g}", k, time, value);
-}
-
-/*
- * Reads a slot's value s (NUL-terminated) into its k, time (cap
- * SCK_TIME_MAX) and the value's text as written (cap 32): 0, or -1 when it
- * is not what log_slot_format writes.
- */
-static inline int log_slot_parse(const char *s, long long *k, char *time, char *value)
-{
-	int tn, vn;
-	if (sscanf(s, "{\"n\":%lld,\"time\":\"%39[0-9A-Za-z:.+-]\",\"value\":%31[-+.0-9eE]}%n", k, time, value, &vn) !=
-	    3)
-		return -1;
-	tn = (int)strlen(time);
-	return log_time_ok(time, (size_t)tn) && s[vn] == '\0' ? 0 : -1;
 }
 
 /* The env variable name as an integer in 1..max, def when unset; -1 when it is not one. */
@@ -146,56 +160,6 @@ static inline long long log_ring_count(uf_ctx *ctx, const char *dev, long id)
 		return r;
 	val[len] = '\0';
 	return atoll(val);
-}
-
-/*
- * Walks a JSON array of device names or sensor ids as the logger writes it
- * (["a","b"] or [1,2]: no spaces, no escapes): each call puts the next
- * element's text at *elem (length *n) and returns 1, or 0 at the end.
- * *pos starts at 0.
- */
-static inline int log_list_next(const char *list, size_t *pos, const char **elem, size_t *n)
-{
-	size_t p = *pos;
-	if (p == 0 && list[p] == '[')
-		p++;
-	if (list[p] == ',')
-		p++;
-	if (list[p] == ']' || !list[p])
-		return 0;
-	if (list[p] == '"')
-		p++;
-	size_t start = p;
-	while (list[p] && list[p] != '"' && list[p] != ',' && list[p] != ']')
-		p++;
-	*elem = list + start;
-	*n = p - start;
-	if (list[p] == '"')
-		p++;
-	*pos = p;
-	return 1;
-}
-
-/* The list holds the element name[0..n) (as text: "kit1" or "158"). */
-static inline int log_list_has(const char *list, const char *name, size_t n)
-{
-	size_t pos = 0, en;
-	const char *e;
-	while (log_list_next(list, &pos, &e, &en))
-		if (en == n && memcmp(e, name, n) == 0)
-			return 1;
-	return 0;
-}
-
-/* Elements in the list. */
-static inline int log_list_count(const char *list)
-{
-	size_t pos = 0, en;
-	const char *e;
-	int c = 0;
-	while (log_list_next(list, &pos, &e, &en))
-		c++;
-	return c;
 }
 
 #endif

@@ -41,6 +41,12 @@
 # line; new inputs go to
 # build/tests/fuzz/corpus_sck, crashes to build/tests/fuzz/sck-crash-*.
 #
+# fuzz_readings_log checks the CO2 log's parsers (functions/lib/readings_log.c:
+# a readings-log event, a slot, an index list) for FUZZ_LOG_TIME (5 s);
+# seeds are tests/fuzz/readings_log.seeds, one input a line; new inputs go
+# to build/tests/fuzz/corpus_readings_log, crashes to
+# build/tests/fuzz/readings_log-crash-*.
+#
 # fuzz_mqtt parses MQTT packets as unifaasd's client does
 # (daemon/mqtt_codec.c); its seeds are tests/fuzz/corpus_mqtt (packets a
 # broker sends), new inputs go to build/tests/fuzz/corpus_mqtt, crashes to
@@ -99,7 +105,11 @@ FUZZ_SCK_TIME ?= 5
 FUZZ_SCK_BIN  := $(FUZZ_OUT)/fuzz_sck
 FUZZ_SCK_OBJS := $(FUZZ_OBJ)/functions/lib/sck.o $(FUZZ_OBJ)/fuzz_sck.o
 
-build: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN) $(FUZZ_IMAGE_BIN) $(FUZZ_EGRESS_BIN) $(FUZZ_CE_BIN) $(FUZZ_MQTT_BIN) $(FUZZ_SCK_BIN)
+FUZZ_LOG_TIME ?= 5
+FUZZ_LOG_BIN  := $(FUZZ_OUT)/fuzz_readings_log
+FUZZ_LOG_OBJS := $(FUZZ_OBJ)/functions/lib/readings_log.o $(FUZZ_OBJ)/functions/lib/sck.o $(FUZZ_OBJ)/fuzz_readings_log.o
+
+build: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN) $(FUZZ_IMAGE_BIN) $(FUZZ_EGRESS_BIN) $(FUZZ_CE_BIN) $(FUZZ_MQTT_BIN) $(FUZZ_SCK_BIN) $(FUZZ_LOG_BIN)
 
 $(FUZZ_OBJ)/fuzz_sck.o: functions/lib/sck.h
 $(FUZZ_OBJ)/fuzz_sck.o: FUZZ_CFLAGS += -Ifunctions/lib
@@ -109,6 +119,13 @@ $(FUZZ_OBJ)/functions/lib/%.o: functions/lib/%.c functions/lib/sck.h tests/fuzz/
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(FUZZ_SCK_BIN): $(FUZZ_SCK_OBJS)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@ -lm
+
+$(FUZZ_OBJ)/fuzz_readings_log.o: functions/lib/readings_log.h functions/lib/sck.h
+$(FUZZ_OBJ)/fuzz_readings_log.o: FUZZ_CFLAGS += -Ifunctions/lib
+$(FUZZ_OBJ)/functions/lib/readings_log.o: functions/lib/readings_log.h functions/lib/flatjson.h
+
+$(FUZZ_LOG_BIN): $(FUZZ_LOG_OBJS)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@ -lm
 
 $(FUZZ_OBJ)/fuzz_cloudevent.o: FUZZ_CFLAGS += -Idaemon
@@ -163,7 +180,7 @@ $(FUZZ_MANIFEST_BIN): $(FUZZ_MANIFEST_OBJS)
 $(FUZZ_BIN): $(FUZZ_OBJS)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $^ -o $@ -Wl,--wrap=hvt_guest_ptr $(FUZZ_LDLIBS)
 
-run: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN) $(FUZZ_IMAGE_BIN) $(FUZZ_EGRESS_BIN) $(FUZZ_CE_BIN) $(FUZZ_MQTT_BIN) $(FUZZ_SCK_BIN)
+run: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN) $(FUZZ_IMAGE_BIN) $(FUZZ_EGRESS_BIN) $(FUZZ_CE_BIN) $(FUZZ_MQTT_BIN) $(FUZZ_SCK_BIN) $(FUZZ_LOG_BIN)
 	@mkdir -p $(FUZZ_OUT)/corpus $(FUZZ_OUT)/corpus_manifest $(FUZZ_OUT)/corpus_image $(FUZZ_OUT)/seeds_image
 	cp build/functions/*.uf $(FUZZ_OUT)/seeds_image/ 2>/dev/null || true
 	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048 -timeout=10 -max_len=16384 \
@@ -189,6 +206,10 @@ run: $(FUZZ_BIN) $(FUZZ_MANIFEST_BIN) $(FUZZ_IMAGE_BIN) $(FUZZ_EGRESS_BIN) $(FUZ
 		[ -f "$$f" ] && split -l 1 "$$f" "$(FUZZ_OUT)/corpus_sck/$$(basename "$$f")-"; done; true
 	$(FUZZ_SCK_BIN) -max_total_time=$(FUZZ_SCK_TIME) -rss_limit_mb=2048 -timeout=10 -max_len=4096 \
 		-print_final_stats=1 -artifact_prefix=$(FUZZ_OUT)/sck- $(FUZZ_OUT)/corpus_sck
+	@mkdir -p $(FUZZ_OUT)/corpus_readings_log
+	split -l 1 tests/fuzz/readings_log.seeds "$(FUZZ_OUT)/corpus_readings_log/seed-"
+	$(FUZZ_LOG_BIN) -max_total_time=$(FUZZ_LOG_TIME) -rss_limit_mb=2048 -timeout=10 -max_len=4096 \
+		-print_final_stats=1 -artifact_prefix=$(FUZZ_OUT)/readings_log- $(FUZZ_OUT)/corpus_readings_log
 
 $(FUZZ_OUT)/gen_corpus: tests/fuzz/gen_corpus.c $(FUZZ_HDRS)
 	@mkdir -p $(dir $@)

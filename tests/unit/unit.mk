@@ -127,3 +127,13 @@ clean:
 
 .PHONY: all check clean
 .SECONDARY:
+
+# test_readings_log tests the CO2 log's parsers (logger.c, log_query.c).
+$(UNIT_OBJ)/functions/lib/readings_log.o: functions/lib/readings_log.h functions/lib/flatjson.h
+$(UNIT_OBJ)/test_readings_log.o: functions/lib/readings_log.h functions/lib/sck.h
+$(UNIT_OBJ)/test_readings_log.o: UNIT_CFLAGS += -Ifunctions/lib
+
+$(UNIT_OUT)/test_readings_log: $(UNIT_OBJ)/test_readings_log.o $(UNIT_OBJ)/functions/lib/readings_log.o \
+		$(UNIT_OBJ)/functions/lib/sck.o
+	@mkdir -p $(dir $@)
+	$(CC) $(UNIT_CFLAGS) $^ -o $@ -lcmocka
