@@ -160,7 +160,7 @@ $(BUILD)/functions/%.uf: functions/%.c $(BUILD)/bin/unifaas $(RUNTIME)
 	$(BUILD)/bin/unifaas build $< -o $@
 
 # functions that include the flat-JSON helpers (header-only)
-$(patsubst %,$(BUILD)/functions/%.uf,lights alert dhs dhs_stats logger log_query): functions/lib/flatjson.h
+$(patsubst %,$(BUILD)/functions/%.uf,lights alert dhs dhs_stats logger log_query slack_alert): functions/lib/flatjson.h
 # functions that fail events with lib/fail.h's log line and reason
 $(patsubst %,$(BUILD)/functions/%.uf,lights alert dhs dhs_stats fdc fib threshold logger): functions/lib/fail.h
 

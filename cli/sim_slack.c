@@ -294,7 +294,7 @@ static json_t *json_text(const char *p, size_t n)
 
 /* One --log line; s->mu held. */
 static void log_request(struct slack *s, struct MHD_Connection *c, const struct req *r, const char *url,
-                        unsigned status, const char *answer)
+                        unsigned status, const char *answer, unsigned retry_after)
 {
 	if (!s->log)
 		return;
@@ -303,6 +303,8 @@ static void log_request(struct slack *s, struct MHD_Connection *c, const struct 
 	json_t *j = json_pack("{sI sI so so ss? ss? so}", "t_us", (json_int_t)r->t_us, "status", (json_int_t)status,
 	                      "answer", json_text(answer, strlen(answer)), "path", json_text(url, strlen(url)),
 	                      "idempotency_key", key, "content_type", type, "body", json_text(r->body, r->len));
+	if (j && retry_after)
+		json_object_set_new(j, "retry_after", json_integer(retry_after));
 	char *line = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	if (line) {
 		fprintf(s->log, "%s\n", line);
@@ -424,20 +426,20 @@ static enum MHD_Result answer_message(struct slack *s, struct MHD_Connection *c,
 	if (a.kind == ANS_OK && (a.body = check_body(r, &msg)))
 		a = (struct answer){.kind = ANS_ERROR, .status = 400, .body = a.body};
 	if (a.kind == ANS_TIMEOUT) {
-		log_request(s, c, r, url, 0, "timeout");
+		log_request(s, c, r, url, 0, "timeout", 0);
 		s->refused++;
 		hold(s, a.arg);
 		pthread_mutex_unlock(&s->mu);
 		return MHD_NO; /* the connection closed without an answer */
 	}
 	if (a.kind != ANS_OK) {
-		log_request(s, c, r, url, a.status, a.body);
+		log_request(s, c, r, url, a.status, a.body, a.arg);
 		s->refused++;
 		pthread_mutex_unlock(&s->mu);
 		return reply(c, a.status, a.body, a.arg, 0);
 	}
 	rate_note(s, now_us());
-	log_request(s, c, r, url, 200, "ok");
+	log_request(s, c, r, url, 200, "ok", 0);
 	show(msg);
 	json_decref(msg);
 	int last = s->count && ++s->accepted == s->count;
@@ -489,7 +491,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	else
 		return answer_message(s, c, url, r);
 	pthread_mutex_lock(&s->mu);
-	log_request(s, c, r, url, status, body);
+	log_request(s, c, r, url, status, body, 0);
 	s->refused++;
 	pthread_mutex_unlock(&s->mu);
 	return reply(c, status, body, 0, 0);

@@ -235,7 +235,7 @@ static const struct command commands[] = {
      "                  429 with Retry-After (the seconds until one leaves the window)\n"
      "  --log FILE      appends one JSON line per request: t_us (receive time, epoch\n"
      "                  microseconds), status (0: no answer), answer, path,\n"
-     "                  idempotency_key, content_type, body\n"
+     "                  idempotency_key, content_type, body, retry_after\n"
      "  --count N       exits after N accepted messages\n\n"
      "An answer from --rate does not use up a --respond item. SIGINT or SIGTERM end\n"
      "it; it prints 'sim slack: A accepted, R refused' and exits 0. Status 2 for a\n"

@@ -5,7 +5,8 @@
 # alerts once at 1000 and once at 2000 ppm, a noisy one around 1000 once,
 # the fall gives one all-clear, two devices keep separate levels, every
 # reading reaches readings-log with its device, and a malformed payload is
-# dead-lettered (with its topic) while the unit goes on.
+# dead-lettered (with its topic) while the unit goes on; slack-alert posts
+# each alert to a Slack webhook (`unifaas sim slack`) once.
 . "$(dirname "$0")/../lib.sh"
 . "$UF_TOP/tests/platform/lib.sh"
 
@@ -19,7 +20,17 @@ pass up
 
 U device add kits --topic 'device/sck/#' >"$UF_TMP/kits.cred" 2>&1 || fail device-add "$(cat "$UF_TMP/kits.cred")"
 DEV_PASS=$(sed -n 's/^password: //p' "$UF_TMP/kits.cred")
-U deploy "$UF_TOP/workflows/co2.yaml" >"$UF_TMP/deploy.log" 2>&1 && pass deploy || fail deploy "$(cat "$UF_TMP/deploy.log")"
+# slack-alert posts to `unifaas sim slack`, standing in for Slack: co2.yaml
+# with its egress prefix the simulator's, and the secret its URL
+"$UNIFAAS" sim slack --port 0 --path /services/T0/B0/XXX >"$UF_TMP/slack.out" 2>&1 &
+SLACK_PID=$!
+trap 'kill $SLACK_PID 2>/dev/null; plat_cleanup' EXIT
+wait_for 10 grep -q '^sim slack: listening on ' "$UF_TMP/slack.out" || fail slack-sim "$(cat "$UF_TMP/slack.out")"
+SLACK_URL=$(sed -n 's/^sim slack: listening on //p' "$UF_TMP/slack.out")
+printf '%s' "$SLACK_URL" | U secret set SLACK_WEBHOOK_URL >/dev/null
+sed -e "s|https://hooks.slack.com/services/|${SLACK_URL%/services/*}/services/|" \
+	-e "s|\.\./build/|$UF_TOP/$UF_BUILD/|" "$UF_TOP/workflows/co2.yaml" >"$UF_TMP/co2.yaml"
+U deploy "$UF_TMP/co2.yaml" >"$UF_TMP/deploy.log" 2>&1 && pass deploy || fail deploy "$(cat "$UF_TMP/deploy.log")"
 
 # PUB TOKEN raw|json PAYLOAD
 PUB() {
@@ -58,6 +69,14 @@ got=$(alerts kit1 | tr '\n' ' ')
 [ "$got" = "warning:1000 danger:2000 ok:899 " ] && pass rising-falling-alerts || fail rising-falling-alerts "kit1 alerts: $got"
 got=$(alerts kit2 | tr '\n' ' ')
 [ "$got" = "warning:1010 " ] && pass noisy-alerts-once || fail noisy-alerts-once "kit2 alerts: $got"
+# each alert reached Slack once, as a readable line
+slack_lines() { grep -c '^\[slack\]' "$UF_TMP/slack.out"; }
+slack_is() { [ "$(slack_lines)" = "$1" ]; }
+wait_for 30 slack_is 4 && grep -q '^\[slack\] ..:..:.. unifaas-bot: :warning: CO2 warning on kit1: 1000 ppm at 2025-03-01T10:03:00Z. Open a window.$' "$UF_TMP/slack.out" &&
+	grep -q ': :rotating_light: CO2 danger on kit1: 2000 ppm at 2025-03-01T10:06:00Z. Air the room now.$' "$UF_TMP/slack.out" &&
+	grep -q ': :white_check_mark: CO2 back to normal on kit1: 899 ppm at 2025-03-01T10:11:00Z. All clear.$' "$UF_TMP/slack.out" &&
+	grep -q ': :warning: CO2 warning on kit2: 1010 ppm at 2025-03-01T10:00:00Z. Open a window.$' "$UF_TMP/slack.out" &&
+	pass alerts-on-slack || fail alerts-on-slack "$(grep '^\[slack\]' "$UF_TMP/slack.out" | tr '\n' '|')"
 [ "$(kv co2-monitor co2:kit1:level)" = 0 ] && [ "$(kv co2-monitor co2:kit2:level)" = 1 ] && pass level-per-device ||
 	fail level-per-device "kit1 $(kv co2-monitor co2:kit1:level), kit2 $(kv co2-monitor co2:kit2:level)"
 payloads readings-log | grep -q '"device":"kit2","time":"2025-03-01T10:00:00Z","sensors":{"158":980}}' &&

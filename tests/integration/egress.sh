@@ -201,8 +201,8 @@ check no-egress-list-eperm test "$(kv noeg n | cut -d' ' -f1)" = ret=-1
 check no-egress-not-contacted test "$(contacted /api/hello good)" = 3
 check no-egress-path-not-logged bash -c "grep -qF 'egress denied: https://127.0.0.1:$GOOD/... (path of 10 bytes not shown)' '$PLAT_STATE/logs/noeg/call.log' && ! grep -q /api/hello '$PLAT_STATE/logs/noeg/call.log'"
 
-# ---- functions/slack_notify.c, its webhook URL a secret, posts an alert ----
-notify=$(build_guest "$UF_TOP/functions/slack_notify.c")
+# ---- functions/slack_alert.c, its webhook URL a secret, posts an alert over TLS ----
+notify=$(build_guest "$UF_TOP/functions/slack_alert.c")
 printf '%s' "https://127.0.0.1:$GOOD/hooks/T0/B0/webhook" | U secret set SLACK_WEBHOOK_URL >/dev/null
 m3=$(manifest slack <<EOF
 name: slack
@@ -216,13 +216,13 @@ functions:
 EOF
 )
 U deploy "$m3" >/dev/null || fail slack-deploy "$(U deploy "$m3" 2>&1)"
-echo '{"co2_ppm":1450,"level":"poor air"}' | U push slack alerts >/dev/null
-posted() { grep -F 'body={"text":"CO2 alert: {\"co2_ppm\":1450,\"level\":\"poor air\"}"}' "$UF_TMP/good.log" | grep -Eq '^WEBHOOK key=[0-9]+-[0-9]+ '; }
-check slack-notify-posts wait_for 20 posted
-check slack-notify-handled wait_for 20 drained slack alerts notify
+echo '{"device":"kit1","level":"warning","ppm":1450,"time":"2025-03-01T10:01:00Z"}' | U push slack alerts >/dev/null
+posted() { grep -F 'body={"text":":warning: CO2 warning on kit1: 1450 ppm at 2025-03-01T10:01:00Z. Open a window."}' "$UF_TMP/good.log" | grep -Eq '^WEBHOOK key=[0-9]+-[0-9]+ '; }
+check slack-alert-posts wait_for 20 posted
+check slack-alert-handled wait_for 20 drained slack alerts notify
 # the example workflow passes every check, now that its secret is set
-example_deploys() { U deploy "$UF_TOP/workflows/co2-slack.yaml" && U undeploy co2-slack; }
-check example-co2-slack-deploys example_deploys
+example_deploys() { U deploy "$UF_TOP/workflows/co2.yaml" && U undeploy co2-monitor; }
+check example-co2-deploys example_deploys
 
 # ---- unifaas_egress_calls_total counts the calls by outcome (GET /metrics) ----
 metric() { # STATUS: the counter's value for kind http

@@ -119,6 +119,7 @@ for i, l in enumerate(lines):
     assert abs(l["t_us"] / 1e6 - int(sys.argv[2])) < 60, l["t_us"]
 assert [l["t_us"] for l in lines] == sorted(l["t_us"] for l in lines)
 assert lines[3]["answer"] == "rollup_error"
+assert lines[1]["retry_after"] == 2 and "retry_after" not in lines[2] and "retry_after" not in lines[0], lines[:3]
 PY
 }
 check log-lines log_ok
