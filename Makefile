@@ -162,7 +162,7 @@ $(BUILD)/functions/%.uf: functions/%.c $(BUILD)/bin/unifaas $(RUNTIME)
 # functions that include the flat-JSON helpers (header-only)
 $(patsubst %,$(BUILD)/functions/%.uf,lights alert dhs dhs_stats logger log_query slack_alert): functions/lib/flatjson.h
 # functions that fail events with lib/fail.h's log line and reason
-$(patsubst %,$(BUILD)/functions/%.uf,lights alert dhs dhs_stats fdc fib threshold logger): functions/lib/fail.h
+$(patsubst %,$(BUILD)/functions/%.uf,lights alert dhs dhs_stats fdc fib threshold logger slack_alert): functions/lib/fail.h
 
 # functions that read Smart Citizen Kits are built with the shared parser
 SCK_FUNCTIONS = threshold
