@@ -13,6 +13,17 @@
  * value on failure (-EINVAL bad argument, -ENOENT absent key, -ENOBUFS
  * buffer too small, -EPERM not granted by the manifest, -ENOMEM, -ENOSYS
  * not available in this tender).
+ *
+ * Limits of one event (docs/writing-functions.md; the node's config and
+ * the manifest's `limits:` set them): uf_push, uf_mqtt_publish and the KV
+ * writes of an event return -EFBIG for a value (limits.value_bytes) or an
+ * event (limits.event_bytes) too large, -E2BIG past the writes one event
+ * may stage (limits.writes_per_event: pushes, publishes and KV writes
+ * together), -ENOBUFS past the bytes its commit may write
+ * (limits.commit_bytes).  From the first such error on, every staging call
+ * of the event fails the same way and the event fails, whatever the
+ * handler returns, with a reason naming the limit (retried, then
+ * dead-lettered).
  */
 #ifndef UNIFAAS_H
 #define UNIFAAS_H
