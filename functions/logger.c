@@ -54,8 +54,8 @@ static void read_env(void)
  * absent), in one write; fails when that would make it hold more than max
  * (what names the limit).  quote: the elements are strings.
  */
-static int list_add(uf_ctx *ctx, const char *key, char names[][SCK_TOKEN_MAX], int n, int quote, long max,
-                    const char *what)
+static int list_add(uf_ctx *ctx, const uf_event *ev, const char *key, char names[][SCK_TOKEN_MAX], int n, int quote,
+                    long max, const char *what)
 {
 	char *list = NULL, *out = NULL;
 	size_t len = 0, o;
@@ -72,8 +72,8 @@ static int list_add(uf_ctx *ctx, const char *key, char names[][SCK_TOKEN_MAX], i
 		if (log_list_has(out, names[i], strlen(names[i])))
 			continue;
 		if (count + ++added > max) {
-			uf_fail_reason(ctx, "logger: %s: %s already holds %ld, the most it keeps; raise %s", names[i],
-			               key, max, what);
+			fn_fail(ctx, ev, "logger", "%s: %s already holds %ld, the most it keeps; raise %s", names[i],
+			        key, max, what);
 			goto out;
 		}
 		o += (size_t)sprintf(out + o, "%s%s%s%s", o > 1 ? "," : "", quote ? "\"" : "", names[i],
@@ -86,7 +86,7 @@ static int list_add(uf_ctx *ctx, const char *key, char names[][SCK_TOKEN_MAX], i
 	free(out);
 	return 0;
 fail:
-	uf_fail_reason(ctx, "logger: kv %s: %s", key, strerror(-r));
+	fn_fail(ctx, ev, "logger", "kv %s: %s", key, strerror(-r));
 out:
 	free(list);
 	free(out);
@@ -117,7 +117,7 @@ static int slot_time(uf_ctx *ctx, const char *slot_key, char *time)
  * keeps; also what a duplicate of a reading gone from the ring is).
  * LOGGED, DUPLICATE, TOO_OLD, or -1 (reason set).
  */
-static int log_one(uf_ctx *ctx, const struct log_reading *rd, const struct sck_sensor *s)
+static int log_one(uf_ctx *ctx, const uf_event *ev, const struct log_reading *rd, const struct sck_sensor *s)
 {
 	char seen[LOG_KEY_MAX], key[LOG_KEY_MAX], val[128], old[SCK_TIME_MAX];
 	size_t len;
@@ -152,12 +152,12 @@ static int log_one(uf_ctx *ctx, const struct log_reading *rd, const struct sck_s
 		goto fail;
 	return LOGGED;
 fail:
-	uf_fail_reason(ctx, "logger: device %s sensor %ld time %s: kv: %s", rd->device, s->id, rd->time, strerror(-r));
+	fn_fail(ctx, ev, "logger", "device %s sensor %ld time %s: kv: %s", rd->device, s->id, rd->time, strerror(-r));
 	return -1;
 }
 
 /* log:keep says the LOG_KEEP this unit writes with (for log_query), checked once per unit. */
-static int record_keep(uf_ctx *ctx)
+static int record_keep(uf_ctx *ctx, const uf_event *ev)
 {
 	static int known;
 	char buf[24];
@@ -172,21 +172,21 @@ static int record_keep(uf_ctx *ctx)
 	}
 	int n = snprintf(buf, sizeof(buf), "%ld", keep);
 	r = uf_kv_set(ctx, LOG_KEY_KEEP, buf, (size_t)n);
-	return r < 0 ? uf_fail_reason(ctx, "logger: kv set %s: %s", LOG_KEY_KEEP, strerror(-r)), -1 : 0;
+	return r < 0 ? fn_fail(ctx, ev, "logger", "kv set %s: %s", LOG_KEY_KEEP, strerror(-r)), -1 : 0;
 }
 
 /* The device in log:devices, its sensors in log:<dev>:sensors. */
-static int add_to_index(uf_ctx *ctx, const struct log_reading *rd)
+static int add_to_index(uf_ctx *ctx, const uf_event *ev, const struct log_reading *rd)
 {
 	static char names[SCK_MAX_SENSORS][SCK_TOKEN_MAX];
 	char key[LOG_KEY_MAX];
 	snprintf(names[0], sizeof(names[0]), "%s", rd->device);
-	if (list_add(ctx, LOG_KEY_DEVICES, names, 1, 1, max_devices, "LOG_MAX_DEVICES") < 0)
+	if (list_add(ctx, ev, LOG_KEY_DEVICES, names, 1, 1, max_devices, "LOG_MAX_DEVICES") < 0)
 		return -1;
 	for (int i = 0; i < rd->n; i++)
 		snprintf(names[i], sizeof(names[i]), "%ld", rd->s[i].id);
 	log_key_sensors(key, rd->device);
-	return list_add(ctx, key, names, rd->n, 0, LOG_MAX_SENSORS, "the sensors a device may have (64)");
+	return list_add(ctx, ev, key, names, rd->n, 0, LOG_MAX_SENSORS, "the sensors a device may have (64)");
 }
 
 int uf_handle(uf_ctx *ctx, const uf_event *ev)
@@ -198,11 +198,11 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 		return fn_fail(ctx, ev, "logger", "bad %s event: %s: '%.80s'", ev->queue, why, ev->data);
 	if (rd.n == 0)
 		return 0;
-	if (record_keep(ctx) < 0 || add_to_index(ctx, &rd) < 0)
+	if (record_keep(ctx, ev) < 0 || add_to_index(ctx, ev, &rd) < 0)
 		return 1;
 	int skipped[3] = {0};
 	for (int i = 0; i < rd.n; i++) {
-		int r = log_one(ctx, &rd, &rd.s[i]);
+		int r = log_one(ctx, ev, &rd, &rd.s[i]);
 		if (r < 0)
 			return 1;
 		skipped[r]++;
