@@ -9,8 +9,8 @@
  * counts them, slot (k-1) mod LOG_KEEP holds reading k, log:devices and
  * log:<dev>:sensors index what there is).  Retention: the last LOG_KEEP
  * readings of each device's sensor (env, default 1440, a day at the kit's
- * one reading a minute); for at most LOG_MAX_DEVICES devices (default 64),
- * a reading of one more is failed with the reason (dead-lettered: raise
+ * one reading a minute); for at most LOG_MAX_DEVICES devices (default 64)
+ * and 64 sensors per device, a reading of one more is failed with the reason (dead-lettered: raise
  * the limit and replay it).
  *
  * Idempotency: a reading is identified by its device, sensor and time (a
@@ -22,9 +22,9 @@
  * a reading already gone, or one that came very late).  Times compare as
  * text, which orders the kits' ISO 8601 UTC times.  All writes are
  * staged with the event and commit with it: a failed or retried event
- * leaves nothing half-written.  The ring's count is read and raised with
- * uf_kv_incr: the step runs one unit (max_units 1), else two units could
- * take the same k.  Malformed input fails the event with a reason naming
+ * leaves nothing half-written.  The ring's count is read, then raised
+ * with uf_kv_incr: the step runs one unit (max_units 1), else two units
+ * could take the same k.  Malformed input fails the event with a reason naming
  * the field; a malformed LOG_KEEP or LOG_MAX_DEVICES ends the unit.
  */
 #include "lib/fail.h"
