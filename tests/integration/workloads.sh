@@ -22,6 +22,8 @@
 #   fib: `unifaas invoke` returns {"n":N,"fib":F} (uf_reply) for known
 #   values; `unifaas push` of the sample indexes fills `results`; a bad
 #   index fails the invoke (status 5, its reason) and is dead-lettered.
+# *-reason: each dead letter's reason is the function's own (lib/fail.h:
+# what was wrong and where it came from), never "handler returned 1".
 . "$(dirname "$0")/../lib.sh"
 . "$UF_TOP/tests/platform/lib.sh"
 
