@@ -496,14 +496,20 @@ int cmd_ps(int argc, char **argv)
 		          jnum(u, "events", ev, sizeof(ev)));
 	}
 	table_print(&t);
-	/* steps that are not running, and why */
+	/* units being stopped at a limit, and which */
+	json_array_foreach(json_object_get(root, "units"), i, u) if (jstr(u, "stop_reason"))
+	    printf("%s: stopping: %s\n", jstr(u, "id"), jstr(u, "stop_reason"));
+	/* steps that are not running, and why; the last unit stopped at a limit */
 	json_array_foreach(json_object_get(root, "steps"), i, s)
 	{
-		const char *state = jstr(s, "state"), *reason = jstr(s, "reason");
+		const char *state = jstr(s, "state"), *reason = jstr(s, "reason"), *stop = jstr(s, "last_stop");
+		const char *wf = jstr(s, "workflow") ? jstr(s, "workflow") : "?",
+		           *st = jstr(s, "step") ? jstr(s, "step") : "?";
 		if ((state && strcmp(state, "stopped") == 0) || reason)
-			printf("%s/%s: %s%s%s\n", jstr(s, "workflow") ? jstr(s, "workflow") : "?",
-			       jstr(s, "step") ? jstr(s, "step") : "?", state ? state : "?", reason ? ": " : "",
+			printf("%s/%s: %s%s%s\n", wf, st, state ? state : "?", reason ? ": " : "",
 			       reason ? reason : "");
+		if (stop)
+			printf("%s/%s: last stop: %s\n", wf, st, stop);
 	}
 	if (json_is_true(json_object_get(root, "stale")))
 		fprintf(stderr, "unifaas: ps: Redis did not answer in time: EVENTS are the counts last read\n");

@@ -396,9 +396,10 @@ static void describe_step(json_t *s)
 		join(json_object_get(g, "publish"), pub, sizeof(pub));
 		printf("  publish:   %s\n", pub);
 	}
-	printf("  scaling:   %lld..%lld units, %lld events per unit, grace %lld ms, idle %lld ms, overflow %lld\n",
+	printf("  scaling:   %lld..%lld units, %lld events per unit, grace %lld ms, idle %lld ms, overflow %lld, "
+	       "lifetime %lld s\n",
 	       num(sc, "min_units"), num(sc, "max_units"), num(sc, "events_per_unit"), num(sc, "grace_ms"),
-	       num(sc, "idle_ms"), num(sc, "overflow"));
+	       num(sc, "idle_ms"), num(sc, "overflow"), num(sc, "lifetime_s"));
 	printf("  limits:    memory %lld KiB, timeout %lld ms per event, retries %lld, batch %lld\n",
 	       num(s, "memory") >> 10, num(s, "timeout_ms"), num(s, "retries"), num(s, "batch"));
 	printf("  units:     %lld running, %lld started", num(s, "running"), num(s, "starts"));
@@ -406,8 +407,9 @@ static void describe_step(json_t *s)
 		printf(" (%s)", jstr(s, "waiting_reason"));
 	printf("\n");
 	json_array_foreach(json_object_get(s, "units"), i, u)
-	    printf("             %s pid %lld %s %s\n", jstr(u, "id"), num(u, "pid"), jstr(u, "state"),
-	           fmt_uptime(num(u, "uptime_ms"), up, sizeof(up)));
+	    printf("             %s pid %lld %s %s%s%s\n", jstr(u, "id"), num(u, "pid"), jstr(u, "state"),
+	           fmt_uptime(num(u, "uptime_ms"), up, sizeof(up)), jstr(u, "stop_reason") ? ": " : "",
+	           jstr(u, "stop_reason") ? jstr(u, "stop_reason") : "");
 	const char *k;
 	json_t *v;
 	printf("  exits:    ");
@@ -417,6 +419,8 @@ static void describe_step(json_t *s)
 	printf("\n");
 	json_array_foreach(json_object_get(s, "recent_failures"), i, e)
 	    printf("  failed:    %s %s\n", fmt_time(json_object_get(e, "time"), when, sizeof(when)), jstr(e, "reason"));
+	json_array_foreach(json_object_get(s, "recent_stops"), i, e)
+	    printf("  stopped:   %s %s\n", fmt_time(json_object_get(e, "time"), when, sizeof(when)), jstr(e, "reason"));
 }
 
 int cmd_describe(int argc, char **argv)

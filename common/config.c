@@ -28,6 +28,8 @@ void uf_config_defaults(struct uf_config *c, const char *state_dir)
 	c->ingress_body_max = 1 << 20;
 	c->ingress_conns_per_address = 128;
 	c->max_units = 32;
+	c->unit_lifetime_s = 3600;
+	c->unit_drain_ms = 5000;
 	c->tick_ms = 100;
 	c->idle_tick_ms = 1000;
 	c->log_cap = 1 << 20;
@@ -72,6 +74,9 @@ static const struct num_key {
 	}
     NUM(api_port, 1, 65535),
     NUM(max_units, 1, 4096),
+    NUM(unit_memory_budget, 0, UINT64_C(1) << 50),
+    NUM(unit_lifetime_s, 1, 30 * 86400),
+    NUM(unit_drain_ms, 100, 3600000),
     NUM(mqtt_tls_port, 0, 65535),
     NUM(tick_ms, 10, 60000),
     NUM(idle_tick_ms, 10, 60000),

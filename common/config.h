@@ -44,6 +44,9 @@ struct uf_config {
 	uint64_t ingress_body_max;          /* bytes of one ingress request's body */
 	uint32_t ingress_conns_per_address; /* connections one client address holds (NAT) */
 	uint32_t max_units;                 /* node-wide */
+	uint64_t unit_memory_budget;        /* bytes all units' memory may take; 0: half of MemTotal (slots.c) */
+	uint32_t unit_lifetime_s;           /* a unit is drained and replaced after this long */
+	uint32_t unit_drain_ms;             /* a drained unit not gone after this long is killed */
 	uint32_t tick_ms;                   /* reconcile period while work exists */
 	uint32_t idle_tick_ms;              /* reconcile period when nothing runs */
 	uint64_t log_cap;                   /* bytes per step log before rotation */

@@ -810,10 +810,11 @@ static void units_reply(redisReply *r, void *arg)
 static json_t *step_json(struct workflow *w, struct step *s)
 {
 	const char *reason = w->state == WF_STOPPED ? w->reason : s->why_waiting;
-	return json_pack("{s:s,s:s,s:i,s:i,s:s,s:s,s:I,s:I,s:o}", "workflow", w->m->name, "step", s->fn->name, "units",
-	                 (int)s->running, "max_units", (int)s->fn->scale.max_units, "state", state_name(w), "reason",
-	                 reason, "starts", (json_int_t)s->starts, "backlog", (json_int_t)s->backlog, "exits",
-	                 api_step_exits(s));
+	const char *stop = s->nstops ? s->stops[(s->nstops - 1) % STEP_ENDS_KEPT].reason : "";
+	return json_pack("{s:s,s:s,s:i,s:i,s:s,s:s,s:I,s:I,s:o,s:s}", "workflow", w->m->name, "step", s->fn->name,
+	                 "units", (int)s->running, "max_units", (int)s->fn->scale.max_units, "state", state_name(w),
+	                 "reason", reason, "starts", (json_int_t)s->starts, "backlog", (json_int_t)s->backlog, "exits",
+	                 api_step_exits(s), "last_stop", stop);
 }
 
 /* The units as the daemon knows them; each one's event count from Redis,
@@ -831,11 +832,11 @@ static enum MHD_Result r_units(struct api *a, struct MHD_Connection *c, struct r
 			struct step *s = &w->steps[i];
 			json_t *mine = json_array();
 			for (struct unit *u = s->units; u; u = u->next) {
-				json_t *e =
-				    json_pack("{s:s,s:s,s:s,s:i,s:s,s:I,s:I}", "id", u->id, "workflow", w->m->name,
-				              "step", s->fn->name, "pid", u->pid, "state",
-				              u->state == UNIT_RUNNING ? "running" : "stopping", "uptime_ms",
-				              (json_int_t)(now - u->started_ms), "events", (json_int_t)u->events);
+				json_t *e = json_pack("{s:s,s:s,s:s,s:i,s:s,s:I,s:I,s:s}", "id", u->id, "workflow",
+				                      w->m->name, "step", s->fn->name, "pid", u->pid, "state",
+				                      u->state == UNIT_RUNNING ? "running" : "stopping", "uptime_ms",
+				                      (json_int_t)(now - u->started_ms), "events",
+				                      (json_int_t)u->events, "stop_reason", u->stop_why);
 				json_array_append(units, e);
 				json_array_append_new(mine, e);
 			}

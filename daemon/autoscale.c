@@ -5,6 +5,12 @@
  * down is not a decision here: surplus units run out of events and exit by
  * themselves after idle_ms, which also keeps a unit around through short
  * gaps instead of paying a cold start for each burst.
+ *
+ * The node's admission policy (autoscale.h: slot_fair_share) is here too:
+ * pure arithmetic on figures daemon/slots.c gathers, so it is unit-tested
+ * alone.  Invariant: the shares of n workflows add up to at most the
+ * node's capacity, so every workflow can be given its share at once by
+ * taking borrowed units back.
  */
 #include <string.h>
 
@@ -23,6 +29,32 @@ static uint32_t static_threshold(const struct scale_input *in)
 }
 
 const struct scale_policy scale_static_threshold = {"static-threshold", static_threshold};
+
+static struct slot_use equal_share(struct slot_use cap, uint32_t n)
+{
+	n = n ? n : 1;
+	return (struct slot_use){.units = cap.units / n, .memory = cap.memory / n};
+}
+
+static int fits(struct slot_use used, struct slot_use extra, uint64_t need, struct slot_use cap)
+{
+	return used.units + extra.units + 1 <= cap.units && used.memory + extra.memory + need <= cap.memory;
+}
+
+static enum slot_verdict fair_admit(const struct slot_input *in)
+{
+	struct slot_use none = {0};
+	if (in->need > in->cap.memory)
+		return SLOT_NEVER_MEMORY;
+	int within = in->mine.units + 1 <= in->share.units && in->mine.memory + in->need <= in->share.memory;
+	if (within)
+		return fits(in->used, none, in->need, in->cap) ? SLOT_START : SLOT_RECLAIM;
+	if (fits(in->used, in->reserved, in->need, in->cap))
+		return SLOT_START;
+	return in->used.units + in->reserved.units + 1 > in->cap.units ? SLOT_WAIT_UNITS : SLOT_WAIT_MEMORY;
+}
+
+const struct slot_policy slot_fair_share = {"fair-share", equal_share, fair_admit};
 
 const struct scale_policy *scale_policy_find(const char *name)
 {

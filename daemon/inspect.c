@@ -725,9 +725,9 @@ static json_t *step_json(struct step *s)
 	for (size_t k = 0; k < f->npublish; k++)
 		json_array_append_new(publish, json_string(f->publish[k]));
 	for (struct unit *u = s->units; u; u = u->next)
-		json_array_append_new(units, json_pack("{s:s,s:i,s:s,s:I}", "id", u->id, "pid", u->pid, "state",
+		json_array_append_new(units, json_pack("{s:s,s:i,s:s,s:I,s:s}", "id", u->id, "pid", u->pid, "state",
 		                                       u->state == UNIT_RUNNING ? "running" : "stopping", "uptime_ms",
-		                                       (json_int_t)(now - u->started_ms)));
+		                                       (json_int_t)(now - u->started_ms), "stop_reason", u->stop_why));
 	uint32_t kept = s->nends < STEP_ENDS_KEPT ? s->nends : STEP_ENDS_KEPT;
 	for (uint32_t k = 0; k < kept; k++) { /* newest first */
 		const struct unit_end *e = &s->ends[(s->nends - 1 - k) % STEP_ENDS_KEPT];
@@ -735,18 +735,27 @@ static json_t *step_json(struct step *s)
 		json_array_append_new(ends, json_pack("{s:I,s:o}", "time", (json_int_t)e->time_ms, "reason",
 		                                      r ? r : json_string("(not UTF-8)")));
 	}
+	json_t *stops = json_array();
+	kept = s->nstops < STEP_ENDS_KEPT ? s->nstops : STEP_ENDS_KEPT;
+	for (uint32_t k = 0; k < kept; k++) { /* newest first */
+		const struct unit_end *e = &s->stops[(s->nstops - 1 - k) % STEP_ENDS_KEPT];
+		json_array_append_new(stops,
+		                      json_pack("{s:I,s:s}", "time", (json_int_t)e->time_ms, "reason", e->reason));
+	}
 	char kv[128];
 	snprintf(kv, sizeof(kv), "uf:kv:%s:*", s->wf->m->name);
-	return json_pack(
-	    "{s:s,s:s,s:s,s:o,s:{s:s,s:O,s:s,s:b,s:o},s:{s:i,s:i,s:i,s:i,s:i,s:i},s:i,s:i,s:i,s:b,s:I,"
-	    "s:i,s:o,s:I,s:I,s:s,s:o,s:o}",
-	    "name", f->name, "image", s->image, "listen", f->listen, "push", push, "grants", "listen", f->listen,
-	    "push", push, "kv", kv, "net", f->net, "publish", publish, "scale", "min_units", (int)sc->min_units,
-	    "max_units", (int)sc->max_units, "events_per_unit", (int)sc->events_per_unit, "grace_ms", (int)sc->grace_ms,
-	    "idle_ms", (int)sc->idle_ms, "overflow", (int)sc->overflow, "timeout_ms", (int)f->timeout_ms, "retries",
-	    (int)f->retries, "batch", (int)f->batch, "net", f->net, "memory", (json_int_t)f->memory, "running",
-	    (int)s->running, "units", units, "starts", (json_int_t)s->starts, "backlog", (json_int_t)s->backlog,
-	    "waiting_reason", s->why_waiting, "exits", api_step_exits(s), "recent_failures", ends);
+	return json_pack("{s:s,s:s,s:s,s:o,s:{s:s,s:O,s:s,s:b,s:o},s:{s:i,s:i,s:i,s:i,s:i,s:i,s:i},s:i,s:i,s:i,s:b,s:I,"
+	                 "s:i,s:o,s:I,s:I,s:s,s:o,s:o,s:o}",
+	                 "name", f->name, "image", s->image, "listen", f->listen, "push", push, "grants", "listen",
+	                 f->listen, "push", push, "kv", kv, "net", f->net, "publish", publish, "scale", "min_units",
+	                 (int)sc->min_units, "max_units", (int)sc->max_units, "events_per_unit",
+	                 (int)sc->events_per_unit, "grace_ms", (int)sc->grace_ms, "idle_ms", (int)sc->idle_ms,
+	                 "overflow", (int)sc->overflow, "lifetime_s",
+	                 (int)(sc->lifetime_s ? sc->lifetime_s : s->wf->d->cfg.unit_lifetime_s), "timeout_ms",
+	                 (int)f->timeout_ms, "retries", (int)f->retries, "batch", (int)f->batch, "net", f->net,
+	                 "memory", (json_int_t)f->memory, "running", (int)s->running, "units", units, "starts",
+	                 (json_int_t)s->starts, "backlog", (json_int_t)s->backlog, "waiting_reason", s->why_waiting,
+	                 "exits", api_step_exits(s), "recent_failures", ends, "recent_stops", stops);
 }
 
 static void describe_finish(struct request *rq)

@@ -165,6 +165,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "unifaasd: config: %s\n", err);
 		return 1;
 	}
+	d.unit_memory = slots_memory_budget(&d.cfg);
 	closefrom(3);                 /* whatever the starter left open is not ours */
 	if (uf_no_core_dumps() < 0) { /* it holds Redis's password, secrets on their way to units */
 		fprintf(stderr, "unifaasd: cannot turn core dumps off: %s\n", strerror(errno));
@@ -211,9 +212,10 @@ int main(int argc, char **argv)
 	d.mqtt = mqtt_open(&d);
 	dlog("info",
 	     "what=start version=%s pid=%d state_dir=%s api=127.0.0.1:%u ingress=%s:%u redis=%s max_units=%u "
-	     "prestart=%u",
+	     "unit_memory_budget=%llu unit_lifetime_s=%u prestart=%u",
 	     UNIFAAS_VERSION, getpid(), d.cfg.state_dir, d.cfg.api_port, d.cfg.ingress_bind, d.cfg.ingress_port,
-	     d.cfg.redis_socket, d.cfg.max_units, d.cfg.prestart);
+	     d.cfg.redis_socket, d.cfg.max_units, (unsigned long long)d.unit_memory, d.cfg.unit_lifetime_s,
+	     d.cfg.prestart);
 	uv_run(d.loop, UV_RUN_DEFAULT);
 
 	standby_close(d.standbys);

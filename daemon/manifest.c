@@ -109,6 +109,7 @@ static const struct mf_key mf_scale[] = {
     UINT_KEY("grace_ms", 20, 0, 3600000),
     UINT_KEY("idle_ms", 2000, 0, 3600000),
     UINT_KEY("overflow", 100000, 1, UINT32_MAX),
+    UINT_KEY("lifetime_s", 0, 0, 2592000), /* 30 days; bounded by unit_lifetime_s at deploy */
     {0},
 };
 
@@ -205,6 +206,7 @@ static const cyaml_schema_field_t mf_scale_fields[] = {
     CYAML_FIELD_UINT("grace_ms", CYAML_FLAG_DEFAULT, struct uf_scale, grace_ms),
     CYAML_FIELD_UINT("idle_ms", CYAML_FLAG_DEFAULT, struct uf_scale, idle_ms),
     CYAML_FIELD_UINT("overflow", CYAML_FLAG_DEFAULT, struct uf_scale, overflow),
+    CYAML_FIELD_UINT("lifetime_s", CYAML_FLAG_DEFAULT, struct uf_scale, lifetime_s),
     CYAML_FIELD_END,
 };
 

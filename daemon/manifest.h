@@ -41,6 +41,8 @@ struct uf_scale {
 	uint32_t grace_ms;        /* min time between two starts of this step; default 20 */
 	uint32_t idle_ms;         /* a unit exits after this long with an empty queue; default 2000 */
 	uint32_t overflow;        /* backlog at max_units that stops the workflow; default 100000 */
+	uint32_t lifetime_s;      /* a unit is drained and replaced after this long; default 0: the node's
+	                             unit_lifetime_s, which also bounds it (checked at deploy) */
 };
 
 /* functions.F.limits (common/event_limits.h, in enum uf_limit order): 0 =

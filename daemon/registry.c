@@ -410,6 +410,23 @@ static void deploy_written(redisReply *r, void *arg)
 		deploy_commit(op);
 }
 
+/* A function's lifetime_s is bounded by the node's unit_lifetime_s. */
+static int lifetime_check(const struct daemon *d, const struct uf_manifest *m, const char *file, char *err,
+                          size_t errlen)
+{
+	for (size_t i = 0; i < m->nfunctions; i++) {
+		const struct uf_function *f = &m->functions[i];
+		if (f->scale.lifetime_s <= d->cfg.unit_lifetime_s)
+			continue;
+		snprintf(err, errlen,
+		         "%s:%u: functions.%s.scale.lifetime_s: %u s is more than the node's unit_lifetime_s (%u s): "
+		         "lower it, or raise unit_lifetime_s in unifaasd.conf",
+		         file, f->line, f->name, f->scale.lifetime_s, d->cfg.unit_lifetime_s);
+		return -1;
+	}
+	return 0;
+}
+
 int registry_deploy(struct daemon *d, const char *yaml, size_t len, const char *file, const char *dir, int replace,
                     registry_done_fn done, void *arg, char *err, size_t errlen, int *http_status)
 {
@@ -428,6 +445,8 @@ int registry_deploy(struct daemon *d, const char *yaml, size_t len, const char *
 		goto fail;
 	}
 	if (secrets_check(d, m, file, err, errlen) < 0) /* 422, as the manifest's own problems */
+		goto fail;
+	if (slots_check_deploy(d, m, err, errlen) < 0 || lifetime_check(d, m, file, err, errlen) < 0)
 		goto fail;
 	char dirpath[4300];
 	snprintf(dirpath, sizeof(dirpath), "%s/images/%s/", d->cfg.state_dir, m->name);

@@ -14,12 +14,16 @@
  * waiting (store_send); the last reply decides:
  * it asks the policy how many units it wants and starts the difference, each
  * start passing, in order: the step's max_units (inside the policy), the
- * workflow's max_units, the node's max_units, the step's grace_ms since its
- * last start, a free TAP device (net: true, in unit_start); one start at a
- * time per step, since a unit's number comes from Redis.  A step at its
- * maximum whose backlog grew past `overflow` stops its workflow.  A unit
- * whose oldest pending event waited longer than timeout_ms for each event
- * it holds (+1 s) is hung and killed; its events are settled as failed.
+ * workflow's max_units, the node's admission (slots.c: fair shares of the
+ * node's max_units and unit memory, taking borrowed units back), the
+ * step's grace_ms since its last start, a free TAP device (net: true, in
+ * unit_start); one start at a time per step, since a unit's number comes
+ * from Redis.  A step at its maximum whose backlog grew past `overflow`
+ * stops its workflow.  A unit whose oldest pending event waited longer than
+ * timeout_ms for each event it holds (+1 s) is hung and killed; its events
+ * are settled as failed.  A unit holding nothing that has not popped for
+ * idle_ms + 1 s (XINFO CONSUMERS) is stopped; a unit past its lifetime is
+ * drained (check_idle, check_lifetime).
  * The deadline read last is kept, so a hung unit is killed on time also
  * while Redis does not answer (kill_overdue); one check per step is out at
  * a time, so a stalled Redis does not pile up reads.
@@ -57,6 +61,9 @@ struct check {
 	size_t nheld;
 	struct held *oldest; /* XPENDING - + 1 <unit>: idle ms of each unit's oldest entry, -1 none */
 	size_t noldest;
+	struct held *seen; /* XINFO CONSUMERS: ms since each consumer last read (popped) */
+	size_t nseen;
+	int seen_ok; /* XINFO CONSUMERS answered (and was read) */
 };
 
 /* Below its max_units a step needs its backlog only up to what max_units
@@ -121,14 +128,6 @@ static uint32_t starting_in(const struct workflow *w)
 	return n;
 }
 
-static uint32_t starting_on_node(const struct daemon *d)
-{
-	uint32_t n = 0;
-	for (const struct workflow *w = d->workflows; w; w = w->next)
-		n += starting_in(w);
-	return n;
-}
-
 /* Start what the policy wants, one limit at a time. */
 static void scale_step(struct daemon *d, struct step *s)
 {
@@ -144,7 +143,7 @@ static void scale_step(struct daemon *d, struct step *s)
 		return;
 	}
 	while (s->running < want) {
-		char why[160], err[512];
+		char why[256], err[512];
 		if (s->starting) /* one unit number asked at a time: scheduler_start_done goes on */
 			return;
 		if (s->wf->running + starting_in(s->wf) >= s->wf->m->max_units) {
@@ -152,8 +151,7 @@ static void scale_step(struct daemon *d, struct step *s)
 			set_waiting(s, why);
 			return;
 		}
-		if (d->running + starting_on_node(d) >= d->cfg.max_units) {
-			snprintf(why, sizeof(why), "node max_units %u reached", d->cfg.max_units);
+		if (!slots_admit(d, s, why, sizeof(why))) { /* node slots and memory (slots.c) */
 			set_waiting(s, why);
 			return;
 		}
@@ -171,6 +169,8 @@ static void scale_step(struct daemon *d, struct step *s)
 		}
 		if (unit_start(d, s, err, sizeof(err)) < 0)
 			scheduler_start_done(d, s, -1, err);
+		else
+			slots_started(s->wf);
 		return;
 	}
 }
@@ -256,10 +256,57 @@ static void settle_orphans(struct daemon *d, struct step *s, const struct check 
 	}
 }
 
+/* A unit that holds no event and has not popped for longer than its
+ * idle_ms + IDLE_MARGIN_MS is stopped, whatever its code does: it is not
+ * busy with an event, it only holds a slot.  One that never popped counts
+ * from its start.  (Its consumer's `idle` in XINFO CONSUMERS is the time
+ * since its last XREADGROUP; a pop blocked longer than idle_ms counts as
+ * not popping: the default loop never waits longer.)  Not for net: true
+ * functions, which serve their TAP device from main() and need not pop. */
+#define IDLE_MARGIN_MS 1000
+
+static void check_idle(struct step *s, const struct check *k, uint64_t now)
+{
+	if (s->fn->net) /* a network function's work is frames, not pops (pingd): lifetime and shares bound it */
+		return;
+	for (struct unit *u = s->units; k->seen_ok && u; u = u->next) {
+		if (u->state != UNIT_RUNNING || lookup(k->held, k->nheld, u->id) > 0)
+			continue;
+		long long idle = lookup(k->seen, k->nseen, u->id);
+		int never = idle < 0;
+		if (never)
+			idle = (long long)(now - u->started_ms);
+		if (idle <= (long long)s->fn->scale.idle_ms + IDLE_MARGIN_MS)
+			continue;
+		char msg[256];
+		snprintf(msg, sizeof(msg), "idle %lld ms without popping%s, over idle_ms %u + %d ms (idle_ms)", idle,
+		         never ? " (never popped)" : "", s->fn->scale.idle_ms, IDLE_MARGIN_MS);
+		unit_drain(u, STOP_IDLE, msg);
+	}
+}
+
+/* Every unit ends after its lifetime (the step's lifetime_s, else the
+ * node's unit_lifetime_s): drained, and replaced by the next check if the
+ * step still wants it.  This also bounds a unit that holds an event for
+ * ever (timeout_ms: 0 and a handler that sleeps). */
+static void check_lifetime(struct daemon *d, struct step *s, uint64_t now)
+{
+	uint32_t life = s->fn->scale.lifetime_s ? s->fn->scale.lifetime_s : d->cfg.unit_lifetime_s;
+	for (struct unit *u = s->units; u; u = u->next) {
+		if (u->state != UNIT_RUNNING || now - u->started_ms <= (uint64_t)life * 1000)
+			continue;
+		char msg[256];
+		snprintf(msg, sizeof(msg), "lifetime %u s reached (%s)", life,
+		         s->fn->scale.lifetime_s ? "lifetime_s" : "unit_lifetime_s");
+		unit_drain(u, STOP_LIFETIME, msg);
+	}
+}
+
 static void check_free(struct check *k)
 {
 	free(k->held);
 	free(k->oldest);
+	free(k->seen);
 	free(k);
 }
 
@@ -278,6 +325,8 @@ static void check_decide(struct check *k)
 	s->read_ms = now;
 	apply_backlog(s, k);
 	check_hung(s, k, now);
+	check_idle(s, k, now);
+	check_lifetime(d, s, now);
 	settle_orphans(d, s, k);
 	if (s->wf->state == WF_RUNNING)
 		scale_step(d, s);
@@ -344,6 +393,36 @@ static void summary_read(redisReply *r, void *arg)
 	check_replied(k, r);
 }
 
+/* XINFO CONSUMERS: [[name, N, pending, N, idle, MS, ...], ...] */
+static void consumers_read(redisReply *r, void *arg)
+{
+	struct check *k = arg;
+	size_t n = r && r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
+	k->seen_ok = r && r->type == REDIS_REPLY_ARRAY;
+	if (n && !(k->seen = calloc(n, sizeof(*k->seen))))
+		k->seen_ok = 0;
+	if (k->seen)
+		for (size_t i = 0; i < n; i++) {
+			const redisReply *c = r->element[i];
+			const char *name = NULL;
+			long long idle = -1;
+			for (size_t j = 0; c->type == REDIS_REPLY_ARRAY && j + 1 < c->elements; j += 2) {
+				const redisReply *key = c->element[j], *v = c->element[j + 1];
+				if (key->type != REDIS_REPLY_STRING)
+					continue;
+				if (!strcmp(key->str, "name") && v->type == REDIS_REPLY_STRING)
+					name = v->str;
+				else if (!strcmp(key->str, "idle") && v->type == REDIS_REPLY_INTEGER)
+					idle = v->integer;
+			}
+			if (!name || idle < 0)
+				continue;
+			snprintf(k->seen[k->nseen].name, sizeof(k->seen->name), "%s", name);
+			k->seen[k->nseen++].n = idle;
+		}
+	check_replied(k, r);
+}
+
 /* One unit's oldest pending entry: [[id, consumer, idle, deliveries]] */
 struct oldest_ask {
 	struct check *k;
@@ -391,6 +470,8 @@ static void check_step(struct daemon *d, struct step *s)
 	k->calls = 1; /* held while asking */
 	ask(k, groups_read, k, "XINFO GROUPS uf:q:%s:%s", NULL);
 	ask(k, summary_read, k, "XPENDING uf:q:%s:%s %s", NULL);
+	if (s->running)
+		ask(k, consumers_read, k, "XINFO CONSUMERS uf:q:%s:%s %s", NULL);
 	for (struct unit *u = s->units; u && s->fn->timeout_ms && k->noldest < s->running; u = u->next) {
 		struct oldest_ask *o = calloc(1, sizeof(*o));
 		if (!o)

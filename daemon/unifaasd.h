@@ -62,6 +62,9 @@ struct unit {
 	long long held;        /* events it held at the last check */
 	uint64_t held_since;   /* when it took the oldest of them (daemon clock, from that check) */
 	uint64_t hung_at;      /* then past its budget: killed, also if Redis stops answering */
+	char stop_why[256];    /* why the daemon stops it, naming the limit ("" while it runs) */
+	int drain_killed;      /* drained, and killed when still there after unit_drain_ms */
+	char reclaim_for[80];  /* taken back for this workflow (a name, UF_NAME_BUF): poked when gone */
 };
 
 #define STEP_ENDS_KEPT 5
@@ -85,7 +88,7 @@ struct step {
 	uint32_t failures;   /* consecutive units that ended in failure */
 	uint64_t backoff_ms; /* no start before last_start_ms + this */
 	struct logfile *log;
-	char why_waiting[160];    /* why the last wanted start did not happen */
+	char why_waiting[256];    /* why the last wanted start did not happen */
 	int starting;             /* a unit number asked for (unit_start) */
 	int checking;             /* a check's reads are out (scheduler.c) */
 	uint64_t read_ms;         /* when the last check's reads came in */
@@ -93,7 +96,9 @@ struct step {
 		uint64_t time_ms; /* epoch */
 		char reason[512];
 	} ends[STEP_ENDS_KEPT];
-	uint32_t nends; /* ever noted; ends[nends % STEP_ENDS_KEPT] is the next slot */
+	uint32_t nends;                        /* ever noted; ends[nends % STEP_ENDS_KEPT] is the next slot */
+	struct unit_end stops[STEP_ENDS_KEPT]; /* the last units the daemon stopped at a limit, and why */
+	uint32_t nstops;
 };
 
 enum wf_state { WF_RUNNING, WF_STOPPED };
@@ -109,8 +114,10 @@ struct workflow {
 	char acl_user[96];
 	char acl_pass[65];
 	uint32_t running;
-	uint64_t serial; /* this deploy of the workflow, never reused: a reply for
-	                    a replaced one does not act on its successor */
+	uint64_t serial;      /* this deploy of the workflow, never reused: a reply for
+	                         a replaced one does not act on its successor */
+	uint64_t reserve_ms;  /* units are being taken back for it since (slots.c), 0 none */
+	uint64_t reserve_mem; /* the memory it waits for */
 };
 
 struct daemon {
@@ -119,6 +126,7 @@ struct daemon {
 	struct workflow *workflows;
 	struct workflow *retired; /* undeployed, waiting for their units to end */
 	uint32_t running;         /* units on this node */
+	uint64_t unit_memory;     /* the units' memory budget: unit_memory_budget or half of MemTotal */
 	uint64_t started_ms;
 	uv_timer_t tick;
 	uv_timer_t soon;
@@ -184,8 +192,25 @@ void registry_reapply_acls(void *daemon);
 
 /* units.c */
 int unit_start(struct daemon *d, struct step *s, char *err, size_t errlen);
-enum { STOP_NONE, STOP_SCALE, STOP_UNDEPLOY, STOP_OVERFLOW, STOP_HUNG, STOP_SHUTDOWN };
+enum {
+	STOP_NONE,
+	STOP_SCALE,
+	STOP_UNDEPLOY,
+	STOP_OVERFLOW,
+	STOP_HUNG,
+	STOP_SHUTDOWN,
+	STOP_IDLE,
+	STOP_LIFETIME,
+	STOP_RECLAIM
+};
 void unit_stop(struct unit *u, int sig, int why);
+/* Stops a unit at a limit (STOP_IDLE, STOP_LIFETIME, STOP_RECLAIM), saying
+ * why (`msg`, naming the limit) in the log, ps and describe.  A unit that
+ * may still hold events is drained: the tender is asked (SIGUSR1) to
+ * commit its batch and end instead of popping again; one not gone within
+ * unit_drain_ms is killed (its events re-queued, not counted).  An idle
+ * unit holds none: it is stopped at once. */
+void unit_drain(struct unit *u, int why, const char *msg);
 void units_reap(struct daemon *d); /* on SIGCHLD */
 struct unit *unit_find(const struct daemon *d, int pid, const char *id);
 /* posix_spawn in a process group of its own, signals reset; in < 0: /dev/null.
@@ -198,6 +223,16 @@ void units_settle_consumer(struct daemon *d, struct step *s, const char *consume
 
 /* inspect.c: note a unit that ended in failure, for describe */
 void inspect_note_end(struct step *s, const char *reason);
+
+/* slots.c: node admission (fair unit slots, memory budget; autoscale.h) */
+uint64_t slots_memory_budget(const struct uf_config *c); /* unit_memory_budget, or half of MemTotal */
+uint64_t slots_unit_memory(const struct uf_function *f); /* what one unit of f counts */
+/* 1: s may start a unit now; 0: not (why says why, units may be taken
+ * back from other workflows for it meanwhile) */
+int slots_admit(struct daemon *d, struct step *s, char *why, size_t cap);
+void slots_started(struct workflow *w); /* a unit of w was asked for */
+/* deploy: can the workflow's min_units ever fit?  0, or -1 with err */
+int slots_check_deploy(const struct daemon *d, const struct uf_manifest *m, char *err, size_t errlen);
 
 /* scheduler.c */
 void scheduler_start(struct daemon *d);

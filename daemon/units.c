@@ -18,6 +18,11 @@
  * faults, so this covers only tenders that died (kill -9) or were killed.
  * Units of a previous daemon (crash, kill -9) are found in uf:state:units
  * at start, killed, and settled the same way.
+ *
+ * A unit stopped at a limit (unit_drain: idle, lifetime, slot taken back)
+ * carries why in stop_why, which its end reason, the log, ps and describe
+ * (the step's `stops`) repeat; a drain asks the tender (SIGUSR1) to end at
+ * its next pop and kills it after unit_drain_ms.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -319,13 +324,23 @@ static void forget(struct daemon *d, struct unit *u)
 
 static void describe_end(struct unit *u, char *out, size_t cap)
 {
-	if (u->term_signal)
+	if (u->stop_why[0]) /* stopped at a limit: the limit is the reason */
+		snprintf(out, cap, "unit %s stopped: %s", u->id, u->stop_why);
+	else if (u->term_signal)
 		snprintf(out, cap, "unit %s killed by signal %d (%s)%s%s", u->id, u->term_signal,
 		         strsignal(u->term_signal), u->stop_reason == STOP_HUNG ? ": " : "",
 		         u->stop_reason == STOP_HUNG ? u->last_line : "");
 	else
 		snprintf(out, cap, "unit %s ended with status %lld: %s", u->id, (long long)u->exit_status,
 		         u->last_line[0] ? u->last_line : "no reason given");
+}
+
+/* describe's list of the units the daemon stopped at a limit */
+static void note_stop(struct step *s, const char *reason)
+{
+	struct unit_end *e = &s->stops[s->nstops++ % STEP_ENDS_KEPT];
+	e->time_ms = wall_ms();
+	snprintf(e->reason, sizeof(e->reason), "%s", reason);
 }
 
 static void kill_timer_closed(uv_handle_t *h)
@@ -354,10 +369,16 @@ static void finish(struct unit *u)
 	     u->last_line[0] ? u->last_line : "-");
 	if (!(clean || by_us))
 		inspect_note_end(s, reason);
-	u->failed = !(clean || by_us);
+	if (u->stop_why[0])
+		note_stop(s, reason);
+	/* an event held through a whole lifetime and the drain after it (timeout_ms: 0
+	 * and a handler that never returns) counts as a failed delivery: retried,
+	 * then dead-lettered, rather than holding a slot in unit after unit */
+	u->failed = !(clean || by_us) || (u->stop_reason == STOP_LIFETIME && u->drain_killed);
 	snprintf(u->end_reason, sizeof(u->end_reason), "%s", reason);
-	/* a unit that keeps failing must not be restarted in a tight loop */
-	if (!u->failed) {
+	/* a unit that keeps failing must not be restarted in a tight loop; nor
+	 * one that never pops (min_units would start it again at once) */
+	if (!u->failed && u->stop_reason != STOP_IDLE) {
 		s->failures = 0;
 		s->backoff_ms = 0;
 	} else {
@@ -395,6 +416,8 @@ static void settled(void *arg, int complete)
 		registry_unit_gone(s->wf);
 	else
 		scheduler_poke(d, s->wf->m->name, s->fn->listen);
+	if (u->reclaim_for[0]) /* its slot was taken back for that workflow */
+		scheduler_poke(d, u->reclaim_for, NULL);
 	scheduler_units_changed(d);
 	daemon_maybe_finish(d); /* the last unit of a shutdown may end here */
 }
@@ -875,8 +898,41 @@ int unit_start(struct daemon *d, struct step *s, char *err, size_t errlen)
 static void kill_cb(uv_timer_t *t)
 {
 	struct unit *u = t->data;
-	if (!u->exited)
-		kill(-u->pid, SIGKILL);
+	if (u->exited)
+		return;
+	if (u->stop_why[0]) {
+		size_t n = strlen(u->stop_why);
+		snprintf(u->stop_why + n, sizeof(u->stop_why) - n, "; killed after %u ms (unit_drain_ms)",
+		         u->step->wf->d->cfg.unit_drain_ms);
+		u->drain_killed = 1;
+		dlog("warn", "what=unit-stop unit=%s workflow=%s step=%s action=kill reason=%s", u->id,
+		     u->step->wf->m->name, u->step->fn->name, u->stop_why);
+	}
+	kill(-u->pid, SIGKILL);
+}
+
+static const char *stop_name(int why)
+{
+	return why == STOP_IDLE ? "idle" : why == STOP_LIFETIME ? "lifetime" : "reclaim";
+}
+
+void unit_drain(struct unit *u, int why, const char *msg)
+{
+	struct step *s = u->step;
+	struct daemon *d = s->wf->d;
+	if (u->exited || u->state != UNIT_RUNNING)
+		return;
+	snprintf(u->stop_why, sizeof(u->stop_why), "%s", msg);
+	dlog("warn", "what=unit-stop unit=%s workflow=%s step=%s limit=%s action=%s reason=%s", u->id, s->wf->m->name,
+	     s->fn->name, stop_name(why), why == STOP_IDLE ? "stop" : "drain", msg);
+	if (why == STOP_IDLE) { /* it holds nothing and does not pop: nothing to drain */
+		unit_stop(u, SIGTERM, why);
+		return;
+	}
+	u->stop_reason = why;
+	u->state = UNIT_STOPPING;
+	kill(u->pid, SIGUSR1); /* the tender, not its teardown sibling: commit, then end (hvt_main.c) */
+	uv_timer_start(&u->kill_timer, kill_cb, d->cfg.unit_drain_ms, 0);
 }
 
 void unit_stop(struct unit *u, int sig, int why)

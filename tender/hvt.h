@@ -17,6 +17,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 
 #include "backend.h"
@@ -134,6 +135,9 @@ int hvt_main(int argc, char **argv);
  */
 void *hvt_guest_ptr(struct hvt *h, uint64_t gpa, uint64_t len, int writable);
 int hvt_gpa_writable(const struct hvt_layout *lay, uint64_t gpa, uint64_t len);
+
+/* hvt_main.c: unifaasd asked the unit to end (SIGUSR1) once its batch is committed */
+extern volatile sig_atomic_t hvt_drain_asked;
 
 /* End the unit with a UF_END_* code and a reason; first call wins. */
 void hvt_end(struct hvt *h, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -100,6 +100,10 @@ void hvt_hc_pop(struct hvt *h, void *arg)
 		bad(h, "pop: the previous batch of %u events was not committed", h->inflight);
 		return;
 	}
+	if (hvt_drain_asked) { /* the batch is committed: end instead of reading more */
+		hvt_end(h, UF_END_EXIT, "drained: unifaasd asked the unit to end");
+		return;
+	}
 	uint8_t *buf = hvt_guest_ptr(h, a->buf, a->cap, 1);
 	if (!buf || a->cap == 0) {
 		bad(h, "pop: buffer [0x%lx, +%lu) is not writable guest memory", (unsigned long)a->buf,

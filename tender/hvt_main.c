@@ -198,6 +198,21 @@ static void on_tick(int sig)
 		the_hvt->run->immediate_exit = 1;
 }
 
+/* SIGUSR1 from unifaasd: drain.  A unit that holds no events (none popped
+ * and not committed: waiting in a pop, booting, or a guest that never
+ * pops) ends at once, with nothing to lose; one that holds a batch ends
+ * at its next pop, which commits the batch first (hvt_dataplane.c); one
+ * already ending finishes settling (the_hvt is NULL from disarm_timer). */
+volatile sig_atomic_t hvt_drain_asked;
+
+static void on_drain(int sig)
+{
+	(void)sig;
+	hvt_drain_asked = 1;
+	if (the_hvt && !the_hvt->ended && the_hvt->inflight == 0)
+		_exit(UF_END_EXIT);
+}
+
 static int arm_timer(struct hvt *h, timer_t *t)
 {
 	if (h->opt.timeout_ms == 0)
@@ -670,6 +685,9 @@ int hvt_main(int argc, char **argv)
 	h.mem_size = h.opt.mem_size;
 	h.t_start_ns = t0;
 	signal(SIGPIPE, SIG_IGN);
+	struct sigaction drain = {.sa_handler = on_drain, .sa_flags = SA_RESTART};
+	sigemptyset(&drain.sa_mask);
+	sigaction(SIGUSR1, &drain, NULL);
 	the_hvt = &h;
 
 	if (ro.socket) {

@@ -107,6 +107,51 @@ static void static_threshold(void **state)
 	assert_null(scale_policy_find("static-treshold"));
 }
 
+/* ---- node admission: fair unit slots and memory (slot_fair_share) ---- */
+
+#define MIB (UINT64_C(1) << 20)
+
+static enum slot_verdict admit(uint64_t used_units, uint64_t used_mem, uint64_t mine_units, uint64_t mine_mem,
+                               uint64_t res_units, uint64_t res_mem, uint32_t nwf, uint64_t need)
+{
+	struct slot_use cap = {.units = 4, .memory = 100 * MIB};
+	struct slot_input in = {.cap = cap,
+	                        .used = {used_units, used_mem},
+	                        .share = slot_fair_share.share(cap, nwf),
+	                        .mine = {mine_units, mine_mem},
+	                        .reserved = {res_units, res_mem},
+	                        .need = need};
+	return slot_fair_share.admit(&in);
+}
+
+static void fair_share(void **state)
+{
+	(void)state;
+	struct slot_use cap = {.units = 32, .memory = 4096 * MIB};
+	struct slot_use s = slot_fair_share.share(cap, 3);
+	assert_int_equal(s.units, 10); /* rounded down: the rest is borrowed like idle slots */
+	assert_int_equal(s.memory, 4096 * MIB / 3);
+	assert_int_equal(slot_fair_share.share(cap, 0).units, 32); /* no workflow running: as one */
+	/* the case: 2 workflows on 4 slots, one holds all 4 */
+	assert_int_equal(admit(0, 0, 0, 0, 0, 0, 2, 9 * MIB), SLOT_START);
+	assert_int_equal(admit(4, 36 * MIB, 0, 0, 0, 0, 2, 9 * MIB), SLOT_RECLAIM);      /* within its share */
+	assert_int_equal(admit(3, 27 * MIB, 3, 27 * MIB, 0, 0, 2, 9 * MIB), SLOT_START); /* borrows a free slot */
+	assert_int_equal(admit(4, 36 * MIB, 4, 36 * MIB, 0, 0, 2, 9 * MIB), SLOT_WAIT_UNITS);
+	/* a free slot held for a workflow waiting within its share: no borrowing it */
+	assert_int_equal(admit(3, 27 * MIB, 2, 18 * MIB, 1, 9 * MIB, 2, 9 * MIB), SLOT_WAIT_UNITS);
+	/* ... but a start within the share takes it */
+	assert_int_equal(admit(3, 27 * MIB, 1, 9 * MIB, 1, 9 * MIB, 2, 9 * MIB), SLOT_START);
+	/* memory: 3 units of 33 MiB fill 99 of 100 MiB; a 4th waits, a unit
+	 * of the other workflow (within its 50 MiB) takes memory back */
+	assert_int_equal(admit(2, 66 * MIB, 2, 66 * MIB, 0, 0, 2, 33 * MIB), SLOT_START);
+	assert_int_equal(admit(3, 99 * MIB, 3, 99 * MIB, 0, 0, 2, 33 * MIB), SLOT_WAIT_MEMORY);
+	assert_int_equal(admit(3, 99 * MIB, 0, 0, 0, 0, 2, 9 * MIB), SLOT_RECLAIM);
+	assert_int_equal(admit(0, 0, 0, 0, 0, 0, 2, 101 * MIB), SLOT_NEVER_MEMORY);
+	/* more memory per unit than a share: never within it, so it borrows */
+	assert_int_equal(admit(0, 0, 0, 0, 0, 0, 2, 60 * MIB), SLOT_START);
+	assert_int_equal(admit(1, 60 * MIB, 0, 0, 0, 0, 2, 60 * MIB), SLOT_WAIT_MEMORY);
+}
+
 /* ---- logs ---- */
 
 static char dir[64];
@@ -388,6 +433,7 @@ int main(void)
 	    cmocka_unit_test(dlog_values_quoted_and_escaped),
 	    cmocka_unit_test(dlog_records),
 	    cmocka_unit_test(static_threshold),
+	    cmocka_unit_test(fair_share),
 	    cmocka_unit_test(log_lines_and_offsets),
 	    cmocka_unit_test(log_rotation_keeps_two_files),
 	    cmocka_unit_test(log_start_tail_and_since),

@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# No workflow can take the node's unit slots or memory from the others
+# (issue 11 §1, §4), on a real platform with a node of 4 unit slots.  Each
+# scenario runs an offender beside the eval workflow (fdc -> door-log) and
+# ends with every eval event handled (exact counts: none lost) and the
+# offender held at its limit, with a message naming the limit in `ps`,
+# `describe` and the daemon's log.  tests/platform/slots_fn.c misbehaves:
+# units that never pop (MODE=sleep), that take memory and never pop
+# (MODE=hog); platform_fn.c's "hang" event sleeps in the handler.
+. "$(dirname "$0")/../lib.sh"
+. "$UF_TOP/tests/platform/lib.sh"
+
+slots_fn=$(build_guest "$UF_TOP/tests/platform/slots_fn.c") || { fail build "slots_fn.c did not build"; exit 0; }
+fn=$(build_guest "$UF_TOP/tests/platform/platform_fn.c") || { fail build "platform_fn.c did not build"; exit 0; }
+
+# eval_round N: N door openings through eval, all counted by fdc and door-log
+# (the counts grow by exactly N: nothing lost, nothing counted twice)
+eval_round() {
+	local n=$1 name=$2 f0 d0
+	f0=$(kv eval fdc-count) && f0=${f0:-0}
+	d0=$(kv eval door-log-count) && d0=${d0:-0}
+	for i in $(seq "$n"); do echo open; done | U push eval fridge-door >/dev/null
+	if wait_for 60 kv_is eval fdc-count $((f0 + n)) && wait_for 30 kv_is eval door-log-count $((d0 + n)); then
+		pass "$name"
+	else
+		fail "$name" "fdc-count $(kv eval fdc-count) (want $((f0 + n))), door-log-count $(kv eval door-log-count) (want $((d0 + n))); $(U ps | tail -8 | tr '\n' ' ')"
+	fi
+}
+# log_has ERE: the daemon's log has a line matching ERE
+log_has() { daemon_log | grep -Eq -- "$1"; }
+ps_has() { U ps | grep -Fq -- "$1"; }
+starts_of() { U describe "$1" --json | python3 -c "import json,sys; print(sum(s['starts'] for s in json.load(sys.stdin)['steps']))"; }
+
+# --- node of 4 unit slots: equal shares of 2 for two workflows ------------
+PLAT_CONF="max_units=4"
+plat_suite_up
+pass up
+U deploy "$UF_TOP/workflows/eval.yaml" >/dev/null 2>&1 || fail deploy-eval "$(U deploy "$UF_TOP/workflows/eval.yaml" 2>&1)"
+
+# 1. The issue's case: a function whose main() sleeps and never pops,
+#    max_units 32, with work queued: it takes every slot of the node (2 of
+#    them borrowed); eval's work takes its share back.
+m=$(manifest sleeper <<EOF
+name: sleeper
+max_units: 32
+functions:
+  s:
+    image: $slots_fn
+    listen: in
+    env: { MODE: sleep }
+    scale: { max_units: 32, events_per_unit: 1, idle_ms: 600000 }
+EOF
+)
+U deploy "$m" >/dev/null || fail deploy-sleeper "$(U deploy "$m" 2>&1)"
+for i in $(seq 50); do echo x; done | U push sleeper in >/dev/null
+wait_for 20 units_is sleeper 4 && pass sleeper-borrows-idle-slots || fail sleeper-borrows-idle-slots "$(U ps)"
+eval_round 300 never-pop-beside-eval-handled
+if log_has 'what=unit-stop unit=sleeper\.s\.[0-9]+ .*limit=reclaim .*slot taken back for workflow eval'; then
+	pass never-pop-slot-taken-back-log
+else
+	fail never-pop-slot-taken-back-log "$(daemon_log | grep -E 'unit-stop|slot-reclaim' | tail -3)"
+fi
+U describe sleeper >"$UF_TMP/desc.out"
+grep -Eq '^  stopped: .* unit sleeper\.s\.[0-9]+ stopped: slot taken back for workflow eval' "$UF_TMP/desc.out" &&
+	pass never-pop-describe-says-why || fail never-pop-describe-says-why "$(cat "$UF_TMP/desc.out")"
+ps_has "sleeper/s: last stop: unit sleeper.s." && pass never-pop-ps-says-why || fail never-pop-ps-says-why "$(U ps)"
+# once eval is idle again (its units leave after idle_ms), the sleeper may borrow the slots again
+wait_for 30 units_is sleeper 4 && pass sleeper-borrows-again || fail sleeper-borrows-again "$(U ps)"
+U undeploy sleeper --purge >/dev/null 2>&1
+wait_for 20 not_deployed sleeper
+
+# 2. A unit that holds no event and never pops is stopped after idle_ms
+#    (+1 s), min_units or not; min_units starts it again, with back-off.
+m=$(manifest napper <<EOF
+name: napper
+functions:
+  s:
+    image: $slots_fn
+    listen: in
+    env: { MODE: sleep }
+    scale: { min_units: 1, max_units: 1, idle_ms: 500 }
+EOF
+)
+U deploy "$m" >/dev/null || fail deploy-napper "$(U deploy "$m" 2>&1)"
+if wait_for 15 log_has 'what=unit-stop unit=napper\.s\.1 .*limit=idle .*idle [0-9]+ ms without popping \(never popped\), over idle_ms 500 \+ 1000 ms \(idle_ms\)'; then
+	pass idle-unit-stopped
+else
+	fail idle-unit-stopped "$(daemon_log | grep napper | tail -3)"
+fi
+sleep 12
+n=$(starts_of napper)
+# 12+ s at about 1.5 s a life without back-off would be 8+ starts; with
+# back-off (0, 0.1, 0.2, 0.4 s, ...) fewer, but the unit keeps coming back
+[ "$n" -ge 3 ] && [ "$n" -le 9 ] && pass min-units-restarted-with-backoff || fail min-units-restarted-with-backoff "$n starts in about 14 s"
+U describe napper | grep -Eq '^  stopped: .* unit napper\.s\.[0-9]+ stopped: idle [0-9]+ ms without popping .*\(idle_ms\)' &&
+	pass idle-describe-says-why || fail idle-describe-says-why "$(U describe napper)"
+U undeploy napper --purge >/dev/null 2>&1
+wait_for 20 not_deployed napper
+
+# 3. timeout_ms: 0 and a handler that sleeps for ever: the units hold their
+#    events, which no time limit ends.  Slots beyond the share are taken
+#    back; each unit ends at its lifetime (drained, then killed after
+#    unit_drain_ms), and its event counts as a failed delivery: dead-lettered
+#    after `retries`, not held in unit after unit.
+m=$(manifest sleepy <<EOF
+name: sleepy
+functions:
+  s:
+    image: $fn
+    listen: in
+    timeout_ms: 0
+    retries: 1
+    batch: 1
+    scale: { max_units: 4, events_per_unit: 1, idle_ms: 500, lifetime_s: 3 }
+EOF
+)
+U deploy "$m" >/dev/null || fail deploy-sleepy "$(U deploy "$m" 2>&1)"
+for i in 1 2 3 4; do echo hang; done | U push sleepy in >/dev/null
+wait_for 20 units_is sleepy 4 && pass sleepy-holds-slots || fail sleepy-holds-slots "$(U ps)"
+eval_round 300 timeout-0-beside-eval-handled
+wait_for 60 xlen_is uf:dlq:sleepy:in 4 && pass timeout-0-dead-lettered || fail timeout-0-dead-lettered "dead letters $(R XLEN uf:dlq:sleepy:in); $(U ps)"
+log_has 'what=unit-stop unit=sleepy\.s\.[0-9]+ .*limit=lifetime .*lifetime 3 s reached \(lifetime_s\)' &&
+	pass lifetime-log || fail lifetime-log "$(daemon_log | grep -E 'unit-stop.*sleepy' | tail -3)"
+R XRANGE uf:dlq:sleepy:in - + | grep -q 'lifetime 3 s reached (lifetime_s); killed after 5000 ms (unit_drain_ms)' &&
+	pass lifetime-dead-letter-reason || fail lifetime-dead-letter-reason "$(R XRANGE uf:dlq:sleepy:in - + COUNT 1 | tr '\n' ' ')"
+wait_for 20 no_units sleepy && pass sleepy-gone || fail sleepy-gone "$(U ps)"
+U undeploy sleepy --purge >/dev/null 2>&1
+
+# 4. a unit that pops is drained at its lifetime: it ends cleanly (status
+#    0, not killed) and min_units replaces it; no event is lost or repeated
+m=$(manifest steady <<EOF
+name: steady
+functions:
+  s:
+    image: $fn
+    listen: in
+    scale: { min_units: 1, max_units: 1, idle_ms: 60000, lifetime_s: 2 }
+EOF
+)
+U deploy "$m" >/dev/null || fail deploy-steady "$(U deploy "$m" 2>&1)"
+for i in $(seq 10); do echo x; done | U push steady in >/dev/null
+wait_for 20 kv_is steady count 10 || fail steady-first-events "count $(kv steady count)"
+if wait_for 20 log_has 'what=unit-exit unit=steady\.s\.1 .*status=0 signal=0 by_daemon=1'; then
+	log_has 'what=unit-stop unit=steady\.s\.1 .*limit=lifetime action=drain reason="lifetime 2 s reached \(lifetime_s\)"' &&
+		pass lifetime-drained-cleanly || fail lifetime-drained-cleanly "$(daemon_log | grep 'steady\.s\.1' | tail -3)"
+else
+	fail lifetime-drained-cleanly "$(daemon_log | grep 'steady\.s\.1' | tail -3)"
+fi
+wait_for 20 log_has 'what=unit-start unit=steady\.s\.2 ' && pass lifetime-replaced || fail lifetime-replaced "$(U ps)"
+for i in $(seq 10); do echo x; done | U push steady in >/dev/null
+wait_for 20 kv_is steady count 20 && sleep 1 && kv_is steady count 20 && pass lifetime-no-event-lost || fail lifetime-no-event-lost "count $(kv steady count), want 20"
+U undeploy steady --purge >/dev/null 2>&1
+
+# 5. a function's lifetime_s is bounded by the node's unit_lifetime_s
+m=$(manifest longlived <<EOF
+name: longlived
+functions:
+  s:
+    image: $fn
+    listen: in
+    scale: { lifetime_s: 7200 }
+EOF
+)
+if out=$(U deploy "$m" 2>&1); then
+	fail lifetime-over-node-refused "deployed: $out"
+else
+	grep -q "functions.s.scale.lifetime_s: 7200 s is more than the node's unit_lifetime_s (3600 s)" <<<"$out" &&
+		pass lifetime-over-node-refused || fail lifetime-over-node-refused "$out"
+fi
+plat_down
+
+# --- memory admission: a unit budget of 100 MiB ---------------------------
+# hog units: 32 MiB of guest memory (+1 MiB counted for the tender), each
+# touching 24 MiB of it.  Two workflows: 50 MiB guaranteed each; the hog
+# borrows up to 99 MiB (3 units) and waits for a 4th with the reason shown.
+PLAT_CONF="max_units=8
+unit_memory_budget=104857600"
+plat_up || { fail up-memory "$(tail -5 "$UF_TMP/$UF_SUITE.up.log")"; exit 0; }
+pass up-memory
+U deploy "$UF_TOP/workflows/eval.yaml" >/dev/null 2>&1 || fail deploy-eval-memory "$(U deploy "$UF_TOP/workflows/eval.yaml" 2>&1)"
+m=$(manifest hog <<EOF
+name: hog
+max_units: 32
+functions:
+  h:
+    image: $slots_fn
+    listen: in
+    memory: 32MiB
+    env: { MODE: hog, HOG_MB: "24" }
+    scale: { max_units: 32, events_per_unit: 1, idle_ms: 600000 }
+EOF
+)
+U deploy "$m" >/dev/null || fail deploy-hog "$(U deploy "$m" 2>&1)"
+for i in $(seq 20); do echo x; done | U push hog in >/dev/null
+wait_for 20 units_is hog 3 && pass hog-three-units || fail hog-three-units "$(U ps)"
+sleep 1
+units_is hog 3 && pass hog-no-fourth || fail hog-no-fourth "$(U ps)"
+wait_for 10 ps_has "hog/h: running: node unit memory 99.0 MiB of 100.0 MiB in use, needs 33.0 MiB (unit_memory_budget)" &&
+	pass hog-waits-with-reason || fail hog-waits-with-reason "$(U ps)"
+U describe hog | grep -Fq "node unit memory 99.0 MiB of 100.0 MiB in use, needs 33.0 MiB (unit_memory_budget)" &&
+	pass hog-describe-reason || fail hog-describe-reason "$(U describe hog)"
+# what the host gives the hog's tenders stays within the budget (each
+# tender leads its process group; its VM teardown sibling in that group
+# shares its address space: counted once)
+rss=0
+for p in $(plat_pids '--consumer=hog\.h\.'); do
+	[ "$(ps -o pgid= -p "$p" | tr -d ' ')" = "$p" ] || continue
+	r=$(awk '/^VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null) && rss=$((rss + ${r:-0}))
+done
+[ "$rss" -gt $((3 * 20 * 1024)) ] && [ "$rss" -le $((100 * 1024)) ] && pass hog-host-memory-bounded ||
+	fail hog-host-memory-bounded "hog tenders hold $rss KiB resident (budget 102400 KiB)"
+eval_round 300 hog-beside-eval-handled
+log_has 'what=unit-stop unit=hog\.h\.[0-9]+ .*limit=reclaim .*slot taken back for workflow eval' &&
+	pass hog-memory-taken-back || fail hog-memory-taken-back "$(daemon_log | grep -E 'unit-stop|slot-reclaim' | tail -3)"
+
+# deploy refuses what can never fit: 4 units of 32 MiB at least
+m=$(manifest bighog <<EOF
+name: bighog
+functions:
+  h:
+    image: $slots_fn
+    listen: in
+    memory: 32MiB
+    scale: { min_units: 4, max_units: 4 }
+EOF
+)
+if out=$(U deploy "$m" 2>&1); then
+	fail min-units-memory-refused "deployed: $out"
+else
+	grep -q "workflow bighog: function h: 4 unit(s) of memory 32 MiB (+1 MiB for the tender) need 132.0 MiB, more than the node's unit_memory_budget of 100.0 MiB" <<<"$out" &&
+		pass min-units-memory-refused || fail min-units-memory-refused "$out"
+fi
+not_deployed bighog && pass min-units-memory-not-deployed || fail min-units-memory-not-deployed "$(U ls)"
