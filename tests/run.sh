@@ -83,6 +83,7 @@ estimate() {
 	}
 	case $1 in # seconds, 4 at once, 2 cores, other work beside (fresh clone, 19:25 UTC 4 Dec)
 	fuzz) echo 68 ;;
+	fairness | fairness@asan) echo 150 ;; # 2 platforms, drains of 5 s (default unit_drain_ms)
 	platform | platform@asan) echo 58 ;;
 	daemon | daemon@asan) echo 54 ;;
 	unit) echo 44 ;; # with its build
