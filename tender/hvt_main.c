@@ -76,7 +76,7 @@ static void usage(FILE *f)
 	        "  --publish FILTER    an MQTT topic filter uf_mqtt_publish may publish to\n"
 	        "                      (repeatable); other topics get -EPERM.  Without it:\n"
 	        "                      no topic with --redis, any topic in a local run\n"
-	        "  --limit NAME=N      a limit on what one event may write (common/event_limits.h:\n"
+	        "  --limit NAME=N      a limit of what one event writes (common/event_limits.h:\n"
 	        "                      value_bytes, event_bytes, writes_per_event,\n"
 	        "                      commit_bytes, batch_commit_bytes, batch_commit_writes;\n"
 	        "                      default: the node defaults); past one, the event fails\n"
