@@ -716,6 +716,26 @@ static const char *field(const redisReply *h, const char *name)
 
 /* A workflow from its state hash h (HGETALL uf:state:wf:<name>), read
  * whole before: state that cannot make a workflow is logged and skipped. */
+/* A restored workflow's limits are not refused for being more than the
+ * node's (it may have lowered them since the deploy): its units get the
+ * node's (uf_limits_apply), and the log says so once per restore. */
+static void warn_capped_limits(struct daemon *d, const struct uf_manifest *m)
+{
+	for (size_t i = 0; i < m->nfunctions; i++) {
+		struct uf_limits lim;
+		uint32_t capped;
+		uf_function_limits(&m->functions[i], &d->cfg.limits, &lim, &capped);
+		for (int k = 0; k < UF_LIM_EVENT_COUNT; k++)
+			if (capped & (1u << k))
+				dlog("warn",
+				     "what=restore workflow=%s step=%s limit=limits.%s cause=\"the manifest asks more "
+				     "than "
+				     "this node allows: its units get the node's %llu\"",
+				     m->name, m->functions[i].name, uf_limit_info[k].name,
+				     (unsigned long long)d->cfg.limits.v[k]);
+	}
+}
+
 static void restore_one(struct daemon *d, const char *name, const redisReply *h)
 {
 	char err[4096];
@@ -745,6 +765,7 @@ static void restore_one(struct daemon *d, const char *name, const redisReply *h)
 	w->next = d->workflows;
 	d->workflows = w;
 	dlog("info", "what=restore workflow=%s steps=%zu state=%s", name, m->nfunctions, st ? st : "running");
+	warn_capped_limits(d, m);
 }
 
 /* Every read first, then the workflows made: a Redis that stops answering

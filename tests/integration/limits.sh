@@ -187,4 +187,16 @@ if command -v mosquitto_pub >/dev/null; then
 else
 	fail tools "mosquitto_pub not installed"
 fi
+
+# ---- a node that lowers its limits after a deploy: the workflow is still
+# restored (not refused), its units get the node's limit, the log says so
+printf '%s\n' 'limits.writes_per_event=10' 'limits.batch_commit_writes=100' >"$PLAT_STATE/unifaasd.conf"
+plat_down
+U up --api-port "$PLAT_API_PORT" --mqtt-port "$PLAT_MQTT_PORT" --ingress-port "$PLAT_INGRESS_PORT" >"$UF_TMP/up2.log" 2>&1 ||
+	fail restart "$(tail -3 "$UF_TMP/up2.log")"
+grep -q 'what=restore workflow=lim step=small limit=limits.writes_per_event cause="the manifest asks more than this node allows: its units get the node.s 10"' "$PLAT_STATE/logs/unifaasd.log" &&
+	pass lowered-node-restores-and-logs || fail lowered-node-restores-and-logs "$(grep 'what=restore' "$PLAT_STATE/logs/unifaasd.log" | tail -3)"
+echo push:11:1 | U push lim in >/dev/null
+wait_for 30 dlq_is lim in 5 && reasons lim in | grep -qxF "event staged 11 writes (pushes, publishes and KV writes), over the limit 10 (node limits.writes_per_event)" &&
+	pass lowered-node-limit-applies || fail lowered-node-limit-applies "$(reasons lim in | tail -2)"
 finish
