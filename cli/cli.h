@@ -90,8 +90,9 @@ struct cli_state {
 	unsigned mqtt_tls_port;
 	char mqtt_tls_cert[1024];
 	char mqtt_tls_key[1024];
-	unsigned ingress_port; /* HTTP ingress (ingress_port=) */
-	char ingress_url[96];  /* http://<ingress_bind>:<ingress_port> */
+	unsigned ingress_port;              /* HTTP ingress (ingress_port=) */
+	char ingress_url[96];               /* http://<ingress_bind>:<ingress_port> */
+	unsigned long long redis_maxmemory; /* redis.conf's maxmemory (uf_config_maxmemory) */
 };
 /* Where the state dir is: --state-dir, $UNIFAAS_STATE, $XDG_STATE_HOME/unifaas,
  * ~/.local/state/unifaas. Made absolute. Returns 0, or -1 with a message. */

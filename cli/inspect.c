@@ -423,6 +423,24 @@ static void describe_step(json_t *s)
 	    printf("  stopped:   %s %s\n", fmt_time(json_object_get(e, "time"), when, sizeof(when)), jstr(e, "reason"));
 }
 
+/* Its stored bytes against its quota (daemon/quota.c). */
+static void describe_storage(json_t *st)
+{
+	if (!st)
+		return;
+	if (!num(st, "measured_ms"))
+		printf("storage:   not measured yet (quota %lld bytes, storage_quota)\n", num(st, "quota"));
+	else
+		printf("storage:   %lld of %lld bytes (storage_quota)%s\n", num(st, "bytes"), num(st, "quota"),
+		       json_is_true(json_object_get(st, "over_quota"))
+		           ? "; OVER QUOTA: it takes no events (HTTP 507, MQTT paused) and its units wait until it is "
+		             "under"
+		           : "");
+	if (num(st, "redis_refusals"))
+		printf("redis:     %lld writes refused: redis is full (its maxmemory, redis_maxmemory)\n",
+		       num(st, "redis_refusals"));
+}
+
 int cmd_describe(int argc, char **argv)
 {
 	struct api a = {0};
@@ -461,6 +479,7 @@ int cmd_describe(int argc, char **argv)
 	       jstr(root, "reason") ? jstr(root, "reason") : "");
 	printf("units:     %lld running (max %lld)\n", num(root, "units"), num(root, "max_units"));
 	printf("queues:    %s\n", queues);
+	describe_storage(json_object_get(root, "storage"));
 	json_array_foreach(json_object_get(root, "steps"), i, s) describe_step(s);
 	json_t *dead = json_object_get(root, "recent_dead_letters");
 	printf("\nrecent dead letters:%s\n", json_array_size(dead) ? "" : " none");

@@ -221,11 +221,15 @@ static int write_configs(struct up_plan *p, unsigned max_units)
 	         "requirepass %s\n"
 	         "appendonly yes\n"
 	         "appendfsync everysec\n"
+	         "# writes past maxmemory are refused (OOM), never evicted: unifaasd and the\n"
+	         "# tenders report each refusal (docs/architecture.md \"Storage quotas\")\n"
+	         "maxmemory %llu\n"
+	         "maxmemory-policy noeviction\n"
 	         "dir %s/redis\n"
 	         "notify-keyspace-events Kgt\n"
 	         "daemonize no\n"
 	         "logfile %s/logs/redis.log\n",
-	         st->dir, p->redis_pass, st->dir, st->dir);
+	         st->dir, p->redis_pass, st->redis_maxmemory, st->dir, st->dir);
 	if (state_write_file("up", state_path(st, "redis.conf", path, sizeof(path)), 0600, text) < 0)
 		return -1;
 	if (broker_write_config(st, pw ? pw->pw_name : "root") < 0)

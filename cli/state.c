@@ -124,6 +124,7 @@ static void state_set(struct cli_state *st, const struct uf_config *c)
 	snprintf(st->mqtt_tls_cert, sizeof(st->mqtt_tls_cert), "%s", c->mqtt_tls_cert);
 	snprintf(st->mqtt_tls_key, sizeof(st->mqtt_tls_key), "%s", c->mqtt_tls_key);
 	st->ingress_port = c->ingress_port;
+	st->redis_maxmemory = uf_config_maxmemory(c);
 	snprintf(st->ingress_url, sizeof(st->ingress_url), "http://%s:%u", c->ingress_bind, c->ingress_port);
 }
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "rules.h"
@@ -40,6 +41,11 @@ void uf_config_defaults(struct uf_config *c, const char *state_dir)
 	c->prestart = 2;
 	c->retain_handled = 10000;
 	c->trim_interval_ms = 30000;
+	c->unread_max_entries = 100000;
+	c->unread_max_age_ms = 0;
+	c->redis_maxmemory = 0;
+	c->storage_quota = 256ull << 20;
+	c->quota_interval_ms = 1000;
 	c->egress_connect_timeout_ms = 5000;
 	c->egress_timeout_ms = 10000;
 	c->egress_max_response = 8u << 20;
@@ -83,6 +89,11 @@ static const struct num_key {
     NUM(retain_handled, 0, 100000000),
     NUM(trim_interval_ms, 100, 86400000),
     NUM(prestart, 0, 64),
+    NUM(unread_max_entries, 1, UINT64_C(1) << 40),
+    NUM(unread_max_age_ms, 0, UINT64_C(1) << 40),
+    NUM(redis_maxmemory, 0, UINT64_C(1) << 50),
+    NUM(storage_quota, 1 << 20, UINT64_C(1) << 50),
+    NUM(quota_interval_ms, 100, 3600000),
     NUM(tap_pool_size, 1, 1000),
     NUM(log_cap, 4096, UINT64_C(1) << 36),
     NUM(egress_connect_timeout_ms, 1, UF_HTTP_TIMEOUT_MAX),
@@ -212,6 +223,21 @@ int uf_config_load(struct uf_config *c, const char *state_dir, char *err, size_t
 	snprintf(err, errlen, "%s: %s (set both in unifaasd.conf)", path, why);
 	errno = EINVAL;
 	return -1;
+}
+
+uint64_t uf_config_maxmemory(const struct uf_config *c)
+{
+	if (c->redis_maxmemory) /* as set, at least what Redis needs to run */
+		return c->redis_maxmemory < UF_MAXMEMORY_FLOOR ? UF_MAXMEMORY_FLOOR : c->redis_maxmemory;
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	uint64_t ram = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize : 0;
+	return ram / 4 > UF_MAXMEMORY_MIN ? ram / 4 : UF_MAXMEMORY_MIN;
+}
+
+uint64_t uf_config_storage_quota(const struct uf_config *c, uint64_t manifest_quota)
+{
+	uint64_t q = manifest_quota ? manifest_quota : c->storage_quota, max = uf_config_maxmemory(c);
+	return q < max ? q : max;
 }
 
 unsigned uf_config_mqtt_port(const struct uf_config *c)

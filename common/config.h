@@ -57,6 +57,12 @@ struct uf_config {
 	uint32_t prestart;                  /* standby tenders kept ready (0: none) */
 	uint32_t retain_handled;            /* handled entries a queue keeps (retention.c) */
 	uint32_t trim_interval_ms;          /* how often queues are trimmed */
+	uint64_t unread_max_entries;        /* entries a queue no step listens to keeps (retention.c) */
+	uint64_t unread_max_age_ms;         /* and how old they may get; 0: no age bound */
+	/* Redis memory (daemon/quota.c; docs/cli.md "unifaasd.conf") */
+	uint64_t redis_maxmemory; /* redis-server's maxmemory in bytes; 0: a quarter of the RAM (uf_config_maxmemory) */
+	uint64_t storage_quota;   /* a workflow's stored bytes when its manifest sets none */
+	uint32_t quota_interval_ms; /* how often each workflow's stored bytes are measured */
 	/* uf_http (daemon/egress_server.c) */
 	char egress_ca_file[1024];          /* PEM CAs trusted besides the system's bundle */
 	uint32_t egress_connect_timeout_ms; /* connecting, TLS handshake included */
@@ -80,6 +86,14 @@ int uf_config_read(struct uf_config *c, const char *path, int required, char *er
 /* Defaults, then <state_dir>/unifaas.conf, then <state_dir>/unifaasd.conf;
  * then the limits are checked together (uf_limits_check). */
 int uf_config_load(struct uf_config *c, const char *state_dir, char *err, size_t errlen);
+/* redis-server's maxmemory: redis_maxmemory (at least UF_MAXMEMORY_FLOOR),
+ * or when 0 a quarter of the machine's RAM, at least UF_MAXMEMORY_MIN. */
+#define UF_MAXMEMORY_MIN   (64ull << 20)
+#define UF_MAXMEMORY_FLOOR (4ull << 20)
+uint64_t uf_config_maxmemory(const struct uf_config *c);
+/* The storage quota of a workflow whose manifest says `manifest_quota`
+ * (0: none, the node's storage_quota), never more than maxmemory. */
+uint64_t uf_config_storage_quota(const struct uf_config *c, uint64_t manifest_quota);
 /* The port of c->mqtt_url (mqtt://host:port), or 0. */
 unsigned uf_config_mqtt_port(const struct uf_config *c);
 

@@ -41,6 +41,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "rules.h"
 
@@ -96,6 +97,20 @@
 #define UF_OUT_FIELD_QOS   "qos"
 #define UF_OUT_FIELD_DATA  "data"
 #define UF_OUT_FIELD_EVENT "event" /* the origin id of the event that published */
+
+/* Redis is full: redis-server runs with maxmemory and noeviction (`unifaas
+ * up`), so a write past it is refused with an error reply starting with
+ * "OOM" and nothing is evicted.  A tender whose commit is refused so ends
+ * its unit with a reason holding UF_REASON_REDIS_FULL (nothing of the batch
+ * was written, its events stay pending); unifaasd, seeing that reason,
+ * re-queues them without counting an attempt (not the function's fault)
+ * once Redis takes writes again, and counts the refusal for the workflow. */
+#define UF_REASON_REDIS_FULL "redis is full (maxmemory)"
+/* Is this Redis error reply's text such a refusal? */
+static inline int uf_redis_full(const char *err)
+{
+	return err && !strncmp(err, "OOM ", 4);
+}
 
 #define UF_STAT_FAILED "failed"
 #define UF_STAT_DEAD   "dead"

@@ -45,6 +45,7 @@
 #include "delivery.h"
 #include "ingress.h"
 #include "logs.h"
+#include "quota.h"
 #include "rules.h"
 #include "store.h"
 #include "tokens.h"
@@ -627,6 +628,7 @@ static void push_reply(redisReply *r, void *arg)
 	} else if (live(rq) && r && !rq->refused[0]) {
 		snprintf(rq->refused, sizeof(rq->refused), "%s",
 		         r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+		quota_redis_refused(rq->a->d, rq->wf, "push", r);
 	}
 	replied(rq, !r);
 }
@@ -643,8 +645,9 @@ static void push_finish(struct request *rq)
 		rq->partial_ok = 1; /* the answer is whole whatever else is late */
 		return;
 	}
-	answer_error(rq, 503, "unavailable", "redis queued %zu of %zu events (%s)%s%s%s%s; retry the rest", rq->queued,
-	             rq->events,
+	int full = uf_redis_full(rq->refused); /* maxmemory: 507, as over a quota */
+	answer_error(rq, full ? 507 : 503, full ? "redis_full" : "unavailable",
+	             "redis queued %zu of %zu events (%s)%s%s%s%s; retry the rest", rq->queued, rq->events,
 	             rq->refused[0]          ? rq->refused
 	             : rq->sent < rq->events ? "redis is unreachable"
 	                                     : "no answer in time: the unconfirmed ones may be queued",
@@ -662,6 +665,9 @@ static enum MHD_Result r_push(struct api *a, struct MHD_Connection *c, struct re
 		return send_error(c, 404, "not_found", "no step of workflow '%s' listens to queue '%s'", w->m->name, q);
 	if (w->state == WF_STOPPED)
 		return send_error(c, 409, "stopped", "workflow '%s' is stopped: %s", w->m->name, w->reason);
+	char over[512];
+	if (quota_refuses(w, over, sizeof(over)))
+		return send_error(c, 507, "over_quota", "%s", over);
 	const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
 	int single = type && !strncmp(type, "application/octet-stream", 24);
 	const char *p = rq->body ? rq->body : "", *end = p + rq->len;
@@ -724,6 +730,9 @@ static enum MHD_Result r_invoke(struct api *a, struct MHD_Connection *c, struct 
 		return send_error(c, 404, "not_found", "no step of workflow '%s' listens to queue '%s'", w->m->name, q);
 	if (w->state == WF_STOPPED)
 		return send_error(c, 409, "stopped", "workflow '%s' is stopped: %s", w->m->name, w->reason);
+	char over[512];
+	if (quota_refuses(w, over, sizeof(over)))
+		return send_error(c, 507, "over_quota", "%s", over);
 	if (ingress_timeout_arg(arg(c, "timeout_ms"), &ms, err, sizeof(err)) < 0)
 		return send_error(c, 400, "bad_request", "%s", err);
 	struct uf_limits lim; /* event_limits.h: what the queue's listener takes */
@@ -1098,7 +1107,9 @@ static void kv_get_reply(redisReply *r, void *arg)
 static void kv_write_reply(redisReply *r, void *arg)
 {
 	struct request *rq = arg;
-	if (live(rq) && r && r->type == REDIS_REPLY_ERROR)
+	if (live(rq) && quota_redis_refused(rq->a->d, rq->wf, "kv-write", r))
+		answer_error(rq, 507, "redis_full", "redis is full (its maxmemory) and refused the write: %s", r->str);
+	else if (live(rq) && r && r->type == REDIS_REPLY_ERROR)
 		answer_error(rq, 503, "unavailable", "redis refused the write: %s", r->str);
 	else if (live(rq) && r)
 		rq->status = 204;
@@ -1115,6 +1126,11 @@ static enum MHD_Result r_kv(struct api *a, struct MHD_Connection *c, struct requ
 	if (!strcmp(method, "PUT") && rq->too_large)
 		return send_error(c, 413, "too_large", "KV value over %u bytes", BODY_MAX_EVENTS);
 	snprintf(rq->what, sizeof(rq->what), "no key '%s' in workflow '%s'", key, wf);
+	snprintf(rq->wf, sizeof(rq->wf), "%s", wf);
+	struct workflow *w = registry_find(a->d, wf);
+	char over[512];
+	if (!strcmp(method, "PUT") && w && quota_refuses(w, over, sizeof(over))) /* DELETE frees: always taken */
+		return send_error(c, 507, "over_quota", "%s", over);
 	if (!strcmp(method, "GET"))
 		sent = store_send(st, kv_get_reply, rq, "GET uf:kv:%s:%b", wf, key, strlen(key));
 	else if (!strcmp(method, "PUT"))

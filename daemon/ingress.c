@@ -14,7 +14,8 @@
  * Decided on the head, before any byte of the body is read (api_server's
  * admit): the path (400 malformed, 404 unknown), the bearer token (401
  * missing or unknown, 403 another workflow's: tokens.c, from memory), the
- * method (405), a stopped workflow (503) and the body limit (413).  Then,
+ * method (405), a stopped workflow (503), a workflow over its storage
+ * quota (507, quota.c) and the body limit (413).  Then,
  * with the body: its form by Content-Type (CloudEvents structured, binary
  * when ce-* headers are present, JSON checked, anything else raw bytes),
  * one XADD (common/delivery.h uf_ingress_cmd: data, src = the route's
@@ -39,6 +40,7 @@
 #include "delivery.h"
 #include "ingress.h"
 #include "metrics.h"
+#include "quota.h"
 #include "rules.h"
 #include "secret.h"
 #include "store.h"
@@ -51,7 +53,7 @@
 
 const char *const ingress_outcome_names[IN_OUTCOMES] = {
     "accepted",  "invoke_ok",   "invoke_failed", "invoke_timeout", "unauthorized",
-    "forbidden", "bad_request", "stopped",       "unavailable",
+    "forbidden", "bad_request", "stopped",       "unavailable",    "over_quota",
 };
 
 struct ingress {
@@ -154,6 +156,17 @@ static int stopped(struct ingress *in, struct MHD_Connection *c, const struct wo
 	return 1;
 }
 
+/* Over its storage quota (quota.c): 507, nothing read or queued. */
+static int over_quota(struct ingress *in, struct MHD_Connection *c, const struct workflow *w)
+{
+	char msg[512];
+	if (!quota_refuses(w, msg, sizeof(msg)))
+		return 0;
+	count(in, IN_OVER_QUOTA);
+	api_error_hdr(c, 507, "Retry-After", "10", "over_quota", "%s", msg);
+	return 1;
+}
+
 /* The head is in (api_server.admit): everything that can be refused
  * before the body.  1 when answered. */
 static int admit(struct api *a, struct MHD_Connection *c, const char *url, const char *method, struct request *rq,
@@ -224,7 +237,7 @@ static int admit(struct api *a, struct MHD_Connection *c, const char *url, const
 		              url);
 		return 1;
 	}
-	if (stopped(in, c, w))
+	if (stopped(in, c, w) || over_quota(in, c, w))
 		return 1;
 	struct inreq *s = api_slot(rq, sizeof(*s), inreq_free);
 	if (!s) {
@@ -379,6 +392,7 @@ static void xadd_reply(redisReply *r, void *arg)
 		snprintf(s->refused, sizeof(s->refused), "%s",
 		         r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
 		s->replied = 1;
+		quota_redis_refused(api_daemon(api_of(rq)), s->wf, "http-ingress", r);
 	}
 	api_replied(rq, r);
 }
@@ -400,6 +414,16 @@ static int not_queued(struct request *rq, struct inreq *s, struct ingress *in)
 {
 	if (s->id[0])
 		return 0;
+	if (uf_redis_full(s->refused)) {
+		count(in, IN_OVER_QUOTA);
+		api_answer_error(
+		    rq, 507, "redis_full",
+		    "redis is full (its maxmemory, redis_maxmemory in unifaasd.conf) and refused the event "
+		    "for workflow '%s'; nothing was queued: retry later",
+		    s->wf);
+		api_answer_whole(rq);
+		return 1;
+	}
 	count(in, IN_UNAVAILABLE);
 	if (s->refused[0])
 		api_answer_error(rq, 503, "unavailable",
@@ -566,7 +590,7 @@ static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char
 	struct workflow *w = registry_find(in->d, s->wf);
 	if (!w)
 		return bad(in, c, 404, "not_found", "the workflow was undeployed meanwhile");
-	if (stopped(in, c, w))
+	if (stopped(in, c, w) || over_quota(in, c, w))
 		return MHD_YES;
 	size_t len;
 	const char *body = api_body_of(rq, &len);

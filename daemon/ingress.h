@@ -43,6 +43,7 @@ enum ingress_outcome {
 	IN_BAD_REQUEST,  /* 400, 404, 405, 413, 415 */
 	IN_STOPPED,      /* 503: workflow stopped */
 	IN_UNAVAILABLE,  /* 503: Redis */
+	IN_OVER_QUOTA,   /* 507: the workflow over its storage quota, or Redis full (quota.c) */
 	IN_OUTCOMES
 };
 extern const char *const ingress_outcome_names[IN_OUTCOMES];

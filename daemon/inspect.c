@@ -39,6 +39,7 @@
 #include "backlog.h"
 #include "delivery.h"
 #include "logs.h"
+#include "quota.h"
 #include "rules.h"
 #include "store.h"
 #include "unifaasd.h"
@@ -768,6 +769,14 @@ static void describe_finish(struct request *rq)
 	api_answer_json(rq, 200, json_incref(x->doc));
 }
 
+/* Its stored bytes and quota (quota.c); measured_ms 0: not measured yet. */
+static json_t *storage_json(const struct workflow *w)
+{
+	return json_pack("{s:I,s:I,s:b,s:I,s:I}", "bytes", (json_int_t)w->stored_bytes, "quota",
+	                 (json_int_t)quota_of(w), "over_quota", w->over_quota, "measured_ms", (json_int_t)w->stored_ms,
+	                 "redis_refusals", (json_int_t)w->redis_refusals);
+}
+
 /* Made now (the workflow may be gone when Redis answers); the last dead
  * letters are added from the replies. */
 static enum MHD_Result r_describe(struct api *a, struct MHD_Connection *c, struct request *rq, struct workflow *w)
@@ -781,6 +790,7 @@ static enum MHD_Result r_describe(struct api *a, struct MHD_Connection *c, struc
 	    json_pack("{s:s,s:s,s:s,s:i,s:i,s:o,s:o}", "name", w->m->name, "state",
 	              w->state == WF_STOPPED ? "stopped" : "running", "reason", w->reason, "max_units",
 	              (int)w->m->max_units, "units", (int)w->running, "queues", wf_queues(w, x, 0), "steps", steps);
+	json_object_set_new(x->doc, "storage", storage_json(w));
 	snprintf(x->wf, sizeof(x->wf), "%s", w->m->name);
 	x->count = RECENT_DEAD;
 	x->newest = 1;

@@ -55,6 +55,8 @@
 #define MF_UNITS_MAX     1024
 #define MF_MEM_ALIGN     (2u << 20) /* the tender maps guest memory in 2 MiB pages */
 #define MF_MEM_DEFAULT   (8u << 20)
+#define MF_QUOTA_MIN     (UINT64_C(1) << 20) /* storage_quota: 1MiB..1024GiB */
+#define MF_QUOTA_MAX     (UINT64_C(1) << 40)
 
 /* ---- the user-facing keys ------------------------------------------------ */
 
@@ -185,6 +187,13 @@ static const struct mf_key mf_ingress[] = {
 static const struct mf_key mf_top[] = {
     {.key = "name", .kind = MF_STR, .required = 1, .what = "a workflow name", .check = check_short_name},
     UINT_KEY("max_units", 16, 1, MF_UNITS_MAX),
+    {.key = "storage_quota", /* 0: the node's storage_quota (daemon/quota.c) */
+     .kind = MF_SIZE,
+     .min = MF_QUOTA_MIN,
+     .max = MF_QUOTA_MAX,
+     .what = "a size such as 64MiB"},
+    UINT_KEY("unread_max_entries", 0, 1, UINT64_C(1) << 40), /* 0: the node's (retention.c) */
+    UINT_KEY("unread_max_age_ms", 0, 1, UINT64_C(1) << 40),
     {.key = "functions", .kind = MF_FUNCTIONS, .required = 1, .what = "a mapping of function names"},
     {.key = "ingress", .kind = MF_FLAT, .what = "a mapping with mqtt: and http:", .sub = mf_ingress},
     {0},
@@ -265,6 +274,9 @@ static const cyaml_schema_value_t mf_http_entry = {
 static const cyaml_schema_field_t mf_manifest_fields[] = {
     CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_POINTER, struct uf_manifest, name, 1, UF_QUEUE_MAX),
     CYAML_FIELD_UINT("max_units", CYAML_FLAG_DEFAULT, struct uf_manifest, max_units),
+    CYAML_FIELD_UINT("storage_quota", CYAML_FLAG_DEFAULT, struct uf_manifest, storage_quota),
+    CYAML_FIELD_UINT("unread_max_entries", CYAML_FLAG_DEFAULT, struct uf_manifest, unread_max_entries),
+    CYAML_FIELD_UINT("unread_max_age_ms", CYAML_FLAG_DEFAULT, struct uf_manifest, unread_max_age_ms),
     CYAML_FIELD_SEQUENCE_COUNT("functions", CYAML_FLAG_POINTER, struct uf_manifest, functions, nfunctions, &mf_function,
                                1, CYAML_UNLIMITED),
     CYAML_FIELD_SEQUENCE_COUNT("mqtt", CYAML_FLAG_POINTER, struct uf_manifest, mqtt, nmqtt, &mf_mqtt_entry, 0,

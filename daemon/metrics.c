@@ -58,6 +58,16 @@ static const struct family families[METRIC_COUNT] = {
                       {"workflow", "step"},
                       LATENCY_BUCKETS},
     [M_SCRAPES] = {"unifaas_scrapes_total", "counter", "GET /metrics requests answered.", {NULL}},
+    [M_REDIS_REFUSALS] = {"unifaas_redis_refusals_total",
+                          "counter",
+                          "Writes Redis refused because it is at its maxmemory (noeviction: nothing is evicted), "
+                          "by workflow (- when none) and operation.",
+                          {"workflow", "op"}},
+    [M_QUEUE_TRIMMED] = {"unifaas_queue_trimmed_total",
+                         "counter",
+                         "Queue entries the retention policy trimmed, by workflow, queue and why (handled: "
+                         "handled by every listener; unread_length, unread_age: a queue no step listens to).",
+                         {"workflow", "queue", "why"}},
 };
 
 struct series {

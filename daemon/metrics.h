@@ -28,6 +28,8 @@ enum metric_id {
 	M_UNIT_STARTS,      /* counter {workflow, step, how}: units started (how: spawn, standby) */
 	M_UNIT_SPAWN,       /* histogram {workflow, step}: start decision to tender running, seconds */
 	M_SCRAPES,          /* counter {}: GET /metrics answered */
+	M_REDIS_REFUSALS,   /* counter {workflow, op}: writes Redis refused, being full (quota.c) */
+	M_QUEUE_TRIMMED,    /* counter {workflow, queue, why}: entries retention.c trimmed */
 	METRIC_COUNT
 };
 

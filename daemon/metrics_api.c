@@ -39,6 +39,7 @@
 #include "api_routes.h"
 #include "delivery.h"
 #include "metrics.h"
+#include "quota.h"
 #include "store.h"
 #include "unifaasd.h"
 
@@ -232,6 +233,31 @@ static void render_queues(struct mbuf *b, const struct scrape *x)
 	}
 }
 
+/* Each workflow's stored bytes and quota (quota.c), and Redis's maxmemory. */
+static void render_storage(struct mbuf *b, struct daemon *d)
+{
+	static const char *const l[] = {"workflow"};
+	static const struct {
+		const char *name, *help;
+	} fams[] = {
+	    {"unifaas_workflow_stored_bytes", "Bytes a workflow's keys hold in Redis (KV, queues, dead letters, "
+	                                      "outbox: MEMORY USAGE), as last measured."},
+	    {"unifaas_workflow_storage_quota_bytes", "A workflow's storage quota (storage_quota)."},
+	    {"unifaas_workflow_over_quota", "1 while a workflow is over its storage quota: it takes no events."},
+	};
+	for (size_t f = 0; f < sizeof(fams) / sizeof(*fams); f++) {
+		metrics_family(b, fams[f].name, "gauge", fams[f].help);
+		for (struct workflow *w = d->workflows; w; w = w->next) {
+			const char *v[] = {w->m->name};
+			double x = f == 0 ? (double)w->stored_bytes : f == 1 ? (double)quota_of(w) : w->over_quota;
+			metrics_sample(b, fams[f].name, 1, l, v, x);
+		}
+	}
+	metrics_family(b, "unifaas_redis_maxmemory_bytes", "gauge",
+	               "redis-server's maxmemory (noeviction: writes past it are refused).");
+	metrics_sample(b, "unifaas_redis_maxmemory_bytes", 0, NULL, NULL, (double)uf_config_maxmemory(&d->cfg));
+}
+
 /* From the daemon's state: units by state, their exits, workflows by state. */
 static void render_units(struct mbuf *b, struct daemon *d)
 {
@@ -263,6 +289,7 @@ static void render_units(struct mbuf *b, struct daemon *d)
 			}
 			json_decref(exits);
 		}
+	render_storage(b, d);
 	double wf[2] = {0, 0};
 	for (struct workflow *w = d->workflows; w; w = w->next)
 		wf[w->state == WF_STOPPED]++;

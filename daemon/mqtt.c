@@ -20,8 +20,10 @@
  * twice, never lost.  A message no route matches or whose payload is over
  * MQTT_PAYLOAD_MAX is acknowledged and dropped with a log line.  A stopped
  * workflow's session is disconnected: the broker keeps its messages (up to
- * its max_queued_messages) until `resume` connects it again; undeploy ends
- * the session (a connection with clean session on).
+ * its max_queued_messages) until `resume` connects it again; so is the
+ * session of a workflow over its storage quota (quota.c), until it is
+ * under again; undeploy ends the session (a connection with clean session
+ * on).
  *
  * Outbox: one connection "unifaasd:outbox" (clean session; ':' is in no
  * workflow name) reads the outbox of every deployed workflow,
@@ -57,6 +59,7 @@
 #include "metrics.h"
 #include "mqtt.h"
 #include "mqtt_codec.h"
+#include "quota.h"
 #include "store.h"
 #include "topic.h"
 #include "unifaasd.h"
@@ -640,6 +643,7 @@ static void xadd_done(redisReply *r, void *arg)
 	} else {
 		f->state = -1;
 		count_in("store_failed");
+		quota_redis_refused(s->m->d, s->wf, "mqtt-ingress", r);
 		if (f->gen == s->c.gen) /* the first of this connection: it drops with this cause */
 			snprintf(s->xadd_err, sizeof(s->xadd_err), "%s",
 			         r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
@@ -891,13 +895,14 @@ void mqtt_sync(struct mqtt *m, const char *wf)
 	s->c.clean = 0;
 	if (session_routes(s, w) < 0)
 		dlog("error", "what=mqtt workflow=%s cause=\"out of memory\"", wf);
-	int run = w->state == WF_RUNNING && !m->d->stopping;
+	int run = w->state == WF_RUNNING && !w->over_quota && !m->d->stopping; /* over: quota.c */
 	if (run && s->c.state == C_UP)
 		session_subscribe(s); /* a replace: the new routes at once */
 	if (!run && s->c.want)
 		dlog("info",
-		     "what=mqtt op=pause workflow=%s client=%s effect=\"messages wait in the broker's session\"", wf,
-		     s->c.client_id);
+		     "what=mqtt op=pause workflow=%s client=%s cause=%s effect=\"messages wait in the broker's "
+		     "session\"",
+		     wf, s->c.client_id, w->over_quota ? "over its storage quota" : "stopped");
 	conn_want(&s->c, run);
 }
 

@@ -8,8 +8,17 @@
  * `trim_interval_ms`, and each trim is logged with its count, so nothing
  * disappears silently.  "Handled by a step" means delivered to its group
  * and no longer pending there; a re-queued retry is a new entry, so the
- * original may go.  Queues no step listens to (a push with no listener),
- * and dead-letter streams, are never trimmed: nothing reads them but people.
+ * original may go.  Dead-letter streams are never trimmed: nothing reads
+ * them but people (they count to the workflow's storage quota: quota.c).
+ *
+ * A queue no step listens to (a push with no listener: nothing ever
+ * handles its entries) is bounded instead: it keeps its newest
+ * unread_max_entries entries (the manifest's, else the node's) and, when
+ * unread_max_age_ms is set, none older; its oldest entries beyond that are
+ * dropped (XTRIM MAXLEN, MINID), each trim logged with the count, the
+ * queue and the bound (what=trim why=unread_length|unread_age).  A trim
+ * of more than UNREAD_TRIM_STEP entries is made in steps of at most that
+ * many a interval (XTRIM MAXLEN ~ LIMIT), so no trim holds Redis long.
  *
  * The trim point is the oldest entry still needed by any group: its oldest
  * pending entry, or the first entry after its last-delivered id.  Entries
@@ -21,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "retention.h"
 #include "store.h"
 #include "unifaasd.h"
@@ -57,9 +67,12 @@ static void need_id(struct trim *t, struct stream_id id)
 static void trimmed(redisReply *r, void *arg)
 {
 	struct trim *t = arg;
-	if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+	if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
+		const char *labels[] = {t->wf, t->queue, "handled"};
+		metric_add(M_QUEUE_TRIMMED, labels, (double)r->integer);
 		dlog("info", "what=trim workflow=%s queue=%s entries=%lld kept_handled=%u", t->wf, t->queue, r->integer,
 		     t->d->cfg.retain_handled);
+	}
 	free(t);
 }
 
@@ -156,8 +169,107 @@ static void trim_queue(struct daemon *d, const char *wf, const char *queue)
 		free(t);
 }
 
+/* ---- queues no step listens to ---- */
+
+#define UNREAD_TRIM_STEP 10000 /* entries one trim of an unread queue drops at most */
+
+struct unread {
+	struct daemon *d;
+	char wf[UF_NAME_BUF], queue[UF_QUEUE_MAX + 1], key[300];
+	uint64_t max, age_ms; /* its bounds */
+	const char *why;      /* of the trim under way */
+	uint64_t bound;
+};
+
+static void unread_trimmed(redisReply *r, void *arg);
+
+static void unread_age(struct unread *u)
+{
+	if (!u->age_ms) {
+		free(u);
+		return;
+	}
+	uint64_t now = wall_ms(), min = now > u->age_ms ? now - u->age_ms : 0;
+	u->why = "unread_age";
+	u->bound = u->age_ms;
+	if (store_send(u->d->store, unread_trimmed, u, "XTRIM %s MINID %llu-0", u->key, (unsigned long long)min) < 0)
+		free(u);
+}
+
+static void unread_trimmed(redisReply *r, void *arg)
+{
+	struct unread *u = arg;
+	if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
+		const char *labels[] = {u->wf, u->queue, u->why};
+		metric_add(M_QUEUE_TRIMMED, labels, (double)r->integer);
+		dlog("warn", "what=trim workflow=%s queue=%s entries=%lld why=%s bound=%llu cause=%s", u->wf, u->queue,
+		     r->integer, u->why, (unsigned long long)u->bound,
+		     "no step listens to the queue: its oldest entries are dropped");
+	}
+	if (r && !strcmp(u->why, "unread_length"))
+		unread_age(u);
+	else
+		free(u);
+}
+
+static void unread_len(redisReply *r, void *arg)
+{
+	struct unread *u = arg;
+	if (!r || r->type != REDIS_REPLY_INTEGER || (uint64_t)r->integer <= u->max) {
+		if (r && r->type == REDIS_REPLY_INTEGER)
+			unread_age(u);
+		else
+			free(u);
+		return;
+	}
+	uint64_t excess = (uint64_t)r->integer - u->max;
+	int sent;
+	u->why = "unread_length";
+	u->bound = u->max;
+	if (excess <= UNREAD_TRIM_STEP)
+		sent = store_send(u->d->store, unread_trimmed, u, "XTRIM %s MAXLEN %llu", u->key,
+		                  (unsigned long long)u->max);
+	else /* whole radix-tree nodes, a step at a time: the rest next interval */
+		sent = store_send(u->d->store, unread_trimmed, u, "XTRIM %s MAXLEN ~ %llu LIMIT %d", u->key,
+		                  (unsigned long long)u->max, UNREAD_TRIM_STEP);
+	if (sent < 0)
+		free(u);
+}
+
+static void trim_unread(struct daemon *d, const struct workflow *w, const char *queue)
+{
+	struct unread *u = calloc(1, sizeof(*u));
+	if (!u)
+		return;
+	u->d = d;
+	u->max = w->m->unread_max_entries ? w->m->unread_max_entries : d->cfg.unread_max_entries;
+	u->age_ms = w->m->unread_max_age_ms ? w->m->unread_max_age_ms : d->cfg.unread_max_age_ms;
+	snprintf(u->wf, sizeof(u->wf), "%s", w->m->name);
+	snprintf(u->queue, sizeof(u->queue), "%s", queue);
+	snprintf(u->key, sizeof(u->key), "uf:q:%s:%s", w->m->name, queue);
+	if (store_send(d->store, unread_len, u, "XLEN %s", u->key) < 0)
+		free(u);
+}
+
+/* Each queue a step of w pushes to and none listens to, once. */
+static void unread_queues(struct daemon *d, const struct workflow *w)
+{
+	for (size_t i = 0; i < w->m->nfunctions; i++)
+		for (size_t p = 0; p < w->m->functions[i].npush; p++) {
+			const char *q = w->m->functions[i].push[p];
+			int seen = uf_manifest_listener(w->m, q) != NULL;
+			for (size_t j = 0; j <= i && !seen; j++)
+				for (size_t k = 0; k < (j < i ? w->m->functions[j].npush : p) && !seen; k++)
+					seen = !strcmp(w->m->functions[j].push[k], q);
+			if (!seen)
+				trim_unread(d, w, q);
+		}
+}
+
 void retention_run(struct daemon *d)
 {
+	for (struct workflow *w = d->workflows; w; w = w->next)
+		unread_queues(d, w);
 	for (struct workflow *w = d->workflows; w; w = w->next)
 		for (size_t i = 0; i < w->m->nfunctions; i++) {
 			const char *q = w->m->functions[i].listen;

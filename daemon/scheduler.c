@@ -35,6 +35,7 @@
 
 #include "autoscale.h"
 #include "backlog.h"
+#include "quota.h"
 #include "retention.h"
 #include "store.h"
 #include "unifaasd.h"
@@ -140,6 +141,13 @@ static void scale_step(struct daemon *d, struct step *s)
 	 * itself when exact; a lower bound says nothing about growth) */
 	if (s->running >= f->scale.max_units && s->backlog > f->scale.overflow && s->backlog > s->prev_most) {
 		overflow(d, s);
+		return;
+	}
+	if (s->wf->over_quota && want > 0) { /* quota.c: its units wait until it is under */
+		char why[160];
+		snprintf(why, sizeof(why), "workflow over its storage quota: %llu of %llu bytes (storage_quota)",
+		         (unsigned long long)s->wf->stored_bytes, (unsigned long long)quota_of(s->wf));
+		set_waiting(s, why);
 		return;
 	}
 	while (s->running < want) {

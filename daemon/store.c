@@ -40,6 +40,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "delivery.h"
+#include "quota.h"
 #include "store.h"
 #include "unifaasd.h"
 
@@ -456,6 +458,8 @@ static void on_call_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	call_unlink(c->s, c);
 	if (c->cb)
 		c->cb(r, c->arg);
+	else if (r && r->type == REDIS_REPLY_ERROR && uf_redis_full(r->str))
+		quota_count_refusal(c->s->arg, NULL, c->op, r->str); /* a write nobody waits for */
 	else if (r && r->type == REDIS_REPLY_ERROR)
 		dlog("warn", "what=redis op=%s cause=\"%s\"", c->op, r->str);
 	free(c);

@@ -58,6 +58,7 @@ struct unit {
 	char last_line[256];   /* last stderr line (the tender's reason), or why the daemon killed it (hung) */
 	uv_timer_t kill_timer; /* SIGKILL if SIGTERM was not enough */
 	int failed;            /* ended of its own accord, not cleanly: its events count as failed */
+	int redis_full;        /* ... because Redis refused its commit, full: they do not (delivery.h) */
 	char end_reason[512];  /* what its settled events carry */
 	long long held;        /* events it held at the last check */
 	uint64_t held_since;   /* when it took the oldest of them (daemon clock, from that check) */
@@ -118,6 +119,12 @@ struct workflow {
 	                         a replaced one does not act on its successor */
 	uint64_t reserve_ms;  /* units are being taken back for it since (slots.c), 0 none */
 	uint64_t reserve_mem; /* the memory it waits for */
+	/* storage (quota.c) */
+	uint64_t stored_bytes;   /* its keys' bytes at the last measurement */
+	uint64_t stored_ms;      /* when (epoch ms); 0: not measured yet */
+	int over_quota;          /* stored_bytes > quota_of(): takes no events, its units paused */
+	uint64_t redis_refusals; /* its writes Redis refused, being full (maxmemory) */
+	uint64_t refusal_logged_ms;
 };
 
 struct daemon {
@@ -130,7 +137,9 @@ struct daemon {
 	uint64_t started_ms;
 	uv_timer_t tick;
 	uv_timer_t soon;
-	uv_timer_t trim; /* coalesces notifications into one check */
+	uv_timer_t trim;               /* coalesces notifications into one check */
+	uv_timer_t quota_timer;        /* measures the workflows' stored bytes (quota.c) */
+	struct quota_pass *quota_pass; /* the pass under way, or NULL */
 	uv_signal_t sigterm, sigint, sigchld;
 	int stopping; /* 1: shutting down; 2: done, the loop is stopping */
 	struct store *store;

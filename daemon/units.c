@@ -40,6 +40,7 @@
 #include "launch.h"
 #include "logs.h"
 #include "metrics.h"
+#include "quota.h"
 #include "secrets.h"
 #include "standby.h"
 #include "store.h"
@@ -190,6 +191,7 @@ static void settle_exec_reply(redisReply *r, void *arg)
 {
 	struct settle_entry *e = arg;
 	struct settle *st = e->st;
+	quota_redis_refused(st->d, st->wf, "settle", r);              /* left pending: settled again later */
 	if (r && r->type == REDIS_REPLY_INTEGER && r->integer == 1) { /* 0: no longer pending, settled before */
 		st->pass_settled++;
 		if (e->token[0] && st->count_attempt)
@@ -375,6 +377,11 @@ static void finish(struct unit *u)
 	 * and a handler that never returns) counts as a failed delivery: retried,
 	 * then dead-lettered, rather than holding a slot in unit after unit */
 	u->failed = !(clean || by_us) || (u->stop_reason == STOP_LIFETIME && u->drain_killed);
+	/* its commit refused by a full Redis (delivery.h): not the function's
+	 * fault, its events are re-queued uncounted */
+	u->redis_full = u->failed && strstr(u->last_line, UF_REASON_REDIS_FULL) != NULL;
+	if (u->redis_full)
+		quota_count_refusal(d, s->wf->m->name, "commit", u->last_line);
 	snprintf(u->end_reason, sizeof(u->end_reason), "%s", reason);
 	/* a unit that keeps failing must not be restarted in a tight loop; nor
 	 * one that never pops (min_units would start it again at once) */
@@ -387,13 +394,13 @@ static void finish(struct unit *u)
 		if (s->backoff_ms > 30000)
 			s->backoff_ms = 30000;
 	}
-	settle(d, s, u->id, u->failed, u->end_reason, settled, u);
+	settle(d, s, u->id, u->failed && !u->redis_full, u->end_reason, settled, u);
 }
 
 static void resettle(uv_timer_t *t)
 {
 	struct unit *u = t->data;
-	settle(u->step->wf->d, u->step, u->id, u->failed, u->end_reason, settled, u);
+	settle(u->step->wf->d, u->step, u->id, u->failed && !u->redis_full, u->end_reason, settled, u);
 }
 
 /* What the unit held is settled: it is gone.  While Redis does not answer,

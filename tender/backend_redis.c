@@ -60,7 +60,11 @@
  * Connection: a unix socket, opened before the tender's seccomp; a password
  * comes from the environment (UF_REDIS_USER, UF_REDIS_PASSWORD), never argv.
  * On any Redis failure the backend records why in b.failed and answers -EIO;
- * the tender then ends the unit (UF_END_INTERNAL) with that reason.
+ * the tender then ends the unit (UF_END_INTERNAL) with that reason.  A
+ * write Redis refuses because it is at its maxmemory (an "OOM" error: a
+ * commit is then discarded whole, EXECABORT) gets the reason
+ * UF_REASON_REDIS_FULL (delivery.h), which unifaasd reads to re-queue the
+ * events uncounted.
  */
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -105,6 +109,15 @@ struct redis_be {
 
 static int fail(struct redis_be *r, const char *what, const redisReply *rep)
 {
+	if (!r->c->err && rep && rep->type == REDIS_REPLY_ERROR && uf_redis_full(rep->str)) {
+		/* maxmemory, noeviction (delivery.h): nothing of it was written */
+		snprintf(r->why, sizeof(r->why),
+		         "redis: %s: refused, " UF_REASON_REDIS_FULL ": nothing written, the events stay pending "
+		         "and are re-queued uncounted (%s)",
+		         what, rep->str);
+		r->b.failed = r->why;
+		return -EIO;
+	}
 	snprintf(r->why, sizeof(r->why), "redis: %s: %s", what,
 	         r->c->err                               ? r->c->errstr
 	         : rep && rep->type == REDIS_REPLY_ERROR ? rep->str

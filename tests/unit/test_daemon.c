@@ -336,7 +336,8 @@ static void config_reads_every_key(void **state)
 	         "# written by unifaas up\nredis_socket=/x/redis.sock\nredis_password_file=%s/pw\napi_port=7399\n"
 	         "mqtt_url=mqtt://127.0.0.1:1884\nmax_units=9\nhvt=/opt/uf-hvt\ntick_ms=50\nidle_tick_ms=2000\n"
 	         "log_cap=8192\ntap_bridge=br9\ntap_cidr=10.9.0.1/24\ntap_pool_size=4\n"
-	         "ingress_conns_per_address=256\n",
+	         "ingress_conns_per_address=256\nredis_maxmemory=1048576\nstorage_quota=2097152\n"
+	         "unread_max_entries=7\nunread_max_age_ms=9000\nquota_interval_ms=250\n",
 	         dir);
 	write_file("unifaas.conf", conf);
 	write_file("pw", "secret\n");
@@ -356,6 +357,14 @@ static void config_reads_every_key(void **state)
 	assert_string_equal(c.tap_cidr, "10.9.0.1/24");
 	assert_int_equal(c.tap_pool_size, 4);
 	assert_int_equal(c.ingress_conns_per_address, UF_SERVER_CONN_MAX);
+	assert_int_equal(c.unread_max_entries, 7);
+	assert_int_equal(c.unread_max_age_ms, 9000);
+	assert_int_equal(c.quota_interval_ms, 250);
+	/* maxmemory at least what Redis needs; a quota never past it */
+	assert_int_equal(uf_config_maxmemory(&c), UF_MAXMEMORY_FLOOR);
+	assert_int_equal(uf_config_storage_quota(&c, 0), 2u << 20);
+	assert_int_equal(uf_config_storage_quota(&c, 1u << 20), 1u << 20);
+	assert_int_equal(uf_config_storage_quota(&c, 8u << 20), UF_MAXMEMORY_FLOOR);
 }
 
 static void config_defaults(void **state)
@@ -369,6 +378,12 @@ static void config_defaults(void **state)
 	assert_int_equal(c.api_port, 7380);
 	assert_int_equal(c.max_units, 32);
 	assert_int_equal(c.ingress_conns_per_address, 128);
+	assert_int_equal(c.storage_quota, 256u << 20);
+	assert_int_equal(c.unread_max_entries, 100000);
+	assert_int_equal(c.redis_maxmemory, 0);
+	assert_true(uf_config_maxmemory(&c) >= UF_MAXMEMORY_MIN); /* a quarter of the RAM */
+	assert_int_equal(uf_config_storage_quota(&c, 0), 256u << 20);
+	assert_int_equal(uf_config_storage_quota(&c, 5u << 20), 5u << 20);
 	assert_string_equal(c.redis_password, "");
 	assert_non_null(strstr(c.redis_socket, "/redis.sock"));
 }
@@ -394,6 +409,8 @@ static void config_errors_name_line(void **state)
 	expect_config_error("ingress_conns_per_address=257\n", "ingress_conns_per_address: bad value '257'");
 	expect_config_error("ingress_conns_per_address=0\n", "ingress_conns_per_address: bad value '0'");
 	expect_config_error("no equals sign\n", "unifaas.conf:1: expected key=value");
+	expect_config_error("storage_quota=1000\n", "storage_quota: bad value '1000'");
+	expect_config_error("quota_interval_ms=10\n", "quota_interval_ms: bad value '10'");
 	expect_config_error("redis_password_file=/nonexistent/pw\n", "/nonexistent/pw: No such file or directory");
 	write_file("api.token", "");
 	struct uf_config c;

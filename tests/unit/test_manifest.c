@@ -400,6 +400,34 @@ static void test_out_of_range(void **state)
 	refused("max_units: 0\n" HEAD, "eval.yaml:1: max_units: 0 is out of range (1..1024)");
 }
 
+/* storage_quota and the unread-queue bounds (daemon/quota.c, retention.c):
+ * absent is 0 (the node's), a size of any alignment, in range. */
+static void test_storage_keys(void **state)
+{
+	(void)state;
+	struct uf_manifest *m = parse(HEAD);
+	assert_non_null(m);
+	assert_int_equal(m->storage_quota, 0);
+	assert_int_equal(m->unread_max_entries, 0);
+	assert_int_equal(m->unread_max_age_ms, 0);
+	uf_manifest_free(m);
+	m = parse("storage_quota: 3 MiB\nunread_max_entries: 50\nunread_max_age_ms: 60000\n" HEAD);
+	assert_non_null(m);
+	assert_int_equal(m->storage_quota, 3u << 20);
+	assert_int_equal(m->unread_max_entries, 50);
+	assert_int_equal(m->unread_max_age_ms, 60000);
+	uf_manifest_free(m);
+	m = parse("storage_quota: 1572864\n" HEAD); /* 1.5 MiB: no 2 MiB steps here */
+	assert_non_null(m);
+	assert_int_equal(m->storage_quota, 1572864);
+	uf_manifest_free(m);
+	refused("storage_quota: 512KiB\n" HEAD, "eval.yaml:1: storage_quota: '512KiB' is out of range (1MiB..1024GiB)");
+	refused("storage_quota: 0\n" HEAD, "eval.yaml:1: storage_quota: '0' is out of range (1MiB..1024GiB)");
+	refused("storage_quota: lots\n" HEAD, "eval.yaml:1: storage_quota: expected a size such as 64MiB, got 'lots'");
+	refused("unread_max_entries: 0\n" HEAD,
+	        "eval.yaml:1: unread_max_entries: 0 is out of range (1..1099511627776)");
+}
+
 static void test_bad_size(void **state)
 {
 	(void)state;
@@ -1022,6 +1050,7 @@ int main(void)
 	    cmocka_unit_test(test_wrong_type_bool),
 	    cmocka_unit_test(test_out_of_range),
 	    cmocka_unit_test(test_bad_size),
+	    cmocka_unit_test(test_storage_keys),
 	    cmocka_unit_test(test_bad_names),
 	    cmocka_unit_test(test_long_name_cut),
 	    cmocka_unit_test(test_nul_and_control_bytes),

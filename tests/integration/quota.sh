@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Storage quotas and a full Redis (issue 11 §2; docs/architecture.md
+# "Storage quotas"), against the real platform: a workflow whose function
+# sets big KV values stops at its storage_quota (units paused, HTTP ingress
+# and pushes 507, MQTT messages left in the broker) while another workflow
+# goes on, and takes up again, losing nothing, once its keys are deleted; a
+# queue no step listens to is trimmed to its bound with a log line; Redis
+# runs with maxmemory and noeviction, and when it is full its refusals are
+# reported (logs, describe, metrics), the refused commit's event re-queued
+# uncounted once there is room, nothing lost.
+. "$(dirname "$0")/../lib.sh"
+. "$UF_TOP/tests/platform/lib.sh"
+
+command -v mosquitto_pub >/dev/null || {
+	fail tools "mosquitto_pub not installed (apt-get install mosquitto-clients)"
+	exit 0
+}
+fn=$(build_guest "$UF_TOP/tests/platform/quota_fn.c") || { fail build "quota_fn.c did not build"; exit 0; }
+PLAT_CONF=$(printf 'quota_interval_ms=200\ntrim_interval_ms=300\nredis_maxmemory=536870912\nretain_handled=1000')
+plat_suite_up
+pass up
+IN="http://127.0.0.1:$PLAT_INGRESS_PORT"
+API="http://127.0.0.1:$PLAT_API_PORT"
+ATOKEN=$(cat "$PLAT_STATE/api.token")
+metrics() { curl -s -H "Authorization: Bearer $ATOKEN" "$API/metrics"; }
+# storage WF FIELD: a field of describe's storage object
+storage() { U describe --json "$1" | python3 -c "import json,sys; print(json.dumps(json.load(sys.stdin)['storage']['$2']))"; }
+storage_is() { [ "$(storage "$1" "$2")" = "$3" ]; }
+# post TOKEN PATH DATA: the HTTP status of an ingress POST (body in $UF_TMP/body)
+post() { curl -s -o "$UF_TMP/body" -w '%{http_code}' -X POST -H "Authorization: Bearer $1" --data-binary "$3" "$IN$2"; }
+bigkeys() { R --scan --pattern 'uf:kv:hog:k*' | wc -l | tr -d ' '; }
+unread_is() { [ "$(R XINFO GROUPS uf:q:hog:in | awk '$0=="lag"{getline; print}')" = "$1" ]; }
+backlog_of() { U describe --json "$1" | python3 -c "import json,sys; print([s['backlog'] for s in json.load(sys.stdin)['steps'] if s['name']=='$2'][0])"; }
+
+# ---- redis-server runs with maxmemory (redis_maxmemory) and noeviction
+check redis-noeviction [ "$(R CONFIG GET maxmemory-policy | tail -1)" = noeviction ]
+check redis-maxmemory [ "$(R CONFIG GET maxmemory | tail -1)" = 536870912 ]
+
+# ---- a workflow filling its storage quota with KV values, another beside it
+m=$(manifest hog <<EOF
+name: hog
+storage_quota: 1MiB
+functions:
+  big:
+    image: $fn
+    listen: in
+    batch: 1
+    scale: { max_units: 1, grace_ms: 0 }
+  count:
+    image: $fn
+    listen: mq
+ingress:
+  mqtt:
+    - { topic: hog/in, queue: mq }
+  http:
+    - { path: /in, queue: in }
+EOF
+)
+m2=$(manifest calm <<EOF
+name: calm
+functions:
+  count:
+    image: $fn
+    listen: in
+    timeout_ms: 5000
+ingress:
+  http:
+    - { path: /in, queue: in }
+EOF
+)
+U deploy "$m" >/dev/null && U deploy "$m2" >/dev/null || { fail deploy "hog or calm did not deploy"; exit 0; }
+HOG=$(U token create hog) && CALM=$(U token create calm) || fail tokens "no ingress tokens"
+U device add qsensor --topic 'hog/#' >"$UF_TMP/dev.cred" 2>&1 || fail device-add "$(cat "$UF_TMP/dev.cred")"
+DEV_PASS=$(sed -n 's/^password: //p' "$UF_TMP/dev.cred")
+PUB() { mosquitto_pub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u qsensor -P "$DEV_PASS" "$@"; }
+check measured wait_for 10 sh -c "[ \"\$($UNIFAAS --state-dir $PLAT_STATE describe --json hog | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"storage\"][\"measured_ms\"] > 0)')\" = True ]"
+check quota-shown storage_is hog quota 1048576
+
+# 24 values of 64 KiB, one every 200 ms: 1.5 MiB, past the 1 MiB quota
+for i in $(seq 24); do echo "big:k$i:65536:200"; done | U push hog in >/dev/null
+if wait_for 20 storage_is hog over_quota true; then
+	pass over-quota
+else
+	fail over-quota "never over its quota: $(U describe --json hog | head -c 600)"
+fi
+left=$(R XINFO GROUPS uf:q:hog:in | awk '$0=="lag"{getline; print}')
+written=$(bigkeys)
+if [ "$written" -lt 24 ] && [ "$written" -ge 10 ]; then
+	pass stopped-at-quota
+else
+	fail stopped-at-quota "$written of 24 values written (lag $left): not stopped near 1 MiB"
+fi
+check units-paused wait_for 10 no_units hog
+sleep 1
+written2=$(bigkeys)
+check stays-paused [ "$written2" = "$written" ]
+check paused-reason sh -c "$UNIFAAS --state-dir $PLAT_STATE describe hog | grep -q 'waiting: workflow over its storage quota' || $UNIFAAS --state-dir $PLAT_STATE describe --json hog | grep -q 'over its storage quota'"
+check describe-over sh -c "$UNIFAAS --state-dir $PLAT_STATE describe hog | grep -E '^storage: +[0-9]+ of 1048576 bytes \(storage_quota\); OVER QUOTA'"
+check log-quota grep -qE 'what=quota workflow=hog stored=[0-9]+ quota=1048576 action=' "$PLAT_STATE/logs/unifaasd.log"
+
+# refused at the edges, the other workflow served
+code=$(post "$HOG" /hog/in x)
+if [ "$code" = 507 ] && grep -q "hog" "$UF_TMP/body" && grep -q "storage_quota" "$UF_TMP/body"; then
+	pass ingress-507
+else
+	fail ingress-507 "HTTP ingress for hog answered $code: $(cat "$UF_TMP/body")"
+fi
+code=$(post "$CALM" /calm/in x)
+check ingress-other-202 [ "$code" = 202 ]
+check other-handled wait_for 10 kv_is calm count 1
+echo y | U push hog in >"$UF_TMP/push.out" 2>&1
+check push-507 grep -q "over its storage quota" "$UF_TMP/push.out"
+code=$(curl -s -o "$UF_TMP/body" -w '%{http_code}' -X POST -H "Authorization: Bearer $ATOKEN" --data-binary z "$API/v1/workflows/hog/queues/in/events")
+check api-push-507 [ "$code" = 507 ]
+check metrics-over sh -c "curl -s -H 'Authorization: Bearer $ATOKEN' $API/metrics | grep -q '^unifaas_workflow_over_quota{workflow=\"hog\"} 1'"
+
+# MQTT: QoS 1 messages for hog wait in the broker while it is over
+for i in $(seq 20); do PUB -q 1 -t hog/in -m "m$i" || fail mqtt-publish "mosquitto_pub failed"; done
+sleep 1.5
+mq=$(R XLEN uf:q:hog:mq)
+check mqtt-held [ "$mq" = 0 ]
+
+# freed: its keys deleted, it takes events again and loses none
+for k in $(R --scan --pattern 'uf:kv:hog:k*'); do U kv del hog "${k#uf:kv:hog:}" >/dev/null; done
+check under-quota wait_for 10 storage_is hog over_quota false
+check log-resume grep -qE 'what=quota workflow=hog stored=[0-9]+ quota=1048576 action=resume' "$PLAT_STATE/logs/unifaasd.log"
+mq_all() { [ "$(R XRANGE uf:q:hog:mq - + | grep -c '^m[0-9]*$')" -ge 20 ] && [ "$(R XRANGE uf:q:hog:mq - + | grep '^m[0-9]*$' | sort -u | wc -l)" = 20 ]; }
+check mqtt-delivered-after wait_for 20 mq_all
+check big-drained wait_for 20 drained hog in big
+after=$(bigkeys)
+if [ $((written2 + after)) = 24 ]; then
+	pass none-lost
+else
+	fail none-lost "$written2 values before the quota + $after after = $((written2 + after)), not 24"
+fi
+check mqtt-counted wait_for 10 kv_is hog count 20
+code=$(post "$HOG" /hog/in x)
+check ingress-202-again [ "$code" = 202 ]
+
+# ---- a queue no step listens to keeps its newest unread_max_entries
+m3=$(manifest unread <<EOF
+name: unread
+unread_max_entries: 50
+functions:
+  fwd:
+    image: $fn
+    listen: in
+    push: sink
+    env: { OUT: sink }
+    scale: { max_units: 1 }
+EOF
+)
+U deploy "$m3" >/dev/null || fail deploy-unread "unread did not deploy"
+seq 200 | sed 's/^/e/' | U push unread in >/dev/null
+check unread-handled wait_for 20 kv_is unread count 200
+check unread-trimmed wait_for 10 xlen_is uf:q:unread:sink 50
+check unread-newest-kept [ "$(R XRANGE uf:q:unread:sink - + COUNT 1 | awk 'p=="data"{print; exit} {p=$0}')" = e151 ]
+check unread-log grep -qE 'what=trim workflow=unread queue=sink entries=[0-9]+ why=unread_length bound=50' "$PLAT_STATE/logs/unifaasd.log"
+check unread-metric sh -c "curl -s -H 'Authorization: Bearer $ATOKEN' $API/metrics | grep -qE '^unifaas_queue_trimmed_total\{workflow=\"unread\",queue=\"sink\",why=\"unread_length\"\} 150'"
+
+# ---- Redis full: every write refused is reported, nothing lost
+U push calm in <<<"nap:1500:napped" >/dev/null
+check nap-held wait_for 10 holds calm in count
+full=$(R INFO memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p')
+R CONFIG SET maxmemory $((full / 2)) >/dev/null
+code=$(post "$CALM" /calm/in x)
+if [ "$code" = 507 ] && grep -q "redis is full" "$UF_TMP/body"; then
+	pass full-ingress-507
+else
+	fail full-ingress-507 "HTTP ingress with Redis full answered $code: $(cat "$UF_TMP/body")"
+fi
+echo y | U push calm in >"$UF_TMP/push.out" 2>&1
+check full-push-refused grep -q "OOM" "$UF_TMP/push.out"
+check full-log-ingress grep -qE 'what=redis-full workflow=calm op=http-ingress' "$PLAT_STATE/logs/unifaasd.log"
+check full-commit-log wait_for 10 grep -qE 'what=redis-full workflow=calm op=commit' "$PLAT_STATE/logs/unifaasd.log"
+check full-describe sh -c "$UNIFAAS --state-dir $PLAT_STATE describe calm | grep -q 'redis is full'"
+check full-refusals-counted sh -c "[ \$($UNIFAAS --state-dir $PLAT_STATE describe --json calm | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"storage\"][\"redis_refusals\"])') -ge 3 ]"
+check full-metric sh -c "curl -s -H 'Authorization: Bearer $ATOKEN' $API/metrics | grep -qE '^unifaas_redis_refusals_total\{workflow=\"calm\",op=\"commit\"\} [1-9]'"
+check full-nothing-written [ -z "$(kv calm napped)" ]
+R CONFIG SET maxmemory 536870912 >/dev/null
+check full-event-kept wait_for 20 kv_is calm napped 1
+check full-uncounted [ "$(R HGET uf:stat:calm:count failed)" = "" ]
+check full-no-dead [ "$(R XLEN uf:dlq:calm:in)" = 0 ]

@@ -1,0 +1,41 @@
+/*
+ * quota_fn.c - the function tests/integration/quota.sh deploys (storage
+ * quotas, Redis full, unread queues).  What it does depends on the event:
+ *   "big:KEY:N:MS"  sleeps MS ms, then sets KV key KEY to N bytes (N at most
+ *                   1 MiB): a workflow that fills its storage quota
+ *   "nap:MS:KEY"    sleeps MS ms, then sets KV key KEY to "1"
+ *   anything        counts it in KV "count" and, when env OUT is set, pushes
+ *                   the event on to that queue
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unifaas.h>
+
+static char value[1 << 20];
+
+static void nap(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+int uf_handle(uf_ctx *ctx, const uf_event *ev)
+{
+	char key[128];
+	long n, ms;
+	if (sscanf(ev->data, "big:%127[^:]:%ld:%ld", key, &n, &ms) == 3 && n >= 0 && n <= (long)sizeof(value)) {
+		nap(ms);
+		memset(value, 'x', (size_t)n);
+		return uf_kv_set(ctx, key, value, (size_t)n) < 0;
+	}
+	if (sscanf(ev->data, "nap:%ld:%127s", &ms, key) == 2) {
+		nap(ms);
+		return uf_kv_set(ctx, key, "1", 1) < 0;
+	}
+	if (uf_kv_incr(ctx, "count", 1, NULL) < 0)
+		return 1;
+	const char *out = uf_getenv("OUT");
+	return out && uf_push(ctx, out, ev->data, ev->len) < 0;
+}
