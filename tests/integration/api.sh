@@ -81,11 +81,12 @@ got=$(req POST /v1/workflows/eval/queues/fridge-door/events -H 'Content-Type: ap
 [ "${got%% *}" = 202 ] && printf '%s' "$got" | grep -q '"queued":1' && pass push-empty-binary-event ||
 	fail push-empty-binary-event "$got"
 
-# Redis refusing writes (out of memory): 503, never a false success
+# Redis refusing writes (out of memory, past its maxmemory): 507 redis_full,
+# never a false success
 wait_for 10 no_units eval
 R CONFIG SET maxmemory 1 >/dev/null
-expect push-refused "503 unavailable" POST /v1/workflows/eval/queues/fridge-door/events --data-binary $'a\nb'
-expect kv-put-refused "503 unavailable" PUT /v1/workflows/eval/kv/x --data-binary 1
+expect push-refused "507 redis_full" POST /v1/workflows/eval/queues/fridge-door/events --data-binary $'a\nb'
+expect kv-put-refused "507 redis_full" PUT /v1/workflows/eval/kv/x --data-binary 1
 R CONFIG SET maxmemory 0 >/dev/null
 [ "$(R EXISTS uf:kv:eval:x)" = 0 ] && pass refused-nothing-stored || fail refused-nothing-stored "x stored"
 

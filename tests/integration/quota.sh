@@ -181,3 +181,4 @@ R CONFIG SET maxmemory 536870912 >/dev/null
 check full-event-kept wait_for 20 kv_is calm napped 1
 check full-uncounted [ "$(R HGET uf:stat:calm:count failed)" = "" ]
 check full-no-dead [ "$(R XLEN uf:dlq:calm:in)" = 0 ]
+check sanitizer-clean sh -c "! grep -E 'AddressSanitizer|runtime error' '$PLAT_STATE/logs/unifaasd.log'"
