@@ -112,7 +112,7 @@ static int fail(struct redis_be *r, const char *what, const redisReply *rep)
 	if (!r->c->err && rep && rep->type == REDIS_REPLY_ERROR && uf_redis_full(rep->str)) {
 		/* maxmemory, noeviction (delivery.h): nothing of it was written */
 		snprintf(r->why, sizeof(r->why),
-		         "redis: %s: refused, " UF_REASON_REDIS_FULL ": nothing written, the events stay pending "
+		         "redis: %s: refused, " UF_REASON_REDIS_FULL ": it wrote nothing, its events stay pending "
 		         "and are re-queued uncounted (%s)",
 		         what, rep->str);
 		r->b.failed = r->why;
