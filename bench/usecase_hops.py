@@ -70,6 +70,7 @@ def main():
             hops[name].append((b - a) / 1000.0)
 
         missing = 0
+        why = {}  # the last mark found in a reading that is not counted
         for r in rs:
             pub, recv = int(r["publish_us"]), int(r["receive_us"])
             ts = "2025-03-01T%02d:%02d:00Z" % (int(r["round"]) // 60, int(r["round"]) % 60)
@@ -115,12 +116,15 @@ def main():
             marks.append(("webhook receipt", recv))
             if cold and len(marks) < 13 or not cold and len(marks) < 5:
                 missing += 1
+                why[marks[-2][0]] = why.get(marks[-2][0], 0) + 1
                 continue
             for (_, a), (name, b) in zip(marks, marks[1:]):
                 add(name, a, b)
             add("total (publish -> webhook)", pub, recv)
+        gone = "; ".join("%d after '%s'" % (n, m) for m, n in why.items())
         print("%s (%d readings%s): ms from the mark before to this one" %
-              (label, len(rs) - missing, ", %d not found in the MONITOR log" % missing if missing else ""))
+              (label, len(rs) - missing, ", %d not followed through the MONITOR log (%s)" % (missing, gone)
+               if missing else ""))
         print("| hop (to) | median | mean |")
         print("| --- | --- | --- |")
         for name in order:
