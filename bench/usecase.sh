@@ -19,6 +19,9 @@
 #                 reading the driver waits until uf:state:units lists no
 #                 unit of it (scaled to zero), so each reading starts both
 #                 units;
+#   unifaas-half  workflow uc-half: threshold as in uc-cold, the alert step
+#                 kept up (min_units 1): what the second cold start of
+#                 uc-cold costs (not a target; for the analysis);
 #   unifaas-warm  workflow uc-warm: the same steps with min_units 1 (both
 #                 units kept up);
 #   node-red      Node-RED (the npm package, installed by this script into
@@ -123,7 +126,7 @@ wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$HOOK_PORT/" || die "the webh
 # ---- the platform ----
 plat_up || die "unifaas up failed: $(tail -5 "$UF_TMP/$UF_SUITE.up.log")"
 printf %s "$HOOK_URL" | U secret set SLACK_WEBHOOK_URL >/dev/null || die "secret set failed"
-for d in uc-cold uc-warm uc-nodered; do
+for d in uc-cold uc-half uc-warm uc-nodered; do
 	U device add "$d" --topic "device/sck/$d/#" | sed -n 's/^password: //p' >"$UF_TMP/$d.pass"
 	[ -s "$UF_TMP/$d.pass" ] || die "device add $d failed"
 done
@@ -146,7 +149,7 @@ for k, f in m["functions"].items():
     f["image"] = f["image"].replace("../build/", build + "/")
     s = dict(f.get("scale") or {})
     s["max_units"] = 1
-    if mode == "cold":
+    if mode == "cold" or mode == "half" and k == "threshold":
         s.update(min_units=0, idle_ms=int(cold_idle), grace_ms=0)
     else:
         s.update(min_units=1, idle_ms=3600000)
@@ -156,12 +159,13 @@ for k, f in m["functions"].items():
 yaml.safe_dump(m, sys.stdout, sort_keys=False)
 PY
 }
-for mode in cold warm; do
+for mode in cold half warm; do
 	manifest_for "uc-$mode" "uc-$mode" "$mode" >"$UF_TMP/uc-$mode.yaml" || die "no manifest from $SRC_WF"
 	U deploy "$UF_TMP/uc-$mode.yaml" >/dev/null || die "deploy uc-$mode failed: $(cat "$UF_TMP/uc-$mode.yaml")"
 done
 ALERT_STEP=$(sed -n '/^functions:/,$p' "$UF_TMP/uc-warm.yaml" | sed -n 's/^  \([a-z-]*\):$/\1/p' | tail -1)
 wait_for 30 units_is uc-warm 2 || die "the warm units did not come up"
+wait_for 30 units_is uc-half 1 || die "uc-half's alert unit did not come up"
 
 # ---- Node-RED ----
 NRU=$UF_TMP/node-red
@@ -214,6 +218,7 @@ t0=$SECONDS
 	--gap-ms "$GAP_MS" --redis-sock "$PLAT_STATE/redis.sock" --redis-pass-file "$PLAT_STATE/redis.pass" \
 	--csv "$OUT/usecase-samples.csv" \
 	--pipe "unifaas-cold,uc-cold,$UF_TMP/uc-cold.pass,uc-cold,cold" \
+	--pipe "unifaas-half,uc-half,$UF_TMP/uc-half.pass,uc-half/threshold,cold" \
 	--pipe "unifaas-warm,uc-warm,$UF_TMP/uc-warm.pass,uc-warm,warm" \
 	--pipe "node-red,uc-nodered,$UF_TMP/uc-nodered.pass,-,warm" >"$UF_TMP/drv.out"
 drc=$?

@@ -16,9 +16,10 @@
  * Rounds: each round publishes one reading per pipeline, one at a time,
  * in the order given (so every pipeline sees the same machine within a few
  * hundred ms).  Before each reading the driver waits until no unit of a
- * cold pipeline's workflow is listed in uf:state:units (the daemon has
- * reaped it: scaled to zero), then --gap-ms more, so nothing of the last
- * reading (a unit's exit, VM teardown) runs under the next one.  The CO2
+ * cold pipeline's workflow (or of its step: WORKFLOW/STEP) is listed in
+ * uf:state:units (the daemon has reaped it: scaled to zero), then
+ * --gap-ms more, so nothing of the last reading (a unit's exit, VM
+ * teardown) runs under the next one.  The CO2
  * value alternates between --high and --low, so each reading moves the
  * device's level (threshold's hysteresis state) and produces an alert:
  * a warning at high, an all-clear at low.
@@ -107,17 +108,23 @@ static char *read_file(const char *path)
 
 /* ---- the cold pipelines' units, from uf:state:units ---- */
 
+/* Units of workflow wf ("WF" or "WF/STEP": of that step only). */
 static int units_of(const char *wf)
 {
+	char want[64], *step = NULL;
+	snprintf(want, sizeof(want), "%s", wf);
+	if ((step = strchr(want, '/')))
+		*step++ = 0;
 	redisReply *r = redisCommand(rc, "HGETALL uf:state:units");
 	if (!r || r->type != REDIS_REPLY_ARRAY)
 		die("HGETALL uf:state:units: %s", r && r->type == REDIS_REPLY_ERROR ? r->str : rc->errstr);
 	int n = 0;
 	for (size_t i = 0; i + 1 < r->elements; i += 2) {
-		char w[256] = "";
+		char w[256] = "", st[256] = "";
 		int pid;
 		unsigned long long start;
-		if (sscanf(r->element[i + 1]->str, "%d %llu %255s", &pid, &start, w) == 3 && !strcmp(w, wf))
+		if (sscanf(r->element[i + 1]->str, "%d %llu %255s %255s", &pid, &start, w, st) == 4 &&
+		    !strcmp(w, want) && (!step || !strcmp(st, step)))
 			n++;
 	}
 	freeReplyObject(r);
@@ -270,7 +277,7 @@ static void usage(void)
 	fprintf(stderr, "usage: usecase_bench --mqtt-port P --hook-log FILE --template RAW [--time-field NAME]\n"
 	                "         [--n N] [--warmup N] [--gap-ms MS] [--timeout-ms MS] [--high PPM] [--low PPM]\n"
 	                "         [--redis-sock PATH --redis-pass-file FILE] [--csv FILE]\n"
-	                "         --pipe LABEL,DEVICE,PASSFILE,WORKFLOW|-,cold|warm ...\n");
+	                "         --pipe LABEL,DEVICE,PASSFILE,WORKFLOW[/STEP]|-,cold|warm ...\n");
 	exit(2);
 }
 
@@ -334,7 +341,7 @@ int main(int argc, char **argv)
 			if (sscanf(optarg, "%63[^,],%63[^,],%1023[^,],%63[^,],%15s", p->label, p->device, pf[npipes],
 			           p->wf, mode) != 5 ||
 			    (strcmp(mode, "cold") && strcmp(mode, "warm")))
-				die("--pipe %s: want LABEL,DEVICE,PASSFILE,WORKFLOW|-,cold|warm", optarg);
+				die("--pipe %s: want LABEL,DEVICE,PASSFILE,WORKFLOW[/STEP]|-,cold|warm", optarg);
 			p->cold = !strcmp(mode, "cold");
 			passfile[npipes] = pf[npipes];
 			npipes++;
