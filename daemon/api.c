@@ -54,7 +54,6 @@
 
 #define BODY_MAX_MANIFEST UF_MANIFEST_BYTES_MAX /* rules.h: the one limit */
 #define BODY_MAX_EVENTS   UF_PUSH_BYTES_MAX
-#define EVENT_MAX         (1u << 20)
 #define LOG_READ_MAX      (256u << 10)
 
 #define REDIS_WAIT_MS (STORE_TIMEOUT_MS + 500) /* store_send answers within its timeout */
@@ -680,9 +679,6 @@ static enum MHD_Result r_push(struct api *a, struct MHD_Connection *c, struct re
 	for (const char *s = p; s < end;) {
 		const char *nl = single ? end : memchr(s, '\n', (size_t)(end - s));
 		size_t len = (size_t)((nl ? nl : end) - s);
-		if (len > EVENT_MAX)
-			return send_error(c, 413, "too_large", "event %zu is %zu bytes, over %u", n + 1, len,
-			                  EVENT_MAX);
 		size_t text = !single && len && s[len - 1] == '\r' ? len - 1 : len;
 		if (text > lim.v[UF_LIM_EVENT_BYTES])
 			return send_error(c, 413, "too_large", "event %zu is %zu bytes, over the limit %llu (%s)",
