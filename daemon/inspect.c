@@ -745,18 +745,19 @@ static json_t *step_json(struct step *s)
 	}
 	char kv[128];
 	snprintf(kv, sizeof(kv), "uf:kv:%s:*", s->wf->m->name);
-	return json_pack("{s:s,s:s,s:s,s:o,s:{s:s,s:O,s:s,s:b,s:o},s:{s:i,s:i,s:i,s:i,s:i,s:i,s:i},s:i,s:i,s:i,s:b,s:I,"
-	                 "s:i,s:o,s:I,s:I,s:s,s:o,s:o,s:o}",
-	                 "name", f->name, "image", s->image, "listen", f->listen, "push", push, "grants", "listen",
-	                 f->listen, "push", push, "kv", kv, "net", f->net, "publish", publish, "scale", "min_units",
-	                 (int)sc->min_units, "max_units", (int)sc->max_units, "events_per_unit",
-	                 (int)sc->events_per_unit, "grace_ms", (int)sc->grace_ms, "idle_ms", (int)sc->idle_ms,
-	                 "overflow", (int)sc->overflow, "lifetime_s",
-	                 (int)(sc->lifetime_s ? sc->lifetime_s : s->wf->d->cfg.unit_lifetime_s), "timeout_ms",
-	                 (int)f->timeout_ms, "retries", (int)f->retries, "batch", (int)f->batch, "net", f->net,
-	                 "memory", (json_int_t)f->memory, "running", (int)s->running, "units", units, "starts",
-	                 (json_int_t)s->starts, "backlog", (json_int_t)s->backlog, "waiting_reason", s->why_waiting,
-	                 "exits", api_step_exits(s), "recent_failures", ends, "recent_stops", stops);
+	return json_pack(
+	    "{s:s,s:s,s:s,s:o,s:{s:s,s:O,s:s,s:b,s:o},s:{s:i,s:i,s:i,s:i,s:i,s:i,s:i},s:i,s:i,s:i,s:b,s:I,"
+	    "s:i,s:o,s:I,s:I,s:s,s:o,s:o,s:o}",
+	    "name", f->name, "image", s->image, "listen", f->listen, "push", push, "grants", "listen", f->listen,
+	    "push", push, "kv", kv, "net", f->net, "publish", publish, "scale", "min_units", (int)sc->min_units,
+	    "max_units", (int)sc->max_units, "events_per_unit", (int)sc->events_per_unit, "grace_ms", (int)sc->grace_ms,
+	    "idle_ms", (int)sc->idle_ms, "overflow", (int)sc->overflow, "lifetime_s",
+	    (int)(sc->lifetime_s && sc->lifetime_s < s->wf->d->cfg.unit_lifetime_s ? sc->lifetime_s
+	                                                                           : s->wf->d->cfg.unit_lifetime_s),
+	    "timeout_ms", (int)f->timeout_ms, "retries", (int)f->retries, "batch", (int)f->batch, "net", f->net,
+	    "memory", (json_int_t)f->memory, "running", (int)s->running, "units", units, "starts",
+	    (json_int_t)s->starts, "backlog", (json_int_t)s->backlog, "waiting_reason", s->why_waiting, "exits",
+	    api_step_exits(s), "recent_failures", ends, "recent_stops", stops);
 }
 
 static void describe_finish(struct request *rq)

@@ -300,13 +300,15 @@ static void check_idle(struct step *s, const struct check *k, uint64_t now)
  * ever (timeout_ms: 0 and a handler that sleeps). */
 static void check_lifetime(struct daemon *d, struct step *s, uint64_t now)
 {
-	uint32_t life = s->fn->scale.lifetime_s ? s->fn->scale.lifetime_s : d->cfg.unit_lifetime_s;
+	uint32_t life = d->cfg.unit_lifetime_s; /* a step's own only lowers it (a restored one too) */
+	int own = s->fn->scale.lifetime_s && s->fn->scale.lifetime_s < life;
+	if (own)
+		life = s->fn->scale.lifetime_s;
 	for (struct unit *u = s->units; u; u = u->next) {
 		if (u->state != UNIT_RUNNING || now - u->started_ms <= (uint64_t)life * 1000)
 			continue;
 		char msg[256];
-		snprintf(msg, sizeof(msg), "lifetime %u s reached (%s)", life,
-		         s->fn->scale.lifetime_s ? "lifetime_s" : "unit_lifetime_s");
+		snprintf(msg, sizeof(msg), "lifetime %u s reached (%s)", life, own ? "lifetime_s" : "unit_lifetime_s");
 		unit_drain(u, STOP_LIFETIME, msg);
 	}
 }

@@ -69,6 +69,31 @@ wait_for 30 units_is sleeper 4 && pass sleeper-borrows-again || fail sleeper-bor
 U undeploy sleeper --purge >/dev/null 2>&1
 wait_for 20 not_deployed sleeper
 
+# 1b. min_units: 4 of a function that pops (its units wait in a pop of
+#     idle_ms 600000): the units beyond its share are taken back for eval;
+#     one waiting in its pop ends at once when drained (status 0, not killed)
+m=$(manifest warm <<EOF
+name: warm
+functions:
+  s:
+    image: $fn
+    listen: in
+    scale: { min_units: 4, max_units: 4, idle_ms: 600000 }
+EOF
+)
+U deploy "$m" >/dev/null || fail deploy-warm "$(U deploy "$m" 2>&1)"
+wait_for 20 units_is warm 4 && pass min-units-take-the-node || fail min-units-take-the-node "$(U ps)"
+eval_round 300 min-units-beside-eval-handled
+if log_has 'what=unit-stop unit=warm\.s\.[0-9]+ .*limit=reclaim action=drain'; then
+	u=$(daemon_log | grep -E 'what=unit-stop unit=warm\.s\.[0-9]+ .*limit=reclaim' | head -1 | sed -E 's/.*unit=(warm\.s\.[0-9]+) .*/\1/')
+	log_has "what=unit-exit unit=${u//./\\.} .*status=0 signal=0 by_daemon=1" && pass min-units-drained-cleanly ||
+		fail min-units-drained-cleanly "$(daemon_log | grep -F "unit=$u " | tail -3)"
+else
+	fail min-units-drained-cleanly "no reclaim: $(daemon_log | grep -E 'unit-stop|slot-reclaim' | tail -3)"
+fi
+U undeploy warm --purge >/dev/null 2>&1
+wait_for 20 not_deployed warm
+
 # 2. A unit that holds no event and never pops is stopped after idle_ms
 #    (+1 s; +2 s more to boot when it never popped), min_units or not;
 #    min_units starts it again, with back-off.
