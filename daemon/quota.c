@@ -75,8 +75,8 @@ int quota_refuses(const struct workflow *w, char *msg, size_t cap)
 		return 0;
 	snprintf(msg, cap,
 	         "workflow '%s' is over its storage quota: %llu of %llu bytes stored (storage_quota); it takes no "
-	         "events until it is under: free some ('unifaas kv del', drain or purge its queues) or raise "
-	         "storage_quota in its manifest",
+	         "events until it is under: free some ('unifaas kv del', 'unifaas dlq purge') or raise "
+	         "storage_quota in its manifest ('unifaas deploy --replace')",
 	         w->m->name, (unsigned long long)w->stored_bytes, (unsigned long long)quota_of(w));
 	return 1;
 }
