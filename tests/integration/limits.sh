@@ -88,6 +88,9 @@ for want in "event staged 21 writes (pushes, publishes and KV writes), over the 
 	name=$(cut -d' ' -f1-3 <<<"$want" | tr -c 'a-z0-9\n' -)
 	grep -qxF "$want" <<<"$rs" && pass "dead-lettered-$name" || fail "dead-lettered-$name" "reasons: $rs"
 done
+U describe lim >"$UF_TMP/describe" 2>&1
+grep -qF "over the limit 20 (manifest limits.writes_per_event)" "$UF_TMP/describe" &&
+	pass describe-names-limit || fail describe-names-limit "$(cat "$UF_TMP/describe")"
 # retried once (retries: 1), then dead-lettered: 2 attempts each
 att=$(R XRANGE uf:dlq:lim:in - + | awk 'p=="attempts"{print} {p=$0}' | sort -u | tr '\n' ' ')
 [ "$att" = "2 " ] && pass retried-then-dead-lettered || fail retried-then-dead-lettered "attempts: $att"
