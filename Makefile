@@ -6,6 +6,7 @@
 #                   make bench-boot / make bench-platform run one); make bench-platform: the platform
 #                   make bench-ingress: the HTTP ingress (bench/http_ingress.sh)
 #                   make bench-edges: HTTP and MQTT ingress and egress, each beside its baseline (bench/edges.sh)
+#                   make bench-stall: the longest Redis stall a flooding workflow causes (bench/stall.sh)
 #                   make bench-usecase: CO2 readings over MQTT -> threshold -> slack-alert -> webhook, cold and
 #                   warm, beside Node-RED (installed by the benchmark from npm) and the paper (bench/usecase.sh)
 #   make install    PREFIX=/usr/local
@@ -208,6 +209,11 @@ bench-edges: deps
 	$(MAKE) all
 	./bench/edges.sh $(BUILD)
 
+# the longest Redis stall a flooding workflow causes (issue 11 §3): bench/stall.sh
+bench-stall: deps
+	$(MAKE) all
+	./bench/stall.sh $(BUILD)
+
 # HTTP ingress events/s (wrk) beside bare XADD (redis-benchmark): bench/http_ingress.sh
 bench-ingress: deps
 	$(MAKE) all
@@ -228,4 +234,4 @@ install: all
 clean:
 	rm -rf build build-asan
 
-.PHONY: all runtime deps run test bench bench-boot bench-platform bench-edges bench-ingress bench-usecase install clean
+.PHONY: all runtime deps run test bench bench-boot bench-platform bench-edges bench-stall bench-ingress bench-usecase install clean
