@@ -15,7 +15,10 @@
  * a topic no filter matches (libuf asks first with UF_HC_TOPIC, so only a
  * guest that skips the question gets here), is failed here, with its
  * pushes, KV writes and outputs dropped, and goes the way of every failed
- * event (retry, then DLQ).
+ * event (retry, then DLQ).  So is an event past a limit of what one event
+ * may write (--limit: common/event_limits.h), whatever libuf checked
+ * already, with a reason naming the limit; and a KV SET outside an event
+ * past limits.value_bytes answers -EFBIG.
  *
  * Which event of a batch is being handled: the guest counts the events it
  * starts in bootinfo->progress (also the CPU-time watchdog's tick), so with
