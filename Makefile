@@ -179,9 +179,15 @@ $(LOG_FUNCTIONS:%=$(BUILD)/functions/%.uf): $(BUILD)/functions/%.uf: functions/%
 	@mkdir -p $(dir $@)
 	$(BUILD)/bin/unifaas build $< functions/lib/sck.c functions/lib/readings_log.c -o $@
 
+# the live demo on a private platform (scripts/demo.sh; README, Quick start)
 run: deps
 	$(MAKE) all
 	./scripts/demo.sh $(BUILD)
+
+# the example functions run once each with `unifaas run`, no platform
+run-local: deps
+	$(MAKE) all
+	./scripts/demo-local.sh $(BUILD)
 
 # the two builds of `make test` use every core, also when make was started without -j
 TEST_JOBS ?= $(shell nproc)
@@ -234,4 +240,4 @@ install: all
 clean:
 	rm -rf build build-asan
 
-.PHONY: all runtime deps run test bench bench-boot bench-platform bench-edges bench-stall bench-ingress bench-usecase install clean
+.PHONY: all runtime deps run run-local test bench bench-boot bench-platform bench-edges bench-stall bench-ingress bench-usecase install clean
