@@ -334,7 +334,6 @@ printf 'open\nclose\nopen\n' | U push eval fridge-door 2>&1 | sed 's/^/  /'
 token=$(U token create eval 2>/dev/null)
 printf '$ curl -H "Authorization: Bearer $(unifaas token create eval)" --data-binary open http://127.0.0.1:%s/eval/door\n' "$ingress_port"
 curl -s -H "Authorization: Bearer $token" --data-binary open "http://127.0.0.1:$ingress_port/eval/door" | sed 's/^/  /'
-echo
 wait_until 15 test "$(U kv get eval door-log-count)" = 6
 say kv get eval fdc-count
 say kv get eval fdc-summary

@@ -88,7 +88,7 @@ estimate() {
 	daemon | daemon@asan) echo 54 ;;
 	unit) echo 44 ;; # with its build
 	api_limits | api_limits@asan) echo 31 ;;
-	errors* | faults* | hypercall_abuse*) echo 25 ;;
+	errors* | faults* | hypercall_abuse* | demo*) echo 25 ;; # demo: 16-18 s alone
 	api | api@asan | cli* | inspect* | redis_start*) echo 14 ;;
 	rules* | platform_net*) echo 8 ;;
 	redis_backend* | net | net@asan | runtime* | redis_stall*) echo 4 ;;
