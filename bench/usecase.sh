@@ -234,7 +234,7 @@ fi
 
 # ---- the report ----
 echo "== bench/usecase.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(sed -n 's/^model name\t: //p' /proc/cpuinfo | head -1), kernel $(uname -r)"
-echo "tree $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' + changes'); workflow steps from $SRC_WF (threshold, $ALERT_STEP); webhook: unifaas sim slack; Node-RED $NR_VER on Node.js $(node --version)"
+echo "tree $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bench/results' 2>/dev/null || echo ' + changes'); workflow steps from $SRC_WF (threshold, $ALERT_STEP); webhook: unifaas sim slack; Node-RED $NR_VER on Node.js $(node --version)"
 echo "N=$N readings per pipeline after $WARMUP warm-up rounds, GAP_MS=$GAP_MS, COLD_IDLE_MS=$COLD_IDLE_MS; run took ${secs}s; other work kept the machine $bg busy (2 s just before, platform and Node-RED idle), $busy over the run (ours included); load average before $load0, after $load1"
 echo
 grep -v '^STAT' "$UF_TMP/drv.out"
