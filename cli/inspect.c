@@ -402,6 +402,15 @@ static void describe_step(json_t *s)
 	       num(sc, "idle_ms"), num(sc, "overflow"), num(sc, "lifetime_s"));
 	printf("  limits:    memory %lld KiB, timeout %lld ms per event, retries %lld, batch %lld\n",
 	       num(s, "memory") >> 10, num(s, "timeout_ms"), num(s, "retries"), num(s, "batch"));
+	json_t *el = json_object_get(s, "event_limits");
+	if (el) { /* common/event_limits.h: what one event may write */
+		char from[256];
+		join(json_object_get(el, "from_manifest"), from, sizeof(from));
+		printf("  per event: %lld writes, values of %lld bytes, events of %lld bytes, %lld bytes in all "
+		       "(from the manifest: %s)\n",
+		       num(el, "writes_per_event"), num(el, "value_bytes"), num(el, "event_bytes"),
+		       num(el, "commit_bytes"), json_array_size(json_object_get(el, "from_manifest")) ? from : "none");
+	}
 	printf("  units:     %lld running, %lld started", num(s, "running"), num(s, "starts"));
 	if (jstr(s, "waiting_reason"))
 		printf(" (%s)", jstr(s, "waiting_reason"));

@@ -714,6 +714,22 @@ static enum MHD_Result r_dead_replay(struct api *a, struct MHD_Connection *c, st
 
 /* ---- describe: GET /v1/workflows/{wf} ---- */
 
+/* The limits of one event in force for the step's units (event_limits.h):
+ * {"value_bytes": N, ..., "from_manifest": ["writes_per_event", ...]}. */
+static json_t *event_limits_json(const struct step *s)
+{
+	struct uf_limits lim;
+	uf_function_limits(s->fn, &s->wf->d->cfg.limits, &lim, NULL);
+	json_t *o = json_object(), *from = json_array();
+	for (int i = 0; i < UF_LIM_EVENT_COUNT; i++) {
+		json_object_set_new(o, uf_limit_info[i].name, json_integer((json_int_t)lim.v[i]));
+		if (lim.from_manifest & (1u << i))
+			json_array_append_new(from, json_string(uf_limit_info[i].name));
+	}
+	json_object_set_new(o, "from_manifest", from);
+	return o;
+}
+
 static json_t *step_json(struct step *s)
 {
 	const struct uf_function *f = s->fn;
@@ -745,7 +761,7 @@ static json_t *step_json(struct step *s)
 	}
 	char kv[128];
 	snprintf(kv, sizeof(kv), "uf:kv:%s:*", s->wf->m->name);
-	return json_pack(
+	json_t *j = json_pack(
 	    "{s:s,s:s,s:s,s:o,s:{s:s,s:O,s:s,s:b,s:o},s:{s:i,s:i,s:i,s:i,s:i,s:i,s:i},s:i,s:i,s:i,s:b,s:I,"
 	    "s:i,s:o,s:I,s:I,s:s,s:o,s:o,s:o}",
 	    "name", f->name, "image", s->image, "listen", f->listen, "push", push, "grants", "listen", f->listen,
@@ -758,6 +774,9 @@ static json_t *step_json(struct step *s)
 	    "memory", (json_int_t)f->memory, "running", (int)s->running, "units", units, "starts",
 	    (json_int_t)s->starts, "backlog", (json_int_t)s->backlog, "waiting_reason", s->why_waiting, "exits",
 	    api_step_exits(s), "recent_failures", ends, "recent_stops", stops);
+	if (j)
+		json_object_set_new(j, "event_limits", event_limits_json(s));
+	return j;
 }
 
 static void describe_finish(struct request *rq)

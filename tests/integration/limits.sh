@@ -90,6 +90,8 @@ for want in "event staged 21 writes (pushes, publishes and KV writes), over the 
 done
 U describe lim >"$UF_TMP/describe" 2>&1
 grep -qF "over the limit 20 (manifest limits.writes_per_event)" "$UF_TMP/describe" &&
+	grep -qF "per event: 20 writes, values of 1000 bytes, events of 500 bytes, 5000 bytes in all (from the manifest: value_bytes, event_bytes, writes_per_event, commit_bytes)" "$UF_TMP/describe" &&
+	grep -qF "per event: 50 writes, values of 1048576 bytes, events of 1048576 bytes, 4194304 bytes in all (from the manifest: none)" "$UF_TMP/describe" &&
 	pass describe-names-limit || fail describe-names-limit "$(cat "$UF_TMP/describe")"
 # retried once (retries: 1), then dead-lettered: 2 attempts each
 att=$(R XRANGE uf:dlq:lim:in - + | awk 'p=="attempts"{print} {p=$0}' | sort -u | tr '\n' ' ')
