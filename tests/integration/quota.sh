@@ -177,7 +177,10 @@ check full-describe sh -c "$UNIFAAS --state-dir $PLAT_STATE describe calm | grep
 check full-refusals-counted sh -c "[ \$($UNIFAAS --state-dir $PLAT_STATE describe --json calm | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"storage\"][\"redis_refusals\"])') -ge 3 ]"
 check full-metric sh -c "curl -s -H 'Authorization: Bearer $ATOKEN' $API/metrics | grep -qE '^unifaas_redis_refusals_total\{workflow=\"calm\",op=\"commit\"\} [1-9]'"
 check full-nothing-written [ -z "$(kv calm napped)" ]
+PUB -q 1 -t hog/in -m full1 || fail mqtt-publish-full "mosquitto_pub failed"
+check full-mqtt-log wait_for 10 grep -qE 'what=redis-full workflow=hog op=mqtt-ingress' "$PLAT_STATE/logs/unifaasd.log"
 R CONFIG SET maxmemory 536870912 >/dev/null
+check full-mqtt-kept wait_for 20 sh -c "R() { REDISCLI_AUTH=\$(cat '$PLAT_STATE/redis.pass') redis-cli --no-auth-warning -s '$PLAT_STATE/redis.sock' \"\$@\"; }; R XRANGE uf:q:hog:mq - + | grep -qx full1"
 check full-event-kept wait_for 20 kv_is calm napped 1
 check full-uncounted [ "$(R HGET uf:stat:calm:count failed)" = "" ]
 check full-no-dead [ "$(R XLEN uf:dlq:calm:in)" = 0 ]
