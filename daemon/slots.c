@@ -259,12 +259,22 @@ int slots_check_deploy(const struct daemon *d, const struct uf_manifest *m, char
 		sum += min;
 	}
 	if (sum > d->unit_memory) {
+		char parts[512] = "";
+		size_t n = 0;
+		for (size_t i = 0; i < m->nfunctions && n < sizeof(parts); i++) {
+			const struct uf_function *f = &m->functions[i];
+			if (f->scale.min_units)
+				n += (size_t)snprintf(parts + n, sizeof(parts) - n, "%s%s %u x %llu MiB", n ? ", " : "",
+				                      f->name, f->scale.min_units,
+				                      (unsigned long long)(slots_unit_memory(f) >> 20));
+		}
 		fmt_bytes(sum, need, sizeof(need));
-		snprintf(err, errlen,
-		         "workflow %s: the functions' min_units * memory add up to %s, more than the node's "
-		         "unit_memory_budget of %s: lower min_units or memory, or raise unit_memory_budget in "
-		         "unifaasd.conf",
-		         m->name, need, total);
+		snprintf(
+		    err, errlen,
+		    "workflow %s: the functions' min_units * memory (+1 MiB each for the tender) add up to %s (%s), "
+		    "more than the node's unit_memory_budget of %s: lower min_units or memory, or raise "
+		    "unit_memory_budget in unifaasd.conf",
+		    m->name, need, parts, total);
 		return -1;
 	}
 	return 0;

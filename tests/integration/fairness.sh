@@ -257,3 +257,25 @@ else
 		pass min-units-memory-refused || fail min-units-memory-refused "$out"
 fi
 not_deployed bighog && pass min-units-memory-not-deployed || fail min-units-memory-not-deployed "$(U ls)"
+# two functions that fit alone and not together
+m=$(manifest twohogs <<EOF
+name: twohogs
+functions:
+  a:
+    image: $slots_fn
+    listen: in-a
+    memory: 32MiB
+    scale: { min_units: 2, max_units: 2 }
+  b:
+    image: $slots_fn
+    listen: in-b
+    memory: 18MiB
+    scale: { min_units: 2, max_units: 2 }
+EOF
+)
+if out=$(U deploy "$m" 2>&1); then
+	fail min-units-sum-refused "deployed: $out"
+else
+	grep -q "workflow twohogs: the functions' min_units \* memory (+1 MiB each for the tender) add up to 104.0 MiB (a 2 x 33 MiB, b 2 x 19 MiB), more than the node's unit_memory_budget of 100.0 MiB" <<<"$out" &&
+		pass min-units-sum-refused || fail min-units-sum-refused "$out"
+fi
