@@ -158,6 +158,24 @@ check unread-newest-kept [ "$(R XRANGE uf:q:unread:sink - + COUNT 1 | awk 'p=="d
 check unread-log grep -qE 'what=trim workflow=unread queue=sink entries=[0-9]+ why=unread_length bound=50' "$PLAT_STATE/logs/unifaasd.log"
 check unread-metric sh -c "curl -s -H 'Authorization: Bearer $ATOKEN' $API/metrics | grep -qE '^unifaas_queue_trimmed_total\{workflow=\"unread\",queue=\"sink\",why=\"unread_length\"\} 150'"
 
+# ---- and none older than unread_max_age_ms
+m4=$(manifest aged <<EOF
+name: aged
+unread_max_age_ms: 1000
+functions:
+  fwd:
+    image: $fn
+    listen: in
+    push: sink
+    env: { OUT: sink }
+EOF
+)
+U deploy "$m4" >/dev/null || fail deploy-aged "aged did not deploy"
+seq 10 | U push aged in >/dev/null
+check aged-handled wait_for 20 kv_is aged count 10
+check aged-trimmed wait_for 10 xlen_is uf:q:aged:sink 0
+check aged-log grep -qE 'what=trim workflow=aged queue=sink entries=[0-9]+ why=unread_age bound=1000' "$PLAT_STATE/logs/unifaasd.log"
+
 # ---- Redis full: every write refused is reported, nothing lost
 U push calm in <<<"nap:1500:napped" >/dev/null
 check nap-held wait_for 10 holds calm in count
