@@ -169,6 +169,10 @@ platform_up=1
 # ---- 2. the CO2 workflow and its webhook ----
 co2_src=workflows/co2.yaml
 prefix=$(sed -n 's|^ *egress: *\[ *"\(https://hooks.slack.com/[^"]*\)".*|\1|p' "$co2_src")
+if [ -z "$prefix" ]; then
+	check co2-prefix "$co2_src's slack-alert egress: [ \"https://hooks.slack.com/...\" ]" 1 "no such line: the demo cannot point it at a webhook"
+	finish
+fi
 if [ -z "$slack_url" ]; then
 	heading "2. The CO2 workflow, with a local webhook standing in for Slack" \
 		"Kits publish readings over MQTT; threshold raises an alert at 1000 and 2000 ppm and an" \
