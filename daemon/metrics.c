@@ -68,6 +68,12 @@ static const struct family families[METRIC_COUNT] = {
                          "Queue entries the retention policy trimmed, by workflow, queue and why (handled: "
                          "handled by every listener; unread_length, unread_age: a queue no step listens to).",
                          {"workflow", "queue", "why"}},
+    [M_UNIT_STOPS] = {"unifaas_unit_stops_total",
+                      "counter",
+                      "Units unifaasd stopped at a limit, by workflow, step and limit (idle: held no event and did "
+                      "not pop for idle_ms; lifetime; reclaim: slot taken back for another workflow; "
+                      "drain_timeout: not gone unit_drain_ms after a drain, killed).",
+                      {"workflow", "step", "limit"}},
 };
 
 struct series {

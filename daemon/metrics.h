@@ -30,6 +30,7 @@ enum metric_id {
 	M_SCRAPES,          /* counter {}: GET /metrics answered */
 	M_REDIS_REFUSALS,   /* counter {workflow, op}: writes Redis refused, being full (quota.c) */
 	M_QUEUE_TRIMMED,    /* counter {workflow, queue, why}: entries retention.c trimmed */
+	M_UNIT_STOPS,       /* counter {workflow, step, limit}: units stopped at a limit (units.c unit_drain) */
 	METRIC_COUNT
 };
 

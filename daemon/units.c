@@ -912,6 +912,8 @@ static void kill_cb(uv_timer_t *t)
 		snprintf(u->stop_why + n, sizeof(u->stop_why) - n, "; killed after %u ms (unit_drain_ms)",
 		         u->step->wf->d->cfg.unit_drain_ms);
 		u->drain_killed = 1;
+		const char *labels[] = {u->step->wf->m->name, u->step->fn->name, "drain_timeout"};
+		metric_add(M_UNIT_STOPS, labels, 1);
 		dlog("warn", "what=unit-stop unit=%s workflow=%s step=%s action=kill reason=%s", u->id,
 		     u->step->wf->m->name, u->step->fn->name, u->stop_why);
 	}
@@ -930,6 +932,8 @@ void unit_drain(struct unit *u, int why, const char *msg)
 	if (u->exited || u->state != UNIT_RUNNING)
 		return;
 	snprintf(u->stop_why, sizeof(u->stop_why), "%s", msg);
+	const char *labels[] = {s->wf->m->name, s->fn->name, stop_name(why)};
+	metric_add(M_UNIT_STOPS, labels, 1);
 	dlog("warn", "what=unit-stop unit=%s workflow=%s step=%s limit=%s action=%s reason=%s", u->id, s->wf->m->name,
 	     s->fn->name, stop_name(why), why == STOP_IDLE ? "stop" : "drain", msg);
 	if (why == STOP_IDLE) { /* it holds nothing and does not pop: nothing to drain */

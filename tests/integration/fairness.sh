@@ -150,6 +150,11 @@ log_has 'what=unit-stop unit=sleepy\.s\.[0-9]+ .*limit=lifetime .*lifetime 3 s r
 R XRANGE uf:dlq:sleepy:in - + | grep -q 'lifetime 3 s reached (lifetime_s); killed after 5000 ms (unit_drain_ms)' &&
 	pass lifetime-dead-letter-reason || fail lifetime-dead-letter-reason "$(R XRANGE uf:dlq:sleepy:in - + COUNT 1 | tr '\n' ' ')"
 wait_for 20 no_units sleepy && pass sleepy-gone || fail sleepy-gone "$(U ps)"
+metric() { curl -s -H "Authorization: Bearer $(cat "$PLAT_STATE/api.token")" "http://127.0.0.1:$PLAT_API_PORT/metrics" | grep -E "^$1 " | awk '{print $2}'; }
+m1=$(metric 'unifaas_unit_stops_total\{workflow="sleepy",step="s",limit="lifetime"\}')
+m2=$(metric 'unifaas_unit_stops_total\{workflow="sleepy",step="s",limit="drain_timeout"\}')
+[ "${m1:-0}" -ge 2 ] && [ "${m2:-0}" -ge 2 ] && pass stops-counted ||
+	fail stops-counted "lifetime ${m1:-none}, drain_timeout ${m2:-none}: $(curl -s -H "Authorization: Bearer $(cat "$PLAT_STATE/api.token")" "http://127.0.0.1:$PLAT_API_PORT/metrics" | grep unit_stops)"
 U undeploy sleepy --purge >/dev/null 2>&1
 
 # 4. a unit that pops is drained at its lifetime: it ends cleanly (status
