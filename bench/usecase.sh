@@ -13,9 +13,8 @@
 # account publishing the raw format (the fixture line of
 # /work/shared/testdata/sck/raw-valid.txt with the time and CO2 changed)
 # at QoS 1:
-#   unifaas-cold  workflow uc-cold: co2.yaml's threshold and its alert step
-#                 (slack-alert; co2-slack.yaml's notify while co2.yaml has none),
-#                 min_units 0, idle_ms COLD_IDLE_MS (10): before each
+#   unifaas-cold  workflow uc-cold: co2.yaml's threshold and slack-alert
+#                 steps (logger and log-query left out), min_units 0, idle_ms COLD_IDLE_MS (10): before each
 #                 reading the driver waits until uf:state:units lists no
 #                 unit of it (scaled to zero), so each reading starts both
 #                 units;
@@ -97,9 +96,8 @@ DRV=$UF_TMP/usecase_bench
 cc -std=gnu11 -O2 -Wall -Wextra -Werror bench/usecase_bench.c -o "$DRV" -lmosquitto -lhiredis -lm ||
 	die "bench/usecase_bench.c did not build (libmosquitto-dev, libhiredis-dev)"
 
-# ---- the alert step: slack-alert of co2.yaml once it is there, else co2-slack.yaml's notify ----
+# ---- the steps measured: co2.yaml's threshold and the step listening on its alerts (slack-alert) ----
 SRC_WF=workflows/co2.yaml
-grep -q 'listen: alerts' "$SRC_WF" || SRC_WF=workflows/co2-slack.yaml
 
 NR_PID=
 HOOK_PID=
