@@ -14,8 +14,9 @@
 # /work/shared/testdata/sck/raw-valid.txt with the time and CO2 changed)
 # at QoS 1:
 #   unifaas-cold  workflow uc-cold: co2.yaml's threshold and slack-alert
-#                 steps (logger and log-query left out), min_units 0, idle_ms COLD_IDLE_MS (10): before each
-#                 reading the driver waits until uf:state:units lists no
+#                 steps (logger and log-query left out), min_units 0,
+#                 idle_ms COLD_IDLE_MS (10): before each reading the driver
+#                 waits until uf:state:units lists no
 #                 unit of it (scaled to zero), so each reading starts both
 #                 units;
 #   unifaas-half  workflow uc-half: threshold as in uc-cold, the alert step
