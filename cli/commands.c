@@ -523,22 +523,28 @@ int cmd_queues(int argc, char **argv)
 {
 	struct api a;
 	json_t *root, *q;
-	struct table t = {.ncols = 6};
+	struct table t = {.ncols = 7};
 	int json, ex = json_opts("queues", argc, argv, &json);
 	size_t i;
-	char wait[32], pend[32], ent[32], dead[32], kept[4096] = "";
+	char wait[32], pend[32], ent[32], dead[32], delayed[48], kept[4096] = "";
 
 	if (ex >= 0)
 		return ex;
 	if ((ex = api_open(&a, "queues")) != UF_EX_OK || (ex = get_json(&a, "/v1/queues", json, &root)) != UF_EX_OK ||
 	    !root)
 		goto out;
-	table_add(&t, "WORKFLOW", "QUEUE", "WAITING", "PENDING", "ENTRIES", "DEAD");
+	table_add(&t, "WORKFLOW", "QUEUE", "WAITING", "PENDING", "DELAYED", "ENTRIES", "DEAD");
 	json_array_foreach(json_object_get(root, "queues"), i, q)
 	{
 		const char *wf = jstr(q, "workflow");
+		/* delayed: deferred (uf_defer) or retried after retry_delay_ms, not due yet */
+		long long aside = (long long)json_number_value(json_object_get(q, "delayed_aside"));
+		snprintf(delayed, sizeof(delayed), "%lld", (long long)json_number_value(json_object_get(q, "delayed")));
+		if (aside)
+			snprintf(delayed + strlen(delayed), sizeof(delayed) - strlen(delayed), " (+%lld malformed)",
+			         aside);
 		table_add(&t, wf, jstr(q, "queue"), jnum(q, "waiting", wait, sizeof(wait)),
-		          jnum(q, "pending", pend, sizeof(pend)), jnum(q, "entries", ent, sizeof(ent)),
+		          jnum(q, "pending", pend, sizeof(pend)), delayed, jnum(q, "entries", ent, sizeof(ent)),
 		          jnum(q, "dead", dead, sizeof(dead)));
 		char line[200];
 		snprintf(line, sizeof(line), "%s: undeployed, its queues, dead letters and KV kept\n", wf ? wf : "?");

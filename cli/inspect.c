@@ -411,6 +411,8 @@ static void describe_step(json_t *s)
 		       num(el, "writes_per_event"), num(el, "value_bytes"), num(el, "event_bytes"),
 		       num(el, "commit_bytes"), json_array_size(json_object_get(el, "from_manifest")) ? from : "none");
 	}
+	if (num(s, "retry_delay_ms"))
+		printf("  retries:   after %lld ms, doubled each attempt, at most an hour\n", num(s, "retry_delay_ms"));
 	printf("  units:     %lld running, %lld started", num(s, "running"), num(s, "starts"));
 	if (jstr(s, "waiting_reason"))
 		printf(" (%s)", jstr(s, "waiting_reason"));

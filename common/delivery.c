@@ -5,6 +5,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -20,6 +21,7 @@ const char *const uf_unit_commands[UF_UNIT_NCOMMANDS] = {
     "get",           "set",  "incrby", "del", /* KV */
     "hincrby",                                /* uf:stat counters */
     "publish",                                /* invoke replies, uf:reply:<wf> only */
+    "zadd",                                   /* delayed re-queues, uf:delay:<wf>:* */
 };
 
 int uf_key(char *buf, size_t cap, const char *kind, const char *wf, const char *name, size_t name_len)
@@ -49,6 +51,8 @@ void uf_entry_field(struct uf_entry *e, const char *k, size_t klen, const char *
 		e->origin_len = vlen;
 	} else if (field_is(k, klen, UF_FIELD_ATTEMPT) && uf_int64_parse(v, vlen, &a) == 0 && a >= 0) {
 		e->attempt = a > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)a;
+	} else if (field_is(k, klen, UF_FIELD_DEFERRALS) && uf_int64_parse(v, vlen, &a) == 0 && a >= 0) {
+		e->deferrals = a > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)a;
 	} else if (field_is(k, klen, UF_FIELD_SRC)) {
 		e->src = v;
 		e->src_len = vlen;
@@ -91,16 +95,71 @@ static void edge_fields(struct uf_cmd *c, const char *src, size_t src_len, const
 	}
 }
 
-int uf_settle_cmd(const struct uf_delivery *d, const struct uf_entry *e, int counted, const char *reason,
+void uf_cmd_release(struct uf_cmd *c)
+{
+	free(c->member);
+	c->member = NULL;
+}
+
+uint32_t uf_retry_delay_ms(uint32_t base_ms, uint32_t attempt)
+{
+	uint64_t ms = base_ms;
+	for (uint32_t i = 1; i < attempt && ms < UF_DEFER_MAX_MS; i++)
+		ms *= 2;
+	return attempt == 0 ? 0 : ms > UF_DEFER_MAX_MS ? UF_DEFER_MAX_MS : (uint32_t)ms;
+}
+
+int uf_delay_key(char *buf, size_t cap, const char *wf, const char *queue)
+{
+	return uf_key(buf, cap, "delay", wf, queue, strlen(queue));
+}
+
+/* Turns the XADD in out into the ZADD of a re-queue due at due_ms, with the
+ * settled entry's id as the member's nonce: 0, or -1. */
+static int delay_cmd(const struct uf_delivery *d, const char *nonce, uint64_t due_ms, struct uf_cmd *out)
+{
+	size_t len;
+	char *m = uf_delay_encode(out, nonce, &len);
+	if (!m || uf_delay_key(out->key, sizeof(out->key), d->wf, d->queue) < 0) {
+		free(m);
+		return -1;
+	}
+	out->member = m;
+	snprintf(out->num[2], sizeof(out->num[2]), "%" PRIu64, due_ms);
+	out->argc = 0;
+	arg_s(out, "ZADD");
+	arg_s(out, out->key);
+	arg_s(out, out->num[2]);
+	arg(out, m, len);
+	return 0;
+}
+
+int uf_settle_cmd(const struct uf_delivery *d, const struct uf_entry *e, int how, uint32_t defer_ms, const char *reason,
                   uint64_t time_ms, struct uf_cmd *out)
 {
+	uint32_t deferrals = e->deferrals, delay = 0;
+	out->argc = 0;
+	out->member = NULL;
+	if (how == UF_SETTLE_DEFERRED && deferrals >= UF_DEFER_MAX) { /* put off too often: a failure */
+		snprintf(out->why, sizeof(out->why), "deferred %" PRIu32 " times: %s", deferrals,
+		         reason ? reason : "deferred");
+		reason = out->why;
+		how = UF_SETTLE_FAILED;
+	}
+	int counted = how == UF_SETTLE_FAILED;
 	uint32_t attempt = e->attempt + (counted ? 1 : 0);
 	int dead = counted && attempt > d->retries;
-	out->argc = 0;
+	if (how == UF_SETTLE_DEFERRED) {
+		deferrals++;
+		delay = defer_ms > UF_DEFER_MAX_MS ? UF_DEFER_MAX_MS : defer_ms;
+	} else if (counted && !dead) {
+		delay = uf_retry_delay_ms(d->retry_delay_ms, attempt);
+	}
 	if (uf_key(out->key, sizeof(out->key), dead ? "dlq" : "q", d->wf, d->queue, strlen(d->queue)) < 0)
 		return -1;
 	snprintf(out->num[0], sizeof(out->num[0]), "%" PRIu32, attempt);
 	snprintf(out->num[1], sizeof(out->num[1]), "%" PRIu64, time_ms);
+	snprintf(out->num[2], sizeof(out->num[2]), "%" PRIu32, deferrals);
 	arg_s(out, "XADD");
 	arg_s(out, out->key);
 	arg_s(out, "*");
@@ -111,6 +170,10 @@ int uf_settle_cmd(const struct uf_delivery *d, const struct uf_entry *e, int cou
 	edge_fields(out, e->src, e->src_len, e->attrs, e->attrs_len, dead ? NULL : e->reply, e->reply_len);
 	arg_s(out, dead ? UF_FIELD_ATTEMPTS : UF_FIELD_ATTEMPT);
 	arg_s(out, out->num[0]);
+	if (deferrals) {
+		arg_s(out, UF_FIELD_DEFERRALS);
+		arg_s(out, out->num[2]);
+	}
 	if (dead) {
 		arg_s(out, UF_FIELD_STEP);
 		arg_s(out, d->step);
@@ -123,8 +186,112 @@ int uf_settle_cmd(const struct uf_delivery *d, const struct uf_entry *e, int cou
 		arg_s(out, UF_FIELD_TIME);
 		arg_s(out, out->num[1]);
 	}
-	return dead;
+	int flags = (dead ? UF_SETTLED_DEAD : 0) | (counted ? UF_SETTLED_COUNTED : 0);
+	if (!delay)
+		return flags;
+	return delay_cmd(d, e->id, time_ms + delay, out) < 0 ? -1 : flags | UF_SETTLED_LATER;
 }
+
+/* ---- delayed members: "uf1:" then netstrings "<len>:<bytes>," ---- */
+
+#define DELAY_MAGIC "uf1:"
+
+char *uf_delay_encode(const struct uf_cmd *xadd, const char *nonce, size_t *len)
+{
+	size_t n = sizeof(DELAY_MAGIC) - 1 + strlen(nonce) + 24;
+	for (int i = 3; i < xadd->argc; i++)
+		n += xadd->len[i] + 24;
+	char *m = malloc(n), *p = m;
+	if (!m)
+		return NULL;
+	p += sprintf(p, DELAY_MAGIC "%zu:%s,", strlen(nonce), nonce);
+	for (int i = 3; i < xadd->argc; i++) {
+		p += sprintf(p, "%zu:", xadd->len[i]);
+		memcpy(p, xadd->argv[i], xadd->len[i]);
+		p += xadd->len[i];
+		*p++ = ',';
+	}
+	*len = (size_t)(p - m);
+	return m;
+}
+
+/* One netstring at *p (before end): its bytes and length, *p past it; -1
+ * if it is not one (a length with a leading zero or past the end). */
+static int netstring(const char **p, const char *end, const char **s, size_t *n)
+{
+	const char *q = *p;
+	size_t len = 0;
+	if (q >= end || *q < '0' || *q > '9' || (*q == '0' && q + 1 < end && q[1] != ':'))
+		return -1;
+	for (; q < end && *q >= '0' && *q <= '9'; q++) {
+		if (len > (size_t)(end - q))
+			return -1;
+		len = len * 10 + (size_t)(*q - '0');
+	}
+	if (q >= end || *q != ':' || len + 2 > (size_t)(end - q) || q[1 + len] != ',')
+		return -1;
+	*s = q + 1;
+	*n = len;
+	*p = q + 2 + len;
+	return 0;
+}
+
+static const char *const delay_fields[] = {UF_FIELD_DATA,  UF_FIELD_ORIGIN,  UF_FIELD_SRC,    UF_FIELD_ATTRS,
+                                           UF_FIELD_REPLY, UF_FIELD_ATTEMPT, UF_FIELD_REASON, UF_FIELD_DEFERRALS};
+
+static int delay_field_ok(const char *k, size_t n)
+{
+	for (size_t i = 0; i < sizeof(delay_fields) / sizeof(*delay_fields); i++)
+		if (field_is(k, n, delay_fields[i]))
+			return 1;
+	return 0;
+}
+
+int uf_delay_decode(const char *wf, const char *queue, const char *member, size_t n, struct uf_cmd *out,
+                    const char **why)
+{
+	const char *p = member, *end = member + n, *s;
+	size_t len;
+	out->argc = 0;
+	out->member = NULL;
+	*why = "the queue or workflow name is not valid";
+	if (!uf_name_ok(UF_NAME_WORKFLOW, wf, strlen(wf)) || !uf_name_ok(UF_NAME_QUEUE, queue, strlen(queue)) ||
+	    uf_key(out->key, sizeof(out->key), "q", wf, queue, strlen(queue)) < 0)
+		return -1;
+	arg_s(out, "XADD");
+	arg_s(out, out->key);
+	arg_s(out, "*");
+	*why = "not made by uf_delay_encode (no uf1: header, or a nonce that is not 1..64 bytes)";
+	if (n < sizeof(DELAY_MAGIC) - 1 || memcmp(p, DELAY_MAGIC, sizeof(DELAY_MAGIC) - 1))
+		return -1;
+	p += sizeof(DELAY_MAGIC) - 1;
+	if (netstring(&p, end, &s, &len) < 0 || len == 0 || len > UF_ID_MAX)
+		return -1;
+	while (p < end) {
+		const char *k, *v;
+		size_t klen, vlen;
+		*why = "a part is not a netstring, or a field has no value";
+		if (netstring(&p, end, &k, &klen) < 0 || netstring(&p, end, &v, &vlen) < 0)
+			return -1;
+		*why = "an unknown field, or more fields than an entry has";
+		if (!delay_field_ok(k, klen) || out->argc + 2 > UF_CMD_ARGS)
+			return -1;
+		arg(out, k, klen);
+		arg(out, v, vlen);
+	}
+	*why = "no data field first";
+	if (out->argc < 5 || !field_is(out->argv[3], out->len[3], UF_FIELD_DATA))
+		return -1;
+	return 0;
+}
+
+const char uf_delay_move_script[] = "if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
+                                    "local r = redis.pcall('XADD', KEYS[2], unpack(ARGV, 2))\n"
+                                    "if type(r) == 'table' and r.err then\n"
+                                    "  redis.call('ZADD', KEYS[1], '+inf', ARGV[1])\n"
+                                    "  return r\n"
+                                    "end\n"
+                                    "return 1\n";
 
 int uf_push_cmd(const char *wf, const char *queue, size_t queue_len, const char *data, size_t len, struct uf_cmd *out)
 {
@@ -169,13 +336,15 @@ int uf_count_cmd(const struct uf_delivery *d, const char *field, uint64_t n, str
  * refuses a script's first write when it grows memory (XADD, not XACK) and
  * then nothing is done, as a MULTI/EXEC refused at OOM; later writes are
  * not refused, so no entry is acked without its re-queue.  Atomic, so it is
- * the same as XACK-then-XADD-if-acked. */
+ * the same as XACK-then-XADD-if-acked.  The write is an XADD (re-queue,
+ * dead letter) or a ZADD (a delayed re-queue), nothing else. */
 const char uf_settle_script[] =
     "if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1) == 0 then return 0 end\n"
-    "local n = tonumber(ARGV[3])\n"
-    "if n > 0 then redis.call('XADD', KEYS[2], '*', unpack(ARGV, 4, 3 + n)) end\n"
+    "local n = tonumber(ARGV[4])\n"
+    "if ARGV[3] ~= 'XADD' and ARGV[3] ~= 'ZADD' then return redis.error_reply('settle: not XADD or ZADD') end\n"
+    "if n > 0 then redis.call(ARGV[3], KEYS[2], unpack(ARGV, 5, 4 + n)) end\n"
     "if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) ~= 1 then return redis.error_reply('settle: XACK') end\n"
-    "for i = 4 + n, #ARGV do redis.call('HINCRBY', KEYS[3], ARGV[i], 1) end\n"
+    "for i = 5 + n, #ARGV do redis.call('HINCRBY', KEYS[3], ARGV[i], 1) end\n"
     "return 1\n";
 
 static void eval_arg(struct uf_settle_eval *s, const char *a, size_t len)
@@ -189,18 +358,22 @@ int uf_settle_eval_cmd(const struct uf_delivery *d, const struct uf_entry *e, in
 {
 	out->argc = 0;
 	out->dead = 0;
+	out->settled = 0;
 	out->attempt = e->attempt;
 	out->add.argc = 0;
+	out->add.member = NULL;
 	if (uf_ack_cmd(d, e->id, &out->ack) < 0 || uf_count_cmd(d, UF_STAT_FAILED, 1, &out->stat) < 0)
 		return -1;
 	if (e->data) { /* an entry without data is no event: only acknowledged */
-		int dead = uf_settle_cmd(d, e, counted, reason, time_ms, &out->add);
-		if (dead < 0)
+		int how = counted ? UF_SETTLE_FAILED : UF_SETTLE_HANDBACK;
+		int f = uf_settle_cmd(d, e, how, 0, reason, time_ms, &out->add);
+		if (f < 0)
 			return -1;
-		out->dead = dead;
+		out->settled = f;
+		out->dead = (f & UF_SETTLED_DEAD) != 0;
 		out->attempt = e->attempt + (counted ? 1 : 0);
 	}
-	int nadd = out->add.argc ? out->add.argc - 3 : 0; /* XADD key * <fields> */
+	int nadd = out->add.argc ? out->add.argc - 2 : 0; /* XADD key * <fields>, ZADD key score member */
 	snprintf(out->n, sizeof(out->n), "%d", nadd);
 	eval_arg(out, "EVAL", 4);
 	eval_arg(out, uf_settle_script, sizeof(uf_settle_script) - 1);
@@ -211,8 +384,9 @@ int uf_settle_eval_cmd(const struct uf_delivery *d, const struct uf_entry *e, in
 	eval_arg(out, out->stat.argv[1], out->stat.len[1]);
 	eval_arg(out, d->step, strlen(d->step));
 	eval_arg(out, e->id, strlen(e->id));
+	eval_arg(out, out->add.argc ? out->add.argv[0] : "XADD", 4);
 	eval_arg(out, out->n, strlen(out->n));
-	for (int i = 3; i < out->add.argc; i++)
+	for (int i = 2; i < out->add.argc; i++)
 		eval_arg(out, out->add.argv[i], out->add.len[i]);
 	if (counted && e->data)
 		eval_arg(out, UF_STAT_FAILED, strlen(UF_STAT_FAILED));

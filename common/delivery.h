@@ -22,14 +22,37 @@
  * Settling an event that was not acknowledged:
  *   counted (its handler failed, it faulted or timed out, or its unit died
  *   holding it): attempt + 1; past the step's retries it is dead-lettered,
- *   else re-queued with the new attempt and the reason;
+ *   else re-queued with the new attempt and the reason, after the step's
+ *   retry delay (uf_retry_delay_ms: retry_delay_ms * 2^(attempt-1), at most
+ *   UF_DEFER_MAX_MS; 0 = at once);
+ *   deferred (uf_defer: "not now, in N ms"): re-queued after N ms (at most
+ *   UF_DEFER_MAX_MS) with its attempt unchanged, UF_FIELD_DEFERRALS + 1 and
+ *   the deferral's reason; an event already deferred UF_DEFER_MAX times is
+ *   counted instead, with the reason "deferred N times: <reason>";
  *   not counted (handed back unhandled, or its unit was stopped by the
- *   daemon): re-queued with its attempt unchanged.
+ *   daemon): re-queued at once with its attempt unchanged.
  * Every settled entry is acknowledged (XACK) in the same transaction (or
  * script: the daemon's settles only what its XACK acknowledged), and
  * the step's counters are raised there too: <consumer> by the events it
  * acknowledged, UF_STAT_FAILED by the counted failures, UF_STAT_DEAD by the
  * dead-lettered ones.
+ *
+ * Delayed re-queues: a re-queue that must wait is not added to its queue
+ * but to the sorted set UF_DELAY_KEY<wf>:<queue> (uf_delay_key), in the
+ * same transaction: score = when it is due (uf_time_ms clock, epoch ms),
+ * member = the encoding of the XADD it stands for (uf_delay_encode: the
+ * fields data, origin, src, attrs, reply, attempt, deferrals, reason, and a
+ * nonce, the id of the entry settled, so no two members are equal).  So a
+ * delayed event is stored with everything a re-queue keeps and survives a
+ * restart as the queues do (AOF).  Nothing reads the set but unifaasd's
+ * mover (daemon/delay.c): every UF_DELAY_TICK_MS it takes the due members
+ * (ZRANGEBYSCORE) and moves each with one EVAL of uf_delay_move_script,
+ * which XADDs the decoded entry (uf_delay_decode) to the queue only if its
+ * ZREM removed the member, so a member moves once however many movers or
+ * retries race.  A member that does not decode is logged and moved aside:
+ * its score becomes +inf (never due; `unifaas queues` still counts it).
+ * Events not due are in no stream, so no unit sees them and no backlog
+ * counts them.
  *
  * A unit's Redis ACL user may send exactly UF_UNIT_COMMANDS (registry.c
  * grants them; the tender sends nothing else), on its workflow's keys, the
@@ -45,13 +68,16 @@
 
 #include "rules.h"
 
-#define UF_FIELD_DATA     "data"
-#define UF_FIELD_ORIGIN   "origin"
-#define UF_FIELD_ATTEMPT  "attempt"
-#define UF_FIELD_REASON   "reason"
-#define UF_FIELD_ATTEMPTS "attempts"
-#define UF_FIELD_STEP     "step"
-#define UF_FIELD_TIME     "time"
+#define UF_FIELD_DATA      "data"
+#define UF_FIELD_ORIGIN    "origin"
+#define UF_FIELD_ATTEMPT   "attempt"
+#define UF_FIELD_REASON    "reason"
+#define UF_FIELD_ATTEMPTS  "attempts"
+#define UF_FIELD_STEP      "step"
+#define UF_FIELD_TIME      "time"
+#define UF_FIELD_DEFERRALS "deferrals" /* times uf_defer put it off (absent = 0) */
+#define UF_DELAY_KEY       "uf:delay:" /* + <wf>:<queue>: delayed re-queues (a sorted set) */
+#define UF_DELAY_TICK_MS   50u         /* how often unifaasd moves due entries */
 /* Edges (ARCHITECTURE §5): where an event came from, kept byte for byte
  * through re-queues and into its dead letter.  SRC: the MQTT topic or the
  * HTTP path it arrived on (absent for pushes); ATTRS: a JSON object of its
@@ -142,10 +168,10 @@ unsigned uf_lat_bucket(uint64_t ms);
 uint64_t uf_lat_ms(const char *origin, size_t n, uint64_t now_ms);
 
 /* The commands a unit sends, as ACL rules name them (lower case). */
-#define UF_UNIT_NCOMMANDS 13
+#define UF_UNIT_NCOMMANDS 14
 extern const char *const uf_unit_commands[UF_UNIT_NCOMMANDS];
 
-/* uf:<kind>:<wf>:<name> into buf (kind "q", "dlq", "stat", "kv"); the
+/* uf:<kind>:<wf>:<name> into buf (kind "q", "dlq", "stat", "kv", "delay"); the
  * length, or -1 if it does not fit. */
 int uf_key(char *buf, size_t cap, const char *kind, const char *wf, const char *name, size_t name_len);
 
@@ -157,6 +183,7 @@ struct uf_entry {
 	const char *data; /* NULL: no data field (not an event) */
 	size_t len;
 	uint32_t attempt;
+	uint32_t deferrals;              /* UF_FIELD_DEFERRALS */
 	const char *src, *attrs, *reply; /* NULL when absent (UF_FIELD_SRC, ...) */
 	size_t src_len, attrs_len, reply_len;
 };
@@ -164,31 +191,70 @@ struct uf_entry {
 void uf_entry_init(struct uf_entry *e, const char *id);
 /* Takes one field/value pair of the entry into e; unknown fields and
  * malformed values (an origin that is not 1..UF_ID_MAX bytes without NUL,
- * an attempt that is not a decimal integer) are ignored. */
+ * an attempt or deferrals that is not a decimal integer) are ignored. */
 void uf_entry_field(struct uf_entry *e, const char *k, size_t klen, const char *v, size_t vlen);
 
 /* One Redis command as an argument vector, with room for the strings it
- * builds (key, numbers). */
-#define UF_CMD_ARGS 24
+ * builds (key, numbers, a composed reason, a delayed entry's member: the
+ * one thing malloc'd, freed by uf_cmd_release). */
+#define UF_CMD_ARGS 28
 struct uf_cmd {
 	int argc;
 	const char *argv[UF_CMD_ARGS];
 	size_t len[UF_CMD_ARGS];
 	char key[2 * UF_QUEUE_MAX + 16];
-	char num[2][24];
+	char num[3][24];
+	char why[UF_REASON_MAX + 48];
+	char *member; /* NULL, or malloc'd */
 };
+void uf_cmd_release(struct uf_cmd *c);
 
 /* Where one step's units deliver. */
 struct uf_delivery {
 	const char *wf, *queue, *step; /* step: the consumer group */
 	uint32_t retries;              /* failed deliveries re-queued before the dead letter */
+	uint32_t retry_delay_ms;       /* manifest retry_delay_ms: 0 = re-queue a failure at once */
 };
 
-/* The XADD that settles e (see the top of this file): counted or not,
- * reason (NULL: none), time_ms for a dead letter.  Returns 1 if it is a
- * dead letter, 0 if a re-queue, -1 if a name does not fit. */
-int uf_settle_cmd(const struct uf_delivery *d, const struct uf_entry *e, int counted, const char *reason,
+/* How an event that was not acknowledged is settled (top of this file). */
+enum { UF_SETTLE_HANDBACK = 0, UF_SETTLE_FAILED = 1, UF_SETTLE_DEFERRED = 2 };
+/* What a settle did (uf_settle_cmd's return value, or-ed). */
+#define UF_SETTLED_DEAD    1 /* dead-lettered */
+#define UF_SETTLED_COUNTED 2 /* a failed delivery (attempt + 1) */
+#define UF_SETTLED_LATER   4 /* a delayed re-queue: ZADD to UF_DELAY_KEY */
+
+/* The retry delay of a failure that makes `attempt` failed deliveries
+ * (1 for the first): base_ms * 2^(attempt-1), at most UF_DEFER_MAX_MS. */
+uint32_t uf_retry_delay_ms(uint32_t base_ms, uint32_t attempt);
+
+/* The command that settles e (see the top of this file): how
+ * (UF_SETTLE_*), defer_ms (UF_SETTLE_DEFERRED: the delay asked for),
+ * reason (NULL: none), time_ms the settle's time (a dead letter's time,
+ * a delayed entry's due time from it).  An XADD to the queue or its dead
+ * letters, or, when the re-queue waits, a ZADD to UF_DELAY_KEY<wf>:<queue>
+ * (out->member malloc'd: uf_cmd_release).  Returns UF_SETTLED_* flags, or
+ * -1 if a name does not fit or there is no memory for the member. */
+int uf_settle_cmd(const struct uf_delivery *d, const struct uf_entry *e, int how, uint32_t defer_ms, const char *reason,
                   uint64_t time_ms, struct uf_cmd *out);
+
+/* UF_DELAY_KEY<wf>:<queue> into buf: its length, or -1 if it does not fit. */
+int uf_delay_key(char *buf, size_t cap, const char *wf, const char *queue);
+/* The member standing for `xadd` (an XADD key * <field value>... as
+ * uf_settle_cmd builds it), with nonce: malloc'd, *len bytes; NULL without
+ * memory.  Each part as a netstring "<len>:<bytes>,", after "uf1:". */
+char *uf_delay_encode(const struct uf_cmd *xadd, const char *nonce, size_t *len);
+/* The XADD uf:q:<wf>:<queue> * <fields> that delivers `member` (n bytes;
+ * out's field strings point into it); 0, or -1 with *why saying what is
+ * malformed (a member not made by uf_delay_encode, an unknown field, a
+ * bad name). */
+int uf_delay_decode(const char *wf, const char *queue, const char *member, size_t n, struct uf_cmd *out,
+                    const char **why);
+/* The mover's script: KEYS = the delay set, the queue; ARGV = the member,
+ * then the XADD's arguments after its key ('*', fields).  1 if it moved
+ * the member (ZREM removed it, then XADD), 0 if another move had; an XADD
+ * Redis refuses puts the member back at +inf (moved aside) and is an error
+ * reply. */
+extern const char uf_delay_move_script[];
 /* The XADD of a new event (a push): data on uf:q:<wf>:<queue>. */
 int uf_push_cmd(const char *wf, const char *queue, size_t queue_len, const char *data, size_t len, struct uf_cmd *out);
 /* The XADD of an event from an edge: data, and src, attrs and reply when
@@ -227,24 +293,27 @@ int uf_outbox_cmd(const struct uf_delivery *d, const char *topic, size_t topic_l
  * this call settled it, 0 if it was no longer pending.  The tender keeps its
  * MULTI/EXEC: its commit is never retried and its ACL user has no EVAL.
  *
- * Script: KEYS = queue stream, where the XADD goes, stat hash; ARGV =
- * group, id, n, the XADD's n field/value arguments, counter fields.
+ * Script: KEYS = queue stream, where the write goes, stat hash; ARGV =
+ * group, id, the write ("XADD" or "ZADD"), n, its n arguments after the
+ * key, counter fields.
  */
 extern const char uf_settle_script[];
-#define UF_SETTLE_ARGS (7 + UF_CMD_ARGS + 2)
+#define UF_SETTLE_ARGS (8 + UF_CMD_ARGS + 2)
 struct uf_settle_eval {
 	int argc;
 	const char *argv[UF_SETTLE_ARGS];
 	size_t len[UF_SETTLE_ARGS];
 	int dead;           /* 1 if it dead-letters the event */
+	int settled;        /* UF_SETTLED_* of uf_settle_cmd (0 for an entry without data) */
 	uint32_t attempt;   /* the attempt it records (deliveries made, if dead) */
-	struct uf_cmd add;  /* the XADD, whose key and fields it carries */
+	struct uf_cmd add;  /* the XADD or ZADD, whose key and fields it carries */
 	struct uf_cmd ack;  /* its key: the queue */
 	struct uf_cmd stat; /* its key: the counters */
 	char n[12];
 };
-/* EVAL uf_settle_script for e (counted, reason, time_ms as uf_settle_cmd);
- * 0, or -1 if a name does not fit. */
+/* EVAL uf_settle_script for e (counted or not, reason, time_ms as
+ * uf_settle_cmd); 0, or -1 if a name does not fit (or no memory).
+ * uf_cmd_release(&out->add) once sent. */
 int uf_settle_eval_cmd(const struct uf_delivery *d, const struct uf_entry *e, int counted, const char *reason,
                        uint64_t time_ms, struct uf_settle_eval *out);
 

@@ -95,7 +95,8 @@ static const char PURGE_LUA[] = "local n = redis.call('XLEN', KEYS[1])\n"
 /* The figures of every queue: ARGV[1] = BACKLOG_SCAN_MAX, ARGV[2] = n, then n pairs workflow, queue of
  * deployed workflows; the queues of kept workflows (uf:state:kept, not among
  * those) are added.  Per queue: {wf, queue, deployed, XLEN, dead-letter
- * XLEN, XINFO GROUPS, unread per group}.  A group's unread entries are
+ * XLEN, XINFO GROUPS, unread per group, delayed re-queues waiting, delayed
+ * ones moved aside as malformed (delivery.h)}.  A group's unread entries are
  * counted exactly by the scheduler's rule, BACKLOG_LUA (backlog.h; Redis's
  * lag is wrong after a restart).  A key of another type counts as empty. */
 static const char QUEUES_LUA[] =
@@ -117,7 +118,12 @@ static const char QUEUES_LUA[] =
                 "    end\n"
                 "    unread[i] = uf_unread(k, last, scan, 0, true)\n"
                 "  end\n"
-                "  return {wf, q, dep, len(k), len('uf:dlq:' .. wf .. ':' .. q), groups, unread}\n"
+                "  local dk = '" UF_DELAY_KEY "' .. wf .. ':' .. q\n"
+                "  local delayed = redis.pcall('ZCOUNT', dk, '-inf', '(+inf')\n"
+                "  local aside = redis.pcall('ZCOUNT', dk, '+inf', '+inf')\n"
+                "  if type(delayed) ~= 'number' then delayed = 0 end\n"
+                "  if type(aside) ~= 'number' then aside = 0 end\n"
+                "  return {wf, q, dep, len(k), len('uf:dlq:' .. wf .. ':' .. q), groups, unread, delayed, aside}\n"
                 "end\n"
                 "local out, deployed = {}, {}\n"
                 "scan = tonumber(ARGV[1])\n"
@@ -774,8 +780,10 @@ static json_t *step_json(struct step *s)
 	    "memory", (json_int_t)f->memory, "running", (int)s->running, "units", units, "starts",
 	    (json_int_t)s->starts, "backlog", (json_int_t)s->backlog, "waiting_reason", s->why_waiting, "exits",
 	    api_step_exits(s), "recent_failures", ends, "recent_stops", stops);
-	if (j)
+	if (j) {
 		json_object_set_new(j, "event_limits", event_limits_json(s));
+		json_object_set_new(j, "retry_delay_ms", json_integer((json_int_t)f->retry_delay_ms));
+	}
 	return j;
 }
 
@@ -870,10 +878,12 @@ enum MHD_Result inspect_route(struct api *a, struct MHD_Connection *c, struct re
  * entries (handled ones and re-queued copies included, until retention
  * trims them); `waiting` counts events not yet handled (each once: a
  * re-queued event's older entries are acknowledged), null when no step
- * reads the queue. */
+ * reads the queue; `delayed` counts events waiting in its delay set
+ * (uf_defer, retry_delay_ms) and `delayed_aside` the set's malformed
+ * members moved aside by the mover. */
 json_t *inspect_queue_json(const redisReply *rec)
 {
-	if (rec->type != REDIS_REPLY_ARRAY || rec->elements != 7 || rec->element[0]->type != REDIS_REPLY_STRING ||
+	if (rec->type != REDIS_REPLY_ARRAY || rec->elements != 9 || rec->element[0]->type != REDIS_REPLY_STRING ||
 	    rec->element[1]->type != REDIS_REPLY_STRING)
 		return NULL;
 	const redisReply *gs = rec->element[5], *unread = rec->element[6];
@@ -898,8 +908,11 @@ json_t *inspect_queue_json(const redisReply *rec)
 	    json_pack("{s:s,s:s,s:b,s:I,s:I,s:o,s:I}", "workflow", rec->element[0]->str, "queue", rec->element[1]->str,
 	              "deployed", rec->element[2]->integer == 1, "entries", (json_int_t)rec->element[3]->integer,
 	              "pending", (json_int_t)pending, "groups", groups, "dead", (json_int_t)rec->element[4]->integer);
-	if (o)
+	if (o) {
 		json_object_set_new(o, "waiting", waiting >= 0 ? json_integer((json_int_t)waiting) : json_null());
+		json_object_set_new(o, "delayed", json_integer((json_int_t)rec->element[7]->integer));
+		json_object_set_new(o, "delayed_aside", json_integer((json_int_t)rec->element[8]->integer));
+	}
 	return o;
 }
 

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "delay.h"
 #include "egress_server.h"
 #include "ingress.h"
 #include "mqtt.h"
@@ -113,6 +114,7 @@ static void on_term(uv_signal_t *s, int sig)
 	uv_timer_stop(&d->soon);
 	uv_timer_stop(&d->trim);
 	quota_stop(d);
+	delay_stop(d);
 	for (struct workflow *w = d->workflows; w; w = w->next)
 		for (size_t i = 0; i < w->m->nfunctions; i++)
 			units_stop_step(&w->steps[i], STOP_SHUTDOWN);
@@ -212,6 +214,7 @@ int main(int argc, char **argv)
 	d.standbys = standby_open(&d, d.cfg.prestart);
 	scheduler_start(&d);
 	quota_start(&d);
+	delay_start(&d);
 	d.mqtt = mqtt_open(&d);
 	dlog("info",
 	     "what=start version=%s pid=%d state_dir=%s api=127.0.0.1:%u ingress=%s:%u redis=%s max_units=%u "

@@ -71,10 +71,12 @@ struct uf_function {
 	char **publish;         /* MQTT topic filters uf_mqtt_publish may use (uf-hvt --publish) */
 	size_t npublish;
 	uint64_t memory; /* guest memory in bytes; default 8 MiB; 4 MiB..1 GiB in 2 MiB steps (the tender's --mem) */
-	uint32_t timeout_ms; /* CPU time per event; default 1000; 0 = unlimited */
-	uint32_t batch;      /* events per pop; default 64; 1..UF_BATCH_MAX (256) */
-	uint32_t retries;    /* deliveries after the first before dead-lettering; default 3; 0..100 */
-	int net;             /* net: true -> gets a TAP device */
+	uint32_t timeout_ms;     /* CPU time per event; default 1000; 0 = unlimited */
+	uint32_t batch;          /* events per pop; default 64; 1..UF_BATCH_MAX (256) */
+	uint32_t retries;        /* deliveries after the first before dead-lettering; default 3; 0..100 */
+	uint32_t retry_delay_ms; /* a failure's re-queue waits this * 2^(attempt-1), at most an hour
+	                          * (common/delivery.h); default 0 (at once); 0..3600000 */
+	int net;                 /* net: true -> gets a TAP device */
 	struct uf_scale scale;
 	struct uf_fn_limits limits;
 	unsigned line; /* line of the function's key, for later messages */

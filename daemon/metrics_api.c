@@ -216,6 +216,8 @@ static void render_queues(struct mbuf *b, const struct scrape *x)
 	    {"unifaas_queue_pending", "pending", "Entries delivered to a unit and not yet acknowledged."},
 	    {"unifaas_queue_entries", "entries", "Entries in the queue's stream (XLEN), handled ones until trimmed."},
 	    {"unifaas_queue_dead_letters", "dead", "Entries in the queue's dead-letter stream (XLEN uf:dlq:...)."},
+	    {"unifaas_queue_delayed", "delayed",
+	     "Events waiting to be queued again later (uf_defer, retry_delay_ms): uf:delay:... not yet due."},
 	};
 	static const char *const labels[] = {"workflow", "queue"};
 	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {

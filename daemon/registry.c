@@ -27,8 +27,10 @@
  * when its last unit has exited (units point at their step).  Undeployed
  * without purge, it is "kept": uf:state:kept lists it and
  * uf:state:queues:<wf> its queues, so its queues, dead letters and KV stay
- * readable (inspect.c) until a purge or a new deploy.  A purge deletes its
- * queues, dead letters, KV, counters, kept state, images and logs.
+ * readable (inspect.c) until a purge or a new deploy; its delayed re-queues
+ * (uf:delay:<wf>:*) are moved into its queues then (delay.c).  A purge
+ * deletes its queues, delayed re-queues, dead letters, KV, counters, kept
+ * state, images and logs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,6 +49,7 @@
 #include "metrics.h"
 #include "secrets.h"
 #include "store.h"
+#include "delay.h"
 #include "unifaasd.h"
 
 static void forget_kept(struct daemon *d, const char *name, int purge);
@@ -55,17 +58,18 @@ static void forget_kept(struct daemon *d, const char *name, int purge);
 static int acl_send(struct daemon *d, struct workflow *w, store_cb cb, void *arg)
 {
 	const char *n = w->m->name;
-	char pass[80], keys[4][128], chan[128], cmds[UF_UNIT_NCOMMANDS][32], outbox[128], sel[160];
-	const char *argv[16 + UF_UNIT_NCOMMANDS];
+	char pass[80], keys[5][128], chan[128], cmds[UF_UNIT_NCOMMANDS][32], outbox[128], sel[160];
+	const char *argv[17 + UF_UNIT_NCOMMANDS];
 	int argc = 0;
 	snprintf(pass, sizeof(pass), ">%s", w->acl_pass);
 	snprintf(keys[0], sizeof(keys[0]), "~uf:q:%s:*", n);
 	snprintf(keys[1], sizeof(keys[1]), "~uf:kv:%s:*", n);
 	snprintf(keys[2], sizeof(keys[2]), "~uf:dlq:%s:*", n);
 	snprintf(keys[3], sizeof(keys[3]), "~uf:stat:%s:*", n);
-	snprintf(chan, sizeof(chan), "&" UF_REPLY_CHANNEL "%s", n); /* invoke replies: its own channel only */
-	const char *head[] = {"ACL",   "SETUSER", w->acl_user, "reset",         "on", pass,   keys[0],
-	                      keys[1], keys[2],   keys[3],     "resetchannels", chan, "-@all"};
+	snprintf(keys[4], sizeof(keys[4]), "~" UF_DELAY_KEY "%s:*", n); /* delayed re-queues (delivery.h) */
+	snprintf(chan, sizeof(chan), "&" UF_REPLY_CHANNEL "%s", n);     /* invoke replies: its own channel only */
+	const char *head[] = {"ACL",   "SETUSER", w->acl_user, "reset",         "on", pass,   keys[0], keys[1],
+	                      keys[2], keys[3],   keys[4],     "resetchannels", chan, "-@all"};
 	for (size_t i = 0; i < sizeof(head) / sizeof(*head); i++)
 		argv[argc++] = head[i];
 	for (size_t i = 0; i < UF_UNIT_NCOMMANDS; i++) { /* exactly what units send (common/delivery.h) */
@@ -571,7 +575,7 @@ static void purge_files(struct daemon *d, const char *name)
 
 /* ---- undeploy: its writes and the purge, a chain of replies ---- */
 
-static const char *const PURGED[] = {"uf:q:", "uf:kv:", "uf:dlq:", "uf:stat:"};
+static const char *const PURGED[] = {"uf:q:", "uf:kv:", "uf:dlq:", "uf:stat:", UF_DELAY_KEY};
 #define NPURGED (sizeof(PURGED) / sizeof(*PURGED))
 
 static void purge_scan(struct op *op);
@@ -693,6 +697,10 @@ int registry_undeploy(struct daemon *d, const char *name, int purge, registry_do
 	}
 	char user[96];
 	snprintf(user, sizeof(user), "%s", w->acl_user);
+	size_t nq = w->m->nfunctions;
+	char(*queues)[UF_QUEUE_MAX + 1] = purge ? NULL : calloc(nq ? nq : 1, sizeof(*queues));
+	for (size_t i = 0; queues && i < nq; i++)
+		snprintf(queues[i], sizeof(queues[i]), "%s", w->m->functions[i].listen);
 	if (!purge)
 		keep(d, w);
 	retire(d, w); /* w may be freed here */
@@ -705,6 +713,20 @@ int registry_undeploy(struct daemon *d, const char *name, int purge, registry_do
 		cmd(d, "ACL DELUSER %s", user, NULL), purge_start(op);
 	else if (store_send(d->store, undeploy_end, op, "ACL DELUSER %s", user) < 0)
 		undeploy_end(NULL, op);
+	/* kept: its delayed events join its queues, after DELUSER so that no
+	 * unit of it can add more (a purge deletes them instead) */
+	for (size_t i = 0; queues && i < nq; i++) {
+		int seen = 0;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !strcmp(queues[j], queues[i]);
+		if (!seen)
+			delay_flush(d, name, queues[i]);
+	}
+	if (!purge && !queues)
+		dlog("warn",
+		     "what=undeploy workflow=%s cause=\"out of memory\" effect=\"delayed events stay in %s%s:*\"", name,
+		     UF_DELAY_KEY, name);
+	free(queues);
 	return 0;
 }
 

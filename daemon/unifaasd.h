@@ -140,6 +140,8 @@ struct daemon {
 	uv_timer_t trim;               /* coalesces notifications into one check */
 	uv_timer_t quota_timer;        /* measures the workflows' stored bytes (quota.c) */
 	struct quota_pass *quota_pass; /* the pass under way, or NULL */
+	uv_timer_t delay;              /* moves due delayed re-queues (delay.c) */
+	int delay_busy;                /* the mover's passes still out */
 	uv_signal_t sigterm, sigint, sigchld;
 	int stopping; /* 1: shutting down; 2: done, the loop is stopping */
 	struct store *store;

@@ -12,7 +12,8 @@
  *
  * A unit is finished when its process is reaped and both pipes are at EOF;
  * then whatever it still had pending in the group is settled: re-queued with
- * its attempt counted (or dead-lettered past `retries`) when the unit died
+ * its attempt counted (after the step's retry_delay_ms, through
+ * uf:delay:<wf>:<queue>: delivery.h), or dead-lettered past `retries`, when the unit died
  * of its own accord, re-queued as is when the daemon stopped it to scale,
  * undeploy or shut down.  The tender settles its own batch when the guest
  * faults, so this covers only tenders that died (kill -9) or were killed.
@@ -93,7 +94,7 @@ struct settle {
 	char consumer[160];
 	char reason[512];
 	int count_attempt;
-	uint32_t retries;
+	uint32_t retries, retry_delay_ms;
 	int calls;        /* replies still to come in this pass */
 	int pass_n;       /* entries in this pass */
 	int pass_settled; /* of them, settled */
@@ -213,7 +214,11 @@ static void settle_entry_read(redisReply *r, void *arg)
 	struct settle_entry *e = arg;
 	struct settle *st = e->st;
 	struct store *db = st->d->store;
-	struct uf_delivery dv = {.wf = st->wf, .queue = st->queue, .step = st->step, .retries = st->retries};
+	struct uf_delivery dv = {.wf = st->wf,
+	                         .queue = st->queue,
+	                         .step = st->step,
+	                         .retries = st->retries,
+	                         .retry_delay_ms = st->retry_delay_ms};
 	struct uf_entry en;
 	struct uf_settle_eval ev;
 	redisReply *fields = r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 ? r->element[0]->element[1] : NULL;
@@ -232,13 +237,17 @@ static void settle_entry_read(redisReply *r, void *arg)
 	snprintf(e->origin, sizeof(e->origin), "%.*s", (int)en.origin_len, en.origin);
 	if (en.reply && en.reply_len <= UF_REPLY_TOKEN_MAX)
 		snprintf(e->token, sizeof(e->token), "%.*s", (int)en.reply_len, en.reply);
-	if (uf_settle_eval_cmd(&dv, &en, st->count_attempt, st->reason, uf_time_ms(), &ev) < 0 ||
-	    store_sendv(db, settle_exec_reply, e, ev.argc, ev.argv, ev.len) < 0) {
+	if (uf_settle_eval_cmd(&dv, &en, st->count_attempt, st->reason, uf_time_ms(), &ev) < 0) {
+		uf_cmd_release(&ev.add);
 		settle_exec_reply(NULL, e);
 		return;
 	}
 	e->dead = ev.dead;
 	e->attempt = ev.attempt;
+	int sent = store_sendv(db, settle_exec_reply, e, ev.argc, ev.argv, ev.len); /* copies the arguments */
+	uf_cmd_release(&ev.add);
+	if (sent < 0)
+		settle_exec_reply(NULL, e);
 }
 
 static void settle_pending_read(redisReply *r, void *arg)
@@ -289,8 +298,12 @@ static void settle(struct daemon *d, struct step *s, const char *consumer, int c
 			done(arg, 0);
 		return;
 	}
-	*st = (struct settle){
-	    .d = d, .count_attempt = count_attempt, .retries = s->fn->retries, .done = done, .arg = arg};
+	*st = (struct settle){.d = d,
+	                      .count_attempt = count_attempt,
+	                      .retries = s->fn->retries,
+	                      .retry_delay_ms = s->fn->retry_delay_ms,
+	                      .done = done,
+	                      .arg = arg};
 	snprintf(st->wf, sizeof(st->wf), "%s", s->wf->m->name);
 	snprintf(st->step, sizeof(st->step), "%s", s->fn->name);
 	snprintf(st->queue, sizeof(st->queue), "%s", s->fn->listen);
@@ -537,6 +550,8 @@ static int build_argv(struct daemon *d, struct step *s, struct unit *u, char **a
 	argv[n++] = fmt_dup("--timeout-ms=%u", f->timeout_ms);
 	argv[n++] = fmt_dup("--mem=%lluK", (unsigned long long)(f->memory >> 10));
 	argv[n++] = fmt_dup("--retries=%u", f->retries);
+	if (f->retry_delay_ms)
+		argv[n++] = fmt_dup("--retry-delay-ms=%u", f->retry_delay_ms);
 	argv[n++] = fmt_dup("--push-allow=%s", allow ? allow : ""); /* empty: no queue */
 	argv[n++] = fmt_dup("--fast-exit");
 	for (size_t i = 0; i < f->npublish && i < UF_PUBLISH_MAX; i++) /* none: no topic */

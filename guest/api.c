@@ -30,8 +30,10 @@
  *
  * Invariants: `stage`, `kvstage` and `outstage` hold only records of events
  * that have not failed (uf_fail cuts the current event's off); `outstage`
- * holds at most one reply per event, and one reason per failed event (the
- * current event's stays in `reason` until it finishes); `cur` is the index of
+ * holds at most one reply per event, and one reason per failed event or
+ * one deferral per deferred event (uf_defer: UF_RESULT_DEFERRED, which no
+ * later failure changes; the current event's reason and delay stay in
+ * `reason` and `defer_ms` until it finishes); `cur` is the index of
  * the event being handled, valid while `in_event`; bootinfo->progress
  * counts events started, which the tender watches to enforce the time
  * limit and to tell which event a fault interrupted.
@@ -88,7 +90,7 @@ struct uf_ctx {
 	uint32_t nout;
 	uint64_t event_out_start;
 	uint32_t event_nout_start;
-	char reason[UF_REASON_MAX + 4]; /* the current event's uf_fail_reason */
+	char reason[UF_REASON_MAX + 4]; /* the current event's uf_fail_reason or uf_defer reason */
 	size_t reason_len;
 	/* the limits of what one event may stage (event_limits.h, from the
 	 * bootinfo), and what the current event staged or tried to */
@@ -100,6 +102,7 @@ struct uf_ctx {
 	int ev_limit_published;
 	char ev_limit_name[81];
 	size_t ev_limit_name_len;
+	uint32_t defer_ms; /* the current event's uf_defer delay */
 	struct kv_cached *cache[KV_BUCKETS];
 };
 
@@ -148,7 +151,7 @@ static void finish_event(uf_ctx *ctx)
 {
 	if (!ctx->in_event)
 		return;
-	if (ctx->ev_limit >= 0)
+	if (ctx->ev_limit >= 0 && ctx->results[ctx->cur] != UF_RESULT_DEFERRED) /* deferred: its writes go anyway */
 		limit_reason(ctx);
 	if (ctx->results[ctx->cur] != 0) {
 		ctx->stage_len = ctx->event_stage_start;
@@ -160,7 +163,11 @@ static void finish_event(uf_ctx *ctx)
 			ctx->nkv = ctx->event_nkv_start;
 			cache_replay(ctx);
 		}
-		if (ctx->reason_len) /* without memory for it: "handler returned N" */
+		if (ctx->results[ctx->cur] == UF_RESULT_DEFERRED) /* without memory for it: 0 ms, "deferred" */
+			(void)stage_out(ctx, UF_OUTPUT_DEFER, NULL, 0, ctx->defer_ms,
+			                ctx->reason_len ? ctx->reason : "deferred",
+			                ctx->reason_len ? ctx->reason_len : 8);
+		else if (ctx->reason_len) /* without memory for it: "handler returned N" */
 			(void)stage_out(ctx, UF_OUTPUT_REASON, NULL, 0, 0, ctx->reason, ctx->reason_len);
 	}
 	ctx->in_event = 0;
@@ -392,25 +399,47 @@ void uf_fail(uf_ctx *ctx)
 	uf_api_fail(ctx, 1);
 }
 
+/* The reason text of fmt/ap into ctx->reason, cleaned (rules.h). */
+static void set_reason(uf_ctx *ctx, const char *fmt, va_list ap)
+{
+	int n = vsnprintf(ctx->reason, sizeof(ctx->reason), fmt, ap);
+	size_t len = n < 0 ? 0 : (size_t)n >= sizeof(ctx->reason) ? sizeof(ctx->reason) - 1 : (size_t)n;
+	ctx->reason_len = uf_reason_clean(ctx->reason, len);
+}
+
 int uf_fail_reason(uf_ctx *ctx, const char *fmt, ...)
 {
 	if (!ctx || !fmt || !ctx->in_event)
 		return -EINVAL;
+	if (ctx->results[ctx->cur] == UF_RESULT_DEFERRED) /* deferred stays deferred */
+		return 0;
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(ctx->reason, sizeof(ctx->reason), fmt, ap);
+	set_reason(ctx, fmt, ap);
 	va_end(ap);
-	size_t len = n < 0 ? 0 : (size_t)n >= sizeof(ctx->reason) ? sizeof(ctx->reason) - 1 : (size_t)n;
-	ctx->reason_len = uf_reason_clean(ctx->reason, len);
 	if (ctx->results[ctx->cur] == 0)
 		ctx->results[ctx->cur] = 1;
 	return 0;
 }
 
+int uf_defer(uf_ctx *ctx, uint32_t delay_ms, const char *fmt, ...)
+{
+	if (!ctx || !fmt || !ctx->in_event)
+		return -EINVAL;
+	va_list ap;
+	va_start(ap, fmt);
+	set_reason(ctx, fmt, ap);
+	va_end(ap);
+	ctx->defer_ms = delay_ms > UF_DEFER_MAX_MS ? UF_DEFER_MAX_MS : delay_ms;
+	ctx->results[ctx->cur] = UF_RESULT_DEFERRED;
+	return 0;
+}
+
 void uf_api_fail(uf_ctx *ctx, int code)
 {
-	if (ctx && ctx->in_event)
-		ctx->results[ctx->cur] = code == 0 || code == UF_RESULT_SKIPPED ? 1 : code;
+	if (ctx && ctx->in_event && ctx->results[ctx->cur] != UF_RESULT_DEFERRED)
+		ctx->results[ctx->cur] =
+		    code == 0 || code == UF_RESULT_SKIPPED || code == UF_RESULT_DEFERRED ? 1 : code;
 }
 
 int uf_push(uf_ctx *ctx, const char *queue, const void *data, size_t len)

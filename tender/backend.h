@@ -14,8 +14,10 @@
  * results[i] == 0 acknowledges event i, and `pushes`, `kvs` and `outs`
  * (only of acknowledged events) are written with the acknowledgements,
  * atomically;
- * UF_RESULT_SKIPPED hands event i back unchanged; any other value fails it,
- * reasons[i] (or NULL: "handler returned N") saying why.  What a failure or
+ * UF_RESULT_SKIPPED hands event i back unchanged; UF_RESULT_DEFERRED puts
+ * it off (its UF_OUTPUT_DEFER output, if any, gives the delay; reasons[i]
+ * the reason); any other value fails it, reasons[i] (or NULL: "handler
+ * returned N") saying why.  What a failure or
  * a hand-back means is the backend's: the Redis backend re-queues or
  * dead-letters in the same transaction (backend_redis.c), the local one
  * reports on stderr.
@@ -59,13 +61,15 @@ struct uf_bkv {
 	int64_t num;
 };
 
-/* A staged output (uf_rec_out): a reply, or an MQTT publish. */
+/* A staged output (uf_rec_out): a reply, an MQTT publish, or the deferral
+ * of a deferred event (its reason is also reasons[event]). */
 struct uf_bout {
-	uint32_t kind; /* UF_OUTPUT_REPLY, UF_OUTPUT_MQTT */
+	uint32_t kind; /* UF_OUTPUT_REPLY, UF_OUTPUT_MQTT, UF_OUTPUT_DEFER */
 	uint32_t event;
 	const char *topic; /* MQTT: a valid topic name the unit may use */
 	size_t topic_len;
-	uint32_t qos; /* MQTT: 0 or 1 */
+	uint32_t qos;      /* MQTT: 0 or 1 */
+	uint32_t delay_ms; /* DEFER: 0..UF_DEFER_MAX_MS */
 	const char *data;
 	size_t len;
 };
@@ -137,6 +141,7 @@ struct uf_redis_opts {
 	uint32_t retries;     /* failed deliveries re-queued before the DLQ */
 	uint64_t chunk_bytes; /* a commit's MULTI/EXEC writes at most this (whole events) */
 	uint64_t chunk_writes;
+	uint32_t retry_delay_ms; /* a failure's re-queue waits this, doubled per attempt (delivery.h) */
 };
 struct uf_backend *uf_redis_backend_open(const struct uf_redis_opts *o, char *err, size_t errlen);
 

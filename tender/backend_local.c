@@ -13,6 +13,12 @@
  * lives in memory, loaded from and saved back to --kv FILE (a JSON object of string values, parsed with jsmn) when the
  * unit ends, however it ends.  The file is read before the tender seccomps itself and replaced atomically at the end
  * (kvfile.c: a temporary file beside it, fsync, rename): a crash never leaves it truncated.
+ *
+ * A deferred event (uf_defer) is reported on err_fd and kept in `delayed`
+ * with its id, data and deferrals; it is handed out again once due, before
+ * new input, and the run does not end while one waits (peek sleeps until
+ * it is due, still taking input that comes meanwhile).  Past UF_DEFER_MAX
+ * deferrals it fails, as on the platform.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +47,16 @@ struct kv_entry {
 #define KV_BUCKETS   1024
 #define KV_BYTES_MAX (64u << 20) /* host memory the local store may hold */
 
+/* A deferred event waiting to be handed out again. */
+struct delayed {
+	struct delayed *next;
+	char id[24];
+	char *data;
+	size_t len;
+	uint64_t time_ms, due_ms;
+	uint32_t deferrals;
+};
+
 struct local {
 	struct uf_backend b;
 	struct uf_local_opts o;
@@ -57,10 +73,15 @@ struct local {
 	struct uf_bevent pending;
 	char pending_id[24];
 	char *pending_data;
+	uint32_t pending_deferrals;
 	struct {
 		char id[24];
 		char *data;
+		size_t len;
+		uint64_t time_ms;
+		uint32_t deferrals;
 	} inflight[UF_BATCH_MAX];
+	struct delayed *delayed; /* deferred events, in no order */
 	uint32_t ninflight;
 	struct kv_entry *kv[KV_BUCKETS];
 	struct kvf kvf;  /* the --kv file's replacement; kvf.sock < 0: no --kv */
@@ -144,42 +165,82 @@ static ssize_t next_line(struct local *l, int wait, char **line)
 	return -1;
 }
 
+/* The deferred event due first, or NULL. */
+static struct delayed *delayed_first(struct local *l)
+{
+	struct delayed *first = NULL;
+	for (struct delayed *d = l->delayed; d; d = d->next)
+		if (!first || d->due_ms < first->due_ms)
+			first = d;
+	return first;
+}
+
+/* Makes d the pending event (its data changes hands) and forgets it. */
+static void pend_delayed(struct local *l, struct delayed *d)
+{
+	for (struct delayed **p = &l->delayed; *p; p = &(*p)->next)
+		if (*p == d) {
+			*p = d->next;
+			break;
+		}
+	memcpy(l->pending_id, d->id, sizeof(l->pending_id));
+	l->pending_data = d->data;
+	l->pending_deferrals = d->deferrals;
+	l->pending = (struct uf_bevent){
+	    .id = l->pending_id, .queue = l->o.queue, .data = d->data, .len = d->len, .time_ms = d->time_ms};
+	free(d);
+}
+
+static int pend_input(struct local *l, const char *src, size_t len)
+{
+	l->pending_data = malloc(len + 1);
+	if (!l->pending_data)
+		return -ENOMEM;
+	memcpy(l->pending_data, src, len);
+	l->pending_data[len] = '\0';
+	l->pending_deferrals = 0;
+	snprintf(l->pending_id, sizeof(l->pending_id), "%" PRIu64, ++l->seq);
+	l->pending = (struct uf_bevent){
+	    .id = l->pending_id, .queue = l->o.queue, .data = l->pending_data, .len = len, .time_ms = uf_time_ms()};
+	return 0;
+}
+
 static int local_peek(struct uf_backend *b, uint32_t timeout_ms, const struct uf_bevent **ev)
 {
 	struct local *l = (struct local *)b;
 	/*
-	 * Local input has no idle time: a run ends when its input ends.  The
-	 * first event of a pop waits for input; the rest of the batch is
+	 * Local input has no idle time: a run ends when its input ends and no
+	 * deferred event waits.  The first event of a pop waits for input or
+	 * for the first deferred event to be due; the rest of the batch is
 	 * what is already there, so interactive input is handled line by line.
 	 */
 	(void)timeout_ms;
-	if (!l->have_pending) {
+	while (!l->have_pending) {
+		struct delayed *d = delayed_first(l);
+		uint64_t now = uf_time_ms();
 		char *src;
-		size_t len;
-		if (l->next_event < l->o.nevents) {
+		ssize_t n;
+		if (d && d->due_ms <= now) {
+			pend_delayed(l, d);
+		} else if (l->next_event < l->o.nevents) {
 			src = (char *)l->o.events[l->next_event++];
-			len = strlen(src);
-		} else {
-			ssize_t n = next_line(l, l->ninflight == 0, &src);
-			if (n < 0)
-				return 0;
-			len = (size_t)n;
+			if (pend_input(l, src, strlen(src)) < 0)
+				return -ENOMEM;
+		} else if ((n = next_line(l, l->ninflight == 0 && !d, &src)) >= 0) {
+			if (pend_input(l, src, (size_t)n) < 0)
+				return -ENOMEM;
+		} else if (!d || l->ninflight) {
+			return 0;
+		} else { /* sleep until d is due, or input comes */
+			struct pollfd p = {.fd = l->in_fd >= 0 && !l->in_eof ? l->in_fd : -1, .events = POLLIN};
+			uint64_t ms = d->due_ms - now;
+			(void)poll(&p, 1, ms > 60000 ? 60000 : (int)ms);
+			continue;
 		}
-		l->pending_data = malloc(len + 1);
-		if (!l->pending_data)
-			return -ENOMEM;
-		memcpy(l->pending_data, src, len);
-		l->pending_data[len] = '\0';
-		snprintf(l->pending_id, sizeof(l->pending_id), "%" PRIu64, ++l->seq);
-		l->pending = (struct uf_bevent){.id = l->pending_id,
-		                                .queue = l->o.queue,
-		                                .data = l->pending_data,
-		                                .len = len,
-		                                .time_ms = uf_time_ms(),
-		                                .src = l->o.source,
-		                                .src_len = l->o.source ? strlen(l->o.source) : 0,
-		                                .attrs = l->o.attrs,
-		                                .attrs_len = l->o.attrs ? strlen(l->o.attrs) : 0};
+		l->pending.src = l->o.source;
+		l->pending.src_len = l->o.source ? strlen(l->o.source) : 0;
+		l->pending.attrs = l->o.attrs;
+		l->pending.attrs_len = l->o.attrs ? strlen(l->o.attrs) : 0;
 		l->have_pending = 1;
 	}
 	*ev = &l->pending;
@@ -191,6 +252,9 @@ static void local_take(struct uf_backend *b)
 	struct local *l = (struct local *)b;
 	memcpy(l->inflight[l->ninflight].id, l->pending_id, sizeof(l->pending_id));
 	l->inflight[l->ninflight].data = l->pending_data;
+	l->inflight[l->ninflight].len = l->pending.len;
+	l->inflight[l->ninflight].time_ms = l->pending.time_ms;
+	l->inflight[l->ninflight].deferrals = l->pending_deferrals;
 	l->ninflight++;
 	l->have_pending = 0;
 	l->pending_data = NULL;
@@ -230,6 +294,8 @@ static int print_push(struct local *l, const struct uf_bpush *p)
  * {"topic":T,"qos":Q,"data":S}, a reply {"reply":"<event id>","data":S}. */
 static int print_out(struct local *l, const struct uf_bout *p)
 {
+	if (p->kind == UF_OUTPUT_DEFER) /* not an output: reported with its event */
+		return 0;
 	if (scratch_reserve(l, 64 + 6 * p->topic_len + UF_JSON_DATA_MAX(p->len)) < 0)
 		return -ENOMEM;
 	char *s = l->scratch;
@@ -357,6 +423,40 @@ static void apply_kv(struct local *l, const struct uf_bkv *k)
 		           r == -EINVAL ? "the value is not an integer" : strerror(-r));
 }
 
+/*
+ * In-flight event i was deferred: reported, and kept to be handed out
+ * again once due (its data changes hands), or failed past UF_DEFER_MAX
+ * deferrals, with the platform's reason (common/delivery.c).
+ */
+static void defer_event(struct local *l, uint32_t i, const char *reason, const struct uf_bout *outs, uint32_t nout)
+{
+	uint32_t ms = 0;
+	for (uint32_t k = 0; k < nout; k++)
+		if (outs[k].kind == UF_OUTPUT_DEFER && outs[k].event == i)
+			ms = outs[k].delay_ms;
+	struct delayed *d = l->inflight[i].deferrals < UF_DEFER_MAX ? calloc(1, sizeof(*d)) : NULL;
+	if (!d) {
+		hvt_printf(l->o.err_fd, "uf-hvt: event %s failed: %s%u times: %s; its pushes were dropped\n",
+		           l->inflight[i].id,
+		           l->inflight[i].deferrals < UF_DEFER_MAX ? "out of memory, deferred " : "deferred ",
+		           l->inflight[i].deferrals, reason);
+		free(l->inflight[i].data);
+		return;
+	}
+	memcpy(d->id, l->inflight[i].id, sizeof(d->id));
+	d->data = l->inflight[i].data;
+	d->len = l->inflight[i].len;
+	d->time_ms = l->inflight[i].time_ms;
+	d->deferrals = l->inflight[i].deferrals + 1;
+	d->due_ms = uf_time_ms() + ms;
+	d->next = l->delayed;
+	l->delayed = d;
+	hvt_printf(l->o.err_fd,
+	           "uf-hvt: event %s deferred for %u ms (deferral %u of at most %u): %s; its pushes were dropped, it "
+	           "is delivered again then\n",
+	           d->id, ms, d->deferrals, UF_DEFER_MAX, reason);
+}
+
 static int local_commit(struct uf_backend *b, const int32_t *results, const char *const *reasons, uint32_t count,
                         const struct uf_bpush *pushes, uint32_t npush, const struct uf_bkv *kvs, uint32_t nkv,
                         const struct uf_bout *outs, uint32_t nout)
@@ -370,6 +470,10 @@ static int local_commit(struct uf_backend *b, const int32_t *results, const char
 		rc = j == nout || (i < npush && pushes[i].event <= outs[j].event) ? print_push(l, &pushes[i++])
 		                                                                  : print_out(l, &outs[j++]);
 	for (uint32_t i = 0; i < count && i < l->ninflight; i++) {
+		if (results[i] == UF_RESULT_DEFERRED) {
+			defer_event(l, i, reasons && reasons[i] ? reasons[i] : "deferred", outs, nout);
+			continue;
+		}
 		if (results[i] == UF_RESULT_SKIPPED)
 			hvt_printf(l->o.err_fd,
 			           "uf-hvt: event %s was not handled: the unit exited before reaching it\n",
@@ -473,6 +577,15 @@ static void local_close(struct uf_backend *b, int ran)
 	}
 	for (uint32_t i = 0; i < l->ninflight; i++)
 		free(l->inflight[i].data);
+	while (l->delayed) {
+		struct delayed *d = l->delayed;
+		l->delayed = d->next;
+		if (ran)
+			hvt_printf(l->o.err_fd,
+			           "uf-hvt: event %s was deferred and not delivered again: the unit ended\n", d->id);
+		free(d->data);
+		free(d);
+	}
 	if (l->own_in)
 		close(l->in_fd);
 	free(l->rbuf);

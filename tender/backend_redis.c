@@ -37,6 +37,11 @@
  *   an event handed back (never handled, or handled but its commit lost to a
  *   fault of a later event): XADD uf:q:<wf>:<queue> * data .. origin .. attempt
  *   (unchanged)
+ *   a deferred event (uf_defer): the same with deferrals + 1 and its reason
+ *   (past UF_DEFER_MAX deferrals: a failed event, "deferred N times: ..")
+ *   a re-queue that waits (a deferral's delay, or --retry-delay-ms for a
+ *   failure): ZADD uf:delay:<wf>:<queue> <due ms> <the XADD, encoded> instead
+ *   of the XADD (delivery.h; unifaasd moves it to the queue when due)
  *   XACK of every event it settles, whatever its outcome
  *   HINCRBY uf:stat:<wf>:<step> <consumer> <acknowledged ok>, failed <n>,
  *   dead <n> (each only when non-zero; failed counts every failed delivery,
@@ -52,11 +57,12 @@
  * re-queue or dead-letter them as above).  KV writes a handler stages are
  * part of its event's commit; reads (GET) go to Redis at once.
  *
- * Keys touched: uf:q:<wf>:*, uf:kv:<wf>:*, uf:dlq:<wf>:*, uf:stat:<wf>:*, uf:out:mqtt:<wf> (XADD only).
+ * Keys touched: uf:q:<wf>:*, uf:kv:<wf>:*, uf:dlq:<wf>:*, uf:stat:<wf>:*, uf:delay:<wf>:* (ZADD),
+ * uf:out:mqtt:<wf> (XADD only).
  * Commands used: exactly uf_unit_commands (common/delivery.c), which the
  * workflow's Redis ACL user is granted and nothing more: AUTH, XGROUP
  * CREATE, XREADGROUP, XACK, XADD, MULTI, EXEC, GET, SET, INCRBY, DEL,
- * HINCRBY, PUBLISH (uf:reply:<wf> only; the outbox uf:out:mqtt:<wf> write only).
+ * HINCRBY, PUBLISH, ZADD (uf:reply:<wf> only; the outbox uf:out:mqtt:<wf> write only).
  * Connection: a unix socket, opened before the tender's seccomp; a password
  * comes from the environment (UF_REDIS_USER, UF_REDIS_PASSWORD), never argv.
  * On any Redis failure the backend records why in b.failed and answers -EIO;
@@ -376,8 +382,8 @@ static int append_replies(struct redis_be *r, const struct uf_entry *ents, uint3
 	int queued = 0;
 	for (uint32_t i = lo; i < hi; i++) {
 		const struct uf_entry *e = &ents[i];
-		if (!e->reply || results[i] == UF_RESULT_SKIPPED)
-			continue;
+		if (!e->reply || results[i] == UF_RESULT_SKIPPED || results[i] == UF_RESULT_DEFERRED)
+			continue; /* delivered again: its reply comes then */
 		char why[64], *own = NULL;
 		const char *body = NULL, *outcome = results[i] ? UF_REPLY_FAILED : UF_REPLY_OK;
 		size_t blen = 0;
@@ -408,6 +414,15 @@ static int append_replies(struct redis_be *r, const struct uf_entry *ents, uint3
 		free(own);
 	}
 	return queued;
+}
+
+/* The delay the DEFER output of event ev asks for (0 if it has none). */
+static uint32_t defer_ms(const struct uf_bout *outs, uint32_t nout, uint32_t ev)
+{
+	for (uint32_t k = 0; k < nout; k++)
+		if (outs[k].kind == UF_OUTPUT_DEFER && outs[k].event == ev)
+			return outs[k].delay_ms;
+	return 0;
 }
 
 /* One MULTI/EXEC: the settlement of events [lo, hi) of the batch with
@@ -453,17 +468,32 @@ static int settle_chunk(struct redis_be *r, const struct uf_entry *ents, uint32_
 			nok++;
 			continue;
 		}
-		int counted = results[i] != UF_RESULT_SKIPPED; /* a failure, or handed back unhandled */
+		int how = results[i] == UF_RESULT_SKIPPED    ? UF_SETTLE_HANDBACK
+		          : results[i] == UF_RESULT_DEFERRED ? UF_SETTLE_DEFERRED
+		                                             : UF_SETTLE_FAILED;
 		const char *reason = reasons && reasons[i] ? reasons[i] : NULL;
-		if (counted && !reason) {
+		if (how == UF_SETTLE_FAILED && !reason) {
 			snprintf(why, sizeof(why), "handler returned %d", results[i]);
 			reason = why;
 		}
-		int dead = uf_settle_cmd(&r->dv, e, counted, reason, tms, &cmd);
-		nfail += counted;
-		ndead += dead > 0;
+		if (how == UF_SETTLE_DEFERRED && !reason)
+			reason = "deferred";
+		int f = uf_settle_cmd(&r->dv, e, how, defer_ms(outs, nout, i), reason, tms, &cmd);
+		if (f < 0) { /* no memory for a delayed member: the batch stays pending */
+			rc = -ENOMEM;
+			snprintf(r->why, sizeof(r->why), "commit: out of host memory for a delayed re-queue");
+			r->b.failed = r->why;
+			break;
+		}
+		nfail += (f & UF_SETTLED_COUNTED) != 0;
+		ndead += (f & UF_SETTLED_DEAD) != 0;
 		redisAppendCommandArgv(r->c, cmd.argc, cmd.argv, cmd.len);
+		uf_cmd_release(&cmd);
 		queued++;
+	}
+	if (rc) { /* nothing was sent yet: drop what is buffered, the connection is given up */
+		free(kv_of);
+		return rc;
 	}
 	if (n) {
 		const char *argv[3 + UF_BATCH_MAX] = {"XACK", r->stream, r->group};
@@ -723,7 +753,11 @@ struct uf_backend *uf_redis_backend_open(const struct uf_redis_opts *o, char *er
 	                           .ready = redis_ready,
 	                           .close = redis_close};
 	r->b.settle_on_end = 1;
-	r->dv = (struct uf_delivery){.wf = o->workflow, .queue = o->queue, .step = o->group, .retries = o->retries};
+	r->dv = (struct uf_delivery){.wf = o->workflow,
+	                             .queue = o->queue,
+	                             .step = o->group,
+	                             .retries = o->retries,
+	                             .retry_delay_ms = o->retry_delay_ms};
 	r->wf = o->workflow;
 	r->queue = o->queue;
 	r->group = o->group;

@@ -260,14 +260,27 @@ static int parse_kvs(struct hvt *h, const uint8_t *p, uint64_t len, uint32_t nkv
 
 /* Check an output record's kind against its event: a reply (one per event)
  * or an MQTT publish of an acknowledged event, or the reason of a failed
- * one (one per event); seen[] has bit 1 for a reply, 2 for a reason.
+ * one (one per event), or the delay of a deferred one (one per event);
+ * seen[] has bit 1 for a reply, 2 for a reason, 4 for a deferral.
  * Returns 0, or -1 after ending the unit. */
 static int out_kind_ok(struct hvt *h, uint32_t i, const struct uf_rec_out *r, const int32_t *results, uint32_t count,
                        uint8_t *seen)
 {
+	if (r->kind == UF_OUTPUT_DEFER) {
+		if (r->event < count && results[r->event] == UF_RESULT_DEFERRED && !r->topic_len &&
+		    r->delay_ms <= UF_DEFER_MAX_MS && !(seen[r->event] & 4)) {
+			seen[r->event] |= 4;
+			return 0;
+		}
+		bad(h,
+		    "commit: output record %u: a deferral of event %u, which is not a deferred event of the batch, "
+		    "or with a topic, a delay over %u ms, or a second one",
+		    i, r->event, UF_DEFER_MAX_MS);
+		return -1;
+	}
 	if (r->kind == UF_OUTPUT_REASON) {
 		if (r->event < count && results[r->event] != 0 && results[r->event] != UF_RESULT_SKIPPED &&
-		    !r->topic_len && !r->qos && !(seen[r->event] & 2)) {
+		    results[r->event] != UF_RESULT_DEFERRED && !r->topic_len && !r->qos && !(seen[r->event] & 2)) {
 			seen[r->event] |= 2;
 			return 0;
 		}
@@ -336,17 +349,19 @@ static int parse_outs(struct hvt *h, const uint8_t *p, uint64_t len, uint32_t *n
 			return -1;
 		}
 		off = record_next(off, sizeof(r) + r.topic_len + 1 + r.data_len + 1, len);
-		if (r.kind == UF_OUTPUT_REASON) {
+		if (r.kind == UF_OUTPUT_REASON || r.kind == UF_OUTPUT_DEFER) {
 			if (reason_text_ok(h, i, d, r.data_len) < 0)
 				return -1;
 			reasons[r.event] = d;
-			continue;
+			if (r.kind == UF_OUTPUT_REASON)
+				continue;
 		}
 		out[n++] = (struct uf_bout){.kind = r.kind,
 		                            .event = r.event,
 		                            .topic = mqtt ? t : NULL,
 		                            .topic_len = r.topic_len,
-		                            .qos = r.qos,
+		                            .qos = r.kind == UF_OUTPUT_MQTT ? r.qos : 0,
+		                            .delay_ms = r.kind == UF_OUTPUT_DEFER ? r.delay_ms : 0,
 		                            .data = d,
 		                            .len = r.data_len};
 	}

@@ -71,6 +71,8 @@ static void usage(FILE *f)
 	        "  --consumer NAME     consumer name with --redis (default unit-PID)\n"
 	        "  --retries N         with --redis: a failed event is re-queued N times, then\n"
 	        "                      dead-lettered to uf:dlq:WORKFLOW:QUEUE (default 3)\n"
+	        "  --retry-delay-ms N  with --redis: a failed event is re-queued after N ms,\n"
+	        "                      doubled at each attempt, at most an hour (default 0)\n"
 	        "  --push-allow Q,...  the only queues pushes may go to (default: any); a push\n"
 	        "                      elsewhere fails its event\n"
 	        "  --publish FILTER    an MQTT topic filter uf_mqtt_publish may publish to\n"
@@ -344,6 +346,7 @@ enum {
 	OPT_WORKFLOW,
 	OPT_STEP,
 	OPT_RETRIES,
+	OPT_RETRY_DELAY,
 	OPT_PUSH_ALLOW,
 	OPT_CONSUMER,
 	OPT_TAP,
@@ -379,6 +382,7 @@ static const struct option long_opts[] = {
     {"workflow", required_argument, 0, OPT_WORKFLOW},
     {"step", required_argument, 0, OPT_STEP},
     {"retries", required_argument, 0, OPT_RETRIES},
+    {"retry-delay-ms", required_argument, 0, OPT_RETRY_DELAY},
     {"push-allow", required_argument, 0, OPT_PUSH_ALLOW},
     {"consumer", required_argument, 0, OPT_CONSUMER},
     {"tap", required_argument, 0, OPT_TAP},
@@ -566,6 +570,11 @@ static int parse_args(int argc, char **argv, struct hvt_options *o, struct uf_lo
 		case OPT_RETRIES:
 			if (parse_u32(optarg, &ro->retries) < 0 || ro->retries > 1000000)
 				return bad_opt("--retries", optarg, "must be a number of retries, 0..1000000");
+			break;
+		case OPT_RETRY_DELAY:
+			if (parse_u32(optarg, &ro->retry_delay_ms) < 0 || ro->retry_delay_ms > UF_DEFER_MAX_MS)
+				return bad_opt("--retry-delay-ms", optarg,
+				               "must be a number of milliseconds, 0..3600000");
 			break;
 		case OPT_PUSH_ALLOW:
 			if (parse_push_allow(optarg, o) < 0)

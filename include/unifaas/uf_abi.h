@@ -35,8 +35,11 @@
  * headers, a timeout and the event id; an image built for 3 would read the
  * records wrong and is refused; 5: a commit may carry a failed event's
  * reason (UF_OUTPUT_REASON), which a tender built for 4 would take for a
- * malformed record and end the unit: it refuses the image instead. */
-#define UF_ABI_VERSION 5u
+ * malformed record and end the unit: it refuses the image instead; 6: a
+ * commit may defer an event (UF_RESULT_DEFERRED with a UF_OUTPUT_DEFER
+ * record: uf_defer), which a tender built for 5 would take for a failure
+ * code and a malformed record. */
+#define UF_ABI_VERSION 6u
 #define UF_NOTE_NAME   "unifaas"
 #define UF_NOTE_ABI    1u
 /*
@@ -271,8 +274,21 @@ struct uf_rec_event {
  * outputs.  Any other kind, or a reason naming an acknowledged event, ends
  * the unit with UF_END_BAD_HYPERCALL.
  */
-#define UF_RESULT_OK      0
-#define UF_RESULT_SKIPPED INT32_MIN
+#define UF_RESULT_OK       0
+#define UF_RESULT_SKIPPED  INT32_MIN
+#define UF_RESULT_DEFERRED (INT32_MIN + 1) /* uf_defer: delivered again later, not a failure */
+/*
+ * A deferred event (results[i] == UF_RESULT_DEFERRED) is not committed: it
+ * stages nothing but one UF_OUTPUT_DEFER record (topic_len 0; delay_ms
+ * 0..UF_DEFER_MAX_MS; data: its reason, 1..UF_REASON_MAX bytes of UTF-8
+ * without control characters), and is delivered again no earlier than
+ * delay_ms after the commit, its attempt unchanged (common/delivery.h).  A
+ * deferred result without its record is deferred by 0 ms with the reason
+ * "deferred".  An event deferred UF_DEFER_MAX times already fails instead,
+ * with the reason "deferred N times: <reason>".
+ */
+#define UF_DEFER_MAX    100u
+#define UF_DEFER_MAX_MS 3600000u /* an hour: a longer delay is cut to it */
 struct uf_rec_push {
 	uint32_t event;     /* index into the batch */
 	uint32_t queue_len; /* bytes, without the NUL */
@@ -296,14 +312,18 @@ struct uf_hc_commit {
 #define UF_OUTPUT_REPLY    1u
 #define UF_OUTPUT_MQTT     2u
 #define UF_OUTPUT_REASON   3u
+#define UF_OUTPUT_DEFER    4u         /* the delay and reason of a deferred event */
 #define UF_REASON_MAX      1024u      /* bytes of a failure's reason */
 #define UF_OUTPUT_DATA_MAX (1u << 20) /* bytes of one output's data */
 struct uf_rec_out {
 	uint32_t kind;      /* UF_OUTPUT_*                                */
 	uint32_t event;     /* index into the batch                       */
-	uint32_t topic_len; /* MQTT: 1..65535; REPLY, REASON: 0           */
-	uint32_t qos;       /* MQTT: 0 or 1; REPLY, REASON: 0             */
-	uint64_t data_len;  /* <= UF_OUTPUT_DATA_MAX, without the NUL     */
+	uint32_t topic_len; /* MQTT: 1..65535; REPLY, REASON, DEFER: 0    */
+	union {
+		uint32_t qos;      /* MQTT: 0 or 1; REPLY, REASON: 0      */
+		uint32_t delay_ms; /* DEFER: 0..UF_DEFER_MAX_MS          */
+	};
+	uint64_t data_len; /* <= UF_OUTPUT_DATA_MAX, without the NUL     */
 };
 
 /* UF_HC_TOPIC: may this unit publish on topic [topic, +topic_len)?  ret 0

@@ -114,6 +114,24 @@ void uf_fail(uf_ctx *ctx);
 int uf_fail_reason(uf_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
+ * "Not now: deliver this event again in delay_ms."  The current event is
+ * not committed (its pushes, KV writes, replies and publishes are dropped,
+ * as for a failure) and is delivered again no earlier than delay_ms from
+ * now (cut to UF_DEFER_MAX_MS, an hour), to this step, with the same id and
+ * data; the unit goes on with its other events meanwhile.  It is not a
+ * failed delivery: its attempt is unchanged and it does not count towards
+ * `retries`.  The reason, printf-style and cleaned as uf_fail_reason's,
+ * is recorded on the delayed entry (`unifaas events`).  An event may be
+ * deferred UF_DEFER_MAX (100) times; the next uf_defer fails it instead,
+ * with the reason "deferred 100 times: <reason>" (retried or dead-lettered
+ * as any failure).  A deferred event stays deferred whatever the handler
+ * then does or returns.  Typical use: an HTTP 429 with Retry-After.
+ * `unifaas run` prints the deferral and delivers the event again after the
+ * delay, within the run.  Returns 0, or -EINVAL outside an event.
+ */
+int uf_defer(uf_ctx *ctx, uint32_t delay_ms, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
  * Key-value store, namespaced per workflow.  Keys are UTF-8 text (1..512
  * bytes, no NUL); values are byte strings.
  * Writes (set, del, incr) made while handling an event are staged and

@@ -257,5 +257,18 @@ int main(int argc, char **argv)
 	off = out_rec(&s, H(0x2400), UF_OUTPUT_REASON, 1, "", 0, "two\nlines");
 	commit_outs(&s, H(0x80), 2, one_failed, off, 1);
 	emit("commit-reason-control", &s);
+
+	/* ABI 6: a deferred event (uf_defer) beside an acknowledged one's reply */
+	int32_t one_deferred[2] = {0, UF_RESULT_DEFERRED};
+	pop(&s, H(0x40), H(0x1000), 4096, 2);
+	off = out_rec(&s, H(0x2400), UF_OUTPUT_REPLY, 0, "", 0, "{\"ok\":true}");
+	off += out_rec(&s, H(0x2400) + off, UF_OUTPUT_DEFER, 1, "", 300, "429 Retry-After 0.3");
+	commit_outs(&s, H(0x80), 2, one_deferred, off, 2);
+	emit("commit-defer", &s);
+	/* malformed: a deferral of an acknowledged event */
+	pop(&s, H(0x40), H(0x1000), 4096, 2);
+	off = out_rec(&s, H(0x2400), UF_OUTPUT_DEFER, 0, "", 300, "not deferred");
+	commit_outs(&s, H(0x80), 2, one_deferred, off, 1);
+	emit("commit-defer-acked", &s);
 	return 0;
 }

@@ -121,6 +121,7 @@ int main(void)
 	CHECK("fail-reason-long", uf_fail_reason(ctx, "%s", e_acute) == 0);
 	CHECK("pop-drained", uf_pop(ctx, &ev, 0) == 0);
 	CHECK("fail-reason-outside-event", uf_fail_reason(ctx, "x") == -EINVAL);
+	CHECK("defer-outside-event", uf_defer(ctx, 10, "x") == -EINVAL);
 	uf_http_resp resp = {0};
 	uf_http_req req = {.method = "GET", .url = "https://example.invalid/"};
 	CHECK("http-enosys", uf_http(ctx, &req, &resp) == -ENOSYS);

@@ -320,8 +320,8 @@ grep -q '^{"units": *\[' "$W/ps-json.out" && pass ps-json-is-api || fail ps-json
 count() { [ "$(U kv get clitest fdc-count 2>/dev/null)" = 25003 ]; }
 wait_for 60 count && pass events-handled || fail events-handled "fdc-count $(U kv get clitest fdc-count 2>&1)"
 expect queues 0 '' U queues
-grep -Eq '^WORKFLOW +QUEUE +WAITING +PENDING +ENTRIES +DEAD$' "$W/queues.out" &&
-	grep -Eq '^clitest +door +0 +0 +25003 +0$' "$W/queues.out" && grep -Eq '^clitest +door-opens +[-0-9]+ +0 +25003 ' "$W/queues.out" &&
+grep -Eq '^WORKFLOW +QUEUE +WAITING +PENDING +DELAYED +ENTRIES +DEAD$' "$W/queues.out" &&
+	grep -Eq '^clitest +door +0 +0 +0 +25003 +0$' "$W/queues.out" && grep -Eq '^clitest +door-opens +[-0-9]+ +0 +0 +25003 ' "$W/queues.out" &&
 	pass queues-table || fail queues-table "$(cat "$W/queues.out")"
 expect queues-json 0 '' U queues --json
 grep -q '^{"queues": *\[' "$W/queues-json.out" && pass queues-json-is-api || fail queues-json-is-api "$(cat "$W/queues-json.out")"

@@ -175,7 +175,7 @@ q={x["queue"]:x for x in json.load(open(sys.argv[1]))["queues"] if x["workflow"]
 assert q["in"]["waiting"]==0 and q["in"]["entries"]>q["out"]["entries"] and q["out"]["waiting"] is None, q' "$W/q.json" &&
 	pass queues-waiting-vs-entries || fail queues-waiting-vs-entries "$(cat "$W/q.json")"
 U queues >"$W/q.out"
-head -1 "$W/q.out" | grep -Eq '^WORKFLOW +QUEUE +WAITING +PENDING +ENTRIES +DEAD$' && grep -Eq '^ins +out +- +0 +[0-9]+ +0$' "$W/q.out" &&
+head -1 "$W/q.out" | grep -Eq '^WORKFLOW +QUEUE +WAITING +PENDING +DELAYED +ENTRIES +DEAD$' && grep -Eq '^ins +out +- +0 +0 +[0-9]+ +0$' "$W/q.out" &&
 	pass queues-table || fail queues-table "$(cat "$W/q.out")"
 
 # --- logs: time stamps, --tail, --since, the whole log -------------------------------

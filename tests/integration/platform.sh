@@ -21,7 +21,7 @@ else
 fi
 [ "$(R XLEN uf:q:eval:door-opens)" = 1000 ] && pass chained-pushes || fail chained-pushes "door-opens $(R XLEN uf:q:eval:door-opens)"
 U ps | grep -q '^eval' && pass ps-shows-units || fail ps-shows-units "$(U ps)"
-U queues | grep -Eq '^eval +fridge-door +0 +0 +1000 +0' && pass queues-table || fail queues-table "$(U queues)"
+U queues | grep -Eq '^eval +fridge-door +0 +0 +0 +1000 +0' && pass queues-table || fail queues-table "$(U queues)"
 U logs eval/door-log | grep -Eq '^20[0-9-]{8}T[0-9:]{8}\.[0-9]{3}Z eval\.door-log\.[0-9]+ \| door-log: event' && pass logs-prefixed ||
 	fail logs-prefixed "$(U logs eval/door-log | head -3)"
 # scale to zero after idle_ms (2 s)

@@ -13,7 +13,7 @@ rc=$?
 for c in printf-float strtod libm qsort malloc realloc malloc-3MiB calloc-zeroed-after-free clock_gettime time \
 	nanosleep getrandom errno-tls thread-local getenv getenv-absent jsmn kv-incr kv-incr-again kv-set kv-get \
 	kv-get-small kv-incr-nonint kv-del kv-bad-key push-outside-event pop push-bad-queue push pop-second \
-	pop-third fail-reason pop-fourth fail-reason-long pop-drained fail-reason-outside-event http-enosys; do
+	pop-third fail-reason pop-fourth fail-reason-long pop-drained fail-reason-outside-event defer-outside-event http-enosys; do
 	grep -qx "ok $c" "$UF_TMP/err" && pass "$c" || fail "$c" "$(grep -m1 FAIL "$UF_TMP/err")"
 done
 # pushes of the failed second event must not appear; the first's must

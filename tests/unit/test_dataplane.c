@@ -1018,6 +1018,37 @@ static void test_commit_reason(void **state)
 	free(err);
 }
 
+/* A deferred event (ABI 6, uf_defer): nothing of it is committed, the local
+ * backend reports it and hands it out again when due, with its id and
+ * data; a deferral without its record is 0 ms, "deferred". */
+static void test_commit_defer(void **state)
+{
+	struct uft_fx *fx = *state;
+	assert_int_equal(pop(fx, BUF, 4096, 3).count, 3);
+	uint64_t pl = stage(fx, PUSH, 1, "out", "p1", 2);
+	uint64_t ol = stage_out(fx, OUTS, UF_OUTPUT_DEFER, 0, "", 0, "429 Retry-After 0");
+	int32_t res[3] = {UF_RESULT_DEFERRED, 0, UF_RESULT_DEFERRED};
+	struct uf_hc_commit c = commit_outs(fx, 3, res, PUSH, pl, 1, OUTS, ol, 1);
+	assert_running(fx);
+	assert_int_equal(c.ret, 0);
+	assert_out(fx, "{\"queue\":\"out\",\"data\":\"p1\"}\n");
+	char *err = uft_slurp(fx->err, NULL);
+	if (!strstr(err, "event 1 deferred for 0 ms (deferral 1 of at most 100): 429 Retry-After 0;") ||
+	    !strstr(err, "event 3 deferred for 0 ms (deferral 1 of at most 100): deferred;") || strstr(err, "failed"))
+		fail_msg("deferral report: \"%s\"", err);
+	free(err);
+	struct uf_hc_pop p = pop(fx, BUF, 4096, 3); /* both again (due at once), oldest due first or not */
+	assert_int_equal(p.status, UF_POP_OK);
+	assert_int_equal(p.count, 2);
+	struct rec a, b;
+	uint64_t off = parse_rec(G(fx, BUF), &a);
+	parse_rec(G(fx, BUF + off), &b);
+	int first_is_1 = !strcmp(a.id, "1");
+	assert_string_equal(first_is_1 ? a.data : b.data, "alpha");
+	assert_string_equal(first_is_1 ? b.id : a.id, "3");
+	assert_string_equal(first_is_1 ? b.data : a.data, "gamma");
+}
+
 /* A publish on a topic no filter allows, staged without asking (UF_HC_TOPIC),
  * fails its event at commit: nothing of it is written. */
 static void test_commit_publish_not_allowed(void **state)
@@ -1110,6 +1141,13 @@ enum {
 	O_REASON_CONTROL,
 	O_REASON_UTF8,
 	O_REASON_LONG,
+	O_DEFER_ACKED,
+	O_DEFER_FAILED,
+	O_DEFER_TWICE,
+	O_DEFER_TOPIC,
+	O_DEFER_TOO_LONG,
+	O_DEFER_EMPTY,
+	O_REASON_DEFERRED,
 	O_COUNT
 };
 static const char *const omal_name[O_COUNT] = {"an output of a failed event",
@@ -1132,7 +1170,14 @@ static const char *const omal_name[O_COUNT] = {"an output of a failed event",
                                                "an empty reason",
                                                "a reason with a newline",
                                                "a reason that is not UTF-8",
-                                               "a reason over UF_REASON_MAX"};
+                                               "a reason over UF_REASON_MAX",
+                                               "a deferral of an acknowledged event",
+                                               "a deferral of a failed event",
+                                               "two deferrals for one event",
+                                               "a deferral with a topic",
+                                               "a deferral over UF_DEFER_MAX_MS",
+                                               "a deferral without a reason",
+                                               "a failure's reason for a deferred event"};
 
 /* Every malformed output record ends the unit with UF_END_BAD_HYPERCALL and
  * writes nothing (not even the well-formed records before it). */
@@ -1160,7 +1205,7 @@ static void test_commit_outputs_malformed(void **state)
 			r->event = 2;
 			break;
 		case O_KIND:
-			r->kind = 4;
+			r->kind = 99;
 			break;
 		case O_REPLY_TOPIC:
 			r->kind = UF_OUTPUT_REPLY;
@@ -1193,7 +1238,17 @@ static void test_commit_outputs_malformed(void **state)
 			outs = UFT_MEM - 16;
 			break;
 		}
-		if (m >= O_REASON_ACKED) { /* the second record: event 1's reason */
+		if (m >= O_DEFER_ACKED) { /* the second record: event 1's deferral */
+			res[1] = m == O_DEFER_ACKED ? 0 : m == O_DEFER_FAILED ? 1 : UF_RESULT_DEFERRED;
+			uint32_t kind = m == O_REASON_DEFERRED ? UF_OUTPUT_REASON : UF_OUTPUT_DEFER;
+			ol = first + stage_out(&fx, OUTS + first, kind, 1, m == O_DEFER_TOPIC ? "t" : "",
+			                       m == O_DEFER_TOO_LONG ? UF_DEFER_MAX_MS + 1 : 10,
+			                       m == O_DEFER_EMPTY ? "" : "429");
+			if (m == O_DEFER_TWICE) {
+				ol += stage_out(&fx, OUTS + ol, UF_OUTPUT_DEFER, 1, "", 5, "again");
+				nout = 3;
+			}
+		} else if (m >= O_REASON_ACKED) { /* the second record: event 1's reason */
 			static char long_reason[UF_REASON_MAX + 2];
 			memset(long_reason, 'a', UF_REASON_MAX + 1);
 			const char *why = m == O_REASON_EMPTY     ? ""
@@ -1565,6 +1620,7 @@ int main(void)
 	    T(test_commit_push_not_granted),
 	    T(test_commit_outputs),
 	    T(test_commit_reason),
+	    T(test_commit_defer),
 	    T(test_commit_publish_not_allowed),
 	    T(test_topic_call),
 	    cmocka_unit_test(test_commit_outputs_malformed),

@@ -232,16 +232,17 @@ static void settle_commands(void **state)
 	struct uf_entry e;
 	struct uf_cmd c;
 	entry_5_1(&e);
-	assert_int_equal(uf_settle_cmd(&d, &e, 1, "boom", 42, &c), 0); /* attempt 2 <= 2 retries */
+	assert_int_equal(uf_settle_cmd(&d, &e, 1, 0, "boom", 42, &c), UF_SETTLED_COUNTED); /* attempt 2 <= 2 retries */
 	assert_string_equal(joined(&c), "XADD uf:q:eval:in * data open origin 1-0 attempt 2 reason boom");
-	assert_int_equal(uf_settle_cmd(&d, &e, 0, NULL, 42, &c), 0); /* handed back: unchanged */
+	assert_int_equal(uf_settle_cmd(&d, &e, 0, 0, NULL, 42, &c), 0); /* handed back: unchanged */
 	assert_string_equal(joined(&c), "XADD uf:q:eval:in * data open origin 1-0 attempt 1");
 	uf_entry_field(&e, "attempt", 7, "2", 1);
-	assert_int_equal(uf_settle_cmd(&d, &e, 1, "boom", 1796000000123ull, &c), 1);
+	assert_int_equal(uf_settle_cmd(&d, &e, 1, 0, "boom", 1796000000123ull, &c),
+	                 UF_SETTLED_DEAD | UF_SETTLED_COUNTED);
 	assert_string_equal(
 	    joined(&c),
 	    "XADD uf:dlq:eval:in * data open origin 1-0 attempts 3 step fdc reason boom time 1796000000123");
-	assert_int_equal(uf_settle_cmd(&d, &e, 0, "stopped", 42, &c), 0); /* not counted: never dead */
+	assert_int_equal(uf_settle_cmd(&d, &e, 0, 0, "stopped", 42, &c), 0); /* not counted: never dead */
 	assert_int_equal(uf_push_cmd("eval", "out", 3, "x y", 3, &c), 0);
 	assert_string_equal(joined(&c), "XADD uf:q:eval:out * data x y");
 	assert_int_equal(uf_ack_cmd(&d, "5-1", &c), 0);
@@ -276,28 +277,162 @@ static void settle_eval_commands(void **state)
 	assert_int_equal(s.len[1], strlen(uf_settle_script));
 	assert_non_null(strstr(uf_settle_script,
 	                       "if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1) == 0 then return 0"));
-	assert_string_equal(joined_eval(&s), "EVAL 3 uf:q:eval:in uf:q:eval:in uf:stat:eval:fdc fdc 5-1 8 data open "
-	                                     "origin 1-0 attempt 2 reason unit died failed");
+	assert_string_equal(joined_eval(&s), "EVAL 3 uf:q:eval:in uf:q:eval:in uf:stat:eval:fdc fdc 5-1 XADD 9 * data "
+	                                     "open origin 1-0 attempt 2 reason unit died failed");
 	assert_int_equal(s.dead, 0);
 	assert_int_equal(s.attempt, 2);
 	uf_entry_field(&e, "attempt", 7, "2", 1); /* past the retries: dead letter, counted twice */
 	assert_int_equal(uf_settle_eval_cmd(&d, &e, 1, "unit died", 1796000000123ull, &s), 0);
 	assert_string_equal(joined_eval(&s),
-	                    "EVAL 3 uf:q:eval:in uf:dlq:eval:in uf:stat:eval:fdc fdc 5-1 12 data open origin 1-0 "
-	                    "attempts 3 step fdc reason unit died time 1796000000123 failed dead");
+	                    "EVAL 3 uf:q:eval:in uf:dlq:eval:in uf:stat:eval:fdc fdc 5-1 XADD 13 * data open origin "
+	                    "1-0 attempts 3 step fdc reason unit died time 1796000000123 failed dead");
 	assert_int_equal(s.dead, 1);
 	assert_int_equal(s.attempt, 3);
 	assert_int_equal(uf_settle_eval_cmd(&d, &e, 0, "stopped", 42, &s), 0); /* not counted: no counter */
-	assert_string_equal(joined_eval(&s), "EVAL 3 uf:q:eval:in uf:q:eval:in uf:stat:eval:fdc fdc 5-1 8 data open "
-	                                     "origin 1-0 attempt 2 reason stopped");
+	assert_string_equal(joined_eval(&s), "EVAL 3 uf:q:eval:in uf:q:eval:in uf:stat:eval:fdc fdc 5-1 XADD 9 * data "
+	                                     "open origin 1-0 attempt 2 reason stopped");
 	uf_entry_init(&e, "6-0"); /* no data: no event, only acknowledged */
 	assert_int_equal(uf_settle_eval_cmd(&d, &e, 1, "unit died", 42, &s), 0);
-	assert_string_equal(joined_eval(&s), "EVAL 3 uf:q:eval:in uf:q:eval:in uf:stat:eval:fdc fdc 6-0 0");
+	assert_string_equal(joined_eval(&s), "EVAL 3 uf:q:eval:in uf:q:eval:in uf:stat:eval:fdc fdc 6-0 XADD 0");
 	char big[UF_QUEUE_MAX * 3];
 	memset(big, 'q', sizeof(big) - 1);
 	big[sizeof(big) - 1] = 0;
 	d.queue = big; /* a key that does not fit */
 	assert_int_equal(uf_settle_eval_cmd(&d, &e, 1, "unit died", 42, &s), -1);
+}
+
+/* A deferral (uf_defer): not counted, deferrals + 1, the reason kept, and
+ * the re-queue waits in uf:delay:<wf>:<queue> scored by its due time; past
+ * UF_DEFER_MAX it is a counted failure "deferred N times: ...". */
+static void settle_deferred(void **state)
+{
+	(void)state;
+	struct uf_delivery d = {.wf = "eval", .queue = "in", .step = "fdc", .retries = 2};
+	struct uf_entry e;
+	struct uf_cmd c, x;
+	const char *why;
+	entry_5_1(&e);
+	assert_int_equal(uf_settle_cmd(&d, &e, UF_SETTLE_DEFERRED, 300, "429", 1000, &c), UF_SETTLED_LATER);
+	assert_int_equal(c.argc, 4);
+	assert_string_equal(c.argv[0], "ZADD");
+	assert_string_equal(c.argv[1], "uf:delay:eval:in");
+	assert_string_equal(c.argv[2], "1300");
+	assert_int_equal(uf_delay_decode("eval", "in", c.argv[3], c.len[3], &x, &why), 0);
+	assert_string_equal(joined(&x), "XADD uf:q:eval:in * data open origin 1-0 attempt 1 deferrals 1 reason 429");
+	uf_cmd_release(&c);
+	/* no delay: a re-queue at once, still a deferral */
+	assert_int_equal(uf_settle_cmd(&d, &e, UF_SETTLE_DEFERRED, 0, "now", 1000, &c), 0);
+	assert_string_equal(joined(&c), "XADD uf:q:eval:in * data open origin 1-0 attempt 1 deferrals 1 reason now");
+	/* a delay past the cap is cut to it */
+	assert_int_equal(uf_settle_cmd(&d, &e, UF_SETTLE_DEFERRED, UINT32_MAX, "x", 1000, &c), UF_SETTLED_LATER);
+	assert_string_equal(c.argv[2], "3601000");
+	uf_cmd_release(&c);
+	/* the UF_DEFER_MAX+1st deferral fails */
+	e.deferrals = UF_DEFER_MAX;
+	assert_int_equal(uf_settle_cmd(&d, &e, UF_SETTLE_DEFERRED, 300, "429", 1000, &c), UF_SETTLED_COUNTED);
+	assert_string_equal(
+	    joined(&c),
+	    "XADD uf:q:eval:in * data open origin 1-0 attempt 2 deferrals 100 reason deferred 100 times: 429");
+	e.attempt = 2;
+	assert_int_equal(uf_settle_cmd(&d, &e, UF_SETTLE_DEFERRED, 300, "429", 1000, &c),
+	                 UF_SETTLED_COUNTED | UF_SETTLED_DEAD);
+	assert_string_equal(joined(&c), "XADD uf:dlq:eval:in * data open origin 1-0 attempts 3 deferrals 100 step fdc "
+	                                "reason deferred 100 times: 429 time 1000");
+	/* deferrals are read back from an entry */
+	uf_entry_field(&e, "deferrals", 9, "7", 1);
+	assert_int_equal(e.deferrals, 7);
+}
+
+/* retry_delay_ms: a counted failure waits base * 2^(attempt-1), capped; a
+ * dead letter and a hand-back never wait. */
+static void settle_retry_delay(void **state)
+{
+	(void)state;
+	assert_int_equal(uf_retry_delay_ms(100, 1), 100);
+	assert_int_equal(uf_retry_delay_ms(100, 2), 200);
+	assert_int_equal(uf_retry_delay_ms(100, 4), 800);
+	assert_int_equal(uf_retry_delay_ms(0, 5), 0);
+	assert_int_equal(uf_retry_delay_ms(1000, 40), UF_DEFER_MAX_MS);
+	assert_int_equal(uf_retry_delay_ms(UF_DEFER_MAX_MS, 1), UF_DEFER_MAX_MS);
+	struct uf_delivery d = {.wf = "w", .queue = "q", .step = "s", .retries = 3, .retry_delay_ms = 250};
+	struct uf_entry e;
+	struct uf_cmd c;
+	entry_5_1(&e); /* attempt 1: this failure makes 2 -> 500 ms */
+	assert_int_equal(uf_settle_cmd(&d, &e, UF_SETTLE_FAILED, 0, "boom", 10000, &c),
+	                 UF_SETTLED_COUNTED | UF_SETTLED_LATER);
+	assert_string_equal(c.argv[0], "ZADD");
+	assert_string_equal(c.argv[2], "10500");
+	uf_cmd_release(&c);
+	assert_int_equal(uf_settle_cmd(&d, &e, UF_SETTLE_HANDBACK, 0, NULL, 10000, &c), 0);
+	assert_string_equal(c.argv[0], "XADD");
+	e.attempt = 3;
+	assert_int_equal(uf_settle_cmd(&d, &e, UF_SETTLE_FAILED, 0, "boom", 10000, &c),
+	                 UF_SETTLED_COUNTED | UF_SETTLED_DEAD);
+	assert_string_equal(c.argv[1], "uf:dlq:w:q");
+	/* the daemon's settle of a dead unit's event waits the same way */
+	struct uf_settle_eval s;
+	e.attempt = 0;
+	assert_int_equal(uf_settle_eval_cmd(&d, &e, 1, "unit died", 10000, &s), 0);
+	assert_int_equal(s.settled, UF_SETTLED_COUNTED | UF_SETTLED_LATER);
+	assert_string_equal(s.argv[4], "uf:delay:w:q");
+	assert_string_equal(s.argv[8], "ZADD");
+	assert_string_equal(s.argv[9], "2");
+	assert_string_equal(s.argv[10], "10250");
+	uf_cmd_release(&s.add);
+}
+
+/* The member encoding: what uf_settle_cmd's XADD holds comes back byte for
+ * byte (binary data, every edge field); anything else is refused with why. */
+static void delay_member_encoding(void **state)
+{
+	(void)state;
+	struct uf_entry e;
+	struct uf_cmd c, x;
+	const char *why;
+	struct uf_delivery d = {.wf = "w", .queue = "q", .step = "s", .retries = 3};
+	uf_entry_init(&e, "9-3");
+	uf_entry_field(&e, "data", 4, "a,b:\0c", 6);
+	uf_entry_field(&e, "src", 3, "t/1", 3);
+	uf_entry_field(&e, "attrs", 5, "{\"a\":1}", 7);
+	uf_entry_field(&e, "reply", 5, "tok", 3);
+	struct uf_cmd now;
+	assert_int_equal(uf_settle_cmd(&d, &e, UF_SETTLE_DEFERRED, 0, "r", 1, &now), 0);
+	assert_int_equal(uf_settle_cmd(&d, &e, UF_SETTLE_DEFERRED, 5, "r", 1, &c), UF_SETTLED_LATER);
+	assert_int_equal(uf_delay_decode("w", "q", c.argv[3], c.len[3], &x, &why), 0);
+	assert_null(x.member); /* points into the member: nothing to release */
+	assert_int_equal(x.argc, now.argc);
+	for (int i = 0; i < x.argc; i++) {
+		assert_int_equal(x.len[i], now.len[i]);
+		assert_memory_equal(x.argv[i], now.argv[i], now.len[i]);
+	}
+	assert_memory_equal(c.argv[3], "uf1:3:9-3,4:data,6:a,b:\0c,", 26);
+	/* a cut inside a part is refused (one after a whole pair is a shorter
+	 * member), and so is garbage */
+	for (size_t n = 0; n < c.len[3]; n++)
+		if ((n == 0 || c.argv[3][n - 1] != ',') && uf_delay_decode("w", "q", c.argv[3], n, &x, &why) == 0)
+			fail_msg("a cut at %zu decodes: %.*s", n, (int)n, c.argv[3]);
+	const char *bad[] = {"",
+	                     "uf2:3:9-3,4:data,1:x,",
+	                     "uf1:0:,4:data,1:x,",
+	                     "uf1:3:9-3,",              /* no fields */
+	                     "uf1:3:9-3,4:data,",       /* a field without a value */
+	                     "uf1:3:9-3,4:evil,1:x,",   /* an unknown field */
+	                     "uf1:3:9-3,6:origin,1:x,", /* data not first */
+	                     "uf1:3:9-3,4:data,01:x,",  /* a leading zero */
+	                     "uf1:3:9-3,4:data,99999999999999999999:x,",
+	                     "uf1:3:9-3,4:data,1:x;", /* no comma */
+	                     "uf1:3:9-3,4:data,1:x,trailing"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		why = NULL;
+		assert_int_equal(uf_delay_decode("w", "q", bad[i], strlen(bad[i]), &x, &why), -1);
+		assert_non_null(why);
+	}
+	/* names are checked: the key is made here, never taken from the member */
+	assert_int_equal(uf_delay_decode("w", "a:b", c.argv[3], c.len[3], &x, &why), -1);
+	assert_int_equal(uf_delay_decode("w*", "q", c.argv[3], c.len[3], &x, &why), -1);
+	uf_cmd_release(&c);
+	/* the move script removes before it adds, and only adds what it removed */
+	assert_non_null(strstr(uf_delay_move_script, "if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end"));
 }
 
 /* The one clock of event times is the epoch in ms (a dead letter's time). */
@@ -311,8 +446,8 @@ static void event_time_is_epoch_ms(void **state)
 static void unit_commands_are_what_units_send(void **state)
 {
 	(void)state;
-	const char *want[] = {"auth", "xgroup|create", "xreadgroup", "xadd", "xack",    "multi",  "exec",
-	                      "get",  "set",           "incrby",     "del",  "hincrby", "publish"};
+	const char *want[] = {"auth", "xgroup|create", "xreadgroup", "xadd", "xack",    "multi",   "exec",
+	                      "get",  "set",           "incrby",     "del",  "hincrby", "publish", "zadd"};
 	assert_int_equal(UF_UNIT_NCOMMANDS, sizeof(want) / sizeof(*want));
 	for (size_t i = 0; i < UF_UNIT_NCOMMANDS; i++)
 		assert_string_equal(uf_unit_commands[i], want[i]);
@@ -552,7 +687,7 @@ static void edge_fields_kept(void **state)
 	uf_entry_field(&e, "reply", 5, "tok", 3);
 	struct uf_delivery d = {.wf = "w", .queue = "q", .step = "s", .retries = 1};
 	struct uf_cmd c;
-	assert_int_equal(uf_settle_cmd(&d, &e, 1, "boom", 5, &c), 0);
+	assert_int_equal(uf_settle_cmd(&d, &e, 1, 0, "boom", 5, &c), UF_SETTLED_COUNTED);
 	int src = 0, reply = 0;
 	for (int i = 0; i + 1 < c.argc; i++) {
 		src |= c.len[i] == 3 && !memcmp(c.argv[i], "src", 3) && c.len[i + 1] == 25;
@@ -560,7 +695,7 @@ static void edge_fields_kept(void **state)
 	}
 	assert_true(src && reply);
 	e.attempt = 1;
-	assert_int_equal(uf_settle_cmd(&d, &e, 1, "boom", 5, &c), 1);
+	assert_int_equal(uf_settle_cmd(&d, &e, 1, 0, "boom", 5, &c), UF_SETTLED_DEAD | UF_SETTLED_COUNTED);
 	src = reply = 0;
 	for (int i = 0; i + 1 < c.argc; i++) {
 		src |= c.len[i] == 3 && !memcmp(c.argv[i], "src", 3);
@@ -583,6 +718,9 @@ int main(void)
 	    cmocka_unit_test(entry_fields_parsed_once),
 	    cmocka_unit_test(settle_commands),
 	    cmocka_unit_test(settle_eval_commands),
+	    cmocka_unit_test(settle_deferred),
+	    cmocka_unit_test(settle_retry_delay),
+	    cmocka_unit_test(delay_member_encoding),
 	    cmocka_unit_test(event_time_is_epoch_ms),
 	    cmocka_unit_test(unit_commands_are_what_units_send),
 	    cmocka_unit_test(config_precedence),

@@ -1,0 +1,250 @@
+#!/usr/bin/env bash
+# Delayed retries (common/delivery.h): uf_defer ("not now, in N ms") and the
+# manifest's retry_delay_ms, against a real platform (Redis, unifaasd,
+# tenders) and in `unifaas run`.  A deferred or delayed event waits in
+# uf:delay:<wf>:<queue> and unifaasd's mover (daemon/delay.c) queues it
+# again when due: it must not block the unit's other events, must keep its
+# attempt and fields, must survive `unifaas down`/`up`, and must be bounded.
+# Function: tests/platform/defer_fn.c (times measured from the event's time).
+. "$(dirname "$0")/../lib.sh"
+. "$UF_TOP/tests/platform/lib.sh"
+
+fn=$(build_guest "$UF_TOP/tests/platform/defer_fn.c") || {
+	fail build "defer_fn.c did not build"
+	exit 0
+}
+
+# ---- unifaas run: the deferral is printed and the event delivered again
+# after the delay, within the run; the other events go first; what the
+# deferred attempt staged never appears
+timed "$UNIFAAS" run "$fn" --event wait:300:a --event x >"$UF_TMP/run.out" 2>"$UF_TMP/run.err"
+rc=$?
+if [ $rc -eq 0 ] && [ "$(sed -n 1p "$UF_TMP/run.out" | cut -c1-26)" = '{"queue":"done","data":"x ' ] &&
+	grep -q '"data":"a [0-9]*"' "$UF_TMP/run.out" && ! grep -q staged "$UF_TMP/run.out" &&
+	grep -qE '^uf-hvt: event 1 deferred for [0-9]+ ms \(deferral 1 of at most 100\): not before 300 ms;' \
+		"$UF_TMP/run.err" && [ "$TIMED_MS" -ge 300 ]; then
+	el=$(sed -n 's/.*"data":"a \([0-9]*\)".*/\1/p' "$UF_TMP/run.out")
+	[ "$el" -ge 300 ] && pass run-defer-redelivered || fail run-defer-redelivered "a handled after $el ms"
+else
+	fail run-defer-redelivered "status $rc in $TIMED_MS ms: $(cat "$UF_TMP/run.out" "$UF_TMP/run.err" | tr '\n' ' ')"
+fi
+"$UNIFAAS" run "$fn" --event always:z >"$UF_TMP/max.out" 2>"$UF_TMP/max.err"
+n=$(grep -c 'deferred for 1 ms' "$UF_TMP/max.err")
+[ "$n" = 100 ] && grep -qxF 'uf-hvt: event 1 failed: deferred 100 times: busy z; its pushes were dropped' "$UF_TMP/max.err" &&
+	pass run-defer-max || fail run-defer-max "$n deferrals: $(tail -n 2 "$UF_TMP/max.err" | tr '\n' ' ')"
+
+plat_suite_up
+m=$(manifest d <<EOF
+name: d
+functions:
+  s:
+    image: $fn
+    listen: in
+    push: [done]
+    retries: 3
+    retry_delay_ms: 200
+    scale: { max_units: 1, grace_ms: 0, idle_ms: 5000 }
+  m:
+    image: $fn
+    listen: max
+    retries: 0
+    scale: { max_units: 1, grace_ms: 0 }
+  h:
+    image: $fn
+    listen: hold
+    push: [done]
+    retries: 3
+    retry_delay_ms: 1500
+    timeout_ms: 60000
+    scale: { max_units: 1, grace_ms: 0 }
+  lazy:
+    image: $fn
+    listen: lazy
+    push: [done]
+    scale: { max_units: 1, grace_ms: 0, idle_ms: 200 }
+EOF
+)
+U deploy "$m" >"$UF_TMP/deploy.out" 2>&1 || fail deploy "$(cat "$UF_TMP/deploy.out")"
+
+# done TAG: the elapsed ms the function pushed for TAG ("" if not yet)
+done_ms() { R --raw XRANGE uf:q:d:done - + | awk -v t="$1" '$1==t{print $2; exit}'; }
+has_done() { [ -n "$(done_ms "$1")" ]; }
+delayed() { R ZCARD "uf:delay:d:$1"; }
+delayed_is() { [ "$(delayed "$1")" = "$2" ]; }
+queues_delayed() { # QUEUE: `unifaas queues`'s delayed count for d/QUEUE
+	U queues --json | python3 -c "import json,sys; print([q.get('delayed') for q in json.load(sys.stdin)['queues'] if q['workflow']=='d' and q['queue']=='$1'][0])"
+}
+# entry QUEUE DATA FIELD: the FIELD of the newest entry of QUEUE whose data is DATA
+entry_field() {
+	R --raw XREVRANGE "uf:q:d:$1" + - | python3 -c "
+import sys
+lines = sys.stdin.read().split('\n')
+i = 0
+while i < len(lines) and lines[i]:
+    j = i + 1
+    f = {}
+    while j + 1 < len(lines) and not (lines[j].count('-') == 1 and lines[j].replace('-', '').isdigit()):
+        f[lines[j]] = lines[j + 1]
+        j += 2
+    if f.get('data') == sys.argv[1]:
+        print(f.get(sys.argv[2], '-'))
+        break
+    i = j
+" "$2" "$3"
+}
+
+# ---- a deferral does not block the unit's other events, waits at least its
+# delay, keeps its attempt, drops what the deferred attempt staged, and is
+# handled once
+printf 'wait:300:a\nb1\nb2\n' | U push d in >/dev/null
+if wait_for 20 has_done a && wait_for 5 has_done b2; then
+	a=$(done_ms a) b1=$(done_ms b1) b2=$(done_ms b2)
+	if [ "$a" -ge 300 ] && [ "$b1" -lt 300 ] && [ "$b2" -lt 300 ]; then
+		pass defer-not-blocking
+	else
+		fail defer-not-blocking "a after $a ms, b1 $b1 ms, b2 $b2 ms"
+	fi
+else
+	fail defer-not-blocking "done: $(R --raw XRANGE uf:q:d:done - + | tr '\n' ' ')"
+fi
+att=$(entry_field in wait:300:a attempt) defs=$(entry_field in wait:300:a deferrals) why=$(entry_field in wait:300:a reason)
+[ "$att" = 0 ] && [ "$defs" = 1 ] && [ "$why" = "not before 300 ms" ] && pass defer-attempt-unchanged ||
+	fail defer-attempt-unchanged "re-queued entry: attempt '$att' deferrals '$defs' reason '$why'"
+[ "$(kv d a)" = 1 ] && [ -z "$(kv d staged)" ] && ! R --raw XRANGE uf:q:d:done - + | grep -q staged &&
+	pass defer-drops-staged || fail defer-drops-staged "kv a '$(kv d a)', staged '$(kv d staged)'"
+[ "$(R XLEN uf:dlq:d:in)" = 0 ] && [ "$(R HGET uf:stat:d:s failed)" = "" ] && pass defer-not-a-failure ||
+	fail defer-not-a-failure "dead $(R XLEN uf:dlq:d:in), failed counter '$(R HGET uf:stat:d:s failed)'"
+
+# ---- while it waits, a deferred event is in the delay set and `unifaas
+# queues` shows it; it survives `unifaas down` and `up` (Redis's AOF) and is
+# then delivered as a re-queue would be
+echo wait:5000:persist | U push d in >/dev/null
+metric_delayed() { # QUEUE: GET /metrics's unifaas_queue_delayed of d/QUEUE
+	curl -s --max-time 5 -H "Authorization: Bearer $(cat "$PLAT_STATE/api.token")" "http://127.0.0.1:$PLAT_API_PORT/metrics" |
+		awk -v q="queue=\"$1\"" '$1 ~ /^unifaas_queue_delayed[{]/ && index($1, "workflow=\"d\"") && index($1, q) {print $2}'
+}
+if wait_for 5 delayed_is in 1 && [ "$(queues_delayed in)" = 1 ] && [ "$(metric_delayed in)" = 1 ] &&
+	[ "$(U queues | awk 'NR==1{for (i = 1; i <= NF; i++) if ($i == "DELAYED") c = i} $1=="d" && $2=="in"{print $c}')" = 1 ]; then
+	pass queues-show-delayed
+else
+	fail queues-show-delayed "delay set $(delayed in), metric '$(metric_delayed in)', queues: $(U queues | tr '\n' '|')"
+fi
+U down >"$UF_TMP/down.out" 2>&1
+U up --api-port "$PLAT_API_PORT" --mqtt-port "$PLAT_MQTT_PORT" --ingress-port "$PLAT_INGRESS_PORT" \
+	>"$UF_TMP/up2.out" 2>&1 || fail up-again "$(cat "$UF_TMP/up2.out")"
+if wait_for 20 has_done persist; then
+	p=$(done_ms persist)
+	[ "$p" -ge 5000 ] && [ "$(kv d persist)" = 1 ] && pass defer-survives-down-up ||
+		fail defer-survives-down-up "handled after $p ms, kv '$(kv d persist)'"
+else
+	fail defer-survives-down-up "not handled; delay set $(delayed in); log: $(daemon_log | grep -i delay | tail -n 3)"
+fi
+
+# ---- past UF_DEFER_MAX deferrals an event fails with the reason (retries 0:
+# dead-lettered at once)
+echo always:z | U push d max >/dev/null
+dead_max() { [ "$(R XLEN uf:dlq:d:max)" = 1 ]; }
+if wait_for 60 dead_max; then
+	r=$(R --raw XRANGE uf:dlq:d:max - + | awk 'p{print; exit} $0=="reason"{p=1}')
+	defs=$(R --raw XRANGE uf:dlq:d:max - + | awk 'p{print; exit} $0=="deferrals"{p=1}')
+	[ "$r" = "deferred 100 times: busy z" ] && [ "$defs" = 100 ] && pass defer-max-dead-letter ||
+		fail defer-max-dead-letter "reason '$r', deferrals '$defs'"
+else
+	fail defer-max-dead-letter "no dead letter; delay set $(delayed max)"
+fi
+
+# ---- retry_delay_ms: a counted failure's re-queue waits 200, 400, 800 ms
+# (the entries' ids are when each re-queue was added)
+echo fail:r | U push d in >/dev/null
+dead_r() { [ "$(R XLEN uf:dlq:d:in)" = 1 ]; }
+if wait_for 30 dead_r; then
+	gaps=$(R --raw XRANGE uf:q:d:in - + | python3 -c "
+import sys
+lines = sys.stdin.read().split('\n')
+ids, i = {}, 0
+while i < len(lines) and lines[i]:
+    j, f = i + 1, {}
+    while j + 1 < len(lines) and not (lines[j].count('-') == 1 and lines[j].replace('-', '').isdigit()):
+        f[lines[j]] = lines[j + 1]
+        j += 2
+    if f.get('data') == 'fail:r':
+        ids[int(f.get('attempt', 0))] = int(lines[i].split('-')[0])
+    i = j
+print(' '.join(str(ids[k] - ids[k - 1]) for k in (1, 2, 3)) if len(ids) == 4 else 'entries %s' % sorted(ids))
+")
+	read -r g1 g2 g3 <<<"$gaps"
+	if [ -n "${g3:-}" ] && [ "$g1" -ge 200 ] && [ "$g2" -ge 400 ] && [ "$g3" -ge 800 ] &&
+		[ "$g1" -lt 1200 ] && [ "$g2" -lt 1400 ] && [ "$g3" -lt 1800 ]; then
+		pass retry-delay-spacing
+	else
+		fail retry-delay-spacing "gaps between attempts: $gaps ms (want >= 200 400 800)"
+	fi
+	r=$(R --raw XRANGE uf:dlq:d:in - + | awk 'p{print; exit} $0=="reason"{p=1}')
+	[ "$r" = "failing r" ] && pass retry-delay-dead-letter || fail retry-delay-dead-letter "reason '$r'"
+else
+	fail retry-delay-spacing "no dead letter after 30 s"
+fi
+
+# ---- a unit killed holding an event: unifaasd's settle waits retry_delay_ms
+# too (1500 ms: the event goes to the delay set, not back to the queue)
+echo hold:700:k | U push d hold >/dev/null
+if kill_holding d hold h; then
+	if wait_for 5 delayed_is hold 1; then
+		if wait_for 20 has_done k; then
+			k=$(done_ms k)
+			[ "$k" -ge 1500 ] && pass settle-retry-delay || fail settle-retry-delay "handled again after $k ms"
+		else
+			fail settle-retry-delay "never handled again"
+		fi
+	else
+		fail settle-retry-delay "not in the delay set: $(delayed hold); done: $(done_ms k)"
+	fi
+else
+	fail settle-retry-delay "the unit could not be killed holding the event"
+fi
+
+# ---- events not due start no unit: the step's unit exits (idle 200 ms)
+# while its only event waits; none starts before it is due
+starts() { U describe d --json | python3 -c "import json,sys; print([s['starts'] for s in json.load(sys.stdin)['steps'] if s['name']=='lazy'][0])"; }
+lazy_idle() { [ "$(units d lazy)" = 0 ] && delayed_is lazy 1; }
+echo wait:4000:lazy | U push d lazy >/dev/null
+if wait_for 4 lazy_idle; then
+	s0=$(starts)
+	sleep 1.5
+	s1=$(starts)
+	if [ "$s0" = "$s1" ] && wait_for 20 has_done lazy && [ "$(starts)" -gt "$s1" ]; then
+		pass not-due-starts-no-unit
+	else
+		fail not-due-starts-no-unit "starts $s0 then $s1 while waiting, then $(starts); done $(done_ms lazy)"
+	fi
+else
+	fail not-due-starts-no-unit "units $(units d lazy), delay set $(delayed lazy)"
+fi
+
+# ---- malformed members are logged and moved aside (score +inf), the daemon
+# keeps running and keeps moving the others
+R ZADD uf:delay:d:in 0 garbage >/dev/null
+R ZADD uf:delay:d:in 0 'uf1:3:1-1,4:evil,1:x,' >/dev/null
+aside() { [ "$(R ZSCORE uf:delay:d:in garbage)" = inf ] && [ "$(R ZSCORE uf:delay:d:in 'uf1:3:1-1,4:evil,1:x,')" = inf ]; }
+echo wait:100:after | U push d in >/dev/null
+if wait_for 5 aside && wait_for 10 has_done after && kill -0 "$(cat "$PLAT_STATE/unifaasd.pid")" &&
+	daemon_log | grep -q 'error=malformed_member.*head=garbage' &&
+	[ "$(U queues --json | python3 -c "import json,sys; print([q['delayed_aside'] for q in json.load(sys.stdin)['queues'] if q['workflow']=='d' and q['queue']=='in'][0])")" = 2 ]; then
+	pass malformed-member-aside
+else
+	fail malformed-member-aside "scores $(R ZSCORE uf:delay:d:in garbage), after $(done_ms after); log: $(daemon_log | grep malformed | tail -n 1)"
+fi
+n=$(daemon_log | grep -c 'error=malformed_member')
+[ "$n" = 2 ] && pass malformed-logged-once || fail malformed-logged-once "$n log lines"
+
+# ---- undeploy keeps the workflow's queues: its delayed events join them
+# (due or not); a purge deletes the delay sets
+echo wait:600000:kept | U push d in >/dev/null
+wait_for 5 delayed_is in 3 # the two set aside and this one
+U undeploy d >/dev/null
+kept_in_queue() { [ "$(entry_field in wait:600000:kept deferrals)" = 1 ]; }
+wait_for 5 kept_in_queue && [ "$(R ZCOUNT uf:delay:d:in -inf '(+inf')" = 0 ] && pass undeploy-keeps-delayed ||
+	fail undeploy-keeps-delayed "delay set $(R ZCARD uf:delay:d:in), entry: $(entry_field in wait:600000:kept deferrals)"
+U undeploy --purge d >/dev/null
+[ "$(R EXISTS uf:delay:d:in)" = 0 ] && pass purge-deletes-delayed || fail purge-deletes-delayed "$(R ZCARD uf:delay:d:in) left"
+finish
