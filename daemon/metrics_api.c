@@ -243,7 +243,7 @@ static void render_storage(struct mbuf *b, struct daemon *d)
 		const char *name, *help;
 	} fams[] = {
 	    {"unifaas_workflow_stored_bytes", "Bytes a workflow's keys hold in Redis (KV, queues, dead letters, "
-	                                      "outbox: MEMORY USAGE), as last measured."},
+	                                      "delayed re-queues, outbox: MEMORY USAGE), as last measured."},
 	    {"unifaas_workflow_storage_quota_bytes", "A workflow's storage quota (storage_quota)."},
 	    {"unifaas_workflow_over_quota", "1 while a workflow is over its storage quota: it takes no events."},
 	};

@@ -5,8 +5,8 @@
  * Measuring: a pass walks the keyspace, one step a command: a short script
  * (BATCH_SCRIPT) that runs SCAN MATCH uf:* COUNT QUOTA_SCAN_COUNT and
  * MEMORY USAGE of each key found that is a workflow's - its KV keys
- * uf:kv:<wf>:*, its queues uf:q:<wf>:*, their dead letters uf:dlq:<wf>:*
- * and its MQTT outbox - and answers the sums by workflow, so the daemon
+ * uf:kv:<wf>:*, its queues uf:q:<wf>:*, their dead letters uf:dlq:<wf>:*,
+ * their delayed re-queues uf:delay:<wf>:* and its MQTT outbox - and answers the sums by workflow, so the daemon
  * gets a few numbers instead of a reply per key.  The steps are sent one
  * after the other without waiting (store_send), each about 2 ms of Redis;
  * the next pass starts quota_interval_ms after one ends, and at least
@@ -73,7 +73,8 @@ static const char BATCH_SCRIPT[] =
     "local sums, out = {}, {r[1]}\n"
     "for _, k in ipairs(r[2]) do\n"
     "  local wf = string.match(k, '^uf:kv:([^:]+):') or string.match(k, '^uf:q:([^:]+):')\n"
-    "    or string.match(k, '^uf:dlq:([^:]+):') or string.match(k, '^" UF_OUTBOX_MQTT "(.+)$')\n"
+    "    or string.match(k, '^uf:dlq:([^:]+):') or string.match(k, '^" UF_DELAY_KEY "([^:]+):')\n"
+    "    or string.match(k, '^" UF_OUTBOX_MQTT "(.+)$')\n"
     "  if wf then\n"
     "    local n = redis.call('MEMORY', 'USAGE', k)\n"
     "    if n then sums[wf] = (sums[wf] or 0) + n end\n"

@@ -237,6 +237,15 @@ fi
 n=$(daemon_log | grep -c 'error=malformed_member')
 [ "$n" = 2 ] && pass malformed-logged-once || fail malformed-logged-once "$n log lines"
 
+# ---- a workflow's delayed re-queues count towards its stored bytes
+# (storage_quota): 200 kB waiting in a delay set (never due)
+stored() { U describe d --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["storage"]["bytes"])'; }
+before=$(stored)
+R -x ZADD uf:delay:d:lazy +inf <<<"$(python3 -c 'print("x" * 200000)')" >/dev/null
+stored_grew() { [ "$(stored)" -ge $((before + 200000)) ]; }
+wait_for 10 stored_grew && pass delayed-bytes-counted || fail delayed-bytes-counted "stored $before, then $(stored)"
+R DEL uf:delay:d:lazy >/dev/null
+
 # ---- undeploy keeps the workflow's queues: its delayed events join them
 # (due or not); a purge deletes the delay sets
 echo wait:600000:kept | U push d in >/dev/null
