@@ -33,6 +33,45 @@ n=$(grep -c 'deferred for 1 ms' "$UF_TMP/max.err")
 [ "$n" = 100 ] && grep -qxF 'uf-hvt: event 1 failed: deferred 100 times: busy z; its pushes were dropped' "$UF_TMP/max.err" &&
 	pass run-defer-max || fail run-defer-max "$n deferrals: $(tail -n 2 "$UF_TMP/max.err" | tr '\n' ' ')"
 
+# the webhook example of docs/writing-functions.md ("Not now: uf_defer"),
+# as written, against a local server that answers 429 with Retry-After: 1,
+# then 200: the event is put off a second, not failed, then posted again
+python3 - "$UF_TOP/docs/writing-functions.md" "$UF_TMP/webhook.c" <<'PY'
+import re, sys
+open(sys.argv[2], "w").write([b for b in re.findall(r"```c\n(.*?)```", open(sys.argv[1]).read(), re.S) if "Retry-After" in b][0])
+PY
+cat >"$UF_TMP/srv429.py" <<'PY'
+import http.server, sys
+seen = []
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        seen.append(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        first = len(seen) == 1
+        self.send_response(429 if first else 200)
+        if first:
+            self.send_header("Retry-After", "1")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        print(len(seen), seen[-1].decode(), flush=True)
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+wport=$(uf_port)
+python3 "$UF_TMP/srv429.py" "$wport" >"$UF_TMP/srv429.out" 2>&1 &
+wpid=$!
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$wport") 2>/dev/null; }
+wh=$(build_guest "$UF_TMP/webhook.c") && wait_for 10 listening &&
+	timed "$UNIFAAS" run --allow-egress "http://127.0.0.1:$wport/" --env "WEBHOOK_URL=http://127.0.0.1:$wport/hook" \
+		--event alert1 "$wh" >"$UF_TMP/wh.out" 2>"$UF_TMP/wh.err"
+rc=$?
+kill "$wpid" 2>/dev/null
+wait "$wpid" 2>/dev/null
+[ $rc -eq 0 ] && [ "$(cat "$UF_TMP/srv429.out")" = "$(printf '1 alert1\n2 alert1')" ] && [ "$TIMED_MS" -ge 1000 ] &&
+	grep -q 'event 1 deferred for 1000 ms (deferral 1 of at most 100): webhook: 429, Retry-After 1 s;' "$UF_TMP/wh.err" &&
+	! grep -q failed "$UF_TMP/wh.err" && pass doc-webhook-429-deferred ||
+	fail doc-webhook-429-deferred "status $rc in ${TIMED_MS:-?} ms; server: $(cat "$UF_TMP/srv429.out" | tr '\n' ' '); $(cat "$UF_TMP/wh.err")"
+
 plat_suite_up
 m=$(manifest d <<EOF
 name: d
@@ -256,4 +295,7 @@ wait_for 5 kept_in_queue && [ "$(R ZCOUNT uf:delay:d:in -inf '(+inf')" = 0 ] && 
 	fail undeploy-keeps-delayed "delay set $(R ZCARD uf:delay:d:in), entry: $(entry_field in wait:600000:kept deferrals)"
 U undeploy --purge d >/dev/null
 [ "$(R EXISTS uf:delay:d:in)" = 0 ] && pass purge-deletes-delayed || fail purge-deletes-delayed "$(R ZCARD uf:delay:d:in) left"
+# (the ASan build: nothing of the mover or the settles touched freed memory)
+! grep -E "AddressSanitizer|LeakSanitizer|runtime error" "$PLAT_STATE/logs/unifaasd.log" && pass daemon-sanitizer-clean ||
+	fail daemon-sanitizer-clean "$(grep -m1 -E 'AddressSanitizer|runtime error' "$PLAT_STATE/logs/unifaasd.log")"
 finish
