@@ -146,9 +146,9 @@ int uf_settle_cmd(const struct uf_delivery *d, const struct uf_entry *e, int how
 		reason = out->why;
 		how = UF_SETTLE_FAILED;
 	}
-	int counted = how == UF_SETTLE_FAILED;
+	int counted = how == UF_SETTLE_FAILED || how == UF_SETTLE_PERMANENT;
 	uint32_t attempt = e->attempt + (counted ? 1 : 0);
-	int dead = counted && attempt > d->retries;
+	int dead = counted && (attempt > d->retries || how == UF_SETTLE_PERMANENT);
 	if (how == UF_SETTLE_DEFERRED) {
 		deferrals++;
 		delay = defer_ms > UF_DEFER_MAX_MS ? UF_DEFER_MAX_MS : defer_ms;

@@ -29,6 +29,8 @@
  *   UF_DEFER_MAX_MS) with its attempt unchanged, UF_FIELD_DEFERRALS + 1 and
  *   the deferral's reason; an event already deferred UF_DEFER_MAX times is
  *   counted instead, with the reason "deferred N times: <reason>";
+ *   permanent (uf_fail_permanent: retrying cannot help): counted, and
+ *   dead-lettered at once whatever the step's retries;
  *   not counted (handed back unhandled, or its unit was stopped by the
  *   daemon): re-queued at once with its attempt unchanged.
  * Every settled entry is acknowledged (XACK) in the same transaction (or
@@ -217,7 +219,7 @@ struct uf_delivery {
 };
 
 /* How an event that was not acknowledged is settled (top of this file). */
-enum { UF_SETTLE_HANDBACK = 0, UF_SETTLE_FAILED = 1, UF_SETTLE_DEFERRED = 2 };
+enum { UF_SETTLE_HANDBACK = 0, UF_SETTLE_FAILED = 1, UF_SETTLE_DEFERRED = 2, UF_SETTLE_PERMANENT = 3 };
 /* What a settle did (uf_settle_cmd's return value, or-ed). */
 #define UF_SETTLED_DEAD    1 /* dead-lettered */
 #define UF_SETTLED_COUNTED 2 /* a failed delivery (attempt + 1) */

@@ -32,8 +32,9 @@
  * that have not failed (uf_fail cuts the current event's off); `outstage`
  * holds at most one reply per event, and one reason per failed event or
  * one deferral per deferred event (uf_defer: UF_RESULT_DEFERRED, which no
- * later failure changes; the current event's reason and delay stay in
- * `reason` and `defer_ms` until it finishes); `cur` is the index of
+ * later failure changes; nor does a handler's return change a
+ * UF_RESULT_PERMANENT, uf_fail_permanent's); the current event's reason and
+ * delay stay in `reason` and `defer_ms` until it finishes; `cur` is the index of
  * the event being handled, valid while `in_event`; bootinfo->progress
  * counts events started, which the tender watches to enforce the time
  * limit and to tell which event a fault interrupted.
@@ -422,6 +423,20 @@ int uf_fail_reason(uf_ctx *ctx, const char *fmt, ...)
 	return 0;
 }
 
+int uf_fail_permanent(uf_ctx *ctx, const char *fmt, ...)
+{
+	if (!ctx || !fmt || !ctx->in_event)
+		return -EINVAL;
+	if (ctx->results[ctx->cur] == UF_RESULT_DEFERRED) /* deferred stays deferred */
+		return 0;
+	va_list ap;
+	va_start(ap, fmt);
+	set_reason(ctx, fmt, ap);
+	va_end(ap);
+	ctx->results[ctx->cur] = UF_RESULT_PERMANENT;
+	return 0;
+}
+
 int uf_defer(uf_ctx *ctx, uint32_t delay_ms, const char *fmt, ...)
 {
 	if (!ctx || !fmt || !ctx->in_event)
@@ -437,7 +452,8 @@ int uf_defer(uf_ctx *ctx, uint32_t delay_ms, const char *fmt, ...)
 
 void uf_api_fail(uf_ctx *ctx, int code)
 {
-	if (ctx && ctx->in_event && ctx->results[ctx->cur] != UF_RESULT_DEFERRED)
+	if (ctx && ctx->in_event && ctx->results[ctx->cur] != UF_RESULT_DEFERRED &&
+	    ctx->results[ctx->cur] != UF_RESULT_PERMANENT) /* a failure's return keeps them */
 		ctx->results[ctx->cur] =
 		    code == 0 || code == UF_RESULT_SKIPPED || code == UF_RESULT_DEFERRED ? 1 : code;
 }

@@ -479,8 +479,8 @@ static int local_commit(struct uf_backend *b, const int32_t *results, const char
 			           "uf-hvt: event %s was not handled: the unit exited before reaching it\n",
 			           l->inflight[i].id);
 		else if (results[i] != 0 && reasons && reasons[i])
-			hvt_printf(l->o.err_fd, "uf-hvt: event %s failed: %s; its pushes were dropped\n",
-			           l->inflight[i].id, reasons[i]);
+			hvt_printf(l->o.err_fd, "uf-hvt: event %s failed%s: %s; its pushes were dropped\n",
+			           l->inflight[i].id, results[i] == UF_RESULT_PERMANENT ? " for good" : "", reasons[i]);
 		else if (results[i] != 0)
 			hvt_printf(l->o.err_fd,
 			           "uf-hvt: event %s failed: handler returned %d; its pushes were dropped\n",

@@ -468,11 +468,12 @@ static int settle_chunk(struct redis_be *r, const struct uf_entry *ents, uint32_
 			nok++;
 			continue;
 		}
-		int how = results[i] == UF_RESULT_SKIPPED    ? UF_SETTLE_HANDBACK
-		          : results[i] == UF_RESULT_DEFERRED ? UF_SETTLE_DEFERRED
-		                                             : UF_SETTLE_FAILED;
+		int how = results[i] == UF_RESULT_SKIPPED     ? UF_SETTLE_HANDBACK
+		          : results[i] == UF_RESULT_DEFERRED  ? UF_SETTLE_DEFERRED
+		          : results[i] == UF_RESULT_PERMANENT ? UF_SETTLE_PERMANENT
+		                                              : UF_SETTLE_FAILED;
 		const char *reason = reasons && reasons[i] ? reasons[i] : NULL;
-		if (how == UF_SETTLE_FAILED && !reason) {
+		if (how != UF_SETTLE_DEFERRED && how != UF_SETTLE_HANDBACK && !reason) {
 			snprintf(why, sizeof(why), "handler returned %d", results[i]);
 			reason = why;
 		}

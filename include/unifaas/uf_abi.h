@@ -278,6 +278,13 @@ struct uf_rec_event {
 #define UF_RESULT_SKIPPED  INT32_MIN
 #define UF_RESULT_DEFERRED (INT32_MIN + 1) /* uf_defer: delivered again later, not a failure */
 /*
+ * A permanent failure (uf_fail_permanent): a failed event, with its reason
+ * as any, that is dead-lettered at once whatever the step's retries (common/
+ * delivery.h).  A tender that predates it reads it as a failure code (the
+ * event is retried, then dead-lettered): no ABI version of its own.
+ */
+#define UF_RESULT_PERMANENT (INT32_MIN + 2)
+/*
  * A deferred event (results[i] == UF_RESULT_DEFERRED) is not committed: it
  * stages nothing but one UF_OUTPUT_DEFER record (topic_len 0; delay_ms
  * 0..UF_DEFER_MAX_MS; data: its reason, 1..UF_REASON_MAX bytes of UTF-8

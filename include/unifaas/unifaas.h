@@ -114,6 +114,16 @@ void uf_fail(uf_ctx *ctx);
 int uf_fail_reason(uf_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
+ * As uf_fail_reason, for a failure that retrying cannot help (a malformed
+ * event, a request the far side refuses for good, such as Slack's 404
+ * channel_not_found): the event is dead-lettered at once, after this one
+ * attempt, whatever the step's `retries`, with the reason (fix the cause,
+ * then `unifaas dlq replay`).  A later uf_fail_reason keeps it permanent;
+ * a deferred event stays deferred.  Returns 0, or -EINVAL outside an event.
+ */
+int uf_fail_permanent(uf_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
  * "Not now: deliver this event again in delay_ms."  The current event is
  * not committed (its pushes, KV writes, replies and publishes are dropped,
  * as for a failure) and is delivered again no earlier than delay_ms from

@@ -343,6 +343,26 @@ static void settle_deferred(void **state)
 	assert_int_equal(e.deferrals, 7);
 }
 
+/* uf_fail_permanent: a counted failure dead-lettered at once, whatever the
+ * retries left, and never delayed (retry_delay_ms is for re-queues). */
+static void settle_permanent(void **state)
+{
+	(void)state;
+	struct uf_delivery d = {.wf = "w", .queue = "q", .step = "s", .retries = 5, .retry_delay_ms = 250};
+	struct uf_entry e;
+	struct uf_cmd c;
+	uf_entry_init(&e, "7-1");
+	uf_entry_field(&e, "data", 4, "x", 1);
+	assert_int_equal(uf_settle_cmd(&d, &e, UF_SETTLE_PERMANENT, 0, "slack answered 404 channel_not_found", 99, &c),
+	                 UF_SETTLED_DEAD | UF_SETTLED_COUNTED);
+	assert_string_equal(joined(&c), "XADD uf:dlq:w:q * data x origin 7-1 attempts 1 step s reason slack answered "
+	                                "404 channel_not_found time 99");
+	/* the same failure as an ordinary one: re-queued, after the delay */
+	assert_int_equal(uf_settle_cmd(&d, &e, UF_SETTLE_FAILED, 0, "boom", 99, &c),
+	                 UF_SETTLED_COUNTED | UF_SETTLED_LATER);
+	uf_cmd_release(&c);
+}
+
 /* retry_delay_ms: a counted failure waits base * 2^(attempt-1), capped; a
  * dead letter and a hand-back never wait. */
 static void settle_retry_delay(void **state)
@@ -719,6 +739,7 @@ int main(void)
 	    cmocka_unit_test(settle_commands),
 	    cmocka_unit_test(settle_eval_commands),
 	    cmocka_unit_test(settle_deferred),
+	    cmocka_unit_test(settle_permanent),
 	    cmocka_unit_test(settle_retry_delay),
 	    cmocka_unit_test(delay_member_encoding),
 	    cmocka_unit_test(event_time_is_epoch_ms),
