@@ -33,8 +33,9 @@
  * holds at most one reply per event, and one reason per failed event or
  * one deferral per deferred event (uf_defer: UF_RESULT_DEFERRED, which no
  * later failure changes; nor does a handler's return change a
- * UF_RESULT_PERMANENT, uf_fail_permanent's); the current event's reason and
- * delay stay in `reason` and `defer_ms` until it finishes; `cur` is the index of
+ * UF_RESULT_PERMANENT, uf_fail_permanent's, and only these two calls set
+ * them); the current event's reason and delay stay in `reason` and
+ * `defer_ms` until it finishes; `cur` is the index of
  * the event being handled, valid while `in_event`; bootinfo->progress
  * counts events started, which the tender watches to enforce the time
  * limit and to tell which event a fault interrupted.
@@ -455,7 +456,9 @@ void uf_api_fail(uf_ctx *ctx, int code)
 	if (ctx && ctx->in_event && ctx->results[ctx->cur] != UF_RESULT_DEFERRED &&
 	    ctx->results[ctx->cur] != UF_RESULT_PERMANENT) /* a failure's return keeps them */
 		ctx->results[ctx->cur] =
-		    code == 0 || code == UF_RESULT_SKIPPED || code == UF_RESULT_DEFERRED ? 1 : code;
+		    code == 0 || code == UF_RESULT_SKIPPED || code == UF_RESULT_DEFERRED || code == UF_RESULT_PERMANENT
+		        ? 1
+		        : code;
 }
 
 int uf_push(uf_ctx *ctx, const char *queue, const void *data, size_t len)

@@ -122,6 +122,7 @@ int main(void)
 	CHECK("pop-drained", uf_pop(ctx, &ev, 0) == 0);
 	CHECK("fail-reason-outside-event", uf_fail_reason(ctx, "x") == -EINVAL);
 	CHECK("defer-outside-event", uf_defer(ctx, 10, "x") == -EINVAL);
+	CHECK("fail-permanent-outside-event", uf_fail_permanent(ctx, "x") == -EINVAL);
 	uf_http_resp resp = {0};
 	uf_http_req req = {.method = "GET", .url = "https://example.invalid/"};
 	CHECK("http-enosys", uf_http(ctx, &req, &resp) == -ENOSYS);
