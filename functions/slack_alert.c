@@ -35,8 +35,6 @@
 #include "lib/fail.h"
 #include "lib/flatjson.h"
 
-#define fail_for_good(ctx, ev, ...) fn_fail(ctx, ev, WHO, __VA_ARGS__)
-
 #define WHO              "slack-alert" /* in its log lines and reasons */
 #define MAX_TOKENS       32
 #define FIELD_MAX        128  /* bytes of the device and the time */
@@ -169,13 +167,15 @@ static int settle(uf_ctx *ctx, const uf_event *ev, const uf_http_resp *r)
 		return 0;
 	if (r->status == 429) {
 		unsigned ms = retry_after_ms(r->headers);
-		return fn_fail(ctx, ev, WHO, "slack answered 429 %.*s: again in %u ms", n, body, ms);
+		fprintf(stderr, "%s: event %s: slack answered 429 %.*s: again in %u ms\n", WHO, ev->id, n, body, ms);
+		uf_defer(ctx, ms, "%s: slack answered 429 %.*s: again in %u ms", WHO, n, body, ms);
+		return 0; /* deferred: not a failure */
 	}
 	if (r->status >= 500 || (r->status >= 200 && r->status < 300))
 		return fn_fail(ctx, ev, WHO, "slack answered %d %.*s: retried", r->status, n, body);
-	return fail_for_good(ctx, ev,
-	                     "slack answered %d %.*s: not retried (check the webhook, then unifaas dlq replay)",
-	                     r->status, n, body);
+	return fn_fail_permanent(ctx, ev, WHO,
+	                         "slack answered %d %.*s: not retried (check the webhook, then unifaas dlq replay)",
+	                         r->status, n, body);
 }
 
 int uf_handle(uf_ctx *ctx, const uf_event *ev)
@@ -184,14 +184,14 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 	struct alert a;
 	char msg[1024], answer[256], headers[1024];
 	if (!url || !*url)
-		return fail_for_good(ctx, ev,
-		                     "SLACK_WEBHOOK_URL is not set: unifaas secret set SLACK_WEBHOOK_URL, "
-		                     "redeploy, then unifaas dlq replay");
+		return fn_fail_permanent(ctx, ev, WHO,
+		                         "SLACK_WEBHOOK_URL is not set: unifaas secret set SLACK_WEBHOOK_URL, "
+		                         "redeploy, then unifaas dlq replay");
 	if ((why = parse_alert(ev->data, ev->len, &a)))
-		return fail_for_good(ctx, ev, "malformed alert: %s", why);
+		return fn_fail_permanent(ctx, ev, WHO, "malformed alert: %s", why);
 	size_t len = message(&a, msg, sizeof(msg));
 	if (!len)
-		return fail_for_good(ctx, ev, "the alert's message is over %zu bytes", sizeof(msg));
+		return fn_fail_permanent(ctx, ev, WHO, "the alert's message is over %zu bytes", sizeof(msg));
 	uf_http_req req = {
 	    .method = "POST",
 	    .url = url,
@@ -203,10 +203,10 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 	uf_http_resp resp = {.body = answer, .cap = sizeof(answer), .headers = headers, .headers_cap = sizeof(headers)};
 	int r = uf_http(ctx, &req, &resp);
 	if (r == -EPERM || r == -EINVAL || r == -ENOSYS)
-		return fail_for_good(ctx, ev,
-		                     "the webhook URL cannot be called (%s): is it under the step's egress: "
-		                     "prefixes? Fix it, then unifaas dlq replay",
-		                     strerror(-r));
+		return fn_fail_permanent(ctx, ev, WHO,
+		                         "the webhook URL cannot be called (%s): is it under the step's egress: "
+		                         "prefixes? Fix it, then unifaas dlq replay",
+		                         strerror(-r));
 	if (r < 0)
 		return fn_fail(ctx, ev, WHO, "slack: %s: retried", strerror(-r));
 	return settle(ctx, ev, &resp);
