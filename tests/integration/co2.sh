@@ -29,7 +29,7 @@ wait_for 10 grep -q '^sim slack: listening on ' "$UF_TMP/slack.out" || fail slac
 SLACK_URL=$(sed -n 's/^sim slack: listening on //p' "$UF_TMP/slack.out")
 printf '%s' "$SLACK_URL" | U secret set SLACK_WEBHOOK_URL >/dev/null
 sed -e "s|https://hooks.slack.com/services/|${SLACK_URL%/services/*}/services/|" \
-	-e "s|\.\./build/|$UF_TOP/$UF_BUILD/|" "$UF_TOP/workflows/co2.yaml" >"$UF_TMP/co2.yaml"
+	-e "s|\.\./build/|$UF_TOP/build/|" "$UF_TOP/workflows/co2.yaml" >"$UF_TMP/co2.yaml"
 U deploy "$UF_TMP/co2.yaml" >"$UF_TMP/deploy.log" 2>&1 && pass deploy || fail deploy "$(cat "$UF_TMP/deploy.log")"
 
 # PUB TOKEN raw|json PAYLOAD
