@@ -52,10 +52,10 @@ static uint64_t push_rec(struct seed *s, uint64_t gpa, uint32_t event, const cha
 }
 
 static uint64_t out_rec(struct seed *s, uint64_t gpa, uint32_t kind, uint32_t event, const char *topic, uint32_t qos,
-			const char *d)
+                        const char *d)
 {
-	struct uf_rec_out r = {.kind = kind, .event = event, .topic_len = (uint32_t)strlen(topic), .qos = qos,
-			       .data_len = strlen(d)};
+	struct uf_rec_out r = {
+	    .kind = kind, .event = event, .topic_len = (uint32_t)strlen(topic), .qos = qos, .data_len = strlen(d)};
 	put(s, gpa, &r, sizeof(r));
 	put(s, gpa + sizeof(r), topic, r.topic_len + 1);
 	put(s, gpa + sizeof(r) + r.topic_len + 1, d, r.data_len + 1);
@@ -70,10 +70,10 @@ static void pop(struct seed *s, uint64_t at, uint64_t buf, uint64_t cap, uint32_
 }
 
 static void commit(struct seed *s, uint64_t at, uint32_t count, const int32_t *res, uint64_t pushes, uint64_t len,
-		   uint32_t npush)
+                   uint32_t npush)
 {
-	struct uf_hc_commit a = {.results = H(0x3000), .pushes = pushes, .pushes_len = len, .count = count,
-				 .npush = npush};
+	struct uf_hc_commit a = {
+	    .results = H(0x3000), .pushes = pushes, .pushes_len = len, .count = count, .npush = npush};
 	if (count)
 		put(s, H(0x3000), res, count * sizeof(int32_t));
 	put(s, at, &a, sizeof(a));
@@ -83,19 +83,20 @@ static void commit(struct seed *s, uint64_t at, uint32_t count, const int32_t *r
 /* a commit of `count` acknowledged events with output records at H(0x2400) */
 static void commit_outs(struct seed *s, uint64_t at, uint32_t count, const int32_t *res, uint64_t len, uint32_t nout)
 {
-	struct uf_hc_commit a = {.results = H(0x3000), .count = count, .outs = H(0x2400), .outs_len = len, .nout = nout};
+	struct uf_hc_commit a = {
+	    .results = H(0x3000), .count = count, .outs = H(0x2400), .outs_len = len, .nout = nout};
 	put(s, H(0x3000), res, count * sizeof(int32_t));
 	put(s, at, &a, sizeof(a));
 	call(s, UF_HC_COMMIT, at);
 }
 
-static void kv(struct seed *s, uint64_t at, uint32_t op, const char *key, size_t klen, uint64_t val,
-	       uint64_t val_len, int64_t num)
+static void kv(struct seed *s, uint64_t at, uint32_t op, const char *key, size_t klen, uint64_t val, uint64_t val_len,
+               int64_t num)
 {
 	uint64_t kaddr = at + 0x2800; /* keys live in their own area */
 	put(s, kaddr, key, klen);
-	struct uf_hc_kv a = {.op = op, .key_len = (uint32_t)klen, .key = kaddr, .val = val, .val_len = val_len,
-			     .num = num};
+	struct uf_hc_kv a = {
+	    .op = op, .key_len = (uint32_t)klen, .key = kaddr, .val = val, .val_len = val_len, .num = num};
 	put(s, at, &a, sizeof(a));
 	call(s, UF_HC_KV, at);
 }
@@ -270,5 +271,12 @@ int main(int argc, char **argv)
 	off = out_rec(&s, H(0x2400), UF_OUTPUT_DEFER, 0, "", 300, "not deferred");
 	commit_outs(&s, H(0x80), 2, one_deferred, off, 1);
 	emit("commit-defer-acked", &s);
+
+	/* uf_fail_permanent: a failed event dead-lettered at once, with its reason */
+	int32_t one_permanent[2] = {0, UF_RESULT_PERMANENT};
+	pop(&s, H(0x40), H(0x1000), 4096, 2);
+	off = out_rec(&s, H(0x2400), UF_OUTPUT_REASON, 1, "", 0, "slack answered 404 channel_not_found");
+	commit_outs(&s, H(0x80), 2, one_permanent, off, 1);
+	emit("commit-permanent", &s);
 	return 0;
 }

@@ -1018,6 +1018,23 @@ static void test_commit_reason(void **state)
 	free(err);
 }
 
+/* A permanent failure (uf_fail_permanent, UF_RESULT_PERMANENT) takes its
+ * reason like any failure; the local run says it failed for good. */
+static void test_commit_permanent(void **state)
+{
+	struct uft_fx *fx = *state;
+	assert_int_equal(pop(fx, BUF, 4096, 2).count, 2);
+	uint64_t ol = stage_out(fx, OUTS, UF_OUTPUT_REASON, 0, "", 0, "slack answered 404 channel_not_found");
+	int32_t res[2] = {UF_RESULT_PERMANENT, 0};
+	struct uf_hc_commit c = commit_outs(fx, 2, res, 0, 0, 0, OUTS, ol, 1);
+	assert_running(fx);
+	assert_int_equal(c.ret, 0);
+	char *err = uft_slurp(fx->err, NULL);
+	if (!strstr(err, "event 1 failed for good: slack answered 404 channel_not_found;") || strstr(err, "event 2"))
+		fail_msg("failure report: \"%s\"", err);
+	free(err);
+}
+
 /* A deferred event (ABI 6, uf_defer): nothing of it is committed, the local
  * backend reports it and hands it out again when due, with its id and
  * data; a deferral without its record is 0 ms, "deferred". */
@@ -1620,6 +1637,7 @@ int main(void)
 	    T(test_commit_push_not_granted),
 	    T(test_commit_outputs),
 	    T(test_commit_reason),
+	    T(test_commit_permanent),
 	    T(test_commit_defer),
 	    T(test_commit_publish_not_allowed),
 	    T(test_topic_call),
