@@ -38,7 +38,7 @@
 #define WHO              "slack-alert" /* in its log lines and reasons */
 #define MAX_TOKENS       32
 #define FIELD_MAX        128  /* bytes of the device and the time */
-#define HTTP_TIMEOUT_MS  5000 /* SLACK_TIMEOUT_MS overrides it */
+#define HTTP_TIMEOUT_MS  5000 /* SLACK_TIMEOUT_MS (1..60000) overrides it */
 #define RETRY_DEFAULT_MS 1000 /* a 429 without Retry-After */
 
 struct alert {
@@ -192,13 +192,14 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 	size_t len = message(&a, msg, sizeof(msg));
 	if (!len)
 		return fn_fail_permanent(ctx, ev, WHO, "the alert's message is over %zu bytes", sizeof(msg));
+	double timeout = fj_env_number("SLACK_TIMEOUT_MS", HTTP_TIMEOUT_MS, WHO);
 	uf_http_req req = {
 	    .method = "POST",
 	    .url = url,
 	    .headers = "Content-Type: application/json\r\n",
 	    .body = msg,
 	    .body_len = len,
-	    .timeout_ms = (unsigned)fj_env_number("SLACK_TIMEOUT_MS", HTTP_TIMEOUT_MS, "slack_alert"),
+	    .timeout_ms = timeout >= 1 && timeout <= 60000 ? (unsigned)timeout : HTTP_TIMEOUT_MS,
 	};
 	uf_http_resp resp = {.body = answer, .cap = sizeof(answer), .headers = headers, .headers_cap = sizeof(headers)};
 	int r = uf_http(ctx, &req, &resp);
