@@ -6,9 +6,10 @@
 #   ok: delivered once; 429 with Retry-After: the retry arrives no earlier
 #   than Retry-After, an alert pushed meanwhile is delivered without waiting,
 #   nothing is lost and nothing counted as a failure; 429 without the
-#   header: 1 s; 500 then ok and a timeout then ok: delivered; 400
-#   invalid_payload, 404 channel_not_found, 410 channel_is_archived, 403
-#   invalid_token and a malformed alert: in the dead-letter queue with
+#   header: 1 s; 500 then ok and a timeout then ok: delivered, after
+#   retry_delay_ms; 400 invalid_payload, 404 channel_not_found, 410
+#   channel_is_archived, 403 invalid_token and a malformed alert: in the
+#   dead-letter queue with
 #   Slack's status and body as the reason, after one attempt; a burst past
 #   --rate: every alert delivered, once, each retry after its Retry-After.
 # The step is co2.yaml's own (image, retries, timeout, scale), with its
@@ -114,15 +115,18 @@ sim_stop
 sim_start r500 --respond 500
 alert kit4
 wait_for 20 statuses_are kit4 500,200 && pass 500-retried-delivered || fail 500-retried-delivered "attempts: $(statuses kit4)"
+g=$(gap kit4 1 2)
+[ "$(attempts kit4 | wc -l)" = 2 ] && [ "$g" -ge 950 ] && pass 500-retry-delay || fail 500-retry-delay "retried after $g ms (retry_delay_ms 1000)"
 sim_stop
 
-# --- a timeout (the sim holds 3 s, the function waits 1 s), then ok --------
-sim_start rtimeout --respond timeout:3000
+# --- a timeout (the sim holds 8 s, the function waits 1 s), then ok --------
+sim_start rtimeout --respond timeout:8000
 alert kit10
 wait_for 20 statuses_are kit10 0,200 && pass timeout-retried-delivered ||
 	fail timeout-retried-delivered "attempts: $(statuses kit10)"
 g=$(gap kit10 1 2)
-[ "$g" -ge 900 ] && [ "$g" -lt 2900 ] && pass timeout-by-function || fail timeout-by-function "retried after $g ms"
+# 1 s of timeout, then retry_delay_ms (1 s); the sim's 8 s hold not waited for
+[ "$g" -ge 1900 ] && [ "$g" -lt 6000 ] && pass timeout-by-function || fail timeout-by-function "retried after $g ms"
 sim_stop
 
 # --- permanent errors: dead-lettered at once, Slack's reason --------------
