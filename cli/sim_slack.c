@@ -8,8 +8,9 @@
  * 429 with Retry-After, the seconds until one leaves the window), then the
  * next scripted answer (--respond, one per request that got past the rate
  * limit, then ok forever), then, when that answer is ok, the body as Slack
- * checks it (a JSON object with a non-empty "text" string or "blocks" array:
- * else 400 invalid_payload, or 400 no_text for an object with neither).  An
+ * checks it (a JSON object with a non-empty "text" string or "blocks" array,
+ * as the body or, in a form, as its payload= parameter: else 400
+ * invalid_payload, or 400 no_text for an object with neither).  An
  * accepted message is answered 200 `ok` (text/html, as Slack) and printed as
  * Slack would show it, one line: `[slack] HH:MM:SS BOT: TEXT`.
  *
@@ -32,6 +33,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -334,10 +336,39 @@ static void show(json_t *msg)
 }
 
 /* What Slack says of a body: NULL (accepted, *msg the object) or its error. */
-static const char *check_body(const struct req *r, json_t **msg)
+/* A form's payload=<JSON> (Slack's other way to send a message), decoded:
+ * malloc'd, NULL when the body has no payload parameter. */
+static char *form_payload(const char *body, size_t len)
 {
-	json_t *j = json_loadb(r->body ? r->body : "", r->len, JSON_REJECT_DUPLICATES, NULL);
+	const char *p = body, *end = body + len;
+	while (p && p < end && strncmp(p, "payload=", 8)) {
+		p = memchr(p, '&', (size_t)(end - p));
+		p = p ? p + 1 : NULL;
+	}
+	if (!p || p >= end)
+		return NULL;
+	p += 8;
+	const char *amp = memchr(p, '&', (size_t)(end - p));
+	size_t n = (size_t)((amp ? amp : end) - p);
+	char *v = malloc(n + 1);
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		v[i] = p[i] == '+' ? ' ' : p[i];
+	v[n] = 0;
+	MHD_http_unescape(v);
+	return v;
+}
+
+static const char *check_body(const struct req *r, const char *type, json_t **msg)
+{
+	char *form = type && !strncasecmp(type, "application/x-www-form-urlencoded", 33) && r->body
+	                 ? form_payload(r->body, r->len)
+	                 : NULL;
+	json_t *j = form ? json_loads(form, JSON_REJECT_DUPLICATES, NULL)
+	                 : json_loadb(r->body ? r->body : "", r->len, JSON_REJECT_DUPLICATES, NULL);
 	const char *err = NULL;
+	free(form);
 	if (!json_is_object(j)) {
 		err = "invalid_payload";
 	} else {
@@ -423,7 +454,9 @@ static enum MHD_Result answer_message(struct slack *s, struct MHD_Connection *c,
 		a = (struct answer){.kind = ANS_429, .status = 429, .body = "rate_limited", .arg = retry};
 	else if (s->next < s->nscript)
 		a = s->script[s->next++];
-	if (a.kind == ANS_OK && (a.body = check_body(r, &msg)))
+	if (a.kind == ANS_OK &&
+	    (a.body =
+	         check_body(r, MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE), &msg)))
 		a = (struct answer){.kind = ANS_ERROR, .status = 400, .body = a.body};
 	if (a.kind == ANS_TIMEOUT) {
 		log_request(s, c, r, url, 0, "timeout", 0);

@@ -134,6 +134,12 @@ v=$(post "$SIM_URL" '{"text":"a","text":"b"}') && [ "$v" = "400 invalid_payload"
 	fail body-duplicate-key "$v"
 v=$(post "$SIM_URL" '{"blocks":[{"type":"section","text":{"type":"mrkdwn","text":"hi"}}]}') && [ "$v" = "200 ok" ] &&
 	pass body-blocks || fail body-blocks "$v"
+# Slack's other form: payload=<JSON> in a form body
+v=$(curl -s -m 5 -w ' %{http_code}' --data-urlencode 'payload={"text":"form a+b & c"}' "$SIM_URL") &&
+	[ "$v" = "ok 200" ] && grep -q '^\[slack\] ..:..:.. unifaas-bot: form a+b & c$' "$UF_TMP/script.out" &&
+	pass body-form-payload || fail body-form-payload "$v: $(tail -1 "$UF_TMP/script.out")"
+v=$(curl -s -m 5 -w ' %{http_code}' -d 'x=1&payload=%7B%7D' "$SIM_URL") && [ "$v" = "no_text 400" ] &&
+	pass body-form-no-text || fail body-form-no-text "$v"
 v=$(post "$SIM_URL" '{"text":"line one\nline two","username":"co2-bot"}') && [ "$v" = "200 ok" ] &&
 	grep -q '^\[slack\] ..:..:.. co2-bot: line one line two$' "$UF_TMP/script.out" && pass body-shown-one-line ||
 	fail body-shown-one-line "$v: $(tail -2 "$UF_TMP/script.out")"
@@ -146,7 +152,7 @@ v=$(post "$SIM_URL" "@$UF_TMP/big") && [ "${v%% *}" = 413 ] && pass body-too-big
 kill -TERM "$SIM_PID"
 wait "$SIM_PID"
 rc=$?
-[ $rc = 0 ] && tail -1 "$UF_TMP/script.out" | grep -qx 'sim slack: 5 accepted, [0-9]* refused' && pass sigterm-clean ||
+[ $rc = 0 ] && tail -1 "$UF_TMP/script.out" | grep -qx 'sim slack: 6 accepted, [0-9]* refused' && pass sigterm-clean ||
 	fail sigterm-clean "status $rc: $(tail -1 "$UF_TMP/script.out")"
 
 # --- the port taken: status 1, the port named ------------------------------
