@@ -179,6 +179,22 @@ else
 	fail defer-survives-down-up "not handled; delay set $(delayed in); log: $(daemon_log | grep -i delay | tail -n 3)"
 fi
 
+# ---- Redis alone restarted (SIGTERM: its AOF is written) while an event
+# waits: unifaasd keeps running, its mover comes back, the event is handled
+echo wait:3000:rr | U push d in >/dev/null
+dpid=$(cat "$PLAT_STATE/unifaasd.pid")
+rpid=$(redis_pid)
+if wait_for 5 delayed_is in 1 && [ -n "$rpid" ] && kill -TERM "$rpid" &&
+	wait_for 20 sh -c "! kill -0 $rpid 2>/dev/null" && U up >"$UF_TMP/up3.out" 2>&1; then
+	if wait_for 20 has_done rr && [ "$(done_ms rr)" -ge 3000 ] && [ "$(kv d rr)" = 1 ] && kill -0 "$dpid"; then
+		pass defer-survives-redis-restart
+	else
+		fail defer-survives-redis-restart "done after '$(done_ms rr)' ms, kv '$(kv d rr)', delay set $(delayed in)"
+	fi
+else
+	fail defer-survives-redis-restart "could not restart redis: delay set $(delayed in); $(cat "$UF_TMP/up3.out")"
+fi
+
 # ---- past UF_DEFER_MAX deferrals an event fails with the reason (retries 0:
 # dead-lettered at once)
 echo always:z | U push d max >/dev/null
