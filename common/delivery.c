@@ -101,6 +101,14 @@ void uf_cmd_release(struct uf_cmd *c)
 	c->member = NULL;
 }
 
+int uf_defer_exhausted(char *buf, size_t cap, uint32_t deferrals, const char *reason)
+{
+	if (deferrals < UF_DEFER_MAX)
+		return 0;
+	snprintf(buf, cap, "deferred %" PRIu32 " times: %s", deferrals, reason ? reason : "deferred");
+	return 1;
+}
+
 uint32_t uf_retry_delay_ms(uint32_t base_ms, uint32_t attempt)
 {
 	uint64_t ms = base_ms;
@@ -140,10 +148,8 @@ int uf_settle_cmd(const struct uf_delivery *d, const struct uf_entry *e, int how
 	uint32_t deferrals = e->deferrals, delay = 0;
 	out->argc = 0;
 	out->member = NULL;
-	if (how == UF_SETTLE_DEFERRED && deferrals >= UF_DEFER_MAX) { /* put off too often: a failure */
-		snprintf(out->why, sizeof(out->why), "deferred %" PRIu32 " times: %s", deferrals,
-		         reason ? reason : "deferred");
-		reason = out->why;
+	if (how == UF_SETTLE_DEFERRED && uf_defer_exhausted(out->why, sizeof(out->why), deferrals, reason)) {
+		reason = out->why; /* put off too often: a failure */
 		how = UF_SETTLE_FAILED;
 	}
 	int counted = how == UF_SETTLE_FAILED || how == UF_SETTLE_PERMANENT;

@@ -225,6 +225,11 @@ enum { UF_SETTLE_HANDBACK = 0, UF_SETTLE_FAILED = 1, UF_SETTLE_DEFERRED = 2, UF_
 #define UF_SETTLED_COUNTED 2 /* a failed delivery (attempt + 1) */
 #define UF_SETTLED_LATER   4 /* a delayed re-queue: ZADD to UF_DELAY_KEY */
 
+/* An event deferred `deferrals` times already is not deferred again but
+ * fails: then its reason "deferred N times: <reason>" into buf (cap
+ * bytes) and 1; else 0. */
+int uf_defer_exhausted(char *buf, size_t cap, uint32_t deferrals, const char *reason);
+
 /* The retry delay of a failure that makes `attempt` failed deliveries
  * (1 for the first): base_ms * 2^(attempt-1), at most UF_DEFER_MAX_MS. */
 uint32_t uf_retry_delay_ms(uint32_t base_ms, uint32_t attempt);

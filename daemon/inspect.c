@@ -270,7 +270,8 @@ static json_t *int_field(const redisReply *fields, const char *name)
 }
 
 /* One entry of XRANGE ([id, [field, value, ...]]) as JSON; dead letters
- * carry their queue, step and attempts, queue entries their attempt. */
+ * carry their queue, step and attempts, queue entries their attempt; both
+ * their deferrals when they were deferred. */
 static json_t *entry_json(const redisReply *e, const char *dead_queue)
 {
 	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING)
@@ -296,6 +297,8 @@ static json_t *entry_json(const redisReply *e, const char *dead_queue)
 	} else {
 		json_object_set_new(o, "attempt", json_integer((json_int_t)en.attempt));
 	}
+	if (en.deferrals) /* put off by uf_defer this many times (delivery.h) */
+		json_object_set_new(o, "deferrals", json_integer((json_int_t)en.deferrals));
 	if (reason) {
 		json_t *r = json_string(reason);
 		json_object_set_new(o, "reason", r ? r : json_string("(not UTF-8)"));

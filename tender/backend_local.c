@@ -434,12 +434,12 @@ static void defer_event(struct local *l, uint32_t i, const char *reason, const s
 	for (uint32_t k = 0; k < nout; k++)
 		if (outs[k].kind == UF_OUTPUT_DEFER && outs[k].event == i)
 			ms = outs[k].delay_ms;
-	struct delayed *d = l->inflight[i].deferrals < UF_DEFER_MAX ? calloc(1, sizeof(*d)) : NULL;
+	char why[UF_REASON_MAX + 48];
+	int exhausted = uf_defer_exhausted(why, sizeof(why), l->inflight[i].deferrals, reason);
+	struct delayed *d = exhausted ? NULL : calloc(1, sizeof(*d));
 	if (!d) {
-		hvt_printf(l->o.err_fd, "uf-hvt: event %s failed: %s%u times: %s; its pushes were dropped\n",
-		           l->inflight[i].id,
-		           l->inflight[i].deferrals < UF_DEFER_MAX ? "out of memory, deferred " : "deferred ",
-		           l->inflight[i].deferrals, reason);
+		hvt_printf(l->o.err_fd, "uf-hvt: event %s failed: %s%s; its pushes were dropped\n", l->inflight[i].id,
+		           exhausted ? "" : "out of memory for its deferral: ", exhausted ? why : reason);
 		free(l->inflight[i].data);
 		return;
 	}

@@ -382,14 +382,19 @@ static int append_replies(struct redis_be *r, const struct uf_entry *ents, uint3
 	int queued = 0;
 	for (uint32_t i = lo; i < hi; i++) {
 		const struct uf_entry *e = &ents[i];
-		if (!e->reply || results[i] == UF_RESULT_SKIPPED || results[i] == UF_RESULT_DEFERRED)
+		char why[UF_REASON_MAX + 48], *own = NULL;
+		const char *reason = reasons && reasons[i] ? reasons[i] : NULL;
+		if (!e->reply || results[i] == UF_RESULT_SKIPPED ||
+		    (results[i] == UF_RESULT_DEFERRED && !uf_defer_exhausted(why, sizeof(why), e->deferrals, reason)))
 			continue; /* delivered again: its reply comes then */
-		char why[64], *own = NULL;
 		const char *body = NULL, *outcome = results[i] ? UF_REPLY_FAILED : UF_REPLY_OK;
 		size_t blen = 0;
-		if (results[i] != 0) {
+		if (results[i] == UF_RESULT_DEFERRED) { /* deferred too often: failed, why says so */
+			body = why;
+			blen = strlen(body);
+		} else if (results[i] != 0) {
 			snprintf(why, sizeof(why), "handler returned %d", results[i]);
-			body = reasons && reasons[i] ? reasons[i] : why;
+			body = reason ? reason : why;
 			blen = strlen(body);
 		}
 		for (uint32_t k = 0; !body && k < nout; k++)

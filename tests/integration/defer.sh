@@ -147,8 +147,12 @@ else
 	fail defer-not-blocking "done: $(R --raw XRANGE uf:q:d:done - + | tr '\n' ' ')"
 fi
 att=$(entry_field in wait:300:a attempt) defs=$(entry_field in wait:300:a deferrals) why=$(entry_field in wait:300:a reason)
-[ "$att" = 0 ] && [ "$defs" = 1 ] && [ "$why" = "not before 300 ms" ] && pass defer-attempt-unchanged ||
-	fail defer-attempt-unchanged "re-queued entry: attempt '$att' deferrals '$defs' reason '$why'"
+ev=$(U events d in --json | python3 -c "import json,sys
+e=[x for x in map(json.loads, sys.stdin) if x.get('data')=='wait:300:a' and x.get('deferrals')]
+print(e[-1]['attempt'], e[-1]['deferrals'], e[-1]['reason']) if e else print('-')")
+[ "$att" = 0 ] && [ "$defs" = 1 ] && [ "$why" = "not before 300 ms" ] && [ "$ev" = "0 1 not before 300 ms" ] &&
+	pass defer-attempt-unchanged ||
+	fail defer-attempt-unchanged "re-queued entry: attempt '$att' deferrals '$defs' reason '$why'; unifaas events: '$ev'"
 [ "$(kv d a)" = 1 ] && [ -z "$(kv d staged)" ] && ! R --raw XRANGE uf:q:d:done - + | grep -q staged &&
 	pass defer-drops-staged || fail defer-drops-staged "kv a '$(kv d a)', staged '$(kv d staged)'"
 [ "$(R XLEN uf:dlq:d:in)" = 0 ] && [ "$(R HGET uf:stat:d:s failed)" = "" ] && pass defer-not-a-failure ||
@@ -207,6 +211,13 @@ if wait_for 60 dead_max; then
 else
 	fail defer-max-dead-letter "no dead letter; delay set $(delayed max)"
 fi
+
+# an invoke of such an event waits through its deferrals (no reply for
+# them) and is told of the failure with that reason
+U invoke d max always:inv --timeout-ms 60000 >"$UF_TMP/inv.out" 2>"$UF_TMP/inv.err"
+rc=$?
+[ $rc -eq 5 ] && grep -q 'deferred 100 times: busy inv' "$UF_TMP/inv.err" && pass defer-max-invoke-told ||
+	fail defer-max-invoke-told "status $rc: $(cat "$UF_TMP/inv.out" "$UF_TMP/inv.err")"
 
 # ---- retry_delay_ms: a counted failure's re-queue waits 200, 400, 800 ms
 # (the entries' ids are when each re-queue was added)
