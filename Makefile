@@ -133,7 +133,7 @@ $(BUILD)/obj/guest-common/%.o: common/%.c $(COMMON_HDRS) include/unifaas/uf_abi.
 	@mkdir -p $(dir $@)
 	$(GUEST_CC) $(GUEST_CFLAGS) -Icommon -c $< -o $@
 
-$(BUILD)/obj/guest/%.o: guest/%.S include/unifaas/uf_abi.h
+$(BUILD)/obj/guest/%.o: guest/%.S guest/hypercall.h include/unifaas/uf_abi.h
 	@mkdir -p $(dir $@)
 	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
 

@@ -12,11 +12,12 @@
  *    ring 3 (PVM-style KVM), with a plain jump.
  *  - exception stubs run on IST1 (supervisor stack set up by the tender) and
  *    use only plain integer instructions: they push a uniform frame and
- *    report it with one OUT.  They never return: the tender ends the unit.
+ *    report it with one UF_HC_FAULT hypercall (hypercall.h's store).  They
+ *    never return: the tender ends the unit.
  *  - .note.unifaas carries UF_ABI_VERSION and the two entry points above,
  *    from which the tender programs LSTAR and the IDT.
  */
-#include "uf_abi.h"
+#include "hypercall.h"
 
 	.section .text.boot, "ax"
 	.globl _start
@@ -122,8 +123,7 @@ EXC_NOERR 31
 uf_exc_common:
 	/* the stack now holds struct uf_hc_fault */
 	mov %esp, %eax
-	mov $(UF_HC_BASE + 4), %dx	/* UF_HC_FAULT */
-3:	out %eax, %dx
+3:	UF_HC_STORE %eax, %rdx, 4	/* 4: UF_HC_FAULT */
 	jmp 3b
 
 	.section .rodata

@@ -1,20 +1,41 @@
 /*
- * hypercall.h - libuf's side of the hypercall transport (uf_abi.h).
+ * hypercall.h - libuf's side of the hypercall transport (uf_abi.h), and the
+ * only place that knows its instruction.
  *
- * One OUT of the argument struct's address to the call's port; the tender
- * fills the struct's out fields before the guest continues.  The "memory"
- * clobber makes the compiler write the struct before and reread it after.
+ * A call is one 32-bit store of the argument struct's address to the call's
+ * slot in the hypercall page, UF_HC_ADDR(call).  No memory is behind that
+ * page: the store exits to the tender (KVM_EXIT_MMIO), which serves the call
+ * and fills the struct's out fields before the guest continues.  The
+ * "memory" clobber makes the compiler write the struct before and reread it
+ * after.  The store must be one plain store that KVM can decode: x86-64
+ * `movl`; on aarch64 it will be `str wN, [xM]` (no writeback, no pair: the
+ * CPU reports only plain loads and stores to the hypervisor with their
+ * register).  The exception stubs (entry.S) store through UF_HC_STORE below.
  */
 #ifndef UF_GUEST_HYPERCALL_H
 #define UF_GUEST_HYPERCALL_H
 
-#include <stdint.h>
-
 #include "uf_abi.h"
+
+#ifdef __ASSEMBLER__
+
+/* UF_HC_STORE VAL32, ADDR64, CALL: call CALL (a number) with the address in
+ * register VAL32; ADDR64 is a scratch register. */
+.macro UF_HC_STORE val, addr, call
+	mov $(UF_HC_PAGE + UF_HC_SLOT * \call), \addr
+	movl \val, (\addr)
+.endm
+
+#else
+
+#include <stdint.h>
 
 static inline void uf_hypercall(enum uf_hc call, void *arg)
 {
-	__asm__ volatile("outl %0, %1" : : "a"((uint32_t)(uintptr_t)arg), "Nd"(UF_HC_PORT(call)) : "memory");
+	__asm__ volatile("movl %0, (%1)"
+	                 :
+	                 : "r"((uint32_t)(uintptr_t)arg), "r"((uintptr_t)UF_HC_ADDR(call))
+	                 : "memory");
 }
 
 static inline struct uf_bootinfo *uf_bootinfo(void)
@@ -32,4 +53,5 @@ void uf_api_flush(void);
 struct uf_ctx;
 void uf_api_fail(struct uf_ctx *ctx, int code); /* fail the current event with the handler's code */
 
+#endif /* __ASSEMBLER__ */
 #endif

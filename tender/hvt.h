@@ -3,7 +3,7 @@
  *
  * struct hvt holds everything about the running unit.  Setup (hvt_kvm.c,
  * hvt_elf.c, hvt_boot.c) fills it; the run loop (hvt_main.c) enters the guest
- * and hands every I/O exit to hvt_hypercall (hvt_hypercall.c), which serves
+ * and hands every MMIO exit (the hypercalls) to hvt_hypercall (hvt_hypercall.c), which serves
  * it through the platform backend (backend.h).
  *
  * Guest memory is reached only through hvt_guest_ptr(), the one place that
@@ -164,8 +164,10 @@ uint64_t hvt_kvm_rip(struct hvt *h);
 uint64_t hvt_kvm_cr2(struct hvt *h);
 int hvt_kvm_set_fs(struct hvt *h, uint64_t base);
 
-/* hvt_hypercall.c: serve one OUT to `port` carrying `value`. */
-void hvt_hypercall(struct hvt *h, uint16_t port, uint32_t value);
+/* hvt_hypercall.c: serve one access outside guest memory (KVM_EXIT_MMIO) to
+ * `gpa` of `len` bytes; `value`: the first 4 bytes stored (a 32-bit store to
+ * a slot of the hypercall page is a hypercall, anything else ends the unit). */
+void hvt_hypercall(struct hvt *h, uint64_t gpa, uint32_t len, int is_write, uint32_t value);
 
 /* hvt_net.c: attach to the existing TAP device h->opt.tap (before seccomp);
  * -1 with a message naming the device and the cause.  hvt_net_attach_fd

@@ -11,11 +11,17 @@
  *   1 MiB   image segments        text R+X, rodata R, data/bss R+W
  *   ...     heap                  R+W, up to the stack guard page
  *   top     stack (guard page below it), argv/envp/auxv at the very top
+ *   ...     not mapped, at least 1 GiB (guest memory is at most UF_MEM_MAX)
+ *   2 GiB   the hypercall page (UF_HC_PAGE)  W+NX, no memory behind it
  * The guest runs in ring 3: every page it may use carries the user bit,
  * every mapped page is non-executable except the image text, read-only
  * pages are read-only (and CR0.WP keeps them so for the exception stubs):
- * W^X holds.  The TSS's I/O bitmap opens the hypercall ports, and only
- * them, to ring 3.
+ * W^X holds.  The hypercall page is the one mapped page outside guest
+ * memory; x86 page tables cannot map a page write-only, so a read of it is
+ * possible too, but nothing is stored there: every access exits to the
+ * tender (hvt_hypercall), which serves exactly one 32-bit store to a call's
+ * slot and ends the unit on anything else.  No I/O port is open: the TSS
+ * has no I/O permission bitmap, so IN and OUT fault (#GP) in ring 3.
  * 4 KiB page tables are used where attributes change; 2 MiB pages elsewhere.
  */
 #include <elf.h>
@@ -101,16 +107,26 @@ void *hvt_guest_ptr(struct hvt *h, uint64_t gpa, uint64_t len, int writable)
 	return h->mem + gpa;
 }
 
-/* Page tables: one PML4, one PDPT, one PD (memory <= 1 GiB), PTs as needed. */
+/* Page tables: one PML4, one PDPT, one PD (memory <= 1 GiB), then a PD and
+ * a PT that map the hypercall page alone, then the PTs memory needs. */
+#define PT_HC_PD (UF_PT_ADDR + 3 * UF_PAGE_SIZE)
+#define PT_HC_PT (UF_PT_ADDR + 4 * UF_PAGE_SIZE)
 static int build_page_tables(struct hvt *h, char *err, size_t errlen)
 {
 	uint64_t *pml4 = (uint64_t *)(h->mem + UF_PT_ADDR);
 	uint64_t *pdpt = pml4 + 512;
 	uint64_t *pd = pdpt + 512;
-	uint64_t next_pt = UF_PT_ADDR + 3 * UF_PAGE_SIZE;
+	uint64_t next_pt = UF_PT_ADDR + 5 * UF_PAGE_SIZE;
+	const uint64_t table = PTE_P | PTE_W | PTE_A | PTE_U;
 
-	pml4[0] = (UF_PT_ADDR + UF_PAGE_SIZE) | PTE_P | PTE_W | PTE_A | PTE_U;
-	pdpt[0] = (UF_PT_ADDR + 2 * UF_PAGE_SIZE) | PTE_P | PTE_W | PTE_A | PTE_U;
+	_Static_assert(UF_HC_PAGE % (1ull << 30) == 0 && UF_HC_PAGE >= UF_MEM_MAX + (1ull << 30) &&
+	                   UF_HC_PAGE < (512ull << 30),
+	               "the hypercall page starts its own 1 GiB, under the first PDPT, clear of memory");
+	pml4[0] = (UF_PT_ADDR + UF_PAGE_SIZE) | table;
+	pdpt[0] = (UF_PT_ADDR + 2 * UF_PAGE_SIZE) | table;
+	pdpt[UF_HC_PAGE >> 30] = PT_HC_PD | table;
+	((uint64_t *)(h->mem + PT_HC_PD))[0] = PT_HC_PT | table;
+	((uint64_t *)(h->mem + PT_HC_PT))[0] = UF_HC_PAGE | pte_for(PG_RW);
 	for (uint64_t r = 0; r < h->mem_size / MIB2; r++) {
 		uint64_t base = r * MIB2;
 		int uniform = 1;
@@ -136,16 +152,9 @@ static int build_page_tables(struct hvt *h, char *err, size_t errlen)
 	return 0;
 }
 
-/*
- * The hypercall ports in the I/O bitmap.  A 32-bit OUT to port p needs the
- * bits of p..p+3 clear, so the three ports past the last call are opened
- * too: narrower OUTs to them reach the tender and are rejected as bad
- * hypercalls; a 32-bit OUT to them needs a closed port and faults (#GP).
- */
-#define IOMAP_OFF  0x68u
-#define IOMAP_END  (UF_HC_BASE + UF_HC_COUNT + 3)
-#define IOMAP_LAST ((IOMAP_END - 1) / 8)
-#define TSS_LIMIT  (IOMAP_OFF + IOMAP_LAST + 1)
+/* A 64-bit TSS without an I/O permission bitmap: its base offset (0x66)
+ * points past the limit, so every port is closed to ring 3 (IOPL is 0). */
+#define TSS_LIMIT 0x67u
 
 uint32_t hvt_tss_limit(void)
 {
@@ -167,16 +176,12 @@ static void build_gdt_tss_idt(struct hvt *h)
 	gdt[7] = base >> 32;
 
 	uint8_t *tss = h->mem + UF_TSS_ADDR;
-	memset(tss, 0, IOMAP_OFF);
+	memset(tss, 0, TSS_LIMIT + 1);
 	uint64_t stack = UF_IST_TOP;
 	memcpy(tss + 0x04, &stack, 8); /* rsp0 */
 	memcpy(tss + 0x24, &stack, 8); /* ist1 */
-	uint16_t iomap = IOMAP_OFF;
+	uint16_t iomap = TSS_LIMIT + 1; /* no bitmap */
 	memcpy(tss + 0x66, &iomap, 2);
-	uint8_t *bitmap = tss + IOMAP_OFF;
-	memset(bitmap, 0xff, IOMAP_LAST + 2); /* a set bit denies the port */
-	for (unsigned port = UF_HC_BASE; port < IOMAP_END; port++)
-		bitmap[port / 8] &= (uint8_t) ~(1u << (port % 8));
 
 	uint8_t *idt = h->mem + UF_IDT_ADDR;
 	for (int v = 0; v < 32; v++) {

@@ -1,10 +1,13 @@
 /*
  * hvt_hypercall.c - serves the guest's hypercalls (uf_abi.h).
  *
- * One entry point, hvt_hypercall(), is called for every 32-bit OUT the guest
- * makes.  It checks the port, copies the argument struct out of guest memory
- * (after hvt_guest_ptr has checked it), runs the call's handler on the copy
- * and copies the struct back.  Handlers check every pointer and length the
+ * One entry point, hvt_hypercall(), is called for every access of the guest
+ * outside its memory (KVM_EXIT_MMIO).  The transport (uf_abi.h) is one
+ * 32-bit store to a call's slot in the hypercall page: anything else there
+ * (a read, another width, an offset that is no call's slot) is a bad
+ * hypercall, and an access anywhere else is a guest fault.  It then copies
+ * the argument struct out of guest memory (after hvt_guest_ptr has checked
+ * it), runs the call's handler on the copy and copies the struct back.  Handlers check every pointer and length the
  * struct carries before use.  Any malformed call ends the unit with
  * UF_END_BAD_HYPERCALL and a message naming the call and the field; the
  * tender itself never reads or writes outside guest memory.
@@ -236,13 +239,33 @@ static const struct {
     [UF_HC_TOPIC] = {"topic", sizeof(struct uf_hc_topic), hvt_hc_topic},
 };
 
-void hvt_hypercall(struct hvt *h, uint16_t port, uint32_t value)
+/* The transport: which call an access to guest-physical `gpa` is, or -1
+ * (and the unit ended) when it is none. */
+static int call_of(struct hvt *h, uint64_t gpa, uint32_t len, int is_write)
 {
-	if (port < UF_HC_BASE || port >= UF_HC_BASE + UF_HC_COUNT) {
-		bad(h, "I/O to port 0x%x, which is not a hypercall", port);
-		return;
+	if (gpa < UF_HC_PAGE || gpa - UF_HC_PAGE >= UF_PAGE_SIZE) {
+		hvt_end(h, UF_END_FAULT, "guest fault: access to guest-physical 0x%lx outside guest memory at rip 0x%lx",
+		        (unsigned long)gpa, (unsigned long)hvt_kvm_rip(h));
+		return -1;
 	}
-	unsigned n = port - UF_HC_BASE;
+	if (!is_write || len != 4) {
+		bad(h, "%s of %u bytes at 0x%lx in the hypercall page (hypercalls are one 32-bit store)",
+		    is_write ? "store" : "read", len, (unsigned long)gpa);
+		return -1;
+	}
+	uint64_t off = gpa - UF_HC_PAGE;
+	if (off % UF_HC_SLOT || off / UF_HC_SLOT >= UF_HC_COUNT) {
+		bad(h, "store to 0x%lx in the hypercall page, which is not a hypercall", (unsigned long)gpa);
+		return -1;
+	}
+	return (int)(off / UF_HC_SLOT);
+}
+
+void hvt_hypercall(struct hvt *h, uint64_t gpa, uint32_t len, int is_write, uint32_t value)
+{
+	int n = call_of(h, gpa, len, is_write);
+	if (n < 0)
+		return;
 	uint64_t arg[32]; /* aligned copy: the guest's struct may be misaligned */
 	void *p = calls[n].supervisor
 	              ? (value >= UF_IST_LO && value + calls[n].size <= UF_IST_TOP ? h->mem + value : NULL)

@@ -287,18 +287,18 @@ static void run_vcpu(struct hvt *h)
 		}
 		struct kvm_run *run = h->run;
 		switch (run->exit_reason) {
-		case KVM_EXIT_IO:
-			if (run->io.direction != KVM_EXIT_IO_OUT || run->io.size != 4 || run->io.count != 1) {
-				hvt_end(
-				    h, UF_END_BAD_HYPERCALL,
-				    "bad hypercall: %s of %u bytes x%u on port 0x%x (hypercalls are one 32-bit OUT)",
-				    run->io.direction == KVM_EXIT_IO_OUT ? "OUT" : "IN", run->io.size, run->io.count,
-				    run->io.port);
-				break;
-			}
-			uint32_t v;
-			memcpy(&v, (uint8_t *)run + run->io.data_offset, 4);
-			hvt_hypercall(h, run->io.port, v);
+		case KVM_EXIT_MMIO: {
+			uint32_t v = 0;
+			memcpy(&v, run->mmio.data, 4);
+			hvt_hypercall(h, run->mmio.phys_addr, run->mmio.len, run->mmio.is_write, v);
+			break;
+		}
+		case KVM_EXIT_IO: /* no port is open (the TSS has no I/O bitmap): not reached */
+			hvt_end(h, UF_END_BAD_HYPERCALL,
+			        "bad hypercall: %s of %u bytes x%u on port 0x%x (hypercalls are one 32-bit store to the "
+			        "hypercall page)",
+			        run->io.direction == KVM_EXIT_IO_OUT ? "OUT" : "IN", run->io.size, run->io.count,
+			        run->io.port);
 			break;
 		case KVM_EXIT_HLT:
 			hvt_end(h, UF_END_FAULT, "guest fault: halted at rip 0x%lx", (unsigned long)hvt_kvm_rip(h));
@@ -308,11 +308,6 @@ static void run_vcpu(struct hvt *h)
 			        "guest fault: triple fault at rip 0x%lx (an exception before the runtime's handlers "
 			        "were installed, or inside one)",
 			        (unsigned long)hvt_kvm_rip(h));
-			break;
-		case KVM_EXIT_MMIO:
-			hvt_end(h, UF_END_FAULT,
-			        "guest fault: access to guest-physical 0x%lx outside guest memory at rip 0x%lx",
-			        (unsigned long)run->mmio.phys_addr, (unsigned long)hvt_kvm_rip(h));
 			break;
 		case KVM_EXIT_FAIL_ENTRY:
 			hvt_end(h, UF_END_INTERNAL, "KVM entry failed (reason 0x%llx)",

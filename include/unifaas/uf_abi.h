@@ -9,14 +9,22 @@
  * Privilege: the guest runs entirely in ring 3 (CPL 3).  The tender sets up
  * everything privileged (GDT, TSS, IDT, page tables, syscall MSRs) before the
  * first instruction, using the entry points named in the image's note.
- * The TSS I/O permission bitmap opens exactly the hypercall ports to ring 3.
+ * No I/O port is open to the guest (the TSS has no I/O permission bitmap).
  *
- * Transport: the guest writes the 32-bit guest-physical address of an
- * argument struct to I/O port UF_HC_PORT(call) with a 32-bit OUT.  Guest
- * virtual = guest physical, so the address is the struct's pointer.  The
+ * Transport (ABI 7): the guest stores the 32-bit guest-physical address of
+ * an argument struct, with one 32-bit store, to UF_HC_ADDR(call): slot
+ * `call` of the hypercall page UF_HC_PAGE.  That page lies outside guest
+ * memory (no KVM memory slot), so the store is not performed but exits to
+ * the tender (KVM_EXIT_MMIO), which reads the call from the address and the
+ * argument from the stored value: one exit per call, on every KVM (no I/O
+ * permission bitmap, which emulated SVM rejects; aarch64, which has no port
+ * I/O, shares it: only the store instruction differs, guest/hypercall.h).
+ * Guest virtual = guest physical, so the value is the struct's pointer.  The
  * tender validates every address and length against guest memory before it
- * touches them; a malformed call ends the unit with UF_END_BAD_HYPERCALL.
- * Fields marked "out" are written by the tender before the guest resumes.
+ * touches them; a malformed call (or any other access to the hypercall
+ * page: a read, a store of another width, an offset that is no call's
+ * slot) ends the unit with UF_END_BAD_HYPERCALL.  Fields marked "out" are
+ * written by the tender before the guest resumes.
  *
  * All structs use fixed-width fields and explicit padding so that both
  * compilers lay them out identically; sizes are checked by static asserts.
@@ -38,8 +46,10 @@
  * malformed record and end the unit: it refuses the image instead; 6: a
  * commit may defer an event (UF_RESULT_DEFERRED with a UF_OUTPUT_DEFER
  * record: uf_defer), which a tender built for 5 would take for a failure
- * code and a malformed record. */
-#define UF_ABI_VERSION 6u
+ * code and a malformed record; 7: hypercalls are stores to the hypercall
+ * page (UF_HC_ADDR) instead of OUTs to I/O ports, which a tender built for
+ * 6 no longer opens. */
+#define UF_ABI_VERSION 7u
 #define UF_NOTE_NAME   "unifaas"
 #define UF_NOTE_ABI    1u
 /*
@@ -53,7 +63,7 @@
 /* ---- guest memory layout (guest physical = guest virtual) ---------------- */
 #define UF_PAGE_SIZE     4096u
 #define UF_GDT_ADDR      0x1000u /* GDT, TSS, IDT: supervisor-only          */
-#define UF_TSS_ADDR      0x1800u /* TSS with the hypercall I/O bitmap       */
+#define UF_TSS_ADDR      0x1800u /* TSS (no I/O permission bitmap)          */
 #define UF_IDT_ADDR      0x1c00u
 #define UF_BOOTINFO_ADDR 0x2000u /* struct uf_bootinfo, read-write          */
 #define UF_IST_GUARD     0x3000u /* not mapped: catches IST stack overflow  */
@@ -63,6 +73,17 @@
 #define UF_IMAGE_BASE    0x100000u /* images are linked to load here          */
 #define UF_MEM_MIN       (4u << 20)
 #define UF_MEM_MAX       (1024u << 20)
+/*
+ * The hypercall page: guest-physical (= virtual) UF_HC_PAGE, at least
+ * 1 GiB above the top of any guest memory, so no overrun of the heap or the
+ * stack can reach it (the gap is unmapped: #PF).  No memory is behind it:
+ * the page tables map it for ring 3, writable and non-executable, and every
+ * access to it exits to the tender.  Call n's slot is UF_HC_ADDR(n), 8
+ * bytes apart (room for a 64-bit store on a port that needs one).
+ */
+#define UF_HC_PAGE       0x80000000
+#define UF_HC_SLOT       8
+#define UF_HC_ADDR(call) (UF_HC_PAGE + UF_HC_SLOT * (unsigned)(call))
 
 /*
  * How a unit ended: the tender's process exit status.  Shared by every tender
@@ -87,8 +108,6 @@
 
 #define UF_BOOTINFO_MAGIC 0x75666269u /* "ufbi" */
 #define UF_BI_FSGSBASE    1u          /* ring 3 may use WRFSBASE; else UF_HC_SETFS */
-#define UF_HC_BASE        0x500u
-#define UF_HC_PORT(call)  ((uint16_t)(UF_HC_BASE + (call)))
 
 #ifndef __ASSEMBLER__
 
