@@ -2,8 +2,9 @@
  * hcabuse.c - a guest that issues raw, malformed hypercalls
  * (tests/integration/hypercall_abuse.sh).
  *
- * It defines its own main() and talks to the tender directly with OUT
- * instructions, bypassing libuf's wrappers.  CASE selects one abuse:
+ * It defines its own main() and talks to the tender directly with stores to
+ * the hypercall page (uf_abi.h), bypassing libuf's wrappers; it also tries
+ * other accesses to that page and port I/O.  CASE selects one abuse:
  *
  *   addr:CALL:WHERE   call CALL (console, time, ... setfs) with its argument
  *                     struct at WHERE: null (0), unmapped (0x3000, the guard
@@ -24,14 +25,11 @@
 #include <uf_abi.h>
 #include <unifaas.h>
 
-static inline void out32(uint16_t port, uint32_t v)
+/* Raw accesses to guest-physical = virtual address A. */
+#define AT(a, type) (*(volatile type *)(uintptr_t)(a))
+static inline void st32(uint64_t a, uint32_t v)
 {
-	__asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port) : "memory");
-}
-
-static inline void out16(uint16_t port, uint16_t v)
-{
-	__asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(port) : "memory");
+	__asm__ volatile("movl %0, (%1)" ::"r"(v), "r"(a) : "memory");
 }
 
 static inline void out8(uint16_t port, uint8_t v)
@@ -39,16 +37,14 @@ static inline void out8(uint16_t port, uint8_t v)
 	__asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port) : "memory");
 }
 
-static inline uint32_t in32(uint16_t port)
+static inline void out32(uint16_t port, uint32_t v)
 {
-	uint32_t v;
-	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port) : "memory");
-	return v;
+	__asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port) : "memory");
 }
 
 static inline void hc(unsigned call, const volatile void *arg)
 {
-	out32(UF_HC_PORT(call), (uint32_t)(uintptr_t)arg);
+	st32(UF_HC_ADDR(call), (uint32_t)(uintptr_t)arg);
 }
 
 static void done(long ret)
@@ -161,7 +157,7 @@ static void addr_case(const char *call, const char *where)
 		fprintf(stderr, "hcabuse: unknown place %s\n", where);
 		exit(2);
 	}
-	out32(UF_HC_PORT(n), (uint32_t)a);
+	st32(UF_HC_ADDR(n), (uint32_t)a);
 	done(-1);
 }
 
@@ -357,7 +353,7 @@ static void c_exit_status7(void)
 
 static void fault_at(uint32_t a)
 {
-	out32(UF_HC_PORT(UF_HC_FAULT), a);
+	st32(UF_HC_ADDR(UF_HC_FAULT), a);
 	done(-1);
 }
 static void c_fault_ist_end(void)
@@ -779,87 +775,99 @@ static void c_setfs_huge(void)
 	done(s.ret);
 }
 
-/* I/O that is not a hypercall. */
-static void c_port_out32_50d(void)
+/* Accesses to the hypercall page that are not one 32-bit store to a slot. */
+static void c_mmio_slot_count(void)
 {
-	out32(UF_HC_BASE + UF_HC_COUNT, (uint32_t)(uintptr_t)popbuf);
+	st32(UF_HC_ADDR(UF_HC_COUNT), (uint32_t)(uintptr_t)popbuf); /* past the last call */
 	done(-1);
 }
-static void c_port_out32_50e(void)
+static void c_mmio_misaligned(void)
 {
-	out32(UF_HC_BASE + UF_HC_COUNT + 1, (uint32_t)(uintptr_t)popbuf);
+	st32(UF_HC_ADDR(UF_HC_CONSOLE) + 4, (uint32_t)(uintptr_t)popbuf);
 	done(-1);
 }
-static void c_port_out32_50f(void)
+static void c_mmio_last(void)
 {
-	out32(UF_HC_BASE + UF_HC_COUNT + 2, (uint32_t)(uintptr_t)popbuf);
+	st32(UF_HC_PAGE + UF_PAGE_SIZE - 4, (uint32_t)(uintptr_t)popbuf);
 	done(-1);
 }
-static void c_port_out8_50d(void)
+static void c_mmio_st8(void)
 {
-	out8(UF_HC_BASE + UF_HC_COUNT, 1);
+	AT(UF_HC_ADDR(UF_HC_CONSOLE), uint8_t) = 0x10;
 	done(-1);
 }
-static void c_port_out8_50f(void)
+static void c_mmio_st16(void)
 {
-	out8(UF_HC_BASE + UF_HC_COUNT + 2, 1);
+	AT(UF_HC_ADDR(UF_HC_EXIT), uint16_t) = 0x2000;
 	done(-1);
 }
-static void c_port_out16_50e(void)
+static void c_mmio_st64(void)
 {
-	out16(UF_HC_BASE + UF_HC_COUNT + 1, 1);
+	static struct uf_hc_console c = {.len = 1, .fd = 1};
+	c.buf = (uintptr_t) "x";
+	AT(UF_HC_ADDR(UF_HC_CONSOLE), uint64_t) = (uintptr_t)&c;
 	done(-1);
 }
-static void c_port_out8_console(void)
+static void c_mmio_read(void)
 {
-	out8(UF_HC_PORT(UF_HC_CONSOLE), 0x10);
+	done((long)AT(UF_HC_ADDR(UF_HC_CONSOLE), uint32_t));
+}
+static void c_mmio_add(void)
+{
+	/* a read-modify-write: the read comes first */
+	__asm__ volatile("addl $1, (%0)" ::"r"((uint64_t)UF_HC_ADDR(UF_HC_TIME)) : "memory");
 	done(-1);
 }
-static void c_port_out16_exit(void)
+static void c_mmio_xchg(void)
 {
-	out16(UF_HC_PORT(UF_HC_EXIT), 0x2000);
+	uint32_t v = (uint32_t)(uintptr_t)popbuf;
+	__asm__ volatile("xchgl %0, (%1)" : "+r"(v) : "r"((uint64_t)UF_HC_ADDR(UF_HC_TIME)) : "memory");
 	done(-1);
 }
-static void c_port_in32_console(void)
+static void c_mmio_sse(void)
 {
-	done((long)in32(UF_HC_PORT(UF_HC_CONSOLE)));
-}
-static void c_port_rep_outsl(void)
-{
-	/* a string OUT of two addresses: a valid time struct, then 0.  Each element
-	 * is a hypercall of its own (or the whole OUT is refused): the second one
-	 * must be checked like any other. */
-	static uint32_t words[2];
+	/* a 16-byte store */
 	static struct uf_hc_time t = {.clock = UF_CLOCK_MONO};
-	words[0] = (uint32_t)(uintptr_t)&t;
-	words[1] = 0;
-	const void *src = words;
-	unsigned long cnt = 2;
-	__asm__ volatile("rep outsl" : "+S"(src), "+c"(cnt) : "d"((uint16_t)UF_HC_PORT(UF_HC_TIME)) : "memory");
+	uint64_t w[2] __attribute__((aligned(16))) = {(uintptr_t)&t, (uintptr_t)&t};
+	__asm__ volatile("movdqa (%0), %%xmm0\n\tmovdqu %%xmm0, (%1)" ::"r"(w), "r"((uint64_t)UF_HC_ADDR(UF_HC_TIME))
+	                 : "xmm0", "memory");
 	done(-1);
 }
-static void c_port_rep_outsl_ok(void)
+static void c_mmio_rep_stosl(void)
 {
-	/* the same with two valid elements: both are served */
-	static uint32_t words[2];
-	static const char msg[] = "rep-console\n";
-	static struct uf_hc_console c = {.len = sizeof(msg) - 1, .fd = 1};
-	c.buf = (uintptr_t)msg;
-	words[0] = words[1] = (uint32_t)(uintptr_t)&c;
-	const void *src = words;
+	/* a string store of two valid time-struct addresses from the time slot:
+	 * the first is a call; the second lands at slot + 4, which is none */
+	static struct uf_hc_time t = {.clock = UF_CLOCK_MONO};
+	void *dst = (void *)(uintptr_t)UF_HC_ADDR(UF_HC_TIME);
 	unsigned long cnt = 2;
-	__asm__ volatile("rep outsl" : "+S"(src), "+c"(cnt) : "d"((uint16_t)UF_HC_PORT(UF_HC_CONSOLE)) : "memory");
-	done((long)cnt);
-}
-/* Ports the bitmap keeps closed: the CPU refuses them (#GP) before the tender sees anything. */
-static void c_port_out8_510(void)
-{
-	out8(UF_HC_BASE + UF_HC_COUNT + 3, 1);
+	__asm__ volatile("rep stosl" : "+D"(dst), "+c"(cnt) : "a"((uint32_t)(uintptr_t)&t) : "memory");
 	done(-1);
 }
-static void c_port_out8_4ff(void)
+static void c_mmio_straddle(void)
 {
-	out8(UF_HC_BASE - 1, 1);
+	/* 8 bytes from the page's last 4: the next page is not mapped */
+	AT(UF_HC_PAGE + UF_PAGE_SIZE - 4, uint64_t) = 1;
+	done(-1);
+}
+static void c_mmio_below(void)
+{
+	st32(UF_HC_PAGE - 4, 1);
+	done(-1);
+}
+static void c_mmio_above(void)
+{
+	st32(UF_HC_PAGE + UF_PAGE_SIZE, 1);
+	done(-1);
+}
+static void c_mmio_exec(void)
+{
+	((void (*)(void))(uintptr_t)UF_HC_PAGE)();
+	done(-1);
+}
+/* No I/O port is open: the CPU refuses them (#GP) before the tender sees anything. */
+static void c_port_out32_500(void)
+{
+	out32(0x500, (uint32_t)(uintptr_t)popbuf); /* ABI 5's console port */
 	done(-1);
 }
 static void c_port_out8_3f8(void)
@@ -877,6 +885,14 @@ static void c_port_in8_60(void)
 	uint8_t v;
 	__asm__ volatile("inb $0x60, %0" : "=a"(v));
 	done(v);
+}
+static void c_port_rep_outsl(void)
+{
+	static uint32_t words[2];
+	const void *src = words;
+	unsigned long cnt = 2;
+	__asm__ volatile("rep outsl" : "+S"(src), "+c"(cnt) : "d"((uint16_t)0x501) : "memory");
+	done(-1);
 }
 
 /* clang-format off */
@@ -904,10 +920,10 @@ static const struct {
 	C(kv_key_beyond), C(kv_op9), C(kv_get_text), C(kv_get_rodata), C(kv_get_pagetables),
 	C(kv_get_beyond), C(kv_get_cap_huge), C(kv_get_absent_text), C(kv_set_len_huge),
 	C(kv_set_val_beyond), C(kv_set_val_null), C(kv_get_absent), C(kv_roundtrip), C(http_garbage), C(http_resp_text), C(http_url_beyond), C(http_headers_long),
-	C(net_enosys), C(http_api), C(yield_short), C(setfs_beyond), C(setfs_huge), C(port_out32_50d),
-	C(port_out32_50e), C(port_out32_50f), C(port_out8_50d), C(port_out8_50f), C(port_out16_50e),
-	C(port_out8_console), C(port_out16_exit), C(port_in32_console), C(port_rep_outsl),
-	C(port_rep_outsl_ok), C(port_out8_510), C(port_out8_4ff), C(port_out8_3f8), C(port_out32_cf8),
+	C(net_enosys), C(http_api), C(yield_short), C(setfs_beyond), C(setfs_huge), C(mmio_slot_count),
+	C(mmio_misaligned), C(mmio_last), C(mmio_st8), C(mmio_st16), C(mmio_st64), C(mmio_read), C(mmio_add),
+	C(mmio_xchg), C(mmio_sse), C(mmio_rep_stosl), C(mmio_straddle), C(mmio_below), C(mmio_above),
+	C(mmio_exec), C(port_out32_500), C(port_out8_3f8), C(port_out32_cf8), C(port_rep_outsl),
 	C(port_in8_60),
 };
 #undef C

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Hypercall abuse: a guest issuing raw OUTs with garbage (tests/guest/hcabuse.c)
+# Hypercall abuse: a guest issuing raw stores to the hypercall page with
+# garbage, and other accesses to that page and to I/O ports (tests/guest/hcabuse.c)
 # must end with status 6 and one line "bad hypercall: CALL: ..." naming the
 # call, except where the ABI answers with -errno (then the guest sees it and
 # exits 0).  No hypercall may write into the code, read-only data or the
@@ -200,22 +201,32 @@ expect yield_short 0 'ret=0'
 expect setfs_beyond 6 'bad hypercall: setfs: base 0xfffffff0 is outside guest memory'
 expect setfs_huge 6 'bad hypercall: setfs: base 0x8000000000000000 is outside guest memory'
 
-# --- I/O that is not one 32-bit OUT to a hypercall port ------------------------------
-expect port_out8_50d 6 'bad hypercall: OUT of 1 bytes x1 on port 0x50d'
-expect port_out8_50f 6 'bad hypercall: OUT of 1 bytes x1 on port 0x50f'
-expect port_out16_50e 6 'bad hypercall: OUT of 2 bytes x1 on port 0x50e'
-expect port_out8_console 6 'bad hypercall: OUT of 1 bytes x1 on port 0x500'
-expect port_out16_exit 6 'bad hypercall: OUT of 2 bytes x1 on port 0x503'
-expect port_in32_console 6 'bad hypercall: IN of 4 bytes x1 on port 0x500'
-# string I/O: KVM may split `rep outsl` into one exit per element; either way
-# the bad second element must be refused
-expect port_rep_outsl 6 'bad hypercall: (time: argument struct at 0x0 |OUT of 4 bytes x2)'
-expect port_rep_outsl_ok 0 'ret=0'
-# A 32-bit OUT to 0x50d..0x50f needs the I/O bitmap bits of 0x50d..0x512, and
-# 0x510.. are closed: the CPU raises #GP in the guest before any VM exit.
-# Ports outside the range are closed too.  Either way the tender sees no I/O.
-for c in out32_50d out32_50e out32_50f out8_510 out8_4ff out8_3f8 out32_cf8 in8_60; do
-	expect "port_$c" 3 'guest fault: #GP general protection'
+# --- accesses to the hypercall page that are not one 32-bit store to a call's slot --
+# (UF_HC_PAGE 0x80000000, slots 8 bytes apart): each ends the unit, naming it
+expect mmio_slot_count 6 'bad hypercall: store to 0x80000068 in the hypercall page, which is not a hypercall'
+expect mmio_misaligned 6 'bad hypercall: store to 0x80000004 in the hypercall page, which is not a hypercall'
+expect mmio_last 6 'bad hypercall: store to 0x80000ffc in the hypercall page, which is not a hypercall'
+expect mmio_st8 6 'bad hypercall: store of 1 bytes at 0x80000000 in the hypercall page \(hypercalls are one 32-bit store\)'
+expect mmio_st16 6 'bad hypercall: store of 2 bytes at 0x80000018 in the hypercall page'
+expect mmio_st64 6 'bad hypercall: store of 8 bytes at 0x80000000 in the hypercall page'
+expect mmio_read 6 'bad hypercall: read of 4 bytes at 0x80000000 in the hypercall page'
+# read-modify-write instructions read first
+expect mmio_add 6 'bad hypercall: read of 4 bytes at 0x80000008 in the hypercall page'
+expect mmio_xchg 6 'bad hypercall: read of 4 bytes at 0x80000008 in the hypercall page'
+# KVM splits a 16-byte store into 8-byte ones: the first is refused
+expect mmio_sse 6 'bad hypercall: store of (8|16) bytes at 0x80000008 in the hypercall page'
+# a string store: the first element is a call, the second (slot + 4) is none
+expect mmio_rep_stosl 6 'bad hypercall: store to 0x8000000c in the hypercall page, which is not a hypercall'
+# the page alone is mapped: around it is unmapped, and it is never executable
+expect mmio_straddle 3 'guest fault: #PF page fault: access beyond the guest memory budget \(write of address 0x80001000\)'
+expect mmio_below 3 'guest fault: #PF page fault: access beyond the guest memory budget \(write of address 0x7ffffffc\)'
+expect mmio_above 3 'guest fault: #PF page fault: access beyond the guest memory budget \(write of address 0x80001000\)'
+expect mmio_exec 3 'guest fault: #PF page fault: execute of non-executable memory \(execute of address 0x80000000\) at rip 0x80000000'
+
+# --- I/O ports: none is open (no I/O permission bitmap since ABI 6): the CPU
+# raises #GP in the guest before any VM exit, even for ABI 5's hypercall ports
+for c in out32_500 out8_3f8 out32_cf8 in8_60 rep_outsl; do
+	expect "port_$c" 3 'guest fault: #GP general protection: error code 0x0 at rip'
 done
 
 no_stray "$img" >/dev/null && pass no-stray-tenders || fail no-stray-tenders "$(no_stray "$img")"
