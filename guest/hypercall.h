@@ -21,10 +21,12 @@
 
 /* UF_HC_STORE VAL32, ADDR64, CALL: call CALL (a number) with the address in
  * register VAL32; ADDR64 is a scratch register. */
+// clang-format off
 .macro UF_HC_STORE val, addr, call
 	mov $(UF_HC_PAGE + UF_HC_SLOT * \call), \addr
 	movl \val, (\addr)
 .endm
+// clang-format on
 
 #else
 

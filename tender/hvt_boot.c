@@ -178,8 +178,8 @@ static void build_gdt_tss_idt(struct hvt *h)
 	uint8_t *tss = h->mem + UF_TSS_ADDR;
 	memset(tss, 0, TSS_LIMIT + 1);
 	uint64_t stack = UF_IST_TOP;
-	memcpy(tss + 0x04, &stack, 8); /* rsp0 */
-	memcpy(tss + 0x24, &stack, 8); /* ist1 */
+	memcpy(tss + 0x04, &stack, 8);  /* rsp0 */
+	memcpy(tss + 0x24, &stack, 8);  /* ist1 */
 	uint16_t iomap = TSS_LIMIT + 1; /* no bitmap */
 	memcpy(tss + 0x66, &iomap, 2);
 

@@ -244,7 +244,8 @@ static const struct {
 static int call_of(struct hvt *h, uint64_t gpa, uint32_t len, int is_write)
 {
 	if (gpa < UF_HC_PAGE || gpa - UF_HC_PAGE >= UF_PAGE_SIZE) {
-		hvt_end(h, UF_END_FAULT, "guest fault: access to guest-physical 0x%lx outside guest memory at rip 0x%lx",
+		hvt_end(h, UF_END_FAULT,
+		        "guest fault: access to guest-physical 0x%lx outside guest memory at rip 0x%lx",
 		        (unsigned long)gpa, (unsigned long)hvt_kvm_rip(h));
 		return -1;
 	}

@@ -294,11 +294,12 @@ static void run_vcpu(struct hvt *h)
 			break;
 		}
 		case KVM_EXIT_IO: /* no port is open (the TSS has no I/O bitmap): not reached */
-			hvt_end(h, UF_END_BAD_HYPERCALL,
-			        "bad hypercall: %s of %u bytes x%u on port 0x%x (hypercalls are one 32-bit store to the "
-			        "hypercall page)",
-			        run->io.direction == KVM_EXIT_IO_OUT ? "OUT" : "IN", run->io.size, run->io.count,
-			        run->io.port);
+			hvt_end(
+			    h, UF_END_BAD_HYPERCALL,
+			    "bad hypercall: %s of %u bytes x%u on port 0x%x (hypercalls are one 32-bit store to the "
+			    "hypercall page)",
+			    run->io.direction == KVM_EXIT_IO_OUT ? "OUT" : "IN", run->io.size, run->io.count,
+			    run->io.port);
 			break;
 		case KVM_EXIT_HLT:
 			hvt_end(h, UF_END_FAULT, "guest fault: halted at rip 0x%lx", (unsigned long)hvt_kvm_rip(h));

@@ -2,7 +2,7 @@
  * fuzz_hypercall.c - libFuzzer target for the tender's hypercall handling.
  *
  * Each input (format: fuzz_input.h) is a guest memory image plus a short
- * sequence of OUTs.  For every input the unit is fresh: guest memory (8 MiB,
+ * sequence of hypercall stores.  For every input the unit is fresh: guest memory (8 MiB,
  * laid out by the real hvt_boot_setup as in the unit tests,
  * tests/unit/support.c) is as after boot, struct hvt is reset, and a new
  * real local backend is opened with events from a small file, pushes,
@@ -269,13 +269,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cur = &h;
 
 	for (unsigned i = 0; i < ncalls && !h.ended; i++) {
-		uint16_t port = fuzz_port(desc[i * FUZZ_CALL_BYTES]);
+		uint64_t addr = fuzz_addr(desc[i * FUZZ_CALL_BYTES]);
 		uint32_t value;
 		memcpy(&value, desc + i * FUZZ_CALL_BYTES + 1, 4);
 		const struct callinfo *ci = NULL;
 		uint8_t *arg = NULL;
-		if (port >= UF_HC_BASE && port < UF_HC_BASE + UF_HC_COUNT) {
-			unsigned n = port - UF_HC_BASE;
+		if (addr >= UF_HC_PAGE && (addr - UF_HC_PAGE) % UF_HC_SLOT == 0 &&
+		    (addr - UF_HC_PAGE) / UF_HC_SLOT < UF_HC_COUNT) {
+			unsigned n = (unsigned)((addr - UF_HC_PAGE) / UF_HC_SLOT);
 			ci = &calls[n];
 			arg = __real_hvt_guest_ptr(&h, value, ci->size, 1);
 			if (arg) /* the harness writes here */
@@ -290,13 +291,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 		}
 
-		hvt_hypercall(&h, port, value);
+		hvt_hypercall(&h, addr, 4, 1, value);
 
 		if (verbose) {
 			int32_t ret = 0;
 			if (arg && ci->ret_off >= 0)
 				memcpy(&ret, arg + ci->ret_off, 4);
-			fprintf(stderr, "call %u: port 0x%x value 0x%x: %s%s ret %d inflight %u\n", i, port, value,
+			fprintf(stderr, "call %u: at 0x%lx value 0x%x: %s%s ret %d inflight %u\n", i,
+				(unsigned long)addr, value,
 				h.ended ? "ended: " : "served", h.ended ? h.end_reason : "", ret, h.inflight);
 		}
 		CHECK(h.inflight <= UF_BATCH_MAX, "%u events in flight", h.inflight);
@@ -310,11 +312,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		/* not ended: it was a call, with a valid struct, and it was served */
-		CHECK(ci && arg, "OUT to port 0x%x with value 0x%x neither served nor ended the unit", port, value);
-		CHECK(ci->ret_off >= 0, "call on port 0x%x did not end the unit", port);
+		CHECK(ci && arg, "store to 0x%lx of 0x%x neither served nor ended the unit", (unsigned long)addr,
+		      value);
+		CHECK(ci->ret_off >= 0, "call at 0x%lx did not end the unit", (unsigned long)addr);
 		int32_t ret;
 		memcpy(&ret, arg + ci->ret_off, 4);
-		CHECK(ret != SENTINEL, "call on port 0x%x at 0x%x returned without an answer", port, value);
+		CHECK(ret != SENTINEL, "call at 0x%lx with 0x%x returned without an answer", (unsigned long)addr,
+		      value);
 	}
 
 	cur = NULL;

@@ -867,7 +867,7 @@ static void c_mmio_exec(void)
 /* No I/O port is open: the CPU refuses them (#GP) before the tender sees anything. */
 static void c_port_out32_500(void)
 {
-	out32(0x500, (uint32_t)(uintptr_t)popbuf); /* ABI 5's console port */
+	out32(0x500, (uint32_t)(uintptr_t)popbuf); /* ABI 6's console port */
 	done(-1);
 }
 static void c_port_out8_3f8(void)

@@ -29,6 +29,9 @@ open(sys.argv[2] + '/abi3.uf', 'wb').write(abi3)
 abi5 = img[:]  # an image built before ABI 6 (no uf_defer: its tender would misread a deferral)
 struct.pack_into('<I', abi5, i + 8, 5)
 open(sys.argv[2] + '/abi5.uf', 'wb').write(abi5)
+abi6 = img[:]  # an image built before ABI 7 (hypercalls by port I/O, which its tender no longer opens)
+struct.pack_into('<I', abi6, i + 8, 6)
+open(sys.argv[2] + '/abi6.uf', 'wb').write(abi6)
 wx = img[:]
 phoff, = struct.unpack_from('<Q', wx, 0x20)
 phnum, = struct.unpack_from('<H', wx, 0x38)
@@ -72,8 +75,9 @@ refused() {
 }
 refused ls "$W/ls.uf" 'functions\.f\.image: .*ls\.uf: .*(no unifaas ABI note|not a static executable)'
 refused abi "$W/abi.uf" "functions\.f\.image: .*abi\.uf: image speaks unifaas ABI version [0-9]+, this tender speaks version"
-refused abi3 "$W/abi3.uf" "functions\.f\.image: .*abi3\.uf: image speaks unifaas ABI version 3, this tender speaks version 6; rebuild the function with this unifaas"
-refused abi5 "$W/abi5.uf" "functions\.f\.image: .*abi5\.uf: image speaks unifaas ABI version 5, this tender speaks version 6; rebuild the function with this unifaas"
+refused abi3 "$W/abi3.uf" "functions\.f\.image: .*abi3\.uf: image speaks unifaas ABI version 3, this tender speaks version 7; rebuild the function with this unifaas"
+refused abi5 "$W/abi5.uf" "functions\.f\.image: .*abi5\.uf: image speaks unifaas ABI version 5, this tender speaks version 7; rebuild the function with this unifaas"
+refused abi6 "$W/abi6.uf" "functions\.f\.image: .*abi6\.uf: image speaks unifaas ABI version 6, this tender speaks version 7; rebuild the function with this unifaas"
 refused wx "$W/wx.uf" 'functions\.f\.image: .*wx\.uf: segment [0-9]+ at 0x[0-9a-f]+ is both writable and executable \(W\^X\)'
 # and a good image still deploys
 printf 'name: img-good\nfunctions:\n  f:\n    image: %s\n    listen: in\n' "$good" >"$W/good.yaml"

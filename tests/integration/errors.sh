@@ -91,9 +91,13 @@ bad_image() { # NAME ERE PATCH
 		fail "$1" "could not patch the image"
 	fi
 }
-bad_image abi-version 'image speaks unifaas ABI version 1, this tender speaks version 6; rebuild the function with this unifaas$' \
+bad_image abi-version 'image speaks unifaas ABI version 1, this tender speaks version 7; rebuild the function with this unifaas$' \
 	'u32(note + 20, 1)'
-bad_image abi-version-max 'image speaks unifaas ABI version 4294967295, this tender speaks version 6' \
+# an image built for ABI 6 makes its hypercalls with OUTs to I/O ports, which
+# this tender no longer opens: refused before it runs, not a #GP on its first call
+bad_image abi-6-port-io 'image speaks unifaas ABI version 6, this tender speaks version 7; rebuild the function with this unifaas$' \
+	'u32(note + 20, 6)'
+bad_image abi-version-max 'image speaks unifaas ABI version 4294967295, this tender speaks version 7' \
 	'u32(note + 20, 0xffffffff)'
 bad_image note-name 'no unifaas ABI note' 'b[note + 12] = ord("U")'
 bad_image elf32 'not an x86-64 little-endian ELF64 image$' 'b[4] = 1'
@@ -183,7 +187,7 @@ expect_err kv-unopenable 2 "^uf-hvt: kv file $UF_TMP/no/such/dir.json: cannot pr
 # --- unifaas ------------------------------------------------------------------------
 expect_err unifaas-no-command 2 '^usage: unifaas COMMAND' "$UNIFAAS"
 expect_err unifaas-unknown-command 2 "^unifaas: unknown command 'frobnicate'$" "$UNIFAAS" frobnicate
-expect_err unifaas-version 0 '' "$UNIFAAS" version && grep -q '(ABI 6)' "$UF_TMP/$UF_SUITE.unifaas-version.out" &&
+expect_err unifaas-version 0 '' "$UNIFAAS" version && grep -q '(ABI 7)' "$UF_TMP/$UF_SUITE.unifaas-version.out" &&
 	pass unifaas-version-abi || fail unifaas-version-abi "$(cat "$UF_TMP/$UF_SUITE.unifaas-version.out")"
 expect_err build-missing-file 2 "^unifaas: build: $UF_TMP/nonexistent.c: No such file or directory$" \
 	"$UNIFAAS" build "$UF_TMP/nonexistent.c" -o "$UF_TMP/never.uf"

@@ -223,8 +223,8 @@ expect mmio_below 3 'guest fault: #PF page fault: access beyond the guest memory
 expect mmio_above 3 'guest fault: #PF page fault: access beyond the guest memory budget \(write of address 0x80001000\)'
 expect mmio_exec 3 'guest fault: #PF page fault: execute of non-executable memory \(execute of address 0x80000000\) at rip 0x80000000'
 
-# --- I/O ports: none is open (no I/O permission bitmap since ABI 6): the CPU
-# raises #GP in the guest before any VM exit, even for ABI 5's hypercall ports
+# --- I/O ports: none is open (no I/O permission bitmap since ABI 7): the CPU
+# raises #GP in the guest before any VM exit, even for ABI 6's hypercall ports
 for c in out32_500 out8_3f8 out32_cf8 in8_60 rep_outsl; do
 	expect "port_$c" 3 'guest fault: #GP general protection: error code 0x0 at rip'
 done

@@ -72,6 +72,13 @@ void uft_fx_close(struct uft_fx *fx);
 /* cmocka teardown for a fixture allocated by a test's setup */
 int uft_fx_teardown(void **state);
 
+/* Hypercall `call` with its argument struct at `arg`, as libuf makes it: one
+ * 32-bit store to the call's slot of the hypercall page (the MMIO exit). */
+static inline void uft_hc(struct hvt *h, unsigned call, uint32_t arg)
+{
+	hvt_hypercall(h, UF_HC_ADDR(call), 4, 1, arg);
+}
+
 /* A fixture's guest memory at a guest-physical address. */
 static inline uint8_t *G(struct uft_fx *fx, uint64_t gpa)
 {

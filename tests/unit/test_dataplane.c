@@ -56,7 +56,7 @@ static int setup(void **state)
 
 static void hc(struct uft_fx *fx, enum uf_hc call, uint64_t arg)
 {
-	hvt_hypercall(&fx->h, UF_HC_PORT(call), (uint32_t)arg);
+	uft_hc(&fx->h, call, (uint32_t)arg);
 }
 
 static void assert_running(struct uft_fx *fx)

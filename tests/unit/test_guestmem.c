@@ -106,8 +106,9 @@ static void test_writes_to_protected_memory_refused(void **state)
 		const char *what;
 	} no[] = {
 		{UF_GDT_ADDR, 8, "GDT"},
-		{UF_TSS_ADDR, 8, "TSS (I/O bitmap)"},
-		{UF_TSS_ADDR + 0x68, 4, "TSS I/O bitmap"},
+		{UF_TSS_ADDR, 8, "TSS"},
+		{UF_TSS_ADDR + 0x60, 8, "TSS (I/O map base)"},
+		{UF_HC_PAGE, 4, "hypercall page (no memory behind it)"},
 		{UF_IDT_ADDR, 16, "IDT"},
 		{UF_IST_GUARD, 8, "IST guard page"},
 		{UF_IST_LO, 8, "exception stack"},
@@ -235,6 +236,53 @@ static void test_gpa_writable_matches_page_tables(void **state)
 	assert_int_equal(leaf_pte(h, UFT_HEAP_END) & 1, 0);  /* stack guard          */
 }
 
+/*
+ * Outside guest memory the page tables map exactly one page, the hypercall
+ * page: present, ring 3, writable, not executable (a store there exits to the
+ * tender).  Every table entry of the 4-level walk is visited.
+ */
+static void test_only_the_hypercall_page_is_mapped_outside_memory(void **state)
+{
+	struct hvt *h = *state;
+	const uint64_t mask = 0x000ffffffffff000ull;
+	const uint64_t *pml4 = (const uint64_t *)(h->mem + UF_PT_ADDR);
+	int outside = 0;
+	for (uint64_t i4 = 0; i4 < 512; i4++) {
+		if (!(pml4[i4] & 1))
+			continue;
+		const uint64_t *pdpt = (const uint64_t *)(h->mem + (pml4[i4] & mask));
+		for (uint64_t i3 = 0; i3 < 512; i3++) {
+			if (!(pdpt[i3] & 1))
+				continue;
+			assert_int_equal(pdpt[i3] & 0x80, 0); /* no 1 GiB pages */
+			const uint64_t *pd = (const uint64_t *)(h->mem + (pdpt[i3] & mask));
+			for (uint64_t i2 = 0; i2 < 512; i2++) {
+				uint64_t a = i4 << 39 | i3 << 30 | i2 << 21;
+				if (!(pd[i2] & 1))
+					continue;
+				if (pd[i2] & 0x80) {
+					assert_true(a + (2u << 20) <= h->mem_size);
+					continue;
+				}
+				const uint64_t *pt = (const uint64_t *)(h->mem + (pd[i2] & mask));
+				for (uint64_t i1 = 0; i1 < 512; i1++) {
+					uint64_t e = pt[i1], va = a | i1 << 12;
+					if (!(e & 1) || va < h->mem_size)
+						continue;
+					outside++;
+					assert_int_equal(va, UF_HC_PAGE);
+					assert_int_equal(e & mask, UF_HC_PAGE);
+					assert_int_equal(e & 0x7, 0x7); /* present, writable, user */
+					assert_int_equal(e >> 63, 1);   /* not executable          */
+				}
+			}
+		}
+	}
+	assert_int_equal(outside, 1);
+	assert_int_equal(leaf_pte(h, UF_HC_PAGE - PG) & 1, 0);
+	assert_int_equal(leaf_pte(h, UF_HC_PAGE + PG) & 1, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -246,6 +294,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_writable_memory_allowed, setup, teardown),
 		cmocka_unit_test(test_gpa_writable_region_edges),
 		cmocka_unit_test_setup_teardown(test_gpa_writable_matches_page_tables, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_only_the_hypercall_page_is_mapped_outside_memory, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("guestmem", tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /*
  * test_hypercall.c - hvt_hypercall() dispatch and the non-data-plane calls
- * (tender/hvt_hypercall.c): ports, argument structs, console, time, random,
+ * (tender/hvt_hypercall.c): the transport, argument structs, console, time, random,
  * exit, fault (with the KVM stub's CR2), setfs, yield, http (hvt_egress.c:
  * malformed calls, and the wire to unifaasd over a socketpair) and net.
  */
@@ -37,11 +37,11 @@ static int setup(void **state)
 	return 0;
 }
 
-/* Copies the struct to ARG, makes the call on `call`'s port, copies it back. */
+/* Copies the struct to ARG, makes the call through `call`'s slot, copies it back. */
 #define CALL(fx, call, s)                                                                                              \
 	do {                                                                                                           \
 		memcpy(G((fx), ARG), &(s), sizeof(s));                                                                 \
-		hvt_hypercall(&(fx)->h, UF_HC_PORT(call), (uint32_t)ARG);                                              \
+		uft_hc(&(fx)->h, (call), (uint32_t)ARG);                                                               \
 		memcpy(&(s), G((fx), ARG), sizeof(s));                                                                 \
 	} while (0)
 
@@ -58,20 +58,49 @@ static void assert_ended(struct uft_fx *fx, int code, const char *reason_part)
 		         fx->h.end_reason, code, reason_part);
 }
 
-static void test_bad_ports(void **state)
+/* Ends a fresh unit with one access; returns nothing, the fixture says how it ended. */
+static void access_ends(uint64_t gpa, uint32_t len, int is_write, int code, const char *reason_part)
+{
+	struct uft_fx fx;
+	assert_int_equal(uft_fx_open(&fx, NULL, NULL), 0);
+	memcpy(G(&fx, ARG), &(struct uf_hc_time){.clock = UF_CLOCK_MONO}, sizeof(struct uf_hc_time));
+	hvt_hypercall(&fx.h, gpa, len, is_write, ARG);
+	if (!fx.h.ended || fx.h.end_code != code || !strstr(fx.h.end_reason, reason_part))
+		fail_msg("access to 0x%lx (%u bytes, %s): ended=%d code=%d \"%s\"; expected code %d and \"%s\"",
+		         (unsigned long)gpa, len, is_write ? "store" : "read", fx.h.ended, fx.h.end_code,
+		         fx.h.end_reason, code, reason_part);
+	uft_fx_close(&fx);
+}
+
+/* The transport: one 32-bit store to a call's slot is a call, nothing else is. */
+static void test_bad_transport(void **state)
 {
 	struct uft_fx *fx = *state;
-	hvt_hypercall(&fx->h, UF_HC_BASE - 1, ARG);
-	assert_ended(fx, UF_END_BAD_HYPERCALL, "bad hypercall: I/O to port 0x4ff, which is not a hypercall");
-	static const uint16_t ports[] = {0,     0x80, 0x3f8, UF_HC_BASE + UF_HC_COUNT, UF_HC_BASE + UF_HC_COUNT + 3,
-	                                 0xffff};
-	for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
-		struct uft_fx f2;
-		assert_int_equal(uft_fx_open(&f2, NULL, NULL), 0);
-		hvt_hypercall(&f2.h, ports[i], ARG);
-		assert_ended(&f2, UF_END_BAD_HYPERCALL, "which is not a hypercall");
-		uft_fx_close(&f2);
-	}
+	struct uf_hc_time t = {.clock = UF_CLOCK_MONO, .ret = -999};
+	CALL(fx, UF_HC_TIME, t); /* the good one, for contrast */
+	assert_running(fx);
+	assert_int_equal(t.ret, 0);
+
+	access_ends(UF_HC_ADDR(UF_HC_COUNT), 4, 1, UF_END_BAD_HYPERCALL,
+	            "bad hypercall: store to 0x80000068 in the hypercall page, which is not a hypercall");
+	static const uint64_t not_slots[] = {UF_HC_ADDR(UF_HC_TIME) + 4, UF_HC_ADDR(UF_HC_TIME) + 1,
+	                                     UF_HC_ADDR(UF_HC_COUNT + 1), UF_HC_PAGE + UF_PAGE_SIZE - 4,
+	                                     UF_HC_PAGE + UF_PAGE_SIZE - 8};
+	for (size_t i = 0; i < sizeof(not_slots) / sizeof(not_slots[0]); i++)
+		access_ends(not_slots[i], 4, 1, UF_END_BAD_HYPERCALL,
+		            "in the hypercall page, which is not a hypercall");
+	static const uint32_t widths[] = {1, 2, 3, 8, 16};
+	for (size_t i = 0; i < sizeof(widths) / sizeof(widths[0]); i++)
+		access_ends(UF_HC_ADDR(UF_HC_TIME), widths[i], 1, UF_END_BAD_HYPERCALL,
+		            "in the hypercall page (hypercalls are one 32-bit store)");
+	access_ends(UF_HC_ADDR(UF_HC_TIME), 4, 0, UF_END_BAD_HYPERCALL,
+	            "bad hypercall: read of 4 bytes at 0x80000008 in the hypercall page (hypercalls are one 32-bit "
+	            "store)");
+	/* outside the page: nothing is mapped there, so it would be a fault of the guest's */
+	static const uint64_t outside[] = {
+	    UF_HC_PAGE - 4, UF_HC_PAGE + UF_PAGE_SIZE, UFT_MEM, 0, UF_HC_PAGE - UF_PAGE_SIZE, UINT64_MAX - 3};
+	for (size_t i = 0; i < sizeof(outside) / sizeof(outside[0]); i++)
+		access_ends(outside[i], 4, 1, UF_END_FAULT, "guest fault: access to guest-physical 0x");
 }
 
 static void test_first_end_wins(void **state)
@@ -96,7 +125,7 @@ static void test_every_call_checks_its_argument_struct(void **state)
 		for (size_t i = 0; i < sizeof(bad_args) / sizeof(bad_args[0]); i++) {
 			struct uft_fx fx;
 			assert_int_equal(uft_fx_open(&fx, NULL, NULL), 0);
-			hvt_hypercall(&fx.h, UF_HC_PORT(c), (uint32_t)bad_args[i]);
+			uft_hc(&fx.h, c, (uint32_t)bad_args[i]);
 			if (!fx.h.ended || fx.h.end_code != UF_END_BAD_HYPERCALL ||
 			    !strstr(fx.h.end_reason, "argument struct"))
 				fail_msg("call %u with its struct at 0x%lx: ended=%d code=%d \"%s\"", c,
@@ -244,7 +273,7 @@ static void fault(struct uft_fx *fx, uint64_t vector, uint64_t error, uint64_t a
 	struct uf_hc_fault f = {
 	    .vector = vector, .error = error, .rip = 0x100456, .cs = UF_SEL_UCODE, .rsp = 0x7fff00, .ss = UF_SEL_UDATA};
 	memcpy(G(fx, at), &f, sizeof(f));
-	hvt_hypercall(&fx->h, UF_HC_PORT(UF_HC_FAULT), (uint32_t)at);
+	uft_hc(&fx->h, UF_HC_FAULT, (uint32_t)at);
 }
 
 static void test_fault_messages(void **state)
@@ -289,7 +318,7 @@ static void test_fault_argument_on_exception_stack(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct uft_fx fx;
 		assert_int_equal(uft_fx_open(&fx, NULL, NULL), 0);
-		hvt_hypercall(&fx.h, UF_HC_PORT(UF_HC_FAULT), (uint32_t)bad[i]);
+		uft_hc(&fx.h, UF_HC_FAULT, (uint32_t)bad[i]);
 		if (!fx.h.ended || fx.h.end_code != UF_END_BAD_HYPERCALL ||
 		    !strstr(fx.h.end_reason, "bad hypercall: fault"))
 			fail_msg("fault struct at 0x%lx: code %d \"%s\"", (unsigned long)bad[i], fx.h.end_code,
@@ -481,7 +510,7 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, uft_fx_teardown)
 	const struct CMUnitTest tests[] = {
-	    T(test_bad_ports),
+	    T(test_bad_transport),
 	    T(test_first_end_wins),
 	    cmocka_unit_test(test_every_call_checks_its_argument_struct),
 	    T(test_console),

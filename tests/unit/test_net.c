@@ -61,7 +61,7 @@ static int teardown(void **state)
 static void call(struct uft_fx *fx, struct uf_hc_net *a)
 {
 	memcpy(G(fx, ARG), a, sizeof(*a));
-	hvt_hypercall(&fx->h, UF_HC_PORT(UF_HC_NET), (uint32_t)ARG);
+	uft_hc(&fx->h, UF_HC_NET, (uint32_t)ARG);
 	memcpy(a, G(fx, ARG), sizeof(*a));
 }
 
