@@ -7,6 +7,7 @@
 #                   make bench-ingress: the HTTP ingress (bench/http_ingress.sh)
 #                   make bench-edges: HTTP and MQTT ingress and egress, each beside its baseline (bench/edges.sh)
 #                   make bench-stall: the longest Redis stall a flooding workflow causes (bench/stall.sh)
+#                   make bench-hcexit: one hypercall exit's round trip, events/s of a trivial function (bench/hcexit.sh)
 #                   make bench-usecase: CO2 readings over MQTT -> threshold -> slack-alert -> webhook, cold and
 #                   warm, beside Node-RED (installed by the benchmark from npm) and the paper (bench/usecase.sh)
 #   make install    PREFIX=/usr/local
@@ -220,6 +221,10 @@ bench-stall: deps
 	$(MAKE) all
 	./bench/stall.sh $(BUILD)
 
+bench-hcexit: deps
+	$(MAKE) all
+	./bench/hcexit.sh $(BUILD)
+
 # HTTP ingress events/s (wrk) beside bare XADD (redis-benchmark): bench/http_ingress.sh
 bench-ingress: deps
 	$(MAKE) all
@@ -240,4 +245,4 @@ install: all
 clean:
 	rm -rf build build-asan
 
-.PHONY: all runtime deps run run-local test bench bench-boot bench-platform bench-edges bench-stall bench-ingress bench-usecase install clean
+.PHONY: all runtime deps run run-local test bench bench-boot bench-platform bench-edges bench-stall bench-hcexit bench-ingress bench-usecase install clean

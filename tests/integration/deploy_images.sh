@@ -44,7 +44,7 @@ open(sys.argv[2] + '/wx.uf', 'wb').write(wx)
 PY
 chmod +x "$W"/*.uf
 # what the tender says of each: deploy must say the same
-for n in ls abi abi3 abi5 wx; do
+for n in ls abi abi3 abi5 abi6 wx; do
 	"$HVT" --event x "$W/$n.uf" </dev/null >/dev/null 2>"$W/$n.hvt"
 done
 
