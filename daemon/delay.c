@@ -6,7 +6,9 @@
  * member into its queue, where units see it like any re-queue.
  *
  * Every UF_DELAY_TICK_MS, for each listened queue of each deployed
- * workflow: ZRANGEBYSCORE <set> -inf <now> LIMIT 0 DELAY_BATCH, then, for
+ * workflow: the due members, oldest first, at most DELAY_BATCH of them and
+ * DELAY_BYTES in all unless the first alone is larger (DUE_SCRIPT: an event
+ * may be megabytes, and the moves send each member back), then, for
  * each member, one EVAL of uf_delay_move_script (XADD only if its ZREM
  * removed the member: a member moves once, whatever races), a full batch
  * followed at once by another read.  Members are decoded here, with the
@@ -32,6 +34,21 @@
 #include "unifaasd.h"
 
 #define DELAY_BATCH 128
+#define DELAY_BYTES (4u << 20)
+
+/* KEYS[1] the delay set; ARGV: max score, DELAY_BATCH, DELAY_BYTES.  Returns
+ * {more, member...}: the due members that fit, more = 1 when others may be
+ * due (the batch or the byte budget was full). */
+static const char DUE_SCRIPT[] =
+    "local m = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))\n"
+    "local out, bytes, budget = {0}, 0, tonumber(ARGV[3])\n"
+    "for i, v in ipairs(m) do\n"
+    "  if i > 1 and bytes + #v > budget then out[1] = 1 break end\n"
+    "  out[#out + 1] = v\n"
+    "  bytes = bytes + #v\n"
+    "end\n"
+    "if #m == tonumber(ARGV[2]) then out[1] = 1 end\n"
+    "return out\n";
 
 /* One pass over one delay set. */
 struct pass {
@@ -128,10 +145,10 @@ static void due_read(redisReply *r, void *arg)
 {
 	struct pass *p = arg;
 	p->calls = 1; /* held until every move is sent */
-	if (r && r->type == REDIS_REPLY_ARRAY) {
-		for (size_t i = 0; i < r->elements; i++)
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_INTEGER) {
+		for (size_t i = 1; i < r->elements; i++)
 			move_one(p, r->element[i]);
-		p->more = r->elements == DELAY_BATCH;
+		p->more = r->element[0]->integer == 1;
 	}
 	pass_release(p);
 }
@@ -143,7 +160,8 @@ static void pass_read(struct pass *p)
 		snprintf(max, sizeof(max), "(+inf"); /* not the members set aside */
 	else
 		snprintf(max, sizeof(max), "%llu", (unsigned long long)uf_time_ms());
-	if (store_send(p->d->store, due_read, p, "ZRANGEBYSCORE %s -inf %s LIMIT 0 %d", p->key, max, DELAY_BATCH) < 0) {
+	if (store_send(p->d->store, due_read, p, "EVAL %s 1 %s %s %d %u", DUE_SCRIPT, p->key, max, DELAY_BATCH,
+	               DELAY_BYTES) < 0) {
 		p->calls = 1;
 		pass_release(p);
 	}

@@ -183,6 +183,22 @@ else
 	fail defer-survives-down-up "not handled; delay set $(delayed in); log: $(daemon_log | grep -i delay | tail -n 3)"
 fi
 
+# ---- large events: six of 900 kB (events are at most 1 MiB) deferred
+# together are moved in passes of at most 4 MiB (delay.c), so no pass moves
+# more than four of them; all are handled, each once
+python3 -c 'import sys
+for i in range(1, 7): print("wait:300:big%d " % i + "x" * 900000)' >"$UF_TMP/big.txt"
+U push d in <"$UF_TMP/big.txt" >"$UF_TMP/big.out" 2>&1 || fail big-members-moved "push: $(cat "$UF_TMP/big.out")"
+all_big() { for i in 1 2 3 4 5 6; do has_done "big$i" || return 1; done; }
+once= most=
+if wait_for 30 all_big && once=$(for i in 1 2 3 4 5 6; do kv d "big$i"; done | tr -d '\n') && [ "$once" = 111111 ] &&
+	most=$(daemon_log | sed -n 's/.*what=delay-move workflow=d queue=in events=\([0-9]*\) .*/\1/p' | sort -n | tail -n 1) &&
+	[ "$most" -le 4 ]; then
+	pass big-members-moved
+else
+	fail big-members-moved "handled once: '$once'; most moved by one pass: $most; delay set $(delayed in)"
+fi
+
 # ---- Redis alone restarted (SIGTERM: its AOF is written) while an event
 # waits: unifaasd keeps running, its mover comes back, the event is handled
 echo wait:3000:rr | U push d in >/dev/null
