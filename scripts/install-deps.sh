@@ -2,7 +2,29 @@
 # Installs every Debian package unifaas needs to build, test and benchmark.
 # Idempotent: packages already present are skipped; apt runs only when
 # something is missing. Uses sudo when not root.
+#
+#   scripts/install-deps.sh           the x86-64 build (make, make test)
+#   scripts/install-deps.sh --arm64   also the aarch64 cross toolchain and
+#                                     Debian's arm64 libraries (make ARCH=aarch64)
+#
+# The arm64 set adds the dpkg architecture arm64 (multiarch). musl for arm64
+# comes from musl-dev:arm64 (its /usr/bin/aarch64-linux-musl-gcc); never
+# musl-tools:arm64, which would make apt remove the x86 musl-tools (musl-gcc).
 set -euo pipefail
+
+ARM64=0
+for a in "$@"; do
+	case "$a" in
+	--arm64) ARM64=1 ;;
+	*)
+		echo "install-deps: unknown option '$a' (known: --arm64)" >&2
+		exit 2
+		;;
+	esac
+done
+
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
 
 PKGS=(
 	build-essential make pkg-config git
@@ -28,6 +50,26 @@ PKGS=(
 	curl python3                   # tests: raw HTTP requests, JSON and log parsing
 )
 
+# make ARCH=aarch64: the cross compilers, the arm64 UAPI headers
+# (/usr/aarch64-linux-gnu/include), and the :arm64 -dev packages the tender
+# (hiredis), the CLI and unifaasd link with; qemu-user-static runs the
+# results here, qemu-system-arm runs an emulated Cortex-A72 with KVM.
+ARM64_PKGS=(
+	gcc-aarch64-linux-gnu libc6-dev-arm64-cross # host side: unifaasd, the CLI's API half
+	musl-dev:arm64                              # aarch64-linux-musl-gcc: tender, CLI front, libuf
+	libhiredis-dev:arm64 libjansson-dev:arm64 libcurl4-openssl-dev:arm64
+	libuv1-dev:arm64 libcyaml-dev:arm64 libyaml-dev:arm64 libmicrohttpd-dev:arm64
+	libssl-dev:arm64 libmosquitto-dev:arm64 libcmocka-dev:arm64 # (seccomp: the host libseccomp writes the arm64 filter)
+	qemu-user-static qemu-system-arm cpio
+)
+if [ "$ARM64" = 1 ]; then
+	if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+		echo "install-deps: adding the dpkg architecture arm64"
+		$SUDO dpkg --add-architecture arm64
+	fi
+	PKGS+=("${ARM64_PKGS[@]}")
+fi
+
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -37,8 +79,6 @@ if [ ${#missing[@]} -eq 0 ]; then
 	exit 0
 fi
 
-SUDO=
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
