@@ -13,10 +13,35 @@
 #   make install    PREFIX=/usr/local
 
 VERSION  := 0.1.0
-BUILD    ?= build
 PREFIX   ?= /usr/local
-CC       ?= cc
+
+# ARCH: the machine the build is for.  x86_64 (the default) builds for this
+# machine into build/.  aarch64 cross-builds into build-aarch64/, laid out
+# like build/, with Debian's cross compilers (scripts/install-deps.sh
+# --arm64): aarch64-linux-gnu-gcc and Debian's :arm64 libraries for the host
+# side (unifaasd, the CLI's API half), aarch64-linux-musl-gcc (musl-dev:arm64)
+# for the static tender and libuf.  BUILD_CC compiles what runs here during
+# the build (the seccomp filter generator).
+ARCH     ?= x86_64
+BUILD_CC ?= cc
+ifeq ($(ARCH),x86_64)
+BUILD    ?= build
 GUEST_CC ?= musl-gcc
+TENDER_CC ?= musl-gcc
+MULTIARCH = x86_64-linux-gnu
+PKG_CONFIG ?= pkg-config
+else ifeq ($(ARCH),aarch64)
+BUILD    ?= build-aarch64
+ifeq ($(origin CC),default)
+CC       := aarch64-linux-gnu-gcc
+endif
+GUEST_CC ?= aarch64-linux-musl-gcc
+TENDER_CC ?= aarch64-linux-musl-gcc
+MULTIARCH = aarch64-linux-gnu
+PKG_CONFIG ?= PKG_CONFIG_LIBDIR=/usr/lib/$(MULTIARCH)/pkgconfig:/usr/share/pkgconfig pkg-config
+else
+$(error ARCH=$(ARCH): not an architecture unifaas builds for (x86_64 or aarch64))
+endif
 
 WARN      = -Wall -Wextra -Werror
 HOST_CFLAGS ?= -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -Iinclude/unifaas -Icommon -Itender \
@@ -27,10 +52,10 @@ HOST_LDFLAGS ?= $(EXTRA_LDFLAGS)
 # on this (virtualised) host: ~0.75 ms for a static glibc hello, 0.33 ms for
 # musl's.  Linux headers come from the host's /usr/include, after musl's.
 # Sanitizer builds use the host compiler and glibc, dynamically linked.
-TENDER_CC ?= musl-gcc
-TENDER_CFLAGS = $(HOST_CFLAGS) -idirafter /usr/include -idirafter /usr/include/x86_64-linux-gnu
+# (TENDER_CC is set with ARCH above.)
+TENDER_CFLAGS = $(HOST_CFLAGS) -idirafter /usr/include -idirafter /usr/include/$(MULTIARCH)
 HVT_STATIC ?= -static
-HIREDIS = $(if $(findstring musl,$(TENDER_CC)),/usr/lib/x86_64-linux-gnu/libhiredis.a,-lhiredis)
+HIREDIS = $(if $(findstring musl,$(TENDER_CC)),/usr/lib/$(MULTIARCH)/libhiredis.a,-lhiredis)
 # -fstack-clash-protection: a frame larger than the guest's 4 KiB stack guard
 # page probes it instead of jumping over it into the heap (also in cli/build_run.c).
 GUEST_CFLAGS = -std=gnu11 -O2 $(WARN) -fno-pie -ffunction-sections -fdata-sections \
@@ -53,7 +78,13 @@ COMMON_OBJS = $(COMMON:%=$(BUILD)/obj/common/%.o)
 GUEST_OBJS  = $(patsubst %,$(BUILD)/obj/%.o,$(basename $(GUEST_SRCS))) $(COMMON_GUEST:%=$(BUILD)/obj/guest-common/%.o)
 IMAGES      = $(FUNCTIONS:functions/%.c=$(BUILD)/functions/%.uf)
 
+ifeq ($(ARCH),x86_64)
 all: $(BUILD)/bin/uf-hvt $(BUILD)/bin/unifaas $(BUILD)/bin/unifaasd runtime $(IMAGES)
+else
+# aarch64, so far: the host side that is plain C (docs/tender.md,
+# Architectures, says what is ported and what is not yet)
+all: $(BUILD)/bin/unifaasd $(LIBDIR)/unifaas-api
+endif
 
 RUNTIME = $(LIBDIR)/libuf.a $(LIBDIR)/uf.ld $(LIBDIR)/include/unifaas.h \
 	$(LIBDIR)/include/uf_abi.h $(LIBDIR)/include/jsmn.h
@@ -80,7 +111,7 @@ $(BUILD)/obj/common/%.o: common/%.c $(COMMON_HDRS) include/unifaas/uf_abi.h
 # The seccomp filter is compiled to BPF at build time (see hvt_seccomp_rules.h).
 $(BUILD)/gen/gen_seccomp: tender/gen_seccomp.c tender/hvt_seccomp_rules.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O2 $(WARN) -Itender $< -o $@ -lseccomp
+	$(BUILD_CC) -std=gnu11 -O2 $(WARN) -Itender $< -o $@ -lseccomp
 $(BUILD)/gen/hvt_seccomp_bpf.h: $(BUILD)/gen/gen_seccomp
 	$< >$@.tmp && mv $@.tmp $@
 $(BUILD)/obj/tender/hvt_seccomp.o: $(BUILD)/gen/hvt_seccomp_bpf.h
@@ -105,7 +136,7 @@ $(BUILD)/bin/unifaas: $(CLI_FRONT_SRCS) cli/cli.h include/unifaas/uf_abi.h $(TEN
 
 $(LIBDIR)/unifaas-api: $(CLI_API_SRCS) cli/cli.h cli/sim.h daemon/egress_call.h include/unifaas/uf_abi.h $(COMMON_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(HOST_CFLAGS) -Idaemon $(filter %.c %.o,$^) -o $@ $(HOST_LDFLAGS) $$(pkg-config --libs libcurl jansson hiredis libcrypto libmosquitto libmicrohttpd) -lpthread -lm
+	$(CC) $(HOST_CFLAGS) -Idaemon $(filter %.c %.o,$^) -o $@ $(HOST_LDFLAGS) $$($(PKG_CONFIG) --libs libcurl jansson hiredis libcrypto libmosquitto libmicrohttpd) -lpthread -lm
 
 # unifaasd: glibc, dynamically linked (it starts once; the tender is what
 # must start fast).
@@ -243,6 +274,6 @@ install: all
 	install -m 644 $(LIBDIR)/include/*.h $(DESTDIR)$(PREFIX)/lib/unifaas/include/
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-aarch64
 
 .PHONY: all runtime deps run run-local test bench bench-boot bench-platform bench-edges bench-stall bench-hcexit bench-ingress bench-usecase install clean

@@ -1171,7 +1171,7 @@ static void walk_value(struct mf_ctx *c, const struct mf_key *k, yaml_node_t *v,
 /* Reports an unknown key; returns the index of the key it suggests, or -1. */
 static int unknown_key(struct mf_ctx *c, const struct mf_key *tab, const yaml_node_t *kn)
 {
-	const char *cands[32];
+	const char *cands[32] = {0}; /* (gcc -O1 without sanitizers: maybe-uninitialized) */
 	char buf[MF_SHOW_MAX + 8];
 	size_t n = 0;
 	for (; tab[n].key && n < 32; n++)

@@ -163,7 +163,7 @@ static int raw_pair(struct cur *c, struct sck_group *g)
 		skip_spaces(c);
 		return raw_time(c, g);
 	}
-	long id;
+	long id = 0; /* (gcc -O1 without sanitizers: maybe-uninitialized) */
 	double v;
 	int null;
 	if (sensor_id(c, &id) < 0)

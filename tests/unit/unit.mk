@@ -3,6 +3,10 @@
 # Run from the top of the tree (tests/run.sh does):
 #     make -f tests/unit/unit.mk          build every tests/unit/test_*.c
 #     make -f tests/unit/unit.mk check    build and run them
+#     make -f tests/unit/unit.mk CC=aarch64-linux-gnu-gcc UNIT_OUT=build-aarch64/tests/unit SAN=
+#                                         cross-built for aarch64, without sanitizers (they do
+#                                         not run under qemu-aarch64-static), for
+#                                         qemu-aarch64-static -L /usr/aarch64-linux-gnu
 #
 # Each test_NAME.c becomes build/tests/unit/test_NAME, linked with the
 # tender's own sources (compiled here with ASan/UBSan, UBSan non-recovering
@@ -15,10 +19,10 @@
 # The exception is test_manifest, the daemon's manifest parser: it links
 # daemon/manifest.c with -lcyaml -lyaml and no tender sources.
 
-UNIT_OUT   := build/tests/unit
+UNIT_OUT   ?= build/tests/unit
 UNIT_OBJ   := $(UNIT_OUT)/obj
 CC         ?= cc
-SAN        := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN        ?= -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 UNIT_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE $(SAN) \
 	-Iinclude/unifaas -Icommon -Itender -Itests/unit -Ibuild/gen -DUNIFAAS_VERSION='"test"'
 # (clang's -Wextra also flags the tender's partial designated initializers)
