@@ -9,7 +9,8 @@
  * configuration (config.c), its own log records (dlog.c) and clocks
  * (clock.c), units' outbound HTTP (egress_server.c, on threads of its own:
  * the one exception to "no threads"); its MQTT client (mqtt.c: ingress routes,
- * the outbox); manifests are parsed by manifest.c.
+ * the outbox); delayed re-queues it moves into their queues when due
+ * (delay.c); manifests are parsed by manifest.c.
  * It never touches guest memory and never sits on the data path: units talk
  * to Redis themselves.
  *
