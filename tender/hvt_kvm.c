@@ -3,7 +3,9 @@
  *
  * Guest memory is one anonymous mapping registered as KVM memory slot 0 at
  * guest-physical 0; pages are allocated by the host only when first touched,
- * so a unit's RSS is what it uses, not its budget.  The vCPU starts in
+ * so a unit's RSS is what it uses, not its budget.  No other slot exists:
+ * the hypercall page (UF_HC_PAGE) has none, so a store there exits
+ * (KVM_EXIT_MMIO, hvt_hypercall.c).  The vCPU starts in
  * 64-bit mode with paging (CR3 = page tables of hvt_boot.c), SSE enabled,
  * EFER.SCE set for `syscall`, NX enforced and CR0.WP set so that read-only
  * pages are read-only in ring 0 too.

@@ -315,8 +315,19 @@ static void run_vcpu(struct hvt *h)
 			        (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 			break;
 		case KVM_EXIT_INTERNAL_ERROR:
-			hvt_end(h, UF_END_INTERNAL, "KVM internal error (suberror %u) at rip 0x%lx",
-			        run->internal.suberror, (unsigned long)hvt_kvm_rip(h));
+			/* KVM emulates only accesses outside guest memory, and the
+			 * hypercall page is all that is mapped there: an instruction it
+			 * cannot emulate (an x87 store, say) touched that page.  (Where
+			 * the guest's CPL is 3 KVM injects #UD instead: a guest fault.) */
+			if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION)
+				hvt_end(h, UF_END_BAD_HYPERCALL,
+				        "bad hypercall: an instruction KVM cannot emulate touched the hypercall page "
+				        "at rip "
+				        "0x%lx (hypercalls are one 32-bit store)",
+				        (unsigned long)hvt_kvm_rip(h));
+			else
+				hvt_end(h, UF_END_INTERNAL, "KVM internal error (suberror %u) at rip 0x%lx",
+				        run->internal.suberror, (unsigned long)hvt_kvm_rip(h));
 			break;
 		default:
 			hvt_end(h, UF_END_INTERNAL, "unexpected KVM exit %u at rip 0x%lx", run->exit_reason,

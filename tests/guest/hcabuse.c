@@ -833,6 +833,13 @@ static void c_mmio_sse(void)
 	                 : "xmm0", "memory");
 	done(-1);
 }
+static void c_mmio_x87(void)
+{
+	/* a store KVM's instruction emulator does not know */
+	float f = 1.0f;
+	__asm__ volatile("flds %1\n\tfstps %0" : "=m"(AT(UF_HC_ADDR(UF_HC_TIME), uint32_t)) : "m"(f));
+	done(-1);
+}
 static void c_mmio_rep_stosl(void)
 {
 	/* a string store of two valid time-struct addresses from the time slot:
@@ -922,7 +929,7 @@ static const struct {
 	C(kv_set_val_beyond), C(kv_set_val_null), C(kv_get_absent), C(kv_roundtrip), C(http_garbage), C(http_resp_text), C(http_url_beyond), C(http_headers_long),
 	C(net_enosys), C(http_api), C(yield_short), C(setfs_beyond), C(setfs_huge), C(mmio_slot_count),
 	C(mmio_misaligned), C(mmio_last), C(mmio_st8), C(mmio_st16), C(mmio_st64), C(mmio_read), C(mmio_add),
-	C(mmio_xchg), C(mmio_sse), C(mmio_rep_stosl), C(mmio_straddle), C(mmio_below), C(mmio_above),
+	C(mmio_xchg), C(mmio_sse), C(mmio_x87), C(mmio_rep_stosl), C(mmio_straddle), C(mmio_below), C(mmio_above),
 	C(mmio_exec), C(port_out32_500), C(port_out8_3f8), C(port_out32_cf8), C(port_rep_outsl),
 	C(port_in8_60),
 };
