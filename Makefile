@@ -81,10 +81,19 @@ IMAGES      = $(FUNCTIONS:functions/%.c=$(BUILD)/functions/%.uf)
 ifeq ($(ARCH),x86_64)
 all: $(BUILD)/bin/uf-hvt $(BUILD)/bin/unifaas $(BUILD)/bin/unifaasd runtime $(IMAGES)
 else
-# aarch64, so far: the host side that is plain C (docs/tender.md,
-# Architectures, says what is ported and what is not yet)
-all: $(BUILD)/bin/unifaasd $(LIBDIR)/unifaas-api
+# aarch64, so far: the host side that is plain C and the tender's KVM layer
+# with its test (docs/tender.md, Architectures, says what is ported and what
+# is not yet)
+all: $(BUILD)/bin/unifaasd $(LIBDIR)/unifaas-api $(BUILD)/tests/kvm/vcpu_aarch64
 endif
+
+# tests/kvm/vcpu_aarch64.c: the aarch64 KVM layer (hvt_kvm.c, hvt_kvm_aarch64.c)
+# on a real /dev/kvm, in the emulated Cortex-A72:
+#   scripts/in-qemu.sh arm64 build-aarch64/tests/kvm ./vcpu_aarch64
+$(BUILD)/tests/kvm/vcpu_aarch64: tests/kvm/vcpu_aarch64.c tests/kvm/vcpu_aarch64_guest.S \
+		$(BUILD)/obj/tender/hvt_kvm.o $(BUILD)/obj/tender/hvt_kvm_aarch64.o
+	@mkdir -p $(dir $@)
+	$(TENDER_CC) $(TENDER_CFLAGS) $^ -o $@ -static
 
 RUNTIME = $(LIBDIR)/libuf.a $(LIBDIR)/uf.ld $(LIBDIR)/include/unifaas.h \
 	$(LIBDIR)/include/uf_abi.h $(LIBDIR)/include/jsmn.h

@@ -1,7 +1,7 @@
 /*
  * hvt.h - the uf-hvt tender: one process, one VM, one vCPU, one unit.
  *
- * struct hvt holds everything about the running unit.  Setup (hvt_kvm.c,
+ * struct hvt holds everything about the running unit.  Setup (hvt_kvm*.c,
  * hvt_elf.c, hvt_boot.c) fills it; the run loop (hvt_main.c) enters the guest
  * and hands every MMIO exit (the hypercalls) to hvt_hypercall (hvt_hypercall.c), which serves
  * it through the platform backend (backend.h).
@@ -150,16 +150,24 @@ int hvt_elf_load(struct hvt *h, const char *path, char *err, size_t errlen);
 int hvt_boot_setup(struct hvt *h, uint64_t *rsp, char *err, size_t errlen);
 uint32_t hvt_tss_limit(void);
 
-/* hvt_kvm.c */
+/* hvt_kvm.c: what every architecture shares */
 int hvt_kvm_create(struct hvt *h, char *err, size_t errlen); /* /dev/kvm, VM, vCPU */
 int hvt_kvm_open(struct hvt *h, char *err, size_t errlen);   /* + memory (creates if needed) */
-int hvt_kvm_vcpu(struct hvt *h, uint64_t rip, uint64_t rsp, char *err, size_t errlen);
 void hvt_kvm_close(struct hvt *h);
+/* the one way to a KVM ioctl (the request zero-extended; hvt_kvm.c says why) */
+long hvt_kvm_ioctl(int fd, unsigned long req, void *arg);
+/*
+ * hvt_kvm_<arch>.c, one per architecture (ARCH in the Makefile): the vCPU's
+ * boot state and its registers.  The names are x86's; on aarch64 "rip" is
+ * the PC, "rsp" the initial stack pointer, "cr2" the faulting address
+ * (FAR_EL1) and "fs" the thread pointer (TPIDR_EL0).
+ */
+int hvt_kvm_vcpu(struct hvt *h, uint64_t rip, uint64_t rsp, char *err, size_t errlen);
 
 /* hvt_standby.c: 1 with argc/argv of the unit to become, 0 when released
  * before any request, -1 with err on a malformed request */
 int hvt_standby_wait(int *argc, char ***argv, char *err, size_t errlen);
-int hvt_kvm_run(struct hvt *h);
+int hvt_kvm_run(struct hvt *h); /* hvt_kvm.c */
 uint64_t hvt_kvm_rip(struct hvt *h);
 uint64_t hvt_kvm_cr2(struct hvt *h);
 int hvt_kvm_set_fs(struct hvt *h, uint64_t base);

@@ -1,11 +1,11 @@
 /*
- * kvm_stub.c - replaces tender/hvt_kvm.c in unit tests and the fuzzer.
+ * kvm_stub.c - replaces tender/hvt_kvm.c and hvt_kvm_$(ARCH).c in unit tests and the fuzzer.
  *
- * Why a stub, and why only this file: hvt_kvm.c is the only tender source
- * that needs /dev/kvm.  hvt_main.c (which holds hvt_end, hvt_write_all and
+ * Why a stub, and why only this file: they are the only tender sources
+ * that need /dev/kvm.  hvt_main.c (which holds hvt_end, hvt_write_all and
  * hvt_now_ns, used by the code under test) is compiled for real (uf-hvt's
  * main() is in hvt_entry.c, not linked into tests); its run loop and option parsing then link against these functions, so all
- * of hvt_kvm.c's API is provided here.  The VM setup calls fail (no VM in a
+ * of their API (hvt.h) is provided here.  The VM setup calls fail (no VM in a
  * unit test); the three queries the hypercall code makes (rip, cr2, set_fs)
  * return what the test put in the stub_* globals (kvm_stub.h).
  */

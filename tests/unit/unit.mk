@@ -11,7 +11,7 @@
 # Each test_NAME.c becomes build/tests/unit/test_NAME, linked with the
 # tender's own sources (compiled here with ASan/UBSan, UBSan non-recovering
 # so undefined behaviour fails the test) - every tender file except
-# tender/hvt_kvm.c, which needs /dev/kvm and is replaced by
+# tender/hvt_kvm*.c, which need /dev/kvm and are replaced by
 # tests/unit/kvm_stub.c.  uf-hvt's main() is in tender/hvt_entry.c, which
 # is not linked here (the tests have cmocka's main).
 # tender/hvt_seccomp.c includes the BPF filter generated at build time; the
@@ -30,7 +30,7 @@ UNIT_TENDER_CFLAGS := $(UNIT_CFLAGS) -Wno-missing-field-initializers
 UNIT_LDLIBS := -lcmocka -ljansson -lhiredis # jansson: an independent JSON parser to check what the tender writes
 SECCOMP_BPF := build/gen/hvt_seccomp_bpf.h
 
-# The tender, as the top-level Makefile's TENDER_SRCS, minus hvt_kvm.c.
+# The tender, as the top-level Makefile's TENDER_SRCS, minus hvt_kvm*.c.
 include tender/sources.mk
 include common/sources.mk
 UNIT_TENDER := $(TENDER_CORE)
