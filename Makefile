@@ -10,6 +10,9 @@
 #                   make bench-hcexit: one hypercall exit's round trip, events/s of a trivial function (bench/hcexit.sh)
 #                   make bench-usecase: CO2 readings over MQTT -> threshold -> slack-alert -> webhook, cold and
 #                   warm, beside Node-RED (installed by the benchmark from npm) and the paper (bench/usecase.sh)
+#   make test-svm   the tender's suites under a real KVM (kvm_amd) inside an emulated AMD SVM
+#                   machine (scripts/in-qemu.sh; needs scripts/install-deps.sh --emulation)
+#   make test-arm64 the emulated Cortex-A72 machine with EL2 (KVM, nVHE) the aarch64 port is tested in
 #   make install    PREFIX=/usr/local
 
 VERSION  := 0.1.0
@@ -238,6 +241,20 @@ test: deps
 		EXTRA_LDFLAGS="-fsanitize=address,undefined" build-asan/bin/uf-hvt build-asan/bin/unifaas build-asan/bin/unifaasd runtime
 	./tests/run.sh
 
+# The tender's suites that need no platform (tests/emulated/run.sh), run inside
+# QEMU's emulated x86-64 with AMD SVM, where /dev/kvm is Linux's kvm_amd on
+# (emulated) hardware virtualisation instead of this host's paravirtual KVM.
+# This machine's files are shared read-only with the emulated one
+# (in-qemu.sh --hostfs). UF_EMULATED_SUITES="runtime faults" runs only those.
+UF_QEMU_MEM ?= 2048
+test-svm: all
+	UF_QEMU_MEM=$(UF_QEMU_MEM) ./scripts/in-qemu.sh --hostfs svm tests/emulated \
+		'cd $(CURDIR) && UF_BUILD=$(BUILD) bash tests/emulated/run.sh $(UF_EMULATED_SUITES)'
+
+# The emulated aarch64 board (Cortex-A72, GICv2, EL2: KVM in nVHE mode, as on a Raspberry Pi 4)
+test-arm64:
+	./scripts/in-qemu.sh arm64 tests/emulated 'sh arm64_rig.sh'
+
 bench: deps
 	$(MAKE) all
 	./bench/boot.sh $(BUILD)
@@ -285,4 +302,4 @@ install: all
 clean:
 	rm -rf build build-asan build-aarch64
 
-.PHONY: all runtime deps run run-local test bench bench-boot bench-platform bench-edges bench-stall bench-hcexit bench-ingress bench-usecase install clean
+.PHONY: all runtime deps run run-local test test-svm test-arm64 bench bench-boot bench-platform bench-edges bench-stall bench-hcexit bench-ingress bench-usecase install clean

@@ -28,7 +28,9 @@
 #
 # Environment: UF_QEMU_CACHE (default ~/.cache/unifaas/qemu): the unpacked
 # kernels and busybox, reused by later runs (a newer kernel in the archive is
-# fetched once, on its first use); UF_QEMU_MEM (MiB, default 1024);
+# fetched once, on its first use; the archive is asked once a day);
+# UF_QEMU_KERNEL: a kernel package to use instead (linux-image-6.1.0-57-amd64,
+# linux-image-6.1.0-57-arm64:arm64); UF_QEMU_MEM (MiB, default 1024);
 # UF_QEMU_SMP (default 1); UF_QEMU_TIMEOUT (s, default 600); UF_QEMU_LOG:
 # keep the whole serial log there.
 #
@@ -83,7 +85,7 @@ fetch() {
 		tmp=$(mktemp -d "$cache/.fetch.XXXXXX") || return 1
 		echo "in-qemu: fetching $pkg (once; cached in $cache)" >&2
 		# as root, apt warns that _apt cannot write here: harmless
-		if ! (cd "$tmp" && apt-get download -qq "$pkg" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 &&
+		if ! (cd "$tmp" && apt-get download -qq "$pkg" 2>&1 | { grep -v '^W: Download is performed unsandboxed' >&2 || true; } &&
 			ls "$tmp"/*.deb >/dev/null 2>&1); then
 			rm -rf "$tmp"
 			echo "in-qemu: $arch: apt-get download $pkg failed: is the package known (apt-get update; for :arm64, dpkg --add-architecture arm64 - scripts/install-deps.sh --emulation does both)?" >&2
@@ -102,10 +104,16 @@ fetch() {
 
 # kernel_pkg: the real package behind linux-image-ARCH (e.g.
 # linux-image-6.1.0-57-amd64), from the archive; offline, the newest cached
+# (apt-cache takes seconds: the answer is kept a day in $cache/kernel-ARCH)
 kernel_pkg() {
-	local meta=linux-image-$deb_arch p
+	local meta=linux-image-$deb_arch p memo=$cache/kernel-$deb_arch
 	[ "$deb_arch" = amd64 ] || meta=$meta:$deb_arch
+	if [ -n "$(find "$memo" -mmin -1440 2>/dev/null)" ] && p=$(cat "$memo") && [ -n "$p" ]; then
+		echo "$p"
+		return 0
+	fi
 	p=$(apt-cache show --no-all-versions "$meta" 2>/dev/null | sed -n 's/^Depends: *\(linux-image-[^ ,]*\).*/\1/p' | head -1)
+	[ -n "$p" ] && echo "$p" >"$memo"
 	if [ -z "$p" ]; then
 		p=$(cd "$cache" && ls -d linux-image-[0-9]*-"$deb_arch"* 2>/dev/null | sort -V | tail -1)
 		p=${p//_/:}
@@ -119,7 +127,7 @@ kernel_pkg() {
 	echo "$p"
 }
 
-kpkg=$(kernel_pkg) || exit 125
+kpkg=${UF_QEMU_KERNEL:-$(kernel_pkg)} || exit 125
 kdir=$(fetch "$kpkg") || exit 125
 bbpkg=busybox-static
 [ "$deb_arch" = amd64 ] || bbpkg=$bbpkg:$deb_arch

@@ -6,6 +6,13 @@
 #   scripts/install-deps.sh           the x86-64 build (make, make test)
 #   scripts/install-deps.sh --arm64   also the aarch64 cross toolchain and
 #                                     Debian's arm64 libraries (make ARCH=aarch64)
+#   scripts/install-deps.sh --emulation  also what scripts/in-qemu.sh needs for
+#                                     make test-svm / make test-arm64: QEMU for
+#                                     x86-64 and aarch64, cpio, and the dpkg
+#                                     architecture arm64 (in-qemu.sh fetches the
+#                                     arm64 kernel and busybox-static:arm64 with
+#                                     apt-get download; kernels and busybox are
+#                                     never installed).  Never by default.
 #
 # The arm64 set adds the dpkg architecture arm64 (multiarch). musl for arm64
 # comes from musl-dev:arm64 (its /usr/bin/aarch64-linux-musl-gcc); never
@@ -13,11 +20,13 @@
 set -euo pipefail
 
 ARM64=0
+EMULATION=0
 for a in "$@"; do
 	case "$a" in
 	--arm64) ARM64=1 ;;
+	--emulation) EMULATION=1 ;;
 	*)
-		echo "install-deps: unknown option '$a' (known: --arm64)" >&2
+		echo "install-deps: unknown option '$a' (known: --arm64, --emulation)" >&2
 		exit 2
 		;;
 	esac
@@ -70,11 +79,27 @@ if [ "$ARM64" = 1 ]; then
 	PKGS+=("${ARM64_PKGS[@]}")
 fi
 
+EMULATION_PKGS=(
+	qemu-system-x86                # qemu-system-x86_64 -cpu max: AMD SVM under TCG
+	qemu-system-arm                # qemu-system-aarch64 -M virt,virtualization=on
+	cpio binutils                  # the initramfs; objcopy reads kernel modules' depends=
+)
+arch_added=
+if [ "$EMULATION" = 1 ]; then
+	if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+		echo "install-deps: adding the dpkg architecture arm64 (apt-get download of arm64 kernel and busybox)"
+		$SUDO dpkg --add-architecture arm64
+		arch_added=1
+	fi
+	PKGS+=("${EMULATION_PKGS[@]}")
+fi
+
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
+	[ -n "$arch_added" ] && $SUDO apt-get update -qq # the arm64 lists
 	echo "install-deps: all ${#PKGS[@]} packages present"
 	exit 0
 fi
