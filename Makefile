@@ -246,9 +246,14 @@ test: deps
 # (emulated) hardware virtualisation instead of this host's paravirtual KVM.
 # This machine's files are shared read-only with the emulated one
 # (in-qemu.sh --hostfs). UF_EMULATED_SUITES="runtime faults" runs only those.
+# Two emulated CPUs run two suites at once (about 12 min with one, N min with two).
 UF_QEMU_MEM ?= 2048
+UF_QEMU_SMP ?= 2
+UF_QEMU_TIMEOUT ?= 1800
 test-svm: all
-	UF_QEMU_MEM=$(UF_QEMU_MEM) ./scripts/in-qemu.sh --hostfs svm tests/emulated \
+	@case '$(CURDIR)/' in /tmp/* | /run/* | /var/tmp/*) \
+		echo "make test-svm: the tree $(CURDIR) is under a directory the emulated machine replaces with an empty tmpfs: use a clone elsewhere" >&2; exit 2 ;; esac
+	UF_QEMU_MEM=$(UF_QEMU_MEM) UF_QEMU_SMP=$(UF_QEMU_SMP) UF_QEMU_TIMEOUT=$(UF_QEMU_TIMEOUT) ./scripts/in-qemu.sh --hostfs svm tests/emulated \
 		'cd $(CURDIR) && UF_BUILD=$(BUILD) bash tests/emulated/run.sh $(UF_EMULATED_SUITES)'
 
 # The emulated aarch64 board (Cortex-A72, GICv2, EL2: KVM in nVHE mode, as on a Raspberry Pi 4)

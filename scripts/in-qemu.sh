@@ -22,7 +22,7 @@
 #
 # --hostfs (svm only): this machine's root filesystem is shared read-only
 # with the emulated one (virtio 9p) and CMD runs chrooted in it, with fresh
-# tmpfs on /tmp, /run, /root and /var/tmp, and DIR at /tmp/uf: the tests'
+# tmpfs on /tmp, /run and /var/tmp (HOME=/tmp), and DIR at /tmp/uf: the tests'
 # own bash, python3, redis-server and the build tree are there as they are
 # here, without copying them.  $UF_DIR names DIR's copy in both modes.
 #
@@ -183,6 +183,14 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mount -t tmpfs tmp /tmp
+# what udev would add: bash's process substitution needs /dev/fd
+ln -s /proc/self/fd /dev/fd
+ln -s /proc/self/fd/0 /dev/stdin
+ln -s /proc/self/fd/1 /dev/stdout
+ln -s /proc/self/fd/2 /dev/stderr
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs shm /dev/shm
 for m in $(cat /lib/modules/order); do
 	insmod /lib/modules/$m.ko || echo "in-qemu: insmod $m failed"
 done
@@ -194,11 +202,11 @@ if [ -f /hostfs ]; then
 	mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose host /host ||
 		echo "in-qemu: cannot mount the host's filesystem"
 	for d in proc sys dev; do mount --rbind /$d /host/$d; done
-	for d in tmp run root var/tmp; do mount -t tmpfs tmp /host/$d; done
+	for d in tmp run var/tmp; do mount -t tmpfs tmp /host/$d; done
 	mkdir -p /host/tmp/uf
 	mount --bind /uf /host/tmp/uf
 	echo "@@UF-BEGIN $(cut -d' ' -f1 /proc/uptime)@@"
-	HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 TERM=dumb \
+	HOME=/tmp PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 TERM=dumb \
 		UF_DIR=/tmp/uf chroot /host /bin/sh -c "cd /tmp/uf && $cmd" </dev/null 2>&1
 	rc=$?
 else
@@ -232,8 +240,8 @@ timeout -k 5 "$tmo" "$qemu" "${margs[@]}" -kernel "$kernel" -initrd "$work/initr
 qpid=$!
 # print CMD's output as it comes: the lines between the two markers
 touch "$log"
-tail -n +1 -f --pid=$qpid "$log" 2>/dev/null | tr -d '\r' |
-	awk '/^@@UF-STATUS / { exit } p { print; fflush() } /^@@UF-BEGIN / { p = 1 }'
+tail -n +1 -f --pid=$qpid "$log" 2>/dev/null |
+	awk '{ sub(/\r$/, "") } /^@@UF-STATUS / { exit } p { print; fflush() } /^@@UF-BEGIN / { p = 1 }'
 wait $qpid
 qrc=$?
 qpid=

@@ -94,10 +94,18 @@ for c in hlt cli wrmsr lidt mov_cr3; do
 done
 expect iret-to-ring0 3 'guest fault: #GP general protection: error code 0x8 ' --env CASE=iret_ring0 --event x
 expect load-kernel-segment 3 'guest fault: #GP general protection: error code 0x10 ' --env CASE=load_kernel_ds --event x
-# software interrupts cannot enter the ring-0 gates (DPL 0); which exception
-# the CPU reports differs between KVM flavours, but it is a guest fault
-expect int3 3 'guest fault: ' --env CASE=int3 --event x
-expect int-0x80 3 'guest fault: ' --env CASE=int_0x80 --event x
+# Software interrupts cannot enter the ring-0 gates (DPL 0).  Hardware (Intel
+# SDM vol. 3A 6.12.1.1 and 6.13, AMD APM vol. 2 "Selector-Error Code") raises #GP
+# with the gate's IDT error code, vector * 8 + 2 (IDT bit): 0x1a for int3,
+# 0x402 for int 0x80.  PVM's KVM (the host this is built on) reports #BP
+# and #UD instead.  QEMU 7.2's emulation (make test-svm) encodes vector * 16
+# + 2 (0x32, 0x802), which no hardware does: accepted only there.
+gp_int() { # VECTOR: the #GP reasons an `int VECTOR` from ring 3 may end with
+	printf '#GP general protection: error code 0x%x ' $(($1 * 8 + 2))
+	[ -n "${UF_EMULATED:-}" ] && printf '|#GP general protection: error code 0x%x ' $(($1 * 16 + 2))
+}
+expect int3 3 "guest fault: (#BP breakpoint |$(gp_int 3))" --env CASE=int3 --event x
+expect int-0x80 3 "guest fault: (#UD invalid opcode |$(gp_int 0x80))" --env CASE=int_0x80 --event x
 
 # the same through `unifaas run` (the tender linked into the CLI's front)
 timeout 20 "$UNIFAAS" run --env CASE=div_zero --event x "$img" </dev/null >/dev/null 2>"$UF_TMP/$UF_SUITE.run.err"
@@ -125,11 +133,15 @@ fi
 # --- time limit -----------------------------------------------------------------
 # The CPU-time timer must stop with the vCPU: a tick during teardown once wrote
 # through the unmapped kvm_run page (SIGSEGV in 5-12% of such runs).  A
-# faulting guest with a 1 ms limit, 200 times: status 3 every time.
+# faulting guest with a 1 ms limit, 200 times: status 3 every time.  Under
+# QEMU's software emulation (UF_EMULATED, tests/emulated/run.sh) the guest
+# does not always reach its fault within 1 ms of CPU time: there the time
+# limit (status 4) ends it as cleanly, and the teardown is the same.
 bad=""
 for i in $(seq 200); do
 	timeout 20 "$HVT" --timeout-ms 1 --env CASE=null_read --event x "$img" </dev/null >/dev/null 2>/dev/null
 	rc=$?
+	[ $rc -eq 4 ] && [ -n "${UF_EMULATED:-}" ] && rc=3
 	[ $rc -ne 3 ] && bad+="run $i: status $rc; "
 done
 [ -z "$bad" ] && pass timer-after-teardown-200 || fail timer-after-teardown-200 "${bad:0:300}"
