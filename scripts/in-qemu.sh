@@ -240,8 +240,19 @@ timeout -k 5 "$tmo" "$qemu" "${margs[@]}" -kernel "$kernel" -initrd "$work/initr
 qpid=$!
 # print CMD's output as it comes: the lines between the two markers
 touch "$log"
-tail -n +1 -f --pid=$qpid "$log" 2>/dev/null |
-	awk '{ sub(/\r$/, "") } /^@@UF-STATUS / { exit } p { print; fflush() } /^@@UF-BEGIN / { p = 1 }'
+# (a shell loop: mawk would read ahead and print nothing until much later)
+tail -n +1 -f --pid=$qpid "$log" 2>/dev/null | {
+	p=
+	while IFS= read -r line; do
+		line=${line%$'\r'}
+		case $line in
+		@@UF-STATUS\ *) break ;;
+		@@UF-BEGIN\ *) p=1 ;;
+		*) [ -n "$p" ] && printf '%s\n' "$line" ;;
+		esac
+	done
+	cat >/dev/null # (until the machine is gone)
+}
 wait $qpid
 qrc=$?
 qpid=
