@@ -91,10 +91,10 @@ all: $(BUILD)/bin/unifaasd $(LIBDIR)/unifaas-api $(BUILD)/tests/kvm/vcpu_aarch64
 endif
 
 # tests/kvm/vcpu_aarch64.c: the aarch64 KVM layer (hvt_kvm.c, hvt_kvm_aarch64.c)
-# on a real /dev/kvm, in the emulated Cortex-A72:
+# under the aarch64 seccomp filter, on a real /dev/kvm, in the emulated Cortex-A72:
 #   scripts/in-qemu.sh arm64 build-aarch64/tests/kvm ./vcpu_aarch64
 $(BUILD)/tests/kvm/vcpu_aarch64: tests/kvm/vcpu_aarch64.c tests/kvm/vcpu_aarch64_guest.S \
-		$(BUILD)/obj/tender/hvt_kvm.o $(BUILD)/obj/tender/hvt_kvm_aarch64.o
+		$(BUILD)/obj/tender/hvt_kvm.o $(BUILD)/obj/tender/hvt_kvm_aarch64.o $(BUILD)/obj/tender/hvt_seccomp.o
 	@mkdir -p $(dir $@)
 	$(TENDER_CC) $(TENDER_CFLAGS) $^ -o $@ -static
 
@@ -125,7 +125,7 @@ $(BUILD)/gen/gen_seccomp: tender/gen_seccomp.c tender/hvt_seccomp_rules.h
 	@mkdir -p $(dir $@)
 	$(BUILD_CC) -std=gnu11 -O2 $(WARN) -Itender $< -o $@ -lseccomp
 $(BUILD)/gen/hvt_seccomp_bpf.h: $(BUILD)/gen/gen_seccomp
-	$< >$@.tmp && mv $@.tmp $@
+	$< $(ARCH) >$@.tmp && mv $@.tmp $@
 $(BUILD)/obj/tender/hvt_seccomp.o: $(BUILD)/gen/hvt_seccomp_bpf.h
 $(BUILD)/obj/tender/hvt_seccomp.o: TENDER_CFLAGS += -I$(BUILD)/gen
 

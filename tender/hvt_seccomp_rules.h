@@ -8,7 +8,12 @@
  *
  * HVT_ALLOW(name): allowed with any arguments.
  * HVT_ALLOW_IOCTL(cmd): ioctl allowed with this request code (the only
- * descriptors left open are KVM's and stdio, where KVM requests mean nothing).
+ * descriptors left open are KVM's and stdio, where KVM requests mean nothing);
+ * the code must be the same on every architecture (no arch-sized struct).
+ * HVT_ALLOW_IOCTL_ON(arch, cmd): the same, in the filter for one
+ * architecture only ("x86_64", "aarch64": ARCH in the Makefile).
+ * A system call that does not exist on the architecture is left out of its
+ * filter (gen_seccomp.c).
  * HVT_ALLOW_MMAP_NOEXEC: mmap allowed unless PROT_EXEC is asked for.
  * HVT_SANITIZER_ALLOW(name): allowed only in ASan/UBSan test builds, for the
  * sanitizer runtime's error reports.
@@ -41,9 +46,11 @@ HVT_ALLOW(exit_group)
 HVT_ALLOW(futex)
 HVT_ALLOW(wait4) /* reaps the --kv file's helper (kvfile.c) */
 HVT_ALLOW_IOCTL(KVM_RUN)
-HVT_ALLOW_IOCTL(KVM_GET_REGS)
-HVT_ALLOW_IOCTL(KVM_GET_SREGS)
-HVT_ALLOW_IOCTL(KVM_SET_MSRS)
+HVT_ALLOW_IOCTL_ON("x86_64", KVM_GET_REGS)
+HVT_ALLOW_IOCTL_ON("x86_64", KVM_GET_SREGS)
+HVT_ALLOW_IOCTL_ON("x86_64", KVM_SET_MSRS)
+HVT_ALLOW_IOCTL_ON("aarch64", KVM_GET_ONE_REG) /* PC, FAR_EL1 (hvt_kvm_aarch64.c) */
+HVT_ALLOW_IOCTL_ON("aarch64", KVM_SET_ONE_REG) /* TPIDR_EL0 */
 HVT_ALLOW_MMAP_NOEXEC
 HVT_SANITIZER_ALLOW(gettid)
 HVT_SANITIZER_ALLOW(getpid)
