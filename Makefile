@@ -92,7 +92,7 @@ endif
 
 # tests/kvm/vcpu_aarch64.c: the aarch64 KVM layer (hvt_kvm.c, hvt_kvm_aarch64.c)
 # under the aarch64 seccomp filter, on a real /dev/kvm, in the emulated Cortex-A72:
-#   scripts/in-qemu.sh arm64 build-aarch64/tests/kvm ./vcpu_aarch64
+#   make test-arm64 (or scripts/in-qemu.sh arm64 build-aarch64/tests/kvm ./vcpu_aarch64)
 $(BUILD)/tests/kvm/vcpu_aarch64: tests/kvm/vcpu_aarch64.c tests/kvm/vcpu_aarch64_guest.S \
 		$(BUILD)/obj/tender/hvt_kvm.o $(BUILD)/obj/tender/hvt_kvm_aarch64.o $(BUILD)/obj/tender/hvt_seccomp.o
 	@mkdir -p $(dir $@)
@@ -257,8 +257,12 @@ test-svm: all
 		'cd $(CURDIR) && UF_BUILD=$(BUILD) bash tests/emulated/run.sh $(UF_EMULATED_SUITES)'
 
 # The emulated aarch64 board (Cortex-A72, GICv2, EL2: KVM in nVHE mode, as on a Raspberry Pi 4)
+# with the aarch64 tender's KVM layer test (tests/kvm/vcpu_aarch64.c), cross-built
 test-arm64:
-	./scripts/in-qemu.sh arm64 tests/emulated 'sh arm64_rig.sh'
+	$(MAKE) ARCH=aarch64 BUILD=build-aarch64 build-aarch64/tests/kvm/vcpu_aarch64
+	rm -rf build-aarch64/emulated && mkdir -p build-aarch64/emulated
+	cp tests/emulated/arm64_rig.sh build-aarch64/tests/kvm/vcpu_aarch64 build-aarch64/emulated/
+	./scripts/in-qemu.sh arm64 build-aarch64/emulated 'sh arm64_rig.sh'
 
 bench: deps
 	$(MAKE) all
