@@ -126,6 +126,32 @@ mqtt_ready() {
 	wait_until 10 grep -q "client=unifaasd-$1 .*result=connected" "$state/logs/unifaasd.log"
 	sleep 0.2
 }
+# live SCK_OUT HOOK_OUT DONE: prints the kit's readings (SCK_OUT, indented
+# 2) and the webhook's messages (HOOK_OUT from its 2nd line, indented 6) as
+# they come, until DONE exists and all is printed.  The kit prints a reading
+# once the broker acknowledged it, which can be after the alert it caused
+# reached the webhook: a message naming a reading ("on KIT: N ppm at T")
+# waits for that reading's line, so the screen shows causes first.
+live() {
+	local ns=0 nh=1 done='' s h line kit t
+	while :; do
+		[ -e "$3" ] && done=1
+		s=$(wc -l <"$1")
+		[ "$s" -gt "$ns" ] && sed -n "$((ns + 1)),${s}p" "$1" | sed 's/^/  /'
+		ns=$s
+		h=$(wc -l <"$2")
+		while [ "$nh" -lt "$h" ]; do
+			line=$(sed -n "$((nh + 1))p" "$2")
+			kit=$(sed -n 's/.* on \([^ :]*\): [0-9.]* ppm at \([^ ]*[^. ]\)\..*/\1/p' <<<"$line")
+			t=$(sed -n 's/.* on \([^ :]*\): [0-9.]* ppm at \([^ ]*[^. ]\)\..*/\2/p' <<<"$line")
+			[ -z "$done" ] && [ -n "$t" ] && ! head -n "$ns" "$1" | grep -qF "device/sck/$kit/readings/raw {t:$t," && break
+			printf '      %s\n' "$line"
+			nh=$((nh + 1))
+		done
+		[ -n "$done" ] && return 0
+		sleep 0.1
+	done
+}
 # the end: down, one line, the status
 finish() {
 	if [ "$platform_up" = 1 ]; then
@@ -214,9 +240,11 @@ mqtt_ready co2-monitor
 if [ -z "$slack_url" ]; then
 	heading "3. A kit's CO2 rises past 1000 and 2000 ppm and falls back" \
 		"'unifaas sim sck' plays a Smart Citizen Kit (its own device account) publishing a raw reading" \
-		"a second over MQTT; each [slack] line is a message reaching the webhook, as it arrives:" \
-		"a warning at the first reading >= 1000 ppm, danger at >= 2000, all clear below 900."
-	tail -n +2 -f "$tmp/hook.out" > >(sed -u 's/^/      /') &
+		"a second over MQTT; each [slack] line is a message reaching the webhook as it arrives, shown" \
+		"after the reading it names: a warning at the first reading >= 1000 ppm, danger at >= 2000," \
+		"all clear below 900."
+	: >"$tmp/sck.out"
+	live "$tmp/sck.out" "$tmp/hook.out" "$tmp/sck.done" &
 	bg+=($!)
 else
 	heading "3. A kit's CO2 rises past 1000 and 2000 ppm and falls back" \
@@ -226,7 +254,11 @@ else
 		"slack-alert got Slack's 200 ok for each)."
 fi
 printf '$ unifaas sim sck --co2 peak --count 9 --interval-ms 1000\n'
-U sim sck --co2 peak --count 9 --interval-ms 1000 2>&1 | tee "$tmp/sck.out" | sed -u 's/^/  /'
+if [ -z "$slack_url" ]; then
+	U sim sck --co2 peak --count 9 --interval-ms 1000 >"$tmp/sck.out" 2>&1
+else
+	U sim sck --co2 peak --count 9 --interval-ms 1000 2>&1 | tee "$tmp/sck.out" | sed -u 's/^/  /'
+fi
 # the alerts the readings call for, and the ones threshold pushed
 kit=$(sed -n 's|^device/sck/\([^/]*\)/readings.*|\1|p' "$tmp/sck.out" | head -n 1)
 # what the use case calls for: a warning at the first reading >= 1000 ppm,
@@ -239,8 +271,7 @@ want=$(sed -n 's/.*[{,]158:\([0-9.]*\)}.*/\1/p' "$tmp/sck.out" | awk '
 # alerts) first, then the checks
 if [ -z "$slack_url" ]; then
 	wait_until 15 test "$(grep -c '^\[slack\]' "$tmp/hook.out")" -ge "$(echo "$want" | wc -l)"
-	sleep 0.2
-	kill "${bg[-1]}" 2>/dev/null
+	touch "$tmp/sck.done"
 	wait "${bg[-1]}" 2>/dev/null
 fi
 check sck-sim "9 readings published" "$(grep -q '^published 9, failed 0' "$tmp/sck.out"; echo $?)" "$(tail -n 1 "$tmp/sck.out")"
