@@ -116,12 +116,16 @@ uf_ports_release() {
 
 # wait_for SECONDS CMD... : polls CMD every 50 ms, SECONDS*20 times, until it
 # succeeds.  Wait for the state a test needs this way, never with a fixed
-# sleep that a loaded machine outlasts (suites run side by side).
+# sleep that a loaded machine outlasts (suites run side by side).  A CMD
+# slow on a loaded machine stretches the wait (more time for the platform
+# too), but to 3*SECONDS of wall time at most: a python3 CMD taking 1 s
+# once made `wait_for 20` of a state already gone last 460 s.
 wait_for() {
-	local t=$1 i
+	local t=$1 i end=$((SECONDS + 3 * $1))
 	shift
 	for i in $(seq $((t * 20))); do
 		"$@" >/dev/null 2>&1 && return 0
+		[ "$SECONDS" -ge "$end" ] && return 1
 		sleep 0.05
 	done
 	return 1
