@@ -8,6 +8,7 @@
 #                   make bench-edges: HTTP and MQTT ingress and egress, each beside its baseline (bench/edges.sh)
 #                   make bench-stall: the longest Redis stall a flooding workflow causes (bench/stall.sh)
 #                   make bench-hcexit: one hypercall exit's round trip, events/s of a trivial function (bench/hcexit.sh)
+#                   make bench-isolation: a steady workflow's latency alone and beside each flood (bench/isolation.sh)
 #                   make bench-usecase: CO2 readings over MQTT -> threshold -> slack-alert -> webhook, cold and
 #                   warm, beside Node-RED (installed by the benchmark from npm) and the paper (bench/usecase.sh)
 #   make test-svm   the tender's suites under a real KVM (kvm_amd) inside an emulated AMD SVM
@@ -291,6 +292,11 @@ bench-hcexit: deps
 	$(MAKE) all
 	./bench/hcexit.sh $(BUILD)
 
+# the noisy-neighbour bench (issue 11 §5): a steady workflow alone and beside each flood: bench/isolation.sh
+bench-isolation: deps
+	$(MAKE) all
+	./bench/isolation.sh $(BUILD)
+
 # HTTP ingress events/s (wrk) beside bare XADD (redis-benchmark): bench/http_ingress.sh
 bench-ingress: deps
 	$(MAKE) all
@@ -311,4 +317,4 @@ install: all
 clean:
 	rm -rf build build-asan build-aarch64
 
-.PHONY: all runtime deps run run-local test test-svm test-arm64 bench bench-boot bench-platform bench-edges bench-stall bench-hcexit bench-ingress bench-usecase install clean
+.PHONY: all runtime deps run run-local test test-svm test-arm64 bench bench-boot bench-platform bench-edges bench-stall bench-hcexit bench-isolation bench-ingress bench-usecase install clean

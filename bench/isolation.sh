@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# bench/isolation.sh [BUILD_DIR] - the noisy-neighbour bench (issue 11 §5):
+# a steady workflow's push-to-handled latency and throughput alone and
+# beside each flooding workflow, in one run on one private platform.
+#
+# The steady workflow is fdc (tests/platform/steady_fn.c) fed RATE events/s
+# (default 200) for SECS seconds (default 15) over the control API by
+# tests/platform/steady_load.py.  Each handled event pushes its own id in
+# its commit, so its latency is the commit's stream id minus the event's
+# own, both Redis's clock, to the millisecond (push written -> commit
+# written).  Phases: alone, then beside each flood of
+# tests/platform/isolation_lib.sh (events, pushes, kv, never-pop, memory),
+# each flood preceded by a phase alone, its baseline (this machine is
+# shared and drifts by 2-8x in p99 from one minute to the next, so a
+# baseline from the start of the run says little about its end).  Each
+# line gives p50/p99/max, the throughput, lost and doubled events, the
+# control API's p99 answer time for the steady pushes, each beside the
+# baseline just before with the ratio, the share of the machine's CPU in use during the
+# phase (everything: this run and other work) and where the flooder was
+# held (describe's line naming the limit).  Target (issue 11): p99 at most
+# 2x the baseline, no event lost.  Nothing fails on a figure; the figures
+# go in bench/RESULTS.md by hand.  The node: default max_units (32),
+# unit_memory_budget 1 GiB, flooders' storage_quota ISO_QUOTA (32MiB),
+# hogs of ISO_HOG_MEM (128) MiB.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+UF_BUILD=${1:-build}
+export UF_BUILD
+UF_TMP=$(mktemp -d /tmp/unifaas-isolation-bench.XXXXXX)
+export UF_TMP UF_SUITE=isolation-bench UF_RESULTS=$UF_TMP/results
+RATE=${RATE:-200} SECS=${SECS:-10}
+ISO_QUOTA=${ISO_QUOTA:-32MiB} ISO_HOG_MEM=${ISO_HOG_MEM:-128}
+. tests/lib.sh
+. tests/platform/lib.sh
+. tests/platform/isolation_lib.sh
+
+iso_build || { echo "isolation.sh: a guest did not build" >&2; exit 1; }
+trap 'iso_flood_stop events >/dev/null 2>&1; plat_down; rm -rf "$UF_TMP"' EXIT
+
+cpu_mark() { awk '/^cpu /{print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat; }
+# cpu_busy MARK: the share of the machine's CPU in use since MARK, in %
+cpu_busy() {
+	local b0 t0 b1 t1
+	read -r b0 t0 <<<"$1"
+	read -r b1 t1 <<<"$(cpu_mark)"
+	echo $(((b1 - b0) * 100 / (t1 - t0 + 1)))
+}
+field() { sed -n "s/.* $1=\([0-9.-]*\).*/\1/p; s/^$1=\([0-9.-]*\).*/\1/p" <<<"$2" | head -1; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else printf "-" }'; }
+
+# phase NAME: one steady run; prints its line (ratios against BASE, the
+# last phase alone; a phase alone sets it)
+BASE=
+phase() {
+	local name=$1 mark line held=${2:-}
+	mark=$(cpu_mark)
+	line=$(iso_steady "$RATE" "$SECS" 90 2>"$UF_TMP/steady.err")
+	local busy p50 p99 mx thr lost dup push
+	busy=$(cpu_busy "$mark")
+	p50=$(field p50_ms "$line") p99=$(field p99_ms "$line") mx=$(field max_ms "$line")
+	thr=$(field throughput_per_s "$line") lost=$(field lost "$line") dup=$(field dup "$line")
+	push=$(field push_p99_ms "$line")
+	[ "$name" = alone ] && BASE=$line
+	printf '%-11s p50 %4s ms (%s)  p99 %5s ms (%s)  max %5s ms  %6s ev/s (%s)  pushed %s lost %s dup %s  push p99 %6s ms (%s)  cpu %s%%\n' \
+		"$name" "$p50" "$(ratio "$p50" "$(field p50_ms "$BASE")")" "$p99" "$(ratio "$p99" "$(field p99_ms "$BASE")")" "$mx" \
+		"$thr" "$(ratio "$thr" "$(field throughput_per_s "$BASE")")" "$(field pushed "$line")" "$lost" "$dup" \
+		"$push" "$(ratio "$push" "$(field push_p99_ms "$BASE")")" "$busy"
+	[ -s "$UF_TMP/steady.err" ] && sed 's/^/            /' "$UF_TMP/steady.err"
+	return 0
+}
+
+echo "== isolation ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), build $UF_BUILD, $(git rev-parse --short HEAD 2>/dev/null))"
+echo "   steady: fdc at $RATE events/s for $SECS s a phase; ratios against 'alone'"
+PLAT_CONF=$(printf 'unit_memory_budget=1073741824\nquota_interval_ms=200')
+plat_up || { echo "isolation.sh: unifaas up failed: $(tail -3 "$UF_TMP/$UF_SUITE.up.log")" >&2; exit 1; }
+iso_deploy_steady || { echo "isolation.sh: deploy steady failed" >&2; exit 1; }
+iso_steady 50 2 >/dev/null 2>&1 # warm-up: a unit started, the first events handled
+phase alone
+for kind in $ISO_KINDS; do
+	[ "$kind" = events ] || phase alone
+	iso_flood_start "$kind" || continue
+	phase "$kind"
+	if h=$(iso_held "$kind"); then
+		sed 's/^/            held: /' <<<"$h" | cut -c1-220
+	else
+		echo "            NOT held at a limit: $(cut -c1-300 <<<"$h")"
+	fi
+	[ -s "$UF_TMP/feed.$kind" ] && echo "            flood requests answered: $(iso_feed_codes "$kind")"
+	iso_flood_stop "$kind"
+done
+phase alone
+echo "   load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
