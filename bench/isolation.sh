@@ -16,7 +16,8 @@
 # line gives p50/p99/max, the throughput, lost and doubled events, the
 # control API's p99 answer time for the steady pushes, each beside the
 # baseline just before with the ratio, the share of the machine's CPU in use during the
-# phase (everything: this run and other work) and where the flooder was
+# phase (everything: this run and other work), Redis's longest event of
+# the phase (LATENCY LATEST at a 1 ms threshold) and where the flooder was
 # held (describe's line naming the limit).  Target (issue 11): p99 at most
 # 2x the baseline, no event lost.  Nothing fails on a figure; the figures
 # go in bench/RESULTS.md by hand.  The node: default max_units (32),
@@ -35,7 +36,7 @@ ISO_QUOTA=${ISO_QUOTA:-32MiB} ISO_HOG_MEM=${ISO_HOG_MEM:-128}
 . tests/platform/isolation_lib.sh
 
 iso_build || { echo "isolation.sh: a guest did not build" >&2; exit 1; }
-trap 'iso_flood_stop events >/dev/null 2>&1; plat_down; rm -rf "$UF_TMP"' EXIT
+trap 'iso_flood_stop events >/dev/null 2>&1; plat_down; [ -n "${KEEP:-}" ] || rm -rf "$UF_TMP"' EXIT
 
 cpu_mark() { awk '/^cpu /{print $2+$3+$4+$7+$8, $2+$3+$4+$5+$6+$7+$8}' /proc/stat; }
 # cpu_busy MARK: the share of the machine's CPU in use since MARK, in %
@@ -54,17 +55,22 @@ BASE=
 phase() {
 	local name=$1 mark line held=${2:-}
 	mark=$(cpu_mark)
+	R CONFIG SET latency-monitor-threshold 1 >/dev/null
+	R LATENCY RESET >/dev/null
 	line=$(iso_steady "$RATE" "$SECS" 90 2>"$UF_TMP/steady.err")
 	local busy p50 p99 mx thr lost dup push
 	busy=$(cpu_busy "$mark")
+	# Redis's own longest event of the phase (LATENCY LATEST, threshold 1 ms)
+	local rmax
+	rmax=$(R --json LATENCY LATEST | python3 -c 'import json,sys; l=json.load(sys.stdin) or [["-",0,0,0]]; m=max(l, key=lambda e: e[3]); print("%s ms (%s)" % (m[3], m[0]))')
 	p50=$(field p50_ms "$line") p99=$(field p99_ms "$line") mx=$(field max_ms "$line")
 	thr=$(field throughput_per_s "$line") lost=$(field lost "$line") dup=$(field dup "$line")
 	push=$(field push_p99_ms "$line")
 	[ "$name" = alone ] && BASE=$line
-	printf '%-11s p50 %4s ms (%s)  p99 %5s ms (%s)  max %5s ms  %6s ev/s (%s)  pushed %s lost %s dup %s  push p99 %6s ms (%s)  cpu %s%%\n' \
+	printf '%-11s p50 %4s ms (%s)  p99 %5s ms (%s)  max %5s ms  %6s ev/s (%s)  pushed %s lost %s dup %s  push p99 %6s ms (%s)  cpu %s%%  redis max %s\n' \
 		"$name" "$p50" "$(ratio "$p50" "$(field p50_ms "$BASE")")" "$p99" "$(ratio "$p99" "$(field p99_ms "$BASE")")" "$mx" \
 		"$thr" "$(ratio "$thr" "$(field throughput_per_s "$BASE")")" "$(field pushed "$line")" "$lost" "$dup" \
-		"$push" "$(ratio "$push" "$(field push_p99_ms "$BASE")")" "$busy"
+		"$push" "$(ratio "$push" "$(field push_p99_ms "$BASE")")" "$busy" "$rmax"
 	[ -s "$UF_TMP/steady.err" ] && sed 's/^/            /' "$UF_TMP/steady.err"
 	return 0
 }

@@ -110,6 +110,7 @@ struct redis_be {
 	uint64_t spawn_ms;     /* UF_SPAWN_ENV: when unifaasd launched this unit (0: not known) */
 	uint64_t first_pop_ms; /* when the first entries came (0: none yet) */
 	int cold_sent;         /* the cold start was counted */
+	unsigned dead_logged;  /* dead letters logged (log_dead: the first 16) */
 	char why[512];
 };
 
@@ -432,6 +433,24 @@ static uint32_t defer_ms(const struct uf_bout *outs, uint32_t nout, uint32_t ev)
 
 /* One MULTI/EXEC: the settlement of events [lo, hi) of the batch with
  * every write they staged (see the top of this file). */
+/* One line per dead letter a commit wrote, the first 16 of a unit, in the
+ * step's log: the reason a function or a limit of one event gave (the
+ * runtime refuses a staging call past a limit and fails the event itself,
+ * so nothing else on the host names that limit). */
+static void log_dead(struct redis_be *r, const struct uf_entry *ents, const uint32_t *dead_of, const char *const *why,
+                     uint32_t ndead)
+{
+	for (uint32_t i = 0; i < ndead && r->dead_logged < 16; i++) {
+		const struct uf_entry *e = &ents[dead_of[i]];
+		hvt_printf(2,
+		           "uf-hvt: unit=%s what=dead-letter workflow=%s step=%s queue=%s event=%.*s attempts=%u "
+		           "reason=\"%s\"%s\n",
+		           r->consumer, r->wf, r->group, r->queue, (int)e->origin_len, e->origin, e->attempt + 1,
+		           why[i] ? why[i] : "-",
+		           ++r->dead_logged == 16 ? " (further dead letters of this unit are not logged)" : "");
+	}
+}
+
 static int settle_chunk(struct redis_be *r, const struct uf_entry *ents, uint32_t lo, uint32_t hi,
                         const int32_t *results, const char *const *reasons, const struct uf_bpush *pushes,
                         uint32_t npush, const struct uf_bkv *kvs, uint32_t nkv, const struct uf_bout *outs,
@@ -445,6 +464,8 @@ static int settle_chunk(struct redis_be *r, const struct uf_entry *ents, uint32_
 	}
 	int queued = 0, rc = 0;
 	uint32_t nok = 0, nfail = 0, ndead = 0, n = hi - lo;
+	uint32_t dead_of[UF_BATCH_MAX]; /* the events dead-lettered, for log_dead */
+	const char *dead_why[UF_BATCH_MAX];
 	struct uf_cmd cmd;
 	char why[64];
 	redisAppendCommand(r->c, "MULTI");
@@ -492,7 +513,10 @@ static int settle_chunk(struct redis_be *r, const struct uf_entry *ents, uint32_
 			break;
 		}
 		nfail += (f & UF_SETTLED_COUNTED) != 0;
-		ndead += (f & UF_SETTLED_DEAD) != 0;
+		if (f & UF_SETTLED_DEAD) {
+			dead_of[ndead] = i;
+			dead_why[ndead++] = reason;
+		}
 		redisAppendCommandArgv(r->c, cmd.argc, cmd.argv, cmd.len);
 		uf_cmd_release(&cmd);
 		queued++;
@@ -560,6 +584,8 @@ static int settle_chunk(struct redis_be *r, const struct uf_entry *ents, uint32_
 			break;
 	}
 	free(kv_of);
+	if (rc == 0)
+		log_dead(r, ents, dead_of, dead_why, ndead);
 	return rc;
 }
 

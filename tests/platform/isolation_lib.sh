@@ -14,8 +14,8 @@
 #              limits.writes_per_event: dead-lettered, nothing written) and
 #              events of 1000 pushes (at the limit: written in chunks of
 #              limits.batch_commit_writes)
-#   kv         kvflood: values of 1 MiB under new keys, one after the
-#              other; bounded by its storage_quota (ISO_QUOTA): its units
+#   kv         kvflood: values of 1 MiB under new keys, 4 a request;
+#              bounded by its storage_quota (ISO_QUOTA): its units
 #              are paused and its pushes refused (507)
 #   never-pop  sleeper: units that never pop (max_units 32, idle_ms 10 min),
 #              with work queued before the steady load starts, so they hold
@@ -23,11 +23,11 @@
 #   memory     hog: units of ISO_HOG_MEM MiB touching most of it and never
 #              popping; bounded by memory admission (unit_memory_budget)
 #              and the fair share
-# Knobs (environment): ISO_QUOTA (flooders' storage_quota, default 8MiB),
+# Knobs (environment): ISO_KINDS (the floods to run, in order), ISO_QUOTA (flooders' storage_quota, default 8MiB),
 # ISO_HOG_MEM (default 32), ISO_FEED_PAUSE (seconds between two requests of
 # the pushes and kv feeders, default 0.5).
 
-ISO_KINDS="events pushes kv never-pop memory"
+ISO_KINDS=${ISO_KINDS:-events pushes kv never-pop memory}
 ISO_QUOTA=${ISO_QUOTA:-8MiB}
 ISO_HOG_MEM=${ISO_HOG_MEM:-32}
 ISO_FEED_PAUSE=${ISO_FEED_PAUSE:-0.5}
@@ -138,7 +138,7 @@ iso_events() {
 	case $1 in
 	events) yes flood | head -n 10000 ;;
 	pushes) printf '%s\n' push:43000:1 push:1000:1 push:43000:1 push:1000:1 ;;
-	kv) echo "big:k$RANDOM$RANDOM:1048576:0" ;;
+	kv) for i in 1 2 3 4; do echo "big:k$RANDOM$RANDOM$i:1048576:0"; done ;;
 	*) yes x | head -n 100 ;;
 	esac
 }
@@ -219,7 +219,7 @@ iso_held() {
 	wf=$(iso_wf "$1")
 	case $1 in
 	events | kv) d='\(storage_quota\)' l="what=quota workflow=$wf .*quota=" ;;
-	pushes) d='over the limit 1000 \(node limits\.writes_per_event\)' l="error=limit_exceeded reason=.*over the limit 1000 \\(node limits\\.writes_per_event\\)" ;;
+	pushes) d='over the limit 1000 \(node limits\.writes_per_event\)' l="what=dead-letter workflow=$wf .*reason=.*over the limit 1000 \\(node limits\\.writes_per_event\\)" ;;
 	never-pop) d="slot taken back for workflow steady" l="what=unit-stop unit=$wf\\.s\\.[0-9]+ .*limit=reclaim .*slot taken back for workflow steady" ;;
 	memory) d='unit_memory_budget' l="workflow=$wf step=h reason=.*unit_memory_budget|unit=$wf\\.h\\.[0-9]+ .*slot taken back for workflow steady" ;;
 	esac
@@ -229,8 +229,9 @@ iso_held() {
 		return 1
 	}
 	echo "describe: $(sed 's/^ *//' <<<"$re")"
-	# the node's limits of one event are enforced by the tender, whose line is
-	# in the step's log (written by unifaasd); the others by unifaasd itself
+	# an event past a limit of one event is dead-lettered by its unit, whose
+	# line is in the step's log (which unifaasd writes); the other limits
+	# are unifaasd's own
 	if [ "$1" = pushes ]; then
 		cat "$PLAT_STATE/logs/$wf/f.log" >"$UF_TMP/log.$wf" 2>&1
 	else
