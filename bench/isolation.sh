@@ -17,7 +17,8 @@
 # control API's p99 answer time for the steady pushes, each beside the
 # baseline just before with the ratio, the share of the machine's CPU in use during the
 # phase (everything: this run and other work), Redis's longest event of
-# the phase (LATENCY LATEST at a 1 ms threshold) and where the flooder was
+# the phase (LATENCY LATEST at a 1 ms threshold; and the three slowest
+# commands, from SLOWLOG, when any took over 50 ms) and where the flooder was
 # held (describe's line naming the limit).  Target (issue 11): p99 at most
 # 2x the baseline, no event lost.  Nothing fails on a figure; the figures
 # go in bench/RESULTS.md by hand.  The node: default max_units (32),
@@ -57,6 +58,8 @@ phase() {
 	mark=$(cpu_mark)
 	R CONFIG SET latency-monitor-threshold 1 >/dev/null
 	R LATENCY RESET >/dev/null
+	R CONFIG SET slowlog-log-slower-than 50000 >/dev/null
+	R SLOWLOG RESET >/dev/null
 	line=$(iso_steady "$RATE" "$SECS" 90 2>"$UF_TMP/steady.err")
 	local busy p50 p99 mx thr lost dup push
 	busy=$(cpu_busy "$mark")
@@ -72,6 +75,12 @@ phase() {
 		"$thr" "$(ratio "$thr" "$(field throughput_per_s "$BASE")")" "$(field pushed "$line")" "$lost" "$dup" \
 		"$push" "$(ratio "$push" "$(field push_p99_ms "$BASE")")" "$busy" "$rmax"
 	[ -s "$UF_TMP/steady.err" ] && sed 's/^/            /' "$UF_TMP/steady.err"
+	# the slowest commands Redis logged (over 50 ms), which client sent them
+	R --json SLOWLOG GET 128 | python3 -c '
+import json, sys
+l = sorted(json.load(sys.stdin) or [], key=lambda e: -e[2])
+for e in l[:3]:
+    print("            redis slowlog: %d ms %s (client %s, %d such over 50 ms)" % (e[2] // 1000, " ".join(e[3][:3])[:80], e[5], len(l)))'
 	return 0
 }
 

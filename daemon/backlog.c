@@ -21,7 +21,11 @@
  *    to reach `need`, the other side is counted instead: XLEN minus the
  *    entries up to last-delivered, which are the handled entries retention
  *    keeps plus the pending ones, so the cost is bounded by retention, not
- *    by the backlog.  Otherwise the count stays a lower bound (`exact` 0).
+ *    by the backlog - once retention has trimmed: between two trims a
+ *    step handling a flood leaves hundreds of thousands of handled entries
+ *    behind it, so the count stops at `cap` (the scheduler's:
+ *    retain_handled + 4096) and stays a lower bound until the next trim.
+ *    Otherwise the count stays a lower bound (`exact` 0).
  *
  * Measured here with the rule as separate commands (2 cores, Redis 7.0 on
  * a unix socket, one step; one script now, so one round trip): caught
@@ -49,7 +53,7 @@ static uint64_t scan_count(uint64_t need, int exact)
 
 /* BACKLOG_LUA called on the ask's arguments: {unread, exact[, most]}. */
 static const char ASK_LUA[] = BACKLOG_LUA "return {uf_unread(KEYS[1], ARGV[1], tonumber(ARGV[2]), "
-                                          "tonumber(ARGV[3]), ARGV[4] == '1')}\n";
+                                          "tonumber(ARGV[3]), ARGV[4] == '1', tonumber(ARGV[5]))}\n";
 
 struct ask {
 	uint64_t pending;
@@ -81,17 +85,18 @@ static void ask_read(redisReply *r, void *arg)
 }
 
 int backlog_ask(struct store *st, const char *key, const char *last, uint64_t pending, uint64_t need, int exact,
-                backlog_fn done, void *arg)
+                uint64_t cap, backlog_fn done, void *arg)
 {
 	struct ask *a = calloc(1, sizeof(*a));
-	char scan[24], needs[24];
+	char scan[24], needs[24], caps[24];
 	if (!a)
 		return -1;
 	*a = (struct ask){.pending = pending, .done = done, .arg = arg};
 	snprintf(scan, sizeof(scan), "%llu", (unsigned long long)scan_count(need, exact));
 	snprintf(needs, sizeof(needs), "%llu", (unsigned long long)need);
-	const char *argv[] = {"EVAL", ASK_LUA, "1", key, last, scan, needs, exact ? "1" : "0"};
-	if (store_sendv(st, ask_read, a, 8, argv, NULL) < 0) {
+	snprintf(caps, sizeof(caps), "%llu", (unsigned long long)cap);
+	const char *argv[] = {"EVAL", ASK_LUA, "1", key, last, scan, needs, exact ? "1" : "0", caps};
+	if (store_sendv(st, ask_read, a, 9, argv, NULL) < 0) {
 		free(a);
 		return -1;
 	}

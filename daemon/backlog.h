@@ -16,23 +16,30 @@ struct store;
 /*
  * The rule, once, as a Lua function run inside Redis by the scheduler
  * (backlog_ask) and by `unifaas queues` (inspect.c):
- *   uf_unread(key, last, scan, need, exact) -> unread, exact [, most]
+ *   uf_unread(key, last, scan, need, exact, cap) -> unread, exact [, most]
  * counts the entries of stream `key` after the group's last-delivered id
  * `last`, one by one up to `scan`.  Past that, when the caller needs an
  * exact figure (`exact`, or `need` above `scan`), the other side is
  * counted: XLEN minus the entries up to `last` (handled entries retention
  * keeps, plus the pending ones), unless the stream is shorter than `need`
- * (the backlog cannot reach it: a lower bound, at most XLEN, is returned).
- * `exact` in the result is 1 when unread is exact, 0 when a lower bound.
+ * (the backlog cannot reach it: a lower bound, at most XLEN, is returned),
+ * or the other side has `cap` entries or more (cap nil: no cap): then the
+ * lower bound too.  A step that handles a flood reads hundreds of
+ * thousands of entries between two trims of what it handled; counting
+ * them one by one held Redis 2.6-3.0 s a script, every check
+ * (bench/isolation.sh's event flood); the cap bounds one count to about
+ * cap / 1000 ms.  `exact` in the result is 1 when unread is exact, 0 when
+ * a lower bound.
  */
 #define BACKLOG_LUA                                                                                                    \
-	"local function uf_unread(k, last, scan, need, exact)\n"                                                       \
+	"local function uf_unread(k, last, scan, need, exact, cap)\n"                                                  \
 	"  local n = #redis.call('XRANGE', k, '(' .. last, '+', 'COUNT', scan)\n"                                      \
 	"  if n < scan then return n, 1 end\n"                                                                         \
 	"  if not (exact or need > scan) then return n, 0 end\n"                                                       \
 	"  local len = redis.call('XLEN', k)\n"                                                                        \
 	"  if len < need then return n, 0, len end\n"                                                                  \
-	"  local upto = #redis.call('XRANGE', k, '-', last, 'COUNT', len + 1)\n"                                       \
+	"  local upto = #redis.call('XRANGE', k, '-', last, 'COUNT', cap or len + 1)\n"                                \
+	"  if cap and upto >= cap then return n, 0, len end\n"                                                         \
 	"  return math.max(len - upto, 0), 1\n"                                                                        \
 	"end\n"
 
@@ -44,7 +51,8 @@ struct backlog {
 };
 
 /* Counts the backlog of a group of stream `key` from its last-delivered id
- * `last` and pending count (XINFO GROUPS), on the loop's asynchronous connection.
+ * `last` and pending count (XINFO GROUPS), on the loop's asynchronous
+ * connection, counting at most `cap` entries on the other side (uf_unread).
  * Unread entries are exact below `need`; at or past it they are a lower
  * bound (`exact` 0) unless the caller asks for `exact`, and even then a
  * lower bound when the stream is shorter than `need` (so the backlog
@@ -53,6 +61,6 @@ struct backlog {
  * be sent.  One EVAL of BACKLOG_LUA. */
 typedef void (*backlog_fn)(const struct backlog *b, void *arg);
 int backlog_ask(struct store *st, const char *key, const char *last, uint64_t pending, uint64_t need, int exact,
-                backlog_fn done, void *arg);
+                uint64_t cap, backlog_fn done, void *arg);
 
 #endif

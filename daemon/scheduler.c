@@ -381,7 +381,9 @@ static void groups_read(redisReply *r, void *arg)
 		char key[300];
 		snprintf(key, sizeof(key), "uf:q:%s:%s", k->wf, k->queue_name);
 		k->calls++;
-		if (backlog_ask(k->d->store, key, g.last_delivered, (uint64_t)g.pending, k->need, k->exact,
+		/* what retention keeps handled, and room for the pending (backlog.h) */
+		uint64_t cap = (uint64_t)k->d->cfg.retain_handled + 4096;
+		if (backlog_ask(k->d->store, key, g.last_delivered, (uint64_t)g.pending, k->need, k->exact, cap,
 		                backlog_read, k) < 0) {
 			k->failed = 1;
 			k->calls--;
