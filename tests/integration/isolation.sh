@@ -14,7 +14,9 @@
 . "$UF_TOP/tests/platform/isolation_lib.sh"
 
 iso_build || { fail build "a guest of the isolation test did not build"; exit 0; }
-PLAT_CONF=$(printf 'max_units=8\nunit_memory_budget=268435456\nquota_interval_ms=200')
+# ISO_CONF: more unifaasd.conf lines (e.g. a limit raised out of the way, to
+# see the test fail)
+PLAT_CONF=$(printf 'max_units=8\nunit_memory_budget=268435456\nquota_interval_ms=200\n%s' "${ISO_CONF:-}")
 plat_suite_up
 trap 'iso_flood_stop events >/dev/null 2>&1; plat_cleanup' EXIT
 pass up
