@@ -221,7 +221,7 @@ iso_held() {
 	events | kv) d='\(storage_quota\)' l="what=quota workflow=$wf .*quota=" ;;
 	pushes) d='over the limit 1000 \(node limits\.writes_per_event\)' l="what=dead-letter workflow=$wf .*reason=.*over the limit 1000 \\(node limits\\.writes_per_event\\)" ;;
 	never-pop) d="slot taken back for workflow steady" l="what=unit-stop unit=$wf\\.s\\.[0-9]+ .*limit=reclaim .*slot taken back for workflow steady" ;;
-	memory) d='unit_memory_budget' l="workflow=$wf step=h reason=.*unit_memory_budget|unit=$wf\\.h\\.[0-9]+ .*slot taken back for workflow steady" ;;
+	memory) d='node unit memory .* \(unit_memory_budget\)' l="what=scale-wait workflow=$wf step=h reason=\"node unit memory .*\(unit_memory_budget\)" ;;
 	esac
 	U describe "$wf" >"$UF_TMP/describe.$wf" 2>&1
 	re=$(grep -E -m1 -- "$d" "$UF_TMP/describe.$wf") || {
