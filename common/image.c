@@ -2,7 +2,8 @@
  * image.c - the one check of a unikernel image (image.h), shared by the
  * tender's loader and unifaasd's deploy.
  *
- * An image is a static x86-64 ELF executable built by `unifaas build`
+ * An image is a static ELF executable for this machine's architecture
+ * (x86-64 or aarch64; the ELF header's e_machine), built by `unifaas build`
  * (guest/uf.ld): page-aligned PT_LOAD segments at or above UF_IMAGE_BASE,
  * none both writable and executable, and a PT_NOTE carrying the ABI version.
  * Everything is checked against the buffer's length and the memory budget;
@@ -21,6 +22,28 @@
 #include "image.h"
 
 #define PAGE_MASK ((uint64_t)UF_PAGE_SIZE - 1)
+
+/* The architecture images must be built for: this build's (the tender and
+ * unifaasd check images for the machine they run on). */
+#if defined(__x86_64__)
+#define UF_IMAGE_MACHINE EM_X86_64
+#elif defined(__aarch64__)
+#define UF_IMAGE_MACHINE EM_AARCH64
+#else
+#error "unifaas runs on x86-64 and aarch64 only"
+#endif
+
+static const char *machine_name(unsigned m)
+{
+	switch (m) {
+	case EM_X86_64:
+		return "x86-64";
+	case EM_AARCH64:
+		return "aarch64";
+	default:
+		return NULL;
+	}
+}
 
 static int note_find(const uint8_t *p, uint64_t len, struct uf_image_note *note)
 {
@@ -56,8 +79,21 @@ static int read_phdrs(const uint8_t *buf, size_t len, Elf64_Ehdr *eh, Elf64_Phdr
 		return -1;
 	}
 	memcpy(eh, buf, sizeof(*eh));
-	if (eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB || eh->e_machine != EM_X86_64) {
-		snprintf(err, errlen, "not an x86-64 little-endian ELF64 image");
+	const char *here = machine_name(UF_IMAGE_MACHINE);
+	if (eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB) {
+		snprintf(err, errlen, "not an %s little-endian ELF64 image", here);
+		return -1;
+	}
+	if (eh->e_machine != UF_IMAGE_MACHINE) {
+		const char *theirs = machine_name(eh->e_machine);
+		if (theirs)
+			snprintf(err, errlen,
+			         "image built for %s, but this machine runs %s images; build the function for %s "
+			         "('unifaas build' on this machine)",
+			         theirs, here, here);
+		else
+			snprintf(err, errlen, "not an %s little-endian ELF64 image (ELF machine %u)", here,
+			         eh->e_machine);
 		return -1;
 	}
 	if (eh->e_type != ET_EXEC) {

@@ -102,7 +102,9 @@ bad_image abi-version-max 'image speaks unifaas ABI version 4294967295, this ten
 bad_image note-name 'no unifaas ABI note' 'b[note + 12] = ord("U")'
 bad_image elf32 'not an x86-64 little-endian ELF64 image$' 'b[4] = 1'
 bad_image big-endian 'not an x86-64 little-endian ELF64 image$' 'b[5] = 2'
-bad_image other-machine 'not an x86-64 little-endian ELF64 image$' 'u16(18, 183)'
+# an image built for aarch64 (a Raspberry Pi) given to this x86-64 tender
+bad_image other-arch "image built for aarch64, but this machine runs x86-64 images; build the function for x86-64 \\('unifaas build' on this machine\\)\$" 'u16(18, 183)'
+bad_image other-machine 'not an x86-64 little-endian ELF64 image \(ELF machine 243\)$' 'u16(18, 243)'
 bad_image elf-dyn 'ELF type 3 is not a static executable \(ET_EXEC\)' 'u16(16, 3)'
 bad_image truncated-headers 'program header table is missing, truncated or has more than 64 entries$' 'del b[200:]'
 bad_image truncated-body 'note segment [0-9]+ lies outside the file$|segment [0-9]+: file contents lie outside the file$' \

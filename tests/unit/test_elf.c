@@ -25,16 +25,29 @@
 #include "hvt.h"
 #include "support.h"
 
-#define IMG_SIZE 0x4000u
-#define PH_OFF 0x40u
-#define NOTE_OFF 0x200u
-#define NOTE_SIZE (12u + 8u + UF_NOTE_DESC_SIZE)
-#define TEXT_VA 0x100000ull
-#define RO_VA 0x101000ull
-#define DATA_VA 0x102000ull
-#define ENTRY (TEXT_VA + 0x10)
+/* the architecture this test (and the image check) is built for, and the other one */
+#if defined(__aarch64__)
+#define HERE_MACHINE  EM_AARCH64
+#define HERE          "aarch64"
+#define OTHER_MACHINE EM_X86_64
+#define OTHER         "x86-64"
+#else
+#define HERE_MACHINE  EM_X86_64
+#define HERE          "x86-64"
+#define OTHER_MACHINE EM_AARCH64
+#define OTHER         "aarch64"
+#endif
+
+#define IMG_SIZE      0x4000u
+#define PH_OFF        0x40u
+#define NOTE_OFF      0x200u
+#define NOTE_SIZE     (12u + 8u + UF_NOTE_DESC_SIZE)
+#define TEXT_VA       0x100000ull
+#define RO_VA         0x101000ull
+#define DATA_VA       0x102000ull
+#define ENTRY         (TEXT_VA + 0x10)
 #define SYSCALL_ENTRY (TEXT_VA + 0x80)
-#define HANDLER(v) (TEXT_VA + 0x100 + 16ull * (v))
+#define HANDLER(v)    (TEXT_VA + 0x100 + 16ull * (v))
 
 enum { PH_TEXT, PH_RO, PH_DATA, PH_NOTE, NPH };
 
@@ -71,23 +84,39 @@ static uint8_t *make_image(void)
 	e->e_ident[EI_DATA] = ELFDATA2LSB;
 	e->e_ident[EI_VERSION] = EV_CURRENT;
 	e->e_type = ET_EXEC;
-	e->e_machine = EM_X86_64;
+	e->e_machine = HERE_MACHINE;
 	e->e_version = EV_CURRENT;
 	e->e_entry = ENTRY;
 	e->e_phoff = PH_OFF;
 	e->e_ehsize = sizeof(Elf64_Ehdr);
 	e->e_phentsize = sizeof(Elf64_Phdr);
 	e->e_phnum = NPH;
-	*ph(b, PH_TEXT) = (Elf64_Phdr){.p_type = PT_LOAD, .p_flags = PF_R | PF_X, .p_offset = 0x1000,
-				       .p_vaddr = TEXT_VA, .p_paddr = TEXT_VA, .p_filesz = 0x1000,
-				       .p_memsz = 0x1000, .p_align = 0x1000};
-	*ph(b, PH_RO) = (Elf64_Phdr){.p_type = PT_LOAD, .p_flags = PF_R, .p_offset = 0x2000, .p_vaddr = RO_VA,
-				     .p_paddr = RO_VA, .p_filesz = 0x1000, .p_memsz = 0x1000, .p_align = 0x1000};
-	*ph(b, PH_DATA) = (Elf64_Phdr){.p_type = PT_LOAD, .p_flags = PF_R | PF_W, .p_offset = 0x3000,
-				       .p_vaddr = DATA_VA, .p_paddr = DATA_VA, .p_filesz = 0x1000,
-				       .p_memsz = 0x1800, .p_align = 0x1000};
-	*ph(b, PH_NOTE) = (Elf64_Phdr){.p_type = PT_NOTE, .p_flags = PF_R, .p_offset = NOTE_OFF,
-				       .p_filesz = NOTE_SIZE, .p_align = 4};
+	*ph(b, PH_TEXT) = (Elf64_Phdr){.p_type = PT_LOAD,
+	                               .p_flags = PF_R | PF_X,
+	                               .p_offset = 0x1000,
+	                               .p_vaddr = TEXT_VA,
+	                               .p_paddr = TEXT_VA,
+	                               .p_filesz = 0x1000,
+	                               .p_memsz = 0x1000,
+	                               .p_align = 0x1000};
+	*ph(b, PH_RO) = (Elf64_Phdr){.p_type = PT_LOAD,
+	                             .p_flags = PF_R,
+	                             .p_offset = 0x2000,
+	                             .p_vaddr = RO_VA,
+	                             .p_paddr = RO_VA,
+	                             .p_filesz = 0x1000,
+	                             .p_memsz = 0x1000,
+	                             .p_align = 0x1000};
+	*ph(b, PH_DATA) = (Elf64_Phdr){.p_type = PT_LOAD,
+	                               .p_flags = PF_R | PF_W,
+	                               .p_offset = 0x3000,
+	                               .p_vaddr = DATA_VA,
+	                               .p_paddr = DATA_VA,
+	                               .p_filesz = 0x1000,
+	                               .p_memsz = 0x1800,
+	                               .p_align = 0x1000};
+	*ph(b, PH_NOTE) =
+	    (Elf64_Phdr){.p_type = PT_NOTE, .p_flags = PF_R, .p_offset = NOTE_OFF, .p_filesz = NOTE_SIZE, .p_align = 4};
 	put_note(b + NOTE_OFF, UF_NOTE_ABI, UF_NOTE_NAME, sizeof(UF_NOTE_NAME), UF_ABI_VERSION);
 	memset(b + 0x1000, 0x90, 0x1000); /* nops */
 	for (int v = 0; v < 32; v++) {
@@ -107,10 +136,10 @@ static int check(const uint8_t *b, size_t size)
 	return uf_image_check_note(b, size, &note, err, sizeof(err));
 }
 
-#define assert_err_contains(s)                                                   \
-	do {                                                                     \
-		if (!strstr(err, (s)))                                           \
-			fail_msg("error \"%s\" does not contain \"%s\"", err, (s)); \
+#define assert_err_contains(s)                                                                                         \
+	do {                                                                                                           \
+		if (!strstr(err, (s)))                                                                                 \
+			fail_msg("error \"%s\" does not contain \"%s\"", err, (s));                                    \
 	} while (0)
 
 /* ---- uf_image_check_note --------------------------------------------------- */
@@ -152,19 +181,31 @@ static void test_note_wrong_class_data_machine(void **state)
 	uint8_t *b = make_image();
 	eh(b)->e_ident[EI_CLASS] = ELFCLASS32;
 	assert_int_equal(check(b, IMG_SIZE), -1);
-	assert_err_contains("not an x86-64 little-endian ELF64 image");
+	assert_err_contains("not an " HERE " little-endian ELF64 image");
 	free(b);
 
 	b = make_image();
 	eh(b)->e_ident[EI_DATA] = ELFDATA2MSB;
 	assert_int_equal(check(b, IMG_SIZE), -1);
-	assert_err_contains("not an x86-64");
+	assert_err_contains("not an " HERE);
 	free(b);
 
 	b = make_image();
-	eh(b)->e_machine = EM_AARCH64;
+	eh(b)->e_machine = EM_RISCV;
 	assert_int_equal(check(b, IMG_SIZE), -1);
-	assert_err_contains("not an x86-64");
+	assert_err_contains("not an " HERE " little-endian ELF64 image (ELF machine 243)");
+	free(b);
+}
+
+/* an image built for a Raspberry Pi given to an x86-64 tender (or unifaasd), or the reverse */
+static void test_other_architecture_named(void **state)
+{
+	(void)state;
+	uint8_t *b = make_image();
+	eh(b)->e_machine = OTHER_MACHINE;
+	assert_int_equal(check(b, IMG_SIZE), -1);
+	assert_err_contains("image built for " OTHER ", but this machine runs " HERE
+	                    " images; build the function for " HERE " ('unifaas build' on this machine)");
 	free(b);
 }
 
@@ -295,7 +336,7 @@ static void test_note_wrong_abi_version(void **state)
 	assert_int_equal(check(b, IMG_SIZE), -1);
 	char want[128];
 	snprintf(want, sizeof(want), "image speaks unifaas ABI version %u, this tender speaks version %u",
-		 UF_ABI_VERSION + 1, UF_ABI_VERSION);
+	         UF_ABI_VERSION + 1, UF_ABI_VERSION);
 	assert_err_contains(want);
 	assert_err_contains("rebuild");
 	put_note(b + NOTE_OFF, UF_NOTE_ABI, UF_NOTE_NAME, 8, 0);
@@ -343,7 +384,7 @@ static void test_misaligned_phdrs_no_ub(void **state)
 	(void)state;
 	if (!child_ok(misaligned_phdrs))
 		fail_msg("uf_image_check_note on an image with e_phoff=0x124 crashed (undefined behaviour: "
-			 "misaligned Elf64_Phdr access in tender/hvt_elf.c)");
+		         "misaligned Elf64_Phdr access in tender/hvt_elf.c)");
 }
 
 static void misaligned_note(void)
@@ -363,7 +404,7 @@ static void test_misaligned_note_no_ub(void **state)
 	(void)state;
 	if (!child_ok(misaligned_note))
 		fail_msg("uf_image_check_note on an image whose note is at offset 0x202 crashed (undefined "
-			 "behaviour: misaligned Elf64_Nhdr access in tender/hvt_elf.c note_find)");
+		         "behaviour: misaligned Elf64_Nhdr access in tender/hvt_elf.c note_find)");
 }
 
 /* ---- hvt_elf_load ----------------------------------------------------------- */
@@ -550,9 +591,12 @@ static void test_load_no_loadable_or_too_many(void **state)
 	eh(t)->e_phnum = 14;
 	*ph(t, 0) = *ph(b, PH_NOTE);
 	for (int i = 1; i < 14; i++)
-		*ph(t, i) = (Elf64_Phdr){.p_type = PT_LOAD, .p_flags = PF_R, .p_offset = 0x1000,
-					 .p_vaddr = TEXT_VA + 0x1000ull * (uint64_t)i, .p_filesz = 0x10,
-					 .p_memsz = 0x10};
+		*ph(t, i) = (Elf64_Phdr){.p_type = PT_LOAD,
+		                         .p_flags = PF_R,
+		                         .p_offset = 0x1000,
+		                         .p_vaddr = TEXT_VA + 0x1000ull * (uint64_t)i,
+		                         .p_filesz = 0x10,
+		                         .p_memsz = 0x10};
 	free(b);
 	refuse(t, "more than 12 loadable segments");
 }
@@ -583,27 +627,28 @@ static void test_load_file_problems(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_note_good),
-		cmocka_unit_test(test_note_not_elf),
-		cmocka_unit_test(test_note_wrong_class_data_machine),
-		cmocka_unit_test(test_note_not_exec),
-		cmocka_unit_test(test_note_bad_phdrs),
-		cmocka_unit_test(test_note_segment_outside_file),
-		cmocka_unit_test(test_note_missing),
-		cmocka_unit_test(test_note_second_of_several),
-		cmocka_unit_test(test_note_wrong_abi_version),
-		cmocka_unit_test(test_misaligned_phdrs_no_ub),
-		cmocka_unit_test(test_misaligned_note_no_ub),
-		cmocka_unit_test(test_load_good),
-		cmocka_unit_test(test_load_wx_segment),
-		cmocka_unit_test(test_load_unaligned_segment),
-		cmocka_unit_test(test_load_segment_beyond_memory),
-		cmocka_unit_test(test_load_segment_low_or_overlapping),
-		cmocka_unit_test(test_load_file_contents_outside),
-		cmocka_unit_test(test_load_entry_and_note_addresses),
-		cmocka_unit_test(test_load_short_note),
-		cmocka_unit_test(test_load_no_loadable_or_too_many),
-		cmocka_unit_test(test_load_file_problems),
+	    cmocka_unit_test(test_note_good),
+	    cmocka_unit_test(test_note_not_elf),
+	    cmocka_unit_test(test_note_wrong_class_data_machine),
+	    cmocka_unit_test(test_other_architecture_named),
+	    cmocka_unit_test(test_note_not_exec),
+	    cmocka_unit_test(test_note_bad_phdrs),
+	    cmocka_unit_test(test_note_segment_outside_file),
+	    cmocka_unit_test(test_note_missing),
+	    cmocka_unit_test(test_note_second_of_several),
+	    cmocka_unit_test(test_note_wrong_abi_version),
+	    cmocka_unit_test(test_misaligned_phdrs_no_ub),
+	    cmocka_unit_test(test_misaligned_note_no_ub),
+	    cmocka_unit_test(test_load_good),
+	    cmocka_unit_test(test_load_wx_segment),
+	    cmocka_unit_test(test_load_unaligned_segment),
+	    cmocka_unit_test(test_load_segment_beyond_memory),
+	    cmocka_unit_test(test_load_segment_low_or_overlapping),
+	    cmocka_unit_test(test_load_file_contents_outside),
+	    cmocka_unit_test(test_load_entry_and_note_addresses),
+	    cmocka_unit_test(test_load_short_note),
+	    cmocka_unit_test(test_load_no_loadable_or_too_many),
+	    cmocka_unit_test(test_load_file_problems),
 	};
 	return cmocka_run_group_tests_name("elf", tests, NULL, NULL);
 }
