@@ -250,6 +250,17 @@ static int build_stack(struct hvt *h, uint64_t *rsp, char *err, size_t errlen)
 
 int hvt_boot_setup(struct hvt *h, uint64_t *rsp, char *err, size_t errlen)
 {
+#if !defined(__x86_64__)
+	/* What follows is x86-64's (page table format, GDT, TSS, IDT).  The
+	 * aarch64 tender builds and runs its vCPU (hvt_kvm_aarch64.c) but has no
+	 * page tables yet: it must not run an image without W^X (issue 12 §3). */
+	(void)h;
+	(void)rsp;
+	snprintf(err, errlen,
+	         "this tender cannot boot images on aarch64 yet: its page tables and exception vectors "
+	         "are not written (issue 12); run the function on an x86-64 machine");
+	return -1;
+#endif
 	struct hvt_layout *lay = &h->lay;
 	lay->stack_top = h->mem_size;
 	lay->stack_lo = h->mem_size - h->opt.stack_size;
