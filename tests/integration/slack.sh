@@ -97,7 +97,7 @@ alert kit2
 wait_for 20 grep -q '"status":429' "$SIM_LOG"
 alert kit3
 wait_for 20 statuses_are kit2 429,200 && pass 429-delivered || fail 429-delivered "kit2 attempts: $(statuses kit2)"
-attempts kit2 | head -n 1 | awk '$1 == 429 && $4 == 4 {ok=1} END{exit !ok}' && pass 429-answered ||
+attempts kit2 | awk 'NR == 1 && $1 == 429 && $4 == 4 {ok=1} END{exit !ok}' && pass 429-answered ||
 	fail 429-answered "attempts: $(attempts kit2 | tr '\n' '|')"
 [ "$(delivered kit3)" = 1 ] && [ "$(attempts kit3 | awk '{print $2}')" -lt "$(attempts kit2 | awk 'NR==2{print $2}')" ] &&
 	pass 429-others-not-blocked || fail 429-others-not-blocked "kit3: $(attempts kit3 | tr '\n' '|') kit2: $(attempts kit2 | tr '\n' '|')"
