@@ -95,10 +95,10 @@ endif
 # tests/kvm/vcpu_aarch64.c: the aarch64 KVM layer (hvt_kvm.c, hvt_kvm_aarch64.c)
 # under the aarch64 seccomp filter, on a real /dev/kvm, in the emulated Cortex-A72:
 #   make test-arm64 (or scripts/in-qemu.sh arm64 build-aarch64/tests/kvm ./vcpu_aarch64)
-$(BUILD)/tests/kvm/vcpu_aarch64: tests/kvm/vcpu_aarch64.c tests/kvm/vcpu_aarch64_guest.S \
+$(BUILD)/tests/kvm/vcpu_aarch64: tests/kvm/vcpu_aarch64.c tests/kvm/vcpu_aarch64_guest.S guest/hypercall.h \
 		$(BUILD)/obj/tender/hvt_kvm.o $(BUILD)/obj/tender/hvt_kvm_aarch64.o $(BUILD)/obj/tender/hvt_seccomp.o
 	@mkdir -p $(dir $@)
-	$(TENDER_CC) $(TENDER_CFLAGS) $^ -o $@ -static
+	$(TENDER_CC) $(TENDER_CFLAGS) -Iguest $(filter-out %.h,$^) -o $@ -static
 
 RUNTIME = $(LIBDIR)/libuf.a $(LIBDIR)/uf.ld $(LIBDIR)/include/unifaas.h \
 	$(LIBDIR)/include/uf_abi.h $(LIBDIR)/include/jsmn.h

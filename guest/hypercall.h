@@ -8,9 +8,10 @@
  * and fills the struct's out fields before the guest continues.  The
  * "memory" clobber makes the compiler write the struct before and reread it
  * after.  The store must be one plain store that KVM can decode: x86-64
- * `movl`; on aarch64 it will be `str wN, [xM]` (no writeback, no pair: the
- * CPU reports only plain loads and stores to the hypervisor with their
- * register).  The exception stubs (entry.S) store through UF_HC_STORE below.
+ * `movl`; aarch64 `str wN, [xM]` (no writeback, no pair: the CPU reports
+ * only plain loads and stores to the hypervisor with their register;
+ * tests/kvm/vcpu_aarch64 checks the exit KVM gives for it).  The
+ * exception stubs (entry.S) store through UF_HC_STORE below.
  */
 #ifndef UF_GUEST_HYPERCALL_H
 #define UF_GUEST_HYPERCALL_H
@@ -22,10 +23,19 @@
 /* UF_HC_STORE VAL32, ADDR64, CALL: call CALL (a number) with the address in
  * register VAL32; ADDR64 is a scratch register. */
 // clang-format off
+#if defined(__aarch64__)
+/* VAL32 is a w register, ADDR64 an x register; UF_HC_PAGE is 1 GiB-aligned */
+.macro UF_HC_STORE val, addr, call
+	movz \addr, #(UF_HC_PAGE >> 16), lsl #16
+	movk \addr, #(UF_HC_SLOT * \call)
+	str \val, [\addr]
+.endm
+#else
 .macro UF_HC_STORE val, addr, call
 	mov $(UF_HC_PAGE + UF_HC_SLOT * \call), \addr
 	movl \val, (\addr)
 .endm
+#endif
 // clang-format on
 
 #else
@@ -34,10 +44,17 @@
 
 static inline void uf_hypercall(enum uf_hc call, void *arg)
 {
+#if defined(__aarch64__)
+	__asm__ volatile("str %w0, [%1]"
+	                 :
+	                 : "r"((uint32_t)(uintptr_t)arg), "r"((uintptr_t)UF_HC_ADDR(call))
+	                 : "memory");
+#else
 	__asm__ volatile("movl %0, (%1)"
 	                 :
 	                 : "r"((uint32_t)(uintptr_t)arg), "r"((uintptr_t)UF_HC_ADDR(call))
 	                 : "memory");
+#endif
 }
 
 static inline struct uf_bootinfo *uf_bootinfo(void)

@@ -8,7 +8,8 @@
  * value the guest stores outside memory comes back as a KVM_EXIT_MMIO and
  * is checked - the thread pointer, the stack pointer, the PC (also as
  * hvt_kvm_rip sees it), FP/SIMD enabled, FAR_EL1 as hvt_kvm_cr2 reads it,
- * and an exception taken to the guest's vectors (ESR_EL1's class).  Prints
+ * libuf's hypercall store (guest/hypercall.h) as the tender sees it, and an
+ * exception taken to the guest's vectors (ESR_EL1's class).  Prints
  * one PASS/FAIL line per check; exits 0 only if all pass.  A guest that
  * stops exiting is killed by SIGALRM after 30 s.
  *
@@ -117,6 +118,16 @@ int main(void)
 		check(addr == MMIO_BASE + 8 * i, "MMIO exit address", addr, MMIO_BASE + 8 * i);
 		check(value == want[i].want, want[i].what, value, want[i].want);
 	}
+	/* a hypercall: one 4-byte store of the argument's address to call 3's slot */
+	if (hvt_kvm_run(&h) < 0 || h.run->exit_reason != KVM_EXIT_MMIO) {
+		printf("FAIL vcpu-aarch64 hypercall store: no MMIO exit\n");
+		return 1;
+	}
+	uint32_t arg = 0;
+	memcpy(&arg, h.run->mmio.data, 4);
+	check(h.run->mmio.phys_addr == UF_HC_ADDR(3) && h.run->mmio.len == 4 && h.run->mmio.is_write,
+	      "UF_HC_STORE exits at UF_HC_ADDR(3), 4 bytes, a write", h.run->mmio.phys_addr, UF_HC_ADDR(3));
+	check(arg == 0x2345, "UF_HC_STORE carries the argument's address", arg, 0x2345);
 	uint64_t addr, esr;
 	if (next_store(&h, &addr, &esr) < 0)
 		return 1;
