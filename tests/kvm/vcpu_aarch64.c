@@ -8,10 +8,10 @@
  * value the guest stores outside memory comes back as a KVM_EXIT_MMIO and
  * is checked - the thread pointer, the stack pointer, the PC (also as
  * hvt_kvm_rip sees it), FP/SIMD enabled, FAR_EL1 as hvt_kvm_cr2 reads it,
- * libuf's hypercall store (guest/hypercall.h) as the tender sees it, and an
- * exception taken to the guest's vectors (ESR_EL1's class).  Prints
- * one PASS/FAIL line per check; exits 0 only if all pass.  A guest that
- * stops exiting is killed by SIGALRM after 30 s.
+ * libuf's hypercall store (guest/hypercall.h) as the tender sees it, the
+ * CPU-time limit's timer interrupting a spinning guest, and an exception taken to the guest's vectors (ESR_EL1's
+ * class).  Prints one PASS/FAIL line per check; exits 0 only if all pass.  A guest that stops exiting is killed by
+ * SIGALRM after 30 s.
  *
  * The guest runs under the tender's seccomp filter for aarch64
  * (hvt_seccomp.c, gen_seccomp.c aarch64), installed once the vCPU is set
@@ -19,12 +19,14 @@
  * pass it; a forked child shows that a call outside the list (openat) is
  * killed with SIGSYS.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hvt.h"
@@ -61,6 +63,42 @@ static int next_store(struct hvt *h, uint64_t *addr, uint64_t *value)
 	return 0;
 }
 
+/* The CPU-time limit the way hvt_main.c makes it: a CLOCK_THREAD_CPUTIME_ID
+ * timer whose signal interrupts KVM_RUN (here SIGUSR2: SIGALRM is this
+ * test's own deadline).  Armed before seccomp (timer_create is not allowed
+ * after), set after (timer_settime is). */
+static timer_t cpu_timer;
+static volatile sig_atomic_t cpu_timer_fired;
+
+static void on_cpu_timer(int sig)
+{
+	(void)sig;
+	cpu_timer_fired = 1;
+}
+
+static int cpu_timer_create(void)
+{
+	struct sigaction sa = {.sa_handler = on_cpu_timer};
+	struct sigevent sev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR2};
+	return sigaction(SIGUSR2, &sa, NULL) < 0 || timer_create(CLOCK_THREAD_CPUTIME_ID, &sev, &cpu_timer) < 0 ? -1
+	                                                                                                        : 0;
+}
+
+/* the guest spins; 200 ms of this thread's CPU time later KVM_RUN returns EINTR */
+static void check_cpu_limit(struct hvt *h)
+{
+	struct itimerspec its = {.it_value = {.tv_nsec = 200 * 1000 * 1000}};
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+	timer_settime(cpu_timer, 0, &its, NULL);
+	int r = hvt_kvm_run(h);
+	int e = errno;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	check(r < 0 && e == EINTR && cpu_timer_fired, "CPU-time timer interrupts KVM_RUN (EINTR)", (unsigned)e, EINTR);
+	check(ms >= 200, "the guest's run counts as the thread's CPU time (ms)", (unsigned long long)ms, 200);
+}
+
 /* a child under the filter making a call it does not allow: SIGSYS */
 static void check_refused(struct hvt *h)
 {
@@ -93,6 +131,10 @@ int main(void)
 	memcpy(h.mem + GUEST_BASE, vcpu_guest_start, len);
 	setvbuf(stdout, NULL, _IOLBF, 0); /* musl's first write would ask isatty with an ioctl */
 	check_refused(&h);
+	if (cpu_timer_create() < 0) {
+		perror("vcpu-aarch64: CPU-time timer");
+		return 1;
+	}
 	if (hvt_seccomp_apply(&h, err, sizeof(err)) < 0) {
 		printf("FAIL vcpu-aarch64 seccomp: %s\n", err);
 		return 1;
@@ -132,6 +174,7 @@ int main(void)
 	if (next_store(&h, &addr, &esr) < 0)
 		return 1;
 	check(esr >> 26 == 0, "ESR_EL1 class: undefined instruction, taken to VBAR_EL1", esr >> 26, 0);
+	check_cpu_limit(&h); /* the guest now spins in its vector */
 	hvt_kvm_close(&h);
 	printf("vcpu-aarch64: %s\n", failed ? "FAILED" : "all passed");
 	return failed;
