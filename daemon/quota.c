@@ -108,14 +108,31 @@ int quota_redis_refused(struct daemon *d, const char *wf, const char *op, const 
 	return 1;
 }
 
-/* One line per workflow and second at most, with the count so far: a
- * full Redis refuses every retry too. */
+/* The operations a refusal is logged for, each on its own: a refused
+ * commit is not hidden by the ingress refusal logged just before it.  The
+ * last one stands for any other. */
+static const char *const REFUSAL_OPS[] = {"http-ingress", "push", "kv-write", "mqtt-ingress", "settle", "commit", "-"};
+#define NOPS (sizeof REFUSAL_OPS / sizeof REFUSAL_OPS[0])
+_Static_assert(NOPS <= sizeof((struct workflow *)0)->refusal_logged_ms / sizeof(uint64_t),
+               "workflow.refusal_logged_ms holds a slot per REFUSAL_OPS");
+
+static size_t refusal_op(const char *op)
+{
+	size_t i = 0;
+	while (i < NOPS - 1 && strcmp(REFUSAL_OPS[i], op))
+		i++;
+	return i;
+}
+
+/* One line per workflow, operation and second at most, with the
+ * workflow's count so far: a full Redis refuses every retry too. */
 void quota_count_refusal(struct daemon *d, const char *wf, const char *op, const char *cause)
 {
-	static uint64_t others, others_logged_ms; /* refusals for no known workflow */
+	static uint64_t others, others_logged_ms[NOPS]; /* refusals for no known workflow */
 	struct workflow *w = wf ? registry_find(d, wf) : NULL;
 	const char *labels[] = {wf ? wf : "-", op};
-	uint64_t *logged = w ? &w->refusal_logged_ms : &others_logged_ms, now = now_ms();
+	size_t k = refusal_op(op);
+	uint64_t *logged = w ? &w->refusal_logged_ms[k] : &others_logged_ms[k], now = now_ms();
 	uint64_t n = w ? ++w->redis_refusals : ++others;
 	metric_add(M_REDIS_REFUSALS, labels, 1);
 	if (*logged && now - *logged < 1000)
@@ -222,8 +239,8 @@ static void quota_cb(uv_timer_t *t)
 	for (struct workflow *w = d->workflows; w; w = w->next)
 		n++;
 	struct quota_pass *p = calloc(1, sizeof(*p));
-	if (!p || !n || !store_healthy(d->store) || !(p->t = calloc(n, sizeof(*p->t)))) {
-		free(p); /* nothing to measure, or Redis is away: next time */
+	if (!p || !n || !store_quiet(d->store) || !(p->t = calloc(n, sizeof(*p->t)))) {
+		free(p); /* nothing to measure, or Redis is away or busy: next time */
 		uv_timer_start(&d->quota_timer, quota_cb, d->cfg.quota_interval_ms, 0);
 		return;
 	}

@@ -125,7 +125,7 @@ struct workflow {
 	uint64_t stored_ms;      /* when (epoch ms); 0: not measured yet */
 	int over_quota;          /* stored_bytes > quota_of(): takes no events, its units paused */
 	uint64_t redis_refusals; /* its writes Redis refused, being full (maxmemory) */
-	uint64_t refusal_logged_ms;
+	uint64_t refusal_logged_ms[8]; /* last logged, by operation (quota.c's REFUSAL_OPS) */
 };
 
 struct daemon {

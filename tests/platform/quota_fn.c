@@ -3,7 +3,10 @@
  * quotas, Redis full, unread queues).  What it does depends on the event:
  *   "big:KEY:N:MS"  sleeps MS ms, then sets KV key KEY to N bytes (N at most
  *                   1 MiB): a workflow that fills its storage quota
- *   "nap:MS:KEY"    sleeps MS ms, then sets KV key KEY to "1"
+ *   "gate:GATE:KEY" waits while KV key GATE exists (at most 60 s), then
+ *                   sets KV key KEY to "1": its commit comes after the test
+ *                   deletes GATE, whatever the load (a DEL is taken by a
+ *                   full Redis, a SET is not)
  *   anything        counts it in KV "count" and, when env OUT is set, pushes
  *                   the event on to that queue
  */
@@ -30,8 +33,12 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 		memset(value, 'x', (size_t)n);
 		return uf_kv_set(ctx, key, value, (size_t)n) < 0;
 	}
-	if (sscanf(ev->data, "nap:%ld:%127s", &ms, key) == 2) {
-		nap(ms);
+	char gate[128];
+	if (sscanf(ev->data, "gate:%127[^:]:%127s", gate, key) == 2) {
+		char v[8];
+		size_t len;
+		for (int i = 0; i < 1200 && uf_kv_get(ctx, gate, v, sizeof(v), &len) == 0; i++)
+			nap(50);
 		return uf_kv_set(ctx, key, "1", 1) < 0;
 	}
 	if (uf_kv_incr(ctx, "count", 1, NULL) < 0)
