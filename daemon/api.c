@@ -115,6 +115,8 @@ struct request {
 	char wf[UF_NAME_BUF];           /* push: where, for the scheduler */
 	char queue[UF_QUEUE_MAX + 1];
 	size_t events, sent, queued;
+	const char *push_at, *push_end;     /* push: what of the body is not sent yet */
+	int push_single, push_stop;         /* one event; no more to send (a refusal, Redis away) */
 	int missing;                        /* replies that never came */
 	void (*finish)(struct request *rq); /* makes the answer from the replies */
 	char first[64], last[64], refused[256];
@@ -616,6 +618,38 @@ static int listened(const struct workflow *w, const char *q)
 	return uf_manifest_listener(w->m, q) != NULL;
 }
 
+/* A push's events go out as replies come back, at most PUSH_WINDOW_BYTES
+ * of commands waiting at a time (store_backlog_bytes), and always one of
+ * this push's so that a reply comes to send the next. */
+#define PUSH_WINDOW_BYTES (256u << 10)
+
+static void push_reply(redisReply *r, void *arg);
+
+static void push_more(struct request *rq)
+{
+	struct store *st = rq->a->d->store;
+	size_t qlen = strlen(rq->queue);
+	while (live(rq) && !rq->push_stop && rq->sent < rq->events &&
+	       (!rq->calls || store_backlog_bytes(st) < PUSH_WINDOW_BYTES)) {
+		const char *s = rq->push_at, *end = rq->push_end;
+		const char *nl = rq->push_single ? end : memchr(s, '\n', (size_t)(end - s));
+		size_t len = (size_t)((nl ? nl : end) - s);
+		rq->push_at = (nl ? nl : end) + 1;
+		if (!rq->push_single && len && s[len - 1] == '\r')
+			len--;
+		if (!len && !rq->push_single)
+			continue;  /* empty lines are skipped */
+		struct uf_cmd cmd; /* the push of the delivery protocol (common/delivery.h) */
+		uf_push_cmd(rq->wf, rq->queue, qlen, s, len, &cmd);
+		if (store_sendv(st, push_reply, rq, cmd.argc, cmd.argv, cmd.len) < 0) {
+			rq->push_stop = 1; /* the rest is not sent: the answer says how many were queued */
+			break;
+		}
+		rq->sent++;
+		rq->calls++;
+	}
+}
+
 static void push_reply(redisReply *r, void *arg)
 {
 	struct request *rq = arg;
@@ -629,6 +663,9 @@ static void push_reply(redisReply *r, void *arg)
 		         r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
 		quota_redis_refused(rq->a->d, rq->wf, "push", r);
 	}
+	if (!r || r->type != REDIS_REPLY_STRING)
+		rq->push_stop = 1; /* refused or lost: what is not sent yet stays so */
+	push_more(rq);             /* before replied(): the push is not over while more is to send */
 	replied(rq, !r);
 }
 
@@ -695,22 +732,11 @@ static enum MHD_Result r_push(struct api *a, struct MHD_Connection *c, struct re
 	snprintf(rq->queue, sizeof(rq->queue), "%s", q);
 	rq->events = single ? 1 : n;
 	rq->finish = push_finish;
-	for (const char *s = p; single ? rq->sent == 0 : s < end;) { /* single: one event, even empty */
-		const char *nl = single ? end : memchr(s, '\n', (size_t)(end - s));
-		size_t len = (size_t)((nl ? nl : end) - s);
-		if (!single && len && s[len - 1] == '\r')
-			len--;
-		if (len || single) {
-			struct uf_cmd cmd; /* the push of the delivery protocol (common/delivery.h) */
-			uf_push_cmd(w->m->name, q, strlen(q), s, len, &cmd);
-			if (store_sendv(d->store, push_reply, rq, cmd.argc, cmd.argv, cmd.len) < 0)
-				break; /* the rest is not sent: the answer says how many were queued */
-			rq->sent++;
-			rq->calls++;
-		}
-		s = (nl ? nl : end) + 1;
-	}
-	return wait_redis(a, c, rq, PUSH_WAIT_MS(rq->sent));
+	rq->push_at = p;
+	rq->push_end = end;
+	rq->push_single = single;
+	push_more(rq);
+	return wait_redis(a, c, rq, PUSH_WAIT_MS(rq->events));
 }
 
 /* POST /v1/workflows/WF/queues/Q/invoke?timeout_ms=N: the body is one

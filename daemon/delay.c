@@ -201,7 +201,8 @@ static void each_queue(struct daemon *d, struct workflow *w, int flush)
 static void tick(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
-	if (d->delay_busy || !store_healthy(d->store)) /* the last tick's passes are still out */
+	/* the last tick's passes are still out, or Redis is busy (store_quiet) */
+	if (d->delay_busy || !store_quiet(d->store))
 		return;
 	for (struct workflow *w = d->workflows; w; w = w->next)
 		each_queue(d, w, 0);

@@ -24,7 +24,8 @@
  * pending entry, or the first entry after its last-delivered id.  Entries
  * are ordered by id, so XTRIM MINID <point> cannot drop an unhandled one.
  * The reads and the trim are sent without waiting for Redis (store_send);
- * a trim that gets no answer is simply tried again next interval.
+ * a trim that gets no answer is simply tried again next interval, and none
+ * is started while Redis is away or busy (store_quiet).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -268,6 +269,8 @@ static void unread_queues(struct daemon *d, const struct workflow *w)
 
 void retention_run(struct daemon *d)
 {
+	if (!store_quiet(d->store))
+		return; /* Redis is away or busy (a large push): next interval */
 	for (struct workflow *w = d->workflows; w; w = w->next)
 		unread_queues(d, w);
 	for (struct workflow *w = d->workflows; w; w = w->next)

@@ -12,7 +12,9 @@
  * the reply before it, whichever is later - the connection is dropped, so
  * every caller hears NULL and carries on; it is made again at most every
  * 200 ms.  A busy Redis working through a 16 MiB push is not a stalled
- * one: the deadline follows what Redis is working on); and an asynchronous one subscribed to
+ * one: the deadline follows what Redis is working on, and the watchdog
+ * reads what Redis already answered before it judges, since a loop late
+ * itself - a loaded machine - runs its timers before it reads); and an asynchronous one subscribed to
  * the keyspace channels (event `xadd`) of the
  * queues the scheduler watches: only queues with a listening step that has
  * no unit, because a notification per event of a busy queue would cost the
@@ -64,6 +66,7 @@ struct call {
 	void *arg;
 	uint64_t sent_ms;
 	uint64_t allow_ms; /* STORE_TIMEOUT_MS plus what its size allows */
+	size_t bytes;      /* the command's size */
 	char op[24];       /* the command's name, for the log */
 };
 
@@ -87,6 +90,8 @@ struct store {
 	int ac_ready;    /* authenticated */
 	int open_timers; /* while closing */
 	struct call *calls, *calls_last;
+	size_t ncalls;          /* calls waiting for their reply */
+	size_t nbytes;          /* and their commands' bytes */
 	uint64_t last_reply_ms; /* Redis's last sign of progress */
 	char socket[4096];
 	char password[256];
@@ -447,6 +452,8 @@ static void call_unlink(struct store *s, struct call *c)
 {
 	*(c->prev ? &c->prev->next : &s->calls) = c->next;
 	*(c->next ? &c->next->prev : &s->calls_last) = c->prev;
+	s->ncalls--;
+	s->nbytes -= c->bytes;
 }
 
 static void on_call_reply(redisAsyncContext *ac, void *reply, void *privdata)
@@ -482,6 +489,15 @@ static void ac_timer_cb(uv_timer_t *t)
 	if (!s->ac) {
 		ac_connect(s);
 		return;
+	}
+	if (s->calls && now >= oldest_deadline(s)) {
+		/* the loop itself may have been late (a loaded machine: timers run
+		 * before the loop reads its sockets): what Redis already answered
+		 * is progress, read it before judging Redis stalled */
+		redisAsyncHandleRead(s->ac); /* may drop the connection: ac_down */
+		if (!s->ac)
+			return;
+		now = now_ms();
 	}
 	if (s->calls && now >= oldest_deadline(s)) {
 		if (!s->ac_was_down)
@@ -572,12 +588,15 @@ static int call_start(struct store *s, struct call *c, store_cb cb, void *arg, c
 	c->arg = arg;
 	c->sent_ms = now_ms();
 	c->allow_ms = STORE_TIMEOUT_MS + bytes / STORE_BYTES_PER_MS;
+	c->bytes = bytes;
 	if (!s->calls)
 		s->last_reply_ms = c->sent_ms; /* idle until now, not stalled */
 	snprintf(c->op, sizeof(c->op), "%.*s", (int)strcspn(op, " "), op);
 	c->prev = s->calls_last;
 	*(s->calls_last ? &s->calls_last->next : &s->calls) = c;
 	s->calls_last = c;
+	s->ncalls++;
+	s->nbytes += c->bytes;
 	if (!uv_is_active((uv_handle_t *)&s->ac_timer))
 		uv_timer_start(&s->ac_timer, ac_timer_cb, c->allow_ms, 0);
 	return 0;
@@ -612,6 +631,16 @@ int store_healthy(struct store *s)
 		return 1;
 	uint64_t from = s->calls->sent_ms > s->last_reply_ms ? s->calls->sent_ms : s->last_reply_ms;
 	return now_ms() - from < s->calls->allow_ms / 2;
+}
+
+size_t store_backlog_bytes(const struct store *s)
+{
+	return s->nbytes;
+}
+
+int store_quiet(struct store *s)
+{
+	return store_healthy(s) && s->ncalls < STORE_QUIET_CALLS;
 }
 
 int store_sendv(struct store *s, store_cb cb, void *arg, int argc, const char **argv, const size_t *argvlen)

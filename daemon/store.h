@@ -60,6 +60,18 @@ int store_sendv(struct store *s, store_cb cb, void *arg, int argc, const char **
 /* From memory, without a round trip: the command connection is up and
  * Redis has not been silent on its oldest command for half its deadline. */
 int store_healthy(struct store *s);
+/* Healthy and fewer than STORE_QUIET_CALLS commands waiting: periodic
+ * housekeeping (trims, quota passes, the delay mover) waits for this, so
+ * it never queues behind or among a large push, nor piles onto a slow
+ * Redis whose every command counts against the push's deadline. */
+#define STORE_QUIET_CALLS 64
+int store_quiet(struct store *s);
+/* The bytes of the commands sent and not answered yet.  A sender of many
+ * keeps this under a window and sends more as replies come: hiredis
+ * moves what is still unsent to the front of its buffer after every
+ * write, so a 16 MiB pipeline handed over at once costs the loop its
+ * square (seconds under ASan while Redis reads slowly). */
+size_t store_backlog_bytes(const struct store *s);
 
 /* The value of `name` in a flat name/value array reply (HGETALL, an XINFO
  * record, a stream entry's fields), or NULL. */
