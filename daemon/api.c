@@ -629,7 +629,7 @@ static void push_more(struct request *rq)
 {
 	struct store *st = rq->a->d->store;
 	size_t qlen = strlen(rq->queue);
-	while (live(rq) && !rq->push_stop && rq->sent < rq->events &&
+	while (live(rq) && !rq->push_stop && rq->sent < rq->events && (rq->push_single || rq->push_at < rq->push_end) &&
 	       (!rq->calls || store_backlog_bytes(st) < PUSH_WINDOW_BYTES)) {
 		const char *s = rq->push_at, *end = rq->push_end;
 		const char *nl = rq->push_single ? end : memchr(s, '\n', (size_t)(end - s));
