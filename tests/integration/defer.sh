@@ -258,8 +258,11 @@ else
 fi
 
 # ---- a unit killed holding an event: unifaasd's settle waits retry_delay_ms
-# too (1500 ms: the event goes to the delay set, not back to the queue)
-echo hold:700:k | U push d hold >/dev/null
+# too (1500 ms: the event goes to the delay set, not back to the queue).  The
+# handler spins until 5 s after the push: a unit that starts late on a loaded
+# machine still has it in hand (with 700 ms, one started past that handled it
+# at once: kill_holding stopped a unit 10 times, never holding it)
+echo hold:5000:k | U push d hold >/dev/null
 if kill_holding d hold h; then
 	if wait_for 5 delayed_is hold 1; then
 		if wait_for 20 has_done k; then
