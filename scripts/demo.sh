@@ -10,7 +10,8 @@
 #      a copy whose slack-alert egress: prefix is that webhook's instead of
 #      https://hooks.slack.com/services/ (said on screen);
 #   3. `unifaas sim sck --co2 peak`: a kit whose CO2 rises past 1000 and 2000
-#      ppm and falls back; the webhook's messages are printed as they arrive;
+#      ppm and falls back; the webhook's messages are printed as they arrive,
+#      each after the reading it names (live below);
 #   4. the logger's readings (log-query through `unifaas invoke`, `kv get`),
 #      then a malformed reading dead-lettered with its reason;
 #   5. lights, fdc, alert, dhs and fib, each deployed, fed by its simulator
