@@ -14,10 +14,11 @@
  *
  *  - XRANGE key (last-delivered + COUNT n: an empty reply when the step is
  *    caught up (the common case: one round trip, ~0.05 ms), else up to n
- *    entries, n = BACKLOG_SCAN_MAX or less when the caller needs less
- *    (~1 ms per 1000 entries).
+ *    entries, n = BACKLOG_SCAN_MAX, or `need` when the caller needs no
+ *    exact figure and `need` is at most BACKLOG_NEED_SCAN_MAX (~1 ms per
+ *    1000 entries).
  *  - Past that, when the caller needs an exact figure (`exact`, or `need`
- *    above BACKLOG_SCAN_MAX) and the stream is long enough for the backlog
+ *    above BACKLOG_NEED_SCAN_MAX) and the stream is long enough for the backlog
  *    to reach `need`, the other side is counted instead: XLEN minus the
  *    entries up to last-delivered, which are the handled entries retention
  *    keeps plus the pending ones, so the cost is bounded by retention, not
@@ -48,7 +49,9 @@
 
 static uint64_t scan_count(uint64_t need, int exact)
 {
-	return exact || need > BACKLOG_SCAN_MAX ? BACKLOG_SCAN_MAX : need;
+	if (exact)
+		return BACKLOG_SCAN_MAX;
+	return need <= BACKLOG_NEED_SCAN_MAX ? need : BACKLOG_SCAN_MAX;
 }
 
 /* BACKLOG_LUA called on the ask's arguments: {unread, exact[, most]}. */
