@@ -89,14 +89,16 @@ else
 # and seccomp filter are ported, but which refuses to boot images until its
 # page tables are (hvt_boot.c) - and the KVM layer's test; no libuf or
 # images yet (docs/tender.md, Architectures)
-all: $(BUILD)/bin/unifaasd $(LIBDIR)/unifaas-api $(BUILD)/bin/unifaas $(BUILD)/bin/uf-hvt $(BUILD)/tests/kvm/vcpu_aarch64
+all: $(BUILD)/bin/unifaasd $(LIBDIR)/unifaas-api $(BUILD)/bin/unifaas $(BUILD)/bin/uf-hvt \
+	$(BUILD)/tests/kvm/vcpu_aarch64 $(BUILD)/tests/kvm/mmu_aarch64
 endif
 
 # tests/kvm/vcpu_aarch64.c: the aarch64 KVM layer (hvt_kvm.c, hvt_kvm_aarch64.c)
 # under the aarch64 seccomp filter, on a real /dev/kvm, in the emulated Cortex-A72:
 #   make test-arm64 (or scripts/in-qemu.sh arm64 build-aarch64/tests/kvm ./vcpu_aarch64)
-$(BUILD)/tests/kvm/vcpu_aarch64: tests/kvm/vcpu_aarch64.c tests/kvm/vcpu_aarch64_guest.S guest/hypercall.h \
-		$(BUILD)/obj/tender/hvt_kvm.o $(BUILD)/obj/tender/hvt_kvm_aarch64.o $(BUILD)/obj/tender/hvt_seccomp.o
+$(BUILD)/tests/kvm/vcpu_aarch64: tests/kvm/vcpu_aarch64.c tests/kvm/vcpu_aarch64_guest.S guest/hypercall.h tests/kvm/check.h \
+		$(BUILD)/obj/tender/hvt_kvm.o $(BUILD)/obj/tender/hvt_kvm_aarch64.o $(BUILD)/obj/tender/hvt_pt_aarch64.o \
+		$(BUILD)/obj/tender/hvt_seccomp.o
 	@mkdir -p $(dir $@)
 	$(TENDER_CC) $(TENDER_CFLAGS) -Iguest $(filter-out %.h,$^) -o $@ -static
 
@@ -259,13 +261,20 @@ test-svm: all
 		'cd $(CURDIR) && UF_BUILD=$(BUILD) bash tests/emulated/run.sh $(UF_EMULATED_SUITES)'
 
 # The emulated aarch64 board (Cortex-A72, GICv2, EL2: KVM in nVHE mode, as on a Raspberry Pi 4)
-# with what of the aarch64 tender is ported (cross-built): its KVM layer test
-# (tests/kvm/vcpu_aarch64.c) and uf-hvt itself, given this build's x86-64
+# tests/kvm/mmu_aarch64.c: an aarch64 guest's page tables (hvt_pt_aarch64.c), W^X by its faults
+$(BUILD)/tests/kvm/mmu_aarch64: tests/kvm/mmu_aarch64.c tests/kvm/mmu_aarch64_guest.S tender/hvt_pt_aarch64.h tests/kvm/check.h \
+		$(BUILD)/obj/tender/hvt_kvm.o $(BUILD)/obj/tender/hvt_kvm_aarch64.o $(BUILD)/obj/tender/hvt_pt_aarch64.o
+	@mkdir -p $(dir $@)
+	$(TENDER_CC) $(TENDER_CFLAGS) $(filter-out %.h,$^) -o $@ -static
+
+# with what of the aarch64 tender is ported (cross-built): its KVM layer and
+# page table tests (tests/kvm/vcpu_aarch64.c, mmu_aarch64.c) and uf-hvt itself, given this build's x86-64
 # hello.uf and a copy claiming aarch64 (e_machine 183) to refuse
 test-arm64: $(BUILD)/functions/hello.uf
-	$(MAKE) ARCH=aarch64 BUILD=build-aarch64 build-aarch64/tests/kvm/vcpu_aarch64 build-aarch64/bin/uf-hvt
+	$(MAKE) ARCH=aarch64 BUILD=build-aarch64 build-aarch64/tests/kvm/vcpu_aarch64 build-aarch64/tests/kvm/mmu_aarch64 \
+		build-aarch64/bin/uf-hvt
 	rm -rf build-aarch64/emulated && mkdir -p build-aarch64/emulated
-	cp tests/emulated/arm64_rig.sh build-aarch64/tests/kvm/vcpu_aarch64 build-aarch64/bin/uf-hvt \
+	cp tests/emulated/arm64_rig.sh build-aarch64/tests/kvm/vcpu_aarch64 build-aarch64/tests/kvm/mmu_aarch64 build-aarch64/bin/uf-hvt \
 		$(BUILD)/functions/hello.uf build-aarch64/emulated/
 	cp $(BUILD)/functions/hello.uf build-aarch64/emulated/hello-aarch64.uf
 	printf '\267\000' | dd of=build-aarch64/emulated/hello-aarch64.uf bs=1 seek=18 conv=notrunc status=none

@@ -22,11 +22,16 @@
 #include <string.h>
 
 #include "hvt.h"
+#include "hvt_pt_aarch64.h"
 
 #define CORE_REG(x)      (KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | KVM_REG_ARM_CORE_REG(x))
 #define SYSREG_TPIDR_EL0 ARM64_SYS_REG(3, 3, 13, 0, 2)
 #define SYSREG_FAR_EL1   ARM64_SYS_REG(3, 0, 6, 0, 0)
 #define SYSREG_CPACR_EL1 ARM64_SYS_REG(3, 0, 1, 0, 2)
+#define SYSREG_MAIR_EL1  ARM64_SYS_REG(3, 0, 10, 2, 0)
+#define SYSREG_TCR_EL1   ARM64_SYS_REG(3, 0, 2, 0, 2)
+#define SYSREG_TTBR0_EL1 ARM64_SYS_REG(3, 0, 2, 0, 0)
+#define SYSREG_SCTLR_EL1 ARM64_SYS_REG(3, 0, 1, 0, 0)
 #define CPACR_FPEN       (3ull << 20) /* FP/SIMD at EL1 and EL0 not trapped */
 #define PSTATE_EL1H      0x5ull       /* EL1, on SP_EL1 */
 #define PSTATE_DAIF      (0xfull << 6)
@@ -91,4 +96,25 @@ uint64_t hvt_kvm_cr2(struct hvt *h)
 uint64_t hvt_kvm_rip(struct hvt *h)
 {
 	return get_reg(h, CORE_REG(regs.pc));
+}
+
+/* The MMU on, with hvt_pt_aarch64.c's tables at UF_PT_ADDR (which the
+ * caller has built): MAIR_EL1, TCR_EL1, TTBR0_EL1, then SCTLR_EL1. */
+int hvt_kvm_aarch64_mmu(struct hvt *h, char *err, size_t errlen)
+{
+	const struct {
+		uint64_t id, value;
+		const char *name;
+	} regs[] = {
+	    {SYSREG_MAIR_EL1, hvt_pt_aarch64_mair, "MAIR_EL1"},
+	    {SYSREG_TCR_EL1, hvt_pt_aarch64_tcr, "TCR_EL1"},
+	    {SYSREG_TTBR0_EL1, UF_PT_ADDR, "TTBR0_EL1"},
+	    {SYSREG_SCTLR_EL1, hvt_pt_aarch64_sctlr, "SCTLR_EL1"},
+	};
+	for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++)
+		if (set_reg(h, regs[i].id, regs[i].value) < 0) {
+			snprintf(err, errlen, "KVM_SET_ONE_REG %s: %s", regs[i].name, strerror(errno));
+			return -1;
+		}
+	return 0;
 }

@@ -5,7 +5,7 @@
 TENDER_CORE = hvt_main hvt_elf hvt_boot hvt_hypercall hvt_dataplane hvt_seccomp backend_local kvfile backend_redis json_text hvt_reaper hvt_net hvt_standby hvt_egress
 # hvt_kvm.c is every architecture's; hvt_kvm_$(ARCH).c the vCPU's boot state and registers
 ARCH       ?= x86_64
-TENDER_KVM  = hvt_kvm hvt_kvm_$(ARCH)
+TENDER_KVM  = hvt_kvm hvt_kvm_$(ARCH) $(if $(filter aarch64,$(ARCH)),hvt_pt_aarch64)
 # main() of uf-hvt alone: `unifaas run` links the rest and calls hvt_main().
 TENDER_ENTRY = hvt_entry
 # Debian's libhiredis.a is built for glibc: the musl tender adds the four

@@ -17,13 +17,15 @@ dmesg | grep -q 'kvm \[1\]: Hyp mode initialized successfully' && ok kvm-nvhe ||
 	ko kvm-nvhe "$(dmesg | grep -i kvm | tail -3 | tr '\n' ' ')"
 dmesg | grep -q 'kvm \[1\]: vgic' && ok kvm-vgic-v2 || ko kvm-vgic-v2 "$(dmesg | grep -i -e gic | tail -3 | tr '\n' ' ')"
 [ -c /dev/kvm ] && ok dev-kvm || ko dev-kvm "no /dev/kvm"
-# the tender's KVM layer and seccomp filter for aarch64 (make test-arm64 copies it here)
-if [ -x ./vcpu_aarch64 ]; then
-	out=$(./vcpu_aarch64 2>&1)
+# the tender's KVM layer and seccomp filter, and an aarch64 guest's page
+# tables (make test-arm64 copies the tests here)
+for t in vcpu mmu; do
+	[ -x ./${t}_aarch64 ] || continue
+	out=$(./${t}_aarch64 2>&1)
 	rc=$?
 	echo "$out" | grep -v '^PASS'
-	[ $rc -eq 0 ] && ok tender-kvm-vcpu || ko tender-kvm-vcpu "status $rc"
-fi
+	[ $rc -eq 0 ] && ok tender-kvm-$t || ko tender-kvm-$t "status $rc"
+done
 # the aarch64 uf-hvt: an x86-64 image is refused naming both architectures;
 # an aarch64 one (hello.uf's copy with e_machine 183) passes the image check
 # and is refused because the tender cannot boot images yet (issue 12)

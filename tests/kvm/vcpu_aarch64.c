@@ -30,6 +30,8 @@
 #include <unistd.h>
 
 #include "hvt.h"
+#define KVM_TEST "vcpu-aarch64"
+#include "check.h"
 
 extern const unsigned char vcpu_guest_start[], vcpu_guest_end[], vcpu_guest_store_pc[];
 
@@ -37,14 +39,6 @@ extern const unsigned char vcpu_guest_start[], vcpu_guest_end[], vcpu_guest_stor
 #define GUEST_SP   0x80000ull
 #define MMIO_BASE  0x100000ull
 #define TLS        0x123456789abcdef0ull
-
-static int failed;
-
-static void check(int ok, const char *what, unsigned long long got, unsigned long long want)
-{
-	printf("%s vcpu-aarch64 %s (got 0x%llx, want 0x%llx)\n", ok ? "PASS" : "FAIL", what, got, want);
-	failed |= !ok;
-}
 
 /* Runs the guest to its next MMIO store; -1 on any other exit. */
 static int next_store(struct hvt *h, uint64_t *addr, uint64_t *value)
