@@ -141,3 +141,8 @@ $(UNIT_OUT)/test_readings_log: $(UNIT_OBJ)/test_readings_log.o $(UNIT_OBJ)/funct
 		$(UNIT_OBJ)/functions/lib/sck.o
 	@mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) $^ -o $@ -lcmocka
+
+# test_pt_aarch64 tests an aarch64 guest's page tables (built on any host).
+$(UNIT_OUT)/test_pt_aarch64: $(UNIT_OBJ)/test_pt_aarch64.o $(UNIT_OBJ)/tender/hvt_pt_aarch64.o
+	@mkdir -p $(dir $@)
+	$(CC) $(UNIT_CFLAGS) $^ -o $@ -lcmocka
