@@ -252,7 +252,7 @@ test: deps
 # (in-qemu.sh --hostfs). UF_EMULATED_SUITES="runtime faults" runs only those.
 # One emulated CPU: with two (QEMU's multi-threaded TCG), a spinning guest
 # under the emulated kvm_amd held its CPU for good (soft lockup), so the
-# suites run one after the other (about 12 minutes on an idle 2-core machine).
+# suites run one after the other (7 minutes; bench/RESULTS.md, emulated figures).
 UF_QEMU_MEM ?= 2048
 UF_QEMU_SMP ?= 1
 UF_QEMU_TIMEOUT ?= 1800
