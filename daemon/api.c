@@ -627,6 +627,11 @@ static void push_reply(redisReply *r, void *arg);
 
 static void push_more(struct request *rq)
 {
+	/* A request whose connection is gone may outlive the api (the daemon
+	 * frees it at SIGTERM before the store hands pending replies NULL):
+	 * rq->a is read only while the request is live. */
+	if (!live(rq))
+		return;
 	struct store *st = rq->a->d->store;
 	size_t qlen = strlen(rq->queue);
 	while (live(rq) && !rq->push_stop && rq->sent < rq->events && (rq->push_single || rq->push_at < rq->push_end) &&
