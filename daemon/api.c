@@ -117,6 +117,8 @@ struct request {
 	size_t events, sent, queued;
 	const char *push_at, *push_end;     /* push: what of the body is not sent yet */
 	int push_single, push_stop;         /* one event; no more to send (a refusal, Redis away) */
+	struct request *push_next;          /* push: the next in the api's turn ring (push_ring) */
+	int push_queued;                    /* push: in that ring */
 	int missing;                        /* replies that never came */
 	void (*finish)(struct request *rq); /* makes the answer from the replies */
 	char first[64], last[64], refused[256];
@@ -135,6 +137,7 @@ struct api {
 	uv_timer_t timer;
 	struct request *waiters;
 	struct conn *conns;
+	struct request *push_head, *push_tail; /* pushes with events still to send, in turn (push_pump) */
 };
 
 /* ---- responses ---- */
@@ -620,12 +623,28 @@ static int listened(const struct workflow *w, const char *q)
 
 /* A push's events go out as replies come back, at most PUSH_WINDOW_BYTES
  * of commands waiting at a time (store_backlog_bytes), and always one of
- * this push's so that a reply comes to send the next. */
-#define PUSH_WINDOW_BYTES (256u << 10)
+ * each push's so that a reply comes to send its next.  The window is
+ * shared in turn: the pushes with events still to send wait in a ring
+ * (push_head..push_tail), and each turn sends at most PUSH_TURN_BYTES of
+ * one push before the next push's turn, so a workflow's 10,000-event push
+ * cannot keep another's small push behind megabytes of its own commands:
+ * what waits ahead of a new push is at most the window, and a push of
+ * many events gets a turn in every round, not only when the window has
+ * room as one of its own replies comes.  The window is small enough for
+ * Redis to work through in a few milliseconds. */
+#define PUSH_WINDOW_BYTES (64u << 10)
+#define PUSH_TURN_BYTES   (8u << 10)
 
 static void push_reply(redisReply *r, void *arg);
 
-static void push_more(struct request *rq)
+static int push_left(const struct request *rq)
+{
+	return live(rq) && !rq->push_stop && rq->sent < rq->events && (rq->push_single || rq->push_at < rq->push_end);
+}
+
+/* Sends rq's next events, up to `budget` bytes of commands (at least one
+ * event); returns the bytes sent. */
+static size_t push_send(struct request *rq, size_t budget)
 {
 	/* A request whose connection is gone may outlive the api (the daemon
 	 * frees it at SIGTERM before the store hands pending replies NULL):
@@ -633,9 +652,8 @@ static void push_more(struct request *rq)
 	if (!live(rq))
 		return;
 	struct store *st = rq->a->d->store;
-	size_t qlen = strlen(rq->queue);
-	while (live(rq) && !rq->push_stop && rq->sent < rq->events && (rq->push_single || rq->push_at < rq->push_end) &&
-	       (!rq->calls || store_backlog_bytes(st) < PUSH_WINDOW_BYTES)) {
+	size_t qlen = strlen(rq->queue), done = 0;
+	while (push_left(rq) && (!done || done < budget)) {
 		const char *s = rq->push_at, *end = rq->push_end;
 		const char *nl = rq->push_single ? end : memchr(s, '\n', (size_t)(end - s));
 		size_t len = (size_t)((nl ? nl : end) - s);
@@ -650,8 +668,50 @@ static void push_more(struct request *rq)
 			rq->push_stop = 1; /* the rest is not sent: the answer says how many were queued */
 			break;
 		}
+		for (int i = 0; i < cmd.argc; i++)
+			done += cmd.len[i];
 		rq->sent++;
 		rq->calls++;
+	}
+	return done;
+}
+
+static void push_unqueue(struct api *a, struct request *rq)
+{
+	if (!rq->push_queued)
+		return;
+	struct request *prev = NULL;
+	for (struct request *p = a->push_head; p; prev = p, p = p->push_next)
+		if (p == rq) {
+			*(prev ? &prev->push_next : &a->push_head) = rq->push_next;
+			if (a->push_tail == rq)
+				a->push_tail = prev;
+			break;
+		}
+	rq->push_next = NULL;
+	rq->push_queued = 0;
+}
+
+static void push_enqueue(struct api *a, struct request *rq)
+{
+	if (rq->push_queued || !push_left(rq))
+		return;
+	rq->push_next = NULL;
+	*(a->push_tail ? &a->push_tail->push_next : &a->push_head) = rq;
+	a->push_tail = rq;
+	rq->push_queued = 1;
+}
+
+/* Turns, while the window has room: the ring's first push sends its turn
+ * and goes to the back if it has more. */
+static void push_pump(struct api *a)
+{
+	struct store *st = a->d->store;
+	while (a->push_head && store_backlog_bytes(st) < PUSH_WINDOW_BYTES) {
+		struct request *rq = a->push_head;
+		push_unqueue(a, rq);
+		push_send(rq, PUSH_TURN_BYTES);
+		push_enqueue(a, rq);
 	}
 }
 
@@ -670,7 +730,13 @@ static void push_reply(redisReply *r, void *arg)
 	}
 	if (!r || r->type != REDIS_REPLY_STRING)
 		rq->push_stop = 1; /* refused or lost: what is not sent yet stays so */
-	push_more(rq);             /* before replied(): the push is not over while more is to send */
+	if (!rq->gone) {           /* gone: completed() took it out of the ring, rq->a may be gone too */
+		if (!push_left(rq))
+			push_unqueue(rq->a, rq);
+		else if (rq->calls == 1) /* its last one in flight: one more, so a reply comes */
+			push_send(rq, 0);
+		push_pump(rq->a); /* before replied(): the push is not over while more is to send */
+	}
 	replied(rq, !r);
 }
 
@@ -740,7 +806,9 @@ static enum MHD_Result r_push(struct api *a, struct MHD_Connection *c, struct re
 	rq->push_at = p;
 	rq->push_end = end;
 	rq->push_single = single;
-	push_more(rq);
+	push_send(rq, 0); /* its first event now, whatever waits: then its turns */
+	push_enqueue(a, rq);
+	push_pump(a);
 	return wait_redis(a, c, rq, PUSH_WAIT_MS(rq->events));
 }
 
@@ -1546,6 +1614,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
 	if (!rq)
 		return;
 	unwait(a, rq);
+	push_unqueue(a, rq);
 	*con_cls = NULL;
 	if (rq->calls) { /* replies still to come: the last one frees it */
 		rq->gone = 1;
