@@ -622,18 +622,21 @@ static int listened(const struct workflow *w, const char *q)
 }
 
 /* A push's events go out as replies come back, at most PUSH_WINDOW_BYTES
- * of commands waiting at a time (store_backlog_bytes), and always one of
- * each push's so that a reply comes to send its next.  The window is
+ * and PUSH_WINDOW_CALLS of commands waiting at a time (store_backlog_*),
+ * and always one of each push's so that a reply comes to send its next.
+ * What waits ahead of a new push's first event is at most that window, so
+ * the window is what Redis works through in a millisecond or two: a
+ * one-event push beside a workflow's 10,000-event pushes waited behind
+ * 256 KiB of their commands (1700 XADDs) before the count.  The window is
  * shared in turn: the pushes with events still to send wait in a ring
- * (push_head..push_tail), and each turn sends at most PUSH_TURN_BYTES of
- * one push before the next push's turn, so a workflow's 10,000-event push
- * cannot keep another's small push behind megabytes of its own commands:
- * what waits ahead of a new push is at most the window, and a push of
- * many events gets a turn in every round, not only when the window has
- * room as one of its own replies comes.  The window is small enough for
- * Redis to work through in a few milliseconds. */
+ * (push_head..push_tail), and each turn sends at most PUSH_TURN_BYTES and
+ * PUSH_TURN_CALLS of one push before the next push's turn; a push of
+ * many events gets a turn every round, not only when one of its own
+ * replies comes.  Turns are per push request, not per workflow. */
 #define PUSH_WINDOW_BYTES (64u << 10)
 #define PUSH_TURN_BYTES   (8u << 10)
+#define PUSH_WINDOW_CALLS 128
+#define PUSH_TURN_CALLS   32
 
 static void push_reply(redisReply *r, void *arg);
 
@@ -642,8 +645,8 @@ static int push_left(const struct request *rq)
 	return live(rq) && !rq->push_stop && rq->sent < rq->events && (rq->push_single || rq->push_at < rq->push_end);
 }
 
-/* Sends rq's next events, up to `budget` bytes of commands (at least one
- * event); returns the bytes sent. */
+/* Sends rq's next events, up to `budget` bytes of commands and
+ * PUSH_TURN_CALLS events (at least one); returns the bytes sent. */
 static size_t push_send(struct request *rq, size_t budget)
 {
 	/* A request whose connection is gone may outlive the api (the daemon
@@ -652,8 +655,8 @@ static size_t push_send(struct request *rq, size_t budget)
 	if (!live(rq))
 		return;
 	struct store *st = rq->a->d->store;
-	size_t qlen = strlen(rq->queue), done = 0;
-	while (push_left(rq) && (!done || done < budget)) {
+	size_t qlen = strlen(rq->queue), done = 0, n = 0;
+	while (push_left(rq) && (!done || (done < budget && n < PUSH_TURN_CALLS))) {
 		const char *s = rq->push_at, *end = rq->push_end;
 		const char *nl = rq->push_single ? end : memchr(s, '\n', (size_t)(end - s));
 		size_t len = (size_t)((nl ? nl : end) - s);
@@ -670,6 +673,7 @@ static size_t push_send(struct request *rq, size_t budget)
 		}
 		for (int i = 0; i < cmd.argc; i++)
 			done += cmd.len[i];
+		n++;
 		rq->sent++;
 		rq->calls++;
 	}
@@ -707,7 +711,8 @@ static void push_enqueue(struct api *a, struct request *rq)
 static void push_pump(struct api *a)
 {
 	struct store *st = a->d->store;
-	while (a->push_head && store_backlog_bytes(st) < PUSH_WINDOW_BYTES) {
+	while (a->push_head && store_backlog_bytes(st) < PUSH_WINDOW_BYTES &&
+	       store_backlog_calls(st) < PUSH_WINDOW_CALLS) {
 		struct request *rq = a->push_head;
 		push_unqueue(a, rq);
 		push_send(rq, PUSH_TURN_BYTES);

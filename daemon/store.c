@@ -638,6 +638,11 @@ size_t store_backlog_bytes(const struct store *s)
 	return s->nbytes;
 }
 
+size_t store_backlog_calls(const struct store *s)
+{
+	return s->ncalls;
+}
+
 int store_quiet(struct store *s)
 {
 	return store_healthy(s) && s->ncalls < STORE_QUIET_CALLS;

@@ -72,6 +72,8 @@ int store_quiet(struct store *s);
  * write, so a 16 MiB pipeline handed over at once costs the loop its
  * square (seconds under ASan while Redis reads slowly). */
 size_t store_backlog_bytes(const struct store *s);
+/* And how many they are. */
+size_t store_backlog_calls(const struct store *s);
 
 /* The value of `name` in a flat name/value array reply (HGETALL, an XINFO
  * record, a stream entry's fields), or NULL. */
