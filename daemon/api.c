@@ -653,7 +653,7 @@ static size_t push_send(struct request *rq, size_t budget)
 	 * frees it at SIGTERM before the store hands pending replies NULL):
 	 * rq->a is read only while the request is live. */
 	if (!live(rq))
-		return;
+		return 0;
 	struct store *st = rq->a->d->store;
 	size_t qlen = strlen(rq->queue), done = 0, n = 0;
 	while (push_left(rq) && (!done || (done < budget && n < PUSH_TURN_CALLS))) {
@@ -735,7 +735,7 @@ static void push_reply(redisReply *r, void *arg)
 	}
 	if (!r || r->type != REDIS_REPLY_STRING)
 		rq->push_stop = 1; /* refused or lost: what is not sent yet stays so */
-	if (!rq->gone) {           /* gone: completed() took it out of the ring, rq->a may be gone too */
+	if (live(rq)) {            /* not live: rq->a may be freed (SIGTERM); completed() took it out of the ring */
 		if (!push_left(rq))
 			push_unqueue(rq->a, rq);
 		else if (rq->calls == 1) /* its last one in flight: one more, so a reply comes */
