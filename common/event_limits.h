@@ -13,9 +13,13 @@
  * and the tender hands the per-event ones to the guest in its bootinfo.
  *
  * What happens past one: the staging call returns an error to the guest
- * (UF_LIMIT_ERRNO) and its event fails with a reason naming the limit, its
- * value and where it was set (uf_limit_reason), so it is retried and then
- * dead-lettered like any failure, with its other staged writes dropped.
+ * (UF_LIMIT_ERRNO) and its event fails for good (UF_LIMIT_RESULT) with a
+ * reason naming the limit, its value and where it was set
+ * (uf_limit_reason), its other staged writes dropped: it is dead-lettered
+ * at once, whatever the step's retries, since a retry would stage the same
+ * writes and fail the same way (a failure that can pass on a retry, a
+ * Redis that refuses a write, is not a limit: delivery.h).  libuf and the
+ * tender's commit check (hvt_dataplane.c) both fail it so.
  *
  * Invariants: pure (no I/O); builds with glibc and musl, and into libuf
  * (COMMON_GUEST).  Every per-event limit is at most the batch chunk it must
@@ -29,6 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "uf_abi.h"
+
 enum uf_limit {
 	UF_LIM_VALUE_BYTES,                      /* bytes of one KV value (uf_kv_set) */
 	UF_LIM_EVENT_BYTES,                      /* bytes of one event's data: pushed, published, or at ingress */
@@ -39,6 +45,10 @@ enum uf_limit {
 	UF_LIM_BATCH_WRITES,                     /* writes (commands) of one MULTI/EXEC */
 	UF_LIM_COUNT
 };
+
+/* How an event past a limit fails (its result, uf_abi.h): for good, as
+ * uf_fail_permanent, settled UF_SETTLE_PERMANENT (delivery.h). */
+#define UF_LIMIT_RESULT UF_RESULT_PERMANENT
 
 /* The error a staging call over each limit returns to the guest. */
 #define UF_LIMIT_ERRNO_VALUE  EFBIG   /* one value or event too large */

@@ -24,17 +24,19 @@
  * staging call of an event (push, publish, KV write) is admitted first;
  * one past a limit returns its error (-EFBIG a value or event too large,
  * -E2BIG too many writes, -ENOBUFS too many bytes in the event's commit),
- * as does every later one of that event, and the event fails with a reason
- * naming the limit (limit_reason), whatever its handler returns or says.
- * The tender checks the same limits again at commit.
+ * as does every later one of that event, and the event fails for good
+ * (UF_LIMIT_RESULT: dead-lettered at once, as uf_fail_permanent, since a
+ * retry stages the same writes) with a reason naming the limit
+ * (limit_reason), whatever its handler returns or says; only uf_defer
+ * still defers it.  The tender checks the same limits again at commit.
  *
  * Invariants: `stage`, `kvstage` and `outstage` hold only records of events
  * that have not failed (uf_fail cuts the current event's off); `outstage`
  * holds at most one reply per event, and one reason per failed event or
  * one deferral per deferred event (uf_defer: UF_RESULT_DEFERRED, which no
  * later failure changes; nor does a handler's return change a
- * UF_RESULT_PERMANENT, uf_fail_permanent's, and only these two calls set
- * them); the current event's reason and delay stay in `reason` and
+ * UF_RESULT_PERMANENT, uf_fail_permanent's or a limit's, and only these
+ * set them); the current event's reason and delay stay in `reason` and
  * `defer_ms` until it finishes; `cur` is the index of
  * the event being handled, valid while `in_event`; bootinfo->progress
  * counts events started, which the tender watches to enforce the time
@@ -146,7 +148,7 @@ static void limit_reason(uf_ctx *ctx)
 	ctx->reason_len =
 	    (size_t)uf_limit_reason(ctx->reason, sizeof(ctx->reason), &ctx->lim, (enum uf_limit)ctx->ev_limit, got,
 	                            ctx->ev_limit_published, ctx->ev_limit_name, ctx->ev_limit_name_len);
-	ctx->results[ctx->cur] = ctx->results[ctx->cur] ? ctx->results[ctx->cur] : 1;
+	ctx->results[ctx->cur] = UF_LIMIT_RESULT;
 }
 
 static void finish_event(uf_ctx *ctx)
@@ -354,7 +356,8 @@ static int admit(uf_ctx *ctx, uint64_t bytes, int item, uint64_t item_len, int p
 	}
 	if (ctx->ev_limit < 0)
 		return 0;
-	ctx->results[ctx->cur] = ctx->results[ctx->cur] ? ctx->results[ctx->cur] : 1;
+	if (ctx->results[ctx->cur] != UF_RESULT_DEFERRED) /* deferred stays deferred */
+		ctx->results[ctx->cur] = UF_LIMIT_RESULT;
 	return limit_errno(ctx->ev_limit);
 }
 

@@ -17,7 +17,8 @@
  * pushes, KV writes and outputs dropped, and goes the way of every failed
  * event (retry, then DLQ).  So is an event past a limit of what one event
  * may write (--limit: common/event_limits.h), whatever libuf checked
- * already, with a reason naming the limit; and a KV SET outside an event
+ * already, with a reason naming the limit, and for good (UF_LIMIT_RESULT:
+ * dead-lettered at once, not retried); and a KV SET outside an event
  * past limits.value_bytes answers -EFBIG.
  *
  * Which event of a batch is being handled: the guest counts the events it
@@ -542,6 +543,7 @@ static int over(struct hvt *h, uint32_t e, enum uf_limit which, uint64_t got, in
 		return 0;
 	if (refuse(h, e, results, reasons, why) < 0)
 		return -1;
+	results[e] = UF_LIMIT_RESULT; /* for good: a retry stages the same writes */
 	uf_limit_reason((*why)[e], sizeof(**why), &h->opt.limits, which, got, published, name, n);
 	log_limit(h, (*why)[e]);
 	return 1;

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The limits of what one event may write (common/event_limits.h; docs/
 # manifest.md "limits") against real servers: each limit exceeded fails the
-# event (retried once, then dead-lettered) with a reason naming the limit,
-# its value and where it was set, while a value or event exactly at the
+# event for good (dead-lettered at once, whatever `retries`: a retry would
+# stage the same writes) with a reason naming the limit, its value and
+# where it was set, and `dlq ls` names the function, while a transient
+# failure beside it is still retried; while a value or event exactly at the
 # limit passes and another workflow's events all go through; a manifest
 # asking more than the node allows is refused at deploy; the HTTP ingress
 # and the control API refuse an event over event_bytes (413 naming it),
@@ -19,7 +21,7 @@ calm_fn=$(build_guest "$UF_TOP/tests/platform/platform_fn.c") || { fail build "p
 run_reason() { "$UNIFAAS" run --mem 64M "$fn" --event "$1" 2>&1 >/dev/null; }
 r=$(run_reason push:1001:1)
 grep -q "call 1001: error -7" <<<"$r" && # -E2BIG
-	grep -q "event 1 failed: event staged 1001 writes (pushes, publishes and KV writes), over the limit 1000 (node limits.writes_per_event); its pushes were dropped" <<<"$r" &&
+	grep -q "event 1 failed for good: event staged 1001 writes (pushes, publishes and KV writes), over the limit 1000 (node limits.writes_per_event); its pushes were dropped" <<<"$r" &&
 	pass run-writes-over || fail run-writes-over "$r"
 n=$("$UNIFAAS" run --mem 64M "$fn" --event push:1000:1 2>/dev/null | grep -c '^{"queue"')
 [ "$n" = 1000 ] && pass run-writes-at-limit || fail run-writes-at-limit "$n of 1000 pushes"
@@ -75,10 +77,10 @@ U deploy "$m" >/dev/null || { fail deploy "calm did not deploy"; exit 0; }
 reasons() { R XRANGE "uf:dlq:$1:$2" - + | awk 'p=="reason"{print} {p=$0}'; }
 dlq_is() { [ "$(R XLEN "uf:dlq:$1:$2")" = "$3" ]; }
 
-printf '%s\n' push:20:1 push:21:1 push:1:500 push:1:501 kv:1000 kv:1001 push:10:497 push:11:497 | U push lim in >/dev/null
+printf '%s\n' push:20:1 push:21:1 push:1:500 push:1:501 kv:1000 kv:1001 push:10:497 push:11:497 fail | U push lim in >/dev/null
 printf '%s\n' push:51:1 | U push lim in2 >/dev/null
 seq 1 300 | U push calm in >/dev/null
-wait_for 60 dlq_is lim in 4 && wait_for 30 dlq_is lim in2 1 && wait_for 30 drained lim in small ||
+wait_for 60 dlq_is lim in 5 && wait_for 30 dlq_is lim in2 1 && wait_for 30 drained lim in small ||
 	fail settle "dead letters: in $(R XLEN uf:dlq:lim:in), in2 $(R XLEN uf:dlq:lim:in2)"
 rs=$(reasons lim in)
 for want in "event staged 21 writes (pushes, publishes and KV writes), over the limit 20 (manifest limits.writes_per_event)" \
@@ -89,13 +91,21 @@ for want in "event staged 21 writes (pushes, publishes and KV writes), over the 
 	grep -qxF "$want" <<<"$rs" && pass "dead-lettered-$name" || fail "dead-lettered-$name" "reasons: $rs"
 done
 U describe lim >"$UF_TMP/describe" 2>&1
-grep -qF "over the limit 20 (manifest limits.writes_per_event)" "$UF_TMP/describe" &&
+grep -qF "over the limit 5000 (manifest limits.commit_bytes)" "$UF_TMP/describe" &&
 	grep -qF "per event: 20 writes, values of 1000 bytes, events of 500 bytes, 5000 bytes in all (from the manifest: value_bytes, event_bytes, writes_per_event, commit_bytes)" "$UF_TMP/describe" &&
 	grep -qF "per event: 50 writes, values of 1048576 bytes, events of 1048576 bytes, 4194304 bytes in all (from the manifest: none)" "$UF_TMP/describe" &&
 	pass describe-names-limit || fail describe-names-limit "$(cat "$UF_TMP/describe")"
-# retried once (retries: 1), then dead-lettered: 2 attempts each
-att=$(R XRANGE uf:dlq:lim:in - + | awk 'p=="attempts"{print} {p=$0}' | sort -u | tr '\n' ' ')
-[ "$att" = "2 " ] && pass retried-then-dead-lettered || fail retried-then-dead-lettered "attempts: $att"
+# "ATTEMPTS REASON" of each dead letter of lim/in, one a line (`dlq ls --json`: one object a line)
+dead_attempts() { U dlq ls lim in --json | python3 -c "import json,sys; [print(e['attempts'], e['reason']) for e in map(json.loads, sys.stdin)]"; }
+# over a limit: dead-lettered at once (1 attempt, though retries: 1);
+# the transient failure beside them: retried once, then dead-lettered (2)
+att=$(dead_attempts | grep -v transient | cut -d' ' -f1 | sort -u | tr '\n' ' ')
+[ "$att" = "1 " ] && pass over-limit-dead-lettered-at-once || fail over-limit-dead-lettered-at-once "$(dead_attempts)"
+dead_attempts | grep -qxF '2 transient: try again' && pass transient-failure-still-retried ||
+	fail transient-failure-still-retried "$(dead_attempts)"
+U dlq ls lim in >"$UF_TMP/dlq.out" 2>&1
+grep -E ' small +[0-9]+-[0-9]+ +1 +event staged 21 writes \(pushes, publishes and KV writes\), over the limit 20 \(manifest limits\.writes_per_event\)' "$UF_TMP/dlq.out" >/dev/null &&
+	pass dlq-ls-names-function-and-limit || fail dlq-ls-names-function-and-limit "$(cat "$UF_TMP/dlq.out")"
 reasons lim in2 | grep -qxF "event staged 51 writes (pushes, publishes and KV writes), over the limit 50 (node limits.writes_per_event)" &&
 	pass node-limit-named || fail node-limit-named "$(reasons lim in2)"
 # at the limits: 20 + 1 + 10 pushes went through, none of a failed event's
@@ -233,6 +243,6 @@ U up --api-port "$PLAT_API_PORT" --mqtt-port "$PLAT_MQTT_PORT" --ingress-port "$
 grep -q 'what=restore workflow=lim step=small limit=limits.writes_per_event cause="the manifest asks more than this node allows: its units get the node.s 10"' "$PLAT_STATE/logs/unifaasd.log" &&
 	pass lowered-node-restores-and-logs || fail lowered-node-restores-and-logs "$(grep 'what=restore' "$PLAT_STATE/logs/unifaasd.log" | tail -3)"
 echo push:11:1 | U push lim in >/dev/null
-wait_for 30 dlq_is lim in 5 && reasons lim in | grep -qxF "event staged 11 writes (pushes, publishes and KV writes), over the limit 10 (node limits.writes_per_event)" &&
+wait_for 30 dlq_is lim in 6 && reasons lim in | grep -qxF "event staged 11 writes (pushes, publishes and KV writes), over the limit 10 (node limits.writes_per_event)" &&
 	pass lowered-node-limit-applies || fail lowered-node-limit-applies "$(reasons lim in | tail -2)"
 finish

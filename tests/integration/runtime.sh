@@ -57,7 +57,7 @@ n=$(timeout 20 "$HVT" --env CASE=push-limit --events "$UF_TMP/abc" --event 4 --e
 [ "$n" = 7 ] && pass push-limit-per-event || fail push-limit-per-event "$n of 7 pushes"
 out=$(timeout 20 "$HVT" --limit commit_bytes=1M --env CASE=push-too-much --event x "$edges" 2>&1)
 grep -q 'push-too-much: ENOBUFS' <<<"$out" &&
-	grep -q "event 1 failed: event's commit would write 1200018 bytes, over the limit 1048576 (node limits.commit_bytes)" <<<"$out" &&
+	grep -q "event 1 failed for good: event's commit would write 1200018 bytes, over the limit 1048576 (node limits.commit_bytes)" <<<"$out" &&
 	pass push-over-commit-bytes-enobufs || fail push-over-commit-bytes-enobufs "no ENOBUFS or no reason: $out"
 timeout 20 "$HVT" --env CASE=code --event x "$edges" 2>&1 | grep -q 'handler returned 7' &&
 	pass failure-code-reported || fail failure-code-reported "code not reported"

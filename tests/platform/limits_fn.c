@@ -6,6 +6,8 @@
  *   "pub:N:S"     publishes N messages of S bytes on topic "lim/t"
  *   "kv:S"        sets KV key "big" to S bytes
  *   "incr:N"      increments N KV keys "k0".."k<N-1>"
+ *   "fail"        fails (uf_fail_reason "transient: try again"): a failure a
+ *                 retry may get past, retried as usual
  *   anything else counts itself in KV "count"
  * The first staging call that fails is reported on stdout (the step's log),
  * "call I: error E" with I counted from 1 and E the negative errno, and the
@@ -52,6 +54,9 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 			snprintf(key, sizeof(key), "k%lu", i);
 			report(&first, (unsigned)i + 1, uf_kv_incr(ctx, key, 1, NULL));
 		}
+	} else if (!strcmp(ev->data, "fail")) {
+		uf_fail_reason(ctx, "transient: try again");
+		return 1;
 	} else if (uf_kv_incr(ctx, "count", 1, NULL) < 0) {
 		return 1;
 	}

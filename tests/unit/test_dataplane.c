@@ -420,8 +420,8 @@ static void test_commit_prints_pushes(void **state)
 }
 
 /* The limits of what one event may write (event_limits.h) hold at commit
- * whatever the guest's runtime checked: an event past one fails with a
- * reason naming it, its pushes dropped; the other events commit. */
+ * whatever the guest's runtime checked: an event past one fails for good
+ * with a reason naming it, its pushes dropped; the other events commit. */
 static void test_commit_limits(void **state)
 {
 	struct uft_fx *fx = *state;
@@ -441,10 +441,12 @@ static void test_commit_limits(void **state)
 	assert_int_equal(c.ret, 0);
 	assert_out(fx, "{\"queue\":\"out\",\"data\":\"dddd\"}\n");
 	char *err = uft_slurp(fx->err, NULL);
-	assert_non_null(strstr(err, "event staged 3 writes (pushes, publishes and KV writes), over the limit 2 "
-	                            "(node limits.writes_per_event)"));
-	assert_non_null(
-	    strstr(err, "event of 5 bytes pushed to queue 'out', over the limit 4 (manifest limits.event_bytes)"));
+	/* for good (UF_LIMIT_RESULT): dead-lettered at once, a retry would fail the same way */
+	assert_non_null(strstr(err, "failed for good: event staged 3 writes (pushes, publishes and KV writes), over "
+	                            "the limit 2 (node limits.writes_per_event)"));
+	assert_non_null(strstr(
+	    err,
+	    "failed for good: event of 5 bytes pushed to queue 'out', over the limit 4 (manifest limits.event_bytes)"));
 	free(err);
 }
 
