@@ -4,7 +4,7 @@
 # tender where users run it: x86-64 with AMD SVM, and an aarch64 board
 # (Cortex-A72 with EL2 and a GICv2, as a Raspberry Pi 4).
 #
-#   scripts/in-qemu.sh [--hostfs] svm|arm64 DIR CMD...
+#   scripts/in-qemu.sh [--hostfs [--keep PATH]] svm|arm64 DIR CMD...
 #
 # The machine boots Debian's kernel (the package behind linux-image-amd64 or
 # linux-image-arm64, fetched with `apt-get download` and unpacked with
@@ -24,7 +24,11 @@
 # with the emulated one (virtio 9p) and CMD runs chrooted in it, with fresh
 # tmpfs on /tmp, /run and /var/tmp (HOME=/tmp), and DIR at /tmp/uf: the tests'
 # own bash, python3, redis-server and the build tree are there as they are
-# here, without copying them.  $UF_DIR names DIR's copy in both modes.
+# here, without copying them.  --keep PATH keeps this machine's directory
+# PATH visible (read-only) where it is, also when it lies under one of the
+# directories that get a fresh tmpfs (a clone in /tmp: `make test`'s smoke
+# set and `make test-svm` pass the tree).  $UF_DIR names DIR's copy in both
+# modes.
 #
 # Environment: UF_QEMU_CACHE (default ~/.cache/unifaas/qemu): the unpacked
 # kernels and busybox, reused by later runs (a newer kernel in the archive is
@@ -45,12 +49,21 @@ die() {
 	exit 125
 }
 
-hostfs=
-[ "${1:-}" = --hostfs ] && {
-	hostfs=1
+hostfs="" keep=""
+while [ $# -gt 0 ]; do
+	case $1 in
+	--hostfs) hostfs=1 ;;
+	--keep)
+		[ $# -ge 2 ] && [ -d "$2" ] || die "--keep: '${2:-}' is not a directory"
+		keep=$(cd "$2" && pwd -P)
+		shift
+		;;
+	*) break ;;
+	esac
 	shift
-}
-[ $# -ge 3 ] || die "usage: scripts/in-qemu.sh [--hostfs] svm|arm64 DIR CMD..."
+done
+[ -n "$keep" ] && [ -z "$hostfs" ] && die "--keep works with --hostfs only"
+[ $# -ge 3 ] || die "usage: scripts/in-qemu.sh [--hostfs [--keep PATH]] svm|arm64 DIR CMD..."
 arch=$1 dir=$2
 shift 2
 cmd="$*"
@@ -78,9 +91,11 @@ mkdir -p "$cache" || die "cannot create the cache $cache"
 cache=$(cd "$cache" && pwd)
 
 # fetch PKG: unpacks Debian package PKG (name[:arch]) into $cache/PKG once
-# and prints that directory
+# and prints that directory (run in $(...): the lock is the subshell's, so
+# of two runs wanting the same package at once, one fetches, one waits)
 fetch() {
 	local pkg=$1 d=$cache/${1//:/_} tmp
+	exec 9>"$d.lock" && flock 9 || return 1
 	if [ ! -f "$d/.complete" ]; then
 		tmp=$(mktemp -d "$cache/.fetch.XXXXXX") || return 1
 		echo "in-qemu: fetching $pkg (once; cached in $cache)" >&2
@@ -202,7 +217,10 @@ if [ -f /hostfs ]; then
 	mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose host /host ||
 		echo "in-qemu: cannot mount the host's filesystem"
 	for d in proc sys dev; do mount --rbind /$d /host/$d; done
+	keep=$(cat /keep)
+	[ -n "$keep" ] && mkdir -p /kept && mount --bind "/host$keep" /kept
 	for d in tmp run var/tmp; do mount -t tmpfs tmp /host/$d; done
+	[ -n "$keep" ] && mkdir -p "/host$keep" && mount --bind /kept "/host$keep"
 	mkdir -p /host/tmp/uf
 	mount --bind /uf /host/tmp/uf
 	echo "@@UF-BEGIN $(cut -d' ' -f1 /proc/uptime)@@"
@@ -220,6 +238,7 @@ poweroff -f
 EOF
 chmod +x "$root/init"
 [ -n "$hostfs" ] && touch "$root/hostfs"
+printf '%s\n' "$keep" >"$root/keep"
 (cd "$root" && find . | cpio -o -H newc --quiet >"$work/initrd.cpio") || die "$arch: cpio of the initramfs failed"
 
 mem=${UF_QEMU_MEM:-1024}

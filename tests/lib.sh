@@ -1,7 +1,8 @@
 # tests/lib.sh - helpers shared by the integration test scripts.
 #
 # Each script in tests/integration/ sources this file, calls `check NAME CMD...`
-# or `pass NAME` / `fail NAME WHY` once per test case, and ends with `finish`.
+# or `pass NAME` / `fail NAME WHY` once per test case (`skip NAME WHY` where
+# the machine cannot run it at all), and ends with `finish`.
 # Results are appended to $UF_RESULTS (one "PASS name" / "FAIL name: why" line
 # each) so that tests/run.sh can count them across scripts.
 #
@@ -38,6 +39,13 @@ pass() {
 
 fail() {
 	echo "FAIL $UF_SUITE/$1: $2" | tee -a "$UF_RESULTS"
+}
+
+# skip NAME WHY: a case this machine cannot run at all, whatever is installed
+# (a missing package or a setup that fails is a fail, never a skip);
+# tests/run.sh counts and lists skips apart from passes and failures
+skip() {
+	echo "SKIP $UF_SUITE/$1: $2" | tee -a "$UF_RESULTS"
 }
 
 # check NAME CMD... : passes when CMD exits 0
@@ -149,6 +157,32 @@ timed() {
 	TIMED_CPU_MS=$(awk 'NR == 2 {gsub(/[ms]/, " "); printf "%d", ($1 * 60 + $2 + $3 * 60 + $4) * 1000}' "$UF_TMP/.timed" 2>/dev/null)
 	TIMED_CPU_MS=${TIMED_CPU_MS:-0}
 	return $rc
+}
+
+# uf_case NAME: whether the case NAME is to run.  Every case runs unless
+# UF_CASES is set: a list of shell patterns (e.g. "preflight* null-read")
+# naming the only cases to run, for a smoke set (tests/emulated/smoke.sh).
+# A suite honours it in its expect helper (a case left out returns 1 there,
+# so a check that depends on the case is left out too) and calls
+# uf_cases_end before its checks that are not selectable cases.
+uf_case() {
+	local pats p
+	[ -z "${UF_CASES:-}" ] && return 0
+	read -ra pats <<<"$UF_CASES"
+	for p in "${pats[@]}"; do
+		# shellcheck disable=SC2053 # a pattern, on purpose
+		[[ $1 == $p ]] && return 0
+	done
+	return 1
+}
+
+# uf_cases_end: with UF_CASES set, ends the suite here: the rest of it is
+# not made of selectable cases; checks before it that are not cases of an
+# expect helper run whatever UF_CASES names (redis_backend.sh's first batch)
+uf_cases_end() {
+	[ -z "${UF_CASES:-}" ] && return 0
+	finish
+	exit 0
 }
 
 finish() {

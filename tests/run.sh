@@ -7,7 +7,14 @@
 # 2. every tests/integration/*.sh, against the real binaries and real KVM,
 #    once with the normal build and once (NAME@asan) with the ASan/UBSan
 #    build of the host tools - a new suite there is picked up by itself;
-# 3. fuzz: a bounded run of the fuzz targets (tests/fuzz/fuzz.mk).
+# 3. fuzz: a bounded run of the fuzz targets (tests/fuzz/fuzz.mk);
+# 4. emulated-svm, emulated-arm64: the emulated smoke set
+#    (tests/emulated/smoke.sh): a few of the tender's checks under a real KVM
+#    in QEMU's emulated AMD SVM x86-64 and Cortex-A72 machines, each one
+#    QEMU process on one core beside the other jobs.
+#
+# A SKIP line (tests/lib.sh, skip: a check this machine cannot run at all)
+# is listed at the end and counted apart ("N skipped") above the last line.
 #
 # Most of a suite's time is waiting (for units to scale, idle timeouts, a
 # restart), so UF_JOBS jobs (default 6) run at once, the longest first (by
@@ -82,6 +89,8 @@ estimate() {
 		return
 	}
 	case $1 in # seconds: the wall times of a fresh clone's run (f217451, 6 at once, 2 cores, ~7 other runs beside: 22 min) / 3
+	emulated-svm) echo 150 ;; # 75-145 s alone (its machine's boot, builds and checks at 10-100x slower)
+	emulated-arm64) echo 20 ;; # 7 s alone with its cross-build
 	daemon*) echo 143 ;;
 	chains*) echo 78 ;;
 	fuzz) echo 73 ;;
@@ -106,6 +115,7 @@ jobs_list() {
 	local s n
 	[ -f tests/unit/unit.mk ] && echo unit
 	[ -f tests/fuzz/fuzz.mk ] && echo fuzz
+	[ -f tests/emulated/smoke.sh ] && echo emulated-svm && echo emulated-arm64
 	for s in tests/integration/*.sh; do
 		n=$(basename "$s" .sh)
 		echo "$n"
@@ -141,6 +151,12 @@ run_job() {
 		else
 			fail hypercall "$(tail -5 "$dir/fuzz.log" | tr '\n' ' ')"
 		fi
+		;;
+	emulated-*)
+		UF_BUILD=build timeout -k 10 "$SUITE_TIMEOUT" bash tests/emulated/smoke.sh "${name#emulated-}" </dev/null
+		t=$?
+		[ $t -eq 124 ] && t="$t (timed out after $SUITE_TIMEOUT s)"
+		[ "$t" = 0 ] || fail script "tests/emulated/smoke.sh exited with status $t"
 		;;
 	*)
 		local build=build script=tests/integration/$name.sh
@@ -233,8 +249,11 @@ if [ -z "${UF_ONLY:-}" ]; then
 fi
 passed=$(grep -c '^PASS' "$UF_RUN/results")
 failed=$(grep -c '^FAIL' "$UF_RUN/results")
+skipped=$(grep -c '^SKIP' "$UF_RUN/results")
 echo
 printf 'all jobs: %d.%d s with %d at once\n' $((us / 1000000)) $((us / 100000 % 10)) "$JOBS"
+grep '^SKIP' "$UF_RUN/results"
+[ "$skipped" -gt 0 ] && echo "$skipped skipped (not run: this machine cannot run them; listed above)"
 grep '^FAIL' "$UF_RUN/results"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

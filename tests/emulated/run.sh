@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# tests/emulated/run.sh [SUITE...] - runs, side by side, the tender's
-# integration suites that need no platform (tests/integration/SUITE.sh) and
-# prints their PASS/FAIL lines, each suite's time and, as its last line,
-# "N passed, N failed".  `make test-svm` runs it inside the emulated SVM
-# machine (scripts/in-qemu.sh --hostfs svm), where /dev/kvm is Linux's
-# kvm_amd, not this host's paravirtual KVM: the same suites, the same
-# expected messages.  UF_BUILD (default build) names the build tested.
+# tests/emulated/run.sh [SUITE[=CASE,CASE...]...] - runs, side by side, the
+# tender's integration suites that need no platform
+# (tests/integration/SUITE.sh) and prints their PASS/FAIL lines, each suite's
+# time and, as its last line, "N passed, N failed".  `make test-svm` runs it
+# inside the emulated SVM machine (scripts/in-qemu.sh --hostfs svm), where
+# /dev/kvm is Linux's kvm_amd, not this host's paravirtual KVM: the same
+# suites, the same expected messages; `make test`'s emulated smoke set
+# (tests/emulated/smoke.sh) runs it there with a few cases of the longer
+# suites: SUITE=CASE,CASE runs only those cases (shell patterns, UF_CASES in
+# tests/lib.sh).  UF_BUILD (default build) names the build tested.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 1
@@ -24,9 +27,10 @@ export UF_RESULTS=$run/results
 echo "kvm: $(grep -m1 -o -w -e svm -e vmx -e pvm /proc/cpuinfo 2>/dev/null || echo '?') cpu, modules: $(cut -d' ' -f1 /proc/modules | grep -e '^kvm' | tr '\n' ' ')"
 # one SUITE: its PASS/FAIL lines and its time
 one() {
-	local s=$1 t0=${EPOCHREALTIME/./} rc us
+	local s=$1 cases=$2 t0=${EPOCHREALTIME/./} rc us
 	mkdir -p "$run/$s"
-	UF_TMP=$run/$s UF_SUITE=$s timeout -k 10 "${UF_SUITE_TIMEOUT:-900}" bash "tests/integration/$s.sh" </dev/null
+	UF_CASES=${cases//,/ } UF_TMP=$run/$s UF_SUITE=$s timeout -k 10 "${UF_SUITE_TIMEOUT:-900}" \
+		bash "tests/integration/$s.sh" </dev/null
 	rc=$?
 	[ $rc -eq 0 ] || echo "FAIL $s/script: tests/integration/$s.sh exited with status $rc" | tee -a "$UF_RESULTS"
 	us=$((${EPOCHREALTIME/./} - t0))
@@ -39,6 +43,12 @@ t_all=${EPOCHREALTIME/./}
 declare -A name_of
 running=0
 for s in $suites; do
+	cases=
+	case $s in *=*)
+		cases=${s#*=}
+		s=${s%%=*}
+		;;
+	esac
 	if [ ! -f "tests/integration/$s.sh" ]; then
 		echo "FAIL emulated/$s: no tests/integration/$s.sh" | tee -a "$UF_RESULTS"
 		continue
@@ -48,7 +58,7 @@ for s in $suites; do
 		cat "$run/${name_of[$done_pid]}.log"
 		running=$((running - 1))
 	fi
-	one "$s" >"$run/$s.log" 2>&1 &
+	one "$s" "$cases" >"$run/$s.log" 2>&1 &
 	name_of[$!]=$s
 	running=$((running + 1))
 done

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# tests/emulated/smoke.sh svm|arm64 - the emulated smoke set of `make test`
+# (tests/run.sh runs it as the jobs emulated-svm and emulated-arm64, beside
+# the other suites): a few of the tender's checks under a real, hardware-
+# style KVM inside an emulated machine (scripts/in-qemu.sh), each reported
+# here as one PASS/FAIL line of this suite, so that they count in run.sh's
+# "N passed, N failed".  The whole emulated suites stay in `make test-svm`
+# (7 minutes) and `make test-arm64`.
+#
+# svm: QEMU's x86-64 with AMD SVM, Linux's kvm_amd, this machine's files
+#   shared read-only (in-qemu.sh --hostfs --keep TREE) and
+#   tests/emulated/run.sh run there on $SVM_SMOKE: the guest runtime (boot,
+#   musl's libc smoke test, local KV, out of memory, seccomp: runtime), the
+#   README's example built and run (run_example), a few fault cases (faults=),
+#   the essentials of hypercall abuse (hypercall_abuse=) and Redis-backed
+#   batches against a redis-server inside the emulated machine
+#   (redis_backend).
+# arm64: QEMU's virt board with EL2 and a GICv2 and a Cortex-A72 (a
+#   Raspberry Pi 4 to KVM): `make test-arm64` (tests/emulated/arm64_rig.sh:
+#   the machine, the aarch64 tender's KVM layer, page tables, image checks).
+#
+# Every check of the machine's output becomes "emulated-ARCH/NAME"; besides
+# them, "machine" passes when the emulated machine booted, ran the set and
+# reported its "N passed, N failed" line, and "counted" when that line
+# agrees with the PASS/FAIL lines received (none lost on the serial console).
+# Missing QEMU, a kernel that cannot be fetched, no /dev/kvm inside: FAIL
+# with the reason and the fix (scripts/install-deps.sh --emulation --arm64,
+# which `make test` runs).  SKIP only where this machine cannot run the set
+# whatever is installed: a machine that is not x86-64 (the SVM machine runs
+# this machine's x86-64 programs; the aarch64 tender is cross-built from
+# x86-64).
+. "$(dirname "$0")/../lib.sh"
+
+arch=${1:-}
+SVM_SMOKE="runtime redis_backend=count-1000 run_example
+faults=preflight-clean-exit,null-read,stack-overflow,write-own-code
+hypercall_abuse=console_ok,addr:pop:null,pop_max0,commit_count_mismatch,kv_keylen0,mmio_x87,mmio_rep_stosl,port_out32_500"
+timeout_s=${UF_SMOKE_TIMEOUT:-900}
+
+# harvest OUT PREFIX: every "PASS|FAIL NAME[: WHY]" line of OUT as a result
+# of this suite, NAME without PREFIX; then the machine's own summary
+harvest() {
+	local out=$1 prefix=$2 line rest name p=0 f=0 summary
+	while IFS= read -r line; do
+		case $line in
+		PASS\ *)
+			name=${line#PASS }
+			pass "${name#"$prefix"}"
+			p=$((p + 1))
+			;;
+		FAIL\ *)
+			rest=${line#FAIL }
+			name=${rest%%: *}
+			[ "$name" = "$rest" ] && rest= || rest=${rest#*: }
+			fail "${name#"$prefix"}" "$rest"
+			f=$((f + 1))
+			;;
+		esac
+	done <"$out"
+	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
+	if [ -z "$summary" ]; then
+		fail machine "no 'N passed, N failed' from the emulated machine: $(tail -n 5 "$UF_TMP/$arch.err" | tr '\n' ' ')"
+		return
+	fi
+	pass machine
+	[ "$summary" = "$p passed, $f failed" ] && pass counted ||
+		fail counted "the machine reported '$summary', $p passed and $f failed lines came through"
+}
+
+case $arch in
+svm | arm64) ;;
+*)
+	fail usage "tests/emulated/smoke.sh svm|arm64, not '$arch'"
+	exit 0
+	;;
+esac
+if [ "$(uname -m)" != x86_64 ]; then
+	case $arch in
+	svm) skip machine "this machine is $(uname -m): the emulated SVM machine runs this machine's x86-64 programs (in-qemu.sh --hostfs)" ;;
+	arm64) skip machine "this machine is $(uname -m): make test-arm64 cross-builds the aarch64 tender from x86-64" ;;
+	esac
+	exit 0
+fi
+
+t0=${EPOCHREALTIME/./}
+case $arch in
+svm)
+	[ -x "$HVT" ] || {
+		fail machine "$HVT is missing: run make first"
+		exit 0
+	}
+	mkdir -p "$UF_TMP/svm-dir"
+	# one emulated CPU (two soft-lock: Makefile, test-svm), 2 GiB
+	UF_QEMU_MEM=2048 UF_QEMU_SMP=1 UF_QEMU_TIMEOUT=$timeout_s "$UF_TOP/scripts/in-qemu.sh" --hostfs --keep "$UF_TOP" \
+		svm "$UF_TMP/svm-dir" "cd '$UF_TOP' && UF_BUILD='$UF_BUILD' bash tests/emulated/run.sh $(echo $SVM_SMOKE)" \
+		>"$UF_TMP/svm.out" 2>"$UF_TMP/svm.err" </dev/null
+	rc=$?
+	harvest "$UF_TMP/svm.out" ""
+	;;
+arm64)
+	# make test-arm64 from the tree, not as a part of make test's make
+	(cd "$UF_TOP" && unset MAKEFLAGS MFLAGS MAKELEVEL &&
+		make -s --no-print-directory test-arm64 BUILD="$UF_BUILD" UF_QEMU_TIMEOUT="$timeout_s") \
+		>"$UF_TMP/arm64.out" 2>"$UF_TMP/arm64.err" </dev/null
+	rc=$?
+	harvest "$UF_TMP/arm64.out" arm64/
+	;;
+esac
+us=$((${EPOCHREALTIME/./} - t0))
+# the machine's times and its end, for the log
+grep -E '^(== |all suites|kvm: )' "$UF_TMP/$arch.out"
+grep -E '^in-qemu: ' "$UF_TMP/$arch.err" | tail -n 3
+[ $rc -eq 0 ] || tail -n 5 "$UF_TMP/$arch.err"
+printf 'emulated %s smoke set: %d.%d s, status %d\n' "$arch" $((us / 1000000)) $((us / 100000 % 10)) $rc
+finish
