@@ -8,6 +8,8 @@
 #                   make bench-edges: HTTP and MQTT ingress and egress, each beside its baseline (bench/edges.sh)
 #                   make bench-stall: the longest Redis stall a flooding workflow causes (bench/stall.sh)
 #                   make bench-hcexit: one hypercall exit's round trip, events/s of a trivial function (bench/hcexit.sh)
+#                   make bench-emulated: boot and hypercall exits in the emulated SVM and Cortex-A72
+#                   machines beside this machine's (EMULATED figures: bench/emulated.sh)
 #                   make bench-isolation: a steady workflow's latency alone and beside each flood (bench/isolation.sh)
 #                   make bench-usecase: CO2 readings over MQTT -> threshold -> slack-alert -> webhook, cold and
 #                   warm, beside Node-RED (installed by the benchmark from npm) and the paper (bench/usecase.sh)
@@ -276,6 +278,12 @@ $(BUILD)/tests/kvm/mmu_aarch64: tests/kvm/mmu_aarch64.c tests/kvm/mmu_aarch64_gu
 	@mkdir -p $(dir $@)
 	$(TENDER_CC) $(TENDER_CFLAGS) $(filter-out %.h,$^) -o $@ -static
 
+# bench/kvm_exit_aarch64.c: a VM's setup and one hypercall store's exit under aarch64 KVM (bench/emulated.sh)
+$(BUILD)/bench/kvm_exit_aarch64: bench/kvm_exit_aarch64.c bench/kvm_exit_aarch64_guest.S guest/hypercall.h \
+		$(BUILD)/obj/tender/hvt_kvm.o $(BUILD)/obj/tender/hvt_kvm_aarch64.o $(BUILD)/obj/tender/hvt_pt_aarch64.o
+	@mkdir -p $(dir $@)
+	$(TENDER_CC) $(TENDER_CFLAGS) -Iguest $(filter-out %.h,$^) -o $@ -static
+
 # with what of the aarch64 tender is ported (cross-built): its KVM layer and
 # page table tests (tests/kvm/vcpu_aarch64.c, mmu_aarch64.c) and uf-hvt itself, given this build's x86-64
 # hello.uf and a copy claiming aarch64 (e_machine 183) to refuse
@@ -326,6 +334,13 @@ bench-isolation: deps
 	$(MAKE) all
 	./bench/isolation.sh $(BUILD)
 
+# boot and hypercall exit figures in the emulated SVM and Cortex-A72 machines beside this
+# machine's, from one run (EMULATED: they say nothing about hardware speed): bench/emulated.sh
+bench-emulated: deps test-deps
+	$(MAKE) all
+	$(MAKE) ARCH=aarch64 BUILD=build-aarch64 build-aarch64/bench/kvm_exit_aarch64
+	./bench/emulated.sh $(BUILD)
+
 # HTTP ingress events/s (wrk) beside bare XADD (redis-benchmark): bench/http_ingress.sh
 bench-ingress: deps
 	$(MAKE) all
@@ -346,4 +361,4 @@ install: all
 clean:
 	rm -rf build build-asan build-aarch64
 
-.PHONY: all runtime deps run run-local test test-deps test-smoke test-svm test-arm64 bench bench-boot bench-platform bench-edges bench-stall bench-hcexit bench-isolation bench-ingress bench-usecase install clean
+.PHONY: all runtime deps run run-local test test-deps test-smoke test-svm test-arm64 bench bench-boot bench-platform bench-edges bench-stall bench-hcexit bench-emulated bench-isolation bench-ingress bench-usecase install clean

@@ -37,10 +37,11 @@ faults=preflight-clean-exit,null-read,stack-overflow,write-own-code
 hypercall_abuse=console_ok,addr:pop:null,pop_max0,commit_count_mismatch,kv_keylen0,mmio_x87,mmio_rep_stosl,port_out32_500"
 timeout_s=${UF_SMOKE_TIMEOUT:-900}
 
-# harvest OUT PREFIX: every "PASS|FAIL NAME[: WHY]" line of OUT as a result
-# of this suite, NAME without PREFIX; then the machine's own summary
+# harvest OUT PREFIX RC: every "PASS|FAIL NAME[: WHY]" line of OUT as a
+# result of this suite, NAME without PREFIX; then the machine's own summary
+# (RC: the status of what ran the machine)
 harvest() {
-	local out=$1 prefix=$2 line rest name p=0 f=0 summary
+	local out=$1 prefix=$2 rc=$3 line rest name p=0 f=0 summary
 	while IFS= read -r line; do
 		case $line in
 		PASS\ *)
@@ -59,7 +60,7 @@ harvest() {
 	done <"$out"
 	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
 	if [ -z "$summary" ]; then
-		fail machine "no 'N passed, N failed' from the emulated machine: $(tail -n 5 "$UF_TMP/$arch.err" | tr '\n' ' ')"
+		fail machine "the emulated machine did not run the set (status $rc): $(grep -v '^$' "$UF_TMP/$arch.err" | tail -n 4 | tr '\n' ' ')"
 		return
 	fi
 	pass machine
@@ -95,7 +96,7 @@ svm)
 		svm "$UF_TMP/svm-dir" "cd '$UF_TOP' && UF_BUILD='$UF_BUILD' bash tests/emulated/run.sh $(echo $SVM_SMOKE)" \
 		>"$UF_TMP/svm.out" 2>"$UF_TMP/svm.err" </dev/null
 	rc=$?
-	harvest "$UF_TMP/svm.out" ""
+	harvest "$UF_TMP/svm.out" "" $rc
 	;;
 arm64)
 	# make test-arm64 from the tree, not as a part of make test's make
@@ -103,7 +104,7 @@ arm64)
 		make -s --no-print-directory test-arm64 BUILD="$UF_BUILD" UF_QEMU_TIMEOUT="$timeout_s") \
 		>"$UF_TMP/arm64.out" 2>"$UF_TMP/arm64.err" </dev/null
 	rc=$?
-	harvest "$UF_TMP/arm64.out" arm64/
+	harvest "$UF_TMP/arm64.out" arm64/ $rc
 	;;
 esac
 us=$((${EPOCHREALTIME/./} - t0))
