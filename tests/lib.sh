@@ -159,16 +159,16 @@ timed() {
 	return $rc
 }
 
-# uf_case NAME: whether the case NAME is to run.  Every case runs unless
-# UF_CASES is set: a list of shell patterns (e.g. "preflight* null-read")
+# uf_picked NAME: whether the case NAME is to run.  Every case runs unless
+# UF_PICK is set: a list of shell patterns (e.g. "preflight* null-read")
 # naming the only cases to run, for a smoke set (tests/emulated/smoke.sh).
 # A suite honours it in its expect helper (a case left out returns 1 there,
 # so a check that depends on the case is left out too) and calls
-# uf_cases_end before its checks that are not selectable cases.
-uf_case() {
+# uf_pick_end before its checks that are not selectable cases.
+uf_picked() {
 	local pats p
-	[ -z "${UF_CASES:-}" ] && return 0
-	read -ra pats <<<"$UF_CASES"
+	[ -z "${UF_PICK:-}" ] && return 0
+	read -ra pats <<<"$UF_PICK"
 	for p in "${pats[@]}"; do
 		# shellcheck disable=SC2053 # a pattern, on purpose
 		[[ $1 == $p ]] && return 0
@@ -176,11 +176,11 @@ uf_case() {
 	return 1
 }
 
-# uf_cases_end: with UF_CASES set, ends the suite here: the rest of it is
+# uf_pick_end: with UF_PICK set, ends the suite here: the rest of it is
 # not made of selectable cases; checks before it that are not cases of an
-# expect helper run whatever UF_CASES names (redis_backend.sh's first batch)
-uf_cases_end() {
-	[ -z "${UF_CASES:-}" ] && return 0
+# expect helper run whatever UF_PICK names (redis_backend.sh's first batch)
+uf_pick_end() {
+	[ -z "${UF_PICK:-}" ] && return 0
 	finish
 	exit 0
 }

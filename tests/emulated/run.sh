@@ -7,7 +7,7 @@
 # /dev/kvm is Linux's kvm_amd, not this host's paravirtual KVM: the same
 # suites, the same expected messages; `make test`'s emulated smoke set
 # (tests/emulated/smoke.sh) runs it there with a few cases of the longer
-# suites: SUITE=CASE,CASE runs only those cases (shell patterns, UF_CASES in
+# suites: SUITE=CASE,CASE runs only those cases (shell patterns, UF_PICK in
 # tests/lib.sh).  UF_BUILD (default build) names the build tested.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -29,7 +29,7 @@ echo "kvm: $(grep -m1 -o -w -e svm -e vmx -e pvm /proc/cpuinfo 2>/dev/null || ec
 one() {
 	local s=$1 cases=$2 t0=${EPOCHREALTIME/./} rc us
 	mkdir -p "$run/$s"
-	UF_CASES=${cases//,/ } UF_TMP=$run/$s UF_SUITE=$s timeout -k 10 "${UF_SUITE_TIMEOUT:-900}" \
+	UF_PICK=${cases//,/ } UF_TMP=$run/$s UF_SUITE=$s timeout -k 10 "${UF_SUITE_TIMEOUT:-900}" \
 		bash "tests/integration/$s.sh" </dev/null
 	rc=$?
 	[ $rc -eq 0 ] || echo "FAIL $s/script: tests/integration/$s.sh exited with status $rc" | tee -a "$UF_RESULTS"

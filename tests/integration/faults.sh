@@ -17,11 +17,11 @@ pass build
 # STATUS, the tender's reason (the line "uf-hvt: IMAGE: ..." on stderr) is
 # exactly one line matching REASON_ERE (for STATUS 0 there must be none), and
 # no tender is left.  Output stays in $UF_TMP/$UF_SUITE.NAME.{out,err}.
-# A case UF_CASES leaves out (tests/lib.sh, uf_case) is not run: returns 1.
+# A case UF_PICK leaves out (tests/lib.sh, uf_picked) is not run: returns 1.
 expect() {
 	local name=$1 want=$2 re=$3
 	shift 3
-	uf_case "$name" || return 1
+	uf_picked "$name" || return 1
 	local out="$UF_TMP/$UF_SUITE.$name.out" err="$UF_TMP/$UF_SUITE.$name.err"
 	timeout 20 "$HVT" "$@" "$img" </dev/null >"$out" 2>"$err"
 	local rc=$?
@@ -94,8 +94,8 @@ expect garbage-stack-pointer 3 'guest fault: #PF page fault: NULL pointer derefe
 for c in hlt cli wrmsr lidt mov_cr3; do
 	expect "privileged-$c" 3 'guest fault: #GP general protection' --env CASE=$c --event x
 done
-# (UF_CASES selects among the cases above; the rest run only in the whole suite)
-uf_cases_end
+# (UF_PICK selects among the cases above; the rest run only in the whole suite)
+uf_pick_end
 expect iret-to-ring0 3 'guest fault: #GP general protection: error code 0x8 ' --env CASE=iret_ring0 --event x
 expect load-kernel-segment 3 'guest fault: #GP general protection: error code 0x10 ' --env CASE=load_kernel_ds --event x
 # Software interrupts cannot enter the ring-0 gates (DPL 0).  Hardware (Intel

@@ -17,12 +17,12 @@ pass build
 # expect NAME STATUS ERE [uf-hvt options...]: runs CASE=NAME (bounded).  For
 # STATUS 0 the guest's own output (on stderr) must contain a line matching
 # ERE and the tender must print no reason; otherwise the reason must be the
-# one line "uf-hvt: IMAGE: <ERE...>" at the end of stderr.  A case UF_CASES leaves out
-# (tests/lib.sh, uf_case) is not run: returns 1.
+# one line "uf-hvt: IMAGE: <ERE...>" at the end of stderr.  A case UF_PICK leaves out
+# (tests/lib.sh, uf_picked) is not run: returns 1.
 expect() {
 	local name=$1 want=$2 re=$3
 	shift 3
-	uf_case "$name" || return 1
+	uf_picked "$name" || return 1
 	local tag=${name//[:\/]/_}
 	local out="$UF_TMP/$UF_SUITE.$tag.out" err="$UF_TMP/$UF_SUITE.$tag.err"
 	timeout 20 "$HVT" --event ev1 "$@" --env "CASE=$name" "$img" </dev/null >"$out" 2>"$err"
@@ -106,7 +106,7 @@ expect exit_msg_len_huge 1 'function error: m{256} \(signal 6\)$'
 expect exit_status7 1 'function error: exited with status 7'
 # The guest's message is part of the reason line: a newline or control
 # characters in it must not split the reason or forge another tender line.
-if uf_case exit_msg_newline; then
+if uf_picked exit_msg_newline; then
 	timeout 20 "$HVT" --env CASE=exit_msg_newline "$img" </dev/null >/dev/null 2>"$UF_TMP/$UF_SUITE.newline.err"
 	rc=$?
 	lines=$(wc -l <"$UF_TMP/$UF_SUITE.newline.err")
@@ -222,7 +222,7 @@ expect mmio_sse 6 'bad hypercall: store of (8|16) bytes at 0x80000008 in the hyp
 # an x87 store, which KVM cannot emulate: where the guest's CPL is 0 to KVM
 # (PVM) it says so and the tender names the page; where it is 3 (VMX, SVM)
 # KVM raises #UD in the guest
-if uf_case mmio_x87; then
+if uf_picked mmio_x87; then
 	x87=$(timeout 20 "$HVT" --event ev1 --env CASE=mmio_x87 "$img" </dev/null 2>&1 >/dev/null)
 	rc=$?
 	case "$rc:$x87" in

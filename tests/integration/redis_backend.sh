@@ -33,8 +33,8 @@ rc=$?
 [ "$(R XLEN uf:q:eval:door-opens)" = 1000 ] && pass pushes-written || fail pushes-written "$(R XLEN uf:q:eval:door-opens)"
 R XRANGE uf:q:eval:door-opens - + COUNT 1 | grep -q '"count":1}' && pass push-content ||
 	fail push-content "$(R XRANGE uf:q:eval:door-opens - + COUNT 1 | tr '\n' ' ')"
-# (UF_CASES, tests/lib.sh: a smoke set's run ends after this first batch)
-uf_cases_end
+# (UF_PICK, tests/lib.sh: a smoke set's run ends after this first batch)
+uf_pick_end
 
 dp=$(build_guest "$UF_TOP/tests/guest/dataplane.c") || { fail build-dataplane "did not build"; exit 0; }
 flat() { R XRANGE "$1" - + | tr '\n' ' '; }      # a stream as one line: id field value ...
