@@ -21,17 +21,20 @@
 # commands, from SLOWLOG, when any took over 50 ms) and where the flooder was
 # held (describe's line naming the limit).  Target (issue 11): p99 at most
 # 2x the baseline, no event lost.  Nothing fails on a figure; the figures
-# go in bench/RESULTS.md by hand.  The node: default max_units (32),
-# unit_memory_budget 1 GiB, flooders' storage_quota ISO_QUOTA (32MiB),
-# hogs of ISO_HOG_MEM (128) MiB.
+# go in bench/RESULTS.md by hand.  Each phase also prints the CPU each
+# cgroup took (the workflows' units, the platform's servers: /metrics, when
+# unifaasd runs with CPU cgroups; ISO_CONF=cpu_cgroup=off runs without).
+# The node: default max_units (32), unit_memory_budget 1 GiB, flooders'
+# storage_quota ISO_QUOTA (32MiB), the event flood's ISO_EV_QUOTA (16MiB,
+# reached within its phase of EV_SECS, 30 s), hogs of ISO_HOG_MEM (128) MiB.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 UF_BUILD=${1:-build}
 export UF_BUILD
 UF_TMP=$(mktemp -d /tmp/unifaas-isolation-bench.XXXXXX)
 export UF_TMP UF_SUITE=isolation-bench UF_RESULTS=$UF_TMP/results
-RATE=${RATE:-200} SECS=${SECS:-10}
-ISO_QUOTA=${ISO_QUOTA:-32MiB} ISO_HOG_MEM=${ISO_HOG_MEM:-128}
+RATE=${RATE:-200} SECS=${SECS:-10} EV_SECS=${EV_SECS:-30}
+ISO_QUOTA=${ISO_QUOTA:-32MiB} ISO_EV_QUOTA=${ISO_EV_QUOTA:-16MiB} ISO_HOG_MEM=${ISO_HOG_MEM:-128}
 . tests/lib.sh
 . tests/platform/lib.sh
 . tests/platform/isolation_lib.sh
@@ -50,19 +53,35 @@ cpu_busy() {
 field() { sed -n "s/.* $1=\([0-9.-]*\).*/\1/p; s/^$1=\([0-9.-]*\).*/\1/p" <<<"$2" | head -1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else printf "-" }'; }
 
+# cpu_secs: "WF=SECONDS ..." and "platform=SECONDS", the CPU time each
+# workflow's units and the platform's servers used so far (their cgroups:
+# /metrics), nothing without CPU cgroups
+cpu_secs() {
+	curl -s --max-time 10 -H "Authorization: Bearer $(cat "$PLAT_STATE/api.token")" "http://127.0.0.1:$PLAT_API_PORT/metrics" |
+		sed -n 's/^unifaas_workflow_cpu_seconds_total{workflow="\([^"]*\)"} \(.*\)/\1=\2/p; s/^unifaas_platform_cpu_seconds_total \(.*\)/platform=\1/p' | tr '\n' ' '
+}
+# cpu_share BEFORE AFTER SECS: each group's CPU in the interval, in % of one core
+cpu_share() {
+	awk -v a="$1" -v b="$2" -v s="$3" 'BEGIN { n = split(a, x, " "); for (i = 1; i <= n; i++) { split(x[i], kv, "="); t0[kv[1]] = kv[2] }
+		n = split(b, y, " "); for (i = 1; i <= n; i++) { split(y[i], kv, "="); printf "%s%s %.0f%%", (i > 1 ? ", " : ""), kv[1], (kv[2] - t0[kv[1]]) * 100 / s } }'
+}
+
 # phase NAME: one steady run; prints its line (ratios against BASE, the
 # last phase alone; a phase alone sets it)
 BASE=
 phase() {
 	local name=$1 mark line held=${2:-}
 	mark=$(cpu_mark)
+	local cg0 cg1 t0
+	cg0=$(cpu_secs) t0=$(date +%s.%N)
 	R CONFIG SET latency-monitor-threshold 1 >/dev/null
 	R LATENCY RESET >/dev/null
 	R CONFIG SET slowlog-log-slower-than 50000 >/dev/null
 	R SLOWLOG RESET >/dev/null
-	line=$(iso_steady "$RATE" "$SECS" 90 2>"$UF_TMP/steady.err")
+	line=$(iso_steady "$RATE" "${PHASE_SECS:-$SECS}" 90 2>"$UF_TMP/steady.err")
 	local busy p50 p99 mx thr lost dup push
 	busy=$(cpu_busy "$mark")
+	cg1=$(cpu_secs)
 	# Redis's own longest event of the phase (LATENCY LATEST, threshold 1 ms)
 	local rmax
 	rmax=$(R --json LATENCY LATEST | python3 -c 'import json,sys; l=json.load(sys.stdin) or [["-",0,0,0]]; m=max(l, key=lambda e: e[3]); print("%s ms (%s)" % (m[3], m[0]))')
@@ -74,6 +93,7 @@ phase() {
 		"$name" "$p50" "$(ratio "$p50" "$(field p50_ms "$BASE")")" "$p99" "$(ratio "$p99" "$(field p99_ms "$BASE")")" "$mx" \
 		"$thr" "$(ratio "$thr" "$(field throughput_per_s "$BASE")")" "$(field pushed "$line")" "$lost" "$dup" \
 		"$push" "$(ratio "$push" "$(field push_p99_ms "$BASE")")" "$busy" "$rmax"
+	[ -n "$cg1" ] && echo "            cpu by cgroup (% of one core): $(cpu_share "$cg0" "$cg1" "$(echo "$(date +%s.%N) - $t0" | bc)")"
 	[ -s "$UF_TMP/steady.err" ] && sed 's/^/            /' "$UF_TMP/steady.err"
 	# the slowest commands Redis logged (over 50 ms), which client sent them
 	R --json SLOWLOG GET 128 | python3 -c '
@@ -85,8 +105,9 @@ for e in l[:3]:
 }
 
 echo "== isolation ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), build $UF_BUILD, $(git rev-parse --short HEAD 2>/dev/null))"
-echo "   steady: fdc at $RATE events/s for $SECS s a phase; ratios against 'alone'"
-PLAT_CONF=$(printf 'unit_memory_budget=1073741824\nquota_interval_ms=200')
+echo "   steady: fdc at $RATE events/s for $SECS s a phase ($EV_SECS s beside the event flood); ratios against 'alone'${ISO_CONF:+; unifaasd.conf: $ISO_CONF}"
+# ISO_CONF: more unifaasd.conf lines (cpu_cgroup=off: the same run without CPU cgroups)
+PLAT_CONF=$(printf 'unit_memory_budget=1073741824\nquota_interval_ms=200\n%s' "${ISO_CONF:-}")
 plat_up || { echo "isolation.sh: unifaas up failed: $(tail -3 "$UF_TMP/$UF_SUITE.up.log")" >&2; exit 1; }
 iso_deploy_steady || { echo "isolation.sh: deploy steady failed" >&2; exit 1; }
 iso_steady 50 2 >/dev/null 2>&1 # warm-up: a unit started, the first events handled
@@ -94,7 +115,8 @@ phase alone
 for kind in $ISO_KINDS; do
 	[ "$kind" = events ] || phase alone
 	iso_flood_start "$kind" || continue
-	phase "$kind"
+	# the event flood runs longer, so that it reaches its quota inside the phase
+	if [ "$kind" = events ]; then PHASE_SECS=$EV_SECS phase "$kind"; else phase "$kind"; fi
 	if h=$(iso_held "$kind"); then
 		sed 's/^/            held: /' <<<"$h" | cut -c1-220
 	else

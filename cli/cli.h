@@ -93,6 +93,7 @@ struct cli_state {
 	unsigned ingress_port;              /* HTTP ingress (ingress_port=) */
 	char ingress_url[96];               /* http://<ingress_bind>:<ingress_port> */
 	unsigned long long redis_maxmemory; /* redis.conf's maxmemory (uf_config_maxmemory) */
+	char cpu_cgroup[512];               /* unifaasd's CPU cgroups (common/cgroup.h): down removes them */
 };
 /* Where the state dir is: --state-dir, $UNIFAAS_STATE, $XDG_STATE_HOME/unifaas,
  * ~/.local/state/unifaas. Made absolute. Returns 0, or -1 with a message. */

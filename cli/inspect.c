@@ -491,6 +491,9 @@ int cmd_describe(int argc, char **argv)
 	printf("units:     %lld running (max %lld)\n", num(root, "units"), num(root, "max_units"));
 	printf("queues:    %s\n", queues);
 	describe_storage(json_object_get(root, "storage"));
+	if (json_is_number(json_object_get(root, "cpu_seconds")))
+		printf("cpu:       %.3f s used by its units (their cgroup; equal CPU weight per workflow)\n",
+		       json_number_value(json_object_get(root, "cpu_seconds")));
 	json_array_foreach(json_object_get(root, "steps"), i, s) describe_step(s);
 	json_t *dead = json_object_get(root, "recent_dead_letters");
 	printf("\nrecent dead letters:%s\n", json_array_size(dead) ? "" : " none");

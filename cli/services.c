@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "cli.h"
 #include "secret.h"
 
@@ -768,6 +769,25 @@ static int stop_redis(const struct cli_state *st, pid_t pid, int *killed)
 	return stop_pid(pid, "redis-server", 0, STOP_TIMEOUT_MS, killed);
 }
 
+/* Every server stopped: what is left of unifaasd's CPU cgroups goes
+ * (common/cgroup.h; unifaasd removed the workflows' own at its shutdown,
+ * unless it crashed). */
+static void remove_cpu_groups(const struct cli_state *st)
+{
+	struct uf_cgroups g;
+	char err[256];
+	if (uf_cgroup_locate(&g, st->cpu_cgroup[0] ? st->cpu_cgroup : "auto", st->dir, NULL, err, sizeof(err)) < 0)
+		return;
+	if (access(g.cpu, F_OK) < 0)
+		return;
+	int left = uf_cgroup_remove_all(&g);
+	if (left)
+		fprintf(stderr,
+		        "unifaas: down: %d cgroup(s) of %s still hold a process (a unit of a unifaasd that "
+		        "crashed?): left in place\n",
+		        left, g.cpu);
+}
+
 int cmd_down(int argc, char **argv)
 {
 	struct cli_state st;
@@ -802,6 +822,8 @@ int cmd_down(int argc, char **argv)
 		       killed ? ", killed: it did not stop within 10 s" : "");
 		svc_forget(&st, i);
 	}
+	if (ex == UF_EX_OK)
+		remove_cpu_groups(&st);
 	return ex;
 }
 

@@ -125,6 +125,7 @@ static void state_set(struct cli_state *st, const struct uf_config *c)
 	snprintf(st->mqtt_tls_key, sizeof(st->mqtt_tls_key), "%s", c->mqtt_tls_key);
 	st->ingress_port = c->ingress_port;
 	st->redis_maxmemory = uf_config_maxmemory(c);
+	snprintf(st->cpu_cgroup, sizeof(st->cpu_cgroup), "%s", c->cpu_cgroup);
 	snprintf(st->ingress_url, sizeof(st->ingress_url), "http://%s:%u", c->ingress_bind, c->ingress_port);
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "config.h"
 #include "rules.h"
 #include "uf_abi.h"
@@ -39,6 +40,8 @@ void uf_config_defaults(struct uf_config *c, const char *state_dir)
 	snprintf(c->tap_prefix, sizeof(c->tap_prefix), "uf-tap");
 	c->tap_pool_size = 16;
 	c->prestart = 2;
+	snprintf(c->cpu_cgroup, sizeof(c->cpu_cgroup), "auto");
+	c->cpu_platform_weight = UF_CG_PLATFORM_DEFAULT;
 	c->retain_handled = 10000;
 	c->trim_interval_ms = 30000;
 	c->unread_max_entries = 100000;
@@ -89,6 +92,7 @@ static const struct num_key {
     NUM(retain_handled, 0, 100000000),
     NUM(trim_interval_ms, 100, 86400000),
     NUM(prestart, 0, 64),
+    NUM(cpu_platform_weight, 1, UF_CG_WEIGHT_MAX),
     NUM(unread_max_entries, 1, UINT64_C(1) << 40),
     NUM(unread_max_age_ms, 0, UINT64_C(1) << 40),
     NUM(redis_maxmemory, 0, UINT64_C(1) << 50),
@@ -136,6 +140,10 @@ static int set_key(struct uf_config *c, const char *k, const char *v)
 		return set_str(c->tap_bridge, sizeof(c->tap_bridge), v, 1);
 	if (!strcmp(k, "tap_cidr"))
 		return set_str(c->tap_cidr, sizeof(c->tap_cidr), v, 1);
+	if (!strcmp(k, "cpu_cgroup"))
+		return strcmp(v, "auto") && strcmp(v, "off") && v[0] != '/'
+		           ? -1
+		           : set_str(c->cpu_cgroup, sizeof(c->cpu_cgroup), v, 1);
 	if (!strcmp(k, "tap_prefix"))
 		return set_str(c->tap_prefix, sizeof(c->tap_prefix), v, 1);
 	if (!strncmp(k, "limits.", 7)) {

@@ -55,6 +55,8 @@ struct uf_config {
 	char tap_prefix[12];                /* device names: PREFIX0, PREFIX1, ... */
 	uint32_t tap_pool_size;             /* TAP devices in the pool */
 	uint32_t prestart;                  /* standby tenders kept ready (0: none) */
+	char cpu_cgroup[512];               /* "auto", "off" or a cgroup directory (common/cgroup.h) */
+	uint32_t cpu_platform_weight;       /* the platform's CPU weight; a workflow's is UF_CG_WEIGHT */
 	uint32_t retain_handled;            /* handled entries a queue keeps (retention.c) */
 	uint32_t trim_interval_ms;          /* how often queues are trimmed */
 	uint64_t unread_max_entries;        /* entries a queue no step listens to keeps (retention.c) */

@@ -8,4 +8,4 @@
 # keys, UTF-8, the integer format - so a guest checks exactly what the
 # tender checks.
 COMMON_GUEST = names numbers event_limits
-COMMON = $(COMMON_GUEST) text image secret config delivery topic egress
+COMMON = $(COMMON_GUEST) text image secret config delivery topic egress cgroup

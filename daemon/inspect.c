@@ -37,6 +37,7 @@
 
 #include "api_routes.h"
 #include "backlog.h"
+#include "cpu_groups.h"
 #include "delivery.h"
 #include "logs.h"
 #include "quota.h"
@@ -822,6 +823,9 @@ static enum MHD_Result r_describe(struct api *a, struct MHD_Connection *c, struc
 	              w->state == WF_STOPPED ? "stopped" : "running", "reason", w->reason, "max_units",
 	              (int)w->m->max_units, "units", (int)w->running, "queues", wf_queues(w, x, 0), "steps", steps);
 	json_object_set_new(x->doc, "storage", storage_json(w));
+	uint64_t cpu_us;
+	if (cpu_groups_usage_us(w->d, w->m->name, &cpu_us) == 0) /* its units' CPU time (cpu_groups.c) */
+		json_object_set_new(x->doc, "cpu_seconds", json_real((double)cpu_us / 1e6));
 	snprintf(x->wf, sizeof(x->wf), "%s", w->m->name);
 	x->count = RECENT_DEAD;
 	x->newest = 1;

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "cpu_groups.h"
 #include "delay.h"
 #include "egress_server.h"
 #include "ingress.h"
@@ -190,6 +191,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "unifaasd: %s\n", err);
 		return 1;
 	}
+	cpu_groups_open(&d); /* before any unit starts; after the restore: stale groups are told apart */
 	store_on_reconnect(d.store, on_reconnect); /* after the reads: restore sent the ACLs itself */
 	tokens_load(&d);
 	if (!(d.api = api_open(&d, err, sizeof(err)))) {
@@ -224,6 +226,7 @@ int main(int argc, char **argv)
 	     d.cfg.prestart);
 	uv_run(d.loop, UV_RUN_DEFAULT);
 
+	cpu_groups_close(&d); /* every unit is reaped */
 	standby_close(d.standbys);
 	egress_close(d.egress);
 	store_close(d.store);

@@ -36,6 +36,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cpu_groups.h"
 #include "api_routes.h"
 #include "delivery.h"
 #include "metrics.h"
@@ -254,6 +255,19 @@ static void render_storage(struct mbuf *b, struct daemon *d)
 			double x = f == 0 ? (double)w->stored_bytes : f == 1 ? (double)quota_of(w) : w->over_quota;
 			metrics_sample(b, fams[f].name, 1, l, v, x);
 		}
+	}
+	uint64_t us;
+	metrics_family(b, "unifaas_workflow_cpu_seconds_total", "counter",
+	               "CPU time a workflow's units used, from their cgroup (absent without CPU cgroups).");
+	for (struct workflow *w = d->workflows; w; w = w->next) {
+		const char *v[] = {w->m->name};
+		if (cpu_groups_usage_us(d, w->m->name, &us) == 0)
+			metrics_sample(b, "unifaas_workflow_cpu_seconds_total", 1, l, v, (double)us / 1e6);
+	}
+	if (cpu_groups_usage_us(d, NULL, &us) == 0) {
+		metrics_family(b, "unifaas_platform_cpu_seconds_total", "counter",
+		               "CPU time unifaasd, redis-server and mosquitto used (their cgroup).");
+		metrics_sample(b, "unifaas_platform_cpu_seconds_total", 0, NULL, NULL, (double)us / 1e6);
 	}
 	metrics_family(b, "unifaas_redis_maxmemory_bytes", "gauge",
 	               "redis-server's maxmemory (noeviction: writes past it are refused).");

@@ -50,6 +50,7 @@
 #include "secrets.h"
 #include "store.h"
 #include "delay.h"
+#include "cpu_groups.h"
 #include "unifaasd.h"
 
 static void forget_kept(struct daemon *d, const char *name, int purge);
@@ -288,7 +289,11 @@ void registry_unit_gone(struct workflow *w)
 			*p = w->next;
 			break;
 		}
+	char name[UF_NAME_BUF];
+	snprintf(name, sizeof(name), "%s", w->m->name);
+	struct daemon *d = w->d;
 	free_workflow(w);
+	cpu_groups_gone(d, name);
 }
 
 static void retire(struct daemon *d, struct workflow *w)

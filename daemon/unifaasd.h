@@ -157,6 +157,8 @@ struct daemon {
 	struct standby_pool *standbys;
 	struct egress *egress; /* uf_http (egress_server.c) */
 	struct mqtt *mqtt;     /* NULL when mqtt_url cannot be used */
+	/* the workflows' CPU cgroups (cpu_groups.c) */
+	struct cpu_groups *cpu;
 };
 
 /* clock.c: now_ms for intervals (monotonic), wall_ms for times users see (epoch) */

@@ -23,7 +23,8 @@
 #   memory     hog: units of ISO_HOG_MEM MiB touching most of it and never
 #              popping; bounded by memory admission (unit_memory_budget)
 #              and the fair share
-# Knobs (environment): ISO_KINDS (the floods to run, in order), ISO_QUOTA (flooders' storage_quota, default 8MiB),
+# Knobs (environment): ISO_KINDS (the floods to run, in order), ISO_QUOTA (flooders' storage_quota, default 8MiB;
+# ISO_EV_QUOTA the event flood's, default ISO_QUOTA),
 # ISO_HOG_MEM (default 32), ISO_FEED_PAUSE (seconds between two requests of
 # the pushes and kv feeders, default 0.5).
 
@@ -79,7 +80,7 @@ iso_manifest() {
 	case $1 in
 	events) cat <<EOF
 name: evflood
-storage_quota: $ISO_QUOTA
+storage_quota: ${ISO_EV_QUOTA:-$ISO_QUOTA}
 functions:
   f: { image: $ISO_LIMITS_FN, listen: in, scale: { max_units: 32 } }
 EOF

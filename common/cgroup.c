@@ -1,0 +1,371 @@
+/*
+ * cgroup.c - the CPU cgroups of one unifaas instance (cgroup.h says the
+ * layout and the rules).  Plain files and directories under a cgroup
+ * mount: every write is one small write(2) of a whole value, as the
+ * kernel wants it; nothing is cached, so the CLI and the daemon see the
+ * same tree.  Builds with glibc and musl like the rest of common/.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+
+const char *uf_cgroup_kind_name(enum uf_cg_kind k)
+{
+	return k == UF_CG_V2 ? "v2" : k == UF_CG_V1 ? "v1" : "none";
+}
+
+void uf_cgroup_name(const char *state_dir, char *out, size_t cap)
+{
+	char abs[PATH_MAX];
+	const char *p = realpath(state_dir, abs) ? abs : state_dir;
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+	for (; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+	snprintf(out, cap, UF_CG_PREFIX "%016llx", (unsigned long long)h);
+}
+
+/* Writes text to dir/file in one write.  0, or -1 with errno. */
+static int put(const char *dir, const char *file, const char *text)
+{
+	char path[800];
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	/* as a shell's `echo N > file`: O_CREAT and O_TRUNC do nothing to a
+	 * cgroup's files, which exist with their directory (and let the unit
+	 * test use a plain directory) */
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	size_t n = strlen(text);
+	ssize_t w = write(fd, text, n);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return w == (ssize_t)n ? 0 : -1;
+}
+
+/* Reads dir/file (at most cap - 1 bytes).  Its length, or -1. */
+static ssize_t get(const char *dir, const char *file, char *buf, size_t cap)
+{
+	char path[800];
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, cap - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	return n;
+}
+
+static int has_file(const char *dir, const char *file)
+{
+	char path[800];
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	return access(path, F_OK) == 0;
+}
+
+/* word is one of the words of list (separated by any of seps) */
+static int has_word(const char *list, const char *word, const char *seps)
+{
+	size_t n = strlen(word);
+	for (const char *p = list; *p; p += strcspn(p, seps), p += strspn(p, seps))
+		if (strcspn(p, seps) == n && !strncmp(p, word, n))
+			return 1;
+	return 0;
+}
+
+/* A cgroup2 directory whose children may get the cpu controller. */
+static int v2_offers_cpu(const char *dir)
+{
+	char c[512];
+	return get(dir, "cgroup.controllers", c, sizeof(c)) >= 0 && has_word(c, "cpu", " \n");
+}
+
+/* mountinfo's octal escapes (\040 for a space) undone in place */
+static void unescape(char *s)
+{
+	char *o = s;
+	for (; *s; s++)
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' &&
+		    s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else
+			*o++ = *s;
+	*o = 0;
+}
+
+/* The mount points of the cgroup2 hierarchy, of v1's cpu controller and of
+ * v1's cpuacct controller ("" where there is none). */
+static void find_mounts(const char *mountinfo, char *v2, char *cpu, char *acct, size_t cap)
+{
+	char line[4096];
+	v2[0] = cpu[0] = acct[0] = 0;
+	FILE *f = fopen(mountinfo ? mountinfo : "/proc/self/mountinfo", "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *fld[5], *save = NULL, *dash = strstr(line, " - ");
+		if (!dash)
+			continue;
+		*dash = 0;
+		char *tail = dash + 3, *p = line;
+		int n = 0;
+		for (char *t; n < 5 && (t = strtok_r(p, " ", &save)); p = NULL)
+			fld[n++] = t;
+		char *fstype = strtok_r(tail, " ", &save), *source = strtok_r(NULL, " ", &save),
+		     *opts = strtok_r(NULL, " \n", &save);
+		if (n < 5 || !fstype || !source || !opts)
+			continue;
+		unescape(fld[4]);
+		if (!strcmp(fstype, "cgroup2") && !v2[0])
+			snprintf(v2, cap, "%s", fld[4]);
+		else if (!strcmp(fstype, "cgroup") && has_word(opts, "cpu", ",") && !cpu[0])
+			snprintf(cpu, cap, "%s", fld[4]);
+		if (!strcmp(fstype, "cgroup") && has_word(opts, "cpuacct", ",") && !acct[0])
+			snprintf(acct, cap, "%s", fld[4]);
+	}
+	if (f)
+		fclose(f);
+}
+
+/* The instance's directories under base (v1: with acct_base, "" for the
+ * same hierarchy or none). */
+static int place(struct uf_cgroups *g, enum uf_cg_kind kind, const char *base, const char *acct_base, char *err,
+                 size_t errlen)
+{
+	g->kind = kind;
+	if (snprintf(g->cpu, sizeof(g->cpu), "%s/%s", base, g->name) >= (int)sizeof(g->cpu) ||
+	    snprintf(g->acct, sizeof(g->acct), "%s%s%s", acct_base, acct_base[0] ? "/" : "",
+	             acct_base[0] ? g->name : "") >= (int)sizeof(g->acct)) {
+		snprintf(err, errlen, "cgroup path too long: %s", base);
+		g->kind = UF_CG_NONE;
+		return -1;
+	}
+	return 0;
+}
+
+int uf_cgroup_locate(struct uf_cgroups *g, const char *spec, const char *state_dir, const char *mountinfo, char *err,
+                     size_t errlen)
+{
+	char v2[512], cpu[512], acct[512];
+	memset(g, 0, sizeof(*g));
+	err[0] = 0;
+	uf_cgroup_name(state_dir, g->name, sizeof(g->name));
+	if (!strcmp(spec, "off"))
+		return -1;
+	find_mounts(mountinfo, v2, cpu, acct, sizeof(v2));
+	if (strcmp(spec, "auto")) { /* a directory given */
+		if (spec[0] != '/') {
+			snprintf(err, errlen, "cpu_cgroup '%s': not 'auto', 'off' or an absolute path", spec);
+			return -1;
+		}
+		if (has_file(spec, "cgroup.controllers")) {
+			if (!v2_offers_cpu(spec)) {
+				snprintf(
+				    err, errlen,
+				    "%s: the cpu controller is not available there (not in its cgroup.controllers: "
+				    "enable it in its parent's cgroup.subtree_control, or delegate it)",
+				    spec);
+				return -1;
+			}
+			return place(g, UF_CG_V2, spec, "", err, errlen);
+		}
+		if (has_file(spec, "cpu.shares"))
+			return place(g, UF_CG_V1, spec, "", err,
+			             errlen); /* CPU use only if cpuacct is mounted with it */
+		snprintf(err, errlen,
+		         "%s: not a cgroup directory with the cpu controller (no cpu.shares, no "
+		         "cgroup.controllers)",
+		         spec);
+		return -1;
+	}
+	if (v2[0] && v2_offers_cpu(v2))
+		return place(g, UF_CG_V2, v2, "", err, errlen);
+	if (cpu[0])
+		return place(g, UF_CG_V1, cpu, strcmp(cpu, acct) && acct[0] ? acct : "", err, errlen);
+	snprintf(err, errlen, "no cgroup hierarchy offers the cpu controller (%s)",
+	         v2[0] ? "cgroup2 is mounted at its root without it, and no cgroup v1 cpu mount"
+	               : "no cgroup2 and no cgroup v1 cpu mount in /proc/self/mountinfo");
+	return -1;
+}
+
+/* mkdir that keeps an existing directory */
+static int mkdir_keep(const char *path)
+{
+	return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+static int make_in(const struct uf_cgroups *g, const char *top, int weights, const char *group, unsigned weight,
+                   char *err, size_t errlen)
+{
+	char dir[800], val[32];
+	const char *what = top;
+	if (mkdir_keep(top) < 0)
+		goto fail;
+	if (g->kind == UF_CG_V2 && weights) { /* the instance's children get the cpu controller */
+		char parent[600];
+		snprintf(parent, sizeof(parent), "%s", top);
+		*strrchr(parent, '/') = 0;
+		/* the base may have it on already; a base with processes of its own refuses (EBUSY) */
+		char sub[512];
+		if (get(parent, "cgroup.subtree_control", sub, sizeof(sub)) < 0 || !has_word(sub, "cpu", " \n")) {
+			what = parent;
+			if (put(parent, "cgroup.subtree_control", "+cpu") < 0)
+				goto fail;
+		}
+		what = top;
+		if (put(top, "cgroup.subtree_control", "+cpu") < 0)
+			goto fail;
+	}
+	snprintf(dir, sizeof(dir), "%s/%s", top, group);
+	what = dir;
+	if (mkdir_keep(dir) < 0)
+		goto fail;
+	if (!weights)
+		return 0;
+	if (g->kind == UF_CG_V2)
+		snprintf(val, sizeof(val), "%u", weight);
+	else
+		snprintf(val, sizeof(val), "%u", weight * 1024 / UF_CG_WEIGHT < 2 ? 2 : weight * 1024 / UF_CG_WEIGHT);
+	if (put(dir, g->kind == UF_CG_V2 ? "cpu.weight" : "cpu.shares", val) < 0) {
+		snprintf(err, errlen, "%s/%s: cannot write %s: %s", dir,
+		         g->kind == UF_CG_V2 ? "cpu.weight" : "cpu.shares", val, strerror(errno));
+		return -1;
+	}
+	return 0;
+fail:
+	snprintf(err, errlen, "%s: %s", what, strerror(errno));
+	return -1;
+}
+
+int uf_cgroup_make(const struct uf_cgroups *g, const char *group, unsigned weight, char *err, size_t errlen)
+{
+	if (g->kind == UF_CG_NONE) {
+		snprintf(err, errlen, "no cpu cgroups");
+		errno = ENOTSUP;
+		return -1;
+	}
+	if (weight < 1 || weight > UF_CG_WEIGHT_MAX)
+		weight = UF_CG_WEIGHT;
+	if (make_in(g, g->cpu, 1, group, weight, err, errlen) < 0)
+		return -1;
+	return g->acct[0] ? make_in(g, g->acct, 0, group, 0, err, errlen) : 0;
+}
+
+static int attach_in(const char *top, const char *group, int pid, char *err, size_t errlen)
+{
+	char dir[800], val[24];
+	snprintf(dir, sizeof(dir), "%s/%s", top, group);
+	snprintf(val, sizeof(val), "%d", pid);
+	if (put(dir, "cgroup.procs", val) == 0)
+		return 0;
+	int e = errno;
+	snprintf(err, errlen, "%s/cgroup.procs: cannot move pid %d: %s", dir, pid, strerror(e));
+	errno = e;
+	return -1;
+}
+
+int uf_cgroup_attach(const struct uf_cgroups *g, const char *group, int pid, char *err, size_t errlen)
+{
+	if (g->kind == UF_CG_NONE) {
+		snprintf(err, errlen, "no cpu cgroups");
+		errno = ENOTSUP;
+		return -1;
+	}
+	if (attach_in(g->cpu, group, pid, err, errlen) < 0)
+		return -1;
+	return g->acct[0] ? attach_in(g->acct, group, pid, err, errlen) : 0;
+}
+
+int uf_cgroup_usage_us(const struct uf_cgroups *g, const char *group, uint64_t *us)
+{
+	char dir[800], buf[1024];
+	if (g->kind == UF_CG_NONE)
+		return -1;
+	snprintf(dir, sizeof(dir), "%s/%s", g->kind == UF_CG_V1 && g->acct[0] ? g->acct : g->cpu, group);
+	if (g->kind == UF_CG_V2) {
+		if (get(dir, "cpu.stat", buf, sizeof(buf)) < 0)
+			return -1;
+		const char *p = strstr(buf, "usage_usec ");
+		if (!p)
+			return -1;
+		*us = strtoull(p + 11, NULL, 10);
+		return 0;
+	}
+	if (get(dir, "cpuacct.usage", buf, sizeof(buf)) <= 0) /* ns */
+		return -1;
+	*us = strtoull(buf, NULL, 10) / 1000;
+	return 0;
+}
+
+static int remove_in(const char *top, const char *group)
+{
+	char dir[800];
+	snprintf(dir, sizeof(dir), "%s/%s", top, group);
+	return rmdir(dir);
+}
+
+int uf_cgroup_remove(const struct uf_cgroups *g, const char *group)
+{
+	if (g->kind == UF_CG_NONE) {
+		errno = ENOENT;
+		return -1;
+	}
+	int rc = remove_in(g->cpu, group), e = errno;
+	if (g->acct[0] && remove_in(g->acct, group) < 0 && errno != ENOENT && !rc) {
+		rc = -1;
+		e = errno;
+	}
+	errno = e;
+	return rc;
+}
+
+void uf_cgroup_each(const struct uf_cgroups *g, void (*fn)(void *arg, const char *group), void *arg)
+{
+	const char *tops[] = {g->cpu, g->acct};
+	for (int t = 0; t < 2 && g->kind != UF_CG_NONE; t++) {
+		DIR *dir = tops[t][0] ? opendir(tops[t]) : NULL;
+		for (struct dirent *e; dir && (e = readdir(dir));) {
+			if (e->d_type != DT_DIR || e->d_name[0] == '.')
+				continue;
+			char probe[900];
+			/* the cpuacct tree's groups are the cpu tree's: named once */
+			snprintf(probe, sizeof(probe), "%s/%s", g->cpu, e->d_name);
+			if (t == 0 || access(probe, F_OK) < 0)
+				fn(arg, e->d_name);
+		}
+		if (dir)
+			closedir(dir);
+	}
+}
+
+struct remove_all {
+	const struct uf_cgroups *g;
+	int left;
+};
+
+static void remove_one(void *arg, const char *group)
+{
+	struct remove_all *st = arg;
+	st->left += uf_cgroup_remove(st->g, group) < 0 && errno != ENOENT;
+}
+
+int uf_cgroup_remove_all(const struct uf_cgroups *g)
+{
+	struct remove_all st = {g, 0};
+	if (g->kind == UF_CG_NONE)
+		return 0;
+	uf_cgroup_each(g, remove_one, &st);
+	if (rmdir(g->cpu) < 0 && errno != ENOENT)
+		st.left++;
+	if (g->acct[0] && rmdir(g->acct) < 0 && errno != ENOENT)
+		st.left++;
+	return st.left;
+}

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# CPU shares between workflows (issue 11 §5; daemon/cpu_groups.c,
+# common/cgroup.h): on a real platform, each workflow's units run in a
+# cgroup of their own with the workflow weight, unifaasd, redis-server and
+# mosquitto in the instance's `platform` group with cpu_platform_weight; a
+# workflow's group goes with it; `down` leaves nothing of the instance; two
+# platforms on one machine each keep their own groups; a restart after a
+# crash removes the groups the crashed daemon left.  Where no cgroup
+# hierarchy with the cpu controller can be used (not root, not mounted),
+# the suite checks that unifaasd said so once and units still run.
+. "$(dirname "$0")/../lib.sh"
+. "$UF_TOP/tests/platform/lib.sh"
+
+SLOTS_FN=$(build_guest "$UF_TOP/tests/platform/slots_fn.c") || {
+	fail build "slots_fn did not build"
+	exit 0
+}
+PLAT_CONF='cpu_platform_weight=300'
+plat_suite_up
+pass up
+
+# sleeper WF: a workflow whose one unit never pops and stays (slots_fn sleep)
+sleeper() {
+	local m
+	m=$(manifest "$1" <<EOF
+name: $1
+functions:
+  s:
+    image: $SLOTS_FN
+    listen: in
+    env: { MODE: sleep }
+    scale: { max_units: 1, events_per_unit: 1, idle_ms: 600000 }
+EOF
+)
+	U deploy "$m" >/dev/null && echo x | U push "$1" in >/dev/null && wait_for 20 units_is "$1" 1
+}
+unit_pid() { U ps --json | python3 -c "import json,sys; print([u['pid'] for u in json.load(sys.stdin)['units'] if u['workflow']=='$1'][0])"; }
+# cg_of PID HIERARCHY: the process's cgroup in the v1 hierarchy named HIERARCHY (or v2's "")
+cg_of() { awk -F: -v h="$2" '$2 == h { print $3 }' "/proc/$1/cgroup"; }
+# inst_dir STATE [acct]: the instance's directory unifaasd logged
+inst_dir() { grep -h 'what=cpu-cgroups result=on' "$1/logs/unifaasd.log" | tail -1 | sed -n "s/.* ${2:-dir}=\([^ ]*\).*/\1/p"; }
+gone() { [ ! -e "$1" ]; }
+
+if grep -q 'what=cpu-cgroups result=off' "$PLAT_STATE/logs/unifaasd.log"; then
+	# no usable hierarchy: said once, clearly, and units run anyway
+	check off-logged-once [ "$(grep -c 'what=cpu-cgroups' "$PLAT_STATE/logs/unifaasd.log")" = 1 ]
+	check off-says-fix grep -q 'fix=.*cpu_cgroup' "$PLAT_STATE/logs/unifaasd.log"
+	check off-units-run sleeper one
+	finish
+	exit 0
+fi
+
+DIR=$(inst_dir "$PLAT_STATE") ACCT=$(inst_dir "$PLAT_STATE" acct)
+NAME=$(basename "$DIR")
+check on-logged test -d "$DIR"
+case $DIR in
+*/unifaas-????????????????) pass instance-named ;;
+*) fail instance-named "dir=$DIR" ;;
+esac
+V2=0
+[ -e "$DIR/cgroup.controllers" ] && V2=1
+if [ $V2 = 1 ]; then SHARES=cpu.weight WANT_WF=100 WANT_PLAT=300 H=""; else SHARES=cpu.shares WANT_WF=1024 WANT_PLAT=3072 H=cpu; fi
+
+check platform-weight eq "$(cat "$DIR/platform/$SHARES")" "$WANT_PLAT"
+for svc in unifaasd redis mosquitto; do
+	pid=$(cat "$PLAT_STATE/$svc.pid")
+	check "platform-has-$svc" eq "$(cg_of "$pid" "$H")" "/$NAME/platform"
+done
+
+sleeper one || fail deploy-one "no unit of one: $(U ps 2>&1 | tr '\n' ' ')"
+sleeper two || fail deploy-two "no unit of two: $(U ps 2>&1 | tr '\n' ' ')"
+P1=$(unit_pid one) P2=$(unit_pid two)
+check unit-in-its-group eq "$(cg_of "$P1" "$H")" "/$NAME/wf-one"
+check other-unit-in-its-group eq "$(cg_of "$P2" "$H")" "/$NAME/wf-two"
+if [ -n "$ACCT" ] && [ "$ACCT" != - ]; then
+	check unit-in-its-acct-group eq "$(cg_of "$P1" cpuacct)" "/$NAME/wf-one"
+fi
+check workflow-weight eq "$(cat "$DIR/wf-one/$SHARES")" "$WANT_WF"
+check workflow-weights-equal eq "$(cat "$DIR/wf-two/$SHARES")" "$WANT_WF"
+check describe-cpu U describe one
+U describe one | grep -q '^cpu: .* s used by its units' && pass describe-cpu-line ||
+	fail describe-cpu-line "$(U describe one | head -8 | tr '\n' ' ')"
+TOKEN=$(cat "$PLAT_STATE/api.token")
+curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PLAT_API_PORT/metrics" >"$UF_TMP/metrics.txt"
+check metrics-workflow-cpu grep -q '^unifaas_workflow_cpu_seconds_total{workflow="one"} ' "$UF_TMP/metrics.txt"
+check metrics-platform-cpu grep -q '^unifaas_platform_cpu_seconds_total ' "$UF_TMP/metrics.txt"
+
+# a workflow's group goes once its units are gone
+U undeploy one >/dev/null
+check undeployed-group-removed wait_for 20 gone "$DIR/wf-one"
+check other-group-kept test -d "$DIR/wf-two"
+
+# a second platform on this machine: its own groups; its down leaves ours
+S2="$UF_TMP/second.state"
+A2=$(uf_port) M2=$(uf_port) I2=$(uf_port)
+if "$UNIFAAS" --state-dir "$S2" up --api-port "$A2" --mqtt-port "$M2" --ingress-port "$I2" >"$UF_TMP/second.up" 2>&1; then
+	DIR2=$(inst_dir "$S2")
+	check second-own-dir test -d "$DIR2" -a "$DIR2" != "$DIR"
+	"$UNIFAAS" --state-dir "$S2" down >/dev/null 2>&1
+	check second-down-removes-its-own wait_for 10 gone "$DIR2"
+	check second-down-keeps-ours test -d "$DIR/wf-two" -a -d "$DIR/platform"
+	check our-unit-still-there kill -0 "$P2"
+else
+	fail second-up "$(tail -3 "$UF_TMP/second.up" | tr '\n' ' ')"
+fi
+
+# a crash: unifaasd killed (-9), a group of a workflow it no longer has
+# left behind (made by hand: as if undeployed while the daemon was down);
+# the next start removes it and keeps the deployed one's
+DPID=$(cat "$PLAT_STATE/unifaasd.pid")
+kill -9 "$DPID"
+dead() { ! [ -e "/proc/$1" ] || grep -q '^[^ ]* ([^)]*) Z' "/proc/$1/stat"; }
+wait_for 10 dead "$DPID"
+mkdir "$DIR/wf-ghost" 2>/dev/null
+[ -n "$ACCT" ] && [ "$ACCT" != - ] && mkdir "$ACCT/wf-ghost" 2>/dev/null
+check ghost-made test -d "$DIR/wf-ghost"
+U up >"$UF_TMP/restart.up" 2>&1 ||
+	fail restart "$(tail -3 "$UF_TMP/restart.up" | tr '\n' ' ')"
+check restart-same-dir eq "$(inst_dir "$PLAT_STATE")" "$DIR"
+check restart-removes-stale wait_for 10 gone "$DIR/wf-ghost"
+check restart-keeps-deployed wait_for 20 units_is two 1
+check restart-unit-in-group eq "$(cg_of "$(unit_pid two)" "$H")" "/$NAME/wf-two"
+check restart-daemon-in-platform eq "$(cg_of "$(cat "$PLAT_STATE/unifaasd.pid")" "$H")" "/$NAME/platform"
+
+# down: nothing of the instance is left, in either hierarchy
+plat_down
+check down-removes-all wait_for 10 gone "$DIR"
+[ -n "$ACCT" ] && [ "$ACCT" != - ] && check down-removes-acct wait_for 10 gone "$ACCT"
+
+# a hierarchy that cannot be used: said once, with the fix; units run
+PLAT_CONF="cpu_cgroup=$UF_TMP/not-a-cgroup"
+plat_up || fail up-unusable "$(tail -3 "$UF_TMP/$UF_SUITE.up.log" | tr '\n' ' ')"
+check unusable-logged-once eq "$(grep -c 'what=cpu-cgroups result=off .*not-a-cgroup.*fix=' "$PLAT_STATE/logs/unifaasd.log")" 1
+check unusable-units-run sleeper three
+check unusable-no-group test ! -e "$DIR"
+check unusable-no-cpu-in-describe bash -c "! '$UNIFAAS' --state-dir '$PLAT_STATE' describe three | grep -q '^cpu:'"
+finish
