@@ -781,6 +781,10 @@ static void remove_cpu_groups(const struct cli_state *st)
 	if (access(g.cpu, F_OK) < 0)
 		return;
 	int left = uf_cgroup_remove_all(&g);
+	for (int i = 0; left && i < 60; i++) { /* a server just reaped may count in its group a moment longer */
+		sleep_ms(50);
+		left = uf_cgroup_remove_all(&g);
+	}
 	if (left)
 		fprintf(stderr,
 		        "unifaas: down: %d cgroup(s) of %s still hold a process (a unit of a unifaasd that "

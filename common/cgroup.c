@@ -284,6 +284,24 @@ int uf_cgroup_attach(const struct uf_cgroups *g, const char *group, int pid, cha
 	return g->acct[0] ? attach_in(g->acct, group, pid, err, errlen) : 0;
 }
 
+int uf_cgroup_leave(const struct uf_cgroups *g, int pid)
+{
+	const char *tops[] = {g->cpu, g->acct};
+	char val[24];
+	int rc = 0;
+	snprintf(val, sizeof(val), "%d", pid);
+	for (int t = 0; t < 2 && g->kind != UF_CG_NONE; t++) {
+		char base[600];
+		snprintf(base, sizeof(base), "%s", tops[t]);
+		char *slash = strrchr(base, '/');
+		if (!base[0] || !slash)
+			continue;
+		*slash = 0;
+		rc |= put(base[0] ? base : "/", "cgroup.procs", val);
+	}
+	return rc;
+}
+
 int uf_cgroup_usage_us(const struct uf_cgroups *g, const char *group, uint64_t *us)
 {
 	char dir[800], buf[1024];

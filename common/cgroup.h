@@ -65,6 +65,11 @@ int uf_cgroup_make(const struct uf_cgroups *g, const char *group, unsigned weigh
  * (ENOENT: the group is gone, ESRCH: the process) and err. */
 int uf_cgroup_attach(const struct uf_cgroups *g, const char *group, int pid, char *err, size_t errlen);
 
+/* Moves process pid out of the instance, into the directory the instance's
+ * is in (what a process leaving, such as unifaasd at its end, does so its
+ * group can go).  0, or -1 with errno. */
+int uf_cgroup_leave(const struct uf_cgroups *g, int pid);
+
 /* CPU time the group's processes used since it was made, in µs: 0, or -1
  * (no accounting on this host, or the group is gone). */
 int uf_cgroup_usage_us(const struct uf_cgroups *g, const char *group, uint64_t *us);

@@ -12,8 +12,9 @@
  * tender's reaper (--fast-exit), cloned later, inherits it.  A workflow's
  * group is removed once no workflow of that name is deployed or retired;
  * one still busy (a reaper tearing a VM down) is tried again every 200 ms,
- * and every group is removed at shutdown.  `unifaas down` removes the
- * platform group and the instance's directory once the servers are gone.
+ * and every group is removed at shutdown, when unifaasd also leaves
+ * `platform` (removed then if the servers have stopped, else by `unifaas
+ * down` once they are gone, with the instance's directory).
  *
  * Where no hierarchy is usable (no cpu controller, no permission,
  * cpu_cgroup=off) this is said once in the log and units run where
@@ -250,8 +251,13 @@ void cpu_groups_close(struct daemon *d)
 	struct cpu_groups *c = d->cpu;
 	if (!c)
 		return;
-	if (c->g.kind != UF_CG_NONE)
+	if (c->g.kind != UF_CG_NONE) {
 		uf_cgroup_each(&c->g, close_one, d);
+		/* out of platform, which goes with the instance's directory if
+		 * redis-server and mosquitto have stopped too (else `down` removes them) */
+		if (uf_cgroup_leave(&c->g, getpid()) == 0 && uf_cgroup_remove(&c->g, UF_CG_PLATFORM) == 0)
+			uf_cgroup_remove_all(&c->g);
+	}
 	while (c->pending) {
 		struct pending *p = c->pending;
 		c->pending = p->next;

@@ -104,12 +104,23 @@ else
 	fail second-up "$(tail -3 "$UF_TMP/second.up" | tr '\n' ' ')"
 fi
 
+dead() { ! [ -e "/proc/$1" ] || grep -q '^[^ ]* ([^)]*) Z' "/proc/$1/stat"; }
+# unifaasd stopped alone (SIGTERM): the workflows' groups go with its
+# units; platform stays, holding redis-server and mosquitto
+DPID=$(cat "$PLAT_STATE/unifaasd.pid")
+kill -TERM "$DPID"
+wait_for 20 dead "$DPID"
+check daemon-stop-removes-workflow-groups wait_for 10 gone "$DIR/wf-two"
+check daemon-stop-keeps-platform eq "$(cg_of "$(cat "$PLAT_STATE/redis.pid")" "$H")" "/$NAME/platform"
+U up >"$UF_TMP/restart0.up" 2>&1 || fail restart-after-stop "$(tail -3 "$UF_TMP/restart0.up" | tr '\n' ' ')"
+echo x | U push two in >/dev/null
+check restart-after-stop-unit wait_for 20 units_is two 1
+
 # a crash: unifaasd killed (-9), a group of a workflow it no longer has
 # left behind (made by hand: as if undeployed while the daemon was down);
 # the next start removes it and keeps the deployed one's
 DPID=$(cat "$PLAT_STATE/unifaasd.pid")
 kill -9 "$DPID"
-dead() { ! [ -e "/proc/$1" ] || grep -q '^[^ ]* ([^)]*) Z' "/proc/$1/stat"; }
 wait_for 10 dead "$DPID"
 mkdir "$DIR/wf-ghost" 2>/dev/null
 [ -n "$ACCT" ] && [ "$ACCT" != - ] && mkdir "$ACCT/wf-ghost" 2>/dev/null
