@@ -45,6 +45,7 @@
 #include "delivery.h"
 #include "ingress.h"
 #include "logs.h"
+#include "pushwin.h"
 #include "quota.h"
 #include "rules.h"
 #include "store.h"
@@ -115,10 +116,11 @@ struct request {
 	char wf[UF_NAME_BUF];           /* push: where, for the scheduler */
 	char queue[UF_QUEUE_MAX + 1];
 	size_t events, sent, queued;
-	const char *push_at, *push_end;     /* push: what of the body is not sent yet */
-	int push_single, push_stop;         /* one event; no more to send (a refusal, Redis away) */
-	struct request *push_next;          /* push: the next in the api's turn ring (push_ring) */
-	int push_queued;                    /* push: in that ring */
+	const char *push_at, *push_end; /* push: what of the body is not sent yet */
+	int push_single, push_stop;     /* one event; no more to send (a refusal, Redis away) */
+	struct pw_source src;           /* push: its place in the push window's turns (pushwin.h) */
+	struct pushwin *pw;
+	int push_held;                      /* push: events still to send, one of `calls` held for them */
 	int missing;                        /* replies that never came */
 	void (*finish)(struct request *rq); /* makes the answer from the replies */
 	char first[64], last[64], refused[256];
@@ -137,7 +139,6 @@ struct api {
 	uv_timer_t timer;
 	struct request *waiters;
 	struct conn *conns;
-	struct request *push_head, *push_tail; /* pushes with events still to send, in turn (push_pump) */
 };
 
 /* ---- responses ---- */
@@ -621,23 +622,10 @@ static int listened(const struct workflow *w, const char *q)
 	return uf_manifest_listener(w->m, q) != NULL;
 }
 
-/* A push's events go out as replies come back, at most PUSH_WINDOW_BYTES
- * and PUSH_WINDOW_CALLS of commands waiting at a time (store_backlog_*),
- * and always one of each push's so that a reply comes to send its next.
- * What waits ahead of a new push's first event is at most that window, so
- * the window is what Redis works through in a millisecond or two: a
- * one-event push beside a workflow's 10,000-event pushes waited behind
- * 256 KiB of their commands (1700 XADDs) before the count.  The window is
- * shared in turn: the pushes with events still to send wait in a ring
- * (push_head..push_tail), and each turn sends at most PUSH_TURN_BYTES and
- * PUSH_TURN_CALLS of one push before the next push's turn; a push of
- * many events gets a turn every round, not only when one of its own
- * replies comes.  Turns are per push request, not per workflow. */
-#define PUSH_WINDOW_BYTES (64u << 10)
-#define PUSH_TURN_BYTES   (8u << 10)
-#define PUSH_WINDOW_CALLS 128
-#define PUSH_TURN_CALLS   32
-
+/* A push's events go out through the push window (pushwin.c), in its
+ * workflow's turns: the request is a source there while it has events to
+ * send, and holds one of its `calls` meanwhile, so its answer waits for
+ * the events not sent yet as well as for the replies. */
 static void push_reply(redisReply *r, void *arg);
 
 static int push_left(const struct request *rq)
@@ -645,18 +633,23 @@ static int push_left(const struct request *rq)
 	return live(rq) && !rq->push_stop && rq->sent < rq->events && (rq->push_single || rq->push_at < rq->push_end);
 }
 
-/* Sends rq's next events, up to `budget` bytes of commands and
- * PUSH_TURN_CALLS events (at least one); returns the bytes sent. */
-static size_t push_send(struct request *rq, size_t budget)
+/* Its connection is gone: out of the push window, its hold given up. */
+static void push_drop(struct request *rq)
 {
-	/* A request whose connection is gone may outlive the api (the daemon
-	 * frees it at SIGTERM before the store hands pending replies NULL):
-	 * rq->a is read only while the request is live. */
-	if (!live(rq))
-		return 0;
-	struct store *st = rq->a->d->store;
-	size_t qlen = strlen(rq->queue), done = 0, n = 0;
-	while (push_left(rq) && (!done || (done < budget && n < PUSH_TURN_CALLS))) {
+	if (!rq->push_held)
+		return;
+	pushwin_cancel(rq->pw, &rq->src);
+	rq->push_held = 0;
+	rq->calls--;
+}
+
+/* Its turn (pushwin.h): its next events while the turn has room; 1 while
+ * more are to send. */
+static int push_send(struct pw_source *src)
+{
+	struct request *rq = (struct request *)((char *)src - offsetof(struct request, src));
+	size_t qlen = strlen(rq->queue);
+	while (push_left(rq) && pushwin_room(rq->pw)) {
 		const char *s = rq->push_at, *end = rq->push_end;
 		const char *nl = rq->push_single ? end : memchr(s, '\n', (size_t)(end - s));
 		size_t len = (size_t)((nl ? nl : end) - s);
@@ -667,57 +660,18 @@ static size_t push_send(struct request *rq, size_t budget)
 			continue;  /* empty lines are skipped */
 		struct uf_cmd cmd; /* the push of the delivery protocol (common/delivery.h) */
 		uf_push_cmd(rq->wf, rq->queue, qlen, s, len, &cmd);
-		if (store_sendv(st, push_reply, rq, cmd.argc, cmd.argv, cmd.len) < 0) {
+		if (pushwin_sendv(rq->pw, push_reply, rq, cmd.argc, cmd.argv, cmd.len) < 0) {
 			rq->push_stop = 1; /* the rest is not sent: the answer says how many were queued */
 			break;
 		}
-		for (int i = 0; i < cmd.argc; i++)
-			done += cmd.len[i];
-		n++;
 		rq->sent++;
 		rq->calls++;
 	}
-	return done;
-}
-
-static void push_unqueue(struct api *a, struct request *rq)
-{
-	if (!rq->push_queued)
-		return;
-	struct request *prev = NULL;
-	for (struct request *p = a->push_head; p; prev = p, p = p->push_next)
-		if (p == rq) {
-			*(prev ? &prev->push_next : &a->push_head) = rq->push_next;
-			if (a->push_tail == rq)
-				a->push_tail = prev;
-			break;
-		}
-	rq->push_next = NULL;
-	rq->push_queued = 0;
-}
-
-static void push_enqueue(struct api *a, struct request *rq)
-{
-	if (rq->push_queued || !push_left(rq))
-		return;
-	rq->push_next = NULL;
-	*(a->push_tail ? &a->push_tail->push_next : &a->push_head) = rq;
-	a->push_tail = rq;
-	rq->push_queued = 1;
-}
-
-/* Turns, while the window has room: the ring's first push sends its turn
- * and goes to the back if it has more. */
-static void push_pump(struct api *a)
-{
-	struct store *st = a->d->store;
-	while (a->push_head && store_backlog_bytes(st) < PUSH_WINDOW_BYTES &&
-	       store_backlog_calls(st) < PUSH_WINDOW_CALLS) {
-		struct request *rq = a->push_head;
-		push_unqueue(a, rq);
-		push_send(rq, PUSH_TURN_BYTES);
-		push_enqueue(a, rq);
-	}
+	if (push_left(rq))
+		return 1;
+	rq->push_held = 0; /* out of the window now (pushwin forgets a source whose send returns 0) */
+	replied(rq, 0);    /* may free rq */
+	return 0;
 }
 
 static void push_reply(redisReply *r, void *arg)
@@ -735,13 +689,6 @@ static void push_reply(redisReply *r, void *arg)
 	}
 	if (!r || r->type != REDIS_REPLY_STRING)
 		rq->push_stop = 1; /* refused or lost: what is not sent yet stays so */
-	if (live(rq)) {            /* not live: rq->a may be freed (SIGTERM); completed() took it out of the ring */
-		if (!push_left(rq))
-			push_unqueue(rq->a, rq);
-		else if (rq->calls == 1) /* its last one in flight: one more, so a reply comes */
-			push_send(rq, 0);
-		push_pump(rq->a); /* before replied(): the push is not over while more is to send */
-	}
 	replied(rq, !r);
 }
 
@@ -811,9 +758,12 @@ static enum MHD_Result r_push(struct api *a, struct MHD_Connection *c, struct re
 	rq->push_at = p;
 	rq->push_end = end;
 	rq->push_single = single;
-	push_send(rq, 0); /* its first event now, whatever waits: then its turns */
-	push_enqueue(a, rq);
-	push_pump(a);
+	rq->pw = d->pushwin;
+	rq->src.send = push_send;
+	snprintf(rq->src.wf, sizeof(rq->src.wf), "%s", rq->wf);
+	rq->push_held = 1;
+	rq->calls++; /* the hold: released once every event is sent (push_send) */
+	pushwin_ready(rq->pw, &rq->src);
 	return wait_redis(a, c, rq, PUSH_WAIT_MS(rq->events));
 }
 
@@ -1619,8 +1569,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
 	if (!rq)
 		return;
 	unwait(a, rq);
-	push_unqueue(a, rq);
 	*con_cls = NULL;
+	push_drop(rq);
 	if (rq->calls) { /* replies still to come: the last one frees it */
 		rq->gone = 1;
 		free(rq->body);

@@ -40,6 +40,7 @@
 #include "delivery.h"
 #include "ingress.h"
 #include "metrics.h"
+#include "pushwin.h"
 #include "quota.h"
 #include "rules.h"
 #include "secret.h"
@@ -52,8 +53,8 @@
 #define CE_HEADERS_MAX 64
 
 const char *const ingress_outcome_names[IN_OUTCOMES] = {
-    "accepted",  "invoke_ok",   "invoke_failed", "invoke_timeout", "unauthorized",
-    "forbidden", "bad_request", "stopped",       "unavailable",    "over_quota",
+    "accepted",    "invoke_ok", "invoke_failed", "invoke_timeout", "unauthorized", "forbidden",
+    "bad_request", "stopped",   "unavailable",   "over_quota",     "busy",
 };
 
 struct ingress {
@@ -84,6 +85,13 @@ struct inreq {
 	int outcome; /* 0 none yet, 1 ok, 2 failed */
 	char *result;
 	size_t result_len;
+	/* the event, waiting for its workflow's turn in the push window
+	 * (pushwin.h) while held: one api_hold until its XADD is sent */
+	struct pw_source pws;
+	struct pushwin *pw;
+	char *data, *attrs;
+	size_t dlen;
+	int held;
 };
 
 static void inreq_free(void *p)
@@ -91,8 +99,12 @@ static void inreq_free(void *p)
 	struct inreq *s = p;
 	free(s->src);
 	free(s->result);
+	free(s->data);
+	free(s->attrs);
 	free(s);
 }
+
+static const redisReply came = {.type = REDIS_REPLY_STATUS}; /* a hold ended, nothing missing */
 
 /* unifaas_ingress_messages_total{source="http",outcome} (metrics.h) */
 static void count(struct ingress *in, enum ingress_outcome o)
@@ -397,16 +409,61 @@ static void xadd_reply(redisReply *r, void *arg)
 	api_replied(rq, r);
 }
 
-/* The XADD of the event (delivery.h): 0 sent, -1 not (Redis unreachable). */
-static int queue_event(struct request *rq, struct inreq *s, const char *data, size_t len, const char *src,
-                       const char *attrs)
+/* Its workflow's turn (pushwin.h): the XADD of the event (delivery.h),
+ * which takes over the request's hold.  Never more to send: 0. */
+static int event_send(struct pw_source *p)
 {
+	struct inreq *s = (struct inreq *)((char *)p - offsetof(struct inreq, pws));
+	struct request *rq = s->rq;
 	struct uf_cmd cmd;
-	if (uf_ingress_cmd(s->wf, s->queue, strlen(s->queue), data, len, src, src ? strlen(src) : 0, attrs,
-	                   attrs ? strlen(attrs) : 0, s->invoke ? s->token : NULL, s->invoke ? strlen(s->token) : 0,
-	                   &cmd) < 0)
+	s->held = 0;
+	if (!api_live(rq)) {            /* answered meanwhile (its deadline) or gone: not sent */
+		api_replied(rq, &came); /* may free s */
+		return 0;
+	}
+	if (uf_ingress_cmd(s->wf, s->queue, strlen(s->queue), s->data, s->dlen, s->src, s->src ? strlen(s->src) : 0,
+	                   s->attrs, s->attrs ? strlen(s->attrs) : 0, s->invoke ? s->token : NULL,
+	                   s->invoke ? strlen(s->token) : 0, &cmd) < 0 ||
+	    pushwin_sendv(s->pw, xadd_reply, rq, cmd.argc, cmd.argv, cmd.len) < 0) {
+		snprintf(s->refused, sizeof(s->refused), "redis is unreachable");
+		s->replied = 1;
+		api_replied(rq, &came);
+	}
+	return 0;
+}
+
+/* The event waits for its workflow's turn in the push window, a copy of
+ * it kept: 0, or -1 (out of memory). */
+static int queue_event(struct request *rq, struct inreq *s, const char *data, size_t len, const char *attrs)
+{
+	struct daemon *d = api_daemon(api_of(rq));
+	if (!(s->data = malloc(len ? len : 1)) || (attrs && !(s->attrs = strdup(attrs))))
 		return -1;
-	return api_sendv(rq, xadd_reply, cmd.argc, cmd.argv, cmd.len);
+	memcpy(s->data, data, len);
+	s->dlen = len;
+	s->rq = rq;
+	s->pw = d->pushwin;
+	s->pws.send = event_send;
+	snprintf(s->pws.wf, sizeof(s->pws.wf), "%s", s->wf);
+	s->held = 1;
+	api_hold(rq);
+	pushwin_ready(s->pw, &s->pws); /* may send it at once */
+	return 0;
+}
+
+/* Its workflow has PW_WAIT_MAX pushes waiting for their turn already: 429,
+ * nothing queued.  1 when answered. */
+static int busy(struct ingress *in, struct MHD_Connection *c, const char *wf)
+{
+	unsigned n = pushwin_waiting(in->d->pushwin, wf);
+	if (n < PW_WAIT_MAX)
+		return 0;
+	count(in, IN_BUSY);
+	api_error_hdr(c, 429, "Retry-After", "1", "busy",
+	              "workflow '%s' has %u pushes waiting for their turn to be written to Redis (at most %u; "
+	              "docs/api.md, pushes under load): nothing was queued; retry after a second",
+	              wf, n, PW_WAIT_MAX);
+	return 1;
 }
 
 /* No id: the answer says why (503). 1 when it did. */
@@ -425,7 +482,13 @@ static int not_queued(struct request *rq, struct inreq *s, struct ingress *in)
 		return 1;
 	}
 	count(in, IN_UNAVAILABLE);
-	if (s->refused[0])
+	if (s->held) /* its deadline came before its workflow's turn */
+		api_answer_error(rq, 503, "unavailable",
+		                 "the event waited for its workflow's turn to be written to Redis until the request's "
+		                 "deadline (Redis is slow or workflow '%s' pushes more than Redis takes); nothing was "
+		                 "queued: retry later",
+		                 s->wf);
+	else if (s->refused[0])
 		api_answer_error(rq, 503, "unavailable",
 		                 "redis refused the event (%s); nothing was queued: retry later", s->refused);
 	else
@@ -481,7 +544,7 @@ static void invoke_finish(struct request *rq)
 static void arm(struct ingress *in);
 
 /* Leaves the waiting list and releases its hold (which may free rq). */
-static void unwait(struct ingress *in, struct inreq *s, int came)
+static void unwait(struct ingress *in, struct inreq *s, int came_)
 {
 	for (struct inreq **p = &in->waiting; *p; p = &(*p)->next)
 		if (*p == s) {
@@ -489,8 +552,7 @@ static void unwait(struct ingress *in, struct inreq *s, int came)
 			break;
 		}
 	s->waiting = 0;
-	static const redisReply mark = {.type = REDIS_REPLY_STATUS};
-	api_replied(s->rq, came ? &mark : NULL);
+	api_replied(s->rq, came_ ? &came : NULL);
 }
 
 static void timer_cb(uv_timer_t *t)
@@ -556,15 +618,17 @@ enum MHD_Result ingress_invoke(struct api *a, struct MHD_Connection *c, struct r
 		snprintf(s->wf, sizeof(s->wf), "%s", w->m->name);
 		snprintf(s->queue, sizeof(s->queue), "%s", queue);
 	}
+	if (busy(in, c, s->wf))
+		return MHD_YES;
 	s->invoke = 1;
 	s->timeout_ms = timeout_ms;
 	if (uf_random_hex(s->token, sizeof(s->token), 16) < 0)
 		return api_error(c, 500, "internal", "no random bytes from the kernel (getrandom) for the reply token");
-	if (queue_event(rq, s, data, len, src, attrs) < 0) {
-		count(in, IN_UNAVAILABLE);
-		return api_unavailable(c);
-	}
-	/* the XADD is out; its event cannot be handled before this returns */
+	if (src && !s->src && !(s->src = strdup(src)))
+		return api_error(c, 500, "internal", "out of memory");
+	if (queue_event(rq, s, data, len, attrs) < 0)
+		return api_error(c, 500, "internal", "out of memory");
+	/* the XADD is queued or out; its event cannot be handled before this returns */
 	s->in = in;
 	s->rq = rq;
 	s->deadline = now_ms() + timeout_ms;
@@ -613,9 +677,10 @@ static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char
 	enum MHD_Result ret;
 	if (s->invoke) {
 		ret = ingress_invoke(a, c, rq, w, s->queue, data, dlen, s->src, attrs, s->timeout_ms);
-	} else if (queue_event(rq, s, data, dlen, s->src, attrs) < 0) {
-		count(in, IN_UNAVAILABLE);
-		ret = api_unavailable(c);
+	} else if (busy(in, c, s->wf)) {
+		ret = MHD_YES;
+	} else if (queue_event(rq, s, data, dlen, attrs) < 0) {
+		ret = api_error(c, 500, "internal", "out of memory");
 	} else {
 		ret = api_wait_replies(a, c, rq, accept_finish);
 	}

@@ -44,6 +44,7 @@ enum ingress_outcome {
 	IN_STOPPED,      /* 503: workflow stopped */
 	IN_UNAVAILABLE,  /* 503: Redis */
 	IN_OVER_QUOTA,   /* 507: the workflow over its storage quota, or Redis full (quota.c) */
+	IN_BUSY,         /* 429: PW_WAIT_MAX of its pushes wait for their turn already (pushwin.h) */
 	IN_OUTCOMES
 };
 extern const char *const ingress_outcome_names[IN_OUTCOMES];

@@ -32,6 +32,7 @@
 #include "standby.h"
 #include "metrics.h"
 #include "secret.h"
+#include "pushwin.h"
 #include "store.h"
 #include "tap_pool.h"
 #include "tokens.h"
@@ -185,6 +186,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "unifaasd: %s\n", err);
 		return 1;
 	}
+	if (!(d.pushwin = pushwin_open(d.store))) {
+		fprintf(stderr, "unifaasd: out of memory\n");
+		return 1;
+	}
 	uint64_t deadline = d.started_ms + STORE_READY_WAIT_MS;
 	if (start_read(&d, registry_restore, "restore", deadline, err, sizeof(err)) < 0 ||
 	    start_read(&d, units_cleanup_previous, "cleanup", deadline, err, sizeof(err)) < 0) {
@@ -230,6 +235,7 @@ int main(int argc, char **argv)
 	standby_close(d.standbys);
 	egress_close(d.egress);
 	store_close(d.store);
+	pushwin_close(d.pushwin); /* after the store handed out its last replies */
 	if (d.taps)
 		tap_pool_close(d.taps, 0, err, sizeof(err));
 	registry_free_all(&d);

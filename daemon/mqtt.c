@@ -59,6 +59,7 @@
 #include "metrics.h"
 #include "mqtt.h"
 #include "mqtt_codec.h"
+#include "pushwin.h"
 #include "quota.h"
 #include "store.h"
 #include "topic.h"
@@ -81,8 +82,11 @@
 struct conn;
 struct conn_ops {
 	void (*up)(struct conn *c, int session_present);
-	void (*packet)(struct conn *c, const struct mqtt_packet *p);
+	/* 1: the packet must wait (its workflow's turn in the push window):
+	 * reading stops here, and wait is called */
+	int (*packet)(struct conn *c, const struct mqtt_packet *p);
 	void (*down)(struct conn *c);
+	void (*wait)(struct conn *c);
 };
 
 enum conn_state { C_IDLE, C_WAIT, C_CONNECTING, C_CONNACK, C_UP };
@@ -120,6 +124,7 @@ struct conn {
 	size_t outlen, outcap;
 	struct conn *next_out; /* on m->flush_list while outlen > 0 */
 	int queued_out;
+	int held; /* a packet waits at the head of `in`; reading is stopped */
 };
 
 /* A received message waiting for its XADD, in arrival order. */
@@ -144,6 +149,8 @@ struct session {
 	char **stale; /* filters subscribed once, no longer routed: unsubscribed at connect */
 	size_t nstale;
 	struct inflight *head, *tail;
+	struct pw_source pws; /* its place in the push window's turns (pushwin.h) */
+	int in_turn;          /* its messages may be sent (pushwin_room) */
 	uint64_t unrouted_logged;
 	char xadd_err[64]; /* why the connection's first failed XADD failed */
 };
@@ -225,6 +232,8 @@ static void count_out(const char *status, size_t n)
 
 static void conn_start(struct conn *c);
 static void conn_drop(struct conn *c, const char *why);
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
+static void parse_input(struct conn *c);
 
 static void tcp_closed(uv_handle_t *h)
 {
@@ -346,6 +355,7 @@ static void conn_close(struct conn *c)
 	c->outlen = c->outcap = 0;
 	c->inlen = c->skip = 0;
 	c->ping_out = 0;
+	c->held = 0;
 	int was_up = c->state >= C_CONNACK;
 	c->state = C_IDLE;
 	c->gen++;
@@ -385,7 +395,7 @@ static void keepalive_cb(uv_timer_t *t)
 		conn_drop(c, "no CONNACK in 5 s");
 		return;
 	}
-	if (c->ping_out) {
+	if (c->ping_out && !c->held) { /* held: its PINGRESP may wait unread behind a message */
 		conn_drop(c, "no PINGRESP within the keep-alive");
 		return;
 	}
@@ -411,22 +421,22 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	*buf = uv_buf_init((char *)c->in + c->inlen, (unsigned)(c->incap - c->inlen));
 }
 
-static void handle_packet(struct conn *c, const struct mqtt_packet *p)
+static int handle_packet(struct conn *c, const struct mqtt_packet *p)
 {
 	if (p->type == MQTT_PINGRESP) {
 		c->ping_out = 0;
-		return;
+		return 0;
 	}
 	if (c->state == C_CONNACK) {
 		if (p->type != MQTT_CONNACK) {
 			conn_drop(c, "first packet is not CONNACK");
-			return;
+			return 0;
 		}
 		if (p->code) {
 			char why[96];
 			snprintf(why, sizeof(why), "broker refused: %s", mqtt_connack_reason(p->code));
 			conn_drop(c, why);
-			return;
+			return 0;
 		}
 		c->state = C_UP;
 		c->up_ms = now_ms();
@@ -437,9 +447,9 @@ static void handle_packet(struct conn *c, const struct mqtt_packet *p)
 		c->ever_up = 1;
 		uv_timer_start(&c->timer, keepalive_cb, KEEPALIVE_S * 1000 / 2, 0);
 		c->ops->up(c, p->session_present);
-		return;
+		return 0;
 	}
-	c->ops->packet(c, p);
+	return c->ops->packet(c, p);
 }
 
 /* Every whole packet in c->in; an oversize PUBLISH is handed on with no
@@ -448,6 +458,7 @@ static void parse_input(struct conn *c)
 {
 	size_t off = 0;
 	uint64_t gen = c->gen;
+	int held = 0;
 	while (c->gen == gen && off < c->inlen) {
 		if (c->skip) {
 			size_t n = c->inlen - off < c->skip ? c->inlen - off : c->skip;
@@ -466,20 +477,35 @@ static void parse_input(struct conn *c)
 			conn_drop(c, msg);
 			return;
 		}
-		if (n == -2) { /* the head only: acknowledge and drop the rest */
+		if (n == -2) { /* the head only: acknowledge and drop the rest (never waits) */
 			handle_packet(c, &p);
 			size_t have = c->inlen - off;
 			c->skip = p.size - have;
 			off = c->inlen;
 			continue;
 		}
-		handle_packet(c, &p);
+		if (handle_packet(c, &p)) {
+			held = 1; /* it stays at the head of c->in */
+			break;
+		}
 		off += (size_t)n;
 	}
 	if (c->gen != gen)
 		return;
 	memmove(c->in, c->in + off, c->inlen - off);
 	c->inlen -= off;
+	if (held && !c->held) {
+		c->held = 1;
+		uv_read_stop(c->tcp); /* what follows stays with the broker (and the socket) */
+	} else if (!held && c->held) {
+		c->held = 0;
+		if (uv_read_start(c->tcp, on_alloc, on_read) < 0) {
+			conn_drop(c, "cannot read again");
+			return;
+		}
+	}
+	if (held && c->ops->wait)
+		c->ops->wait(c);
 }
 
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
@@ -675,7 +701,7 @@ static const char *route(const struct workflow *w, const uint8_t *topic, size_t 
 	return NULL;
 }
 
-static void session_message(struct session *s, const struct mqtt_packet *p)
+static int session_message(struct session *s, const struct mqtt_packet *p)
 {
 	struct mqtt *m = s->m;
 	struct workflow *w = registry_find(m->d, s->wf);
@@ -706,28 +732,31 @@ static void session_message(struct session *s, const struct mqtt_packet *p)
 		if (!inflight_add(s, p, 1))
 			conn_drop(&s->c, "out of memory");
 		session_flush(s);
-		return;
+		return 0;
 	}
+	if (!s->in_turn || !pushwin_room(m->d->pushwin))
+		return 1; /* its workflow's turn first */
 	struct uf_cmd cmd;
 	struct inflight *f = NULL;
 	if (uf_ingress_cmd(s->wf, queue, strlen(queue), (const char *)p->payload, p->payload_len,
 	                   (const char *)p->topic, p->topic_len, NULL, 0, NULL, 0, &cmd) < 0 ||
 	    !(f = inflight_add(s, p, 0))) {
 		conn_drop(&s->c, "cannot build the event");
-		return;
+		return 0;
 	}
-	if (store_sendv(m->d->store, xadd_done, f, cmd.argc, cmd.argv, cmd.len) < 0) {
+	if (pushwin_sendv(m->d->pushwin, xadd_done, f, cmd.argc, cmd.argv, cmd.len) < 0) {
 		f->state = -1;
 		count_in("store_failed");
 		session_flush(s);
 	}
+	return 0;
 }
 
-static void session_packet(struct conn *c, const struct mqtt_packet *p)
+static int session_packet(struct conn *c, const struct mqtt_packet *p)
 {
 	struct session *s = session_of(c);
 	if (p->type == MQTT_PUBLISH) {
-		session_message(s, p);
+		return session_message(s, p);
 	} else if (p->type == MQTT_SUBACK) {
 		for (size_t i = 0; i < p->payload_len && i < s->nsubs; i++)
 			if (p->payload[i] == 0x80)
@@ -735,6 +764,7 @@ static void session_packet(struct conn *c, const struct mqtt_packet *p)
 				     "what=mqtt op=subscribe workflow=%s filter=%s cause=\"refused by the broker\"",
 				     s->wf, s->subs[i]);
 	}
+	return 0;
 }
 
 static void session_subscribe(struct session *s)
@@ -774,10 +804,34 @@ static void session_up(struct conn *c, int session_present)
 
 static void session_down(struct conn *c)
 {
-	(void)c; /* in-flight messages of the old connection are dropped as their replies come */
+	struct session *s = session_of(c);
+	/* in-flight messages of the old connection are dropped as their replies
+	 * come; the one that waited for a turn is gone with its bytes */
+	pushwin_cancel(s->m->d->pushwin, &s->pws);
 }
 
-static const struct conn_ops session_ops = {session_up, session_packet, session_down};
+/* A message waits for its workflow's turn (conn_ops.wait). */
+static void session_wait(struct conn *c)
+{
+	struct session *s = session_of(c);
+	if (!s->in_turn) /* in its turn, pushwin keeps its place */
+		pushwin_ready(s->m->d->pushwin, &s->pws);
+}
+
+/* Its workflow's turn (pushwin.h): its waiting messages, read on while the
+ * turn has room; 1 while one still waits. */
+static int session_send(struct pw_source *p)
+{
+	struct session *s = (struct session *)((char *)p - offsetof(struct session, pws));
+	if (s->c.state != C_UP || !s->c.held)
+		return 0;
+	s->in_turn = 1;
+	parse_input(&s->c);
+	s->in_turn = 0;
+	return s->c.state == C_UP && s->c.held;
+}
+
+static const struct conn_ops session_ops = {session_up, session_packet, session_down, session_wait};
 
 static struct session *session_find(struct mqtt *m, const char *wf)
 {
@@ -794,6 +848,7 @@ static void session_free(struct session *s)
 			*p = s->next;
 			break;
 		}
+	pushwin_cancel(s->m->d->pushwin, &s->pws);
 	for (struct inflight *f = s->head; f; f = f->next)
 		f->s = NULL; /* freed by their replies; done ones now */
 	while (s->head && s->head->state) {
@@ -856,6 +911,8 @@ static struct session *session_new(struct mqtt *m, const char *wf)
 	snprintf(s->wf, sizeof(s->wf), "%s", wf);
 	snprintf(id, sizeof(id), UF_MQTT_PLATFORM "-%s", wf);
 	conn_init(m, &s->c, id, &session_ops, s);
+	s->pws.send = session_send;
+	snprintf(s->pws.wf, sizeof(s->pws.wf), "%s", wf);
 	s->c.needs_redis = 1;
 	s->next = m->sessions;
 	m->sessions = s;
@@ -1275,11 +1332,11 @@ static void outbox_up(struct conn *c, int session_present)
 	outbox_read(ob);
 }
 
-static void outbox_packet(struct conn *c, const struct mqtt_packet *p)
+static int outbox_packet(struct conn *c, const struct mqtt_packet *p)
 {
 	struct outbox *ob = c->owner;
 	if (p->type != MQTT_PUBACK)
-		return;
+		return 0;
 	for (unsigned i = 0; i < OUTBOX_WINDOW; i++)
 		if (ob->slots[i].id == p->id) {
 			ob->slots[i].id = 0;
@@ -1294,6 +1351,7 @@ static void outbox_packet(struct conn *c, const struct mqtt_packet *p)
 	} else {
 		uv_timer_start(&ob->poll, outbox_poll_cb, 0, 0); /* the rest of this turn's PUBACKs first */
 	}
+	return 0;
 }
 
 static void outbox_down(struct conn *c)
@@ -1306,7 +1364,7 @@ static void outbox_down(struct conn *c)
 	c->m->nq0 = c->m->capq0 = 0;
 }
 
-static const struct conn_ops outbox_ops = {outbox_up, outbox_packet, outbox_down};
+static const struct conn_ops outbox_ops = {outbox_up, outbox_packet, outbox_down, NULL};
 
 /* ---- the client ---- */
 

@@ -102,6 +102,8 @@ struct store {
 	store_notify_fn notify;
 	void *arg;
 	void (*reconnected)(void *arg);
+	void (*replied)(void *arg); /* after every reply (store_on_reply) */
+	void *replied_arg;
 	int closing;
 	int was_down;
 	int refused;     /* the last AUTH got an error reply: the password is wrong */
@@ -469,7 +471,10 @@ static void on_call_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		quota_count_refusal(c->s->arg, NULL, c->op, r->str); /* a write nobody waits for */
 	else if (r && r->type == REDIS_REPLY_ERROR)
 		dlog("warn", "what=redis op=%s cause=\"%s\"", c->op, r->str);
+	struct store *s = c->s;
 	free(c);
+	if (s->replied)
+		s->replied(s->replied_arg);
 }
 
 /* When the oldest waiting call is overdue: Redis answers in order, so it
@@ -946,6 +951,12 @@ void store_watch_end(struct store *s)
 void store_on_reconnect(struct store *s, void (*fn)(void *arg))
 {
 	s->reconnected = fn;
+}
+
+void store_on_reply(struct store *s, void (*fn)(void *arg), void *arg)
+{
+	s->replied = fn;
+	s->replied_arg = arg;
 }
 
 /* Both timers closed: the store is freed. */

@@ -34,6 +34,9 @@ int store_wait_ready(struct store *s, uint64_t deadline_ms, char *err, size_t er
 /* called (with the notify arg) when the command connection came back after
  * Redis was unreachable: state Redis does not persist must be re-applied */
 void store_on_reconnect(struct store *s, void (*fn)(void *arg));
+/* called (with arg) after every reply of a command from the loop, once
+ * its callback returned: the push window (pushwin.c) sends more then */
+void store_on_reply(struct store *s, void (*fn)(void *arg), void *arg);
 /* NULL when Redis is unreachable; the caller frees the reply */
 redisReply *store_cmd(struct store *s, const char *fmt, ...);
 /* the same, but NULL unless the reply is an array */

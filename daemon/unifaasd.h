@@ -146,6 +146,7 @@ struct daemon {
 	uv_signal_t sigterm, sigint, sigchld;
 	int stopping; /* 1: shutting down; 2: done, the loop is stopping */
 	struct store *store;
+	struct pushwin *pushwin; /* every push's admission into Redis (pushwin.c) */
 	struct api *api;
 	struct ingress *ingress; /* HTTP ingress (ingress.c) */
 	struct token *tokens;    /* its bearer tokens (tokens.c) */
