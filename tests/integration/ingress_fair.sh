@@ -152,3 +152,25 @@ got=$(payloads flood | grep '^m' | sort | uniq -c | awk '$1==1{one++} $1>1{dup++
 ! daemon_log | grep -q 'client=unifaasd-flood .*cause=' && pass mqtt-flood-no-drop ||
 	fail mqtt-flood-no-drop "$(daemon_log | grep 'client=unifaasd-flood .*cause=' | head -2)"
 [ "$(payloads calm | grep -c '^calm-mqtt$')" = 1 ] && pass mqtt-calm-once || fail mqtt-calm-once "$(payloads calm)"
+
+# --- 3. SIGTERM while events wait for their turn: the daemon ends cleanly
+# (its push window gives up what waits) and no client hangs (shutdown
+# closes their connections unanswered, as for any request in progress) --
+sanitizer_clean() { ! grep -E "AddressSanitizer|LeakSanitizer|runtime error" "$PLAT_STATE/logs/unifaasd.log"; }
+DPID=$(cat "$PLAT_STATE/unifaasd.pid")
+kill -STOP "$RP"
+cps=()
+for i in $(seq 100); do
+	curl -s -m 30 -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer $FTOK" --data-binary "t$i" "$IN/flood/in" >>"$UF_TMP/term.codes" &
+	cps+=($!)
+done
+sleep 0.5
+kill -TERM "$DPID"
+sleep 0.3
+kill -CONT "$RP"
+wait "${cps[@]}"
+gone() { ! kill -0 "$DPID" 2>/dev/null; }
+wait_for 20 gone && pass sigterm-while-waiting-exits || fail sigterm-while-waiting-exits "unifaasd $DPID still runs"
+echo "info: answers to 100 requests at SIGTERM: $(sort "$UF_TMP/term.codes" | uniq -c | tr '\n' ' ')"
+[ "$(wc -l <"$UF_TMP/term.codes")" = 100 ] && pass sigterm-while-waiting-no-hang || fail sigterm-while-waiting-no-hang "$(wc -l <"$UF_TMP/term.codes") of 100 curl runs ended"
+sanitizer_clean && pass sigterm-while-waiting-sanitizer || fail sigterm-while-waiting-sanitizer "$(grep -E -m3 "AddressSanitizer|runtime error" "$PLAT_STATE/logs/unifaasd.log")"
