@@ -7,7 +7,7 @@
 POSTs a 16-byte event to PATH every INTERVAL_MS (default 10) for SECONDS
 over one kept-alive connection, and times each request from its sending to
 its answer (202: the event is in Redis).  Prints one line:
-  n= errors= p50_ms= p99_ms= max_ms=
+  n= errors= mean_ms= p50_ms= p90_ms= p99_ms= max_ms=
 errors counts answers other than 202 (the first printed on stderr)."""
 import http.client
 import sys
@@ -47,4 +47,6 @@ def pct(p):
     return lat[min(len(lat) - 1, int(p * len(lat)))] if lat else 0.0
 
 
-print("n=%d errors=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f" % (len(lat), errors, pct(0.5), pct(0.99), lat[-1] if lat else 0))
+mean = sum(lat) / len(lat) if lat else 0.0
+print("n=%d errors=%d mean_ms=%.2f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f"
+      % (len(lat), errors, mean, pct(0.5), pct(0.9), pct(0.99), lat[-1] if lat else 0))
