@@ -19,7 +19,11 @@
  * with the body: its form by Content-Type (CloudEvents structured, binary
  * when ce-* headers are present, JSON checked, anything else raw bytes),
  * one XADD (common/delivery.h uf_ingress_cmd: data, src = the route's
- * path, attrs = the CloudEvents attributes and content type as JSON).
+ * path, attrs = the CloudEvents attributes and content type as JSON),
+ * sent in its workflow's turn in the push window (pushwin.h): the event
+ * waits as a copy in the request, which holds one api_hold until the XADD
+ * is out; 429 when PW_WAIT_MAX of the workflow's pushes wait already.  The
+ * answer (202) comes only once Redis took the event.
  *
  * Invoke: the reply token is registered before the answer waits; the
  * message on uf:reply:<wf> (one PSUBSCRIBE uf:reply:* on the store's

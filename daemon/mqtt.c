@@ -17,7 +17,12 @@
  * acknowledged.  An XADD that fails drops the connection without
  * acknowledging it or anything after it; the broker sends them again on
  * the next connection (persistent session), so an event may be added
- * twice, never lost.  A message no route matches or whose payload is over
+ * twice, never lost.  Each XADD goes through the push window in its
+ * workflow's turns (pushwin.h): a PUBLISH that has no room is left
+ * unparsed at the head of the session's read buffer and reading stops
+ * (conn.held) until the turn comes, so unifaasd holds at most IN_MAX bytes
+ * of a workflow's messages it has not written, the rest stays with the
+ * broker (QoS 1 unacknowledged), and the session's order is kept.  A message no route matches or whose payload is over
  * MQTT_PAYLOAD_MAX is acknowledged and dropped with a log line.  A stopped
  * workflow's session is disconnected: the broker keeps its messages (up to
  * its max_queued_messages) until `resume` connects it again; so is the
