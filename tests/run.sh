@@ -97,6 +97,7 @@ estimate() {
 	unit) echo 62 ;; # with its build
 	slack | slack@asan) echo 60 ;; # 167 there, most of it one wait_for stretched by load (tests/lib.sh caps that now)
 	mqtt*) echo 57 ;;
+	ingress_fair*) echo 20 ;;
 	platform | platform@asan) echo 53 ;;
 	ingress | ingress@asan) echo 51 ;;
 	co2_log* | fairness* | rules*) echo 38 ;; # fairness: 2 platforms, drains of 5 s (default unit_drain_ms)

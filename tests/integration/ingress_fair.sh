@@ -124,19 +124,21 @@ fi
 M=3000
 seq -f 'm%g' $M >"$UF_TMP/mqtt.msgs"
 monitor_start "$UF_TMP/mon.mqtt"
+t0=$(date +%s%N)
 kill -STOP "$RP"
 # the broker takes the whole burst (QoS 1 between it and the device) and
 # sends unifaasd up to max_inflight_messages of it at once
-timeout 20 mosquitto_pub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u devflood -P "$(pass_of flood)" -q 1 -t flood/x -l <"$UF_TMP/mqtt.msgs" 2>"$UF_TMP/pub.err"
+timeout 20 mosquitto_pub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u devflood -P "$(pass_of flood)" -q 1 -M 1000 -t flood/x -l <"$UF_TMP/mqtt.msgs" 2>"$UF_TMP/pub.err"
 pubrc=$?
 sleep 0.3
 timeout 5 mosquitto_pub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u devcalm -P "$(pass_of calm)" -q 1 -t calm/x -m calm-mqtt 2>>"$UF_TMP/pub.err"
 sleep 0.3
 kill -CONT "$RP"
+t1=$(date +%s%N)
 monitor_stop "$UF_TMP/mon.mqtt"
 a=$(ahead "$UF_TMP/mon.mqtt")
 total=$(grep -c '"XADD" "uf:q:flood:in"' "$UF_TMP/mon.mqtt")
-echo "info: MQTT flood of $M messages (publisher status $pubrc): $total flood XADDs seen, $a of them before calm's message"
+echo "info: MQTT flood of $M messages (publisher status $pubrc, Redis stopped $(((t1 - t0) / 1000000)) ms): $total flood XADDs seen, $a of them before calm's message"
 if [ "$pubrc" != 0 ] || [ "$a" = none ]; then
 	fail mqtt-other-ahead "not judged: publisher $pubrc ($(head -c 200 "$UF_TMP/pub.err")), ahead $a"
 else
