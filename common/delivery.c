@@ -109,6 +109,22 @@ int uf_defer_exhausted(char *buf, size_t cap, uint32_t deferrals, const char *re
 	return 1;
 }
 
+const char *uf_drain_reason(char *buf, size_t cap, int cause, uint32_t drain_ms)
+{
+	static const char *const why[UF_DRAIN_NCAUSES] = {
+	    [UF_DRAIN_ASKED] = "unifaasd asked it to end",
+	    [UF_DRAIN_LIFETIME] = "lifetime_s reached",
+	    [UF_DRAIN_RECLAIM] = "its slot taken back for another workflow",
+	};
+	char ms[24] = "";
+	if (drain_ms)
+		snprintf(ms, sizeof(ms), "%" PRIu32 " ms ", drain_ms);
+	snprintf(buf, cap,
+	         "drain deadline: its unit was drained (%s) and was still handling it %slater (unit_drain_ms)",
+	         why[cause >= 0 && cause < UF_DRAIN_NCAUSES ? cause : UF_DRAIN_ASKED], ms);
+	return buf;
+}
+
 uint32_t uf_retry_delay_ms(uint32_t base_ms, uint32_t attempt)
 {
 	uint64_t ms = base_ms;

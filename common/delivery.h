@@ -32,7 +32,9 @@
  *   permanent (uf_fail_permanent: retrying cannot help): counted, and
  *   dead-lettered at once whatever the step's retries;
  *   not counted (handed back unhandled, or its unit was stopped by the
- *   daemon): re-queued at once with its attempt unchanged.
+ *   daemon): re-queued at once with its attempt unchanged; but the event a
+ *   drained unit still had in hand at the drain's deadline (launch.h) is
+ *   counted, with the reason uf_drain_reason.
  * Every settled entry is acknowledged (XACK) in the same transaction (or
  * script: the daemon's settles only what its XACK acknowledged), and
  * the step's counters are raised there too: <consumer> by the events it
@@ -229,6 +231,15 @@ enum { UF_SETTLE_HANDBACK = 0, UF_SETTLE_FAILED = 1, UF_SETTLE_DEFERRED = 2, UF_
  * fails: then its reason "deferred N times: <reason>" into buf (cap
  * bytes) and 1; else 0. */
 int uf_defer_exhausted(char *buf, size_t cap, uint32_t deferrals, const char *reason);
+
+/* Why a unit was drained (launch.h: SIGUSR1's value). */
+enum uf_drain_cause { UF_DRAIN_ASKED = 0, UF_DRAIN_LIFETIME, UF_DRAIN_RECLAIM, UF_DRAIN_NCAUSES };
+/* The reason of the event a drained unit still had in hand at the drain's
+ * deadline (cause: SIGUSR1's value, out of range = UF_DRAIN_ASKED;
+ * drain_ms: unit_drain_ms, 0 = not known) into buf: "drain deadline: its
+ * unit was drained (lifetime_s reached) and was still handling it 5000 ms
+ * later (unit_drain_ms)".  Returns buf. */
+const char *uf_drain_reason(char *buf, size_t cap, int cause, uint32_t drain_ms);
 
 /* The retry delay of a failure that makes `attempt` failed deliveries
  * (1 for the first): base_ms * 2^(attempt-1), at most UF_DEFER_MAX_MS. */

@@ -18,6 +18,8 @@
 #ifndef UF_LAUNCH_H
 #define UF_LAUNCH_H
 
+#include <signal.h>
+
 #define UF_FN_VARS_MAX   255                  /* a manifest's env and secrets together */
 #define UF_ENV_MAX       (UF_FN_VARS_MAX + 2) /* and NET_IP, NET_GW for net: true units */
 #define UF_ENV_NAME_MAX  128                  /* bytes of a variable name */
@@ -32,5 +34,23 @@
 #define UF_STACK_DEFAULT (256u << 10) /* the guest's stack when nothing else is asked */
 #define UF_LAUNCH_MAGIC  "UFLAUNCH1\n"
 #define UF_LAUNCH_MAX    (2u << 20)
+
+/*
+ * Draining a unit (daemon/units.c unit_drain; tender/hvt_main.c):
+ *  1. SIGUSR1, its value (sigqueue) the cause (enum uf_drain_cause): end at
+ *     the next pop, once the batch in hand is committed (a tender holding
+ *     no batch ends at once);
+ *  2. UF_DRAIN_DEADLINE_SIGNAL unit_drain_ms later, its value unit_drain_ms,
+ *     to a tender still there: end now, as an event over its time limit
+ *     (UF_END_TIMEOUT): the event in hand counts as a failed delivery, with
+ *     the reason uf_drain_reason (delivery.h), the rest of the batch is
+ *     handed back uncounted;
+ *  3. SIGKILL UF_DRAIN_SETTLE_MS after that, to a tender still there (stuck
+ *     in a host call): unifaasd counts everything it held as failed.
+ * So an event that always outlasts its unit's drain is retried and then
+ * dead-lettered, and the other events of its batch are not charged.
+ */
+#define UF_DRAIN_DEADLINE_SIGNAL SIGUSR2
+#define UF_DRAIN_SETTLE_MS       1000
 
 #endif

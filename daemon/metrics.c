@@ -72,7 +72,8 @@ static const struct family families[METRIC_COUNT] = {
                       "counter",
                       "Units unifaasd stopped at a limit, by workflow, step and limit (idle: held no event and did "
                       "not pop for idle_ms; lifetime; reclaim: slot taken back for another workflow; "
-                      "drain_timeout: not gone unit_drain_ms after a drain, killed).",
+                      "drain_timeout: still busy unit_drain_ms after a drain, told to end now, its event in hand "
+                      "counted as failed).",
                       {"workflow", "step", "limit"}},
 };
 

@@ -65,7 +65,8 @@ struct unit {
 	uint64_t held_since;   /* when it took the oldest of them (daemon clock, from that check) */
 	uint64_t hung_at;      /* then past its budget: killed, also if Redis stops answering */
 	char stop_why[256];    /* why the daemon stops it, naming the limit ("" while it runs) */
-	int drain_killed;      /* drained, and killed when still there after unit_drain_ms */
+	int drain_stage;       /* 1: drained (SIGUSR1); 2: told to end now at unit_drain_ms (launch.h) */
+	int drain_killed;      /* ... and killed when still there UF_DRAIN_SETTLE_MS later */
 	char reclaim_for[80];  /* taken back for this workflow (a name, UF_NAME_BUF): poked when gone */
 };
 
@@ -121,10 +122,10 @@ struct workflow {
 	uint64_t reserve_ms;  /* units are being taken back for it since (slots.c), 0 none */
 	uint64_t reserve_mem; /* the memory it waits for */
 	/* storage (quota.c) */
-	uint64_t stored_bytes;   /* its keys' bytes at the last measurement */
-	uint64_t stored_ms;      /* when (epoch ms); 0: not measured yet */
-	int over_quota;          /* stored_bytes > quota_of(): takes no events, its units paused */
-	uint64_t redis_refusals; /* its writes Redis refused, being full (maxmemory) */
+	uint64_t stored_bytes;         /* its keys' bytes at the last measurement */
+	uint64_t stored_ms;            /* when (epoch ms); 0: not measured yet */
+	int over_quota;                /* stored_bytes > quota_of(): takes no events, its units paused */
+	uint64_t redis_refusals;       /* its writes Redis refused, being full (maxmemory) */
 	uint64_t refusal_logged_ms[8]; /* last logged, by operation (quota.c's REFUSAL_OPS) */
 };
 

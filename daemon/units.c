@@ -23,7 +23,9 @@
  * A unit stopped at a limit (unit_drain: idle, lifetime, slot taken back)
  * carries why in stop_why, which its end reason, the log, ps and describe
  * (the step's `stops`) repeat; a drain asks the tender (SIGUSR1) to end at
- * its next pop and kills it after unit_drain_ms.
+ * its next pop, after unit_drain_ms tells it to end now, counting the
+ * event in hand as failed (UF_DRAIN_DEADLINE_SIGNAL), and kills it
+ * UF_DRAIN_SETTLE_MS later (launch.h), counting all it held.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -387,10 +389,11 @@ static void finish(struct unit *u)
 		inspect_note_end(s, reason);
 	if (u->stop_why[0])
 		note_stop(s, reason);
-	/* an event held through a whole lifetime and the drain after it (timeout_ms: 0
-	 * and a handler that never returns) counts as a failed delivery: retried,
-	 * then dead-lettered, rather than holding a slot in unit after unit */
-	u->failed = !(clean || by_us) || (u->stop_reason == STOP_LIFETIME && u->drain_killed);
+	/* a drained unit that did not end even when told to at its deadline
+	 * (launch.h: stuck in a host call) has everything it held counted as
+	 * failed, so no event can hold a slot in unit after unit; one that did
+	 * end then settled its batch itself, counting only the event in hand */
+	u->failed = !(clean || by_us) || u->drain_killed;
 	/* its commit refused by a full Redis (delivery.h): not the function's
 	 * fault, its events are re-queued uncounted */
 	u->redis_full = u->failed && strstr(u->last_line, UF_REASON_REDIS_FULL) != NULL;
@@ -920,27 +923,52 @@ int unit_start(struct daemon *d, struct step *s, char *err, size_t errlen)
 
 /* ---- stopping and reaping ---- */
 
+static void kill_cb(uv_timer_t *t);
+
+/* A drained unit still there at its deadline (launch.h): told to end now,
+ * counting the event in hand; UF_DRAIN_SETTLE_MS later, killed (0: kill
+ * it now). */
+static int drain_deadline(struct unit *u)
+{
+	uint32_t ms = u->step->wf->d->cfg.unit_drain_ms;
+	size_t n = strlen(u->stop_why);
+	const char *labels[] = {u->step->wf->m->name, u->step->fn->name, "drain_timeout"};
+	if (u->drain_stage == 2) {
+		snprintf(u->stop_why + n, sizeof(u->stop_why) - n, "; killed %u ms later", UF_DRAIN_SETTLE_MS);
+		u->drain_killed = 1;
+		dlog("warn", "what=unit-stop unit=%s workflow=%s step=%s action=kill reason=\"%s\"", u->id,
+		     u->step->wf->m->name, u->step->fn->name, u->stop_why);
+		return 0;
+	}
+	snprintf(u->stop_why + n, sizeof(u->stop_why) - n, "; still busy after %u ms (unit_drain_ms)", ms);
+	u->drain_stage = 2;
+	metric_add(M_UNIT_STOPS, labels, 1);
+	dlog("warn", "what=unit-stop unit=%s workflow=%s step=%s action=end-now reason=\"%s\"", u->id,
+	     u->step->wf->m->name, u->step->fn->name, u->stop_why);
+	if (sigqueue(u->pid, UF_DRAIN_DEADLINE_SIGNAL, (union sigval){.sival_int = (int)ms}) < 0)
+		return 0;
+	uv_timer_start(&u->kill_timer, kill_cb, UF_DRAIN_SETTLE_MS, 0);
+	return 1;
+}
+
 static void kill_cb(uv_timer_t *t)
 {
 	struct unit *u = t->data;
 	if (u->exited)
 		return;
-	if (u->stop_why[0]) {
-		size_t n = strlen(u->stop_why);
-		snprintf(u->stop_why + n, sizeof(u->stop_why) - n, "; killed after %u ms (unit_drain_ms)",
-		         u->step->wf->d->cfg.unit_drain_ms);
-		u->drain_killed = 1;
-		const char *labels[] = {u->step->wf->m->name, u->step->fn->name, "drain_timeout"};
-		metric_add(M_UNIT_STOPS, labels, 1);
-		dlog("warn", "what=unit-stop unit=%s workflow=%s step=%s action=kill reason=%s", u->id,
-		     u->step->wf->m->name, u->step->fn->name, u->stop_why);
-	}
+	if (u->drain_stage && drain_deadline(u))
+		return;
 	kill(-u->pid, SIGKILL);
 }
 
 static const char *stop_name(int why)
 {
 	return why == STOP_IDLE ? "idle" : why == STOP_LIFETIME ? "lifetime" : "reclaim";
+}
+
+static int drain_cause(int why)
+{
+	return why == STOP_LIFETIME ? UF_DRAIN_LIFETIME : why == STOP_RECLAIM ? UF_DRAIN_RECLAIM : UF_DRAIN_ASKED;
 }
 
 void unit_drain(struct unit *u, int why, const char *msg)
@@ -960,7 +988,9 @@ void unit_drain(struct unit *u, int why, const char *msg)
 	}
 	u->stop_reason = why;
 	u->state = UNIT_STOPPING;
-	kill(u->pid, SIGUSR1); /* the tender, not its teardown sibling: commit, then end (hvt_main.c) */
+	u->drain_stage = 1;
+	/* the tender, not its teardown sibling: commit, then end (launch.h, hvt_main.c) */
+	sigqueue(u->pid, SIGUSR1, (union sigval){.sival_int = drain_cause(why)});
 	uv_timer_start(&u->kill_timer, kill_cb, d->cfg.unit_drain_ms, 0);
 }
 

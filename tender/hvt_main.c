@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "delivery.h"
 #include "hvt.h"
 #include "launch.h"
 #include "secret.h"
@@ -200,19 +201,48 @@ static void on_tick(int sig)
 		the_hvt->run->immediate_exit = 1;
 }
 
-/* SIGUSR1 from unifaasd: drain.  A unit that holds no events (none popped
- * and not committed: waiting in a pop, booting, or a guest that never
- * pops) ends at once, with nothing to lose; one that holds a batch ends
- * at its next pop, which commits the batch first (hvt_dataplane.c); one
- * already ending finishes settling (the_hvt is NULL from disarm_timer). */
+/* SIGUSR1 from unifaasd: drain (launch.h).  A unit that holds no events
+ * (none popped and not committed: waiting in a pop, booting, or a guest
+ * that never pops) ends at once, with nothing to lose; one that holds a
+ * batch ends at its next pop, which commits the batch first
+ * (hvt_dataplane.c); one already ending finishes settling (the_hvt is
+ * NULL from disarm_timer).  The signal's value is the drain's cause. */
 volatile sig_atomic_t hvt_drain_asked;
+static volatile sig_atomic_t drain_cause, drain_deadline, drain_ms;
 
-static void on_drain(int sig)
+static void on_drain(int sig, siginfo_t *si, void *uc)
 {
 	(void)sig;
+	(void)uc;
+	if (si && si->si_code == SI_QUEUE)
+		drain_cause = si->si_value.sival_int;
 	hvt_drain_asked = 1;
 	if (the_hvt && !the_hvt->ended && the_hvt->inflight == 0)
 		_exit(UF_END_EXIT);
+}
+
+/* UF_DRAIN_DEADLINE_SIGNAL: the drain's time (unit_drain_ms, the value) ran
+ * out with the batch still in hand: the vCPU stops at once (run_vcpu ends
+ * the unit, end_at_drain_deadline). */
+static void on_drain_deadline(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	if (si && si->si_code == SI_QUEUE && si->si_value.sival_int > 0)
+		drain_ms = si->si_value.sival_int;
+	drain_deadline = 1;
+	if (the_hvt && the_hvt->run)
+		the_hvt->run->immediate_exit = 1;
+}
+
+/* Ended as an event over its time limit: hvt_dataplane_settle counts the
+ * event in hand as failed, with the drain's reason, and hands back the
+ * rest of the batch uncounted (launch.h). */
+static void end_at_drain_deadline(struct hvt *h)
+{
+	char why[256];
+	hvt_end(h, UF_END_TIMEOUT, "%s",
+	        uf_drain_reason(why, sizeof(why), hvt_drain_asked ? drain_cause : UF_DRAIN_ASKED, (uint32_t)drain_ms));
 }
 
 static int arm_timer(struct hvt *h, timer_t *t)
@@ -279,6 +309,10 @@ static void run_vcpu(struct hvt *h)
 		int r = hvt_kvm_run(h);
 		if (tick_pending)
 			check_progress(h);
+		if (drain_deadline) {
+			end_at_drain_deadline(h);
+			break;
+		}
 		if (r < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -701,9 +735,11 @@ int hvt_main(int argc, char **argv)
 	h.mem_size = h.opt.mem_size;
 	h.t_start_ns = t0;
 	signal(SIGPIPE, SIG_IGN);
-	struct sigaction drain = {.sa_handler = on_drain, .sa_flags = SA_RESTART};
+	struct sigaction drain = {.sa_sigaction = on_drain, .sa_flags = SA_RESTART | SA_SIGINFO};
 	sigemptyset(&drain.sa_mask);
 	sigaction(SIGUSR1, &drain, NULL);
+	drain.sa_sigaction = on_drain_deadline;
+	sigaction(UF_DRAIN_DEADLINE_SIGNAL, &drain, NULL);
 	the_hvt = &h;
 
 	if (ro.socket) {

@@ -125,9 +125,9 @@ wait_for 20 not_deployed napper
 
 # 3. timeout_ms: 0 and a handler that sleeps for ever: the units hold their
 #    events, which no time limit ends.  Slots beyond the share are taken
-#    back; each unit ends at its lifetime (drained, then killed after
-#    unit_drain_ms), and its event counts as a failed delivery: dead-lettered
-#    after `retries`, not held in unit after unit.
+#    back; each unit ends at its lifetime (drained, then told to end now
+#    after unit_drain_ms), and its event counts as a failed delivery:
+#    dead-lettered after `retries`, not held in unit after unit.
 m=$(manifest sleepy <<EOF
 name: sleepy
 functions:
@@ -147,7 +147,7 @@ eval_round 300 timeout-0-beside-eval-handled
 wait_for 60 xlen_is uf:dlq:sleepy:in 4 && pass timeout-0-dead-lettered || fail timeout-0-dead-lettered "dead letters $(R XLEN uf:dlq:sleepy:in); $(U ps)"
 log_has 'what=unit-stop unit=sleepy\.s\.[0-9]+ .*limit=lifetime .*lifetime 3 s reached \(lifetime_s\)' &&
 	pass lifetime-log || fail lifetime-log "$(daemon_log | grep -E 'unit-stop.*sleepy' | tail -3)"
-R XRANGE uf:dlq:sleepy:in - + | grep -q 'lifetime 3 s reached (lifetime_s); killed after 5000 ms (unit_drain_ms)' &&
+R XRANGE uf:dlq:sleepy:in - + | grep -qxF 'drain deadline: its unit was drained (lifetime_s reached) and was still handling it 5000 ms later (unit_drain_ms)' &&
 	pass lifetime-dead-letter-reason || fail lifetime-dead-letter-reason "$(R XRANGE uf:dlq:sleepy:in - + COUNT 1 | tr '\n' ' ')"
 wait_for 20 no_units sleepy && pass sleepy-gone || fail sleepy-gone "$(U ps)"
 metric() { curl -s -H "Authorization: Bearer $(cat "$PLAT_STATE/api.token")" "http://127.0.0.1:$PLAT_API_PORT/metrics" | grep -E "^$1 " | awk '{print $2}'; }
@@ -156,6 +156,67 @@ m2=$(metric 'unifaas_unit_stops_total\{workflow="sleepy",step="s",limit="drain_t
 [ "${m1:-0}" -ge 2 ] && [ "${m2:-0}" -ge 2 ] && pass stops-counted ||
 	fail stops-counted "lifetime ${m1:-none}, drain_timeout ${m2:-none}: $(curl -s -H "Authorization: Bearer $(cat "$PLAT_STATE/api.token")" "http://127.0.0.1:$PLAT_API_PORT/metrics" | grep unit_stops)"
 U undeploy sleepy --purge >/dev/null 2>&1
+
+# 3b. Only the event in hand at the drain's deadline is charged: a batch
+#     of 8 with "hang" fourth, retries 0, lifetime 2 s.  The tender, told
+#     to end at unit_drain_ms, counts the hanging event as failed (dead-
+#     lettered, the reason naming the drain) and hands back the other 7 -
+#     the 3 it had handled but not committed and the 4 it had not reached -
+#     uncounted: the next unit handles them.
+m=$(manifest batchy <<EOF
+name: batchy
+functions:
+  s:
+    image: $fn
+    listen: in
+    timeout_ms: 0
+    retries: 0
+    batch: 8
+    scale: { max_units: 1, idle_ms: 60000, lifetime_s: 2 }
+EOF
+)
+U deploy "$m" >/dev/null || fail deploy-batchy "$(U deploy "$m" 2>&1)"
+printf '%s\n' x x x hang x x x x | U push batchy in >/dev/null
+if wait_for 40 xlen_is uf:dlq:batchy:in 1 && wait_for 20 kv_is batchy count 7; then
+	sleep 1
+	dl=$(R XRANGE uf:dlq:batchy:in - + | awk 'p=="data"{d=$0} p=="reason"{r=$0} {p=$0} END {print d ": " r}')
+	failed=$(R HGET uf:stat:batchy:s failed)
+	[ "$dl" = "hang: drain deadline: its unit was drained (lifetime_s reached) and was still handling it 5000 ms later (unit_drain_ms)" ] &&
+		xlen_is uf:dlq:batchy:in 1 && kv_is batchy count 7 && [ "$failed" = 1 ] && pass drain-deadline-charges-event-in-hand-only ||
+		fail drain-deadline-charges-event-in-hand-only "dead letter '$dl', $(R XLEN uf:dlq:batchy:in) dead letters, count $(kv batchy count), failed $failed"
+else
+	fail drain-deadline-charges-event-in-hand-only "$(R XLEN uf:dlq:batchy:in) dead letters, count $(kv batchy count) (want 1 and 7)"
+fi
+log_has 'what=unit-stop unit=batchy\.s\.1 .*action=end-now reason="lifetime 2 s reached \(lifetime_s\); still busy after 5000 ms \(unit_drain_ms\)"' &&
+	pass drain-deadline-log || fail drain-deadline-log "$(daemon_log | grep 'batchy\.s\.1' | tail -3)"
+U undeploy batchy --purge >/dev/null 2>&1
+
+# 3c. A slot taken back from a unit whose event never ends: the event in
+#     hand at the drain's deadline counts (retries 0: dead-lettered, the
+#     reason naming the reclaim), rather than being handed back to cycle
+#     through unit after unit while slots are taken back.
+m=$(manifest slowpoke <<EOF
+name: slowpoke
+functions:
+  s:
+    image: $fn
+    listen: in
+    timeout_ms: 0
+    retries: 0
+    batch: 1
+    scale: { max_units: 4, events_per_unit: 1, idle_ms: 500 }
+EOF
+)
+U deploy "$m" >/dev/null || fail deploy-slowpoke "$(U deploy "$m" 2>&1)"
+for i in 1 2 3 4; do echo hang; done | U push slowpoke in >/dev/null
+wait_for 20 units_is slowpoke 4 || fail slowpoke-holds-slots "$(U ps)"
+eval_round 300 reclaim-drain-beside-eval-handled
+reclaimed() { R XRANGE uf:dlq:slowpoke:in - + | grep -cxF 'drain deadline: its unit was drained (its slot taken back for another workflow) and was still handling it 5000 ms later (unit_drain_ms)'; }
+reclaimed_2() { [ "$(reclaimed)" -ge 2 ]; }
+wait_for 30 reclaimed_2 && pass reclaim-drain-deadline-dead-lettered ||
+	fail reclaim-drain-deadline-dead-lettered "$(reclaimed) dead letters naming the reclaim; $(R XRANGE uf:dlq:slowpoke:in - + COUNT 1 | tr '\n' ' ')"
+U undeploy slowpoke --purge >/dev/null 2>&1
+wait_for 20 not_deployed slowpoke
 
 # 4. a unit that pops is drained at its lifetime: it ends cleanly (status
 #    0, not killed) and min_units replaces it; no event is lost or repeated

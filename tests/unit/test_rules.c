@@ -363,6 +363,23 @@ static void settle_permanent(void **state)
 	uf_cmd_release(&c);
 }
 
+/* The reason of the event a drained unit held at its deadline: the cause
+ * and unit_drain_ms when known; an unknown cause is "asked to end". */
+static void drain_reason(void **state)
+{
+	(void)state;
+	char b[256];
+	assert_string_equal(uf_drain_reason(b, sizeof(b), UF_DRAIN_LIFETIME, 5000),
+	                    "drain deadline: its unit was drained (lifetime_s reached) and was still handling it "
+	                    "5000 ms later (unit_drain_ms)");
+	assert_string_equal(uf_drain_reason(b, sizeof(b), UF_DRAIN_RECLAIM, 0),
+	                    "drain deadline: its unit was drained (its slot taken back for another workflow) and was "
+	                    "still handling it later (unit_drain_ms)");
+	assert_non_null(strstr(uf_drain_reason(b, sizeof(b), 99, 1), "(unifaasd asked it to end)"));
+	assert_non_null(strstr(uf_drain_reason(b, sizeof(b), -1, 1), "(unifaasd asked it to end)"));
+	assert_int_equal(strlen(uf_drain_reason(b, 20, UF_DRAIN_LIFETIME, 1)), 19);
+}
+
 /* retry_delay_ms: a counted failure waits base * 2^(attempt-1), capped; a
  * dead letter and a hand-back never wait. */
 static void settle_retry_delay(void **state)
@@ -740,6 +757,7 @@ int main(void)
 	    cmocka_unit_test(settle_eval_commands),
 	    cmocka_unit_test(settle_deferred),
 	    cmocka_unit_test(settle_permanent),
+	    cmocka_unit_test(drain_reason),
 	    cmocka_unit_test(settle_retry_delay),
 	    cmocka_unit_test(delay_member_encoding),
 	    cmocka_unit_test(event_time_is_epoch_ms),
