@@ -490,6 +490,10 @@ int cmd_describe(int argc, char **argv)
 	       jstr(root, "reason") ? jstr(root, "reason") : "");
 	printf("units:     %lld running (max %lld)\n", num(root, "units"), num(root, "max_units"));
 	printf("queues:    %s\n", queues);
+	json_t *sh = json_object_get(root, "share");
+	if (sh)
+		printf("share:     %lld of %lld (guaranteed %lld units, %.1f MiB of the node)\n", num(sh, "weight"),
+		       num(sh, "of"), num(sh, "units"), (double)num(sh, "memory") / (1 << 20));
 	describe_storage(json_object_get(root, "storage"));
 	if (json_is_number(json_object_get(root, "cpu_seconds")))
 		printf("cpu:       %.3f s used by its units (their cgroup; equal CPU weight per workflow)\n",

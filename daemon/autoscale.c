@@ -8,8 +8,9 @@
  *
  * The node's admission policy (autoscale.h: slot_fair_share) is here too:
  * pure arithmetic on figures daemon/slots.c gathers, so it is unit-tested
- * alone.  Invariant: the shares of n workflows add up to at most the
- * node's capacity, so every workflow can be given its share at once by
+ * alone.  Invariant: the shares of the running workflows (each
+ * cap * share / sum of shares, rounded down) add up to at most the node's
+ * capacity, so every workflow can be given its share at once by
  * taking borrowed units back.
  */
 #include <string.h>
@@ -30,10 +31,13 @@ static uint32_t static_threshold(const struct scale_input *in)
 
 const struct scale_policy scale_static_threshold = {"static-threshold", static_threshold};
 
-static struct slot_use equal_share(struct slot_use cap, uint32_t n)
+/* cap.memory * weight fits 64 bits: memory is at most a machine's RAM
+ * (< 2^48), weight at most UF_SHARE_MAX (admission.h) */
+static struct slot_use weighted_share(struct slot_use cap, uint32_t weight, uint32_t total)
 {
-	n = n ? n : 1;
-	return (struct slot_use){.units = cap.units / n, .memory = cap.memory / n};
+	weight = weight ? weight : 1;
+	total = total < weight ? weight : total;
+	return (struct slot_use){.units = cap.units * weight / total, .memory = cap.memory * weight / total};
 }
 
 static int fits(struct slot_use used, struct slot_use extra, uint64_t need, struct slot_use cap)
@@ -54,7 +58,7 @@ static enum slot_verdict fair_admit(const struct slot_input *in)
 	return in->used.units + in->reserved.units + 1 > in->cap.units ? SLOT_WAIT_UNITS : SLOT_WAIT_MEMORY;
 }
 
-const struct slot_policy slot_fair_share = {"fair-share", equal_share, fair_admit};
+const struct slot_policy slot_fair_share = {"fair-share", weighted_share, fair_admit};
 
 const struct scale_policy *scale_policy_find(const char *name)
 {

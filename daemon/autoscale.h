@@ -36,7 +36,8 @@ const struct scale_policy *scale_policy_find(const char *name);
  * workflow start one more unit on the node?  A unit takes one of the
  * node's max_units slots and its function's memory (plus the tender's
  * overhead) from the node's unit_memory_budget.  Every running workflow
- * is guaranteed an equal share of both (slot_share); a unit within its
+ * is guaranteed a share of both in proportion to its manifest's `share`
+ * (common/admission.h; equal by default); a unit within its
  * workflow's share starts whenever it fits in what is free, and when it
  * does not, units other workflows hold beyond their share are taken back
  * (SLOT_RECLAIM).  A unit beyond the share borrows: it starts only if it
@@ -67,13 +68,16 @@ enum slot_verdict {
 
 struct slot_policy {
 	const char *name;
-	/* the guaranteed share of one of n running workflows (n >= 1) */
-	struct slot_use (*share)(struct slot_use cap, uint32_t n);
+	/* the guaranteed share of a running workflow of weight `weight` (its
+	 * manifest's share) among running workflows whose weights add up to
+	 * `total` (common/admission.h); weight 0 counts as 1, total below
+	 * weight as weight */
+	struct slot_use (*share)(struct slot_use cap, uint32_t weight, uint32_t total);
 	enum slot_verdict (*admit)(const struct slot_input *in);
 };
 
-/* equal shares: cap / n of slots and of memory (rounded down; what is
- * left over is borrowed like any idle slot) */
+/* weighted shares: cap * weight / total of slots and of memory (rounded
+ * down; what is left over is borrowed like any idle slot) */
 extern const struct slot_policy slot_fair_share;
 
 #endif

@@ -809,6 +809,16 @@ static json_t *storage_json(const struct workflow *w)
 	                 "redis_refusals", (json_int_t)w->redis_refusals);
 }
 
+/* Its guaranteed part of the node (slots.c): weight, of the running
+ * workflows' total, and what that guarantees. */
+static json_t *share_json(const struct workflow *w)
+{
+	uint32_t weight, total;
+	struct slot_use s = slots_share(w->d, w, &weight, &total);
+	return json_pack("{s:i,s:i,s:I,s:I}", "weight", (int)weight, "of", (int)total, "units", (json_int_t)s.units,
+	                 "memory", (json_int_t)s.memory);
+}
+
 /* Made now (the workflow may be gone when Redis answers); the last dead
  * letters are added from the replies. */
 static enum MHD_Result r_describe(struct api *a, struct MHD_Connection *c, struct request *rq, struct workflow *w)
@@ -826,6 +836,7 @@ static enum MHD_Result r_describe(struct api *a, struct MHD_Connection *c, struc
 	uint64_t cpu_us;
 	if (cpu_groups_usage_us(w->d, w->m->name, &cpu_us) == 0) /* its units' CPU time (cpu_groups.c) */
 		json_object_set_new(x->doc, "cpu_seconds", json_real((double)cpu_us / 1e6));
+	json_object_set_new(x->doc, "share", share_json(w));
 	snprintf(x->wf, sizeof(x->wf), "%s", w->m->name);
 	x->count = RECENT_DEAD;
 	x->newest = 1;

@@ -36,6 +36,7 @@
 #include <cyaml/cyaml.h>
 #include <yaml.h>
 
+#include "admission.h"
 #include "egress.h"
 #include "launch.h"
 #include "manifest.h"
@@ -188,7 +189,8 @@ static const struct mf_key mf_ingress[] = {
 static const struct mf_key mf_top[] = {
     {.key = "name", .kind = MF_STR, .required = 1, .what = "a workflow name", .check = check_short_name},
     UINT_KEY("max_units", 16, 1, MF_UNITS_MAX),
-    {.key = "storage_quota", /* 0: the node's storage_quota (daemon/quota.c) */
+    UINT_KEY("share", UF_SHARE_DEFAULT, 1, UF_SHARE_MAX), /* common/admission.h */
+    {.key = "storage_quota",                              /* 0: the node's storage_quota (daemon/quota.c) */
      .kind = MF_SIZE,
      .min = MF_QUOTA_MIN,
      .max = MF_QUOTA_MAX,
@@ -276,6 +278,7 @@ static const cyaml_schema_value_t mf_http_entry = {
 static const cyaml_schema_field_t mf_manifest_fields[] = {
     CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_POINTER, struct uf_manifest, name, 1, UF_QUEUE_MAX),
     CYAML_FIELD_UINT("max_units", CYAML_FLAG_DEFAULT, struct uf_manifest, max_units),
+    CYAML_FIELD_UINT("share", CYAML_FLAG_DEFAULT, struct uf_manifest, share),
     CYAML_FIELD_UINT("storage_quota", CYAML_FLAG_DEFAULT, struct uf_manifest, storage_quota),
     CYAML_FIELD_UINT("unread_max_entries", CYAML_FLAG_DEFAULT, struct uf_manifest, unread_max_entries),
     CYAML_FIELD_UINT("unread_max_age_ms", CYAML_FLAG_DEFAULT, struct uf_manifest, unread_max_age_ms),

@@ -95,6 +95,7 @@ struct uf_ingress_http {
 struct uf_manifest {
 	char *name;                  /* workflow name */
 	uint32_t max_units;          /* workflow-wide unit limit; default 16 */
+	uint32_t share;              /* weight in the node's fair shares (common/admission.h); default 1 */
 	uint64_t storage_quota;      /* bytes its keys may hold (daemon/quota.c); 0: the node's storage_quota */
 	uint64_t unread_max_entries; /* a queue no step listens to keeps this many (retention.c); 0: the node's */
 	uint64_t unread_max_age_ms;  /* and entries this young; 0: the node's unread_max_age_ms */

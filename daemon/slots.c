@@ -3,13 +3,14 @@
  * unit slots (max_units) and unit memory (unit_memory_budget)?
  *
  * The figures are gathered here and the decision is the admission policy's
- * (autoscale.h, slot_fair_share: equal shares, borrowing, taking back).
+ * (autoscale.h, slot_fair_share: shares weighted by each workflow's
+ * manifest `share` (common/admission.h), borrowing, taking back).
  * Every unit counts from the moment its number is asked for until it is
  * gone: starting, running and stopping units all hold their slot and their
  * memory (its function's `memory` plus UNIT_OVERHEAD, the tender itself).
  *
  * Taking back: when a workflow within its share cannot start a unit, the
- * newest running units of the workflows most beyond their share are
+ * newest running units of the workflows most beyond their own share are
  * drained (unit_drain, STOP_RECLAIM) until what they free covers the
  * start, and the waiting workflow holds a reservation (reserve_ms,
  * reserve_mem) so that a borrower does not take the freed slot first.
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admission.h"
 #include "autoscale.h"
 #include "unifaasd.h"
 
@@ -64,12 +66,30 @@ static void fmt_bytes(uint64_t n, char *out, size_t cap)
 		snprintf(out, cap, "%llu KiB", (unsigned long long)(n >> 10));
 }
 
-static uint32_t running_workflows(const struct daemon *d)
+/* A workflow's weight in the shares (its manifest's share, admission.h). */
+static uint32_t weight(const struct workflow *w)
+{
+	return w->m->share ? w->m->share : UF_SHARE_DEFAULT;
+}
+
+/* The running workflows' weights added up (at least 1). */
+static uint32_t total_weight(const struct daemon *d)
 {
 	uint32_t n = 0;
 	for (const struct workflow *w = d->workflows; w; w = w->next)
-		n += w->state == WF_RUNNING;
+		n += w->state == WF_RUNNING ? weight(w) : 0;
 	return n ? n : 1;
+}
+
+static struct slot_use capacity(const struct daemon *d)
+{
+	return (struct slot_use){.units = d->cfg.max_units, .memory = d->unit_memory};
+}
+
+/* w's guaranteed share of the node */
+static struct slot_use share_of(const struct daemon *d, const struct workflow *w)
+{
+	return policy->share(capacity(d), weight(w), total_weight(d));
 }
 
 /* What w's units hold; only_running: leave out units already stopping
@@ -104,11 +124,6 @@ static int reserving(const struct daemon *d, const struct workflow *w, uint64_t 
 	return w->reserve_ms && now - w->reserve_ms < (uint64_t)d->cfg.unit_drain_ms + RESERVE_SLACK_MS;
 }
 
-static struct slot_use capacity(const struct daemon *d)
-{
-	return (struct slot_use){.units = d->cfg.max_units, .memory = d->unit_memory};
-}
-
 /* The newest running unit of w, or NULL. */
 static struct unit *newest(struct workflow *w)
 {
@@ -120,16 +135,16 @@ static struct unit *newest(struct workflow *w)
 	return best;
 }
 
-/* The workflow most beyond its share (in units when units are short, else
- * in memory) that still has a running unit beyond it, or NULL. */
-static struct workflow *victim(struct daemon *d, const struct workflow *for_wf, struct slot_use share, int short_units)
+/* The workflow most beyond its own share (in units when units are short,
+ * else in memory) that still has a running unit beyond it, or NULL. */
+static struct workflow *victim(struct daemon *d, const struct workflow *for_wf, int short_units)
 {
 	struct workflow *best = NULL;
 	uint64_t most = 0;
 	for (struct workflow *w = d->workflows; w; w = w->next) {
 		if (w == for_wf)
 			continue;
-		struct slot_use h = held_by(w, 1);
+		struct slot_use h = held_by(w, 1), share = share_of(d, w);
 		uint64_t over = short_units ? (h.units > share.units ? h.units - share.units : 0)
 		                            : (h.memory > share.memory ? h.memory - share.memory : 0);
 		if (over > most && newest(w)) {
@@ -141,16 +156,16 @@ static struct workflow *victim(struct daemon *d, const struct workflow *for_wf, 
 }
 
 /* Drain borrowed units until the start of `need` bytes fits; how many. */
-static int take_back(struct daemon *d, struct workflow *w, struct slot_use used, uint64_t need, struct slot_use share)
+static int take_back(struct daemon *d, struct workflow *w, struct slot_use used, uint64_t need)
 {
 	struct slot_use cap = capacity(d);
 	int n = 0;
 	while (used.units + 1 > cap.units || used.memory + need > cap.memory) {
-		struct workflow *v = victim(d, w, share, used.units + 1 > cap.units);
+		struct workflow *v = victim(d, w, used.units + 1 > cap.units);
 		struct unit *u = v ? newest(v) : NULL;
 		if (!u)
 			break;
-		struct slot_use h = held_by(v, 1);
+		struct slot_use h = held_by(v, 1), share = share_of(d, v);
 		char msg[256];
 		snprintf(msg, sizeof(msg),
 		         "slot taken back for workflow %s (%s held %llu units, %.0f MiB; its share is %llu units, %.0f "
@@ -171,7 +186,7 @@ int slots_admit(struct daemon *d, struct step *s, char *why, size_t cap)
 	struct workflow *w = s->wf;
 	uint64_t now = now_ms();
 	struct slot_input in = {.cap = capacity(d), .need = slots_unit_memory(s->fn)};
-	in.share = policy->share(in.cap, running_workflows(d));
+	in.share = share_of(d, w);
 	for (const struct workflow *x = d->workflows; x; x = x->next) {
 		struct slot_use h = held_by(x, 0);
 		add(&in.used, h);
@@ -211,7 +226,7 @@ int slots_admit(struct daemon *d, struct step *s, char *why, size_t cap)
 		snprintf(why, cap, "waiting for units taken back from workflows beyond their share");
 		return 0;
 	}
-	int n = take_back(d, w, in.used, in.need, in.share);
+	int n = take_back(d, w, in.used, in.need);
 	if (n) {
 		w->reserve_ms = now;
 		w->reserve_mem = in.need;
@@ -229,6 +244,13 @@ int slots_admit(struct daemon *d, struct step *s, char *why, size_t cap)
 		         used, total, need);
 	}
 	return 0;
+}
+
+struct slot_use slots_share(const struct daemon *d, const struct workflow *w, uint32_t *weight_out, uint32_t *total_out)
+{
+	*weight_out = weight(w);
+	*total_out = total_weight(d);
+	return share_of(d, w);
 }
 
 void slots_started(struct workflow *w)

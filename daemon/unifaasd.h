@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "autoscale.h"
 #include "config.h"
 #include "manifest.h"
 #include "uf_abi.h"
@@ -247,6 +248,9 @@ uint64_t slots_unit_memory(const struct uf_function *f); /* what one unit of f c
  * back from other workflows for it meanwhile) */
 int slots_admit(struct daemon *d, struct step *s, char *why, size_t cap);
 void slots_started(struct workflow *w); /* a unit of w was asked for */
+/* w's guaranteed share of the node's units and unit memory, its weight
+ * (manifest share) and the running workflows' weights added up */
+struct slot_use slots_share(const struct daemon *d, const struct workflow *w, uint32_t *weight, uint32_t *total);
 /* deploy: can the workflow's min_units ever fit?  0, or -1 with err */
 int slots_check_deploy(const struct daemon *d, const struct uf_manifest *m, char *err, size_t errlen);
 

@@ -26,6 +26,45 @@ eval_round() {
 		fail "$name" "fdc-count $(kv eval fdc-count) (want $((f0 + n))), door-log-count $(kv eval door-log-count) (want $((d0 + n))); $(U ps | tail -8 | tr '\n' ' ')"
 	fi
 }
+# deploy_wf NAME: deploys the manifest on stdin as workflow NAME (the test
+# deploy-NAME fails with the CLI's message when it is refused)
+deploy_wf() {
+	local m out
+	m=$(manifest "$1") && out=$(U deploy "$m" 2>&1) || fail "deploy-$1" "$out"
+}
+# refused_wf NAME TEST TEXT: the manifest on stdin is refused at deploy
+# with a message holding TEXT (test TEST)
+refused_wf() {
+	local m out
+	m=$(manifest "$1")
+	if out=$(U deploy "$m" 2>&1); then
+		fail "$2" "deployed: $out"
+	else
+		grep -qF -- "$3" <<<"$out" && pass "$2" || fail "$2" "$out"
+	fi
+}
+# gone_wf NAME: undeploys NAME with its data, and waits until it is gone
+gone_wf() {
+	U undeploy "$1" --purge >/dev/null 2>&1
+	wait_for 20 not_deployed "$1"
+}
+# never_pop NAME [SHARE]: deploys NAME (manifest share SHARE, default 1):
+# a function whose main() sleeps and never pops, max_units 32, one unit
+# wanted per event, with 50 events queued
+never_pop() {
+	deploy_wf "$1" <<EOF
+name: $1
+max_units: 32
+share: ${2:-1}
+functions:
+  s:
+    image: $slots_fn
+    listen: in
+    env: { MODE: sleep }
+    scale: { max_units: 32, events_per_unit: 1, idle_ms: 600000 }
+EOF
+	for i in $(seq 50); do echo x; done | U push "$1" in >/dev/null
+}
 # log_has ERE: the daemon's log has a line matching ERE
 log_has() { daemon_log | grep -Eq -- "$1"; }
 ps_has() { U ps | grep -Fq -- "$1"; }
@@ -40,19 +79,7 @@ U deploy "$UF_TOP/workflows/eval.yaml" >/dev/null 2>&1 || fail deploy-eval "$(U 
 # 1. The issue's case: a function whose main() sleeps and never pops,
 #    max_units 32, with work queued: it takes every slot of the node (2 of
 #    them borrowed); eval's work takes its share back.
-m=$(manifest sleeper <<EOF
-name: sleeper
-max_units: 32
-functions:
-  s:
-    image: $slots_fn
-    listen: in
-    env: { MODE: sleep }
-    scale: { max_units: 32, events_per_unit: 1, idle_ms: 600000 }
-EOF
-)
-U deploy "$m" >/dev/null || fail deploy-sleeper "$(U deploy "$m" 2>&1)"
-for i in $(seq 50); do echo x; done | U push sleeper in >/dev/null
+never_pop sleeper
 wait_for 20 units_is sleeper 4 && pass sleeper-borrows-idle-slots || fail sleeper-borrows-idle-slots "$(U ps)"
 eval_round 300 never-pop-beside-eval-handled
 if log_has 'what=unit-stop unit=sleeper\.s\.[0-9]+ .*limit=reclaim .*slot taken back for workflow eval'; then
@@ -66,13 +93,12 @@ grep -Eq '^  stopped: .* unit sleeper\.s\.[0-9]+ stopped: slot taken back for wo
 ps_has "sleeper/s: last stop: unit sleeper.s." && pass never-pop-ps-says-why || fail never-pop-ps-says-why "$(U ps)"
 # once eval is idle again (its units leave after idle_ms), the sleeper may borrow the slots again
 wait_for 30 units_is sleeper 4 && pass sleeper-borrows-again || fail sleeper-borrows-again "$(U ps)"
-U undeploy sleeper --purge >/dev/null 2>&1
-wait_for 20 not_deployed sleeper
+gone_wf sleeper
 
 # 1b. min_units: 4 of a function that pops (its units wait in a pop of
 #     idle_ms 600000): the units beyond its share are taken back for eval;
 #     one waiting in its pop ends at once when drained (status 0, not killed)
-m=$(manifest warm <<EOF
+deploy_wf warm <<EOF
 name: warm
 functions:
   s:
@@ -80,8 +106,6 @@ functions:
     listen: in
     scale: { min_units: 4, max_units: 4, idle_ms: 600000 }
 EOF
-)
-U deploy "$m" >/dev/null || fail deploy-warm "$(U deploy "$m" 2>&1)"
 wait_for 20 units_is warm 4 && pass min-units-take-the-node || fail min-units-take-the-node "$(U ps)"
 eval_round 300 min-units-beside-eval-handled
 if log_has 'what=unit-stop unit=warm\.s\.[0-9]+ .*limit=reclaim action=drain'; then
@@ -91,13 +115,27 @@ if log_has 'what=unit-stop unit=warm\.s\.[0-9]+ .*limit=reclaim action=drain'; t
 else
 	fail min-units-drained-cleanly "no reclaim: $(daemon_log | grep -E 'unit-stop|slot-reclaim' | tail -3)"
 fi
-U undeploy warm --purge >/dev/null 2>&1
-wait_for 20 not_deployed warm
+gone_wf warm
+
+# 1c. Weighted shares (manifest `share`): a workflow of share 3 beside
+#     eval (share 1) is guaranteed 3 of the 4 slots (4 x 3/4); it borrows
+#     the 4th while eval is idle, and eval's work takes back only that one,
+#     never one of the three (with equal shares it would take two).
+never_pop big 3
+wait_for 20 units_is big 4 && pass share-borrows-idle-slot || fail share-borrows-idle-slot "$(U ps)"
+U describe big | grep -Fq 'share:     3 of 4 (guaranteed 3 units, ' && pass share-describe ||
+	fail share-describe "$(U describe big | head -6)"
+eval_round 300 share-beside-eval-handled
+# every unit taken back from big was one beyond its 3
+taken=$(daemon_log | grep -E 'what=unit-stop unit=big\.s\.[0-9]+ .*limit=reclaim')
+[ -n "$taken" ] && ! grep -qv 'big held 4 units, [0-9.]* MiB; its share is 3 units' <<<"$taken" &&
+	pass share-only-borrowed-taken-back || fail share-only-borrowed-taken-back "${taken:-no unit taken back}"
+gone_wf big
 
 # 2. A unit that holds no event and never pops is stopped after idle_ms
 #    (+1 s; +2 s more to boot when it never popped), min_units or not;
 #    min_units starts it again, with back-off.
-m=$(manifest napper <<EOF
+deploy_wf napper <<EOF
 name: napper
 functions:
   s:
@@ -106,8 +144,6 @@ functions:
     env: { MODE: sleep }
     scale: { min_units: 1, max_units: 1, idle_ms: 500 }
 EOF
-)
-U deploy "$m" >/dev/null || fail deploy-napper "$(U deploy "$m" 2>&1)"
 if wait_for 15 log_has 'what=unit-stop unit=napper\.s\.1 .*limit=idle .*idle [0-9]+ ms without popping \(never popped; 2000 ms more to boot\), over idle_ms 500 \+ 1000 ms \(idle_ms\)'; then
 	pass idle-unit-stopped
 else
@@ -120,15 +156,14 @@ n=$(starts_of napper)
 [ "$n" -ge 3 ] && [ "$n" -le 6 ] && pass min-units-restarted-with-backoff || fail min-units-restarted-with-backoff "$n starts in about 15 s"
 U describe napper | grep -Eq '^  stopped: .* unit napper\.s\.[0-9]+ stopped: idle [0-9]+ ms without popping .*\(idle_ms\)' &&
 	pass idle-describe-says-why || fail idle-describe-says-why "$(U describe napper)"
-U undeploy napper --purge >/dev/null 2>&1
-wait_for 20 not_deployed napper
+gone_wf napper
 
 # 3. timeout_ms: 0 and a handler that sleeps for ever: the units hold their
 #    events, which no time limit ends.  Slots beyond the share are taken
 #    back; each unit ends at its lifetime (drained, then told to end now
 #    after unit_drain_ms), and its event counts as a failed delivery:
 #    dead-lettered after `retries`, not held in unit after unit.
-m=$(manifest sleepy <<EOF
+deploy_wf sleepy <<EOF
 name: sleepy
 functions:
   s:
@@ -139,8 +174,6 @@ functions:
     batch: 1
     scale: { max_units: 4, events_per_unit: 1, idle_ms: 500, lifetime_s: 3 }
 EOF
-)
-U deploy "$m" >/dev/null || fail deploy-sleepy "$(U deploy "$m" 2>&1)"
 for i in 1 2 3 4; do echo hang; done | U push sleepy in >/dev/null
 wait_for 20 units_is sleepy 4 && pass sleepy-holds-slots || fail sleepy-holds-slots "$(U ps)"
 eval_round 300 timeout-0-beside-eval-handled
@@ -155,7 +188,7 @@ m1=$(metric 'unifaas_unit_stops_total\{workflow="sleepy",step="s",limit="lifetim
 m2=$(metric 'unifaas_unit_stops_total\{workflow="sleepy",step="s",limit="drain_timeout"\}')
 [ "${m1:-0}" -ge 2 ] && [ "${m2:-0}" -ge 2 ] && pass stops-counted ||
 	fail stops-counted "lifetime ${m1:-none}, drain_timeout ${m2:-none}: $(curl -s -H "Authorization: Bearer $(cat "$PLAT_STATE/api.token")" "http://127.0.0.1:$PLAT_API_PORT/metrics" | grep unit_stops)"
-U undeploy sleepy --purge >/dev/null 2>&1
+gone_wf sleepy
 
 # 3b. Only the event in hand at the drain's deadline is charged: a batch
 #     of 8 with "hang" fourth, retries 0, lifetime 2 s.  The tender, told
@@ -163,7 +196,7 @@ U undeploy sleepy --purge >/dev/null 2>&1
 #     lettered, the reason naming the drain) and hands back the other 7 -
 #     the 3 it had handled but not committed and the 4 it had not reached -
 #     uncounted: the next unit handles them.
-m=$(manifest batchy <<EOF
+deploy_wf batchy <<EOF
 name: batchy
 functions:
   s:
@@ -174,8 +207,6 @@ functions:
     batch: 8
     scale: { max_units: 1, idle_ms: 60000, lifetime_s: 2 }
 EOF
-)
-U deploy "$m" >/dev/null || fail deploy-batchy "$(U deploy "$m" 2>&1)"
 printf '%s\n' x x x hang x x x x | U push batchy in >/dev/null
 if wait_for 40 xlen_is uf:dlq:batchy:in 1 && wait_for 20 kv_is batchy count 7; then
 	sleep 1
@@ -189,13 +220,13 @@ else
 fi
 log_has 'what=unit-stop unit=batchy\.s\.1 .*action=end-now reason="lifetime 2 s reached \(lifetime_s\); still busy after 5000 ms \(unit_drain_ms\)"' &&
 	pass drain-deadline-log || fail drain-deadline-log "$(daemon_log | grep 'batchy\.s\.1' | tail -3)"
-U undeploy batchy --purge >/dev/null 2>&1
+gone_wf batchy
 
 # 3c. A slot taken back from a unit whose event never ends: the event in
 #     hand at the drain's deadline counts (retries 0: dead-lettered, the
 #     reason naming the reclaim), rather than being handed back to cycle
 #     through unit after unit while slots are taken back.
-m=$(manifest slowpoke <<EOF
+deploy_wf slowpoke <<EOF
 name: slowpoke
 functions:
   s:
@@ -206,8 +237,6 @@ functions:
     batch: 1
     scale: { max_units: 4, events_per_unit: 1, idle_ms: 500 }
 EOF
-)
-U deploy "$m" >/dev/null || fail deploy-slowpoke "$(U deploy "$m" 2>&1)"
 for i in 1 2 3 4; do echo hang; done | U push slowpoke in >/dev/null
 wait_for 20 units_is slowpoke 4 || fail slowpoke-holds-slots "$(U ps)"
 eval_round 300 reclaim-drain-beside-eval-handled
@@ -215,12 +244,11 @@ reclaimed() { R XRANGE uf:dlq:slowpoke:in - + | grep -cxF 'drain deadline: its u
 reclaimed_2() { [ "$(reclaimed)" -ge 2 ]; }
 wait_for 30 reclaimed_2 && pass reclaim-drain-deadline-dead-lettered ||
 	fail reclaim-drain-deadline-dead-lettered "$(reclaimed) dead letters naming the reclaim; $(R XRANGE uf:dlq:slowpoke:in - + COUNT 1 | tr '\n' ' ')"
-U undeploy slowpoke --purge >/dev/null 2>&1
-wait_for 20 not_deployed slowpoke
+gone_wf slowpoke
 
 # 4. a unit that pops is drained at its lifetime: it ends cleanly (status
 #    0, not killed) and min_units replaces it; no event is lost or repeated
-m=$(manifest steady <<EOF
+deploy_wf steady <<EOF
 name: steady
 functions:
   s:
@@ -228,8 +256,6 @@ functions:
     listen: in
     scale: { min_units: 1, max_units: 1, idle_ms: 60000, lifetime_s: 2 }
 EOF
-)
-U deploy "$m" >/dev/null || fail deploy-steady "$(U deploy "$m" 2>&1)"
 for i in $(seq 10); do echo x; done | U push steady in >/dev/null
 wait_for 20 kv_is steady count 10 || fail steady-first-events "count $(kv steady count)"
 if wait_for 20 log_has 'what=unit-exit unit=steady\.s\.1 .*status=0 signal=0 by_daemon=1'; then
@@ -241,10 +267,10 @@ fi
 wait_for 20 log_has 'what=unit-start unit=steady\.s\.2 ' && pass lifetime-replaced || fail lifetime-replaced "$(U ps)"
 for i in $(seq 10); do echo x; done | U push steady in >/dev/null
 wait_for 20 kv_is steady count 20 && sleep 1 && kv_is steady count 20 && pass lifetime-no-event-lost || fail lifetime-no-event-lost "count $(kv steady count), want 20"
-U undeploy steady --purge >/dev/null 2>&1
+gone_wf steady
 
 # 5. a function's lifetime_s is bounded by the node's unit_lifetime_s
-m=$(manifest longlived <<EOF
+refused_wf longlived lifetime-over-node-refused "functions.s.scale.lifetime_s: 7200 s is more than the node's unit_lifetime_s (3600 s)" <<EOF
 name: longlived
 functions:
   s:
@@ -252,13 +278,6 @@ functions:
     listen: in
     scale: { lifetime_s: 7200 }
 EOF
-)
-if out=$(U deploy "$m" 2>&1); then
-	fail lifetime-over-node-refused "deployed: $out"
-else
-	grep -q "functions.s.scale.lifetime_s: 7200 s is more than the node's unit_lifetime_s (3600 s)" <<<"$out" &&
-		pass lifetime-over-node-refused || fail lifetime-over-node-refused "$out"
-fi
 plat_down
 
 # --- memory admission: a unit budget of 100 MiB ---------------------------
@@ -270,7 +289,7 @@ unit_memory_budget=104857600"
 plat_up || { fail up-memory "$(tail -5 "$UF_TMP/$UF_SUITE.up.log")"; exit 0; }
 pass up-memory
 U deploy "$UF_TOP/workflows/eval.yaml" >/dev/null 2>&1 || fail deploy-eval-memory "$(U deploy "$UF_TOP/workflows/eval.yaml" 2>&1)"
-m=$(manifest hog <<EOF
+deploy_wf hog <<EOF
 name: hog
 max_units: 32
 functions:
@@ -281,8 +300,6 @@ functions:
     env: { MODE: hog, HOG_MB: "24" }
     scale: { max_units: 32, events_per_unit: 1, idle_ms: 600000 }
 EOF
-)
-U deploy "$m" >/dev/null || fail deploy-hog "$(U deploy "$m" 2>&1)"
 for i in $(seq 20); do echo x; done | U push hog in >/dev/null
 wait_for 20 units_is hog 3 && pass hog-three-units || fail hog-three-units "$(U ps)"
 sleep 1
@@ -306,7 +323,7 @@ log_has 'what=unit-stop unit=hog\.h\.[0-9]+ .*limit=reclaim .*slot taken back fo
 	pass hog-memory-taken-back || fail hog-memory-taken-back "$(daemon_log | grep -E 'unit-stop|slot-reclaim' | tail -3)"
 
 # deploy refuses what can never fit: 4 units of 32 MiB at least
-m=$(manifest bighog <<EOF
+refused_wf bighog min-units-memory-refused "workflow bighog: function h: 4 unit(s) of memory 32 MiB (+1 MiB for the tender) need 132.0 MiB, more than the node's unit_memory_budget of 100.0 MiB" <<EOF
 name: bighog
 functions:
   h:
@@ -315,16 +332,9 @@ functions:
     memory: 32MiB
     scale: { min_units: 4, max_units: 4 }
 EOF
-)
-if out=$(U deploy "$m" 2>&1); then
-	fail min-units-memory-refused "deployed: $out"
-else
-	grep -q "workflow bighog: function h: 4 unit(s) of memory 32 MiB (+1 MiB for the tender) need 132.0 MiB, more than the node's unit_memory_budget of 100.0 MiB" <<<"$out" &&
-		pass min-units-memory-refused || fail min-units-memory-refused "$out"
-fi
 not_deployed bighog && pass min-units-memory-not-deployed || fail min-units-memory-not-deployed "$(U ls)"
 # two functions that fit alone and not together
-m=$(manifest twohogs <<EOF
+refused_wf twohogs min-units-sum-refused "workflow twohogs: the functions' min_units * memory (+1 MiB each for the tender) add up to 104.0 MiB (a 2 x 33 MiB, b 2 x 19 MiB), more than the node's unit_memory_budget of 100.0 MiB" <<EOF
 name: twohogs
 functions:
   a:
@@ -338,10 +348,3 @@ functions:
     memory: 18MiB
     scale: { min_units: 2, max_units: 2 }
 EOF
-)
-if out=$(U deploy "$m" 2>&1); then
-	fail min-units-sum-refused "deployed: $out"
-else
-	grep -q "workflow twohogs: the functions' min_units \* memory (+1 MiB each for the tender) add up to 104.0 MiB (a 2 x 33 MiB, b 2 x 19 MiB), more than the node's unit_memory_budget of 100.0 MiB" <<<"$out" &&
-		pass min-units-sum-refused || fail min-units-sum-refused "$out"
-fi

@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "admission.h"
 #include "autoscale.h"
 #include "logs.h"
 #include "rules.h"
@@ -117,7 +118,7 @@ static enum slot_verdict admit(uint64_t used_units, uint64_t used_mem, uint64_t 
 	struct slot_use cap = {.units = 4, .memory = 100 * MIB};
 	struct slot_input in = {.cap = cap,
 	                        .used = {used_units, used_mem},
-	                        .share = slot_fair_share.share(cap, nwf),
+	                        .share = slot_fair_share.share(cap, 1, nwf),
 	                        .mine = {mine_units, mine_mem},
 	                        .reserved = {res_units, res_mem},
 	                        .need = need};
@@ -128,10 +129,11 @@ static void fair_share(void **state)
 {
 	(void)state;
 	struct slot_use cap = {.units = 32, .memory = 4096 * MIB};
-	struct slot_use s = slot_fair_share.share(cap, 3);
+	struct slot_use s = slot_fair_share.share(cap, 1, 3);
 	assert_int_equal(s.units, 10); /* rounded down: the rest is borrowed like idle slots */
 	assert_int_equal(s.memory, 4096 * MIB / 3);
-	assert_int_equal(slot_fair_share.share(cap, 0).units, 32); /* no workflow running: as one */
+	assert_int_equal(slot_fair_share.share(cap, 1, 0).units, 32); /* no workflow running: as one */
+	assert_int_equal(slot_fair_share.share(cap, 0, 0).units, 32); /* weight 0 (an old manifest): 1 */
 	/* the case: 2 workflows on 4 slots, one holds all 4 */
 	assert_int_equal(admit(0, 0, 0, 0, 0, 0, 2, 9 * MIB), SLOT_START);
 	assert_int_equal(admit(4, 36 * MIB, 0, 0, 0, 0, 2, 9 * MIB), SLOT_RECLAIM);      /* within its share */
@@ -150,6 +152,40 @@ static void fair_share(void **state)
 	/* more memory per unit than a share: never within it, so it borrows */
 	assert_int_equal(admit(0, 0, 0, 0, 0, 0, 2, 60 * MIB), SLOT_START);
 	assert_int_equal(admit(1, 60 * MIB, 0, 0, 0, 0, 2, 60 * MIB), SLOT_WAIT_MEMORY);
+}
+
+/* weighted shares (manifest `share`, common/admission.h): cap * w / sum,
+ * rounded down, never more than the node together */
+static void weighted_share(void **state)
+{
+	(void)state;
+	struct slot_use cap = {.units = 4, .memory = 100 * MIB};
+	struct slot_use s = slot_fair_share.share(cap, 3, 4); /* share 3 beside share 1 */
+	assert_int_equal(s.units, 3);
+	assert_int_equal(s.memory, 75 * MIB);
+	assert_int_equal(slot_fair_share.share(cap, 1, 4).units, 1);
+	assert_int_equal(slot_fair_share.share(cap, UF_SHARE_MAX, UF_SHARE_MAX + 2).units, 3); /* 4*16/18 */
+	assert_int_equal(slot_fair_share.share(cap, 5, 2).units, 4); /* total below weight: as alone */
+	/* the guarantees of any mix of weights add up to at most the node */
+	for (uint32_t a = 1; a <= UF_SHARE_MAX; a++)
+		for (uint32_t b = 1; b <= UF_SHARE_MAX; b++)
+			for (uint32_t c = 1; c <= UF_SHARE_MAX; c += 5) {
+				uint32_t t = a + b + c;
+				struct slot_use x = slot_fair_share.share(cap, a, t),
+				                y = slot_fair_share.share(cap, b, t),
+				                z = slot_fair_share.share(cap, c, t);
+				assert_true(x.units + y.units + z.units <= cap.units);
+				assert_true(x.memory + y.memory + z.memory <= cap.memory);
+			}
+	/* within a share of 3 of 4 slots: a third unit starts by taking one back */
+	struct slot_input in = {.cap = cap,
+	                        .used = {4, 40 * MIB},
+	                        .share = slot_fair_share.share(cap, 3, 4),
+	                        .mine = {2, 20 * MIB},
+	                        .need = 10 * MIB};
+	assert_int_equal(slot_fair_share.admit(&in), SLOT_RECLAIM);
+	in.share = slot_fair_share.share(cap, 1, 2); /* equal shares: 2 each, the third borrows */
+	assert_int_equal(slot_fair_share.admit(&in), SLOT_WAIT_UNITS);
 }
 
 /* ---- logs ---- */
@@ -451,6 +487,7 @@ int main(void)
 	    cmocka_unit_test(dlog_records),
 	    cmocka_unit_test(static_threshold),
 	    cmocka_unit_test(fair_share),
+	    cmocka_unit_test(weighted_share),
 	    cmocka_unit_test(log_lines_and_offsets),
 	    cmocka_unit_test(log_rotation_keeps_two_files),
 	    cmocka_unit_test(log_start_tail_and_since),

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "launch.h"
+#include "admission.h"
 #include "manifest.h"
 
 static char err[8192];
@@ -115,7 +116,8 @@ static const char full_yaml[] = "# every key\n"
                                 "    publish: [\"lights/+/set\", \"alerts/#\"]\n"
                                 "  slack-alert:\n"
                                 "    image: /opt/uf/slack_alert.uf\n"
-                                "    listen: alerts\n";
+                                "    listen: alerts\n"
+                                "share: 3\n";
 
 static void test_full(void **state)
 {
@@ -125,6 +127,7 @@ static void test_full(void **state)
 	assert_string_equal(err, "");
 	assert_string_equal(m->name, "co2-monitor");
 	assert_int_equal(m->max_units, 12);
+	assert_int_equal(m->share, 3);
 	assert_int_equal(m->nfunctions, 2);
 
 	const struct uf_function *f = &m->functions[0];
@@ -180,6 +183,7 @@ static void test_defaults(void **state)
 	struct uf_manifest *m = parse(HEAD);
 	assert_non_null(m);
 	assert_int_equal(m->max_units, 16);
+	assert_int_equal(m->share, UF_SHARE_DEFAULT);
 	assert_int_equal(m->nmqtt, 0);
 	assert_int_equal(m->nhttp, 0);
 	const struct uf_function *f = &m->functions[0];
@@ -349,6 +353,10 @@ static void test_wrong_type_integer(void **state)
 	refused(HEAD "    timeout_ms: [1]\n", "eval.yaml:6: functions.fdc.timeout_ms: expected an integer, got a list");
 	refused(HEAD "    retries:\n", "eval.yaml:6: functions.fdc.retries: expected an integer, got nothing");
 	refused(HEAD "    batch: 1.5\n", "eval.yaml:6: functions.fdc.batch: expected an integer, got '1.5'");
+	refused("name: eval\nshare: 17\nfunctions:\n  fdc:\n    image: fdc.uf\n    listen: q\n",
+	        "eval.yaml:2: share: 17 is out of range (1..16)");
+	refused("name: eval\nshare: 0\nfunctions:\n  fdc:\n    image: fdc.uf\n    listen: q\n",
+	        "eval.yaml:2: share: 0 is out of range (1..16)");
 }
 
 static void test_wrong_type_structure(void **state)
