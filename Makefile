@@ -329,6 +329,11 @@ bench-hcexit: deps
 	$(MAKE) all
 	./bench/hcexit.sh $(BUILD)
 
+# what a unit's tender costs beside its guest's memory (issue 11 §4): bench/tender_rss.sh
+bench-tender-rss: deps
+	$(MAKE) all
+	./bench/tender_rss.sh $(BUILD)
+
 # the noisy-neighbour bench (issue 11 §5): a steady workflow alone and beside each flood: bench/isolation.sh
 bench-isolation: deps
 	$(MAKE) all
@@ -361,4 +366,4 @@ install: all
 clean:
 	rm -rf build build-asan build-aarch64
 
-.PHONY: all runtime deps run run-local test test-deps test-smoke test-svm test-arm64 bench bench-boot bench-platform bench-edges bench-stall bench-hcexit bench-emulated bench-isolation bench-ingress bench-usecase install clean
+.PHONY: all runtime deps run run-local test test-deps test-smoke test-svm test-arm64 bench bench-boot bench-platform bench-edges bench-stall bench-hcexit bench-emulated bench-isolation bench-tender-rss bench-ingress bench-usecase install clean

@@ -7,7 +7,8 @@
  * manifest `share` (common/admission.h), borrowing, taking back).
  * Every unit counts from the moment its number is asked for until it is
  * gone: starting, running and stopping units all hold their slot and their
- * memory (its function's `memory` plus UNIT_OVERHEAD, the tender itself).
+ * memory (its function's `memory` plus UF_TENDER_OVERHEAD, the tender
+ * itself: common/admission.h says how it was measured).
  *
  * Taking back: when a workflow within its share cannot start a unit, the
  * newest running units of the workflows most beyond their own share are
@@ -30,11 +31,6 @@
 #include "autoscale.h"
 #include "unifaasd.h"
 
-/* The tender's own memory beside the guest's: an idle uf-hvt measured
- * 0.4 MiB resident (VmRSS, guest memory untouched), plus KVM's structures
- * for its one vCPU and the guest's page tables in the kernel. */
-#define UNIT_OVERHEAD (1u << 20)
-
 /* A reservation outlives the drains it waits for by this much. */
 #define RESERVE_SLACK_MS 2000
 
@@ -42,7 +38,7 @@ static const struct slot_policy *policy = &slot_fair_share;
 
 uint64_t slots_unit_memory(const struct uf_function *f)
 {
-	return f->memory + UNIT_OVERHEAD;
+	return f->memory + UF_TENDER_OVERHEAD; /* measured: common/admission.h */
 }
 
 uint64_t slots_memory_budget(const struct uf_config *c)
@@ -272,10 +268,11 @@ int slots_check_deploy(const struct daemon *d, const struct uf_manifest *m, char
 			fmt_bytes((uint64_t)units * one, need, sizeof(need));
 			snprintf(
 			    err, errlen,
-			    "workflow %s: function %s: %u unit(s) of memory %llu MiB (+1 MiB for the tender) need %s, "
+			    "workflow %s: function %s: %u unit(s) of memory %llu MiB (+%u MiB for the tender) need %s, "
 			    "more than the node's unit_memory_budget of %s: lower memory or min_units, or raise "
 			    "unit_memory_budget in unifaasd.conf",
-			    m->name, f->name, units, (unsigned long long)(f->memory >> 20), need, total);
+			    m->name, f->name, units, (unsigned long long)(f->memory >> 20), UF_TENDER_OVERHEAD >> 20,
+			    need, total);
 			return -1;
 		}
 		sum += min;
@@ -293,10 +290,10 @@ int slots_check_deploy(const struct daemon *d, const struct uf_manifest *m, char
 		fmt_bytes(sum, need, sizeof(need));
 		snprintf(
 		    err, errlen,
-		    "workflow %s: the functions' min_units * memory (+1 MiB each for the tender) add up to %s (%s), "
+		    "workflow %s: the functions' min_units * memory (+%u MiB each for the tender) add up to %s (%s), "
 		    "more than the node's unit_memory_budget of %s: lower min_units or memory, or raise "
 		    "unit_memory_budget in unifaasd.conf",
-		    m->name, need, parts, total);
+		    m->name, UF_TENDER_OVERHEAD >> 20, need, parts, total);
 		return -1;
 	}
 	return 0;
