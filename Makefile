@@ -15,7 +15,8 @@
 #                   warm, beside Node-RED (installed by the benchmark from npm) and the paper (bench/usecase.sh)
 #   make test-svm   the tender's suites under a real KVM (kvm_amd) inside an emulated AMD SVM
 #                   machine (scripts/in-qemu.sh; needs scripts/install-deps.sh --emulation)
-#   make test-arm64 the emulated Cortex-A72 machine with EL2 (KVM, nVHE) the aarch64 port is tested in
+#   make test-arm64 the aarch64 tender's suites under KVM (nVHE) in an emulated Cortex-A72 with EL2
+#                   (scripts/in-qemu.sh arm64; make test-arm64-smoke: its smoke set)
 #   make test-smoke only make test's emulated smoke set (a few checks in each emulated machine)
 #   make install    PREFIX=/usr/local
 
@@ -67,12 +68,16 @@ HIREDIS = $(if $(findstring musl,$(TENDER_CC)),/usr/lib/$(MULTIARCH)/libhiredis.
 # page probes it instead of jumping over it into the heap (also in cli/build_run.c).
 GUEST_CFLAGS = -std=gnu11 -O2 $(WARN) -fno-pie -ffunction-sections -fdata-sections \
 	-fno-asynchronous-unwind-tables -fstack-clash-protection -Iinclude/unifaas
+# aarch64 GCC probes 64 KiB apart unless told the guard is 4 KiB (2^12)
+ifeq ($(ARCH),aarch64)
+GUEST_CFLAGS += --param=stack-clash-protection-guard-size=12
+endif
 
 include tender/sources.mk
 include common/sources.mk
 TENDER_SRCS = $(patsubst %,tender/%.c,$(TENDER_CORE) $(TENDER_KVM) $(if $(findstring musl,$(TENDER_CC)),$(TENDER_MUSL)))
 TENDER_ENTRY_OBJ = $(BUILD)/obj/tender/$(TENDER_ENTRY).o
-GUEST_SRCS  = guest/entry.S guest/boot.c guest/syscall.c guest/memory.c guest/api.c guest/loop.c guest/net.c
+GUEST_SRCS  = guest/entry_$(ARCH).S guest/boot.c guest/syscall.c guest/memory.c guest/api.c guest/loop.c guest/net.c
 FUNCTIONS   = $(wildcard functions/*.c)
 LIBDIR      = $(BUILD)/lib/unifaas
 
@@ -84,17 +89,26 @@ TENDER_OBJS = $(TENDER_SRCS:%.c=$(BUILD)/obj/%.o) $(COMMON:%=$(BUILD)/obj/common
 COMMON_OBJS = $(COMMON:%=$(BUILD)/obj/common/%.o)
 GUEST_OBJS  = $(patsubst %,$(BUILD)/obj/%.o,$(basename $(GUEST_SRCS))) $(COMMON_GUEST:%=$(BUILD)/obj/guest-common/%.o)
 IMAGES      = $(FUNCTIONS:functions/%.c=$(BUILD)/functions/%.uf)
+# the guests of the tender's suites, prebuilt for a machine that runs them without a compiler (make test-arm64)
+TEST_IMAGES = $(patsubst tests/guest/%.c,$(BUILD)/tests/guest/%.uf,$(wildcard tests/guest/*.c))
 
+# The images are built by this machine's `unifaas build`: for aarch64 the
+# x86-64 CLI of build/ with --arch aarch64 and this build's runtime.
 ifeq ($(ARCH),x86_64)
+IMAGE_TOOL  = $(BUILD)/bin/unifaas
+IMAGE_BUILD = $(BUILD)/bin/unifaas build
 all: $(BUILD)/bin/uf-hvt $(BUILD)/bin/unifaas $(BUILD)/bin/unifaasd runtime $(IMAGES)
 else
-# aarch64, so far: the host side, the CLI, and the tender - whose KVM layer
-# and seccomp filter are ported, but which refuses to boot images until its
-# page tables are (hvt_boot.c) - and the KVM layer's test; no libuf or
-# images yet (docs/tender.md, Architectures)
-all: $(BUILD)/bin/unifaasd $(LIBDIR)/unifaas-api $(BUILD)/bin/unifaas $(BUILD)/bin/uf-hvt \
-	$(BUILD)/tests/kvm/vcpu_aarch64 $(BUILD)/tests/kvm/mmu_aarch64
+IMAGE_TOOL  = build/bin/unifaas
+IMAGE_BUILD = UNIFAAS_LIBDIR=$(LIBDIR) build/bin/unifaas build --arch $(ARCH)
+# aarch64: the host side, the CLI, the tender, libuf, the example images, the
+# test images the tender's suites run (tests/guest) and the KVM layer's tests
+all: $(BUILD)/bin/unifaasd $(LIBDIR)/unifaas-api $(BUILD)/bin/unifaas $(BUILD)/bin/uf-hvt runtime $(IMAGES) \
+	$(TEST_IMAGES) $(BUILD)/tests/kvm/vcpu_aarch64 $(BUILD)/tests/kvm/mmu_aarch64
+build/bin/unifaas: FORCE
+	$(MAKE) ARCH=x86_64 BUILD=build build/bin/unifaas build/lib/unifaas/unifaas-api
 endif
+FORCE:
 
 # tests/kvm/vcpu_aarch64.c: the aarch64 KVM layer (hvt_kvm.c, hvt_kvm_aarch64.c)
 # under the aarch64 seccomp filter, on a real /dev/kvm, in the emulated Cortex-A72:
@@ -207,9 +221,20 @@ $(LIBDIR)/include/jsmn.h: /usr/include/jsmn.h
 	@mkdir -p $(dir $@)
 	cp $< $@
 
-$(BUILD)/functions/%.uf: functions/%.c $(BUILD)/bin/unifaas $(RUNTIME)
+$(BUILD)/functions/%.uf: functions/%.c $(IMAGE_TOOL) $(RUNTIME)
 	@mkdir -p $(dir $@)
-	$(BUILD)/bin/unifaas build $< -o $@
+	$(IMAGE_BUILD) $< -o $@
+
+$(BUILD)/tests/guest/%.uf: tests/guest/%.c $(IMAGE_TOOL) $(RUNTIME)
+	@mkdir -p $(dir $@)
+	$(IMAGE_BUILD) $< -o $@
+
+# `unifaas build --arch aarch64` on this machine: the aarch64 runtime in $(LIBDIR)/aarch64
+runtime-aarch64:
+	$(MAKE) ARCH=aarch64 BUILD=build-aarch64 runtime
+	mkdir -p $(LIBDIR)/aarch64/include
+	cp build-aarch64/lib/unifaas/libuf.a build-aarch64/lib/unifaas/uf.ld $(LIBDIR)/aarch64/
+	cp build-aarch64/lib/unifaas/include/*.h $(LIBDIR)/aarch64/include/
 
 # functions that include the flat-JSON helpers (header-only)
 $(patsubst %,$(BUILD)/functions/%.uf,lights alert dhs dhs_stats logger log_query slack_alert): functions/lib/flatjson.h
@@ -219,16 +244,16 @@ $(patsubst %,$(BUILD)/functions/%.uf,lights alert dhs dhs_stats fdc fib threshol
 # functions that read Smart Citizen Kits are built with the shared parser
 SCK_FUNCTIONS = threshold
 $(SCK_FUNCTIONS:%=$(BUILD)/functions/%.uf): $(BUILD)/functions/%.uf: functions/%.c functions/lib/sck.c functions/lib/sck.h \
-		$(BUILD)/bin/unifaas $(RUNTIME)
+		$(IMAGE_TOOL) $(RUNTIME)
 	@mkdir -p $(dir $@)
-	$(BUILD)/bin/unifaas build $< functions/lib/sck.c -o $@
+	$(IMAGE_BUILD) $< functions/lib/sck.c -o $@
 
 # the CO2 log's writer and reader also share its layout and parsers
 LOG_FUNCTIONS = logger log_query
 $(LOG_FUNCTIONS:%=$(BUILD)/functions/%.uf): $(BUILD)/functions/%.uf: functions/%.c functions/lib/sck.c functions/lib/sck.h \
-		functions/lib/readings_log.c functions/lib/readings_log.h $(BUILD)/bin/unifaas $(RUNTIME)
+		functions/lib/readings_log.c functions/lib/readings_log.h $(IMAGE_TOOL) $(RUNTIME)
 	@mkdir -p $(dir $@)
-	$(BUILD)/bin/unifaas build $< functions/lib/sck.c functions/lib/readings_log.c -o $@
+	$(IMAGE_BUILD) $< functions/lib/sck.c functions/lib/readings_log.c -o $@
 
 # the live demo on a private platform (scripts/demo.sh; README, Quick start)
 run: deps
@@ -284,18 +309,30 @@ $(BUILD)/bench/kvm_exit_aarch64: bench/kvm_exit_aarch64.c bench/kvm_exit_aarch64
 	@mkdir -p $(dir $@)
 	$(TENDER_CC) $(TENDER_CFLAGS) -Iguest $(filter-out %.h,$^) -o $@ -static
 
-# with what of the aarch64 tender is ported (cross-built): its KVM layer and
-# page table tests (tests/kvm/vcpu_aarch64.c, mmu_aarch64.c) and uf-hvt itself, given this build's x86-64
-# hello.uf and a copy claiming aarch64 (e_machine 183) to refuse
-test-arm64: $(BUILD)/functions/hello.uf
-	$(MAKE) ARCH=aarch64 BUILD=build-aarch64 build-aarch64/tests/kvm/vcpu_aarch64 build-aarch64/tests/kvm/mmu_aarch64 \
-		build-aarch64/bin/uf-hvt
-	rm -rf build-aarch64/emulated && mkdir -p build-aarch64/emulated
-	cp tests/emulated/arm64_rig.sh build-aarch64/tests/kvm/vcpu_aarch64 build-aarch64/tests/kvm/mmu_aarch64 build-aarch64/bin/uf-hvt \
-		$(BUILD)/functions/hello.uf build-aarch64/emulated/
-	cp $(BUILD)/functions/hello.uf build-aarch64/emulated/hello-aarch64.uf
-	printf '\267\000' | dd of=build-aarch64/emulated/hello-aarch64.uf bs=1 seek=18 conv=notrunc status=none
-	./scripts/in-qemu.sh arm64 build-aarch64/emulated 'sh arm64_rig.sh'
+# The aarch64 tender, libuf and images (make ARCH=aarch64) on the emulated
+# board: the KVM layer's tests, hello.uf, and the tender's suites that need
+# no servers - faults.sh's and hypercall_abuse.sh's cases and runtime.sh's
+# libc smoke test with the local KV store, listed from those suites by
+# tests/emulated/arm64_cases.sh (same statuses, reasons in aarch64's words)
+# and run there by tests/emulated/arm64_suites.sh.
+# make test-arm64-smoke: the aarch64 smoke set (the machine, KVM, hello.uf,
+# one fault, one local-KV batch) for `make test`/.ci/run's emulated smoke.
+ARM64_EMU = build-aarch64/emulated
+arm64-emulated: $(BUILD)/functions/hello.uf
+	$(MAKE) ARCH=aarch64 BUILD=build-aarch64 all
+	rm -rf $(ARM64_EMU) && mkdir -p $(ARM64_EMU)
+	cp tests/emulated/arm64_rig.sh tests/emulated/arm64_suites.sh build-aarch64/tests/kvm/vcpu_aarch64 \
+		build-aarch64/tests/kvm/mmu_aarch64 build-aarch64/bin/uf-hvt build-aarch64/functions/hello.uf \
+		build-aarch64/tests/guest/faults.uf build-aarch64/tests/guest/hcabuse.uf build-aarch64/tests/guest/libc_smoke.uf \
+		$(ARM64_EMU)/
+	cp $(BUILD)/functions/hello.uf $(ARM64_EMU)/hello-x86_64.uf
+	bash tests/emulated/arm64_cases.sh $(ARM64_EMU)/cases
+
+test-arm64: arm64-emulated
+	UF_QEMU_TIMEOUT=$(UF_QEMU_TIMEOUT) ./scripts/in-qemu.sh arm64 $(ARM64_EMU) 'sh arm64_rig.sh'
+
+test-arm64-smoke: arm64-emulated
+	UF_QEMU_TIMEOUT=$(UF_QEMU_TIMEOUT) ./scripts/in-qemu.sh arm64 $(ARM64_EMU) 'sh arm64_rig.sh smoke'
 
 # only make test's emulated smoke set (tests/emulated/smoke.sh), as make test runs it
 test-smoke: deps test-deps
@@ -366,4 +403,4 @@ install: all
 clean:
 	rm -rf build build-asan build-aarch64
 
-.PHONY: all runtime deps run run-local test test-deps test-smoke test-svm test-arm64 bench bench-boot bench-platform bench-edges bench-stall bench-hcexit bench-emulated bench-isolation bench-tender-rss bench-ingress bench-usecase install clean
+.PHONY: all runtime runtime-aarch64 FORCE arm64-emulated deps run run-local test test-deps test-smoke test-svm test-arm64 test-arm64-smoke bench bench-boot bench-platform bench-edges bench-stall bench-hcexit bench-emulated bench-isolation bench-tender-rss bench-ingress bench-usecase install clean

@@ -2,13 +2,12 @@
  * build_run.c - the local commands: `build` and `run`.
  *
  * `build` turns C sources into a unikernel image (musl-gcc, libuf, the image
- * linker script) in two stages, each named when it fails: every source is
- * compiled into an object of a temporary directory, then the objects are
- * linked into a temporary file beside the image, renamed over it only once
- * complete (a failed build never removes the previous image).  cmd_run
- * execs the tender ($UNIFAAS_TENDER, else BIN/uf-hvt), which parses the run
- * options itself; the front uses it only when UNIFAAS_TENDER is set, and
- * otherwise runs the tender linked into it (front.c).
+ * linker script; with --arch aarch64 on x86-64, Debian's
+ * aarch64-linux-musl-gcc and the aarch64 runtime in LIBDIR/aarch64) in two stages, each named when it fails: every
+ * source is compiled into an object of a temporary directory, then the objects are linked into a temporary file beside
+ * the image, renamed over it only once complete (a failed build never removes the previous image).  cmd_run execs the
+ * tender ($UNIFAAS_TENDER, else BIN/uf-hvt), which parses the run options itself; the front uses it only when
+ * UNIFAAS_TENDER is set, and otherwise runs the tender linked into it (front.c).
  *
  * Resources are found relative to this executable: BIN/../lib/unifaas holds
  * libuf.a, uf.ld and include/ (the same layout in the build tree and after
@@ -27,7 +26,12 @@
 
 #include "cli.h"
 
-#define GUEST_CC  "musl-gcc"
+#define GUEST_CC "musl-gcc"
+#if defined(__x86_64__)
+#define HOST_ARCH "x86_64"
+#else
+#define HOST_ARCH "aarch64"
+#endif
 #define MAX_SRCS  256
 #define MAX_OPTS  400
 #define NO_HANDLE "undefined reference to `uf_handle'"
@@ -49,6 +53,8 @@ static const char *const link_flags[] = {"-static",
 
 struct build {
 	const char *out;
+	const char *arch; /* --arch: x86_64 or aarch64 (default: this machine's) */
+	const char *cc;   /* the musl compiler for arch */
 	const char *srcs[MAX_SRCS];
 	int nsrc;
 	char *opts[MAX_OPTS]; /* the user's compiler options, in order */
@@ -100,6 +106,69 @@ static int link_only(const char *opt)
 	       strcmp(opt, "-s") == 0;
 }
 
+/* --arch's value, spelt as the Makefile's ARCH, or NULL if unknown */
+static const char *arch_name(const char *a)
+{
+	if (!strcmp(a, "x86_64") || !strcmp(a, "x86-64") || !strcmp(a, "amd64"))
+		return "x86_64";
+	if (!strcmp(a, "aarch64") || !strcmp(a, "arm64"))
+		return "aarch64";
+	return NULL;
+}
+
+/* Whether prog is an executable in $PATH. */
+static int in_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	char dir[PATH_MAX + 128];
+	while (path && *path) {
+		size_t n = strcspn(path, ":");
+		snprintf(dir, sizeof(dir), "%.*s/%s", (int)(n ? n : 1), n ? path : ".", prog);
+		if (access(dir, X_OK) == 0)
+			return 1;
+		path += n + (path[n] == ':');
+	}
+	return 0;
+}
+
+/* The compiler and the runtime for b->arch: this machine's, or a cross
+ * build's (Debian's <arch>-linux-musl-gcc, the runtime in LIBDIR/<arch>). */
+static int find_toolchain(struct build *b)
+{
+	const char *ldir = cli_libdir();
+	char rdir[PATH_MAX + 64];
+	int cross = strcmp(b->arch, HOST_ARCH) != 0;
+	b->cc = GUEST_CC;
+	if (cross) {
+		b->cc = strcmp(b->arch, "aarch64") == 0 ? "aarch64-linux-musl-gcc" : "x86_64-linux-musl-gcc";
+		if (!in_path(b->cc)) {
+			fprintf(stderr,
+			        "unifaas: build: --arch %s: the cross compiler %s is not installed: install it with "
+			        "scripts/install-deps.sh --%s (Debian's gcc-%s-linux-gnu and musl-dev:%s)\n",
+			        b->arch, b->cc, strcmp(b->arch, "aarch64") == 0 ? "arm64" : "amd64", b->arch,
+			        strcmp(b->arch, "aarch64") == 0 ? "arm64" : "amd64");
+			return -1;
+		}
+	}
+	snprintf(rdir, sizeof(rdir), "%s%s%s", ldir, cross && !getenv("UNIFAAS_LIBDIR") ? "/" : "",
+	         cross && !getenv("UNIFAAS_LIBDIR") ? b->arch : "");
+	snprintf(b->lib, sizeof(b->lib), "%.*s/libuf.a", PATH_MAX, rdir);
+	if (!file_exists(b->lib)) {
+		if (cross)
+			fprintf(stderr,
+			        "unifaas: build: --arch %s: the %s runtime is not at %s: build it with 'make "
+			        "runtime-%s' (or set UNIFAAS_LIBDIR to its directory)\n",
+			        b->arch, b->arch, b->lib, b->arch);
+		else
+			fprintf(stderr, "unifaas: build: runtime not found at %s (run 'make', or set UNIFAAS_LIBDIR)\n",
+			        b->lib);
+		return -1;
+	}
+	snprintf(b->inc, sizeof(b->inc), "-I%.*s/include", PATH_MAX, rdir);
+	snprintf(b->ld, sizeof(b->ld), "-Wl,-T,%.*s/uf.ld", PATH_MAX, rdir);
+	return 0;
+}
+
 /* Command line: UF_EX_OK, or an exit code after a message; *help when
  * --help was printed. */
 static int parse(struct build *b, int argc, char **argv, int *help)
@@ -110,7 +179,20 @@ static int parse(struct build *b, int argc, char **argv, int *help)
 			*help = 1;
 			return UF_EX_OK;
 		}
-		if (strcmp(argv[i], "-o") == 0) {
+		if (strcmp(argv[i], "--arch") == 0 || strncmp(argv[i], "--arch=", 7) == 0) {
+			const char *a = argv[i][6] == '=' ? argv[i] + 7 : (++i < argc ? argv[i] : NULL);
+			if (!a) {
+				fprintf(stderr, "unifaas: build: --arch needs an architecture (x86_64 or aarch64)\n");
+				return UF_EX_USAGE;
+			}
+			if (!(b->arch = arch_name(a))) {
+				fprintf(stderr,
+				        "unifaas: build: --arch %s: not an architecture unifaas builds for (x86_64 or "
+				        "aarch64)\n",
+				        a);
+				return UF_EX_USAGE;
+			}
+		} else if (strcmp(argv[i], "-o") == 0) {
 			if (++i == argc) {
 				fprintf(stderr, "unifaas: build: -o needs a file name\n");
 				return UF_EX_USAGE;
@@ -197,9 +279,12 @@ static int compile(struct build *b, int i)
 	}
 	char *args[MAX_OPTS + 32];
 	int na = 0;
-	args[na++] = GUEST_CC;
+	args[na++] = (char *)b->cc;
 	for (size_t k = 0; k < NELEM(compile_flags); k++)
 		args[na++] = (char *)compile_flags[k];
+	/* aarch64 GCC assumes a 64 KiB guard and probes that far apart: ours is 4 KiB (2^12) */
+	if (!strcmp(b->arch, "aarch64"))
+		args[na++] = "--param=stack-clash-protection-guard-size=12";
 	args[na++] = b->inc;
 	for (int k = 0; k < b->nopt; k++)
 		if (!link_only(b->opts[k]))
@@ -247,7 +332,7 @@ static int link_image(struct build *b)
 {
 	char *args[MAX_OPTS + MAX_SRCS + 32];
 	int na = 0;
-	args[na++] = GUEST_CC;
+	args[na++] = (char *)b->cc;
 	for (size_t k = 0; k < NELEM(link_flags); k++)
 		args[na++] = (char *)link_flags[k];
 	args[na++] = b->ld;
@@ -328,18 +413,13 @@ int cmd_build(int argc, char **argv)
 {
 	static struct build b; /* ~1 MB of paths: not on the stack */
 	int help = 0, code;
-	const char *ldir = cli_libdir();
 
 	memset(&b, 0, sizeof(b));
-	snprintf(b.lib, sizeof(b.lib), "%s/libuf.a", ldir);
-	if (!file_exists(b.lib)) {
-		fprintf(stderr, "unifaas: build: runtime not found at %s (run 'make', or set UNIFAAS_LIBDIR)\n", b.lib);
-		return UF_EX_USAGE;
-	}
-	snprintf(b.inc, sizeof(b.inc), "-I%s/include", ldir);
-	snprintf(b.ld, sizeof(b.ld), "-Wl,-T,%s/uf.ld", ldir);
+	b.arch = HOST_ARCH;
 	if ((code = parse(&b, argc, argv, &help)) != UF_EX_OK || help)
 		return code;
+	if (find_toolchain(&b) < 0)
+		return UF_EX_USAGE;
 
 	const char *tmp = getenv("TMPDIR");
 	snprintf(b.tmpdir, sizeof(b.tmpdir), "%s/unifaas-build.XXXXXX", tmp && tmp[0] ? tmp : "/tmp");

@@ -45,11 +45,14 @@ struct command {
  * starting the API half. */
 static const struct command commands[] = {
     {"build",
-     "build SRC.c [SRC.c...] [-o IMAGE] [-O2] [-DNAME=VAL] [-IDIR]\n"
-     "                     [-lLIB] [-s]",
+     "build SRC.c [SRC.c...] [-o IMAGE] [--arch ARCH] [-O2] [-DNAME=VAL]\n"
+     "                     [-IDIR] [-lLIB] [-s]",
      "Compiles C sources with musl against unifaas.h and links them with libuf into a\n"
      "static unikernel image (default IMAGE: the first source's name with .uf).\n"
-     "Options other than -o are passed to the compiler; -s strips symbols.\n"},
+     "--arch aarch64 builds for an aarch64 board (a Raspberry Pi) from an x86-64\n"
+     "machine: it needs the cross compiler (scripts/install-deps.sh --arm64) and\n"
+     "the aarch64 runtime (make runtime-aarch64). Default: this machine's.\n"
+     "Options other than -o and --arch are passed to the compiler; -s strips symbols.\n"},
     {"run", "run IMAGE [options]", NULL},
     {"new", "new NAME",
      "Writes NAME/NAME.c, a function that logs each event and pushes a reply, and\n"

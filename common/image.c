@@ -8,8 +8,9 @@
  * none both writable and executable, and a PT_NOTE carrying the ABI version.
  * Everything is checked against the buffer's length and the memory budget;
  * every refusal says what is wrong with which part.  The note also names
- * the syscall entry and the exception handlers; they must lie in the
- * image's text, since the tender points LSTAR and the IDT at them.
+ * what the CPU is pointed at, which must lie in the image's text: on
+ * x86-64 the syscall entry and the exception handlers (LSTAR, the IDT), on
+ * aarch64 the exception vector table (VBAR_EL1, 2 KiB-aligned).
  *
  * Invariants: pure (no I/O, reads only the buffer), builds with musl and
  * glibc; the file decides every offset and alignment, so headers are
@@ -174,6 +175,34 @@ static const struct uf_image_seg *find_seg(const struct uf_image *img, uint64_t 
 	return NULL;
 }
 
+#if UF_IMAGE_MACHINE == EM_AARCH64
+/* Entry and exception vectors (the note's first address, VBAR_EL1: 16
+ * entries of 128 bytes, 2 KiB-aligned as VBAR_EL1 requires): all in text.
+ * There is no syscall entry of its own (musl's `svc #0` is taken to the
+ * vectors) and no handler table: the note's second address must be 0. */
+static int check_entries(const uint8_t *buf, struct uf_image *img, char *err, size_t errlen)
+{
+	(void)buf;
+	uint64_t vbar = img->note.syscall_entry;
+	if (!find_seg(img, img->entry, 1, 1)) {
+		snprintf(err, errlen, "entry point 0x%lx is not in an executable segment", (unsigned long)img->entry);
+		return -1;
+	}
+	if (vbar % UF_VECTORS_ALIGN || !find_seg(img, vbar, UF_VECTORS_SIZE, 1)) {
+		snprintf(
+		    err, errlen,
+		    "exception vectors 0x%lx named by the note are not 2 KiB of an executable segment, 2 KiB-aligned",
+		    (unsigned long)vbar);
+		return -1;
+	}
+	if (img->note.exc_table) {
+		snprintf(err, errlen, "the note names an exception table (0x%lx), which aarch64 images do not have",
+		         (unsigned long)img->note.exc_table);
+		return -1;
+	}
+	return 0;
+}
+#else
 /* 8 bytes at guest address a of segment s, as loaded (zero past filesz). */
 static uint64_t seg_u64(const uint8_t *buf, const struct uf_image_seg *s, uint64_t a)
 {
@@ -186,7 +215,8 @@ static uint64_t seg_u64(const uint8_t *buf, const struct uf_image_seg *s, uint64
 	return v;
 }
 
-/* Entry, syscall entry and exception handlers: all in text. */
+/* x86-64: entry, syscall entry (LSTAR) and the 32 exception handlers the
+ * note's table names (the IDT's gates): all in text, the table in rodata. */
 static int check_entries(const uint8_t *buf, struct uf_image *img, char *err, size_t errlen)
 {
 	if (!find_seg(img, img->entry, 1, 1)) {
@@ -216,6 +246,8 @@ static int check_entries(const uint8_t *buf, struct uf_image *img, char *err, si
 	}
 	return 0;
 }
+
+#endif
 
 int uf_image_check(const uint8_t *buf, size_t len, uint64_t mem_size, struct uf_image *img, char *err, size_t errlen)
 {

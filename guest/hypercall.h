@@ -11,7 +11,7 @@
  * `movl`; aarch64 `str wN, [xM]` (no writeback, no pair: the CPU reports
  * only plain loads and stores to the hypervisor with their register;
  * tests/kvm/vcpu_aarch64 checks the exit KVM gives for it).  The
- * exception stubs (entry.S) store through UF_HC_STORE below.
+ * exception stubs (entry_x86_64.S, entry_aarch64.S) store through UF_HC_STORE below.
  */
 #ifndef UF_GUEST_HYPERCALL_H
 #define UF_GUEST_HYPERCALL_H

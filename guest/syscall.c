@@ -1,10 +1,13 @@
 /*
  * syscall.c - the Linux system-call layer that lets musl run unchanged.
  *
- * uf_syscall_entry (entry.S) calls uf_syscall with the number and six
- * arguments.  Each call is served inside the guest when it can be (memory,
- * TLS, identity, signals to self) and through one hypercall otherwise
- * (console, clocks, randomness, sleep, exit).  Anything else returns
+ * libuf's syscall entry calls uf_syscall with the number and six arguments:
+ * on x86-64 uf_syscall_entry (entry_x86_64.S, musl's `syscall`), on aarch64
+ * the first exception vector (entry_aarch64.S, musl's `svc #0`).  The
+ * numbers are the architecture's (<sys/syscall.h>).  Each call is served
+ * inside the guest when it can be (memory, TLS, identity, signals to self)
+ * and through one hypercall otherwise (console, clocks, randomness, sleep,
+ * exit).  Anything else returns
  * -ENOSYS, which musl reports as a normal error.  There are no files, no
  * processes and no threads: a unit is one single-threaded process.
  */
@@ -19,10 +22,12 @@
 
 #include "hypercall.h"
 
+#if defined(__x86_64__)
 #define ARCH_SET_FS 0x1002
 #define ARCH_GET_FS 0x1003
 
 static uint64_t fs_base;
+#endif
 
 static long console_write(int fd, const void *buf, uint64_t len)
 {
@@ -101,6 +106,8 @@ static long sleep_for(const struct timespec *req)
 	return hc.ret;
 }
 
+#if defined(__x86_64__)
+/* TLS on x86-64; on aarch64 musl writes TPIDR_EL0 itself (EL1 may) */
 static long arch_prctl(int code, uint64_t addr)
 {
 	switch (code) {
@@ -122,6 +129,7 @@ static long arch_prctl(int code, uint64_t addr)
 		return -EINVAL;
 	}
 }
+#endif
 
 static long signal_self(int sig)
 {
@@ -195,8 +203,10 @@ long uf_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
 		return 0;
 	case SYS_getrandom:
 		return random_get((void *)a1, (uint64_t)a2);
+#if defined(__x86_64__)
 	case SYS_arch_prctl:
 		return arch_prctl((int)a1, (uint64_t)a2);
+#endif
 	case SYS_set_tid_address:
 	case SYS_getpid:
 	case SYS_gettid:

@@ -146,9 +146,20 @@ void hvt_end(struct hvt *h, int code, const char *fmt, ...) __attribute__((forma
  * fill h->lay. */
 int hvt_elf_load(struct hvt *h, const char *path, char *err, size_t errlen);
 
-/* hvt_boot.c: page tables, GDT/TSS, boot info, initial stack. */
+/* hvt_boot.c: the layout, boot info and initial stack (every
+ * architecture's), then hvt_boot_arch; *rsp: the initial stack pointer. */
 int hvt_boot_setup(struct hvt *h, uint64_t *rsp, char *err, size_t errlen);
-uint32_t hvt_tss_limit(void);
+/* whether [lo, hi) lies inside one of the n regions */
+int hvt_region_has(const struct hvt_region *r, int n, uint64_t lo, uint64_t hi);
+/*
+ * hvt_boot_<arch>.c, one per architecture: hvt_boot_arch writes what the
+ * CPU needs to enforce the layout (page tables; x86's GDT, TSS and IDT);
+ * hvt_boot_vcpu gives the vCPU its first state: the entry point, the stack
+ * at rsp, the image's syscall entry / exception vectors, the MMU.
+ */
+int hvt_boot_arch(struct hvt *h, char *err, size_t errlen);
+int hvt_boot_vcpu(struct hvt *h, uint64_t rsp, char *err, size_t errlen);
+uint32_t hvt_tss_limit(void); /* x86-64 */
 
 /* hvt_kvm.c: what every architecture shares */
 int hvt_kvm_create(struct hvt *h, char *err, size_t errlen); /* /dev/kvm, VM, vCPU */
@@ -163,6 +174,12 @@ long hvt_kvm_ioctl(int fd, unsigned long req, void *arg);
  * (FAR_EL1) and "fs" the thread pointer (TPIDR_EL0).
  */
 int hvt_kvm_vcpu(struct hvt *h, uint64_t rip, uint64_t rsp, char *err, size_t errlen);
+/* what messages call the program counter */
+#if defined(__aarch64__)
+#define HVT_PC "pc"
+#else
+#define HVT_PC "rip"
+#endif
 
 /* hvt_standby.c: 1 with argc/argv of the unit to become, 0 when released
  * before any request, -1 with err on a malformed request */

@@ -10,10 +10,10 @@
  * KVM_SET_ONE_REG / KVM_GET_ONE_REG: the core registers by their offset in
  * struct kvm_regs, the system registers by their encoding.
  *
- * Not yet (issue 12, step 4): the MMU.  The vCPU starts with it off, so all
- * of memory is Device memory (no unaligned accesses, no W^X); the page
- * tables, MAIR/TCR/TTBR0 and the exception vectors (VBAR_EL1) come with
- * libuf for aarch64.
+ * hvt_kvm_vcpu starts the vCPU with the MMU off (all of memory Device
+ * memory); uf-hvt then moves it to SP_EL0 with libuf's vectors
+ * (hvt_kvm_aarch64_enter) and turns the MMU on with the page tables of
+ * hvt_pt_aarch64.c (hvt_kvm_aarch64_mmu): hvt_boot_aarch64.c says why.
  */
 #include <errno.h>
 #include <linux/kvm.h>
@@ -32,14 +32,31 @@
 #define SYSREG_TCR_EL1   ARM64_SYS_REG(3, 0, 2, 0, 2)
 #define SYSREG_TTBR0_EL1 ARM64_SYS_REG(3, 0, 2, 0, 0)
 #define SYSREG_SCTLR_EL1 ARM64_SYS_REG(3, 0, 1, 0, 0)
+#define SYSREG_VBAR_EL1  ARM64_SYS_REG(3, 0, 12, 0, 0)
 #define CPACR_FPEN       (3ull << 20) /* FP/SIMD at EL1 and EL0 not trapped */
 #define PSTATE_EL1H      0x5ull       /* EL1, on SP_EL1 */
+#define PSTATE_EL1T      0x4ull       /* EL1, on SP_EL0 */
 #define PSTATE_DAIF      (0xfull << 6)
 
 static int set_reg(struct hvt *h, uint64_t id, uint64_t value)
 {
 	struct kvm_one_reg r = {.id = id, .addr = (uint64_t)(uintptr_t)&value};
 	return hvt_kvm_ioctl(h->vcpu_fd, KVM_SET_ONE_REG, &r) < 0 ? -1 : 0;
+}
+
+struct reg_value {
+	uint64_t id, value;
+	const char *name;
+};
+
+static int set_regs(struct hvt *h, const struct reg_value *regs, size_t n, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++)
+		if (set_reg(h, regs[i].id, regs[i].value) < 0) {
+			snprintf(err, errlen, "KVM_SET_ONE_REG %s: %s", regs[i].name, strerror(errno));
+			return -1;
+		}
+	return 0;
 }
 
 static uint64_t get_reg(struct hvt *h, uint64_t id)
@@ -64,21 +81,18 @@ int hvt_kvm_vcpu(struct hvt *h, uint64_t rip, uint64_t rsp, char *err, size_t er
 		snprintf(err, errlen, "KVM_ARM_VCPU_INIT (target %u): %s", init.target, strerror(errno));
 		return -1;
 	}
-	const struct {
-		uint64_t id, value;
-		const char *name;
-	} regs[] = {
+	/* A load or store outside memory that the CPU gives no syndrome for (a
+	 * pair, a writeback) exits to us (KVM_EXIT_ARM_NISV, a bad hypercall)
+	 * instead of failing KVM_RUN with ENOSYS.  Optional: Linux >= 5.5. */
+	struct kvm_enable_cap cap = {.cap = KVM_CAP_ARM_NISV_TO_USER};
+	(void)hvt_kvm_ioctl(h->vm_fd, KVM_ENABLE_CAP, &cap);
+	const struct reg_value regs[] = {
 	    {SYSREG_CPACR_EL1, CPACR_FPEN, "CPACR_EL1"},
 	    {CORE_REG(regs.pstate), PSTATE_EL1H | PSTATE_DAIF, "PSTATE"},
 	    {CORE_REG(sp_el1), rsp, "SP_EL1"},
 	    {CORE_REG(regs.pc), rip, "PC"},
 	};
-	for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++)
-		if (set_reg(h, regs[i].id, regs[i].value) < 0) {
-			snprintf(err, errlen, "KVM_SET_ONE_REG %s: %s", regs[i].name, strerror(errno));
-			return -1;
-		}
-	return 0;
+	return set_regs(h, regs, sizeof(regs) / sizeof(regs[0]), err, errlen);
 }
 
 /* the thread pointer musl reads (TPIDR_EL0) */
@@ -102,19 +116,23 @@ uint64_t hvt_kvm_rip(struct hvt *h)
  * caller has built): MAIR_EL1, TCR_EL1, TTBR0_EL1, then SCTLR_EL1. */
 int hvt_kvm_aarch64_mmu(struct hvt *h, char *err, size_t errlen)
 {
-	const struct {
-		uint64_t id, value;
-		const char *name;
-	} regs[] = {
+	const struct reg_value regs[] = {
 	    {SYSREG_MAIR_EL1, hvt_pt_aarch64_mair, "MAIR_EL1"},
 	    {SYSREG_TCR_EL1, hvt_pt_aarch64_tcr, "TCR_EL1"},
 	    {SYSREG_TTBR0_EL1, UF_PT_ADDR, "TTBR0_EL1"},
 	    {SYSREG_SCTLR_EL1, hvt_pt_aarch64_sctlr, "SCTLR_EL1"},
 	};
-	for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++)
-		if (set_reg(h, regs[i].id, regs[i].value) < 0) {
-			snprintf(err, errlen, "KVM_SET_ONE_REG %s: %s", regs[i].name, strerror(errno));
-			return -1;
-		}
-	return 0;
+	return set_regs(h, regs, sizeof(regs) / sizeof(regs[0]), err, errlen);
+}
+
+/* From EL1h to EL1t: the program on SP_EL0, exceptions on SP_EL1 (which
+ * hvt_kvm_vcpu set), taken to the vectors at vbar. */
+int hvt_kvm_aarch64_enter(struct hvt *h, uint64_t sp_el0, uint64_t vbar, char *err, size_t errlen)
+{
+	const struct reg_value regs[] = {
+	    {CORE_REG(regs.sp), sp_el0, "SP_EL0"},
+	    {SYSREG_VBAR_EL1, vbar, "VBAR_EL1"},
+	    {CORE_REG(regs.pstate), PSTATE_EL1T | PSTATE_DAIF, "PSTATE"},
+	};
+	return set_regs(h, regs, sizeof(regs) / sizeof(regs[0]), err, errlen);
 }

@@ -299,7 +299,7 @@ static void check_progress(struct hvt *h)
 		return;
 	}
 	if (++h->stalled_ticks >= TICKS_PER_TIMEOUT)
-		hvt_end(h, UF_END_TIMEOUT, "time limit: event %lu used more than %u ms of CPU time (rip 0x%lx)",
+		hvt_end(h, UF_END_TIMEOUT, "time limit: event %lu used more than %u ms of CPU time (" HVT_PC " 0x%lx)",
 		        (unsigned long)p, h->opt.timeout_ms, (unsigned long)hvt_kvm_rip(h));
 }
 
@@ -335,6 +335,18 @@ static void run_vcpu(struct hvt *h)
 			    run->io.direction == KVM_EXIT_IO_OUT ? "OUT" : "IN", run->io.size, run->io.count,
 			    run->io.port);
 			break;
+		case KVM_EXIT_ARM_NISV: /* aarch64 (hvt_kvm_aarch64.c) */
+			if (run->arm_nisv.fault_ipa - UF_HC_PAGE < UF_PAGE_SIZE)
+				hvt_end(
+				    h, UF_END_BAD_HYPERCALL,
+				    "bad hypercall: an access KVM cannot decode (a store pair or with writeback) at "
+				    "0x%llx in the hypercall page (hypercalls are one 32-bit store)",
+				    (unsigned long long)run->arm_nisv.fault_ipa);
+			else
+				hvt_end(h, UF_END_FAULT,
+				        "guest fault: an access KVM cannot decode at 0x%llx, outside guest memory",
+				        (unsigned long long)run->arm_nisv.fault_ipa);
+			break;
 		case KVM_EXIT_HLT:
 			hvt_end(h, UF_END_FAULT, "guest fault: halted at rip 0x%lx", (unsigned long)hvt_kvm_rip(h));
 			break;
@@ -360,11 +372,11 @@ static void run_vcpu(struct hvt *h)
 				        "0x%lx (hypercalls are one 32-bit store)",
 				        (unsigned long)hvt_kvm_rip(h));
 			else
-				hvt_end(h, UF_END_INTERNAL, "KVM internal error (suberror %u) at rip 0x%lx",
+				hvt_end(h, UF_END_INTERNAL, "KVM internal error (suberror %u) at " HVT_PC " 0x%lx",
 				        run->internal.suberror, (unsigned long)hvt_kvm_rip(h));
 			break;
 		default:
-			hvt_end(h, UF_END_INTERNAL, "unexpected KVM exit %u at rip 0x%lx", run->exit_reason,
+			hvt_end(h, UF_END_INTERNAL, "unexpected KVM exit %u at " HVT_PC " 0x%lx", run->exit_reason,
 			        (unsigned long)hvt_kvm_rip(h));
 		}
 	}
@@ -777,7 +789,7 @@ int hvt_main(int argc, char **argv)
 		goto fail;
 	t_load = hvt_now_ns();
 	code = UF_END_INTERNAL;
-	if (hvt_kvm_vcpu(&h, h.lay.entry, rsp, err, sizeof(err)) < 0)
+	if (hvt_boot_vcpu(&h, rsp, err, sizeof(err)) < 0)
 		goto fail;
 	code = UF_END_USAGE;
 	if (h.backend->ready && h.backend->ready(h.backend, err, sizeof(err)) < 0)

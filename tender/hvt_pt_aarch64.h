@@ -23,5 +23,8 @@ extern const uint64_t hvt_pt_aarch64_mair, hvt_pt_aarch64_tcr, hvt_pt_aarch64_sc
 struct hvt;
 /* hvt_kvm_aarch64.c: the MMU on with these tables (MAIR, TCR, TTBR0, SCTLR) */
 int hvt_kvm_aarch64_mmu(struct hvt *h, char *err, size_t errlen);
+/* hvt_kvm_aarch64.c: after hvt_kvm_vcpu (EL1h on SP_EL1), run on SP_EL0 =
+ * sp_el0 instead (EL1t, DAIF masked) with the exception vectors at vbar */
+int hvt_kvm_aarch64_enter(struct hvt *h, uint64_t sp_el0, uint64_t vbar, char *err, size_t errlen);
 
 #endif

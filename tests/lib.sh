@@ -188,3 +188,29 @@ uf_pick_end() {
 finish() {
 	:
 }
+
+# Listing mode (UF_CASES=FILE; tests/emulated/arm64_cases.sh): a suite whose
+# `expect` cases are to run on another machine (the emulated aarch64 board,
+# which has no bash, python3 or compiler) appends each case to FILE with
+# uf_case instead of running it; nothing is built or run (the tender and
+# the CLI are /bin/true) and the suite's other checks are discarded.
+if [ -n "${UF_CASES:-}" ]; then
+	HVT=/bin/true
+	UNIFAAS=/bin/true
+	UF_RESULTS=/dev/null
+	build_guest() { echo "${2:-$UF_TMP/$(basename "$1" .c).uf}"; }
+	no_stray() { return 0; }
+fi
+# uf_case KIND NAME STATUS ERE ARG...: one line of FILE, its fields and the
+# tender's arguments separated by tabs (the image and $UF_TMP as IMG and TMP)
+uf_case() {
+	local a line
+	line="$UF_SUITE	$1	$2	$3	$4"
+	shift 4
+	for a in "$@"; do
+		case $a in *.uf) a=IMG ;; esac
+		a=${a//$UF_TMP/TMP}
+		line+="	$a"
+	done
+	printf '%s\n' "$line" >>"$UF_CASES"
+}

@@ -6,10 +6,13 @@
  * name "unifaas", type UF_NOTE_ABI, a 32-bit version).  A tender refuses an
  * image whose version differs.
  *
- * Privilege: the guest runs entirely in ring 3 (CPL 3).  The tender sets up
- * everything privileged (GDT, TSS, IDT, page tables, syscall MSRs) before the
- * first instruction, using the entry points named in the image's note.
- * No I/O port is open to the guest (the TSS has no I/O permission bitmap).
+ * Privilege: on x86-64 the guest runs entirely in ring 3 (CPL 3).  The
+ * tender sets up everything privileged (GDT, TSS, IDT, page tables, syscall
+ * MSRs) before the first instruction, using the entry points named in the
+ * image's note.  No I/O port is open to the guest (the TSS has no I/O
+ * permission bitmap).  On aarch64 the guest runs at EL1 on SP_EL0, its
+ * exceptions on SP_EL1; the tender sets the page tables, the MMU and
+ * VBAR_EL1 (the vectors the note names) before the first instruction.
  *
  * Transport (ABI 7): the guest stores the 32-bit guest-physical address of
  * an argument struct, with one 32-bit store, to UF_HC_ADDR(call): slot
@@ -55,10 +58,17 @@
 /*
  * The note's descriptor (UF_NOTE_DESC_SIZE bytes, little-endian):
  *   u32 abi_version, u32 reserved (0),
- *   u64 syscall entry (LSTAR: where musl's `syscall` lands),
- *   u64 exception table (32 u64 handler addresses for vectors 0..31).
+ *   u64 x86-64: the syscall entry (LSTAR: where musl's `syscall` lands);
+ *       aarch64: the exception vector table (VBAR_EL1: UF_VECTORS_SIZE
+ *       bytes of text, UF_VECTORS_ALIGN-aligned; musl's `svc #0` lands in
+ *       its first entry),
+ *   u64 x86-64: the exception table (32 u64 handler addresses for vectors
+ *       0..31, in read-only data); aarch64: 0.
+ * The ELF header's machine is the image's architecture.
  */
 #define UF_NOTE_DESC_SIZE 24u
+#define UF_VECTORS_SIZE   0x800u
+#define UF_VECTORS_ALIGN  0x800u
 
 /* ---- guest memory layout (guest physical = guest virtual) ---------------- */
 #define UF_PAGE_SIZE     4096u
@@ -196,18 +206,26 @@ struct uf_hc_exit {
 };
 
 /*
- * Reported by libuf's exception stubs: this is exactly the frame on the IST
- * stack (the CPU's interrupt frame with the vector and an error code pushed
- * in front).  The tender reads CR2 itself.
+ * Reported by libuf's exception stubs, with the field names of x86-64:
+ *  x86-64: exactly the frame on the IST stack (the CPU's interrupt frame
+ *    with the vector and an error code pushed in front); the tender reads
+ *    CR2 itself.
+ *  aarch64 (libuf's vector table, taken on SP_EL1): vector = the table's
+ *    entry 0..15 (VBAR_EL1 + 0x80 * vector: 0-3 from SP_EL0, which the
+ *    guest runs on, 4-7 from SP_EL1, the exception stack); error = ESR_EL1
+ *    (its class says what happened); rip = ELR_EL1 (the faulting
+ *    instruction); cs = FAR_EL1 (the faulting address, for aborts and
+ *    alignment faults); rflags = SPSR_EL1; rsp = the stack pointer in use
+ *    at the fault; ss = 0.
  */
 struct uf_hc_fault {
-	uint64_t vector; /* CPU exception vector 0..31  */
-	uint64_t error;  /* error code, 0 if none        */
-	uint64_t rip;
-	uint64_t cs;
-	uint64_t rflags;
-	uint64_t rsp;
-	uint64_t ss;
+	uint64_t vector; /* x86-64: CPU exception vector 0..31; aarch64: vector table entry 0..15 */
+	uint64_t error;  /* x86-64: error code, 0 if none; aarch64: ESR_EL1                     */
+	uint64_t rip;    /* aarch64: ELR_EL1  */
+	uint64_t cs;     /* aarch64: FAR_EL1  */
+	uint64_t rflags; /* aarch64: SPSR_EL1 */
+	uint64_t rsp;    /* aarch64: SP       */
+	uint64_t ss;     /* aarch64: 0        */
 };
 
 /*

@@ -1,12 +1,13 @@
 #!/bin/sh
-# tests/emulated/arm64_rig.sh - run by busybox sh inside the emulated
-# Raspberry Pi class machine (`make test-arm64`: scripts/in-qemu.sh arm64,
-# QEMU's virt board with EL2, a Cortex-A72 and a GICv2): the rig that the
-# aarch64 tender will be tested in.  Checks the machine is what a Pi 4 is
-# to KVM (nVHE hypervisor, A72, GICv2) and that /dev/kvm is there, then
-# runs the aarch64 tender's KVM layer test (tests/kvm/vcpu_aarch64.c) when
-# given it; the tender's own suites join once the aarch64 port runs images
-# (issue 12 §3).
+# tests/emulated/arm64_rig.sh [smoke] - run by busybox sh inside the
+# emulated Raspberry Pi class machine (`make test-arm64`: scripts/in-qemu.sh
+# arm64, QEMU's virt board with EL2, a Cortex-A72 and a GICv2).  Checks the
+# machine is what a Pi 4 is to KVM (nVHE hypervisor, A72, GICv2) and that
+# /dev/kvm is there, runs the aarch64 tender's KVM layer tests
+# (tests/kvm/vcpu_aarch64.c, mmu_aarch64.c), boots hello.uf, then the
+# tender's suites (arm64_suites.sh with the cases arm64_cases.sh listed);
+# `smoke` (make test-arm64-smoke) runs of those only one fault and one
+# local-KV batch.
 p=0 f=0
 ok() { echo "PASS arm64/$1"; p=$((p + 1)); }
 ko() { echo "FAIL arm64/$1: $2"; f=$((f + 1)); }
@@ -27,19 +28,31 @@ for t in vcpu mmu; do
 	[ $rc -eq 0 ] && ok tender-kvm-$t || ko tender-kvm-$t "status $rc"
 done
 # the aarch64 uf-hvt: an x86-64 image is refused naming both architectures;
-# an aarch64 one (hello.uf's copy with e_machine 183) passes the image check
-# and is refused because the tender cannot boot images yet (issue 12)
+# an aarch64 one boots (hello.uf, built by `make ARCH=aarch64`)
 if [ -x ./uf-hvt ]; then
-	out=$(./uf-hvt hello.uf 2>&1)
+	out=$(./uf-hvt hello-x86_64.uf 2>&1)
 	rc=$?
-	want="uf-hvt: hello.uf: image built for x86-64, but this machine runs aarch64 images; build the function for aarch64 ('unifaas build' on this machine)"
+	want="uf-hvt: hello-x86_64.uf: image built for x86-64, but this machine runs aarch64 images; build the function for aarch64 ('unifaas build' on this machine)"
 	[ $rc -eq 2 ] && [ "$out" = "$want" ] && ok tender-refuses-x86-64-image || ko tender-refuses-x86-64-image "status $rc: $out"
-	out=$(./uf-hvt hello-aarch64.uf 2>&1)
+	out=$(./uf-hvt --event world hello.uf 2>&1)
 	rc=$?
-	case "$rc $out" in
-	"2 uf-hvt: hello-aarch64.uf: this tender cannot boot images on aarch64 yet"*) ok tender-no-boot-yet ;;
-	*) ko tender-no-boot-yet "status $rc: $out" ;;
-	esac
+	[ $rc -eq 0 ] && [ "$out" = "Hello from a unifaas unikernel!" ] && ok hello || ko hello "status $rc: $out"
+fi
+# the tender's suites (arm64_suites.sh): all of their cases, or with
+# `smoke` one fault and the libc smoke test's batch with the local KV store;
+# counted with the checks above in the one summary line
+if [ -f cases ]; then
+	set=cases
+	if [ "${1:-}" = smoke ]; then
+		grep -e '^faults	reason	null-read	' -e '^runtime	' cases >cases.smoke
+		set=cases.smoke
+	fi
+	sh arm64_suites.sh $set >/tmp/arm64-suites.out 2>&1
+	rc=$?
+	cat /tmp/arm64-suites.out
+	p=$((p + $(grep -c '^PASS' /tmp/arm64-suites.out)))
+	f=$((f + $(grep -c '^FAIL' /tmp/arm64-suites.out)))
+	[ $rc -eq 0 ] || grep -q '^FAIL' /tmp/arm64-suites.out || ko suites "arm64_suites.sh exited with status $rc"
 fi
 echo "$p passed, $f failed"
 [ $f -eq 0 ]

@@ -29,9 +29,14 @@
 #define AT(a, type) (*(volatile type *)(uintptr_t)(a))
 static inline void st32(uint64_t a, uint32_t v)
 {
+#if defined(__aarch64__)
+	__asm__ volatile("str %w0, [%1]" ::"r"(v), "r"(a) : "memory");
+#else
 	__asm__ volatile("movl %0, (%1)" ::"r"(v), "r"(a) : "memory");
+#endif
 }
 
+#if defined(__x86_64__)
 static inline void out8(uint16_t port, uint8_t v)
 {
 	__asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port) : "memory");
@@ -41,6 +46,7 @@ static inline void out32(uint16_t port, uint32_t v)
 {
 	__asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port) : "memory");
 }
+#endif
 
 static inline void hc(unsigned call, const volatile void *arg)
 {
@@ -812,6 +818,7 @@ static void c_mmio_read(void)
 {
 	done((long)AT(UF_HC_ADDR(UF_HC_CONSOLE), uint32_t));
 }
+#if defined(__x86_64__)
 static void c_mmio_add(void)
 {
 	/* a read-modify-write: the read comes first */
@@ -850,6 +857,24 @@ static void c_mmio_rep_stosl(void)
 	__asm__ volatile("rep stosl" : "+D"(dst), "+c"(cnt) : "a"((uint32_t)(uintptr_t)&t) : "memory");
 	done(-1);
 }
+#else
+static void c_mmio_stp(void)
+{
+	/* a store pair: the CPU gives the hypervisor no syndrome to decode it by */
+	static struct uf_hc_time t = {.clock = UF_CLOCK_MONO};
+	uint32_t v = (uint32_t)(uintptr_t)&t;
+	__asm__ volatile("stp %w0, %w0, [%1]" ::"r"(v), "r"((uint64_t)UF_HC_ADDR(UF_HC_TIME)) : "memory");
+	done(-1);
+}
+static void c_mmio_str_post(void)
+{
+	/* a store with writeback: no syndrome either */
+	static struct uf_hc_time t = {.clock = UF_CLOCK_MONO};
+	uint64_t a = UF_HC_ADDR(UF_HC_TIME);
+	__asm__ volatile("str %w1, [%0], #4" : "+r"(a) : "r"((uint32_t)(uintptr_t)&t) : "memory");
+	done(-1);
+}
+#endif
 static void c_mmio_straddle(void)
 {
 	/* 8 bytes from the page's last 4: the next page is not mapped */
@@ -871,6 +896,7 @@ static void c_mmio_exec(void)
 	((void (*)(void))(uintptr_t)UF_HC_PAGE)();
 	done(-1);
 }
+#if defined(__x86_64__)
 /* No I/O port is open: the CPU refuses them (#GP) before the tender sees anything. */
 static void c_port_out32_500(void)
 {
@@ -901,6 +927,7 @@ static void c_port_rep_outsl(void)
 	__asm__ volatile("rep outsl" : "+S"(src), "+c"(cnt) : "d"((uint16_t)0x501) : "memory");
 	done(-1);
 }
+#endif
 
 /* clang-format off */
 #define C(n) {#n, c_##n}
@@ -928,10 +955,14 @@ static const struct {
 	C(kv_get_beyond), C(kv_get_cap_huge), C(kv_get_absent_text), C(kv_set_len_huge),
 	C(kv_set_val_beyond), C(kv_set_val_null), C(kv_get_absent), C(kv_roundtrip), C(http_garbage), C(http_resp_text), C(http_url_beyond), C(http_headers_long),
 	C(net_enosys), C(http_api), C(yield_short), C(setfs_beyond), C(setfs_huge), C(mmio_slot_count),
-	C(mmio_misaligned), C(mmio_last), C(mmio_st8), C(mmio_st16), C(mmio_st64), C(mmio_read), C(mmio_add),
-	C(mmio_xchg), C(mmio_sse), C(mmio_x87), C(mmio_rep_stosl), C(mmio_straddle), C(mmio_below), C(mmio_above),
-	C(mmio_exec), C(port_out32_500), C(port_out8_3f8), C(port_out32_cf8), C(port_rep_outsl),
-	C(port_in8_60),
+	C(mmio_misaligned), C(mmio_last), C(mmio_st8), C(mmio_st16), C(mmio_st64), C(mmio_read),
+	C(mmio_straddle), C(mmio_below), C(mmio_above), C(mmio_exec),
+#if defined(__x86_64__)
+	C(mmio_add), C(mmio_xchg), C(mmio_sse), C(mmio_x87), C(mmio_rep_stosl),
+	C(port_out32_500), C(port_out8_3f8), C(port_out32_cf8), C(port_rep_outsl), C(port_in8_60),
+#else
+	C(mmio_stp), C(mmio_str_post),
+#endif
 };
 #undef C
 /* clang-format on */

@@ -22,6 +22,7 @@ pass build
 expect() {
 	local name=$1 want=$2 re=$3
 	shift 3
+	[ -n "${UF_CASES:-}" ] && uf_case output "$name" "$want" "$re" --event ev1 "$@" --env "CASE=$name" "$img" && return 0
 	uf_picked "$name" || return 1
 	local tag=${name//[:\/]/_}
 	local out="$UF_TMP/$UF_SUITE.$tag.out" err="$UF_TMP/$UF_SUITE.$tag.err"

@@ -1,5 +1,5 @@
 /*
- * entry.S - the guest's first instruction, its syscall entry, its exception
+ * entry_x86_64.S - the guest's first instruction, its syscall entry, its exception
  * stubs and the image note.
  *
  * The whole guest runs in ring 3.  The tender enters _start with paging on,
