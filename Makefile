@@ -318,14 +318,16 @@ $(BUILD)/bench/kvm_exit_aarch64: bench/kvm_exit_aarch64.c bench/kvm_exit_aarch64
 # make test-arm64-smoke: the aarch64 smoke set (the machine, KVM, hello.uf,
 # one fault, one local-KV batch) for `make test`/.ci/run's emulated smoke.
 ARM64_EMU = build-aarch64/emulated
-arm64-emulated: $(BUILD)/functions/hello.uf
-	$(MAKE) ARCH=aarch64 BUILD=build-aarch64 all
+ARM64_EMU_FILES = build-aarch64/bin/uf-hvt build-aarch64/tests/kvm/vcpu_aarch64 build-aarch64/tests/kvm/mmu_aarch64 \
+	build-aarch64/functions/hello.uf build-aarch64/tests/guest/faults.uf build-aarch64/tests/guest/hcabuse.uf \
+	build-aarch64/tests/guest/libc_smoke.uf
+# (the x86-64 hello.uf the aarch64 tender must refuse is build/'s, whatever BUILD is)
+arm64-emulated:
+	$(MAKE) ARCH=x86_64 BUILD=build build/functions/hello.uf
+	$(MAKE) ARCH=aarch64 BUILD=build-aarch64 $(ARM64_EMU_FILES)
 	rm -rf $(ARM64_EMU) && mkdir -p $(ARM64_EMU)
-	cp tests/emulated/arm64_rig.sh tests/emulated/arm64_suites.sh build-aarch64/tests/kvm/vcpu_aarch64 \
-		build-aarch64/tests/kvm/mmu_aarch64 build-aarch64/bin/uf-hvt build-aarch64/functions/hello.uf \
-		build-aarch64/tests/guest/faults.uf build-aarch64/tests/guest/hcabuse.uf build-aarch64/tests/guest/libc_smoke.uf \
-		$(ARM64_EMU)/
-	cp $(BUILD)/functions/hello.uf $(ARM64_EMU)/hello-x86_64.uf
+	cp tests/emulated/arm64_rig.sh tests/emulated/arm64_suites.sh $(ARM64_EMU_FILES) $(ARM64_EMU)/
+	cp build/functions/hello.uf $(ARM64_EMU)/hello-x86_64.uf
 	bash tests/emulated/arm64_cases.sh $(ARM64_EMU)/cases
 
 test-arm64: arm64-emulated

@@ -196,6 +196,23 @@ expect_err build-missing-file 2 "^unifaas: build: $UF_TMP/nonexistent.c: No such
 [ ! -e "$UF_TMP/never.uf" ] && pass build-missing-file-no-output || fail build-missing-file-no-output "an image was written"
 expect_err build-no-sources 2 '^unifaas: build: no source files given$' "$UNIFAAS" build
 expect_err build-o-without-name 2 '^unifaas: build: -o needs a file name$' "$UNIFAAS" build "$UF_TOP/tests/guest/minimal.c" -o
+# --arch: another machine's image needs its cross compiler and runtime, each named when missing
+expect_err build-arch-unknown 2 "^unifaas: build: --arch sparc: not an architecture unifaas builds for \\(x86_64 or aarch64\\)$" \
+	"$UNIFAAS" build --arch sparc "$UF_TOP/tests/guest/minimal.c" -o "$UF_TMP/never.uf"
+expect_err build-arch-no-cross-compiler 2 "^unifaas: build: --arch aarch64: the cross compiler aarch64-linux-musl-gcc is not installed: install it with scripts/install-deps.sh --arm64 " \
+	env PATH=/nonexistent "$UNIFAAS" build --arch aarch64 "$UF_TOP/tests/guest/minimal.c" -o "$UF_TMP/never.uf"
+if command -v aarch64-linux-musl-gcc >/dev/null; then
+	expect_err build-arch-no-runtime 2 "^unifaas: build: --arch aarch64: the aarch64 runtime is not at $UF_TMP/norun/libuf.a: build it with 'make runtime-aarch64' " \
+		env UNIFAAS_LIBDIR="$UF_TMP/norun" "$UNIFAAS" build --arch aarch64 "$UF_TOP/tests/guest/minimal.c" -o "$UF_TMP/never.uf"
+	# with the runtime of `make ARCH=aarch64` (where it was built): an aarch64
+	# image, which this machine's tender refuses by its architecture
+	a64=$UF_TOP/build-aarch64/lib/unifaas
+	if [ -f "$a64/libuf.a" ] &&
+		expect_err build-arch-aarch64 0 '' env UNIFAAS_LIBDIR="$a64" "$UNIFAAS" build --arch aarch64 "$UF_TOP/functions/hello.c" -o "$UF_TMP/hello-a64.uf"; then
+		expect_err build-arch-aarch64-refused 2 "^uf-hvt: $UF_TMP/hello-a64.uf: image built for aarch64, but this machine runs x86-64 images" \
+			"$HVT" "$UF_TMP/hello-a64.uf"
+	fi
+fi
 printf '#include <unifaas.h>\nint uf_handle(uf_ctx *c, const uf_event *e) {\n\treturn 0\n}\n' >"$UF_TMP/syntax.c"
 if expect_err build-syntax-error 1 "^unifaas: build: compiling $UF_TMP/syntax.c failed$" \
 	"$UNIFAAS" build "$UF_TMP/syntax.c" -o "$UF_TMP/syntax.uf"; then
