@@ -401,6 +401,11 @@ install: all
 	install -m 755 $(LIBDIR)/unifaas-api $(DESTDIR)$(PREFIX)/lib/unifaas/
 	install -m 644 $(LIBDIR)/libuf.a $(LIBDIR)/uf.ld $(DESTDIR)$(PREFIX)/lib/unifaas/
 	install -m 644 $(LIBDIR)/include/*.h $(DESTDIR)$(PREFIX)/lib/unifaas/include/
+	# the aarch64 runtime for `unifaas build --arch aarch64`, when made (make runtime-aarch64)
+	if [ -f $(LIBDIR)/aarch64/libuf.a ]; then \
+		install -d $(DESTDIR)$(PREFIX)/lib/unifaas/aarch64/include && \
+		install -m 644 $(LIBDIR)/aarch64/libuf.a $(LIBDIR)/aarch64/uf.ld $(DESTDIR)$(PREFIX)/lib/unifaas/aarch64/ && \
+		install -m 644 $(LIBDIR)/aarch64/include/*.h $(DESTDIR)$(PREFIX)/lib/unifaas/aarch64/include/; fi
 
 clean:
 	rm -rf build build-asan build-aarch64
