@@ -245,6 +245,29 @@ fail:
 	return -1;
 }
 
+/* The instance's own weight: its groups' together (see cgroup.h). */
+static void reweigh(const struct uf_cgroups *g)
+{
+	const char *file = g->kind == UF_CG_V2 ? "cpu.weight" : "cpu.shares";
+	unsigned long long sum = 0, max = g->kind == UF_CG_V2 ? 10000 : 262144;
+	DIR *dir = opendir(g->cpu);
+	for (struct dirent *e; dir && (e = readdir(dir));) {
+		char sub[900], val[32];
+		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", g->cpu, e->d_name);
+		if (get(sub, file, val, sizeof(val)) > 0)
+			sum += strtoull(val, NULL, 10);
+	}
+	if (dir)
+		closedir(dir);
+	if (sum) {
+		char val[32];
+		snprintf(val, sizeof(val), "%llu", sum < max ? sum : max);
+		put(g->cpu, file, val);
+	}
+}
+
 int uf_cgroup_make(const struct uf_cgroups *g, const char *group, unsigned weight, char *err, size_t errlen)
 {
 	if (g->kind == UF_CG_NONE) {
@@ -256,6 +279,7 @@ int uf_cgroup_make(const struct uf_cgroups *g, const char *group, unsigned weigh
 		weight = UF_CG_WEIGHT;
 	if (make_in(g, g->cpu, 1, group, weight, err, errlen) < 0)
 		return -1;
+	reweigh(g);
 	return g->acct[0] ? make_in(g, g->acct, 0, group, 0, err, errlen) : 0;
 }
 
@@ -341,6 +365,8 @@ int uf_cgroup_remove(const struct uf_cgroups *g, const char *group)
 		rc = -1;
 		e = errno;
 	}
+	if (!rc)
+		reweigh(g);
 	errno = e;
 	return rc;
 }

@@ -13,6 +13,10 @@
  * each with the same weight (cpu.weight 100 on cgroup v2; cpu.shares 1024
  * on v1), the platform's set apart (cpu_platform_weight): when several have
  * work, each gets its share of the CPU, whatever the number of its units.
+ * The instance's directory weighs what its groups weigh together (set
+ * again as groups come and go), so against the machine's other processes
+ * the platform counts as its servers and one process per workflow, not as
+ * one process in all.
  *
  * Hierarchies: cgroup v2 (cpu.weight; CPU use from cpu.stat's usage_usec),
  * or cgroup v1's cpu controller (cpu.shares; CPU use from cpuacct.usage,

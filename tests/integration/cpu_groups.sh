@@ -77,6 +77,8 @@ if [ -n "$ACCT" ] && [ "$ACCT" != - ]; then
 fi
 check workflow-weight eq "$(cat "$DIR/wf-one/$SHARES")" "$WANT_WF"
 check workflow-weights-equal eq "$(cat "$DIR/wf-two/$SHARES")" "$WANT_WF"
+# the instance weighs its groups together: platform and two workflows
+check instance-weight eq "$(cat "$DIR/$SHARES")" $((WANT_PLAT + 2 * WANT_WF))
 check describe-cpu U describe one
 U describe one | grep -q '^cpu: .* s used by its units' && pass describe-cpu-line ||
 	fail describe-cpu-line "$(U describe one | head -8 | tr '\n' ' ')"
@@ -89,6 +91,7 @@ check metrics-platform-cpu grep -q '^unifaas_platform_cpu_seconds_total ' "$UF_T
 U undeploy one >/dev/null
 check undeployed-group-removed wait_for 20 gone "$DIR/wf-one"
 check other-group-kept test -d "$DIR/wf-two"
+check instance-weight-after-undeploy eq "$(cat "$DIR/$SHARES")" $((WANT_PLAT + WANT_WF))
 
 # a second platform on this machine: its own groups; its down leaves ours
 S2="$UF_TMP/second.state"
