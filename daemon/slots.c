@@ -29,10 +29,14 @@
 
 #include "admission.h"
 #include "autoscale.h"
+#include "launch.h"
 #include "unifaasd.h"
 
-/* A reservation outlives the drains it waits for by this much. */
+/* A reservation outlives the drains it waits for by this much: a drained
+ * unit is gone UF_DRAIN_SETTLE_MS after unit_drain_ms at the latest (then
+ * killed: launch.h). */
 #define RESERVE_SLACK_MS 2000
+_Static_assert(RESERVE_SLACK_MS > UF_DRAIN_SETTLE_MS, "a reservation ends before the drained units are gone");
 
 static const struct slot_policy *policy = &slot_fair_share;
 
