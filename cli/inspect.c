@@ -496,7 +496,7 @@ int cmd_describe(int argc, char **argv)
 		       num(sh, "of"), num(sh, "units"), (double)num(sh, "memory") / (1 << 20));
 	describe_storage(json_object_get(root, "storage"));
 	if (json_is_number(json_object_get(root, "cpu_seconds")))
-		printf("cpu:       %.3f s used by its units (their cgroup; equal CPU weight per workflow)\n",
+		printf("cpu:       %.3f s used by its units (their cgroup; CPU weight by share)\n",
 		       json_number_value(json_object_get(root, "cpu_seconds")));
 	json_array_foreach(json_object_get(root, "steps"), i, s) describe_step(s);
 	json_t *dead = json_object_get(root, "recent_dead_letters");

@@ -202,6 +202,13 @@ static int mkdir_keep(const char *path)
 	return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -1;
 }
 
+/* What weight (v2 cpu.weight units) is written as in g's hierarchy. */
+static void weight_text(const struct uf_cgroups *g, unsigned weight, char *val, size_t cap)
+{
+	unsigned shares = weight * 1024 / UF_CG_WEIGHT;
+	snprintf(val, cap, "%u", g->kind == UF_CG_V2 ? weight : shares < 2 ? 2 : shares);
+}
+
 static int make_in(const struct uf_cgroups *g, const char *top, int weights, const char *group, unsigned weight,
                    char *err, size_t errlen)
 {
@@ -230,10 +237,7 @@ static int make_in(const struct uf_cgroups *g, const char *top, int weights, con
 		goto fail;
 	if (!weights)
 		return 0;
-	if (g->kind == UF_CG_V2)
-		snprintf(val, sizeof(val), "%u", weight);
-	else
-		snprintf(val, sizeof(val), "%u", weight * 1024 / UF_CG_WEIGHT < 2 ? 2 : weight * 1024 / UF_CG_WEIGHT);
+	weight_text(g, weight, val, sizeof(val));
 	if (put(dir, g->kind == UF_CG_V2 ? "cpu.weight" : "cpu.shares", val) < 0) {
 		snprintf(err, errlen, "%s/%s: cannot write %s: %s", dir,
 		         g->kind == UF_CG_V2 ? "cpu.weight" : "cpu.shares", val, strerror(errno));
@@ -266,6 +270,24 @@ static void reweigh(const struct uf_cgroups *g)
 		snprintf(val, sizeof(val), "%llu", sum < max ? sum : max);
 		put(g->cpu, file, val);
 	}
+}
+
+int uf_cgroup_weigh(const struct uf_cgroups *g, const char *group, unsigned weight)
+{
+	char dir[800], want[32], have[32];
+	const char *file = g->kind == UF_CG_V2 ? "cpu.weight" : "cpu.shares";
+	if (g->kind == UF_CG_NONE) {
+		errno = ENOTSUP;
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s/%s", g->cpu, group);
+	weight_text(g, weight < 1 || weight > UF_CG_WEIGHT_MAX ? UF_CG_WEIGHT : weight, want, sizeof(want));
+	if (get(dir, file, have, sizeof(have)) > 0 && strtoul(have, NULL, 10) == strtoul(want, NULL, 10))
+		return 0;
+	if (put(dir, file, want) < 0)
+		return -1;
+	reweigh(g);
+	return 0;
 }
 
 int uf_cgroup_make(const struct uf_cgroups *g, const char *group, unsigned weight, char *err, size_t errlen)

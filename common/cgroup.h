@@ -10,9 +10,10 @@
  * (and cleans) what a crash of the previous one left.  In it:
  *   platform      unifaasd, redis-server, mosquitto (and standby tenders)
  *   wf-<name>     the units of workflow <name>
- * each with the same weight (cpu.weight 100 on cgroup v2; cpu.shares 1024
- * on v1), the platform's set apart (cpu_platform_weight): when several have
- * work, each gets its share of the CPU, whatever the number of its units.
+ * weighted as its unit slots are (cpu.weight 100 times the workflow's
+ * `share`, 1 by default, on cgroup v2; cpu.shares 1024 times it on v1), the
+ * platform's set apart (cpu_platform_weight): when several have work, each
+ * gets its share of the CPU, whatever the number of its units.
  * The instance's directory weighs what its groups weigh together (set
  * again as groups come and go), so against the machine's other processes
  * the platform counts as its servers and one process per workflow, not as
@@ -64,6 +65,10 @@ int uf_cgroup_locate(struct uf_cgroups *g, const char *spec, const char *state_d
  * weight * 1024 / 100 shares).  An existing one is kept, its weight set
  * again.  0, or -1 with err naming the path and the cause. */
 int uf_cgroup_make(const struct uf_cgroups *g, const char *group, unsigned weight, char *err, size_t errlen);
+
+/* Sets group's weight (as uf_cgroup_make) when it differs, and the
+ * instance's.  0, or -1 with errno. */
+int uf_cgroup_weigh(const struct uf_cgroups *g, const char *group, unsigned weight);
 
 /* Moves process pid (all its threads) into group.  0, or -1 with errno
  * (ENOENT: the group is gone, ESRCH: the process) and err. */

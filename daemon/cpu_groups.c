@@ -6,15 +6,13 @@
  * files in the state dir, checked by command name) into the group
  * `platform`, weighted cpu_platform_weight, and removes the workflow
  * groups a previous unifaasd of this state dir left (a crash).  Each unit
- * is moved into wf-<workflow> (weight UF_CG_WEIGHT, equal for every
- * workflow) right after its spawn, or, for a standby tender, before it is
- * told what to run, so the guest never runs outside its group; the
- * tender's reaper (--fast-exit), cloned later, inherits it.  A workflow's
- * group is removed once no workflow of that name is deployed or retired;
- * one still busy (a reaper tearing a VM down) is tried again every 200 ms,
- * and every group is removed at shutdown, when unifaasd also leaves
- * `platform` (removed then if the servers have stopped, else by `unifaas
- * down` once they are gone, with the instance's directory).
+ * is moved into wf-<workflow> (weight UF_CG_WEIGHT times the workflow's
+ * `share`, the weight of its unit slots: common/admission.h) right after its spawn, or, for a standby tender, before it
+ * is told what to run, so the guest never runs outside its group; the tender's reaper (--fast-exit), cloned later,
+ * inherits it.  A workflow's group is removed once no workflow of that name is deployed or retired; one still busy (a
+ * reaper tearing a VM down) is tried again every 200 ms, and every group is removed at shutdown, when unifaasd also
+ * leaves `platform` (removed then if the servers have stopped, else by `unifaas down` once they are gone, with the
+ * instance's directory).
  *
  * Where no hierarchy is usable (no cpu controller, no permission,
  * cpu_cgroup=off) this is said once in the log and units run where
@@ -27,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admission.h"
 #include "cgroup.h"
 #include "cpu_groups.h"
 #include "store.h"
@@ -185,18 +184,29 @@ int cpu_groups_on(const struct daemon *d)
 	return d->cpu && d->cpu->g.kind != UF_CG_NONE;
 }
 
-void cpu_groups_attach(struct daemon *d, const char *wf, int pid)
+/* A workflow's CPU weight: its share of the node (common/admission.h), as
+ * for the unit slots. */
+static unsigned weight_of(const struct workflow *w)
+{
+	return UF_CG_WEIGHT * (w->m->share ? w->m->share : UF_SHARE_DEFAULT);
+}
+
+void cpu_groups_attach(struct daemon *d, const struct workflow *w, int pid)
 {
 	char group[UF_NAME_BUF + 8], err[1024];
+	const char *wf = w->m->name;
 	if (!cpu_groups_on(d))
 		return;
 	struct cpu_groups *c = d->cpu;
 	group_of(wf, group, sizeof(group));
+	unsigned weight = weight_of(w);
 	int rc = uf_cgroup_attach(&c->g, group, pid, err, sizeof(err));
+	if (rc == 0 && uf_cgroup_weigh(&c->g, group, weight) < 0) /* a redeploy may change its share */
+		dlog("warn", "what=cpu-cgroup op=weigh group=%s weight=%u cause=%s", group, weight, strerror(errno));
 	if (rc < 0 && errno == ENOENT) { /* first unit of the workflow (or its group was removed) */
-		rc = uf_cgroup_make(&c->g, group, UF_CG_WEIGHT, err, sizeof(err));
+		rc = uf_cgroup_make(&c->g, group, weight, err, sizeof(err));
 		if (rc == 0) {
-			dlog("info", "what=cpu-cgroup op=make group=%s weight=%u", group, UF_CG_WEIGHT);
+			dlog("info", "what=cpu-cgroup op=make group=%s weight=%u", group, weight);
 			rc = uf_cgroup_attach(&c->g, group, pid, err, sizeof(err));
 		}
 	}

@@ -14,8 +14,10 @@ struct daemon;
 void cpu_groups_open(struct daemon *d);
 /* 1 when units get per-workflow groups */
 int cpu_groups_on(const struct daemon *d);
-/* Moves a unit's tender (pid) into its workflow's group, made on first use. */
-void cpu_groups_attach(struct daemon *d, const char *wf, int pid);
+/* Moves a unit's tender (pid) into its workflow's group, made on first use,
+ * weighted by the workflow's share. */
+struct workflow;
+void cpu_groups_attach(struct daemon *d, const struct workflow *w, int pid);
 /* A workflow of this name was freed: its group goes when none is left. */
 void cpu_groups_gone(struct daemon *d, const char *wf);
 /* CPU time used by a workflow's units (wf NULL: the platform's servers), in

@@ -663,7 +663,7 @@ static int launch_standby(struct daemon *d, struct unit *u, char **argv, char **
 	int pid, in;
 	if (standby_take(d->standbys, &pid, &in, outfd, errfd) < 0)
 		return -1;
-	cpu_groups_attach(d, u->step->wf->m->name, pid); /* before the guest runs */
+	cpu_groups_attach(d, u->step->wf, pid); /* before the guest runs */
 	int e = standby_launch(in, argv, envp);
 	close(in);
 	if (e < 0) { /* it died under us: its exit is reaped as a stray child */
@@ -738,7 +738,7 @@ static int spawn(struct daemon *d, struct step *s, struct unit *u, int *outfd, i
 		goto out;
 	}
 	u->pid = pid;
-	cpu_groups_attach(d, s->wf->m->name, pid);
+	cpu_groups_attach(d, s->wf, pid);
 	*outfd = out[0];
 	*errfd = errp[0];
 	out[0] = errp[0] = -1;

@@ -2,7 +2,8 @@
 # CPU shares between workflows (issue 11 §5; daemon/cpu_groups.c,
 # common/cgroup.h): on a real platform, each workflow's units run in a
 # cgroup of their own with the workflow weight, unifaasd, redis-server and
-# mosquitto in the instance's `platform` group with cpu_platform_weight; a
+# mosquitto in the instance's `platform` group with cpu_platform_weight (a
+# workflow's weight follows its `share`, as its unit slots do); a
 # workflow's group goes with it; `down` leaves nothing of the instance; two
 # platforms on one machine each keep their own groups; a restart after a
 # crash removes the groups the crashed daemon left.  Where no cgroup
@@ -19,11 +20,12 @@ PLAT_CONF='cpu_platform_weight=300'
 plat_suite_up
 pass up
 
-# sleeper WF: a workflow whose one unit never pops and stays (slots_fn sleep)
+# sleeper WF [SHARE]: a workflow whose one unit never pops and stays (slots_fn sleep)
 sleeper() {
 	local m
 	m=$(manifest "$1" <<EOF
 name: $1
+share: ${2:-1}
 functions:
   s:
     image: $SLOTS_FN
@@ -68,7 +70,7 @@ for svc in unifaasd redis mosquitto; do
 done
 
 sleeper one || fail deploy-one "no unit of one: $(U ps 2>&1 | tr '\n' ' ')"
-sleeper two || fail deploy-two "no unit of two: $(U ps 2>&1 | tr '\n' ' ')"
+sleeper two 2 || fail deploy-two "no unit of two: $(U ps 2>&1 | tr '\n' ' ')"
 P1=$(unit_pid one) P2=$(unit_pid two)
 check unit-in-its-group eq "$(cg_of "$P1" "$H")" "/$NAME/wf-one"
 check other-unit-in-its-group eq "$(cg_of "$P2" "$H")" "/$NAME/wf-two"
@@ -76,9 +78,9 @@ if [ -n "$ACCT" ] && [ "$ACCT" != - ]; then
 	check unit-in-its-acct-group eq "$(cg_of "$P1" cpuacct)" "/$NAME/wf-one"
 fi
 check workflow-weight eq "$(cat "$DIR/wf-one/$SHARES")" "$WANT_WF"
-check workflow-weights-equal eq "$(cat "$DIR/wf-two/$SHARES")" "$WANT_WF"
-# the instance weighs its groups together: platform and two workflows
-check instance-weight eq "$(cat "$DIR/$SHARES")" $((WANT_PLAT + 2 * WANT_WF))
+check workflow-weight-by-share eq "$(cat "$DIR/wf-two/$SHARES")" $((2 * WANT_WF))
+# the instance weighs its groups together: platform and the two workflows
+check instance-weight eq "$(cat "$DIR/$SHARES")" $((WANT_PLAT + 3 * WANT_WF))
 check describe-cpu U describe one
 U describe one | grep -q '^cpu: .* s used by its units' && pass describe-cpu-line ||
 	fail describe-cpu-line "$(U describe one | head -8 | tr '\n' ' ')"
@@ -91,7 +93,7 @@ check metrics-platform-cpu grep -q '^unifaas_platform_cpu_seconds_total ' "$UF_T
 U undeploy one >/dev/null
 check undeployed-group-removed wait_for 20 gone "$DIR/wf-one"
 check other-group-kept test -d "$DIR/wf-two"
-check instance-weight-after-undeploy eq "$(cat "$DIR/$SHARES")" $((WANT_PLAT + WANT_WF))
+check instance-weight-after-undeploy eq "$(cat "$DIR/$SHARES")" $((WANT_PLAT + 2 * WANT_WF))
 
 # a second platform on this machine: its own groups; its down leaves ours
 S2="$UF_TMP/second.state"

@@ -129,6 +129,12 @@ static void v1_cpu_and_cpuacct_apart(void **state)
 	assert_string_equal(read_file(p), "2560");
 	snprintf(p, sizeof(p), "%s/cpu.shares", g.cpu); /* the instance: its groups together */
 	assert_string_equal(read_file(p), "3584");
+	/* a workflow's share raised on a redeploy: its weight and the instance's again */
+	assert_int_equal(uf_cgroup_weigh(&g, "wf-a", 300), 0);
+	snprintf(p, sizeof(p), "%s/wf-a/cpu.shares", g.cpu);
+	assert_string_equal(read_file(p), "3072");
+	snprintf(p, sizeof(p), "%s/cpu.shares", g.cpu);
+	assert_string_equal(read_file(p), "5632");
 	assert_int_equal(uf_cgroup_attach(&g, "wf-a", 4242, err, sizeof(err)), 0);
 	snprintf(p, sizeof(p), "%s/wf-a/cgroup.procs", g.acct); /* in both hierarchies */
 	assert_string_equal(read_file(p), "4242");
