@@ -16,11 +16,11 @@
  * `memory` plus UF_TENDER_OVERHEAD, the tender beside its guest.  Measured
  * (bench/tender_rss.sh, bench/RESULTS.md "Tender memory", 2026-12-05, the
  * plain static uf-hvt running as unifaasd starts it, 8 MiB guests): its own
- * resident memory, VmRSS minus the guest mapping's Rss, is 336-400 KiB
- * (idle 336; after 2000 events of platform_fn, fdc or fib 368-380; its
- * peak, VmHWM minus the guest's pages, 392-564 KiB), plus kernel memory
- * outside VmRSS: its page tables (VmPTE) 48-52 KiB, and for its VM and
- * vCPU about 95 KiB of slab and 44 KiB of kernel stacks (/proc/meminfo
+ * resident memory, VmRSS minus the guest mapping's Rss, is 336-416 KiB
+ * (idle 336-356; after 2000 events of platform_fn, fdc or fib 368-396;
+ * its peak, VmHWM minus the guest's pages, 388-580 KiB; two runs), plus
+ * kernel memory outside VmRSS: its page tables (VmPTE) 48-52 KiB, and for
+ * its VM and vCPU about 95 KiB of slab and 44 KiB of kernel stacks (/proc/meminfo
  * with 16 idle units started: SUnreclaim +1520 KiB, KernelStack +700 KiB).
  * So 0.5-0.75 MiB in all; 1 MiB leaves a quarter or more to spare.  Not
  * counted: a commit's working set, which is transient and grows with what
