@@ -37,6 +37,11 @@ if [ -x ./uf-hvt ]; then
 	out=$(./uf-hvt --event world hello.uf 2>&1)
 	rc=$?
 	[ $rc -eq 0 ] && [ "$out" = "Hello from a unifaas unikernel!" ] && ok hello || ko hello "status $rc: $out"
+	# the same unit through a standby tender (VM and vCPU made first, then
+	# the launch request on stdin: common/launch.h), as unifaasd starts units
+	out=$(printf 'UFLAUNCH1\nA--event\0Aworld\0Ahello.uf\0' | ./uf-hvt --standby 2>&1)
+	rc=$?
+	[ $rc -eq 0 ] && [ "$out" = "Hello from a unifaas unikernel!" ] && ok hello-standby || ko hello-standby "status $rc: $out"
 fi
 # the tender's suites (arm64_suites.sh): all of their cases, or with
 # `smoke` one fault and the libc smoke test's batch with the local KV store;
