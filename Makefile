@@ -315,12 +315,15 @@ $(BUILD)/bench/kvm_exit_aarch64: bench/kvm_exit_aarch64.c bench/kvm_exit_aarch64
 # libc smoke test with the local KV store, listed from those suites by
 # tests/emulated/arm64_cases.sh (same statuses, reasons in aarch64's words)
 # and run there by tests/emulated/arm64_suites.sh.
+# Both run redis_backend.sh's first batch against Debian's arm64 redis-server
+# (tests/emulated/arm64_redis_stage.sh fetches it once).
 # make test-arm64-smoke: the aarch64 smoke set (the machine, KVM, hello.uf,
-# one fault, one local-KV batch) for `make test`/.ci/run's emulated smoke.
+# one fault, one local-KV batch, one Redis batch) for `make test`/.ci/run's
+# emulated smoke.
 ARM64_EMU = build-aarch64/emulated
 ARM64_EMU_FILES = build-aarch64/bin/uf-hvt build-aarch64/tests/kvm/vcpu_aarch64 build-aarch64/tests/kvm/mmu_aarch64 \
 	build-aarch64/functions/hello.uf build-aarch64/tests/guest/faults.uf build-aarch64/tests/guest/hcabuse.uf \
-	build-aarch64/tests/guest/libc_smoke.uf
+	build-aarch64/tests/guest/libc_smoke.uf build-aarch64/functions/fdc.uf
 # (the x86-64 hello.uf the aarch64 tender must refuse is build/'s, whatever BUILD is)
 arm64-emulated:
 	$(MAKE) ARCH=x86_64 BUILD=build build/functions/hello.uf
@@ -329,6 +332,7 @@ arm64-emulated:
 	cp tests/emulated/arm64_rig.sh tests/emulated/arm64_suites.sh $(ARM64_EMU_FILES) $(ARM64_EMU)/
 	cp build/functions/hello.uf $(ARM64_EMU)/hello-x86_64.uf
 	bash tests/emulated/arm64_cases.sh $(ARM64_EMU)/cases
+	bash tests/emulated/arm64_redis_stage.sh $(ARM64_EMU)
 
 test-arm64: arm64-emulated
 	UF_QEMU_TIMEOUT=$(UF_QEMU_TIMEOUT) ./scripts/in-qemu.sh arm64 $(ARM64_EMU) 'sh arm64_rig.sh'

@@ -7,7 +7,8 @@
 # (tests/kvm/vcpu_aarch64.c, mmu_aarch64.c), boots hello.uf, then the
 # tender's suites (arm64_suites.sh with the cases arm64_cases.sh listed);
 # `smoke` (make test-arm64-smoke) runs of those only one fault and one
-# local-KV batch.
+# local-KV batch; both run one Redis-backed batch (redis_backend.sh's
+# first) against Debian's arm64 redis-server.
 p=0 f=0
 ok() { echo "PASS arm64/$1"; p=$((p + 1)); }
 ko() { echo "FAIL arm64/$1: $2"; f=$((f + 1)); }
@@ -58,6 +59,38 @@ if [ -f cases ]; then
 	p=$((p + $(grep -c '^PASS' /tmp/arm64-suites.out)))
 	f=$((f + $(grep -c '^FAIL' /tmp/arm64-suites.out)))
 	[ $rc -eq 0 ] || grep -q '^FAIL' /tmp/arm64-suites.out || ko suites "arm64_suites.sh exited with status $rc"
+fi
+# redis_backend.sh's first batch (its checks, in busybox's words): 1000
+# events through one unit of fdc.uf against a redis-server on this board
+# (Debian's arm64 build, staged by arm64_redis_stage.sh)
+if [ -d redis ] && [ -f fdc.uf ]; then
+	L="./redis/lib/ld-linux-aarch64.so.1 --library-path ./redis/lib"
+	rd=/tmp/arm64-redis
+	mkdir -p $rd
+	$L ./redis/redis-server --port 0 --unixsocket $rd/redis.sock --save '' --appendonly no --daemonize yes \
+		--pidfile $rd/redis.pid --dir $rd >$rd/start.log 2>&1
+	R() { $L ./redis/redis-cli -s $rd/redis.sock "$@"; }
+	i=0
+	while [ ! -S $rd/redis.sock ] && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	i=0
+	while [ $i -lt 1000 ]; do
+		echo "XADD uf:q:eval:fridge-door * data open"
+		i=$((i + 1))
+	done | R >/dev/null
+	timeout 120 ./uf-hvt --redis $rd/redis.sock --workflow eval --queue fridge-door --step fdc fdc.uf >/dev/null 2>$rd/r.err
+	rc=$?
+	[ $rc -eq 0 ] && [ "$(R GET uf:kv:eval:fdc-count)" = 1000 ] && ok redis_backend/count-1000 ||
+		ko redis_backend/count-1000 "status $rc, count $(R GET uf:kv:eval:fdc-count): $(cat $rd/r.err $rd/start.log | tail -3)"
+	[ "$(R XPENDING uf:q:eval:fridge-door fdc | head -1)" = 0 ] && ok redis_backend/all-acknowledged ||
+		ko redis_backend/all-acknowledged "pending: $(R XPENDING uf:q:eval:fridge-door fdc | head -1)"
+	[ "$(R XLEN uf:q:eval:door-opens)" = 1000 ] && ok redis_backend/pushes-written ||
+		ko redis_backend/pushes-written "$(R XLEN uf:q:eval:door-opens)"
+	R XRANGE uf:q:eval:door-opens - + COUNT 1 | grep -q '"count":1}' && ok redis_backend/push-content ||
+		ko redis_backend/push-content "$(R XRANGE uf:q:eval:door-opens - + COUNT 1 | tr '\n' ' ')"
+	R shutdown nosave >/dev/null 2>&1
 fi
 echo "$p passed, $f failed"
 [ $f -eq 0 ]
