@@ -222,6 +222,35 @@ log_has 'what=unit-stop unit=batchy\.s\.1 .*action=end-now reason="lifetime 2 s 
 	pass drain-deadline-log || fail drain-deadline-log "$(daemon_log | grep 'batchy\.s\.1' | tail -3)"
 gone_wf batchy
 
+# 3d. The drain's last resort: a unit that answers neither the drain nor
+#     its deadline (here stopped with SIGSTOP, as one stuck in a host call)
+#     is killed UF_DRAIN_SETTLE_MS (1 s) after the deadline, and all it
+#     held counts as failed (retries 0: all 3 dead-lettered), the reason
+#     naming both steps.
+deploy_wf stuck <<EOF
+name: stuck
+functions:
+  s:
+    image: $fn
+    listen: in
+    timeout_ms: 0
+    retries: 0
+    batch: 8
+    scale: { max_units: 1, idle_ms: 60000, lifetime_s: 2 }
+EOF
+printf '%s\n' x hang x | U push stuck in >/dev/null
+if wait_for 20 plat_pids '--consumer=stuck\.s\.1'; then
+	sleep 0.5
+	plat_kill STOP '--consumer=stuck\.s\.1'
+	wait_for 40 xlen_is uf:dlq:stuck:in 3 &&
+		[ "$(R XRANGE uf:dlq:stuck:in - + | grep -cF 'lifetime 2 s reached (lifetime_s); still busy after 5000 ms (unit_drain_ms); killed 1000 ms later')" = 3 ] &&
+		pass drain-unanswered-killed-all-counted ||
+		fail drain-unanswered-killed-all-counted "$(R XLEN uf:dlq:stuck:in) dead letters: $(R XRANGE uf:dlq:stuck:in - + COUNT 1 | tr '\n' ' ')"
+else
+	fail drain-unanswered-killed-all-counted "no unit: $(U ps)"
+fi
+gone_wf stuck
+
 # 3c. A slot taken back from a unit whose event never ends: the event in
 #     hand at the drain's deadline counts (retries 0: dead-lettered, the
 #     reason naming the reclaim), rather than being handed back to cycle
