@@ -120,6 +120,12 @@ static void hc_exit(struct hvt *h, void *arg)
 
 enum access { ACC_READ, ACC_WRITE, ACC_EXEC };
 
+#if defined(__aarch64__)
+#define HVT_LOW_MEMORY "access to the runtime's protected low memory (the guard pages around the boot info)"
+#else
+#define HVT_LOW_MEMORY "access to the runtime's protected low memory (descriptor tables, exception stack)"
+#endif
+
 /* What a faulting access to address a means, in the words a function
  * author needs; protection: the page was mapped, the access not allowed. */
 static void describe_access(struct hvt *h, uint64_t a, enum access acc, int protection, char *out, size_t len)
@@ -130,7 +136,7 @@ static void describe_access(struct hvt *h, uint64_t a, enum access acc, int prot
 	if (a < UF_PAGE_SIZE)
 		what = "NULL pointer dereference";
 	else if (a < UF_PT_ADDR)
-		what = "access to the runtime's protected low memory (descriptor tables, exception stack)";
+		what = HVT_LOW_MEMORY;
 	else if (a >= lay->stack_lo - UF_PAGE_SIZE && a < lay->stack_lo)
 		what = "stack overflow (hit the guard page below the stack)";
 	else if (acc == ACC_WRITE && hvt_region_has(lay->exec, lay->nexec, a, a + 1))
