@@ -303,12 +303,6 @@ $(BUILD)/tests/kvm/mmu_aarch64: tests/kvm/mmu_aarch64.c tests/kvm/mmu_aarch64_gu
 	@mkdir -p $(dir $@)
 	$(TENDER_CC) $(TENDER_CFLAGS) $(filter-out %.h,$^) -o $@ -static
 
-# bench/kvm_exit_aarch64.c: a VM's setup and one hypercall store's exit under aarch64 KVM (bench/emulated.sh)
-$(BUILD)/bench/kvm_exit_aarch64: bench/kvm_exit_aarch64.c bench/kvm_exit_aarch64_guest.S guest/hypercall.h \
-		$(BUILD)/obj/tender/hvt_kvm.o $(BUILD)/obj/tender/hvt_kvm_aarch64.o $(BUILD)/obj/tender/hvt_pt_aarch64.o
-	@mkdir -p $(dir $@)
-	$(TENDER_CC) $(TENDER_CFLAGS) -Iguest $(filter-out %.h,$^) -o $@ -static
-
 # The aarch64 tender, libuf and images (make ARCH=aarch64) on the emulated
 # board: the KVM layer's tests, hello.uf, and the tender's suites that need
 # no servers - faults.sh's and hypercall_abuse.sh's cases and runtime.sh's
@@ -386,7 +380,8 @@ bench-isolation: deps
 # machine's, from one run (EMULATED: they say nothing about hardware speed): bench/emulated.sh
 bench-emulated: deps test-deps
 	$(MAKE) all
-	$(MAKE) ARCH=aarch64 BUILD=build-aarch64 build-aarch64/bench/kvm_exit_aarch64
+	$(MAKE) runtime-aarch64
+	$(MAKE) ARCH=aarch64 BUILD=build-aarch64 build-aarch64/bin/uf-hvt build-aarch64/functions/hello.uf
 	./bench/emulated.sh $(BUILD)
 
 # HTTP ingress events/s (wrk) beside bare XADD (redis-benchmark): bench/http_ingress.sh

@@ -14,10 +14,9 @@
 #    the tender's -v breakdown, the hypercall round trip of bench/hc_loop.c);
 # 2. emulated SVM (scripts/in-qemu.sh --hostfs svm, kvm_amd): the same probe
 #    with the same binaries;
-# 3. emulated Cortex-A72 (in-qemu.sh arm64, KVM at EL2 in nVHE mode):
-#    bench/kvm_exit_aarch64.c (make ARCH=aarch64), a VM made as uf-hvt makes
-#    it and one hypercall store's exit at the KVM level, without the
-#    tender's dispatch (uf-hvt for aarch64 does not boot images yet);
+# 3. emulated Cortex-A72 (in-qemu.sh arm64, KVM at EL2 in nVHE mode; busybox
+#    there, no hyperfine): the aarch64 uf-hvt's -v breakdown of hello.uf and
+#    the round trip of hc_loop.c built with `unifaas build --arch aarch64`;
 # and each emulated machine's boot (QEMU start to the command, in-qemu.sh).
 # Prints a table; rewrites the "Emulated: latest run" section of
 # bench/RESULTS.md (NO_RESULTS=1: not).  Knobs: RUNS (30 starts per figure).
@@ -26,8 +25,8 @@ cd "$(dirname "$0")/.."
 top=$PWD
 BUILD=${1:-build}
 RUNS=${RUNS:-30}
-A64=build-aarch64/bench/kvm_exit_aarch64
-for f in "$BUILD/bin/uf-hvt" "$BUILD/bin/unifaas" "$BUILD/functions/hello.uf" "$A64"; do
+A64=(build-aarch64/bin/uf-hvt build-aarch64/functions/hello.uf)
+for f in "$BUILD/bin/uf-hvt" "$BUILD/bin/unifaas" "$BUILD/functions/hello.uf" "${A64[@]}"; do
 	[ -e "$f" ] || {
 		echo "emulated.sh: $f is missing: run make bench-emulated" >&2
 		exit 2
@@ -37,7 +36,8 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 mkdir -p "$W/svm" "$W/arm64"
 "$BUILD/bin/unifaas" build bench/hc_loop.c -o "$W/svm/hc_loop.uf" >/dev/null
-cp "$A64" "$W/arm64/"
+"$BUILD/bin/unifaas" build --arch aarch64 bench/hc_loop.c -o "$W/arm64/hc_loop.uf" >/dev/null
+cp "${A64[@]}" "$W/arm64/"
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 date=$(date -u '+%Y-%m-%d %H:%M UTC')
 
@@ -51,38 +51,53 @@ echo "emulated.sh: emulated SVM ..." >&2
 		exit 1
 	}
 echo "emulated.sh: emulated Cortex-A72 ..." >&2
-./scripts/in-qemu.sh arm64 "$W/arm64" './kvm_exit_aarch64 40 500' >"$W/arm64.txt" 2>"$W/arm64.err" ||
+./scripts/in-qemu.sh arm64 "$W/arm64" "for i in \$(seq $RUNS); do ./uf-hvt -v hello.uf 2>&1 >/dev/null | sed -n 's/.*: timing: /timing /p'; done;
+	./uf-hvt hc_loop.uf 2>&1 >/dev/null | sed -n 's/^block /hcblock /p'" >"$W/arm64.raw" 2>"$W/arm64.err" ||
 	{
-		cat "$W/arm64.txt" "$W/arm64.err" >&2
+		cat "$W/arm64.raw" "$W/arm64.err" >&2
 		exit 1
 	}
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
+# the aarch64 lines into the probe's keys
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+tr -d '\r' <"$W/arm64.raw" >"$W/a64"
+{
+	for k in vm_us vcpu_us total_us; do
+		echo "$k $(sed -n 's/^timing //p' "$W/a64" | tr ' ' '\n' | sed -n "s/^$k=//p" | median)"
+	done
+	sed -n 's/^hcblock //p' "$W/a64" | sort -n >"$W/hc"
+	echo "hc_ns_median $(median <"$W/hc")"
+	echo "hc_ns_min $(head -1 "$W/hc")"
+	echo "hc_ns_max $(tail -1 "$W/hc")"
+} >"$W/arm64.txt"
 
 get() { sed -n "s/^$2 //p" "$W/$1.txt" | tr -d '\r' | head -1; }
-blocks() { sed -n 's/^block //p' "$W/arm64.txt" | tr -d '\r' | sort -n; }
 boot_s() { sed -n 's/.*CMD started \([0-9.]*\) s after boot.*/\1 s/p' "$W/$1.err"; }
 kernel() { sed -n 's/.*(kernel \([^;]*\);.*/\1/p' "$W/$1.err"; }
 ms() { awk -v n="$1" 'BEGIN { printf "%.2f ms", n / 1000 }'; }
 us() { awk -v n="$1" 'BEGIN { printf "%.1f us", n / 1000 }'; }
-x() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fx this machine", a / b }'; }
-a64_median=$(blocks | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
-a64_min=$(blocks | head -1)
-a64_max=$(blocks | tail -1)
-h_se=$(get host start_exit_us) s_se=$(get svm start_exit_us)
-h_hc=$(get host hc_ns_median) s_hc=$(get svm hc_ns_median)
+x() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0fx", a / b }'; }
+# row TITLE KEY FORMAT: the figure on the three machines, each emulated one
+# with its ratio to this machine's
+row() {
+	local h s a
+	h=$(get host "$2") s=$(get svm "$2") a=$(get arm64 "$2")
+	printf '| %s | %s | %s (%s) | %s (%s) |\n' "$1" "$($3 "$h")" "$($3 "$s")" "$(x "$s" "$h")" "$($3 "$a")" "$(x "$a" "$h")"
+}
+spread() { echo "$(us "$(get "$1" "$2"_min)")-$(us "$(get "$1" "$2"_max)")"; }
 
 {
-	echo "EMULATED figures: QEMU $(qemu-system-x86_64 --version | sed -n 's/^QEMU emulator version \([^ ]*\).*/\1/p') TCG; they say nothing about real hardware speed."
+	echo "EMULATED figures: QEMU $(qemu-system-x86_64 --version | sed -n 's/^QEMU emulator version \([^ ]*\).*/\1/p') TCG; they say nothing about real hardware speed. In brackets: times this machine's figure."
 	echo
 	echo "| figure | this machine (PVM host) | emulated SVM (kvm_amd) | emulated Cortex-A72 (KVM, nVHE) |"
 	echo "|---|---|---|---|"
 	echo "| the machine's boot, QEMU start to the command | - | $(boot_s svm) | $(boot_s arm64) |"
-	echo "| \`uf-hvt hello.uf\` start to exit, median of $RUNS | $(ms "$h_se") | $(ms "$s_se") ($(x "$s_se" "$h_se")) | - (no aarch64 boot yet) |"
-	echo "| tender's VM creation (vm_us, -v), median | $(ms "$(get host vm_us)") | $(ms "$(get svm vm_us)") | $(ms "$(get arm64 vm_us)") (KVM_CREATE_VM + memory, raw) |"
-	echo "| tender's vCPU setup (vcpu_us, -v), median | $(ms "$(get host vcpu_us)") | $(ms "$(get svm vcpu_us)") | $(ms "$(get arm64 vcpu_us)") (raw) |"
-	echo "| tender's start to exit (total_us, -v), median | $(ms "$(get host total_us)") | $(ms "$(get svm total_us)") | first KVM_RUN to the first exit: $(ms "$(get arm64 first_exit_us)") |"
-	echo "| hypercall round trip through the tender (UF_HC_TIME, hc_loop), median (min-max) of 40 x 500 | $(us "$h_hc") ($(us "$(get host hc_ns_min)")-$(us "$(get host hc_ns_max)")) | $(us "$s_hc") ($(us "$(get svm hc_ns_min)")-$(us "$(get svm hc_ns_max)")), $(x "$s_hc" "$h_hc") | - |"
-	echo "| one hypercall store's MMIO exit and re-entry at the KVM level, median (min-max) of 40 x 500 | - | - | $(us "$a64_median") ($(us "$a64_min")-$(us "$a64_max")) |"
+	echo "| \`uf-hvt hello.uf\` start to exit, median of $RUNS (hyperfine) | $(ms "$(get host start_exit_us)") | $(ms "$(get svm start_exit_us)") ($(x "$(get svm start_exit_us)" "$(get host start_exit_us)")) | - |"
+	row "tender: VM and memory (\`-v\` vm_us), median of $RUNS" vm_us ms
+	row "tender: vCPU set-up (vcpu_us)" vcpu_us ms
+	row "tender: start to exit of hello.uf (total_us)" total_us ms
+	row "hypercall round trip through the tender (UF_HC_TIME, hc_loop), median of 40 blocks of 500" hc_ns_median us
+	echo "| the same, fastest and slowest block | $(spread host hc_ns) | $(spread svm hc_ns) | $(spread arm64 hc_ns) |"
 	echo
 	echo "- Date: $date; tree $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- tender guest bench 2>/dev/null || echo ' (modified)')"
 	echo "- This machine: $(nproc) cores, $(sed -n 's/^model name\s*:\s*//p' /proc/cpuinfo | head -1), kernel $(uname -r)$([ -d /sys/module/kvm_pvm ] && echo ', KVM through kvm_pvm'); loadavg $load0 at the start, $load1 at the end"
