@@ -5,6 +5,8 @@
 #   make bench      benchmarks: unit boot and the platform (bench/RESULTS.md records them;
 #                   make bench-boot / make bench-platform run one); make bench-platform: the platform
 #                   make bench-ingress: the HTTP ingress (bench/http_ingress.sh)
+#                   make bench-ingress-fair: a workflow's HTTP ingress latency beside another's HTTP/MQTT
+#                   flood (bench/ingress_fair.sh; STALL=1: Redis stopped 100 ms in every 500 ms)
 #                   make bench-edges: HTTP and MQTT ingress and egress, each beside its baseline (bench/edges.sh)
 #                   make bench-stall: the longest Redis stall a flooding workflow causes (bench/stall.sh)
 #                   make bench-hcexit: one hypercall exit's round trip, events/s of a trivial function (bench/hcexit.sh)
@@ -389,6 +391,11 @@ bench-ingress: deps
 	$(MAKE) all
 	./bench/http_ingress.sh $(BUILD)
 
+# one workflow's ingress latency beside another's HTTP/MQTT flood: bench/ingress_fair.sh
+bench-ingress-fair: deps
+	$(MAKE) all
+	./bench/ingress_fair.sh $(BUILD)
+
 # the paper's use case (issue 10): MQTT -> threshold -> slack-alert -> webhook beside Node-RED: bench/usecase.sh
 bench-usecase: deps
 	$(MAKE) all
@@ -409,4 +416,4 @@ install: all
 clean:
 	rm -rf build build-asan build-aarch64
 
-.PHONY: all runtime runtime-aarch64 FORCE arm64-emulated deps run run-local test test-deps test-smoke test-svm test-arm64 test-arm64-smoke bench bench-boot bench-platform bench-edges bench-stall bench-hcexit bench-emulated bench-isolation bench-tender-rss bench-ingress bench-usecase install clean
+.PHONY: all runtime runtime-aarch64 FORCE arm64-emulated deps run run-local test test-deps test-smoke test-svm test-arm64 test-arm64-smoke bench bench-boot bench-platform bench-edges bench-stall bench-hcexit bench-emulated bench-isolation bench-tender-rss bench-ingress bench-ingress-fair bench-usecase install clean

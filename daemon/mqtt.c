@@ -129,7 +129,8 @@ struct conn {
 	size_t outlen, outcap;
 	struct conn *next_out; /* on m->flush_list while outlen > 0 */
 	int queued_out;
-	int held; /* a packet waits at the head of `in`; reading is stopped */
+	int held;     /* a packet waits at in + inoff; reading is stopped */
+	size_t inoff; /* where parsing goes on while held (0 otherwise) */
 };
 
 /* A received message waiting for its XADD, in arrival order. */
@@ -358,7 +359,7 @@ static void conn_close(struct conn *c)
 	free(c->out);
 	c->out = NULL;
 	c->outlen = c->outcap = 0;
-	c->inlen = c->skip = 0;
+	c->inlen = c->skip = c->inoff = 0;
 	c->ping_out = 0;
 	c->held = 0;
 	int was_up = c->state >= C_CONNACK;
@@ -461,7 +462,7 @@ static int handle_packet(struct conn *c, const struct mqtt_packet *p)
  * payload (p->payload NULL) and its bytes dropped as they come. */
 static void parse_input(struct conn *c)
 {
-	size_t off = 0;
+	size_t off = c->inoff;
 	uint64_t gen = c->gen;
 	int held = 0;
 	while (c->gen == gen && off < c->inlen) {
@@ -497,8 +498,13 @@ static void parse_input(struct conn *c)
 	}
 	if (c->gen != gen)
 		return;
-	memmove(c->in, c->in + off, c->inlen - off);
-	c->inlen -= off;
+	if (held) {
+		c->inoff = off; /* parsed on from there in its turns: no move per message */
+	} else {
+		memmove(c->in, c->in + off, c->inlen - off);
+		c->inlen -= off;
+		c->inoff = 0;
+	}
 	if (held && !c->held) {
 		c->held = 1;
 		uv_read_stop(c->tcp); /* what follows stays with the broker (and the socket) */
