@@ -12,11 +12,12 @@
  * flow, the flows take turns in a ring (flows, oldest turn first), and a
  * turn sends at most PW_TURN_BYTES and PW_TURN_CALLS of one flow, taken
  * from its sources in turn (a source that still has more goes to the back
- * of its flow).  A flow with PW_SHARE_CALLS or PW_SHARE_BYTES of commands
- * in flight is passed over until replies come: one workflow never holds
- * more than half the window, so another workflow's event is sent as soon
- * as it comes even while a flood fills its own half.  N requests of one
- * workflow share that workflow's turns; they do not get N turns.
+ * of its flow).  While another workflow waits for a turn, a flow with
+ * PW_SHARE_CALLS or PW_SHARE_BYTES of commands in flight is passed over
+ * until replies bring it under: a workflow alone may fill the window, but
+ * another workflow's event goes out at the next reply, behind at most the
+ * window, and from then on the flood holds at most half of it.  N requests
+ * of one workflow share that workflow's turns; they do not get N turns.
  *
  * Invariants: a source is in at most one flow's list (src->flow set while
  * it is); a flow lives while it has sources or commands in flight (each
@@ -183,9 +184,15 @@ static int window_room(const struct pushwin *pw)
 	return store_backlog_bytes(pw->st) < PW_WINDOW_BYTES && store_backlog_calls(pw->st) < PW_WINDOW_CALLS;
 }
 
-static int share_room(const struct pw_flow *f)
+/* Within its share, or alone: no other workflow waits for a turn. */
+static int share_room(const struct pushwin *pw, const struct pw_flow *f)
 {
-	return f->calls < PW_SHARE_CALLS && f->bytes < PW_SHARE_BYTES;
+	if (f->calls < PW_SHARE_CALLS && f->bytes < PW_SHARE_BYTES)
+		return 1;
+	for (const struct pw_flow *o = pw->flows; o; o = o->next)
+		if (o != f && o->head)
+			return 0;
+	return 1;
 }
 
 int pushwin_room(const struct pushwin *pw)
@@ -195,7 +202,7 @@ int pushwin_room(const struct pushwin *pw)
 	if (!pw->turn_calls || pw->closing)
 		return 1; /* the first of a turn, whatever its size */
 	return pw->turn_calls < PW_TURN_CALLS && pw->turn_bytes < PW_TURN_BYTES && window_room(pw) &&
-	       share_room(pw->cur);
+	       share_room(pw, pw->cur);
 }
 
 static void call_reply(redisReply *r, void *arg)
@@ -237,7 +244,7 @@ static struct pw_flow *next_turn(struct pushwin *pw)
 {
 	struct pw_flow **p = &pw->flows, *f = NULL;
 	for (; *p; p = &(*p)->next)
-		if ((*p)->head && share_room(*p))
+		if ((*p)->head && share_room(pw, *p))
 			break;
 	if (!(f = *p))
 		return NULL;

@@ -25,8 +25,8 @@
  * or not).  A new turn starts only below both. */
 #define PW_WINDOW_BYTES (64u << 10)
 #define PW_WINDOW_CALLS 128u
-/* One workflow's share: its commands in flight.  The other half of the
- * window is always left to the other workflows. */
+/* One workflow's share: its commands in flight while another workflow
+ * waits for a turn (alone, a workflow may fill the window). */
 #define PW_SHARE_BYTES (32u << 10)
 #define PW_SHARE_CALLS 64u
 /* A turn: at most this much of one workflow before the next workflow's. */
