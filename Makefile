@@ -312,14 +312,15 @@ $(BUILD)/tests/kvm/mmu_aarch64: tests/kvm/mmu_aarch64.c tests/kvm/mmu_aarch64_gu
 # tests/emulated/arm64_cases.sh (same statuses, reasons in aarch64's words)
 # and run there by tests/emulated/arm64_suites.sh.
 # Both run redis_backend.sh's first batch against Debian's arm64 redis-server
-# (tests/emulated/arm64_redis_stage.sh fetches it once).
+# (tests/emulated/arm64_redis_stage.sh fetches it once), test-arm64 also its
+# crash mid-batch.
 # make test-arm64-smoke: the aarch64 smoke set (the machine, KVM, hello.uf,
 # one fault, one local-KV batch, one Redis batch) for `make test`/.ci/run's
 # emulated smoke.
 ARM64_EMU = build-aarch64/emulated
 ARM64_EMU_FILES = build-aarch64/bin/uf-hvt build-aarch64/tests/kvm/vcpu_aarch64 build-aarch64/tests/kvm/mmu_aarch64 \
 	build-aarch64/functions/hello.uf build-aarch64/tests/guest/faults.uf build-aarch64/tests/guest/hcabuse.uf \
-	build-aarch64/tests/guest/libc_smoke.uf build-aarch64/functions/fdc.uf
+	build-aarch64/tests/guest/libc_smoke.uf build-aarch64/tests/guest/dataplane.uf build-aarch64/functions/fdc.uf
 # (the x86-64 hello.uf the aarch64 tender must refuse is build/'s, whatever BUILD is)
 arm64-emulated:
 	$(MAKE) ARCH=x86_64 BUILD=build build/functions/hello.uf
