@@ -20,7 +20,8 @@
 # tighter than the emulated suites' (in a fresh clone's run under a load
 # average of 15, at nice 0, the SVM set took 825 s).  UF_SMOKE_TIMEOUT
 # (default 900 s) bounds each machine.
-# arm64: QEMU's virt board with EL2 and a GICv2 and a Cortex-A72 (a
+# arm64: the aarch64 cross-build (make ARCH=aarch64 all: check cross-build),
+#   then in QEMU's virt board with EL2 and a GICv2 and a Cortex-A72 (a
 #   Raspberry Pi 4 to KVM): `make test-arm64-smoke` where the Makefile has
 #   it (the aarch64 tender's smoke set), else `make test-arm64`
 #   (tests/emulated/arm64_rig.sh: the machine, the aarch64 tender's KVM
@@ -106,9 +107,18 @@ svm)
 	harvest "$UF_TMP/svm.out" "" $rc
 	;;
 arm64)
+	# first the whole aarch64 cross-build (make ARCH=aarch64: unifaasd, the
+	# CLI, the tender, libuf, the images), so that make test builds both
+	# architectures; then
 	# make test-arm64-smoke (the aarch64 tender's own smoke set) where the
 	# Makefile has it, else make test-arm64; from the tree, not as a part of
 	# make test's make
+	if (cd "$UF_TOP" && unset MAKEFLAGS MFLAGS MAKELEVEL &&
+		nice -n 10 make -s -j2 --no-print-directory ARCH=aarch64 BUILD=build-aarch64 all) >"$UF_TMP/cross.log" 2>&1 </dev/null; then
+		pass cross-build
+	else
+		fail cross-build "make ARCH=aarch64 all: $(grep -v '^$' "$UF_TMP/cross.log" | tail -n 4 | tr '\n' ' ')"
+	fi
 	target=test-arm64
 	grep -q '^test-arm64-smoke:' "$UF_TOP/Makefile" && target=test-arm64-smoke
 	echo "arm64: make $target"
