@@ -202,6 +202,13 @@ int cmd_secret(int argc, char **argv);
 /* inspect.c: looking inside workflows */
 int cmd_events(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
+/* `queues purge WF QUEUE` (cli/inspect.c) with the options cmd_queues read:
+ * exactly one of --all, --older-than DUR, --keep N (n counts them). */
+struct queue_purge {
+	int n, all;
+	const char *older, *keep;
+};
+int queues_purge(int argc, char **argv, const struct queue_purge *pg);
 int cmd_describe(int argc, char **argv);
 
 /* client.c: the control API over HTTP (libcurl). */

@@ -511,6 +511,11 @@ int cmd_ps(int argc, char **argv)
 		if (stop)
 			printf("%s/%s: last stop: %s\n", wf, st, stop);
 	}
+	/* workflows over their storage quota, and what they are refused */
+	json_array_foreach(json_object_get(root, "over_quota"), i, s)
+	    printf("%s: over quota: %lld of %lld bytes (storage_quota); refused: %s\n", jstr(s, "workflow"),
+	           (long long)json_integer_value(json_object_get(s, "bytes")),
+	           (long long)json_integer_value(json_object_get(s, "quota")), jstr(s, "refused"));
 	if (json_is_true(json_object_get(root, "stale")))
 		fprintf(stderr, "unifaas: ps: Redis did not answer in time: EVENTS are the counts last read\n");
 	json_decref(root);
@@ -521,15 +526,41 @@ out:
 
 int cmd_queues(int argc, char **argv)
 {
+	static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+	                                     {"all", no_argument, NULL, 'a'},
+	                                     {"older-than", required_argument, NULL, 'o'},
+	                                     {"keep", required_argument, NULL, 'k'},
+	                                     {NULL, 0, NULL, 0}};
 	struct api a;
 	json_t *root, *q;
 	struct table t = {.ncols = 7};
-	int json, ex = json_opts("queues", argc, argv, &json);
+	struct queue_purge pg = {0};
+	int json = 0, ex, c;
 	size_t i;
 	char wait[32], pend[32], ent[32], dead[32], delayed[48], kept[4096] = "";
 
-	if (ex >= 0)
-		return ex;
+	while ((c = cli_getopt("queues", argc, argv, "", opts)) != -1) {
+		if (c == 'j')
+			json = 1;
+		else if (c == 'a')
+			pg.n++, pg.all = 1;
+		else if (c == 'o')
+			pg.n++, pg.older = optarg;
+		else if (c == 'k')
+			pg.n++, pg.keep = optarg;
+		else
+			return c == 'h' ? UF_EX_OK : UF_EX_USAGE;
+	}
+	if (optind < argc && !strcmp(argv[optind], "purge"))
+		return json ? (fprintf(stderr, "unifaas: queues: purge: --json is an option of 'queues' alone\n"),
+		               UF_EX_USAGE)
+		            : queues_purge(argc, argv, &pg);
+	if (pg.n) {
+		fprintf(stderr, "unifaas: queues: --all, --older-than and --keep are options of 'queues purge'\n");
+		return UF_EX_USAGE;
+	}
+	if (cli_nargs("queues", argc, argv, 0, 0) < 0)
+		return UF_EX_USAGE;
 	if ((ex = api_open(&a, "queues")) != UF_EX_OK || (ex = get_json(&a, "/v1/queues", json, &root)) != UF_EX_OK ||
 	    !root)
 		goto out;

@@ -305,6 +305,74 @@ static int dlq_purge(struct api *a, const char *wf, const char *q)
 	                  "purged %lld dead letters of %s\n");
 }
 
+/* --- queues purge ------------------------------------------------------------------------ */
+
+/* DELETE .../queues/Q/events?all=1|older_than_ms=N|keep=N */
+int queues_purge(int argc, char **argv, const struct queue_purge *pg)
+{
+	struct api a = {0};
+	char ewf[256], eq[512], path[1024], what[256], query[48];
+	uint64_t ms;
+	long long keep = 0;
+	char *end;
+	int ex;
+	if (cli_nargs("queues", argc, argv, 3, 3) < 0)
+		return UF_EX_USAGE;
+	const char *wf = argv[optind + 1], *q = argv[optind + 2];
+	if (pg->n != 1) {
+		fprintf(stderr, "unifaas: queues: purge: say what to delete with exactly one of --all (every event "
+		                "of the queue, delayed ones too), --older-than DUR (events queued longer ago than "
+		                "DUR) or --keep N (all but the newest N)\n");
+		return UF_EX_USAGE;
+	}
+	if (pg->older && uf_duration_ms(pg->older, &ms) < 0) {
+		fprintf(stderr,
+		        "unifaas: queues: purge: --older-than '%s': expected a duration such as 500ms, 30s, 5m, "
+		        "2h or 1d\n",
+		        pg->older);
+		return UF_EX_USAGE;
+	}
+	if (pg->keep && (keep = strtoll(pg->keep, &end, 10), *end || end == pg->keep || keep < 0)) {
+		fprintf(stderr, "unifaas: queues: purge: --keep '%s': expected a number of entries, 0 or more\n",
+		        pg->keep);
+		return UF_EX_USAGE;
+	}
+	if (!cli_name_ok("queues", UF_NAME_WORKFLOW, wf) || !cli_name_ok("queues", UF_NAME_QUEUE, q))
+		return UF_EX_USAGE;
+	if (pg->all)
+		snprintf(query, sizeof(query), "all=1");
+	else if (pg->older)
+		snprintf(query, sizeof(query), "older_than_ms=%llu", (unsigned long long)ms);
+	else
+		snprintf(query, sizeof(query), "keep=%lld", keep);
+	if ((ex = api_open(&a, "queues")) != UF_EX_OK)
+		goto out;
+	api_escape(&a, wf, ewf, sizeof(ewf));
+	api_escape(&a, q, eq, sizeof(eq));
+	snprintf(path, sizeof(path), "/v1/workflows/%s/queues/%s/events?%s", ewf, eq, query);
+	snprintf(what, sizeof(what), "%s/%s", wf, q);
+	struct api_reply r;
+	if ((ex = api_call(&a, &(struct api_request){.method = "DELETE", .path = path, .timeout_s = 600}, &r)) !=
+	    UF_EX_OK)
+		goto out;
+	if (r.status == 200) {
+		json_t *root = json_loadb(r.body ? r.body : "", r.len, 0, NULL);
+		printf("purged %lld events of %s", (long long)json_integer_value(json_object_get(root, "purged")),
+		       what);
+		if (pg->all)
+			printf(" and %lld delayed ones",
+			       (long long)json_integer_value(json_object_get(root, "delayed_purged")));
+		printf("\n");
+		json_decref(root);
+	} else {
+		ex = api_fail(&a, what, &r);
+	}
+	api_reply_free(&r);
+out:
+	api_close(&a);
+	return ex;
+}
+
 int cmd_dlq(int argc, char **argv)
 {
 	static const struct option opts[] = {{"from", required_argument, NULL, 'F'},
@@ -442,11 +510,10 @@ static void describe_storage(json_t *st)
 	if (!num(st, "measured_ms"))
 		printf("storage:   not measured yet (quota %lld bytes, storage_quota)\n", num(st, "quota"));
 	else
-		printf("storage:   %lld of %lld bytes (storage_quota)%s\n", num(st, "bytes"), num(st, "quota"),
-		       json_is_true(json_object_get(st, "over_quota"))
-		           ? "; OVER QUOTA: it takes no events (HTTP 507, MQTT paused) and its units wait until it is "
-		             "under"
-		           : "");
+		printf("storage:   %lld of %lld bytes (storage_quota)%s%s\n", num(st, "bytes"), num(st, "quota"),
+		       json_is_true(json_object_get(st, "over_quota")) ? "; OVER QUOTA: refused: " : "",
+		       json_is_true(json_object_get(st, "over_quota")) && jstr(st, "refused") ? jstr(st, "refused")
+		                                                                              : "");
 	if (num(st, "redis_refusals"))
 		printf("redis:     %lld writes refused: redis is full (its maxmemory, redis_maxmemory)\n",
 		       num(st, "redis_refusals"));

@@ -111,14 +111,21 @@ static const struct command commands[] = {
     {"ps", "ps [--json]",
      "Lists the running units: WORKFLOW STEP UNIT PID STATE UPTIME EVENTS (the events\n"
      "each unit acknowledged), then one line for each step that is not running,\n"
-     "with the reason.\n"},
-    {"queues", "queues [--json]",
+     "with the reason, and one for each workflow over its storage quota, with what\n"
+     "it is refused.\n"},
+    {"queues", "queues [--json] | queues purge WF QUEUE --all|--older-than DUR|--keep N",
      "Lists the queues: WORKFLOW QUEUE WAITING PENDING ENTRIES DEAD. WAITING counts\n"
      "events not handled yet (each event once: a retried event's earlier copies are\n"
      "done), '-' when no step reads the queue; PENDING those of them delivered to a\n"
      "unit and not yet acknowledged; ENTRIES the stream's entries (handled events and\n"
      "retried copies included, until retention trims them); DEAD the dead letters.\n"
-     "Queues of workflows undeployed without --purge are listed too, and said so.\n"},
+     "Queues of workflows undeployed without --purge are listed too, and said so.\n\n"
+     "  queues purge WF QUEUE --all | --older-than DUR | --keep N\n"
+     "      delete the queue's oldest events, handled or not (say which, no default):\n"
+     "      --all every one, delayed ones too; --older-than DUR those queued more\n"
+     "      than DUR ago (500ms, 30s, 5m, 2h, 1d); --keep N all but the newest N.\n"
+     "      Events units hold at that moment are still handled. Logged\n"
+     "      (what=queue-purge); a way back under a workflow's storage quota\n"},
     {"events", "events WF QUEUE [--from ID] [--count N] [-f] [--json]",
      "Prints the entries of a queue, oldest first: ID TIME ATTEMPT DATA (data that is\n"
      "not UTF-8 as base64:..., control characters escaped). The results of a\n"
@@ -293,6 +300,8 @@ static void usage(FILE *f)
 	           "  invoke WF QUEUE [DATA]                 queue an event and wait for its result\n"
 	           "  ps [--json]                            running units\n"
 	           "  queues [--json]                        waiting, pending, entries, dead letters\n"
+	           "  queues purge WF QUEUE --all|--older-than DUR|--keep N\n"
+	           "                                         delete a queue's oldest events\n"
 	           "  events WF QUEUE [--from ID] [-f]       read a queue's events (results)\n"
 	           "  dlq ls|replay|purge WF [QUEUE]         dead letters: list, queue again, delete\n"
 	           "  describe WF [--json]                   steps, grants, scaling, units, failures\n"

@@ -22,6 +22,7 @@ const char *const uf_unit_commands[UF_UNIT_NCOMMANDS] = {
     "hincrby",                                /* uf:stat counters */
     "publish",                                /* invoke replies, uf:reply:<wf> only */
     "zadd",                                   /* delayed re-queues, uf:delay:<wf>:* */
+    "strlen",                                 /* a KV value's size, over the storage quota */
 };
 
 int uf_key(char *buf, size_t cap, const char *kind, const char *wf, const char *name, size_t name_len)
@@ -510,4 +511,35 @@ int uf_outbox_cmd(const struct uf_delivery *d, const char *topic, size_t topic_l
 	arg_s(out, UF_OUT_FIELD_EVENT);
 	arg(out, origin, origin_len);
 	return 0;
+}
+
+size_t uf_quota_value(char *buf, size_t cap, uint64_t stored, uint64_t quota, uint32_t retry_ms)
+{
+	int n = snprintf(buf, cap, "%" PRIu64 " %" PRIu64 " %" PRIu32, stored, quota, retry_ms);
+	return n < 0 ? cap : (size_t)n;
+}
+
+int uf_quota_parse(const char *s, size_t n, uint64_t *stored, uint64_t *quota, uint32_t *retry_ms)
+{
+	char buf[80], end;
+	unsigned long long a, b, c;
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (sscanf(buf, "%llu %llu %llu%c", &a, &b, &c, &end) != 3 || c > UF_DEFER_MAX_MS)
+		return -1;
+	*stored = a;
+	*quota = b;
+	*retry_ms = (uint32_t)c;
+	return 0;
+}
+
+void uf_quota_reason(char *buf, size_t cap, uint64_t stored, uint64_t quota)
+{
+	snprintf(buf, cap,
+	         "workflow over its storage quota (%" PRIu64 " of %" PRIu64 " bytes, storage_quota): its pushes and "
+	         "growing KV writes are refused until it is under; free space ('unifaas queues purge', 'unifaas kv "
+	         "del', 'unifaas dlq purge') or raise storage_quota",
+	         stored, quota);
 }

@@ -142,6 +142,33 @@ static inline int uf_redis_full(const char *err)
 	return err && !strncmp(err, "OOM ", 4);
 }
 
+/*
+ * Storage quota (daemon/quota.c): while a workflow is over its
+ * storage_quota, unifaasd keeps the string UF_QUOTA_KEY<wf> =
+ * "<stored> <quota> <retry_ms>" (uf_quota_value) and deletes it once the
+ * workflow is under again.  A unit reads it with each XREADGROUP (sent
+ * right after it, so no extra round trip; the unit's ACL user may GET that
+ * one key and write none of it), and while it is there the tender's commit
+ * defers each event that would grow the workflow's storage - one that
+ * pushes, sets a KV key to a value longer than the one stored (STRLEN), or
+ * creates a key by INCRBY - instead of committing it: not counted
+ * (UF_SETTLE_DEFERRED: re-queued after retry_ms, when unifaasd has
+ * measured again; after UF_DEFER_MAX such deferrals it fails, and is
+ * dead-lettered after its retries, with the reason uf_quota_reason).
+ * What does not grow it goes on: acknowledgements (retention then trims
+ * the handled entries), DEL, the re-queues and dead letters of failed
+ * events (the event moves), deferrals (likewise) and MQTT publishes (the
+ * outbox empties as the broker takes them).  So a workflow whose backlog
+ * put it over its quota drains itself back under it.
+ */
+#define UF_QUOTA_KEY "uf:quota:" /* + <wf> */
+/* The value of UF_QUOTA_KEY<wf> into buf: its length (>= cap: cut). */
+size_t uf_quota_value(char *buf, size_t cap, uint64_t stored, uint64_t quota, uint32_t retry_ms);
+/* Parses such a value (n bytes): 0, or -1 if it is malformed. */
+int uf_quota_parse(const char *s, size_t n, uint64_t *stored, uint64_t *quota, uint32_t *retry_ms);
+/* The reason an event refused for the quota fails with, into buf. */
+void uf_quota_reason(char *buf, size_t cap, uint64_t stored, uint64_t quota);
+
 #define UF_STAT_FAILED "failed"
 #define UF_STAT_DEAD   "dead"
 
@@ -172,7 +199,7 @@ unsigned uf_lat_bucket(uint64_t ms);
 uint64_t uf_lat_ms(const char *origin, size_t n, uint64_t now_ms);
 
 /* The commands a unit sends, as ACL rules name them (lower case). */
-#define UF_UNIT_NCOMMANDS 14
+#define UF_UNIT_NCOMMANDS 15
 extern const char *const uf_unit_commands[UF_UNIT_NCOMMANDS];
 
 /* uf:<kind>:<wf>:<name> into buf (kind "q", "dlq", "stat", "kv", "delay"); the

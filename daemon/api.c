@@ -882,9 +882,15 @@ static json_t *step_json(struct workflow *w, struct step *s)
 static enum MHD_Result r_units(struct api *a, struct MHD_Connection *c, struct request *rq)
 {
 	struct daemon *d = a->d;
-	json_t *units = json_array(), *steps = json_array();
+	json_t *units = json_array(), *steps = json_array(), *over = json_array();
 	uint64_t now = now_ms();
-	answer_json(rq, 200, json_pack("{s:o,s:o}", "units", units, "steps", steps));
+	answer_json(rq, 200, json_pack("{s:o,s:o,s:o}", "units", units, "steps", steps, "over_quota", over));
+	for (struct workflow *w = d->workflows; w; w = w->next) /* quota.c */
+		if (quota_refused_what(w))
+			json_array_append_new(over,
+			                      json_pack("{s:s,s:I,s:I,s:s}", "workflow", w->m->name, "bytes",
+			                                (json_int_t)w->stored_bytes, "quota", (json_int_t)quota_of(w),
+			                                "refused", quota_refused_what(w)));
 	rq->partial_ok = 1;
 	for (struct workflow *w = d->workflows; w; w = w->next)
 		for (size_t i = 0; i < w->m->nfunctions; i++) {
@@ -1300,7 +1306,7 @@ static enum MHD_Result route(struct api *a, struct MHD_Connection *c, const char
 		if (!name_ok(UF_NAME_QUEUE, seg[4]))
 			return send_error(c, 400, "bad_request", "bad queue name '%s': " UF_NAME_RULE_QUEUE, seg[4]);
 		return METHOD_IS("POST") ? r_push(a, c, rq, w, seg[4])
-		                         : send_error(c, 405, "method_not_allowed", "GET or POST");
+		                         : send_error(c, 405, "method_not_allowed", "GET, POST or DELETE");
 	}
 	if (n == 6 && !strcmp(seg[3], "queues") && !strcmp(seg[5], "invoke")) {
 		if (!name_ok(UF_NAME_QUEUE, seg[4]))

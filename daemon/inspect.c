@@ -18,8 +18,18 @@
  * queues, dead letters and KV stay readable until it is purged or deployed
  * again.  Replay moves dead letters back to their queue with a Lua script,
  * so each entry leaves the dead-letter stream in the same step that
- * re-queues it (attempt reset, origin kept); replay and purge are the only
- * writes here.
+ * re-queues it (attempt reset, origin kept); replay and the purges are the
+ * only writes here.
+ *
+ * Purging a queue (DELETE .../queues/Q/events?all=1|older_than_ms=N|keep=N,
+ * `unifaas queues purge`) drops its oldest entries, handled or not, and
+ * with all=1 its delayed events too: the operator's way to get a workflow
+ * back under its storage quota.  The stream keeps its consumer groups; the
+ * trim goes in steps of whole radix-tree nodes (XTRIM ~ LIMIT
+ * PURGE_STEP, a command each) and ends with one exact trim, so Redis is
+ * never held long however long the queue; each purge is logged
+ * (what=queue-purge) and counted (unifaas_queue_trimmed_total, why=purge).
+ * Entries held by running units at that moment are still handled.
  *
  * Every command goes on the asynchronous connection (api_routes.h): a
  * route sends, the connection waits suspended, and the replies' callbacks
@@ -40,6 +50,7 @@
 #include "cpu_groups.h"
 #include "delivery.h"
 #include "logs.h"
+#include "metrics.h"
 #include "quota.h"
 #include "rules.h"
 #include "store.h"
@@ -92,6 +103,15 @@ static const char REPLAY_LUA[] =
 static const char PURGE_LUA[] = "local n = redis.call('XLEN', KEYS[1])\n"
                                 "redis.call('DEL', KEYS[1])\n"
                                 "return n\n";
+
+/* One step of a queue purge: KEYS = the stream, ARGV = MAXLEN or MINID,
+ * the bound, the step's limit.  {entries dropped, 1 when the purge is
+ * done}: whole nodes while some go, then the exact rest. */
+static const char PURGE_STEP_LUA[] = "local n = redis.call('XTRIM', KEYS[1], ARGV[1], '~', ARGV[2], 'LIMIT', ARGV[3])\n"
+                                     "if n > 0 then return {n, 0} end\n"
+                                     "return {redis.call('XTRIM', KEYS[1], ARGV[1], ARGV[2]), 1}\n";
+#define PURGE_STEP    10000   /* entries one step drops at most */
+#define PURGE_WAIT_MS 600000u /* a purge answers when its steps are done */
 
 /* The figures of every queue: ARGV[1] = BACKLOG_SCAN_MAX, ARGV[2] = n, then n pairs workflow, queue of
  * deployed workflows; the queues of kept workflows (uf:state:kept, not among
@@ -155,12 +175,15 @@ struct ictx {
 	char wf[UF_NAME_BUF], q[UF_QUEUE_MAX + 1], from[64];
 	long count;
 	int newest;
-	json_t *list;  /* dead letters collected from the replies */
-	json_t *asked; /* ... of these queues, in the order sent (replies come in order) */
-	size_t heard;  /* replies to them so far */
-	json_t *doc;   /* describe: what was made before asking Redis */
-	long long sum; /* purge: entries deleted */
-	int refused;   /* a command Redis refused */
+	json_t *list;                  /* dead letters collected from the replies */
+	json_t *asked;                 /* ... of these queues, in the order sent (replies come in order) */
+	size_t heard;                  /* replies to them so far */
+	json_t *doc;                   /* describe: what was made before asking Redis */
+	long long sum;                 /* purge: entries deleted */
+	long long delayed;             /* queue purge: delayed events deleted */
+	char how[16], bound[24];       /* ... MAXLEN or MINID, and its bound */
+	char desc[16], desc_bound[24]; /* ... how it was asked (all, older_than_ms, keep) and its number */
+	int refused;                   /* a command Redis refused */
 	char why[256];
 };
 
@@ -804,9 +827,12 @@ static void describe_finish(struct request *rq)
 /* Its stored bytes and quota (quota.c); measured_ms 0: not measured yet. */
 static json_t *storage_json(const struct workflow *w)
 {
-	return json_pack("{s:I,s:I,s:b,s:I,s:I}", "bytes", (json_int_t)w->stored_bytes, "quota",
-	                 (json_int_t)quota_of(w), "over_quota", w->over_quota, "measured_ms", (json_int_t)w->stored_ms,
-	                 "redis_refusals", (json_int_t)w->redis_refusals);
+	json_t *o = json_pack("{s:I,s:I,s:b,s:I,s:I}", "bytes", (json_int_t)w->stored_bytes, "quota",
+	                      (json_int_t)quota_of(w), "over_quota", w->over_quota, "measured_ms",
+	                      (json_int_t)w->stored_ms, "redis_refusals", (json_int_t)w->redis_refusals);
+	if (quota_refused_what(w))
+		json_object_set_new(o, "refused", json_string(quota_refused_what(w)));
+	return o;
 }
 
 /* Its guaranteed part of the node (slots.c): weight, of the running
@@ -846,6 +872,120 @@ static enum MHD_Result r_describe(struct api *a, struct MHD_Connection *c, struc
 	return api_wait_replies(a, c, rq, describe_finish);
 }
 
+/* ---- purging a queue ---- */
+
+static void queue_purge_finish(struct request *rq)
+{
+	struct ictx *x = ctx_of(rq);
+	if (!x)
+		return;
+	const char *labels[] = {x->wf, x->q, "purge"};
+	if (x->sum + x->delayed > 0)
+		metric_add(M_QUEUE_TRIMMED, labels, (double)(x->sum + x->delayed));
+	dlog("warn", "what=queue-purge workflow=%s queue=%s entries=%lld delayed=%lld how=%s bound=%s", x->wf, x->q,
+	     x->sum, x->delayed, x->desc, x->desc_bound);
+	if (x->refused)
+		dlog("warn", "what=queue-purge workflow=%s queue=%s cause=%s effect=%s", x->wf, x->q, x->why,
+		     "the purge stopped: the entries counted above are gone, the rest stay");
+	if (x->refused)
+		api_answer_error(rq, 503, "unavailable", "redis refused the purge after %lld entries: %s", x->sum,
+		                 x->why);
+	else
+		api_answer_json(rq, 200,
+		                json_pack("{s:s,s:s,s:I,s:I}", "workflow", x->wf, "queue", x->q, "purged",
+		                          (json_int_t)x->sum, "delayed_purged", (json_int_t)x->delayed));
+}
+
+static int purge_step(struct request *rq, struct ictx *x);
+
+static void purge_step_reply(redisReply *r, void *arg)
+{
+	struct request *rq = arg;
+	struct ictx *x = ctx_of(rq);
+	if (x && r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_INTEGER &&
+	    r->element[1]->type == REDIS_REPLY_INTEGER) {
+		x->sum += r->element[0]->integer;
+		if (!r->element[1]->integer && api_live(rq)) /* more to go: the next step before this one ends */
+			purge_step(rq, x);
+	} else if (x && r) {
+		refused(x, r);
+	}
+	api_replied(rq, r);
+}
+
+static int purge_step(struct request *rq, struct ictx *x)
+{
+	char key[300], step[16];
+	snprintf(key, sizeof(key), "uf:q:%s:%s", x->wf, x->q);
+	snprintf(step, sizeof(step), "%d", PURGE_STEP);
+	const char *argv[] = {"EVAL", PURGE_STEP_LUA, "1", key, x->how, x->bound, step};
+	return send_cmd(rq, purge_step_reply, 7, argv);
+}
+
+static void delayed_purged(redisReply *r, void *arg)
+{
+	struct request *rq = arg;
+	struct ictx *x = ctx_of(rq);
+	if (x && r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_INTEGER)
+		x->delayed += r->element[0]->integer;
+	else if (x && r)
+		refused(x, r);
+	api_replied(rq, r);
+}
+
+/* all=1, older_than_ms=N or keep=N, exactly one, into x; 0 or -1 with err. */
+static int purge_args(struct MHD_Connection *c, struct ictx *x, char *err, size_t errlen)
+{
+	const char *all = api_arg(c, "all"), *older = api_arg(c, "older_than_ms"), *keep = api_arg(c, "keep");
+	int64_t n = 0;
+	if ((all != NULL) + (older != NULL) + (keep != NULL) != 1) {
+		snprintf(
+		    err, errlen,
+		    "say what to purge, with exactly one of all=1 (every entry and delayed event), "
+		    "older_than_ms=N (entries queued more than N ms ago) or keep=N (all but the newest N entries)");
+		return -1;
+	}
+	if (all && strcmp(all, "1")) {
+		snprintf(err, errlen, "all='%s': expected all=1", all);
+		return -1;
+	}
+	const char *v = older ? older : keep;
+	if (v && (uf_int64_parse(v, strlen(v), &n) < 0 || n < 0 || (older && (uint64_t)n > UF_DURATION_MAX_MS))) {
+		snprintf(err, errlen, "%s='%s': expected a number 0..%llu", older ? "older_than_ms" : "keep", v,
+		         older ? (unsigned long long)UF_DURATION_MAX_MS : (unsigned long long)INT64_MAX);
+		return -1;
+	}
+	uint64_t now = wall_ms();
+	snprintf(x->how, sizeof(x->how), "%s", older ? "MINID" : "MAXLEN");
+	if (older)
+		snprintf(x->bound, sizeof(x->bound), "%llu-0",
+		         (unsigned long long)(now > (uint64_t)n ? now - (uint64_t)n : 0));
+	else
+		snprintf(x->bound, sizeof(x->bound), "%lld", (long long)n);
+	snprintf(x->desc, sizeof(x->desc), "%s", all ? "all" : older ? "older_than_ms" : "keep");
+	snprintf(x->desc_bound, sizeof(x->desc_bound), "%s", all ? "-" : v);
+	return 0;
+}
+
+static enum MHD_Result r_queue_purge(struct api *a, struct MHD_Connection *c, struct request *rq, const char *wf,
+                                     const char *q)
+{
+	struct ictx *x = ctx_of(rq);
+	char err[320], dkey[300];
+	if (purge_args(c, x, err, sizeof(err)) < 0)
+		return api_error(c, 400, "bad_request", "%s", err);
+	snprintf(x->wf, sizeof(x->wf), "%s", wf);
+	snprintf(x->q, sizeof(x->q), "%s", q);
+	if (!strcmp(x->desc, "all")) { /* its delayed events go too (UNLINK: freed off the loop) */
+		uf_delay_key(dkey, sizeof(dkey), wf, q);
+		const char *argv[] = {"EVAL", "return {redis.call('ZCARD', KEYS[1]), redis.call('UNLINK', KEYS[1])}",
+		                      "1", dkey};
+		send_cmd(rq, delayed_purged, 4, argv);
+	}
+	purge_step(rq, x);
+	return api_wait_replies_for(a, c, rq, queue_purge_finish, PURGE_WAIT_MS);
+}
+
 /* ---- the router ---- */
 
 enum MHD_Result inspect_route(struct api *a, struct MHD_Connection *c, struct request *rq, const char *method,
@@ -854,6 +994,7 @@ enum MHD_Result inspect_route(struct api *a, struct MHD_Connection *c, struct re
 	const char *wf = seg[2], *q = n >= 5 ? seg[4] : NULL;
 	int get = !strcmp(method, "GET"), del = !strcmp(method, "DELETE"), post = !strcmp(method, "POST");
 	int events = n == 6 && !strcmp(seg[3], "queues") && !strcmp(seg[5], "events") && get;
+	int qpurge = n == 6 && !strcmp(seg[3], "queues") && !strcmp(seg[5], "events") && del;
 	int qdead = n == 6 && !strcmp(seg[3], "queues") && !strcmp(seg[5], "dlq");
 	int replay = n == 7 && !strcmp(seg[3], "queues") && !strcmp(seg[5], "dlq") && !strcmp(seg[6], "replay");
 	int wdead = n == 4 && !strcmp(seg[3], "dlq");
@@ -863,7 +1004,7 @@ enum MHD_Result inspect_route(struct api *a, struct MHD_Connection *c, struct re
 		return api_error(c, 500, "internal", "out of memory");
 	if (n == 3 && get && w)
 		return r_describe(a, c, rq, w);
-	if (!events && !qdead && !replay && !wdead) {
+	if (!events && !qpurge && !qdead && !replay && !wdead) {
 		*mine = 0;
 		return MHD_NO;
 	}
@@ -879,6 +1020,8 @@ enum MHD_Result inspect_route(struct api *a, struct MHD_Connection *c, struct re
 		ret = api_error(c, 404, "not_found", "workflow '%s' has no queue '%s'", wf, q);
 	} else if (events) {
 		ret = r_events(a, c, rq, wf, q);
+	} else if (qpurge) {
+		ret = r_queue_purge(a, c, rq, wf, q);
 	} else if (replay) {
 		ret = r_dead_replay(a, c, rq, wf, q);
 	} else {

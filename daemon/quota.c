@@ -22,11 +22,23 @@
  * the node's, never more than Redis's maxmemory) a workflow takes no new
  * events: the HTTP ingress and the control API answer 507 (quota_refuses),
  * its MQTT session stops reading so QoS 1 messages wait in the broker
- * (mqtt_sync), and its units are stopped and none started (the scheduler
- * shows why), so what they would write waits in their queues instead:
- * nothing is lost and no attempt is counted.  The first pass that finds it
- * at or under its quota again lifts all of that.  Each change is logged
- * (what=quota).
+ * (mqtt_sync).  Its units keep running, so its backlog drains: the daemon
+ * sets UF_QUOTA_KEY<wf> (common/delivery.h "Storage quota"), which every
+ * unit reads with each batch, and the tenders defer - not counted, back
+ * after the next measurement - the events that would grow its storage
+ * (pushes, growing KV writes) while acknowledgements, deletes, re-queues
+ * and dead letters go on.  The key is refreshed each pass while over
+ * (stored bytes, quota, the delay: the time to the next pass) and deleted
+ * by the first pass that finds the workflow at or under its quota, which
+ * lifts everything.  Each change is logged (what=quota).
+ *
+ * Over its quota while Redis is full (INFO memory, read with each pass:
+ * used_memory >= maxmemory), its commits would be refused anyway: its
+ * units are drained (SIGUSR1, unit_drain STOP_QUOTA: a batch in flight
+ * commits if Redis takes it, else its events stay pending and are
+ * re-queued uncounted) and none started (the scheduler says why) until
+ * Redis has room or the workflow is under its quota
+ * ('unifaas queues purge', 'unifaas dlq purge', 'unifaas kv del').
  *
  * Redis full: redis-server runs with maxmemory and noeviction, so a write
  * past it is refused ("OOM ...") and nothing is evicted.  Every refusal
@@ -43,6 +55,7 @@
 #include "metrics.h"
 #include "mqtt.h"
 #include "quota.h"
+#include "retention.h"
 #include "store.h"
 #include "unifaasd.h"
 
@@ -64,6 +77,7 @@ struct quota_pass {
 	size_t n;
 	char cursor[32];
 	uint64_t started_ms;
+	int redis_full; /* INFO memory: used_memory >= maxmemory */
 };
 
 /* One SCAN step and the sizes of the workflow keys it found, summed by
@@ -94,10 +108,21 @@ int quota_refuses(const struct workflow *w, char *msg, size_t cap)
 		return 0;
 	snprintf(msg, cap,
 	         "workflow '%s' is over its storage quota: %llu of %llu bytes stored (storage_quota); it takes no "
-	         "events until it is under: free some ('unifaas kv del', 'unifaas dlq purge') or raise "
-	         "storage_quota in its manifest ('unifaas deploy --replace')",
+	         "events until it is under (its units go on draining its queues): free some ('unifaas queues "
+	         "purge', 'unifaas kv del', 'unifaas dlq purge') or raise storage_quota in its manifest "
+	         "('unifaas deploy --replace')",
 	         w->m->name, (unsigned long long)w->stored_bytes, (unsigned long long)quota_of(w));
 	return 1;
+}
+
+const char *quota_refused_what(const struct workflow *w)
+{
+	if (!w->over_quota)
+		return NULL;
+	return w->quota_hold ? "new events (HTTP 507, MQTT paused) and, redis being full (maxmemory), its units: "
+	                       "drained, none started"
+	                     : "new events (HTTP 507, MQTT paused) and its units' pushes and growing KV writes "
+	                       "(those events are deferred, not counted); its units keep draining its queues";
 }
 
 int quota_redis_refused(struct daemon *d, const char *wf, const char *op, const redisReply *r)
@@ -144,14 +169,51 @@ void quota_count_refusal(struct daemon *d, const char *wf, const char *op, const
 
 /* ---- over and under ---- */
 
+/* UF_QUOTA_KEY<wf>: set while over (refreshed: the units' reason and
+ * delay), deleted once under (and at the first pass, in case a previous
+ * daemon left it). */
+static void quota_key_sync(struct workflow *w, uint64_t quota, uint32_t retry_ms)
+{
+	struct daemon *d = w->d;
+	char v[80];
+	if (w->over_quota) {
+		uf_quota_value(v, sizeof(v), w->stored_bytes, quota, retry_ms);
+		store_send(d->store, NULL, NULL, "SET " UF_QUOTA_KEY "%s %s", w->m->name, v);
+		w->quota_key = 1;
+	} else if (w->quota_key != 2) {
+		store_send(d->store, NULL, NULL, "DEL " UF_QUOTA_KEY "%s", w->m->name);
+		w->quota_key = 2;
+	}
+}
+
+/* Over its quota while Redis is full: its units drained, none started. */
+static void hold(struct workflow *w, int on, uint64_t quota)
+{
+	if (w->quota_hold == on)
+		return;
+	w->quota_hold = on;
+	dlog(on ? "warn" : "info", "what=quota workflow=%s stored=%llu quota=%llu action=%s", w->m->name,
+	     (unsigned long long)w->stored_bytes, (unsigned long long)quota,
+	     on ? "redis is full (maxmemory): units drained, none started" : "redis has room: units may start");
+	if (!on) {
+		scheduler_check_now(w->d);
+		return;
+	}
+	char msg[200];
+	snprintf(msg, sizeof(msg),
+	         "redis is full (maxmemory) and the workflow is over its storage quota (%llu of %llu bytes)",
+	         (unsigned long long)w->stored_bytes, (unsigned long long)quota);
+	for (size_t i = 0; i < w->m->nfunctions; i++)
+		for (struct unit *u = w->steps[i].units; u; u = u->next)
+			unit_drain(u, STOP_QUOTA, msg);
+}
+
 static void went_over(struct workflow *w, uint64_t quota)
 {
 	w->over_quota = 1;
 	dlog("warn", "what=quota workflow=%s stored=%llu quota=%llu action=%s", w->m->name,
 	     (unsigned long long)w->stored_bytes, (unsigned long long)quota,
-	     "ingress refused (507), mqtt paused, units stopped");
-	for (size_t i = 0; i < w->m->nfunctions; i++)
-		units_stop_step(&w->steps[i], STOP_SCALE);
+	     "ingress refused (507), mqtt paused, pushes and growing kv writes deferred; units keep draining");
 	mqtt_sync(w->d->mqtt, w->m->name);
 }
 
@@ -164,7 +226,7 @@ static void went_under(struct workflow *w, uint64_t quota)
 	scheduler_check_now(w->d);
 }
 
-static void pass_apply(struct quota_pass *p)
+static void pass_apply(struct quota_pass *p, uint32_t retry_ms)
 {
 	for (size_t i = 0; i < p->n; i++) {
 		struct workflow *w = registry_find(p->d, p->t[i].wf);
@@ -177,7 +239,23 @@ static void pass_apply(struct quota_pass *p)
 			went_over(w, quota);
 		else if (w->over_quota && w->stored_bytes <= quota)
 			went_under(w, quota);
+		quota_key_sync(w, quota, retry_ms);
+		hold(w, w->over_quota && p->redis_full, quota);
+		if (w->over_quota) /* its handled entries go at once (retention.c) */
+			retention_over_quota(p->d, w);
 	}
+}
+
+/* "used_memory:N" and "maxmemory:N" of INFO memory: is Redis full? */
+static void info_in(redisReply *r, void *arg)
+{
+	struct quota_pass *p = arg;
+	const char *u, *m;
+	if (!r || r->type != REDIS_REPLY_STRING || !(u = strstr(r->str, "\nused_memory:")) ||
+	    !(m = strstr(r->str, "\nmaxmemory:")))
+		return;
+	unsigned long long used = strtoull(u + 13, NULL, 10), max = strtoull(m + 11, NULL, 10);
+	p->redis_full = max > 0 && used >= max;
 }
 
 /* ---- a pass ---- */
@@ -188,10 +266,10 @@ static void pass_end(struct quota_pass *p, int whole)
 	/* the next pass: quota_interval_ms after this one, and at least
 	 * QUOTA_IDLE_FACTOR times its length, however many keys Redis holds */
 	uint64_t took = now_ms() - p->started_ms, wait = d->cfg.quota_interval_ms;
-	if (whole)
-		pass_apply(p);
 	if (took * QUOTA_IDLE_FACTOR > wait)
 		wait = took * QUOTA_IDLE_FACTOR;
+	if (whole) /* a deferred event comes back once the next pass is done */
+		pass_apply(p, (uint32_t)(wait + took < UF_DEFER_MAX_MS ? wait + took : UF_DEFER_MAX_MS));
 	if (d->quota_pass == p)
 		d->quota_pass = NULL;
 	free(p->t);
@@ -253,6 +331,7 @@ static void quota_cb(uv_timer_t *t)
 	}
 	snprintf(p->cursor, sizeof(p->cursor), "0");
 	d->quota_pass = p;
+	store_send(d->store, info_in, p, "INFO memory"); /* answered before the first step */
 	scan_next(p);
 }
 

@@ -59,7 +59,7 @@ static void forget_kept(struct daemon *d, const char *name, int purge);
 static int acl_send(struct daemon *d, struct workflow *w, store_cb cb, void *arg)
 {
 	const char *n = w->m->name;
-	char pass[80], keys[5][128], chan[128], cmds[UF_UNIT_NCOMMANDS][32], outbox[128], sel[160];
+	char pass[80], keys[5][128], chan[128], cmds[UF_UNIT_NCOMMANDS][32], outbox[128], sel[160], qsel[160];
 	const char *argv[17 + UF_UNIT_NCOMMANDS];
 	int argc = 0;
 	snprintf(pass, sizeof(pass), ">%s", w->acl_pass);
@@ -83,6 +83,9 @@ static int acl_send(struct daemon *d, struct workflow *w, store_cb cb, void *arg
 	uf_outbox_key(outbox, sizeof(outbox), n);
 	snprintf(sel, sizeof(sel), "(%%W~%s +xadd)", outbox);
 	argv[argc++] = sel;
+	/* whether the workflow is over its storage quota (quota.c): read only */
+	snprintf(qsel, sizeof(qsel), "(%%R~" UF_QUOTA_KEY "%s +get)", n);
+	argv[argc++] = qsel;
 	return store_sendv(d->store, cb, arg, argc, argv, NULL);
 }
 
@@ -712,6 +715,7 @@ int registry_undeploy(struct daemon *d, const char *name, int purge, registry_do
 	metrics_forget("workflow", name);
 	mqtt_sync(d->mqtt, name);                          /* its MQTT session ends */
 	cmd(d, "UNLINK " UF_OUTBOX_MQTT "%s", name, NULL); /* publishes not sent yet: gone with it */
+	cmd(d, "DEL " UF_QUOTA_KEY "%s", name, NULL);      /* quota.c: measured again if deployed again */
 	cmd(d, "SREM uf:state:workflows %s", name, NULL);
 	cmd(d, "DEL uf:state:wf:%s", name, NULL);
 	if (purge)

@@ -20,6 +20,12 @@
  * of more than UNREAD_TRIM_STEP entries is made in steps of at most that
  * many a interval (XTRIM MAXLEN ~ LIMIT), so no trim holds Redis long.
  *
+ * A workflow over its storage quota (quota.c) keeps none of its handled
+ * entries: they would hold it over its quota while its units drain the
+ * rest, so its queues are trimmed to what is not handled yet, at each
+ * measurement that finds it over (retention_over_quota) as well as every
+ * trim_interval_ms.
+ *
  * The trim point is the oldest entry still needed by any group: its oldest
  * pending entry, or the first entry after its last-delivered id.  Entries
  * are ordered by id, so XTRIM MINID <point> cannot drop an unhandled one.
@@ -55,6 +61,7 @@ struct trim {
 	struct daemon *d;
 	char wf[UF_NAME_BUF], queue[UF_QUEUE_MAX + 1], key[300];
 	int calls, failed, found;
+	uint32_t keep;         /* handled entries kept: retain_handled, or 0 over the quota */
 	struct stream_id need; /* the oldest id any group still needs */
 };
 
@@ -71,8 +78,12 @@ static void trimmed(redisReply *r, void *arg)
 	if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
 		const char *labels[] = {t->wf, t->queue, "handled"};
 		metric_add(M_QUEUE_TRIMMED, labels, (double)r->integer);
-		dlog("info", "what=trim workflow=%s queue=%s entries=%lld kept_handled=%u", t->wf, t->queue, r->integer,
-		     t->d->cfg.retain_handled);
+		if (t->keep == t->d->cfg.retain_handled)
+			dlog("info", "what=trim workflow=%s queue=%s entries=%lld kept_handled=%u", t->wf, t->queue,
+			     r->integer, t->keep);
+		else /* quota.c: its handled entries go at once */
+			dlog("info", "what=trim workflow=%s queue=%s entries=%lld kept_handled=%u why=over_quota",
+			     t->wf, t->queue, r->integer, t->keep);
 	}
 	free(t);
 }
@@ -87,7 +98,7 @@ static void trim_to(struct trim *t, const char *point)
 static void kept_read(redisReply *r, void *arg)
 {
 	struct trim *t = arg;
-	uint32_t keep = t->d->cfg.retain_handled;
+	uint32_t keep = t->keep;
 	char point[64];
 	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != keep) { /* no more handled entries than are kept */
 		free(t);
@@ -97,10 +108,10 @@ static void kept_read(redisReply *r, void *arg)
 	trim_to(t, point);
 }
 
-/* Every group's need is known: trim up to it, keeping retain_handled. */
+/* Every group's need is known: trim up to it, keeping t->keep. */
 static void needs_known(struct trim *t)
 {
-	uint32_t keep = t->d->cfg.retain_handled;
+	uint32_t keep = t->keep;
 	char point[64];
 	if (t->failed || !t->found) {
 		free(t);
@@ -156,12 +167,13 @@ static void groups_read(redisReply *r, void *arg)
 	trim_release(t);
 }
 
-static void trim_queue(struct daemon *d, const char *wf, const char *queue)
+static void trim_queue(struct daemon *d, const char *wf, const char *queue, uint32_t keep)
 {
 	struct trim *t = calloc(1, sizeof(*t));
 	if (!t)
 		return;
 	t->d = d;
+	t->keep = keep;
 	snprintf(t->wf, sizeof(t->wf), "%s", wf);
 	snprintf(t->queue, sizeof(t->queue), "%s", queue);
 	snprintf(t->key, sizeof(t->key), "uf:q:%s:%s", wf, queue);
@@ -267,6 +279,20 @@ static void unread_queues(struct daemon *d, const struct workflow *w)
 		}
 }
 
+/* Each queue a step of w listens to, once, keeping retain_handled
+ * handled entries (none while w is over its storage quota). */
+static void listened_queues(struct daemon *d, const struct workflow *w)
+{
+	for (size_t i = 0; i < w->m->nfunctions; i++) {
+		const char *q = w->m->functions[i].listen;
+		int seen = 0; /* one trim per queue, however many steps listen */
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !strcmp(w->m->functions[j].listen, q);
+		if (!seen)
+			trim_queue(d, w->m->name, q, w->over_quota ? 0 : d->cfg.retain_handled);
+	}
+}
+
 void retention_run(struct daemon *d)
 {
 	if (!store_quiet(d->store))
@@ -274,12 +300,11 @@ void retention_run(struct daemon *d)
 	for (struct workflow *w = d->workflows; w; w = w->next)
 		unread_queues(d, w);
 	for (struct workflow *w = d->workflows; w; w = w->next)
-		for (size_t i = 0; i < w->m->nfunctions; i++) {
-			const char *q = w->m->functions[i].listen;
-			int seen = 0; /* one trim per queue, however many steps listen */
-			for (size_t j = 0; j < i && !seen; j++)
-				seen = !strcmp(w->m->functions[j].listen, q);
-			if (!seen)
-				trim_queue(d, w->m->name, q);
-		}
+		listened_queues(d, w);
+}
+
+void retention_over_quota(struct daemon *d, const struct workflow *w)
+{
+	if (store_quiet(d->store))
+		listened_queues(d, w);
 }

@@ -143,9 +143,11 @@ static void scale_step(struct daemon *d, struct step *s)
 		overflow(d, s);
 		return;
 	}
-	if (s->wf->over_quota && want > 0) { /* quota.c: its units wait until it is under */
-		char why[160];
-		snprintf(why, sizeof(why), "workflow over its storage quota: %llu of %llu bytes (storage_quota)",
+	if (s->wf->quota_hold && want > 0) { /* quota.c: over it while Redis is full */
+		char why[200];
+		snprintf(why, sizeof(why),
+		         "redis is full (maxmemory) and the workflow is over its storage quota: %llu of %llu bytes "
+		         "(storage_quota)",
 		         (unsigned long long)s->wf->stored_bytes, (unsigned long long)quota_of(s->wf));
 		set_waiting(s, why);
 		return;

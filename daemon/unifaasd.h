@@ -125,7 +125,9 @@ struct workflow {
 	/* storage (quota.c) */
 	uint64_t stored_bytes;         /* its keys' bytes at the last measurement */
 	uint64_t stored_ms;            /* when (epoch ms); 0: not measured yet */
-	int over_quota;                /* stored_bytes > quota_of(): takes no events, its units paused */
+	int over_quota;                /* stored_bytes > quota_of(): takes no events, its growing writes refused */
+	int quota_key;                 /* UF_QUOTA_KEY<wf>: 0 not known yet, 1 set, 2 deleted (quota.c) */
+	int quota_hold;                /* over its quota while Redis is full: its units drained, none started */
 	uint64_t redis_refusals;       /* its writes Redis refused, being full (maxmemory) */
 	uint64_t refusal_logged_ms[8]; /* last logged, by operation (quota.c's REFUSAL_OPS) */
 };
@@ -218,10 +220,11 @@ enum {
 	STOP_SHUTDOWN,
 	STOP_IDLE,
 	STOP_LIFETIME,
-	STOP_RECLAIM
+	STOP_RECLAIM,
+	STOP_QUOTA /* over its storage quota while Redis is full (quota.c) */
 };
 void unit_stop(struct unit *u, int sig, int why);
-/* Stops a unit at a limit (STOP_IDLE, STOP_LIFETIME, STOP_RECLAIM), saying
+/* Stops a unit at a limit (STOP_IDLE, STOP_LIFETIME, STOP_RECLAIM, STOP_QUOTA), saying
  * why (`msg`, naming the limit) in the log, ps and describe.  A unit that
  * may still hold events is drained: the tender is asked (SIGUSR1) to
  * commit its batch and end instead of popping again; one not gone within

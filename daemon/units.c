@@ -963,7 +963,7 @@ static void kill_cb(uv_timer_t *t)
 
 static const char *stop_name(int why)
 {
-	return why == STOP_IDLE ? "idle" : why == STOP_LIFETIME ? "lifetime" : "reclaim";
+	return why == STOP_IDLE ? "idle" : why == STOP_LIFETIME ? "lifetime" : why == STOP_QUOTA ? "quota" : "reclaim";
 }
 
 static int drain_cause(int why)

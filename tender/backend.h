@@ -86,6 +86,14 @@ struct uf_backend {
 	int (*kv_set)(struct uf_backend *b, const char *key, size_t klen, const char *val, size_t len);
 	int (*kv_incr)(struct uf_backend *b, const char *key, size_t klen, int64_t by, int64_t *out);
 	int (*kv_del)(struct uf_backend *b, const char *key, size_t klen);
+	/* optional (NULL: never over): 1 while the workflow is over its storage
+	 * quota as read with the last batch (common/delivery.h "Storage
+	 * quota"), with *why the reason an event refused for it is deferred
+	 * with and *retry_ms when it is delivered again; else 0 */
+	int (*over_quota)(struct uf_backend *b, const char **why, uint32_t *retry_ms);
+	/* optional: the stored length of the key of each of kvs[0..n) into
+	 * lens (0: no such key); 0, or -errno (failed set) */
+	int (*kv_lens)(struct uf_backend *b, const struct uf_bkv *kvs, uint32_t n, uint64_t *lens);
 	/* optional: finish opening (replies to requests sent by open); called
 	 * once after the VM is set up, before the guest runs; -1 with err */
 	int (*ready)(struct uf_backend *b, char *err, size_t errlen);

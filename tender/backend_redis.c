@@ -62,7 +62,8 @@
  * Commands used: exactly uf_unit_commands (common/delivery.c), which the
  * workflow's Redis ACL user is granted and nothing more: AUTH, XGROUP
  * CREATE, XREADGROUP, XACK, XADD, MULTI, EXEC, GET, SET, INCRBY, DEL,
- * HINCRBY, PUBLISH, ZADD (uf:reply:<wf> only; the outbox uf:out:mqtt:<wf> write only).
+ * HINCRBY, PUBLISH, ZADD, STRLEN (uf:reply:<wf> only; the outbox uf:out:mqtt:<wf> write only;
+ * uf:quota:<wf> GET only).
  * Connection: a unix socket, opened before the tender's seccomp; a password
  * comes from the environment (UF_REDIS_USER, UF_REDIS_PASSWORD), never argv.
  * On any Redis failure the backend records why in b.failed and answers -EIO;
@@ -71,6 +72,14 @@
  * commit is then discarded whole, EXECABORT) gets the reason
  * UF_REASON_REDIS_FULL (delivery.h), which unifaasd reads to re-queue the
  * events uncounted.
+ *
+ * Storage quota (delivery.h): every XREADGROUP is followed, in the same
+ * write, by GET uf:quota:<wf>, so each batch comes with whether the
+ * workflow is over its quota, at no extra round trip (Redis answers the
+ * GET once the read is answered: the state is as fresh as the batch).
+ * While it is over, the tender asks the stored lengths of the keys a
+ * commit sets (STRLEN, pipelined: one round trip, only then) to tell the
+ * writes that grow storage from those that do not (hvt_dataplane.c).
  */
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -106,11 +115,15 @@ struct redis_be {
 	int have_pending;
 	struct uf_entry inflight[UF_BATCH_MAX];
 	uint32_t ninflight;
-	redisReply *kv_reply;  /* keeps a GET value alive until the next call */
-	uint64_t spawn_ms;     /* UF_SPAWN_ENV: when unifaasd launched this unit (0: not known) */
-	uint64_t first_pop_ms; /* when the first entries came (0: none yet) */
-	int cold_sent;         /* the cold start was counted */
-	unsigned dead_logged;  /* dead letters logged (log_dead: the first 16) */
+	redisReply *kv_reply;             /* keeps a GET value alive until the next call */
+	uint64_t spawn_ms;                /* UF_SPAWN_ENV: when unifaasd launched this unit (0: not known) */
+	uint64_t first_pop_ms;            /* when the first entries came (0: none yet) */
+	int cold_sent;                    /* the cold start was counted */
+	unsigned dead_logged;             /* dead letters logged (log_dead: the first 16) */
+	char quota_key[UF_NAME_MAX + 16]; /* uf:quota:<wf> (delivery.h) */
+	int over_quota;                   /* as read with the last batch */
+	uint32_t quota_retry_ms;          /* ... and the delay of a refused event */
+	char quota_why[UF_REASON_MAX];    /* ... and its reason */
 	char why[512];
 };
 
@@ -155,6 +168,55 @@ static void release_batch(struct redis_be *r)
 	r->next = 0;
 }
 
+/* The reply to the GET uf:quota:<wf> that follows each XREADGROUP. */
+static int quota_read(struct redis_be *r)
+{
+	redisReply *rep = NULL;
+	uint64_t stored, quota;
+	if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || !rep || rep->type == REDIS_REPLY_ERROR) {
+		int e = fail(r, "GET (storage quota)", rep);
+		freeReplyObject(rep);
+		return e;
+	}
+	r->over_quota = rep->type == REDIS_REPLY_STRING &&
+	                uf_quota_parse(rep->str, rep->len, &stored, &quota, &r->quota_retry_ms) == 0;
+	if (r->over_quota)
+		uf_quota_reason(r->quota_why, sizeof(r->quota_why), stored, quota);
+	freeReplyObject(rep);
+	return 0;
+}
+
+static int redis_over_quota(struct uf_backend *b, const char **why, uint32_t *retry_ms)
+{
+	struct redis_be *r = (struct redis_be *)b;
+	*why = r->quota_why;
+	*retry_ms = r->quota_retry_ms;
+	return r->over_quota;
+}
+
+/* STRLEN of each key, pipelined: one round trip. */
+static int redis_kv_lens(struct uf_backend *b, const struct uf_bkv *kvs, uint32_t n, uint64_t *lens)
+{
+	struct redis_be *r = (struct redis_be *)b;
+	int rc = 0;
+	for (uint32_t i = 0; i < n; i++)
+		redisAppendCommand(r->c, "STRLEN uf:kv:%s:%b", r->wf, kvs[i].key, kvs[i].klen);
+	for (uint32_t i = 0; i < n; i++) {
+		redisReply *rep = NULL;
+		if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || !rep) {
+			rc = rc ? rc : fail(r, "STRLEN", rep);
+			freeReplyObject(rep);
+			break;
+		}
+		if (rep->type == REDIS_REPLY_INTEGER)
+			lens[i] = rep->integer > 0 ? (uint64_t)rep->integer : 0;
+		else /* WRONGTYPE: not a KV string, left to the write to refuse */
+			lens[i] = UINT64_MAX;
+		freeReplyObject(rep);
+	}
+	return rc;
+}
+
 static int read_batch(struct redis_be *r, uint32_t timeout_ms)
 {
 	release_batch(r);
@@ -168,11 +230,19 @@ static int read_batch(struct redis_be *r, uint32_t timeout_ms)
 		argv[6] = "STREAMS", argv[7] = r->stream, argv[8] = ">";
 		argc = 9;
 	}
-	redisReply *rep = redisCommandArgv(r->c, argc, argv, NULL);
+	redisReply *rep = NULL;
+	redisAppendCommandArgv(r->c, argc, argv, NULL);
+	redisAppendCommand(r->c, "GET %s", r->quota_key);
+	if (redisGetReply(r->c, (void **)&rep) != REDIS_OK)
+		rep = NULL;
 	if (!rep || rep->type == REDIS_REPLY_ERROR) {
 		int e = fail(r, "XREADGROUP", rep);
 		freeReplyObject(rep);
 		return e;
+	}
+	if (quota_read(r) < 0) {
+		freeReplyObject(rep);
+		return -EIO;
 	}
 	if (rep->type == REDIS_REPLY_NIL) {
 		freeReplyObject(rep);
@@ -783,6 +853,8 @@ struct uf_backend *uf_redis_backend_open(const struct uf_redis_opts *o, char *er
 	                           .kv_incr = redis_kv_incr,
 	                           .kv_del = redis_kv_del,
 	                           .ready = redis_ready,
+	                           .over_quota = redis_over_quota,
+	                           .kv_lens = redis_kv_lens,
 	                           .close = redis_close};
 	r->b.settle_on_end = 1;
 	r->dv = (struct uf_delivery){.wf = o->workflow,
@@ -798,6 +870,7 @@ struct uf_backend *uf_redis_backend_open(const struct uf_redis_opts *o, char *er
 	r->chunk_bytes = o->chunk_bytes ? o->chunk_bytes : UINT64_MAX;
 	r->chunk_writes = o->chunk_writes ? o->chunk_writes : UINT64_MAX;
 	uf_key(r->stream, sizeof(r->stream), "q", o->workflow, o->queue, strlen(o->queue));
+	snprintf(r->quota_key, sizeof(r->quota_key), UF_QUOTA_KEY "%s", o->workflow);
 	r->c = redisConnectUnix(o->socket);
 	if (!r->c || r->c->err) {
 		snprintf(err, errlen, "redis at %s: %s", o->socket, r->c ? r->c->errstr : "out of memory");

@@ -102,6 +102,7 @@ struct hvt {
 	char denied_logged[8][UF_QUEUE_MAX + 1]; /* queues whose grant refusal was logged */
 	uint32_t topics_denied;                  /* publish refusals logged (at most 16) */
 	uint32_t limits_logged;                  /* limit refusals logged (at most 16) */
+	uint32_t quota_logged;                   /* storage quota deferrals logged (at most 16) */
 	int console_fd;                          /* where the guest's stdout and stderr go */
 	int egress_on, egress_fd, egress_broken; /* hvt_egress.c: connected to unifaasd's egress server */
 	int egress_none;                         /* --egress none: every call is refused */

@@ -21,6 +21,14 @@
  * dead-lettered at once, not retried); and a KV SET outside an event
  * past limits.value_bytes answers -EFBIG.
  *
+ * While the workflow is over its storage quota (the backend says so:
+ * common/delivery.h "Storage quota"), commit defers - not counted, with
+ * the quota's reason - each acknowledged event that would grow its
+ * storage (a push, a KV SET longer than the stored value, an INCRBY that
+ * creates its key) and drops its records; the others commit as usual, so
+ * a workflow's consumers drain its backlog.  A KV SET or INCRBY outside an
+ * event that would grow it answers -EDQUOT.
+ *
  * Which event of a batch is being handled: the guest counts the events it
  * starts in bootinfo->progress (also the CPU-time watchdog's tick), so with
  * pop_progress recorded at the pop, event progress - pop_progress - 1 is
@@ -599,7 +607,93 @@ static void enforce_limits(struct hvt *h, int32_t *results, const char **reasons
 		drop_failed(results, pushes, npush, kvs, nkv, outs, nout);
 }
 
-/* Drop the pushes, KV writes and outputs of failed events. */
+/* Does a KV write of `len` bytes (op) grow a key now `stored` bytes long? */
+static int kv_grows(uint32_t op, size_t len, uint64_t stored)
+{
+	return (op == UF_KV_SET && len > stored) || (op == UF_KV_INCR && stored == 0);
+}
+
+/* One line per quota deferral, the first 16 of a unit. */
+static void log_quota(struct hvt *h, const char *what, const char *reason)
+{
+	if (h->quota_logged >= 16)
+		return;
+	hvt_printf(2, "uf-hvt: unit=%s workflow=%s step=%s error=over_quota refused=\"%s\" reason=\"%s\"%s\n",
+	           h->opt.unit ? h->opt.unit : "-", h->opt.workflow ? h->opt.workflow : "-",
+	           h->opt.step ? h->opt.step : "-", what, reason,
+	           ++h->quota_logged == 16 ? " (further refusals of this unit are not logged)" : "");
+}
+
+/* Which acknowledged events grow the workflow's storage (grows[e], with
+ * what[e] saying how): 0, or -1 if the stored lengths could not be read. */
+static int growing(struct uf_backend *b, const int32_t *results, const struct uf_bpush *pushes, uint32_t npush,
+                   const struct uf_bkv *kvs, uint32_t nkv, int *grows, const char **what)
+{
+	for (uint32_t i = 0; i < npush; i++)
+		if (results[pushes[i].event] == 0 && !grows[pushes[i].event])
+			grows[pushes[i].event] = 1, what[pushes[i].event] = "push";
+	if (!nkv || !b->kv_lens)
+		return 0;
+	uint64_t *lens = calloc(nkv, sizeof(*lens));
+	if (!lens || b->kv_lens(b, kvs, nkv, lens) < 0) {
+		free(lens);
+		return -1;
+	}
+	for (uint32_t i = 0; i < nkv; i++)
+		if (results[kvs[i].event] == 0 && !grows[kvs[i].event] && kv_grows(kvs[i].op, kvs[i].len, lens[i]))
+			grows[kvs[i].event] = 1, what[kvs[i].event] = kvs[i].op == UF_KV_SET ? "kv set" : "kv incr";
+	free(lens);
+	return 0;
+}
+
+static void drop_failed(const int32_t *results, struct uf_bpush *pushes, uint32_t *npush, struct uf_bkv *kvs,
+                        uint32_t *nkv, struct uf_bout *outs, uint32_t *nout);
+
+/* Over the storage quota: defer the acknowledged events that would grow
+ * it (see the top of this file); outs has room for one more output per
+ * event (the deferral's). */
+static void enforce_quota(struct hvt *h, int32_t *results, const char **reasons, uint32_t count,
+                          struct uf_bpush *pushes, uint32_t *npush, struct uf_bkv *kvs, uint32_t *nkv,
+                          struct uf_bout *outs, uint32_t *nout)
+{
+	struct uf_backend *b = h->backend;
+	const char *why, *what[UF_BATCH_MAX] = {0};
+	uint32_t retry_ms;
+	int grows[UF_BATCH_MAX] = {0}, deferred = 0;
+	if (!b->over_quota || !b->over_quota(b, &why, &retry_ms))
+		return;
+	if (growing(b, results, pushes, *npush, kvs, *nkv, grows, what) < 0)
+		return; /* the backend failed: its commit fails too */
+	for (uint32_t e = 0; e < count; e++) {
+		if (!grows[e] || results[e] != 0)
+			continue;
+		results[e] = UF_RESULT_DEFERRED;
+		reasons[e] = why;
+		log_quota(h, what[e], why);
+		deferred = 1;
+	}
+	if (!deferred)
+		return;
+	drop_failed(results, pushes, npush, kvs, nkv, outs, nout);
+	for (uint32_t e = 0; e < count; e++)
+		if (grows[e] && results[e] == UF_RESULT_DEFERRED)
+			outs[(*nout)++] = (struct uf_bout){.kind = UF_OUTPUT_DEFER, .event = e, .delay_ms = retry_ms};
+}
+
+/* Over the storage quota, would this KV write outside an event grow it? */
+static int kv_refused(struct uf_backend *b, uint32_t op, const char *key, size_t klen, size_t len)
+{
+	const char *why;
+	uint32_t retry_ms;
+	uint64_t stored = 0;
+	struct uf_bkv k = {.op = op, .key = key, .klen = klen, .len = len};
+	if (!b->over_quota || !b->over_quota(b, &why, &retry_ms) || !b->kv_lens)
+		return 0;
+	return b->kv_lens(b, &k, 1, &stored) == 0 && kv_grows(op, len, stored);
+}
+
+/* Drop the pushes, KV writes and outputs of failed and deferred events
+ * (the deferral of a deferred event stays: it holds the delay). */
 static void drop_failed(const int32_t *results, struct uf_bpush *pushes, uint32_t *npush, struct uf_bkv *kvs,
                         uint32_t *nkv, struct uf_bout *outs, uint32_t *nout)
 {
@@ -615,7 +709,8 @@ static void drop_failed(const int32_t *results, struct uf_bpush *pushes, uint32_
 	*nkv = n;
 	n = 0;
 	for (uint32_t i = 0; i < *nout; i++)
-		if (results[outs[i].event] == 0)
+		if (results[outs[i].event] == 0 ||
+		    (outs[i].kind == UF_OUTPUT_DEFER && results[outs[i].event] == UF_RESULT_DEFERRED))
 			outs[n++] = outs[i];
 	*nout = n;
 }
@@ -662,9 +757,10 @@ void hvt_hc_commit(struct hvt *h, void *arg)
 	uint8_t *out_c = a->outs_len ? malloc(a->outs_len) : NULL;
 	struct uf_bpush *pushes = a->npush ? calloc(a->npush, sizeof(*pushes)) : NULL;
 	struct uf_bkv *kvs = a->nkv ? calloc(a->nkv, sizeof(*kvs)) : NULL;
-	struct uf_bout *outs = a->nout ? calloc(a->nout, sizeof(*outs)) : NULL;
-	if ((a->npush && !pushes) || (a->nkv && !kvs) || (a->nout && !outs) || (a->pushes_len && !push_c) ||
-	    (a->kv_len && !kv_c) || (a->outs_len && !out_c)) {
+	/* room for a deferral per event besides the guest's outputs (enforce_quota) */
+	struct uf_bout *outs = calloc((size_t)a->nout + a->count + 1, sizeof(*outs));
+	if ((a->npush && !pushes) || (a->nkv && !kvs) || !outs || (a->pushes_len && !push_c) || (a->kv_len && !kv_c) ||
+	    (a->outs_len && !out_c)) {
 		hvt_end(h, UF_END_INTERNAL, "commit: out of host memory for %u pushes, %u kv writes and %u outputs",
 		        a->npush, a->nkv, a->nout);
 		goto out;
@@ -683,6 +779,8 @@ void hvt_hc_commit(struct hvt *h, void *arg)
 	enforce_grants(h, results, reasons, &why, pushes, &npush, kvs, &nkv, outs, &nout);
 	if (!h->ended)
 		enforce_limits(h, results, reasons, &why, a->count, pushes, &npush, kvs, &nkv, outs, &nout);
+	if (!h->ended)
+		enforce_quota(h, results, reasons, a->count, pushes, &npush, kvs, &nkv, outs, &nout);
 	if (h->ended)
 		goto out;
 	a->ret = h->backend->commit(h->backend, results, reasons, a->count, pushes, npush, kvs, nkv, outs, nout);
@@ -781,6 +879,10 @@ void hvt_hc_kv(struct hvt *h, void *arg)
 			    (unsigned long)a->val_len);
 			return;
 		}
+		if (kv_refused(b, UF_KV_SET, key, a->key_len, a->val_len)) { /* over the storage quota */
+			a->ret = -EDQUOT;
+			return;
+		}
 		char *val = malloc(a->val_len + 1);
 		if (!val) {
 			hvt_end(h, UF_END_INTERNAL, "kv set: out of host memory for a value of %lu bytes",
@@ -793,6 +895,10 @@ void hvt_hc_kv(struct hvt *h, void *arg)
 		return;
 	}
 	case UF_KV_INCR:
+		if (kv_refused(b, UF_KV_INCR, key, a->key_len, 0)) {
+			a->ret = -EDQUOT;
+			return;
+		}
 		a->ret = b->kv_incr(b, key, a->key_len, a->num, &a->num);
 		return;
 	case UF_KV_DEL:

@@ -24,6 +24,13 @@
  * of the event fails the same way and the event fails, whatever the
  * handler returns, with a reason naming the limit (retried, then
  * dead-lettered).
+ *
+ * Storage quota (docs/architecture.md "Storage quotas"): while the
+ * workflow is over its storage_quota, an event that pushes, sets a KV key
+ * to a value longer than the stored one or creates a key with uf_kv_incr
+ * is not committed but delivered again later (not counted as a failure;
+ * after 100 such deferrals it fails with the quota's reason); a uf_kv_set
+ * or uf_kv_incr outside an event that would grow storage returns -EDQUOT.
  */
 #ifndef UNIFAAS_H
 #define UNIFAAS_H

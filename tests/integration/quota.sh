@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Storage quotas and a full Redis (issue 11 §2; docs/architecture.md
 # "Storage quotas"), against the real platform: a workflow whose function
-# sets big KV values stops at its storage_quota (units paused, HTTP ingress
-# and pushes 507, MQTT messages left in the broker) while another workflow
+# sets big KV values stops at its storage_quota (its growing KV writes
+# deferred with a reason naming the quota, uncounted; HTTP ingress and
+# pushes 507, MQTT messages left in the broker) while another workflow
 # goes on, and takes up again, losing nothing, once its keys are deleted; a
+# workflow over its quota by its own backlog drains itself back under it
+# and takes events again, losing none; `queues purge` drops a queue's
+# oldest events, logged; a
 # queue no step listens to is trimmed to its bound with a log line; Redis
 # runs with maxmemory and noeviction, and when it is full its refusals are
 # reported (logs, describe, metrics), the refused commit's event re-queued
@@ -90,12 +94,18 @@ if [ "$written" -lt 24 ] && [ "$written" -ge 10 ]; then
 else
 	fail stopped-at-quota "$written of 24 values written (lag $left): not stopped near 1 MiB"
 fi
-check units-paused wait_for 10 no_units hog
+# its unit goes on; the sets that would grow it are deferred, not counted,
+# with the reason in the step's log
+quota_line() { U logs hog/big 2>/dev/null | grep -E 'error=over_quota refused="kv set" reason="workflow over its storage quota \([0-9]+ of 1048576 bytes, storage_quota\)'; }
+check kv-growth-reason wait_for 10 quota_line
+delayed_some() { [ "$(R ZCARD "uf:delay:$1:$2")" -gt 0 ]; }
+check kv-growth-deferred wait_for 10 delayed_some hog in
+check kv-growth-uncounted [ "$(R HGET uf:stat:hog:big failed)" = "" ]
 sleep 1
 written2=$(bigkeys)
 check stays-paused [ "$written2" = "$written" ]
-check paused-reason sh -c "$UNIFAAS --state-dir $PLAT_STATE describe hog | grep -q 'waiting: workflow over its storage quota' || $UNIFAAS --state-dir $PLAT_STATE describe --json hog | grep -q 'over its storage quota'"
-check describe-over sh -c "$UNIFAAS --state-dir $PLAT_STATE describe hog | grep -E '^storage: +[0-9]+ of 1048576 bytes \(storage_quota\); OVER QUOTA'"
+check describe-over sh -c "$UNIFAAS --state-dir $PLAT_STATE describe hog | grep -E '^storage: +[0-9]+ of 1048576 bytes \(storage_quota\); OVER QUOTA: refused: new events \(HTTP 507, MQTT paused\) and its units. pushes and growing KV writes'"
+check ps-over sh -c "$UNIFAAS --state-dir $PLAT_STATE ps | grep -E '^hog: over quota: [0-9]+ of 1048576 bytes \(storage_quota\); refused: new events'"
 check log-quota grep -qE 'what=quota workflow=hog stored=[0-9]+ quota=1048576 action=' "$PLAT_STATE/logs/unifaasd.log"
 
 # refused at the edges, the other workflow served
@@ -136,6 +146,95 @@ fi
 check mqtt-counted wait_for 10 kv_is hog count 20
 code=$(post "$HOG" /hog/in x)
 check ingress-202-again [ "$code" = 202 ]
+
+# ---- over its quota by its own backlog: its unit drains it back under, and
+# it takes events again, none lost; calm is served throughout
+m5=$(manifest drain <<EOF
+name: drain
+storage_quota: 1MiB
+functions:
+  count:
+    image: $fn
+    listen: in
+    timeout_ms: 60000
+    scale: { max_units: 1, grace_ms: 0 }
+ingress:
+  http:
+    - { path: /in, queue: in }
+EOF
+)
+U deploy "$m5" >/dev/null || fail deploy-drain "drain did not deploy"
+DRAIN=$(U token create drain) || fail token-drain "no ingress token for drain"
+U kv set drain count 0 >/dev/null && U kv set drain gate 1 >/dev/null || fail drain-kv "kv set drain failed"
+U push drain in <<<"gate:gate:opened" >/dev/null
+check drain-held wait_for 20 holds drain in count
+# 300 events of 4 KiB behind the held one: about 1.3 MiB, past its 1 MiB quota
+python3 -c "print('\n'.join('%04d' % i + 'x' * 4092 for i in range(300)))" | U push drain in >/dev/null
+check drain-over wait_for 20 storage_is drain over_quota true
+code=$(post "$DRAIN" /drain/in x)
+check drain-ingress-507 [ "$code" = 507 ]
+calm0=$(kv calm count)
+code=$(post "$CALM" /calm/in x)
+check drain-other-202 [ "$code" = 202 ]
+check drain-other-handled wait_for 10 kv_is calm count $((calm0 + 1))
+U kv del drain gate >/dev/null || fail drain-gate "kv del drain gate failed"
+check drain-all-handled wait_for 30 kv_is drain count 300
+check drain-under wait_for 30 storage_is drain over_quota false
+check drain-trim-log grep -qE 'what=trim workflow=drain queue=in entries=[0-9]+ kept_handled=0 why=over_quota' "$PLAT_STATE/logs/unifaasd.log"
+code=$(post "$DRAIN" /drain/in x)
+check drain-ingress-again [ "$code" = 202 ]
+check drain-none-lost wait_for 10 kv_is drain count 301
+check drain-gate-event wait_for 20 kv_is drain opened 1
+check drain-no-dead [ "$(R XLEN uf:dlq:drain:in)-$(R HGET uf:stat:drain:count failed)" = 0- ]
+code=$(post "$CALM" /calm/in x)
+check drain-other-after wait_for 10 kv_is calm count $((calm0 + 2))
+
+# ---- queues purge: the oldest events of a queue, handled or not, logged
+m6=$(manifest purged <<EOF
+name: purged
+functions:
+  count:
+    image: $fn
+    listen: in
+    timeout_ms: 60000
+    scale: { max_units: 1, grace_ms: 0 }
+EOF
+)
+U deploy "$m6" >/dev/null || fail deploy-purged "purged did not deploy"
+U kv set purged gate 1 >/dev/null
+U push purged in <<<"gate:gate:opened" >/dev/null
+check purge-held wait_for 20 holds purged in count
+seq 100 | sed 's/^/p/' | U push purged in >/dev/null
+st=0
+U queues purge purged in >"$UF_TMP/purge.out" 2>&1 || st=$?
+check purge-needs-flag sh -c "[ $st = 2 ] && grep -q -- '--older-than DUR' '$UF_TMP/purge.out'"
+U queues purge purged in --keep 10 >"$UF_TMP/purge.out" 2>&1
+check purge-keep grep -qx 'purged 91 events of purged/in' "$UF_TMP/purge.out"
+check purge-keep-left xlen_is uf:q:purged:in 10
+check purge-log grep -qE 'what=queue-purge workflow=purged queue=in entries=91 delayed=0 how=keep bound=10' "$PLAT_STATE/logs/unifaasd.log"
+check purge-metric sh -c "curl -s -H 'Authorization: Bearer $ATOKEN' $API/metrics | grep -q '^unifaas_queue_trimmed_total{workflow=\"purged\",queue=\"in\",why=\"purge\"} 91'"
+U kv del purged gate >/dev/null
+check purge-rest-handled wait_for 20 kv_is purged count 10
+U kv set purged gate 1 >/dev/null
+U push purged in <<<"gate:gate:opened2" >/dev/null
+check purge-held-2 wait_for 20 holds purged in count
+seq 5 | sed 's/^/o/' | U push purged in >/dev/null
+sleep 1.5
+seq 3 | sed 's/^/n/' | U push purged in >/dev/null
+U queues purge purged in --older-than 1s >"$UF_TMP/purge.out" 2>&1
+check purge-older grep -qE '^purged [0-9]+ events of purged/in$' "$UF_TMP/purge.out"
+data_of() { R XRANGE "uf:q:purged:in" - + | awk 'p=="data"{print} {p=$0}' | tr '\n' ' '; }
+check purge-older-left [ "$(data_of)" = "n1 n2 n3 " ]
+U kv del purged gate >/dev/null
+check purge-older-handled wait_for 20 kv_is purged count 13
+api_del() { curl -s -o "$UF_TMP/body" -w '%{http_code}' -X DELETE -H "Authorization: Bearer $ATOKEN" "$API/v1/workflows/purged/queues/$1"; }
+check purge-api-no-flag sh -c "[ $(api_del in/events) = 400 ] && grep -q 'exactly one of' '$UF_TMP/body'"
+check purge-api-bad-keep [ "$(api_del 'in/events?keep=-1')" = 400 ]
+check purge-api-all sh -c "[ $(api_del 'in/events?all=1') = 200 ] && grep -qE '\"delayed_purged\": *0' '$UF_TMP/body'"
+check purge-all-empty xlen_is uf:q:purged:in 0
+st=0
+U queues purge purged nope --all >/dev/null 2>&1 || st=$?
+check purge-unknown-queue [ "$st" = 4 ]
 
 # ---- a queue no step listens to keeps its newest unread_max_entries
 m3=$(manifest unread <<EOF
@@ -182,6 +281,13 @@ check aged-log grep -qE 'what=trim workflow=aged queue=sink entries=[0-9]+ why=u
 U kv set calm gate 1 >/dev/null || fail gate "kv set calm gate failed"
 U push calm in <<<"gate:gate:napped" >/dev/null
 check nap-held wait_for 20 holds calm in count
+# drain over its quota again, its unit holding an event: with Redis full
+# too, its units are drained (SIGUSR1) and none started until Redis has room
+U kv set drain gate 1 >/dev/null || fail drain-gate2 "kv set drain gate failed"
+U push drain in <<<"gate:gate:opened3" >/dev/null
+check full-drain-held wait_for 20 holds drain in count
+python3 -c "print('\n'.join('%04d' % i + 'y' * 4092 for i in range(300)))" | U push drain in >/dev/null
+check full-drain-over wait_for 20 storage_is drain over_quota true
 full=$(R INFO memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p')
 R CONFIG SET maxmemory $((full / 2)) >/dev/null
 code=$(post "$CALM" /calm/in x)
@@ -221,7 +327,18 @@ else
 fi
 PUB -q 1 -t hog/in -m full1 || fail mqtt-publish-full "mosquitto_pub failed"
 check full-mqtt-log wait_for 10 grep -qE 'what=redis-full workflow=hog op=mqtt-ingress' "$PLAT_STATE/logs/unifaasd.log"
+check full-quota-drained wait_for 10 grep -qE 'what=unit-stop unit=drain\.count\.[0-9]+ workflow=drain step=count limit=quota action=drain reason="?redis is full \(maxmemory\) and the workflow is over its storage quota' "$PLAT_STATE/logs/unifaasd.log"
+check full-quota-log grep -qE 'what=quota workflow=drain stored=[0-9]+ quota=1048576 action="?redis is full \(maxmemory\): units drained, none started' "$PLAT_STATE/logs/unifaasd.log"
+check full-quota-waiting wait_for 15 sh -c "$UNIFAAS --state-dir $PLAT_STATE ps | grep -q '^drain/count: running: redis is full (maxmemory) and the workflow is over its storage quota'"
+starts() { grep -c 'what=unit-start unit=drain\.' "$PLAT_STATE/logs/unifaasd.log"; }
+n0=$(starts)
+sleep 2
+check full-quota-none-started [ "$(starts)" = "$n0" ]
 R CONFIG SET maxmemory 536870912 >/dev/null
+U kv del drain gate >/dev/null || fail drain-gate3 "kv del drain gate failed"
+check full-drain-all-handled wait_for 30 kv_is drain count 601
+check full-drain-under wait_for 30 storage_is drain over_quota false
+check full-drain-no-dead [ "$(R XLEN uf:dlq:drain:in)-$(R HGET uf:stat:drain:count failed)" = 0- ]
 check full-mqtt-kept wait_for 20 sh -c "R() { REDISCLI_AUTH=\$(cat '$PLAT_STATE/redis.pass') redis-cli --no-auth-warning -s '$PLAT_STATE/redis.sock' \"\$@\"; }; R XRANGE uf:q:hog:mq - + | grep -qx full1"
 check full-event-kept wait_for 20 kv_is calm napped 1
 check full-uncounted [ "$(R HGET uf:stat:calm:count failed)" = "" ]

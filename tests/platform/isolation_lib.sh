@@ -15,8 +15,8 @@
 #              events of 1000 pushes (at the limit: written in chunks of
 #              limits.batch_commit_writes)
 #   kv         kvflood: values of 1 MiB under new keys, 4 a request;
-#              bounded by its storage_quota (ISO_QUOTA): its units
-#              are paused and its pushes refused (507)
+#              bounded by its storage_quota (ISO_QUOTA): its growing
+#              KV writes are deferred and its pushes refused (507)
 #   never-pop  sleeper: units that never pop (max_units 32, idle_ms 10 min),
 #              with work queued before the steady load starts, so they hold
 #              every slot; bounded by the fair slots (taken back)

@@ -1372,6 +1372,96 @@ static void test_kv_uses_copy_not_guest_memory(void **state)
 	expect_kv(fx, "k1", "good");
 }
 
+/*
+ * Over the storage quota (common/delivery.h "Storage quota"): the events
+ * that would grow the workflow's storage - a push, a KV set longer than the
+ * stored value, an incr that creates its key - are deferred with the
+ * backend's reason and delay, their writes dropped; the rest commit.  A KV
+ * set outside an event that would grow it answers -EDQUOT.
+ */
+static struct uf_backend *quota_real;
+static int32_t quota_results[UF_BATCH_MAX];
+static const char *quota_reasons[UF_BATCH_MAX];
+static uint32_t quota_delay[UF_BATCH_MAX], quota_npush, quota_nkv;
+
+static int quota_over(struct uf_backend *b, const char **why, uint32_t *retry_ms)
+{
+	(void)b;
+	*why = "workflow over its storage quota (9 of 8 bytes, storage_quota)";
+	*retry_ms = 250;
+	return 1;
+}
+
+static int quota_lens(struct uf_backend *b, const struct uf_bkv *kvs, uint32_t n, uint64_t *lens)
+{
+	(void)b;
+	for (uint32_t i = 0; i < n; i++) /* stored: k1 5 bytes, n 1 byte, nothing else */
+		lens[i] = kvs[i].klen == 2 && !memcmp(kvs[i].key, "k1", 2)  ? 5
+		          : kvs[i].klen == 1 && !memcmp(kvs[i].key, "n", 1) ? 1
+		                                                            : 0;
+	return 0;
+}
+
+static int quota_commit(struct uf_backend *b, const int32_t *results, const char *const *reasons, uint32_t count,
+                        const struct uf_bpush *pushes, uint32_t npush, const struct uf_bkv *kvs, uint32_t nkv,
+                        const struct uf_bout *outs, uint32_t nout)
+{
+	(void)b;
+	for (uint32_t i = 0; i < count; i++)
+		quota_results[i] = results[i], quota_reasons[i] = reasons[i], quota_delay[i] = UINT32_MAX;
+	for (uint32_t i = 0; i < nout; i++)
+		if (outs[i].kind == UF_OUTPUT_DEFER)
+			quota_delay[outs[i].event] = outs[i].delay_ms;
+	quota_npush = npush;
+	quota_nkv = nkv;
+	return quota_real->commit(quota_real, results, reasons, count, pushes, npush, kvs, nkv, outs, nout);
+}
+
+static int quota_kv_set(struct uf_backend *b, const char *key, size_t klen, const char *val, size_t len)
+{
+	(void)b;
+	return quota_real->kv_set(quota_real, key, klen, val, len);
+}
+
+static void test_commit_over_quota(void **state)
+{
+	struct uft_fx *fx = *state;
+	assert_int_equal(pop(fx, BUF, 4096, 3).count, 3);
+	struct uf_backend wrap = *fx->h.backend; /* each call it makes goes to the real one */
+	wrap.commit = quota_commit;
+	wrap.kv_set = quota_kv_set;
+	wrap.over_quota = quota_over;
+	wrap.kv_lens = quota_lens;
+	quota_real = fx->h.backend;
+	fx->h.backend = &wrap;
+	uint64_t pl = stage(fx, PUSH, 0, "out", "p0", 2);                /* event 0 pushes: deferred */
+	uint64_t kl = stage_kv(fx, KVREC, UF_KV_SET, 1, "k1", "abc", 0); /* 3 bytes over 5: taken */
+	kl += stage_kv(fx, KVREC + kl, UF_KV_INCR, 1, "n", NULL, 2);     /* an existing counter: taken */
+	kl += stage_kv(fx, KVREC + kl, UF_KV_SET, 2, "k2", "xyz", 0);    /* a new key: deferred */
+	int32_t res[3] = {0, 0, 0};
+	struct uf_hc_commit c = commit_kv(fx, 3, res, PUSH, pl, 1, KVREC, kl, 3);
+	/* outside an event: a new key is refused, a shorter value taken */
+	memcpy(G(fx, VAL), "long value", 10);
+	struct uf_hc_kv grow = kv(fx, UF_KV_SET, "k9", VAL, 10, 0), shrink = kv(fx, UF_KV_SET, "k1", VAL, 2, 0);
+	fx->h.backend = quota_real;
+	assert_running(fx);
+	assert_int_equal(c.ret, 0);
+	assert_int_equal(quota_results[0], UF_RESULT_DEFERRED);
+	assert_int_equal(quota_results[1], 0);
+	assert_int_equal(quota_results[2], UF_RESULT_DEFERRED);
+	assert_string_equal(quota_reasons[0], "workflow over its storage quota (9 of 8 bytes, storage_quota)");
+	assert_int_equal(quota_delay[0], 250);
+	assert_int_equal(quota_delay[2], 250);
+	assert_int_equal(quota_npush, 0);
+	assert_int_equal(quota_nkv, 2);
+	assert_out(fx, "");
+	expect_kv(fx, "k2", NULL);
+	assert_int_equal(grow.ret, -EDQUOT);
+	assert_int_equal(shrink.ret, 0);
+	expect_kv(fx, "k9", NULL);
+	expect_kv(fx, "k1", "lo");
+}
+
 /* ---- settling a batch when the unit ends mid-batch -------------------------- */
 
 static void settle_case(uint64_t started, int end_code, const char *want_err)
@@ -1641,6 +1731,7 @@ int main(void)
 	    T(test_commit_reason),
 	    T(test_commit_permanent),
 	    T(test_commit_defer),
+	    T(test_commit_over_quota),
 	    T(test_commit_publish_not_allowed),
 	    T(test_topic_call),
 	    cmocka_unit_test(test_commit_outputs_malformed),

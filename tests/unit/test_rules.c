@@ -483,11 +483,33 @@ static void event_time_is_epoch_ms(void **state)
 static void unit_commands_are_what_units_send(void **state)
 {
 	(void)state;
-	const char *want[] = {"auth", "xgroup|create", "xreadgroup", "xadd", "xack",    "multi",   "exec",
-	                      "get",  "set",           "incrby",     "del",  "hincrby", "publish", "zadd"};
+	const char *want[] = {"auth", "xgroup|create", "xreadgroup", "xadd",    "xack",    "multi", "exec",  "get",
+	                      "set",  "incrby",        "del",        "hincrby", "publish", "zadd",  "strlen"};
 	assert_int_equal(UF_UNIT_NCOMMANDS, sizeof(want) / sizeof(*want));
 	for (size_t i = 0; i < UF_UNIT_NCOMMANDS; i++)
 		assert_string_equal(uf_unit_commands[i], want[i]);
+}
+
+/* The storage quota key's value (delivery.h): written by unifaasd, read by
+ * the tender; a malformed one is not taken for "over". */
+static void quota_value_round_trip(void **state)
+{
+	(void)state;
+	char v[80], why[400];
+	uint64_t stored, quota;
+	uint32_t retry;
+	size_t n = uf_quota_value(v, sizeof(v), 1324789, 1048576, 1200);
+	assert_string_equal(v, "1324789 1048576 1200");
+	assert_int_equal(uf_quota_parse(v, n, &stored, &quota, &retry), 0);
+	assert_int_equal(stored, 1324789);
+	assert_int_equal(quota, 1048576);
+	assert_int_equal(retry, 1200);
+	const char *bad[] = {"", "1 2", "1 2 3 4", "a b c", "1 2 3x", "1 2 3600001"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		assert_int_equal(uf_quota_parse(bad[i], strlen(bad[i]), &stored, &quota, &retry), -1);
+	uf_quota_reason(why, sizeof(why), 1324789, 1048576);
+	assert_non_null(strstr(why, "workflow over its storage quota (1324789 of 1048576 bytes, storage_quota)"));
+	assert_true(uf_reason_ok(why, strlen(why)));
 }
 
 static void write_file(const char *path, const char *text)
@@ -762,6 +784,7 @@ int main(void)
 	    cmocka_unit_test(delay_member_encoding),
 	    cmocka_unit_test(event_time_is_epoch_ms),
 	    cmocka_unit_test(unit_commands_are_what_units_send),
+	    cmocka_unit_test(quota_value_round_trip),
 	    cmocka_unit_test(config_precedence),
 	    cmocka_unit_test(config_limits),
 	    cmocka_unit_test(limit_reasons),
