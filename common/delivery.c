@@ -116,6 +116,7 @@ const char *uf_drain_reason(char *buf, size_t cap, int cause, uint32_t drain_ms)
 	    [UF_DRAIN_ASKED] = "unifaasd asked it to end",
 	    [UF_DRAIN_LIFETIME] = "lifetime_s reached",
 	    [UF_DRAIN_RECLAIM] = "its slot taken back for another workflow",
+	    [UF_DRAIN_QUOTA] = "its workflow over its storage quota while redis is full",
 	};
 	char ms[24] = "";
 	if (drain_ms)

@@ -260,7 +260,7 @@ enum { UF_SETTLE_HANDBACK = 0, UF_SETTLE_FAILED = 1, UF_SETTLE_DEFERRED = 2, UF_
 int uf_defer_exhausted(char *buf, size_t cap, uint32_t deferrals, const char *reason);
 
 /* Why a unit was drained (launch.h: SIGUSR1's value). */
-enum uf_drain_cause { UF_DRAIN_ASKED = 0, UF_DRAIN_LIFETIME, UF_DRAIN_RECLAIM, UF_DRAIN_NCAUSES };
+enum uf_drain_cause { UF_DRAIN_ASKED = 0, UF_DRAIN_LIFETIME, UF_DRAIN_RECLAIM, UF_DRAIN_QUOTA, UF_DRAIN_NCAUSES };
 /* The reason of the event a drained unit still had in hand at the drain's
  * deadline (cause: SIGUSR1's value, out of range = UF_DRAIN_ASKED;
  * drain_ms: unit_drain_ms, 0 = not known) into buf: "drain deadline: its

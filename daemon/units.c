@@ -968,7 +968,10 @@ static const char *stop_name(int why)
 
 static int drain_cause(int why)
 {
-	return why == STOP_LIFETIME ? UF_DRAIN_LIFETIME : why == STOP_RECLAIM ? UF_DRAIN_RECLAIM : UF_DRAIN_ASKED;
+	return why == STOP_LIFETIME  ? UF_DRAIN_LIFETIME
+	       : why == STOP_RECLAIM ? UF_DRAIN_RECLAIM
+	       : why == STOP_QUOTA   ? UF_DRAIN_QUOTA
+	                             : UF_DRAIN_ASKED;
 }
 
 void unit_drain(struct unit *u, int why, const char *msg)
