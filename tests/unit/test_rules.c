@@ -375,6 +375,8 @@ static void drain_reason(void **state)
 	assert_string_equal(uf_drain_reason(b, sizeof(b), UF_DRAIN_RECLAIM, 0),
 	                    "drain deadline: its unit was drained (its slot taken back for another workflow) and was "
 	                    "still handling it later (unit_drain_ms)");
+	assert_non_null(strstr(uf_drain_reason(b, sizeof(b), UF_DRAIN_QUOTA, 1),
+	                       "(its workflow over its storage quota while redis is full)"));
 	assert_non_null(strstr(uf_drain_reason(b, sizeof(b), 99, 1), "(unifaasd asked it to end)"));
 	assert_non_null(strstr(uf_drain_reason(b, sizeof(b), -1, 1), "(unifaasd asked it to end)"));
 	assert_int_equal(strlen(uf_drain_reason(b, 20, UF_DRAIN_LIFETIME, 1)), 19);
