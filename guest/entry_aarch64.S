@@ -197,16 +197,6 @@ uf_fault:
 2:	UF_HC_STORE w6, x7, 4	/* 4: UF_HC_FAULT */
 	b 2b
 
-	.section .note.unifaas, "a"
-	.balign 4
-	.long 8			/* namesz: "unifaas\0" */
-	.long UF_NOTE_DESC_SIZE
-	.long UF_NOTE_ABI
-	.asciz "unifaas"
-	.balign 4
-	.long UF_ABI_VERSION
-	.long 0
-	.quad uf_vectors
-	.quad 0			/* no exception table on aarch64 */
+	UF_IMAGE_NOTE uf_vectors, 0	/* no exception table on aarch64 */
 
 	.section .note.GNU-stack, "", @progbits

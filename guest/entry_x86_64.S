@@ -133,16 +133,6 @@ uf_exc_table:
 	.quad uf_exc_\n
 	.endr
 
-	.section .note.unifaas, "a"
-	.balign 4
-	.long 8			/* namesz: "unifaas\0" */
-	.long UF_NOTE_DESC_SIZE
-	.long UF_NOTE_ABI
-	.asciz "unifaas"
-	.balign 4
-	.long UF_ABI_VERSION
-	.long 0
-	.quad uf_syscall_entry
-	.quad uf_exc_table
+	UF_IMAGE_NOTE uf_syscall_entry, uf_exc_table
 
 	.section .note.GNU-stack, "", @progbits

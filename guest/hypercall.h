@@ -36,6 +36,23 @@
 	movl \val, (\addr)
 .endm
 #endif
+
+/* UF_IMAGE_NOTE ENTRY, TABLE: the image's .note.unifaas (uf_abi.h: the ABI
+ * version, then the two addresses the tender points the CPU at) */
+.macro UF_IMAGE_NOTE entry, table
+	.pushsection .note.unifaas, "a"
+	.balign 4
+	.long 8			/* namesz: "unifaas\0" */
+	.long UF_NOTE_DESC_SIZE
+	.long UF_NOTE_ABI
+	.asciz "unifaas"
+	.balign 4
+	.long UF_ABI_VERSION
+	.long 0
+	.quad \entry
+	.quad \table
+	.popsection
+.endm
 // clang-format on
 
 #else
