@@ -13,6 +13,8 @@
 #                   make bench-emulated: boot and hypercall exits in the emulated SVM and Cortex-A72
 #                   machines beside this machine's (EMULATED figures: bench/emulated.sh)
 #                   make bench-isolation: a steady workflow's latency alone and beside each flood (bench/isolation.sh)
+#                   make bench-cpu-share: one workflow's 8 busy units beside another's 1, with and without
+#                   CPU cgroups (bench/cpu_share.sh)
 #                   make bench-usecase: CO2 readings over MQTT -> threshold -> slack-alert -> webhook, cold and
 #                   warm, beside Node-RED (installed by the benchmark from npm) and the paper (bench/usecase.sh)
 #   make test-svm   the tender's suites under a real KVM (kvm_amd) inside an emulated AMD SVM
@@ -378,6 +380,11 @@ bench-tender-rss: deps
 bench-isolation: deps
 	$(MAKE) all
 	./bench/isolation.sh $(BUILD)
+
+# the CPU shares per workflow: 8 busy units beside 1, with and without CPU cgroups: bench/cpu_share.sh
+bench-cpu-share: deps
+	$(MAKE) all
+	./bench/cpu_share.sh $(BUILD)
 
 # boot and hypercall exit figures in the emulated SVM and Cortex-A72 machines beside this
 # machine's, from one run (EMULATED: they say nothing about hardware speed): bench/emulated.sh
