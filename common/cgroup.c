@@ -224,8 +224,16 @@ static int make_in(const struct uf_cgroups *g, const char *top, int weights, con
 		char sub[512];
 		if (get(parent, "cgroup.subtree_control", sub, sizeof(sub)) < 0 || !has_word(sub, "cpu", " \n")) {
 			what = parent;
-			if (put(parent, "cgroup.subtree_control", "+cpu") < 0)
-				goto fail;
+			if (put(parent, "cgroup.subtree_control", "+cpu") < 0) {
+				if (errno != EBUSY)
+					goto fail;
+				snprintf(err, errlen,
+				         "%s: cannot enable the cpu controller for its children: it holds processes "
+				         "of its own (cgroup v2 lets only a cgroup without processes share its CPU): "
+				         "give unifaas an empty cgroup directory (cpu_cgroup)",
+				         parent);
+				return -1;
+			}
 		}
 		what = top;
 		if (put(top, "cgroup.subtree_control", "+cpu") < 0)
