@@ -246,7 +246,8 @@ static void render_storage(struct mbuf *b, struct daemon *d)
 	    {"unifaas_workflow_stored_bytes", "Bytes a workflow's keys hold in Redis (KV, queues, dead letters, "
 	                                      "delayed re-queues, outbox: MEMORY USAGE), as last measured."},
 	    {"unifaas_workflow_storage_quota_bytes", "A workflow's storage quota (storage_quota)."},
-	    {"unifaas_workflow_over_quota", "1 while a workflow is over its storage quota: it takes no events."},
+	    {"unifaas_workflow_over_quota", "1 while a workflow is over its storage quota: it takes no new events and "
+	                                    "its growing writes are deferred."},
 	};
 	for (size_t f = 0; f < sizeof(fams) / sizeof(*fams); f++) {
 		metrics_family(b, fams[f].name, "gauge", fams[f].help);

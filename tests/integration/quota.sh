@@ -101,6 +101,12 @@ check kv-growth-reason wait_for 10 quota_line
 delayed_some() { [ "$(R ZCARD "uf:delay:$1:$2")" -gt 0 ]; }
 check kv-growth-deferred wait_for 10 delayed_some hog in
 check kv-growth-uncounted [ "$(R HGET uf:stat:hog:big failed)" = "" ]
+# an event deferred so UF_DEFER_MAX (100) times fails with that reason and
+# follows the step's retries: one queued as if on its last attempt and
+# 99th deferral is dead-lettered, naming the quota
+R XADD uf:q:hog:in '*' data big:zz:65536:0 attempt 3 deferrals 99 >/dev/null
+dead_reason() { U dlq ls hog in 2>/dev/null | grep -q 'deferred 100 times: workflow over its storage quota ([0-9]* of 1048576 bytes, storage_quota)'; }
+check kv-growth-dead-lettered wait_for 10 dead_reason
 sleep 1
 written2=$(bigkeys)
 check stays-paused [ "$written2" = "$written" ]
