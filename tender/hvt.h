@@ -162,6 +162,14 @@ int hvt_boot_arch(struct hvt *h, char *err, size_t errlen);
 int hvt_boot_vcpu(struct hvt *h, uint64_t rsp, char *err, size_t errlen);
 uint32_t hvt_tss_limit(void); /* x86-64 */
 
+/* hvt_fault.c: a guest fault's reason ("guest fault: ...") into out, from
+ * the record libuf's stubs reported (uf_abi.h); x86-64's page-fault
+ * address is cr2.  Both built on every host (the unit tests use both). */
+void hvt_fault_reason_x86_64(const struct hvt_layout *lay, uint64_t mem_size, const struct uf_hc_fault *f, uint64_t cr2,
+                             char *out, size_t len);
+void hvt_fault_reason_aarch64(const struct hvt_layout *lay, uint64_t mem_size, const struct uf_hc_fault *f, char *out,
+                              size_t len);
+
 /* hvt_kvm.c: what every architecture shares */
 int hvt_kvm_create(struct hvt *h, char *err, size_t errlen); /* /dev/kvm, VM, vCPU */
 int hvt_kvm_open(struct hvt *h, char *err, size_t errlen);   /* + memory (creates if needed) */
