@@ -76,7 +76,7 @@ boot_s() { sed -n 's/.*CMD started \([0-9.]*\) s after boot.*/\1 s/p' "$W/$1.err
 kernel() { sed -n 's/.*(kernel \([^;]*\);.*/\1/p' "$W/$1.err"; }
 ms() { awk -v n="$1" 'BEGIN { printf "%.2f ms", n / 1000 }'; }
 us() { awk -v n="$1" 'BEGIN { printf "%.1f us", n / 1000 }'; }
-x() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0fx", a / b }'; }
+x() { awk -v a="$1" -v b="$2" 'BEGIN { r = a / b; printf(r < 10 ? "%.1fx" : "%.0fx", r) }'; }
 # row TITLE KEY FORMAT: the figure on the three machines, each emulated one
 # with its ratio to this machine's
 row() {
