@@ -31,6 +31,11 @@
  */
 #include "hypercall.h"
 
+/* uf_fault makes UF_IST_TOP with one movz (16 bits, shifted by 16) */
+#if (UF_IST_TOP & 0xffff) || (UF_IST_TOP >> 32)
+#error "UF_IST_TOP must be a multiple of 64 KiB below 4 GiB (uf_fault's movz)"
+#endif
+
 /* the syscall frame on SP_EL1: x0-x30, ELR, SPSR, FPSR, FPCR, q0-q31 */
 #define F_ELR  248
 #define F_FPSR 264
