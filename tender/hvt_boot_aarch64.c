@@ -19,7 +19,10 @@
  * reports it.  VBAR_EL1 is libuf's vector table, named by the image's note
  * (common/image.c checks it is 2 KiB-aligned text); musl's `svc #0` is
  * taken there too.  Every exception is masked (DAIF): no interrupt ever
- * reaches the guest.  W^X: only text is executable (hvt_pt_aarch64.c).
+ * reaches the guest.  W^X: only text is executable (hvt_pt_aarch64.c);
+ * at EL1 the guest's own code could turn its MMU off (SCTLR_EL1) and lift
+ * that for itself, which KVM lets no tender trap: stage 2 and the
+ * hypercall checks are what confine it (docs/tender.md "W^X").
  */
 #include <stdio.h>
 
