@@ -127,9 +127,15 @@ uf_ports_release() {
 # sleep that a loaded machine outlasts (suites run side by side).  A CMD
 # slow on a loaded machine stretches the wait (more time for the platform
 # too), but to 3*SECONDS of wall time at most: a python3 CMD taking 1 s
-# once made `wait_for 20` of a state already gone last 460 s.
+# once made `wait_for 20` of a state already gone last 460 s.  Under
+# emulation (UF_EMULATED: tests/emulated/run.sh), where everything is 10-100
+# times slower and slower still beside other work, a state gets UF_WAIT_SCALE
+# (default 5) times as long: in a loaded CI the emulated SVM machine's tender
+# took over 30 s to reach its sandbox.
 wait_for() {
-	local t=$1 i end=$((SECONDS + 3 * $1))
+	local t=$1 i end
+	[ -n "${UF_EMULATED:-}" ] && t=$((t * ${UF_WAIT_SCALE:-5}))
+	end=$((SECONDS + 3 * t))
 	shift
 	for i in $(seq $((t * 20))); do
 		"$@" >/dev/null 2>&1 && return 0

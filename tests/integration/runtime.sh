@@ -69,11 +69,15 @@ timeout 20 "$UNIFAAS" run "$fib" </dev/null >/dev/null 2>&1 && pass stdin-dev-nu
 # sandboxed, holding only the KVM descriptors and a pidfd of the tender,
 # gone once the tender is.
 # The tender is started by this shell (which reaps both), with every
-# inherited descriptor above 2 closed and a 20 s alarm as a watchdog.
+# inherited descriptor above 2 closed and a 20 s alarm as a watchdog (300 s
+# under emulation, UF_EMULATED: beside other work the emulated machine took
+# longer than 20 s to get the tender to its sandbox, and the alarm ended it).
+watchdog=20
+[ -n "${UF_EMULATED:-}" ] && watchdog=300
 rm -f "$UF_TMP/in"
 mkfifo "$UF_TMP/in"
-python3 -c 'import os, signal, sys; os.closerange(3, 4096); signal.alarm(20); os.execv(sys.argv[1], sys.argv[1:])' \
-	"$HVT" --fast-exit --events "$UF_TMP/in" "$fib" >"$UF_TMP/fifo.out" 2>&1 &
+python3 -c 'import os, signal, sys; os.closerange(3, 4096); signal.alarm(int(sys.argv[1])); os.execv(sys.argv[2], sys.argv[2:])' \
+	"$watchdog" "$HVT" --fast-exit --events "$UF_TMP/in" "$fib" >"$UF_TMP/fifo.out" 2>&1 &
 hvt=$!
 exec 7>"$UF_TMP/in"
 # set up: the tender sandboxed (after its VM and reaper) and the reaper too
