@@ -33,7 +33,7 @@ SECCOMP_BPF := build/gen/hvt_seccomp_bpf.h
 # The tender, as the top-level Makefile's TENDER_SRCS, minus hvt_kvm*.c.
 include tender/sources.mk
 include common/sources.mk
-UNIT_TENDER := $(TENDER_CORE)
+UNIT_TENDER := $(TENDER_CORE) $(if $(filter aarch64,$(ARCH)),hvt_pt_aarch64) # aarch64: its boot builds the page tables
 UNIT_COMMON_OBJS := $(COMMON:%=$(UNIT_OBJ)/common/%.o)
 UNIT_TENDER_OBJS := $(UNIT_TENDER:%=$(UNIT_OBJ)/tender/%.o) $(UNIT_COMMON_OBJS)
 UNIT_SUPPORT_OBJS := $(UNIT_OBJ)/kvm_stub.o $(UNIT_OBJ)/support.o
