@@ -21,6 +21,7 @@
 #                   machine (scripts/in-qemu.sh; needs scripts/install-deps.sh --emulation)
 #   make test-arm64 the aarch64 tender's suites under KVM (nVHE) in an emulated Cortex-A72 with EL2
 #                   (scripts/in-qemu.sh arm64; make test-arm64-smoke: its smoke set)
+#   make test-arm64-platform  unifaasd, the CLI, Redis, mosquitto and platform suites on that board
 #   make test-smoke only make test's emulated smoke set (a few checks in each emulated machine)
 #   make install    PREFIX=/usr/local
 
@@ -339,6 +340,20 @@ test-arm64: arm64-emulated
 test-arm64-smoke: arm64-emulated
 	UF_QEMU_TIMEOUT=$(UF_QEMU_TIMEOUT) ./scripts/in-qemu.sh arm64 $(ARM64_EMU) 'sh arm64_rig.sh smoke'
 
+# make test-arm64-platform: the whole platform on the emulated aarch64 board
+# (tests/emulated/arm64_platform.sh): unifaasd and the CLI of build-aarch64/,
+# Debian's arm64 redis-server, mosquitto, bash, curl and python3 (fetched once
+# by tests/emulated/arm64_platform_stage.sh), the CO2 workflow's walk through,
+# then the platform suites ARM64_PLATFORM_SUITES as they are.
+ARM64_PLATFORM_SUITES ?= co2 chains
+ARM64_PLAT = build-aarch64/platform
+test-arm64-platform:
+	$(MAKE) ARCH=x86_64 BUILD=build build/bin/unifaas build/lib/unifaas/unifaas-api
+	$(MAKE) ARCH=aarch64 BUILD=build-aarch64 all
+	bash tests/emulated/arm64_platform_stage.sh $(ARM64_PLAT) $(ARM64_PLATFORM_SUITES)
+	UF_QEMU_MEM=$${UF_QEMU_MEM:-2048} UF_QEMU_TIMEOUT=$${UF_QEMU_TIMEOUT:-3600} \
+		./scripts/in-qemu.sh arm64 $(ARM64_PLAT) 'sh arm64_platform.sh $(ARM64_PLATFORM_SUITES)'
+
 # only make test's emulated smoke set (tests/emulated/smoke.sh), as make test runs it
 test-smoke: deps test-deps
 	$(MAKE) -j$(TEST_JOBS) all
@@ -424,4 +439,4 @@ install: all
 clean:
 	rm -rf build build-asan build-aarch64
 
-.PHONY: all runtime runtime-aarch64 FORCE arm64-emulated deps run run-local test test-deps test-smoke test-svm test-arm64 test-arm64-smoke bench bench-boot bench-platform bench-edges bench-stall bench-hcexit bench-emulated bench-isolation bench-tender-rss bench-ingress bench-ingress-fair bench-usecase install clean
+.PHONY: all runtime runtime-aarch64 FORCE arm64-emulated deps run run-local test test-deps test-smoke test-svm test-arm64 test-arm64-smoke test-arm64-platform bench bench-boot bench-platform bench-edges bench-stall bench-hcexit bench-emulated bench-isolation bench-tender-rss bench-ingress bench-ingress-fair bench-usecase install clean

@@ -60,9 +60,16 @@ check() {
 	fi
 }
 
-# build_guest SRC [OUT] : builds a guest program from tests/guest into $UF_TMP
+# build_guest SRC [OUT] : builds a guest program from tests/guest into $UF_TMP.
+# With UF_PREBUILT set (a machine without a compiler: the emulated aarch64
+# board, tests/emulated/arm64_platform_stage.sh), copies the image of that
+# name from there, built elsewhere with `unifaas build --arch`.
 build_guest() {
 	local src=$1 out=${2:-$UF_TMP/$(basename "$1" .c).uf}
+	if [ -n "${UF_PREBUILT:-}" ]; then
+		cp "$UF_PREBUILT/$(basename "$src" .c).uf" "$out" && echo "$out"
+		return
+	fi
 	"$UNIFAAS" build "$src" -o "$out" >"$UF_TMP/build.log" 2>&1 || {
 		cat "$UF_TMP/build.log" >&2
 		return 1
