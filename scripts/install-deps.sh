@@ -13,6 +13,12 @@
 #                                     arm64 kernel and busybox-static:arm64 with
 #                                     apt-get download; kernels and busybox are
 #                                     never installed).  Never by default.
+#                                     make test-arm64-platform also fetches,
+#                                     the same way, Debian's arm64 redis-tools,
+#                                     mosquitto, bash, curl, python3 and
+#                                     coreutils with the libraries they load
+#                                     (tests/emulated/arm64_platform_stage.sh):
+#                                     nothing more is installed for it.
 #
 # The arm64 set adds the dpkg architecture arm64 (multiarch). musl for arm64
 # comes from musl-dev:arm64 (its /usr/bin/aarch64-linux-musl-gcc); never

@@ -109,8 +109,7 @@ walk() {
 	kill $SLACK_PID 2>/dev/null
 	plat_down
 }
-(walk) >/tmp/walk.out 2>&1
-cat /tmp/walk.out
+(walk) 2>&1 | tee /tmp/walk.out
 count /tmp/walk.out
 echo "arm64-platform: the walk through took $((SECONDS - t_all)) s"
 
@@ -119,9 +118,8 @@ for s in "$@"; do
 	t0=$SECONDS
 	rm -rf "/tmp/suite.$s" && mkdir -p "/tmp/suite.$s"
 	UF_TMP=/tmp/suite.$s UF_RESULTS=/tmp/suite.$s/results timeout "${UF_SUITE_TIMEOUT:-900}" \
-		bash "tests/integration/$s.sh" >"/tmp/suite.$s.out" 2>&1
-	rc=$?
-	grep -E '^(PASS|FAIL|SKIP) ' "/tmp/suite.$s.out"
+		bash "tests/integration/$s.sh" 2>&1 | tee "/tmp/suite.$s.out" | grep -E '^(PASS|FAIL|SKIP) '
+	rc=${PIPESTATUS[0]}
 	count "/tmp/suite.$s.out"
 	[ $rc -eq 124 ] && { echo "FAIL $s/timeout: the suite outlived ${UF_SUITE_TIMEOUT:-900} s"; nf=$((nf + 1)); }
 	echo "arm64-platform: suite $s: $(grep -c '^PASS' "/tmp/suite.$s.out") passed, $(grep -c '^FAIL' "/tmp/suite.$s.out") failed in $((SECONDS - t0)) s"

@@ -27,9 +27,12 @@ dir=${1:?usage: arm64_platform_stage.sh DIR SUITE...}
 shift
 top_src=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${UF_QEMU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/unifaas/qemu}/platform-arm64
-# what the platform runs (redis, mosquitto) and what the suites call
+# what the platform runs (redis, mosquitto) and what the suites call (bash,
+# curl, python3, and coreutils and procps: GNU date +%N, pgrep -f with an
+# extended regular expression, ahead of busybox)
 pkgs="redis-tools libjemalloc2 liblzf1 mosquitto mosquitto-clients libmosquitto1 libcjson1 libdlt2 libwebsockets17 libwrap0 libev4 libuv1
 	bash curl python3.11-minimal libpython3.11-minimal libpython3.11-stdlib libexpat1 libffi8
+	coreutils procps libproc2-0 libncursesw6 libacl1 libattr1 libgmp10 libselinux1 libpcre2-8-0
 	libtinfo6 libsystemd0 libcap2 libgcrypt20 libgpg-error0 liblz4-1 liblzma5 libbz2-1.0 libuuid1"
 die() {
 	echo "arm64_platform_stage.sh: $*" >&2
