@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck shell=bash # (its first lines are plain sh too: busybox runs them)
 # tests/emulated/arm64_platform.sh [SUITE...] - the whole platform on the
 # emulated Raspberry Pi class board (`make test-arm64-platform`:
 # scripts/in-qemu.sh arm64, a Cortex-A72 with EL2, KVM in nVHE mode), run
@@ -27,14 +28,14 @@ if [ -z "${BASH_VERSION:-}" ]; then
 	# the suites' wait_for polls every 50 ms: a board this slow wants no
 	# more cgroup v2 than the kernel has (unifaasd's CPU groups need it)
 	mkdir -p /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null
-	export LD_LIBRARY_PATH=$here/sys/lib
-	export PATH=$here/sys/usr/bin:$here/sys/bin:$here/sys/usr/sbin:/bin
-	export UF_TOP=$here/top HOME=/tmp LANG=C.UTF-8
+	export LD_LIBRARY_PATH="$here/sys/lib"
+	export PATH="$here/sys/usr/bin:$here/sys/bin:$here/sys/usr/sbin:/bin"
+	export UF_TOP="$here/top" HOME=/tmp LANG=C.UTF-8
 	exec bash "$0" "$@"
 fi
 set -u
 cd "$UF_TOP" || exit 1
-export UF_BUILD=build UF_PREBUILT=$UF_TOP/prebuilt UF_PORTS_DIR=/tmp/ports
+export UF_BUILD=build UF_PREBUILT="$UF_TOP/prebuilt" UF_PORTS_DIR=/tmp/ports
 t_all=$SECONDS
 np=0 nf=0
 count() { # FILE: adds its PASS and FAIL lines to the totals

@@ -110,5 +110,11 @@ for s in "$@"; do
 			die "unifaas build --arch aarch64 $g failed: $(tail -3 "$dir/build.log")"
 	done
 done
+# the fixtures some suites read beside the tree (ingress.sh's CloudEvents)
+for t in "$top_src/../shared/testdata" /work/shared/testdata; do
+	[ -d "$t/cloudevents" ] || continue
+	mkdir -p "$dir/shared/testdata" && cp -a "$t/cloudevents" "$dir/shared/testdata/" || die "cannot copy $t/cloudevents"
+	break
+done
 cp "$top_src/tests/emulated/arm64_platform.sh" "$dir/" || die "cannot copy arm64_platform.sh"
 echo "arm64_platform_stage.sh: $(du -sh "$dir" | cut -f1) staged in $dir" >&2
