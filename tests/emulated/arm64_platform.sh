@@ -35,7 +35,8 @@ if [ -z "${BASH_VERSION:-}" ]; then
 fi
 set -u
 cd "$UF_TOP" || exit 1
-export UF_BUILD=build UF_PREBUILT="$UF_TOP/prebuilt" UF_PORTS_DIR=/tmp/ports
+# UF_EMULATED: wait_for gives a state UF_WAIT_SCALE (5) times as long (tests/lib.sh)
+export UF_BUILD=build UF_PREBUILT="$UF_TOP/prebuilt" UF_PORTS_DIR=/tmp/ports UF_EMULATED=1
 t_all=$SECONDS
 np=0 nf=0
 count() { # FILE: adds its PASS and FAIL lines to the totals
