@@ -99,11 +99,15 @@ walk() {
 	dlq_is() { [ "$(R XLEN uf:dlq:co2-monitor:readings)" = 1 ]; }
 	wait_for 60 dlq_is && U dlq ls co2-monitor readings 2>&1 | grep -q 'device pi-bad topic device/sck/pi-bad/readings/raw: malformed SCK raw payload' &&
 		pass malformed-dead-lettered || fail malformed-dead-lettered "$(U dlq ls co2-monitor readings 2>&1 | tail -3)"
-	# what a user looks at
-	U ps >"$UF_TMP/ps" 2>&1
+	# what a user looks at: `ps` while a unit runs (a good reading from the
+	# same kit starts one; it stays idle_ms, 2 s, after its work)
+	mosquitto_pub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u pi-bad -P "$(sed -n 's/^password: //p' "$UF_TMP/bad.cred")" -q 1 \
+		-t device/sck/pi-bad/readings/raw -m '{t:2025-03-01T10:00:00Z,158:500}' || fail mqtt-publish "mosquitto_pub failed"
+	ps_shows() { U ps >"$UF_TMP/ps" 2>&1 && grep -q '^co2-monitor ' "$UF_TMP/ps"; }
+	wait_for 30 ps_shows
 	echo "--- unifaas ps"
 	cat "$UF_TMP/ps"
-	grep -q 'co2-monitor' "$UF_TMP/ps" && ! grep -q 'crash\|fault' "$UF_TMP/ps" && pass ps || fail ps "$(cat "$UF_TMP/ps")"
+	grep -q '^co2-monitor ' "$UF_TMP/ps" && ! grep -q 'crash\|fault' "$UF_TMP/ps" && pass ps || fail ps "$(cat "$UF_TMP/ps")"
 	U describe co2-monitor >"$UF_TMP/describe" 2>&1
 	echo "--- unifaas describe co2-monitor"
 	cat "$UF_TMP/describe"
