@@ -11,7 +11,7 @@
 # 4. emulated-svm, emulated-arm64: the emulated smoke set
 #    (tests/emulated/smoke.sh): a few of the tender's checks under a real KVM
 #    in QEMU's emulated AMD SVM x86-64 and Cortex-A72 machines, each one
-#    QEMU process on one core (at nice 10) beside the other jobs.
+#    QEMU process on one core beside the other jobs.
 #
 # A SKIP line (tests/lib.sh, skip: a check this machine cannot run at all)
 # is listed at the end and counted apart ("N skipped") above the last line.
