@@ -45,8 +45,8 @@ struct command {
  * starting the API half. */
 static const struct command commands[] = {
     {"build",
-     "build SRC.c [SRC.c...] [-o IMAGE] [--arch ARCH] [-O2] [-DNAME=VAL]\n"
-     "                     [-IDIR] [-lLIB] [-s]",
+     "build SRC.c [SRC.c...] [-o IMAGE] [--arch ARCH] [-O2]\n"
+     "                     [-DNAME=VAL] [-IDIR] [-lLIB] [-s]",
      "Compiles C sources with musl against unifaas.h and links them with libuf into a\n"
      "static unikernel image (default IMAGE: the first source's name with .uf).\n"
      "--arch aarch64 builds for an aarch64 board (a Raspberry Pi) from an x86-64\n"
@@ -113,7 +113,7 @@ static const struct command commands[] = {
      "each unit acknowledged), then one line for each step that is not running,\n"
      "with the reason, and one for each workflow over its storage quota, with what\n"
      "it is refused.\n"},
-    {"queues", "queues [--json] | queues purge WF QUEUE --all|--older-than DUR|--keep N",
+    {"queues", "queues [--json]\n       unifaas queues purge WF QUEUE --all | --older-than DUR | --keep N",
      "Lists the queues: WORKFLOW QUEUE WAITING PENDING ENTRIES DEAD. WAITING counts\n"
      "events not handled yet (each event once: a retried event's earlier copies are\n"
      "done), '-' when no step reads the queue; PENDING those of them delivered to a\n"

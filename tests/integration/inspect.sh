@@ -99,8 +99,10 @@ got=$(req GET '/v1/workflows/ins/queues/out/events?count=10001')
 [ "$got" = '400 {"error":{"code":"bad_request","message":"count must be 1..10000, got '"'10001'"'"}}' ] && pass api-events-bad-count || fail api-events-bad-count "$got"
 got=$(req GET '/v1/workflows/ins/queues/out/events?wait_ms=30001')
 [ "${got%% *}" = 400 ] && pass api-events-bad-wait || fail api-events-bad-wait "$got"
-got=$(req DELETE '/v1/workflows/ins/queues/out/events')
+got=$(req PUT '/v1/workflows/ins/queues/out/events')
 [ "${got%% *}" = 405 ] && pass api-events-method || fail api-events-method "$got"
+got=$(req DELETE '/v1/workflows/ins/queues/out/events') # a purge must say what (quota.sh purges)
+[ "${got%% *}" = 400 ] && pass api-events-purge-unsaid || fail api-events-purge-unsaid "$got"
 
 # --- dead letters: ls, replay, purge ------------------------------------------------
 printf 'fail\nfail\n' | U push ins in >/dev/null

@@ -193,9 +193,9 @@ redis_out=$(R XRANGE uf:q:l:lights - + | grep '^{')
 # docs/tender.md lists runs a unit end to end (fdc, then failures and the
 # DLQ): the list is complete.  The same user without HINCRBY cannot commit.
 cmds="+xreadgroup +xgroup|create +xack +xadd +multi +exec +get +set +incrby +del +publish +hincrby"
-keys="~uf:q:acl:* ~uf:kv:acl:* ~uf:dlq:acl:* ~uf:stat:acl:*"
-R ACL SETUSER ufacl reset on '>s3cret' $keys resetchannels '&uf:reply:acl' -@all $cmds '(%W~uf:out:mqtt:acl +xadd)' >/dev/null
-R ACL SETUSER ufpoor reset on '>s3cret' $keys resetchannels '&uf:reply:acl' -@all ${cmds% +hincrby} >/dev/null
+keys="~uf:q:acl:* ~uf:kv:acl:* ~uf:dlq:acl:* ~uf:stat:acl:* ~uf:delay:acl:*"
+R ACL SETUSER ufacl reset on '>s3cret' $keys resetchannels '&uf:reply:acl' -@all $cmds '(%W~uf:out:mqtt:acl +xadd)' '(%R~uf:quota:acl +get)' >/dev/null
+R ACL SETUSER ufpoor reset on '>s3cret' $keys resetchannels '&uf:reply:acl' -@all ${cmds% +hincrby} '(%R~uf:quota:acl +get)' >/dev/null
 { for i in $(seq 299); do echo "XADD uf:q:acl:fridge-door * data open"; done
 	echo "XADD uf:q:acl:fridge-door * data open reply tok1"; } | R >/dev/null # a waiting invoke: PUBLISH
 UF_REDIS_USER=ufacl UF_REDIS_PASSWORD=s3cret unit --workflow acl --queue fridge-door --step fdc "$fdc" >/dev/null 2>"$UF_TMP/r.err"
