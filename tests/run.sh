@@ -91,6 +91,7 @@ estimate() {
 	case $1 in # seconds: the wall times of a fresh clone's run (f217451, 6 at once, 2 cores, ~7 other runs beside: 22 min) / 3
 	emulated-svm) echo 150 ;; # 75-145 s alone (its machine's boot, builds and checks at 10-100x slower)
 	emulated-arm64) echo 90 ;; # 100 s alone from scratch: the whole aarch64 cross-build, then its machine (30 s)
+	emulated-arm64-platform) echo 150 ;; # 94 s in the machine at a load of 5-7, 207 s at 15-20 (RESULTS.md)
 	daemon*) echo 143 ;;
 	chains*) echo 78 ;;
 	fuzz) echo 73 ;;
@@ -118,6 +119,7 @@ jobs_list() {
 	[ -f tests/unit/unit.mk ] && echo unit
 	[ -f tests/fuzz/fuzz.mk ] && echo fuzz
 	[ -f tests/emulated/smoke.sh ] && echo emulated-svm && echo emulated-arm64
+	[ -f tests/emulated/arm64_platform.sh ] && echo emulated-arm64-platform
 	for s in tests/integration/*.sh; do
 		n=$(basename "$s" .sh)
 		echo "$n"
@@ -208,6 +210,7 @@ done | sort -k1,1nr -k2 | awk '{print $2}')
 apart() {
 	case $1 in
 	api_limits | api_limits@asan) echo api_limits ;;
+	emulated-arm64*) echo emulated-arm64 ;; # both cross-build into build-aarch64/
 	*) echo "$1" ;;
 	esac
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/emulated/smoke.sh svm|arm64 - the emulated smoke set of `make test`
+# tests/emulated/smoke.sh svm|arm64|arm64-platform - the emulated smoke set of `make test`
 # (tests/run.sh runs it as the jobs emulated-svm and emulated-arm64, beside
 # the other suites): a few of the tender's checks under a real, hardware-
 # style KVM inside an emulated machine (scripts/in-qemu.sh), each reported
@@ -44,9 +44,10 @@ arch=${1:-}
 SVM_SMOKE="runtime redis_backend=count-1000
 faults=preflight-clean-exit,null-read,stack-overflow,write-own-code
 hypercall_abuse=console_ok,addr:pop:null,pop_max0,commit_count_mismatch,kv_keylen0,mmio_x87,mmio_rep_stosl,port_out32_500"
+ARM64_PLATFORM_SMOKE="co2 sim" # quota.sh: 208 s more on the board (make test-arm64-platform runs it)
 timeout_s=${UF_SMOKE_TIMEOUT:-900}
 
-# harvest OUT PREFIX RC: every "PASS|FAIL NAME[: WHY]" line of OUT as a
+# harvest OUT PREFIX RC [SUMMARY_SED]: every "PASS|FAIL NAME[: WHY]" line of OUT as a
 # result of this suite, NAME without PREFIX; then the machine's own summary
 # (RC: the status of what ran the machine)
 harvest() {
@@ -67,7 +68,7 @@ harvest() {
 			;;
 		esac
 	done <"$out"
-	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
+	summary=$(sed -n "${4:-}"'/^[0-9]* passed, [0-9]* failed$/p' "$out" | tail -1)
 	if [ -z "$summary" ]; then
 		fail machine "the emulated machine did not run the set (status $rc): $(grep -v '^$' "$UF_TMP/$arch.err" | tail -n 4 | tr '\n' ' ')"
 		return
@@ -78,16 +79,16 @@ harvest() {
 }
 
 case $arch in
-svm | arm64) ;;
+svm | arm64 | arm64-platform) ;;
 *)
-	fail usage "tests/emulated/smoke.sh svm|arm64, not '$arch'"
+	fail usage "tests/emulated/smoke.sh svm|arm64|arm64-platform, not '$arch'"
 	exit 0
 	;;
 esac
 if [ "$(uname -m)" != x86_64 ]; then
 	case $arch in
 	svm) skip machine "this machine is $(uname -m): the emulated SVM machine runs this machine's x86-64 programs (in-qemu.sh --hostfs)" ;;
-	arm64) skip machine "this machine is $(uname -m): make test-arm64 cross-builds the aarch64 tender from x86-64" ;;
+	arm64*) skip machine "this machine is $(uname -m): make test-arm64 cross-builds the aarch64 tender from x86-64" ;;
 	esac
 	exit 0
 fi
@@ -128,6 +129,19 @@ arm64)
 		>"$UF_TMP/arm64.out" 2>"$UF_TMP/arm64.err" </dev/null
 	rc=$?
 	harvest "$UF_TMP/arm64.out" arm64/ $rc
+	;;
+arm64-platform)
+	# the whole platform on the board (make test-arm64-platform: its own
+	# cross-build, Debian's arm64 servers, the CO2 walk through) with the
+	# platform suites $ARM64_PLATFORM_SMOKE; run.sh never runs this job
+	# beside emulated-arm64 (both build into build-aarch64/)
+	echo "arm64-platform: make test-arm64-platform ARM64_PLATFORM_SUITES='$ARM64_PLATFORM_SMOKE'"
+	(cd "$UF_TOP" && unset MAKEFLAGS MFLAGS MAKELEVEL &&
+		make -s --no-print-directory test-arm64-platform ARM64_PLATFORM_SUITES="$ARM64_PLATFORM_SMOKE" \
+			UF_QEMU_TIMEOUT="$timeout_s") >"$UF_TMP/arm64-platform.out" 2>"$UF_TMP/arm64-platform.err" </dev/null
+	rc=$?
+	# its summary: "arm64-platform: N passed, N failed in S s on the emulated board"
+	harvest "$UF_TMP/arm64-platform.out" "" $rc 's/^arm64-platform: \([0-9]* passed, [0-9]* failed\) in .*/\1/;'
 	;;
 esac
 us=$((${EPOCHREALTIME/./} - t0))
