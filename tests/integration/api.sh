@@ -117,7 +117,7 @@ else
 	fail oom-kill-nothing-lost "count $(kv oom count), pending $(R XPENDING uf:q:oom:in s | head -1), dead $(R XLEN uf:dlq:oom:in)"
 fi
 daemon_log | grep -q 'what=settle unit=oom.s.1 .*result=incomplete' && pass settle-incomplete-logged ||
-	fail settle-incomplete-logged "no incomplete settle line"
+	fail settle-incomplete-logged "no incomplete settle line; the unit's lines: $(daemon_log | grep -E 'unit=oom\.s\.1|workflow=oom' | tail -4 | cut -c1-240 | tr '\n' ' ')"
 
 # deploy --replace: a replace that fails leaves the deployed workflow running
 R SET uf:q:eval:zz notastream >/dev/null

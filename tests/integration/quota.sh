@@ -141,7 +141,9 @@ for k in $(R --scan --pattern 'uf:kv:hog:k*'); do U kv del hog "${k#uf:kv:hog:}"
 check under-quota wait_for 10 storage_is hog over_quota false
 check log-resume grep -qE 'what=quota workflow=hog stored=[0-9]+ quota=1048576 action=resume' "$PLAT_STATE/logs/unifaasd.log"
 mq_all() { [ "$(R XRANGE uf:q:hog:mq - + | grep -c '^m[0-9]*$')" -ge 20 ] && [ "$(R XRANGE uf:q:hog:mq - + | grep '^m[0-9]*$' | sort -u | wc -l)" = 20 ]; }
-check mqtt-delivered-after wait_for 20 mq_all
+if wait_for 20 mq_all; then pass mqtt-delivered-after; else
+	fail mqtt-delivered-after "in uf:q:hog:mq: $(R XRANGE uf:q:hog:mq - + | grep '^m[0-9]*$' | tr '\n' ' '); unifaasd: $(grep -E 'what=mqtt.*hog|workflow=hog.*(resume|pause)' "$PLAT_STATE/logs/unifaasd.log" | tail -4 | cut -c1-200 | tr '\n' ' ')"
+fi
 check big-drained wait_for 20 drained hog in big
 after=$(bigkeys)
 if [ $((written2 + after)) = 24 ]; then
