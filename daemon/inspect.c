@@ -31,6 +31,11 @@
  * (what=queue-purge) and counted (unifaas_queue_trimmed_total, why=purge).
  * Entries held by running units at that moment are still handled.
  *
+ * describe's recent failures and stops of each step are kept in Redis
+ * (uf:state:ends:<wf>:<failed|stopped>:<step>, at most STEP_ENDS_KEPT each,
+ * written by inspect_note_end), so they outlive a restart; a purge deletes
+ * them with the workflow's other keys.
+ *
  * Every command goes on the asynchronous connection (api_routes.h): a
  * route sends, the connection waits suspended, and the replies' callbacks
  * build the answer from data copied out of the replies, never from
@@ -183,6 +188,7 @@ struct ictx {
 	long long delayed;             /* queue purge: delayed events deleted */
 	char how[16], bound[24];       /* ... MAXLEN or MINID, and its bound */
 	char desc[16], desc_bound[24]; /* ... how it was asked (all, older_than_ms, keep) and its number */
+	size_t ends_heard;             /* describe: replies to its unit-end reads so far */
 	int refused;                   /* a command Redis refused */
 	char why[256];
 };
@@ -216,11 +222,21 @@ static int send_cmd(struct request *rq, api_reply_fn cb, int argc, const char **
 {
 	return api_sendv(rq, cb, argc, argv, NULL);
 }
-void inspect_note_end(struct step *s, const char *reason)
+/* One unit end for describe: pushed and trimmed in one step, so the list
+ * never holds more than STEP_ENDS_KEPT; sent, not waited for. */
+static const char END_LUA[] = "redis.call('LPUSH', KEYS[1], ARGV[1])\n"
+                              "redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)\n";
+
+void inspect_note_end(struct step *s, const char *kind, const char *reason)
 {
-	struct unit_end *e = &s->ends[s->nends++ % STEP_ENDS_KEPT];
-	e->time_ms = wall_ms();
-	snprintf(e->reason, sizeof(e->reason), "%s", reason);
+	char key[256], entry[600], most[16];
+	snprintf(key, sizeof(key), UF_ENDS_KEY "%s:%s:%s", s->wf->m->name, kind, s->fn->name);
+	snprintf(entry, sizeof(entry), "%llu %s", (unsigned long long)wall_ms(), reason);
+	snprintf(most, sizeof(most), "%u", STEP_ENDS_KEPT);
+	const char *argv[] = {"EVAL", END_LUA, "1", key, entry, most};
+	if (store_sendv(s->wf->d->store, NULL, NULL, 6, argv, NULL) < 0)
+		dlog("warn", "what=unit-end workflow=%s step=%s cause=\"redis unreachable\" effect=\"not in describe\"",
+		     s->wf->m->name, s->fn->name);
 }
 
 /* n decimal digits at s that fit a 64-bit unsigned part of a stream id
@@ -778,20 +794,7 @@ static json_t *step_json(struct step *s)
 		json_array_append_new(units, json_pack("{s:s,s:i,s:s,s:I,s:s}", "id", u->id, "pid", u->pid, "state",
 		                                       u->state == UNIT_RUNNING ? "running" : "stopping", "uptime_ms",
 		                                       (json_int_t)(now - u->started_ms), "stop_reason", u->stop_why));
-	uint32_t kept = s->nends < STEP_ENDS_KEPT ? s->nends : STEP_ENDS_KEPT;
-	for (uint32_t k = 0; k < kept; k++) { /* newest first */
-		const struct unit_end *e = &s->ends[(s->nends - 1 - k) % STEP_ENDS_KEPT];
-		json_t *r = json_string(e->reason);
-		json_array_append_new(ends, json_pack("{s:I,s:o}", "time", (json_int_t)e->time_ms, "reason",
-		                                      r ? r : json_string("(not UTF-8)")));
-	}
-	json_t *stops = json_array();
-	kept = s->nstops < STEP_ENDS_KEPT ? s->nstops : STEP_ENDS_KEPT;
-	for (uint32_t k = 0; k < kept; k++) { /* newest first */
-		const struct unit_end *e = &s->stops[(s->nstops - 1 - k) % STEP_ENDS_KEPT];
-		json_array_append_new(stops,
-		                      json_pack("{s:I,s:s}", "time", (json_int_t)e->time_ms, "reason", e->reason));
-	}
+	json_t *stops = json_array(); /* both filled from Redis (ends_reply) */
 	char kv[128];
 	snprintf(kv, sizeof(kv), "uf:kv:%s:*", s->wf->m->name);
 	json_t *j = json_pack(
@@ -845,8 +848,32 @@ static json_t *share_json(const struct workflow *w)
 	                 "memory", (json_int_t)s.memory);
 }
 
+/* A unit-end list (LRANGE of UF_ENDS_KEY...): two per step, failed then
+ * stopped, in the order of the steps; each entry "<epoch ms> <reason>". */
+static void ends_reply(redisReply *r, void *arg)
+{
+	struct request *rq = arg;
+	struct ictx *x = ctx_of(rq);
+	size_t k = x ? x->ends_heard++ : 0;
+	json_t *step = x ? json_array_get(json_object_get(x->doc, "steps"), k / 2) : NULL;
+	json_t *list = json_object_get(step, k % 2 ? "recent_stops" : "recent_failures");
+	if (api_live(rq) && r && x && r->type != REDIS_REPLY_ARRAY)
+		refused(x, r);
+	for (size_t i = 0; api_live(rq) && list && r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+		const redisReply *e = r->element[i];
+		char *end;
+		unsigned long long ms = e->type == REDIS_REPLY_STRING ? strtoull(e->str, &end, 10) : 0;
+		if (!ms || *end != ' ')
+			continue;
+		json_t *why = json_stringn(end + 1, e->len - (size_t)(end + 1 - e->str));
+		json_array_append_new(list, json_pack("{s:I,s:o}", "time", (json_int_t)ms, "reason",
+		                                      why ? why : json_string("(not UTF-8)")));
+	}
+	api_replied(rq, r);
+}
+
 /* Made now (the workflow may be gone when Redis answers); the last dead
- * letters are added from the replies. */
+ * letters and unit ends are added from the replies. */
 static enum MHD_Result r_describe(struct api *a, struct MHD_Connection *c, struct request *rq, struct workflow *w)
 {
 	struct ictx *x = ctx_of(rq);
@@ -869,6 +896,17 @@ static enum MHD_Result r_describe(struct api *a, struct MHD_Connection *c, struc
 	json_t *listened = wf_queues(w, x, 1);
 	send_dead_reads(rq, x, listened, "-");
 	json_decref(listened);
+	x->ends_heard = 0;
+	char most[16];
+	snprintf(most, sizeof(most), "%d", STEP_ENDS_KEPT - 1);
+	for (size_t i = 0; i < w->m->nfunctions; i++)
+		for (int k = 0; k < 2; k++) {
+			char key[256];
+			snprintf(key, sizeof(key), UF_ENDS_KEY "%s:%s:%s", w->m->name,
+			         k ? UF_END_STOPPED : UF_END_FAILED, w->steps[i].fn->name);
+			const char *argv[] = {"LRANGE", key, "0", most};
+			send_cmd(rq, ends_reply, 4, argv);
+		}
 	return api_wait_replies(a, c, rq, describe_finish);
 }
 

@@ -29,8 +29,9 @@
  * uf:state:queues:<wf> its queues, so its queues, dead letters and KV stay
  * readable (inspect.c) until a purge or a new deploy; its delayed re-queues
  * (uf:delay:<wf>:*) are moved into its queues then (delay.c).  A purge
- * deletes its queues, delayed re-queues, dead letters, KV, counters, kept
- * state, images and logs.
+ * deletes its queues, delayed re-queues, dead letters, KV, counters,
+ * describe's unit ends (uf:state:ends:<wf>:*), kept state, images and
+ * logs, and its unit numbers once its last unit is gone (forget_numbers).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +55,7 @@
 #include "unifaasd.h"
 
 static void forget_kept(struct daemon *d, const char *name, int purge);
+static void forget_numbers(struct daemon *d, const char *name);
 
 /* The workflow's ACL user, sent (cb gets the reply; NULL: an error is logged). */
 static int acl_send(struct daemon *d, struct workflow *w, store_cb cb, void *arg)
@@ -295,8 +297,11 @@ void registry_unit_gone(struct workflow *w)
 	char name[UF_NAME_BUF];
 	snprintf(name, sizeof(name), "%s", w->m->name);
 	struct daemon *d = w->d;
+	int purged = w->purged;
 	free_workflow(w);
 	cpu_groups_gone(d, name);
+	if (purged) /* its last unit is gone: its numbers can go too */
+		forget_numbers(d, name);
 }
 
 static void retire(struct daemon *d, struct workflow *w)
@@ -583,7 +588,7 @@ static void purge_files(struct daemon *d, const char *name)
 
 /* ---- undeploy: its writes and the purge, a chain of replies ---- */
 
-static const char *const PURGED[] = {"uf:q:", "uf:kv:", "uf:dlq:", "uf:stat:", UF_DELAY_KEY};
+static const char *const PURGED[] = {"uf:q:", "uf:kv:", "uf:dlq:", "uf:stat:", UF_DELAY_KEY, UF_ENDS_KEY};
 #define NPURGED (sizeof(PURGED) / sizeof(*PURGED))
 
 static void purge_scan(struct op *op);
@@ -604,11 +609,61 @@ static void undeploy_end(redisReply *r, void *arg)
 	op_end(op, 200, NULL); /* undeployed here even if Redis missed its state (restored: no units start) */
 }
 
+/* The unit numbers of a purged workflow: uf:state:seq's fields <wf>.<step>
+ * (unit_start).  Numbers are never reused while a unit or a consumer of
+ * that name may exist, so a field is kept while any workflow deployed or
+ * still ending has a step of that field (ARGV[2..]), and when it may be a
+ * kept workflow's (a field "a.b.c" of workflow "a" may be step "c" of a
+ * kept "a.b").  KEYS: uf:state:seq, uf:state:kept; ARGV[1]: the workflow. */
+static const char FORGET_NUMBERS_LUA[] =
+    "local pre, keep = ARGV[1] .. '.', {}\n"
+    "for i = 2, #ARGV do keep[ARGV[i]] = true end\n"
+    "local kept = redis.call('SMEMBERS', KEYS[2])\n"
+    "for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do\n"
+    "  local gone = f:sub(1, #pre) == pre and not keep[f]\n"
+    "  for _, k in ipairs(kept) do\n"
+    "    if gone and #k > #ARGV[1] and f:sub(1, #k + 1) == k .. '.' then gone = false end\n"
+    "  end\n"
+    "  if gone then redis.call('HDEL', KEYS[1], f) end\n"
+    "end\n";
+
+/* Sent, not waited for (a field left behind costs a few bytes). */
+static void forget_numbers(struct daemon *d, const char *name)
+{
+	size_t n = 0, cap = 6;
+	struct workflow *lists[] = {d->workflows, d->retired};
+	for (int l = 0; l < 2; l++)
+		for (struct workflow *w = lists[l]; w; w = w->next)
+			cap += w->m->nfunctions;
+	const char **argv = calloc(cap, sizeof(*argv));
+	char(*fields)[2 * UF_NAME_BUF] = calloc(cap, sizeof(*fields));
+	if (!argv || !fields)
+		goto out;
+	argv[n++] = "EVAL";
+	argv[n++] = FORGET_NUMBERS_LUA;
+	argv[n++] = "2";
+	argv[n++] = "uf:state:seq";
+	argv[n++] = "uf:state:kept";
+	argv[n++] = name;
+	for (int l = 0; l < 2; l++)
+		for (struct workflow *w = lists[l]; w; w = w->next)
+			for (size_t i = 0; i < w->m->nfunctions; i++) {
+				snprintf(fields[n], sizeof(fields[n]), "%s.%s", w->m->name, w->m->functions[i].name);
+				argv[n] = fields[n];
+				n++;
+			}
+	store_sendv(d->store, NULL, NULL, (int)n, argv, NULL);
+out:
+	free(argv);
+	free(fields);
+}
+
 /* Every prefix scanned and unlinked: the files, and the kept marks. */
 static void purge_done(struct op *op)
 {
 	purge_files(op->d, op->name);
 	forget_kept(op->d, op->name, 1);
+	forget_numbers(op->d, op->name);
 	if (store_send(op->d->store, undeploy_end, op, "PING") < 0) /* after all of the above */
 		undeploy_end(NULL, op);
 }
@@ -711,6 +766,7 @@ int registry_undeploy(struct daemon *d, const char *name, int purge, registry_do
 		snprintf(queues[i], sizeof(queues[i]), "%s", w->m->functions[i].listen);
 	if (!purge)
 		keep(d, w);
+	w->purged = purge;
 	retire(d, w); /* w may be freed here */
 	metrics_forget("workflow", name);
 	mqtt_sync(d->mqtt, name);                          /* its MQTT session ends */

@@ -13,6 +13,10 @@
 #include <stdint.h>
 #include <uv.h>
 
+/* describe's recent unit ends: uf:state:ends:<wf>:<kind>:<step>, a list,
+ * newest first, of "<epoch ms> <reason>" (inspect.c); a purge deletes them */
+#define UF_ENDS_KEY "uf:state:ends:"
+
 #define UF_NAME_BUF 80 /* a name (64) and its terminator, with room */
 
 struct store;

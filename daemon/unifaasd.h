@@ -71,6 +71,8 @@ struct unit {
 	char reclaim_for[80];  /* taken back for this workflow (a name, UF_NAME_BUF): poked when gone */
 };
 
+/* describe's recent failures and stops of each step, kept in Redis
+ * (inspect_note_end): at most this many of each */
 #define STEP_ENDS_KEPT 5
 
 struct step {
@@ -92,17 +94,11 @@ struct step {
 	uint32_t failures;   /* consecutive units that ended in failure */
 	uint64_t backoff_ms; /* no start before last_start_ms + this */
 	struct logfile *log;
-	char why_waiting[256];    /* why the last wanted start did not happen */
-	int starting;             /* a unit number asked for (unit_start) */
-	int checking;             /* a check's reads are out (scheduler.c) */
-	uint64_t read_ms;         /* when the last check's reads came in */
-	struct unit_end {         /* the last units that ended in failure (describe) */
-		uint64_t time_ms; /* epoch */
-		char reason[512];
-	} ends[STEP_ENDS_KEPT];
-	uint32_t nends;                        /* ever noted; ends[nends % STEP_ENDS_KEPT] is the next slot */
-	struct unit_end stops[STEP_ENDS_KEPT]; /* the last units the daemon stopped at a limit, and why */
-	uint32_t nstops;
+	char why_waiting[256]; /* why the last wanted start did not happen */
+	int starting;          /* a unit number asked for (unit_start) */
+	int checking;          /* a check's reads are out (scheduler.c) */
+	uint64_t read_ms;      /* when the last check's reads came in */
+	char last_stop[512];   /* why the daemon last stopped a unit at a limit (ps; describe reads Redis) */
 };
 
 enum wf_state { WF_RUNNING, WF_STOPPED };
@@ -115,6 +111,7 @@ struct workflow {
 	enum wf_state state;
 	char reason[512]; /* why it is stopped */
 	int removed;      /* undeployed: freed when its last unit is gone */
+	int purged;       /* ... with --purge: then its unit numbers are forgotten too (registry.c) */
 	char acl_user[96];
 	char acl_pass[65];
 	uint32_t running;
@@ -241,8 +238,12 @@ int units_cleanup_previous(struct daemon *d, char *err, size_t errlen);
 /* sent, not waited for: settles what `consumer` holds (once at a time) */
 void units_settle_consumer(struct daemon *d, struct step *s, const char *consumer, const char *reason);
 
-/* inspect.c: note a unit that ended in failure, for describe */
-void inspect_note_end(struct step *s, const char *reason);
+/* inspect.c: note a unit that ended in failure (kind UF_END_FAILED) or
+ * that the daemon stopped at a limit (UF_END_STOPPED), for describe: kept
+ * in Redis (store.h UF_ENDS_KEY), so a restart or a replace keeps them */
+#define UF_END_FAILED  "failed"
+#define UF_END_STOPPED "stopped"
+void inspect_note_end(struct step *s, const char *kind, const char *reason);
 
 /* slots.c: node admission (fair unit slots, memory budget; autoscale.h) */
 uint64_t slots_memory_budget(const struct uf_config *c); /* unit_memory_budget, or half of MemTotal */

@@ -353,14 +353,6 @@ static void describe_end(struct unit *u, char *out, size_t cap)
 		         u->last_line[0] ? u->last_line : "no reason given");
 }
 
-/* describe's list of the units the daemon stopped at a limit */
-static void note_stop(struct step *s, const char *reason)
-{
-	struct unit_end *e = &s->stops[s->nstops++ % STEP_ENDS_KEPT];
-	e->time_ms = wall_ms();
-	snprintf(e->reason, sizeof(e->reason), "%s", reason);
-}
-
 static void kill_timer_closed(uv_handle_t *h)
 {
 	free(h->data);
@@ -386,9 +378,11 @@ static void finish(struct unit *u)
 	     s->wf->m->name, s->fn->name, (long long)u->exit_status, u->term_signal, by_us,
 	     u->last_line[0] ? u->last_line : "-");
 	if (!(clean || by_us))
-		inspect_note_end(s, reason);
-	if (u->stop_why[0])
-		note_stop(s, reason);
+		inspect_note_end(s, UF_END_FAILED, reason);
+	if (u->stop_why[0]) {
+		snprintf(s->last_stop, sizeof(s->last_stop), "%s", reason);
+		inspect_note_end(s, UF_END_STOPPED, reason);
+	}
 	/* a drained unit that did not end even when told to at its deadline
 	 * (launch.h: stuck in a host call) has everything it held counted as
 	 * failed, so no event can hold a slot in unit after unit; one that did
@@ -897,8 +891,9 @@ static void numbered(redisReply *r, void *arg)
 	free(st);
 }
 
-/* Unit numbers are never reused, across daemon restarts too: each comes
- * from Redis (HINCRBY, not retried), and the unit starts when it is in.
+/* Unit numbers are never reused, across daemon restarts too (until the
+ * workflow is purged, registry.c forget_numbers): each comes from Redis
+ * (HINCRBY, not retried), and the unit starts when it is in.
  * 0: asked (scheduler_start_done follows); -1 with err. */
 int unit_start(struct daemon *d, struct step *s, char *err, size_t errlen)
 {

@@ -245,6 +245,19 @@ echo crash | U push ins in >/dev/null
 wait_for 20 bash -c "'$UNIFAAS' --state-dir '$PLAT_STATE' describe ins | grep -Eq '^  failed:    [0-9TZ:.-]+ unit ins\.a\.[0-9]+ (ended with status 3: .*guest fault|killed by signal 31)'" &&
 	pass describe-unit-failure ||
 	fail describe-unit-failure "$(U describe ins)"
+# the failures are kept in Redis, at most 5 a step, newest first: a restart of the
+# platform keeps them (they lived in unifaasd's memory: gone after a restart)
+printf 'crash\ncrash\ncrash\n' | U push ins in >/dev/null
+wait_for 60 xlen_is uf:dlq:ins:in 6 || fail crash-setup "dead letters: $(R XLEN uf:dlq:ins:in)"
+U down >/dev/null 2>&1
+U up >/dev/null 2>&1 || fail describe-restart-up "$(tail -3 "$PLAT_STATE/logs/unifaasd.log")"
+U describe ins --json >"$W/describe-restart.out"
+python3 -c 'import json,re,sys
+f=json.load(open(sys.argv[1]))["steps"][0]["recent_failures"]
+assert len(f)==5, f
+assert all(re.match(r"unit ins\.a\.[0-9]+ (ended with status 3: .*guest fault|killed by signal 31)", e["reason"]) for e in f), f
+assert [e["time"] for e in f]==sorted((e["time"] for e in f), reverse=True), f' "$W/describe-restart.out" &&
+	pass describe-failures-after-restart || fail describe-failures-after-restart "$(cat "$W/describe-restart.out")"
 # a queue one step pushes to and the next reads is listed once
 U deploy "$UF_TOP/workflows/eval.yaml" >/dev/null
 [ "$(U describe eval --json | field '["queues"]')" = "['fridge-door', 'door-opens']" ] &&
@@ -314,6 +327,10 @@ expect purge-kept 0 '' U undeploy ins --purge
 [ "$(R --scan --pattern 'uf:*:ins:*' | wc -l)" = 0 ] && [ "$(R SISMEMBER uf:state:kept ins)" = 0 ] &&
 	[ ! -e "$PLAT_STATE/images/ins" ] && [ ! -e "$PLAT_STATE/logs/ins" ] && ! U queues | grep -q '^ins ' &&
 	pass purge-kept-removes-all || fail purge-kept-removes-all "$(R --scan --pattern 'uf:*:ins:*' | head -3) $(ls "$PLAT_STATE/images" "$PLAT_STATE/logs")"
+# ... and its unit numbers (uf:state:seq's field ins.a)
+no_numbers() { ! R HKEYS uf:state:seq | grep -q "^$1\."; }
+wait_for 10 no_numbers ins &&
+	pass purge-kept-forgets-numbers || fail purge-kept-forgets-numbers "$(R HKEYS uf:state:seq | tr '\n' ' ')"
 expect purged-events 4 "unifaas: events: ins/out: workflow 'ins' is not deployed" U events ins out
 expect purged-kv 4 '' U kv set ins k v
 # --purge of a deployed workflow: queues, KV, dead letters, counters, images, logs
@@ -322,6 +339,8 @@ expect purge-deployed 0 '' U undeploy big --purge
 [ "$(R --scan --pattern 'uf:*:big:*' | wc -l)" = 0 ] && [ ! -e "$PLAT_STATE/images/big" ] && [ ! -e "$PLAT_STATE/logs/big" ] &&
 	grep -qx 'undeployed big (its queues, dead letters, KV, images and logs deleted)' "$W/purge-deployed.out" &&
 	pass purge-deployed-removes-all || fail purge-deployed-removes-all "$(R --scan --pattern 'uf:*:big:*' | head -3); $(ls "$PLAT_STATE/images" "$PLAT_STATE/logs")"
+wait_for 10 no_numbers big &&
+	pass purge-deployed-forgets-numbers || fail purge-deployed-forgets-numbers "$(R HKEYS uf:state:seq | tr '\n' ' ')"
 # deploying a kept workflow again ends its kept state
 U deploy "$m" >/dev/null && U undeploy ins >/dev/null && U deploy "$m" >/dev/null
 [ "$(R SISMEMBER uf:state:kept ins)" = 0 ] && U queues --json | grep -q '"workflow":"ins","queue":"in","deployed":true' &&
