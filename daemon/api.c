@@ -869,10 +869,11 @@ static void units_reply(redisReply *r, void *arg)
 static json_t *step_json(struct workflow *w, struct step *s)
 {
 	const char *reason = w->state == WF_STOPPED ? w->reason : s->why_waiting;
+	const char *stop = s->nstops ? s->stops[(s->nstops - 1) % STEP_ENDS_KEPT].reason : "";
 	return json_pack("{s:s,s:s,s:i,s:i,s:s,s:s,s:I,s:I,s:o,s:s}", "workflow", w->m->name, "step", s->fn->name,
 	                 "units", (int)s->running, "max_units", (int)s->fn->scale.max_units, "state", state_name(w),
 	                 "reason", reason, "starts", (json_int_t)s->starts, "backlog", (json_int_t)s->backlog, "exits",
-	                 api_step_exits(s), "last_stop", s->last_stop);
+	                 api_step_exits(s), "last_stop", stop);
 }
 
 /* The units as the daemon knows them; each one's event count from Redis,

@@ -229,13 +229,19 @@ static const char END_LUA[] = "redis.call('LPUSH', KEYS[1], ARGV[1])\n"
 
 void inspect_note_end(struct step *s, const char *kind, const char *reason)
 {
-	char key[256], entry[600], most[16];
+	int stop = !strcmp(kind, UF_END_STOPPED);
+	struct unit_end *e = stop ? &s->stops[s->nstops++ % STEP_ENDS_KEPT] : &s->ends[s->nends++ % STEP_ENDS_KEPT];
+	e->time_ms = wall_ms();
+	snprintf(e->reason, sizeof(e->reason), "%s", reason);
+	char key[256], entry[sizeof(e->reason) + 24], most[16];
 	snprintf(key, sizeof(key), UF_ENDS_KEY "%s:%s:%s", s->wf->m->name, kind, s->fn->name);
-	snprintf(entry, sizeof(entry), "%llu %s", (unsigned long long)wall_ms(), reason);
+	snprintf(entry, sizeof(entry), "%llu %s", (unsigned long long)e->time_ms, e->reason);
 	snprintf(most, sizeof(most), "%u", STEP_ENDS_KEPT);
 	const char *argv[] = {"EVAL", END_LUA, "1", key, entry, most};
 	if (store_sendv(s->wf->d->store, NULL, NULL, 6, argv, NULL) < 0)
-		dlog("warn", "what=unit-end workflow=%s step=%s cause=\"redis unreachable\" effect=\"not in describe\"",
+		dlog("warn",
+		     "what=unit-end workflow=%s step=%s cause=\"redis unreachable\" effect=\"describe shows it "
+		     "until unifaasd restarts\"",
 		     s->wf->m->name, s->fn->name);
 }
 
@@ -779,6 +785,18 @@ static json_t *event_limits_json(const struct step *s)
 	return o;
 }
 
+/* A step's ring of unit ends (newest first) as {time, reason} objects. */
+static void ends_json(json_t *list, const struct unit_end *ring, uint32_t n)
+{
+	uint32_t kept = n < STEP_ENDS_KEPT ? n : STEP_ENDS_KEPT;
+	for (uint32_t k = 0; k < kept; k++) {
+		const struct unit_end *e = &ring[(n - 1 - k) % STEP_ENDS_KEPT];
+		json_t *r = json_string(e->reason);
+		json_array_append_new(list, json_pack("{s:I,s:o}", "time", (json_int_t)e->time_ms, "reason",
+		                                      r ? r : json_string("(not UTF-8)")));
+	}
+}
+
 static json_t *step_json(struct step *s)
 {
 	const struct uf_function *f = s->fn;
@@ -794,7 +812,9 @@ static json_t *step_json(struct step *s)
 		json_array_append_new(units, json_pack("{s:s,s:i,s:s,s:I,s:s}", "id", u->id, "pid", u->pid, "state",
 		                                       u->state == UNIT_RUNNING ? "running" : "stopping", "uptime_ms",
 		                                       (json_int_t)(now - u->started_ms), "stop_reason", u->stop_why));
-	json_t *stops = json_array(); /* both filled from Redis (ends_reply) */
+	json_t *stops = json_array(); /* both from memory, merged with Redis's copy (ends_reply) */
+	ends_json(ends, s->ends, s->nends);
+	ends_json(stops, s->stops, s->nstops);
 	char kv[128];
 	snprintf(kv, sizeof(kv), "uf:kv:%s:*", s->wf->m->name);
 	json_t *j = json_pack(
@@ -848,8 +868,45 @@ static json_t *share_json(const struct workflow *w)
 	                 "memory", (json_int_t)s.memory);
 }
 
+static int end_newer(const void *a, const void *b)
+{
+	json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "time"));
+	json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "time"));
+	return (x < y) - (x > y);
+}
+
+/* list (newest first, at most STEP_ENDS_KEPT) with e added unless it is
+ * there already (the same time and reason: noted in memory and in Redis) */
+static void end_merge(json_t *list, json_t *e)
+{
+	size_t i, n = 0;
+	json_t *v, *all[STEP_ENDS_KEPT + 1];
+	json_array_foreach(list, i, v)
+	{
+		if (json_equal(v, e) || n == STEP_ENDS_KEPT)
+			break;
+		all[n++] = json_incref(v);
+	}
+	if (i < json_array_size(list)) { /* there already (or, never, more than kept) */
+		while (n)
+			json_decref(all[--n]);
+		json_decref(e);
+		return;
+	}
+	all[n++] = e;
+	qsort(all, n, sizeof(*all), end_newer);
+	json_array_clear(list);
+	for (i = 0; i < n; i++)
+		if (i < STEP_ENDS_KEPT)
+			json_array_append_new(list, all[i]);
+		else
+			json_decref(all[i]);
+}
+
 /* A unit-end list (LRANGE of UF_ENDS_KEY...): two per step, failed then
- * stopped, in the order of the steps; each entry "<epoch ms> <reason>". */
+ * stopped, in the order of the steps; each entry "<epoch ms> <reason>",
+ * merged into what the daemon has in memory (ends noted before a restart
+ * are only in Redis; one Redis refused, full, only in memory). */
 static void ends_reply(redisReply *r, void *arg)
 {
 	struct request *rq = arg;
@@ -866,8 +923,8 @@ static void ends_reply(redisReply *r, void *arg)
 		if (!ms || *end != ' ')
 			continue;
 		json_t *why = json_stringn(end + 1, e->len - (size_t)(end + 1 - e->str));
-		json_array_append_new(list, json_pack("{s:I,s:o}", "time", (json_int_t)ms, "reason",
-		                                      why ? why : json_string("(not UTF-8)")));
+		end_merge(list, json_pack("{s:I,s:o}", "time", (json_int_t)ms, "reason",
+		                          why ? why : json_string("(not UTF-8)")));
 	}
 	api_replied(rq, r);
 }

@@ -71,8 +71,8 @@ struct unit {
 	char reclaim_for[80];  /* taken back for this workflow (a name, UF_NAME_BUF): poked when gone */
 };
 
-/* describe's recent failures and stops of each step, kept in Redis
- * (inspect_note_end): at most this many of each */
+/* describe's recent failures and stops of each step, kept in memory and
+ * in Redis (inspect_note_end): at most this many of each */
 #define STEP_ENDS_KEPT 5
 
 struct step {
@@ -94,11 +94,17 @@ struct step {
 	uint32_t failures;   /* consecutive units that ended in failure */
 	uint64_t backoff_ms; /* no start before last_start_ms + this */
 	struct logfile *log;
-	char why_waiting[256]; /* why the last wanted start did not happen */
-	int starting;          /* a unit number asked for (unit_start) */
-	int checking;          /* a check's reads are out (scheduler.c) */
-	uint64_t read_ms;      /* when the last check's reads came in */
-	char last_stop[512];   /* why the daemon last stopped a unit at a limit (ps; describe reads Redis) */
+	char why_waiting[256];    /* why the last wanted start did not happen */
+	int starting;             /* a unit number asked for (unit_start) */
+	int checking;             /* a check's reads are out (scheduler.c) */
+	uint64_t read_ms;         /* when the last check's reads came in */
+	struct unit_end {         /* the last units that ended in failure (describe; also in Redis) */
+		uint64_t time_ms; /* epoch */
+		char reason[512];
+	} ends[STEP_ENDS_KEPT];
+	uint32_t nends;                        /* ever noted; ends[nends % STEP_ENDS_KEPT] is the next slot */
+	struct unit_end stops[STEP_ENDS_KEPT]; /* the last units the daemon stopped at a limit, and why */
+	uint32_t nstops;
 };
 
 enum wf_state { WF_RUNNING, WF_STOPPED };
@@ -239,8 +245,10 @@ int units_cleanup_previous(struct daemon *d, char *err, size_t errlen);
 void units_settle_consumer(struct daemon *d, struct step *s, const char *consumer, const char *reason);
 
 /* inspect.c: note a unit that ended in failure (kind UF_END_FAILED) or
- * that the daemon stopped at a limit (UF_END_STOPPED), for describe: kept
- * in Redis (store.h UF_ENDS_KEY), so a restart or a replace keeps them */
+ * that the daemon stopped at a limit (UF_END_STOPPED), for describe: in
+ * the step (s->ends, s->stops) and in Redis (store.h UF_ENDS_KEY), so a
+ * restart or a replace keeps them, and a Redis that refuses the write
+ * (full) does not hide the newest */
 #define UF_END_FAILED  "failed"
 #define UF_END_STOPPED "stopped"
 void inspect_note_end(struct step *s, const char *kind, const char *reason);

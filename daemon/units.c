@@ -379,10 +379,8 @@ static void finish(struct unit *u)
 	     u->last_line[0] ? u->last_line : "-");
 	if (!(clean || by_us))
 		inspect_note_end(s, UF_END_FAILED, reason);
-	if (u->stop_why[0]) {
-		snprintf(s->last_stop, sizeof(s->last_stop), "%s", reason);
+	if (u->stop_why[0])
 		inspect_note_end(s, UF_END_STOPPED, reason);
-	}
 	/* a drained unit that did not end even when told to at its deadline
 	 * (launch.h: stuck in a host call) has everything it held counted as
 	 * failed, so no event can hold a slot in unit after unit; one that did
