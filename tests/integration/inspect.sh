@@ -341,6 +341,33 @@ expect purge-deployed 0 '' U undeploy big --purge
 	pass purge-deployed-removes-all || fail purge-deployed-removes-all "$(R --scan --pattern 'uf:*:big:*' | head -3); $(ls "$PLAT_STATE/images" "$PLAT_STATE/logs")"
 wait_for 10 no_numbers big &&
 	pass purge-deployed-forgets-numbers || fail purge-deployed-forgets-numbers "$(R HKEYS uf:state:seq | tr '\n' ' ')"
+# a unit id <wf>.<step>.<n> is ambiguous: workflow amb's step x.y and workflow
+# amb.x's step y both number their units in the field amb.x.y; purging amb must
+# not reset the numbers amb.x still uses, deployed or kept
+amb() {
+	manifest "$1" <<EOF
+name: $1
+functions:
+  $2:
+    image: $fn
+    listen: in
+    scale: { max_units: 1, idle_ms: 300 }
+EOF
+}
+U deploy "$(amb amb x.y)" >/dev/null && U deploy "$(amb amb.x y)" >/dev/null || fail amb-setup "amb or amb.x did not deploy"
+echo e1 | U push amb in >/dev/null && echo e1 | U push amb.x in >/dev/null
+wait_for 20 kv_is amb count 1 && wait_for 20 kv_is amb.x count 1 && wait_for 20 no_units amb && wait_for 20 no_units amb.x ||
+	fail amb-setup "amb: $(kv amb count), amb.x: $(kv amb.x count)"
+# (the purge's forgetting is done before it answers: sent before the command its
+# answer waits for, on the same connection)
+U undeploy amb --purge >/dev/null
+[ "$(R HGET uf:state:seq amb.x.y)" -ge 2 ] && pass purge-keeps-others-numbers ||
+	fail purge-keeps-others-numbers "uf:state:seq amb.x.y = '$(R HGET uf:state:seq amb.x.y)'"
+U deploy "$(amb amb x.y)" >/dev/null && U undeploy amb.x >/dev/null && U undeploy amb --purge >/dev/null
+[ "$(R HGET uf:state:seq amb.x.y)" -ge 2 ] && pass purge-keeps-kept-numbers ||
+	fail purge-keeps-kept-numbers "uf:state:seq amb.x.y = '$(R HGET uf:state:seq amb.x.y)'"
+U undeploy amb.x --purge >/dev/null
+wait_for 10 no_numbers amb && pass purge-last-forgets-numbers || fail purge-last-forgets-numbers "$(R HKEYS uf:state:seq | tr '\n' ' ')"
 # deploying a kept workflow again ends its kept state
 U deploy "$m" >/dev/null && U undeploy ins >/dev/null && U deploy "$m" >/dev/null
 [ "$(R SISMEMBER uf:state:kept ins)" = 0 ] && U queues --json | grep -q '"workflow":"ins","queue":"in","deployed":true' &&
