@@ -24,6 +24,14 @@
 # go in bench/RESULTS.md by hand.  Each phase also prints the CPU each
 # cgroup took (the workflows' units, the platform's servers: /metrics, when
 # unifaasd runs with CPU cgroups; ISO_CONF=cpu_cgroup=off runs without).
+# And where the steady latency goes (the breakdown): its split, push ->
+# handler ran (the steady unit's read: Redis answering its XREADGROUP, the
+# unit woken) and handler -> commit written (steady_fn.c records the
+# handler's clock), and bench/isolation_probe.py's lines: Redis's PING
+# answer p50/p99/max during the phase (the pinger under SCHED_FIFO) and, per process group (redis,
+# unifaasd, each workflow's units), the CPU it used and the time it spent
+# runnable waiting for a CPU (ms a second, and the mean wait each time it
+# was scheduled: /proc/*/schedstat).
 # The node: default max_units (32), unit_memory_budget 1 GiB, flooders'
 # storage_quota ISO_QUOTA (32MiB), the event flood's ISO_EV_QUOTA (16MiB,
 # reached within its phase of EV_SECS, 30 s), hogs of ISO_HOG_MEM (128) MiB.
@@ -66,6 +74,14 @@ cpu_share() {
 		n = split(b, y, " "); for (i = 1; i <= n; i++) { split(y[i], kv, "="); printf "%s%s %.0f%%", (i > 1 ? ", " : ""), kv[1], (kv[2] - t0[kv[1]]) * 100 / s } }'
 }
 
+# cmd_time BEFORE AFTER SECS: the top commands by the time Redis spent in
+# them between two INFO commandstats, in ms a second of SECS, and calls a second
+cmd_time() {
+	awk -F'[:,=]' -v s="$3" 'FNR == NR && /^cmdstat_/ { c0[$1] = $3; u0[$1] = $5; next }
+		/^cmdstat_/ { d = ($5 - u0[$1]) / 1000 / s; n = ($3 - c0[$1]) / s; if (d > 0.5) printf "%.0f %s %.0f ms/s (%.0f/s)\n", d, substr($1, 9), d, n }' "$1" "$2" |
+		sort -rn | head -6 | cut -d' ' -f2- | paste -sd, | sed 's/,/, /g'
+}
+
 # phase NAME: one steady run; prints its line (ratios against BASE, the
 # last phase alone; a phase alone sets it)
 BASE=
@@ -74,13 +90,21 @@ phase() {
 	mark=$(cpu_mark)
 	local cg0 cg1 t0
 	cg0=$(cpu_secs) t0=$(date +%s.%N)
+	R INFO commandstats >"$UF_TMP/cmdstats.0"
 	R CONFIG SET latency-monitor-threshold 1 >/dev/null
 	R LATENCY RESET >/dev/null
-	R CONFIG SET slowlog-log-slower-than 50000 >/dev/null
+	R CONFIG SET slowlog-log-slower-than "${ISO_SLOW_US:-5000}" >/dev/null
+	R CONFIG SET slowlog-max-len 1024 >/dev/null
 	R SLOWLOG RESET >/dev/null
+	chrt -f 50 python3 bench/isolation_probe.py ping "$PLAT_STATE" "${PHASE_SECS:-$SECS}" >"$UF_TMP/ping.out" 2>&1 &
+	local ping=$!
+	python3 bench/isolation_probe.py sched "$PLAT_STATE" "${PHASE_SECS:-$SECS}" >"$UF_TMP/sched.out" 2>&1 &
+	local probe=$!
 	line=$(iso_steady "$RATE" "${PHASE_SECS:-$SECS}" 90 2>"$UF_TMP/steady.err")
+	wait "$probe" "$ping"
 	local busy p50 p99 mx thr lost dup push
 	busy=$(cpu_busy "$mark")
+	R INFO commandstats >"$UF_TMP/cmdstats.1"
 	cg1=$(cpu_secs)
 	# Redis's own longest event of the phase (LATENCY LATEST, threshold 1 ms)
 	local rmax
@@ -93,14 +117,29 @@ phase() {
 		"$name" "$p50" "$(ratio "$p50" "$(field p50_ms "$BASE")")" "$p99" "$(ratio "$p99" "$(field p99_ms "$BASE")")" "$mx" \
 		"$thr" "$(ratio "$thr" "$(field throughput_per_s "$BASE")")" "$(field pushed "$line")" "$lost" "$dup" \
 		"$push" "$(ratio "$push" "$(field push_p99_ms "$BASE")")" "$busy" "$rmax"
+	printf '            split p50/p99 ms: push -> handler %s/%s, handler -> commit %s/%s; %s\n' \
+		"$(field read_p50_ms "$line")" "$(field read_p99_ms "$line")" "$(field commit_p50_ms "$line")" \
+		"$(field commit_p99_ms "$line")" "$(cat "$UF_TMP/ping.out")"
+	echo "            runnable, waiting for a CPU: $(cat "$UF_TMP/sched.out")"
 	[ -n "$cg1" ] && echo "            cpu by cgroup (% of one core): $(cpu_share "$cg0" "$cg1" "$(echo "$(date +%s.%N) - $t0" | bc)")"
+	# Redis's time in commands during the phase, by command (INFO commandstats)
+	echo "            redis in commands (ms a second): $(cmd_time "$UF_TMP/cmdstats.0" "$UF_TMP/cmdstats.1" "${PHASE_SECS:-$SECS}")"
 	[ -s "$UF_TMP/steady.err" ] && sed 's/^/            /' "$UF_TMP/steady.err"
-	# the slowest commands Redis logged (over 50 ms), which client sent them
-	R --json SLOWLOG GET 128 | python3 -c '
+	# the commands Redis logged over ISO_SLOW_US (default 5 ms) by name
+	# (EVALSHA/FCALL by their first key), the slowest three, and which client sent them
+	R --json SLOWLOG GET 1024 | python3 -c '
 import json, sys
-l = sorted(json.load(sys.stdin) or [], key=lambda e: -e[2])
-for e in l[:3]:
-    print("            redis slowlog: %d ms %s (client %s, %d such over 50 ms)" % (e[2] // 1000, " ".join(e[3][:3])[:80], e[5], len(l)))'
+l = json.load(sys.stdin) or []
+by = {}
+for e in l:
+    a = e[3]
+    k = a[0].upper() + (" " + a[3] if a[0].upper() in ("EVALSHA", "EVAL", "FCALL") and len(a) > 3 else "")
+    n, t, m = by.get(k, (0, 0, 0))
+    by[k] = (n + 1, t + e[2], max(m, e[2]))
+if by:
+    print("            redis commands over %s ms: %s" % (sys.argv[1], ", ".join("%s %d (max %.1f ms)" % (k, v[0], v[2] / 1000) for k, v in sorted(by.items(), key=lambda x: -x[1][1]))))
+for e in sorted(l, key=lambda e: -e[2])[:3]:
+    print("            redis slowlog: %.1f ms %s (client %s)" % (e[2] / 1000, " ".join(e[3][:4])[:80], e[5]))' "$(((${ISO_SLOW_US:-5000}) / 1000))"
 	return 0
 }
 

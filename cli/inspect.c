@@ -562,6 +562,15 @@ int cmd_describe(int argc, char **argv)
 		printf("share:     %lld of %lld (guaranteed %lld units, %.1f MiB of the node)\n", num(sh, "weight"),
 		       num(sh, "of"), num(sh, "units"), (double)num(sh, "memory") / (1 << 20));
 	describe_storage(json_object_get(root, "storage"));
+	json_t *in = json_object_get(root, "ingress");
+	double rate = in ? json_number_value(json_object_get(in, "rate")) : 0;
+	if (in && rate > 0)
+		printf("ingress:   held to %.0f events/s while other workflows push (ingress_rate %lld by share)%s\n",
+		       rate, num(in, "ingress_rate"),
+		       json_is_true(json_object_get(in, "held")) ? "; its pushes wait for that rate now" : "");
+	else if (in && num(in, "ingress_rate"))
+		printf("ingress:   not held (no other workflow pushing; ingress_rate %lld by share)\n",
+		       num(in, "ingress_rate"));
 	if (json_is_number(json_object_get(root, "cpu_seconds")))
 		printf("cpu:       %.3f s used by its units (their cgroup; CPU weight by share)\n",
 		       json_number_value(json_object_get(root, "cpu_seconds")));

@@ -29,6 +29,7 @@ void uf_config_defaults(struct uf_config *c, const char *state_dir)
 	snprintf(c->ingress_bind, sizeof(c->ingress_bind), "127.0.0.1");
 	c->ingress_body_max = 1 << 20;
 	c->ingress_conns_per_address = 128;
+	c->ingress_rate = UF_INGRESS_RATE_DEFAULT;
 	c->max_units = 32;
 	c->unit_lifetime_s = 3600;
 	c->unit_drain_ms = 5000;
@@ -106,6 +107,7 @@ static const struct num_key {
     NUM(ingress_port, 1, 65535),
     NUM(ingress_body_max, 0, UINT64_C(1) << 26),
     NUM(ingress_conns_per_address, 1, UF_SERVER_CONN_MAX),
+    NUM(ingress_rate, 0, UINT64_C(1) << 32),
 #undef NUM
 };
 

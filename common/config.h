@@ -24,6 +24,8 @@
 /* Connections one HTTP server of unifaasd (control API, ingress) holds in
  * all; a per-address limit is at most this. */
 #define UF_SERVER_CONN_MAX 256u
+/* ingress_rate's default, events a second (daemon/pushwin.h; bench/RESULTS.md) */
+#define UF_INGRESS_RATE_DEFAULT 5000u
 
 struct uf_config {
 	char state_dir[1024];
@@ -43,6 +45,7 @@ struct uf_config {
 	char ingress_bind[64];              /* the IPv4 address it listens on */
 	uint64_t ingress_body_max;          /* bytes of one ingress request's body */
 	uint32_t ingress_conns_per_address; /* connections one client address holds (NAT) */
+	uint64_t ingress_rate;              /* events a second the node writes for clients, shared (pushwin.h) */
 	uint32_t max_units;                 /* node-wide */
 	uint64_t unit_memory_budget;        /* bytes all units' memory may take; 0: half of MemTotal (slots.c) */
 	uint32_t unit_lifetime_s;           /* a unit is drained and replaced after this long */

@@ -667,6 +667,10 @@ static int push_send(struct pw_source *src)
 		rq->sent++;
 		rq->calls++;
 	}
+	/* held to its workflow's ingress rate (pushwin.h), a push goes on as
+	 * long as it makes progress: its deadline counts from its last turn */
+	if (rq->redis_wait && push_left(rq))
+		rq->deadline = now_ms() + PUSH_WAIT_MS(rq->events - rq->sent);
 	if (push_left(rq))
 		return 1;
 	rq->push_held = 0; /* out of the window now (pushwin forgets a source whose send returns 0) */

@@ -54,6 +54,7 @@
 #include "backlog.h"
 #include "cpu_groups.h"
 #include "delivery.h"
+#include "pushwin.h"
 #include "logs.h"
 #include "metrics.h"
 #include "quota.h"
@@ -947,6 +948,11 @@ static enum MHD_Result r_describe(struct api *a, struct MHD_Connection *c, struc
 	if (cpu_groups_usage_us(w->d, w->m->name, &cpu_us) == 0) /* its units' CPU time (cpu_groups.c) */
 		json_object_set_new(x->doc, "cpu_seconds", json_real((double)cpu_us / 1e6));
 	json_object_set_new(x->doc, "share", share_json(w));
+	int held;
+	double rate = pushwin_rate(w->d->pushwin, w->m->name, &held);
+	json_object_set_new(
+	    x->doc, "ingress",
+	    json_pack("{s:I,s:f,s:b}", "ingress_rate", (json_int_t)w->d->cfg.ingress_rate, "rate", rate, "held", held));
 	snprintf(x->wf, sizeof(x->wf), "%s", w->m->name);
 	x->count = RECENT_DEAD;
 	x->newest = 1;

@@ -77,6 +77,13 @@ static int start_read(struct daemon *d, int (*read)(struct daemon *, char *, siz
 	}
 }
 
+/* pushwin's share_of: a deployed workflow's `share`, 0 when none */
+static uint32_t workflow_share(void *arg, const char *wf)
+{
+	struct workflow *w = registry_find(arg, wf);
+	return w && w->m ? w->m->share : 0;
+}
+
 static void close_walk(uv_handle_t *h, void *arg)
 {
 	(void)arg;
@@ -186,7 +193,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "unifaasd: %s\n", err);
 		return 1;
 	}
-	if (!(d.pushwin = pushwin_open(d.store))) {
+	if (!(d.pushwin = pushwin_open(d.store, d.loop, d.cfg.ingress_rate, workflow_share, &d))) {
 		fprintf(stderr, "unifaasd: out of memory\n");
 		return 1;
 	}

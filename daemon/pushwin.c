@@ -19,9 +19,24 @@
  * window, and from then on the flood holds at most half of it.  N requests
  * of one workflow share that workflow's turns; they do not get N turns.
  *
+ * The ingress rate (pushwin.h, unifaasd.conf ingress_rate): besides its
+ * commands in flight, what a workflow's pushes cost the servers (unifaasd
+ * parsing them, Redis storing them, its units' reads and commits of them)
+ * grows with its events a second, which the window does not bound.  Each
+ * flow is active while it waits or for PW_ACTIVE_MS after it sent; while
+ * two or more flows are active, each takes a turn only with a token of
+ * its own bucket, filled at rate * share / (the active flows' shares) a
+ * second up to PW_BURST_MS of that, and each command sent takes one.  A
+ * flow active alone is not held (its bucket is kept full).  A flow whose
+ * sources wait for tokens is woken by a timer when its next token is due.
+ * Sources simply wait, as for any turn: a push request's answer comes
+ * later, the HTTP ingress answers 429 past PW_WAIT_MAX waiting, an MQTT
+ * session stops reading.  bench/RESULTS.md "The event flood's server-side
+ * cost" has what it changes.
+ *
  * Invariants: a source is in at most one flow's list (src->flow set while
  * it is); a flow lives while it has sources or commands in flight (each
- * sent command holds its flow); send is never called for a source that
+ * sent command holds its flow) or is active (its rate's state); send is never called for a source that
  * is not waiting, and pushwin never touches a source after its send
  * returned 0.  Replies pump: each command's own (through its call), and
  * every other reply of the store (store_on_reply), so a window full of
@@ -30,7 +45,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admission.h"
 #include "pushwin.h"
+#include "unifaasd.h"
+
+#define HELD_LOG_MS 10000u /* a workflow's "held" line at most this often */
 
 struct pw_flow {
 	struct pw_flow *next;
@@ -38,6 +57,11 @@ struct pw_flow {
 	struct pw_source *head, *tail; /* waiting for a turn, in turn order */
 	unsigned nsrc;
 	size_t calls, bytes; /* in flight */
+	uint64_t active_ms;  /* it last sent (uv_now) */
+	double tokens;       /* its bucket, while several flows are active */
+	uint64_t filled_ms;  /* tokens were added up to then */
+	int held;            /* its sources wait for a token */
+	uint64_t logged_ms;  /* its last "held" line */
 };
 
 struct pushwin {
@@ -48,6 +72,14 @@ struct pushwin {
 	int pumping;
 	int stalled; /* a source could send nothing: no more turns in this pump */
 	int closing; /* pushwin_close: nothing is sent any more */
+	/* the ingress rate */
+	uv_loop_t *loop;
+	uv_timer_t *timer; /* wakes flows waiting for a token */
+	uint64_t rate;     /* events a second; 0: none */
+	pw_share_fn share_of;
+	void *share_arg;
+	uint64_t active_shares; /* of the active flows, as of the last refill */
+	unsigned nactive;
 };
 
 /* One command in flight: its flow's share until the reply. */
@@ -64,14 +96,89 @@ static void on_any_reply(void *arg)
 	pushwin_pump(arg);
 }
 
-struct pushwin *pushwin_open(struct store *st)
+static void timer_free(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	pushwin_pump(t->data);
+}
+
+struct pushwin *pushwin_open(struct store *st, uv_loop_t *loop, uint64_t rate, pw_share_fn share_of, void *arg)
 {
 	struct pushwin *pw = calloc(1, sizeof(*pw));
-	if (!pw)
+	if (!pw || !(pw->timer = malloc(sizeof(*pw->timer)))) {
+		free(pw);
 		return NULL;
+	}
 	pw->st = st;
+	pw->loop = loop;
+	pw->rate = rate;
+	pw->share_of = share_of;
+	pw->share_arg = arg;
+	uv_timer_init(loop, pw->timer);
+	pw->timer->data = pw;
 	store_on_reply(st, on_any_reply, pw);
 	return pw;
+}
+
+static int active(const struct pw_flow *f, uint64_t now)
+{
+	return f->head || f->calls || now - f->active_ms < PW_ACTIVE_MS;
+}
+
+static uint32_t share(const struct pushwin *pw, const struct pw_flow *f)
+{
+	uint32_t s = pw->share_of ? pw->share_of(pw->share_arg, f->wf) : 0;
+	return s ? s : UF_SHARE_DEFAULT;
+}
+
+/* f's rate now (events a second), 0 when it is not held: no rate, or the
+ * only active flow. */
+static double flow_rate(const struct pushwin *pw, const struct pw_flow *f)
+{
+	if (!pw->rate || pw->nactive < 2 || !pw->active_shares)
+		return 0;
+	return (double)pw->rate * share(pw, f) / (double)pw->active_shares;
+}
+
+static double burst(double rate)
+{
+	double b = rate * PW_BURST_MS / 1000.0;
+	return b < 1 ? 1 : b;
+}
+
+/* Counts the active flows and their shares, and fills every bucket up to
+ * now (a flow not held keeps a full one for when it is). */
+static void refill(struct pushwin *pw)
+{
+	if (!pw->rate)
+		return;
+	uint64_t now = uv_now(pw->loop), shares = 0;
+	unsigned n = 0;
+	for (const struct pw_flow *f = pw->flows; f; f = f->next)
+		if (active(f, now)) {
+			n++;
+			shares += share(pw, f);
+		}
+	pw->nactive = n;
+	pw->active_shares = shares;
+	for (struct pw_flow *f = pw->flows; f; f = f->next) {
+		double r = flow_rate(pw, f);
+		double b = burst(r ? r : (double)pw->rate);
+		f->tokens = r ? f->tokens + r * (double)(now - f->filled_ms) / 1000.0 : b;
+		if (f->tokens > b)
+			f->tokens = b;
+		f->filled_ms = now;
+	}
+}
+
+/* f may send one more event as far as the rate goes */
+static int rate_room(const struct pushwin *pw, const struct pw_flow *f)
+{
+	return !flow_rate(pw, f) || f->tokens >= 1;
 }
 
 static struct pw_flow *flow_of(struct pushwin *pw, const char *wf, int make)
@@ -83,6 +190,8 @@ static struct pw_flow *flow_of(struct pushwin *pw, const char *wf, int make)
 	if (!make || !(*p = calloc(1, sizeof(**p))))
 		return NULL;
 	memcpy((*p)->wf, wf, sizeof((*p)->wf));
+	(*p)->filled_ms = pw->loop ? uv_now(pw->loop) : 0;
+	(*p)->tokens = 1;
 	return *p;
 }
 
@@ -90,7 +199,7 @@ static struct pw_flow *flow_of(struct pushwin *pw, const char *wf, int make)
  * the one whose turn it is). */
 static void flow_gc(struct pushwin *pw, struct pw_flow *f)
 {
-	if (f->head || f->calls || f == pw->cur)
+	if (f->head || f->calls || f == pw->cur || (pw->rate && active(f, uv_now(pw->loop))))
 		return;
 	for (struct pw_flow **p = &pw->flows; *p; p = &(*p)->next)
 		if (*p == f) {
@@ -138,6 +247,7 @@ void pushwin_close(struct pushwin *pw)
 		pw->flows = f->next;
 		free(f);
 	}
+	uv_close((uv_handle_t *)pw->timer, timer_free);
 	free(pw);
 }
 
@@ -202,7 +312,7 @@ int pushwin_room(const struct pushwin *pw)
 	if (!pw->turn_calls || pw->closing)
 		return 1; /* the first of a turn, whatever its size */
 	return pw->turn_calls < PW_TURN_CALLS && pw->turn_bytes < PW_TURN_BYTES && window_room(pw) &&
-	       share_room(pw, pw->cur);
+	       share_room(pw, pw->cur) && rate_room(pw, pw->cur);
 }
 
 static void call_reply(redisReply *r, void *arg)
@@ -233,6 +343,11 @@ int pushwin_sendv(struct pushwin *pw, store_cb cb, void *arg, int argc, const ch
 	}
 	pw->cur->calls++;
 	pw->cur->bytes += bytes;
+	if (pw->rate) {
+		pw->cur->active_ms = uv_now(pw->loop);
+		if (flow_rate(pw, pw->cur))
+			pw->cur->tokens -= 1;
+	}
 	pw->turn_calls++;
 	pw->turn_bytes += bytes;
 	return 0;
@@ -244,7 +359,7 @@ static struct pw_flow *next_turn(struct pushwin *pw)
 {
 	struct pw_flow **p = &pw->flows, *f = NULL;
 	for (; *p; p = &(*p)->next)
-		if ((*p)->head && share_room(pw, *p))
+		if ((*p)->head && share_room(pw, *p) && rate_room(pw, *p))
 			break;
 	if (!(f = *p))
 		return NULL;
@@ -276,14 +391,69 @@ static void turn(struct pushwin *pw, struct pw_flow *f)
 	flow_gc(pw, f);
 }
 
+static void log_held(struct pushwin *pw, struct pw_flow *f, double r)
+{
+	uint64_t now = uv_now(pw->loop);
+	if (f->held || (f->logged_ms && now - f->logged_ms < HELD_LOG_MS))
+		return;
+	f->logged_ms = now;
+	dlog("info",
+	     "what=ingress-rate workflow=%s action=held rate=%llu ingress_rate=%llu share=%u active_shares=%llu "
+	     "reason=\"its pushes wait for their turn: %llu events/s while %u workflows push (ingress_rate * share / "
+	     "their shares); HTTP ingress 429 past %u waiting, MQTT paused\"",
+	     f->wf, (unsigned long long)(r + 0.5), (unsigned long long)pw->rate, share(pw, f),
+	     (unsigned long long)pw->active_shares, (unsigned long long)(r + 0.5), pw->nactive, PW_WAIT_MAX);
+}
+
+double pushwin_rate(struct pushwin *pw, const char *wf, int *held)
+{
+	refill(pw);
+	for (const struct pw_flow *f = pw->flows; f; f = f->next)
+		if (!strcmp(f->wf, wf)) {
+			*held = f->held;
+			return flow_rate(pw, f);
+		}
+	*held = 0;
+	return 0;
+}
+
+/* Flows wait for tokens: the timer pumps when the first is due; forgets
+ * the flows no longer active. */
+static void wake_later(struct pushwin *pw)
+{
+	if (!pw->rate || pw->closing)
+		return;
+	double due = -1;
+	for (struct pw_flow *f = pw->flows, *next; f; f = next) {
+		next = f->next;
+		double r = flow_rate(pw, f);
+		int held = f->head && r && f->tokens < 1;
+		if (held) {
+			double ms = (1 - f->tokens) * 1000.0 / r;
+			if (due < 0 || ms < due)
+				due = ms;
+			log_held(pw, f, r);
+		}
+		f->held = held;
+		flow_gc(pw, f);
+	}
+	/* a flow inactive later changes the others' rates: look again then */
+	if (due < 0 && pw->nactive >= 2)
+		due = PW_ACTIVE_MS;
+	if (due >= 0)
+		uv_timer_start(pw->timer, on_timer, (uint64_t)due + 1, 0);
+}
+
 void pushwin_pump(struct pushwin *pw)
 {
 	if (pw->pumping)
 		return; /* a send's own callbacks: the running pump goes on */
 	pw->pumping = 1;
 	pw->stalled = 0;
+	refill(pw);
 	struct pw_flow *f;
 	while (!pw->stalled && window_room(pw) && (f = next_turn(pw)))
 		turn(pw, f);
 	pw->pumping = 0;
+	wake_later(pw);
 }

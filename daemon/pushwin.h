@@ -18,6 +18,8 @@
 #define UF_PUSHWIN_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
 
 #include "store.h"
 
@@ -33,6 +35,15 @@
 #define PW_TURN_BYTES (8u << 10)
 #define PW_TURN_CALLS 32u
 
+/* The node's ingress rate (unifaasd.conf ingress_rate, events a second:
+ * each command a source sends is one event).  A workflow alone - no other
+ * workflow has sent within PW_ACTIVE_MS or is waiting - is not limited;
+ * while several are, each gets ingress_rate * share / (the shares of
+ * those workflows) a second, in a token bucket holding PW_BURST_MS of it
+ * (at least one event).  0: no limit. */
+#define PW_ACTIVE_MS 1000u
+#define PW_BURST_MS  100u
+
 struct pushwin;
 struct pw_flow;
 
@@ -44,7 +55,10 @@ struct pw_source {
 	struct pw_flow *flow; /* non-NULL while it waits for a turn */
 };
 
-struct pushwin *pushwin_open(struct store *st);
+/* share_of(arg, wf): the workflow's `share` (common/admission.h), or 0
+ * when none is deployed under that name (then UF_SHARE_DEFAULT). */
+typedef uint32_t (*pw_share_fn)(void *arg, const char *wf);
+struct pushwin *pushwin_open(struct store *st, uv_loop_t *loop, uint64_t rate, pw_share_fn share_of, void *arg);
 /* After store_close: the replies it handed out are in. */
 void pushwin_close(struct pushwin *pw);
 /* src has something to send: it joins its workflow's turns (if not in
@@ -64,5 +78,9 @@ int pushwin_sendv(struct pushwin *pw, store_cb cb, void *arg, int argc, const ch
  * more than PW_WAIT_MAX with 429). */
 #define PW_WAIT_MAX 64u
 unsigned pushwin_waiting(const struct pushwin *pw, const char *wf);
+/* The events a second workflow wf is held to now (0: not held: no
+ * ingress_rate, or it is the only workflow pushing); *held: its pushes
+ * wait for that rate right now (describe). */
+double pushwin_rate(struct pushwin *pw, const char *wf, int *held);
 
 #endif

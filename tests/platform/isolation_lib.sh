@@ -8,8 +8,9 @@
 # fed at a fixed rate by tests/platform/steady_load.py.  Beside it, one
 # flooding workflow at a time, each bounded by one of the node's limits:
 #   events     evflood: pushes at the full rate of two senders (10000 events
-#              a request); bounded by its storage_quota (ISO_QUOTA) at
-#              ingress (507) and by its share of the unit slots
+#              a request); bounded by its share of the node's ingress_rate
+#              (docs/api.md), its storage_quota (ISO_QUOTA) at ingress
+#              (507) and its share of the unit slots
 #   pushes     pushflood: events that stage 43000 pushes each (past
 #              limits.writes_per_event: dead-lettered, nothing written) and
 #              events of 1000 pushes (at the limit: written in chunks of
@@ -219,7 +220,8 @@ iso_held() {
 	local wf d l re
 	wf=$(iso_wf "$1")
 	case $1 in
-	events | kv) d='\(storage_quota\)' l="what=quota workflow=$wf .*quota=" ;;
+	events) d='\(storage_quota\)' l="what=quota workflow=$wf .*quota=|what=ingress-rate workflow=$wf action=held" ;;
+	kv) d='\(storage_quota\)' l="what=quota workflow=$wf .*quota=" ;;
 	pushes) d='over the limit 1000 \(node limits\.writes_per_event\)' l="what=dead-letter workflow=$wf .*reason=.*over the limit 1000 \\(node limits\\.writes_per_event\\)" ;;
 	never-pop) d="slot taken back for workflow steady" l="what=unit-stop unit=$wf\\.s\\.[0-9]+ .*limit=reclaim .*slot taken back for workflow steady" ;;
 	memory) d='node unit memory .* \(unit_memory_budget\)' l="what=scale-wait workflow=$wf step=h reason=\"node unit memory .*\(unit_memory_budget\)" ;;

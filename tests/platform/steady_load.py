@@ -19,7 +19,11 @@ the push was written): push-to-handled, to the millisecond, both read off
 one clock.  Throughput: events handled per second from the first push to
 the last commit.  Prints one line of key=value figures:
   pushed= refused= handled= lost= dup= p50_ms= p99_ms= max_ms= offered_per_s=
-  throughput_per_s= push_p99_ms=
+  throughput_per_s= push_p99_ms= read_p50_ms= read_p99_ms= commit_p50_ms=
+  commit_p99_ms=
+read_* is push written -> handler ran (steady_fn.c's wall clock in its
+record), commit_* handler ran -> commit written (to the millisecond of the
+commit's id, so it may be below 0 by up to 1 ms).
 lost counts pushed events not handled within WAIT_S, dup those handled
 more than once; refused counts pushes the API did not take (each a 4xx/5xx,
 its first answer printed on stderr).  Status 0 whatever the figures."""
@@ -88,7 +92,9 @@ def done_ids(state, key, start):
         f = e[1]
         for k in range(0, len(f) - 1, 2):
             if f[k] == "data":
-                res.append((f[k + 1], id_ms(e[0])))
+                v = f[k + 1].split()
+                # "ID US": US the handler's wall clock in us (steady_fn.c)
+                res.append((v[0], id_ms(e[0]), int(v[1]) / 1000.0 if len(v) > 1 else None))
     return res
 
 
@@ -113,12 +119,14 @@ def main():
     pushed = set(out["ids"])
     start = min(pushed) if pushed else "-"
     end = time.monotonic() + wait_s
+    hand = {}
     while True:
         done = done_ids(state, key, start)
         seen = {}
-        for i, ms in done:
+        for i, ms, h in done:
             if i in pushed:
                 seen.setdefault(i, []).append(ms)
+                hand.setdefault(i, h)
         if len(seen) == len(pushed) or time.monotonic() > end:
             break
         time.sleep(0.2)
@@ -128,13 +136,17 @@ def main():
     last = max((max(v) for v in seen.values()), default=first)
     thr = len(seen) / ((last - first) / 1000.0) if last > first else 0.0
     rtt = sorted(out["rtt"])
+    # the split: push written -> handler ran (the unit's read), handler ran -> commit written
+    rd = sorted(hand[i] - id_ms(i) for i in seen if hand.get(i) is not None)
+    cm = sorted(min(seen[i]) - hand[i] for i in seen if hand.get(i) is not None)
     if out["refused"]:
         print("steady_load: %d pushes refused, the first: %s" % (len(out["refused"]), out["refused"][0]),
               file=sys.stderr)
     print("pushed=%d refused=%d handled=%d lost=%d dup=%d p50_ms=%d p99_ms=%d max_ms=%d offered_per_s=%.1f "
-          "throughput_per_s=%.1f push_p99_ms=%.1f" %
+          "throughput_per_s=%.1f push_p99_ms=%.1f read_p50_ms=%.1f read_p99_ms=%.1f commit_p50_ms=%.1f "
+          "commit_p99_ms=%.1f" %
           (len(pushed), len(out["refused"]), len(seen), len(pushed) - len(seen), dup, pct(lat, 50), pct(lat, 99),
-           lat[-1] if lat else -1, rate, thr, pct(rtt, 99)))
+           lat[-1] if lat else -1, rate, thr, pct(rtt, 99), pct(rd, 50), pct(rd, 99), pct(cm, 50), pct(cm, 99)))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The node's ingress rate shared between workflows (issue 11 §5; docs/api.md
+# "Pushes under load", unifaasd.conf ingress_rate): every push goes through
+# the push window (daemon/pushwin.c), which holds a workflow to
+# ingress_rate * share / (the active workflows' shares) events a second
+# while another workflow is pushing too, and not at all while it pushes
+# alone.  Judged on Redis's own clock (each entry's stream id is the
+# millisecond Redis wrote it), as upper bounds: a loaded machine can only
+# make the flood slower, never faster, so load cannot fail the bound.
+#   alone        workflow flood alone pushes 400 events: not held (written
+#                faster than the node's whole rate)
+#   beside       calm (share 3) pushes an event every 200 ms while flood
+#                (share 1) pushes 400 in one request, then 150 over MQTT:
+#                while calm is active, flood writes at most its quarter of
+#                ingress_rate (10/s) plus its bucket (one event); calm is
+#                never held; describe and the log say flood is held and
+#                why; once calm stops, flood's rest goes at once; nothing
+#                lost or written twice
+# Before the rate (main of 2026-12-05 04:40), flood wrote all 400 within
+# ~0.1 s while calm pushed.
+. "$(dirname "$0")/../lib.sh"
+. "$UF_TOP/tests/platform/lib.sh"
+
+fn=$(build_guest "$UF_TOP/tests/platform/platform_fn.c") || {
+	fail build "platform_fn.c did not build"
+	exit 0
+}
+RATE=40
+PLAT_CONF=$(printf 'ingress_rate=%s\nretain_handled=1000000\n' $RATE) # every entry stays countable
+plat_suite_up
+
+for wf in flood:1 calm:3; do
+	m=$(manifest "${wf%:*}" <<EOF
+name: ${wf%:*}
+share: ${wf#*:}
+functions:
+  s:
+    image: $fn
+    listen: in
+    scale: { max_units: 1 }
+ingress:
+  mqtt: [{ topic: "${wf%:*}/#", queue: in, qos: 1 }]
+EOF
+)
+	U deploy "$m" >/dev/null || {
+		fail deploy "${wf%:*} did not deploy: $(U deploy "$m" 2>&1)"
+		exit 0
+	}
+done
+U device add devflood --topic "flood/#" >"$UF_TMP/flood.cred" 2>&1 || fail device-add "$(cat "$UF_TMP/flood.cred")"
+
+# ids WF PREFIX: "MS PAYLOAD" of WF's entries whose payload starts with PREFIX
+ids() {
+	R XRANGE "uf:q:$1:in" - + | awk -v p="$2" '/^[0-9]+-[0-9]+$/ {id = $0} p0 == "data" && index($0, p) == 1 {split(id, a, "-"); print a[1], $0} {p0 = $0}'
+}
+count() { ids "$1" "$2" | wc -l; }
+
+# --- alone: 400 events of flood, nobody else pushing -------------------------
+seq -f 'a%g' 400 | U push flood in >/dev/null || fail alone-push "unifaas push failed"
+span=$(ids flood a | awk 'NR == 1 {f = $1} {l = $1} END {print l - f}')
+n=$(count flood a)
+echo "info: alone: $n events of flood written in $span ms (held at the node's rate they would take $((400 * 1000 / RATE)) ms)"
+[ "$n" = 400 ] && [ "$span" -lt $((400 * 1000 / RATE / 2)) ] && pass alone-not-held ||
+	fail alone-not-held "$n of 400 in $span ms (want all, within $((400 * 1000 / RATE / 2)) ms)"
+
+# --- beside: calm every 200 ms; flood 400 over the API, then 150 over MQTT ----
+CALM=25
+(for i in $(seq $CALM); do
+	U push calm in "c$i" >/dev/null || echo "c$i" >>"$UF_TMP/calm.failed"
+	sleep 0.2
+done) &
+calm=$!
+calm_in() { [ "$(count calm c)" -ge 1 ]; }
+wait_for 20 calm_in || fail calm-started "calm's first event not stored"
+seq -f 'b%g' 400 >"$UF_TMP/b.events"
+(U push flood in <"$UF_TMP/b.events" >"$UF_TMP/b.out" 2>&1; echo "rc=$?" >>"$UF_TMP/b.out") &
+fpush=$!
+# describe says it is held, and the log why (once)
+held_shown() { U describe flood >"$UF_TMP/describe.flood" 2>&1 && grep -q 'ingress:   held to 10 events/s' "$UF_TMP/describe.flood"; }
+wait_for 10 held_shown && pass beside-describe || fail beside-describe "$(grep -E '^(ingress|share)' "$UF_TMP/describe.flood")"
+daemon_log | grep -q 'what=ingress-rate workflow=flood action=held rate=10 ingress_rate=40 share=1 active_shares=4 ' &&
+	pass beside-log || fail beside-log "$(daemon_log | grep -m2 'ingress-rate')"
+seq -f 'm%g' 150 | timeout 60 mosquitto_pub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u devflood \
+	-P "$(sed -n 's/^password: //p' "$UF_TMP/flood.cred")" -q 1 -t flood/x -l 2>"$UF_TMP/pub.err" &
+fpub=$!
+wait "$calm"
+wait "$fpush"
+wait "$fpub" || fail mqtt-publish "mosquitto_pub: $(head -c 300 "$UF_TMP/pub.err")"
+flood_all() { [ "$(count flood b)" -ge 400 ] && [ "$(count flood m)" -ge 150 ]; }
+wait_for 60 flood_all || true
+
+ids calm c >"$UF_TMP/calm.ids"
+ids flood '' | awk '$2 ~ /^[bm]/' >"$UF_TMP/flood.ids"
+# The flood's entries written while calm was active: between two of calm's
+# entries less than 900 ms apart (calm pushed within PW_ACTIVE_MS, 1000 ms);
+# each gap longer than that lets the flood's bucket refill (one event more).
+res=$(awk -v rate=$RATE 'FNR == NR {c[++n] = $1; next} {f[++m] = $1}
+	END {
+		for (i = 1; i < n; i++) {
+			g = c[i + 1] - c[i]
+			if (g >= 900) { skipped++; continue }
+			d += g
+			for (j = 1; j <= m; j++) if (f[j] > c[i] && f[j] <= c[i + 1]) k++
+		}
+		bound = rate * 1 / 4 * d / 1000 + 1 * (1 + skipped) + 2
+		printf "%d %.0f %d %d\n", k, bound, d, skipped
+	}' "$UF_TMP/calm.ids" "$UF_TMP/flood.ids")
+read -r k bound d skipped <<<"$res"
+echo "info: beside: flood wrote $k events in the $d ms calm was active ($skipped gaps of calm over 900 ms left out); its quarter of $RATE/s allows $bound"
+[ "$d" -ge 1000 ] || fail beside-judged "calm active only $d ms (its pushes came further apart than 900 ms: load?)"
+[ "$d" -ge 1000 ] && { [ "$k" -le "$bound" ] && pass beside-flood-held || fail beside-flood-held "flood wrote $k events in $d ms beside calm (at most $bound: 10/s and its bucket)"; }
+# calm never waited for a token: each of its pushes stored (its 5/s is under its 30/s)
+[ "$(count calm c)" = $CALM ] && [ ! -s "$UF_TMP/calm.failed" ] && pass beside-calm-all ||
+	fail beside-calm-all "calm: $(count calm c) of $CALM stored; failed: $(cat "$UF_TMP/calm.failed" 2>/dev/null | tr '\n' ' ')"
+# work-conserving: once calm stopped, flood's rest went through; nothing lost or doubled
+got=$(ids flood '' | awk '$2 ~ /^[bm]/ {print $2}' | sort | uniq -c | awk '$1 == 1 {one++} $1 > 1 {dup++} END {print one + 0, dup + 0}')
+[ "$got" = "550 0" ] && grep -q 'rc=0' "$UF_TMP/b.out" && pass beside-flood-all-once ||
+	fail beside-flood-all-once "distinct once / doubled: $got of 550; push: $(tr '\n' ' ' <"$UF_TMP/b.out" | head -c 300)"
