@@ -487,7 +487,7 @@ static enum MHD_Result send_ready(struct MHD_Connection *c, struct request *rq)
 	if (rq->doc) {
 		json_t *j = rq->doc;
 		rq->doc = NULL;
-		return send_json(c, rq->status, j);
+		return send_json_hdr(c, rq->status, j, rq->out_hdr[0] ? rq->out_hdr : NULL, rq->out_val);
 	}
 	const char *type = rq->out_type ? rq->out_type : rq->status == 200 ? "application/octet-stream" : "text/plain";
 	return send_with(c, rq->status, type, rq->out ? rq->out : "", rq->outlen, rq->out_hdr, rq->out_val);
@@ -1012,6 +1012,12 @@ void api_answer_error(struct request *rq, unsigned status, const char *code, con
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	answer_error(rq, status, code, "%s", msg);
+}
+
+void api_answer_header(struct request *rq, const char *hdr, const char *value)
+{
+	snprintf(rq->out_hdr, sizeof(rq->out_hdr), "%s", hdr);
+	snprintf(rq->out_val, sizeof(rq->out_val), "%s", value);
 }
 
 void api_partial_ok(struct request *rq)

@@ -463,10 +463,17 @@ static int busy(struct ingress *in, struct MHD_Connection *c, const char *wf)
 	if (n < PW_WAIT_MAX)
 		return 0;
 	count(in, IN_BUSY);
+	int held;
+	double rate = pushwin_rate(in->d->pushwin, wf, &held);
+	char why[160] = "";
+	if (held)
+		snprintf(why, sizeof(why),
+		         ", held to %.0f events/s while other workflows push (its share of ingress_rate %llu)", rate,
+		         (unsigned long long)in->d->cfg.ingress_rate);
 	api_error_hdr(c, 429, "Retry-After", "1", "busy",
-	              "workflow '%s' has %u pushes waiting for their turn to be written to Redis (at most %u; "
+	              "workflow '%s' has %u pushes waiting for their turn to be written to Redis (at most %u%s; "
 	              "docs/api.md, pushes under load): nothing was queued; retry after a second",
-	              wf, n, PW_WAIT_MAX);
+	              wf, n, PW_WAIT_MAX, why);
 	return 1;
 }
 
@@ -482,6 +489,19 @@ static int not_queued(struct request *rq, struct inreq *s, struct ingress *in)
 		    "redis is full (its maxmemory, redis_maxmemory in unifaasd.conf) and refused the event "
 		    "for workflow '%s'; nothing was queued: retry later",
 		    s->wf);
+		api_answer_whole(rq);
+		return 1;
+	}
+	int held;
+	double rate = pushwin_rate(in->d->pushwin, s->wf, &held);
+	if (s->held && rate > 0) { /* its deadline came while its workflow is held to its ingress rate */
+		count(in, IN_BUSY);
+		api_answer_error(rq, 429, "busy",
+		                 "workflow '%s' is held to %.0f events/s while other workflows push (its share of "
+		                 "ingress_rate %llu; docs/api.md, pushes under load) and the event waited for its turn "
+		                 "until the request's deadline: nothing was queued; retry after a second",
+		                 s->wf, rate, (unsigned long long)in->d->cfg.ingress_rate);
+		api_answer_header(rq, "Retry-After", "1");
 		api_answer_whole(rq);
 		return 1;
 	}

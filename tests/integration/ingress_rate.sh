@@ -39,6 +39,7 @@ functions:
     listen: in
     scale: { max_units: 1 }
 ingress:
+  http: [{ path: /in, queue: in }]
   mqtt: [{ topic: "${wf%:*}/#", queue: in, qos: 1 }]
 EOF
 )
@@ -48,6 +49,7 @@ EOF
 	}
 done
 U device add devflood --topic "flood/#" >"$UF_TMP/flood.cred" 2>&1 || fail device-add "$(cat "$UF_TMP/flood.cred")"
+FTOK=$(U token create flood) || fail token "no ingress token for flood"
 
 # ids WF PREFIX: "MS PAYLOAD" of WF's entries whose payload starts with PREFIX
 ids() {
@@ -83,14 +85,23 @@ daemon_log | grep -q 'what=ingress-rate workflow=flood action=held rate=10 ingre
 seq -f 'm%g' 150 | timeout 60 mosquitto_pub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u devflood \
 	-P "$(sed -n 's/^password: //p' "$UF_TMP/flood.cred")" -q 1 -t flood/x -l 2>"$UF_TMP/pub.err" &
 fpub=$!
+# and 100 HTTP ingress requests at once, one event each: each waits for
+# its turn (202 once written) or is answered 429 (Retry-After) past 64
+# waiting or when its deadline comes while flood is held, never 503
+seq -f 'h%g' 100 | xargs -P 100 -I{} curl -s -m 120 -o "$UF_TMP/h.{}" -w '{} %{http_code} %header{retry-after}\n' -H "Authorization: Bearer $FTOK" \
+	--data-binary {} "http://127.0.0.1:$PLAT_INGRESS_PORT/flood/in" >"$UF_TMP/http.codes" 2>&1 &
+fhttp=$!
+curl -s -m 120 -H "Authorization: Bearer $FTOK" --data-binary h0 "http://127.0.0.1:$PLAT_INGRESS_PORT/flood/in" >"$UF_TMP/http.one" 2>&1
 wait "$calm"
 wait "$fpush"
+wait "$fhttp"
 wait "$fpub" || fail mqtt-publish "mosquitto_pub: $(head -c 300 "$UF_TMP/pub.err")"
-flood_all() { [ "$(count flood b)" -ge 400 ] && [ "$(count flood m)" -ge 150 ]; }
+H=$(grep -c ' 202$' "$UF_TMP/http.codes")
+flood_all() { [ "$(count flood b)" -ge 400 ] && [ "$(count flood m)" -ge 150 ] && [ "$(count flood h)" -ge "$H" ]; }
 wait_for 60 flood_all || true
 
 ids calm c >"$UF_TMP/calm.ids"
-ids flood '' | awk '$2 ~ /^[bm]/' >"$UF_TMP/flood.ids"
+ids flood '' | awk '$2 ~ /^[bmh]/' >"$UF_TMP/flood.ids"
 # The flood's entries written while calm was active: between two of calm's
 # entries less than 900 ms apart (calm pushed within PW_ACTIVE_MS, 1000 ms);
 # each gap longer than that lets the flood's bucket refill (one event more).
@@ -116,3 +127,14 @@ echo "info: beside: flood wrote $k events in the $d ms calm was active ($skipped
 got=$(ids flood '' | awk '$2 ~ /^[bm]/ {print $2}' | sort | uniq -c | awk '$1 == 1 {one++} $1 > 1 {dup++} END {print one + 0, dup + 0}')
 [ "$got" = "550 0" ] && grep -q 'rc=0' "$UF_TMP/b.out" && pass beside-flood-all-once ||
 	fail beside-flood-all-once "distinct once / doubled: $got of 550; push: $(tr '\n' ' ' <"$UF_TMP/b.out" | head -c 300)"
+# HTTP: each 202 stored once, each other answer a 429 not stored
+echo "info: HTTP ingress answers: $(awk '{print $2}' "$UF_TMP/http.codes" | sort | uniq -c | tr '\n' ' ')"
+ids flood h | awk '{print $2}' | sort | uniq -c | awk '{print $2, $1}' >"$UF_TMP/http.stored"
+bad=$(awk 'FNR == NR {n[$1] = $2; next} ($2 == 202 && n[$1] != 1) || ($2 != 202 && ($2 != 429 || $3 != 1 || n[$1])) {print}' \
+	"$UF_TMP/http.stored" "$UF_TMP/http.codes" | head -5)
+[ -z "$bad" ] && [ "$(wc -l <"$UF_TMP/http.codes")" = 100 ] && pass beside-http-each-once ||
+	fail beside-http-each-once "answer / stored: $bad ($(wc -l <"$UF_TMP/http.codes") answers; $(cat "$UF_TMP/h.$(awk '$2 != 202 && $2 != 429 {print $1; exit}' "$UF_TMP/http.codes")" 2>/dev/null | head -c 300))"
+# a 429 names the limit: the rate it is held to, or the 64 waiting
+r429=$(awk '$2 == 429 {print $1; exit}' "$UF_TMP/http.codes")
+[ -z "$r429" ] || grep -Eq 'held to 10 events/s|waiting for their turn' "$UF_TMP/h.$r429" && pass beside-http-429-reason ||
+	fail beside-http-429-reason "$(cat "$UF_TMP/h.$r429")"
