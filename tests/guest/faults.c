@@ -175,8 +175,11 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 		for (;;)
 			n++;
 	} else if (!strcmp(c, "sleep")) {
+		/* SLEEP_S (default 2): long enough for a test to look at the
+		 * sleeping tender's descriptors on a loaded machine */
+		const char *sl = uf_getenv("SLEEP_S");
+		struct timespec ts = {.tv_sec = sl ? atoi(sl) : 2};
 		fprintf(stderr, "faults: sleeping\n");
-		struct timespec ts = {.tv_sec = 2};
 		nanosleep(&ts, NULL);
 		fprintf(stderr, "faults: woke up\n");
 	} else if (!strcmp(c, "malloc_huge")) {

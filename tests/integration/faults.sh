@@ -292,22 +292,22 @@ inspect_fds() {
 			fd=${fd##*/}
 			[ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null
 		done
-		exec timeout 20 "$HVT" --timeout-ms 200 ${kv:+--kv "$kv"} "$@" --env CASE=sleep --event x "$img" \
+		exec timeout 20 "$HVT" --timeout-ms 200 ${kv:+--kv "$kv"} "$@" --env CASE=sleep --env SLEEP_S=5 --event x "$img" \
 			</dev/null >"$out" 2>"$err"
 	) &
-	local tpid=$! hpid="" _
-	for _ in $(seq 100); do
-		grep -q 'faults: sleeping' "$err" 2>/dev/null && break
-		sleep 0.05
-	done
+	local tpid=$! hpid=""
+	wait_for 10 grep -q 'faults: sleeping' "$err"
 	hpid=$(pgrep -P "$tpid" -x uf-hvt | head -n 1)
 	local fds="" seccomp=""
 	if [ -n "$hpid" ]; then
+		# one readlink for all of them, while the guest sleeps 5 s (a fork
+		# each took over 2 s in all at a load of 25: the tender had woken
+		# and was closing them, CI of 7fa45b5)
+		local f all=()
 		for f in /proc/$hpid/fd/*; do
-			local n=${f##*/}
-			[ "$n" -le 2 ] && continue
-			fds+="$(readlink "$f")"$'\n'
+			[ "${f##*/}" -le 2 ] || all+=("$f")
 		done
+		[ ${#all[@]} -eq 0 ] || fds=$(readlink "${all[@]}")$'\n'
 		seccomp=$(awk '/^Seccomp:/ {print $2}' /proc/$hpid/status)
 	fi
 	wait "$tpid"
