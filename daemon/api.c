@@ -1014,6 +1014,13 @@ void api_answer_error(struct request *rq, unsigned status, const char *code, con
 	answer_error(rq, status, code, "%s", msg);
 }
 
+void api_wait_more(struct request *rq, uint64_t ms)
+{
+	uint64_t at = now_ms() + ms;
+	if (rq->redis_wait && rq->deadline < at)
+		rq->deadline = at;
+}
+
 void api_answer_header(struct request *rq, const char *hdr, const char *value)
 {
 	snprintf(rq->out_hdr, sizeof(rq->out_hdr), "%s", hdr);

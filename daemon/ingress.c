@@ -432,7 +432,11 @@ static int event_send(struct pw_source *p)
 		snprintf(s->refused, sizeof(s->refused), "redis is unreachable");
 		s->replied = 1;
 		api_replied(rq, &came);
+		return 0;
 	}
+	/* sent late in its wait (held to its ingress rate): its reply gets the
+	 * store's own time still, so a sent event is not answered "may be queued" */
+	api_wait_more(rq, STORE_TIMEOUT_MS + 500);
 	return 0;
 }
 

@@ -80,8 +80,8 @@ fpush=$!
 # describe says it is held, and the log why (once)
 held_shown() { U describe flood >"$UF_TMP/describe.flood" 2>&1 && grep -q 'ingress:   held to 10 events/s' "$UF_TMP/describe.flood"; }
 wait_for 10 held_shown && pass beside-describe || fail beside-describe "$(grep -E '^(ingress|share)' "$UF_TMP/describe.flood")"
-daemon_log | grep -q 'what=ingress-rate workflow=flood action=held rate=10 ingress_rate=40 share=1 active_shares=4 ' &&
-	pass beside-log || fail beside-log "$(daemon_log | grep -m2 'ingress-rate')"
+held_logged() { daemon_log | grep -q 'what=ingress-rate workflow=flood action=held rate=10 ingress_rate=40 share=1 active_shares=4 '; }
+wait_for 10 held_logged && pass beside-log || fail beside-log "$(daemon_log | grep -m2 'ingress-rate')"
 seq -f 'm%g' 150 | timeout 60 mosquitto_pub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u devflood \
 	-P "$(sed -n 's/^password: //p' "$UF_TMP/flood.cred")" -q 1 -t flood/x -l 2>"$UF_TMP/pub.err" &
 fpub=$!
