@@ -98,19 +98,23 @@ functions:
   s:
     image: $(build_guest "$UF_TOP/tests/platform/platform_fn.c")
     listen: in
-    env: { SPIN: "20000000" }
     batch: 64
     scale: { max_units: 1, idle_ms: 5000 }
 EOF
 )
 U deploy "$m" >/dev/null
-for i in $(seq 40); do echo x; done | U push oom in >/dev/null # ~1 s of work in one batch
+# the unit holds its batch until uf:kv:oom:go exists (platform_fn.c wait:K):
+# with 40 events of ~1 s of work in all (SPIN), a unit on a loaded machine
+# did them between two looks of kill_holding (stopped 15 times, never
+# holding), and was never killed
+{ for i in $(seq 40); do echo x; done; echo wait:go; } | U push oom in >/dev/null
 wait_for 10 plat_pids '--consumer=oom\.s\.'
 kill_holding oom in s R CONFIG SET maxmemory 1 >/dev/null # killed holding its batch
 # Redis takes writes again once the daemon has tried to settle the unit
 # (waited for: a loaded machine outlasts a fixed delay)
 wait_for 20 sh -c "grep -q 'what=settle unit=oom.s.1 .*result=incomplete' '$PLAT_STATE/logs/unifaasd.log'"
 R CONFIG SET maxmemory 0 >/dev/null
+R SET uf:kv:oom:go 1 >/dev/null # the next unit goes through the batch
 if wait_for 30 kv_is oom count 40; then
 	pass oom-kill-nothing-lost
 else

@@ -4,6 +4,9 @@
  *   "crash"      faults (write to address 0)
  *   "fail"       the handler fails (returns 1)
  *   "hang"       sleeps forever (no CPU used: only the daemon can stop it)
+ *   "wait:K"     sleeps (no CPU used) until KV key K exists, then succeeds
+ *                uncounted: the unit holds its batch until the test says
+ *                (a kill while it holds cannot miss, however loaded)
  *   "ungranted"  pushes to queue "secret", which no manifest grants
  *   "set:K=V"    sets KV key K (any key a function may write: ':', '/',
  *                spaces, UTF-8) to V
@@ -14,6 +17,7 @@
  * to be killed in the middle; env ECHO set prints each event it counts
  * (`event ID: DATA`, into the step's log).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +35,15 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 			struct timespec ts = {1, 0};
 			nanosleep(&ts, NULL);
 		}
+	if (!strncmp(ev->data, "wait:", 5)) {
+		char v[8];
+		size_t len;
+		while (uf_kv_get(ctx, ev->data + 5, v, sizeof(v), &len) == -ENOENT) {
+			struct timespec ts = {0, 50 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+		return 0;
+	}
 	if (!strcmp(ev->data, "ungranted"))
 		return uf_push(ctx, "secret", ev->data, ev->len) < 0;
 	if (!strncmp(ev->data, "getenv:", 7)) {
