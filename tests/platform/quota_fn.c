@@ -7,8 +7,10 @@
  *                   sets KV key KEY to "1": its commit comes after the test
  *                   deletes GATE, whatever the load (a DEL is taken by a
  *                   full Redis, a SET is not)
- *   anything        counts it in KV "count" and, when env OUT is set, pushes
- *                   the event on to that queue
+ *   anything        counts it in KV "count"; when env SEEN is set, also sets
+ *                   KV key "seen:<event>" (a record of each event that a
+ *                   queue's retention cannot trim); when env OUT is set,
+ *                   pushes the event on to that queue
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +45,11 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 	}
 	if (uf_kv_incr(ctx, "count", 1, NULL) < 0)
 		return 1;
+	if (uf_getenv("SEEN")) {
+		snprintf(key, sizeof(key), "seen:%.100s", ev->data);
+		if (uf_kv_set(ctx, key, "1", 1) < 0)
+			return 1;
+	}
 	const char *out = uf_getenv("OUT");
 	return out && uf_push(ctx, out, ev->data, ev->len) < 0;
 }
