@@ -130,7 +130,7 @@ env_case() { # NAME LABEL
 		fail "env-$2-all-255" "env-ok $(kv "$1" env-ok) of 253 (env-total $(kv "$1" env-total))"
 	fi
 	local pids leaked="" p
-	pids=$(pgrep -f -- "--workflow=$1( |$)")
+	pids=$(plat_pids "--workflow=$1( |$)") # this platform's only: daemon@asan deploys the same beside it
 	[ -n "$pids" ] || { fail "env-$2-not-in-cmdline" "no tender of $1 running"; return; }
 	for p in $pids; do
 		tr '\0' ' ' <"/proc/$p/cmdline" | grep -Eq 'E000|ENV_COUNT|aaaaaaaaaaaaaaaa' && leaked="$leaked $p"
