@@ -99,7 +99,7 @@ estimate() {
 	slack | slack@asan) echo 60 ;; # 167 there, most of it one wait_for stretched by load (tests/lib.sh caps that now)
 	mqtt*) echo 57 ;;
 	ingress_fair*) echo 20 ;;
-	ingress_rate*) echo 25 ;; # two 5-10 s phases on Redis's clock
+	ingress_rate*) echo 15 ;; # 14.5 s alone: a 6-10 s phase beside calm
 	platform | platform@asan) echo 53 ;;
 	ingress | ingress@asan) echo 51 ;;
 	fairness*) echo 60 ;; # 2 platforms, drains of 5 s (default unit_drain_ms); 71 s alone with the drain-deadline and share phases

@@ -21,6 +21,10 @@
 . "$(dirname "$0")/../lib.sh"
 . "$UF_TOP/tests/platform/lib.sh"
 
+command -v mosquitto_pub >/dev/null || {
+	fail tools "mosquitto_pub not installed (apt-get install mosquitto-clients)"
+	exit 0
+}
 fn=$(build_guest "$UF_TOP/tests/platform/platform_fn.c") || {
 	fail build "platform_fn.c did not build"
 	exit 0
