@@ -772,10 +772,13 @@ static int stop_redis(const struct cli_state *st, pid_t pid, int *killed)
 /* Every server stopped: what is left of unifaasd's CPU cgroups goes
  * (common/cgroup.h; unifaasd removed the workflows' own at its shutdown,
  * unless it crashed). */
-static void remove_cpu_groups(const struct cli_state *st)
+static void remove_cpu_groups(struct cli_state *st)
 {
 	struct uf_cgroups g;
 	char err[256];
+	/* where they are: unifaasd.conf's cpu_cgroup (down reads no other setting) */
+	if (!st->cpu_cgroup[0] && state_load(st, err, sizeof(err)) < 0)
+		st->cpu_cgroup[0] = 0;
 	if (uf_cgroup_locate(&g, st->cpu_cgroup[0] ? st->cpu_cgroup : "auto", st->dir, NULL, err, sizeof(err)) < 0)
 		return;
 	if (access(g.cpu, F_OK) < 0)

@@ -209,52 +209,116 @@ static void weight_text(const struct uf_cgroups *g, unsigned weight, char *val, 
 	snprintf(val, cap, "%u", g->kind == UF_CG_V2 ? weight : shares < 2 ? 2 : shares);
 }
 
+/* What a failed write or mkdir at path means for the user: the cause, and
+ * for a permission error whose fix (delegation). */
+static void say_fail(char *err, size_t errlen, const char *path, const char *op, int e)
+{
+	int denied = e == EACCES || e == EPERM || e == EROFS;
+	snprintf(err, errlen, "%s: cannot %s: %s%s", path, op, strerror(e),
+	         denied ? " (unifaasd may not write this cgroup: run it as root, or delegate a cgroup to its user - "
+	                  "systemd: Delegate=yes in the unit that runs `unifaas up` - and set cpu_cgroup to that "
+	                  "cgroup's directory)"
+	                : "");
+	errno = e;
+}
+
+/* v2's "no internal processes" rule: below the root, a cgroup whose
+ * processes stay cannot give its children the cpu controller (the kernel
+ * takes +cpu there, a threaded controller, but the children's own +cpu
+ * then fails: EOPNOTSUPP).  A delegated base (where systemd starts
+ * `unifaas up`, so unifaasd, redis-server and mosquitto) holds only the
+ * service's processes: each is moved into the instance's platform group,
+ * a leaf, in a few rounds (one forked meanwhile).  0, or -1 with err
+ * naming the file, the processes left and the fix. */
+static int vacate(const struct uf_cgroups *g, const char *base, char *err, size_t errlen)
+{
+	char plat[800], procs[4096];
+	snprintf(plat, sizeof(plat), "%s/" UF_CG_PLATFORM, g->cpu);
+	for (int round = 0; round < 5; round++) {
+		if (get(base, "cgroup.procs", procs, sizeof(procs)) < 0) {
+			snprintf(plat, sizeof(plat), "%s/cgroup.procs", base);
+			say_fail(err, errlen, plat, "read it", errno);
+			return -1;
+		}
+		if (!procs[strspn(procs, " \n")])
+			return 0;
+		/* a base left with cpu on (the service stopped without `down`: systemd
+		 * kills its cgroup) took its new processes as a thread root, into whose
+		 * domain children none may move: cpu off first, the instance's then
+		 * the base's (make_in turns it on again, and the weights are set again) */
+		if (round == 0) {
+			put(g->cpu, "cgroup.subtree_control", "-cpu");
+			put(base, "cgroup.subtree_control", "-cpu");
+		}
+		if (mkdir_keep(plat) < 0) {
+			say_fail(err, errlen, plat, "create it", errno);
+			return -1;
+		}
+		char *p = procs, *end;
+		for (long pid; (pid = strtol(p, &end, 10)) > 0; p = end) {
+			char val[24];
+			snprintf(val, sizeof(val), "%ld", pid);
+			put(plat, "cgroup.procs", val); /* one gone meanwhile: ESRCH, nothing to move */
+		}
+	}
+	procs[200] = 0;
+	for (char *p = procs; *p; p++)
+		*p = *p == '\n' ? ' ' : *p;
+	for (size_t n = strlen(procs); n && procs[n - 1] == ' ';)
+		procs[--n] = 0;
+	snprintf(err, errlen,
+	         "%s/cgroup.procs: processes unifaas could not move into %s: %s (below the root, cgroup v2 lets a "
+	         "cgroup hold processes or give its children the cpu controller, not both): move them out of %s, or "
+	         "give unifaas an empty cgroup directory (cpu_cgroup)",
+	         base, plat, procs, base);
+	errno = EBUSY;
+	return -1;
+}
+
 static int make_in(const struct uf_cgroups *g, const char *top, int weights, const char *group, unsigned weight,
                    char *err, size_t errlen)
 {
 	char dir[800], val[32];
-	const char *what = top;
-	if (mkdir_keep(top) < 0)
-		goto fail;
+	if (mkdir_keep(top) < 0) {
+		say_fail(err, errlen, top, "create it", errno);
+		return -1;
+	}
 	if (g->kind == UF_CG_V2 && weights) { /* the instance's children get the cpu controller */
-		char parent[600];
+		char parent[600], sub[512];
 		snprintf(parent, sizeof(parent), "%s", top);
 		*strrchr(parent, '/') = 0;
-		/* the base may have it on already; a base with processes of its own refuses (EBUSY) */
-		char sub[512];
+		/* the root may hold processes (cgroup.type is not there); a base below it may not */
+		if (has_file(parent, "cgroup.type") && vacate(g, parent, err, errlen) < 0)
+			return -1;
+		/* the base may have it on already */
 		if (get(parent, "cgroup.subtree_control", sub, sizeof(sub)) < 0 || !has_word(sub, "cpu", " \n")) {
-			what = parent;
 			if (put(parent, "cgroup.subtree_control", "+cpu") < 0) {
-				if (errno != EBUSY)
-					goto fail;
-				snprintf(err, errlen,
-				         "%s: cannot enable the cpu controller for its children: it holds processes "
-				         "of its own (cgroup v2 lets only a cgroup without processes share its CPU): "
-				         "give unifaas an empty cgroup directory (cpu_cgroup)",
-				         parent);
+				snprintf(dir, sizeof(dir), "%s/cgroup.subtree_control", parent);
+				say_fail(err, errlen, dir, "write +cpu", errno);
 				return -1;
 			}
 		}
-		what = top;
-		if (put(top, "cgroup.subtree_control", "+cpu") < 0)
-			goto fail;
+		if (put(top, "cgroup.subtree_control", "+cpu") < 0) {
+			snprintf(dir, sizeof(dir), "%s/cgroup.subtree_control", top);
+			say_fail(err, errlen, dir, "write +cpu", errno);
+			return -1;
+		}
 	}
 	snprintf(dir, sizeof(dir), "%s/%s", top, group);
-	what = dir;
-	if (mkdir_keep(dir) < 0)
-		goto fail;
+	if (mkdir_keep(dir) < 0) {
+		say_fail(err, errlen, dir, "create it", errno);
+		return -1;
+	}
 	if (!weights)
 		return 0;
 	weight_text(g, weight, val, sizeof(val));
 	if (put(dir, g->kind == UF_CG_V2 ? "cpu.weight" : "cpu.shares", val) < 0) {
-		snprintf(err, errlen, "%s/%s: cannot write %s: %s", dir,
-		         g->kind == UF_CG_V2 ? "cpu.weight" : "cpu.shares", val, strerror(errno));
+		char file[900];
+		snprintf(file, sizeof(file), "%s/%s", dir, g->kind == UF_CG_V2 ? "cpu.weight" : "cpu.shares");
+		say_fail(err, errlen, file, "write its weight", errno);
 		return -1;
 	}
 	return 0;
-fail:
-	snprintf(err, errlen, "%s: %s", what, strerror(errno));
-	return -1;
 }
 
 /* The instance's own weight: its groups' together (see cgroup.h). */
@@ -431,6 +495,31 @@ static void remove_one(void *arg, const char *group)
 	st->left += uf_cgroup_remove(st->g, group) < 0 && errno != ENOENT;
 }
 
+/* v2: a base below the root (a delegated cgroup: only the root has no
+ * cgroup.type) left without children gets its cpu controller back off,
+ * as it was before the instance vacated it (vacate): systemd can then put
+ * the service's next processes there again (a cgroup that gives its
+ * children a controller can take no process). */
+static void give_back(const struct uf_cgroups *g)
+{
+	char base[600];
+	snprintf(base, sizeof(base), "%s", g->cpu);
+	char *slash = strrchr(base, '/');
+	if (!slash || slash == base)
+		return;
+	*slash = 0;
+	if (!has_file(base, "cgroup.type"))
+		return;
+	DIR *dir = opendir(base);
+	int children = 0;
+	for (struct dirent *e; dir && (e = readdir(dir));)
+		children += e->d_type == DT_DIR && e->d_name[0] != '.';
+	if (dir)
+		closedir(dir);
+	if (dir && !children)
+		put(base, "cgroup.subtree_control", "-cpu");
+}
+
 int uf_cgroup_remove_all(const struct uf_cgroups *g)
 {
 	struct remove_all st = {g, 0};
@@ -439,6 +528,8 @@ int uf_cgroup_remove_all(const struct uf_cgroups *g)
 	uf_cgroup_each(g, remove_one, &st);
 	if (rmdir(g->cpu) < 0 && errno != ENOENT)
 		st.left++;
+	else if (g->kind == UF_CG_V2)
+		give_back(g);
 	if (g->acct[0] && rmdir(g->acct) < 0 && errno != ENOENT)
 		st.left++;
 	return st.left;
