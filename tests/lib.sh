@@ -77,6 +77,16 @@ build_guest() {
 	echo "$out"
 }
 
+# hvt_arch: the architecture the tender runs images of (its ELF machine):
+# x86-64 or aarch64 (the emulated board runs the suites too), for checks
+# whose words are the architecture's
+hvt_arch() {
+	case $(od -An -tu2 -j18 -N2 "$HVT" | tr -d ' ') in
+	183) echo aarch64 ;;
+	*) echo x86-64 ;;
+	esac
+}
+
 # no_stray IMAGE: fails (printing them) if uf-hvt processes of IMAGE remain.
 # A tender's VM reaper (tender/hvt_reaper.c) outlives it by the time the VM
 # takes to tear down, about a millisecond, so allow up to 2 s to go.

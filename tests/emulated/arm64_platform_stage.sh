@@ -18,7 +18,7 @@
 #             and build/ holding the aarch64 build (build-aarch64/: bin/,
 #             lib/unifaas/unifaas-api, functions/), so that the suites run
 #             unchanged with UF_BUILD=build.  The guests the suites build with
-#             build_guest (tests/platform/*_fn.c) are built here with
+#             build_guest (tests/*/*.c, functions/*.c) are built here with
 #             `unifaas build --arch aarch64` into top/prebuilt/ (UF_PREBUILT:
 #             the board has no compiler).
 #   DIR/arm64_platform.sh  the script the board runs.
@@ -99,11 +99,16 @@ done
 mkdir -p "$dir/top/build/lib/unifaas" && cp -a "$b/bin" "$b/functions" "$dir/top/build/" &&
 	cp "$b/lib/unifaas/unifaas-api" "$dir/top/build/lib/unifaas/" &&
 	cp -a "$top_src/workflows" "$dir/top/" && cp "$top_src/tests/lib.sh" "$dir/top/tests/" &&
-	cp -a "$top_src/tests/platform" "$dir/top/tests/" || die "cannot copy the tree into $dir/top"
+	mkdir -p "$dir/top/functions" && cp -a "$top_src/functions/testdata" "$dir/top/functions/" &&
+	cp -a "$top_src/tests/platform" "$top_src/tests/guest" "$dir/top/tests/" || die "cannot copy the tree into $dir/top"
+# a static aarch64 program that is not a unifaas image (errors.sh's static-non-unifaas-elf)
+printf 'int main(void) { return 0; }\n' >"$dir/plain.c" &&
+	aarch64-linux-musl-gcc -static -no-pie -o "$dir/top/prebuilt/plain" "$dir/plain.c" && rm "$dir/plain.c" ||
+	die "aarch64-linux-musl-gcc cannot build a static program (scripts/install-deps.sh --arm64)"
 for s in "$@"; do
 	cp "$top_src/tests/integration/$s.sh" "$dir/top/tests/integration/" || die "no suite tests/integration/$s.sh"
 	# the guests the suite builds, built here for aarch64
-	for g in $(sed -n 's|.*build_guest "\$UF_TOP/\(tests/[a-z]*/[a-z_0-9]*\.c\)".*|\1|p' "$top_src/tests/integration/$s.sh" | sort -u); do
+	for g in $(sed -nE 's#.*build_guest "\$UF_TOP/((tests/[a-z]*|functions)/[a-z_0-9]*\.c)".*#\1#p' "$top_src/tests/integration/$s.sh" | sort -u); do
 		o=$dir/top/prebuilt/$(basename "$g" .c).uf
 		[ -f "$o" ] && continue
 		UNIFAAS_LIBDIR="$b/lib/unifaas" "$top_src/build/bin/unifaas" build --arch aarch64 "$top_src/$g" -o "$o" >"$dir/build.log" 2>&1 ||

@@ -10,6 +10,12 @@ build_guest "$UF_TOP/tests/guest/minimal.c" "$img" >/dev/null || {
 	exit 0
 }
 pass build
+# the tender's architecture (its ELF machine): the image checks are in its words
+# (the emulated aarch64 board runs this suite too: tests/emulated/arm64_platform.sh)
+case $(hvt_arch) in
+aarch64) ARCH_HERE=aarch64 ARCH_OTHER=x86-64 EM_OTHER=62 BUILD_OTHER=x86_64 DEB_OTHER=amd64 ;;
+*) ARCH_HERE=x86-64 ARCH_OTHER=aarch64 EM_OTHER=183 BUILD_OTHER=aarch64 DEB_OTHER=arm64 ;;
+esac
 
 # expect_err NAME STATUS ERE CMD... : CMD (bounded) must exit with STATUS and
 # print a line matching ERE on stderr (no check for an empty ERE); stdout and
@@ -52,7 +58,9 @@ expect_err image-larger-than-memory 2 "^uf-hvt: $UF_TMP/big.uf: image of 5242880
 expect_err host-binary 2 "^uf-hvt: /bin/true: (ELF type 3 is not a static executable|no unifaas ABI note)" "$HVT" /bin/true
 # ... and a static ET_EXEC without the note
 printf 'int main(void) { return 0; }\n' >"$UF_TMP/plain.c"
-if musl-gcc -static -no-pie -o "$UF_TMP/plain" "$UF_TMP/plain.c" 2>"$UF_TMP/plain.log"; then
+# (prebuilt where there is no compiler: UF_PREBUILT, the emulated board)
+if { [ -n "${UF_PREBUILT:-}" ] && cp "$UF_PREBUILT/plain" "$UF_TMP/plain" 2>"$UF_TMP/plain.log"; } ||
+	{ [ -z "${UF_PREBUILT:-}" ] && musl-gcc -static -no-pie -o "$UF_TMP/plain" "$UF_TMP/plain.c" 2>"$UF_TMP/plain.log"; }; then
 	expect_err static-non-unifaas-elf 2 "^uf-hvt: $UF_TMP/plain: no unifaas ABI note \(.note.unifaas\): not a unifaas image; build it with 'unifaas build'$" \
 		"$HVT" "$UF_TMP/plain"
 else
@@ -100,11 +108,11 @@ bad_image abi-6-port-io 'image speaks unifaas ABI version 6, this tender speaks 
 bad_image abi-version-max 'image speaks unifaas ABI version 4294967295, this tender speaks version 7' \
 	'u32(note + 20, 0xffffffff)'
 bad_image note-name 'no unifaas ABI note' 'b[note + 12] = ord("U")'
-bad_image elf32 'not an x86-64 little-endian ELF64 image$' 'b[4] = 1'
-bad_image big-endian 'not an x86-64 little-endian ELF64 image$' 'b[5] = 2'
-# an image built for aarch64 (a Raspberry Pi) given to this x86-64 tender
-bad_image other-arch "image built for aarch64, but this machine runs x86-64 images; build the function for x86-64 \\('unifaas build' on this machine\\)\$" 'u16(18, 183)'
-bad_image other-machine 'not an x86-64 little-endian ELF64 image \(ELF machine 243\)$' 'u16(18, 243)'
+bad_image elf32 "not an $ARCH_HERE little-endian ELF64 image\$" 'b[4] = 1'
+bad_image big-endian "not an $ARCH_HERE little-endian ELF64 image\$" 'b[5] = 2'
+# an image built for the other architecture (aarch64, a Raspberry Pi; or x86-64)
+bad_image other-arch "image built for $ARCH_OTHER, but this machine runs $ARCH_HERE images; build the function for $ARCH_HERE \\('unifaas build' on this machine\\)\$" "u16(18, $EM_OTHER)"
+bad_image other-machine "not an $ARCH_HERE little-endian ELF64 image \\(ELF machine 243\\)\$" 'u16(18, 243)'
 bad_image elf-dyn 'ELF type 3 is not a static executable \(ET_EXEC\)' 'u16(16, 3)'
 bad_image truncated-headers 'program header table is missing, truncated or has more than 64 entries$' 'del b[200:]'
 bad_image truncated-body 'note segment [0-9]+ lies outside the file$|segment [0-9]+: file contents lie outside the file$' \
@@ -120,10 +128,19 @@ bad_image segment-huge 'segment 2 ends at 0x[0-9a-f]+, beyond the 8 MiB memory b
 bad_image segment-wraps 'segment 2 at 0x[0-9a-f]+ is below 0x100000 or overlaps' 'u64(phoff + 2 * 56 + 40, (1 << 64) - 0x1000)'
 bad_image segment-filesz 'segment 1: file contents lie outside the file$' 'u64(phoff + 56 + 32, 1 << 40)'
 bad_image entry-not-text 'entry point 0x2000 is not in an executable segment$' 'u64(24, 0x2000)'
-bad_image syscall-entry 'syscall entry 0x0 named by the note is not in an executable segment$' 'u64(note + 28, 0)'
-bad_image exception-table 'exception table 0x100000 named by the note is not in read-only data$' 'u64(note + 36, 0x100000)'
-bad_image exception-handler 'exception handler 3 at 0x2000 is not in an executable segment$' \
-	'u64(vaddr_to_off(struct.unpack_from("<Q", b, note + 36)[0]) + 3 * 8, 0x2000)'
+if [ $ARCH_HERE = aarch64 ]; then # the note's addresses: VBAR_EL1's vectors, no table (common/image.c)
+	bad_image vectors-not-text 'exception vectors 0x0 named by the note are not 2 KiB of an executable segment, 2 KiB-aligned$' \
+		'u64(note + 28, 0)'
+	bad_image vectors-unaligned 'exception vectors 0x[0-9a-f]+ named by the note are not 2 KiB of an executable segment, 2 KiB-aligned$' \
+		'u64(note + 28, struct.unpack_from("<Q", b, note + 28)[0] + 8)'
+	bad_image exception-table 'the note names an exception table \(0x100000\), which aarch64 images do not have$' \
+		'u64(note + 36, 0x100000)'
+else
+	bad_image syscall-entry 'syscall entry 0x0 named by the note is not in an executable segment$' 'u64(note + 28, 0)'
+	bad_image exception-table 'exception table 0x100000 named by the note is not in read-only data$' 'u64(note + 36, 0x100000)'
+	bad_image exception-handler 'exception handler 3 at 0x2000 is not in an executable segment$' \
+		'u64(vaddr_to_off(struct.unpack_from("<Q", b, note + 36)[0]) + 3 * 8, 0x2000)'
+fi
 
 # --- options ------------------------------------------------------------------------
 for m in 3M 5M 2G abc 0 -2M 8X ''; do
@@ -199,8 +216,8 @@ expect_err build-o-without-name 2 '^unifaas: build: -o needs a file name$' "$UNI
 # --arch: another machine's image needs its cross compiler and runtime, each named when missing
 expect_err build-arch-unknown 2 "^unifaas: build: --arch sparc: not an architecture unifaas builds for \\(x86_64 or aarch64\\)$" \
 	"$UNIFAAS" build --arch sparc "$UF_TOP/tests/guest/minimal.c" -o "$UF_TMP/never.uf"
-expect_err build-arch-no-cross-compiler 2 "^unifaas: build: --arch aarch64: the cross compiler aarch64-linux-musl-gcc is not installed: install it with scripts/install-deps.sh --arm64 " \
-	env PATH=/nonexistent "$UNIFAAS" build --arch aarch64 "$UF_TOP/tests/guest/minimal.c" -o "$UF_TMP/never.uf"
+expect_err build-arch-no-cross-compiler 2 "^unifaas: build: --arch $BUILD_OTHER: the cross compiler $BUILD_OTHER-linux-musl-gcc is not installed: install it with scripts/install-deps.sh --$DEB_OTHER " \
+	env PATH=/nonexistent "$UNIFAAS" build --arch $BUILD_OTHER "$UF_TOP/tests/guest/minimal.c" -o "$UF_TMP/never.uf"
 if command -v aarch64-linux-musl-gcc >/dev/null; then
 	expect_err build-arch-no-runtime 2 "^unifaas: build: --arch aarch64: the aarch64 runtime is not at $UF_TMP/norun/libuf.a: build it with 'make runtime-aarch64' " \
 		env UNIFAAS_LIBDIR="$UF_TMP/norun" "$UNIFAAS" build --arch aarch64 "$UF_TOP/tests/guest/minimal.c" -o "$UF_TMP/never.uf"
@@ -213,43 +230,6 @@ if command -v aarch64-linux-musl-gcc >/dev/null; then
 			"$HVT" "$UF_TMP/hello-a64.uf"
 	fi
 fi
-printf '#include <unifaas.h>\nint uf_handle(uf_ctx *c, const uf_event *e) {\n\treturn 0\n}\n' >"$UF_TMP/syntax.c"
-if expect_err build-syntax-error 1 "^unifaas: build: compiling $UF_TMP/syntax.c failed$" \
-	"$UNIFAAS" build "$UF_TMP/syntax.c" -o "$UF_TMP/syntax.uf"; then
-	# the compiler's own diagnostic, with file and line, reaches the user
-	grep -Eq "^$UF_TMP/syntax.c:3:[0-9]+: error: expected .*;" "$UF_TMP/$UF_SUITE.build-syntax-error.err" &&
-		pass build-syntax-error-diagnostic || fail build-syntax-error-diagnostic "$(head -5 "$UF_TMP/$UF_SUITE.build-syntax-error.err")"
-	[ ! -e "$UF_TMP/syntax.uf" ] && pass build-syntax-error-no-output || fail build-syntax-error-no-output "an image was written"
-fi
-printf '#include <stdio.h>\nint helper(void) { return 1; }\n' >"$UF_TMP/nohandler.c"
-if expect_err build-no-handler 1 "^unifaas: build: $UF_TMP/nohandler.c: no uf_handle and no main: define int uf_handle" \
-	"$UNIFAAS" build "$UF_TMP/nohandler.c" -o "$UF_TMP/nohandler.uf"; then
-	! grep -q 'undefined reference' "$UF_TMP/$UF_SUITE.build-no-handler.err" && pass build-no-handler-no-linker-noise ||
-		fail build-no-handler-no-linker-noise "$(head -3 "$UF_TMP/$UF_SUITE.build-no-handler.err")"
-fi
-# a failed build names its stage and leaves the previous image as it was, and
-# no temporary file beside it
-mkdir -p "$UF_TMP/keep"
-"$UNIFAAS" build "$UF_TOP/tests/guest/minimal.c" -o "$UF_TMP/keep/f.uf" >/dev/null 2>&1
-cp "$UF_TMP/keep/f.uf" "$UF_TMP/good.uf"
-printf '#include <unifaas.h>\nint missing(void);\nint uf_handle(uf_ctx *c, const uf_event *e) { (void)c; (void)e; return missing(); }\n' \
-	>"$UF_TMP/linkerr.c"
-if expect_err build-link-error 1 "^unifaas: build: linking $UF_TMP/keep/f.uf failed$" \
-	"$UNIFAAS" build "$UF_TMP/linkerr.c" -o "$UF_TMP/keep/f.uf"; then
-	grep -q "undefined reference to .missing" "$UF_TMP/$UF_SUITE.build-link-error.err" && pass build-link-error-diagnostic ||
-		fail build-link-error-diagnostic "$(head -3 "$UF_TMP/$UF_SUITE.build-link-error.err")"
-	! grep -q 'compiling' "$UF_TMP/$UF_SUITE.build-link-error.err" && pass build-link-error-not-compile ||
-		fail build-link-error-not-compile "a link error is called a compile error"
-fi
-cmp -s "$UF_TMP/keep/f.uf" "$UF_TMP/good.uf" && pass build-link-error-keeps-image ||
-	fail build-link-error-keeps-image "the previous image was removed or changed"
-expect_err build-compile-error-keeps 1 "^unifaas: build: compiling $UF_TMP/syntax.c failed$" \
-	"$UNIFAAS" build "$UF_TMP/syntax.c" -o "$UF_TMP/keep/f.uf"
-cmp -s "$UF_TMP/keep/f.uf" "$UF_TMP/good.uf" && pass build-compile-error-keeps-image ||
-	fail build-compile-error-keeps-image "the previous image was removed or changed"
-[ "$(ls -A "$UF_TMP/keep")" = f.uf ] && pass build-no-temporary-left || fail build-no-temporary-left "$(ls -A "$UF_TMP/keep" | tr '\n' ' ')"
-"$UNIFAAS" build "$UF_TOP/tests/guest/minimal.c" -o "$UF_TMP/keep/f.uf" >/dev/null 2>&1 && [ -x "$UF_TMP/keep/f.uf" ] &&
-	[ "$(ls -A "$UF_TMP/keep")" = f.uf ] && pass build-replaces-image || fail build-replaces-image "$(ls -lA "$UF_TMP/keep")"
 # -o naming a source would replace the user's C file with the image: refused, source intact
 cp "$UF_TOP/tests/guest/minimal.c" "$UF_TMP/mine.c"
 expect_err build-output-is-source 2 "^unifaas: build: -o $UF_TMP/mine.c is the source $UF_TMP/mine.c: the image would replace it; name the image NAME.uf$" \
@@ -263,10 +243,53 @@ cmp -s "$UF_TMP/mine.c" "$UF_TOP/tests/guest/minimal.c" && pass build-output-is-
 printf 'junk\n' >"$UF_TMP/notes.txt"
 expect_err build-not-a-source 2 "^unifaas: build: $UF_TMP/notes.txt: not a source unifaas build takes \(C \.c, assembler \.S or \.s, objects \.o, archives \.a\)$" \
 	"$UNIFAAS" build "$UF_TMP/notes.txt" -o "$UF_TMP/notes.uf"
-# unifaas.h brings what its documented error codes need
-printf '#include <unifaas.h>\nint uf_handle(uf_ctx *c, const uf_event *e) { (void)e; return uf_push(c, "q", "x", 1) == -EPERM; }\n' \
-	>"$UF_TMP/errnos.c"
-expect_err build-errno-codes 0 '' "$UNIFAAS" build "$UF_TMP/errnos.c" -Wall -Werror -o "$UF_TMP/errnos.uf"
+# what the compiler and the linker say (a machine that builds functions: not
+# the emulated board, whose functions are built on x86-64, UF_PREBUILT)
+if [ -z "${UF_PREBUILT:-}" ]; then
+	printf '#include <unifaas.h>\nint uf_handle(uf_ctx *c, const uf_event *e) {\n\treturn 0\n}\n' >"$UF_TMP/syntax.c"
+	if expect_err build-syntax-error 1 "^unifaas: build: compiling $UF_TMP/syntax.c failed$" \
+		"$UNIFAAS" build "$UF_TMP/syntax.c" -o "$UF_TMP/syntax.uf"; then
+		# the compiler's own diagnostic, with file and line, reaches the user
+		grep -Eq "^$UF_TMP/syntax.c:3:[0-9]+: error: expected .*;" "$UF_TMP/$UF_SUITE.build-syntax-error.err" &&
+			pass build-syntax-error-diagnostic || fail build-syntax-error-diagnostic "$(head -5 "$UF_TMP/$UF_SUITE.build-syntax-error.err")"
+		[ ! -e "$UF_TMP/syntax.uf" ] && pass build-syntax-error-no-output || fail build-syntax-error-no-output "an image was written"
+	fi
+	printf '#include <stdio.h>\nint helper(void) { return 1; }\n' >"$UF_TMP/nohandler.c"
+	if expect_err build-no-handler 1 "^unifaas: build: $UF_TMP/nohandler.c: no uf_handle and no main: define int uf_handle" \
+		"$UNIFAAS" build "$UF_TMP/nohandler.c" -o "$UF_TMP/nohandler.uf"; then
+		! grep -q 'undefined reference' "$UF_TMP/$UF_SUITE.build-no-handler.err" && pass build-no-handler-no-linker-noise ||
+			fail build-no-handler-no-linker-noise "$(head -3 "$UF_TMP/$UF_SUITE.build-no-handler.err")"
+	fi
+	# a failed build names its stage and leaves the previous image as it was, and
+	# no temporary file beside it
+	mkdir -p "$UF_TMP/keep"
+	"$UNIFAAS" build "$UF_TOP/tests/guest/minimal.c" -o "$UF_TMP/keep/f.uf" >/dev/null 2>&1
+	cp "$UF_TMP/keep/f.uf" "$UF_TMP/good.uf"
+	printf '#include <unifaas.h>\nint missing(void);\nint uf_handle(uf_ctx *c, const uf_event *e) { (void)c; (void)e; return missing(); }\n' \
+		>"$UF_TMP/linkerr.c"
+	if expect_err build-link-error 1 "^unifaas: build: linking $UF_TMP/keep/f.uf failed$" \
+		"$UNIFAAS" build "$UF_TMP/linkerr.c" -o "$UF_TMP/keep/f.uf"; then
+		grep -q "undefined reference to .missing" "$UF_TMP/$UF_SUITE.build-link-error.err" && pass build-link-error-diagnostic ||
+			fail build-link-error-diagnostic "$(head -3 "$UF_TMP/$UF_SUITE.build-link-error.err")"
+		! grep -q 'compiling' "$UF_TMP/$UF_SUITE.build-link-error.err" && pass build-link-error-not-compile ||
+			fail build-link-error-not-compile "a link error is called a compile error"
+	fi
+	cmp -s "$UF_TMP/keep/f.uf" "$UF_TMP/good.uf" && pass build-link-error-keeps-image ||
+		fail build-link-error-keeps-image "the previous image was removed or changed"
+	expect_err build-compile-error-keeps 1 "^unifaas: build: compiling $UF_TMP/syntax.c failed$" \
+		"$UNIFAAS" build "$UF_TMP/syntax.c" -o "$UF_TMP/keep/f.uf"
+	cmp -s "$UF_TMP/keep/f.uf" "$UF_TMP/good.uf" && pass build-compile-error-keeps-image ||
+		fail build-compile-error-keeps-image "the previous image was removed or changed"
+	[ "$(ls -A "$UF_TMP/keep")" = f.uf ] && pass build-no-temporary-left || fail build-no-temporary-left "$(ls -A "$UF_TMP/keep" | tr '\n' ' ')"
+	"$UNIFAAS" build "$UF_TOP/tests/guest/minimal.c" -o "$UF_TMP/keep/f.uf" >/dev/null 2>&1 && [ -x "$UF_TMP/keep/f.uf" ] &&
+		[ "$(ls -A "$UF_TMP/keep")" = f.uf ] && pass build-replaces-image || fail build-replaces-image "$(ls -lA "$UF_TMP/keep")"
+	# unifaas.h brings what its documented error codes need
+	printf '#include <unifaas.h>\nint uf_handle(uf_ctx *c, const uf_event *e) { (void)e; return uf_push(c, "q", "x", 1) == -EPERM; }\n' \
+		>"$UF_TMP/errnos.c"
+	expect_err build-errno-codes 0 '' "$UNIFAAS" build "$UF_TMP/errnos.c" -Wall -Werror -o "$UF_TMP/errnos.uf"
+else
+	skip build-compile "no compiler on this machine (UF_PREBUILT: its functions are cross-built elsewhere)"
+fi
 expect_err run-missing-image 2 "^uf-hvt: $UF_TMP/nonexistent.uf: cannot open: No such file or directory$" \
 	"$UNIFAAS" run "$UF_TMP/nonexistent.uf"
 expect_err run-bad-option 2 "^uf-hvt: --mem '3M': must be a multiple of 2M" "$UNIFAAS" run --mem 3M "$img"

@@ -147,7 +147,7 @@ dpid=$(cat "$PLAT_STATE/unifaasd.pid")
 kill -9 "$dpid" && pass kill9-daemon || fail kill9-daemon "no unifaasd"
 before=$(R XLEN uf:q:mq:burst)
 sleep 0.5
-U up >/dev/null 2>&1 || fail daemon-restarted "unifaas up after kill -9"
+U up >"$UF_TMP/restart.up" 2>&1 || fail daemon-restarted "unifaas up after kill -9: $(tail -3 "$UF_TMP/restart.up" | tr '\n' ' ')"
 wait "$pubpid"
 if wait_for 60 distinct_is mq burst k $N; then
 	pass kill9-all-queued

@@ -87,7 +87,10 @@ q=$(flat uf:q:w3:in)
 [ $rc -eq 3 ] && [ "$(R XLEN uf:q:w3:out)" = 0 ] && [ "$(pending uf:q:w3:in s)" = 0 ] && [ "$(R XLEN uf:q:w3:in)" = 8 ] &&
 	pass crash-commits-nothing ||
 	fail crash-commits-nothing "status $rc, out $(R XLEN uf:q:w3:out), pending $(pending uf:q:w3:in s), in $(R XLEN uf:q:w3:in)"
-[[ $q =~ "data crash origin "[0-9-]+" attempt 1 reason guest fault: #PF page fault: NULL pointer dereference" ]] &&
+# (the fault in the architecture's words: x86-64's #PF, aarch64's data abort)
+null_fault="#PF page fault: NULL pointer dereference"
+[ "$(hvt_arch)" = aarch64 ] && null_fault="data abort: NULL pointer dereference"
+[[ $q =~ "data crash origin "[0-9-]+" attempt 1 reason guest fault: $null_fault" ]] &&
 	[[ $q =~ "data a origin "[0-9-]+" attempt 0 "[0-9] ]] && [[ $q =~ "data b origin "[0-9-]+" attempt 0 "[0-9] ]] &&
 	[[ $q =~ "data d origin "[0-9-]+" attempt 0"( |$) ]] && pass crash-culprit-requeued ||
 	fail crash-culprit-requeued "stream: $q"
