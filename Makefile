@@ -345,7 +345,7 @@ test-arm64-smoke: arm64-emulated
 # Debian's arm64 redis-server, mosquitto, bash, curl and python3 (fetched once
 # by tests/emulated/arm64_platform_stage.sh), the CO2 workflow's walk through,
 # then the platform suites ARM64_PLATFORM_SUITES as they are.
-ARM64_PLATFORM_SUITES ?= co2 quota sim
+ARM64_PLATFORM_SUITES ?= co2 quota sim cpu_groups
 ARM64_PLAT = build-aarch64/platform
 test-arm64-platform:
 	$(MAKE) ARCH=x86_64 BUILD=build build/bin/unifaas build/lib/unifaas/unifaas-api

@@ -168,11 +168,17 @@ int uf_cgroup_locate(struct uf_cgroups *g, const char *spec, const char *state_d
 		}
 		if (has_file(spec, "cgroup.controllers")) {
 			if (!v2_offers_cpu(spec)) {
+				char parent[512];
+				snprintf(parent, sizeof(parent), "%s", spec);
+				char *slash = strrchr(parent, '/');
+				if (slash && slash != parent)
+					*slash = 0;
 				snprintf(
 				    err, errlen,
-				    "%s: the cpu controller is not available there (not in its cgroup.controllers: "
-				    "enable it in its parent's cgroup.subtree_control, or delegate it)",
-				    spec);
+				    "%s/cgroup.controllers: no cpu controller there: enable it with `echo +cpu > "
+				    "%s/cgroup.subtree_control` (and so up to the root), or with systemd delegate it "
+				    "(Delegate=yes in the unit whose cgroup this is)",
+				    spec, parent);
 				return -1;
 			}
 			return place(g, UF_CG_V2, spec, "", err, errlen);

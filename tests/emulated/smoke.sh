@@ -44,7 +44,7 @@ arch=${1:-}
 SVM_SMOKE="runtime redis_backend=count-1000
 faults=preflight-clean-exit,null-read,stack-overflow,write-own-code
 hypercall_abuse=console_ok,addr:pop:null,pop_max0,commit_count_mismatch,kv_keylen0,mmio_x87,mmio_rep_stosl,port_out32_500"
-ARM64_PLATFORM_SMOKE="co2 sim" # quota.sh: 208 s more on the board (make test-arm64-platform runs it)
+ARM64_PLATFORM_SMOKE="co2 sim cpu_groups" # cpu_groups: cgroup v2 (75 s there at load 8); quota.sh: 208 s more (make test-arm64-platform runs it)
 timeout_s=${UF_SMOKE_TIMEOUT:-900}
 
 # harvest OUT PREFIX RC [SUMMARY_SED]: every "PASS|FAIL NAME[: WHY]" line of OUT as a

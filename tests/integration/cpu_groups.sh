@@ -201,6 +201,17 @@ if [ $V2 = 1 ] && [ ! -e "$V2ROOT/cgroup.type" ] && [ "$(id -u)" = 0 ]; then
 	check delegated-start-after-kill-weight eq "$(cat "$SVC/$NAME/platform/cpu.weight")" 300
 	plat_down
 	wait_for 10 gone "$SVC/$NAME" && pass delegated-restart-down-removes || fail delegated-restart-down-removes "$(cg_left "$SVC")"
+	# a cgroup whose parent does not give it cpu (a systemd unit without
+	# Delegate=): said once, naming the file and the fix; units run
+	mkdir -p "$SLICE/nocpu.service"
+	PLAT_CONF="cpu_cgroup=$SLICE/nocpu.service"
+	echo -cpu >"$SLICE/cgroup.subtree_control"
+	plat_up || fail nocpu-up "$(tail -3 "$UF_TMP/$UF_SUITE.up.log" | tr '\n' ' ')"
+	said | grep -q "result=off cause=\"$SLICE/nocpu.service/cgroup.controllers: no cpu controller there: enable it with .echo +cpu > $SLICE/cgroup.subtree_control. .*Delegate=yes" &&
+		pass delegated-nocpu-names-file-and-fix || fail delegated-nocpu-names-file-and-fix "$(said)"
+	check delegated-nocpu-units-run sleeper five
+	plat_down
+	rmdir "$SLICE/nocpu.service"
 else
 	skip delegated-v2 "needs the cgroup v2 root ($([ $V2 = 1 ] && echo "instance in $V2ROOT" || echo 'this host: cgroup v1'))"
 fi
