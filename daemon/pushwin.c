@@ -36,9 +36,9 @@
  *
  * Invariants: a source is in at most one flow's list (src->flow set while
  * it is); a flow lives while it has sources or commands in flight (each
- * sent command holds its flow) or is active (its rate's state); send is never called for a source that
- * is not waiting, and pushwin never touches a source after its send
- * returned 0.  Replies pump: each command's own (through its call), and
+ * sent command holds its flow) or, with a rate, is active (its bucket);
+ * send is never called for a source that is not waiting, and pushwin
+ * never touches a source after its send returned 0.  Replies pump: each command's own (through its call), and
  * every other reply of the store (store_on_reply), so a window full of
  * other commands cannot leave a waiting source without a turn.
  */
