@@ -212,6 +212,19 @@ if [ $V2 = 1 ] && [ ! -e "$V2ROOT/cgroup.type" ] && [ "$(id -u)" = 0 ]; then
 	check delegated-nocpu-units-run sleeper five
 	plat_down
 	rmdir "$SLICE/nocpu.service"
+	# unifaasd as a user no cgroup is delegated to (cpu_cgroup=auto: the v2
+	# root, which is root's): said once, naming what it may not create and the fix
+	NB=$UF_TMP/nobody.state
+	mkdir -p "$NB" && chown 65534:65534 "$NB" && chmod 700 "$NB"
+	as_nobody() { python3 -c 'import os, sys; os.setgroups([]); os.setgid(65534); os.setuid(65534); os.execvp(sys.argv[1], sys.argv[1:])' "$@"; }
+	if HOME=$NB as_nobody "$UNIFAAS" --state-dir "$NB" up --api-port "$(uf_port)" --mqtt-port "$(uf_port)" --ingress-port "$(uf_port)" >"$UF_TMP/nobody.up" 2>&1; then
+		nb_said=$(grep -h 'what=cpu-cgroups' "$NB/logs/unifaasd.log" | tail -1)
+		[[ $nb_said == *"result=off cause=\"$V2ROOT/unifaas-"*": cannot create it: Permission denied (unifaasd may not write this cgroup: run it as root, or delegate a cgroup to its user"*"set cpu_cgroup to that cgroup's directory"* ]] &&
+			pass nonroot-names-dir-and-fix || fail nonroot-names-dir-and-fix "$nb_said"
+		HOME=$NB as_nobody "$UNIFAAS" --state-dir "$NB" down >/dev/null 2>&1
+	else
+		fail nonroot-up "$(tail -3 "$UF_TMP/nobody.up" | tr '\n' ' ')"
+	fi
 else
 	skip delegated-v2 "needs the cgroup v2 root ($([ $V2 = 1 ] && echo "instance in $V2ROOT" || echo 'this host: cgroup v1'))"
 fi
