@@ -39,6 +39,8 @@
 
 #include "cgroup.h"
 #include "cli.h"
+#include "config.h"
+#include "launch.h"
 #include "secret.h"
 
 #define READY_TIMEOUT_MS 10000
@@ -795,6 +797,18 @@ static void remove_cpu_groups(struct cli_state *st)
 		        left, g.cpu);
 }
 
+/* How long unifaasd may take to end: it drains its units first (their
+ * batches committed; one still busy unit_drain_ms later is told to end,
+ * and killed UF_DRAIN_SETTLE_MS after that: launch.h), then STOP_TIMEOUT_MS. */
+static long daemon_stop_ms(const struct cli_state *st)
+{
+	struct uf_config c;
+	char err[512];
+	if (uf_config_load(&c, st->dir, err, sizeof(err)) < 0)
+		uf_config_defaults(&c, st->dir);
+	return STOP_TIMEOUT_MS + (long)c.unit_drain_ms + UF_DRAIN_SETTLE_MS;
+}
+
 int cmd_down(int argc, char **argv)
 {
 	struct cli_state st;
@@ -815,18 +829,22 @@ int cmd_down(int argc, char **argv)
 			svc_forget(&st, i);
 			continue;
 		}
+		long wait_ms = i == SVC_DAEMON ? daemon_stop_ms(&st) : STOP_TIMEOUT_MS;
 		if (i == SVC_REDIS)
 			rc = stop_redis(&st, pid, &killed);
 		else
-			rc = stop_pid(pid, services[i].comm, 0, STOP_TIMEOUT_MS, &killed);
+			rc = stop_pid(pid, services[i].comm, 0, wait_ms, &killed);
 		if (rc < 0) {
 			fprintf(stderr, "unifaas: down: cannot stop %s (pid %d): %s\n", services[i].name, (int)pid,
 			        strerror(errno));
 			ex = UF_EX_ERROR;
 			continue;
 		}
-		printf("%s: stopped (pid %d)%s\n", services[i].name, (int)pid,
-		       killed ? ", killed: it did not stop within 10 s" : "");
+		if (killed)
+			printf("%s: stopped (pid %d), killed: it did not stop within %ld s\n", services[i].name,
+			       (int)pid, (wait_ms + 999) / 1000);
+		else
+			printf("%s: stopped (pid %d)\n", services[i].name, (int)pid);
 		svc_forget(&st, i);
 	}
 	if (ex == UF_EX_OK)

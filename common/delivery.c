@@ -117,6 +117,9 @@ const char *uf_drain_reason(char *buf, size_t cap, int cause, uint32_t drain_ms)
 	    [UF_DRAIN_LIFETIME] = "lifetime_s reached",
 	    [UF_DRAIN_RECLAIM] = "its slot taken back for another workflow",
 	    [UF_DRAIN_QUOTA] = "its workflow over its storage quota while redis is full",
+	    [UF_DRAIN_UNDEPLOY] = "its workflow undeployed or replaced",
+	    [UF_DRAIN_SHUTDOWN] = "unifaasd shutting down",
+	    [UF_DRAIN_OVERFLOW] = "its workflow stopped at a step's overflow",
 	};
 	char ms[24] = "";
 	if (drain_ms)

@@ -34,7 +34,10 @@
  *   not counted (handed back unhandled, or its unit was stopped by the
  *   daemon): re-queued at once with its attempt unchanged; but the event a
  *   drained unit still had in hand at the drain's deadline (launch.h) is
- *   counted, with the reason uf_drain_reason.
+ *   counted, with the reason uf_drain_reason.  Every stop the daemon
+ *   makes of a running unit is a drain (at a limit, undeploy, replace,
+ *   overflow, shutdown: enum uf_drain_cause), so a batch handled is
+ *   committed, not done again.
  * Every settled entry is acknowledged (XACK) in the same transaction (or
  * script: the daemon's settles only what its XACK acknowledged), and
  * the step's counters are raised there too: <consumer> by the events it
@@ -260,7 +263,16 @@ enum { UF_SETTLE_HANDBACK = 0, UF_SETTLE_FAILED = 1, UF_SETTLE_DEFERRED = 2, UF_
 int uf_defer_exhausted(char *buf, size_t cap, uint32_t deferrals, const char *reason);
 
 /* Why a unit was drained (launch.h: SIGUSR1's value). */
-enum uf_drain_cause { UF_DRAIN_ASKED = 0, UF_DRAIN_LIFETIME, UF_DRAIN_RECLAIM, UF_DRAIN_QUOTA, UF_DRAIN_NCAUSES };
+enum uf_drain_cause {
+	UF_DRAIN_ASKED = 0,
+	UF_DRAIN_LIFETIME,
+	UF_DRAIN_RECLAIM,
+	UF_DRAIN_QUOTA,
+	UF_DRAIN_UNDEPLOY, /* its workflow undeployed or replaced (deploy --replace) */
+	UF_DRAIN_SHUTDOWN, /* unifaasd ending (SIGTERM, 'unifaas down') */
+	UF_DRAIN_OVERFLOW, /* its workflow stopped at a step's overflow */
+	UF_DRAIN_NCAUSES
+};
 /* The reason of the event a drained unit still had in hand at the drain's
  * deadline (cause: SIGUSR1's value, out of range = UF_DRAIN_ASKED;
  * drain_ms: unit_drain_ms, 0 = not known) into buf: "drain deadline: its

@@ -126,7 +126,7 @@ static void on_term(uv_signal_t *s, int sig)
 	delay_stop(d);
 	for (struct workflow *w = d->workflows; w; w = w->next)
 		for (size_t i = 0; i < w->m->nfunctions; i++)
-			units_stop_step(&w->steps[i], STOP_SHUTDOWN);
+			units_stop_step(&w->steps[i], STOP_SHUTDOWN, "unifaasd is shutting down");
 	standby_release_all(d->standbys);
 	daemon_maybe_finish(d);
 }

@@ -304,14 +304,14 @@ void registry_unit_gone(struct workflow *w)
 		forget_numbers(d, name);
 }
 
-static void retire(struct daemon *d, struct workflow *w)
+static void retire(struct daemon *d, struct workflow *w, const char *why)
 {
 	unlink_workflow(d, w);
 	w->removed = 1;
 	w->next = d->retired;
 	d->retired = w;
 	for (size_t i = 0; i < w->m->nfunctions; i++)
-		units_stop_step(&w->steps[i], STOP_UNDEPLOY);
+		units_stop_step(&w->steps[i], STOP_UNDEPLOY, why);
 	registry_unit_gone(w);
 }
 
@@ -406,7 +406,7 @@ static void deploy_commit(struct op *op)
 		}
 	}
 	if (old)
-		retire(d, old);
+		retire(d, old, "workflow replaced (deploy --replace)");
 	else
 		forget_kept(d, w->m->name, 0);
 	w->next = d->workflows;
@@ -767,7 +767,7 @@ int registry_undeploy(struct daemon *d, const char *name, int purge, registry_do
 	if (!purge)
 		keep(d, w);
 	w->purged = purge;
-	retire(d, w); /* w may be freed here */
+	retire(d, w, "workflow undeployed"); /* w may be freed here */
 	metrics_forget("workflow", name);
 	mqtt_sync(d->mqtt, name);                          /* its MQTT session ends */
 	cmd(d, "UNLINK " UF_OUTBOX_MQTT "%s", name, NULL); /* publishes not sent yet: gone with it */

@@ -114,7 +114,7 @@ static void overflow(struct daemon *d, struct step *s)
 	     s->fn->name, (unsigned long long)s->backlog, s->fn->scale.overflow);
 	registry_set_state(w, WF_STOPPED, why);
 	for (size_t i = 0; i < w->m->nfunctions; i++)
-		units_stop_step(&w->steps[i], STOP_OVERFLOW);
+		units_stop_step(&w->steps[i], STOP_OVERFLOW, why);
 	(void)d;
 }
 

@@ -227,19 +227,22 @@ enum {
 	STOP_QUOTA /* over its storage quota while Redis is full (quota.c) */
 };
 void unit_stop(struct unit *u, int sig, int why);
-/* Stops a unit at a limit (STOP_IDLE, STOP_LIFETIME, STOP_RECLAIM, STOP_QUOTA), saying
- * why (`msg`, naming the limit) in the log, ps and describe.  A unit that
- * may still hold events is drained: the tender is asked (SIGUSR1) to
- * commit its batch and end instead of popping again; one not gone within
- * unit_drain_ms is killed (its events re-queued, not counted).  An idle
- * unit holds none: it is stopped at once. */
+/* Stops a unit at a limit (STOP_IDLE, STOP_LIFETIME, STOP_RECLAIM,
+ * STOP_QUOTA) or for the daemon (STOP_UNDEPLOY, STOP_OVERFLOW,
+ * STOP_SHUTDOWN), saying why (`msg`) in the log, ps and describe.  A unit
+ * that may still hold events is drained: the tender is asked (SIGUSR1) to
+ * commit its batch and end instead of popping again; one still handling an
+ * event unit_drain_ms later is told to end now (the event in hand counted
+ * as failed, the rest handed back uncounted) and killed 1 s after that
+ * (all it held counted).  An idle unit holds none: it is stopped at once. */
 void unit_drain(struct unit *u, int why, const char *msg);
 void units_reap(struct daemon *d); /* on SIGCHLD */
 struct unit *unit_find(const struct daemon *d, int pid, const char *id);
 /* posix_spawn in a process group of its own, signals reset; in < 0: /dev/null.
  * 0 or an errno. */
 int spawn_tender(char *const argv[], char *const envp[], int in, int out, int err, pid_t *pid);
-void units_stop_step(struct step *s, int why);
+/* unit_drain for each unit of the step that is not stopping already. */
+void units_stop_step(struct step *s, int why, const char *msg);
 int units_cleanup_previous(struct daemon *d, char *err, size_t errlen);
 /* sent, not waited for: settles what `consumer` holds (once at a time) */
 void units_settle_consumer(struct daemon *d, struct step *s, const char *consumer, const char *reason);

@@ -21,8 +21,12 @@
  * at start, killed, and settled the same way.
  *
  * A unit stopped at a limit (unit_drain: idle, lifetime, slot taken back)
- * carries why in stop_why, which its end reason, the log, ps and describe
- * (the step's `stops`) repeat; a drain asks the tender (SIGUSR1) to end at
+ * or by the daemon itself (undeploy, deploy --replace, overflow, shutdown:
+ * units_stop_step drains them the same way, so a batch handled is
+ * committed, not done again, and an event in hand at the deadline is
+ * counted with the drain's cause) carries why in stop_why, which its end
+ * reason, the log, ps and describe (the step's `stops`) repeat; a drain
+ * asks the tender (SIGUSR1) to end at
  * its next pop, after unit_drain_ms tells it to end now, counting the
  * event in hand as failed (UF_DRAIN_DEADLINE_SIGNAL), and kills it
  * UF_DRAIN_SETTLE_MS later (launch.h), counting all it held.
@@ -956,15 +960,49 @@ static void kill_cb(uv_timer_t *t)
 
 static const char *stop_name(int why)
 {
-	return why == STOP_IDLE ? "idle" : why == STOP_LIFETIME ? "lifetime" : why == STOP_QUOTA ? "quota" : "reclaim";
+	switch (why) {
+	case STOP_IDLE:
+		return "idle";
+	case STOP_LIFETIME:
+		return "lifetime";
+	case STOP_QUOTA:
+		return "quota";
+	case STOP_RECLAIM:
+		return "reclaim";
+	case STOP_UNDEPLOY:
+		return "undeploy";
+	case STOP_SHUTDOWN:
+		return "shutdown";
+	default:
+		return "overflow";
+	}
+}
+
+/* A stop at one of the unit's limits (counted in unifaas_unit_stops_total),
+ * not one of the daemon's own (undeploy, replace, overflow, shutdown). */
+static int at_limit(int why)
+{
+	return why == STOP_IDLE || why == STOP_LIFETIME || why == STOP_QUOTA || why == STOP_RECLAIM;
 }
 
 static int drain_cause(int why)
 {
-	return why == STOP_LIFETIME  ? UF_DRAIN_LIFETIME
-	       : why == STOP_RECLAIM ? UF_DRAIN_RECLAIM
-	       : why == STOP_QUOTA   ? UF_DRAIN_QUOTA
-	                             : UF_DRAIN_ASKED;
+	switch (why) {
+	case STOP_LIFETIME:
+		return UF_DRAIN_LIFETIME;
+	case STOP_RECLAIM:
+		return UF_DRAIN_RECLAIM;
+	case STOP_QUOTA:
+		return UF_DRAIN_QUOTA;
+	case STOP_UNDEPLOY:
+		return UF_DRAIN_UNDEPLOY;
+	case STOP_SHUTDOWN:
+		return UF_DRAIN_SHUTDOWN;
+	case STOP_OVERFLOW:
+		return UF_DRAIN_OVERFLOW;
+	default:
+		return UF_DRAIN_ASKED;
+	}
 }
 
 void unit_drain(struct unit *u, int why, const char *msg)
@@ -975,9 +1013,11 @@ void unit_drain(struct unit *u, int why, const char *msg)
 		return;
 	snprintf(u->stop_why, sizeof(u->stop_why), "%s", msg);
 	const char *labels[] = {s->wf->m->name, s->fn->name, stop_name(why)};
-	metric_add(M_UNIT_STOPS, labels, 1);
-	dlog("warn", "what=unit-stop unit=%s workflow=%s step=%s limit=%s action=%s reason=%s", u->id, s->wf->m->name,
-	     s->fn->name, stop_name(why), why == STOP_IDLE ? "stop" : "drain", msg);
+	if (at_limit(why))
+		metric_add(M_UNIT_STOPS, labels, 1);
+	dlog(at_limit(why) ? "warn" : "info", "what=unit-stop unit=%s workflow=%s step=%s %s=%s action=%s reason=%s",
+	     u->id, s->wf->m->name, s->fn->name, at_limit(why) ? "limit" : "cause", stop_name(why),
+	     why == STOP_IDLE ? "stop" : "drain", msg);
 	if (why == STOP_IDLE) { /* it holds nothing and does not pop: nothing to drain */
 		unit_stop(u, SIGTERM, why);
 		return;
@@ -1002,10 +1042,10 @@ void unit_stop(struct unit *u, int sig, int why)
 		uv_timer_start(&u->kill_timer, kill_cb, 2000, 0);
 }
 
-void units_stop_step(struct step *s, int why)
+void units_stop_step(struct step *s, int why, const char *msg)
 {
 	for (struct unit *u = s->units; u; u = u->next)
-		unit_stop(u, SIGTERM, why);
+		unit_drain(u, why, msg); /* one already stopping goes on as it was */
 }
 
 void units_reap(struct daemon *d)

@@ -377,6 +377,10 @@ static void drain_reason(void **state)
 	                    "still handling it later (unit_drain_ms)");
 	assert_non_null(strstr(uf_drain_reason(b, sizeof(b), UF_DRAIN_QUOTA, 1),
 	                       "(its workflow over its storage quota while redis is full)"));
+	assert_non_null(
+	    strstr(uf_drain_reason(b, sizeof(b), UF_DRAIN_UNDEPLOY, 1), "(its workflow undeployed or replaced)"));
+	assert_non_null(strstr(uf_drain_reason(b, sizeof(b), UF_DRAIN_SHUTDOWN, 1), "(unifaasd shutting down)"));
+	assert_non_null(strstr(uf_drain_reason(b, sizeof(b), UF_DRAIN_OVERFLOW, 1), "(its workflow stopped at a step"));
 	assert_non_null(strstr(uf_drain_reason(b, sizeof(b), 99, 1), "(unifaasd asked it to end)"));
 	assert_non_null(strstr(uf_drain_reason(b, sizeof(b), -1, 1), "(unifaasd asked it to end)"));
 	assert_int_equal(strlen(uf_drain_reason(b, 20, UF_DRAIN_LIFETIME, 1)), 19);
