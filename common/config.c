@@ -50,6 +50,7 @@ void uf_config_defaults(struct uf_config *c, const char *state_dir)
 	c->redis_maxmemory = 0;
 	c->storage_quota = 256ull << 20;
 	c->quota_interval_ms = 1000;
+	c->quota_give_up_s = 300;
 	c->egress_connect_timeout_ms = 5000;
 	c->egress_timeout_ms = 10000;
 	c->egress_max_response = 8u << 20;
@@ -99,6 +100,7 @@ static const struct num_key {
     NUM(redis_maxmemory, 0, UINT64_C(1) << 50),
     NUM(storage_quota, 1 << 20, UINT64_C(1) << 50),
     NUM(quota_interval_ms, 100, 3600000),
+    NUM(quota_give_up_s, 1, 86400),
     NUM(tap_pool_size, 1, 1000),
     NUM(log_cap, 4096, UINT64_C(1) << 36),
     NUM(egress_connect_timeout_ms, 1, UF_HTTP_TIMEOUT_MAX),

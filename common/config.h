@@ -68,6 +68,7 @@ struct uf_config {
 	uint64_t redis_maxmemory; /* redis-server's maxmemory in bytes; 0: a quarter of the RAM (uf_config_maxmemory) */
 	uint64_t storage_quota;   /* a workflow's stored bytes when its manifest sets none */
 	uint32_t quota_interval_ms; /* how often each workflow's stored bytes are measured */
+	uint32_t quota_give_up_s;   /* over its quota this long, a workflow's refused events are dead-lettered */
 	/* uf_http (daemon/egress_server.c) */
 	char egress_ca_file[1024];          /* PEM CAs trusted besides the system's bundle */
 	uint32_t egress_connect_timeout_ms; /* connecting, TLS handshake included */

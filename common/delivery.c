@@ -174,6 +174,8 @@ int uf_settle_cmd(const struct uf_delivery *d, const struct uf_entry *e, int how
 		how = UF_SETTLE_FAILED;
 	}
 	int counted = how == UF_SETTLE_FAILED || how == UF_SETTLE_PERMANENT;
+	if (how == UF_SETTLE_WAIT) /* the quota's: neither a failure nor a uf_defer */
+		delay = defer_ms > UF_DEFER_MAX_MS ? UF_DEFER_MAX_MS : defer_ms;
 	uint32_t attempt = e->attempt + (counted ? 1 : 0);
 	int dead = counted && (attempt > d->retries || how == UF_SETTLE_PERMANENT);
 	if (how == UF_SETTLE_DEFERRED) {
@@ -517,33 +519,45 @@ int uf_outbox_cmd(const struct uf_delivery *d, const char *topic, size_t topic_l
 	return 0;
 }
 
-size_t uf_quota_value(char *buf, size_t cap, uint64_t stored, uint64_t quota, uint32_t retry_ms)
+size_t uf_quota_value(char *buf, size_t cap, const struct uf_quota_state *q)
 {
-	int n = snprintf(buf, cap, "%" PRIu64 " %" PRIu64 " %" PRIu32, stored, quota, retry_ms);
+	int n = snprintf(buf, cap, "%" PRIu64 " %" PRIu64 " %" PRIu32 " %" PRIu32 " %" PRIu32, q->stored, q->quota,
+	                 q->retry_ms, q->over_s, q->give_up_s);
 	return n < 0 ? cap : (size_t)n;
 }
 
-int uf_quota_parse(const char *s, size_t n, uint64_t *stored, uint64_t *quota, uint32_t *retry_ms)
+int uf_quota_parse(const char *s, size_t n, struct uf_quota_state *q)
 {
-	char buf[80], end;
-	unsigned long long a, b, c;
+	char buf[120], end;
+	unsigned long long a, b, c, o, g;
 	if (n == 0 || n >= sizeof(buf))
 		return -1;
 	memcpy(buf, s, n);
 	buf[n] = '\0';
-	if (sscanf(buf, "%llu %llu %llu%c", &a, &b, &c, &end) != 3 || c > UF_DEFER_MAX_MS)
+	if (sscanf(buf, "%llu %llu %llu %llu %llu%c", &a, &b, &c, &o, &g, &end) != 5 || c > UF_DEFER_MAX_MS ||
+	    o > UINT32_MAX || g > UINT32_MAX)
 		return -1;
-	*stored = a;
-	*quota = b;
-	*retry_ms = (uint32_t)c;
+	*q = (struct uf_quota_state){
+	    .stored = a, .quota = b, .retry_ms = (uint32_t)c, .over_s = (uint32_t)o, .give_up_s = (uint32_t)g};
 	return 0;
 }
 
-void uf_quota_reason(char *buf, size_t cap, uint64_t stored, uint64_t quota)
+void uf_quota_reason(char *buf, size_t cap, const struct uf_quota_state *q)
 {
-	snprintf(buf, cap,
-	         "workflow over its storage quota (%" PRIu64 " of %" PRIu64 " bytes, storage_quota): its pushes and "
-	         "growing KV writes are refused until it is under; free space ('unifaas queues purge', 'unifaas kv "
-	         "del', 'unifaas dlq purge') or raise storage_quota",
-	         stored, quota);
+	if (uf_quota_gives_up(q))
+		snprintf(buf, cap,
+		         "workflow over its storage quota (%" PRIu64 " of %" PRIu64
+		         " bytes, storage_quota) for %" PRIu32 " s, quota_give_up_s is %" PRIu32
+		         " s: its events that push or grow KV are dead-lettered until "
+		         "it is under; free space ('unifaas queues purge', 'unifaas kv del', 'unifaas dlq purge') or "
+		         "raise storage_quota",
+		         q->stored, q->quota, q->over_s, q->give_up_s);
+	else
+		snprintf(buf, cap,
+		         "workflow over its storage quota (%" PRIu64 " of %" PRIu64
+		         " bytes, storage_quota) for %" PRIu32
+		         " s: its pushes and growing KV writes wait until it is under, dead-lettered once it has been "
+		         "over for quota_give_up_s (%" PRIu32 " s); free space ('unifaas queues purge', 'unifaas kv "
+		         "del', 'unifaas dlq purge') or raise storage_quota",
+		         q->stored, q->quota, q->over_s, q->give_up_s);
 }

@@ -148,16 +148,22 @@ static inline int uf_redis_full(const char *err)
 /*
  * Storage quota (daemon/quota.c): while a workflow is over its
  * storage_quota, unifaasd keeps the string UF_QUOTA_KEY<wf> =
- * "<stored> <quota> <retry_ms>" (uf_quota_value) and deletes it once the
+ * "<stored> <quota> <retry_ms> <over_s> <give_up_s>" (uf_quota_value) and
+ * deletes it once the
  * workflow is under again.  A unit reads it with each XREADGROUP (sent
  * right after it, so no extra round trip; the unit's ACL user may GET that
  * one key and write none of it), and while it is there the tender's commit
  * defers each event that would grow the workflow's storage - one that
  * pushes, sets a KV key to a value longer than the one stored (STRLEN), or
  * creates a key by INCRBY - instead of committing it: not counted
- * (UF_SETTLE_DEFERRED: re-queued after retry_ms, when unifaasd has
- * measured again; after UF_DEFER_MAX such deferrals it fails, and is
- * dead-lettered after its retries, with the reason uf_quota_reason).
+ * (UF_SETTLE_WAIT: re-queued after retry_ms, when unifaasd has measured
+ * again, its attempt and deferrals unchanged: a quota deferral is not a
+ * uf_defer and UF_DEFER_MAX does not bound it).  One rule ends it: once
+ * the workflow has been over its quota for give_up_s (the node's
+ * quota_give_up_s) or more, as of the last measurement, such an event is
+ * dead-lettered at once (uf_fail_permanent's path) with the reason
+ * uf_quota_reason, which names both.  So an event waits for room at most
+ * quota_give_up_s plus one measurement, however often it comes back.
  * What does not grow it goes on: acknowledgements (retention then trims
  * the handled entries), DEL, the re-queues and dead letters of failed
  * events (the event moves), deferrals (likewise) and MQTT publishes (the
@@ -165,12 +171,26 @@ static inline int uf_redis_full(const char *err)
  * put it over its quota drains itself back under it.
  */
 #define UF_QUOTA_KEY "uf:quota:" /* + <wf> */
+/* What UF_QUOTA_KEY<wf> says. */
+struct uf_quota_state {
+	uint64_t stored, quota; /* bytes, as last measured */
+	uint32_t retry_ms;      /* a deferred event comes back after this (<= UF_DEFER_MAX_MS) */
+	uint32_t over_s;        /* the workflow has been over its quota this long, as last measured */
+	uint32_t give_up_s;     /* quota_give_up_s (config.h) */
+};
 /* The value of UF_QUOTA_KEY<wf> into buf: its length (>= cap: cut). */
-size_t uf_quota_value(char *buf, size_t cap, uint64_t stored, uint64_t quota, uint32_t retry_ms);
+size_t uf_quota_value(char *buf, size_t cap, const struct uf_quota_state *q);
 /* Parses such a value (n bytes): 0, or -1 if it is malformed. */
-int uf_quota_parse(const char *s, size_t n, uint64_t *stored, uint64_t *quota, uint32_t *retry_ms);
-/* The reason an event refused for the quota fails with, into buf. */
-void uf_quota_reason(char *buf, size_t cap, uint64_t stored, uint64_t quota);
+int uf_quota_parse(const char *s, size_t n, struct uf_quota_state *q);
+/* The give-up rule: is an event refused for the quota dead-lettered now
+ * (over for give_up_s or more), rather than deferred? */
+static inline int uf_quota_gives_up(const struct uf_quota_state *q)
+{
+	return q->over_s >= q->give_up_s;
+}
+/* The reason an event refused for the quota is deferred or dead-lettered
+ * with (uf_quota_gives_up), into buf. */
+void uf_quota_reason(char *buf, size_t cap, const struct uf_quota_state *q);
 
 #define UF_STAT_FAILED "failed"
 #define UF_STAT_DEAD   "dead"
@@ -251,7 +271,15 @@ struct uf_delivery {
 };
 
 /* How an event that was not acknowledged is settled (top of this file). */
-enum { UF_SETTLE_HANDBACK = 0, UF_SETTLE_FAILED = 1, UF_SETTLE_DEFERRED = 2, UF_SETTLE_PERMANENT = 3 };
+/* UF_SETTLE_WAIT: re-queued after defer_ms with attempt and deferrals
+ * unchanged (the storage quota's deferral, "Storage quota" above). */
+enum {
+	UF_SETTLE_HANDBACK = 0,
+	UF_SETTLE_FAILED = 1,
+	UF_SETTLE_DEFERRED = 2,
+	UF_SETTLE_PERMANENT = 3,
+	UF_SETTLE_WAIT = 4
+};
 /* What a settle did (uf_settle_cmd's return value, or-ed). */
 #define UF_SETTLED_DEAD    1 /* dead-lettered */
 #define UF_SETTLED_COUNTED 2 /* a failed delivery (attempt + 1) */

@@ -27,7 +27,9 @@
  * unit reads with each batch, and the tenders defer - not counted, back
  * after the next measurement - the events that would grow its storage
  * (pushes, growing KV writes) while acknowledgements, deletes, re-queues
- * and dead letters go on.  The key is refreshed each pass while over
+ * and dead letters go on; once it has been over for quota_give_up_s
+ * (over_since_ms, carried in the key), they dead-letter such events
+ * instead: the one give-up rule (delivery.h uf_quota_gives_up).  The key is refreshed each pass while over
  * (stored bytes, quota, the delay: the time to the next pass) and deleted
  * by the first pass that finds the workflow at or under its quota, which
  * lifts everything.  Each change is logged (what=quota).
@@ -175,9 +177,15 @@ void quota_count_refusal(struct daemon *d, const char *wf, const char *op, const
 static void quota_key_sync(struct workflow *w, uint64_t quota, uint32_t retry_ms)
 {
 	struct daemon *d = w->d;
-	char v[80];
+	char v[120];
 	if (w->over_quota) {
-		uf_quota_value(v, sizeof(v), w->stored_bytes, quota, retry_ms);
+		uint64_t over_s = (now_ms() - w->over_since_ms) / 1000;
+		struct uf_quota_state q = {.stored = w->stored_bytes,
+		                           .quota = quota,
+		                           .retry_ms = retry_ms,
+		                           .over_s = over_s > UINT32_MAX ? UINT32_MAX : (uint32_t)over_s,
+		                           .give_up_s = d->cfg.quota_give_up_s};
+		uf_quota_value(v, sizeof(v), &q);
 		store_send(d->store, NULL, NULL, "SET " UF_QUOTA_KEY "%s %s", w->m->name, v);
 		w->quota_key = 1;
 	} else if (w->quota_key != 2) {
@@ -211,6 +219,7 @@ static void hold(struct workflow *w, int on, uint64_t quota)
 static void went_over(struct workflow *w, uint64_t quota)
 {
 	w->over_quota = 1;
+	w->over_since_ms = now_ms();
 	dlog("warn", "what=quota workflow=%s stored=%llu quota=%llu action=%s", w->m->name,
 	     (unsigned long long)w->stored_bytes, (unsigned long long)quota,
 	     "ingress refused (507), mqtt paused, pushes and growing kv writes deferred; units keep draining");

@@ -70,6 +70,7 @@ struct uf_bout {
 	size_t topic_len;
 	uint32_t qos;      /* MQTT: 0 or 1 */
 	uint32_t delay_ms; /* DEFER: 0..UF_DEFER_MAX_MS */
+	int quota;         /* DEFER: the storage quota's (UF_SETTLE_WAIT), not the guest's uf_defer */
 	const char *data;
 	size_t len;
 };
@@ -88,9 +89,11 @@ struct uf_backend {
 	int (*kv_del)(struct uf_backend *b, const char *key, size_t klen);
 	/* optional (NULL: never over): 1 while the workflow is over its storage
 	 * quota as read with the last batch (common/delivery.h "Storage
-	 * quota"), with *why the reason an event refused for it is deferred
-	 * with and *retry_ms when it is delivered again; else 0 */
-	int (*over_quota)(struct uf_backend *b, const char **why, uint32_t *retry_ms);
+	 * quota"), with *why the reason an event refused for it is deferred or
+	 * dead-lettered with, *retry_ms when a deferred one is delivered again
+	 * and *give_up whether it is dead-lettered instead (uf_quota_gives_up);
+	 * else 0 */
+	int (*over_quota)(struct uf_backend *b, const char **why, uint32_t *retry_ms, int *give_up);
 	/* optional: the stored length of the key of each of kvs[0..n) into
 	 * lens (0: no such key); 0, or -errno (failed set) */
 	int (*kv_lens)(struct uf_backend *b, const struct uf_bkv *kvs, uint32_t n, uint64_t *lens);

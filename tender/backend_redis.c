@@ -123,6 +123,7 @@ struct redis_be {
 	char quota_key[UF_NAME_MAX + 16]; /* uf:quota:<wf> (delivery.h) */
 	int over_quota;                   /* as read with the last batch */
 	uint32_t quota_retry_ms;          /* ... and the delay of a refused event */
+	int quota_give_up;                /* ... or whether it is dead-lettered (uf_quota_gives_up) */
 	char quota_why[UF_REASON_MAX];    /* ... and its reason */
 	char why[512];
 };
@@ -172,25 +173,28 @@ static void release_batch(struct redis_be *r)
 static int quota_read(struct redis_be *r)
 {
 	redisReply *rep = NULL;
-	uint64_t stored, quota;
+	struct uf_quota_state q;
 	if (redisGetReply(r->c, (void **)&rep) != REDIS_OK || !rep || rep->type == REDIS_REPLY_ERROR) {
 		int e = fail(r, "GET (storage quota)", rep);
 		freeReplyObject(rep);
 		return e;
 	}
-	r->over_quota = rep->type == REDIS_REPLY_STRING &&
-	                uf_quota_parse(rep->str, rep->len, &stored, &quota, &r->quota_retry_ms) == 0;
-	if (r->over_quota)
-		uf_quota_reason(r->quota_why, sizeof(r->quota_why), stored, quota);
+	r->over_quota = rep->type == REDIS_REPLY_STRING && uf_quota_parse(rep->str, rep->len, &q) == 0;
+	if (r->over_quota) {
+		r->quota_retry_ms = q.retry_ms;
+		r->quota_give_up = uf_quota_gives_up(&q);
+		uf_quota_reason(r->quota_why, sizeof(r->quota_why), &q);
+	}
 	freeReplyObject(rep);
 	return 0;
 }
 
-static int redis_over_quota(struct uf_backend *b, const char **why, uint32_t *retry_ms)
+static int redis_over_quota(struct uf_backend *b, const char **why, uint32_t *retry_ms, int *give_up)
 {
 	struct redis_be *r = (struct redis_be *)b;
 	*why = r->quota_why;
 	*retry_ms = r->quota_retry_ms;
+	*give_up = r->quota_give_up;
 	return r->over_quota;
 }
 
@@ -492,6 +496,15 @@ static int append_replies(struct redis_be *r, const struct uf_entry *ents, uint3
 	return queued;
 }
 
+/* Is event ev deferred for the storage quota (UF_SETTLE_WAIT), not by uf_defer? */
+static int quota_wait(const struct uf_bout *outs, uint32_t nout, uint32_t ev)
+{
+	for (uint32_t k = 0; k < nout; k++)
+		if (outs[k].kind == UF_OUTPUT_DEFER && outs[k].event == ev)
+			return outs[k].quota;
+	return 0;
+}
+
 /* The delay the DEFER output of event ev asks for (0 if it has none). */
 static uint32_t defer_ms(const struct uf_bout *outs, uint32_t nout, uint32_t ev)
 {
@@ -564,16 +577,17 @@ static int settle_chunk(struct redis_be *r, const struct uf_entry *ents, uint32_
 			nok++;
 			continue;
 		}
-		int how = results[i] == UF_RESULT_SKIPPED     ? UF_SETTLE_HANDBACK
-		          : results[i] == UF_RESULT_DEFERRED  ? UF_SETTLE_DEFERRED
+		int how = results[i] == UF_RESULT_SKIPPED ? UF_SETTLE_HANDBACK
+		          : results[i] == UF_RESULT_DEFERRED
+		              ? (quota_wait(outs, nout, i) ? UF_SETTLE_WAIT : UF_SETTLE_DEFERRED)
 		          : results[i] == UF_RESULT_PERMANENT ? UF_SETTLE_PERMANENT
 		                                              : UF_SETTLE_FAILED;
 		const char *reason = reasons && reasons[i] ? reasons[i] : NULL;
-		if (how != UF_SETTLE_DEFERRED && how != UF_SETTLE_HANDBACK && !reason) {
+		if (how != UF_SETTLE_DEFERRED && how != UF_SETTLE_WAIT && how != UF_SETTLE_HANDBACK && !reason) {
 			snprintf(why, sizeof(why), "handler returned %d", results[i]);
 			reason = why;
 		}
-		if (how == UF_SETTLE_DEFERRED && !reason)
+		if ((how == UF_SETTLE_DEFERRED || how == UF_SETTLE_WAIT) && !reason)
 			reason = "deferred";
 		int f = uf_settle_cmd(&r->dv, e, how, defer_ms(outs, nout, i), reason, tms, &cmd);
 		if (f < 0) { /* no memory for a delayed member: the batch stays pending */

@@ -26,8 +26,11 @@
  * the quota's reason - each acknowledged event that would grow its
  * storage (a push, a KV SET longer than the stored value, an INCRBY that
  * creates its key) and drops its records; the others commit as usual, so
- * a workflow's consumers drain its backlog.  A KV SET or INCRBY outside an
- * event that would grow it answers -EDQUOT.
+ * a workflow's consumers drain its backlog.  Once the workflow has been
+ * over its quota for quota_give_up_s (the backend says so too), those
+ * events are failed for good instead (UF_LIMIT_RESULT: dead-lettered at
+ * once, the reason naming the quota and quota_give_up_s).  A KV SET or
+ * INCRBY outside an event that would grow it answers -EDQUOT.
  *
  * Which event of a batch is being handled: the guest counts the events it
  * starts in bootinfo->progress (also the CPU-time watchdog's tick), so with
@@ -659,15 +662,15 @@ static void enforce_quota(struct hvt *h, int32_t *results, const char **reasons,
 	struct uf_backend *b = h->backend;
 	const char *why, *what[UF_BATCH_MAX] = {0};
 	uint32_t retry_ms;
-	int grows[UF_BATCH_MAX] = {0}, deferred = 0;
-	if (!b->over_quota || !b->over_quota(b, &why, &retry_ms))
+	int grows[UF_BATCH_MAX] = {0}, deferred = 0, give_up = 0;
+	if (!b->over_quota || !b->over_quota(b, &why, &retry_ms, &give_up))
 		return;
 	if (growing(b, results, pushes, *npush, kvs, *nkv, grows, what) < 0)
 		return; /* the backend failed: its commit fails too */
 	for (uint32_t e = 0; e < count; e++) {
 		if (!grows[e] || results[e] != 0)
 			continue;
-		results[e] = UF_RESULT_DEFERRED;
+		results[e] = give_up ? UF_LIMIT_RESULT : UF_RESULT_DEFERRED; /* over for quota_give_up_s: for good */
 		reasons[e] = why;
 		log_quota(h, what[e], why);
 		deferred = 1;
@@ -677,7 +680,8 @@ static void enforce_quota(struct hvt *h, int32_t *results, const char **reasons,
 	drop_failed(results, pushes, npush, kvs, nkv, outs, nout);
 	for (uint32_t e = 0; e < count; e++)
 		if (grows[e] && results[e] == UF_RESULT_DEFERRED)
-			outs[(*nout)++] = (struct uf_bout){.kind = UF_OUTPUT_DEFER, .event = e, .delay_ms = retry_ms};
+			outs[(*nout)++] =
+			    (struct uf_bout){.kind = UF_OUTPUT_DEFER, .event = e, .delay_ms = retry_ms, .quota = 1};
 }
 
 /* Over the storage quota, would this KV write outside an event grow it? */
@@ -686,8 +690,9 @@ static int kv_refused(struct uf_backend *b, uint32_t op, const char *key, size_t
 	const char *why;
 	uint32_t retry_ms;
 	uint64_t stored = 0;
+	int give_up;
 	struct uf_bkv k = {.op = op, .key = key, .klen = klen, .len = len};
-	if (!b->over_quota || !b->over_quota(b, &why, &retry_ms) || !b->kv_lens)
+	if (!b->over_quota || !b->over_quota(b, &why, &retry_ms, &give_up) || !b->kv_lens)
 		return 0;
 	return b->kv_lens(b, &k, 1, &stored) == 0 && kv_grows(op, len, stored);
 }

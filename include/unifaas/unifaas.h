@@ -28,8 +28,9 @@
  * Storage quota (docs/architecture.md "Storage quotas"): while the
  * workflow is over its storage_quota, an event that pushes, sets a KV key
  * to a value longer than the stored one or creates a key with uf_kv_incr
- * is not committed but delivered again later (not counted as a failure;
- * after 100 such deferrals it fails with the quota's reason); a uf_kv_set
+ * is not committed but delivered again later (not counted as a failure,
+ * nor as a uf_defer), and dead-lettered with the quota's reason once the
+ * workflow has been over it for the node's quota_give_up_s; a uf_kv_set
  * or uf_kv_incr outside an event that would grow storage returns -EDQUOT.
  */
 #ifndef UNIFAAS_H

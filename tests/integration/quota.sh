@@ -102,12 +102,14 @@ check kv-growth-reason wait_for 10 quota_line
 delayed_some() { [ "$(R ZCARD "uf:delay:$1:$2")" -gt 0 ]; }
 check kv-growth-deferred wait_for 10 delayed_some hog in
 check kv-growth-uncounted [ "$(R HGET uf:stat:hog:big failed)" = "" ]
-# an event deferred so UF_DEFER_MAX (100) times fails with that reason and
-# follows the step's retries: one queued as if on its last attempt and
-# 99th deferral is dead-lettered, naming the quota
+# a quota deferral is not a uf_defer: UF_DEFER_MAX (100) does not end it
+# (quota_give_up_s does, tested at the end); an event already put off 99
+# times by uf_defer waits on, its deferrals and attempt unchanged
 R XADD uf:q:hog:in '*' data big:zz:65536:0 attempt 3 deferrals 99 >/dev/null
-dead_reason() { U dlq ls hog in 2>/dev/null | grep -q 'deferred 100 times: workflow over its storage quota ([0-9]* of 1048576 bytes, storage_quota)'; }
-check kv-growth-dead-lettered wait_for 10 dead_reason
+zz_waits() { R ZRANGE uf:delay:hog:in 0 -1 | grep -a 'big:zz:65536:0' | grep -a '7:attempt,1:3,' | grep -qa '9:deferrals,2:99,'; }
+check quota-deferral-not-capped wait_for 10 zz_waits
+sleep 1
+check quota-deferral-not-dead [ "$(R XLEN uf:dlq:hog:in)" = 0 ]
 sleep 1
 written2=$(bigkeys)
 check stays-paused [ "$written2" = "$written" ]
@@ -365,3 +367,58 @@ check full-event-kept wait_for 20 kv_is calm napped 1
 check full-uncounted [ "$(R HGET uf:stat:calm:count failed)" = "" ]
 check full-no-dead [ "$(R XLEN uf:dlq:calm:in)" = 0 ]
 check sanitizer-clean sh -c "! grep -E 'AddressSanitizer|runtime error' '$PLAT_STATE/logs/unifaasd.log'"
+
+# ---- the give-up rule: once a workflow has been over its quota for
+# quota_give_up_s (4 s here), its events that would grow it are
+# dead-lettered at once, the reason naming both limits; before that they
+# wait (the reason says how long it has been over).  Measured from the log
+# line saying it went over.
+plat_down
+PLAT_CONF=$(printf 'quota_interval_ms=200\nquota_give_up_s=4')
+plat_up || { fail up-give-up "unifaas up failed: $(tail -5 "$UF_TMP/$UF_SUITE.up.log" | tr '\n' ' ')"; exit 0; }
+m6=$(manifest stuck <<EOF
+name: stuck
+storage_quota: 1MiB
+functions:
+  big:
+    image: $fn
+    listen: in
+    batch: 1
+    retries: 5
+    scale: { max_units: 1, grace_ms: 0 }
+EOF
+)
+U deploy "$m6" >/dev/null || fail deploy-stuck "stuck did not deploy"
+for i in $(seq 24); do echo "big:k$i:65536:200"; done | U push stuck in >/dev/null
+check give-up-over wait_for 20 storage_is stuck over_quota true
+wait_line() { U logs stuck/big 2>/dev/null | grep -qE 'error=over_quota refused="kv set" reason="workflow over its storage quota \([0-9]+ of 1048576 bytes, storage_quota\) for [0-3] s: its pushes and growing KV writes wait until it is under, dead-lettered once it has been over for quota_give_up_s \(4 s\)'; }
+check give-up-waits-first wait_for 20 wait_line
+gave_up() { [ "$(R XLEN uf:dlq:stuck:in)" -gt 0 ] 2>/dev/null; }
+if wait_for 30 gave_up; then
+	dl=$(R XRANGE uf:dlq:stuck:in - + COUNT 1)
+	reason=$(awk 'p=="reason"{print} {p=$0}' <<<"$dl")
+	t_dead=$(awk 'p=="time"{print} {p=$0}' <<<"$dl")
+	attempts=$(awk 'p=="attempts"{print} {p=$0}' <<<"$dl")
+	t_over=$(python3 -c "
+import re, datetime
+for l in open('$PLAT_STATE/logs/unifaasd.log'):
+    if 'what=quota workflow=stuck' in l and 'ingress refused' in l:
+        t = re.search(r'time=(\S+?)Z', l).group(1)
+        print(int(datetime.datetime.fromisoformat(t).replace(tzinfo=datetime.timezone.utc).timestamp() * 1000))
+        break")
+	if grep -qE '^workflow over its storage quota \([0-9]+ of 1048576 bytes, storage_quota\) for [0-9]+ s, quota_give_up_s is 4 s: its events that push or grow KV are dead-lettered' <<<"$reason" &&
+		[ "$attempts" = 1 ] && [ $((t_dead - ${t_over:-0})) -ge 3900 ]; then
+		pass give-up-dead-lettered-after-quota_give_up_s
+	else
+		fail give-up-dead-lettered-after-quota_give_up_s "reason '$reason', attempts $attempts, dead-lettered $((t_dead - ${t_over:-0})) ms after going over (want >= 4000)"
+	fi
+else
+	fail give-up-dead-lettered-after-quota_give_up_s "nothing dead-lettered 30 s after going over: $(U logs stuck/big 2>/dev/null | tail -2)"
+fi
+stuck_keys() { R --scan --pattern 'uf:kv:stuck:k*' | wc -l | tr -d ' '; }
+n=$(stuck_keys)
+if [ "$n" -ge 10 ] && [ "$n" -lt 24 ]; then pass give-up-others-written; else fail give-up-others-written "$n values written"; fi
+check give-up-all-settled wait_for 20 drained stuck in big
+total=$(($(stuck_keys) + $(R XLEN uf:dlq:stuck:in)))
+[ "$total" = 24 ] && pass give-up-nothing-lost || fail give-up-nothing-lost "$(stuck_keys) written + $(R XLEN uf:dlq:stuck:in) dead-lettered, not 24"
+check give-up-sanitizer-clean sh -c "! grep -E 'AddressSanitizer|runtime error' '$PLAT_STATE/logs/unifaasd.log'"

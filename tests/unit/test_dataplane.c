@@ -1383,12 +1383,14 @@ static struct uf_backend *quota_real;
 static int32_t quota_results[UF_BATCH_MAX];
 static const char *quota_reasons[UF_BATCH_MAX];
 static uint32_t quota_delay[UF_BATCH_MAX], quota_npush, quota_nkv;
+static int quota_wait[UF_BATCH_MAX], quota_give_up; /* the DEFER's quota flag; what over_quota says */
 
-static int quota_over(struct uf_backend *b, const char **why, uint32_t *retry_ms)
+static int quota_over(struct uf_backend *b, const char **why, uint32_t *retry_ms, int *give_up)
 {
 	(void)b;
 	*why = "workflow over its storage quota (9 of 8 bytes, storage_quota)";
 	*retry_ms = 250;
+	*give_up = quota_give_up;
 	return 1;
 }
 
@@ -1408,10 +1410,11 @@ static int quota_commit(struct uf_backend *b, const int32_t *results, const char
 {
 	(void)b;
 	for (uint32_t i = 0; i < count; i++)
-		quota_results[i] = results[i], quota_reasons[i] = reasons[i], quota_delay[i] = UINT32_MAX;
+		quota_results[i] = results[i], quota_reasons[i] = reasons[i], quota_delay[i] = UINT32_MAX,
+		quota_wait[i] = 0;
 	for (uint32_t i = 0; i < nout; i++)
 		if (outs[i].kind == UF_OUTPUT_DEFER)
-			quota_delay[outs[i].event] = outs[i].delay_ms;
+			quota_delay[outs[i].event] = outs[i].delay_ms, quota_wait[outs[i].event] = outs[i].quota;
 	quota_npush = npush;
 	quota_nkv = nkv;
 	return quota_real->commit(quota_real, results, reasons, count, pushes, npush, kvs, nkv, outs, nout);
@@ -1423,9 +1426,9 @@ static int quota_kv_set(struct uf_backend *b, const char *key, size_t klen, cons
 	return quota_real->kv_set(quota_real, key, klen, val, len);
 }
 
-static void test_commit_over_quota(void **state)
+static void commit_over_quota(struct uft_fx *fx, int give_up)
 {
-	struct uft_fx *fx = *state;
+	quota_give_up = give_up;
 	assert_int_equal(pop(fx, BUF, 4096, 3).count, 3);
 	struct uf_backend wrap = *fx->h.backend; /* each call it makes goes to the real one */
 	wrap.commit = quota_commit;
@@ -1446,12 +1449,17 @@ static void test_commit_over_quota(void **state)
 	fx->h.backend = quota_real;
 	assert_running(fx);
 	assert_int_equal(c.ret, 0);
-	assert_int_equal(quota_results[0], UF_RESULT_DEFERRED);
+	/* deferred (UF_SETTLE_WAIT: the DEFER says it is the quota's), or, over
+	 * for quota_give_up_s, failed for good: no DEFER, dead-lettered at once */
+	int32_t refused = give_up ? UF_LIMIT_RESULT : UF_RESULT_DEFERRED;
+	uint32_t delay = give_up ? UINT32_MAX : 250;
+	assert_int_equal(quota_results[0], refused);
 	assert_int_equal(quota_results[1], 0);
-	assert_int_equal(quota_results[2], UF_RESULT_DEFERRED);
+	assert_int_equal(quota_results[2], refused);
 	assert_string_equal(quota_reasons[0], "workflow over its storage quota (9 of 8 bytes, storage_quota)");
-	assert_int_equal(quota_delay[0], 250);
-	assert_int_equal(quota_delay[2], 250);
+	assert_int_equal(quota_delay[0], delay);
+	assert_int_equal(quota_delay[2], delay);
+	assert_int_equal(quota_wait[0], !give_up);
 	assert_int_equal(quota_npush, 0);
 	assert_int_equal(quota_nkv, 2);
 	assert_out(fx, "");
@@ -1460,6 +1468,16 @@ static void test_commit_over_quota(void **state)
 	assert_int_equal(shrink.ret, 0);
 	expect_kv(fx, "k9", NULL);
 	expect_kv(fx, "k1", "lo");
+}
+
+static void test_commit_over_quota(void **state)
+{
+	commit_over_quota(*state, 0);
+}
+
+static void test_commit_over_quota_gives_up(void **state)
+{
+	commit_over_quota(*state, 1);
 }
 
 /* ---- settling a batch when the unit ends mid-batch -------------------------- */
@@ -1732,6 +1750,7 @@ int main(void)
 	    T(test_commit_permanent),
 	    T(test_commit_defer),
 	    T(test_commit_over_quota),
+	    T(test_commit_over_quota_gives_up),
 	    T(test_commit_publish_not_allowed),
 	    T(test_topic_call),
 	    cmocka_unit_test(test_commit_outputs_malformed),

@@ -501,21 +501,61 @@ static void unit_commands_are_what_units_send(void **state)
 static void quota_value_round_trip(void **state)
 {
 	(void)state;
-	char v[80], why[400];
-	uint64_t stored, quota;
-	uint32_t retry;
-	size_t n = uf_quota_value(v, sizeof(v), 1324789, 1048576, 1200);
-	assert_string_equal(v, "1324789 1048576 1200");
-	assert_int_equal(uf_quota_parse(v, n, &stored, &quota, &retry), 0);
-	assert_int_equal(stored, 1324789);
-	assert_int_equal(quota, 1048576);
-	assert_int_equal(retry, 1200);
-	const char *bad[] = {"", "1 2", "1 2 3 4", "a b c", "1 2 3x", "1 2 3600001"};
+	char v[120], why[600];
+	struct uf_quota_state q = {.stored = 1324789,
+	                           .quota = 1048576,
+	                           .retry_ms = 1200,
+	                           .over_s = 7,
+	                           .give_up_s = 300},
+	                      r;
+	size_t n = uf_quota_value(v, sizeof(v), &q);
+	assert_string_equal(v, "1324789 1048576 1200 7 300");
+	assert_int_equal(uf_quota_parse(v, n, &r), 0);
+	assert_int_equal(r.stored, 1324789);
+	assert_int_equal(r.quota, 1048576);
+	assert_int_equal(r.retry_ms, 1200);
+	assert_int_equal(r.over_s, 7);
+	assert_int_equal(r.give_up_s, 300);
+	const char *bad[] = {"",          "1 2",        "1 2 3",           "1 2 3 4",           "1 2 3 4 5 6",
+	                     "a b c d e", "1 2 3 4 5x", "1 2 3600001 4 5", "1 2 3 4294967296 5"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
-		assert_int_equal(uf_quota_parse(bad[i], strlen(bad[i]), &stored, &quota, &retry), -1);
-	uf_quota_reason(why, sizeof(why), 1324789, 1048576);
-	assert_non_null(strstr(why, "workflow over its storage quota (1324789 of 1048576 bytes, storage_quota)"));
+		assert_int_equal(uf_quota_parse(bad[i], strlen(bad[i]), &r), -1);
+	/* the give-up rule: deferred below quota_give_up_s, dead-lettered from it on */
+	assert_false(uf_quota_gives_up(&q));
+	uf_quota_reason(why, sizeof(why), &q);
+	assert_non_null(
+	    strstr(why, "workflow over its storage quota (1324789 of 1048576 bytes, storage_quota) for 7 s: "));
+	assert_non_null(strstr(why, "dead-lettered once it has been over for quota_give_up_s (300 s)"));
 	assert_true(uf_reason_ok(why, strlen(why)));
+	q.over_s = 300;
+	assert_true(uf_quota_gives_up(&q));
+	uf_quota_reason(why, sizeof(why), &q);
+	assert_non_null(strstr(why, "for 300 s, quota_give_up_s is 300 s: its events that push or grow KV are "
+	                            "dead-lettered"));
+	assert_true(uf_reason_ok(why, strlen(why)));
+}
+
+/* A quota deferral (UF_SETTLE_WAIT) re-queues after its delay with the
+ * attempt and deferrals unchanged, however many deferrals the event has:
+ * UF_DEFER_MAX bounds uf_defer, not the quota. */
+static void settle_wait_not_counted(void **state)
+{
+	(void)state;
+	struct uf_delivery d = {.wf = "w", .queue = "q", .step = "s", .retries = 3};
+	struct uf_entry e;
+	struct uf_cmd c;
+	uf_entry_init(&e, "1-1");
+	e.deferrals = UF_DEFER_MAX;
+	e.attempt = 1;
+	int f = uf_settle_cmd(&d, &e, UF_SETTLE_WAIT, 1500, "over quota", 1000, &c);
+	assert_int_equal(f, UF_SETTLED_LATER);
+	assert_string_equal(c.num[2], "2500"); /* due at time + delay */
+	assert_non_null(strstr(c.member, "7:attempt,1:1,"));
+	assert_non_null(strstr(c.member, "9:deferrals,3:100,"));
+	uf_cmd_release(&c);
+	f = uf_settle_cmd(&d, &e, UF_SETTLE_DEFERRED, 1500, "later", 1000, &c);
+	assert_true(f & UF_SETTLED_COUNTED); /* uf_defer past UF_DEFER_MAX: a failure */
+	uf_cmd_release(&c);
 }
 
 static void write_file(const char *path, const char *text)
@@ -791,6 +831,7 @@ int main(void)
 	    cmocka_unit_test(event_time_is_epoch_ms),
 	    cmocka_unit_test(unit_commands_are_what_units_send),
 	    cmocka_unit_test(quota_value_round_trip),
+	    cmocka_unit_test(settle_wait_not_counted),
 	    cmocka_unit_test(config_precedence),
 	    cmocka_unit_test(config_limits),
 	    cmocka_unit_test(limit_reasons),
