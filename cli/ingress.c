@@ -126,6 +126,10 @@ static int invoke_answer(struct api *a, const char *what, const struct api_reply
 		fwrite(r->body ? r->body : "", 1, r->len, stdout);
 		if (r->len && r->body[r->len - 1] != '\n')
 			putchar('\n');
+	} else if (r->status == 202 && jstr(root, "reason")) { /* deferred for the storage quota */
+		fprintf(stderr, "unifaas: invoke: %s: event %s is deferred, kept in its queue: %s\n", what,
+		        jstr(root, "id") ? jstr(root, "id") : "?", jstr(root, "reason"));
+		ex = UF_EX_RUNNING;
 	} else if (r->status == 202) {
 		fprintf(stderr,
 		        "unifaas: invoke: %s: event %s is still running after %s ms ('unifaas events' shows "

@@ -104,12 +104,19 @@
  *     else {"pushes":[{"queue":Q,"data":S}...]} (S a JSON string when the
  *     data is UTF-8, else "data_base64") of what it pushed;
  *   outcome "failed": the attempt failed (body: the reason); the event is
- *     still retried or dead-lettered as usual.
+ *     still retried or dead-lettered as usual;
+ *   outcome "deferred": the tender put it off for its workflow's storage
+ *     quota (UF_SETTLE_WAIT; body: uf_quota_reason): it is kept, handled
+ *     once the workflow is under its quota or dead-lettered at
+ *     quota_give_up_s, and the request answers at once instead of at its
+ *     timeout.  Sent with every such deferral; only the first finds a
+ *     listener.
  * Nobody listening is fine: the waiting request then answers 202.
  */
-#define UF_REPLY_CHANNEL "uf:reply:" /* + <wf> */
-#define UF_REPLY_OK      "ok"
-#define UF_REPLY_FAILED  "failed"
+#define UF_REPLY_CHANNEL  "uf:reply:" /* + <wf> */
+#define UF_REPLY_OK       "ok"
+#define UF_REPLY_FAILED   "failed"
+#define UF_REPLY_DEFERRED "deferred"
 /* (uf_reply_msg and uf_reply_cmd below build the message and its PUBLISH.) */
 
 /*

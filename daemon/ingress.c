@@ -57,8 +57,8 @@
 #define CE_HEADERS_MAX 64
 
 const char *const ingress_outcome_names[IN_OUTCOMES] = {
-    "accepted",    "invoke_ok", "invoke_failed", "invoke_timeout", "unauthorized", "forbidden",
-    "bad_request", "stopped",   "unavailable",   "over_quota",     "busy",
+    "accepted",  "invoke_ok",   "invoke_failed", "invoke_timeout", "invoke_deferred", "unauthorized",
+    "forbidden", "bad_request", "stopped",       "unavailable",    "over_quota",      "busy",
 };
 
 struct ingress {
@@ -560,6 +560,13 @@ static void invoke_finish(struct request *rq)
 		api_answer_json(rq, 502,
 		                json_pack("{s:{s:s,s:o},s:s}", "error", "code", "handler_failed", "message",
 		                          reason ? reason : json_string("(a reason that is not UTF-8)"), "id", s->id));
+	} else if (s->outcome == 3) { /* kept, not failed: a retry would queue it twice */
+		count(in, IN_INVOKE_DEFERRED);
+		json_t *reason = json_stringn(s->result ? s->result : "", s->result_len);
+		api_answer_json(rq, 202,
+		                json_pack("{s:s,s:s,s:o,s:I}", "id", s->id, "status", "deferred", "reason",
+		                          reason ? reason : json_string("(a reason that is not UTF-8)"), "timeout_ms",
+		                          (json_int_t)s->timeout_ms));
 	} else {
 		count(in, IN_INVOKE_LATE);
 		api_answer_json(rq, 202,
@@ -621,7 +628,9 @@ static void on_reply(void *arg, const char *channel, const char *msg, size_t len
 			continue;
 		size_t olen = nl2 ? (size_t)(nl2 - outcome) : len - (size_t)(outcome - msg);
 		const char *body = nl2 ? nl2 + 1 : msg + len;
-		s->outcome = olen == strlen(UF_REPLY_OK) && !memcmp(outcome, UF_REPLY_OK, olen) ? 1 : 2;
+		s->outcome = olen == strlen(UF_REPLY_OK) && !memcmp(outcome, UF_REPLY_OK, olen)               ? 1
+		             : olen == strlen(UF_REPLY_DEFERRED) && !memcmp(outcome, UF_REPLY_DEFERRED, olen) ? 3
+		                                                                                              : 2;
 		s->result_len = len - (size_t)(body - msg);
 		if ((s->result = malloc(s->result_len + 1)))
 			memcpy(s->result, body, s->result_len);

@@ -34,17 +34,18 @@ int ingress_timeout_arg(const char *v, uint64_t *ms, char *err, size_t errlen);
 /* Requests answered, by outcome: the label `outcome` of
  * unifaas_ingress_messages_total{source="http"} (docs/api.md). */
 enum ingress_outcome {
-	IN_ACCEPTED,     /* 202 queued */
-	IN_INVOKE_OK,    /* 200 */
-	IN_INVOKE_FAIL,  /* 502 */
-	IN_INVOKE_LATE,  /* 202 at the timeout */
-	IN_UNAUTHORIZED, /* 401 */
-	IN_FORBIDDEN,    /* 403 */
-	IN_BAD_REQUEST,  /* 400, 404, 405, 413, 415 */
-	IN_STOPPED,      /* 503: workflow stopped */
-	IN_UNAVAILABLE,  /* 503: Redis */
-	IN_OVER_QUOTA,   /* 507: the workflow over its storage quota, or Redis full (quota.c) */
-	IN_BUSY,         /* 429: PW_WAIT_MAX of its pushes wait for their turn already (pushwin.h) */
+	IN_ACCEPTED,        /* 202 queued */
+	IN_INVOKE_OK,       /* 200 */
+	IN_INVOKE_FAIL,     /* 502 */
+	IN_INVOKE_LATE,     /* 202 at the timeout */
+	IN_INVOKE_DEFERRED, /* 202 at once: deferred for the storage quota */
+	IN_UNAUTHORIZED,    /* 401 */
+	IN_FORBIDDEN,       /* 403 */
+	IN_BAD_REQUEST,     /* 400, 404, 405, 413, 415 */
+	IN_STOPPED,         /* 503: workflow stopped */
+	IN_UNAVAILABLE,     /* 503: Redis */
+	IN_OVER_QUOTA,      /* 507: the workflow over its storage quota, or Redis full (quota.c) */
+	IN_BUSY,            /* 429: PW_WAIT_MAX of its pushes wait for their turn already (pushwin.h) */
 	IN_OUTCOMES
 };
 extern const char *const ingress_outcome_names[IN_OUTCOMES];

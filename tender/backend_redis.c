@@ -442,11 +442,22 @@ static char *pushes_json(const struct uf_bpush *pushes, uint32_t npush, uint32_t
 	return s;
 }
 
+/* Is event ev deferred for the storage quota (UF_SETTLE_WAIT), not by uf_defer? */
+static int quota_wait(const struct uf_bout *outs, uint32_t nout, uint32_t ev)
+{
+	for (uint32_t k = 0; k < nout; k++)
+		if (outs[k].kind == UF_OUTPUT_DEFER && outs[k].event == ev)
+			return outs[k].quota;
+	return 0;
+}
+
 /*
  * Queue the invoke replies of the settled events that carry a reply token
  * (delivery.h): one PUBLISH uf:reply:<wf> each, "ok" with the event's
- * uf_reply or else the JSON of its pushes, "failed" with the reason; an
- * event handed back (it will be delivered again) sends none.  The number
+ * uf_reply or else the JSON of its pushes, "failed" with the reason,
+ * "deferred" with the quota's reason for an event put off for the storage
+ * quota; an event handed back or put off by uf_defer (it will be delivered
+ * again) sends none.  The number
  * of commands queued.  A reply the tender has no memory for is logged and
  * left out (the waiting request answers 202, as when it times out).
  */
@@ -459,12 +470,19 @@ static int append_replies(struct redis_be *r, const struct uf_entry *ents, uint3
 		const struct uf_entry *e = &ents[i];
 		char why[UF_REASON_MAX + 48], *own = NULL;
 		const char *reason = reasons && reasons[i] ? reasons[i] : NULL;
+		int wait = results[i] == UF_RESULT_DEFERRED && quota_wait(outs, nout, i);
 		if (!e->reply || results[i] == UF_RESULT_SKIPPED ||
-		    (results[i] == UF_RESULT_DEFERRED && !uf_defer_exhausted(why, sizeof(why), e->deferrals, reason)))
+		    (results[i] == UF_RESULT_DEFERRED && !wait &&
+		     !uf_defer_exhausted(why, sizeof(why), e->deferrals, reason)))
 			continue; /* delivered again: its reply comes then */
-		const char *body = NULL, *outcome = results[i] ? UF_REPLY_FAILED : UF_REPLY_OK;
+		const char *body = NULL, *outcome = wait         ? UF_REPLY_DEFERRED
+		                                    : results[i] ? UF_REPLY_FAILED
+		                                                 : UF_REPLY_OK;
 		size_t blen = 0;
-		if (results[i] == UF_RESULT_DEFERRED) { /* deferred too often: failed, why says so */
+		if (wait) { /* kept for the quota: the caller hears why now */
+			body = reason ? reason : "deferred";
+			blen = strlen(body);
+		} else if (results[i] == UF_RESULT_DEFERRED) { /* deferred too often: failed, why says so */
 			body = why;
 			blen = strlen(body);
 		} else if (results[i] != 0) {
@@ -494,15 +512,6 @@ static int append_replies(struct redis_be *r, const struct uf_entry *ents, uint3
 		free(own);
 	}
 	return queued;
-}
-
-/* Is event ev deferred for the storage quota (UF_SETTLE_WAIT), not by uf_defer? */
-static int quota_wait(const struct uf_bout *outs, uint32_t nout, uint32_t ev)
-{
-	for (uint32_t k = 0; k < nout; k++)
-		if (outs[k].kind == UF_OUTPUT_DEFER && outs[k].event == ev)
-			return outs[k].quota;
-	return 0;
 }
 
 /* The delay the DEFER output of event ev asks for (0 if it has none). */

@@ -83,6 +83,12 @@ check quota-shown storage_is hog quota 1048576
 
 # 24 values of 64 KiB, one every 200 ms: 1.5 MiB, past the 1 MiB quota
 for i in $(seq 24); do echo "big:k$i:65536:200"; done | U push hog in >/dev/null
+# an invoke queued behind them (taken: hog is not over yet) whose set is
+# deferred for the quota answers at once, 202 "deferred" with the quota's
+# reason, not "running" at its 60 s timeout
+curl -s -o "$UF_TMP/invoke.body" -w '%{http_code} %{time_total}' -X POST -H "Authorization: Bearer $ATOKEN" \
+	--data-binary big:inv:65536:0 "$API/v1/workflows/hog/queues/in/invoke?timeout_ms=60000" >"$UF_TMP/invoke.code" &
+INVOKE_PID=$!
 if wait_for 20 storage_is hog over_quota true; then
 	pass over-quota
 else
@@ -102,6 +108,15 @@ check kv-growth-reason wait_for 10 quota_line
 delayed_some() { [ "$(R ZCARD "uf:delay:$1:$2")" -gt 0 ]; }
 check kv-growth-deferred wait_for 10 delayed_some hog in
 check kv-growth-uncounted [ "$(R HGET uf:stat:hog:big failed)" = "" ]
+wait "$INVOKE_PID"
+read -r icode itime <"$UF_TMP/invoke.code"
+istatus=$(python3 -c "import json; b=json.load(open('$UF_TMP/invoke.body')); print(b.get('status'), 'storage quota' in b.get('reason', ''))" 2>/dev/null)
+if [ "$icode" = 202 ] && [ "$istatus" = "deferred True" ] && [ "${itime%%.*}" -lt 40 ]; then
+	pass invoke-deferred-answers-at-once
+else
+	fail invoke-deferred-answers-at-once "HTTP $icode after ${itime} s: $(cat "$UF_TMP/invoke.body")"
+fi
+check invoke-deferred-counted sh -c "curl -s -H 'Authorization: Bearer $ATOKEN' $API/metrics | grep -q '^unifaas_ingress_messages_total{source=\"http\",outcome=\"invoke_deferred\"} 1'"
 # a quota deferral is not a uf_defer: UF_DEFER_MAX (100) does not end it
 # (quota_give_up_s does, tested at the end); an event already put off 99
 # times by uf_defer waits on, its deferrals and attempt unchanged
