@@ -100,6 +100,7 @@ estimate() {
 	mqtt*) echo 57 ;;
 	ingress_fair*) echo 20 ;;
 	ingress_rate*) echo 15 ;; # 14.5 s alone: a 6-10 s phase beside calm
+	stops*) echo 50 ;; # two drain deadlines of 20 s (unit_drain_ms=20000) and a replace
 	platform | platform@asan) echo 53 ;;
 	ingress | ingress@asan) echo 51 ;;
 	fairness*) echo 60 ;; # 2 platforms, drains of 5 s (default unit_drain_ms); 71 s alone with the drain-deadline and share phases
