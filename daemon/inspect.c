@@ -234,6 +234,8 @@ void inspect_note_end(struct step *s, const char *kind, const char *reason)
 	struct unit_end *e = stop ? &s->stops[s->nstops++ % STEP_ENDS_KEPT] : &s->ends[s->nends++ % STEP_ENDS_KEPT];
 	e->time_ms = wall_ms();
 	snprintf(e->reason, sizeof(e->reason), "%s", reason);
+	if (s->wf->purged) /* its unit ends went with its purge: none written after it */
+		return;
 	char key[256], entry[sizeof(e->reason) + 24], most[16];
 	snprintf(key, sizeof(key), UF_ENDS_KEY "%s:%s:%s", s->wf->m->name, kind, s->fn->name);
 	snprintf(entry, sizeof(entry), "%llu %s", (unsigned long long)e->time_ms, e->reason);

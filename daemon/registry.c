@@ -712,6 +712,12 @@ static void purge_scan(struct op *op)
 
 static void purge_start(struct op *op)
 {
+	/* its units still ending (of this undeploy or of an earlier one that
+	 * kept its data) write nothing of it any more (inspect_note_end), and
+	 * the last of them forgets its numbers (registry_unit_gone) */
+	for (struct workflow *w = op->d->retired; w; w = w->next)
+		if (!strcmp(w->m->name, op->name))
+			w->purged = 1;
 	op->prefix = 0;
 	snprintf(op->cursor, sizeof(op->cursor), "0");
 	purge_scan(op);

@@ -117,7 +117,7 @@ struct workflow {
 	enum wf_state state;
 	char reason[512]; /* why it is stopped */
 	int removed;      /* undeployed: freed when its last unit is gone */
-	int purged;       /* ... with --purge: then its unit numbers are forgotten too (registry.c) */
+	int purged;       /* ... with --purge: numbers forgotten, no unit end written (registry.c) */
 	char acl_user[96];
 	char acl_pass[65];
 	uint32_t running;
