@@ -119,6 +119,7 @@ struct conn {
 	uint64_t backoff_ms;
 	int was_down;         /* logged as down, not logged up since */
 	int ever_up;          /* a CONNACK came once: "reconnected" from then on */
+	int log_suback;       /* the next SUBACK is logged (after a logged connect, or new routes) */
 	uint64_t up_ms;       /* when the current connection's CONNACK came */
 	char last_cause[128]; /* the last drop logged: the same again on a connection that did not last is quiet */
 	int ping_out;         /* a PINGREQ without its PINGRESP yet */
@@ -446,9 +447,11 @@ static int handle_packet(struct conn *c, const struct mqtt_packet *p)
 		}
 		c->state = C_UP;
 		c->up_ms = now_ms();
-		if (c->was_down || !c->ever_up)
+		if (c->was_down || !c->ever_up) {
 			dlog("info", "what=mqtt op=connect client=%s broker=%s result=%s session_present=%u",
 			     c->client_id, c->m->url, c->ever_up ? "reconnected" : "connected", p->session_present);
+			c->log_suback = 1;
+		}
 		c->was_down = 0;
 		c->ever_up = 1;
 		uv_timer_start(&c->timer, keepalive_cb, KEEPALIVE_S * 1000 / 2, 0);
@@ -769,11 +772,21 @@ static int session_packet(struct conn *c, const struct mqtt_packet *p)
 	if (p->type == MQTT_PUBLISH) {
 		return session_message(s, p);
 	} else if (p->type == MQTT_SUBACK) {
+		size_t refused = 0;
 		for (size_t i = 0; i < p->payload_len && i < s->nsubs; i++)
-			if (p->payload[i] == 0x80)
+			if (p->payload[i] == 0x80) {
+				refused++;
 				dlog("error",
 				     "what=mqtt op=subscribe workflow=%s filter=%s cause=\"refused by the broker\"",
 				     s->wf, s->subs[i]);
+			}
+		/* from here the broker keeps the routes' messages for the session
+		 * (logged as the connection is: once per change) */
+		if (c->log_suback)
+			dlog("info",
+			     "what=mqtt op=subscribe workflow=%s client=%s filters=%zu refused=%zu result=subscribed",
+			     s->wf, c->client_id, s->nsubs, refused);
+		c->log_suback = 0;
 	}
 	return 0;
 }
@@ -964,8 +977,10 @@ void mqtt_sync(struct mqtt *m, const char *wf)
 	if (session_routes(s, w) < 0)
 		dlog("error", "what=mqtt workflow=%s cause=\"out of memory\"", wf);
 	int run = w->state == WF_RUNNING && !w->over_quota && !m->d->stopping; /* over: quota.c */
-	if (run && s->c.state == C_UP)
+	if (run && s->c.state == C_UP) {
+		s->c.log_suback = 1;
 		session_subscribe(s); /* a replace: the new routes at once */
+	}
 	if (!run && s->c.want)
 		dlog("info",
 		     "what=mqtt op=pause workflow=%s client=%s cause=%s effect=\"messages wait in the broker's "

@@ -223,8 +223,7 @@ code=$(curl -s -o "$UF_TMP/body" -w '%{http_code}' -X POST -H "Authorization: Be
 if command -v mosquitto_pub >/dev/null; then
 	U device add limdev --topic 'lim/#' >"$UF_TMP/dev.cred" 2>&1
 	DEV_PASS=$(sed -n 's/^password: //p' "$UF_TMP/dev.cred")
-	wait_for 10 sh -c "grep -q 'client=unifaasd-edge .*result=connected' '$PLAT_STATE/logs/unifaasd.log'"
-	sleep 0.3 # SUBACK
+	subscribed edge
 	mosquitto_pub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u limdev -P "$DEV_PASS" -q 1 -t lim/x -f "$UF_TMP/e501"
 	mosquitto_pub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u limdev -P "$DEV_PASS" -q 1 -t lim/x -f "$UF_TMP/e500"
 	wait_for 10 sh -c "grep -q 'what=mqtt-ingress workflow=edge topic=lim/x action=dropped cause=\"event of 501 bytes, over the limit 500 (manifest limits.event_bytes)\"' '$PLAT_STATE/logs/unifaasd.log'" &&

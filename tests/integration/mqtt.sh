@@ -57,7 +57,7 @@ EOF
 U deploy "$m" >"$UF_TMP/d.out" 2>&1 && pass deploy || fail deploy "$(cat "$UF_TMP/d.out")"
 wait_for 10 sh -c "grep -q 'client=unifaasd-mq .*result=connected' '$PLAT_STATE/logs/unifaasd.log'" &&
 	pass session-connected || fail session-connected "$(daemon_log | grep mqtt | tail -3)"
-sleep 0.3 # SUBACK
+subscribed mq && pass session-subscribed || fail session-subscribed "$(daemon_log | grep mqtt | tail -3)"
 
 # --- routes: one event per message, the topic as its source ----------------
 PUB -q 1 -t dev/kitchen/readings -m "r1"
@@ -226,8 +226,7 @@ ingress:
 EOF
 )
 U deploy "$m" >/dev/null
-wait_for 10 sh -c "grep -q 'client=unifaasd-ov .*result=connected' '$PLAT_STATE/logs/unifaasd.log'"
-sleep 0.3
+subscribed ov
 seq -f "o%g" 50 | PUB -q 1 -t ov/in -l
 sleep 0.5 # the backlog grows from one check to the next
 seq -f "o%g" 51 100 | PUB -q 1 -t ov/in -l

@@ -39,7 +39,7 @@ EOF2
 U deploy "$m" >"$UF_TMP/d.out" 2>&1 && pass deploy || fail deploy "$(cat "$UF_TMP/d.out")"
 wait_for 10 sh -c "grep -q 'client=unifaasd-sck .*result=connected' '$PLAT_STATE/logs/unifaasd.log'" &&
 	pass session-connected || fail session-connected "$(daemon_log | grep mqtt | tail -3)"
-sleep 0.3 # SUBACK
+subscribed sck || fail session-subscribed "$(daemon_log | grep mqtt | tail -3)"
 
 # --- 3 kits x 20 readings, raw and JSON: every one queued, per kit --------
 U sim sck --devices 3 --count 20 --interval-ms 5 --co2 rising --format mixed --seed 42 \
@@ -132,9 +132,8 @@ done
 SUB= SRV=
 trap 'plat_cleanup; [ -n "$SUB" ] && kill $SUB 2>/dev/null; [ -n "$SRV" ] && kill $SRV 2>/dev/null' EXIT
 payloads() { R XRANGE "uf:q:$1:$2" - + | awk 'p=="data"{print} {p=$0}'; }
-session_up() { # WORKFLOW: unifaasd's MQTT session for it connected
-	wait_for 10 sh -c "grep -q 'client=unifaasd-$1 .*result=connected' '$PLAT_STATE/logs/unifaasd.log'" &&
-		sleep 0.3 # SUBACK
+session_up() { # WORKFLOW: unifaasd's MQTT session for it connected, its routes subscribed
+	subscribed "$1"
 }
 # messages of a sim output file, as "TOPIC PAYLOAD" lines
 msgs() { sed -n '2,$p' "$1" | grep -v '^published '; }

@@ -118,6 +118,11 @@ not_deployed() {
 	w=$(workflows) && ! grep -qxF -- "$1" <<<"$w"
 }
 daemon_log() { cat "$PLAT_STATE/logs/unifaasd.log"; }
+# subscribed WF: unifaasd's MQTT session of WF has its routes subscribed
+# (the broker's SUBACK, logged): from then on the broker keeps their
+# messages for it (a fixed sleep after the connection was outlasted by a
+# loaded machine, and a message published before is not kept)
+subscribed() { wait_for 10 grep -q "what=mqtt op=subscribe workflow=$1 .*result=subscribed" "$PLAT_STATE/logs/unifaasd.log"; }
 
 # manifest NAME: writes a manifest from stdin into $UF_TMP and echoes its path
 manifest() {
