@@ -162,7 +162,7 @@ killed= end=$((SECONDS + 60))
 while [ $SECONDS -lt $end ]; do
 	n=$(R XLEN uf:q:crash:out)
 	if [ "$n" -gt 0 ] && [ "$n" -lt 5120 ]; then
-		plat_kill KILL -- '--consumer=crash\.c\.' 2>/dev/null && killed=$n
+		plat_kill KILL '--consumer=crash\.c\.' 2>/dev/null && killed=$n
 		break
 	fi
 	[ "$n" -ge 5120 ] && break
