@@ -52,12 +52,11 @@ DEV_PASS=$(sed -n 's/^password: //p' "$UF_TMP/dev")
 TOKEN=$(U token create relay) || fail token "token create failed"
 
 # the subscriber: the platform's account, on the topic the function publishes
-mosquitto_sub --unix "$PLAT_STATE/mqtt.sock" -u unifaasd -P "$(cat "$PLAT_STATE/mqtt.pass")" -q 1 \
-	-t 'relay/#' -v -C 2 -W 60 >"$UF_TMP/sub.out" 2>&1 &
-SUB=$!
+sub_start sub-relay "$UF_TMP/sub.out" --unix "$PLAT_STATE/mqtt.sock" -u unifaasd -P "$(cat "$PLAT_STATE/mqtt.pass")" -q 1 \
+	-t 'relay/#' -v -C 2 -W 60 || fail subscriber "$(cat "$UF_TMP/sub.out")"
+SUB=$SUB_PID
 wait_for 10 sh -c "grep -q 'client=unifaasd-relay .*result=connected' '$PLAT_STATE/logs/unifaasd.log'" ||
 	fail session "unifaasd's MQTT session for relay did not connect"
-sleep 0.5 # the subscriber's SUBACK
 
 # in: a Smart Citizen Kit's raw reading over MQTT, and a CloudEvent over HTTP
 READING=$(head -1 "$FIX/sck/raw-valid.txt")

@@ -59,10 +59,9 @@ fi
 # --- uf_mqtt_publish: the outbox, only when the event commits --------------
 # unifaasd publishes the outbox (daemon/mqtt.c) and deletes each entry the
 # broker took: a subscriber (the platform's account) sees what committed
-mosquitto_sub --unix "$PLAT_STATE/mqtt.sock" -u unifaasd -P "$(cat "$PLAT_STATE/mqtt.pass")" -q 1 -v \
-	-t 'lights/#' -t 'other/#' -W 60 >"$UF_TMP/sub.out" 2>&1 &
-subpid=$!
-sleep 0.5
+sub_start sub-lights "$UF_TMP/sub.out" --unix "$PLAT_STATE/mqtt.sock" -u unifaasd -P "$(cat "$PLAT_STATE/mqtt.pass")" -q 1 -v \
+	-t 'lights/#' -t 'other/#' -W 60 || fail subscriber "$(cat "$UF_TMP/sub.out")"
+subpid=$SUB_PID
 got_pub() { grep -qx "$1" "$UF_TMP/sub.out"; }
 R XADD uf:q:edges:in '*' data pub:lights/7/set >/dev/null
 if wait_for 30 got_pub "lights/7/set m-lights/7/set" && wait_for 10 xlen_is uf:out:mqtt:edges 0; then

@@ -252,9 +252,8 @@ distinct_is ov q s 300 && pass resume-drains || fail resume-drains "$(payloads o
 
 # --- the outbox: published, deleted after the PUBACK ----------------------
 SUBP=(--unix "$PLAT_STATE/mqtt.sock" -u unifaasd -P "$(cat "$PLAT_STATE/mqtt.pass")")
-(mosquitto_sub "${SUBP[@]}" -q 1 -t 'out/#' -t 'secret/#' -v -C 3 -W 20 >"$UF_TMP/sub.out" 2>&1) &
-subpid=$!
-sleep 0.5
+sub_start sub-out "$UF_TMP/sub.out" "${SUBP[@]}" -q 1 -t 'out/#' -t 'secret/#' -v -C 3 -W 20 || fail subscriber "$(cat "$UF_TMP/sub.out")"
+subpid=$SUB_PID
 OB=uf:out:mqtt:mq
 R XADD $OB '*' step count topic out/one qos 1 data hello event 1-1 >/dev/null
 R XADD $OB '*' step count topic secret/x qos 1 data forged event 1-5 >/dev/null # outside mq's publish filters
@@ -280,10 +279,9 @@ curl -s --max-time 10 -H "Authorization: Bearer $(cat "$PLAT_STATE/api.token")" 
 # The broker is stopped (SIGSTOP): unifaasd reads the entries (pending in
 # its consumer group) and writes them, no PUBACK comes; killed -9 and
 # started again, it reads its pending entries again and publishes them.
-mosquitto_sub "${SUBP[@]}" -q 1 -v \
-	-t 'again/#' -W 60 >"$UF_TMP/sub2.out" 2>&1 &
-subpid=$!
-sleep 0.5
+sub_start sub-again "$UF_TMP/sub2.out" "${SUBP[@]}" -q 1 -v \
+	-t 'again/#' -W 60 || fail subscriber "$(cat "$UF_TMP/sub2.out")"
+subpid=$SUB_PID
 mpid=$(cat "$PLAT_STATE/mosquitto.pid")
 outbox_pending() { [ "$(R XPENDING $OB unifaasd | head -1)" = 2 ]; }
 kill -STOP "$mpid"

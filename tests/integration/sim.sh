@@ -143,10 +143,9 @@ U deploy "$UF_TOP/workflows/lights.yaml" >"$UF_TMP/lights.deploy" 2>&1 && sessio
 	pass motion-deploy || fail motion-deploy "$(cat "$UF_TMP/lights.deploy")"
 # the bulbs: on hue/+/set, with the platform's account (devices only publish);
 # pattern 110 over 7 messages: on, off, on, off, on in each of the two rooms
-mosquitto_sub --unix "$PLAT_STATE/mqtt.sock" -u unifaasd -P "$(cat "$PLAT_STATE/mqtt.pass")" -q 1 \
-	-t 'hue/+/set' -v -C 10 -W 60 >"$UF_TMP/hue.out" 2>&1 &
-SUB=$!
-sleep 0.5 # the subscriber's SUBACK
+sub_start sub-hue "$UF_TMP/hue.out" --unix "$PLAT_STATE/mqtt.sock" -u unifaasd -P "$(cat "$PLAT_STATE/mqtt.pass")" -q 1 \
+	-t 'hue/+/set' -v -C 10 -W 60 || fail subscriber "$(cat "$UF_TMP/hue.out")"
+SUB=$SUB_PID
 U sim motion --rooms kitchen,hall --pattern 110 --count 7 --interval-ms 20 --seed 1 >"$UF_TMP/motion.out" 2>"$UF_TMP/motion.err"
 rc=$?
 [ $rc = 0 ] && [ "$(tail -1 "$UF_TMP/motion.out")" = "published 14, failed 0" ] && pass motion-published ||

@@ -78,12 +78,11 @@ WEMO_PASS=$(sed -n 's/^password: //p' "$UF_TMP/wemo.cred")
 U deploy "$UF_TOP/workflows/lights.yaml" >"$UF_TMP/lights.deploy" 2>&1 && pass lights-deploy ||
 	fail lights-deploy "$(cat "$UF_TMP/lights.deploy")"
 # the bulbs: a subscriber on hue/+/set (the platform's account: devices only publish)
-mosquitto_sub --unix "$PLAT_STATE/mqtt.sock" -u unifaasd -P "$(cat "$PLAT_STATE/mqtt.pass")" -q 1 \
-	-t 'hue/+/set' -v -C 3 -W 60 >"$UF_TMP/hue.out" 2>&1 &
-SUB=$!
+sub_start sub-hue "$UF_TMP/hue.out" --unix "$PLAT_STATE/mqtt.sock" -u unifaasd -P "$(cat "$PLAT_STATE/mqtt.pass")" -q 1 \
+	-t 'hue/+/set' -v -C 3 -W 60 || fail subscriber "$(cat "$UF_TMP/hue.out")"
+SUB=$SUB_PID
 wait_for 10 sh -c "grep -q 'client=unifaasd-lights .*result=connected' '$PLAT_STATE/logs/unifaasd.log'" ||
 	fail lights-session "unifaasd's MQTT session for lights did not connect"
-sleep 0.5 # the subscriber's SUBACK
 MOTION() { mosquitto_pub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u wemo -P "$WEMO_PASS" -q 1 -t "wemo/$1/motion" -m "$2"; }
 # kitchen: motion (on), motion again (no change), still (off); the hall is
 # bright (lux 400: stays off); a malformed event; then the garage (on)

@@ -123,6 +123,22 @@ daemon_log() { cat "$PLAT_STATE/logs/unifaasd.log"; }
 # messages for it (a fixed sleep after the connection was outlasted by a
 # loaded machine, and a message published before is not kept)
 subscribed() { wait_for 10 grep -q "what=mqtt op=subscribe workflow=$1 .*result=subscribed" "$PLAT_STATE/logs/unifaasd.log"; }
+# sub_start ID OUT ARGS...: a test's subscriber (mosquitto_sub ARGS, client
+# ID, output in OUT) in the background, its pid in SUB_PID, that gets every
+# message on its filters published after sub_start returns: its session is
+# made and subscribed first (clean session off; -E returns at the SUBACK),
+# then the subscriber connects to it, and sub_start returns once the broker
+# logged that connection (a fixed sleep for the SUBACK was a timing
+# assertion; a message published before the subscription is not kept)
+sub_start() {
+	local id=$1 out=$2
+	shift 2
+	mosquitto_sub -i "$id" -c -E "$@" >"$out" 2>&1 || return 1
+	mosquitto_sub -i "$id" -c "$@" >"$out" 2>&1 &
+	SUB_PID=$!
+	# its second connection (ID is the test's: one sub_start each)
+	wait_for 10 sh -c "[ \"\$(grep -c 'as $id (' '$PLAT_STATE/logs/mosquitto.log')\" -ge 2 ]"
+}
 
 # manifest NAME: writes a manifest from stdin into $UF_TMP and echoes its path
 manifest() {
