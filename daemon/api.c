@@ -668,9 +668,13 @@ static int push_send(struct pw_source *src)
 		rq->calls++;
 	}
 	/* held to its workflow's ingress rate (pushwin.h), a push goes on as
-	 * long as it makes progress: its deadline counts from its last turn */
-	if (rq->redis_wait && push_left(rq))
-		rq->deadline = now_ms() + PUSH_WAIT_MS(rq->events - rq->sent);
+	 * long as it makes progress: its deadline counts from its last turn,
+	 * the last one too (the replies of what it sent get the store's time,
+	 * as ingress.c's event_send; a sent event is not answered 'may be
+	 * queued') */
+	uint64_t until = now_ms() + PUSH_WAIT_MS(rq->events - rq->sent);
+	if (rq->redis_wait && rq->deadline < until)
+		rq->deadline = until;
 	if (push_left(rq))
 		return 1;
 	rq->push_held = 0; /* out of the window now (pushwin forgets a source whose send returns 0) */
@@ -708,12 +712,27 @@ static void push_finish(struct request *rq)
 		rq->partial_ok = 1; /* the answer is whole whatever else is late */
 		return;
 	}
+	int held;
+	double rate = rq->push_stop || rq->sent == rq->events ? 0 : pushwin_rate(rq->pw, rq->wf, &held);
+	if (rate > 0) { /* its deadline came while its workflow waited for turns held to its ingress rate */
+		answer_error(rq, 429, "busy",
+		             "workflow '%s' is held to %.0f events/s while other workflows push (its share of "
+		             "ingress_rate %llu; docs/api.md, pushes under load) and the request's deadline came "
+		             "before its turn: redis queued %zu of %zu events%s%s%s%s; retry the rest after a second",
+		             rq->wf, rate, (unsigned long long)rq->a->d->cfg.ingress_rate, rq->queued, rq->events,
+		             rq->queued ? ", ids " : "", rq->first, rq->queued ? " .. " : "", rq->last);
+		api_answer_header(rq, "Retry-After", "1");
+		rq->partial_ok = 1;
+		return;
+	}
 	int full = uf_redis_full(rq->refused); /* maxmemory: 507, as over a quota */
 	answer_error(rq, full ? 507 : 503, full ? "redis_full" : "unavailable",
 	             "redis queued %zu of %zu events (%s)%s%s%s%s; retry the rest", rq->queued, rq->events,
-	             rq->refused[0]          ? rq->refused
-	             : rq->sent < rq->events ? "redis is unreachable"
-	                                     : "no answer in time: the unconfirmed ones may be queued",
+	             rq->refused[0]                           ? rq->refused
+	             : rq->sent < rq->events && rq->push_stop ? "redis is unreachable"
+	             : rq->sent < rq->events
+	                 ? "their turn to be written did not come in time: redis is slow or unreachable"
+	                 : "no answer in time: the unconfirmed ones may be queued",
 	             rq->queued ? ", ids " : "", rq->first, rq->queued ? " .. " : "", rq->last);
 	rq->partial_ok = 1; /* this 503 says it all */
 }

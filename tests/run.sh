@@ -99,7 +99,7 @@ estimate() {
 	slack | slack@asan) echo 60 ;; # 167 there, most of it one wait_for stretched by load (tests/lib.sh caps that now)
 	mqtt*) echo 57 ;;
 	ingress_fair*) echo 20 ;;
-	ingress_rate*) echo 15 ;; # 14.5 s alone: a 6-10 s phase beside calm
+	ingress_rate*) echo 15 ;; # 13.3-14.5 s alone: a 6-10 s phase beside calm, a 4 s one of control API pushes
 	stops*) echo 50 ;; # two drain deadlines of 20 s (unit_drain_ms=20000) and a replace
 	platform | platform@asan) echo 53 ;;
 	ingress | ingress@asan) echo 51 ;;

@@ -142,3 +142,34 @@ bad=$(awk 'FNR == NR {n[$1] = $2; next} ($2 == 202 && n[$1] != 1) || ($2 != 202 
 r429=$(awk '$2 == 429 {print $1; exit}' "$UF_TMP/http.codes")
 [ -z "$r429" ] || grep -Eq 'held to 10 events/s|waiting for their turn' "$UF_TMP/h.$r429" && pass beside-http-429-reason ||
 	fail beside-http-429-reason "$(cat "$UF_TMP/h.$r429")"
+
+# --- api-held: calm replaced with share 16, so flood (share 1) is held to
+# 40 / 17 = 2 events/s while calm pushes; 28 control API pushes of flood at
+# once (the control API takes 32 connections of one address), one event
+# each, share those: the later ones wait past a push's deadline (2.5 s).  Each is answered 202 and stored once,
+# or 429 busy naming the rate, with Retry-After and nothing stored: never 503
+# "redis is unreachable" (what they were answered before)
+sed 's/^share: 3$/share: 16/' "$UF_TMP/calm.yaml" >"$UF_TMP/calm16.yaml"
+U deploy --replace "$UF_TMP/calm16.yaml" >"$UF_TMP/replace.out" 2>&1 && grep -qx 'share: 16' "$UF_TMP/calm16.yaml" ||
+	fail api-held-replace "calm not replaced with share 16: $(head -c 300 "$UF_TMP/replace.out")"
+(for i in $(seq $CALM); do
+	U push calm in "d$i" >/dev/null
+	sleep 0.2
+done) &
+calm=$!
+calm_again() { [ "$(count calm d)" -ge 1 ]; }
+wait_for 20 calm_again || fail api-held-calm "calm's first event not stored"
+ATOK=$(cat "$PLAT_STATE/api.token")
+seq -f 'p%g' 28 | xargs -P 28 -I{} curl -s -m 120 -o "$UF_TMP/p.{}" -w '{} %{http_code} %header{retry-after}\n' \
+	-H "Authorization: Bearer $ATOK" -H 'Content-Type: application/octet-stream' --data-binary {} \
+	"http://127.0.0.1:$PLAT_API_PORT/v1/workflows/flood/queues/in/events" >"$UF_TMP/api.codes" 2>&1
+wait "$calm"
+echo "info: api-held: control API answers: $(awk '{print $2}' "$UF_TMP/api.codes" | sort | uniq -c | tr '\n' ' ')"
+ids flood p | awk '{print $2}' | sort | uniq -c | awk '{print $2, $1}' >"$UF_TMP/api.stored"
+bad=$(awk 'FNR == NR {n[$1] = $2; next} ($2 == 202 && n[$1] != 1) || ($2 != 202 && ($2 != 429 || $3 != 1 || n[$1])) {print}' \
+	"$UF_TMP/api.stored" "$UF_TMP/api.codes" | head -3)
+[ -z "$bad" ] && [ "$(wc -l <"$UF_TMP/api.codes")" = 28 ] && pass api-held-each-once-or-429 ||
+	fail api-held-each-once-or-429 "answer / stored: $bad ($(wc -l <"$UF_TMP/api.codes") answers; $(cat "$UF_TMP/p.$(awk '$2 != 202 && $2 != 429 {print $1; exit}' "$UF_TMP/api.codes")" 2>/dev/null | head -c 300))"
+p429=$(awk '$2 == 429 {print $1; exit}' "$UF_TMP/api.codes")
+[ -z "$p429" ] || grep -q "workflow 'flood' is held to 2 events/s .*ingress_rate 40.*redis queued 0 of 1 events; retry the rest after a second" "$UF_TMP/p.$p429" &&
+	pass api-held-429-reason || fail api-held-429-reason "$(cat "$UF_TMP/p.$p429")"
