@@ -57,7 +57,6 @@
 #define BODY_MAX_EVENTS   UF_PUSH_BYTES_MAX
 #define LOG_READ_MAX      (256u << 10)
 
-#define REDIS_WAIT_MS (STORE_TIMEOUT_MS + 500) /* store_send answers within its timeout */
 /* A push's commands are answered one after another: the store's watchdog
  * cuts them only when Redis stops making progress, so the answer waits for
  * their number too (Redis answers well over 2000 XADDs a second anywhere). */

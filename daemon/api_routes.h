@@ -61,6 +61,9 @@ int api_live(const struct request *rq);
 void api_answer_json(struct request *rq, unsigned status, json_t *j);
 void api_answer_error(struct request *rq, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* what a request waits for a reply: store_send answers within its timeout
+ * (STORE_TIMEOUT_MS, store.h) */
+#define REDIS_WAIT_MS (STORE_TIMEOUT_MS + 500)
 /* a request waiting for its replies waits at least ms more from now */
 void api_wait_more(struct request *rq, uint64_t ms);
 /* one header more on the answer made (json or raw), e.g. Retry-After */

@@ -436,7 +436,7 @@ static int event_send(struct pw_source *p)
 	}
 	/* sent late in its wait (held to its ingress rate): its reply gets the
 	 * store's own time still, so a sent event is not answered "may be queued" */
-	api_wait_more(rq, STORE_TIMEOUT_MS + 500);
+	api_wait_more(rq, REDIS_WAIT_MS);
 	return 0;
 }
 
