@@ -711,9 +711,9 @@ static void push_finish(struct request *rq)
 		rq->partial_ok = 1; /* the answer is whole whatever else is late */
 		return;
 	}
-	int held;
+	int held = 0; /* its workflow waits for tokens now, not for Redis (a stalled Redis: the 503 below) */
 	double rate = rq->push_stop || rq->sent == rq->events ? 0 : pushwin_rate(rq->pw, rq->wf, &held);
-	if (rate > 0) { /* its deadline came while its workflow waited for turns held to its ingress rate */
+	if (rate > 0 && held) { /* its deadline came while its workflow waited for turns held to its ingress rate */
 		answer_error(rq, 429, "busy",
 		             "workflow '%s' is held to %.0f events/s while other workflows push (its share of "
 		             "ingress_rate %llu; docs/api.md, pushes under load) and the request's deadline came "
