@@ -569,8 +569,9 @@ int cmd_describe(int argc, char **argv)
 		       rate, num(in, "ingress_rate"),
 		       json_is_true(json_object_get(in, "held")) ? "; its pushes wait for that rate now" : "");
 	else if (in && num(in, "ingress_rate"))
-		printf("ingress:   not held (no other workflow pushing; ingress_rate %lld by share)\n",
-		       num(in, "ingress_rate"));
+		printf(
+		    "ingress:   not held now (only while it and another workflow push; ingress_rate %lld by share)\n",
+		    num(in, "ingress_rate"));
 	if (json_is_number(json_object_get(root, "cpu_seconds")))
 		printf("cpu:       %.3f s used by its units (their cgroup; CPU weight by share)\n",
 		       json_number_value(json_object_get(root, "cpu_seconds")));

@@ -69,6 +69,12 @@ echo "info: alone: $n events of flood written in $span ms (held at the node's ra
 [ "$n" = 400 ] && [ "$span" -lt $((400 * 1000 / RATE / 2)) ] && pass alone-not-held ||
 	fail alone-not-held "$n of 400 in $span ms (want all, within $((400 * 1000 / RATE / 2)) ms)"
 
+# calm, not pushing while flood may still count as pushing, is not held: its
+# describe does not say no other workflow pushes (it said so, whoever pushed)
+U describe calm >"$UF_TMP/describe.calm" 2>&1
+grep -qx 'ingress:   not held now (only while it and another workflow push; ingress_rate 40 by share)' "$UF_TMP/describe.calm" &&
+	pass alone-describe-other || fail alone-describe-other "$(grep '^ingress' "$UF_TMP/describe.calm")"
+
 # --- beside: calm every 200 ms; flood 400 over the API, then 150 over MQTT ----
 CALM=25
 (for i in $(seq $CALM); do
