@@ -178,6 +178,20 @@ static inline int uf_redis_full(const char *err)
  * put it over its quota drains itself back under it.
  */
 #define UF_QUOTA_KEY "uf:quota:" /* + <wf> */
+/* The one over/under rule, with hysteresis: a workflow goes over its quota
+ * when a measurement finds more than `quota` bytes stored, and is under
+ * again only once one finds at most uf_quota_resume_at(quota), 90% of it.
+ * So a workflow at its quota does not flip between refused (507) and
+ * taken with each measurement: once refused, it takes events again only
+ * with a tenth of its quota free. */
+static inline uint64_t uf_quota_resume_at(uint64_t quota)
+{
+	return quota - quota / 10;
+}
+static inline int uf_quota_is_over(int was_over, uint64_t stored, uint64_t quota)
+{
+	return was_over ? stored > uf_quota_resume_at(quota) : stored > quota;
+}
 /* What UF_QUOTA_KEY<wf> says. */
 struct uf_quota_state {
 	uint64_t stored, quota; /* bytes, as last measured */

@@ -19,8 +19,8 @@
  * it.
  *
  * Over its quota (stored bytes > quota: the manifest's storage_quota, else
- * the node's, never more than Redis's maxmemory) a workflow takes no new
- * events: the HTTP ingress and the control API answer 507 (quota_refuses),
+ * the node's, never more than Redis's maxmemory; under again at 90% of it,
+ * uf_quota_is_over in delivery.h) a workflow takes no new events: the HTTP ingress and the control API answer 507 (quota_refuses),
  * its MQTT session stops reading so QoS 1 messages wait in the broker
  * (mqtt_sync).  Its units keep running, so its backlog drains: the daemon
  * sets UF_QUOTA_KEY<wf> (common/delivery.h "Storage quota"), which every
@@ -110,10 +110,11 @@ int quota_refuses(const struct workflow *w, char *msg, size_t cap)
 		return 0;
 	snprintf(msg, cap,
 	         "workflow '%s' is over its storage quota: %llu of %llu bytes stored (storage_quota); it takes no "
-	         "events until it is under (its units go on draining its queues): free some ('unifaas queues "
-	         "purge', 'unifaas kv del', 'unifaas dlq purge') or raise storage_quota in its manifest "
-	         "('unifaas deploy --replace')",
-	         w->m->name, (unsigned long long)w->stored_bytes, (unsigned long long)quota_of(w));
+	         "events until it is at or under %llu bytes, 90%% of it (its units go on draining its queues): free "
+	         "some ('unifaas queues purge', 'unifaas kv del', 'unifaas dlq purge') or raise storage_quota in its "
+	         "manifest ('unifaas deploy --replace')",
+	         w->m->name, (unsigned long long)w->stored_bytes, (unsigned long long)quota_of(w),
+	         (unsigned long long)uf_quota_resume_at(quota_of(w)));
 	return 1;
 }
 
@@ -244,9 +245,10 @@ static void pass_apply(struct quota_pass *p, uint32_t retry_ms)
 		uint64_t quota = quota_of(w);
 		w->stored_bytes = p->t[i].bytes;
 		w->stored_ms = wall_ms();
-		if (!w->over_quota && w->stored_bytes > quota)
+		int over = uf_quota_is_over(w->over_quota, w->stored_bytes, quota);
+		if (over && !w->over_quota)
 			went_over(w, quota);
-		else if (w->over_quota && w->stored_bytes <= quota)
+		else if (!over && w->over_quota)
 			went_under(w, quota);
 		quota_key_sync(w, quota, retry_ms);
 		hold(w, w->over_quota && p->redis_full, quota);

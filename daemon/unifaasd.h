@@ -128,7 +128,7 @@ struct workflow {
 	/* storage (quota.c) */
 	uint64_t stored_bytes;         /* its keys' bytes at the last measurement */
 	uint64_t stored_ms;            /* when (epoch ms); 0: not measured yet */
-	int over_quota;                /* stored_bytes > quota_of(): takes no events, its growing writes refused */
+	int over_quota;                /* uf_quota_is_over: takes no events, its growing writes refused */
 	uint64_t over_since_ms;        /* since when (now_ms), for quota_give_up_s */
 	int quota_key;                 /* UF_QUOTA_KEY<wf>: 0 not known yet, 1 set, 2 deleted (quota.c) */
 	int quota_hold;                /* over its quota while Redis is full: its units drained, none started */

@@ -321,6 +321,42 @@ check aged-handled wait_for 20 kv_is aged count 10
 check aged-trimmed wait_for 10 xlen_is uf:q:aged:sink 0
 check aged-log grep -qE 'what=trim workflow=aged queue=sink entries=[0-9]+ why=unread_age bound=1000' "$PLAT_STATE/logs/unifaasd.log"
 
+# ---- one over/under rule with hysteresis (common/delivery.h
+# uf_quota_is_over): over above the quota, under again only at or below
+# 90% of it, so a workflow near its quota is not refused and taken by turns
+# with each measurement.  Values of 110000 bytes (about 110-115 KB each as
+# Redis counts them): 10 are over 1 MiB, 9 are under 1 MiB but over 90% of
+# it, 8 are under 90%.
+m7=$(manifest edge <<EOF
+name: edge
+storage_quota: 1MiB
+functions:
+  count:
+    image: $fn
+    listen: in
+EOF
+)
+U deploy "$m7" >/dev/null || fail deploy-edge "edge did not deploy"
+val=$(head -c 110000 /dev/zero | tr '\0' v)
+for i in $(seq 10); do U kv set edge "v$i" "$val" >/dev/null || fail edge-kv "kv set edge v$i failed"; done
+check edge-over wait_for 10 storage_is edge over_quota true
+apipush() { curl -s -o "$UF_TMP/body" -w '%{http_code}' -X POST -H "Authorization: Bearer $ATOKEN" --data-binary "$2" "$API/v1/workflows/$1/queues/in/events"; }
+U kv del edge v10 >/dev/null
+in_band() { b=$(storage edge bytes); [ "$b" -le 1048576 ] && [ "$b" -gt 943719 ]; }
+if wait_for 10 in_band; then
+	codes=""
+	for i in 1 2 3 4 5; do codes="$codes$(apipush edge x) $(storage edge over_quota) "; sleep 0.3; done
+	[ "$codes" = "$(printf '507 true %.0s' 1 2 3 4 5)" ] && grep -q 'at or under 943719 bytes, 90% of it' "$UF_TMP/body" &&
+		pass quota-hysteresis-holds || fail quota-hysteresis-holds "$(storage edge bytes) bytes stored: $codes; $(cat "$UF_TMP/body")"
+else
+	fail quota-hysteresis-holds "never between 943719 and 1048576 bytes: $(storage edge bytes)"
+fi
+U kv del edge v9 >/dev/null
+check quota-hysteresis-under-at-90 wait_for 10 storage_is edge over_quota false
+code=$(apipush edge x)
+check quota-hysteresis-takes-again [ "$code" = 202 ]
+check quota-hysteresis-log grep -qE 'what=quota workflow=edge stored=[0-9]+ quota=1048576 action=resume' "$PLAT_STATE/logs/unifaasd.log"
+
 # ---- Redis full: every write refused is reported, nothing lost
 # calm's event is held by its unit until the gate is deleted (a DEL is taken
 # by a full Redis): its commit comes once Redis is full, whatever the load
