@@ -781,11 +781,9 @@ static enum MHD_Result r_push(struct api *a, struct MHD_Connection *c, struct re
 	rq->push_end = end;
 	rq->push_single = single;
 	rq->pw = d->pushwin;
-	rq->src.send = push_send;
-	snprintf(rq->src.wf, sizeof(rq->src.wf), "%s", rq->wf);
 	rq->push_held = 1;
 	rq->calls++; /* the hold: released once every event is sent (push_send) */
-	pushwin_ready(rq->pw, &rq->src);
+	pushwin_enter(rq->pw, &rq->src, rq->wf, push_send);
 	return wait_redis(a, c, rq, PUSH_WAIT_MS(rq->events));
 }
 

@@ -451,11 +451,9 @@ static int queue_event(struct request *rq, struct inreq *s, const char *data, si
 	s->dlen = len;
 	s->rq = rq;
 	s->pw = d->pushwin;
-	s->pws.send = event_send;
-	snprintf(s->pws.wf, sizeof(s->pws.wf), "%s", s->wf);
 	s->held = 1;
 	api_hold(rq);
-	pushwin_ready(s->pw, &s->pws); /* may send it at once */
+	pushwin_enter(s->pw, &s->pws, s->wf, event_send); /* may send it at once */
 	return 0;
 }
 

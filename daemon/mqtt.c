@@ -935,8 +935,7 @@ static struct session *session_new(struct mqtt *m, const char *wf)
 	snprintf(s->wf, sizeof(s->wf), "%s", wf);
 	snprintf(id, sizeof(id), UF_MQTT_PLATFORM "-%s", wf);
 	conn_init(m, &s->c, id, &session_ops, s);
-	s->pws.send = session_send;
-	snprintf(s->pws.wf, sizeof(s->pws.wf), "%s", wf);
+	pushwin_source_init(&s->pws, wf, session_send);
 	s->c.needs_redis = 1;
 	s->next = m->sessions;
 	m->sessions = s;

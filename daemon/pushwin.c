@@ -42,6 +42,7 @@
  * every other reply of the store (store_on_reply), so a window full of
  * other commands cannot leave a waiting source without a turn.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -260,6 +261,18 @@ void pushwin_ready(struct pushwin *pw, struct pw_source *src)
 		return; /* out of memory: it is given a turn when it asks again */
 	flow_push(f, src);
 	pushwin_pump(pw);
+}
+
+void pushwin_source_init(struct pw_source *src, const char *wf, int (*send)(struct pw_source *src))
+{
+	*src = (struct pw_source){.send = send};
+	snprintf(src->wf, sizeof(src->wf), "%s", wf);
+}
+
+void pushwin_enter(struct pushwin *pw, struct pw_source *src, const char *wf, int (*send)(struct pw_source *src))
+{
+	pushwin_source_init(src, wf, send);
+	pushwin_ready(pw, src);
 }
 
 void pushwin_cancel(struct pushwin *pw, struct pw_source *src)

@@ -5,7 +5,8 @@
  *
  * A source is whatever has events to write in order: a push request, an
  * ingress request, an MQTT session.  It embeds a struct pw_source, sets
- * `send` and `wf`, and calls pushwin_ready when it has something to send.
+ * it up with pushwin_source_init (its `send` and `wf`), and calls
+ * pushwin_ready when it has something to send (pushwin_enter: both).
  * When its turn comes, pushwin calls send(src); send writes its next
  * commands with pushwin_sendv while pushwin_room says the turn has room,
  * and returns 1 if it has more to send (it keeps its place in its
@@ -64,6 +65,12 @@ void pushwin_close(struct pushwin *pw);
 /* src has something to send: it joins its workflow's turns (if not in
  * them) and may be given one at once (send is called before this returns). */
 void pushwin_ready(struct pushwin *pw, struct pw_source *src);
+/* Sets src up as a source of workflow wf whose turns send takes (the
+ * owner's part of struct pw_source), out of any turn. */
+void pushwin_source_init(struct pw_source *src, const char *wf, int (*send)(struct pw_source *src));
+/* pushwin_source_init, then pushwin_ready: a one-off source (a push
+ * request, an ingress request) with its events to send. */
+void pushwin_enter(struct pushwin *pw, struct pw_source *src, const char *wf, int (*send)(struct pw_source *src));
 /* src goes away: out of the turns. */
 void pushwin_cancel(struct pushwin *pw, struct pw_source *src);
 /* Turns while the window has room (the store's replies call it too). */
