@@ -391,6 +391,10 @@ static int push_one(struct api *a, const char *path, const char *ctype, const ch
 		        api_error_message(&r, msg, sizeof(msg)));
 		ex = UF_EX_ERROR;
 	} else {
+		/* a push cut short says how many it queued (docs/api.md) */
+		json_t *root = json_loadb(r.body ? r.body : "", r.len, 0, NULL);
+		*queued += (unsigned long long)json_integer_value(json_object_get(root, "queued"));
+		json_decref(root);
 		ex = api_fail(a, what, &r);
 	}
 	api_reply_free(&r);

@@ -115,6 +115,8 @@ struct request {
 	char wf[UF_NAME_BUF];           /* push: where, for the scheduler */
 	char queue[UF_QUEUE_MAX + 1];
 	size_t events, sent, queued;
+	unsigned char *push_state;      /* push: each event's PUSH_* (in body order) */
+	size_t push_answered;           /* push: replies in (they come in the order sent) */
 	const char *push_at, *push_end; /* push: what of the body is not sent yet */
 	int push_single, push_stop;     /* one event; no more to send (a refusal, Redis away) */
 	struct pw_source src;           /* push: its place in the push window's turns (pushwin.h) */
@@ -392,6 +394,7 @@ static void free_request(struct request *rq)
 	free(rq->body);
 	free(rq->out);
 	free(rq->path);
+	free(rq->push_state);
 	json_decref(rq->doc);
 	free(rq);
 }
@@ -627,6 +630,33 @@ static int listened(const struct workflow *w, const char *q)
  * the events not sent yet as well as for the replies. */
 static void push_reply(redisReply *r, void *arg);
 
+/* What came of each event of a push, for an answer that is not all
+ * queued: the client can tell which to send again (docs/api.md). */
+enum { PUSH_NOT_SENT, PUSH_UNCONFIRMED, PUSH_QUEUED, PUSH_REFUSED, PUSH_NSTATES };
+static const char *const PUSH_STATE_NAMES[PUSH_NSTATES] = {"not_sent", "unconfirmed", "queued", "refused"};
+
+/* {"queued": [[from, to], ...], "refused": ..., "unconfirmed": ...,
+ * "not_sent": ...}: the events (1 for the first, in body order, empty
+ * lines not counted) by what came of them, as ranges. */
+static json_t *push_outcome(const struct request *rq)
+{
+	json_t *o = json_object();
+	for (int k = 0; o && k < PUSH_NSTATES; k++) {
+		json_t *ranges = json_array();
+		for (size_t i = 0; ranges && i < rq->events; i++) {
+			if (rq->push_state[i] != k)
+				continue;
+			size_t j = i;
+			while (j + 1 < rq->events && rq->push_state[j + 1] == k)
+				j++;
+			json_array_append_new(ranges, json_pack("[I,I]", (json_int_t)i + 1, (json_int_t)j + 1));
+			i = j;
+		}
+		json_object_set_new(o, PUSH_STATE_NAMES[k], ranges ? ranges : json_null());
+	}
+	return o;
+}
+
 static int push_left(const struct request *rq)
 {
 	return live(rq) && !rq->push_stop && rq->sent < rq->events && (rq->push_single || rq->push_at < rq->push_end);
@@ -663,6 +693,7 @@ static int push_send(struct pw_source *src)
 			rq->push_stop = 1; /* the rest is not sent: the answer says how many were queued */
 			break;
 		}
+		rq->push_state[rq->sent] = PUSH_UNCONFIRMED;
 		rq->sent++;
 		rq->calls++;
 	}
@@ -684,6 +715,11 @@ static int push_send(struct pw_source *src)
 static void push_reply(redisReply *r, void *arg)
 {
 	struct request *rq = arg;
+	/* the store answers one connection's commands in order, a lost one
+	 * with NULL: this reply is for the push_answered-th event sent */
+	size_t ev = rq->push_answered++;
+	if (live(rq) && r && ev < rq->sent)
+		rq->push_state[ev] = r->type == REDIS_REPLY_STRING ? PUSH_QUEUED : PUSH_REFUSED;
 	if (live(rq) && r && r->type == REDIS_REPLY_STRING) {
 		if (!rq->first[0])
 			snprintf(rq->first, sizeof(rq->first), "%s", r->str);
@@ -697,6 +733,19 @@ static void push_reply(redisReply *r, void *arg)
 	if (!r || r->type != REDIS_REPLY_STRING)
 		rq->push_stop = 1; /* refused or lost: what is not sent yet stays so */
 	replied(rq, !r);
+}
+
+/* An answer that is not "all queued" says which events were, so that a
+ * retry duplicates none: queued, first, last and events (push_outcome). */
+static void push_outcome_attach(struct request *rq)
+{
+	json_t *o = push_outcome(rq);
+	json_object_set_new(rq->doc, "queued", json_integer((json_int_t)rq->queued));
+	json_object_set_new(rq->doc, "events", o ? o : json_null());
+	if (rq->queued) {
+		json_object_set_new(rq->doc, "first", json_string(rq->first));
+		json_object_set_new(rq->doc, "last", json_string(rq->last));
+	}
 }
 
 /* Every XADD answered (or not in time): 202 only when all were queued. */
@@ -721,18 +770,23 @@ static void push_finish(struct request *rq)
 		             rq->wf, rate, (unsigned long long)rq->a->d->cfg.ingress_rate, rq->queued, rq->events,
 		             rq->queued ? ", ids " : "", rq->first, rq->queued ? " .. " : "", rq->last);
 		api_answer_header(rq, "Retry-After", "1");
+		push_outcome_attach(rq);
 		rq->partial_ok = 1;
 		return;
 	}
 	int full = uf_redis_full(rq->refused); /* maxmemory: 507, as over a quota */
 	answer_error(rq, full ? 507 : 503, full ? "redis_full" : "unavailable",
-	             "redis queued %zu of %zu events (%s)%s%s%s%s; retry the rest", rq->queued, rq->events,
+	             "redis queued %zu of %zu events (%s)%s%s%s%s; send again only the events listed under "
+	             "\"refused\" and \"not_sent\" (\"unconfirmed\" ones may be queued: look before sending them "
+	             "again)",
+	             rq->queued, rq->events,
 	             rq->refused[0]                           ? rq->refused
 	             : rq->sent < rq->events && rq->push_stop ? "redis is unreachable"
 	             : rq->sent < rq->events
 	                 ? "their turn to be written did not come in time: redis is slow or unreachable"
 	                 : "no answer in time: the unconfirmed ones may be queued",
 	             rq->queued ? ", ids " : "", rq->first, rq->queued ? " .. " : "", rq->last);
+	push_outcome_attach(rq);
 	rq->partial_ok = 1; /* this 503 says it all */
 }
 
@@ -776,6 +830,8 @@ static enum MHD_Result r_push(struct api *a, struct MHD_Connection *c, struct re
 	snprintf(rq->wf, sizeof(rq->wf), "%s", w->m->name);
 	snprintf(rq->queue, sizeof(rq->queue), "%s", q);
 	rq->events = single ? 1 : n;
+	if (!(rq->push_state = calloc(rq->events ? rq->events : 1, 1))) /* all PUSH_NOT_SENT */
+		return send_error(c, 500, "internal", "out of memory for a push of %zu events", rq->events);
 	rq->finish = push_finish;
 	rq->push_at = p;
 	rq->push_end = end;

@@ -357,6 +357,49 @@ code=$(apipush edge x)
 check quota-hysteresis-takes-again [ "$code" = 202 ]
 check quota-hysteresis-log grep -qE 'what=quota workflow=edge stored=[0-9]+ quota=1048576 action=resume' "$PLAT_STATE/logs/unifaasd.log"
 
+# ---- a control-API push that is cut short (Redis full in its middle)
+# answers which of its events were queued, refused or not sent, so that a
+# retry sends only those (no event queued twice): 4000 events of 1000 bytes
+# into a Redis given room for about 1 MB of them.  Its unit never pops
+# (slots_fn MODE=sleep), so no commit or re-queue adds to the stream and
+# its entries-added counts exactly what the push queued.
+sleep_fn=$(build_guest "$UF_TOP/tests/platform/slots_fn.c") || fail build-slots-fn "slots_fn.c did not build"
+m8=$(manifest part <<EOF
+name: part
+functions:
+  count:
+    image: $sleep_fn
+    listen: in
+    env: { MODE: sleep }
+    scale: { max_units: 1 }
+EOF
+)
+U deploy "$m8" >/dev/null || fail deploy-part "part did not deploy"
+added() { R XINFO STREAM uf:q:part:in | awk '$0=="entries-added"{getline; print}'; }
+apipush part x >/dev/null
+a0=$(added)
+used=$(R INFO memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p')
+R CONFIG SET maxmemory $((used + 1000000)) >/dev/null
+python3 -c "print('\n'.join('%04d' % i + 'p' * 996 for i in range(4000)))" >"$UF_TMP/part.txt"
+code=$(curl -s -o "$UF_TMP/part.body" -w '%{http_code}' -X POST -H "Authorization: Bearer $ATOKEN" --data-binary @"$UF_TMP/part.txt" "$API/v1/workflows/part/queues/in/events")
+R CONFIG SET maxmemory 536870912 >/dev/null
+a1=$(added)
+verdict=$(python3 - "$UF_TMP/part.body" "$((a1 - a0))" <<'PY'
+import json, sys
+b = json.load(open(sys.argv[1])); written = int(sys.argv[2])
+ev = b.get('events') or {}
+seen = []
+for k in ('queued', 'refused', 'unconfirmed', 'not_sent'):
+    for lo, hi in ev.get(k, []):
+        seen += range(lo, hi + 1)
+nq = sum(hi - lo + 1 for lo, hi in ev.get('queued', []))
+ok = (sorted(seen) == list(range(1, 4001)) and nq == b.get('queued') == written and 0 < written < 4000
+      and ev.get('queued', [[0]])[0][0] == 1 and not ev.get('unconfirmed'))
+print('ok' if ok else 'bad: %d written, %s' % (written, json.dumps(b)[:600]))
+PY
+)
+[ "$code" = 507 ] && [ "$verdict" = ok ] && pass push-partial-says-which || fail push-partial-says-which "HTTP $code, $verdict"
+
 # ---- Redis full: every write refused is reported, nothing lost
 # calm's event is held by its unit until the gate is deleted (a DEL is taken
 # by a full Redis): its commit comes once Redis is full, whatever the load
