@@ -20,10 +20,9 @@
  *
  * Over its quota (stored bytes > quota: the manifest's storage_quota, else
  * the node's, never more than Redis's maxmemory; under again at 90% of it,
- * uf_quota_is_over in delivery.h) a workflow takes no new events: the HTTP ingress and the control API answer 507 (quota_refuses),
- * its MQTT session stops reading so QoS 1 messages wait in the broker
- * (mqtt_sync).  Its units keep running, so its backlog drains: the daemon
- * sets UF_QUOTA_KEY<wf> (common/delivery.h "Storage quota"), which every
+ * uf_quota_is_over in delivery.h) a workflow takes no new events: the HTTP ingress and the control API answer 507
+ * (quota_refuses), its MQTT session stops reading so QoS 1 messages wait in the broker (mqtt_sync).  Its units keep
+ * running, so its backlog drains: the daemon sets UF_QUOTA_KEY<wf> (common/delivery.h "Storage quota"), which every
  * unit reads with each batch, and the tenders defer - not counted, back
  * after the next measurement - the events that would grow its storage
  * (pushes, growing KV writes) while acknowledgements, deletes, re-queues
@@ -122,10 +121,13 @@ const char *quota_refused_what(const struct workflow *w)
 {
 	if (!w->over_quota)
 		return NULL;
+	/* the level it is under again at (uf_quota_is_over) is said, as it may be
+	 * over its quota with fewer bytes than the quota stored */
 	return w->quota_hold ? "new events (HTTP 507, MQTT paused) and, redis being full (maxmemory), its units: "
-	                       "drained, none started"
+	                       "drained, none started; until it is at or under 90% of its quota"
 	                     : "new events (HTTP 507, MQTT paused) and its units' pushes and growing KV writes "
-	                       "(those events are deferred, not counted); its units keep draining its queues";
+	                       "(those events are deferred, not counted); its units keep draining its queues; "
+	                       "until it is at or under 90% of its quota";
 }
 
 int quota_redis_refused(struct daemon *d, const char *wf, const char *op, const redisReply *r)

@@ -348,6 +348,10 @@ if wait_for 10 in_band; then
 	for i in 1 2 3 4 5; do codes="$codes$(apipush edge x) $(storage edge over_quota) "; sleep 0.3; done
 	[ "$codes" = "$(printf '507 true %.0s' 1 2 3 4 5)" ] && grep -q 'at or under 943719 bytes, 90% of it' "$UF_TMP/body" &&
 		pass quota-hysteresis-holds || fail quota-hysteresis-holds "$(storage edge bytes) bytes stored: $codes; $(cat "$UF_TMP/body")"
+	# ps says why a workflow with fewer bytes than its quota is over
+	U ps >"$UF_TMP/ps.out"
+	grep -qE '^edge: over quota: [0-9]+ of 1048576 bytes \(storage_quota\); refused: new events .*; until it is at or under 90% of its quota$' "$UF_TMP/ps.out" &&
+		pass quota-hysteresis-ps-says-level || fail quota-hysteresis-ps-says-level "$(grep '^edge' "$UF_TMP/ps.out")"
 else
 	fail quota-hysteresis-holds "never between 943719 and 1048576 bytes: $(storage edge bytes)"
 fi
