@@ -46,6 +46,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <microhttpd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,6 +191,9 @@ struct ictx {
 	char how[16], bound[24];       /* ... MAXLEN or MINID, and its bound */
 	char desc[16], desc_bound[24]; /* ... how it was asked (all, older_than_ms, keep) and its number */
 	size_t ends_heard;             /* describe: replies to its unit-end reads so far */
+	size_t ends_sent;              /* ... reads sent (a send that failed is not among them) */
+	size_t *ends_of;               /* ... each sent read's step * 2 + (1 stopped, 0 failed), in the order
+	                                  sent: replies come in that order, a failed send has none */
 	int refused;                   /* a command Redis refused */
 	char why[256];
 };
@@ -203,6 +207,7 @@ static void ictx_free(void *p)
 	json_decref(x->list);
 	json_decref(x->asked);
 	json_decref(x->doc);
+	free(x->ends_of);
 	free(x);
 }
 
@@ -906,16 +911,18 @@ static void end_merge(json_t *list, json_t *e)
 			json_decref(all[i]);
 }
 
-/* A unit-end list (LRANGE of UF_ENDS_KEY...): two per step, failed then
- * stopped, in the order of the steps; each entry "<epoch ms> <reason>",
- * merged into what the daemon has in memory (ends noted before a restart
- * are only in Redis; one Redis refused, full, only in memory). */
+/* A unit-end list (LRANGE of UF_ENDS_KEY...): the step and kind it is for
+ * are those its send noted in ends_of (replies come in the order sent; a
+ * send that failed noted none, so no later reply lands under another
+ * step); each entry "<epoch ms> <reason>", merged into what the daemon has
+ * in memory (ends noted before a restart are only in Redis; one Redis
+ * refused, full, only in memory). */
 static void ends_reply(redisReply *r, void *arg)
 {
 	struct request *rq = arg;
 	struct ictx *x = ctx_of(rq);
-	size_t k = x ? x->ends_heard++ : 0;
-	json_t *step = x ? json_array_get(json_object_get(x->doc, "steps"), k / 2) : NULL;
+	size_t k = x && x->ends_heard < x->ends_sent ? x->ends_of[x->ends_heard++] : SIZE_MAX;
+	json_t *step = k != SIZE_MAX ? json_array_get(json_object_get(x->doc, "steps"), k / 2) : NULL;
 	json_t *list = json_object_get(step, k % 2 ? "recent_stops" : "recent_failures");
 	if (api_live(rq) && r && x && r->type != REDIS_REPLY_ARRAY)
 		refused(x, r);
@@ -930,6 +937,34 @@ static void ends_reply(redisReply *r, void *arg)
 		                          why ? why : json_string("(not UTF-8)")));
 	}
 	api_replied(rq, r);
+}
+
+/* Sends one LRANGE per step and kind (failed, stopped) of its unit ends,
+ * noting in ends_of which each sent one is for: -1 if one or more could
+ * not be sent (those steps show what memory holds), 0 if all were. */
+static int send_end_reads(struct request *rq, struct ictx *x, const struct workflow *w)
+{
+	char most[16];
+	int rc = 0;
+	snprintf(most, sizeof(most), "%d", STEP_ENDS_KEPT - 1);
+	x->ends_heard = x->ends_sent = 0;
+	free(x->ends_of);
+	x->ends_of = calloc(w->m->nfunctions * 2 + 1, sizeof(*x->ends_of));
+	if (!x->ends_of)
+		return -1;
+	for (size_t i = 0; i < w->m->nfunctions; i++)
+		for (int k = 0; k < 2; k++) {
+			char key[256];
+			snprintf(key, sizeof(key), UF_ENDS_KEY "%s:%s:%s", w->m->name,
+			         k ? UF_END_STOPPED : UF_END_FAILED, w->steps[i].fn->name);
+			const char *argv[] = {"LRANGE", key, "0", most};
+			x->ends_of[x->ends_sent] = i * 2 + (size_t)k; /* kept only if sent */
+			if (send_cmd(rq, ends_reply, 4, argv) < 0)
+				rc = -1;
+			else
+				x->ends_sent++;
+		}
+	return rc;
 }
 
 /* Made now (the workflow may be gone when Redis answers); the last dead
@@ -961,17 +996,11 @@ static enum MHD_Result r_describe(struct api *a, struct MHD_Connection *c, struc
 	json_t *listened = wf_queues(w, x, 1);
 	send_dead_reads(rq, x, listened, "-");
 	json_decref(listened);
-	x->ends_heard = 0;
-	char most[16];
-	snprintf(most, sizeof(most), "%d", STEP_ENDS_KEPT - 1);
-	for (size_t i = 0; i < w->m->nfunctions; i++)
-		for (int k = 0; k < 2; k++) {
-			char key[256];
-			snprintf(key, sizeof(key), UF_ENDS_KEY "%s:%s:%s", w->m->name,
-			         k ? UF_END_STOPPED : UF_END_FAILED, w->steps[i].fn->name);
-			const char *argv[] = {"LRANGE", key, "0", most};
-			send_cmd(rq, ends_reply, 4, argv);
-		}
+	if (send_end_reads(rq, x, w) < 0)
+		dlog("warn",
+		     "what=describe workflow=%s cause=\"redis unreachable\" effect=\"unit ends noted before unifaasd "
+		     "started are left out of recent_failures/recent_stops\"",
+		     w->m->name);
 	return api_wait_replies(a, c, rq, describe_finish);
 }
 
