@@ -30,6 +30,7 @@
 #define UF_EX_NOT_FOUND   4  /* the API said 404 */
 #define UF_EX_DATAERR     65 /* invalid manifest (422), as sysexits' EX_DATAERR */
 #define UF_EX_UNAVAILABLE 69 /* the API said 503 (Redis down), as EX_UNAVAILABLE */
+#define UF_EX_TEMPFAIL    75 /* the API said 429 (busy: retry after Retry-After), as EX_TEMPFAIL */
 
 #define UF_HINT_UP "is the platform up? run 'unifaas up'"
 
@@ -223,6 +224,7 @@ struct api_reply {
 	char *body;       /* NUL-terminated (also when binary: see len); NULL with a sink */
 	size_t len;       /* bytes of body, or written to the sink */
 	long long offset; /* X-Unifaas-Offset, -1 if absent */
+	long retry_after; /* Retry-After in seconds, -1 if absent */
 };
 /* One request. A 2xx body is kept in the reply, or, with a sink, written
  * there as it arrives (logs -f). */

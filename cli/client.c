@@ -7,7 +7,8 @@
  *
  * What can go wrong maps onto the CLI's exit codes in one place:
  * no state dir or nothing listening -> 3 (platform not running), a 404 -> 4,
- * 422 -> 65 (invalid manifest), 503 -> 69 (unavailable), 400 -> 2 (the
+ * 422 -> 65 (invalid manifest), 503 -> 69 (unavailable), 429 -> 75 (busy:
+ * retry, after its Retry-After), 400 -> 2 (the
  * daemon refused an argument), anything else -> 1.  Error bodies are
  * {"error":{"code":...,"message":...}}; the message is shown to the user.
  */
@@ -115,10 +116,12 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 {
 	struct api_reply *r = arg;
 	size_t len = size * n;
-	static const char name[] = "X-Unifaas-Offset:";
+	static const char name[] = "X-Unifaas-Offset:", retry[] = "Retry-After:";
 
 	if (len > sizeof(name) && strncasecmp(data, name, sizeof(name) - 1) == 0)
 		r->offset = strtoll(data + sizeof(name) - 1, NULL, 10);
+	else if (len > sizeof(retry) && strncasecmp(data, retry, sizeof(retry) - 1) == 0)
+		r->retry_after = strtol(data + sizeof(retry) - 1, NULL, 10);
 	return len;
 }
 
@@ -132,6 +135,7 @@ int api_call(struct api *a, const struct api_request *req, struct api_reply *rep
 
 	memset(reply, 0, sizeof(*reply));
 	reply->offset = -1;
+	reply->retry_after = -1;
 	int n = snprintf(url, sizeof(url), "%s%s", a->st.api_url, req->path);
 	if (n < 0 || (size_t)n >= sizeof(url)) { /* never send a cut path: it may name something else */
 		fprintf(stderr, "unifaas: %s: request path of %zu bytes is too long\n", a->cmd, strlen(req->path));
@@ -243,7 +247,7 @@ const char *api_error_message(const struct api_reply *r, char *buf, size_t len)
 
 int api_fail(struct api *a, const char *what, const struct api_reply *r)
 {
-	char msg[8192];
+	char msg[8192], retry[48];
 	const char *hint = "";
 	int ex = UF_EX_ERROR;
 
@@ -266,6 +270,14 @@ int api_fail(struct api *a, const char *what, const struct api_reply *r)
 		for (char *line = strtok(msg, "\n"); line; line = strtok(NULL, "\n"))
 			fprintf(stderr, "unifaas: %s: %s\n", a->cmd, line);
 		return UF_EX_DATAERR;
+	case 429: /* busy or held to its ingress rate: nothing of the request was done */
+		ex = UF_EX_TEMPFAIL;
+		if (r->retry_after >= 0)
+			snprintf(retry, sizeof(retry), " (retry after %ld s)", r->retry_after);
+		else
+			snprintf(retry, sizeof(retry), " (retry later)");
+		hint = retry;
+		break;
 	case 500:
 		hint = " (a bug in unifaasd: its log is logs/unifaasd.log in the state dir)";
 		break;

@@ -320,7 +320,8 @@ static void usage(FILE *f)
 	           "$UNIFAAS_STATE, else $XDG_STATE_HOME/unifaas, else ~/.local/state/unifaas).\n\n"
 	           "Exit status: 0 ok, 1 error, 2 usage, 3 platform not running, 4 not found,\n"
 	           "5 handler failed (invoke), 65 invalid manifest, 69 unavailable (unifaasd\n"
-	           "lost Redis; retry later), 75 still running (invoke).\n\n"
+	           "lost Redis; retry later), 75 temporary: still running (invoke) or busy\n"
+	           "(429: retry after its Retry-After).\n\n"
 	           "'unifaas COMMAND --help' describes each command.\n");
 }
 

@@ -260,6 +260,34 @@ echo 0000 >"$S/api.token"
 expect wrong-token 1 "^unifaas: ls: .*\(the token in api.token is not the running unifaasd's" U ls
 cp "$W/token.saved" "$S/api.token"
 
+# --- a 429 (busy) from a push: status 75, the server's reason and Retry-After
+# A stand-in control API that answers every request 429 as unifaasd does
+# when a workflow is held to its ingress rate (docs/api.md).
+F="$UF_TMP/$UF_SUITE.busy.state"
+FP=$(uf_port)
+mkdir -p "$F" && printf 'api_port=%s\n' "$FP" >"$F/unifaas.conf" && echo 0000 >"$F/api.token" && chmod 600 "$F/api.token"
+python3 - "$FP" >"$W/busy-server.log" 2>&1 <<'PY' &
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = b'{"error":{"code":"busy","message":"workflow \'w\' is held to 2 events/s; redis queued 0 of 1 events"}}'
+        self.send_response(429)
+        self.send_header("Retry-After", "7")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    do_GET = do_POST
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+busy_pid=$!
+wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$FP/"
+expect push-busy-75 75 "^unifaas: push: w/q: workflow 'w' is held to 2 events/s; redis queued 0 of 1 events \(retry after 7 s\)$" \
+	timeout 60 "$UNIFAAS" --state-dir "$F" push w q x
+kill "$busy_pid" 2>/dev/null
+wait "$busy_pid" 2>/dev/null
+
 # --- the API commands -------------------------------------------------------------------
 # no unit runs: nothing was asked of Redis, so nothing is stale (ps said
 # "Redis did not answer in time" whenever no unit ran)
