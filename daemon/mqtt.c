@@ -766,27 +766,44 @@ static int session_message(struct session *s, const struct mqtt_packet *p)
 	return 0;
 }
 
+/* The broker's SUBACK of the session's filters, logged as what it granted:
+ * result=subscribed (every filter), partly (some refused, 0x80) or refused
+ * (none granted), naming the refused ones; a filter the SUBACK has no code
+ * for counts as refused.  Each refused filter is an error line as well. */
+static void suback_log(struct session *s, const struct mqtt_packet *p)
+{
+	struct conn *c = &s->c;
+	size_t refused = 0;
+	char names[512] = "";
+	for (size_t i = 0; i < s->nsubs; i++)
+		if (i >= p->payload_len || p->payload[i] == 0x80) {
+			size_t at = strlen(names);
+			if (at + 1 < sizeof(names))
+				snprintf(names + at, sizeof(names) - at, "%s%s", refused ? "," : "", s->subs[i]);
+			refused++;
+			dlog("error", "what=mqtt op=subscribe workflow=%s filter=%s cause=\"refused by the broker\"",
+			     s->wf, s->subs[i]);
+		}
+	/* from here the broker keeps the granted routes' messages for the
+	 * session (logged as the connection is: once per change) */
+	if (c->log_suback && !refused)
+		dlog("info", "what=mqtt op=subscribe workflow=%s client=%s filters=%zu refused=0 result=subscribed",
+		     s->wf, c->client_id, s->nsubs);
+	else if (c->log_suback)
+		dlog("error",
+		     "what=mqtt op=subscribe workflow=%s client=%s filters=%zu refused=%zu result=%s "
+		     "refused_topics=\"%s\"",
+		     s->wf, c->client_id, s->nsubs, refused, refused < s->nsubs ? "partly" : "refused", names);
+	c->log_suback = 0;
+}
+
 static int session_packet(struct conn *c, const struct mqtt_packet *p)
 {
 	struct session *s = session_of(c);
 	if (p->type == MQTT_PUBLISH) {
 		return session_message(s, p);
 	} else if (p->type == MQTT_SUBACK) {
-		size_t refused = 0;
-		for (size_t i = 0; i < p->payload_len && i < s->nsubs; i++)
-			if (p->payload[i] == 0x80) {
-				refused++;
-				dlog("error",
-				     "what=mqtt op=subscribe workflow=%s filter=%s cause=\"refused by the broker\"",
-				     s->wf, s->subs[i]);
-			}
-		/* from here the broker keeps the routes' messages for the session
-		 * (logged as the connection is: once per change) */
-		if (c->log_suback)
-			dlog("info",
-			     "what=mqtt op=subscribe workflow=%s client=%s filters=%zu refused=%zu result=subscribed",
-			     s->wf, c->client_id, s->nsubs, refused);
-		c->log_suback = 0;
+		suback_log(s, p);
 	}
 	return 0;
 }
