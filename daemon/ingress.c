@@ -494,9 +494,9 @@ static int not_queued(struct request *rq, struct inreq *s, struct ingress *in)
 		api_answer_whole(rq);
 		return 1;
 	}
-	int held;
+	int held = 0; /* its workflow waits for tokens now, not for Redis (a stalled Redis: the 503 below) */
 	double rate = pushwin_rate(in->d->pushwin, s->wf, &held);
-	if (s->held && rate > 0) { /* its deadline came while its workflow is held to its ingress rate */
+	if (s->held && rate > 0 && held) { /* its deadline came while its workflow waited for its rate's tokens */
 		count(in, IN_BUSY);
 		api_answer_error(rq, 429, "busy",
 		                 "workflow '%s' is held to %.0f events/s while other workflows push (its share of "
