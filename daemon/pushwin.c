@@ -48,6 +48,7 @@
 
 #include "admission.h"
 #include "pushwin.h"
+#include "pwrate.h"
 #include "unifaasd.h"
 
 #define HELD_LOG_MS 10000u /* a workflow's "held" line at most this often */
@@ -141,14 +142,8 @@ static uint32_t share(const struct pushwin *pw, const struct pw_flow *f)
 static double flow_rate(const struct pushwin *pw, const struct pw_flow *f)
 {
 	if (!pw->rate || pw->nactive < 2 || !pw->active_shares)
-		return 0;
-	return (double)pw->rate * share(pw, f) / (double)pw->active_shares;
-}
-
-static double burst(double rate)
-{
-	double b = rate * PW_BURST_MS / 1000.0;
-	return b < 1 ? 1 : b;
+		return 0; /* share_of not asked */
+	return pw_rate(pw->rate, share(pw, f), pw->nactive, pw->active_shares);
 }
 
 /* Counts the active flows and their shares, and fills every bucket up to
@@ -167,11 +162,7 @@ static void refill(struct pushwin *pw)
 	pw->nactive = n;
 	pw->active_shares = shares;
 	for (struct pw_flow *f = pw->flows; f; f = f->next) {
-		double r = flow_rate(pw, f);
-		double b = burst(r ? r : (double)pw->rate);
-		f->tokens = r ? f->tokens + r * (double)(now - f->filled_ms) / 1000.0 : b;
-		if (f->tokens > b)
-			f->tokens = b;
+		f->tokens = pw_refill(f->tokens, flow_rate(pw, f), pw->rate, now - f->filled_ms);
 		f->filled_ms = now;
 	}
 }
@@ -442,7 +433,7 @@ static void wake_later(struct pushwin *pw)
 		double r = flow_rate(pw, f);
 		int held = f->head && r && f->tokens < 1;
 		if (held) {
-			double ms = (1 - f->tokens) * 1000.0 / r;
+			double ms = pw_token_due_ms(f->tokens, r);
 			if (due < 0 || ms < due)
 				due = ms;
 			log_held(pw, f, r);

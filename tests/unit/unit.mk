@@ -95,6 +95,14 @@ $(UNIT_OUT)/test_metrics: $(UNIT_OBJ)/test_metrics.o $(UNIT_OBJ)/daemon/metrics.
 	@mkdir -p $(dir $@)
 	$(CC) $(UNIT_CFLAGS) $^ -o $@ -lcmocka
 
+# test_pwrate tests the ingress rate's arithmetic (daemon/pwrate.h, header only).
+$(UNIT_OBJ)/test_pwrate.o: daemon/pwrate.h daemon/pushwin.h
+$(UNIT_OBJ)/test_pwrate.o: UNIT_CFLAGS += -Idaemon
+
+$(UNIT_OUT)/test_pwrate: $(UNIT_OBJ)/test_pwrate.o
+	@mkdir -p $(dir $@)
+	$(CC) $(UNIT_CFLAGS) $^ -o $@ -lcmocka -lm
+
 # test_cloudevent tests the HTTP ingress's CloudEvents rules.
 $(UNIT_OBJ)/test_cloudevent.o: daemon/cloudevent.h
 $(UNIT_OBJ)/test_cloudevent.o: UNIT_CFLAGS += -Idaemon
