@@ -178,6 +178,11 @@ static inline int uf_redis_full(const char *err)
  * put it over its quota drains itself back under it.
  */
 #define UF_QUOTA_KEY "uf:quota:" /* + <wf> */
+/* UF_QUOTA_SINCE_KEY<wf>: when the workflow went over its quota (Redis's
+ * TIME, ms), kept while it is over so that the give-up clock survives a
+ * restart of unifaasd and a deploy --replace; deleted once it is under
+ * again and when it is undeployed.  unifaasd's alone: no unit reads it. */
+#define UF_QUOTA_SINCE_KEY "uf:quota-since:" /* + <wf> */
 /* The one over/under rule, with hysteresis: a workflow goes over its quota
  * when a measurement finds more than `quota` bytes stored, and is under
  * again only once one finds at most uf_quota_resume_at(quota), 90% of it.

@@ -28,7 +28,12 @@
  * (pushes, growing KV writes) while acknowledgements, deletes, re-queues
  * and dead letters go on; once it has been over for quota_give_up_s
  * (over_since_ms, carried in the key), they dead-letter such events
- * instead: the one give-up rule (delivery.h uf_quota_gives_up).  The key is refreshed each pass while over
+ * instead: the one give-up rule (delivery.h uf_quota_gives_up).  The
+ * moment it went over is kept in Redis too (UF_QUOTA_SINCE_KEY, Redis's
+ * clock) and read back by a workflow's first pass, so neither a restart
+ * of unifaasd nor a deploy --replace starts that clock again: it is
+ * deleted only once the workflow is under again (at or under 90%) or
+ * undeployed.  The key is refreshed each pass while over
  * (stored bytes, quota, the delay: the time to the next pass) and deleted
  * by the first pass that finds the workflow at or under its quota, which
  * lifts everything.  Each change is logged (what=quota).
@@ -197,6 +202,60 @@ static void quota_key_sync(struct workflow *w, uint64_t quota, uint32_t retry_ms
 	}
 }
 
+/* UF_QUOTA_SINCE_KEY<wf>: ARGV[1] "1" sets it to Redis's TIME if it is
+ * not there (went over); answers how long ago it was set (ms), or -1 if
+ * it is not there. */
+static const char SINCE_SCRIPT[] = "local s = redis.call('GET', KEYS[1])\n"
+                                   "local t = redis.call('TIME')\n"
+                                   "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+                                   "if not s then\n"
+                                   "  if ARGV[1] ~= '1' then return -1 end\n"
+                                   "  redis.call('SET', KEYS[1], string.format('%d', now))\n"
+                                   "  return 0\n"
+                                   "end\n"
+                                   "local age = now - (tonumber(s) or now)\n"
+                                   "if age < 0 then age = 0 end\n"
+                                   "return age\n";
+
+/* A workflow named in a reply: it may be gone or replaced meanwhile. */
+struct since_ask {
+	struct daemon *d;
+	char wf[UF_NAME_BUF];
+	uint64_t serial;
+};
+
+/* The age of its UF_QUOTA_SINCE_KEY: its give-up clock, counted from
+ * then (a restored one also makes it over as of its next pass). */
+static void since_in(redisReply *r, void *arg)
+{
+	struct since_ask *a = arg;
+	struct workflow *w = registry_find(a->d, a->wf);
+	if (w && w->serial == a->serial && r && r->type == REDIS_REPLY_INTEGER && r->integer >= 0) {
+		uint64_t age = (uint64_t)r->integer, now = now_ms();
+		uint64_t since = age < now ? now - age : 0;
+		if (!w->over_quota) {
+			w->over_restored = 1;
+			w->over_since_ms = since;
+		} else if (since < w->over_since_ms) {
+			w->over_since_ms = since;
+		}
+	}
+	free(a);
+}
+
+static void since_ask(struct workflow *w, int set)
+{
+	struct since_ask *a = calloc(1, sizeof(*a));
+	if (!a)
+		return; /* it counts from now: at worst as before */
+	a->d = w->d;
+	a->serial = w->serial;
+	snprintf(a->wf, sizeof(a->wf), "%s", w->m->name);
+	if (store_send(w->d->store, since_in, a, "EVAL %s 1 " UF_QUOTA_SINCE_KEY "%s %d", SINCE_SCRIPT, w->m->name,
+	               set) < 0)
+		free(a);
+}
+
 /* Over its quota while Redis is full: its units drained, none started. */
 static void hold(struct workflow *w, int on, uint64_t quota)
 {
@@ -222,7 +281,10 @@ static void hold(struct workflow *w, int on, uint64_t quota)
 static void went_over(struct workflow *w, uint64_t quota)
 {
 	w->over_quota = 1;
-	w->over_since_ms = now_ms();
+	if (!w->over_restored) {
+		w->over_since_ms = now_ms();
+		since_ask(w, 1); /* kept in Redis, or an older moment found there */
+	}
 	dlog("warn", "what=quota workflow=%s stored=%llu quota=%llu action=%s", w->m->name,
 	     (unsigned long long)w->stored_bytes, (unsigned long long)quota,
 	     "ingress refused (507), mqtt paused, pushes and growing kv writes deferred; units keep draining");
@@ -232,6 +294,7 @@ static void went_over(struct workflow *w, uint64_t quota)
 static void went_under(struct workflow *w, uint64_t quota)
 {
 	w->over_quota = 0;
+	store_send(w->d->store, NULL, NULL, "DEL " UF_QUOTA_SINCE_KEY "%s", w->m->name);
 	dlog("info", "what=quota workflow=%s stored=%llu quota=%llu action=resume", w->m->name,
 	     (unsigned long long)w->stored_bytes, (unsigned long long)quota);
 	mqtt_sync(w->d->mqtt, w->m->name);
@@ -247,11 +310,13 @@ static void pass_apply(struct quota_pass *p, uint32_t retry_ms)
 		uint64_t quota = quota_of(w);
 		w->stored_bytes = p->t[i].bytes;
 		w->stored_ms = wall_ms();
-		int over = uf_quota_is_over(w->over_quota, w->stored_bytes, quota);
+		int was = w->over_quota || w->over_restored;
+		int over = uf_quota_is_over(was, w->stored_bytes, quota);
 		if (over && !w->over_quota)
 			went_over(w, quota);
-		else if (!over && w->over_quota)
+		else if (!over && was)
 			went_under(w, quota);
+		w->over_restored = 0;
 		quota_key_sync(w, quota, retry_ms);
 		hold(w, w->over_quota && p->redis_full, quota);
 		if (w->over_quota) /* its handled entries go at once (retention.c) */
@@ -341,6 +406,8 @@ static void quota_cb(uv_timer_t *t)
 	for (struct workflow *w = d->workflows; w; w = w->next, i++) {
 		snprintf(p->t[i].wf, sizeof(p->t[i].wf), "%s", w->m->name);
 		p->t[i].serial = w->serial;
+		if (!w->quota_key && !w->over_quota) /* its first pass: was it over before? (answered first) */
+			since_ask(w, 0);
 	}
 	snprintf(p->cursor, sizeof(p->cursor), "0");
 	d->quota_pass = p;

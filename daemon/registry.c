@@ -775,9 +775,10 @@ int registry_undeploy(struct daemon *d, const char *name, int purge, registry_do
 	w->purged = purge;
 	retire(d, w, "workflow undeployed"); /* w may be freed here */
 	metrics_forget("workflow", name);
-	mqtt_sync(d->mqtt, name);                          /* its MQTT session ends */
-	cmd(d, "UNLINK " UF_OUTBOX_MQTT "%s", name, NULL); /* publishes not sent yet: gone with it */
-	cmd(d, "DEL " UF_QUOTA_KEY "%s", name, NULL);      /* quota.c: measured again if deployed again */
+	mqtt_sync(d->mqtt, name);                           /* its MQTT session ends */
+	cmd(d, "UNLINK " UF_OUTBOX_MQTT "%s", name, NULL);  /* publishes not sent yet: gone with it */
+	cmd(d, "DEL " UF_QUOTA_KEY "%s", name, NULL);       /* quota.c: measured again if deployed again */
+	cmd(d, "DEL " UF_QUOTA_SINCE_KEY "%s", name, NULL); /* its give-up clock starts over */
 	cmd(d, "SREM uf:state:workflows %s", name, NULL);
 	cmd(d, "DEL uf:state:wf:%s", name, NULL);
 	if (purge)

@@ -129,7 +129,8 @@ struct workflow {
 	uint64_t stored_bytes;         /* its keys' bytes at the last measurement */
 	uint64_t stored_ms;            /* when (epoch ms); 0: not measured yet */
 	int over_quota;                /* uf_quota_is_over: takes no events, its growing writes refused */
-	uint64_t over_since_ms;        /* since when (now_ms), for quota_give_up_s */
+	uint64_t over_since_ms;        /* since when (now_ms), for quota_give_up_s (UF_QUOTA_SINCE_KEY) */
+	int over_restored;             /* UF_QUOTA_SINCE_KEY found at its first pass: it was over */
 	int quota_key;                 /* UF_QUOTA_KEY<wf>: 0 not known yet, 1 set, 2 deleted (quota.c) */
 	int quota_hold;                /* over its quota while Redis is full: its units drained, none started */
 	uint64_t redis_refusals;       /* its writes Redis refused, being full (maxmemory) */

@@ -500,18 +500,22 @@ check give-up-over wait_for 20 storage_is stuck over_quota true
 wait_line() { U logs stuck/big 2>/dev/null | grep -qE 'error=over_quota refused="kv set" reason="workflow over its storage quota \([0-9]+ of 1048576 bytes, storage_quota\) for [0-3] s: its pushes and growing KV writes wait until it is under, dead-lettered once it has been over for quota_give_up_s \(4 s\)'; }
 check give-up-waits-first wait_for 20 wait_line
 gave_up() { [ "$(R XLEN uf:dlq:stuck:in)" -gt 0 ] 2>/dev/null; }
+# when WF first went over (ms, the daemon's log line saying so)
+went_over_ms() {
+	python3 -c "
+import re, datetime
+for l in open('$PLAT_STATE/logs/unifaasd.log'):
+    if 'what=quota workflow=$1 ' in l and 'ingress refused' in l:
+        t = re.search(r'time=(\S+?)Z', l).group(1)
+        print(int(datetime.datetime.fromisoformat(t).replace(tzinfo=datetime.timezone.utc).timestamp() * 1000))
+        break"
+}
 if wait_for 30 gave_up; then
 	dl=$(R XRANGE uf:dlq:stuck:in - + COUNT 1)
 	reason=$(awk 'p=="reason"{print} {p=$0}' <<<"$dl")
 	t_dead=$(awk 'p=="time"{print} {p=$0}' <<<"$dl")
 	attempts=$(awk 'p=="attempts"{print} {p=$0}' <<<"$dl")
-	t_over=$(python3 -c "
-import re, datetime
-for l in open('$PLAT_STATE/logs/unifaasd.log'):
-    if 'what=quota workflow=stuck' in l and 'ingress refused' in l:
-        t = re.search(r'time=(\S+?)Z', l).group(1)
-        print(int(datetime.datetime.fromisoformat(t).replace(tzinfo=datetime.timezone.utc).timestamp() * 1000))
-        break")
+	t_over=$(went_over_ms stuck)
 	if grep -qE '^workflow over its storage quota \([0-9]+ of 1048576 bytes, storage_quota\) for [0-9]+ s, quota_give_up_s is 4 s: its events that push or grow KV are dead-lettered' <<<"$reason" &&
 		[ "$attempts" = 1 ] && [ $((t_dead - ${t_over:-0})) -ge 3900 ]; then
 		pass give-up-dead-lettered-after-quota_give_up_s
@@ -528,3 +532,45 @@ check give-up-all-settled wait_for 20 drained stuck in big
 total=$(($(stuck_keys) + $(R XLEN uf:dlq:stuck:in)))
 [ "$total" = 24 ] && pass give-up-nothing-lost || fail give-up-nothing-lost "$(stuck_keys) written + $(R XLEN uf:dlq:stuck:in) dead-lettered, not 24"
 check give-up-sanitizer-clean sh -c "! grep -E 'AddressSanitizer|runtime error' '$PLAT_STATE/logs/unifaasd.log'"
+
+# ---- the give-up clock survives a restart of unifaasd: the moment a
+# workflow went over is kept in Redis (uf:quota-since:<wf>), so the new
+# daemon counts on from it.  Restarted once it has been over 2 s: the
+# first value it writes says at least that (an old daemon's said 0), and
+# the event is dead-lettered at most quota_give_up_s plus the restart plus
+# a measurement and a unit's start after going over (before: >= 2 s + the
+# restart + 4 s).  Times: the dead letter's id (Redis's clock) and the log
+# line saying it went over.
+m7=$(sed "s/^name: stuck$/name: clock/" "$m6" | manifest clock)
+U deploy "$m7" >/dev/null || fail deploy-clock "clock did not deploy"
+for i in $(seq 24); do echo "big:k$i:65536:200"; done | U push clock in >/dev/null
+check clock-over wait_for 20 storage_is clock over_quota true
+over_s() { R GET uf:quota:clock | awk '{print $4}'; }
+over_2s() { [ "$(over_s)" -ge 2 ] 2>/dev/null; }
+check clock-over-2s wait_for 20 over_2s
+before=$(over_s) dead_before=$(R XLEN uf:dlq:clock:in)
+t_down=$(date +%s%3N)
+U down >/dev/null 2>&1
+U up >/dev/null 2>&1 || fail clock-restart "unifaas up after down: $?"
+t_up=$(date +%s%3N)
+least=$before
+for i in $(seq 300); do
+	o=$(over_s)
+	[ -n "$o" ] && [ "$o" -lt "$least" ] && least=$o
+	[ "$(R XLEN uf:dlq:clock:in)" -gt 0 ] 2>/dev/null && break
+	sleep 0.1
+done
+[ "$dead_before" = 0 ] && [ "$least" -ge "$before" ] && pass give-up-clock-survives-restart ||
+	fail give-up-clock-survives-restart "over ${before} s before the restart, the new daemon said ${least} s (dead letters before: $dead_before)"
+t_dead=$(R XRANGE uf:dlq:clock:in - + COUNT 1 | head -1 | cut -d- -f1)
+t_over=$(went_over_ms clock)
+bound=$((4000 + t_up - t_down + 1500))
+if [ -n "$t_dead" ] && [ -n "$t_over" ] && [ $((t_dead - t_over)) -le "$bound" ]; then
+	pass give-up-clock-bound-after-restart
+else
+	fail give-up-clock-bound-after-restart "dead-lettered $((${t_dead:-0} - ${t_over:-0})) ms after going over, want <= $bound (quota_give_up_s + the restart + 1.5 s)"
+fi
+check give-up-clock-kept [ -n "$(R GET uf:quota-since:clock)" ]
+U undeploy clock >/dev/null 2>&1
+check give-up-clock-cleared wait_for 10 sh -c "[ -z \"\$(REDISCLI_AUTH=\$(cat '$PLAT_STATE/redis.pass') redis-cli --no-auth-warning -s '$PLAT_STATE/redis.sock' GET uf:quota-since:clock)\" ]"
+check give-up-clock-sanitizer-clean sh -c "! grep -E 'AddressSanitizer|runtime error' '$PLAT_STATE/logs/unifaasd.log'"
