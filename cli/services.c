@@ -10,7 +10,9 @@
  * left alone, so `up` is idempotent and completes a half-started platform;
  * config files are written only when none of the servers runs.  If one does
  * not start, `up` shows why (its exit status and the tail of its log) and
- * stops the servers it started itself.
+ * stops the servers it started itself.  A Redis that answers LOADING is
+ * alive and reading its AOF, however long that takes on a slow machine: `up`
+ * waits for it (READY_TIMEOUT_MS counts only silence), never stops it.
  *
  * A pid file is trusted only if its process is alive (not a zombie: PID 1
  * may not reap here) and has the expected command name, so a stale file
@@ -301,6 +303,9 @@ static redisContext *redis_connect(const struct cli_state *st, const char *pass)
 	return c;
 }
 
+/* 1: Redis answers PONG; READY_LOADING: it answers that it is still
+ * loading its data set; 0: no answer. */
+#define READY_LOADING 2
 static int redis_ready(const struct cli_state *st, const char *pass)
 {
 	redisContext *c = redis_connect(st, pass);
@@ -308,6 +313,8 @@ static int redis_ready(const struct cli_state *st, const char *pass)
 		return 0;
 	redisReply *r = redisCommand(c, "PING");
 	int ok = r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0;
+	if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "LOADING", 7) == 0)
+		ok = READY_LOADING;
 	if (r)
 		freeReplyObject(r);
 	redisFree(c);
@@ -408,12 +415,19 @@ static int stop_pid(pid_t pid, const char *comm, int own_child, long timeout_ms,
 	return -1;
 }
 
-/* Waits until service i answers, or its process exits, or time runs out. */
+/* Waits until service i answers, or its process exits, or it stays silent
+ * for READY_TIMEOUT_MS (a Redis loading its AOF is not silent). */
 static int wait_ready(struct up_plan *p, int i)
 {
-	int st;
+	int st, told = 0;
 	for (long t0 = now_ms(); now_ms() - t0 < READY_TIMEOUT_MS;) {
-		if (svc_ready(p, i))
+		int ready = svc_ready(p, i);
+		if (ready == READY_LOADING) {
+			if (!told++)
+				fprintf(stderr, "unifaas: up: %s is loading its data (AOF); waiting for it\n",
+				        services[i].name);
+			t0 = now_ms();
+		} else if (ready)
 			return 0;
 		if (p->started[i] && waitpid(p->pid[i], &st, WNOHANG) == p->pid[i]) {
 			p->started[i] = 0;

@@ -193,16 +193,23 @@ before=$(distinct mq burst d)
 if [ -n "$rpid" ] && kill -TERM "$rpid"; then
 	wait_for 20 sh -c "! kill -0 $rpid 2>/dev/null"
 	sleep 0.5
-	U up >/dev/null 2>&1
-	pass redis-restarted
+	U up >"$UF_TMP/redis.up" 2>&1 && pass redis-restarted ||
+		fail redis-restarted "unifaas up: $(tail -3 "$UF_TMP/redis.up" | tr '\n' ' ')"
 else
 	fail redis-restarted "no redis pid in $PLAT_STATE"
 fi
 wait "$pubpid"
-if wait_for 90 distinct_is mq burst d $N; then
+# counted once Redis has loaded its AOF (a loading Redis answers no XRANGE:
+# 0 would be read on a slow machine); what Redis is doing when it fails
+redis_loaded() { R INFO persistence | tr -d '\r' | grep -qx 'loading:0'; }
+redis_state() {
+	echo "redis: $(R PING 2>&1 | head -1), $(R INFO persistence 2>&1 | tr -d '\r' | grep -m1 '^loading'), pid $(redis_pid)"
+	echo "$(grep -E 'Ready to accept|loaded|Loading|Shutdown|exit|ERROR|Bad' "$PLAT_STATE/logs/redis.log" | tail -4 | tr '\n' ' ')"
+}
+if wait_for 90 redis_loaded && wait_for 90 distinct_is mq burst d $N; then
 	pass redis-restart-all-queued
 else
-	fail redis-restart-all-queued "$(distinct mq burst d) of $N distinct (at the stop: $before)"
+	fail redis-restart-all-queued "$(distinct mq burst d) of $N distinct (at the stop: $before); $(redis_state | tr '\n' ' ')"
 fi
 [ "$before" -lt $N ] && pass redis-stopped-mid-burst || fail redis-stopped-mid-burst "the burst was over before the stop ($before)"
 # logged once per cause (no reply, the wait, Redis still loading its
