@@ -573,4 +573,23 @@ fi
 check give-up-clock-kept [ -n "$(R GET uf:quota-since:clock)" ]
 U undeploy clock >/dev/null 2>&1
 check give-up-clock-cleared wait_for 10 sh -c "[ -z \"\$(REDISCLI_AUTH=\$(cat '$PLAT_STATE/redis.pass') redis-cli --no-auth-warning -s '$PLAT_STATE/redis.sock' GET uf:quota-since:clock)\" ]"
+# ... and a deploy --replace (a new workflow in the daemon) likewise
+m8=$(sed "s/^name: stuck$/name: clockr/" "$m6" | manifest clockr)
+U deploy "$m8" >/dev/null || fail deploy-clockr "clockr did not deploy"
+for i in $(seq 24); do echo "big:k$i:65536:200"; done | U push clockr in >/dev/null
+overr_s() { R GET uf:quota:clockr | awk '{print $4}'; }
+overr_2s() { [ "$(overr_s)" -ge 2 ] 2>/dev/null; }
+check clockr-over-2s wait_for 20 overr_2s
+before=$(overr_s) dead_before=$(R XLEN uf:dlq:clockr:in)
+U deploy --replace "$m8" >/dev/null || fail replace-clockr "clockr was not replaced"
+least=$before
+for i in $(seq 300); do
+	o=$(overr_s)
+	[ -n "$o" ] && [ "$o" -lt "$least" ] && least=$o
+	[ "$(R XLEN uf:dlq:clockr:in)" -gt 0 ] 2>/dev/null && break
+	sleep 0.1
+done
+[ "$dead_before" = 0 ] && [ "$least" -ge "$before" ] && pass give-up-clock-survives-replace ||
+	fail give-up-clock-survives-replace "over ${before} s before deploy --replace, then ${least} s (dead letters before: $dead_before)"
+U undeploy clockr >/dev/null 2>&1
 check give-up-clock-sanitizer-clean sh -c "! grep -E 'AddressSanitizer|runtime error' '$PLAT_STATE/logs/unifaasd.log'"
