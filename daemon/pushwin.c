@@ -61,6 +61,7 @@ struct pw_flow {
 	size_t calls, bytes; /* in flight */
 	uint64_t active_ms;  /* it last sent (uv_now) */
 	double tokens;       /* its bucket, while several flows are active */
+	uint32_t share;      /* its workflow's share, as of the last refill */
 	uint64_t filled_ms;  /* tokens were added up to then */
 	int held;            /* its sources wait for a token */
 	uint64_t logged_ms;  /* its last "held" line */
@@ -154,15 +155,17 @@ static void refill(struct pushwin *pw)
 		return;
 	uint64_t now = uv_now(pw->loop), shares = 0;
 	unsigned n = 0;
-	for (const struct pw_flow *f = pw->flows; f; f = f->next)
+	for (struct pw_flow *f = pw->flows; f; f = f->next) {
+		f->share = share(pw, f); /* one look-up a flow a refill (share_of walks the workflows) */
 		if (active(f, now)) {
 			n++;
-			shares += share(pw, f);
+			shares += f->share;
 		}
+	}
 	pw->nactive = n;
 	pw->active_shares = shares;
 	for (struct pw_flow *f = pw->flows; f; f = f->next) {
-		f->tokens = pw_refill(f->tokens, flow_rate(pw, f), pw->rate, now - f->filled_ms);
+		f->tokens = pw_refill(f->tokens, pw_rate(pw->rate, f->share, n, shares), pw->rate, now - f->filled_ms);
 		f->filled_ms = now;
 	}
 }
