@@ -78,7 +78,11 @@ sleep 1
 backlog=$(U ps --json | python3 -c "import json,sys; print([s['backlog'] for s in json.load(sys.stdin)['steps'] if s['workflow']=='blog'][0])")
 [ "$backlog" -ge 1000 ] && [ "$backlog" -le 2000 ] && pass backlog-restart-counted ||
 	fail backlog-restart-counted "backlog $backlog with 2000 slow events pushed a second ago; groups: $(R XINFO GROUPS uf:q:blog:in | tr '\n' ' ')"
-wait_for 5 units_is blog 2 && pass backlog-restart-scales || fail backlog-restart-scales "$(units blog) unit(s) for a backlog of $backlog, max_units 2"
+# (20 s: a start waits for nothing but a check and a standby tender; the
+# failure says what the scheduler saw and the daemon logged: 0 units after
+# 5 s once in a CI at a load of ~10, not reproduced)
+wait_for 20 units_is blog 2 && pass backlog-restart-scales ||
+	fail backlog-restart-scales "$(units blog) unit(s) for a backlog of $backlog, max_units 2; step: $(U ps --json | python3 -c "import json,sys; print([s for s in json.load(sys.stdin)['steps'] if s['workflow']=='blog'])"); log: $(daemon_log | grep -E 'workflow=blog|what=(standby|start|restore)' | tail -8 | tr '\n' ' ')"
 U undeploy blog >/dev/null
 
 # an overflow limit above what is counted one by one (backlog.c's
