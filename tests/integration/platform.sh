@@ -37,6 +37,7 @@ functions:
     listen: in-a
     env: { SPIN: "200000" }
     batch: 16
+    timeout_ms: 10000
     scale: { max_units: 4, events_per_unit: 50, grace_ms: 300, idle_ms: 300 }
   b:
     image: $fn
@@ -50,10 +51,16 @@ U deploy "$m" >/dev/null
 # a's first event holds its unit's batch until uf:kv:burst:go exists
 # (platform_fn.c wait:K), so a's backlog is there to scale on however the
 # pushes and the units' work interleave: at a load, one unit of each step
-# kept up with the pushes (CI of fb25335: at most 1 unit at once)
+# kept up with the pushes (CI of fb25335: at most 1 unit at once).  b's
+# events come once a has scaled: before, b's units could take the
+# workflow's 3 slots while a's first unit held, until it was killed as
+# hung (timeout_ms 10 s a held event here: 160 s for its batch)
+# (a second unit may handle the rest in half a second: seen in the daemon's
+# log, where a start of a while a's first unit holds is 2 units at once)
 { echo wait:go; for i in $(seq 2000); do echo x; done; } | U push burst in-a >/dev/null
+a_starts_ge() { [ "$(daemon_log | grep -c 'what=unit-start .*workflow=burst step=a ')" -ge "$1" ]; }
+wait_for 30 a_starts_ge 2 && pass burst-step-scaled || fail burst-step-scaled "step a never had 2 units at once: $(U ps)"
 for i in $(seq 2000); do echo x; done | U push burst in-b >/dev/null
-wait_for 30 units_ge burst a 2 && pass burst-step-scaled || fail burst-step-scaled "step a never had 2 units at once: $(U ps)"
 R SET uf:kv:burst:go 1 >/dev/null
 wait_for 60 kv_is burst count 4000 && pass burst-all-handled || fail burst-all-handled "count $(kv burst count)"
 # from the daemon's log: the most units of `burst` alive at once, and the
