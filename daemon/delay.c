@@ -21,8 +21,9 @@
  * is simply found due again next tick (the script makes that harmless).
  *
  * Undeploy without purge flushes a workflow's sets into their queues
- * (delay_flush: due or not), so its delayed events are kept with its
- * queues; a purge deletes the sets with the rest of its keys (registry.c).
+ * (delay_flush: due or not) once its last unit has ended and its Redis user
+ * is deleted, so its delayed events are kept with its queues; a purge
+ * deletes the sets with the rest of its keys (registry.c).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -203,7 +203,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "unifaasd: %s\n", err);
 		return 1;
 	}
-	cpu_groups_open(&d); /* before any unit starts; after the restore: stale groups are told apart */
+	registry_release_kept(&d); /* after the cleanup killed the previous daemon's units */
+	cpu_groups_open(&d);       /* before any unit starts; after the restore: stale groups are told apart */
 	store_on_reconnect(d.store, on_reconnect); /* after the reads: restore sent the ACLs itself */
 	tokens_load(&d);
 	if (!(d.api = api_open(&d, err, sizeof(err)))) {

@@ -27,11 +27,24 @@
  * when its last unit has exited (units point at their step).  Undeployed
  * without purge, it is "kept": uf:state:kept lists it and
  * uf:state:queues:<wf> its queues, so its queues, dead letters and KV stay
- * readable (inspect.c) until a purge or a new deploy; its delayed re-queues
- * (uf:delay:<wf>:*) are moved into its queues then (delay.c).  A purge
- * deletes its queues, delayed re-queues, dead letters, KV, counters,
- * describe's unit ends (uf:state:ends:<wf>:*), kept state, images and
- * logs, and its unit numbers once its last unit is gone (forget_numbers).
+ * readable (inspect.c) until a purge or a new deploy.  Its units are
+ * drained and keep the ACL user until the last of them has ended, so each
+ * commits the batch it handled (nothing is done twice); then the user is
+ * deleted (acl_release) and, after that, its delayed re-queues
+ * (uf:delay:<wf>:*) are moved into its queues (delay.c), so that no unit
+ * of it can add more.  The user stays while it is needed: a workflow of
+ * that name deployed or being deployed (a deploy while the old units
+ * drain shares their user and password, as deploy --replace does), or
+ * units of one undeployed or replaced still ending.  A release Redis did
+ * not answer is sent again when it is back (a Redis that restarted lost
+ * the user anyway); units still ending get their user re-applied then too;
+ * a daemon that starts deletes the users of the kept workflows (the units
+ * of the previous one are killed: units_cleanup_previous), which a Redis
+ * that did not restart still has.  A purge deletes the user at once, even
+ * while units still end (they can no longer write what it deletes), and
+ * its queues, delayed re-queues, dead letters, KV, counters, describe's
+ * unit ends (uf:state:ends:<wf>:*), kept state, images and logs, and its
+ * unit numbers once its last unit is gone (forget_numbers).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -56,6 +69,14 @@
 
 static void forget_kept(struct daemon *d, const char *name, int purge);
 static void forget_numbers(struct daemon *d, const char *name);
+static void acl_release(struct daemon *d, const char *name, const char *why);
+static void release_resend(void);
+
+/* The Redis ACL user of workflow `name`: uf-wf-<name>. */
+static void acl_user_name(char *out, size_t cap, const char *name)
+{
+	snprintf(out, cap, "uf-wf-%s", name);
+}
 
 /* The workflow's ACL user, sent (cb gets the reply; NULL: an error is logged). */
 static int acl_send(struct daemon *d, struct workflow *w, store_cb cb, void *arg)
@@ -91,11 +112,26 @@ static int acl_send(struct daemon *d, struct workflow *w, store_cb cb, void *arg
 	return store_sendv(d->store, cb, arg, argc, argv, NULL);
 }
 
+/* A workflow of that name undeployed or replaced, not purged, whose units
+ * are still ending (they commit with its user), or NULL. */
+static struct workflow *ending(struct daemon *d, const char *name)
+{
+	for (struct workflow *w = d->retired; w; w = w->next)
+		if (!w->purged && w->running && !strcmp(w->m->name, name))
+			return w;
+	return NULL;
+}
+
 void registry_reapply_acls(void *arg)
 {
 	struct daemon *d = arg;
+	/* Redis is back: re-applied without blocking the loop */
 	for (struct workflow *w = d->workflows; w; w = w->next)
-		acl_send(d, w, NULL, NULL); /* Redis is back: re-applied without blocking the loop */
+		acl_send(d, w, NULL, NULL);
+	for (struct workflow *w = d->retired; w; w = w->next) /* units still ending, once per name */
+		if (w == ending(d, w->m->name) && !registry_find(d, w->m->name))
+			acl_send(d, w, NULL, NULL);
+	release_resend();
 }
 
 struct workflow *registry_find(struct daemon *d, const char *name)
@@ -213,7 +249,7 @@ static struct workflow *make_workflow(struct daemon *d, struct uf_manifest *m, c
 	w->d = d;
 	w->m = m;
 	w->serial = ++serials;
-	snprintf(w->acl_user, sizeof(w->acl_user), "uf-wf-%s", m->name);
+	acl_user_name(w->acl_user, sizeof(w->acl_user), m->name);
 	for (size_t i = 0; i < m->nfunctions; i++) {
 		struct step *s = &w->steps[i];
 		char path[4300];
@@ -302,6 +338,8 @@ void registry_unit_gone(struct workflow *w)
 	cpu_groups_gone(d, name);
 	if (purged) /* its last unit is gone: its numbers can go too */
 		forget_numbers(d, name);
+	else /* and its user, unless another needs it (a purge deleted it) */
+		acl_release(d, name, "its last unit has ended");
 }
 
 static void retire(struct daemon *d, struct workflow *w, const char *why)
@@ -372,6 +410,181 @@ static int name_free(const char *name, char *err, size_t errlen, int *http_statu
 	return 0;
 }
 
+/* ---- releasing a workflow's ACL user once nothing needs it ---- */
+
+/* Whether the ACL user of `name` must stay: a workflow of that name is
+ * deployed or being deployed (the user is its own), or units of one
+ * undeployed or replaced, not purged, are still ending. */
+static int user_needed(struct daemon *d, const char *name)
+{
+	if (registry_find(d, name) || ending(d, name))
+		return 1;
+	for (struct op *op = busy; op; op = op->next)
+		if (!op->undeploy && !strcmp(op->name, name))
+			return 1;
+	return 0;
+}
+
+/* A user being deleted: ACL DELUSER, then its kept workflow's delayed
+ * re-queues moved into its queues (uf:state:queues:<wf> lists them).  Kept
+ * until that is sent: one Redis did not answer is sent again when it is
+ * back (release_resend). */
+struct release {
+	struct release *next;
+	struct daemon *d;
+	char name[UF_NAME_BUF];
+	char why[64];
+	int out;       /* a command of it is out */
+	int cancelled; /* purged meanwhile: the purge deletes the user and the delayed events */
+};
+
+static struct release *releasing;
+
+static void release_end(struct release *rel)
+{
+	for (struct release **p = &releasing; *p; p = &(*p)->next)
+		if (*p == rel) {
+			*p = rel->next;
+			break;
+		}
+	free(rel);
+}
+
+/* Its queues' delayed events join them (due or not), unless the name is
+ * needed again meanwhile (a deployed workflow's are moved as they fall
+ * due) or purged. */
+static void release_flush(redisReply *r, void *arg)
+{
+	struct release *rel = arg;
+	if (!r || r->type != REDIS_REPLY_ARRAY)
+		dlog("warn",
+		     "what=undeploy workflow=%s op=smembers cause=\"%s\" effect=\"its delayed events stay in %s%s:* "
+		     "(moved when it is deployed again)\"",
+		     rel->name, r && r->type == REDIS_REPLY_ERROR ? r->str : "no answer from redis", UF_DELAY_KEY,
+		     rel->name);
+	else if (!rel->cancelled && !user_needed(rel->d, rel->name))
+		for (size_t i = 0; i < r->elements; i++)
+			if (r->element[i]->type == REDIS_REPLY_STRING)
+				delay_flush(rel->d, rel->name, r->element[i]->str);
+	release_end(rel);
+}
+
+static void release_send(struct release *rel);
+
+static void release_deleted(redisReply *r, void *arg)
+{
+	struct release *rel = arg;
+	rel->out = 0;
+	if (rel->cancelled) {
+		release_end(rel);
+		return;
+	}
+	if (!r) { /* the store reconnects: sent again then (release_resend) */
+		dlog("warn",
+		     "what=acl op=deluser workflow=%s cause=\"no answer from redis\" action=\"sent again once "
+		     "redis is back\"",
+		     rel->name);
+		return;
+	}
+	if (r->type == REDIS_REPLY_ERROR)
+		dlog("error", "what=acl op=deluser workflow=%s cause=\"%s\"", rel->name, r->str);
+	else if (r->type != REDIS_REPLY_INTEGER || r->integer) /* 0: no such user (a Redis restarted) */
+		dlog("info", "what=acl op=deluser workflow=%s deleted=%lld reason=\"%s\"", rel->name,
+		     r->type == REDIS_REPLY_INTEGER ? r->integer : 0, rel->why);
+	/* after DELUSER: no unit of it can add delayed events any more */
+	if (store_send(rel->d->store, release_flush, rel, "SMEMBERS uf:state:queues:%s", rel->name) < 0)
+		release_flush(NULL, rel);
+	else
+		rel->out = 1;
+}
+
+/* Sent, unless the user is needed again (then it is its user's). */
+static void release_send(struct release *rel)
+{
+	char user[96];
+	if (user_needed(rel->d, rel->name)) {
+		release_end(rel);
+		return;
+	}
+	acl_user_name(user, sizeof(user), rel->name);
+	if (store_send(rel->d->store, release_deleted, rel, "ACL DELUSER %s", user) < 0)
+		dlog("warn",
+		     "what=acl op=deluser workflow=%s cause=\"redis unreachable\" action=\"sent again once "
+		     "redis is back\"",
+		     rel->name);
+	else
+		rel->out = 1;
+}
+
+/* Deletes the ACL user of `name` unless it is needed (user_needed);
+ * whoever needs it then releases it when done. */
+static void acl_release(struct daemon *d, const char *name, const char *why)
+{
+	if (user_needed(d, name))
+		return;
+	for (struct release *rel = releasing; rel; rel = rel->next)
+		if (!rel->cancelled && !strcmp(rel->name, name))
+			return; /* under way, or sent again once Redis is back */
+	struct release *rel = calloc(1, sizeof(*rel));
+	if (!rel) {
+		dlog("error",
+		     "what=acl op=deluser workflow=%s cause=\"out of memory\" effect=\"deleted at the next "
+		     "start of unifaasd\"",
+		     name);
+		return;
+	}
+	rel->d = d;
+	snprintf(rel->name, sizeof(rel->name), "%s", name);
+	snprintf(rel->why, sizeof(rel->why), "%s", why);
+	rel->next = releasing;
+	releasing = rel;
+	release_send(rel);
+}
+
+/* Redis is back: the releases it did not take, again. */
+static void release_resend(void)
+{
+	for (struct release *rel = releasing, *next; rel; rel = next) {
+		next = rel->next;
+		if (!rel->out && !rel->cancelled)
+			release_send(rel);
+	}
+}
+
+/* A purge deletes the user and the delayed events itself. */
+static void release_cancel(const char *name)
+{
+	for (struct release *rel = releasing, *next; rel; rel = next) {
+		next = rel->next;
+		if (strcmp(rel->name, name))
+			continue;
+		rel->cancelled = 1;
+		if (!rel->out)
+			release_end(rel);
+	}
+}
+
+static void kept_listed(redisReply *r, void *arg)
+{
+	struct daemon *d = arg;
+	if (!r || r->type != REDIS_REPLY_ARRAY) {
+		dlog("warn",
+		     "what=restore op=\"smembers uf:state:kept\" cause=\"%s\" effect=\"users of kept workflows "
+		     "left until the next start\"",
+		     r && r->type == REDIS_REPLY_ERROR ? r->str : "no answer from redis");
+		return;
+	}
+	for (size_t i = 0; i < r->elements; i++)
+		if (r->element[i]->type == REDIS_REPLY_STRING)
+			acl_release(d, r->element[i]->str, "kept, not deployed, at start");
+}
+
+void registry_release_kept(struct daemon *d)
+{
+	if (store_send(d->store, kept_listed, d, "SMEMBERS uf:state:kept") < 0)
+		kept_listed(NULL, d);
+}
+
 static void note_failure(struct op *op, const redisReply *r)
 {
 	if (!op->failed++)
@@ -391,7 +604,10 @@ static void deploy_commit(struct op *op)
 		if (old) /* the user is shared: the old units keep theirs */
 			acl_send(d, old, NULL, NULL);
 		free_workflow(w);
+		char name[UF_NAME_BUF];
+		snprintf(name, sizeof(name), "%s", op->name);
 		op_end(op, 503, err);
+		acl_release(d, name, "its deploy failed"); /* unless deployed, or units still end */
 		return;
 	}
 	for (size_t i = 0; i < w->m->nfunctions; i++) {
@@ -492,8 +708,9 @@ int registry_deploy(struct daemon *d, const char *yaml, size_t len, const char *
 		goto fail;
 	}
 	m = NULL;
-	if (old) { /* the ACL user is shared: old units must keep authenticating */
-		snprintf(w->acl_pass, sizeof(w->acl_pass), "%s", old->acl_pass);
+	struct workflow *prev = old ? old : ending(d, w->m->name);
+	if (prev) { /* the ACL user is shared: units still ending must keep authenticating */
+		snprintf(w->acl_pass, sizeof(w->acl_pass), "%s", prev->acl_pass);
 	} else if (uf_random_hex(w->acl_pass, sizeof(w->acl_pass), 32) < 0) {
 		snprintf(err, errlen,
 		         "cannot make a password for the workflow's Redis user: getrandom: %s (the kernel gives no "
@@ -712,12 +929,17 @@ static void purge_scan(struct op *op)
 
 static void purge_start(struct op *op)
 {
+	char user[96];
 	/* its units still ending (of this undeploy or of an earlier one that
 	 * kept its data) write nothing of it any more (inspect_note_end), and
-	 * the last of them forgets its numbers (registry_unit_gone) */
+	 * the last of them forgets its numbers (registry_unit_gone); its user
+	 * goes at once, so they cannot write what the purge deletes */
 	for (struct workflow *w = op->d->retired; w; w = w->next)
 		if (!strcmp(w->m->name, op->name))
 			w->purged = 1;
+	release_cancel(op->name);
+	acl_user_name(user, sizeof(user), op->name);
+	cmd(op->d, "ACL DELUSER %s", user, NULL);
 	op->prefix = 0;
 	snprintf(op->cursor, sizeof(op->cursor), "0");
 	purge_scan(op);
@@ -764,41 +986,22 @@ int registry_undeploy(struct daemon *d, const char *name, int purge, registry_do
 		snprintf(err, errlen, "redis is unreachable; retry later");
 		return -1;
 	}
-	char user[96];
-	snprintf(user, sizeof(user), "%s", w->acl_user);
-	size_t nq = w->m->nfunctions;
-	char(*queues)[UF_QUEUE_MAX + 1] = purge ? NULL : calloc(nq ? nq : 1, sizeof(*queues));
-	for (size_t i = 0; queues && i < nq; i++)
-		snprintf(queues[i], sizeof(queues[i]), "%s", w->m->functions[i].listen);
 	if (!purge)
-		keep(d, w);
+		keep(d, w); /* before retire: its last unit's release reads its queues */
 	w->purged = purge;
-	retire(d, w, "workflow undeployed"); /* w may be freed here */
+	/* kept: its units keep the user until the last has ended (w freed
+	 * then, possibly here), and its delayed events follow (acl_release) */
+	retire(d, w, "workflow undeployed");
 	metrics_forget("workflow", name);
 	mqtt_sync(d->mqtt, name);                           /* its MQTT session ends */
 	cmd(d, "UNLINK " UF_OUTBOX_MQTT "%s", name, NULL);  /* publishes not sent yet: gone with it */
 	cmd(d, "DEL " UF_QUOTA_KEY "%s", name, NULL);       /* quota.c: measured again if deployed again */
 	cmd(d, "DEL " UF_QUOTA_SINCE_KEY "%s", name, NULL); /* its give-up clock starts over */
 	cmd(d, "SREM uf:state:workflows %s", name, NULL);
-	cmd(d, "DEL uf:state:wf:%s", name, NULL);
 	if (purge)
-		cmd(d, "ACL DELUSER %s", user, NULL), purge_start(op);
-	else if (store_send(d->store, undeploy_end, op, "ACL DELUSER %s", user) < 0)
+		cmd(d, "DEL uf:state:wf:%s", name, NULL), purge_start(op);
+	else if (store_send(d->store, undeploy_end, op, "DEL uf:state:wf:%s", name) < 0)
 		undeploy_end(NULL, op);
-	/* kept: its delayed events join its queues, after DELUSER so that no
-	 * unit of it can add more (a purge deletes them instead) */
-	for (size_t i = 0; queues && i < nq; i++) {
-		int seen = 0;
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = !strcmp(queues[j], queues[i]);
-		if (!seen)
-			delay_flush(d, name, queues[i]);
-	}
-	if (!purge && !queues)
-		dlog("warn",
-		     "what=undeploy workflow=%s cause=\"out of memory\" effect=\"delayed events stay in %s%s:*\"", name,
-		     UF_DELAY_KEY, name);
-	free(queues);
 	return 0;
 }
 
@@ -911,4 +1114,6 @@ void registry_free_all(struct daemon *d)
 			free_workflow(w);
 		}
 	d->workflows = d->retired = NULL;
+	while (releasing) /* after store_close: no reply comes any more (the next start deletes them) */
+		release_end(releasing);
 }

@@ -213,6 +213,9 @@ void registry_set_state(struct workflow *w, enum wf_state s, const char *reason)
 void registry_free_all(struct daemon *d);
 void registry_unit_gone(struct workflow *w);
 void registry_reapply_acls(void *daemon);
+/* At start: deletes the ACL users of the kept workflows not deployed (a
+ * Redis that did not restart still has them; their units are gone). */
+void registry_release_kept(struct daemon *d);
 
 /* units.c */
 int unit_start(struct daemon *d, struct step *s, char *err, size_t errlen);
