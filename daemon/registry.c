@@ -462,7 +462,7 @@ static void release_flush(redisReply *r, void *arg)
 		     "(moved when it is deployed again)\"",
 		     rel->name, r && r->type == REDIS_REPLY_ERROR ? r->str : "no answer from redis", UF_DELAY_KEY,
 		     rel->name);
-	else if (!rel->cancelled && !user_needed(rel->d, rel->name))
+	else if (!rel->cancelled && !user_needed(rel->d, rel->name)) /* checked again: a reply later */
 		for (size_t i = 0; i < r->elements; i++)
 			if (r->element[i]->type == REDIS_REPLY_STRING)
 				delay_flush(rel->d, rel->name, r->element[i]->str);
@@ -491,7 +491,14 @@ static void release_deleted(redisReply *r, void *arg)
 	else if (r->type != REDIS_REPLY_INTEGER || r->integer) /* 0: no such user (a Redis restarted) */
 		dlog("info", "what=acl op=deluser workflow=%s deleted=%lld reason=\"%s\"", rel->name,
 		     r->type == REDIS_REPLY_INTEGER ? r->integer : 0, rel->why);
-	/* after DELUSER: no unit of it can add delayed events any more */
+	if (user_needed(rel->d, rel->name)) { /* deployed again meanwhile: all of it is the new one's */
+		release_end(rel);
+		return;
+	}
+	/* after DELUSER, no unit of it can add more: the MQTT publishes its
+	 * last commits staged go as the undeploy's did (its session is over),
+	 * and its delayed events join its queues */
+	store_send(rel->d->store, NULL, NULL, "UNLINK " UF_OUTBOX_MQTT "%s", rel->name);
 	if (store_send(rel->d->store, release_flush, rel, "SMEMBERS uf:state:queues:%s", rel->name) < 0)
 		release_flush(NULL, rel);
 	else
