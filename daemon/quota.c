@@ -33,10 +33,13 @@
  * clock) and read back by a workflow's first pass, so neither a restart
  * of unifaasd nor a deploy --replace starts that clock again: it is
  * deleted only once the workflow is under again (at or under 90%) or
- * undeployed.  The key is refreshed each pass while over
- * (stored bytes, quota, the delay: the time to the next pass) and deleted
- * by the first pass that finds the workflow at or under its quota, which
- * lifts everything.  Each change is logged (what=quota).
+ * undeployed, and the clock runs on while it is between 90% and 100% of
+ * its quota (still over).  Going over again after a pass found it under
+ * sets it whatever is there (a moment left by a lost DEL is an earlier
+ * time's); only a workflow's first pass keeps an older moment.
+ * UF_QUOTA_KEY<wf> is refreshed each pass while over (stored bytes, quota, the delay: the time to the next pass) and
+ * deleted by the first pass that finds the workflow at or under its quota, which lifts everything.  Each change is
+ * logged (what=quota).
  *
  * Over its quota while Redis is full (INFO memory, read with each pass:
  * used_memory >= maxmemory), its commits would be refused anyway: its
@@ -203,16 +206,19 @@ static void quota_key_sync(struct workflow *w, uint64_t quota, uint32_t retry_ms
 }
 
 /* UF_QUOTA_SINCE_KEY<wf>: ARGV[1] "1" sets it to Redis's TIME if it is
- * not there (went over); answers how long ago it was set (ms), or -1 if
- * it is not there. */
+ * not there (went over at its first pass: an older moment there is this
+ * time's, kept by a daemon before or a workflow replaced), "2" sets it
+ * whatever is there (went over after a pass found it under: a moment
+ * there is an earlier time's, left by a DEL that was lost); answers how
+ * long ago it was set (ms), or -1 if it is not there. */
 static const char SINCE_SCRIPT[] = "local s = redis.call('GET', KEYS[1])\n"
                                    "local t = redis.call('TIME')\n"
                                    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-                                   "if not s then\n"
-                                   "  if ARGV[1] ~= '1' then return -1 end\n"
+                                   "if ARGV[1] == '2' or (not s and ARGV[1] == '1') then\n"
                                    "  redis.call('SET', KEYS[1], string.format('%d', now))\n"
                                    "  return 0\n"
                                    "end\n"
+                                   "if not s then return -1 end\n"
                                    "local age = now - (tonumber(s) or now)\n"
                                    "if age < 0 then age = 0 end\n"
                                    "return age\n";
@@ -243,6 +249,7 @@ static void since_in(redisReply *r, void *arg)
 	free(a);
 }
 
+/* set: 0 asks, 1 sets it unless there, 2 sets it (SINCE_SCRIPT) */
 static void since_ask(struct workflow *w, int set)
 {
 	struct since_ask *a = calloc(1, sizeof(*a));
@@ -283,7 +290,9 @@ static void went_over(struct workflow *w, uint64_t quota)
 	w->over_quota = 1;
 	if (!w->over_restored) {
 		w->over_since_ms = now_ms();
-		since_ask(w, 1); /* kept in Redis, or an older moment found there */
+		/* kept in Redis; at its first pass (quota_key 0) an older moment
+		 * found there is this time's, else a pass found it under since */
+		since_ask(w, w->quota_key ? 2 : 1);
 	}
 	dlog("warn", "what=quota workflow=%s stored=%llu quota=%llu action=%s", w->m->name,
 	     (unsigned long long)w->stored_bytes, (unsigned long long)quota,

@@ -342,8 +342,9 @@ for i in $(seq 10); do U kv set edge "v$i" "$val" >/dev/null || fail edge-kv "kv
 check edge-over wait_for 10 storage_is edge over_quota true
 apipush() { curl -s -o "$UF_TMP/body" -w '%{http_code}' -X POST -H "Authorization: Bearer $ATOKEN" --data-binary "$2" "$API/v1/workflows/$1/queues/in/events"; }
 U kv del edge v10 >/dev/null
-in_band() { b=$(storage edge bytes); [ "$b" -le 1048576 ] && [ "$b" -gt 943719 ]; }
-if wait_for 10 in_band; then
+# in_band WF: between 90% and 100% of a 1 MiB quota
+in_band() { b=$(storage "$1" bytes); [ "$b" -le 1048576 ] && [ "$b" -gt 943719 ]; }
+if wait_for 10 in_band edge; then
 	codes=""
 	for i in 1 2 3 4 5; do codes="$codes$(apipush edge x) $(storage edge over_quota) "; sleep 0.3; done
 	[ "$codes" = "$(printf '507 true %.0s' 1 2 3 4 5)" ] && grep -q 'at or under 943719 bytes, 90% of it' "$UF_TMP/body" &&
@@ -360,6 +361,61 @@ check quota-hysteresis-under-at-90 wait_for 10 storage_is edge over_quota false
 code=$(apipush edge x)
 check quota-hysteresis-takes-again [ "$code" = 202 ]
 check quota-hysteresis-log grep -qE 'what=quota workflow=edge stored=[0-9]+ quota=1048576 action=resume' "$PLAT_STATE/logs/unifaasd.log"
+
+# ---- the give-up clock (uf:quota-since:<wf>, quota_give_up_s) follows the
+# same hysteresis: it keeps counting while the workflow hovers between 90%
+# and 100% of its quota (it is still over), and starts again when it went
+# under (at or under 90%: the key is deleted) and then over again - also
+# when a moment of its last time over was left in Redis (a DEL lost with a
+# connection): the daemon saw it under, so that moment is not this time's.
+# Asserted on Redis's clock, as bounds that load cannot break.
+m10=$(sed "s/^name: edge$/name: hover/" "$m7" | manifest hover)
+U deploy "$m10" >/dev/null || fail deploy-hover "hover did not deploy"
+for i in $(seq 10); do U kv set hover "v$i" "$val" >/dev/null || fail hover-kv "kv set hover v$i failed"; done
+check hover-over wait_for 10 storage_is hover over_quota true
+since() { R GET uf:quota-since:hover; }
+hover_over_s() { R GET uf:quota:hover | awk '{print $4}'; }
+over_ge() { [ "$(hover_over_s)" -ge "$1" ] 2>/dev/null; }
+redis_ms() { R TIME | awk 'NR==1 {s=$0} NR==2 {printf "%.0f\n", s * 1000 + int($0 / 1000)}'; }
+check hover-over-2s wait_for 20 over_ge 2
+s0=$(since) o0=$(hover_over_s)
+U kv del hover v10 >/dev/null
+if wait_for 10 in_band hover; then
+	# one more measurement after the one that found it in the band
+	m1=$(storage hover measured_ms)
+	measured_after() { [ "$(storage hover measured_ms)" -gt "$1" ]; }
+	wait_for 10 measured_after "$m1"
+	s1=$(since) o1=$(hover_over_s) b1=$(storage hover bytes) over1=$(storage hover over_quota)
+	[ -n "$s0" ] && [ "$s1" = "$s0" ] && [ "$over1" = true ] && [ "${o1:-0}" -ge "$o0" ] &&
+		pass give-up-clock-kept-in-band ||
+		fail give-up-clock-kept-in-band "over ${o0} s since $s0, then at $b1 bytes (between 90% and 100%): over_quota $over1, over ${o1} s since '$s1'"
+else
+	fail give-up-clock-kept-in-band "never between 943719 and 1048576 bytes: $(storage hover bytes)"
+fi
+U kv del hover v9 >/dev/null
+check hover-under wait_for 10 storage_is hover over_quota false
+no_since() { [ -z "$(since)" ]; }
+wait_for 10 no_since && pass give-up-clock-deleted-under ||
+	fail give-up-clock-deleted-under "under again, uf:quota-since:hover still says $(since) (its first time over: $s0)"
+# a moment left from its first time over, as a DEL lost with a connection
+# would leave it; then over again
+R SET uf:quota-since:hover "$s0" >/dev/null
+t1=$(redis_ms)
+U kv set hover v9 "$val" >/dev/null && U kv set hover v10 "$val" >/dev/null || fail hover-kv2 "kv set hover failed"
+check hover-over-again wait_for 10 storage_is hover over_quota true
+since_from() { [ "$(since)" -ge "$1" ] 2>/dev/null; }
+if wait_for 10 since_from "$t1"; then pass give-up-clock-restarts-after-under; else
+	fail give-up-clock-restarts-after-under "over again at or after $t1 (Redis ms), uf:quota-since:hover says $(since) (its first time: $s0)"
+fi
+# the first value the units read counts from then (at most the time since
+# t1, a second for rounding), not from its first time over
+has_over_s() { [ -n "$(hover_over_s)" ]; }
+wait_for 10 has_over_s
+o2=$(hover_over_s) t2=$(redis_ms)
+[ -n "$o2" ] && [ $((o2 * 1000)) -le $((t2 - t1 + 1000)) ] && pass give-up-clock-units-read-restart ||
+	fail give-up-clock-units-read-restart "uf:quota:hover says over ${o2} s, $((t2 - t1)) ms after it went over again"
+for i in $(seq 10); do U kv del hover "v$i" >/dev/null; done
+U undeploy hover >/dev/null 2>&1
 
 # ---- a control-API push that is cut short (Redis full in its middle)
 # answers which of its events were queued, refused or not sent, so that a
