@@ -27,8 +27,11 @@
  * workflow's session is disconnected: the broker keeps its messages (up to
  * its max_queued_messages) until `resume` connects it again; so is the
  * session of a workflow over its storage quota (quota.c), until it is
- * under again; undeploy ends the session (a connection with clean session
- * on).
+ * under again.  Such a pause leaves without a duplicate (session_leave):
+ * no more messages taken, the XADDs out answered and acknowledged, then
+ * DISCONNECT, closed once the broker has closed; so the broker sends again
+ * exactly the messages not written.  Undeploy ends the session (a
+ * connection with clean session on).
  *
  * Outbox: one connection "unifaasd:outbox" (clean session; ':' is in no
  * workflow name) reads the outbox of every deployed workflow,
@@ -74,7 +77,8 @@
 #define BACKOFF_MAX_MS     10000
 #define KEEPALIVE_S        20
 #define CONNACK_WAIT_MS    5000
-#define CONN_LASTED_MS     5000                                   /* a connection up this long resets the backoff */
+#define CONN_LASTED_MS     5000  /* a connection up this long resets the backoff */
+#define LEAVE_WAIT_MS      20000 /* a paused session's leave (session_leave), under the broker's 1.5 keep-alives */
 #define PACKET_MAX         (MQTT_PAYLOAD_MAX + UF_TOPIC_MAX + 16) /* a whole packet buffered */
 #define IN_MAX             (PACKET_MAX + 65536)
 #define OUTBOX_GROUP       "unifaasd"
@@ -131,6 +135,7 @@ struct conn {
 	struct conn *next_out; /* on m->flush_list while outlen > 0 */
 	int queued_out;
 	int held;     /* a packet waits at in + inoff; reading is stopped */
+	int leaving;  /* session_leave: 1 its XADDs out, 2 DISCONNECT sent: the broker closes */
 	size_t inoff; /* where parsing goes on while held (0 otherwise) */
 };
 
@@ -363,6 +368,7 @@ static void conn_close(struct conn *c)
 	c->inlen = c->skip = c->inoff = 0;
 	c->ping_out = 0;
 	c->held = 0;
+	c->leaving = 0;
 	int was_up = c->state >= C_CONNACK;
 	c->state = C_IDLE;
 	c->gen++;
@@ -409,6 +415,16 @@ static void keepalive_cb(uv_timer_t *t)
 	c->ping_out = 1;
 	conn_out(c, b, mqtt_pingreq(b, sizeof(b)), NULL, 0);
 	uv_timer_start(&c->timer, keepalive_cb, KEEPALIVE_S * 1000 / 2, 0);
+}
+
+/* A leave (session_leave) that did not end in LEAVE_WAIT_MS. */
+static void leave_late_cb(uv_timer_t *t)
+{
+	char why[128];
+	snprintf(why, sizeof(why),
+	         "pause: not left in %d s (redis or the broker slow): written messages may come again",
+	         LEAVE_WAIT_MS / 1000);
+	conn_drop(t->data, why);
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
@@ -458,6 +474,8 @@ static int handle_packet(struct conn *c, const struct mqtt_packet *p)
 		c->ops->up(c, p->session_present);
 		return 0;
 	}
+	if (c->leaving && p->type == MQTT_PUBLISH)
+		return 0; /* not taken, not acknowledged: the broker sends it again on the next connection */
 	return c->ops->packet(c, p);
 }
 
@@ -526,6 +544,10 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 {
 	struct conn *c = st->data;
 	(void)buf;
+	if (n < 0 && c->leaving == 2) { /* the broker took the DISCONNECT, and all before it */
+		conn_close(c);
+		return;
+	}
 	if (n < 0) {
 		conn_drop(c, n == UV_EOF ? "closed by the broker" : uv_strerror((int)n));
 		return;
@@ -644,6 +666,8 @@ static struct session *session_of(struct conn *c)
 	return c->owner;
 }
 
+static void session_leave_on(struct session *s);
+
 /* Acknowledge the done messages at the head, in order; a failed head
  * drops the connection (it and what follows come again). */
 static void session_flush(struct session *s)
@@ -667,6 +691,8 @@ static void session_flush(struct session *s)
 			s->tail = NULL;
 		free(f);
 	}
+	if (s->c.leaving == 1)
+		session_leave_on(s);
 }
 
 static void xadd_done(redisReply *r, void *arg)
@@ -874,6 +900,61 @@ static int session_send(struct pw_source *p)
 
 static const struct conn_ops session_ops = {session_up, session_packet, session_down, session_wait};
 
+/*
+ * A session paused (its workflow stopped, or over its storage quota) leaves
+ * so that the broker sends again exactly the messages that were not
+ * written: it takes no more (a PUBLISH read from here on, or held for its
+ * turn, is dropped unacknowledged), waits for the replies of the XADDs it
+ * has out, acknowledges those written (in order, session_flush), sends
+ * DISCONNECT after the PUBACKs, and closes only once the broker has closed
+ * its end, so it has read them all.  Closing at once lost the PUBACKs of
+ * messages written in Redis (replies still out, or PUBACKs unread by a
+ * broker that failed writing to a closed socket): the broker sent them
+ * again, and they were queued twice.  At most LEAVE_WAIT_MS, then it is
+ * closed anyway (logged: those messages may come twice).  Wanted again
+ * meanwhile, it connects again once it has left.
+ */
+static void session_leave(struct session *s)
+{
+	struct conn *c = &s->c;
+	c->want = 0;
+	c->backoff_ms = BACKOFF_MIN_MS;
+	if (c->leaving)
+		return;
+	if (c->state != C_UP || s->m->closing) {
+		conn_want(c, 0);
+		return;
+	}
+	c->leaving = 1;
+	pushwin_cancel(s->m->d->pushwin, &s->pws);
+	uv_timer_start(&c->timer, leave_late_cb, LEAVE_WAIT_MS, 0);
+	if (c->held) { /* the held PUBLISH and what follows are read and dropped */
+		c->held = 0;
+		if (uv_read_start(c->tcp, on_alloc, on_read) < 0) {
+			conn_drop(c, "cannot read again");
+			return;
+		}
+		parse_input(c);
+	}
+	if (c->leaving == 1)
+		session_leave_on(s);
+}
+
+/* Leaving, once no XADD of this connection is out: DISCONNECT, behind the
+ * PUBACKs. */
+static void session_leave_on(struct session *s)
+{
+	uint8_t b[2];
+	for (struct inflight *f = s->head; f; f = f->next)
+		if (f->gen == s->c.gen && !f->state)
+			return;
+	if (conn_out(&s->c, b, mqtt_disconnect(b, sizeof(b)), NULL, 0) < 0) {
+		conn_drop(&s->c, "cannot send DISCONNECT");
+		return;
+	}
+	s->c.leaving = 2;
+}
+
 static struct session *session_find(struct mqtt *m, const char *wf)
 {
 	for (struct session *s = m->sessions; s; s = s->next)
@@ -993,7 +1074,7 @@ void mqtt_sync(struct mqtt *m, const char *wf)
 	if (session_routes(s, w) < 0)
 		dlog("error", "what=mqtt workflow=%s cause=\"out of memory\"", wf);
 	int run = w->state == WF_RUNNING && !w->over_quota && !m->d->stopping; /* over: quota.c */
-	if (run && s->c.state == C_UP) {
+	if (run && s->c.state == C_UP && !s->c.leaving) {
 		s->c.log_suback = 1;
 		session_subscribe(s); /* a replace: the new routes at once */
 	}
@@ -1002,7 +1083,10 @@ void mqtt_sync(struct mqtt *m, const char *wf)
 		     "what=mqtt op=pause workflow=%s client=%s cause=%s effect=\"messages wait in the broker's "
 		     "session\"",
 		     wf, s->c.client_id, w->over_quota ? "over its storage quota" : "stopped");
-	conn_want(&s->c, run);
+	if (run)
+		conn_want(&s->c, 1);
+	else
+		session_leave(s);
 }
 
 /* ---- outbox ---- */

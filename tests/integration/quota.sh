@@ -460,6 +460,100 @@ PY
 )
 [ "$code" = 507 ] && [ "$verdict" = ok ] && pass push-partial-says-which || fail push-partial-says-which "HTTP $code, $verdict"
 
+# ---- MQTT over the quota boundary: a stream of distinct QoS 1 messages
+# flowing while the workflow goes over its quota four times (each time its
+# session pauses with messages taken, some with their XADD out; they wait
+# in the broker meanwhile) and under again: each message is queued exactly
+# once, in the order published, none lost.  Its unit never pops (slots_fn
+# MODE=sleep), so its queue keeps every entry it was given.
+m9=$(manifest mqx <<EOF
+name: mqx
+storage_quota: 4MiB
+functions:
+  hold:
+    image: $sleep_fn
+    listen: mq
+    env: { MODE: sleep }
+    scale: { max_units: 1 }
+ingress:
+  mqtt:
+    - { topic: mqx/in, queue: mq }
+EOF
+)
+U deploy "$m9" >/dev/null || fail deploy-mqx "mqx did not deploy"
+U device add mqxdev --topic 'mqx/#' >"$UF_TMP/mqx.cred" 2>&1 || fail device-add-mqx "$(cat "$UF_TMP/mqx.cred")"
+MQX_PASS=$(sed -n 's/^password: //p' "$UF_TMP/mqx.cred")
+check mqx-subscribed wait_for 20 grep -qE 'what=mqtt op=subscribe workflow=mqx .*result=subscribed' "$PLAT_STATE/logs/unifaasd.log"
+rm -f "$UF_TMP/mqx.fifo" "$UF_TMP/mqx.stop" "$UF_TMP/mqx.n" "$UF_TMP/mqx.sent" && mkfifo "$UF_TMP/mqx.fifo"
+mosquitto_pub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u mqxdev -P "$MQX_PASS" -q 1 -t mqx/in -l \
+	<"$UF_TMP/mqx.fifo" >"$UF_TMP/mqx.pub.log" 2>&1 &
+MQX_PUB=$!
+# e00001, e00002, ... (about 5000 a second at most) until mqx.stop exists
+# (at most 100000: 3 MB of queue, under 90% of its quota), then 200 more;
+# how many so far into mqx.sent, in all into mqx.n
+(
+	n=0
+	exec 7>"$UF_TMP/mqx.fifo"
+	while [ ! -e "$UF_TMP/mqx.stop" ] && [ "$n" -lt 100000 ]; do
+		for j in $(seq 100); do n=$((n + 1)) && printf 'e%05d\n' "$n" >&7; done
+		echo "$n" >"$UF_TMP/mqx.sent"
+		sleep 0.02
+	done
+	for j in $(seq 200); do n=$((n + 1)) && printf 'e%05d\n' "$n" >&7; done
+	exec 7>&-
+	echo "$n" >"$UF_TMP/mqx.n"
+) &
+MQX_STREAM=$!
+mqx_len() { R XLEN uf:q:mqx:mq; }
+mqx_grown() { [ "$(mqx_len)" -ge "$1" ]; }
+check mqx-flowing wait_for 20 mqx_grown 100
+# over by 28000 small KV keys (about 5 MB as Redis counts them), set at
+# once while messages flow (each measurement takes several steps, messages
+# coming meanwhile), and under again once they are deleted; each time
+# about 8000 messages wait in the broker first, so that the next time
+# over comes while the session takes them at full speed (neither wait is
+# a condition: they only make a pause with XADDs out likely)
+pauses() { grep -cE 'what=mqtt op=pause workflow=mqx .*cause="?over its storage quota' "$PLAT_STATE/logs/unifaasd.log"; }
+pauses_are() { [ "$(pauses)" = "$1" ]; }
+sent_ge() { [ "$(cat "$UF_TMP/mqx.sent" 2>/dev/null || echo 0)" -ge "$1" ]; }
+mqx_cycles=ok
+for c in 1 2 3 4; do
+	R EVAL "for i = 1, 28000 do redis.call('SET', 'uf:kv:mqx:s' .. i, string.rep('x', 100)) end" 0 >/dev/null
+	wait_for 20 pauses_are "$c" || mqx_cycles="pause $c not logged (pauses: $(pauses))"
+	[ "$c" = 4 ] && break
+	wait_for 20 sent_ge $(($(cat "$UF_TMP/mqx.sent") + 8000))
+	R EVAL "for i = 1, 28000 do redis.call('DEL', 'uf:kv:mqx:s' .. i) end" 0 >/dev/null
+	wait_for 20 storage_is mqx over_quota false || mqx_cycles="not under after pause $c"
+done
+[ "$mqx_cycles" = ok ] && pass mqx-paused-4-times || fail mqx-paused-4-times "$mqx_cycles"
+touch "$UF_TMP/mqx.stop"
+wait "$MQX_STREAM"
+wait "$MQX_PUB" || fail mqx-publish "mosquitto_pub: $(tail -3 "$UF_TMP/mqx.pub.log")"
+nmq=$(cat "$UF_TMP/mqx.n")
+mqx_data() { R XRANGE uf:q:mqx:mq - + | awk 'p=="data"{print} {p=$0}'; }
+nq=$(R XLEN uf:q:mqx:mq)
+[ "$nq" -lt "$nmq" ] && pass mqx-waited-in-broker || fail mqx-waited-in-broker "$nq of $nmq messages queued while over its quota"
+R EVAL "for i = 1, 28000 do redis.call('DEL', 'uf:kv:mqx:s' .. i) end" 0 >/dev/null
+check mqx-under wait_for 10 storage_is mqx over_quota false
+# the last one, published once all others were with the broker: the
+# session's messages come in order, so all came once it has
+mosquitto_pub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u mqxdev -P "$MQX_PASS" -q 1 -t mqx/in -m end ||
+	fail mqx-publish-end "mosquitto_pub failed"
+mqx_end() { mqx_data | grep -qx end; }
+check mqx-end-queued wait_for 120 mqx_end
+verdict=$(mqx_data | python3 -c "
+import sys, collections
+got = [l.rstrip('\n') for l in sys.stdin]
+want = ['e%05d' % i for i in range(1, $nmq + 1)] + ['end']
+c = collections.Counter(got)
+twice = sorted(k for k, v in c.items() if v > 1)
+lost = [k for k in want if k not in c]
+print('ok' if got == want else '%d entries for %d messages; twice: %d %s; lost: %d %s; in order: %s' % (
+    len(got), len(want), len(twice), ' '.join(twice[:8]), len(lost), ' '.join(lost[:8]),
+    [k for k in got if k != 'end'] == sorted(k for k in got if k != 'end')))")
+[ "$verdict" = ok ] && pass mqx-each-once-in-order || fail mqx-each-once-in-order "$verdict"
+U undeploy mqx >/dev/null 2>&1
+
 # ---- Redis full: every write refused is reported, nothing lost
 # calm's event is held by its unit until the gate is deleted (a DEL is taken
 # by a full Redis): its commit comes once Redis is full, whatever the load
