@@ -131,6 +131,11 @@ if wait_for 60 echoed_ge und 3 && wait_for 30 holds und in s; then
 	out=$(U undeploy und 2>&1) || fail undeploy-und "$out"
 	acl_user und && holds und in s && pass undeploy-keeps-user-while-draining ||
 		fail undeploy-keeps-user-while-draining "user: $(R ACL LIST | grep -c 'uf-wf-und '), pending $(R XPENDING uf:q:und:in s | head -1)"
+	# as api.md and cli.md say: ps lists deployed workflows' units only;
+	# the draining one is counted in status's units (it holds its slot)
+	st_units=$(U status --json | python3 -c "import json,sys; print(json.load(sys.stdin)['units'])")
+	[ "$(units und)" = 0 ] && [ "$st_units" -ge 1 ] && holds und in s && pass undeploy-draining-unit-counted ||
+		fail undeploy-draining-unit-counted "ps lists $(units und) unit(s) of und (want 0), status units '$st_units' (want >= 1)"
 	R SET uf:kv:und:go 1 >/dev/null
 	if wait_for 60 unit_exit_logged und 1 && wait_for 30 no_acl_user und; then
 		pass undeploy-user-gone-after-units
