@@ -42,6 +42,8 @@ uf=$build/bin/unifaas
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/unifaas-demo.XXXXXX") || exit 2
 state=$tmp/state
 U() { "$uf" --state-dir "$state" "$@"; }
+# kv_is WF KEY VALUE: the KV key holds VALUE (a state for wait_until)
+kv_is() { [ "$(U kv get "$1" "$2" 2>/dev/null)" = "$3" ]; }
 
 checks=0 failed=() bg=() platform_up=0 start=$SECONDS
 cleanup() {
@@ -86,7 +88,8 @@ check() {
 		failed+=("$1")
 	fi
 }
-# wait_until SECONDS CMD...: polls CMD every 0.1 s until it succeeds
+# wait_until SECONDS CMD...: polls CMD every 0.1 s until it succeeds (CMD's
+# arguments are expanded once, at the call: a state to poll is a function)
 wait_until() {
 	local end=$((SECONDS + $1))
 	shift
@@ -121,11 +124,12 @@ manifest() {
 	for e in "$@"; do args+=(-e "$e"); done
 	sed "${args[@]}" "$src" >"$out" && echo "$out"
 }
-# mqtt_ready WF: waits until unifaasd's MQTT session of WF is connected
-# (a message published before it subscribed would find no subscriber)
+# mqtt_ready WF: waits until unifaasd's MQTT session of WF has subscribed
+# its routes (the broker's SUBACK, logged): a message published before
+# finds no subscriber and is dropped (a fixed sleep after the connection
+# was outlasted by a loaded machine)
 mqtt_ready() {
-	wait_until 10 grep -q "client=unifaasd-$1 .*result=connected" "$state/logs/unifaasd.log"
-	sleep 0.2
+	wait_until 30 grep -q "what=mqtt op=subscribe workflow=$1 .*result=subscribed" "$state/logs/unifaasd.log"
 }
 # live SCK_OUT HOOK_OUT DONE: prints the kit's readings (SCK_OUT, indented
 # 2) and the webhook's messages (HOOK_OUT from its 2nd line, indented 6) as
@@ -210,7 +214,7 @@ if [ -z "$slack_url" ]; then
 	printf '$ unifaas sim slack --port 0 &\n'
 	"$uf" sim slack --port 0 >"$tmp/hook.out" 2>&1 &
 	bg+=($!)
-	wait_until 10 grep -q '^sim slack: listening on ' "$tmp/hook.out"
+	wait_until 30 grep -q '^sim slack: listening on ' "$tmp/hook.out"
 	hook=$(sed -n 's/^sim slack: listening on \(http[^ ]*\)/\1/p' "$tmp/hook.out")
 	sed 's/^/  /' "$tmp/hook.out"
 	[ -n "$hook" ] && hook_prefix=$hook && hook=${hook}T0000/B0000/demo
@@ -271,7 +275,8 @@ want=$(sed -n 's/.*[{,]158:\([0-9.]*\)}.*/\1/p' "$tmp/sck.out" | awk '
 # the last alert may be on its way still: the webhook's messages (or the
 # alerts) first, then the checks
 if [ -z "$slack_url" ]; then
-	wait_until 15 test "$(grep -c '^\[slack\]' "$tmp/hook.out")" -ge "$(echo "$want" | wc -l)"
+	hook_has() { [ "$(grep -c '^\[slack\]' "$tmp/hook.out")" -ge "$1" ]; }
+	wait_until 60 hook_has "$(echo "$want" | wc -l)"
 	touch "$tmp/sck.done"
 	wait "${bg[-1]}" 2>/dev/null
 fi
@@ -281,7 +286,8 @@ alerts() {
 	U events co2-monitor alerts --json | grep '"attempt":0,' |
 		sed -n 's/.*\\"level\\":\\"\([a-z]*\)\\",\\"ppm\\":\([0-9.]*\).*/\1 \2/p'
 }
-wait_until 10 test "$(alerts | wc -l)" -ge 3
+alerts_ge() { [ "$(alerts | wc -l)" -ge "$1" ]; }
+wait_until 60 alerts_ge 3
 got=$(alerts)
 say events co2-monitor alerts
 check co2-alerts "threshold pushed: $(echo "$want" | tr '\n' ';' | sed 's/;$//; s/;/, /g')" \
@@ -328,7 +334,7 @@ bad='{t:2026-12-04T10:00:00Z,10:100,158:12'
 printf "\$ mosquitto_pub -p %s -u kit-broken -P ... -q 1 -t device/sck/kit-broken/readings/raw -m '%s'\n" "$mqtt_port" "$bad"
 mosquitto_pub -p "$mqtt_port" -u kit-broken -P "$pass" -q 1 -t device/sck/kit-broken/readings/raw -m "$bad" 2>&1 | sed 's/^/  /'
 echo "   threshold fails it, tries once more (retries: 1), then dead-letters it with the reason:"
-wait_until 15 sh -c "'$uf' --state-dir '$state' dlq ls co2-monitor readings | grep -q kit-broken"
+wait_until 60 sh -c "'$uf' --state-dir '$state' dlq ls co2-monitor readings | grep -q kit-broken"
 say dlq ls co2-monitor readings
 reason='device kit-broken topic device/sck/kit-broken/readings/raw: malformed SCK raw payload'
 check dlq "the bad reading dead-lettered, its reason naming device, topic and parse error" \
@@ -343,13 +349,23 @@ heading "5a. lights: motion sensors -> bulb commands over MQTT (workflows/lights
 	"A bulb (mosquitto_sub, subscribed to hue/+/set) prints the commands it gets."
 say deploy "$(manifest workflows/lights.yaml)"
 mqtt_ready lights
-mosquitto_sub --unix "$state/mqtt.sock" -u unifaasd -P "$(cat "$state/mqtt.pass")" -t 'hue/+/set' -v -C 4 -W 20 \
-	>"$tmp/bulbs" 2>&1 &
+# the bulb is ready once a probe it subscribed to came back (a fixed sleep
+# for its SUBACK was outlasted by a loaded machine: the commands went by)
+mosquitto_sub --unix "$state/mqtt.sock" -u unifaasd -P "$(cat "$state/mqtt.pass")" -t 'hue/+/set' -t demo/bulb-probe \
+	-v -W 60 >"$tmp/bulbs.all" 2>&1 &
 bulbs=$!
 bg+=($bulbs)
-sleep 0.3
+bulb_probe() {
+	mosquitto_pub --unix "$state/mqtt.sock" -u unifaasd -P "$(cat "$state/mqtt.pass")" -t demo/bulb-probe -m ready &&
+		grep -q '^demo/bulb-probe ready' "$tmp/bulbs.all"
+}
+wait_until 30 bulb_probe
 say sim motion --rooms kitchen,hall --pattern 10 --count 2 --interval-ms 300
+bulbs_ge() { [ "$(grep -c '^hue/' "$tmp/bulbs.all")" -ge "$1" ]; }
+wait_until 60 bulbs_ge 4
+kill "$bulbs" 2>/dev/null
 wait "$bulbs" 2>/dev/null
+grep '^hue/' "$tmp/bulbs.all" >"$tmp/bulbs"
 echo "   the bulbs got:"
 sed 's/^/      /' "$tmp/bulbs"
 check lights "kitchen and hall on at motion, off without" "$(sort "$tmp/bulbs" | diff -q - <(sort <<'EOF'
@@ -370,7 +386,7 @@ printf 'open\nclose\nopen\n' | U push eval fridge-door 2>&1 | sed 's/^/  /'
 token=$(U token create eval 2>/dev/null)
 printf '$ curl -H "Authorization: Bearer $(unifaas token create eval)" --data-binary open http://127.0.0.1:%s/eval/door\n' "$ingress_port"
 curl -s -H "Authorization: Bearer $token" --data-binary open "http://127.0.0.1:$ingress_port/eval/door" | sed 's/^/  /'
-wait_until 15 test "$(U kv get eval door-log-count)" = 6
+wait_until 60 kv_is eval door-log-count 6
 say kv get eval fdc-count
 say kv get eval fdc-summary
 say kv get eval door-log-count
@@ -385,7 +401,8 @@ say deploy "$(manifest workflows/alert.yaml)"
 mqtt_ready alert
 say sim smoke --count 6 --alarm-at 3 --alarm-for 2 --interval-ms 200
 smoke() { U events alert alerts --json | grep '"attempt":0,' | sed -n 's/.*\\"alert\\":\\"\([a-z]*\)\\".*/\1/p' | tr '\n' ' '; }
-wait_until 10 test "$(smoke)" = "smoke clear "
+smoke_is() { [ "$(smoke)" = "$1" ]; }
+wait_until 60 smoke_is "smoke clear "
 say events alert alerts
 check alert "one smoke alert, then one clear" "$([ "$(smoke)" = "smoke clear " ]; echo $?)" "$(smoke)"
 
@@ -399,7 +416,7 @@ sed 's/^/  /' "$tmp/weights"
 # alice's week 48 (Sat 29 and Sun 30 Nov), from what the scale published
 w48=$(grep '"user":"alice"' "$tmp/weights" | head -n 2 | sed -n 's/.*"weight_kg":\([0-9.]*\).*/\1/p' |
 	awk '{ s += $1 } END { printf "{\"n\":2,\"sum\":%g,\"avg\":%.2f}", s, s / 2 }')
-wait_until 15 test "$(U kv get dhs dhs:alice:week:2025-W48)" = "$w48"
+wait_until 60 kv_is dhs dhs:alice:week:2025-W48 "$w48"
 say kv get dhs dhs:alice:week:2025-W48
 say kv get dhs dhs:alice:month:2025-12
 say kv get dhs dhs:bob:day:2025-11-30
@@ -421,7 +438,7 @@ heading "6. Scale to zero" \
 	"Each unit ends after idle_ms (2 s in these manifests) with its queue empty; the next event" \
 	"starts one again (a cold start of a few ms)."
 say ps
-wait_until 15 sh -c "'$uf' --state-dir '$state' ps --json | grep -q '\"units\":\\[\\]'"
+wait_until 60 sh -c "'$uf' --state-dir '$state' ps --json | grep -q '\"units\":\\[\\]'"
 rc=$?
 say ps
 check idle "every unit ended once its queue stayed empty" $rc

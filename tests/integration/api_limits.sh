@@ -22,8 +22,9 @@ H() { python3 "$UF_TOP/tests/platform/hostile.py" "$@"; }
 field() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
 # a body that comes one byte a second is cut at the body deadline (30 s);
-# started first, checked last
-H slowbody "$PORT" "$TOKEN" 40 >"$UF_TMP/slowbody.out" &
+# started first, checked last.  The client gives up at 60 s: the cut must
+# come before that, never before 30 s, and the log names the deadline
+H slowbody "$PORT" "$TOKEN" 60 >"$UF_TMP/slowbody.out" &
 slowbody=$!
 
 # --- 1. refused on the head, the body never read ---
@@ -75,16 +76,20 @@ got=$(seq 25000 | U push eval fridge-door)
 # and refuses a 15 MiB body of 5.2M events (it used to block 13 s on one)
 python3 -c 'import sys; sys.stdout.write(("y" * 1676 + "\n") * 10000)' >"$UF_TMP/maxpush"
 python3 -c 'import sys; sys.stdout.write("ab\n" * 5200000)' >"$UF_TMP/manyevents"
-H health "$PORT" 4 >"$UF_TMP/health.out" &
+H health "$PORT" 4 "$DPID" >"$UF_TMP/health.out" &
 hp=$!
-sleep 0.3
+sleep 0.3 # (the pushes come while health is asked: not a condition of the check)
 big=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' -H "Authorization: Bearer $TOKEN" --data-binary @"$UF_TMP/maxpush" "$API/v1/workflows/eval/queues/fridge-door/events")
 many=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' -H "Authorization: Bearer $TOKEN" --data-binary @"$UF_TMP/manyevents" "$API/v1/workflows/eval/queues/fridge-door/events")
 wait $hp
 hl=$(cat "$UF_TMP/health.out")
 echo "info: largest push $big; 5.2M-event push $many; health while pushing: $hl"
 [ "${big%% *}" = 202 ] && [ "${many%% *}" = 413 ] && pass push-max-and-over || fail push-max-and-over "largest $big, 5.2M events $many"
-[ "$(field max_ms "$hl")" -lt 1000 ] && pass health-during-max-push || fail health-during-max-push "$hl"
+# judged on the daemon's CPU time while a health request waited (a wall
+# time grows with the machine's load): the daemon that blocked 13 s on the
+# 5.2M-event body spent that CPU time with the health request waiting
+[ -n "$(field max_cpu_ms "$hl")" ] && [ "$(field max_cpu_ms "$hl")" -lt 1000 ] && pass health-during-max-push ||
+	fail health-during-max-push "$hl"
 # a slow Redis is not a stalled one: Redis stopped and continued in turn
 # (250 ms stopped, 10 ms running, for 3.1 s) while it works through the
 # largest push still answers 202 (the daemon's watchdog gave every command
@@ -119,25 +124,52 @@ echo "info: largest push with Redis running 10 ms in every 260 ms: $busypush"
 # had a count of commands it was 256 KiB of them: 1583-1679 of these
 # 100-byte events ahead (seen failing).
 python3 -c 'import sys; sys.stdout.write(("z" * 100 + "\n") * 4000)' >"$UF_TMP/bigpush"
-RP=$(redis_pid)
-kill -STOP "$RP"
-bp=()
-for i in 1 2; do
-	curl -s -o "$UF_TMP/big.$i" -H "Authorization: Bearer $TOKEN" --data-binary @"$UF_TMP/bigpush" "$API/v1/workflows/eval/queues/fridge-door/events" &
-	bp+=($!)
+# sent TRACE SIZE...: each curl (its --trace-ascii in TRACE) sent its body of
+# SIZE bytes, and the daemon read everything sent to it (no byte waits on
+# its side of a connection to the API port): waited for, not slept for (a
+# loaded machine outlasted a fixed 0.4 s and 0.6 s, and a small push read
+# only after Redis ran again came after all of the big ones)
+sent() {
+	while [ $# -gt 0 ]; do
+		[ "$(awk '/^=> Send data, [0-9]+ bytes/ {n += $4} END {print n + 0}' "$1" 2>/dev/null)" = "$2" ] || return 1
+		shift 2
+	done
+	ss -Htn state established "( sport = :$PORT )" | awk '$1 != 0 {q = 1} END {exit q}'
+}
+# window_round: one round of the case.  Redis is stopped for as long as
+# the requests take to reach the daemon, which unifaasd allows
+# STORE_TIMEOUT_MS (2 s) and more for a big command before it judges Redis
+# stalled and answers 503; a round where that ran out (a loaded machine)
+# did not make the case and is made again (3 rounds at most)
+window_round() {
+	local i bp=() sp big
+	big=$(stat -c %s "$UF_TMP/bigpush")
+	rm -f "$UF_TMP"/big.[12] "$UF_TMP"/big.[12].t "$UF_TMP/small" "$UF_TMP/small.t"
+	RP=$(redis_pid)
+	kill -STOP "$RP"
+	for i in 1 2; do
+		curl -s --trace-ascii "$UF_TMP/big.$i.t" -o "$UF_TMP/big.$i" -H "Authorization: Bearer $TOKEN" --data-binary @"$UF_TMP/bigpush" "$API/v1/workflows/eval/queues/fridge-door/events" &
+		bp+=($!)
+	done
+	wait_for 30 sent "$UF_TMP/big.1.t" "$big" "$UF_TMP/big.2.t" "$big" ||
+		echo "info: big pushes not all read: $(ss -Htn state established "( sport = :$PORT )" | tr '\n' ' ')"
+	curl -s --trace-ascii "$UF_TMP/small.t" -o "$UF_TMP/small" -H "Authorization: Bearer $TOKEN" --data-binary 'small' "$API/v1/workflows/eval/queues/fridge-door/events" &
+	sp=$!
+	wait_for 30 sent "$UF_TMP/small.t" 5 || echo "info: small push not read: $(ss -Htn state established "( sport = :$PORT )" | tr '\n' ' ')"
+	kill -CONT "$RP"
+	wait "${bp[@]}" "$sp"
+}
+for round in 1 2 3; do
+	window_round
+	grep -q '"code":"unavailable"' "$UF_TMP"/big.[12] "$UF_TMP/small" || break
+	echo "info: round $round: Redis was judged stalled before the requests were in (answers 503): again"
 done
-sleep 0.4 # the big requests reach the daemon (800 KB over loopback)
-curl -s -o "$UF_TMP/small" -H "Authorization: Bearer $TOKEN" --data-binary 'small' "$API/v1/workflows/eval/queues/fridge-door/events" &
-sp=$!
-sleep 0.6
-kill -CONT "$RP"
-wait "${bp[@]}" "$sp"
 sid=$(sed -n 's/.*"first":"\([0-9]*-[0-9]*\)".*/\1/p' "$UF_TMP/small")
 bfirst=$(sed -n 's/.*"first":"\([0-9]*-[0-9]*\)".*/\1/p' "$UF_TMP"/big.[12] | sort -t- -k1,1n -k2,2n | head -1)
 # the big pushes' entries (one field of 100 bytes) from the first of them to the small one
 count='local n = 0 for _, e in ipairs(redis.call("XRANGE", KEYS[1], ARGV[1], ARGV[2])) do if #e[2] == 2 and #e[2][2] == 100 then n = n + 1 end end return n'
 ahead=$(R EVAL "$count" 1 uf:q:eval:fridge-door "${bfirst:-0}" "${sid:-0}")
-echo "info: events of two big pushes written before a one-event push that came after them while Redis was stopped: $ahead (small push $sid, big pushes from $bfirst)"
+echo "info: events of two big pushes written before a one-event push that came after them while Redis was stopped: $ahead (small push $sid, big pushes from $bfirst; round $round)"
 if [ -z "$sid" ] || [ -z "$bfirst" ] || [ "$(cat "$UF_TMP"/big.[12] | grep -o '"queued":4000,' | wc -l)" != 2 ]; then
 	fail push-window-ahead "answers: $(for f in "$UF_TMP"/big.[12] "$UF_TMP/small"; do printf '%s; ' "$(head -c 300 "$f")"; done)"
 else
@@ -145,19 +177,25 @@ else
 fi
 
 # --- 2. slow heads: cut at the deadline (10 s); one address cannot take all ---
-out=$(H slow "$PORT" 260 14)
+# (the client gives up at 30 s: a cut must come before, never before 10 s)
+out=$(H slow "$PORT" 260 30)
 echo "info: 260 slow connections from 127.0.0.1: $out"
 [ "$(field accepted "$out")" -le 32 ] && pass slow-per-address-limit || fail slow-per-address-limit "$out"
-[ "$(field other_status "$out")" = 200 ] && [ "$(field other_ms "$out")" -lt 1000 ] && pass slow-other-client-answered ||
+# the other address is answered while the slow ones still hold their
+# connections (before the first of them is cut), not after: an order, which
+# load does not change (its 1 s bound did)
+[ "$(field other_status "$out")" = 200 ] && [ "$(field other_before_cut "$out")" = 1 ] && pass slow-other-client-answered ||
 	fail slow-other-client-answered "$out"
 l=$(field longest_s "$out")
-[ "${l%.*}" -ge 9 ] && [ "${l%.*}" -lt 13 ] && pass slow-cut-at-head-deadline || fail slow-cut-at-head-deadline "$out"
-daemon_log | grep -q 'what=api-deadline phase=head' && pass slow-cut-logged || fail slow-cut-logged "no api-deadline line"
+[ "${l%.*}" -ge 9 ] && [ "${l%.*}" -lt 30 ] && pass slow-cut-at-head-deadline || fail slow-cut-at-head-deadline "$out"
+daemon_log | grep -q 'what=api-deadline phase=head deadline_ms=10000 action=close' && pass slow-cut-logged ||
+	fail slow-cut-logged "no api-deadline line naming 10000 ms"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$API/v1/units")
 [ "$code" = 200 ] && pass answers-after-slow || fail answers-after-slow "status $code"
 wait $slowbody
 out=$(cat "$UF_TMP/slowbody.out")
 echo "info: slow body: $out"
 c=$(field closed_s "$out")
-[ "${c%.*}" -ge 29 ] && [ "${c%.*}" -lt 33 ] && pass slow-body-cut-at-deadline || fail slow-body-cut-at-deadline "$out"
+[ "${c%.*}" -ge 29 ] && [ "${c%.*}" -lt 60 ] && daemon_log | grep -q 'what=api-deadline phase=body deadline_ms=30000 action=close' &&
+	pass slow-body-cut-at-deadline || fail slow-body-cut-at-deadline "$out; log: $(daemon_log | grep api-deadline | tail -2)"
 [ "$(R EXISTS uf:kv:eval:slow)" = 0 ] && pass slow-body-nothing-stored || fail slow-body-nothing-stored "stored"

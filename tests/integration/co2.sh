@@ -31,6 +31,10 @@ printf '%s' "$SLACK_URL" | U secret set SLACK_WEBHOOK_URL >/dev/null
 sed -e "s|https://hooks.slack.com/services/|${SLACK_URL%/services/*}/services/|" \
 	-e "s|\.\./build/|$UF_TOP/build/|" "$UF_TOP/workflows/co2.yaml" >"$UF_TMP/co2.yaml"
 U deploy "$UF_TMP/co2.yaml" >"$UF_TMP/deploy.log" 2>&1 && pass deploy || fail deploy "$(cat "$UF_TMP/deploy.log")"
+# deploy returns before unifaasd's MQTT session has subscribed its routes,
+# and the broker keeps no message published before that (on a loaded
+# machine the first readings were published into nothing)
+subscribed co2-monitor && pass session-subscribed || fail session-subscribed "$(daemon_log | grep mqtt | tail -3)"
 
 # PUB TOKEN raw|json PAYLOAD
 PUB() {
@@ -63,8 +67,8 @@ RAW kit1 600 900 1000 1500 1999 2000 2500 1950 1200 950 899 700
 for v in 980 1010 995 1020 960 1005 990; do
 	PUB kit2 json "{\"data\":[{\"recorded_at\":\"2025-03-01T10:00:00Z\",\"sensors\":[{\"id\":158,\"value\":$v},{\"id\":55,\"value\":null}]}]}"
 done
-wait_for 30 nlog_is kit1 12 && pass raw-readings-logged || fail raw-readings-logged "$(nlog kit1) of 12 logged"
-wait_for 30 nlog_is kit2 7 && pass json-readings-logged || fail json-readings-logged "$(nlog kit2) of 7 logged"
+wait_for 60 nlog_is kit1 12 && pass raw-readings-logged || fail raw-readings-logged "$(nlog kit1) of 12 logged"
+wait_for 60 nlog_is kit2 7 && pass json-readings-logged || fail json-readings-logged "$(nlog kit2) of 7 logged"
 got=$(alerts kit1 | tr '\n' ' ')
 [ "$got" = "warning:1000 danger:2000 ok:899 " ] && pass rising-falling-alerts || fail rising-falling-alerts "kit1 alerts: $got"
 got=$(alerts kit2 | tr '\n' ' ')
@@ -72,7 +76,7 @@ got=$(alerts kit2 | tr '\n' ' ')
 # each alert reached Slack once, as a readable line
 slack_lines() { grep -c '^\[slack\]' "$UF_TMP/slack.out"; }
 slack_is() { [ "$(slack_lines)" = "$1" ]; }
-wait_for 30 slack_is 4 && grep -q '^\[slack\] ..:..:.. unifaas-bot: :warning: CO2 warning on kit1: 1000 ppm at 2025-03-01T10:03:00Z. Open a window.$' "$UF_TMP/slack.out" &&
+wait_for 60 slack_is 4 && grep -q '^\[slack\] ..:..:.. unifaas-bot: :warning: CO2 warning on kit1: 1000 ppm at 2025-03-01T10:03:00Z. Open a window.$' "$UF_TMP/slack.out" &&
 	grep -q ': :rotating_light: CO2 danger on kit1: 2000 ppm at 2025-03-01T10:06:00Z. Air the room now.$' "$UF_TMP/slack.out" &&
 	grep -q ': :white_check_mark: CO2 back to normal on kit1: 899 ppm at 2025-03-01T10:11:00Z. All clear.$' "$UF_TMP/slack.out" &&
 	grep -q ': :warning: CO2 warning on kit2: 1010 ppm at 2025-03-01T10:00:00Z. Open a window.$' "$UF_TMP/slack.out" &&
@@ -84,14 +88,14 @@ payloads readings-log | grep -q '"device":"kit2","time":"2025-03-01T10:00:00Z","
 
 # kit2 stays at warning: a new kit3 rising to 1100 alerts for itself
 RAW kit3 1100
-wait_for 30 nlog_is kit3 1 && [ "$(alerts kit3)" = "warning:1100" ] && [ "$(alerts kit2 | wc -l)" = 1 ] &&
+wait_for 60 nlog_is kit3 1 && [ "$(alerts kit3)" = "warning:1100" ] && [ "$(alerts kit2 | wc -l)" = 1 ] &&
 	pass separate-devices || fail separate-devices "kit3: $(alerts kit3 | tr '\n' ' ') kit2: $(alerts kit2 | wc -l)"
 
 # a malformed payload: dead-lettered after the retries, with its topic; the unit goes on
 PUB kit4 raw '{t:2025-03-01 10:00:00,158:600}'
 dlq_n() { R XLEN uf:dlq:co2-monitor:readings; }
 eq_dlq() { [ "$(dlq_n)" = 1 ]; }
-wait_for 30 eq_dlq && pass malformed-dead-lettered || fail malformed-dead-lettered "$(dlq_n) dead letters"
+wait_for 60 eq_dlq && pass malformed-dead-lettered || fail malformed-dead-lettered "$(dlq_n) dead letters"
 dl=$(R XRANGE uf:dlq:co2-monitor:readings - +)
 grep -qx 'device/sck/kit4/readings/raw' <<<"$dl" && pass dead-letter-topic || fail dead-letter-topic "$dl"
 # its reason is threshold's uf_fail_reason: the device, the topic and the parse error
@@ -101,6 +105,6 @@ grep -q "^$why" <<<"$dl" && U dlq ls co2-monitor readings --json 2>&1 | grep -qF
 grep -q 'device kit4 topic device/sck/kit4/readings/raw: malformed SCK raw payload: at byte 13' < <(U logs co2-monitor/threshold 2>&1) &&
 	pass malformed-logged || fail malformed-logged "$(U logs co2-monitor/threshold 2>&1 | tail -3)"
 RAW kit4 1300
-wait_for 30 nlog_is kit4 1 && [ "$(alerts kit4)" = "warning:1300" ] && pass unit-survives ||
+wait_for 60 nlog_is kit4 1 && [ "$(alerts kit4)" = "warning:1300" ] && pass unit-survives ||
 	fail unit-survives "kit4: $(nlog kit4) logged, alerts $(alerts kit4 | tr '\n' ' ')"
 U ps 2>&1 | grep -q "crash\|fault" && fail no-crash "$(U ps 2>&1)" || pass no-crash

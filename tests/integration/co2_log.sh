@@ -117,6 +117,9 @@ sed -e "s|\.\./build/|$UF_TOP/build/|" -e 's/LOG_KEEP: 1440/LOG_KEEP: 5/' "$UF_T
 	awk '/^  [a-z-]+:/ { skip = ($1 == "slack-alert:") } !skip' >"$UF_TMP/co2.yaml"
 grep -q 'LOG_KEEP: 5,' "$UF_TMP/co2.yaml" || fail manifest "co2.yaml has no 'LOG_KEEP: 1440' to lower"
 U deploy "$UF_TMP/co2.yaml" >"$UF_TMP/deploy.log" 2>&1 && pass deploy || fail deploy "$(cat "$UF_TMP/deploy.log")"
+# readings are published once unifaasd's MQTT session has subscribed its
+# routes (deploy returns before; the broker keeps nothing published before)
+subscribed co2-monitor && pass session-subscribed || fail session-subscribed "$(daemon_log | grep mqtt | tail -3)"
 
 PUB() { # TOKEN raw|json PAYLOAD
 	local t="device/sck/$1/readings"
@@ -130,7 +133,7 @@ settled() { drained co2-monitor readings threshold && drained co2-monitor readin
 # both formats: kit1 raw (CO2 and temperature), kit2 JSON with two groups (a null dropped)
 PUB kit1 raw '{t:2025-03-01T10:00:00Z,158:612,55:22.31}'
 PUB kit2 json '{"data":[{"recorded_at":"2025-03-01T10:00:00Z","sensors":[{"id":158,"value":980},{"id":56,"value":null}]},{"recorded_at":"2025-03-01T10:01:00Z","sensors":[{"id":158,"value":1010},{"id":56,"value":41}]}]}'
-wait_for 30 K_is log:kit2:158:n 2 && wait_for 10 K_is log:kit1:158:n 1 && pass log-counted ||
+wait_for 60 K_is log:kit2:158:n 2 && wait_for 10 K_is log:kit1:158:n 1 && pass log-counted ||
 	fail log-counted "kit1 158: $(K log:kit1:158:n), kit2 158: $(K log:kit2:158:n)"
 [ "$(K log:kit1:158:0)" = '{"n":1,"time":"2025-03-01T10:00:00Z","value":612}' ] &&
 	[ "$(K log:kit1:55:0)" = '{"n":1,"time":"2025-03-01T10:00:00Z","value":22.31}' ] && pass log-raw ||
@@ -147,7 +150,7 @@ wait_for 30 K_is log:kit2:158:n 2 && wait_for 10 K_is log:kit1:158:n 1 && pass l
 for i in $(seq 1 12); do
 	PUB kit3 raw "{t:2025-03-01T11:$(printf %02d "$i"):00Z,158:$((400 + i))}" || fail retention-pub "publish $i"
 done
-wait_for 30 K_is log:kit3:158:n 12 && pass retention-counted || fail retention-counted "$(K log:kit3:158:n) of 12"
+wait_for 60 K_is log:kit3:158:n 12 && pass retention-counted || fail retention-counted "$(K log:kit3:158:n) of 12"
 got=$(for s in 0 1 2 3 4; do K "log:kit3:158:$s"; done | python3 -c '
 import json,sys
 print(" ".join("%d:%s:%g" % (r["n"], r["time"][14:16], r["value"]) for r in sorted((json.loads(l) for l in sys.stdin), key=lambda r: r["n"])))')
@@ -163,7 +166,7 @@ ev='{"device":"kit4","time":"2025-03-01T12:00:00Z","sensors":{"158":1500}}'
 U push co2-monitor readings-log "$ev" >/dev/null && U push co2-monitor readings-log "$ev" >/dev/null ||
 	fail dup-push "push failed"
 dup_seen() { [ "$(U logs co2-monitor/logger 2>&1 | grep -c 'readings skipped: . already logged, 0 older')" = 2 ]; }
-wait_for 30 dup_seen && wait_for 10 settled && pass dup-noticed || fail dup-noticed "$(U logs co2-monitor/logger 2>&1 | tail -5)"
+wait_for 60 dup_seen && wait_for 10 settled && pass dup-noticed || fail dup-noticed "$(U logs co2-monitor/logger 2>&1 | tail -5)"
 [ "$(K log:kit1:158:n)" = 1 ] && [ "$(K log:kit1:55:n)" = 1 ] && [ "$(K log:kit4:158:n)" = 1 ] &&
 	[ -z "$(K log:kit4:158:1)" ] && pass dup-logged-once ||
 	fail dup-logged-once "kit1 158 $(K log:kit1:158:n), 55 $(K log:kit1:55:n), kit4 $(K log:kit4:158:n)"
@@ -198,7 +201,7 @@ while [ $next -le 300 ] && [ $held = 0 ]; do
 		kit5 $next $((next + 9))
 	fi
 	next=$((next + 10))
-	[ $held = 1 ] || wait_for 30 settled
+	[ $held = 1 ] || wait_for 60 settled
 done
 [ $held = 0 ] && [ $next -le 300 ] && kit5 $next 300
 [ $held = 1 ] && pass dup-unit-killed || fail dup-unit-killed "no unit of logger held events in $tries tries"
@@ -242,7 +245,7 @@ got=$(curl -s -w ' %{http_code}' -H "Authorization: Bearer $TOKEN" -H 'Content-T
 
 # docs/examples.md's invoke: sck-raw.txt published as kit7 (LOG_KEEP 5 here, 1440 there)
 while IFS= read -r m; do PUB kit7 raw "$m" || fail doc-pub "publish $m"; done <"$UF_TOP/functions/testdata/sck-raw.txt"
-wait_for 30 K_is log:kit7:158:n 6 || fail doc-logged "kit7: $(K log:kit7:158:n) of 6 CO2 readings"
+wait_for 60 K_is log:kit7:158:n 6 || fail doc-logged "kit7: $(K log:kit7:158:n) of 6 CO2 readings"
 want=$(grep -A1 "^\$ unifaas invoke co2-monitor log-query '{\"device\":\"kit1\",\"sensor\":158,\"last\":3}'" "$DOC" | sed -n 2p |
 	sed -e 's/"kit1"/"kit7"/' -e 's/"keep":1440/"keep":5/')
 got=$(U invoke co2-monitor log-query '{"device":"kit7","sensor":158,"last":3}' 2>&1)
@@ -251,10 +254,10 @@ got=$(U invoke co2-monitor log-query '{"device":"kit7","sensor":158,"last":3}' 2
 # a malformed readings-log event: dead-lettered with the logger's reason; the unit goes on
 U push co2-monitor readings-log '{"device":"kit6","time":"2025-03-01T14:00:00Z","sensors":{"158":"high"}}' >/dev/null
 dlq_is() { [ "$(R XLEN uf:dlq:co2-monitor:readings-log)" = 1 ]; }
-wait_for 30 dlq_is && pass malformed-dead-lettered || fail malformed-dead-lettered "$(R XLEN uf:dlq:co2-monitor:readings-log)"
+wait_for 60 dlq_is && pass malformed-dead-lettered || fail malformed-dead-lettered "$(R XLEN uf:dlq:co2-monitor:readings-log)"
 why="logger: bad readings-log event: sensor 158: value 'high' is not a number"
 U dlq ls co2-monitor readings-log --json 2>&1 | grep -qF "$why" && pass malformed-reason ||
 	fail malformed-reason "$(U dlq ls co2-monitor readings-log --json 2>&1)"
 PUB kit6 raw '{t:2025-03-01T14:01:00Z,158:1300}'
-wait_for 30 K_is log:kit6:158:n 1 && pass malformed-unit-survives || fail malformed-unit-survives "kit6: $(K log:kit6:158:n)"
+wait_for 60 K_is log:kit6:158:n 1 && pass malformed-unit-survives || fail malformed-unit-survives "kit6: $(K log:kit6:158:n)"
 U ps 2>&1 | grep -q "crash\|fault" && fail no-crash "$(U ps 2>&1)" || pass no-crash

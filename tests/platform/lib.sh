@@ -123,7 +123,7 @@ daemon_log() { cat "$PLAT_STATE/logs/unifaasd.log"; }
 # (the broker's SUBACK, logged): from then on the broker keeps their
 # messages for it (a fixed sleep after the connection was outlasted by a
 # loaded machine, and a message published before is not kept)
-subscribed() { wait_for 10 grep -q "what=mqtt op=subscribe workflow=$1 .*result=subscribed" "$PLAT_STATE/logs/unifaasd.log"; }
+subscribed() { wait_for 30 grep -q "what=mqtt op=subscribe workflow=$1 .*result=subscribed" "$PLAT_STATE/logs/unifaasd.log"; }
 # sub_start ID OUT ARGS...: a test's subscriber (mosquitto_sub ARGS, client
 # ID, output in OUT) in the background, its pid in SUB_PID, that gets every
 # message on its filters published after sub_start returns: its session is
