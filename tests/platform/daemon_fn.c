@@ -10,8 +10,11 @@
  *                'a' + index % 26; sets KV "env-ok" to how many matched and
  *                "env-total" to how many variables it has in all
  *   "slow"       burns env SPIN=N loop iterations, then counts as below
+ *   "wait:K"     sleeps (no CPU used) until KV key K exists, then succeeds
+ *                uncounted: the unit holds its batch until the test says
  *   anything     counts it in KV "count"
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +62,15 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 	}
 	if (!strcmp(ev->data, "env"))
 		return check_env(ctx);
+	if (!strncmp(ev->data, "wait:", 5)) {
+		char v[8];
+		size_t len;
+		while (uf_kv_get(ctx, ev->data + 5, v, sizeof(v), &len) == -ENOENT) {
+			struct timespec ts = {0, 50 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+		return 0;
+	}
 	const char *spin = strcmp(ev->data, "slow") ? NULL : uf_getenv("SPIN");
 	for (volatile long i = 0, n = spin ? atol(spin) : 0; i < n; i++)
 		;
