@@ -16,8 +16,11 @@ fn=$(build_guest "$UF_TOP/tests/platform/defer_fn.c") || {
 
 # ---- unifaas run: the deferral is printed and the event delivered again
 # after the delay, within the run; the other events go first; what the
-# deferred attempt staged never appears
-timed "$UNIFAAS" run "$fn" --event wait:300:a --event x >"$UF_TMP/run.out" 2>"$UF_TMP/run.err"
+# deferred attempt staged never appears.  Event 1 is gated (defer_fn.c
+# gate:K), the gate opened by event 3: it is deferred however late a loaded
+# machine boots the tender (wait:300 was not deferred at all once the boot
+# took over 300 ms of its time)
+timed "$UNIFAAS" run "$fn" --event gate:go:300:a --event x --event set:go >"$UF_TMP/run.out" 2>"$UF_TMP/run.err"
 rc=$?
 if [ $rc -eq 0 ] && [ "$(sed -n 1p "$UF_TMP/run.out" | cut -c1-26)" = '{"queue":"done","data":"x ' ] &&
 	grep -q '"data":"a [0-9]*"' "$UF_TMP/run.out" && ! grep -q staged "$UF_TMP/run.out" &&
@@ -135,22 +138,31 @@ while i < len(lines) and lines[i]:
 # ---- a deferral does not block the unit's other events, waits at least its
 # delay, keeps its attempt, drops what the deferred attempt staged, and is
 # handled once (2 s: room for a cold start on a loaded machine)
-printf 'wait:2000:a\nb1\nb2\n' | U push d in >/dev/null
-if wait_for 20 has_done a && wait_for 5 has_done b2; then
-	a=$(done_ms a) b1=$(done_ms b1) b2=$(done_ms b2)
-	if [ "$a" -ge 2000 ] && [ "$b1" -lt 2000 ] && [ "$b2" -lt 2000 ]; then
+# a is gated (defer_fn.c gate:K): deferred every 2 s until the test has seen
+# b1 and b2 handled, so "while a waits" is made, not raced for (with a
+# deferral of 2 s from its push, a unit that started late handled a at
+# once, undeferred)
+printf 'gate:ago:2000:a\nb1\nb2\n' | U push d in >/dev/null
+if wait_for 60 has_done b2 && wait_for 10 has_done b1; then
+	early=$(done_ms a)
+	R SET uf:kv:d:ago 1 >/dev/null
+	order=$(R --raw XRANGE uf:q:d:done - + | awk '$1=="a"||$1=="b1"||$1=="b2"{printf "%s ", $1}')
+	if [ -z "$early" ] && wait_for 60 has_done a && a=$(done_ms a) && [ "$a" -ge 2000 ] &&
+		order=$(R --raw XRANGE uf:q:d:done - + | awk '$1=="a"||$1=="b1"||$1=="b2"{printf "%s ", $1}') &&
+		[ "$order" = "b1 b2 a " ]; then
 		pass defer-not-blocking
 	else
-		fail defer-not-blocking "a after $a ms, b1 $b1 ms, b2 $b2 ms"
+		fail defer-not-blocking "a done before the gate opened: '${early}'; a after $(done_ms a) ms; order '$order'"
 	fi
 else
-	fail defer-not-blocking "done: $(R --raw XRANGE uf:q:d:done - + | tr '\n' ' ')"
+	fail defer-not-blocking "b1 and b2 not handled while a waits; done: $(R --raw XRANGE uf:q:d:done - + | tr '\n' ' ')"
 fi
-att=$(entry_field in wait:2000:a attempt) defs=$(entry_field in wait:2000:a deferrals) why=$(entry_field in wait:2000:a reason)
+att=$(entry_field in gate:ago:2000:a attempt) defs=$(entry_field in gate:ago:2000:a deferrals) why=$(entry_field in gate:ago:2000:a reason)
 ev=$(U events d in --json | python3 -c "import json,sys
-e=[x for x in map(json.loads, sys.stdin) if x.get('data')=='wait:2000:a' and x.get('deferrals')]
+e=[x for x in map(json.loads, sys.stdin) if x.get('data')=='gate:ago:2000:a' and x.get('deferrals')]
 print(e[-1]['attempt'], e[-1]['deferrals'], e[-1]['reason']) if e else print('-')")
-[ "$att" = 0 ] && [ "$defs" = 1 ] && [ "$why" = "not before 2000 ms" ] && [ "$ev" = "0 1 not before 2000 ms" ] &&
+# (deferred once or more: once for each time it came before the gate opened)
+[ "$att" = 0 ] && [ "${defs:-0}" -ge 1 ] 2>/dev/null && [ "$why" = "not before 2000 ms" ] && [ "$ev" = "0 $defs not before 2000 ms" ] &&
 	pass defer-attempt-unchanged ||
 	fail defer-attempt-unchanged "re-queued entry: attempt '$att' deferrals '$defs' reason '$why'; unifaas events: '$ev'"
 [ "$(kv d a)" = 1 ] && [ -z "$(kv d staged)" ] && ! R --raw XRANGE uf:q:d:done - + | grep -q staged &&
@@ -160,12 +172,14 @@ print(e[-1]['attempt'], e[-1]['deferrals'], e[-1]['reason']) if e else print('-'
 
 # ---- a deferred event survives `unifaas down` and `up` (Redis's AOF) and
 # is then delivered as a re-queue would be
-echo wait:5000:persist | U push d in >/dev/null
-wait_for 5 delayed_is in 1
+# (gated: deferred 5 s each time it comes until the gate opens after up)
+echo gate:pgo:5000:persist | U push d in >/dev/null
+wait_for 30 delayed_is in 1
 U down >"$UF_TMP/down.out" 2>&1
 U up --api-port "$PLAT_API_PORT" --mqtt-port "$PLAT_MQTT_PORT" --ingress-port "$PLAT_INGRESS_PORT" \
 	>"$UF_TMP/up2.out" 2>&1 || fail up-again "$(cat "$UF_TMP/up2.out")"
-if wait_for 20 has_done persist; then
+R SET uf:kv:d:pgo 1 >/dev/null
+if wait_for 60 has_done persist; then
 	p=$(done_ms persist)
 	[ "$p" -ge 5000 ] && [ "$(kv d persist)" = 1 ] && pass defer-survives-down-up ||
 		fail defer-survives-down-up "handled after $p ms, kv '$(kv d persist)'"
@@ -176,14 +190,19 @@ fi
 # ---- large events: six of 900 kB (events are at most 1 MiB) deferred
 # together are moved in passes of at most 4 MiB (delay.c), so no pass moves
 # more than four of them; all are handled, each once
+# (gated: each deferred 2 s each time it comes, until the test has seen all
+# six in the delay set at once; with 300 ms from their push a loaded
+# machine handled them late, undeferred, and no pass moved any)
 python3 -c 'import sys
-for i in range(1, 7): print("wait:300:big%d " % i + "x" * 900000)' >"$UF_TMP/big.txt"
+for i in range(1, 7): print("gate:biggo:2000:big%d " % i + "x" * 900000)' >"$UF_TMP/big.txt"
 U push d in <"$UF_TMP/big.txt" >"$UF_TMP/big.out" 2>&1 || fail big-members-moved "push: $(cat "$UF_TMP/big.out")"
 all_big() { for i in 1 2 3 4 5 6; do has_done "big$i" || return 1; done; }
 once= most=
-if wait_for 30 all_big && once=$(for i in 1 2 3 4 5 6; do kv d "big$i"; done | tr -d '\n') && [ "$once" = 111111 ] &&
+wait_for 60 delayed_is in 6 || echo "info: the six big events were never all in the delay set at once"
+R SET uf:kv:d:biggo 1 >/dev/null
+if wait_for 60 all_big && once=$(for i in 1 2 3 4 5 6; do kv d "big$i"; done | tr -d '\n') && [ "$once" = 111111 ] &&
 	most=$(daemon_log | sed -n 's/.*what=delay-move workflow=d queue=in events=\([0-9]*\) .*/\1/p' | sort -n | tail -n 1) &&
-	[ "$most" -le 4 ]; then
+	[ -n "$most" ] && [ "$most" -le 4 ]; then
 	pass big-members-moved
 else
 	fail big-members-moved "handled once: '$once'; most moved by one pass: $most; delay set $(delayed in)"
@@ -191,12 +210,15 @@ fi
 
 # ---- Redis alone restarted (SIGTERM: its AOF is written) while an event
 # waits: unifaasd keeps running, its mover comes back, the event is handled
-echo wait:3000:rr | U push d in >/dev/null
+# (gated: deferred 3 s each time it comes until the gate opens after the
+# restart; with 3 s from its push, a unit that took it late never deferred it)
+echo gate:rrgo:3000:rr | U push d in >/dev/null
 dpid=$(cat "$PLAT_STATE/unifaasd.pid")
 rpid=$(redis_pid)
-if wait_for 5 delayed_is in 1 && [ -n "$rpid" ] && kill -TERM "$rpid" &&
-	wait_for 20 sh -c "! kill -0 $rpid 2>/dev/null" && U up >"$UF_TMP/up3.out" 2>&1; then
-	if wait_for 20 has_done rr && [ "$(done_ms rr)" -ge 3000 ] && [ "$(kv d rr)" = 1 ] && kill -0 "$dpid"; then
+if wait_for 30 delayed_is in 1 && [ -n "$rpid" ] && kill -TERM "$rpid" &&
+	wait_for 30 sh -c "! kill -0 $rpid 2>/dev/null" && U up >"$UF_TMP/up3.out" 2>&1; then
+	R SET uf:kv:d:rrgo 1 >/dev/null
+	if wait_for 60 has_done rr && [ "$(done_ms rr)" -ge 3000 ] && [ "$(kv d rr)" = 1 ] && kill -0 "$dpid"; then
 		pass defer-survives-redis-restart
 	else
 		fail defer-survives-redis-restart "done after '$(done_ms rr)' ms, kv '$(kv d rr)', delay set $(delayed in)"
@@ -209,7 +231,7 @@ fi
 # dead-lettered at once)
 echo always:z | U push d max >/dev/null
 dead_max() { [ "$(R XLEN uf:dlq:d:max)" = 1 ]; }
-if wait_for 60 dead_max; then
+if wait_for 300 dead_max; then
 	r=$(R --raw XRANGE uf:dlq:d:max - + | awk 'p{print; exit} $0=="reason"{p=1}')
 	defs=$(R --raw XRANGE uf:dlq:d:max - + | awk 'p{print; exit} $0=="deferrals"{p=1}')
 	[ "$r" = "deferred 100 times: busy z" ] && [ "$defs" = 100 ] && pass defer-max-dead-letter ||
@@ -220,8 +242,9 @@ fi
 
 # an invoke of such an event waits through its deferrals (no reply for
 # them) and is told of the failure with that reason
-U invoke d max always:inv --timeout-ms 60000 >"$UF_TMP/inv.out" 2>"$UF_TMP/inv.err"
+timed U invoke d max always:inv --timeout-ms 60000 >"$UF_TMP/inv.out" 2>"$UF_TMP/inv.err"
 rc=$?
+echo "info: an invoke through 100 deferrals answered in $TIMED_MS ms (its limit: 60000)"
 [ $rc -eq 5 ] && grep -q 'deferred 100 times: busy inv' "$UF_TMP/inv.err" && pass defer-max-invoke-told ||
 	fail defer-max-invoke-told "status $rc: $(cat "$UF_TMP/inv.out" "$UF_TMP/inv.err")"
 
@@ -229,7 +252,7 @@ rc=$?
 # (the entries' ids are when each re-queue was added)
 echo fail:r | U push d in >/dev/null
 dead_r() { [ "$(R XLEN uf:dlq:d:in)" = 1 ]; }
-if wait_for 30 dead_r; then
+if wait_for 60 dead_r; then
 	gaps=$(R --raw XRANGE uf:q:d:in - + | python3 -c "
 import sys
 lines = sys.stdin.read().split('\n')
@@ -245,8 +268,10 @@ while i < len(lines) and lines[i]:
 print(' '.join(str(ids[k] - ids[k - 1]) for k in (1, 2, 3)) if len(ids) == 4 else 'entries %s' % sorted(ids))
 ")
 	read -r g1 g2 g3 <<<"$gaps"
+	# never sooner than the delay; later by what a loaded machine adds (a
+	# fault would be seconds for milliseconds: 200 s, not 10)
 	if [ -n "${g3:-}" ] && [ "$g1" -ge 200 ] && [ "$g2" -ge 400 ] && [ "$g3" -ge 800 ] &&
-		[ "$g1" -lt 2200 ] && [ "$g2" -lt 2400 ] && [ "$g3" -lt 2800 ]; then
+		[ "$g1" -lt 10200 ] && [ "$g2" -lt 10400 ] && [ "$g3" -lt 10800 ]; then
 		pass retry-delay-spacing
 	else
 		fail retry-delay-spacing "gaps between attempts: $gaps ms (want >= 200 400 800)"
@@ -254,7 +279,7 @@ print(' '.join(str(ids[k] - ids[k - 1]) for k in (1, 2, 3)) if len(ids) == 4 els
 	r=$(R --raw XRANGE uf:dlq:d:in - + | awk 'p{print; exit} $0=="reason"{p=1}')
 	[ "$r" = "failing r" ] && pass retry-delay-dead-letter || fail retry-delay-dead-letter "reason '$r'"
 else
-	fail retry-delay-spacing "no dead letter after 30 s"
+	fail retry-delay-spacing "no dead letter after 60 s"
 fi
 
 # ---- a unit killed holding an event: unifaasd's settle waits retry_delay_ms
@@ -262,17 +287,25 @@ fi
 # handler spins until 5 s after the push: a unit that starts late on a loaded
 # machine still has it in hand (with 700 ms, one started past that handled it
 # at once: kill_holding stopped a unit 10 times, never holding it)
+# Judged after the fact, not by catching the event in the delay set in its
+# 1.5 s there (a look at Redis can take that long on a loaded machine): the
+# daemon's log has it moved out of the delay set of queue hold, and the
+# re-queued entry (the newest of hold: its id is when it was added) came
+# 1.5 s or more after the kill (the clock read just before it)
 echo hold:5000:k | U push d hold >/dev/null
-if kill_holding d hold h; then
-	if wait_for 5 delayed_is hold 1; then
-		if wait_for 20 has_done k; then
-			k=$(done_ms k)
-			[ "$k" -ge 1500 ] && pass settle-retry-delay || fail settle-retry-delay "handled again after $k ms"
+if kill_holding d hold h sh -c "date +%s%3N >'$UF_TMP/kill.ms'"; then
+	if wait_for 60 has_done k; then
+		killed=$(cat "$UF_TMP/kill.ms") requeued=$(R XREVRANGE uf:q:d:hold + - COUNT 1 | head -1)
+		requeued=${requeued%%-*}
+		if ! daemon_log | grep -q 'what=delay-move workflow=d queue=hold '; then
+			fail settle-retry-delay "not moved out of a delay set: $(daemon_log | grep 'queue=hold' | tail -2)"
+		elif [ $((requeued - killed)) -ge 1500 ]; then
+			pass settle-retry-delay
 		else
-			fail settle-retry-delay "never handled again"
+			fail settle-retry-delay "re-queued $((requeued - killed)) ms after the kill"
 		fi
 	else
-		fail settle-retry-delay "not in the delay set: $(delayed hold); done: $(done_ms k)"
+		fail settle-retry-delay "never handled again"
 	fi
 else
 	fail settle-retry-delay "the unit could not be killed holding the event"
@@ -289,9 +322,12 @@ lazy_order() {
 	daemon_log | awk '/what=unit-start .*step=lazy /{printf "start "} /what=unit-exit .*step=lazy /{printf "exit "}
 		/what=delay-move workflow=d queue=lazy /{printf "move "}'
 }
-echo wait:8000:lazy | U push d lazy >/dev/null
-if wait_for 6 lazy_idle; then
-	if wait_for 20 has_done lazy && [ "$(done_ms lazy)" -ge 8000 ] && lazy_order | grep -q '^start exit move start'; then
+# (gated: deferred 8 s each time it comes until the test has seen the unit
+# gone while it waits; from its push, a unit started late took it undeferred)
+echo gate:lazygo:8000:lazy | U push d lazy >/dev/null
+if wait_for 60 lazy_idle; then
+	R SET uf:kv:d:lazygo 1 >/dev/null
+	if wait_for 60 has_done lazy && [ "$(done_ms lazy)" -ge 8000 ] && lazy_order | grep -q '^start exit move start'; then
 		pass not-due-starts-no-unit
 	else
 		fail not-due-starts-no-unit "$(starts) starts; done after $(done_ms lazy) ms; log: $(lazy_order)"
@@ -306,7 +342,7 @@ R ZADD uf:delay:d:in 0 garbage >/dev/null
 R ZADD uf:delay:d:in 0 'uf1:3:1-1,4:evil,1:x,' >/dev/null
 aside() { [ "$(R ZSCORE uf:delay:d:in garbage)" = inf ] && [ "$(R ZSCORE uf:delay:d:in 'uf1:3:1-1,4:evil,1:x,')" = inf ]; }
 echo wait:100:after | U push d in >/dev/null
-if wait_for 5 aside && wait_for 10 has_done after && kill -0 "$(cat "$PLAT_STATE/unifaasd.pid")" &&
+if wait_for 30 aside && wait_for 30 has_done after && kill -0 "$(cat "$PLAT_STATE/unifaasd.pid")" &&
 	daemon_log | grep -q 'error=malformed_member.*head=garbage' &&
 	[ "$(U queues --json | python3 -c "import json,sys; print([q['delayed_aside'] for q in json.load(sys.stdin)['queues'] if q['workflow']=='d' and q['queue']=='in'][0])")" = 2 ]; then
 	pass malformed-member-aside
@@ -322,7 +358,7 @@ stored() { U describe d --json | python3 -c 'import json,sys; print(json.load(sy
 before=$(stored)
 R -x ZADD uf:delay:d:lazy +inf <<<"$(python3 -c 'print("x" * 200000)')" >/dev/null
 stored_grew() { [ "$(stored)" -ge $((before + 200000)) ]; }
-wait_for 10 stored_grew && pass delayed-bytes-counted || fail delayed-bytes-counted "stored $before, then $(stored)"
+wait_for 30 stored_grew && pass delayed-bytes-counted || fail delayed-bytes-counted "stored $before, then $(stored)"
 R DEL uf:delay:d:lazy >/dev/null
 
 # ---- undeploy keeps the workflow's queues: its delayed events join them
@@ -339,7 +375,7 @@ metric_delayed() { # QUEUE: GET /metrics's unifaas_queue_delayed of d/QUEUE
 cli_delayed() { # QUEUE: the DELAYED cell of `unifaas queues` for d/QUEUE
 	U queues | awk 'NR==1{for (i = 1; i <= NF; i++) if ($i == "DELAYED") c = i} $1=="d" && $2==q{print $c, $(c+1), $(c+2)}' q="$1"
 }
-if wait_for 20 delayed_is in 3 && [ "$(queues_delayed in)" = 1 ] && [ "$(metric_delayed in)" = 1 ] &&
+if wait_for 60 delayed_is in 3 && [ "$(queues_delayed in)" = 1 ] && [ "$(metric_delayed in)" = 1 ] &&
 	[ "$(cli_delayed in)" = "1 (+2 malformed)" ]; then
 	pass queues-show-delayed
 else
@@ -347,7 +383,7 @@ else
 fi
 U undeploy d >/dev/null
 kept_in_queue() { [ "$(entry_field in wait:600000:kept deferrals)" = 1 ]; }
-wait_for 5 kept_in_queue && [ "$(R ZCOUNT uf:delay:d:in -inf '(+inf')" = 0 ] && pass undeploy-keeps-delayed ||
+wait_for 30 kept_in_queue && [ "$(R ZCOUNT uf:delay:d:in -inf '(+inf')" = 0 ] && pass undeploy-keeps-delayed ||
 	fail undeploy-keeps-delayed "delay set $(R ZCARD uf:delay:d:in), entry: $(entry_field in wait:600000:kept deferrals)"
 U undeploy --purge d >/dev/null
 [ "$(R EXISTS uf:delay:d:in)" = 0 ] && pass purge-deletes-delayed || fail purge-deletes-delayed "$(R ZCARD uf:delay:d:in) left"

@@ -7,12 +7,19 @@
  *                  until MS ms after its time; then pushes
  *                  "TAG <elapsed ms>" to queue "done".  A push and a KV
  *                  write staged before the deferral must never appear.
+ *   "gate:K:MS:TAG" while KV key K does not exist, stages as "wait" does
+ *                  and defers itself by MS ms (reason "not before MS ms"),
+ *                  each time it comes; once K exists, pushes "TAG <elapsed
+ *                  ms>" to "done": deferred however soon or late a loaded
+ *                  machine hands it over, and handled when the test says
+ *   "set:K"        sets KV key K to "1" (opens gate K), pushes nothing.
  *   "always:TAG"   defers itself by 1 ms, every time ("busy TAG").
  *   "fail:TAG"     fails with the reason "failing TAG".
  *   "hold:MS:TAG"  until MS ms after its time, spins (its unit is killed
  *                  holding it); then pushes "TAG <elapsed ms>" to "done".
  *   anything else  pushes "TAG <elapsed ms>" (TAG = the data) to "done".
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +54,20 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 		uf_kv_incr(ctx, tag, 1, NULL);
 		return done(ctx, tag, ev);
 	}
+	char key[64];
+	if (sscanf(ev->data, "gate:%63[^:]:%lld:%63s", key, &ms, tag) == 3) {
+		char v[8];
+		size_t len;
+		if (uf_kv_get(ctx, key, v, sizeof(v), &len) == -ENOENT) {
+			uf_push(ctx, "done", "staged-before-defer", 19); /* dropped with the deferral */
+			uf_kv_incr(ctx, "staged", 1, NULL);
+			return uf_defer(ctx, (uint32_t)ms, "not before %lld ms", ms) == 0 ? 0 : 1;
+		}
+		uf_kv_incr(ctx, tag, 1, NULL);
+		return done(ctx, tag, ev);
+	}
+	if (sscanf(ev->data, "set:%63s", key) == 1)
+		return uf_kv_set(ctx, key, "1", 1) < 0;
 	if (sscanf(ev->data, "always:%63s", tag) == 1) {
 		uf_defer(ctx, 1, "busy %s", tag);
 		return 1; /* deferred stays deferred, whatever is returned */
