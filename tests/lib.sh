@@ -89,10 +89,11 @@ hvt_arch() {
 
 # no_stray IMAGE: fails (printing them) if uf-hvt processes of IMAGE remain.
 # A tender's VM reaper (tender/hvt_reaper.c) outlives it by the time the VM
-# takes to tear down, about a millisecond, so allow up to 2 s to go.
+# takes to tear down, about a millisecond, so allow up to 10 s to go (on a
+# loaded machine the reaper may wait that long to be run at all).
 no_stray() {
 	local left i
-	for i in $(seq 40); do
+	for i in $(seq 200); do
 		left=$(pgrep -f -- "$1" | tr '\n' ' ')
 		[ -z "$left" ] && return 0
 		sleep 0.05

@@ -83,7 +83,7 @@ got=$(req POST /v1/workflows/eval/queues/fridge-door/events -H 'Content-Type: ap
 
 # Redis refusing writes (out of memory, past its maxmemory): 507 redis_full,
 # never a false success
-wait_for 10 no_units eval
+wait_for 60 no_units eval
 R CONFIG SET maxmemory 1 >/dev/null
 expect push-refused "507 redis_full" POST /v1/workflows/eval/queues/fridge-door/events --data-binary $'a\nb'
 expect kv-put-refused "507 redis_full" PUT /v1/workflows/eval/kv/x --data-binary 1
@@ -108,14 +108,14 @@ U deploy "$m" >/dev/null
 # did them between two looks of kill_holding (stopped 15 times, never
 # holding), and was never killed
 { for i in $(seq 40); do echo x; done; echo wait:go; } | U push oom in >/dev/null
-wait_for 10 plat_pids '--consumer=oom\.s\.'
+wait_for 60 plat_pids '--consumer=oom\.s\.'
 kill_holding oom in s R CONFIG SET maxmemory 1 >/dev/null # killed holding its batch
 # Redis takes writes again once the daemon has tried to settle the unit
 # (waited for: a loaded machine outlasts a fixed delay)
-wait_for 20 sh -c "grep -q 'what=settle unit=oom.s.1 .*result=incomplete' '$PLAT_STATE/logs/unifaasd.log'"
+wait_for 60 sh -c "grep -q 'what=settle unit=oom.s.1 .*result=incomplete' '$PLAT_STATE/logs/unifaasd.log'"
 R CONFIG SET maxmemory 0 >/dev/null
 R SET uf:kv:oom:go 1 >/dev/null # the next unit goes through the batch
-if wait_for 30 kv_is oom count 40; then
+if wait_for 120 kv_is oom count 40; then
 	pass oom-kill-nothing-lost
 else
 	fail oom-kill-nothing-lost "count $(kv oom count), pending $(R XPENDING uf:q:oom:in s | head -1), dead $(R XLEN uf:dlq:oom:in)"
@@ -149,17 +149,17 @@ EOF
 )
 U deploy "$m" >/dev/null
 for i in $(seq 100); do echo x; done | U push rep in >/dev/null
-wait_for 10 plat_pids '--consumer=rep\.s\.'
+wait_for 60 plat_pids '--consumer=rep\.s\.'
 sleep 0.2
 U deploy --replace "$m" >/dev/null
-if wait_for 30 sh -c "[ \$(\"$UNIFAAS\" --state-dir \"$PLAT_STATE\" kv get rep count) -ge 100 ]" && wait_for 10 drained rep in s; then
+if wait_for 180 sh -c "[ \$(\"$UNIFAAS\" --state-dir \"$PLAT_STATE\" kv get rep count) -ge 100 ]" && wait_for 60 drained rep in s; then
 	[ "$(R XLEN uf:dlq:rep:in)" = 0 ] && pass replace-busy-nothing-failed || fail replace-busy-nothing-failed "$(R XLEN uf:dlq:rep:in) dead-lettered"
 else
 	fail replace-busy-nothing-failed "count $(kv rep count) of 100"
 fi
 
 # units never inherit the daemon's (admin) Redis connections
-wait_for 10 plat_pids '--standby'
+wait_for 60 plat_pids '--standby'
 sb=$(plat_pids '--standby' | head -1)
 socks=$(ls -l /proc/"$sb"/fd 2>/dev/null | grep -c socket)
 [ -n "$sb" ] && [ "$socks" = 0 ] && pass standby-no-inherited-sockets ||
@@ -169,6 +169,6 @@ socks=$(ls -l /proc/"$sb"/fd 2>/dev/null | grep -c socket)
 for i in $(seq 5000); do echo open; done | U push eval fridge-door >/dev/null
 pid=$(cat "$PLAT_STATE/unifaasd.pid")
 kill -TERM "$pid"
-wait_for 15 sh -c "! kill -0 $pid 2>/dev/null || grep -q '^State:.Z' /proc/$pid/status" && pass sigterm-with-busy-units ||
+wait_for 60 sh -c "! kill -0 $pid 2>/dev/null || grep -q '^State:.Z' /proc/$pid/status" && pass sigterm-with-busy-units ||
 	fail sigterm-with-busy-units "unifaasd $pid still running: $(tail -3 "$PLAT_STATE/logs/unifaasd.log" | tr '\n' ' ')"
 daemon_log | grep -q 'what=shutdown result=done' && pass shutdown-done-logged || fail shutdown-done-logged "no done line"

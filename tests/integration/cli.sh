@@ -57,6 +57,9 @@ expect() {
 left_running() {
 	pgrep -f -- "$S" | tr '\n' ' '
 }
+# none_running: nothing of it runs (a state for wait_for: its arguments are
+# expanded once, so `wait_for N test -z "$(left_running)"` never polled)
+none_running() { [ -z "$(left_running)" ]; }
 
 # --- help and usage (no platform needed) ----------------------------------------------
 expect help 0 '' "$UNIFAAS" help
@@ -198,7 +201,7 @@ grep -qx 'unifaasd: not running' "$W/down-stale-pid.out" && [ ! -e "$W/stale/uni
 # a port that is taken, by a real second broker
 mosquitto -p "$MQTT" >/dev/null 2>&1 &
 squatter=$!
-if wait_for 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$MQTT"; then
+if wait_for 30 bash -c "exec 3<>/dev/tcp/127.0.0.1/$MQTT"; then
 	expect up-mqtt-port-taken 1 "^unifaas: up: port $MQTT \(MQTT\) is already in use on 127.0.0.1: another broker\? pick a free one with --mqtt-port N$" \
 		U "${UP[@]}"
 	expect up-api-port-taken 1 "^unifaas: up: port $MQTT \(control API\) is already in use on 127.0.0.1: pick a free one with --api-port N$" \
@@ -282,7 +285,7 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 PY
 busy_pid=$!
-wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$FP/"
+wait_for 30 curl -s -o /dev/null "http://127.0.0.1:$FP/"
 expect push-busy-75 75 "^unifaas: push: w/q: workflow 'w' is held to 2 events/s; redis queued 0 of 1 events \(retry after 7 s\)$" \
 	timeout 60 "$UNIFAAS" --state-dir "$F" push w q x
 kill "$busy_pid" 2>/dev/null
@@ -346,7 +349,7 @@ expect ps-json 0 '' U ps --json
 grep -q '^{"units": *\[' "$W/ps-json.out" && pass ps-json-is-api || fail ps-json-is-api "$(cat "$W/ps-json.out")"
 # every event handled: fdc counted 25003 openings
 count() { [ "$(U kv get clitest fdc-count 2>/dev/null)" = 25003 ]; }
-wait_for 60 count && pass events-handled || fail events-handled "fdc-count $(U kv get clitest fdc-count 2>&1)"
+wait_for 180 count && pass events-handled || fail events-handled "fdc-count $(U kv get clitest fdc-count 2>&1)"
 expect queues 0 '' U queues
 grep -Eq '^WORKFLOW +QUEUE +WAITING +PENDING +DELAYED +ENTRIES +DEAD$' "$W/queues.out" &&
 	grep -Eq '^clitest +door +0 +0 +0 +25003 +0$' "$W/queues.out" && grep -Eq '^clitest +door-opens +[-0-9]+ +0 +0 +25003 ' "$W/queues.out" &&
@@ -368,13 +371,13 @@ expect resume-running 1 '^unifaas: resume: clitest: ' U resume clitest
 expect logs-unknown-step 4 '^unifaas: logs: clitest/nosuch: ' U logs clitest/nosuch
 # a bad payload makes fdc log a line; logs shows it, logs -f follows new ones
 expect push-bad-payload 0 '' U push clitest door first-bad-payload
-wait_for 20 bash -c "'$UNIFAAS' --state-dir '$S' logs clitest/fdc | grep -q first-bad-payload" && pass logs ||
+wait_for 60 bash -c "'$UNIFAAS' --state-dir '$S' logs clitest/fdc | grep -q first-bad-payload" && pass logs ||
 	fail logs "$(U logs clitest/fdc 2>&1 | tail -3)"
 U logs -f clitest/fdc >"$W/follow.out" 2>"$W/follow.err" &
 follower=$!
 sleep 0.5
 U push clitest door second-bad-payload >/dev/null
-wait_for 20 grep -q second-bad-payload "$W/follow.out" && kill -0 $follower 2>/dev/null && pass logs-follow ||
+wait_for 60 grep -q second-bad-payload "$W/follow.out" && kill -0 $follower 2>/dev/null && pass logs-follow ||
 	fail logs-follow "$(tail -n 3 "$W/follow.out" "$W/follow.err" | tr "\n" "|")"
 kill $follower 2>/dev/null
 wait $follower 2>/dev/null
@@ -386,7 +389,7 @@ cmp -s -n "$(stat -c %s "$W/follow.out")" "$W/follow.out" "$W/full.out" && pass 
 
 # --- Redis lost under a running daemon: status says so, up starts it again -------------
 REDISCLI_AUTH=$(cat "$S/redis.pass") redis-cli -s "$S/redis.sock" SHUTDOWN >/dev/null 2>&1
-wait_for 10 test ! -S "$S/redis.sock"
+wait_for 30 test ! -S "$S/redis.sock"
 expect status-redis-down 69 "^unifaas: status: unifaasd cannot reach Redis: run 'unifaas up' to start it again$" U status
 grep -qx 'redis: stopped' "$W/status-redis-down.out" && pass status-shows-redis-stopped ||
 	fail status-shows-redis-stopped "$(tr '\n' '|' <"$W/status-redis-down.out")"
@@ -398,14 +401,14 @@ daemon_pid=$(cat "$S/unifaasd.pid")
 expect up-completes 0 '' U up
 grep -Eqx 'redis: running \(pid [0-9]+\)' "$W/up-completes.out" && [ "$(cat "$S/unifaasd.pid")" = "$daemon_pid" ] &&
 	pass up-completes-half-started || fail up-completes-half-started "$(tr '\n' '|' <"$W/up-completes.out")"
-wait_for 10 U status && pass status-after-redis-back || fail status-after-redis-back "$(U status 2>&1 | tail -n 2)"
+wait_for 30 U status && pass status-after-redis-back || fail status-after-redis-back "$(U status 2>&1 | tail -n 2)"
 
 # --- down, and up again with the data kept ---------------------------------------------
 expect down 0 '' U down
 for n in unifaasd mosquitto redis; do
 	grep -Eq "^$n: stopped \(pid [0-9]+\)" "$W/down.out" || fail down-output "no '$n: stopped' in $(tr '\n' '|' <"$W/down.out")"
 done
-wait_for 5 test -z "$(left_running)" && [ -z "$(ls "$S"/*.pid 2>/dev/null)" ] && pass down-nothing-left ||
+wait_for 30 none_running && [ -z "$(ls "$S"/*.pid 2>/dev/null)" ] && pass down-nothing-left ||
 	fail down-nothing-left "running: $(left_running); $(ls "$S"/*.pid 2>/dev/null)"
 expect status-after-down 3 '' U status
 expect down-again 0 '' U down
@@ -420,5 +423,5 @@ grep -qx 'undeployed clitest (its queues, dead letters, KV, images and logs dele
 	fail undeploy-output "$(cat "$W/undeploy-purge.out")"
 expect kv-after-purge 4 '' U kv del clitest fdc-count
 expect down-final 0 '' U down
-wait_for 5 test -z "$(left_running)" && pass nothing-left || fail nothing-left "$(left_running)"
+wait_for 30 none_running && pass nothing-left || fail nothing-left "$(left_running)"
 finish

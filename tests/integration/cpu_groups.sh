@@ -34,7 +34,7 @@ functions:
     scale: { max_units: 1, events_per_unit: 1, idle_ms: 600000 }
 EOF
 )
-	U deploy "$m" >/dev/null && echo x | U push "$1" in >/dev/null && wait_for 20 units_is "$1" 1
+	U deploy "$m" >/dev/null && echo x | U push "$1" in >/dev/null && wait_for 60 units_is "$1" 1
 }
 unit_pid() { U ps --json | python3 -c "import json,sys; print([u['pid'] for u in json.load(sys.stdin)['units'] if u['workflow']=='$1'][0])"; }
 # cg_of PID HIERARCHY: the process's cgroup in the v1 hierarchy named HIERARCHY (or v2's "")
@@ -91,7 +91,7 @@ check metrics-platform-cpu grep -q '^unifaas_platform_cpu_seconds_total ' "$UF_T
 
 # a workflow's group goes once its units are gone
 U undeploy one >/dev/null
-check undeployed-group-removed wait_for 20 gone "$DIR/wf-one"
+check undeployed-group-removed wait_for 60 gone "$DIR/wf-one"
 check other-group-kept test -d "$DIR/wf-two"
 check instance-weight-after-undeploy eq "$(cat "$DIR/$SHARES")" $((WANT_PLAT + 2 * WANT_WF))
 
@@ -102,7 +102,7 @@ if "$UNIFAAS" --state-dir "$S2" up --api-port "$A2" --mqtt-port "$M2" --ingress-
 	DIR2=$(inst_dir "$S2")
 	check second-own-dir test -d "$DIR2" -a "$DIR2" != "$DIR"
 	"$UNIFAAS" --state-dir "$S2" down >/dev/null 2>&1
-	check second-down-removes-its-own wait_for 10 gone "$DIR2"
+	check second-down-removes-its-own wait_for 30 gone "$DIR2"
 	check second-down-keeps-ours test -d "$DIR/wf-two" -a -d "$DIR/platform"
 	check our-unit-still-there kill -0 "$P2"
 else
@@ -114,34 +114,34 @@ dead() { ! [ -e "/proc/$1" ] || grep -q '^[^ ]* ([^)]*) Z' "/proc/$1/stat"; }
 # units; platform stays, holding redis-server and mosquitto
 DPID=$(cat "$PLAT_STATE/unifaasd.pid")
 kill -TERM "$DPID"
-wait_for 20 dead "$DPID"
-check daemon-stop-removes-workflow-groups wait_for 10 gone "$DIR/wf-two"
+wait_for 60 dead "$DPID"
+check daemon-stop-removes-workflow-groups wait_for 30 gone "$DIR/wf-two"
 check daemon-stop-keeps-platform eq "$(cg_of "$(cat "$PLAT_STATE/redis.pid")" "$H")" "/$NAME/platform"
 U up >"$UF_TMP/restart0.up" 2>&1 || fail restart-after-stop "$(tail -3 "$UF_TMP/restart0.up" | tr '\n' ' ')"
 echo x | U push two in >/dev/null
-check restart-after-stop-unit wait_for 20 units_is two 1
+check restart-after-stop-unit wait_for 60 units_is two 1
 
 # a crash: unifaasd killed (-9), a group of a workflow it no longer has
 # left behind (made by hand: as if undeployed while the daemon was down);
 # the next start removes it and keeps the deployed one's
 DPID=$(cat "$PLAT_STATE/unifaasd.pid")
 kill -9 "$DPID"
-wait_for 10 dead "$DPID"
+wait_for 30 dead "$DPID"
 mkdir "$DIR/wf-ghost" 2>/dev/null
 [ -n "$ACCT" ] && [ "$ACCT" != - ] && mkdir "$ACCT/wf-ghost" 2>/dev/null
 check ghost-made test -d "$DIR/wf-ghost"
 U up >"$UF_TMP/restart.up" 2>&1 ||
 	fail restart "$(tail -3 "$UF_TMP/restart.up" | tr '\n' ' ')"
 check restart-same-dir eq "$(inst_dir "$PLAT_STATE")" "$DIR"
-check restart-removes-stale wait_for 10 gone "$DIR/wf-ghost"
-check restart-keeps-deployed wait_for 20 units_is two 1
+check restart-removes-stale wait_for 30 gone "$DIR/wf-ghost"
+check restart-keeps-deployed wait_for 60 units_is two 1
 check restart-unit-in-group eq "$(cg_of "$(unit_pid two)" "$H")" "/$NAME/wf-two"
 check restart-daemon-in-platform eq "$(cg_of "$(cat "$PLAT_STATE/unifaasd.pid")" "$H")" "/$NAME/platform"
 
 # down: nothing of the instance is left, in either hierarchy
 plat_down
-check down-removes-all wait_for 10 gone "$DIR"
-[ -n "$ACCT" ] && [ "$ACCT" != - ] && check down-removes-acct wait_for 10 gone "$ACCT"
+check down-removes-all wait_for 30 gone "$DIR"
+[ -n "$ACCT" ] && [ "$ACCT" != - ] && check down-removes-acct wait_for 30 gone "$ACCT"
 
 # a hierarchy that cannot be used: said once, with the fix; units run
 PLAT_CONF="cpu_cgroup=$UF_TMP/not-a-cgroup"
@@ -185,7 +185,7 @@ if [ $V2 = 1 ] && [ ! -e "$V2ROOT/cgroup.type" ] && [ "$(id -u)" = 0 ]; then
 	cg_left() { find "$1" -name cgroup.procs 2>/dev/null | while read -r f; do
 		echo "${f%/cgroup.procs}: $(for p in $(cat "$f"); do echo "$p $(cat /proc/$p/comm 2>/dev/null)"; done | tr '\n' ' ')"
 	done | tr '\n' ';'; }
-	wait_for 10 gone "$SVC/$NAME" && pass delegated-down-removes || fail delegated-down-removes "$(cg_left "$SVC")"
+	wait_for 30 gone "$SVC/$NAME" && pass delegated-down-removes || fail delegated-down-removes "$(cg_left "$SVC")"
 	check delegated-base-takes-processes-again bash -c "! grep -qw cpu '$SVC/cgroup.subtree_control'"
 	# the service started again in the same cgroup
 	(in_svc_up) || fail delegated-restart "$(tail -3 "$UF_TMP/$UF_SUITE.up.log" | tr '\n' ' ')"
@@ -194,13 +194,13 @@ if [ $V2 = 1 ] && [ ! -e "$V2ROOT/cgroup.type" ] && [ "$(id -u)" = 0 ]; then
 	# stopped as systemd stops a service (every process of its cgroup killed,
 	# no `unifaas down`): the next start in the same cgroup works as well
 	echo 1 >"$SVC/cgroup.kill"
-	check delegated-killed wait_for 10 bash -c "! kill -0 $(cat "$PLAT_STATE/unifaasd.pid") 2>/dev/null"
+	check delegated-killed wait_for 30 bash -c "! kill -0 $(cat "$PLAT_STATE/unifaasd.pid") 2>/dev/null"
 	(in_svc_up) || fail delegated-start-after-kill "$(tail -3 "$UF_TMP/$UF_SUITE.up.log" | tr '\n' ' ')"
 	[ "$(inst_dir "$PLAT_STATE")" = "$SVC/$NAME" ] && pass delegated-start-after-kill-on || fail delegated-start-after-kill-on "$(said)"
 	check delegated-start-after-kill-base-vacated eq "$(cat "$SVC/cgroup.procs")" ""
 	check delegated-start-after-kill-weight eq "$(cat "$SVC/$NAME/platform/cpu.weight")" 300
 	plat_down
-	wait_for 10 gone "$SVC/$NAME" && pass delegated-restart-down-removes || fail delegated-restart-down-removes "$(cg_left "$SVC")"
+	wait_for 30 gone "$SVC/$NAME" && pass delegated-restart-down-removes || fail delegated-restart-down-removes "$(cg_left "$SVC")"
 	# a cgroup whose parent does not give it cpu (a systemd unit without
 	# Delegate=): said once, naming the file and the fix; units run
 	mkdir -p "$SLICE/nocpu.service"

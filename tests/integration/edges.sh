@@ -23,7 +23,7 @@ python3 "$UF_TOP/tests/platform/egress_server.py" "$UF_TMP/srv.port" "$UF_TMP/sr
 SRV=$!
 SUB=
 trap 'plat_cleanup; kill $SRV $SUB 2>/dev/null' EXIT
-wait_for 10 test -s "$UF_TMP/srv.port" || { fail server "the HTTPS server did not start: $(cat "$UF_TMP/srv.out")"; exit 0; }
+wait_for 30 test -s "$UF_TMP/srv.port" || { fail server "the HTTPS server did not start: $(cat "$UF_TMP/srv.out")"; exit 0; }
 HOOK="https://127.0.0.1:$(cat "$UF_TMP/srv.port")/hooks/"
 
 PLAT_CONF="egress_ca_file=$P/ca.pem"
@@ -69,7 +69,7 @@ code=$(curl -s -o "$UF_TMP/ce.out" -w '%{http_code}' -H "Authorization: Bearer $
 [ "$code" = 202 ] && pass cloudevent-accepted || fail cloudevent-accepted "$code $(cat "$UF_TMP/ce.out")"
 
 # out: both relayed over HTTPS to the server, and published to the subscriber
-wait_for 30 sh -c "[ \"\$(grep -c '^WEBHOOK ' '$UF_TMP/srv.log' 2>/dev/null)\" -ge 2 ]"
+wait_for 60 sh -c "[ \"\$(grep -c '^WEBHOOK ' '$UF_TMP/srv.log' 2>/dev/null)\" -ge 2 ]"
 grep -q "^WEBHOOK key=[0-9]*-[0-9]* body=src=device/sck/aA1234/readings/raw type=- data=" "$UF_TMP/srv.log" &&
 	grep -qF "data=$READING" "$UF_TMP/srv.log" &&
 	pass mqtt-event-reached-https || fail mqtt-event-reached-https "server saw: $(cat "$UF_TMP/srv.log")"

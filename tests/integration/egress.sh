@@ -74,7 +74,7 @@ bad_prefix() {
 check local-bad-prefix bad_prefix
 
 PLAT_CONF="egress_ca_file=$P/ca.pem
-egress_timeout_ms=1500
+egress_timeout_ms=6000
 egress_connect_timeout_ms=1000
 egress_max_response=262144"
 trap 'plat_cleanup; stop_servers' EXIT
@@ -89,7 +89,7 @@ functions:
   call:
     image: $fn
     listen: in
-    timeout_ms: 5000
+    timeout_ms: 20000 # CPU per event; held over 21 s (the hung check) is over the 6 s egress limit
     memory: 8MiB
     batch: 1
     egress:
@@ -104,7 +104,7 @@ U deploy "$m" >/dev/null || { fail deploy "the egress workflow did not deploy: $
 
 # call TAG METHOD URL CAP [TIMEOUT]: pushes the event and waits for its outcome
 call() {
-	echo "$*" | U push eg in >/dev/null && wait_for 20 kv eg "$1" && kv eg "$1"
+	echo "$*" | U push eg in >/dev/null && wait_for 60 kv eg "$1" && kv eg "$1"
 }
 # expect TAG PATTERN: the outcome of TAG matches the extended regex PATTERN
 expect() {
@@ -153,16 +153,19 @@ call tls GET "https://127.0.0.1:$BAD/hello" 4096 >/dev/null
 check tls-error expect tls '^ret=-71 status=0 len=0 hlen=0 sum=0 xtest=- body=- ms=[0-9]+$'
 check tls-logged grep -q "what=egress-failed unit=eg\.call\.[0-9]* .*host=127.0.0.1:$BAD errno=71 cause=.*certificate" "$PLAT_STATE/logs/unifaasd.log"
 
-# ---- a server that hangs: -ETIMEDOUT (110) within egress_timeout_ms (1.5 s),
-# timed by the function itself around the call ----
+# ---- a server that hangs: -ETIMEDOUT (110) within egress_timeout_ms (6 s),
+# timed by the function itself around the call: never before the limit,
+# and after it by no more than a loaded machine adds (6 s: the limit is 6 s,
+# not 1.5, so that a per-call limit of 300 ms stays apart from it by more
+# than that; with 1.5 s the bounds left a loaded machine 1.1-1.5 s) ----
 took() { sed -n 's/.* ms=\([0-9]*\)$/\1/p' <<<"$(kv eg "$1")"; }
 call hang GET "https://127.0.0.1:$GOOD/api/hang" 4096 >/dev/null
 check hang-timeout expect hang '^ret=-110 status=0'
-check hang-bounded test "$(took hang)" -ge 1400 -a "$(took hang)" -lt 3000
+check hang-bounded test "$(took hang)" -ge 5900 -a "$(took hang)" -lt 12000
 # a per-call limit below the platform's
 call hang2 GET "https://127.0.0.1:$GOOD/api/hang" 4096 300 >/dev/null
 check hang-per-call-timeout expect hang2 '^ret=-110 status=0'
-check hang-per-call-bounded test "$(took hang2)" -ge 250 -a "$(took hang2)" -lt 1400
+check hang-per-call-bounded test "$(took hang2)" -ge 250 -a "$(took hang2)" -lt 5000
 # the unit and the daemon are fine: the same unit answers the next call
 call after GET "https://127.0.0.1:$GOOD/api/hello" 4096 >/dev/null
 check after-hang expect after '^ret=0 status=200'
@@ -196,7 +199,7 @@ EOF
 )
 U deploy "$m2" >/dev/null
 echo "n GET https://127.0.0.1:$GOOD/api/hello 4096" | U push noeg in >/dev/null
-wait_for 20 kv noeg n
+wait_for 60 kv noeg n
 check no-egress-list-eperm test "$(kv noeg n | cut -d' ' -f1)" = ret=-1
 check no-egress-not-contacted test "$(contacted /api/hello good)" = 3
 check no-egress-path-not-logged bash -c "grep -qF 'egress denied: https://127.0.0.1:$GOOD/... (path of 10 bytes not shown)' '$PLAT_STATE/logs/noeg/call.log' && ! grep -q /api/hello '$PLAT_STATE/logs/noeg/call.log'"
@@ -218,8 +221,8 @@ EOF
 U deploy "$m3" >/dev/null || fail slack-deploy "$(U deploy "$m3" 2>&1)"
 echo '{"device":"kit1","level":"warning","ppm":1450,"time":"2025-03-01T10:01:00Z"}' | U push slack alerts >/dev/null
 posted() { grep -F 'body={"text":":warning: CO2 warning on kit1: 1450 ppm at 2025-03-01T10:01:00Z. Open a window."}' "$UF_TMP/good.log" | grep -Eq '^WEBHOOK key=[0-9]+-[0-9]+ '; }
-check slack-alert-posts wait_for 20 posted
-check slack-alert-handled wait_for 20 drained slack alerts notify
+check slack-alert-posts wait_for 60 posted
+check slack-alert-handled wait_for 60 drained slack alerts notify
 # the example workflow passes every check, now that its secret is set
 example_deploys() { U deploy "$UF_TOP/workflows/co2.yaml" && U undeploy co2-monitor; }
 check example-co2-deploys example_deploys

@@ -350,9 +350,7 @@ fdc=$(build_guest "$UF_TOP/functions/fdc.c" "$UF_TMP/$UF_SUITE-fdc.uf")
 rc=$?
 left() { [ "$(ls -A "$kvd")" = kv.json ]; }
 settled() { # the helper removes the temporary file once it sees the tender gone
-	local i
-	for i in $(seq 40); do left && return 0; sleep 0.05; done
-	return 1
+	wait_for 30 left # (2 s was a bound on how soon a loaded machine runs it)
 }
 if [ $rc -eq 0 ]; then
 	fail kv-killed-while-saving "status 0: the tender was not stopped by the file size limit"
