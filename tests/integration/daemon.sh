@@ -8,6 +8,9 @@
 . "$UF_TOP/tests/platform/lib.sh"
 
 fn=$(build_guest "$UF_TOP/tests/platform/daemon_fn.c") || { fail build "daemon_fn.c did not build"; exit 0; }
+# daemon_gone: this platform's unifaasd has exited (polled in this shell: a
+# `sh -c "! pgrep -f PATTERN"` finds itself, and so waited its whole limit)
+daemon_gone() { ! pgrep -f -- "unifaasd --state-dir $PLAT_STATE" >/dev/null; }
 plat_suite_up
 pass up
 
@@ -157,13 +160,13 @@ env_case envs standby
 daemon_log | grep 'what=unit-start unit=envs\.' | grep -q 'standby=1' || fail env-standby-used "the unit did not start from a standby"
 printf 'prestart=0\n' >"$PLAT_STATE/unifaasd.conf"
 pkill -TERM -f -- "unifaasd --state-dir $PLAT_STATE"
-wait_for 60 sh -c "! pgrep -f -- 'unifaasd --state-dir $PLAT_STATE'"
+wait_for 60 daemon_gone
 U up >/dev/null 2>&1
 env_case envp plain
 daemon_log | grep 'what=unit-start unit=envp\.' | grep -q 'standby=0' || fail env-plain-used "the unit started from a standby"
 rm -f "$PLAT_STATE/unifaasd.conf"
 pkill -TERM -f -- "unifaasd --state-dir $PLAT_STATE"
-wait_for 60 sh -c "! pgrep -f -- 'unifaasd --state-dir $PLAT_STATE'"
+wait_for 60 daemon_gone
 U up >/dev/null 2>&1
 
 # --- a guest's text cannot forge fields in the daemon's key=value log -------
@@ -227,7 +230,7 @@ printf '#include <errno.h>\n#include <sys/types.h>\nssize_t getrandom(void *b, s
 cc -shared -fPIC -o "$UF_TMP/norandom.so" "$UF_TMP/norandom.c"
 norandom_asan="$ASAN_OPTIONS:verify_asan_link_order=0" # the ASan build: preloaded before its runtime
 pkill -TERM -f -- "unifaasd --state-dir $PLAT_STATE"
-wait_for 60 sh -c "! pgrep -f -- 'unifaasd --state-dir $PLAT_STATE'"
+wait_for 60 daemon_gone
 LD_PRELOAD=$UF_TMP/norandom.so ASAN_OPTIONS=$norandom_asan U up >/dev/null 2>&1
 m=$(manifest norand <<EOF2
 name: norand
@@ -246,5 +249,5 @@ rc=$?
 [ $rc != 0 ] && grep -q "cannot make a random .*getrandom: Function not implemented" "$UF_TMP/nr.out" &&
 	! pgrep -f -- "$UF_TMP/norandom.state" >/dev/null && pass no-random-up-refused || fail no-random-up-refused "rc $rc: $(cat "$UF_TMP/nr.out")"
 pkill -TERM -f -- "unifaasd --state-dir $PLAT_STATE"
-wait_for 60 sh -c "! pgrep -f -- 'unifaasd --state-dir $PLAT_STATE'"
+wait_for 60 daemon_gone
 U up >/dev/null 2>&1
