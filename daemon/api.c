@@ -973,11 +973,12 @@ static enum MHD_Result r_units(struct api *a, struct MHD_Connection *c, struct r
 			struct step *s = &w->steps[i];
 			json_t *mine = json_array();
 			for (struct unit *u = s->units; u; u = u->next) {
-				json_t *e = json_pack("{s:s,s:s,s:s,s:i,s:s,s:I,s:I,s:s}", "id", u->id, "workflow",
-				                      w->m->name, "step", s->fn->name, "pid", u->pid, "state",
-				                      u->state == UNIT_RUNNING ? "running" : "stopping", "uptime_ms",
-				                      (json_int_t)(now - u->started_ms), "events",
-				                      (json_int_t)u->events, "stop_reason", u->stop_why);
+				json_t *e =
+				    json_pack("{s:s,s:s,s:s,s:i,s:s,s:I,s:I,s:I,s:s}", "id", u->id, "workflow",
+				              w->m->name, "step", s->fn->name, "pid", u->pid, "state",
+				              u->state == UNIT_RUNNING ? "running" : "stopping", "uptime_ms",
+				              (json_int_t)(now - u->started_ms), "events", (json_int_t)u->events,
+				              "held", (json_int_t)u->held, "stop_reason", u->stop_why);
 				json_array_append(units, e);
 				json_array_append_new(mine, e);
 			}

@@ -225,6 +225,7 @@ static void check_hung(struct step *s, const struct check *k, uint64_t now)
 {
 	for (struct unit *u = s->units; u; u = u->next) {
 		long long held = lookup(k->held, k->nheld, u->id), idle = lookup(k->oldest, k->noldest, u->id);
+		u->held = held > 0 ? held : 0; /* GET /v1/units' "held": what its budget, if any, counts */
 		if (held <= 0 || idle < 0 || !s->fn->timeout_ms) {
 			u->hung_at = 0;
 			continue;

@@ -62,7 +62,7 @@ struct unit {
 	int failed;            /* ended of its own accord, not cleanly: its events count as failed */
 	int redis_full;        /* ... because Redis refused its commit, full: they do not (delivery.h) */
 	char end_reason[512];  /* what its settled events carry */
-	long long held;        /* events it held at the last check */
+	long long held;        /* events it held at the last check (GET /v1/units "held") */
 	uint64_t held_since;   /* when it took the oldest of them (daemon clock, from that check) */
 	uint64_t hung_at;      /* then past its budget: killed, also if Redis stops answering */
 	char stop_why[256];    /* why the daemon stops it, naming the limit ("" while it runs) */
