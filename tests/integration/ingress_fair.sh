@@ -26,23 +26,8 @@ PLAT_CONF="retain_handled=1000000" # every entry stays countable
 plat_suite_up
 IN=http://127.0.0.1:$PLAT_INGRESS_PORT
 
+deploy_ingress_pair "$fn" || exit 0
 for wf in flood calm; do
-	m=$(manifest $wf <<EOF
-name: $wf
-functions:
-  s:
-    image: $fn
-    listen: in
-    scale: { max_units: 1 }
-ingress:
-  http: [{ path: /in, queue: in }]
-  mqtt: [{ topic: "$wf/#", queue: in, qos: 1 }]
-EOF
-)
-	U deploy "$m" >/dev/null || {
-		fail deploy "$wf did not deploy: $(U deploy "$m" 2>&1)"
-		exit 0
-	}
 	U device add "dev$wf" --topic "$wf/#" >"$UF_TMP/$wf.cred" 2>&1 || fail device-add "$(cat "$UF_TMP/$wf.cred")"
 done
 FTOK=$(U token create flood) && CTOK=$(U token create calm) || {
@@ -58,10 +43,10 @@ ahead() { awk '/"XADD" "uf:q:calm:in"/ {print n; found=1; exit} /"XADD" "uf:q:fl
 monitor_start() { # FILE: Redis's commands from now on, in the order it runs them
 	(REDISCLI_AUTH=$(cat "$PLAT_STATE/redis.pass") exec redis-cli --no-auth-warning -s "$PLAT_STATE/redis.sock" MONITOR) >"$1" &
 	MON=$!
-	wait_for 5 test -s "$1" || true # its "OK"
+	wait_for 30 test -s "$1" || fail monitor "redis-cli MONITOR did not start" # its "OK": every command from then on
 }
 monitor_stop() { # FILE: once calm's XADD is in it
-	wait_for 20 grep -q '"XADD" "uf:q:calm:in"' "$1"
+	wait_for 60 grep -q '"XADD" "uf:q:calm:in"' "$1"
 	kill "$MON" 2>/dev/null
 	wait "$MON" 2>/dev/null
 }
@@ -77,7 +62,7 @@ monitor_stop "$UF_TMP/mon.http"
 a=$(ahead "$UF_TMP/mon.http")
 total=$(grep -c '"XADD" "uf:q:flood:in"' "$UF_TMP/mon.http")
 calm=$(sed -n 's/^calm //p' "$UF_TMP/http.out")
-echo "info: HTTP flood of $N requests: $total flood XADDs, $a of them before calm's one event (calm: ${calm:0:80})"
+echo "info: HTTP flood of $N requests: $total flood XADDs, $a of them before calm's one event (calm: ${calm:0:80}; $(grep -m1 "^calm's request" "$UF_TMP/http.err"))"
 if [ "${calm%% *}" != 202 ] || [ "$a" = none ] || [ "$total" -lt 100 ]; then
 	fail http-other-ahead "not judged: calm answered '${calm:0:200}', $total flood XADDs, ahead $a; $(head -c 300 "$UF_TMP/http.err")"
 else
@@ -120,8 +105,11 @@ if [[ "$check" != *" refused=0 "* ]]; then
 		pass http-flood-429-reason || fail http-flood-429-reason "$(grep -m1 ' 429 ' "$UF_TMP/http.out")"
 fi
 
-# --- 2. MQTT: 3000 QoS 1 messages of workflow flood, then one of calm -------
-M=3000
+# --- 2. MQTT: 1000 QoS 1 messages of workflow flood, then one of calm -------
+# (1000: the broker's max_inflight_messages, all of which were ahead before
+# the window; 3000 took the publisher seconds on a loaded machine, with
+# Redis stopped, near the 2 s after which the store gives up on it)
+M=1000
 seq -f 'm%g' $M >"$UF_TMP/mqtt.msgs"
 monitor_start "$UF_TMP/mon.mqtt"
 t0=$(date +%s%N)

@@ -7,9 +7,13 @@
 # alone.  Judged on Redis's own clock (each entry's stream id is the
 # millisecond Redis wrote it), as upper bounds: a loaded machine can only
 # make the flood slower, never faster, so load cannot fail the bound.
-#   alone        workflow flood alone pushes 400 events: not held (written
-#                faster than the node's whole rate)
-#   beside       calm (share 3) pushes an event every 200 ms while flood
+#   alone        workflow flood alone pushes 400 events: not held (the
+#                daemon logs no hold, and they are written faster than the
+#                node's whole rate would let them: a lower bound of its own,
+#                not a speed a loaded machine must reach)
+#   beside       calm (share 3) pushes an event every 200 ms (one process,
+#                tests/platform/paced_push.py, until the test has seen
+#                flood held and its other sources sent) while flood
 #                (share 1) pushes 400 in one request, then 150 over MQTT:
 #                while calm is active, flood writes at most its quarter of
 #                ingress_rate (10/s) plus its bucket (one event); calm is
@@ -33,25 +37,7 @@ RATE=40
 PLAT_CONF=$(printf 'ingress_rate=%s\nretain_handled=1000000\n' $RATE) # every entry stays countable
 plat_suite_up
 
-for wf in flood:1 calm:3; do
-	m=$(manifest "${wf%:*}" <<EOF
-name: ${wf%:*}
-share: ${wf#*:}
-functions:
-  s:
-    image: $fn
-    listen: in
-    scale: { max_units: 1 }
-ingress:
-  http: [{ path: /in, queue: in }]
-  mqtt: [{ topic: "${wf%:*}/#", queue: in, qos: 1 }]
-EOF
-)
-	U deploy "$m" >/dev/null || {
-		fail deploy "${wf%:*} did not deploy: $(U deploy "$m" 2>&1)"
-		exit 0
-	}
-done
+deploy_ingress_pair "$fn" 1 3 || exit 0
 U device add devflood --topic "flood/#" >"$UF_TMP/flood.cred" 2>&1 || fail device-add "$(cat "$UF_TMP/flood.cred")"
 FTOK=$(U token create flood) || fail token "no ingress token for flood"
 
@@ -66,8 +52,9 @@ seq -f 'a%g' 400 | U push flood in >/dev/null || fail alone-push "unifaas push f
 span=$(ids flood a | awk 'NR == 1 {f = $1} {l = $1} END {print l - f}')
 n=$(count flood a)
 echo "info: alone: $n events of flood written in $span ms (held at the node's rate they would take $((400 * 1000 / RATE)) ms)"
-[ "$n" = 400 ] && [ "$span" -lt $((400 * 1000 / RATE / 2)) ] && pass alone-not-held ||
-	fail alone-not-held "$n of 400 in $span ms (want all, within $((400 * 1000 / RATE / 2)) ms)"
+held_alone=$(daemon_log | grep 'what=ingress-rate workflow=flood action=held')
+[ "$n" = 400 ] && [ -z "$held_alone" ] && [ "$span" -lt $((400 * 1000 / RATE)) ] && pass alone-not-held ||
+	fail alone-not-held "$n of 400 in $span ms (want all, within $((400 * 1000 / RATE)) ms, the node's whole rate); held: $held_alone"
 
 # calm, not pushing while flood may still count as pushing, is not held: its
 # describe does not say no other workflow pushes (it said so, whoever pushed)
@@ -76,12 +63,16 @@ grep -qx 'ingress:   not held now (only while it and another workflow push; ingr
 	pass alone-describe-other || fail alone-describe-other "$(grep '^ingress' "$UF_TMP/describe.calm")"
 
 # --- beside: calm every 200 ms; flood 400 over the API, then 150 over MQTT ----
+# calm_pace PREFIX: calm pushes PREFIX1.. every 200 ms, $CALM at least and
+# then until $UF_TMP/PREFIX.stop exists (its answers in $UF_TMP/PREFIX.calm);
+# its pid in calm
 CALM=25
-(for i in $(seq $CALM); do
-	U push calm in "c$i" >/dev/null || echo "c$i" >>"$UF_TMP/calm.failed"
-	sleep 0.2
-done) &
-calm=$!
+calm_pace() {
+	python3 "$UF_TOP/tests/platform/paced_push.py" "http://127.0.0.1:$PLAT_API_PORT" "$PLAT_STATE/api.token" calm in "$1" 200 $CALM \
+		"$UF_TMP/$1.stop" "$UF_TMP/$1.calm" 2>"$UF_TMP/$1.calm.err" &
+	calm=$!
+}
+calm_pace c
 calm_in() { [ "$(count calm c)" -ge 1 ]; }
 wait_for 20 calm_in || fail calm-started "calm's first event not stored"
 seq -f 'b%g' 400 >"$UF_TMP/b.events"
@@ -89,9 +80,9 @@ seq -f 'b%g' 400 >"$UF_TMP/b.events"
 fpush=$!
 # describe says it is held, and the log why (once)
 held_shown() { U describe flood >"$UF_TMP/describe.flood" 2>&1 && grep -q 'ingress:   held to 10 events/s' "$UF_TMP/describe.flood"; }
-wait_for 10 held_shown && pass beside-describe || fail beside-describe "$(grep -E '^(ingress|share)' "$UF_TMP/describe.flood")"
+wait_for 30 held_shown && pass beside-describe || fail beside-describe "$(grep -E '^(ingress|share)' "$UF_TMP/describe.flood")"
 held_logged() { daemon_log | grep -q 'what=ingress-rate workflow=flood action=held rate=10 ingress_rate=40 share=1 active_shares=4 '; }
-wait_for 10 held_logged && pass beside-log || fail beside-log "$(daemon_log | grep -m2 'ingress-rate')"
+wait_for 30 held_logged && pass beside-log || fail beside-log "$(daemon_log | grep -m2 'ingress-rate')"
 seq -f 'm%g' 150 | timeout 60 mosquitto_pub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u devflood \
 	-P "$(sed -n 's/^password: //p' "$UF_TMP/flood.cred")" -q 1 -t flood/x -l 2>"$UF_TMP/pub.err" &
 fpub=$!
@@ -102,6 +93,7 @@ seq -f 'h%g' 100 | xargs -P 100 -I{} curl -s -m 120 -o "$UF_TMP/h.{}" -w '{} %{h
 	--data-binary {} "http://127.0.0.1:$PLAT_INGRESS_PORT/flood/in" >"$UF_TMP/http.codes" 2>&1 &
 fhttp=$!
 curl -s -m 120 -H "Authorization: Bearer $FTOK" --data-binary h0 "http://127.0.0.1:$PLAT_INGRESS_PORT/flood/in" >"$UF_TMP/http.one" 2>&1
+touch "$UF_TMP/c.stop" # calm was active through all of the above: it may stop now
 wait "$calm"
 wait "$fpush"
 wait "$fhttp"
@@ -113,13 +105,15 @@ wait_for 60 flood_all || true
 ids calm c >"$UF_TMP/calm.ids"
 ids flood '' | awk '$2 ~ /^[bmh]/' >"$UF_TMP/flood.ids"
 # The flood's entries written while calm was active: between two of calm's
-# entries less than 900 ms apart (calm pushed within PW_ACTIVE_MS, 1000 ms);
-# each gap longer than that lets the flood's bucket refill (one event more).
+# entries less than 500 ms apart (calm pushed within PW_ACTIVE_MS, 1000 ms,
+# by the daemon's clock: Redis's ids come later by the store's latency,
+# which a loaded machine varies, so half of it is left for that); each gap
+# longer than that lets the flood's bucket refill (one event more).
 res=$(awk -v rate=$RATE 'FNR == NR {c[++n] = $1; next} {f[++m] = $1}
 	END {
 		for (i = 1; i < n; i++) {
 			g = c[i + 1] - c[i]
-			if (g >= 900) { skipped++; continue }
+			if (g >= 500) { skipped++; continue }
 			d += g
 			for (j = 1; j <= m; j++) if (f[j] > c[i] && f[j] <= c[i + 1]) k++
 		}
@@ -127,12 +121,14 @@ res=$(awk -v rate=$RATE 'FNR == NR {c[++n] = $1; next} {f[++m] = $1}
 		printf "%d %.0f %d %d\n", k, bound, d, skipped
 	}' "$UF_TMP/calm.ids" "$UF_TMP/flood.ids")
 read -r k bound d skipped <<<"$res"
-echo "info: beside: flood wrote $k events in the $d ms calm was active ($skipped gaps of calm over 900 ms left out); its quarter of $RATE/s allows $bound"
-[ "$d" -ge 1000 ] || fail beside-judged "calm active only $d ms (its pushes came further apart than 900 ms: load?)"
+echo "info: beside: flood wrote $k events in the $d ms calm was active ($skipped gaps of calm over 500 ms left out); its quarter of $RATE/s allows $bound"
+[ "$d" -ge 1000 ] || fail beside-judged "calm active only $d ms (its pushes came further apart than 500 ms: load?)"
 [ "$d" -ge 1000 ] && { [ "$k" -le "$bound" ] && pass beside-flood-held || fail beside-flood-held "flood wrote $k events in $d ms beside calm (at most $bound: 10/s and its bucket)"; }
-# calm never waited for a token: each of its pushes stored (its 5/s is under its 30/s)
-[ "$(count calm c)" = $CALM ] && [ ! -s "$UF_TMP/calm.failed" ] && pass beside-calm-all ||
-	fail beside-calm-all "calm: $(count calm c) of $CALM stored; failed: $(cat "$UF_TMP/calm.failed" 2>/dev/null | tr '\n' ' ')"
+# calm never waited for a token: each of its pushes answered 202 and stored
+# (its 5/s is under its 30/s)
+pushed=$(wc -l <"$UF_TMP/c.calm")
+[ "$pushed" -ge $CALM ] && [ "$(count calm c)" = "$pushed" ] && ! grep -qv ' 202$' "$UF_TMP/c.calm" && pass beside-calm-all ||
+	fail beside-calm-all "calm: $(count calm c) of $pushed stored; not 202: $(grep -v ' 202$' "$UF_TMP/c.calm" | head -3 | tr '\n' ' ') $(head -c 200 "$UF_TMP/c.calm.err")"
 # work-conserving: once calm stopped, flood's rest went through; nothing lost or doubled
 got=$(ids flood '' | awk '$2 ~ /^[bm]/ {print $2}' | sort | uniq -c | awk '$1 == 1 {one++} $1 > 1 {dup++} END {print one + 0, dup + 0}')
 [ "$got" = "550 0" ] && grep -q 'rc=0' "$UF_TMP/b.out" && pass beside-flood-all-once ||
@@ -158,11 +154,8 @@ r429=$(awk '$2 == 429 {print $1; exit}' "$UF_TMP/http.codes")
 sed 's/^share: 3$/share: 16/' "$UF_TMP/calm.yaml" >"$UF_TMP/calm16.yaml"
 U deploy --replace "$UF_TMP/calm16.yaml" >"$UF_TMP/replace.out" 2>&1 && grep -qx 'share: 16' "$UF_TMP/calm16.yaml" ||
 	fail api-held-replace "calm not replaced with share 16: $(head -c 300 "$UF_TMP/replace.out")"
-(for i in $(seq $CALM); do
-	U push calm in "d$i" >/dev/null
-	sleep 0.2
-done) &
-calm=$!
+touch "$UF_TMP/d.stop" # $CALM pushes, no more
+calm_pace d
 calm_again() { [ "$(count calm d)" -ge 1 ]; }
 wait_for 20 calm_again || fail api-held-calm "calm's first event not stored"
 ATOK=$(cat "$PLAT_STATE/api.token")

@@ -146,3 +146,33 @@ manifest() {
 	cat >"$UF_TMP/$1.yaml"
 	echo "$UF_TMP/$1.yaml"
 }
+
+# deploy_ingress_pair IMAGE [FLOOD_SHARE CALM_SHARE]: deploys the workflows
+# flood and calm of the push-window suites (ingress_fair.sh, ingress_rate.sh):
+# each one step of IMAGE on queue "in" (one unit), fed by the HTTP ingress
+# (/in) and MQTT (WF/#, QoS 1), with `share:` when given; their manifests
+# are $UF_TMP/flood.yaml and $UF_TMP/calm.yaml.  A deploy that fails is
+# recorded (check "deploy") and the helper fails.
+deploy_ingress_pair() {
+	local img=$1 wf share m
+	for wf in "flood:${2:-}" "calm:${3:-}"; do
+		share=${wf#*:} wf=${wf%%:*}
+		m=$(manifest "$wf" <<EOF2
+name: $wf
+$([ -n "$share" ] && echo "share: $share")
+functions:
+  s:
+    image: $img
+    listen: in
+    scale: { max_units: 1 }
+ingress:
+  http: [{ path: /in, queue: in }]
+  mqtt: [{ topic: "$wf/#", queue: in, qos: 1 }]
+EOF2
+)
+		U deploy "$m" >/dev/null || {
+			fail deploy "$wf did not deploy: $(U deploy "$m" 2>&1)"
+			return 1
+		}
+	done
+}
