@@ -29,7 +29,7 @@ post() {
 	local url=$1 body=$2 h f="$UF_TMP/post.$BASHPID"
 	shift 2
 	: >"$f"
-	h=$(curl -s -m 10 -D - -o "$f" -w '%{http_code}' -H 'Content-Type: application/json' \
+	h=$(curl -s -m 30 -D - -o "$f" -w '%{http_code}' -H 'Content-Type: application/json' \
 		--data-binary "$body" "$@" "$url" | tr -d '\r')
 	local code=${h##*$'\n'} ra
 	ra=$(printf '%s\n' "$h" | sed -n 's/^[Rr]etry-[Aa]fter: //p')
@@ -135,16 +135,16 @@ v=$(post "$SIM_URL" '{"text":"a","text":"b"}') && [ "$v" = "400 invalid_payload"
 v=$(post "$SIM_URL" '{"blocks":[{"type":"section","text":{"type":"mrkdwn","text":"hi"}}]}') && [ "$v" = "200 ok" ] &&
 	pass body-blocks || fail body-blocks "$v"
 # Slack's other form: payload=<JSON> in a form body
-v=$(curl -s -m 5 -w ' %{http_code}' --data-urlencode 'payload={"text":"form a+b & c"}' "$SIM_URL") &&
+v=$(curl -s -m 30 -w ' %{http_code}' --data-urlencode 'payload={"text":"form a+b & c"}' "$SIM_URL") &&
 	[ "$v" = "ok 200" ] && grep -q '^\[slack\] ..:..:.. unifaas-bot: form a+b & c$' "$UF_TMP/script.out" &&
 	pass body-form-payload || fail body-form-payload "$v: $(tail -1 "$UF_TMP/script.out")"
-v=$(curl -s -m 5 -w ' %{http_code}' -d 'x=1&payload=%7B%7D' "$SIM_URL") && [ "$v" = "no_text 400" ] &&
+v=$(curl -s -m 30 -w ' %{http_code}' -d 'x=1&payload=%7B%7D' "$SIM_URL") && [ "$v" = "no_text 400" ] &&
 	pass body-form-no-text || fail body-form-no-text "$v"
 v=$(post "$SIM_URL" '{"text":"line one\nline two","username":"co2-bot"}') && [ "$v" = "200 ok" ] &&
 	grep -q '^\[slack\] ..:..:.. co2-bot: line one line two$' "$UF_TMP/script.out" && pass body-shown-one-line ||
 	fail body-shown-one-line "$v: $(tail -2 "$UF_TMP/script.out")"
 v=$(post "${SIM_URL%/XXX}/YYY" '{"text":"x"}') && [ "$v" = "404 no_service" ] && pass other-path || fail other-path "$v"
-v=$(curl -s -m 5 -w ' %{http_code}' "$SIM_URL") && [ "$v" = "invalid_method 405" ] && pass get-refused || fail get-refused "$v"
+v=$(curl -s -m 30 -w ' %{http_code}' "$SIM_URL") && [ "$v" = "invalid_method 405" ] && pass get-refused || fail get-refused "$v"
 head -c 1100000 /dev/zero | tr '\0' 'a' >"$UF_TMP/big"
 v=$(post "$SIM_URL" "@$UF_TMP/big") && [ "${v%% *}" = 413 ] && pass body-too-big || fail body-too-big "$v"
 
@@ -165,43 +165,50 @@ rc=$?
 kill -INT "$SIM_PID" && wait "$SIM_PID" && pass sigint-clean || fail sigint-clean "status $?"
 
 # --- timeout:MS holds one request unanswered, not posted; others go on -----
+# timeout:2000 alone: closed unanswered after its 2 s (a lower bound: load
+# only makes it later)
 start_sim hold --respond timeout:2000 --log "$UF_TMP/hold.log" || fail hold-start "$(cat "$UF_TMP/hold.err")"
 t0=${EPOCHREALTIME/./}
-post "$SIM_URL" '{"text":"held"}' >"$UF_TMP/held" &
-held=$!
-sleep 0.3
-v=$(post "$SIM_URL" '{"text":"meanwhile"}')
-t1=${EPOCHREALTIME/./}
-wait $held
+post "$SIM_URL" '{"text":"held"}' >"$UF_TMP/held"
 t2=${EPOCHREALTIME/./}
-[ "$v" = "200 ok" ] && [ $(((t1 - t0) / 1000)) -lt 1500 ] && pass timeout-others-answered ||
-	fail timeout-others-answered "$v after $(((t1 - t0) / 1000)) ms"
 [ "$(cat "$UF_TMP/held")" = "000 " ] && [ $(((t2 - t0) / 1000)) -ge 1900 ] && pass timeout-unanswered ||
 	fail timeout-unanswered "'$(cat "$UF_TMP/held")' after $(((t2 - t0) / 1000)) ms"
 grep -q 'held' "$UF_TMP/hold.out" && fail timeout-not-posted "$(cat "$UF_TMP/hold.out")" || pass timeout-not-posted
 grep -q '"status":0,"answer":"timeout"' "$UF_TMP/hold.log" && pass timeout-logged || fail timeout-logged "$(cat "$UF_TMP/hold.log")"
-# SIGTERM while a request is held: ends at once, not after the hold
 post "$SIM_URL" '{"text":"x"}' >/dev/null # the script is used up: ok
 kill "$SIM_PID"
 wait "$SIM_PID"
-start_sim hold2 --respond timeout:60000 || fail hold2-start "$(cat "$UF_TMP/hold2.err")"
-post "$SIM_URL" '{"text":"held"}' >/dev/null &
-sleep 0.3
+# timeout:60000: once the sim holds it (its log line is written before the
+# hold), another request is answered while it is still held (an order, not
+# a speed: a 2 s hold and a 0.3 s sleep were outlasted under load); then
+# SIGTERM ends the sim at once, not after the hold
+start_sim hold2 --respond timeout:60000 --log "$UF_TMP/hold2.log" || fail hold2-start "$(cat "$UF_TMP/hold2.err")"
+post "$SIM_URL" '{"text":"held"}' >"$UF_TMP/held2" &
+held=$!
+wait_for 30 grep -q '"answer":"timeout"' "$UF_TMP/hold2.log"
+v=$(post "$SIM_URL" '{"text":"meanwhile"}')
+[ "$v" = "200 ok" ] && kill -0 "$held" 2>/dev/null && [ ! -s "$UF_TMP/held2" ] && pass timeout-others-answered ||
+	fail timeout-others-answered "'$v' (the held one: $(kill -0 "$held" 2>/dev/null && echo still held || echo "ended: $(cat "$UF_TMP/held2")"))"
 t0=${EPOCHREALTIME/./}
 kill -TERM "$SIM_PID"
 wait "$SIM_PID"
 rc=$?
 ms=$(((${EPOCHREALTIME/./} - t0) / 1000))
-[ $rc = 0 ] && [ $ms -lt 5000 ] && pass sigterm-while-held || fail sigterm-while-held "status $rc after $ms ms"
+wait "$held"
+[ $rc = 0 ] && [ $ms -lt 30000 ] && pass sigterm-while-held || fail sigterm-while-held "status $rc after $ms ms (the hold: 60000)"
 
 # --- --rate N/S: past N accepted messages in S s, 429 with Retry-After -------
-start_sim rate --rate 2/2 --respond ok,500 || fail rate-start "$(cat "$UF_TMP/rate.err")"
+# (a 10 s window, which four requests stay within on a loaded machine; with
+# 2 s they did not always; Retry-After is the seconds until the first
+# accepted one leaves it: 1..10, as long as the window was not over)
+start_sim rate --rate 2/10 --respond ok,500 || fail rate-start "$(cat "$UF_TMP/rate.err")"
 got=$(for i in 1 2 3 4; do post "$SIM_URL" "{\"text\":\"r$i\"}"; done)
-[ "$got" = "200 ok
+ra=$(sed -n '4s/^429 rate_limited retry-after=\([0-9]*\)$/\1/p' <<<"$got")
+[ "$(head -3 <<<"$got")" = "200 ok
 500 rollup_error
-200 ok
-429 rate_limited retry-after=2" ] && pass rate-limited || fail rate-limited "$(echo "$got" | tr '\n' '|')"
-sleep 2.1
+200 ok" ] && [ -n "$ra" ] && [ "$ra" -ge 1 ] && [ "$ra" -le 10 ] && pass rate-limited || fail rate-limited "$(echo "$got" | tr '\n' '|')"
+# once Retry-After has passed, the window lets one more through
+sleep "${ra:-10}.1"
 v=$(post "$SIM_URL" '{"text":"r5"}') && [ "$v" = "200 ok" ] && pass rate-window-passes || fail rate-window-passes "$v"
 kill "$SIM_PID"
 wait "$SIM_PID"
@@ -209,7 +216,7 @@ wait "$SIM_PID"
 # --- --count N: exits 0 after N accepted, the last answer sent ------------
 start_sim count --count 2 --respond 500 || fail count-start "$(cat "$UF_TMP/count.err")"
 got=$(for i in 1 2 3; do post "$SIM_URL" "{\"text\":\"c$i\"}"; done)
-wait_for 5 sh -c "! kill -0 $SIM_PID 2>/dev/null"
+wait_for 30 sh -c "! kill -0 $SIM_PID 2>/dev/null"
 wait "$SIM_PID"
 rc=$?
 [ "$got" = "500 rollup_error
