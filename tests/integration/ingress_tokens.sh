@@ -40,7 +40,7 @@ got=$(post)
 # is restored, the valid token is told 503 'tokens not loaded yet', never
 # 401, and once the table is readable it works without restarting unifaasd.
 kill -TERM "$(cat "$PLAT_STATE/unifaasd.pid")"
-wait_for 10 sh -c "! kill -0 $(cat "$PLAT_STATE/unifaasd.pid") 2>/dev/null"
+wait_for 30 sh -c "! kill -0 $(cat "$PLAT_STATE/unifaasd.pid") 2>/dev/null"
 R RENAME uf:state:tokens uf:test:tokens >/dev/null && R SET uf:state:tokens unreadable >/dev/null
 U up >/dev/null 2>&1 || fail restart "unifaas up: $(U up 2>&1)"
 pid=$(cat "$PLAT_STATE/unifaasd.pid")
@@ -51,7 +51,7 @@ out=$(U token ls 2>&1)
 rc=$?
 [ $rc != 0 ] && printf '%s' "$out" | grep -q "not loaded" && pass not-loaded-token-ls-refused || fail not-loaded-token-ls-refused "rc $rc: $out"
 R DEL uf:state:tokens >/dev/null && R RENAME uf:test:tokens uf:state:tokens >/dev/null
-wait_for 5 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: Bearer $TOK' --data-binary y $IN/tk/in)\" = 202 ]" &&
+wait_for 30 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: Bearer $TOK' --data-binary y $IN/tk/in)\" = 202 ]" &&
 	[ "$(cat "$PLAT_STATE/unifaasd.pid")" = "$pid" ] && kill -0 "$pid" && pass loaded-later-without-restart ||
 	fail loaded-later-without-restart "$(post) $(grep 'what=tokens' "$PLAT_STATE/logs/unifaasd.log" | tail -3)"
 grep -q 'what=tokens op=load cause=.*WRONGTYPE' "$PLAT_STATE/logs/unifaasd.log" &&
@@ -62,15 +62,19 @@ grep -q 'what=tokens op=load cause=.*WRONGTYPE' "$PLAT_STATE/logs/unifaasd.log" 
 # again, the table is read again, and the valid
 # token works once Redis continues, with the same unifaasd
 loads=$(grep -c 'what=tokens op=load tokens=' "$PLAT_STATE/logs/unifaasd.log")
+drops=$(grep -c 'what=redis op=.* cause="no reply in .*action=reconnect' "$PLAT_STATE/logs/unifaasd.log")
 rp=$(redis_pid)
 kill -STOP "$rp"
 RPID=$rp
 got=$(post)
-sleep 3
+# stopped until the store gave up on it (its connection dropped, logged): a
+# fixed 3 s could end before a late timer of a loaded unifaasd ran
+dropped() { [ "$(grep -c 'what=redis op=.* cause="no reply in .*action=reconnect' "$PLAT_STATE/logs/unifaasd.log")" -gt "$drops" ]; }
+wait_for 60 dropped || fail redis-drop "unifaasd's store never gave up on the stopped Redis: $(grep 'what=redis' "$PLAT_STATE/logs/unifaasd.log" | tail -2)"
 kill -CONT "$rp"
 RPID=
-wait_for 10 sh -c "[ \$(grep -c 'what=tokens op=load tokens=' '$PLAT_STATE/logs/unifaasd.log') -gt $loads ]" &&
-	wait_for 10 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: Bearer $TOK' --data-binary y $IN/tk/in)\" = 202 ]" &&
+wait_for 30 sh -c "[ \$(grep -c 'what=tokens op=load tokens=' '$PLAT_STATE/logs/unifaasd.log') -gt $loads ]" &&
+	wait_for 30 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: Bearer $TOK' --data-binary y $IN/tk/in)\" = 202 ]" &&
 	[ "$(cat "$PLAT_STATE/unifaasd.pid")" = "$pid" ] && pass reloaded-on-reconnect ||
 	fail reloaded-on-reconnect "$(post) $(grep 'what=tokens\|what=redis' "$PLAT_STATE/logs/unifaasd.log" | tail -4)"
 
@@ -83,7 +87,7 @@ import socket, sys, time
 port, n = int(sys.argv[1]), int(sys.argv[2])
 socks = []
 for _ in range(n):
-    s = socket.create_connection(("127.0.0.1", port)); s.settimeout(5); socks.append(s)
+    s = socket.create_connection(("127.0.0.1", port)); s.settimeout(30); socks.append(s)
 time.sleep(0.3)
 answered = 0
 for s in socks:

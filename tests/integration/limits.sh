@@ -80,7 +80,7 @@ dlq_is() { [ "$(R XLEN "uf:dlq:$1:$2")" = "$3" ]; }
 printf '%s\n' push:20:1 push:21:1 push:1:500 push:1:501 kv:1000 kv:1001 push:10:497 push:11:497 fail | U push lim in >/dev/null
 printf '%s\n' push:51:1 | U push lim in2 >/dev/null
 seq 1 300 | U push calm in >/dev/null
-wait_for 60 dlq_is lim in 5 && wait_for 30 dlq_is lim in2 1 && wait_for 30 drained lim in small ||
+wait_for 90 dlq_is lim in 5 && wait_for 30 dlq_is lim in2 1 && wait_for 30 drained lim in small ||
 	fail settle "dead letters: in $(R XLEN uf:dlq:lim:in), in2 $(R XLEN uf:dlq:lim:in2)"
 rs=$(reasons lim in)
 for want in "event staged 21 writes (pushes, publishes and KV writes), over the limit 20 (manifest limits.writes_per_event)" \
@@ -112,7 +112,7 @@ reasons lim in2 | grep -qxF "event staged 51 writes (pushes, publishes and KV wr
 xlen_is uf:q:lim:out 31 && pass at-limit-pushes-pass || fail at-limit-pushes-pass "out has $(R XLEN uf:q:lim:out) entries, not 31"
 xlen_is uf:q:lim:out2 0 && pass failed-event-pushes-dropped || fail failed-event-pushes-dropped "out2 has $(R XLEN uf:q:lim:out2)"
 [ "$(R STRLEN uf:kv:lim:big)" = 1000 ] && pass at-limit-value-passes || fail at-limit-value-passes "big is $(R STRLEN uf:kv:lim:big) bytes"
-wait_for 30 kv_is calm count 300 && dlq_is calm in 0 && pass other-workflow-unharmed ||
+wait_for 90 kv_is calm count 300 && dlq_is calm in 0 && pass other-workflow-unharmed ||
 	fail other-workflow-unharmed "calm counted $(kv calm count) of 300, $(R XLEN uf:dlq:calm:in) dead letters"
 
 # ---- a batch's commit in chunks of at most batch_commit_writes (100)
@@ -129,14 +129,17 @@ EOF
 U deploy "$m" >/dev/null || fail deploy "chunk did not deploy"
 R MONITOR >"$UF_TMP/monitor" 2>/dev/null &
 MON=$!
-sleep 0.3
+# its OK: from then on every command is in the feed (a 0.3 s sleep was
+# outlasted on a loaded machine, and XADDs before it were not counted)
+wait_for 30 grep -q '^OK' "$UF_TMP/monitor" || fail monitor "redis-cli MONITOR did not start"
 yes push:20:1 | head -n 64 | U push chunk in >/dev/null
 # the most pushes of one MULTI/EXEC: the longest run of XADDs to the out
 # queue (Redis runs a transaction's commands together; MONITOR shows them in
 # order), and how many there were in all
 longest_run() { awk '/"XADD" "uf:q:chunk:out"/ {n++; if (n > m) m = n; next} {n = 0} END {print m + 0}' "$UF_TMP/monitor"; }
-if wait_for 30 drained chunk in c && wait_for 10 xlen_is uf:q:chunk:out 1280; then
-	sleep 0.3
+xadds_seen() { [ "$(grep -c '"XADD" "uf:q:chunk:out"' "$UF_TMP/monitor")" -ge 1280 ]; }
+if wait_for 60 drained chunk in c && wait_for 30 xlen_is uf:q:chunk:out 1280; then
+	wait_for 30 xadds_seen # the feed reaches the file after Redis ran them
 	kill "$MON"
 	run=$(longest_run) all=$(grep -c '"XADD" "uf:q:chunk:out"' "$UF_TMP/monitor")
 	[ "$all" = 1280 ] && [ "$run" -le 100 ] && [ "$run" -ge 20 ] && pass commit-in-chunks ||
@@ -226,8 +229,8 @@ if command -v mosquitto_pub >/dev/null; then
 	subscribed edge
 	mosquitto_pub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u limdev -P "$DEV_PASS" -q 1 -t lim/x -f "$UF_TMP/e501"
 	mosquitto_pub -h 127.0.0.1 -p "$PLAT_MQTT_PORT" -u limdev -P "$DEV_PASS" -q 1 -t lim/x -f "$UF_TMP/e500"
-	wait_for 10 sh -c "grep -q 'what=mqtt-ingress workflow=edge topic=lim/x action=dropped cause=\"event of 501 bytes, over the limit 500 (manifest limits.event_bytes)\"' '$PLAT_STATE/logs/unifaasd.log'" &&
-		wait_for 10 kv_is edge count 2 && pass mqtt-over-dropped-logged ||
+	wait_for 30 sh -c "grep -q 'what=mqtt-ingress workflow=edge topic=lim/x action=dropped cause=\"event of 501 bytes, over the limit 500 (manifest limits.event_bytes)\"' '$PLAT_STATE/logs/unifaasd.log'" &&
+		wait_for 30 kv_is edge count 2 && pass mqtt-over-dropped-logged ||
 		fail mqtt-over-dropped-logged "count $(kv edge count); $(daemon_log | grep mqtt-ingress | tail -2)"
 else
 	fail tools "mosquitto_pub not installed"

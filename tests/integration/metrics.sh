@@ -31,9 +31,9 @@ EOF
 U deploy "$m" >/dev/null || { fail deploy "met did not deploy"; exit 0; }
 for i in $(seq 20); do echo "ev$i"; done | U push met in >/dev/null
 printf 'fail\ncrash\n' | U push met in >/dev/null
-wait_for 30 sh -c "[ \"\$(REDISCLI_AUTH=\$(cat '$PLAT_STATE/redis.pass') redis-cli --no-auth-warning -s '$PLAT_STATE/redis.sock' XLEN uf:dlq:met:in)\" = 2 ]" &&
-	wait_for 30 drained met in s && wait_for 30 kv_is met count 20 || fail events "the events were not all handled: count $(kv met count), dlq $(R XLEN uf:dlq:met:in)"
-wait_for 30 no_units met # every unit ended (its exit counted)
+wait_for 60 sh -c "[ \"\$(REDISCLI_AUTH=\$(cat '$PLAT_STATE/redis.pass') redis-cli --no-auth-warning -s '$PLAT_STATE/redis.sock' XLEN uf:dlq:met:in)\" = 2 ]" &&
+	wait_for 60 drained met in s && wait_for 60 kv_is met count 20 || fail events "the events were not all handled: count $(kv met count), dlq $(R XLEN uf:dlq:met:in)"
+wait_for 60 no_units met # every unit ended (its exit counted)
 
 # the unit holding "hang" keeps step h busy: what it has not handled waits
 m2=$(manifest met2 <<EOF
@@ -49,7 +49,7 @@ EOF
 )
 U deploy "$m2" >/dev/null || fail deploy2 "met2 did not deploy"
 echo hang | U push met2 in >/dev/null
-wait_for 10 holds met2 in h || fail held "the unit did not take the hang event"
+wait_for 30 holds met2 in h || fail held "the unit did not take the hang event"
 for i in $(seq 7); do echo "w$i"; done | U push met2 in >/dev/null
 
 # HTTP ingress (daemon/ingress.c counts each request): 3 accepted, 1 without a token
@@ -116,18 +116,21 @@ for i in $(seq 30); do
 done
 redis_ok=$(hzf redis) mqtt_ok=$(hzf mqtt)
 # /metrics meanwhile: at once, what the daemon knows, and unifaas_redis_up 0
+# ("at once": under 2 s, what a scrape that waited for Redis would take at
+# the least (the store gives up after 2 s); 1 s was a speed a loaded
+# machine could miss)
 mcode=$(curl -s -o "$UF_TMP/scrape.txt" -w '%{http_code} %{time_total}' --max-time 10 -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/metrics")
 kill -CONT "$RPID"
 read -r mc mt <<<"$mcode"
 parse && [ "$mc" = 200 ] && [ "$(fig "unifaas_redis_up{}")" = 0 ] && [ "$(fig 'unifaas_units{state="running",step="h",workflow="met2"}')" = 1 ] &&
-	! grep -q '^unifaas_queue_depth{' "$UF_TMP/scrape.txt" && python3 -c "import sys; sys.exit(float('$mt') >= 1)" &&
+	! grep -q '^unifaas_queue_depth{' "$UF_TMP/scrape.txt" && python3 -c "import sys; sys.exit(float('$mt') >= 2)" &&
 	pass metrics-without-redis || fail metrics-without-redis "status $mc in ${mt}s: $(head -3 "$UF_TMP/scrape.err") $(grep redis_up "$UF_TMP/scrape.txt")"
 echo "info: healthz with Redis stopped: $code after $i tries, slowest answer $worst ms"
 [ "$code" = 503 ] && [ "$redis_ok" = False ] && [ "$mqtt_ok" = True ] && pass healthz-redis-stopped || fail healthz-redis-stopped "$code $(cat "$UF_TMP/hz.json")"
 [ "$worst" -lt 1000 ] && pass healthz-prompt-redis-stopped || fail healthz-prompt-redis-stopped "slowest answer $worst ms"
-wait_for 10 sh -c "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$PORT/healthz | grep -q 200" || fail healthz-redis-back "not 200 after SIGCONT"
+wait_for 30 sh -c "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$PORT/healthz | grep -q 200" || fail healthz-redis-back "not 200 after SIGCONT"
 kill "$(cat "$PLAT_STATE/mosquitto.pid")"
-wait_for 10 sh -c "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$PORT/healthz | grep -q 503"
+wait_for 30 sh -c "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$PORT/healthz | grep -q 503"
 read -r code t <<<"$(hz)"
 [ "$code" = 503 ] && [ "$(hzf mqtt)" = False ] && [ "$(hzf redis)" = True ] && grep -q "$PLAT_MQTT_PORT" "$UF_TMP/hz.json" &&
 	pass healthz-broker-down || fail healthz-broker-down "$code $(cat "$UF_TMP/hz.json")"

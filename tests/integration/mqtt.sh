@@ -55,7 +55,7 @@ ingress:
 EOF
 )
 U deploy "$m" >"$UF_TMP/d.out" 2>&1 && pass deploy || fail deploy "$(cat "$UF_TMP/d.out")"
-wait_for 10 sh -c "grep -q 'client=unifaasd-mq .*result=connected' '$PLAT_STATE/logs/unifaasd.log'" &&
+wait_for 30 sh -c "grep -q 'client=unifaasd-mq .*result=connected' '$PLAT_STATE/logs/unifaasd.log'" &&
 	pass session-connected || fail session-connected "$(daemon_log | grep mqtt | tail -3)"
 subscribed mq && pass session-subscribed || fail session-subscribed "$(daemon_log | grep mqtt | tail -3)"
 
@@ -64,7 +64,7 @@ PUB -q 1 -t dev/kitchen/readings -m "r1"
 PUB -q 1 -t alarm/door/front -m "a1"
 PUB -q 1 -t dev/kitchen/other -m "lost" # no route: never queued
 PUB -q 1 -t dev/hall/readings -m "r2"
-if wait_for 10 distinct_is mq readings r 2 && wait_for 10 distinct_is mq alarms a 1; then
+if wait_for 30 distinct_is mq readings r 2 && wait_for 30 distinct_is mq alarms a 1; then
 	pass wildcard-routes
 else
 	fail wildcard-routes "readings: $(payloads mq readings | tr '\n' ' '); alarms: $(payloads mq alarms | tr '\n' ' ')"
@@ -83,7 +83,7 @@ PUB -q 1 -t dev/bin/readings -f "$UF_TMP/bin"
 head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' x >"$UF_TMP/big"
 PUB -q 1 -t dev/big/readings -f "$UF_TMP/big"
 PUB -q 1 -t dev/after/readings -m "r3"
-wait_for 10 distinct_is mq readings r3 1
+wait_for 30 distinct_is mq readings r3 1
 R --raw XREVRANGE uf:q:mq:readings + - COUNT 2 >"$UF_TMP/raw"
 grep -qa "dev/bin/readings" "$UF_TMP/raw" && grep -qaF "$(printf 'b\001')" "$UF_TMP/raw" &&
 	python3 - "$UF_TMP/raw" <<'PY' && pass payload-bytes-kept || fail payload-bytes-kept "$(od -c "$UF_TMP/raw" | head -5)"
@@ -95,10 +95,15 @@ PY
 	pass oversize-dropped-logged || fail oversize-dropped-logged "xlen $(R XLEN uf:q:mq:readings); $(daemon_log | grep mqtt-ingress | tail -2)"
 kill -0 "$(cat "$PLAT_STATE/unifaasd.pid")" && pass alive-after-bad-input || fail alive-after-bad-input "unifaasd died"
 # counted by outcome on /metrics: r1 a1 r2 bin r3 accepted, one too large
-curl -s --max-time 10 -H "Authorization: Bearer $(cat "$PLAT_STATE/api.token")" \
-	"http://127.0.0.1:$PLAT_API_PORT/metrics" >"$UF_TMP/metrics.txt"
-grep -qx 'unifaas_ingress_messages_total{source="mqtt",outcome="accepted"} 5' "$UF_TMP/metrics.txt" &&
-	grep -qx 'unifaas_ingress_messages_total{source="mqtt",outcome="too_large"} 1' "$UF_TMP/metrics.txt" &&
+# (counted when Redis's answer reaches unifaasd, which can be after the
+# test read r3 in Redis: looked at until counted)
+counted() {
+	curl -s --max-time 30 -H "Authorization: Bearer $(cat "$PLAT_STATE/api.token")" \
+		"http://127.0.0.1:$PLAT_API_PORT/metrics" >"$UF_TMP/metrics.txt"
+	grep -qx 'unifaas_ingress_messages_total{source="mqtt",outcome="accepted"} 5' "$UF_TMP/metrics.txt" &&
+		grep -qx 'unifaas_ingress_messages_total{source="mqtt",outcome="too_large"} 1' "$UF_TMP/metrics.txt"
+}
+wait_for 30 counted &&
 	pass metrics-by-outcome || fail metrics-by-outcome "$(grep 'source="mqtt"' "$UF_TMP/metrics.txt")"
 
 # --- no device takes over unifaasd's session ------------------------------
@@ -117,7 +122,7 @@ done
 sleep 0.2
 seq -f "h%g" 50 | PUB -q 1 -t alarm/takeover -l
 wait $hijack
-if wait_for 10 distinct_is mq alarms h 50 && ! grep -q "Client unifaasd-mq already connected" "$PLAT_STATE/logs/mosquitto.log" &&
+if wait_for 30 distinct_is mq alarms h 50 && ! grep -q "Client unifaasd-mq already connected" "$PLAT_STATE/logs/mosquitto.log" &&
 	! daemon_log | grep -q 'client=unifaasd-mq .*cause='; then
 	pass device-cannot-take-session
 else
@@ -242,11 +247,15 @@ if wait_for 30 state_is ov stopped; then
 else
 	fail overflow-stopped "state $(wf_state ov), backlog $(R XLEN uf:q:ov:q)"
 fi
-sleep 0.5
-held=$(R XLEN uf:q:ov:q)
+# its session paused (disconnected): from then on the broker keeps what is
+# published; none of it may be queued (a count of the queue after 0.5 s
+# also counted the o messages the session had taken before the stop and
+# wrote late on a loaded machine)
+wait_for 30 sh -c "grep -q 'what=mqtt op=pause workflow=ov ' '$PLAT_STATE/logs/unifaasd.log'"
 seq -f "s%g" 300 | PUB -q 1 -t ov/in -l
-sleep 1.5
-[ "$(R XLEN uf:q:ov:q)" = "$held" ] && pass stopped-messages-wait || fail stopped-messages-wait "queue grew from $held to $(R XLEN uf:q:ov:q) while stopped"
+sleep 1.5 # (only gives a leak time to show)
+leaked=$(payloads ov q | grep -c '^s')
+[ "$leaked" = 0 ] && pass stopped-messages-wait || fail stopped-messages-wait "$leaked messages published while stopped were queued"
 U resume ov >/dev/null
 # resumed, it may overflow again before the broker handed over everything:
 # resume again until all are in
@@ -271,7 +280,7 @@ wait "$subpid"
 sort "$UF_TMP/sub.out" | tr '\n' ' ' >"$UF_TMP/subs"
 [ "$(cat "$UF_TMP/subs")" = "out/one hello out/three 3 out/two bye " ] && pass outbox-published ||
 	fail outbox-published "subscriber got: $(cat "$UF_TMP/subs")"
-wait_for 10 xlen_is $OB 0 && pass outbox-deleted || fail outbox-deleted "$(R XLEN $OB) entries left"
+wait_for 30 xlen_is $OB 0 && pass outbox-deleted || fail outbox-deleted "$(R XLEN $OB) entries left"
 daemon_log | grep -q 'what=mqtt-outbox workflow=mq entry=.* action=dropped cause="no valid topic' && pass outbox-invalid-logged ||
 	fail outbox-invalid-logged "$(daemon_log | grep mqtt-outbox | tail -2)"
 # a topic outside the workflow's publish filters: never published, logged, counted
@@ -294,10 +303,10 @@ outbox_pending() { [ "$(R XPENDING $OB unifaasd | head -1)" = 2 ]; }
 kill -STOP "$mpid"
 R XADD $OB '*' step count topic again/one qos 1 data p1 event 2-1 >/dev/null
 R XADD $OB '*' step count topic again/two qos 1 data p2 event 2-2 >/dev/null
-if wait_for 10 outbox_pending; then
+if wait_for 30 outbox_pending; then
 	dpid=$(cat "$PLAT_STATE/unifaasd.pid")
 	kill -9 "$dpid"
-	wait_for 10 sh -c "! kill -0 $dpid 2>/dev/null" # gone, or up would find it still running
+	wait_for 30 sh -c "! kill -0 $dpid 2>/dev/null" # gone, or up would find it still running
 	kill -CONT "$mpid"
 	U up >/dev/null 2>&1
 	pass outbox-pending-at-kill
@@ -309,14 +318,14 @@ fi
 both_again() { [ "$(sort -u "$UF_TMP/sub2.out" | tr '\n' ' ')" = "again/one p1 again/two p2 " ]; }
 wait_for 30 both_again
 kill "$subpid" 2>/dev/null
-both_again && wait_for 10 xlen_is $OB 0 &&
+both_again && wait_for 30 xlen_is $OB 0 &&
 	pass outbox-pending-published-after-restart ||
 	fail outbox-pending-published-after-restart "subscriber: $(cat "$UF_TMP/sub2.out"); outbox $(R XLEN $OB)"
 
 # --- undeploy ends the session --------------------------------------------
 R XADD uf:out:mqtt:ov '*' step slow topic x qos 1 data left event 3-1 >/dev/null
 U undeploy ov >/dev/null
-wait_for 10 sh -c "grep -q 'what=mqtt op=end-session workflow=ov' '$PLAT_STATE/logs/unifaasd.log'" && pass undeploy-ends-session ||
+wait_for 30 sh -c "grep -q 'what=mqtt op=end-session workflow=ov' '$PLAT_STATE/logs/unifaasd.log'" && pass undeploy-ends-session ||
 	fail undeploy-ends-session "$(daemon_log | grep 'workflow=ov' | tail -3)"
 [ "$(R EXISTS uf:out:mqtt:ov)" = 0 ] && pass undeploy-removes-outbox || fail undeploy-removes-outbox "uf:out:mqtt:ov still exists"
 kill -0 "$(cat "$PLAT_STATE/unifaasd.pid")" && pass alive-at-end || fail alive-at-end "unifaasd died"

@@ -258,9 +258,11 @@ unit --queue x "$fdc" >/dev/null 2>"$UF_TMP/r.err" --redis "$dir/nothing.sock"
 rc=$?
 [ $rc -eq 2 ] && grep -q "redis at $dir/nothing.sock: " "$UF_TMP/r.err" && pass no-server ||
 	fail no-server "status $rc: $(cat "$UF_TMP/r.err")"
-timeout 30 "$HVT" --redis "$sock" --workflow w6 --queue in --idle-ms 5000 "$fdc" >/dev/null 2>"$UF_TMP/r.err" &
+# (idle 120 s: the unit waits until Redis goes, however long the look at
+# CLIENT LIST takes on a loaded machine; with 5 s it could end idle first)
+timeout 180 "$HVT" --redis "$sock" --workflow w6 --queue in --idle-ms 120000 "$fdc" >/dev/null 2>"$UF_TMP/r.err" &
 waiter=$!
-wait_for 10 sh -c "redis-cli -s '$sock' CLIENT LIST | grep -Eq 'flags=[A-Za-z]*b'" # the unit waits in XREADGROUP
+wait_for 60 sh -c "redis-cli -s '$sock' CLIENT LIST | grep -Eq 'flags=[A-Za-z]*b'" # the unit waits in XREADGROUP
 R shutdown nosave >/dev/null 2>&1
 wait $waiter
 rc=$?

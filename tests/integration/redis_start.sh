@@ -6,9 +6,13 @@
 # supervisor would; `unifaas up` itself waits for Redis's PONG first):
 #   loading  Redis restarted on an AOF that takes seconds to load (a 40000
 #            key RDB base, key-load-delay 100 us per key): unifaasd starts
-#            while Redis answers -LOADING
-#   stopped  Redis SIGSTOPped for 4 s across unifaasd's start (AUTH and
-#            PING get no answer; SIGCONT on every exit path)
+#            while Redis answers -LOADING (Redis is stopped in the middle
+#            of its load until unifaasd logged that it waits, so the load
+#            cannot end before unifaasd's first look however slow its
+#            start; continued, Redis answers -LOADING to it)
+#   stopped  Redis SIGSTOPped across unifaasd's start until unifaasd logged
+#            that it waits (AUTH and PING get no answer; SIGCONT on every
+#            exit path; a fixed 4 s could end before a slow start looked)
 . "$(dirname "$0")/../lib.sh"
 . "$UF_TOP/tests/platform/lib.sh"
 
@@ -32,8 +36,11 @@ daemon_stop() {
 	local p
 	p=$(cat "$PLAT_STATE/unifaasd.pid")
 	kill -TERM "$p"
-	wait_for 15 sh -c "! kill -0 $p 2>/dev/null"
+	wait_for 30 sh -c "! kill -0 $p 2>/dev/null"
 }
+# waits_since N: unifaasd logged, after line N of its log, that it waits for
+# a Redis that is not ready (the first look at it was made)
+waits_since() { daemon_log | tail -n +$(($1 + 1)) | grep -q 'what=redis op=wait .*state=not-ready'; }
 # daemon_start: unifaasd in the background as `unifaas up` starts it
 # (own session, output appended to its log, pid in unifaasd.pid)
 daemon_start() {
@@ -52,7 +59,7 @@ restored() {
 	pass "$1-answers"
 	[ "$(workflows)" = rs ] && pass "$1-restored" || fail "$1-restored" "deployed after the start: '$(workflows)'"
 	echo again | U push rs in >/dev/null
-	wait_for 20 kv_is rs count "$2" && pass "$1-event-handled" || fail "$1-event-handled" "count $(kv rs count), want $2"
+	wait_for 30 kv_is rs count "$2" && pass "$1-event-handled" || fail "$1-event-handled" "count $(kv rs count), want $2"
 }
 
 # --- loading: Redis answers -LOADING at unifaasd's start --------------------
@@ -65,9 +72,14 @@ wait_for 10 sh -c "! test -S '$PLAT_STATE/redis.sock'"
 redis-server "$PLAT_STATE/redis.conf" --daemonize yes --pidfile "$PLAT_STATE/redis.pid" \
 	--key-load-delay 100 --loading-process-events-interval-bytes 1024 >/dev/null
 if wait_for 10 sh -c "REDISCLI_AUTH=\$(cat '$PLAT_STATE/redis.pass') redis-cli --no-auth-warning -s '$PLAT_STATE/redis.sock' PING 2>&1 | grep -q LOADING"; then
+	RPID=$(redis_pid)
+	kill -STOP "$RPID" # the load stays where it is while unifaasd starts
+	before=$(daemon_log | wc -l)
 	daemon_start
-	sleep 1
-	R PING | grep -q LOADING && pass loading-seen || fail loading-seen "Redis had loaded within 1 s of unifaasd's start: the case did not happen"
+	wait_for 60 waits_since "$before" || fail loading-start "unifaasd never looked at Redis: $(tail -3 "$PLAT_STATE/logs/unifaasd.log" | tr '\n' ' ')"
+	kill -CONT "$RPID"
+	RPID=
+	R PING | grep -q LOADING && pass loading-seen || fail loading-seen "Redis had loaded before unifaasd's first look after it was continued: the case did not happen"
 	restored loading 2
 	daemon_log | grep 'what=redis op=wait' | grep -q 'cause="LOADING' && pass loading-logged ||
 		fail loading-logged "no wait for a loading Redis in the log"
@@ -82,8 +94,9 @@ kill -STOP "$RPID"
 t0=$(date +%s)
 before=$(daemon_log | wc -l)
 daemon_start
-sleep 4
+wait_for 60 waits_since "$before" || fail stopped-start "unifaasd never looked at Redis: $(tail -3 "$PLAT_STATE/logs/unifaasd.log" | tr '\n' ' ')"
 kill -CONT "$RPID"
+RPID=
 restored stopped 3
 daemon_log | tail -n +$((before + 1)) | grep -q 'what=redis op=wait.*result=ready waited_ms=' &&
 	pass stopped-logged || fail stopped-logged "the log does not say unifaasd waited for Redis"

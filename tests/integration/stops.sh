@@ -62,7 +62,7 @@ else
 fi
 log_has 'what=unit-stop unit=slow\.s\.1 .*cause=undeploy action=drain reason="workflow replaced \(deploy --replace\)"' &&
 	pass replace-drain-logged || fail replace-drain-logged "$(daemon_log | grep 'slow\.s\.1' | tail -3)"
-log_has 'what=unit-exit unit=slow\.s\.1 .*status=0 signal=0 by_daemon=1' &&
+wait_for 30 log_has 'what=unit-exit unit=slow\.s\.1 .*status=0 signal=0 by_daemon=1' &&
 	pass replace-drained-unit-ends-cleanly || fail replace-drained-unit-ends-cleanly "$(daemon_log | grep 'slow\.s\.1' | tail -3)"
 
 # 2. deploy --replace while a unit hangs in an event (retries 0): at
