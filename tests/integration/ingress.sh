@@ -96,7 +96,7 @@ grep -qi '^WWW-Authenticate: Bearer' "$UF_TMP/h401" && pass 401-www-authenticate
 raw_head() { # HEADERS...: the status line of a request whose 5 MB body never comes
 	exec 3<>"/dev/tcp/127.0.0.1/$PLAT_INGRESS_PORT" || return 1
 	printf 'POST /ing/readings HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n%s\r\n' "$*" >&3
-	timeout 3 head -1 <&3 | tr -d '\r'
+	timeout 20 head -1 <&3 | tr -d '\r'
 	exec 3<&-
 }
 [ "$(raw_head)" = "HTTP/1.1 401 Unauthorized" ] && pass 401-before-body || fail 401-before-body "$(raw_head)"
@@ -263,7 +263,7 @@ newest_tok() { R --raw XREVRANGE uf:q:inv:in + - COUNT 1 | awk 'p{print; exit} $
 # before the request started) is there, publishes its reply
 reply_to() {
 	local tok="" i
-	for i in $(seq 200); do
+	for i in $(seq 600); do
 		tok=$(newest_tok)
 		[ -n "$tok" ] && [ "$tok" != "$last_tok" ] && break
 		sleep 0.05
@@ -271,14 +271,14 @@ reply_to() {
 	R PUBLISH uf:reply:inv "$(printf '%s\n%s\n%s' "$tok" "$1" "$2")" >/dev/null
 }
 last_tok=$(newest_tok)
-post "/inv/in/invoke?timeout_ms=10000" "${A3[@]}" --data-binary ping >"$UF_TMP/inv1" &
+post "/inv/in/invoke?timeout_ms=60000" "${A3[@]}" --data-binary ping >"$UF_TMP/inv1" &
 p=$!
 reply_to ok '{"pushes":[{"queue":"out","data":"pong"}]}'
 wait $p
 got=$(cat "$UF_TMP/inv1")
 [ "$got" = '200 {"pushes":[{"queue":"out","data":"pong"}]}' ] && pass invoke-ok-200 || fail invoke-ok-200 "$got"
 last_tok=$(newest_tok)
-post "/inv/in/invoke?timeout_ms=10000" "${A3[@]}" --data-binary ping >"$UF_TMP/inv2" &
+post "/inv/in/invoke?timeout_ms=60000" "${A3[@]}" --data-binary ping >"$UF_TMP/inv2" &
 p=$!
 reply_to failed "handler returned 3"
 wait $p
@@ -311,11 +311,11 @@ before=$(R XLEN uf:q:ing:readings)
 rp=$(redis_pid)
 kill -STOP "$rp"
 RPID=$rp
-got=$(post /ing/readings "${AUTH[@]}" -m 10 --data-binary x)
+got=$(post /ing/readings "${AUTH[@]}" -m 60 --data-binary x)
 kill -CONT "$rp"
 RPID=
 [ "${got%% *}" = 503 ] && [ "$(printf '%s' "${got#* }" | code_of)" = unavailable ] && pass redis-stopped-503 || fail redis-stopped-503 "$got"
-wait_for 10 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: Bearer $TOK' --data-binary y $IN/ing/readings)\" = 202 ]" &&
+wait_for 30 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: Bearer $TOK' --data-binary y $IN/ing/readings)\" = 202 ]" &&
 	[ "$(R XLEN uf:q:ing:readings)" -ge "$((before + 1))" ] && pass redis-back-202 || fail redis-back-202 "$(post /ing/readings "${AUTH[@]}" --data-binary y)"
 
 # the CLI: the result on stdout, and the exit status says what came of it
@@ -385,7 +385,7 @@ U token rm "${TOK2%%.*}" >/dev/null && expect token-rm-401 "401 unauthorized" /i
 U token rm "${TOK2%%.*}" >/dev/null 2>&1
 [ $? = 4 ] && pass token-rm-unknown || fail token-rm-unknown "status not 4"
 kill -TERM "$(cat "$PLAT_STATE/unifaasd.pid")"
-wait_for 10 sh -c "! kill -0 $(cat "$PLAT_STATE/unifaasd.pid") 2>/dev/null"
+wait_for 30 sh -c "! kill -0 $(cat "$PLAT_STATE/unifaasd.pid") 2>/dev/null"
 U up >/dev/null 2>&1 || fail restart "unifaas up after stopping unifaasd"
 got=$(post /ing/readings "${AUTH[@]}" --data-binary x)
 [ "${got%% *}" = 202 ] && pass token-survives-restart || fail token-survives-restart "$got"
@@ -410,7 +410,7 @@ for r in $(seq 5); do
 	for i in $(seq 2000); do echo x; done | U push ovf in >/dev/null 2>&1 || break
 	sleep 0.1
 done
-if wait_for 10 sh -c "\"$UNIFAAS\" --state-dir \"$PLAT_STATE\" ls | grep -q 'ovf.*stopped'"; then
+if wait_for 30 sh -c "\"$UNIFAAS\" --state-dir \"$PLAT_STATE\" ls | grep -q 'ovf.*stopped'"; then
 	len=$(R XLEN uf:q:ovf:in)
 	got=$(curl -s -D "$UF_TMP/h503" -o "$UF_TMP/body" -w '%{http_code}' -X POST -H "Authorization: Bearer $TOK4" --data-binary x "$IN/ovf/in")
 	[ "$got" = 503 ] && grep -qi '^Retry-After:' "$UF_TMP/h503" && [ "$(code_of <"$UF_TMP/body")" = stopped ] &&

@@ -58,7 +58,7 @@ expect events-empty 0 '' U events ins out
 [ "$(cat "$W/events-empty.out")" = "$(printf '%-20s  %-24s  %-7s  %s' ID TIME ATTEMPT DATA)" ] &&
 	pass events-empty-header || fail events-empty-header "'$(cat "$W/events-empty.out")'"
 printf 'e1\ne2\ne3\n' | U push ins in >/dev/null
-wait_for 20 kv_is ins count 3 || fail handled "count $(kv ins count)"
+wait_for 60 kv_is ins count 3 || fail handled "count $(kv ins count)"
 expect events 0 '' U events ins out
 awk 'NR==1' "$W/events.out" | grep -Eq '^ID +TIME +ATTEMPT +DATA$' &&
 	[ "$(awk 'NR>1 {print $4}' "$W/events.out" | tr '\n' ' ')" = "e1 e2 e3 " ] &&
@@ -76,7 +76,7 @@ python3 -c 'import json,sys; e=json.loads(open(sys.argv[1]).readline()); assert 
 # bytes that are not UTF-8 come back as data_base64
 printf '\377\000A' >"$W/raw.bin"
 req POST /v1/workflows/ins/queues/in/events -H 'Content-Type: application/octet-stream' --data-binary @"$W/raw.bin" >/dev/null
-wait_for 20 kv_is ins count 4
+wait_for 60 kv_is ins count 4
 req GET '/v1/workflows/ins/queues/out/events?count=10' >"$W/raw"
 python3 -c 'import json,sys; b=open(sys.argv[1]).read().split(" ",1); e=json.loads(b[1])["events"]; assert b[0]=="200" and e[3]["data_base64"]=="/wBB" and "data" not in e[3], b' "$W/raw" &&
 	pass events-not-utf8 || fail events-not-utf8 "$(cat "$W/raw")"
@@ -86,7 +86,7 @@ U events ins out -f >"$W/follow.out" 2>&1 &
 fpid=$!
 sleep 0.5
 echo late | U push ins in >/dev/null
-wait_for 20 grep -q ' late$' "$W/follow.out" && pass events-follow || fail events-follow "$(cat "$W/follow.out")"
+wait_for 60 grep -q ' late$' "$W/follow.out" && pass events-follow || fail events-follow "$(cat "$W/follow.out")"
 kill $fpid 2>/dev/null
 wait $fpid 2>/dev/null
 # errors
@@ -107,7 +107,7 @@ got=$(req DELETE '/v1/workflows/ins/queues/out/events') # a purge must say what 
 # --- dead letters: ls, replay, purge ------------------------------------------------
 printf 'fail\nfail\n' | U push ins in >/dev/null
 # retries 1: each fails twice, then is dead-lettered
-wait_for 20 eq "$(R XLEN uf:dlq:ins:in)" 2 || wait_for 20 xlen_is uf:dlq:ins:in 2 || fail dead-lettered "dlq $(R XLEN uf:dlq:ins:in)"
+wait_for 60 xlen_is uf:dlq:ins:in 2 || fail dead-lettered "dlq $(R XLEN uf:dlq:ins:in)"
 expect dlq-ls 0 '' U dlq ls ins
 head -1 "$W/dlq-ls.out" | grep -Eq '^ID +TIME +QUEUE +STEP +EVENT +ATTEMPTS +REASON +DATA$' &&
 	[ "$(grep -c ' in  *a  *[0-9]*-[0-9]*  *2  *handler returned 1  *fail$' "$W/dlq-ls.out")" = 2 ] &&
@@ -154,12 +154,12 @@ origin=$(R XRANGE uf:dlq:ins:in - + | sed -n 4p)
 R XRANGE uf:q:ins:in - + | tail -6 >"$W/requeued"
 [ "$(R XLEN uf:q:ins:in)" -gt "$n0" ] && grep -qx "$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["origin"])' "$W/dlq-ls-queue.out")" "$W/requeued" &&
 	pass dlq-replay-requeued || fail dlq-replay-requeued "$(cat "$W/requeued")"
-wait_for 20 xlen_is uf:dlq:ins:in 2 && [ "$(R XRANGE uf:dlq:ins:in - + COUNT 1 | sed -n 1p)" != "$first" ] &&
+wait_for 60 xlen_is uf:dlq:ins:in 2 && [ "$(R XRANGE uf:dlq:ins:in - + COUNT 1 | sed -n 1p)" != "$first" ] &&
 	pass dlq-replayed-fails-again || fail dlq-replayed-fails-again "dlq $(R XLEN uf:dlq:ins:in)"
 # replay all: gone from the dead letters; purge
 expect dlq-replay-all 0 '' U dlq replay ins in
 grep -qx 'replayed 2 dead letters to ins/in' "$W/dlq-replay-all.out" && pass dlq-replay-all-output || fail dlq-replay-all-output "$(cat "$W/dlq-replay-all.out")"
-wait_for 20 xlen_is uf:dlq:ins:in 2
+wait_for 60 xlen_is uf:dlq:ins:in 2
 expect dlq-purge 0 '' U dlq purge ins in
 [ "$(cat "$W/dlq-purge.out")" = "purged 2 dead letters of ins/in" ] && [ "$(R EXISTS uf:dlq:ins:in)" = 0 ] &&
 	pass dlq-purged || fail dlq-purged "$(cat "$W/dlq-purge.out"); exists $(R EXISTS uf:dlq:ins:in)"
@@ -192,9 +192,9 @@ expect logs-since-1h 0 '' U logs ins/a --since 1h
 # --tail with -f: the last line, then new ones
 U logs ins/a --tail 1 -f >"$W/tailf.out" 2>&1 &
 tpid=$!
-wait_for 10 test -s "$W/tailf.out"
+wait_for 30 test -s "$W/tailf.out"
 echo tailf | U push ins in >/dev/null
-wait_for 20 grep -q ': tailf$' "$W/tailf.out" && [ "$(head -1 "$W/tailf.out")" = "$(tail -1 "$W/logs.out")" ] &&
+wait_for 60 grep -q ': tailf$' "$W/tailf.out" && [ "$(head -1 "$W/tailf.out")" = "$(tail -1 "$W/logs.out")" ] &&
 	[ "$(wc -l <"$W/tailf.out")" = 2 ] && pass logs-tail-follow || fail logs-tail-follow "$(cat "$W/tailf.out")"
 kill $tpid 2>/dev/null
 wait $tpid 2>/dev/null
@@ -222,13 +222,13 @@ EOF
 )
 U deploy "$big" >/dev/null
 for i in $(seq 120); do printf 'line-%04d-%s\n' "$i" "$(head -c 2500 /dev/zero | tr '\0' y)"; done | U push big in >/dev/null
-wait_for 30 kv_is big count 120
+wait_for 90 kv_is big count 120
 U logs big/b >"$W/big.log"
 [ "$(wc -c <"$W/big.log")" -gt 262144 ] && [ "$(tail -1 "$W/big.log")" = "$(U logs big/b --tail 1)" ] && pass logs-whole || fail logs-whole "$(wc -c <"$W/big.log") bytes"
 
 # --- describe ----------------------------------------------------------------------------
 printf 'fail\nfail\n' | U push ins in >/dev/null
-wait_for 20 xlen_is uf:dlq:ins:in 2
+wait_for 60 xlen_is uf:dlq:ins:in 2
 expect describe 0 '' U describe ins
 grep -qx 'workflow:  ins' "$W/describe.out" && grep -qx '  grants:    listen in; push out; kv uf:kv:ins:\*; net no' "$W/describe.out" &&
 	grep -q '^  scaling:   0..1 units' "$W/describe.out" && grep -q '^recent dead letters:' "$W/describe.out" &&
@@ -242,13 +242,13 @@ assert len(d["recent_dead_letters"])==2 and d["recent_dead_letters"][0]["reason"
 	pass describe-json-fields || fail describe-json-fields "$(cat "$W/describe-json.out")"
 # (the ASan build's tender is killed by seccomp as it exits: signal 31)
 echo crash | U push ins in >/dev/null
-wait_for 20 bash -c "'$UNIFAAS' --state-dir '$PLAT_STATE' describe ins | grep -Eq '^  failed:    [0-9TZ:.-]+ unit ins\.a\.[0-9]+ (ended with status 3: .*guest fault|killed by signal 31)'" &&
+wait_for 60 bash -c "'$UNIFAAS' --state-dir '$PLAT_STATE' describe ins | grep -Eq '^  failed:    [0-9TZ:.-]+ unit ins\.a\.[0-9]+ (ended with status 3: .*guest fault|killed by signal 31)'" &&
 	pass describe-unit-failure ||
 	fail describe-unit-failure "$(U describe ins)"
 # the failures are kept in Redis, at most 5 a step, newest first: a restart of the
 # platform keeps them (they lived in unifaasd's memory: gone after a restart)
 printf 'crash\ncrash\ncrash\n' | U push ins in >/dev/null
-wait_for 60 xlen_is uf:dlq:ins:in 6 || fail crash-setup "dead letters: $(R XLEN uf:dlq:ins:in)"
+wait_for 120 xlen_is uf:dlq:ins:in 6 || fail crash-setup "dead letters: $(R XLEN uf:dlq:ins:in)"
 U down >/dev/null 2>&1
 U up >/dev/null 2>&1 || fail describe-restart-up "$(tail -3 "$PLAT_STATE/logs/unifaasd.log")"
 U describe ins --json >"$W/describe-restart.out"
@@ -282,10 +282,10 @@ for c in "queues" "events ins out" "dlq ls ins" "describe ins"; do
 done
 kill -CONT "$rpid"
 trap plat_down EXIT
-wait_for 10 U queues && U events ins out --count 1 | grep -q ' e1$' && pass after-stall || fail after-stall "$(U queues 2>&1)"
+wait_for 30 U queues && U events ins out --count 1 | grep -q ' e1$' && pass after-stall || fail after-stall "$(U queues 2>&1)"
 
 # --- undeploy keeps queues, dead letters and KV readable; --purge removes everything ----
-wait_for 20 no_units ins
+wait_for 60 no_units ins
 expect undeploy-keep 0 '' U undeploy ins
 grep -qx "undeployed ins (its queues, dead letters and KV kept: 'undeploy --purge' deletes them)" "$W/undeploy-keep.out" &&
 	pass undeploy-keep-output || fail undeploy-keep-output "$(cat "$W/undeploy-keep.out")"
@@ -329,7 +329,7 @@ expect purge-kept 0 '' U undeploy ins --purge
 	pass purge-kept-removes-all || fail purge-kept-removes-all "$(R --scan --pattern 'uf:*:ins:*' | head -3) $(ls "$PLAT_STATE/images" "$PLAT_STATE/logs")"
 # ... and its unit numbers (uf:state:seq's field ins.a)
 no_numbers() { ! R HKEYS uf:state:seq | grep -q "^$1\."; }
-wait_for 10 no_numbers ins &&
+wait_for 30 no_numbers ins &&
 	pass purge-kept-forgets-numbers || fail purge-kept-forgets-numbers "$(R HKEYS uf:state:seq | tr '\n' ' ')"
 expect purged-events 4 "unifaas: events: ins/out: workflow 'ins' is not deployed" U events ins out
 expect purged-kv 4 '' U kv set ins k v
@@ -339,7 +339,7 @@ expect purge-deployed 0 '' U undeploy big --purge
 [ "$(R --scan --pattern 'uf:*:big:*' | wc -l)" = 0 ] && [ ! -e "$PLAT_STATE/images/big" ] && [ ! -e "$PLAT_STATE/logs/big" ] &&
 	grep -qx 'undeployed big (its queues, dead letters, KV, images and logs deleted)' "$W/purge-deployed.out" &&
 	pass purge-deployed-removes-all || fail purge-deployed-removes-all "$(R --scan --pattern 'uf:*:big:*' | head -3); $(ls "$PLAT_STATE/images" "$PLAT_STATE/logs")"
-wait_for 10 no_numbers big &&
+wait_for 30 no_numbers big &&
 	pass purge-deployed-forgets-numbers || fail purge-deployed-forgets-numbers "$(R HKEYS uf:state:seq | tr '\n' ' ')"
 # a unit id <wf>.<step>.<n> is ambiguous: workflow amb's step x.y and workflow
 # amb.x's step y both number their units in the field amb.x.y; purging amb must
@@ -356,7 +356,7 @@ EOF
 }
 U deploy "$(amb amb x.y)" >/dev/null && U deploy "$(amb amb.x y)" >/dev/null || fail amb-setup "amb or amb.x did not deploy"
 echo e1 | U push amb in >/dev/null && echo e1 | U push amb.x in >/dev/null
-wait_for 20 kv_is amb count 1 && wait_for 20 kv_is amb.x count 1 && wait_for 20 no_units amb && wait_for 20 no_units amb.x ||
+wait_for 60 kv_is amb count 1 && wait_for 60 kv_is amb.x count 1 && wait_for 60 no_units amb && wait_for 60 no_units amb.x ||
 	fail amb-setup "amb: $(kv amb count), amb.x: $(kv amb.x count)"
 # (the purge's forgetting is done before it answers: sent before the command its
 # answer waits for, on the same connection)
@@ -367,7 +367,7 @@ U deploy "$(amb amb x.y)" >/dev/null && U undeploy amb.x >/dev/null && U undeplo
 [ "$(R HGET uf:state:seq amb.x.y)" -ge 2 ] && pass purge-keeps-kept-numbers ||
 	fail purge-keeps-kept-numbers "uf:state:seq amb.x.y = '$(R HGET uf:state:seq amb.x.y)'"
 U undeploy amb.x --purge >/dev/null
-wait_for 10 no_numbers amb && pass purge-last-forgets-numbers || fail purge-last-forgets-numbers "$(R HKEYS uf:state:seq | tr '\n' ' ')"
+wait_for 30 no_numbers amb && pass purge-last-forgets-numbers || fail purge-last-forgets-numbers "$(R HKEYS uf:state:seq | tr '\n' ' ')"
 # a unit still ending after its workflow's purge writes nothing of it: here
 # drained at its lifetime while it holds its batch (platform_fn.c wait:K, the
 # key never set), so it ends at the purge's SIGTERM, noting a stop
@@ -382,10 +382,10 @@ EOF
 )" >/dev/null || fail late-setup "late did not deploy"
 echo wait:go | U push late in >/dev/null
 late_drained() { daemon_log | grep -q 'what=unit-stop unit=late\.s\.[0-9]* .*limit=lifetime'; }
-wait_for 30 late_drained || fail late-setup "late's unit not drained at its lifetime: $(daemon_log | grep -m3 'late\.s')"
+wait_for 60 late_drained || fail late-setup "late's unit not drained at its lifetime: $(daemon_log | grep -m3 'late\.s')"
 U undeploy late --purge >/dev/null
 late_ended() { daemon_log | grep -q 'what=unit-exit unit=late\.s\.'; }
-wait_for 20 late_ended && sleep 1 # a late write has landed by then (the sleep only gives a leak time to show)
+wait_for 60 late_ended && sleep 1 # a late write has landed by then (the sleep only gives a leak time to show)
 [ -z "$(R --scan --pattern 'uf:*:late:*')" ] && pass purge-then-unit-end-leaves-nothing ||
 	fail purge-then-unit-end-leaves-nothing "$(R --scan --pattern 'uf:*:late:*' | head -3 | tr '\n' ' ')"
 # deploying a kept workflow again ends its kept state

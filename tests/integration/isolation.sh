@@ -33,7 +33,7 @@ steady_round() {
 	echo "  $name: $line" >&2
 	n=$(sed -n 's/.*pushed=\([0-9]*\).*/\1/p' <<<"$line")
 	if [ -n "$n" ] && [ "$n" -eq $((RATE * SECS)) ] && grep -q " refused=0 handled=$n lost=0 dup=0 " <<<"$line" &&
-		wait_for 10 kv_is steady fdc-count $((c0 + n)); then
+		wait_for 30 kv_is steady fdc-count $((c0 + n)); then
 		pass "$name-steady-all-handled"
 	else
 		fail "$name-steady-all-handled" "$line; fdc-count $(kv steady fdc-count) (want $((c0 + n))); $(cat "$UF_TMP/steady.err")"
@@ -48,7 +48,7 @@ for kind in $ISO_KINDS; do
 	}
 	steady_round "$kind"
 	# the quota is measured every quota_interval_ms: give the flooder time to reach it
-	if wait_for 20 iso_held "$kind"; then
+	if wait_for 60 iso_held "$kind"; then
 		pass "$kind-flooder-held"
 		iso_held "$kind" | sed 's/^/    /' >&2
 	else

@@ -37,7 +37,7 @@ ingress:
 EOF2
 )
 U deploy "$m" >"$UF_TMP/d.out" 2>&1 && pass deploy || fail deploy "$(cat "$UF_TMP/d.out")"
-wait_for 10 sh -c "grep -q 'client=unifaasd-sck .*result=connected' '$PLAT_STATE/logs/unifaasd.log'" &&
+wait_for 30 sh -c "grep -q 'client=unifaasd-sck .*result=connected' '$PLAT_STATE/logs/unifaasd.log'" &&
 	pass session-connected || fail session-connected "$(daemon_log | grep mqtt | tail -3)"
 subscribed sck || fail session-subscribed "$(daemon_log | grep mqtt | tail -3)"
 
@@ -56,7 +56,7 @@ entries() {
 		p=="src"{s=$0} p=="data"{d=$0} {p=$0} END{if (d!="") print s " " d}' | sort -u
 }
 queued_is() { [ "$(entries | wc -l)" -ge "$1" ]; }
-wait_for 15 queued_is 60 || true
+wait_for 60 queued_is 60 || true
 sed -n '2,61p' "$UF_TMP/sim.out" | sort -u >"$UF_TMP/published"
 entries >"$UF_TMP/queued"
 [ "$(wc -l <"$UF_TMP/published")" = 60 ] && cmp -s "$UF_TMP/published" "$UF_TMP/queued" && pass every-message-queued ||
@@ -144,7 +144,7 @@ U deploy "$UF_TOP/workflows/lights.yaml" >"$UF_TMP/lights.deploy" 2>&1 && sessio
 # the bulbs: on hue/+/set, with the platform's account (devices only publish);
 # pattern 110 over 7 messages: on, off, on, off, on in each of the two rooms
 sub_start sub-hue "$UF_TMP/hue.out" --unix "$PLAT_STATE/mqtt.sock" -u unifaasd -P "$(cat "$PLAT_STATE/mqtt.pass")" -q 1 \
-	-t 'hue/+/set' -v -C 10 -W 60 || fail subscriber "$(cat "$UF_TMP/hue.out")"
+	-t 'hue/+/set' -v -C 10 -W 120 || fail subscriber "$(cat "$UF_TMP/hue.out")"
 SUB=$SUB_PID
 U sim motion --rooms kitchen,hall --pattern 110 --count 7 --interval-ms 20 --seed 1 >"$UF_TMP/motion.out" 2>"$UF_TMP/motion.err"
 rc=$?
@@ -234,7 +234,7 @@ weights_done() { # every reading in its month's average
 	done
 	[ "$n" = 24 ]
 }
-wait_for 30 weights_done || true
+wait_for 60 weights_done || true
 while read -r key n sum; do printf '%s %s %s %s\n' "$key" "$n" "$sum" "$(kv dhs "$key")"; done <"$UF_TMP/weight.want" >"$UF_TMP/weight.got"
 python3 - "$UF_TMP/weight.got" >"$UF_TMP/weight.check" 2>&1 <<'PY' && pass weight-averages || fail weight-averages "$(head -4 "$UF_TMP/weight.check")"
 import json, sys
@@ -295,7 +295,7 @@ assert seen == {"nest-sim-1": 8, "nest-sim-2": 8}, seen
 print("\n".join(sorted(out)))' >"$UF_TMP/smoke.want" 2>"$UF_TMP/smoke.pyerr" && pass smoke-alarm-at ||
 	fail smoke-alarm-at "$(cat "$UF_TMP/smoke.pyerr")"
 alerts_is() { [ "$(payloads alert alerts | wc -l)" -ge "$1" ]; }
-wait_for 30 alerts_is 4 || true
+wait_for 60 alerts_is 4 || true
 [ "$(payloads alert alerts | sort)" = "$(cat "$UF_TMP/smoke.want")" ] && [ "$(wc -l <"$UF_TMP/smoke.want")" = 4 ] &&
 	pass smoke-alerts || fail smoke-alerts "alerts: $(payloads alert alerts | tr '\n' ' '), want $(tr '\n' ' ' <"$UF_TMP/smoke.want")"
 hooked() { sed -n 's/^WEBHOOK key=\([0-9-]*\) body=/\1 /p' "$UF_TMP/hook.log" | sort -u | cut -d' ' -f2- | sort; }
@@ -315,15 +315,18 @@ H1=$(date -u +%H)
 [ $rc = 0 ] && [ "$(tail -1 "$UF_TMP/door.out")" = "published 40, failed 0" ] && pass door-published ||
 	fail door-published "status $rc: $(tail -2 "$UF_TMP/door.out") $(cat "$UF_TMP/door.err")"
 # each door: open, close, open, ... (10 openings); paced at 36000 an hour,
-# about 100 ms apart: 10 openings take about a second, not 0
+# about 100 ms apart: 10 openings take about a second, not 0 (a lower bound
+# a loaded machine cannot break); the upper bound is only against pacing
+# gone wrong by far (an hour read as a minute: a minute), not a speed: a
+# loaded machine's CLI start and broker round trips took seconds
 for r in kitchen garage; do
 	[ "$(msgs "$UF_TMP/door.out" | sed -n "s#^home/$r/door ##p" | tr '\n' ' ')" = "$(printf 'open close %.0s' $(seq 10))" ] ||
 		fail door-alternates "$r: $(msgs "$UF_TMP/door.out" | grep "home/$r/" | tr '\n' ' ')"
 done
 pass door-alternates
 ms=$(((T1 - T0) / 1000000))
-[ "$ms" -ge 250 ] && [ "$ms" -le 8000 ] && pass door-opens-per-hour || fail door-opens-per-hour "20 openings at 36000/h took $ms ms"
-wait_for 30 kv_is eval door-log-count 20 && pass door-log-count || fail door-log-count "door-log-count $(kv eval door-log-count)"
+[ "$ms" -ge 250 ] && [ "$ms" -le 45000 ] && pass door-opens-per-hour || fail door-opens-per-hour "20 openings at 36000/h took $ms ms"
+wait_for 60 kv_is eval door-log-count 20 && pass door-log-count || fail door-log-count "door-log-count $(kv eval door-log-count)"
 [ "$(kv eval fdc-count)" = 20 ] && pass door-fdc-count || fail door-fdc-count "fdc-count $(kv eval fdc-count)"
 sum=$(kv eval fdc-summary)
 h0=$(kv eval "fdc:hour:$H0") h1=$(kv eval "fdc:hour:$H1")

@@ -185,9 +185,9 @@ iso_flood_start() {
 		ISO_FEEDERS="$!"
 		;;
 	*)
-		wait_for 20 no_units steady
+		wait_for 60 no_units steady
 		iso_events "$1" | U push "$wf" in >/dev/null
-		wait_for 20 iso_units_ge "$wf" 2
+		wait_for 60 iso_units_ge "$wf" 2
 		sleep 2
 		;;
 	esac
