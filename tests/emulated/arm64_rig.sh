@@ -71,7 +71,7 @@ if [ -d redis ] && [ -f fdc.uf ]; then
 		--pidfile $rd/redis.pid --dir $rd >$rd/start.log 2>&1
 	R() { $L ./redis/redis-cli -s $rd/redis.sock "$@"; }
 	i=0
-	while [ ! -S $rd/redis.sock ] && [ $i -lt 100 ]; do
+	while [ ! -S $rd/redis.sock ] && [ $i -lt 600 ]; do # up to 60 s: an emulated machine beside other work
 		sleep 0.1
 		i=$((i + 1))
 	done

@@ -55,7 +55,7 @@ one() {
 		set -- "$@" "$a"
 		n=$((n - 1))
 	done
-	timeout 20 ./uf-hvt "$@" </dev/null >$t/out 2>$t/err
+	timeout 60 ./uf-hvt "$@" </dev/null >$t/out 2>$t/err
 	rc=$?
 	reasons=$(grep -c "^uf-hvt: $img: " $t/err)
 	why=
@@ -81,10 +81,18 @@ while IFS= read -r line; do
 	IFS=$old
 	one "$@"
 done <"$cases"
-sleep 2
-left=
-for d in /proc/[0-9]*; do
-	case $(readlink $d/exe 2>/dev/null) in */uf-hvt) left="$left ${d#/proc/}" ;; esac
+# the last tender's VM reaper outlives it by its VM's teardown: looked at
+# until gone, up to 60 s (a single look after 2 s was little for an
+# emulated machine beside other work)
+i=0
+while :; do
+	left=
+	for d in /proc/[0-9]*; do
+		case $(readlink $d/exe 2>/dev/null) in */uf-hvt) left="$left ${d#/proc/}" ;; esac
+	done
+	[ -z "$left" ] || [ $i -ge 120 ] && break
+	sleep 0.5
+	i=$((i + 1))
 done
 [ -z "$left" ] && ok no-stray-tenders || ko no-stray-tenders "uf-hvt processes left: $left"
 echo "arm64 suites: $p passed, $f failed"
