@@ -72,11 +72,11 @@ if ! plat_up; then
 fi
 U deploy greet/greet.yaml >"$W/deploy.out" 2>&1 && pass new-deploys || fail new-deploys "$(cat "$W/deploy.out")"
 U push greet requests hello >/dev/null 2>&1 || fail new-push "push failed"
-if wait_for 20 xlen_is uf:q:greet:replies 1; then
+if wait_for 60 xlen_is uf:q:greet:replies 1; then
 	got=$(R XRANGE uf:q:greet:replies - + | tr '\n' ' ')
 	[[ "$got" == *"greet got hello"* ]] && pass new-handles-event || fail new-handles-event "replies: $got"
 else
-	fail new-handles-event "no reply in uf:q:greet:replies after 20 s; $(daemon_log | tail -3 | tr '\n' ' ')"
+	fail new-handles-event "no reply in uf:q:greet:replies after 60 s; $(daemon_log | tail -3 | tr '\n' ' ')"
 fi
 U undeploy greet --purge >/dev/null 2>&1
 plat_down

@@ -73,10 +73,11 @@ timeout 20 "$UNIFAAS" run "$fib" </dev/null >/dev/null 2>&1 && pass stdin-dev-nu
 # sandboxed, holding only the KVM descriptors and a pidfd of the tender,
 # gone once the tender is.
 # The tender is started by this shell (which reaps both), with every
-# inherited descriptor above 2 closed and a 20 s alarm as a watchdog (300 s
+# inherited descriptor above 2 closed and a 120 s alarm as a watchdog (300 s
 # under emulation, UF_EMULATED: beside other work the emulated machine took
-# longer than 20 s to get the tender to its sandbox, and the alarm ended it).
-watchdog=20
+# longer than 20 s to get the tender to its sandbox, and the alarm ended it;
+# 20 s was also little for the looks below on a machine at a load of 25).
+watchdog=120
 [ -n "${UF_EMULATED:-}" ] && watchdog=300
 rm -f "$UF_TMP/in"
 mkfifo "$UF_TMP/in"
@@ -95,7 +96,7 @@ set_up() {
 	done
 	return 1
 }
-wait_for 10 set_up
+wait_for 30 set_up
 st=/proc/$hvt/status
 if grep -q '^Seccomp:[[:space:]]*2' "$st" && grep -q '^NoNewPrivs:[[:space:]]*1' "$st"; then
 	pass seccomp-active
@@ -127,7 +128,7 @@ rc=$?
 [ $rc -eq 0 ] && grep -q '"fib\\":13' "$UF_TMP/fifo.out" && pass fifo-event-then-eof ||
 	fail fifo-event-then-eof "status $rc: $(cat "$UF_TMP/fifo.out")"
 gone=0
-for i in $(seq 40); do
+for i in $(seq 200); do # 10 s: its VM's teardown, on a loaded machine
 	[ -n "$reaper" ] && [ ! -d "/proc/$reaper" ] && { gone=1; break; }
 	wait "$reaper" 2>/dev/null
 	sleep 0.05
