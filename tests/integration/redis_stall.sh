@@ -25,7 +25,7 @@ functions:
     image: $fn
     listen: in
     retries: 0
-    timeout_ms: 500
+    timeout_ms: 10000
     scale: { max_units: 1, idle_ms: 20000, grace_ms: 0 }
 EOF
 )
@@ -47,7 +47,9 @@ U deploy "$m3" >/dev/null || { fail deploy "stay did not deploy"; exit 0; }
 echo wait:go | U push stay in >/dev/null
 wait_for 30 holds stay in s || { fail held "stay's unit did not take its event"; exit 0; }
 echo hang | U push stall in >/dev/null
-# the unit holds the event: its budget is 500 ms + 1 s from delivery
+# the unit holds the event: its budget is 10 s + 1 s from delivery, which
+# the test's looks (held, the daemon's reading of it) and Redis's stop must
+# come within (with 500 ms + 1 s, a look at a load of 30 came after the kill)
 wait_for 30 sh -c "[ \"\$(REDISCLI_AUTH=\$(cat '$PLAT_STATE/redis.pass') redis-cli --no-auth-warning -s '$PLAT_STATE/redis.sock' XPENDING uf:q:stall:in s | head -1)\" = 1 ]" ||
 	{ fail held "the unit did not take the event"; exit 0; }
 # the daemon has read the unit's deadline (one it never read cannot be
@@ -101,7 +103,7 @@ wait $watcher $deployer
 read -r d2_rc d2_ms <"$UF_TMP/deploy2"
 gone_ms=$(cat "$UF_TMP/gone_ms")
 kill -CONT "$RPID"
-echo "info: Redis stopped: health $hl; ps ${ps_ms} ms rc $ps_rc; health status $code; hung unit gone after ${gone_ms:-never} ms (budget 1500 ms from delivery); deploy rc $d2_rc after $d2_ms ms"
+echo "info: Redis stopped: health $hl; ps ${ps_ms} ms rc $ps_rc; health status $code; hung unit gone after ${gone_ms:-never} ms (budget 11000 ms from delivery); deploy rc $d2_rc after $d2_ms ms"
 
 # health: every answer came with Redis stopped, none near the 2 s a wait
 # for Redis costs at the least (300 ms was a speed, outlasted under load)
@@ -118,12 +120,12 @@ max=$(printf '%s\n' "$hl" | tr ' ' '\n' | sed -n 's/^max_ms=//p')
 [ "$d2_rc" = 69 ] && pass deploy-refused-while-redis-stopped ||
 	fail deploy-refused-while-redis-stopped "rc $d2_rc after $d2_ms ms"
 # on time: gone while Redis was stopped, killed when it had held the event for
-# its budget (1500 ms) and not much later, as the daemon measured it (the
+# its budget (11000 ms) and not much later, as the daemon measured it (the
 # test's own clock starts when it saw the event held, late on a loaded
 # machine; the daemon's check runs every 100 ms, late by a loaded machine
 # but not by seconds)
 held_ms=$(daemon_log | sed -n 's/.*what=unit-hung unit=stall\.s\.[0-9]* .*idle_ms=\([0-9]*\).*/\1/p' | head -1)
-[ -n "$gone_ms" ] && [ "${held_ms:-0}" -ge 1500 ] && [ "$held_ms" -lt 3500 ] && pass hung-unit-killed-on-time ||
+[ -n "$gone_ms" ] && [ "${held_ms:-0}" -ge 11000 ] && [ "$held_ms" -lt 13000 ] && pass hung-unit-killed-on-time ||
 	fail hung-unit-killed-on-time "gone after ${gone_ms:-never} ms, killed after holding the event ${held_ms:-?} ms"
 
 # Redis back: the event is dead-lettered as hung, the daemon healthy again
