@@ -272,7 +272,10 @@ EOF
 chmod +x "$UF_TMP/hvt-no-standby"
 printf 'hvt=%s\nretain_handled=100\ntrim_interval_ms=300\n' "$UF_TMP/hvt-no-standby" >"$PLAT_STATE/unifaasd.conf"
 pkill -TERM -f -- "unifaasd --state-dir $PLAT_STATE"
-wait_for 30 sh -c "! pgrep -f -- 'unifaasd --state-dir $PLAT_STATE'"
+# (a function, not `sh -c "! pgrep ..."`: that sh's own command line holds
+# the pattern, so the wait always ran its 30 s)
+daemon_gone() { ! pgrep -f -- "unifaasd --state-dir $PLAT_STATE" >/dev/null; }
+wait_for 30 daemon_gone || fail standby-restart "unifaasd still running 30 s after SIGTERM"
 U up >/dev/null 2>&1
 for i in $(seq 100); do echo open; done | U push eval fridge-door >/dev/null
 wait_for 90 kv_is eval fdc-count 1100 && pass standby-failing-units-still-start ||
@@ -321,7 +324,8 @@ U undeploy k9 --purge >/dev/null && [ "$(R EXISTS uf:q:k9:in uf:kv:k9:count)" = 
 plat_down
 # (a unit's VM reaper outlives its tender by the VM's teardown: looked at
 # until gone, as no_stray does, not once right after down)
-wait_for 10 sh -c "! pgrep -f -- '$PLAT_STATE' >/dev/null"
+nothing_left() { ! pgrep -f -- "$PLAT_STATE" >/dev/null; }
+wait_for 10 nothing_left
 left=$(pgrep -f -- "$PLAT_STATE" | tr '\n' ' ')
 [ -z "$left" ] && pass down-nothing-left || fail down-nothing-left "still running: $left"
 no_stray "$PLAT_STATE" >/dev/null && pass no-stray-units || fail no-stray-units "tenders left"
