@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unifaas.h>
 
+#include "hold.h"
+
 extern char **environ;
 
 static int check_env(uf_ctx *ctx)
@@ -63,12 +65,7 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 	if (!strcmp(ev->data, "env"))
 		return check_env(ctx);
 	if (!strncmp(ev->data, "wait:", 5)) {
-		char v[8];
-		size_t len;
-		while (uf_kv_get(ctx, ev->data + 5, v, sizeof(v), &len) == -ENOENT) {
-			struct timespec ts = {0, 50 * 1000 * 1000};
-			nanosleep(&ts, NULL);
-		}
+		hold_until(ctx, ev->data + 5);
 		return 0;
 	}
 	const char *spin = strcmp(ev->data, "slow") ? NULL : uf_getenv("SPIN");

@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unifaas.h>
 
+#include "hold.h"
+
 int uf_handle(uf_ctx *ctx, const uf_event *ev)
 {
 	if (!strcmp(ev->data, "crash"))
@@ -36,12 +38,7 @@ int uf_handle(uf_ctx *ctx, const uf_event *ev)
 			nanosleep(&ts, NULL);
 		}
 	if (!strncmp(ev->data, "wait:", 5)) {
-		char v[8];
-		size_t len;
-		while (uf_kv_get(ctx, ev->data + 5, v, sizeof(v), &len) == -ENOENT) {
-			struct timespec ts = {0, 50 * 1000 * 1000};
-			nanosleep(&ts, NULL);
-		}
+		hold_until(ctx, ev->data + 5);
 		return 0;
 	}
 	if (!strcmp(ev->data, "ungranted"))
