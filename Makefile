@@ -179,7 +179,7 @@ $(LIBDIR)/unifaas-api: $(CLI_API_SRCS) cli/cli.h cli/sim.h daemon/egress_call.h 
 # unifaasd: glibc, dynamically linked (it starts once; the tender is what
 # must start fast).
 DAEMON_SRCS = $(addprefix daemon/,main.c cpu_groups.c backlog.c clock.c dlog.c config.c store.c pushwin.c registry.c units.c scheduler.c slots.c autoscale.c \
-	api.c inspect.c logs.c manifest.c tap_pool.c standby.c retention.c delay.c quota.c metrics.c metrics_api.c secrets.c egress_server.c egress_call.c)
+	api.c linger.c inspect.c logs.c manifest.c tap_pool.c standby.c retention.c delay.c quota.c metrics.c metrics_api.c secrets.c egress_server.c egress_call.c)
 DAEMON_SRCS += daemon/ingress.c daemon/tokens.c daemon/cloudevent.c # HTTP ingress
 DAEMON_SRCS += daemon/mqtt.c daemon/mqtt_codec.c # MQTT ingress and the outbox
 DAEMON_OBJS = $(DAEMON_SRCS:%.c=$(BUILD)/obj/%.o)

@@ -38,12 +38,14 @@
 #include <string.h>
 #include <strings.h>
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include "api.h"
 #include "api_routes.h"
 #include "delivery.h"
 #include "ingress.h"
+#include "linger.h"
 #include "logs.h"
 #include "pushwin.h"
 #include "quota.h"
@@ -79,6 +81,7 @@ struct conn {
 	int fd;
 	enum phase phase;
 	uint64_t since; /* the phase began */
+	int linger;     /* a request was refused on its head: its body may still come (linger.h) */
 };
 
 struct request {
@@ -140,6 +143,7 @@ struct api {
 	uv_timer_t timer;
 	struct request *waiters;
 	struct conn *conns;
+	struct linger_set *linger; /* closed connections whose refused body may still come */
 };
 
 /* ---- responses ---- */
@@ -1565,6 +1569,11 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 		*socket_context = k;
 		return;
 	}
+	/* (called before MHD closes its fd: a copy lingers, linger.h; a
+	 * connection cut at its deadline does not) */
+	int fd = k && k->linger && k->phase != PHASE_CUT && k->fd >= 0 ? fcntl(k->fd, F_DUPFD_CLOEXEC, 0) : -1;
+	if (fd >= 0)
+		linger_take(a->linger, fd);
 	for (struct conn **p = &a->conns; k && *p; p = &(*p)->next)
 		if (*p == k) {
 			*p = k->next;
@@ -1616,8 +1625,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	if (!rq->headed) {     /* the head is in */
 		rq->headed = 1;
 		set_phase(c, PHASE_BODY);
-		if ((rq->answered = refuse_on_head(a, c, url, method, rq)))
+		if ((rq->answered = refuse_on_head(a, c, url, method, rq))) {
 			set_phase(c, PHASE_ANSWER);
+			struct conn *k = conn_of(c);
+			if (k)
+				k->linger = 1;
+		}
 		return MHD_YES;
 	}
 	if (rq->answered) { /* MHD does not pass a refused body on; be sure */
@@ -1771,6 +1784,7 @@ struct api *api_serve(struct daemon *d, const struct api_server *srv, void *ctx,
 	a->d = d;
 	a->srv = srv;
 	a->ctx = ctx;
+	a->linger = linger_open(d->loop); /* NULL: such connections are closed at once */
 	a->mhd = MHD_start_daemon(
 	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, (uint16_t)port, NULL, NULL, handler, a,
 	    MHD_OPTION_SOCK_ADDR, &sin, MHD_OPTION_NOTIFY_COMPLETED, completed, a, MHD_OPTION_NOTIFY_CONNECTION,
@@ -1779,6 +1793,7 @@ struct api *api_serve(struct daemon *d, const struct api_server *srv, void *ctx,
 	if (!a->mhd) {
 		snprintf(err, errlen, "cannot listen on %s:%u (port in use? choose another with 'unifaas up %s')", addr,
 		         port, srv->port_option);
+		linger_close_all(a->linger);
 		free(a);
 		return NULL;
 	}
@@ -1825,6 +1840,7 @@ void api_close(struct api *a)
 		MHD_resume_connection(rq->conn);
 	a->waiters = NULL;
 	MHD_stop_daemon(a->mhd);
+	linger_close_all(a->linger);
 	uv_poll_stop(&a->poll);
 	uv_timer_stop(&a->timer);
 	uv_close((uv_handle_t *)&a->timer, api_timer_closed);

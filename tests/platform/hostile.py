@@ -23,6 +23,16 @@ Every mode is bounded in connections and time and talks to loopback only.
   raw PORT                   sends standard input as is, prints the first
                              response line (30 s at most: it comes at once
                              unless the machine is loaded)
+  linger PORT SIZE           a PUT without a token announcing SIZE bytes, all
+                             sent blindly (sendall) before the answer is read:
+                             a client still sending when it is refused.
+                             Prints "sent=all|SENT_BYTES:ERROR status=S eof=0|1"
+                             (sent=all only if unifaasd kept reading until
+                             the body was in: linger.h)
+  lingermax PORT             the same, announcing 1 GiB and sending until the
+                             connection ends (at most 1 GiB, 60 s); prints
+                             "ended=0|1 sent_mib=M" (what unifaasd took
+                             after refusing it: bounded by LINGER_BYTES_MAX)
   health PORT SECONDS [PID]  GET /v1/health in a loop; prints "n=N max_ms=M
                              max_cpu_ms=C" (C: the most CPU time process PID
                              used while one request waited for its answer:
@@ -191,6 +201,35 @@ def raw(port):
     print(data.split(b"\r\n", 1)[0].decode("latin-1") if data else "no answer")
 
 
+def linger(port, size, blind=True):
+    s = connect(port, timeout=60)
+    s.sendall((f"PUT /v1/workflows/eval/kv/linger HTTP/1.1\r\nHost: x\r\n"
+               f"Content-Length: {size}\r\n\r\n").encode())
+    chunk, sent, err = b"x" * 65536, 0, None
+    end = time.monotonic() + 60
+    try:
+        while sent < size and time.monotonic() < end:
+            sent += s.send(chunk[: min(len(chunk), size - sent)])
+    except OSError as e:
+        err = e.errno
+    data, eof = b"", 0
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                eof = 1  # the answer, then end of file: no reset
+                break
+            data += b
+    except OSError:
+        pass
+    s.close()
+    if blind:
+        print(f"sent={'all' if err is None and sent == size else f'{sent}:{err}'}",
+              f"status={status_of(data) if data else 'none'} eof={eof}")
+    else:
+        print(f"ended={1 if err is not None or sent < size else 0} sent_mib={sent >> 20}")
+
+
 def cpu_ticks(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -225,6 +264,10 @@ def main():
         slowbody(port, sys.argv[3], float(sys.argv[4]))
     elif mode == "raw":
         raw(port)
+    elif mode == "linger":
+        linger(port, int(sys.argv[3]))
+    elif mode == "lingermax":
+        linger(port, 1 << 30, blind=False)
     elif mode == "health":
         health(port, float(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else None)
     else:
