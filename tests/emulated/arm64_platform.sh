@@ -69,6 +69,10 @@ walk() {
 	# (e_machine, bytes 18-19 of the ELF header: 0xb7, EM_AARCH64)
 	em=$(for f in threshold logger log_query slack_alert; do od -An -tx1 -j18 -N2 "build/functions/$f.uf"; done | tr -d ' \n')
 	[ "$em" = b700b700b700b700 ] && pass images-aarch64 || fail images-aarch64 "e_machine $em"
+	# the kits publish once unifaasd's session has its routes (SUBACK
+	# logged): the broker drops a message no subscription takes (a CI beside
+	# other work published first and waited 17 min for readings never kept)
+	subscribed co2-monitor && pass co2-subscribed || fail co2-subscribed "no SUBACK logged for co2-monitor's session: $(grep 'what=mqtt' "$PLAT_STATE/logs/unifaasd.log" | tail -3 | tr '\n' ' ')"
 	# two kits x 6 readings a second apart (the log knows a reading by its
 	# time), rising to 2500 ppm: raw and JSON
 	t0=$SECONDS
