@@ -37,9 +37,10 @@
  * its quota (still over).  Going over again after a pass found it under
  * sets it whatever is there (a moment left by a lost DEL is an earlier
  * time's); only a workflow's first pass keeps an older moment.
- * UF_QUOTA_KEY<wf> is refreshed each pass while over (stored bytes, quota, the delay: the time to the next pass) and
- * deleted by the first pass that finds the workflow at or under its quota, which lifts everything.  Each change is
- * logged (what=quota).
+ * UF_QUOTA_KEY<wf> is refreshed each pass while over (stored bytes,
+ * quota, the delay: the time to the next pass) and deleted by the first
+ * pass that finds the workflow at or under its quota, which lifts
+ * everything.  Each change is logged (what=quota).
  *
  * Over its quota while Redis is full (INFO memory, read with each pass:
  * used_memory >= maxmemory), its commits would be refused anyway: its

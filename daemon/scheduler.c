@@ -230,7 +230,6 @@ static void check_hung(struct step *s, const struct check *k, uint64_t now)
 			u->hung_at = 0;
 			continue;
 		}
-		u->held = held;
 		u->held_since = now - (uint64_t)idle;
 		u->hung_at = u->held_since + (uint64_t)held * s->fn->timeout_ms + 1000;
 		if (now > u->hung_at && u->state == UNIT_RUNNING)

@@ -73,7 +73,6 @@ kv() { U kv get "$1" "$2" 2>/dev/null; }
 kv_is() { [ "$(kv "$1" "$2")" = "$3" ]; }
 # units WF [STEP]: how many units run
 units() { U ps --json | python3 -c "import json,sys; u=json.load(sys.stdin)['units']; print(sum(1 for x in u if x['workflow']=='$1' and ('${2:-}'=='' or x['step']=='${2:-}')))"; }
-units_ge() { [ "$(units "$1" "$2")" -ge "$3" ]; } # WF STEP N: at least N units of the step run
 units_is() { [ "$(units "$1")" = "$2" ]; }
 xlen_is() { [ "$(R XLEN "$1")" = "$2" ]; }
 no_units() { [ "$(units "$1")" = 0 ]; }
